@@ -1,0 +1,115 @@
+// Typed errors with stable codes. Every error a user can cause carries a code
+// and maps to one CLI exit code (see DESIGN.md, Conventions), so the CLI never
+// has to guess from a message and never prints a stack trace for user mistakes.
+
+export const ExitCode = {
+  ok: 0,
+  invalid: 1,
+  usage: 2,
+  notFound: 3,
+  forbidden: 4,
+  unavailable: 5,
+} as const
+export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode]
+
+/** Stable error codes. Never rename one: scripts and tests match on them. */
+export type ErrorCode =
+  // loading
+  | 'E_FILE'
+  | 'E_YAML_SYNTAX'
+  | 'E_YAML_LIMIT'
+  | 'E_INTERPOLATION'
+  // schema
+  | 'E_SCHEMA'
+  | 'E_UNKNOWN_FIELD'
+  | 'E_UNKNOWN_TYPE'
+  | 'E_UNKNOWN_VERSION'
+  // semantics
+  | 'E_NAME'
+  | 'E_DUPLICATE_STEP'
+  | 'E_DUPLICATE_RESOURCE'
+  | 'E_UNKNOWN_DEPENDENCY'
+  | 'E_CYCLE'
+  | 'E_CRON'
+  | 'E_TIMEZONE'
+  | 'E_END_ON'
+  | 'E_UNKNOWN_STACK'
+  | 'E_STACK_SPEC'
+  | 'E_STACK_TEMPLATE'
+  | 'E_UNKNOWN_COMPUTE'
+  | 'E_PROJECTION'
+  | 'E_SECRET'
+  | 'E_VOLUME'
+  // lifecycle / API
+  | 'E_USAGE'
+  | 'E_NOT_FOUND'
+  | 'E_CONFLICT'
+  | 'E_UNAUTHENTICATED'
+  | 'E_FORBIDDEN'
+  | 'E_UNAVAILABLE'
+  | 'E_TOO_LARGE'
+  | 'E_RATE_LIMITED'
+  | 'E_INTERNAL'
+
+const exitCodeOf: Partial<Record<ErrorCode, ExitCode>> = {
+  E_USAGE: ExitCode.usage,
+  E_NOT_FOUND: ExitCode.notFound,
+  E_UNAUTHENTICATED: ExitCode.forbidden,
+  E_FORBIDDEN: ExitCode.forbidden,
+  E_RATE_LIMITED: ExitCode.forbidden,
+  E_UNAVAILABLE: ExitCode.unavailable,
+  E_INTERNAL: ExitCode.unavailable,
+}
+
+export function exitCodeFor(code: ErrorCode): ExitCode {
+  return exitCodeOf[code] ?? ExitCode.invalid
+}
+
+export class CtlError extends Error {
+  readonly code: ErrorCode
+  readonly details?: Record<string, unknown>
+  constructor(code: ErrorCode, message: string, details?: Record<string, unknown>) {
+    super(message)
+    this.name = 'CtlError'
+    this.code = code
+    this.details = details
+  }
+  get exitCode(): ExitCode {
+    return exitCodeFor(this.code)
+  }
+}
+
+/** Where in which manifest a problem is. `path` is a JSON path such as `spec.dag[1].depends[0]`. */
+export interface SourceLocation {
+  file: string
+  line: number
+  column: number
+  path: string
+}
+
+/** One located problem in a manifest. Several are collected and reported together. */
+export interface ManifestIssue extends SourceLocation {
+  code: ErrorCode
+  message: string
+}
+
+/** `FILE:LINE:COL  message (path)` — the one way a manifest problem is printed. */
+export function formatIssue(issue: ManifestIssue): string {
+  const where = `${issue.file}:${issue.line}:${issue.column}`
+  return issue.path ? `${where}  ${issue.message} (${issue.path})` : `${where}  ${issue.message}`
+}
+
+/** All problems of one lint / apply, across every file. */
+export class ManifestError extends CtlError {
+  readonly issues: ManifestIssue[]
+  constructor(issues: ManifestIssue[]) {
+    const first = issues[0]
+    super(first?.code ?? 'E_SCHEMA', issues.map(formatIssue).join('\n'), { issues })
+    this.name = 'ManifestError'
+    this.issues = issues
+  }
+}
+
+export function isCtlError(value: unknown): value is CtlError {
+  return value instanceof CtlError
+}

@@ -1,0 +1,255 @@
+// The internal model every manifest shape normalizes into. The CLI, the server,
+// the engine and the runtimes all read this, never the raw YAML, so v1 and
+// v2alpha workflows cannot drift apart once loaded.
+
+export type ManifestVersion = 'v1' | 'v1beta' | 'v1alpha' | 'v2alpha'
+export const MANIFEST_VERSIONS: readonly ManifestVersion[] = ['v1', 'v1beta', 'v1alpha', 'v2alpha']
+
+export type ResourceType = 'workflow' | 'secret' | 'instance-secret' | 'volume' | 'compute' | 'stack'
+export const RESOURCE_TYPES: readonly ResourceType[] = ['workflow', 'secret', 'instance-secret', 'volume', 'compute', 'stack']
+/** Types that belong to no workspace. */
+export const INSTANCE_LEVEL_TYPES: readonly ResourceType[] = ['stack', 'compute', 'instance-secret']
+
+export const NAME_PATTERN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/
+export const NAME_MAX_LENGTH = 48
+
+/** A path into a document: `['spec', 'dag', 1, 'depends', 0]`. */
+export type JsonPath = readonly (string | number)[]
+
+/** `['spec','dag',1,'name']` → `spec.dag[1].name`. */
+export function formatPath(path: JsonPath): string {
+  let out = ''
+  for (const part of path) {
+    if (typeof part === 'number') out += `[${part}]`
+    else out += out === '' ? part : `.${part}`
+  }
+  return out
+}
+
+/** One YAML document as loaded: its plain value and a way back to source positions. */
+export interface LoadedDocument {
+  /** The file as the user named it; `<stdin>` for `-f -`. */
+  file: string
+  /** 0-based position of the document in a multi-document file. */
+  index: number
+  /** The document after interpolation, as plain JSON-compatible data. */
+  value: unknown
+  /** 1-based line and column of the node at `path`, or of its nearest existing ancestor. */
+  locate(path: JsonPath): { line: number; column: number }
+}
+
+export interface ResourceMeta {
+  name: string
+  version: ManifestVersion
+  type: ResourceType
+  description?: string
+  tags: string[]
+  /** Defaults to the applying user on the server. */
+  owner?: string
+  layer: 'user' | 'system'
+  /** Set for workspace-level types when known (from `-w` or the manifest); absent offline. */
+  workspace?: string
+}
+
+export interface StackRef {
+  name: string
+  /** Absent: the newest version the registry knows. */
+  version?: string
+}
+
+/** `{id, contextAlias}`: a secret made available to templates as `.secrets.<contextAlias>`. */
+export interface SecretRef {
+  id: string
+  contextAlias: string
+  /** Workspace of the secret; absent: the workflow's own. `instance: true` for instance-secrets. */
+  workspace?: string
+  instance?: boolean
+}
+
+export interface ProjectedEnvVar {
+  key: string
+  /** Template, e.g. `{{.secrets.app.API_TOKEN}}`. */
+  value: string
+}
+
+export interface ProjectedFile {
+  name: string
+  /** Absolute folder inside the container; default `/etc/ctl/projection`. */
+  directory?: string
+  /** Template of the file's content. */
+  value: string
+}
+
+/** Workflow-level and step-level projections, already merged for one step. */
+export interface ProjectionSpec {
+  secrets: SecretRef[]
+  envVars: ProjectedEnvVar[]
+  files: ProjectedFile[]
+  /** Templates appended to the container's arguments. */
+  arguments: string[]
+  /** Aliases whose every key becomes an environment variable (v1 `secrets`, `dataosSecrets` allKeys). */
+  allKeysAsEnv: string[]
+}
+
+export interface VolumeMountSpec {
+  /** Name of a `type: volume` resource in the workspace. */
+  id: string
+  /** Absolute mount path in the step. */
+  directory: string
+  readOnly: boolean
+  subPath?: string
+}
+
+export interface ResourceRequirementsSpec {
+  requests?: Record<string, string>
+  limits?: Record<string, string>
+}
+
+export type RetryStrategy = 'Always' | 'OnFailure' | 'OnError' | 'OnTransientError'
+
+export interface RetrySpec {
+  /** Extra attempts after the first. */
+  count: number
+  strategy: RetryStrategy
+  /** First backoff, Go/Argo duration such as `10s`, `1m`. */
+  duration?: string
+  /** Cap on the total time spent retrying. */
+  maxDuration?: string
+  /** Backoff multiplier, default 2. */
+  factor?: number
+}
+
+export interface StepSpec {
+  stack: StackRef
+  stackSpec: Record<string, unknown>
+  /** Compute name; `runnable-default` when not given. */
+  compute: string
+  resources?: ResourceRequirementsSpec
+  runAsUser?: number
+  /** Plain environment of the step (v1 `envs`, v2 `envs`), before the stack's own. */
+  envs: Record<string, string>
+  logLevel?: string
+  volumes: VolumeMountSpec[]
+  /** Merged: workflow-level `use.projection` first, then the step's. */
+  projection: ProjectionSpec
+}
+
+export interface StepModel {
+  name: string
+  title?: string
+  description?: string
+  depends: string[]
+  retry?: RetrySpec
+  /** From `timeout` (duration) or `activeDeadlineSeconds`. */
+  timeoutSeconds?: number
+  spec: StepSpec
+  /** Where the step sits in its manifest (`['spec','dag',2]`), to locate later errors. */
+  path: JsonPath
+}
+
+export type ConcurrencyPolicy = 'Allow' | 'Forbid' | 'Replace'
+
+export interface ScheduleSpec {
+  crons: string[]
+  /** IANA time zone; `UTC` when not given. */
+  timezone: string
+  concurrencyPolicy: ConcurrencyPolicy
+  /** RFC 3339 time after which no run is scheduled. */
+  endOn?: string
+}
+
+export interface WorkflowSpec {
+  title?: string
+  schedule?: ScheduleSpec
+  /** Most steps of one run at the same time; unlimited when absent. */
+  parallelism?: number
+  dag: StepModel[]
+}
+
+export interface WorkflowResource {
+  meta: ResourceMeta & { type: 'workflow' }
+  workflow: WorkflowSpec
+}
+
+export type SecretKind = 'key-value' | 'key-value-properties' | 'certificates' | 'cloud-kernel-image-pull'
+
+export interface SecretSpec {
+  type: SecretKind
+  acl: 'r' | 'rw'
+  data: Record<string, string>
+  /** File name → content. */
+  files: Record<string, string>
+}
+
+export interface SecretResource {
+  meta: ResourceMeta & { type: 'secret' | 'instance-secret' }
+  secret: SecretSpec
+}
+
+export interface VolumeSpec {
+  size: string
+  accessMode: 'ReadWriteMany' | 'ReadWriteOnce' | 'ReadOnlyMany'
+  type: 'temp' | 'persistent'
+  storageClass?: string
+}
+
+export interface VolumeResource {
+  meta: ResourceMeta & { type: 'volume' }
+  volume: VolumeSpec
+}
+
+export interface Toleration {
+  key?: string
+  operator?: 'Exists' | 'Equal'
+  value?: string
+  effect?: 'NoSchedule' | 'PreferNoSchedule' | 'NoExecute'
+  tolerationSeconds?: number
+}
+
+export interface ComputeSpec {
+  purpose: 'runnable' | 'query' | 'gpu'
+  nodeSelector: Record<string, string>
+  tolerations: Toleration[]
+}
+
+export interface ComputeResource {
+  meta: ResourceMeta & { type: 'compute' }
+  compute: ComputeSpec
+}
+
+export interface StackDefinition {
+  name: string
+  version: string
+  flavor?: string
+  /** Full image reference; may be a template (`{{.ApplicationSpec.StackSpec.image}}`). */
+  image: string
+  command: string[]
+  arguments: string[]
+  environmentVars: Record<string, string>
+  /** JSON Schema every `stackSpec` of this stack must satisfy. */
+  stackSpecJsonSchema: Record<string, unknown>
+  workflowJobConfig: {
+    /** Handlebars (Go-template look) rendering YAML that shapes the main container. */
+    containerResourceTemplate?: string
+    /** File name → handlebars template of its content, mounted under `/etc/ctl/config`. */
+    configFileTemplate?: Record<string, string>
+  }
+}
+
+export interface StackResource {
+  meta: ResourceMeta & { type: 'stack' }
+  stack: StackDefinition
+}
+
+export type Resource = WorkflowResource | SecretResource | VolumeResource | ComputeResource | StackResource
+
+/** A resource with the document it came from, for located errors. */
+export interface NormalizedDocument {
+  resource: Resource
+  doc: LoadedDocument
+}
+
+/** `workflow:v2alpha:name:public`, the identity DataOS calls a resource id. */
+export function resourceId(meta: ResourceMeta): string {
+  return [meta.type, meta.version, meta.name, meta.workspace].filter((part) => part !== undefined).join(':')
+}
