@@ -1,0 +1,10 @@
+import { migration as m0001 } from './0001_init.js'
+import type { Migration } from './types.js'
+
+export type { Migration } from './types.js'
+
+/** Every migration, in order. Add new ones at the end. */
+export const MIGRATIONS: readonly Migration[] = [m0001]
+
+/** The schema version this code writes; a database above it is refused. */
+export const LATEST_SCHEMA_VERSION = MIGRATIONS.reduce((max, m) => Math.max(max, m.version), 0)

@@ -1,0 +1,203 @@
+// Row ⇄ record mapping for the SQLite store. NULL columns become absent
+// optional fields (never `null`), so records compare and serialize cleanly.
+import type {
+  LogStream,
+  ResourceRecord,
+  ResourceStatus,
+  RevisionRecord,
+  RunRecord,
+  RunState,
+  RunTrigger,
+  ScheduleRecord,
+  StepRunRecord,
+  StepState,
+} from './types.js'
+
+export interface ResourceRow {
+  id: string
+  workspace: string
+  type: string
+  name: string
+  version: string
+  revision: number
+  hash: string
+  manifest: string
+  owner: string
+  status: string
+  status_reason: string | null
+  created_at: string
+  updated_at: string
+}
+
+export const RESOURCE_COLUMNS =
+  'id, workspace, type, name, version, revision, hash, manifest, owner, status, status_reason, created_at, updated_at'
+
+/** '' stands for "no workspace" in the table (see 0001_init). */
+export function wsToDb(workspace: string | null): string {
+  return workspace ?? ''
+}
+
+/** Adds `manifest` as an enumerable property parsed on first read, so a listing of
+ *  thousands of resources pays for JSON.parse only on the manifests someone looks at. */
+export function defineLazyJson<T extends object>(target: T, key: string, text: string): T {
+  let parsed: unknown
+  let done = false
+  Object.defineProperty(target, key, {
+    enumerable: true,
+    configurable: true,
+    get() {
+      if (!done) {
+        parsed = JSON.parse(text)
+        done = true
+      }
+      return parsed
+    },
+    set(value: unknown) {
+      parsed = value
+      done = true
+    },
+  })
+  return target
+}
+
+export function toResource(row: ResourceRow): ResourceRecord {
+  const rec = {
+    id: row.id,
+    workspace: row.workspace === '' ? null : row.workspace,
+    type: row.type,
+    name: row.name,
+    version: row.version,
+    revision: row.revision,
+    hash: row.hash,
+    owner: row.owner,
+    status: row.status as ResourceStatus,
+    ...(row.status_reason !== null ? { statusReason: row.status_reason } : {}),
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  }
+  return defineLazyJson(rec, 'manifest', row.manifest) as ResourceRecord
+}
+
+export interface RevisionRow {
+  resource_id: string
+  revision: number
+  version: string
+  hash: string
+  manifest: string
+  created_by: string
+  created_at: string
+}
+
+export function toRevision(row: RevisionRow): RevisionRecord {
+  return {
+    resourceId: row.resource_id,
+    revision: row.revision,
+    version: row.version,
+    hash: row.hash,
+    manifest: JSON.parse(row.manifest) as unknown,
+    createdBy: row.created_by,
+    createdAt: row.created_at,
+  }
+}
+
+export interface RunRow {
+  id: string
+  resource_id: string
+  workspace: string
+  resource_name: string
+  revision: number
+  run_trigger: string
+  state: string
+  reason: string | null
+  scheduled_at: string | null
+  late_by_seconds: number | null
+  retry_of: string | null
+  created_at: string
+  started_at: string | null
+  finished_at: string | null
+}
+
+export const RUN_SELECT = `SELECT runs.id, runs.resource_id, r.workspace, r.name AS resource_name, runs.revision,
+  runs.run_trigger, runs.state, runs.reason, runs.scheduled_at, runs.late_by_seconds, runs.retry_of,
+  runs.created_at, runs.started_at, runs.finished_at
+  FROM runs JOIN resources r ON r.id = runs.resource_id`
+
+export function toRun(row: RunRow): RunRecord {
+  const run: RunRecord = {
+    id: row.id,
+    resourceId: row.resource_id,
+    workspace: row.workspace === '' ? null : row.workspace,
+    resourceName: row.resource_name,
+    revision: row.revision,
+    trigger: row.run_trigger as RunTrigger,
+    state: row.state as RunState,
+    createdAt: row.created_at,
+  }
+  if (row.reason !== null) run.reason = row.reason
+  if (row.scheduled_at !== null) run.scheduledAt = row.scheduled_at
+  if (row.late_by_seconds !== null) run.lateBySeconds = row.late_by_seconds
+  if (row.retry_of !== null) run.retryOf = row.retry_of
+  if (row.started_at !== null) run.startedAt = row.started_at
+  if (row.finished_at !== null) run.finishedAt = row.finished_at
+  return run
+}
+
+export interface StepRunRow {
+  id: string
+  run_id: string
+  step: string
+  attempt: number
+  state: string
+  exit_code: number | null
+  reason: string | null
+  message: string | null
+  runtime_handle: string | null
+  log_offset: number
+  log_seq: number
+  not_before: string | null
+  created_at: string
+  started_at: string | null
+  finished_at: string | null
+}
+
+export const STEP_RUN_COLUMNS =
+  'id, run_id, step, attempt, state, exit_code, reason, message, runtime_handle, log_offset, log_seq, not_before, created_at, started_at, finished_at'
+
+export function toStepRun(row: StepRunRow): StepRunRecord {
+  const s: StepRunRecord = {
+    id: row.id,
+    runId: row.run_id,
+    step: row.step,
+    attempt: row.attempt,
+    state: row.state as StepState,
+    logOffset: row.log_offset,
+    logSeq: row.log_seq,
+    createdAt: row.created_at,
+  }
+  if (row.exit_code !== null) s.exitCode = row.exit_code
+  if (row.reason !== null) s.reason = row.reason
+  if (row.message !== null) s.message = row.message
+  if (row.runtime_handle !== null) s.runtimeHandle = JSON.parse(row.runtime_handle) as unknown
+  if (row.not_before !== null) s.notBefore = row.not_before
+  if (row.started_at !== null) s.startedAt = row.started_at
+  if (row.finished_at !== null) s.finishedAt = row.finished_at
+  return s
+}
+
+export interface ScheduleRow {
+  resource_id: string
+  revision: number
+  next_fire_at: string | null
+  last_fire_at: string | null
+  updated_at: string
+}
+
+export function toSchedule(row: ScheduleRow): ScheduleRecord {
+  const s: ScheduleRecord = { resourceId: row.resource_id, revision: row.revision, updatedAt: row.updated_at }
+  if (row.next_fire_at !== null) s.nextFireAt = row.next_fire_at
+  if (row.last_fire_at !== null) s.lastFireAt = row.last_fire_at
+  return s
+}
+
+export const STREAMS: readonly LogStream[] = ['stdout', 'stderr', 'system']
+export const STREAM_CODE: Record<LogStream, number> = { stdout: 0, stderr: 1, system: 2 }

@@ -1,0 +1,197 @@
+// Runs and step runs. State changes are compare-and-set (`WHERE state IN (...)`)
+// so the engine, a user's kill and a restart's reattach cannot overwrite each
+// other's transitions.
+import { CtlError } from '../errors.js'
+import { newId, nowIso } from './ids.js'
+import type { SqliteDb } from './sqlite-db.js'
+import { RUN_SELECT, STEP_RUN_COLUMNS, toRun, toStepRun, type RunRow, type StepRunRow } from './sqlite-rows.js'
+import type {
+  CreateRunInput,
+  RunPatch,
+  RunRecord,
+  RunState,
+  StepRunPatch,
+  StepRunRecord,
+  StepState,
+} from './types.js'
+
+const INSERT_STEP = `INSERT INTO step_runs (id, run_id, step, attempt, state, not_before, created_at)
+  VALUES (?, ?, ?, ?, 'pending', ?, ?)`
+
+export async function createRun(db: SqliteDb, input: CreateRunInput): Promise<{ run: RunRecord; steps: StepRunRecord[] }> {
+  if (new Set(input.steps).size !== input.steps.length) {
+    throw new CtlError('E_DUPLICATE_STEP', 'a run cannot have two steps with the same name')
+  }
+  return db.write(() => {
+    const rev = db
+      .stmt('SELECT 1 FROM resource_revisions WHERE resource_id = ? AND revision = ?')
+      .get(input.resourceId, input.revision)
+    if (!rev) throw new CtlError('E_NOT_FOUND', `resource ${input.resourceId} has no revision ${input.revision}`)
+    const id = newId('r')
+    const now = nowIso()
+    db.stmt(
+      `INSERT INTO runs (id, resource_id, revision, run_trigger, state, scheduled_at, late_by_seconds, retry_of, created_at)
+       VALUES (?, ?, ?, ?, 'pending', ?, ?, ?, ?)`,
+    ).run(
+      id,
+      input.resourceId,
+      input.revision,
+      input.trigger,
+      input.scheduledAt ?? null,
+      input.lateBySeconds ?? null,
+      input.retryOf ?? null,
+      now,
+    )
+    for (const step of input.steps) db.stmt(INSERT_STEP).run(newId('s'), id, step, 1, null, now)
+    return { run: getRunSync(db, id)!, steps: listStepRunsSync(db, id) }
+  })
+}
+
+function getRunSync(db: SqliteDb, id: string): RunRecord | undefined {
+  const row = db.stmt(`${RUN_SELECT} WHERE runs.id = ?`).get(id) as RunRow | undefined
+  return row && toRun(row)
+}
+
+export async function getRun(db: SqliteDb, id: string): Promise<RunRecord | undefined> {
+  return db.read(() => getRunSync(db, id))
+}
+
+export async function listRuns(
+  db: SqliteDb,
+  filter: { resourceId?: string; states?: RunState[]; limit?: number },
+): Promise<RunRecord[]> {
+  const where: string[] = []
+  const params: unknown[] = []
+  if (filter.resourceId !== undefined) {
+    where.push('runs.resource_id = ?')
+    params.push(filter.resourceId)
+  }
+  if (filter.states !== undefined) {
+    if (filter.states.length === 0) return []
+    where.push(`runs.state IN (${filter.states.map(() => '?').join(', ')})`)
+    params.push(...filter.states)
+  }
+  let sql = `${RUN_SELECT}${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY runs.id DESC`
+  if (filter.limit !== undefined) {
+    sql += ' LIMIT ?'
+    params.push(Math.max(0, Math.floor(filter.limit)))
+  }
+  return db.read(() => (db.stmt(sql).all(...params) as RunRow[]).map(toRun))
+}
+
+/** Builds `UPDATE table SET a = ?, ... WHERE id = ? [AND state IN (...)]`; columns come from a fixed map, never from input. */
+function casUpdate(
+  db: SqliteDb,
+  table: 'runs' | 'step_runs',
+  id: string,
+  sets: [column: string, value: unknown][],
+  fromStates: readonly string[] | undefined,
+): boolean {
+  if (fromStates !== undefined && fromStates.length === 0) return false
+  const params: unknown[] = []
+  let sql: string
+  if (sets.length === 0) {
+    // Nothing to write: answer whether the guard holds, for symmetry with a real update.
+    sql = `SELECT 1 FROM ${table} WHERE id = ?`
+  } else {
+    sql = `UPDATE ${table} SET ${sets.map(([c]) => `${c} = ?`).join(', ')} WHERE id = ?`
+    params.push(...sets.map(([, v]) => v))
+  }
+  params.push(id)
+  if (fromStates !== undefined) {
+    sql += ` AND state IN (${fromStates.map(() => '?').join(', ')})`
+    params.push(...fromStates)
+  }
+  if (sets.length === 0) return db.stmt(sql).get(...params) !== undefined
+  return db.stmt(sql).run(...params).changes === 1
+}
+
+const RUN_COLUMNS: Record<keyof RunPatch, string> = {
+  state: 'state',
+  reason: 'reason',
+  startedAt: 'started_at',
+  finishedAt: 'finished_at',
+}
+
+export async function updateRun(db: SqliteDb, id: string, patch: RunPatch, fromStates?: RunState[]): Promise<boolean> {
+  const sets: [string, unknown][] = []
+  for (const key of Object.keys(RUN_COLUMNS) as (keyof RunPatch)[]) {
+    if (patch[key] !== undefined) sets.push([RUN_COLUMNS[key], patch[key]])
+  }
+  return db.write(() => casUpdate(db, 'runs', id, sets, fromStates))
+}
+
+const STEP_COLUMNS: Record<keyof StepRunPatch, string> = {
+  state: 'state',
+  exitCode: 'exit_code',
+  reason: 'reason',
+  message: 'message',
+  runtimeHandle: 'runtime_handle',
+  logOffset: 'log_offset',
+  notBefore: 'not_before',
+  startedAt: 'started_at',
+  finishedAt: 'finished_at',
+}
+
+export async function updateStepRun(
+  db: SqliteDb,
+  id: string,
+  patch: StepRunPatch,
+  fromStates?: StepState[],
+): Promise<boolean> {
+  const sets: [string, unknown][] = []
+  for (const key of Object.keys(STEP_COLUMNS) as (keyof StepRunPatch)[]) {
+    const value = patch[key]
+    if (value === undefined) continue
+    sets.push([STEP_COLUMNS[key], key === 'runtimeHandle' ? JSON.stringify(value) : value])
+  }
+  return db.write(() => casUpdate(db, 'step_runs', id, sets, fromStates))
+}
+
+function listStepRunsSync(db: SqliteDb, runId: string): StepRunRecord[] {
+  return (
+    db.stmt(`SELECT ${STEP_RUN_COLUMNS} FROM step_runs WHERE run_id = ? ORDER BY step, attempt`).all(runId) as StepRunRow[]
+  ).map(toStepRun)
+}
+
+export async function listStepRuns(db: SqliteDb, runId: string): Promise<StepRunRecord[]> {
+  return db.read(() => listStepRunsSync(db, runId))
+}
+
+export async function getStepRun(db: SqliteDb, id: string): Promise<StepRunRecord | undefined> {
+  return db.read(() => {
+    const row = db.stmt(`SELECT ${STEP_RUN_COLUMNS} FROM step_runs WHERE id = ?`).get(id) as StepRunRow | undefined
+    return row && toStepRun(row)
+  })
+}
+
+export async function createStepAttempt(
+  db: SqliteDb,
+  runId: string,
+  step: string,
+  attempt: number,
+  notBefore?: string,
+): Promise<StepRunRecord> {
+  return db.write(() => {
+    const id = newId('s')
+    try {
+      db.stmt(INSERT_STEP).run(id, runId, step, attempt, notBefore ?? null, nowIso())
+    } catch (err) {
+      const code = (err as { code?: string }).code
+      if (code === 'SQLITE_CONSTRAINT_UNIQUE')
+        throw new CtlError('E_CONFLICT', `step ${step} of run ${runId} already has attempt ${attempt}`)
+      if (code === 'SQLITE_CONSTRAINT_FOREIGNKEY') throw new CtlError('E_NOT_FOUND', `run ${runId} not found`)
+      throw err
+    }
+    const row = db.stmt(`SELECT ${STEP_RUN_COLUMNS} FROM step_runs WHERE id = ?`).get(id) as StepRunRow
+    return toStepRun(row)
+  })
+}
+
+export async function listActiveStepRuns(db: SqliteDb): Promise<StepRunRecord[]> {
+  return db.read(() =>
+    (
+      db.stmt(`SELECT ${STEP_RUN_COLUMNS} FROM step_runs WHERE state = 'running' ORDER BY run_id, step, attempt`).all() as StepRunRow[]
+    ).map(toStepRun),
+  )
+}

@@ -1,0 +1,153 @@
+// The embedded SQLite store: one file, WAL, safe for several processes (the
+// server and CLI tools) opening it at once.
+import { nowIso } from './ids.js'
+import { SqliteDb, type SqliteOptions } from './sqlite-db.js'
+import * as logs from './sqlite-logs.js'
+import * as resources from './sqlite-resources.js'
+import { toSchedule, type ScheduleRow } from './sqlite-rows.js'
+import * as runs from './sqlite-runs.js'
+import type {
+  ApplyResourceInput,
+  ApplyResourceResult,
+  CreateRunInput,
+  ListResourcesFilter,
+  LogLineInput,
+  LogLineRecord,
+  LogQuery,
+  ResourceKey,
+  ResourceRecord,
+  ResourceStatus,
+  RevisionRecord,
+  RunPatch,
+  RunRecord,
+  RunState,
+  ScheduleRecord,
+  StepRunPatch,
+  StepRunRecord,
+  StepState,
+  Store,
+} from './types.js'
+
+export type { SqliteOptions } from './sqlite-db.js'
+export { LATEST_SCHEMA_VERSION } from './migrations/index.js'
+
+/** Opens (creating and migrating as needed) the SQLite store at `file`. Throws CtlError
+ *  E_UNAVAILABLE if the file cannot be opened or its schema is newer than this code. */
+export function openSqliteStore(file: string, options?: SqliteOptions): Store {
+  return new SqliteStore(new SqliteDb(file, options))
+}
+
+class SqliteStore implements Store {
+  readonly kind = 'sqlite' as const
+  constructor(private readonly db: SqliteDb) {}
+
+  async close(): Promise<void> {
+    this.db.close()
+  }
+
+  applyResource(input: ApplyResourceInput): Promise<ApplyResourceResult> {
+    return resources.applyResource(this.db, input)
+  }
+  getResource(key: ResourceKey, options?: { includeDeleted?: boolean }): Promise<ResourceRecord | undefined> {
+    return resources.getResource(this.db, key, options?.includeDeleted)
+  }
+  getResourceById(id: string): Promise<ResourceRecord | undefined> {
+    return resources.getResourceById(this.db, id)
+  }
+  listResources(filter: ListResourcesFilter): Promise<ResourceRecord[]> {
+    return resources.listResources(this.db, filter)
+  }
+  listRevisions(resourceId: string): Promise<RevisionRecord[]> {
+    return resources.listRevisions(this.db, resourceId)
+  }
+  getRevision(resourceId: string, revision: number): Promise<RevisionRecord | undefined> {
+    return resources.getRevision(this.db, resourceId, revision)
+  }
+  setResourceStatus(id: string, status: ResourceStatus, reason?: string): Promise<void> {
+    return resources.setResourceStatus(this.db, id, status, reason)
+  }
+  deleteResource(id: string): Promise<void> {
+    return resources.deleteResource(this.db, id)
+  }
+
+  createRun(input: CreateRunInput): Promise<{ run: RunRecord; steps: StepRunRecord[] }> {
+    return runs.createRun(this.db, input)
+  }
+  getRun(id: string): Promise<RunRecord | undefined> {
+    return runs.getRun(this.db, id)
+  }
+  listRuns(filter: { resourceId?: string; states?: RunState[]; limit?: number }): Promise<RunRecord[]> {
+    return runs.listRuns(this.db, filter)
+  }
+  updateRun(id: string, patch: RunPatch, fromStates?: RunState[]): Promise<boolean> {
+    return runs.updateRun(this.db, id, patch, fromStates)
+  }
+  getStepRun(id: string): Promise<StepRunRecord | undefined> {
+    return runs.getStepRun(this.db, id)
+  }
+  listStepRuns(runId: string): Promise<StepRunRecord[]> {
+    return runs.listStepRuns(this.db, runId)
+  }
+  createStepAttempt(runId: string, step: string, attempt: number, notBefore?: string): Promise<StepRunRecord> {
+    return runs.createStepAttempt(this.db, runId, step, attempt, notBefore)
+  }
+  updateStepRun(id: string, patch: StepRunPatch, fromStates?: StepState[]): Promise<boolean> {
+    return runs.updateStepRun(this.db, id, patch, fromStates)
+  }
+  listActiveStepRuns(): Promise<StepRunRecord[]> {
+    return runs.listActiveStepRuns(this.db)
+  }
+
+  appendLogs(stepRunId: string, lines: LogLineInput[], newOffset: number): Promise<void> {
+    return logs.appendLogs(this.db, stepRunId, lines, newOffset)
+  }
+  readLogs(query: LogQuery): Promise<LogLineRecord[]> {
+    return logs.readLogs(this.db, query)
+  }
+  iterateLogs(query: LogQuery, pageSize?: number): AsyncIterable<LogLineRecord[]> {
+    return logs.iterateLogs(this.db, query, pageSize)
+  }
+  deleteLogsBefore(time: string): Promise<number> {
+    return logs.deleteLogsBefore(this.db, time)
+  }
+
+  async getSchedule(resourceId: string): Promise<ScheduleRecord | undefined> {
+    return this.db.read(() => {
+      const row = this.db.stmt('SELECT * FROM schedules WHERE resource_id = ?').get(resourceId) as ScheduleRow | undefined
+      return row && toSchedule(row)
+    })
+  }
+  async putSchedule(record: Omit<ScheduleRecord, 'updatedAt'>): Promise<void> {
+    await this.db.write(() =>
+      this.db
+        .stmt(
+          `INSERT INTO schedules (resource_id, revision, next_fire_at, last_fire_at, updated_at) VALUES (?, ?, ?, ?, ?)
+           ON CONFLICT (resource_id) DO UPDATE SET revision = excluded.revision, next_fire_at = excluded.next_fire_at,
+             last_fire_at = excluded.last_fire_at, updated_at = excluded.updated_at`,
+        )
+        .run(record.resourceId, record.revision, record.nextFireAt ?? null, record.lastFireAt ?? null, nowIso()),
+    )
+  }
+  async deleteSchedule(resourceId: string): Promise<void> {
+    await this.db.write(() => this.db.stmt('DELETE FROM schedules WHERE resource_id = ?').run(resourceId))
+  }
+  async listSchedules(): Promise<ScheduleRecord[]> {
+    return this.db.read(() =>
+      (this.db.stmt('SELECT * FROM schedules ORDER BY next_fire_at, resource_id').all() as ScheduleRow[]).map(toSchedule),
+    )
+  }
+
+  async getMeta(key: string): Promise<string | undefined> {
+    return this.db.read(() => {
+      const row = this.db.stmt('SELECT value FROM meta WHERE key = ?').get(key) as { value: string } | undefined
+      return row?.value
+    })
+  }
+  async setMeta(key: string, value: string): Promise<void> {
+    await this.db.write(() =>
+      this.db
+        .stmt('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value')
+        .run(key, value),
+    )
+  }
+}

@@ -1,0 +1,224 @@
+// The store interface. The engine, the server and the CLI's offline paths talk
+// only to this, so the embedded SQLite file and PostgreSQL stay interchangeable.
+// Everything is async because the PostgreSQL implementation will be; timestamps
+// are ISO-8601 UTC text with milliseconds (`2024-05-01T12:00:00.000Z`), which
+// sorts as text in both databases.
+
+export type ResourceStatus = 'creating' | 'active' | 'error' | 'deleted'
+export type RunState = 'pending' | 'running' | 'succeeded' | 'failed' | 'cancelled' | 'killed'
+export type StepState = 'pending' | 'running' | 'succeeded' | 'failed' | 'skipped' | 'cancelled'
+export type RunTrigger = 'apply' | 'schedule' | 'manual' | 'retry'
+export type LogStream = 'stdout' | 'stderr' | 'system'
+
+/** Terminal states: a run or step in one of these never changes again. */
+export const FINAL_RUN_STATES: readonly RunState[] = ['succeeded', 'failed', 'cancelled', 'killed']
+export const FINAL_STEP_STATES: readonly StepState[] = ['succeeded', 'failed', 'skipped', 'cancelled']
+
+/** `workspace` is null for instance-level types (`stack`, `compute`, `instance-secret`). */
+export interface ResourceKey {
+  workspace: string | null
+  type: string
+  name: string
+}
+
+export interface ResourceRecord extends ResourceKey {
+  id: string
+  version: string
+  revision: number
+  hash: string
+  /** The normalized resource JSON. Parsed lazily on first access (listings of thousands stay cheap). */
+  manifest: unknown
+  /** Who first created the resource (a later apply by someone else keeps it; see RevisionRecord.createdBy). */
+  owner: string
+  status: ResourceStatus
+  statusReason?: string
+  createdAt: string
+  updatedAt: string
+}
+
+export interface RevisionRecord {
+  resourceId: string
+  revision: number
+  /** Manifest version (`v1`, `v2alpha`, ...) of this revision. */
+  version: string
+  hash: string
+  manifest: unknown
+  createdBy: string
+  createdAt: string
+}
+
+export interface ApplyResourceInput extends ResourceKey {
+  version: string
+  manifest: unknown
+  owner: string
+  /** Optimistic concurrency: apply only if the current revision is this one (0 = must not exist, deleted counts as not existing), else E_CONFLICT. */
+  expectedRevision?: number
+  /** Compute the outcome and the would-be record, write nothing. */
+  dryRun?: boolean
+}
+
+export interface ApplyResourceResult {
+  outcome: 'created' | 'updated' | 'unchanged'
+  resource: ResourceRecord
+}
+
+export interface ListResourcesFilter {
+  /** Exact workspace; null = instance-level resources only. Ignored with allWorkspaces. */
+  workspace?: string | null
+  allWorkspaces?: boolean
+  type?: string
+  name?: string
+  owner?: string
+  includeDeleted?: boolean
+}
+
+export interface RunRecord {
+  id: string
+  resourceId: string
+  workspace: string | null
+  resourceName: string
+  revision: number
+  trigger: RunTrigger
+  state: RunState
+  reason?: string
+  scheduledAt?: string
+  lateBySeconds?: number
+  retryOf?: string
+  createdAt: string
+  startedAt?: string
+  finishedAt?: string
+}
+
+export interface CreateRunInput {
+  resourceId: string
+  revision: number
+  trigger: RunTrigger
+  scheduledAt?: string
+  lateBySeconds?: number
+  retryOf?: string
+  /** Step names; each gets attempt 1 in state `pending`. */
+  steps: string[]
+}
+
+export interface StepRunRecord {
+  id: string
+  runId: string
+  step: string
+  attempt: number
+  state: StepState
+  exitCode?: number
+  reason?: string
+  message?: string
+  /** JSON from the runtime (process id, pod name, ...). */
+  runtimeHandle?: unknown
+  /** The runtime's resume offset into its log source, committed together with the lines (appendLogs). */
+  logOffset: number
+  /** Last log sequence number written for this attempt (0 = none). */
+  logSeq: number
+  /** Retry backoff: do not start before this time. */
+  notBefore?: string
+  createdAt: string
+  startedAt?: string
+  finishedAt?: string
+}
+
+export type StepRunPatch = Partial<Omit<StepRunRecord, 'id' | 'runId' | 'step' | 'attempt' | 'createdAt' | 'logSeq'>>
+export type RunPatch = Partial<Pick<RunRecord, 'state' | 'reason' | 'startedAt' | 'finishedAt'>>
+
+export interface LogLineInput {
+  time: string
+  stream: LogStream
+  text: string
+}
+
+export interface LogLineRecord extends LogLineInput {
+  runId: string
+  step: string
+  attempt: number
+  seq: number
+}
+
+/**
+ * Without `step`, every step of the run; without `attempt`, every attempt of the selected steps.
+ * Lines come ordered by step name, attempt, seq. `afterSeq` and `tail` apply to each selected
+ * step attempt on its own (like `kubectl logs --tail` per container); `limit` caps the total.
+ */
+export interface LogQuery {
+  runId: string
+  step?: string
+  attempt?: number
+  afterSeq?: number
+  tail?: number
+  limit?: number
+}
+
+export interface ScheduleRecord {
+  resourceId: string
+  revision: number
+  nextFireAt?: string
+  lastFireAt?: string
+  updatedAt: string
+}
+
+export interface Store {
+  readonly kind: 'sqlite' | 'postgres'
+  close(): Promise<void>
+
+  // resources
+  applyResource(input: ApplyResourceInput): Promise<ApplyResourceResult>
+  /** Deleted resources are hidden unless includeDeleted. */
+  getResource(key: ResourceKey, options?: { includeDeleted?: boolean }): Promise<ResourceRecord | undefined>
+  /** Returns deleted resources too (runs keep pointing at them). */
+  getResourceById(id: string): Promise<ResourceRecord | undefined>
+  /** Ordered by workspace, type, name. */
+  listResources(filter: ListResourcesFilter): Promise<ResourceRecord[]>
+  /** Oldest first. */
+  listRevisions(resourceId: string): Promise<RevisionRecord[]>
+  getRevision(resourceId: string, revision: number): Promise<RevisionRecord | undefined>
+  /** E_NOT_FOUND when the resource does not exist. */
+  setResourceStatus(id: string, status: ResourceStatus, reason?: string): Promise<void>
+  /**
+   * Marks the resource `deleted` and drops its schedule; revisions, runs and logs stay. A later apply
+   * of the same key revives the SAME record (same id) with revision N+1 and outcome `created`,
+   * even when the content equals the last revision, so history and run links survive.
+   */
+  deleteResource(id: string): Promise<void>
+
+  // runs and steps
+  /** E_NOT_FOUND when the resource or revision does not exist. */
+  createRun(input: CreateRunInput): Promise<{ run: RunRecord; steps: StepRunRecord[] }>
+  getRun(id: string): Promise<RunRecord | undefined>
+  /** Newest first. */
+  listRuns(filter: { resourceId?: string; states?: RunState[]; limit?: number }): Promise<RunRecord[]>
+  /** Compare-and-set: applies the patch only when the run's state is one of `fromStates` (if given); returns whether it applied. */
+  updateRun(id: string, patch: RunPatch, fromStates?: RunState[]): Promise<boolean>
+  getStepRun(id: string): Promise<StepRunRecord | undefined>
+  /** Every attempt, ordered by step then attempt. */
+  listStepRuns(runId: string): Promise<StepRunRecord[]>
+  /** A new attempt in state `pending`; E_CONFLICT if that attempt exists. */
+  createStepAttempt(runId: string, step: string, attempt: number, notBefore?: string): Promise<StepRunRecord>
+  /** Compare-and-set like updateRun. Keys set to undefined are left unchanged. */
+  updateStepRun(id: string, patch: StepRunPatch, fromStates?: StepState[]): Promise<boolean>
+  /** State `running`, across runs (reattach after a restart). */
+  listActiveStepRuns(): Promise<StepRunRecord[]>
+
+  // logs
+  /** Lines get seq logSeq+1.. and the runtime's resume offset is set, in ONE transaction: a crash never loses or repeats a line. */
+  appendLogs(stepRunId: string, lines: LogLineInput[], newOffset: number): Promise<void>
+  readLogs(query: LogQuery): Promise<LogLineRecord[]>
+  /** Streams in pages (no transaction held between pages) for big logs without holding them in memory. */
+  iterateLogs(query: LogQuery, pageSize?: number): AsyncIterable<LogLineRecord[]>
+  /** Retention: deletes the lines of step attempts that finished before `time`; returns the number of lines deleted. */
+  deleteLogsBefore(time: string): Promise<number>
+
+  // schedules
+  getSchedule(resourceId: string): Promise<ScheduleRecord | undefined>
+  /** Insert or replace. */
+  putSchedule(record: Omit<ScheduleRecord, 'updatedAt'>): Promise<void>
+  deleteSchedule(resourceId: string): Promise<void>
+  listSchedules(): Promise<ScheduleRecord[]>
+
+  // small key/value for the server (admin key hash, settings)
+  getMeta(key: string): Promise<string | undefined>
+  setMeta(key: string, value: string): Promise<void>
+}
