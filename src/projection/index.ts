@@ -1,0 +1,3 @@
+export * from './check.js'
+export * from './render.js'
+export * from './secrets.js'

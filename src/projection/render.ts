@@ -1,0 +1,133 @@
+// Renders a step's projection: loads its secrets, fills env vars, files and
+// arguments from their templates, and says which results carry secret values.
+// `references` mode (dry runs) never reads a secret value: keys read as
+// placeholders such as `<secret:workflow-secret/API_TOKEN>`.
+
+import { CtlError } from '../errors.js'
+import type { ProjectionSpec, SecretRef } from '../manifest/model.js'
+import { renderTemplate } from '../stack/template.js'
+import { projectionReferences, type ProjectionReference } from './check.js'
+import { secretLocation, type SecretValueProvider } from './secrets.js'
+
+export const DEFAULT_PROJECTION_DIRECTORY = '/etc/ctl/projection'
+
+export type ProjectionMode = 'values' | 'references'
+
+export interface RenderedEnvVar { key: string; value: string; sensitive: boolean }
+export interface RenderedFile { name: string; directory: string; value: string; sensitive: boolean }
+export interface RenderedArgument { value: string; sensitive: boolean }
+
+export interface RenderedProjection {
+  mode: ProjectionMode
+  /** allKeysAsEnv keys first, then the declared envVars in order. */
+  envVars: RenderedEnvVar[]
+  files: RenderedFile[]
+  arguments: RenderedArgument[]
+  /** Every secret value used, for log redaction. Empty in references mode. */
+  projectedValues: string[]
+}
+
+export interface RenderProjectionInput {
+  workspace: string
+  defaults: Record<string, string>
+  secrets: SecretValueProvider
+  mode: ProjectionMode
+}
+
+export function secretPlaceholder(ref: SecretRef, key: string): string {
+  return `<secret:${ref.id}/${key}>`
+}
+
+const FILE_NAME = /^[-._a-zA-Z0-9]+$/
+
+export async function renderProjection(spec: ProjectionSpec, input: RenderProjectionInput): Promise<RenderedProjection> {
+  const byAlias = new Map<string, SecretRef>()
+  for (const ref of spec.secrets) {
+    if (byAlias.has(ref.contextAlias)) throw new CtlError('E_PROJECTION', `secret alias "${ref.contextAlias}" is declared twice`)
+    byAlias.set(ref.contextAlias, ref)
+  }
+  const aliases = new Set(byAlias.keys())
+  for (const alias of spec.allKeysAsEnv) {
+    if (!aliases.has(alias)) throw new CtlError('E_PROJECTION', `allKeysAsEnv names unknown secret alias "${alias}"`)
+  }
+
+  const templates: { text: string; what: string; refs: ProjectionReference[] }[] = []
+  const add = (text: string, what: string) => {
+    const refs = projectionReferences(text, aliases)
+    templates.push({ text, what, refs })
+    return templates.length - 1
+  }
+  const envIdx = spec.envVars.map((e) => add(e.value, `projection envVar "${e.key}"`))
+  const fileIdx = spec.files.map((f) => add(f.value, `projection file "${f.name}"`))
+  const argIdx = spec.arguments.map((a, i) => add(a, `projection argument ${i}`))
+
+  const used = new Set<string>()
+  const context: { secrets: Record<string, Record<string, string>>; defaultProjections: Record<string, string> } = {
+    secrets: {},
+    defaultProjections: input.defaults,
+  }
+  const data = new Map<string, Record<string, string>>()
+  if (input.mode === 'values') {
+    for (const [alias, ref] of byAlias) {
+      const values = await input.secrets.getSecret(ref, input.workspace)
+      if (!values) {
+        throw new CtlError('E_SECRET', `secret "${ref.id}" not found in ${secretLocation(ref, input.workspace)}`, { secret: ref.id, workspace: ref.workspace ?? input.workspace })
+      }
+      data.set(alias, values)
+      context.secrets[alias] = values
+    }
+  } else {
+    for (const alias of aliases) context.secrets[alias] = {}
+  }
+  for (const t of templates) {
+    for (const r of t.refs) {
+      if (r.kind !== 'secret') continue
+      const ref = byAlias.get(r.alias)!
+      if (input.mode === 'references') {
+        context.secrets[r.alias]![r.key] = secretPlaceholder(ref, r.key)
+        continue
+      }
+      const values = data.get(r.alias)!
+      if (!Object.prototype.hasOwnProperty.call(values, r.key)) {
+        throw new CtlError('E_PROJECTION', `${t.what}: secret "${ref.id}" (alias "${r.alias}") has no key "${r.key}"`, { alias: r.alias, key: r.key, secret: ref.id })
+      }
+      used.add(values[r.key]!)
+    }
+  }
+
+  const render = (i: number) => {
+    const t = templates[i]!
+    return {
+      value: renderTemplate(t.text, context, { code: 'E_PROJECTION', what: t.what }),
+      sensitive: t.refs.some((r) => r.kind === 'secret'),
+    }
+  }
+
+  const envVars: RenderedEnvVar[] = []
+  for (const alias of spec.allKeysAsEnv) {
+    const ref = byAlias.get(alias)!
+    if (input.mode === 'values') {
+      for (const [key, value] of Object.entries(data.get(alias)!)) {
+        envVars.push({ key, value, sensitive: true })
+        used.add(value)
+      }
+    } else {
+      const keys = (await input.secrets.listKeys?.(ref, input.workspace)) ?? []
+      for (const key of keys) envVars.push({ key, value: secretPlaceholder(ref, key), sensitive: true })
+    }
+  }
+  spec.envVars.forEach((e, i) => envVars.push({ key: e.key, ...render(envIdx[i]!) }))
+
+  const files: RenderedFile[] = spec.files.map((f, i) => {
+    if (!FILE_NAME.test(f.name) || f.name === '.' || f.name === '..') {
+      throw new CtlError('E_PROJECTION', `projection file name "${f.name}" must match [-._a-zA-Z0-9]+`)
+    }
+    const directory = (f.directory ?? DEFAULT_PROJECTION_DIRECTORY).replace(/\/+$/, '') || '/'
+    if (!directory.startsWith('/')) throw new CtlError('E_PROJECTION', `projection file "${f.name}": directory "${f.directory}" must be absolute`)
+    return { name: f.name, directory, ...render(fileIdx[i]!) }
+  })
+  const args: RenderedArgument[] = spec.arguments.map((_a, i) => render(argIdx[i]!))
+
+  used.delete('')
+  return { mode: input.mode, envVars, files, arguments: args, projectedValues: [...used] }
+}

@@ -1,0 +1,302 @@
+// Resolves a workflow step into the Kubernetes objects that run it: a Pod, a
+// ConfigMap of config files and a per-run Secret of projected secret values.
+// Built as objects, never as YAML text. No secret value ever lands in the Pod
+// or the ConfigMap: sensitive values travel through the Secret only.
+
+import type { V1ConfigMap, V1Container, V1EnvVar, V1KeyToPath, V1Pod, V1Secret, V1Volume, V1VolumeMount } from '@kubernetes/client-node'
+import { CtlError } from '../errors.js'
+import { formatPath, resourceId, type ComputeSpec, type StackDefinition, type StepModel, type WorkflowResource } from '../manifest/model.js'
+import { defaultProjectionValues } from '../projection/check.js'
+import { renderProjection, type ProjectionMode, type RenderedProjection } from '../projection/render.js'
+import type { SecretValueProvider } from '../projection/secrets.js'
+import { dataKey, deepMerge, dnsLabel, EnvList, escapeExpansion, isRecord, labelValue, shortRunId } from './pod-parts.js'
+import type { StackRegistry } from './registry.js'
+import type { RunContext } from './run-context.js'
+import { renderTemplate, renderYamlTemplate } from './template.js'
+import { applyStackSpecDefaults, validateStackSpec } from './validate.js'
+
+export type { RunContext } from './run-context.js'
+
+export const CONFIG_DIR = '/etc/ctl/config'
+export const TEMP_DIR = '/tmp'
+export const SECRET_DIR = '/etc/ctl/secrets'
+
+export const BUILTIN_COMPUTES: Map<string, ComputeSpec> = new Map([
+  ['runnable-default', { purpose: 'runnable', nodeSelector: {}, tolerations: [] }],
+])
+
+export interface PodTemplateInput {
+  workflow: WorkflowResource
+  step: StepModel
+  stack: StackDefinition
+  compute: ComputeSpec
+  run: RunContext
+  projection: RenderedProjection
+  /** volume id → PVC claim name; default `ctl-vol-<workspace>-<id>`. */
+  claimNameFor?: (volumeId: string) => string
+}
+
+export interface ResolvedStep {
+  step: string
+  pod: V1Pod
+  /** Config files of the stack (configFileTemplate) and non-sensitive projected files. */
+  configMap?: V1ConfigMap
+  /** The per-run projection Secret: sensitive values (placeholders in references mode). */
+  secret?: V1Secret
+}
+
+/** The values stack templates see, as DataOS names them. */
+export function stackTemplateContext(input: Pick<PodTemplateInput, 'workflow' | 'step' | 'stack' | 'run'>): Record<string, unknown> {
+  const { workflow, step, stack, run } = input
+  return {
+    Name: workflow.meta.name,
+    Workspace: run.workspace,
+    Type: 'workflow',
+    Stamp: shortRunId(run.runId),
+    RunId: run.runId,
+    StepName: step.name,
+    ApplicationSpec: {
+      StackSpec: applyStackSpecDefaults(stack, step.spec.stackSpec),
+      LogLevel: step.spec.logLevel ?? 'INFO',
+      EnvironmentVars: step.spec.envs,
+      Compute: step.spec.compute,
+      Resources: step.spec.resources ?? {},
+    },
+  }
+}
+
+interface FileGroup { config: V1KeyToPath[]; secret: V1KeyToPath[]; paths: Set<string> }
+
+export function resolvePodTemplate(input: PodTemplateInput): ResolvedStep {
+  const { workflow, step, stack, compute, run, projection } = input
+  const wf = workflow.meta.name
+  const attempt = run.attempt ?? 1
+  const short = shortRunId(run.runId)
+  const podName = dnsLabel(`${wf}-${step.name}-${short}-${attempt}`)
+  const configMapName = dnsLabel(`${wf}-${short}-${step.name}-config`)
+  const secretName = dnsLabel(`${wf}-${short}-${step.name}-projection`)
+  const stackId = `${stack.name}:${stack.version}`
+  const details = { step: step.name, path: formatPath(step.path), stack: stackId }
+  const what = (part: string) => `step "${step.name}": stack "${stackId}" ${part}`
+  const ctx = stackTemplateContext(input)
+  const text = (source: string, part: string) => renderTemplate(source, ctx, { what: what(part) })
+
+  // 1. Stack image / command / arguments, then the containerResourceTemplate on top.
+  let container: Record<string, unknown> = { name: dnsLabel(step.name) }
+  const image = text(stack.image, 'image')
+  if (image) container.image = image
+  const command = stack.command.map((c, i) => text(c, `command[${i}]`))
+  if (command.length) container.command = command
+  const args = stack.arguments.map((a, i) => text(a, `arguments[${i}]`))
+  if (args.length) container.args = args
+  let shaped: Record<string, unknown> = {}
+  if (stack.workflowJobConfig.containerResourceTemplate) {
+    const tree = renderYamlTemplate(stack.workflowJobConfig.containerResourceTemplate, ctx, { what: what('containerResourceTemplate') })
+    if (tree !== null && tree !== undefined && !isRecord(tree)) {
+      throw new CtlError('E_STACK_TEMPLATE', `${what('containerResourceTemplate')} must render a YAML mapping of container fields`, details)
+    }
+    shaped = tree ?? {}
+  }
+  const { env: shapedEnv, volumeMounts: shapedMounts, name: _ignoredName, ...rest } = shaped
+  container = deepMerge(container, rest)
+  container.name = dnsLabel(step.name)
+  if (typeof container.image !== 'string' || container.image === '') {
+    throw new CtlError('E_STACK_TEMPLATE', `${what('image')} renders no image`, details)
+  }
+
+  // 2. Environment: CTL_ facts, step envs, stack env, template env, projection.
+  const env = new EnvList()
+  const fact = (name: string, value: string) => env.value(name, escapeExpansion(value))
+  fact('CTL_RUN_ID', run.runId)
+  fact('CTL_RESOURCE_ID', resourceId({ ...workflow.meta, workspace: run.workspace }))
+  fact('CTL_RESOURCE_TYPE', 'workflow')
+  fact('CTL_RESOURCE_NAME', wf)
+  fact('CTL_WORKSPACE', run.workspace)
+  fact('CTL_STEP_NAME', step.name)
+  fact('CTL_RUN_ATTEMPT', String(attempt))
+  fact('CTL_TAGS', workflow.meta.tags.join(','))
+  fact('CTL_DESCRIPTION', workflow.meta.description ?? '')
+  fact('CTL_CONFIG_DIR', CONFIG_DIR)
+  fact('CTL_TEMP_DIR', TEMP_DIR)
+  fact('CTL_SECRET_DIR', SECRET_DIR)
+  if (step.spec.runAsUser !== undefined) fact('CTL_RUN_AS_USER', String(step.spec.runAsUser))
+  fact('CTL_LOG_LEVEL', step.spec.logLevel ?? 'INFO')
+  fact('CTL_DRY_RUN', run.dryRun ? 'true' : 'false')
+  for (const [k, v] of Object.entries(step.spec.envs)) env.value(k, v)
+  for (const [k, v] of Object.entries(stack.environmentVars)) env.value(k, text(v, `environmentVars.${k}`))
+  if (shapedEnv !== undefined) {
+    if (!Array.isArray(shapedEnv) || !shapedEnv.every((e) => isRecord(e) && typeof e.name === 'string')) {
+      throw new CtlError('E_STACK_TEMPLATE', `${what('containerResourceTemplate')}: env must be a list of {name, value}`, details)
+    }
+    for (const e of shapedEnv as V1EnvVar[]) {
+      const value: unknown = e.value
+      env.set(value === undefined ? e : { ...e, value: value === null ? '' : String(value) })
+    }
+  }
+  const stringData: Record<string, string> = {}
+  const fromSecret = (envName: string, key: string, value: string) => {
+    stringData[key] = value
+    env.set({ name: envName, valueFrom: { secretKeyRef: { name: secretName, key } } })
+  }
+  for (const e of projection.envVars) {
+    if (e.sensitive) fromSecret(e.key, dataKey(`${step.name}.env.${e.key}`), e.value)
+    else env.value(e.key, escapeExpansion(e.value))
+  }
+  // Sensitive arguments stay out of the Pod: `$(VAR)` is expanded by the kubelet (and the local runtime).
+  const projected = projection.arguments.map((a, i) => {
+    if (!a.sensitive) return escapeExpansion(a.value)
+    fromSecret(`CTL_PROJECTED_ARG_${i}`, dataKey(`${step.name}.arg.${i}`), a.value)
+    return `$(CTL_PROJECTED_ARG_${i})`
+  })
+  if (projected.length) container.args = [...((container.args as string[] | undefined) ?? []), ...projected]
+  container.env = env.toArray()
+
+  // 3. Files: stack config files and projected files, one projected volume per directory.
+  const configData: Record<string, string> = {}
+  const groups = new Map<string, FileGroup>()
+  const group = (dir: string) => {
+    let g = groups.get(dir)
+    if (!g) groups.set(dir, (g = { config: [], secret: [], paths: new Set() }))
+    return g
+  }
+  const place = (dir: string, name: string, key: string, sensitive: boolean) => {
+    const g = group(dir)
+    if (g.paths.has(name)) throw new CtlError('E_PROJECTION', `step "${step.name}": two files named "${name}" in ${dir}`, details)
+    g.paths.add(name)
+    ;(sensitive ? g.secret : g.config).push({ key, path: name })
+  }
+  for (const [file, source] of Object.entries(stack.workflowJobConfig.configFileTemplate ?? {})) {
+    const content = text(source, `configFileTemplate "${file}"`)
+    // A file whose template renders nothing (an optional input left out) is not created.
+    if (content.trim() === '') continue
+    configData[file] = content
+    place(CONFIG_DIR, file, file, false)
+  }
+  projection.files.forEach((f, i) => {
+    if (f.sensitive) {
+      const key = dataKey(`${step.name}.file.${i}.${f.name}`)
+      stringData[key] = f.value
+      place(f.directory, f.name, key, true)
+    } else {
+      const key = dataKey(`projection.${i}.${f.name}`)
+      configData[key] = f.value
+      place(f.directory, f.name, key, false)
+    }
+  })
+  const volumes: V1Volume[] = []
+  const mounts: V1VolumeMount[] = []
+  let n = 0
+  for (const [dir, g] of groups) {
+    const name = dir === CONFIG_DIR ? 'ctl-config' : `ctl-files-${n++}`
+    const sources: NonNullable<V1Volume['projected']>['sources'] = []
+    if (g.config.length) sources.push({ configMap: { name: configMapName, items: g.config } })
+    if (g.secret.length) sources.push({ secret: { name: secretName, items: g.secret } })
+    volumes.push({ name, projected: { sources } })
+    mounts.push({ name, mountPath: dir, readOnly: true })
+  }
+  const claims = new Map<string, string>()
+  for (const v of step.spec.volumes) {
+    const name = dnsLabel(`vol-${v.id}`)
+    if (!claims.has(name)) {
+      const claimName = input.claimNameFor?.(v.id) ?? dnsLabel(`ctl-vol-${run.workspace}-${v.id}`, 253)
+      claims.set(name, claimName)
+      volumes.push({ name, persistentVolumeClaim: { claimName } })
+    }
+    mounts.push({ name, mountPath: v.directory, readOnly: v.readOnly, ...(v.subPath ? { subPath: v.subPath } : {}) })
+  }
+  const allMounts = [...(Array.isArray(shapedMounts) ? (shapedMounts as V1VolumeMount[]) : []), ...mounts]
+  const seen = new Set<string>()
+  for (const m of allMounts) {
+    if (seen.has(m.mountPath)) throw new CtlError('E_VOLUME', `step "${step.name}": two mounts at ${m.mountPath}`, details)
+    seen.add(m.mountPath)
+  }
+  if (allMounts.length) container.volumeMounts = allMounts
+
+  // 4. Resources and identity.
+  const resources = deepMerge(isRecord(container.resources) ? container.resources : {}, { ...(step.spec.resources ?? {}) })
+  if (Object.keys(resources).length) container.resources = resources
+  if (step.spec.runAsUser !== undefined) {
+    container.securityContext = { ...(isRecord(container.securityContext) ? container.securityContext : {}), runAsUser: step.spec.runAsUser }
+  }
+
+  const labels: Record<string, string> = {
+    'ctl.dev/workspace': labelValue(run.workspace),
+    'ctl.dev/workflow': labelValue(wf),
+    'ctl.dev/revision': String(run.revision),
+    'ctl.dev/run': labelValue(run.runId),
+    'ctl.dev/step': labelValue(step.name),
+    'ctl.dev/attempt': String(attempt),
+  }
+  const annotations: Record<string, string> = {
+    'ctl.dev/workspace': run.workspace,
+    'ctl.dev/workflow': wf,
+    'ctl.dev/revision': String(run.revision),
+    'ctl.dev/run': run.runId,
+    'ctl.dev/step': step.name,
+    'ctl.dev/attempt': String(attempt),
+    'ctl.dev/stack': stackId,
+    'ctl.dev/image': container.image,
+  }
+  const metaOf = (name: string) => ({ name, namespace: run.workspace, labels: { ...labels }, annotations: { ...annotations } })
+
+  const pod: V1Pod = {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: metaOf(podName),
+    spec: {
+      restartPolicy: 'Never',
+      containers: [container as unknown as V1Container],
+      ...(volumes.length ? { volumes } : {}),
+      ...(Object.keys(compute.nodeSelector).length ? { nodeSelector: { ...compute.nodeSelector } } : {}),
+      ...(compute.tolerations.length ? { tolerations: compute.tolerations.map((t) => ({ ...t })) } : {}),
+      ...(step.spec.runAsUser !== undefined ? { securityContext: { runAsUser: step.spec.runAsUser } } : {}),
+      ...(step.timeoutSeconds !== undefined ? { activeDeadlineSeconds: step.timeoutSeconds } : {}),
+    },
+  }
+  const out: ResolvedStep = { step: step.name, pod }
+  if (Object.keys(configData).length) out.configMap = { apiVersion: 'v1', kind: 'ConfigMap', metadata: metaOf(configMapName), data: configData }
+  if (Object.keys(stringData).length) {
+    out.secret = { apiVersion: 'v1', kind: 'Secret', type: 'Opaque', metadata: metaOf(secretName), stringData }
+  }
+  return out
+}
+
+export interface ResolveWorkflowOptions {
+  stacks: StackRegistry
+  /** Applied computes; `runnable-default` is always known. */
+  computes: Map<string, ComputeSpec>
+  run: RunContext
+  secrets: SecretValueProvider
+  mode: ProjectionMode
+  claimNameFor?: (volumeId: string) => string
+}
+
+/** Every step of a workflow, in DAG order, with its stack validated and projection rendered. */
+export async function resolveWorkflowPods(workflow: WorkflowResource, opts: ResolveWorkflowOptions): Promise<ResolvedStep[]> {
+  const out: ResolvedStep[] = []
+  for (const step of workflow.workflow.dag) {
+    const details = { step: step.name, path: formatPath(step.path) }
+    const ref = step.spec.stack
+    const stack = opts.stacks.resolve(ref)
+    if (!stack) {
+      const known = opts.stacks.versions(ref.name)
+      const hint = known.length ? `; known versions: ${known.join(', ')}` : ''
+      throw new CtlError('E_UNKNOWN_STACK', `step "${step.name}": unknown stack "${ref.version ? `${ref.name}:${ref.version}` : ref.name}"${hint}`, details)
+    }
+    const issues = validateStackSpec(stack, step.spec.stackSpec)
+    if (issues.length) {
+      const lines = issues.map((i) => `${i.message} (${formatPath([...step.path, 'spec', 'stackSpec', ...i.path])})`)
+      throw new CtlError('E_STACK_SPEC', `step "${step.name}": stackSpec does not fit stack "${stack.name}:${stack.version}": ${lines.join('; ')}`, { ...details, issues })
+    }
+    const compute = opts.computes.get(step.spec.compute) ?? BUILTIN_COMPUTES.get(step.spec.compute)
+    if (!compute) throw new CtlError('E_UNKNOWN_COMPUTE', `step "${step.name}": unknown compute "${step.spec.compute}"`, details)
+    const projection = await renderProjection(step.spec.projection, {
+      workspace: opts.run.workspace,
+      defaults: defaultProjectionValues(opts.run, step.name, workflow.meta),
+      secrets: opts.secrets,
+      mode: opts.mode,
+    })
+    out.push(resolvePodTemplate({ workflow, step, stack, compute, run: opts.run, projection, claimNameFor: opts.claimNameFor }))
+  }
+  return out
+}

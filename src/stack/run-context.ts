@@ -1,0 +1,14 @@
+// The facts of one run that templates, default projections and pods need.
+
+export interface RunContext {
+  runId: string
+  /** Revision of the resource the run executes. */
+  revision: number
+  /** RFC 3339. */
+  runStartTime: string
+  owner: string
+  workspace: string
+  /** 1 for the first attempt of a step. */
+  attempt?: number
+  dryRun?: boolean
+}
