@@ -1,0 +1,36 @@
+// What the HTTP server may ask of the engine. The server never touches the
+// scheduler, the DAG state machine or the runtime directly: it goes through
+// this small surface, so each side can be tested on its own.
+import type { RunRecord, StepRunRecord, ResourceRecord } from '../store/types.js'
+import type { RuntimeInfo } from '../runtime/types.js'
+
+/** The RUNTIME column of `get`: pending, running, succeeded, failed, or `next:<RFC 3339>`. */
+export type RuntimeSummary = string
+
+export interface RunDetail {
+  run: RunRecord
+  /** Every attempt of every step, ordered by step then attempt. */
+  steps: StepRunRecord[]
+  /** `done/total`, counting succeeded and skipped steps as done. */
+  progress: string
+}
+
+export interface EngineApi {
+  /** Called after a resource was stored (created or updated). The engine reconciles it asynchronously. */
+  resourceApplied(resource: ResourceRecord, outcome: 'created' | 'updated' | 'unchanged'): void
+  /** Kills the resource's running runs and forgets its schedule. */
+  resourceDeleted(resource: ResourceRecord): Promise<void>
+  /** `runtime run`: a run now (an extra one for a scheduled workflow). */
+  runNow(resource: ResourceRecord, by: string): Promise<RunRecord>
+  /** `runtime stop`: the run ends `killed`. Without runId: the resource's active runs. */
+  stopRuns(resource: ResourceRecord, by: string, runId?: string): Promise<RunRecord[]>
+  /** `runtime retry`: reruns only the failed and skipped steps of the last (or given) run. */
+  retryRun(resource: ResourceRecord, by: string, runId?: string): Promise<RunRecord>
+  runtimeSummary(resource: ResourceRecord): Promise<RuntimeSummary>
+  /** Batched runtimeSummary for listings (10,000 rows must not cost 10,000 queries); keyed by resource id. Optional: the server falls back to runtimeSummary. */
+  runtimeSummaries?(resources: ResourceRecord[]): Promise<Map<string, RuntimeSummary>>
+  runDetail(runId: string): Promise<RunDetail | undefined>
+  /** The next fire time of a scheduled workflow, if any. */
+  nextFireTime(resource: ResourceRecord): Promise<string | undefined>
+  runtimeInfo(): RuntimeInfo
+}

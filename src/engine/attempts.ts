@@ -1,0 +1,217 @@
+// One step attempt from start to exit: mark it running, build the launch, start
+// it on the runtime, store the handle, follow its logs into the store and record
+// how it ended. Also the restart path: reattach to attempts found running.
+//
+// "No step runs twice because of a restart": the attempt is marked `running`
+// with a launching marker BEFORE runtime.start and the handle is stored right
+// after, so a new engine either has a handle to follow, or knows the start may
+// have happened and asks the runtime (find) instead of starting again.
+
+import type { StepRunRecord, StepState } from '../store/types.js'
+import { FINAL_RUN_STATES } from '../store/types.js'
+import type { RuntimeHandle, StepExit, StepKey } from '../runtime/types.js'
+import type { StepModel } from '../manifest/model.js'
+import type { EngineContext, RunScope, StepLauncher } from './context.js'
+
+/** Stored as the runtime handle between marking an attempt running and runtime.start returning. */
+export interface LaunchingMarker {
+  launching: true
+  key: StepKey
+}
+
+export function isRuntimeHandle(value: unknown): value is RuntimeHandle {
+  if (typeof value !== 'object' || value === null) return false
+  const v = value as Record<string, unknown>
+  return typeof v.runtime === 'string' && typeof v.id === 'string' && typeof v.data === 'object' && v.data !== null
+}
+
+interface AttemptTask {
+  stepRunId: string
+  runId: string
+  handle?: RuntimeHandle
+  /** The run is being stopped: kill as soon as there is a handle, never start. */
+  killRequested: boolean
+  /** Engine stop: leave the step running for the next engine. */
+  detach: AbortController
+  done: Promise<void>
+}
+
+/** Maps a runtime exit to the step's final state. A kill ends the step `cancelled`. */
+export function stateOfExit(exit: StepExit): StepState {
+  if (exit.reason === 'Completed' && exit.exitCode === 0) return 'succeeded'
+  if (exit.reason === 'Killed') return 'cancelled'
+  return 'failed'
+}
+
+function messageOfExit(exit: StepExit): string | undefined {
+  if (exit.message) return exit.message
+  if (exit.reason === 'Error' && exit.exitCode !== null) return `exit code ${exit.exitCode}`
+  return undefined
+}
+
+export class AttemptRunner {
+  private readonly tasks = new Map<string, AttemptTask>()
+
+  constructor(
+    private readonly ctx: EngineContext,
+    private readonly launcher: StepLauncher,
+    /** Called after every attempt ended (state stored): wakes the scheduler. */
+    private readonly onEnded: () => void,
+  ) {}
+
+  /** Attempts this engine is starting or following (the server-wide parallelism count). */
+  get active(): number {
+    return this.tasks.size
+  }
+
+  has(stepRunId: string): boolean {
+    return this.tasks.has(stepRunId)
+  }
+
+  /** Starts a pending attempt. Registers the task synchronously so the caller's next tick counts it. */
+  start(scope: RunScope, step: StepModel, stepRun: StepRunRecord): void {
+    this.track(stepRun, (task) => this.launchAndFollow(task, scope, step, stepRun))
+  }
+
+  /** Restart path for an attempt stored as `running`. */
+  reattach(stepRun: StepRunRecord): void {
+    this.track(stepRun, (task) => this.resume(task, stepRun))
+  }
+
+  /** Kills every attempt of the run this engine runs (now, or as soon as it has a handle). */
+  async killRun(runId: string, reason: string): Promise<void> {
+    const kills: Promise<void>[] = []
+    for (const task of this.tasks.values()) {
+      if (task.runId !== runId) continue
+      task.killRequested = true
+      if (task.handle) kills.push(this.kill(task.handle, reason))
+    }
+    await Promise.all(kills)
+  }
+
+  /** Stops following without killing anything; waits until every task let go. */
+  async detachAll(): Promise<void> {
+    for (const task of this.tasks.values()) task.detach.abort(new Error('engine stopping'))
+    await Promise.all([...this.tasks.values()].map((t) => t.done))
+  }
+
+  private track(stepRun: StepRunRecord, body: (task: AttemptTask) => Promise<void>): void {
+    if (this.tasks.has(stepRun.id)) return
+    const task: AttemptTask = {
+      stepRunId: stepRun.id,
+      runId: stepRun.runId,
+      killRequested: false,
+      detach: new AbortController(),
+      done: Promise.resolve(),
+    }
+    this.tasks.set(stepRun.id, task)
+    task.done = body(task)
+      .catch((err: unknown) => {
+        this.ctx.logger.error('step attempt failed in the engine', { stepRunId: stepRun.id, error: String(err) })
+      })
+      .finally(() => {
+        this.tasks.delete(stepRun.id)
+        this.onEnded()
+      })
+  }
+
+  private async launchAndFollow(task: AttemptTask, scope: RunScope, step: StepModel, stepRun: StepRunRecord): Promise<void> {
+    const { store, runtime } = this.ctx
+    const key: StepKey = { runId: stepRun.runId, step: stepRun.step, attempt: stepRun.attempt }
+    const marker: LaunchingMarker = { launching: true, key }
+    const marked = await store.updateStepRun(
+      stepRun.id,
+      { state: 'running', startedAt: this.ctx.now().toISOString(), runtimeHandle: marker },
+      ['pending'],
+    )
+    if (!marked) return // cancelled (or taken) meanwhile
+    if (task.killRequested || (await this.runIsOver(stepRun.runId))) {
+      return this.endWithout(stepRun, 'cancelled', 'Killed', 'the run was stopped before the step started')
+    }
+
+    let launch
+    try {
+      launch = await this.launcher.prepare(scope, step, stepRun.attempt)
+    } catch (err) {
+      return this.endWithout(stepRun, 'failed', 'LaunchError', (err as Error).message)
+    }
+    if (task.killRequested) return this.endWithout(stepRun, 'cancelled', 'Killed', 'the run was stopped before the step started')
+
+    let handle: RuntimeHandle
+    try {
+      handle = await runtime.start(launch)
+    } catch (err) {
+      return this.endWithout(stepRun, 'failed', 'StartError', (err as Error).message)
+    }
+    // Stored even when detaching: the next engine must find it.
+    await store.updateStepRun(stepRun.id, { runtimeHandle: handle })
+    task.handle = handle
+    // A stop that raced with this start (it saw no handle yet) is honoured here.
+    if (task.killRequested || (await this.runIsOver(stepRun.runId))) await this.kill(handle, 'the run was stopped')
+    await this.follow(task, stepRun, handle, 0)
+  }
+
+  private async resume(task: AttemptTask, stepRun: StepRunRecord): Promise<void> {
+    let handle = isRuntimeHandle(stepRun.runtimeHandle) ? stepRun.runtimeHandle : undefined
+    if (!handle) {
+      // Crashed between marking and storing the handle: the start may or may not have happened.
+      const key: StepKey = { runId: stepRun.runId, step: stepRun.step, attempt: stepRun.attempt }
+      handle = this.ctx.runtime.find ? await this.ctx.runtime.find(key) : undefined
+      if (!handle) {
+        return this.endWithout(stepRun, 'failed', 'Lost', 'the control plane stopped while starting the step; it did not start')
+      }
+      await this.ctx.store.updateStepRun(stepRun.id, { runtimeHandle: handle })
+    }
+    task.handle = handle
+    await this.follow(task, stepRun, handle, stepRun.logOffset)
+  }
+
+  private async follow(task: AttemptTask, stepRun: StepRunRecord, handle: RuntimeHandle, fromOffset: number): Promise<void> {
+    const { store, runtime, redact } = this.ctx
+    if (task.detach.signal.aborted) return
+    let exit: StepExit
+    try {
+      exit = await runtime.follow(
+        handle,
+        fromOffset,
+        async (batch) => {
+          const lines = batch.lines.map((l) => ({ time: l.time, stream: l.stream, text: redact(stepRun.runId, l.text) }))
+          await store.appendLogs(stepRun.id, lines, batch.offset)
+        },
+        task.detach.signal,
+      )
+    } catch (err) {
+      if (task.detach.signal.aborted) return // engine stopping: the step keeps running
+      exit = { exitCode: null, reason: 'Lost', message: `following the step failed: ${(err as Error).message}`, finishedAt: this.ctx.now().toISOString() }
+    }
+    const state = stateOfExit(exit)
+    await store.updateStepRun(
+      stepRun.id,
+      { state, exitCode: exit.exitCode ?? undefined, reason: exit.reason, message: messageOfExit(exit), finishedAt: exit.finishedAt },
+      ['running'],
+    )
+    // Everything the attempt produced is stored now; its folders can go.
+    await runtime.cleanup(handle).catch((err: unknown) => {
+      this.ctx.logger.warn('runtime cleanup failed', { stepRunId: stepRun.id, error: String(err) })
+    })
+  }
+
+  private async runIsOver(runId: string): Promise<boolean> {
+    const run = await this.ctx.store.getRun(runId)
+    return run === undefined || FINAL_RUN_STATES.includes(run.state)
+  }
+
+  /** Ends an attempt that has no process: the reason also goes to the step's log, where users look. */
+  private async endWithout(stepRun: StepRunRecord, state: StepState, reason: string, message: string): Promise<void> {
+    const { store } = this.ctx
+    const now = this.ctx.now().toISOString()
+    const ok = await store.updateStepRun(stepRun.id, { state, reason, message, finishedAt: now }, ['running'])
+    if (ok) await store.appendLogs(stepRun.id, [{ time: now, stream: 'system', text: `${reason}: ${message}` }], stepRun.logOffset)
+  }
+
+  private async kill(handle: RuntimeHandle, reason: string): Promise<void> {
+    await this.ctx.runtime.kill(handle, reason).catch((err: unknown) => {
+      this.ctx.logger.warn('runtime kill failed', { handle: handle.id, error: String(err) })
+    })
+  }
+}

@@ -1,0 +1,38 @@
+// What every engine room shares: the store, the runtime, the clock, a logger
+// and the log redaction hook. Passed explicitly so each room can be built alone.
+
+import type { Store, RunRecord, ResourceRecord } from '../store/types.js'
+import type { Runtime, StepLaunch } from '../runtime/types.js'
+import type { StepModel, WorkflowResource } from '../manifest/model.js'
+
+export interface EngineLogger {
+  info(message: string, data?: Record<string, unknown>): void
+  warn(message: string, data?: Record<string, unknown>): void
+  error(message: string, data?: Record<string, unknown>): void
+}
+
+export const silentLogger: EngineLogger = { info() {}, warn() {}, error() {} }
+
+export interface EngineContext {
+  store: Store
+  runtime: Runtime
+  now: () => Date
+  logger: EngineLogger
+  /** Redacts one log line of a run before it is stored (secret values). Identity for now. */
+  redact: (runId: string, text: string) => string
+}
+
+/** Everything about a run the scheduler and the launcher need, loaded once per run. */
+export interface RunScope {
+  run: RunRecord
+  resource: ResourceRecord
+  /** The workflow as of the run's revision. */
+  workflow: WorkflowResource
+}
+
+/** Builds what the runtime needs to start one attempt of one step (stack, projections, volumes). */
+export interface StepLauncher {
+  prepare(scope: RunScope, step: StepModel, attempt: number): Promise<StepLaunch>
+  /** Problems that keep a workflow from running (e.g. a stack that does not resolve); empty when fine. */
+  check(workflow: WorkflowResource, workspace: string | null): Promise<string[]>
+}

@@ -1,0 +1,157 @@
+// The DAG state machine, pure: from the steps of a workflow and the state of
+// each step's latest attempt, say what may start, what must be skipped and how
+// the run ends. The scheduler owns time, limits and I/O; this file owns only
+// the rules, so they can be tested exhaustively without processes or a store.
+
+import type { StepState } from '../store/types.js'
+
+export interface DagStep {
+  name: string
+  depends: readonly string[]
+}
+
+/** A step the evaluation decided to skip, and why (stored as the step's message). */
+export interface SkipDecision {
+  step: string
+  reason: string
+}
+
+export type RunOutcome = 'succeeded' | 'failed' | 'cancelled'
+
+export interface DagEvaluation {
+  /** Pending steps whose every dependency succeeded, in manifest order. */
+  ready: string[]
+  /** Pending steps that can never run: a dependency failed, was skipped or cancelled (or is unknown / in a cycle). */
+  skip: SkipDecision[]
+  /** Steps currently running. */
+  running: string[]
+  /** True when no step is pending or running once `skip` is applied. */
+  finished: boolean
+  /** Set when finished. */
+  outcome?: RunOutcome
+}
+
+const TERMINAL: ReadonlySet<StepState> = new Set<StepState>(['succeeded', 'failed', 'skipped', 'cancelled'])
+
+export function isTerminalStepState(state: StepState): boolean {
+  return TERMINAL.has(state)
+}
+
+/**
+ * Evaluates the run. `states` maps a step name to the state of its latest attempt;
+ * a step without an entry counts as pending.
+ */
+export function evaluateDag(steps: readonly DagStep[], states: ReadonlyMap<string, StepState>): DagEvaluation {
+  const known = new Set(steps.map((s) => s.name))
+  // Working copy: skips decided here feed later steps in the same pass (transitive skipping).
+  const current = new Map<string, StepState>()
+  for (const step of steps) current.set(step.name, states.get(step.name) ?? 'pending')
+
+  const skip: SkipDecision[] = []
+  // Iterate to a fixed point: manifest order need not be topological.
+  let changed = true
+  while (changed) {
+    changed = false
+    for (const step of steps) {
+      if (current.get(step.name) !== 'pending') continue
+      const reason = skipReason(step, current, known)
+      if (reason !== undefined) {
+        current.set(step.name, 'skipped')
+        skip.push({ step: step.name, reason })
+        changed = true
+      }
+    }
+  }
+
+  const ready: string[] = []
+  const running: string[] = []
+  for (const step of steps) {
+    const state = current.get(step.name)
+    if (state === 'running') running.push(step.name)
+    else if (state === 'pending' && step.depends.every((d) => current.get(d) === 'succeeded')) ready.push(step.name)
+  }
+
+  // A cycle leaves pending steps that can never become ready while nothing runs:
+  // skip them rather than let the run hang forever.
+  if (ready.length === 0 && running.length === 0) {
+    for (const step of steps) {
+      if (current.get(step.name) !== 'pending') continue
+      current.set(step.name, 'skipped')
+      skip.push({ step: step.name, reason: 'dependency cycle: the step can never become ready' })
+    }
+  }
+
+  const finished = [...current.values()].every((s) => TERMINAL.has(s))
+  return { ready, skip, running, finished, outcome: finished ? outcomeOf(current.values()) : undefined }
+}
+
+function skipReason(step: DagStep, current: ReadonlyMap<string, StepState>, known: ReadonlySet<string>): string | undefined {
+  for (const dep of step.depends) {
+    if (!known.has(dep)) return `unknown dependency "${dep}"`
+    const state = current.get(dep)
+    if (state === 'failed' || state === 'skipped' || state === 'cancelled') return `dependency "${dep}" ${state}`
+  }
+  return undefined
+}
+
+/**
+ * How a finished run ends: `failed` if any step failed; otherwise `cancelled` if any step
+ * was cancelled; `succeeded` when every step succeeded. Skipped steps never cause success
+ * on their own: a skip without a failed or cancelled cause (e.g. a cycle) ends `failed`.
+ */
+export function outcomeOf(states: Iterable<StepState>): RunOutcome {
+  let failed = false
+  let cancelled = false
+  let skipped = false
+  for (const s of states) {
+    if (s === 'failed') failed = true
+    else if (s === 'cancelled') cancelled = true
+    else if (s === 'skipped') skipped = true
+  }
+  if (failed) return 'failed'
+  if (cancelled) return 'cancelled'
+  if (skipped) return 'failed'
+  return 'succeeded'
+}
+
+/**
+ * How many of `ready` may start now: bounded by the workflow's parallelism (counting the
+ * run's running steps) and by the free slots of the whole server.
+ */
+export function startable(ready: readonly string[], runningInRun: number, parallelism: number | undefined, freeSlots: number): string[] {
+  const perRun = parallelism === undefined || parallelism <= 0 ? Infinity : Math.max(0, parallelism - runningInRun)
+  const n = Math.max(0, Math.min(ready.length, perRun, freeSlots))
+  return ready.slice(0, n)
+}
+
+/**
+ * Which steps `retryRun` must run again: the failed, skipped and cancelled ones, plus
+ * (transitively) anything depending on them, since their inputs change. Succeeded steps
+ * that nothing re-run depends on are kept.
+ */
+export function stepsToRerun(steps: readonly DagStep[], states: ReadonlyMap<string, StepState>): Set<string> {
+  const rerun = new Set<string>()
+  for (const step of steps) {
+    const s = states.get(step.name) ?? 'pending'
+    if (s !== 'succeeded') rerun.add(step.name)
+  }
+  let changed = true
+  while (changed) {
+    changed = false
+    for (const step of steps) {
+      if (rerun.has(step.name)) continue
+      if (step.depends.some((d) => rerun.has(d))) {
+        rerun.add(step.name)
+        changed = true
+      }
+    }
+  }
+  return rerun
+}
+
+/** The progress column: succeeded and skipped steps count as done. */
+export function progressOf(states: Iterable<StepState>, total: number): string {
+  let done = 0
+  for (const s of states) if (s === 'succeeded' || s === 'skipped') done++
+  return `${done}/${total}`
+}

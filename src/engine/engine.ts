@@ -1,0 +1,185 @@
+// The engine assembled: reconciler, scheduler, schedule timer and launcher,
+// behind the small EngineApi the server uses. This file wires and answers
+// queries; the rules live in the rooms it wires.
+
+import { CtlError } from '../errors.js'
+import type { ResourceRecord, RunRecord, Store } from '../store/types.js'
+import type { Runtime, RuntimeInfo } from '../runtime/types.js'
+import type { WorkflowResource } from '../manifest/model.js'
+import type { EngineApi, RunDetail, RuntimeSummary } from './api.js'
+import { silentLogger, type EngineContext, type EngineLogger, type StepLauncher } from './context.js'
+import { progressOf, stepsToRerun } from './dag.js'
+import { createStoreLauncher } from './launch.js'
+import { Reconciler } from './reconciler.js'
+import { latestAttempts, Scheduler } from './scheduler.js'
+import { scheduleOf, ScheduleTimer } from './schedules.js'
+
+export interface EngineOptions {
+  store: Store
+  runtime: Runtime
+  /** Volumes live under `<dataDir>/volumes/<workspace>/<id>`. */
+  dataDir: string
+  /** Most step attempts running at once on this server; default 32. */
+  maxParallelSteps?: number
+  now?: () => Date
+  logger?: EngineLogger
+  /** Redacts a log line before it is stored; identity by default. */
+  redact?: (runId: string, text: string) => string
+  /** Longest sleep of the schedule timer (default 60 s); tests with a fake clock use a short one. */
+  maxTimerSleepMs?: number
+  /** Replaces the default launcher (stacks, projections, volumes from the store). */
+  launcher?: StepLauncher
+}
+
+export interface Engine extends EngineApi {
+  /** Reattaches to running attempts, resumes runs and schedules, starts the loops. */
+  start(): Promise<void>
+  /** Stops the loops and lets go of running steps WITHOUT killing them; a new engine reattaches. */
+  stop(): Promise<void>
+  /** Test helper: resolves once nothing is pending (no reconcile, no open run, no attempt in flight). */
+  idle(): Promise<void>
+}
+
+/** RFC 3339 without needless milliseconds: `2024-05-01T12:00:00Z`. */
+export function rfc3339(iso: string): string {
+  return iso.replace(/\.000Z$/, 'Z')
+}
+
+function requireWorkflow(resource: ResourceRecord): WorkflowResource {
+  if (resource.type !== 'workflow') {
+    throw new CtlError('E_USAGE', `${resource.type} "${resource.name}" is not a workflow: it has no runs`)
+  }
+  return resource.manifest as WorkflowResource
+}
+
+export function createEngine(opts: EngineOptions): Engine {
+  const ctx: EngineContext = {
+    store: opts.store,
+    runtime: opts.runtime,
+    now: opts.now ?? (() => new Date()),
+    logger: opts.logger ?? silentLogger,
+    redact: opts.redact ?? ((_runId, text) => text),
+  }
+  const { store } = ctx
+  const launcher = opts.launcher ?? createStoreLauncher({ store, dataDir: opts.dataDir })
+  const scheduler = new Scheduler(ctx, launcher, opts.maxParallelSteps ?? 32)
+  let reconciler: Reconciler
+  const timer = new ScheduleTimer(ctx, {
+    createRun: (resource, input) => reconciler.createRun(resource, input),
+    cancelRun: async (runId, reason) => {
+      await scheduler.stopRun(runId, 'cancelled', reason)
+    },
+  }, opts.maxTimerSleepMs)
+  reconciler = new Reconciler(ctx, launcher, scheduler, timer)
+
+  async function findRun(resource: ResourceRecord, runId: string | undefined): Promise<RunRecord> {
+    if (runId === undefined) {
+      const last = (await store.listRuns({ resourceId: resource.id, limit: 1 }))[0]
+      if (!last) throw new CtlError('E_NOT_FOUND', `workflow "${resource.name}" has no runs`)
+      return last
+    }
+    const run = await store.getRun(runId)
+    if (!run || run.resourceId !== resource.id) throw new CtlError('E_NOT_FOUND', `run "${runId}" of workflow "${resource.name}" not found`)
+    return run
+  }
+
+  const engine: Engine = {
+    async start() {
+      await scheduler.start()
+      timer.start()
+      // Resources whose reconcile was interrupted by a crash.
+      for (const r of await store.listResources({ allWorkspaces: true })) {
+        if (r.status === 'creating') void reconciler.enqueue(r.id, () => reconciler.reconcile(r, 'unchanged'))
+      }
+    },
+
+    async stop() {
+      await timer.stop()
+      await scheduler.stop()
+    },
+
+    async idle() {
+      for (;;) {
+        if (reconciler.idle && scheduler.idle && timer.idle) {
+          // Settle once more: an ending attempt wakes the loop asynchronously.
+          await new Promise((r) => setTimeout(r, 10))
+          if (reconciler.idle && scheduler.idle && timer.idle) return
+        }
+        await new Promise((r) => setTimeout(r, 20))
+      }
+    },
+
+    resourceApplied(resource, outcome) {
+      void reconciler.enqueue(resource.id, () => reconciler.reconcile(resource, outcome))
+    },
+
+    async resourceDeleted(resource) {
+      await reconciler.enqueue(resource.id, () => reconciler.deleted(resource))
+    },
+
+    async runNow(resource, by) {
+      requireWorkflow(resource)
+      ctx.logger.info('run requested', { resourceId: resource.id, by })
+      return reconciler.createRun(resource, { trigger: 'manual' })
+    },
+
+    async stopRuns(resource, by, runId) {
+      requireWorkflow(resource)
+      const targets = runId !== undefined ? [await findRun(resource, runId)] : await store.listRuns({ resourceId: resource.id, states: ['pending', 'running'] })
+      const stopped: RunRecord[] = []
+      for (const run of targets) {
+        if (await scheduler.stopRun(run.id, 'killed', `killed by ${by}`)) {
+          const after = await store.getRun(run.id)
+          if (after) stopped.push(after)
+        }
+      }
+      return stopped
+    },
+
+    async retryRun(resource, by, runId) {
+      requireWorkflow(resource)
+      const run = await findRun(resource, runId)
+      if (run.state === 'pending' || run.state === 'running') {
+        throw new CtlError('E_CONFLICT', `run ${run.id} is still ${run.state}; stop it or wait for it to end before retrying`)
+      }
+      const revision = await store.getRevision(resource.id, run.revision)
+      const workflow = (revision?.manifest ?? resource.manifest) as WorkflowResource
+      const latest = latestAttempts(await store.listStepRuns(run.id))
+      const states = new Map([...latest].map(([name, a]) => [name, a.state]))
+      const rerun = stepsToRerun(workflow.workflow.dag, states)
+      if (rerun.size === 0) throw new CtlError('E_CONFLICT', `run ${run.id} succeeded completely: nothing to retry`)
+      const keep = new Map<string, string>()
+      for (const step of workflow.workflow.dag) if (!rerun.has(step.name)) keep.set(step.name, run.id)
+      ctx.logger.info('retry requested', { runId: run.id, by })
+      return reconciler.createRun(resource, { trigger: 'retry', retryOf: run.id, revision: run.revision }, keep)
+    },
+
+    async runtimeSummary(resource): Promise<RuntimeSummary> {
+      if (resource.type !== 'workflow') return ''
+      const last = (await store.listRuns({ resourceId: resource.id, limit: 1 }))[0]
+      if (scheduleOf(resource) && (!last || (last.state !== 'pending' && last.state !== 'running'))) {
+        const schedule = await store.getSchedule(resource.id)
+        if (schedule?.nextFireAt) return `next:${rfc3339(schedule.nextFireAt)}`
+      }
+      return last?.state ?? 'pending'
+    },
+
+    async runDetail(runId): Promise<RunDetail | undefined> {
+      const run = await store.getRun(runId)
+      if (!run) return undefined
+      const steps = await store.listStepRuns(runId)
+      const latest = latestAttempts(steps)
+      return { run, steps, progress: progressOf([...latest.values()].map((a) => a.state), latest.size) }
+    },
+
+    async nextFireTime(resource) {
+      const schedule = await store.getSchedule(resource.id)
+      return schedule?.nextFireAt !== undefined ? rfc3339(schedule.nextFireAt) : undefined
+    },
+
+    runtimeInfo(): RuntimeInfo {
+      return ctx.runtime.info()
+    },
+  }
+  return engine
+}

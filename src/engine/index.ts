@@ -1,0 +1,5 @@
+// The engine's public surface: the server imports from here.
+export type { EngineApi, RunDetail, RuntimeSummary } from './api.js'
+export { createEngine, rfc3339, type Engine, type EngineOptions } from './engine.js'
+export type { EngineLogger, StepLauncher, RunScope } from './context.js'
+export { createStoreLauncher, StoreSecretProvider, volumeDir } from './launch.js'

@@ -1,0 +1,144 @@
+// Builds the runtime's StepLaunch for one attempt: stack and compute from the
+// built-ins plus applied resources, projections rendered with real secret
+// values, the resolved Pod, and the host folders of the step's volumes.
+
+import { mkdirSync } from 'node:fs'
+import { join } from 'node:path'
+import { CtlError } from '../errors.js'
+import type { ComputeResource, ComputeSpec, SecretRef, SecretResource, StackResource, WorkflowResource } from '../manifest/model.js'
+import type { Store } from '../store/types.js'
+import type { StepLaunch } from '../runtime/types.js'
+import { StackRegistry } from '../stack/registry.js'
+import { BUILTIN_COMPUTES, resolvePodTemplate } from '../stack/pod.js'
+import type { RunContext } from '../stack/run-context.js'
+import { defaultProjectionValues } from '../projection/check.js'
+import { renderProjection } from '../projection/render.js'
+import type { SecretValueProvider } from '../projection/secrets.js'
+import type { RunScope, StepLauncher } from './context.js'
+
+/**
+ * Reads `type: secret` / `instance-secret` resources from the store. Stopgap: the next
+ * issue replaces it with encrypted secret storage.
+ */
+export class StoreSecretProvider implements SecretValueProvider {
+  constructor(private readonly store: Store) {}
+
+  async getSecret(ref: SecretRef, workspace: string): Promise<Record<string, string> | undefined> {
+    const record = ref.instance
+      ? await this.store.getResource({ workspace: null, type: 'instance-secret', name: ref.id })
+      : await this.store.getResource({ workspace: ref.workspace ?? workspace, type: 'secret', name: ref.id })
+    if (!record) return undefined
+    const secret = (record.manifest as SecretResource).secret
+    return { ...(secret?.data ?? {}), ...(secret?.files ?? {}) }
+  }
+
+  async listKeys(ref: SecretRef, workspace: string): Promise<string[] | undefined> {
+    const data = await this.getSecret(ref, workspace)
+    return data ? Object.keys(data) : undefined
+  }
+}
+
+/** Built-in stacks plus every applied `type: stack`. */
+export async function stackRegistryFrom(store: Store): Promise<StackRegistry> {
+  const registry = StackRegistry.builtin()
+  for (const r of await store.listResources({ workspace: null, type: 'stack' })) {
+    const def = (r.manifest as StackResource).stack
+    if (def) registry.add(def)
+  }
+  return registry
+}
+
+/** Built-in computes plus every applied `type: compute`. */
+export async function computesFrom(store: Store): Promise<Map<string, ComputeSpec>> {
+  const computes = new Map(BUILTIN_COMPUTES)
+  for (const r of await store.listResources({ workspace: null, type: 'compute' })) {
+    const spec = (r.manifest as ComputeResource).compute
+    if (spec) computes.set(r.name, spec)
+  }
+  return computes
+}
+
+/** Host folder of a `type: volume` resource. */
+export function volumeDir(dataDir: string, workspace: string, id: string): string {
+  return join(dataDir, 'volumes', workspace, id)
+}
+
+/** The PVC claim name the Pod uses for a volume; the launch maps it back to the host folder. */
+export function claimNameFor(workspace: string, id: string): string {
+  return `ctl-vol-${workspace}-${id}`
+}
+
+export function createStoreLauncher(opts: { store: Store; dataDir: string; secrets?: SecretValueProvider }): StepLauncher {
+  const { store, dataDir } = opts
+  const secrets = opts.secrets ?? new StoreSecretProvider(store)
+
+  return {
+    async check(workflow: WorkflowResource): Promise<string[]> {
+      const problems: string[] = []
+      const stacks = await stackRegistryFrom(store)
+      const computes = await computesFrom(store)
+      for (const step of workflow.workflow.dag) {
+        const ref = step.spec.stack
+        if (!stacks.resolve(ref)) {
+          const known = stacks.versions(ref.name)
+          const label = ref.version ? `${ref.name}:${ref.version}` : ref.name
+          problems.push(`step "${step.name}": stack "${label}" does not resolve${known.length ? ` (known versions: ${known.join(', ')})` : ''}`)
+        }
+        if (!computes.has(step.spec.compute)) problems.push(`step "${step.name}": compute "${step.spec.compute}" does not exist`)
+      }
+      return problems
+    },
+
+    async prepare(scope: RunScope, step, attempt): Promise<StepLaunch> {
+      const { run, resource, workflow } = scope
+      const workspace = resource.workspace ?? 'public'
+      const stacks = await stackRegistryFrom(store)
+      const stack = stacks.resolve(step.spec.stack)
+      if (!stack) throw new CtlError('E_UNKNOWN_STACK', `stack "${step.spec.stack.name}${step.spec.stack.version ? `:${step.spec.stack.version}` : ''}" does not resolve`)
+      const compute = (await computesFrom(store)).get(step.spec.compute)
+      if (!compute) throw new CtlError('E_UNKNOWN_COMPUTE', `compute "${step.spec.compute}" does not exist`)
+
+      // Every volume must be an applied `type: volume` of the workspace; its host folder is created on first use.
+      const volumeDirs: Record<string, string> = {}
+      for (const v of step.spec.volumes) {
+        const vol = await store.getResource({ workspace, type: 'volume', name: v.id })
+        if (!vol) throw new CtlError('E_VOLUME', `volume "${v.id}" is not applied in workspace "${workspace}"; apply a type: volume resource named "${v.id}" first`)
+        const dir = volumeDir(dataDir, workspace, v.id)
+        mkdirSync(dir, { recursive: true })
+        volumeDirs[claimNameFor(workspace, v.id)] = dir
+      }
+
+      const runContext: RunContext = {
+        runId: run.id,
+        revision: run.revision,
+        runStartTime: run.startedAt ?? run.createdAt,
+        owner: resource.owner,
+        workspace,
+        attempt,
+      }
+      const projection = await renderProjection(step.spec.projection, {
+        workspace,
+        defaults: defaultProjectionValues(runContext, step.name, workflow.meta),
+        secrets,
+        mode: 'values',
+      })
+      const resolved = resolvePodTemplate({
+        workflow,
+        step,
+        stack,
+        compute,
+        run: runContext,
+        projection,
+        claimNameFor: (id) => claimNameFor(workspace, id),
+      })
+      return {
+        key: { runId: run.id, step: step.name, attempt },
+        pod: resolved.pod,
+        secretData: { ...(resolved.secret?.stringData ?? {}) },
+        configData: { ...(resolved.configMap?.data ?? {}) },
+        volumeDirs,
+        timeoutSeconds: step.timeoutSeconds,
+      }
+    },
+  }
+}

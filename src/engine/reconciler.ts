@@ -1,0 +1,127 @@
+// Takes an applied resource from `creating` to `active` (or `error`), and turns
+// workflows into runs: unscheduled → a run now (on create or change), scheduled
+// → a stored schedule (never a run at apply). Deleting kills and unschedules.
+
+import type { ResourceRecord, RunRecord, RunTrigger } from '../store/types.js'
+import type { WorkflowResource } from '../manifest/model.js'
+import { validateSchedule } from './cron.js'
+import type { EngineContext, StepLauncher } from './context.js'
+import type { Scheduler } from './scheduler.js'
+import type { ScheduleTimer } from './schedules.js'
+
+export interface RunRequest {
+  trigger: RunTrigger
+  scheduledAt?: string
+  lateBySeconds?: number
+  retryOf?: string
+  /** Defaults to the resource's current revision. */
+  revision?: number
+}
+
+export class Reconciler {
+  /** Pending reconciliations (idle() waits for them); serialized per resource. */
+  private readonly queue = new Map<string, Promise<void>>()
+
+  constructor(
+    private readonly ctx: EngineContext,
+    private readonly launcher: StepLauncher,
+    private readonly scheduler: Scheduler,
+    private readonly timer: ScheduleTimer,
+  ) {}
+
+  get idle(): boolean {
+    return this.queue.size === 0
+  }
+
+  /** Runs `job` after earlier work on the same resource; never throws to the caller. */
+  enqueue(resourceId: string, job: () => Promise<void>): Promise<void> {
+    const prev = this.queue.get(resourceId) ?? Promise.resolve()
+    const next = prev
+      .then(job)
+      .catch((err: unknown) => this.ctx.logger.error('reconcile failed', { resourceId, error: String(err) }))
+      .finally(() => {
+        if (this.queue.get(resourceId) === next) this.queue.delete(resourceId)
+      })
+    this.queue.set(resourceId, next)
+    return next
+  }
+
+  async reconcile(resource: ResourceRecord, outcome: 'created' | 'updated' | 'unchanged'): Promise<void> {
+    const { store } = this.ctx
+    // Unchanged and already settled: nothing to do (re-apply is idempotent).
+    if (outcome === 'unchanged' && resource.status !== 'creating') return
+    if (resource.type !== 'workflow') {
+      await store.setResourceStatus(resource.id, 'active')
+      return
+    }
+    const workflow = resource.manifest as WorkflowResource
+    const problems = await this.launcher.check(workflow, resource.workspace)
+    const schedule = workflow.workflow.schedule
+    if (schedule) {
+      try {
+        validateSchedule(schedule)
+      } catch (err) {
+        problems.push((err as Error).message)
+      }
+    }
+    if (problems.length > 0) {
+      await store.setResourceStatus(resource.id, 'error', problems.join('; '))
+      await store.deleteSchedule(resource.id)
+      return
+    }
+    if (schedule) {
+      await this.timer.arm(resource, schedule)
+      await store.setResourceStatus(resource.id, 'active')
+      return
+    }
+    await store.deleteSchedule(resource.id)
+    // A crash after createRun but before `active` must not start a second run on recovery.
+    const last = (await store.listRuns({ resourceId: resource.id, limit: 1 }))[0]
+    const alreadyRan = last !== undefined && last.revision === resource.revision && last.trigger === 'apply'
+    if (!alreadyRan && (outcome !== 'unchanged' || resource.status === 'creating')) {
+      await this.createRun(resource, { trigger: 'apply' })
+    }
+    await store.setResourceStatus(resource.id, 'active')
+  }
+
+  async deleted(resource: ResourceRecord): Promise<void> {
+    const { store } = this.ctx
+    await store.deleteSchedule(resource.id)
+    for (const run of await store.listRuns({ resourceId: resource.id, states: ['pending', 'running'] })) {
+      await this.scheduler.stopRun(run.id, 'cancelled', 'the resource was deleted')
+    }
+  }
+
+  /** Creates a run with attempt 1 of every step pending, and hands it to the scheduler. */
+  async createRun(resource: ResourceRecord, request: RunRequest, keep?: ReadonlyMap<string, string>): Promise<RunRecord> {
+    const { store } = this.ctx
+    const revision = request.revision ?? resource.revision
+    const rev = revision === resource.revision ? resource : await store.getRevision(resource.id, revision)
+    const workflow = (rev?.manifest ?? resource.manifest) as WorkflowResource
+    const { run, steps } = await store.createRun({
+      resourceId: resource.id,
+      revision,
+      trigger: request.trigger,
+      scheduledAt: request.scheduledAt,
+      lateBySeconds: request.lateBySeconds,
+      retryOf: request.retryOf,
+      steps: workflow.workflow.dag.map((s) => s.name),
+    })
+    // retryRun: steps that succeeded in the earlier run are carried over, not run again.
+    if (keep) {
+      const now = this.ctx.now().toISOString()
+      for (const s of steps) {
+        const from = keep.get(s.step)
+        if (from === undefined) continue
+        await store.updateStepRun(
+          s.id,
+          { state: 'succeeded', exitCode: 0, reason: 'Reused', message: `succeeded in run ${from}`, startedAt: now, finishedAt: now },
+          ['pending'],
+        )
+      }
+    }
+    this.scheduler.add(run.id)
+    this.ctx.logger.info('run created', { runId: run.id, resourceId: resource.id, trigger: request.trigger })
+    return run
+  }
+}

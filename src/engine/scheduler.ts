@@ -1,0 +1,260 @@
+// The scheduling loop. Reacts to events (a run created, an attempt ended, a
+// backoff expiring) by advancing every active run: decide retries, skip what can
+// never run, finish runs, start ready steps within the server-wide and the
+// workflow's parallelism. The rules live in dag.ts and retry.ts; this file only
+// applies them to the store and the runtime.
+
+import type { RunRecord, RunState, StepRunRecord } from '../store/types.js'
+import { FINAL_RUN_STATES } from '../store/types.js'
+import type { WorkflowResource } from '../manifest/model.js'
+import { CtlError } from '../errors.js'
+import { evaluateDag, startable } from './dag.js'
+import { nextAttemptAt } from './retry.js'
+import { AttemptRunner, isRuntimeHandle } from './attempts.js'
+import type { EngineContext, RunScope, StepLauncher } from './context.js'
+
+/** Safety net only: everything that matters wakes the loop directly. */
+const POLL_MS = 2000
+
+export function latestAttempts(attempts: readonly StepRunRecord[]): Map<string, StepRunRecord> {
+  const latest = new Map<string, StepRunRecord>()
+  for (const a of attempts) {
+    const cur = latest.get(a.step)
+    if (!cur || a.attempt > cur.attempt) latest.set(a.step, a)
+  }
+  return latest
+}
+
+export function isFinalRunState(state: RunState): boolean {
+  return FINAL_RUN_STATES.includes(state)
+}
+
+export class Scheduler {
+  private readonly runner: AttemptRunner
+  /** Runs not yet finished, in creation order (ids sort by time). */
+  private readonly active = new Set<string>()
+  private readonly scopes = new Map<string, RunScope>()
+  private ticking = false
+  private again = false
+  private started = false
+  private tickDone: Promise<void> = Promise.resolve()
+  private backoffTimer: NodeJS.Timeout | undefined
+  private pollTimer: NodeJS.Timeout | undefined
+
+  constructor(
+    private readonly ctx: EngineContext,
+    launcher: StepLauncher,
+    private readonly maxParallelSteps: number,
+  ) {
+    this.runner = new AttemptRunner(ctx, launcher, () => this.wake())
+  }
+
+  /** Reattaches to attempts left running by a previous engine and resumes unfinished runs. */
+  async start(): Promise<void> {
+    if (this.started) return
+    this.started = true
+    const { store } = this.ctx
+    for (const stepRun of await store.listActiveStepRuns()) {
+      const run = await store.getRun(stepRun.runId)
+      if (run && isFinalRunState(run.state)) {
+        // The run was stopped while nobody followed this attempt: stop it now.
+        if (isRuntimeHandle(stepRun.runtimeHandle)) await this.ctx.runtime.kill(stepRun.runtimeHandle).catch(() => {})
+      }
+      this.runner.reattach(stepRun)
+    }
+    const open = await store.listRuns({ states: ['pending', 'running'] })
+    for (const run of open.reverse()) this.active.add(run.id)
+    this.pollTimer = setInterval(() => this.wake(), POLL_MS)
+    this.pollTimer.unref()
+    this.wake()
+  }
+
+  /** Stops the loop and lets go of running attempts WITHOUT killing them (a restart reattaches). */
+  async stop(): Promise<void> {
+    this.started = false
+    clearInterval(this.pollTimer)
+    clearTimeout(this.backoffTimer)
+    await this.tickDone
+    await this.runner.detachAll()
+  }
+
+  /** A new run to schedule. */
+  add(runId: string): void {
+    this.active.add(runId)
+    this.wake()
+  }
+
+  /** True when no run is waiting to advance and no attempt is in flight. */
+  get idle(): boolean {
+    return this.active.size === 0 && this.runner.active === 0 && !this.ticking
+  }
+
+  wake(): void {
+    if (!this.started) return
+    if (this.ticking) {
+      this.again = true
+      return
+    }
+    this.ticking = true
+    this.tickDone = this.tick()
+  }
+
+  /**
+   * Ends a run as `killed` (a user) or `cancelled` (the system): pending steps are
+   * cancelled, running attempts killed. Returns false when the run had already ended.
+   */
+  async stopRun(runId: string, state: 'killed' | 'cancelled', reason: string): Promise<boolean> {
+    const { store } = this.ctx
+    const now = this.ctx.now().toISOString()
+    const ok = await store.updateRun(runId, { state, reason, finishedAt: now }, ['pending', 'running'])
+    if (!ok) return false
+    this.active.delete(runId)
+    this.scopes.delete(runId)
+    await this.runner.killRun(runId, reason)
+    for (const a of latestAttempts(await store.listStepRuns(runId)).values()) {
+      if (a.state === 'pending') {
+        await store.updateStepRun(a.id, { state: 'cancelled', reason: 'Killed', message: reason, finishedAt: now }, ['pending'])
+      } else if (a.state === 'running' && !this.runner.has(a.id)) {
+        // Nobody here follows it (engine not started): kill it and close it ourselves.
+        if (isRuntimeHandle(a.runtimeHandle)) await this.ctx.runtime.kill(a.runtimeHandle, reason).catch(() => {})
+        if (!this.started) await store.updateStepRun(a.id, { state: 'cancelled', reason: 'Killed', message: reason, finishedAt: now }, ['running'])
+      }
+    }
+    return true
+  }
+
+  private async tick(): Promise<void> {
+    try {
+      do {
+        this.again = false
+        let nextBackoff: number | undefined
+        for (const runId of [...this.active]) {
+          if (!this.started) break
+          try {
+            const wait = await this.advance(runId)
+            if (wait !== undefined && (nextBackoff === undefined || wait < nextBackoff)) nextBackoff = wait
+          } catch (err) {
+            this.ctx.logger.error('advancing a run failed', { runId, error: String(err) })
+          }
+        }
+        this.armBackoff(nextBackoff)
+      } while (this.again && this.started)
+    } finally {
+      this.ticking = false
+    }
+  }
+
+  private armBackoff(at: number | undefined): void {
+    clearTimeout(this.backoffTimer)
+    this.backoffTimer = undefined
+    if (at === undefined || !this.started) return
+    const delay = Math.max(0, Math.min(at - this.ctx.now().getTime(), 60_000))
+    this.backoffTimer = setTimeout(() => this.wake(), delay)
+    this.backoffTimer.unref()
+  }
+
+  private async scope(run: RunRecord): Promise<RunScope> {
+    const cached = this.scopes.get(run.id)
+    if (cached) {
+      cached.run = run
+      return cached
+    }
+    const { store } = this.ctx
+    const resource = await store.getResourceById(run.resourceId)
+    const revision = await store.getRevision(run.resourceId, run.revision)
+    if (!resource || !revision) throw new CtlError('E_NOT_FOUND', `the workflow of run ${run.id} (revision ${run.revision}) no longer exists`)
+    const scope: RunScope = { run, resource, workflow: revision.manifest as WorkflowResource }
+    this.scopes.set(run.id, scope)
+    return scope
+  }
+
+  /** Advances one run; returns the earliest backoff time (ms) it waits for, if any. */
+  private async advance(runId: string): Promise<number | undefined> {
+    const { store } = this.ctx
+    const run = await store.getRun(runId)
+    if (!run || isFinalRunState(run.state)) {
+      this.active.delete(runId)
+      this.scopes.delete(runId)
+      return undefined
+    }
+    let scope: RunScope
+    try {
+      scope = await this.scope(run)
+    } catch (err) {
+      await this.finish(run, 'failed', (err as Error).message)
+      return undefined
+    }
+    const steps = scope.workflow.workflow.dag
+    const now = this.ctx.now()
+    const latest = latestAttempts(await store.listStepRuns(runId))
+
+    // Retries first, so a failed attempt with a retry left never skips its dependents.
+    for (const step of steps) {
+      const a = latest.get(step.name)
+      if (!a || a.state !== 'failed') continue
+      const first = a.attempt === 1 ? a : (await store.listStepRuns(runId)).find((x) => x.step === step.name && x.attempt === 1)
+      const at = nextAttemptAt({
+        retry: step.retry,
+        attempt: a.attempt,
+        reason: a.reason ?? 'Error',
+        message: a.message,
+        firstStartedAt: new Date(first?.startedAt ?? first?.createdAt ?? a.createdAt),
+        // The decision must not change between ticks: judge it at the moment the attempt ended.
+        now: new Date(a.finishedAt ?? now.toISOString()),
+      })
+      if (at === undefined) continue
+      try {
+        latest.set(step.name, await store.createStepAttempt(runId, step.name, a.attempt + 1, at.toISOString()))
+      } catch (err) {
+        if (!(err instanceof CtlError && err.code === 'E_CONFLICT')) throw err
+      }
+    }
+
+    const states = new Map([...latest].map(([name, a]) => [name, this.runner.has(a.id) ? 'running' as const : a.state]))
+    const ev = evaluateDag(
+      steps.map((s) => ({ name: s.name, depends: s.depends })),
+      states,
+    )
+    const nowIso = now.toISOString()
+    for (const skip of ev.skip) {
+      const a = latest.get(skip.step)
+      if (a) await store.updateStepRun(a.id, { state: 'skipped', message: skip.reason, finishedAt: nowIso }, ['pending'])
+    }
+    if (ev.finished) {
+      await this.finish(run, ev.outcome ?? 'failed')
+      return undefined
+    }
+
+    let wait: number | undefined
+    const due = ev.ready.filter((name) => {
+      const notBefore = latest.get(name)?.notBefore
+      if (notBefore === undefined || Date.parse(notBefore) <= now.getTime()) return true
+      const t = Date.parse(notBefore)
+      if (wait === undefined || t < wait) wait = t
+      return false
+    })
+    const free = this.maxParallelSteps - this.runner.active
+    const toStart = startable(due, ev.running.length, scope.workflow.workflow.parallelism, free)
+    if (toStart.length > 0 && run.state === 'pending') {
+      await store.updateRun(runId, { state: 'running', startedAt: nowIso }, ['pending'])
+    }
+    for (const name of toStart) {
+      const step = steps.find((s) => s.name === name)
+      const a = latest.get(name)
+      if (step && a) this.runner.start(scope, step, a)
+    }
+    return wait
+  }
+
+  private async finish(run: RunRecord, state: 'succeeded' | 'failed' | 'cancelled', reason?: string): Promise<void> {
+    const now = this.ctx.now().toISOString()
+    await this.ctx.store.updateRun(
+      run.id,
+      { state, reason, finishedAt: now, startedAt: run.startedAt ?? now },
+      ['pending', 'running'],
+    )
+    this.active.delete(run.id)
+    this.scopes.delete(run.id)
+    this.ctx.logger.info('run finished', { runId: run.id, state })
+  }
+}

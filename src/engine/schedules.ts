@@ -1,0 +1,152 @@
+// The schedule timer: fires due schedules of scheduled workflows, honoring the
+// concurrency policy, and persists lastFireAt / nextFireAt so fire times survive
+// a restart. After downtime only the latest missed time runs (cron.ts decides).
+
+import type { ResourceRecord, RunRecord, ScheduleRecord } from '../store/types.js'
+import type { ScheduleSpec, WorkflowResource } from '../manifest/model.js'
+import { nextFireTime, planFires } from './cron.js'
+import type { EngineContext } from './context.js'
+
+/** Longest single sleep by default: wakes up now and then so clock jumps and long waits stay correct. */
+export const DEFAULT_MAX_TIMER_SLEEP_MS = 60_000
+
+export interface ScheduleActions {
+  /** Creates and schedules a run of the resource's current revision. */
+  createRun(resource: ResourceRecord, input: { trigger: 'schedule'; scheduledAt: string; lateBySeconds: number }): Promise<RunRecord>
+  /** Ends a run as cancelled (concurrencyPolicy Replace). */
+  cancelRun(runId: string, reason: string): Promise<void>
+}
+
+export function scheduleOf(resource: ResourceRecord): ScheduleSpec | undefined {
+  if (resource.type !== 'workflow' || resource.status === 'deleted') return undefined
+  return (resource.manifest as WorkflowResource).workflow?.schedule
+}
+
+export class ScheduleTimer {
+  private timer: NodeJS.Timeout | undefined
+  private started = false
+  private running: Promise<void> = Promise.resolve()
+  private busy = false
+  private again = false
+
+  constructor(
+    private readonly ctx: EngineContext,
+    private readonly actions: ScheduleActions,
+    private readonly maxSleepMs: number = DEFAULT_MAX_TIMER_SLEEP_MS,
+  ) {}
+
+  start(): void {
+    this.started = true
+    this.wake()
+  }
+
+  async stop(): Promise<void> {
+    this.started = false
+    clearTimeout(this.timer)
+    await this.running
+  }
+
+  get idle(): boolean {
+    return !this.busy
+  }
+
+  /** Stores the schedule of a (re)applied workflow: next fire time from now, never a run at apply. */
+  async arm(resource: ResourceRecord, schedule: ScheduleSpec): Promise<void> {
+    const { store } = this.ctx
+    const existing = await store.getSchedule(resource.id)
+    const next = nextFireTime(schedule, this.ctx.now())
+    await store.putSchedule({
+      resourceId: resource.id,
+      revision: resource.revision,
+      nextFireAt: next?.toISOString(),
+      lastFireAt: existing?.lastFireAt,
+    })
+    this.wake()
+  }
+
+  wake(): void {
+    if (!this.started) return
+    if (this.busy) {
+      this.again = true
+      return
+    }
+    this.busy = true
+    this.running = this.loop()
+  }
+
+  private async loop(): Promise<void> {
+    try {
+      do {
+        this.again = false
+        await this.fireDue()
+      } while (this.again && this.started)
+    } catch (err) {
+      this.ctx.logger.error('schedule timer failed', { error: String(err) })
+    } finally {
+      this.busy = false
+    }
+  }
+
+  private async fireDue(): Promise<void> {
+    const { store } = this.ctx
+    let earliest: number | undefined
+    for (const record of await store.listSchedules()) {
+      if (!this.started) return
+      if (record.nextFireAt === undefined) continue
+      let nextAt = Date.parse(record.nextFireAt)
+      if (nextAt <= this.ctx.now().getTime()) {
+        const updated = await this.fire(record)
+        nextAt = updated?.nextFireAt === undefined ? NaN : Date.parse(updated.nextFireAt)
+      }
+      if (!Number.isNaN(nextAt) && (earliest === undefined || nextAt < earliest)) earliest = nextAt
+    }
+    clearTimeout(this.timer)
+    if (earliest !== undefined && this.started) {
+      const delay = Math.max(0, Math.min(earliest - this.ctx.now().getTime(), this.maxSleepMs))
+      this.timer = setTimeout(() => this.wake(), delay)
+      this.timer.unref()
+    }
+  }
+
+  private async fire(record: ScheduleRecord): Promise<ScheduleRecord | undefined> {
+    const { store } = this.ctx
+    const resource = await store.getResourceById(record.resourceId)
+    const schedule = resource ? scheduleOf(resource) : undefined
+    if (!resource || !schedule) {
+      await store.deleteSchedule(record.resourceId)
+      return undefined
+    }
+    const now = this.ctx.now()
+    // Every fire time from nextFireAt up to now was missed or is due; only the latest runs.
+    const since = new Date(Date.parse(record.nextFireAt!) - 1)
+    const plan = planFires(schedule, since, now)
+    if (plan.due) {
+      const fireAt = plan.due.fireAt.toISOString()
+      // createRun happens before the schedule moves on; a crash in between must not run the same time twice.
+      const recent = await store.listRuns({ resourceId: resource.id, limit: 20 })
+      if (!recent.some((r) => r.trigger === 'schedule' && r.scheduledAt === fireAt)) {
+        await this.applyPolicy(resource, schedule, fireAt, plan.due.lateBySeconds)
+      }
+    }
+    const updated: Omit<ScheduleRecord, 'updatedAt'> = {
+      resourceId: resource.id,
+      revision: resource.revision,
+      lastFireAt: plan.due?.fireAt.toISOString() ?? record.lastFireAt,
+      nextFireAt: plan.next?.toISOString(),
+    }
+    await store.putSchedule(updated)
+    return { ...updated, updatedAt: now.toISOString() }
+  }
+
+  private async applyPolicy(resource: ResourceRecord, schedule: ScheduleSpec, fireAt: string, lateBySeconds: number): Promise<void> {
+    const activeRuns = await this.ctx.store.listRuns({ resourceId: resource.id, states: ['pending', 'running'] })
+    if (schedule.concurrencyPolicy === 'Forbid' && activeRuns.length > 0) {
+      this.ctx.logger.info('scheduled run skipped: a run is active (concurrencyPolicy Forbid)', { resourceId: resource.id, fireAt })
+      return
+    }
+    if (schedule.concurrencyPolicy === 'Replace') {
+      for (const r of activeRuns) await this.actions.cancelRun(r.id, `replaced by the run scheduled at ${fireAt}`)
+    }
+    await this.actions.createRun(resource, { trigger: 'schedule', scheduledAt: fireAt, lateBySeconds })
+  }
+}
