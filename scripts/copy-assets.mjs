@@ -1,0 +1,10 @@
+// tsc compiles only .ts; copy the plain-JS files that run as their own
+// processes (the local runtime's supervisor) next to the compiled modules.
+import { cpSync } from 'node:fs'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..')
+for (const file of ['src/runtime/local/supervisor.mjs']) {
+  cpSync(join(root, file), join(root, 'dist', file))
+}

@@ -1,0 +1,120 @@
+// Tails an attempt's log.ndjson from a byte offset until the step has exited
+// and every line is delivered. Only complete lines (ending in \n) are read, so
+// an offset always falls on a line boundary and a resumed follow never repeats
+// or skips a line.
+
+import fs from 'node:fs'
+import path from 'node:path'
+import type { LogBatch, LogLine, StepExit } from '../types.js'
+import { LOG_FILE, readExit } from './files.js'
+
+const MAX_BATCH_LINES = 1000
+const READ_CHUNK = 1 << 20
+const POLL_MS = 250
+
+export interface FollowOptions {
+  attemptDir: string
+  fromOffset: number
+  onLogs: (batch: LogBatch) => Promise<void>
+  signal?: AbortSignal
+  /** Called when nothing is written and no exit exists: is the supervisor still there? */
+  isRunning: () => boolean
+  /** Called once the supervisor is gone without an exit; returns the exit to report. */
+  onLost: () => StepExit
+}
+
+function parseLine(raw: string): LogLine {
+  try {
+    const v = JSON.parse(raw) as { t?: unknown; s?: unknown; x?: unknown }
+    return {
+      time: typeof v.t === 'string' ? v.t : new Date(0).toISOString(),
+      stream: v.s === 'stderr' ? 'stderr' : 'stdout',
+      text: typeof v.x === 'string' ? v.x : String(v.x ?? ''),
+    }
+  } catch {
+    // A torn line can only come from a crash mid-write; deliver it rather than lose it.
+    return { time: new Date().toISOString(), stream: 'stderr', text: raw }
+  }
+}
+
+/** Reads and delivers every complete line from `offset`; returns the new offset. */
+async function drain(file: string, offset: number, opts: FollowOptions): Promise<number> {
+  let fd: number
+  try {
+    fd = fs.openSync(file, 'r')
+  } catch {
+    return offset // not created yet
+  }
+  try {
+    const buf = Buffer.alloc(READ_CHUNK)
+    let carry = Buffer.alloc(0)
+    let pos = offset
+    for (;;) {
+      const n = fs.readSync(fd, buf, 0, buf.length, pos + carry.length)
+      if (n === 0) return pos
+      const data = carry.length ? Buffer.concat([carry, buf.subarray(0, n)]) : Buffer.from(buf.subarray(0, n))
+      let start = 0
+      let lines: LogLine[] = []
+      for (;;) {
+        const nl = data.indexOf(10, start)
+        if (nl < 0) break
+        lines.push(parseLine(data.toString('utf8', start, nl)))
+        start = nl + 1
+        if (lines.length >= MAX_BATCH_LINES) {
+          await opts.onLogs({ lines, offset: pos + start })
+          lines = []
+          opts.signal?.throwIfAborted()
+        }
+      }
+      if (lines.length) await opts.onLogs({ lines, offset: pos + start })
+      opts.signal?.throwIfAborted()
+      pos += start
+      carry = data.subarray(start)
+    }
+  } finally {
+    fs.closeSync(fd)
+  }
+}
+
+/** Resolves after the next change in the attempt folder, a poll interval, or an abort. */
+function waitForChange(dir: string, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    let watcher: fs.FSWatcher | undefined
+    const done = () => {
+      clearTimeout(timer)
+      watcher?.close()
+      signal?.removeEventListener('abort', done)
+      resolve()
+    }
+    const timer = setTimeout(done, POLL_MS)
+    try {
+      watcher = fs.watch(dir, done)
+      watcher.on('error', () => {})
+    } catch {
+      // fs.watch is a speed-up only; the poll is enough
+    }
+    signal?.addEventListener('abort', done, { once: true })
+  })
+}
+
+export async function followLog(opts: FollowOptions): Promise<StepExit> {
+  const file = path.join(opts.attemptDir, LOG_FILE)
+  let offset = opts.fromOffset
+  for (;;) {
+    opts.signal?.throwIfAborted()
+    // Check the exit first: once it exists the log is closed, so one more drain reads everything.
+    const exit = readExit(opts.attemptDir)
+    const running = exit ? false : opts.isRunning()
+    offset = await drain(file, offset, opts)
+    if (exit) return exit
+    if (!running) {
+      const late = readExit(opts.attemptDir) // finished between the two checks
+      if (late) {
+        await drain(file, offset, opts)
+        return late
+      }
+      return opts.onLost()
+    }
+    await waitForChange(opts.attemptDir, opts.signal)
+  }
+}

@@ -1,0 +1,84 @@
+// What the supervisor is told to run, shared by the bubblewrap and the plain
+// layout. Everything here crosses to the supervisor through its stdin pipe, so
+// secret content may sit in it; nothing of it is written to a file.
+
+import fs from 'node:fs'
+import path from 'node:path'
+
+export interface HostFile {
+  /** Absolute host path. */
+  path: string
+  content: string
+  mode: number
+}
+
+/** Sent as JSON on the supervisor's stdin. Mirrors the JSDoc type in supervisor.mjs. */
+export interface SupervisorSpec {
+  attemptDir: string
+  mode: 'bubblewrap' | 'none'
+  command: string
+  args: string[]
+  env: Record<string, string>
+  cwd?: string
+  /** bubblewrap: content for the child's fds 4, 5, ... (`--ro-bind-data`); fd 3 is bwrap's `--info-fd`. */
+  fdData: string[]
+  /** plain: secret files the supervisor writes into a 0700 folder in memory and removes at exit. */
+  shm?: { dir: string; files: HostFile[] }
+  timeoutMs?: number
+  graceMs: number
+  redact: string[]
+  maxLineBytes: number
+}
+
+/** The launch a layout produces, plus the non-secret preparation the runtime does before spawning. */
+export interface Layout {
+  spec: Omit<SupervisorSpec, 'attemptDir' | 'timeoutMs' | 'graceMs' | 'redact' | 'maxLineBytes'>
+  /** Non-secret files (ConfigMap volumes) to write into the attempt folder first. */
+  configFiles: HostFile[]
+  /** Host folders that must exist first (emptyDir, PVC subPath). */
+  dirs: string[]
+  notes: string[]
+}
+
+export function exists(p: string): boolean {
+  try {
+    fs.statSync(p)
+    return true
+  } catch {
+    return false
+  }
+}
+
+export function isExecutable(p: string): boolean {
+  try {
+    if (!fs.statSync(p).isFile()) return false
+    fs.accessSync(p, fs.constants.X_OK)
+    return true
+  } catch {
+    return false
+  }
+}
+
+/** Host folder for the files of the i-th mount of a ConfigMap / Secret volume. */
+export function fileMountDir(base: string, index: number, volume: string): string {
+  return path.join(base, `${index}-${volume}`)
+}
+
+/** True when `p` is `base` or below it. */
+export function isUnder(p: string, base: string): boolean {
+  return p === base || base === '/' || p.startsWith(base + '/')
+}
+
+/**
+ * What the log redacts: every secret value, and each longer line of a multi-line value
+ * (logs are split into lines, so a whole certificate never appears on one line).
+ * Very short values are skipped: redacting "1" or "on" would garble every line.
+ */
+export function redactionList(values: string[]): string[] {
+  const out = new Set<string>()
+  for (const v of values) {
+    if (v.length >= 3 && !v.includes('\n')) out.add(v)
+    for (const line of v.split('\n')) if (line.trim().length >= 8) out.add(line.replace(/\r$/, ''))
+  }
+  return [...out].sort((a, b) => b.length - a.length)
+}

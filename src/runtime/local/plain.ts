@@ -1,0 +1,96 @@
+// The plain layout (no bubblewrap): the step runs directly on the host in its
+// own process group. File volumes become real folders (config in the attempt
+// folder, secrets in a 0700 folder in memory) and their mount paths are
+// rewritten in argv, env and workingDir so `/etc/ctl/config/script` still works.
+// Shared volumes at absolute paths cannot be provided without a mount namespace.
+
+import crypto from 'node:crypto'
+import fs from 'node:fs'
+import path from 'node:path'
+import { StartProblem, type StepPlan } from './pod.js'
+import { exists, fileMountDir, type HostFile, type Layout } from './layout.js'
+
+function realOrSelf(p: string): string {
+  try {
+    return fs.realpathSync(p)
+  } catch {
+    return path.resolve(p)
+  }
+}
+
+const escapeRe = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+
+/** Replaces whole-path occurrences of each mount path (not `/etc/ctl/configuration` for `/etc/ctl/config`). */
+export function pathRewriter(map: Map<string, string>): (s: string) => string {
+  if (map.size === 0) return (s) => s
+  const froms = [...map.keys()].sort((a, b) => b.length - a.length)
+  const re = new RegExp(`(?<![\\w.-])(${froms.map(escapeRe).join('|')})(?=$|[^\\w.-])`, 'g')
+  return (s) => s.replace(re, (m) => map.get(m) ?? m)
+}
+
+export interface PlainOptions {
+  /** Why bubblewrap is not used, for error messages: "not installed", "disabled (sandbox: none)". */
+  whyNoSandbox: string
+  /** Memory-backed folder for secret files (/dev/shm); undefined when there is none. */
+  shmBase?: string
+}
+
+export function plainLayout(plan: StepPlan, attemptDir: string, opts: PlainOptions): Layout {
+  const map = new Map<string, string>()
+  const configFiles: HostFile[] = []
+  const dirs: string[] = []
+  const secretFiles: HostFile[] = []
+  const shmDir = opts.shmBase ? path.join(opts.shmBase, `ctl-${crypto.randomBytes(9).toString('hex')}`) : undefined
+  const notes: string[] = []
+
+  plan.mounts.forEach((m, i) => {
+    if (m.kind === 'dir') {
+      const src = m.subPath ? path.join(m.hostDir, m.subPath) : m.hostDir
+      if (m.source === 'emptyDir') {
+        dirs.push(src)
+        map.set(m.mountPath, src)
+        return
+      }
+      if (realOrSelf(src) === realOrSelf(m.mountPath)) return // the folder already is where the step expects it
+      throw new StartProblem(
+        `volume "${m.volume}" at ${m.mountPath} needs bubblewrap (${opts.whyNoSandbox}); install bubblewrap (bwrap) to run steps with volumes locally, or use the kubernetes runtime`,
+      )
+    }
+    let base: string
+    if (m.secret) {
+      if (!shmDir) throw new StartProblem(`secret volume "${m.volume}" at ${m.mountPath} needs bubblewrap or a memory file system (/dev/shm), so that secrets are never written to disk`)
+      base = fileMountDir(shmDir, i, m.volume)
+    } else {
+      base = fileMountDir(path.join(attemptDir, 'config'), i, m.volume)
+      dirs.push(base)
+    }
+    const target = m.single ? path.join(base, path.basename(m.mountPath)) : base
+    for (const f of m.files) (m.secret ? secretFiles : configFiles).push({ path: m.single ? target : path.join(base, f.path), content: f.content, mode: f.mode })
+    map.set(m.mountPath, target)
+  })
+
+  const rewrite = pathRewriter(map)
+  const argv = plan.argv.map(rewrite)
+  const env: Record<string, string> = {}
+  for (const [k, v] of Object.entries(plan.env)) env[k] = rewrite(v)
+  const cwd = plan.workingDir ? rewrite(plan.workingDir) : undefined
+  if (cwd && !exists(cwd) && !dirs.some((d) => cwd.startsWith(d))) {
+    throw new StartProblem(`workingDir ${plan.workingDir} does not exist on this machine; without bubblewrap it cannot be created`)
+  }
+  if (plan.runAsUser !== undefined) notes.push(`runAsUser ${plan.runAsUser} is ignored without bubblewrap`)
+  if (plan.image) notes.push(`image ${plan.image} is not used: local steps run the host's programs`)
+  return {
+    spec: {
+      mode: 'none',
+      command: argv[0]!,
+      args: argv.slice(1),
+      env,
+      cwd: cwd ?? '/',
+      fdData: [],
+      shm: shmDir && secretFiles.length > 0 ? { dir: shmDir, files: secretFiles } : undefined,
+    },
+    configFiles,
+    dirs,
+    notes,
+  }
+}

@@ -1,0 +1,75 @@
+// The contract between the engine and a runtime (local processes or Kubernetes).
+// The engine hands over a resolved Pod per step attempt and gets back log lines
+// and one exit status; everything a runtime needs to reattach after a control
+// plane restart lives in the JSON-serializable RuntimeHandle the engine stores.
+
+import type { V1Pod } from '@kubernetes/client-node'
+
+export interface StepKey {
+  runId: string
+  step: string
+  attempt: number
+}
+
+export interface StepLaunch {
+  key: StepKey
+  /** Main container = containers[0]. */
+  pod: V1Pod
+  /** Content of the per-run Secret the Pod references (secretKeyRef env, secret volumes with items). Never written to disk in plain text. */
+  secretData: Record<string, string>
+  /** Content of the ConfigMap the Pod references (config volume items / configMapKeyRef). */
+  configData: Record<string, string>
+  /** PVC claimName → host folder of that `type: volume` resource. */
+  volumeDirs: Record<string, string>
+  /** Overrides pod.spec.activeDeadlineSeconds; the runtime enforces it. */
+  timeoutSeconds?: number
+}
+
+/** JSON-serializable: stored by the engine and handed back after a restart. */
+export interface RuntimeHandle {
+  runtime: 'local' | 'kubernetes'
+  id: string
+  data: Record<string, unknown>
+}
+
+export interface LogLine {
+  time: string
+  stream: 'stdout' | 'stderr'
+  text: string
+}
+
+/** `offset` is where to resume after this batch (opaque to the engine; bytes for the local runtime). */
+export interface LogBatch {
+  lines: LogLine[]
+  offset: number
+}
+
+export type ExitReason = 'Completed' | 'Error' | 'DeadlineExceeded' | 'Killed' | 'StartError' | 'Lost'
+
+export interface StepExit {
+  exitCode: number | null
+  reason: ExitReason
+  message?: string
+  finishedAt: string
+}
+
+export interface RuntimeInfo {
+  name: 'local' | 'kubernetes'
+  sandbox: 'bubblewrap' | 'none'
+  detail: string
+}
+
+export interface Runtime {
+  info(): RuntimeInfo
+  start(launch: StepLaunch): Promise<RuntimeHandle>
+  /** Delivers log lines from `fromOffset` (0 at first, else the offset of the last batch the engine stored) until the step
+      has exited and every line is delivered; then resolves its exit. Works the same after a control-plane restart (reattach).
+      Rejects with the signal's reason when `signal` aborts. */
+  follow(handle: RuntimeHandle, fromOffset: number, onLogs: (batch: LogBatch) => Promise<void>, signal?: AbortSignal): Promise<StepExit>
+  kill(handle: RuntimeHandle, reason?: string): Promise<void>
+  /** Removes what the attempt left (folders), after the engine has stored everything. */
+  cleanup(handle: RuntimeHandle): Promise<void>
+  /** The handle of an attempt started earlier, if it exists (the engine crashed between start() and storing the
+      handle). Optional: without it the engine marks such an attempt `Lost`. Added for the engine's restart path. */
+  find?(key: StepKey): Promise<RuntimeHandle | undefined>
+}

@@ -1,0 +1,101 @@
+// What only the bubblewrap sandbox gives: a read-only host, private /tmp, volumes at any path, runAsUser.
+
+import fs from 'node:fs'
+import path from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createLocalRuntime } from '../../src/runtime/local/index.js'
+import type { Runtime } from '../../src/runtime/types.js'
+import { collect, groupExists, hasBwrap, launch, pod, run, shPod, tempDir, texts, until } from './helpers.js'
+
+describe.skipIf(!hasBwrap)('local runtime in bubblewrap', () => {
+  let stateDir: string
+  let volDir: string
+  let rt: Runtime
+  beforeAll(() => {
+    stateDir = tempDir()
+    volDir = tempDir('ctl-vol-')
+    rt = createLocalRuntime({ stateDir, sandbox: 'bubblewrap' })
+  })
+  afterAll(() => {
+    fs.rmSync(stateDir, { recursive: true, force: true })
+    fs.rmSync(volDir, { recursive: true, force: true })
+  })
+
+  it('shows the host read-only and gives a private /tmp', async () => {
+    const hostFile = path.join('/tmp', `ctl-host-only-${process.pid}`)
+    fs.writeFileSync(hostFile, 'x')
+    try {
+      const script = [
+        'touch /usr/ctl-probe 2>/dev/null && echo usr-writable || echo usr-readonly',
+        `test -e ${hostFile} && echo host-tmp-visible || echo host-tmp-hidden`,
+        `echo mine > /tmp/ctl-sandbox-${process.pid} && echo tmp-writable`,
+        'hostname',
+      ].join('; ')
+      const r = await run(rt, launch(shPod(script)))
+      expect(texts(r.lines)).toEqual(['usr-readonly', 'host-tmp-hidden', 'tmp-writable', 'wf-step-pod'])
+      expect(fs.existsSync(`/tmp/ctl-sandbox-${process.pid}`)).toBe(false)
+      expect(fs.existsSync('/usr/ctl-probe')).toBe(false)
+    } finally {
+      fs.rmSync(hostFile, { force: true })
+    }
+  })
+
+  it('shares a volume between steps at a path that does not exist on the host', async () => {
+    const volumes = [{ name: 'ws', persistentVolumeClaim: { claimName: 'shared' } }]
+    const volumeDirs = { shared: volDir }
+    const writer = pod(
+      { command: ['sh', '-c', 'pwd; echo from-step-1 > result.txt; touch / 2>/dev/null; touch /newfile 2>/dev/null || echo root-readonly'], workingDir: '/workspace/job', volumeMounts: [{ name: 'ws', mountPath: '/workspace' }] },
+      { volumes },
+    )
+    const w = await run(rt, launch(writer, { volumeDirs }))
+    expect(w.exit.reason).toBe('Completed')
+    expect(texts(w.lines)).toEqual(['/workspace/job', 'root-readonly'])
+    expect(fs.readFileSync(path.join(volDir, 'job', 'result.txt'), 'utf8')).toBe('from-step-1\n')
+
+    const reader = pod(
+      {
+        command: ['sh', '-c', 'cat /data/in/result.txt; (echo again > /data/in/x) 2>/dev/null || echo volume-readonly; ls /etc/passwd'],
+        volumeMounts: [{ name: 'ws', mountPath: '/data/in', subPath: 'job', readOnly: true }],
+      },
+      { volumes },
+    )
+    const r = await run(rt, launch(reader, { volumeDirs }))
+    expect(texts(r.lines)).toEqual(['from-step-1', 'volume-readonly', '/etc/passwd'])
+  })
+
+  it('mounts files under an existing host folder without hiding its content', async () => {
+    const p = pod(
+      { command: ['sh', '-c', 'echo "$(cat /etc/ctl/config/a)"; test -f /etc/passwd && echo etc-intact; touch /etc/x 2>/dev/null || echo etc-readonly'], volumeMounts: [{ name: 'c', mountPath: '/etc/ctl/config' }] },
+      { volumes: [{ name: 'c', configMap: { name: 'cfg' } }] },
+    )
+    const r = await run(rt, launch(p, { configData: { a: 'config-a' } }))
+    expect(texts(r.lines)).toEqual(['config-a', 'etc-intact', 'etc-readonly'])
+  })
+
+  it('reports bubblewrap setup failures as StartError', async () => {
+    const p = pod(
+      { command: ['true'], volumeMounts: [{ name: 'ws', mountPath: '/workspace' }] },
+      { volumes: [{ name: 'ws', persistentVolumeClaim: { claimName: 'gone' } }] },
+    )
+    const r = await run(rt, launch(p, { volumeDirs: { gone: path.join(volDir, 'does-not-exist') } }))
+    expect(r.exit).toMatchObject({ reason: 'StartError', exitCode: null })
+    expect(r.exit.message).toMatch(/^bwrap: .*does-not-exist/)
+  })
+
+  it('runs as runAsUser', async () => {
+    const p = pod({ command: ['sh', '-c', 'id -u; id -g'], securityContext: { runAsUser: 1234, runAsGroup: 2345 } })
+    const r = await run(rt, launch(p))
+    expect(texts(r.lines)).toEqual(['1234', '2345'])
+  })
+
+  it('reports Lost when the supervisor dies, and the sandbox dies with it', async () => {
+    const handle = await rt.start(launch(shPod('echo up; sleep 30')))
+    const stepPid = handle.data.stepPid as number
+    await until(() => fs.readFileSync(path.join(handle.data.attemptDir as string, 'log.ndjson'), 'utf8').includes('up'), 'the step to start')
+    process.kill(handle.data.supervisorPid as number, 'SIGKILL')
+    const r = await collect(rt, handle)
+    expect(r.exit.reason).toBe('Lost')
+    expect(texts(r.lines)).toEqual(['up'])
+    await until(() => !groupExists(stepPid), 'the sandbox to be gone')
+  })
+})

@@ -1,0 +1,95 @@
+// Shared helpers of the runtime tests: build pods, launch them, collect what follow delivers.
+
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import type { V1Container, V1Pod, V1Volume } from '@kubernetes/client-node'
+import type { LogBatch, LogLine, Runtime, RuntimeHandle, StepExit, StepLaunch } from '../../src/runtime/types.js'
+
+export const hasBwrap = fs.existsSync('/usr/bin/bwrap')
+
+export function tempDir(prefix = 'ctl-rt-'): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), prefix))
+}
+
+export function pod(container: Partial<V1Container>, extra: { volumes?: V1Volume[]; activeDeadlineSeconds?: number; grace?: number } = {}): V1Pod {
+  return {
+    metadata: { name: 'wf-step-pod', namespace: 'public', labels: { app: 'ctl' } },
+    spec: {
+      containers: [{ name: 'main', image: 'busybox:1', ...container }],
+      volumes: extra.volumes,
+      activeDeadlineSeconds: extra.activeDeadlineSeconds,
+      terminationGracePeriodSeconds: extra.grace ?? 1,
+      restartPolicy: 'Never',
+    },
+  }
+}
+
+/** `sh -c script` as a pod. */
+export function shPod(script: string, extra: Parameters<typeof pod>[1] & { container?: Partial<V1Container> } = {}): V1Pod {
+  return pod({ command: ['sh', '-c', script], ...extra.container }, extra)
+}
+
+let counter = 0
+export function launch(p: V1Pod, more: Partial<Omit<StepLaunch, 'pod'>> = {}): StepLaunch {
+  return {
+    key: { runId: `run${process.pid}x${++counter}`, step: 'main', attempt: 0 },
+    pod: p,
+    secretData: {},
+    configData: {},
+    volumeDirs: {},
+    ...more,
+  }
+}
+
+export interface Collected {
+  lines: LogLine[]
+  batches: LogBatch[]
+  exit: StepExit
+}
+
+export async function collect(rt: Runtime, handle: RuntimeHandle, fromOffset = 0): Promise<Collected> {
+  const batches: LogBatch[] = []
+  const exit = await rt.follow(handle, fromOffset, async (b) => {
+    batches.push(b)
+  })
+  return { lines: batches.flatMap((b) => b.lines), batches, exit }
+}
+
+export async function run(rt: Runtime, l: StepLaunch): Promise<Collected & { handle: RuntimeHandle }> {
+  const handle = await rt.start(l)
+  return { handle, ...(await collect(rt, handle)) }
+}
+
+export const texts = (lines: LogLine[]) => lines.map((l) => l.text)
+
+/** Every file under dir whose bytes contain needle. */
+export function filesContaining(dir: string, needle: string): string[] {
+  const hits: string[] = []
+  const walk = (d: string) => {
+    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+      const p = path.join(d, e.name)
+      if (e.isDirectory()) walk(p)
+      else if (e.isFile() && fs.readFileSync(p).includes(needle)) hits.push(p)
+    }
+  }
+  walk(dir)
+  return hits
+}
+
+export function groupExists(pgid: number): boolean {
+  try {
+    process.kill(-pgid, 0)
+    return true
+  } catch {
+    return false
+  }
+}
+
+export async function until(cond: () => boolean, what: string): Promise<void> {
+  for (let i = 0; i < 400; i++) {
+    if (cond()) return
+    await new Promise((r) => setTimeout(r, 25))
+  }
+  throw new Error(`timed out waiting for ${what}`)
+}
