@@ -1,0 +1,125 @@
+// One apply: lint every document with the manifest core (the same code the CLI lints
+// with), then store each one (dry run: the same path, nothing written), then tell the
+// engine. Nothing is stored when any document has an issue.
+import { ManifestError, type ManifestIssue } from '../errors.js'
+import { lintValue } from '../manifest/index.js'
+import { formatPath, type NormalizedDocument, type Resource } from '../manifest/model.js'
+import type { EngineApi } from '../engine/api.js'
+import type { ResourceKey, Store } from '../store/types.js'
+import type { ApiIssue, ApplyDocument, ApplyResponse, ApplyResultItem, Principal } from '../client/types.js'
+import { requireAuthorized } from './authz.js'
+import { buildManifestContext } from './manifest-context.js'
+import { isInstanceLevel, maskSecrets } from './keys.js'
+
+export interface ApplyDeps {
+  store: Store
+  engine: EngineApi
+}
+
+interface Linted {
+  /** Index in the request's `documents`. */
+  index: number
+  doc: NormalizedDocument
+  key: ResourceKey
+  resource: Resource
+}
+
+/** Bare manifests and `{source, manifest}` wrappers are both accepted; a manifest never has a top-level `manifest` key. */
+function unwrap(item: unknown): ApplyDocument {
+  if (item && typeof item === 'object' && !Array.isArray(item) && 'manifest' in item) {
+    const w = item as { manifest: unknown; source?: unknown }
+    const s = w.source as { file?: unknown; index?: unknown } | undefined
+    if (s && typeof s.file === 'string') {
+      return { manifest: w.manifest, source: { file: s.file, index: typeof s.index === 'number' ? s.index : 0 } }
+    }
+    return { manifest: w.manifest }
+  }
+  return { manifest: item }
+}
+
+/** Stacks and computes are linted (and stored) first, so workflows of the same request can use them. */
+function rank(manifest: unknown): number {
+  const type = manifest && typeof manifest === 'object' ? (manifest as { type?: unknown }).type : undefined
+  return type === 'stack' || type === 'compute' ? 0 : 1
+}
+
+function issue(doc: NormalizedDocument, index: number, code: ManifestIssue['code'], path: (string | number)[], message: string): ApiIssue {
+  const { line, column } = doc.doc.locate(path)
+  return { file: doc.doc.file, line, column, path: formatPath(path), code, message, document: index }
+}
+
+export async function applyDocuments(
+  deps: ApplyDeps,
+  principal: Principal,
+  workspace: string,
+  items: unknown[],
+  dryRun: boolean,
+): Promise<ApplyResponse> {
+  const ctx = await buildManifestContext(deps.store)
+  const docs = items.map(unwrap)
+  const order = docs.map((_, i) => i).sort((a, b) => rank(docs[a]!.manifest) - rank(docs[b]!.manifest) || a - b)
+  const issues: ApiIssue[] = []
+  const linted: Linted[] = []
+  const seen = new Map<string, number>()
+  for (const index of order) {
+    const { manifest, source } = docs[index]!
+    const result = lintValue(manifest, ctx, { file: source?.file ?? '<request>' })
+    for (const i of result.issues) issues.push({ ...i, document: index })
+    for (const doc of result.documents) {
+      const resource = doc.resource
+      const meta = resource.meta
+      if (resource.meta.type === 'stack') ctx.addStack((resource as Extract<Resource, { meta: { type: 'stack' } }>).stack)
+      if (meta.type === 'compute') ctx.addCompute(meta.name)
+      const instance = isInstanceLevel(meta.type)
+      if (!instance && meta.workspace !== undefined && meta.workspace !== workspace) {
+        issues.push(issue(doc, index, 'E_USAGE', ['workspace'],
+          `manifest names workspace "${meta.workspace}" but is applied to workspace "${workspace}"`))
+        continue
+      }
+      const key: ResourceKey = { workspace: instance ? null : workspace, type: meta.type, name: meta.name }
+      const id = `${key.workspace ?? ''}/${key.type}/${key.name}`
+      const first = seen.get(id)
+      if (first !== undefined) {
+        issues.push(issue(doc, index, 'E_DUPLICATE_RESOURCE', ['name'],
+          `${meta.type} ${meta.name} appears twice in this apply (also document ${first + 1})`))
+        continue
+      }
+      seen.set(id, index)
+      // The stored manifest carries its workspace so the engine never has to guess it.
+      const fixedMeta = { ...meta }
+      if (instance) delete fixedMeta.workspace
+      else fixedMeta.workspace = workspace
+      linted.push({ index, doc, key, resource: { ...resource, meta: fixedMeta } as Resource })
+    }
+  }
+  if (issues.length > 0) {
+    issues.sort((a, b) => (a.document ?? 0) - (b.document ?? 0) || a.line - b.line || a.column - b.column)
+    throw new ManifestError(issues)
+  }
+
+  const results: { index: number; item: ApplyResultItem }[] = []
+  for (const l of linted) {
+    const current = await deps.store.getResource(l.key)
+    requireAuthorized(principal, current ? 'update' : 'create', l.key)
+    const { outcome, resource } = await deps.store.applyResource({
+      ...l.key,
+      version: l.resource.meta.version,
+      manifest: l.resource,
+      owner: l.resource.meta.owner ?? principal.id,
+      dryRun,
+    })
+    const item: ApplyResultItem = {
+      name: resource.name, version: resource.version, type: resource.type, workspace: resource.workspace, outcome,
+      revision: resource.revision,
+    }
+    if (dryRun) {
+      item.manifest = maskSecrets(l.key.type, l.resource)
+      if (current) item.current = maskSecrets(l.key.type, current.manifest)
+    } else {
+      deps.engine.resourceApplied(resource, outcome)
+    }
+    results.push({ index: l.index, item })
+  }
+  results.sort((a, b) => a.index - b.index)
+  return { dryRun, results: results.map((r) => r.item) }
+}

@@ -1,0 +1,187 @@
+// The control plane as a background process: `ctl server start|stop|status` and the
+// CLI's embedded default. `<dataDir>/server.json` says which process serves which URL.
+import { spawn } from 'node:child_process'
+import { closeSync, existsSync, openSync, readFileSync, renameSync, rmSync, writeFileSync, mkdirSync } from 'node:fs'
+import { join } from 'node:path'
+import { CtlError } from '../errors.js'
+import { startControlPlane, type ControlPlaneOptions } from './server.js'
+
+export interface ServerInfoFile {
+  pid: number
+  port: number
+  url: string
+  startedAt: string
+}
+
+export interface ServerStatus {
+  running: boolean
+  pid?: number
+  url?: string
+}
+
+export const SERVER_INFO_FILE = 'server.json'
+export const SERVER_LOG_FILE = 'server.log'
+
+function infoPath(dataDir: string): string {
+  return join(dataDir, SERVER_INFO_FILE)
+}
+
+export function readServerInfo(dataDir: string): ServerInfoFile | undefined {
+  try {
+    const value = JSON.parse(readFileSync(infoPath(dataDir), 'utf8')) as Partial<ServerInfoFile>
+    if (typeof value.pid === 'number' && typeof value.url === 'string' && typeof value.port === 'number') {
+      return { pid: value.pid, port: value.port, url: value.url, startedAt: String(value.startedAt ?? '') }
+    }
+  } catch {
+    // missing or half-written: not running as far as we can tell
+  }
+  return undefined
+}
+
+export function isPidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM'
+  }
+}
+
+async function healthy(url: string, timeoutMs = 1000): Promise<boolean> {
+  try {
+    const res = await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(timeoutMs) })
+    await res.body?.cancel()
+    return res.ok
+  } catch {
+    return false
+  }
+}
+
+/** Running means: server.json names a live pid AND its /healthz answers. */
+export async function serverStatus(dataDir: string): Promise<ServerStatus> {
+  const info = readServerInfo(dataDir)
+  if (!info) return { running: false }
+  if (!isPidAlive(info.pid)) return { running: false, pid: info.pid }
+  if (!(await healthy(info.url))) return { running: false, pid: info.pid, url: info.url }
+  return { running: true, pid: info.pid, url: info.url }
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms))
+
+function logTail(dataDir: string): string {
+  try {
+    const text = readFileSync(join(dataDir, SERVER_LOG_FILE), 'utf8')
+    return text.split('\n').slice(-15).join('\n').trim()
+  } catch {
+    return ''
+  }
+}
+
+export interface SpawnOptions {
+  dataDir: string
+  port: number
+  /** Path of bin/run.js (or any script taking `server start --foreground --data-dir D --port P`). */
+  cliEntry: string
+  host?: string
+  /** Default 10 s. */
+  timeoutMs?: number
+}
+
+/** Starts the control plane detached (it outlives this process) and waits until /healthz answers. Already running: its URL. */
+export async function spawnDetachedServer(opts: SpawnOptions): Promise<{ url: string; pid: number }> {
+  const status = await serverStatus(opts.dataDir)
+  if (status.running && status.url && status.pid) return { url: status.url, pid: status.pid }
+  mkdirSync(opts.dataDir, { recursive: true, mode: 0o700 })
+  const log = openSync(join(opts.dataDir, SERVER_LOG_FILE), 'a', 0o600)
+  const args = [opts.cliEntry, 'server', 'start', '--foreground', '--data-dir', opts.dataDir, '--port', String(opts.port)]
+  if (opts.host) args.push('--host', opts.host)
+  let exited: number | null | undefined
+  const child = spawn(process.execPath, args, { detached: true, stdio: ['ignore', log, log], env: process.env })
+  closeSync(log)
+  child.on('exit', (code) => {
+    exited = code
+  })
+  child.unref()
+  const deadline = Date.now() + (opts.timeoutMs ?? 10_000)
+  while (Date.now() < deadline) {
+    if (exited !== undefined) break
+    const info = readServerInfo(opts.dataDir)
+    if (info && info.pid === child.pid && (await healthy(info.url, 500))) return { url: info.url, pid: info.pid }
+    await sleep(50)
+  }
+  const tail = logTail(opts.dataDir)
+  if (exited === undefined && child.pid) {
+    try {
+      process.kill(child.pid, 'SIGTERM')
+    } catch {
+      // already gone
+    }
+  }
+  const why = exited !== undefined ? `exited with code ${exited}` : 'did not answer within the time limit'
+  throw new CtlError('E_UNAVAILABLE', `the control plane ${why}${tail ? `; last lines of ${join(opts.dataDir, SERVER_LOG_FILE)}:\n${tail}` : ''}`)
+}
+
+/** SIGTERM, wait up to `graceMs`, then SIGKILL. Returns whether a server was running. */
+export async function stopServer(dataDir: string, graceMs = 10_000): Promise<boolean> {
+  const info = readServerInfo(dataDir)
+  if (!info || !isPidAlive(info.pid)) {
+    if (info) rmSync(infoPath(dataDir), { force: true })
+    return false
+  }
+  process.kill(info.pid, 'SIGTERM')
+  const deadline = Date.now() + graceMs
+  while (Date.now() < deadline && isPidAlive(info.pid)) await sleep(50)
+  if (isPidAlive(info.pid)) {
+    process.kill(info.pid, 'SIGKILL')
+    while (isPidAlive(info.pid)) await sleep(20)
+  }
+  rmSync(infoPath(dataDir), { force: true })
+  return true
+}
+
+export interface ForegroundServer {
+  url: string
+  port: number
+  adminToken?: string
+  /** Resolves once the server has shut down (after SIGTERM / SIGINT or stop()). */
+  done: Promise<void>
+  stop(): Promise<void>
+}
+
+/** Runs the control plane in this process: writes server.json, shuts down gracefully on SIGTERM/SIGINT, removes server.json. */
+export async function runForeground(opts: ControlPlaneOptions): Promise<ForegroundServer> {
+  const current = readServerInfo(opts.dataDir)
+  if (current && current.pid !== process.pid && isPidAlive(current.pid)) {
+    throw new CtlError('E_CONFLICT', `a control plane already runs for ${opts.dataDir} (pid ${current.pid}, ${current.url})`)
+  }
+  const plane = await startControlPlane(opts)
+  const info: ServerInfoFile = { pid: process.pid, port: plane.port, url: plane.url, startedAt: new Date().toISOString() }
+  const tmp = `${infoPath(opts.dataDir)}.${process.pid}.tmp`
+  writeFileSync(tmp, JSON.stringify(info, null, 2) + '\n', { mode: 0o600 })
+  renameSync(tmp, infoPath(opts.dataDir))
+
+  let resolveDone!: () => void
+  const done = new Promise<void>((r) => (resolveDone = r))
+  let stopping: Promise<void> | undefined
+  const onSignal = (): void => {
+    void stop()
+  }
+  function stop(): Promise<void> {
+    return (stopping ??= (async () => {
+      process.off('SIGTERM', onSignal)
+      process.off('SIGINT', onSignal)
+      try {
+        await plane.close()
+      } finally {
+        const now = readServerInfo(opts.dataDir)
+        if (now?.pid === process.pid && existsSync(infoPath(opts.dataDir))) rmSync(infoPath(opts.dataDir), { force: true })
+        resolveDone()
+      }
+    })())
+  }
+  process.on('SIGTERM', onSignal)
+  process.on('SIGINT', onSignal)
+  const out: ForegroundServer = { url: plane.url, port: plane.port, done, stop }
+  if (plane.adminToken) out.adminToken = plane.adminToken
+  return out
+}

@@ -1,0 +1,162 @@
+// GET /api/v1/runs/:id/logs — NDJSON, one LogLineRecord per line. Without `follow` the
+// lines stored now; with `follow` it keeps streaming until the step (or the whole run)
+// has ended and every line is sent. Pages from the store are written as one big chunk
+// each (no per-line writes or awaits) so 100 MB moves at disk speed.
+import { Readable } from 'node:stream'
+import type { FastifyInstance, FastifyPluginAsync } from 'fastify'
+import { CtlError } from '../../errors.js'
+import { FINAL_RUN_STATES, FINAL_STEP_STATES, type LogLineRecord, type LogQuery, type RunRecord, type StepRunRecord, type Store } from '../../store/types.js'
+import type { LogsQuery } from '../../client/types.js'
+import type { WorkflowResource } from '../../manifest/model.js'
+import { principalOf } from '../auth.js'
+import { loadRunFor } from './runs.js'
+import * as S from '../schemas.js'
+
+export interface LogsRoutesOptions {
+  store: Store
+  /** Aborted when the server shuts down, so open follows end and close() does not wait on them. */
+  closing: AbortSignal
+  /** How often a follow looks for new lines when none arrived (ms). */
+  pollMs?: number
+}
+
+const PAGE_LINES = 2000
+
+/**
+ * Wire format (NDJSON, one JSON value per line), compact because 100 MB logs must move fast:
+ * a context object `{"runId","step","attempt"}` whenever the step attempt changes, then one
+ * array `[seq, time, stream, text]` per log line. The client turns them back into LogLineRecords.
+ */
+export class LogEncoder {
+  private context = ''
+  encode(page: LogLineRecord[]): string {
+    let out = ''
+    for (const l of page) {
+      const ctx = `${l.step}\0${l.attempt}`
+      if (ctx !== this.context) {
+        this.context = ctx
+        out += JSON.stringify({ runId: l.runId, step: l.step, attempt: l.attempt }) + '\n'
+      }
+      out += `[${l.seq},${JSON.stringify(l.time)},${JSON.stringify(l.stream)},${JSON.stringify(l.text)}]\n`
+    }
+    return out
+  }
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve()
+    const timer = setTimeout(done, ms)
+    function done(): void {
+      clearTimeout(timer)
+      signal.removeEventListener('abort', done)
+      resolve()
+    }
+    signal.addEventListener('abort', done, { once: true })
+  })
+}
+
+async function* readOnce(store: Store, query: LogQuery): AsyncGenerator<string> {
+  if (query.tail === 0) return
+  const encoder = new LogEncoder()
+  for await (const page of store.iterateLogs(query, PAGE_LINES)) if (page.length > 0) yield encoder.encode(page)
+}
+
+const isFinalRun = (run: RunRecord): boolean => FINAL_RUN_STATES.includes(run.state)
+const isFinalStep = (s: StepRunRecord): boolean => FINAL_STEP_STATES.includes(s.state)
+
+async function* follow(store: Store, run: RunRecord, q: LogsQuery, signal: AbortSignal, pollMs: number): AsyncGenerator<string> {
+  const cursors = new Map<string, number>()
+  const encoder = new LogEncoder()
+  let retryLimit: number | undefined
+  const attemptsAllowed = async (): Promise<number> => {
+    if (retryLimit === undefined) {
+      const rev = await store.getRevision(run.resourceId, run.revision)
+      const dag = (rev?.manifest as WorkflowResource | undefined)?.workflow?.dag ?? []
+      retryLimit = 1 + (dag.find((s) => s.name === q.step)?.retry?.count ?? 0)
+    }
+    return retryLimit
+  }
+  while (!signal.aborted) {
+    // States are read BEFORE draining: lines are stored before a step is marked ended,
+    // so a drain after seeing "ended" always has every line.
+    const current = (await store.getRun(run.id)) ?? run
+    const steps = (await store.listStepRuns(run.id)).filter(
+      (s) => (q.step === undefined || s.step === q.step) && (q.attempt === undefined || s.attempt === q.attempt),
+    )
+    let done = isFinalRun(current)
+    if (!done && q.step !== undefined && steps.length > 0) {
+      if (q.attempt !== undefined) done = steps.every(isFinalStep)
+      else {
+        const latest = steps[steps.length - 1]!
+        done = isFinalStep(latest) && (latest.state !== 'failed' || latest.attempt >= (await attemptsAllowed()))
+      }
+    }
+    let sent = false
+    for (const s of steps) {
+      const k = `${s.step}\0${s.attempt}`
+      const last = cursors.get(k)
+      if (last !== undefined && s.logSeq <= last) continue
+      if (last === undefined && q.tail === 0) {
+        cursors.set(k, s.logSeq)
+        continue
+      }
+      const query: LogQuery = last === undefined
+        ? { runId: run.id, step: s.step, attempt: s.attempt, afterSeq: q.afterSeq, tail: q.tail }
+        : { runId: run.id, step: s.step, attempt: s.attempt, afterSeq: last }
+      let seq = last ?? q.afterSeq ?? 0
+      for await (const page of store.iterateLogs(query, PAGE_LINES)) {
+        if (page.length === 0) continue
+        seq = page[page.length - 1]!.seq
+        sent = true
+        yield encoder.encode(page)
+        if (signal.aborted) return
+      }
+      cursors.set(k, seq)
+    }
+    if (done) return
+    if (!sent) await sleep(pollMs, signal)
+  }
+}
+
+export const logsRoutes: FastifyPluginAsync<LogsRoutesOptions> = async (fastify: FastifyInstance, opts) => {
+  const { store, closing } = opts
+  fastify.get<{ Params: { id: string }; Querystring: LogsQuery }>('/api/v1/runs/:id/logs', {
+    schema: {
+      summary: 'Log lines of a run as NDJSON; follow=true streams until the step (or run) has ended',
+      tags: ['logs'], params: S.runIdParams, querystring: S.logsQuery, produces: 'application/x-ndjson',
+      response: S.withErrors({
+        200: {
+          description: 'NDJSON: a context object {runId, step, attempt} whenever the step attempt changes, then one array [seq, time, stream, text] per log line',
+          oneOf: [
+            {
+              type: 'object',
+              properties: { runId: { type: 'string' }, step: { type: 'string' }, attempt: { type: 'integer' } },
+            },
+            {
+              type: 'array',
+              prefixItems: [{ type: 'integer' }, { type: 'string' }, { type: 'string', enum: ['stdout', 'stderr', 'system'] }, { type: 'string' }],
+            },
+          ],
+        },
+      }, 404),
+    },
+  }, async (request, reply) => {
+    const { run } = await loadRunFor(store, principalOf(request), 'logs', request.params.id)
+    const q = request.query
+    if (q.step !== undefined) {
+      const steps = await store.listStepRuns(run.id)
+      if (!steps.some((s) => s.step === q.step)) {
+        const names = [...new Set(steps.map((s) => s.step))].join(', ')
+        throw new CtlError('E_NOT_FOUND', `run ${run.id} has no step "${q.step}"${names ? `; steps: ${names}` : ''}`)
+      }
+    }
+    const source = q.follow
+      ? follow(store, run, q, closing, opts.pollMs ?? 100)
+      : readOnce(store, { runId: run.id, step: q.step, attempt: q.attempt, afterSeq: q.afterSeq, tail: q.tail })
+    reply.header('content-type', 'application/x-ndjson; charset=utf-8')
+    reply.header('cache-control', 'no-store')
+    // The stream bypasses response serialization; Fastify pipes it with backpressure.
+    return reply.send(Readable.from(source))
+  })
+}

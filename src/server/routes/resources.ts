@@ -1,0 +1,123 @@
+// Resource routes: apply, list, get, delete. Workspace-level resources live under
+// /api/v1/workspaces/:ws/resources, instance-level ones under /api/v1/instance/resources.
+import type { FastifyInstance, FastifyPluginAsync } from 'fastify'
+import { CtlError } from '../../errors.js'
+import type { EngineApi, RuntimeSummary } from '../../engine/api.js'
+import type { ResourceRecord, Store } from '../../store/types.js'
+import type {
+  ApplyResponse, DeleteResponse, ListResourcesResponse, ResourceDetail,
+} from '../../client/types.js'
+import { principalOf } from '../auth.js'
+import { authorize, requireAuthorized } from '../authz.js'
+import { applyDocuments } from '../apply.js'
+import { findDependents } from '../dependents.js'
+import { DEFAULT_WORKSPACE, checkType, describeKey, isInstanceLevel, loadResource, maskSecrets, resourceKey, toRow } from '../keys.js'
+import * as S from '../schemas.js'
+
+export interface ResourcesRoutesOptions {
+  store: Store
+  engine: EngineApi
+}
+
+/** RUNTIME of many resources at once: batched when the engine offers it, per workflow otherwise. */
+export async function runtimeSummaries(engine: EngineApi, records: ResourceRecord[]): Promise<Map<string, RuntimeSummary>> {
+  const workflows = records.filter((r) => r.type === 'workflow')
+  if (engine.runtimeSummaries) return engine.runtimeSummaries(workflows)
+  const out = new Map<string, RuntimeSummary>()
+  for (const r of workflows) out.set(r.id, await engine.runtimeSummary(r))
+  return out
+}
+
+export const resourcesRoutes: FastifyPluginAsync<ResourcesRoutesOptions> = async (fastify: FastifyInstance, opts) => {
+  const { store, engine } = opts
+
+  fastify.post<{ Params: { ws: string }; Querystring: { dryRun: boolean }; Body: { documents: unknown[] } }>(
+    '/api/v1/workspaces/:ws/resources',
+    {
+      schema: {
+        summary: 'Apply manifests (create or update); dryRun=true validates and compares without storing',
+        tags: ['resources'], params: S.wsParams, querystring: S.applyQuery, body: S.applyBody,
+        response: S.withErrors({ 200: S.applyResponse }, 409, 413, 422),
+      },
+    },
+    async (request): Promise<ApplyResponse> => {
+      return applyDocuments({ store, engine }, principalOf(request), request.params.ws, request.body.documents, request.query.dryRun)
+    },
+  )
+
+  fastify.get<{ Querystring: { workspace?: string; all: boolean; type?: string; name?: string; owner?: string } }>(
+    '/api/v1/resources',
+    {
+      schema: {
+        summary: 'List resources with their RUNTIME column', tags: ['resources'], querystring: S.listQuery,
+        response: S.withErrors({ 200: S.listResponse }),
+      },
+    },
+    async (request): Promise<ListResourcesResponse> => {
+      const principal = principalOf(request)
+      const q = request.query
+      if (q.type) checkType(q.type)
+      const workspace = q.type && isInstanceLevel(q.type) ? null : q.workspace ?? DEFAULT_WORKSPACE
+      if (!q.all) requireAuthorized(principal, 'read', { workspace, type: q.type })
+      const records = await store.listResources({
+        workspace: q.all ? undefined : workspace, allWorkspaces: q.all, type: q.type, name: q.name, owner: q.owner,
+      })
+      const visible = q.all ? records.filter((r) => authorize(principal, 'read', r)) : records
+      const runtime = await runtimeSummaries(engine, visible)
+      return { resources: visible.map((r) => toRow(r, runtime.get(r.id) ?? '')) }
+    },
+  )
+
+  const registerItemRoutes = (prefix: string, params: object, wsOf: (p: Record<string, string>) => string | null): void => {
+    fastify.get<{ Params: Record<string, string>; Querystring: { revisions: boolean } }>(
+      `${prefix}/:type/:name`,
+      {
+        schema: {
+          summary: 'One resource: record, manifest (secret values masked), optionally its revisions',
+          tags: ['resources'], params, querystring: S.getQuery, response: S.withErrors({ 200: S.getResponse }, 404),
+        },
+      },
+      async (request): Promise<ResourceDetail> => {
+        const key = resourceKey(wsOf(request.params), request.params.type!, request.params.name!)
+        requireAuthorized(principalOf(request), 'read', key)
+        const record = await loadResource(store, key)
+        const runtime = record.type === 'workflow' ? await engine.runtimeSummary(record) : ''
+        const detail: ResourceDetail = { resource: toRow(record, runtime), manifest: maskSecrets(record.type, record.manifest) }
+        if (request.query.revisions) {
+          detail.revisions = (await store.listRevisions(record.id)).map((r) => ({
+            revision: r.revision, hash: r.hash, createdBy: r.createdBy, createdAt: r.createdAt,
+          }))
+        }
+        return detail
+      },
+    )
+
+    fastify.delete<{ Params: Record<string, string>; Querystring: { force: boolean } }>(
+      `${prefix}/:type/:name`,
+      {
+        schema: {
+          summary: 'Delete a resource; refused while workflows use it unless force=true',
+          tags: ['resources'], params, querystring: S.deleteQuery, response: S.withErrors({ 200: S.deleteResponse }, 404, 409),
+        },
+      },
+      async (request): Promise<DeleteResponse> => {
+        const key = resourceKey(wsOf(request.params), request.params.type!, request.params.name!)
+        requireAuthorized(principalOf(request), 'delete', key)
+        const record = await loadResource(store, key)
+        if (!request.query.force) {
+          const dependents = await findDependents(store, record)
+          if (dependents.length > 0) {
+            throw new CtlError('E_CONFLICT', `${describeKey(key)} is used by ${dependents.join(', ')}; use --force to delete it anyway`,
+              { dependents })
+          }
+        }
+        await engine.resourceDeleted(record)
+        await store.deleteResource(record.id)
+        return { deleted: { workspace: record.workspace, type: record.type, name: record.name, revision: record.revision } }
+      },
+    )
+  }
+
+  registerItemRoutes('/api/v1/workspaces/:ws/resources', S.wsResourceParams, (p) => p.ws!)
+  registerItemRoutes('/api/v1/instance/resources', S.instanceResourceParams, () => null)
+}

@@ -1,0 +1,93 @@
+// Run routes: run now, stop, retry, recent runs of a resource, one run's detail.
+import type { FastifyInstance, FastifyPluginAsync } from 'fastify'
+import { CtlError } from '../../errors.js'
+import type { EngineApi, RunDetail } from '../../engine/api.js'
+import type { ResourceRecord, RunRecord, Store } from '../../store/types.js'
+import type { Principal, RunsResponse } from '../../client/types.js'
+import { principalOf } from '../auth.js'
+import { requireAuthorized, type Verb } from '../authz.js'
+import { loadResource, resourceKey } from '../keys.js'
+import * as S from '../schemas.js'
+
+export interface RunsRoutesOptions {
+  store: Store
+  engine: EngineApi
+}
+
+/** The run and the resource it belongs to, after checking the principal may `verb` it. */
+export async function loadRunFor(store: Store, principal: Principal, verb: Verb, runId: string): Promise<{ run: RunRecord; resource?: ResourceRecord }> {
+  const run = await store.getRun(runId)
+  if (!run) throw new CtlError('E_NOT_FOUND', `run ${runId} not found`)
+  const resource = await store.getResourceById(run.resourceId)
+  requireAuthorized(principal, verb, { workspace: run.workspace, type: resource?.type ?? 'workflow', name: run.resourceName })
+  return { run, resource }
+}
+
+export const runsRoutes: FastifyPluginAsync<RunsRoutesOptions> = async (fastify: FastifyInstance, opts) => {
+  const { store, engine } = opts
+
+  const workflowOf = async (ws: string | null, type: string, name: string, principal: Principal, verb: Verb): Promise<ResourceRecord> => {
+    const key = resourceKey(ws, type, name)
+    requireAuthorized(principal, verb, key)
+    const record = await loadResource(store, key)
+    if (record.type !== 'workflow') throw new CtlError('E_USAGE', `${record.type} ${record.name} has no runs; only workflows run`)
+    return record
+  }
+
+  const register = (prefix: string, params: object, wsOf: (p: Record<string, string>) => string | null): void => {
+    type P = { Params: Record<string, string> }
+    fastify.post<P & { Body: { runId?: string } | null }>(`${prefix}/:type/:name/runs`, {
+      schema: { summary: 'Run a workflow now (runtime run)', tags: ['runs'], params, response: S.withErrors({ 200: S.runResponse }, 404) },
+    }, async (request) => {
+      const principal = principalOf(request)
+      const wf = await workflowOf(wsOf(request.params), request.params.type!, request.params.name!, principal, 'run')
+      return { run: await engine.runNow(wf, principal.id) }
+    })
+
+    fastify.post<P & { Body: { runId?: string } | null }>(`${prefix}/:type/:name/runs/stop`, {
+      schema: {
+        summary: 'Stop the active runs (or one run): they end killed', tags: ['runs'], params, body: S.runActionBody,
+        response: S.withErrors({ 200: S.runsResponse }, 404),
+      },
+    }, async (request): Promise<RunsResponse> => {
+      const principal = principalOf(request)
+      const wf = await workflowOf(wsOf(request.params), request.params.type!, request.params.name!, principal, 'run')
+      return { runs: await engine.stopRuns(wf, principal.id, request.body?.runId) }
+    })
+
+    fastify.post<P & { Body: { runId?: string } | null }>(`${prefix}/:type/:name/runs/retry`, {
+      schema: {
+        summary: 'Rerun the failed and skipped steps of the last (or given) run', tags: ['runs'], params, body: S.runActionBody,
+        response: S.withErrors({ 200: S.runResponse }, 404, 409),
+      },
+    }, async (request) => {
+      const principal = principalOf(request)
+      const wf = await workflowOf(wsOf(request.params), request.params.type!, request.params.name!, principal, 'run')
+      return { run: await engine.retryRun(wf, principal.id, request.body?.runId) }
+    })
+
+    fastify.get<P & { Querystring: { limit: number } }>(`${prefix}/:type/:name/runs`, {
+      schema: {
+        summary: 'Recent runs of a workflow, newest first', tags: ['runs'], params, querystring: S.runsQuery,
+        response: S.withErrors({ 200: S.runsResponse }, 404),
+      },
+    }, async (request): Promise<RunsResponse> => {
+      const wf = await workflowOf(wsOf(request.params), request.params.type!, request.params.name!, principalOf(request), 'read')
+      return { runs: await store.listRuns({ resourceId: wf.id, limit: request.query.limit }) }
+    })
+  }
+  register('/api/v1/workspaces/:ws/resources', S.wsResourceParams, (p) => p.ws!)
+  register('/api/v1/instance/resources', S.instanceResourceParams, () => null)
+
+  fastify.get<{ Params: { id: string } }>('/api/v1/runs/:id', {
+    schema: {
+      summary: 'One run with every step attempt and its progress', tags: ['runs'], params: S.runIdParams,
+      response: S.withErrors({ 200: S.runDetailResponse }, 404),
+    },
+  }, async (request): Promise<RunDetail> => {
+    await loadRunFor(store, principalOf(request), 'read', request.params.id)
+    const detail = await engine.runDetail(request.params.id)
+    if (!detail) throw new CtlError('E_NOT_FOUND', `run ${request.params.id} not found`)
+    return detail
+  })
+}

@@ -1,0 +1,172 @@
+// JSON Schemas of every route's params, query, body and response. Fastify validates
+// with them and the OpenAPI document is generated from the very same objects.
+const NAME = { type: 'string', pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$', maxLength: 48 } as const
+const TYPE = { type: 'string', pattern: '^[a-z][-a-z0-9]*$', maxLength: 48 } as const
+
+export const errorSchema = {
+  type: 'object',
+  properties: {
+    error: {
+      type: 'object',
+      properties: {
+        code: { type: 'string' },
+        message: { type: 'string' },
+        issues: {
+          type: 'array',
+          items: {
+            type: 'object',
+            properties: {
+              code: { type: 'string' }, message: { type: 'string' }, file: { type: 'string' }, line: { type: 'integer' },
+              column: { type: 'integer' }, path: { type: 'string' }, document: { type: 'integer' },
+            },
+          },
+        },
+      },
+      required: ['code', 'message'],
+    },
+  },
+  required: ['error'],
+} as const
+
+const resourceRow = {
+  type: 'object',
+  properties: {
+    id: { type: 'string' }, workspace: { type: ['string', 'null'] }, type: { type: 'string' }, name: { type: 'string' },
+    version: { type: 'string' }, revision: { type: 'integer' }, owner: { type: 'string' }, status: { type: 'string' },
+    statusReason: { type: 'string' }, runtime: { type: 'string' }, createdAt: { type: 'string' }, updatedAt: { type: 'string' },
+  },
+} as const
+
+const runRecord = {
+  type: 'object',
+  additionalProperties: true,
+  properties: {
+    id: { type: 'string' }, resourceId: { type: 'string' }, workspace: { type: ['string', 'null'] },
+    resourceName: { type: 'string' }, revision: { type: 'integer' }, trigger: { type: 'string' }, state: { type: 'string' },
+    reason: { type: 'string' }, scheduledAt: { type: 'string' }, lateBySeconds: { type: 'number' }, retryOf: { type: 'string' },
+    createdAt: { type: 'string' }, startedAt: { type: 'string' }, finishedAt: { type: 'string' },
+  },
+} as const
+
+export const wsParams = { type: 'object', properties: { ws: NAME }, required: ['ws'] } as const
+export const wsResourceParams = {
+  type: 'object', properties: { ws: NAME, type: TYPE, name: NAME }, required: ['ws', 'type', 'name'],
+} as const
+export const instanceResourceParams = {
+  type: 'object', properties: { type: TYPE, name: NAME }, required: ['type', 'name'],
+} as const
+export const runIdParams = { type: 'object', properties: { id: { type: 'string', maxLength: 128 } }, required: ['id'] } as const
+
+export const applyQuery = { type: 'object', properties: { dryRun: { type: 'boolean', default: false } } } as const
+export const applyBody = {
+  type: 'object',
+  properties: {
+    documents: {
+      type: 'array',
+      maxItems: 1000,
+      description: 'Manifests (already interpolated), each either bare or wrapped as {source: {file, index}, manifest}',
+      items: {},
+    },
+  },
+  required: ['documents'],
+} as const
+export const applyResponse = {
+  type: 'object',
+  properties: {
+    dryRun: { type: 'boolean' },
+    results: {
+      type: 'array',
+      items: {
+        type: 'object',
+        properties: {
+          name: { type: 'string' }, version: { type: 'string' }, type: { type: 'string' }, workspace: { type: ['string', 'null'] },
+          outcome: { type: 'string', enum: ['created', 'updated', 'unchanged'] }, revision: { type: 'integer' },
+          manifest: {}, current: {},
+        },
+      },
+    },
+  },
+} as const
+
+export const listQuery = {
+  type: 'object',
+  properties: {
+    workspace: NAME, all: { type: 'boolean', default: false }, type: TYPE, name: NAME, owner: { type: 'string', maxLength: 128 },
+  },
+} as const
+export const listResponse = { type: 'object', properties: { resources: { type: 'array', items: resourceRow } } } as const
+
+export const getQuery = { type: 'object', properties: { revisions: { type: 'boolean', default: false } } } as const
+export const getResponse = {
+  type: 'object',
+  properties: {
+    resource: resourceRow,
+    manifest: {},
+    revisions: {
+      type: 'array',
+      items: {
+        type: 'object',
+        properties: { revision: { type: 'integer' }, hash: { type: 'string' }, createdBy: { type: 'string' }, createdAt: { type: 'string' } },
+      },
+    },
+  },
+} as const
+
+export const deleteQuery = { type: 'object', properties: { force: { type: 'boolean', default: false } } } as const
+export const deleteResponse = {
+  type: 'object',
+  properties: {
+    deleted: {
+      type: 'object',
+      properties: { workspace: { type: ['string', 'null'] }, type: { type: 'string' }, name: { type: 'string' }, revision: { type: 'integer' } },
+    },
+  },
+} as const
+
+export const runsQuery = { type: 'object', properties: { limit: { type: 'integer', minimum: 1, maximum: 1000, default: 20 } } } as const
+export const runActionBody = {
+  type: ['object', 'null'],
+  properties: { runId: { type: 'string', maxLength: 128 } },
+  additionalProperties: false,
+} as const
+export const runResponse = { type: 'object', properties: { run: runRecord } } as const
+export const runsResponse = { type: 'object', properties: { runs: { type: 'array', items: runRecord } } } as const
+export const runDetailResponse = {
+  type: 'object',
+  properties: {
+    run: runRecord,
+    steps: { type: 'array', items: { type: 'object', additionalProperties: true } },
+    progress: { type: 'string' },
+  },
+} as const
+
+export const logsQuery = {
+  type: 'object',
+  properties: {
+    step: { type: 'string', maxLength: 128 },
+    attempt: { type: 'integer', minimum: 1 },
+    afterSeq: { type: 'integer', minimum: 0 },
+    tail: { type: 'integer', minimum: 0 },
+    follow: { type: 'boolean', default: false },
+  },
+} as const
+
+export const whoamiResponse = {
+  type: 'object',
+  properties: { principal: { type: 'object', properties: { id: { type: 'string' }, roles: { type: 'array', items: { type: 'string' } } } } },
+} as const
+export const infoResponse = {
+  type: 'object',
+  properties: {
+    version: { type: 'string' }, apiVersion: { type: 'string' }, store: { type: 'string' },
+    runtime: { type: 'object', properties: { name: { type: 'string' }, sandbox: { type: 'string' }, detail: { type: 'string' } } },
+  },
+} as const
+export const healthResponse = { type: 'object', properties: { status: { type: 'string' } } } as const
+
+/** Standard error responses every authenticated route can give. */
+export function withErrors<T extends Record<number, unknown>>(ok: T, ...codes: number[]): Record<number, unknown> {
+  const out: Record<number, unknown> = { ...ok }
+  for (const c of [400, 401, 403, 500, ...codes]) out[c] = errorSchema
+  return out
+}
