@@ -163,6 +163,8 @@ export interface WorkflowSpec {
   schedule?: ScheduleSpec
   /** Most steps of one run at the same time; unlimited when absent. */
   parallelism?: number
+  /** v2alpha `spec.dependencies`: names of resources that must exist before the workflow runs. */
+  dependencies?: string[]
   dag: StepModel[]
 }
 

@@ -1,0 +1,19 @@
+// What the manifest core needs from the stack registry and the projection
+// renderer. Injected, so the core stays pure and the CLI (built-in stacks) and
+// the server (built-in plus applied stacks) run exactly the same checks.
+
+import type { JsonPath, ResourceMeta, StackDefinition, StackRef } from './model.js'
+
+export interface ManifestContext {
+  /** From src/stack: resolves `name[:version]` among built-in and applied stacks. */
+  resolveStack(ref: StackRef): StackDefinition | undefined
+  stackVersions(name: string): string[]
+  /** Validates a stackSpec; paths are relative to stackSpec. */
+  validateStackSpec(stack: StackDefinition, stackSpec: unknown): { path: JsonPath; message: string }[]
+  /** From src/projection: messages for one template ('unknown secret alias "db"; declared: app'), [] when fine. */
+  checkTemplate(template: string, declaredAliases: ReadonlySet<string>): string[]
+  /** From src/stack: builds a StackDefinition from a `type: stack` body (already schema-valid). */
+  stackDefinitionFromBody(meta: ResourceMeta, body: Record<string, unknown>): StackDefinition
+  /** Computes that exist (besides `runnable-default`); absent: unknown offline, so computes are not checked. */
+  knownComputes?: ReadonlySet<string>
+}

@@ -1,0 +1,145 @@
+// The one entry to the manifest core: parse, schema-check, normalize and
+// semantically check a batch of manifests, collecting every located issue.
+// The CLI (lint, apply, dry runs) and the server call exactly this.
+
+import type { ManifestIssue } from '../errors.js'
+import type { ManifestContext } from './context.js'
+import { fileIssue, sortIssues } from './issues.js'
+import { parseSource, readSources, YAML_LIMITS, type SourceText } from './load.js'
+import type { LoadedDocument, NormalizedDocument, StackDefinition, StackRef } from './model.js'
+import { DEFAULT_COMPUTE, normalizeDocument } from './normalize.js'
+import { checkDocument, checkDuplicates, type SemanticContext } from './semantic.js'
+import { validateDocument, type DocumentHeader } from './validate.js'
+
+export type { ManifestContext } from './context.js'
+export type { SourceText } from './load.js'
+export { parseSource, readSources, YAML_LIMITS } from './load.js'
+export { schemaFor, schemaIds, supportedVersions } from './schemas.js'
+export { parseStackRef, durationSeconds } from './normalize.js'
+
+export interface LintOptions {
+  interpolate: boolean
+  env: Record<string, string | undefined>
+  recursive?: boolean
+}
+
+export interface LintResult {
+  /** Resources of the documents that have no issue at all, in input order. */
+  documents: NormalizedDocument[]
+  /** Every problem, sorted by file, then line. */
+  issues: ManifestIssue[]
+}
+
+/** Parse + schema + normalize + semantic, across all sources. Stacks applied in the same batch become resolvable. */
+export function lintSources(sources: SourceText[], ctx: ManifestContext, opts: LintOptions): LintResult {
+  const issues: ManifestIssue[] = []
+  const loaded: LoadedDocument[] = []
+  for (const src of sources) {
+    const parsed = parseSource(src, { interpolate: opts.interpolate, env: opts.env })
+    loaded.push(...parsed.documents)
+    issues.push(...parsed.issues)
+  }
+  return lintDocuments(loaded, issues, ctx)
+}
+
+export async function lintFiles(
+  inputs: string[],
+  ctx: ManifestContext,
+  opts: LintOptions & { stdin?: () => Promise<string> },
+): Promise<LintResult> {
+  const read = await readSources(inputs, { recursive: opts.recursive ?? false, stdin: opts.stdin })
+  const result = lintSources(read.sources, ctx, opts)
+  return { documents: result.documents, issues: sortIssues([...read.issues, ...result.issues]) }
+}
+
+/** For the server: one already-parsed JSON document (no file) → same checks; file shown as `<request>` with path-only locations. */
+export function lintValue(value: unknown, ctx: ManifestContext, opts: { file?: string } = {}): LintResult {
+  const file = opts.file ?? '<request>'
+  if (tooDeep(value)) {
+    return { documents: [], issues: [fileIssue(file, 'E_YAML_LIMIT', `document nesting is too deep (more than ${YAML_LIMITS.maxDepth} levels)`)] }
+  }
+  const doc: LoadedDocument = { file, index: 0, value, locate: () => ({ line: 0, column: 0 }) }
+  return lintDocuments([doc], [], ctx)
+}
+
+function lintDocuments(loaded: LoadedDocument[], issues: ManifestIssue[], ctx: ManifestContext): LintResult {
+  const staged: { nd: NormalizedDocument; header: DocumentHeader; clean: boolean }[] = []
+  for (const doc of loaded) {
+    const checked = validateDocument(doc)
+    issues.push(...checked.issues)
+    if (!checked.header || checked.issues.length > 0) continue
+    const normalized = normalizeDocument(doc, checked.header, ctx)
+    issues.push(...normalized.issues)
+    if (normalized.resource) staged.push({ nd: { resource: normalized.resource, doc }, header: checked.header, clean: normalized.issues.length === 0 })
+  }
+  const semanticCtx = withBatch(ctx, staged.map((s) => s.nd))
+  for (const s of staged) {
+    const found = checkDocument(s.nd, s.header.bodyKey, semanticCtx)
+    if (found.length > 0) s.clean = false
+    issues.push(...found)
+  }
+  for (const { nd, issue } of checkDuplicates(staged.map((s) => s.nd))) {
+    issues.push(issue)
+    const s = staged.find((x) => x.nd === nd)
+    if (s) s.clean = false
+  }
+  return { documents: staged.filter((s) => s.clean).map((s) => s.nd), issues: sortIssues(issues) }
+}
+
+/** The context plus the stacks and computes defined in this very batch. */
+function withBatch(ctx: ManifestContext, docs: readonly NormalizedDocument[]): SemanticContext {
+  const stacks: StackDefinition[] = []
+  const computes: string[] = []
+  for (const { resource } of docs) {
+    if (resource.meta.type === 'stack' && 'stack' in resource) stacks.push(resource.stack)
+    if (resource.meta.type === 'compute') computes.push(resource.meta.name)
+  }
+  const known = ctx.knownComputes
+  const base: SemanticContext = {
+    ...ctx,
+    computes: known ? new Set([DEFAULT_COMPUTE, ...known, ...computes]) : undefined,
+  }
+  if (stacks.length === 0) return base
+  return {
+    ...base,
+    resolveStack(ref: StackRef): StackDefinition | undefined {
+      const local = stacks.filter((s) => s.name === ref.name)
+      if (ref.version !== undefined) return local.find((s) => s.version === ref.version) ?? ctx.resolveStack(ref)
+      const candidates = [...local]
+      const registered = ctx.resolveStack(ref)
+      if (registered) candidates.push(registered)
+      return candidates.sort((a, b) => compareVersions(b.version, a.version))[0]
+    },
+    stackVersions(name: string): string[] {
+      const versions = new Set([...ctx.stackVersions(name), ...stacks.filter((s) => s.name === name).map((s) => s.version)])
+      return [...versions].sort(compareVersions)
+    },
+  }
+}
+
+/** `1.10` after `1.9`: numeric parts compare as numbers. */
+export function compareVersions(a: string, b: string): number {
+  const pa = a.split(/[.-]/)
+  const pb = b.split(/[.-]/)
+  for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
+    const x = pa[i] ?? ''
+    const y = pb[i] ?? ''
+    if (x === y) continue
+    const nx = Number(x)
+    const ny = Number(y)
+    if (x !== '' && y !== '' && Number.isFinite(nx) && Number.isFinite(ny)) return nx - ny
+    return x < y ? -1 : 1
+  }
+  return 0
+}
+
+function tooDeep(value: unknown): boolean {
+  const stack: [unknown, number][] = [[value, 1]]
+  while (stack.length > 0) {
+    const [node, depth] = stack.pop()!
+    if (typeof node !== 'object' || node === null) continue
+    if (depth > YAML_LIMITS.maxDepth) return true
+    for (const child of Array.isArray(node) ? node : Object.values(node)) stack.push([child, depth + 1])
+  }
+  return false
+}

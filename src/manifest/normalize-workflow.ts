@@ -1,0 +1,232 @@
+// v1 and v2alpha workflows → one WorkflowResource. Everything the two shapes
+// say differently (dependencies/depends, cron/crons, secrets/projection) is
+// decided here, once, so nothing downstream ever branches on the version.
+
+import type { ManifestIssue } from '../errors.js'
+import { issueAt } from './issues.js'
+import type {
+  JsonPath,
+  LoadedDocument,
+  ProjectionSpec,
+  ResourceMeta,
+  ResourceRequirementsSpec,
+  RetrySpec,
+  RetryStrategy,
+  ScheduleSpec,
+  StackRef,
+  StepModel,
+  StepSpec,
+  VolumeMountSpec,
+  WorkflowResource,
+  ConcurrencyPolicy,
+} from './model.js'
+
+type Obj = Record<string, unknown>
+
+export const DEFAULT_COMPUTE = 'runnable-default'
+
+export function normalizeWorkflow(
+  doc: LoadedDocument,
+  meta: ResourceMeta & { type: 'workflow' },
+  bodyKey: string,
+): { resource: WorkflowResource; issues: ManifestIssue[] } {
+  const issues: ManifestIssue[] = []
+  const body = (doc.value as Obj)[bodyKey] as Obj
+  const v1 = meta.version === 'v1'
+  const workflowProjection = v1 ? emptyProjection() : projectionFrom(obj(obj(body['use'])['projection']))
+  const rawDag = body['dag'] as Obj[]
+  const dag = rawDag.map((step, i): StepModel => {
+    const path: JsonPath = [bodyKey, 'dag', i]
+    const spec = obj(step['spec'])
+    const stepProjection = v1 ? v1Projection(doc, path, spec, issues) : projectionFrom(obj(obj(spec['use'])['projection']))
+    const stepSpec: StepSpec = {
+      stack: parseStackRef(String(spec['stack'])),
+      stackSpec: obj(spec['stackSpec']),
+      compute: typeof spec['compute'] === 'string' ? spec['compute'] : DEFAULT_COMPUTE,
+      envs: stringMap(spec['envs']),
+      volumes: volumesFrom(obj(spec['use'])['volumes']),
+      projection: mergeProjections(workflowProjection, stepProjection),
+    }
+    const resources = resourcesFrom(spec['resources'])
+    if (resources) stepSpec.resources = resources
+    if (typeof spec['runAsUser'] === 'number') stepSpec.runAsUser = spec['runAsUser']
+    if (typeof spec['logLevel'] === 'string') stepSpec.logLevel = spec['logLevel']
+    const model: StepModel = {
+      name: String(step['name']),
+      depends: strings(step[v1 ? 'dependencies' : 'depends']),
+      spec: stepSpec,
+      path,
+    }
+    if (typeof step['title'] === 'string') model.title = step['title']
+    if (typeof step['description'] === 'string') model.description = step['description']
+    const retry = retryFrom(step['retry'])
+    if (retry) model.retry = retry
+    const timeout = timeoutSeconds(step['timeout'], step['activeDeadlineSeconds'])
+    if (timeout !== undefined) model.timeoutSeconds = timeout
+    return model
+  })
+  const resource: WorkflowResource = { meta, workflow: { dag } }
+  if (typeof body['title'] === 'string') resource.workflow.title = body['title']
+  const schedule = scheduleFrom(body['schedule'], v1)
+  if (schedule) resource.workflow.schedule = schedule
+  if (typeof body['parallelism'] === 'number') resource.workflow.parallelism = body['parallelism']
+  if (Array.isArray(body['dependencies'])) resource.workflow.dependencies = strings(body['dependencies'])
+  return { resource, issues }
+}
+
+/** `name` or `name:version`. */
+export function parseStackRef(ref: string): StackRef {
+  const colon = ref.indexOf(':')
+  if (colon < 0) return { name: ref }
+  return { name: ref.slice(0, colon), version: ref.slice(colon + 1) }
+}
+
+function scheduleFrom(raw: unknown, v1: boolean): ScheduleSpec | undefined {
+  if (raw === undefined) return undefined
+  const s = obj(raw)
+  const schedule: ScheduleSpec = {
+    crons: v1 ? [String(s['cron'])] : strings(s['crons']),
+    timezone: typeof s['timezone'] === 'string' ? s['timezone'] : 'UTC',
+    concurrencyPolicy: (s['concurrencyPolicy'] as ConcurrencyPolicy | undefined) ?? 'Allow',
+  }
+  if (typeof s['endOn'] === 'string') schedule.endOn = s['endOn']
+  return schedule
+}
+
+function retryFrom(raw: unknown): RetrySpec | undefined {
+  if (raw === undefined) return undefined
+  const r = obj(raw)
+  const retry: RetrySpec = { count: Number(r['count']), strategy: (r['strategy'] as RetryStrategy | undefined) ?? 'OnFailure' }
+  if (typeof r['duration'] === 'string') retry.duration = r['duration']
+  if (typeof r['maxDuration'] === 'string') retry.maxDuration = r['maxDuration']
+  if (typeof r['factor'] === 'number') retry.factor = r['factor']
+  return retry
+}
+
+const DURATION_PART = /([0-9]+(?:\.[0-9]+)?)(ms|s|m|h)/g
+const UNIT_SECONDS: Record<string, number> = { ms: 0.001, s: 1, m: 60, h: 3600 }
+
+/** `1h30m` → 5400; fractions round up to whole seconds. */
+export function durationSeconds(text: string): number {
+  let total = 0
+  for (const m of text.matchAll(DURATION_PART)) total += Number(m[1]) * UNIT_SECONDS[m[2]!]!
+  return Math.ceil(total)
+}
+
+/** The stricter of `timeout` and `activeDeadlineSeconds`. */
+function timeoutSeconds(timeout: unknown, deadline: unknown): number | undefined {
+  const values: number[] = []
+  if (typeof timeout === 'string') values.push(durationSeconds(timeout))
+  if (typeof deadline === 'number') values.push(deadline)
+  return values.length > 0 ? Math.min(...values) : undefined
+}
+
+function resourcesFrom(raw: unknown): ResourceRequirementsSpec | undefined {
+  if (raw === undefined) return undefined
+  const r = obj(raw)
+  const out: ResourceRequirementsSpec = {}
+  if (r['requests'] !== undefined) out.requests = stringMap(r['requests'])
+  if (r['limits'] !== undefined) out.limits = stringMap(r['limits'])
+  return out
+}
+
+function volumesFrom(raw: unknown): VolumeMountSpec[] {
+  if (!Array.isArray(raw)) return []
+  return raw.map((v: Obj) => {
+    const mount: VolumeMountSpec = { id: String(v['id']), directory: String(v['directory']), readOnly: v['readOnly'] === true }
+    if (typeof v['subPath'] === 'string') mount.subPath = v['subPath']
+    return mount
+  })
+}
+
+export function emptyProjection(): ProjectionSpec {
+  return { secrets: [], envVars: [], files: [], arguments: [], allKeysAsEnv: [] }
+}
+
+/** A raw (schema-valid) v2alpha `projection` block. */
+function projectionFrom(raw: Obj): ProjectionSpec {
+  const p = emptyProjection()
+  for (const s of (raw['secrets'] as Obj[] | undefined) ?? []) {
+    const ref: ProjectionSpec['secrets'][number] = { id: String(s['id']), contextAlias: String(s['contextAlias']) }
+    if (typeof s['workspace'] === 'string') ref.workspace = s['workspace']
+    p.secrets.push(ref)
+  }
+  const projections = obj(raw['projections'])
+  for (const e of (projections['envVars'] as Obj[] | undefined) ?? []) p.envVars.push({ key: String(e['key']), value: String(e['value']) })
+  for (const f of (projections['files'] as Obj[] | undefined) ?? []) {
+    const file: ProjectionSpec['files'][number] = { name: String(f['name']), value: String(f['value']) }
+    if (typeof f['directory'] === 'string') file.directory = f['directory']
+    p.files.push(file)
+  }
+  p.arguments.push(...strings(projections['arguments']))
+  return p
+}
+
+/**
+ * v1 `secrets` and `dataosSecrets` expressed as a projection: every key of a
+ * listed secret as environment, or the chosen keys as env vars / a properties file.
+ */
+function v1Projection(doc: LoadedDocument, stepPath: JsonPath, spec: Obj, issues: ManifestIssue[]): ProjectionSpec {
+  const p = emptyProjection()
+  for (const name of strings(spec['secrets'])) {
+    p.secrets.push({ id: name, contextAlias: name })
+    p.allKeysAsEnv.push(name)
+  }
+  const dataosSecrets = (spec['dataosSecrets'] as Obj[] | undefined) ?? []
+  dataosSecrets.forEach((s, i) => {
+    const name = String(s['name'])
+    const ref: ProjectionSpec['secrets'][number] = { id: name, contextAlias: name }
+    if (typeof s['workspace'] === 'string') ref.workspace = s['workspace']
+    p.secrets.push(ref)
+    const keys = [...(typeof s['key'] === 'string' ? [s['key']] : []), ...strings(s['keys'])]
+    const allKeys = s['allKeys'] === true || keys.length === 0
+    const template = (key: string): string => `{{.secrets.${name}.${key}}}`
+    if (s['consumptionType'] === 'propFile') {
+      if (allKeys) {
+        issues.push(
+          issueAt(
+            doc,
+            'E_SECRET',
+            [...stepPath, 'spec', 'dataosSecrets', i],
+            `secret "${name}": consumptionType propFile needs the keys listed with key or keys (allKeys cannot be written to a file)`,
+          ),
+        )
+        return
+      }
+      p.files.push({ name: `${name}.properties`, value: keys.map((k) => `${k}=${template(k)}\n`).join('') })
+    } else if (allKeys) p.allKeysAsEnv.push(name)
+    else for (const k of keys) p.envVars.push({ key: k, value: template(k) })
+  })
+  return p
+}
+
+/** Workflow-level first, then the step's; a later entry with the same alias / key / file replaces the earlier one in place. */
+export function mergeProjections(first: ProjectionSpec, second: ProjectionSpec): ProjectionSpec {
+  const byKey = <T>(items: T[], key: (item: T) => string): T[] => {
+    const map = new Map<string, T>()
+    for (const item of items) map.set(key(item), item)
+    return [...map.values()]
+  }
+  return {
+    secrets: byKey([...first.secrets, ...second.secrets], (s) => s.contextAlias),
+    envVars: byKey([...first.envVars, ...second.envVars], (e) => e.key),
+    files: byKey([...first.files, ...second.files], (f) => `${f.directory ?? ''}/${f.name}`),
+    arguments: [...first.arguments, ...second.arguments],
+    allKeysAsEnv: [...new Set([...first.allKeysAsEnv, ...second.allKeysAsEnv])],
+  }
+}
+
+function obj(value: unknown): Obj {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Obj) : {}
+}
+
+function strings(value: unknown): string[] {
+  return Array.isArray(value) ? value.map(String) : []
+}
+
+/** Scalars as strings: `PORT: 8080` in YAML is a number, but the environment only has strings. */
+function stringMap(value: unknown): Record<string, string> {
+  const out: Record<string, string> = {}
+  for (const [k, v] of Object.entries(obj(value))) out[k] = String(v)
+  return out
+}

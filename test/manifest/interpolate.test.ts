@@ -1,0 +1,79 @@
+import { describe, expect, it } from 'vitest'
+import { interpolateString } from '../../src/manifest/interpolate.js'
+import { parseSource } from '../../src/manifest/load.js'
+import { yaml } from './helpers.js'
+
+describe('interpolateString', () => {
+  const env = { VOL: 'shared', USER_1: 'ana', EMPTY: '' }
+
+  it('fills ${VAR} and $VAR', () => {
+    expect(interpolateString('id: ${VOL}/$USER_1!', env)).toEqual({ value: 'id: shared/ana!', missing: [] })
+    expect(interpolateString('${EMPTY}x', env)).toEqual({ value: 'x', missing: [] })
+  })
+
+  it('turns $$ into a literal $ and leaves a lone $ alone', () => {
+    expect(interpolateString('cost $$5, $$VOL, 5$, $-x, ${not valid}', env)).toEqual({ value: 'cost $5, $VOL, 5$, $-x, ${not valid}', missing: [] })
+  })
+
+  it('leaves DataOS ${{...}} placeholders and {{...}} templates untouched', () => {
+    const text = 'name: ${{workflow-name}} token={{.secrets.app.TOKEN}} {{ range $i, $v := .Values }}$VOL{{ end }}'
+    expect(interpolateString(text, env).value).toBe('name: ${{workflow-name}} token={{.secrets.app.TOKEN}} {{ range $i, $v := .Values }}shared{{ end }}')
+  })
+
+  it('reports each unset variable once', () => {
+    expect(interpolateString('$A ${B} $A', env)).toEqual({ value: '$A ${B} $A', missing: ['A', 'B'] })
+  })
+})
+
+describe('interpolation while parsing', () => {
+  const text = yaml`
+    name: wf
+    spec:
+      dag:
+        - name: extract
+          spec:
+            runAsUser: \${UID}
+            quoted: "\${UID}"
+            use:
+              volumes:
+                - id: \${SHARED_VOLUME_ID}
+                  directory: /workspace
+            \${KEY_NOT_TOUCHED}: x
+            structure: \${STRUCTURE}
+    `
+
+  it('fills values after parsing, keeps plain numbers numbers, never changes structure or keys', () => {
+    const env = { UID: '1000', SHARED_VOLUME_ID: 'vol-1', STRUCTURE: 'a: b\n- c: [d' }
+    const { documents, issues } = parseSource({ file: 'w.yaml', text }, { interpolate: true, env })
+    expect(issues).toEqual([])
+    const spec = ((documents[0]!.value as any).spec.dag[0].spec) as Record<string, unknown>
+    expect(spec['runAsUser']).toBe(1000)
+    expect(spec['quoted']).toBe('1000')
+    expect(spec['use']).toEqual({ volumes: [{ id: 'vol-1', directory: '/workspace' }] })
+    expect(spec['${KEY_NOT_TOUCHED}']).toBe('x')
+    expect(spec['structure']).toBe('a: b\n- c: [d')
+  })
+
+  it('reports an unset variable at its scalar and leaves the document out', () => {
+    const { documents, issues } = parseSource({ file: 'w.yaml', text }, { interpolate: true, env: { UID: '1', STRUCTURE: 's' } })
+    expect(documents).toEqual([])
+    expect(issues).toEqual([
+      {
+        file: 'w.yaml',
+        line: 10,
+        column: 19,
+        path: 'spec.dag[0].spec.use.volumes[0].id',
+        code: 'E_INTERPOLATION',
+        message: 'environment variable SHARED_VOLUME_ID is not set',
+      },
+    ])
+  })
+
+  it('leaves the text as is when interpolation is disabled', () => {
+    const { documents, issues } = parseSource({ file: 'w.yaml', text }, { interpolate: false, env: {} })
+    expect(issues).toEqual([])
+    const spec = ((documents[0]!.value as any).spec.dag[0].spec) as Record<string, unknown>
+    expect(spec['runAsUser']).toBe('${UID}')
+    expect((spec['use'] as any).volumes[0].id).toBe('${SHARED_VOLUME_ID}')
+  })
+})
