@@ -13,7 +13,7 @@ export interface InterpolationResult {
 }
 
 /**
- * Replaces `${VAR}` and `$VAR` from `env`; `$$` is a literal `$`. Text inside
+ * Replaces `${VAR}` and `$VAR` from `env`; `$$` is a literal `$`; an unset `$VAR` is kept. Text inside
  * `{{ ... }}` (projection / stack templates) and DataOS `${{ ... }}`
  * placeholders is copied untouched. A `$` that starts nothing is kept as is.
  */
@@ -28,10 +28,12 @@ export function interpolateString(input: string, env: Record<string, string | un
     out += input.slice(from, stop)
     i = stop
   }
-  const substitute = (name: string, raw: string): void => {
+  // An unset bare `$VAR` stays as written: shell scripts inside stackSpec keep
+  // their own variables. An unset `${VAR}` is an error, since braces say "fill me".
+  const substitute = (name: string, raw: string, braced: boolean): void => {
     const value = env[name]
     if (value === undefined) {
-      if (!missing.includes(name)) missing.push(name)
+      if (braced && !missing.includes(name)) missing.push(name)
       out += raw
     } else out += value
   }
@@ -60,14 +62,14 @@ export function interpolateString(input: string, env: Record<string, string | un
       BRACED_AT.lastIndex = i + 2
       const m = BRACED_AT.exec(input)
       if (m) {
-        substitute(m[1]!, '${' + m[0])
+        substitute(m[1]!, '${' + m[0], true)
         i = BRACED_AT.lastIndex
         continue
       }
     } else if (next !== undefined && NAME_START.test(next)) {
       NAME_AT.lastIndex = i + 1
       const m = NAME_AT.exec(input)!
-      substitute(m[0], '$' + m[0])
+      substitute(m[0], '$' + m[0], false)
       i = NAME_AT.lastIndex
       continue
     }

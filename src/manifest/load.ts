@@ -92,10 +92,40 @@ export async function readSources(inputs: string[], opts: ReadOptions): Promise<
   return { sources, issues }
 }
 
+/** Name of the file that lists entries a folder read skips, like .helmignore. */
+export const IGNORE_FILE = '.ctlignore'
+
+/**
+ * Entries of `dir` named in its `.ctlignore` (one name or `*` pattern a line,
+ * `#` comments, a trailing `/` for folders). It applies only while reading the
+ * folder that holds it: a folder named on the command line is always read.
+ */
+async function ignoredNames(dir: string): Promise<((name: string, isDir: boolean) => boolean) | undefined> {
+  let text: string
+  try {
+    text = await readFile(join(dir, IGNORE_FILE), 'utf8')
+  } catch {
+    return undefined
+  }
+  const rules = text
+    .split(/\r?\n/)
+    .map((line) => line.trim())
+    .filter((line) => line !== '' && !line.startsWith('#'))
+    .map((line) => {
+      const dirOnly = line.endsWith('/')
+      const body = line.replace(/\/+$/, '').replace(/^\.\//, '')
+      const pattern = new RegExp('^' + body.split('*').map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('[^/]*') + '$')
+      return { dirOnly, pattern }
+    })
+  return (name, isDir) => rules.some((rule) => (!rule.dirOnly || isDir) && rule.pattern.test(name))
+}
+
 async function listManifests(dir: string, recursive: boolean, out: string[]): Promise<void> {
   const entries = await readdir(dir, { withFileTypes: true })
+  const ignored = await ignoredNames(dir)
   for (const entry of entries) {
     const full = join(dir, entry.name)
+    if (ignored?.(entry.name, entry.isDirectory())) continue
     if (entry.isDirectory()) {
       if (recursive) await listManifests(full, recursive, out)
     } else if (MANIFEST_FILE.test(entry.name)) out.push(full)
@@ -180,7 +210,7 @@ export function parseSource(src: SourceText, opts: ParseOptions): { documents: L
     if (opts.interpolate) {
       const before = issues.length
       interpolateNodes(root, opts.env, (node, path, name) =>
-        at(node.range?.[0] ?? 0, path, 'E_INTERPOLATION', `environment variable ${name} is not set`),
+        at(node.range?.[0] ?? 0, path, 'E_INTERPOLATION', `environment variable ${name} is not set (write $$\{${name}} to keep the text, or use --disable-interpolation)`),
       )
       if (issues.length > before) return
     }

@@ -20,8 +20,8 @@ describe('interpolateString', () => {
     expect(interpolateString(text, env).value).toBe('name: ${{workflow-name}} token={{.secrets.app.TOKEN}} {{ range $i, $v := .Values }}shared{{ end }}')
   })
 
-  it('reports each unset variable once', () => {
-    expect(interpolateString('$A ${B} $A', env)).toEqual({ value: '$A ${B} $A', missing: ['A', 'B'] })
+  it('reports each unset ${VAR} once and keeps an unset bare $VAR for the shell', () => {
+    expect(interpolateString('$A ${B} $A ${B}', env)).toEqual({ value: '$A ${B} $A ${B}', missing: ['B'] })
   })
 })
 
@@ -64,7 +64,7 @@ describe('interpolation while parsing', () => {
         column: 19,
         path: 'spec.dag[0].spec.use.volumes[0].id',
         code: 'E_INTERPOLATION',
-        message: 'environment variable SHARED_VOLUME_ID is not set',
+        message: 'environment variable SHARED_VOLUME_ID is not set (write $${SHARED_VOLUME_ID} to keep the text, or use --disable-interpolation)',
       },
     ])
   })

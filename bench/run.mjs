@@ -1,0 +1,26 @@
+// Runs every benchmark in bench/*.bench.mjs one after another (never in the
+// test suite) and writes each one's figures to bench/results/<name>.json.
+import { readdirSync, mkdirSync, writeFileSync } from 'node:fs'
+import { dirname, join } from 'node:path'
+import { fileURLToPath, pathToFileURL } from 'node:url'
+
+const here = dirname(fileURLToPath(import.meta.url))
+const only = process.argv.slice(2)
+mkdirSync(join(here, 'results'), { recursive: true })
+const files = readdirSync(here).filter((f) => f.endsWith('.bench.mjs')).sort()
+let failed = false
+for (const file of files) {
+  const name = file.replace(/\.bench\.mjs$/, '')
+  if (only.length > 0 && !only.includes(name)) continue
+  process.stdout.write(`bench ${name} ...\n`)
+  const mod = await import(pathToFileURL(join(here, file)).href)
+  const result = await mod.default()
+  const record = { benchmark: name, date: new Date().toISOString(), node: process.version, ...result }
+  writeFileSync(join(here, 'results', `${name}.json`), JSON.stringify(record, null, 2) + '\n')
+  for (const [key, target] of Object.entries(result.targets ?? {})) {
+    const verdict = target.met ? 'met' : 'MISSED'
+    if (!target.met) failed = true
+    process.stdout.write(`  ${key}: ${target.value} (target ${target.target}) ${verdict}\n`)
+  }
+}
+if (failed) process.exitCode = 1

@@ -1,0 +1,20 @@
+import { Args, Flags } from '@oclif/core'
+import { BaseCommand } from '../../src/cli/base.js'
+import { addContext } from '../../src/cli/verbs/context.js'
+
+export default class ContextAdd extends BaseCommand {
+  static override summary = 'Add (or update) a context'
+  static override examples = [
+    '<%= config.bin %> context add staging --server https://ctl.staging.example.com -w analytics --select',
+  ]
+  static override args = { name: Args.string({ description: 'Context name', required: true }) }
+  static override flags = {
+    server: Flags.string({ summary: 'Control plane URL, or "local" for the embedded one', required: true }),
+    workspace: Flags.string({ char: 'w', summary: 'Default workspace', default: 'public' }),
+    select: Flags.boolean({ summary: 'Also make it the current context', default: false }),
+  }
+  async run(): Promise<void> {
+    const { args, flags } = await this.parse(ContextAdd)
+    addContext({ name: args.name, server: flags.server, workspace: flags.workspace }, flags.select, this.io)
+  }
+}

@@ -1,0 +1,13 @@
+import { Args } from '@oclif/core'
+import { BaseCommand } from '../../src/cli/base.js'
+import { deleteContext } from '../../src/cli/verbs/context.js'
+
+export default class ContextDelete extends BaseCommand {
+  static override summary = 'Delete a context'
+  static override examples = ['<%= config.bin %> context delete staging']
+  static override args = { name: Args.string({ description: 'Context name', required: true }) }
+  async run(): Promise<void> {
+    const { args } = await this.parse(ContextDelete)
+    deleteContext(args.name, this.io)
+  }
+}

@@ -1,0 +1,76 @@
+// Finding the control plane: the context names it, CTL_APIKEY or the stored
+// credentials authenticate, and for the default local context a control plane
+// that is not running yet is started in the background (the embedded default).
+import { existsSync, readFileSync } from 'node:fs'
+import { createServer } from 'node:net'
+import { join } from 'node:path'
+import { CtlClient } from '../client/client.js'
+import { CtlError } from '../errors.js'
+import { ADMIN_KEY_FILE } from '../server/server.js'
+import { serverStatus, spawnDetachedServer } from '../server/process.js'
+import { currentContext, isLocalContext, localServerDir, readConfig, type ContextEntry } from './config.js'
+import { FileCredentialStore, type CredentialStore } from './credentials.js'
+import type { Io } from './io.js'
+
+export const DEFAULT_LOCAL_PORT = 7419
+
+export interface ConnectOptions {
+  context?: string
+  env: NodeJS.ProcessEnv
+  io: Io
+  /** Path of bin/run.js, to start the embedded control plane. */
+  cliEntry: string
+  credentials?: CredentialStore
+  /** Default true: start the embedded control plane when it is not running. */
+  autoStart?: boolean
+}
+
+export interface Connection {
+  client: CtlClient
+  context: ContextEntry
+  /** The context's default workspace. */
+  workspace: string
+}
+
+export async function connect(opts: ConnectOptions): Promise<Connection> {
+  const context = currentContext(readConfig(opts.env), opts.context)
+  const baseUrl = isLocalContext(context) ? await localServerUrl(opts) : context.server
+  const apiKey = await apiKeyFor(context, opts)
+  return { client: new CtlClient({ baseUrl, apiKey }), context, workspace: context.workspace }
+}
+
+async function localServerUrl(opts: ConnectOptions): Promise<string> {
+  const dataDir = localServerDir(opts.env)
+  const status = await serverStatus(dataDir)
+  if (status.running && status.url) return status.url
+  if (opts.autoStart === false) {
+    throw new CtlError('E_UNAVAILABLE', `the embedded control plane is not running (start it with: ctl server start --detach)`)
+  }
+  const wanted = opts.env.CTL_PORT !== undefined ? Number(opts.env.CTL_PORT) : DEFAULT_LOCAL_PORT
+  if (!Number.isInteger(wanted) || wanted < 0 || wanted > 65535) throw new CtlError('E_USAGE', `CTL_PORT "${opts.env.CTL_PORT}" is not a port number`)
+  const port = wanted === 0 || (await portIsFree(wanted)) ? wanted : 0
+  const started = await spawnDetachedServer({ dataDir, port, cliEntry: opts.cliEntry })
+  opts.io.err(`started the embedded control plane at ${started.url} (data in ${dataDir}; stop it with: ctl server stop)`)
+  return started.url
+}
+
+function portIsFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const probe = createServer()
+    probe.once('error', () => resolve(false))
+    probe.listen({ port, host: '127.0.0.1', exclusive: true }, () => probe.close(() => resolve(true)))
+  })
+}
+
+async function apiKeyFor(context: ContextEntry, opts: ConnectOptions): Promise<string | undefined> {
+  const fromEnv = opts.env.CTL_APIKEY
+  if (fromEnv && fromEnv.trim() !== '') return fromEnv.trim()
+  const stored = await (opts.credentials ?? new FileCredentialStore(join(localServerDir(opts.env), '..', 'credentials.yaml'))).get(context.name)
+  if (stored) return stored
+  if (isLocalContext(context)) {
+    // The embedded control plane writes its first admin key here (mode 0600).
+    const file = join(localServerDir(opts.env), ADMIN_KEY_FILE)
+    if (existsSync(file)) return readFileSync(file, 'utf8').trim()
+  }
+  return undefined
+}

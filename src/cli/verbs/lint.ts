@@ -1,0 +1,48 @@
+// `ctl resource lint` (and `apply --lint`): every file, every document, every
+// problem in one run, printed `FILE:LINE:COL  message (path)`.
+import { ManifestError } from '../../errors.js'
+import { lintFiles } from '../../manifest/index.js'
+import type { ManifestContext } from '../../manifest/index.js'
+import type { NormalizedDocument, ResourceMeta } from '../../manifest/model.js'
+import { INSTANCE_LEVEL_TYPES } from '../../manifest/model.js'
+import type { Io } from '../io.js'
+import { offlineManifestContext } from '../offline.js'
+import { completeFileOptions, validateFileOptions, type FileOptions } from './files.js'
+
+export interface LintOptions extends FileOptions {
+  workspace: string
+  /** The verb word printed before each resource: `linting` or `applying`. */
+  verb: string
+}
+
+export function completeLintOptions(flags: { file?: string[]; recursive?: boolean; 'disable-interpolation'?: boolean; workspace?: string }, env: NodeJS.ProcessEnv, verb = 'linting'): LintOptions {
+  return { ...completeFileOptions(flags, env), workspace: flags.workspace ?? 'public', verb }
+}
+
+export function validateLintOptions(options: LintOptions): void {
+  validateFileOptions(options)
+}
+
+/** Lints; throws ManifestError with every issue when anything is invalid. */
+export async function lintManifests(options: LintOptions, ctx: ManifestContext = offlineManifestContext()): Promise<NormalizedDocument[]> {
+  const result = await lintFiles(options.files, ctx, {
+    interpolate: options.interpolate,
+    env: options.env,
+    recursive: options.recursive,
+    stdin: options.stdin,
+  })
+  if (result.issues.length > 0) throw new ManifestError(result.issues)
+  return result.documents
+}
+
+export function describeResource(meta: ResourceMeta, workspace: string): string {
+  const scope = INSTANCE_LEVEL_TYPES.includes(meta.type) ? '' : `(${meta.workspace ?? workspace})`
+  return `${scope} ${meta.name}:${meta.version}:${meta.type}`
+}
+
+export async function runLint(options: LintOptions, io: Io): Promise<NormalizedDocument[]> {
+  const documents = await lintManifests(options)
+  for (const { resource } of documents) io.out(`${options.verb}${describeResource(resource.meta, options.workspace)}...valid`)
+  io.out(`${options.verb === 'linting' ? 'lint' : 'apply'}...complete (${documents.length} resource${documents.length === 1 ? '' : 's'} valid)`)
+  return documents
+}
