@@ -37,6 +37,7 @@ are never read). --dry-run=server sends everything through the server's apply pa
     const verb = new ApplyVerb(this.io, this.config.root)
     verb.complete(flags, process.env)
     verb.validate()
-    await verb.run()
+    const exitCode = await verb.run()
+    if (exitCode !== 0) this.exit(exitCode)
   }
 }

@@ -9,25 +9,30 @@ export abstract class BaseCommand extends Command {
 
   protected override async catch(err: Error & { exitCode?: number; oclif?: { exit?: number } }): Promise<unknown> {
     if (err instanceof Errors.ExitError) throw err
+    return this.exit(this.reportError(err))
+  }
+
+  /** Prints the error the way a user should see it; returns the exit code it maps to. */
+  protected reportError(err: Error & { oclif?: { exit?: number } }): number {
     if (err instanceof ManifestError) {
       for (const issue of err.issues) this.io.err(formatIssue(issue))
       this.io.err(`error: ${err.issues.length} problem${err.issues.length === 1 ? '' : 's'} found`)
-      return this.exit(ExitCode.invalid)
+      return ExitCode.invalid
     }
     if (err instanceof CtlError) {
       this.io.err(`error: ${err.message}`)
       if (process.env.CTL_DEBUG && err.stack) this.io.err(err.stack)
-      return this.exit(err.exitCode)
+      return err.exitCode
     }
     // oclif's own parse errors (unknown flag, missing argument): usage, exit 2.
     if (err.oclif?.exit !== undefined || err instanceof Errors.CLIError) {
       this.io.err(`error: ${err.message.replace(/^Error: /, '')}`)
       this.io.err(`See '${this.config.bin} ${this.id?.replace(/:/g, ' ') ?? ''} --help'.`)
-      return this.exit(ExitCode.usage)
+      return ExitCode.usage
     }
     this.io.err(`error: internal error: ${err.message}`)
     if (process.env.CTL_DEBUG && err.stack) this.io.err(err.stack)
-    return this.exit(ExitCode.unavailable)
+    return ExitCode.unavailable
   }
 }
 

@@ -1,0 +1,42 @@
+import { Flags } from '@oclif/core'
+import { BaseCommand, contextFlag, outputFlag, workspaceFlag } from '../../src/cli/base.js'
+import { parseOutputFormat } from '../../src/cli/output.js'
+import { runGet, validateGetOptions, type GetOptions } from '../../src/cli/verbs/get.js'
+import { openSession } from '../../src/cli/verbs/session.js'
+
+export default class ResourceGet extends BaseCommand {
+  static override summary = 'List resources with their STATUS and RUNTIME'
+  static override description = `Prints NAME | VERSION | TYPE | WORKSPACE | STATUS | RUNTIME | OWNER. Without -a only your own resources in the
+workspace are listed; -a lists everyone's, in every workspace. RUNTIME is pending, running, succeeded, failed, or
+next:<RFC 3339 time> for a scheduled workflow between runs.`
+  static override examples = [
+    '<%= config.bin %> resource get',
+    '<%= config.bin %> resource get -t workflow -a',
+    '<%= config.bin %> resource get -t workflow -n customer-batch-pipeline -d',
+    '<%= config.bin %> resource get -t workflow -n customer-batch-pipeline --revisions',
+    '<%= config.bin %> resource get -t workflow -r',
+  ]
+  static override aliases = ['get']
+  static override flags = {
+    type: Flags.string({ char: 't', summary: 'Resource type' }),
+    name: Flags.string({ char: 'n', summary: 'Resource name' }),
+    ...workspaceFlag,
+    all: Flags.boolean({ char: 'a', summary: 'Everyone\'s resources, in every workspace', default: false }),
+    details: Flags.boolean({ char: 'd', summary: 'Show the stored manifest (needs -t and -n)', default: false }),
+    revisions: Flags.boolean({ summary: 'List the stored revisions (needs -t and -n)', default: false }),
+    refresh: Flags.boolean({ char: 'r', summary: 'Refresh every 5 seconds until interrupted', default: false }),
+    ...outputFlag,
+    ...contextFlag,
+  }
+
+  async run(): Promise<void> {
+    const { flags } = await this.parse(ResourceGet)
+    const options: GetOptions = {
+      type: flags.type, name: flags.name, all: flags.all, details: flags.details, revisions: flags.revisions,
+      output: parseOutputFormat(flags.output), refresh: flags.refresh ? 5 : 0,
+    }
+    validateGetOptions(options)
+    const session = await openSession(flags, this.io, this.config.root)
+    await runGet(session, options, this.io)
+  }
+}

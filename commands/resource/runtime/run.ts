@@ -1,0 +1,25 @@
+import { Flags } from '@oclif/core'
+import { BaseCommand, contextFlag, workspaceFlag } from '../../../src/cli/base.js'
+import { runRuntimeRun, validateRuntimeTarget } from '../../../src/cli/verbs/runtime.js'
+import { openSession } from '../../../src/cli/verbs/session.js'
+
+export default class RuntimeRun extends BaseCommand {
+  static override summary = 'Run a workflow now (on a scheduled workflow: an extra run)'
+  static override examples = ['<%= config.bin %> resource runtime run -t workflow -n daily-report --wait']
+  static override aliases = ['runtime:run']
+  static override flags = {
+    type: Flags.string({ char: 't', summary: 'Resource type', default: 'workflow' }),
+    name: Flags.string({ char: 'n', summary: 'Workflow name', required: true }),
+    ...workspaceFlag,
+    wait: Flags.boolean({ summary: 'Follow the run; exit 0 if it succeeds, 1 if it fails', default: false }),
+    ...contextFlag,
+  }
+
+  async run(): Promise<void> {
+    const { flags } = await this.parse(RuntimeRun)
+    validateRuntimeTarget(flags)
+    const session = await openSession(flags, this.io, this.config.root)
+    const code = await runRuntimeRun(session, flags, flags.wait, this.io)
+    if (code !== 0) this.exit(code)
+  }
+}

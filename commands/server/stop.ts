@@ -1,0 +1,20 @@
+import { Flags } from '@oclif/core'
+import { BaseCommand } from '../../src/cli/base.js'
+import { localServerDir } from '../../src/cli/config.js'
+import { stopServer } from '../../src/server/process.js'
+
+export default class ServerStop extends BaseCommand {
+  static override summary = 'Stop the control plane started for a data folder'
+  static override description = 'Running steps keep running and are picked up again when the control plane starts.'
+  static override examples = ['<%= config.bin %> server stop']
+  static override flags = {
+    'data-dir': Flags.string({ summary: 'Data folder of the control plane (default $CTL_HOME/server)' }),
+  }
+
+  async run(): Promise<void> {
+    const { flags } = await this.parse(ServerStop)
+    const dataDir = flags['data-dir'] ?? localServerDir()
+    const stopped = await stopServer(dataDir)
+    this.io.out(stopped ? `control plane stopped (data in ${dataDir})` : `no control plane was running for ${dataDir}`)
+  }
+}

@@ -1,0 +1,72 @@
+// `ctl resource get`: NAME | VERSION | TYPE | WORKSPACE | STATUS | RUNTIME | OWNER,
+// as dataos-ctl prints it; `-d` the stored manifest, `--revisions` the history.
+import type { ResourceRow } from '../../client/types.js'
+import { CtlError } from '../../errors.js'
+import { INSTANCE_LEVEL_TYPES, RESOURCE_TYPES } from '../../manifest/model.js'
+import type { Io } from '../io.js'
+import { renderTable, toJson, toYaml, type OutputFormat } from '../output.js'
+import type { Session } from './session.js'
+
+export interface GetOptions {
+  type?: string
+  name?: string
+  all: boolean
+  details: boolean
+  revisions: boolean
+  output: OutputFormat
+  /** Seconds between refreshes; 0 = print once. */
+  refresh: number
+}
+
+export function validateGetOptions(o: GetOptions): void {
+  if (o.type && !(RESOURCE_TYPES as readonly string[]).includes(o.type)) {
+    throw new CtlError('E_USAGE', `unknown type "${o.type}"; known: ${RESOURCE_TYPES.join(', ')}`)
+  }
+  if ((o.details || o.revisions) && !(o.type && o.name)) throw new CtlError('E_USAGE', '-d and --revisions need -t TYPE and -n NAME')
+}
+
+export const GET_HEADERS = ['NAME', 'VERSION', 'TYPE', 'WORKSPACE', 'STATUS', 'RUNTIME', 'OWNER']
+
+export function resourceRowCells(r: ResourceRow): string[] {
+  return [r.name, r.version, r.type, r.workspace ?? '', r.status, r.runtime, r.owner]
+}
+
+export async function runGet(session: Session, o: GetOptions, io: Io): Promise<void> {
+  for (;;) {
+    await printOnce(session, o, io)
+    if (o.refresh <= 0) return
+    await new Promise((resolve) => setTimeout(resolve, o.refresh * 1000))
+    if (io.isTty) io.out('\x1b[2J\x1b[H')
+    else io.out('')
+  }
+}
+
+async function printOnce(session: Session, o: GetOptions, io: Io): Promise<void> {
+  const instance = o.type !== undefined && (INSTANCE_LEVEL_TYPES as readonly string[]).includes(o.type)
+  if (o.details || o.revisions) {
+    const detail = await session.client.get({ workspace: instance ? null : session.workspace, type: o.type!, name: o.name! }, { revisions: o.revisions })
+    if (o.output === 'json') return io.out(toJson(detail))
+    if (o.output === 'yaml' || (o.details && !o.revisions)) {
+      if (o.output === 'yaml') return io.out(toYaml(detail))
+      io.out(renderTable(GET_HEADERS, [resourceRowCells(detail.resource)]))
+      io.out(toYaml({ revision: detail.resource.revision, createdAt: detail.resource.createdAt, updatedAt: detail.resource.updatedAt, statusReason: detail.resource.statusReason, manifest: detail.manifest }))
+      return
+    }
+    io.out(renderTable(GET_HEADERS, [resourceRowCells(detail.resource)]))
+    io.out(renderTable(['REVISION', 'HASH', 'CREATED BY', 'CREATED'], (detail.revisions ?? []).map((r) => [r.revision, r.hash.slice(0, 12), r.createdBy, r.createdAt])))
+    return
+  }
+  let rows = await session.client.list({ all: o.all, workspace: instance ? undefined : session.workspace, type: o.type, name: o.name })
+  if (!o.all) {
+    // dataos-ctl lists your own resources unless -a is given.
+    const me = (await session.client.whoami()).id
+    rows = rows.filter((r) => r.owner === me)
+  }
+  if (o.output === 'json') return io.out(toJson(rows))
+  if (o.output === 'yaml') return io.out(toYaml(rows))
+  if (rows.length === 0) {
+    io.out(o.all ? 'no resources found' : `no resources of yours found in workspace ${session.workspace} (use -a for everyone's, everywhere)`)
+    return
+  }
+  io.out(renderTable(GET_HEADERS, rows.map(resourceRowCells)))
+}

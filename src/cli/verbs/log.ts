@@ -1,0 +1,88 @@
+// `ctl resource log`: per node a NODE NAME | CONTAINER NAME | ERROR header and a
+// LOGS rule, then the lines, as dataos-ctl prints them. Logs are stored
+// centrally, so they are there after the run ended and its processes are gone.
+import type { LogLineRecord, RunDetail } from '../../client/types.js'
+import { CtlError } from '../../errors.js'
+import type { StepRunRecord } from '../../store/types.js'
+import type { Io } from '../io.js'
+import { renderTable } from '../output.js'
+import type { Session } from './session.js'
+import { latestAttempts } from './wait.js'
+
+export interface LogOptions {
+  type: string
+  name: string
+  /** A step name (`--container`) or node name `step-attempt` (`--node`). */
+  step?: string
+  attempt?: number
+  follow: boolean
+  /** Last N lines per node; undefined = all. */
+  tail?: number
+  runId?: string
+  timestamps: boolean
+}
+
+export function completeLogOptions(flags: { type?: string; name: string; container?: string; node?: string; follow?: boolean; tail?: number; run?: string; timestamps?: boolean }): LogOptions {
+  let step = flags.container
+  let attempt: number | undefined
+  if (flags.node) {
+    const m = /^(.*)-(\d+)$/.exec(flags.node)
+    step = m ? m[1] : flags.node
+    attempt = m ? Number(m[2]) : undefined
+  }
+  return {
+    type: flags.type ?? 'workflow',
+    name: flags.name,
+    step,
+    attempt,
+    follow: flags.follow ?? false,
+    tail: flags.tail === undefined || flags.tail < 0 ? undefined : flags.tail,
+    runId: flags.run,
+    timestamps: flags.timestamps ?? false,
+  }
+}
+
+export function validateLogOptions(o: LogOptions, flags: { container?: string; node?: string }): void {
+  if (flags.container && flags.node) throw new CtlError('E_USAGE', 'use --container STEP or --node NODE, not both')
+  if (o.type !== 'workflow') throw new CtlError('E_USAGE', `only workflows have logs; got -t ${o.type}`)
+}
+
+const RULE = '-------------------LOGS-------------------'
+
+function header(step: StepRunRecord): string {
+  const error = step.state === 'failed' ? [step.reason, step.message].filter(Boolean).join(': ') : ''
+  return renderTable(['NODE NAME', 'CONTAINER NAME', 'ERROR'], [[`${step.step}-${step.attempt}`, step.step, error]]) + RULE
+}
+
+export interface LogWriter {
+  write(text: string): void
+}
+
+export async function runLog(session: Session, o: LogOptions, io: Io, out: LogWriter = { write: (t) => io.out(t.endsWith('\n') ? t.slice(0, -1) : t) }): Promise<void> {
+  const ref = { workspace: session.workspace, type: o.type, name: o.name }
+  const runId = o.runId ?? (await session.client.runs(ref, { limit: 1 }))[0]?.id
+  if (!runId) throw new CtlError('E_NOT_FOUND', `workflow ${o.name} in workspace ${session.workspace} has no runs yet`)
+  const detail: RunDetail = await session.client.run(runId)
+  let nodes = o.attempt !== undefined ? detail.steps : latestAttempts(detail.steps)
+  if (o.step !== undefined) {
+    nodes = nodes.filter((s) => s.step === o.step && (o.attempt === undefined || s.attempt === o.attempt))
+    if (nodes.length === 0) {
+      const known = [...new Set(detail.steps.map((s) => s.step))].join(', ')
+      throw new CtlError('E_NOT_FOUND', `no ${o.attempt !== undefined ? `node ${o.step}-${o.attempt}` : `step ${o.step}`} in run ${runId}; steps: ${known}`)
+    }
+  }
+  const format = o.timestamps ? (l: LogLineRecord) => `${l.time} ${l.text}\n` : (l: LogLineRecord) => `${l.text}\n`
+  for (const node of nodes) {
+    out.write(header(node) + '\n')
+    const stream = session.client.logs(runId, { step: node.step, attempt: node.attempt, tail: o.tail, follow: o.follow })
+    for await (const batch of stream) {
+      let text = ''
+      for (const line of batch) text += format(line)
+      out.write(text)
+    }
+    if (o.follow) {
+      const finished = (await session.client.run(runId)).steps.find((s) => s.id === node.id)
+      if (finished?.state === 'failed') out.write(`node ${node.step}-${node.attempt} failed: ${[finished.reason, finished.message].filter(Boolean).join(': ')}\n`)
+    }
+  }
+}

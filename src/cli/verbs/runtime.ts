@@ -1,0 +1,178 @@
+// `ctl resource runtime get|run|stop|retry`: a workflow's runs, as dataos-ctl
+// shows them — the resource, its steps, the run, the nodes, recent runs.
+import type { RunDetail, RunRecord } from '../../client/types.js'
+import { CtlError } from '../../errors.js'
+import type { WorkflowResource } from '../../manifest/model.js'
+import type { StepRunRecord } from '../../store/types.js'
+import type { Io } from '../io.js'
+import { formatDuration, renderTable, toJson, toYaml, type OutputFormat } from '../output.js'
+import type { Session } from './session.js'
+import { latestAttempts, waitForRun } from './wait.js'
+
+export interface RuntimeTarget {
+  name: string
+  /** Only workflows have runs. */
+  type: string
+}
+
+export function validateRuntimeTarget(t: RuntimeTarget): void {
+  if (t.type !== 'workflow') throw new CtlError('E_USAGE', `only workflows have runs; got -t ${t.type}`)
+}
+
+function refOf(session: Session, t: RuntimeTarget) {
+  return { workspace: session.workspace, type: t.type, name: t.name }
+}
+
+interface HandleData {
+  mode?: string
+  stepPid?: number | null
+  image?: string
+  notes?: string[]
+}
+
+function handleOf(step: StepRunRecord): { id?: string; data: HandleData } {
+  const h = step.runtimeHandle as { id?: string; data?: HandleData } | undefined
+  return { id: h?.id, data: h?.data ?? {} }
+}
+
+function when(iso: string | undefined): string {
+  return iso ?? ''
+}
+
+function lasted(from: string | undefined, to: string | undefined): string {
+  if (!from || !to) return ''
+  return formatDuration(Date.parse(to) - Date.parse(from))
+}
+
+export interface RuntimeGetOptions extends RuntimeTarget {
+  node?: string
+  runId?: string
+  output: OutputFormat
+  refresh: number
+}
+
+export async function runRuntimeGet(session: Session, o: RuntimeGetOptions, io: Io): Promise<void> {
+  for (;;) {
+    await printRuntime(session, o, io)
+    if (o.refresh <= 0) return
+    await new Promise((resolve) => setTimeout(resolve, o.refresh * 1000))
+    io.out(io.isTty ? '\x1b[2J\x1b[H' : '')
+  }
+}
+
+async function printRuntime(session: Session, o: RuntimeGetOptions, io: Io): Promise<void> {
+  const ref = refOf(session, o)
+  const [detail, runs, info, rows] = await Promise.all([
+    session.client.get(ref),
+    session.client.runs(ref, { limit: 10 }),
+    session.client.info(),
+    session.client.list({ workspace: session.workspace, type: o.type, name: o.name }),
+  ])
+  const workflow = detail.manifest as WorkflowResource
+  const runId = o.runId ?? runs[0]?.id
+  const run: RunDetail | undefined = runId ? await session.client.run(runId) : undefined
+  const row = rows.find((r) => r.name === o.name)
+  if (o.output !== 'table') {
+    const value = { resource: detail.resource, runtime: row?.runtime, run, recentRuns: runs, runtimeInfo: info.runtime }
+    io.out(o.output === 'json' ? toJson(value) : toYaml(value))
+    return
+  }
+  if (o.node) return printNode(run, o.node, io, info.runtime.sandbox)
+  const r = detail.resource
+  io.out(renderTable(['NAME', 'VERSION', 'TYPE', 'WORKSPACE', 'TITLE', 'OWNER'], [[r.name, r.version, r.type, r.workspace ?? '', workflow.workflow.title ?? '', r.owner]]))
+  io.out(
+    renderTable(
+      ['JOB NAME', 'STACK', 'JOB TITLE', 'JOB DEPENDENCIES'],
+      workflow.workflow.dag.map((s) => [s.name, `${s.spec.stack.name}${s.spec.stack.version ? `:${s.spec.stack.version}` : ''}`, s.title ?? '', s.depends.join(', ')]),
+    ),
+  )
+  const schedule = workflow.workflow.schedule
+  if (schedule) {
+    const lastScheduled = runs.find((x) => x.trigger === 'schedule')
+    io.out(
+      renderTable(
+        ['SCHEDULE', 'TIMEZONE', 'CONCURRENCY', 'SCHEDULED RUNTIME', 'LAST SCHEDULED TIME', 'LATE BY'],
+        [[schedule.crons.join(', '), schedule.timezone, schedule.concurrencyPolicy, row?.runtime ?? '', lastScheduled?.scheduledAt ?? '', lastScheduled?.lateBySeconds ? formatDuration(lastScheduled.lateBySeconds * 1000) : '']],
+      ),
+    )
+  }
+  if (!run) {
+    io.out(`no runs yet${row?.runtime ? ` (runtime ${row.runtime})` : ''}`)
+    return
+  }
+  io.out(renderTable(['RUN ID', 'TRIGGER', 'RUNTIME', 'PROGRESS', 'STARTED', 'FINISHED'], [[run.run.id, run.run.trigger, run.run.state, run.progress, when(run.run.startedAt), when(run.run.finishedAt)]]))
+  if (run.run.lateBySeconds) io.out(`this run started late: scheduled for ${run.run.scheduledAt}, ${formatDuration(run.run.lateBySeconds * 1000)} late (the control plane was down)`)
+  io.out(
+    renderTable(
+      ['NODE NAME', 'JOB NAME', 'POD NAME', 'TYPE', 'CONTAINERS', 'PHASE'],
+      latestAttempts(run.steps).map((s) => {
+        const h = handleOf(s)
+        return [`${s.step}-${s.attempt}`, s.step, h.id ?? '', processType(h.data.mode), h.data.image ?? '', s.state]
+      }),
+    ),
+  )
+  io.out(`runtime: ${info.runtime.name} (${info.runtime.sandbox === 'bubblewrap' ? 'bubblewrap sandbox' : 'plain processes: bubblewrap is not installed'})`)
+  if (runs.length > 1) {
+    io.out('')
+    io.out(renderTable(['RECENT RUNS', 'TRIGGER', 'STATE', 'STARTED', 'FINISHED', 'DURATION'], runs.map((x) => [x.id, x.trigger, x.state, when(x.startedAt), when(x.finishedAt), lasted(x.startedAt, x.finishedAt)])))
+  }
+}
+
+function processType(mode: string | undefined): string {
+  if (mode === 'bubblewrap') return 'process (bubblewrap)'
+  if (mode === 'none') return 'process (no sandbox)'
+  return mode ?? ''
+}
+
+function printNode(run: RunDetail | undefined, node: string, io: Io, sandbox: string): void {
+  const step = node.replace(/-\d+$/, '')
+  const attempts = (run?.steps ?? []).filter((s) => s.step === node || s.step === step)
+  if (!run || attempts.length === 0) throw new CtlError('E_NOT_FOUND', `no node "${node}" in ${run ? `run ${run.run.id}` : 'any run'}`)
+  io.out(
+    renderTable(
+      ['NODE NAME', 'JOB NAME', 'POD NAME', 'PHASE', 'STARTED', 'FINISHED', 'EXIT CODE', 'REASON'],
+      attempts.map((s) => [`${s.step}-${s.attempt}`, s.step, handleOf(s).id ?? '', s.state, when(s.startedAt), when(s.finishedAt), s.exitCode ?? '', s.reason ?? '']),
+    ),
+  )
+  io.out(
+    renderTable(
+      ['CONTAINER NAME', 'IMAGE', 'PROCESS', 'TYPE'],
+      attempts.map((s) => {
+        const h = handleOf(s)
+        return [s.step, h.data.image ?? '', h.data.stepPid ? `pid ${h.data.stepPid}` : '', processType(h.data.mode ?? (sandbox === 'bubblewrap' ? 'bubblewrap' : 'none'))]
+      }),
+    ),
+  )
+  const events = attempts.flatMap((s) => {
+    const out: string[][] = []
+    if (s.startedAt) out.push([s.startedAt, `${s.step}-${s.attempt}`, 'Started', `attempt ${s.attempt} started`])
+    for (const note of handleOf(s).data.notes ?? []) out.push([s.startedAt ?? '', `${s.step}-${s.attempt}`, 'Note', note])
+    if (s.finishedAt) out.push([s.finishedAt, `${s.step}-${s.attempt}`, s.reason ?? s.state, s.message ?? `exit code ${s.exitCode ?? ''}`.trim()])
+    return out
+  })
+  if (events.length > 0) io.out(renderTable(['TIME', 'NODE', 'REASON', 'MESSAGE'], events))
+}
+
+export async function runRuntimeRun(session: Session, t: RuntimeTarget, wait: boolean, io: Io): Promise<number> {
+  const run = await session.client.runNow(refOf(session, t))
+  io.out(`run ${run.id} of ${t.name} started (trigger manual)`)
+  return wait ? finish(session, run, io) : 0
+}
+
+export async function runRuntimeStop(session: Session, t: RuntimeTarget, runId: string | undefined, io: Io): Promise<void> {
+  const runs = await session.client.stop(refOf(session, t), runId)
+  if (runs.length === 0) io.out(`${t.name}: no active run to stop`)
+  for (const run of runs) io.out(`run ${run.id} of ${t.name} ${run.state}`)
+}
+
+export async function runRuntimeRetry(session: Session, t: RuntimeTarget, runId: string | undefined, wait: boolean, io: Io): Promise<number> {
+  const run = await session.client.retry(refOf(session, t), runId)
+  io.out(`run ${run.id} of ${t.name} started: retrying the failed and skipped steps of ${run.retryOf ?? 'the last run'}`)
+  return wait ? finish(session, run, io) : 0
+}
+
+async function finish(session: Session, run: RunRecord, io: Io): Promise<number> {
+  const detail = await waitForRun(session.client, run.id, io)
+  io.out(`run ${run.id} ${detail.run.state} (${detail.progress} steps)`)
+  return detail.run.state === 'succeeded' ? 0 : 1
+}

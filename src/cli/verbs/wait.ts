@@ -1,0 +1,75 @@
+// `--wait`: follow one run until it ends. On a terminal the step table is
+// redrawn in place; otherwise each change is one plain line, for CI logs.
+import type { CtlClient } from '../../client/client.js'
+import type { RunDetail } from '../../client/types.js'
+import type { StepRunRecord } from '../../store/types.js'
+import type { Io } from '../io.js'
+import { formatDuration, renderTable } from '../output.js'
+
+const FINAL_RUN_STATES = new Set(['succeeded', 'failed', 'cancelled', 'killed'])
+
+export interface WaitOptions {
+  pollMs?: number
+  now?: () => number
+}
+
+/** Latest attempt of each step, in the order the steps started (not yet started ones last). */
+export function latestAttempts(steps: readonly StepRunRecord[]): StepRunRecord[] {
+  const byStep = new Map<string, StepRunRecord>()
+  const firstStart = new Map<string, string>()
+  for (const s of steps) {
+    const seen = byStep.get(s.step)
+    if (!seen || s.attempt > seen.attempt) byStep.set(s.step, s)
+    const started = s.startedAt
+    if (started && (!firstStart.has(s.step) || started < firstStart.get(s.step)!)) firstStart.set(s.step, started)
+  }
+  const key = (s: StepRunRecord): string => firstStart.get(s.step) ?? '\uffff'
+  return [...byStep.values()].sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : a.step.localeCompare(b.step)))
+}
+
+export function stepDuration(step: StepRunRecord, now: number): string {
+  if (!step.startedAt) return ''
+  const end = step.finishedAt ? Date.parse(step.finishedAt) : now
+  return formatDuration(end - Date.parse(step.startedAt))
+}
+
+export function stepTable(detail: RunDetail, now: number): string {
+  return renderTable(
+    ['STEP', 'STATE', 'ATTEMPT', 'DURATION', 'REASON'],
+    latestAttempts(detail.steps).map((s) => [s.step, s.state, s.attempt, stepDuration(s, now), s.state === 'failed' ? s.reason ?? '' : '']),
+  )
+}
+
+/** Follows the run; returns its final detail. */
+export async function waitForRun(client: CtlClient, runId: string, io: Io, opts: WaitOptions = {}): Promise<RunDetail> {
+  const pollMs = opts.pollMs ?? 250
+  const now = opts.now ?? Date.now
+  const seen = new Map<string, string>()
+  let drawnLines = 0
+  for (;;) {
+    const detail = await client.run(runId)
+    const done = FINAL_RUN_STATES.has(detail.run.state)
+    if (io.isTty) {
+      const table = stepTable(detail, now())
+      const text = `run ${runId}: ${detail.run.state} (${detail.progress})\n${table}`
+      // Move up over the previous drawing and clear it, then draw anew.
+      if (drawnLines > 0) io.out(`\x1b[${drawnLines}A\x1b[J` + text.trimEnd())
+      else io.out(text.trimEnd())
+      drawnLines = text.trimEnd().split('\n').length
+    } else {
+      for (const s of latestAttempts(detail.steps)) {
+        const key = `${s.step}#${s.attempt}`
+        const state = s.state
+        if (seen.get(key) === state) continue
+        seen.set(key, state)
+        if (state === 'pending' && s.attempt === 1) continue
+        const extra = state === 'running' ? '' : stepDuration(s, now())
+        const attempt = s.attempt > 1 ? ` (attempt ${s.attempt})` : ''
+        const reason = state === 'failed' && s.reason ? `: ${s.reason}${s.message ? ` ${s.message}` : ''}` : ''
+        io.out(`${s.step}${attempt} ${state}${extra ? ` ${extra}` : ''}${reason}`)
+      }
+    }
+    if (done) return detail
+    await new Promise((resolve) => setTimeout(resolve, pollMs))
+  }
+}
