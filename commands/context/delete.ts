@@ -1,4 +1,4 @@
-import { Args } from '@oclif/core'
+import * as Args from '@oclif/core/args'
 import { BaseCommand } from '../../src/cli/base.js'
 import { deleteContext } from '../../src/cli/verbs/context.js'
 

@@ -1,4 +1,4 @@
-import { Flags } from '@oclif/core'
+import * as Flags from '@oclif/core/flags'
 import { BaseCommand, contextFlag, fileFlags, workspaceFlag } from '../../src/cli/base.js'
 import { runDelete, validateDeleteOptions, type DeleteOptions } from '../../src/cli/verbs/delete.js'
 import { completeFileOptions } from '../../src/cli/verbs/files.js'

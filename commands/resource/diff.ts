@@ -1,4 +1,4 @@
-import { Errors } from '@oclif/core'
+import * as Errors from '@oclif/core/errors'
 import { BaseCommand, contextFlag, fileFlags, workspaceFlag } from '../../src/cli/base.js'
 import { runDiff } from '../../src/cli/verbs/diff.js'
 import { completeFileOptions, validateFileOptions } from '../../src/cli/verbs/files.js'

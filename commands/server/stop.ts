@@ -1,4 +1,4 @@
-import { Flags } from '@oclif/core'
+import * as Flags from '@oclif/core/flags'
 import { BaseCommand } from '../../src/cli/base.js'
 import { localServerDir } from '../../src/cli/config.js'
 import { stopServer } from '../../src/server/process.js'

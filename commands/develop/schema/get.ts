@@ -1,4 +1,4 @@
-import { Flags } from '@oclif/core'
+import * as Flags from '@oclif/core/flags'
 import { BaseCommand } from '../../../src/cli/base.js'
 import { runSchemaGet } from '../../../src/cli/verbs/develop.js'
 

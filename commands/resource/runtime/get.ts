@@ -1,4 +1,4 @@
-import { Flags } from '@oclif/core'
+import * as Flags from '@oclif/core/flags'
 import { BaseCommand, contextFlag, outputFlag, workspaceFlag } from '../../../src/cli/base.js'
 import { parseOutputFormat } from '../../../src/cli/output.js'
 import { runRuntimeGet, validateRuntimeTarget } from '../../../src/cli/verbs/runtime.js'

@@ -1,4 +1,4 @@
-import { Flags } from '@oclif/core'
+import * as Flags from '@oclif/core/flags'
 import { BaseCommand, contextFlag, workspaceFlag } from '../../../src/cli/base.js'
 import { runRuntimeRetry, validateRuntimeTarget } from '../../../src/cli/verbs/runtime.js'
 import { openSession } from '../../../src/cli/verbs/session.js'
