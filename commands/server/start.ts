@@ -5,6 +5,7 @@ import { localServerDir } from '../../src/cli/config.js'
 import { DEFAULT_LOCAL_PORT } from '../../src/cli/connect.js'
 import { runForeground, spawnDetachedServer } from '../../src/server/process.js'
 import { ADMIN_KEY_FILE } from '../../src/server/server.js'
+import { DEFAULT_LOG_RETENTION, parseRetention } from '../../src/logs/retention.js'
 
 export default class ServerStart extends BaseCommand {
   static override summary = 'Start the control plane'
@@ -23,6 +24,7 @@ context uses it. Stopping the control plane never stops running steps: they are 
     detach: Flags.boolean({ char: 'd', summary: 'Run in the background and return once it answers', default: false }),
     foreground: Flags.boolean({ hidden: true, default: false }),
     'max-parallel-steps': Flags.integer({ summary: 'Most steps running at once, server-wide', default: 32 }),
+    'log-retention': Flags.string({ summary: 'Keep logs of finished steps this long: 30d, 12h, 90m; 0 keeps them forever', default: DEFAULT_LOG_RETENTION, env: 'CTL_LOG_RETENTION' }),
   }
 
   async run(): Promise<void> {
@@ -33,7 +35,7 @@ context uses it. Stopping the control plane never stops running steps: they are 
       this.io.out(`control plane running at ${started.url} (pid ${started.pid}, data in ${dataDir})`)
       return
     }
-    const server = await runForeground({ dataDir, port: flags.port, host: flags.host, maxParallelSteps: flags['max-parallel-steps'], logFile: join(dataDir, 'requests.log') })
+    const server = await runForeground({ dataDir, port: flags.port, host: flags.host, maxParallelSteps: flags['max-parallel-steps'], logRetentionMs: parseRetention(flags['log-retention']), logFile: join(dataDir, 'requests.log') })
     this.io.out(`control plane listening at ${server.url} (data in ${dataDir})`)
     if (server.adminToken) this.io.out(`created the admin API key in ${join(dataDir, ADMIN_KEY_FILE)} (readable only by you)`)
     await server.done

@@ -9,6 +9,7 @@ import type { Store } from '../store/types.js'
 import { createLocalRuntime } from '../runtime/local/index.js'
 import { createEngine } from '../engine/engine.js'
 import { buildApp } from './app.js'
+import { DEFAULT_LOG_RETENTION, parseRetention, startLogRetention } from '../logs/retention.js'
 import { ADMIN_KEY_META, sha256Hex } from './auth.js'
 
 export interface ControlPlaneOptions {
@@ -22,6 +23,8 @@ export interface ControlPlaneOptions {
   logFile?: string
   /** Test knob: request body limit in bytes. */
   bodyLimit?: number
+  /** How long logs of finished steps are kept, in ms; 0 keeps them forever. Default 30 days. */
+  logRetentionMs?: number
 }
 
 export interface ControlPlane {
@@ -62,12 +65,15 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     const bound = address.address === '0.0.0.0' ? '127.0.0.1' : address.address === '::' ? '::1' : address.address
     const host = bound.includes(':') ? `[${bound}]` : bound
     const started = engine
+    const retention = startLogRetention({ store, retentionMs: opts.logRetentionMs ?? parseRetention(DEFAULT_LOG_RETENTION) })
+    void retention.sweep().catch(() => undefined)
     let closed: Promise<void> | undefined
     const plane: ControlPlane = {
       url: `http://${host}:${address.port}`,
       port: address.port,
       close: () =>
         (closed ??= (async () => {
+          retention.stop()
           await app.close()
           await started.stop()
           await store.close()
