@@ -28,6 +28,9 @@ export function isRuntimeHandle(value: unknown): value is RuntimeHandle {
 interface AttemptTask {
   stepRunId: string
   runId: string
+  step: string
+  /** The final state this engine stored, if it stored one. */
+  outcome?: StepState
   handle?: RuntimeHandle
   /** The run is being stopped: kill as soon as there is a handle, never start. */
   killRequested: boolean
@@ -55,17 +58,42 @@ export class AttemptRunner {
   constructor(
     private readonly ctx: EngineContext,
     private readonly launcher: StepLauncher,
-    /** Called after every attempt ended (state stored): wakes the scheduler. */
-    private readonly onEnded: () => void,
+    /** Called after every attempt ended (with the state stored, when this engine stored one): wakes the scheduler. */
+    private readonly onEnded: (runId: string, step: string, outcome: StepState | undefined) => void,
   ) {}
+
+  /** Runtime cleanups still going on after their attempt ended (off the scheduling path). */
+  private readonly cleanups = new Set<Promise<void>>()
 
   /** Attempts this engine is starting or following (the server-wide parallelism count). */
   get active(): number {
     return this.tasks.size
   }
 
+  /** Resolves once every background cleanup is done. */
+  async settled(): Promise<void> {
+    while (this.cleanups.size > 0) await Promise.all([...this.cleanups])
+  }
+
+  get cleaning(): boolean {
+    return this.cleanups.size > 0
+  }
+
   has(stepRunId: string): boolean {
     return this.tasks.has(stepRunId)
+  }
+
+  /** Whether this engine is starting or following an attempt of `step` in the run. */
+  inFlight(runId: string, step: string): boolean {
+    for (const t of this.tasks.values()) if (t.runId === runId && t.step === step) return true
+    return false
+  }
+
+  /** How many attempts of the run this engine is starting or following. */
+  inFlightOf(runId: string): number {
+    let n = 0
+    for (const t of this.tasks.values()) if (t.runId === runId) n++
+    return n
   }
 
   /** Starts a pending attempt. Registers the task synchronously so the caller's next tick counts it. */
@@ -93,6 +121,7 @@ export class AttemptRunner {
   async detachAll(): Promise<void> {
     for (const task of this.tasks.values()) task.detach.abort(new Error('engine stopping'))
     await Promise.all([...this.tasks.values()].map((t) => t.done))
+    await this.settled()
   }
 
   private track(stepRun: StepRunRecord, body: (task: AttemptTask) => Promise<void>): void {
@@ -100,6 +129,7 @@ export class AttemptRunner {
     const task: AttemptTask = {
       stepRunId: stepRun.id,
       runId: stepRun.runId,
+      step: stepRun.step,
       killRequested: false,
       detach: new AbortController(),
       done: Promise.resolve(),
@@ -111,7 +141,7 @@ export class AttemptRunner {
       })
       .finally(() => {
         this.tasks.delete(stepRun.id)
-        this.onEnded()
+        this.onEnded(task.runId, task.step, task.outcome)
       })
   }
 
@@ -185,15 +215,21 @@ export class AttemptRunner {
       exit = { exitCode: null, reason: 'Lost', message: `following the step failed: ${(err as Error).message}`, finishedAt: this.ctx.now().toISOString() }
     }
     const state = stateOfExit(exit)
-    await store.updateStepRun(
+    const stored = await store.updateStepRun(
       stepRun.id,
       { state, exitCode: exit.exitCode ?? undefined, reason: exit.reason, message: messageOfExit(exit), finishedAt: exit.finishedAt },
       ['running'],
     )
-    // Everything the attempt produced is stored now; its folders can go.
-    await runtime.cleanup(handle).catch((err: unknown) => {
-      this.ctx.logger.warn('runtime cleanup failed', { stepRunId: stepRun.id, error: String(err) })
-    })
+    if (stored) task.outcome = state
+    // Everything the attempt produced is stored now; its folders can go. In the background:
+    // the attempt's slot is free and its dependents may start without waiting for the disk.
+    const cleanup = runtime
+      .cleanup(handle)
+      .catch((err: unknown) => {
+        this.ctx.logger.warn('runtime cleanup failed', { stepRunId: stepRun.id, error: String(err) })
+      })
+      .finally(() => this.cleanups.delete(cleanup))
+    this.cleanups.add(cleanup)
   }
 
   private async runIsOver(runId: string): Promise<boolean> {

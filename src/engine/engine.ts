@@ -3,7 +3,7 @@
 // queries; the rules live in the rooms it wires.
 
 import { CtlError } from '../errors.js'
-import type { ResourceRecord, RunRecord, Store } from '../store/types.js'
+import type { ResourceRecord, RunRecord, ScheduleRecord, Store } from '../store/types.js'
 import type { Runtime, RuntimeInfo } from '../runtime/types.js'
 import type { WorkflowResource } from '../manifest/model.js'
 import type { EngineApi, RunDetail, RuntimeSummary } from './api.js'
@@ -43,6 +43,15 @@ export interface Engine extends EngineApi {
 /** RFC 3339 without needless milliseconds: `2024-05-01T12:00:00Z`. */
 export function rfc3339(iso: string): string {
   return iso.replace(/\.000Z$/, 'Z')
+}
+
+const isActive = (run: RunRecord | undefined) => run !== undefined && (run.state === 'pending' || run.state === 'running')
+
+/** The RUNTIME column: `next:<time>` for a scheduled workflow between runs, else the state of its newest run. */
+function summaryOf(resource: ResourceRecord, last: RunRecord | undefined, schedule: ScheduleRecord | undefined): RuntimeSummary {
+  if (resource.type !== 'workflow') return ''
+  if (schedule?.nextFireAt && !isActive(last)) return `next:${rfc3339(schedule.nextFireAt)}`
+  return last?.state ?? 'pending'
 }
 
 function requireWorkflow(resource: ResourceRecord): WorkflowResource {
@@ -157,11 +166,25 @@ export function createEngine(opts: EngineOptions): Engine {
     async runtimeSummary(resource): Promise<RuntimeSummary> {
       if (resource.type !== 'workflow') return ''
       const last = (await store.listRuns({ resourceId: resource.id, limit: 1 }))[0]
-      if (scheduleOf(resource) && (!last || (last.state !== 'pending' && last.state !== 'running'))) {
-        const schedule = await store.getSchedule(resource.id)
-        if (schedule?.nextFireAt) return `next:${rfc3339(schedule.nextFireAt)}`
+      const schedule = scheduleOf(resource) && !isActive(last) ? await store.getSchedule(resource.id) : undefined
+      return summaryOf(resource, last, schedule)
+    },
+
+    async runtimeSummaries(resources): Promise<Map<string, RuntimeSummary>> {
+      // Two queries whatever the number of resources: the newest run of each, and the schedules.
+      const out = new Map<string, RuntimeSummary>()
+      const workflows = resources.filter((r) => r.type === 'workflow')
+      for (const r of resources) if (r.type !== 'workflow') out.set(r.id, '')
+      if (workflows.length === 0) return out
+      const latest = new Map((await store.listLatestRuns(workflows.map((r) => r.id))).map((run) => [run.resourceId, run]))
+      const schedules = new Map((await store.listSchedules()).map((s) => [s.resourceId, s]))
+      for (const r of workflows) {
+        const last = latest.get(r.id)
+        // Only resources with a stored schedule need their manifest parsed.
+        const schedule = schedules.has(r.id) && scheduleOf(r) ? schedules.get(r.id) : undefined
+        out.set(r.id, summaryOf(r, last, schedule))
       }
-      return last?.state ?? 'pending'
+      return out
     },
 
     async runDetail(runId): Promise<RunDetail | undefined> {

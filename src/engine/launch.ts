@@ -38,6 +38,8 @@ export class StoreSecretProvider implements SecretValueProvider {
   }
 }
 
+const CATALOG_TTL_MS = 1000
+
 /** Built-in stacks plus every applied `type: stack`. */
 export async function stackRegistryFrom(store: Store): Promise<StackRegistry> {
   const registry = StackRegistry.builtin()
@@ -71,12 +73,25 @@ export function claimNameFor(workspace: string, id: string): string {
 export function createStoreLauncher(opts: { store: Store; dataDir: string; secrets?: SecretValueProvider }): StepLauncher {
   const { store, dataDir } = opts
   const secrets = opts.secrets ?? new StoreSecretProvider(store)
+  // Stacks and computes read once per CATALOG_TTL_MS rather than twice per step start (two
+  // queries and a registry build each). check() (every apply) always reads them fresh.
+  let catalog: { at: number; value: Promise<{ stacks: StackRegistry; computes: Map<string, ComputeSpec> }> } | undefined
+  const readCatalog = (fresh: boolean) => {
+    const now = Date.now()
+    if (fresh || !catalog || now - catalog.at > CATALOG_TTL_MS) {
+      const value = Promise.all([stackRegistryFrom(store), computesFrom(store)]).then(([stacks, computes]) => ({ stacks, computes }))
+      catalog = { at: now, value }
+      value.catch(() => {
+        if (catalog?.value === value) catalog = undefined
+      })
+    }
+    return catalog.value
+  }
 
   return {
     async check(workflow: WorkflowResource): Promise<string[]> {
       const problems: string[] = []
-      const stacks = await stackRegistryFrom(store)
-      const computes = await computesFrom(store)
+      const { stacks, computes } = await readCatalog(true)
       for (const step of workflow.workflow.dag) {
         const ref = step.spec.stack
         if (!stacks.resolve(ref)) {
@@ -92,10 +107,10 @@ export function createStoreLauncher(opts: { store: Store; dataDir: string; secre
     async prepare(scope: RunScope, step, attempt): Promise<StepLaunch> {
       const { run, resource, workflow } = scope
       const workspace = resource.workspace ?? 'public'
-      const stacks = await stackRegistryFrom(store)
+      const { stacks, computes } = await readCatalog(false)
       const stack = stacks.resolve(step.spec.stack)
       if (!stack) throw new CtlError('E_UNKNOWN_STACK', `stack "${step.spec.stack.name}${step.spec.stack.version ? `:${step.spec.stack.version}` : ''}" does not resolve`)
-      const compute = (await computesFrom(store)).get(step.spec.compute)
+      const compute = computes.get(step.spec.compute)
       if (!compute) throw new CtlError('E_UNKNOWN_COMPUTE', `compute "${step.spec.compute}" does not exist`)
 
       // Every volume must be an applied `type: volume` of the workspace; its host folder is created on first use.

@@ -35,10 +35,15 @@ export class Scheduler {
   private readonly active = new Set<string>()
   private readonly scopes = new Map<string, RunScope>()
   private ticking = false
-  private again = false
+  /** Runs to advance on the next pass; `all` makes it every active run (start, poll, backoff). */
+  private readonly dirty = new Set<string>()
+  private all = false
+  /** Runs whose last advance left due steps unstarted for lack of a slot: any ended attempt may free one. */
+  private readonly starved = new Set<string>()
   private started = false
   private tickDone: Promise<void> = Promise.resolve()
   private backoffTimer: NodeJS.Timeout | undefined
+  private backoffAt: number | undefined
   private pollTimer: NodeJS.Timeout | undefined
 
   constructor(
@@ -46,7 +51,7 @@ export class Scheduler {
     launcher: StepLauncher,
     private readonly maxParallelSteps: number,
   ) {
-    this.runner = new AttemptRunner(ctx, launcher, () => this.wake())
+    this.runner = new AttemptRunner(ctx, launcher, (runId, step, outcome) => this.attemptEnded(runId, step, outcome))
   }
 
   /** Reattaches to attempts left running by a previous engine and resumes unfinished runs. */
@@ -81,22 +86,45 @@ export class Scheduler {
   /** A new run to schedule. */
   add(runId: string): void {
     this.active.add(runId)
-    this.wake()
+    this.wake(runId)
   }
 
   /** True when no run is waiting to advance and no attempt is in flight. */
   get idle(): boolean {
-    return this.active.size === 0 && this.runner.active === 0 && !this.ticking
+    return this.active.size === 0 && this.runner.active === 0 && !this.ticking && !this.runner.cleaning
   }
 
-  wake(): void {
+  /** Advances the run (or, without one, every active run) soon; passes coalesce while one is going. */
+  wake(runId?: string): void {
     if (!this.started) return
-    if (this.ticking) {
-      this.again = true
-      return
-    }
+    if (runId === undefined) this.all = true
+    else this.dirty.add(runId)
+    this.kick()
+  }
+
+  private kick(): void {
+    if (this.ticking || !this.started) return
     this.ticking = true
     this.tickDone = this.tick()
+  }
+
+  /**
+   * An attempt ended. Its run needs advancing, unless the attempt succeeded and nothing can
+   * have changed: every step that depends on it still waits for another attempt in flight, and
+   * the run has attempts in flight (so it cannot finish, and their ends advance it). In a wide
+   * DAG that saves re-reading the whole run for every step end but the last of a layer.
+   */
+  private attemptEnded(runId: string, step: string, outcome: string | undefined): void {
+    for (const r of this.starved) this.dirty.add(r)
+    const dag = this.scopes.get(runId)?.workflow.workflow.dag
+    const quiet =
+      outcome === 'succeeded' &&
+      dag !== undefined &&
+      !this.starved.has(runId) &&
+      this.runner.inFlightOf(runId) > 0 &&
+      dag.every((s) => !s.depends.includes(step) || s.depends.some((d) => d !== step && this.runner.inFlight(runId, d)))
+    if (!quiet) this.dirty.add(runId)
+    if (this.dirty.size > 0) this.kick()
   }
 
   /**
@@ -110,6 +138,7 @@ export class Scheduler {
     if (!ok) return false
     this.active.delete(runId)
     this.scopes.delete(runId)
+    this.starved.delete(runId)
     await this.runner.killRun(runId, reason)
     for (const a of latestAttempts(await store.listStepRuns(runId)).values()) {
       if (a.state === 'pending') {
@@ -125,10 +154,13 @@ export class Scheduler {
 
   private async tick(): Promise<void> {
     try {
-      do {
-        this.again = false
+      while ((this.all || this.dirty.size > 0) && this.started) {
+        const targets = this.all ? [...this.active] : [...this.dirty].filter((id) => this.active.has(id))
+        const full = this.all
+        this.all = false
+        this.dirty.clear()
         let nextBackoff: number | undefined
-        for (const runId of [...this.active]) {
+        for (const runId of targets) {
           if (!this.started) break
           try {
             const wait = await this.advance(runId)
@@ -137,19 +169,27 @@ export class Scheduler {
             this.ctx.logger.error('advancing a run failed', { runId, error: String(err) })
           }
         }
-        this.armBackoff(nextBackoff)
-      } while (this.again && this.started)
+        // Only a pass over every run knows the earliest backoff of all of them.
+        if (full || nextBackoff !== undefined) this.armBackoff(nextBackoff, full)
+      }
     } finally {
       this.ticking = false
     }
   }
 
-  private armBackoff(at: number | undefined): void {
+  private armBackoff(at: number | undefined, replace: boolean): void {
+    if (!this.started) return
+    // A partial pass only brings the timer forward; a full pass sets it (or clears it).
+    if (!replace && this.backoffAt !== undefined && at !== undefined && this.backoffAt <= at) return
     clearTimeout(this.backoffTimer)
     this.backoffTimer = undefined
-    if (at === undefined || !this.started) return
+    this.backoffAt = at
+    if (at === undefined) return
     const delay = Math.max(0, Math.min(at - this.ctx.now().getTime(), 60_000))
-    this.backoffTimer = setTimeout(() => this.wake(), delay)
+    this.backoffTimer = setTimeout(() => {
+      this.backoffAt = undefined
+      this.wake()
+    }, delay)
     this.backoffTimer.unref()
   }
 
@@ -175,6 +215,7 @@ export class Scheduler {
     if (!run || isFinalRunState(run.state)) {
       this.active.delete(runId)
       this.scopes.delete(runId)
+      this.starved.delete(runId)
       return undefined
     }
     let scope: RunScope
@@ -235,6 +276,8 @@ export class Scheduler {
     })
     const free = this.maxParallelSteps - this.runner.active
     const toStart = startable(due, ev.running.length, scope.workflow.workflow.parallelism, free)
+    if (toStart.length < due.length) this.starved.add(runId)
+    else this.starved.delete(runId)
     if (toStart.length > 0 && run.state === 'pending') {
       await store.updateRun(runId, { state: 'running', startedAt: nowIso }, ['pending'])
     }
@@ -255,6 +298,7 @@ export class Scheduler {
     )
     this.active.delete(run.id)
     this.scopes.delete(run.id)
+    this.starved.delete(run.id)
     this.ctx.logger.info('run finished', { runId: run.id, state })
   }
 }

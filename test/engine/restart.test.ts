@@ -1,5 +1,6 @@
 // No step runs twice because of a restart: a new engine reattaches to what the old one started.
 import { afterEach, describe, expect, it } from 'vitest'
+import { createStoreLauncher } from '../../src/engine/index.js'
 import { harness, waitFor, workflow, type Harness } from './support.js'
 
 let h: Harness | undefined
@@ -64,6 +65,32 @@ describe('restart', () => {
       ['retried', 2, 'succeeded', 'Completed'],
     ])
     expect((await h.store.getRun(run.id))?.state).toBe('failed')
+  })
+
+  it('an attempt the runtime started before the crash, whose handle was never stored, is reattached (find), not Lost', async () => {
+    h = await harness({ start: false })
+    const wf = workflow('caught', [{ name: 'only', script: 'for i in 1 2 3; do echo line-$i; sleep 0.05; done' }])
+    const { resource } = await h.store.applyResource({ workspace: 'public', type: 'workflow', name: 'caught', version: 'v2alpha', manifest: wf, owner: 'alice' })
+    await h.store.setResourceStatus(resource.id, 'active')
+    const { run, steps } = await h.store.createRun({ resourceId: resource.id, revision: 1, trigger: 'apply', steps: ['only'] })
+    await h.store.updateRun(run.id, { state: 'running', startedAt: new Date().toISOString() })
+    const key = { runId: run.id, step: 'only', attempt: 1 }
+    await h.store.updateStepRun(steps[0]!.id, { state: 'running', startedAt: new Date().toISOString(), runtimeHandle: { launching: true, key } })
+    // The previous engine got as far as runtime.start, then died before storing the handle.
+    const launch = await createStoreLauncher({ store: h.store, dataDir: h.dir }).prepare(
+      { run, resource, workflow: wf },
+      wf.workflow.dag[0]!,
+      1,
+    )
+    await h.runtime.start(launch)
+
+    await h.engine.start()
+    await h.engine.idle()
+    const attempts = await h.store.listStepRuns(run.id)
+    expect(attempts.map((a) => [a.attempt, a.state, a.reason])).toEqual([[1, 'succeeded', 'Completed']])
+    expect(attempts[0]!.runtimeHandle).toMatchObject({ runtime: 'local', id: `${run.id}/only/1` })
+    expect((await h.store.readLogs({ runId: run.id })).map((l) => l.text)).toEqual(['line-1', 'line-2', 'line-3'])
+    expect((await h.store.getRun(run.id))?.state).toBe('succeeded')
   })
 
   it('a resource left `creating` by a crash is reconciled on start, without a second run', async () => {

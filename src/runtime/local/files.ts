@@ -9,17 +9,18 @@ import type { ExitReason, RuntimeHandle, StepExit } from '../types.js'
 export const LOG_FILE = 'log.ndjson'
 export const EXIT_FILE = 'exit.json'
 export const KILL_FILE = 'kill.json'
-export const PID_FILE = 'supervisor.pid'
-/** The handle start() returned (no secrets), so it can be recovered if the engine lost it. */
+/** The handle start() returned (no secrets), written by the step host before it confirms a start, so it can be recovered if the engine lost it. */
 export const HANDLE_FILE = 'handle.json'
 
 /** What the local runtime keeps in RuntimeHandle.data. */
 export interface LocalHandleData {
   attemptDir: string
   mode: 'bubblewrap' | 'none'
-  /** null when the step failed before a supervisor was started. */
+  /** Run by the shared step host (false: a per-step supervisor of an older version; kill differs). */
+  host: boolean
+  /** The step host (or old per-step supervisor) watching the step; null when the step failed before one took it. */
   supervisorPid: number | null
-  /** Start time of the supervisor (clock ticks since boot, /proc/PID/stat field 22), to tell a reused pid apart. */
+  /** Start time of that process (clock ticks since boot, /proc/PID/stat field 22), to tell a reused pid apart. */
   supervisorStart: string | null
   /** The step's process group (plain) or the outer bwrap process. */
   stepPid: number | null
@@ -34,6 +35,7 @@ export function handleData(handle: RuntimeHandle): LocalHandleData {
   return {
     attemptDir: d.attemptDir,
     mode: d.mode === 'bubblewrap' ? 'bubblewrap' : 'none',
+    host: d.host === true,
     supervisorPid: typeof d.supervisorPid === 'number' ? d.supervisorPid : null,
     supervisorStart: typeof d.supervisorStart === 'string' ? d.supervisorStart : null,
     stepPid: typeof d.stepPid === 'number' ? d.stepPid : null,
@@ -49,16 +51,26 @@ export function writeAtomic(file: string, content: string): void {
   fs.renameSync(tmp, file)
 }
 
-const REASONS: readonly ExitReason[] = ['Completed', 'Error', 'DeadlineExceeded', 'Killed', 'StartError', 'Lost']
-
-export function readExit(attemptDir: string): StepExit | undefined {
-  let raw: string
+/** The handle in an attempt folder, if one was written. */
+export function readHandle(attemptDir: string): RuntimeHandle | undefined {
   try {
-    raw = fs.readFileSync(path.join(attemptDir, EXIT_FILE), 'utf8')
+    const v = JSON.parse(fs.readFileSync(path.join(attemptDir, HANDLE_FILE), 'utf8')) as RuntimeHandle
+    return v && typeof v.id === 'string' && typeof v.data === 'object' ? v : undefined
   } catch {
     return undefined
   }
-  const v = JSON.parse(raw) as Record<string, unknown>
+}
+
+const REASONS: readonly ExitReason[] = ['Completed', 'Error', 'DeadlineExceeded', 'Killed', 'StartError', 'Lost']
+
+export function readExit(attemptDir: string): StepExit | undefined {
+  let v: Record<string, unknown>
+  try {
+    // Written in place (one create, no rename): a file that does not parse yet is not written yet.
+    v = JSON.parse(fs.readFileSync(path.join(attemptDir, EXIT_FILE), 'utf8')) as Record<string, unknown>
+  } catch {
+    return undefined
+  }
   const reason = REASONS.includes(v.reason as ExitReason) ? (v.reason as ExitReason) : 'Error'
   const out: StepExit = {
     exitCode: typeof v.exitCode === 'number' ? v.exitCode : null,
@@ -69,17 +81,12 @@ export function readExit(attemptDir: string): StepExit | undefined {
   return out
 }
 
-/** Writes exit.json unless the supervisor already did; returns the exit that holds. */
+/** Writes exit.json unless the step host already did (exclusive create: the first writer wins); returns the exit that holds. */
 export function writeExitOnce(attemptDir: string, exit: StepExit): StepExit {
-  const file = path.join(attemptDir, EXIT_FILE)
-  const tmp = `${file}.tmp-cp-${process.pid}`
-  fs.writeFileSync(tmp, JSON.stringify(exit) + '\n')
   try {
-    fs.linkSync(tmp, file) // fails if it exists: the first writer wins
+    fs.writeFileSync(path.join(attemptDir, EXIT_FILE), JSON.stringify(exit) + '\n', { flag: 'wx' })
   } catch {
     // keep the one that is there
-  } finally {
-    fs.rmSync(tmp, { force: true })
   }
   return readExit(attemptDir) ?? exit
 }

@@ -6,11 +6,13 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import type { LogBatch, LogLine, StepExit } from '../types.js'
-import { LOG_FILE, readExit } from './files.js'
+import { EXIT_FILE, LOG_FILE, readExit } from './files.js'
 
 const MAX_BATCH_LINES = 1000
 const READ_CHUNK = 1 << 20
 const POLL_MS = 250
+/** Shared by every follow: each read is copied out before the next await, and 1 MiB per drain was a real cost. */
+const readBuf = Buffer.allocUnsafe(READ_CHUNK)
 
 export interface FollowOptions {
   attemptDir: string
@@ -37,21 +39,21 @@ function parseLine(raw: string): LogLine {
   }
 }
 
-/** Reads and delivers every complete line from `offset`; returns the new offset. */
-async function drain(file: string, offset: number, opts: FollowOptions): Promise<number> {
+/** Reads and delivers every complete line from `offset`; returns the new offset and the file size it saw. */
+async function drain(file: string, offset: number, opts: FollowOptions): Promise<{ offset: number; end: number }> {
   let fd: number
   try {
     fd = fs.openSync(file, 'r')
   } catch {
-    return offset // not created yet
+    return { offset, end: 0 } // not created yet
   }
   try {
-    const buf = Buffer.alloc(READ_CHUNK)
+    const buf = readBuf
     let carry = Buffer.alloc(0)
     let pos = offset
     for (;;) {
       const n = fs.readSync(fd, buf, 0, buf.length, pos + carry.length)
-      if (n === 0) return pos
+      if (n === 0) return { offset: pos, end: pos + carry.length }
       const data = carry.length ? Buffer.concat([carry, buf.subarray(0, n)]) : Buffer.from(buf.subarray(0, n))
       let start = 0
       let lines: LogLine[] = []
@@ -76,8 +78,12 @@ async function drain(file: string, offset: number, opts: FollowOptions): Promise
   }
 }
 
-/** Resolves after the next change in the attempt folder, a poll interval, or an abort. */
-function waitForChange(dir: string, signal?: AbortSignal): Promise<void> {
+/**
+ * Resolves after the next change in the attempt folder, a poll interval, or an abort.
+ * `changed` is asked once the watch is in place: a change that landed between the
+ * caller's last look and the watch would otherwise wait for the poll.
+ */
+function waitForChange(dir: string, changed: () => boolean, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
     let watcher: fs.FSWatcher | undefined
     const done = () => {
@@ -94,7 +100,16 @@ function waitForChange(dir: string, signal?: AbortSignal): Promise<void> {
       // fs.watch is a speed-up only; the poll is enough
     }
     signal?.addEventListener('abort', done, { once: true })
+    if (changed()) done()
   })
+}
+
+function sizeOf(file: string): number {
+  try {
+    return fs.statSync(file).size
+  } catch {
+    return 0
+  }
 }
 
 export async function followLog(opts: FollowOptions): Promise<StepExit> {
@@ -105,7 +120,8 @@ export async function followLog(opts: FollowOptions): Promise<StepExit> {
     // Check the exit first: once it exists the log is closed, so one more drain reads everything.
     const exit = readExit(opts.attemptDir)
     const running = exit ? false : opts.isRunning()
-    offset = await drain(file, offset, opts)
+    const read = await drain(file, offset, opts)
+    offset = read.offset
     if (exit) return exit
     if (!running) {
       const late = readExit(opts.attemptDir) // finished between the two checks
@@ -115,6 +131,6 @@ export async function followLog(opts: FollowOptions): Promise<StepExit> {
       }
       return opts.onLost()
     }
-    await waitForChange(opts.attemptDir, opts.signal)
+    await waitForChange(opts.attemptDir, () => fs.existsSync(path.join(opts.attemptDir, EXIT_FILE)) || sizeOf(file) > read.end, opts.signal)
   }
 }

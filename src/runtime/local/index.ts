@@ -1,28 +1,31 @@
-// The local runtime: each step attempt runs under its own detached supervisor
-// process (supervisor.mjs) that survives the control plane. The attempt folder
-// <stateDir>/<runId>/<step>/<attempt>/ is the only link between the two, so a
-// new runtime instance after a restart can follow, kill and clean up any step.
+// The local runtime: step attempts run under ONE detached step host process per
+// state folder (supervisor.mjs, started on demand and reused) that survives the
+// control plane. The attempt folder <stateDir>/<runId>/<step>.<attempt>/ is the
+// only link between the two, so a new runtime instance after a restart can follow,
+// kill and clean up any step; requests (start, kill) go over the host's unix socket.
 
-import { spawn, spawnSync } from 'node:child_process'
+import { spawnSync } from 'node:child_process'
 import fs from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { CtlError } from '../../errors.js'
-import type { Runtime, RuntimeHandle, RuntimeInfo, StepExit, StepLaunch } from '../types.js'
+import type { Runtime, RuntimeHandle, RuntimeInfo, StepExit, StepKey, StepLaunch } from '../types.js'
 import { bubblewrapLayout } from './bwrap.js'
 import {
   HANDLE_FILE,
+  LOG_FILE,
   KILL_FILE,
   groupAlive,
   handleData,
   isAlive,
-  processStart,
   readExit,
+  readHandle,
   writeAtomic,
   writeExitOnce,
   type LocalHandleData,
 } from './files.js'
 import { followLog } from './follow.js'
+import { HostClient, hostSocketPath } from './host-client.js'
 import { redactionList, type Layout, type SupervisorSpec } from './layout.js'
 import { plainLayout } from './plain.js'
 import { StartProblem, planStep } from './pod.js'
@@ -38,29 +41,34 @@ export interface LocalRuntimeOptions {
   bwrapPath?: string
   /** Longest log line kept, in bytes; longer lines are cut with a marker. Default 1 MiB. */
   maxLineBytes?: number
+  /** The step host exits after this long without steps and connections. Default 2 s. */
+  hostIdleMs?: number
 }
 
-const START_TIMEOUT_MS = 15_000
+/** How long find() waits for a host that is starting the attempt right now. */
+const FIND_WAIT_MS = 15_000
+const HOST_FILES = ['supervisor.mjs', 'step.mjs']
 const DEFAULT_MAX_LINE = 1 << 20
 const SAFE_COMPONENT = /^[A-Za-z0-9][A-Za-z0-9._-]*$/
 
 /**
- * supervisor.mjs sits next to this module in src/ (vitest runs the sources). After `tsc` the
- * build must copy it next to dist/src/runtime/local/index.js; as a fallback for a build that did
- * not, the source copy is found from the package root.
+ * The step host (supervisor.mjs, which imports step.mjs) sits next to this module in src/
+ * (vitest runs the sources). After `tsc` the build must copy both next to
+ * dist/src/runtime/local/index.js; as a fallback for a build that did not, the source copies
+ * are found from the package root.
  */
 export function supervisorPath(): string {
   const here = path.dirname(fileURLToPath(import.meta.url))
-  const candidates = [path.join(here, 'supervisor.mjs')]
+  const candidates = [here]
   for (let dir = here; path.dirname(dir) !== dir; dir = path.dirname(dir)) {
     if (fs.existsSync(path.join(dir, 'package.json'))) {
-      candidates.push(path.join(dir, 'src', 'runtime', 'local', 'supervisor.mjs'))
+      candidates.push(path.join(dir, 'src', 'runtime', 'local'))
       break
     }
   }
-  const found = candidates.find((c) => fs.existsSync(c))
-  if (!found) throw new CtlError('E_INTERNAL', `the local runtime's supervisor.mjs is missing (looked at ${candidates.join(', ')})`)
-  return found
+  const found = candidates.find((c) => HOST_FILES.every((f) => fs.existsSync(path.join(c, f))))
+  if (!found) throw new CtlError('E_INTERNAL', `the local runtime's step host (${HOST_FILES.join(', ')}) is missing (looked in ${candidates.join(', ')})`)
+  return path.join(found, HOST_FILES[0]!)
 }
 
 function findOnPath(name: string): string | undefined {
@@ -102,6 +110,7 @@ export function createLocalRuntime(opts: LocalRuntimeOptions): Runtime {
       bwrapPath = undefined
     }
   }
+  const host = new HostClient(stateDir, hostSocketPath(stateDir), supervisorPath, opts.hostIdleMs ?? 2000)
   const shmBase = fs.existsSync('/dev/shm') ? '/dev/shm' : process.env.XDG_RUNTIME_DIR || undefined
   const info: RuntimeInfo = bwrapPath
     ? { name: 'local', sandbox: 'bubblewrap', detail: `bubblewrap (${bwrapPath}): read-only host, private /tmp, pid/ipc/uts namespaces; images are not used` }
@@ -111,41 +120,32 @@ export function createLocalRuntime(opts: LocalRuntimeOptions): Runtime {
         detail: `plain processes, bubblewrap ${whyNoSandbox}: no isolation, runAsUser ignored, volumes only where they need no mount; images are not used`,
       }
 
-  function attemptDirOf(launch: StepLaunch): string {
-    const { runId, step, attempt } = launch.key
+  function attemptDirOf(key: StepKey): string {
+    const { runId, step, attempt } = key
     for (const part of [runId, step]) {
       if (!SAFE_COMPONENT.test(part)) throw new CtlError('E_INTERNAL', `unsafe run id or step name for a folder: ${JSON.stringify(part)}`)
     }
     if (!Number.isInteger(attempt) || attempt < 0) throw new CtlError('E_INTERNAL', `bad attempt number ${attempt}`)
-    return path.join(stateDir, runId, step, String(attempt))
+    // Flat below the run (not <step>/<attempt>): one folder less to create and remove per step.
+    return path.join(stateDir, runId, `${step}.${attempt}`)
   }
 
-  function makeHandle(launch: StepLaunch, data: LocalHandleData): RuntimeHandle {
-    const { runId, step, attempt } = launch.key
-    const handle: RuntimeHandle = { runtime: 'local', id: `${runId}/${step}/${attempt}`, data: { ...data } }
-    writeAtomic(path.join(data.attemptDir, HANDLE_FILE), JSON.stringify(handle))
-    return handle
+  function handleOf(key: StepKey, data: LocalHandleData): RuntimeHandle {
+    return { runtime: 'local', id: `${key.runId}/${key.step}/${key.attempt}`, data: { ...data } }
   }
 
   async function start(launch: StepLaunch): Promise<RuntimeHandle> {
-    const attemptDir = attemptDirOf(launch)
-    fs.mkdirSync(path.dirname(attemptDir), { recursive: true })
+    const attemptDir = attemptDirOf(launch.key)
     try {
-      fs.mkdirSync(attemptDir, { mode: 0o700 }) // exclusive: the same attempt never starts twice
+      mkdirExclusive(attemptDir) // the same attempt never starts twice
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'EEXIST') {
-        // details.handle lets an engine that crashed between start() and storing the handle reattach.
-        let handle: unknown
-        try {
-          handle = JSON.parse(fs.readFileSync(path.join(attemptDir, HANDLE_FILE), 'utf8'))
-        } catch {}
-        throw new CtlError('E_CONFLICT', `step attempt ${launch.key.runId}/${launch.key.step}/${launch.key.attempt} was already started`, handle ? { handle } : undefined)
-      }
+      if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw conflict(launch.key, attemptDir)
       throw e
     }
     const base: LocalHandleData = {
       attemptDir,
       mode: bwrapPath ? 'bubblewrap' : 'none',
+      host: true,
       supervisorPid: null,
       supervisorStart: null,
       stepPid: null,
@@ -166,7 +166,9 @@ export function createLocalRuntime(opts: LocalRuntimeOptions): Runtime {
     } catch (e) {
       if (!(e instanceof StartProblem)) throw e
       writeExitOnce(attemptDir, { exitCode: null, reason: 'StartError', message: e.message, finishedAt: new Date().toISOString() })
-      return makeHandle(launch, base)
+      const handle = handleOf(launch.key, base)
+      writeAtomic(path.join(attemptDir, HANDLE_FILE), JSON.stringify(handle))
+      return handle
     }
     const spec: SupervisorSpec = {
       ...layout.spec,
@@ -177,36 +179,81 @@ export function createLocalRuntime(opts: LocalRuntimeOptions): Runtime {
       maxLineBytes,
     }
     const data: LocalHandleData = { ...base, shmDir: layout.spec.shm?.dir ?? null, notes: layout.notes }
-    const confirmed = await spawnSupervisor(spec)
-    data.supervisorPid = confirmed.supervisorPid
-    data.supervisorStart = processStart(confirmed.supervisorPid)
-    data.stepPid = confirmed.stepPid
-    return makeHandle(launch, data)
+    // The host fills in its own pid and the step's, and writes handle.json before it answers.
+    const reply = await host.request({ op: 'start', spec, handle: handleOf(launch.key, data) }, { spawn: true })
+    if (reply?.ok && isHandle(reply.handle)) return reply.handle
+    if (reply?.error === 'conflict') throw conflict(launch.key, attemptDir)
+    throw new CtlError('E_INTERNAL', `the step host did not start ${launch.key.runId}/${launch.key.step}/${launch.key.attempt}: ${reply?.error ?? 'no answer'}`)
+  }
+
+  function conflict(key: StepKey, attemptDir: string): CtlError {
+    // details.handle lets an engine that crashed between start() and storing the handle reattach.
+    const handle = readHandle(attemptDir)
+    return new CtlError('E_CONFLICT', `step attempt ${key.runId}/${key.step}/${key.attempt} was already started`, handle ? { handle } : undefined)
   }
 
   async function kill(handle: RuntimeHandle, reason?: string): Promise<void> {
     const d = handleData(handle)
+    const message = reason ?? 'killed on request'
     if (readExit(d.attemptDir)) return
-    if (d.supervisorPid !== null && isAlive(d.supervisorPid, d.supervisorStart)) {
-      writeAtomic(path.join(d.attemptDir, KILL_FILE), JSON.stringify({ reason: reason ?? 'killed on request' }))
+    if (d.host) {
+      // The host answers once the step has ended and exit.json is written.
+      const reply = await host.request({ op: 'kill', dir: d.attemptDir, reason: message }, { spawn: false }).catch(() => undefined)
+      if (reply?.known || readExit(d.attemptDir)) return
+    } else if (d.supervisorPid !== null && isAlive(d.supervisorPid, d.supervisorStart)) {
+      // A step of an older control plane: one supervisor process per step, killed through a file and SIGTERM.
+      writeAtomic(path.join(d.attemptDir, KILL_FILE), JSON.stringify({ reason: message }))
       try {
         process.kill(d.supervisorPid, 'SIGTERM')
       } catch {}
-      // The supervisor escalates to SIGKILL after the grace period and then writes exit.json.
       while (!readExit(d.attemptDir) && isAlive(d.supervisorPid, d.supervisorStart)) await sleep(50)
       if (readExit(d.attemptDir)) return
     }
+    // Nobody supervises the step any more: end what is left of it ourselves.
     if (d.stepPid !== null && groupAlive(d.stepPid)) {
       try {
         process.kill(-d.stepPid, 'SIGKILL')
       } catch {}
     }
-    writeExitOnce(d.attemptDir, { exitCode: null, reason: 'Killed', message: reason ?? 'killed on request', finishedAt: new Date().toISOString() })
+    writeExitOnce(d.attemptDir, { exitCode: null, reason: 'Killed', message, finishedAt: new Date().toISOString() })
+  }
+
+  /**
+   * The attempt of `key`, when one was started: from handle.json (written by the host before it
+   * confirms a start). An attempt folder without one is either being started right now (the host
+   * claimed it by creating log.ndjson: wait for the handle) or was never handed to a host: then
+   * it is claimed here, so that a start still on its way can no longer happen, and reported as
+   * not started.
+   */
+  async function find(key: StepKey): Promise<RuntimeHandle | undefined> {
+    const attemptDir = attemptDirOf(key)
+    const deadline = Date.now() + FIND_WAIT_MS
+    for (;;) {
+      const handle = readHandle(attemptDir)
+      if (handle) return handle
+      if (!fs.existsSync(attemptDir)) return undefined
+      try {
+        fs.closeSync(fs.openSync(path.join(attemptDir, LOG_FILE), 'wx'))
+        return undefined // claimed by us: no host will start it now
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e
+      }
+      if (readExit(attemptDir) || Date.now() > deadline) {
+        // Claimed by a host that never wrote the handle (it died): follow reports the outcome (Lost).
+        return handleOf(key, { ...emptyData(attemptDir), supervisorPid: null })
+      }
+      await sleep(20)
+    }
+  }
+
+  function emptyData(attemptDir: string): LocalHandleData {
+    return { attemptDir, mode: bwrapPath ? 'bubblewrap' : 'none', host: true, supervisorPid: null, supervisorStart: null, stepPid: null, shmDir: null, image: null, notes: [] }
   }
 
   return {
     info: () => ({ ...info }),
     start,
+    find,
     follow(handle, fromOffset, onLogs, signal): Promise<StepExit> {
       const d = handleData(handle)
       return followLog({
@@ -236,62 +283,31 @@ export function createLocalRuntime(opts: LocalRuntimeOptions): Runtime {
     async cleanup(handle) {
       const d = handleData(handle)
       if (!readExit(d.attemptDir) && d.supervisorPid !== null && isAlive(d.supervisorPid, d.supervisorStart)) await kill(handle, 'cleaned up')
-      fs.rmSync(d.attemptDir, { recursive: true, force: true })
-      if (d.shmDir) fs.rmSync(d.shmDir, { recursive: true, force: true })
-      // Drop the step and run folders once empty; another attempt may still use them.
-      for (const dir of [path.dirname(d.attemptDir), path.dirname(path.dirname(d.attemptDir))]) {
-        try {
-          fs.rmdirSync(dir)
-        } catch {
-          break
-        }
-      }
+      // Asynchronous: removing folders must not stall the control plane's event loop.
+      await fs.promises.rm(d.attemptDir, { recursive: true, force: true })
+      if (d.shmDir) await fs.promises.rm(d.shmDir, { recursive: true, force: true })
+      // Drop the run folder once empty; other steps may still use it.
+      await fs.promises.rmdir(path.dirname(d.attemptDir)).catch(() => {})
     },
   }
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
-/** Starts the detached supervisor, hands it the spec through its stdin and waits for its one-line confirmation on fd 3. */
-function spawnSupervisor(spec: SupervisorSpec): Promise<{ supervisorPid: number; stepPid: number | null }> {
-  const logFd = fs.openSync(path.join(spec.attemptDir, 'supervisor.log'), 'a')
-  let child
+/** mkdir that fails with EEXIST; the run folder is made only when missing (the first step of a run). */
+function mkdirExclusive(dir: string): void {
   try {
-    child = spawn(process.execPath, [supervisorPath()], {
-      detached: true, // own session: survives the control plane and its terminal
-      cwd: spec.attemptDir,
-      env: {}, // nothing of the control plane's environment (API keys) reaches the supervisor
-      stdio: ['pipe', logFd, logFd, 'pipe'],
-    })
-  } finally {
-    fs.closeSync(logFd)
+    fs.mkdirSync(dir, { mode: 0o700 })
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e
+    fs.mkdirSync(path.dirname(dir), { recursive: true })
+    fs.mkdirSync(dir, { mode: 0o700 })
   }
-  const proc = child
-  return new Promise((resolve, reject) => {
-    let text = ''
-    const confirm = proc.stdio[3] as NodeJS.ReadableStream & { destroy(): void }
-    const finish = (err?: Error) => {
-      clearTimeout(timer)
-      confirm.destroy()
-      proc.stdin?.destroy()
-      proc.unref()
-      if (err) reject(err)
-      else resolve({ supervisorPid: proc.pid!, stepPid: parsed?.pid ?? null })
-    }
-    let parsed: { ok?: boolean; pid?: number } | undefined
-    const timer = setTimeout(() => finish(new CtlError('E_INTERNAL', 'the step supervisor did not confirm the start in time')), START_TIMEOUT_MS)
-    proc.on('error', (e) => finish(new CtlError('E_INTERNAL', `cannot start the step supervisor: ${e.message}`)))
-    confirm.setEncoding('utf8')
-    confirm.on('data', (d: string) => {
-      text += d
-      const nl = text.indexOf('\n')
-      if (nl < 0) return
-      parsed = JSON.parse(text.slice(0, nl)) as { ok?: boolean; pid?: number }
-      finish() // a failed start is in exit.json already; follow reports it
-    })
-    // Closed without a word: the supervisor died early; follow will find exit.json or report Lost.
-    confirm.on('end', () => finish())
-    proc.stdin!.on('error', () => {})
-    proc.stdin!.end(JSON.stringify(spec))
-  })
 }
+
+function isHandle(v: unknown): v is RuntimeHandle {
+  if (typeof v !== 'object' || v === null) return false
+  const h = v as Record<string, unknown>
+  return h.runtime === 'local' && typeof h.id === 'string' && typeof h.data === 'object' && h.data !== null
+}
+

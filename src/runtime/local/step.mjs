@@ -1,0 +1,329 @@
+// @ts-check
+// One step attempt inside the step host (supervisor.mjs): spawns the step (bwrap
+// or a plain process group), appends every output line to log.ndjson (redacted,
+// timestamped, cut at maxLineBytes), enforces the deadline, stops it on request
+// (SIGTERM, SIGKILL after the grace period) and finally writes exit.json (tmp +
+// rename). The control plane only reads these files, so it can die at any time.
+//
+// Plain JavaScript with JSDoc types on purpose: the host runs as `node supervisor.mjs`
+// both from src/ (tests) and from dist/ (the build copies both files), with no compile step.
+
+import { spawn } from 'node:child_process'
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+
+/**
+ * @typedef {{ path: string, content: string, mode: number }} HostFile
+ * @typedef {{
+ *   attemptDir: string, mode: 'bubblewrap' | 'none', command: string, args: string[], env: Record<string, string>,
+ *   cwd?: string, fdData: string[], shm?: { dir: string, files: HostFile[] }, timeoutMs?: number, graceMs: number,
+ *   redact: string[], maxLineBytes: number
+ * }} SupervisorSpec
+ * @typedef {'Completed' | 'Error' | 'DeadlineExceeded' | 'Killed' | 'StartError' | 'Lost'} ExitReason
+ * @typedef {{ exitCode: number | null, reason: ExitReason, message?: string, finishedAt: string }} StepExit
+ */
+
+/**
+ * Writes exit.json in place and exclusively: the first writer wins (the control plane may
+ * have written Lost or Killed for a step it believed abandoned). Readers take a file that
+ * does not parse yet as not written; one create instead of a temporary file and a rename.
+ * @param {string} dir @param {StepExit} exit
+ */
+export function writeExit(dir, exit) {
+  try {
+    fs.writeFileSync(path.join(dir, 'exit.json'), JSON.stringify(exit) + '\n', { flag: 'wx' })
+  } catch (e) {
+    if (/** @type {NodeJS.ErrnoException} */ (e).code !== 'EEXIST') throw e
+  }
+}
+
+/** Splits a byte stream into log lines; a line longer than maxLineBytes is cut, the rest of it dropped. */
+class Splitter {
+  /** @param {'stdout' | 'stderr'} stream @param {(stream: 'stdout' | 'stderr', time: string, buf: Buffer, truncated: boolean) => string} line */
+  constructor(stream, line, maxLineBytes) {
+    this.stream = stream
+    this.line = line
+    this.max = maxLineBytes
+    /** @type {Buffer[]} */
+    this.parts = []
+    this.len = 0
+    this.skipping = false
+  }
+
+  /** @param {Buffer} chunk @returns {string} the complete lines as NDJSON */
+  push(chunk) {
+    const time = new Date().toISOString()
+    let out = ''
+    let start = 0
+    for (;;) {
+      const nl = chunk.indexOf(10, start)
+      const end = nl < 0 ? chunk.length : nl
+      if (!this.skipping && end > start) {
+        const room = this.max - this.len
+        const piece = chunk.subarray(start, end)
+        if (piece.length > room) {
+          this.parts.push(piece.subarray(0, room))
+          out += this.line(this.stream, time, Buffer.concat(this.parts), true)
+          this.parts = []
+          this.len = 0
+          this.skipping = true
+        } else {
+          this.parts.push(piece)
+          this.len += piece.length
+        }
+      }
+      if (nl < 0) break
+      if (this.skipping) this.skipping = false
+      else out += this.line(this.stream, time, Buffer.concat(this.parts), false)
+      this.parts = []
+      this.len = 0
+      start = nl + 1
+    }
+    return out
+  }
+
+  flush() {
+    const out = !this.skipping && this.len > 0 ? this.line(this.stream, new Date().toISOString(), Buffer.concat(this.parts), false) : ''
+    this.parts = []
+    this.len = 0
+    return out
+  }
+}
+
+export class Step {
+  /**
+   * @param {SupervisorSpec} spec
+   * @param {(step: Step, exit: StepExit) => void} onDone called once, after exit.json is written
+   */
+  constructor(spec, onDone) {
+    this.spec = spec
+    this.dir = spec.attemptDir
+    this.onDone = onDone
+    /** @type {import('node:child_process').ChildProcess | undefined} */
+    this.child = undefined
+    this.spawned = false
+    /** @type {number | undefined} pid of the command's session inside bwrap (from --info-fd) */
+    this.innerPid = undefined
+    /** @type {{ reason: ExitReason, message: string } | undefined} */
+    this.stopping = undefined
+    /** @type {{ code: number | null, signal: NodeJS.Signals | null } | undefined} */
+    this.exited = undefined
+    /** @type {string | undefined} */
+    this.startFailure = undefined
+    this.finished = false
+    this.lineCount = 0
+    /** @type {string[]} bwrap's own setup errors, which mean the step never started */
+    this.bwrapErrors = []
+    /** @type {NodeJS.Timeout[]} */
+    this.timers = []
+    this.logFd = -1
+    const line = this.line.bind(this)
+    this.out = new Splitter('stdout', line, spec.maxLineBytes)
+    this.err = new Splitter('stderr', line, spec.maxLineBytes)
+  }
+
+  /** @param {'stdout' | 'stderr'} stream @param {string} time @param {Buffer} buf @param {boolean} truncated */
+  line(stream, time, buf, truncated) {
+    let text = buf.toString('utf8')
+    if (text.endsWith('\r')) text = text.slice(0, -1)
+    if (truncated) text += ` [line truncated by ctl at ${this.spec.maxLineBytes} bytes]`
+    this.lineCount++
+    if (this.spec.mode === 'bubblewrap' && stream === 'stderr' && text.startsWith('bwrap: ')) this.bwrapErrors.push(text)
+    for (const s of this.spec.redact) if (text.includes(s)) text = text.split(s).join('***')
+    return JSON.stringify({ t: time, s: stream, x: text }) + '\n'
+  }
+
+  /** @param {string} out */
+  append(out) {
+    if (out && this.logFd >= 0) fs.writeSync(this.logFd, out)
+  }
+
+  /**
+   * Claims the attempt by creating its log exclusively: whoever creates log.ndjson owns the
+   * attempt, so it starts at most once (see find() in index.ts). Throws EEXIST when taken.
+   */
+  claim() {
+    this.logFd = fs.openSync(path.join(this.dir, 'log.ndjson'), 'ax')
+  }
+
+  /**
+   * Starts the claimed step. Resolves with the pid of the spawned process (undefined when it could not
+   * start: exit.json says why).
+   * @returns {Promise<number | undefined>}
+   */
+  start() {
+    const spec = this.spec
+    try {
+      this.writeShm()
+    } catch (e) {
+      this.startFailure = `cannot write secret files: ${/** @type {Error} */ (e).message}`
+      this.finish()
+      return Promise.resolve(undefined)
+    }
+    /** @type {import('node:child_process').StdioOptions} */
+    const stdio = ['ignore', 'pipe', 'pipe']
+    if (spec.mode === 'bubblewrap') stdio.push('pipe', ...spec.fdData.map(() => /** @type {const} */ ('pipe')))
+    const proc = spawn(spec.command, spec.args, { env: spec.env, cwd: spec.cwd, detached: true, stdio })
+    this.child = proc
+    return new Promise((resolve) => {
+      proc.on('error', (e) => {
+        if (this.spawned) return
+        const code = /** @type {NodeJS.ErrnoException} */ (e).code
+        this.startFailure =
+          code === 'ENOENT'
+            ? spec.command.includes('/')
+              ? `exec: "${spec.command}": no such file or directory`
+              : `exec: "${spec.command}": executable file not found in $PATH`
+            : `cannot start "${spec.command}": ${e.message}`
+        this.finish()
+        resolve(undefined)
+      })
+      proc.on('spawn', () => {
+        this.spawned = true
+        this.onSpawn(proc)
+        resolve(proc.pid)
+      })
+      proc.stdout?.on('data', (c) => this.append(this.out.push(c)))
+      proc.stderr?.on('data', (c) => this.append(this.err.push(c)))
+      proc.on('exit', (code, signal) => {
+        this.exited = { code, signal }
+        // Like a container: when the main process ends, whatever it left behind in its group ends too.
+        if (spec.mode === 'none' && proc.pid) {
+          try {
+            process.kill(-proc.pid, 'SIGKILL')
+          } catch {}
+        }
+        // A process that escaped the group may hold our pipes open; do not wait for it forever.
+        this.timers.push(
+          setTimeout(() => {
+            proc.stdout?.destroy()
+            proc.stderr?.destroy()
+            this.finish()
+          }, 2000),
+        )
+      })
+      proc.on('close', () => this.finish())
+    })
+  }
+
+  /** @param {import('node:child_process').ChildProcess} proc */
+  onSpawn(proc) {
+    const spec = this.spec
+    if (spec.mode === 'bubblewrap') {
+      spec.fdData.forEach((data, i) => {
+        const s = /** @type {import('node:stream').Writable} */ (proc.stdio[4 + i])
+        s.on('error', () => {}) // bwrap may exit before reading (setup error): the exit tells
+        s.end(data)
+      })
+      const info = /** @type {import('node:stream').Readable} */ (proc.stdio[3])
+      let text = ''
+      info.setEncoding('utf8')
+      info.on('data', (d) => {
+        text += d
+        try {
+          this.innerPid = JSON.parse(text)['child-pid']
+        } catch {
+          return // incomplete JSON so far
+        }
+        info.destroy()
+        if (this.stopping) this.signal('SIGTERM')
+      })
+      info.on('error', () => {})
+    }
+    if (spec.timeoutMs) {
+      const secs = Math.round(spec.timeoutMs / 100) / 10
+      this.timers.push(setTimeout(() => this.stop('DeadlineExceeded', `the step ran longer than its deadline of ${secs}s`), spec.timeoutMs))
+    }
+    if (this.stopping) this.escalate()
+  }
+
+  /**
+   * Sends a signal to everything the step runs. bwrap --unshare-pid makes its own init pid 1 of
+   * the sandbox, which ignores signals it has no handler for, so the signal goes to the inner
+   * session (--new-session: init, the command and every descendant that did not leave it).
+   * SIGKILL, or a missing inner pid, also hits the outer bwrap: that tears the whole sandbox down.
+   * @param {NodeJS.Signals} sig
+   */
+  signal(sig) {
+    const pid = this.child?.pid
+    if (!pid) return
+    /** @type {number[]} */
+    const groups = []
+    if (this.spec.mode === 'bubblewrap') {
+      if (this.innerPid) groups.push(this.innerPid)
+      if (sig === 'SIGKILL' || !this.innerPid) groups.push(pid)
+    } else groups.push(pid)
+    for (const g of groups) {
+      try {
+        process.kill(-g, sig)
+      } catch {}
+    }
+  }
+
+  escalate() {
+    this.signal('SIGTERM')
+    this.timers.push(setTimeout(() => this.signal('SIGKILL'), this.spec.graceMs))
+  }
+
+  /** @param {ExitReason} reason @param {string} message */
+  stop(reason, message) {
+    if (this.stopping || this.exited || this.finished) return
+    this.stopping = { reason, message }
+    if (this.spawned) this.escalate() // else applied right after the spawn
+  }
+
+  writeShm() {
+    const shm = this.spec.shm
+    if (!shm) return
+    fs.mkdirSync(shm.dir, { mode: 0o700 })
+    for (const f of shm.files) {
+      fs.mkdirSync(path.dirname(f.path), { recursive: true, mode: 0o700 })
+      fs.writeFileSync(f.path, f.content, { mode: f.mode & 0o777 })
+    }
+  }
+
+  removeShm() {
+    if (this.spec.shm) fs.rmSync(this.spec.shm.dir, { recursive: true, force: true })
+  }
+
+  /** The host is failing: kill the step hard and record it as Lost. @param {string} message */
+  abandon(message) {
+    if (this.finished) return
+    this.finished = true
+    this.signal('SIGKILL')
+    this.removeShm()
+    writeExit(this.dir, { exitCode: null, reason: 'Lost', message, finishedAt: new Date().toISOString() })
+  }
+
+  finish() {
+    if (this.finished) return
+    this.finished = true
+    for (const t of this.timers) clearTimeout(t)
+    try {
+      this.append(this.out.flush() + this.err.flush())
+      fs.closeSync(this.logFd)
+    } catch {}
+    const { spec, exited } = this
+    const code = exited?.code ?? null
+    const signal = exited?.signal ?? null
+    const exitCode = code ?? (signal ? 128 + (os.constants.signals[signal] ?? 0) : null)
+    /** @type {StepExit} */
+    let result
+    if (this.startFailure) result = { exitCode: null, reason: 'StartError', message: this.startFailure, finishedAt: '' }
+    else if (this.stopping) result = { exitCode, reason: this.stopping.reason, message: this.stopping.message, finishedAt: '' }
+    else if (spec.mode === 'bubblewrap' && code === 1 && this.bwrapErrors.length > 0 && this.bwrapErrors.length === this.lineCount)
+      result = { exitCode: null, reason: 'StartError', message: this.bwrapErrors.join('; '), finishedAt: '' }
+    else if (exitCode === 0) result = { exitCode: 0, reason: 'Completed', finishedAt: '' }
+    else result = { exitCode, reason: 'Error', message: signal ? `terminated by signal ${signal}` : `exit code ${code}`, finishedAt: '' }
+    result.finishedAt = new Date().toISOString()
+    try {
+      this.removeShm() // before exit.json: once the step is reported done, its secret files are gone
+      writeExit(this.dir, result)
+    } catch (e) {
+      // The attempt folder was removed under us: nobody is left to read the result.
+      console.error(`cannot record the exit of ${this.dir}: ${/** @type {Error} */ (e).message}`)
+    }
+    this.onDone(this, result)
+  }
+}
