@@ -1,25 +1,60 @@
-// Log lines. Appends write the lines and the runtime's resume offset in one
-// transaction; reads are range scans on (step_run_id, seq), and because seqs
-// are contiguous from 1, `tail: N` is a seek to logSeq - N, not a count.
+// Log lines, stored in chunks (see migrations/0002_log_chunks): one row holds many
+// consecutive lines of a step attempt, already encoded. An append writes its lines and
+// the runtime's resume offset in one transaction; reads seek to the first chunk past
+// the wanted seq and slice the edge chunks, so afterSeq, tail and limit stay exact.
+// Because seqs are contiguous from 1, `tail: N` is a seek to logSeq - N, not a count.
 import { CtlError } from '../errors.js'
+import { decodeLines, encodeLineTail, lineOffset, toRecords } from './log-codec.js'
 import type { SqliteDb } from './sqlite-db.js'
-import { STREAMS, STREAM_CODE } from './sqlite-rows.js'
-import type { LogLineInput, LogLineRecord, LogQuery } from './types.js'
+import { STREAM_CODE } from './sqlite-rows.js'
+import type { LogChunk, LogLineInput, LogLineRecord, LogQuery } from './types.js'
 
 const DEFAULT_PAGE = 5000
+/** A new chunk takes lines until it holds about this much encoded text. */
+const CHUNK_BYTES = 128 * 1024
+/** Small appends (a chatty step, a few lines per poll) grow the last chunk while it is below this,
+ *  so a long log of tiny appends still ends up in few rows; rewriting ≤ 32 KiB per append is cheap. */
+const MERGE_BELOW = 32 * 1024
+/** Chunks per read statement: up to ~2 MiB in memory per step of an iteration. */
+const READ_CHUNKS = 16
 /** Retention deletes in slices so appends of running steps wait milliseconds, not seconds. */
-const DELETE_SLICE = 20_000
+const DELETE_CHUNKS = 100
 
 export async function appendLogs(db: SqliteDb, stepRunId: string, lines: LogLineInput[], newOffset: number): Promise<void> {
-  for (const line of lines) {
+  // Encoded before taking the write lock; only the seq is added inside it.
+  const tails = new Array<string>(lines.length)
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i]!
     if (STREAM_CODE[line.stream] === undefined) throw new CtlError('E_USAGE', `unknown log stream ${String(line.stream)}`)
+    tails[i] = encodeLineTail(line.time, line.stream, line.text)
   }
   await db.write(() => {
     const sr = db.stmt('SELECT log_seq FROM step_runs WHERE id = ?').get(stepRunId) as { log_seq: number } | undefined
     if (!sr) throw new CtlError('E_NOT_FOUND', `step run ${stepRunId} not found`)
-    const insert = db.stmt('INSERT INTO log_lines (step_run_id, seq, time, stream, text) VALUES (?, ?, ?, ?, ?)')
     let seq = sr.log_seq
-    for (const line of lines) insert.run(stepRunId, ++seq, line.time, STREAM_CODE[line.stream], line.text)
+    let i = 0
+    if (lines.length > 0 && seq > 0) {
+      const last = db
+        .stmt('SELECT length(body) AS size FROM log_chunks WHERE step_run_id = ? AND last_seq = ?')
+        .get(stepRunId, seq) as { size: number } | undefined
+      if (last && last.size < MERGE_BELOW) {
+        let text = ''
+        while (i < lines.length && last.size + text.length < CHUNK_BYTES) text += `[${++seq}${tails[i++]!}`
+        const body = db
+          .stmt('SELECT body FROM log_chunks WHERE step_run_id = ? AND last_seq = ?')
+          .get(stepRunId, sr.log_seq) as { body: Buffer }
+        db.stmt('UPDATE log_chunks SET last_seq = ?, body = ? WHERE step_run_id = ? AND last_seq = ?').run(
+          seq, Buffer.concat([body.body, Buffer.from(text)]), stepRunId, sr.log_seq,
+        )
+      }
+    }
+    const insert = db.stmt('INSERT INTO log_chunks (step_run_id, first_seq, last_seq, body) VALUES (?, ?, ?, ?)')
+    while (i < lines.length) {
+      const first = seq + 1
+      let text = ''
+      while (i < lines.length && text.length < CHUNK_BYTES) text += `[${++seq}${tails[i++]!}`
+      insert.run(stepRunId, first, seq, Buffer.from(text))
+    }
     db.stmt('UPDATE step_runs SET log_seq = ?, log_offset = ? WHERE id = ?').run(seq, newOffset, stepRunId)
   })
 }
@@ -52,16 +87,63 @@ function selectStepRuns(db: SqliteDb, q: LogQuery): { sr: Selected; from: number
   })
 }
 
-const PAGE_SQL = 'SELECT seq, time, stream, text FROM log_lines WHERE step_run_id = ? AND seq > ? ORDER BY seq LIMIT ?'
+/** Lines firstSeq..lastSeq of one step attempt: bytes start..end of a chunk's body. */
+interface Slice {
+  firstSeq: number
+  lastSeq: number
+  body: Buffer
+  start: number
+  end: number
+}
 
-function readPage(db: SqliteDb, runId: string, sr: Selected, after: number, limit: number): LogLineRecord[] {
-  const rows = db.stmt(PAGE_SQL).raw(true).all(sr.id, after, limit) as [number, string, number, string][]
-  const out = new Array<LogLineRecord>(rows.length)
-  for (let i = 0; i < rows.length; i++) {
-    const r = rows[i]!
-    out[i] = { runId, step: sr.step, attempt: sr.attempt, seq: r[0], time: r[1], stream: STREAMS[r[2]] ?? 'stdout', text: r[3] }
+const CHUNKS_SQL = `SELECT first_seq, last_seq, body FROM log_chunks
+  WHERE step_run_id = ? AND last_seq > ? AND first_seq <= ? ORDER BY last_seq LIMIT ?`
+
+/**
+ * Up to READ_CHUNKS chunks' worth of lines after `after` (at most `max` lines), sliced to the
+ * step attempt's committed log_seq (read first: a chunk past it is not part of the log yet).
+ */
+function readSlices(db: SqliteDb, stepRunId: string, after: number, max: number): Slice[] {
+  const sr = db.stmt('SELECT log_seq FROM step_runs WHERE id = ?').get(stepRunId) as { log_seq: number } | undefined
+  const upTo = sr?.log_seq ?? 0
+  if (after >= upTo || max <= 0) return []
+  const rows = db.stmt(CHUNKS_SQL).raw(true).all(stepRunId, after, upTo, READ_CHUNKS) as [number, number, Buffer][]
+  const out: Slice[] = []
+  let left = max
+  for (const [first, last, body] of rows) {
+    const lo = Math.max(after + 1, first)
+    const hi = Math.min(last, upTo, lo + left - 1)
+    if (lo > hi) continue
+    const start = lo === first ? 0 : lineOffset(body, lo - first)
+    const end = hi === last ? body.length : lineOffset(body, hi - lo + 1, start)
+    out.push({ firstSeq: lo, lastSeq: hi, body, start, end })
+    left -= hi - lo + 1
+    if (left <= 0) break
   }
   return out
+}
+
+interface SliceOf extends Slice {
+  sr: Selected
+}
+
+/** Every slice a query covers, in order; each batch is its own statement, no transaction held between them. */
+async function* iterateSlices(db: SqliteDb, q: LogQuery): AsyncGenerator<SliceOf> {
+  const selected = await db.read(() => selectStepRuns(db, q))
+  let remaining = q.limit ?? Number.MAX_SAFE_INTEGER
+  for (const { sr, from } of selected) {
+    let after = from
+    // Until a read finds nothing: lines appended meanwhile are picked up too.
+    while (remaining > 0) {
+      const slices = await db.read(() => readSlices(db, sr.id, after, remaining))
+      if (slices.length === 0) break
+      for (const s of slices) {
+        remaining -= s.lastSeq - s.firstSeq + 1
+        after = s.lastSeq
+        yield { ...s, sr }
+      }
+    }
+  }
 }
 
 export async function readLogs(db: SqliteDb, q: LogQuery): Promise<LogLineRecord[]> {
@@ -69,11 +151,16 @@ export async function readLogs(db: SqliteDb, q: LogQuery): Promise<LogLineRecord
     const out: LogLineRecord[] = []
     let remaining = q.limit ?? Number.MAX_SAFE_INTEGER
     for (const { sr, from } of selectStepRuns(db, q)) {
-      if (remaining <= 0) break
-      if (from >= sr.log_seq) continue
-      const page = readPage(db, q.runId, sr, from, Math.min(remaining, sr.log_seq - from))
-      for (const line of page) out.push(line)
-      remaining -= page.length
+      let after = from
+      while (remaining > 0) {
+        const slices = readSlices(db, sr.id, after, remaining)
+        if (slices.length === 0) break
+        for (const s of slices) {
+          toRecords(decodeLines(s.body, s.start, s.end), q.runId, sr.step, sr.attempt, out)
+          remaining -= s.lastSeq - s.firstSeq + 1
+          after = s.lastSeq
+        }
+      }
     }
     return out
   })
@@ -81,20 +168,32 @@ export async function readLogs(db: SqliteDb, q: LogQuery): Promise<LogLineRecord
 
 export async function* iterateLogs(db: SqliteDb, q: LogQuery, pageSize = DEFAULT_PAGE): AsyncGenerator<LogLineRecord[]> {
   const size = Math.max(1, Math.floor(pageSize))
-  const selected = await db.read(() => selectStepRuns(db, q))
-  let remaining = q.limit ?? Number.MAX_SAFE_INTEGER
-  for (const { sr, from } of selected) {
-    let after = from
-    while (remaining > 0) {
-      const want = Math.min(size, remaining)
-      // Each page is its own statement: no read transaction stays open while the consumer is slow.
-      const page = await db.read(() => readPage(db, q.runId, sr, after, want))
-      if (page.length === 0) break
-      remaining -= page.length
-      after = page[page.length - 1]!.seq
+  let page: LogLineRecord[] = []
+  let current: Selected | undefined
+  for await (const s of iterateSlices(db, q)) {
+    // Pages never mix step attempts.
+    if (current !== s.sr && page.length > 0) {
       yield page
-      if (page.length < want) break
+      page = []
     }
+    current = s.sr
+    const lines: LogLineRecord[] = []
+    toRecords(decodeLines(s.body, s.start, s.end), q.runId, s.sr.step, s.sr.attempt, lines)
+    for (const line of lines) {
+      page.push(line)
+      if (page.length === size) {
+        yield page
+        page = []
+      }
+    }
+  }
+  if (page.length > 0) yield page
+}
+
+export async function* iterateLogChunks(db: SqliteDb, q: LogQuery): AsyncGenerator<LogChunk> {
+  for await (const s of iterateSlices(db, q)) {
+    const data = s.start === 0 && s.end === s.body.length ? s.body : s.body.subarray(s.start, s.end)
+    yield { runId: q.runId, step: s.sr.step, attempt: s.sr.attempt, firstSeq: s.firstSeq, lastSeq: s.lastSeq, data }
   }
 }
 
@@ -103,19 +202,27 @@ export async function deleteLogsBefore(db: SqliteDb, time: string): Promise<numb
     () =>
       db
         .stmt(
-          `SELECT s.id, s.log_seq FROM step_runs s
+          `SELECT s.id FROM step_runs s
            WHERE s.finished_at IS NOT NULL AND s.finished_at < ?
-             AND EXISTS (SELECT 1 FROM log_lines l WHERE l.step_run_id = s.id)`,
+             AND EXISTS (SELECT 1 FROM log_chunks c WHERE c.step_run_id = s.id)`,
         )
-        .all(time) as { id: string; log_seq: number }[],
+        .pluck()
+        .all(time) as string[],
   )
   let deleted = 0
-  for (const t of targets) {
-    for (let upTo = DELETE_SLICE; ; upTo += DELETE_SLICE) {
-      deleted += await db.write(
-        () => db.stmt('DELETE FROM log_lines WHERE step_run_id = ? AND seq <= ?').run(t.id, upTo).changes,
-      )
-      if (upTo >= t.log_seq) break
+  for (const id of targets) {
+    for (;;) {
+      const lines = await db.write(() => {
+        const rows = db
+          .stmt('SELECT first_seq, last_seq FROM log_chunks WHERE step_run_id = ? ORDER BY last_seq LIMIT ?')
+          .raw(true)
+          .all(id, DELETE_CHUNKS) as [number, number][]
+        if (rows.length === 0) return 0
+        db.stmt('DELETE FROM log_chunks WHERE step_run_id = ? AND last_seq <= ?').run(id, rows[rows.length - 1]![1])
+        return rows.reduce((n, [first, last]) => n + last - first + 1, 0)
+      })
+      if (lines === 0) break
+      deleted += lines
     }
   }
   return deleted

@@ -4,12 +4,15 @@
 import { CtlError } from '../errors.js'
 import { canonicalHash } from './hash.js'
 import { newId, nowIso } from './ids.js'
-import type { SqliteDb } from './sqlite-db.js'
+import { mapSqliteError, type SqliteDb } from './sqlite-db.js'
 import {
   RESOURCE_COLUMNS,
+  RESOURCE_LIST_COLUMNS,
+  toListedResource,
   toResource,
   toRevision,
   wsToDb,
+  type ResourceListRow,
   type ResourceRow,
   type RevisionRow,
 } from './sqlite-rows.js'
@@ -128,10 +131,80 @@ export async function listResources(db: SqliteDb, filter: ListResourcesFilter): 
     params.push(filter.owner)
   }
   if (!filter.includeDeleted) where.push("status <> 'deleted'")
-  const sql = `SELECT ${RESOURCE_COLUMNS} FROM resources${where.length ? ` WHERE ${where.join(' AND ')}` : ''}
+  // Listings never read the manifest column (10,000 manifests are megabytes); a record's
+  // manifest is fetched from its revision if and when someone reads it.
+  // INDEXED BY: the covering index answers every filter combination without table reads;
+  // left alone, the planner prefers (type, name) and then reads each row's overflow pages.
+  const sql = `SELECT ${RESOURCE_LIST_COLUMNS} FROM resources INDEXED BY resources_list${where.length ? ` WHERE ${where.join(' AND ')}` : ''}
     ORDER BY workspace, type, name`
-  return db.read(() => (db.stmt(sql).all(...params) as ResourceRow[]).map(toResource))
+  return db.read(() => {
+    const rows = db.stmt(sql).raw(true).all(...params) as ResourceListRow[]
+    const pager = new ManifestPager(db, rows)
+    return rows.map((row, i) => toListedResource(row, i, (index) => pager.manifest(index)))
+  })
 }
+
+/** A listing's manifests, fetched on demand in pages that adapt to how they are read: a
+ *  caller reading every manifest in order (dependents, stacks) gets them 512 at a time, one
+ *  reading a few here and there (runtime summaries of the scheduled workflows) one by one,
+ *  never megabytes of texts nobody parses. Each record gets its own revision's manifest, so
+ *  it matches the rest of the record even after a later apply. */
+class ManifestPager {
+  private readonly texts: (string | undefined)[]
+  private readonly read: Uint8Array
+  private size = 16
+  private lastPage: number[] = []
+
+  constructor(
+    private readonly db: SqliteDb,
+    private readonly rows: readonly ResourceListRow[],
+  ) {
+    this.texts = new Array<string | undefined>(rows.length)
+    this.read = new Uint8Array(rows.length)
+  }
+
+  manifest(index: number): unknown {
+    if (this.texts[index] === undefined) this.loadPage(index)
+    const text = this.texts[index]
+    this.texts[index] = undefined
+    this.read[index] = 1
+    const row = this.rows[index]!
+    if (text === undefined) throw new CtlError('E_NOT_FOUND', `revision ${row[5]} of resource ${row[0]} not found`)
+    return JSON.parse(text) as unknown
+  }
+
+  private loadPage(from: number): void {
+    if (!this.db.raw.open) throw new CtlError('E_UNAVAILABLE', 'a listed manifest was read after the store was closed')
+    if (this.lastPage.length > 0) {
+      const allUsed = this.lastPage.every((i) => this.read[i] === 1)
+      this.size = allUsed ? Math.min(this.size * 2, 512) : Math.max(1, this.size >> 1)
+    }
+    const slots = new Map<string, number>()
+    const keys: [string, number][] = []
+    for (let i = from; i < this.rows.length && keys.length < this.size; i++) {
+      // Loaded and waiting, or read already (a record reads its manifest once): skip.
+      if (i !== from && (this.texts[i] !== undefined || this.read[i] === 1)) continue
+      const row = this.rows[i]!
+      slots.set(row[0], i)
+      keys.push([row[0], row[5]])
+    }
+    this.lastPage = [...slots.values()]
+    let found: [string, string][]
+    try {
+      // Synchronous (a property getter); a WAL read does not wait on writers.
+      found = keys.length === 1
+        ? (this.db.stmt(ONE_SQL).raw(true).all(keys[0]![0], keys[0]![1]) as [string, string][])
+        : (this.db.stmt(PAGE_SQL).raw(true).all(JSON.stringify(keys)) as [string, string][])
+    } catch (err) {
+      throw mapSqliteError(err)
+    }
+    for (const [id, text] of found) this.texts[slots.get(id)!] = text
+  }
+}
+
+const ONE_SQL = 'SELECT resource_id, manifest FROM resource_revisions WHERE resource_id = ? AND revision = ?'
+const PAGE_SQL = `SELECT rv.resource_id, rv.manifest FROM json_each(?) j
+  JOIN resource_revisions rv ON rv.resource_id = j.value ->> 0 AND rv.revision = j.value ->> 1`
 
 export async function listRevisions(db: SqliteDb, resourceId: string): Promise<RevisionRecord[]> {
   return db.read(() =>

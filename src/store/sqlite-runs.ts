@@ -79,6 +79,14 @@ export async function listRuns(
   return db.read(() => (db.stmt(sql).all(...params) as RunRow[]).map(toRun))
 }
 
+/** The newest run of each resource, in one statement: an index seek per id on runs (resource_id, id). */
+export async function listLatestRuns(db: SqliteDb, resourceIds: readonly string[]): Promise<RunRecord[]> {
+  if (resourceIds.length === 0) return []
+  const sql = `${RUN_SELECT} WHERE runs.id IN (
+      SELECT (SELECT l.id FROM runs l WHERE l.resource_id = j.value ORDER BY l.id DESC LIMIT 1) FROM json_each(?) j)`
+  return db.read(() => (db.stmt(sql).all(JSON.stringify(resourceIds)) as RunRow[]).map(toRun))
+}
+
 /** Builds `UPDATE table SET a = ?, ... WHERE id = ? [AND state IN (...)]`; columns come from a fixed map, never from input. */
 function casUpdate(
   db: SqliteDb,

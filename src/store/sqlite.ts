@@ -11,6 +11,7 @@ import type {
   ApplyResourceResult,
   CreateRunInput,
   ListResourcesFilter,
+  LogChunk,
   LogLineInput,
   LogLineRecord,
   LogQuery,
@@ -79,6 +80,9 @@ class SqliteStore implements Store {
   listRuns(filter: { resourceId?: string; states?: RunState[]; limit?: number }): Promise<RunRecord[]> {
     return runs.listRuns(this.db, filter)
   }
+  listLatestRuns(resourceIds: readonly string[]): Promise<RunRecord[]> {
+    return runs.listLatestRuns(this.db, resourceIds)
+  }
   updateRun(id: string, patch: RunPatch, fromStates?: RunState[]): Promise<boolean> {
     return runs.updateRun(this.db, id, patch, fromStates)
   }
@@ -106,6 +110,9 @@ class SqliteStore implements Store {
   }
   iterateLogs(query: LogQuery, pageSize?: number): AsyncIterable<LogLineRecord[]> {
     return logs.iterateLogs(this.db, query, pageSize)
+  }
+  iterateLogChunks(query: LogQuery): AsyncIterable<LogChunk> {
+    return logs.iterateLogChunks(this.db, query)
   }
   deleteLogsBefore(time: string): Promise<number> {
     return logs.deleteLogsBefore(this.db, time)

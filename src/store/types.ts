@@ -26,7 +26,11 @@ export interface ResourceRecord extends ResourceKey {
   version: string
   revision: number
   hash: string
-  /** The normalized resource JSON. Parsed lazily on first access (listings of thousands stay cheap). */
+  /**
+   * The normalized resource JSON, parsed lazily on first access. Records from listResources do not
+   * even carry the text: it is fetched (this revision's) on first access, so read it before the
+   * store is closed (E_UNAVAILABLE after). Listings of thousands stay cheap either way.
+   */
   manifest: unknown
   /** Who first created the resource (a later apply by someone else keeps it; see RevisionRecord.createdBy). */
   owner: string
@@ -152,6 +156,20 @@ export interface LogQuery {
   limit?: number
 }
 
+/**
+ * A run of consecutive lines of one step attempt, already encoded: `data` holds lines
+ * firstSeq..lastSeq as `[seq,"time","stream","text"]\n` each (UTF-8, see store/log-codec.ts),
+ * which is also the HTTP wire format of log lines.
+ */
+export interface LogChunk {
+  runId: string
+  step: string
+  attempt: number
+  firstSeq: number
+  lastSeq: number
+  data: Uint8Array
+}
+
 export interface ScheduleRecord {
   resourceId: string
   revision: number
@@ -170,7 +188,7 @@ export interface Store {
   getResource(key: ResourceKey, options?: { includeDeleted?: boolean }): Promise<ResourceRecord | undefined>
   /** Returns deleted resources too (runs keep pointing at them). */
   getResourceById(id: string): Promise<ResourceRecord | undefined>
-  /** Ordered by workspace, type, name. */
+  /** Ordered by workspace, type, name. Manifests load on first access (see ResourceRecord.manifest). */
   listResources(filter: ListResourcesFilter): Promise<ResourceRecord[]>
   /** Oldest first. */
   listRevisions(resourceId: string): Promise<RevisionRecord[]>
@@ -190,6 +208,8 @@ export interface Store {
   getRun(id: string): Promise<RunRecord | undefined>
   /** Newest first. */
   listRuns(filter: { resourceId?: string; states?: RunState[]; limit?: number }): Promise<RunRecord[]>
+  /** The newest run of each given resource, in one query (for listings); resources without runs are left out; any order. */
+  listLatestRuns(resourceIds: readonly string[]): Promise<RunRecord[]>
   /** Compare-and-set: applies the patch only when the run's state is one of `fromStates` (if given); returns whether it applied. */
   updateRun(id: string, patch: RunPatch, fromStates?: RunState[]): Promise<boolean>
   getStepRun(id: string): Promise<StepRunRecord | undefined>
@@ -208,6 +228,11 @@ export interface Store {
   readLogs(query: LogQuery): Promise<LogLineRecord[]>
   /** Streams in pages (no transaction held between pages) for big logs without holding them in memory. */
   iterateLogs(query: LogQuery, pageSize?: number): AsyncIterable<LogLineRecord[]>
+  /**
+   * The same lines as iterateLogs, as encoded chunks (no transaction held between chunks), for
+   * sending logs on without decoding them. Optional: without it callers encode iterateLogs pages.
+   */
+  iterateLogChunks?(query: LogQuery): AsyncIterable<LogChunk>
   /** Retention: deletes the lines of step attempts that finished before `time`; returns the number of lines deleted. */
   deleteLogsBefore(time: string): Promise<number>
 

@@ -44,9 +44,9 @@ describe('logs', () => {
     const { store, file } = freshStore()
     const { run, a } = await setup(store)
     await store.appendLogs(a.id, lines(1, 2), 50)
-    // Make the third insert fail inside the transaction: a row already holds seq 3.
+    // Make the write fail inside the transaction: a stray chunk already ends at seq 5.
     const raw = new Database(file)
-    raw.prepare("INSERT INTO log_lines (step_run_id, seq, time, stream, text) VALUES (?, 4, 't', 0, 'planted')").run(a.id)
+    raw.prepare("INSERT INTO log_chunks (step_run_id, first_seq, last_seq, body) VALUES (?, 5, 5, ?)").run(a.id, Buffer.from('[5,"t","stdout","planted"]\n'))
     raw.close()
     await expect(store.appendLogs(a.id, lines(3, 5), 99)).rejects.toMatchObject({ code: 'E_CONFLICT' })
     expect(await store.getStepRun(a.id)).toMatchObject({ logOffset: 50, logSeq: 2 })

@@ -1,13 +1,14 @@
 // GET /api/v1/runs/:id/logs — NDJSON, one LogLineRecord per line. Without `follow` the
 // lines stored now; with `follow` it keeps streaming until the step (or the whole run)
-// has ended and every line is sent. Pages from the store are written as one big chunk
-// each (no per-line writes or awaits) so 100 MB moves at disk speed.
+// has ended and every line is sent. Stored chunks (already in the wire encoding) are
+// written as they are, one write per ~128 KiB, so 100 MB moves at disk speed.
 import { Readable } from 'node:stream'
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify'
 import { CtlError } from '../../errors.js'
 import { FINAL_RUN_STATES, FINAL_STEP_STATES, type LogLineRecord, type LogQuery, type RunRecord, type StepRunRecord, type Store } from '../../store/types.js'
 import type { LogsQuery } from '../../client/types.js'
 import type { WorkflowResource } from '../../manifest/model.js'
+import { encodeLine } from '../../store/log-codec.js'
 import { principalOf } from '../auth.js'
 import { loadRunFor } from './runs.js'
 import * as S from '../schemas.js'
@@ -25,21 +26,41 @@ const PAGE_LINES = 2000
 /**
  * Wire format (NDJSON, one JSON value per line), compact because 100 MB logs must move fast:
  * a context object `{"runId","step","attempt"}` whenever the step attempt changes, then one
- * array `[seq, time, stream, text]` per log line. The client turns them back into LogLineRecords.
+ * array `[seq, time, stream, text]` per log line — the store's own chunk encoding
+ * (store/log-codec.ts), so stored chunks go out as they are. The client turns them back into
+ * LogLineRecords.
  */
 export class LogEncoder {
   private context = ''
+  /** The context line when `step`/`attempt` differ from the last one, else ''. */
+  contextLine(runId: string, step: string, attempt: number): string {
+    const ctx = `${step}\0${attempt}`
+    if (ctx === this.context) return ''
+    this.context = ctx
+    return JSON.stringify({ runId, step, attempt }) + '\n'
+  }
   encode(page: LogLineRecord[]): string {
     let out = ''
-    for (const l of page) {
-      const ctx = `${l.step}\0${l.attempt}`
-      if (ctx !== this.context) {
-        this.context = ctx
-        out += JSON.stringify({ runId: l.runId, step: l.step, attempt: l.attempt }) + '\n'
-      }
-      out += `[${l.seq},${JSON.stringify(l.time)},${JSON.stringify(l.stream)},${JSON.stringify(l.text)}]\n`
-    }
+    for (const l of page) out += this.contextLine(l.runId, l.step, l.attempt) + encodeLine(l.seq, l.time, l.stream, l.text)
     return out
+  }
+}
+
+/** A log read as wire chunks: stored chunks passed through when the store offers them, else encoded pages. */
+async function* wireChunks(store: Store, query: LogQuery, encoder: LogEncoder, onSeq: (seq: number) => void): AsyncGenerator<string | Uint8Array> {
+  if (store.iterateLogChunks) {
+    for await (const c of store.iterateLogChunks(query)) {
+      const ctx = encoder.contextLine(c.runId, c.step, c.attempt)
+      if (ctx) yield ctx
+      onSeq(c.lastSeq)
+      yield c.data
+    }
+    return
+  }
+  for await (const page of store.iterateLogs(query, PAGE_LINES)) {
+    if (page.length === 0) continue
+    onSeq(page[page.length - 1]!.seq)
+    yield encoder.encode(page)
   }
 }
 
@@ -56,16 +77,15 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
   })
 }
 
-async function* readOnce(store: Store, query: LogQuery): AsyncGenerator<string> {
+async function* readOnce(store: Store, query: LogQuery): AsyncGenerator<string | Uint8Array> {
   if (query.tail === 0) return
-  const encoder = new LogEncoder()
-  for await (const page of store.iterateLogs(query, PAGE_LINES)) if (page.length > 0) yield encoder.encode(page)
+  yield* wireChunks(store, query, new LogEncoder(), () => undefined)
 }
 
 const isFinalRun = (run: RunRecord): boolean => FINAL_RUN_STATES.includes(run.state)
 const isFinalStep = (s: StepRunRecord): boolean => FINAL_STEP_STATES.includes(s.state)
 
-async function* follow(store: Store, run: RunRecord, q: LogsQuery, signal: AbortSignal, pollMs: number): AsyncGenerator<string> {
+async function* follow(store: Store, run: RunRecord, q: LogsQuery, signal: AbortSignal, pollMs: number): AsyncGenerator<string | Uint8Array> {
   const cursors = new Map<string, number>()
   const encoder = new LogEncoder()
   let retryLimit: number | undefined
@@ -105,11 +125,9 @@ async function* follow(store: Store, run: RunRecord, q: LogsQuery, signal: Abort
         ? { runId: run.id, step: s.step, attempt: s.attempt, afterSeq: q.afterSeq, tail: q.tail }
         : { runId: run.id, step: s.step, attempt: s.attempt, afterSeq: last }
       let seq = last ?? q.afterSeq ?? 0
-      for await (const page of store.iterateLogs(query, PAGE_LINES)) {
-        if (page.length === 0) continue
-        seq = page[page.length - 1]!.seq
+      for await (const chunk of wireChunks(store, query, encoder, (n) => (seq = n))) {
         sent = true
-        yield encoder.encode(page)
+        yield chunk
         if (signal.aborted) return
       }
       cursors.set(k, seq)

@@ -53,7 +53,7 @@ export const resourcesRoutes: FastifyPluginAsync<ResourcesRoutesOptions> = async
         response: S.withErrors({ 200: S.listResponse }),
       },
     },
-    async (request): Promise<ListResourcesResponse> => {
+    async (request, reply): Promise<string> => {
       const principal = principalOf(request)
       const q = request.query
       if (q.type) checkType(q.type)
@@ -64,7 +64,12 @@ export const resourcesRoutes: FastifyPluginAsync<ResourcesRoutesOptions> = async
       })
       const visible = q.all ? records.filter((r) => authorize(principal, 'read', r)) : records
       const runtime = await runtimeSummaries(engine, visible)
-      return { resources: visible.map((r) => toRow(r, runtime.get(r.id) ?? '')) }
+      const body: ListResourcesResponse = { resources: visible.map((r) => toRow(r, runtime.get(r.id) ?? '')) }
+      // Serialized here: rows are built field by field (toRow), so the schema serializer's
+      // filtering adds nothing, and native JSON.stringify is several times faster on 10,000
+      // rows. A string with a JSON content type goes out as it is.
+      reply.type('application/json; charset=utf-8')
+      return JSON.stringify(body)
     },
   )
 
