@@ -164,6 +164,28 @@ describe('runs', () => {
   })
 })
 
+describe('every example on the embedded default', () => {
+  it('runs every example workflow to succeeded (the scheduled one on demand)', async () => {
+    const applied = await ctl(['apply', '-f', 'examples', '-R'])
+    expect(applied.code).toBe(0)
+    const names = ['heavy-aggregation', 'ctl-status-check', 'daily-report', 'parallel-batch-pipeline', 'projected-workflow', 'script-inventory']
+    let rows: { name: string; runtime: string }[] = []
+    for (let i = 0; i < 100; i++) {
+      rows = JSON.parse((await ctl(['get', '-t', 'workflow', '-o', 'json'])).stdout) as typeof rows
+      if (names.every((n) => ['succeeded', 'failed'].includes(rows.find((r) => r.name === n)?.runtime ?? ''))) break
+      await new Promise((resolve) => setTimeout(resolve, 200))
+    }
+    for (const n of names) expect(`${n}: ${rows.find((r) => r.name === n)?.runtime}`).toBe(`${n}: succeeded`)
+    expect(rows.find((r) => r.name === 'nightly-cleanup')?.runtime).toMatch(/^next:\d{4}-\d\d-\d\dT/)
+    const nightly = await ctl(['runtime', 'run', '-n', 'nightly-cleanup', '--wait'])
+    expect(nightly.code).toBe(0)
+    const ctlStep = await ctl(['log', '-n', 'ctl-status-check'])
+    expect(ctlStep.stdout).toContain('linting(public) embedded-hello:v2alpha:workflow...valid')
+    const projected = await ctl(['log', '-n', 'projected-workflow'])
+    expect(projected.stdout).toMatch(/Workflow: r-\S+, step run-task/)
+  })
+})
+
 describe('delete and errors', () => {
   it('refuses to delete a volume a workflow uses, unless --force', async () => {
     const refused = await ctl(['delete', '-t', 'volume', '-n', 'customer-data'])

@@ -90,8 +90,22 @@ function probeBwrap(bwrapPath: string): string | undefined {
   return (r.stderr?.toString().trim() || r.error?.message || `exit ${r.status}`).split('\n')[0]
 }
 
+/**
+ * The PATH a step gets when its Pod sets none: the host's, plus this ctl's own
+ * `bin/` (so the `ctl` stack finds `ctl`) and the folder of this node binary
+ * (so `ctl` and `node` scripts run even when node is not on the host PATH).
+ */
 function hostPath(): string {
-  return process.env.PATH || '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'
+  const base = (process.env.PATH || '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin').split(':')
+  const extra = [path.join(packageRoot(), 'bin'), path.dirname(process.execPath)]
+  return [...base, ...extra.filter((dir) => !base.includes(dir))].join(':')
+}
+
+/** The folder holding ctl's package.json, from this module's own location (src/ or dist/src/). */
+function packageRoot(): string {
+  let dir = path.dirname(fileURLToPath(import.meta.url))
+  while (!fs.existsSync(path.join(dir, 'package.json')) && path.dirname(dir) !== dir) dir = path.dirname(dir)
+  return dir
 }
 
 export function createLocalRuntime(opts: LocalRuntimeOptions): Runtime {
