@@ -1,5 +1,4 @@
-import * as Args from '@oclif/core/args'
-import * as Flags from '@oclif/core/flags'
+import { Args, Flags } from '../../src/cli/oclif.js'
 import { BaseCommand } from '../../src/cli/base.js'
 import { addContext } from '../../src/cli/verbs/context.js'
 

@@ -1,4 +1,4 @@
-import * as Args from '@oclif/core/args'
+import { Args } from '../../src/cli/oclif.js'
 import { BaseCommand } from '../../src/cli/base.js'
 import { selectContext } from '../../src/cli/verbs/context.js'
 

@@ -1,4 +1,4 @@
-import * as Flags from '@oclif/core/flags'
+import { Flags } from '../../src/cli/oclif.js'
 import { BaseCommand, contextFlag, fileFlags, outputFlag, workspaceFlag } from '../../src/cli/base.js'
 import { ApplyVerb } from '../../src/cli/verbs/apply.js'
 

@@ -1,4 +1,4 @@
-import * as Flags from '@oclif/core/flags'
+import { Flags } from '../../src/cli/oclif.js'
 import { BaseCommand, contextFlag, fileFlags, workspaceFlag } from '../../src/cli/base.js'
 import { runDelete, validateDeleteOptions, type DeleteOptions } from '../../src/cli/verbs/delete.js'
 import { completeFileOptions } from '../../src/cli/verbs/files.js'

@@ -1,4 +1,4 @@
-import * as Errors from '@oclif/core/errors'
+import { Errors } from '../../src/cli/oclif.js'
 import { BaseCommand, contextFlag, fileFlags, workspaceFlag } from '../../src/cli/base.js'
 import { runDiff } from '../../src/cli/verbs/diff.js'
 import { completeFileOptions, validateFileOptions } from '../../src/cli/verbs/files.js'

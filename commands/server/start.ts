@@ -1,10 +1,9 @@
-import * as Flags from '@oclif/core/flags'
+import { Flags } from '../../src/cli/oclif.js'
 import { join } from 'node:path'
 import { BaseCommand } from '../../src/cli/base.js'
 import { localServerDir } from '../../src/cli/config.js'
 import { DEFAULT_LOCAL_PORT } from '../../src/cli/connect.js'
-import { runForeground, spawnDetachedServer } from '../../src/server/process.js'
-import { ADMIN_KEY_FILE } from '../../src/server/server.js'
+import { ADMIN_KEY_FILE, runForeground, spawnDetachedServer } from '../../src/server/process.js'
 import { DEFAULT_LOG_RETENTION, parseRetention } from '../../src/logs/retention.js'
 
 export default class ServerStart extends BaseCommand {

@@ -1,4 +1,4 @@
-import * as Flags from '@oclif/core/flags'
+import { Flags } from '../../src/cli/oclif.js'
 import { BaseCommand } from '../../src/cli/base.js'
 import { localServerDir } from '../../src/cli/config.js'
 import { ExitCode } from '../../src/errors.js'

@@ -1,8 +1,6 @@
 // The base of every command: maps typed errors to one-line messages and the
 // exit codes of DESIGN.md, so no user mistake ever ends in a stack trace.
-import { Command } from '@oclif/core/command'
-import * as Errors from '@oclif/core/errors'
-import * as Flags from '@oclif/core/flags'
+import { Command, Errors, Flags } from './oclif.js'
 import { CtlError, ExitCode, ManifestError, formatIssue } from '../errors.js'
 import { processIo, type Io } from './io.js'
 

@@ -4,7 +4,7 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
 import { homedir } from 'node:os'
 import { dirname, join } from 'node:path'
-import { parse, stringify } from 'yaml'
+import { yaml } from './lazy-yaml.js'
 import { CtlError } from '../errors.js'
 
 export const LOCAL_CONTEXT = 'local'
@@ -43,7 +43,9 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): CtlConfig {
   if (!existsSync(file)) return defaultConfig()
   let parsed: unknown
   try {
-    parsed = parse(readFileSync(file, 'utf8'))
+    const text = readFileSync(file, 'utf8')
+    // YAML is a superset of JSON: a JSON file parses without loading the YAML parser.
+    parsed = text.trimStart().startsWith('{') ? parseJsonOr(text, () => yaml().parse(text)) : yaml().parse(text)
   } catch (error) {
     throw new CtlError('E_USAGE', `${file}: not valid YAML: ${(error as Error).message}`)
   }
@@ -52,6 +54,14 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): CtlConfig {
   if (!contexts.some((c) => c.name === LOCAL_CONTEXT)) contexts.unshift(defaultConfig().contexts[0]!)
   const currentContext = typeof value.currentContext === 'string' ? value.currentContext : LOCAL_CONTEXT
   return { currentContext, contexts }
+}
+
+function parseJsonOr(text: string, fallback: () => unknown): unknown {
+  try {
+    return JSON.parse(text)
+  } catch {
+    return fallback()
+  }
 }
 
 function isContext(value: unknown): value is ContextEntry {
@@ -63,7 +73,7 @@ export function writeConfig(config: CtlConfig, env: NodeJS.ProcessEnv = process.
   const file = configPath(env)
   mkdirSync(dirname(file), { recursive: true, mode: 0o700 })
   const tmp = `${file}.${process.pid}.tmp`
-  writeFileSync(tmp, stringify(config), { mode: 0o600 })
+  writeFileSync(tmp, yaml().stringify(config), { mode: 0o600 })
   renameSync(tmp, file)
   chmodSync(file, 0o600)
 }

@@ -2,7 +2,7 @@
 // keychain (added with logins) and the 0600 file fallback are interchangeable.
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
-import { parse, stringify } from 'yaml'
+import { yaml } from './lazy-yaml.js'
 import { ctlHome } from './config.js'
 
 export interface CredentialStore {
@@ -19,14 +19,14 @@ export class FileCredentialStore implements CredentialStore {
 
   private read(): Record<string, string> {
     if (!existsSync(this.file)) return {}
-    const parsed = parse(readFileSync(this.file, 'utf8')) as { apikeys?: Record<string, string> } | null
+    const parsed = yaml().parse(readFileSync(this.file, 'utf8')) as { apikeys?: Record<string, string> } | null
     return parsed?.apikeys ?? {}
   }
 
   private write(keys: Record<string, string>): void {
     mkdirSync(dirname(this.file), { recursive: true, mode: 0o700 })
     const tmp = `${this.file}.${process.pid}.tmp`
-    writeFileSync(tmp, stringify({ apikeys: keys }), { mode: 0o600 })
+    writeFileSync(tmp, yaml().stringify({ apikeys: keys }), { mode: 0o600 })
     renameSync(tmp, this.file)
     chmodSync(this.file, 0o600)
   }

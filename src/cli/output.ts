@@ -1,5 +1,5 @@
 // Tables by default, yaml / json for scripts: every listing goes through here.
-import { stringify } from 'yaml'
+import { yaml } from './lazy-yaml.js'
 import { CtlError } from '../errors.js'
 
 export type OutputFormat = 'table' | 'yaml' | 'json'
@@ -13,7 +13,7 @@ export function parseOutputFormat(value: string | undefined, allowed: readonly O
 }
 
 export function toYaml(value: unknown): string {
-  return stringify(value, { lineWidth: 0, aliasDuplicateObjects: false })
+  return yaml().stringify(value, { lineWidth: 0, aliasDuplicateObjects: false })
 }
 
 export function toJson(value: unknown): string {
@@ -25,25 +25,35 @@ export function toJson(value: unknown): string {
  * Plain text (no box drawing) so it stays greppable and copyable.
  */
 export function renderTable(headers: string[], rows: (string | number | undefined | null)[][]): string {
-  const cells = rows.map((row) => headers.map((_, i) => cellText(row[i])))
-  const widths = headers.map((h, i) => Math.max(h.length, ...cells.map((row) => maxLineWidth(row[i] ?? ''))))
-  const line = (values: string[]) =>
-    values
-      .map((value, i) => (i === values.length - 1 ? value : value.padEnd(widths[i] ?? 0)))
-      .join(' | ')
-      .trimEnd()
-  const out = [line(headers.map((h) => h.toUpperCase())), line(widths.map((w) => '-'.repeat(w)))]
+  const columns = headers.length
+  const widths = headers.map((h) => h.length)
+  const cells: string[][] = new Array(rows.length)
+  for (let r = 0; r < rows.length; r++) {
+    const row = rows[r]!
+    const out: string[] = new Array(columns)
+    for (let c = 0; c < columns; c++) {
+      const text = cellText(row[c])
+      out[c] = text
+      if (text.length > widths[c]!) widths[c] = text.length
+    }
+    cells[r] = out
+  }
+  const line = (values: string[]): string => {
+    let text = ''
+    for (let c = 0; c < columns; c++) {
+      text += c === columns - 1 ? values[c]! : values[c]!.padEnd(widths[c]!) + ' | '
+    }
+    return text.trimEnd()
+  }
+  const out: string[] = [line(headers.map((h) => h.toUpperCase())), line(widths.map((w) => '-'.repeat(w)))]
   for (const row of cells) out.push(line(row))
   return out.join('\n') + '\n'
 }
 
 function cellText(value: string | number | undefined | null): string {
   if (value === undefined || value === null) return ''
-  return String(value).replace(/\r?\n/g, ' ')
-}
-
-function maxLineWidth(text: string): number {
-  return text.length
+  const text = typeof value === 'string' ? value : String(value)
+  return text.includes('\n') ? text.replace(/\r?\n/g, ' ') : text
 }
 
 /** `1h2m3s` style durations, as kubectl prints them. */

@@ -63,6 +63,14 @@ export interface ListResourcesQuery {
   owner?: string
 }
 
+/** `get`'s table, printed by the server (as Kubernetes Tables): NAME … OWNER cells per row. */
+export interface ResourceTable {
+  columns: string[]
+  rows: string[][]
+}
+
+export const RESOURCE_TABLE_COLUMNS = ['NAME', 'VERSION', 'TYPE', 'WORKSPACE', 'STATUS', 'RUNTIME', 'OWNER'] as const
+
 /** One row of `get`: the record without its manifest, plus the derived RUNTIME column. */
 export interface ResourceRow {
   id: string

@@ -1,7 +1,7 @@
 // What the HTTP server may ask of the engine. The server never touches the
 // scheduler, the DAG state machine or the runtime directly: it goes through
 // this small surface, so each side can be tested on its own.
-import type { RunRecord, StepRunRecord, ResourceRecord } from '../store/types.js'
+import type { RunRecord, StepRunRecord, ResourceRecord, ResourceSummary } from '../store/types.js'
 import type { RuntimeInfo } from '../runtime/types.js'
 
 /** The RUNTIME column of `get`: pending, running, succeeded, failed, or `next:<RFC 3339>`. */
@@ -28,7 +28,7 @@ export interface EngineApi {
   retryRun(resource: ResourceRecord, by: string, runId?: string): Promise<RunRecord>
   runtimeSummary(resource: ResourceRecord): Promise<RuntimeSummary>
   /** Batched runtimeSummary for listings (10,000 rows must not cost 10,000 queries); keyed by resource id. Optional: the server falls back to runtimeSummary. */
-  runtimeSummaries?(resources: ResourceRecord[]): Promise<Map<string, RuntimeSummary>>
+  runtimeSummaries(resources: readonly ResourceSummary[]): Promise<Map<string, RuntimeSummary>>
   runDetail(runId: string): Promise<RunDetail | undefined>
   /** The next fire time of a scheduled workflow, if any. */
   nextFireTime(resource: ResourceRecord): Promise<string | undefined>

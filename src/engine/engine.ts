@@ -3,7 +3,8 @@
 // queries; the rules live in the rooms it wires.
 
 import { CtlError } from '../errors.js'
-import type { ResourceRecord, RunRecord, ScheduleRecord, Store } from '../store/types.js'
+import type { ResourceRecord,
+  ResourceSummary, RunRecord, ScheduleRecord, Store } from '../store/types.js'
 import type { Runtime, RuntimeInfo } from '../runtime/types.js'
 import type { WorkflowResource } from '../manifest/model.js'
 import type { EngineApi, RunDetail, RuntimeSummary } from './api.js'
@@ -48,7 +49,7 @@ export function rfc3339(iso: string): string {
 const isActive = (run: RunRecord | undefined) => run !== undefined && (run.state === 'pending' || run.state === 'running')
 
 /** The RUNTIME column: `next:<time>` for a scheduled workflow between runs, else the state of its newest run. */
-function summaryOf(resource: ResourceRecord, last: RunRecord | undefined, schedule: ScheduleRecord | undefined): RuntimeSummary {
+function summaryOf(resource: ResourceSummary, last: RunRecord | undefined, schedule: ScheduleRecord | undefined): RuntimeSummary {
   if (resource.type !== 'workflow') return ''
   if (schedule?.nextFireAt && !isActive(last)) return `next:${rfc3339(schedule.nextFireAt)}`
   return last?.state ?? 'pending'
@@ -180,8 +181,13 @@ export function createEngine(opts: EngineOptions): Engine {
       const schedules = new Map((await store.listSchedules()).map((s) => [s.resourceId, s]))
       for (const r of workflows) {
         const last = latest.get(r.id)
-        // Only resources with a stored schedule need their manifest parsed.
-        const schedule = schedules.has(r.id) && scheduleOf(r) ? schedules.get(r.id) : undefined
+        // A schedule stored for this very revision is the workflow's own: no manifest to read.
+        const stored = schedules.get(r.id)
+        let schedule = stored && r.status !== 'deleted' && stored.revision === r.revision ? stored : undefined
+        if (stored && !schedule && r.status !== 'deleted') {
+          const full = 'manifest' in r ? (r as ResourceRecord) : await store.getResourceById(r.id)
+          if (full && scheduleOf(full)) schedule = stored
+        }
         out.set(r.id, summaryOf(r, last, schedule))
       }
       return out

@@ -1,7 +1,7 @@
 // Turning URL parts into a store key, with the instance-level rule in one place.
 import { CtlError } from '../errors.js'
 import { INSTANCE_LEVEL_TYPES, RESOURCE_TYPES, type ResourceType } from '../manifest/model.js'
-import type { ResourceKey, ResourceRecord, Store } from '../store/types.js'
+import type { ResourceKey, ResourceRecord, ResourceSummary, Store } from '../store/types.js'
 import type { ResourceRow, RuntimeSummary } from '../client/types.js'
 
 export const DEFAULT_WORKSPACE = 'public'
@@ -37,7 +37,7 @@ export async function loadResource(store: Store, key: ResourceKey): Promise<Reso
   return record
 }
 
-export function toRow(r: ResourceRecord, runtime: RuntimeSummary): ResourceRow {
+export function toRow(r: ResourceSummary, runtime: RuntimeSummary): ResourceRow {
   const row: ResourceRow = {
     id: r.id, workspace: r.workspace, type: r.type, name: r.name, version: r.version, revision: r.revision, owner: r.owner,
     status: r.status, runtime, createdAt: r.createdAt, updatedAt: r.updatedAt,

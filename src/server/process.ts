@@ -4,7 +4,8 @@ import { spawn } from 'node:child_process'
 import { closeSync, existsSync, openSync, readFileSync, renameSync, rmSync, writeFileSync, mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { CtlError } from '../errors.js'
-import { startControlPlane, type ControlPlaneOptions } from './server.js'
+import { nodeFetch } from '../client/http.js'
+import type { ControlPlaneOptions } from './server.js'
 
 export interface ServerInfoFile {
   pid: number
@@ -20,6 +21,8 @@ export interface ServerStatus {
 }
 
 export const SERVER_INFO_FILE = 'server.json'
+/** The first admin API key, for the local CLI (mode 0600). */
+export const ADMIN_KEY_FILE = 'admin.apikey'
 export const SERVER_LOG_FILE = 'server.log'
 
 function infoPath(dataDir: string): string {
@@ -49,8 +52,8 @@ export function isPidAlive(pid: number): boolean {
 
 async function healthy(url: string, timeoutMs = 1000): Promise<boolean> {
   try {
-    const res = await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(timeoutMs) })
-    await res.body?.cancel()
+    const res = await nodeFetch(`${url}/healthz`, { signal: AbortSignal.timeout(timeoutMs) })
+    await res.json()
     return res.ok
   } catch {
     return false
@@ -154,6 +157,9 @@ export async function runForeground(opts: ControlPlaneOptions): Promise<Foregrou
   if (current && current.pid !== process.pid && isPidAlive(current.pid)) {
     throw new CtlError('E_CONFLICT', `a control plane already runs for ${opts.dataDir} (pid ${current.pid}, ${current.url})`)
   }
+  // Loaded here, not at the top: the CLI imports this module for status and
+  // spawning on every command, and must not pay for Fastify and the engine.
+  const { startControlPlane } = await import('./server.js')
   const plane = await startControlPlane(opts)
   const info: ServerInfoFile = { pid: process.pid, port: plane.port, url: plane.url, startedAt: new Date().toISOString() }
   const tmp = `${infoPath(opts.dataDir)}.${process.pid}.tmp`

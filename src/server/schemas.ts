@@ -92,9 +92,17 @@ export const listQuery = {
   type: 'object',
   properties: {
     workspace: NAME, all: { type: 'boolean', default: false }, type: TYPE, name: NAME, owner: { type: 'string', maxLength: 128 },
+    format: { type: 'string', enum: ['objects', 'table'], default: 'objects', description: 'table: the `get` columns as rows of cells (server-side printing, as Kubernetes Tables)' },
   },
 } as const
-export const listResponse = { type: 'object', properties: { resources: { type: 'array', items: resourceRow } } } as const
+export const listResponse = {
+  type: 'object',
+  properties: {
+    resources: { type: 'array', items: resourceRow },
+    columns: { type: 'array', items: { type: 'string' } },
+    rows: { type: 'array', items: { type: 'array', items: { type: 'string' } } },
+  },
+} as const
 
 export const getQuery = { type: 'object', properties: { revisions: { type: 'boolean', default: false } } } as const
 export const getResponse = {

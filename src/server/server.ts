@@ -9,6 +9,7 @@ import type { Store } from '../store/types.js'
 import { createLocalRuntime } from '../runtime/local/index.js'
 import { createEngine } from '../engine/engine.js'
 import { buildApp } from './app.js'
+import { ADMIN_KEY_FILE } from './process.js'
 import { DEFAULT_LOG_RETENTION, parseRetention, startLogRetention } from '../logs/retention.js'
 import { ADMIN_KEY_META, sha256Hex } from './auth.js'
 
@@ -36,7 +37,7 @@ export interface ControlPlane {
   adminToken?: string
 }
 
-export const ADMIN_KEY_FILE = 'admin.apikey'
+export { ADMIN_KEY_FILE }
 
 /** Creates the admin key on first start: only its sha256 is stored; the key goes to a 0600 file for the local CLI. */
 async function ensureAdminKey(store: Store, dataDir: string): Promise<string | undefined> {

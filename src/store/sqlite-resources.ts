@@ -9,6 +9,7 @@ import {
   RESOURCE_COLUMNS,
   RESOURCE_LIST_COLUMNS,
   toListedResource,
+  toResourceSummary,
   toResource,
   toRevision,
   wsToDb,
@@ -23,6 +24,7 @@ import type {
   ResourceKey,
   ResourceRecord,
   ResourceStatus,
+  ResourceSummary,
   RevisionRecord,
 } from './types.js'
 
@@ -111,7 +113,7 @@ export async function getResourceById(db: SqliteDb, id: string): Promise<Resourc
   })
 }
 
-export async function listResources(db: SqliteDb, filter: ListResourcesFilter): Promise<ResourceRecord[]> {
+function listQuery(filter: ListResourcesFilter): { sql: string; params: unknown[] } {
   const where: string[] = []
   const params: unknown[] = []
   if (!filter.allWorkspaces && filter.workspace !== undefined) {
@@ -137,11 +139,21 @@ export async function listResources(db: SqliteDb, filter: ListResourcesFilter): 
   // left alone, the planner prefers (type, name) and then reads each row's overflow pages.
   const sql = `SELECT ${RESOURCE_LIST_COLUMNS} FROM resources INDEXED BY resources_list${where.length ? ` WHERE ${where.join(' AND ')}` : ''}
     ORDER BY workspace, type, name`
+  return { sql, params }
+}
+
+export async function listResources(db: SqliteDb, filter: ListResourcesFilter): Promise<ResourceRecord[]> {
+  const { sql, params } = listQuery(filter)
   return db.read(() => {
     const rows = db.stmt(sql).raw(true).all(...params) as ResourceListRow[]
     const pager = new ManifestPager(db, rows)
     return rows.map((row, i) => toListedResource(row, i, (index) => pager.manifest(index)))
   })
+}
+
+export async function listResourceSummaries(db: SqliteDb, filter: ListResourcesFilter): Promise<ResourceSummary[]> {
+  const { sql, params } = listQuery(filter)
+  return db.read(() => (db.stmt(sql).raw(true).all(...params) as ResourceListRow[]).map(toResourceSummary))
 }
 
 /** A listing's manifests, fetched on demand in pages that adapt to how they are read: a

@@ -4,6 +4,7 @@ import type {
   LogStream,
   ResourceRecord,
   ResourceStatus,
+  ResourceSummary,
   RevisionRecord,
   RunRecord,
   RunState,
@@ -104,6 +105,16 @@ export function toResource(row: ResourceRow): ResourceRecord {
 }
 
 /** Record `index` of a listing; its manifest comes from `loadManifest(index)` on first access. */
+export function toResourceSummary(row: ResourceListRow): ResourceSummary {
+  const [id, workspace, type, name, version, revision, hash, owner, status, statusReason, createdAt, updatedAt] = row
+  const rec: ResourceSummary = {
+    id, workspace: workspace === '' ? null : workspace, type, name, version, revision, hash, owner,
+    status: status as ResourceStatus, createdAt, updatedAt,
+  }
+  if (statusReason !== null) rec.statusReason = statusReason
+  return rec
+}
+
 export function toListedResource(row: ResourceListRow, index: number, loadManifest: (index: number) => unknown): ResourceRecord {
   const [id, workspace, type, name, version, revision, hash, owner, status, statusReason, createdAt, updatedAt] = row
   const rec: Omit<ResourceRecord, 'manifest'> = {

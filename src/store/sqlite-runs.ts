@@ -82,6 +82,13 @@ export async function listRuns(
 /** The newest run of each resource, in one statement: an index seek per id on runs (resource_id, id). */
 export async function listLatestRuns(db: SqliteDb, resourceIds: readonly string[]): Promise<RunRecord[]> {
   if (resourceIds.length === 0) return []
+  if (resourceIds.length > 200) {
+    // Many resources (a whole listing): one pass over the (resource_id, id) index
+    // beats a lookup per resource; runs of resources not asked for are dropped.
+    const wanted = new Set(resourceIds)
+    const sql = `${RUN_SELECT} WHERE runs.id IN (SELECT MAX(id) FROM runs GROUP BY resource_id)`
+    return db.read(() => (db.stmt(sql).all() as RunRow[]).filter((row) => wanted.has(row.resource_id)).map(toRun))
+  }
   const sql = `${RUN_SELECT} WHERE runs.id IN (
       SELECT (SELECT l.id FROM runs l WHERE l.resource_id = j.value ORDER BY l.id DESC LIMIT 1) FROM json_each(?) j)`
   return db.read(() => (db.stmt(sql).all(JSON.stringify(resourceIds)) as RunRow[]).map(toRun))

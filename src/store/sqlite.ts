@@ -27,6 +27,7 @@ import type {
   StepRunRecord,
   StepState,
   Store,
+  ResourceSummary,
 } from './types.js'
 
 export type { SqliteOptions } from './sqlite-db.js'
@@ -57,6 +58,10 @@ class SqliteStore implements Store {
   }
   listResources(filter: ListResourcesFilter): Promise<ResourceRecord[]> {
     return resources.listResources(this.db, filter)
+  }
+
+  listResourceSummaries(filter: ListResourcesFilter): Promise<ResourceSummary[]> {
+    return resources.listResourceSummaries(this.db, filter)
   }
   listRevisions(resourceId: string): Promise<RevisionRecord[]> {
     return resources.listRevisions(this.db, resourceId)

@@ -40,6 +40,9 @@ export interface ResourceRecord extends ResourceKey {
   updatedAt: string
 }
 
+/** A resource record without its manifest. */
+export type ResourceSummary = Omit<ResourceRecord, 'manifest'>
+
 export interface RevisionRecord {
   resourceId: string
   revision: number
@@ -190,6 +193,8 @@ export interface Store {
   getResourceById(id: string): Promise<ResourceRecord | undefined>
   /** Ordered by workspace, type, name. Manifests load on first access (see ResourceRecord.manifest). */
   listResources(filter: ListResourcesFilter): Promise<ResourceRecord[]>
+  /** The same rows without manifests, as plain objects: what `get` tables need, as cheaply as the store can. */
+  listResourceSummaries(filter: ListResourcesFilter): Promise<ResourceSummary[]>
   /** Oldest first. */
   listRevisions(resourceId: string): Promise<RevisionRecord[]>
   getRevision(resourceId: string, revision: number): Promise<RevisionRecord | undefined>

@@ -57,6 +57,14 @@ describe('GET /api/v1/resources', () => {
     })
   })
 
+  it('prints the get table on the server with format=table, cell for cell the same as the rows', async () => {
+    const rows = await client.list({ all: true })
+    const table = await client.listTable({ all: true })
+    expect(table.columns).toEqual(['NAME', 'VERSION', 'TYPE', 'WORKSPACE', 'STATUS', 'RUNTIME', 'OWNER'])
+    expect(table.rows).toEqual(rows.map((r) => [r.name, r.version, r.type, r.workspace ?? '', r.status, r.runtime, r.owner]))
+    expect(table.rows.length).toBeGreaterThan(0)
+  })
+
   it('answers plain JSON, filtered by workspace, type, name and owner', async () => {
     const res = await fetch(`${plane.url}/api/v1/resources?workspace=team&type=workflow`, { headers: { authorization: `Bearer ${plane.adminToken}` } })
     expect(res.status).toBe(200)

@@ -1,4 +1,4 @@
-import * as Flags from '@oclif/core/flags'
+import { Flags } from '../../../src/cli/oclif.js'
 import { BaseCommand, contextFlag, outputFlag, workspaceFlag } from '../../../src/cli/base.js'
 import { parseOutputFormat } from '../../../src/cli/output.js'
 import { runRuntimeGet, validateRuntimeTarget } from '../../../src/cli/verbs/runtime.js'

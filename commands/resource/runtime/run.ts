@@ -1,4 +1,4 @@
-import * as Flags from '@oclif/core/flags'
+import { Flags } from '../../../src/cli/oclif.js'
 import { BaseCommand, contextFlag, workspaceFlag } from '../../../src/cli/base.js'
 import { runRuntimeRun, validateRuntimeTarget } from '../../../src/cli/verbs/runtime.js'
 import { openSession } from '../../../src/cli/verbs/session.js'

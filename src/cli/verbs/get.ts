@@ -56,17 +56,18 @@ async function printOnce(session: Session, o: GetOptions, io: Io): Promise<void>
     io.out(renderTable(['REVISION', 'HASH', 'CREATED BY', 'CREATED'], (detail.revisions ?? []).map((r) => [r.revision, r.hash.slice(0, 12), r.createdBy, r.createdAt])))
     return
   }
-  let rows = await session.client.list({ all: o.all, workspace: instance ? undefined : session.workspace, type: o.type, name: o.name })
-  if (!o.all) {
-    // dataos-ctl lists your own resources unless -a is given.
-    const me = (await session.client.whoami()).id
-    rows = rows.filter((r) => r.owner === me)
-  }
-  if (o.output === 'json') return io.out(toJson(rows))
-  if (o.output === 'yaml') return io.out(toYaml(rows))
-  if (rows.length === 0) {
-    io.out(o.all ? 'no resources found' : `no resources of yours found in workspace ${session.workspace} (use -a for everyone's, everywhere)`)
+  const query = { all: o.all, workspace: instance ? undefined : session.workspace, type: o.type, name: o.name }
+  // dataos-ctl lists your own resources unless -a is given.
+  const owner = o.all ? undefined : (await session.client.whoami()).id
+  if (o.output === 'table') {
+    const table = await session.client.listTable({ ...query, owner })
+    if (table.rows.length === 0) {
+      io.out(o.all ? 'no resources found' : `no resources of yours found in workspace ${session.workspace} (use -a for everyone's, everywhere)`)
+      return
+    }
+    io.out(renderTable(table.columns, table.rows))
     return
   }
-  io.out(renderTable(GET_HEADERS, rows.map(resourceRowCells)))
+  const rows = await session.client.list({ ...query, owner })
+  io.out(o.output === 'json' ? toJson(rows) : toYaml(rows))
 }

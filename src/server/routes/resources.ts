@@ -3,10 +3,11 @@
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify'
 import { CtlError } from '../../errors.js'
 import type { EngineApi, RuntimeSummary } from '../../engine/api.js'
-import type { ResourceRecord, Store } from '../../store/types.js'
+import type { ResourceSummary, Store } from '../../store/types.js'
 import type {
-  ApplyResponse, DeleteResponse, ListResourcesResponse, ResourceDetail,
+  ApplyResponse, DeleteResponse, ListResourcesResponse, ResourceDetail, ResourceTable,
 } from '../../client/types.js'
+import { RESOURCE_TABLE_COLUMNS } from '../../client/types.js'
 import { principalOf } from '../auth.js'
 import { authorize, requireAuthorized } from '../authz.js'
 import { applyDocuments } from '../apply.js'
@@ -19,13 +20,9 @@ export interface ResourcesRoutesOptions {
   engine: EngineApi
 }
 
-/** RUNTIME of many resources at once: batched when the engine offers it, per workflow otherwise. */
-export async function runtimeSummaries(engine: EngineApi, records: ResourceRecord[]): Promise<Map<string, RuntimeSummary>> {
-  const workflows = records.filter((r) => r.type === 'workflow')
-  if (engine.runtimeSummaries) return engine.runtimeSummaries(workflows)
-  const out = new Map<string, RuntimeSummary>()
-  for (const r of workflows) out.set(r.id, await engine.runtimeSummary(r))
-  return out
+/** RUNTIME of many resources at once, in a few queries whatever their number. */
+export async function runtimeSummaries(engine: EngineApi, records: readonly ResourceSummary[]): Promise<Map<string, RuntimeSummary>> {
+  return engine.runtimeSummaries(records.filter((r) => r.type === 'workflow'))
 }
 
 export const resourcesRoutes: FastifyPluginAsync<ResourcesRoutesOptions> = async (fastify: FastifyInstance, opts) => {
@@ -45,7 +42,7 @@ export const resourcesRoutes: FastifyPluginAsync<ResourcesRoutesOptions> = async
     },
   )
 
-  fastify.get<{ Querystring: { workspace?: string; all: boolean; type?: string; name?: string; owner?: string } }>(
+  fastify.get<{ Querystring: { workspace?: string; all: boolean; type?: string; name?: string; owner?: string; format: 'objects' | 'table' } }>(
     '/api/v1/resources',
     {
       schema: {
@@ -59,16 +56,23 @@ export const resourcesRoutes: FastifyPluginAsync<ResourcesRoutesOptions> = async
       if (q.type) checkType(q.type)
       const workspace = q.type && isInstanceLevel(q.type) ? null : q.workspace ?? DEFAULT_WORKSPACE
       if (!q.all) requireAuthorized(principal, 'read', { workspace, type: q.type })
-      const records = await store.listResources({
+      const records = await store.listResourceSummaries({
         workspace: q.all ? undefined : workspace, allWorkspaces: q.all, type: q.type, name: q.name, owner: q.owner,
       })
       const visible = q.all ? records.filter((r) => authorize(principal, 'read', r)) : records
       const runtime = await runtimeSummaries(engine, visible)
+      reply.type('application/json; charset=utf-8')
+      if (q.format === 'table') {
+        const table: ResourceTable = {
+          columns: [...RESOURCE_TABLE_COLUMNS],
+          rows: visible.map((r) => [r.name, r.version, r.type, r.workspace ?? '', r.status, runtime.get(r.id) ?? '', r.owner]),
+        }
+        return JSON.stringify(table)
+      }
       const body: ListResourcesResponse = { resources: visible.map((r) => toRow(r, runtime.get(r.id) ?? '')) }
       // Serialized here: rows are built field by field (toRow), so the schema serializer's
       // filtering adds nothing, and native JSON.stringify is several times faster on 10,000
       // rows. A string with a JSON content type goes out as it is.
-      reply.type('application/json; charset=utf-8')
       return JSON.stringify(body)
     },
   )
