@@ -24,3 +24,18 @@ for (const file of files) {
   }
 }
 if (failed) process.exitCode = 1
+
+// Show every benchmark's latest figures in the README, between the bench markers.
+import { readFileSync as readText } from 'node:fs'
+const readme = join(here, '..', 'README.md')
+const rows = readdirSync(join(here, 'results'))
+  .filter((f) => f.endsWith('.json'))
+  .sort()
+  .flatMap((f) => {
+    const r = JSON.parse(readText(join(here, 'results', f), 'utf8'))
+    return Object.entries(r.targets ?? {}).map(([key, t]) => `| ${r.benchmark} | ${key} | ${t.value} | ${t.target} | ${t.met ? 'met' : '**missed**'} | ${r.date.slice(0, 10)} |`)
+  })
+const table = ['| benchmark | figure | value | target | | measured |', '| --- | --- | --- | --- | --- | --- |', ...rows].join('\n')
+const text = readText(readme, 'utf8')
+const updated = text.replace(/<!-- bench:begin -->[\s\S]*<!-- bench:end -->/, `<!-- bench:begin -->\n${table}\n<!-- bench:end -->`)
+if (updated !== text) writeFileSync(readme, updated)
