@@ -95,6 +95,18 @@ function timeProcess(args, env) {
   })
 }
 
+function captureStdout(args, env) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, args, { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.setEncoding('utf8').on('data', (d) => (stdout += d))
+    child.stderr.on('data', (d) => (stderr += d))
+    child.on('error', reject)
+    child.on('close', (code) => (code === 0 ? resolve(stdout) : reject(new Error(`${args.slice(1).join(' ')} exited ${code}: ${stderr.slice(-2000)}`))))
+  })
+}
+
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
 
 export default async function listBench() {
@@ -135,7 +147,11 @@ export default async function listBench() {
         process.stdout.write(rows.map((r) => [r.name, r.version, r.type, r.workspace ?? '', r.status, r.runtime, r.owner].join('  ')).join('\\n') + '\\n')
       `, plane.url, apiKey]
     }
-    await timeProcess(args, env) // warm the file cache
+    // Warms the file cache, and checks that the CLI prints every row (header and rule, then one line each).
+    const printed = await captureStdout(args, env)
+    const lines = printed.split('\n').filter((l) => l !== '').length
+    const expected = useCli ? RESOURCES + 2 : RESOURCES
+    if (lines !== expected) throw new Error(`${args.slice(1).join(' ')} printed ${lines} lines, expected ${expected}`)
     const cli = []
     for (let i = 0; i < RUNS; i++) cli.push((await timeProcess(args, env)).ms)
     const versionMs = []

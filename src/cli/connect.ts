@@ -1,12 +1,12 @@
 // Finding the control plane: the context names it, CTL_APIKEY or the stored
 // credentials authenticate, and for the default local context a control plane
 // that is not running yet is started in the background (the embedded default).
+// The embedded control plane's helpers (server/process.js, node:net) are imported only for
+// the local context: a command talking to a remote control plane does not load them.
 import { existsSync, readFileSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { CtlClient } from '../client/client.js'
 import { CtlError } from '../errors.js'
-import { ADMIN_KEY_FILE, serverStatus, spawnDetachedServer } from '../server/process.js'
 import { currentContext, isLocalContext, localServerDir, readConfig, type ContextEntry } from './config.js'
 import { FileCredentialStore, type CredentialStore } from './credentials.js'
 import type { Io } from './io.js'
@@ -39,6 +39,7 @@ export async function connect(opts: ConnectOptions): Promise<Connection> {
 }
 
 async function localServerUrl(opts: ConnectOptions): Promise<string> {
+  const { serverStatus, spawnDetachedServer } = await import('../server/process.js')
   const dataDir = localServerDir(opts.env)
   const status = await serverStatus(dataDir)
   if (status.running && status.url) return status.url
@@ -53,7 +54,8 @@ async function localServerUrl(opts: ConnectOptions): Promise<string> {
   return started.url
 }
 
-function portIsFree(port: number): Promise<boolean> {
+async function portIsFree(port: number): Promise<boolean> {
+  const { createServer } = await import('node:net')
   return new Promise((resolve) => {
     const probe = createServer()
     probe.once('error', () => resolve(false))
@@ -68,7 +70,7 @@ async function apiKeyFor(context: ContextEntry, opts: ConnectOptions): Promise<s
   if (stored) return stored
   if (isLocalContext(context)) {
     // The embedded control plane writes its first admin key here (mode 0600).
-    const file = join(localServerDir(opts.env), ADMIN_KEY_FILE)
+    const file = join(localServerDir(opts.env), (await import('../server/process.js')).ADMIN_KEY_FILE)
     if (existsSync(file)) return readFileSync(file, 'utf8').trim()
   }
   return undefined

@@ -94,6 +94,21 @@ export class CtlClient {
     return this.json<ResourceTable>('GET', '/api/v1/resources', { ...query, format: 'table' })
   }
 
+  /**
+   * The `get` table as the text `ctl` prints ('' when nothing matches), rendered by the server:
+   * 10,000 rows go straight to stdout, with no JSON to parse and no cells to pad. A server that
+   * answers JSON instead (one older than text tables) gets its ResourceTable returned as it is.
+   */
+  async listTableText(query: ListResourcesQuery = {}): Promise<string | ResourceTable> {
+    const res = await this.request('GET', '/api/v1/resources', { ...query, format: 'table' }, undefined, { accept: 'text/plain, application/json;q=0.5' })
+    try {
+      if (res.headers.get('content-type')?.startsWith('text/plain')) return await res.text()
+      return (await res.json()) as ResourceTable
+    } catch (err) {
+      throw this.transportError(err)
+    }
+  }
+
   get(ref: ResourceRef, opts: { revisions?: boolean } = {}): Promise<ResourceDetail> {
     return this.json('GET', this.resourcePath(ref), { revisions: opts.revisions })
   }
@@ -203,9 +218,10 @@ export class CtlClient {
   }
 
   private async request(
-    method: string, path: string, query: Query | undefined, body: unknown, opts: { stream?: boolean; signal?: AbortSignal } = {},
+    method: string, path: string, query: Query | undefined, body: unknown,
+    opts: { stream?: boolean; signal?: AbortSignal; accept?: string } = {},
   ): Promise<HttpResponse> {
-    const headers: Record<string, string> = { accept: opts.stream ? 'application/x-ndjson' : 'application/json' }
+    const headers: Record<string, string> = { accept: opts.accept ?? (opts.stream ? 'application/x-ndjson' : 'application/json') }
     if (this.apiKey) headers.authorization = `Bearer ${this.apiKey}`
     let payload: string | undefined
     if (body !== undefined) {

@@ -10,7 +10,9 @@ export interface HttpResponse {
   readonly statusText: string
   /** Async iterable of byte chunks (a Node stream or a web ReadableStream). */
   readonly body: unknown
+  readonly headers: { get(name: string): string | null }
   json(): Promise<unknown>
+  text(): Promise<string>
 }
 
 export interface HttpRequestInit {
@@ -36,10 +38,27 @@ class NodeResponse implements HttpResponse {
   get body(): AsyncIterable<Uint8Array> {
     return this.message
   }
+  get headers(): { get(name: string): string | null } {
+    const all = this.message.headers
+    return {
+      get: (name) => {
+        const value = all[name.toLowerCase()]
+        return value === undefined ? null : Array.isArray(value) ? value.join(', ') : value
+      },
+    }
+  }
   async json(): Promise<unknown> {
-    const chunks: Buffer[] = []
-    for await (const chunk of this.message) chunks.push(chunk as Buffer)
-    return JSON.parse(Buffer.concat(chunks).toString('utf8'))
+    return JSON.parse(await this.text())
+  }
+  /** The whole body as one string: decoded chunk by chunk as it arrives (no megabyte copy at the end). */
+  text(): Promise<string> {
+    return new Promise((resolve, reject) => {
+      let text = ''
+      this.message.setEncoding('utf8')
+      this.message.on('data', (chunk: string) => (text += chunk))
+      this.message.once('end', () => resolve(text))
+      this.message.once('error', reject)
+    })
   }
 }
 

@@ -60,12 +60,13 @@ async function printOnce(session: Session, o: GetOptions, io: Io): Promise<void>
   // dataos-ctl lists your own resources unless -a is given.
   const owner = o.all ? undefined : (await session.client.whoami()).id
   if (o.output === 'table') {
-    const table = await session.client.listTable({ ...query, owner })
-    if (table.rows.length === 0) {
+    const table = await session.client.listTableText({ ...query, owner })
+    const text = typeof table === 'string' ? table : table.rows.length === 0 ? '' : renderTable(table.columns, table.rows)
+    if (text === '') {
       io.out(o.all ? 'no resources found' : `no resources of yours found in workspace ${session.workspace} (use -a for everyone's, everywhere)`)
       return
     }
-    io.out(renderTable(table.columns, table.rows))
+    io.out(text)
     return
   }
   const rows = await session.client.list({ ...query, owner })

@@ -8,6 +8,7 @@ import type {
   ApplyResponse, DeleteResponse, ListResourcesResponse, ResourceDetail, ResourceTable,
 } from '../../client/types.js'
 import { RESOURCE_TABLE_COLUMNS } from '../../client/types.js'
+import { renderTable } from '../../client/table.js'
 import { principalOf } from '../auth.js'
 import { authorize, requireAuthorized } from '../authz.js'
 import { applyDocuments } from '../apply.js'
@@ -18,6 +19,15 @@ import * as S from '../schemas.js'
 export interface ResourcesRoutesOptions {
   store: Store
   engine: EngineApi
+}
+
+/** True when the client asks for text before JSON (`Accept: text/plain, application/json;q=0.5`). */
+function prefersText(accept: string | undefined): boolean {
+  if (!accept) return false
+  const text = accept.indexOf('text/plain')
+  if (text < 0) return false
+  const json = accept.indexOf('application/json')
+  return json < 0 || text < json
 }
 
 /** RUNTIME of many resources at once, in a few queries whatever their number. */
@@ -46,7 +56,8 @@ export const resourcesRoutes: FastifyPluginAsync<ResourcesRoutesOptions> = async
     '/api/v1/resources',
     {
       schema: {
-        summary: 'List resources with their RUNTIME column', tags: ['resources'], querystring: S.listQuery,
+        summary: 'List resources with their RUNTIME column; format=table with Accept: text/plain answers the `get` table as text',
+        tags: ['resources'], querystring: S.listQuery,
         response: S.withErrors({ 200: S.listResponse }),
       },
     },
@@ -61,18 +72,27 @@ export const resourcesRoutes: FastifyPluginAsync<ResourcesRoutesOptions> = async
       })
       const visible = q.all ? records.filter((r) => authorize(principal, 'read', r)) : records
       const runtime = await runtimeSummaries(engine, visible)
-      reply.type('application/json; charset=utf-8')
+      // Strings go out as they are (no schema serializer): native JSON.stringify is several
+      // times faster than the generated serializer on 10,000 rows, and text needs none.
       if (q.format === 'table') {
-        const table: ResourceTable = {
-          columns: [...RESOURCE_TABLE_COLUMNS],
-          rows: visible.map((r) => [r.name, r.version, r.type, r.workspace ?? '', r.status, runtime.get(r.id) ?? '', r.owner]),
+        const rows = new Array<string[]>(visible.length)
+        for (let i = 0; i < visible.length; i++) {
+          const r = visible[i]!
+          rows[i] = [r.name, r.version, r.type, r.workspace ?? '', r.status, runtime.get(r.id) ?? '', r.owner]
         }
+        if (prefersText(request.headers.accept)) {
+          // The CLI's own table, printed here by warm code: the CLI writes it out as it is instead
+          // of parsing 70,000 cells and padding them again in a process whose code is still cold.
+          // No rows: an empty body (the CLI words that case itself).
+          reply.type('text/plain; charset=utf-8')
+          return rows.length === 0 ? '' : renderTable([...RESOURCE_TABLE_COLUMNS], rows)
+        }
+        reply.type('application/json; charset=utf-8')
+        const table: ResourceTable = { columns: [...RESOURCE_TABLE_COLUMNS], rows }
         return JSON.stringify(table)
       }
+      reply.type('application/json; charset=utf-8')
       const body: ListResourcesResponse = { resources: visible.map((r) => toRow(r, runtime.get(r.id) ?? '')) }
-      // Serialized here: rows are built field by field (toRow), so the schema serializer's
-      // filtering adds nothing, and native JSON.stringify is several times faster on 10,000
-      // rows. A string with a JSON content type goes out as it is.
       return JSON.stringify(body)
     },
   )

@@ -1,0 +1,85 @@
+// How the built CLI starts and lists: oclif compiled from the code cache written at build
+// (and still working when that cache does not fit), and `get` printing the server's text
+// table to the byte.
+import { spawnSync } from 'node:child_process'
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { pathToFileURL } from 'node:url'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { renderTable } from '../../src/cli/output.js'
+import { CtlClient } from '../../src/client/client.js'
+import { startControlPlane, type ControlPlane } from '../../src/server/server.js'
+import { openSqliteStore } from '../../src/store/index.js'
+import { repoRoot, runCli } from './helpers.js'
+
+const cliDir = join(repoRoot, 'dist', 'src', 'cli')
+const tmp = mkdtempSync(join(tmpdir(), 'ctl-start-'))
+
+/** What the oclif module reports when imported by a fresh node from `dir`. */
+function importOclif(dir: string): { codeCache: string; execute: string; flags: string } {
+  const url = pathToFileURL(join(dir, 'oclif.js')).href
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', `
+    const m = await import(${JSON.stringify(url)})
+    console.log(JSON.stringify({ codeCache: m.codeCache, execute: typeof m.execute, flags: typeof m.Flags.string }))
+  `], { encoding: 'utf8' })
+  expect(r.stderr).toBe('')
+  return JSON.parse(r.stdout) as { codeCache: string; execute: string; flags: string }
+}
+
+afterAll(() => rmSync(tmp, { recursive: true, force: true }))
+
+describe('the bundled oclif', () => {
+  it('is compiled from the code cache the build wrote', () => {
+    expect(importOclif(cliDir)).toEqual({ codeCache: 'used', execute: 'function', flags: 'function' })
+  })
+
+  it('compiles from source when the cache is missing or was written by another Node', () => {
+    const copy = mkdtempSync(join(tmp, 'oclif-'))
+    for (const f of ['oclif.js', 'oclif.bundle.cjs']) copyFileSync(join(cliDir, f), join(copy, f))
+    expect(importOclif(copy)).toEqual({ codeCache: 'missing', execute: 'function', flags: 'function' })
+    writeFileSync(join(copy, 'oclif.bundle.cache'), readFileSync(join(cliDir, 'oclif.bundle.cache')).subarray(0, 512))
+    expect(importOclif(copy)).toEqual({ codeCache: 'rejected', execute: 'function', flags: 'function' })
+  })
+})
+
+describe('ctl resource get -a against a remote control plane', () => {
+  let plane: ControlPlane
+  let home: string
+  let env: NodeJS.ProcessEnv
+
+  beforeAll(async () => {
+    const dataDir = mkdtempSync(join(tmp, 'data-'))
+    const store = openSqliteStore(join(dataDir, 'ctl.db'))
+    for (const [workspace, name, owner] of [['public', 'nightly-etl', 'alice'], ['sales', 'sync', 'bob']] as const) {
+      const manifest = { meta: { name, version: 'v1', type: 'workflow', tags: [], layer: 'user' }, workflow: { dag: [{ name: 'a', depends: [], spec: { stack: 'alpha' } }] } }
+      const { resource } = await store.applyResource({ workspace, type: 'workflow', name, version: 'v1', manifest, owner })
+      await store.setResourceStatus(resource.id, 'active')
+    }
+    await store.close()
+    plane = await startControlPlane({ dataDir, port: 0 })
+    home = mkdtempSync(join(tmp, 'home-'))
+    // JSON is YAML: a context naming this control plane.
+    writeFileSync(join(home, 'config.yaml'), JSON.stringify({ currentContext: 'remote', contexts: [{ name: 'remote', server: plane.url, workspace: 'public' }] }))
+    env = { CTL_HOME: home, CTL_APIKEY: plane.adminToken }
+  })
+
+  afterAll(async () => {
+    await plane?.close()
+  })
+
+  it('prints the table the server printed, byte for byte', async () => {
+    const table = await new CtlClient({ baseUrl: plane.url, apiKey: plane.adminToken }).listTable({ all: true })
+    const r = await runCli(['resource', 'get', '-a'], { env })
+    expect(r.stderr).toBe('')
+    expect(r.code).toBe(0)
+    expect(r.stdout).toBe(renderTable(table.columns, table.rows))
+    expect(r.stdout).toMatch(/^sync\s+\| v1\s+\| workflow \| sales\s+\| active \| pending \| bob$/m)
+  })
+
+  it('says so when nothing matches', async () => {
+    const r = await runCli(['get', '-a', '-t', 'workflow', '-n', 'no-such-thing'], { env })
+    expect(r.code).toBe(0)
+    expect(r.stdout).toBe('no resources found\n')
+  })
+})
