@@ -159,17 +159,26 @@ export class AttemptRunner {
       return this.endWithout(stepRun, 'cancelled', 'Killed', 'the run was stopped before the step started')
     }
 
-    let launch
-    try {
-      launch = await this.launcher.prepare(scope, step, stepRun.attempt)
-    } catch (err) {
-      return this.endWithout(stepRun, 'failed', 'LaunchError', (err as Error).message)
-    }
-    if (task.killRequested) return this.endWithout(stepRun, 'cancelled', 'Killed', 'the run was stopped before the step started')
+    // Prepared and handed to the runtime one attempt at a time (see inTurn): the runtime
+    // starts the first attempt of a burst while the next ones are being prepared.
+    type Problem = { state: StepState; reason: string; message: string }
+    const started = await this.inTurn(async (): Promise<{ problem: Problem } | { starting: Promise<RuntimeHandle> }> => {
+      let launch
+      try {
+        launch = await this.launcher.prepare(scope, step, stepRun.attempt)
+      } catch (err) {
+        return { problem: { state: 'failed', reason: 'LaunchError', message: (err as Error).message } }
+      }
+      if (task.killRequested) return { problem: { state: 'cancelled', reason: 'Killed', message: 'the run was stopped before the step started' } }
+      const starting = runtime.start(launch)
+      starting.catch(() => {}) // awaited below, outside the turn
+      return { starting }
+    })
+    if ('problem' in started) return this.endWithout(stepRun, started.problem.state, started.problem.reason, started.problem.message)
 
     let handle: RuntimeHandle
     try {
-      handle = await runtime.start(launch)
+      handle = await started.starting
     } catch (err) {
       return this.endWithout(stepRun, 'failed', 'StartError', (err as Error).message)
     }
@@ -230,6 +239,21 @@ export class AttemptRunner {
       })
       .finally(() => this.cleanups.delete(cleanup))
     this.cleanups.add(cleanup)
+  }
+
+  /** The tail of the queue of attempts being prepared (see inTurn). */
+  private turn: Promise<unknown> = Promise.resolve()
+
+  /**
+   * Runs `fn` after every `fn` queued before it has finished. Twenty attempts starting
+   * together would otherwise be prepared side by side (every await lets the next one run)
+   * and none reach the runtime before all are prepared; in turn, the first goes to the
+   * runtime as soon as it is ready, and the runtime works while the others are prepared.
+   */
+  private inTurn<T>(fn: () => Promise<T>): Promise<T> {
+    const result = this.turn.then(fn)
+    this.turn = result.catch(() => {})
+    return result
   }
 
   private async runIsOver(runId: string): Promise<boolean> {

@@ -1,9 +1,11 @@
 // Runs and step runs. State changes are compare-and-set (`WHERE state IN (...)`)
 // so the engine, a user's kill and a restart's reattach cannot overwrite each
-// other's transitions.
+// other's transitions. Those updates are group-committed: every update issued in
+// one turn of the event loop (twenty steps starting or ending at once) shares one
+// transaction, each still applied in order and answered with its own result.
 import { CtlError } from '../errors.js'
 import { newId, nowIso } from './ids.js'
-import type { SqliteDb } from './sqlite-db.js'
+import { mapSqliteError, type SqliteDb } from './sqlite-db.js'
 import { RUN_SELECT, STEP_RUN_COLUMNS, toRun, toStepRun, type RunRow, type StepRunRow } from './sqlite-rows.js'
 import type {
   CreateRunInput,
@@ -128,12 +130,67 @@ const RUN_COLUMNS: Record<keyof RunPatch, string> = {
   finishedAt: 'finished_at',
 }
 
+interface QueuedUpdate {
+  apply: () => boolean
+  resolve: (changed: boolean) => void
+  reject: (err: unknown) => void
+}
+
+/** Updates waiting for the next group commit, per database. */
+const queues = new WeakMap<SqliteDb, QueuedUpdate[]>()
+
+/**
+ * Runs `apply` in the next group commit of `db`. Resolves once that transaction is committed,
+ * so a caller that awaits the update reads it back like after a write of its own.
+ */
+function queueUpdate(db: SqliteDb, apply: () => boolean): Promise<boolean> {
+  return new Promise((resolve, reject) => {
+    let queue = queues.get(db)
+    if (!queue) {
+      queue = []
+      queues.set(db, queue)
+      // setImmediate, not a microtask: the updates of one burst are issued across several
+      // microtask hops (each step's own await chain), all within the same loop turn.
+      setImmediate(() => void flush(db))
+    }
+    queue.push({ apply, resolve, reject })
+  })
+}
+
+async function flush(db: SqliteDb): Promise<void> {
+  const queue = queues.get(db) ?? []
+  queues.delete(db)
+  let results: ({ ok: true; value: boolean } | { ok: false; error: unknown })[]
+  try {
+    // One failing update must not undo the others: each is caught inside the transaction
+    // (a failed statement leaves the transaction usable). A whole-transaction failure
+    // (busy beyond the retries, closed database) rejects them all.
+    results = await db.write(() =>
+      queue.map((u) => {
+        try {
+          return { ok: true as const, value: u.apply() }
+        } catch (error) {
+          return { ok: false as const, error }
+        }
+      }),
+    )
+  } catch (err) {
+    for (const u of queue) u.reject(err)
+    return
+  }
+  queue.forEach((u, i) => {
+    const r = results[i]!
+    if (r.ok) u.resolve(r.value)
+    else u.reject(mapSqliteError(r.error))
+  })
+}
+
 export async function updateRun(db: SqliteDb, id: string, patch: RunPatch, fromStates?: RunState[]): Promise<boolean> {
   const sets: [string, unknown][] = []
   for (const key of Object.keys(RUN_COLUMNS) as (keyof RunPatch)[]) {
     if (patch[key] !== undefined) sets.push([RUN_COLUMNS[key], patch[key]])
   }
-  return db.write(() => casUpdate(db, 'runs', id, sets, fromStates))
+  return queueUpdate(db, () => casUpdate(db, 'runs', id, sets, fromStates))
 }
 
 const STEP_COLUMNS: Record<keyof StepRunPatch, string> = {
@@ -160,7 +217,7 @@ export async function updateStepRun(
     if (value === undefined) continue
     sets.push([STEP_COLUMNS[key], key === 'runtimeHandle' ? JSON.stringify(value) : value])
   }
-  return db.write(() => casUpdate(db, 'step_runs', id, sets, fromStates))
+  return queueUpdate(db, () => casUpdate(db, 'step_runs', id, sets, fromStates))
 }
 
 function listStepRunsSync(db: SqliteDb, runId: string): StepRunRecord[] {

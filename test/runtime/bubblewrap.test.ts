@@ -5,7 +5,7 @@ import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createLocalRuntime } from '../../src/runtime/local/index.js'
 import type { Runtime } from '../../src/runtime/types.js'
-import { collect, groupExists, hasBwrap, launch, pod, run, shPod, tempDir, texts, until } from './helpers.js'
+import { collect, groupExists, hasBwrap, launch, loggedTexts, pod, run, shPod, tempDir, texts, until } from './helpers.js'
 
 describe.skipIf(!hasBwrap)('local runtime in bubblewrap', () => {
   let stateDir: string
@@ -91,7 +91,7 @@ describe.skipIf(!hasBwrap)('local runtime in bubblewrap', () => {
   it('reports Lost when the supervisor dies, and the sandbox dies with it', async () => {
     const handle = await rt.start(launch(shPod('echo up; sleep 30')))
     const stepPid = handle.data.stepPid as number
-    await until(() => fs.readFileSync(path.join(handle.data.attemptDir as string, 'log.ndjson'), 'utf8').includes('up'), 'the step to start')
+    await until(() => loggedTexts(handle.data.attemptDir).includes('up'), 'the step to start')
     process.kill(handle.data.supervisorPid as number, 'SIGKILL')
     const r = await collect(rt, handle)
     expect(r.exit.reason).toBe('Lost')

@@ -93,3 +93,20 @@ export async function until(cond: () => boolean, what: string): Promise<void> {
   }
   throw new Error(`timed out waiting for ${what}`)
 }
+
+/** The output lines in an attempt's log file so far (the host's handle record at its head is not output). */
+export function loggedTexts(attemptDir: unknown): string[] {
+  let raw: string
+  try {
+    raw = fs.readFileSync(path.join(attemptDir as string, 'log.ndjson'), 'utf8')
+  } catch {
+    return []
+  }
+  const out: string[] = []
+  for (const line of raw.split('\n')) {
+    if (!line) continue
+    const v = JSON.parse(line) as { h?: unknown; x?: string }
+    if (v.h === undefined && typeof v.x === 'string') out.push(v.x)
+  }
+  return out
+}

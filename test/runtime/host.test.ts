@@ -4,7 +4,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { createLocalRuntime } from '../../src/runtime/local/index.js'
-import { collect, groupExists, hasBwrap, launch, shPod, tempDir, texts, until } from './helpers.js'
+import { collect, groupExists, hasBwrap, launch, loggedTexts, shPod, tempDir, texts, until } from './helpers.js'
 
 const modes = hasBwrap ? (['bubblewrap', 'none'] as const) : (['none'] as const)
 const dirs: string[] = []
@@ -16,13 +16,7 @@ function runtime(mode: 'bubblewrap' | 'none') {
   return { stateDir, rt: createLocalRuntime({ stateDir, sandbox: mode }) }
 }
 
-const logHas = (attemptDir: unknown, text: string) => () => {
-  try {
-    return fs.readFileSync(path.join(attemptDir as string, 'log.ndjson'), 'utf8').includes(text)
-  } catch {
-    return false
-  }
-}
+const logHas = (attemptDir: unknown, text: string) => () => loggedTexts(attemptDir).some((t) => t.includes(text))
 
 describe.each(modes)('step host, sandbox %s', (mode) => {
   it('runs many steps in one host, and a new host takes over after it died', async () => {
@@ -83,5 +77,19 @@ describe.each(modes)('step host, sandbox %s', (mode) => {
     // Claimed (the log exists): a start that was still on its way can no longer happen.
     expect(fs.readFileSync(path.join(attemptDir, 'log.ndjson'), 'utf8')).toBe('')
     await expect(rt.start(launch(shPod('echo late'), { key }))).rejects.toMatchObject({ code: 'E_CONFLICT' })
+  })
+
+  it('find() claims an attempt whose folder the host has not created yet, so a start still on its way fails', async () => {
+    const { stateDir, rt } = runtime(mode)
+    // The host creates the attempt folder as it claims a start; a restarted control plane may look first.
+    const key = { runId: 'in-flight', step: 'main', attempt: 1 }
+    expect(await rt.find!(key)).toBeUndefined()
+    expect(fs.readFileSync(path.join(stateDir, key.runId, 'main.1', 'log.ndjson'), 'utf8')).toBe('')
+    await expect(rt.start(launch(shPod('echo late'), { key }))).rejects.toMatchObject({ code: 'E_CONFLICT' })
+    // A started attempt's handle is the first record of its log, and never delivered as output.
+    const l = launch(shPod('echo only'))
+    const started = await rt.start(l)
+    expect(await rt.find!(l.key)).toEqual(started)
+    expect(texts((await collect(rt, started)).lines)).toEqual(['only'])
   })
 })

@@ -5,7 +5,7 @@ import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createLocalRuntime } from '../../src/runtime/local/index.js'
 import type { Runtime } from '../../src/runtime/types.js'
-import { filesContaining, groupExists, hasBwrap, launch, pod, run, shPod, tempDir, texts, until, collect } from './helpers.js'
+import { collect, filesContaining, groupExists, hasBwrap, launch, loggedTexts, pod, run, shPod, tempDir, texts, until } from './helpers.js'
 
 const modes = hasBwrap ? (['bubblewrap', 'none'] as const) : (['none'] as const)
 
@@ -131,7 +131,7 @@ describe.each(modes)('local runtime, sandbox %s', (mode) => {
     const handle = await rt.start(launch(shPod('sleep 30 & sleep 30 & echo up; wait')))
     const stepPid = handle.data.stepPid as number
     const following = collect(rt, handle)
-    await until(() => fs.readFileSync(path.join(handle.data.attemptDir as string, 'log.ndjson'), 'utf8').includes('up'), 'the step to start')
+    await until(() => loggedTexts(handle.data.attemptDir).includes('up'), 'the step to start')
     await rt.kill(handle, 'stopped by alice')
     const r = await following
     expect(r.exit).toMatchObject({ reason: 'Killed', message: 'stopped by alice' })

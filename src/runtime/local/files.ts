@@ -9,8 +9,14 @@ import type { ExitReason, RuntimeHandle, StepExit } from '../types.js'
 export const LOG_FILE = 'log.ndjson'
 export const EXIT_FILE = 'exit.json'
 export const KILL_FILE = 'kill.json'
-/** The handle start() returned (no secrets), written by the step host before it confirms a start, so it can be recovered if the engine lost it. */
+/**
+ * The handle start() returned (no secrets), so it can be recovered if the engine lost it. The
+ * step host writes it as the first record of log.ndjson (`{"h":...}`) before it confirms a start;
+ * this file only holds it for a step that could not start, and for attempts of older hosts.
+ */
 export const HANDLE_FILE = 'handle.json'
+/** How a log record holding the handle begins; log readers skip such records. */
+export const HANDLE_RECORD_PREFIX = '{"h":'
 
 /** What the local runtime keeps in RuntimeHandle.data. */
 export interface LocalHandleData {
@@ -51,11 +57,40 @@ export function writeAtomic(file: string, content: string): void {
   fs.renameSync(tmp, file)
 }
 
-/** The handle in an attempt folder, if one was written. */
-export function readHandle(attemptDir: string): RuntimeHandle | undefined {
+const isHandleShape = (v: unknown): v is RuntimeHandle =>
+  typeof v === 'object' && v !== null && typeof (v as RuntimeHandle).id === 'string' && typeof (v as RuntimeHandle).data === 'object'
+
+/** The handle record at the head of log.ndjson, if the host wrote one. */
+function handleFromLog(attemptDir: string): RuntimeHandle | undefined {
+  let fd: number
   try {
-    const v = JSON.parse(fs.readFileSync(path.join(attemptDir, HANDLE_FILE), 'utf8')) as RuntimeHandle
-    return v && typeof v.id === 'string' && typeof v.data === 'object' ? v : undefined
+    fd = fs.openSync(path.join(attemptDir, LOG_FILE), 'r')
+  } catch {
+    return undefined
+  }
+  try {
+    const buf = Buffer.alloc(64 * 1024)
+    const n = fs.readSync(fd, buf, 0, buf.length, 0)
+    const nl = buf.subarray(0, n).indexOf(10)
+    if (nl < 0) return undefined // not written yet
+    const first = buf.toString('utf8', 0, nl)
+    if (!first.startsWith(HANDLE_RECORD_PREFIX)) return undefined
+    const v = (JSON.parse(first) as { h?: unknown }).h
+    return isHandleShape(v) ? v : undefined
+  } catch {
+    return undefined
+  } finally {
+    fs.closeSync(fd)
+  }
+}
+
+/** The handle of an attempt folder, if one was written: in the log (current hosts), else in handle.json. */
+export function readHandle(attemptDir: string): RuntimeHandle | undefined {
+  const fromLog = handleFromLog(attemptDir)
+  if (fromLog) return fromLog
+  try {
+    const v = JSON.parse(fs.readFileSync(path.join(attemptDir, HANDLE_FILE), 'utf8')) as unknown
+    return isHandleShape(v) ? v : undefined
   } catch {
     return undefined
   }
@@ -64,13 +99,20 @@ export function readHandle(attemptDir: string): RuntimeHandle | undefined {
 const REASONS: readonly ExitReason[] = ['Completed', 'Error', 'DeadlineExceeded', 'Killed', 'StartError', 'Lost']
 
 export function readExit(attemptDir: string): StepExit | undefined {
-  let v: Record<string, unknown>
+  let v: unknown
   try {
     // Written in place (one create, no rename): a file that does not parse yet is not written yet.
-    v = JSON.parse(fs.readFileSync(path.join(attemptDir, EXIT_FILE), 'utf8')) as Record<string, unknown>
+    v = JSON.parse(fs.readFileSync(path.join(attemptDir, EXIT_FILE), 'utf8'))
   } catch {
     return undefined
   }
+  return toExit(v)
+}
+
+/** An exit as the step host wrote (or sent) it, checked field by field; undefined when it is not one. */
+export function toExit(value: unknown): StepExit | undefined {
+  if (typeof value !== 'object' || value === null) return undefined
+  const v = value as Record<string, unknown>
   const reason = REASONS.includes(v.reason as ExitReason) ? (v.reason as ExitReason) : 'Error'
   const out: StepExit = {
     exitCode: typeof v.exitCode === 'number' ? v.exitCode : null,

@@ -1,16 +1,19 @@
 // Tails an attempt's log.ndjson from a byte offset until the step has exited
 // and every line is delivered. Only complete lines (ending in \n) are read, so
 // an offset always falls on a line boundary and a resumed follow never repeats
-// or skips a line.
+// or skips a line. Changes are learnt from the step host's pushed notices when
+// connected to the host that runs the step, else from fs.watch; a poll backs both.
 
 import fs from 'node:fs'
 import path from 'node:path'
 import type { LogBatch, LogLine, StepExit } from '../types.js'
-import { EXIT_FILE, LOG_FILE, readExit } from './files.js'
+import { EXIT_FILE, HANDLE_RECORD_PREFIX, LOG_FILE, readExit } from './files.js'
 
 const MAX_BATCH_LINES = 1000
 const READ_CHUNK = 1 << 20
 const POLL_MS = 250
+/** With host notices the poll is only a safety net: a missed notice costs this much, never correctness. */
+const NOTICE_POLL_MS = 1000
 /** Shared by every follow: each read is copied out before the next await, and 1 MiB per drain was a real cost. */
 const readBuf = Buffer.allocUnsafe(READ_CHUNK)
 
@@ -23,6 +26,19 @@ export interface FollowOptions {
   isRunning: () => boolean
   /** Called once the supervisor is gone without an exit; returns the exit to report. */
   onLost: () => StepExit
+  /**
+   * Subscribes to the step host's notices for this attempt (output appended, exit written).
+   * Undefined, or a subscription that is not `live`, means no notices: fs.watch is used.
+   */
+  subscribe?: (onChange: () => void) => ChangeSubscription | undefined
+}
+
+export interface ChangeSubscription {
+  /** False once the connection to the host is gone (the host may have died: look at the files). */
+  readonly live: boolean
+  /** The exit the host announced, if it did: every line is in the log then, exit.json may still be on its way. */
+  readonly exit: StepExit | undefined
+  close(): void
 }
 
 function parseLine(raw: string): LogLine {
@@ -60,7 +76,9 @@ async function drain(file: string, offset: number, opts: FollowOptions): Promise
       for (;;) {
         const nl = data.indexOf(10, start)
         if (nl < 0) break
-        lines.push(parseLine(data.toString('utf8', start, nl)))
+        const raw = data.toString('utf8', start, nl)
+        // The host's handle record heads the log; it is not output of the step.
+        if (!(pos + start === 0 && raw.startsWith(HANDLE_RECORD_PREFIX))) lines.push(parseLine(raw))
         start = nl + 1
         if (lines.length >= MAX_BATCH_LINES) {
           await opts.onLogs({ lines, offset: pos + start })
@@ -76,6 +94,22 @@ async function drain(file: string, offset: number, opts: FollowOptions): Promise
   } finally {
     fs.closeSync(fd)
   }
+}
+
+/** Resolves once `notified` says a notice came, after a (long) poll interval, or on abort. */
+function waitForNotice(wake: { fn?: () => void }, notified: () => boolean, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer)
+      wake.fn = undefined
+      signal?.removeEventListener('abort', done)
+      resolve()
+    }
+    const timer = setTimeout(done, NOTICE_POLL_MS)
+    wake.fn = done
+    signal?.addEventListener('abort', done, { once: true })
+    if (notified()) done()
+  })
 }
 
 /**
@@ -115,22 +149,37 @@ function sizeOf(file: string): number {
 export async function followLog(opts: FollowOptions): Promise<StepExit> {
   const file = path.join(opts.attemptDir, LOG_FILE)
   let offset = opts.fromOffset
-  for (;;) {
-    opts.signal?.throwIfAborted()
-    // Check the exit first: once it exists the log is closed, so one more drain reads everything.
-    const exit = readExit(opts.attemptDir)
-    const running = exit ? false : opts.isRunning()
-    const read = await drain(file, offset, opts)
-    offset = read.offset
-    if (exit) return exit
-    if (!running) {
-      const late = readExit(opts.attemptDir) // finished between the two checks
-      if (late) {
-        await drain(file, offset, opts)
-        return late
+  // A notice that lands between a look at the files and the wait must not be lost: it sets the flag.
+  let noticed = false
+  const wake: { fn?: () => void } = {}
+  const sub = opts.subscribe?.(() => {
+    noticed = true
+    wake.fn?.()
+  })
+  try {
+    for (;;) {
+      opts.signal?.throwIfAborted()
+      const notices = sub?.live === true
+      noticed = false
+      // Check the exit first: once it exists the log is closed, so one more drain reads everything.
+      const exit = sub?.exit ?? readExit(opts.attemptDir)
+      // A live connection to the step's own host means the host runs: no need to look at /proc.
+      const running = exit ? false : notices || opts.isRunning()
+      const read = await drain(file, offset, opts)
+      offset = read.offset
+      if (exit) return exit
+      if (!running) {
+        const late = readExit(opts.attemptDir) // finished between the two checks
+        if (late) {
+          await drain(file, offset, opts)
+          return late
+        }
+        return opts.onLost()
       }
-      return opts.onLost()
+      if (notices) await waitForNotice(wake, () => noticed || sub?.live !== true, opts.signal)
+      else await waitForChange(opts.attemptDir, () => fs.existsSync(path.join(opts.attemptDir, EXIT_FILE)) || sizeOf(file) > read.end, opts.signal)
     }
-    await waitForChange(opts.attemptDir, () => fs.existsSync(path.join(opts.attemptDir, EXIT_FILE)) || sizeOf(file) > read.end, opts.signal)
+  } finally {
+    sub?.close()
   }
 }

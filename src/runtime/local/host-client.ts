@@ -1,7 +1,9 @@
 // The control plane's side of the step host (supervisor.mjs): finds the host of a
 // state folder over its unix socket, starts it (detached, own session, empty
 // environment) when none answers, and sends requests. One connection per client,
-// kept open and unref'd, so a waiting control plane is never held up by it.
+// kept open and unref'd, so a waiting control plane is never held up by it. The host
+// also pushes a notice whenever a step's output grew or its exit was written, so a
+// follower need not watch the attempt folder.
 
 import { spawn } from 'node:child_process'
 import crypto from 'node:crypto'
@@ -10,6 +12,8 @@ import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import { CtlError } from '../../errors.js'
+import type { StepExit } from '../types.js'
+import { toExit } from './files.js'
 
 const CONNECT_TRIES = 4
 const START_TIMEOUT_MS = 15_000
@@ -21,7 +25,25 @@ export type HostReply = Record<string, unknown> & { ok?: boolean; error?: string
 interface Connection {
   socket: net.Socket
   hostPid: number
+  /** The host's start time (/proc/PID/stat field 22): a pid alone could be a later process's. */
+  hostStart: string | null
   pending: Map<number, { resolve: (r: HostReply) => void; reject: (e: Error) => void }>
+  /** Attempt folder → callbacks of its followers, woken by the host's notices. */
+  listeners: Map<string, Set<() => void>>
+  /** Exits the host announced, kept until the attempt's follower is done with them (a fast step may end before it subscribes). */
+  exits: Map<string, StepExit>
+}
+
+/** Announced exits kept for followers that have not subscribed yet; the oldest go first beyond this. */
+const MAX_KEPT_EXITS = 4096
+
+/** A follower's interest in the notices of one attempt folder. */
+export interface NoticeSubscription {
+  /** False once the connection is gone: the host may have died, the caller must look for itself. */
+  readonly live: boolean
+  /** The exit the host announced for the attempt, once it did. */
+  readonly exit: StepExit | undefined
+  close(): void
 }
 
 /** `<stateDir>/host.sock`, or a private folder under the runtime dir when that path is too long for a socket. */
@@ -65,6 +87,35 @@ export class HostClient {
     })
   }
 
+  /**
+   * Notices for `attemptDir` from the host `hostPid`, if this client is connected to that very
+   * host (a live connection also proves the host runs). Undefined otherwise. `onChange` is also
+   * called once when the connection goes away.
+   */
+  subscribe(attemptDir: string, host: { pid: number | null; start: string | null }, onChange: () => void): NoticeSubscription | undefined {
+    const conn = this.conn
+    if (!conn || conn.socket.destroyed || host.pid === null || conn.hostPid !== host.pid) return undefined
+    if (host.start !== null && conn.hostStart !== null && host.start !== conn.hostStart) return undefined
+    let set = conn.listeners.get(attemptDir)
+    if (!set) conn.listeners.set(attemptDir, (set = new Set()))
+    set.add(onChange)
+    return {
+      get live() {
+        return !conn.socket.destroyed
+      },
+      get exit() {
+        return conn.exits.get(attemptDir)
+      },
+      close() {
+        set.delete(onChange)
+        if (set.size === 0 && conn.listeners.get(attemptDir) === set) {
+          conn.listeners.delete(attemptDir)
+          conn.exits.delete(attemptDir)
+        }
+      },
+    }
+  }
+
   /** The pid of the host this client talks to, if connected. */
   get hostPid(): number | undefined {
     return this.conn?.hostPid
@@ -103,6 +154,8 @@ export class HostClient {
     return new Promise((resolve, reject) => {
       const socket = net.createConnection(this.socketPath)
       const pending: Connection['pending'] = new Map()
+      const listeners: Connection['listeners'] = new Map()
+      const exits: Connection['exits'] = new Map()
       let conn: Connection | undefined
       let buf = ''
       socket.setEncoding('utf8')
@@ -114,15 +167,28 @@ export class HostClient {
         if (this.conn === conn) this.conn = undefined
         for (const p of pending.values()) p.reject(new CtlError('E_INTERNAL', 'the step host went away before answering'))
         pending.clear()
+        // Followers relying on notices must now look at the files themselves.
+        for (const set of listeners.values()) for (const fn of [...set]) fn()
       })
       socket.on('data', (chunk: string) => {
         buf += chunk
         let nl: number
         while ((nl = buf.indexOf('\n')) >= 0) {
-          const msg = JSON.parse(buf.slice(0, nl)) as HostReply & { id?: number; hello?: { pid: number } }
+          const msg = JSON.parse(buf.slice(0, nl)) as HostReply & { id?: number; hello?: { pid: number; start?: string | null }; ev?: string; dir?: string }
           buf = buf.slice(nl + 1)
+          if (msg.ev !== undefined) {
+            if (typeof msg.dir !== 'string') continue
+            const exit = toExit((msg as { exit?: unknown }).exit)
+            if (exit) {
+              exits.set(msg.dir, exit)
+              if (exits.size > MAX_KEPT_EXITS) exits.delete(exits.keys().next().value!)
+            }
+            const set = listeners.get(msg.dir)
+            if (set) for (const fn of [...set]) fn()
+            continue
+          }
           if (msg.hello) {
-            conn = { socket, hostPid: msg.hello.pid, pending }
+            conn = { socket, hostPid: msg.hello.pid, hostStart: msg.hello.start ?? null, pending, listeners, exits }
             this.conn = conn
             socket.unref()
             resolve(conn)

@@ -12,6 +12,7 @@ import { CtlError } from '../../errors.js'
 import type { Runtime, RuntimeHandle, RuntimeInfo, StepExit, StepKey, StepLaunch } from '../types.js'
 import { bubblewrapLayout } from './bwrap.js'
 import {
+  EXIT_FILE,
   HANDLE_FILE,
   LOG_FILE,
   KILL_FILE,
@@ -26,7 +27,7 @@ import {
 } from './files.js'
 import { followLog } from './follow.js'
 import { HostClient, hostSocketPath } from './host-client.js'
-import { redactionList, type Layout, type SupervisorSpec } from './layout.js'
+import { isUnder, redactionList, type Layout, type SupervisorSpec } from './layout.js'
 import { plainLayout } from './plain.js'
 import { StartProblem, planStep } from './pod.js'
 
@@ -124,6 +125,8 @@ export function createLocalRuntime(opts: LocalRuntimeOptions): Runtime {
       bwrapPath = undefined
     }
   }
+  // Computed once: it walks up the folders to find the package root.
+  const stepPath = hostPath()
   const host = new HostClient(stateDir, hostSocketPath(stateDir), supervisorPath, opts.hostIdleMs ?? 2000)
   const shmBase = fs.existsSync('/dev/shm') ? '/dev/shm' : process.env.XDG_RUNTIME_DIR || undefined
   const info: RuntimeInfo = bwrapPath
@@ -148,14 +151,18 @@ export function createLocalRuntime(opts: LocalRuntimeOptions): Runtime {
     return { runtime: 'local', id: `${key.runId}/${key.step}/${key.attempt}`, data: { ...data } }
   }
 
-  async function start(launch: StepLaunch): Promise<RuntimeHandle> {
-    const attemptDir = attemptDirOf(launch.key)
+  /** Creates the attempt folder; EEXIST (the attempt was started before) becomes E_CONFLICT. */
+  function makeAttemptDir(key: StepKey, attemptDir: string): void {
     try {
-      mkdirExclusive(attemptDir) // the same attempt never starts twice
+      mkdirExclusive(attemptDir)
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw conflict(launch.key, attemptDir)
+      if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw conflict(key, attemptDir)
       throw e
     }
+  }
+
+  async function start(launch: StepLaunch): Promise<RuntimeHandle> {
+    const attemptDir = attemptDirOf(launch.key)
     const base: LocalHandleData = {
       attemptDir,
       mode: bwrapPath ? 'bubblewrap' : 'none',
@@ -170,8 +177,12 @@ export function createLocalRuntime(opts: LocalRuntimeOptions): Runtime {
     let layout: Layout
     let plan
     try {
-      plan = planStep(launch, hostPath(), (name) => path.join(attemptDir, 'empty', name))
+      plan = planStep(launch, stepPath, (name) => path.join(attemptDir, 'empty', name))
       layout = bwrapPath ? bubblewrapLayout(plan, attemptDir, bwrapPath) : plainLayout(plan, attemptDir, { whyNoSandbox, shmBase })
+      // Files to put in the attempt folder: create it here. Otherwise the host creates it as it
+      // claims the attempt (one file-system operation less on the control plane's event loop,
+      // where it costs most); either way the claim of log.ndjson makes every start exclusive.
+      if (layout.dirs.some((d) => isUnder(d, attemptDir)) || layout.configFiles.length > 0) makeAttemptDir(launch.key, attemptDir)
       for (const d of layout.dirs) fs.mkdirSync(d, { recursive: true })
       for (const f of layout.configFiles) {
         fs.mkdirSync(path.dirname(f.path), { recursive: true })
@@ -179,6 +190,7 @@ export function createLocalRuntime(opts: LocalRuntimeOptions): Runtime {
       }
     } catch (e) {
       if (!(e instanceof StartProblem)) throw e
+      if (!fs.existsSync(attemptDir)) makeAttemptDir(launch.key, attemptDir)
       writeExitOnce(attemptDir, { exitCode: null, reason: 'StartError', message: e.message, finishedAt: new Date().toISOString() })
       const handle = handleOf(launch.key, base)
       writeAtomic(path.join(attemptDir, HANDLE_FILE), JSON.stringify(handle))
@@ -193,7 +205,7 @@ export function createLocalRuntime(opts: LocalRuntimeOptions): Runtime {
       maxLineBytes,
     }
     const data: LocalHandleData = { ...base, shmDir: layout.spec.shm?.dir ?? null, notes: layout.notes }
-    // The host fills in its own pid and the step's, and writes handle.json before it answers.
+    // The host fills in its own pid and the step's, and records the handle in the log before it answers.
     const reply = await host.request({ op: 'start', spec, handle: handleOf(launch.key, data) }, { spawn: true })
     if (reply?.ok && isHandle(reply.handle)) return reply.handle
     if (reply?.error === 'conflict') throw conflict(launch.key, attemptDir)
@@ -245,7 +257,16 @@ export function createLocalRuntime(opts: LocalRuntimeOptions): Runtime {
     for (;;) {
       const handle = readHandle(attemptDir)
       if (handle) return handle
-      if (!fs.existsSync(attemptDir)) return undefined
+      if (!fs.existsSync(attemptDir)) {
+        // A start may still be on its way to a host (which creates the folder as it claims the
+        // attempt): take the folder and the claim first, so that it can no longer happen.
+        try {
+          mkdirExclusive(attemptDir)
+        } catch (e) {
+          if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e
+          continue // a host is creating it right now: look again
+        }
+      }
       try {
         fs.closeSync(fs.openSync(path.join(attemptDir, LOG_FILE), 'wx'))
         return undefined // claimed by us: no host will start it now
@@ -276,6 +297,7 @@ export function createLocalRuntime(opts: LocalRuntimeOptions): Runtime {
         onLogs,
         signal,
         isRunning: () => d.supervisorPid !== null && isAlive(d.supervisorPid, d.supervisorStart),
+        subscribe: d.host ? (onChange) => host.subscribe(d.attemptDir, { pid: d.supervisorPid, start: d.supervisorStart }, onChange) : undefined,
         onLost: () => {
           // Without its supervisor a plain step would run on unwatched; stop it so a retry never runs beside it.
           if (d.mode === 'none' && d.stepPid !== null && groupAlive(d.stepPid)) {
@@ -296,9 +318,12 @@ export function createLocalRuntime(opts: LocalRuntimeOptions): Runtime {
     kill,
     async cleanup(handle) {
       const d = handleData(handle)
-      if (!readExit(d.attemptDir) && d.supervisorPid !== null && isAlive(d.supervisorPid, d.supervisorStart)) await kill(handle, 'cleaned up')
+      // An existing exit.json (the usual case: the engine followed the step to its end) needs no parsing here.
+      if (!fs.existsSync(path.join(d.attemptDir, EXIT_FILE)) && d.supervisorPid !== null && isAlive(d.supervisorPid, d.supervisorStart)) {
+        await kill(handle, 'cleaned up')
+      }
       // Asynchronous: removing folders must not stall the control plane's event loop.
-      await fs.promises.rm(d.attemptDir, { recursive: true, force: true })
+      await removeAttemptDir(d.attemptDir)
       if (d.shmDir) await fs.promises.rm(d.shmDir, { recursive: true, force: true })
       // Drop the run folder once empty; other steps may still use it.
       await fs.promises.rmdir(path.dirname(d.attemptDir)).catch(() => {})
@@ -308,7 +333,11 @@ export function createLocalRuntime(opts: LocalRuntimeOptions): Runtime {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
-/** mkdir that fails with EEXIST; the run folder is made only when missing (the first step of a run). */
+/**
+ * mkdir that fails with EEXIST; the run folder is made only when missing (the first step of a run).
+ * Synchronous on purpose: start() then reaches the host request without waiting for another
+ * turn of the event loop, so a burst of starts reaches the host one by one, not all at the end.
+ */
 function mkdirExclusive(dir: string): void {
   try {
     fs.mkdirSync(dir, { mode: 0o700 })
@@ -316,6 +345,21 @@ function mkdirExclusive(dir: string): void {
     if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e
     fs.mkdirSync(path.dirname(dir), { recursive: true })
     fs.mkdirSync(dir, { mode: 0o700 })
+  }
+}
+
+/** What an attempt folder holds when no config files were written: removed one by one, no tree walk. */
+const ATTEMPT_FILES = [LOG_FILE, EXIT_FILE, HANDLE_FILE]
+
+/** Removes an attempt folder: its known files, then the folder; anything else there falls back to a recursive remove. */
+async function removeAttemptDir(dir: string): Promise<void> {
+  await Promise.all(ATTEMPT_FILES.map((f) => fs.promises.unlink(path.join(dir, f)).catch(() => {})))
+  try {
+    await fs.promises.rmdir(dir)
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code
+    if (code === 'ENOENT') return
+    await fs.promises.rm(dir, { recursive: true, force: true })
   }
 }
 

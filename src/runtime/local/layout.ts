@@ -49,14 +49,26 @@ export function exists(p: string): boolean {
   }
 }
 
+/** Programs found executable recently: every step of a wide DAG asks the same few paths. */
+const executables = new Map<string, number>()
+const EXECUTABLE_TTL_MS = 2000
+
+/** A positive answer is remembered briefly (a negative one never: that step fails and says why). */
 export function isExecutable(p: string): boolean {
+  const now = Date.now()
+  const seen = executables.get(p)
+  if (seen !== undefined && now - seen < EXECUTABLE_TTL_MS) return true
   try {
-    if (!fs.statSync(p).isFile()) return false
+    // No exception for a missing file: most PATH folders lack the program, and a throw costs more than the stat.
+    const st = fs.statSync(p, { throwIfNoEntry: false })
+    if (!st?.isFile()) return false
     fs.accessSync(p, fs.constants.X_OK)
-    return true
   } catch {
     return false
   }
+  if (executables.size > 1000) executables.clear()
+  executables.set(p, now)
+  return true
 }
 
 /** Host folder for the files of the i-th mount of a ConfigMap / Secret volume. */

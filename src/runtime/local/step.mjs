@@ -38,6 +38,19 @@ export function writeExit(dir, exit) {
   }
 }
 
+/**
+ * writeExit off the event loop: on a busy disk a file create costs a good part of a
+ * millisecond, and the host has other steps to spawn meanwhile.
+ * @param {string} dir @param {StepExit} exit
+ */
+async function writeExitAsync(dir, exit) {
+  try {
+    await fs.promises.writeFile(path.join(dir, 'exit.json'), JSON.stringify(exit) + '\n', { flag: 'wx' })
+  } catch (e) {
+    if (/** @type {NodeJS.ErrnoException} */ (e).code !== 'EEXIST') throw e
+  }
+}
+
 /** Splits a byte stream into log lines; a line longer than maxLineBytes is cut, the rest of it dropped. */
 class Splitter {
   /** @param {'stdout' | 'stderr'} stream @param {(stream: 'stdout' | 'stderr', time: string, buf: Buffer, truncated: boolean) => string} line */
@@ -100,6 +113,10 @@ export class Step {
     this.spec = spec
     this.dir = spec.attemptDir
     this.onDone = onDone
+    /** @type {((step: Step) => void) | undefined} told after output was appended to the log */
+    this.onOutput = undefined
+    /** @type {((step: Step, exit: StepExit) => void) | undefined} told once the step ended and its log is complete */
+    this.onExit = undefined
     /** @type {import('node:child_process').ChildProcess | undefined} */
     this.child = undefined
     this.spawned = false
@@ -118,6 +135,10 @@ export class Step {
     /** @type {NodeJS.Timeout[]} */
     this.timers = []
     this.logFd = -1
+    /** @type {import('node:fs/promises').FileHandle | undefined} */
+    this.logHandle = undefined
+    /** @type {Promise<unknown>} what must be on disk before exit.json (the host's handle.json) */
+    this.before = Promise.resolve()
     const line = this.line.bind(this)
     this.out = new Splitter('stdout', line, spec.maxLineBytes)
     this.err = new Splitter('stderr', line, spec.maxLineBytes)
@@ -136,15 +157,42 @@ export class Step {
 
   /** @param {string} out */
   append(out) {
-    if (out && this.logFd >= 0) fs.writeSync(this.logFd, out)
+    if (out && this.logFd >= 0) {
+      fs.writeSync(this.logFd, out)
+      this.onOutput?.(this)
+    }
+  }
+
+  /**
+   * Writes the handle as the log's first record (`{"h":...}`, skipped by log readers).
+   * False when the log is closed already (the step could not start).
+   * @param {unknown} handle
+   */
+  writeHandle(handle) {
+    if (this.logFd < 0 || this.lineCount > 0) return false
+    fs.writeSync(this.logFd, JSON.stringify({ h: handle }) + '\n')
+    return true
   }
 
   /**
    * Claims the attempt by creating its log exclusively: whoever creates log.ndjson owns the
-   * attempt, so it starts at most once (see find() in index.ts). Throws EEXIST when taken.
+   * attempt, so it starts at most once (see find() in index.ts). Rejects with EEXIST when taken.
+   * Asynchronous, so that the host spawns other steps while the disk creates the file.
    */
-  claim() {
-    this.logFd = fs.openSync(path.join(this.dir, 'log.ndjson'), 'ax')
+  async claim() {
+    const log = path.join(this.dir, 'log.ndjson')
+    let fh
+    try {
+      fh = await fs.promises.open(log, 'ax')
+    } catch (e) {
+      if (/** @type {NodeJS.ErrnoException} */ (e).code !== 'ENOENT') throw e
+      // The control plane leaves the attempt folder to the host unless it had files to put in it.
+      await fs.promises.mkdir(this.dir, { recursive: true, mode: 0o700 })
+      fh = await fs.promises.open(log, 'ax')
+    }
+    // Appended to with writeSync from here on; the FileHandle object is not needed.
+    this.logFd = fh.fd
+    this.logHandle = fh
   }
 
   /**
@@ -296,14 +344,21 @@ export class Step {
     writeExit(this.dir, { exitCode: null, reason: 'Lost', message, finishedAt: new Date().toISOString() })
   }
 
+  closeLog() {
+    const fh = this.logHandle
+    this.logHandle = undefined
+    this.logFd = -1
+    fh?.close().catch(() => {})
+  }
+
   finish() {
     if (this.finished) return
     this.finished = true
     for (const t of this.timers) clearTimeout(t)
     try {
       this.append(this.out.flush() + this.err.flush())
-      fs.closeSync(this.logFd)
     } catch {}
+    this.closeLog()
     const { spec, exited } = this
     const code = exited?.code ?? null
     const signal = exited?.signal ?? null
@@ -317,13 +372,22 @@ export class Step {
     else if (exitCode === 0) result = { exitCode: 0, reason: 'Completed', finishedAt: '' }
     else result = { exitCode, reason: 'Error', message: signal ? `terminated by signal ${signal}` : `exit code ${code}`, finishedAt: '' }
     result.finishedAt = new Date().toISOString()
-    try {
-      this.removeShm() // before exit.json: once the step is reported done, its secret files are gone
-      writeExit(this.dir, result)
-    } catch (e) {
+    /** @param {unknown} e */
+    const lost = (e) => {
       // The attempt folder was removed under us: nobody is left to read the result.
+      if (/** @type {NodeJS.ErrnoException} */ (e).code === 'ENOENT') return
       console.error(`cannot record the exit of ${this.dir}: ${/** @type {Error} */ (e).message}`)
     }
-    this.onDone(this, result)
+    try {
+      this.removeShm() // before exit.json: once the step is reported done, its secret files are gone
+    } catch (e) {
+      lost(e)
+    }
+    this.onExit?.(this, result)
+    this.before
+      .catch(() => {})
+      .then(() => writeExitAsync(this.dir, result))
+      .catch(lost)
+      .finally(() => this.onDone(this, result))
   }
 }

@@ -8,7 +8,11 @@
 // and restarts. Every result is written to the attempt folder (log.ndjson, exit.json,
 // handle.json), so the control plane can die and come back at any time; if the
 // host itself dies, its bwrap sandboxes die with it (--die-with-parent) and the
-// control plane reports its running steps Lost.
+// control plane reports its running steps Lost. Every connected client is sent a
+// notice ({"ev":"change","dir":...}) when a step's log grew, when the step ended (with
+// its exit, before exit.json is on disk) and when exit.json was written, so the
+// control plane follows steps without watching their folders. The handle is the
+// first record of log.ndjson ({"h":...}): no file of its own to create per step.
 //
 // Usage: node supervisor.mjs <stateDir> <socketPath> <idleMs>. fd 3 gets one line:
 // {"ok":true,"pid":N} once listening, or {"ok":false,"running":true} when another
@@ -67,8 +71,37 @@ function checkIdle() {
   }, IDLE_MS)
 }
 
+/** @type {Set<string>} attempt folders with news not yet sent */
+const news = new Set()
+let newsQueued = false
+
+/** @type {Map<string, import('./step.mjs').StepExit>} exits ended steps, for the next batch of notices */
+const exits = new Map()
+
+/**
+ * Tells every client that the attempt folder changed (and, once the step ended, how).
+ * Coalesced per event-loop turn: a burst of exits or output chunks costs one write per client.
+ * @param {string} dir @param {import('./step.mjs').StepExit} [exit]
+ */
+function notice(dir, exit) {
+  if (clients.size === 0) return
+  news.add(dir)
+  if (exit) exits.set(dir, exit)
+  if (newsQueued) return
+  newsQueued = true
+  setImmediate(() => {
+    newsQueued = false
+    let out = ''
+    for (const d of news) out += JSON.stringify({ ev: 'change', dir: d, exit: exits.get(d) }) + '\n'
+    news.clear()
+    exits.clear()
+    for (const c of clients) if (!c.destroyed) c.write(out)
+  })
+}
+
 /** @param {Step} step */
 function done(step) {
+  notice(step.dir) // exit.json is written
   steps.delete(step.dir)
   for (const w of waiters.get(step.dir) ?? []) w()
   waiters.delete(step.dir)
@@ -87,14 +120,24 @@ function stopAll(dir, reason) {
 async function start(msg) {
   const dir = msg.spec.attemptDir
   if (path.dirname(path.dirname(dir)) !== stateDir) return { ok: false, error: `not an attempt folder of ${stateDir}: ${dir}` }
+  if (steps.has(dir)) return { ok: false, error: 'conflict' }
   const step = new Step(msg.spec, done)
+  step.onOutput = (s) => notice(s.dir)
+  // Every line is in the log already: a follower may finish before exit.json is on disk.
+  step.onExit = (s, exit) => notice(s.dir, exit)
+  // Registered before the claim settles, so a kill that arrives meanwhile finds the step.
+  steps.set(dir, step)
   try {
-    step.claim()
+    await step.claim()
   } catch (e) {
+    // Not ours: nothing of this attempt runs here (a kill waiting for it is answered as done).
+    steps.delete(dir)
+    for (const w of waiters.get(dir) ?? []) w()
+    waiters.delete(dir)
+    checkIdle()
     const code = /** @type {NodeJS.ErrnoException} */ (e).code
     return { ok: false, error: code === 'EEXIST' ? 'conflict' : `cannot claim the attempt: ${/** @type {Error} */ (e).message}` }
   }
-  steps.set(dir, step)
   let pid
   try {
     pid = await step.start()
@@ -104,8 +147,14 @@ async function start(msg) {
     step.finish()
   }
   const handle = { ...msg.handle, data: { ...msg.handle.data, supervisorPid: process.pid, supervisorStart: hostStart, stepPid: pid ?? null } }
-  // In place: a reader takes a handle.json that does not parse yet as not written.
-  fs.writeFileSync(path.join(dir, 'handle.json'), JSON.stringify(handle))
+  // First record of the log, before any output (the child's output is read on a later turn of
+  // the loop): one write to an open file rather than a file to create. A step that could not
+  // start closed its log already: its handle goes to handle.json (in place: a reader takes a
+  // handle.json that does not parse yet as not written), which exit.json then waits for.
+  if (!step.writeHandle(handle)) {
+    step.before = fs.promises.writeFile(path.join(dir, 'handle.json'), JSON.stringify(handle))
+    await step.before
+  }
   return { ok: true, handle }
 }
 
