@@ -12,6 +12,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { StartProblem, depth, type StepPlan } from './pod.js'
 import { exists, fileMountDir, isExecutable, isUnder, type HostFile, type Layout } from './layout.js'
+import { hostFoldersHiddenByPrivateTmp } from './package-root.js'
 
 /** A mount of the sandbox other than the host root, as seen when deciding where a mount point can be made. */
 interface SandboxMount {
@@ -87,6 +88,8 @@ const octal = (mode: number) => '0' + (mode & 0o7777).toString(8)
 
 export function bubblewrapLayout(plan: StepPlan, attemptDir: string, bwrapPath: string): Layout {
   const view = new View()
+  const keptUnderTmp = hostFoldersHiddenByPrivateTmp()
+  for (const dir of keptUnderTmp) view.mounts.push({ dest: dir, writable: false, hostSrc: dir })
   const mountArgs: string[] = []
   const fdData: string[] = []
   const configFiles: HostFile[] = []
@@ -142,6 +145,7 @@ export function bubblewrapLayout(plan: StepPlan, attemptDir: string, bwrapPath: 
   if (view.expanded.has('/')) bindEntries('/', args)
   else args.push('--ro-bind', '/', '/')
   args.push('--dev', '/dev', '--proc', '/proc', '--perms', '1777', '--tmpfs', '/tmp')
+  for (const dir of keptUnderTmp) args.push('--ro-bind-try', dir, dir)
   const expanded = [...view.expanded].filter((d) => d !== '/').sort((a, b) => depth(a) - depth(b))
   for (const dir of expanded) {
     args.push('--tmpfs', dir)

@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url'
 import { CtlError } from '../../errors.js'
 import type { Runtime, RuntimeHandle, RuntimeInfo, StepExit, StepKey, StepLaunch } from '../types.js'
 import { bubblewrapLayout } from './bwrap.js'
+import { packageRoot } from './package-root.js'
 import {
   EXIT_FILE,
   HANDLE_FILE,
@@ -102,12 +103,6 @@ function hostPath(): string {
   return [...base, ...extra.filter((dir) => !base.includes(dir))].join(':')
 }
 
-/** The folder holding ctl's package.json, from this module's own location (src/ or dist/src/). */
-function packageRoot(): string {
-  let dir = path.dirname(fileURLToPath(import.meta.url))
-  while (!fs.existsSync(path.join(dir, 'package.json')) && path.dirname(dir) !== dir) dir = path.dirname(dir)
-  return dir
-}
 
 export function createLocalRuntime(opts: LocalRuntimeOptions): Runtime {
   const stateDir = path.resolve(opts.stateDir)
