@@ -4,9 +4,12 @@ import { CtlError, ManifestError, type ErrorCode } from '../errors.js'
 import { nodeFetch, type FetchLike, type HttpResponse } from './http.js'
 import { INSTANCE_LEVEL_TYPES } from '../manifest/model.js'
 import type {
-  ApiIssue, ApplyDocument, ApplyResponse, DeleteResponse, ErrorBody, HealthResponse, InfoResponse, ListResourcesQuery,
-  ListResourcesResponse, LogLineRecord, LogsQuery, Principal, ResourceDetail, ResourceRef, ResourceRow, ResourceTable, RevisionSummary,
-  RunDetail, RunRecord, RunsResponse, WhoAmIResponse,
+  ApiIssue, ApiKeyInfo, ApiKeysResponse, ApplyDocument, ApplyResponse, AuditEntry, AuditQuery, AuditResponse, CanIRequest,
+  CanIResponse, CreateApiKeyRequest, CreateApiKeyResponse, CreateUserRequest, CreateWorkspaceRequest, DeleteResponse,
+  DeleteWorkspaceResponse, ErrorBody, GrantChangeResponse, GrantInfo, GrantRequest, GrantsResponse, HealthResponse, InfoResponse,
+  ListResourcesQuery, ListResourcesResponse, LogLineRecord, LogsQuery, Principal, ResourceDetail, ResourceRef, ResourceRow,
+  ResourceTable, RevisionSummary, RunDetail, RunRecord, RunsResponse, TagChangeResponse, TagRequest, TagsResponse, UserInfo,
+  UserResponse, UsersResponse, UserTag, WhoAmIResponse, WorkspaceInfo, WorkspaceResponse, WorkspacesResponse,
 } from './types.js'
 
 export type { FetchLike } from './http.js'
@@ -109,8 +112,9 @@ export class CtlClient {
     }
   }
 
-  get(ref: ResourceRef, opts: { revisions?: boolean } = {}): Promise<ResourceDetail> {
-    return this.json('GET', this.resourcePath(ref), { revisions: opts.revisions })
+  /** `unsanitized`: secret values in clear (tenant-admin or `manage` only; audited). */
+  get(ref: ResourceRef, opts: { revisions?: boolean; unsanitized?: boolean } = {}): Promise<ResourceDetail> {
+    return this.json('GET', this.resourcePath(ref), { revisions: opts.revisions, unsanitized: opts.unsanitized })
   }
 
   delete(ref: ResourceRef, opts: { force?: boolean } = {}): Promise<DeleteResponse> {
@@ -182,6 +186,99 @@ export class CtlClient {
     return out
   }
 
+  // ---- users, API keys, role bindings (tags)
+
+  async createUser(input: CreateUserRequest): Promise<UserInfo> {
+    return (await this.json<UserResponse>('POST', '/api/v1/users', undefined, input)).user
+  }
+
+  /** Every user (tenant-admin only). */
+  async users(): Promise<UserInfo[]> {
+    return (await this.json<UsersResponse>('GET', '/api/v1/users')).users
+  }
+
+  /** One user: oneself, or anyone for a tenant-admin. */
+  async user(id: string): Promise<UserInfo> {
+    return (await this.json<UserResponse>('GET', `/api/v1/users/${seg(id)}`)).user
+  }
+
+  /** Deletes the user and revokes its keys (tenant-admin only). */
+  async deleteUser(id: string): Promise<UserInfo> {
+    return (await this.json<UserResponse>('DELETE', `/api/v1/users/${seg(id)}`)).user
+  }
+
+  /** A new key of `userId` (oneself or, for a tenant-admin, anyone). The token is in the answer only. */
+  createApiKey(userId: string, input: CreateApiKeyRequest = {}): Promise<CreateApiKeyResponse> {
+    return this.json('POST', `/api/v1/users/${seg(userId)}/apikeys`, undefined, input)
+  }
+
+  async apiKeys(userId: string): Promise<ApiKeyInfo[]> {
+    return (await this.json<ApiKeysResponse>('GET', `/api/v1/users/${seg(userId)}/apikeys`)).apikeys
+  }
+
+  /** Revokes a key: it stops working at once. */
+  async deleteApiKey(userId: string, keyId: string): Promise<ApiKeyInfo> {
+    return (await this.json<{ apikey: ApiKeyInfo }>('DELETE', `/api/v1/users/${seg(userId)}/apikeys/${seg(keyId)}`)).apikey
+  }
+
+  async tags(userId: string): Promise<UserTag[]> {
+    return (await this.json<TagsResponse>('GET', `/api/v1/users/${seg(userId)}/tags`)).tags
+  }
+
+  /** Binds a role: `roles:id:data-dev`, in a workspace or (without one) tenant-wide. */
+  addTag(userId: string, input: TagRequest): Promise<TagChangeResponse> {
+    return this.json('POST', `/api/v1/users/${seg(userId)}/tags`, undefined, input)
+  }
+
+  deleteTag(userId: string, input: TagRequest): Promise<TagChangeResponse> {
+    return this.json('DELETE', `/api/v1/users/${seg(userId)}/tags`, undefined, input)
+  }
+
+  // ---- workspaces
+
+  async createWorkspace(input: CreateWorkspaceRequest): Promise<WorkspaceInfo> {
+    return (await this.json<WorkspaceResponse>('POST', '/api/v1/workspaces', undefined, input)).workspace
+  }
+
+  /** The workspaces the caller holds a binding in (a tenant-wide binding: all). */
+  async workspaces(): Promise<WorkspaceInfo[]> {
+    return (await this.json<WorkspacesResponse>('GET', '/api/v1/workspaces')).workspaces
+  }
+
+  async workspace(name: string): Promise<WorkspaceInfo> {
+    return (await this.json<WorkspaceResponse>('GET', `/api/v1/workspaces/${seg(name)}`)).workspace
+  }
+
+  /** Refused (E_CONFLICT) while it holds resources, unless `force` (which deletes them too). */
+  deleteWorkspace(name: string, opts: { force?: boolean } = {}): Promise<DeleteWorkspaceResponse> {
+    return this.json('DELETE', `/api/v1/workspaces/${seg(name)}`, { force: opts.force })
+  }
+
+  // ---- grants, can-i, audit
+
+  /** `to`: `user:ID`. */
+  grant(ref: ResourceRef, input: GrantRequest): Promise<GrantChangeResponse> {
+    return this.json('POST', `${this.resourcePath(ref)}/grants`, undefined, input)
+  }
+
+  revoke(ref: ResourceRef, input: GrantRequest): Promise<GrantChangeResponse> {
+    return this.json('DELETE', `${this.resourcePath(ref)}/grants`, undefined, input)
+  }
+
+  async grants(ref: ResourceRef): Promise<GrantInfo[]> {
+    return (await this.json<GrantsResponse>('GET', `${this.resourcePath(ref)}/grants`)).grants
+  }
+
+  /** Whether the caller may do `verb`, and which binding or grant decided (like `kubectl auth can-i`). */
+  canI(input: CanIRequest): Promise<CanIResponse> {
+    return this.json('POST', '/api/v1/auth/can-i', undefined, input)
+  }
+
+  /** Audit entries, oldest first (tenant-admin only). `since`: ISO time or a duration back (`1h`). */
+  async audit(query: AuditQuery = {}): Promise<AuditEntry[]> {
+    return (await this.json<AuditResponse>('GET', '/api/v1/audit', { since: query.since, limit: query.limit })).entries
+  }
+
   // ---- meta
 
   async whoami(): Promise<Principal> {
@@ -227,6 +324,8 @@ export class CtlClient {
     if (body !== undefined) {
       headers['content-type'] = 'application/json'
       payload = JSON.stringify(body)
+      // Node sends DELETE bodies unframed unless told the length (no chunked default for DELETE).
+      headers['content-length'] = String(Buffer.byteLength(payload))
     }
     // Streams (log follows) may last long: only the caller's signal ends them.
     const signal = opts.stream ? opts.signal : AbortSignal.timeout(this.timeoutMs)

@@ -125,10 +125,31 @@ export interface LogsQuery {
   follow?: boolean
 }
 
+// ---- identity and access (issue 4)
+
+export type UserType = 'person' | 'application'
+export const ROLES = ['tenant-admin', 'operator', 'data-dev', 'viewer'] as const
+export type Role = (typeof ROLES)[number]
+/** What `auth can-i`, the audit log and 403 messages name. */
+export const VERBS = [
+  'get', 'runtime-get', 'log', 'apply', 'delete', 'run', 'stop', 'retry', 'grant', 'secret-read', 'use', 'admin',
+] as const
+export type Verb = (typeof VERBS)[number]
+export const PERMISSIONS = ['read', 'run', 'use', 'manage'] as const
+export type Permission = (typeof PERMISSIONS)[number]
+
+/** A role bound tenant-wide (workspace null) or in one workspace. Written as the tag `roles:id:<role>`. */
+export interface RoleBinding {
+  role: Role
+  workspace: string | null
+}
+
 export interface Principal {
-  /** User id; `admin` for the instance admin key. */
+  /** User id; `admin` for the tenant admin created on first start. */
   id: string
-  roles: string[]
+  type: UserType
+  name: string
+  roles: RoleBinding[]
 }
 
 export interface WhoAmIResponse {
@@ -151,4 +172,167 @@ export interface ResourceRef {
   workspace?: string | null
   type: string
   name: string
+}
+
+export interface UserInfo {
+  id: string
+  name: string
+  type: UserType
+  email?: string
+  createdAt: string
+  /** Only in listings with deleted users. */
+  deletedAt?: string
+}
+
+export interface CreateUserRequest {
+  id: string
+  name: string
+  type: UserType
+  email?: string
+}
+
+export interface UserResponse {
+  user: UserInfo
+}
+
+export interface UsersResponse {
+  users: UserInfo[]
+}
+
+export interface ApiKeyInfo {
+  id: string
+  userId: string
+  name: string
+  createdAt: string
+  expiresAt?: string
+  revokedAt?: string
+  lastUsedAt?: string
+}
+
+export interface CreateApiKeyRequest {
+  name?: string
+  /** A duration: `30s`, `15m`, `24h`, `30d`, `1w` (or combined, `1d12h`). No expiry when absent. */
+  expiresIn?: string
+}
+
+/** The token is shown here once; the server keeps only its hash. */
+export interface CreateApiKeyResponse {
+  id: string
+  name: string
+  token: string
+  expiresAt?: string
+}
+
+export interface ApiKeysResponse {
+  apikeys: ApiKeyInfo[]
+}
+
+/** `tag` is `roles:id:<role>`; no workspace = tenant-wide. */
+export interface TagRequest {
+  tag: string
+  workspace?: string
+}
+
+export interface UserTag {
+  tag: string
+  role: Role
+  workspace: string | null
+  createdBy: string
+  createdAt: string
+}
+
+export interface TagsResponse {
+  tags: UserTag[]
+}
+
+export interface TagChangeResponse {
+  /** false when nothing changed (the binding existed already / did not exist). */
+  changed: boolean
+  tags: UserTag[]
+}
+
+export type WorkspaceLayer = 'user' | 'system'
+
+export interface WorkspaceInfo {
+  name: string
+  description?: string
+  layer: WorkspaceLayer
+  tags: string[]
+  createdAt: string
+}
+
+export interface CreateWorkspaceRequest {
+  name: string
+  description?: string
+  layer?: WorkspaceLayer
+  tags?: string[]
+}
+
+export interface WorkspaceResponse {
+  workspace: WorkspaceInfo
+}
+
+export interface WorkspacesResponse {
+  workspaces: WorkspaceInfo[]
+}
+
+export interface DeleteWorkspaceResponse {
+  deleted: { name: string; resources: number }
+}
+
+/** `to` is `user:ID`. */
+export interface GrantRequest {
+  to: string
+  permission: Permission
+}
+
+export interface GrantInfo {
+  to: string
+  permission: Permission
+  grantedBy: string
+  createdAt: string
+}
+
+export interface GrantsResponse {
+  grants: GrantInfo[]
+}
+
+export interface GrantChangeResponse {
+  changed: boolean
+  grants: GrantInfo[]
+}
+
+export interface CanIRequest {
+  verb: Verb
+  type: string
+  name?: string
+  workspace?: string
+}
+
+/** `reason` names the binding or grant that decided, or what is missing. */
+export interface CanIResponse {
+  allowed: boolean
+  reason: string
+}
+
+export interface AuditEntry {
+  seq: number
+  time: string
+  /** User id, or `anonymous` for a call without a valid key. */
+  actor: string
+  action: string
+  target: string
+  /** `ok`, `denied`, `unauthenticated`, or `error` (detail says which). */
+  result: string
+  detail?: unknown
+}
+
+export interface AuditQuery {
+  /** ISO time or a duration back from now (`1h`, `30m`). */
+  since?: string
+  limit?: number
+}
+
+export interface AuditResponse {
+  entries: AuditEntry[]
 }

@@ -3,13 +3,19 @@
 import Fastify, { type FastifyInstance } from 'fastify'
 import type { EngineApi } from '../engine/api.js'
 import type { Store } from '../store/types.js'
-import { authPlugin } from './auth.js'
+import type { SecretBox } from '../secrets/crypto.js'
+import { authPlugin, type AuthLimits } from './auth.js'
+import { auditPlugin } from './audit.js'
 import { installErrorHandling } from './errors.js'
 import { collectRoutes, healthRoutes, openapiRoutes } from './openapi.js'
+import { auditRoutes } from './routes/audit.js'
+import { grantsRoutes } from './routes/grants.js'
+import { identityRoutes } from './routes/identity.js'
 import { logsRoutes } from './routes/logs.js'
 import { metaRoutes } from './routes/meta.js'
-import { resourcesRoutes } from './routes/resources.js'
+import { resourcesRoutes, type RevealSecrets } from './routes/resources.js'
 import { runsRoutes } from './routes/runs.js'
+import { workspacesRoutes } from './routes/workspaces.js'
 import { packageVersion } from './version.js'
 
 export const DEFAULT_BODY_LIMIT = 8 * 1024 * 1024
@@ -24,10 +30,16 @@ export interface AppDeps {
   logLevel?: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace'
   /** How often a log follow polls the store when idle (ms). */
   logPollMs?: number
+  /** Failed authentications allowed per client address and window before 429 (default 10 a minute). */
+  authLimits?: AuthLimits
+  /** Decrypts secret values for `get --unsanitized` (the secrets module); without it manifests go out as stored. */
+  revealSecrets?: RevealSecrets
+  /** Seals secret values at apply; without it applying a secret is refused. */
+  secrets?: SecretBox
 }
 
-// The admin key is checked against store meta `admin_key_sha256` on every request, so
-// rotating it needs no restart; see auth.ts.
+// API keys are looked up by hash on every request, so revoking one needs no restart; see auth.ts.
+// Every mutating call is audited (audit.ts), including refused and unauthenticated ones.
 export function buildApp(deps: AppDeps): FastifyInstance {
   const app = Fastify({
     bodyLimit: deps.bodyLimit ?? DEFAULT_BODY_LIMIT,
@@ -49,11 +61,16 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   app.register(healthRoutes)
   app.register(openapiRoutes, { routes, version })
   app.register(async (api) => {
-    await api.register(authPlugin, { store })
-    await api.register(resourcesRoutes, { store, engine })
+    await api.register(auditPlugin, { store })
+    await api.register(authPlugin, { store, limits: deps.authLimits })
+    await api.register(resourcesRoutes, { store, engine, revealSecrets: deps.revealSecrets, secrets: deps.secrets })
     await api.register(runsRoutes, { store, engine })
     await api.register(logsRoutes, { store, closing: closing.signal, pollMs: deps.logPollMs })
     await api.register(metaRoutes, { store, engine, version })
+    await api.register(identityRoutes, { store })
+    await api.register(workspacesRoutes, { store, engine })
+    await api.register(grantsRoutes, { store })
+    await api.register(auditRoutes, { store })
   })
   return app
 }

@@ -1,19 +1,24 @@
 // One apply: lint every document with the manifest core (the same code the CLI lints
 // with), then store each one (dry run: the same path, nothing written), then tell the
 // engine. Nothing is stored when any document has an issue.
-import { ManifestError, type ManifestIssue } from '../errors.js'
+import { CtlError, ManifestError, type ManifestIssue } from '../errors.js'
 import { lintValue } from '../manifest/index.js'
 import { formatPath, type NormalizedDocument, type Resource } from '../manifest/model.js'
 import type { EngineApi } from '../engine/api.js'
 import type { ResourceKey, Store } from '../store/types.js'
 import type { ApiIssue, ApplyDocument, ApplyResponse, ApplyResultItem, Principal } from '../client/types.js'
-import { requireAuthorized } from './authz.js'
+import { decide, whatAllows } from './authz.js'
+import { requireOn } from './access.js'
 import { buildManifestContext } from './manifest-context.js'
 import { isInstanceLevel, maskSecrets } from './keys.js'
+import { sealForStore, secretUseIssues } from './secrets.js'
+import type { SecretBox } from '../secrets/crypto.js'
 
 export interface ApplyDeps {
   store: Store
   engine: EngineApi
+  /** Seals secret values before they are stored; without it secrets are refused (never stored in clear). */
+  secrets?: SecretBox
 }
 
 interface Linted {
@@ -48,6 +53,15 @@ function issue(doc: NormalizedDocument, index: number, code: ManifestIssue['code
   return { file: doc.doc.file, line, column, path: formatPath(path), code, message, document: index }
 }
 
+/** The owner a new resource gets: the caller, or the manifest's `owner` when a tenant-admin of the workspace applies it. */
+function ownerFor(principal: Principal, key: ResourceKey, declared: string | undefined): string {
+  if (declared === undefined || declared === principal.id) return principal.id
+  const target = { workspace: key.workspace, type: 'user', name: declared }
+  if (decide(principal, 'admin', target).allowed) return declared
+  throw new CtlError('E_FORBIDDEN', `forbidden: user ${principal.id} may not apply ${key.type} ${key.name} on behalf of owner ${declared} `
+    + `(needs ${whatAllows('admin', target)}; or leave "owner" out of the manifest)`)
+}
+
 export async function applyDocuments(
   deps: ApplyDeps,
   principal: Principal,
@@ -55,6 +69,10 @@ export async function applyDocuments(
   items: unknown[],
   dryRun: boolean,
 ): Promise<ApplyResponse> {
+  // Checked before linting, so a typo in -w says so instead of listing manifest issues first.
+  if (!(await deps.store.getWorkspace(workspace))) {
+    throw new CtlError('E_NOT_FOUND', `workspace ${workspace} not found; create it with: ctl workspace create -n ${workspace}`)
+  }
   const ctx = await buildManifestContext(deps.store)
   const docs = items.map(unwrap)
   const order = docs.map((_, i) => i).sort((a, b) => rank(docs[a]!.manifest) - rank(docs[b]!.manifest) || a - b)
@@ -97,15 +115,28 @@ export async function applyDocuments(
     throw new ManifestError(issues)
   }
 
+  // A workflow may project a secret only if its owner may `use` it (the engine checks again as each step starts).
+  const useIssues = await secretUseIssues(deps.store, principal, linted, (l) => {
+    try {
+      return ownerFor(principal, l.key, l.resource.meta.owner)
+    } catch {
+      return undefined // refused below with 403
+    }
+  })
+  if (useIssues.length > 0) throw new ManifestError(useIssues)
+
   const results: { index: number; item: ApplyResultItem }[] = []
   for (const l of linted) {
     const current = await deps.store.getResource(l.key)
-    requireAuthorized(principal, current ? 'update' : 'create', l.key)
+    await requireOn(deps.store, principal, 'apply', l.key, current)
+    const owner = ownerFor(principal, l.key, l.resource.meta.owner)
+    const sealed = sealForStore(deps.secrets, l.key.type, l.resource)
     const { outcome, resource } = await deps.store.applyResource({
       ...l.key,
       version: l.resource.meta.version,
-      manifest: l.resource,
-      owner: l.resource.meta.owner ?? principal.id,
+      manifest: sealed.manifest,
+      hashSource: sealed.hashSource,
+      owner,
       dryRun,
     })
     const item: ApplyResultItem = {

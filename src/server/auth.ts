@@ -1,11 +1,15 @@
 // Authentication: `Authorization: Bearer <key>`. Runs on onRequest (before the body is
 // read) so an anonymous client cannot make the server parse 8 MiB first. The plugin is
 // not encapsulated (skip-override) so its hook covers the routes registered next to it.
-import { createHash, timingSafeEqual } from 'node:crypto'
+// Keys are looked up by their sha256 on every request (no cache), so a revoked or expired
+// key stops working at once. Failed authentications are counted per client address: past
+// the limit, that address gets 429 until its window ends.
+import { createHash, randomBytes } from 'node:crypto'
 import type { FastifyInstance, FastifyPluginAsync, FastifyRequest } from 'fastify'
 import { CtlError } from '../errors.js'
 import type { Store } from '../store/types.js'
-import { ADMIN_PRINCIPAL, type Principal } from './authz.js'
+import { ROLES, type Principal, type Role, type RoleBinding } from './authz.js'
+import type { UserType } from '../client/types.js'
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -13,24 +17,62 @@ declare module 'fastify' {
   }
 }
 
+/** Where the admin key's hash lived before users existed (migration 0004 moves it into api_keys). */
 export const ADMIN_KEY_META = 'admin_key_sha256'
 
 export function sha256Hex(text: string): string {
   return createHash('sha256').update(text).digest('hex')
 }
 
-export interface AuthOptions {
-  store: Store
+/** A new API key token: shown once, only its sha256 is stored. */
+export function newToken(): string {
+  return `ctl_${randomBytes(32).toString('base64url')}`
 }
 
-/** The principal a key belongs to, or undefined. The admin key's hash lives in store meta. */
-export async function principalForKey(store: Store, key: string): Promise<Principal | undefined> {
-  const expected = await store.getMeta(ADMIN_KEY_META)
-  if (!expected) return undefined
-  const given = Buffer.from(sha256Hex(key), 'hex')
-  const want = Buffer.from(expected, 'hex')
-  if (given.length === want.length && timingSafeEqual(given, want)) return ADMIN_PRINCIPAL
-  return undefined
+/** How often last_used_at is written at most: a write per request would cost every call a transaction. */
+const TOUCH_EVERY_MS = 60_000
+
+export interface AuthLimits {
+  /** Failed authentications allowed from one address per window; default 10. */
+  maxFailures?: number
+  /** Default 60 s. */
+  windowMs?: number
+}
+
+export interface AuthOptions {
+  store: Store
+  limits?: AuthLimits
+}
+
+const isRole = (r: string): r is Role => (ROLES as readonly string[]).includes(r)
+
+/** The principal of a user: its bindings, unknown role names left out. Undefined for a missing or deleted user. */
+export async function principalForUser(store: Store, userId: string): Promise<Principal | undefined> {
+  const user = await store.getUser(userId)
+  if (!user) return undefined
+  return toPrincipal(user, await store.listRoleBindings({ userId }))
+}
+
+function toPrincipal(user: { id: string; name: string; type: UserType }, bindings: { role: string; workspace: string | null }[]): Principal {
+  const roles: RoleBinding[] = []
+  for (const b of bindings) if (isRole(b.role)) roles.push({ role: b.role, workspace: b.workspace })
+  return { id: user.id, type: user.type, name: user.name, roles }
+}
+
+/** The principal a token belongs to, or E_UNAUTHENTICATED saying why not (unknown, revoked, expired, user deleted). */
+export async function authenticate(store: Store, token: string, now = new Date()): Promise<Principal> {
+  const found = await store.findApiKeyByHash(sha256Hex(token))
+  if (!found) throw new CtlError('E_UNAUTHENTICATED', 'unknown API key')
+  const { key, user } = found
+  if (key.revokedAt !== undefined) throw new CtlError('E_UNAUTHENTICATED', `API key ${key.name} (${key.id}) was revoked at ${key.revokedAt}`)
+  if (key.expiresAt !== undefined && key.expiresAt <= now.toISOString()) {
+    throw new CtlError('E_UNAUTHENTICATED', `API key ${key.name} (${key.id}) expired at ${key.expiresAt}`)
+  }
+  if (user.deletedAt !== undefined) throw new CtlError('E_UNAUTHENTICATED', `user ${user.id} of this API key was deleted`)
+  if (key.lastUsedAt === undefined || now.getTime() - Date.parse(key.lastUsedAt) >= TOUCH_EVERY_MS) {
+    await store.touchApiKey(key.id, now.toISOString())
+  }
+  return toPrincipal(user, await store.listRoleBindings({ userId: user.id }))
 }
 
 function bearerKey(request: FastifyRequest): string | undefined {
@@ -40,14 +82,55 @@ function bearerKey(request: FastifyRequest): string | undefined {
   return m?.[1]
 }
 
+/** Failed authentications per client address in fixed windows. */
+export class FailureLimiter {
+  private readonly windows = new Map<string, { start: number; count: number }>()
+  constructor(private readonly max: number, private readonly windowMs: number) {}
+
+  /** Milliseconds until `address` may try again; 0 when it may now. */
+  blockedFor(address: string, now = Date.now()): number {
+    const w = this.windows.get(address)
+    if (!w) return 0
+    if (now - w.start >= this.windowMs) {
+      this.windows.delete(address)
+      return 0
+    }
+    return w.count >= this.max ? w.start + this.windowMs - now : 0
+  }
+
+  fail(address: string, now = Date.now()): void {
+    const w = this.windows.get(address)
+    if (w && now - w.start < this.windowMs) {
+      w.count++
+      return
+    }
+    // Bounded memory under a spray of addresses: drop finished windows first.
+    if (this.windows.size >= 10_000) {
+      for (const [a, v] of this.windows) if (now - v.start >= this.windowMs) this.windows.delete(a)
+      if (this.windows.size >= 10_000) this.windows.clear()
+    }
+    this.windows.set(address, { start: now, count: 1 })
+  }
+}
+
 const authPluginImpl: FastifyPluginAsync<AuthOptions> = async (fastify: FastifyInstance, opts: AuthOptions) => {
+  const limiter = new FailureLimiter(opts.limits?.maxFailures ?? 10, opts.limits?.windowMs ?? 60_000)
   fastify.decorateRequest('principal', null)
-  fastify.addHook('onRequest', async (request) => {
+  fastify.addHook('onRequest', async (request, reply) => {
+    const address = request.ip
+    const wait = limiter.blockedFor(address)
+    if (wait > 0) {
+      reply.header('Retry-After', String(Math.ceil(wait / 1000)))
+      throw new CtlError('E_RATE_LIMITED', `too many failed authentications from ${address}; try again in ${Math.ceil(wait / 1000)} s`)
+    }
     const key = bearerKey(request)
-    if (!key) throw new CtlError('E_UNAUTHENTICATED', 'missing API key: send "Authorization: Bearer <key>"')
-    const principal = await principalForKey(opts.store, key)
-    if (!principal) throw new CtlError('E_UNAUTHENTICATED', 'unknown API key')
-    request.principal = principal
+    try {
+      if (!key) throw new CtlError('E_UNAUTHENTICATED', 'missing API key: send "Authorization: Bearer <key>"')
+      request.principal = await authenticate(opts.store, key)
+    } catch (err) {
+      if (err instanceof CtlError && err.code === 'E_UNAUTHENTICATED') limiter.fail(address)
+      throw err
+    }
   })
 }
 // Fastify's documented way to share hooks with the parent scope without fastify-plugin.

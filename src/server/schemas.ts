@@ -1,5 +1,7 @@
 // JSON Schemas of every route's params, query, body and response. Fastify validates
 // with them and the OpenAPI document is generated from the very same objects.
+export * from './schemas-identity.js'
+
 const NAME = { type: 'string', pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$', maxLength: 48 } as const
 const TYPE = { type: 'string', pattern: '^[a-z][-a-z0-9]*$', maxLength: 48 } as const
 
@@ -104,7 +106,13 @@ export const listResponse = {
   },
 } as const
 
-export const getQuery = { type: 'object', properties: { revisions: { type: 'boolean', default: false } } } as const
+export const getQuery = {
+  type: 'object',
+  properties: {
+    revisions: { type: 'boolean', default: false },
+    unsanitized: { type: 'boolean', default: false, description: 'Secret values in clear (tenant-admin or grant manage; audited)' },
+  },
+} as const
 export const getResponse = {
   type: 'object',
   properties: {
@@ -159,10 +167,6 @@ export const logsQuery = {
   },
 } as const
 
-export const whoamiResponse = {
-  type: 'object',
-  properties: { principal: { type: 'object', properties: { id: { type: 'string' }, roles: { type: 'array', items: { type: 'string' } } } } },
-} as const
 export const infoResponse = {
   type: 'object',
   properties: {

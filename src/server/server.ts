@@ -1,6 +1,5 @@
 // Starting and stopping a whole control plane in this process: store, runtime, engine,
 // HTTP app. Used by `ctl server start`, by process.ts and by the tests.
-import { randomBytes } from 'node:crypto'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { AddressInfo } from 'node:net'
@@ -9,9 +8,13 @@ import type { Store } from '../store/types.js'
 import { createLocalRuntime } from '../runtime/local/index.js'
 import { createEngine } from '../engine/engine.js'
 import { buildApp } from './app.js'
+import { createStoreLauncher } from '../engine/launch.js'
+import { loadMasterKey, SecretBox, verifyMasterKey } from '../secrets/crypto.js'
+import { RunRedactions } from '../secrets/redact.js'
+import { secretRevealer } from './secrets.js'
 import { ADMIN_KEY_FILE } from './process.js'
 import { DEFAULT_LOG_RETENTION, parseRetention, startLogRetention } from '../logs/retention.js'
-import { ADMIN_KEY_META, sha256Hex } from './auth.js'
+import { newToken, sha256Hex, type AuthLimits } from './auth.js'
 
 export interface ControlPlaneOptions {
   dataDir: string
@@ -26,6 +29,8 @@ export interface ControlPlaneOptions {
   bodyLimit?: number
   /** How long logs of finished steps are kept, in ms; 0 keeps them forever. Default 30 days. */
   logRetentionMs?: number
+  /** Failed authentications allowed per client address and window before 429 (default 10 a minute). */
+  authLimits?: AuthLimits
 }
 
 export interface ControlPlane {
@@ -33,18 +38,31 @@ export interface ControlPlane {
   port: number
   /** Graceful: stop accepting, end log follows, stop the engine loops, close the store. Running steps keep running. */
   close(): Promise<void>
-  /** Only on the first start, when the admin key was created (also written to `<dataDir>/admin.apikey`). */
+  /** Only on the first start, when the tenant admin's key was created (also written to `<dataDir>/admin.apikey`). */
   adminToken?: string
 }
 
 export { ADMIN_KEY_FILE }
 
-/** Creates the admin key on first start: only its sha256 is stored; the key goes to a 0600 file for the local CLI. */
-async function ensureAdminKey(store: Store, dataDir: string): Promise<string | undefined> {
-  if (await store.getMeta(ADMIN_KEY_META)) return undefined
-  const token = `ctl_${randomBytes(32).toString('base64url')}`
+export const TENANT_ADMIN_ID = 'admin'
+
+/**
+ * First start: user `admin` (person, "Tenant admin") bound tenant-wide to tenant-admin, with an API
+ * key whose token goes to a 0600 file for the local CLI (only its sha256 is stored). Idempotent
+ * and resumable: a start that died halfway finishes the job; a deleted admin is not brought back.
+ * A data dir from before users existed had its admin key moved to user `admin` by migration 0004.
+ */
+async function ensureTenantAdmin(store: Store, dataDir: string): Promise<string | undefined> {
+  const existing = await store.getUser(TENANT_ADMIN_ID, { includeDeleted: true })
+  if (existing?.deletedAt !== undefined) return undefined
+  if (!existing) {
+    await store.createUser({ id: TENANT_ADMIN_ID, name: 'Tenant admin', type: 'person' })
+    await store.addRoleBinding({ userId: TENANT_ADMIN_ID, role: 'tenant-admin', workspace: null, createdBy: TENANT_ADMIN_ID })
+  }
+  if ((await store.listApiKeys(TENANT_ADMIN_ID)).length > 0) return undefined
+  const token = newToken()
   writeFileSync(join(dataDir, ADMIN_KEY_FILE), `${token}\n`, { mode: 0o600 })
-  await store.setMeta(ADMIN_KEY_META, sha256Hex(token))
+  await store.createApiKey({ userId: TENANT_ADMIN_ID, name: 'admin', hash: sha256Hex(token) })
   return token
 }
 
@@ -55,11 +73,19 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
   const store = openSqliteStore(join(opts.dataDir, 'ctl.db'))
   let engine: ReturnType<typeof createEngine> | undefined
   try {
-    const adminToken = await ensureAdminKey(store, opts.dataDir)
+    const adminToken = await ensureTenantAdmin(store, opts.dataDir)
+    // Secret values are sealed with a key from CTL_MASTER_KEY or <dataDir>/master.key (created 0600 now if missing).
+    const box = new SecretBox(loadMasterKey(opts.dataDir).key)
+    await verifyMasterKey(store, box)
+    const redactions = new RunRedactions()
     const runtime = createLocalRuntime({ stateDir: join(opts.dataDir, 'runs') })
-    engine = createEngine({ store, runtime, dataDir: opts.dataDir, maxParallelSteps: opts.maxParallelSteps })
+    const launcher = createStoreLauncher({ store, dataDir: opts.dataDir, box, redactions })
+    engine = createEngine({ store, runtime, dataDir: opts.dataDir, maxParallelSteps: opts.maxParallelSteps, launcher, redact: redactions.redact })
     await engine.start()
-    const app = buildApp({ store, engine, logFile: opts.logFile, bodyLimit: opts.bodyLimit })
+    const app = buildApp({
+      store, engine, logFile: opts.logFile, bodyLimit: opts.bodyLimit, authLimits: opts.authLimits,
+      secrets: box, revealSecrets: secretRevealer(box),
+    })
     await app.listen({ port: opts.port ?? 0, host: opts.host ?? '127.0.0.1' })
     const address = app.server.address() as AddressInfo
     // A wildcard bind is reached through loopback from this machine.

@@ -37,7 +37,7 @@ export async function applyResource(db: SqliteDb, input: ApplyResourceInput): Pr
 
 function applySync(db: SqliteDb, input: ApplyResourceInput): ApplyResourceResult {
   const ws = wsToDb(input.workspace)
-  const hash = canonicalHash(input.manifest)
+  const hash = canonicalHash(input.hashSource !== undefined ? input.hashSource : input.manifest)
   const manifestText = JSON.stringify(input.manifest ?? null)
   const cur = db.stmt(SELECT_BY_KEY).get(ws, input.type, input.name) as ResourceRow | undefined
   const live = cur !== undefined && cur.status !== 'deleted'

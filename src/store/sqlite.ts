@@ -2,11 +2,21 @@
 // server and CLI tools) opening it at once.
 import { nowIso } from './ids.js'
 import { SqliteDb, type SqliteOptions } from './sqlite-db.js'
+import * as identity from './sqlite-identity.js'
 import * as logs from './sqlite-logs.js'
 import * as resources from './sqlite-resources.js'
 import { toSchedule, type ScheduleRow } from './sqlite-rows.js'
 import * as runs from './sqlite-runs.js'
 import type {
+  ApiKeyRecord,
+  AuditInput,
+  AuditRecord,
+  CreateApiKeyInput,
+  CreateUserInput,
+  GrantRecord,
+  RoleBindingRecord,
+  UserRecord,
+  WorkspaceRecord,
   ApplyResourceInput,
   ApplyResourceResult,
   CreateRunInput,
@@ -161,5 +171,72 @@ class SqliteStore implements Store {
         .stmt('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value')
         .run(key, value),
     )
+  }
+  // identity
+  createUser(input: CreateUserInput): Promise<UserRecord> {
+    return identity.createUser(this.db, input)
+  }
+  getUser(id: string, options?: { includeDeleted?: boolean }): Promise<UserRecord | undefined> {
+    return identity.getUser(this.db, id, options?.includeDeleted)
+  }
+  listUsers(options?: { includeDeleted?: boolean }): Promise<UserRecord[]> {
+    return identity.listUsers(this.db, options?.includeDeleted)
+  }
+  deleteUser(id: string): Promise<void> {
+    return identity.deleteUser(this.db, id)
+  }
+  createApiKey(input: CreateApiKeyInput): Promise<ApiKeyRecord> {
+    return identity.createApiKey(this.db, input)
+  }
+  listApiKeys(userId: string): Promise<ApiKeyRecord[]> {
+    return identity.listApiKeys(this.db, userId)
+  }
+  revokeApiKey(userId: string, keyId: string): Promise<boolean> {
+    return identity.revokeApiKey(this.db, userId, keyId)
+  }
+  findApiKeyByHash(hash: string): Promise<{ key: ApiKeyRecord; user: UserRecord } | undefined> {
+    return identity.findApiKeyByHash(this.db, hash)
+  }
+  touchApiKey(keyId: string, time: string): Promise<void> {
+    return identity.touchApiKey(this.db, keyId, time)
+  }
+  addRoleBinding(input: Omit<RoleBindingRecord, 'createdAt'>): Promise<boolean> {
+    return identity.addRoleBinding(this.db, input)
+  }
+  removeRoleBinding(userId: string, role: string, workspace: string | null): Promise<boolean> {
+    return identity.removeRoleBinding(this.db, userId, role, workspace)
+  }
+  listRoleBindings(filter: { userId?: string; workspace?: string | null }): Promise<RoleBindingRecord[]> {
+    return identity.listRoleBindings(this.db, filter)
+  }
+  createWorkspace(input: Omit<WorkspaceRecord, 'createdAt'>): Promise<WorkspaceRecord> {
+    return identity.createWorkspace(this.db, input)
+  }
+  getWorkspace(name: string): Promise<WorkspaceRecord | undefined> {
+    return identity.getWorkspace(this.db, name)
+  }
+  listWorkspaces(): Promise<WorkspaceRecord[]> {
+    return identity.listWorkspaces(this.db)
+  }
+  deleteWorkspace(name: string): Promise<void> {
+    return identity.deleteWorkspace(this.db, name)
+  }
+  addGrant(input: Omit<GrantRecord, 'createdAt'>): Promise<boolean> {
+    return identity.addGrant(this.db, input)
+  }
+  removeGrant(resourceId: string, userId: string, permission: string): Promise<boolean> {
+    return identity.removeGrant(this.db, resourceId, userId, permission)
+  }
+  listGrants(filter: { resourceId?: string; userId?: string }): Promise<GrantRecord[]> {
+    return identity.listGrants(this.db, filter)
+  }
+  deleteGrantsForResource(resourceId: string): Promise<void> {
+    return identity.deleteGrantsForResource(this.db, resourceId)
+  }
+  appendAudit(entry: AuditInput): Promise<void> {
+    return identity.appendAudit(this.db, entry)
+  }
+  listAudit(filter: { since?: string; limit?: number }): Promise<AuditRecord[]> {
+    return identity.listAudit(this.db, filter)
   }
 }

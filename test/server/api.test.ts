@@ -7,6 +7,8 @@ let t: TestServer
 
 beforeAll(async () => {
   t = await startTestServer()
+  // Applying needs an existing workspace (public and system are built in).
+  for (const name of ['team-a', 'deps']) await t.client.createWorkspace({ name })
 })
 afterAll(async () => {
   await t?.stop()

@@ -160,7 +160,7 @@ export const logsRoutes: FastifyPluginAsync<LogsRoutesOptions> = async (fastify:
       }, 404),
     },
   }, async (request, reply) => {
-    const { run } = await loadRunFor(store, principalOf(request), 'logs', request.params.id)
+    const { run } = await loadRunFor(store, principalOf(request), 'log', request.params.id)
     const q = request.query
     if (q.step !== undefined) {
       const steps = await store.listStepRuns(run.id)

@@ -10,15 +10,24 @@ import type {
 import { RESOURCE_TABLE_COLUMNS } from '../../client/types.js'
 import { renderTable } from '../../client/table.js'
 import { principalOf } from '../auth.js'
-import { authorize, requireAuthorized } from '../authz.js'
+import { decide, requireAllowed } from '../authz.js'
+import { requireOn, visibleTo } from '../access.js'
+import { noteAudit } from '../audit.js'
 import { applyDocuments } from '../apply.js'
+import type { SecretBox } from '../../secrets/crypto.js'
 import { findDependents } from '../dependents.js'
 import { DEFAULT_WORKSPACE, checkType, describeKey, isInstanceLevel, loadResource, maskSecrets, resourceKey, toRow } from '../keys.js'
 import * as S from '../schemas.js'
 
+/** Secret values in clear for `?unsanitized=true` (the secrets module decrypts); absent: manifests as stored. */
+export type RevealSecrets = (type: string, manifest: unknown) => unknown
+
 export interface ResourcesRoutesOptions {
   store: Store
   engine: EngineApi
+  revealSecrets?: RevealSecrets
+  /** Seals secret values at apply (src/secrets/crypto.ts). */
+  secrets?: SecretBox
 }
 
 /** True when the client asks for text before JSON (`Accept: text/plain, application/json;q=0.5`). */
@@ -41,14 +50,19 @@ export const resourcesRoutes: FastifyPluginAsync<ResourcesRoutesOptions> = async
   fastify.post<{ Params: { ws: string }; Querystring: { dryRun: boolean }; Body: { documents: unknown[] } }>(
     '/api/v1/workspaces/:ws/resources',
     {
+      config: { audit: 'apply' },
       schema: {
         summary: 'Apply manifests (create or update); dryRun=true validates and compares without storing',
         tags: ['resources'], params: S.wsParams, querystring: S.applyQuery, body: S.applyBody,
-        response: S.withErrors({ 200: S.applyResponse }, 409, 413, 422),
+        response: S.withErrors({ 200: S.applyResponse }, 404, 409, 413, 422),
       },
     },
     async (request): Promise<ApplyResponse> => {
-      return applyDocuments({ store, engine }, principalOf(request), request.params.ws, request.body.documents, request.query.dryRun)
+      const res = await applyDocuments({ store, engine, secrets: opts.secrets }, principalOf(request), request.params.ws, request.body.documents, request.query.dryRun)
+      noteAudit(request, {
+        detail: { results: res.results.map((r) => `${r.workspace === null ? `${r.type}/${r.name}` : `${r.type}/${r.workspace}/${r.name}`} ${r.outcome}`) },
+      })
+      return res
     },
   )
 
@@ -66,11 +80,13 @@ export const resourcesRoutes: FastifyPluginAsync<ResourcesRoutesOptions> = async
       const q = request.query
       if (q.type) checkType(q.type)
       const workspace = q.type && isInstanceLevel(q.type) ? null : q.workspace ?? DEFAULT_WORKSPACE
-      if (!q.all) requireAuthorized(principal, 'read', { workspace, type: q.type })
       const records = await store.listResourceSummaries({
         workspace: q.all ? undefined : workspace, allWorkspaces: q.all, type: q.type, name: q.name, owner: q.owner,
       })
-      const visible = q.all ? records.filter((r) => authorize(principal, 'read', r)) : records
+      // A binding covering the workspace shows all of it; otherwise only what grants or ownership allow.
+      const whole = !q.all && decide(principal, 'get', { workspace, type: q.type ?? '' }).allowed
+      const visible = whole ? records : await visibleTo(store, principal, records)
+      if (!q.all && !whole && visible.length === 0) requireAllowed(principal, 'get', { workspace, type: q.type ?? '' })
       const runtime = await runtimeSummaries(engine, visible)
       // Strings go out as they are (no schema serializer): native JSON.stringify is several
       // times faster than the generated serializer on 10,000 rows, and text needs none.
@@ -98,20 +114,25 @@ export const resourcesRoutes: FastifyPluginAsync<ResourcesRoutesOptions> = async
   )
 
   const registerItemRoutes = (prefix: string, params: object, wsOf: (p: Record<string, string>) => string | null): void => {
-    fastify.get<{ Params: Record<string, string>; Querystring: { revisions: boolean } }>(
+    fastify.get<{ Params: Record<string, string>; Querystring: { revisions: boolean; unsanitized: boolean } }>(
       `${prefix}/:type/:name`,
       {
         schema: {
-          summary: 'One resource: record, manifest (secret values masked), optionally its revisions',
+          summary: 'One resource: record, manifest (secret values masked unless unsanitized=true), optionally its revisions',
           tags: ['resources'], params, querystring: S.getQuery, response: S.withErrors({ 200: S.getResponse }, 404),
         },
       },
       async (request): Promise<ResourceDetail> => {
         const key = resourceKey(wsOf(request.params), request.params.type!, request.params.name!)
-        requireAuthorized(principalOf(request), 'read', key)
-        const record = await loadResource(store, key)
+        const isSecret = key.type === 'secret' || key.type === 'instance-secret'
+        const reveal = request.query.unsanitized && isSecret
+        // Decided before "not found", so whoever may not see a workspace cannot probe it for names.
+        const found = await store.getResource(key)
+        await requireOn(store, principalOf(request), reveal ? 'secret-read' : 'get', key, found)
+        const record = found ?? (await loadResource(store, key))
         const runtime = record.type === 'workflow' ? await engine.runtimeSummary(record) : ''
-        const detail: ResourceDetail = { resource: toRow(record, runtime), manifest: maskSecrets(record.type, record.manifest) }
+        const manifest = reveal ? (opts.revealSecrets ? opts.revealSecrets(record.type, record.manifest) : record.manifest) : maskSecrets(record.type, record.manifest)
+        const detail: ResourceDetail = { resource: toRow(record, runtime), manifest }
         if (request.query.revisions) {
           detail.revisions = (await store.listRevisions(record.id)).map((r) => ({
             revision: r.revision, hash: r.hash, createdBy: r.createdBy, createdAt: r.createdAt,
@@ -124,6 +145,7 @@ export const resourcesRoutes: FastifyPluginAsync<ResourcesRoutesOptions> = async
     fastify.delete<{ Params: Record<string, string>; Querystring: { force: boolean } }>(
       `${prefix}/:type/:name`,
       {
+        config: { audit: 'delete' },
         schema: {
           summary: 'Delete a resource; refused while workflows use it unless force=true',
           tags: ['resources'], params, querystring: S.deleteQuery, response: S.withErrors({ 200: S.deleteResponse }, 404, 409),
@@ -131,8 +153,9 @@ export const resourcesRoutes: FastifyPluginAsync<ResourcesRoutesOptions> = async
       },
       async (request): Promise<DeleteResponse> => {
         const key = resourceKey(wsOf(request.params), request.params.type!, request.params.name!)
-        requireAuthorized(principalOf(request), 'delete', key)
-        const record = await loadResource(store, key)
+        const found = await store.getResource(key)
+        await requireOn(store, principalOf(request), 'delete', key, found)
+        const record = found ?? (await loadResource(store, key))
         if (!request.query.force) {
           const dependents = await findDependents(store, record)
           if (dependents.length > 0) {
@@ -142,6 +165,8 @@ export const resourcesRoutes: FastifyPluginAsync<ResourcesRoutesOptions> = async
         }
         await engine.resourceDeleted(record)
         await store.deleteResource(record.id)
+        // Grants go with the resource: a later resource of the same name starts with none.
+        await store.deleteGrantsForResource(record.id)
         return { deleted: { workspace: record.workspace, type: record.type, name: record.name, revision: record.revision } }
       },
     )

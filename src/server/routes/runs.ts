@@ -5,7 +5,8 @@ import type { EngineApi, RunDetail } from '../../engine/api.js'
 import type { ResourceRecord, RunRecord, Store } from '../../store/types.js'
 import type { Principal, RunsResponse } from '../../client/types.js'
 import { principalOf } from '../auth.js'
-import { requireAuthorized, type Verb } from '../authz.js'
+import type { Verb } from '../authz.js'
+import { requireOn } from '../access.js'
 import { loadResource, resourceKey } from '../keys.js'
 import * as S from '../schemas.js'
 
@@ -19,7 +20,8 @@ export async function loadRunFor(store: Store, principal: Principal, verb: Verb,
   const run = await store.getRun(runId)
   if (!run) throw new CtlError('E_NOT_FOUND', `run ${runId} not found`)
   const resource = await store.getResourceById(run.resourceId)
-  requireAuthorized(principal, verb, { workspace: run.workspace, type: resource?.type ?? 'workflow', name: run.resourceName })
+  // A run of a deleted workflow is judged as the workflow was: its owner and grants are kept on the record.
+  await requireOn(store, principal, verb, { workspace: run.workspace, type: resource?.type ?? 'workflow', name: run.resourceName }, resource)
   return { run, resource }
 }
 
@@ -28,8 +30,9 @@ export const runsRoutes: FastifyPluginAsync<RunsRoutesOptions> = async (fastify:
 
   const workflowOf = async (ws: string | null, type: string, name: string, principal: Principal, verb: Verb): Promise<ResourceRecord> => {
     const key = resourceKey(ws, type, name)
-    requireAuthorized(principal, verb, key)
-    const record = await loadResource(store, key)
+    const found = await store.getResource(key)
+    await requireOn(store, principal, verb, key, found)
+    const record = found ?? (await loadResource(store, key))
     if (record.type !== 'workflow') throw new CtlError('E_USAGE', `${record.type} ${record.name} has no runs; only workflows run`)
     return record
   }
@@ -37,6 +40,7 @@ export const runsRoutes: FastifyPluginAsync<RunsRoutesOptions> = async (fastify:
   const register = (prefix: string, params: object, wsOf: (p: Record<string, string>) => string | null): void => {
     type P = { Params: Record<string, string> }
     fastify.post<P & { Body: { runId?: string } | null }>(`${prefix}/:type/:name/runs`, {
+      config: { audit: 'run' },
       schema: { summary: 'Run a workflow now (runtime run)', tags: ['runs'], params, response: S.withErrors({ 200: S.runResponse }, 404) },
     }, async (request) => {
       const principal = principalOf(request)
@@ -45,24 +49,26 @@ export const runsRoutes: FastifyPluginAsync<RunsRoutesOptions> = async (fastify:
     })
 
     fastify.post<P & { Body: { runId?: string } | null }>(`${prefix}/:type/:name/runs/stop`, {
+      config: { audit: 'stop' },
       schema: {
         summary: 'Stop the active runs (or one run): they end killed', tags: ['runs'], params, body: S.runActionBody,
         response: S.withErrors({ 200: S.runsResponse }, 404),
       },
     }, async (request): Promise<RunsResponse> => {
       const principal = principalOf(request)
-      const wf = await workflowOf(wsOf(request.params), request.params.type!, request.params.name!, principal, 'run')
+      const wf = await workflowOf(wsOf(request.params), request.params.type!, request.params.name!, principal, 'stop')
       return { runs: await engine.stopRuns(wf, principal.id, request.body?.runId) }
     })
 
     fastify.post<P & { Body: { runId?: string } | null }>(`${prefix}/:type/:name/runs/retry`, {
+      config: { audit: 'retry' },
       schema: {
         summary: 'Rerun the failed and skipped steps of the last (or given) run', tags: ['runs'], params, body: S.runActionBody,
         response: S.withErrors({ 200: S.runResponse }, 404, 409),
       },
     }, async (request) => {
       const principal = principalOf(request)
-      const wf = await workflowOf(wsOf(request.params), request.params.type!, request.params.name!, principal, 'run')
+      const wf = await workflowOf(wsOf(request.params), request.params.type!, request.params.name!, principal, 'retry')
       return { run: await engine.retryRun(wf, principal.id, request.body?.runId) }
     })
 
@@ -72,7 +78,7 @@ export const runsRoutes: FastifyPluginAsync<RunsRoutesOptions> = async (fastify:
         response: S.withErrors({ 200: S.runsResponse }, 404),
       },
     }, async (request): Promise<RunsResponse> => {
-      const wf = await workflowOf(wsOf(request.params), request.params.type!, request.params.name!, principalOf(request), 'read')
+      const wf = await workflowOf(wsOf(request.params), request.params.type!, request.params.name!, principalOf(request), 'runtime-get')
       return { runs: await store.listRuns({ resourceId: wf.id, limit: request.query.limit }) }
     })
   }
@@ -85,7 +91,7 @@ export const runsRoutes: FastifyPluginAsync<RunsRoutesOptions> = async (fastify:
       response: S.withErrors({ 200: S.runDetailResponse }, 404),
     },
   }, async (request): Promise<RunDetail> => {
-    await loadRunFor(store, principalOf(request), 'read', request.params.id)
+    await loadRunFor(store, principalOf(request), 'runtime-get', request.params.id)
     const detail = await engine.runDetail(request.params.id)
     if (!detail) throw new CtlError('E_NOT_FOUND', `run ${request.params.id} not found`)
     return detail

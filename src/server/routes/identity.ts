@@ -1,0 +1,197 @@
+// Users, their API keys and their role bindings (tags `roles:id:<role>`, DataOS style).
+// Managing others is `admin`; anyone may see themselves and manage their own keys.
+import type { FastifyInstance, FastifyPluginAsync, FastifyRequest } from 'fastify'
+import { CtlError } from '../../errors.js'
+import type { ApiKeyRecord, RoleBindingRecord, Store, UserRecord } from '../../store/types.js'
+import type {
+  ApiKeyInfo, ApiKeysResponse, CreateApiKeyRequest, CreateApiKeyResponse, CreateUserRequest, Role, TagChangeResponse,
+  TagRequest, TagsResponse, UserInfo, UserResponse, UsersResponse, UserTag,
+} from '../../client/types.js'
+import { ROLES } from '../../client/types.js'
+import { newToken, principalOf, sha256Hex } from '../auth.js'
+import { requireAllowed, type AdminTargetType } from '../authz.js'
+import { noteAudit } from '../audit.js'
+import { parseDuration } from '../duration.js'
+import * as S from '../schemas.js'
+
+export interface IdentityRoutesOptions {
+  store: Store
+}
+
+export function toUserInfo(u: UserRecord): UserInfo {
+  const out: UserInfo = { id: u.id, name: u.name, type: u.type, createdAt: u.createdAt }
+  if (u.email !== undefined) out.email = u.email
+  if (u.deletedAt !== undefined) out.deletedAt = u.deletedAt
+  return out
+}
+
+function toKeyInfo(k: ApiKeyRecord): ApiKeyInfo {
+  return { ...k }
+}
+
+function toTag(b: RoleBindingRecord): UserTag {
+  return { tag: `roles:id:${b.role}`, role: b.role as Role, workspace: b.workspace, createdBy: b.createdBy, createdAt: b.createdAt }
+}
+
+/** `roles:id:data-dev` → `data-dev`; anything else is a usage error naming the known roles. */
+export function roleOfTag(tag: string): Role {
+  const m = /^roles:id:([a-z-]+)$/.exec(tag)
+  const role = m?.[1]
+  if (!role || !(ROLES as readonly string[]).includes(role)) {
+    throw new CtlError('E_USAGE', `unknown tag "${tag}"; role tags are ${ROLES.map((r) => `roles:id:${r}`).join(', ')}`)
+  }
+  return role as Role
+}
+
+/** Oneself, or an admin for anyone else. */
+function requireSelfOrAdmin(request: FastifyRequest, userId: string, type: AdminTargetType = 'user'): void {
+  const principal = principalOf(request)
+  if (principal.id === userId) return
+  requireAllowed(principal, 'admin', { workspace: null, type, name: userId })
+}
+
+async function loadUser(store: Store, id: string): Promise<UserRecord> {
+  const user = await store.getUser(id)
+  if (!user) throw new CtlError('E_NOT_FOUND', `user ${id} not found`)
+  return user
+}
+
+export const identityRoutes: FastifyPluginAsync<IdentityRoutesOptions> = async (fastify: FastifyInstance, opts) => {
+  const { store } = opts
+
+  fastify.post<{ Body: CreateUserRequest }>('/api/v1/users', {
+    config: { audit: 'user-create' },
+    schema: {
+      summary: 'Create a user (person or application); tenant-admin only', tags: ['identity'], body: S.createUserBody,
+      response: S.withErrors({ 200: S.userResponse }, 409),
+    },
+  }, async (request): Promise<UserResponse> => {
+    requireAllowed(principalOf(request), 'admin', { workspace: null, type: 'user', name: request.body.id })
+    noteAudit(request, { target: `user:${request.body.id}` })
+    return { user: toUserInfo(await store.createUser(request.body)) }
+  })
+
+  fastify.get<{ Querystring: { all: boolean } }>('/api/v1/users', {
+    schema: {
+      summary: 'Every user; all=true includes deleted ones; tenant-admin only', tags: ['identity'], querystring: S.usersQuery,
+      response: S.withErrors({ 200: S.usersResponse }),
+    },
+  }, async (request): Promise<UsersResponse> => {
+    requireAllowed(principalOf(request), 'admin', { workspace: null, type: 'user' })
+    return { users: (await store.listUsers({ includeDeleted: request.query.all })).map(toUserInfo) }
+  })
+
+  fastify.get<{ Params: { id: string } }>('/api/v1/users/:id', {
+    schema: {
+      summary: 'One user: oneself, or anyone for a tenant-admin', tags: ['identity'], params: S.userParams,
+      response: S.withErrors({ 200: S.userResponse }, 404),
+    },
+  }, async (request): Promise<UserResponse> => {
+    requireSelfOrAdmin(request, request.params.id)
+    return { user: toUserInfo(await loadUser(store, request.params.id)) }
+  })
+
+  fastify.delete<{ Params: { id: string } }>('/api/v1/users/:id', {
+    config: { audit: 'user-delete' },
+    schema: {
+      summary: 'Delete a user: its keys stop working at once, its bindings and grants go; tenant-admin only', tags: ['identity'],
+      params: S.userParams, response: S.withErrors({ 200: S.userResponse }, 404, 409),
+    },
+  }, async (request): Promise<UserResponse> => {
+    const principal = principalOf(request)
+    requireAllowed(principal, 'admin', { workspace: null, type: 'user', name: request.params.id })
+    if (request.params.id === principal.id) throw new CtlError('E_CONFLICT', 'you cannot delete yourself; ask another tenant-admin')
+    const user = await loadUser(store, request.params.id)
+    await store.deleteUser(user.id)
+    return { user: toUserInfo(user) }
+  })
+
+  // ---- API keys
+
+  fastify.post<{ Params: { id: string }; Body: CreateApiKeyRequest | null }>('/api/v1/users/:id/apikeys', {
+    config: { audit: 'apikey-create' },
+    schema: {
+      summary: 'Create an API key; the token is in this answer only (the server keeps its hash)', tags: ['identity'],
+      params: S.userParams, body: S.createApiKeyBody, response: S.withErrors({ 200: S.createApiKeyResponse }, 404),
+    },
+  }, async (request): Promise<CreateApiKeyResponse> => {
+    requireSelfOrAdmin(request, request.params.id, 'apikey')
+    const body = request.body ?? {}
+    const expiresAt = body.expiresIn !== undefined ? new Date(Date.now() + parseDuration(body.expiresIn, 'expiresIn')).toISOString() : undefined
+    const token = newToken()
+    const name = body.name ?? `key-${new Date().toISOString().slice(0, 10)}`
+    const key = await store.createApiKey({ userId: request.params.id, name, hash: sha256Hex(token), expiresAt })
+    noteAudit(request, { target: `user:${key.userId}/apikey:${key.id}`, detail: { name, ...(expiresAt ? { expiresAt } : {}) } })
+    const out: CreateApiKeyResponse = { id: key.id, name: key.name, token }
+    if (key.expiresAt !== undefined) out.expiresAt = key.expiresAt
+    return out
+  })
+
+  fastify.get<{ Params: { id: string } }>('/api/v1/users/:id/apikeys', {
+    schema: {
+      summary: 'API keys of a user (never their tokens or hashes)', tags: ['identity'], params: S.userParams,
+      response: S.withErrors({ 200: S.apiKeysResponse }, 404),
+    },
+  }, async (request): Promise<ApiKeysResponse> => {
+    requireSelfOrAdmin(request, request.params.id, 'apikey')
+    await loadUser(store, request.params.id)
+    return { apikeys: (await store.listApiKeys(request.params.id)).map(toKeyInfo) }
+  })
+
+  fastify.delete<{ Params: { id: string; keyId: string } }>('/api/v1/users/:id/apikeys/:keyId', {
+    config: { audit: 'apikey-delete' },
+    schema: {
+      summary: 'Revoke an API key: it stops working at once', tags: ['identity'], params: S.apiKeyParams,
+      response: S.withErrors({ 200: S.apiKeyResponse }, 404),
+    },
+  }, async (request): Promise<{ apikey: ApiKeyInfo }> => {
+    const { id, keyId } = request.params
+    requireSelfOrAdmin(request, id, 'apikey')
+    if (!(await store.revokeApiKey(id, keyId))) throw new CtlError('E_NOT_FOUND', `user ${id} has no active API key ${keyId}`)
+    const key = (await store.listApiKeys(id)).find((k) => k.id === keyId)!
+    return { apikey: toKeyInfo(key) }
+  })
+
+  // ---- role bindings
+
+  const tagsOf = async (userId: string): Promise<UserTag[]> => (await store.listRoleBindings({ userId })).map(toTag)
+
+  fastify.get<{ Params: { id: string } }>('/api/v1/users/:id/tags', {
+    schema: {
+      summary: 'Role bindings of a user as tags', tags: ['identity'], params: S.userParams, response: S.withErrors({ 200: S.tagsResponse }, 404),
+    },
+  }, async (request): Promise<TagsResponse> => {
+    requireSelfOrAdmin(request, request.params.id, 'binding')
+    await loadUser(store, request.params.id)
+    return { tags: await tagsOf(request.params.id) }
+  })
+
+  const changeTag = (method: 'POST' | 'DELETE'): void => {
+    fastify.route<{ Params: { id: string }; Body: TagRequest }>({
+      method,
+      url: '/api/v1/users/:id/tags',
+      config: { audit: method === 'POST' ? 'tag-add' : 'tag-delete' },
+      schema: {
+        summary: method === 'POST'
+          ? 'Bind a role (tag roles:id:ROLE) in a workspace, or tenant-wide without one'
+          : 'Remove a role binding',
+        tags: ['identity'], params: S.userParams, body: S.tagBody, response: S.withErrors({ 200: S.tagChangeResponse }, 404),
+      },
+      handler: async (request): Promise<TagChangeResponse> => {
+        const { id } = request.params
+        const role = roleOfTag(request.body.tag)
+        const workspace = request.body.workspace ?? null
+        // Binding in one workspace is for a tenant-admin of it; tenant-wide bindings for a tenant-wide one.
+        requireAllowed(principalOf(request), 'admin', { workspace, type: 'binding', name: id })
+        noteAudit(request, { detail: { tag: request.body.tag, workspace } })
+        await loadUser(store, id)
+        const changed = method === 'POST'
+          ? await store.addRoleBinding({ userId: id, role, workspace, createdBy: principalOf(request).id })
+          : await store.removeRoleBinding(id, role, workspace)
+        return { changed, tags: await tagsOf(id) }
+      },
+    })
+  }
+  changeTag('POST')
+  changeTag('DELETE')
+}
