@@ -15,6 +15,7 @@ next:<RFC 3339 time> for a scheduled workflow between runs.`
     '<%= config.bin %> resource get -t workflow -n customer-batch-pipeline -d',
     '<%= config.bin %> resource get -t workflow -n customer-batch-pipeline --revisions',
     '<%= config.bin %> resource get -t workflow -r',
+    '<%= config.bin %> resource get -t secret -n warehouse-db --unsanitized',
   ]
   static override aliases = ['get']
   static override flags = {
@@ -24,6 +25,7 @@ next:<RFC 3339 time> for a scheduled workflow between runs.`
     all: Flags.boolean({ char: 'a', summary: 'Everyone\'s resources, in every workspace', default: false }),
     details: Flags.boolean({ char: 'd', summary: 'Show the stored manifest (needs -t and -n)', default: false }),
     revisions: Flags.boolean({ summary: 'List the stored revisions (needs -t and -n)', default: false }),
+    unsanitized: Flags.boolean({ summary: 'Show secret values in clear (implies -d; tenant-admin or manage grant; audited)', default: false }),
     refresh: Flags.boolean({ char: 'r', summary: 'Refresh every 5 seconds until interrupted', default: false }),
     ...outputFlag,
     ...contextFlag,
@@ -32,7 +34,7 @@ next:<RFC 3339 time> for a scheduled workflow between runs.`
   async run(): Promise<void> {
     const { flags } = await this.parse(ResourceGet)
     const options: GetOptions = {
-      type: flags.type, name: flags.name, all: flags.all, details: flags.details, revisions: flags.revisions,
+      type: flags.type, name: flags.name, all: flags.all, details: flags.details, revisions: flags.revisions, unsanitized: flags.unsanitized,
       output: parseOutputFormat(flags.output), refresh: flags.refresh ? 5 : 0,
     }
     validateGetOptions(options)

@@ -1,5 +1,5 @@
 // Finding the control plane: the context names it, CTL_APIKEY or the stored
-// credentials authenticate, and for the default local context a control plane
+// credentials (OS keychain, else the 0600 file) authenticate, and for the default local context a control plane
 // that is not running yet is started in the background (the embedded default).
 // The embedded control plane's helpers (server/process.js, node:net) are imported only for
 // the local context: a command talking to a remote control plane does not load them.
@@ -8,7 +8,7 @@ import { join } from 'node:path'
 import { CtlClient } from '../client/client.js'
 import { CtlError } from '../errors.js'
 import { currentContext, isLocalContext, localServerDir, readConfig, type ContextEntry } from './config.js'
-import { FileCredentialStore, type CredentialStore } from './credentials.js'
+import { storedApiKey, type CredentialStore } from './credentials.js'
 import type { Io } from './io.js'
 
 export const DEFAULT_LOCAL_PORT = 7419
@@ -19,7 +19,10 @@ export interface ConnectOptions {
   io: Io
   /** Path of bin/run.js, to start the embedded control plane. */
   cliEntry: string
+  /** Where stored keys are read; default: openCredentialStore (keychain, else the file). */
   credentials?: CredentialStore
+  /** Use exactly this key (ctl login checks a key before storing it). */
+  apiKey?: string
   /** Default true: start the embedded control plane when it is not running. */
   autoStart?: boolean
 }
@@ -33,9 +36,14 @@ export interface Connection {
 
 export async function connect(opts: ConnectOptions): Promise<Connection> {
   const context = currentContext(readConfig(opts.env), opts.context)
-  const baseUrl = isLocalContext(context) ? await localServerUrl(opts) : context.server
-  const apiKey = await apiKeyFor(context, opts)
+  const baseUrl = await serverUrl(context, opts)
+  const apiKey = opts.apiKey ?? (await apiKeyFor(context, opts))
   return { client: new CtlClient({ baseUrl, apiKey }), context, workspace: context.workspace }
+}
+
+/** The context's control plane URL; for the local context, starting it when allowed. */
+export async function serverUrl(context: ContextEntry, opts: ConnectOptions): Promise<string> {
+  return isLocalContext(context) ? localServerUrl(opts) : context.server
 }
 
 async function localServerUrl(opts: ConnectOptions): Promise<string> {
@@ -66,7 +74,7 @@ async function portIsFree(port: number): Promise<boolean> {
 async function apiKeyFor(context: ContextEntry, opts: ConnectOptions): Promise<string | undefined> {
   const fromEnv = opts.env.CTL_APIKEY
   if (fromEnv && fromEnv.trim() !== '') return fromEnv.trim()
-  const stored = await (opts.credentials ?? new FileCredentialStore(join(localServerDir(opts.env), '..', 'credentials.yaml'))).get(context.name)
+  const stored = opts.credentials ? await opts.credentials.get(context.name) : await storedApiKey(context.name, opts.env)
   if (stored) return stored
   if (isLocalContext(context)) {
     // The embedded control plane writes its first admin key here (mode 0600).

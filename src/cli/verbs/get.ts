@@ -13,6 +13,8 @@ export interface GetOptions {
   all: boolean
   details: boolean
   revisions: boolean
+  /** Secret values in clear (implies details; tenant-admin or `manage` only, audited). */
+  unsanitized?: boolean
   output: OutputFormat
   /** Seconds between refreshes; 0 = print once. */
   refresh: number
@@ -22,7 +24,7 @@ export function validateGetOptions(o: GetOptions): void {
   if (o.type && !(RESOURCE_TYPES as readonly string[]).includes(o.type)) {
     throw new CtlError('E_USAGE', `unknown type "${o.type}"; known: ${RESOURCE_TYPES.join(', ')}`)
   }
-  if ((o.details || o.revisions) && !(o.type && o.name)) throw new CtlError('E_USAGE', '-d and --revisions need -t TYPE and -n NAME')
+  if ((o.details || o.revisions || o.unsanitized) && !(o.type && o.name)) throw new CtlError('E_USAGE', '-d, --revisions and --unsanitized need -t TYPE and -n NAME')
 }
 
 export const GET_HEADERS = ['NAME', 'VERSION', 'TYPE', 'WORKSPACE', 'STATUS', 'RUNTIME', 'OWNER']
@@ -43,8 +45,9 @@ export async function runGet(session: Session, o: GetOptions, io: Io): Promise<v
 
 async function printOnce(session: Session, o: GetOptions, io: Io): Promise<void> {
   const instance = o.type !== undefined && (INSTANCE_LEVEL_TYPES as readonly string[]).includes(o.type)
+  if (o.unsanitized && !o.details) o = { ...o, details: true }
   if (o.details || o.revisions) {
-    const detail = await session.client.get({ workspace: instance ? null : session.workspace, type: o.type!, name: o.name! }, { revisions: o.revisions })
+    const detail = await session.client.get({ workspace: instance ? null : session.workspace, type: o.type!, name: o.name! }, { revisions: o.revisions, unsanitized: o.unsanitized })
     if (o.output === 'json') return io.out(toJson(detail))
     if (o.output === 'yaml' || (o.details && !o.revisions)) {
       if (o.output === 'yaml') return io.out(toYaml(detail))

@@ -1,0 +1,18 @@
+import { Flags } from '../../src/cli/oclif.js'
+import { BaseCommand, contextFlag } from '../../src/cli/base.js'
+import { runDeleteUser } from '../../src/cli/verbs/user.js'
+import { openSession } from '../../src/cli/verbs/session.js'
+
+export default class UserDelete extends BaseCommand {
+  static override summary = 'Delete a user; its API keys stop working at once (tenant-admins only)'
+  static override examples = ['<%= config.bin %> user delete -i bob']
+  static override flags = {
+    id: Flags.string({ char: 'i', summary: 'User id', required: true }),
+    ...contextFlag,
+  }
+
+  async run(): Promise<void> {
+    const { flags } = await this.parse(UserDelete)
+    await runDeleteUser(await openSession(flags, this.io, this.config.root), flags.id, this.io)
+  }
+}

@@ -1,0 +1,35 @@
+// `ctl audit get`: who did what, when, and with which result (tenant-admins only).
+import type { AuditEntry } from '../../client/types.js'
+import { CtlError } from '../../errors.js'
+import type { Io } from '../io.js'
+import { renderTable, toJson, toYaml, type OutputFormat } from '../output.js'
+import type { Session } from './session.js'
+
+export interface AuditOptions {
+  /** A duration back from now (`1h`, `30m`, `7d`) or an RFC 3339 time. */
+  since?: string
+  limit?: number
+  output: OutputFormat
+}
+
+export function validateAudit(o: AuditOptions): void {
+  if (o.since !== undefined && !/^(\d+[smhdw])+$/.test(o.since) && Number.isNaN(Date.parse(o.since))) {
+    throw new CtlError('E_USAGE', `--since "${o.since}" is neither a duration (1h, 30m, 7d) nor a time (2024-05-01T12:00:00Z)`)
+  }
+  if (o.limit !== undefined && (!Number.isInteger(o.limit) || o.limit < 1)) throw new CtlError('E_USAGE', '--limit must be a positive whole number')
+}
+
+export const AUDIT_HEADERS = ['SEQ', 'TIME', 'ACTOR', 'ACTION', 'TARGET', 'RESULT', 'DETAIL']
+
+function detailText(e: AuditEntry): string {
+  if (e.detail === undefined || e.detail === null) return ''
+  return typeof e.detail === 'string' ? e.detail : JSON.stringify(e.detail)
+}
+
+export async function runAudit(session: Session, o: AuditOptions, io: Io): Promise<void> {
+  const entries = await session.client.audit({ since: o.since, limit: o.limit })
+  if (o.output === 'json') return io.out(toJson(entries))
+  if (o.output === 'yaml') return io.out(toYaml(entries))
+  if (entries.length === 0) return io.out(o.since ? `no audit entries since ${o.since}` : 'no audit entries')
+  io.out(renderTable(AUDIT_HEADERS, entries.map((e) => [e.seq, e.time, e.actor, e.action, e.target, e.result, detailText(e)])))
+}
