@@ -52,6 +52,10 @@ function messageOfExit(exit: StepExit): string | undefined {
   return undefined
 }
 
+function redactMessage(redact: EngineContext['redact'], runId: string, message: string | undefined): string | undefined {
+  return message === undefined ? undefined : redact(runId, message)
+}
+
 export class AttemptRunner {
   private readonly tasks = new Map<string, AttemptTask>()
 
@@ -226,7 +230,7 @@ export class AttemptRunner {
     const state = stateOfExit(exit)
     const stored = await store.updateStepRun(
       stepRun.id,
-      { state, exitCode: exit.exitCode ?? undefined, reason: exit.reason, message: messageOfExit(exit), finishedAt: exit.finishedAt },
+      { state, exitCode: exit.exitCode ?? undefined, reason: exit.reason, message: redactMessage(redact, stepRun.runId, messageOfExit(exit)), finishedAt: exit.finishedAt },
       ['running'],
     )
     if (stored) task.outcome = state
@@ -265,6 +269,8 @@ export class AttemptRunner {
   private async endWithout(stepRun: StepRunRecord, state: StepState, reason: string, message: string): Promise<void> {
     const { store } = this.ctx
     const now = this.ctx.now().toISOString()
+    // A launch error may quote a rendered value (a template, a command line): stored redacted like the log.
+    message = this.ctx.redact(stepRun.runId, message)
     const ok = await store.updateStepRun(stepRun.id, { state, reason, message, finishedAt: now }, ['running'])
     if (ok) await store.appendLogs(stepRun.id, [{ time: now, stream: 'system', text: `${reason}: ${message}` }], stepRun.logOffset)
   }

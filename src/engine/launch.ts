@@ -15,26 +15,33 @@ import { defaultProjectionValues } from '../projection/check.js'
 import { renderProjection } from '../projection/render.js'
 import type { SecretValueProvider } from '../projection/secrets.js'
 import type { RunScope, StepLauncher } from './context.js'
+import { openSecretValues, type SecretBox } from '../secrets/crypto.js'
+import { redactionForms, type RunRedactions } from '../secrets/redact.js'
+import { checkSecretUse, secretKeyOf } from '../secrets/use.js'
 
 /**
- * Reads `type: secret` / `instance-secret` resources from the store. Stopgap: the next
- * issue replaces it with encrypted secret storage.
+ * Reads `type: secret` / `instance-secret` resources from the store and decrypts their values
+ * (sealed by the server at apply; see src/secrets/crypto.ts). Without a box only values stored
+ * unsealed (before secrets were encrypted) can be read.
  */
 export class StoreSecretProvider implements SecretValueProvider {
-  constructor(private readonly store: Store) {}
+  constructor(private readonly store: Store, private readonly box?: SecretBox) {}
 
-  async getSecret(ref: SecretRef, workspace: string): Promise<Record<string, string> | undefined> {
-    const record = ref.instance
-      ? await this.store.getResource({ workspace: null, type: 'instance-secret', name: ref.id })
-      : await this.store.getResource({ workspace: ref.workspace ?? workspace, type: 'secret', name: ref.id })
-    if (!record) return undefined
-    const secret = (record.manifest as SecretResource).secret
-    return { ...(secret?.data ?? {}), ...(secret?.files ?? {}) }
+  private record(ref: SecretRef, workspace: string) {
+    return this.store.getResource(secretKeyOf(ref, workspace))
   }
 
+  async getSecret(ref: SecretRef, workspace: string): Promise<Record<string, string> | undefined> {
+    const record = await this.record(ref, workspace)
+    return record ? openSecretValues(record.manifest, this.box) : undefined
+  }
+
+  /** Key names only: nothing is decrypted. */
   async listKeys(ref: SecretRef, workspace: string): Promise<string[] | undefined> {
-    const data = await this.getSecret(ref, workspace)
-    return data ? Object.keys(data) : undefined
+    const record = await this.record(ref, workspace)
+    if (!record) return undefined
+    const secret = (record.manifest as Partial<SecretResource>).secret
+    return [...Object.keys(secret?.data ?? {}), ...Object.keys(secret?.files ?? {})]
   }
 }
 
@@ -70,9 +77,20 @@ export function claimNameFor(workspace: string, id: string): string {
   return `ctl-vol-${workspace}-${id}`
 }
 
-export function createStoreLauncher(opts: { store: Store; dataDir: string; secrets?: SecretValueProvider }): StepLauncher {
+export interface StoreLauncherOptions {
+  store: Store
+  dataDir: string
+  /** Decrypts secret values; without it only values stored unsealed can be projected. */
+  box?: SecretBox
+  /** Replaces the store-backed provider (tests, offline). */
+  secrets?: SecretValueProvider
+  /** Where the redaction forms of each launched run go, for what the engine stores (EngineOptions.redact). */
+  redactions?: RunRedactions
+}
+
+export function createStoreLauncher(opts: StoreLauncherOptions): StepLauncher {
   const { store, dataDir } = opts
-  const secrets = opts.secrets ?? new StoreSecretProvider(store)
+  const secrets = opts.secrets ?? new StoreSecretProvider(store, opts.box)
   // Stacks and computes read once per CATALOG_TTL_MS rather than twice per step start (two
   // queries and a registry build each). check() (every apply) always reads them fresh.
   let catalog: { at: number; value: Promise<{ stacks: StackRegistry; computes: Map<string, ComputeSpec> }> } | undefined
@@ -131,6 +149,9 @@ export function createStoreLauncher(opts: { store: Store; dataDir: string; secre
         workspace,
         attempt,
       }
+      // The owner may have lost the right to a secret since the workflow was applied (checked there too).
+      const refused = await checkSecretUse(store, step.spec.projection.secrets, workspace, { owner: resource.owner })
+      if (refused.length > 0) throw new CtlError('E_FORBIDDEN', refused.map((p) => p.message).join('; '))
       const projection = await renderProjection(step.spec.projection, {
         workspace,
         defaults: defaultProjectionValues(runContext, step.name, workflow.meta),
@@ -146,10 +167,15 @@ export function createStoreLauncher(opts: { store: Store; dataDir: string; secre
         projection,
         claimNameFor: (id) => claimNameFor(workspace, id),
       })
+      const secretData = { ...(resolved.secret?.stringData ?? {}) }
+      // Every value the step can see, as is and encoded: redacted from its log and messages.
+      const redact = redactionForms([...projection.projectedValues, ...Object.values(secretData)])
+      if (redact.length > 0) opts.redactions?.add(run.id, redact)
       return {
         key: { runId: run.id, step: step.name, attempt },
         pod: resolved.pod,
-        secretData: { ...(resolved.secret?.stringData ?? {}) },
+        secretData,
+        redact,
         configData: { ...(resolved.configMap?.data ?? {}) },
         volumeDirs,
         timeoutSeconds: step.timeoutSeconds,

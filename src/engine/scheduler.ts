@@ -293,7 +293,7 @@ export class Scheduler {
     const now = this.ctx.now().toISOString()
     await this.ctx.store.updateRun(
       run.id,
-      { state, reason, finishedAt: now, startedAt: run.startedAt ?? now },
+      { state, reason: reason === undefined ? undefined : this.ctx.redact(run.id, reason), finishedAt: now, startedAt: run.startedAt ?? now },
       ['pending', 'running'],
     )
     this.active.delete(run.id)

@@ -21,6 +21,10 @@ export interface StepLaunch {
   configData: Record<string, string>
   /** PVC claimName → host folder of that `type: volume` resource. */
   volumeDirs: Record<string, string>
+  /** Literal forms of every secret value the step can see (as is, base64, URL-encoded; see redactionForms in
+      src/secrets/redact.ts): the runtime replaces each with `[redacted]` in the step's log before it is written
+      anywhere, and in its exit message. The runtime adds the forms of `secretData` values itself. */
+  redact?: string[]
   /** Overrides pod.spec.activeDeadlineSeconds; the runtime enforces it. */
   timeoutSeconds?: number
 }

@@ -80,7 +80,7 @@ describe.each(modes)('local runtime, sandbox %s', (mode) => {
       expect(out.some((l) => l.startsWith('PATH='))).toBe(true)
       expect(out.join('\n')).not.toMatch(/CTL_APIKEY|CTL_MASTER_KEY|control-plane/)
       // The secret reached the step, but the log on disk has it redacted.
-      expect(out).toContain('TOKEN=***')
+      expect(out).toContain('TOKEN=[redacted]')
       expect(filesContaining(stateDir, 's3cr3t-token')).toEqual([])
     } finally {
       delete process.env.CTL_APIKEY

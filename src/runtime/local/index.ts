@@ -28,7 +28,8 @@ import {
 } from './files.js'
 import { followLog } from './follow.js'
 import { HostClient, hostSocketPath } from './host-client.js'
-import { isUnder, redactionList, type Layout, type SupervisorSpec } from './layout.js'
+import { isUnder, type Layout, type SupervisorSpec } from './layout.js'
+import { createRedactor, redactionForms } from './redact.mjs'
 import { plainLayout } from './plain.js'
 import { StartProblem, planStep } from './pod.js'
 
@@ -49,7 +50,7 @@ export interface LocalRuntimeOptions {
 
 /** How long find() waits for a host that is starting the attempt right now. */
 const FIND_WAIT_MS = 15_000
-const HOST_FILES = ['supervisor.mjs', 'step.mjs']
+const HOST_FILES = ['supervisor.mjs', 'step.mjs', 'redact.mjs']
 const DEFAULT_MAX_LINE = 1 << 20
 const SAFE_COMPONENT = /^[A-Za-z0-9][A-Za-z0-9._-]*$/
 
@@ -186,7 +187,9 @@ export function createLocalRuntime(opts: LocalRuntimeOptions): Runtime {
     } catch (e) {
       if (!(e instanceof StartProblem)) throw e
       if (!fs.existsSync(attemptDir)) makeAttemptDir(launch.key, attemptDir)
-      writeExitOnce(attemptDir, { exitCode: null, reason: 'StartError', message: e.message, finishedAt: new Date().toISOString() })
+      // The message may quote a command line with projected values: redacted like the log.
+      const message = createRedactor(redactionForms(Object.values(launch.secretData), launch.redact))(e.message)
+      writeExitOnce(attemptDir, { exitCode: null, reason: 'StartError', message, finishedAt: new Date().toISOString() })
       const handle = handleOf(launch.key, base)
       writeAtomic(path.join(attemptDir, HANDLE_FILE), JSON.stringify(handle))
       return handle
@@ -196,7 +199,7 @@ export function createLocalRuntime(opts: LocalRuntimeOptions): Runtime {
       attemptDir,
       timeoutMs: plan.timeoutSeconds ? plan.timeoutSeconds * 1000 : undefined,
       graceMs: plan.graceSeconds * 1000,
-      redact: redactionList(plan.secretValues),
+      redact: redactionForms(plan.secretValues, launch.redact),
       maxLineBytes,
     }
     const data: LocalHandleData = { ...base, shmDir: layout.spec.shm?.dir ?? null, notes: layout.notes }

@@ -80,17 +80,3 @@ export function fileMountDir(base: string, index: number, volume: string): strin
 export function isUnder(p: string, base: string): boolean {
   return p === base || base === '/' || p.startsWith(base + '/')
 }
-
-/**
- * What the log redacts: every secret value, and each longer line of a multi-line value
- * (logs are split into lines, so a whole certificate never appears on one line).
- * Very short values are skipped: redacting "1" or "on" would garble every line.
- */
-export function redactionList(values: string[]): string[] {
-  const out = new Set<string>()
-  for (const v of values) {
-    if (v.length >= 3 && !v.includes('\n')) out.add(v)
-    for (const line of v.split('\n')) if (line.trim().length >= 8) out.add(line.replace(/\r$/, ''))
-  }
-  return [...out].sort((a, b) => b.length - a.length)
-}

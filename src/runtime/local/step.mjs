@@ -12,6 +12,7 @@ import { spawn } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
+import { createRedactor } from './redact.mjs'
 
 /**
  * @typedef {{ path: string, content: string, mode: number }} HostFile
@@ -142,16 +143,18 @@ export class Step {
     const line = this.line.bind(this)
     this.out = new Splitter('stdout', line, spec.maxLineBytes)
     this.err = new Splitter('stderr', line, spec.maxLineBytes)
+    /** Complete lines only: a value written in two pieces is whole again once its line is. */
+    this.redact = createRedactor(spec.redact ?? [])
   }
 
   /** @param {'stdout' | 'stderr'} stream @param {string} time @param {Buffer} buf @param {boolean} truncated */
   line(stream, time, buf, truncated) {
     let text = buf.toString('utf8')
     if (text.endsWith('\r')) text = text.slice(0, -1)
-    if (truncated) text += ` [line truncated by ctl at ${this.spec.maxLineBytes} bytes]`
     this.lineCount++
     if (this.spec.mode === 'bubblewrap' && stream === 'stderr' && text.startsWith('bwrap: ')) this.bwrapErrors.push(text)
-    for (const s of this.spec.redact) if (text.includes(s)) text = text.split(s).join('***')
+    text = this.redact(text, truncated)
+    if (truncated) text += ` [line truncated by ctl at ${this.spec.maxLineBytes} bytes]`
     return JSON.stringify({ t: time, s: stream, x: text }) + '\n'
   }
 
@@ -372,6 +375,8 @@ export class Step {
     else if (exitCode === 0) result = { exitCode: 0, reason: 'Completed', finishedAt: '' }
     else result = { exitCode, reason: 'Error', message: signal ? `terminated by signal ${signal}` : `exit code ${code}`, finishedAt: '' }
     result.finishedAt = new Date().toISOString()
+    // bwrap errors and start failures may quote the command line, which may hold projected values.
+    if (result.message) result.message = this.redact(result.message)
     /** @param {unknown} e */
     const lost = (e) => {
       // The attempt folder was removed under us: nobody is left to read the result.
