@@ -251,6 +251,40 @@ export function renderTemplate(source: string, context: unknown, opts: TemplateO
  * scalar it is spliced into the string.
  */
 export function renderYamlTemplate(source: string, context: unknown, opts: TemplateOptions = {}): unknown {
+  // A pure function of its inputs, and a YAML parse per step is most of what resolving a
+  // Pod costs: the many steps of a run with the same stackSpec render once.
+  const key = `${opts.code ?? ''}\u0000${opts.what ?? ''}\u0000${source}\u0000${JSON.stringify(referencedPart(source, context, opts))}`
+  const cached = yamlRenderCache.get(key)
+  if (cached !== undefined) return structuredClone(cached)
+  const tree = renderYamlUncached(source, context, opts)
+  if (yamlRenderCache.size >= YAML_RENDER_CACHE_SIZE) yamlRenderCache.delete(yamlRenderCache.keys().next().value as string)
+  yamlRenderCache.set(key, tree)
+  return structuredClone(tree)
+}
+
+/**
+ * The part of the context a template can see: the top-level keys its references
+ * start from (`.ApplicationSpec…` → ApplicationSpec), or all of it when it uses
+ * `.` itself. Two contexts equal in that part render the same.
+ */
+function referencedPart(source: string, context: unknown, opts: TemplateOptions): unknown {
+  if (!context || typeof context !== 'object') return context
+  const keys = new Set<string>()
+  for (const ref of templateReferences(source, opts)) {
+    if (ref.base !== 'dot' && ref.base !== 'root') continue
+    const first = ref.segments[0]
+    if (first === undefined) return context
+    keys.add(first)
+  }
+  const part: Record<string, unknown> = {}
+  for (const k of [...keys].sort()) part[k] = (context as Record<string, unknown>)[k]
+  return part
+}
+
+const YAML_RENDER_CACHE_SIZE = 512
+const yamlRenderCache = new Map<string, unknown>()
+
+function renderYamlUncached(source: string, context: unknown, opts: TemplateOptions): unknown {
   const nonce = randomBytes(8).toString('hex')
   const { text, values } = run(source, context, 'yaml', opts, nonce)
   let tree: unknown

@@ -139,3 +139,21 @@ describe('yaml mode', () => {
     expect(errorOf(() => renderYamlTemplate('a: [', {})).code).toBe('E_STACK_TEMPLATE')
   })
 })
+
+describe('renderYamlTemplate memoization', () => {
+  const tpl = 'command: {{ toYaml .ApplicationSpec.StackSpec.command | nindent 2 }}\nname: {{ .StepName }}'
+  const ctx = (command: string[], step: string, run: string) => ({ RunId: run, StepName: step, ApplicationSpec: { StackSpec: { command } } })
+
+  test('renders again whenever a referenced value differs, and never for an unreferenced one', () => {
+    expect(renderYamlTemplate(tpl, ctx(['a'], 's1', 'r1'))).toEqual({ command: ['a'], name: 's1' })
+    expect(renderYamlTemplate(tpl, ctx(['b'], 's1', 'r1'))).toEqual({ command: ['b'], name: 's1' })
+    expect(renderYamlTemplate(tpl, ctx(['a'], 's2', 'r1'))).toEqual({ command: ['a'], name: 's2' })
+    expect(renderYamlTemplate(tpl, ctx(['a'], 's1', 'r2'))).toEqual({ command: ['a'], name: 's1' })
+  })
+
+  test('hands out copies: a caller changing its result cannot change the next one', () => {
+    const first = renderYamlTemplate('args: {{ toYaml .ApplicationSpec.StackSpec.command | nindent 2 }}', ctx(['x'], 's', 'r')) as { args: string[] }
+    first.args.push('mutated')
+    expect(renderYamlTemplate('args: {{ toYaml .ApplicationSpec.StackSpec.command | nindent 2 }}', ctx(['x'], 's', 'r'))).toEqual({ args: ['x'] })
+  })
+})
