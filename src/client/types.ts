@@ -1,7 +1,7 @@
 // Request and response shapes of the HTTP API (/api/v1). One definition, used by
 // the server routes and the typed client, so the two cannot drift apart.
 import type { ErrorCode, ManifestIssue } from '../errors.js'
-import type { ResourceRecord, RunRecord, LogLineRecord, ResourceStatus } from '../store/types.js'
+import type { ResourceRecord, RunRecord, LogLineRecord, ResourceStatus, AuditRecord } from '../store/types.js'
 import type { RunDetail, RuntimeSummary } from '../engine/api.js'
 import type { RuntimeInfo } from '../runtime/types.js'
 
@@ -315,17 +315,9 @@ export interface CanIResponse {
   reason: string
 }
 
-export interface AuditEntry {
-  seq: number
-  time: string
-  /** User id, or `anonymous` for a call without a valid key. */
-  actor: string
-  action: string
-  target: string
-  /** `ok`, `denied`, `unauthenticated`, or `error` (detail says which). */
-  result: string
-  detail?: unknown
-}
+/** One audit record: `actor` is a user id, or `anonymous` for a call without a valid key; `result` is
+ *  `ok`, `denied`, `unauthenticated` or `error` (detail says which). */
+export type AuditEntry = AuditRecord
 
 export interface AuditQuery {
   /** ISO time or a duration back from now (`1h`, `30m`). */

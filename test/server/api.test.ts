@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { CtlClient } from '../../src/client/client.js'
 import { CtlError, ManifestError } from '../../src/errors.js'
-import { doc, startTestServer, workflow, type TestServer } from './helpers.js'
+import { doc, startTestServer, workflow, type TestServer, rejection } from './helpers.js'
 
 let t: TestServer
 
@@ -14,15 +14,6 @@ afterAll(async () => {
   await t?.stop()
 })
 
-async function rejection(p: Promise<unknown>): Promise<CtlError> {
-  try {
-    await p
-  } catch (err) {
-    if (err instanceof CtlError) return err
-    throw err
-  }
-  throw new Error('expected a CtlError')
-}
 
 const volume = (name: string) => ({ name, version: 'v1', type: 'volume', volume: { size: '1Gi', accessMode: 'ReadWriteMany', type: 'persistent' } })
 const secret = (name: string, data: Record<string, string>) => ({ name, version: 'v1', type: 'secret', secret: { type: 'key-value', acl: 'r', data } })

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { startControlPlane, type ControlPlane, type ControlPlaneOptions } from '../../src/server/server.js'
 import { CtlClient } from '../../src/client/client.js'
+import { CtlError } from '../../src/errors.js'
 import type { ApplyDocument, RunDetail } from '../../src/client/types.js'
 
 export interface TestServer {
@@ -61,4 +62,15 @@ export async function waitFor<T>(what: string, probe: () => Promise<T>, check: (
 
 export function waitForRunEnd(client: CtlClient, runId: string): Promise<RunDetail> {
   return waitFor(`run ${runId} to end`, () => client.run(runId), (d) => FINAL.has(d.run.state))
+}
+
+/** The CtlError a promise rejects with; fails the test when it resolves or throws something else. */
+export async function rejection(p: Promise<unknown>): Promise<CtlError> {
+  try {
+    await p
+  } catch (err) {
+    if (err instanceof CtlError) return err
+    throw err
+  }
+  throw new Error('expected a CtlError')
 }

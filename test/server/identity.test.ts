@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { CtlClient } from '../../src/client/client.js'
 import { CtlError } from '../../src/errors.js'
 import type { Role } from '../../src/client/types.js'
-import { doc, startTestServer, waitFor, workflow, type TestServer } from './helpers.js'
+import { doc, startTestServer, waitFor, workflow, type TestServer, rejection } from './helpers.js'
 
 let t: TestServer
 
@@ -15,15 +15,6 @@ afterAll(async () => {
   await t?.stop()
 })
 
-async function rejection(p: Promise<unknown>): Promise<CtlError> {
-  try {
-    await p
-  } catch (err) {
-    if (err instanceof CtlError) return err
-    throw err
-  }
-  throw new Error('expected a CtlError')
-}
 
 async function userWith(id: string, bindings: { role: Role; workspace?: string }[] = []): Promise<CtlClient> {
   await t.client.createUser({ id, name: `User ${id}`, type: 'person' })
