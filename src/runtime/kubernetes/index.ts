@@ -1,0 +1,320 @@
+// The Kubernetes runtime: each step attempt is the Pod the manifest core resolved, created in the
+// workspace's namespace with the Secret and ConfigMap it references. follow() watches the Pod and
+// streams its main container's log; everything needed to reattach after a control-plane restart
+// is in the handle (namespace, pod name, uid). The client library is loaded on first use (it is
+// slow to load), so importing this module stays cheap.
+
+import type { CoreV1Api, KubeConfig, V1Pod } from '@kubernetes/client-node'
+import { CtlError } from '../../errors.js'
+import { labelValue } from '../../stack/pod-parts.js'
+import { createRedactor, redactionForms } from '../local/redact.mjs'
+import type { LogBatch, Runtime, RuntimeHandle, RuntimeInfo, StepExit, StepKey, StepLaunch } from '../types.js'
+import { streamLines, StreamError } from './http.js'
+import { LogCursor } from './logs.js'
+import { buildStepObjects, namespaceFor, referencedNames, workspaceOf } from './objects.js'
+import { apiError, backoffMs, sleep, statusOf, withRetry } from './retry.js'
+import { exitFromPod, logReadable, pullFailureExit, pullProblem } from './status.js'
+import { PodWatcher } from './watch.js'
+
+export { namespaceFor } from './objects.js'
+
+export interface KubernetesRuntimeOptions {
+  kubeConfig: KubeConfig
+  /** Namespace of a workspace = prefix + workspace name. Default 'ctl-'. */
+  namespacePrefix?: string
+  /** Create missing namespaces (needs the cluster-wide right to). Default false. */
+  manageNamespaces?: boolean
+  /** How long an image pull may fail (ErrImagePull / ImagePullBackOff) before the step fails. Default 120 s. */
+  imagePullGraceSeconds?: number
+  /** How long API calls are retried on 429 / 5xx / broken connections. Default 60 s. */
+  retryForSeconds?: number
+  /** Grace period of the Pod deletion in kill(). Default 2 s. */
+  killGraceSeconds?: number
+}
+
+export interface KubernetesHandleData {
+  namespace: string
+  podName: string
+  uid: string
+  container: string
+  image: string | null
+  secretName: string | null
+}
+
+type Redactor = (text: string) => string
+
+/** Reads of the final log that may fail transiently before follow() gives up on the rest of the log. */
+const FINAL_LOG_TRIES = 5
+
+function handleData(handle: RuntimeHandle): KubernetesHandleData {
+  const d = handle.data as Partial<KubernetesHandleData>
+  if (handle.runtime !== 'kubernetes' || typeof d.namespace !== 'string' || typeof d.podName !== 'string' || typeof d.uid !== 'string') {
+    throw new CtlError('E_INTERNAL', `not a Kubernetes runtime handle: ${JSON.stringify(handle)}`)
+  }
+  return { container: '', image: null, secretName: null, ...d } as KubernetesHandleData
+}
+
+function handleOf(pod: V1Pod, secretName: string | undefined): RuntimeHandle {
+  const meta = pod.metadata ?? {}
+  const data: KubernetesHandleData = {
+    namespace: meta.namespace ?? '',
+    podName: meta.name ?? '',
+    uid: meta.uid ?? '',
+    container: pod.spec?.containers?.[0]?.name ?? '',
+    image: pod.spec?.containers?.[0]?.image ?? null,
+    secretName: secretName ?? null,
+  }
+  return { runtime: 'kubernetes', id: data.podName, data: { ...data } }
+}
+
+export function createKubernetesRuntime(opts: KubernetesRuntimeOptions): Runtime {
+  const kc = opts.kubeConfig
+  const prefix = opts.namespacePrefix ?? 'ctl-'
+  const graceSeconds = opts.imagePullGraceSeconds ?? 120
+  const retryForMs = (opts.retryForSeconds ?? 60) * 1000
+  const killGrace = opts.killGraceSeconds ?? 2
+  let corePromise: Promise<CoreV1Api> | undefined
+  const core = (): Promise<CoreV1Api> =>
+    (corePromise ??= import('@kubernetes/client-node').then((k8s) => kc.makeApiClient(k8s.CoreV1Api)))
+  /** Namespaces known to exist: created or found once per runtime. */
+  const namespaces = new Set<string>()
+  /** Per Pod uid: its redactor (from start(); after a restart rebuilt from the Secret), the Pod start() created, a kill's reason. */
+  const redactors = new Map<string, Redactor>()
+  const created = new Map<string, V1Pod>()
+  const killed = new Map<string, string>()
+  const retry = <T>(fn: () => Promise<T>, signal?: AbortSignal) => withRetry(fn, { retryForMs, signal })
+
+  const info: RuntimeInfo = {
+    name: 'kubernetes',
+    sandbox: 'none',
+    detail: `Pods on ${kc.getCurrentCluster()?.server ?? 'no cluster'} (context ${kc.getCurrentContext() || 'none'}), namespaces ${prefix}<workspace>; isolation is the cluster's`,
+  }
+
+  async function ensureNamespace(api: CoreV1Api, namespace: string): Promise<void> {
+    if (!opts.manageNamespaces || namespaces.has(namespace)) return
+    try {
+      await retry(() => api.createNamespace({ body: { apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace, labels: { 'app.kubernetes.io/managed-by': 'ctl' } } } }))
+    } catch (e) {
+      if (statusOf(e) !== 409) throw apiError(`creating namespace ${namespace}`, e)
+    }
+    namespaces.add(namespace)
+  }
+
+  function missingNamespace(namespace: string, e: unknown, what: string): CtlError {
+    if (statusOf(e) === 404 && !opts.manageNamespaces) {
+      return new CtlError('E_NOT_FOUND', `${what}: namespace ${namespace} does not exist (create it, or let the runtime manage namespaces)`)
+    }
+    return apiError(what, e)
+  }
+
+  async function start(launch: StepLaunch): Promise<RuntimeHandle> {
+    const api = await core()
+    const namespace = namespaceFor(prefix, workspaceOf(launch.pod))
+    const objs = buildStepObjects(namespace, launch)
+    await ensureNamespace(api, namespace)
+    const podName = objs.pod.metadata!.name!
+    // Shared by the attempts of a step: created, or replaced with this attempt's content.
+    if (objs.secret) {
+      const body = objs.secret
+      const name = body.metadata!.name!
+      try {
+        await retry(() => api.createNamespacedSecret({ namespace, body }))
+      } catch (e) {
+        if (statusOf(e) !== 409) throw missingNamespace(namespace, e, `creating secret ${namespace}/${name}`)
+        await retry(() => api.replaceNamespacedSecret({ namespace, name, body })).catch((e2) => {
+          throw apiError(`replacing secret ${namespace}/${name}`, e2)
+        })
+      }
+    }
+    if (objs.configMap) {
+      const body = objs.configMap
+      const name = body.metadata!.name!
+      try {
+        await retry(() => api.createNamespacedConfigMap({ namespace, body }))
+      } catch (e) {
+        if (statusOf(e) !== 409) throw missingNamespace(namespace, e, `creating config map ${namespace}/${name}`)
+        await retry(() => api.replaceNamespacedConfigMap({ namespace, name, body })).catch((e2) => {
+          throw apiError(`replacing config map ${namespace}/${name}`, e2)
+        })
+      }
+    }
+    let pod: V1Pod
+    try {
+      pod = await retry(() => api.createNamespacedPod({ namespace, body: objs.pod }))
+    } catch (e) {
+      if (statusOf(e) === 409) {
+        // details.handle lets an engine that crashed between start() and storing the handle reattach.
+        const existing = await retry(() => api.readNamespacedPod({ namespace, name: podName })).catch(() => undefined)
+        const k = launch.key
+        throw new CtlError('E_CONFLICT', `step attempt ${k.runId}/${k.step}/${k.attempt} was already started (pod ${namespace}/${podName})`, existing ? { handle: handleOf(existing, objs.secret?.metadata?.name) } : undefined)
+      }
+      throw missingNamespace(namespace, e, `creating pod ${namespace}/${podName}`)
+    }
+    const uid = pod.metadata?.uid ?? ''
+    redactors.set(uid, createRedactor(redactionForms(Object.values(launch.secretData), launch.redact)))
+    created.set(uid, pod)
+    return handleOf(pod, objs.secret?.metadata?.name)
+  }
+
+  /** After a restart the redaction forms are rebuilt from the Secret (the handle never holds secret values). */
+  async function redactorFor(api: CoreV1Api, d: KubernetesHandleData): Promise<Redactor> {
+    const known = redactors.get(d.uid)
+    if (known) return known
+    let values: string[] = []
+    if (d.secretName) {
+      try {
+        const secret = await retry(() => api.readNamespacedSecret({ namespace: d.namespace, name: d.secretName! }))
+        values = Object.values(secret.data ?? {}).map((v) => Buffer.from(v, 'base64').toString('utf8'))
+      } catch (e) {
+        if (statusOf(e) !== 404) throw apiError(`reading secret ${d.namespace}/${d.secretName} for redaction`, e)
+      }
+    }
+    const r = createRedactor(redactionForms(values))
+    redactors.set(d.uid, r)
+    return r
+  }
+
+  async function deletePod(api: CoreV1Api, d: KubernetesHandleData, grace: number): Promise<void> {
+    try {
+      await retry(() => api.deleteNamespacedPod({ namespace: d.namespace, name: d.podName, gracePeriodSeconds: grace, body: { preconditions: { uid: d.uid } } }))
+    } catch (e) {
+      // 404: already gone; 409: the uid precondition failed, the name belongs to another Pod now.
+      const s = statusOf(e)
+      if (s !== 404 && s !== 409) throw apiError(`deleting pod ${d.namespace}/${d.podName}`, e)
+    }
+  }
+
+  async function follow(handle: RuntimeHandle, fromOffset: number, onLogs: (batch: LogBatch) => Promise<void>, signal?: AbortSignal): Promise<StepExit> {
+    const d = handleData(handle)
+    const api = await core()
+    const redact = await redactorFor(api, d)
+    const cursor = new LogCursor(fromOffset)
+    const watcher = new PodWatcher(kc, api, d.namespace, d.podName, d.uid, created.get(d.uid), retryForMs)
+    const finish = (exit: StepExit): StepExit => {
+      created.delete(d.uid)
+      return exit.message === undefined ? exit : { ...exit, message: redact(exit.message) }
+    }
+    const killedExit = (): StepExit | undefined => {
+      const why = killed.get(d.uid)
+      return why === undefined ? undefined : { exitCode: null, reason: 'Killed', message: why, finishedAt: new Date().toISOString() }
+    }
+    const aborted = () => {
+      if (signal?.aborted) throw signal.reason
+    }
+
+    /** Reads the log from the cursor on; 'ended' when the server ended it, 'unavailable' when there is none to read. */
+    async function readLog(followIt: boolean): Promise<'ended' | 'unavailable' | 'error'> {
+      const ctl = new AbortController()
+      const stopOnGone = watcher.onChange(() => {
+        if (watcher.gone) ctl.abort()
+      })
+      const stopOnAbort = () => ctl.abort()
+      signal?.addEventListener('abort', stopOnAbort, { once: true })
+      cursor.beginRead()
+      try {
+        await streamLines(
+          kc,
+          `/api/v1/namespaces/${encodeURIComponent(d.namespace)}/pods/${encodeURIComponent(d.podName)}/log`,
+          { container: d.container || undefined, follow: String(followIt), timestamps: 'true', sinceTime: cursor.sinceTime() },
+          async (raw) => {
+            const fresh = cursor.accept(raw)
+            if (fresh.length) await onLogs({ lines: fresh.map(({ line }) => ({ ...line, text: redact(line.text) })), offset: cursor.delivered })
+          },
+          ctl.signal,
+        )
+        return 'ended'
+      } catch (e) {
+        aborted()
+        if (!(e instanceof StreamError)) throw e
+        return e.code === 400 || e.code === 404 ? 'unavailable' : 'error'
+      } finally {
+        stopOnGone()
+        signal?.removeEventListener('abort', stopOnAbort)
+      }
+    }
+
+    watcher.start()
+    let pullSince: number | undefined
+    let failures = 0
+    try {
+      for (;;) {
+        aborted()
+        if (watcher.gone) return finish(killedExit() ?? { exitCode: null, reason: 'Lost', message: `pod ${d.namespace}/${d.podName} was deleted before it ended`, finishedAt: new Date().toISOString() })
+        const pod = watcher.pod
+        if (!pod) {
+          await watcher.changed(1000)
+          continue
+        }
+        const ended = exitFromPod(pod)
+        if (!ended && killed.has(d.uid)) {
+          // Deleted on request: the watch reports it gone soon; the log of a Pod being deleted is not waited for.
+          await watcher.changed(1000)
+          continue
+        }
+        if (!ended) {
+          const pull = pullProblem(pod)
+          if (pull) {
+            pullSince ??= Date.now()
+            const left = graceSeconds * 1000 - (Date.now() - pullSince)
+            if (left <= 0) {
+              await deletePod(api, d, 0)
+              return finish(pullFailureExit(pull, graceSeconds))
+            }
+            await watcher.changed(left)
+            continue
+          }
+          pullSince = undefined
+          if (!logReadable(pod)) {
+            await watcher.changed(5000)
+            continue
+          }
+          // Running: follow the log until the container ends (or the connection does), then look again.
+          const r = await readLog(true)
+          if (r === 'error') await sleep(backoffMs(failures++), signal)
+          else {
+            failures = 0
+            if (!exitFromPod(watcher.pod ?? pod)) await watcher.changed(1000)
+          }
+          continue
+        }
+        // Ended: one read without follow takes what the last stream may have missed (the cursor skips the rest).
+        for (let tries = 0; ; tries++) {
+          const r = await readLog(false)
+          if (r !== 'error' || tries >= FINAL_LOG_TRIES) break
+          await sleep(backoffMs(tries), signal)
+        }
+        return finish(killedExit() ?? ended)
+      }
+    } finally {
+      watcher.stop()
+    }
+  }
+
+  async function kill(handle: RuntimeHandle, reason?: string): Promise<void> {
+    const d = handleData(handle)
+    killed.set(d.uid, reason ?? 'killed on request')
+    await deletePod(await core(), d, killGrace)
+  }
+
+  async function cleanup(handle: RuntimeHandle): Promise<void> {
+    const d = handleData(handle)
+    await deletePod(await core(), d, 0)
+    created.delete(d.uid)
+    redactors.delete(d.uid)
+    killed.delete(d.uid)
+  }
+
+  async function find(key: StepKey): Promise<RuntimeHandle | undefined> {
+    const api = await core()
+    const labelSelector = [`ctl.dev/run=${labelValue(key.runId)}`, `ctl.dev/step=${labelValue(key.step)}`, `ctl.dev/attempt=${key.attempt}`].join(',')
+    const list = await retry(() => api.listPodForAllNamespaces({ labelSelector })).catch((e) => {
+      throw apiError(`listing pods of ${key.runId}/${key.step}/${key.attempt}`, e)
+    })
+    // Our namespaces only: the same labels in another namespace are not ours.
+    const pod = list.items.find((p) => (p.metadata?.namespace ?? '').startsWith(prefix) && !p.metadata?.deletionTimestamp) ?? list.items.find((p) => (p.metadata?.namespace ?? '').startsWith(prefix))
+    if (!pod) return undefined
+    return handleOf(pod, referencedNames(pod).secrets[0])
+  }
+
+  return { info: () => info, start, follow, kill, cleanup, find }
+}

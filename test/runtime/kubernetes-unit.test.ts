@@ -1,0 +1,108 @@
+// Pure parts of the Kubernetes runtime: namespace names, the objects built for a step, Pod status →
+// step exit, and the log cursor that keeps reconnects free of duplicates.
+
+import type { V1Pod } from '@kubernetes/client-node'
+import { describe, expect, it } from 'vitest'
+import { LogCursor, parseLogLine } from '../../src/runtime/kubernetes/logs.js'
+import { buildStepObjects, namespaceFor, referencedNames } from '../../src/runtime/kubernetes/objects.js'
+import { exitFromPod, pendingReason, pullFailureExit, pullProblem } from '../../src/runtime/kubernetes/status.js'
+
+const basePod = (): V1Pod => ({
+  metadata: { name: 'wf-s-abc-1', namespace: 'public', labels: { 'ctl.dev/workspace': 'public' }, annotations: { 'ctl.dev/workspace': 'public' } },
+  spec: {
+    restartPolicy: 'Never',
+    containers: [
+      {
+        name: 's',
+        image: 'busybox:1',
+        env: [{ name: 'TOKEN', valueFrom: { secretKeyRef: { name: 'wf-abc-s-projection', key: 'TOKEN' } } }],
+      },
+    ],
+    volumes: [{ name: 'files', projected: { sources: [{ configMap: { name: 'wf-abc-s-config' } }, { secret: { name: 'wf-abc-s-projection' } }] } }],
+  },
+})
+
+const withMain = (status: V1Pod['status']): V1Pod => ({ ...basePod(), status })
+
+describe('namespaceFor', () => {
+  it('joins prefix and workspace when that is a DNS label', () => {
+    expect(namespaceFor('ctl-', 'public')).toBe('ctl-public')
+  })
+  it('makes other names DNS labels, kept distinct by a hash', () => {
+    const a = namespaceFor('ctl-', 'Team_A')
+    const b = namespaceFor('ctl-', 'team-a')
+    expect(a).toMatch(/^ctl-team-a-[0-9a-f]{8}$/)
+    expect(b).toBe('ctl-team-a')
+    const long = namespaceFor('ctl-', 'x'.repeat(80))
+    expect(long.length).toBeLessThanOrEqual(63)
+    expect(long).toMatch(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/)
+  })
+})
+
+describe('buildStepObjects', () => {
+  it('moves the Pod into the namespace and builds the Secret and ConfigMap it references', () => {
+    const objs = buildStepObjects('ctl-public', { pod: basePod(), secretData: { TOKEN: 's3cret' }, configData: { 'a.yaml': 'x: 1' }, timeoutSeconds: 30 })
+    expect(objs.pod.metadata?.namespace).toBe('ctl-public')
+    expect(objs.pod.spec?.activeDeadlineSeconds).toBe(30)
+    expect(objs.secret).toMatchObject({ kind: 'Secret', metadata: { name: 'wf-abc-s-projection', namespace: 'ctl-public' }, stringData: { TOKEN: 's3cret' } })
+    expect(objs.configMap).toMatchObject({ kind: 'ConfigMap', metadata: { name: 'wf-abc-s-config', namespace: 'ctl-public' }, data: { 'a.yaml': 'x: 1' } })
+  })
+  it('builds nothing the Pod does not reference, and ignores imagePullSecrets', () => {
+    const pod: V1Pod = { metadata: { name: 'p' }, spec: { containers: [{ name: 'c', image: 'i' }], imagePullSecrets: [{ name: 'pull' }] } }
+    expect(referencedNames(pod)).toEqual({ secrets: [], configMaps: [] })
+    const objs = buildStepObjects('ns', { pod, secretData: {}, configData: {} })
+    expect(objs.secret).toBeUndefined()
+    expect(objs.configMap).toBeUndefined()
+  })
+})
+
+describe('exitFromPod', () => {
+  const term = (t: Record<string, unknown>) => withMain({ phase: 'Failed', containerStatuses: [{ name: 's', image: 'busybox:1', imageID: '', ready: false, restartCount: 0, state: { terminated: t as never } }] })
+  it('maps exit 0 to Completed and other codes to Error with the code', () => {
+    expect(exitFromPod(term({ exitCode: 0, finishedAt: '2026-01-01T00:00:00Z' }))).toEqual({ exitCode: 0, reason: 'Completed', finishedAt: '2026-01-01T00:00:00Z' })
+    expect(exitFromPod(term({ exitCode: 3, reason: 'Error' }))).toMatchObject({ exitCode: 3, reason: 'Error', message: 'exit code 3: Error' })
+  })
+  it('names OOMKilled', () => {
+    expect(exitFromPod(term({ exitCode: 137, reason: 'OOMKilled' }))).toMatchObject({ exitCode: 137, reason: 'Error', message: expect.stringContaining('OOMKilled') })
+  })
+  it('maps eviction to Lost and the deadline to DeadlineExceeded', () => {
+    expect(exitFromPod(withMain({ phase: 'Failed', reason: 'Evicted', message: 'low on memory' }))).toMatchObject({ reason: 'Lost', message: expect.stringContaining('low on memory') })
+    expect(exitFromPod(withMain({ phase: 'Failed', reason: 'DeadlineExceeded' }))).toMatchObject({ reason: 'DeadlineExceeded' })
+  })
+  it('has no exit while the Pod is pending or running', () => {
+    const unschedulable = withMain({ phase: 'Pending', conditions: [{ type: 'PodScheduled', status: 'False', reason: 'Unschedulable', message: '0/3 nodes are available' }] })
+    expect(exitFromPod(unschedulable)).toBeUndefined()
+    expect(pendingReason(unschedulable)).toBe('Unschedulable: 0/3 nodes are available')
+    expect(exitFromPod(withMain({ phase: 'Running', containerStatuses: [{ name: 's', image: '', imageID: '', ready: true, restartCount: 0, state: { running: {} } }] }))).toBeUndefined()
+  })
+  it('reports an image pull failure naming the image', () => {
+    const pod = withMain({ phase: 'Pending', containerStatuses: [{ name: 's', image: 'busybox:1', imageID: '', ready: false, restartCount: 0, state: { waiting: { reason: 'ImagePullBackOff', message: 'Back-off pulling image' } } }] })
+    const p = pullProblem(pod)
+    expect(p).toEqual({ image: 'busybox:1', reason: 'ImagePullBackOff', message: 'Back-off pulling image' })
+    expect(pullFailureExit(p!, 5)).toMatchObject({ reason: 'StartError', exitCode: null, message: expect.stringContaining('image busybox:1') })
+  })
+})
+
+describe('LogCursor', () => {
+  it('parses RFC3339Nano prefixes into sortable keys', () => {
+    expect(parseLogLine('2026-01-01T00:00:01.5Z hello world')).toEqual({ key: '2026-01-01T00:00:01.500000000Z', time: '2026-01-01T00:00:01.500Z', text: 'hello world' })
+    expect(parseLogLine('2026-01-01T00:00:01.123456789Z ').text).toBe('')
+  })
+  it('skips on a re-read what was delivered, also lines sharing the last time', () => {
+    const c = new LogCursor(0)
+    c.beginRead()
+    const first = c.accept(['2026-01-01T00:00:01.1Z a', '2026-01-01T00:00:02.2Z b', '2026-01-01T00:00:02.2Z c'])
+    expect(first.map((x) => x.line.text)).toEqual(['a', 'b', 'c'])
+    expect(c.sinceTime()).toBe('2026-01-01T00:00:02Z')
+    c.beginRead()
+    const again = c.accept(['2026-01-01T00:00:02.2Z b', '2026-01-01T00:00:02.2Z c', '2026-01-01T00:00:02.2Z d', '2026-01-01T00:00:03Z e'])
+    expect(again.map((x) => x.line.text)).toEqual(['d', 'e'])
+    expect(c.delivered).toBe(5)
+  })
+  it('resumes from an offset by skipping that many lines from the start', () => {
+    const c = new LogCursor(2)
+    c.beginRead()
+    expect(c.accept(['2026-01-01T00:00:01Z a', '2026-01-01T00:00:02Z b', '2026-01-01T00:00:03Z c']).map((x) => x.line.text)).toEqual(['c'])
+    expect(c.delivered).toBe(3)
+  })
+})

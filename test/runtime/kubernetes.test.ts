@@ -1,0 +1,219 @@
+// The Kubernetes runtime against the wire-level fake API server (test/support/fake-kube): the real
+// client library over HTTP, a scripted kubelet playing the Pods, and faults injected on the wire.
+
+import { KubeConfig, type V1Pod } from '@kubernetes/client-node'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createKubernetesRuntime } from '../../src/runtime/kubernetes/index.js'
+import type { LogBatch, Runtime, RuntimeHandle, StepExit, StepLaunch } from '../../src/runtime/types.js'
+import { startFakeKube, type FakeKube, type PodBehaviour } from '../support/fake-kube/index.js'
+
+let fake: FakeKube
+let rt: Runtime
+/** Per Pod name: what the scripted kubelet does with it. */
+const behaviours = new Map<string, PodBehaviour>()
+let n = 0
+
+beforeAll(async () => {
+  fake = await startFakeKube({
+    behaviour: (pod) => behaviours.get(pod.metadata?.name ?? '') ?? { lines: [], exitCode: 0 },
+  })
+  const kc = new KubeConfig()
+  kc.loadFromString(fake.kubeconfig)
+  rt = createKubernetesRuntime({ kubeConfig: kc, manageNamespaces: true, imagePullGraceSeconds: 0.2, retryForSeconds: 20 })
+})
+
+afterAll(async () => {
+  expect(fake.validationFailures).toEqual([])
+  await fake.close()
+})
+
+function stepLaunch(behaviour: PodBehaviour, more: Partial<StepLaunch> = {}): StepLaunch {
+  const i = ++n
+  const name = `wf-main-r${i}-1`
+  behaviours.set(name, { delayMs: 1, ...behaviour })
+  const pod: V1Pod = {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: {
+      name,
+      namespace: 'public',
+      labels: { 'ctl.dev/workspace': 'public', 'ctl.dev/workflow': 'wf', 'ctl.dev/run': `r${i}`, 'ctl.dev/step': 'main', 'ctl.dev/attempt': '1' },
+      annotations: { 'ctl.dev/workspace': 'public' },
+    },
+    spec: {
+      restartPolicy: 'Never',
+      containers: [
+        {
+          name: 'main',
+          image: 'busybox:1',
+          command: ['sh', '-c', 'true'],
+          env: [{ name: 'TOKEN', valueFrom: { secretKeyRef: { name: `wf-r${i}-main-projection`, key: 'TOKEN' } } }],
+        },
+      ],
+    },
+  }
+  return { key: { runId: `r${i}`, step: 'main', attempt: 1 }, pod, secretData: { TOKEN: 'hunter2-secret' }, configData: {}, volumeDirs: {}, ...more }
+}
+
+interface Followed {
+  handle: RuntimeHandle
+  exit: StepExit
+  batches: LogBatch[]
+  texts: string[]
+}
+
+async function runStep(l: StepLaunch, during?: (h: RuntimeHandle, texts: () => string[]) => Promise<void>): Promise<Followed> {
+  const handle = await rt.start(l)
+  const batches: LogBatch[] = []
+  const following = rt.follow(handle, 0, async (b) => {
+    batches.push(b)
+  })
+  const texts = () => batches.flatMap((b) => b.lines.map((x) => x.text))
+  if (during) await during(handle, texts)
+  const exit = await following
+  return { handle, exit, batches, texts: batches.flatMap((b) => b.lines.map((x) => x.text)) }
+}
+
+const pause = () => new Promise((res) => setTimeout(res, 5))
+
+/** The kubelet holds the Pod once it wrote its lines: until then terminate() refuses. */
+async function terminateWhenHeld(name: string, outcome = { exitCode: 0 }): Promise<void> {
+  for (;;) {
+    try {
+      return fake.kubelet.terminate('ctl-public', name, outcome)
+    } catch {
+      await pause()
+    }
+  }
+}
+
+describe('kubernetes runtime on the fake API server', () => {
+  it('runs a Pod: objects in the workspace namespace, its log, exit 0; cleanup deletes the Pod', async () => {
+    const r = await runStep(stepLaunch({ lines: ['one', 'two', 'token is hunter2-secret'], exitCode: 0 }))
+    expect(r.exit).toMatchObject({ exitCode: 0, reason: 'Completed' })
+    expect(r.texts).toEqual(['one', 'two', 'token is [redacted]'])
+    expect(r.batches.at(-1)?.offset).toBe(3)
+    const d = r.handle.data as { namespace: string; podName: string }
+    expect(d.namespace).toBe('ctl-public')
+    expect(fake.get('secrets', 'ctl-public', `wf-r${n}-main-projection`)).toBeDefined()
+    expect(fake.get('pods', 'ctl-public', d.podName)).toBeDefined()
+    await rt.cleanup(r.handle)
+    expect(fake.get('pods', 'ctl-public', d.podName)).toBeUndefined()
+  })
+
+  it('reports a failing exit code', async () => {
+    const r = await runStep(stepLaunch({ lines: ['bad'], exitCode: 3 }))
+    expect(r.exit).toMatchObject({ exitCode: 3, reason: 'Error' })
+    expect(r.texts).toEqual(['bad'])
+  })
+
+  it('fails an image that cannot be pulled after the grace period, naming it, and deletes the Pod', async () => {
+    const r = await runStep(stepLaunch({ failure: 'ErrImagePull' }))
+    expect(r.exit).toMatchObject({ exitCode: null, reason: 'StartError', message: expect.stringContaining('busybox:1') })
+    expect(fake.get('pods', 'ctl-public', r.handle.id)).toBeUndefined()
+  })
+
+  it('keeps an unschedulable Pod pending until it is killed', async () => {
+    const l = stepLaunch({ failure: 'Unschedulable' })
+    const r = await runStep(l, async (h) => {
+      await fake.waitFor('pods', 'ctl-public', h.id, (p) => JSON.stringify(p?.status ?? {}).includes('Unschedulable'))
+      await rt.kill(h, 'timed out waiting')
+    })
+    expect(r.exit).toMatchObject({ reason: 'Killed', message: 'timed out waiting' })
+  })
+
+  it('names OOMKilled', async () => {
+    const r = await runStep(stepLaunch({ lines: ['allocating'], failure: 'OOMKilled' }))
+    expect(r.exit).toMatchObject({ exitCode: 137, reason: 'Error', message: expect.stringContaining('OOMKilled') })
+    expect(r.texts).toEqual(['allocating'])
+  })
+
+  it('maps eviction to Lost (transient)', async () => {
+    const r = await runStep(stepLaunch({ lines: ['working'], hold: true }), async (h) => {
+      await fake.waitFor('pods', 'ctl-public', h.id, (p) => (p?.status as { phase?: string } | undefined)?.phase === 'Running')
+      fake.kubelet.evict('ctl-public', h.id)
+    })
+    expect(r.exit).toMatchObject({ reason: 'Lost', message: expect.stringContaining('evicted') })
+  })
+
+  it('survives dropped watch and log connections: one exit, every line exactly once', async () => {
+    const r = await runStep(stepLaunch({ lines: ['a', 'b'], hold: true }), async (h, texts) => {
+      // Once the first lines came through the log stream, cut both connections while the Pod runs on.
+      while (!texts().includes('b')) await pause()
+      expect(fake.dropWatches() + fake.dropLogStreams()).toBeGreaterThan(0)
+      fake.kubelet.writeLog('ctl-public', h.id, 'c')
+      fake.dropWatches()
+      fake.kubelet.writeLog('ctl-public', h.id, 'd')
+      await terminateWhenHeld(h.id)
+    })
+    expect(r.exit).toMatchObject({ exitCode: 0, reason: 'Completed' })
+    expect(r.texts).toEqual(['a', 'b', 'c', 'd'])
+  })
+
+  it('retries through 429 and 500 answers, then succeeds', async () => {
+    const before = fake.requests.length
+    fake.failNext(2, 429, { retryAfterSeconds: 0 })
+    fake.failNext(2, 500)
+    const r = await runStep(stepLaunch({ lines: ['ok'], exitCode: 0 }))
+    expect(r.exit).toMatchObject({ exitCode: 0, reason: 'Completed' })
+    expect(r.texts).toEqual(['ok'])
+    const answers = fake.requests.slice(before).map((q) => q.status)
+    expect(answers.filter((s) => s === 429)).toHaveLength(2)
+    expect(answers.filter((s) => s === 500)).toHaveLength(2)
+  })
+
+  it('maps the active deadline to DeadlineExceeded', async () => {
+    const r = await runStep(stepLaunch({ lines: ['slow'], failure: 'DeadlineExceeded' }, { timeoutSeconds: 5 }))
+    expect(r.exit).toMatchObject({ exitCode: null, reason: 'DeadlineExceeded' })
+    expect(fake.get('pods', 'ctl-public', r.handle.id)?.spec).toMatchObject({ activeDeadlineSeconds: 5 })
+  })
+
+  it('keeps following through 500s on the watch and the log, and a 410 Gone watch', async () => {
+    const r = await runStep(stepLaunch({ lines: ['p', 'q'], hold: true }), async (h, texts) => {
+      while (!texts().includes('q')) await pause()
+      fake.compactHistory()
+      fake.failNext(3, 500, { match: (method) => method === 'GET' })
+      fake.dropWatches()
+      fake.dropLogStreams()
+      fake.kubelet.writeLog('ctl-public', h.id, 'r')
+      await terminateWhenHeld(h.id, { exitCode: 4 })
+    })
+    expect(r.exit).toMatchObject({ exitCode: 4, reason: 'Error' })
+    expect(r.texts).toEqual(['p', 'q', 'r'])
+  })
+
+  it('uses at most 6 API requests per Pod lifecycle, log streams excluded', async () => {
+    await runStep(stepLaunch({ lines: [] })) // the namespace exists from here on
+    const before = fake.requests.length
+    const r = await runStep(stepLaunch({ lines: ['one'], exitCode: 0 }))
+    await rt.cleanup(r.handle)
+    const used = fake.requests.slice(before).filter((q) => q.kind !== 'log')
+    expect(used.length).toBeLessThanOrEqual(6)
+  })
+
+  it('finds a started attempt by its labels, and refuses to start it twice', async () => {
+    const l = stepLaunch({ lines: [], hold: true })
+    const h = await rt.start(l)
+    expect(await rt.find!(l.key)).toMatchObject({ runtime: 'kubernetes', id: h.id, data: { uid: (h.data as { uid: string }).uid } })
+    await expect(rt.start(l)).rejects.toMatchObject({ code: 'E_CONFLICT' })
+    expect(await rt.find!({ ...l.key, attempt: 9 })).toBeUndefined()
+    await rt.kill(h)
+    await rt.cleanup(h)
+  })
+
+  it('resumes from an offset after a restart (a new runtime instance) without duplicates', async () => {
+    const l = stepLaunch({ lines: ['x1', 'x2', 'x3'], exitCode: 0 })
+    const h = await rt.start(l)
+    await fake.waitFor('pods', 'ctl-public', h.id, (p) => (p?.status as { phase?: string } | undefined)?.phase === 'Succeeded')
+    const kc = new KubeConfig()
+    kc.loadFromString(fake.kubeconfig)
+    const fresh = createKubernetesRuntime({ kubeConfig: kc })
+    const batches: LogBatch[] = []
+    const exit = await fresh.follow(h, 2, async (b) => {
+      batches.push(b)
+    })
+    expect(exit).toMatchObject({ exitCode: 0, reason: 'Completed' })
+    expect(batches.flatMap((b) => b.lines.map((x) => x.text))).toEqual(['x3'])
+    expect(batches.at(-1)?.offset).toBe(3)
+  })
+})
