@@ -5,9 +5,9 @@
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { CtlError } from '../errors.js'
-import type { ComputeResource, ComputeSpec, SecretRef, SecretResource, StackResource, WorkflowResource } from '../manifest/model.js'
+import type { ComputeResource, ComputeSpec, SecretRef, SecretResource, StackResource, VolumeResource, WorkflowResource } from '../manifest/model.js'
 import type { Store } from '../store/types.js'
-import type { StepLaunch } from '../runtime/types.js'
+import type { StepLaunch, VolumeClaimSpec } from '../runtime/types.js'
 import { StackRegistry } from '../stack/registry.js'
 import { BUILTIN_COMPUTES, resolvePodTemplate } from '../stack/pod.js'
 import type { RunContext } from '../stack/run-context.js'
@@ -133,12 +133,15 @@ export function createStoreLauncher(opts: StoreLauncherOptions): StepLauncher {
 
       // Every volume must be an applied `type: volume` of the workspace; its host folder is created on first use.
       const volumeDirs: Record<string, string> = {}
+      const volumes: Record<string, VolumeClaimSpec> = {}
       for (const v of step.spec.volumes) {
         const vol = await store.getResource({ workspace, type: 'volume', name: v.id })
         if (!vol) throw new CtlError('E_VOLUME', `volume "${v.id}" is not applied in workspace "${workspace}"; apply a type: volume resource named "${v.id}" first`)
         const dir = volumeDir(dataDir, workspace, v.id)
         mkdirSync(dir, { recursive: true })
         volumeDirs[claimNameFor(workspace, v.id)] = dir
+        const spec = (vol.manifest as Partial<VolumeResource>).volume
+        if (spec) volumes[claimNameFor(workspace, v.id)] = { size: spec.size, accessMode: spec.accessMode, ...(spec.storageClass ? { storageClass: spec.storageClass } : {}) }
       }
 
       const runContext: RunContext = {
@@ -178,6 +181,7 @@ export function createStoreLauncher(opts: StoreLauncherOptions): StepLauncher {
         redact,
         configData: { ...(resolved.configMap?.data ?? {}) },
         volumeDirs,
+        volumes,
         timeoutSeconds: step.timeoutSeconds,
       }
     },

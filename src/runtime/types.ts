@@ -11,6 +11,13 @@ export interface StepKey {
   attempt: number
 }
 
+/** A `type: volume` as a PersistentVolumeClaim: its size (a quantity), access mode and storage class. */
+export interface VolumeClaimSpec {
+  size: string
+  accessMode: 'ReadWriteMany' | 'ReadWriteOnce' | 'ReadOnlyMany'
+  storageClass?: string
+}
+
 export interface StepLaunch {
   key: StepKey
   /** Main container = containers[0]. */
@@ -21,6 +28,8 @@ export interface StepLaunch {
   configData: Record<string, string>
   /** PVC claimName → host folder of that `type: volume` resource. */
   volumeDirs: Record<string, string>
+  /** PVC claimName → the `type: volume` it stands for: what the Kubernetes runtime needs to create the claim. */
+  volumes?: Record<string, VolumeClaimSpec>
   /** Literal forms of every secret value the step can see (as is, base64, URL-encoded; see redactionForms in
       src/secrets/redact.ts): the runtime replaces each with `[redacted]` in the step's log before it is written
       anywhere, and in its exit message. The runtime adds the forms of `secretData` values itself. */

@@ -6,6 +6,8 @@ import type { AddressInfo } from 'node:net'
 import { openSqliteStore } from '../store/index.js'
 import type { Store } from '../store/types.js'
 import { createLocalRuntime } from '../runtime/local/index.js'
+import type { Runtime } from '../runtime/types.js'
+import { CtlError } from '../errors.js'
 import { createEngine } from '../engine/engine.js'
 import { buildApp } from './app.js'
 import { createStoreLauncher } from '../engine/launch.js'
@@ -31,6 +33,48 @@ export interface ControlPlaneOptions {
   logRetentionMs?: number
   /** Failed authentications allowed per client address and window before 429 (default 10 a minute). */
   authLimits?: AuthLimits
+  /** Where steps run: processes on this machine (default) or Pods on a Kubernetes cluster. */
+  runtime?: RuntimeKind
+  /** The cluster, for runtime 'kubernetes'. */
+  kubernetes?: KubernetesServerOptions
+}
+
+export type RuntimeKind = 'local' | 'kubernetes'
+
+export interface KubernetesServerOptions {
+  /** A kubeconfig file; without it KUBECONFIG, ~/.kube/config or the in-cluster service account. */
+  kubeconfigPath?: string
+  /** A context of the kubeconfig; default its current context. */
+  context?: string
+  /** Namespace of a workspace = prefix + workspace. Default 'ctl-'. */
+  namespacePrefix?: string
+  /** Create missing namespaces (needs the cluster-wide right to). Default false. */
+  manageNamespaces?: boolean
+}
+
+/** The runtime the control plane runs steps with. client-node is loaded only for 'kubernetes' (it is slow to load). */
+async function createRuntime(opts: ControlPlaneOptions): Promise<Runtime> {
+  const kind = opts.runtime ?? 'local'
+  if (kind === 'local') return createLocalRuntime({ stateDir: join(opts.dataDir, 'runs') })
+  if (kind !== 'kubernetes') throw new CtlError('E_USAGE', `unknown runtime "${String(kind)}" (expected local or kubernetes)`)
+  const k = opts.kubernetes ?? {}
+  const [{ KubeConfig }, { createKubernetesRuntime }] = await Promise.all([import('@kubernetes/client-node'), import('../runtime/kubernetes/index.js')])
+  const kubeConfig = new KubeConfig()
+  try {
+    if (k.kubeconfigPath) kubeConfig.loadFromFile(k.kubeconfigPath)
+    else kubeConfig.loadFromDefault()
+  } catch (err) {
+    throw new CtlError('E_USAGE', `cannot load the kubeconfig${k.kubeconfigPath ? ` ${k.kubeconfigPath}` : ''}: ${err instanceof Error ? err.message : String(err)}`)
+  }
+  if (k.context) {
+    if (!kubeConfig.getContextObject(k.context)) {
+      const known = kubeConfig.getContexts().map((c) => c.name)
+      throw new CtlError('E_USAGE', `kubeconfig has no context "${k.context}"${known.length ? ` (known: ${known.join(', ')})` : ''}`)
+    }
+    kubeConfig.setCurrentContext(k.context)
+  }
+  if (!kubeConfig.getCurrentCluster()) throw new CtlError('E_USAGE', 'no Kubernetes cluster configured: give --kubeconfig, set KUBECONFIG, or run inside a cluster')
+  return createKubernetesRuntime({ kubeConfig, namespacePrefix: k.namespacePrefix, manageNamespaces: k.manageNamespaces })
 }
 
 export interface ControlPlane {
@@ -78,7 +122,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     const box = new SecretBox(loadMasterKey(opts.dataDir).key)
     await verifyMasterKey(store, box)
     const redactions = new RunRedactions()
-    const runtime = createLocalRuntime({ stateDir: join(opts.dataDir, 'runs') })
+    const runtime = await createRuntime(opts)
     const launcher = createStoreLauncher({ store, dataDir: opts.dataDir, box, redactions })
     engine = createEngine({ store, runtime, dataDir: opts.dataDir, maxParallelSteps: opts.maxParallelSteps, launcher, redact: redactions.redact })
     await engine.start()

@@ -11,7 +11,7 @@ import { createRedactor, redactionForms } from '../local/redact.mjs'
 import type { LogBatch, Runtime, RuntimeHandle, RuntimeInfo, StepExit, StepKey, StepLaunch } from '../types.js'
 import { streamLines, StreamError } from './http.js'
 import { LogCursor } from './logs.js'
-import { buildStepObjects, namespaceFor, referencedNames, workspaceOf } from './objects.js'
+import { buildClaims, buildStepObjects, namespaceFor, referencedNames, workspaceOf } from './objects.js'
 import { apiError, backoffMs, sleep, statusOf, withRetry } from './retry.js'
 import { exitFromPod, logReadable, pullFailureExit, pullProblem } from './status.js'
 import { PodWatcher } from './watch.js'
@@ -136,6 +136,15 @@ export function createKubernetesRuntime(opts: KubernetesRuntimeOptions): Runtime
         await retry(() => api.replaceNamespacedConfigMap({ namespace, name, body })).catch((e2) => {
           throw apiError(`replacing config map ${namespace}/${name}`, e2)
         })
+      }
+    }
+    // Volumes before the Pod: created once, kept as they are afterwards (a claim's spec is mostly immutable).
+    for (const body of buildClaims(namespace, objs.pod, launch.volumes)) {
+      const name = body.metadata!.name!
+      try {
+        await retry(() => api.createNamespacedPersistentVolumeClaim({ namespace, body }))
+      } catch (e) {
+        if (statusOf(e) !== 409) throw missingNamespace(namespace, e, `creating persistent volume claim ${namespace}/${name}`)
       }
     }
     let pod: V1Pod

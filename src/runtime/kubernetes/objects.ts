@@ -3,7 +3,8 @@
 // the API calls so they can be tested without a cluster.
 
 import { createHash } from 'node:crypto'
-import type { V1ConfigMap, V1Pod, V1Secret } from '@kubernetes/client-node'
+import type { V1ConfigMap, V1PersistentVolumeClaim, V1Pod, V1Secret } from '@kubernetes/client-node'
+import type { VolumeClaimSpec } from '../types.js'
 import { CtlError } from '../../errors.js'
 
 const MAX_LABEL = 63
@@ -103,5 +104,33 @@ export function buildStepObjects(
   if (secretName) out.secret = { apiVersion: 'v1', kind: 'Secret', type: 'Opaque', metadata: meta(secretName), stringData: { ...launch.secretData } }
   const configName = single('ConfigMap', refs.configMaps, podName)
   if (configName) out.configMap = { apiVersion: 'v1', kind: 'ConfigMap', metadata: meta(configName), data: { ...launch.configData } }
+  return out
+}
+
+/**
+ * The PersistentVolumeClaims of the `type: volume` resources the Pod mounts, in `namespace`. A claim the Pod
+ * mounts without a spec in `volumes` is left alone (it must exist already: the Pod waits for it otherwise).
+ * Labelled but not owned by the run: a volume outlives the runs that use it.
+ */
+export function buildClaims(namespace: string, pod: V1Pod, volumes: Record<string, VolumeClaimSpec> | undefined): V1PersistentVolumeClaim[] {
+  const out: V1PersistentVolumeClaim[] = []
+  const seen = new Set<string>()
+  for (const v of pod.spec?.volumes ?? []) {
+    const name = v.persistentVolumeClaim?.claimName
+    const spec = name ? volumes?.[name] : undefined
+    if (!name || !spec || seen.has(name)) continue
+    seen.add(name)
+    const workspace = pod.metadata?.labels?.['ctl.dev/workspace']
+    out.push({
+      apiVersion: 'v1',
+      kind: 'PersistentVolumeClaim',
+      metadata: { name, namespace, labels: { 'app.kubernetes.io/managed-by': 'ctl', ...(workspace ? { 'ctl.dev/workspace': workspace } : {}) } },
+      spec: {
+        accessModes: [spec.accessMode],
+        resources: { requests: { storage: spec.size } },
+        ...(spec.storageClass ? { storageClassName: spec.storageClass } : {}),
+      },
+    })
+  }
   return out
 }
