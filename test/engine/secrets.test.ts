@@ -15,6 +15,7 @@ import { SecretBox, sealSecretManifest } from '../../src/secrets/crypto.js'
 import { REDACTED, RunRedactions, redactionForms } from '../../src/secrets/redact.js'
 import type { WorkflowResource } from '../../src/manifest/model.js'
 import { logText, workflow } from './support.js'
+import { filesContaining } from '../runtime/helpers.js'
 
 const VALUE = 'hunter2-Zq9/+x'
 
@@ -80,18 +81,6 @@ async function runOnce(st: Setup, wf: WorkflowResource, owner = 'alice') {
   return { resource: res.resource, run: runs[0]!, steps: await st.store.listStepRuns(runs[0]!.id) }
 }
 
-function filesContaining(dir: string, needle: string): string[] {
-  const hits: string[] = []
-  const walk = (d: string) => {
-    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
-      const p = path.join(d, e.name)
-      if (e.isDirectory()) walk(p)
-      else if (e.isFile() && fs.readFileSync(p).includes(needle)) hits.push(p)
-    }
-  }
-  walk(dir)
-  return hits
-}
 
 describe('sealed secrets in runs', () => {
   it('decrypts a sealed value for the step only; the stored log and every file keep it redacted', async () => {
