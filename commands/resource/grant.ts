@@ -1,7 +1,6 @@
 import { Flags } from '../../src/cli/oclif.js'
 import { BaseCommand, contextFlag, outputFlag, workspaceFlag } from '../../src/cli/base.js'
-import { parseOutputFormat } from '../../src/cli/output.js'
-import { runGrant, validateGrant, type GrantOptions } from '../../src/cli/verbs/access.js'
+import { completeGrant, runGrant, validateGrant } from '../../src/cli/verbs/access.js'
 import { openSession } from '../../src/cli/verbs/session.js'
 
 export const grantFlags = {
@@ -30,7 +29,7 @@ with the resource when it is deleted. --list shows the grants.`
 
   async run(): Promise<void> {
     const { flags } = await this.parse(ResourceGrant)
-    const options: GrantOptions = { type: flags.type, name: flags.name, to: flags.to, permission: flags.permission, list: flags.list, output: parseOutputFormat(flags.output) }
+    const options = completeGrant(flags)
     validateGrant(options)
     await runGrant(await openSession(flags, this.io, this.config.root), options, 'grant', this.io)
   }

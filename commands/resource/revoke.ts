@@ -1,6 +1,5 @@
 import { BaseCommand } from '../../src/cli/base.js'
-import { parseOutputFormat } from '../../src/cli/output.js'
-import { runGrant, validateGrant, type GrantOptions } from '../../src/cli/verbs/access.js'
+import { completeGrant, runGrant, validateGrant } from '../../src/cli/verbs/access.js'
 import { openSession } from '../../src/cli/verbs/session.js'
 import { grantFlags } from './grant.js'
 
@@ -14,7 +13,7 @@ export default class ResourceRevoke extends BaseCommand {
 
   async run(): Promise<void> {
     const { flags } = await this.parse(ResourceRevoke)
-    const options: GrantOptions = { type: flags.type, name: flags.name, to: flags.to, permission: flags.permission, list: flags.list, output: parseOutputFormat(flags.output) }
+    const options = completeGrant(flags)
     validateGrant(options)
     await runGrant(await openSession(flags, this.io, this.config.root), options, 'revoke', this.io)
   }

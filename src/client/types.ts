@@ -1,7 +1,7 @@
 // Request and response shapes of the HTTP API (/api/v1). One definition, used by
 // the server routes and the typed client, so the two cannot drift apart.
 import type { ErrorCode, ManifestIssue } from '../errors.js'
-import type { ResourceRecord, RunRecord, LogLineRecord, ResourceStatus, AuditRecord } from '../store/types.js'
+import type { ResourceRecord, RunRecord, LogLineRecord, ResourceStatus, AuditRecord, UserRecord, UserType, WorkspaceLayer, WorkspaceRecord } from '../store/types.js'
 import type { RunDetail, RuntimeSummary } from '../engine/api.js'
 import type { RuntimeInfo } from '../runtime/types.js'
 
@@ -127,7 +127,7 @@ export interface LogsQuery {
 
 // ---- identity and access (issue 4)
 
-export type UserType = 'person' | 'application'
+export type { UserType }
 export const ROLES = ['tenant-admin', 'operator', 'data-dev', 'viewer'] as const
 export type Role = (typeof ROLES)[number]
 /** What `auth can-i`, the audit log and 403 messages name. */
@@ -174,15 +174,8 @@ export interface ResourceRef {
   name: string
 }
 
-export interface UserInfo {
-  id: string
-  name: string
-  type: UserType
-  email?: string
-  createdAt: string
-  /** Only in listings with deleted users. */
-  deletedAt?: string
-}
+/** A user as the API shows it (`deletedAt` only in listings that include deleted users). */
+export type UserInfo = UserRecord
 
 export interface CreateUserRequest {
   id: string
@@ -251,15 +244,9 @@ export interface TagChangeResponse {
   tags: UserTag[]
 }
 
-export type WorkspaceLayer = 'user' | 'system'
+export type { WorkspaceLayer }
 
-export interface WorkspaceInfo {
-  name: string
-  description?: string
-  layer: WorkspaceLayer
-  tags: string[]
-  createdAt: string
-}
+export type WorkspaceInfo = WorkspaceRecord
 
 export interface CreateWorkspaceRequest {
   name: string

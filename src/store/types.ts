@@ -259,6 +259,7 @@ export interface Store extends IdentityStore {
 // ---- identity: users, API keys, role bindings, workspaces, grants, audit (issue 4)
 
 export type UserType = 'person' | 'application'
+export type WorkspaceLayer = 'user' | 'system'
 
 export interface UserRecord {
   id: string
@@ -306,7 +307,7 @@ export interface RoleBindingRecord {
 export interface WorkspaceRecord {
   name: string
   description?: string
-  layer: 'user' | 'system'
+  layer: WorkspaceLayer
   tags: string[]
   createdAt: string
 }

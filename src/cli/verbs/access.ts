@@ -4,7 +4,7 @@ import { PERMISSIONS, VERBS, type GrantInfo, type Permission, type ResourceRef, 
 import { CtlError } from '../../errors.js'
 import { INSTANCE_LEVEL_TYPES, RESOURCE_TYPES } from '../../manifest/model.js'
 import type { Io } from '../io.js'
-import { renderTable, toJson, toYaml, type OutputFormat } from '../output.js'
+import { parseOutputFormat, renderTable, toJson, toYaml, type OutputFormat } from '../output.js'
 import type { Session } from './session.js'
 
 function validateType(type: string): void {
@@ -27,6 +27,11 @@ export interface GrantOptions {
   permission?: string
   list: boolean
   output: OutputFormat
+}
+
+/** Flags of `resource grant` / `resource revoke` → options (both verbs take the same flags). */
+export function completeGrant(flags: { type: string; name: string; to?: string; permission?: string; list: boolean; output?: string }): GrantOptions {
+  return { type: flags.type, name: flags.name, to: flags.to, permission: flags.permission, list: flags.list, output: parseOutputFormat(flags.output) }
 }
 
 export function validateGrant(o: GrantOptions): void {

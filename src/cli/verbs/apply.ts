@@ -99,7 +99,7 @@ export class ApplyVerb {
     else {
       for (const r of response.results) {
         const what = o.dryRun === 'server' ? `${r.outcome === 'unchanged' ? 'unchanged' : r.outcome === 'created' ? 'would be created' : 'would be updated'} (server dry run)` : r.outcome
-        this.io.out(`applying${describeResource({ name: r.name, version: r.version as never, type: r.type as never, tags: [], layer: 'user', workspace: r.workspace ?? undefined }, workspace)}...${what}`)
+        this.io.out(`applying${describeResource(r, workspace)}...${what}`)
       }
       this.io.out('apply...complete')
     }

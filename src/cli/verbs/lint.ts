@@ -3,7 +3,7 @@
 import { ManifestError } from '../../errors.js'
 import { lintFiles } from '../../manifest/index.js'
 import type { ManifestContext } from '../../manifest/index.js'
-import type { NormalizedDocument, ResourceMeta } from '../../manifest/model.js'
+import type { NormalizedDocument } from '../../manifest/model.js'
 import { INSTANCE_LEVEL_TYPES } from '../../manifest/model.js'
 import type { Io } from '../io.js'
 import { offlineManifestContext } from '../offline.js'
@@ -35,8 +35,9 @@ export async function lintManifests(options: LintOptions, ctx: ManifestContext =
   return result.documents
 }
 
-export function describeResource(meta: ResourceMeta, workspace: string): string {
-  const scope = INSTANCE_LEVEL_TYPES.includes(meta.type) ? '' : `(${meta.workspace ?? workspace})`
+/** `(public) name:version:type`, as dataos-ctl prints a resource; instance-level types have no workspace. */
+export function describeResource(meta: { name: string; version: string; type: string; workspace?: string | null }, workspace: string): string {
+  const scope = (INSTANCE_LEVEL_TYPES as readonly string[]).includes(meta.type) ? '' : `(${meta.workspace ?? workspace})`
   return `${scope} ${meta.name}:${meta.version}:${meta.type}`
 }
 
