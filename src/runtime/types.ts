@@ -26,6 +26,11 @@ export interface StepLaunch {
   secretData: Record<string, string>
   /** Content of the ConfigMap the Pod references (config volume items / configMapKeyRef). */
   configData: Record<string, string>
+  /** Name of each Secret in pod.spec.imagePullSecrets → its Docker config JSON (from a `cloud-kernel-image-pull`
+      secret). The Kubernetes runtime creates them as `kubernetes.io/dockerconfigjson` Secrets in the Pod's namespace
+      (see src/runtime/kubernetes/pull-secrets.ts); the local runtime pulls no images and ignores them. Secret: never
+      written to disk in plain text; their password forms are in `redact`. Absent when the step names no pull secret. */
+  pullSecrets?: Record<string, string>
   /** PVC claimName → host folder of that `type: volume` resource. */
   volumeDirs: Record<string, string>
   /** PVC claimName → the `type: volume` it stands for: what the Kubernetes runtime needs to create the claim. */
@@ -85,4 +90,23 @@ export interface Runtime {
   /** The handle of an attempt started earlier, if it exists (the engine crashed between start() and storing the
       handle). Optional: without it the engine marks such an attempt `Lost`. Added for the engine's restart path. */
   find?(key: StepKey): Promise<RuntimeHandle | undefined>
+  /** The attempt as the runtime sees it now (live, not stored). Optional: `runtime get --node` then shows what the store knows. */
+  describe?(handle: RuntimeHandle): Promise<StepDescription>
+  /** A cheap look at an active attempt for tables: its phase and why (from a cache when the runtime has one). */
+  peek?(handle: RuntimeHandle): Promise<{ phase: string; message?: string } | undefined>
+}
+
+/** What a runtime can tell of one attempt right now (`ctl resource runtime get --node`): for Kubernetes, the Pod's
+    conditions, container states and events, as `kubectl describe pod` shows them. */
+export interface StepDescription {
+  /** Where it runs: the Pod (namespace/name) or the process. */
+  object: string
+  node?: string
+  /** Pending | Running | Succeeded | Failed | Unknown | Gone. */
+  phase: string
+  /** Why it is in that phase (e.g. the scheduler's message for an unschedulable Pod). */
+  message?: string
+  conditions: { type: string; status: string; reason?: string; message?: string; since?: string }[]
+  containers: { name: string; image: string; state: string; reason?: string; message?: string; exitCode?: number; startedAt?: string; finishedAt?: string; restarts: number }[]
+  events: { time: string; type: string; reason: string; message: string; source?: string; count: number }[]
 }

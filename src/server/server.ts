@@ -50,6 +50,14 @@ export interface KubernetesServerOptions {
   namespacePrefix?: string
   /** Create missing namespaces (needs the cluster-wide right to). Default false. */
   manageNamespaces?: boolean
+  /** How long an image may fail to pull before its step fails. Default 120 s. */
+  imagePullGraceSeconds?: number
+  /** Delete a step's Pod once it ended and its log is stored. Default true. */
+  gcWhenComplete?: boolean
+  /** Keep finished Pods this long before deleting them. Default 0. */
+  podTtlSeconds?: number
+  /** Storage class of volume claims whose volume names none. Default: the cluster's default. */
+  defaultStorageClass?: string
 }
 
 /** The runtime the control plane runs steps with. client-node is loaded only for 'kubernetes' (it is slow to load). */
@@ -74,7 +82,15 @@ async function createRuntime(opts: ControlPlaneOptions): Promise<Runtime> {
     kubeConfig.setCurrentContext(k.context)
   }
   if (!kubeConfig.getCurrentCluster()) throw new CtlError('E_USAGE', 'no Kubernetes cluster configured: give --kubeconfig, set KUBECONFIG, or run inside a cluster')
-  return createKubernetesRuntime({ kubeConfig, namespacePrefix: k.namespacePrefix, manageNamespaces: k.manageNamespaces })
+  return createKubernetesRuntime({
+    kubeConfig,
+    namespacePrefix: k.namespacePrefix,
+    manageNamespaces: k.manageNamespaces,
+    imagePullGraceSeconds: k.imagePullGraceSeconds,
+    gcWhenComplete: k.gcWhenComplete,
+    podTtlSeconds: k.podTtlSeconds,
+    defaultStorageClass: k.defaultStorageClass,
+  })
 }
 
 export interface ControlPlane {

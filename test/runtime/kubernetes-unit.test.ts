@@ -4,7 +4,9 @@
 import type { V1Pod } from '@kubernetes/client-node'
 import { describe, expect, it } from 'vitest'
 import { LogCursor, parseLogLine } from '../../src/runtime/kubernetes/logs.js'
-import { buildStepObjects, namespaceFor, referencedNames } from '../../src/runtime/kubernetes/objects.js'
+import { buildClaims, buildStepObjects, namespaceFor, referencedNames } from '../../src/runtime/kubernetes/objects.js'
+import { describePod, podPhase } from '../../src/runtime/kubernetes/describe.js'
+import { kubernetesEnvOf, kubernetesOptionsOf } from '../../src/server/kube-flags.js'
 import { exitFromPod, pendingReason, pullFailureExit, pullProblem } from '../../src/runtime/kubernetes/status.js'
 
 const basePod = (): V1Pod => ({
@@ -104,5 +106,56 @@ describe('LogCursor', () => {
     c.beginRead()
     expect(c.accept(['2026-01-01T00:00:01Z a', '2026-01-01T00:00:02Z b', '2026-01-01T00:00:03Z c']).map((x) => x.line.text)).toEqual(['c'])
     expect(c.delivered).toBe(3)
+  })
+})
+
+describe('buildClaims', () => {
+  const mounting = (): V1Pod => ({
+    ...basePod(),
+    spec: { ...basePod().spec!, volumes: [{ name: 'data', persistentVolumeClaim: { claimName: 'ctl-vol-public-data' } }] },
+  })
+  it("uses the volume's storage class, else the server default, else leaves it to the cluster", () => {
+    const spec = { size: '1Gi', accessMode: 'ReadWriteOnce' as const }
+    expect(buildClaims('ns', mounting(), { 'ctl-vol-public-data': { ...spec, storageClass: 'fast' } }, 'standard')[0]?.spec?.storageClassName).toBe('fast')
+    expect(buildClaims('ns', mounting(), { 'ctl-vol-public-data': spec }, 'standard')[0]?.spec?.storageClassName).toBe('standard')
+    expect(buildClaims('ns', mounting(), { 'ctl-vol-public-data': spec })[0]?.spec).not.toHaveProperty('storageClassName')
+  })
+})
+
+describe('describePod', () => {
+  it('gives conditions, container states and the Pod\'s own events in time order', () => {
+    const pod: V1Pod = {
+      ...basePod(),
+      metadata: { ...basePod().metadata, uid: 'u1', namespace: 'ctl-public' },
+      spec: { ...basePod().spec!, nodeName: 'node-7' },
+      status: {
+        phase: 'Failed',
+        conditions: [{ type: 'Ready', status: 'False', reason: 'PodFailed' }],
+        containerStatuses: [{ name: 's', image: 'busybox:1', imageID: '', ready: false, restartCount: 0, state: { terminated: { exitCode: 137, reason: 'OOMKilled', startedAt: new Date('2026-01-01T00:00:00Z'), finishedAt: new Date('2026-01-01T00:00:05Z') } } }],
+      },
+    }
+    const ev = (t: string, reason: string, uid = 'u1') => ({ metadata: {}, involvedObject: { kind: 'Pod', name: pod.metadata!.name, uid }, reason, message: reason, type: 'Normal', lastTimestamp: new Date(t), count: 1 })
+    const d = describePod(pod, [ev('2026-01-01T00:00:02Z', 'Started'), ev('2026-01-01T00:00:01Z', 'Pulled'), ev('2026-01-01T00:00:00Z', 'Other', 'u0')])
+    expect(d).toMatchObject({ object: 'pod ctl-public/wf-s-abc-1', node: 'node-7', phase: 'Failed' })
+    expect(d.containers).toEqual([{ name: 's', image: 'busybox:1', state: 'Terminated', reason: 'OOMKilled', message: undefined, exitCode: 137, startedAt: '2026-01-01T00:00:00.000Z', finishedAt: '2026-01-01T00:00:05.000Z', restarts: 0 }])
+    expect(d.events.map((e) => e.reason)).toEqual(['Pulled', 'Started'])
+    expect(d.conditions).toEqual([{ type: 'Ready', status: 'False', reason: 'PodFailed', message: undefined, since: undefined }])
+  })
+
+  it('reports a Pending Pod with the reason it waits', () => {
+    const pod = withMain({ phase: 'Pending', conditions: [{ type: 'PodScheduled', status: 'False', reason: 'Unschedulable', message: '0/1 nodes are available' }] })
+    expect(podPhase(pod)).toEqual({ phase: 'Pending', message: 'Unschedulable: 0/1 nodes are available' })
+    expect(podPhase(withMain({ phase: 'Running' }))).toEqual({ phase: 'Running' })
+  })
+})
+
+describe('kubernetesOptionsOf (server start flags)', () => {
+  const flags = { 'namespace-prefix': 'ctl-', 'manage-namespaces': false, 'image-pull-grace': '90s', 'gc-when-complete': true, 'pod-ttl': '10m', 'storage-class': 'fast' }
+  it('reads durations and passes the policy through, and the same values to a detached child', () => {
+    expect(kubernetesOptionsOf(flags)).toMatchObject({ imagePullGraceSeconds: 90, podTtlSeconds: 600, gcWhenComplete: true, defaultStorageClass: 'fast', namespacePrefix: 'ctl-' })
+    expect(kubernetesEnvOf(flags)).toMatchObject({ CTL_IMAGE_PULL_GRACE: '90s', CTL_POD_TTL: '10m', CTL_GC_WHEN_COMPLETE: 'true', CTL_STORAGE_CLASS: 'fast' })
+  })
+  it('refuses a duration it cannot read, naming the flag', () => {
+    expect(() => kubernetesOptionsOf({ ...flags, 'pod-ttl': 'soon' })).toThrow('--pod-ttl "soon" is not a duration')
   })
 })

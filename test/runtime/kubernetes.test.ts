@@ -95,10 +95,65 @@ describe('kubernetes runtime on the fake API server', () => {
     expect(r.batches.at(-1)?.offset).toBe(3)
     const d = r.handle.data as { namespace: string; podName: string }
     expect(d.namespace).toBe('ctl-public')
-    expect(fake.get('secrets', 'ctl-public', `wf-r${n}-main-projection`)).toBeDefined()
-    expect(fake.get('pods', 'ctl-public', d.podName)).toBeDefined()
+    const secret = fake.get('secrets', 'ctl-public', `wf-r${n}-main-projection`)
+    const pod = fake.get('pods', 'ctl-public', d.podName)
+    // Owned by the Pod, so the cluster's garbage collector deletes it with the Pod.
+    expect(secret?.metadata?.ownerReferences).toEqual([{ apiVersion: 'v1', kind: 'Pod', name: d.podName, uid: pod?.metadata?.uid }])
     await rt.cleanup(r.handle)
     expect(fake.get('pods', 'ctl-public', d.podName)).toBeUndefined()
+    expect(fake.get('secrets', 'ctl-public', `wf-r${n}-main-projection`)).toBeUndefined()
+  })
+
+  it('keeps finished Pods when gcWhenComplete is off, and deletes them after the TTL when it is on', async () => {
+    const kc = new KubeConfig()
+    kc.loadFromString(fake.kubeconfig)
+    const keep = createKubernetesRuntime({ kubeConfig: kc, gcWhenComplete: false, retryForSeconds: 20 })
+    const kept = await keep.start(stepLaunch({ lines: ['kept'] }))
+    await keep.follow(kept, 0, async () => {})
+    await keep.cleanup(kept)
+    expect(fake.get('pods', 'ctl-public', kept.id)).toBeDefined()
+    await rt.cleanup(kept)
+
+    const ttl = createKubernetesRuntime({ kubeConfig: kc, podTtlSeconds: 0.3, retryForSeconds: 20 })
+    const h = await ttl.start(stepLaunch({ lines: ['ttl'] }))
+    await ttl.follow(h, 0, async () => {})
+    await ttl.cleanup(h)
+    expect(fake.get('pods', 'ctl-public', h.id)).toBeDefined()
+    await fake.waitFor('pods', 'ctl-public', h.id, (p) => p === undefined)
+  })
+
+  it('describes a Pod: an unschedulable one is Pending with the scheduler\'s message, its condition and event', async () => {
+    const l = stepLaunch({ failure: 'Unschedulable', message: '0/3 nodes are available: 3 Insufficient memory.' })
+    const r = await runStep(l, async (h) => {
+      await fake.waitFor('pods', 'ctl-public', h.id, (p) => JSON.stringify(p?.status ?? {}).includes('Unschedulable'))
+      for (;;) {
+        const seen = await rt.peek!(h)
+        if (seen?.message) {
+          expect(seen).toEqual({ phase: 'Pending', message: 'Unschedulable: 0/3 nodes are available: 3 Insufficient memory.' })
+          break
+        }
+        await pause()
+      }
+      const d = await rt.describe!(h)
+      expect(d).toMatchObject({ object: `pod ctl-public/${h.id}`, phase: 'Pending', message: expect.stringContaining('Insufficient memory') })
+      expect(d.conditions).toContainEqual(expect.objectContaining({ type: 'PodScheduled', status: 'False', reason: 'Unschedulable' }))
+      expect(d.containers).toEqual([expect.objectContaining({ name: 'main', image: 'busybox:1', state: 'Waiting' })])
+      expect(d.events).toContainEqual(expect.objectContaining({ type: 'Warning', reason: 'FailedScheduling', message: '0/3 nodes are available: 3 Insufficient memory.', source: 'default-scheduler' }))
+      await rt.kill(h, 'gave up')
+    })
+    expect(r.exit).toMatchObject({ reason: 'Killed' })
+    const gone = await rt.describe!(r.handle)
+    expect(gone.phase).toBe('Gone')
+  })
+
+  it('follows many Pods of a namespace over one watch', async () => {
+    await runStep(stepLaunch({ lines: [] })) // informer running
+    const before = fake.requests.length
+    const all = await Promise.all(Array.from({ length: 12 }, (_, i) => runStep(stepLaunch({ lines: [`line ${i}`] }))))
+    expect(all.map((r) => r.texts)).toEqual(Array.from({ length: 12 }, (_, i) => [`line ${i}`]))
+    const used = fake.requests.slice(before)
+    expect(used.filter((q) => q.kind === 'watch').length).toBeLessThanOrEqual(1)
+    expect(used.filter((q) => q.method === 'GET' && q.kind === 'request').length).toBe(0)
   })
 
   it('reports a failing exit code', async () => {
@@ -160,6 +215,15 @@ describe('kubernetes runtime on the fake API server', () => {
     const answers = fake.requests.slice(before).map((q) => q.status)
     expect(answers.filter((s) => s === 429)).toHaveLength(2)
     expect(answers.filter((s) => s === 500)).toHaveLength(2)
+  })
+
+  it('adopts its own Pod when the answer to the create was lost and the retry gets 409', async () => {
+    fake.failNext(1, 500, { afterApplying: true, match: (method, path) => method === 'POST' && path.endsWith('/pods') })
+    const r = await runStep(stepLaunch({ lines: ['once'], exitCode: 0 }))
+    expect(r.exit).toMatchObject({ exitCode: 0, reason: 'Completed' })
+    expect(r.texts).toEqual(['once'])
+    const creates = fake.requests.filter((q) => q.method === 'POST' && q.path.endsWith('/pods') && q.status !== 0).slice(-2)
+    expect(creates.map((q) => q.status)).toEqual([500, 409])
   })
 
   it('maps the active deadline to DeadlineExceeded', async () => {

@@ -4,17 +4,18 @@
 // is in the handle (namespace, pod name, uid). The client library is loaded on first use (it is
 // slow to load), so importing this module stays cheap.
 
-import type { CoreV1Api, KubeConfig, V1Pod } from '@kubernetes/client-node'
+import type { CoreV1Api, KubeConfig, V1ConfigMap, V1OwnerReference, V1Pod, V1Secret } from '@kubernetes/client-node'
 import { CtlError } from '../../errors.js'
 import { labelValue } from '../../stack/pod-parts.js'
 import { createRedactor, redactionForms } from '../local/redact.mjs'
-import type { LogBatch, Runtime, RuntimeHandle, RuntimeInfo, StepExit, StepKey, StepLaunch } from '../types.js'
+import type { LogBatch, Runtime, RuntimeHandle, RuntimeInfo, StepDescription, StepExit, StepKey, StepLaunch } from '../types.js'
+import { describePod, podPhase } from './describe.js'
 import { streamLines, StreamError } from './http.js'
 import { LogCursor } from './logs.js'
 import { buildClaims, buildStepObjects, namespaceFor, referencedNames, workspaceOf } from './objects.js'
-import { apiError, backoffMs, sleep, statusOf, withRetry } from './retry.js'
+import { apiError, backoffMs, isTransient, sleep, statusOf, withRetry } from './retry.js'
 import { exitFromPod, logReadable, pullFailureExit, pullProblem } from './status.js'
-import { PodWatcher } from './watch.js'
+import { NamespacePodInformer } from './informer.js'
 
 export { namespaceFor } from './objects.js'
 
@@ -30,6 +31,13 @@ export interface KubernetesRuntimeOptions {
   retryForSeconds?: number
   /** Grace period of the Pod deletion in kill(). Default 2 s. */
   killGraceSeconds?: number
+  /** Delete a step's Pod once its attempt ended and its log is stored. Default true; false keeps every Pod
+      (and, through its owner reference, its Secret and ConfigMap) for inspection. */
+  gcWhenComplete?: boolean
+  /** With gcWhenComplete: keep a finished Pod this long before deleting it. Default 0 (at once). */
+  podTtlSeconds?: number
+  /** Storage class of the claims of volumes that name none. Default: the cluster's default class. */
+  defaultStorageClass?: string
 }
 
 export interface KubernetesHandleData {
@@ -67,12 +75,42 @@ function handleOf(pod: V1Pod, secretName: string | undefined): RuntimeHandle {
   return { runtime: 'kubernetes', id: data.podName, data: { ...data } }
 }
 
+type Ownable = V1Secret | V1ConfigMap
+
+/** Create and replace of one kind of namespaced object (the client library has a method per kind). */
+interface ObjectCalls<T extends Ownable> {
+  create(body: T): Promise<unknown>
+  replace(name: string, body: T): Promise<unknown>
+}
+
+/** An object created for a step attempt, to be owned by its Pod. */
+interface Owned {
+  label: string
+  replace(pod: V1Pod): Promise<unknown>
+}
+
+/** The Pod found under our name is this attempt's (same run, step and attempt labels), not an older one's. */
+function isSameAttempt(found: V1Pod, wanted: V1Pod): boolean {
+  const a = found.metadata?.labels ?? {}
+  const b = wanted.metadata?.labels ?? {}
+  return !found.metadata?.deletionTimestamp && ['ctl.dev/run', 'ctl.dev/step', 'ctl.dev/attempt'].every((k) => a[k] !== undefined && a[k] === b[k])
+}
+
+function podOwner(pod: V1Pod): V1OwnerReference {
+  // Not a controller reference: the Pod merely outlives it; blockOwnerDeletion needs rights the runtime lacks.
+  return { apiVersion: 'v1', kind: 'Pod', name: pod.metadata?.name ?? '', uid: pod.metadata?.uid ?? '' }
+}
+
 export function createKubernetesRuntime(opts: KubernetesRuntimeOptions): Runtime {
   const kc = opts.kubeConfig
   const prefix = opts.namespacePrefix ?? 'ctl-'
   const graceSeconds = opts.imagePullGraceSeconds ?? 120
   const retryForMs = (opts.retryForSeconds ?? 60) * 1000
   const killGrace = opts.killGraceSeconds ?? 2
+  const gcWhenComplete = opts.gcWhenComplete ?? true
+  const ttlMs = (opts.podTtlSeconds ?? 0) * 1000
+  /** Deletions waiting for the TTL. */
+  const expiring = new Set<NodeJS.Timeout>()
   let corePromise: Promise<CoreV1Api> | undefined
   const core = (): Promise<CoreV1Api> =>
     (corePromise ??= import('@kubernetes/client-node').then((k8s) => kc.makeApiClient(k8s.CoreV1Api)))
@@ -83,6 +121,12 @@ export function createKubernetesRuntime(opts: KubernetesRuntimeOptions): Runtime
   const created = new Map<string, V1Pod>()
   const killed = new Map<string, string>()
   const retry = <T>(fn: () => Promise<T>, signal?: AbortSignal) => withRetry(fn, { retryForMs, signal })
+  const informers = new Map<string, NamespacePodInformer>()
+  const informerFor = (api: CoreV1Api, namespace: string): NamespacePodInformer => {
+    let inf = informers.get(namespace)
+    if (!inf) informers.set(namespace, (inf = new NamespacePodInformer(kc, api, namespace, { retryForMs })))
+    return inf
+  }
 
   const info: RuntimeInfo = {
     name: 'kubernetes',
@@ -107,39 +151,32 @@ export function createKubernetesRuntime(opts: KubernetesRuntimeOptions): Runtime
     return apiError(what, e)
   }
 
+  const secretCalls = (api: CoreV1Api): ObjectCalls<V1Secret> => {
+    return {
+      create: (body) => api.createNamespacedSecret({ namespace: body.metadata!.namespace!, body }),
+      replace: (name, body) => api.replaceNamespacedSecret({ namespace: body.metadata!.namespace!, name, body }),
+    }
+  }
+  const configMapCalls = (api: CoreV1Api): ObjectCalls<V1ConfigMap> => {
+    return {
+      create: (body) => api.createNamespacedConfigMap({ namespace: body.metadata!.namespace!, body }),
+      replace: (name, body) => api.replaceNamespacedConfigMap({ namespace: body.metadata!.namespace!, name, body }),
+    }
+  }
+
   async function start(launch: StepLaunch): Promise<RuntimeHandle> {
     const api = await core()
     const namespace = namespaceFor(prefix, workspaceOf(launch.pod))
     const objs = buildStepObjects(namespace, launch)
     await ensureNamespace(api, namespace)
     const podName = objs.pod.metadata!.name!
-    // Shared by the attempts of a step: created, or replaced with this attempt's content.
-    if (objs.secret) {
-      const body = objs.secret
-      const name = body.metadata!.name!
-      try {
-        await retry(() => api.createNamespacedSecret({ namespace, body }))
-      } catch (e) {
-        if (statusOf(e) !== 409) throw missingNamespace(namespace, e, `creating secret ${namespace}/${name}`)
-        await retry(() => api.replaceNamespacedSecret({ namespace, name, body })).catch((e2) => {
-          throw apiError(`replacing secret ${namespace}/${name}`, e2)
-        })
-      }
-    }
-    if (objs.configMap) {
-      const body = objs.configMap
-      const name = body.metadata!.name!
-      try {
-        await retry(() => api.createNamespacedConfigMap({ namespace, body }))
-      } catch (e) {
-        if (statusOf(e) !== 409) throw missingNamespace(namespace, e, `creating config map ${namespace}/${name}`)
-        await retry(() => api.replaceNamespacedConfigMap({ namespace, name, body })).catch((e2) => {
-          throw apiError(`replacing config map ${namespace}/${name}`, e2)
-        })
-      }
-    }
+    // Shared by the attempts of a step: created, or replaced with this attempt's content. Each is then
+    // owned by this attempt's Pod (below), so Kubernetes deletes it with the Pod.
+    const owned: Owned[] = []
+    if (objs.secret) owned.push(await upsert(secretCalls(api), namespace, objs.secret, 'secret'))
+    if (objs.configMap) owned.push(await upsert(configMapCalls(api), namespace, objs.configMap, 'config map'))
     // Volumes before the Pod: created once, kept as they are afterwards (a claim's spec is mostly immutable).
-    for (const body of buildClaims(namespace, objs.pod, launch.volumes)) {
+    for (const body of buildClaims(namespace, objs.pod, launch.volumes, opts.defaultStorageClass)) {
       const name = body.metadata!.name!
       try {
         await retry(() => api.createNamespacedPersistentVolumeClaim({ namespace, body }))
@@ -148,21 +185,64 @@ export function createKubernetesRuntime(opts: KubernetesRuntimeOptions): Runtime
       }
     }
     let pod: V1Pod
+    // A create whose answer was lost (broken connection, 5xx) may have created the Pod: the retry then gets 409.
+    let answerLost = false
     try {
-      pod = await retry(() => api.createNamespacedPod({ namespace, body: objs.pod }))
+      pod = await retry(() =>
+        api.createNamespacedPod({ namespace, body: objs.pod }).catch((e: unknown) => {
+          if (isTransient(e)) answerLost = true
+          throw e
+        }),
+      )
     } catch (e) {
-      if (statusOf(e) === 409) {
+      if (statusOf(e) !== 409) throw missingNamespace(namespace, e, `creating pod ${namespace}/${podName}`)
+      const existing = await retry(() => api.readNamespacedPod({ namespace, name: podName })).catch(() => undefined)
+      if (answerLost && existing && isSameAttempt(existing, objs.pod)) {
+        pod = existing
+      } else {
         // details.handle lets an engine that crashed between start() and storing the handle reattach.
-        const existing = await retry(() => api.readNamespacedPod({ namespace, name: podName })).catch(() => undefined)
         const k = launch.key
         throw new CtlError('E_CONFLICT', `step attempt ${k.runId}/${k.step}/${k.attempt} was already started (pod ${namespace}/${podName})`, existing ? { handle: handleOf(existing, objs.secret?.metadata?.name) } : undefined)
       }
-      throw missingNamespace(namespace, e, `creating pod ${namespace}/${podName}`)
     }
     const uid = pod.metadata?.uid ?? ''
+    // Owner references need the Pod's uid, so they are added after it exists (one replace each). The Pod
+    // waits for nothing meanwhile: its Secret and ConfigMap exist already.
+    for (const o of owned) await own(o, pod)
     redactors.set(uid, createRedactor(redactionForms(Object.values(launch.secretData), launch.redact)))
     created.set(uid, pod)
     return handleOf(pod, objs.secret?.metadata?.name)
+  }
+
+  async function upsert<T extends Ownable>(calls: ObjectCalls<T>, namespace: string, body: T, what: string): Promise<Owned> {
+    const name = body.metadata!.name!
+    const label = `${what} ${namespace}/${name}`
+    try {
+      await retry(() => calls.create(body))
+    } catch (e) {
+      if (statusOf(e) !== 409) throw missingNamespace(namespace, e, `creating ${label}`)
+      try {
+        await retry(() => calls.replace(name, body))
+      } catch (e2) {
+        // Deleted meanwhile with the Pod that owned it (the garbage collector): create it again.
+        if (statusOf(e2) !== 404) throw apiError(`replacing ${label}`, e2)
+        await retry(() => calls.create(body)).catch((e3) => {
+          throw apiError(`creating ${label}`, e3)
+        })
+      }
+    }
+    return {
+      label,
+      replace: (pod) => calls.replace(name, { ...body, metadata: { ...body.metadata, ownerReferences: [podOwner(pod)] } }),
+    }
+  }
+
+  async function own(o: Owned, pod: V1Pod): Promise<void> {
+    try {
+      await retry(() => o.replace(pod))
+    } catch (e) {
+      throw apiError(`adding the owner reference of ${o.label}`, e)
+    }
   }
 
   /** After a restart the redaction forms are rebuilt from the Secret (the handle never holds secret values). */
@@ -198,7 +278,7 @@ export function createKubernetesRuntime(opts: KubernetesRuntimeOptions): Runtime
     const api = await core()
     const redact = await redactorFor(api, d)
     const cursor = new LogCursor(fromOffset)
-    const watcher = new PodWatcher(kc, api, d.namespace, d.podName, d.uid, created.get(d.uid), retryForMs)
+    const watcher = informerFor(api, d.namespace).follow(d.podName, d.uid, created.get(d.uid))
     const finish = (exit: StepExit): StepExit => {
       created.delete(d.uid)
       return exit.message === undefined ? exit : { ...exit, message: redact(exit.message) }
@@ -242,7 +322,6 @@ export function createKubernetesRuntime(opts: KubernetesRuntimeOptions): Runtime
       }
     }
 
-    watcher.start()
     let pullSince: number | undefined
     let failures = 0
     try {
@@ -307,10 +386,82 @@ export function createKubernetesRuntime(opts: KubernetesRuntimeOptions): Runtime
 
   async function cleanup(handle: RuntimeHandle): Promise<void> {
     const d = handleData(handle)
-    await deletePod(await core(), d, 0)
     created.delete(d.uid)
     redactors.delete(d.uid)
     killed.delete(d.uid)
+    if (!gcWhenComplete) return
+    if (ttlMs <= 0) return deletePod(await core(), d, 0)
+    // Deleted by a timer, and by the sweep should the control plane restart before it fires.
+    const t = setTimeout(() => {
+      expiring.delete(t)
+      void core().then((api) => deletePod(api, d, 0)).catch(() => undefined)
+    }, ttlMs)
+    t.unref()
+    expiring.add(t)
+    startSweeping()
+  }
+
+  /**
+   * Finished ctl Pods older than the TTL, in our namespaces, deleted (a restart forgets the timers). A Pod
+   * that ended while the control plane was down is collected on reattach within seconds, long before a
+   * sweep, which runs first one TTL after start and then every TTL (at least a minute).
+   */
+  async function sweep(): Promise<void> {
+    const api = await core()
+    const list = await retry(() => api.listPodForAllNamespaces({ labelSelector: 'ctl.dev/run' }))
+    const now = Date.now()
+    for (const pod of list.items) {
+      if (!(pod.metadata?.namespace ?? '').startsWith(prefix) || pod.metadata?.deletionTimestamp) continue
+      const ended = exitFromPod(pod)
+      if (!ended || now - Date.parse(ended.finishedAt) < ttlMs) continue
+      const d = handleData(handleOf(pod, undefined))
+      if (created.has(d.uid)) continue // still followed by this control plane
+      await deletePod(api, d, 0)
+    }
+  }
+
+  let sweeper: NodeJS.Timeout | undefined
+  function startSweeping(): void {
+    if (sweeper || ttlMs <= 0) return
+    sweeper = setInterval(() => void sweep().catch(() => undefined), Math.max(ttlMs, 60_000))
+    sweeper.unref()
+  }
+
+  async function peekPod(api: CoreV1Api, d: KubernetesHandleData): Promise<V1Pod | undefined> {
+    const cached = informers.get(d.namespace)?.cached(d.podName)
+    if (cached && cached.metadata?.uid === d.uid) return cached
+    try {
+      const pod = await retry(() => api.readNamespacedPod({ namespace: d.namespace, name: d.podName }))
+      return pod.metadata?.uid === d.uid ? pod : undefined
+    } catch (e) {
+      if (statusOf(e) === 404) return undefined
+      throw apiError(`reading pod ${d.namespace}/${d.podName}`, e)
+    }
+  }
+
+  async function describe(handle: RuntimeHandle): Promise<StepDescription> {
+    const d = handleData(handle)
+    const api = await core()
+    const [pod, events] = await Promise.all([
+      peekPod(api, d),
+      retry(() => api.listNamespacedEvent({ namespace: d.namespace, fieldSelector: `involvedObject.name=${d.podName}` })).then(
+        (l) => l.items,
+        (e) => {
+          throw apiError(`listing the events of pod ${d.namespace}/${d.podName}`, e)
+        },
+      ),
+    ])
+    if (!pod) {
+      const gone = describePod({ metadata: { name: d.podName, namespace: d.namespace, uid: d.uid }, spec: { containers: [] } }, events)
+      return { ...gone, phase: 'Gone', message: 'the Pod was deleted (the runtime deletes Pods once their attempt ended)' }
+    }
+    return describePod(pod, events)
+  }
+
+  async function peek(handle: RuntimeHandle): Promise<{ phase: string; message?: string } | undefined> {
+    const d = handleData(handle)
+    const pod = await peekPod(await core(), d)
+    return pod ? podPhase(pod) : undefined
   }
 
   async function find(key: StepKey): Promise<RuntimeHandle | undefined> {
@@ -325,5 +476,6 @@ export function createKubernetesRuntime(opts: KubernetesRuntimeOptions): Runtime
     return handleOf(pod, referencedNames(pod).secrets[0])
   }
 
-  return { info: () => info, start, follow, kill, cleanup, find }
+  if (gcWhenComplete) startSweeping()
+  return { info: () => info, start, follow, kill, cleanup, find, describe, peek }
 }

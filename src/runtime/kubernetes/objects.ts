@@ -112,7 +112,7 @@ export function buildStepObjects(
  * mounts without a spec in `volumes` is left alone (it must exist already: the Pod waits for it otherwise).
  * Labelled but not owned by the run: a volume outlives the runs that use it.
  */
-export function buildClaims(namespace: string, pod: V1Pod, volumes: Record<string, VolumeClaimSpec> | undefined): V1PersistentVolumeClaim[] {
+export function buildClaims(namespace: string, pod: V1Pod, volumes: Record<string, VolumeClaimSpec> | undefined, defaultStorageClass?: string): V1PersistentVolumeClaim[] {
   const out: V1PersistentVolumeClaim[] = []
   const seen = new Set<string>()
   for (const v of pod.spec?.volumes ?? []) {
@@ -128,7 +128,8 @@ export function buildClaims(namespace: string, pod: V1Pod, volumes: Record<strin
       spec: {
         accessModes: [spec.accessMode],
         resources: { requests: { storage: spec.size } },
-        ...(spec.storageClass ? { storageClassName: spec.storageClass } : {}),
+        // The volume's own class, else the server's default, else none: the cluster's default class applies.
+        ...(spec.storageClass ?? defaultStorageClass ? { storageClassName: spec.storageClass ?? defaultStorageClass } : {}),
       },
     })
   }

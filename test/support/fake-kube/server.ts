@@ -56,6 +56,18 @@ export class FakeKubeHandler {
       return
     }
     const inj = this.injected.find((i) => i.remaining > 0 && (!i.opts.match || i.opts.match(method, path)))
+    if (inj?.opts.afterApplying) {
+      inj.remaining -= 1
+      const lost = (): void => send(500, statusObject(500, 'InternalError', 'Internal error occurred: answer lost (injected by the fake)'))
+      readBody(req).then((raw) => {
+        try {
+          this.route(method, path, q, raw, res, { ...record }, () => lost())
+        } catch {
+          lost()
+        }
+      }, () => lost())
+      return
+    }
     if (inj) {
       inj.remaining -= 1
       if (inj.status === 429) {

@@ -44,13 +44,19 @@ export function matchesLabels(obj: KubeObject, selector: string | undefined): bo
   return true
 }
 
-/** fieldSelector: only metadata.name / metadata.namespace equality (what single-object watches use). */
+/** fieldSelector: equality on metadata.name / metadata.namespace (single-object watches) and on an Event's
+    involvedObject.name / .uid / .kind (what `kubectl describe pod` asks for). */
 export function matchesFields(obj: KubeObject, selector: string | undefined): boolean {
   if (!selector) return true
+  const involved = (obj as { involvedObject?: Record<string, unknown> }).involvedObject
   for (const term of selector.split(',')) {
     const [k, v] = term.split('=').map((s) => s.trim())
     if (!k) continue
-    const actual = k === 'metadata.name' ? obj.metadata?.name : k === 'metadata.namespace' ? obj.metadata?.namespace : undefined
+    const actual =
+      k === 'metadata.name' ? obj.metadata?.name
+      : k === 'metadata.namespace' ? obj.metadata?.namespace
+      : k.startsWith('involvedObject.') ? involved?.[k.slice('involvedObject.'.length)]
+      : undefined
     if (actual !== v) return false
   }
   return true

@@ -92,4 +92,6 @@ export interface FailNextOptions {
   retryAfterSeconds?: number
   /** Only requests matching count and fail (default: every request). */
   match?: (method: string, path: string) => boolean
+  /** Carry the request out, then answer the failure anyway: an answer lost on the way back (500 only). */
+  afterApplying?: boolean
 }

@@ -1,0 +1,51 @@
+// `ctl server start` flags of the Kubernetes runtime → KubernetesServerOptions, and the environment a
+// detached control plane reads them back from (it is started with the core flags only).
+import { resolve } from 'node:path'
+import { CtlError } from '../errors.js'
+import { parseDurationMs } from '../engine/retry.js'
+import type { KubernetesServerOptions } from './server.js'
+
+export interface KubeStartFlags {
+  kubeconfig?: string
+  'kube-context'?: string
+  'namespace-prefix': string
+  'manage-namespaces': boolean
+  'image-pull-grace': string
+  'gc-when-complete': boolean
+  'pod-ttl': string
+  'storage-class'?: string
+}
+
+function seconds(flag: string, text: string): number {
+  const ms = parseDurationMs(text)
+  if (ms === undefined) throw new CtlError('E_USAGE', `--${flag} "${text}" is not a duration such as 90s, 2m or 1h`)
+  return ms / 1000
+}
+
+export function kubernetesOptionsOf(flags: KubeStartFlags): KubernetesServerOptions {
+  return {
+    kubeconfigPath: flags.kubeconfig,
+    context: flags['kube-context'],
+    namespacePrefix: flags['namespace-prefix'],
+    manageNamespaces: flags['manage-namespaces'],
+    imagePullGraceSeconds: seconds('image-pull-grace', flags['image-pull-grace']),
+    gcWhenComplete: flags['gc-when-complete'],
+    podTtlSeconds: seconds('pod-ttl', flags['pod-ttl']),
+    defaultStorageClass: flags['storage-class'] || undefined,
+  }
+}
+
+/** The variables the flags also read (their `env`), so a detached child sees the same choices. */
+export function kubernetesEnvOf(flags: KubeStartFlags): Record<string, string> {
+  kubernetesOptionsOf(flags) // refuse bad values here, not in the child's log
+  return {
+    CTL_NAMESPACE_PREFIX: flags['namespace-prefix'],
+    CTL_MANAGE_NAMESPACES: String(flags['manage-namespaces']),
+    CTL_IMAGE_PULL_GRACE: flags['image-pull-grace'],
+    CTL_GC_WHEN_COMPLETE: String(flags['gc-when-complete']),
+    CTL_POD_TTL: flags['pod-ttl'],
+    ...(flags.kubeconfig ? { CTL_KUBECONFIG: resolve(flags.kubeconfig) } : {}),
+    ...(flags['kube-context'] ? { CTL_KUBE_CONTEXT: flags['kube-context'] } : {}),
+    ...(flags['storage-class'] ? { CTL_STORAGE_CLASS: flags['storage-class'] } : {}),
+  }
+}
