@@ -8,7 +8,7 @@ import type {
   CanIResponse, CreateApiKeyRequest, CreateApiKeyResponse, CreateUserRequest, CreateWorkspaceRequest, DeleteResponse,
   DeleteWorkspaceResponse, ErrorBody, GrantChangeResponse, GrantInfo, GrantRequest, GrantsResponse, HealthResponse, InfoResponse,
   ListResourcesQuery, ListResourcesResponse, LogLineRecord, LogsQuery, Principal, ResourceDetail, ResourceRef, ResourceRow,
-  ResourceTable, RevisionSummary, RunDetail, RunRecord, RunsResponse, TagChangeResponse, TagRequest, TagsResponse, UserInfo,
+  ResourceTable, RevisionSummary, NodeDetail, RunDetail, RunRecord, RunsResponse, TagChangeResponse, TagRequest, TagsResponse, UserInfo,
   UserResponse, UsersResponse, UserTag, WhoAmIResponse, WorkspaceInfo, WorkspaceResponse, WorkspacesResponse,
 } from './types.js'
 
@@ -145,6 +145,11 @@ export class CtlClient {
 
   run(runId: string): Promise<RunDetail> {
     return this.json('GET', `/api/v1/runs/${seg(runId)}`)
+  }
+
+  /** One step of a run (`step` or `step-attempt`), with the runtime's live description of its latest attempt. */
+  node(runId: string, node: string): Promise<NodeDetail> {
+    return this.json('GET', `/api/v1/runs/${seg(runId)}/nodes/${seg(node)}`)
   }
 
   // ---- logs

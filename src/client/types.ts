@@ -2,10 +2,10 @@
 // the server routes and the typed client, so the two cannot drift apart.
 import type { ErrorCode, ManifestIssue } from '../errors.js'
 import type { ResourceRecord, RunRecord, LogLineRecord, ResourceStatus, AuditRecord, UserRecord, UserType, WorkspaceLayer, WorkspaceRecord } from '../store/types.js'
-import type { RunDetail, RuntimeSummary } from '../engine/api.js'
+import type { NodeDetail, RunDetail, RuntimeSummary } from '../engine/api.js'
 import type { RuntimeInfo } from '../runtime/types.js'
 
-export type { RunDetail, RuntimeSummary, RunRecord, LogLineRecord, ResourceRecord, RuntimeInfo }
+export type { NodeDetail, RunDetail, RuntimeSummary, RunRecord, LogLineRecord, ResourceRecord, RuntimeInfo }
 
 /** Where a document came from on the client side, so errors name the user's file. */
 export interface DocumentSource {

@@ -2,7 +2,7 @@
 // scheduler, the DAG state machine or the runtime directly: it goes through
 // this small surface, so each side can be tested on its own.
 import type { RunRecord, StepRunRecord, ResourceRecord, ResourceSummary } from '../store/types.js'
-import type { RuntimeInfo } from '../runtime/types.js'
+import type { RuntimeInfo, StepDescription } from '../runtime/types.js'
 
 /** The RUNTIME column of `get`: pending, running, succeeded, failed, or `next:<RFC 3339>`. */
 export type RuntimeSummary = string
@@ -13,6 +13,19 @@ export interface RunDetail {
   steps: StepRunRecord[]
   /** `done/total`, counting succeeded and skipped steps as done. */
   progress: string
+  /** Per running attempt (step run id): what the runtime reports now, when it can tell cheaply (e.g. a Pod still
+      Pending with the scheduler's message). */
+  live?: Record<string, { phase: string; message?: string }>
+}
+
+/** `runtime get --node`: one step's attempts as stored, and the latest one as the runtime sees it now. */
+export interface NodeDetail {
+  run: RunRecord
+  attempts: StepRunRecord[]
+  /** Absent when the runtime cannot describe attempts, or the latest attempt never started. */
+  description?: StepDescription
+  /** Why there is no description although the runtime can give one (e.g. the cluster did not answer). */
+  descriptionError?: string
 }
 
 export interface EngineApi {
@@ -30,6 +43,8 @@ export interface EngineApi {
   /** Batched runtimeSummary for listings (10,000 rows must not cost 10,000 queries); keyed by resource id. Optional: the server falls back to runtimeSummary. */
   runtimeSummaries(resources: readonly ResourceSummary[]): Promise<Map<string, RuntimeSummary>>
   runDetail(runId: string): Promise<RunDetail | undefined>
+  /** A node of a run: `step` or `step-attempt`. Undefined when the run has no such step. */
+  nodeDetail(runId: string, node: string): Promise<NodeDetail | undefined>
   /** The next fire time of a scheduled workflow, if any. */
   nextFireTime(resource: ResourceRecord): Promise<string | undefined>
   runtimeInfo(): RuntimeInfo

@@ -7,7 +7,8 @@ import type { ResourceRecord,
   ResourceSummary, RunRecord, ScheduleRecord, Store } from '../store/types.js'
 import type { Runtime, RuntimeInfo } from '../runtime/types.js'
 import type { WorkflowResource } from '../manifest/model.js'
-import type { EngineApi, RunDetail, RuntimeSummary } from './api.js'
+import type { EngineApi, NodeDetail, RunDetail, RuntimeSummary } from './api.js'
+import { isRuntimeHandle } from './attempts.js'
 import { silentLogger, type EngineContext, type EngineLogger, type StepLauncher } from './context.js'
 import { progressOf, stepsToRerun } from './dag.js'
 import { createStoreLauncher } from './launch.js'
@@ -198,7 +199,43 @@ export function createEngine(opts: EngineOptions): Engine {
       if (!run) return undefined
       const steps = await store.listStepRuns(runId)
       const latest = latestAttempts(steps)
-      return { run, steps, progress: progressOf([...latest.values()].map((a) => a.state), latest.size) }
+      const detail: RunDetail = { run, steps, progress: progressOf([...latest.values()].map((a) => a.state), latest.size) }
+      const peek = ctx.runtime.peek?.bind(ctx.runtime)
+      if (!peek) return detail
+      // A failing peek only loses the live column; the stored run is the answer.
+      const live = await Promise.all(
+        [...latest.values()].map(async (s) => {
+          const handle = s.runtimeHandle
+          if (s.state !== 'running' || !isRuntimeHandle(handle)) return undefined
+          const seen = await peek(handle).catch(() => undefined)
+          return seen ? ([s.id, seen] as const) : undefined
+        }),
+      )
+      const found = live.filter((x) => x !== undefined)
+      if (found.length) detail.live = Object.fromEntries(found)
+      return detail
+    },
+
+    async nodeDetail(runId, node): Promise<NodeDetail | undefined> {
+      const run = await store.getRun(runId)
+      if (!run) return undefined
+      const steps = await store.listStepRuns(runId)
+      const m = /^(.*)-(\d+)$/.exec(node)
+      // `extract` names every attempt of step extract; `extract-2` its second (unless a step is named so).
+      let attempts = steps.filter((s) => s.step === node)
+      if (attempts.length === 0 && m) attempts = steps.filter((s) => s.step === m[1] && s.attempt === Number(m[2]))
+      if (attempts.length === 0) return undefined
+      const out: NodeDetail = { run, attempts }
+      const last = attempts[attempts.length - 1]!
+      const describe = ctx.runtime.describe?.bind(ctx.runtime)
+      if (describe && isRuntimeHandle(last.runtimeHandle)) {
+        try {
+          out.description = await describe(last.runtimeHandle)
+        } catch (err) {
+          out.descriptionError = ctx.redact(runId, (err as Error).message)
+        }
+      }
+      return out
     },
 
     async nextFireTime(resource) {

@@ -153,6 +153,22 @@ export const runDetailResponse = {
     run: runRecord,
     steps: { type: 'array', items: { type: 'object', additionalProperties: true } },
     progress: { type: 'string' },
+    live: { type: 'object', additionalProperties: { type: 'object', properties: { phase: { type: 'string' }, message: { type: 'string' } } } },
+  },
+} as const
+
+export const nodeParams = {
+  type: 'object',
+  properties: { id: { type: 'string', maxLength: 128 }, node: { type: 'string', maxLength: 160 } },
+  required: ['id', 'node'],
+} as const
+export const nodeDetailResponse = {
+  type: 'object',
+  properties: {
+    run: runRecord,
+    attempts: { type: 'array', items: { type: 'object', additionalProperties: true } },
+    description: { type: 'object', additionalProperties: true },
+    descriptionError: { type: 'string' },
   },
 } as const
 

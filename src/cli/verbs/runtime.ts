@@ -1,6 +1,7 @@
 // `ctl resource runtime get|run|stop|retry`: a workflow's runs, as dataos-ctl
 // shows them — the resource, its steps, the run, the nodes, recent runs.
-import type { RunDetail, RunRecord } from '../../client/types.js'
+import type { NodeDetail, RunDetail, RunRecord } from '../../client/types.js'
+import type { StepDescription } from '../../runtime/types.js'
 import { CtlError } from '../../errors.js'
 import type { WorkflowResource } from '../../manifest/model.js'
 import type { StepRunRecord } from '../../store/types.js'
@@ -77,7 +78,7 @@ async function printRuntime(session: Session, o: RuntimeGetOptions, io: Io): Pro
     io.out(o.output === 'json' ? toJson(value) : toYaml(value))
     return
   }
-  if (o.node) return printNode(run, o.node, io, info.runtime.sandbox)
+  if (o.node) return printNode(session, run, o.node, io, info.runtime.sandbox)
   const r = detail.resource
   io.out(renderTable(['NAME', 'VERSION', 'TYPE', 'WORKSPACE', 'TITLE', 'OWNER'], [[r.name, r.version, r.type, r.workspace ?? '', workflow.workflow.title ?? '', r.owner]]))
   io.out(
@@ -102,16 +103,23 @@ async function printRuntime(session: Session, o: RuntimeGetOptions, io: Io): Pro
   }
   io.out(renderTable(['RUN ID', 'TRIGGER', 'RUNTIME', 'PROGRESS', 'STARTED', 'FINISHED'], [[run.run.id, run.run.trigger, run.run.state, run.progress, when(run.run.startedAt), when(run.run.finishedAt)]]))
   if (run.run.lateBySeconds) io.out(`this run started late: scheduled for ${run.run.scheduledAt}, ${formatDuration(run.run.lateBySeconds * 1000)} late (the control plane was down)`)
+  // A running attempt the runtime still reports Pending (an unschedulable Pod, an image being pulled) shows as
+  // `pending`, with the runtime's reason (the scheduler's message) in MESSAGE.
+  const nodes = latestAttempts(run.steps).map((s) => {
+    const h = handleOf(s)
+    const live = run.live?.[s.id]
+    const phase = s.state === 'running' && live?.phase === 'Pending' ? 'pending' : s.state
+    return [`${s.step}-${s.attempt}`, s.step, h.id ?? '', processType(h.data.mode), h.data.image ?? '', phase, live?.message ?? (s.state === 'failed' ? (s.message ?? '') : '')]
+  })
+  const withMessage = nodes.some((n) => n[6])
   io.out(
     renderTable(
-      ['NODE NAME', 'JOB NAME', 'POD NAME', 'TYPE', 'CONTAINERS', 'PHASE'],
-      latestAttempts(run.steps).map((s) => {
-        const h = handleOf(s)
-        return [`${s.step}-${s.attempt}`, s.step, h.id ?? '', processType(h.data.mode), h.data.image ?? '', s.state]
-      }),
+      ['NODE NAME', 'JOB NAME', 'POD NAME', 'TYPE', 'CONTAINERS', 'PHASE', ...(withMessage ? ['MESSAGE'] : [])],
+      nodes.map((n) => (withMessage ? n : n.slice(0, 6))),
     ),
   )
-  io.out(`runtime: ${info.runtime.name} (${info.runtime.sandbox === 'bubblewrap' ? 'bubblewrap sandbox' : 'plain processes: bubblewrap is not installed'})`)
+  const where = info.runtime.name === 'kubernetes' ? info.runtime.detail : info.runtime.sandbox === 'bubblewrap' ? 'bubblewrap sandbox' : 'plain processes: bubblewrap is not installed'
+  io.out(`runtime: ${info.runtime.name} (${where})`)
   if (runs.length > 1) {
     io.out('')
     io.out(renderTable(['RECENT RUNS', 'TRIGGER', 'STATE', 'STARTED', 'FINISHED', 'DURATION'], runs.map((x) => [x.id, x.trigger, x.state, when(x.startedAt), when(x.finishedAt), lasted(x.startedAt, x.finishedAt)])))
@@ -121,19 +129,25 @@ async function printRuntime(session: Session, o: RuntimeGetOptions, io: Io): Pro
 function processType(mode: string | undefined): string {
   if (mode === 'bubblewrap') return 'process (bubblewrap)'
   if (mode === 'none') return 'process (no sandbox)'
-  return mode ?? ''
+  return mode ?? 'pod'
 }
 
-function printNode(run: RunDetail | undefined, node: string, io: Io, sandbox: string): void {
-  const step = node.replace(/-\d+$/, '')
-  const attempts = (run?.steps ?? []).filter((s) => s.step === node || s.step === step)
-  if (!run || attempts.length === 0) throw new CtlError('E_NOT_FOUND', `no node "${node}" in ${run ? `run ${run.run.id}` : 'any run'}`)
+async function printNode(session: Session, run: RunDetail | undefined, node: string, io: Io, sandbox: string): Promise<void> {
+  if (!run) throw new CtlError('E_NOT_FOUND', `no node "${node}" in any run`)
+  const detail: NodeDetail = await session.client.node(run.run.id, node)
+  const attempts = detail.attempts
+  const d = detail.description
+  const last = attempts[attempts.length - 1]
+  // As in the nodes table: a started attempt whose Pod still waits is `pending`.
+  const phaseOf = (s: StepRunRecord) => (s === last && s.state === 'running' && d?.phase === 'Pending' ? 'pending' : s.state)
   io.out(
     renderTable(
       ['NODE NAME', 'JOB NAME', 'POD NAME', 'PHASE', 'STARTED', 'FINISHED', 'EXIT CODE', 'REASON'],
-      attempts.map((s) => [`${s.step}-${s.attempt}`, s.step, handleOf(s).id ?? '', s.state, when(s.startedAt), when(s.finishedAt), s.exitCode ?? '', s.reason ?? '']),
+      attempts.map((s) => [`${s.step}-${s.attempt}`, s.step, handleOf(s).id ?? '', phaseOf(s), when(s.startedAt), when(s.finishedAt), s.exitCode ?? '', s.reason ?? '']),
     ),
   )
+  if (d) return printDescription(d, io)
+  if (detail.descriptionError) io.out(`the runtime could not describe the latest attempt: ${detail.descriptionError}`)
   io.out(
     renderTable(
       ['CONTAINER NAME', 'IMAGE', 'PROCESS', 'TYPE'],
@@ -151,6 +165,25 @@ function printNode(run: RunDetail | undefined, node: string, io: Io, sandbox: st
     return out
   })
   if (events.length > 0) io.out(renderTable(['TIME', 'NODE', 'REASON', 'MESSAGE'], events))
+}
+
+/** The latest attempt as the runtime sees it now: for a Pod, what `kubectl describe pod` shows. */
+function printDescription(d: StepDescription, io: Io): void {
+  io.out(`${d.object}${d.node ? ` on node ${d.node}` : ''}: ${d.phase}${d.message ? ` (${d.message})` : ''}`)
+  if (d.conditions.length > 0) {
+    io.out(renderTable(['CONDITION', 'STATUS', 'REASON', 'MESSAGE', 'SINCE'], d.conditions.map((c) => [c.type, c.status, c.reason ?? '', c.message ?? '', c.since ?? ''])))
+  }
+  if (d.containers.length > 0) {
+    io.out(
+      renderTable(
+        ['CONTAINER NAME', 'IMAGE', 'STATE', 'REASON', 'EXIT CODE', 'STARTED', 'FINISHED', 'RESTARTS'],
+        d.containers.map((c) => [c.name, c.image, c.state, [c.reason, c.message].filter(Boolean).join(': '), c.exitCode ?? '', c.startedAt ?? '', c.finishedAt ?? '', c.restarts]),
+      ),
+    )
+  }
+  if (d.events.length > 0) {
+    io.out(renderTable(['TIME', 'TYPE', 'REASON', 'FROM', 'MESSAGE'], d.events.map((e) => [e.time, e.type, e.reason, e.source ?? '', e.count > 1 ? `${e.message} (x${e.count})` : e.message])))
+  } else io.out('no events')
 }
 
 export async function runRuntimeRun(session: Session, t: RuntimeTarget, wait: boolean, io: Io): Promise<number> {

@@ -1,7 +1,7 @@
 // Run routes: run now, stop, retry, recent runs of a resource, one run's detail.
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify'
 import { CtlError } from '../../errors.js'
-import type { EngineApi, RunDetail } from '../../engine/api.js'
+import type { EngineApi, NodeDetail, RunDetail } from '../../engine/api.js'
 import type { ResourceRecord, RunRecord, Store } from '../../store/types.js'
 import type { Principal, RunsResponse } from '../../client/types.js'
 import { principalOf } from '../auth.js'
@@ -94,6 +94,19 @@ export const runsRoutes: FastifyPluginAsync<RunsRoutesOptions> = async (fastify:
     await loadRunFor(store, principalOf(request), 'runtime-get', request.params.id)
     const detail = await engine.runDetail(request.params.id)
     if (!detail) throw new CtlError('E_NOT_FOUND', `run ${request.params.id} not found`)
+    return detail
+  })
+
+  fastify.get<{ Params: { id: string; node: string } }>('/api/v1/runs/:id/nodes/:node', {
+    schema: {
+      summary: "One step of a run (`step` or `step-attempt`): its attempts, and the latest as the runtime sees it now (a Pod's conditions, container states and events)",
+      tags: ['runs'], params: S.nodeParams,
+      response: S.withErrors({ 200: S.nodeDetailResponse }, 404),
+    },
+  }, async (request): Promise<NodeDetail> => {
+    await loadRunFor(store, principalOf(request), 'runtime-get', request.params.id)
+    const detail = await engine.nodeDetail(request.params.id, request.params.node)
+    if (!detail) throw new CtlError('E_NOT_FOUND', `run ${request.params.id} has no node "${request.params.node}"`)
     return detail
   })
 }
