@@ -5,7 +5,8 @@
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { CtlError } from '../errors.js'
-import type { ComputeResource, ComputeSpec, SecretRef, SecretResource, StackResource, VolumeResource, WorkflowResource } from '../manifest/model.js'
+import type { ComputeResource, ComputeSpec, SecretKind, SecretRef, SecretResource, StackResource, VolumeResource, WorkflowResource } from '../manifest/model.js'
+import { dockerConfigSecretValues } from '../manifest/pull-secret.js'
 import type { Store } from '../store/types.js'
 import type { StepLaunch, VolumeClaimSpec } from '../runtime/types.js'
 import { StackRegistry } from '../stack/registry.js'
@@ -42,6 +43,13 @@ export class StoreSecretProvider implements SecretValueProvider {
     if (!record) return undefined
     const secret = (record.manifest as Partial<SecretResource>).secret
     return [...Object.keys(secret?.data ?? {}), ...Object.keys(secret?.files ?? {})]
+  }
+
+  /** The type is stored in clear (only data and files are sealed): nothing is decrypted. */
+  async kindOf(ref: SecretRef, workspace: string): Promise<SecretKind | undefined> {
+    const record = await this.record(ref, workspace)
+    if (!record) return undefined
+    return (record.manifest as Partial<SecretResource>).secret?.type ?? 'key-value'
   }
 }
 
@@ -171,8 +179,14 @@ export function createStoreLauncher(opts: StoreLauncherOptions): StepLauncher {
         claimNameFor: (id) => claimNameFor(workspace, id),
       })
       const secretData = { ...(resolved.secret?.stringData ?? {}) }
-      // Every value the step can see, as is and encoded: redacted from its log and messages.
-      const redact = redactionForms([...projection.projectedValues, ...Object.values(secretData)])
+      const pullSecrets = { ...(resolved.pullSecrets ?? {}) }
+      // Every value the step can see, as is and encoded, and the registry passwords (a failed pull's
+      // message could echo them): redacted from its log and messages.
+      const redact = redactionForms([
+        ...projection.projectedValues,
+        ...Object.values(secretData),
+        ...Object.values(pullSecrets).flatMap(dockerConfigSecretValues),
+      ])
       if (redact.length > 0) opts.redactions?.add(run.id, redact)
       return {
         key: { runId: run.id, step: step.name, attempt },
@@ -180,6 +194,7 @@ export function createStoreLauncher(opts: StoreLauncherOptions): StepLauncher {
         secretData,
         redact,
         configData: { ...(resolved.configMap?.data ?? {}) },
+        ...(Object.keys(pullSecrets).length > 0 ? { pullSecrets } : {}),
         volumeDirs,
         volumes,
         timeoutSeconds: step.timeoutSeconds,

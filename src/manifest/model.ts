@@ -16,11 +16,12 @@ export const NAME_MAX_LENGTH = 48
 /** A path into a document: `['spec', 'dag', 1, 'depends', 0]`. */
 export type JsonPath = readonly (string | number)[]
 
-/** `['spec','dag',1,'name']` → `spec.dag[1].name`. */
+/** `['spec','dag',1,'name']` → `spec.dag[1].name`; a key with a dot is quoted: `secret.data[".dockerconfigjson"]`. */
 export function formatPath(path: JsonPath): string {
   let out = ''
   for (const part of path) {
     if (typeof part === 'number') out += `[${part}]`
+    else if (part.includes('.')) out += `[${JSON.stringify(part)}]`
     else out += out === '' ? part : `.${part}`
   }
   return out

@@ -1,6 +1,7 @@
 // Checks a schema cannot express: names, the DAG, schedules, stacks and their
-// stackSpec, projection templates, computes, volumes, duplicates across a
-// batch. Every problem is collected; nothing stops at the first.
+// stackSpec, projection templates, computes, volumes, the data of registry
+// (cloud-kernel-image-pull) secrets, duplicates across a batch. Every problem
+// is collected; nothing stops at the first.
 
 import { CronExpressionParser } from 'cron-parser'
 import type { ManifestIssue } from '../errors.js'
@@ -14,9 +15,11 @@ import {
   type LoadedDocument,
   type NormalizedDocument,
   type ScheduleSpec,
+  type SecretResource,
   type StepModel,
   type WorkflowResource,
 } from './model.js'
+import { PULL_SECRET_TYPE, pullSecretProblems } from './pull-secret.js'
 import { suggestionSuffix, unknownMessage } from './suggest.js'
 
 type Obj = Record<string, unknown>
@@ -39,7 +42,14 @@ export function checkDocument(nd: NormalizedDocument, bodyKey: string, ctx: Sema
   const problem = nameProblem(resource.meta.name)
   if (problem) issues.push(issueAt(doc, 'E_NAME', ['name'], `invalid name "${resource.meta.name}": ${problem}`))
   if (resource.meta.type === 'workflow') checkWorkflow(resource as WorkflowResource, doc, bodyKey, ctx, issues)
+  if (resource.meta.type === 'secret' || resource.meta.type === 'instance-secret') checkSecret(resource as SecretResource, doc, bodyKey, issues)
   return issues
+}
+
+/** Only registry credentials have a shape to check; other secret types hold any keys. */
+function checkSecret(secret: SecretResource, doc: LoadedDocument, bodyKey: string, issues: ManifestIssue[]): void {
+  if (secret.secret.type !== PULL_SECRET_TYPE) return
+  for (const p of pullSecretProblems(secret.secret)) issues.push(issueAt(doc, 'E_SECRET', [bodyKey, ...p.path], p.message))
 }
 
 function checkWorkflow(wf: WorkflowResource, doc: LoadedDocument, bodyKey: string, ctx: SemanticContext, issues: ManifestIssue[]): void {

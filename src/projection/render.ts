@@ -2,9 +2,12 @@
 // arguments from their templates, and says which results carry secret values.
 // `references` mode (dry runs) never reads a secret value: keys read as
 // placeholders such as `<secret:workflow-secret/API_TOKEN>`.
+// Registry credentials (cloud-kernel-image-pull secrets) are set apart: they
+// become the Pod's imagePullSecrets, never env, files or template values.
 
 import { CtlError } from '../errors.js'
 import type { ProjectionSpec, SecretRef } from '../manifest/model.js'
+import { DOCKER_CONFIG_KEY, PULL_SECRET_TYPE, dockerConfigJson } from '../manifest/pull-secret.js'
 import { renderTemplate } from '../stack/template.js'
 import { projectionReferences, type ProjectionReference } from './check.js'
 import { secretLocation, type SecretValueProvider } from './secrets.js'
@@ -16,6 +19,11 @@ export type ProjectionMode = 'values' | 'references'
 export interface RenderedEnvVar { key: string; value: string; sensitive: boolean }
 export interface RenderedFile { name: string; directory: string; value: string; sensitive: boolean }
 export interface RenderedArgument { value: string; sensitive: boolean }
+export interface RenderedPullSecret {
+  ref: SecretRef
+  /** The Docker config JSON; the placeholder `<secret:ID/.dockerconfigjson>` in references mode. */
+  dockerConfigJson: string
+}
 
 export interface RenderedProjection {
   mode: ProjectionMode
@@ -23,7 +31,9 @@ export interface RenderedProjection {
   envVars: RenderedEnvVar[]
   files: RenderedFile[]
   arguments: RenderedArgument[]
-  /** Every secret value used, for log redaction. Empty in references mode. */
+  /** The referenced cloud-kernel-image-pull secrets, once each, in declaration order. */
+  pullSecrets: RenderedPullSecret[]
+  /** Every secret value used by env vars, files and arguments, for log redaction. Empty in references mode. */
   projectedValues: string[]
 }
 
@@ -50,10 +60,27 @@ export async function renderProjection(spec: ProjectionSpec, input: RenderProjec
   for (const alias of spec.allKeysAsEnv) {
     if (!aliases.has(alias)) throw new CtlError('E_PROJECTION', `allKeysAsEnv names unknown secret alias "${alias}"`)
   }
+  const pullAliases = new Set<string>()
+  if (input.secrets.kindOf) {
+    for (const [alias, ref] of byAlias) {
+      if ((await input.secrets.kindOf(ref, input.workspace)) === PULL_SECRET_TYPE) pullAliases.add(alias)
+    }
+  }
 
   const templates: { text: string; what: string; refs: ProjectionReference[] }[] = []
   const add = (text: string, what: string) => {
     const refs = projectionReferences(text, aliases)
+    // A template reading registry credentials is refused rather than filled: the point of the type is that
+    // they reach the kubelet only, never the container; a step that needs them should use a key-value secret.
+    for (const r of refs) {
+      if (r.kind !== 'secret' || !pullAliases.has(r.alias)) continue
+      const ref = byAlias.get(r.alias)!
+      throw new CtlError(
+        'E_PROJECTION',
+        `${what}: secret alias "${r.alias}" is the image pull secret "${ref.id}" (type ${PULL_SECRET_TYPE}); it only becomes the Pod's imagePullSecrets and has no values a template can read`,
+        { alias: r.alias, secret: ref.id },
+      )
+    }
     templates.push({ text, what, refs })
     return templates.length - 1
   }
@@ -67,17 +94,29 @@ export async function renderProjection(spec: ProjectionSpec, input: RenderProjec
     defaultProjections: input.defaults,
   }
   const data = new Map<string, Record<string, string>>()
-  if (input.mode === 'values') {
-    for (const [alias, ref] of byAlias) {
-      const values = await input.secrets.getSecret(ref, input.workspace)
-      if (!values) {
-        throw new CtlError('E_SECRET', `secret "${ref.id}" not found in ${secretLocation(ref, input.workspace)}`, { secret: ref.id, workspace: ref.workspace ?? input.workspace })
+  const pullSecrets: RenderedPullSecret[] = []
+  const pullSeen = new Set<string>()
+  for (const [alias, ref] of byAlias) {
+    const pull = pullAliases.has(alias)
+    if (input.mode === 'references') {
+      if (!pull) context.secrets[alias] = {}
+      else if (!pullSeen.has(pullKey(ref, input.workspace))) {
+        pullSeen.add(pullKey(ref, input.workspace))
+        pullSecrets.push({ ref, dockerConfigJson: secretPlaceholder(ref, DOCKER_CONFIG_KEY) })
       }
+      continue
+    }
+    const values = await input.secrets.getSecret(ref, input.workspace)
+    if (!values) {
+      throw new CtlError('E_SECRET', `secret "${ref.id}" not found in ${secretLocation(ref, input.workspace)}`, { secret: ref.id, workspace: ref.workspace ?? input.workspace })
+    }
+    if (!pull) {
       data.set(alias, values)
       context.secrets[alias] = values
+    } else if (!pullSeen.has(pullKey(ref, input.workspace))) {
+      pullSeen.add(pullKey(ref, input.workspace))
+      pullSecrets.push({ ref, dockerConfigJson: dockerConfigJson(values, `image pull secret "${ref.id}" in ${secretLocation(ref, input.workspace)}`) })
     }
-  } else {
-    for (const alias of aliases) context.secrets[alias] = {}
   }
   for (const t of templates) {
     for (const r of t.refs) {
@@ -105,6 +144,8 @@ export async function renderProjection(spec: ProjectionSpec, input: RenderProjec
 
   const envVars: RenderedEnvVar[] = []
   for (const alias of spec.allKeysAsEnv) {
+    // v1 `secrets: [regcred]` is how a v1 step names its pull secret: no env from it.
+    if (pullAliases.has(alias)) continue
     const ref = byAlias.get(alias)!
     if (input.mode === 'values') {
       for (const [key, value] of Object.entries(data.get(alias)!)) {
@@ -129,5 +170,10 @@ export async function renderProjection(spec: ProjectionSpec, input: RenderProjec
   const args: RenderedArgument[] = spec.arguments.map((_a, i) => render(argIdx[i]!))
 
   used.delete('')
-  return { mode: input.mode, envVars, files, arguments: args, projectedValues: [...used] }
+  return { mode: input.mode, envVars, files, arguments: args, pullSecrets, projectedValues: [...used] }
+}
+
+/** One pull secret referenced under two aliases is still one imagePullSecret. */
+function pullKey(ref: SecretRef, workspace: string): string {
+  return ref.instance ? `instance\u0000${ref.id}` : `ws\u0000${ref.workspace ?? workspace}\u0000${ref.id}`
 }

@@ -1,7 +1,8 @@
 // Resolves a workflow step into the Kubernetes objects that run it: a Pod, a
-// ConfigMap of config files and a per-run Secret of projected secret values.
-// Built as objects, never as YAML text. No secret value ever lands in the Pod
-// or the ConfigMap: sensitive values travel through the Secret only.
+// ConfigMap of config files, a per-run Secret of projected secret values and
+// the registry credentials its imagePullSecrets name. Built as objects, never
+// as YAML text. No secret value ever lands in the Pod or the ConfigMap:
+// sensitive values travel through the Secrets only.
 
 import type { V1ConfigMap, V1Container, V1EnvVar, V1KeyToPath, V1Pod, V1Secret, V1Volume, V1VolumeMount } from '@kubernetes/client-node'
 import { CtlError } from '../errors.js'
@@ -43,6 +44,11 @@ export interface ResolvedStep {
   configMap?: V1ConfigMap
   /** The per-run projection Secret: sensitive values (placeholders in references mode). */
   secret?: V1Secret
+  /**
+   * Name of each Secret in pod.spec.imagePullSecrets → its Docker config JSON (a placeholder in
+   * references mode); absent when the step references no cloud-kernel-image-pull secret.
+   */
+  pullSecrets?: Record<string, string>
 }
 
 /** The values stack templates see, as DataOS names them. */
@@ -219,6 +225,14 @@ export function resolvePodTemplate(input: PodTemplateInput): ResolvedStep {
     container.securityContext = { ...(isRecord(container.securityContext) ? container.securityContext : {}), runAsUser: step.spec.runAsUser }
   }
 
+  // 5. Registry credentials: per run and step like the projection Secret, numbered in declaration order.
+  const pullSecrets: Record<string, string> = {}
+  const imagePullSecrets = projection.pullSecrets.map((p, i) => {
+    const name = dnsLabel(`${wf}-${short}-${step.name}-pull-${i}`)
+    pullSecrets[name] = p.dockerConfigJson
+    return { name }
+  })
+
   const labels: Record<string, string> = {
     'ctl.dev/workspace': labelValue(run.workspace),
     'ctl.dev/workflow': labelValue(wf),
@@ -246,6 +260,7 @@ export function resolvePodTemplate(input: PodTemplateInput): ResolvedStep {
     spec: {
       restartPolicy: 'Never',
       containers: [container as unknown as V1Container],
+      ...(imagePullSecrets.length ? { imagePullSecrets } : {}),
       ...(volumes.length ? { volumes } : {}),
       ...(Object.keys(compute.nodeSelector).length ? { nodeSelector: { ...compute.nodeSelector } } : {}),
       ...(compute.tolerations.length ? { tolerations: compute.tolerations.map((t) => ({ ...t })) } : {}),
@@ -258,6 +273,7 @@ export function resolvePodTemplate(input: PodTemplateInput): ResolvedStep {
   if (Object.keys(stringData).length) {
     out.secret = { apiVersion: 'v1', kind: 'Secret', type: 'Opaque', metadata: metaOf(secretName), stringData }
   }
+  if (imagePullSecrets.length) out.pullSecrets = pullSecrets
   return out
 }
 

@@ -89,7 +89,7 @@ export const instanceSecret = yaml`
   layer: system
   instance-secret:
     type: cloud-kernel-image-pull
-    data: {token: abc}
+    data: {registry: registry.example.com, username: robot, password: abc}
   `
 
 export const volume = yaml`

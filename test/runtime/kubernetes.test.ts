@@ -255,6 +255,33 @@ describe('kubernetes runtime on the fake API server', () => {
     expect(used.length).toBeLessThanOrEqual(6)
   })
 
+  it('owns the Secret by the Pod and the ConfigMap and image pull Secret by that Secret: all go with the Pod, in at most 6 requests', async () => {
+    await runStep(stepLaunch({ lines: [] })) // the namespace and the watch exist from here on
+    const l = stepLaunch({ lines: ['with everything'] })
+    const i = n
+    const spec = l.pod.spec!
+    spec.volumes = [{ name: 'config', configMap: { name: `wf-r${i}-main-config` } }]
+    spec.containers[0]!.volumeMounts = [{ name: 'config', mountPath: '/etc/ctl/config' }]
+    spec.imagePullSecrets = [{ name: `wf-r${i}-main-pull-0` }]
+    l.configData = { 'app.yaml': 'a: 1\n' }
+    l.pullSecrets = { [`wf-r${i}-main-pull-0`]: JSON.stringify({ auths: { 'registry.example.com': { auth: 'dTpw' } } }) }
+    const before = fake.requests.length
+    const r = await runStep(l)
+    expect(r.texts).toEqual(['with everything'])
+    const pod = fake.get('pods', 'ctl-public', r.handle.id)!
+    const secret = fake.get('secrets', 'ctl-public', `wf-r${i}-main-projection`)!
+    const config = fake.get('configmaps', 'ctl-public', `wf-r${i}-main-config`)!
+    const pull = fake.get('secrets', 'ctl-public', `wf-r${i}-main-pull-0`)!
+    expect(pull).toMatchObject({ type: 'kubernetes.io/dockerconfigjson' })
+    expect(secret.metadata?.ownerReferences).toEqual([{ apiVersion: 'v1', kind: 'Pod', name: r.handle.id, uid: pod.metadata?.uid }])
+    for (const o of [config, pull]) expect(o.metadata?.ownerReferences).toEqual([{ apiVersion: 'v1', kind: 'Secret', name: secret.metadata?.name, uid: secret.metadata?.uid }])
+    await rt.cleanup(r.handle)
+    expect(fake.requests.slice(before).filter((q) => q.kind !== 'log').length).toBeLessThanOrEqual(6)
+    for (const [kind, name] of [['secrets', secret], ['configmaps', config], ['secrets', pull]] as const) {
+      expect(fake.get(kind, 'ctl-public', name.metadata!.name!)).toBeUndefined()
+    }
+  })
+
   it('finds a started attempt by its labels, and refuses to start it twice', async () => {
     const l = stepLaunch({ lines: [], hold: true })
     const h = await rt.start(l)

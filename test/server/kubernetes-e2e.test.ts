@@ -115,6 +115,10 @@ describe('examples/ on the Kubernetes runtime (fake cluster)', () => {
     const heavy = played.find((p) => p.metadata?.labels?.['ctl.dev/workflow'] === 'heavy-aggregation' || p.metadata?.name?.startsWith('heavy-aggregation-'))
     expect((heavy?.spec as { nodeSelector?: Record<string, string> } | undefined)?.nodeSelector).toEqual({ 'ctl.dev/pool': 'batch-large' })
 
+    // The cloud-kernel-image-pull secret reached the Pod as imagePullSecrets (its Secret was created and validated first).
+    const privatePod = played.find((p) => p.metadata?.labels?.['ctl.dev/workflow'] === 'private-image-workflow')
+    expect((privatePod?.spec as { imagePullSecrets?: { name: string }[] } | undefined)?.imagePullSecrets).toHaveLength(1)
+
     expect(fake.validationFailures).toEqual([])
     expect(fake.validatedCount()).toBeGreaterThan(0)
   }, 90_000)

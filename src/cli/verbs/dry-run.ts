@@ -29,6 +29,13 @@ export async function resolveDryRun(options: LintOptions): Promise<{ documents: 
     if (resource.meta.type === 'stack' && 'stack' in resource) stacks.add(resource.stack)
     if (resource.meta.type === 'compute' && 'compute' in resource) computes.set(resource.meta.name, resource.compute)
   }
+  // Only the types of the secrets in the same files (a pull secret becomes imagePullSecrets, not env): never their values.
+  const secrets = new InMemorySecretProvider()
+  for (const { resource } of documents) {
+    if (!('secret' in resource)) continue
+    const ws = resource.meta.type === 'instance-secret' ? undefined : (resource.meta.workspace ?? options.workspace)
+    secrets.set(resource.meta.name, {}, ws, resource.secret.type)
+  }
   const workflows: ResolvedWorkflow[] = []
   for (const { resource } of documents) {
     if (resource.meta.type !== 'workflow') continue
@@ -38,7 +45,7 @@ export async function resolveDryRun(options: LintOptions): Promise<{ documents: 
       stacks,
       computes,
       run: { runId: 'dry-run', revision: 0, runStartTime: new Date(0).toISOString(), owner: workflow.meta.owner ?? 'you', workspace, dryRun: true },
-      secrets: new InMemorySecretProvider(),
+      secrets,
       mode: 'references',
     })
     workflows.push({

@@ -10,6 +10,7 @@ import { labelValue } from '../../stack/pod-parts.js'
 import { createRedactor, redactionForms } from '../local/redact.mjs'
 import type { LogBatch, Runtime, RuntimeHandle, RuntimeInfo, StepDescription, StepExit, StepKey, StepLaunch } from '../types.js'
 import { describePod, podPhase } from './describe.js'
+import { buildPullSecrets } from './pull-secrets.js'
 import { streamLines, StreamError } from './http.js'
 import { LogCursor } from './logs.js'
 import { buildClaims, buildStepObjects, namespaceFor, referencedNames, workspaceOf } from './objects.js'
@@ -79,14 +80,15 @@ type Ownable = V1Secret | V1ConfigMap
 
 /** Create and replace of one kind of namespaced object (the client library has a method per kind). */
 interface ObjectCalls<T extends Ownable> {
-  create(body: T): Promise<unknown>
-  replace(name: string, body: T): Promise<unknown>
+  create(body: T): Promise<T>
+  replace(name: string, body: T): Promise<T>
 }
 
-/** An object created for a step attempt, to be owned by its Pod. */
-interface Owned {
+/** The first object created for a step attempt: owned by its Pod, and owner of the attempt's other objects. */
+interface Anchor {
   label: string
-  replace(pod: V1Pod): Promise<unknown>
+  ref: V1OwnerReference
+  own(pod: V1Pod): Promise<unknown>
 }
 
 /** The Pod found under our name is this attempt's (same run, step and attempt labels), not an older one's. */
@@ -96,9 +98,9 @@ function isSameAttempt(found: V1Pod, wanted: V1Pod): boolean {
   return !found.metadata?.deletionTimestamp && ['ctl.dev/run', 'ctl.dev/step', 'ctl.dev/attempt'].every((k) => a[k] !== undefined && a[k] === b[k])
 }
 
-function podOwner(pod: V1Pod): V1OwnerReference {
-  // Not a controller reference: the Pod merely outlives it; blockOwnerDeletion needs rights the runtime lacks.
-  return { apiVersion: 'v1', kind: 'Pod', name: pod.metadata?.name ?? '', uid: pod.metadata?.uid ?? '' }
+/** Not a controller reference (nothing controls these objects); blockOwnerDeletion would need rights the runtime lacks. */
+function ownerRef(kind: 'Pod' | 'Secret' | 'ConfigMap', obj: { metadata?: { name?: string; uid?: string } }): V1OwnerReference {
+  return { apiVersion: 'v1', kind, name: obj.metadata?.name ?? '', uid: obj.metadata?.uid ?? '' }
 }
 
 export function createKubernetesRuntime(opts: KubernetesRuntimeOptions): Runtime {
@@ -170,11 +172,25 @@ export function createKubernetesRuntime(opts: KubernetesRuntimeOptions): Runtime
     const objs = buildStepObjects(namespace, launch)
     await ensureNamespace(api, namespace)
     const podName = objs.pod.metadata!.name!
-    // Shared by the attempts of a step: created, or replaced with this attempt's content. Each is then
-    // owned by this attempt's Pod (below), so Kubernetes deletes it with the Pod.
-    const owned: Owned[] = []
-    if (objs.secret) owned.push(await upsert(secretCalls(api), namespace, objs.secret, 'secret'))
-    if (objs.configMap) owned.push(await upsert(configMapCalls(api), namespace, objs.configMap, 'config map'))
+    // Shared by the attempts of a step: created, or replaced with this attempt's content. So that Kubernetes
+    // deletes them with the Pod at the cost of one extra request per Pod, not one per object: the first is
+    // owned by the Pod (once it exists, below), the others by the first (their creates say so).
+    const others: { calls: ObjectCalls<V1Secret> | ObjectCalls<V1ConfigMap>; body: V1Secret | V1ConfigMap; what: string; kind: 'Secret' | 'ConfigMap' }[] = []
+    if (objs.secret) others.push({ calls: secretCalls(api), body: objs.secret, what: 'secret', kind: 'Secret' })
+    if (objs.configMap) others.push({ calls: configMapCalls(api), body: objs.configMap, what: 'config map', kind: 'ConfigMap' })
+    for (const body of buildPullSecrets(namespace, objs.pod, launch.pullSecrets)) others.push({ calls: secretCalls(api), body, what: 'image pull secret', kind: 'Secret' })
+    let anchor: Anchor | undefined
+    for (const o of others) {
+      const body = anchor ? { ...o.body, metadata: { ...o.body.metadata, ownerReferences: [anchor.ref] } } : o.body
+      const stored = await upsert(o.calls as ObjectCalls<Ownable>, namespace, body, o.what)
+      if (anchor) continue
+      const label = `${o.what} ${namespace}/${body.metadata!.name!}`
+      anchor = {
+        label,
+        ref: ownerRef(o.kind, stored),
+        own: (pod) => (o.calls as ObjectCalls<Ownable>).replace(body.metadata!.name!, { ...stored, metadata: { ...stored.metadata, ownerReferences: [ownerRef('Pod', pod)] } }),
+      }
+    }
     // Volumes before the Pod: created once, kept as they are afterwards (a claim's spec is mostly immutable).
     for (const body of buildClaims(namespace, objs.pod, launch.volumes, opts.defaultStorageClass)) {
       const name = body.metadata!.name!
@@ -206,42 +222,39 @@ export function createKubernetesRuntime(opts: KubernetesRuntimeOptions): Runtime
       }
     }
     const uid = pod.metadata?.uid ?? ''
-    // Owner references need the Pod's uid, so they are added after it exists (one replace each). The Pod
-    // waits for nothing meanwhile: its Secret and ConfigMap exist already.
-    for (const o of owned) await own(o, pod)
+    // The owner reference needs the Pod's uid, so it is added after the Pod exists. The Pod waits for nothing
+    // meanwhile: what it reads exists already.
+    if (anchor) await own(anchor, pod)
     redactors.set(uid, createRedactor(redactionForms(Object.values(launch.secretData), launch.redact)))
     created.set(uid, pod)
     return handleOf(pod, objs.secret?.metadata?.name)
   }
 
-  async function upsert<T extends Ownable>(calls: ObjectCalls<T>, namespace: string, body: T, what: string): Promise<Owned> {
+  /** Creates `body`, or replaces what an earlier attempt left under its name; the object as stored (with its uid). */
+  async function upsert<T extends Ownable>(calls: ObjectCalls<T>, namespace: string, body: T, what: string): Promise<T> {
     const name = body.metadata!.name!
     const label = `${what} ${namespace}/${name}`
     try {
-      await retry(() => calls.create(body))
+      return await retry(() => calls.create(body))
     } catch (e) {
       if (statusOf(e) !== 409) throw missingNamespace(namespace, e, `creating ${label}`)
-      try {
-        await retry(() => calls.replace(name, body))
-      } catch (e2) {
-        // Deleted meanwhile with the Pod that owned it (the garbage collector): create it again.
-        if (statusOf(e2) !== 404) throw apiError(`replacing ${label}`, e2)
-        await retry(() => calls.create(body)).catch((e3) => {
-          throw apiError(`creating ${label}`, e3)
-        })
-      }
     }
-    return {
-      label,
-      replace: (pod) => calls.replace(name, { ...body, metadata: { ...body.metadata, ownerReferences: [podOwner(pod)] } }),
+    try {
+      return await retry(() => calls.replace(name, body))
+    } catch (e2) {
+      // Deleted meanwhile with the Pod that owned it (the garbage collector): create it again.
+      if (statusOf(e2) !== 404) throw apiError(`replacing ${label}`, e2)
+      return await retry(() => calls.create(body)).catch((e3) => {
+        throw apiError(`creating ${label}`, e3)
+      })
     }
   }
 
-  async function own(o: Owned, pod: V1Pod): Promise<void> {
+  async function own(anchor: Anchor, pod: V1Pod): Promise<void> {
     try {
-      await retry(() => o.replace(pod))
+      await retry(() => anchor.own(pod))
     } catch (e) {
-      throw apiError(`adding the owner reference of ${o.label}`, e)
+      throw apiError(`adding the owner reference of ${anchor.label}`, e)
     }
   }
 
