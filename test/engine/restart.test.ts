@@ -93,6 +93,30 @@ describe('restart', () => {
     expect((await h.store.getRun(run.id))?.state).toBe('succeeded')
   })
 
+  it('a step of a run stopped just before the restart, gone when the new engine looks, ends cancelled, not Lost', async () => {
+    h = await harness()
+    const r = await h.apply(workflow('stopped', [{ name: 'long', script: 'echo started; sleep 30' }]))
+    const step = await waitFor('the running step', async () => {
+      const run = (await h!.store.listRuns({ resourceId: r.id }))[0]
+      const s = run ? (await h!.store.listStepRuns(run.id)).find((x) => x.step === 'long') : undefined
+      return s && s.state === 'running' && s.logSeq > 0 ? s : undefined
+    })
+    await h.engine.stop()
+    // What engine A's stop did before it died: the run marked killed, the step killed and its traces removed
+    // (as Kubernetes deletes a killed Pod), but the step's end never recorded.
+    await h.store.updateRun(step.runId, { state: 'killed', finishedAt: new Date().toISOString() })
+    const handle = (await h.store.getStepRun(step.id))!.runtimeHandle as Parameters<typeof h.runtime.kill>[0]
+    await h.runtime.kill(handle, 'stopped')
+    await h.runtime.cleanup(handle)
+
+    const b = h.newEngine()
+    await b.start()
+    await b.idle()
+    const after = await h.store.getStepRun(step.id)
+    expect([after?.state, after?.reason]).toEqual(['cancelled', 'Killed'])
+    expect((await h.store.getRun(step.runId))?.state).toBe('killed')
+  })
+
   it('a resource left `creating` by a crash is reconciled on start, without a second run', async () => {
     h = await harness({ start: false })
     const wf = workflow('half-applied', [{ name: 'a', script: 'true' }])

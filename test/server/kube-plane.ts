@@ -102,8 +102,9 @@ export async function startKubePlane(fake: FakeKube, dataDir: string, kubernetes
     dataDir, port: 0, runtime: 'kubernetes',
     kubernetes: { kubeconfigPath: fake.kubeconfigPath, manageNamespaces: true, imagePullGraceSeconds: 1, ...kubernetes },
   })
-  if (!plane.adminToken) throw new Error('first start must create the admin key')
-  return { plane, client: new CtlClient({ baseUrl: plane.url, apiKey: plane.adminToken }) }
+  // A restart on the same data dir creates no key: the first start wrote it to the data dir.
+  const token = plane.adminToken ?? readFileSync(join(dataDir, ADMIN_KEY_FILE), 'utf8').trim()
+  return { plane, client: new CtlClient({ baseUrl: plane.url, apiKey: token }) }
 }
 
 /**

@@ -11,6 +11,7 @@ import type { CtlClient } from '../../src/client/client.js'
 import type { ResourceRef } from '../../src/client/types.js'
 import { isPidAlive, readServerInfo, stopServer } from '../../src/server/process.js'
 import type { ControlPlane } from '../../src/server/server.js'
+import { openSqliteStore } from '../../src/store/index.js'
 import { startFakeKube, type FakeKube } from '../support/fake-kube/index.js'
 import { doc, waitFor, waitForRunEnd } from './helpers.js'
 import { KubeletScripts, NAMESPACE, phaseOf, podCreates, spawnKubePlane, startKubePlane, terminateWhenHeld, waitForPod } from './kube-plane.js'
@@ -110,9 +111,11 @@ describe('Kubernetes faults through a control plane in this process', () => {
     const pod = await waitForPod(fake, { workflow: 'no-room', step: 'main', attempt: 1 }, (p) => JSON.stringify(p.status ?? {}).includes('Unschedulable'), 'to be unschedulable')
     expect(phaseOf(pod)).not.toBe('Running')
 
-    const pending = await client.run(runId)
+    const pending = await waitFor('the runtime to report the scheduler', () => client.run(runId), (d) => Object.keys(d.live ?? {}).length > 0)
     expect(pending.run.state).toBe('running')
     expect(pending.steps.map((s) => [s.step, s.state])).toEqual([['main', 'running']])
+    // Started as far as the engine goes, but the runtime reports the Pod Pending, with the scheduler's message.
+    expect(pending.live?.[pending.steps[0]!.id]).toEqual({ phase: 'Pending', message: expect.stringMatching(/^Unschedulable: 0\/3 nodes are available/) })
 
     await client.stop(ref('no-room'), runId)
     const done = await waitForRunEnd(client, runId)
@@ -224,6 +227,26 @@ describe('Kubernetes faults through a control plane in this process', () => {
     const later = gets.slice(lastFailure + 1)
     expect(later.some((r) => r.kind === 'log' && r.path.endsWith(`/pods/${name}/log`) && r.status === 200)).toBe(true)
     expect(later.some((r) => r.kind !== 'log' && r.path.startsWith(`/api/v1/namespaces/${NAMESPACE}/pods`) && r.status === 200)).toBe(true)
+  })
+
+  // Last in this group: it restarts the control plane.
+  it('ends a step cancelled, not Lost, when its run was stopped and its Pod deleted before a restart', async () => {
+    kubelet.script('stopped-then-restart', () => ({ lines: ['working'], hold: true }))
+    const runId = await applyAndRun(client, workflow('stopped-then-restart', [{ name: 'main' }]))
+    const pod = await waitForPod(fake, { workflow: 'stopped-then-restart', step: 'main', attempt: 1 }, (p) => phaseOf(p) === 'Running', 'to run')
+    await waitForLog(client, runId, 'main', 'working')
+    await plane.close() // lets go of the step without killing it
+    // What a stop does, cut short by a crash before the step's end was recorded: the run marked killed, the Pod deleted.
+    const store = openSqliteStore(join(dataDir, 'ctl.db'))
+    await store.updateRun(runId, { state: 'killed', finishedAt: new Date().toISOString() })
+    await store.close()
+    const deleted = await fetch(`${fake.url}/api/v1/namespaces/${NAMESPACE}/pods/${pod.metadata!.name!}`, { method: 'DELETE', headers: { authorization: `Bearer ${fake.token}` } })
+    expect(deleted.status).toBe(200)
+
+    ;({ plane, client } = await startKubePlane(fake, dataDir))
+    const step = await waitFor('the step to end', () => client.run(runId), (d) => d.steps[0]!.state !== 'running')
+    expect(step.steps.map((x) => [x.state, x.reason])).toEqual([['cancelled', 'Killed']])
+    expect(step.run.state).toBe('killed')
   })
 })
 
