@@ -94,6 +94,8 @@ export interface Runtime {
   describe?(handle: RuntimeHandle): Promise<StepDescription>
   /** A cheap look at an active attempt for tables: its phase and why (from a cache when the runtime has one). */
   peek?(handle: RuntimeHandle): Promise<{ phase: string; message?: string } | undefined>
+  /** Lets go of connections and timers when the control plane stops (steps keep running). */
+  close?(): Promise<void>
 }
 
 /** What a runtime can tell of one attempt right now (`ctl resource runtime get --node`): for Kubernetes, the Pod's

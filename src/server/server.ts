@@ -163,6 +163,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
           retention.stop()
           await app.close()
           await started.stop()
+          await runtime.close?.()
           await store.close()
         })()),
     }

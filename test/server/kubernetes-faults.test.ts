@@ -3,13 +3,13 @@
 // control plane restarted mid-run." Here through a real control plane (engine, SQLite store, HTTP API, driven by
 // the real client) on the wire-level fake Kubernetes API server, so the engine's retry policy and its restart
 // path take part; test/runtime/kubernetes.test.ts covers the runtime alone.
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { CtlClient } from '../../src/client/client.js'
+import { CtlClient } from '../../src/client/client.js'
 import type { ResourceRef } from '../../src/client/types.js'
-import { isPidAlive, readServerInfo, stopServer } from '../../src/server/process.js'
+import { ADMIN_KEY_FILE, isPidAlive, readServerInfo, stopServer } from '../../src/server/process.js'
 import type { ControlPlane } from '../../src/server/server.js'
 import { openSqliteStore } from '../../src/store/index.js'
 import { startFakeKube, type FakeKube } from '../support/fake-kube/index.js'
@@ -41,6 +41,11 @@ function workflow(name: string, steps: StepShape[]): Record<string, unknown> {
       })),
     },
   }
+}
+
+/** A client of the control plane already running on `dataDir` (its admin key is in the data dir). */
+function spawnKubePlaneClient(dataDir: string, url: string): CtlClient {
+  return new CtlClient({ baseUrl: url, apiKey: readFileSync(join(dataDir, ADMIN_KEY_FILE), 'utf8').trim() })
 }
 
 const ref = (name: string): ResourceRef => ({ workspace: 'public', type: 'workflow', name })
@@ -328,5 +333,19 @@ describe('Kubernetes: control plane SIGKILLed mid-run and started again (separat
     expect(lines.map((l) => l.seq)).toEqual([1, 2, 3, 4, 5, 6])
     expect(await logTexts(client, runId, 'prepare')).toEqual(['prepared'])
     expect(await logTexts(client, runId, 'report')).toEqual(['reported'])
+  }, 60_000)
+
+  it('stops on SIGTERM while it follows a running Pod (the watch does not hold it), leaving the Pod running', async () => {
+    kubelet.script('left-running', () => ({ lines: ['still here'], hold: true }))
+    const info = readServerInfo(dataDir)!
+    const client = spawnKubePlaneClient(dataDir, info.url)
+    const runId = await applyAndRun(client, workflow('left-running', [{ name: 'main' }]))
+    const pod = await waitForPod(fake, { workflow: 'left-running', step: 'main', attempt: 1 }, (p) => phaseOf(p) === 'Running', 'to run')
+    await waitForLog(client, runId, 'main', 'still here')
+    expect(fake.openWatches()).toBeGreaterThan(0)
+    process.kill(info.pid, 'SIGTERM')
+    await waitFor('the control plane to exit', async () => isPidAlive(info.pid), (alive) => !alive, 15_000)
+    expect(phaseOf(fake.get('pods', NAMESPACE, pod.metadata!.name!))).toBe('Running')
+    await fake.waitForWatches(0)
   }, 60_000)
 })

@@ -489,6 +489,16 @@ export function createKubernetesRuntime(opts: KubernetesRuntimeOptions): Runtime
     return handleOf(pod, referencedNames(pod).secrets[0])
   }
 
+  async function close(): Promise<void> {
+    // Deletions still waiting for their TTL are left to the next control plane's sweep.
+    for (const t of expiring) clearTimeout(t)
+    expiring.clear()
+    if (sweeper) clearInterval(sweeper)
+    sweeper = undefined
+    for (const inf of informers.values()) inf.close()
+    informers.clear()
+  }
+
   if (gcWhenComplete) startSweeping()
-  return { info: () => info, start, follow, kill, cleanup, find, describe, peek }
+  return { info: () => info, start, follow, kill, cleanup, find, describe, peek, close }
 }
