@@ -192,9 +192,11 @@ describe('kubernetes runtime on the fake API server', () => {
   })
 
   it('survives dropped watch and log connections: one exit, every line exactly once', async () => {
+    let dropAt = 0
     const r = await runStep(stepLaunch({ lines: ['a', 'b'], hold: true }), async (h, texts) => {
       // Once the first lines came through the log stream, cut both connections while the Pod runs on.
       while (!texts().includes('b')) await pause()
+      dropAt = fake.requests.length
       expect(fake.dropWatches() + fake.dropLogStreams()).toBeGreaterThan(0)
       fake.kubelet.writeLog('ctl-public', h.id, 'c')
       fake.dropWatches()
@@ -203,6 +205,11 @@ describe('kubernetes runtime on the fake API server', () => {
     })
     expect(r.exit).toMatchObject({ exitCode: 0, reason: 'Completed' })
     expect(r.texts).toEqual(['a', 'b', 'c', 'd'])
+    // After the dropped watch the informer listed the namespace's Pods again (by label) before watching on.
+    const after = fake.requests.slice(dropAt)
+    const relist = after.findIndex((q) => q.method === 'GET' && q.kind === 'request' && q.path === '/api/v1/namespaces/ctl-public/pods' && q.query.includes('labelSelector=ctl.dev%2Frun'))
+    expect(relist).toBeGreaterThanOrEqual(0)
+    expect(after.slice(relist).some((q) => q.kind === 'watch')).toBe(true)
   })
 
   it('retries through 429 and 500 answers, then succeeds', async () => {

@@ -1,7 +1,7 @@
 // One list + watch per namespace for every Pod ctl runs there (label `ctl.dev/run`), shared by all the
 // steps followed in that namespace: a thousand running steps cost one watch connection, not a thousand
-// (and no GET per Pod). The watch resumes from the last resourceVersion seen after the server ends it
-// or the connection drops; after 410 Gone (our version was compacted away) it lists again and compares,
+// (and no GET per Pod). The watch resumes from the last resourceVersion seen after the server ends it;
+// after a dropped connection or 410 Gone (our version was compacted away) it lists again and compares,
 // so no transition is missed. It stops when nobody has followed a Pod there for a while.
 
 import type { CoreV1Api, KubeConfig, V1Pod } from '@kubernetes/client-node'
@@ -271,13 +271,14 @@ export class NamespacePodInformer {
         // A server that ends watches at once must not make this a busy loop.
         if (events === 0) await sleep(backoffMs(failures++), signal).catch(() => undefined)
         else failures = 0
-      } catch (e) {
+      } catch {
         if (signal.aborted) return
-        // 410 answered as a status (not as an event) also means: list again.
-        if (statusOf(e) === 410) expired = true
+        // A dropped connection (or an error answer, 410 included): list again and compare, as a reflector does,
+        // so nothing that happened while no watch was open is missed, whatever the server kept.
+        expired = true
         await sleep(backoffMs(failures++), signal).catch(() => undefined)
       }
-      // A dropped connection resumes from the last version seen; only an expired version needs a new list.
+      // A watch the server ended (its timeout) resumes from the last version seen; an expired one lists again.
       if (expired) needList = true
     }
   }
