@@ -3,7 +3,7 @@
 
 import type { V1Pod } from '@kubernetes/client-node'
 import { describe, expect, it } from 'vitest'
-import { LogCursor, parseLogLine } from '../../src/runtime/kubernetes/logs.js'
+import { LogCursor, parseLogLine, TIME_OFFSET_BASE } from '../../src/runtime/kubernetes/logs.js'
 import { buildClaims, buildStepObjects, namespaceFor, referencedNames } from '../../src/runtime/kubernetes/objects.js'
 import { describePod, podPhase } from '../../src/runtime/kubernetes/describe.js'
 import { kubernetesEnvOf, kubernetesOptionsOf } from '../../src/server/kube-flags.js'
@@ -90,22 +90,39 @@ describe('LogCursor', () => {
     expect(parseLogLine('2026-01-01T00:00:01.5Z hello world')).toEqual({ key: '2026-01-01T00:00:01.500000000Z', time: '2026-01-01T00:00:01.500Z', text: 'hello world' })
     expect(parseLogLine('2026-01-01T00:00:01.123456789Z ').text).toBe('')
   })
+  const ms = (t: string) => Date.parse(t)
   it('skips on a re-read what was delivered, also lines sharing the last time', () => {
     const c = new LogCursor(0)
     c.beginRead()
     const first = c.accept(['2026-01-01T00:00:01.1Z a', '2026-01-01T00:00:02.2Z b', '2026-01-01T00:00:02.2Z c'])
     expect(first.map((x) => x.line.text)).toEqual(['a', 'b', 'c'])
     expect(c.sinceTime()).toBe('2026-01-01T00:00:02Z')
+    expect(c.offset).toBe(ms('2026-01-01T00:00:02.2Z') * 1000 + 2)
     c.beginRead()
     const again = c.accept(['2026-01-01T00:00:02.2Z b', '2026-01-01T00:00:02.2Z c', '2026-01-01T00:00:02.2Z d', '2026-01-01T00:00:03Z e'])
     expect(again.map((x) => x.line.text)).toEqual(['d', 'e'])
-    expect(c.delivered).toBe(5)
+    expect(c.offset).toBe(ms('2026-01-01T00:00:03Z') * 1000 + 1)
   })
-  it('resumes from an offset by skipping that many lines from the start', () => {
+  it('resumes from a time offset (after a restart) at the stored line, reading from its second only', () => {
+    const before = new LogCursor(0)
+    before.beginRead()
+    before.accept(['2026-01-01T00:00:01.1Z a', '2026-01-01T00:00:02.1Z b', '2026-01-01T00:00:02.2Z c', '2026-01-01T00:00:02.2Z d'])
+    const offset = before.offset
+    expect(offset).toBeGreaterThanOrEqual(TIME_OFFSET_BASE)
+    const c = new LogCursor(offset)
+    expect(c.sinceTime()).toBe('2026-01-01T00:00:02Z')
+    c.beginRead()
+    // What sinceTime=…:02Z answers: the whole second again, then what is new.
+    const fresh = c.accept(['2026-01-01T00:00:02.1Z b', '2026-01-01T00:00:02.2Z c', '2026-01-01T00:00:02.2Z d', '2026-01-01T00:00:02.2Z e', '2026-01-01T00:00:04Z f'])
+    expect(fresh.map((x) => x.line.text)).toEqual(['e', 'f'])
+    expect(c.offset).toBe(ms('2026-01-01T00:00:04Z') * 1000 + 1)
+  })
+  it('resumes from a line count (an older offset) by skipping that many lines from the start', () => {
     const c = new LogCursor(2)
+    expect(c.sinceTime()).toBeUndefined()
     c.beginRead()
     expect(c.accept(['2026-01-01T00:00:01Z a', '2026-01-01T00:00:02Z b', '2026-01-01T00:00:03Z c']).map((x) => x.line.text)).toEqual(['c'])
-    expect(c.delivered).toBe(3)
+    expect(c.offset).toBe(ms('2026-01-01T00:00:03Z') * 1000 + 1)
   })
 })
 

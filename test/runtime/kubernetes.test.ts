@@ -4,6 +4,7 @@
 import { KubeConfig, type V1Pod } from '@kubernetes/client-node'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createKubernetesRuntime } from '../../src/runtime/kubernetes/index.js'
+import { parseLogLine, TIME_OFFSET_BASE } from '../../src/runtime/kubernetes/logs.js'
 import type { LogBatch, Runtime, RuntimeHandle, StepExit, StepLaunch } from '../../src/runtime/types.js'
 import { startFakeKube, type FakeKube, type PodBehaviour } from '../support/fake-kube/index.js'
 
@@ -76,6 +77,16 @@ async function runStep(l: StepLaunch, during?: (h: RuntimeHandle, texts: () => s
 
 const pause = () => new Promise((res) => setTimeout(res, 5))
 
+/** A Pod's whole log as the API server gives it, with the times it stamps on each line. */
+async function podLogLines(podName: string): Promise<{ time: string; text: string }[]> {
+  const res = await fetch(`${fake.url}/api/v1/namespaces/ctl-public/pods/${podName}/log?timestamps=true`, { headers: { authorization: `Bearer ${fake.token}` } })
+  const body = await res.text()
+  return body.split('\n').filter(Boolean).map((raw) => {
+    const p = parseLogLine(raw)
+    return { time: p.key, text: p.text }
+  })
+}
+
 /** The kubelet holds the Pod once it wrote its lines: until then terminate() refuses. */
 async function terminateWhenHeld(name: string, outcome = { exitCode: 0 }): Promise<void> {
   for (;;) {
@@ -92,7 +103,8 @@ describe('kubernetes runtime on the fake API server', () => {
     const r = await runStep(stepLaunch({ lines: ['one', 'two', 'token is hunter2-secret'], exitCode: 0 }))
     expect(r.exit).toMatchObject({ exitCode: 0, reason: 'Completed' })
     expect(r.texts).toEqual(['one', 'two', 'token is [redacted]'])
-    expect(r.batches.at(-1)?.offset).toBe(3)
+    // The offset is the last line's time (and its count within that millisecond): a restart resumes there.
+    expect(r.batches.at(-1)?.offset).toBeGreaterThanOrEqual(TIME_OFFSET_BASE)
     const d = r.handle.data as { namespace: string; podName: string }
     expect(d.namespace).toBe('ctl-public')
     const secret = fake.get('secrets', 'ctl-public', `wf-r${n}-main-projection`)
@@ -312,6 +324,35 @@ describe('kubernetes runtime on the fake API server', () => {
     })
     expect(exit).toMatchObject({ exitCode: 0, reason: 'Completed' })
     expect(batches.flatMap((b) => b.lines.map((x) => x.text))).toEqual(['x3'])
-    expect(batches.at(-1)?.offset).toBe(3)
+    expect(batches.at(-1)?.offset).toBeGreaterThanOrEqual(TIME_OFFSET_BASE)
+  })
+
+  it('resumes from the stored time offset after a restart, asking the API server for that second only', async () => {
+    const l = stepLaunch({ lines: ['t1', 't2', 't3', 't4'], exitCode: 0 })
+    const h = await rt.start(l)
+    const seen: { text: string; offset: number }[] = []
+    await rt.follow(h, 0, async (b) => {
+      for (const x of b.lines) seen.push({ text: x.text, offset: b.offset })
+    })
+    expect(seen.map((x) => x.text)).toEqual(['t1', 't2', 't3', 't4'])
+    // As if the control plane had stored the log up to t2 when it died: the position of t2.
+    const lines = await podLogLines(h.id)
+    const t2 = Date.parse(lines[1]!.time)
+    const atMs = lines.slice(0, 2).filter((x) => Date.parse(x.time) === t2).length
+    const kc = new KubeConfig()
+    kc.loadFromString(fake.kubeconfig)
+    const fresh = createKubernetesRuntime({ kubeConfig: kc })
+    const before = fake.requests.length
+    const resumed: string[] = []
+    const exit = await fresh.follow(h, t2 * 1000 + atMs, async (b) => {
+      resumed.push(...b.lines.map((x) => x.text))
+    })
+    await fresh.close?.()
+    expect(exit).toMatchObject({ exitCode: 0, reason: 'Completed' })
+    expect(resumed).toEqual(['t3', 't4'])
+    const logReads = fake.requests.slice(before).filter((q) => q.kind === 'log')
+    expect(logReads.length).toBeGreaterThan(0)
+    expect(logReads.every((q) => q.query.includes(`sinceTime=${encodeURIComponent(new Date(Math.floor(t2 / 1000) * 1000).toISOString().replace('.000Z', 'Z'))}`))).toBe(true)
+    await rt.cleanup(h)
   })
 })

@@ -320,7 +320,7 @@ export function createKubernetesRuntime(opts: KubernetesRuntimeOptions): Runtime
           { container: d.container || undefined, follow: String(followIt), timestamps: 'true', sinceTime: cursor.sinceTime() },
           async (raw) => {
             const fresh = cursor.accept(raw)
-            if (fresh.length) await onLogs({ lines: fresh.map(({ line }) => ({ ...line, text: redact(line.text) })), offset: cursor.delivered })
+            if (fresh.length) await onLogs({ lines: fresh.map(({ line }) => ({ ...line, text: redact(line.text) })), offset: cursor.offset })
           },
           ctl.signal,
         )

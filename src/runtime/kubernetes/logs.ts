@@ -1,7 +1,7 @@
 // The position in a Pod's log: `pods/log?timestamps=true` prefixes each line with its RFC3339Nano
-// time. The engine's offset is the number of lines delivered; within one follow() a reconnect asks
-// for `sinceTime` (whole seconds: what the API server honours) and skips what was delivered by
-// comparing times, counting the lines that share the last time.
+// time. A reconnect asks for `sinceTime` (whole seconds: what the API server honours) and skips what
+// was delivered by comparing times, counting the lines that share the last time; the engine's offset
+// is the last delivered line's millisecond and how many lines it had, so a restart resumes there too.
 
 import type { LogLine } from '../types.js'
 
@@ -29,32 +29,66 @@ export function parseLogLine(raw: string): ParsedLine {
   return { key: `${base}.${nanos}Z`, time: `${base}.${nanos.slice(0, 3)}Z`, text }
 }
 
-/** Tracks what was delivered so a re-read from `sinceTime` yields only new lines. */
+/**
+ * Offsets at or above this are positions in time (see LogCursor); below it, counts of lines from the start
+ * (what an older control plane stored, and the position of a log whose lines carry no time).
+ */
+export const TIME_OFFSET_BASE = 1e12 * 1000
+
+/** Lines sharing one millisecond that an offset can count (beyond, a resume may repeat some of them). */
+const MAX_PER_MS = 999
+
+/**
+ * Tracks what was delivered so a re-read yields only new lines, and gives the engine an offset that resumes the
+ * log from the last stored line's time after a control-plane restart: `epoch ms × 1000 + lines delivered in
+ * that millisecond`. The resumed read asks for `sinceTime` (whole seconds, what the API server honours) and
+ * skips what came before; it never reads the log from its start again.
+ */
 export class LogCursor {
-  /** Lines delivered in total (the engine's offset). */
-  delivered: number
-  /** Lines still to skip from the start of the log (a resume from an offset without times). */
+  /** Lines still to skip from the start of the log (a resume from a line count). */
   private skipFromStart: number
+  /** From a time offset: skip lines before this millisecond, and `skipAtMs` lines within it. */
+  private resumeMs: number | undefined
+  private skipAtMs = 0
+  private countFromStart: number
   private lastKey = ''
   private atLastKey = 0
   /** Within the current read: lines seen at lastKey. */
   private seenAtLast = 0
+  private lastMs = 0
+  private atLastMs = 0
 
   constructor(fromOffset: number) {
-    this.delivered = fromOffset
-    this.skipFromStart = fromOffset
+    if (fromOffset >= TIME_OFFSET_BASE) {
+      this.resumeMs = Math.floor(fromOffset / 1000)
+      this.skipAtMs = fromOffset % 1000
+      this.lastMs = this.resumeMs
+      this.atLastMs = this.skipAtMs
+      this.skipFromStart = 0
+      this.countFromStart = 0
+    } else {
+      this.skipFromStart = fromOffset
+      this.countFromStart = fromOffset
+    }
   }
 
-  /** The sinceTime of the next read, or undefined to read from the start. */
+  /** Where the next read starts: the last line's second, or undefined to read from the start. */
   sinceTime(): string | undefined {
-    if (!this.lastKey) return undefined
-    return `${this.lastKey.slice(0, 19)}Z`
+    if (this.lastKey) return `${this.lastKey.slice(0, 19)}Z`
+    if (this.resumeMs !== undefined) return `${new Date(this.resumeMs).toISOString().slice(0, 19)}Z`
+    return undefined
   }
 
   /** Call before every read. */
   beginRead(): void {
     this.seenAtLast = 0
     if (this.lastKey) this.skipFromStart = 0
+  }
+
+  /** The engine's offset after what was delivered (see the class comment). */
+  get offset(): number {
+    if (this.lastMs > 0) return this.lastMs * 1000 + Math.min(this.atLastMs, MAX_PER_MS)
+    return this.countFromStart
   }
 
   /** The lines of `raw` not delivered before, as LogLines; counts them as delivered. */
@@ -67,6 +101,15 @@ export class LogCursor {
         this.note(p.key)
         continue
       }
+      if (!this.lastKey && this.resumeMs !== undefined && p.key) {
+        // The first read after a restart: skip up to the stored position.
+        const ms = Date.parse(p.key)
+        if (ms < this.resumeMs) continue
+        if (ms === this.resumeMs && this.skipAtMs > 0) {
+          this.skipAtMs--
+          continue
+        }
+      }
       if (this.lastKey && p.key) {
         if (p.key < this.lastKey) continue
         if (p.key === this.lastKey && this.seenAtLast < this.atLastKey) {
@@ -75,7 +118,7 @@ export class LogCursor {
         }
       }
       this.note(p.key)
-      this.delivered++
+      this.countFromStart++
       out.push({ parsed: p, line: { time: p.time, stream: 'stdout', text: p.text } })
     }
     return out
@@ -90,6 +133,12 @@ export class LogCursor {
       this.lastKey = key
       this.atLastKey = 1
       this.seenAtLast = 1
+    }
+    const ms = Date.parse(key)
+    if (ms === this.lastMs) this.atLastMs++
+    else {
+      this.lastMs = ms
+      this.atLastMs = 1
     }
   }
 }
