@@ -1,7 +1,8 @@
 // Issue 5 acceptance: every workflow in examples/ runs to `succeeded` on the fake Kubernetes cluster,
 // through a real control plane started with the Kubernetes runtime and driven by the real client, and
 // every object ctl created there passed the fake's OpenAPI validation.
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { parseAllDocuments } from 'yaml'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -11,11 +12,37 @@ import { CtlError } from '../../src/errors.js'
 import { offlineManifestContext } from '../../src/cli/offline.js'
 import { lintFiles } from '../../src/manifest/index.js'
 import { startControlPlane, type ControlPlane } from '../../src/server/server.js'
-import { defaultBehaviour, startFakeKube, type FakeKube, type KubeObject } from '../support/fake-kube/index.js'
+import { defaultBehaviour, startFakeKube, type FakeKube, type KubeObject, type RequestRecord } from '../support/fake-kube/index.js'
 import { repoRoot } from '../cli/helpers.js'
 import { waitFor, waitForRunEnd } from './helpers.js'
 
 const FINAL = new Set(['succeeded', 'failed', 'cancelled', 'killed'])
+
+interface PolicyRule { apiGroups?: string[]; resources?: string[]; verbs: string[] }
+
+/** Requests (as `VERB resource`) that the ClusterRoles in deploy/kubernetes do not grant: the RBAC must cover the runtime. */
+function ungranted(requests: readonly RequestRecord[]): string[] {
+  const granted = new Set<string>()
+  for (const file of ['rbac.yaml', 'rbac-namespaces.yaml']) {
+    for (const doc of parseAllDocuments(readFileSync(join(repoRoot, 'deploy', 'kubernetes', file), 'utf8'))) {
+      const o = doc.toJS() as { kind?: string; rules?: PolicyRule[] }
+      if (o.kind !== 'ClusterRole' && o.kind !== 'Role') continue
+      for (const r of o.rules ?? []) for (const res of r.resources ?? []) for (const v of r.verbs) granted.add(`${v} ${res}`)
+    }
+  }
+  const missing = new Set<string>()
+  for (const q of requests) {
+    if (!q.path.startsWith('/api/v1/')) continue
+    const parts = q.path.slice('/api/v1/'.length).split('/')
+    const [resource, name, sub] = parts[0] === 'namespaces' && parts.length >= 3 ? parts.slice(2) : parts
+    const verb =
+      q.method === 'GET' ? (q.kind === 'watch' ? 'watch' : name ? 'get' : 'list')
+      : q.method === 'POST' ? 'create' : q.method === 'PUT' ? 'update' : q.method === 'DELETE' ? 'delete' : q.method.toLowerCase()
+    const what = `${verb} ${sub ? `${resource}/${sub}` : resource}`
+    if (!granted.has(what)) missing.add(what)
+  }
+  return [...missing].sort()
+}
 
 describe('examples/ on the Kubernetes runtime (fake cluster)', () => {
   let fake: FakeKube
@@ -121,5 +148,11 @@ describe('examples/ on the Kubernetes runtime (fake cluster)', () => {
 
     expect(fake.validationFailures).toEqual([])
     expect(fake.validatedCount()).toBeGreaterThan(0)
+
+    // `runtime get --node` reads the Pod's Events too; then every request the runtime made is one deploy/kubernetes grants.
+    const someRun = [...latest.values()][0]!
+    const node = await client.node(someRun.id, (await client.run(someRun.id)).steps[0]!.step)
+    expect(node.description?.events.length).toBeGreaterThan(0)
+    expect(ungranted(fake.requests)).toEqual([])
   }, 90_000)
 })
