@@ -1,5 +1,6 @@
-// `ctl server start` flags of the Kubernetes runtime → KubernetesServerOptions, and the environment a
-// detached control plane reads them back from (it is started with the core flags only).
+// `ctl server start` settings of the Kubernetes runtime, in flag form and already merged with the server config
+// file (config-file.ts) → KubernetesServerOptions, and the environment a detached control plane reads them back
+// from (it is started with the core flags only).
 import { resolve } from 'node:path'
 import { CtlError } from '../errors.js'
 import { parseDurationMs } from '../engine/retry.js'

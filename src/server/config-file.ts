@@ -1,0 +1,322 @@
+// The settings of `ctl server start`, from three layers: a flag on the command line or its CTL_* variable,
+// then the server config file (--config / CTL_SERVER_CONFIG, else <data-dir>/server.yaml when it exists),
+// then the built-in default. The file is checked like a manifest: every problem is reported with its file,
+// line and field, together, before anything starts.
+import { existsSync } from 'node:fs'
+import { readFile } from 'node:fs/promises'
+import { homedir } from 'node:os'
+import { dirname, isAbsolute, join, resolve } from 'node:path'
+import type { ErrorObject, ValidateFunction } from 'ajv'
+import { CtlError, ManifestError, type ManifestIssue } from '../errors.js'
+import { parseDurationMs } from '../engine/retry.js'
+import { DEFAULT_LOG_RETENTION, parseRetention } from '../logs/retention.js'
+import { kubernetesEnvOf, kubernetesOptionsOf, type KubeStartFlags } from './kube-flags.js'
+import type { KubernetesServerOptions, RuntimeKind } from './server.js'
+
+/** Read from the data dir when no --config is given (the data dir itself is never set in the file: it may live there). */
+export const SERVER_CONFIG_FILE = 'server.yaml'
+
+const RUNTIMES: readonly RuntimeKind[] = ['local', 'kubernetes']
+
+/** Built-in defaults. The port is the one the CLI looks for the embedded control plane on (DEFAULT_LOCAL_PORT). */
+export const SERVER_DEFAULTS = {
+  port: 7419,
+  host: '127.0.0.1',
+  maxParallelSteps: 32,
+  logRetention: DEFAULT_LOG_RETENTION,
+  runtime: 'local' as RuntimeKind,
+  namespacePrefix: 'ctl-',
+  manageNamespaces: false,
+  imagePullGrace: '2m',
+  gcWhenComplete: true,
+  podTtl: '0',
+} as const
+
+/** `ctl server start` flags as oclif parsed them: undefined = not given (no flag carries a `default:`). */
+export interface ServerStartFlags {
+  config?: string
+  port?: number
+  host?: string
+  'max-parallel-steps'?: number
+  'log-retention'?: string
+  runtime?: string
+  kubeconfig?: string
+  'kube-context'?: string
+  'namespace-prefix'?: string
+  'manage-namespaces'?: boolean
+  'image-pull-grace'?: string
+  'gc-when-complete'?: boolean
+  'pod-ttl'?: string
+  'storage-class'?: string
+}
+
+/** The server config file, as written (camelCase keys, all optional). */
+export interface ServerConfigFile {
+  port?: number
+  host?: string
+  maxParallelSteps?: number
+  logRetention?: string | number
+  runtime?: RuntimeKind
+  kubernetes?: {
+    kubeconfig?: string
+    context?: string
+    namespacePrefix?: string
+    manageNamespaces?: boolean
+    imagePullGrace?: string | number
+    gcWhenComplete?: boolean
+    podTtl?: string | number
+    storageClass?: string
+  }
+}
+
+/** A setting by its path in the file. */
+export type SettingName =
+  | 'port'
+  | 'host'
+  | 'maxParallelSteps'
+  | 'logRetention'
+  | 'runtime'
+  | 'kubernetes.kubeconfig'
+  | 'kubernetes.context'
+  | 'kubernetes.namespacePrefix'
+  | 'kubernetes.manageNamespaces'
+  | 'kubernetes.imagePullGrace'
+  | 'kubernetes.gcWhenComplete'
+  | 'kubernetes.podTtl'
+  | 'kubernetes.storageClass'
+
+/** `flag` covers its CTL_* variable too: oclif folds the variable into the flag before we see it. */
+export type SettingSource = 'flag' | 'env' | 'file' | 'default'
+
+export interface ServerSettings {
+  port: number
+  host: string
+  maxParallelSteps: number
+  /** 0 keeps logs forever. */
+  logRetentionMs: number
+  runtime: RuntimeKind
+  /** Set for runtime 'kubernetes' only. */
+  kubernetes?: KubernetesServerOptions
+}
+
+export interface ResolvedServerSettings {
+  /** What runForeground takes (with dataDir added). */
+  options: ServerSettings
+  source: {
+    /** The config file read, as named (flag, variable or the data dir's); undefined when none was. */
+    file?: string
+    /** Where each setting that has a value came from. */
+    settings: Partial<Record<SettingName, SettingSource>>
+  }
+  /**
+   * CTL_* variables that give a detached child (started with --data-dir, --port and --host only) these same
+   * effective settings: they outrank its config file, so the child cannot end up with other values.
+   */
+  childEnv: Record<string, string>
+}
+
+export interface ResolveInput {
+  flags: ServerStartFlags
+  env: Record<string, string | undefined>
+  dataDir: string
+}
+
+/** Flags, their CTL_* variables, the config file and the defaults merged and checked. Throws CtlError / ManifestError. */
+export async function resolveServerSettings(input: ResolveInput): Promise<ResolvedServerSettings> {
+  const { flags, env } = input
+  const given = givenSettings(flags, env)
+  const named = given.config?.value
+  const file = named ?? join(input.dataDir, SERVER_CONFIG_FILE)
+  const config = named !== undefined || existsSync(file) ? await loadServerConfig(file) : undefined
+  const fromFile = config?.values ?? {}
+  const k = fromFile.kubernetes ?? {}
+  const sources: Partial<Record<SettingName, SettingSource>> = {}
+
+  function pick<T>(name: SettingName, cli: Given<T> | undefined, inFile: T | undefined, fallback: T): T
+  function pick<T>(name: SettingName, cli: Given<T> | undefined, inFile: T | undefined): T | undefined
+  function pick<T>(name: SettingName, cli: Given<T> | undefined, inFile: T | undefined, fallback?: T): T | undefined {
+    if (cli) {
+      sources[name] = cli.source
+      return cli.value
+    }
+    if (inFile !== undefined) {
+      sources[name] = 'file'
+      return inFile
+    }
+    if (fallback !== undefined) sources[name] = 'default'
+    return fallback
+  }
+
+  const runtime = pick('runtime', given.runtime, fromFile.runtime, SERVER_DEFAULTS.runtime)
+  const logRetention = pick('logRetention', given.logRetention, fromFile.logRetention === undefined ? undefined : String(fromFile.logRetention), SERVER_DEFAULTS.logRetention)
+  const kube: KubeStartFlags = {
+    kubeconfig: pick('kubernetes.kubeconfig', given.kubeconfig, k.kubeconfig === undefined ? undefined : relativeTo(config!.file, k.kubeconfig)),
+    'kube-context': pick('kubernetes.context', given.kubeContext, k.context),
+    'namespace-prefix': pick('kubernetes.namespacePrefix', given.namespacePrefix, k.namespacePrefix, SERVER_DEFAULTS.namespacePrefix),
+    'manage-namespaces': pick('kubernetes.manageNamespaces', given.manageNamespaces, k.manageNamespaces, SERVER_DEFAULTS.manageNamespaces),
+    'image-pull-grace': pick('kubernetes.imagePullGrace', given.imagePullGrace, k.imagePullGrace === undefined ? undefined : String(k.imagePullGrace), SERVER_DEFAULTS.imagePullGrace),
+    'gc-when-complete': pick('kubernetes.gcWhenComplete', given.gcWhenComplete, k.gcWhenComplete, SERVER_DEFAULTS.gcWhenComplete),
+    'pod-ttl': pick('kubernetes.podTtl', given.podTtl, k.podTtl === undefined ? undefined : String(k.podTtl), SERVER_DEFAULTS.podTtl),
+    'storage-class': pick('kubernetes.storageClass', given.storageClass, k.storageClass),
+  }
+  // A relative --kubeconfig is relative to where the command runs; the child gets it absolute.
+  if (kube.kubeconfig !== undefined && sources['kubernetes.kubeconfig'] !== 'file') kube.kubeconfig = resolve(kube.kubeconfig)
+  // Values from the file were checked, with their line, in loadServerConfig; these messages are for flags and variables.
+  const kubernetes = kubernetesOptionsOf(kube)
+  const options: ServerSettings = {
+    port: pick('port', given.port, fromFile.port, SERVER_DEFAULTS.port),
+    host: pick('host', given.host, fromFile.host, SERVER_DEFAULTS.host),
+    maxParallelSteps: pick('maxParallelSteps', given.maxParallelSteps, fromFile.maxParallelSteps, SERVER_DEFAULTS.maxParallelSteps),
+    logRetentionMs: parseRetention(logRetention),
+    runtime,
+  }
+  if (runtime === 'kubernetes') options.kubernetes = kubernetes
+  const childEnv: Record<string, string> = {
+    CTL_RUNTIME: runtime,
+    CTL_MAX_PARALLEL_STEPS: String(options.maxParallelSteps),
+    CTL_LOG_RETENTION: logRetention,
+    ...kubernetesEnvOf(kube),
+  }
+  if (config) childEnv['CTL_SERVER_CONFIG'] = resolve(config.file)
+  return { options, source: { file: config?.file, settings: sources }, childEnv }
+}
+
+interface Given<T> {
+  value: T
+  source: 'flag' | 'env'
+}
+
+/** What the command line says: a flag, else its variable (read here too, so that a caller without oclif gets the same). */
+function givenSettings(flags: ServerStartFlags, env: Record<string, string | undefined>) {
+  const text = (flag: string | undefined, name: string): Given<string> | undefined => {
+    if (flag !== undefined) return { value: flag, source: 'flag' }
+    const value = env[name]
+    // As oclif: an empty variable is no variable.
+    return value ? { value, source: 'env' } : undefined
+  }
+  const bool = (flag: boolean | undefined, name: string): Given<boolean> | undefined => {
+    if (flag !== undefined) return { value: flag, source: 'flag' }
+    const value = env[name]
+    return value ? { value: ['1', 'true', 'y', 'yes'].includes(value.toLowerCase()), source: 'env' } : undefined
+  }
+  const int = (flag: number | undefined, name: string): Given<number> | undefined => {
+    if (flag !== undefined) return { value: flag, source: 'flag' }
+    const value = env[name]
+    if (!value) return undefined
+    if (!/^\d+$/.test(value.trim())) throw new CtlError('E_USAGE', `${name} "${value}" is not a whole number`)
+    return { value: Number(value), source: 'env' }
+  }
+  const flagOnly = <T>(flag: T | undefined): Given<T> | undefined => (flag === undefined ? undefined : { value: flag, source: 'flag' })
+  const runtime = text(flags.runtime, 'CTL_RUNTIME')
+  if (runtime && !(RUNTIMES as readonly string[]).includes(runtime.value)) {
+    throw new CtlError('E_USAGE', `runtime "${runtime.value}" is not one of ${RUNTIMES.join(', ')}`)
+  }
+  return {
+    config: text(flags.config, 'CTL_SERVER_CONFIG'),
+    // No variables of their own: CTL_PORT is where the CLI looks for the embedded control plane.
+    port: flagOnly(flags.port),
+    host: flagOnly(flags.host),
+    maxParallelSteps: int(flags['max-parallel-steps'], 'CTL_MAX_PARALLEL_STEPS'),
+    logRetention: text(flags['log-retention'], 'CTL_LOG_RETENTION'),
+    runtime: runtime as Given<RuntimeKind> | undefined,
+    kubeconfig: text(flags.kubeconfig, 'CTL_KUBECONFIG'),
+    kubeContext: text(flags['kube-context'], 'CTL_KUBE_CONTEXT'),
+    namespacePrefix: text(flags['namespace-prefix'], 'CTL_NAMESPACE_PREFIX'),
+    manageNamespaces: bool(flags['manage-namespaces'], 'CTL_MANAGE_NAMESPACES'),
+    imagePullGrace: text(flags['image-pull-grace'], 'CTL_IMAGE_PULL_GRACE'),
+    gcWhenComplete: bool(flags['gc-when-complete'], 'CTL_GC_WHEN_COMPLETE'),
+    podTtl: text(flags['pod-ttl'], 'CTL_POD_TTL'),
+    storageClass: text(flags['storage-class'], 'CTL_STORAGE_CLASS'),
+  }
+}
+
+/** A path in the file is relative to the file (and `~/` to the home folder), as kubeconfig paths are. */
+function relativeTo(configFile: string, path: string): string {
+  if (path === '~' || path.startsWith('~/')) return join(homedir(), path.slice(1))
+  return isAbsolute(path) ? path : resolve(dirname(configFile), path)
+}
+
+// Their text is checked after the schema (a number is seconds; 0 keeps logs forever).
+const durationSchema = { type: ['string', 'integer'] }
+const CONFIG_SCHEMA = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    port: { type: 'integer', minimum: 0, maximum: 65535 },
+    host: { type: 'string', minLength: 1 },
+    maxParallelSteps: { type: 'integer', minimum: 1 },
+    logRetention: durationSchema,
+    runtime: { enum: [...RUNTIMES] },
+    kubernetes: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        kubeconfig: { type: 'string', minLength: 1 },
+        context: { type: 'string', minLength: 1 },
+        namespacePrefix: { type: 'string' },
+        manageNamespaces: { type: 'boolean' },
+        imagePullGrace: durationSchema,
+        gcWhenComplete: { type: 'boolean' },
+        podTtl: durationSchema,
+        storageClass: { type: 'string', minLength: 1 },
+      },
+    },
+  },
+} as const
+
+let validator: ValidateFunction | undefined
+
+/**
+ * Reads and checks one server config file. The YAML loader and ajv are loaded here, on first use: most starts
+ * have no file, and the CLI keeps its start-up small.
+ */
+export async function loadServerConfig(file: string): Promise<{ file: string; values: ServerConfigFile }> {
+  const [{ parseSource }, { schemaIssues, isPlainObject }, { issueAt, fileIssue, sortIssues }] = await Promise.all([
+    import('../manifest/load.js'),
+    import('../manifest/validate.js'),
+    import('../manifest/issues.js'),
+  ])
+  let text: string
+  try {
+    text = await readFile(file, 'utf8')
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code
+    const why = code === 'ENOENT' ? 'no such file or directory' : code === 'EISDIR' ? 'is a directory' : code === 'EACCES' ? 'permission denied' : String(err)
+    throw new ManifestError([fileIssue(file, 'E_FILE', `cannot read the server config file: ${why}`)])
+  }
+  const parsed = parseSource({ file, text }, { interpolate: false, env: {} })
+  if (parsed.issues.length > 0) throw new ManifestError(parsed.issues)
+  const [doc, extra] = parsed.documents
+  if (extra) throw new ManifestError([issueAt(extra, 'E_SCHEMA', [], 'a server config file holds one YAML document; remove the "---" and what follows')])
+  if (!doc) return { file, values: {} }
+  validator ??= await compileValidator()
+  const issues: ManifestIssue[] = validator(doc.value) ? [] : schemaIssues(doc, (validator.errors ?? []) as ErrorObject[])
+  // Durations are checked next to the schema, so that one run reports every problem of the file.
+  const root = isPlainObject(doc.value) ? doc.value : {}
+  const kube = isPlainObject(root['kubernetes']) ? root['kubernetes'] : {}
+  const duration = (path: string[], value: unknown, valid: (text: string) => boolean, examples: string): void => {
+    if ((typeof value === 'string' || typeof value === 'number') && !valid(String(value))) {
+      issues.push(issueAt(doc, 'E_SCHEMA', path, `${JSON.stringify(String(value))} is not a duration such as ${examples}`))
+    }
+  }
+  duration(['logRetention'], root['logRetention'], isRetention, '30d, 12h or 90m (0 keeps logs forever)')
+  for (const key of ['imagePullGrace', 'podTtl']) duration(['kubernetes', key], kube[key], (t) => parseDurationMs(t) !== undefined, '90s, 2m or 1h')
+  if (issues.length > 0) throw new ManifestError(sortIssues(issues))
+  return { file, values: doc.value as ServerConfigFile }
+}
+
+function isRetention(value: string | number): boolean {
+  try {
+    parseRetention(String(value))
+    return true
+  } catch {
+    return false
+  }
+}
+
+async function compileValidator(): Promise<ValidateFunction> {
+  const { Ajv2020 } = await import('ajv/dist/2020.js')
+  // As for manifests: all errors at once; verbose for the allowed keys behind "did you mean".
+  const ajv = new Ajv2020({ allErrors: true, verbose: true, strict: true, allowUnionTypes: true })
+  return ajv.compile(CONFIG_SCHEMA)
+}

@@ -1,0 +1,208 @@
+// The server config file and how it layers with flags, CTL_* variables and defaults: real files in a temp
+// folder, resolveServerSettings called as the command calls it.
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { homedir, tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
+import { afterAll, describe, expect, it } from 'vitest'
+import { DEFAULT_LOCAL_PORT } from '../../src/cli/connect.js'
+import { CtlError, ExitCode, ManifestError, formatIssue } from '../../src/errors.js'
+import { SERVER_CONFIG_FILE, SERVER_DEFAULTS, resolveServerSettings, type ServerStartFlags } from '../../src/server/config-file.js'
+
+const root = mkdtempSync(join(tmpdir(), 'ctl-server-config-'))
+afterAll(() => rmSync(root, { recursive: true, force: true }))
+
+let count = 0
+/** A fresh folder holding `server.yaml` with this text (when given). */
+function folder(text?: string): string {
+  const dir = join(root, `case-${++count}`)
+  mkdirSync(dir)
+  if (text !== undefined) writeFileSync(join(dir, SERVER_CONFIG_FILE), text)
+  return dir
+}
+
+const FULL = `# every setting
+port: 8081
+host: 0.0.0.0
+maxParallelSteps: 4
+logRetention: 12h
+runtime: kubernetes
+kubernetes:
+  kubeconfig: kube/config
+  context: kind-ctl
+  namespacePrefix: team-
+  manageNamespaces: true
+  imagePullGrace: 90s
+  gcWhenComplete: false
+  podTtl: 10m
+  storageClass: fast
+`
+
+/** The message the CLI prints for a ManifestError, one line per problem. */
+async function problems(text: string, flags: ServerStartFlags = {}): Promise<string[]> {
+  const dataDir = folder(text)
+  const err = await resolveServerSettings({ flags, env: {}, dataDir }).then(
+    () => undefined,
+    (e: unknown) => e,
+  )
+  expect(err).toBeInstanceOf(ManifestError)
+  expect((err as ManifestError).exitCode).toBe(ExitCode.invalid)
+  // Paths relative to the data dir, so that the expectations read like the .expected files.
+  return (err as ManifestError).issues.map((issue) => formatIssue({ ...issue, file: issue.file.slice(dataDir.length + 1) }))
+}
+
+describe('resolveServerSettings', () => {
+  it('uses the built-in defaults without flags, variables or file', async () => {
+    const r = await resolveServerSettings({ flags: {}, env: {}, dataDir: folder() })
+    expect(r.options).toEqual({ port: 7419, host: '127.0.0.1', maxParallelSteps: 32, logRetentionMs: 30 * 86_400_000, runtime: 'local' })
+    expect(r.source.file).toBeUndefined()
+    expect(r.source.settings.port).toBe('default')
+    // The embedded control plane is looked for on this same port.
+    expect(SERVER_DEFAULTS.port).toBe(DEFAULT_LOCAL_PORT)
+  })
+
+  it('reads <data-dir>/server.yaml, with a relative kubeconfig relative to the file', async () => {
+    const dataDir = folder(FULL)
+    const r = await resolveServerSettings({ flags: {}, env: {}, dataDir })
+    expect(r.source.file).toBe(join(dataDir, SERVER_CONFIG_FILE))
+    expect(r.options).toEqual({
+      port: 8081, host: '0.0.0.0', maxParallelSteps: 4, logRetentionMs: 12 * 3_600_000, runtime: 'kubernetes',
+      kubernetes: {
+        kubeconfigPath: join(dataDir, 'kube', 'config'), context: 'kind-ctl', namespacePrefix: 'team-', manageNamespaces: true,
+        imagePullGraceSeconds: 90, gcWhenComplete: false, podTtlSeconds: 600, defaultStorageClass: 'fast',
+      },
+    })
+    expect(new Set(Object.values(r.source.settings))).toEqual(new Set(['file']))
+  })
+
+  it('lets a flag outrank its variable, and both outrank the file', async () => {
+    const dataDir = folder(FULL)
+    const env = { CTL_MAX_PARALLEL_STEPS: '8', CTL_POD_TTL: '1h', CTL_NAMESPACE_PREFIX: 'env-', CTL_GC_WHEN_COMPLETE: 'yes' }
+    const flags: ServerStartFlags = { port: 9000, 'pod-ttl': '30s', 'manage-namespaces': false, runtime: 'kubernetes' }
+    const r = await resolveServerSettings({ flags, env, dataDir })
+    expect(r.options).toMatchObject({ port: 9000, host: '0.0.0.0', maxParallelSteps: 8, runtime: 'kubernetes' })
+    expect(r.options.kubernetes).toMatchObject({ podTtlSeconds: 30, namespacePrefix: 'env-', gcWhenComplete: true, manageNamespaces: false, context: 'kind-ctl' })
+    expect(r.source.settings).toMatchObject({
+      port: 'flag', host: 'file', maxParallelSteps: 'env', 'kubernetes.podTtl': 'flag', 'kubernetes.namespacePrefix': 'env',
+      'kubernetes.gcWhenComplete': 'env', 'kubernetes.manageNamespaces': 'flag', 'kubernetes.context': 'file',
+    })
+  })
+
+  it('reads --config (or CTL_SERVER_CONFIG) instead of the data dir\'s file; flag paths stay relative to the working folder', async () => {
+    const dataDir = folder('port: 1111\n')
+    const other = folder('port: 2222\nkubernetes:\n  kubeconfig: /etc/kube/config\n')
+    const viaFlag = await resolveServerSettings({ flags: { config: join(other, SERVER_CONFIG_FILE) }, env: { CTL_SERVER_CONFIG: join(dataDir, SERVER_CONFIG_FILE) }, dataDir })
+    expect(viaFlag.options.port).toBe(2222)
+    const viaEnv = await resolveServerSettings({ flags: { runtime: 'kubernetes', kubeconfig: 'my/kubeconfig' }, env: { CTL_SERVER_CONFIG: join(other, SERVER_CONFIG_FILE) }, dataDir })
+    expect(viaEnv.options.port).toBe(2222)
+    expect(viaEnv.source.file).toBe(join(other, SERVER_CONFIG_FILE))
+    expect(viaEnv.options.kubernetes?.kubeconfigPath).toBe(resolve('my/kubeconfig'))
+    const home = await resolveServerSettings({ flags: { runtime: 'kubernetes' }, env: {}, dataDir: folder('kubernetes:\n  kubeconfig: ~/.kube/other\n') })
+    expect(home.options.kubernetes?.kubeconfigPath).toBe(join(homedir(), '.kube', 'other'))
+  })
+
+  it('gives a detached child every effective setting as CTL_* variables, paths absolute', async () => {
+    const dataDir = folder(FULL)
+    const r = await resolveServerSettings({ flags: { 'log-retention': '0' }, env: {}, dataDir })
+    expect(r.childEnv).toEqual({
+      CTL_SERVER_CONFIG: join(dataDir, SERVER_CONFIG_FILE),
+      CTL_RUNTIME: 'kubernetes',
+      CTL_MAX_PARALLEL_STEPS: '4',
+      CTL_LOG_RETENTION: '0',
+      CTL_KUBECONFIG: join(dataDir, 'kube', 'config'),
+      CTL_KUBE_CONTEXT: 'kind-ctl',
+      CTL_NAMESPACE_PREFIX: 'team-',
+      CTL_MANAGE_NAMESPACES: 'true',
+      CTL_IMAGE_PULL_GRACE: '90s',
+      CTL_GC_WHEN_COMPLETE: 'false',
+      CTL_POD_TTL: '10m',
+      CTL_STORAGE_CLASS: 'fast',
+    })
+    // Read back as variables, they give the same settings without the file.
+    const child = await resolveServerSettings({ flags: { port: r.options.port, host: r.options.host }, env: { ...r.childEnv, CTL_SERVER_CONFIG: undefined }, dataDir: folder() })
+    expect(child.options).toEqual({ ...r.options, logRetentionMs: 0 })
+  })
+
+  it('accepts numbers as seconds for durations and 0 for log retention, and an empty file', async () => {
+    const r = await resolveServerSettings({ flags: {}, env: {}, dataDir: folder('runtime: kubernetes\nlogRetention: 0\nkubernetes:\n  podTtl: 90\n  imagePullGrace: 0\n') })
+    expect(r.options).toMatchObject({ logRetentionMs: 0, kubernetes: { podTtlSeconds: 90, imagePullGraceSeconds: 0 } })
+    const empty = await resolveServerSettings({ flags: {}, env: {}, dataDir: folder('# nothing yet\n') })
+    expect(empty.options.port).toBe(7419)
+    expect(empty.source.file).toBeDefined()
+  })
+})
+
+describe('server config file errors: file, line, column and field', () => {
+  it('names a missing --config file', async () => {
+    const missing = join(root, 'nowhere.yaml')
+    const err = await resolveServerSettings({ flags: { config: missing }, env: {}, dataDir: folder() }).catch((e: unknown) => e)
+    expect(err).toBeInstanceOf(ManifestError)
+    expect((err as ManifestError).message).toBe(`${missing}:0:0  cannot read the server config file: no such file or directory`)
+    expect((err as ManifestError).code).toBe('E_FILE')
+  })
+
+  it('reports bad YAML where it is', async () => {
+    expect(await problems('port: 8080\nkubernetes:\n  context: a\n podTtl: 1m\n')).toEqual([
+      'server.yaml:4:1  YAML syntax error: All mapping items must start at the same column',
+    ])
+    expect(await problems('port: 1\nport: 2\n')).toEqual(['server.yaml:2:1  duplicate key "port"'])
+  })
+
+  it('refuses unknown keys, with a did-you-mean', async () => {
+    expect(await problems('port: 8080\nmaxParalelSteps: 3\nkubernetes:\n  namespacePrefx: x-\n  ttl: 1m\n')).toEqual([
+      'server.yaml:2:1  unknown field "maxParalelSteps"; did you mean "maxParallelSteps"? (maxParalelSteps)',
+      'server.yaml:4:3  unknown field "namespacePrefx"; did you mean "namespacePrefix"? (kubernetes.namespacePrefx)',
+      'server.yaml:5:3  unknown field "ttl" (kubernetes.ttl)',
+    ])
+    // The data dir is not a setting of the file: the file may live in it.
+    expect(await problems('dataDir: /var/lib/ctl\n')).toEqual(['server.yaml:1:1  unknown field "dataDir" (dataDir)'])
+  })
+
+  it('refuses wrong types and values', async () => {
+    expect(await problems('port: "eighty"\nhost: 127.0.0.1\nmaxParallelSteps: 0\nruntime: docker\nkubernetes:\n  manageNamespaces: "yes"\n  podTtl: [1]\n')).toEqual([
+      'server.yaml:1:1  must be an integer (port)',
+      'server.yaml:3:1  must be at least 1 (maxParallelSteps)',
+      'server.yaml:4:1  must be one of local, kubernetes (runtime)',
+      'server.yaml:6:3  must be true or false (kubernetes.manageNamespaces)',
+      'server.yaml:7:3  must be a string or an integer (kubernetes.podTtl)',
+    ])
+    expect(await problems('port: 70000\n')).toEqual(['server.yaml:1:1  must be at most 65535 (port)'])
+    expect(await problems('- port: 1\n')).toEqual(['server.yaml:1:1  must be a mapping'])
+    expect(await problems('port: 1\n---\nport: 2\n')).toEqual(['server.yaml:3:1  a server config file holds one YAML document; remove the "---" and what follows'])
+  })
+
+  it('refuses durations it cannot read', async () => {
+    expect(await problems('logRetention: 30\nkubernetes:\n  imagePullGrace: 2 minutes\n  podTtl: soon\n')).toEqual([
+      'server.yaml:1:1  "30" is not a duration such as 30d, 12h or 90m (0 keeps logs forever) (logRetention)',
+      'server.yaml:3:3  "2 minutes" is not a duration such as 90s, 2m or 1h (kubernetes.imagePullGrace)',
+      'server.yaml:4:3  "soon" is not a duration such as 90s, 2m or 1h (kubernetes.podTtl)',
+    ])
+  })
+
+  it('reports schema and duration problems together, in line order', async () => {
+    expect(await problems('kubernetes:\n  podTtl: -5\n  namespacePrefx: a\nport: x\n')).toEqual([
+      'server.yaml:2:3  "-5" is not a duration such as 90s, 2m or 1h (kubernetes.podTtl)',
+      'server.yaml:3:3  unknown field "namespacePrefx"; did you mean "namespacePrefix"? (kubernetes.namespacePrefx)',
+      'server.yaml:4:1  must be an integer (port)',
+    ])
+  })
+
+  it('checks the file even where a flag overrides it', async () => {
+    expect(await problems('kubernetes:\n  podTtl: soon\n', { 'pod-ttl': '1m' })).toEqual([
+      'server.yaml:2:3  "soon" is not a duration such as 90s, 2m or 1h (kubernetes.podTtl)',
+    ])
+  })
+
+  it('names the flag for a bad flag or variable value (usage errors)', async () => {
+    const bad = async (flags: ServerStartFlags, env: Record<string, string>): Promise<CtlError> =>
+      (await resolveServerSettings({ flags, env, dataDir: folder() }).catch((e: unknown) => e)) as CtlError
+    const ttl = await bad({ 'pod-ttl': 'soon' }, {})
+    expect(ttl).toBeInstanceOf(CtlError)
+    expect([ttl.code, ttl.message]).toEqual(['E_USAGE', '--pod-ttl "soon" is not a duration such as 90s, 2m or 1h'])
+    const runtime = await bad({}, { CTL_RUNTIME: 'docker' })
+    expect([runtime.code, runtime.message]).toEqual(['E_USAGE', 'runtime "docker" is not one of local, kubernetes'])
+    const steps = await bad({}, { CTL_MAX_PARALLEL_STEPS: 'many' })
+    expect([steps.code, steps.message]).toEqual(['E_USAGE', 'CTL_MAX_PARALLEL_STEPS "many" is not a whole number'])
+    const retention = await bad({ 'log-retention': 'long' }, {})
+    expect([retention.code, retention.message]).toEqual(['E_USAGE', 'log retention "long" is not a duration such as 30d, 12h or 90m (0 keeps logs forever)'])
+  })
+})
