@@ -74,7 +74,10 @@ async function controlPlaneRun(client, name) {
   for (;;) {
     const run = (await client.runs(ref, { limit: 1 }))[0]
     if (run?.state === 'succeeded') break
-    if (run && run.state !== 'pending' && run.state !== 'running') throw new Error(`run ${runId} ended ${run.state}: ${run.reason ?? ''}`)
+    if (run && run.state !== 'pending' && run.state !== 'running') {
+      const failed = (await client.run(runId)).steps.filter((s) => s.state === 'failed').map((s) => `${s.step}/${s.attempt} ${s.reason}: ${s.message ?? ''}`)
+      throw new Error(`run ${runId} ended ${run.state}: ${failed.join('; ')}`)
+    }
     await sleep(20)
   }
   return Number(process.hrtime.bigint() - start) / 1e6

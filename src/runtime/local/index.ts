@@ -335,16 +335,28 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
  * mkdir that fails with EEXIST; the run folder is made only when missing (the first step of a run).
  * Synchronous on purpose: start() then reaches the host request without waiting for another
  * turn of the event loop, so a burst of starts reaches the host one by one, not all at the end.
+ * The run folder can vanish at any moment (cleanup() drops it once empty, e.g. between two layers of a
+ * DAG), which a recursive mkdir racing it reports as ENOENT or even ENOTDIR: made again, and retried.
  */
-function mkdirExclusive(dir: string): void {
-  try {
-    fs.mkdirSync(dir, { mode: 0o700 })
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e
-    fs.mkdirSync(path.dirname(dir), { recursive: true })
-    fs.mkdirSync(dir, { mode: 0o700 })
+export function mkdirExclusive(dir: string): void {
+  for (let tries = 0; ; tries++) {
+    try {
+      fs.mkdirSync(dir, { mode: 0o700 })
+      return
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT' || tries >= MKDIR_TRIES) throw e
+    }
+    try {
+      fs.mkdirSync(path.dirname(dir), { recursive: true })
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code
+      if ((code !== 'ENOENT' && code !== 'ENOTDIR') || tries >= MKDIR_TRIES) throw e
+    }
   }
 }
+
+/** Lost races with the removal of the run folder before giving up (each loss is one removal in between). */
+const MKDIR_TRIES = 20
 
 /** What an attempt folder holds when no config files were written: removed one by one, no tree walk. */
 const ATTEMPT_FILES = [LOG_FILE, EXIT_FILE, HANDLE_FILE]

@@ -185,13 +185,22 @@ export class Step {
   async claim() {
     const log = path.join(this.dir, 'log.ndjson')
     let fh
-    try {
-      fh = await fs.promises.open(log, 'ax')
-    } catch (e) {
-      if (/** @type {NodeJS.ErrnoException} */ (e).code !== 'ENOENT') throw e
-      // The control plane leaves the attempt folder to the host unless it had files to put in it.
-      await fs.promises.mkdir(this.dir, { recursive: true, mode: 0o700 })
-      fh = await fs.promises.open(log, 'ax')
+    // The control plane leaves the attempt folder to the host unless it had files to put in it. The run folder
+    // above it can vanish meanwhile (the cleanup of the run's last finished attempt drops it once empty), which a
+    // recursive mkdir racing it reports as ENOENT or even ENOTDIR: made again, and retried.
+    for (let tries = 0; ; tries++) {
+      try {
+        fh = await fs.promises.open(log, 'ax')
+        break
+      } catch (e) {
+        if (/** @type {NodeJS.ErrnoException} */ (e).code !== 'ENOENT' || tries >= 20) throw e
+      }
+      try {
+        await fs.promises.mkdir(this.dir, { recursive: true, mode: 0o700 })
+      } catch (e) {
+        const code = /** @type {NodeJS.ErrnoException} */ (e).code
+        if ((code !== 'ENOENT' && code !== 'ENOTDIR') || tries >= 20) throw e
+      }
     }
     // Appended to with writeSync from here on; the FileHandle object is not needed.
     this.logFd = fh.fd

@@ -1,0 +1,62 @@
+// The run folder of the local runtime is removed by the cleanup of a run's last finished attempt once it is
+// empty, while the next layer of the same run may be creating attempt folders in it (a DAG between layers).
+// Both sides that create an attempt folder (the control plane's start and the step host's claim) must win
+// that race. Here a real process removes the run folder in a tight loop while attempt folders are made.
+import { spawn, type ChildProcess } from 'node:child_process'
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { afterEach, describe, expect, it } from 'vitest'
+import { mkdirExclusive } from '../../src/runtime/local/index.js'
+// @ts-expect-error: plain-JS module of the step host, without type declarations
+import { Step } from '../../src/runtime/local/step.mjs'
+
+let remover: ChildProcess | undefined
+let dir: string | undefined
+afterEach(() => {
+  remover?.kill('SIGKILL')
+  remover = undefined
+  if (dir) fs.rmSync(dir, { recursive: true, force: true })
+})
+
+/** A process that removes `runDir` whenever it is empty, as fast as it can. */
+function startRemover(runDir: string): ChildProcess {
+  return spawn('sh', ['-c', 'while :; do rmdir "$1" 2>/dev/null; done', 'sh', runDir], { stdio: 'ignore' })
+}
+
+const ROUNDS = 1500
+
+describe('attempt folders while the run folder comes and goes', () => {
+  it('the control plane makes each one (mkdirExclusive)', () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ctl-race-'))
+    const runDir = path.join(dir, 'runs', 'r1')
+    remover = startRemover(runDir)
+    let missing = 0
+    for (let i = 0; i < ROUNDS; i++) {
+      if (!fs.existsSync(runDir)) missing++
+      const attempt = path.join(runDir, `s${i}`)
+      mkdirExclusive(attempt)
+      expect(fs.statSync(attempt).isDirectory()).toBe(true)
+      fs.rmdirSync(attempt)
+    }
+    // The remover really took the run folder away in between (the race was run, not skipped).
+    expect(missing).toBeGreaterThan(0)
+  })
+
+  it('the step host claims each one (Step.claim)', async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ctl-race-'))
+    const runDir = path.join(dir, 'runs', 'r1')
+    remover = startRemover(runDir)
+    let missing = 0
+    for (let i = 0; i < ROUNDS; i++) {
+      if (!fs.existsSync(runDir)) missing++
+      const attempt = path.join(runDir, `s${i}`)
+      const step = new Step({ attemptDir: attempt }, () => {}) as { claim(): Promise<void>; logHandle: fs.promises.FileHandle }
+      await step.claim()
+      await step.logHandle.close()
+      fs.unlinkSync(path.join(attempt, 'log.ndjson'))
+      fs.rmdirSync(attempt)
+    }
+    expect(missing).toBeGreaterThan(0)
+  })
+})
