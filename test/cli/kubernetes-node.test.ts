@@ -22,10 +22,12 @@ describe('runtime get on the Kubernetes runtime', () => {
 
   beforeAll(async () => {
     fake = await startFakeKube()
-    fake.kubelet.behaviour = (pod) =>
-      pod.metadata?.labels?.['ctl.dev/workflow'] === 'too-big'
-        ? { failure: 'Unschedulable', message: '0/3 nodes are available: 3 Insufficient memory.' }
-        : defaultBehaviour(pod)
+    fake.kubelet.behaviour = (pod) => {
+      const wf = pod.metadata?.labels?.['ctl.dev/workflow']
+      if (wf === 'too-big') return { failure: 'Unschedulable', message: '0/3 nodes are available: 3 Insufficient memory.' }
+      if (wf === 'greedy') return { lines: ['allocating'], failure: 'OOMKilled' }
+      return defaultBehaviour(pod)
+    }
     dataDir = mkdtempSync(join(tmpdir(), 'ctl-k8s-node-'))
     plane = await startControlPlane({ dataDir, port: 0, runtime: 'kubernetes', kubernetes: { kubeconfigPath: fake.kubeconfigPath, manageNamespaces: true } })
     client = new CtlClient({ baseUrl: plane.url, apiKey: plane.adminToken! })
@@ -78,6 +80,14 @@ describe('runtime get on the Kubernetes runtime', () => {
     expect(node.stdout).toContain(': Gone (the Pod was deleted')
     expect(node.stdout).toMatch(/Normal\s.*Scheduled\s.*default-scheduler/)
     expect(node.stdout).toMatch(/Normal\s.*Started\s.*kubelet/)
+
+    await client.apply('public', [doc(workflow('greedy', { main: 'echo allocating' }))])
+    const greedy = await waitFor('a run', () => client.runs({ workspace: 'public', type: 'workflow', name: 'greedy' }), (r) => r.length > 0)
+    expect((await waitForRunEnd(client, greedy[0]!.id)).run.state).toBe('failed')
+    const oom = await ctl(['runtime', 'get', '-t', 'workflow', '-n', 'greedy', '--node', 'main'])
+    expect(oom.code, oom.stderr).toBe(0)
+    // Why the attempt ended stays readable after its Pod is gone.
+    expect(oom.stdout).toMatch(/main-1\s.*failed\s.*137\s.*Error\s.*OOMKilled: the container ran out of memory/)
 
     const missing = await ctl(['runtime', 'get', '-t', 'workflow', '-n', 'fine', '--node', 'nope'])
     expect(missing.code).not.toBe(0)

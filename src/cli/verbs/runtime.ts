@@ -142,8 +142,8 @@ async function printNode(session: Session, run: RunDetail | undefined, node: str
   const phaseOf = (s: StepRunRecord) => (s === last && s.state === 'running' && d?.phase === 'Pending' ? 'pending' : s.state)
   io.out(
     renderTable(
-      ['NODE NAME', 'JOB NAME', 'POD NAME', 'PHASE', 'STARTED', 'FINISHED', 'EXIT CODE', 'REASON'],
-      attempts.map((s) => [`${s.step}-${s.attempt}`, s.step, handleOf(s).id ?? '', phaseOf(s), when(s.startedAt), when(s.finishedAt), s.exitCode ?? '', s.reason ?? '']),
+      ['NODE NAME', 'JOB NAME', 'POD NAME', 'PHASE', 'STARTED', 'FINISHED', 'EXIT CODE', 'REASON', 'MESSAGE'],
+      attempts.map((s) => [`${s.step}-${s.attempt}`, s.step, handleOf(s).id ?? '', phaseOf(s), when(s.startedAt), when(s.finishedAt), s.exitCode ?? '', s.reason ?? '', s.message ?? '']),
     ),
   )
   if (d) return printDescription(d, io)
