@@ -15,7 +15,7 @@ import { streamLines, StreamError } from './http.js'
 import { LogCursor } from './logs.js'
 import { buildClaims, buildStepObjects, namespaceFor, referencedNames, workspaceOf } from './objects.js'
 import { apiError, backoffMs, isTransient, sleep, statusOf, withRetry } from './retry.js'
-import { exitFromPod, logReadable, pullFailureExit, pullProblem } from './status.js'
+import { exitFromPod, logReadable, pullFailureExit, startProblem } from './status.js'
 import { NamespacePodInformer } from './informer.js'
 
 export { namespaceFor } from './objects.js'
@@ -353,7 +353,8 @@ export function createKubernetesRuntime(opts: KubernetesRuntimeOptions): Runtime
           continue
         }
         if (!ended) {
-          const pull = pullProblem(pod)
+          // Image pulls and container creation the kubelet retries in vain get the same grace, then fail the step.
+          const pull = startProblem(pod)
           if (pull) {
             pullSince ??= Date.now()
             const left = graceSeconds * 1000 - (Date.now() - pullSince)

@@ -51,21 +51,41 @@ function limitText(pod: V1Pod): string {
   return limit ? ` (limit ${String(limit)})` : ''
 }
 
-/** The image pull problem of the main container right now, if any. */
-export function pullProblem(pod: V1Pod): { image: string; reason: string; message: string } | undefined {
-  const st = mainStatus(pod)
-  const waiting = st?.state?.waiting
-  if (!waiting?.reason || !PULL_FAILURES.has(waiting.reason)) return undefined
-  const image = pod.spec?.containers?.[0]?.image ?? st?.image ?? '?'
-  return { image, reason: waiting.reason, message: waiting.message ?? '' }
+/** The kubelet cannot create or start the container (e.g. a Secret key it names is missing): it retries, in vain, forever. */
+export const CREATE_FAILURES = new Set(['CreateContainerConfigError', 'CreateContainerError', 'RunContainerError'])
+
+export interface StartProblem {
+  kind: 'pull' | 'create'
+  image: string
+  reason: string
+  message: string
 }
 
-export function pullFailureExit(p: { image: string; reason: string; message: string }, graceSeconds: number, now = new Date()): StepExit {
+/** Why the main container cannot start right now (image pull, container creation), if it cannot. */
+export function startProblem(pod: V1Pod): StartProblem | undefined {
+  const st = mainStatus(pod)
+  const waiting = st?.state?.waiting
+  const reason = waiting?.reason
+  if (!reason) return undefined
+  const kind = PULL_FAILURES.has(reason) ? 'pull' : CREATE_FAILURES.has(reason) ? 'create' : undefined
+  if (!kind) return undefined
+  const image = pod.spec?.containers?.[0]?.image ?? st?.image ?? '?'
+  return { kind, image, reason, message: waiting.message ?? '' }
+}
+
+/** The image pull problem of the main container right now, if any. */
+export function pullProblem(pod: V1Pod): StartProblem | undefined {
+  const p = startProblem(pod)
+  return p?.kind === 'pull' ? p : undefined
+}
+
+export function pullFailureExit(p: StartProblem, graceSeconds: number, now = new Date()): StepExit {
   const detail = p.message ? `: ${p.message}` : ''
+  const what = p.kind === 'create' ? 'the container could not be created' : `image ${p.image} could not be pulled`
   return {
     exitCode: null,
     reason: 'StartError',
-    message: `image ${p.image} could not be pulled (${p.reason} for over ${graceSeconds}s)${detail}`,
+    message: `${what} (${p.reason} for over ${graceSeconds}s)${detail}`,
     finishedAt: now.toISOString(),
   }
 }
