@@ -198,7 +198,8 @@ export class AttemptRunner {
     let handle = isRuntimeHandle(stepRun.runtimeHandle) ? stepRun.runtimeHandle : undefined
     if (!handle) {
       // Crashed between marking and storing the handle: the start may or may not have happened.
-      const key: StepKey = { runId: stepRun.runId, step: stepRun.step, attempt: stepRun.attempt }
+      const run = await this.ctx.store.getRun(stepRun.runId)
+      const key: StepKey = { runId: stepRun.runId, step: stepRun.step, attempt: stepRun.attempt, ...(run?.workspace ? { workspace: run.workspace } : {}) }
       handle = this.ctx.runtime.find ? await this.ctx.runtime.find(key) : undefined
       if (!handle) {
         return this.endWithout(stepRun, 'failed', 'Lost', 'the control plane stopped while starting the step; it did not start')

@@ -9,6 +9,8 @@ export interface StepKey {
   runId: string
   step: string
   attempt: number
+  /** The run's workspace, when the caller knows it: lets find() look in one namespace, not the whole cluster. */
+  workspace?: string
 }
 
 /** A `type: volume` as a PersistentVolumeClaim: its size (a quantity), access mode and storage class. */

@@ -124,6 +124,7 @@ describe('kubernetes runtime on the fake API server', () => {
     await keep.follow(kept, 0, async () => {})
     await keep.cleanup(kept)
     expect(fake.get('pods', 'ctl-public', kept.id)).toBeDefined()
+    await keep.close!()
     await rt.cleanup(kept)
 
     const ttl = createKubernetesRuntime({ kubeConfig: kc, podTtlSeconds: 0.3, retryForSeconds: 20 })
@@ -132,6 +133,19 @@ describe('kubernetes runtime on the fake API server', () => {
     await ttl.cleanup(h)
     expect(fake.get('pods', 'ctl-public', h.id)).toBeDefined()
     await fake.waitFor('pods', 'ctl-public', h.id, (p) => p === undefined)
+
+    // A control plane that stops before the TTL ends: the next one's sweep deletes the Pod (a timer cannot).
+    const h2 = await ttl.start(stepLaunch({ lines: ['left behind'] }))
+    await ttl.follow(h2, 0, async () => {})
+    await ttl.cleanup(h2)
+    await ttl.close!()
+    const next = createKubernetesRuntime({ kubeConfig: kc, podTtlSeconds: 0.3, sweepEverySeconds: 0.2, retryForSeconds: 20 })
+    try {
+      expect(fake.get('pods', 'ctl-public', h2.id)).toBeDefined()
+      await fake.waitFor('pods', 'ctl-public', h2.id, (p) => p === undefined)
+    } finally {
+      await next.close!()
+    }
   })
 
   it('describes a Pod: an unschedulable one is Pending with the scheduler\'s message, its condition and event', async () => {
@@ -307,6 +321,10 @@ describe('kubernetes runtime on the fake API server', () => {
     expect(await rt.find!(l.key)).toMatchObject({ runtime: 'kubernetes', id: h.id, data: { uid: (h.data as { uid: string }).uid } })
     await expect(rt.start(l)).rejects.toMatchObject({ code: 'E_CONFLICT' })
     expect(await rt.find!({ ...l.key, attempt: 9 })).toBeUndefined()
+    // Knowing the workspace, it looks in that namespace only (a runtime bound per namespace cannot list the cluster).
+    const before = fake.requests.length
+    expect(await rt.find!({ ...l.key, workspace: 'public' })).toMatchObject({ id: h.id })
+    expect(fake.requests.slice(before).map((q) => `${q.method} ${q.path}`)).toEqual(['GET /api/v1/namespaces/ctl-public/pods'])
     await rt.kill(h)
     await rt.cleanup(h)
   })

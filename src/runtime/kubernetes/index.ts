@@ -37,6 +37,8 @@ export interface KubernetesRuntimeOptions {
   gcWhenComplete?: boolean
   /** With gcWhenComplete: keep a finished Pod this long before deleting it. Default 0 (at once). */
   podTtlSeconds?: number
+  /** How often finished Pods past the TTL are looked for (what a restart left). Default the TTL, at least a minute. */
+  sweepEverySeconds?: number
   /** Storage class of the claims of volumes that name none. Default: the cluster's default class. */
   defaultStorageClass?: string
 }
@@ -422,9 +424,19 @@ export function createKubernetesRuntime(opts: KubernetesRuntimeOptions): Runtime
    */
   async function sweep(): Promise<void> {
     const api = await core()
-    const list = await retry(() => api.listPodForAllNamespaces({ labelSelector: 'ctl.dev/run' }))
+    let pods: V1Pod[]
+    try {
+      pods = (await retry(() => api.listPodForAllNamespaces({ labelSelector: 'ctl.dev/run' }))).items
+    } catch (e) {
+      // Bound to its namespaces only (RoleBindings, no cluster-wide list): those it has used since it started.
+      if (statusOf(e) !== 403) throw e
+      pods = []
+      for (const namespace of new Set([...namespaces, ...informers.keys()])) {
+        pods.push(...(await retry(() => api.listNamespacedPod({ namespace, labelSelector: 'ctl.dev/run' }))).items)
+      }
+    }
     const now = Date.now()
-    for (const pod of list.items) {
+    for (const pod of pods) {
       if (!(pod.metadata?.namespace ?? '').startsWith(prefix) || pod.metadata?.deletionTimestamp) continue
       const ended = exitFromPod(pod)
       if (!ended || now - Date.parse(ended.finishedAt) < ttlMs) continue
@@ -437,7 +449,7 @@ export function createKubernetesRuntime(opts: KubernetesRuntimeOptions): Runtime
   let sweeper: NodeJS.Timeout | undefined
   function startSweeping(): void {
     if (sweeper || ttlMs <= 0) return
-    sweeper = setInterval(() => void sweep().catch(() => undefined), Math.max(ttlMs, 60_000))
+    sweeper = setInterval(() => void sweep().catch(() => undefined), opts.sweepEverySeconds !== undefined ? opts.sweepEverySeconds * 1000 : Math.max(ttlMs, 60_000))
     sweeper.unref()
   }
 
@@ -481,7 +493,12 @@ export function createKubernetesRuntime(opts: KubernetesRuntimeOptions): Runtime
   async function find(key: StepKey): Promise<RuntimeHandle | undefined> {
     const api = await core()
     const labelSelector = [`ctl.dev/run=${labelValue(key.runId)}`, `ctl.dev/step=${labelValue(key.step)}`, `ctl.dev/attempt=${key.attempt}`].join(',')
-    const list = await retry(() => api.listPodForAllNamespaces({ labelSelector })).catch((e) => {
+    // In the run's namespace when the engine says which (the runtime may be bound to its namespaces only).
+    const list = await retry(() =>
+      key.workspace !== undefined
+        ? api.listNamespacedPod({ namespace: namespaceFor(prefix, key.workspace), labelSelector })
+        : api.listPodForAllNamespaces({ labelSelector }),
+    ).catch((e) => {
       throw apiError(`listing pods of ${key.runId}/${key.step}/${key.attempt}`, e)
     })
     // Our namespaces only: the same labels in another namespace are not ours.
