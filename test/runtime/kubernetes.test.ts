@@ -345,6 +345,25 @@ describe('kubernetes runtime on the fake API server', () => {
     expect(batches.at(-1)?.offset).toBeGreaterThanOrEqual(TIME_OFFSET_BASE)
   })
 
+  it('after a restart, redacts the projected values and the registry credentials, read back from their Secrets', async () => {
+    const l = stepLaunch({ lines: ['token hunter2-secret', 'registry pw reg-pass-123'], exitCode: 0 })
+    const pullName = `${l.pod.metadata!.name}-pull-0`
+    l.pod.spec!.imagePullSecrets = [{ name: pullName }]
+    l.pullSecrets = { [pullName]: JSON.stringify({ auths: { 'registry.example.com': { username: 'robot', password: 'reg-pass-123' } } }) }
+    const h = await rt.start(l)
+    await fake.waitFor('pods', 'ctl-public', h.id, (p) => (p?.status as { phase?: string } | undefined)?.phase === 'Succeeded')
+    const kc = new KubeConfig()
+    kc.loadFromString(fake.kubeconfig)
+    const fresh = createKubernetesRuntime({ kubeConfig: kc })
+    const texts: string[] = []
+    await fresh.follow(h, 0, async (b) => {
+      texts.push(...b.lines.map((x) => x.text))
+    })
+    await fresh.close?.()
+    expect(texts).toEqual(['token [redacted]', 'registry pw [redacted]'])
+    await rt.cleanup(h)
+  })
+
   it('resumes from the stored time offset after a restart, asking the API server for that second only', async () => {
     const l = stepLaunch({ lines: ['t1', 't2', 't3', 't4'], exitCode: 0 })
     const h = await rt.start(l)

@@ -11,6 +11,7 @@ import { createRedactor, redactionForms } from '../local/redact.mjs'
 import type { LogBatch, Runtime, RuntimeHandle, RuntimeInfo, StepDescription, StepExit, StepKey, StepLaunch } from '../types.js'
 import { describePod, podPhase } from './describe.js'
 import { buildPullSecrets } from './pull-secrets.js'
+import { dockerConfigSecretValues } from '../../manifest/pull-secret.js'
 import { streamLines, StreamError } from './http.js'
 import { LogCursor } from './logs.js'
 import { buildClaims, buildStepObjects, namespaceFor, referencedNames, workspaceOf } from './objects.js'
@@ -260,18 +261,29 @@ export function createKubernetesRuntime(opts: KubernetesRuntimeOptions): Runtime
     }
   }
 
-  /** After a restart the redaction forms are rebuilt from the Secret (the handle never holds secret values). */
+  /** The decoded values of a Secret, or none when it is gone. */
+  async function secretValues(api: CoreV1Api, namespace: string, name: string): Promise<string[]> {
+    try {
+      const secret = await retry(() => api.readNamespacedSecret({ namespace, name }))
+      return Object.values(secret.data ?? {}).map((v) => Buffer.from(v, 'base64').toString('utf8'))
+    } catch (e) {
+      if (statusOf(e) === 404) return []
+      throw apiError(`reading secret ${namespace}/${name} for redaction`, e)
+    }
+  }
+
+  /**
+   * After a restart the redaction forms are rebuilt from the Secrets (the handle never holds secret values): the
+   * projection Secret, and the registry credentials of the image pull Secrets ctl created for the Pod.
+   */
   async function redactorFor(api: CoreV1Api, d: KubernetesHandleData): Promise<Redactor> {
     const known = redactors.get(d.uid)
     if (known) return known
-    let values: string[] = []
-    if (d.secretName) {
-      try {
-        const secret = await retry(() => api.readNamespacedSecret({ namespace: d.namespace, name: d.secretName! }))
-        values = Object.values(secret.data ?? {}).map((v) => Buffer.from(v, 'base64').toString('utf8'))
-      } catch (e) {
-        if (statusOf(e) !== 404) throw apiError(`reading secret ${d.namespace}/${d.secretName} for redaction`, e)
-      }
+    const values = d.secretName ? await secretValues(api, d.namespace, d.secretName) : []
+    const pod = await peekPod(api, d)
+    for (const ref of pod?.spec?.imagePullSecrets ?? []) {
+      if (!ref.name) continue
+      for (const json of await secretValues(api, d.namespace, ref.name)) values.push(...dockerConfigSecretValues(json))
     }
     const r = createRedactor(redactionForms(values))
     redactors.set(d.uid, r)

@@ -64,6 +64,15 @@ export function matchesFields(obj: KubeObject, selector: string | undefined): bo
 
 const clone = <T>(v: T): T => structuredClone(v)
 
+/** A Secret's `stringData` is write-only, as on the API server: merged into `data` (base64), never returned. */
+function storedForm(resource: ResourceName, obj: KubeObject): KubeObject {
+  if (resource !== 'secrets' || !obj.stringData || typeof obj.stringData !== 'object') return obj
+  const data = { ...((obj.data as Record<string, string> | undefined) ?? {}) }
+  for (const [k, v] of Object.entries(obj.stringData as Record<string, string>)) data[k] = Buffer.from(String(v), 'utf8').toString('base64')
+  delete obj.stringData
+  return { ...obj, data }
+}
+
 export class ObjectStore {
   private rv = 0
   /** Highest resourceVersion no longer in history: watches from below it get 410. */
@@ -105,7 +114,7 @@ export class ObjectStore {
   }
 
   create(resource: ResourceName, ns: string | undefined, body: KubeObject): KubeObject {
-    const obj = clone(body)
+    const obj = storedForm(resource, clone(body))
     const meta = (obj.metadata ??= {})
     if (!meta.name && meta.generateName) meta.name = meta.generateName + randomBytes(3).toString('hex').slice(0, 5)
     if (!meta.name) throw badRequest('name or generateName is required')
@@ -133,7 +142,7 @@ export class ObjectStore {
     const name = obj.metadata?.name ?? ''
     const prev = this.objects.get(resource)!.get(keyOf(ns, name))
     if (!prev) throw notFound(resource, name)
-    const next = clone(obj)
+    const next = storedForm(resource, clone(obj))
     next.apiVersion = 'v1'
     next.kind = KINDS[resource]
     next.metadata = { ...next.metadata, uid: prev.metadata!.uid, creationTimestamp: prev.metadata!.creationTimestamp, namespace: ns }
