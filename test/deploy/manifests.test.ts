@@ -41,8 +41,9 @@ const models: Record<string, new (data: never) => { validate(): void }> = {
 const runtimeVerbs: Record<string, string[]> = {
   pods: ['create', 'get', 'list', 'watch', 'delete'],
   'pods/log': ['get'],
-  secrets: ['create', 'get', 'update'],
-  configmaps: ['create', 'update'],
+  // delete: only what a Pod that could not be created would have owned.
+  secrets: ['create', 'get', 'update', 'delete'],
+  configmaps: ['create', 'update', 'delete'],
   persistentvolumeclaims: ['create'],
   events: ['list'],
 }

@@ -315,6 +315,26 @@ describe('kubernetes runtime on the fake API server', () => {
     }
   })
 
+  it('leaves nothing behind when the Pod cannot be created: its Secret and ConfigMap are removed', async () => {
+    await runStep(stepLaunch({ lines: [] })) // the namespace exists
+    const kc = new KubeConfig()
+    kc.loadFromString(fake.kubeconfig)
+    const impatient = createKubernetesRuntime({ kubeConfig: kc, retryForSeconds: 0.3 })
+    const l = stepLaunch({ lines: [] })
+    const i = n
+    l.pod.spec!.volumes = [{ name: 'config', configMap: { name: `wf-r${i}-main-config` } }]
+    l.configData = { 'a.yaml': 'a: 1\n' }
+    fake.failNext(1000, 500, { match: (method, path) => method === 'POST' && path.endsWith('/pods') })
+    try {
+      await expect(impatient.start(l)).rejects.toMatchObject({ code: 'E_UNAVAILABLE', message: expect.stringContaining(`creating pod ctl-public/${l.pod.metadata!.name}`) })
+    } finally {
+      fake.clearFailures()
+      await impatient.close!()
+    }
+    expect(fake.get('secrets', 'ctl-public', `wf-r${i}-main-projection`)).toBeUndefined()
+    expect(fake.get('configmaps', 'ctl-public', `wf-r${i}-main-config`)).toBeUndefined()
+  })
+
   it('finds a started attempt by its labels, and refuses to start it twice', async () => {
     const l = stepLaunch({ lines: [], hold: true })
     const h = await rt.start(l)

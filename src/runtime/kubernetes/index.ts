@@ -85,6 +85,7 @@ type Ownable = V1Secret | V1ConfigMap
 interface ObjectCalls<T extends Ownable> {
   create(body: T): Promise<T>
   replace(name: string, body: T): Promise<T>
+  remove(name: string): Promise<unknown>
 }
 
 /** The first object created for a step attempt: owned by its Pod, and owner of the attempt's other objects. */
@@ -92,6 +93,8 @@ interface Anchor {
   label: string
   ref: V1OwnerReference
   own(pod: V1Pod): Promise<unknown>
+  /** Removes it, and with it (the garbage collector) the objects it owns. */
+  remove(): Promise<unknown>
 }
 
 /** The Pod found under our name is this attempt's (same run, step and attempt labels), not an older one's. */
@@ -156,16 +159,18 @@ export function createKubernetesRuntime(opts: KubernetesRuntimeOptions): Runtime
     return apiError(what, e)
   }
 
-  const secretCalls = (api: CoreV1Api): ObjectCalls<V1Secret> => {
+  const secretCalls = (api: CoreV1Api, objectsNamespace: string): ObjectCalls<V1Secret> => {
     return {
       create: (body) => api.createNamespacedSecret({ namespace: body.metadata!.namespace!, body }),
       replace: (name, body) => api.replaceNamespacedSecret({ namespace: body.metadata!.namespace!, name, body }),
+      remove: (name) => api.deleteNamespacedSecret({ namespace: objectsNamespace, name }),
     }
   }
-  const configMapCalls = (api: CoreV1Api): ObjectCalls<V1ConfigMap> => {
+  const configMapCalls = (api: CoreV1Api, objectsNamespace: string): ObjectCalls<V1ConfigMap> => {
     return {
       create: (body) => api.createNamespacedConfigMap({ namespace: body.metadata!.namespace!, body }),
       replace: (name, body) => api.replaceNamespacedConfigMap({ namespace: body.metadata!.namespace!, name, body }),
+      remove: (name) => api.deleteNamespacedConfigMap({ namespace: objectsNamespace, name }),
     }
   }
 
@@ -179,9 +184,9 @@ export function createKubernetesRuntime(opts: KubernetesRuntimeOptions): Runtime
     // deletes them with the Pod at the cost of one extra request per Pod, not one per object: the first is
     // owned by the Pod (once it exists, below), the others by the first (their creates say so).
     const others: { calls: ObjectCalls<V1Secret> | ObjectCalls<V1ConfigMap>; body: V1Secret | V1ConfigMap; what: string; kind: 'Secret' | 'ConfigMap' }[] = []
-    if (objs.secret) others.push({ calls: secretCalls(api), body: objs.secret, what: 'secret', kind: 'Secret' })
-    if (objs.configMap) others.push({ calls: configMapCalls(api), body: objs.configMap, what: 'config map', kind: 'ConfigMap' })
-    for (const body of buildPullSecrets(namespace, objs.pod, launch.pullSecrets)) others.push({ calls: secretCalls(api), body, what: 'image pull secret', kind: 'Secret' })
+    if (objs.secret) others.push({ calls: secretCalls(api, namespace), body: objs.secret, what: 'secret', kind: 'Secret' })
+    if (objs.configMap) others.push({ calls: configMapCalls(api, namespace), body: objs.configMap, what: 'config map', kind: 'ConfigMap' })
+    for (const body of buildPullSecrets(namespace, objs.pod, launch.pullSecrets)) others.push({ calls: secretCalls(api, namespace), body, what: 'image pull secret', kind: 'Secret' })
     let anchor: Anchor | undefined
     for (const o of others) {
       const body = anchor ? { ...o.body, metadata: { ...o.body.metadata, ownerReferences: [anchor.ref] } } : o.body
@@ -192,6 +197,7 @@ export function createKubernetesRuntime(opts: KubernetesRuntimeOptions): Runtime
         label,
         ref: ownerRef(o.kind, stored),
         own: (pod) => (o.calls as ObjectCalls<Ownable>).replace(body.metadata!.name!, { ...stored, metadata: { ...stored.metadata, ownerReferences: [ownerRef('Pod', pod)] } }),
+        remove: () => o.calls.remove(body.metadata!.name!),
       }
     }
     // Volumes before the Pod: created once, kept as they are afterwards (a claim's spec is mostly immutable).
@@ -206,6 +212,11 @@ export function createKubernetesRuntime(opts: KubernetesRuntimeOptions): Runtime
     let pod: V1Pod
     // A create whose answer was lost (broken connection, 5xx) may have created the Pod: the retry then gets 409.
     let answerLost = false
+    // No Pod will own what was created for it: removed, so that no projected value stays in the cluster.
+    const abandon = async (err: unknown): Promise<never> => {
+      if (anchor) await retry(() => anchor!.remove()).catch(() => undefined)
+      throw err
+    }
     try {
       pod = await retry(() =>
         api.createNamespacedPod({ namespace, body: objs.pod }).catch((e: unknown) => {
@@ -214,20 +225,29 @@ export function createKubernetesRuntime(opts: KubernetesRuntimeOptions): Runtime
         }),
       )
     } catch (e) {
-      if (statusOf(e) !== 409) throw missingNamespace(namespace, e, `creating pod ${namespace}/${podName}`)
+      if (statusOf(e) !== 409) return abandon(missingNamespace(namespace, e, `creating pod ${namespace}/${podName}`))
       const existing = await retry(() => api.readNamespacedPod({ namespace, name: podName })).catch(() => undefined)
       if (answerLost && existing && isSameAttempt(existing, objs.pod)) {
         pod = existing
       } else {
-        // details.handle lets an engine that crashed between start() and storing the handle reattach.
+        // details.handle lets an engine that crashed between start() and storing the handle reattach. That Pod
+        // (this same attempt, started before) reads the objects just replaced: it owns them.
+        if (anchor && existing && isSameAttempt(existing, objs.pod)) await own(anchor, existing).catch(() => undefined)
         const k = launch.key
         throw new CtlError('E_CONFLICT', `step attempt ${k.runId}/${k.step}/${k.attempt} was already started (pod ${namespace}/${podName})`, existing ? { handle: handleOf(existing, objs.secret?.metadata?.name) } : undefined)
       }
     }
     const uid = pod.metadata?.uid ?? ''
     // The owner reference needs the Pod's uid, so it is added after the Pod exists. The Pod waits for nothing
-    // meanwhile: what it reads exists already.
-    if (anchor) await own(anchor, pod)
+    // meanwhile: what it reads exists already. Without it nothing would ever remove them: the start fails whole.
+    if (anchor) {
+      try {
+        await own(anchor, pod)
+      } catch (e) {
+        await deletePod(api, handleData(handleOf(pod, undefined)), 0).catch(() => undefined)
+        return abandon(e)
+      }
+    }
     redactors.set(uid, createRedactor(redactionForms(Object.values(launch.secretData), launch.redact)))
     created.set(uid, pod)
     return handleOf(pod, objs.secret?.metadata?.name)

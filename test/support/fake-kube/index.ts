@@ -42,6 +42,8 @@ export interface FakeKube {
   ): Promise<KubeObject | undefined>
   /** The next n matching requests answer `status` (429 with Retry-After, or 500 InternalError). */
   failNext(n: number, status: 429 | 500, opts?: FailNextOptions): void
+  /** Forgets the failures failNext queued and not yet answered. */
+  clearFailures(): void
   /** Closes every open watch connection mid-stream (abrupt: socket destroyed, default; else a clean end). */
   dropWatches(opts?: { abrupt?: boolean }): number
   /** Closes every open follow log stream mid-stream (socket destroyed). */
@@ -123,6 +125,7 @@ export async function startFakeKube(opts: FakeKubeOptions = {}): Promise<FakeKub
       })
     },
     failNext: (n, status, o) => handler.failNext(n, status, o),
+    clearFailures: () => handler.clearFailures(),
     dropWatches({ abrupt = true } = {}) {
       const ws = [...handler.watches]
       for (const w of ws) {

@@ -34,6 +34,10 @@ export class FakeKubeHandler {
     this.injected.push({ remaining: n, status, opts })
   }
 
+  clearFailures(): void {
+    this.injected.length = 0
+  }
+
   handle(req: IncomingMessage, res: ServerResponse): void {
     const url = new URL(req.url ?? '/', 'http://fake')
     const method = req.method ?? 'GET'
