@@ -305,6 +305,14 @@ describe('the Dockerfile', () => {
     expect(flag('--runtime')).toBe('kubernetes')
   })
 
+  it('is the image of the built-in ctl stack too: ctl on its PATH, and the tag the stack and the Deployment name', () => {
+    expect(last.some((l) => /^RUN .*ln -s \/app\/bin\/run\.js \/usr\/local\/bin\/ctl/.test(l))).toBe(true)
+    const version = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string }).version
+    const image = `ctl-control-plane:${version}`
+    expect(readFileSync(join(root, 'stacks', 'ctl.yaml'), 'utf8')).toContain(`default "${image}"`)
+    expect(pod.containers?.[0]?.image).toBe(image)
+  })
+
   it('.dockerignore keeps local builds and dependencies out of the context', () => {
     const ignored = readFileSync(join(root, '.dockerignore'), 'utf8').split('\n').map((l) => l.trim())
     for (const entry of ['node_modules', 'dist', '.git']) expect(ignored).toContain(entry)

@@ -178,7 +178,7 @@ describe('ctl stack', () => {
     ]))
     for (const r of [obj!, text!, none!]) expectAllValid(r)
     const c = obj!.pod.spec!.containers[0]!
-    expect([c.name, c.image, c.command, c.args]).toEqual(['apply', 'ctl:latest', ['ctl'], ['resource', 'apply', '-f', '/etc/ctl/config/manifest.yaml']])
+    expect([c.name, c.image, c.command, c.args]).toEqual(['apply', 'ctl-control-plane:0.1.0', ['ctl'], ['resource', 'apply', '-f', '/etc/ctl/config/manifest.yaml']])
     expect(parse(obj!.configMap!.data!['manifest.yaml']!)).toEqual(manifest)
     expect(text!.configMap!.data).toEqual({ 'manifest.yaml': 'name: x\n' })
     expect(text!.pod.spec!.containers[0]!.image).toBe('ctl:dev')
