@@ -41,6 +41,7 @@ Settings come from a flag (or its CTL_* variable), else the YAML server config f
     'gc-when-complete': Flags.boolean({ summary: `Delete a step's Pod (with its Secret and ConfigMap) once it ended and its log is stored (default ${d.gcWhenComplete})`, allowNo: true, env: 'CTL_GC_WHEN_COMPLETE' }),
     'pod-ttl': Flags.string({ summary: `Keep finished Pods this long before deleting them (with --gc-when-complete): 10m, 1h (default ${d.podTtl})`, env: 'CTL_POD_TTL' }),
     'storage-class': Flags.string({ summary: 'Storage class of volume claims whose volume names none (default: the cluster\'s default class)', env: 'CTL_STORAGE_CLASS' }),
+    'advertise-url': Flags.string({ summary: 'The control plane\'s URL as steps reach it, given to each step as CTL_SERVER (default: its own URL with the local runtime, none with kubernetes)', env: 'CTL_ADVERTISE_URL' }),
     'log-retention': Flags.string({ summary: `Keep logs of finished steps this long: 30d, 12h, 90m; 0 keeps them forever (default ${d.logRetention})`, env: 'CTL_LOG_RETENTION' }),
   }
 

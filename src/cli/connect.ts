@@ -34,8 +34,19 @@ export interface Connection {
   workspace: string
 }
 
+/**
+ * CTL_SERVER names a control plane without any context (what every step gets, so a ctl inside it talks to the
+ * control plane that runs it; its key comes from CTL_APIKEY). Its workspace is CTL_WORKSPACE (the step's), else public.
+ * An explicit --context wins.
+ */
+export function environmentContext(env: NodeJS.ProcessEnv): ContextEntry | undefined {
+  const server = env.CTL_SERVER?.trim()
+  if (!server) return undefined
+  return { name: 'CTL_SERVER', server: server.replace(/\/+$/, ''), workspace: env.CTL_WORKSPACE?.trim() || 'public' }
+}
+
 export async function connect(opts: ConnectOptions): Promise<Connection> {
-  const context = currentContext(readConfig(opts.env), opts.context)
+  const context = (opts.context === undefined ? environmentContext(opts.env) : undefined) ?? currentContext(readConfig(opts.env), opts.context)
   const baseUrl = await serverUrl(context, opts)
   const apiKey = opts.apiKey ?? (await apiKeyFor(context, opts))
   return { client: new CtlClient({ baseUrl, apiKey }), context, workspace: context.workspace }

@@ -94,6 +94,8 @@ export interface StoreLauncherOptions {
   secrets?: SecretValueProvider
   /** Where the redaction forms of each launched run go, for what the engine stores (EngineOptions.redact). */
   redactions?: RunRedactions
+  /** The control plane's URL as steps reach it (CTL_SERVER in every step); awaited, as it is known once the server listens. */
+  serverUrl?: () => Promise<string | undefined>
 }
 
 export function createStoreLauncher(opts: StoreLauncherOptions): StepLauncher {
@@ -160,6 +162,8 @@ export function createStoreLauncher(opts: StoreLauncherOptions): StepLauncher {
         workspace,
         attempt,
       }
+      const serverUrl = await opts.serverUrl?.()
+      if (serverUrl) runContext.serverUrl = serverUrl
       // The owner may have lost the right to a secret since the workflow was applied (checked there too).
       const refused = await checkSecretUse(store, step.spec.projection.secrets, workspace, { owner: resource.owner })
       if (refused.length > 0) throw new CtlError('E_FORBIDDEN', refused.map((p) => p.message).join('; '))

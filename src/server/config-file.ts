@@ -48,6 +48,7 @@ export interface ServerStartFlags {
   'gc-when-complete'?: boolean
   'pod-ttl'?: string
   'storage-class'?: string
+  'advertise-url'?: string
 }
 
 /** The server config file, as written (camelCase keys, all optional). */
@@ -57,6 +58,7 @@ export interface ServerConfigFile {
   maxParallelSteps?: number
   logRetention?: string | number
   runtime?: RuntimeKind
+  advertiseUrl?: string
   kubernetes?: {
     kubeconfig?: string
     context?: string
@@ -76,6 +78,7 @@ export type SettingName =
   | 'maxParallelSteps'
   | 'logRetention'
   | 'runtime'
+  | 'advertiseUrl'
   | 'kubernetes.kubeconfig'
   | 'kubernetes.context'
   | 'kubernetes.namespacePrefix'
@@ -95,6 +98,8 @@ export interface ServerSettings {
   /** 0 keeps logs forever. */
   logRetentionMs: number
   runtime: RuntimeKind
+  /** The control plane's URL as steps reach it (CTL_SERVER in each step); default: its own URL with the local runtime. */
+  advertiseUrl?: string
   /** Set for runtime 'kubernetes' only. */
   kubernetes?: KubernetesServerOptions
 }
@@ -170,11 +175,14 @@ export async function resolveServerSettings(input: ResolveInput): Promise<Resolv
     logRetentionMs: parseRetention(logRetention),
     runtime,
   }
+  const advertiseUrl = pick('advertiseUrl', given.advertiseUrl, fromFile.advertiseUrl)
+  if (advertiseUrl !== undefined) options.advertiseUrl = checkedUrl(advertiseUrl)
   if (runtime === 'kubernetes') options.kubernetes = kubernetes
   const childEnv: Record<string, string> = {
     CTL_RUNTIME: runtime,
     CTL_MAX_PARALLEL_STEPS: String(options.maxParallelSteps),
     CTL_LOG_RETENTION: logRetention,
+    ...(options.advertiseUrl ? { CTL_ADVERTISE_URL: options.advertiseUrl } : {}),
     ...kubernetesEnvOf(kube),
   }
   if (config) childEnv['CTL_SERVER_CONFIG'] = resolve(config.file)
@@ -227,7 +235,20 @@ function givenSettings(flags: ServerStartFlags, env: Record<string, string | und
     gcWhenComplete: bool(flags['gc-when-complete'], 'CTL_GC_WHEN_COMPLETE'),
     podTtl: text(flags['pod-ttl'], 'CTL_POD_TTL'),
     storageClass: text(flags['storage-class'], 'CTL_STORAGE_CLASS'),
+    advertiseUrl: text(flags['advertise-url'], 'CTL_ADVERTISE_URL'),
   }
+}
+
+/** An http(s) URL without a trailing slash. */
+function checkedUrl(text: string): string {
+  let url: URL
+  try {
+    url = new URL(text)
+  } catch {
+    throw new CtlError('E_USAGE', `advertise URL "${text}" is not a URL such as http://ctl-control-plane.ctl-system.svc:7419`)
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new CtlError('E_USAGE', `advertise URL "${text}" must be http or https`)
+  return text.replace(/\/+$/, '')
 }
 
 /** A path in the file is relative to the file (and `~/` to the home folder), as kubeconfig paths are. */
@@ -247,6 +268,7 @@ const CONFIG_SCHEMA = {
     maxParallelSteps: { type: 'integer', minimum: 1 },
     logRetention: durationSchema,
     runtime: { enum: [...RUNTIMES] },
+    advertiseUrl: { type: 'string', pattern: '^https?://' },
     kubernetes: {
       type: 'object',
       additionalProperties: false,

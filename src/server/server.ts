@@ -37,6 +37,9 @@ export interface ControlPlaneOptions {
   runtime?: RuntimeKind
   /** The cluster, for runtime 'kubernetes'. */
   kubernetes?: KubernetesServerOptions
+  /** The control plane's URL as steps reach it, given to each as CTL_SERVER. Default: its own URL with the local
+      runtime (steps run on this machine); none with Kubernetes (set it to the Service's in-cluster URL). */
+  advertiseUrl?: string
 }
 
 export type RuntimeKind = 'local' | 'kubernetes'
@@ -132,6 +135,10 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
   mkdirSync(join(opts.dataDir, 'volumes'), { recursive: true })
   const store = openSqliteStore(join(opts.dataDir, 'ctl.db'))
   let engine: ReturnType<typeof createEngine> | undefined
+  // The URL steps get as CTL_SERVER is known once the server listens (the port may be chosen then); a step
+  // launched before waits that long.
+  let announceUrl: (url: string | undefined) => void = () => {}
+  const advertised = new Promise<string | undefined>((resolve) => (announceUrl = resolve))
   try {
     const adminToken = await ensureTenantAdmin(store, opts.dataDir)
     // Secret values are sealed with a key from CTL_MASTER_KEY or <dataDir>/master.key (created 0600 now if missing).
@@ -139,7 +146,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     await verifyMasterKey(store, box)
     const redactions = new RunRedactions()
     const runtime = await createRuntime(opts)
-    const launcher = createStoreLauncher({ store, dataDir: opts.dataDir, box, redactions })
+    const launcher = createStoreLauncher({ store, dataDir: opts.dataDir, box, redactions, serverUrl: () => advertised })
     engine = createEngine({ store, runtime, dataDir: opts.dataDir, maxParallelSteps: opts.maxParallelSteps, launcher, redact: redactions.redact })
     await engine.start()
     const app = buildApp({
@@ -155,8 +162,10 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     const retention = startLogRetention({ store, retentionMs: opts.logRetentionMs ?? parseRetention(DEFAULT_LOG_RETENTION) })
     void retention.sweep().catch(() => undefined)
     let closed: Promise<void> | undefined
+    const ownUrl = `http://${host}:${address.port}`
+    announceUrl(opts.advertiseUrl ?? ((opts.runtime ?? 'local') === 'local' ? ownUrl : undefined))
     const plane: ControlPlane = {
-      url: `http://${host}:${address.port}`,
+      url: ownUrl,
       port: address.port,
       close: () =>
         (closed ??= (async () => {
@@ -170,6 +179,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     if (adminToken) plane.adminToken = adminToken
     return plane
   } catch (err) {
+    announceUrl(undefined)
     await engine?.stop().catch(() => undefined)
     await store.close().catch(() => undefined)
     throw err

@@ -128,6 +128,7 @@ export function resolvePodTemplate(input: PodTemplateInput): ResolvedStep {
   if (step.spec.runAsUser !== undefined) fact('CTL_RUN_AS_USER', String(step.spec.runAsUser))
   fact('CTL_LOG_LEVEL', step.spec.logLevel ?? 'INFO')
   fact('CTL_DRY_RUN', run.dryRun ? 'true' : 'false')
+  if (run.serverUrl) fact('CTL_SERVER', run.serverUrl)
   for (const [k, v] of Object.entries(step.spec.envs)) env.value(k, v)
   for (const [k, v] of Object.entries(stack.environmentVars)) env.value(k, text(v, `environmentVars.${k}`))
   if (shapedEnv !== undefined) {

@@ -11,4 +11,6 @@ export interface RunContext {
   /** 1 for the first attempt of a step. */
   attempt?: number
   dryRun?: boolean
+  /** The control plane's URL as steps reach it: a ctl inside the step talks to it (CTL_SERVER). */
+  serverUrl?: string
 }

@@ -29,7 +29,10 @@ describe('runtime get on the Kubernetes runtime', () => {
       return defaultBehaviour(pod)
     }
     dataDir = mkdtempSync(join(tmpdir(), 'ctl-k8s-node-'))
-    plane = await startControlPlane({ dataDir, port: 0, runtime: 'kubernetes', kubernetes: { kubeconfigPath: fake.kubeconfigPath, manageNamespaces: true } })
+    plane = await startControlPlane({
+      dataDir, port: 0, runtime: 'kubernetes', advertiseUrl: 'http://ctl-control-plane.ctl-system.svc:7419',
+      kubernetes: { kubeconfigPath: fake.kubeconfigPath, manageNamespaces: true },
+    })
     client = new CtlClient({ baseUrl: plane.url, apiKey: plane.adminToken! })
     env = { CTL_HOME: home, CTL_APIKEY: plane.adminToken! }
     const added = await runCli(['context', 'add', 'cluster', '--server', plane.url, '--select'], { env })
@@ -47,6 +50,11 @@ describe('runtime get on the Kubernetes runtime', () => {
     await client.apply('public', [doc(workflow('too-big', { main: 'echo never' }))])
     const runs = await waitFor('a run', () => client.runs({ workspace: 'public', type: 'workflow', name: 'too-big' }), (r) => r.length > 0)
     await waitFor('the scheduler to give up', () => client.run(runs[0]!.id), (d) => Object.values(d.live ?? {}).some((l) => (l.message ?? '').includes('Insufficient memory')))
+
+    // Steps are told how to reach the control plane (--advertise-url), for a ctl inside them.
+    const waiting = fake.list('pods', 'ctl-public').find((p) => p.metadata?.labels?.['ctl.dev/workflow'] === 'too-big')
+    const env = (waiting?.spec as { containers: { env?: { name: string; value?: string }[] }[] }).containers[0]!.env ?? []
+    expect(env).toContainEqual({ name: 'CTL_SERVER', value: 'http://ctl-control-plane.ctl-system.svc:7419' })
 
     const get = await ctl(['runtime', 'get', '-t', 'workflow', '-n', 'too-big'])
     expect(get.code, get.stderr).toBe(0)

@@ -206,3 +206,23 @@ describe('server config file errors: file, line, column and field', () => {
     expect([retention.code, retention.message]).toEqual(['E_USAGE', 'log retention "long" is not a duration such as 30d, 12h or 90m (0 keeps logs forever)'])
   })
 })
+
+describe('advertiseUrl (CTL_SERVER in every step)', () => {
+  it('comes from the flag, its variable or the file, without a trailing slash, and reaches a detached child', async () => {
+    const fromFile = await resolveServerSettings({ flags: {}, env: {}, dataDir: folder('advertiseUrl: http://ctl-control-plane.ctl-system.svc:7419/\n') })
+    expect(fromFile.options.advertiseUrl).toBe('http://ctl-control-plane.ctl-system.svc:7419')
+    expect(fromFile.source.settings.advertiseUrl).toBe('file')
+    expect(fromFile.childEnv.CTL_ADVERTISE_URL).toBe('http://ctl-control-plane.ctl-system.svc:7419')
+    const fromEnv = await resolveServerSettings({ flags: {}, env: { CTL_ADVERTISE_URL: 'https://ctl.example.com' }, dataDir: folder('advertiseUrl: http://other:1\n') })
+    expect(fromEnv.options.advertiseUrl).toBe('https://ctl.example.com')
+    const none = await resolveServerSettings({ flags: {}, env: {}, dataDir: folder() })
+    expect(none.options).not.toHaveProperty('advertiseUrl')
+  })
+
+  it('refuses what is not an http(s) URL, in a flag or in the file', async () => {
+    await expect(resolveServerSettings({ flags: { 'advertise-url': 'ctl.example.com' }, env: {}, dataDir: folder() })).rejects.toMatchObject({
+      code: 'E_USAGE', message: expect.stringContaining('advertise URL "ctl.example.com" is not a URL'),
+    })
+    expect((await problems('advertiseUrl: ftp://x\n')).join('\n')).toContain('(advertiseUrl)')
+  })
+})

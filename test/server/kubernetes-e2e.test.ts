@@ -138,6 +138,10 @@ describe('examples/ on the Kubernetes runtime (fake cluster)', () => {
     expect(mounting.length).toBe(3)
     // One counter orders every object: the claim existed before any Pod that mounts it.
     for (const p of mounting) expect(Number(claim.metadata!.resourceVersion)).toBeLessThan(Number(p.metadata!.resourceVersion))
+    // Without an advertised URL (--advertise-url) a Kubernetes control plane tells its steps none.
+    const envNames = (p: KubeObject) => ((p.spec as { containers?: { env?: { name: string }[] }[] }).containers?.[0]?.env ?? []).map((e) => e.name)
+    expect(played.some((p) => envNames(p).includes('CTL_SERVER'))).toBe(false)
+    expect(played.every((p) => envNames(p).includes('CTL_WORKSPACE'))).toBe(true)
     // The compute's node pool reached the Pod.
     const heavy = played.find((p) => p.metadata?.labels?.['ctl.dev/workflow'] === 'heavy-aggregation' || p.metadata?.name?.startsWith('heavy-aggregation-'))
     expect((heavy?.spec as { nodeSelector?: Record<string, string> } | undefined)?.nodeSelector).toEqual({ 'ctl.dev/pool': 'batch-large' })
