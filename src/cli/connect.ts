@@ -62,6 +62,10 @@ async function localServerUrl(opts: ConnectOptions): Promise<string> {
   const dataDir = localServerDir(opts.env)
   const status = await serverStatus(dataDir)
   if (status.running && status.url) return status.url
+  if (opts.env.CTL_RUN_ID) {
+    // Inside a step: an embedded control plane started here would be a stranger, not the one running the step.
+    throw new CtlError('E_UNAVAILABLE', 'inside a step ctl reaches the control plane through CTL_SERVER, which this one does not give its steps (start it with --advertise-url URL)')
+  }
   if (opts.autoStart === false) {
     throw new CtlError('E_UNAVAILABLE', `the embedded control plane is not running (start it with: ctl server start --detach)`)
   }

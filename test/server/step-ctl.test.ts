@@ -1,7 +1,11 @@
 // A ctl inside a step talks to the control plane that runs it: every step gets CTL_SERVER (the control plane's
 // URL as steps reach it) and CTL_WORKSPACE, and the key comes from a secret projected as CTL_APIKEY, as a
 // DataOS CLI stack gets its API key. Real control plane, local runtime, the real ctl in the step.
+import { existsSync, mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { runCli } from '../cli/helpers.js'
 import { doc, startTestServer, waitFor, waitForRunEnd, type TestServer } from './helpers.js'
 
 describe('ctl inside a step', () => {
@@ -49,4 +53,16 @@ describe('ctl inside a step', () => {
     await waitForRunEnd(s.client, run!.id)
     expect((await s.client.logPage(run!.id)).map((l) => l.text)).toContain(`server=${s.plane.url} workspace=public`)
   }, 60_000)
+
+  it('inside a step without CTL_SERVER, refuses to start an embedded control plane of its own, saying why', async () => {
+    const home = mkdtempSync(join(tmpdir(), 'ctl-step-home-'))
+    try {
+      const r = await runCli(['resource', 'get', '-t', 'workflow'], { env: { CTL_HOME: home, CTL_RUN_ID: 'r-in-a-step', CTL_SERVER: '' } })
+      expect(r.code).toBe(5)
+      expect(r.stderr).toContain('inside a step ctl reaches the control plane through CTL_SERVER')
+      expect(existsSync(join(home, 'server'))).toBe(false)
+    } finally {
+      rmSync(home, { recursive: true, force: true })
+    }
+  })
 })
