@@ -2,8 +2,8 @@
 // read) so an anonymous client cannot make the server parse 8 MiB first. The plugin is
 // not encapsulated (skip-override) so its hook covers the routes registered next to it.
 // Keys are looked up by their sha256 on every request (no cache), so a revoked or expired
-// key stops working at once. Failed authentications are counted per client address: past
-// the limit, that address gets 429 until its window ends.
+// key stops working at once. Wrong keys are counted per client address: past the limit, that
+// address gets 429 until its window ends.
 import { createHash, randomBytes } from 'node:crypto'
 import type { FastifyInstance, FastifyPluginAsync, FastifyRequest } from 'fastify'
 import { CtlError } from '../errors.js'
@@ -124,8 +124,9 @@ const authPluginImpl: FastifyPluginAsync<AuthOptions> = async (fastify: FastifyI
       throw new CtlError('E_RATE_LIMITED', `too many failed authentications from ${address}; try again in ${Math.ceil(wait / 1000)} s`)
     }
     const key = bearerKey(request)
+    // No key guesses nothing: only a wrong key counts towards the limit (a client not yet logged in is not throttled).
+    if (!key) throw new CtlError('E_UNAUTHENTICATED', 'missing API key: send "Authorization: Bearer <key>"')
     try {
-      if (!key) throw new CtlError('E_UNAUTHENTICATED', 'missing API key: send "Authorization: Bearer <key>"')
       request.principal = await authenticate(opts.store, key)
     } catch (err) {
       if (err instanceof CtlError && err.code === 'E_UNAUTHENTICATED') limiter.fail(address)

@@ -43,3 +43,18 @@ describe('failed authentication rate limit', () => {
     expect(await t.client.health()).toEqual({ status: 'ok' })
   })
 })
+
+describe('requests without a key', () => {
+  it('are refused (401) but not counted: a client that has not logged in yet is not locked out', async () => {
+    const own = await startTestServer()
+    try {
+      const anonymous = new CtlClient({ baseUrl: own.plane.url })
+      const codes: string[] = []
+      for (let i = 0; i < 15; i++) codes.push(await codeOf(anonymous.whoami()))
+      expect(codes).toEqual(Array(15).fill('E_UNAUTHENTICATED'))
+      expect(await codeOf(own.client.whoami())).toBe('ok')
+    } finally {
+      await own.stop()
+    }
+  })
+})
