@@ -202,6 +202,11 @@ export class CtlClient {
     return (await this.json<UsersResponse>('GET', '/api/v1/users')).users
   }
 
+  /** Every user with their tags, in one request. */
+  async usersWithTags(): Promise<(UserInfo & { tags: UserTag[] })[]> {
+    return (await this.json<UsersResponse>('GET', '/api/v1/users', { tags: true })).users.map((u) => ({ ...u, tags: u.tags ?? [] }))
+  }
+
   /** One user: oneself, or anyone for a tenant-admin. */
   async user(id: string): Promise<UserInfo> {
     return (await this.json<UserResponse>('GET', `/api/v1/users/${seg(id)}`)).user

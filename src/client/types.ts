@@ -189,7 +189,8 @@ export interface UserResponse {
 }
 
 export interface UsersResponse {
-  users: UserInfo[]
+  /** `tags` when asked for (GET /api/v1/users?tags=true). */
+  users: (UserInfo & { tags?: UserTag[] })[]
 }
 
 export interface ApiKeyInfo {

@@ -30,7 +30,10 @@ export const userParams = { type: 'object', properties: { id: USER_ID }, require
 export const apiKeyParams = {
   type: 'object', properties: { id: USER_ID, keyId: { type: 'string', maxLength: 128 } }, required: ['id', 'keyId'],
 } as const
-export const usersQuery = { type: 'object', properties: { all: { type: 'boolean', default: false } } } as const
+export const usersQuery = {
+  type: 'object',
+  properties: { all: { type: 'boolean', default: false }, tags: { type: 'boolean', default: false, description: "Each user's tags too (one query, not one per user)" } },
+} as const
 
 export const createUserBody = {
   type: 'object',
@@ -44,7 +47,10 @@ export const createUserBody = {
   additionalProperties: false,
 } as const
 export const userResponse = { type: 'object', properties: { user } } as const
-export const usersResponse = { type: 'object', properties: { users: { type: 'array', items: user } } } as const
+export const usersResponse = {
+  type: 'object',
+  properties: { users: { type: 'array', items: { type: 'object', properties: { ...user.properties, tags: { type: 'array', items: tag } } } } },
+} as const
 
 export const createApiKeyBody = {
   type: ['object', 'null'],

@@ -108,6 +108,10 @@ describe('users and role bindings', () => {
     expect(after.tags.map((x) => `${x.tag}@${x.workspace ?? '*'}`)).toEqual(['roles:id:operator@*', 'roles:id:viewer@public'])
     const removed = await t.client.deleteTag('tagged', { tag: 'roles:id:operator' })
     expect(removed.tags.map((x) => x.tag)).toEqual(['roles:id:viewer'])
+    // Every user with their tags in one request (what `user get -a` shows), the same as asking user by user.
+    const all = await t.client.usersWithTags()
+    for (const u of all) expect(u.tags, u.id).toEqual(await t.client.tags(u.id))
+    expect(all.find((u) => u.id === 'tagged')?.tags.map((x) => x.tag)).toEqual(['roles:id:viewer'])
   })
 
   it('lets a workspace tenant-admin bind roles in that workspace only', async () => {

@@ -47,11 +47,12 @@ export function validateGetUsers(o: GetUsersOptions): void {
 export const USER_HEADERS = ['ID', 'NAME', 'TYPE', 'EMAIL', 'TAGS', 'CREATED']
 
 export async function runGetUsers(session: Session, o: GetUsersOptions, io: Io): Promise<void> {
-  let users: UserInfo[]
-  if (o.all) users = await session.client.users()
-  else users = [await session.client.user(o.id ?? (await session.client.whoami()).id)]
-  // Tags are asked per user: listings of users are short, and each answer is small.
-  const withTags = await Promise.all(users.map(async (u) => ({ ...u, tags: await session.client.tags(u.id) })))
+  let withTags: (UserInfo & { tags: UserTag[] })[]
+  if (o.all) withTags = await session.client.usersWithTags()
+  else {
+    const user = await session.client.user(o.id ?? (await session.client.whoami()).id)
+    withTags = [{ ...user, tags: await session.client.tags(user.id) }]
+  }
   if (o.output === 'json') return io.out(toJson(withTags))
   if (o.output === 'yaml') return io.out(toYaml(withTags))
   io.out(renderTable(USER_HEADERS, withTags.map((u) => [u.id, u.name, u.type, u.email ?? '', u.tags.map(tagText).join(', '), u.createdAt])))

@@ -71,14 +71,19 @@ export const identityRoutes: FastifyPluginAsync<IdentityRoutesOptions> = async (
     return { user: toUserInfo(await store.createUser(request.body)) }
   })
 
-  fastify.get<{ Querystring: { all: boolean } }>('/api/v1/users', {
+  fastify.get<{ Querystring: { all: boolean; tags: boolean } }>('/api/v1/users', {
     schema: {
       summary: 'Every user; all=true includes deleted ones; tenant-admin only', tags: ['identity'], querystring: S.usersQuery,
       response: S.withErrors({ 200: S.usersResponse }),
     },
   }, async (request): Promise<UsersResponse> => {
     requireAllowed(principalOf(request), 'admin', { workspace: null, type: 'user' })
-    return { users: (await store.listUsers({ includeDeleted: request.query.all })).map(toUserInfo) }
+    const users = (await store.listUsers({ includeDeleted: request.query.all })).map(toUserInfo)
+    if (!request.query.tags) return { users }
+    // Every binding in one query, grouped by user.
+    const byUser = new Map<string, UserTag[]>()
+    for (const b of await store.listRoleBindings({})) byUser.set(b.userId, [...(byUser.get(b.userId) ?? []), toTag(b)])
+    return { users: users.map((u) => ({ ...u, tags: byUser.get(u.id) ?? [] })) }
   })
 
   fastify.get<{ Params: { id: string } }>('/api/v1/users/:id', {
