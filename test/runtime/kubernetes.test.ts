@@ -5,6 +5,7 @@ import { KubeConfig, type V1Pod } from '@kubernetes/client-node'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createKubernetesRuntime } from '../../src/runtime/kubernetes/index.js'
 import { parseLogLine, TIME_OFFSET_BASE } from '../../src/runtime/kubernetes/logs.js'
+import { NamespacePodInformer } from '../../src/runtime/kubernetes/informer.js'
 import type { LogBatch, Runtime, RuntimeHandle, StepExit, StepLaunch } from '../../src/runtime/types.js'
 import { startFakeKube, type FakeKube, type PodBehaviour } from '../support/fake-kube/index.js'
 
@@ -170,6 +171,22 @@ describe('kubernetes runtime on the fake API server', () => {
     expect(r.exit).toMatchObject({ reason: 'Killed' })
     const gone = await rt.describe!(r.handle)
     expect(gone.phase).toBe('Gone')
+  })
+
+  it('lets its namespace watch go when nobody follows a Pod there for a while, forgetting what it knew', async () => {
+    const kc = new KubeConfig()
+    kc.loadFromString(fake.kubeconfig)
+    const { CoreV1Api } = await import('@kubernetes/client-node')
+    const inf = new NamespacePodInformer(kc, kc.makeApiClient(CoreV1Api), 'ctl-public', { retryForMs: 5000, idleMs: 50 })
+    const h = await rt.start(stepLaunch({ lines: ['idle'] }))
+    const view = inf.follow(h.id, (h.data as { uid: string }).uid)
+    while (!view.pod) await view.changed(100)
+    expect(inf.cached(h.id)?.metadata?.uid).toBe((h.data as { uid: string }).uid)
+    view.stop()
+    for (let i = 0; i < 200 && inf.cached(h.id); i++) await pause()
+    expect(inf.cached(h.id)).toBeUndefined()
+    await rt.follow(h, 0, async () => {})
+    await rt.cleanup(h)
   })
 
   it('follows many Pods of a namespace over one watch', async () => {

@@ -118,26 +118,28 @@ export class NamespacePodInformer {
     set.add(sub)
     if (this.idleTimer) clearTimeout(this.idleTimer)
     this.idleTimer = undefined
+    this.ensureRunning()
     const cached = this.cache.get(name)
     if (initial) sub.accept(initial)
     if (cached) sub.accept(cached)
-    this.ensureRunning()
     // A Pod followed after the list (a reattach) that the informer has not seen: it may have been
     // deleted before the list, or created after it and not yet reported. One GET tells which.
     if (!cached && !initial) void this.synced?.then(() => this.checkUnseen(sub))
     return sub
   }
 
-  /** The latest state the informer holds of a Pod (no request), if any. */
+  /** The latest state the informer holds of a Pod (no request), if any: only while it watches (else it may be stale). */
   cached(name: string): V1Pod | undefined {
-    return this.cache.get(name)
+    return this.running ? this.cache.get(name) : undefined
   }
 
-  /** Stops the watch now (tests, shutdown). */
+  /** Stops the watch now (tests, shutdown); what it knew goes with it, as it would go stale. */
   close(): void {
     if (this.idleTimer) clearTimeout(this.idleTimer)
+    this.idleTimer = undefined
     this.running?.abort()
     this.running = undefined
+    this.cache.clear()
   }
 
   private release(sub: Subscription): void {
