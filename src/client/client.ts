@@ -135,6 +135,16 @@ export class CtlClient {
     return (await this.json<RunsResponse>('POST', `${this.resourcePath(ref)}/runs/stop`, undefined, runId ? { runId } : {})).runs
   }
 
+  /** The runs now suspended (already suspended ones included). */
+  async suspend(ref: ResourceRef, runId?: string): Promise<RunRecord[]> {
+    return (await this.json<RunsResponse>('POST', `${this.resourcePath(ref)}/runs/suspend`, undefined, runId ? { runId } : {})).runs
+  }
+
+  /** The runs resumed. */
+  async resume(ref: ResourceRef, runId?: string): Promise<RunRecord[]> {
+    return (await this.json<RunsResponse>('POST', `${this.resourcePath(ref)}/runs/resume`, undefined, runId ? { runId } : {})).runs
+  }
+
   async retry(ref: ResourceRef, runId?: string): Promise<RunRecord> {
     return (await this.json<{ run: RunRecord }>('POST', `${this.resourcePath(ref)}/runs/retry`, undefined, runId ? { runId } : {})).run
   }

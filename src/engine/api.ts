@@ -37,6 +37,17 @@ export interface EngineApi {
   runNow(resource: ResourceRecord, by: string): Promise<RunRecord>
   /** `runtime stop`: the run ends `killed`. Without runId: the resource's active runs. */
   stopRuns(resource: ResourceRecord, by: string, runId?: string): Promise<RunRecord[]>
+  /**
+   * `runtime suspend`: the run (or, without runId, each active run) starts no new step; running steps go on and
+   * their ends are recorded. Returns the runs now suspended (already suspended ones included: a no-op, not an error).
+   * E_CONFLICT when the given run has ended.
+   */
+  suspendRuns(resource: ResourceRecord, by: string, runId?: string): Promise<RunRecord[]>
+  /**
+   * `runtime resume`: a suspended run goes on (`running`, or `pending` if no step had started). Without runId: every
+   * suspended run. A given run that is not suspended but still active is a no-op answer; an ended one is E_CONFLICT.
+   */
+  resumeRuns(resource: ResourceRecord, by: string, runId?: string): Promise<RunRecord[]>
   /** `runtime retry`: reruns only the failed and skipped steps of the last (or given) run. */
   retryRun(resource: ResourceRecord, by: string, runId?: string): Promise<RunRecord>
   runtimeSummary(resource: ResourceRecord): Promise<RuntimeSummary>

@@ -13,7 +13,7 @@ import { silentLogger, type EngineContext, type EngineLogger, type StepLauncher 
 import { progressOf, stepsToRerun } from './dag.js'
 import { createStoreLauncher } from './launch.js'
 import { Reconciler } from './reconciler.js'
-import { latestAttempts, Scheduler } from './scheduler.js'
+import { ACTIVE_RUN_STATES, isFinalRunState, latestAttempts, Scheduler } from './scheduler.js'
 import { scheduleOf, ScheduleTimer } from './schedules.js'
 
 export interface EngineOptions {
@@ -38,7 +38,7 @@ export interface Engine extends EngineApi {
   start(): Promise<void>
   /** Stops the loops and lets go of running steps WITHOUT killing them; a new engine reattaches. */
   stop(): Promise<void>
-  /** Test helper: resolves once nothing is pending (no reconcile, no open run, no attempt in flight). */
+  /** Test helper: resolves once nothing is pending (no reconcile, no open run but suspended ones, no attempt in flight). */
   idle(): Promise<void>
 }
 
@@ -47,7 +47,8 @@ export function rfc3339(iso: string): string {
   return iso.replace(/\.000Z$/, 'Z')
 }
 
-const isActive = (run: RunRecord | undefined) => run !== undefined && (run.state === 'pending' || run.state === 'running')
+// A suspended run is active: a scheduled workflow holding one shows `suspended`, not its next fire time.
+const isActive = (run: RunRecord | undefined) => run !== undefined && ACTIVE_RUN_STATES.includes(run.state)
 
 /** The RUNTIME column: `next:<time>` for a scheduled workflow between runs, else the state of its newest run. */
 function summaryOf(resource: ResourceSummary, last: RunRecord | undefined, schedule: ScheduleRecord | undefined): RuntimeSummary {
@@ -136,7 +137,7 @@ export function createEngine(opts: EngineOptions): Engine {
 
     async stopRuns(resource, by, runId) {
       requireWorkflow(resource)
-      const targets = runId !== undefined ? [await findRun(resource, runId)] : await store.listRuns({ resourceId: resource.id, states: ['pending', 'running'] })
+      const targets = runId !== undefined ? [await findRun(resource, runId)] : await store.listRuns({ resourceId: resource.id, states: [...ACTIVE_RUN_STATES] })
       const stopped: RunRecord[] = []
       for (const run of targets) {
         if (await scheduler.stopRun(run.id, 'killed', `killed by ${by}`)) {
@@ -147,11 +148,51 @@ export function createEngine(opts: EngineOptions): Engine {
       return stopped
     },
 
+    async suspendRuns(resource, by, runId) {
+      requireWorkflow(resource)
+      // Without a run id, already suspended runs are part of the answer: suspending twice is a no-op, not "nothing to do".
+      const targets = runId !== undefined ? [await findRun(resource, runId)] : await store.listRuns({ resourceId: resource.id, states: [...ACTIVE_RUN_STATES] })
+      const held: RunRecord[] = []
+      for (const run of targets) {
+        if (run.state !== 'suspended') {
+          if (await scheduler.suspendRun(run.id)) ctx.logger.info('run suspended', { runId: run.id, by })
+          else {
+            // Ended (or suspended by someone else) meanwhile. An ended run is only an error when it was asked for by id.
+            const now = await store.getRun(run.id)
+            if (now?.state !== 'suspended') {
+              if (runId !== undefined) throw new CtlError('E_CONFLICT', `run ${run.id} is ${now?.state ?? run.state}: only a pending or running run can be suspended`)
+              continue
+            }
+          }
+        }
+        const after = await store.getRun(run.id)
+        if (after) held.push(after)
+      }
+      return held
+    },
+
+    async resumeRuns(resource, by, runId) {
+      requireWorkflow(resource)
+      const targets = runId !== undefined ? [await findRun(resource, runId)] : await store.listRuns({ resourceId: resource.id, states: ['suspended'] })
+      const resumed: RunRecord[] = []
+      for (const run of targets) {
+        if (isFinalRunState(run.state)) throw new CtlError('E_CONFLICT', `run ${run.id} is ${run.state}: only a suspended run can be resumed`)
+        // A pending or running run is not held: resuming it is a no-op answer.
+        if (run.state === 'suspended') {
+          if (await scheduler.resumeRun(run.id)) ctx.logger.info('run resumed', { runId: run.id, by })
+        }
+        const after = await store.getRun(run.id)
+        if (after && (runId !== undefined || !isFinalRunState(after.state))) resumed.push(after)
+      }
+      return resumed
+    },
+
     async retryRun(resource, by, runId) {
       requireWorkflow(resource)
       const run = await findRun(resource, runId)
-      if (run.state === 'pending' || run.state === 'running') {
-        throw new CtlError('E_CONFLICT', `run ${run.id} is still ${run.state}; stop it or wait for it to end before retrying`)
+      if (ACTIVE_RUN_STATES.includes(run.state)) {
+        const hint = run.state === 'suspended' ? 'resume or stop it' : 'stop it or wait for it to end'
+        throw new CtlError('E_CONFLICT', `run ${run.id} is still ${run.state}; ${hint} before retrying`)
       }
       const revision = await store.getRevision(resource.id, run.revision)
       const workflow = (revision?.manifest ?? resource.manifest) as WorkflowResource

@@ -6,7 +6,7 @@ import type { ResourceRecord, RunRecord, RunTrigger } from '../store/types.js'
 import type { WorkflowResource } from '../manifest/model.js'
 import { validateSchedule } from './cron.js'
 import type { EngineContext, StepLauncher } from './context.js'
-import type { Scheduler } from './scheduler.js'
+import { ACTIVE_RUN_STATES, type Scheduler } from './scheduler.js'
 import type { ScheduleTimer } from './schedules.js'
 
 export interface RunRequest {
@@ -87,7 +87,8 @@ export class Reconciler {
   async deleted(resource: ResourceRecord): Promise<void> {
     const { store } = this.ctx
     await store.deleteSchedule(resource.id)
-    for (const run of await store.listRuns({ resourceId: resource.id, states: ['pending', 'running'] })) {
+    // Suspended runs too: a deleted workflow keeps nothing held.
+    for (const run of await store.listRuns({ resourceId: resource.id, states: [...ACTIVE_RUN_STATES] })) {
       await this.scheduler.stopRun(run.id, 'cancelled', 'the resource was deleted')
     }
   }

@@ -2,7 +2,9 @@
 // backoff expiring) by advancing every active run: decide retries, skip what can
 // never run, finish runs, start ready steps within the server-wide and the
 // workflow's parallelism. The rules live in dag.ts and retry.ts; this file only
-// applies them to the store and the runtime.
+// applies them to the store and the runtime. A `suspended` run is advanced like
+// any other (its ends recorded, its skips made, finished when all steps ended)
+// except that it starts nothing.
 
 import type { RunRecord, RunState, StepRunRecord } from '../store/types.js'
 import { FINAL_RUN_STATES } from '../store/types.js'
@@ -29,6 +31,11 @@ export function isFinalRunState(state: RunState): boolean {
   return FINAL_RUN_STATES.includes(state)
 }
 
+/** Runs that are not over: a suspended run still has steps running or to run, so it counts as active. */
+export const ACTIVE_RUN_STATES: readonly RunState[] = ['pending', 'running', 'suspended']
+/** The states a run can be suspended from. */
+const SUSPENDABLE: RunState[] = ['pending', 'running']
+
 export class Scheduler {
   private readonly runner: AttemptRunner
   /** Runs not yet finished, in creation order (ids sort by time). */
@@ -40,6 +47,8 @@ export class Scheduler {
   private all = false
   /** Runs whose last advance left due steps unstarted for lack of a slot: any ended attempt may free one. */
   private readonly starved = new Set<string>()
+  /** Active runs the last advance found suspended: they wait for a user, not for the engine (see idle). */
+  private readonly held = new Set<string>()
   private started = false
   private tickDone: Promise<void> = Promise.resolve()
   private backoffTimer: NodeJS.Timeout | undefined
@@ -67,7 +76,8 @@ export class Scheduler {
       }
       this.runner.reattach(stepRun)
     }
-    const open = await store.listRuns({ states: ['pending', 'running'] })
+    // Suspended runs too: their reattached attempts' ends must be recorded and may finish them.
+    const open = await store.listRuns({ states: [...ACTIVE_RUN_STATES] })
     for (const run of open.reverse()) this.active.add(run.id)
     this.pollTimer = setInterval(() => this.wake(), POLL_MS)
     this.pollTimer.unref()
@@ -89,9 +99,10 @@ export class Scheduler {
     this.wake(runId)
   }
 
-  /** True when no run is waiting to advance and no attempt is in flight. */
+  /** True when no run is waiting to advance (a suspended one waits for a user) and no attempt is in flight. */
   get idle(): boolean {
-    return this.active.size === 0 && this.runner.active === 0 && !this.ticking && !this.runner.cleaning
+    const waiting = [...this.active].some((id) => !this.held.has(id))
+    return !waiting && this.runner.active === 0 && !this.ticking && !this.runner.cleaning
   }
 
   /** Advances the run (or, without one, every active run) soon; passes coalesce while one is going. */
@@ -128,17 +139,45 @@ export class Scheduler {
   }
 
   /**
+   * Holds a pending or running run: it starts no new attempt until resumed. Returns false when the
+   * run was not pending or running. Waits for a pass in progress, so once this returns no start
+   * decided before the hold can still be made.
+   */
+  async suspendRun(runId: string): Promise<boolean> {
+    const ok = await this.ctx.store.updateRun(runId, { state: 'suspended' }, SUSPENDABLE)
+    if (!ok) return false
+    this.starved.delete(runId)
+    await this.tickDone
+    this.wake(runId)
+    return true
+  }
+
+  /**
+   * Lets a suspended run go on: `running`, or `pending` again if none of its steps had started.
+   * Returns false when the run was not suspended.
+   */
+  async resumeRun(runId: string): Promise<boolean> {
+    const run = await this.ctx.store.getRun(runId)
+    if (!run || run.state !== 'suspended') return false
+    const ok = await this.ctx.store.updateRun(runId, { state: run.startedAt !== undefined ? 'running' : 'pending' }, ['suspended'])
+    if (!ok) return false
+    this.held.delete(runId)
+    this.active.add(runId)
+    this.wake(runId)
+    return true
+  }
+
+  /**
    * Ends a run as `killed` (a user) or `cancelled` (the system): pending steps are
    * cancelled, running attempts killed. Returns false when the run had already ended.
    */
   async stopRun(runId: string, state: 'killed' | 'cancelled', reason: string): Promise<boolean> {
     const { store } = this.ctx
     const now = this.ctx.now().toISOString()
-    const ok = await store.updateRun(runId, { state, reason, finishedAt: now }, ['pending', 'running'])
+    // A suspended run is stopped like any other (its running attempts killed).
+    const ok = await store.updateRun(runId, { state, reason, finishedAt: now }, [...ACTIVE_RUN_STATES])
     if (!ok) return false
-    this.active.delete(runId)
-    this.scopes.delete(runId)
-    this.starved.delete(runId)
+    this.forget(runId)
     await this.runner.killRun(runId, reason)
     for (const a of latestAttempts(await store.listStepRuns(runId)).values()) {
       if (a.state === 'pending') {
@@ -213,11 +252,12 @@ export class Scheduler {
     const { store } = this.ctx
     const run = await store.getRun(runId)
     if (!run || isFinalRunState(run.state)) {
-      this.active.delete(runId)
-      this.scopes.delete(runId)
-      this.starved.delete(runId)
+      this.forget(runId)
       return undefined
     }
+    const suspended = run.state === 'suspended'
+    if (suspended) this.held.add(runId)
+    else this.held.delete(runId)
     let scope: RunScope
     try {
       scope = await this.scope(run)
@@ -265,6 +305,11 @@ export class Scheduler {
       await this.finish(run, ev.outcome ?? 'failed')
       return undefined
     }
+    // Held: nothing starts, and no backoff timer is needed (resume wakes the run).
+    if (suspended) {
+      this.starved.delete(runId)
+      return undefined
+    }
 
     let wait: number | undefined
     const due = ev.ready.filter((name) => {
@@ -294,11 +339,16 @@ export class Scheduler {
     await this.ctx.store.updateRun(
       run.id,
       { state, reason: reason === undefined ? undefined : this.ctx.redact(run.id, reason), finishedAt: now, startedAt: run.startedAt ?? now },
-      ['pending', 'running'],
+      [...ACTIVE_RUN_STATES],
     )
-    this.active.delete(run.id)
-    this.scopes.delete(run.id)
-    this.starved.delete(run.id)
+    this.forget(run.id)
     this.ctx.logger.info('run finished', { runId: run.id, state })
+  }
+
+  private forget(runId: string): void {
+    this.active.delete(runId)
+    this.scopes.delete(runId)
+    this.starved.delete(runId)
+    this.held.delete(runId)
   }
 }

@@ -6,6 +6,7 @@ import type { ResourceRecord, RunRecord, ScheduleRecord } from '../store/types.j
 import type { ScheduleSpec, WorkflowResource } from '../manifest/model.js'
 import { nextFireTime, planFires } from './cron.js'
 import type { EngineContext } from './context.js'
+import { ACTIVE_RUN_STATES } from './scheduler.js'
 
 /** Longest single sleep by default: wakes up now and then so clock jumps and long waits stay correct. */
 export const DEFAULT_MAX_TIMER_SLEEP_MS = 60_000
@@ -139,7 +140,8 @@ export class ScheduleTimer {
   }
 
   private async applyPolicy(resource: ResourceRecord, schedule: ScheduleSpec, fireAt: string, lateBySeconds: number): Promise<void> {
-    const activeRuns = await this.ctx.store.listRuns({ resourceId: resource.id, states: ['pending', 'running'] })
+    // A suspended run is active: Forbid waits for it to be resumed or stopped, Replace cancels it.
+    const activeRuns = await this.ctx.store.listRuns({ resourceId: resource.id, states: [...ACTIVE_RUN_STATES] })
     if (schedule.concurrencyPolicy === 'Forbid' && activeRuns.length > 0) {
       this.ctx.logger.info('scheduled run skipped: a run is active (concurrencyPolicy Forbid)', { resourceId: resource.id, fireAt })
       return

@@ -5,7 +5,8 @@
 // sorts as text in both databases.
 
 export type ResourceStatus = 'creating' | 'active' | 'error' | 'deleted'
-export type RunState = 'pending' | 'running' | 'succeeded' | 'failed' | 'cancelled' | 'killed'
+/** `suspended`: held by a user (`runtime suspend`): starts no new step, but is not over (engine/scheduler.ts ACTIVE_RUN_STATES). */
+export type RunState = 'pending' | 'running' | 'suspended' | 'succeeded' | 'failed' | 'cancelled' | 'killed'
 export type StepState = 'pending' | 'running' | 'succeeded' | 'failed' | 'skipped' | 'cancelled'
 export type RunTrigger = 'apply' | 'schedule' | 'manual' | 'retry'
 export type LogStream = 'stdout' | 'stderr' | 'system'

@@ -1,4 +1,4 @@
-// `ctl resource runtime get|run|stop|retry`: a workflow's runs, as dataos-ctl
+// `ctl resource runtime get|run|stop|suspend|resume|retry`: a workflow's runs, as dataos-ctl
 // shows them — the resource, its steps, the run, the nodes, recent runs.
 import type { NodeDetail, RunDetail, RunRecord } from '../../client/types.js'
 import type { StepDescription } from '../../runtime/types.js'
@@ -196,6 +196,18 @@ export async function runRuntimeStop(session: Session, t: RuntimeTarget, runId: 
   const runs = await session.client.stop(refOf(session, t), runId)
   if (runs.length === 0) io.out(`${t.name}: no active run to stop`)
   for (const run of runs) io.out(`run ${run.id} of ${t.name} ${run.state}`)
+}
+
+export async function runRuntimeSuspend(session: Session, t: RuntimeTarget, runId: string | undefined, io: Io): Promise<void> {
+  const runs = await session.client.suspend(refOf(session, t), runId)
+  if (runs.length === 0) io.out(`${t.name}: no active run to suspend`)
+  for (const run of runs) io.out(`run ${run.id} of ${t.name} suspended`)
+}
+
+export async function runRuntimeResume(session: Session, t: RuntimeTarget, runId: string | undefined, io: Io): Promise<void> {
+  const runs = await session.client.resume(refOf(session, t), runId)
+  if (runs.length === 0) io.out(`${t.name}: no suspended run to resume`)
+  for (const run of runs) io.out(`run ${run.id} of ${t.name} resumed`)
 }
 
 export async function runRuntimeRetry(session: Session, t: RuntimeTarget, runId: string | undefined, wait: boolean, io: Io): Promise<number> {

@@ -1,4 +1,4 @@
-// Run routes: run now, stop, retry, recent runs of a resource, one run's detail.
+// Run routes: run now, stop, suspend, resume, retry, recent runs of a resource, one run's detail.
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify'
 import { CtlError } from '../../errors.js'
 import type { EngineApi, NodeDetail, RunDetail } from '../../engine/api.js'
@@ -59,6 +59,20 @@ export const runsRoutes: FastifyPluginAsync<RunsRoutesOptions> = async (fastify:
       const wf = await workflowOf(wsOf(request.params), request.params.type!, request.params.name!, principal, 'stop')
       return { runs: await engine.stopRuns(wf, principal.id, request.body?.runId) }
     })
+
+    // Suspend and resume are authorized as `stop`: whoever may end a run may hold it.
+    const holdRoute = (action: 'suspend' | 'resume', summary: string, act: EngineApi['suspendRuns']): void => {
+      fastify.post<P & { Body: { runId?: string } | null }>(`${prefix}/:type/:name/runs/${action}`, {
+        config: { audit: action },
+        schema: { summary, tags: ['runs'], params, body: S.runActionBody, response: S.withErrors({ 200: S.runsResponse }, 404, 409) },
+      }, async (request): Promise<RunsResponse> => {
+        const principal = principalOf(request)
+        const wf = await workflowOf(wsOf(request.params), request.params.type!, request.params.name!, principal, 'stop')
+        return { runs: await act(wf, principal.id, request.body?.runId) }
+      })
+    }
+    holdRoute('suspend', 'Suspend the active runs (or one run): no new step starts, running steps go on', (wf, by, runId) => engine.suspendRuns(wf, by, runId))
+    holdRoute('resume', 'Resume the suspended runs (or one run)', (wf, by, runId) => engine.resumeRuns(wf, by, runId))
 
     fastify.post<P & { Body: { runId?: string } | null }>(`${prefix}/:type/:name/runs/retry`, {
       config: { audit: 'retry' },
