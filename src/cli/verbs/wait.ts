@@ -2,11 +2,9 @@
 // redrawn in place; otherwise each change is one plain line, for CI logs.
 import type { CtlClient } from '../../client/client.js'
 import type { RunDetail } from '../../client/types.js'
-import type { StepRunRecord } from '../../store/types.js'
+import { FINAL_RUN_STATES, type StepRunRecord } from '../../store/types.js'
 import type { Io } from '../io.js'
 import { formatDuration, renderTable } from '../output.js'
-
-const FINAL_RUN_STATES = new Set(['succeeded', 'failed', 'cancelled', 'killed'])
 
 export interface WaitOptions {
   pollMs?: number
@@ -46,9 +44,10 @@ export async function waitForRun(client: CtlClient, runId: string, io: Io, opts:
   const now = opts.now ?? Date.now
   const seen = new Map<string, string>()
   let drawnLines = 0
+  let runState: string | undefined
   for (;;) {
     const detail = await client.run(runId)
-    const done = FINAL_RUN_STATES.has(detail.run.state)
+    const done = FINAL_RUN_STATES.includes(detail.run.state)
     if (io.isTty) {
       const table = stepTable(detail, now())
       const text = `run ${runId}: ${detail.run.state} (${detail.progress})\n${table}`
@@ -57,6 +56,11 @@ export async function waitForRun(client: CtlClient, runId: string, io: Io, opts:
       else io.out(text.trimEnd())
       drawnLines = text.trimEnd().split('\n').length
     } else {
+      // A hold and its end are news in a CI log too (the steps alone would just go quiet).
+      if (runState !== undefined && runState !== detail.run.state && (detail.run.state === 'suspended' || runState === 'suspended')) {
+        io.out(`run ${runId} ${detail.run.state === 'suspended' ? 'suspended' : 'resumed'}`)
+      }
+      runState = detail.run.state
       for (const s of latestAttempts(detail.steps)) {
         const key = `${s.step}#${s.attempt}`
         const state = s.state
