@@ -53,3 +53,12 @@ export const outputFlag = {
 export const contextFlag = {
   context: Flags.string({ summary: 'Context to use instead of the current one', helpGroup: 'GLOBAL' }),
 }
+
+/** The flags of a verb acting on a workflow's active runs (stop, suspend, resume). */
+export const runActionFlags = {
+  type: Flags.string({ char: 't', summary: 'Resource type', default: 'workflow' }),
+  name: Flags.string({ char: 'n', summary: 'Workflow name', required: true }),
+  ...workspaceFlag,
+  run: Flags.string({ summary: 'Only this run' }),
+  ...contextFlag,
+}

@@ -1,5 +1,4 @@
-import { Flags } from '../../../src/cli/oclif.js'
-import { BaseCommand, contextFlag, workspaceFlag } from '../../../src/cli/base.js'
+import { BaseCommand, runActionFlags } from '../../../src/cli/base.js'
 import { runRuntimeResume, validateRuntimeTarget } from '../../../src/cli/verbs/runtime.js'
 import { openSession } from '../../../src/cli/verbs/session.js'
 
@@ -7,13 +6,7 @@ export default class RuntimeResume extends BaseCommand {
   static override summary = 'Resume a workflow\'s suspended runs: their steps start again'
   static override examples = ['<%= config.bin %> resource runtime resume -t workflow -n customer-batch-pipeline']
   static override aliases = ['runtime:resume']
-  static override flags = {
-    type: Flags.string({ char: 't', summary: 'Resource type', default: 'workflow' }),
-    name: Flags.string({ char: 'n', summary: 'Workflow name', required: true }),
-    ...workspaceFlag,
-    run: Flags.string({ summary: 'Only this run' }),
-    ...contextFlag,
-  }
+  static override flags = runActionFlags
 
   async run(): Promise<void> {
     const { flags } = await this.parse(RuntimeResume)

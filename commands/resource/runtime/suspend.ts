@@ -1,5 +1,4 @@
-import { Flags } from '../../../src/cli/oclif.js'
-import { BaseCommand, contextFlag, workspaceFlag } from '../../../src/cli/base.js'
+import { BaseCommand, runActionFlags } from '../../../src/cli/base.js'
 import { runRuntimeSuspend, validateRuntimeTarget } from '../../../src/cli/verbs/runtime.js'
 import { openSession } from '../../../src/cli/verbs/session.js'
 
@@ -8,13 +7,7 @@ export default class RuntimeSuspend extends BaseCommand {
   static override description = 'Steps already running go on and their ends are recorded. Stop still kills a suspended run.'
   static override examples = ['<%= config.bin %> resource runtime suspend -t workflow -n customer-batch-pipeline']
   static override aliases = ['runtime:suspend']
-  static override flags = {
-    type: Flags.string({ char: 't', summary: 'Resource type', default: 'workflow' }),
-    name: Flags.string({ char: 'n', summary: 'Workflow name', required: true }),
-    ...workspaceFlag,
-    run: Flags.string({ summary: 'Only this run' }),
-    ...contextFlag,
-  }
+  static override flags = runActionFlags
 
   async run(): Promise<void> {
     const { flags } = await this.parse(RuntimeSuspend)
