@@ -16,7 +16,7 @@
 // Alone: `node bench/kubernetes.bench.mjs` (BENCH_K8S_WORKFLOWS=50 to try it small) writes
 // bench/results/kubernetes.json; `npm run bench` (or `node bench/run.mjs kubernetes`) also
 // updates the README table.
-import { spawn } from 'node:child_process'
+import { startPlaneProcess } from './plane.mjs'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
@@ -57,54 +57,6 @@ async function loadFakeKube() {
     return await import(pathToFileURL(outfile).href)
   } finally {
     fs.rmSync(outfile, { force: true })
-  }
-}
-
-/**
- * The control plane in a child process. It answers {type:'usage'} over IPC with its own CPU time
- * and peak RSS (maxRSS: the kernel's high-water mark, so no sampling can miss a peak).
- */
-async function startPlane(dataDir, kubeconfigPath) {
-  const code = `
-    const { startControlPlane } = await import(${JSON.stringify(dist('src/server/server.js'))})
-    const plane = await startControlPlane({
-      dataDir: ${JSON.stringify(dataDir)}, runtime: 'kubernetes',
-      kubernetes: { kubeconfigPath: ${JSON.stringify(kubeconfigPath)}, manageNamespaces: true },
-    })
-    process.on('message', (m) => {
-      if (m?.type !== 'usage') return
-      const cpu = process.cpuUsage()
-      process.send({ type: 'usage', id: m.id, cpuMs: (cpu.user + cpu.system) / 1000, maxRssMB: process.resourceUsage().maxRSS / 1024 })
-    })
-    process.on('SIGTERM', async () => { await plane.close(); process.exit(0) })
-    process.send({ type: 'ready', url: plane.url, token: plane.adminToken })
-  `
-  const child = spawn(process.execPath, ['--input-type=module', '-e', code], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
-  const info = await new Promise((resolve, reject) => {
-    child.once('message', resolve)
-    child.once('exit', (c) => reject(new Error(`control plane exited ${c} before it was ready`)))
-  })
-  let next = 0
-  return {
-    url: info.url,
-    token: info.token,
-    usage: () =>
-      new Promise((resolve) => {
-        const id = ++next
-        const onMessage = (m) => {
-          if (m?.type !== 'usage' || m.id !== id) return
-          child.off('message', onMessage)
-          resolve({ cpuMs: m.cpuMs, maxRssMB: m.maxRssMB })
-        }
-        child.on('message', onMessage)
-        child.send({ type: 'usage', id })
-      }),
-    close: () =>
-      new Promise((resolve) => {
-        if (child.exitCode !== null) return resolve()
-        child.once('exit', resolve)
-        child.kill('SIGTERM')
-      }),
   }
 }
 
@@ -281,7 +233,7 @@ export default async function kubernetes() {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ctl-bench-k8s-'))
   let plane
   try {
-    plane = await startPlane(path.join(dir, 'data'), fake.kubeconfigPath)
+    plane = await startPlaneProcess({ dataDir: path.join(dir, 'data'), runtime: 'kubernetes', kubernetes: { kubeconfigPath: fake.kubeconfigPath, manageNamespaces: true } })
     const client = new CtlClient({ baseUrl: plane.url, apiKey: plane.token })
     const namespace = 'ctl-public'
     const ctx = { client, plane, fake, namespace }

@@ -6,7 +6,7 @@
 //   runsPerMinute  completed runs / (last run finished − first request), × 60 s
 //   delay          step started − run created (a single step has no dependencies), p50 / p99
 // Targets: ≥ 3,000 runs per minute with a p99 delay under 250 ms, at an offered rate above that.
-import { spawn } from 'node:child_process'
+import { startPlaneProcess } from './plane.mjs'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
@@ -22,33 +22,6 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
 const quantile = (xs, q) => {
   const s = [...xs].sort((a, b) => a - b)
   return s[Math.min(s.length - 1, Math.floor(q * s.length))]
-}
-
-/** The control plane in a child process, so that the client's work never shares its event loop. */
-async function startPlane(dataDir) {
-  const code = `
-    const { startControlPlane } = await import(${JSON.stringify(dist('src/server/server.js'))})
-    const plane = await startControlPlane({ dataDir: ${JSON.stringify(dataDir)} })
-    process.stdout.write(JSON.stringify({ url: plane.url, token: plane.adminToken }) + '\\n')
-    process.on('SIGTERM', async () => { await plane.close(); process.exit(0) })
-  `
-  const child = spawn(process.execPath, ['--input-type=module', '-e', code], { stdio: ['ignore', 'pipe', 'inherit'] })
-  const info = await new Promise((resolve, reject) => {
-    let out = ''
-    child.stdout.on('data', (d) => {
-      out += d
-      if (out.includes('\n')) resolve(JSON.parse(out.split('\n')[0]))
-    })
-    child.on('exit', (c) => reject(new Error(`control plane exited ${c}`)))
-  })
-  return {
-    ...info,
-    close: () =>
-      new Promise((resolve) => {
-        child.once('exit', resolve)
-        child.kill('SIGTERM')
-      }),
-  }
 }
 
 const manifest = (name) => ({
@@ -74,7 +47,7 @@ async function settle(client, ids) {
 export default async function throughput() {
   const { CtlClient } = await import(dist('src/client/client.js'))
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ctl-bench-tp-'))
-  const plane = await startPlane(path.join(dir, 'data'))
+  const plane = await startPlaneProcess({ dataDir: path.join(dir, 'data') })
   try {
     const client = new CtlClient({ baseUrl: plane.url, apiKey: plane.token })
     const refs = Array.from({ length: WORKFLOWS }, (_, i) => ({ workspace: 'public', type: 'workflow', name: `tp-${i}` }))

@@ -1,7 +1,7 @@
 // Request and response shapes of the HTTP API (/api/v1). One definition, used by
 // the server routes and the typed client, so the two cannot drift apart.
 import type { ErrorCode, ManifestIssue } from '../errors.js'
-import type { ResourceRecord, RunRecord, LogLineRecord, ResourceStatus, AuditRecord, UserRecord, UserType, WorkspaceLayer, WorkspaceRecord } from '../store/types.js'
+import type { ApiKeyRecord, ResourceRecord, RunRecord, LogLineRecord, ResourceStatus, AuditRecord, UserRecord, UserType, WorkspaceLayer, WorkspaceRecord } from '../store/types.js'
 import type { NodeDetail, RunDetail, RuntimeSummary } from '../engine/api.js'
 import type { RuntimeInfo } from '../runtime/types.js'
 
@@ -193,15 +193,8 @@ export interface UsersResponse {
   users: (UserInfo & { tags?: UserTag[] })[]
 }
 
-export interface ApiKeyInfo {
-  id: string
-  userId: string
-  name: string
-  createdAt: string
-  expiresAt?: string
-  revokedAt?: string
-  lastUsedAt?: string
-}
+/** An API key as the API shows it: the store's record (it holds no secret: only the key's hash is stored, not here). */
+export type ApiKeyInfo = ApiKeyRecord
 
 export interface CreateApiKeyRequest {
   name?: string

@@ -7,7 +7,7 @@ import { LogCursor, parseLogLine, TIME_OFFSET_BASE } from '../../src/runtime/kub
 import { buildClaims, buildStepObjects, namespaceFor, referencedNames } from '../../src/runtime/kubernetes/objects.js'
 import { describePod, podPhase } from '../../src/runtime/kubernetes/describe.js'
 import { kubernetesEnvOf, kubernetesOptionsOf } from '../../src/server/kube-flags.js'
-import { exitFromPod, pendingReason, pullFailureExit, pullProblem, startProblem } from '../../src/runtime/kubernetes/status.js'
+import { exitFromPod, pendingReason, startFailureExit, startProblem } from '../../src/runtime/kubernetes/status.js'
 
 const basePod = (): V1Pod => ({
   metadata: { name: 'wf-s-abc-1', namespace: 'public', labels: { 'ctl.dev/workspace': 'public' }, annotations: { 'ctl.dev/workspace': 'public' } },
@@ -79,17 +79,17 @@ describe('exitFromPod', () => {
   })
   it('reports an image pull failure naming the image', () => {
     const pod = withMain({ phase: 'Pending', containerStatuses: [{ name: 's', image: 'busybox:1', imageID: '', ready: false, restartCount: 0, state: { waiting: { reason: 'ImagePullBackOff', message: 'Back-off pulling image' } } }] })
-    const p = pullProblem(pod)
+    const p = startProblem(pod)
     expect(p).toEqual({ kind: 'pull', image: 'busybox:1', reason: 'ImagePullBackOff', message: 'Back-off pulling image' })
-    expect(pullFailureExit(p!, 5)).toMatchObject({ reason: 'StartError', exitCode: null, message: expect.stringContaining('image busybox:1') })
+    expect(startFailureExit(p!, 5)).toMatchObject({ reason: 'StartError', exitCode: null, message: expect.stringContaining('image busybox:1') })
   })
   it('reports a container the kubelet cannot create (a missing Secret key), which it would retry forever', () => {
     const waiting = { reason: 'CreateContainerConfigError', message: 'couldn\'t find key TOKEN in Secret ctl-public/wf-abc-s-projection' }
     const pod = withMain({ phase: 'Pending', containerStatuses: [{ name: 's', image: 'busybox:1', imageID: '', ready: false, restartCount: 0, state: { waiting } }] })
-    expect(pullProblem(pod)).toBeUndefined()
     const p = startProblem(pod)
+    expect(p?.kind).not.toBe('pull')
     expect(p).toMatchObject({ kind: 'create', reason: 'CreateContainerConfigError' })
-    expect(pullFailureExit(p!, 5).message).toBe(`the container could not be created (CreateContainerConfigError for over 5s): ${waiting.message}`)
+    expect(startFailureExit(p!, 5).message).toBe(`the container could not be created (CreateContainerConfigError for over 5s): ${waiting.message}`)
   })
 })
 

@@ -26,37 +26,41 @@ function startRemover(runDir: string): ChildProcess {
 
 const ROUNDS = 1500
 
+/**
+ * Makes and removes ROUNDS attempt folders with `attemptRound` in a run folder that a real process keeps removing;
+ * returns how often the run folder was gone just before a round.
+ */
+async function raceTheRemover(attemptRound: (attempt: string) => Promise<void> | void): Promise<number> {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ctl-race-'))
+  const runDir = path.join(dir, 'runs', 'r1')
+  remover = startRemover(runDir)
+  let missing = 0
+  for (let i = 0; i < ROUNDS; i++) {
+    if (!fs.existsSync(runDir)) missing++
+    await attemptRound(path.join(runDir, `s${i}`))
+  }
+  return missing
+}
+
 describe('attempt folders while the run folder comes and goes', () => {
-  it('the control plane makes each one (mkdirExclusive)', () => {
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ctl-race-'))
-    const runDir = path.join(dir, 'runs', 'r1')
-    remover = startRemover(runDir)
-    let missing = 0
-    for (let i = 0; i < ROUNDS; i++) {
-      if (!fs.existsSync(runDir)) missing++
-      const attempt = path.join(runDir, `s${i}`)
+  it('the control plane makes each one (mkdirExclusive)', async () => {
+    const missing = await raceTheRemover((attempt) => {
       mkdirExclusive(attempt)
       expect(fs.statSync(attempt).isDirectory()).toBe(true)
       fs.rmdirSync(attempt)
-    }
+    })
     // The remover really took the run folder away in between (the race was run, not skipped).
     expect(missing).toBeGreaterThan(0)
   })
 
   it('the step host claims each one (Step.claim)', async () => {
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ctl-race-'))
-    const runDir = path.join(dir, 'runs', 'r1')
-    remover = startRemover(runDir)
-    let missing = 0
-    for (let i = 0; i < ROUNDS; i++) {
-      if (!fs.existsSync(runDir)) missing++
-      const attempt = path.join(runDir, `s${i}`)
+    const missing = await raceTheRemover(async (attempt) => {
       const step = new Step({ attemptDir: attempt }, () => {}) as { claim(): Promise<void>; logHandle: fs.promises.FileHandle }
       await step.claim()
       await step.logHandle.close()
       fs.unlinkSync(path.join(attempt, 'log.ndjson'))
       fs.rmdirSync(attempt)
-    }
+    })
     expect(missing).toBeGreaterThan(0)
   })
 })

@@ -4,20 +4,22 @@
 // is in the handle (namespace, pod name, uid). The client library is loaded on first use (it is
 // slow to load), so importing this module stays cheap.
 
-import type { CoreV1Api, KubeConfig, V1ConfigMap, V1OwnerReference, V1Pod, V1Secret } from '@kubernetes/client-node'
+import type { CoreV1Api, KubeConfig, V1Pod } from '@kubernetes/client-node'
 import { CtlError } from '../../errors.js'
 import { labelValue } from '../../stack/pod-parts.js'
 import { createRedactor, redactionForms } from '../local/redact.mjs'
 import type { LogBatch, Runtime, RuntimeHandle, RuntimeInfo, StepDescription, StepExit, StepKey, StepLaunch } from '../types.js'
 import { describePod, podPhase } from './describe.js'
+import { createAttemptObjects } from './attempt-objects.js'
 import { buildPullSecrets } from './pull-secrets.js'
 import { dockerConfigSecretValues } from '../../manifest/pull-secret.js'
 import { streamLines, StreamError } from './http.js'
 import { LogCursor } from './logs.js'
 import { buildClaims, buildStepObjects, namespaceFor, referencedNames, workspaceOf } from './objects.js'
 import { apiError, backoffMs, isTransient, sleep, statusOf, withRetry } from './retry.js'
-import { exitFromPod, logReadable, pullFailureExit, startProblem } from './status.js'
+import { exitFromPod, logReadable, startFailureExit, startProblem } from './status.js'
 import { NamespacePodInformer } from './informer.js'
+import { PodCollector, type PodRef } from './pod-gc.js'
 
 export { namespaceFor } from './objects.js'
 
@@ -79,34 +81,11 @@ function handleOf(pod: V1Pod, secretName: string | undefined): RuntimeHandle {
   return { runtime: 'kubernetes', id: data.podName, data: { ...data } }
 }
 
-type Ownable = V1Secret | V1ConfigMap
-
-/** Create and replace of one kind of namespaced object (the client library has a method per kind). */
-interface ObjectCalls<T extends Ownable> {
-  create(body: T): Promise<T>
-  replace(name: string, body: T): Promise<T>
-  remove(name: string): Promise<unknown>
-}
-
-/** The first object created for a step attempt: owned by its Pod, and owner of the attempt's other objects. */
-interface Anchor {
-  label: string
-  ref: V1OwnerReference
-  own(pod: V1Pod): Promise<unknown>
-  /** Removes it, and with it (the garbage collector) the objects it owns. */
-  remove(): Promise<unknown>
-}
-
 /** The Pod found under our name is this attempt's (same run, step and attempt labels), not an older one's. */
 function isSameAttempt(found: V1Pod, wanted: V1Pod): boolean {
   const a = found.metadata?.labels ?? {}
   const b = wanted.metadata?.labels ?? {}
   return !found.metadata?.deletionTimestamp && ['ctl.dev/run', 'ctl.dev/step', 'ctl.dev/attempt'].every((k) => a[k] !== undefined && a[k] === b[k])
-}
-
-/** Not a controller reference (nothing controls these objects); blockOwnerDeletion would need rights the runtime lacks. */
-function ownerRef(kind: 'Pod' | 'Secret' | 'ConfigMap', obj: { metadata?: { name?: string; uid?: string } }): V1OwnerReference {
-  return { apiVersion: 'v1', kind, name: obj.metadata?.name ?? '', uid: obj.metadata?.uid ?? '' }
 }
 
 export function createKubernetesRuntime(opts: KubernetesRuntimeOptions): Runtime {
@@ -115,10 +94,6 @@ export function createKubernetesRuntime(opts: KubernetesRuntimeOptions): Runtime
   const graceSeconds = opts.imagePullGraceSeconds ?? 120
   const retryForMs = (opts.retryForSeconds ?? 60) * 1000
   const killGrace = opts.killGraceSeconds ?? 2
-  const gcWhenComplete = opts.gcWhenComplete ?? true
-  const ttlMs = (opts.podTtlSeconds ?? 0) * 1000
-  /** Deletions waiting for the TTL. */
-  const expiring = new Set<NodeJS.Timeout>()
   let corePromise: Promise<CoreV1Api> | undefined
   const core = (): Promise<CoreV1Api> =>
     (corePromise ??= import('@kubernetes/client-node').then((k8s) => kc.makeApiClient(k8s.CoreV1Api)))
@@ -159,47 +134,16 @@ export function createKubernetesRuntime(opts: KubernetesRuntimeOptions): Runtime
     return apiError(what, e)
   }
 
-  const secretCalls = (api: CoreV1Api, objectsNamespace: string): ObjectCalls<V1Secret> => {
-    return {
-      create: (body) => api.createNamespacedSecret({ namespace: body.metadata!.namespace!, body }),
-      replace: (name, body) => api.replaceNamespacedSecret({ namespace: body.metadata!.namespace!, name, body }),
-      remove: (name) => api.deleteNamespacedSecret({ namespace: objectsNamespace, name }),
-    }
-  }
-  const configMapCalls = (api: CoreV1Api, objectsNamespace: string): ObjectCalls<V1ConfigMap> => {
-    return {
-      create: (body) => api.createNamespacedConfigMap({ namespace: body.metadata!.namespace!, body }),
-      replace: (name, body) => api.replaceNamespacedConfigMap({ namespace: body.metadata!.namespace!, name, body }),
-      remove: (name) => api.deleteNamespacedConfigMap({ namespace: objectsNamespace, name }),
-    }
-  }
-
   async function start(launch: StepLaunch): Promise<RuntimeHandle> {
     const api = await core()
     const namespace = namespaceFor(prefix, workspaceOf(launch.pod))
     const objs = buildStepObjects(namespace, launch)
     await ensureNamespace(api, namespace)
     const podName = objs.pod.metadata!.name!
-    // Shared by the attempts of a step: created, or replaced with this attempt's content. So that Kubernetes
-    // deletes them with the Pod at the cost of one extra request per Pod, not one per object: the first is
-    // owned by the Pod (once it exists, below), the others by the first (their creates say so).
-    const others: { calls: ObjectCalls<V1Secret> | ObjectCalls<V1ConfigMap>; body: V1Secret | V1ConfigMap; what: string; kind: 'Secret' | 'ConfigMap' }[] = []
-    if (objs.secret) others.push({ calls: secretCalls(api, namespace), body: objs.secret, what: 'secret', kind: 'Secret' })
-    if (objs.configMap) others.push({ calls: configMapCalls(api, namespace), body: objs.configMap, what: 'config map', kind: 'ConfigMap' })
-    for (const body of buildPullSecrets(namespace, objs.pod, launch.pullSecrets)) others.push({ calls: secretCalls(api, namespace), body, what: 'image pull secret', kind: 'Secret' })
-    let anchor: Anchor | undefined
-    for (const o of others) {
-      const body = anchor ? { ...o.body, metadata: { ...o.body.metadata, ownerReferences: [anchor.ref] } } : o.body
-      const stored = await upsert(o.calls as ObjectCalls<Ownable>, namespace, body, o.what)
-      if (anchor) continue
-      const label = `${o.what} ${namespace}/${body.metadata!.name!}`
-      anchor = {
-        label,
-        ref: ownerRef(o.kind, stored),
-        own: (pod) => (o.calls as ObjectCalls<Ownable>).replace(body.metadata!.name!, { ...stored, metadata: { ...stored.metadata, ownerReferences: [ownerRef('Pod', pod)] } }),
-        remove: () => o.calls.remove(body.metadata!.name!),
-      }
-    }
+    const owned = await createAttemptObjects(
+      { api, namespace, retry, createError: (e, what) => missingNamespace(namespace, e, what) },
+      { secret: objs.secret, configMap: objs.configMap, pullSecrets: buildPullSecrets(namespace, objs.pod, launch.pullSecrets) },
+    )
     // Volumes before the Pod: created once, kept as they are afterwards (a claim's spec is mostly immutable).
     for (const body of buildClaims(namespace, objs.pod, launch.volumes, opts.defaultStorageClass)) {
       const name = body.metadata!.name!
@@ -212,9 +156,9 @@ export function createKubernetesRuntime(opts: KubernetesRuntimeOptions): Runtime
     let pod: V1Pod
     // A create whose answer was lost (broken connection, 5xx) may have created the Pod: the retry then gets 409.
     let answerLost = false
-    // No Pod will own what was created for it: removed, so that no projected value stays in the cluster.
+    // No Pod will own what was created for it.
     const abandon = async (err: unknown): Promise<never> => {
-      if (anchor) await retry(() => anchor!.remove()).catch(() => undefined)
+      await owned.remove()
       throw err
     }
     try {
@@ -232,7 +176,7 @@ export function createKubernetesRuntime(opts: KubernetesRuntimeOptions): Runtime
       } else {
         // details.handle lets an engine that crashed between start() and storing the handle reattach. That Pod
         // (this same attempt, started before) reads the objects just replaced: it owns them.
-        if (anchor && existing && isSameAttempt(existing, objs.pod)) await own(anchor, existing).catch(() => undefined)
+        if (existing && isSameAttempt(existing, objs.pod)) await owned.ownedBy(existing).catch(() => undefined)
         const k = launch.key
         throw new CtlError('E_CONFLICT', `step attempt ${k.runId}/${k.step}/${k.attempt} was already started (pod ${namespace}/${podName})`, existing ? { handle: handleOf(existing, objs.secret?.metadata?.name) } : undefined)
       }
@@ -240,45 +184,15 @@ export function createKubernetesRuntime(opts: KubernetesRuntimeOptions): Runtime
     const uid = pod.metadata?.uid ?? ''
     // The owner reference needs the Pod's uid, so it is added after the Pod exists. The Pod waits for nothing
     // meanwhile: what it reads exists already. Without it nothing would ever remove them: the start fails whole.
-    if (anchor) {
-      try {
-        await own(anchor, pod)
-      } catch (e) {
-        await deletePod(api, handleData(handleOf(pod, undefined)), 0).catch(() => undefined)
-        return abandon(e)
-      }
+    try {
+      await owned.ownedBy(pod)
+    } catch (e) {
+      await deletePod(api, handleData(handleOf(pod, undefined)), 0).catch(() => undefined)
+      return abandon(e)
     }
     redactors.set(uid, createRedactor(redactionForms(Object.values(launch.secretData), launch.redact)))
     created.set(uid, pod)
     return handleOf(pod, objs.secret?.metadata?.name)
-  }
-
-  /** Creates `body`, or replaces what an earlier attempt left under its name; the object as stored (with its uid). */
-  async function upsert<T extends Ownable>(calls: ObjectCalls<T>, namespace: string, body: T, what: string): Promise<T> {
-    const name = body.metadata!.name!
-    const label = `${what} ${namespace}/${name}`
-    try {
-      return await retry(() => calls.create(body))
-    } catch (e) {
-      if (statusOf(e) !== 409) throw missingNamespace(namespace, e, `creating ${label}`)
-    }
-    try {
-      return await retry(() => calls.replace(name, body))
-    } catch (e2) {
-      // Deleted meanwhile with the Pod that owned it (the garbage collector): create it again.
-      if (statusOf(e2) !== 404) throw apiError(`replacing ${label}`, e2)
-      return await retry(() => calls.create(body)).catch((e3) => {
-        throw apiError(`creating ${label}`, e3)
-      })
-    }
-  }
-
-  async function own(anchor: Anchor, pod: V1Pod): Promise<void> {
-    try {
-      await retry(() => anchor.own(pod))
-    } catch (e) {
-      throw apiError(`adding the owner reference of ${anchor.label}`, e)
-    }
   }
 
   /** The decoded values of a Secret, or none when it is gone. */
@@ -310,7 +224,7 @@ export function createKubernetesRuntime(opts: KubernetesRuntimeOptions): Runtime
     return r
   }
 
-  async function deletePod(api: CoreV1Api, d: KubernetesHandleData, grace: number): Promise<void> {
+  async function deletePod(api: CoreV1Api, d: PodRef, grace: number): Promise<void> {
     try {
       await retry(() => api.deleteNamespacedPod({ namespace: d.namespace, name: d.podName, gracePeriodSeconds: grace, body: { preconditions: { uid: d.uid } } }))
     } catch (e) {
@@ -394,7 +308,7 @@ export function createKubernetesRuntime(opts: KubernetesRuntimeOptions): Runtime
             const left = graceSeconds * 1000 - (Date.now() - pullSince)
             if (left <= 0) {
               await deletePod(api, d, 0)
-              return finish(pullFailureExit(pull, graceSeconds))
+              return finish(startFailureExit(pull, graceSeconds))
             }
             await watcher.changed(left)
             continue
@@ -437,53 +351,33 @@ export function createKubernetesRuntime(opts: KubernetesRuntimeOptions): Runtime
     created.delete(d.uid)
     redactors.delete(d.uid)
     killed.delete(d.uid)
-    if (!gcWhenComplete) return
-    if (ttlMs <= 0) return deletePod(await core(), d, 0)
-    // Deleted by a timer, and by the sweep should the control plane restart before it fires.
-    const t = setTimeout(() => {
-      expiring.delete(t)
-      void core().then((api) => deletePod(api, d, 0)).catch(() => undefined)
-    }, ttlMs)
-    t.unref()
-    expiring.add(t)
-    startSweeping()
+    await collector.collect(d)
   }
 
-  /**
-   * Finished ctl Pods older than the TTL, in our namespaces, deleted (a restart forgets the timers). A Pod
-   * that ended while the control plane was down is collected on reattach within seconds, long before a
-   * sweep, which runs first one TTL after start and then every TTL (at least a minute).
-   */
-  async function sweep(): Promise<void> {
+  /** ctl's Pods in our namespaces; bound to its namespaces only (RoleBindings, no cluster-wide list), those used since start. */
+  async function listOurPods(): Promise<V1Pod[]> {
     const api = await core()
     let pods: V1Pod[]
     try {
       pods = (await retry(() => api.listPodForAllNamespaces({ labelSelector: 'ctl.dev/run' }))).items
     } catch (e) {
-      // Bound to its namespaces only (RoleBindings, no cluster-wide list): those it has used since it started.
       if (statusOf(e) !== 403) throw e
       pods = []
       for (const namespace of new Set([...namespaces, ...informers.keys()])) {
         pods.push(...(await retry(() => api.listNamespacedPod({ namespace, labelSelector: 'ctl.dev/run' }))).items)
       }
     }
-    const now = Date.now()
-    for (const pod of pods) {
-      if (!(pod.metadata?.namespace ?? '').startsWith(prefix) || pod.metadata?.deletionTimestamp) continue
-      const ended = exitFromPod(pod)
-      if (!ended || now - Date.parse(ended.finishedAt) < ttlMs) continue
-      const d = handleData(handleOf(pod, undefined))
-      if (created.has(d.uid)) continue // still followed by this control plane
-      await deletePod(api, d, 0)
-    }
+    return pods.filter((p) => (p.metadata?.namespace ?? '').startsWith(prefix))
   }
 
-  let sweeper: NodeJS.Timeout | undefined
-  function startSweeping(): void {
-    if (sweeper || ttlMs <= 0) return
-    sweeper = setInterval(() => void sweep().catch(() => undefined), opts.sweepEverySeconds !== undefined ? opts.sweepEverySeconds * 1000 : Math.max(ttlMs, 60_000))
-    sweeper.unref()
-  }
+  const collector = new PodCollector({
+    gcWhenComplete: opts.gcWhenComplete ?? true,
+    ttlMs: (opts.podTtlSeconds ?? 0) * 1000,
+    sweepEveryMs: opts.sweepEverySeconds !== undefined ? opts.sweepEverySeconds * 1000 : undefined,
+    deletePod: async (ref) => deletePod(await core(), ref, 0),
+    listPods: listOurPods,
+    isFollowed: (uid) => created.has(uid),
+  })
 
   async function peekPod(api: CoreV1Api, d: KubernetesHandleData): Promise<V1Pod | undefined> {
     const cached = informers.get(d.namespace)?.cached(d.podName)
@@ -540,15 +434,10 @@ export function createKubernetesRuntime(opts: KubernetesRuntimeOptions): Runtime
   }
 
   async function close(): Promise<void> {
-    // Deletions still waiting for their TTL are left to the next control plane's sweep.
-    for (const t of expiring) clearTimeout(t)
-    expiring.clear()
-    if (sweeper) clearInterval(sweeper)
-    sweeper = undefined
+    collector.close()
     for (const inf of informers.values()) inf.close()
     informers.clear()
   }
 
-  if (gcWhenComplete) startSweeping()
   return { info: () => info, start, follow, kill, cleanup, find, describe, peek, close }
 }

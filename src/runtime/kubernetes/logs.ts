@@ -96,14 +96,14 @@ export class LogCursor {
     const out: { parsed: ParsedLine; line: LogLine }[] = []
     for (const r of raw) {
       const p = parseLogLine(r)
+      const ms = p.key ? Date.parse(p.key) : NaN
       if (this.skipFromStart > 0) {
         this.skipFromStart--
-        this.note(p.key)
+        this.note(p.key, ms)
         continue
       }
       if (!this.lastKey && this.resumeMs !== undefined && p.key) {
         // The first read after a restart: skip up to the stored position.
-        const ms = Date.parse(p.key)
         if (ms < this.resumeMs) continue
         if (ms === this.resumeMs && this.skipAtMs > 0) {
           this.skipAtMs--
@@ -117,14 +117,15 @@ export class LogCursor {
           continue
         }
       }
-      this.note(p.key)
+      this.note(p.key, ms)
       this.countFromStart++
       out.push({ parsed: p, line: { time: p.time, stream: 'stdout', text: p.text } })
     }
     return out
   }
 
-  private note(key: string): void {
+  /** `ms`: the key's time in epoch milliseconds. */
+  private note(key: string, ms: number): void {
     if (!key) return
     if (key === this.lastKey) {
       this.atLastKey++
@@ -134,7 +135,6 @@ export class LogCursor {
       this.atLastKey = 1
       this.seenAtLast = 1
     }
-    const ms = Date.parse(key)
     if (ms === this.lastMs) this.atLastMs++
     else {
       this.lastMs = ms

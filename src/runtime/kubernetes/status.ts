@@ -73,13 +73,7 @@ export function startProblem(pod: V1Pod): StartProblem | undefined {
   return { kind, image, reason, message: waiting.message ?? '' }
 }
 
-/** The image pull problem of the main container right now, if any. */
-export function pullProblem(pod: V1Pod): StartProblem | undefined {
-  const p = startProblem(pod)
-  return p?.kind === 'pull' ? p : undefined
-}
-
-export function pullFailureExit(p: StartProblem, graceSeconds: number, now = new Date()): StepExit {
+export function startFailureExit(p: StartProblem, graceSeconds: number, now = new Date()): StepExit {
   const detail = p.message ? `: ${p.message}` : ''
   const what = p.kind === 'create' ? 'the container could not be created' : `image ${p.image} could not be pulled`
   return {

@@ -2,7 +2,7 @@
 // Managing others is `admin`; anyone may see themselves and manage their own keys.
 import type { FastifyInstance, FastifyPluginAsync, FastifyRequest } from 'fastify'
 import { CtlError } from '../../errors.js'
-import type { ApiKeyRecord, RoleBindingRecord, Store, UserRecord } from '../../store/types.js'
+import type { RoleBindingRecord, Store, UserRecord } from '../../store/types.js'
 import type {
   ApiKeyInfo, ApiKeysResponse, CreateApiKeyRequest, CreateApiKeyResponse, CreateUserRequest, Role, TagChangeResponse,
   TagRequest, TagsResponse, UserInfo, UserResponse, UsersResponse, UserTag,
@@ -23,10 +23,6 @@ export function toUserInfo(u: UserRecord): UserInfo {
   if (u.email !== undefined) out.email = u.email
   if (u.deletedAt !== undefined) out.deletedAt = u.deletedAt
   return out
-}
-
-function toKeyInfo(k: ApiKeyRecord): ApiKeyInfo {
-  return { ...k }
 }
 
 function toTag(b: RoleBindingRecord): UserTag {
@@ -140,7 +136,7 @@ export const identityRoutes: FastifyPluginAsync<IdentityRoutesOptions> = async (
   }, async (request): Promise<ApiKeysResponse> => {
     requireSelfOrAdmin(request, request.params.id, 'apikey')
     await loadUser(store, request.params.id)
-    return { apikeys: (await store.listApiKeys(request.params.id)).map(toKeyInfo) }
+    return { apikeys: await store.listApiKeys(request.params.id) }
   })
 
   fastify.delete<{ Params: { id: string; keyId: string } }>('/api/v1/users/:id/apikeys/:keyId', {
@@ -154,7 +150,7 @@ export const identityRoutes: FastifyPluginAsync<IdentityRoutesOptions> = async (
     requireSelfOrAdmin(request, id, 'apikey')
     if (!(await store.revokeApiKey(id, keyId))) throw new CtlError('E_NOT_FOUND', `user ${id} has no active API key ${keyId}`)
     const key = (await store.listApiKeys(id)).find((k) => k.id === keyId)!
-    return { apikey: toKeyInfo(key) }
+    return { apikey: key }
   })
 
   // ---- role bindings
