@@ -5,9 +5,9 @@
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { CtlError } from '../errors.js'
-import type { ComputeResource, ComputeSpec, SecretKind, SecretRef, SecretResource, StackResource, VolumeResource, WorkflowResource } from '../manifest/model.js'
+import type { ComputeResource, ComputeSpec, SecretKind, SecretRef, SecretResource, StackResource, StepModel, VolumeResource, WorkflowResource } from '../manifest/model.js'
 import { dockerConfigSecretValues } from '../manifest/pull-secret.js'
-import type { Store } from '../store/types.js'
+import type { ResourceKey, Store } from '../store/types.js'
 import type { StepLaunch, VolumeClaimSpec } from '../runtime/types.js'
 import { StackRegistry } from '../stack/registry.js'
 import { BUILTIN_COMPUTES, resolvePodTemplate } from '../stack/pod.js'
@@ -18,7 +18,8 @@ import type { SecretValueProvider } from '../projection/secrets.js'
 import type { RunScope, StepLauncher } from './context.js'
 import { openSecretValues, type SecretBox } from '../secrets/crypto.js'
 import { redactionForms, type RunRedactions } from '../secrets/redact.js'
-import { checkSecretUse, secretKeyOf } from '../secrets/use.js'
+import { secretKeyOf } from '../secrets/use.js'
+import { checkUse } from '../access/use.js'
 
 /**
  * Reads `type: secret` / `instance-secret` resources from the store and decrypts their values
@@ -73,6 +74,14 @@ export async function computesFrom(store: Store): Promise<Map<string, ComputeSpe
     if (spec) computes.set(r.name, spec)
   }
   return computes
+}
+
+/** What a step needs `use` on: the secrets it projects and the volumes it mounts, in that order. */
+export function usedByStep(step: Pick<StepModel, 'spec'>, workspace: string): ResourceKey[] {
+  return [
+    ...step.spec.projection.secrets.map((ref) => secretKeyOf(ref, workspace)),
+    ...step.spec.volumes.map((v): ResourceKey => ({ workspace, type: 'volume', name: v.id })),
+  ]
 }
 
 /** Host folder of a `type: volume` resource. */
@@ -141,6 +150,10 @@ export function createStoreLauncher(opts: StoreLauncherOptions): StepLauncher {
       const compute = computes.get(step.spec.compute)
       if (!compute) throw new CtlError('E_UNKNOWN_COMPUTE', `compute "${step.spec.compute}" does not exist`)
 
+      // The owner may have lost the right to a secret or volume since the workflow was applied (checked there too).
+      const refused = await checkUse(store, usedByStep(step, workspace), { owner: resource.owner })
+      if (refused.length > 0) throw new CtlError('E_FORBIDDEN', refused.map((p) => p.message).join('; '))
+
       // Every volume must be an applied `type: volume` of the workspace; its host folder is created on first use.
       const volumeDirs: Record<string, string> = {}
       const volumes: Record<string, VolumeClaimSpec> = {}
@@ -164,9 +177,6 @@ export function createStoreLauncher(opts: StoreLauncherOptions): StepLauncher {
       }
       const serverUrl = await opts.serverUrl?.()
       if (serverUrl) runContext.serverUrl = serverUrl
-      // The owner may have lost the right to a secret since the workflow was applied (checked there too).
-      const refused = await checkSecretUse(store, step.spec.projection.secrets, workspace, { owner: resource.owner })
-      if (refused.length > 0) throw new CtlError('E_FORBIDDEN', refused.map((p) => p.message).join('; '))
       const projection = await renderProjection(step.spec.projection, {
         workspace,
         defaults: defaultProjectionValues(runContext, step.name, workflow.meta),

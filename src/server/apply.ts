@@ -7,11 +7,12 @@ import { formatPath, type NormalizedDocument, type Resource } from '../manifest/
 import type { EngineApi } from '../engine/api.js'
 import type { ResourceKey, Store } from '../store/types.js'
 import type { ApiIssue, ApplyDocument, ApplyResponse, ApplyResultItem, Principal } from '../client/types.js'
-import { decide, whatAllows } from './authz.js'
-import { requireOn } from './access.js'
+import { decide, whatAllows } from '../access/policy.js'
+import { requireOn } from '../access/targets.js'
 import { buildManifestContext } from './manifest-context.js'
 import { isInstanceLevel, maskSecrets } from './keys.js'
-import { sealForStore, secretUseIssues } from './secrets.js'
+import { sealForStore } from './secrets.js'
+import { useIssues } from './use-issues.js'
 import type { SecretBox } from '../secrets/crypto.js'
 
 export interface ApplyDeps {
@@ -115,15 +116,16 @@ export async function applyDocuments(
     throw new ManifestError(issues)
   }
 
-  // A workflow may project a secret only if its owner may `use` it (the engine checks again as each step starts).
-  const useIssues = await secretUseIssues(deps.store, principal, linted, (l) => {
+  // A workflow may project a secret or mount a volume only if its owner and the caller may `use` it
+  // (the engine checks the owner again as each step starts).
+  const refused = await useIssues(deps.store, principal, linted, (l) => {
     try {
       return ownerFor(principal, l.key, l.resource.meta.owner)
     } catch {
       return undefined // refused below with 403
     }
   })
-  if (useIssues.length > 0) throw new ManifestError(useIssues)
+  if (refused.length > 0) throw new ManifestError(refused)
 
   const results: { index: number; item: ApplyResultItem }[] = []
   for (const l of linted) {

@@ -8,8 +8,8 @@ import { createHash, randomBytes } from 'node:crypto'
 import type { FastifyInstance, FastifyPluginAsync, FastifyRequest } from 'fastify'
 import { CtlError } from '../errors.js'
 import type { Store } from '../store/types.js'
-import { ROLES, type Principal, type Role, type RoleBinding } from './authz.js'
-import type { UserType } from '../client/types.js'
+import type { Principal } from '../client/types.js'
+import { toPrincipal } from '../access/principals.js'
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -42,21 +42,6 @@ export interface AuthLimits {
 export interface AuthOptions {
   store: Store
   limits?: AuthLimits
-}
-
-const isRole = (r: string): r is Role => (ROLES as readonly string[]).includes(r)
-
-/** The principal of a user: its bindings, unknown role names left out. Undefined for a missing or deleted user. */
-export async function principalForUser(store: Store, userId: string): Promise<Principal | undefined> {
-  const user = await store.getUser(userId)
-  if (!user) return undefined
-  return toPrincipal(user, await store.listRoleBindings({ userId }))
-}
-
-function toPrincipal(user: { id: string; name: string; type: UserType }, bindings: { role: string; workspace: string | null }[]): Principal {
-  const roles: RoleBinding[] = []
-  for (const b of bindings) if (isRole(b.role)) roles.push({ role: b.role, workspace: b.workspace })
-  return { id: user.id, type: user.type, name: user.name, roles }
 }
 
 /** The principal a token belongs to, or E_UNAUTHENTICATED saying why not (unknown, revoked, expired, user deleted). */

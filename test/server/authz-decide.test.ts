@@ -1,7 +1,7 @@
 // decide() on its own: the reasons it gives, instance-level rules, and the pieces around
 // it (failure limiter windows, durations). The HTTP matrix is in authz-matrix.test.ts.
 import { describe, expect, it } from 'vitest'
-import { decide, forbiddenMessage, whatAllows, type Principal } from '../../src/server/authz.js'
+import { decide, forbiddenMessage, whatAllows, type Principal } from '../../src/access/policy.js'
 import { FailureLimiter } from '../../src/server/auth.js'
 import { parseDuration, parseSince } from '../../src/server/duration.js'
 

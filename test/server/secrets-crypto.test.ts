@@ -10,7 +10,8 @@ import { openSqliteStore } from '../../src/store/index.js'
 import {
   KEY_CHECK_META, SecretBox, isSealed, loadMasterKey, openSecretManifest, openSecretValues, parseMasterKey, sealSecretManifest, verifyMasterKey,
 } from '../../src/secrets/crypto.js'
-import { locateSecretRef, sealForStore } from '../../src/server/secrets.js'
+import { sealForStore } from '../../src/server/secrets.js'
+import { locateSecretRef } from '../../src/server/use-issues.js'
 
 let dir: string
 beforeEach(() => {

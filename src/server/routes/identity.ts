@@ -9,7 +9,7 @@ import type {
 } from '../../client/types.js'
 import { ROLES } from '../../client/types.js'
 import { newToken, principalOf, sha256Hex } from '../auth.js'
-import { requireAllowed, type AdminTargetType } from '../authz.js'
+import { requireAllowed, type AdminTargetType } from '../../access/policy.js'
 import { noteAudit } from '../audit.js'
 import { parseDuration } from '../duration.js'
 import * as S from '../schemas.js'

@@ -8,7 +8,7 @@ import type {
   CreateWorkspaceRequest, DeleteWorkspaceResponse, WorkspaceInfo, WorkspaceResponse, WorkspacesResponse,
 } from '../../client/types.js'
 import { principalOf } from '../auth.js'
-import { hasBindingIn, requireAllowed } from '../authz.js'
+import { hasBindingIn, requireAllowed } from '../../access/policy.js'
 import { noteAudit } from '../audit.js'
 import * as S from '../schemas.js'
 

@@ -1,7 +1,7 @@
 // The store side of authorization: loads what decide() needs (a resource's owner, the
 // grants a user holds on it) so decide() itself stays pure and in one place.
 import type { ResourceKey, ResourceSummary, Store } from '../store/types.js'
-import { PERMISSIONS, decide, requireAllowed, type AuthzTarget, type Decision, type Permission, type Principal, type Verb } from './authz.js'
+import { PERMISSIONS, decide, requireAllowed, type AuthzTarget, type Decision, type Permission, type Principal, type Verb } from './policy.js'
 
 const isPermission = (p: string): p is Permission => (PERMISSIONS as readonly string[]).includes(p)
 

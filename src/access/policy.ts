@@ -1,5 +1,6 @@
-// Authorization is ONE decision function: decide(). Routes, apply, the secret `use` check
-// and `auth can-i` all ask it; nothing else grants or refuses. Default deny.
+// Authorization is ONE decision function: decide(). Routes, apply, the `use` checks of
+// secrets and volumes (apply and engine) and `auth can-i` all ask it; nothing else grants or
+// refuses. Default deny. This folder depends on store types, errors and wire types only.
 //
 //   role \ verb    get, runtime-get  log  apply new  update/delete/grant/secret-read  run/stop/retry  use
 //   tenant-admin   yes               yes  yes        yes                              yes             yes
