@@ -108,6 +108,15 @@ export class ManifestError extends CtlError {
     this.name = 'ManifestError'
     this.issues = issues
   }
+  /** Forbidden (4) when every issue is a refusal (a secret or volume the caller or owner may not use); else invalid (1). */
+  override get exitCode(): ExitCode {
+    return isForbiddenOnly(this.issues) ? ExitCode.forbidden : ExitCode.invalid
+  }
+}
+
+/** Whether all of these issues are E_FORBIDDEN (then the API answers 403 and the CLI exits 4). */
+export function isForbiddenOnly(issues: readonly { code: ErrorCode }[]): boolean {
+  return issues.length > 0 && issues.every((i) => i.code === 'E_FORBIDDEN')
 }
 
 export function isCtlError(value: unknown): value is CtlError {

@@ -17,7 +17,7 @@ export abstract class BaseCommand extends Command {
     if (err instanceof ManifestError) {
       for (const issue of err.issues) this.io.err(formatIssue(issue))
       this.io.err(`error: ${err.issues.length} problem${err.issues.length === 1 ? '' : 's'} found`)
-      return ExitCode.invalid
+      return err.exitCode
     }
     if (err instanceof CtlError) {
       this.io.err(`error: ${err.message}`)

@@ -374,7 +374,8 @@ export class CtlClient {
       body = undefined
     }
     const err = body?.error
-    if (res.status === 422 && err?.issues && err.issues.length > 0) return new ManifestError(err.issues as ApiIssue[])
+    // Located issues come with 422 (invalid) or 403 (a secret or volume that may not be used).
+    if ((res.status === 422 || res.status === 403) && err?.issues && err.issues.length > 0) return new ManifestError(err.issues as ApiIssue[])
     if (res.status >= 500) {
       return new CtlError('E_INTERNAL', `control plane at ${this.baseUrl} failed: ${err?.message ?? `HTTP ${res.status}`}`)
     }

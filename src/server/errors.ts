@@ -1,7 +1,7 @@
 // One place maps every error to an HTTP status and the `{error: {code, message, issues?}}`
 // body. Handlers just throw CtlError; users never see internals or stack traces.
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import { CtlError, ManifestError, type ErrorCode } from '../errors.js'
+import { CtlError, ManifestError, isForbiddenOnly, type ErrorCode } from '../errors.js'
 import type { ApiIssue, ErrorBody } from '../client/types.js'
 
 const MANIFEST_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
@@ -50,8 +50,9 @@ export function installErrorHandling(app: FastifyInstance): void {
       request.log.error({ err }, 'internal error')
       return reply.code(500).send(errorBody('E_INTERNAL', 'internal error; see the control plane log'))
     }
-    // A manifest error is always 422, whatever its first issue's code.
-    const status = ctl instanceof ManifestError ? 422 : statusForCode(ctl.code)
+    // A manifest error is 422, whatever its first issue's code; 403 when every issue is a refusal
+    // (a secret or volume that may not be used), with the located issues all the same.
+    const status = ctl instanceof ManifestError ? (isForbiddenOnly(ctl.issues) ? 403 : 422) : statusForCode(ctl.code)
     if (status >= 500) request.log.error({ err }, 'internal error')
     const issues = ctl instanceof ManifestError ? (ctl.issues as ApiIssue[]) : undefined
     const message = status === 500 ? 'internal error; see the control plane log' : ctl.message
