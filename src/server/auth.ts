@@ -2,18 +2,20 @@
 // read) so an anonymous client cannot make the server parse 8 MiB first. The plugin is
 // not encapsulated (skip-override) so its hook covers the routes registered next to it.
 // Keys are looked up by their sha256 on every request (no cache), so a revoked or expired
-// key stops working at once. Wrong keys are counted per client address: past the limit, that
-// address gets 429 until its window ends.
+// key stops working at once. Wrong keys are counted per client address and key prefix: past the
+// limit, that prefix from that address gets 429 until its window ends (FailureLimiter).
 import { createHash, randomBytes } from 'node:crypto'
 import type { FastifyInstance, FastifyPluginAsync, FastifyRequest } from 'fastify'
 import { CtlError } from '../errors.js'
-import type { Store } from '../store/types.js'
+import type { ApiKeyRecord, Store } from '../store/types.js'
 import type { Principal } from '../client/types.js'
 import { toPrincipal } from '../access/principals.js'
 
 declare module 'fastify' {
   interface FastifyRequest {
     principal: Principal | null
+    /** The key the request authenticated with. */
+    apiKey: Pick<ApiKeyRecord, 'id' | 'expiresAt'> | null
   }
 }
 
@@ -44,8 +46,14 @@ export interface AuthOptions {
   limits?: AuthLimits
 }
 
+/** Who called, and with which key (its expiry bounds the keys it may create). */
+export interface Authenticated {
+  principal: Principal
+  key: Pick<ApiKeyRecord, 'id' | 'expiresAt'>
+}
+
 /** The principal a token belongs to, or E_UNAUTHENTICATED saying why not (unknown, revoked, expired, user deleted). */
-export async function authenticate(store: Store, token: string, now = new Date()): Promise<Principal> {
+export async function authenticate(store: Store, token: string, now = new Date()): Promise<Authenticated> {
   const found = await store.findApiKeyByHash(sha256Hex(token))
   if (!found) throw new CtlError('E_UNAUTHENTICATED', 'unknown API key')
   const { key, user } = found
@@ -57,7 +65,8 @@ export async function authenticate(store: Store, token: string, now = new Date()
   if (key.lastUsedAt === undefined || now.getTime() - Date.parse(key.lastUsedAt) >= TOUCH_EVERY_MS) {
     await store.touchApiKey(key.id, now.toISOString())
   }
-  return toPrincipal(user, await store.listRoleBindings({ userId: user.id }))
+  const principal = toPrincipal(user, await store.listRoleBindings({ userId: user.id }))
+  return { principal, key: { id: key.id, ...(key.expiresAt !== undefined ? { expiresAt: key.expiresAt } : {}) } }
 }
 
 function bearerKey(request: FastifyRequest): string | undefined {
@@ -67,54 +76,82 @@ function bearerKey(request: FastifyRequest): string | undefined {
   return m?.[1]
 }
 
-/** Failed authentications per client address in fixed windows. */
+/** How much of a presented key names it for the limiter: `ctl_` and 12 more characters (72 random bits). */
+export const KEY_PREFIX_LENGTH = 16
+
+/**
+ * Failed authentications per (client address, presented key prefix) in fixed windows. Counting
+ * per prefix, not per address alone, means wrong keys lock out only that prefix: every step of a
+ * machine calls from 127.0.0.1, and one of them sending wrong keys must not lock out its
+ * neighbours' valid keys (whose prefixes the API never shows). Memory is bounded: at most
+ * `maxEntries` windows, finished ones dropped first, then the oldest.
+ */
 export class FailureLimiter {
   private readonly windows = new Map<string, { start: number; count: number }>()
-  constructor(private readonly max: number, private readonly windowMs: number) {}
+  constructor(private readonly max: number, private readonly windowMs: number, private readonly maxEntries = 10_000) {}
 
-  /** Milliseconds until `address` may try again; 0 when it may now. */
-  blockedFor(address: string, now = Date.now()): number {
-    const w = this.windows.get(address)
+  private static id(address: string, key: string): string {
+    return `${address}\u0000${key.slice(0, KEY_PREFIX_LENGTH)}`
+  }
+
+  /** Milliseconds until `key` (by its prefix) may be tried again from `address`; 0 when it may now. */
+  blockedFor(address: string, key: string, now = Date.now()): number {
+    const id = FailureLimiter.id(address, key)
+    const w = this.windows.get(id)
     if (!w) return 0
     if (now - w.start >= this.windowMs) {
-      this.windows.delete(address)
+      this.windows.delete(id)
       return 0
     }
     return w.count >= this.max ? w.start + this.windowMs - now : 0
   }
 
-  fail(address: string, now = Date.now()): void {
-    const w = this.windows.get(address)
+  fail(address: string, key: string, now = Date.now()): void {
+    const id = FailureLimiter.id(address, key)
+    const w = this.windows.get(id)
     if (w && now - w.start < this.windowMs) {
       w.count++
       return
     }
-    // Bounded memory under a spray of addresses: drop finished windows first.
-    if (this.windows.size >= 10_000) {
-      for (const [a, v] of this.windows) if (now - v.start >= this.windowMs) this.windows.delete(a)
-      if (this.windows.size >= 10_000) this.windows.clear()
+    this.windows.delete(id)
+    if (this.windows.size >= this.maxEntries) {
+      for (const [k, v] of this.windows) if (now - v.start >= this.windowMs) this.windows.delete(k)
+      // Still full: drop the oldest windows (a Map iterates in insertion order).
+      for (const k of this.windows.keys()) {
+        if (this.windows.size < this.maxEntries) break
+        this.windows.delete(k)
+      }
     }
-    this.windows.set(address, { start: now, count: 1 })
+    this.windows.set(id, { start: now, count: 1 })
+  }
+
+  /** Windows held now (for tests of the memory bound). */
+  get size(): number {
+    return this.windows.size
   }
 }
 
 const authPluginImpl: FastifyPluginAsync<AuthOptions> = async (fastify: FastifyInstance, opts: AuthOptions) => {
   const limiter = new FailureLimiter(opts.limits?.maxFailures ?? 10, opts.limits?.windowMs ?? 60_000)
   fastify.decorateRequest('principal', null)
+  fastify.decorateRequest('apiKey', null)
   fastify.addHook('onRequest', async (request, reply) => {
     const address = request.ip
-    const wait = limiter.blockedFor(address)
-    if (wait > 0) {
-      reply.header('Retry-After', String(Math.ceil(wait / 1000)))
-      throw new CtlError('E_RATE_LIMITED', `too many failed authentications from ${address}; try again in ${Math.ceil(wait / 1000)} s`)
-    }
     const key = bearerKey(request)
     // No key guesses nothing: only a wrong key counts towards the limit (a client not yet logged in is not throttled).
     if (!key) throw new CtlError('E_UNAUTHENTICATED', 'missing API key: send "Authorization: Bearer <key>"')
+    const wait = limiter.blockedFor(address, key)
+    if (wait > 0) {
+      reply.header('Retry-After', String(Math.ceil(wait / 1000)))
+      throw new CtlError('E_RATE_LIMITED',
+        `too many failed authentications from ${address} with this key; try again in ${Math.ceil(wait / 1000)} s`)
+    }
     try {
-      request.principal = await authenticate(opts.store, key)
+      const who = await authenticate(opts.store, key)
+      request.principal = who.principal
+      request.apiKey = who.key
     } catch (err) {
-      if (err instanceof CtlError && err.code === 'E_UNAUTHENTICATED') limiter.fail(address)
+      if (err instanceof CtlError && err.code === 'E_UNAUTHENTICATED') limiter.fail(address, key)
       throw err
     }
   })

@@ -51,14 +51,27 @@ describe('decide', () => {
 })
 
 describe('failure limiter', () => {
-  it('blocks an address after the limit until its window ends, then starts afresh', () => {
+  it('blocks an address and key prefix after the limit until its window ends, then starts afresh', () => {
     const l = new FailureLimiter(3, 60_000)
-    for (let i = 0; i < 3; i++) l.fail('1.2.3.4', 1000 + i)
-    expect(l.blockedFor('1.2.3.4', 2000)).toBe(59_000)
-    expect(l.blockedFor('5.6.7.8', 2000)).toBe(0)
-    expect(l.blockedFor('1.2.3.4', 61_000)).toBe(0)
-    l.fail('1.2.3.4', 61_001)
-    expect(l.blockedFor('1.2.3.4', 61_002)).toBe(0)
+    const guess = 'ctl_guessguessguessguess'
+    for (let i = 0; i < 3; i++) l.fail('1.2.3.4', guess, 1000 + i)
+    expect(l.blockedFor('1.2.3.4', guess, 2000)).toBe(59_000)
+    // Same prefix (16 characters), other tail: still blocked; other prefix or other address: not.
+    expect(l.blockedFor('1.2.3.4', 'ctl_guessguessguXXXX', 2000)).toBe(59_000)
+    expect(l.blockedFor('1.2.3.4', 'ctl_somethingelse', 2000)).toBe(0)
+    expect(l.blockedFor('5.6.7.8', guess, 2000)).toBe(0)
+    expect(l.blockedFor('1.2.3.4', guess, 61_000)).toBe(0)
+    l.fail('1.2.3.4', guess, 61_001)
+    expect(l.blockedFor('1.2.3.4', guess, 61_002)).toBe(0)
+  })
+
+  it('holds at most its bound of windows under a flood of distinct prefixes, dropping the oldest', () => {
+    const l = new FailureLimiter(2, 60_000, 100)
+    for (let i = 0; i < 1000; i++) l.fail('127.0.0.1', `ctl_${String(i).padStart(12, '0')}`, 1000)
+    expect(l.size).toBeLessThanOrEqual(100)
+    // The newest ones are kept (and still counted).
+    l.fail('127.0.0.1', `ctl_${String(999).padStart(12, '0')}`, 1001)
+    expect(l.blockedFor('127.0.0.1', `ctl_${String(999).padStart(12, '0')}`, 1002)).toBeGreaterThan(0)
   })
 })
 
