@@ -107,6 +107,8 @@ export interface ResourceDetail {
 
 export interface DeleteResponse {
   deleted: { workspace: string | null; type: string; name: string; revision: number }
+  /** true on the answer to `?dryRun=true`: what would be done; nothing changed. */
+  dryRun?: boolean
 }
 
 export interface RunsResponse {
@@ -186,6 +188,8 @@ export interface CreateUserRequest {
 
 export interface UserResponse {
   user: UserInfo
+  /** true on the answer to `?dryRun=true`: what would be done; nothing changed. */
+  dryRun?: boolean
 }
 
 export interface UsersResponse {
@@ -208,6 +212,8 @@ export interface CreateApiKeyResponse {
   name: string
   token: string
   expiresAt?: string
+  /** true on the answer to `?dryRun=true`: what would be done; nothing changed. */
+  dryRun?: boolean
 }
 
 export interface ApiKeysResponse {
@@ -236,6 +242,8 @@ export interface TagChangeResponse {
   /** false when nothing changed (the binding existed already / did not exist). */
   changed: boolean
   tags: UserTag[]
+  /** true on the answer to `?dryRun=true`: what would be done; nothing changed. */
+  dryRun?: boolean
 }
 
 export type { WorkspaceLayer }
@@ -251,6 +259,8 @@ export interface CreateWorkspaceRequest {
 
 export interface WorkspaceResponse {
   workspace: WorkspaceInfo
+  /** true on the answer to `?dryRun=true`: what would be done; nothing changed. */
+  dryRun?: boolean
 }
 
 export interface WorkspacesResponse {
@@ -259,6 +269,8 @@ export interface WorkspacesResponse {
 
 export interface DeleteWorkspaceResponse {
   deleted: { name: string; resources: number }
+  /** true on the answer to `?dryRun=true`: what would be done; nothing changed. */
+  dryRun?: boolean
 }
 
 /** `to` is `user:ID`. */
@@ -281,6 +293,8 @@ export interface GrantsResponse {
 export interface GrantChangeResponse {
   changed: boolean
   grants: GrantInfo[]
+  /** true on the answer to `?dryRun=true`: what would be done; nothing changed. */
+  dryRun?: boolean
 }
 
 export interface CanIRequest {

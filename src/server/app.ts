@@ -6,6 +6,7 @@ import type { Store } from '../store/types.js'
 import type { SecretBox } from '../secrets/crypto.js'
 import { authPlugin, type AuthLimits } from './auth.js'
 import { auditPlugin } from './audit.js'
+import { dryRunPlugin } from './dry-run.js'
 import { installErrorHandling } from './errors.js'
 import { collectRoutes, healthRoutes, openapiRoutes } from './openapi.js'
 import { auditRoutes } from './routes/audit.js'
@@ -63,6 +64,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   app.register(async (api) => {
     await api.register(auditPlugin, { store })
     await api.register(authPlugin, { store, limits: deps.authLimits })
+    await api.register(dryRunPlugin)
     await api.register(resourcesRoutes, { store, engine, revealSecrets: deps.revealSecrets, secrets: deps.secrets })
     await api.register(runsRoutes, { store, engine })
     await api.register(logsRoutes, { store, closing: closing.signal, pollMs: deps.logPollMs })

@@ -1,10 +1,12 @@
 // The audit log: every mutating call and every read of secret values, with who, what,
-// when and the result — denied and unauthenticated attempts included. Recorded in onSend
+// when and the result — denied, unauthenticated and dry-run attempts included (a dry run's
+// entry carries `dryRun: true` in its detail, whatever its result). Recorded in onSend
 // (before the answer leaves), so once a client has its answer the entry is there.
 // Routes name their action with `config: { audit: 'apply' }`; the target comes from the
 // route's params unless the handler notes a better one (noteAudit).
 import type { FastifyInstance, FastifyPluginAsync, FastifyRequest } from 'fastify'
 import { CtlError } from '../errors.js'
+import { isDryRun } from './dry-run.js'
 import type { Store } from '../store/types.js'
 
 export interface AuditNote {
@@ -51,7 +53,6 @@ function actionOf(request: FastifyRequest): string | undefined {
   const query = (request.query ?? {}) as Record<string, unknown>
   if (request.method === 'GET') return query.unsanitized === true || query.unsanitized === 'true' ? 'secret-read' : undefined
   if (!MUTATING.has(request.method) || config?.audit === false) return undefined
-  if (query.dryRun === true || query.dryRun === 'true') return undefined
   return config?.audit ?? `${request.method} ${request.routeOptions.url ?? request.url.split('?')[0]}`
 }
 
@@ -72,6 +73,7 @@ const auditPluginImpl: FastifyPluginAsync<AuditOptions> = async (fastify: Fastif
     const status = reply.statusCode
     const note = request.auditNote
     const detail: Record<string, unknown> = { ...note?.detail }
+    if (isDryRun(request)) detail.dryRun = true
     if (status >= 400) {
       detail.status = status
       if (request.auditError) Object.assign(detail, { code: request.auditError.code, message: request.auditError.message })

@@ -211,7 +211,7 @@ describe('workspaces', () => {
 })
 
 describe('audit', () => {
-  it('records every mutating call and secret read with who, what, when and the result, refused ones included', async () => {
+  it('records every mutating call and secret read with who, what, when and the result, refused ones and dry runs included', async () => {
     const since = new Date().toISOString()
     const viewer = await userWith('audrey', [{ role: 'viewer', workspace: 'public' }])
     await t.client.apply('public', [doc(secret('audited', 'v1'))])
@@ -233,14 +233,17 @@ describe('audit', () => {
       'anonymous delete volume/public/x unauthenticated',
       'admin secret-read secret/public/audited ok',
       'audrey secret-read secret/public/audited denied',
+      'admin apply workspace:public ok',
     ])
     for (const e of entries) expect(Date.parse(e.time)).toBeGreaterThanOrEqual(Date.parse(since))
     expect(entries[3]!.detail).toEqual({ results: ['secret/public/audited created'] })
     expect(entries[4]!.detail).toMatchObject({ status: 403, code: 'E_FORBIDDEN', message: expect.stringContaining('forbidden: user audrey may not apply') })
     expect(entries[5]!.detail).toMatchObject({ status: 401, code: 'E_UNAUTHENTICATED', message: 'unknown API key' })
+    // A dry run is audited too, marked as one (it stored nothing).
+    expect(entries[8]!.detail).toEqual({ dryRun: true, results: ['volume/public/dry created'] })
     expect(JSON.stringify(entries)).not.toContain('ctl_')
 
-    expect((await t.client.audit({ since: '1h', limit: 2 })).map((e) => e.action)).toEqual(['secret-read', 'secret-read'])
+    expect((await t.client.audit({ since: '1h', limit: 2 })).map((e) => e.action)).toEqual(['secret-read', 'apply'])
     expect((await rejection(t.client.audit({ since: 'yesterday-ish' }))).code).toBe('E_USAGE')
   })
 })

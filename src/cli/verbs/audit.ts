@@ -26,10 +26,16 @@ function detailText(e: AuditEntry): string {
   return typeof e.detail === 'string' ? e.detail : JSON.stringify(e.detail)
 }
 
+/** `ok`, or `ok (dry run)` for a dry run's entry (it changed nothing, but was asked for and decided). */
+function resultText(e: AuditEntry): string {
+  const dry = typeof e.detail === 'object' && e.detail !== null && (e.detail as { dryRun?: unknown }).dryRun === true
+  return dry ? `${e.result} (dry run)` : e.result
+}
+
 export async function runAudit(session: Session, o: AuditOptions, io: Io): Promise<void> {
   const entries = await session.client.audit({ since: o.since, limit: o.limit })
   if (o.output === 'json') return io.out(toJson(entries))
   if (o.output === 'yaml') return io.out(toYaml(entries))
   if (entries.length === 0) return io.out(o.since ? `no audit entries since ${o.since}` : 'no audit entries')
-  io.out(renderTable(AUDIT_HEADERS, entries.map((e) => [e.seq, e.time, e.actor, e.action, e.target, e.result, detailText(e)])))
+  io.out(renderTable(AUDIT_HEADERS, entries.map((e) => [e.seq, e.time, e.actor, e.action, e.target, resultText(e), detailText(e)])))
 }

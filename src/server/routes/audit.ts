@@ -18,7 +18,7 @@ export const auditRoutes: FastifyPluginAsync<AuditRoutesOptions> = async (fastif
 
   fastify.post<{ Body: CanIRequest }>('/api/v1/auth/can-i', {
     // A question, not a change: not audited.
-    config: { audit: false },
+    config: { audit: false, dryRun: true },
     schema: {
       summary: 'Whether the caller may do VERB on a resource type (or one resource), and which binding or grant decides',
       tags: ['auth'], body: S.canIBody, response: S.withErrors({ 200: S.canIResponse }),

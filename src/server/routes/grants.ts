@@ -9,6 +9,8 @@ import { requireOn } from '../../access/targets.js'
 import { noteAudit } from '../audit.js'
 import { loadResource, resourceKey } from '../keys.js'
 import * as S from '../schemas.js'
+import { dryRunQuery, withDryRun } from '../schemas-access.js'
+import { isDryRun } from '../dry-run.js'
 
 export interface GrantsRoutesOptions {
   store: Store
@@ -51,10 +53,11 @@ export const grantsRoutes: FastifyPluginAsync<GrantsRoutesOptions> = async (fast
       fastify.route<P & { Body: GrantRequest }>({
         method,
         url: `${prefix}/:type/:name/grants`,
-        config: { audit: method === 'POST' ? 'grant' : 'revoke' },
+        config: { audit: method === 'POST' ? 'grant' : 'revoke', dryRun: true },
         schema: {
           summary: method === 'POST' ? 'Grant user:ID a permission (read, run, use, manage) on a resource' : 'Revoke a grant',
-          tags: ['grants'], params, body: S.grantBody, response: S.withErrors({ 200: S.grantChangeResponse }, 404),
+          tags: ['grants'], params, body: S.grantBody, querystring: dryRunQuery,
+          response: S.withErrors({ 200: withDryRun(S.grantChangeResponse) }, 404),
         },
         handler: async (request): Promise<GrantChangeResponse> => {
           const principal = principalOf(request)
@@ -62,9 +65,18 @@ export const grantsRoutes: FastifyPluginAsync<GrantsRoutesOptions> = async (fast
           const userId = granteeOf(request.body.to)
           const { permission } = request.body
           noteAudit(request, { detail: { to: request.body.to, permission } })
+          if (method === 'POST' && !(await store.getUser(userId))) throw new CtlError('E_NOT_FOUND', `user ${userId} not found`)
+          if (isDryRun(request)) {
+            // What the grants would be: the change computed on the current list, nothing stored.
+            const current = await store.listGrants({ resourceId: record.id })
+            const same = (g: GrantRecord) => g.userId === userId && g.permission === permission
+            const has = current.some(same)
+            if (method === 'DELETE') return { changed: has, grants: current.filter((g) => !same(g)).map(toInfo), dryRun: true }
+            const added: GrantRecord = { resourceId: record.id, userId, permission, grantedBy: principal.id, createdAt: new Date().toISOString() }
+            return { changed: !has, grants: (has ? current : [...current, added]).map(toInfo), dryRun: true }
+          }
           let changed: boolean
           if (method === 'POST') {
-            if (!(await store.getUser(userId))) throw new CtlError('E_NOT_FOUND', `user ${userId} not found`)
             changed = await store.addGrant({ resourceId: record.id, userId, permission, grantedBy: principal.id })
           } else {
             changed = await store.removeGrant(record.id, userId, permission)

@@ -9,10 +9,13 @@ import type {
 } from '../../client/types.js'
 import { ROLES } from '../../client/types.js'
 import { newToken, principalOf, sha256Hex } from '../auth.js'
-import { requireAllowed, type AdminTargetType } from '../../access/policy.js'
+import { decide, requireAllowed, type AdminTargetType } from '../../access/policy.js'
+import type { Principal } from '../../client/types.js'
 import { noteAudit } from '../audit.js'
+import { isDryRun } from '../dry-run.js'
 import { parseDuration } from '../duration.js'
 import * as S from '../schemas.js'
+import { dryRunQuery, withDryRun } from '../schemas-access.js'
 
 export interface IdentityRoutesOptions {
   store: Store
@@ -46,6 +49,23 @@ function requireSelfOrAdmin(request: FastifyRequest, userId: string, type: Admin
   requireAllowed(principal, 'admin', { workspace: null, type, name: userId })
 }
 
+/**
+ * The expiry of a new key. A key cannot outlive the key that creates it: without `expiresIn` the
+ * new key gets the creating key's expiry; asking for longer is refused (403), except for a
+ * tenant-wide tenant-admin, who may set any explicit `expiresIn` (never "none" from an expiring key).
+ */
+export function newKeyExpiry(principal: Principal, creator: { expiresAt?: string } | null, expiresIn: string | undefined, now = Date.now()): string | undefined {
+  const asked = expiresIn !== undefined ? new Date(now + parseDuration(expiresIn, 'expiresIn')).toISOString() : undefined
+  const cap = creator?.expiresAt
+  if (cap === undefined) return asked
+  if (asked === undefined) return cap
+  if (asked <= cap) return asked
+  if (decide(principal, 'admin', { workspace: null, type: 'apikey' }).allowed) return asked
+  throw new CtlError('E_FORBIDDEN',
+    `forbidden: a key cannot outlive the key that creates it: this key expires at ${cap}, expiresIn ${expiresIn} would end at ${asked} `
+    + '(ask for less, or leave expiresIn out to get the same expiry; only a tenant-wide tenant-admin may set a longer one)')
+}
+
 async function loadUser(store: Store, id: string): Promise<UserRecord> {
   const user = await store.getUser(id)
   if (!user) throw new CtlError('E_NOT_FOUND', `user ${id} not found`)
@@ -56,14 +76,21 @@ export const identityRoutes: FastifyPluginAsync<IdentityRoutesOptions> = async (
   const { store } = opts
 
   fastify.post<{ Body: CreateUserRequest }>('/api/v1/users', {
-    config: { audit: 'user-create' },
+    config: { audit: 'user-create', dryRun: true },
     schema: {
       summary: 'Create a user (person or application); tenant-admin only', tags: ['identity'], body: S.createUserBody,
-      response: S.withErrors({ 200: S.userResponse }, 409),
+      querystring: dryRunQuery, response: S.withErrors({ 200: withDryRun(S.userResponse) }, 409),
     },
   }, async (request): Promise<UserResponse> => {
     requireAllowed(principalOf(request), 'admin', { workspace: null, type: 'user', name: request.body.id })
     noteAudit(request, { target: `user:${request.body.id}` })
+    if (isDryRun(request)) {
+      const b = request.body
+      if (await store.getUser(b.id)) throw new CtlError('E_CONFLICT', `user ${b.id} already exists`)
+      const user: UserInfo = { id: b.id, name: b.name, type: b.type, createdAt: new Date().toISOString() }
+      if (b.email !== undefined) user.email = b.email
+      return { user, dryRun: true }
+    }
     return { user: toUserInfo(await store.createUser(request.body)) }
   })
 
@@ -93,16 +120,17 @@ export const identityRoutes: FastifyPluginAsync<IdentityRoutesOptions> = async (
   })
 
   fastify.delete<{ Params: { id: string } }>('/api/v1/users/:id', {
-    config: { audit: 'user-delete' },
+    config: { audit: 'user-delete', dryRun: true },
     schema: {
       summary: 'Delete a user: its keys stop working at once, its bindings and grants go; tenant-admin only', tags: ['identity'],
-      params: S.userParams, response: S.withErrors({ 200: S.userResponse }, 404, 409),
+      params: S.userParams, querystring: dryRunQuery, response: S.withErrors({ 200: withDryRun(S.userResponse) }, 404, 409),
     },
   }, async (request): Promise<UserResponse> => {
     const principal = principalOf(request)
     requireAllowed(principal, 'admin', { workspace: null, type: 'user', name: request.params.id })
     if (request.params.id === principal.id) throw new CtlError('E_CONFLICT', 'you cannot delete yourself; ask another tenant-admin')
     const user = await loadUser(store, request.params.id)
+    if (isDryRun(request)) return { user: toUserInfo(user), dryRun: true }
     await store.deleteUser(user.id)
     return { user: toUserInfo(user) }
   })
@@ -110,17 +138,25 @@ export const identityRoutes: FastifyPluginAsync<IdentityRoutesOptions> = async (
   // ---- API keys
 
   fastify.post<{ Params: { id: string }; Body: CreateApiKeyRequest | null }>('/api/v1/users/:id/apikeys', {
-    config: { audit: 'apikey-create' },
+    config: { audit: 'apikey-create', dryRun: true },
     schema: {
-      summary: 'Create an API key; the token is in this answer only (the server keeps its hash)', tags: ['identity'],
-      params: S.userParams, body: S.createApiKeyBody, response: S.withErrors({ 200: S.createApiKeyResponse }, 404),
+      summary: 'Create an API key; the token is in this answer only (the server keeps its hash). '
+        + 'It expires no later than the calling key, unless a tenant-wide tenant-admin sets expiresIn explicitly',
+      tags: ['identity'], params: S.userParams, body: S.createApiKeyBody, querystring: dryRunQuery,
+      response: S.withErrors({ 200: withDryRun(S.createApiKeyResponse) }, 404),
     },
   }, async (request): Promise<CreateApiKeyResponse> => {
     requireSelfOrAdmin(request, request.params.id, 'apikey')
     const body = request.body ?? {}
-    const expiresAt = body.expiresIn !== undefined ? new Date(Date.now() + parseDuration(body.expiresIn, 'expiresIn')).toISOString() : undefined
-    const token = newToken()
+    const expiresAt = newKeyExpiry(principalOf(request), request.apiKey, body.expiresIn)
     const name = body.name ?? `key-${new Date().toISOString().slice(0, 10)}`
+    if (isDryRun(request)) {
+      await loadUser(store, request.params.id)
+      noteAudit(request, { target: `user:${request.params.id}`, detail: { name, ...(expiresAt ? { expiresAt } : {}) } })
+      // No key exists, so no id and no token.
+      return { id: '', name, token: '', ...(expiresAt ? { expiresAt } : {}), dryRun: true }
+    }
+    const token = newToken()
     const key = await store.createApiKey({ userId: request.params.id, name, hash: sha256Hex(token), expiresAt })
     noteAudit(request, { target: `user:${key.userId}/apikey:${key.id}`, detail: { name, ...(expiresAt ? { expiresAt } : {}) } })
     const out: CreateApiKeyResponse = { id: key.id, name: key.name, token }
@@ -140,14 +176,19 @@ export const identityRoutes: FastifyPluginAsync<IdentityRoutesOptions> = async (
   })
 
   fastify.delete<{ Params: { id: string; keyId: string } }>('/api/v1/users/:id/apikeys/:keyId', {
-    config: { audit: 'apikey-delete' },
+    config: { audit: 'apikey-delete', dryRun: true },
     schema: {
-      summary: 'Revoke an API key: it stops working at once', tags: ['identity'], params: S.apiKeyParams,
-      response: S.withErrors({ 200: S.apiKeyResponse }, 404),
+      summary: 'Revoke an API key: it stops working at once', tags: ['identity'], params: S.apiKeyParams, querystring: dryRunQuery,
+      response: S.withErrors({ 200: withDryRun(S.apiKeyResponse) }, 404),
     },
-  }, async (request): Promise<{ apikey: ApiKeyInfo }> => {
+  }, async (request): Promise<{ apikey: ApiKeyInfo; dryRun?: boolean }> => {
     const { id, keyId } = request.params
     requireSelfOrAdmin(request, id, 'apikey')
+    if (isDryRun(request)) {
+      const active = (await store.listApiKeys(id)).find((k) => k.id === keyId && k.revokedAt === undefined)
+      if (!active) throw new CtlError('E_NOT_FOUND', `user ${id} has no active API key ${keyId}`)
+      return { apikey: active, dryRun: true }
+    }
     if (!(await store.revokeApiKey(id, keyId))) throw new CtlError('E_NOT_FOUND', `user ${id} has no active API key ${keyId}`)
     const key = (await store.listApiKeys(id)).find((k) => k.id === keyId)!
     return { apikey: key }
@@ -171,12 +212,13 @@ export const identityRoutes: FastifyPluginAsync<IdentityRoutesOptions> = async (
     fastify.route<{ Params: { id: string }; Body: TagRequest }>({
       method,
       url: '/api/v1/users/:id/tags',
-      config: { audit: method === 'POST' ? 'tag-add' : 'tag-delete' },
+      config: { audit: method === 'POST' ? 'tag-add' : 'tag-delete', dryRun: true },
       schema: {
         summary: method === 'POST'
           ? 'Bind a role (tag roles:id:ROLE) in a workspace, or tenant-wide without one'
           : 'Remove a role binding',
-        tags: ['identity'], params: S.userParams, body: S.tagBody, response: S.withErrors({ 200: S.tagChangeResponse }, 404),
+        tags: ['identity'], params: S.userParams, body: S.tagBody, querystring: dryRunQuery,
+        response: S.withErrors({ 200: withDryRun(S.tagChangeResponse) }, 404),
       },
       handler: async (request): Promise<TagChangeResponse> => {
         const { id } = request.params
@@ -186,6 +228,15 @@ export const identityRoutes: FastifyPluginAsync<IdentityRoutesOptions> = async (
         requireAllowed(principalOf(request), 'admin', { workspace, type: 'binding', name: id })
         noteAudit(request, { detail: { tag: request.body.tag, workspace } })
         await loadUser(store, id)
+        if (isDryRun(request)) {
+          // What the bindings would be: the change computed on the current list, nothing stored.
+          const current = await tagsOf(id)
+          const has = current.some((t) => t.role === role && t.workspace === workspace)
+          if (method === 'DELETE') return { changed: has, tags: current.filter((t) => !(t.role === role && t.workspace === workspace)), dryRun: true }
+          if (has) return { changed: false, tags: current, dryRun: true }
+          const added: UserTag = { tag: `roles:id:${role}`, role, workspace, createdBy: principalOf(request).id, createdAt: new Date().toISOString() }
+          return { changed: true, tags: [...current, added], dryRun: true }
+        }
         const changed = method === 'POST'
           ? await store.addRoleBinding({ userId: id, role, workspace, createdBy: principalOf(request).id })
           : await store.removeRoleBinding(id, role, workspace)

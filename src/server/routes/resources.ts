@@ -18,6 +18,8 @@ import type { SecretBox } from '../../secrets/crypto.js'
 import { findDependents } from '../dependents.js'
 import { DEFAULT_WORKSPACE, checkType, describeKey, isInstanceLevel, loadResource, maskSecrets, resourceKey, toRow } from '../keys.js'
 import * as S from '../schemas.js'
+import { deleteDryRunQuery, withDryRun } from '../schemas-access.js'
+import { isDryRun } from '../dry-run.js'
 
 /** Secret values in clear for `?unsanitized=true` (the secrets module decrypts); absent: manifests as stored. */
 export type RevealSecrets = (type: string, manifest: unknown) => unknown
@@ -50,7 +52,7 @@ export const resourcesRoutes: FastifyPluginAsync<ResourcesRoutesOptions> = async
   fastify.post<{ Params: { ws: string }; Querystring: { dryRun: boolean }; Body: { documents: unknown[] } }>(
     '/api/v1/workspaces/:ws/resources',
     {
-      config: { audit: 'apply' },
+      config: { audit: 'apply', dryRun: true },
       schema: {
         summary: 'Apply manifests (create or update); dryRun=true validates and compares without storing',
         tags: ['resources'], params: S.wsParams, querystring: S.applyQuery, body: S.applyBody,
@@ -145,10 +147,10 @@ export const resourcesRoutes: FastifyPluginAsync<ResourcesRoutesOptions> = async
     fastify.delete<{ Params: Record<string, string>; Querystring: { force: boolean } }>(
       `${prefix}/:type/:name`,
       {
-        config: { audit: 'delete' },
+        config: { audit: 'delete', dryRun: true },
         schema: {
           summary: 'Delete a resource; refused while workflows use it unless force=true',
-          tags: ['resources'], params, querystring: S.deleteQuery, response: S.withErrors({ 200: S.deleteResponse }, 404, 409),
+          tags: ['resources'], params, querystring: deleteDryRunQuery, response: S.withErrors({ 200: withDryRun(S.deleteResponse) }, 404, 409),
         },
       },
       async (request): Promise<DeleteResponse> => {
@@ -163,11 +165,13 @@ export const resourcesRoutes: FastifyPluginAsync<ResourcesRoutesOptions> = async
               { dependents })
           }
         }
+        const deleted = { workspace: record.workspace, type: record.type, name: record.name, revision: record.revision }
+        if (isDryRun(request)) return { deleted, dryRun: true }
         await engine.resourceDeleted(record)
         await store.deleteResource(record.id)
         // Grants go with the resource: a later resource of the same name starts with none.
         await store.deleteGrantsForResource(record.id)
-        return { deleted: { workspace: record.workspace, type: record.type, name: record.name, revision: record.revision } }
+        return { deleted }
       },
     )
   }

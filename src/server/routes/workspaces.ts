@@ -11,6 +11,8 @@ import { principalOf } from '../auth.js'
 import { hasBindingIn, requireAllowed } from '../../access/policy.js'
 import { noteAudit } from '../audit.js'
 import * as S from '../schemas.js'
+import { deleteDryRunQuery, dryRunQuery, withDryRun } from '../schemas-access.js'
+import { isDryRun } from '../dry-run.js'
 
 export interface WorkspacesRoutesOptions {
   store: Store
@@ -30,19 +32,23 @@ export const workspacesRoutes: FastifyPluginAsync<WorkspacesRoutesOptions> = asy
   const { store, engine } = opts
 
   fastify.post<{ Body: CreateWorkspaceRequest }>('/api/v1/workspaces', {
-    config: { audit: 'workspace-create' },
+    config: { audit: 'workspace-create', dryRun: true },
     schema: {
-      summary: 'Create a workspace; tenant-admin only', tags: ['workspaces'], body: S.createWorkspaceBody,
-      response: S.withErrors({ 200: S.workspaceResponse }, 409),
+      summary: 'Create a workspace; tenant-admin only', tags: ['workspaces'], body: S.createWorkspaceBody, querystring: dryRunQuery,
+      response: S.withErrors({ 200: withDryRun(S.workspaceResponse) }, 409),
     },
   }, async (request): Promise<WorkspaceResponse> => {
     const b = request.body
     requireAllowed(principalOf(request), 'admin', { workspace: null, type: 'workspace', name: b.name })
     noteAudit(request, { target: `workspace:${b.name}` })
-    const created = await store.createWorkspace({
+    const input = {
       name: b.name, layer: b.layer ?? 'user', tags: [...new Set(b.tags ?? [])], ...(b.description !== undefined ? { description: b.description } : {}),
-    })
-    return { workspace: toInfo(created) }
+    }
+    if (isDryRun(request)) {
+      if (await store.getWorkspace(b.name)) throw new CtlError('E_CONFLICT', `workspace ${b.name} already exists`)
+      return { workspace: toInfo({ ...input, createdAt: new Date().toISOString() }), dryRun: true }
+    }
+    return { workspace: toInfo(await store.createWorkspace(input)) }
   })
 
   fastify.get('/api/v1/workspaces', {
@@ -69,10 +75,11 @@ export const workspacesRoutes: FastifyPluginAsync<WorkspacesRoutesOptions> = asy
   })
 
   fastify.delete<{ Params: { ws: string }; Querystring: { force: boolean } }>('/api/v1/workspaces/:ws', {
-    config: { audit: 'workspace-delete' },
+    config: { audit: 'workspace-delete', dryRun: true },
     schema: {
       summary: 'Delete a workspace; refused while it holds resources unless force=true (which deletes them); tenant-admin only',
-      tags: ['workspaces'], params: S.wsParams, querystring: S.deleteQuery, response: S.withErrors({ 200: S.deleteWorkspaceResponse }, 404, 409),
+      tags: ['workspaces'], params: S.wsParams, querystring: deleteDryRunQuery,
+      response: S.withErrors({ 200: withDryRun(S.deleteWorkspaceResponse) }, 404, 409),
     },
   }, async (request): Promise<DeleteWorkspaceResponse> => {
     const { ws } = request.params
@@ -85,6 +92,10 @@ export const workspacesRoutes: FastifyPluginAsync<WorkspacesRoutesOptions> = asy
       throw new CtlError('E_CONFLICT',
         `workspace ${ws} holds ${held.length} resource(s) (${names}${held.length > 5 ? ', ...' : ''}); delete them first or use --force`,
         { resources: held.length })
+    }
+    if (isDryRun(request)) {
+      noteAudit(request, { detail: { resources: held.length } })
+      return { deleted: { name: ws, resources: held.length }, dryRun: true }
     }
     for (const summary of held) {
       const record = await store.getResourceById(summary.id)
