@@ -2,11 +2,11 @@
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify'
 import { CtlError } from '../../errors.js'
 import type { EngineApi, NodeDetail, RunDetail } from '../../engine/api.js'
-import type { ResourceRecord, RunRecord, Store } from '../../store/types.js'
+import type { ResourceRecord, RunRecord, StepRunRecord, Store } from '../../store/types.js'
 import type { Principal, RunsResponse } from '../../client/types.js'
 import { principalOf } from '../auth.js'
 import type { Verb } from '../../access/policy.js'
-import { requireOn } from '../../access/targets.js'
+import { decideOn, requireOn } from '../../access/targets.js'
 import { loadResource, resourceKey } from '../keys.js'
 import * as S from '../schemas.js'
 
@@ -23,6 +23,28 @@ export async function loadRunFor(store: Store, principal: Principal, verb: Verb,
   // A run of a deleted workflow is judged as the workflow was: its owner and grants are kept on the record.
   await requireOn(store, principal, verb, { workspace: run.workspace, type: resource?.type ?? 'workflow', name: run.resourceName }, resource)
   return { run, resource }
+}
+
+/**
+ * Runtime handle data a caller without `run` on the workflow still sees: how it runs, not where.
+ * Host paths (attemptDir, shmDir) and host process ids (supervisorPid, stepPid) are for those who
+ * may operate the run; a viewer (or a read/use grantee) sees the local mode, image and notes only.
+ * Kubernetes handles name cluster objects, not the host, and go out whole.
+ */
+const LOCAL_HANDLE_FOR_ALL: ReadonlySet<string> = new Set(['mode', 'image', 'notes'])
+
+function withoutHostDetails(step: StepRunRecord): StepRunRecord {
+  const h = step.runtimeHandle as { runtime?: unknown; id?: unknown; data?: unknown } | undefined
+  if (!h || typeof h !== 'object' || h.runtime === 'kubernetes') return step
+  const data = h.data && typeof h.data === 'object' ? (h.data as Record<string, unknown>) : {}
+  const kept = Object.fromEntries(Object.entries(data).filter(([k]) => LOCAL_HANDLE_FOR_ALL.has(k)))
+  return { ...step, runtimeHandle: { runtime: h.runtime, id: h.id, data: kept } }
+}
+
+/** Whether the caller may see host details of this run's attempts: `run` on its workflow. */
+async function seesHostDetails(store: Store, principal: Principal, run: RunRecord, resource: ResourceRecord | undefined): Promise<boolean> {
+  const key = { workspace: run.workspace, type: resource?.type ?? 'workflow', name: run.resourceName }
+  return (await decideOn(store, principal, 'run', key, resource)).allowed
 }
 
 export const runsRoutes: FastifyPluginAsync<RunsRoutesOptions> = async (fastify: FastifyInstance, opts) => {
@@ -105,10 +127,12 @@ export const runsRoutes: FastifyPluginAsync<RunsRoutesOptions> = async (fastify:
       response: S.withErrors({ 200: S.runDetailResponse }, 404),
     },
   }, async (request): Promise<RunDetail> => {
-    await loadRunFor(store, principalOf(request), 'runtime-get', request.params.id)
+    const principal = principalOf(request)
+    const { run, resource } = await loadRunFor(store, principal, 'runtime-get', request.params.id)
     const detail = await engine.runDetail(request.params.id)
     if (!detail) throw new CtlError('E_NOT_FOUND', `run ${request.params.id} not found`)
-    return detail
+    if (await seesHostDetails(store, principal, run, resource)) return detail
+    return { ...detail, steps: detail.steps.map(withoutHostDetails) }
   })
 
   fastify.get<{ Params: { id: string; node: string } }>('/api/v1/runs/:id/nodes/:node', {
@@ -118,9 +142,15 @@ export const runsRoutes: FastifyPluginAsync<RunsRoutesOptions> = async (fastify:
       response: S.withErrors({ 200: S.nodeDetailResponse }, 404),
     },
   }, async (request): Promise<NodeDetail> => {
-    await loadRunFor(store, principalOf(request), 'runtime-get', request.params.id)
+    const principal = principalOf(request)
+    const { run, resource } = await loadRunFor(store, principal, 'runtime-get', request.params.id)
     const detail = await engine.nodeDetail(request.params.id, request.params.node)
     if (!detail) throw new CtlError('E_NOT_FOUND', `run ${request.params.id} has no node "${request.params.node}"`)
-    return detail
+    if (await seesHostDetails(store, principal, run, resource)) return detail
+    const out: NodeDetail = { ...detail, attempts: detail.attempts.map(withoutHostDetails) }
+    // A local description names the step's host process; a cluster's names a Pod and stays.
+    const latest = detail.attempts.at(-1)?.runtimeHandle as { runtime?: unknown } | undefined
+    if (out.description && latest?.runtime !== 'kubernetes') delete out.description
+    return out
   })
 }
