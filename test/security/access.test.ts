@@ -4,14 +4,20 @@
 // mutating route (read from the OpenAPI document, so a new route cannot be forgotten) changes
 // nothing or is refused, and is audited; wrong keys from loopback do not lock out valid ones;
 // a key cannot outlive the key that made it; viewers do not see host paths or process ids.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { CtlClient } from '../../src/client/client.js'
 import { ManifestError } from '../../src/errors.js'
 import type { AuditEntry, ResourceRef, Role } from '../../src/client/types.js'
 import type { StepRunRecord } from '../../src/store/types.js'
+import { runCli } from '../cli/helpers.js'
 import { doc, rejection, startTestServer, waitFor, waitForRunEnd, workflow, type TestServer } from '../server/helpers.js'
 
 let t: TestServer
+/** The token of the user userWith() made last (for the CLI). */
+let lastToken = ''
 
 beforeAll(async () => {
   t = await startTestServer()
@@ -25,6 +31,7 @@ async function userWith(id: string, bindings: { role: Role; workspace?: string }
   await t.client.createUser({ id, name: `User ${id}`, type: 'person' })
   for (const b of bindings) await t.client.addTag(id, { tag: `roles:id:${b.role}`, ...(b.workspace ? { workspace: b.workspace } : {}) })
   const { token } = await t.client.createApiKey(id, expiresIn ? { expiresIn } : {})
+  lastToken = token
   return new CtlClient({ baseUrl: t.plane.url, apiKey: token })
 }
 
@@ -58,6 +65,7 @@ describe('volume use', () => {
   it('is refused at apply (located, 403, exit code 4) until granted, and checked again as a run starts', async () => {
     const vera = await userWith('vera', [{ role: 'data-dev', workspace: 'public' }])
     const bob = await userWith('bob-vol', [{ role: 'data-dev', workspace: 'public' }])
+    const bobToken = lastToken
     await vera.apply('public', [doc(volume('vera-data'))])
     expect(await bob.canI({ verb: 'use', type: 'volume', name: 'vera-data', workspace: 'public' })).toMatchObject({ allowed: false })
 
@@ -71,6 +79,24 @@ describe('volume use', () => {
       message: expect.stringContaining('may not use volume "vera-data" in workspace public'),
     })])
     expect(issues[0]!.message).toContain('--to user:bob-vol --permission use')
+    // The CLI prints the located issue and exits 4 (forbidden), not 1.
+    const home = mkdtempSync(join(tmpdir(), 'ctl-access-cli-'))
+    try {
+      const file = join(home, 'bob.yaml')
+      writeFileSync(file, [
+        'version: v2alpha', 'name: bobs-mount', 'type: workflow', 'spec:', '  dag:', '    - name: main', '      spec:',
+        '        stack: script', '        stackSpec: {interpreter: sh, script: "echo mounted"}', '        use:', '          volumes:',
+        '            - id: vera-data', '              directory: /data', '',
+      ].join('\n'))
+      const cli = await runCli(['resource', 'apply', '-f', file], {
+        env: { CTL_HOME: home, CTL_SERVER: t.plane.url, CTL_APIKEY: bobToken, CTL_CREDENTIALS: '', DBUS_SESSION_BUS_ADDRESS: '' },
+      })
+      expect(cli.code, cli.stderr).toBe(4)
+      expect(cli.stderr).toContain(`${file}:12:15  the workflow's owner bob-vol may not use volume "vera-data" in workspace public`)
+      expect(cli.stderr).toContain('(spec.dag[0].spec.use.volumes[0].id)')
+    } finally {
+      rmSync(home, { recursive: true, force: true })
+    }
     // Nothing was stored.
     expect((await rejection(bob.get({ workspace: 'public', type: 'workflow', name: 'bobs-mount' }))).code).toBe('E_NOT_FOUND')
 
