@@ -117,8 +117,9 @@ export class CtlClient {
     return this.json('GET', this.resourcePath(ref), { revisions: opts.revisions, unsanitized: opts.unsanitized })
   }
 
-  delete(ref: ResourceRef, opts: { force?: boolean } = {}): Promise<DeleteResponse> {
-    return this.json('DELETE', this.resourcePath(ref), { force: opts.force })
+  /** dryRun: checks (rights, dependents) and answers what would be deleted, deleting nothing. */
+  delete(ref: ResourceRef, opts: { force?: boolean; dryRun?: boolean } = {}): Promise<DeleteResponse> {
+    return this.json('DELETE', this.resourcePath(ref), { force: opts.force, ...(opts.dryRun ? { dryRun: true } : {}) })
   }
 
   async revisions(ref: ResourceRef): Promise<RevisionSummary[]> {

@@ -1,7 +1,9 @@
 // The authorization matrix, through the real HTTP API: every role × every verb × own/other
 // workspace × own/other's resource, and every grant permission × every verb. The expected
 // answers are written once, as tables below; each cell is one real call by a real user with
-// a real API key, and every wrong cell is named in the failure.
+// a real API key, and every wrong cell is named in the failure. The tenant-level routes (users,
+// keys, tags, workspaces, audit) and instance-level resources have tables of their own, and a
+// last test reads the OpenAPI document so that no route goes without a cell.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { CtlClient } from '../../src/client/client.js'
 import { CtlError } from '../../src/errors.js'
@@ -10,64 +12,64 @@ import { doc, startTestServer, waitForRunEnd, workflow, type TestServer } from '
 
 const OWN_WS = 'ws-own'
 const OTHER_WS = 'ws-other'
-const VERBS = ['apply', 'get', 'rget', 'log', 'run', 'stop', 'retry', 'delete', 'grant', 'secret', 'use'] as const
+const VERBS = ['apply', 'get', 'rget', 'log', 'run', 'stop', 'retry', 'delete', 'grant', 'secret', 'use', 'detail', 'grants', 'revoke', 'hold', 'drydel'] as const
 type CellVerb = (typeof VERBS)[number]
 
 // Y allowed, N refused (403), - not a cell. `apply` on an existing resource is an update; the
 // `new` scopes create one. Roles are bound in ws-own, except tenant-admin* (tenant-wide).
 // The owner of a resource manages it while holding any binding in its workspace.
 const ROLE_TABLE = `
-role           scope          apply get rget log run stop retry delete grant secret use
-tenant-admin*  own-ws:own     Y     Y   Y    Y   Y   Y    Y     Y      Y     Y      Y
-tenant-admin*  own-ws:other   Y     Y   Y    Y   Y   Y    Y     Y      Y     Y      Y
-tenant-admin*  other-ws:own   Y     Y   Y    Y   Y   Y    Y     Y      Y     Y      Y
-tenant-admin*  other-ws:other Y     Y   Y    Y   Y   Y    Y     Y      Y     Y      Y
-tenant-admin*  own-ws:new     Y     -   -    -   -   -    -     -      -     -      -
-tenant-admin*  other-ws:new   Y     -   -    -   -   -    -     -      -     -      -
-tenant-admin   own-ws:own     Y     Y   Y    Y   Y   Y    Y     Y      Y     Y      Y
-tenant-admin   own-ws:other   Y     Y   Y    Y   Y   Y    Y     Y      Y     Y      Y
-tenant-admin   other-ws:own   N     N   N    N   N   N    N     N      N     N      N
-tenant-admin   other-ws:other N     N   N    N   N   N    N     N      N     N      N
-tenant-admin   own-ws:new     Y     -   -    -   -   -    -     -      -     -      -
-tenant-admin   other-ws:new   N     -   -    -   -   -    -     -      -     -      -
-operator       own-ws:own     Y     Y   Y    Y   Y   Y    Y     Y      Y     Y      Y
-operator       own-ws:other   N     Y   Y    Y   Y   Y    Y     N      N     N      N
-operator       other-ws:own   N     N   N    N   N   N    N     N      N     N      N
-operator       other-ws:other N     N   N    N   N   N    N     N      N     N      N
-operator       own-ws:new     N     -   -    -   -   -    -     -      -     -      -
-operator       other-ws:new   N     -   -    -   -   -    -     -      -     -      -
-data-dev       own-ws:own     Y     Y   Y    Y   Y   Y    Y     Y      Y     Y      Y
-data-dev       own-ws:other   N     Y   Y    Y   N   N    N     N      N     N      N
-data-dev       other-ws:own   N     N   N    N   N   N    N     N      N     N      N
-data-dev       other-ws:other N     N   N    N   N   N    N     N      N     N      N
-data-dev       own-ws:new     Y     -   -    -   -   -    -     -      -     -      -
-data-dev       other-ws:new   N     -   -    -   -   -    -     -      -     -      -
-viewer         own-ws:own     Y     Y   Y    Y   Y   Y    Y     Y      Y     Y      Y
-viewer         own-ws:other   N     Y   Y    N   N   N    N     N      N     N      N
-viewer         other-ws:own   N     N   N    N   N   N    N     N      N     N      N
-viewer         other-ws:other N     N   N    N   N   N    N     N      N     N      N
-viewer         own-ws:new     N     -   -    -   -   -    -     -      -     -      -
-viewer         other-ws:new   N     -   -    -   -   -    -     -      -     -      -
-none           own-ws:own     N     N   N    N   N   N    N     N      N     N      N
-none           own-ws:other   N     N   N    N   N   N    N     N      N     N      N
-none           other-ws:own   N     N   N    N   N   N    N     N      N     N      N
-none           other-ws:other N     N   N    N   N   N    N     N      N     N      N
-none           own-ws:new     N     -   -    -   -   -    -     -      -     -      -
-none           other-ws:new   N     -   -    -   -   -    -     -      -     -      -
+role          scope          apply get rget log run stop retry delete grant secret use detail grants revoke hold drydel
+tenant-admin* own-ws:own     Y     Y   Y    Y   Y   Y    Y     Y      Y     Y      Y   Y      Y      Y      Y    Y
+tenant-admin* own-ws:other   Y     Y   Y    Y   Y   Y    Y     Y      Y     Y      Y   Y      Y      Y      Y    Y
+tenant-admin* other-ws:own   Y     Y   Y    Y   Y   Y    Y     Y      Y     Y      Y   Y      Y      Y      Y    Y
+tenant-admin* other-ws:other Y     Y   Y    Y   Y   Y    Y     Y      Y     Y      Y   Y      Y      Y      Y    Y
+tenant-admin* own-ws:new     Y     -   -    -   -   -    -     -      -     -      -   -      -      -      -    -
+tenant-admin* other-ws:new   Y     -   -    -   -   -    -     -      -     -      -   -      -      -      -    -
+tenant-admin  own-ws:own     Y     Y   Y    Y   Y   Y    Y     Y      Y     Y      Y   Y      Y      Y      Y    Y
+tenant-admin  own-ws:other   Y     Y   Y    Y   Y   Y    Y     Y      Y     Y      Y   Y      Y      Y      Y    Y
+tenant-admin  other-ws:own   N     N   N    N   N   N    N     N      N     N      N   N      N      N      N    N
+tenant-admin  other-ws:other N     N   N    N   N   N    N     N      N     N      N   N      N      N      N    N
+tenant-admin  own-ws:new     Y     -   -    -   -   -    -     -      -     -      -   -      -      -      -    -
+tenant-admin  other-ws:new   N     -   -    -   -   -    -     -      -     -      -   -      -      -      -    -
+operator      own-ws:own     Y     Y   Y    Y   Y   Y    Y     Y      Y     Y      Y   Y      Y      Y      Y    Y
+operator      own-ws:other   N     Y   Y    Y   Y   Y    Y     N      N     N      N   Y      N      N      Y    N
+operator      other-ws:own   N     N   N    N   N   N    N     N      N     N      N   N      N      N      N    N
+operator      other-ws:other N     N   N    N   N   N    N     N      N     N      N   N      N      N      N    N
+operator      own-ws:new     N     -   -    -   -   -    -     -      -     -      -   -      -      -      -    -
+operator      other-ws:new   N     -   -    -   -   -    -     -      -     -      -   -      -      -      -    -
+data-dev      own-ws:own     Y     Y   Y    Y   Y   Y    Y     Y      Y     Y      Y   Y      Y      Y      Y    Y
+data-dev      own-ws:other   N     Y   Y    Y   N   N    N     N      N     N      N   Y      N      N      N    N
+data-dev      other-ws:own   N     N   N    N   N   N    N     N      N     N      N   N      N      N      N    N
+data-dev      other-ws:other N     N   N    N   N   N    N     N      N     N      N   N      N      N      N    N
+data-dev      own-ws:new     Y     -   -    -   -   -    -     -      -     -      -   -      -      -      -    -
+data-dev      other-ws:new   N     -   -    -   -   -    -     -      -     -      -   -      -      -      -    -
+viewer        own-ws:own     Y     Y   Y    Y   Y   Y    Y     Y      Y     Y      Y   Y      Y      Y      Y    Y
+viewer        own-ws:other   N     Y   Y    N   N   N    N     N      N     N      N   Y      N      N      N    N
+viewer        other-ws:own   N     N   N    N   N   N    N     N      N     N      N   N      N      N      N    N
+viewer        other-ws:other N     N   N    N   N   N    N     N      N     N      N   N      N      N      N    N
+viewer        own-ws:new     N     -   -    -   -   -    -     -      -     -      -   -      -      -      -    -
+viewer        other-ws:new   N     -   -    -   -   -    -     -      -     -      -   -      -      -      -    -
+none          own-ws:own     N     N   N    N   N   N    N     N      N     N      N   N      N      N      N    N
+none          own-ws:other   N     N   N    N   N   N    N     N      N     N      N   N      N      N      N    N
+none          other-ws:own   N     N   N    N   N   N    N     N      N     N      N   N      N      N      N    N
+none          other-ws:other N     N   N    N   N   N    N     N      N     N      N   N      N      N      N    N
+none          own-ws:new     N     -   -    -   -   -    -     -      -     -      -   -      -      -      -    -
+none          other-ws:new   N     -   -    -   -   -    -     -      -     -      -   -      -      -      -    -
 `
 
 // Users with no binding at all, holding one grant permission on a resource someone else owns
 // in ws-own (`granted`), and nothing on another one (`ungranted`).
 const GRANT_TABLE = `
-permission  scope      apply get rget log run stop retry delete grant secret use
-read        granted    N     Y   Y    Y   N   N    N     N      N     N      N
-read        ungranted  N     N   N    N   N   N    N     N      N     N      N
-run         granted    N     Y   Y    Y   Y   Y    Y     N      N     N      N
-run         ungranted  N     N   N    N   N   N    N     N      N     N      N
-use         granted    N     Y   Y    N   N   N    N     N      N     N      Y
-use         ungranted  N     N   N    N   N   N    N     N      N     N      N
-manage      granted    Y     Y   Y    Y   Y   Y    Y     Y      Y     Y      Y
-manage      ungranted  N     N   N    N   N   N    N     N      N     N      N
+permission scope     apply get rget log run stop retry delete grant secret use detail grants revoke hold drydel
+read       granted   N     Y   Y    Y   N   N    N     N      N     N      N   Y      N      N      N    N
+read       ungranted N     N   N    N   N   N    N     N      N     N      N   N      N      N      N    N
+run        granted   N     Y   Y    Y   Y   Y    Y     N      N     N      N   Y      N      N      Y    N
+run        ungranted N     N   N    N   N   N    N     N      N     N      N   N      N      N      N    N
+use        granted   N     Y   Y    N   N   N    N     N      N     N      Y   Y      N      N      N    N
+use        ungranted N     N   N    N   N   N    N     N      N     N      N   N      N      N      N    N
+manage     granted   Y     Y   Y    Y   Y   Y    Y     Y      Y     Y      Y   Y      Y      Y      Y    Y
+manage     ungranted N     N   N    N   N   N    N     N      N     N      N   N      N      N      N    N
 `
 
 interface Row {
@@ -138,6 +140,14 @@ async function attempt(verb: CellVerb, c: CtlClient, f: Fixture, ws: string, new
       case 'stop': return c.stop(f.wf)
       case 'retry': return c.retry(f.wf)
       case 'delete': return c.delete(f.wf)
+      case 'drydel': return c.delete(f.wf, { dryRun: true })
+      case 'detail': return Promise.all([c.run(f.runId), c.node(f.runId, 'main')])
+      case 'grants': return c.grants(f.wf)
+      case 'revoke': return c.revoke(f.wf, { to: 'user:grantee', permission: 'read' })
+      case 'hold': {
+        await c.suspend(f.wf)
+        return c.resume(f.wf)
+      }
       case 'grant': return c.grant(f.wf, { to: 'user:grantee', permission: 'read' })
       case 'secret': return c.get(f.secret, { unsanitized: true })
       case 'use': {
@@ -161,7 +171,9 @@ async function attempt(verb: CellVerb, c: CtlClient, f: Fixture, ws: string, new
 }
 
 /** Verbs in an order where each leaves the resource usable for the next; delete last. */
-const ORDER: readonly CellVerb[] = ['get', 'rget', 'log', 'grant', 'secret', 'use', 'run', 'stop', 'retry', 'apply', 'delete']
+const ORDER: readonly CellVerb[] = [
+  'get', 'rget', 'detail', 'log', 'grants', 'grant', 'revoke', 'secret', 'use', 'run', 'hold', 'stop', 'retry', 'apply', 'drydel', 'delete',
+]
 
 async function drive(rows: Row[], setup: (row: Row) => Promise<{ client: CtlClient; fixture?: Fixture; ws: string }>): Promise<string[]> {
   const failures: string[] = []
@@ -230,4 +242,220 @@ describe('authorization matrix through the HTTP API', () => {
     })
     expect(failures, `\n${failures.join('\n')}\n`).toEqual([])
   }, 120_000)
+})
+
+// ---- tenant-level routes (users, keys, tags, workspaces, audit) and instance-level resources
+
+// Users, their keys and tags, workspaces and the audit log are `admin`: a tenant-wide
+// tenant-admin for tenant-level targets; a tenant-admin of ws-own binds roles there only.
+// Every target is someone else (or a workspace): what one may do to oneself is SELF below.
+const ADMIN_TABLE = `
+role          ucreate ulist uget udelete kcreate klist kdelete tget tadd tdel wcreate wget wdelete audit
+tenant-admin* Y       Y     Y    Y       Y       Y     Y       Y    Y    Y    Y       Y    Y       Y
+tenant-admin  N       N     N    N       N       N     N       N    Y    Y    N       Y    N       N
+operator      N       N     N    N       N       N     N       N    N    N    N       Y    N       N
+data-dev      N       N     N    N       N       N     N       N    N    N    N       Y    N       N
+viewer        N       N     N    N       N       N     N       N    N    N    N       Y    N       N
+none          N       N     N    N       N       N     N       N    N    N    N       N    N       N
+`
+
+// Instance-level resources (a compute here): reading is open to any binding; the rest is a
+// tenant-wide tenant-admin's. Run routes pass authorization, then say only workflows run.
+const INSTANCE_TABLE = `
+role          get rget run stop hold retry grants grant revoke drydel delete
+tenant-admin* Y   Y    Y   Y    Y    Y     Y      Y     Y      Y      Y
+tenant-admin  Y   Y    N   N    N    N     N      N     N      N      N
+operator      Y   Y    N   N    N    N     N      N     N      N      N
+data-dev      Y   Y    N   N    N    N     N      N     N      N      N
+viewer        Y   Y    N   N    N    N     N      N     N      N      N
+none          N   N    N   N    N    N     N      N     N      N      N
+`
+
+// Open to every authenticated caller, a role or not: about oneself, or answers filtered to what one may see.
+const SELF = ['whoami', 'info', 'self', 'selfkeys', 'selftags', 'list', 'workspaces', 'can-i'] as const
+
+function parseSimple(text: string): { who: string; cells: Map<string, boolean> }[] {
+  const lines = text.trim().split('\n').map((l) => l.trim().split(/\s+/))
+  const header = lines[0]!.slice(1)
+  return lines.slice(1).map((cols) => ({ who: cols[0]!, cells: new Map(header.map((h, i) => [h, cols[i + 1] === 'Y'])) }))
+}
+
+/** Whether a call got past authorization: 403 is a refusal; usage errors after it (only workflows run) are not. */
+async function passed(call: () => Promise<unknown>): Promise<Outcome> {
+  try {
+    await call()
+    return { allowed: true, note: 'ok' }
+  } catch (err) {
+    if (!(err instanceof CtlError)) throw err
+    if (err.code === 'E_FORBIDDEN') return { allowed: false, note: err.message }
+    if (err.code === 'E_USAGE' && /only workflows run/.test(err.message)) return { allowed: true, note: err.message }
+    throw new Error(`unexpected ${err.code}: ${err.message}`)
+  }
+}
+
+async function adminCall(col: string, c: CtlClient, n: string): Promise<unknown> {
+  // Fresh targets, made by the admin, so each cell stands alone.
+  const target = `tgt-${n}`
+  const needsUser = ['uget', 'udelete', 'kcreate', 'klist', 'kdelete', 'tget', 'tadd', 'tdel'].includes(col)
+  if (needsUser) await t.client.createUser({ id: target, name: target, type: 'application' })
+  switch (col) {
+    case 'ucreate': return c.createUser({ id: target, name: target, type: 'application' })
+    case 'ulist': return c.users()
+    case 'uget': return c.user(target)
+    case 'udelete': return c.deleteUser(target)
+    case 'kcreate': return c.createApiKey(target)
+    case 'klist': return c.apiKeys(target)
+    case 'kdelete': return c.deleteApiKey(target, (await t.client.createApiKey(target)).id)
+    case 'tget': return c.tags(target)
+    case 'tadd': return c.addTag(target, { tag: 'roles:id:viewer', workspace: OWN_WS })
+    case 'tdel': {
+      await t.client.addTag(target, { tag: 'roles:id:viewer', workspace: OWN_WS })
+      return c.deleteTag(target, { tag: 'roles:id:viewer', workspace: OWN_WS })
+    }
+    case 'wcreate': return c.createWorkspace({ name: target })
+    case 'wget': return c.workspace(OWN_WS)
+    case 'wdelete': {
+      await t.client.createWorkspace({ name: target })
+      return c.deleteWorkspace(target)
+    }
+    case 'audit': return c.audit({ limit: 1 })
+  }
+  throw new Error(`no call for ${col}`)
+}
+
+async function instanceCall(col: string, c: CtlClient, ref: ResourceRef): Promise<unknown> {
+  switch (col) {
+    case 'get': return c.get(ref)
+    case 'rget': return c.runs(ref)
+    case 'run': return c.runNow(ref)
+    case 'stop': return c.stop(ref)
+    case 'hold': return c.suspend(ref).then(() => c.resume(ref))
+    case 'retry': return c.retry(ref)
+    case 'grants': return c.grants(ref)
+    case 'grant': return c.grant(ref, { to: 'user:grantee', permission: 'read' })
+    case 'revoke': return c.revoke(ref, { to: 'user:grantee', permission: 'read' })
+    case 'drydel': return c.delete(ref, { dryRun: true })
+    case 'delete': return c.delete(ref)
+  }
+  throw new Error(`no call for ${col}`)
+}
+
+async function selfCall(col: (typeof SELF)[number], c: CtlClient, id: string): Promise<unknown> {
+  switch (col) {
+    case 'whoami': return c.whoami()
+    case 'info': return c.info()
+    case 'self': return c.user(id)
+    case 'selfkeys': {
+      const key = await c.createApiKey(id, { name: 'own' })
+      await c.apiKeys(id)
+      return c.deleteApiKey(id, key.id)
+    }
+    case 'selftags': return c.tags(id)
+    // Across workspaces: filtered to what one may see (one workspace without a binding there is refused).
+    case 'list': return c.list({ all: true })
+    case 'workspaces': return c.workspaces()
+    case 'can-i': return c.canI({ verb: 'get', type: 'workflow', workspace: OWN_WS })
+  }
+}
+
+/** Each route of the API, as `METHOD path`, and the table columns whose cells call it. */
+const ROUTE_CELLS: Record<string, string[]> = {
+  'POST /api/v1/workspaces/:ws/resources': ['role:apply'],
+  'GET /api/v1/resources': ['self:list'],
+  'GET /api/v1/workspaces/:ws/resources/:type/:name': ['role:get', 'role:secret'],
+  'DELETE /api/v1/workspaces/:ws/resources/:type/:name': ['role:delete', 'role:drydel'],
+  'GET /api/v1/instance/resources/:type/:name': ['instance:get'],
+  'DELETE /api/v1/instance/resources/:type/:name': ['instance:delete', 'instance:drydel'],
+  'POST /api/v1/workspaces/:ws/resources/:type/:name/runs': ['role:run'],
+  'GET /api/v1/workspaces/:ws/resources/:type/:name/runs': ['role:rget'],
+  'POST /api/v1/workspaces/:ws/resources/:type/:name/runs/stop': ['role:stop'],
+  'POST /api/v1/workspaces/:ws/resources/:type/:name/runs/suspend': ['role:hold'],
+  'POST /api/v1/workspaces/:ws/resources/:type/:name/runs/resume': ['role:hold'],
+  'POST /api/v1/workspaces/:ws/resources/:type/:name/runs/retry': ['role:retry'],
+  'POST /api/v1/instance/resources/:type/:name/runs': ['instance:run'],
+  'GET /api/v1/instance/resources/:type/:name/runs': ['instance:rget'],
+  'POST /api/v1/instance/resources/:type/:name/runs/stop': ['instance:stop'],
+  'POST /api/v1/instance/resources/:type/:name/runs/suspend': ['instance:hold'],
+  'POST /api/v1/instance/resources/:type/:name/runs/resume': ['instance:hold'],
+  'POST /api/v1/instance/resources/:type/:name/runs/retry': ['instance:retry'],
+  'GET /api/v1/runs/:id': ['role:detail'],
+  'GET /api/v1/runs/:id/nodes/:node': ['role:detail'],
+  'GET /api/v1/runs/:id/logs': ['role:log'],
+  'GET /api/v1/whoami': ['self:whoami'],
+  'GET /api/v1/info': ['self:info'],
+  'POST /api/v1/users': ['admin:ucreate'],
+  'GET /api/v1/users': ['admin:ulist'],
+  'GET /api/v1/users/:id': ['admin:uget', 'self:self'],
+  'DELETE /api/v1/users/:id': ['admin:udelete'],
+  'POST /api/v1/users/:id/apikeys': ['admin:kcreate', 'self:selfkeys'],
+  'GET /api/v1/users/:id/apikeys': ['admin:klist', 'self:selfkeys'],
+  'DELETE /api/v1/users/:id/apikeys/:keyId': ['admin:kdelete', 'self:selfkeys'],
+  'GET /api/v1/users/:id/tags': ['admin:tget', 'self:selftags'],
+  'POST /api/v1/users/:id/tags': ['admin:tadd'],
+  'DELETE /api/v1/users/:id/tags': ['admin:tdel'],
+  'POST /api/v1/workspaces': ['admin:wcreate'],
+  'GET /api/v1/workspaces': ['self:workspaces'],
+  'GET /api/v1/workspaces/:ws': ['admin:wget'],
+  'DELETE /api/v1/workspaces/:ws': ['admin:wdelete'],
+  'GET /api/v1/workspaces/:ws/resources/:type/:name/grants': ['role:grants'],
+  'POST /api/v1/workspaces/:ws/resources/:type/:name/grants': ['role:grant'],
+  'DELETE /api/v1/workspaces/:ws/resources/:type/:name/grants': ['role:revoke'],
+  'GET /api/v1/instance/resources/:type/:name/grants': ['instance:grants'],
+  'POST /api/v1/instance/resources/:type/:name/grants': ['instance:grant'],
+  'DELETE /api/v1/instance/resources/:type/:name/grants': ['instance:revoke'],
+  'POST /api/v1/auth/can-i': ['self:can-i', 'role:use'],
+  'GET /api/v1/audit': ['admin:audit'],
+}
+/** Unauthenticated by design. */
+const PUBLIC_ROUTES = ['GET /healthz', 'GET /api/v1/openapi.json']
+
+describe('authorization matrix: tenant-level and instance-level routes', () => {
+  const roleOf = (who: string) => who.replace('*', '') as Role | 'none'
+  const bindingsOf = (who: string) => roleOf(who) === 'none' ? [] : [{ role: roleOf(who) as Role, ...(who.endsWith('*') ? {} : { workspace: OWN_WS }) }]
+
+  it('users, keys, tags, workspaces and the audit log', async () => {
+    const failures: string[] = []
+    let n = 0
+    for (const row of parseSimple(ADMIN_TABLE)) {
+      const c = await addUser(`adm-${slug(row.who)}`, bindingsOf(row.who))
+      for (const [col, expected] of row.cells) {
+        const got = await passed(() => adminCall(col, c, `${slug(row.who)}-${++n}`))
+        if (got.allowed !== expected) failures.push(`${row.who} × ${col}: expected ${expected ? 'ALLOW' : 'DENY'}, got ${got.allowed ? 'ALLOW' : 'DENY'} (${got.note})`)
+      }
+      for (const col of SELF) {
+        const got = await passed(() => selfCall(col, c, `adm-${slug(row.who)}`))
+        if (!got.allowed) failures.push(`${row.who} × ${col}: refused what anyone may do (${got.note})`)
+      }
+    }
+    expect(failures, `\n${failures.join('\n')}\n`).toEqual([])
+  }, 60_000)
+
+  it('instance-level resources', async () => {
+    const failures: string[] = []
+    for (const row of parseSimple(INSTANCE_TABLE)) {
+      const c = await addUser(`inst-${slug(row.who)}`, bindingsOf(row.who))
+      const name = `nodes-${slug(row.who)}`
+      await t.client.apply('public', [doc({ name, version: 'v1', type: 'compute', compute: { purpose: 'runnable', nodePool: { nodeSelector: { size: 'big' } } } })])
+      const ref: ResourceRef = { workspace: null, type: 'compute', name }
+      for (const [col, expected] of row.cells) {
+        const got = await passed(() => instanceCall(col, c, ref))
+        if (got.allowed !== expected) failures.push(`${row.who} × ${col}: expected ${expected ? 'ALLOW' : 'DENY'}, got ${got.allowed ? 'ALLOW' : 'DENY'} (${got.note})`)
+      }
+    }
+    expect(failures, `\n${failures.join('\n')}\n`).toEqual([])
+  }, 60_000)
+
+  it('every route of the API is called by a cell of these tables', async () => {
+    const openapi = (await (await fetch(`${t.plane.url}/api/v1/openapi.json`)).json()) as { paths: Record<string, Record<string, unknown>> }
+    const routes = Object.entries(openapi.paths).flatMap(([path, ops]) =>
+      Object.keys(ops).map((m) => `${m.toUpperCase()} ${path.replace(/\{([^}]+)\}/g, ':$1')}`))
+    const columns = new Set([
+      ...VERBS.map((v) => `role:${v}`),
+      ...[...parseSimple(ADMIN_TABLE)[0]!.cells.keys()].map((c) => `admin:${c}`),
+      ...[...parseSimple(INSTANCE_TABLE)[0]!.cells.keys()].map((c) => `instance:${c}`),
+      ...SELF.map((c) => `self:${c}`),
+    ])
+    expect(routes.filter((r) => !PUBLIC_ROUTES.includes(r) && !(ROUTE_CELLS[r] ?? []).some((c) => columns.has(c))), 'routes no cell calls').toEqual([])
+    expect(Object.keys(ROUTE_CELLS).filter((r) => !routes.includes(r)), 'cells for routes that do not exist').toEqual([])
+  })
 })
