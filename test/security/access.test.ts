@@ -13,6 +13,7 @@ import { ManifestError } from '../../src/errors.js'
 import type { AuditEntry, ResourceRef, Role } from '../../src/client/types.js'
 import type { StepRunRecord } from '../../src/store/types.js'
 import { runCli } from '../cli/helpers.js'
+import { runAudit } from '../../src/cli/verbs/audit.js'
 import { doc, rejection, startTestServer, waitFor, waitForRunEnd, workflow, type TestServer } from '../server/helpers.js'
 
 let t: TestServer
@@ -350,5 +351,11 @@ describe('dryRun on every mutating route', () => {
     expect(await snapshot()).toEqual(before)
     // The victim's key still works: the dry delete of the user and of the key did nothing.
     expect((await new CtlClient({ baseUrl: t.plane.url, apiKey: victimKey.token }).whoami()).id).toBe('dry-victim')
+
+    // `ctl audit get` says which entries were dry runs.
+    const out: string[] = []
+    const session = { client: t.client, context: { name: 'test', server: t.plane.url, workspace: 'public' }, workspace: 'public' }
+    await runAudit(session, { limit: 5, output: 'table' }, { out: (text) => out.push(text), err: () => undefined, isTty: false })
+    expect(out.join('\n')).toMatch(/\| (ok|denied|error) \(dry run\)\s*\|/)
   }, 60_000)
 })
