@@ -81,6 +81,11 @@ export async function harness(opts: { maxParallelSteps?: number; now?: () => Dat
       return res.resource
     },
     async applyVolume(id) {
+      // Mounting needs `use` on the volume (checked as each step starts): its owner alice, who owns the workflows too, must be a user of the workspace.
+      if (!(await store.getUser('alice'))) {
+        await store.createUser({ id: 'alice', name: 'Alice', type: 'person' })
+        await store.addRoleBinding({ userId: 'alice', role: 'data-dev', workspace: 'public', createdBy: 'admin' })
+      }
       const manifest = { meta: { name: id, version: 'v1beta', type: 'volume', tags: [], layer: 'user', workspace: 'public' }, volume: { size: '1Gi', accessMode: 'ReadWriteMany', type: 'temp' } }
       const res = await store.applyResource({ workspace: 'public', type: 'volume', name: id, version: 'v1beta', manifest, owner: 'alice' })
       h.engine.resourceApplied(res.resource, res.outcome)

@@ -4,13 +4,12 @@ import type { FastifyInstance, FastifyPluginAsync, FastifyRequest } from 'fastif
 import { CtlError } from '../../errors.js'
 import type { RoleBindingRecord, Store, UserRecord } from '../../store/types.js'
 import type {
-  ApiKeyInfo, ApiKeysResponse, CreateApiKeyRequest, CreateApiKeyResponse, CreateUserRequest, Role, TagChangeResponse,
-  TagRequest, TagsResponse, UserInfo, UserResponse, UsersResponse, UserTag,
+  ApiKeyInfo, ApiKeysResponse, CreateApiKeyRequest, CreateApiKeyResponse, CreateUserRequest, Principal, Role,
+  TagChangeResponse, TagRequest, TagsResponse, UserInfo, UserResponse, UsersResponse, UserTag,
 } from '../../client/types.js'
 import { ROLES } from '../../client/types.js'
 import { newToken, principalOf, sha256Hex } from '../auth.js'
 import { decide, requireAllowed, type AdminTargetType } from '../../access/policy.js'
-import type { Principal } from '../../client/types.js'
 import { noteAudit } from '../audit.js'
 import { isDryRun } from '../dry-run.js'
 import { parseDuration } from '../duration.js'
