@@ -319,6 +319,14 @@ describe('dryRun on every mutating route', () => {
     expect(routes.filter((r) => !(r in calls)), 'a mutating route this test does not call').toEqual([])
     expect(Object.keys(calls).filter((r) => !routes.includes(r)), 'a call for a route that does not exist').toEqual([])
 
+    // The routes that honour dryRun say so in the document.
+    for (const [route, { expect: want }] of Object.entries(calls)) {
+      if (want !== 'honoured') continue
+      const [method, path] = route.split(' ') as [string, string]
+      const op = openapi.paths[path.replace(/:([A-Za-z]+)/g, '{$1}')]![method.toLowerCase()] as { parameters?: { name: string; in: string }[] }
+      expect(op.parameters ?? [], route).toContainEqual(expect.objectContaining({ name: 'dryRun', in: 'query' }))
+    }
+
     const before = await snapshot()
     const failures: string[] = []
     for (const route of routes) {
