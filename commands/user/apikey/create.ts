@@ -16,7 +16,7 @@ ctl login --apikey TOKEN, or as Authorization: Bearer TOKEN.`
   static override flags = {
     id: Flags.string({ char: 'i', summary: 'User the key is for (default: you)' }),
     name: Flags.string({ char: 'n', summary: 'Key name' }),
-    duration: Flags.string({ char: 'd', summary: 'Lifetime: 30m, 24h, 30d, 1w, 1d12h (default: no expiry)' }),
+    duration: Flags.string({ char: 'd', summary: 'Lifetime: 30m, 24h, 30d, 1w, 1d12h (default: as long as the calling key lives; longer only for a tenant-wide tenant-admin)' }),
     ...outputFlag,
     ...contextFlag,
   }
