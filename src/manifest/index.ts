@@ -15,7 +15,8 @@ export type { ManifestContext } from './context.js'
 export type { SourceText } from './load.js'
 export { parseSource, readSources, YAML_LIMITS } from './load.js'
 export { schemaFor, schemaIds, supportedVersions } from './schemas.js'
-export { parseStackRef, durationSeconds } from './normalize.js'
+export { parseStackRef } from './normalize.js'
+export { MANIFEST_LIMITS, envNameProblem, type ManifestLimitSettings } from './limits.js'
 
 export interface LintOptions {
   interpolate: boolean

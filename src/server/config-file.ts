@@ -8,9 +8,9 @@ import { homedir } from 'node:os'
 import { dirname, isAbsolute, join, resolve } from 'node:path'
 import type { ErrorObject, ValidateFunction } from 'ajv'
 import { CtlError, ManifestError, type ManifestIssue } from '../errors.js'
-import { parseDurationMs } from '../engine/retry.js'
+import { readDuration, MAX_CALENDAR_DURATION_MS } from '../duration.js'
 import { DEFAULT_LOG_RETENTION, parseRetention } from '../logs/retention.js'
-import { kubernetesEnvOf, kubernetesOptionsOf, type KubeStartFlags } from './kube-flags.js'
+import { KUBE_DURATION, kubernetesEnvOf, kubernetesOptionsOf, type KubeStartFlags } from './kube-flags.js'
 import type { KubernetesServerOptions, RuntimeKind } from './server.js'
 
 /** Read from the data dir when no --config is given (the data dir itself is never set in the file: it may live there). */
@@ -316,24 +316,17 @@ export async function loadServerConfig(file: string): Promise<{ file: string; va
   // Durations are checked next to the schema, so that one run reports every problem of the file.
   const root = isPlainObject(doc.value) ? doc.value : {}
   const kube = isPlainObject(root['kubernetes']) ? root['kubernetes'] : {}
-  const duration = (path: string[], value: unknown, valid: (text: string) => boolean, examples: string): void => {
-    if ((typeof value === 'string' || typeof value === 'number') && !valid(String(value))) {
-      issues.push(issueAt(doc, 'E_SCHEMA', path, `${JSON.stringify(String(value))} is not a duration such as ${examples}`))
-    }
+  const duration = (path: string[], value: unknown, opts: { maxMs: number; allowZero: boolean; bareSeconds: boolean }): void => {
+    if (typeof value !== 'string' && typeof value !== 'number') return
+    if (path[0] === 'logRetention' && value === 'forever') return
+    const r = readDuration(value, { ...opts, what: path[path.length - 1] })
+    if (!r.ok) issues.push(issueAt(doc, r.reason === 'too-long' ? 'E_LIMIT' : 'E_DURATION', path, r.message))
   }
-  duration(['logRetention'], root['logRetention'], isRetention, '30d, 12h or 90m (0 keeps logs forever)')
-  for (const key of ['imagePullGrace', 'podTtl']) duration(['kubernetes', key], kube[key], (t) => parseDurationMs(t) !== undefined, '90s, 2m or 1h')
+  // The same grammar and bounds as the flags (parseRetention, kube-flags.ts), with the file's line.
+  duration(['logRetention'], root['logRetention'], { maxMs: MAX_CALENDAR_DURATION_MS, allowZero: true, bareSeconds: false })
+  for (const key of ['imagePullGrace', 'podTtl']) duration(['kubernetes', key], kube[key], KUBE_DURATION)
   if (issues.length > 0) throw new ManifestError(sortIssues(issues))
   return { file, values: doc.value as ServerConfigFile }
-}
-
-function isRetention(value: string | number): boolean {
-  try {
-    parseRetention(String(value))
-    return true
-  } catch {
-    return false
-  }
 }
 
 async function compileValidator(): Promise<ValidateFunction> {

@@ -172,15 +172,15 @@ describe('server config file errors: file, line, column and field', () => {
 
   it('refuses durations it cannot read', async () => {
     expect(await problems('logRetention: 30\nkubernetes:\n  imagePullGrace: 2 minutes\n  podTtl: soon\n')).toEqual([
-      'server.yaml:1:1  "30" is not a duration such as 30d, 12h or 90m (0 keeps logs forever) (logRetention)',
-      'server.yaml:3:3  "2 minutes" is not a duration such as 90s, 2m or 1h (kubernetes.imagePullGrace)',
-      'server.yaml:4:3  "soon" is not a duration such as 90s, 2m or 1h (kubernetes.podTtl)',
+      'server.yaml:1:1  logRetention 30 is not a duration (a unit is missing); write for example 500ms, 30s, 1m30s, 2h, 1d, 1w or PT1H (logRetention)',
+      'server.yaml:3:3  imagePullGrace "2 minutes" is not a duration (a unit follows its number without a space); write for example 90 (seconds), 500ms, 30s, 1m30s, 2h, 1d or PT1H (kubernetes.imagePullGrace)',
+      'server.yaml:4:3  podTtl "soon" is not a duration (a duration starts with a number); write for example 90 (seconds), 500ms, 30s, 1m30s, 2h, 1d or PT1H (kubernetes.podTtl)',
     ])
   })
 
   it('reports schema and duration problems together, in line order', async () => {
     expect(await problems('kubernetes:\n  podTtl: -5\n  namespacePrefx: a\nport: x\n')).toEqual([
-      'server.yaml:2:3  "-5" is not a duration such as 90s, 2m or 1h (kubernetes.podTtl)',
+      'server.yaml:2:3  podTtl -5 is not a duration; write for example 90 (seconds), 500ms, 30s, 1m30s, 2h, 1d or PT1H (kubernetes.podTtl)',
       'server.yaml:3:3  unknown field "namespacePrefx"; did you mean "namespacePrefix"? (kubernetes.namespacePrefx)',
       'server.yaml:4:1  must be an integer (port)',
     ])
@@ -188,7 +188,7 @@ describe('server config file errors: file, line, column and field', () => {
 
   it('checks the file even where a flag overrides it', async () => {
     expect(await problems('kubernetes:\n  podTtl: soon\n', { 'pod-ttl': '1m' })).toEqual([
-      'server.yaml:2:3  "soon" is not a duration such as 90s, 2m or 1h (kubernetes.podTtl)',
+      'server.yaml:2:3  podTtl "soon" is not a duration (a duration starts with a number); write for example 90 (seconds), 500ms, 30s, 1m30s, 2h, 1d or PT1H (kubernetes.podTtl)',
     ])
   })
 
@@ -197,13 +197,13 @@ describe('server config file errors: file, line, column and field', () => {
       (await resolveServerSettings({ flags, env, dataDir: folder() }).catch((e: unknown) => e)) as CtlError
     const ttl = await bad({ 'pod-ttl': 'soon' }, {})
     expect(ttl).toBeInstanceOf(CtlError)
-    expect([ttl.code, ttl.message]).toEqual(['E_USAGE', '--pod-ttl "soon" is not a duration such as 90s, 2m or 1h'])
+    expect([ttl.code, ttl.message]).toEqual(['E_USAGE', '--pod-ttl "soon" is not a duration (a duration starts with a number); write for example 90 (seconds), 500ms, 30s, 1m30s, 2h, 1d or PT1H'])
     const runtime = await bad({}, { CTL_RUNTIME: 'docker' })
     expect([runtime.code, runtime.message]).toEqual(['E_USAGE', 'runtime "docker" is not one of local, kubernetes'])
     const steps = await bad({}, { CTL_MAX_PARALLEL_STEPS: 'many' })
     expect([steps.code, steps.message]).toEqual(['E_USAGE', 'CTL_MAX_PARALLEL_STEPS "many" is not a whole number'])
     const retention = await bad({ 'log-retention': 'long' }, {})
-    expect([retention.code, retention.message]).toEqual(['E_USAGE', 'log retention "long" is not a duration such as 30d, 12h or 90m (0 keeps logs forever)'])
+    expect([retention.code, retention.message]).toEqual(['E_USAGE', 'log retention "long" is not a duration (a duration starts with a number); write for example 500ms, 30s, 1m30s, 2h, 1d, 1w or PT1H'])
   })
 })
 

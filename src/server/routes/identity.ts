@@ -11,7 +11,7 @@ import { ROLES } from '../../client/types.js'
 import { newToken, principalOf, sha256Hex } from '../auth.js'
 import { requireAllowed, type AdminTargetType } from '../authz.js'
 import { noteAudit } from '../audit.js'
-import { parseDuration } from '../duration.js'
+import { MAX_CALENDAR_DURATION_MS, parseDuration } from '../../duration.js'
 import * as S from '../schemas.js'
 
 export interface IdentityRoutesOptions {
@@ -118,7 +118,7 @@ export const identityRoutes: FastifyPluginAsync<IdentityRoutesOptions> = async (
   }, async (request): Promise<CreateApiKeyResponse> => {
     requireSelfOrAdmin(request, request.params.id, 'apikey')
     const body = request.body ?? {}
-    const expiresAt = body.expiresIn !== undefined ? new Date(Date.now() + parseDuration(body.expiresIn, 'expiresIn')).toISOString() : undefined
+    const expiresAt = body.expiresIn !== undefined ? new Date(Date.now() + parseDuration(body.expiresIn, { what: 'expiresIn', maxMs: MAX_CALENDAR_DURATION_MS })).toISOString() : undefined
     const token = newToken()
     const name = body.name ?? `key-${new Date().toISOString().slice(0, 10)}`
     const key = await store.createApiKey({ userId: request.params.id, name, hash: sha256Hex(token), expiresAt })
