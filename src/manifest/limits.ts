@@ -65,6 +65,24 @@ export function envNameProblem(name: string): string | undefined {
   return undefined
 }
 
+/** Steps of a raw workflow body beyond the bound; checked before the schema so a huge DAG costs no more work. */
+export function stepCountIssues(doc: LoadedDocument, settings: ManifestLimitSettings | undefined): ManifestIssue[] {
+  const max = settings?.maxStepsPerWorkflow ?? MANIFEST_LIMITS.stepsPerWorkflow
+  const value = doc.value
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return []
+  const root = value as Record<string, unknown>
+  if (root['type'] !== 'workflow') return []
+  const issues: ManifestIssue[] = []
+  for (const bodyKey of ['workflow', 'spec']) {
+    const body = root[bodyKey]
+    const dag = typeof body === 'object' && body !== null ? (body as Record<string, unknown>)['dag'] : undefined
+    if (Array.isArray(dag) && dag.length > max) {
+      issues.push(issueAt(doc, 'E_LIMIT', [bodyKey, 'dag'], `the workflow has ${dag.length} steps; at most ${max} are allowed in one workflow`))
+    }
+  }
+  return issues
+}
+
 /**
  * Every string and key of a raw document: no NUL byte (C programs, paths and the environment would cut the
  * value there), none longer than the bound. Runs before the schema, so that nothing later sees them.

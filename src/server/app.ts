@@ -4,6 +4,7 @@ import Fastify, { type FastifyInstance } from 'fastify'
 import type { EngineApi } from '../engine/api.js'
 import type { Store } from '../store/types.js'
 import type { SecretBox } from '../secrets/crypto.js'
+import type { ManifestLimitSettings } from '../manifest/index.js'
 import { authPlugin, type AuthLimits } from './auth.js'
 import { auditPlugin } from './audit.js'
 import { installErrorHandling } from './errors.js'
@@ -36,6 +37,8 @@ export interface AppDeps {
   revealSecrets?: RevealSecrets
   /** Seals secret values at apply; without it applying a secret is refused. */
   secrets?: SecretBox
+  /** Bounds on manifests this server sets (steps per workflow). */
+  manifestLimits?: ManifestLimitSettings
 }
 
 // API keys are looked up by hash on every request, so revoking one needs no restart; see auth.ts.
@@ -63,7 +66,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   app.register(async (api) => {
     await api.register(auditPlugin, { store })
     await api.register(authPlugin, { store, limits: deps.authLimits })
-    await api.register(resourcesRoutes, { store, engine, revealSecrets: deps.revealSecrets, secrets: deps.secrets })
+    await api.register(resourcesRoutes, { store, engine, revealSecrets: deps.revealSecrets, secrets: deps.secrets, limits: deps.manifestLimits })
     await api.register(runsRoutes, { store, engine })
     await api.register(logsRoutes, { store, closing: closing.signal, pollMs: deps.logPollMs })
     await api.register(metaRoutes, { store, engine, version })

@@ -10,6 +10,7 @@ import type { ErrorObject, ValidateFunction } from 'ajv'
 import { CtlError, ManifestError, type ManifestIssue } from '../errors.js'
 import { readDuration, MAX_CALENDAR_DURATION_MS } from '../duration.js'
 import { DEFAULT_LOG_RETENTION, parseRetention } from '../logs/retention.js'
+import { MANIFEST_LIMITS } from '../manifest/limits.js'
 import { KUBE_DURATION, kubernetesEnvOf, kubernetesOptionsOf, type KubeStartFlags } from './kube-flags.js'
 import type { KubernetesServerOptions, RuntimeKind } from './server.js'
 
@@ -23,6 +24,7 @@ export const SERVER_DEFAULTS = {
   port: 7419,
   host: '127.0.0.1',
   maxParallelSteps: 32,
+  maxStepsPerWorkflow: MANIFEST_LIMITS.stepsPerWorkflow,
   logRetention: DEFAULT_LOG_RETENTION,
   runtime: 'local' as RuntimeKind,
   namespacePrefix: 'ctl-',
@@ -38,6 +40,7 @@ export interface ServerStartFlags {
   port?: number
   host?: string
   'max-parallel-steps'?: number
+  'max-steps-per-workflow'?: number
   'log-retention'?: string
   runtime?: string
   kubeconfig?: string
@@ -56,6 +59,7 @@ export interface ServerConfigFile {
   port?: number
   host?: string
   maxParallelSteps?: number
+  maxStepsPerWorkflow?: number
   logRetention?: string | number
   runtime?: RuntimeKind
   advertiseUrl?: string
@@ -76,6 +80,7 @@ export type SettingName =
   | 'port'
   | 'host'
   | 'maxParallelSteps'
+  | 'maxStepsPerWorkflow'
   | 'logRetention'
   | 'runtime'
   | 'advertiseUrl'
@@ -95,6 +100,8 @@ export interface ServerSettings {
   port: number
   host: string
   maxParallelSteps: number
+  /** Steps one workflow may have (lint refuses more, 422 from the API). */
+  maxStepsPerWorkflow: number
   /** 0 keeps logs forever. */
   logRetentionMs: number
   runtime: RuntimeKind
@@ -172,6 +179,7 @@ export async function resolveServerSettings(input: ResolveInput): Promise<Resolv
     port: pick('port', given.port, fromFile.port, SERVER_DEFAULTS.port),
     host: pick('host', given.host, fromFile.host, SERVER_DEFAULTS.host),
     maxParallelSteps: pick('maxParallelSteps', given.maxParallelSteps, fromFile.maxParallelSteps, SERVER_DEFAULTS.maxParallelSteps),
+    maxStepsPerWorkflow: checkedStepBound(pick('maxStepsPerWorkflow', given.maxStepsPerWorkflow, fromFile.maxStepsPerWorkflow, SERVER_DEFAULTS.maxStepsPerWorkflow)),
     logRetentionMs: parseRetention(logRetention),
     runtime,
   }
@@ -181,6 +189,7 @@ export async function resolveServerSettings(input: ResolveInput): Promise<Resolv
   const childEnv: Record<string, string> = {
     CTL_RUNTIME: runtime,
     CTL_MAX_PARALLEL_STEPS: String(options.maxParallelSteps),
+    CTL_MAX_STEPS_PER_WORKFLOW: String(options.maxStepsPerWorkflow),
     CTL_LOG_RETENTION: logRetention,
     ...(options.advertiseUrl ? { CTL_ADVERTISE_URL: options.advertiseUrl } : {}),
     ...kubernetesEnvOf(kube),
@@ -225,6 +234,7 @@ function givenSettings(flags: ServerStartFlags, env: Record<string, string | und
     port: flagOnly(flags.port),
     host: flagOnly(flags.host),
     maxParallelSteps: int(flags['max-parallel-steps'], 'CTL_MAX_PARALLEL_STEPS'),
+    maxStepsPerWorkflow: int(flags['max-steps-per-workflow'], 'CTL_MAX_STEPS_PER_WORKFLOW'),
     logRetention: text(flags['log-retention'], 'CTL_LOG_RETENTION'),
     runtime: runtime as Given<RuntimeKind> | undefined,
     kubeconfig: text(flags.kubeconfig, 'CTL_KUBECONFIG'),
@@ -237,6 +247,16 @@ function givenSettings(flags: ServerStartFlags, env: Record<string, string | und
     storageClass: text(flags['storage-class'], 'CTL_STORAGE_CLASS'),
     advertiseUrl: text(flags['advertise-url'], 'CTL_ADVERTISE_URL'),
   }
+}
+
+/** The largest `maxStepsPerWorkflow` a server may set: a DAG is checked and scheduled in memory. */
+export const MAX_STEPS_PER_WORKFLOW_SETTING = 100_000
+
+function checkedStepBound(n: number): number {
+  if (!Number.isInteger(n) || n < 1 || n > MAX_STEPS_PER_WORKFLOW_SETTING) {
+    throw new CtlError('E_USAGE', `max steps per workflow ${n} must be a whole number from 1 to ${MAX_STEPS_PER_WORKFLOW_SETTING}`)
+  }
+  return n
 }
 
 /** An http(s) URL without a trailing slash. */
@@ -266,6 +286,7 @@ const CONFIG_SCHEMA = {
     port: { type: 'integer', minimum: 0, maximum: 65535 },
     host: { type: 'string', minLength: 1 },
     maxParallelSteps: { type: 'integer', minimum: 1 },
+    maxStepsPerWorkflow: { type: 'integer', minimum: 1, maximum: MAX_STEPS_PER_WORKFLOW_SETTING },
     logRetention: durationSchema,
     runtime: { enum: [...RUNTIMES] },
     advertiseUrl: { type: 'string', pattern: '^https?://' },
