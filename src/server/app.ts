@@ -7,7 +7,7 @@ import type { SecretBox } from '../secrets/crypto.js'
 import type { ManifestLimitSettings } from '../manifest/index.js'
 import { authPlugin, type AuthLimits } from './auth.js'
 import { auditPlugin } from './audit.js'
-import { installErrorHandling } from './errors.js'
+import { frameworkErrors, installErrorHandling, MAX_PARAM_LENGTH } from './errors.js'
 import { collectRoutes, healthRoutes, openapiRoutes } from './openapi.js'
 import { auditRoutes } from './routes/audit.js'
 import { grantsRoutes } from './routes/grants.js'
@@ -46,6 +46,8 @@ export interface AppDeps {
 export function buildApp(deps: AppDeps): FastifyInstance {
   const app = Fastify({
     bodyLimit: deps.bodyLimit ?? DEFAULT_BODY_LIMIT,
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
+    frameworkErrors,
     logger: deps.logFile ? { level: deps.logLevel ?? 'info', file: deps.logFile } : false,
     // close() lets in-flight requests finish and drops idle keep-alive sockets; open log
     // follows are ended through `closing` (preClose) so they do not hold it up.

@@ -43,6 +43,21 @@ function fromFastifyError(err: FastifyError): CtlError | undefined {
   return undefined
 }
 
+/** Fastify's `maxParamLength` (its default): a longer path segment is refused before any route runs. */
+export const MAX_PARAM_LENGTH = 100
+
+/**
+ * Errors the router raises before any hook runs (Fastify's `frameworkErrors`): a malformed or over-long path
+ * segment. Without this they go out in Fastify's own shape, echoing the whole URL back.
+ */
+export function frameworkErrors(err: FastifyError, _request: FastifyRequest, reply: FastifyReply): void {
+  if (err.code === 'FST_ERR_MAX_PARAM_LENGTH') {
+    void reply.code(414).send(errorBody('E_TOO_LARGE', `a path segment is longer than ${MAX_PARAM_LENGTH} characters`))
+    return
+  }
+  void reply.code(400).send(errorBody('E_USAGE', err.code === 'FST_ERR_BAD_URL' ? 'the URL is not valid (malformed percent-encoding?)' : 'the request cannot be routed'))
+}
+
 export function installErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError | CtlError | Error, request: FastifyRequest, reply: FastifyReply) => {
     const ctl = err instanceof CtlError ? err : fromFastifyError(err as FastifyError)

@@ -56,4 +56,18 @@ describe('bounds through the API', () => {
     const far = await raw('GET', '/api/v1/audit?since=%2B275760-09-13T00:00:00.001Z')
     expect(far.status).toBe(400)
   })
+
+  it('an over-long or malformed path segment is answered in our error shape, without echoing the URL (found by the API fuzz test)', async () => {
+    const long = await raw('GET', `/api/v1/users/${'a'.repeat(5000)}`)
+    expect([long.status, long.body.error?.code]).toEqual([414, 'E_TOO_LARGE'])
+    expect(long.body.error?.message).toBe('a path segment is longer than 100 characters')
+    const bad = await raw('GET', '/api/v1/users/%E0%A4%A')
+    expect([bad.status, bad.body.error?.code]).toEqual([400, 'E_USAGE'])
+  })
+
+  it('a manifest whose type or version String() cannot convert is a 422, not a 500 (found by the lint fuzz test)', async () => {
+    const r = await raw('POST', '/api/v1/workspaces/public/resources?dryRun=true', { documents: [{ name: 'x', version: { toString: 1 }, type: { toString: 1 } }] })
+    expect(r.status).toBe(422)
+    expect(r.body.error?.issues?.map((i) => i.code)).toEqual(['E_UNKNOWN_TYPE'])
+  })
 })
