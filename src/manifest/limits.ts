@@ -43,11 +43,10 @@ export function durationField(
   doc: LoadedDocument,
   path: JsonPath,
   text: string,
-  opts: Omit<DurationOptions, 'code' | 'what'>,
+  opts: Omit<DurationOptions, 'code'> & { what: string },
   issues: ManifestIssue[],
 ): number | undefined {
-  const field = path[path.length - 1]
-  const r = readDuration(text, { ...opts, what: typeof field === 'string' ? field : 'duration' })
+  const r = readDuration(text, opts)
   if (r.ok) return r.ms
   issues.push(issueAt(doc, r.reason === 'too-long' ? 'E_LIMIT' : 'E_DURATION', path, r.message))
   return undefined

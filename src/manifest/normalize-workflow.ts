@@ -100,10 +100,10 @@ function retryFrom(doc: LoadedDocument, path: JsonPath, raw: unknown, issues: Ma
   const retry: RetrySpec = { count: Number(r['count']), strategy: (r['strategy'] as RetryStrategy | undefined) ?? 'OnFailure' }
   // Checked here, with the one duration grammar; the engine reads the same text back with the same bounds.
   if (typeof r['duration'] === 'string') {
-    if (durationField(doc, [...path, 'duration'], r['duration'], { maxMs: MANIFEST_LIMITS.retryDelayMs, allowZero: true }, issues) !== undefined) retry.duration = r['duration']
+    if (durationField(doc, [...path, 'duration'], r['duration'], { what: 'retry.duration', maxMs: MANIFEST_LIMITS.retryDelayMs, allowZero: true }, issues) !== undefined) retry.duration = r['duration']
   }
   if (typeof r['maxDuration'] === 'string') {
-    if (durationField(doc, [...path, 'maxDuration'], r['maxDuration'], { maxMs: MANIFEST_LIMITS.retryMaxDurationMs }, issues) !== undefined) retry.maxDuration = r['maxDuration']
+    if (durationField(doc, [...path, 'maxDuration'], r['maxDuration'], { what: 'retry.maxDuration', maxMs: MANIFEST_LIMITS.retryMaxDurationMs }, issues) !== undefined) retry.maxDuration = r['maxDuration']
   }
   if (typeof r['factor'] === 'number') retry.factor = r['factor']
   return retry
@@ -113,7 +113,7 @@ function retryFrom(doc: LoadedDocument, path: JsonPath, raw: unknown, issues: Ma
 function timeoutSeconds(doc: LoadedDocument, path: JsonPath, timeout: unknown, deadline: unknown, issues: ManifestIssue[]): number | undefined {
   const values: number[] = []
   if (typeof timeout === 'string') {
-    const ms = durationField(doc, [...path, 'timeout'], timeout, { maxMs: MANIFEST_LIMITS.stepTimeoutMs }, issues)
+    const ms = durationField(doc, [...path, 'timeout'], timeout, { what: 'timeout', maxMs: MANIFEST_LIMITS.stepTimeoutMs }, issues)
     if (ms !== undefined) values.push(Math.ceil(ms / 1000))
   }
   if (typeof deadline === 'number') values.push(deadline)

@@ -35,10 +35,10 @@ describe('durations in manifests', () => {
 
   it('bounds the retry backoff and the time spent retrying', () => {
     expect(codes(v2((wf) => (step0(wf)['retry'] = { count: 1, duration: '2d' })))).toEqual([
-      'E_LIMIT spec.dag[0].retry.duration: duration "2d" is too long: at most 24h is allowed',
+      'E_LIMIT spec.dag[0].retry.duration: retry.duration "2d" is too long: at most 24h is allowed',
     ])
     expect(codes(v2((wf) => (step0(wf)['retry'] = { count: 1, maxDuration: '8d' })))).toEqual([
-      'E_LIMIT spec.dag[0].retry.maxDuration: maxDuration "8d" is too long: at most 7d is allowed',
+      'E_LIMIT spec.dag[0].retry.maxDuration: retry.maxDuration "8d" is too long: at most 7d is allowed',
     ])
     expect(codes(v2((wf) => (step0(wf)['retry'] = { count: 1, duration: '0s', maxDuration: '1w' })))).toEqual([])
   })
