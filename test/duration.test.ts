@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
 import { DurationError, formatDuration, MS, parseDuration, parseSince, readDuration } from '../src/duration.js'
 
@@ -8,6 +9,11 @@ const ms = (text: string | number, opts: Partial<Parameters<typeof readDuration>
 }
 
 describe('the one duration grammar', () => {
+  it('sits at the bottom of the layering, beside errors.ts, so that every folder may use it', () => {
+    const text = readFileSync(new URL('../src/duration.ts', import.meta.url), 'utf8')
+    expect([...text.matchAll(/^import .* from '([^']+)'/gm)].map((m) => m[1])).toEqual(['./errors.js'])
+  })
+
   it('reads what Go, Argo and Kestra users write', () => {
     expect(ms('500ms')).toBe(500)
     expect(ms('30s')).toBe(30_000)

@@ -16,8 +16,11 @@ export interface KubeStartFlags {
   'storage-class'?: string
 }
 
-/** The bound on `--image-pull-grace` and `--pod-ttl`; a bare number is seconds, 0 is allowed (no grace, delete at once). */
-export const KUBE_DURATION = { maxMs: 30 * MS.d, allowZero: true, bareSeconds: true } as const
+/**
+ * The bound on `--image-pull-grace` and `--pod-ttl`: a bare number is seconds, 0 is allowed (no grace, delete at
+ * once). 24 days: the Pod TTL is a Node timer, and Node fires anything above 2^31-1 ms (~24.8 days) at once.
+ */
+export const KUBE_DURATION = { maxMs: 24 * MS.d, allowZero: true, bareSeconds: true } as const
 
 function seconds(flag: string, text: string): number {
   return parseDuration(text, { ...KUBE_DURATION, what: `--${flag}` }) / 1000

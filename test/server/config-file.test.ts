@@ -202,6 +202,9 @@ describe('server config file errors: file, line, column and field', () => {
     expect([ttl.code, ttl.message]).toEqual(['E_USAGE', '--pod-ttl "soon" is not a duration (a duration starts with a number); write for example 90 (seconds), 500ms, 30s, 1m30s, 2h, 1d or PT1H'])
     const runtime = await bad({}, { CTL_RUNTIME: 'docker' })
     expect([runtime.code, runtime.message]).toEqual(['E_USAGE', 'runtime "docker" is not one of local, kubernetes'])
+    // A Pod TTL is a Node timer: past 2^31-1 ms it would fire at once.
+    const ttlBound = await bad({ 'pod-ttl': '25d' }, {})
+    expect([ttlBound.code, ttlBound.message]).toEqual(['E_USAGE', '--pod-ttl "25d" is too long: at most 24d is allowed'])
     const bound = await bad({}, { CTL_MAX_STEPS_PER_WORKFLOW: '1000000' })
     expect([bound.code, bound.message]).toEqual(['E_USAGE', 'max steps per workflow 1000000 must be a whole number from 1 to 100000'])
     const fromEnv = await resolveServerSettings({ flags: {}, env: { CTL_MAX_STEPS_PER_WORKFLOW: '20' }, dataDir: folder() })
