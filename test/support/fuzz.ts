@@ -13,7 +13,7 @@ export function fuzzSettings(name: string, runs: number): { seed: number; numRun
   const numRuns = process.env['CTL_FUZZ_RUNS'] !== undefined ? Number(process.env['CTL_FUZZ_RUNS']) : runs
   console.log(`${name}: fast-check seed ${seed}, ${numRuns} runs (CTL_FUZZ_SEED / CTL_FUZZ_RUNS to change)`)
   // The time limit keeps the file well under a minute on a busy machine; what ran is still checked.
-  return { seed, numRuns, interruptAfterTimeLimit: 15_000, markInterruptAsFailure: false }
+  return { seed, numRuns, interruptAfterTimeLimit: 12_000, markInterruptAsFailure: false }
 }
 
 /** Every document of examples/*.yaml (the valid ones), as plain values. */
