@@ -40,6 +40,8 @@ export type ErrorCode =
   | 'E_PROJECTION'
   | 'E_SECRET'
   | 'E_VOLUME'
+  | 'E_DURATION'
+  | 'E_LIMIT'
   // lifecycle / API
   | 'E_USAGE'
   | 'E_NOT_FOUND'

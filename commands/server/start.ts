@@ -32,6 +32,7 @@ Settings come from a flag (or its CTL_* variable), else the YAML server config f
     port: Flags.integer({ char: 'p', summary: `Port to listen on, 0: any free port (default ${d.port})`, min: 0, max: 65535 }),
     host: Flags.string({ summary: `Address to listen on (default ${d.host})` }),
     'max-parallel-steps': Flags.integer({ summary: `Most steps running at once, server-wide (default ${d.maxParallelSteps})`, min: 1, env: 'CTL_MAX_PARALLEL_STEPS' }),
+    'max-steps-per-workflow': Flags.integer({ summary: `Most steps one workflow may have; more are refused at apply (default ${d.maxStepsPerWorkflow})`, min: 1, env: 'CTL_MAX_STEPS_PER_WORKFLOW' }),
     runtime: Flags.string({ summary: `Where steps run: local processes, or Pods on a Kubernetes cluster (default ${d.runtime})`, options: ['local', 'kubernetes'], env: 'CTL_RUNTIME' }),
     kubeconfig: Flags.string({ summary: 'Kubeconfig of the cluster (default: KUBECONFIG, ~/.kube/config, or in-cluster)', env: 'CTL_KUBECONFIG' }),
     'kube-context': Flags.string({ summary: 'Context of the kubeconfig to use (default: its current context)', env: 'CTL_KUBE_CONTEXT' }),

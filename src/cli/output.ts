@@ -21,14 +21,3 @@ export function toJson(value: unknown): string {
 }
 
 export { renderTable } from '../client/table.js'
-
-/** `1h2m3s` style durations, as kubectl prints them. */
-export function formatDuration(ms: number): string {
-  if (!Number.isFinite(ms) || ms < 0) return ''
-  const s = Math.floor(ms / 1000)
-  if (s < 60) return `${s}s`
-  const m = Math.floor(s / 60)
-  if (m < 60) return `${m}m${s % 60 ? `${s % 60}s` : ''}`
-  const h = Math.floor(m / 60)
-  return `${h}h${m % 60 ? `${m % 60}m` : ''}`
-}

@@ -1,6 +1,8 @@
 // Retry policy, pure: whether a failed attempt gets another one, and when.
 // Strategies follow Argo's names with the meanings DataOS documents.
 
+import { readDuration } from '../duration.js'
+import { MANIFEST_LIMITS } from '../manifest/limits.js'
 import type { RetrySpec } from '../manifest/model.js'
 
 /** Why an attempt ended, as stored on the step run. Runtime exit reasons plus `LaunchError` (the engine could not build the step). */
@@ -25,24 +27,6 @@ export function strategyRetries(strategy: RetrySpec['strategy'], reason: Failure
   }
 }
 
-/** `10s`, `1m30s`, `500ms`, `2h`, or a bare number of seconds → milliseconds. Undefined for garbage. */
-export function parseDurationMs(text: string | number | undefined): number | undefined {
-  if (text === undefined) return undefined
-  if (typeof text === 'number') return Number.isFinite(text) && text >= 0 ? text * 1000 : undefined
-  const t = text.trim()
-  if (/^\d+(\.\d+)?$/.test(t)) return Number(t) * 1000
-  const unit: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }
-  const re = /(\d+(?:\.\d+)?)(ms|s|m|h|d)/gy
-  let total = 0
-  let matched = 0
-  let m: RegExpExecArray | null
-  while ((m = re.exec(t)) !== null) {
-    total += Number(m[1]) * unit[m[2]!]!
-    matched = re.lastIndex
-  }
-  return matched === t.length && t.length > 0 ? total : undefined
-}
-
 export interface RetryInput {
   retry: RetrySpec | undefined
   /** 1-based number of the attempt that just failed. */
@@ -60,11 +44,19 @@ export function nextAttemptAt(input: RetryInput): Date | undefined {
   if (retry === undefined || retry.count <= 0) return undefined
   if (input.attempt > retry.count) return undefined
   if (!strategyRetries(retry.strategy ?? 'OnFailure', input.reason, input.message)) return undefined
-  const base = parseDurationMs(retry.duration) ?? 0
+  // Lint checked these texts with the same grammar and bounds; a stored manifest older than a bound reads as absent.
+  const base = retryDuration(retry.duration, MANIFEST_LIMITS.retryDelayMs) ?? 0
   const factor = retry.factor ?? 2
-  const delay = base * Math.pow(factor, input.attempt - 1)
+  // factor^attempt grows without bound (100 attempts × factor 10); each wait stays within the largest first one.
+  const delay = Math.min(base * Math.pow(factor, input.attempt - 1), MANIFEST_LIMITS.retryDelayMs)
   const at = new Date(input.now.getTime() + delay)
-  const max = parseDurationMs(retry.maxDuration)
+  const max = retryDuration(retry.maxDuration, MANIFEST_LIMITS.retryMaxDurationMs)
   if (max !== undefined && at.getTime() - input.firstStartedAt.getTime() > max) return undefined
   return at
+}
+
+function retryDuration(text: string | undefined, maxMs: number): number | undefined {
+  if (text === undefined) return undefined
+  const r = readDuration(text, { maxMs, allowZero: true })
+  return r.ok ? r.ms : undefined
 }

@@ -1,20 +1,15 @@
 // Log retention: logs outlive runs and processes, but not forever. A timer
 // deletes the lines of step attempts that finished longer ago than the
 // retention; running steps are never touched.
-import { CtlError } from '../errors.js'
+import { MAX_CALENDAR_DURATION_MS, parseDuration } from '../duration.js'
 import type { Store } from '../store/types.js'
 
 export const DEFAULT_LOG_RETENTION = '30d'
 
-const UNIT_MS: Record<string, number> = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 }
-
-/** `30d`, `12h`, `90m`, `0` (keep forever) → milliseconds; 0 means keep forever. */
+/** `30d`, `12h`, `1w`, `0` or `forever` (keep forever) → milliseconds, 0 meaning forever; E_USAGE otherwise. A bare number other than 0 is refused: `30` would be 30 seconds to the grammar, 30 days to a reader. */
 export function parseRetention(text: string): number {
-  const trimmed = text.trim()
-  if (trimmed === '0' || trimmed === 'forever') return 0
-  const m = /^(\d+)(s|m|h|d)$/.exec(trimmed)
-  if (!m) throw new CtlError('E_USAGE', `log retention "${text}" is not a duration such as 30d, 12h or 90m (0 keeps logs forever)`)
-  return Number(m[1]) * UNIT_MS[m[2]!]!
+  if (text.trim() === 'forever') return 0
+  return parseDuration(text, { what: 'log retention', maxMs: MAX_CALENDAR_DURATION_MS, allowZero: true })
 }
 
 export interface LogRetention {

@@ -2,6 +2,7 @@
 // renderer. Injected, so the core stays pure and the CLI (built-in stacks) and
 // the server (built-in plus applied stacks) run exactly the same checks.
 
+import type { ManifestLimitSettings } from './limits.js'
 import type { JsonPath, ResourceMeta, StackDefinition, StackRef } from './model.js'
 
 export interface ManifestContext {
@@ -16,4 +17,6 @@ export interface ManifestContext {
   stackDefinitionFromBody(meta: ResourceMeta, body: Record<string, unknown>): StackDefinition
   /** Computes that exist (besides `runnable-default`); absent: unknown offline, so computes are not checked. */
   knownComputes?: ReadonlySet<string>
+  /** Bounds a server sets (steps per workflow); absent: MANIFEST_LIMITS' defaults. */
+  limits?: ManifestLimitSettings
 }

@@ -5,6 +5,7 @@
 import type { ManifestIssue } from '../errors.js'
 import type { ManifestContext } from './context.js'
 import { fileIssue, sortIssues } from './issues.js'
+import { rawValueIssues, stepCountIssues } from './limits.js'
 import { parseSource, readSources, YAML_LIMITS, type SourceText } from './load.js'
 import type { LoadedDocument, NormalizedDocument, StackDefinition, StackRef } from './model.js'
 import { DEFAULT_COMPUTE, normalizeDocument } from './normalize.js'
@@ -15,7 +16,8 @@ export type { ManifestContext } from './context.js'
 export type { SourceText } from './load.js'
 export { parseSource, readSources, YAML_LIMITS } from './load.js'
 export { schemaFor, schemaIds, supportedVersions } from './schemas.js'
-export { parseStackRef, durationSeconds } from './normalize.js'
+export { parseStackRef } from './normalize.js'
+export { MANIFEST_LIMITS, envNameProblem, type ManifestLimitSettings } from './limits.js'
 
 export interface LintOptions {
   interpolate: boolean
@@ -65,6 +67,12 @@ export function lintValue(value: unknown, ctx: ManifestContext, opts: { file?: s
 function lintDocuments(loaded: LoadedDocument[], issues: ManifestIssue[], ctx: ManifestContext): LintResult {
   const staged: { nd: NormalizedDocument; header: DocumentHeader; clean: boolean }[] = []
   for (const doc of loaded) {
+    // Sizes, NUL bytes and the step count first: nothing after them has to cope with such values.
+    const raw = [...rawValueIssues(doc), ...stepCountIssues(doc, ctx.limits)]
+    if (raw.length > 0) {
+      issues.push(...raw)
+      continue
+    }
     const checked = validateDocument(doc)
     issues.push(...checked.issues)
     if (!checked.header || checked.issues.length > 0) continue

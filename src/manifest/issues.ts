@@ -34,3 +34,21 @@ export function sortIssues(issues: ManifestIssue[]): ManifestIssue[] {
     )
     .map(({ issue }) => issue)
 }
+
+/**
+ * A raw value for a message. Never String(value) on input: `{"toString": 1}` or a null-prototype object makes
+ * String throw; long values are cut.
+ */
+export function shownValue(value: unknown): string {
+  let text: string
+  if (typeof value === 'string') text = value
+  else if (typeof value === 'number' || typeof value === 'boolean' || value === null || value === undefined) text = `${value}`
+  else {
+    try {
+      text = JSON.stringify(value) ?? typeof value
+    } catch {
+      text = typeof value
+    }
+  }
+  return text.length > 80 ? `${text.slice(0, 80)}…` : text
+}

@@ -4,6 +4,7 @@
 
 import type { ManifestIssue } from '../errors.js'
 import { issueAt } from './issues.js'
+import { durationField, MANIFEST_LIMITS } from './limits.js'
 import type {
   JsonPath,
   LoadedDocument,
@@ -59,9 +60,9 @@ export function normalizeWorkflow(
     }
     if (typeof step['title'] === 'string') model.title = step['title']
     if (typeof step['description'] === 'string') model.description = step['description']
-    const retry = retryFrom(step['retry'])
+    const retry = retryFrom(doc, [...path, 'retry'], step['retry'], issues)
     if (retry) model.retry = retry
-    const timeout = timeoutSeconds(step['timeout'], step['activeDeadlineSeconds'])
+    const timeout = timeoutSeconds(doc, path, step['timeout'], step['activeDeadlineSeconds'], issues)
     if (timeout !== undefined) model.timeoutSeconds = timeout
     return model
   })
@@ -93,30 +94,28 @@ function scheduleFrom(raw: unknown, v1: boolean): ScheduleSpec | undefined {
   return schedule
 }
 
-function retryFrom(raw: unknown): RetrySpec | undefined {
+function retryFrom(doc: LoadedDocument, path: JsonPath, raw: unknown, issues: ManifestIssue[]): RetrySpec | undefined {
   if (raw === undefined) return undefined
   const r = obj(raw)
   const retry: RetrySpec = { count: Number(r['count']), strategy: (r['strategy'] as RetryStrategy | undefined) ?? 'OnFailure' }
-  if (typeof r['duration'] === 'string') retry.duration = r['duration']
-  if (typeof r['maxDuration'] === 'string') retry.maxDuration = r['maxDuration']
+  // Checked here, with the one duration grammar; the engine reads the same text back with the same bounds.
+  if (typeof r['duration'] === 'string') {
+    if (durationField(doc, [...path, 'duration'], r['duration'], { what: 'retry.duration', maxMs: MANIFEST_LIMITS.retryDelayMs, allowZero: true }, issues) !== undefined) retry.duration = r['duration']
+  }
+  if (typeof r['maxDuration'] === 'string') {
+    if (durationField(doc, [...path, 'maxDuration'], r['maxDuration'], { what: 'retry.maxDuration', maxMs: MANIFEST_LIMITS.retryMaxDurationMs }, issues) !== undefined) retry.maxDuration = r['maxDuration']
+  }
   if (typeof r['factor'] === 'number') retry.factor = r['factor']
   return retry
 }
 
-const DURATION_PART = /([0-9]+(?:\.[0-9]+)?)(ms|s|m|h)/g
-const UNIT_SECONDS: Record<string, number> = { ms: 0.001, s: 1, m: 60, h: 3600 }
-
-/** `1h30m` → 5400; fractions round up to whole seconds. */
-export function durationSeconds(text: string): number {
-  let total = 0
-  for (const m of text.matchAll(DURATION_PART)) total += Number(m[1]) * UNIT_SECONDS[m[2]!]!
-  return Math.ceil(total)
-}
-
-/** The stricter of `timeout` and `activeDeadlineSeconds`. */
-function timeoutSeconds(timeout: unknown, deadline: unknown): number | undefined {
+/** The stricter of `timeout` and `activeDeadlineSeconds`, in whole seconds (fractions round up). */
+function timeoutSeconds(doc: LoadedDocument, path: JsonPath, timeout: unknown, deadline: unknown, issues: ManifestIssue[]): number | undefined {
   const values: number[] = []
-  if (typeof timeout === 'string') values.push(durationSeconds(timeout))
+  if (typeof timeout === 'string') {
+    const ms = durationField(doc, [...path, 'timeout'], timeout, { what: 'timeout', maxMs: MANIFEST_LIMITS.stepTimeoutMs }, issues)
+    if (ms !== undefined) values.push(Math.ceil(ms / 1000))
+  }
   if (typeof deadline === 'number') values.push(deadline)
   return values.length > 0 ? Math.min(...values) : undefined
 }

@@ -20,7 +20,7 @@ import type {
 import { normalizeWorkflow } from './normalize-workflow.js'
 import type { DocumentHeader } from './validate.js'
 
-export { DEFAULT_COMPUTE, durationSeconds, mergeProjections, parseStackRef } from './normalize-workflow.js'
+export { DEFAULT_COMPUTE, mergeProjections, parseStackRef } from './normalize-workflow.js'
 
 type Obj = Record<string, unknown>
 

@@ -8,6 +8,7 @@ import type { ManifestIssue } from '../errors.js'
 import type { ManifestContext } from './context.js'
 import { findCycles } from './cycles.js'
 import { issueAt } from './issues.js'
+import { envNameProblem } from './limits.js'
 import {
   NAME_MAX_LENGTH,
   NAME_PATTERN,
@@ -43,6 +44,7 @@ export function checkDocument(nd: NormalizedDocument, bodyKey: string, ctx: Sema
   if (problem) issues.push(issueAt(doc, 'E_NAME', ['name'], `invalid name "${resource.meta.name}": ${problem}`))
   if (resource.meta.type === 'workflow') checkWorkflow(resource as WorkflowResource, doc, bodyKey, ctx, issues)
   if (resource.meta.type === 'secret' || resource.meta.type === 'instance-secret') checkSecret(resource as SecretResource, doc, bodyKey, issues)
+  if (resource.meta.type === 'stack') checkEnvNames(doc, [bodyKey, 'environmentVars'], issues)
   return issues
 }
 
@@ -147,8 +149,32 @@ export function isRfc3339(text: string): boolean {
 
 const STACK_REF = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(:[A-Za-z0-9][A-Za-z0-9._-]*)?$/
 
+/** The keys of a raw mapping of environment variables (`envs`, a stack's `environmentVars`). */
+function checkEnvNames(doc: LoadedDocument, path: JsonPath, issues: ManifestIssue[]): void {
+  const map = getAt(doc.value, path)
+  if (!isObj(map)) return
+  for (const name of Object.keys(map)) envName(doc, [...path, name], name, issues)
+}
+
+function envName(doc: LoadedDocument, path: JsonPath, name: string, issues: ManifestIssue[]): void {
+  const problem = envNameProblem(name)
+  if (problem) issues.push(issueAt(doc, 'E_SCHEMA', path, problem))
+}
+
 function checkStep(step: StepModel, doc: LoadedDocument, v1: boolean, workflowAliases: ReadonlySet<string>, ctx: SemanticContext, issues: ManifestIssue[]): void {
   const specPath: JsonPath = [...step.path, 'spec']
+  checkEnvNames(doc, [...specPath, 'envs'], issues)
+  if (v1) {
+    // dataosSecrets keys consumed as envVars become variable names.
+    const dataos = getAt(doc.value, [...specPath, 'dataosSecrets'])
+    if (Array.isArray(dataos)) {
+      dataos.forEach((s, i) => {
+        if (!isObj(s) || s['consumptionType'] === 'propFile') return
+        if (typeof s['key'] === 'string') envName(doc, [...specPath, 'dataosSecrets', i, 'key'], s['key'], issues)
+        if (Array.isArray(s['keys'])) s['keys'].forEach((k, j) => typeof k === 'string' && envName(doc, [...specPath, 'dataosSecrets', i, 'keys', j], k, issues))
+      })
+    }
+  }
   const { stack: ref } = step.spec
   const refText = ref.version === undefined ? ref.name : `${ref.name}:${ref.version}`
   if (!STACK_REF.test(refText)) {
@@ -199,7 +225,10 @@ function checkProjectionBlock(doc: LoadedDocument, path: JsonPath, inherited: Re
     for (const message of ctx.checkTemplate(template, aliases)) issues.push(issueAt(doc, 'E_PROJECTION', at, message))
   }
   const list = (key: string): unknown[] => (Array.isArray(projections[key]) ? (projections[key] as unknown[]) : [])
-  list('envVars').forEach((e, i) => check(isObj(e) ? e['value'] : undefined, [...path, 'projections', 'envVars', i, 'value']))
+  list('envVars').forEach((e, i) => {
+    check(isObj(e) ? e['value'] : undefined, [...path, 'projections', 'envVars', i, 'value'])
+    if (isObj(e) && typeof e['key'] === 'string') envName(doc, [...path, 'projections', 'envVars', i, 'key'], e['key'], issues)
+  })
   list('files').forEach((f, i) => {
     check(isObj(f) ? f['value'] : undefined, [...path, 'projections', 'files', i, 'value'])
     const dir = isObj(f) ? f['directory'] : undefined

@@ -49,7 +49,9 @@ const KNOWN_RENAMES: Record<string, string[]> = {
 export function didYouMean(word: string, candidates: Iterable<string>): string | undefined {
   const lower = word.toLowerCase()
   const list = [...candidates]
-  for (const rename of KNOWN_RENAMES[lower] ?? []) if (list.includes(rename)) return rename
+  // Own keys only: a field named "constructor" or "toString" must not find Object.prototype's.
+  const renames = Object.hasOwn(KNOWN_RENAMES, lower) ? KNOWN_RENAMES[lower]! : []
+  for (const rename of renames) if (list.includes(rename)) return rename
   // Short words allow fewer edits: one letter away from "x" is a guess, not a typo.
   const maxEdits = Math.min(2, Math.floor(lower.length / 3))
   let best: string | undefined

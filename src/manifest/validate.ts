@@ -4,7 +4,7 @@
 
 import type { ErrorObject } from 'ajv'
 import type { ManifestIssue } from '../errors.js'
-import { issueAt } from './issues.js'
+import { issueAt, shownValue } from './issues.js'
 import { RESOURCE_TYPES, type JsonPath, type LoadedDocument, type ManifestVersion, type ResourceType } from './model.js'
 import { bodyKeyFor, isManifestVersion, isResourceType, supportedVersions, validatorFor } from './schemas.js'
 import { suggestionSuffix, unknownMessage } from './suggest.js'
@@ -25,13 +25,13 @@ export function checkHeader(doc: LoadedDocument): { header?: DocumentHeader; iss
   const { type, version } = value
   if (type === undefined) issues.push(issueAt(doc, 'E_SCHEMA', ['type'], 'missing required field "type"'))
   else if (!isResourceType(type)) {
-    issues.push(issueAt(doc, 'E_UNKNOWN_TYPE', ['type'], unknownMessage('type', String(type), RESOURCE_TYPES, 'known types')))
+    issues.push(issueAt(doc, 'E_UNKNOWN_TYPE', ['type'], unknownMessage('type', shownValue(type), RESOURCE_TYPES, 'known types')))
   }
   if (version === undefined) issues.push(issueAt(doc, 'E_SCHEMA', ['version'], 'missing required field "version"'))
   if (issues.length > 0 || !isResourceType(type)) return { issues }
   const supported = supportedVersions(type)
   if (!isManifestVersion(version) || !supported.includes(version)) {
-    const message = `version "${String(version)}" is not supported for type ${type}; supported: ${supported.join(', ')}`
+    const message = `version "${shownValue(version)}" is not supported for type ${type}; supported: ${supported.join(', ')}`
     issues.push(issueAt(doc, 'E_UNKNOWN_VERSION', ['version'], message))
     return { issues }
   }

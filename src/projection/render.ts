@@ -6,6 +6,7 @@
 // become the Pod's imagePullSecrets, never env, files or template values.
 
 import { CtlError } from '../errors.js'
+import { envNameProblem } from '../manifest/limits.js'
 import type { ProjectionSpec, SecretRef } from '../manifest/model.js'
 import { DOCKER_CONFIG_KEY, PULL_SECRET_TYPE, dockerConfigJson } from '../manifest/pull-secret.js'
 import { renderTemplate } from '../stack/template.js'
@@ -149,12 +150,14 @@ export async function renderProjection(spec: ProjectionSpec, input: RenderProjec
     const ref = byAlias.get(alias)!
     if (input.mode === 'values') {
       for (const [key, value] of Object.entries(data.get(alias)!)) {
+        // A secret's keys become variable names: one named PATH, CTL_* or `a.b` is not set (the lint rule for env names).
+        if (envNameProblem(key)) continue
         envVars.push({ key, value, sensitive: true })
         used.add(value)
       }
     } else {
       const keys = (await input.secrets.listKeys?.(ref, input.workspace)) ?? []
-      for (const key of keys) envVars.push({ key, value: secretPlaceholder(ref, key), sensitive: true })
+      for (const key of keys) if (!envNameProblem(key)) envVars.push({ key, value: secretPlaceholder(ref, key), sensitive: true })
     }
   }
   spec.envVars.forEach((e, i) => envVars.push({ key: e.key, ...render(envIdx[i]!) }))

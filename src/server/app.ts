@@ -4,10 +4,11 @@ import Fastify, { type FastifyInstance } from 'fastify'
 import type { EngineApi } from '../engine/api.js'
 import type { Store } from '../store/types.js'
 import type { SecretBox } from '../secrets/crypto.js'
+import type { ManifestLimitSettings } from '../manifest/index.js'
 import { authPlugin, type AuthLimits } from './auth.js'
 import { auditPlugin } from './audit.js'
 import { dryRunPlugin } from './dry-run.js'
-import { installErrorHandling } from './errors.js'
+import { frameworkErrors, installErrorHandling, MAX_PARAM_LENGTH } from './errors.js'
 import { collectRoutes, healthRoutes, openapiRoutes } from './openapi.js'
 import { auditRoutes } from './routes/audit.js'
 import { grantsRoutes } from './routes/grants.js'
@@ -37,6 +38,8 @@ export interface AppDeps {
   revealSecrets?: RevealSecrets
   /** Seals secret values at apply; without it applying a secret is refused. */
   secrets?: SecretBox
+  /** Bounds on manifests this server sets (steps per workflow). */
+  manifestLimits?: ManifestLimitSettings
 }
 
 // API keys are looked up by hash on every request, so revoking one needs no restart; see auth.ts.
@@ -44,6 +47,8 @@ export interface AppDeps {
 export function buildApp(deps: AppDeps): FastifyInstance {
   const app = Fastify({
     bodyLimit: deps.bodyLimit ?? DEFAULT_BODY_LIMIT,
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
+    frameworkErrors,
     logger: deps.logFile ? { level: deps.logLevel ?? 'info', file: deps.logFile } : false,
     // close() lets in-flight requests finish and drops idle keep-alive sockets; open log
     // follows are ended through `closing` (preClose) so they do not hold it up.
@@ -65,7 +70,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     await api.register(auditPlugin, { store })
     await api.register(authPlugin, { store, limits: deps.authLimits })
     await api.register(dryRunPlugin)
-    await api.register(resourcesRoutes, { store, engine, revealSecrets: deps.revealSecrets, secrets: deps.secrets })
+    await api.register(resourcesRoutes, { store, engine, revealSecrets: deps.revealSecrets, secrets: deps.secrets, limits: deps.manifestLimits })
     await api.register(runsRoutes, { store, engine })
     await api.register(logsRoutes, { store, closing: closing.signal, pollMs: deps.logPollMs })
     await api.register(metaRoutes, { store, engine, version })

@@ -2,7 +2,7 @@
 // with), then store each one (dry run: the same path, nothing written), then tell the
 // engine. Nothing is stored when any document has an issue.
 import { CtlError, ManifestError, type ManifestIssue } from '../errors.js'
-import { lintValue } from '../manifest/index.js'
+import { lintValue, type ManifestLimitSettings } from '../manifest/index.js'
 import { formatPath, type NormalizedDocument, type Resource } from '../manifest/model.js'
 import type { EngineApi } from '../engine/api.js'
 import type { ResourceKey, Store } from '../store/types.js'
@@ -20,6 +20,8 @@ export interface ApplyDeps {
   engine: EngineApi
   /** Seals secret values before they are stored; without it secrets are refused (never stored in clear). */
   secrets?: SecretBox
+  /** Bounds this server sets on manifests (steps per workflow). */
+  limits?: ManifestLimitSettings
 }
 
 interface Linted {
@@ -74,7 +76,7 @@ export async function applyDocuments(
   if (!(await deps.store.getWorkspace(workspace))) {
     throw new CtlError('E_NOT_FOUND', `workspace ${workspace} not found; create it with: ctl workspace create -n ${workspace}`)
   }
-  const ctx = await buildManifestContext(deps.store)
+  const ctx = await buildManifestContext(deps.store, deps.limits)
   const docs = items.map(unwrap)
   const order = docs.map((_, i) => i).sort((a, b) => rank(docs[a]!.manifest) - rank(docs[b]!.manifest) || a - b)
   const issues: ApiIssue[] = []

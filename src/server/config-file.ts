@@ -8,9 +8,10 @@ import { homedir } from 'node:os'
 import { dirname, isAbsolute, join, resolve } from 'node:path'
 import type { ErrorObject, ValidateFunction } from 'ajv'
 import { CtlError, ManifestError, type ManifestIssue } from '../errors.js'
-import { parseDurationMs } from '../engine/retry.js'
+import { readDuration, MAX_CALENDAR_DURATION_MS } from '../duration.js'
 import { DEFAULT_LOG_RETENTION, parseRetention } from '../logs/retention.js'
-import { kubernetesEnvOf, kubernetesOptionsOf, type KubeStartFlags } from './kube-flags.js'
+import { MANIFEST_LIMITS } from '../manifest/limits.js'
+import { KUBE_DURATION, kubernetesEnvOf, kubernetesOptionsOf, type KubeStartFlags } from './kube-flags.js'
 import type { KubernetesServerOptions, RuntimeKind } from './server.js'
 
 /** Read from the data dir when no --config is given (the data dir itself is never set in the file: it may live there). */
@@ -23,6 +24,7 @@ export const SERVER_DEFAULTS = {
   port: 7419,
   host: '127.0.0.1',
   maxParallelSteps: 32,
+  maxStepsPerWorkflow: MANIFEST_LIMITS.stepsPerWorkflow,
   logRetention: DEFAULT_LOG_RETENTION,
   runtime: 'local' as RuntimeKind,
   namespacePrefix: 'ctl-',
@@ -38,6 +40,7 @@ export interface ServerStartFlags {
   port?: number
   host?: string
   'max-parallel-steps'?: number
+  'max-steps-per-workflow'?: number
   'log-retention'?: string
   runtime?: string
   kubeconfig?: string
@@ -56,6 +59,7 @@ export interface ServerConfigFile {
   port?: number
   host?: string
   maxParallelSteps?: number
+  maxStepsPerWorkflow?: number
   logRetention?: string | number
   runtime?: RuntimeKind
   advertiseUrl?: string
@@ -76,6 +80,7 @@ export type SettingName =
   | 'port'
   | 'host'
   | 'maxParallelSteps'
+  | 'maxStepsPerWorkflow'
   | 'logRetention'
   | 'runtime'
   | 'advertiseUrl'
@@ -95,6 +100,8 @@ export interface ServerSettings {
   port: number
   host: string
   maxParallelSteps: number
+  /** Steps one workflow may have (lint refuses more, 422 from the API). */
+  maxStepsPerWorkflow: number
   /** 0 keeps logs forever. */
   logRetentionMs: number
   runtime: RuntimeKind
@@ -172,6 +179,7 @@ export async function resolveServerSettings(input: ResolveInput): Promise<Resolv
     port: pick('port', given.port, fromFile.port, SERVER_DEFAULTS.port),
     host: pick('host', given.host, fromFile.host, SERVER_DEFAULTS.host),
     maxParallelSteps: pick('maxParallelSteps', given.maxParallelSteps, fromFile.maxParallelSteps, SERVER_DEFAULTS.maxParallelSteps),
+    maxStepsPerWorkflow: checkedStepBound(pick('maxStepsPerWorkflow', given.maxStepsPerWorkflow, fromFile.maxStepsPerWorkflow, SERVER_DEFAULTS.maxStepsPerWorkflow)),
     logRetentionMs: parseRetention(logRetention),
     runtime,
   }
@@ -181,6 +189,7 @@ export async function resolveServerSettings(input: ResolveInput): Promise<Resolv
   const childEnv: Record<string, string> = {
     CTL_RUNTIME: runtime,
     CTL_MAX_PARALLEL_STEPS: String(options.maxParallelSteps),
+    CTL_MAX_STEPS_PER_WORKFLOW: String(options.maxStepsPerWorkflow),
     CTL_LOG_RETENTION: logRetention,
     ...(options.advertiseUrl ? { CTL_ADVERTISE_URL: options.advertiseUrl } : {}),
     ...kubernetesEnvOf(kube),
@@ -225,6 +234,7 @@ function givenSettings(flags: ServerStartFlags, env: Record<string, string | und
     port: flagOnly(flags.port),
     host: flagOnly(flags.host),
     maxParallelSteps: int(flags['max-parallel-steps'], 'CTL_MAX_PARALLEL_STEPS'),
+    maxStepsPerWorkflow: int(flags['max-steps-per-workflow'], 'CTL_MAX_STEPS_PER_WORKFLOW'),
     logRetention: text(flags['log-retention'], 'CTL_LOG_RETENTION'),
     runtime: runtime as Given<RuntimeKind> | undefined,
     kubeconfig: text(flags.kubeconfig, 'CTL_KUBECONFIG'),
@@ -237,6 +247,16 @@ function givenSettings(flags: ServerStartFlags, env: Record<string, string | und
     storageClass: text(flags['storage-class'], 'CTL_STORAGE_CLASS'),
     advertiseUrl: text(flags['advertise-url'], 'CTL_ADVERTISE_URL'),
   }
+}
+
+/** The largest `maxStepsPerWorkflow` a server may set: a DAG is checked and scheduled in memory. */
+export const MAX_STEPS_PER_WORKFLOW_SETTING = 100_000
+
+function checkedStepBound(n: number): number {
+  if (!Number.isInteger(n) || n < 1 || n > MAX_STEPS_PER_WORKFLOW_SETTING) {
+    throw new CtlError('E_USAGE', `max steps per workflow ${n} must be a whole number from 1 to ${MAX_STEPS_PER_WORKFLOW_SETTING}`)
+  }
+  return n
 }
 
 /** An http(s) URL without a trailing slash. */
@@ -266,6 +286,7 @@ const CONFIG_SCHEMA = {
     port: { type: 'integer', minimum: 0, maximum: 65535 },
     host: { type: 'string', minLength: 1 },
     maxParallelSteps: { type: 'integer', minimum: 1 },
+    maxStepsPerWorkflow: { type: 'integer', minimum: 1, maximum: MAX_STEPS_PER_WORKFLOW_SETTING },
     logRetention: durationSchema,
     runtime: { enum: [...RUNTIMES] },
     advertiseUrl: { type: 'string', pattern: '^https?://' },
@@ -316,24 +337,17 @@ export async function loadServerConfig(file: string): Promise<{ file: string; va
   // Durations are checked next to the schema, so that one run reports every problem of the file.
   const root = isPlainObject(doc.value) ? doc.value : {}
   const kube = isPlainObject(root['kubernetes']) ? root['kubernetes'] : {}
-  const duration = (path: string[], value: unknown, valid: (text: string) => boolean, examples: string): void => {
-    if ((typeof value === 'string' || typeof value === 'number') && !valid(String(value))) {
-      issues.push(issueAt(doc, 'E_SCHEMA', path, `${JSON.stringify(String(value))} is not a duration such as ${examples}`))
-    }
+  const duration = (path: string[], value: unknown, opts: { maxMs: number; allowZero: boolean; bareSeconds: boolean }): void => {
+    if (typeof value !== 'string' && typeof value !== 'number') return
+    if (path[0] === 'logRetention' && value === 'forever') return
+    const r = readDuration(value, { ...opts, what: path[path.length - 1] })
+    if (!r.ok) issues.push(issueAt(doc, r.reason === 'too-long' ? 'E_LIMIT' : 'E_DURATION', path, r.message))
   }
-  duration(['logRetention'], root['logRetention'], isRetention, '30d, 12h or 90m (0 keeps logs forever)')
-  for (const key of ['imagePullGrace', 'podTtl']) duration(['kubernetes', key], kube[key], (t) => parseDurationMs(t) !== undefined, '90s, 2m or 1h')
+  // The same grammar and bounds as the flags (parseRetention, kube-flags.ts), with the file's line.
+  duration(['logRetention'], root['logRetention'], { maxMs: MAX_CALENDAR_DURATION_MS, allowZero: true, bareSeconds: false })
+  for (const key of ['imagePullGrace', 'podTtl']) duration(['kubernetes', key], kube[key], KUBE_DURATION)
   if (issues.length > 0) throw new ManifestError(sortIssues(issues))
   return { file, values: doc.value as ServerConfigFile }
-}
-
-function isRetention(value: string | number): boolean {
-  try {
-    parseRetention(String(value))
-    return true
-  } catch {
-    return false
-  }
 }
 
 async function compileValidator(): Promise<ValidateFunction> {

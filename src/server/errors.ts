@@ -8,7 +8,7 @@ const MANIFEST_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   'E_FILE', 'E_YAML_SYNTAX', 'E_YAML_LIMIT', 'E_INTERPOLATION', 'E_SCHEMA', 'E_UNKNOWN_FIELD', 'E_UNKNOWN_TYPE',
   'E_UNKNOWN_VERSION', 'E_NAME', 'E_DUPLICATE_STEP', 'E_DUPLICATE_RESOURCE', 'E_UNKNOWN_DEPENDENCY', 'E_CYCLE', 'E_CRON',
   'E_TIMEZONE', 'E_END_ON', 'E_UNKNOWN_STACK', 'E_STACK_SPEC', 'E_STACK_TEMPLATE', 'E_UNKNOWN_COMPUTE', 'E_PROJECTION',
-  'E_SECRET', 'E_VOLUME',
+  'E_SECRET', 'E_VOLUME', 'E_DURATION', 'E_LIMIT',
 ])
 
 export function statusForCode(code: ErrorCode): number {
@@ -41,6 +41,21 @@ function fromFastifyError(err: FastifyError): CtlError | undefined {
     return new CtlError('E_USAGE', err.message)
   }
   return undefined
+}
+
+/** Fastify's `maxParamLength` (its default): a longer path segment is refused before any route runs. */
+export const MAX_PARAM_LENGTH = 100
+
+/**
+ * Errors the router raises before any hook runs (Fastify's `frameworkErrors`): a malformed or over-long path
+ * segment. Without this they go out in Fastify's own shape, echoing the whole URL back.
+ */
+export function frameworkErrors(err: FastifyError, _request: FastifyRequest, reply: FastifyReply): void {
+  if (err.code === 'FST_ERR_MAX_PARAM_LENGTH') {
+    void reply.code(414).send(errorBody('E_TOO_LARGE', `a path segment is longer than ${MAX_PARAM_LENGTH} characters`))
+    return
+  }
+  void reply.code(400).send(errorBody('E_USAGE', err.code === 'FST_ERR_BAD_URL' ? 'the URL is not valid (malformed percent-encoding?)' : 'the request cannot be routed'))
 }
 
 export function installErrorHandling(app: FastifyInstance): void {

@@ -2,8 +2,7 @@
 // file (config-file.ts) → KubernetesServerOptions, and the environment a detached control plane reads them back
 // from (it is started with the core flags only).
 import { resolve } from 'node:path'
-import { CtlError } from '../errors.js'
-import { parseDurationMs } from '../engine/retry.js'
+import { MS, parseDuration } from '../duration.js'
 import type { KubernetesServerOptions } from './server.js'
 
 export interface KubeStartFlags {
@@ -17,10 +16,14 @@ export interface KubeStartFlags {
   'storage-class'?: string
 }
 
+/**
+ * The bound on `--image-pull-grace` and `--pod-ttl`: a bare number is seconds, 0 is allowed (no grace, delete at
+ * once). 24 days: the Pod TTL is a Node timer, and Node fires anything above 2^31-1 ms (~24.8 days) at once.
+ */
+export const KUBE_DURATION = { maxMs: 24 * MS.d, allowZero: true, bareSeconds: true } as const
+
 function seconds(flag: string, text: string): number {
-  const ms = parseDurationMs(text)
-  if (ms === undefined) throw new CtlError('E_USAGE', `--${flag} "${text}" is not a duration such as 90s, 2m or 1h`)
-  return ms / 1000
+  return parseDuration(text, { ...KUBE_DURATION, what: `--${flag}` }) / 1000
 }
 
 export function kubernetesOptionsOf(flags: KubeStartFlags): KubernetesServerOptions {

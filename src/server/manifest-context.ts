@@ -1,7 +1,7 @@
 // The ManifestContext the server lints with: built-in stacks and computes plus every
 // `type: stack` / `type: compute` applied to the store. Stacks and computes applied
 // earlier in the same request are added as the request is linted.
-import type { ManifestContext } from '../manifest/index.js'
+import type { ManifestContext, ManifestLimitSettings } from '../manifest/index.js'
 import type { ResourceMeta, StackDefinition, StackRef } from '../manifest/model.js'
 import type { Store } from '../store/types.js'
 import { StackRegistry } from '../stack/registry.js'
@@ -23,7 +23,7 @@ function isStackDefinition(value: unknown): value is StackDefinition {
   return typeof v.name === 'string' && typeof v.version === 'string' && typeof v.image === 'string'
 }
 
-export async function buildManifestContext(store: Store): Promise<ServerManifestContext> {
+export async function buildManifestContext(store: Store, limits?: ManifestLimitSettings): Promise<ServerManifestContext> {
   const registry = StackRegistry.builtin().clone()
   const computes = new Set<string>(BUILTIN_COMPUTES.keys())
   const [stacks, applied] = await Promise.all([
@@ -43,6 +43,7 @@ export async function buildManifestContext(store: Store): Promise<ServerManifest
     checkTemplate: (template: string, aliases: ReadonlySet<string>) => checkTemplate(template, aliases),
     stackDefinitionFromBody: (meta: ResourceMeta, body: Record<string, unknown>) => stackDefinitionFromBody(meta, body),
     knownComputes: computes,
+    ...(limits ? { limits } : {}),
     addStack: (def: StackDefinition) => registry.add(def),
     addCompute: (name: string) => {
       computes.add(name)

@@ -1,6 +1,7 @@
 // JSON Schemas of every route's params, query, body and response. Fastify validates
 // with them and the OpenAPI document is generated from the very same objects.
 export * from './schemas-identity.js'
+import { YAML_LIMITS } from '../manifest/load.js'
 
 const NAME = { type: 'string', pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$', maxLength: 48 } as const
 const TYPE = { type: 'string', pattern: '^[a-z][-a-z0-9]*$', maxLength: 48 } as const
@@ -65,7 +66,8 @@ export const applyBody = {
   properties: {
     documents: {
       type: 'array',
-      maxItems: 1000,
+      // The same bound as documents per file (400 beyond).
+      maxItems: YAML_LIMITS.maxDocuments,
       description: 'Manifests (already interpolated), each either bare or wrapped as {source: {file, index}, manifest}',
       items: {},
     },

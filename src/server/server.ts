@@ -25,6 +25,8 @@ export interface ControlPlaneOptions {
   /** Default 127.0.0.1: the control plane is local unless asked otherwise. */
   host?: string
   maxParallelSteps?: number
+  /** Steps one workflow may have; default MANIFEST_LIMITS.stepsPerWorkflow (5,000). */
+  maxStepsPerWorkflow?: number
   /** Structured request logs (JSON lines). */
   logFile?: string
   /** Test knob: request body limit in bytes. */
@@ -151,7 +153,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     await engine.start()
     const app = buildApp({
       store, engine, logFile: opts.logFile, bodyLimit: opts.bodyLimit, authLimits: opts.authLimits,
-      secrets: box, revealSecrets: secretRevealer(box),
+      secrets: box, revealSecrets: secretRevealer(box), manifestLimits: { maxStepsPerWorkflow: opts.maxStepsPerWorkflow },
     })
     await app.listen({ port: opts.port ?? 0, host: opts.host ?? '127.0.0.1' })
     const address = app.server.address() as AddressInfo

@@ -44,8 +44,8 @@ describe('user verbs', () => {
 
 describe('API key verbs', () => {
   it('take durations as 30m, 24h, 30d, 1w, 1d12h', () => {
-    for (const d of ['30m', '24h', '30d', '1w', '1d12h']) expect(() => validateCreateApiKey({ duration: d, output: 'json' })).not.toThrow()
-    for (const d of ['24', 'h', '1y', '0h', '1.5h']) expect(usage(() => validateCreateApiKey({ duration: d, output: 'json' }))).toMatch(/duration/)
+    for (const d of ['30m', '24h', '30d', '1w', '1d12h', '1.5h', 'P30D']) expect(() => validateCreateApiKey({ duration: d, output: 'json' })).not.toThrow()
+    for (const d of ['24', 'h', '1y', '0h', '12h1d', '99999999999999d']) expect(usage(() => validateCreateApiKey({ duration: d, output: 'json' }))).toMatch(/duration/)
   })
 
   it('tell active, expired and revoked keys apart', () => {
@@ -75,6 +75,7 @@ describe('grant, can-i, workspace and audit verbs', () => {
     expect(() => validateAudit({ since: '1h', output: 'table' })).not.toThrow()
     expect(() => validateAudit({ since: '2024-05-01T00:00:00Z', output: 'table' })).not.toThrow()
     expect(usage(() => validateAudit({ since: 'yesterday', output: 'table' }))).toMatch(/--since/)
+    expect(usage(() => validateAudit({ since: '99999999999999d', output: 'table' }))).toMatch(/--since "99999999999999d" is too long/)
   })
 })
 

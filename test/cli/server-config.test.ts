@@ -34,7 +34,7 @@ describe('ctl server start with a bad server config file', () => {
     expect(r.code).toBe(ExitCode.invalid)
     expect(r.stdout).toBe('')
     expect(r.stderr).toBe([
-      'bad.yaml:4:3  "soon" is not a duration such as 90s, 2m or 1h (kubernetes.podTtl)',
+      'bad.yaml:4:3  podTtl "soon" is not a duration (a duration starts with a number); write for example 90 (seconds), 500ms, 30s, 1m30s, 2h, 1d or PT1H (kubernetes.podTtl)',
       'bad.yaml:5:3  unknown field "namespacePrefx"; did you mean "namespacePrefix"? (kubernetes.namespacePrefx)',
       'error: 2 problems found',
       '',

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { nextAttemptAt, parseDurationMs, strategyRetries } from '../../src/engine/retry.js'
+import { nextAttemptAt, strategyRetries } from '../../src/engine/retry.js'
 import type { RetrySpec } from '../../src/manifest/model.js'
 
 describe('strategyRetries', () => {
@@ -21,26 +21,6 @@ describe('strategyRetries', () => {
     expect(strategyRetries('OnTransientError', 'Error', 'a Transient glitch')).toBe(true)
     expect(strategyRetries('OnTransientError', 'Error', 'exit code 1')).toBe(false)
     expect(strategyRetries('OnTransientError', 'Killed', 'timeout')).toBe(false)
-  })
-})
-
-describe('parseDurationMs', () => {
-  it('parses Go-style durations and bare seconds', () => {
-    expect(parseDurationMs('10s')).toBe(10_000)
-    expect(parseDurationMs('1m30s')).toBe(90_000)
-    expect(parseDurationMs('500ms')).toBe(500)
-    expect(parseDurationMs('2h')).toBe(7_200_000)
-    expect(parseDurationMs('1d')).toBe(86_400_000)
-    expect(parseDurationMs('1.5s')).toBe(1500)
-    expect(parseDurationMs('7')).toBe(7000)
-    expect(parseDurationMs(3)).toBe(3000)
-  })
-  it('rejects garbage', () => {
-    expect(parseDurationMs('10 parsecs')).toBeUndefined()
-    expect(parseDurationMs('s')).toBeUndefined()
-    expect(parseDurationMs('')).toBeUndefined()
-    expect(parseDurationMs('10x')).toBeUndefined()
-    expect(parseDurationMs(undefined)).toBeUndefined()
   })
 })
 
@@ -75,5 +55,10 @@ describe('nextAttemptAt', () => {
     expect(nextAttemptAt({ ...base, reason: 'Lost', retry: { count: 1, strategy: 'OnFailure' } })).toBeUndefined()
     expect(nextAttemptAt({ ...base, reason: 'Lost', retry: { count: 1, strategy: 'OnError' } })).toBeDefined()
     expect(nextAttemptAt({ ...base, reason: 'Killed', retry: { count: 1, strategy: 'Always' } })).toBeUndefined()
+  })
+  it('caps each wait at the largest first backoff, so factor^attempt never overflows a Date', () => {
+    const retry: RetrySpec = { count: 100, strategy: 'Always', duration: '1d', factor: 10 }
+    const at = nextAttemptAt({ ...base, retry, attempt: 100 })
+    expect(at?.getTime()).toBe(now.getTime() + 86_400_000)
   })
 })

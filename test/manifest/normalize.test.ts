@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { formatIssue } from '../../src/errors.js'
-import { durationSeconds, lintSources, parseStackRef } from '../../src/manifest/index.js'
+import { lintSources, parseStackRef } from '../../src/manifest/index.js'
 import type { Resource, WorkflowResource } from '../../src/manifest/model.js'
 import { testContext, yaml } from './helpers.js'
 import { compute, secret, stack, volume, workflowV2 } from './manifests.js'
@@ -230,14 +230,26 @@ describe('workflow normalization', () => {
     ])
   })
 
-  it('parses stack references and durations', () => {
+  it('parses stack references', () => {
     expect(parseStackRef('container')).toEqual({ name: 'container' })
     expect(parseStackRef('flare:6.0')).toEqual({ name: 'flare', version: '6.0' })
-    expect(durationSeconds('30s')).toBe(30)
-    expect(durationSeconds('10m')).toBe(600)
-    expect(durationSeconds('1h30m')).toBe(5400)
-    expect(durationSeconds('1.5s')).toBe(2)
-    expect(durationSeconds('500ms')).toBe(1)
+  })
+
+  it('reads step timeouts with the one duration grammar, in whole seconds (fractions round up)', () => {
+    const timeouts = ['30s', '10m', '1h30m', '1.5s', '500ms', '2d', 'PT1H'].map((t) => {
+      const wf = workflow(yaml`
+        version: v2alpha
+        name: t
+        type: workflow
+        spec:
+          dag:
+            - name: a
+              timeout: ${t}
+              spec: {stack: container, stackSpec: {image: x}}
+      `)
+      return wf.workflow.dag[0]!.timeoutSeconds
+    })
+    expect(timeouts).toEqual([30, 600, 5400, 2, 1, 172_800, 3600])
   })
 })
 

@@ -128,7 +128,9 @@ describe('schema issues', () => {
     const text = volume.replace('size: 1Gi', 'size: lots')
     expect(messages(text)).toEqual(['m.yaml:5:3  must be a size such as 1Gi or 500Mi (volume.size)'])
     const timeout = workflowV2.replace('timeout: 1h30m', 'timeout: soon')
-    expect(lint(timeout).issues.map((i) => i.message)).toEqual(['must be a duration such as 30s, 10m or 1h30m'])
+    expect(lint(timeout).issues.map((i) => i.message)).toEqual([
+      'timeout "soon" is not a duration (a duration starts with a number); write for example 500ms, 30s, 1m30s, 2h, 1d, 1w or PT1H',
+    ])
   })
 
   it('refuses an unknown type, listing the known ones', () => {

@@ -19,4 +19,11 @@ describe('didYouMean', () => {
     expect(didYouMean('x', ['a', 'b'])).toBeUndefined()
     expect(didYouMean('image', ['command', 'arguments'])).toBeUndefined()
   })
+
+  it('an unknown field named like an Object.prototype member is just unknown (found by the lint fuzz test)', () => {
+    for (const word of ['constructor', 'toString', '__proto__', 'hasOwnProperty']) {
+      expect(() => didYouMean(word, ['name', 'spec'])).not.toThrow()
+    }
+    expect(didYouMean('constructor', ['name', 'spec'])).toBeUndefined()
+  })
 })

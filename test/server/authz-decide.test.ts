@@ -3,7 +3,6 @@
 import { describe, expect, it } from 'vitest'
 import { decide, forbiddenMessage, whatAllows, type Principal } from '../../src/access/policy.js'
 import { FailureLimiter } from '../../src/server/auth.js'
-import { parseDuration, parseSince } from '../../src/server/duration.js'
 
 const user = (id: string, roles: Principal['roles']): Principal => ({ id, type: 'person', name: id, roles })
 
@@ -72,16 +71,5 @@ describe('failure limiter', () => {
     // The newest ones are kept (and still counted).
     l.fail('127.0.0.1', `ctl_${String(999).padStart(12, '0')}`, 1001)
     expect(l.blockedFor('127.0.0.1', `ctl_${String(999).padStart(12, '0')}`, 1002)).toBeGreaterThan(0)
-  })
-})
-
-describe('durations', () => {
-  it('parses simple and combined durations and refuses others', () => {
-    expect(parseDuration('1s')).toBe(1000)
-    expect(parseDuration('1d12h')).toBe(36 * 3_600_000)
-    expect(parseDuration('2w')).toBe(14 * 86_400_000)
-    for (const bad of ['', '0s', '1y', 'h', '-1h']) expect(() => parseDuration(bad)).toThrow(/duration|zero/)
-    expect(parseSince('1h', Date.parse('2024-05-01T12:00:00Z'))).toBe('2024-05-01T11:00:00.000Z')
-    expect(parseSince('2024-05-01T12:00:00+02:00')).toBe('2024-05-01T10:00:00.000Z')
   })
 })

@@ -24,6 +24,7 @@ const FULL = `# every setting
 port: 8081
 host: 0.0.0.0
 maxParallelSteps: 4
+maxStepsPerWorkflow: 200
 logRetention: 12h
 runtime: kubernetes
 kubernetes:
@@ -53,7 +54,7 @@ async function problems(text: string, flags: ServerStartFlags = {}): Promise<str
 describe('resolveServerSettings', () => {
   it('uses the built-in defaults without flags, variables or file', async () => {
     const r = await resolveServerSettings({ flags: {}, env: {}, dataDir: folder() })
-    expect(r.options).toEqual({ port: 7419, host: '127.0.0.1', maxParallelSteps: 32, logRetentionMs: 30 * 86_400_000, runtime: 'local' })
+    expect(r.options).toEqual({ port: 7419, host: '127.0.0.1', maxParallelSteps: 32, maxStepsPerWorkflow: 5000, logRetentionMs: 30 * 86_400_000, runtime: 'local' })
     expect(r.source.file).toBeUndefined()
     expect(r.source.settings.port).toBe('default')
     // The embedded control plane is looked for on this same port.
@@ -65,7 +66,7 @@ describe('resolveServerSettings', () => {
     const r = await resolveServerSettings({ flags: {}, env: {}, dataDir })
     expect(r.source.file).toBe(join(dataDir, SERVER_CONFIG_FILE))
     expect(r.options).toEqual({
-      port: 8081, host: '0.0.0.0', maxParallelSteps: 4, logRetentionMs: 12 * 3_600_000, runtime: 'kubernetes',
+      port: 8081, host: '0.0.0.0', maxParallelSteps: 4, maxStepsPerWorkflow: 200, logRetentionMs: 12 * 3_600_000, runtime: 'kubernetes',
       kubernetes: {
         kubeconfigPath: join(dataDir, 'kube', 'config'), context: 'kind-ctl', namespacePrefix: 'team-', manageNamespaces: true,
         imagePullGraceSeconds: 90, gcWhenComplete: false, podTtlSeconds: 600, defaultStorageClass: 'fast',
@@ -107,6 +108,7 @@ describe('resolveServerSettings', () => {
       CTL_SERVER_CONFIG: join(dataDir, SERVER_CONFIG_FILE),
       CTL_RUNTIME: 'kubernetes',
       CTL_MAX_PARALLEL_STEPS: '4',
+      CTL_MAX_STEPS_PER_WORKFLOW: '200',
       CTL_LOG_RETENTION: '0',
       CTL_KUBECONFIG: join(dataDir, 'kube', 'config'),
       CTL_KUBE_CONTEXT: 'kind-ctl',
@@ -172,15 +174,15 @@ describe('server config file errors: file, line, column and field', () => {
 
   it('refuses durations it cannot read', async () => {
     expect(await problems('logRetention: 30\nkubernetes:\n  imagePullGrace: 2 minutes\n  podTtl: soon\n')).toEqual([
-      'server.yaml:1:1  "30" is not a duration such as 30d, 12h or 90m (0 keeps logs forever) (logRetention)',
-      'server.yaml:3:3  "2 minutes" is not a duration such as 90s, 2m or 1h (kubernetes.imagePullGrace)',
-      'server.yaml:4:3  "soon" is not a duration such as 90s, 2m or 1h (kubernetes.podTtl)',
+      'server.yaml:1:1  logRetention 30 is not a duration (a unit is missing); write for example 500ms, 30s, 1m30s, 2h, 1d, 1w or PT1H (logRetention)',
+      'server.yaml:3:3  imagePullGrace "2 minutes" is not a duration (a unit follows its number without a space); write for example 90 (seconds), 500ms, 30s, 1m30s, 2h, 1d or PT1H (kubernetes.imagePullGrace)',
+      'server.yaml:4:3  podTtl "soon" is not a duration (a duration starts with a number); write for example 90 (seconds), 500ms, 30s, 1m30s, 2h, 1d or PT1H (kubernetes.podTtl)',
     ])
   })
 
   it('reports schema and duration problems together, in line order', async () => {
     expect(await problems('kubernetes:\n  podTtl: -5\n  namespacePrefx: a\nport: x\n')).toEqual([
-      'server.yaml:2:3  "-5" is not a duration such as 90s, 2m or 1h (kubernetes.podTtl)',
+      'server.yaml:2:3  podTtl -5 is not a duration; write for example 90 (seconds), 500ms, 30s, 1m30s, 2h, 1d or PT1H (kubernetes.podTtl)',
       'server.yaml:3:3  unknown field "namespacePrefx"; did you mean "namespacePrefix"? (kubernetes.namespacePrefx)',
       'server.yaml:4:1  must be an integer (port)',
     ])
@@ -188,7 +190,7 @@ describe('server config file errors: file, line, column and field', () => {
 
   it('checks the file even where a flag overrides it', async () => {
     expect(await problems('kubernetes:\n  podTtl: soon\n', { 'pod-ttl': '1m' })).toEqual([
-      'server.yaml:2:3  "soon" is not a duration such as 90s, 2m or 1h (kubernetes.podTtl)',
+      'server.yaml:2:3  podTtl "soon" is not a duration (a duration starts with a number); write for example 90 (seconds), 500ms, 30s, 1m30s, 2h, 1d or PT1H (kubernetes.podTtl)',
     ])
   })
 
@@ -197,13 +199,20 @@ describe('server config file errors: file, line, column and field', () => {
       (await resolveServerSettings({ flags, env, dataDir: folder() }).catch((e: unknown) => e)) as CtlError
     const ttl = await bad({ 'pod-ttl': 'soon' }, {})
     expect(ttl).toBeInstanceOf(CtlError)
-    expect([ttl.code, ttl.message]).toEqual(['E_USAGE', '--pod-ttl "soon" is not a duration such as 90s, 2m or 1h'])
+    expect([ttl.code, ttl.message]).toEqual(['E_USAGE', '--pod-ttl "soon" is not a duration (a duration starts with a number); write for example 90 (seconds), 500ms, 30s, 1m30s, 2h, 1d or PT1H'])
     const runtime = await bad({}, { CTL_RUNTIME: 'docker' })
     expect([runtime.code, runtime.message]).toEqual(['E_USAGE', 'runtime "docker" is not one of local, kubernetes'])
+    // A Pod TTL is a Node timer: past 2^31-1 ms it would fire at once.
+    const ttlBound = await bad({ 'pod-ttl': '25d' }, {})
+    expect([ttlBound.code, ttlBound.message]).toEqual(['E_USAGE', '--pod-ttl "25d" is too long: at most 24d is allowed'])
+    const bound = await bad({}, { CTL_MAX_STEPS_PER_WORKFLOW: '1000000' })
+    expect([bound.code, bound.message]).toEqual(['E_USAGE', 'max steps per workflow 1000000 must be a whole number from 1 to 100000'])
+    const fromEnv = await resolveServerSettings({ flags: {}, env: { CTL_MAX_STEPS_PER_WORKFLOW: '20' }, dataDir: folder() })
+    expect([fromEnv.options.maxStepsPerWorkflow, fromEnv.source.settings.maxStepsPerWorkflow]).toEqual([20, 'env'])
     const steps = await bad({}, { CTL_MAX_PARALLEL_STEPS: 'many' })
     expect([steps.code, steps.message]).toEqual(['E_USAGE', 'CTL_MAX_PARALLEL_STEPS "many" is not a whole number'])
     const retention = await bad({ 'log-retention': 'long' }, {})
-    expect([retention.code, retention.message]).toEqual(['E_USAGE', 'log retention "long" is not a duration such as 30d, 12h or 90m (0 keeps logs forever)'])
+    expect([retention.code, retention.message]).toEqual(['E_USAGE', 'log retention "long" is not a duration (a duration starts with a number); write for example 500ms, 30s, 1m30s, 2h, 1d, 1w or PT1H'])
   })
 })
 

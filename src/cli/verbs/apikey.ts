@@ -1,6 +1,7 @@
 // `ctl user apikey create|get|delete`: the token is printed once, at creation; the
 // control plane keeps only its hash, so `get` can never show it again.
 import type { ApiKeyInfo } from '../../client/types.js'
+import { MAX_CALENDAR_DURATION_MS, parseDuration } from '../../duration.js'
 import { CtlError } from '../../errors.js'
 import type { Io } from '../io.js'
 import { renderTable, toJson, toYaml, type OutputFormat } from '../output.js'
@@ -15,12 +16,9 @@ export interface CreateApiKeyOptions {
   output: OutputFormat
 }
 
-const DURATION = /^(\d+[smhdw])+$/
-
 export function validateCreateApiKey(o: CreateApiKeyOptions): void {
-  if (o.duration !== undefined && (!DURATION.test(o.duration) || !/[1-9]/.test(o.duration))) {
-    throw new CtlError('E_USAGE', `duration "${o.duration}" is not valid: use for example 30m, 24h, 30d, 1w or 1d12h`)
-  }
+  // The control plane reads `expiresIn` with the same rule and bound.
+  if (o.duration !== undefined) parseDuration(o.duration, { what: 'duration', maxMs: MAX_CALENDAR_DURATION_MS })
   if (o.name !== undefined && !/^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/.test(o.name)) {
     throw new CtlError('E_USAGE', `key name "${o.name}" is not valid: letters, digits, - _ .`)
   }

@@ -119,7 +119,9 @@ export class ApplyVerb {
       issues.push(...parsed.issues)
     }
     if (issues.length === 0) {
-      const lint = lintSources(read.sources, offlineManifestContext(), { interpolate: o.interpolate, env: o.env })
+      // Steps per workflow is the server's setting: it checks that bound, not the offline default.
+      const ctx = { ...offlineManifestContext(), limits: { maxStepsPerWorkflow: Number.POSITIVE_INFINITY } }
+      const lint = lintSources(read.sources, ctx, { interpolate: o.interpolate, env: o.env })
       issues.push(...lint.issues.filter((i) => !SERVER_KNOWS_BETTER.has(i.code)))
     }
     if (issues.length > 0) throw new ManifestError(issues)

@@ -1,5 +1,6 @@
 // `ctl audit get`: who did what, when, and with which result (tenant-admins only).
 import type { AuditEntry } from '../../client/types.js'
+import { parseSince } from '../../duration.js'
 import { CtlError } from '../../errors.js'
 import type { Io } from '../io.js'
 import { renderTable, toJson, toYaml, type OutputFormat } from '../output.js'
@@ -13,9 +14,8 @@ export interface AuditOptions {
 }
 
 export function validateAudit(o: AuditOptions): void {
-  if (o.since !== undefined && !/^(\d+[smhdw])+$/.test(o.since) && Number.isNaN(Date.parse(o.since))) {
-    throw new CtlError('E_USAGE', `--since "${o.since}" is neither a duration (1h, 30m, 7d) nor a time (2024-05-01T12:00:00Z)`)
-  }
+  // The control plane reads it with the same rule; checked here so that a typo costs no request.
+  if (o.since !== undefined) parseSince(o.since, Date.now(), '--since')
   if (o.limit !== undefined && (!Number.isInteger(o.limit) || o.limit < 1)) throw new CtlError('E_USAGE', '--limit must be a positive whole number')
 }
 

@@ -4,7 +4,8 @@ import type { CtlClient } from '../../client/client.js'
 import type { RunDetail } from '../../client/types.js'
 import { FINAL_RUN_STATES, type StepRunRecord } from '../../store/types.js'
 import type { Io } from '../io.js'
-import { formatDuration, renderTable } from '../output.js'
+import { formatDuration } from '../../duration.js'
+import { renderTable } from '../output.js'
 
 export interface WaitOptions {
   pollMs?: number

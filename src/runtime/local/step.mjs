@@ -293,7 +293,9 @@ export class Step {
     }
     if (spec.timeoutMs) {
       const secs = Math.round(spec.timeoutMs / 100) / 10
-      this.timers.push(setTimeout(() => this.stop('DeadlineExceeded', `the step ran longer than its deadline of ${secs}s`), spec.timeoutMs))
+      // Node fires a delay above 2^31-1 ms (~24.8 days) at once; lint caps timeouts at 7 days, this is the backstop.
+      const delay = Math.min(spec.timeoutMs, 2_147_483_647)
+      this.timers.push(setTimeout(() => this.stop('DeadlineExceeded', `the step ran longer than its deadline of ${secs}s`), delay))
     }
     if (this.stopping) this.escalate()
   }

@@ -5,7 +5,7 @@ import type { AuditResponse, CanIRequest, CanIResponse } from '../../client/type
 import { principalOf } from '../auth.js'
 import { decide, requireAllowed } from '../../access/policy.js'
 import { decideOn } from '../../access/targets.js'
-import { parseSince } from '../duration.js'
+import { parseSince } from '../../duration.js'
 import { DEFAULT_WORKSPACE, resourceKey } from '../keys.js'
 import * as S from '../schemas.js'
 

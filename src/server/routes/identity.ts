@@ -12,7 +12,7 @@ import { newToken, principalOf, sha256Hex } from '../auth.js'
 import { decide, requireAllowed, type AdminTargetType } from '../../access/policy.js'
 import { noteAudit } from '../audit.js'
 import { isDryRun } from '../dry-run.js'
-import { parseDuration } from '../duration.js'
+import { MAX_CALENDAR_DURATION_MS, parseDuration } from '../../duration.js'
 import * as S from '../schemas.js'
 import { dryRunQuery, withDryRun } from '../schemas-access.js'
 
@@ -54,7 +54,7 @@ function requireSelfOrAdmin(request: FastifyRequest, userId: string, type: Admin
  * tenant-wide tenant-admin, who may set any explicit `expiresIn` (never "none" from an expiring key).
  */
 export function newKeyExpiry(principal: Principal, creator: { expiresAt?: string } | null, expiresIn: string | undefined, now = Date.now()): string | undefined {
-  const asked = expiresIn !== undefined ? new Date(now + parseDuration(expiresIn, 'expiresIn')).toISOString() : undefined
+  const asked = expiresIn !== undefined ? new Date(now + parseDuration(expiresIn, { what: 'expiresIn', maxMs: MAX_CALENDAR_DURATION_MS })).toISOString() : undefined
   const cap = creator?.expiresAt
   if (cap === undefined) return asked
   if (asked === undefined) return cap

@@ -4,6 +4,7 @@ import type { FastifyInstance, FastifyPluginAsync } from 'fastify'
 import { CtlError } from '../../errors.js'
 import type { EngineApi, RuntimeSummary } from '../../engine/api.js'
 import type { ResourceSummary, Store } from '../../store/types.js'
+import type { ManifestLimitSettings } from '../../manifest/index.js'
 import type {
   ApplyResponse, DeleteResponse, ListResourcesResponse, ResourceDetail, ResourceTable,
 } from '../../client/types.js'
@@ -30,6 +31,7 @@ export interface ResourcesRoutesOptions {
   revealSecrets?: RevealSecrets
   /** Seals secret values at apply (src/secrets/crypto.ts). */
   secrets?: SecretBox
+  limits?: ManifestLimitSettings
 }
 
 /** True when the client asks for text before JSON (`Accept: text/plain, application/json;q=0.5`). */
@@ -60,7 +62,7 @@ export const resourcesRoutes: FastifyPluginAsync<ResourcesRoutesOptions> = async
       },
     },
     async (request): Promise<ApplyResponse> => {
-      const res = await applyDocuments({ store, engine, secrets: opts.secrets }, principalOf(request), request.params.ws, request.body.documents, request.query.dryRun)
+      const res = await applyDocuments({ store, engine, secrets: opts.secrets, limits: opts.limits }, principalOf(request), request.params.ws, request.body.documents, request.query.dryRun)
       noteAudit(request, {
         detail: { results: res.results.map((r) => `${r.workspace === null ? `${r.type}/${r.name}` : `${r.type}/${r.workspace}/${r.name}`} ${r.outcome}`) },
       })

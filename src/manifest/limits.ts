@@ -1,0 +1,110 @@
+// Upper bounds on what a manifest may ask for. The server runs the core on every apply, so each count, size
+// and duration a user controls has a ceiling here, checked at lint with a located issue (422 from the API):
+// nothing a manifest says can overflow a timer, a Date or an integer column, or make the control plane
+// loop over millions of entries. The JSON Schemas carry the same numbers as `maximum` / `maxItems` (a test
+// keeps them equal); steps per workflow is the one bound a server can change (`--max-steps-per-workflow`).
+import { MS, readDuration, type DurationOptions } from '../duration.js'
+import type { ManifestIssue } from '../errors.js'
+import { issueAt } from './issues.js'
+import type { JsonPath, LoadedDocument } from './model.js'
+
+export const MANIFEST_LIMITS = {
+  /** A step's `timeout` / `activeDeadlineSeconds`: 7 days (Node's timers end at ~24.8 days). */
+  stepTimeoutMs: 7 * MS.d,
+  /** Extra attempts of a step (`retry.count`). */
+  retryCount: 100,
+  /** `retry.duration`, the first backoff; later ones are capped at this too. */
+  retryDelayMs: MS.d,
+  /** `retry.maxDuration`, the time spent retrying. */
+  retryMaxDurationMs: 7 * MS.d,
+  /** `retry.factor`, the backoff multiplier. */
+  retryFactor: 10,
+  /** `parallelism` of a workflow. */
+  parallelism: 1000,
+  /** `runAsUser`: a non-negative 32-bit id. */
+  runAsUser: 2_147_483_647,
+  /** Steps in one workflow's DAG, unless the server sets another bound. */
+  stepsPerWorkflow: 5000,
+  /** `schedule.crons` entries of one workflow. */
+  cronsPerWorkflow: 100,
+  /** Any one string (or mapping key) of a manifest, in UTF-16 code units: 1 MiB. */
+  stringLength: 1024 * 1024,
+  /** An environment variable name. */
+  envNameLength: 256,
+} as const
+
+/** Bounds a server may change; lint offline uses the defaults. */
+export interface ManifestLimitSettings {
+  maxStepsPerWorkflow?: number
+}
+
+/** A duration field of a manifest → milliseconds, or a located issue (E_DURATION bad text, E_LIMIT too long). */
+export function durationField(
+  doc: LoadedDocument,
+  path: JsonPath,
+  text: string,
+  opts: Omit<DurationOptions, 'code'> & { what: string },
+  issues: ManifestIssue[],
+): number | undefined {
+  const r = readDuration(text, opts)
+  if (r.ok) return r.ms
+  issues.push(issueAt(doc, r.reason === 'too-long' ? 'E_LIMIT' : 'E_DURATION', path, r.message))
+  return undefined
+}
+
+// POSIX names: what a shell can read back ($NAME). Kubernetes also allows `-` and `.`, which no shell can use.
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/
+
+/** Why a manifest may not set this environment variable; undefined when it may. */
+export function envNameProblem(name: string): string | undefined {
+  if (name.length > MANIFEST_LIMITS.envNameLength) return `environment variable name is longer than ${MANIFEST_LIMITS.envNameLength} characters`
+  if (!ENV_NAME.test(name)) return `"${name}" is not an environment variable name (letters, digits and _, not starting with a digit)`
+  // PATH decides which programs a step runs; CTL_* are the control plane's facts and credentials for the step.
+  if (name === 'PATH' || name.startsWith('CTL_')) return `environment variable "${name}" is set by the control plane and cannot be set by a manifest (PATH and CTL_* are reserved)`
+  return undefined
+}
+
+/** Steps of a raw workflow body beyond the bound; checked before the schema so a huge DAG costs no more work. */
+export function stepCountIssues(doc: LoadedDocument, settings: ManifestLimitSettings | undefined): ManifestIssue[] {
+  const max = settings?.maxStepsPerWorkflow ?? MANIFEST_LIMITS.stepsPerWorkflow
+  const value = doc.value
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return []
+  const root = value as Record<string, unknown>
+  if (root['type'] !== 'workflow') return []
+  const issues: ManifestIssue[] = []
+  for (const bodyKey of ['workflow', 'spec']) {
+    const body = root[bodyKey]
+    const dag = typeof body === 'object' && body !== null ? (body as Record<string, unknown>)['dag'] : undefined
+    if (Array.isArray(dag) && dag.length > max) {
+      issues.push(issueAt(doc, 'E_LIMIT', [bodyKey, 'dag'], `the workflow has ${dag.length} steps; at most ${max} are allowed in one workflow`))
+    }
+  }
+  return issues
+}
+
+/**
+ * Every string and key of a raw document: no NUL byte (C programs, paths and the environment would cut the
+ * value there), none longer than the bound. Runs before the schema, so that nothing later sees them.
+ */
+export function rawValueIssues(doc: LoadedDocument): ManifestIssue[] {
+  const issues: ManifestIssue[] = []
+  const max = MANIFEST_LIMITS.stringLength
+  const check = (text: string, path: JsonPath, what: string): void => {
+    if (issues.length >= 20) return // enough to fix; a hostile document could hold millions
+    if (text.length > max) issues.push(issueAt(doc, 'E_LIMIT', path, `${what} is ${text.length} characters long; at most ${max} are allowed`))
+    else if (text.includes('\0')) issues.push(issueAt(doc, 'E_SCHEMA', path, `${what} contains a NUL byte`))
+  }
+  const stack: [unknown, JsonPath][] = [[doc.value, []]]
+  while (stack.length > 0) {
+    const [node, path] = stack.pop()!
+    if (typeof node === 'string') check(node, path, 'the value')
+    else if (Array.isArray(node)) node.forEach((child, i) => stack.push([child, [...path, i]]))
+    else if (typeof node === 'object' && node !== null) {
+      for (const [key, child] of Object.entries(node)) {
+        check(key, [...path, key], `the key ${JSON.stringify(key.slice(0, 40))}`)
+        stack.push([child, [...path, key]])
+      }
+    }
+  }
+  return issues
+}
