@@ -4,6 +4,10 @@
 // kept open and unref'd, so a waiting control plane is never held up by it. The host
 // also pushes a notice whenever a step's output grew or its exit was written, so a
 // follower need not watch the attempt folder.
+//
+// Both ends prove knowledge of <stateDir>/host.token (see supervisor.mjs) with an HMAC over the
+// other's nonce: a step that reaches the socket cannot start or kill anything, and a process
+// that took the socket's place cannot receive launch specs (which hold secret values).
 
 import { spawn } from 'node:child_process'
 import crypto from 'node:crypto'
@@ -58,10 +62,52 @@ export function hostSocketPath(stateDir: string): string {
   return path.join(dir, `${id}.sock`)
 }
 
+/** The file that holds the host's token; the state folder is never visible inside a sandbox. */
+export const TOKEN_FILE = 'host.token'
+const TOKEN_BYTES = 32
+
+/**
+ * The token of the host of `stateDir`: read, or made (exclusive create, 0600) when missing.
+ * It persists so that a control plane started later authenticates to a host that outlived it.
+ */
+export function hostToken(stateDir: string): Buffer {
+  const file = path.join(stateDir, TOKEN_FILE)
+  for (let tries = 0; ; tries++) {
+    try {
+      const fd = fs.openSync(file, 'wx', 0o600)
+      try {
+        const token = crypto.randomBytes(TOKEN_BYTES)
+        fs.writeSync(fd, token)
+        return token
+      } finally {
+        fs.closeSync(fd)
+      }
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e
+    }
+    const st = fs.lstatSync(file, { throwIfNoEntry: false })
+    if (st && !st.isFile()) throw new CtlError('E_INTERNAL', `${file} is not a regular file`)
+    const token = fs.readFileSync(file)
+    // A concurrent creator may not have written it yet: read again.
+    if (token.length >= TOKEN_BYTES) return token
+    if (tries > 50) throw new CtlError('E_INTERNAL', `${file} is shorter than ${TOKEN_BYTES} bytes`)
+    const until = Date.now() + 10
+    while (Date.now() < until) {
+      // a short busy wait: this runs once per control plane, at its first connection
+    }
+  }
+}
+
+/** HMAC-SHA256 of `label:nonce` under the token, as both ends compute it. */
+export function hostProof(token: Buffer, label: 'client' | 'host', nonce: string): Buffer {
+  return crypto.createHmac('sha256', token).update(`${label}:${nonce}`).digest()
+}
+
 export class HostClient {
   private conn: Connection | undefined
   private connecting: Promise<Connection> | undefined
   private nextId = 1
+  private tokenCache: Buffer | undefined
 
   constructor(
     private readonly stateDir: string,
@@ -150,20 +196,38 @@ export class HostClient {
     throw new CtlError('E_INTERNAL', `cannot reach the step host at ${this.socketPath}: ${lastError?.message ?? 'unknown error'}`)
   }
 
+  private token(): Buffer {
+    return (this.tokenCache ??= hostToken(this.stateDir))
+  }
+
   private connect(): Promise<Connection> {
+    let token: Buffer
+    try {
+      token = this.token()
+    } catch (e) {
+      return Promise.reject(e)
+    }
+    const myNonce = crypto.randomBytes(32).toString('hex')
     return new Promise((resolve, reject) => {
       const socket = net.createConnection(this.socketPath)
+      let hello: { pid: number; start?: string | null } | undefined
       const pending: Connection['pending'] = new Map()
       const listeners: Connection['listeners'] = new Map()
       const exits: Connection['exits'] = new Map()
       let conn: Connection | undefined
       let buf = ''
+      // A listener that says hello and then nothing (not our host) must not hold a start forever.
+      const handshakeTimer = setTimeout(() => {
+        if (!conn) socket.destroy(new CtlError('E_INTERNAL', `the process at ${this.socketPath} did not complete the step host's handshake`))
+      }, START_TIMEOUT_MS)
+      handshakeTimer.unref()
       socket.setEncoding('utf8')
       socket.on('error', (err: NodeJS.ErrnoException) => {
         if (!conn) reject(err.code === 'ENOENT' || err.code === 'ECONNREFUSED' ? new NoHost(err.message) : err)
       })
       socket.on('close', () => {
-        if (!conn) return reject(new NoHost('the step host closed the connection'))
+        clearTimeout(handshakeTimer)
+        if (!conn) return reject(new NoHost(hello ? 'the step host closed the connection during authentication (does host.token match the running host?)' : 'the step host closed the connection'))
         if (this.conn === conn) this.conn = undefined
         for (const p of pending.values()) p.reject(new CtlError('E_INTERNAL', 'the step host went away before answering'))
         pending.clear()
@@ -174,8 +238,38 @@ export class HostClient {
         buf += chunk
         let nl: number
         while ((nl = buf.indexOf('\n')) >= 0) {
-          const msg = JSON.parse(buf.slice(0, nl)) as HostReply & { id?: number; hello?: { pid: number; start?: string | null }; ev?: string; dir?: string }
+          const msg = JSON.parse(buf.slice(0, nl)) as HostReply & {
+            id?: number
+            hello?: { pid: number; start?: string | null; nonce?: string }
+            authed?: string
+            ev?: string
+            dir?: string
+          }
           buf = buf.slice(nl + 1)
+          if (!conn) {
+            // The handshake: the host's hello (with its nonce), our proof, then the host's proof.
+            if (msg.hello && !hello) {
+              hello = msg.hello
+              if (typeof msg.hello.nonce !== 'string') {
+                socket.destroy()
+                return reject(new CtlError('E_INTERNAL', `the step host at ${this.socketPath} does not authenticate its peers (an older version?); stop it (pid ${msg.hello.pid})`))
+              }
+              socket.write(JSON.stringify({ auth: hostProof(token, 'client', msg.hello.nonce).toString('hex'), nonce: myNonce }) + '\n')
+              continue
+            }
+            const expected = hostProof(token, 'host', myNonce)
+            const theirs = typeof msg.authed === 'string' && /^[0-9a-f]{64}$/.test(msg.authed) ? Buffer.from(msg.authed, 'hex') : undefined
+            if (!hello || !theirs || !crypto.timingSafeEqual(theirs, expected)) {
+              socket.destroy()
+              return reject(new CtlError('E_INTERNAL', `the process at ${this.socketPath} is not the step host of ${this.stateDir} (it failed to authenticate)`))
+            }
+            clearTimeout(handshakeTimer)
+            conn = { socket, hostPid: hello.pid, hostStart: hello.start ?? null, pending, listeners, exits }
+            this.conn = conn
+            socket.unref()
+            resolve(conn)
+            continue
+          }
           if (msg.ev !== undefined) {
             if (typeof msg.dir !== 'string') continue
             const exit = toExit((msg as { exit?: unknown }).exit)
@@ -185,13 +279,6 @@ export class HostClient {
             }
             const set = listeners.get(msg.dir)
             if (set) for (const fn of [...set]) fn()
-            continue
-          }
-          if (msg.hello) {
-            conn = { socket, hostPid: msg.hello.pid, hostStart: msg.hello.start ?? null, pending, listeners, exits }
-            this.conn = conn
-            socket.unref()
-            resolve(conn)
             continue
           }
           const waiter = msg.id !== undefined ? pending.get(msg.id) : undefined
@@ -206,6 +293,7 @@ export class HostClient {
 
   /** Starts a host and waits until it listens (or says another one already does). */
   private startHost(): Promise<void> {
+    this.token() // made before the host starts: the host reads it once, at start
     const logFd = fs.openSync(path.join(this.stateDir, 'host.log'), 'a')
     let child
     try {
