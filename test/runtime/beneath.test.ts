@@ -6,10 +6,11 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { resolveBeneath } from '../../src/runtime/local/beneath.js'
-import { createLocalRuntime } from '../../src/runtime/local/index.js'
+import { HostClient, hostSocketPath } from '../../src/runtime/local/host-client.js'
+import { createLocalRuntime, supervisorPath } from '../../src/runtime/local/index.js'
 import { StartProblem } from '../../src/runtime/local/pod.js'
 import type { Runtime } from '../../src/runtime/types.js'
-import { hasBwrap, launch, pod, run, tempDir, texts } from './helpers.js'
+import { collect, hasBwrap, launch, pod, run, tempDir, texts } from './helpers.js'
 
 const dirs: string[] = []
 const temp = (prefix: string) => {
@@ -68,6 +69,14 @@ describe('resolveBeneath', () => {
     expect(() => resolveBeneath(root, 'a/../../etc', opts)).toThrow(/must not contain "\.\."/)
     fs.writeFileSync(path.join(root, 'f'), '')
     expect(() => resolveBeneath(root, 'f/g', opts)).toThrow(/"f" is not a folder/)
+  })
+
+  it('with links: none, refuses even a link that stays inside the root', () => {
+    const root = temp('ctl-vol-')
+    fs.mkdirSync(path.join(root, 'real'))
+    fs.symlinkSync('real', path.join(root, 'alias'))
+    expect(() => resolveBeneath(root, 'alias/sub', { ...opts, links: 'none' })).toThrow(/"alias" is a symbolic link \(a mount point/)
+    expect(fs.existsSync(path.join(root, 'real/sub'))).toBe(false)
   })
 
   it('refuses a link deep in the path, planted in a folder the walk created', () => {
@@ -137,6 +146,20 @@ describe.skipIf(!hasBwrap)('links planted in a volume, in bubblewrap', () => {
     expect(listing(secret)).toEqual(['keep'])
   })
 
+  it('a mount point through a link that stays inside the volume is refused too (bwrap would walk the link itself)', async () => {
+    await fresh()
+    fs.mkdirSync(path.join(volDir, 'real'))
+    fs.symlinkSync('real', path.join(volDir, 'inner'))
+    const p = pod(
+      { command: ['sh', '-c', 'echo ran'], volumeMounts: [{ name: 'ws', mountPath: '/data' }, { name: 'files', mountPath: '/data/inner/conf' }] },
+      { volumes: [...volumes, { name: 'files', configMap: { name: 'cfg' } }] },
+    )
+    const r = await run(rt, launch(p, { volumeDirs: volumeDirs(), configData: { a: 'config-a' } }))
+    expect(r.exit).toMatchObject({ reason: 'StartError' })
+    expect(r.exit.message).toMatch(/"inner" is a symbolic link \(a mount point or working folder inside a volume may not go through one\)/)
+    expect(fs.readdirSync(path.join(volDir, 'real'))).toEqual([])
+  })
+
   it('links inside the volume, projections and nested folders that stay inside it still work', async () => {
     await fresh()
     fs.mkdirSync(path.join(volDir, 'real'))
@@ -154,5 +177,36 @@ describe.skipIf(!hasBwrap)('links planted in a volume, in bubblewrap', () => {
     expect(texts(r.lines)).toEqual(['config-a', '/data/new/wd'])
     expect(fs.readFileSync(path.join(volDir, 'real/made/f'), 'utf8')).toBe('ok\n')
     expect(listing(secret)).toEqual(['keep'])
+  })
+})
+
+// The step host checks the paths again right before it starts the step: a folder swapped for a
+// link after the control plane's check (a step racing the start) stops the start.
+describe('the step host checks volume paths again before it starts a step', () => {
+  it('refuses a path that became a link, and starts nothing', async () => {
+    const stateDir = temp('ctl-rt-')
+    const root = temp('ctl-vol-')
+    const secret = secretDir()
+    fs.symlinkSync(secret, path.join(root, 'x')) // as if swapped in after the control plane's check
+    const marker = path.join(stateDir, 'started')
+    const client = new HostClient(stateDir, hostSocketPath(stateDir), supervisorPath, 500)
+    const attemptDir = path.join(stateDir, 'swapped', 'main.0')
+    const handle = { runtime: 'local', id: 'swapped/main/0', data: { attemptDir, mode: 'none', host: true, supervisorPid: null, supervisorStart: null, stepPid: null, shmDir: null, image: null, notes: [] } }
+    const spec = {
+      attemptDir, mode: 'none', command: '/bin/sh', args: ['-c', `touch ${marker}; echo pwned > ${path.join(root, 'x', 'pwned')}`], env: {}, cwd: '/', fdData: [],
+      beneath: [{ root: fs.realpathSync(root), path: path.join(fs.realpathSync(root), 'x', 'y'), what: 'volume "ws" subPath "x/y"' }],
+      graceMs: 1000, redact: [], maxLineBytes: 1 << 20,
+    }
+    try {
+      const reply = await client.request({ op: 'start', spec, handle }, { spawn: true })
+      expect(reply).toMatchObject({ ok: true })
+      const rt = createLocalRuntime({ stateDir, sandbox: 'none' })
+      const r = await collect(rt, reply!.handle as Parameters<typeof collect>[1])
+      expect(r.exit).toMatchObject({ reason: 'StartError', exitCode: null, message: 'volume "ws" subPath "x/y" leaves the volume: "x" became a symbolic link as the step started' })
+      expect(fs.existsSync(marker)).toBe(false)
+      expect(listing(secret)).toEqual(['keep'])
+    } finally {
+      client.close()
+    }
   })
 })

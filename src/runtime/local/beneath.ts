@@ -3,17 +3,19 @@
 // machines) must never follow such a link out of the volume: not to bind a `subPath`, not to
 // create a mount point for a file projection or another volume, not to mkdir a missing folder.
 //
-// The walk goes one component at a time with lstat. A link is followed only when its real
-// path stays inside the volume (Kubernetes lets subPath use links within the volume); a link
-// that leaves it, or leads nowhere, is refused. Missing components are made with a plain
-// mkdir of one component, which never follows a link (a link planted meanwhile makes it fail
-// with EEXIST, and the component is looked at again).
+// The walk goes one component at a time with lstat. In a subPath a link is followed only when
+// its real path stays inside the volume (Kubernetes lets subPath use links within the volume),
+// and the bind then uses the real path; a mount point or working folder inside a volume may not
+// go through any link (bwrap would walk it as written). A link that leaves the volume, or leads
+// nowhere, is refused. Missing components are made with a plain mkdir of one component, which
+// never follows a link (a link planted meanwhile makes it fail with EEXIST, and the component
+// is looked at again).
 //
-// What remains is the race between this check and bwrap's mount: a step running at the same
-// time with the same volume writable could swap a checked folder for a link in between. The
-// check runs as the step starts (right before its launch spec goes to the step host), so the
-// window is the host request plus bwrap's own setup; binding an fd opened here (bwrap
-// --bind-fd) would close it.
+// What remains is the race between the check and bwrap's mount: a step running at the same time
+// with the same volume writable could swap a checked folder for a link in between. The control
+// plane checks as it prepares the start; the step host checks again (PathCheck, supervisor.mjs)
+// right before it spawns bwrap, so the window is the host's fork/exec plus bwrap's own setup.
+// Binding an fd opened and verified by the host (bwrap --bind-fd) would close it.
 
 import fs from 'node:fs'
 import path from 'node:path'
@@ -27,6 +29,18 @@ export interface BeneathOptions {
   rootName: string
   /** Make missing components (as folders). Otherwise a missing component is returned as is. */
   create: boolean
+  /** 'inside' (default): follow a link that stays inside the root; 'none': refuse every link. */
+  links?: 'inside' | 'none'
+}
+
+/** A path bwrap will walk, checked again by the step host right before it starts the step. */
+export interface PathCheck {
+  /** Real path of the volume's folder. */
+  root: string
+  /** Absolute path below `root`: no component of it may be a symbolic link. */
+  path: string
+  /** For the message, as in resolveBeneath. */
+  what: string
 }
 
 /**
@@ -57,6 +71,7 @@ export function resolveBeneath(root: string, rel: string, opts: BeneathOptions):
       st = fs.lstatSync(next)
     }
     if (st.isSymbolicLink()) {
+      if (opts.links === 'none') throw new StartProblem(`${opts.what} leaves ${opts.rootName}: "${shown}" is a symbolic link (a mount point or working folder inside a volume may not go through one)`)
       let real: string
       try {
         real = fs.realpathSync(next)
@@ -89,12 +104,18 @@ export function mountSource(m: DirMount): string {
 
 /**
  * bwrap creates the mount point of a mount (a projection's folder, another volume) and the
- * working folder inside whatever volume is mounted above it, following links as it goes:
- * each such path is resolved inside that volume first, its folders made here.
+ * working folder inside whatever volume is mounted above it, following links as it goes: each
+ * such path is resolved inside that volume first (no link allowed), its folders made here. Also
+ * resolves every PVC subPath. Returns what the step host checks again before it spawns bwrap.
  */
-export function checkPathsInVolumes(plan: StepPlan): void {
+export function checkPathsInVolumes(plan: StepPlan): PathCheck[] {
+  const checks: PathCheck[] = []
   const dirMounts = plan.mounts.filter((m): m is DirMount => m.kind === 'dir' && m.source === 'pvc')
-  if (dirMounts.length === 0) return
+  for (const m of dirMounts) {
+    if (!m.subPath) continue
+    const src = mountSource(m) // first: it says so when the volume's folder is missing
+    checks.push({ root: fs.realpathSync(m.hostDir), path: src, what: `volume "${m.volume}" subPath "${m.subPath}"` })
+  }
   const inside = (p: string, self?: StepMount) => {
     let best: DirMount | undefined
     for (const d of dirMounts) {
@@ -107,18 +128,28 @@ export function checkPathsInVolumes(plan: StepPlan): void {
     const parent = inside(p, self)
     if (!parent) return
     const rel = path.posix.relative(parent.mountPath, p)
-    const opts = { what: `${what} (inside volume "${parent.volume}" at ${parent.mountPath})`, rootName: 'the volume', create: !parent.readOnly }
+    const opts: BeneathOptions = {
+      what: `${what} (inside volume "${parent.volume}" at ${parent.mountPath})`,
+      rootName: 'the volume',
+      // A read-only volume gets no new folder: bwrap fails on it anyway (read-only file system).
+      create: !parent.readOnly,
+      links: 'none',
+    }
     const root = mountSource(parent)
-    if (!file) return void resolveBeneath(root, rel, opts)
+    if (!file) {
+      checks.push({ root, path: resolveBeneath(root, rel, opts), what: opts.what })
+      return
+    }
     // One file: its folder is made like any other; bwrap creates the file itself, so it must not be a link.
     const dir = resolveBeneath(root, path.posix.dirname(rel), opts)
-    if (fs.lstatSync(path.join(dir, path.posix.basename(rel)), { throwIfNoEntry: false })?.isSymbolicLink()) {
-      throw new StartProblem(`${opts.what} leaves the volume: "${rel}" is a symbolic link`)
-    }
+    const target = path.join(dir, path.posix.basename(rel))
+    if (fs.lstatSync(target, { throwIfNoEntry: false })?.isSymbolicLink()) throw new StartProblem(`${opts.what} leaves the volume: "${rel}" is a symbolic link`)
+    checks.push({ root, path: target, what: opts.what })
   }
   for (const m of plan.mounts) {
     const what = m.kind === 'files' ? `the files of "${m.volume}" at ${m.mountPath}` : `volume "${m.volume}" at ${m.mountPath}`
     check(m.mountPath, what, m, m.kind === 'files' && m.single)
   }
   if (plan.workingDir) check(plan.workingDir, `workingDir ${plan.workingDir}`)
+  return checks
 }

@@ -10,7 +10,7 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { CtlError } from '../../errors.js'
 import type { Runtime, RuntimeHandle, RuntimeInfo, StepExit, StepKey, StepLaunch } from '../types.js'
-import { checkPathsInVolumes } from './beneath.js'
+import { checkPathsInVolumes, type PathCheck } from './beneath.js'
 import { bubblewrapLayout } from './bwrap.js'
 import { packageRoot } from './package-root.js'
 import {
@@ -173,6 +173,7 @@ export function createLocalRuntime(opts: LocalRuntimeOptions): Runtime {
     }
     let layout: Layout
     let plan
+    let beneath: PathCheck[] = []
     try {
       plan = planStep(launch, stepPath, (name) => path.join(attemptDir, 'empty', name))
       layout = bwrapPath ? bubblewrapLayout(plan, attemptDir, bwrapPath) : plainLayout(plan, attemptDir, { whyNoSandbox, shmBase })
@@ -180,7 +181,7 @@ export function createLocalRuntime(opts: LocalRuntimeOptions): Runtime {
       // claims the attempt (one file-system operation less on the control plane's event loop,
       // where it costs most); either way the claim of log.ndjson makes every start exclusive.
       if (layout.dirs.some((d) => isUnder(d, attemptDir)) || layout.configFiles.length > 0) makeAttemptDir(launch.key, attemptDir)
-      if (bwrapPath) checkPathsInVolumes(plan)
+      if (bwrapPath) beneath = checkPathsInVolumes(plan)
       for (const d of layout.dirs) makeDir(d, attemptDir)
       for (const f of layout.configFiles) {
         fs.mkdirSync(path.dirname(f.path), { recursive: true })
@@ -199,6 +200,7 @@ export function createLocalRuntime(opts: LocalRuntimeOptions): Runtime {
     const spec: SupervisorSpec = {
       ...layout.spec,
       attemptDir,
+      ...(beneath.length > 0 ? { beneath } : {}),
       timeoutMs: plan.timeoutSeconds ? plan.timeoutSeconds * 1000 : undefined,
       graceMs: plan.graceSeconds * 1000,
       redact: redactionForms(plan.secretValues, launch.redact),

@@ -149,6 +149,33 @@ function stopAll(dir, reason) {
   for (const s of steps.values()) if (!dir || s.dir === dir) s.stop('Killed', reason)
 }
 
+/** @typedef {{ root: string, path: string, what: string }} PathCheck */
+
+/**
+ * The first path that now goes through a symbolic link (or leaves its root), as a start error;
+ * undefined when all are as the control plane left them. Components not there yet are bwrap's
+ * to make (on a read-only volume it fails by itself).
+ * @param {PathCheck[] | undefined} checks
+ */
+function changedPath(checks) {
+  for (const c of checks ?? []) {
+    const rel = path.relative(c.root, c.path)
+    if (rel.startsWith('..') || path.isAbsolute(rel)) return `${c.what} leaves the volume`
+    let cur = c.root
+    for (const part of rel.split(path.sep).filter(Boolean)) {
+      cur = path.join(cur, part)
+      let st
+      try {
+        st = fs.lstatSync(cur)
+      } catch {
+        break
+      }
+      if (st.isSymbolicLink()) return `${c.what} leaves the volume: "${path.relative(c.root, cur)}" became a symbolic link as the step started`
+    }
+  }
+  return undefined
+}
+
 /**
  * @param {{ spec: import('./step.mjs').SupervisorSpec, handle: { data: Record<string, unknown> } }} msg
  * @returns {Promise<Record<string, unknown>>}
@@ -175,12 +202,20 @@ async function start(msg) {
     return { ok: false, error: code === 'EEXIST' ? 'conflict' : `cannot claim the attempt: ${/** @type {Error} */ (e).message}` }
   }
   let pid
-  try {
-    pid = await step.start()
-  } catch (e) {
-    // spawn() itself threw (bad arguments): the step cannot start.
-    step.startFailure = `cannot start "${msg.spec.command}": ${/** @type {Error} */ (e).message}`
+  // The control plane resolved paths inside volumes as it prepared the start; a step running
+  // meanwhile may have swapped a folder for a link since. Checked again as late as possible.
+  const moved = changedPath(/** @type {{ beneath?: PathCheck[] }} */ (msg.spec).beneath)
+  if (moved) {
+    step.startFailure = moved
     step.finish()
+  } else {
+    try {
+      pid = await step.start()
+    } catch (e) {
+      // spawn() itself threw (bad arguments): the step cannot start.
+      step.startFailure = `cannot start "${msg.spec.command}": ${/** @type {Error} */ (e).message}`
+      step.finish()
+    }
   }
   const handle = { ...msg.handle, data: { ...msg.handle.data, supervisorPid: process.pid, supervisorStart: hostStart, stepPid: pid ?? null } }
   // First record of the log, before any output (the child's output is read on a later turn of
