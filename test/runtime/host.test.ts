@@ -4,7 +4,7 @@ import fs from 'node:fs'
 import net from 'node:net'
 import path from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
-import { hostSocketPath } from '../../src/runtime/local/host-client.js'
+import { hostSocketPath, hostToken } from '../../src/runtime/local/host-client.js'
 import { createLocalRuntime } from '../../src/runtime/local/index.js'
 import { collect, groupExists, hasBwrap, launch, loggedTexts, pod, shPod, tempDir, texts, until } from './helpers.js'
 
@@ -119,6 +119,24 @@ c.on('close', () => { for (const l of got.split('\\n').filter(Boolean)) console.
 `
 
 describe('step host authentication', () => {
+  it('host.token: made once (0600, 32 random bytes), then read; loose modes tightened; a link refused', () => {
+    const stateDir = tempDir()
+    dirs.push(stateDir)
+    const first = hostToken(stateDir)
+    expect(first).toHaveLength(32)
+    expect(hostToken(stateDir).equals(first)).toBe(true)
+    const file = path.join(stateDir, 'host.token')
+    expect(fs.statSync(file).mode & 0o777).toBe(0o600)
+    expect(fs.readdirSync(stateDir)).toEqual(['host.token']) // no temporary file left behind
+    fs.chmodSync(file, 0o644)
+    expect(hostToken(stateDir).equals(first)).toBe(true)
+    expect(fs.statSync(file).mode & 0o777).toBe(0o600)
+    const other = tempDir()
+    dirs.push(other)
+    fs.symlinkSync(file, path.join(other, 'host.token'))
+    expect(() => hostToken(other)).toThrow(/not a regular file/)
+  })
+
   it.each(['no proof', 'forge'])('a step that reaches the socket with %s starts nothing and is disconnected', async (how) => {
     const { stateDir, rt } = runtime('none')
     // A first step starts the host (and makes the token).

@@ -67,35 +67,32 @@ export const TOKEN_FILE = 'host.token'
 const TOKEN_BYTES = 32
 
 /**
- * The token of the host of `stateDir`: read, or made (exclusive create, 0600) when missing.
- * It persists so that a control plane started later authenticates to a host that outlived it.
+ * The token of the host of `stateDir`: read, or made (0600) when missing. Made complete in a
+ * file of its own and then linked into place, so nobody ever reads half a token and only one
+ * of two concurrent creators wins. It persists so that a control plane started later
+ * authenticates to a host that outlived it.
  */
 export function hostToken(stateDir: string): Buffer {
   const file = path.join(stateDir, TOKEN_FILE)
-  for (let tries = 0; ; tries++) {
+  if (!fs.existsSync(file)) {
+    const tmp = `${file}.${process.pid}.${crypto.randomBytes(6).toString('hex')}`
+    fs.writeFileSync(tmp, crypto.randomBytes(TOKEN_BYTES), { mode: 0o600, flag: 'wx' })
     try {
-      const fd = fs.openSync(file, 'wx', 0o600)
-      try {
-        const token = crypto.randomBytes(TOKEN_BYTES)
-        fs.writeSync(fd, token)
-        return token
-      } finally {
-        fs.closeSync(fd)
-      }
+      fs.linkSync(tmp, file)
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e
-    }
-    const st = fs.lstatSync(file, { throwIfNoEntry: false })
-    if (st && !st.isFile()) throw new CtlError('E_INTERNAL', `${file} is not a regular file`)
-    const token = fs.readFileSync(file)
-    // A concurrent creator may not have written it yet: read again.
-    if (token.length >= TOKEN_BYTES) return token
-    if (tries > 50) throw new CtlError('E_INTERNAL', `${file} is shorter than ${TOKEN_BYTES} bytes`)
-    const until = Date.now() + 10
-    while (Date.now() < until) {
-      // a short busy wait: this runs once per control plane, at its first connection
+    } finally {
+      fs.rmSync(tmp, { force: true })
     }
   }
+  const st = fs.lstatSync(file)
+  const uid = typeof process.getuid === 'function' ? process.getuid() : st.uid
+  if (!st.isFile() || st.uid !== uid) throw new CtlError('E_INTERNAL', `${file} is not a regular file of this user: refusing to use it as the step host's token`)
+  // Loose permissions (an older state folder, a careless copy): tightened, not trusted blindly.
+  if ((st.mode & 0o077) !== 0) fs.chmodSync(file, 0o600)
+  const token = fs.readFileSync(file)
+  if (token.length < TOKEN_BYTES) throw new CtlError('E_INTERNAL', `${file} holds ${token.length} bytes, not a step host token of ${TOKEN_BYTES}`)
+  return token
 }
 
 /** HMAC-SHA256 of `label:nonce` under the token, as both ends compute it. */
