@@ -139,31 +139,52 @@ describe('step host authentication', () => {
 
   it.each(['no proof', 'forge'])('a step that reaches the socket with %s starts nothing and is disconnected', async (how) => {
     const { stateDir, rt } = runtime('none')
-    // A first step starts the host (and makes the token).
-    const first = await rt.start(launch(shPod('echo up')))
-    expect((await collect(rt, first)).exit.reason).toBe('Completed')
-    const tokenFile = path.join(stateDir, 'host.token')
-    expect(fs.statSync(tokenFile).mode & 0o777).toBe(0o600)
-    expect(fs.readFileSync(tokenFile).length).toBe(32)
-
-    const marker = path.join(stateDir, 'pwned')
-    const hostile = await rt.start(launch(pod({ command: [process.execPath, '-e', FORGER, hostSocketPath(stateDir), marker, how === 'forge' ? 'forge' : 'plain'] })))
-    const r = await collect(rt, hostile)
-    expect(r.exit.reason).toBe('Completed')
-    const out = texts(r.lines)
-    // The hello (pid and nonce, nothing secret), then the host hung up: no reply to start or kill.
-    expect(out.at(-1)).toBe('closed')
-    const got = out.filter((l) => l.startsWith('got ')).map((l) => JSON.parse(l.slice(4)) as Record<string, unknown>)
-    expect(got).toHaveLength(1)
-    expect(Object.keys(got[0]!)).toEqual(['hello'])
-    expect(fs.existsSync(marker)).toBe(false)
-    expect(fs.existsSync(path.join(stateDir, 'forged'))).toBe(false)
-    // The host still serves its control plane.
-    const after = await rt.start(launch(shPod('echo still here')))
-    expect(texts((await collect(rt, after)).lines)).toEqual(['still here'])
-    expect(after.data.supervisorPid).toBe(first.data.supervisorPid)
+    await hostile(stateDir, rt, how)
   })
 
+  // In bubblewrap, with the state folder outside /tmp (the sandbox has a private /tmp): today the
+  // socket is visible read-only, and refuses the step; once the sandbox hides the state folder,
+  // the step cannot even reach it. Either way nothing starts.
+  it.skipIf(!hasBwrap)('a sandboxed step that looks for the socket starts nothing', async () => {
+    const stateDir = fs.mkdtempSync(path.join('/var/tmp', 'ctl-rt-'))
+    dirs.push(stateDir)
+    await hostile(stateDir, createLocalRuntime({ stateDir, sandbox: 'bubblewrap' }), 'forge')
+  })
+})
+
+/** A step that tries to drive the host over its socket (FORGER); afterwards the host still serves its control plane. */
+async function hostile(stateDir: string, rt: ReturnType<typeof createLocalRuntime>, how: string): Promise<void> {
+  // A first step starts the host (and makes the token).
+  const first = await rt.start(launch(shPod('echo up')))
+  expect((await collect(rt, first)).exit.reason).toBe('Completed')
+  const tokenFile = path.join(stateDir, 'host.token')
+  expect(fs.statSync(tokenFile).mode & 0o777).toBe(0o600)
+  expect(fs.readFileSync(tokenFile).length).toBe(32)
+
+  const marker = path.join(stateDir, 'pwned')
+  const hostile = await rt.start(launch(pod({ command: [process.execPath, '-e', FORGER, hostSocketPath(stateDir), marker, how === 'forge' ? 'forge' : 'plain'] })))
+  const r = await collect(rt, hostile)
+  expect(r.exit.reason).toBe('Completed')
+  const out = texts(r.lines)
+  expect(out.at(-1)).toBe('closed')
+  const got = out.filter((l) => l.startsWith('got ')).map((l) => JSON.parse(l.slice(4)) as Record<string, unknown>)
+  if (got.length === 0) {
+    // The socket is out of the step's sight.
+    expect(out.find((l) => l.startsWith('error '))).toMatch(/^error (ENOENT|ECONNREFUSED|EACCES)$/)
+  } else {
+    // The hello (pid and nonce, nothing secret), then the host hung up: no reply to start or kill.
+    expect(got).toHaveLength(1)
+    expect(Object.keys(got[0]!)).toEqual(['hello'])
+  }
+  expect(fs.existsSync(marker)).toBe(false)
+  expect(fs.existsSync(path.join(stateDir, 'forged'))).toBe(false)
+  // The host still serves its control plane.
+  const after = await rt.start(launch(shPod('echo still here')))
+  expect(texts((await collect(rt, after)).lines)).toEqual(['still here'])
+  expect(after.data.supervisorPid).toBe(first.data.supervisorPid)
+}
+
+describe('step host authentication: a stand-in', () => {
   it('a process in the host socket\'s place that does not know the token gets no launch spec', async () => {
     const stateDir = tempDir()
     dirs.push(stateDir)
