@@ -160,6 +160,19 @@ describe.skipIf(!hasBwrap)('links planted in a volume, in bubblewrap', () => {
     expect(fs.readdirSync(path.join(volDir, 'real'))).toEqual([])
   })
 
+  it('a volume whose own folder lies below a link of the machine (the data folder) still works', async () => {
+    await fresh()
+    const alias = path.join(temp('ctl-alias-'), 'vol')
+    fs.symlinkSync(volDir, alias)
+    const p = pod(
+      { command: ['sh', '-c', 'cat /data/conf/a; echo; pwd'], workingDir: '/data/wd', volumeMounts: [{ name: 'ws', mountPath: '/data' }, { name: 'files', mountPath: '/data/conf' }] },
+      { volumes: [...volumes, { name: 'files', configMap: { name: 'cfg' } }] },
+    )
+    const r = await run(rt, launch(p, { volumeDirs: { shared: alias }, configData: { a: 'config-a' } }))
+    expect(r.exit.reason).toBe('Completed')
+    expect(texts(r.lines)).toEqual(['config-a', '/data/wd'])
+  })
+
   it('links inside the volume, projections and nested folders that stay inside it still work', async () => {
     await fresh()
     fs.mkdirSync(path.join(volDir, 'real'))

@@ -135,7 +135,8 @@ export function checkPathsInVolumes(plan: StepPlan): PathCheck[] {
       create: !parent.readOnly,
       links: 'none',
     }
-    const root = mountSource(parent)
+    // Real, so that the host's check compares like with like (the data folder may lie below a link of the machine's own).
+    const root = fs.realpathSync(mountSource(parent))
     if (!file) {
       checks.push({ root, path: resolveBeneath(root, rel, opts), what: opts.what })
       return
