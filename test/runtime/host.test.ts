@@ -208,4 +208,20 @@ describe('step host authentication: a stand-in', () => {
       await new Promise((resolve) => fake.close(resolve))
     }
   })
+
+  it.each(['not json', 'null', '{"hello":{"pid":1,"start":null}}'])('a stand-in that answers %s fails the start cleanly (the control plane stays up)', async (line) => {
+    const stateDir = tempDir()
+    dirs.push(stateDir)
+    const fake = net.createServer((s) => {
+      s.on('error', () => {})
+      s.write(line + '\n')
+    })
+    await new Promise<void>((resolve) => fake.listen(hostSocketPath(stateDir), resolve))
+    try {
+      const rt = createLocalRuntime({ stateDir, sandbox: 'none' })
+      await expect(rt.start(launch(shPod('echo x')))).rejects.toMatchObject({ code: 'E_INTERNAL' })
+    } finally {
+      await new Promise((resolve) => fake.close(resolve))
+    }
+  })
 })

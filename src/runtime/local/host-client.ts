@@ -235,12 +235,21 @@ export class HostClient {
         buf += chunk
         let nl: number
         while ((nl = buf.indexOf('\n')) >= 0) {
-          const msg = JSON.parse(buf.slice(0, nl)) as HostReply & {
+          let msg: HostReply & {
             id?: number
             hello?: { pid: number; start?: string | null; nonce?: string }
             authed?: string
             ev?: string
             dir?: string
+          }
+          try {
+            msg = JSON.parse(buf.slice(0, nl)) as typeof msg
+            if (typeof msg !== 'object' || msg === null) throw new TypeError('not an object')
+          } catch {
+            // Not the host's protocol (whatever sits on the socket must not crash the control plane).
+            socket.destroy()
+            if (!conn) reject(new CtlError('E_INTERNAL', `the process at ${this.socketPath} does not speak the step host's protocol`))
+            return
           }
           buf = buf.slice(nl + 1)
           if (!conn) {
