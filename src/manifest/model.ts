@@ -120,6 +120,10 @@ export interface RetrySpec {
   factor?: number
 }
 
+/** `none`: the step gets no network at all; `default`: the runtime's normal network. */
+export type NetworkMode = 'default' | 'none'
+export const NETWORK_MODES: readonly NetworkMode[] = ['default', 'none']
+
 export interface StepSpec {
   stack: StackRef
   stackSpec: Record<string, unknown>
@@ -127,6 +131,11 @@ export interface StepSpec {
   compute: string
   resources?: ResourceRequirementsSpec
   runAsUser?: number
+  /**
+   * The step's `network`, else the workflow's; absent when neither says (the runtime's normal
+   * network). Absent rather than `default` so that manifests without it keep their content hash.
+   */
+  network?: NetworkMode
   /** Plain environment of the step (v1 `envs`, v2 `envs`), before the stack's own. */
   envs: Record<string, string>
   logLevel?: string

@@ -8,6 +8,7 @@ import { durationField, MANIFEST_LIMITS } from './limits.js'
 import type {
   JsonPath,
   LoadedDocument,
+  NetworkMode,
   ProjectionSpec,
   ResourceMeta,
   ResourceRequirementsSpec,
@@ -34,6 +35,7 @@ export function normalizeWorkflow(
   const issues: ManifestIssue[] = []
   const body = (doc.value as Obj)[bodyKey] as Obj
   const v1 = meta.version === 'v1'
+  const workflowNetwork = networkOf(body['network'])
   const workflowProjection = v1 ? emptyProjection() : projectionFrom(obj(obj(body['use'])['projection']))
   const rawDag = body['dag'] as Obj[]
   const dag = rawDag.map((step, i): StepModel => {
@@ -51,6 +53,8 @@ export function normalizeWorkflow(
     const resources = resourcesFrom(spec['resources'])
     if (resources) stepSpec.resources = resources
     if (typeof spec['runAsUser'] === 'number') stepSpec.runAsUser = spec['runAsUser']
+    const network = networkOf(spec['network']) ?? workflowNetwork
+    if (network) stepSpec.network = network
     if (typeof spec['logLevel'] === 'string') stepSpec.logLevel = spec['logLevel']
     const model: StepModel = {
       name: String(step['name']),
@@ -73,6 +77,10 @@ export function normalizeWorkflow(
   if (typeof body['parallelism'] === 'number') resource.workflow.parallelism = body['parallelism']
   if (Array.isArray(body['dependencies'])) resource.workflow.dependencies = strings(body['dependencies'])
   return { resource, issues }
+}
+
+function networkOf(raw: unknown): NetworkMode | undefined {
+  return raw === 'none' || raw === 'default' ? raw : undefined
 }
 
 /** `name` or `name:version`. */

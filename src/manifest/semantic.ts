@@ -22,6 +22,10 @@ import {
 } from './model.js'
 import { PULL_SECRET_TYPE, pullSecretProblems } from './pull-secret.js'
 import { suggestionSuffix, unknownMessage } from './suggest.js'
+import { systemPathProblem } from './system-paths.js'
+
+/** The projection's default folder (src/projection owns it; manifest sits below projection). */
+const DEFAULT_PROJECTION_DIR = '/etc/ctl/projection'
 
 type Obj = Record<string, unknown>
 
@@ -202,8 +206,17 @@ function checkStep(step: StepModel, doc: LoadedDocument, v1: boolean, workflowAl
     issues.push(issueAt(doc, 'E_UNKNOWN_COMPUTE', [...specPath, 'compute'], unknownMessage('compute', step.spec.compute, [...ctx.computes].sort(), 'known computes')))
   }
   step.spec.volumes.forEach((volume, i) => {
+    const at: JsonPath = [...specPath, 'use', 'volumes', i]
     if (!volume.directory.startsWith('/')) {
-      issues.push(issueAt(doc, 'E_VOLUME', [...specPath, 'use', 'volumes', i, 'directory'], `volume directory "${volume.directory}" must be an absolute path`))
+      issues.push(issueAt(doc, 'E_VOLUME', [...at, 'directory'], `volume directory "${volume.directory}" must be an absolute path`))
+    } else {
+      const problem = systemPathProblem(volume.directory)
+      if (problem) issues.push(issueAt(doc, 'E_VOLUME', [...at, 'directory'], `volume directory "${volume.directory}" ${problem}; mount volumes at a folder of their own such as /data`))
+    }
+    // Resolved inside the volume at run time; one that cannot stay inside is refused here already.
+    const sub = volume.subPath
+    if (sub !== undefined && (sub.startsWith('/') || sub.split('/').includes('..'))) {
+      issues.push(issueAt(doc, 'E_VOLUME', [...at, 'subPath'], `volume subPath "${sub}" must be a relative path inside the volume, without ".."`))
     }
   })
   if (!v1) checkProjectionBlock(doc, [...specPath, 'use', 'projection'], workflowAliases, ctx, issues)
@@ -234,6 +247,12 @@ function checkProjectionBlock(doc: LoadedDocument, path: JsonPath, inherited: Re
     const dir = isObj(f) ? f['directory'] : undefined
     if (typeof dir === 'string' && !dir.startsWith('/')) {
       issues.push(issueAt(doc, 'E_PROJECTION', [...path, 'projections', 'files', i, 'directory'], `projection directory "${dir}" must be an absolute path`))
+    } else if (typeof dir === 'string') {
+      const problem = systemPathProblem(dir)
+      if (problem) {
+        const message = `projection directory "${dir}" ${problem}; project files into a folder of their own such as ${DEFAULT_PROJECTION_DIR}`
+        issues.push(issueAt(doc, 'E_PROJECTION', [...path, 'projections', 'files', i, 'directory'], message))
+      }
     }
   })
   list('arguments').forEach((a, i) => check(a, [...path, 'projections', 'arguments', i]))

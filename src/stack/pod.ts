@@ -21,6 +21,8 @@ export type { RunContext } from './run-context.js'
 export const CONFIG_DIR = '/etc/ctl/config'
 export const TEMP_DIR = '/tmp'
 export const SECRET_DIR = '/etc/ctl/secrets'
+/** Label and annotation of a Pod whose step has `network: none`. */
+export const NETWORK_KEY = 'ctl.dev/network'
 
 export const BUILTIN_COMPUTES: Map<string, ComputeSpec> = new Map([
   ['runnable-default', { purpose: 'runnable', nodeSelector: {}, tolerations: [] }],
@@ -253,11 +255,18 @@ export function resolvePodTemplate(input: PodTemplateInput): ResolvedStep {
     'ctl.dev/image': container.image,
   }
   const metaOf = (name: string) => ({ name, namespace: run.workspace, labels: { ...labels }, annotations: { ...annotations } })
+  const podMeta = metaOf(podName)
+  if (step.spec.network === 'none') {
+    // The label selects the Pod for the deny-all NetworkPolicy (deploy/kubernetes/workspace/);
+    // the local runtime reads the annotation and gives the sandbox no network.
+    podMeta.labels[NETWORK_KEY] = 'none'
+    podMeta.annotations[NETWORK_KEY] = 'none'
+  }
 
   const pod: V1Pod = {
     apiVersion: 'v1',
     kind: 'Pod',
-    metadata: metaOf(podName),
+    metadata: podMeta,
     spec: {
       restartPolicy: 'Never',
       containers: [container as unknown as V1Container],

@@ -6,9 +6,11 @@ import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Deployment } from 'kubernetes-models/apps/v1'
 import { ClusterRole, ClusterRoleBinding, Role, RoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1'
+import { NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1'
 import { Namespace, PersistentVolumeClaim, Service, ServiceAccount } from 'kubernetes-models/v1'
 import { describe, expect, it } from 'vitest'
 import { parseAllDocuments } from 'yaml'
+import { NETWORK_KEY } from '../../src/stack/pod.js'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
 const deployDir = join(root, 'deploy', 'kubernetes')
@@ -316,5 +318,32 @@ describe('the Dockerfile', () => {
   it('.dockerignore keeps local builds and dependencies out of the context', () => {
     const ignored = readFileSync(join(root, '.dockerignore'), 'utf8').split('\n').map((l) => l.trim())
     for (const entry of ['node_modules', 'dist', '.git']) expect(ignored).toContain(entry)
+  })
+})
+
+// Objects applied to each workspace namespace (ctl-<workspace>), not to ctl-system.
+describe('deploy/kubernetes/workspace: per-workspace objects', () => {
+  const dir = join(deployDir, 'workspace')
+  const files = readdirSync(dir).filter((f) => /\.ya?ml$/.test(f)).sort()
+  const docs = files.flatMap((file) => parseAllDocuments(readFileSync(join(dir, file), 'utf8')).map((d) => ({ file, object: d.toJS() as K8sObject })))
+
+  it('validates against the Kubernetes schema and names no namespace (it is applied to each)', () => {
+    expect(docs.map((d) => `${d.file}: ${d.object.kind}/${d.object.metadata.name}`)).toEqual(['network-none.yaml: NetworkPolicy/ctl-network-none'])
+    for (const { object } of docs) {
+      expect(object.apiVersion).toBe('networking.k8s.io/v1')
+      expect(() => new NetworkPolicy(object as never).validate()).not.toThrow()
+      expect(object.metadata.namespace).toBeUndefined()
+    }
+    const broken = structuredClone(docs[0]!.object) as K8sObject & { spec: { policyTypes: unknown } }
+    broken.spec.policyTypes = 'Egress'
+    expect(() => new NetworkPolicy(broken as never).validate()).toThrow()
+  })
+
+  it('denies every ingress and egress to the Pods of network: none steps', () => {
+    const spec = docs[0]!.object.spec as { podSelector: { matchLabels?: Record<string, string>; matchExpressions?: unknown }; policyTypes: string[]; ingress?: unknown[]; egress?: unknown[] }
+    expect(spec.podSelector).toEqual({ matchLabels: { [NETWORK_KEY]: 'none' } })
+    expect([...spec.policyTypes].sort()).toEqual(['Egress', 'Ingress'])
+    expect(spec.ingress ?? []).toEqual([])
+    expect(spec.egress ?? []).toEqual([])
   })
 })

@@ -277,3 +277,66 @@ describe('other resources', () => {
     expect(s).toMatchObject({ secret: { type: 'key-value', acl: 'r', data: {}, files: {} } })
   })
 })
+
+describe('network', () => {
+  it('a step takes its own network, else the workflow\'s; neither leaves it out', () => {
+    const wf = workflow(yaml`
+      version: v2alpha
+      name: isolated
+      type: workflow
+      spec:
+        network: none
+        dag:
+          - name: inherits
+            spec: {stack: container, stackSpec: {image: x}}
+          - name: opts-out
+            spec: {stack: container, network: default, stackSpec: {image: x}}
+    `)
+    expect(wf.workflow.dag.map((s) => s.spec.network)).toEqual(['none', 'default'])
+    const plain = workflow(yaml`
+      version: v2alpha
+      name: plain
+      type: workflow
+      spec:
+        dag:
+          - name: a
+            spec: {stack: container, stackSpec: {image: x}}
+          - name: b
+            spec: {stack: container, network: none, stackSpec: {image: x}}
+    `)
+    expect('network' in plain.workflow.dag[0]!.spec).toBe(false)
+    expect(plain.workflow.dag[1]!.spec.network).toBe('none')
+  })
+
+  it('v1 says it on the step and under workflow:', () => {
+    const wf = workflow(yaml`
+      version: v1
+      name: isolated
+      type: workflow
+      workflow:
+        network: none
+        dag:
+          - name: a
+            spec: {stack: container, stackSpec: {image: x}}
+          - name: b
+            spec: {stack: container, network: default, stackSpec: {image: x}}
+    `)
+    expect(wf.workflow.dag.map((s) => s.spec.network)).toEqual(['none', 'default'])
+  })
+
+  it('any other value is a located schema error', () => {
+    const result = lintSources([{ file: 'n.yaml', text: yaml`
+      version: v2alpha
+      name: bad
+      type: workflow
+      spec:
+        dag:
+          - name: a
+            spec: {stack: container, network: host, stackSpec: {image: x}}
+    ` }], testContext(), { interpolate: false, env: {} })
+    const issues = result.issues.map(formatIssue)
+    expect(issues).toHaveLength(1)
+    expect(issues[0]).toMatch(/^n\.yaml:7:\d+ .*spec\.dag\[0\]\.spec\.network/)
+    expect(issues[0]).toMatch(/default, none|"default", "none"/)
+  })
+})

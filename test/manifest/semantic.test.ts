@@ -259,3 +259,64 @@ describe('batches', () => {
     expect(issues[0]!.message).toMatch(/^dependency cycle: step-0 → step-4999 → step-\d+ → .* → step-1 → step-0$/)
   })
 })
+
+describe('system paths', () => {
+  const volumeAt = (directory: string, extra = '') => wf(step('a').replace('stack: container', `stack: container\n        use:\n          volumes: [{id: shared, directory: ${directory}${extra}}]`))
+  const filesAt = (directory: string) =>
+    wf(step('a').replace('stack: container', `stack: container\n        use:\n          projection:\n            projections:\n              files:\n                - name: f\n                  directory: ${directory}\n                  value: x`))
+
+  it.each([
+    ['/', 'is a system path'],
+    ['/proc', 'is a system path'],
+    ['/proc/', 'is a system path'],
+    ['/sys/fs/cgroup', 'lies inside the system path /sys'],
+    ['/dev/shm', 'lies inside the system path /dev'],
+    ['/etc', 'is a system path'],
+    ['/usr/local/bin', 'lies inside the system path /usr'],
+    ['/bin', 'is a system path'],
+    ['/lib64', 'is a system path'],
+    ['/boot', 'is a system path'],
+    ['/root/.ssh', 'lies inside the system path /root'],
+    ['/run', 'is a system path'],
+    ['/var/run/docker', 'lies inside the system path /var/run'],
+    ['/var', 'is a system path'],
+    ['/data/../etc', 'must not contain ".."'],
+  ])('refuses %s as a volume directory and as a projection directory, located', (dir, problem) => {
+    expect(lint(volumeAt(dir))).toEqual([
+      `w.yaml:10:34  volume directory "${dir}" ${problem}; mount volumes at a folder of their own such as /data (spec.dag[0].spec.use.volumes[0].directory)`,
+    ])
+    expect(lint(filesAt(dir))).toEqual([
+      `w.yaml:14:19  projection directory "${dir}" ${problem}; project files into a folder of their own such as /etc/ctl/projection (spec.dag[0].spec.use.projection.projections.files[0].directory)`,
+    ])
+  })
+
+  it('refuses a system path as a workflow-level projection directory', () => {
+    const text = wf(step('a'), '  use:\n    projection:\n      projections:\n        files:\n          - {name: f, directory: /usr/lib, value: x}\n')
+    expect(lint(text)).toEqual([
+      'w.yaml:9:23  projection directory "/usr/lib" lies inside the system path /usr; project files into a folder of their own such as /etc/ctl/projection (spec.use.projection.projections.files[0].directory)',
+    ])
+  })
+
+  it.each(['/data', '/workspace', '/etc/ctl/projection', '/etc/ctl/config/extra', '/etc/myapp', '/var/lib/postgresql/data', '/home/app/data', '/tmp', '/opt/work', '/mnt/in', '/usrdata', '/procs'])(
+    'accepts %s',
+    (dir) => {
+      expect(lint(volumeAt(dir))).toEqual([])
+      expect(lint(filesAt(dir))).toEqual([])
+    },
+  )
+
+  it('refuses a subPath that is absolute or climbs out of the volume', () => {
+    expect(lint(volumeAt('/data', ', subPath: ../other'))).toEqual([
+      'w.yaml:10:52  volume subPath "../other" must be a relative path inside the volume, without ".." (spec.dag[0].spec.use.volumes[0].subPath)',
+    ])
+    expect(lint(volumeAt('/data', ', subPath: /etc'))).toHaveLength(1)
+    expect(lint(volumeAt('/data', ', subPath: run/a'))).toEqual([])
+  })
+
+  it('refuses them in v1 volumes too', () => {
+    const text = 'version: v1\nname: w\ntype: workflow\nworkflow:\n  dag:\n    - name: a\n      spec:\n        stack: container\n        stackSpec: {image: x}\n        use:\n          volumes: [{id: shared, directory: /}]\n'
+    expect(lint(text)).toEqual([
+      'w.yaml:11:34  volume directory "/" is a system path; mount volumes at a folder of their own such as /data (workflow.dag[0].spec.use.volumes[0].directory)',
+    ])
+  })
+})

@@ -49,6 +49,14 @@ describe('buildStepObjects', () => {
     expect(objs.secret).toMatchObject({ kind: 'Secret', metadata: { name: 'wf-abc-s-projection', namespace: 'ctl-public' }, stringData: { TOKEN: 's3cret' } })
     expect(objs.configMap).toMatchObject({ kind: 'ConfigMap', metadata: { name: 'wf-abc-s-config', namespace: 'ctl-public' }, data: { 'a.yaml': 'x: 1' } })
   })
+  it('keeps the Pod label of network: none, which the NetworkPolicy of deploy/kubernetes/workspace selects', () => {
+    const pod = basePod()
+    pod.metadata!.labels!['ctl.dev/network'] = 'none'
+    pod.metadata!.annotations!['ctl.dev/network'] = 'none'
+    const objs = buildStepObjects('ctl-public', { pod, secretData: {}, configData: {} })
+    expect(objs.pod.metadata?.labels?.['ctl.dev/network']).toBe('none')
+    expect(objs.pod.metadata?.annotations?.['ctl.dev/network']).toBe('none')
+  })
   it('builds nothing the Pod does not reference, and ignores imagePullSecrets', () => {
     const pod: V1Pod = { metadata: { name: 'p' }, spec: { containers: [{ name: 'c', image: 'i' }], imagePullSecrets: [{ name: 'pull' }] } }
     expect(referencedNames(pod)).toEqual({ secrets: [], configMaps: [] })

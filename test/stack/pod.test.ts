@@ -244,3 +244,21 @@ test('the Kubernetes validation used above does reject a malformed Pod', () => {
   const badLabel = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'ok', labels: { a: 'x'.repeat(64) } }, spec: { containers: [{ name: 'c', image: 'i' }] } }
   expect(() => expectValidKubernetes(badLabel)).toThrow()
 })
+
+describe('network', () => {
+  const spec = { stack: { name: 'container' }, stackSpec: { image: 'docker.io/library/alpine:3.20', command: ['true'] } }
+  test('network: none labels and annotates the Pod only; default or absent adds nothing', async () => {
+    const wf = workflow('isolated', [step('cut-off', { ...spec, network: 'none' }), step('normal', { ...spec, network: 'default' }), step('unset', spec)])
+    const [none, normal, unset] = await resolve(wf)
+    expectAllValid(none!)
+    expect(none!.pod.metadata!.labels!['ctl.dev/network']).toBe('none')
+    expect(none!.pod.metadata!.annotations!['ctl.dev/network']).toBe('none')
+    for (const r of [normal!, unset!]) {
+      expect(r.pod.metadata!.labels!['ctl.dev/network']).toBeUndefined()
+      expect(r.pod.metadata!.annotations!['ctl.dev/network']).toBeUndefined()
+    }
+    // The other objects of the step share the Pod's identity labels, not this one.
+    const withConfig = await resolve(workflow('isolated', [step('cut-off', { ...spec, network: 'none', projection: withProjection })]))
+    expect(withConfig[0]!.configMap!.metadata!.labels!['ctl.dev/network']).toBeUndefined()
+  })
+})

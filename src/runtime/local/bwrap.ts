@@ -13,6 +13,7 @@ import path from 'node:path'
 import { StartProblem, depth, type StepPlan } from './pod.js'
 import { exists, fileMountDir, isExecutable, isUnder, type HostFile, type Layout } from './layout.js'
 import { hostFoldersHiddenByPrivateTmp } from './package-root.js'
+import { mountSource } from './beneath.js'
 
 /** A mount of the sandbox other than the host root, as seen when deciding where a mount point can be made. */
 interface SandboxMount {
@@ -100,7 +101,7 @@ export function bubblewrapLayout(plan: StepPlan, attemptDir: string, bwrapPath: 
     const what = `volume "${m.volume}" at ${m.mountPath}`
     view.ensureCreatable(m.mountPath, what)
     if (m.kind === 'dir') {
-      const src = m.subPath ? path.join(m.hostDir, m.subPath) : m.hostDir
+      const src = mountSource(m) // a subPath never leads out of its volume
       if (m.subPath || m.source === 'emptyDir') dirs.push(src)
       mountArgs.push(m.readOnly ? '--ro-bind' : '--bind', src, m.mountPath)
       view.mounts.push({ dest: m.mountPath, writable: !m.readOnly, hostSrc: src })

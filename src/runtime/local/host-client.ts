@@ -4,6 +4,10 @@
 // kept open and unref'd, so a waiting control plane is never held up by it. The host
 // also pushes a notice whenever a step's output grew or its exit was written, so a
 // follower need not watch the attempt folder.
+//
+// Both ends prove knowledge of <stateDir>/host.token (see supervisor.mjs) with an HMAC over the
+// other's nonce: a step that reaches the socket cannot start or kill anything, and a process
+// that took the socket's place cannot receive launch specs (which hold secret values).
 
 import { spawn } from 'node:child_process'
 import crypto from 'node:crypto'
@@ -58,10 +62,49 @@ export function hostSocketPath(stateDir: string): string {
   return path.join(dir, `${id}.sock`)
 }
 
+/** The file that holds the host's token; the state folder is never visible inside a sandbox. */
+export const TOKEN_FILE = 'host.token'
+const TOKEN_BYTES = 32
+
+/**
+ * The token of the host of `stateDir`: read, or made (0600) when missing. Made complete in a
+ * file of its own and then linked into place, so nobody ever reads half a token and only one
+ * of two concurrent creators wins. It persists so that a control plane started later
+ * authenticates to a host that outlived it.
+ */
+export function hostToken(stateDir: string): Buffer {
+  const file = path.join(stateDir, TOKEN_FILE)
+  if (!fs.existsSync(file)) {
+    const tmp = `${file}.${process.pid}.${crypto.randomBytes(6).toString('hex')}`
+    fs.writeFileSync(tmp, crypto.randomBytes(TOKEN_BYTES), { mode: 0o600, flag: 'wx' })
+    try {
+      fs.linkSync(tmp, file)
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e
+    } finally {
+      fs.rmSync(tmp, { force: true })
+    }
+  }
+  const st = fs.lstatSync(file)
+  const uid = typeof process.getuid === 'function' ? process.getuid() : st.uid
+  if (!st.isFile() || st.uid !== uid) throw new CtlError('E_INTERNAL', `${file} is not a regular file of this user: refusing to use it as the step host's token`)
+  // Loose permissions (an older state folder, a careless copy): tightened, not trusted blindly.
+  if ((st.mode & 0o077) !== 0) fs.chmodSync(file, 0o600)
+  const token = fs.readFileSync(file)
+  if (token.length < TOKEN_BYTES) throw new CtlError('E_INTERNAL', `${file} holds ${token.length} bytes, not a step host token of ${TOKEN_BYTES}`)
+  return token
+}
+
+/** HMAC-SHA256 of `label:nonce` under the token, as both ends compute it. */
+export function hostProof(token: Buffer, label: 'client' | 'host', nonce: string): Buffer {
+  return crypto.createHmac('sha256', token).update(`${label}:${nonce}`).digest()
+}
+
 export class HostClient {
   private conn: Connection | undefined
   private connecting: Promise<Connection> | undefined
   private nextId = 1
+  private tokenCache: Buffer | undefined
 
   constructor(
     private readonly stateDir: string,
@@ -150,20 +193,38 @@ export class HostClient {
     throw new CtlError('E_INTERNAL', `cannot reach the step host at ${this.socketPath}: ${lastError?.message ?? 'unknown error'}`)
   }
 
+  private token(): Buffer {
+    return (this.tokenCache ??= hostToken(this.stateDir))
+  }
+
   private connect(): Promise<Connection> {
+    let token: Buffer
+    try {
+      token = this.token()
+    } catch (e) {
+      return Promise.reject(e)
+    }
+    const myNonce = crypto.randomBytes(32).toString('hex')
     return new Promise((resolve, reject) => {
       const socket = net.createConnection(this.socketPath)
+      let hello: { pid: number; start?: string | null } | undefined
       const pending: Connection['pending'] = new Map()
       const listeners: Connection['listeners'] = new Map()
       const exits: Connection['exits'] = new Map()
       let conn: Connection | undefined
       let buf = ''
+      // A listener that says hello and then nothing (not our host) must not hold a start forever.
+      const handshakeTimer = setTimeout(() => {
+        if (!conn) socket.destroy(new CtlError('E_INTERNAL', `the process at ${this.socketPath} did not complete the step host's handshake`))
+      }, START_TIMEOUT_MS)
+      handshakeTimer.unref()
       socket.setEncoding('utf8')
       socket.on('error', (err: NodeJS.ErrnoException) => {
         if (!conn) reject(err.code === 'ENOENT' || err.code === 'ECONNREFUSED' ? new NoHost(err.message) : err)
       })
       socket.on('close', () => {
-        if (!conn) return reject(new NoHost('the step host closed the connection'))
+        clearTimeout(handshakeTimer)
+        if (!conn) return reject(new NoHost(hello ? 'the step host closed the connection during authentication (does host.token match the running host?)' : 'the step host closed the connection'))
         if (this.conn === conn) this.conn = undefined
         for (const p of pending.values()) p.reject(new CtlError('E_INTERNAL', 'the step host went away before answering'))
         pending.clear()
@@ -174,8 +235,47 @@ export class HostClient {
         buf += chunk
         let nl: number
         while ((nl = buf.indexOf('\n')) >= 0) {
-          const msg = JSON.parse(buf.slice(0, nl)) as HostReply & { id?: number; hello?: { pid: number; start?: string | null }; ev?: string; dir?: string }
+          let msg: HostReply & {
+            id?: number
+            hello?: { pid: number; start?: string | null; nonce?: string }
+            authed?: string
+            ev?: string
+            dir?: string
+          }
+          try {
+            msg = JSON.parse(buf.slice(0, nl)) as typeof msg
+            if (typeof msg !== 'object' || msg === null) throw new TypeError('not an object')
+          } catch {
+            // Not the host's protocol (whatever sits on the socket must not crash the control plane).
+            socket.destroy()
+            if (!conn) reject(new CtlError('E_INTERNAL', `the process at ${this.socketPath} does not speak the step host's protocol`))
+            return
+          }
           buf = buf.slice(nl + 1)
+          if (!conn) {
+            // The handshake: the host's hello (with its nonce), our proof, then the host's proof.
+            if (msg.hello && !hello) {
+              hello = msg.hello
+              if (typeof msg.hello.nonce !== 'string') {
+                socket.destroy()
+                return reject(new CtlError('E_INTERNAL', `the step host at ${this.socketPath} does not authenticate its peers (an older version?); stop it (pid ${msg.hello.pid})`))
+              }
+              socket.write(JSON.stringify({ auth: hostProof(token, 'client', msg.hello.nonce).toString('hex'), nonce: myNonce }) + '\n')
+              continue
+            }
+            const expected = hostProof(token, 'host', myNonce)
+            const theirs = typeof msg.authed === 'string' && /^[0-9a-f]{64}$/.test(msg.authed) ? Buffer.from(msg.authed, 'hex') : undefined
+            if (!hello || !theirs || !crypto.timingSafeEqual(theirs, expected)) {
+              socket.destroy()
+              return reject(new CtlError('E_INTERNAL', `the process at ${this.socketPath} is not the step host of ${this.stateDir} (it failed to authenticate)`))
+            }
+            clearTimeout(handshakeTimer)
+            conn = { socket, hostPid: hello.pid, hostStart: hello.start ?? null, pending, listeners, exits }
+            this.conn = conn
+            socket.unref()
+            resolve(conn)
+            continue
+          }
           if (msg.ev !== undefined) {
             if (typeof msg.dir !== 'string') continue
             const exit = toExit((msg as { exit?: unknown }).exit)
@@ -185,13 +285,6 @@ export class HostClient {
             }
             const set = listeners.get(msg.dir)
             if (set) for (const fn of [...set]) fn()
-            continue
-          }
-          if (msg.hello) {
-            conn = { socket, hostPid: msg.hello.pid, hostStart: msg.hello.start ?? null, pending, listeners, exits }
-            this.conn = conn
-            socket.unref()
-            resolve(conn)
             continue
           }
           const waiter = msg.id !== undefined ? pending.get(msg.id) : undefined
@@ -206,6 +299,7 @@ export class HostClient {
 
   /** Starts a host and waits until it listens (or says another one already does). */
   private startHost(): Promise<void> {
+    this.token() // made before the host starts: the host reads it once, at start
     const logFd = fs.openSync(path.join(this.stateDir, 'host.log'), 'a')
     let child
     try {

@@ -10,6 +10,7 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { CtlError } from '../../errors.js'
 import type { Runtime, RuntimeHandle, RuntimeInfo, StepExit, StepKey, StepLaunch } from '../types.js'
+import { checkPathsInVolumes, type PathCheck } from './beneath.js'
 import { bubblewrapLayout } from './bwrap.js'
 import { packageRoot } from './package-root.js'
 import {
@@ -172,6 +173,7 @@ export function createLocalRuntime(opts: LocalRuntimeOptions): Runtime {
     }
     let layout: Layout
     let plan
+    let beneath: PathCheck[] = []
     try {
       plan = planStep(launch, stepPath, (name) => path.join(attemptDir, 'empty', name))
       layout = bwrapPath ? bubblewrapLayout(plan, attemptDir, bwrapPath) : plainLayout(plan, attemptDir, { whyNoSandbox, shmBase })
@@ -179,7 +181,8 @@ export function createLocalRuntime(opts: LocalRuntimeOptions): Runtime {
       // claims the attempt (one file-system operation less on the control plane's event loop,
       // where it costs most); either way the claim of log.ndjson makes every start exclusive.
       if (layout.dirs.some((d) => isUnder(d, attemptDir)) || layout.configFiles.length > 0) makeAttemptDir(launch.key, attemptDir)
-      for (const d of layout.dirs) fs.mkdirSync(d, { recursive: true })
+      if (bwrapPath) beneath = checkPathsInVolumes(plan)
+      for (const d of layout.dirs) makeDir(d, attemptDir)
       for (const f of layout.configFiles) {
         fs.mkdirSync(path.dirname(f.path), { recursive: true })
         fs.writeFileSync(f.path, f.content, { mode: f.mode & 0o777 })
@@ -197,6 +200,7 @@ export function createLocalRuntime(opts: LocalRuntimeOptions): Runtime {
     const spec: SupervisorSpec = {
       ...layout.spec,
       attemptDir,
+      ...(beneath.length > 0 ? { beneath } : {}),
       timeoutMs: plan.timeoutSeconds ? plan.timeoutSeconds * 1000 : undefined,
       graceMs: plan.graceSeconds * 1000,
       redact: redactionForms(plan.secretValues, launch.redact),
@@ -330,6 +334,20 @@ export function createLocalRuntime(opts: LocalRuntimeOptions): Runtime {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+/**
+ * A folder a layout needs. Inside the attempt folder (made by us, never seen by a step) a
+ * recursive mkdir is safe. Anything else lies in a volume a step could write links into: it
+ * was made by resolveBeneath as the layout resolved it, and must still be there, not a link.
+ */
+function makeDir(dir: string, attemptDir: string): void {
+  if (isUnder(dir, attemptDir)) {
+    fs.mkdirSync(dir, { recursive: true })
+    return
+  }
+  const st = fs.lstatSync(dir, { throwIfNoEntry: false })
+  if (!st || st.isSymbolicLink()) throw new StartProblem(`${dir} is gone or was replaced by a link as the step started`)
+}
 
 /**
  * mkdir that fails with EEXIST; the run folder is made only when missing (the first step of a run).

@@ -24,6 +24,8 @@ export interface SupervisorSpec {
   fdData: string[]
   /** plain: secret files the supervisor writes into a 0700 folder in memory and removes at exit. */
   shm?: { dir: string; files: HostFile[] }
+  /** Paths inside volumes the host checks again, right before it spawns the step (see beneath.ts). */
+  beneath?: { root: string; path: string; what: string }[]
   timeoutMs?: number
   graceMs: number
   redact: string[]

@@ -9,6 +9,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { StartProblem, type StepPlan } from './pod.js'
 import { exists, fileMountDir, type HostFile, type Layout } from './layout.js'
+import { mountSource } from './beneath.js'
 
 function realOrSelf(p: string): string {
   try {
@@ -45,7 +46,7 @@ export function plainLayout(plan: StepPlan, attemptDir: string, opts: PlainOptio
 
   plan.mounts.forEach((m, i) => {
     if (m.kind === 'dir') {
-      const src = m.subPath ? path.join(m.hostDir, m.subPath) : m.hostDir
+      const src = mountSource(m) // a subPath never leads out of its volume
       if (m.source === 'emptyDir') {
         dirs.push(src)
         map.set(m.mountPath, src)

@@ -14,11 +14,21 @@
 // control plane follows steps without watching their folders. The handle is the
 // first record of log.ndjson ({"h":...}): no file of its own to create per step.
 //
+// Peers are authenticated: <stateDir>/host.token (32 random bytes, 0600, made by the control
+// plane before it starts a host; the state folder is outside every sandbox) is read once at
+// start. The hello carries a fresh nonce; a client's first line must be
+// {"auth": HMAC-SHA256(token, "client:" + nonce), "nonce": <its own nonce>}, and the host
+// answers {"authed": HMAC-SHA256(token, "host:" + that nonce)} so the client knows it talks to
+// the real host (a step must not be able to stand in for it and receive launch specs). The
+// token never crosses the socket. Anything else as a first line, or no line in time, closes
+// the connection: no request is read, no notice is sent.
+//
 // Usage: node supervisor.mjs <stateDir> <socketPath> <idleMs>. fd 3 gets one line:
 // {"ok":true,"pid":N} once listening, or {"ok":false,"running":true} when another
 // host already serves the socket. The host exits after idleMs with no step and no
 // connection, or when its state folder is removed.
 
+import crypto from 'node:crypto'
 import fs from 'node:fs'
 import net from 'node:net'
 import path from 'node:path'
@@ -31,6 +41,30 @@ if (!stateDir || !sockPath) {
 }
 const IDLE_MS = Number(idleArg) > 0 ? Number(idleArg) : 2000
 const REPORT_FD = 3
+/** An unauthenticated connection gets this long to prove itself (it does not keep the host alive meanwhile). */
+const AUTH_TIMEOUT_MS = 5000
+
+/** @type {Buffer} */
+let token
+try {
+  token = fs.readFileSync(path.join(stateDir, 'host.token'))
+} catch (e) {
+  console.error(`step host: cannot read ${path.join(stateDir, 'host.token')}: ${/** @type {Error} */ (e).message}`)
+  process.exit(2)
+}
+if (token.length < 32) {
+  console.error('step host: host.token is too short')
+  process.exit(2)
+}
+
+/** @param {string} label @param {string} nonce */
+const proof = (label, nonce) => crypto.createHmac('sha256', token).update(`${label}:${nonce}`).digest()
+
+/** Constant-time check of a hex proof against the expected one. @param {unknown} hex @param {Buffer} expected */
+function proves(hex, expected) {
+  if (typeof hex !== 'string' || !/^[0-9a-f]{64}$/.test(hex)) return false
+  return crypto.timingSafeEqual(Buffer.from(hex, 'hex'), expected)
+}
 
 /** Field 22 of /proc/PID/stat: tells this host apart from a later process with the same pid. */
 function processStart(pid) {
@@ -59,15 +93,17 @@ const steps = new Map()
 const waiters = new Map()
 /** @type {Set<net.Socket>} */
 const clients = new Set()
+/** Connections still in their handshake: they keep the host up (for at most AUTH_TIMEOUT_MS each), get nothing else. */
+let handshakes = 0
 /** @type {NodeJS.Timeout | undefined} */
 let idleTimer
 
 function checkIdle() {
   clearTimeout(idleTimer)
   idleTimer = undefined
-  if (steps.size > 0 || clients.size > 0) return
+  if (steps.size > 0 || clients.size > 0 || handshakes > 0) return
   idleTimer = setTimeout(() => {
-    if (steps.size === 0 && clients.size === 0) process.exit(0)
+    if (steps.size === 0 && clients.size === 0 && handshakes === 0) process.exit(0)
   }, IDLE_MS)
 }
 
@@ -113,6 +149,33 @@ function stopAll(dir, reason) {
   for (const s of steps.values()) if (!dir || s.dir === dir) s.stop('Killed', reason)
 }
 
+/** @typedef {{ root: string, path: string, what: string }} PathCheck */
+
+/**
+ * The first path that now goes through a symbolic link (or leaves its root), as a start error;
+ * undefined when all are as the control plane left them. Components not there yet are bwrap's
+ * to make (on a read-only volume it fails by itself).
+ * @param {PathCheck[] | undefined} checks
+ */
+function changedPath(checks) {
+  for (const c of checks ?? []) {
+    const rel = path.relative(c.root, c.path)
+    if (rel.startsWith('..') || path.isAbsolute(rel)) return `${c.what} leaves the volume`
+    let cur = c.root
+    for (const part of rel.split(path.sep).filter(Boolean)) {
+      cur = path.join(cur, part)
+      let st
+      try {
+        st = fs.lstatSync(cur)
+      } catch {
+        break
+      }
+      if (st.isSymbolicLink()) return `${c.what} leaves the volume: "${path.relative(c.root, cur)}" became a symbolic link as the step started`
+    }
+  }
+  return undefined
+}
+
 /**
  * @param {{ spec: import('./step.mjs').SupervisorSpec, handle: { data: Record<string, unknown> } }} msg
  * @returns {Promise<Record<string, unknown>>}
@@ -139,12 +202,20 @@ async function start(msg) {
     return { ok: false, error: code === 'EEXIST' ? 'conflict' : `cannot claim the attempt: ${/** @type {Error} */ (e).message}` }
   }
   let pid
-  try {
-    pid = await step.start()
-  } catch (e) {
-    // spawn() itself threw (bad arguments): the step cannot start.
-    step.startFailure = `cannot start "${msg.spec.command}": ${/** @type {Error} */ (e).message}`
+  // The control plane resolved paths inside volumes as it prepared the start; a step running
+  // meanwhile may have swapped a folder for a link since. Checked again as late as possible.
+  const moved = changedPath(/** @type {{ beneath?: PathCheck[] }} */ (msg.spec).beneath)
+  if (moved) {
+    step.startFailure = moved
     step.finish()
+  } else {
+    try {
+      pid = await step.start()
+    } catch (e) {
+      // spawn() itself threw (bad arguments): the step cannot start.
+      step.startFailure = `cannot start "${msg.spec.command}": ${/** @type {Error} */ (e).message}`
+      step.finish()
+    }
   }
   const handle = { ...msg.handle, data: { ...msg.handle.data, supervisorPid: process.pid, supervisorStart: hostStart, stepPid: pid ?? null } }
   // First record of the log, before any output (the child's output is read on a later turn of
@@ -184,12 +255,18 @@ function handle(socket, msg) {
 }
 
 const server = net.createServer((socket) => {
-  clients.add(socket)
+  const nonce = crypto.randomBytes(32).toString('hex')
+  let authed = false
+  // Not yet a client: gets no notices, but the host waits for its handshake before an idle exit.
+  handshakes++
   checkIdle()
+  const authTimer = setTimeout(() => socket.destroy(), AUTH_TIMEOUT_MS)
   socket.setEncoding('utf8')
   let buf = ''
   socket.on('data', (chunk) => {
     buf += chunk
+    // An unauthenticated peer may send one short line, no more.
+    if (!authed && buf.length > 1024 && buf.indexOf('\n') < 0) return socket.destroy()
     let nl
     while ((nl = buf.indexOf('\n')) >= 0) {
       const text = buf.slice(0, nl)
@@ -201,15 +278,31 @@ const server = net.createServer((socket) => {
         socket.destroy() // not our protocol
         return
       }
+      if (!authed) {
+        const theirs = msg?.nonce
+        if (!proves(msg?.auth, proof('client', nonce)) || typeof theirs !== 'string' || !/^[0-9a-f]{32,128}$/.test(theirs)) {
+          socket.destroy()
+          return
+        }
+        authed = true
+        handshakes--
+        clearTimeout(authTimer)
+        clients.add(socket)
+        checkIdle()
+        reply(socket, { authed: proof('host', theirs).toString('hex') })
+        continue
+      }
       handle(socket, msg)
     }
   })
   socket.on('error', () => {})
   socket.on('close', () => {
+    clearTimeout(authTimer)
+    if (!authed) handshakes--
     clients.delete(socket)
     checkIdle()
   })
-  reply(socket, { hello: { pid: process.pid, start: hostStart } })
+  reply(socket, { hello: { pid: process.pid, start: hostStart, nonce } })
 })
 
 function listen() {
