@@ -24,6 +24,7 @@ function forbiddenForms(value: string): string[] {
     encodeURIComponent(value),
     new URLSearchParams({ v: value }).toString().slice(2),
     Buffer.from(value).toString('hex'),
+    Buffer.from(value).toString('hex').toUpperCase(),
   ]
 }
 
@@ -69,6 +70,10 @@ const SCRIPT = [
   'printf "b64=%s\\n" "$(printf %s "$PW" | base64)"',
   'echo "url=$(node -e \'process.stdout.write(encodeURIComponent(process.env.PW))\')"',
   'echo "form=$(node -e \'process.stdout.write(new URLSearchParams({v: process.env.PW}).toString())\')"',
+  // Hex, lower and upper case, packed and as od prints it (a space before each byte).
+  'echo "hex=$(printf %s "$PW" | od -An -tx1 | tr -d \' \\n\')"',
+  'echo "HEX=$(printf %s "$PW" | od -An -tx1 | tr -d \' \\n\' | tr a-f A-F)"',
+  'printf %s "$PW" | od -An -tx1',
   // One line, two writes: "p@ss w", a pause, then "/rd+42!".
   'printf "%s" "${PW%%/*}"; sleep 0.2; printf "/%s\\n" "${PW#*/}"',
   'echo "user=$DBUSER"',
@@ -128,7 +133,7 @@ describe('secrets at rest', () => {
     expect(filesContaining(t.dataDir, [...forbiddenForms(VALUE), USER_VALUE])).toEqual([])
   })
 
-  it('a step printing the value raw, base64, URL-encoded and in two writes leaves no form of it under the data dir; its log says [redacted]', async () => {
+  it('a step printing the value raw, base64, URL-encoded, hex (both cases) and in two writes leaves no form of it under the data dir; its log says [redacted]', async () => {
     const applied = await t.client.apply('public', [doc(projectingWorkflow('leaky'))])
     expect(applied.results[0]!.outcome).toBe('created')
     const runs = await t.client.runs({ workspace: 'public', type: 'workflow', name: 'leaky' })
@@ -138,6 +143,9 @@ describe('secrets at rest', () => {
       'b64=[redacted]',
       'url=[redacted]',
       'form=v=[redacted]',
+      'hex=[redacted]',
+      'HEX=[redacted]',
+      ' [redacted]',
       '[redacted]',
       'user=[redacted]',
       'not a secret',
