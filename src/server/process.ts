@@ -149,6 +149,8 @@ export interface ForegroundServer {
   url: string
   port: number
   adminToken?: string
+  /** Lines for the operator from the start (see ControlPlane.notices). */
+  notices: string[]
   /** Resolves once the server has shut down (after SIGTERM / SIGINT or stop()). */
   done: Promise<void>
   stop(): Promise<void>
@@ -192,7 +194,7 @@ export async function runForeground(opts: ControlPlaneOptions): Promise<Foregrou
   }
   process.on('SIGTERM', onSignal)
   process.on('SIGINT', onSignal)
-  const out: ForegroundServer = { url: plane.url, port: plane.port, done, stop }
+  const out: ForegroundServer = { url: plane.url, port: plane.port, done, stop, notices: plane.notices }
   if (plane.adminToken) out.adminToken = plane.adminToken
   return out
 }

@@ -11,7 +11,7 @@ import { CtlError } from '../errors.js'
 import { createEngine } from '../engine/engine.js'
 import { buildApp } from './app.js'
 import { createStoreLauncher } from '../engine/launch.js'
-import { loadMasterKey, SecretBox, verifyMasterKey } from '../secrets/crypto.js'
+import { KEY_CHECK_META, loadMasterKey, SecretBox, verifyMasterKey } from '../secrets/crypto.js'
 import { RunRedactions } from '../secrets/redact.js'
 import { secretRevealer } from './secrets.js'
 import { ADMIN_KEY_FILE } from './process.js'
@@ -40,6 +40,8 @@ export interface ControlPlaneOptions {
   /** The control plane's URL as steps reach it, given to each as CTL_SERVER. Default: its own URL with the local
       runtime (steps run on this machine); none with Kubernetes (set it to the Service's in-cluster URL). */
   advertiseUrl?: string
+  /** The master key file (see src/secrets/master-key.ts); default $CTL_HOME/keys/…, outside the data folder. */
+  masterKeyFile?: string
 }
 
 export type RuntimeKind = 'local' | 'kubernetes'
@@ -103,6 +105,8 @@ export interface ControlPlane {
   close(): Promise<void>
   /** Only on the first start, when the tenant admin's key was created (also written to `<dataDir>/admin.apikey`). */
   adminToken?: string
+  /** Lines for the operator from the start: the master key created or moved out of the data folder, warnings. */
+  notices: string[]
 }
 
 export { ADMIN_KEY_FILE }
@@ -141,8 +145,11 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
   const advertised = new Promise<string | undefined>((resolve) => (announceUrl = resolve))
   try {
     const adminToken = await ensureTenantAdmin(store, opts.dataDir)
-    // Secret values are sealed with a key from CTL_MASTER_KEY or <dataDir>/master.key (created 0600 now if missing).
-    const box = new SecretBox(loadMasterKey(opts.dataDir).key)
+    // Secret values are sealed with a key from CTL_MASTER_KEY or a key file outside the data folder (created
+    // 0600 now if missing, unless this data folder's secrets were sealed already: then a missing key is an error).
+    const sealedBefore = (await store.getMeta(KEY_CHECK_META)) !== undefined
+    const master = loadMasterKey({ dataDir: opts.dataDir, file: opts.masterKeyFile, mayCreate: !sealedBefore })
+    const box = new SecretBox(master.key)
     await verifyMasterKey(store, box)
     const redactions = new RunRedactions()
     const runtime = await createRuntime(opts)
@@ -165,6 +172,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     const ownUrl = `http://${host}:${address.port}`
     announceUrl(opts.advertiseUrl ?? ((opts.runtime ?? 'local') === 'local' ? ownUrl : undefined))
     const plane: ControlPlane = {
+      notices: master.notices,
       url: ownUrl,
       port: address.port,
       close: () =>

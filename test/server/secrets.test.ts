@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { CtlClient } from '../../src/client/client.js'
 import { CtlError } from '../../src/errors.js'
 import { startControlPlane } from '../../src/server/server.js'
+import { defaultMasterKeyFile } from '../../src/secrets/master-key.js'
 import { doc, startTestServer, waitFor, waitForRunEnd, workflow, type TestServer } from './helpers.js'
 
 const VALUE = 'p@ss w/rd+42!'
@@ -108,9 +109,12 @@ afterAll(async () => {
 })
 
 describe('secrets at rest', () => {
-  it('creates a 0600 master key on first start and stores only ciphertext; the same secret applied twice is unchanged', async () => {
-    const keyFile = path.join(t.dataDir, 'master.key')
+  it('creates a 0600 master key outside the data dir on first start and stores only ciphertext; the same secret applied twice is unchanged', async () => {
+    const keyFile = defaultMasterKeyFile(t.dataDir)
     expect(fs.statSync(keyFile).mode & 0o777).toBe(0o600)
+    expect(path.relative(t.dataDir, keyFile).startsWith('..')).toBe(true)
+    expect(fs.existsSync(path.join(t.dataDir, 'master.key'))).toBe(false)
+    expect(t.plane.notices).toEqual([expect.stringContaining(`created the master key ${keyFile}`)])
 
     const first = await t.client.apply('public', [doc(secretDoc({ PASSWORD: VALUE, USER: USER_VALUE }))])
     expect(first.results[0]!.outcome).toBe('created')
