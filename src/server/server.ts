@@ -1,6 +1,6 @@
 // Starting and stopping a whole control plane in this process: store, runtime, engine,
 // HTTP app. Used by `ctl server start`, by process.ts and by the tests.
-import { mkdirSync, writeFileSync } from 'node:fs'
+import { chmodSync, closeSync, mkdirSync, openSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { AddressInfo } from 'node:net'
 import { openSqliteStore } from '../store/index.js'
@@ -14,7 +14,7 @@ import { createStoreLauncher } from '../engine/launch.js'
 import { KEY_CHECK_META, loadMasterKey, SecretBox, verifyMasterKey } from '../secrets/crypto.js'
 import { RunRedactions } from '../secrets/redact.js'
 import { secretRevealer } from './secrets.js'
-import { ADMIN_KEY_FILE } from './process.js'
+import { ADMIN_KEY_FILE, SERVER_INFO_FILE, SERVER_LOG_FILE } from './process.js'
 import { DEFAULT_LOG_RETENTION, parseRetention, startLogRetention } from '../logs/retention.js'
 import { newToken, sha256Hex, type AuthLimits } from './auth.js'
 
@@ -133,10 +133,32 @@ async function ensureTenantAdmin(store: Store, dataDir: string): Promise<string 
   return token
 }
 
+/**
+ * Everything the control plane writes is its owner's alone: umask 077 for this process and what it
+ * starts (the step host and, through it, the steps' attempt folders and log files), and explicit modes
+ * where a file or folder may predate the umask (an older data folder, a caller's umask).
+ */
+function ownerOnlyDataDir(opts: ControlPlaneOptions): void {
+  process.umask(0o077)
+  for (const dir of [opts.dataDir, join(opts.dataDir, 'runs'), join(opts.dataDir, 'volumes')]) {
+    mkdirSync(dir, { recursive: true, mode: 0o700 })
+    // An older data folder: the folders that hold everything else are closed to others, their contents with them.
+    if ((statSync(dir).mode & 0o077) !== 0) chmodSync(dir, 0o700)
+  }
+  for (const file of [join(opts.dataDir, ADMIN_KEY_FILE), join(opts.dataDir, SERVER_INFO_FILE), join(opts.dataDir, SERVER_LOG_FILE), opts.logFile]) {
+    if (file === undefined) continue
+    try {
+      if ((statSync(file).mode & 0o077) !== 0) chmodSync(file, 0o600)
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
+    }
+  }
+  // Fastify's logger would create it with the default mode.
+  if (opts.logFile) closeSync(openSync(opts.logFile, 'a', 0o600))
+}
+
 export async function startControlPlane(opts: ControlPlaneOptions): Promise<ControlPlane> {
-  mkdirSync(opts.dataDir, { recursive: true, mode: 0o700 })
-  mkdirSync(join(opts.dataDir, 'runs'), { recursive: true })
-  mkdirSync(join(opts.dataDir, 'volumes'), { recursive: true })
+  ownerOnlyDataDir(opts)
   const store = openSqliteStore(join(opts.dataDir, 'ctl.db'))
   let engine: ReturnType<typeof createEngine> | undefined
   // The URL steps get as CTL_SERVER is known once the server listens (the port may be chosen then); a step
