@@ -112,7 +112,11 @@ function ownerOnly(file: string): void {
 }
 
 function openWithRetry(file: string, busyTimeoutMs: number): Database.Database {
-  ownerOnly(file)
+  try {
+    ownerOnly(file)
+  } catch (err) {
+    throw new CtlError('E_UNAVAILABLE', `cannot open database ${file}: ${(err as Error).message}`)
+  }
   // Switching a fresh file to WAL needs a brief exclusive lock; several processes
   // opening the same new file at once can see BUSY there despite the timeout.
   for (let attempt = 0; ; attempt++) {
