@@ -20,8 +20,8 @@ function start(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv; cwd
   return child.pid!
 }
 
-// This worker started them all: nothing is excluded (by default the caller and its children are).
-const find = (exclude: number[] = []) => findSuiteProcesses(marker, exclude)
+// This worker started them all: nothing is excluded (by default the caller and its direct children are).
+const find = (pids: number[] = []) => findSuiteProcesses(marker, { pids, childrenOf: [] })
 
 afterAll(() => {
   killAll(find())
@@ -43,19 +43,19 @@ describe.skipIf(process.platform !== 'linux')('finding the processes a test run 
     expect(pids).not.toContain(otherRun)
     expect(pids).not.toContain(unmarked)
     expect(pids).not.toContain(process.pid)
-    // By default the caller and its children are left out (the runner and its workers carry the marker).
-    expect(findSuiteProcesses(marker)).toEqual([])
+    // By default the caller and its direct children are left out (the runner and its workers carry the
+    // marker), but not what those children started.
+    expect(findSuiteProcesses(marker).map((p) => p.cmdline).sort()).toEqual(['sleep 301', 'sleep 302'])
     const sleeps = found.filter((p) => p.ppid === byCwd || p.ppid === byCmdline)
     expect(sleeps.map((p) => p.cmdline).sort()).toEqual(['sleep 301', 'sleep 302'])
     expect(found.find((p) => p.pid === byCmdline)!.cmdline).toContain(join(root, 'runs'))
 
-    // An excluded process is left out with its children.
     const without = find([byCwd]).map((p) => p.pid)
     expect(without).not.toContain(byCwd)
-    expect(without.some((pid) => sleeps.find((s) => s.pid === pid && s.ppid === byCwd))).toBe(false)
+    expect(without).toContain(sleeps.find((s) => s.ppid === byCwd)!.pid)
 
     killAll(found)
-    expect(await waitForSuiteProcesses(marker, 10_000, [])).toEqual([])
+    expect(await waitForSuiteProcesses(marker, 10_000, { pids: [], childrenOf: [] })).toEqual([])
     expect(() => process.kill(unmarked, 0)).not.toThrow()
   })
 })

@@ -56,30 +56,26 @@ function info(pid: number, marker: SuiteMarker): ProcInfo | undefined {
   return { pid, ppid, cmdline, zombie, marked }
 }
 
-/**
- * Live (non-zombie) processes carrying the marker, or descending from one that does. `exclude`:
- * processes left out together with their descendants (the test runner itself, which carries the
- * marker, and its workers).
- */
-export function findSuiteProcesses(marker: SuiteMarker, exclude: readonly number[] = [process.pid]): SuiteProcess[] {
+/** Processes never reported: the test runner itself (it carries the marker) and its direct children (its workers, its esbuild). */
+export interface Exclusions {
+  pids: readonly number[]
+  /** Direct children of these are left out, but not their descendants: what a worker started is what the check is for. */
+  childrenOf: readonly number[]
+}
+
+const RUNNER: Exclusions = { pids: [process.pid], childrenOf: [process.pid] }
+
+/** Live (non-zombie) processes carrying the marker or descending from one that does, but for `exclude`. */
+export function findSuiteProcesses(marker: SuiteMarker, exclude: Exclusions = RUNNER): SuiteProcess[] {
   const all = new Map<number, ProcInfo>()
   for (const name of readdirSync('/proc')) {
     if (!/^\d+$/.test(name)) continue
     const p = info(Number(name), marker)
     if (p) all.set(p.pid, p)
   }
-  const skip = new Set(exclude)
-  // Excluded: a left-out process or a descendant of one (the runner's own helpers are never reported).
-  const excluded = new Map<number, boolean>()
-  const isExcluded = (pid: number, depth = 0): boolean => {
-    const known = excluded.get(pid)
-    if (known !== undefined) return known
-    const p = all.get(pid)
-    const v = skip.has(pid) || (p !== undefined && p.ppid > 1 && depth < 512 && isExcluded(p.ppid, depth + 1))
-    excluded.set(pid, v)
-    return v
-  }
-  // Ours: marked, or a descendant of a marked process.
+  const pids = new Set(exclude.pids)
+  const parents = new Set(exclude.childrenOf)
+  // Ours: marked, or a descendant of a marked process (a child started with an environment of its own).
   const verdict = new Map<number, boolean>()
   const ours = (pid: number, depth = 0): boolean => {
     const known = verdict.get(pid)
@@ -90,13 +86,13 @@ export function findSuiteProcesses(marker: SuiteMarker, exclude: readonly number
     return v
   }
   return [...all.values()]
-    .filter((p) => !p.zombie && p.pid !== process.pid && !isExcluded(p.pid) && ours(p.pid))
+    .filter((p) => !p.zombie && p.pid !== process.pid && !pids.has(p.pid) && !parents.has(p.ppid) && ours(p.pid))
     .map(({ pid, ppid, cmdline }) => ({ pid, ppid, cmdline }))
     .sort((a, b) => a.pid - b.pid)
 }
 
 /** Polls until no marked process is left or `graceMs` passed; returns the survivors. */
-export async function waitForSuiteProcesses(marker: SuiteMarker, graceMs: number, exclude?: readonly number[]): Promise<SuiteProcess[]> {
+export async function waitForSuiteProcesses(marker: SuiteMarker, graceMs: number, exclude?: Exclusions): Promise<SuiteProcess[]> {
   const deadline = Date.now() + graceMs
   for (;;) {
     const left = findSuiteProcesses(marker, exclude)
