@@ -59,6 +59,7 @@ Settings come from a flag (or its CTL_* variable), else the YAML server config f
       // runs with exactly the settings checked here (they outrank any config file it reads).
       Object.assign(process.env, childEnv)
       const started = await spawnDetachedServer({ dataDir, port: options.port, host: options.host, cliEntry: join(this.config.root, 'bin', 'run.js') })
+      for (const line of started.notices) this.io.err(line)
       this.io.out(`control plane running at ${started.url} (pid ${started.pid}, data in ${dataDir}${from})`)
       return
     }

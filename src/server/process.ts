@@ -17,6 +17,8 @@ export interface ServerInfoFile {
   startedAt: string
   /** The process's start time from /proc (see processStartTime): a reused pid is not taken for the server. */
   procStart?: string
+  /** What the start had to say (a master key created or moved): for the process that spawned it, which cannot see its output. */
+  notices?: string[]
 }
 
 export interface ServerStatus {
@@ -40,6 +42,7 @@ export function readServerInfo(dataDir: string): ServerInfoFile | undefined {
     if (typeof value.pid === 'number' && typeof value.url === 'string' && typeof value.port === 'number') {
       const info: ServerInfoFile = { pid: value.pid, port: value.port, url: value.url, startedAt: String(value.startedAt ?? '') }
       if (typeof value.procStart === 'string') info.procStart = value.procStart
+      if (Array.isArray(value.notices)) info.notices = value.notices.filter((n): n is string => typeof n === 'string')
       return info
     }
   } catch {
@@ -94,9 +97,9 @@ export interface SpawnOptions {
 }
 
 /** Starts the control plane detached (it outlives this process) and waits until /healthz answers. Already running: its URL. */
-export async function spawnDetachedServer(opts: SpawnOptions): Promise<{ url: string; pid: number }> {
+export async function spawnDetachedServer(opts: SpawnOptions): Promise<{ url: string; pid: number; notices: string[] }> {
   const status = await serverStatus(opts.dataDir)
-  if (status.running && status.url && status.pid) return { url: status.url, pid: status.pid }
+  if (status.running && status.url && status.pid) return { url: status.url, pid: status.pid, notices: [] }
   mkdirSync(opts.dataDir, { recursive: true, mode: 0o700 })
   const log = openSync(join(opts.dataDir, SERVER_LOG_FILE), 'a', 0o600)
   const args = [opts.cliEntry, 'server', 'start', '--foreground', '--data-dir', opts.dataDir, '--port', String(opts.port)]
@@ -112,7 +115,7 @@ export async function spawnDetachedServer(opts: SpawnOptions): Promise<{ url: st
   while (Date.now() < deadline) {
     if (exited !== undefined) break
     const info = readServerInfo(opts.dataDir)
-    if (info && info.pid === child.pid && (await healthy(info.url, 500))) return { url: info.url, pid: info.pid }
+    if (info && info.pid === child.pid && (await healthy(info.url, 500))) return { url: info.url, pid: info.pid, notices: info.notices ?? [] }
     await sleep(50)
   }
   const tail = logTail(opts.dataDir)
@@ -169,6 +172,7 @@ export async function runForeground(opts: ControlPlaneOptions): Promise<Foregrou
   const info: ServerInfoFile = { pid: process.pid, port: plane.port, url: plane.url, startedAt: new Date().toISOString() }
   const procStart = processStartTime(process.pid)
   if (procStart !== undefined) info.procStart = procStart
+  if (plane.notices.length > 0) info.notices = plane.notices
   const tmp = `${infoPath(opts.dataDir)}.${process.pid}.tmp`
   writeFileSync(tmp, JSON.stringify(info, null, 2) + '\n', { mode: 0o600 })
   renameSync(tmp, infoPath(opts.dataDir))
