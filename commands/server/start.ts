@@ -12,7 +12,10 @@ export default class ServerStart extends BaseCommand {
   static override description = `Runs the control plane (HTTP API, SQLite store, engine, and the local or --runtime kubernetes runtime) in the foreground, or in the
 background with --detach. Data lives in --data-dir (default $CTL_HOME/server, i.e. ~/.ctl/server). On the first
 start an admin API key is created and written, readable only by you, to <data-dir>/${ADMIN_KEY_FILE}; the local
-context uses it. Stopping the control plane never stops running steps: they are picked up again on the next start.
+context uses it. Secrets are sealed with a master key kept outside the data folder (default
+$CTL_HOME/keys/master.key for the embedded control plane, $CTL_HOME/keys/<name>-<hash>.key for another data
+folder; --master-key-file, or CTL_MASTER_KEY with the key itself): back it up apart from the data folder. A
+master.key found in the data folder (older versions) is moved there on start. Stopping the control plane never stops running steps: they are picked up again on the next start.
 
 Settings come from a flag (or its CTL_* variable), else the YAML server config file (--config, else
 <data-dir>/${SERVER_CONFIG_FILE} when it exists; camelCase keys such as maxParallelSteps, kubernetes.podTtl), else the default.`
@@ -43,6 +46,7 @@ Settings come from a flag (or its CTL_* variable), else the YAML server config f
     'pod-ttl': Flags.string({ summary: `Keep finished Pods this long before deleting them (with --gc-when-complete): 10m, 1h (default ${d.podTtl})`, env: 'CTL_POD_TTL' }),
     'storage-class': Flags.string({ summary: 'Storage class of volume claims whose volume names none (default: the cluster\'s default class)', env: 'CTL_STORAGE_CLASS' }),
     'advertise-url': Flags.string({ summary: 'The control plane\'s URL as steps reach it, given to each step as CTL_SERVER (default: its own URL with the local runtime, none with kubernetes)', env: 'CTL_ADVERTISE_URL' }),
+    'master-key-file': Flags.string({ summary: 'File holding the master key that seals secrets; created 0600 when missing (default $CTL_HOME/keys/…, outside the data folder)', env: 'CTL_MASTER_KEY_FILE' }),
     'log-retention': Flags.string({ summary: `Keep logs of finished steps this long: 30d, 12h, 90m; 0 keeps them forever (default ${d.logRetention})`, env: 'CTL_LOG_RETENTION' }),
   }
 
@@ -56,10 +60,12 @@ Settings come from a flag (or its CTL_* variable), else the YAML server config f
       // runs with exactly the settings checked here (they outrank any config file it reads).
       Object.assign(process.env, childEnv)
       const started = await spawnDetachedServer({ dataDir, port: options.port, host: options.host, cliEntry: join(this.config.root, 'bin', 'run.js') })
+      for (const line of started.notices) this.io.err(line)
       this.io.out(`control plane running at ${started.url} (pid ${started.pid}, data in ${dataDir}${from})`)
       return
     }
     const server = await runForeground({ ...options, dataDir, logFile: join(dataDir, 'requests.log') })
+    for (const line of server.notices) this.io.err(line)
     this.io.out(`control plane listening at ${server.url} (data in ${dataDir}${from})`)
     if (server.adminToken) this.io.out(`created the admin API key in ${join(dataDir, ADMIN_KEY_FILE)} (readable only by you)`)
     await server.done

@@ -2,10 +2,10 @@
 // the default workspace for each. The `local` context is the embedded default:
 // its address comes from the running embedded server, not from the file.
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
-import { homedir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { yaml } from './lazy-yaml.js'
 import { CtlError } from '../errors.js'
+import { ctlHome, localServerDir } from '../home.js'
 
 export const LOCAL_CONTEXT = 'local'
 
@@ -21,14 +21,7 @@ export interface CtlConfig {
   contexts: ContextEntry[]
 }
 
-export function ctlHome(env: NodeJS.ProcessEnv = process.env): string {
-  return env.CTL_HOME && env.CTL_HOME.trim() !== '' ? env.CTL_HOME : join(homedir(), '.ctl')
-}
-
-/** Data folder of the embedded control plane. */
-export function localServerDir(env: NodeJS.ProcessEnv = process.env): string {
-  return join(ctlHome(env), 'server')
-}
+export { ctlHome, localServerDir }
 
 function configPath(env: NodeJS.ProcessEnv): string {
   return join(ctlHome(env), 'config.yaml')

@@ -161,7 +161,7 @@ export function createStoreLauncher(opts: StoreLauncherOptions): StepLauncher {
         const vol = await store.getResource({ workspace, type: 'volume', name: v.id })
         if (!vol) throw new CtlError('E_VOLUME', `volume "${v.id}" is not applied in workspace "${workspace}"; apply a type: volume resource named "${v.id}" first`)
         const dir = volumeDir(dataDir, workspace, v.id)
-        mkdirSync(dir, { recursive: true })
+        mkdirSync(dir, { recursive: true, mode: 0o700 })
         volumeDirs[claimNameFor(workspace, v.id)] = dir
         const spec = (vol.manifest as Partial<VolumeResource>).volume
         if (spec) volumes[claimNameFor(workspace, v.id)] = { size: spec.size, accessMode: spec.accessMode, ...(spec.storageClass ? { storageClass: spec.storageClass } : {}) }

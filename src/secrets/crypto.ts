@@ -1,11 +1,9 @@
 // Secret values at rest: AES-256-GCM under a key derived from the master key, which comes
-// from CTL_MASTER_KEY or <dataDir>/master.key (created 0600 on first start). The store only
+// from CTL_MASTER_KEY or a key file outside the data folder (see master-key.ts). The store only
 // ever sees `enc:v1:<base64(iv|tag|ciphertext)>`; its content hash is computed over HMACs of
 // the values instead, so applying the same secret twice still answers `unchanged` although
 // every seal draws a fresh IV.
 import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto'
-import fs from 'node:fs'
-import path from 'node:path'
 import { CtlError } from '../errors.js'
 
 export const MASTER_KEY_FILE = 'master.key'
@@ -41,58 +39,7 @@ export function parseMasterKey(text: string): Buffer | undefined {
   return undefined
 }
 
-export interface LoadedMasterKey {
-  key: Buffer
-  /** Where it came from: the environment variable, an existing key file, or a key file created now. */
-  source: 'env' | 'file' | 'created'
-  /** The key file (absent when it came from the environment). */
-  file?: string
-}
-
-/**
- * The master key: CTL_MASTER_KEY (base64 or hex of 32 bytes) when set, else <dataDir>/master.key,
- * created with a random key (mode 0600) when missing. Creation is atomic (a temporary file linked
- * into place), so two servers starting on one data dir end up with the same key.
- */
-export function loadMasterKey(dataDir: string, env: NodeJS.ProcessEnv = process.env): LoadedMasterKey {
-  const fromEnv = env[MASTER_KEY_ENV]
-  if (fromEnv !== undefined && fromEnv !== '') {
-    const key = parseMasterKey(fromEnv)
-    if (!key) throw new CtlError('E_USAGE', `${MASTER_KEY_ENV} must be 32 bytes written as base64 or hex (e.g. the output of: openssl rand -base64 32)`)
-    return { key, source: 'env' }
-  }
-  const file = path.join(dataDir, MASTER_KEY_FILE)
-  const existing = readKeyFile(file)
-  if (existing) return { key: existing, source: 'file', file }
-  const key = randomBytes(KEY_BYTES)
-  const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`
-  fs.writeFileSync(tmp, `${key.toString('base64')}\n`, { mode: 0o600, flag: 'wx' })
-  try {
-    fs.linkSync(tmp, file)
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e
-    // Another server created it first: use theirs.
-    const theirs = readKeyFile(file)
-    if (!theirs) throw new CtlError('E_USAGE', `${file} is not a valid master key (32 bytes as base64 or hex)`)
-    return { key: theirs, source: 'file', file }
-  } finally {
-    fs.rmSync(tmp, { force: true })
-  }
-  return { key, source: 'created', file }
-}
-
-function readKeyFile(file: string): Buffer | undefined {
-  let text: string
-  try {
-    text = fs.readFileSync(file, 'utf8')
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined
-    throw e
-  }
-  const key = parseMasterKey(text)
-  if (!key) throw new CtlError('E_USAGE', `${file} is not a valid master key (32 bytes as base64 or hex); restore it from a backup, or set ${MASTER_KEY_ENV}`)
-  return key
-}
+export { loadMasterKey, type LoadedMasterKey } from './master-key.js'
 
 /** Seals, opens and MACs secret values. Keeps only keys derived from the master key, never the master key itself. */
 export class SecretBox {
@@ -142,7 +89,7 @@ export class SecretBox {
 
 function undecryptable(context: string): CtlError {
   return new CtlError('E_SECRET', `cannot decrypt ${placeOf(context)}: it was sealed with another master key `
-    + `(was ${MASTER_KEY_ENV} or ${MASTER_KEY_FILE} changed?)`)
+    + `(was ${MASTER_KEY_ENV} or the master key file changed?)`)
 }
 
 /**
@@ -159,7 +106,7 @@ export async function verifyMasterKey(meta: { getMeta(key: string): Promise<stri
   const a = Buffer.from(stored)
   const b = Buffer.from(expected)
   if (a.length !== b.length || !timingSafeEqual(a, b)) {
-    throw new CtlError('E_USAGE', `the master key (${MASTER_KEY_ENV} or ${MASTER_KEY_FILE}) is not the one this data dir's secrets were sealed with; `
+    throw new CtlError('E_USAGE', `the master key (${MASTER_KEY_ENV} or the master key file) is not the one this data dir's secrets were sealed with; `
       + 'start with the original key')
   }
 }

@@ -52,6 +52,7 @@ export interface ServerStartFlags {
   'pod-ttl'?: string
   'storage-class'?: string
   'advertise-url'?: string
+  'master-key-file'?: string
 }
 
 /** The server config file, as written (camelCase keys, all optional). */
@@ -63,6 +64,7 @@ export interface ServerConfigFile {
   logRetention?: string | number
   runtime?: RuntimeKind
   advertiseUrl?: string
+  masterKeyFile?: string
   kubernetes?: {
     kubeconfig?: string
     context?: string
@@ -84,6 +86,7 @@ export type SettingName =
   | 'logRetention'
   | 'runtime'
   | 'advertiseUrl'
+  | 'masterKeyFile'
   | 'kubernetes.kubeconfig'
   | 'kubernetes.context'
   | 'kubernetes.namespacePrefix'
@@ -109,6 +112,8 @@ export interface ServerSettings {
   advertiseUrl?: string
   /** Set for runtime 'kubernetes' only. */
   kubernetes?: KubernetesServerOptions
+  /** Absolute; undefined: the default outside the data folder (defaultMasterKeyFile). */
+  masterKeyFile?: string
 }
 
 export interface ResolvedServerSettings {
@@ -186,12 +191,16 @@ export async function resolveServerSettings(input: ResolveInput): Promise<Resolv
   const advertiseUrl = pick('advertiseUrl', given.advertiseUrl, fromFile.advertiseUrl)
   if (advertiseUrl !== undefined) options.advertiseUrl = checkedUrl(advertiseUrl)
   if (runtime === 'kubernetes') options.kubernetes = kubernetes
+  // In the file: relative to the file; on the command line: to where the command runs. The child gets it absolute.
+  const masterKeyFile = pick('masterKeyFile', given.masterKeyFile, fromFile.masterKeyFile === undefined ? undefined : relativeTo(config!.file, fromFile.masterKeyFile))
+  if (masterKeyFile !== undefined) options.masterKeyFile = resolve(masterKeyFile)
   const childEnv: Record<string, string> = {
     CTL_RUNTIME: runtime,
     CTL_MAX_PARALLEL_STEPS: String(options.maxParallelSteps),
     CTL_MAX_STEPS_PER_WORKFLOW: String(options.maxStepsPerWorkflow),
     CTL_LOG_RETENTION: logRetention,
     ...(options.advertiseUrl ? { CTL_ADVERTISE_URL: options.advertiseUrl } : {}),
+    ...(options.masterKeyFile ? { CTL_MASTER_KEY_FILE: options.masterKeyFile } : {}),
     ...kubernetesEnvOf(kube),
   }
   if (config) childEnv['CTL_SERVER_CONFIG'] = resolve(config.file)
@@ -246,6 +255,7 @@ function givenSettings(flags: ServerStartFlags, env: Record<string, string | und
     podTtl: text(flags['pod-ttl'], 'CTL_POD_TTL'),
     storageClass: text(flags['storage-class'], 'CTL_STORAGE_CLASS'),
     advertiseUrl: text(flags['advertise-url'], 'CTL_ADVERTISE_URL'),
+    masterKeyFile: text(flags['master-key-file'], 'CTL_MASTER_KEY_FILE'),
   }
 }
 
@@ -290,6 +300,7 @@ const CONFIG_SCHEMA = {
     logRetention: durationSchema,
     runtime: { enum: [...RUNTIMES] },
     advertiseUrl: { type: 'string', pattern: '^https?://' },
+    masterKeyFile: { type: 'string', minLength: 1 },
     kubernetes: {
       type: 'object',
       additionalProperties: false,

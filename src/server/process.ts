@@ -6,12 +6,19 @@ import { join } from 'node:path'
 import { CtlError } from '../errors.js'
 import { nodeFetch } from '../client/http.js'
 import type { ControlPlaneOptions } from './server.js'
+import { isPidAlive, processStartTime } from './liveness.js'
+
+export { isPidAlive }
 
 export interface ServerInfoFile {
   pid: number
   port: number
   url: string
   startedAt: string
+  /** The process's start time from /proc (see processStartTime): a reused pid is not taken for the server. */
+  procStart?: string
+  /** What the start had to say (a master key created or moved): for the process that spawned it, which cannot see its output. */
+  notices?: string[]
 }
 
 export interface ServerStatus {
@@ -33,7 +40,10 @@ export function readServerInfo(dataDir: string): ServerInfoFile | undefined {
   try {
     const value = JSON.parse(readFileSync(infoPath(dataDir), 'utf8')) as Partial<ServerInfoFile>
     if (typeof value.pid === 'number' && typeof value.url === 'string' && typeof value.port === 'number') {
-      return { pid: value.pid, port: value.port, url: value.url, startedAt: String(value.startedAt ?? '') }
+      const info: ServerInfoFile = { pid: value.pid, port: value.port, url: value.url, startedAt: String(value.startedAt ?? '') }
+      if (typeof value.procStart === 'string') info.procStart = value.procStart
+      if (Array.isArray(value.notices)) info.notices = value.notices.filter((n): n is string => typeof n === 'string')
+      return info
     }
   } catch {
     // missing or half-written: not running as far as we can tell
@@ -41,13 +51,9 @@ export function readServerInfo(dataDir: string): ServerInfoFile | undefined {
   return undefined
 }
 
-export function isPidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM'
-  }
+/** Whether the process server.json names still runs: not a zombie, not another process that got its pid. */
+function infoAlive(info: ServerInfoFile): boolean {
+  return isPidAlive(info.pid, info.procStart)
 }
 
 async function healthy(url: string, timeoutMs = 1000): Promise<boolean> {
@@ -64,7 +70,7 @@ async function healthy(url: string, timeoutMs = 1000): Promise<boolean> {
 export async function serverStatus(dataDir: string): Promise<ServerStatus> {
   const info = readServerInfo(dataDir)
   if (!info) return { running: false }
-  if (!isPidAlive(info.pid)) return { running: false, pid: info.pid }
+  if (!infoAlive(info)) return { running: false, pid: info.pid }
   if (!(await healthy(info.url))) return { running: false, pid: info.pid, url: info.url }
   return { running: true, pid: info.pid, url: info.url }
 }
@@ -91,9 +97,9 @@ export interface SpawnOptions {
 }
 
 /** Starts the control plane detached (it outlives this process) and waits until /healthz answers. Already running: its URL. */
-export async function spawnDetachedServer(opts: SpawnOptions): Promise<{ url: string; pid: number }> {
+export async function spawnDetachedServer(opts: SpawnOptions): Promise<{ url: string; pid: number; notices: string[] }> {
   const status = await serverStatus(opts.dataDir)
-  if (status.running && status.url && status.pid) return { url: status.url, pid: status.pid }
+  if (status.running && status.url && status.pid) return { url: status.url, pid: status.pid, notices: [] }
   mkdirSync(opts.dataDir, { recursive: true, mode: 0o700 })
   const log = openSync(join(opts.dataDir, SERVER_LOG_FILE), 'a', 0o600)
   const args = [opts.cliEntry, 'server', 'start', '--foreground', '--data-dir', opts.dataDir, '--port', String(opts.port)]
@@ -109,7 +115,7 @@ export async function spawnDetachedServer(opts: SpawnOptions): Promise<{ url: st
   while (Date.now() < deadline) {
     if (exited !== undefined) break
     const info = readServerInfo(opts.dataDir)
-    if (info && info.pid === child.pid && (await healthy(info.url, 500))) return { url: info.url, pid: info.pid }
+    if (info && info.pid === child.pid && (await healthy(info.url, 500))) return { url: info.url, pid: info.pid, notices: info.notices ?? [] }
     await sleep(50)
   }
   const tail = logTail(opts.dataDir)
@@ -127,16 +133,16 @@ export async function spawnDetachedServer(opts: SpawnOptions): Promise<{ url: st
 /** SIGTERM, wait up to `graceMs`, then SIGKILL. Returns whether a server was running. */
 export async function stopServer(dataDir: string, graceMs = 10_000): Promise<boolean> {
   const info = readServerInfo(dataDir)
-  if (!info || !isPidAlive(info.pid)) {
+  if (!info || !infoAlive(info)) {
     if (info) rmSync(infoPath(dataDir), { force: true })
     return false
   }
   process.kill(info.pid, 'SIGTERM')
   const deadline = Date.now() + graceMs
-  while (Date.now() < deadline && isPidAlive(info.pid)) await sleep(50)
-  if (isPidAlive(info.pid)) {
+  while (Date.now() < deadline && infoAlive(info)) await sleep(50)
+  if (infoAlive(info)) {
     process.kill(info.pid, 'SIGKILL')
-    while (isPidAlive(info.pid)) await sleep(20)
+    while (infoAlive(info)) await sleep(20)
   }
   rmSync(infoPath(dataDir), { force: true })
   return true
@@ -146,6 +152,8 @@ export interface ForegroundServer {
   url: string
   port: number
   adminToken?: string
+  /** Lines for the operator from the start (see ControlPlane.notices). */
+  notices: string[]
   /** Resolves once the server has shut down (after SIGTERM / SIGINT or stop()). */
   done: Promise<void>
   stop(): Promise<void>
@@ -154,7 +162,7 @@ export interface ForegroundServer {
 /** Runs the control plane in this process: writes server.json, shuts down gracefully on SIGTERM/SIGINT, removes server.json. */
 export async function runForeground(opts: ControlPlaneOptions): Promise<ForegroundServer> {
   const current = readServerInfo(opts.dataDir)
-  if (current && current.pid !== process.pid && isPidAlive(current.pid)) {
+  if (current && current.pid !== process.pid && infoAlive(current)) {
     throw new CtlError('E_CONFLICT', `a control plane already runs for ${opts.dataDir} (pid ${current.pid}, ${current.url})`)
   }
   // Loaded here, not at the top: the CLI imports this module for status and
@@ -162,6 +170,9 @@ export async function runForeground(opts: ControlPlaneOptions): Promise<Foregrou
   const { startControlPlane } = await import('./server.js')
   const plane = await startControlPlane(opts)
   const info: ServerInfoFile = { pid: process.pid, port: plane.port, url: plane.url, startedAt: new Date().toISOString() }
+  const procStart = processStartTime(process.pid)
+  if (procStart !== undefined) info.procStart = procStart
+  if (plane.notices.length > 0) info.notices = plane.notices
   const tmp = `${infoPath(opts.dataDir)}.${process.pid}.tmp`
   writeFileSync(tmp, JSON.stringify(info, null, 2) + '\n', { mode: 0o600 })
   renameSync(tmp, infoPath(opts.dataDir))
@@ -187,7 +198,7 @@ export async function runForeground(opts: ControlPlaneOptions): Promise<Foregrou
   }
   process.on('SIGTERM', onSignal)
   process.on('SIGINT', onSignal)
-  const out: ForegroundServer = { url: plane.url, port: plane.port, done, stop }
+  const out: ForegroundServer = { url: plane.url, port: plane.port, done, stop, notices: plane.notices }
   if (plane.adminToken) out.adminToken = plane.adminToken
   return out
 }

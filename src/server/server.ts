@@ -1,6 +1,6 @@
 // Starting and stopping a whole control plane in this process: store, runtime, engine,
 // HTTP app. Used by `ctl server start`, by process.ts and by the tests.
-import { mkdirSync, writeFileSync } from 'node:fs'
+import { chmodSync, closeSync, mkdirSync, openSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { AddressInfo } from 'node:net'
 import { openSqliteStore } from '../store/index.js'
@@ -11,10 +11,10 @@ import { CtlError } from '../errors.js'
 import { createEngine } from '../engine/engine.js'
 import { buildApp } from './app.js'
 import { createStoreLauncher } from '../engine/launch.js'
-import { loadMasterKey, SecretBox, verifyMasterKey } from '../secrets/crypto.js'
+import { KEY_CHECK_META, loadMasterKey, SecretBox, verifyMasterKey } from '../secrets/crypto.js'
 import { RunRedactions } from '../secrets/redact.js'
 import { secretRevealer } from './secrets.js'
-import { ADMIN_KEY_FILE } from './process.js'
+import { ADMIN_KEY_FILE, SERVER_INFO_FILE, SERVER_LOG_FILE } from './process.js'
 import { DEFAULT_LOG_RETENTION, parseRetention, startLogRetention } from '../logs/retention.js'
 import { newToken, sha256Hex, type AuthLimits } from './auth.js'
 
@@ -42,6 +42,8 @@ export interface ControlPlaneOptions {
   /** The control plane's URL as steps reach it, given to each as CTL_SERVER. Default: its own URL with the local
       runtime (steps run on this machine); none with Kubernetes (set it to the Service's in-cluster URL). */
   advertiseUrl?: string
+  /** The master key file (see src/secrets/master-key.ts); default $CTL_HOME/keys/…, outside the data folder. */
+  masterKeyFile?: string
 }
 
 export type RuntimeKind = 'local' | 'kubernetes'
@@ -105,6 +107,8 @@ export interface ControlPlane {
   close(): Promise<void>
   /** Only on the first start, when the tenant admin's key was created (also written to `<dataDir>/admin.apikey`). */
   adminToken?: string
+  /** Lines for the operator from the start: the master key created or moved out of the data folder, warnings. */
+  notices: string[]
 }
 
 export { ADMIN_KEY_FILE }
@@ -131,10 +135,32 @@ async function ensureTenantAdmin(store: Store, dataDir: string): Promise<string 
   return token
 }
 
+/**
+ * Everything the control plane writes is its owner's alone: umask 077 for this process and what it
+ * starts (the step host and, through it, the steps' attempt folders and log files), and explicit modes
+ * where a file or folder may predate the umask (an older data folder, a caller's umask).
+ */
+function ownerOnlyDataDir(opts: ControlPlaneOptions): void {
+  process.umask(0o077)
+  for (const dir of [opts.dataDir, join(opts.dataDir, 'runs'), join(opts.dataDir, 'volumes')]) {
+    mkdirSync(dir, { recursive: true, mode: 0o700 })
+    // An older data folder: the folders that hold everything else are closed to others, their contents with them.
+    if ((statSync(dir).mode & 0o077) !== 0) chmodSync(dir, 0o700)
+  }
+  for (const file of [join(opts.dataDir, ADMIN_KEY_FILE), join(opts.dataDir, SERVER_INFO_FILE), join(opts.dataDir, SERVER_LOG_FILE), opts.logFile]) {
+    if (file === undefined) continue
+    try {
+      if ((statSync(file).mode & 0o077) !== 0) chmodSync(file, 0o600)
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
+    }
+  }
+  // Fastify's logger would create it with the default mode.
+  if (opts.logFile) closeSync(openSync(opts.logFile, 'a', 0o600))
+}
+
 export async function startControlPlane(opts: ControlPlaneOptions): Promise<ControlPlane> {
-  mkdirSync(opts.dataDir, { recursive: true, mode: 0o700 })
-  mkdirSync(join(opts.dataDir, 'runs'), { recursive: true })
-  mkdirSync(join(opts.dataDir, 'volumes'), { recursive: true })
+  ownerOnlyDataDir(opts)
   const store = openSqliteStore(join(opts.dataDir, 'ctl.db'))
   let engine: ReturnType<typeof createEngine> | undefined
   // The URL steps get as CTL_SERVER is known once the server listens (the port may be chosen then); a step
@@ -143,8 +169,11 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
   const advertised = new Promise<string | undefined>((resolve) => (announceUrl = resolve))
   try {
     const adminToken = await ensureTenantAdmin(store, opts.dataDir)
-    // Secret values are sealed with a key from CTL_MASTER_KEY or <dataDir>/master.key (created 0600 now if missing).
-    const box = new SecretBox(loadMasterKey(opts.dataDir).key)
+    // Secret values are sealed with a key from CTL_MASTER_KEY or a key file outside the data folder (created
+    // 0600 now if missing, unless this data folder's secrets were sealed already: then a missing key is an error).
+    const sealedBefore = (await store.getMeta(KEY_CHECK_META)) !== undefined
+    const master = loadMasterKey({ dataDir: opts.dataDir, file: opts.masterKeyFile, mayCreate: !sealedBefore })
+    const box = new SecretBox(master.key)
     await verifyMasterKey(store, box)
     const redactions = new RunRedactions()
     const runtime = await createRuntime(opts)
@@ -167,6 +196,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     const ownUrl = `http://${host}:${address.port}`
     announceUrl(opts.advertiseUrl ?? ((opts.runtime ?? 'local') === 'local' ? ownUrl : undefined))
     const plane: ControlPlane = {
+      notices: master.notices,
       url: ownUrl,
       port: address.port,
       close: () =>

@@ -2,6 +2,7 @@
 // busy timeout, foreign keys, cached prepared statements, IMMEDIATE write
 // transactions, and SQLite errors turned into CtlErrors so SQLITE_BUSY or a
 // constraint name never reaches a caller.
+import fs from 'node:fs'
 import Database from 'better-sqlite3'
 import { CtlError } from '../errors.js'
 import { MIGRATIONS, type Migration } from './migrations/index.js'
@@ -94,7 +95,28 @@ export function mapSqliteError(err: unknown): unknown {
   return new CtlError('E_INTERNAL', `database error: ${message}`, { sqlite: code })
 }
 
+/**
+ * The database file readable by its owner only, made so before SQLite opens it: SQLite gives its
+ * -wal and -shm files the database file's permissions, whatever the umask. An older file is tightened.
+ */
+function ownerOnly(file: string): void {
+  if (file === ':memory:' || file === '' || file.startsWith('file:')) return
+  fs.closeSync(fs.openSync(file, 'a', 0o600))
+  for (const f of [file, `${file}-wal`, `${file}-shm`]) {
+    try {
+      if ((fs.statSync(f).mode & 0o077) !== 0) fs.chmodSync(f, 0o600)
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
+    }
+  }
+}
+
 function openWithRetry(file: string, busyTimeoutMs: number): Database.Database {
+  try {
+    ownerOnly(file)
+  } catch (err) {
+    throw new CtlError('E_UNAVAILABLE', `cannot open database ${file}: ${(err as Error).message}`)
+  }
   // Switching a fresh file to WAL needs a brief exclusive lock; several processes
   // opening the same new file at once can see BUSY there despite the timeout.
   for (let attempt = 0; ; attempt++) {

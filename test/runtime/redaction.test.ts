@@ -23,6 +23,16 @@ describe('redaction rules', () => {
     expect(quoted(JSON.stringify({ v: 'say "hi"\\now' }))).toBe(`{"v":"${REDACTED}"}`)
   })
 
+  it('replaces the hex forms, lower and upper case, packed (xxd -p) and byte by byte (od -tx1), also inside a longer dump', () => {
+    const hex = Buffer.from(VALUE).toString('hex')
+    expect(redact(`hex=${hex}`)).toBe(`hex=${REDACTED}`)
+    expect(redact(`HEX=${hex.toUpperCase()}`)).toBe(`HEX=${REDACTED}`)
+    expect(redact(`dump ${Buffer.from('user:' + VALUE + ';').toString('hex')}`)).toBe(`dump ${Buffer.from('user:').toString('hex')}${REDACTED}3b`)
+    const od = hex.replace(/(..)(?!$)/g, '$1 ')
+    expect(redact(` ${od}`)).toBe(` ${REDACTED}`)
+    expect(redact(` ${od.toUpperCase()}`)).toBe(` ${REDACTED}`)
+  })
+
   it('finds the value inside a longer base64 text at any byte offset (e.g. a Basic auth header)', () => {
     for (const prefix of ['u:', 'us:', 'use:', 'user:']) {
       const header = `Authorization: Basic ${b64(prefix + VALUE)}`

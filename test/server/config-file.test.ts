@@ -235,3 +235,25 @@ describe('advertiseUrl (CTL_SERVER in every step)', () => {
     expect((await problems('advertiseUrl: ftp://x\n')).join('\n')).toContain('(advertiseUrl)')
   })
 })
+
+describe('masterKeyFile', () => {
+  it('comes from the flag, CTL_MASTER_KEY_FILE or the file (relative to the file), absolute, and reaches a detached child', async () => {
+    const dir = folder('masterKeyFile: keys/ctl.key\n')
+    const fromFile = await resolveServerSettings({ flags: {}, env: {}, dataDir: dir })
+    expect(fromFile.options.masterKeyFile).toBe(join(dir, 'keys', 'ctl.key'))
+    expect(fromFile.source.settings.masterKeyFile).toBe('file')
+    expect(fromFile.childEnv.CTL_MASTER_KEY_FILE).toBe(join(dir, 'keys', 'ctl.key'))
+    const fromEnv = await resolveServerSettings({ flags: {}, env: { CTL_MASTER_KEY_FILE: '/etc/ctl/env.key' }, dataDir: dir })
+    expect([fromEnv.options.masterKeyFile, fromEnv.source.settings.masterKeyFile]).toEqual(['/etc/ctl/env.key', 'env'])
+    const fromFlag = await resolveServerSettings({ flags: { 'master-key-file': 'flag.key' }, env: { CTL_MASTER_KEY_FILE: '/etc/ctl/env.key' }, dataDir: dir })
+    expect([fromFlag.options.masterKeyFile, fromFlag.source.settings.masterKeyFile]).toEqual([resolve('flag.key'), 'flag'])
+    // Unset: the default outside the data folder is chosen at start (defaultMasterKeyFile).
+    const none = await resolveServerSettings({ flags: {}, env: {}, dataDir: folder() })
+    expect(none.options).not.toHaveProperty('masterKeyFile')
+    expect(none.childEnv).not.toHaveProperty('CTL_MASTER_KEY_FILE')
+  })
+
+  it('is located in the file when it is not a path', async () => {
+    expect(await problems('port: 1\nmasterKeyFile: 42\n')).toEqual(['server.yaml:2:1  must be a string (masterKeyFile)'])
+  })
+})

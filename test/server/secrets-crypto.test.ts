@@ -12,6 +12,7 @@ import {
 } from '../../src/secrets/crypto.js'
 import { sealForStore } from '../../src/server/secrets.js'
 import { locateSecretRef } from '../../src/server/use-issues.js'
+import { defaultMasterKeyFile } from '../../src/secrets/master-key.js'
 
 let dir: string
 beforeEach(() => {
@@ -36,24 +37,76 @@ describe('master key', () => {
     expect(parseMasterKey('not a key')).toBeUndefined()
   })
 
-  it('creates <dataDir>/master.key (0600) on first use and reads the same key afterwards', () => {
-    const first = loadMasterKey(dir, {})
+  // Each test: a data folder and a CTL_HOME beside it, both under `dir`.
+  const home = () => path.join(dir, 'home')
+  const data = () => path.join(dir, 'data')
+  const env = (extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv => ({ CTL_HOME: home(), ...extra })
+
+  it('creates the key outside the data folder, 0600 in a 0700 folder, and reads the same key afterwards', () => {
+    const first = loadMasterKey({ dataDir: data(), env: env() })
     expect(first.source).toBe('created')
-    const file = path.join(dir, 'master.key')
+    const file = defaultMasterKeyFile(data(), env())
+    expect(first.file).toBe(file)
+    expect(path.relative(data(), file).startsWith('..')).toBe(true)
+    expect(path.dirname(file)).toBe(path.join(home(), 'keys'))
     expect(fs.statSync(file).mode & 0o777).toBe(0o600)
-    const again = loadMasterKey(dir, {})
-    expect(again).toMatchObject({ source: 'file' })
+    expect(fs.statSync(path.dirname(file)).mode & 0o777).toBe(0o700)
+    expect(first.notices.join('\n')).toMatch(/created the master key .* back it up/)
+    const again = loadMasterKey({ dataDir: data(), env: env() })
+    expect(again).toMatchObject({ source: 'file', notices: [] })
     expect(again.key).toEqual(first.key)
-    expect(fs.readdirSync(dir)).toEqual(['master.key']) // no temporary file left behind
+    expect(fs.readdirSync(path.dirname(file))).toEqual([path.basename(file)]) // no temporary file left behind
+  })
+
+  it('the embedded data folder ($CTL_HOME/server) keeps its key at $CTL_HOME/keys/master.key; other folders get a file each', () => {
+    expect(defaultMasterKeyFile(path.join(home(), 'server'), env())).toBe(path.join(home(), 'keys', 'master.key'))
+    const a = defaultMasterKeyFile(path.join(dir, 'a', 'data'), env())
+    const b = defaultMasterKeyFile(path.join(dir, 'b', 'data'), env())
+    expect(a).not.toBe(b)
+    expect(path.basename(a)).toMatch(/^data-[0-9a-f]{12}\.key$/)
+  })
+
+  it('moves a master.key found in the data folder out, once, with a notice, keeping the key', () => {
+    fs.mkdirSync(data(), { recursive: true })
+    const key = randomBytes(32)
+    fs.writeFileSync(path.join(data(), 'master.key'), key.toString('base64') + '\n', { mode: 0o600 })
+    const moved = loadMasterKey({ dataDir: data(), env: env(), mayCreate: false })
+    expect(moved).toMatchObject({ source: 'moved', file: defaultMasterKeyFile(data(), env()) })
+    expect(moved.key).toEqual(key)
+    expect(moved.notices).toEqual([expect.stringMatching(/^moved the master key out of the data folder: .*master\.key → .*\.key/)])
+    expect(fs.existsSync(path.join(data(), 'master.key'))).toBe(false)
+    expect(loadMasterKey({ dataDir: data(), env: env() })).toMatchObject({ source: 'file', key })
+    // A leftover copy of the same key is dropped; another key is refused, and neither file is touched.
+    fs.writeFileSync(path.join(data(), 'master.key'), key.toString('hex'))
+    expect(loadMasterKey({ dataDir: data(), env: env() })).toMatchObject({ source: 'moved', key })
+    fs.writeFileSync(path.join(data(), 'master.key'), randomBytes(32).toString('hex'))
+    expect(() => loadMasterKey({ dataDir: data(), env: env() })).toThrow(/two different master keys/)
+    expect(fs.existsSync(path.join(data(), 'master.key'))).toBe(true)
+    expect(loadMasterKey({ dataDir: path.join(dir, 'elsewhere'), file: moved.file, env: env() }).key).toEqual(key)
+  })
+
+  it('never creates a new key for a data folder whose secrets were sealed already', () => {
+    expect(() => loadMasterKey({ dataDir: data(), env: env(), mayCreate: false })).toThrow(/no master key at .*restore that file from a backup/)
+    expect(fs.existsSync(path.join(home(), 'keys'))).toBe(false)
+  })
+
+  it('takes a configured key file; one inside the data folder works but is warned about', () => {
+    const file = path.join(dir, 'etc', 'ctl.key')
+    const made = loadMasterKey({ dataDir: data(), file, env: env() })
+    expect(made).toMatchObject({ source: 'created', file })
+    const inside = loadMasterKey({ dataDir: data(), file: path.join(data(), 'master.key'), env: env() })
+    expect(inside.source).toBe('created')
+    expect(inside.notices[0]).toMatch(/^warning: the master key file .* lies inside the data folder/)
   })
 
   it('prefers CTL_MASTER_KEY and writes no file then; refuses a malformed key', () => {
     const key = randomBytes(32)
-    expect(loadMasterKey(dir, { CTL_MASTER_KEY: key.toString('hex') })).toEqual({ key, source: 'env' })
-    expect(fs.existsSync(path.join(dir, 'master.key'))).toBe(false)
-    expect(() => loadMasterKey(dir, { CTL_MASTER_KEY: 'abc' })).toThrow(/CTL_MASTER_KEY must be 32 bytes/)
-    fs.writeFileSync(path.join(dir, 'master.key'), 'garbage\n')
-    expect(() => loadMasterKey(dir, {})).toThrow(/not a valid master key/)
+    expect(loadMasterKey({ dataDir: data(), env: env({ CTL_MASTER_KEY: key.toString('hex') }) })).toEqual({ key, source: 'env', notices: [] })
+    expect(fs.existsSync(path.join(home(), 'keys'))).toBe(false)
+    expect(() => loadMasterKey({ dataDir: data(), env: env({ CTL_MASTER_KEY: 'abc' }) })).toThrow(/CTL_MASTER_KEY must be 32 bytes/)
+    fs.mkdirSync(path.join(home(), 'keys'), { recursive: true })
+    fs.writeFileSync(defaultMasterKeyFile(data(), env()), 'garbage\n')
+    expect(() => loadMasterKey({ dataDir: data(), env: env() })).toThrow(/not a valid master key/)
   })
 
   it('verifyMasterKey records the key on first start and refuses another key later', async () => {

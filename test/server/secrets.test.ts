@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { CtlClient } from '../../src/client/client.js'
 import { CtlError } from '../../src/errors.js'
 import { startControlPlane } from '../../src/server/server.js'
+import { defaultMasterKeyFile } from '../../src/secrets/master-key.js'
 import { doc, startTestServer, waitFor, waitForRunEnd, workflow, type TestServer } from './helpers.js'
 
 const VALUE = 'p@ss w/rd+42!'
@@ -24,6 +25,7 @@ function forbiddenForms(value: string): string[] {
     encodeURIComponent(value),
     new URLSearchParams({ v: value }).toString().slice(2),
     Buffer.from(value).toString('hex'),
+    Buffer.from(value).toString('hex').toUpperCase(),
   ]
 }
 
@@ -69,6 +71,10 @@ const SCRIPT = [
   'printf "b64=%s\\n" "$(printf %s "$PW" | base64)"',
   'echo "url=$(node -e \'process.stdout.write(encodeURIComponent(process.env.PW))\')"',
   'echo "form=$(node -e \'process.stdout.write(new URLSearchParams({v: process.env.PW}).toString())\')"',
+  // Hex, lower and upper case, packed and as od prints it (a space before each byte).
+  'echo "hex=$(printf %s "$PW" | od -An -tx1 | tr -d \' \\n\')"',
+  'echo "HEX=$(printf %s "$PW" | od -An -tx1 | tr -d \' \\n\' | tr a-f A-F)"',
+  'printf %s "$PW" | od -An -tx1',
   // One line, two writes: "p@ss w", a pause, then "/rd+42!".
   'printf "%s" "${PW%%/*}"; sleep 0.2; printf "/%s\\n" "${PW#*/}"',
   'echo "user=$DBUSER"',
@@ -103,9 +109,12 @@ afterAll(async () => {
 })
 
 describe('secrets at rest', () => {
-  it('creates a 0600 master key on first start and stores only ciphertext; the same secret applied twice is unchanged', async () => {
-    const keyFile = path.join(t.dataDir, 'master.key')
+  it('creates a 0600 master key outside the data dir on first start and stores only ciphertext; the same secret applied twice is unchanged', async () => {
+    const keyFile = defaultMasterKeyFile(t.dataDir)
     expect(fs.statSync(keyFile).mode & 0o777).toBe(0o600)
+    expect(path.relative(t.dataDir, keyFile).startsWith('..')).toBe(true)
+    expect(fs.existsSync(path.join(t.dataDir, 'master.key'))).toBe(false)
+    expect(t.plane.notices).toEqual([expect.stringContaining(`created the master key ${keyFile}`)])
 
     const first = await t.client.apply('public', [doc(secretDoc({ PASSWORD: VALUE, USER: USER_VALUE }))])
     expect(first.results[0]!.outcome).toBe('created')
@@ -128,7 +137,7 @@ describe('secrets at rest', () => {
     expect(filesContaining(t.dataDir, [...forbiddenForms(VALUE), USER_VALUE])).toEqual([])
   })
 
-  it('a step printing the value raw, base64, URL-encoded and in two writes leaves no form of it under the data dir; its log says [redacted]', async () => {
+  it('a step printing the value raw, base64, URL-encoded, hex (both cases) and in two writes leaves no form of it under the data dir; its log says [redacted]', async () => {
     const applied = await t.client.apply('public', [doc(projectingWorkflow('leaky'))])
     expect(applied.results[0]!.outcome).toBe('created')
     const runs = await t.client.runs({ workspace: 'public', type: 'workflow', name: 'leaky' })
@@ -138,6 +147,9 @@ describe('secrets at rest', () => {
       'b64=[redacted]',
       'url=[redacted]',
       'form=v=[redacted]',
+      'hex=[redacted]',
+      'HEX=[redacted]',
+      ' [redacted]',
       '[redacted]',
       'user=[redacted]',
       'not a secret',

@@ -1,6 +1,7 @@
 // `ctl login` / `ctl logout`: check an API key against the control plane (whoami) before
 // storing it — in the OS keychain, or the 0600 file when no keychain answers.
 import { join } from 'node:path'
+import type { ReadStream } from 'node:tty'
 import { CtlClient } from '../../client/client.js'
 import { CtlError } from '../../errors.js'
 import { LOCAL_CONTEXT, currentContext, readConfig, writeConfig, type ContextEntry } from '../config.js'
@@ -113,37 +114,72 @@ export async function runLogout(o: LogoutOptions, io: Io, env: NodeJS.ProcessEnv
   else if (o.context.server === 'local') io.err('note: the local context falls back to the embedded control plane\'s admin key')
 }
 
-/** Reads a line from the terminal without echoing it. */
+/** What askHidden needs of a terminal: standard input when it is one. */
+export type HiddenInput = Pick<ReadStream, 'setRawMode' | 'setEncoding' | 'resume' | 'pause' | 'on' | 'off'>
+
+/**
+ * Reads a line without echoing it. Echo goes off (raw mode) BEFORE the prompt is written, so that
+ * nothing typed as soon as the prompt shows is echoed; it is restored on every way out: Enter,
+ * Ctrl-C, Ctrl-D, the end of input, a read error and the process exiting meanwhile.
+ */
+export function askHidden(input: HiddenInput, write: (text: string) => unknown, question: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let value = ''
+    let done = false
+    const finish = (): void => {
+      if (done) return
+      done = true
+      input.off('data', onData)
+      input.off('end', onEnd)
+      input.off('close', onEnd)
+      input.off('error', onError)
+      process.off('exit', restore)
+      restore()
+      input.pause()
+      write('\n')
+    }
+    const restore = (): void => {
+      input.setRawMode(false)
+    }
+    const onData = (chunk: string): void => {
+      for (const ch of chunk) {
+        if (ch === '\r' || ch === '\n') {
+          finish()
+          return resolve(value)
+        }
+        // In raw mode Ctrl-C is a byte, not a SIGINT.
+        if (ch === '\u0003' || ch === '\u0004') {
+          finish()
+          return reject(new CtlError('E_USAGE', 'login cancelled'))
+        }
+        if (ch === '\u007f' || ch === '\b') value = value.slice(0, -1)
+        else value += ch
+      }
+    }
+    const onEnd = (): void => {
+      finish()
+      reject(new CtlError('E_USAGE', 'login cancelled: the terminal closed'))
+    }
+    const onError = (err: Error): void => {
+      finish()
+      reject(new CtlError('E_USAGE', `cannot read the API key from the terminal: ${err.message}`))
+    }
+    input.setEncoding('utf8')
+    input.setRawMode(true)
+    // A process that exits while asking (a signal handler, process.exit elsewhere) leaves the terminal echoing.
+    process.once('exit', restore)
+    input.on('data', onData)
+    input.on('end', onEnd)
+    input.on('close', onEnd)
+    input.on('error', onError)
+    write(question)
+    input.resume()
+  })
+}
+
+/** Reads a line from the terminal without echoing it; undefined when standard input is no terminal. */
 export function terminalAsk(): AskSecret | undefined {
   const stdin = process.stdin
   if (!stdin.isTTY || typeof stdin.setRawMode !== 'function') return undefined
-  return (question) =>
-    new Promise((resolve, reject) => {
-      process.stderr.write(question)
-      let value = ''
-      const finish = (): void => {
-        stdin.off('data', onData)
-        stdin.setRawMode(false)
-        stdin.pause()
-        process.stderr.write('\n')
-      }
-      const onData = (chunk: string): void => {
-        for (const ch of chunk) {
-          if (ch === '\r' || ch === '\n') {
-            finish()
-            return resolve(value)
-          }
-          if (ch === '\u0003' || ch === '\u0004') {
-            finish()
-            return reject(new CtlError('E_USAGE', 'login cancelled'))
-          }
-          if (ch === '\u007f' || ch === '\b') value = value.slice(0, -1)
-          else value += ch
-        }
-      }
-      stdin.setEncoding('utf8')
-      stdin.setRawMode(true)
-      stdin.resume()
-      stdin.on('data', onData)
-    })
+  return (question) => askHidden(stdin, (text) => process.stderr.write(text), question)
 }

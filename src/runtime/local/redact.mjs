@@ -1,9 +1,9 @@
 // @ts-check
 // Redaction of secret values: ONE implementation, used by the step host (step.mjs) on every log
-// line and exit message before they reach the disk, and by the engine (through redact.d.mts and
-// src/secrets/redact.ts) on what it stores itself. Plain JavaScript like the rest of the step host,
+// line and exit message before they reach the disk, by the engine (through redact.d.mts and
+// src/secrets/redact.ts) on what it stores itself, and by the Kubernetes runtime on Pod logs. Plain JavaScript like the rest of the step host,
 // which runs without a compile step. A value is matched as is, in its encoded forms (base64, URL,
-// JSON escapes; see redactionForms) and inside percent-encoded text of any variant. Every match
+// hex, JSON escapes; see redactionForms) and inside percent-encoded text of any variant. Every match
 // becomes the same marker, so the length of a value is never revealed.
 
 export const REDACTED = '[redacted]'
@@ -43,8 +43,9 @@ function base64Cores(bytes) {
 /**
  * The literal strings to redact for these secret values: each value (at least MIN_VALUE long), each
  * longer line of a multi-line value, and their base64 (padded, unpadded, URL-safe, and the fragments
- * of `v` inside a longer base64 text), URL-encoded (encodeURIComponent, all-encoded, `+` for spaces)
- * and JSON-escaped forms. `extra`: forms computed before (added as they are). Longest first.
+ * of `v` inside a longer base64 text), URL-encoded (encodeURIComponent, all-encoded, `+` for spaces),
+ * hex (lower and upper case, packed as `xxd -p` prints it and byte by byte as `od -tx1` does) and
+ * JSON-escaped forms. `extra`: forms computed before (added as they are). Longest first.
  * @param {readonly string[]} values @param {readonly string[]} [extra] @returns {string[]}
  */
 export function redactionForms(values, extra = []) {
@@ -61,6 +62,13 @@ export function redactionForms(values, extra = []) {
     for (const u of [encodeURIComponent(v), percentAll(v)]) {
       out.add(u)
       if (u.includes('%20')) out.add(u.replace(/%20/g, '+'))
+    }
+    // Hex is byte-aligned: a value inside a longer hex dump is found as its own hex.
+    const hex = bytes.toString('hex')
+    const spaced = hex.replace(/(..)(?!$)/g, '$1 ')
+    for (const h of [hex, spaced]) {
+      out.add(h)
+      out.add(h.toUpperCase())
     }
     const json = JSON.stringify(v).slice(1, -1)
     if (json !== v) out.add(json)
