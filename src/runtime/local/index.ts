@@ -6,11 +6,14 @@
 
 import { spawnSync } from 'node:child_process'
 import fs from 'node:fs'
+import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { CtlError } from '../../errors.js'
 import type { Runtime, RuntimeHandle, RuntimeInfo, StepExit, StepKey, StepLaunch } from '../types.js'
-import { bubblewrapLayout } from './bwrap.js'
+import { bubblewrapLayout, describeSandboxHost, type SandboxHost } from './bwrap.js'
+import { HostAccess, type StepUser } from './identity.js'
+import { detectLimitSupport, enforce } from './limits.js'
 import { packageRoot } from './package-root.js'
 import {
   EXIT_FILE,
@@ -46,7 +49,23 @@ export interface LocalRuntimeOptions {
   maxLineBytes?: number
   /** The step host exits after this long without steps and connections. Default 2 s. */
   hostIdleMs?: number
+  /**
+   * Host user and group every step runs as when the control plane runs as root (never root
+   * itself). Default 65534 / 65534 (nobody / nogroup); a dedicated user is better. Ignored when
+   * the control plane is unprivileged: its steps run as its own user (in their own user namespace).
+   */
+  stepUid?: number
+  stepGid?: number
+  /** A delegated cgroup v2 folder for the steps' cgroups (memory.max, cpu.max). Default: the control plane's own, when usable. */
+  cgroupParent?: string
+  /** The data folder, hidden from steps; ctl's own folders below it may be opened to the step user's group. Default: stateDir's parent. */
+  dataDir?: string
+  /** $CTL_HOME, hidden from steps. Default: $CTL_HOME or ~/.ctl. */
+  ctlHome?: string
 }
+
+/** nobody / nogroup on Debian, Ubuntu, Fedora and Alpine alike. */
+export const DEFAULT_STEP_ID = 65534
 
 /** How long find() waits for a host that is starting the attempt right now. */
 const FIND_WAIT_MS = 15_000
@@ -86,9 +105,10 @@ function findOnPath(name: string): string | undefined {
   return undefined
 }
 
-/** bwrap may be installed yet unusable (no user namespaces for this user); one tiny sandbox tells. */
-function probeBwrap(bwrapPath: string): string | undefined {
-  const r = spawnSync(bwrapPath, ['--ro-bind', '/', '/', '--unshare-pid', '--', 'true'], { stdio: ['ignore', 'ignore', 'pipe'], timeout: 5000 })
+/** bwrap may be installed yet unusable (no user namespaces for the step's user); one tiny sandbox with every flag a step gets tells. */
+function probeBwrap(bwrapPath: string, user: StepUser | undefined): string | undefined {
+  const args = ['--unshare-user', '--disable-userns', '--cap-drop', 'ALL', '--unshare-pid', '--unshare-net', '--ro-bind', '/', '/', '--remount-ro', '/', '--', 'true']
+  const r = spawnSync(bwrapPath, args, { stdio: ['ignore', 'ignore', 'pipe'], timeout: 5000, cwd: '/', ...user })
   if (r.status === 0) return undefined
   return (r.stderr?.toString().trim() || r.error?.message || `exit ${r.status}`).split('\n')[0]
 }
@@ -110,27 +130,53 @@ export function createLocalRuntime(opts: LocalRuntimeOptions): Runtime {
   fs.mkdirSync(stateDir, { recursive: true })
   const wanted = opts.sandbox ?? 'auto'
   const maxLineBytes = opts.maxLineBytes ?? DEFAULT_MAX_LINE
+  const dataDir = path.resolve(opts.dataDir ?? path.dirname(stateDir))
+  const ctlHome = opts.ctlHome ?? (process.env.CTL_HOME?.trim() ? process.env.CTL_HOME : path.join(os.homedir(), '.ctl'))
+  // A root control plane never runs a step as root: it spawns it as an unprivileged host user.
+  const stepUser: StepUser | undefined = process.getuid?.() === 0 ? { uid: opts.stepUid ?? DEFAULT_STEP_ID, gid: opts.stepGid ?? DEFAULT_STEP_ID } : undefined
+  if (stepUser && (stepUser.uid === 0 || stepUser.gid === 0)) throw new CtlError('E_USAGE', 'the local runtime\'s stepUid and stepGid must not be 0: steps never run as root')
+  const access = stepUser ? new HostAccess(stepUser, dataDir) : undefined
   let bwrapPath: string | undefined
   let whyNoSandbox = 'disabled (sandbox: none)'
+  /** Set when bubblewrap is installed but cannot run as the step's user: every step then fails to start (fail closed). */
+  let sandboxProblem: string | undefined
   if (wanted !== 'none') {
     bwrapPath = opts.bwrapPath ?? findOnPath('bwrap')
-    const problem = bwrapPath ? probeBwrap(bwrapPath) : 'not installed'
+    const problem = bwrapPath ? probeBwrap(bwrapPath, stepUser) : 'not installed'
     if (problem) {
-      if (wanted === 'bubblewrap') throw new CtlError('E_UNAVAILABLE', `bubblewrap is required but ${bwrapPath ? `does not work: ${problem}` : 'not installed'}`)
-      whyNoSandbox = bwrapPath ? `not usable here: ${problem}` : 'not installed'
-      bwrapPath = undefined
+      const as = stepUser ? ` as uid ${stepUser.uid}` : ''
+      if (wanted === 'bubblewrap') throw new CtlError('E_UNAVAILABLE', `bubblewrap is required but ${bwrapPath ? `does not work${as}: ${problem}` : 'not installed'}`)
+      if (bwrapPath && stepUser) {
+        sandboxProblem = `bubblewrap cannot run as the step user (uid ${stepUser.uid}): ${problem}; enable unprivileged user namespaces or set the local runtime's stepUid`
+      } else {
+        whyNoSandbox = bwrapPath ? `not usable here: ${problem}` : 'not installed'
+        bwrapPath = undefined
+      }
     }
   }
+  const sandboxHost: SandboxHost | undefined = bwrapPath && !sandboxProblem ? describeSandboxHost({ dataDir, stateDir, ctlHome, access }) : undefined
+  const limitSupport = detectLimitSupport(opts.cgroupParent, findOnPath('prlimit'))
   // Computed once: it walks up the folders to find the package root.
   const stepPath = hostPath()
   const host = new HostClient(stateDir, hostSocketPath(stateDir), supervisorPath, opts.hostIdleMs ?? 2000)
   const shmBase = fs.existsSync('/dev/shm') ? '/dev/shm' : process.env.XDG_RUNTIME_DIR || undefined
+  const who = stepUser ? `; steps run as host uid ${stepUser.uid}:${stepUser.gid}` : ''
+  const limitsDetail = limitSupport.cgroupParent
+    ? `limits by cgroup v2 below ${limitSupport.cgroupParent}`
+    : `memory limits by ${limitSupport.prlimitPath ? 'prlimit (address space)' : 'nothing'}, cpu limits not enforced (${limitSupport.noCgroup})`
   const info: RuntimeInfo = bwrapPath
-    ? { name: 'local', sandbox: 'bubblewrap', detail: `bubblewrap (${bwrapPath}): read-only host, private /tmp, pid/ipc/uts namespaces; images are not used` }
+    ? {
+        name: 'local',
+        sandbox: 'bubblewrap',
+        detail: sandboxProblem
+          ? `bubblewrap (${bwrapPath}) unusable, every step fails to start: ${sandboxProblem}`
+          : `bubblewrap (${bwrapPath}): system folders read-only, nothing else of the host; private /tmp; own user (no capability), pid, ipc, uts namespaces${who}; ${limitsDetail}; images are not used` +
+            (sandboxHost?.problems.length ? `; ${sandboxHost.problems.join('; ')}` : ''),
+      }
     : {
         name: 'local',
         sandbox: 'none',
-        detail: `plain processes, bubblewrap ${whyNoSandbox}: no isolation, runAsUser ignored, volumes only where they need no mount; images are not used`,
+        detail: `plain processes, bubblewrap ${whyNoSandbox}: no isolation, runAsUser ignored, volumes only where they need no mount${who}; ${limitsDetail}; images are not used`,
       }
 
   function attemptDirOf(key: StepKey): string {
@@ -173,16 +219,27 @@ export function createLocalRuntime(opts: LocalRuntimeOptions): Runtime {
     let layout: Layout
     let plan
     try {
+      if (sandboxProblem) throw new StartProblem(sandboxProblem)
       plan = planStep(launch, stepPath, (name) => path.join(attemptDir, 'empty', name))
-      layout = bwrapPath ? bubblewrapLayout(plan, attemptDir, bwrapPath) : plainLayout(plan, attemptDir, { whyNoSandbox, shmBase })
+      layout = sandboxHost && bwrapPath ? bubblewrapLayout(plan, attemptDir, bwrapPath, sandboxHost) : plainLayout(plan, attemptDir, { whyNoSandbox, shmBase })
       // Files to put in the attempt folder: create it here. Otherwise the host creates it as it
       // claims the attempt (one file-system operation less on the control plane's event loop,
       // where it costs most); either way the claim of log.ndjson makes every start exclusive.
       if (layout.dirs.some((d) => isUnder(d, attemptDir)) || layout.configFiles.length > 0) makeAttemptDir(launch.key, attemptDir)
-      for (const d of layout.dirs) fs.mkdirSync(d, { recursive: true })
+      const made: string[] = []
+      for (const d of layout.dirs) {
+        const first = fs.mkdirSync(d, { recursive: true })
+        if (first) for (let p = d; isUnder(p, first); p = path.dirname(p)) made.push(p)
+      }
       for (const f of layout.configFiles) {
-        fs.mkdirSync(path.dirname(f.path), { recursive: true })
+        const first = fs.mkdirSync(path.dirname(f.path), { recursive: true })
+        if (first) for (let p = path.dirname(f.path); isUnder(p, first); p = path.dirname(p)) made.push(p)
         fs.writeFileSync(f.path, f.content, { mode: f.mode & 0o777 })
+      }
+      if (access) {
+        // The step's user owns what it writes and what was made for it (its modes may be 0600), and can reach every source.
+        for (const p of [...layout.owned, ...made.filter((p) => isUnder(p, attemptDir) || layout.owned.some((o) => isUnder(p, o))), ...layout.configFiles.map((f) => f.path)]) access.own(p)
+        for (const src of layout.sources) access.reach(src, 'volume')
       }
     } catch (e) {
       if (!(e instanceof StartProblem)) throw e
@@ -194,15 +251,21 @@ export function createLocalRuntime(opts: LocalRuntimeOptions): Runtime {
       writeAtomic(path.join(attemptDir, HANDLE_FILE), JSON.stringify(handle))
       return handle
     }
+    const limits = enforce(plan.limits, limitSupport, `ctl-${launch.key.runId}-${launch.key.step}.${launch.key.attempt}`)
+    const command = limits.wrap.length > 0 ? { command: limits.wrap[0]!, args: [...limits.wrap.slice(1), layout.spec.command, ...layout.spec.args] } : {}
     const spec: SupervisorSpec = {
       ...layout.spec,
+      ...command,
+      ...stepUser,
+      cgroup: limits.cgroup,
       attemptDir,
       timeoutMs: plan.timeoutSeconds ? plan.timeoutSeconds * 1000 : undefined,
       graceMs: plan.graceSeconds * 1000,
       redact: redactionForms(plan.secretValues, launch.redact),
       maxLineBytes,
     }
-    const data: LocalHandleData = { ...base, shmDir: layout.spec.shm?.dir ?? null, notes: layout.notes }
+    const identity = stepUser ? [`runs as host uid ${stepUser.uid}, gid ${stepUser.gid} (the control plane runs as root)`] : []
+    const data: LocalHandleData = { ...base, shmDir: layout.spec.shm?.dir ?? null, notes: [...layout.notes, ...identity, ...limits.notes] }
     // The host fills in its own pid and the step's, and records the handle in the log before it answers.
     const reply = await host.request({ op: 'start', spec, handle: handleOf(launch.key, data) }, { spawn: true })
     if (reply?.ok && isHandle(reply.handle)) return reply.handle

@@ -28,6 +28,11 @@ export interface SupervisorSpec {
   graceMs: number
   redact: string[]
   maxLineBytes: number
+  /** Host user and group the step (bwrap or the plain process) is spawned as; unset: the host's own. */
+  uid?: number
+  gid?: number
+  /** A cgroup v2 of its own for the step's limits; the host creates it, moves the step in, removes it. */
+  cgroup?: { dir: string; files: Record<string, string> }
 }
 
 /** The launch a layout produces, plus the non-secret preparation the runtime does before spawning. */
@@ -37,6 +42,10 @@ export interface Layout {
   configFiles: HostFile[]
   /** Host folders that must exist first (emptyDir, PVC subPath). */
   dirs: string[]
+  /** Host paths the step's host user must reach (bind sources, rewritten paths). */
+  sources: string[]
+  /** Host folders the step writes: given to the step's host user. */
+  owned: string[]
   notes: string[]
 }
 
