@@ -5,7 +5,7 @@ import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createLocalRuntime } from '../../src/runtime/local/index.js'
 import type { Runtime } from '../../src/runtime/types.js'
-import { collect, groupExists, hasBwrap, launch, loggedTexts, pod, run, shPod, tempDir, texts, until } from './helpers.js'
+import { collect, groupExists, hasBwrap, launch, loggedTexts, pod, processesWith, run, shPod, tempDir, texts, until } from './helpers.js'
 
 describe.skipIf(!hasBwrap)('local runtime in bubblewrap', () => {
   let stateDir: string
@@ -97,5 +97,26 @@ describe.skipIf(!hasBwrap)('local runtime in bubblewrap', () => {
     expect(r.exit.reason).toBe('Lost')
     expect(texts(r.lines)).toEqual(['up'])
     await until(() => !groupExists(stepPid), 'the sandbox to be gone')
+  })
+
+  it('leaves no sandbox behind when steps are stopped the moment they start', async () => {
+    // The hostname is a bwrap argument: it marks every process of these sandboxes (outer bwrap, inner init).
+    const marker = `ctl-orphan-${process.pid}`
+    const launches = Array.from({ length: 12 }, () => {
+      const p = shPod('echo up; sleep 30', { grace: 2 })
+      p.metadata!.name = marker
+      return launch(p)
+    })
+    const exits = await Promise.all(
+      launches.map(async (l) => {
+        const handle = await rt.start(l)
+        await rt.kill(handle, 'stopped at start')
+        return (await collect(rt, handle)).exit
+      }),
+    )
+    expect(exits.map((e) => e.reason)).toEqual(launches.map(() => 'Killed'))
+    // Every exit is recorded, so every sandbox is ending or gone; give the kernel a moment to reap them.
+    await until(() => processesWith(marker).length === 0, 'no process of the stopped sandboxes')
+    expect(processesWith(marker)).toEqual([])
   })
 })

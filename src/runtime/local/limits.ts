@@ -76,12 +76,15 @@ export function detectLimitSupport(configured: string | undefined, prlimitPath: 
     try {
       const own = fs.readFileSync('/proc/self/cgroup', 'utf8').split('\n').find((l) => l.startsWith('0::'))
       if (!own) return support('no cgroup v2 here')
-      parent = path.join(mount, own.slice(3).trim())
+      parent = path.resolve(path.join(mount, own.slice(3).trim()))
     } catch {
       return support('no cgroup v2 here')
     }
   }
   try {
+    const available = fs.readFileSync(path.join(parent, 'cgroup.controllers'), 'utf8').split(/\s+/)
+    // A hybrid setup mounts cgroup v2 with every controller still bound to v1.
+    if (!available.includes('memory') || !available.includes('cpu')) return support('no cgroup v2 with the memory and cpu controllers here')
     fs.accessSync(parent, fs.constants.W_OK)
     let enabled = fs.readFileSync(path.join(parent, 'cgroup.subtree_control'), 'utf8').split(/\s+/)
     if (!enabled.includes('memory') || !enabled.includes('cpu')) {

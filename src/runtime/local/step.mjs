@@ -336,7 +336,8 @@ export class Step {
         }
         this.innerStart = this.innerPid ? processStart(this.innerPid) : null
         info.destroy()
-        if (this.stopping) this.signal('SIGTERM')
+        // Stopped before the sandbox was even up: its command has nothing to finish gracefully.
+        if (this.stopping) this.signal('SIGKILL')
       })
       info.on('error', () => {})
     }
@@ -351,10 +352,10 @@ export class Step {
    * Sends a signal to everything the step runs. bwrap --unshare-pid makes its own init pid 1 of
    * the sandbox, which ignores signals it has no handler for, so the signal goes to the inner
    * session (--new-session: init, the command and every descendant that did not leave it).
-   * Before bwrap has told the inner pid (--info-fd), a SIGTERM waits for it (onSpawn sends it
-   * then): sent to the outer bwrap alone, it would kill bwrap and orphan a sandbox that is being
-   * set up, whose init ignores SIGTERM and may have missed --die-with-parent. SIGKILL ends the
-   * sandbox through its pid namespace: killing its init kills everything in it.
+   * Before bwrap has told the inner pid (--info-fd), a SIGTERM waits for it (onSpawn then ends
+   * the sandbox): sent to the outer bwrap alone, it would kill bwrap and orphan a sandbox that is
+   * being set up, whose init ignores SIGTERM and may have missed --die-with-parent. SIGKILL ends
+   * the sandbox through its pid namespace: killing its init kills everything in it.
    * @param {NodeJS.Signals} sig
    */
   signal(sig) {
@@ -374,7 +375,10 @@ export class Step {
     } else if (this.innerPid) {
       try {
         process.kill(-this.innerPid, sig)
-      } catch {}
+      } catch {
+        // No such session yet: the sandbox is still being set up, its command not started.
+        this.killSandbox(pid)
+      }
     }
   }
 
