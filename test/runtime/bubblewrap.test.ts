@@ -1,4 +1,5 @@
-// What only the bubblewrap sandbox gives: a read-only host, private /tmp, volumes at any path, runAsUser.
+// What only the bubblewrap sandbox gives: only the system folders (read-only), private /tmp, volumes at any path,
+// runAsUser, limits, and no sandbox left behind by a stop.
 
 import fs from 'node:fs'
 import path from 'node:path'
@@ -21,7 +22,7 @@ describe.skipIf(!hasBwrap)('local runtime in bubblewrap', () => {
     fs.rmSync(volDir, { recursive: true, force: true })
   })
 
-  it('shows the host read-only and gives a private /tmp', async () => {
+  it('shows only the system folders, read-only, and gives a private /tmp', async () => {
     const hostFile = path.join('/tmp', `ctl-host-only-${process.pid}`)
     fs.writeFileSync(hostFile, 'x')
     try {
@@ -30,9 +31,11 @@ describe.skipIf(!hasBwrap)('local runtime in bubblewrap', () => {
         `test -e ${hostFile} && echo host-tmp-visible || echo host-tmp-hidden`,
         `echo mine > /tmp/ctl-sandbox-${process.pid} && echo tmp-writable`,
         'hostname',
+        `for d in /root /home /var /srv /run ${stateDir}; do test -e $d && echo $d-visible; done`,
+        'test -d /usr/bin -a -d /etc && echo system-visible',
       ].join('; ')
       const r = await run(rt, launch(shPod(script)))
-      expect(texts(r.lines)).toEqual(['usr-readonly', 'host-tmp-hidden', 'tmp-writable', 'wf-step-pod'])
+      expect(texts(r.lines)).toEqual(['usr-readonly', 'host-tmp-hidden', 'tmp-writable', 'wf-step-pod', 'system-visible'])
       expect(fs.existsSync(`/tmp/ctl-sandbox-${process.pid}`)).toBe(false)
       expect(fs.existsSync('/usr/ctl-probe')).toBe(false)
     } finally {
@@ -118,5 +121,26 @@ describe.skipIf(!hasBwrap)('local runtime in bubblewrap', () => {
     // Every exit is recorded, so every sandbox is ending or gone; give the kernel a moment to reap them.
     await until(() => processesWith(marker).length === 0, 'no process of the stopped sandboxes')
     expect(processesWith(marker)).toEqual([])
+  })
+
+  it('enforces a memory limit (cgroup v2, else prlimit) and says in the handle notes how each limit is enforced', async () => {
+    const p = pod({ command: ['sh', '-c', 'ulimit -v'], resources: { limits: { memory: '64Mi', cpu: '250m' } } })
+    const r = await run(rt, launch(p))
+    const notes = r.handle.data.notes as string[]
+    if (notes.includes('memory limit 64Mi enforced by cgroup v2 (memory.max)')) {
+      expect(notes).toContain('cpu limit 250m enforced by cgroup v2 (cpu.max)')
+    } else {
+      expect(notes).toContain('memory limit 64Mi enforced by prlimit (address space)')
+      expect(notes).toContainEqual(expect.stringMatching(/^cpu limit 250m not enforced: /))
+      expect(texts(r.lines)).toEqual([String(64 * 1024)]) // KiB
+    }
+    expect(r.exit.reason).toBe('Completed')
+  })
+
+  it.skipIf(!fs.existsSync('/usr/bin/python3'))('a step that allocates beyond its memory limit fails', async () => {
+    const grab = pod({ command: ['python3', '-c', 'b = bytearray(256 * 1024 * 1024); print("allocated")'], resources: { limits: { memory: '64Mi' } } })
+    const r = await run(rt, launch(grab))
+    expect(r.exit.reason).toBe('Error')
+    expect(texts(r.lines)).not.toContain('allocated')
   })
 })
