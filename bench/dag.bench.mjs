@@ -38,11 +38,12 @@ function manifest(name) {
 /** The bwrap command line the local runtime builds for a `true` step, with its fd 3 (--info-fd) sent nowhere. */
 async function bwrapCommand() {
   const { planStep } = await import(dist('src/runtime/local/pod.js'))
-  const { bubblewrapLayout } = await import(dist('src/runtime/local/bwrap.js'))
+  const { bubblewrapLayout, describeSandboxHost } = await import(dist('src/runtime/local/bwrap.js'))
   const pod = { metadata: { name: 'bench-step' }, spec: { containers: [{ name: 'main', image: 'alpine', command: ['true'] }] } }
   const launch = { key: { runId: 'bench', step: 's', attempt: 1 }, pod, secretData: {}, configData: {}, volumeDirs: {} }
   const plan = planStep(launch, process.env.PATH, (n) => `/nonexistent/${n}`)
-  const layout = bubblewrapLayout(plan, '/nonexistent', '/usr/bin/bwrap')
+  const host = describeSandboxHost({ dataDir: '/nonexistent', stateDir: '/nonexistent/runs', ctlHome: '/nonexistent/.ctl' })
+  const layout = bubblewrapLayout(plan, '/nonexistent', '/usr/bin/bwrap', host)
   const quote = (s) => `'${s.replace(/'/g, `'\\''`)}'`
   return [layout.spec.command, ...layout.spec.args].map(quote).join(' ')
 }

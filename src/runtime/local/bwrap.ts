@@ -142,7 +142,18 @@ class View {
   }
 }
 
+/** The bwrap arguments that show a host folder's entries, remembered briefly: most steps of a run expand the same folder (/etc for /etc/ctl/config). */
+const entryArgs = new Map<string, { at: number; args: string[] }>()
+const ENTRY_TTL_MS = 2000
+
 function bindEntries(dir: string, args: string[]): void {
+  const now = Date.now()
+  const seen = entryArgs.get(dir)
+  if (seen && now - seen.at < ENTRY_TTL_MS) {
+    for (const a of seen.args) args.push(a)
+    return
+  }
+  const out: string[] = []
   for (const name of fs.readdirSync(dir).sort()) {
     const p = path.join(dir, name)
     let st: fs.Stats
@@ -151,9 +162,12 @@ function bindEntries(dir: string, args: string[]): void {
     } catch {
       continue
     }
-    if (st.isSymbolicLink()) args.push('--symlink', fs.readlinkSync(p), p)
-    else args.push('--ro-bind-try', p, p)
+    if (st.isSymbolicLink()) out.push('--symlink', fs.readlinkSync(p), p)
+    else out.push('--ro-bind-try', p, p)
   }
+  if (entryArgs.size > 100) entryArgs.clear()
+  entryArgs.set(dir, { at: now, args: out })
+  for (const a of out) args.push(a)
 }
 
 const octal = (mode: number) => '0' + (mode & 0o7777).toString(8)
