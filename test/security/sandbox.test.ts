@@ -1,7 +1,8 @@
 // Issue 9, the sandbox: hostile steps of an ordinary workflow, run by a real control plane that
 // runs as root (in this process, in CI) and by one that runs as an ordinary user (a separate
 // process). Each step tries to read the control plane's secrets, another run's folder, to reach
-// the step host's socket, to remount, unmount, make a device and write outside its volumes;
+// the step host's socket, to remount, unmount, make a device, ptrace, open a raw socket and write
+// outside its volumes;
 // every attempt must fail, the host files stay untouched, and the control plane keeps working.
 
 import fs from 'node:fs'
@@ -17,6 +18,8 @@ import { isRoot, ORDINARY_UID, startRootPlane, startUserPlane, type Plane } from
 
 const ref = (name: string) => ({ workspace: 'public', type: 'workflow', name })
 const hasDist = fs.existsSync(path.join(repoRoot, 'dist', 'commands'))
+/** ptrace and raw sockets are tried from python3 (ctypes, socket) where the host has it. */
+const hasPython = fs.existsSync('/usr/bin/python3')
 
 /** One line per attempt: `<label> rc=<exit code> <first 300 bytes of its output>`. */
 const ATTEMPT = `attempt() { label=$1; shift; out=$("$@" 2>&1); rc=$?; printf '%s rc=%s %s\\n' "$label" "$rc" "$(printf %s "$out" | head -c 300 | tr '\\n' ' ')"; }`
@@ -44,6 +47,12 @@ function hostileScript(plane: Plane, victimDir: string): string {
     `attempt umount umount /tmp`,
     `attempt mknod mknod /tmp/sda b 8 0`,
     `attempt userns unshare -r true`,
+    ...(hasPython
+      ? [
+          `attempt ptrace python3 -c 'import ctypes, sys; sys.exit(0 if ctypes.CDLL(None).ptrace(0, 0, 0, 0) == 0 else 1)'`,
+          `attempt raw-socket python3 -c 'import socket; socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)'`,
+        ]
+      : []),
     `attempt write:root sh -c 'echo x > /ctl-hostile'`,
     `attempt write:etc sh -c 'echo x > /etc/ctl-hostile'`,
     `attempt write:usr touch /usr/ctl-hostile`,
@@ -64,7 +73,11 @@ function attempts(lines: LogLineRecord[]): Map<string, [number, string]> {
   return out
 }
 
-const HOSTILE_LABELS = ['list:data', 'read:other-run', 'list:other-run', 'socket', 'mount', 'umount', 'mknod', 'userns', 'write:root', 'write:etc', 'write:usr', 'write:root-home']
+const HOSTILE_LABELS = [
+  ...['list:data', 'read:other-run', 'list:other-run', 'socket', 'mount', 'umount', 'mknod', 'userns'],
+  ...['write:root', 'write:etc', 'write:usr', 'write:root-home'],
+  ...(hasPython ? ['ptrace', 'raw-socket'] : []),
+]
 
 type PlaneKind = [string, () => Promise<Plane>, string | undefined]
 const kinds: PlaneKind[] = [
@@ -136,6 +149,7 @@ describe.skipIf(!hasBwrap)('the sandbox (bubblewrap installed)', () => {
       expect(got.get('socket')?.[1]).toBe('ENOENT')
       expect(got.get('mount')?.[1]).toMatch(/superuser|permission denied|not permitted/i)
       expect(got.get('mknod')?.[1]).toMatch(/not permitted/i)
+      if (hasPython) expect(got.get('raw-socket')?.[1]).toMatch(/PermissionError|not permitted/)
 
       // The host is untouched.
       // The keys are as they were (the database and the logs change: the control plane writes them).

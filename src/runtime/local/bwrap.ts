@@ -5,7 +5,8 @@
 // descriptors so their content never touches a disk. Nothing else of the host is there: not the
 // data folder, $CTL_HOME, the step host's socket, other runs, /root, /home, the host's /tmp or
 // /var. Every sandbox has its own user namespace with no capability (--cap-drop ALL), no nested
-// user namespaces, its own pid, ipc, uts and cgroup namespaces, and no network with `network: none`.
+// user namespaces, its own pid, ipc, uts and cgroup namespaces, a seccomp filter against ptrace
+// (seccomp.ts), and no network with `network: none`.
 //
 // bwrap cannot create a mount point inside a read-only bind (EROFS). When a mount path's parent
 // is missing inside a bound system folder (e.g. /etc/ctl/config), the deepest existing ancestor
@@ -19,6 +20,7 @@ import { StartProblem, depth, type StepPlan } from './pod.js'
 import { exists, fileMountDir, isExecutable, isUnder, type HostFile, type Layout } from './layout.js'
 import { packageRoot } from './package-root.js'
 import type { HostAccess } from './identity.js'
+import { seccompFilter } from './seccomp.js'
 
 /** Host folders shown read-only at their own path, when they exist. */
 const SYSTEM_FOLDERS = ['/usr', '/bin', '/sbin', '/lib', '/lib32', '/lib64', '/libx32', '/etc', '/opt']
@@ -235,7 +237,8 @@ export function bubblewrapLayout(plan: StepPlan, attemptDir: string, bwrapPath: 
   // No capability even where the control plane has them; no user namespace inside to regain some.
   const args = ['--unshare-user', '--disable-userns', '--cap-drop', 'ALL', '--unshare-pid', '--unshare-ipc', '--unshare-uts', '--unshare-cgroup-try']
   if (plan.network === 'none') args.push('--unshare-net')
-  args.push('--hostname', plan.hostname, '--die-with-parent', '--new-session', '--info-fd', '3')
+  // The filter comes on the fd after the secret files' (see step.mjs).
+  args.push('--hostname', plan.hostname, '--die-with-parent', '--new-session', '--info-fd', '3', '--add-seccomp-fd', String(nextFd()))
   if (plan.runAsUser !== undefined) args.push('--uid', String(plan.runAsUser), '--gid', String(plan.runAsGroup ?? plan.runAsUser))
   else if (plan.runAsGroup !== undefined) args.push('--gid', String(plan.runAsGroup))
   const expanded = new Set(view.expanded)
@@ -259,7 +262,8 @@ export function bubblewrapLayout(plan: StepPlan, attemptDir: string, bwrapPath: 
 
   const notes = plan.image ? [`image ${plan.image} is not used: local steps run the host's programs`] : []
   if (plan.network === 'none') notes.push('network: none (own network namespace, loopback only)')
-  return { spec: { mode: 'bubblewrap', command: bwrapPath, args, env: plan.env, fdData }, configFiles, dirs, sources, owned, notes }
+  const seccomp = seccompFilter().toString('base64')
+  return { spec: { mode: 'bubblewrap', command: bwrapPath, args, env: plan.env, fdData, seccomp }, configFiles, dirs, sources, owned, notes }
 }
 
 /** Fails early, with the message a container runtime would give, when the program cannot be found. */

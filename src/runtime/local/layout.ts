@@ -22,6 +22,8 @@ export interface SupervisorSpec {
   cwd?: string
   /** bubblewrap: content for the child's fds 4, 5, ... (`--ro-bind-data`); fd 3 is bwrap's `--info-fd`. */
   fdData: string[]
+  /** bubblewrap: the seccomp filter (base64), on the fd after the fdData ones (`--add-seccomp-fd`). */
+  seccomp?: string
   /** plain: secret files the supervisor writes into a 0700 folder in memory and removes at exit. */
   shm?: { dir: string; files: HostFile[] }
   timeoutMs?: number

@@ -37,7 +37,7 @@ function childrenOf(pid) {
  * @typedef {{ path: string, content: string, mode: number }} HostFile
  * @typedef {{
  *   attemptDir: string, mode: 'bubblewrap' | 'none', command: string, args: string[], env: Record<string, string>,
- *   cwd?: string, fdData: string[], shm?: { dir: string, files: HostFile[] }, timeoutMs?: number, graceMs: number,
+ *   cwd?: string, fdData: string[], seccomp?: string, shm?: { dir: string, files: HostFile[] }, timeoutMs?: number, graceMs: number,
  *   redact: string[], maxLineBytes: number, uid?: number, gid?: number,
  *   cgroup?: { dir: string, files: Record<string, string> }
  * }} SupervisorSpec
@@ -252,7 +252,10 @@ export class Step {
     }
     /** @type {import('node:child_process').StdioOptions} */
     const stdio = [spec.cgroup ? 'pipe' : 'ignore', 'pipe', 'pipe']
-    if (spec.mode === 'bubblewrap') stdio.push('pipe', ...spec.fdData.map(() => /** @type {const} */ ('pipe')))
+    if (spec.mode === 'bubblewrap') {
+      stdio.push('pipe', ...spec.fdData.map(() => /** @type {const} */ ('pipe')))
+      if (spec.seccomp) stdio.push('pipe')
+    }
     // In a cgroup: a shell that waits for one line on stdin, so that it is moved into the cgroup
     // before it becomes the step (whatever it starts then is in the cgroup too).
     const [command, args] = spec.cgroup ? ['/bin/sh', ['-c', 'read -r _ && exec "$@" </dev/null', 'ctl-step', spec.command, ...spec.args]] : [spec.command, spec.args]
@@ -319,7 +322,10 @@ export class Step {
   onSpawn(proc) {
     const spec = this.spec
     if (spec.mode === 'bubblewrap') {
-      spec.fdData.forEach((data, i) => {
+      /** @type {Array<string | Buffer>} */
+      const fds = [...spec.fdData]
+      if (spec.seccomp) fds.push(Buffer.from(spec.seccomp, 'base64'))
+      fds.forEach((data, i) => {
         const s = /** @type {import('node:stream').Writable} */ (proc.stdio[4 + i])
         s.on('error', () => {}) // bwrap may exit before reading (setup error): the exit tells
         s.end(data)
