@@ -143,4 +143,30 @@ describe.skipIf(!hasBwrap)('local runtime in bubblewrap', () => {
     expect(r.exit.reason).toBe('Error')
     expect(texts(r.lines)).not.toContain('allocated')
   })
+
+  it.skipIf(process.getuid?.() !== 0)('under root: runs steps as nobody, gives them their volume, and fails closed when a volume lies behind a folder nobody may enter', async () => {
+    const closed = tempDir('ctl-closed-') // 0700, root's, above the data folder: not the runtime's to open
+    try {
+      const dataDir = path.join(closed, 'data')
+      const rootRt = createLocalRuntime({ stateDir: path.join(dataDir, 'runs'), dataDir, sandbox: 'bubblewrap' })
+      const vol = path.join(dataDir, 'volumes', 'v')
+      fs.mkdirSync(vol, { recursive: true })
+      const volumes = [{ name: 'ws', persistentVolumeClaim: { claimName: 'v' } }]
+      const p = pod({ command: ['sh', '-c', 'id -u; echo x > /ws/f'], volumeMounts: [{ name: 'ws', mountPath: '/ws' }] }, { volumes })
+      const r = await run(rootRt, launch(p, { volumeDirs: { v: vol } }))
+      expect(r.exit).toMatchObject({ reason: 'StartError', exitCode: null })
+      expect(r.exit.message).toContain(`${closed} is mode 700 owned by uid 0`)
+      // ConfigMap files need no host path: such a step runs, as nobody.
+      const c = pod({ command: ['sh', '/etc/ctl/config/script'], volumeMounts: [{ name: 'c', mountPath: '/etc/ctl/config' }] }, { volumes: [{ name: 'c', configMap: { name: 'cfg' } }] })
+      const ok = await run(rootRt, launch(c, { configData: { script: 'id -u; touch /tmp/mine; stat -c %u /tmp/mine' } }))
+      expect(texts(ok.lines)).toEqual(['65534', '65534'])
+      // With the data folder where nobody may enter, the volume works and belongs to nobody.
+      fs.chmodSync(closed, 0o711)
+      const w = await run(rootRt, launch(p, { volumeDirs: { v: vol } }))
+      expect(w.exit.reason).toBe('Completed')
+      expect(fs.statSync(path.join(vol, 'f')).uid).toBe(65534)
+    } finally {
+      fs.rmSync(closed, { recursive: true, force: true })
+    }
+  })
 })

@@ -105,7 +105,7 @@ describe.skipIf(!hasBwrap)('the sandbox (bubblewrap installed)', () => {
       const victim = await waitFor('the victim run', () => p.client.runs(ref('victim')), (r) => r.length > 0)
       await waitFor('the victim step to run', () => p.client.run(victim[0]!.id), (d) => d.steps.some((s) => s.state === 'running'))
       const runDir = path.join(p.dataDir, 'runs', victim[0]!.id)
-      const victimDir = path.join(runDir, (await waitFor('the victim attempt folder', async () => fs.readdirSync(runDir), (e) => e.length > 0))[0]!)
+      const victimDir = path.join(runDir, (await waitFor('the victim attempt folder', () => fs.promises.readdir(runDir).catch(() => []), (e) => e.length > 0))[0]!)
       const readLog = async () => fs.promises.readFile(path.join(victimDir, 'log.ndjson'), 'utf8').catch(() => '')
       await waitFor("the victim's output in its attempt folder", readLog, (t) => t.includes('victim-output-4711'))
 

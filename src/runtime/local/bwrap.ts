@@ -1,8 +1,8 @@
 // The bubblewrap layout: an allow-list of the host, never the host's root. The sandbox's root
 // is an empty tmpfs (read-only once set up) holding only the system folders a program needs,
 // read-only (/usr, /bin, /sbin, /lib*, /etc, /opt), this ctl and its node when they live
-// elsewhere, a private /tmp, /proc and /dev, the step's volumes, and secrets passed as file
-// descriptors so their content never touches a disk. Nothing else of the host is there: not the
+// elsewhere, a private /tmp, /proc and /dev, the step's volumes, and its ConfigMap and Secret
+// files passed as file descriptors so their content never touches a disk. Nothing else of the host is there: not the
 // data folder, $CTL_HOME, the step host's socket, other runs, /root, /home, the host's /tmp or
 // /var. Every sandbox has its own user namespace with no capability (--cap-drop ALL), no nested
 // user namespaces, its own pid, ipc, uts and cgroup namespaces, a seccomp filter against ptrace
@@ -17,7 +17,7 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import { StartProblem, depth, type StepPlan } from './pod.js'
-import { exists, fileMountDir, isExecutable, isUnder, type HostFile, type Layout } from './layout.js'
+import { exists, isExecutable, isUnder, type Layout } from './layout.js'
 import { packageRoot } from './package-root.js'
 import type { HostAccess } from './identity.js'
 import { seccompFilter } from './seccomp.js'
@@ -181,7 +181,6 @@ export function bubblewrapLayout(plan: StepPlan, attemptDir: string, bwrapPath: 
   for (const dir of host.hidden) view.mounts.push({ dest: dir, writable: false })
   const mountArgs: string[] = []
   const fdData: string[] = []
-  const configFiles: HostFile[] = []
   const dirs: string[] = []
   const sources: string[] = []
   const owned: string[] = []
@@ -199,21 +198,14 @@ export function bubblewrapLayout(plan: StepPlan, attemptDir: string, bwrapPath: 
       sources.push(src)
       mountArgs.push(m.readOnly ? '--ro-bind' : '--bind', src, m.mountPath)
       view.mounts.push({ dest: m.mountPath, writable: !m.readOnly, hostSrc: src })
-    } else if (!m.secret) {
-      // Config is not secret: real files in the attempt folder, bound read-only (and visible when debugging).
-      const dir = fileMountDir(path.join(attemptDir, 'config'), i, m.volume)
-      const src = m.single ? path.join(dir, path.basename(m.mountPath)) : dir
-      for (const f of m.files) configFiles.push({ path: m.single ? src : path.join(dir, f.path), content: f.content, mode: f.mode })
-      if (!m.single) dirs.push(dir)
-      sources.push(src)
-      mountArgs.push('--ro-bind', src, m.mountPath)
-      view.mounts.push({ dest: m.mountPath, writable: false, hostSrc: src })
     } else if (m.single) {
+      // ConfigMap and Secret files alike come through file descriptors: nothing on a disk, no host path
+      // the step's user must reach (the attempt folder may lie below a folder closed to it).
       mountArgs.push('--perms', octal(m.files[0]!.mode), '--ro-bind-data', String(nextFd()), m.mountPath)
       fdData.push(m.files[0]!.content)
       view.mounts.push({ dest: m.mountPath, writable: false })
     } else {
-      // A secret volume is a fresh in-memory folder holding exactly its items.
+      // A file volume is a fresh in-memory folder holding exactly its items.
       mountArgs.push('--tmpfs', m.mountPath)
       const made = new Set<string>()
       for (const f of m.files) {
@@ -263,7 +255,7 @@ export function bubblewrapLayout(plan: StepPlan, attemptDir: string, bwrapPath: 
   const notes = plan.image ? [`image ${plan.image} is not used: local steps run the host's programs`] : []
   if (plan.network === 'none') notes.push('network: none (own network namespace, loopback only)')
   const seccomp = seccompFilter().toString('base64')
-  return { spec: { mode: 'bubblewrap', command: bwrapPath, args, env: plan.env, fdData, seccomp }, configFiles, dirs, sources, owned, notes }
+  return { spec: { mode: 'bubblewrap', command: bwrapPath, args, env: plan.env, fdData, seccomp }, configFiles: [], dirs, sources, owned, notes }
 }
 
 /** Fails early, with the message a container runtime would give, when the program cannot be found. */

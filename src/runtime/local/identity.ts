@@ -1,9 +1,10 @@
 // Who a step is on the host. Under a privileged (root) control plane every step is spawned as an
 // unprivileged host user (stepUid / stepGid, default 65534 nobody / nogroup): inside its user
 // namespace it may be uid 0, but on the host it owns no file of root's and holds no capability.
-// bwrap then sets the sandbox up as that user, so every folder it binds must be reachable by it:
-// folders ctl made itself (below the data folder) are opened to the step's group (g+x, never
-// r), anything else must already be, or the step fails to start and says which folder is closed.
+// bwrap then sets the sandbox up as that user, so every folder it binds (volumes, emptyDir) must
+// be reachable by it: ctl's own folders (the data folder, $CTL_HOME and below) are opened to the
+// step's group (g+x: enter, never list or read), anything above them must already be, or the
+// step fails to start and says which folder is closed (a data folder below /root, for one).
 
 import fs from 'node:fs'
 import path from 'node:path'
@@ -40,10 +41,10 @@ export class HostAccess {
   private readonly open = new Set<string>()
   private readonly self = process.getuid?.() ?? -1
 
-  /** `adjustable`: the data folder; folders of ours below it may be opened to the step's group. */
+  /** `adjustable`: ctl's own folders (the data folder, $CTL_HOME); folders of ours at or below them may be opened to the step's group. */
   constructor(
     readonly user: StepUser,
-    private readonly adjustable: string,
+    private readonly adjustable: string[],
   ) {}
 
   /** Makes sure the step's user can reach `p` (enter every folder above it); StartProblem when it cannot. */
@@ -57,10 +58,10 @@ export class HostAccess {
         return // missing: bwrap or mkdir says so, with the path
       }
       if (!canEnter(st, this.user)) {
-        if (!isUnder(dir, this.adjustable) || st.uid !== this.self) {
+        if (!this.adjustable.some((a) => isUnder(dir, a)) || st.uid !== this.self) {
           throw new StartProblem(
             `${what}: ${p} is not reachable by the step's host user (uid ${this.user.uid}): ${dir} is mode ${(st.mode & 0o7777).toString(8)} owned by uid ${st.uid}; ` +
-              `move it (or the data folder) where that user may enter, or set the local runtime's stepUid`,
+              `give the control plane a data folder that user may reach (e.g. --data-dir /var/lib/ctl/server), or set the local runtime's stepUid`,
           )
         }
         if (st.gid !== this.user.gid) fs.chownSync(dir, st.uid, this.user.gid)

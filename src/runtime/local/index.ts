@@ -135,7 +135,7 @@ export function createLocalRuntime(opts: LocalRuntimeOptions): Runtime {
   // A root control plane never runs a step as root: it spawns it as an unprivileged host user.
   const stepUser: StepUser | undefined = process.getuid?.() === 0 ? { uid: opts.stepUid ?? DEFAULT_STEP_ID, gid: opts.stepGid ?? DEFAULT_STEP_ID } : undefined
   if (stepUser && (stepUser.uid === 0 || stepUser.gid === 0)) throw new CtlError('E_USAGE', 'the local runtime\'s stepUid and stepGid must not be 0: steps never run as root')
-  const access = stepUser ? new HostAccess(stepUser, dataDir) : undefined
+  const access = stepUser ? new HostAccess(stepUser, [dataDir, path.resolve(ctlHome)]) : undefined
   let bwrapPath: string | undefined
   let whyNoSandbox = 'disabled (sandbox: none)'
   /** Set when bubblewrap is installed but cannot run as the step's user: every step then fails to start (fail closed). */
