@@ -169,4 +169,15 @@ describe.skipIf(!hasBwrap)('local runtime in bubblewrap', () => {
       fs.rmSync(closed, { recursive: true, force: true })
     }
   })
+
+  it.skipIf(process.getuid?.() !== 0)('under root: fails every step closed when bubblewrap cannot run as the step user, and never runs a step as root', async () => {
+    const broken = createLocalRuntime({ stateDir, bwrapPath: '/bin/false' })
+    expect(broken.info()).toMatchObject({ sandbox: 'bubblewrap' })
+    expect(broken.info().detail).toMatch(/unusable, every step fails to start/)
+    const r = await run(broken, launch(shPod('echo ran')))
+    expect(r.exit).toMatchObject({ reason: 'StartError', exitCode: null })
+    expect(r.exit.message).toMatch(/^bubblewrap cannot run as the step user \(uid 65534\)/)
+    expect(r.lines).toEqual([])
+    expect(() => createLocalRuntime({ stateDir, stepUid: 0 })).toThrow(/must not be 0/)
+  })
 })
