@@ -92,7 +92,10 @@ describe.skipIf(!hasBwrap)('local runtime in bubblewrap', () => {
   })
 
   it('reports Lost when the supervisor dies, and the sandbox dies with it', async () => {
-    const handle = await rt.start(launch(shPod('echo up; sleep 30')))
+    const p = shPod('echo up; sleep 30')
+    const marker = `ctl-lost-${process.pid}`
+    p.metadata!.name = marker
+    const handle = await rt.start(launch(p))
     const stepPid = handle.data.stepPid as number
     await until(() => loggedTexts(handle.data.attemptDir).includes('up'), 'the step to start')
     process.kill(handle.data.supervisorPid as number, 'SIGKILL')
@@ -100,6 +103,7 @@ describe.skipIf(!hasBwrap)('local runtime in bubblewrap', () => {
     expect(r.exit.reason).toBe('Lost')
     expect(texts(r.lines)).toEqual(['up'])
     await until(() => !groupExists(stepPid), 'the sandbox to be gone')
+    await until(() => processesWith(marker).length === 0, 'every process of the sandbox to be gone')
   })
 
   it('leaves no sandbox behind when steps are stopped the moment they start', async () => {
