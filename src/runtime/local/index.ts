@@ -4,16 +4,14 @@
 // only link between the two, so a new runtime instance after a restart can follow,
 // kill and clean up any step; requests (start, kill) go over the host's unix socket.
 
-import { spawnSync } from 'node:child_process'
 import fs from 'node:fs'
-import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { CtlError } from '../../errors.js'
-import type { Runtime, RuntimeHandle, RuntimeInfo, StepExit, StepKey, StepLaunch } from '../types.js'
-import { bubblewrapLayout, describeSandboxHost, type SandboxHost } from './bwrap.js'
-import { HostAccess, type StepUser } from './identity.js'
-import { detectLimitSupport, enforce } from './limits.js'
+import type { Runtime, RuntimeHandle, StepExit, StepKey, StepLaunch } from '../types.js'
+import { bubblewrapLayout } from './bwrap.js'
+import { enforce } from './limits.js'
+import { chooseSandbox, type SandboxOptions } from './sandbox.js'
 import { packageRoot } from './package-root.js'
 import {
   EXIT_FILE,
@@ -38,34 +36,14 @@ import { StartProblem, planStep } from './pod.js'
 
 export type { LocalHandleData } from './files.js'
 
-export interface LocalRuntimeOptions {
+export interface LocalRuntimeOptions extends SandboxOptions {
   /** Folder for attempt folders (logs, exit status, config files). Created if missing. */
   stateDir: string
-  /** 'auto' (default): bubblewrap when it is installed and works, else plain processes. */
-  sandbox?: 'auto' | 'bubblewrap' | 'none'
-  /** Default: `bwrap` found on the PATH. */
-  bwrapPath?: string
   /** Longest log line kept, in bytes; longer lines are cut with a marker. Default 1 MiB. */
   maxLineBytes?: number
   /** The step host exits after this long without steps and connections. Default 2 s. */
   hostIdleMs?: number
-  /**
-   * Host user and group every step runs as when the control plane runs as root (never root
-   * itself). Default 65534 / 65534 (nobody / nogroup); a dedicated user is better. Ignored when
-   * the control plane is unprivileged: its steps run as its own user (in their own user namespace).
-   */
-  stepUid?: number
-  stepGid?: number
-  /** A delegated cgroup v2 folder for the steps' cgroups (memory.max, cpu.max). Default: the control plane's own, when usable. */
-  cgroupParent?: string
-  /** The data folder, hidden from steps; ctl's own folders below it may be opened to the step user's group. Default: stateDir's parent. */
-  dataDir?: string
-  /** $CTL_HOME, hidden from steps. Default: $CTL_HOME or ~/.ctl. */
-  ctlHome?: string
 }
-
-/** nobody / nogroup on Debian, Ubuntu, Fedora and Alpine alike. */
-export const DEFAULT_STEP_ID = 65534
 
 /** How long find() waits for a host that is starting the attempt right now. */
 const FIND_WAIT_MS = 15_000
@@ -93,26 +71,6 @@ export function supervisorPath(): string {
   return path.join(found, HOST_FILES[0]!)
 }
 
-function findOnPath(name: string): string | undefined {
-  for (const dir of (process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin').split(':')) {
-    if (!dir) continue
-    const p = path.join(dir, name)
-    try {
-      fs.accessSync(p, fs.constants.X_OK)
-      return p
-    } catch {}
-  }
-  return undefined
-}
-
-/** bwrap may be installed yet unusable (no user namespaces for the step's user); one tiny sandbox with every flag a step gets tells. */
-function probeBwrap(bwrapPath: string, user: StepUser | undefined): string | undefined {
-  const args = ['--unshare-user', '--disable-userns', '--cap-drop', 'ALL', '--unshare-pid', '--unshare-net', '--ro-bind', '/', '/', '--remount-ro', '/', '--', 'true']
-  const r = spawnSync(bwrapPath, args, { stdio: ['ignore', 'ignore', 'pipe'], timeout: 5000, cwd: '/', ...user })
-  if (r.status === 0) return undefined
-  return (r.stderr?.toString().trim() || r.error?.message || `exit ${r.status}`).split('\n')[0]
-}
-
 /**
  * The PATH a step gets when its Pod sets none: the host's, plus this ctl's own
  * `bin/` (so the `ctl` stack finds `ctl`) and the folder of this node binary
@@ -128,57 +86,12 @@ function hostPath(): string {
 export function createLocalRuntime(opts: LocalRuntimeOptions): Runtime {
   const stateDir = path.resolve(opts.stateDir)
   fs.mkdirSync(stateDir, { recursive: true })
-  const wanted = opts.sandbox ?? 'auto'
   const maxLineBytes = opts.maxLineBytes ?? DEFAULT_MAX_LINE
-  const dataDir = path.resolve(opts.dataDir ?? path.dirname(stateDir))
-  const ctlHome = opts.ctlHome ?? (process.env.CTL_HOME?.trim() ? process.env.CTL_HOME : path.join(os.homedir(), '.ctl'))
-  // A root control plane never runs a step as root: it spawns it as an unprivileged host user.
-  const stepUser: StepUser | undefined = process.getuid?.() === 0 ? { uid: opts.stepUid ?? DEFAULT_STEP_ID, gid: opts.stepGid ?? DEFAULT_STEP_ID } : undefined
-  if (stepUser && (stepUser.uid === 0 || stepUser.gid === 0)) throw new CtlError('E_USAGE', 'the local runtime\'s stepUid and stepGid must not be 0: steps never run as root')
-  const access = stepUser ? new HostAccess(stepUser, [dataDir, path.resolve(ctlHome)]) : undefined
-  let bwrapPath: string | undefined
-  let whyNoSandbox = 'disabled (sandbox: none)'
-  /** Set when bubblewrap is installed but cannot run as the step's user: every step then fails to start (fail closed). */
-  let sandboxProblem: string | undefined
-  if (wanted !== 'none') {
-    bwrapPath = opts.bwrapPath ?? findOnPath('bwrap')
-    const problem = bwrapPath ? probeBwrap(bwrapPath, stepUser) : 'not installed'
-    if (problem) {
-      const as = stepUser ? ` as uid ${stepUser.uid}` : ''
-      if (wanted === 'bubblewrap') throw new CtlError('E_UNAVAILABLE', `bubblewrap is required but ${bwrapPath ? `does not work${as}: ${problem}` : 'not installed'}`)
-      if (bwrapPath && stepUser) {
-        sandboxProblem = `bubblewrap cannot run as the step user (uid ${stepUser.uid}): ${problem}; enable unprivileged user namespaces or set the local runtime's stepUid`
-      } else {
-        whyNoSandbox = bwrapPath ? `not usable here: ${problem}` : 'not installed'
-        bwrapPath = undefined
-      }
-    }
-  }
-  const sandboxHost: SandboxHost | undefined = bwrapPath && !sandboxProblem ? describeSandboxHost({ dataDir, stateDir, ctlHome, access }) : undefined
-  const limitSupport = detectLimitSupport(opts.cgroupParent, findOnPath('prlimit'))
+  const { bwrapPath, whyNoSandbox, problem: sandboxProblem, stepUser, access, host: sandboxHost, limits: limitSupport, info } = chooseSandbox(opts, stateDir)
   // Computed once: it walks up the folders to find the package root.
   const stepPath = hostPath()
   const host = new HostClient(stateDir, hostSocketPath(stateDir), supervisorPath, opts.hostIdleMs ?? 2000)
   const shmBase = fs.existsSync('/dev/shm') ? '/dev/shm' : process.env.XDG_RUNTIME_DIR || undefined
-  const who = stepUser ? `; steps run as host uid ${stepUser.uid}:${stepUser.gid}` : ''
-  const limitsDetail = limitSupport.cgroupParent
-    ? `limits by cgroup v2 below ${limitSupport.cgroupParent}`
-    : `memory limits by ${limitSupport.prlimitPath ? 'prlimit (address space)' : 'nothing'}, cpu limits not enforced (${limitSupport.noCgroup})`
-  const info: RuntimeInfo = bwrapPath
-    ? {
-        name: 'local',
-        sandbox: 'bubblewrap',
-        detail: sandboxProblem
-          ? `bubblewrap (${bwrapPath}) unusable, every step fails to start: ${sandboxProblem}`
-          : `bubblewrap (${bwrapPath}): system folders read-only, nothing else of the host; private /tmp; own user (no capability), pid, ipc, uts namespaces${who}; ${limitsDetail}; images are not used` +
-            (sandboxHost?.problems.length ? `; ${sandboxHost.problems.join('; ')}` : ''),
-      }
-    : {
-        name: 'local',
-        sandbox: 'none',
-        detail: `plain processes, bubblewrap ${whyNoSandbox}: no isolation, runAsUser ignored, volumes only where they need no mount${who}; ${limitsDetail}; images are not used`,
-      }
-
   function attemptDirOf(key: StepKey): string {
     const { runId, step, attempt } = key
     for (const part of [runId, step]) {
