@@ -184,4 +184,25 @@ describe.skipIf(!hasBwrap)('local runtime in bubblewrap', () => {
     expect(r.lines).toEqual([])
     expect(() => createLocalRuntime({ stateDir, stepUid: 0 })).toThrow(/must not be 0/)
   })
+
+  it.skipIf(process.getuid?.() !== 0)('under root: never gives away a folder a link planted in a volume points to', async () => {
+    const victim = tempDir('ctl-victim-')
+    const vol = tempDir('ctl-vol-planted-')
+    try {
+      fs.symlinkSync(victim, path.join(vol, 'link'))
+      const volumes = [{ name: 'ws', persistentVolumeClaim: { claimName: 'p' } }]
+      for (const subPath of ['link', 'link/sub']) {
+        const p = pod({ command: ['sh', '-c', 'echo x > /ws/planted'], volumeMounts: [{ name: 'ws', mountPath: '/ws', subPath }] }, { volumes })
+        const r = await run(rt, launch(p, { volumeDirs: { p: vol } }))
+        expect(r.exit.reason, subPath).toBe('StartError')
+        expect(r.exit.message).toMatch(/is a link|leads out of/)
+      }
+      expect(fs.statSync(victim).uid).toBe(0)
+      expect(fs.existsSync(path.join(victim, 'planted'))).toBe(false)
+      if (fs.existsSync(path.join(victim, 'sub'))) expect(fs.statSync(path.join(victim, 'sub')).uid).toBe(0)
+    } finally {
+      fs.rmSync(victim, { recursive: true, force: true })
+      fs.rmSync(vol, { recursive: true, force: true })
+    }
+  })
 })

@@ -183,19 +183,20 @@ export function bubblewrapLayout(plan: StepPlan, attemptDir: string, bwrapPath: 
   const fdData: string[] = []
   const dirs: string[] = []
   const sources: string[] = []
-  const owned: string[] = []
+  const owned: Layout['owned'] = []
   const nextFd = () => 4 + fdData.length
 
-  plan.mounts.forEach((m, i) => {
+  plan.mounts.forEach((m) => {
     const what = `volume "${m.volume}" at ${m.mountPath}`
     view.ensureCreatable(m.mountPath, what)
     if (m.kind === 'dir') {
       const src = m.subPath ? path.join(m.hostDir, m.subPath) : m.hostDir
       if (m.subPath || m.source === 'emptyDir') dirs.push(src)
-      // The step's user owns what it may write: the volume's folder (not its content: no tree walk) and its own emptyDir.
-      owned.push(m.hostDir)
-      if (src !== m.hostDir) owned.push(src)
-      sources.push(src)
+      // The step's user owns what it may write: the volume's folder (not its content: no tree walk), the
+      // subPath folder in it, its own emptyDir. Below the volume's folder bwrap finds its way as that user.
+      owned.push({ path: m.hostDir, root: path.dirname(m.hostDir) })
+      if (src !== m.hostDir) owned.push({ path: src, root: m.hostDir })
+      sources.push(m.hostDir)
       mountArgs.push(m.readOnly ? '--ro-bind' : '--bind', src, m.mountPath)
       view.mounts.push({ dest: m.mountPath, writable: !m.readOnly, hostSrc: src })
     } else if (m.single) {
@@ -229,7 +230,7 @@ export function bubblewrapLayout(plan: StepPlan, attemptDir: string, bwrapPath: 
   // No capability even where the control plane has them; no user namespace inside to regain some.
   const args = ['--unshare-user', '--disable-userns', '--cap-drop', 'ALL', '--unshare-pid', '--unshare-ipc', '--unshare-uts', '--unshare-cgroup-try']
   if (plan.network === 'none') args.push('--unshare-net')
-  // The filter comes on the fd after the secret files' (see step.mjs).
+  // The seccomp filter comes on the fd after the ConfigMap and Secret files' (see step.mjs).
   args.push('--hostname', plan.hostname, '--die-with-parent', '--new-session', '--info-fd', '3', '--add-seccomp-fd', String(nextFd()))
   if (plan.runAsUser !== undefined) args.push('--uid', String(plan.runAsUser), '--gid', String(plan.runAsGroup ?? plan.runAsUser))
   else if (plan.runAsGroup !== undefined) args.push('--gid', String(plan.runAsGroup))

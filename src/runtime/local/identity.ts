@@ -47,7 +47,11 @@ export class HostAccess {
     private readonly adjustable: string[],
   ) {}
 
-  /** Makes sure the step's user can reach `p` (enter every folder above it); StartProblem when it cannot. */
+  /**
+   * Makes sure the step's user can reach `p` (enter every folder above it); StartProblem when it
+   * cannot. Only real folders of ours below ctl's own folders are changed, through a descriptor
+   * opened without following links: a link planted in a volume never redirects a chmod.
+   */
   reach(p: string, what: string): void {
     for (const dir of ancestors(p)) {
       if (this.open.has(dir)) continue
@@ -58,24 +62,56 @@ export class HostAccess {
         return // missing: bwrap or mkdir says so, with the path
       }
       if (!canEnter(st, this.user)) {
-        if (!this.adjustable.some((a) => isUnder(dir, a)) || st.uid !== this.self) {
-          throw new StartProblem(
+        const closed = () =>
+          new StartProblem(
             `${what}: ${p} is not reachable by the step's host user (uid ${this.user.uid}): ${dir} is mode ${(st.mode & 0o7777).toString(8)} owned by uid ${st.uid}; ` +
               `give the control plane a data folder that user may reach (e.g. --data-dir /var/lib/ctl/server), or set the local runtime's stepUid`,
           )
+        if (!this.adjustable.some((a) => isUnder(dir, a)) || st.uid !== this.self) throw closed()
+        const fd = openNoFollow(dir, fs.constants.O_DIRECTORY)
+        if (fd === undefined) throw closed() // a link: not ours to open
+        if (fd === null) return
+        try {
+          const own = fs.fstatSync(fd)
+          if (own.gid !== this.user.gid) fs.fchownSync(fd, own.uid, this.user.gid)
+          fs.fchmodSync(fd, (own.mode & 0o7777) | 0o010)
+        } finally {
+          fs.closeSync(fd)
         }
-        if (st.gid !== this.user.gid) fs.chownSync(dir, st.uid, this.user.gid)
-        fs.chmodSync(dir, (st.mode & 0o7777) | 0o010)
       }
       if (this.open.size > OPEN_CACHE_MAX) this.open.clear()
       this.open.add(dir)
     }
   }
 
-  /** Gives a folder or file the step reads or writes to the step's user. */
-  own(p: string): void {
-    const st = fs.statSync(p, { throwIfNoEntry: false })
-    if (!st) return // missing: bwrap says so, with the path
-    if (st.uid !== this.user.uid || st.gid !== this.user.gid) fs.chownSync(p, this.user.uid, this.user.gid)
+  /**
+   * Gives a folder or file the step reads or writes to the step's user, when it lies beneath
+   * `root` once links are resolved (a volume's content is the step's to plant links in: a chown
+   * must never follow one out of it). Missing: nothing to do (bwrap says so, with the path).
+   */
+  own(p: string, root: string): void {
+    const fd = openNoFollow(p, 0)
+    if (fd === undefined) throw new StartProblem(`${p} is a link, not a folder of its own`)
+    if (fd === null) return
+    try {
+      const real = fs.readlinkSync(`/proc/self/fd/${fd}`)
+      if (!isUnder(real, fs.realpathSync(root))) throw new StartProblem(`${p} leads out of ${root} (to ${real})`)
+      const st = fs.fstatSync(fd)
+      if (st.uid !== this.user.uid || st.gid !== this.user.gid) fs.fchownSync(fd, this.user.uid, this.user.gid)
+    } finally {
+      fs.closeSync(fd)
+    }
+  }
+}
+
+/** A descriptor of `p` itself: undefined when `p` is a symbolic link, null when it does not exist. */
+function openNoFollow(p: string, flags: number): number | undefined | null {
+  try {
+    return fs.openSync(p, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | flags)
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code
+    if (code === 'ENOENT') return null
+    if (code === 'ELOOP' || code === 'ENOTDIR') return undefined
+    throw e
   }
 }

@@ -151,7 +151,13 @@ export function createLocalRuntime(opts: LocalRuntimeOptions): Runtime {
       }
       if (access) {
         // The step's user owns what it writes and what was made for it (its modes may be 0600), and can reach every source.
-        for (const p of [...layout.owned, ...made.filter((p) => isUnder(p, attemptDir) || layout.owned.some((o) => isUnder(p, o))), ...layout.configFiles.map((f) => f.path)]) access.own(p)
+        for (const o of layout.owned) access.own(o.path, o.root)
+        for (const p of made) {
+          // A folder made for a mount: in the attempt folder, or in a volume between its folder and the subPath.
+          const within = isUnder(p, attemptDir) ? attemptDir : layout.owned.find((o) => isUnder(o.path, p) && isUnder(p, o.root))?.root
+          if (within && p !== within) access.own(p, within)
+        }
+        for (const f of layout.configFiles) access.own(f.path, attemptDir)
         for (const src of layout.sources) access.reach(src, 'volume')
       }
     } catch (e) {

@@ -46,8 +46,8 @@ export interface Layout {
   dirs: string[]
   /** Host paths the step's host user must reach (bind sources, rewritten paths). */
   sources: string[]
-  /** Host folders the step writes: given to the step's host user. */
-  owned: string[]
+  /** Host folders and files the step writes or reads: given to the step's host user when they lie beneath `root`. */
+  owned: { path: string; root: string }[]
   notes: string[]
 }
 

@@ -41,7 +41,7 @@ export function plainLayout(plan: StepPlan, attemptDir: string, opts: PlainOptio
   const dirs: string[] = []
   const secretFiles: HostFile[] = []
   const sources: string[] = []
-  const owned: string[] = []
+  const owned: Layout['owned'] = []
   if (plan.network === 'none') {
     throw new StartProblem(`network: none needs bubblewrap (${opts.whyNoSandbox}): without a network namespace the step would have the host's network`)
   }
@@ -54,14 +54,14 @@ export function plainLayout(plan: StepPlan, attemptDir: string, opts: PlainOptio
       if (m.source === 'emptyDir') {
         dirs.push(src)
         sources.push(src)
-        owned.push(src)
+        owned.push({ path: src, root: m.hostDir })
         map.set(m.mountPath, src)
         return
       }
       if (realOrSelf(src) === realOrSelf(m.mountPath)) {
         // The folder already is where the step expects it.
         sources.push(src)
-        owned.push(m.hostDir)
+        owned.push({ path: m.hostDir, root: path.dirname(m.hostDir) })
         return
       }
       throw new StartProblem(
