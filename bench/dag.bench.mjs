@@ -35,16 +35,19 @@ function manifest(name) {
   return { version: 'v2alpha', name, type: 'workflow', spec: { parallelism: WIDTH, dag } }
 }
 
-/** The bwrap command line the local runtime builds for a `true` step, with its fd 3 (--info-fd) sent nowhere. */
-async function bwrapCommand() {
+/** The bwrap command line the local runtime builds for a `true` step, its seccomp filter on fd 4 from a file in `dir`. */
+async function bwrapCommand(dir) {
   const { planStep } = await import(dist('src/runtime/local/pod.js'))
-  const { bubblewrapLayout } = await import(dist('src/runtime/local/bwrap.js'))
+  const { bubblewrapLayout, describeSandboxHost } = await import(dist('src/runtime/local/bwrap.js'))
   const pod = { metadata: { name: 'bench-step' }, spec: { containers: [{ name: 'main', image: 'alpine', command: ['true'] }] } }
   const launch = { key: { runId: 'bench', step: 's', attempt: 1 }, pod, secretData: {}, configData: {}, volumeDirs: {} }
   const plan = planStep(launch, process.env.PATH, (n) => `/nonexistent/${n}`)
-  const layout = bubblewrapLayout(plan, '/nonexistent', '/usr/bin/bwrap')
+  const host = describeSandboxHost({ dataDir: '/nonexistent', stateDir: '/nonexistent/runs', ctlHome: '/nonexistent/.ctl' })
+  const layout = bubblewrapLayout(plan, '/nonexistent', '/usr/bin/bwrap', host)
   const quote = (s) => `'${s.replace(/'/g, `'\\''`)}'`
-  return [layout.spec.command, ...layout.spec.args].map(quote).join(' ')
+  const filter = path.join(dir, 'seccomp.bpf')
+  fs.writeFileSync(filter, Buffer.from(layout.spec.seccomp ?? '', 'base64'))
+  return [layout.spec.command, ...layout.spec.args].map(quote).join(' ') + (layout.spec.seccomp ? ` 4<${quote(filter)}` : '')
 }
 
 function shellBaseline(cmd, dir) {
@@ -88,7 +91,10 @@ export default async function dag() {
   const { startControlPlane } = await import(dist('src/server/server.js'))
   const { CtlClient } = await import(dist('src/client/client.js'))
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ctl-bench-dag-'))
-  const cmd = await bwrapCommand()
+  const cmd = await bwrapCommand(dir)
+  // The baseline hides each sandbox's output: make sure first that it runs at all.
+  const probe = spawnSync('sh', ['-c', `${cmd} 3>/dev/null`], { encoding: 'utf8' })
+  if (probe.status !== 0) throw new Error(`the baseline's bwrap command fails: ${probe.stderr}`)
   const plane = await startControlPlane({ dataDir: path.join(dir, 'data'), maxParallelSteps: WIDTH })
   try {
     const client = new CtlClient({ baseUrl: plane.url, apiKey: plane.adminToken })

@@ -38,6 +38,7 @@ beforeAll(() => {
   build = tempDir('ctl-build-')
   transpile('src/errors.ts')
   transpile('src/runtime/types.ts')
+  transpile('src/manifest/quantity.ts')
   for (const f of fs.readdirSync(path.join(root, 'src/runtime/local'))) {
     if (f.endsWith('.ts')) transpile(`src/runtime/local/${f}`)
     if (f.endsWith('.mjs')) fs.copyFileSync(path.join(root, 'src/runtime/local', f), path.join(build, 'src/runtime/local', f))

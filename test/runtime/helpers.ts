@@ -110,3 +110,18 @@ export function loggedTexts(attemptDir: unknown): string[] {
   }
   return out
 }
+
+/** Processes whose command line holds `marker` (e.g. a step's hostname, which bwrap gets as an argument), with their parent. */
+export function processesWith(marker: string): { pid: number; ppid: number; cmd: string }[] {
+  const out: { pid: number; ppid: number; cmd: string }[] = []
+  for (const name of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(name) || Number(name) === process.pid) continue
+    try {
+      const cmd = fs.readFileSync(`/proc/${name}/cmdline`, 'utf8').split('\0').join(' ')
+      if (!cmd.includes(marker)) continue
+      const stat = fs.readFileSync(`/proc/${name}/stat`, 'utf8')
+      out.push({ pid: Number(name), ppid: Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]), cmd })
+    } catch {}
+  }
+  return out
+}

@@ -1,19 +1,96 @@
-// The bubblewrap layout: a read-only view of the host, private /tmp, /proc and
-// /dev, volumes bound at their mount paths and secrets passed as file
-// descriptors so their content never touches a disk.
+// The bubblewrap layout: an allow-list of the host, never the host's root. The sandbox's root
+// is an empty tmpfs (read-only once set up) holding only the system folders a program needs,
+// read-only (/usr, /bin, /sbin, /lib*, /etc, /opt), this ctl and its node when they live
+// elsewhere, a private /tmp, /proc and /dev, the step's volumes, and its ConfigMap and Secret
+// files passed as file descriptors so their content never touches a disk. Nothing else of the host is there: not the
+// data folder, $CTL_HOME, the step host's socket, other runs, /root, /home, the host's /tmp or
+// /var. Every sandbox has its own user namespace with no capability (--cap-drop ALL), no nested
+// user namespaces, its own pid, ipc, uts and cgroup namespaces, a seccomp filter against ptrace
+// (seccomp.ts), and no network with `network: none`.
 //
-// bwrap cannot create a mount point inside a read-only bind (EROFS). When a
-// mount path's parent is missing on the host (e.g. /workspace, /etc/ctl/config),
-// the deepest existing ancestor is "expanded": a tmpfs replaces it and every host
-// entry of it is bound back read-only, the new mount points are created on that
-// tmpfs, and the tmpfs is remounted read-only at the end.
+// bwrap cannot create a mount point inside a read-only bind (EROFS). When a mount path's parent
+// is missing inside a bound system folder (e.g. /etc/ctl/config), the deepest existing ancestor
+// is "expanded": a tmpfs replaces it and every host entry of it is bound back read-only, the new
+// mount points are created on that tmpfs, and the tmpfs is remounted read-only at the end.
+// Mount paths elsewhere (/workspace) are created on the root tmpfs directly.
 
 import fs from 'node:fs'
 import path from 'node:path'
 import { StartProblem, depth, type StepPlan } from './pod.js'
-import { exists, fileMountDir, isExecutable, isUnder, type HostFile, type Layout } from './layout.js'
-import { hostFoldersHiddenByPrivateTmp } from './package-root.js'
+import { exists, isExecutable, isUnder, type Layout } from './layout.js'
+import { packageRoot } from './package-root.js'
+import type { HostAccess } from './identity.js'
+import { seccompFilter } from './seccomp.js'
 import { mountSource } from './beneath.js'
+
+/** Host folders shown read-only at their own path, when they exist. */
+const SYSTEM_FOLDERS = ['/usr', '/bin', '/sbin', '/lib', '/lib32', '/lib64', '/libx32', '/etc', '/opt']
+
+type HostEntry = { path: string; kind: 'bind' } | { path: string; kind: 'symlink'; target: string }
+
+/** What of the host every sandbox of this runtime shows; looked up once, not per step. */
+export interface SandboxHost {
+  system: HostEntry[]
+  /** Host folders outside the system ones that steps need (this ctl, its node), bound read-only. */
+  extras: string[]
+  /** ctl's own folders (data folder, $CTL_HOME) that lie below a bound folder: covered by an empty tmpfs. */
+  hidden: string[]
+  /** Why something a step may need is missing, for the runtime's detail. */
+  problems: string[]
+}
+
+export interface SandboxHostOptions {
+  dataDir: string
+  stateDir: string
+  ctlHome: string
+  /** Set when steps run as another host user: the extras must be reachable by it. */
+  access?: HostAccess
+}
+
+export function describeSandboxHost(opts: SandboxHostOptions): SandboxHost {
+  const system: HostEntry[] = []
+  for (const p of SYSTEM_FOLDERS) {
+    let st: fs.Stats
+    try {
+      st = fs.lstatSync(p)
+    } catch {
+      continue
+    }
+    if (st.isSymbolicLink()) system.push({ path: p, kind: 'symlink', target: fs.readlinkSync(p) })
+    else if (st.isDirectory()) system.push({ path: p, kind: 'bind' })
+  }
+  const shown = (p: string) => system.some((e) => e.kind === 'bind' && isUnder(p, e.path)) || system.some((e) => e.kind === 'symlink' && isUnder(p, e.path))
+  // DNS: /etc/resolv.conf often points into /run (systemd-resolved); that one folder is shown too.
+  const wanted: string[] = []
+  try {
+    const resolv = fs.realpathSync('/etc/resolv.conf')
+    if (!shown(resolv)) wanted.push(path.dirname(resolv))
+  } catch {}
+  const root = packageRoot()
+  wanted.push(root, path.dirname(fs.realpathSync(process.execPath)), path.dirname(process.execPath))
+  try {
+    // A worktree or a linked install keeps its node_modules elsewhere.
+    const modules = fs.realpathSync(path.join(root, 'node_modules'))
+    if (!isUnder(modules, root)) wanted.push(modules)
+  } catch {}
+  const problems: string[] = []
+  const extras: string[] = []
+  for (const dir of [...new Set(wanted)].sort((a, b) => depth(a) - depth(b))) {
+    if (dir === '/' || shown(dir) || extras.some((e) => isUnder(dir, e))) continue
+    try {
+      opts.access?.reach(path.join(dir, '.'), 'host folder')
+      extras.push(dir)
+    } catch (e) {
+      problems.push((e as Error).message)
+    }
+  }
+  const bound = (p: string) => shown(p) || extras.some((e) => isUnder(p, e))
+  const hidden: string[] = []
+  for (const dir of [opts.dataDir, opts.stateDir, opts.ctlHome].map((d) => path.resolve(d)).sort((a, b) => depth(a) - depth(b))) {
+    if (bound(dir) && exists(dir) && !hidden.some((h) => isUnder(dir, h))) hidden.push(dir)
+  }
+  return { system, extras, hidden, problems }
+}
 
 /** A mount of the sandbox other than the host root, as seen when deciding where a mount point can be made. */
 interface SandboxMount {
@@ -21,9 +98,9 @@ interface SandboxMount {
   writable: boolean
   /** Host folder shown at `dest`, when there is one. */
   hostSrc?: string
+  /** A host folder shown as is: a missing mount point below it is made by expanding it. */
+  expandable?: boolean
 }
-
-const SPECIAL_ROOT_ENTRIES = new Set(['dev', 'proc', 'tmp'])
 
 class View {
   readonly expanded = new Set<string>()
@@ -39,10 +116,10 @@ class View {
     return best
   }
 
-  /** Host path of a sandbox path, or undefined when the sandbox shows something else there (tmpfs, secret files). */
-  hostPathOf(p: string): string | undefined {
+  /** Host path of a sandbox path; undefined when the sandbox shows something else there (tmpfs, secret files), null when nothing. */
+  hostPathOf(p: string): string | undefined | null {
     const m = this.backing(p)
-    if (!m) return p
+    if (!m) return null // the empty root
     if (!m.hostSrc) return undefined
     return path.join(m.hostSrc, path.relative(m.dest, p))
   }
@@ -51,14 +128,12 @@ class View {
   ensureCreatable(dest: string, what: string): void {
     if (this.mounts.some((m) => m.dest === dest)) return
     const m = this.backing(dest)
-    if (m) {
-      if (m.writable) return
-      if (m.hostSrc && exists(path.join(m.hostSrc, path.relative(m.dest, dest)))) return
-      throw new StartProblem(`${what}: cannot create ${dest} inside the read-only mount at ${m.dest}`)
-    }
-    // Backed by the host root: walk down until the first missing component.
-    let cur = '/'
-    for (const comp of dest.split('/').filter(Boolean)) {
+    if (!m || m.writable) return // the root tmpfs, or a writable mount: bwrap makes the folders
+    if (m.hostSrc && exists(path.join(m.hostSrc, path.relative(m.dest, dest)))) return
+    if (!m.expandable) throw new StartProblem(`${what}: cannot create ${dest} inside the read-only mount at ${m.dest}`)
+    // A host folder shown as is: walk down until the first missing component.
+    let cur = m.dest
+    for (const comp of path.relative(m.dest, dest).split('/').filter(Boolean)) {
       const next = path.join(cur, comp)
       if (!exists(next)) {
         if (!this.expanded.has(cur)) this.expanded.add(cur)
@@ -70,9 +145,19 @@ class View {
   }
 }
 
+/** The bwrap arguments that show a host folder's entries, remembered briefly: most steps of a run expand the same folder (/etc for /etc/ctl/config). */
+const entryArgs = new Map<string, { at: number; args: string[] }>()
+const ENTRY_TTL_MS = 2000
+
 function bindEntries(dir: string, args: string[]): void {
+  const now = Date.now()
+  const seen = entryArgs.get(dir)
+  if (seen && now - seen.at < ENTRY_TTL_MS) {
+    for (const a of seen.args) args.push(a)
+    return
+  }
+  const out: string[] = []
   for (const name of fs.readdirSync(dir).sort()) {
-    if (dir === '/' && SPECIAL_ROOT_ENTRIES.has(name)) continue
     const p = path.join(dir, name)
     let st: fs.Stats
     try {
@@ -80,45 +165,49 @@ function bindEntries(dir: string, args: string[]): void {
     } catch {
       continue
     }
-    if (st.isSymbolicLink()) args.push('--symlink', fs.readlinkSync(p), p)
-    else args.push('--ro-bind-try', p, p)
+    if (st.isSymbolicLink()) out.push('--symlink', fs.readlinkSync(p), p)
+    else out.push('--ro-bind-try', p, p)
   }
+  if (entryArgs.size > 100) entryArgs.clear()
+  entryArgs.set(dir, { at: now, args: out })
+  for (const a of out) args.push(a)
 }
 
 const octal = (mode: number) => '0' + (mode & 0o7777).toString(8)
 
-export function bubblewrapLayout(plan: StepPlan, attemptDir: string, bwrapPath: string): Layout {
+export function bubblewrapLayout(plan: StepPlan, attemptDir: string, bwrapPath: string, host: SandboxHost): Layout {
   const view = new View()
-  const keptUnderTmp = hostFoldersHiddenByPrivateTmp()
-  for (const dir of keptUnderTmp) view.mounts.push({ dest: dir, writable: false, hostSrc: dir })
+  for (const e of host.system) if (e.kind === 'bind') view.mounts.push({ dest: e.path, writable: false, hostSrc: e.path, expandable: true })
+  for (const dir of host.extras) view.mounts.push({ dest: dir, writable: false, hostSrc: dir, expandable: true })
+  for (const dir of host.hidden) view.mounts.push({ dest: dir, writable: false })
   const mountArgs: string[] = []
   const fdData: string[] = []
-  const configFiles: HostFile[] = []
   const dirs: string[] = []
+  const sources: string[] = []
+  const owned: Layout['owned'] = []
   const nextFd = () => 4 + fdData.length
 
-  plan.mounts.forEach((m, i) => {
+  plan.mounts.forEach((m) => {
     const what = `volume "${m.volume}" at ${m.mountPath}`
     view.ensureCreatable(m.mountPath, what)
     if (m.kind === 'dir') {
       const src = mountSource(m) // a subPath never leads out of its volume
       if (m.subPath || m.source === 'emptyDir') dirs.push(src)
+      // The step's user owns what it may write: the volume's folder (not its content: no tree walk), the
+      // subPath folder in it, its own emptyDir. Below the volume's folder bwrap finds its way as that user.
+      owned.push({ path: m.hostDir, root: path.dirname(m.hostDir) })
+      if (src !== m.hostDir) owned.push({ path: src, root: m.hostDir })
+      sources.push(m.hostDir)
       mountArgs.push(m.readOnly ? '--ro-bind' : '--bind', src, m.mountPath)
       view.mounts.push({ dest: m.mountPath, writable: !m.readOnly, hostSrc: src })
-    } else if (!m.secret) {
-      // Config is not secret: real files in the attempt folder, bound read-only (and visible when debugging).
-      const dir = fileMountDir(path.join(attemptDir, 'config'), i, m.volume)
-      const src = m.single ? path.join(dir, path.basename(m.mountPath)) : dir
-      for (const f of m.files) configFiles.push({ path: m.single ? src : path.join(dir, f.path), content: f.content, mode: f.mode })
-      if (!m.single) dirs.push(dir)
-      mountArgs.push('--ro-bind', src, m.mountPath)
-      view.mounts.push({ dest: m.mountPath, writable: false, hostSrc: src })
     } else if (m.single) {
+      // ConfigMap and Secret files alike come through file descriptors: nothing on a disk, no host path
+      // the step's user must reach (the attempt folder may lie below a folder closed to it).
       mountArgs.push('--perms', octal(m.files[0]!.mode), '--ro-bind-data', String(nextFd()), m.mountPath)
       fdData.push(m.files[0]!.content)
       view.mounts.push({ dest: m.mountPath, writable: false })
     } else {
-      // A secret volume is a fresh in-memory folder holding exactly its items.
+      // A file volume is a fresh in-memory folder holding exactly its items.
       mountArgs.push('--tmpfs', m.mountPath)
       const made = new Set<string>()
       for (const f of m.files) {
@@ -139,27 +228,36 @@ export function bubblewrapLayout(plan: StepPlan, attemptDir: string, bwrapPath: 
   if (plan.workingDir) view.ensureCreatable(plan.workingDir, `workingDir ${plan.workingDir}`)
   checkExecutable(plan, view)
 
-  const args = ['--unshare-pid', '--unshare-ipc', '--unshare-uts', '--hostname', plan.hostname, '--die-with-parent', '--new-session', '--info-fd', '3']
-  if (plan.runAsUser !== undefined) {
-    args.push('--unshare-user', '--uid', String(plan.runAsUser), '--gid', String(plan.runAsGroup ?? plan.runAsUser))
+  // No capability even where the control plane has them; no user namespace inside to regain some.
+  const args = ['--unshare-user', '--disable-userns', '--cap-drop', 'ALL', '--unshare-pid', '--unshare-ipc', '--unshare-uts', '--unshare-cgroup-try']
+  if (plan.network === 'none') args.push('--unshare-net')
+  // The seccomp filter comes on the fd after the ConfigMap and Secret files' (see step.mjs).
+  args.push('--hostname', plan.hostname, '--die-with-parent', '--new-session', '--info-fd', '3', '--add-seccomp-fd', String(nextFd()))
+  if (plan.runAsUser !== undefined) args.push('--uid', String(plan.runAsUser), '--gid', String(plan.runAsGroup ?? plan.runAsUser))
+  else if (plan.runAsGroup !== undefined) args.push('--gid', String(plan.runAsGroup))
+  const expanded = new Set(view.expanded)
+  for (const e of host.system) {
+    if (e.kind === 'symlink') args.push('--symlink', e.target, e.path)
+    else if (!expanded.has(e.path)) args.push('--ro-bind', e.path, e.path)
   }
-  if (view.expanded.has('/')) bindEntries('/', args)
-  else args.push('--ro-bind', '/', '/')
   args.push('--dev', '/dev', '--proc', '/proc', '--perms', '1777', '--tmpfs', '/tmp')
-  for (const dir of keptUnderTmp) args.push('--ro-bind-try', dir, dir)
-  const expanded = [...view.expanded].filter((d) => d !== '/').sort((a, b) => depth(a) - depth(b))
-  for (const dir of expanded) {
+  for (const dir of host.extras) if (!expanded.has(dir)) args.push('--ro-bind', dir, dir)
+  for (const dir of [...expanded].sort((a, b) => depth(a) - depth(b))) {
     args.push('--tmpfs', dir)
     bindEntries(dir, args)
   }
+  for (const dir of host.hidden) args.push('--tmpfs', dir, '--remount-ro', dir)
   args.push(...mountArgs)
   if (plan.workingDir) args.push('--dir', plan.workingDir)
-  for (const dir of [...view.expanded].sort((a, b) => depth(b) - depth(a))) args.push('--remount-ro', dir)
+  for (const dir of [...expanded].sort((a, b) => depth(b) - depth(a))) args.push('--remount-ro', dir)
+  args.push('--remount-ro', '/')
   args.push('--chdir', plan.workingDir ?? '/')
   args.push('--', ...plan.argv)
 
   const notes = plan.image ? [`image ${plan.image} is not used: local steps run the host's programs`] : []
-  return { spec: { mode: 'bubblewrap', command: bwrapPath, args, env: plan.env, fdData }, configFiles, dirs, notes }
+  if (plan.network === 'none') notes.push('network: none (own network namespace, loopback only)')
+  const seccomp = seccompFilter().toString('base64')
+  return { spec: { mode: 'bubblewrap', command: bwrapPath, args, env: plan.env, fdData, seccomp }, configFiles: [], dirs, sources, owned, notes }
 }
 
 /** Fails early, with the message a container runtime would give, when the program cannot be found. */
@@ -170,6 +268,7 @@ function checkExecutable(plan: StepPlan, view: View): void {
     : (plan.env.PATH ?? '').split(':').filter((d) => d.startsWith('/')).map((d) => path.join(d, prog))
   for (const c of candidates) {
     const host = view.hostPathOf(c)
+    if (host === null) continue
     if (host === undefined || isExecutable(host)) return // unknown content (tmpfs, secret files) counts as maybe
   }
   throw new StartProblem(prog.includes('/') ? `exec: "${prog}": no such executable file` : `exec: "${prog}": executable file not found in $PATH`)

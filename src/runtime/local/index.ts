@@ -4,14 +4,15 @@
 // only link between the two, so a new runtime instance after a restart can follow,
 // kill and clean up any step; requests (start, kill) go over the host's unix socket.
 
-import { spawnSync } from 'node:child_process'
 import fs from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { CtlError } from '../../errors.js'
-import type { Runtime, RuntimeHandle, RuntimeInfo, StepExit, StepKey, StepLaunch } from '../types.js'
+import type { Runtime, RuntimeHandle, StepExit, StepKey, StepLaunch } from '../types.js'
 import { checkPathsInVolumes, type PathCheck } from './beneath.js'
 import { bubblewrapLayout } from './bwrap.js'
+import { enforce } from './limits.js'
+import { chooseSandbox, type SandboxOptions } from './sandbox.js'
 import { packageRoot } from './package-root.js'
 import {
   EXIT_FILE,
@@ -36,13 +37,9 @@ import { StartProblem, planStep } from './pod.js'
 
 export type { LocalHandleData } from './files.js'
 
-export interface LocalRuntimeOptions {
+export interface LocalRuntimeOptions extends SandboxOptions {
   /** Folder for attempt folders (logs, exit status, config files). Created if missing. */
   stateDir: string
-  /** 'auto' (default): bubblewrap when it is installed and works, else plain processes. */
-  sandbox?: 'auto' | 'bubblewrap' | 'none'
-  /** Default: `bwrap` found on the PATH. */
-  bwrapPath?: string
   /** Longest log line kept, in bytes; longer lines are cut with a marker. Default 1 MiB. */
   maxLineBytes?: number
   /** The step host exits after this long without steps and connections. Default 2 s. */
@@ -75,25 +72,6 @@ export function supervisorPath(): string {
   return path.join(found, HOST_FILES[0]!)
 }
 
-function findOnPath(name: string): string | undefined {
-  for (const dir of (process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin').split(':')) {
-    if (!dir) continue
-    const p = path.join(dir, name)
-    try {
-      fs.accessSync(p, fs.constants.X_OK)
-      return p
-    } catch {}
-  }
-  return undefined
-}
-
-/** bwrap may be installed yet unusable (no user namespaces for this user); one tiny sandbox tells. */
-function probeBwrap(bwrapPath: string): string | undefined {
-  const r = spawnSync(bwrapPath, ['--ro-bind', '/', '/', '--unshare-pid', '--', 'true'], { stdio: ['ignore', 'ignore', 'pipe'], timeout: 5000 })
-  if (r.status === 0) return undefined
-  return (r.stderr?.toString().trim() || r.error?.message || `exit ${r.status}`).split('\n')[0]
-}
-
 /**
  * The PATH a step gets when its Pod sets none: the host's, plus this ctl's own
  * `bin/` (so the `ctl` stack finds `ctl`) and the folder of this node binary
@@ -109,31 +87,12 @@ function hostPath(): string {
 export function createLocalRuntime(opts: LocalRuntimeOptions): Runtime {
   const stateDir = path.resolve(opts.stateDir)
   fs.mkdirSync(stateDir, { recursive: true })
-  const wanted = opts.sandbox ?? 'auto'
   const maxLineBytes = opts.maxLineBytes ?? DEFAULT_MAX_LINE
-  let bwrapPath: string | undefined
-  let whyNoSandbox = 'disabled (sandbox: none)'
-  if (wanted !== 'none') {
-    bwrapPath = opts.bwrapPath ?? findOnPath('bwrap')
-    const problem = bwrapPath ? probeBwrap(bwrapPath) : 'not installed'
-    if (problem) {
-      if (wanted === 'bubblewrap') throw new CtlError('E_UNAVAILABLE', `bubblewrap is required but ${bwrapPath ? `does not work: ${problem}` : 'not installed'}`)
-      whyNoSandbox = bwrapPath ? `not usable here: ${problem}` : 'not installed'
-      bwrapPath = undefined
-    }
-  }
+  const { bwrapPath, whyNoSandbox, problem: sandboxProblem, stepUser, access, host: sandboxHost, limits: limitSupport, info } = chooseSandbox(opts, stateDir)
   // Computed once: it walks up the folders to find the package root.
   const stepPath = hostPath()
   const host = new HostClient(stateDir, hostSocketPath(stateDir), supervisorPath, opts.hostIdleMs ?? 2000)
   const shmBase = fs.existsSync('/dev/shm') ? '/dev/shm' : process.env.XDG_RUNTIME_DIR || undefined
-  const info: RuntimeInfo = bwrapPath
-    ? { name: 'local', sandbox: 'bubblewrap', detail: `bubblewrap (${bwrapPath}): read-only host, private /tmp, pid/ipc/uts namespaces; images are not used` }
-    : {
-        name: 'local',
-        sandbox: 'none',
-        detail: `plain processes, bubblewrap ${whyNoSandbox}: no isolation, runAsUser ignored, volumes only where they need no mount; images are not used`,
-      }
-
   function attemptDirOf(key: StepKey): string {
     const { runId, step, attempt } = key
     for (const part of [runId, step]) {
@@ -175,17 +134,34 @@ export function createLocalRuntime(opts: LocalRuntimeOptions): Runtime {
     let plan
     let beneath: PathCheck[] = []
     try {
+      if (sandboxProblem) throw new StartProblem(sandboxProblem)
       plan = planStep(launch, stepPath, (name) => path.join(attemptDir, 'empty', name))
-      layout = bwrapPath ? bubblewrapLayout(plan, attemptDir, bwrapPath) : plainLayout(plan, attemptDir, { whyNoSandbox, shmBase })
+      layout = sandboxHost && bwrapPath ? bubblewrapLayout(plan, attemptDir, bwrapPath, sandboxHost) : plainLayout(plan, attemptDir, { whyNoSandbox, shmBase })
       // Files to put in the attempt folder: create it here. Otherwise the host creates it as it
       // claims the attempt (one file-system operation less on the control plane's event loop,
       // where it costs most); either way the claim of log.ndjson makes every start exclusive.
       if (layout.dirs.some((d) => isUnder(d, attemptDir)) || layout.configFiles.length > 0) makeAttemptDir(launch.key, attemptDir)
       if (bwrapPath) beneath = checkPathsInVolumes(plan)
-      for (const d of layout.dirs) makeDir(d, attemptDir)
+      const made: string[] = []
+      for (const d of layout.dirs) {
+        const first = makeDir(d, attemptDir)
+        if (first) for (let p = d; isUnder(p, first); p = path.dirname(p)) made.push(p)
+      }
       for (const f of layout.configFiles) {
-        fs.mkdirSync(path.dirname(f.path), { recursive: true })
+        const first = fs.mkdirSync(path.dirname(f.path), { recursive: true })
+        if (first) for (let p = path.dirname(f.path); isUnder(p, first); p = path.dirname(p)) made.push(p)
         fs.writeFileSync(f.path, f.content, { mode: f.mode & 0o777 })
+      }
+      if (access) {
+        // The step's user owns what it writes and what was made for it (its modes may be 0600), and can reach every source.
+        for (const o of layout.owned) access.own(o.path, o.root)
+        for (const p of made) {
+          // A folder made for a mount: in the attempt folder, or in a volume between its folder and the subPath.
+          const within = isUnder(p, attemptDir) ? attemptDir : layout.owned.find((o) => isUnder(o.path, p) && isUnder(p, o.root))?.root
+          if (within && p !== within) access.own(p, within)
+        }
+        for (const f of layout.configFiles) access.own(f.path, attemptDir)
+        for (const src of layout.sources) access.reach(src, 'volume')
       }
     } catch (e) {
       if (!(e instanceof StartProblem)) throw e
@@ -197,8 +173,13 @@ export function createLocalRuntime(opts: LocalRuntimeOptions): Runtime {
       writeAtomic(path.join(attemptDir, HANDLE_FILE), JSON.stringify(handle))
       return handle
     }
+    const limits = enforce(plan.limits, limitSupport, `ctl-${launch.key.runId}-${launch.key.step}.${launch.key.attempt}`)
+    const command = limits.wrap.length > 0 ? { command: limits.wrap[0]!, args: [...limits.wrap.slice(1), layout.spec.command, ...layout.spec.args] } : {}
     const spec: SupervisorSpec = {
       ...layout.spec,
+      ...command,
+      ...stepUser,
+      cgroup: limits.cgroup,
       attemptDir,
       ...(beneath.length > 0 ? { beneath } : {}),
       timeoutMs: plan.timeoutSeconds ? plan.timeoutSeconds * 1000 : undefined,
@@ -206,7 +187,8 @@ export function createLocalRuntime(opts: LocalRuntimeOptions): Runtime {
       redact: redactionForms(plan.secretValues, launch.redact),
       maxLineBytes,
     }
-    const data: LocalHandleData = { ...base, shmDir: layout.spec.shm?.dir ?? null, notes: layout.notes }
+    const identity = stepUser ? [`runs as host uid ${stepUser.uid}, gid ${stepUser.gid} (the control plane runs as root)`] : []
+    const data: LocalHandleData = { ...base, shmDir: layout.spec.shm?.dir ?? null, notes: [...layout.notes, ...identity, ...limits.notes] }
     // The host fills in its own pid and the step's, and records the handle in the log before it answers.
     const reply = await host.request({ op: 'start', spec, handle: handleOf(launch.key, data) }, { spawn: true })
     if (reply?.ok && isHandle(reply.handle)) return reply.handle
@@ -340,13 +322,11 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
  * recursive mkdir is safe. Anything else lies in a volume a step could write links into: it
  * was made by resolveBeneath as the layout resolved it, and must still be there, not a link.
  */
-function makeDir(dir: string, attemptDir: string): void {
-  if (isUnder(dir, attemptDir)) {
-    fs.mkdirSync(dir, { recursive: true })
-    return
-  }
+function makeDir(dir: string, attemptDir: string): string | undefined {
+  if (isUnder(dir, attemptDir)) return fs.mkdirSync(dir, { recursive: true })
   const st = fs.lstatSync(dir, { throwIfNoEntry: false })
   if (!st || st.isSymbolicLink()) throw new StartProblem(`${dir} is gone or was replaced by a link as the step started`)
+  return undefined
 }
 
 /**

@@ -22,6 +22,8 @@ export interface SupervisorSpec {
   cwd?: string
   /** bubblewrap: content for the child's fds 4, 5, ... (`--ro-bind-data`); fd 3 is bwrap's `--info-fd`. */
   fdData: string[]
+  /** bubblewrap: the seccomp filter (base64), on the fd after the fdData ones (`--add-seccomp-fd`). */
+  seccomp?: string
   /** plain: secret files the supervisor writes into a 0700 folder in memory and removes at exit. */
   shm?: { dir: string; files: HostFile[] }
   /** Paths inside volumes the host checks again, right before it spawns the step (see beneath.ts). */
@@ -30,6 +32,11 @@ export interface SupervisorSpec {
   graceMs: number
   redact: string[]
   maxLineBytes: number
+  /** Host user and group the step (bwrap or the plain process) is spawned as; unset: the host's own. */
+  uid?: number
+  gid?: number
+  /** A cgroup v2 of its own for the step's limits; the host creates it, moves the step in, removes it. */
+  cgroup?: { dir: string; files: Record<string, string> }
 }
 
 /** The launch a layout produces, plus the non-secret preparation the runtime does before spawning. */
@@ -39,6 +46,10 @@ export interface Layout {
   configFiles: HostFile[]
   /** Host folders that must exist first (emptyDir, PVC subPath). */
   dirs: string[]
+  /** Host paths the step's host user must reach (bind sources, rewritten paths). */
+  sources: string[]
+  /** Host folders and files the step writes or reads: given to the step's host user when they lie beneath `root`. */
+  owned: { path: string; root: string }[]
   notes: string[]
 }
 

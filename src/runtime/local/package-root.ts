@@ -13,12 +13,3 @@ export function packageRoot(): string {
   cached = dir
   return dir
 }
-
-/**
- * Host folders a sandboxed step needs that the sandbox's private /tmp would hide:
- * this ctl (its bin/ is on the step's PATH for the `ctl` stack) and the node
- * binary's folder, when either lives under /tmp (a clone in a temp folder, say).
- */
-export function hostFoldersHiddenByPrivateTmp(): string[] {
-  return [...new Set([packageRoot(), path.dirname(process.execPath)])].filter((dir) => dir === '/tmp' || dir.startsWith('/tmp/'))
-}

@@ -41,6 +41,11 @@ export function plainLayout(plan: StepPlan, attemptDir: string, opts: PlainOptio
   const configFiles: HostFile[] = []
   const dirs: string[] = []
   const secretFiles: HostFile[] = []
+  const sources: string[] = []
+  const owned: Layout['owned'] = []
+  if (plan.network === 'none') {
+    throw new StartProblem(`network: none needs bubblewrap (${opts.whyNoSandbox}): without a network namespace the step would have the host's network`)
+  }
   const shmDir = opts.shmBase ? path.join(opts.shmBase, `ctl-${crypto.randomBytes(9).toString('hex')}`) : undefined
   const notes: string[] = []
 
@@ -49,10 +54,17 @@ export function plainLayout(plan: StepPlan, attemptDir: string, opts: PlainOptio
       const src = mountSource(m) // a subPath never leads out of its volume
       if (m.source === 'emptyDir') {
         dirs.push(src)
+        sources.push(src)
+        owned.push({ path: src, root: m.hostDir })
         map.set(m.mountPath, src)
         return
       }
-      if (realOrSelf(src) === realOrSelf(m.mountPath)) return // the folder already is where the step expects it
+      if (realOrSelf(src) === realOrSelf(m.mountPath)) {
+        // The folder already is where the step expects it.
+        sources.push(src)
+        owned.push({ path: m.hostDir, root: path.dirname(m.hostDir) })
+        return
+      }
       throw new StartProblem(
         `volume "${m.volume}" at ${m.mountPath} needs bubblewrap (${opts.whyNoSandbox}); install bubblewrap (bwrap) to run steps with volumes locally, or use the kubernetes runtime`,
       )
@@ -66,6 +78,7 @@ export function plainLayout(plan: StepPlan, attemptDir: string, opts: PlainOptio
       dirs.push(base)
     }
     const target = m.single ? path.join(base, path.basename(m.mountPath)) : base
+    if (!m.secret) sources.push(target)
     for (const f of m.files) (m.secret ? secretFiles : configFiles).push({ path: m.single ? target : path.join(base, f.path), content: f.content, mode: f.mode })
     map.set(m.mountPath, target)
   })
@@ -92,6 +105,8 @@ export function plainLayout(plan: StepPlan, attemptDir: string, opts: PlainOptio
     },
     configFiles,
     dirs,
+    sources,
+    owned,
     notes,
   }
 }

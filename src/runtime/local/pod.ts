@@ -4,6 +4,7 @@
 
 import type { V1Container, V1EnvVar, V1KeyToPath, V1Pod, V1Volume } from '@kubernetes/client-node'
 import type { StepLaunch } from '../types.js'
+import { readLimits, type StepLimits } from './limits.js'
 
 /** A problem that makes the step fail at start (reason StartError), like Kubernetes' CreateContainerConfigError. */
 export class StartProblem extends Error {
@@ -35,7 +36,14 @@ export interface StepPlan {
   image?: string
   /** Every secret value the step can see; redacted from its log before it reaches the disk. */
   secretValues: string[]
+  /** 'none': loopback only (annotation `ctl.dev/network: "none"`, from the manifest's `network` field). */
+  network?: 'none'
+  /** The container's resources.limits (memory, cpu), parsed. */
+  limits: StepLimits
 }
+
+/** The Pod annotation that takes a step off the network. */
+export const NETWORK_ANNOTATION = 'ctl.dev/network'
 
 const DEFAULT_GRACE_SECONDS = 10
 
@@ -266,6 +274,9 @@ export function planStep(launch: StepLaunch, hostPath: string, emptyDirOf: (name
   const psc = pod.spec?.securityContext
   const timeout = launch.timeoutSeconds ?? pod.spec?.activeDeadlineSeconds
   for (const [k, v] of Object.entries(launch.secretData)) if (k && v) secretValues.add(v)
+  const network = pod.metadata?.annotations?.[NETWORK_ANNOTATION]
+  // Fail closed: a value this runtime does not know might have meant less network, not more.
+  if (network !== undefined && network !== 'none' && network !== 'default') throw new StartProblem(`annotation ${NETWORK_ANNOTATION}: "${network}" is not supported (use "none" or "default")`)
   return {
     argv,
     env,
@@ -278,5 +289,7 @@ export function planStep(launch: StepLaunch, hostPath: string, emptyDirOf: (name
     hostname,
     image: container.image,
     secretValues: [...secretValues].filter((v) => v.length > 0),
+    network: network === 'none' ? 'none' : undefined,
+    limits: readLimits(container.resources?.limits as Record<string, unknown> | undefined),
   }
 }

@@ -14,12 +14,32 @@ import os from 'node:os'
 import path from 'node:path'
 import { createRedactor } from './redact.mjs'
 
+/** Field 22 of /proc/PID/stat (start time), or null when the process is gone. @param {number} pid */
+function processStart(pid) {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8')
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? null
+  } catch {
+    return null
+  }
+}
+
+/** The children of a process (/proc/PID/task/PID/children). @param {number} pid @returns {number[]} */
+function childrenOf(pid) {
+  try {
+    return fs.readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').split(' ').filter(Boolean).map(Number)
+  } catch {
+    return []
+  }
+}
+
 /**
  * @typedef {{ path: string, content: string, mode: number }} HostFile
  * @typedef {{
  *   attemptDir: string, mode: 'bubblewrap' | 'none', command: string, args: string[], env: Record<string, string>,
- *   cwd?: string, fdData: string[], shm?: { dir: string, files: HostFile[] }, timeoutMs?: number, graceMs: number,
- *   redact: string[], maxLineBytes: number
+ *   cwd?: string, fdData: string[], seccomp?: string, shm?: { dir: string, files: HostFile[] }, timeoutMs?: number, graceMs: number,
+ *   redact: string[], maxLineBytes: number, uid?: number, gid?: number,
+ *   cgroup?: { dir: string, files: Record<string, string> }
  * }} SupervisorSpec
  * @typedef {'Completed' | 'Error' | 'DeadlineExceeded' | 'Killed' | 'StartError' | 'Lost'} ExitReason
  * @typedef {{ exitCode: number | null, reason: ExitReason, message?: string, finishedAt: string }} StepExit
@@ -123,6 +143,8 @@ export class Step {
     this.spawned = false
     /** @type {number | undefined} pid of the command's session inside bwrap (from --info-fd) */
     this.innerPid = undefined
+    /** @type {string | null} start time of innerPid, to tell it apart from a later process with its pid */
+    this.innerStart = null
     /** @type {{ reason: ExitReason, message: string } | undefined} */
     this.stopping = undefined
     /** @type {{ code: number | null, signal: NodeJS.Signals | null } | undefined} */
@@ -221,10 +243,25 @@ export class Step {
       this.finish()
       return Promise.resolve(undefined)
     }
+    try {
+      this.makeCgroup()
+    } catch (e) {
+      this.startFailure = `cannot create the step's cgroup for its limits: ${/** @type {Error} */ (e).message}`
+      this.finish()
+      return Promise.resolve(undefined)
+    }
     /** @type {import('node:child_process').StdioOptions} */
-    const stdio = ['ignore', 'pipe', 'pipe']
-    if (spec.mode === 'bubblewrap') stdio.push('pipe', ...spec.fdData.map(() => /** @type {const} */ ('pipe')))
-    const proc = spawn(spec.command, spec.args, { env: spec.env, cwd: spec.cwd, detached: true, stdio })
+    const stdio = [spec.cgroup ? 'pipe' : 'ignore', 'pipe', 'pipe']
+    if (spec.mode === 'bubblewrap') {
+      stdio.push('pipe', ...spec.fdData.map(() => /** @type {const} */ ('pipe')))
+      if (spec.seccomp) stdio.push('pipe')
+    }
+    // In a cgroup: a shell that waits for one line on stdin, so that it is moved into the cgroup
+    // before it becomes the step (whatever it starts then is in the cgroup too).
+    const [command, args] = spec.cgroup ? ['/bin/sh', ['-c', 'read -r _ && exec "$@" </dev/null', 'ctl-step', spec.command, ...spec.args]] : [spec.command, spec.args]
+    // As the step's host user when the host is root (uid/gid, supplementary groups dropped); never from a folder it cannot enter.
+    const ids = spec.uid !== undefined && spec.gid !== undefined ? { uid: spec.uid, gid: spec.gid } : {}
+    const proc = spawn(command, args, { env: spec.env, cwd: spec.cwd ?? '/', detached: true, stdio, ...ids })
     this.child = proc
     return new Promise((resolve) => {
       proc.on('error', (e) => {
@@ -241,6 +278,18 @@ export class Step {
       })
       proc.on('spawn', () => {
         this.spawned = true
+        if (spec.cgroup) {
+          try {
+            fs.writeFileSync(path.join(spec.cgroup.dir, 'cgroup.procs'), String(proc.pid))
+            proc.stdin?.end('go\n')
+          } catch (e) {
+            // Not in its cgroup: the step must not run without its limits.
+            this.startFailure = `cannot move the step into its cgroup: ${/** @type {Error} */ (e).message}`
+            try {
+              process.kill(-(proc.pid ?? 0), 'SIGKILL')
+            } catch {}
+          }
+        }
         this.onSpawn(proc)
         resolve(proc.pid)
       })
@@ -254,6 +303,8 @@ export class Step {
             process.kill(-proc.pid, 'SIGKILL')
           } catch {}
         }
+        // bwrap gone: its sandbox goes too, even when bwrap died before it could tell it to (see signal()).
+        if (spec.mode === 'bubblewrap') this.killSandbox(proc.pid)
         // A process that escaped the group may hold our pipes open; do not wait for it forever.
         this.timers.push(
           setTimeout(() => {
@@ -271,7 +322,10 @@ export class Step {
   onSpawn(proc) {
     const spec = this.spec
     if (spec.mode === 'bubblewrap') {
-      spec.fdData.forEach((data, i) => {
+      /** @type {Array<string | Buffer>} */
+      const fds = [...spec.fdData]
+      if (spec.seccomp) fds.push(Buffer.from(spec.seccomp, 'base64'))
+      fds.forEach((data, i) => {
         const s = /** @type {import('node:stream').Writable} */ (proc.stdio[4 + i])
         s.on('error', () => {}) // bwrap may exit before reading (setup error): the exit tells
         s.end(data)
@@ -286,8 +340,10 @@ export class Step {
         } catch {
           return // incomplete JSON so far
         }
+        this.innerStart = this.innerPid ? processStart(this.innerPid) : null
         info.destroy()
-        if (this.stopping) this.signal('SIGTERM')
+        // Stopped before the sandbox was even up: its command has nothing to finish gracefully.
+        if (this.stopping) this.signal('SIGKILL')
       })
       info.on('error', () => {})
     }
@@ -304,21 +360,49 @@ export class Step {
    * Sends a signal to everything the step runs. bwrap --unshare-pid makes its own init pid 1 of
    * the sandbox, which ignores signals it has no handler for, so the signal goes to the inner
    * session (--new-session: init, the command and every descendant that did not leave it).
-   * SIGKILL, or a missing inner pid, also hits the outer bwrap: that tears the whole sandbox down.
+   * Before bwrap has told the inner pid (--info-fd), a SIGTERM waits for it (onSpawn then ends
+   * the sandbox): sent to the outer bwrap alone, it would kill bwrap and orphan a sandbox that is
+   * being set up, whose init ignores SIGTERM and may have missed --die-with-parent. SIGKILL ends
+   * the sandbox through its pid namespace: killing its init kills everything in it.
    * @param {NodeJS.Signals} sig
    */
   signal(sig) {
     const pid = this.child?.pid
     if (!pid) return
-    /** @type {number[]} */
-    const groups = []
-    if (this.spec.mode === 'bubblewrap') {
-      if (this.innerPid) groups.push(this.innerPid)
-      if (sig === 'SIGKILL' || !this.innerPid) groups.push(pid)
-    } else groups.push(pid)
-    for (const g of groups) {
+    if (this.spec.mode !== 'bubblewrap') {
       try {
-        process.kill(-g, sig)
+        process.kill(-pid, sig)
+      } catch {}
+      return
+    }
+    if (sig === 'SIGKILL') {
+      this.killSandbox(pid)
+      try {
+        process.kill(-pid, 'SIGKILL')
+      } catch {}
+    } else if (this.innerPid) {
+      try {
+        process.kill(-this.innerPid, sig)
+      } catch {
+        // No such session yet: the sandbox is still being set up, its command not started.
+        this.killSandbox(pid)
+      }
+    }
+  }
+
+  /**
+   * SIGKILL to the sandbox's init (the inner pid, or whatever the outer bwrap has forked so
+   * far, when it has not told yet): the kernel then kills every process of its pid namespace.
+   * @param {number | undefined} outerPid
+   */
+  killSandbox(outerPid) {
+    /** @type {number[]} */
+    const inits = []
+    if (this.innerPid && this.innerStart !== null && processStart(this.innerPid) === this.innerStart) inits.push(this.innerPid)
+    if (outerPid) inits.push(...childrenOf(outerPid))
+    for (const p of inits) {
+      try {
+        process.kill(p, 'SIGKILL')
       } catch {}
     }
   }
@@ -338,10 +422,33 @@ export class Step {
   writeShm() {
     const shm = this.spec.shm
     if (!shm) return
+    const { uid, gid } = this.spec
+    const own = (/** @type {string} */ p) => uid !== undefined && gid !== undefined && fs.chownSync(p, uid, gid)
     fs.mkdirSync(shm.dir, { mode: 0o700 })
+    own(shm.dir)
     for (const f of shm.files) {
-      fs.mkdirSync(path.dirname(f.path), { recursive: true, mode: 0o700 })
+      const first = fs.mkdirSync(path.dirname(f.path), { recursive: true, mode: 0o700 })
+      if (first) for (let p = path.dirname(f.path); p.length >= first.length; p = path.dirname(p)) own(p)
       fs.writeFileSync(f.path, f.content, { mode: f.mode & 0o777 })
+      own(f.path) // the step's user reads it; nobody else may
+    }
+  }
+
+  makeCgroup() {
+    const cg = this.spec.cgroup
+    if (!cg) return
+    fs.mkdirSync(cg.dir)
+    for (const [file, value] of Object.entries(cg.files)) fs.writeFileSync(path.join(cg.dir, file), value)
+  }
+
+  removeCgroup() {
+    const cg = this.spec.cgroup
+    if (!cg) return
+    try {
+      fs.rmdirSync(cg.dir)
+    } catch (e) {
+      // Still populated for a moment after the last process exited: try once more later.
+      if (/** @type {NodeJS.ErrnoException} */ (e).code === 'EBUSY') setTimeout(() => fs.rmdir(cg.dir, () => {}), 1000).unref()
     }
   }
 
@@ -355,6 +462,7 @@ export class Step {
     this.finished = true
     this.signal('SIGKILL')
     this.removeShm()
+    this.removeCgroup()
     writeExit(this.dir, { exitCode: null, reason: 'Lost', message, finishedAt: new Date().toISOString() })
   }
 
@@ -399,6 +507,7 @@ export class Step {
     } catch (e) {
       lost(e)
     }
+    this.removeCgroup()
     this.onExit?.(this, result)
     this.before
       .catch(() => {})

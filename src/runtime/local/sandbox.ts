@@ -1,0 +1,121 @@
+// Which sandbox the local runtime's steps get, decided once per runtime: bubblewrap when it is
+// installed and works for the user the steps run as, else plain processes; under a root control
+// plane that user is never root (stepUid / stepGid), and a bubblewrap that cannot run as it fails
+// every step closed rather than falling back. Also what the machine offers for limits.
+
+import { spawnSync } from 'node:child_process'
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { CtlError } from '../../errors.js'
+import type { RuntimeInfo } from '../types.js'
+import { describeSandboxHost, type SandboxHost } from './bwrap.js'
+import { HostAccess, type StepUser } from './identity.js'
+import { detectLimitSupport, type LimitSupport } from './limits.js'
+
+export interface SandboxOptions {
+  /** 'auto' (default): bubblewrap when it is installed and works, else plain processes. */
+  sandbox?: 'auto' | 'bubblewrap' | 'none'
+  /** Default: `bwrap` found on the PATH. */
+  bwrapPath?: string
+  /**
+   * Host user and group every step runs as when the control plane runs as root (never root
+   * itself). Default 65534 / 65534 (nobody / nogroup); a dedicated user is better. Ignored when
+   * the control plane is unprivileged: its steps run as its own user (in their own user namespace).
+   */
+  stepUid?: number
+  stepGid?: number
+  /** A delegated cgroup v2 folder for the steps' cgroups (memory.max, cpu.max). Default: the control plane's own, when usable. */
+  cgroupParent?: string
+  /** The data folder, hidden from steps; ctl's own folders below it may be opened to the step user's group. Default: stateDir's parent. */
+  dataDir?: string
+  /** $CTL_HOME, hidden from steps. Default: $CTL_HOME or ~/.ctl. */
+  ctlHome?: string
+}
+
+/** nobody / nogroup on Debian, Ubuntu, Fedora and Alpine alike. */
+export const DEFAULT_STEP_ID = 65534
+
+export interface Sandbox {
+  /** Set when steps run in bubblewrap. */
+  bwrapPath?: string
+  /** Why bubblewrap is not used, for messages of plain steps. */
+  whyNoSandbox: string
+  /** Set when bubblewrap is installed but cannot run as the step's user: every step then fails to start (fail closed). */
+  problem?: string
+  /** The host user steps run as, when not the control plane's own (a root control plane). */
+  stepUser?: StepUser
+  access?: HostAccess
+  host?: SandboxHost
+  limits: LimitSupport
+  info: RuntimeInfo
+}
+
+function findOnPath(name: string): string | undefined {
+  for (const dir of (process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin').split(':')) {
+    if (!dir) continue
+    const p = path.join(dir, name)
+    try {
+      fs.accessSync(p, fs.constants.X_OK)
+      return p
+    } catch {}
+  }
+  return undefined
+}
+
+/** bwrap may be installed yet unusable (no user namespaces for the step's user); one tiny sandbox with every flag a step gets tells. */
+function probeBwrap(bwrapPath: string, user: StepUser | undefined): string | undefined {
+  const args = ['--unshare-user', '--disable-userns', '--cap-drop', 'ALL', '--unshare-pid', '--unshare-net', '--ro-bind', '/', '/', '--remount-ro', '/', '--', 'true']
+  const r = spawnSync(bwrapPath, args, { stdio: ['ignore', 'ignore', 'pipe'], timeout: 5000, cwd: '/', ...user })
+  if (r.status === 0) return undefined
+  return (r.stderr?.toString().trim() || r.error?.message || `exit ${r.status}`).split('\n')[0]
+}
+
+export function chooseSandbox(opts: SandboxOptions, stateDir: string): Sandbox {
+  const wanted = opts.sandbox ?? 'auto'
+  const dataDir = path.resolve(opts.dataDir ?? path.dirname(stateDir))
+  const ctlHome = opts.ctlHome ?? (process.env.CTL_HOME?.trim() ? process.env.CTL_HOME : path.join(os.homedir(), '.ctl'))
+  // A root control plane never runs a step as root: it spawns it as an unprivileged host user.
+  const stepUser: StepUser | undefined = process.getuid?.() === 0 ? { uid: opts.stepUid ?? DEFAULT_STEP_ID, gid: opts.stepGid ?? DEFAULT_STEP_ID } : undefined
+  if (stepUser && (stepUser.uid === 0 || stepUser.gid === 0)) throw new CtlError('E_USAGE', 'the local runtime\'s stepUid and stepGid must not be 0: steps never run as root')
+  const access = stepUser ? new HostAccess(stepUser, [dataDir, path.resolve(ctlHome)]) : undefined
+  let bwrapPath: string | undefined
+  let whyNoSandbox = 'disabled (sandbox: none)'
+  let sandboxProblem: string | undefined
+  if (wanted !== 'none') {
+    bwrapPath = opts.bwrapPath ?? findOnPath('bwrap')
+    const problem = bwrapPath ? probeBwrap(bwrapPath, stepUser) : 'not installed'
+    if (problem) {
+      const as = stepUser ? ` as uid ${stepUser.uid}` : ''
+      if (wanted === 'bubblewrap') throw new CtlError('E_UNAVAILABLE', `bubblewrap is required but ${bwrapPath ? `does not work${as}: ${problem}` : 'not installed'}`)
+      if (bwrapPath && stepUser) {
+        sandboxProblem = `bubblewrap cannot run as the step user (uid ${stepUser.uid}): ${problem}; enable unprivileged user namespaces or set the local runtime's stepUid`
+      } else {
+        whyNoSandbox = bwrapPath ? `not usable here: ${problem}` : 'not installed'
+        bwrapPath = undefined
+      }
+    }
+  }
+  const sandboxHost: SandboxHost | undefined = bwrapPath && !sandboxProblem ? describeSandboxHost({ dataDir, stateDir, ctlHome, access }) : undefined
+  const limitSupport = detectLimitSupport(opts.cgroupParent, findOnPath('prlimit'))
+  const who = stepUser ? `; steps run as host uid ${stepUser.uid}:${stepUser.gid}` : ''
+  const limitsDetail = limitSupport.cgroupParent
+    ? `limits by cgroup v2 below ${limitSupport.cgroupParent}`
+    : `memory limits by ${limitSupport.prlimitPath ? 'prlimit (address space)' : 'nothing'}, cpu limits not enforced (${limitSupport.noCgroup})`
+  const info: RuntimeInfo = bwrapPath
+    ? {
+        name: 'local',
+        sandbox: 'bubblewrap',
+        detail: sandboxProblem
+          ? `bubblewrap (${bwrapPath}) unusable, every step fails to start: ${sandboxProblem}`
+          : `bubblewrap (${bwrapPath}): system folders read-only, nothing else of the host; private /tmp; own user (no capability), pid, ipc, uts namespaces${who}; ${limitsDetail}; images are not used` +
+            (sandboxHost?.problems.length ? `; ${sandboxHost.problems.join('; ')}` : ''),
+      }
+    : {
+        name: 'local',
+        sandbox: 'none',
+        detail: `plain processes, bubblewrap ${whyNoSandbox}: no isolation, runAsUser ignored, volumes only where they need no mount${who}; ${limitsDetail}; images are not used`,
+      }
+
+  return { bwrapPath, whyNoSandbox, problem: sandboxProblem, stepUser, access, host: sandboxHost, limits: limitSupport, info }
+}
