@@ -10,7 +10,7 @@ const d = SERVER_DEFAULTS
 export default class ServerStart extends BaseCommand {
   static override summary = 'Start the control plane'
   static override description = `Runs the control plane (HTTP API, SQLite store, engine, and the local or --runtime kubernetes runtime) in the foreground, or in the
-background with --detach. Data lives in --data-dir (default $CTL_HOME/server, i.e. ~/.ctl/server). On the first
+background with --detach. Data lives in --data-dir (default $CTL_HOME/server, i.e. ~/.ctl/server; for root without CTL_HOME /var/lib/ctl). On the first
 start an admin API key is created and written, readable only by you, to <data-dir>/${ADMIN_KEY_FILE}; the local
 context uses it. Secrets are sealed with a master key kept outside the data folder (default
 $CTL_HOME/keys/master.key for the embedded control plane, $CTL_HOME/keys/<name>-<hash>.key for another data

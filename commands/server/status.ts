@@ -9,7 +9,7 @@ export default class ServerStatus extends BaseCommand {
   static override description = 'Exit code 0 when it runs and answers, 5 otherwise.'
   static override examples = ['<%= config.bin %> server status']
   static override flags = {
-    'data-dir': Flags.string({ summary: 'Data folder of the control plane (default $CTL_HOME/server)' }),
+    'data-dir': Flags.string({ summary: 'Data folder of the control plane (default $CTL_HOME/server; for root without CTL_HOME /var/lib/ctl)' }),
   }
 
   async run(): Promise<void> {

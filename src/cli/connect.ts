@@ -73,8 +73,8 @@ async function localServerUrl(opts: ConnectOptions): Promise<string> {
   if (!Number.isInteger(wanted) || wanted < 0 || wanted > 65535) throw new CtlError('E_USAGE', `CTL_PORT "${opts.env.CTL_PORT}" is not a port number`)
   const port = wanted === 0 || (await portIsFree(wanted)) ? wanted : 0
   const started = await spawnDetachedServer({ dataDir, port, cliEntry: opts.cliEntry })
-  for (const line of started.notices) opts.io.err(line)
   opts.io.err(`started the embedded control plane at ${started.url} (data in ${dataDir}; stop it with: ctl server stop)`)
+  for (const line of started.notices) opts.io.err(line)
   return started.url
 }
 

@@ -59,8 +59,11 @@ const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/
 export function envNameProblem(name: string): string | undefined {
   if (name.length > MANIFEST_LIMITS.envNameLength) return `environment variable name is longer than ${MANIFEST_LIMITS.envNameLength} characters`
   if (!ENV_NAME.test(name)) return `"${name}" is not an environment variable name (letters, digits and _, not starting with a digit)`
-  // PATH decides which programs a step runs; CTL_* are the control plane's facts and credentials for the step.
-  if (name === 'PATH' || name.startsWith('CTL_')) return `environment variable "${name}" is set by the control plane and cannot be set by a manifest (PATH and CTL_* are reserved)`
+  // PATH decides which programs a step runs; CTL_* are the control plane's facts for the step. CTL_APIKEY is
+  // the exception: the control plane never sets it, it is the step's own key, projected from a secret.
+  if (name === 'PATH' || (name.startsWith('CTL_') && name !== 'CTL_APIKEY')) {
+    return `environment variable "${name}" is set by the control plane and cannot be set by a manifest (PATH and CTL_* other than CTL_APIKEY are reserved)`
+  }
   return undefined
 }
 

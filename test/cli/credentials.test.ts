@@ -156,10 +156,11 @@ describe.runIf(process.platform === 'linux')('ctl login with the file fallback',
     expect(again.stdout).toMatch(/^no API key was stored for context/)
   })
 
-  it('answers too many failed logins from one client with exit 4 and a one-line reason (429)', async () => {
+  it('answers too many failed logins of one key prefix from one client with exit 4 and a one-line reason (429)', async () => {
     let last: CliResult | undefined
     for (let i = 0; i < 12; i++) {
-      last = await ctl(['login', '--apikey', `ctl_wrong-${i}`])
+      // Guesses that share their prefix: failures are counted per client address and key prefix.
+      last = await ctl(['login', '--apikey', `ctl_wrong-guess-${i}`])
       expect(last.code).toBe(4)
       if (/rate|too many/i.test(last.stderr)) break
     }

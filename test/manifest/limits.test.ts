@@ -113,13 +113,15 @@ describe('environment variable names', () => {
       step0(wf).spec['envs'] = { OK_1: 'a', 'my.var': 'b', '1X': 'c', PATH: '/tmp', CTL_SERVER: 'http://evil' }
       const projection = (wf.spec['use'] as { projection: { projections: { envVars: { key: string; value: string }[] } } }).projection
       projection.projections.envVars.push({ key: 'CTL_RUN_ID', value: 'x' })
+      // The step's own key, projected from a secret: the one CTL_* the control plane never sets.
+      projection.projections.envVars.push({ key: 'CTL_APIKEY', value: 'x' })
     })
     expect(codes(value)).toEqual([
-      'E_SCHEMA spec.use.projection.projections.envVars[1].key: environment variable "CTL_RUN_ID" is set by the control plane and cannot be set by a manifest (PATH and CTL_* are reserved)',
+      'E_SCHEMA spec.use.projection.projections.envVars[1].key: environment variable "CTL_RUN_ID" is set by the control plane and cannot be set by a manifest (PATH and CTL_* other than CTL_APIKEY are reserved)',
       'E_SCHEMA spec.dag[0].spec.envs["my.var"]: "my.var" is not an environment variable name (letters, digits and _, not starting with a digit)',
       'E_SCHEMA spec.dag[0].spec.envs.1X: "1X" is not an environment variable name (letters, digits and _, not starting with a digit)',
-      'E_SCHEMA spec.dag[0].spec.envs.PATH: environment variable "PATH" is set by the control plane and cannot be set by a manifest (PATH and CTL_* are reserved)',
-      'E_SCHEMA spec.dag[0].spec.envs.CTL_SERVER: environment variable "CTL_SERVER" is set by the control plane and cannot be set by a manifest (PATH and CTL_* are reserved)',
+      'E_SCHEMA spec.dag[0].spec.envs.PATH: environment variable "PATH" is set by the control plane and cannot be set by a manifest (PATH and CTL_* other than CTL_APIKEY are reserved)',
+      'E_SCHEMA spec.dag[0].spec.envs.CTL_SERVER: environment variable "CTL_SERVER" is set by the control plane and cannot be set by a manifest (PATH and CTL_* other than CTL_APIKEY are reserved)',
     ])
   })
 
@@ -139,11 +141,11 @@ describe('environment variable names', () => {
                 - {name: db, keys: [user, PATH]}
     `
     expect(problems(v1)).toEqual([
-      'w.yaml:10:16  environment variable "CTL_HOME" is set by the control plane and cannot be set by a manifest (PATH and CTL_* are reserved) (workflow.dag[0].spec.envs.CTL_HOME)',
-      'w.yaml:12:37  environment variable "PATH" is set by the control plane and cannot be set by a manifest (PATH and CTL_* are reserved) (workflow.dag[0].spec.dataosSecrets[0].keys[1])',
+      'w.yaml:10:16  environment variable "CTL_HOME" is set by the control plane and cannot be set by a manifest (PATH and CTL_* other than CTL_APIKEY are reserved) (workflow.dag[0].spec.envs.CTL_HOME)',
+      'w.yaml:12:37  environment variable "PATH" is set by the control plane and cannot be set by a manifest (PATH and CTL_* other than CTL_APIKEY are reserved) (workflow.dag[0].spec.dataosSecrets[0].keys[1])',
     ])
     expect(problems(stack.replace('environmentVars: {LANG: C.UTF-8}', 'environmentVars: {LANG: C.UTF-8, PATH: /evil}'))).toEqual([
-      'w.yaml:11:36  environment variable "PATH" is set by the control plane and cannot be set by a manifest (PATH and CTL_* are reserved) (stack.environmentVars.PATH)',
+      'w.yaml:11:36  environment variable "PATH" is set by the control plane and cannot be set by a manifest (PATH and CTL_* other than CTL_APIKEY are reserved) (stack.environmentVars.PATH)',
     ])
   })
 })

@@ -195,7 +195,7 @@ describe.skipIf(!hasBwrap)('local runtime in bubblewrap', () => {
         const p = pod({ command: ['sh', '-c', 'echo x > /ws/planted'], volumeMounts: [{ name: 'ws', mountPath: '/ws', subPath }] }, { volumes })
         const r = await run(rt, launch(p, { volumeDirs: { p: vol } }))
         expect(r.exit.reason, subPath).toBe('StartError')
-        expect(r.exit.message).toMatch(/is a link|leads out of/)
+        expect(r.exit.message).toMatch(/is a link|leads out of|leaves the volume/)
       }
       expect(fs.statSync(victim).uid).toBe(0)
       expect(fs.existsSync(path.join(victim, 'planted'))).toBe(false)

@@ -6,7 +6,7 @@
 // no test writes to the real ~/.ctl, master keys included). See suite-processes.ts.
 // Survivors are named (pid, parent, command line), killed so that CI does not hang, and fail the run.
 import { randomBytes } from 'node:crypto'
-import { mkdirSync, mkdtempSync, realpathSync, rmSync } from 'node:fs'
+import { chmodSync, mkdirSync, mkdtempSync, realpathSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { SUITE_ENV, describeProcesses, killAll, waitForSuiteProcesses, type SuiteMarker } from './suite-processes.js'
@@ -19,7 +19,11 @@ export default function setup(): () => Promise<void> {
   // Short: a socket path under it must stay within 108 bytes. realpath: /proc shows resolved paths.
   const root = realpathSync(mkdtempSync(join(tmpdir(), `ctls-${id.slice(0, 6)}-`)))
   const marker: SuiteMarker = { id, root }
-  mkdirSync(join(root, 'tmp'), { mode: 0o700 })
+  // Enterable by others (not listable), as /tmp is: under a root test process the sandbox's step
+  // user (nobody) must reach the data and volume folders that tests make below it.
+  chmodSync(root, 0o711)
+  mkdirSync(join(root, 'tmp'), { mode: 0o711 })
+  chmodSync(join(root, 'tmp'), 0o711)
   process.env[SUITE_ENV] = id
   process.env.TMPDIR = join(root, 'tmp')
   process.env.CTL_HOME = join(root, 'home')

@@ -31,6 +31,14 @@ export interface BeneathOptions {
   create: boolean
   /** 'inside' (default): follow a link that stays inside the root; 'none': refuse every link. */
   links?: 'inside' | 'none'
+  /** Collects the folders made here, so that the step's user can be given them (they are made by the control plane's). */
+  made?: MadeFolder[]
+}
+
+/** A folder resolveBeneath made, and the real root it lies beneath. */
+export interface MadeFolder {
+  path: string
+  root: string
 }
 
 /** A path bwrap will walk, checked again by the step host right before it starts the step. */
@@ -65,6 +73,7 @@ export function resolveBeneath(root: string, rel: string, opts: BeneathOptions):
       if (!opts.create) return path.join(next, ...parts.slice(i + 1))
       try {
         fs.mkdirSync(next)
+        opts.made?.push({ path: next, root: realRoot })
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e
       }
@@ -96,10 +105,10 @@ type DirMount = Extract<StepMount, { kind: 'dir' }>
  * made when missing, as the kubelet does); an emptyDir is a fresh folder of this very attempt
  * that no step has written to yet, so its subPath is a plain join.
  */
-export function mountSource(m: DirMount): string {
+export function mountSource(m: DirMount, made?: MadeFolder[]): string {
   if (!m.subPath) return m.hostDir
   if (m.source === 'emptyDir') return path.join(m.hostDir, m.subPath)
-  return resolveBeneath(m.hostDir, m.subPath, { what: `volume "${m.volume}" subPath "${m.subPath}"`, rootName: 'the volume', create: true })
+  return resolveBeneath(m.hostDir, m.subPath, { what: `volume "${m.volume}" subPath "${m.subPath}"`, rootName: 'the volume', create: true, made })
 }
 
 /**
@@ -108,12 +117,12 @@ export function mountSource(m: DirMount): string {
  * such path is resolved inside that volume first (no link allowed), its folders made here. Also
  * resolves every PVC subPath. Returns what the step host checks again before it spawns bwrap.
  */
-export function checkPathsInVolumes(plan: StepPlan): PathCheck[] {
+export function checkPathsInVolumes(plan: StepPlan, made?: MadeFolder[]): PathCheck[] {
   const checks: PathCheck[] = []
   const dirMounts = plan.mounts.filter((m): m is DirMount => m.kind === 'dir' && m.source === 'pvc')
   for (const m of dirMounts) {
     if (!m.subPath) continue
-    const src = mountSource(m) // first: it says so when the volume's folder is missing
+    const src = mountSource(m, made) // first: it says so when the volume's folder is missing
     checks.push({ root: fs.realpathSync(m.hostDir), path: src, what: `volume "${m.volume}" subPath "${m.subPath}"` })
   }
   const inside = (p: string, self?: StepMount) => {
@@ -134,6 +143,7 @@ export function checkPathsInVolumes(plan: StepPlan): PathCheck[] {
       // A read-only volume gets no new folder: bwrap fails on it anyway (read-only file system).
       create: !parent.readOnly,
       links: 'none',
+      made,
     }
     // Real, so that the host's check compares like with like (the data folder may lie below a link of the machine's own).
     const root = fs.realpathSync(mountSource(parent))

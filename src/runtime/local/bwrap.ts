@@ -17,11 +17,11 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import { StartProblem, depth, type StepPlan } from './pod.js'
-import { exists, isExecutable, isUnder, type Layout } from './layout.js'
+import { exists, isExecutable, isUnder, realOrSelf, type Layout } from './layout.js'
 import { packageRoot } from './package-root.js'
 import type { HostAccess } from './identity.js'
 import { seccompFilter } from './seccomp.js'
-import { mountSource } from './beneath.js'
+import { mountSource, type MadeFolder } from './beneath.js'
 
 /** Host folders shown read-only at their own path, when they exist. */
 const SYSTEM_FOLDERS = ['/usr', '/bin', '/sbin', '/lib', '/lib32', '/lib64', '/libx32', '/etc', '/opt']
@@ -191,12 +191,16 @@ export function bubblewrapLayout(plan: StepPlan, attemptDir: string, bwrapPath: 
     const what = `volume "${m.volume}" at ${m.mountPath}`
     view.ensureCreatable(m.mountPath, what)
     if (m.kind === 'dir') {
-      const src = mountSource(m) // a subPath never leads out of its volume
+      const made: MadeFolder[] = []
+      const src = mountSource(m, made) // a subPath never leads out of its volume
       if (m.subPath || m.source === 'emptyDir') dirs.push(src)
       // The step's user owns what it may write: the volume's folder (not its content: no tree walk), the
       // subPath folder in it, its own emptyDir. Below the volume's folder bwrap finds its way as that user.
-      owned.push({ path: m.hostDir, root: path.dirname(m.hostDir) })
-      if (src !== m.hostDir) owned.push({ path: src, root: m.hostDir })
+      // Real: the volume's own folder is the control plane's (a step sees only what is in it), and may lie below a link of the machine.
+      const hostDir = realOrSelf(m.hostDir)
+      owned.push({ path: hostDir, root: path.dirname(hostDir) })
+      if (src !== m.hostDir) owned.push({ path: src, root: hostDir })
+      owned.push(...made) // the subPath's folders above it, made by the control plane's user
       sources.push(m.hostDir)
       mountArgs.push(m.readOnly ? '--ro-bind' : '--bind', src, m.mountPath)
       view.mounts.push({ dest: m.mountPath, writable: !m.readOnly, hostSrc: src })

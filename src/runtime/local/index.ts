@@ -9,7 +9,7 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { CtlError } from '../../errors.js'
 import type { Runtime, RuntimeHandle, StepExit, StepKey, StepLaunch } from '../types.js'
-import { checkPathsInVolumes, type PathCheck } from './beneath.js'
+import { checkPathsInVolumes, type MadeFolder, type PathCheck } from './beneath.js'
 import { bubblewrapLayout } from './bwrap.js'
 import { enforce } from './limits.js'
 import { chooseSandbox, type SandboxOptions } from './sandbox.js'
@@ -141,7 +141,8 @@ export function createLocalRuntime(opts: LocalRuntimeOptions): Runtime {
       // claims the attempt (one file-system operation less on the control plane's event loop,
       // where it costs most); either way the claim of log.ndjson makes every start exclusive.
       if (layout.dirs.some((d) => isUnder(d, attemptDir)) || layout.configFiles.length > 0) makeAttemptDir(launch.key, attemptDir)
-      if (bwrapPath) beneath = checkPathsInVolumes(plan)
+      const madeInVolumes: MadeFolder[] = []
+      if (bwrapPath) beneath = checkPathsInVolumes(plan, madeInVolumes)
       const made: string[] = []
       for (const d of layout.dirs) {
         const first = makeDir(d, attemptDir)
@@ -161,6 +162,8 @@ export function createLocalRuntime(opts: LocalRuntimeOptions): Runtime {
           if (within && p !== within) access.own(p, within)
         }
         for (const f of layout.configFiles) access.own(f.path, attemptDir)
+        // Mount points and working folders made inside volumes: the step writes there.
+        for (const m of madeInVolumes) access.own(m.path, m.root)
         for (const src of layout.sources) access.reach(src, 'volume')
       }
     } catch (e) {

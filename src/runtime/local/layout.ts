@@ -89,6 +89,15 @@ export function fileMountDir(base: string, index: number, volume: string): strin
   return path.join(base, `${index}-${volume}`)
 }
 
+/** The real path of `p`, or `p` resolved when it does not exist (yet). */
+export function realOrSelf(p: string): string {
+  try {
+    return fs.realpathSync(p)
+  } catch {
+    return path.resolve(p)
+  }
+}
+
 /** True when `p` is `base` or below it. */
 export function isUnder(p: string, base: string): boolean {
   return p === base || base === '/' || p.startsWith(base + '/')

@@ -8,16 +8,8 @@ import crypto from 'node:crypto'
 import fs from 'node:fs'
 import path from 'node:path'
 import { StartProblem, type StepPlan } from './pod.js'
-import { exists, fileMountDir, type HostFile, type Layout } from './layout.js'
+import { exists, fileMountDir, realOrSelf, type HostFile, type Layout } from './layout.js'
 import { mountSource } from './beneath.js'
-
-function realOrSelf(p: string): string {
-  try {
-    return fs.realpathSync(p)
-  } catch {
-    return path.resolve(p)
-  }
-}
 
 const escapeRe = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
 
