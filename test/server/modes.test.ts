@@ -11,19 +11,24 @@ import { runForeground, SERVER_INFO_FILE } from '../../src/server/process.js'
 import { doc, waitFor, waitForRunEnd } from './helpers.js'
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'ctl-modes-'))
+// Like /var/lib: others may enter the data folder's parent (a root control plane's steps run as nobody and must reach their volume).
+fs.chmodSync(root, 0o711)
+/** Under a root control plane ctl opens the folders above a volume to the step user's group, for entering only (0710). */
+const stepGid = process.getuid?.() === 0 ? 65534 : undefined
 const saved = process.umask(0o022)
 afterAll(() => {
   process.umask(saved)
   fs.rmSync(root, { recursive: true, force: true })
 })
 
-/** Every path under `dir` (itself included) whose mode lets group or others in. */
+/** Every path under `dir` (itself included) whose mode lets group or others in, but for a folder the step user's group may only enter. */
 function openToOthers(dir: string): string[] {
   const out: string[] = []
   const walk = (p: string): void => {
     const st = fs.lstatSync(p)
     if (st.isSymbolicLink()) return
-    if ((st.mode & 0o077) !== 0) out.push(`${path.relative(dir, p) || '.'} ${(st.mode & 0o777).toString(8)}`)
+    const enterOnly = st.isDirectory() && (st.mode & 0o077) === 0o010 && st.gid === stepGid
+    if ((st.mode & 0o077) !== 0 && !enterOnly) out.push(`${path.relative(dir, p) || '.'} ${(st.mode & 0o777).toString(8)}`)
     if (st.isDirectory()) for (const e of fs.readdirSync(p)) walk(path.join(p, e))
   }
   walk(dir)

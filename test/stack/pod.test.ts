@@ -163,7 +163,8 @@ describe('script stack', () => {
     ])
     expect(c.volumeMounts).toEqual([{ name: 'ctl-config', mountPath: '/etc/ctl/config', readOnly: true }])
     expect(py!.pod.spec!.containers[0]!.image).toBe('docker.io/library/python:3.12-alpine')
-    expect(py!.pod.spec!.containers[0]!.command).toEqual(['python', '/etc/ctl/config/script'])
+    // python runs as python3: Debian and Ubuntu have no plain `python`.
+    expect(py!.pod.spec!.containers[0]!.command).toEqual(['python3', '/etc/ctl/config/script'])
     expect(py!.pod.spec!.containers[0]!.args).toBeUndefined()
   })
 })
