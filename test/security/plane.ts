@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { CtlClient } from '../../src/client/client.js'
 import { readServerInfo } from '../../src/server/process.js'
+import { defaultMasterKeyFile } from '../../src/secrets/master-key.js'
 import { cliEntry } from '../cli/helpers.js'
 import { startTestServer, waitFor } from '../server/helpers.js'
 
@@ -16,6 +17,8 @@ export interface Plane {
   dataDir: string
   /** Host uid of the control plane's process. */
   uid: number
+  /** Its master key file (outside the data folder). */
+  masterKeyFile: string
   stop(): Promise<void>
 }
 
@@ -25,7 +28,7 @@ export const ORDINARY_UID = 65534
 
 export async function startRootPlane(): Promise<Plane> {
   const t = await startTestServer()
-  return { client: t.client, url: t.plane.url, dataDir: t.dataDir, uid: 0, stop: () => t.stop() }
+  return { client: t.client, url: t.plane.url, dataDir: t.dataDir, uid: 0, masterKeyFile: defaultMasterKeyFile(t.dataDir), stop: () => t.stop() }
 }
 
 export async function startUserPlane(): Promise<Plane> {
@@ -60,6 +63,7 @@ export async function startUserPlane(): Promise<Plane> {
     url: info!.url,
     dataDir,
     uid: isRoot ? ORDINARY_UID : (process.getuid?.() ?? -1),
+    masterKeyFile: defaultMasterKeyFile(dataDir, { ...process.env, CTL_HOME: home }),
     async stop() {
       if (exited === undefined) {
         child.kill('SIGTERM')

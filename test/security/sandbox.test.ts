@@ -11,6 +11,7 @@ import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { LogLineRecord } from '../../src/client/types.js'
 import { createLocalRuntime } from '../../src/runtime/local/index.js'
+import { CtlClient } from '../../src/client/client.js'
 import { hasBwrap, launch, run, shPod, tempDir, texts } from '../runtime/helpers.js'
 import { doc, waitFor, waitForRunEnd, workflow } from '../server/helpers.js'
 import { repoRoot } from '../cli/helpers.js'
@@ -39,6 +40,8 @@ function hostileScript(plane: Plane, victimDir: string): string {
     `attempt caps grep CapEff /proc/self/status`,
     // The control plane's files, each by its real host path (master.key, admin.apikey, ctl.db, ...).
     ...files.map((f) => `attempt read:${f} cat ${path.join(d, f)}`),
+    `attempt read:master-key cat ${plane.masterKeyFile}`,
+    `attempt list:master-key ls ${path.dirname(plane.masterKeyFile)}`,
     `attempt list:data ls ${d}`,
     `attempt read:other-run cat ${path.join(victimDir, 'log.ndjson')}`,
     `attempt list:other-run ls ${victimDir}`,
@@ -74,7 +77,7 @@ function attempts(lines: LogLineRecord[]): Map<string, [number, string]> {
 }
 
 const HOSTILE_LABELS = [
-  ...['list:data', 'read:other-run', 'list:other-run', 'socket', 'mount', 'umount', 'mknod', 'userns'],
+  ...['read:master-key', 'list:master-key', 'list:data', 'read:other-run', 'list:other-run', 'socket', 'mount', 'umount', 'mknod', 'userns'],
   ...['write:root', 'write:etc', 'write:usr', 'write:root-home'],
   ...(hasPython ? ['ptrace', 'raw-socket'] : []),
 ]
@@ -99,6 +102,7 @@ describe.skipIf(!hasBwrap)('the sandbox (bubblewrap installed)', () => {
       const p = plane!
       const before = new Map(fs.readdirSync(p.dataDir).filter((f) => fs.statSync(path.join(p.dataDir, f)).isFile()).map((f) => [f, fs.readFileSync(path.join(p.dataDir, f))]))
       expect([...before.keys()]).toEqual(expect.arrayContaining(['admin.apikey', 'ctl.db']))
+      const masterKey = fs.readFileSync(p.masterKeyFile)
 
       // Another user's run, still running while the hostile step looks for it.
       await p.client.apply('public', [doc(workflow('victim', { work: 'echo victim-output-4711; sleep 60' }))])
@@ -154,6 +158,8 @@ describe.skipIf(!hasBwrap)('the sandbox (bubblewrap installed)', () => {
       // The host is untouched.
       // The keys are as they were (the database and the logs change: the control plane writes them).
       for (const [f, content] of before) if (/key/.test(f)) expect(fs.readFileSync(path.join(p.dataDir, f)).equals(content), f).toBe(true)
+      expect(fs.readFileSync(p.masterKeyFile).equals(masterKey)).toBe(true)
+      expect(got.get('read:master-key')?.[1]).toMatch(/No such file or directory/)
       for (const f of ['ctl-hostile']) expect(fs.existsSync(path.join(p.dataDir, f))).toBe(false)
       for (const f of ['/ctl-hostile', '/etc/ctl-hostile', '/usr/ctl-hostile', '/root/ctl-hostile']) expect(fs.existsSync(f), f).toBe(false)
       expect(fs.existsSync('/tmp/sda')).toBe(false)
@@ -161,6 +167,45 @@ describe.skipIf(!hasBwrap)('the sandbox (bubblewrap installed)', () => {
       await p.client.stop(ref('victim'))
       await waitForRunEnd(p.client, victim[0]!.id)
     }, 90_000)
+
+    it.skipIf(skip !== undefined)('network: none in the manifest: the step cannot reach the control plane; its sibling with the default network can', async () => {
+      const p = plane!
+      const port = new URL(p.url).port
+      const probe = (label: string) => `node -e "const s = require('net').connect(${port}, '127.0.0.1'); s.on('connect', () => { console.log('${label} connected'); process.exit(0) }); s.on('error', (e) => { console.log('${label} ' + e.code); process.exit(0) })"`
+      const wf = {
+        name: 'offline', version: 'v2alpha', type: 'workflow',
+        spec: {
+          network: 'none',
+          dag: [
+            { name: 'cut-off', spec: { stack: 'script', stackSpec: { interpreter: 'sh', script: probe('cut-off') } } },
+            { name: 'online', spec: { network: 'default', stack: 'script', stackSpec: { interpreter: 'sh', script: probe('online') } } },
+          ],
+        },
+      }
+      await p.client.apply('public', [doc(wf, 'offline.yaml')])
+      const [r] = await waitFor('the offline run', () => p.client.runs(ref('offline')), (x) => x.length > 0)
+      expect((await waitForRunEnd(p.client, r!.id)).run.state).toBe('succeeded')
+      expect((await p.client.logPage(r!.id, { step: 'cut-off' })).map((l) => l.text)).toEqual(['cut-off ECONNREFUSED'])
+      expect((await p.client.logPage(r!.id, { step: 'online' })).map((l) => l.text)).toEqual(['online connected'])
+    }, 60_000)
+
+    it.skipIf(skip !== undefined)("a step's wrong keys do not lock another user's key out", async () => {
+      const p = plane!
+      await p.client.createUser({ id: 'carol', name: 'Carol', type: 'person' })
+      const carolKey = (await p.client.createApiKey('carol', { name: 'laptop' })).token
+      // From inside a step, like any neighbour on the machine: 40 wrong keys, varied and repeated, and no key at all.
+      const flood = `node -e "(async () => { let n = 0; for (let i = 0; i < 40; i++) { const key = i % 2 ? 'ctl_' + i + 'x'.repeat(40) : 'ctl_aaaaaaaaaaaa' + i; const r = await fetch(process.env.CTL_SERVER + '/api/v1/whoami', { headers: { authorization: 'Bearer ' + key } }); if (r.status === 429) n++; await fetch(process.env.CTL_SERVER + '/api/v1/whoami') } console.log('limited ' + n) })()"`
+      await p.client.apply('public', [doc(workflow('flood', { guess: flood }))])
+      const [r] = await waitFor('the flood run', () => p.client.runs(ref('flood')), (x) => x.length > 0)
+      expect((await waitForRunEnd(p.client, r!.id)).run.state).toBe('succeeded')
+      const out = (await p.client.logPage(r!.id, { step: 'guess' })).map((l) => l.text)
+      // The shared prefix was limited: the flood did meet the limiter.
+      expect(out[0]).toMatch(/^limited [1-9]\d*$/)
+      // Carol's key and the admin's still work at once, from the same loopback address.
+      const carol = new CtlClient({ baseUrl: p.url, apiKey: carolKey })
+      expect((await carol.whoami()).id).toBe('carol')
+      expect((await p.client.whoami()).id).toBe('admin')
+    }, 60_000)
 
     it.skipIf(skip !== undefined)('still runs an ordinary workflow to the end afterwards', async () => {
       const p = plane!
