@@ -36,6 +36,7 @@ import { plainLayout } from './plain.js'
 import { StartProblem, planStep } from './pod.js'
 
 export type { LocalHandleData } from './files.js'
+export { shownToSteps } from './bwrap.js'
 
 export interface LocalRuntimeOptions extends SandboxOptions {
   /** Folder for attempt folders (logs, exit status, config files). Created if missing. */
@@ -48,7 +49,7 @@ export interface LocalRuntimeOptions extends SandboxOptions {
 
 /** How long find() waits for a host that is starting the attempt right now. */
 const FIND_WAIT_MS = 15_000
-const HOST_FILES = ['supervisor.mjs', 'step.mjs', 'redact.mjs']
+const HOST_FILES = ['supervisor.mjs', 'step.mjs', 'step-files.mjs', 'redact.mjs']
 const DEFAULT_MAX_LINE = 1 << 20
 const SAFE_COMPONENT = /^[A-Za-z0-9][A-Za-z0-9._-]*$/
 

@@ -33,6 +33,7 @@ import fs from 'node:fs'
 import net from 'node:net'
 import path from 'node:path'
 import { Step } from './step.mjs'
+import { processStart } from './step-files.mjs'
 
 const [stateDir, sockPath, idleArg] = process.argv.slice(2)
 if (!stateDir || !sockPath) {
@@ -66,15 +67,7 @@ function proves(hex, expected) {
   return crypto.timingSafeEqual(Buffer.from(hex, 'hex'), expected)
 }
 
-/** Field 22 of /proc/PID/stat: tells this host apart from a later process with the same pid. */
-function processStart(pid) {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8')
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? null
-  } catch {
-    return null
-  }
-}
+// Tells this host apart from a later process with the same pid.
 const hostStart = processStart(process.pid)
 
 /** @param {Record<string, unknown>} msg */

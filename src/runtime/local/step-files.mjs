@@ -1,0 +1,109 @@
+// @ts-check
+// What a step attempt leaves in its folder and what /proc says of its processes, for the step
+// host (step.mjs): exit.json written once, output bytes cut into log.ndjson records, a
+// process's start time and children. Plain JavaScript like the host (see step.mjs).
+
+import fs from 'node:fs'
+import path from 'node:path'
+
+/** @typedef {import('./step.mjs').StepExit} StepExit */
+
+/** Field 22 of /proc/PID/stat (start time), or null when the process is gone. @param {number} pid */
+export function processStart(pid) {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8')
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? null
+  } catch {
+    return null
+  }
+}
+
+/** The children of a process (/proc/PID/task/PID/children). @param {number} pid @returns {number[]} */
+export function childrenOf(pid) {
+  try {
+    return fs.readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').split(' ').filter(Boolean).map(Number)
+  } catch {
+    return []
+  }
+}
+
+/**
+ * Writes exit.json in place and exclusively: the first writer wins (the control plane may
+ * have written Lost or Killed for a step it believed abandoned). Readers take a file that
+ * does not parse yet as not written; one create instead of a temporary file and a rename.
+ * @param {string} dir @param {StepExit} exit
+ */
+export function writeExit(dir, exit) {
+  try {
+    fs.writeFileSync(path.join(dir, 'exit.json'), JSON.stringify(exit) + '\n', { flag: 'wx' })
+  } catch (e) {
+    if (/** @type {NodeJS.ErrnoException} */ (e).code !== 'EEXIST') throw e
+  }
+}
+
+/**
+ * writeExit off the event loop: on a busy disk a file create costs a good part of a
+ * millisecond, and the host has other steps to spawn meanwhile.
+ * @param {string} dir @param {StepExit} exit
+ */
+export async function writeExitAsync(dir, exit) {
+  try {
+    await fs.promises.writeFile(path.join(dir, 'exit.json'), JSON.stringify(exit) + '\n', { flag: 'wx' })
+  } catch (e) {
+    if (/** @type {NodeJS.ErrnoException} */ (e).code !== 'EEXIST') throw e
+  }
+}
+
+/** Splits a byte stream into log lines; a line longer than maxLineBytes is cut, the rest of it dropped. */
+export class Splitter {
+  /** @param {'stdout' | 'stderr'} stream @param {(stream: 'stdout' | 'stderr', time: string, buf: Buffer, truncated: boolean) => string} line */
+  constructor(stream, line, maxLineBytes) {
+    this.stream = stream
+    this.line = line
+    this.max = maxLineBytes
+    /** @type {Buffer[]} */
+    this.parts = []
+    this.len = 0
+    this.skipping = false
+  }
+
+  /** @param {Buffer} chunk @returns {string} the complete lines as NDJSON */
+  push(chunk) {
+    const time = new Date().toISOString()
+    let out = ''
+    let start = 0
+    for (;;) {
+      const nl = chunk.indexOf(10, start)
+      const end = nl < 0 ? chunk.length : nl
+      if (!this.skipping && end > start) {
+        const room = this.max - this.len
+        const piece = chunk.subarray(start, end)
+        if (piece.length > room) {
+          this.parts.push(piece.subarray(0, room))
+          out += this.line(this.stream, time, Buffer.concat(this.parts), true)
+          this.parts = []
+          this.len = 0
+          this.skipping = true
+        } else {
+          this.parts.push(piece)
+          this.len += piece.length
+        }
+      }
+      if (nl < 0) break
+      if (this.skipping) this.skipping = false
+      else out += this.line(this.stream, time, Buffer.concat(this.parts), false)
+      this.parts = []
+      this.len = 0
+      start = nl + 1
+    }
+    return out
+  }
+
+  flush() {
+    const out = !this.skipping && this.len > 0 ? this.line(this.stream, new Date().toISOString(), Buffer.concat(this.parts), false) : ''
+    this.parts = []
+    this.len = 0
+    return out
+  }
+}
+
