@@ -4,6 +4,7 @@ import { BaseCommand } from '../../src/cli/base.js'
 import { localServerDir } from '../../src/cli/config.js'
 import { ADMIN_KEY_FILE, runForeground, spawnDetachedServer } from '../../src/server/process.js'
 import { SERVER_CONFIG_FILE, SERVER_DEFAULTS, resolveServerSettings } from '../../src/server/config-file.js'
+import { DEFAULT_STEP_ID } from '../../src/runtime/local/sandbox.js'
 
 const d = SERVER_DEFAULTS
 
@@ -18,12 +19,16 @@ folder; --master-key-file, or CTL_MASTER_KEY with the key itself): back it up ap
 master.key found in the data folder (older versions) is moved there on start. Stopping the control plane never stops running steps: they are picked up again on the next start.
 
 Settings come from a flag (or its CTL_* variable), else the YAML server config file (--config, else
-<data-dir>/${SERVER_CONFIG_FILE} when it exists; camelCase keys such as maxParallelSteps, kubernetes.podTtl), else the default.`
+<data-dir>/${SERVER_CONFIG_FILE} when it exists; camelCase keys such as maxParallelSteps, kubernetes.podTtl), else the default.
+
+A control plane running as root never runs a step as root: with the local runtime every step runs as the host
+user --step-uid / --step-gid (default ${DEFAULT_STEP_ID}, nobody / nogroup; a dedicated unprivileged user is better).`
   static override examples = [
     '<%= config.bin %> server start --detach',
     '<%= config.bin %> server start --port 8080 --host 0.0.0.0 --data-dir /var/lib/ctl',
     '<%= config.bin %> server start --runtime kubernetes --kubeconfig ~/.kube/config --kube-context kind-ctl --manage-namespaces',
     '<%= config.bin %> server start --config /etc/ctl/server.yaml',
+    'sudo <%= config.bin %> server start --data-dir /var/lib/ctl --step-uid 990 --step-gid 990',
   ]
   // The settings flags have no `default:`: oclif could not tell it from a given flag, and a given flag outranks
   // the config file while a default must not. Defaults are applied after merging (SERVER_DEFAULTS).
@@ -47,6 +52,10 @@ Settings come from a flag (or its CTL_* variable), else the YAML server config f
     'storage-class': Flags.string({ summary: 'Storage class of volume claims whose volume names none (default: the cluster\'s default class)', env: 'CTL_STORAGE_CLASS' }),
     'advertise-url': Flags.string({ summary: 'The control plane\'s URL as steps reach it, given to each step as CTL_SERVER (default: its own URL with the local runtime, none with kubernetes)', env: 'CTL_ADVERTISE_URL' }),
     'master-key-file': Flags.string({ summary: 'File holding the master key that seals secrets; created 0600 when missing (default $CTL_HOME/keys/…, outside the data folder)', env: 'CTL_MASTER_KEY_FILE' }),
+    // Bounds (1 to MAX_STEP_ID, never 0) are checked in resolveServerSettings, whose message says why.
+    'step-uid': Flags.integer({ summary: `Local runtime under a root control plane: host uid every step runs as, never 0 (a root control plane never runs a step as root) (default ${DEFAULT_STEP_ID}, nobody)`, env: 'CTL_STEP_UID' }),
+    'step-gid': Flags.integer({ summary: `Local runtime under a root control plane: host gid every step runs as, never 0 (default ${DEFAULT_STEP_ID}, nogroup)`, env: 'CTL_STEP_GID' }),
+    'cgroup-parent': Flags.string({ summary: 'Local runtime: a delegated cgroup v2 folder (absolute) under which each step gets the cgroup enforcing its memory and cpu limits (default: the control plane\'s own, when it delegates memory and cpu)', env: 'CTL_CGROUP_PARENT' }),
     'log-retention': Flags.string({ summary: `Keep logs of finished steps this long: 30d, 12h, 90m; 0 keeps them forever (default ${d.logRetention})`, env: 'CTL_LOG_RETENTION' }),
   }
 

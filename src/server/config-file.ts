@@ -11,6 +11,7 @@ import { CtlError, ManifestError, type ManifestIssue } from '../errors.js'
 import { readDuration, MAX_CALENDAR_DURATION_MS } from '../duration.js'
 import { DEFAULT_LOG_RETENTION, parseRetention } from '../logs/retention.js'
 import { MANIFEST_LIMITS } from '../manifest/limits.js'
+import { DEFAULT_STEP_ID } from '../runtime/local/sandbox.js'
 import { KUBE_DURATION, kubernetesEnvOf, kubernetesOptionsOf, type KubeStartFlags } from './kube-flags.js'
 import type { KubernetesServerOptions, RuntimeKind } from './server.js'
 
@@ -53,6 +54,9 @@ export interface ServerStartFlags {
   'storage-class'?: string
   'advertise-url'?: string
   'master-key-file'?: string
+  'step-uid'?: number
+  'step-gid'?: number
+  'cgroup-parent'?: string
 }
 
 /** The server config file, as written (camelCase keys, all optional). */
@@ -65,6 +69,9 @@ export interface ServerConfigFile {
   runtime?: RuntimeKind
   advertiseUrl?: string
   masterKeyFile?: string
+  stepUid?: number
+  stepGid?: number
+  cgroupParent?: string
   kubernetes?: {
     kubeconfig?: string
     context?: string
@@ -87,6 +94,9 @@ export type SettingName =
   | 'runtime'
   | 'advertiseUrl'
   | 'masterKeyFile'
+  | 'stepUid'
+  | 'stepGid'
+  | 'cgroupParent'
   | 'kubernetes.kubeconfig'
   | 'kubernetes.context'
   | 'kubernetes.namespacePrefix'
@@ -114,6 +124,14 @@ export interface ServerSettings {
   kubernetes?: KubernetesServerOptions
   /** Absolute; undefined: the default outside the data folder (defaultMasterKeyFile). */
   masterKeyFile?: string
+  /**
+   * Local runtime under a root control plane: the host user and group every step runs as (never root).
+   * Undefined: DEFAULT_STEP_ID (65534, nobody / nogroup).
+   */
+  stepUid?: number
+  stepGid?: number
+  /** Local runtime: a delegated cgroup v2 folder (absolute) for the steps' cgroups; undefined: the control plane's own. */
+  cgroupParent?: string
 }
 
 export interface ResolvedServerSettings {
@@ -194,6 +212,13 @@ export async function resolveServerSettings(input: ResolveInput): Promise<Resolv
   // In the file: relative to the file; on the command line: to where the command runs. The child gets it absolute.
   const masterKeyFile = pick('masterKeyFile', given.masterKeyFile, fromFile.masterKeyFile === undefined ? undefined : relativeTo(config!.file, fromFile.masterKeyFile))
   if (masterKeyFile !== undefined) options.masterKeyFile = resolve(masterKeyFile)
+  // Values from the file were checked, with their line, in loadServerConfig; these checks are for flags and variables.
+  const stepUid = pick('stepUid', given.stepUid, fromFile.stepUid)
+  if (stepUid !== undefined) options.stepUid = checkedStepId(stepUid, sources.stepUid === 'env' ? 'CTL_STEP_UID' : '--step-uid', 'uid')
+  const stepGid = pick('stepGid', given.stepGid, fromFile.stepGid)
+  if (stepGid !== undefined) options.stepGid = checkedStepId(stepGid, sources.stepGid === 'env' ? 'CTL_STEP_GID' : '--step-gid', 'gid')
+  const cgroupParent = pick('cgroupParent', given.cgroupParent, fromFile.cgroupParent)
+  if (cgroupParent !== undefined) options.cgroupParent = checkedCgroupParent(cgroupParent, sources.cgroupParent === 'env' ? 'CTL_CGROUP_PARENT' : '--cgroup-parent')
   const childEnv: Record<string, string> = {
     CTL_RUNTIME: runtime,
     CTL_MAX_PARALLEL_STEPS: String(options.maxParallelSteps),
@@ -201,6 +226,9 @@ export async function resolveServerSettings(input: ResolveInput): Promise<Resolv
     CTL_LOG_RETENTION: logRetention,
     ...(options.advertiseUrl ? { CTL_ADVERTISE_URL: options.advertiseUrl } : {}),
     ...(options.masterKeyFile ? { CTL_MASTER_KEY_FILE: options.masterKeyFile } : {}),
+    ...(options.stepUid !== undefined ? { CTL_STEP_UID: String(options.stepUid) } : {}),
+    ...(options.stepGid !== undefined ? { CTL_STEP_GID: String(options.stepGid) } : {}),
+    ...(options.cgroupParent ? { CTL_CGROUP_PARENT: options.cgroupParent } : {}),
     ...kubernetesEnvOf(kube),
   }
   if (config) childEnv['CTL_SERVER_CONFIG'] = resolve(config.file)
@@ -256,6 +284,9 @@ function givenSettings(flags: ServerStartFlags, env: Record<string, string | und
     storageClass: text(flags['storage-class'], 'CTL_STORAGE_CLASS'),
     advertiseUrl: text(flags['advertise-url'], 'CTL_ADVERTISE_URL'),
     masterKeyFile: text(flags['master-key-file'], 'CTL_MASTER_KEY_FILE'),
+    stepUid: int(flags['step-uid'], 'CTL_STEP_UID'),
+    stepGid: int(flags['step-gid'], 'CTL_STEP_GID'),
+    cgroupParent: text(flags['cgroup-parent'], 'CTL_CGROUP_PARENT'),
   }
 }
 
@@ -267,6 +298,33 @@ function checkedStepBound(n: number): number {
     throw new CtlError('E_USAGE', `max steps per workflow ${n} must be a whole number from 1 to ${MAX_STEPS_PER_WORKFLOW_SETTING}`)
   }
   return n
+}
+
+/** The largest uid or gid a step may run as: Linux ids are 32-bit, and -1 (4294967295) means "unchanged" to the kernel. */
+export const MAX_STEP_ID = 2_147_483_647
+
+/** Why `n` cannot be the host uid / gid of steps (`name` as the operator wrote it), or undefined when it can. */
+export function stepIdProblem(name: string, n: number, kind: 'uid' | 'gid'): string | undefined {
+  if (n === 0) return `${name} 0 is root: a root control plane never runs a step as root; give an unprivileged ${kind} from 1 to ${MAX_STEP_ID} (default ${DEFAULT_STEP_ID})`
+  if (!Number.isInteger(n) || n < 1 || n > MAX_STEP_ID) return `${name} ${n} must be a whole number from 1 to ${MAX_STEP_ID} (default ${DEFAULT_STEP_ID})`
+  return undefined
+}
+
+function checkedStepId(n: number, name: string, kind: 'uid' | 'gid'): number {
+  const problem = stepIdProblem(name, n, kind)
+  if (problem) throw new CtlError('E_USAGE', problem)
+  return n
+}
+
+/** Why `path` cannot be the cgroup parent, or undefined when it can (whether it is delegated is seen at start, in the runtime's detail). */
+function cgroupParentProblem(name: string, path: string): string | undefined {
+  return isAbsolute(path) ? undefined : `${name} "${path}" must be an absolute path, such as /sys/fs/cgroup/ctl.slice`
+}
+
+function checkedCgroupParent(path: string, name: string): string {
+  const problem = cgroupParentProblem(name, path)
+  if (problem) throw new CtlError('E_USAGE', problem)
+  return resolve(path)
 }
 
 /** An http(s) URL without a trailing slash. */
@@ -301,6 +359,10 @@ const CONFIG_SCHEMA = {
     runtime: { enum: [...RUNTIMES] },
     advertiseUrl: { type: 'string', pattern: '^https?://' },
     masterKeyFile: { type: 'string', minLength: 1 },
+    // Their bounds are checked after the schema, with the reason (stepIdProblem, cgroupParentProblem).
+    stepUid: { type: 'integer' },
+    stepGid: { type: 'integer' },
+    cgroupParent: { type: 'string', minLength: 1 },
     kubernetes: {
       type: 'object',
       additionalProperties: false,
@@ -357,6 +419,15 @@ export async function loadServerConfig(file: string): Promise<{ file: string; va
   // The same grammar and bounds as the flags (parseRetention, kube-flags.ts), with the file's line.
   duration(['logRetention'], root['logRetention'], { maxMs: MAX_CALENDAR_DURATION_MS, allowZero: true, bareSeconds: false })
   for (const key of ['imagePullGrace', 'podTtl']) duration(['kubernetes', key], kube[key], KUBE_DURATION)
+  for (const [key, kind] of [['stepUid', 'uid'], ['stepGid', 'gid']] as const) {
+    const value = root[key]
+    const problem = Number.isInteger(value) ? stepIdProblem(key, value as number, kind) : undefined
+    if (problem) issues.push(issueAt(doc, 'E_SCHEMA', [key], problem))
+  }
+  if (typeof root['cgroupParent'] === 'string' && root['cgroupParent'] !== '') {
+    const problem = cgroupParentProblem('cgroupParent', root['cgroupParent'])
+    if (problem) issues.push(issueAt(doc, 'E_SCHEMA', ['cgroupParent'], problem))
+  }
   if (issues.length > 0) throw new ManifestError(sortIssues(issues))
   return { file, values: doc.value as ServerConfigFile }
 }

@@ -44,6 +44,14 @@ export interface ControlPlaneOptions {
   advertiseUrl?: string
   /** The master key file (see src/secrets/master-key.ts); default $CTL_HOME/keys/…, outside the data folder. */
   masterKeyFile?: string
+  /**
+   * Local runtime under a root control plane: the host user and group every step runs as, never 0
+   * (default 65534 / 65534, nobody / nogroup). Ignored when the control plane is unprivileged.
+   */
+  stepUid?: number
+  stepGid?: number
+  /** Local runtime: a delegated cgroup v2 folder for the steps' cgroups; default the control plane's own, when usable. */
+  cgroupParent?: string
 }
 
 export type RuntimeKind = 'local' | 'kubernetes'
@@ -70,7 +78,9 @@ export interface KubernetesServerOptions {
 /** The runtime the control plane runs steps with. client-node is loaded only for 'kubernetes' (it is slow to load). */
 async function createRuntime(opts: ControlPlaneOptions): Promise<Runtime> {
   const kind = opts.runtime ?? 'local'
-  if (kind === 'local') return createLocalRuntime({ stateDir: join(opts.dataDir, 'runs') })
+  if (kind === 'local') {
+    return createLocalRuntime({ stateDir: join(opts.dataDir, 'runs'), stepUid: opts.stepUid, stepGid: opts.stepGid, cgroupParent: opts.cgroupParent })
+  }
   if (kind !== 'kubernetes') throw new CtlError('E_USAGE', `unknown runtime "${String(kind)}" (expected local or kubernetes)`)
   const k = opts.kubernetes ?? {}
   const [{ KubeConfig }, { createKubernetesRuntime }] = await Promise.all([import('@kubernetes/client-node'), import('../runtime/kubernetes/index.js')])

@@ -257,3 +257,64 @@ describe('masterKeyFile', () => {
     expect(await problems('port: 1\nmasterKeyFile: 42\n')).toEqual(['server.yaml:2:1  must be a string (masterKeyFile)'])
   })
 })
+
+describe('step user and cgroup parent (local runtime)', () => {
+  it('come from the flag, their CTL_* variable or the file, and reach a detached child', async () => {
+    const dir = folder('stepUid: 990\nstepGid: 991\ncgroupParent: /sys/fs/cgroup/ctl.slice\n')
+    const fromFile = await resolveServerSettings({ flags: {}, env: {}, dataDir: dir })
+    expect(fromFile.options).toMatchObject({ stepUid: 990, stepGid: 991, cgroupParent: '/sys/fs/cgroup/ctl.slice' })
+    expect(fromFile.source.settings).toMatchObject({ stepUid: 'file', stepGid: 'file', cgroupParent: 'file' })
+    expect(fromFile.childEnv).toMatchObject({ CTL_STEP_UID: '990', CTL_STEP_GID: '991', CTL_CGROUP_PARENT: '/sys/fs/cgroup/ctl.slice' })
+
+    const env = { CTL_STEP_UID: '2000', CTL_STEP_GID: '2001', CTL_CGROUP_PARENT: '/sys/fs/cgroup/env.slice' }
+    const fromEnv = await resolveServerSettings({ flags: {}, env, dataDir: dir })
+    expect(fromEnv.options).toMatchObject({ stepUid: 2000, stepGid: 2001, cgroupParent: '/sys/fs/cgroup/env.slice' })
+    expect(fromEnv.source.settings).toMatchObject({ stepUid: 'env', stepGid: 'env', cgroupParent: 'env' })
+
+    const flags: ServerStartFlags = { 'step-uid': 65533, 'step-gid': 2147483647, 'cgroup-parent': '/sys/fs/cgroup/flag.slice/' }
+    const fromFlag = await resolveServerSettings({ flags, env, dataDir: dir })
+    expect(fromFlag.options).toMatchObject({ stepUid: 65533, stepGid: 2147483647, cgroupParent: '/sys/fs/cgroup/flag.slice' })
+    expect(fromFlag.source.settings).toMatchObject({ stepUid: 'flag', stepGid: 'flag', cgroupParent: 'flag' })
+    // Read back as variables, they give the same settings without the file.
+    const child = await resolveServerSettings({ flags: { port: fromFlag.options.port, host: fromFlag.options.host }, env: fromFlag.childEnv, dataDir: folder() })
+    expect(child.options).toEqual(fromFlag.options)
+
+    // Unset: the local runtime's defaults (65534, the control plane's own cgroup), chosen at start.
+    const none = await resolveServerSettings({ flags: {}, env: {}, dataDir: folder() })
+    for (const key of ['stepUid', 'stepGid', 'cgroupParent']) expect(none.options).not.toHaveProperty(key)
+    for (const key of ['CTL_STEP_UID', 'CTL_STEP_GID', 'CTL_CGROUP_PARENT']) expect(none.childEnv).not.toHaveProperty(key)
+  })
+
+  it('refuses root, ids out of range and a relative cgroup parent in the file, located, with the reason', async () => {
+    expect(await problems('stepUid: 0\nstepGid: 2147483648\ncgroupParent: ctl.slice\n')).toEqual([
+      'server.yaml:1:1  stepUid 0 is root: a root control plane never runs a step as root; give an unprivileged uid from 1 to 2147483647 (default 65534) (stepUid)',
+      'server.yaml:2:1  stepGid 2147483648 must be a whole number from 1 to 2147483647 (default 65534) (stepGid)',
+      'server.yaml:3:1  cgroupParent "ctl.slice" must be an absolute path, such as /sys/fs/cgroup/ctl.slice (cgroupParent)',
+    ])
+    expect(await problems('port: 1\nstepGid: 0\nstepUid: -5\n')).toEqual([
+      'server.yaml:2:1  stepGid 0 is root: a root control plane never runs a step as root; give an unprivileged gid from 1 to 2147483647 (default 65534) (stepGid)',
+      'server.yaml:3:1  stepUid -5 must be a whole number from 1 to 2147483647 (default 65534) (stepUid)',
+    ])
+    expect(await problems('stepUid: nobody\nstepGid: 1.5\ncgroupParent: ""\n')).toEqual([
+      'server.yaml:1:1  must be an integer (stepUid)',
+      'server.yaml:2:1  must be an integer (stepGid)',
+      'server.yaml:3:1  must not be empty (cgroupParent)',
+    ])
+    // A flag does not hide a bad value in the file.
+    expect(await problems('stepUid: 0\n', { 'step-uid': 990 })).toHaveLength(1)
+  })
+
+  it('refuses the same in a flag or variable, naming it (usage errors)', async () => {
+    const bad = async (flags: ServerStartFlags, env: Record<string, string>): Promise<CtlError> =>
+      (await resolveServerSettings({ flags, env, dataDir: folder() }).catch((e: unknown) => e)) as CtlError
+    const root0 = await bad({ 'step-uid': 0 }, {})
+    expect(root0).toBeInstanceOf(CtlError)
+    expect([root0.code, root0.message]).toEqual(['E_USAGE', '--step-uid 0 is root: a root control plane never runs a step as root; give an unprivileged uid from 1 to 2147483647 (default 65534)'])
+    const big = await bad({}, { CTL_STEP_GID: '4294967295' })
+    expect([big.code, big.message]).toEqual(['E_USAGE', 'CTL_STEP_GID 4294967295 must be a whole number from 1 to 2147483647 (default 65534)'])
+    const negative = await bad({}, { CTL_STEP_UID: '-1' })
+    expect([negative.code, negative.message]).toEqual(['E_USAGE', 'CTL_STEP_UID "-1" is not a whole number'])
+    const relative = await bad({ 'cgroup-parent': 'ctl.slice' }, {})
+    expect([relative.code, relative.message]).toEqual(['E_USAGE', '--cgroup-parent "ctl.slice" must be an absolute path, such as /sys/fs/cgroup/ctl.slice'])
+  })
+})

@@ -77,7 +77,7 @@ export function chooseSandbox(opts: SandboxOptions, stateDir: string): Sandbox {
   const ctlHome = opts.ctlHome ?? (process.env.CTL_HOME?.trim() ? process.env.CTL_HOME : path.join(os.homedir(), '.ctl'))
   // A root control plane never runs a step as root: it spawns it as an unprivileged host user.
   const stepUser: StepUser | undefined = process.getuid?.() === 0 ? { uid: opts.stepUid ?? DEFAULT_STEP_ID, gid: opts.stepGid ?? DEFAULT_STEP_ID } : undefined
-  if (stepUser && (stepUser.uid === 0 || stepUser.gid === 0)) throw new CtlError('E_USAGE', 'the local runtime\'s stepUid and stepGid must not be 0: steps never run as root')
+  if (stepUser && (stepUser.uid === 0 || stepUser.gid === 0)) throw new CtlError('E_USAGE', 'the local runtime\'s stepUid and stepGid (--step-uid, --step-gid) must not be 0: steps never run as root')
   const access = stepUser ? new HostAccess(stepUser, [dataDir, path.resolve(ctlHome)]) : undefined
   let bwrapPath: string | undefined
   let whyNoSandbox = 'disabled (sandbox: none)'
@@ -89,7 +89,7 @@ export function chooseSandbox(opts: SandboxOptions, stateDir: string): Sandbox {
       const as = stepUser ? ` as uid ${stepUser.uid}` : ''
       if (wanted === 'bubblewrap') throw new CtlError('E_UNAVAILABLE', `bubblewrap is required but ${bwrapPath ? `does not work${as}: ${problem}` : 'not installed'}`)
       if (bwrapPath && stepUser) {
-        sandboxProblem = `bubblewrap cannot run as the step user (uid ${stepUser.uid}): ${problem}; enable unprivileged user namespaces or set the local runtime's stepUid`
+        sandboxProblem = `bubblewrap cannot run as the step user (uid ${stepUser.uid}): ${problem}; enable unprivileged user namespaces or choose another step user (--step-uid)`
       } else {
         whyNoSandbox = bwrapPath ? `not usable here: ${problem}` : 'not installed'
         bwrapPath = undefined
