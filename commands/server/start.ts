@@ -22,7 +22,8 @@ Settings come from a flag (or its CTL_* variable), else the YAML server config f
 <data-dir>/${SERVER_CONFIG_FILE} when it exists; camelCase keys such as maxParallelSteps, kubernetes.podTtl), else the default.
 
 A control plane running as root never runs a step as root: with the local runtime every step runs as the host
-user --step-uid / --step-gid (default ${DEFAULT_STEP_ID}, nobody / nogroup; a dedicated unprivileged user is better).`
+user --step-uid / --step-gid (default ${DEFAULT_STEP_ID}, nobody / nogroup; a dedicated unprivileged user is better).
+The master key file must not lie in a folder that local steps see (/usr, /bin, /sbin, /lib*, /etc, /opt).`
   static override examples = [
     '<%= config.bin %> server start --detach',
     '<%= config.bin %> server start --port 8080 --host 0.0.0.0 --data-dir /var/lib/ctl',
@@ -51,7 +52,7 @@ user --step-uid / --step-gid (default ${DEFAULT_STEP_ID}, nobody / nogroup; a de
     'pod-ttl': Flags.string({ summary: `Keep finished Pods this long before deleting them (with --gc-when-complete): 10m, 1h (default ${d.podTtl})`, env: 'CTL_POD_TTL' }),
     'storage-class': Flags.string({ summary: 'Storage class of volume claims whose volume names none (default: the cluster\'s default class)', env: 'CTL_STORAGE_CLASS' }),
     'advertise-url': Flags.string({ summary: 'The control plane\'s URL as steps reach it, given to each step as CTL_SERVER (default: its own URL with the local runtime, none with kubernetes)', env: 'CTL_ADVERTISE_URL' }),
-    'master-key-file': Flags.string({ summary: 'File holding the master key that seals secrets; created 0600 when missing (default $CTL_HOME/keys/…, outside the data folder)', env: 'CTL_MASTER_KEY_FILE' }),
+    'master-key-file': Flags.string({ summary: 'File holding the master key that seals secrets; created 0600 when missing (default $CTL_HOME/keys/…, outside the data folder); with the local runtime never below /usr, /bin, /sbin, /lib*, /etc or /opt, which steps see', env: 'CTL_MASTER_KEY_FILE' }),
     // Bounds (1 to MAX_STEP_ID, never 0) are checked in resolveServerSettings, whose message says why.
     'step-uid': Flags.integer({ summary: `Local runtime under a root control plane: host uid every step runs as, never 0 (a root control plane never runs a step as root) (default ${DEFAULT_STEP_ID}, nobody)`, env: 'CTL_STEP_UID' }),
     'step-gid': Flags.integer({ summary: `Local runtime under a root control plane: host gid every step runs as, never 0 (default ${DEFAULT_STEP_ID}, nogroup)`, env: 'CTL_STEP_GID' }),

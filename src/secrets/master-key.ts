@@ -48,6 +48,14 @@ export interface LoadedMasterKey {
   notices: string[]
 }
 
+/** The key file loadMasterKey reads (or creates) with these options, absolute; undefined when the key comes from CTL_MASTER_KEY. */
+export function masterKeyFileOf(opts: MasterKeyOptions): string | undefined {
+  const env = opts.env ?? process.env
+  const fromEnv = env[MASTER_KEY_ENV]
+  if (fromEnv !== undefined && fromEnv !== '') return undefined
+  return path.resolve(opts.file ?? defaultMasterKeyFile(path.resolve(opts.dataDir), env))
+}
+
 /**
  * The master key: CTL_MASTER_KEY (base64 or hex of 32 bytes) when set, else the key file (see
  * MasterKeyOptions.file), created with a random key (0600, in a 0700 folder) when missing and allowed.
@@ -67,7 +75,7 @@ export function loadMasterKey(opts: MasterKeyOptions): LoadedMasterKey {
     if (fs.existsSync(legacy)) notices.push(`warning: ${legacy} is a master key file inside the data folder (${MASTER_KEY_ENV} is used instead): move it elsewhere or delete it`)
     return { key, source: 'env', notices }
   }
-  const file = path.resolve(opts.file ?? defaultMasterKeyFile(dataDir, env))
+  const file = masterKeyFileOf({ ...opts, env })!
   if (isInside(dataDir, file)) {
     notices.push(`warning: the master key file ${file} lies inside the data folder ${dataDir}: a copy of the data folder can decrypt its secrets; keep the key elsewhere (--master-key-file)`)
   }

@@ -5,13 +5,14 @@ import { join } from 'node:path'
 import type { AddressInfo } from 'node:net'
 import { openSqliteStore } from '../store/index.js'
 import type { Store } from '../store/types.js'
-import { createLocalRuntime } from '../runtime/local/index.js'
+import { createLocalRuntime, shownToSteps } from '../runtime/local/index.js'
 import type { Runtime } from '../runtime/types.js'
 import { CtlError } from '../errors.js'
 import { createEngine } from '../engine/engine.js'
 import { buildApp } from './app.js'
 import { createStoreLauncher } from '../engine/launch.js'
 import { KEY_CHECK_META, loadMasterKey, SecretBox, verifyMasterKey } from '../secrets/crypto.js'
+import { masterKeyFileOf } from '../secrets/master-key.js'
 import { RunRedactions } from '../secrets/redact.js'
 import { secretRevealer } from './secrets.js'
 import { ADMIN_KEY_FILE, SERVER_INFO_FILE, SERVER_LOG_FILE } from './process.js'
@@ -42,7 +43,10 @@ export interface ControlPlaneOptions {
   /** The control plane's URL as steps reach it, given to each as CTL_SERVER. Default: its own URL with the local
       runtime (steps run on this machine); none with Kubernetes (set it to the Service's in-cluster URL). */
   advertiseUrl?: string
-  /** The master key file (see src/secrets/master-key.ts); default $CTL_HOME/keys/…, outside the data folder. */
+  /**
+   * The master key file (see src/secrets/master-key.ts); default $CTL_HOME/keys/…, outside the data folder.
+   * Refused with the local runtime when it lies in a system folder its steps see (shownToSteps).
+   */
   masterKeyFile?: string
   /**
    * Local runtime under a root control plane: the host user and group every step runs as, never 0
@@ -169,7 +173,24 @@ function ownerOnlyDataDir(opts: ControlPlaneOptions): void {
   if (opts.logFile) closeSync(openSync(opts.logFile, 'a', 0o600))
 }
 
+/**
+ * With the local runtime, a master key file in a system folder that bubblewrap shows every step (read-only)
+ * is refused before anything is read or created: under a control plane running as an ordinary user each step
+ * runs as that user and could read it. Checked whoever runs the control plane, so that a setting does not
+ * turn unsafe when the control plane later runs as another user.
+ */
+function refuseKeyShownToSteps(opts: ControlPlaneOptions): void {
+  if ((opts.runtime ?? 'local') !== 'local') return
+  const file = masterKeyFileOf({ dataDir: opts.dataDir, file: opts.masterKeyFile })
+  const folder = file === undefined ? undefined : shownToSteps(file)
+  if (folder === undefined) return
+  throw new CtlError('E_USAGE', `the master key file ${file} lies in ${folder}, which local steps see (read-only): a step could read the key and decrypt every secret; `
+    + 'keep the key outside /usr, /bin, /sbin, /lib*, /etc and /opt, e.g. the default $CTL_HOME/keys (--master-key-file, CTL_MASTER_KEY_FILE or masterKeyFile in the server config), '
+    + 'or give the key itself in CTL_MASTER_KEY')
+}
+
 export async function startControlPlane(opts: ControlPlaneOptions): Promise<ControlPlane> {
+  refuseKeyShownToSteps(opts)
   ownerOnlyDataDir(opts)
   const store = openSqliteStore(join(opts.dataDir, 'ctl.db'))
   let engine: ReturnType<typeof createEngine> | undefined

@@ -26,6 +26,45 @@ import { mountSource, type MadeFolder } from './beneath.js'
 /** Host folders shown read-only at their own path, when they exist. */
 const SYSTEM_FOLDERS = ['/usr', '/bin', '/sbin', '/lib', '/lib32', '/lib64', '/libx32', '/etc', '/opt']
 
+/**
+ * The system folder (one of SYSTEM_FOLDERS, as named there) whose content bubblewrap steps see at `p`,
+ * read-only, or undefined when none shows it. Real paths are compared, so that a link on the way (/bin
+ * is often one to /usr/bin; a folder linked into /etc) counts where it leads; the part of `p` that does
+ * not exist yet is taken as written, below the real path of what exists. For files that steps must never
+ * read, such as the master key (a step under an ordinary user's control plane runs as that user).
+ */
+export function shownToSteps(p: string): string | undefined {
+  const real = realPathSoFar(path.resolve(p))
+  for (const folder of SYSTEM_FOLDERS) {
+    let shown: string
+    try {
+      shown = fs.realpathSync(folder)
+    } catch {
+      continue // not on this machine
+    }
+    if (isUnder(real, shown)) return folder
+  }
+  return undefined
+}
+
+/** `p` with every link that exists resolved, its missing tail kept as written (a dangling link leads where it points). */
+function realPathSoFar(p: string, hops = 0): string {
+  const missing: string[] = []
+  for (let dir = p; ; dir = path.dirname(dir)) {
+    try {
+      return path.join(fs.realpathSync(dir), ...missing)
+    } catch {}
+    try {
+      // A link whose target is missing: where it would lead (bounded, as the kernel bounds link chains).
+      if (hops < 40 && fs.lstatSync(dir).isSymbolicLink()) {
+        return path.join(realPathSoFar(path.resolve(path.dirname(dir), fs.readlinkSync(dir)), hops + 1), ...missing)
+      }
+    } catch {}
+    if (path.dirname(dir) === dir) return p
+    missing.unshift(path.basename(dir))
+  }
+}
+
 type HostEntry = { path: string; kind: 'bind' } | { path: string; kind: 'symlink'; target: string }
 
 /** What of the host every sandbox of this runtime shows; looked up once, not per step. */
