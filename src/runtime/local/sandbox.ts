@@ -5,9 +5,9 @@
 
 import { spawnSync } from 'node:child_process'
 import fs from 'node:fs'
-import os from 'node:os'
 import path from 'node:path'
 import { CtlError } from '../../errors.js'
+import { ctlHome as defaultCtlHome } from '../../home.js'
 import type { RuntimeInfo } from '../types.js'
 import { describeSandboxHost, type SandboxHost } from './bwrap.js'
 import { HostAccess, type StepUser } from './identity.js'
@@ -74,7 +74,7 @@ function probeBwrap(bwrapPath: string, user: StepUser | undefined): string | und
 export function chooseSandbox(opts: SandboxOptions, stateDir: string): Sandbox {
   const wanted = opts.sandbox ?? 'auto'
   const dataDir = path.resolve(opts.dataDir ?? path.dirname(stateDir))
-  const ctlHome = opts.ctlHome ?? (process.env.CTL_HOME?.trim() ? process.env.CTL_HOME : path.join(os.homedir(), '.ctl'))
+  const ctlHome = opts.ctlHome ?? defaultCtlHome()
   // A root control plane never runs a step as root: it spawns it as an unprivileged host user.
   const stepUser: StepUser | undefined = process.getuid?.() === 0 ? { uid: opts.stepUid ?? DEFAULT_STEP_ID, gid: opts.stepGid ?? DEFAULT_STEP_ID } : undefined
   if (stepUser && (stepUser.uid === 0 || stepUser.gid === 0)) throw new CtlError('E_USAGE', 'the local runtime\'s stepUid and stepGid (--step-uid, --step-gid) must not be 0: steps never run as root')
