@@ -124,7 +124,7 @@ describe('runs', () => {
     expect(get.code).toBe(0)
     expect(get.stdout).toMatch(/JOB NAME \| STACK\s+\| JOB TITLE\s+\| JOB DEPENDENCIES/)
     expect(get.stdout).toMatch(/validate \| container \| Validate extracted data\s+\| extract/)
-    expect(get.stdout).toMatch(/RUN ID\s+\| TRIGGER \| RUNTIME\s+\| PROGRESS \| STARTED/)
+    expect(get.stdout).toMatch(/RUN ID\s+\| TRIGGER \| RUNTIME\s+\| PROGRESS\s+\| STARTED/)
     expect(get.stdout).toMatch(/\| manual\s+\| succeeded \| 3 succeeded, 0 failed, 0 skipped of 3 steps/)
     expect(get.stdout).toMatch(/NODE NAME\s+\| JOB NAME \| POD NAME/)
     expect(get.stdout).toMatch(/RECENT RUNS/)
