@@ -106,6 +106,24 @@ describe('waitForRun', () => {
     expect(last).toMatch(/after\s+\| succeeded \| 1/)
   }, 30_000)
 
+  it('on a terminal shows a step kept by runtime retry with the run it comes from, and counts a skip apart', async () => {
+    const wf = workflow('kept-tty', { ok: 'echo ok', bad: 'if [ -f /state/kept-tty ]; then exit 0; fi; touch /state/kept-tty; exit 7', last: 'true' })
+    const dag = (wf.spec as { dag: Record<string, unknown>[] }).dag
+    dag[1]!.spec = { ...(dag[1]!.spec as object), use: { volumes: [{ id: 'flakes-tty', directory: '/state', readOnly: false }] } }
+    dag[2]!.depends = ['bad']
+    await s.client.apply('public', [doc(volume('flakes-tty')), doc(wf)])
+    const firstRun = await runOf('kept-tty')
+    const failed = await waitForRun(s.client, firstRun, bufferIo(true), { pollMs: 20 })
+    expect(failed.progress).toBe('1 succeeded, 1 failed, 1 skipped of 3 steps')
+    const retry = await s.client.retry({ workspace: 'public', type: 'workflow', name: 'kept-tty' })
+    const io = bufferIo(true)
+    expect((await waitForRun(s.client, retry.id, io, { pollMs: 20 })).run.state).toBe('succeeded')
+    const last = io.text().split(/\x1b\[\d+A\x1b\[J/).at(-1)!
+    expect(last).toMatch(/^run \S+: succeeded \(3 succeeded, 0 failed, 0 skipped of 3 steps\)\n/)
+    expect(last).toMatch(new RegExp(`ok\\s+\\| succeeded \\| 1\\s+\\|\\s+\\| kept from ${firstRun}\\n`))
+    expect(last).toMatch(/bad\s+\| succeeded \| 1\s+\| \S+\s+\|\s*\n/)
+  }, 30_000)
+
   it('in a CI log tells every attempt of a retried step with why it ended, even one that ended between two looks', async () => {
     await s.client.apply('public', [doc(volume('flakes-ci')), doc(flakyWorkflow('flaky-ci', 'flakes-ci'))])
     const io = bufferIo(false)
