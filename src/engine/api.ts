@@ -11,7 +11,7 @@ export interface RunDetail {
   run: RunRecord
   /** Every attempt of every step, ordered by step then attempt. */
   steps: StepRunRecord[]
-  /** `done/total`, counting succeeded and skipped steps as done. */
+  /** `1 succeeded, 1 failed, 1 skipped of 3 steps` (progressOf in dag.ts). */
   progress: string
   /** Per running attempt (step run id): what the runtime reports now, when it can tell cheaply (e.g. a Pod still
       Pending with the scheduler's message). */

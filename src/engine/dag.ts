@@ -149,9 +149,15 @@ export function stepsToRerun(steps: readonly DagStep[], states: ReadonlyMap<stri
   return rerun
 }
 
-/** The progress column: succeeded and skipped steps count as done. */
+/**
+ * The progress of a run, each end counted on its own (a skipped step is no success):
+ * `1 succeeded, 1 failed, 1 skipped of 3 steps`, plus running and cancelled steps when there are any.
+ */
 export function progressOf(states: Iterable<StepState>, total: number): string {
-  let done = 0
-  for (const s of states) if (s === 'succeeded' || s === 'skipped') done++
-  return `${done}/${total}`
+  const n: Record<StepState, number> = { pending: 0, running: 0, succeeded: 0, failed: 0, skipped: 0, cancelled: 0 }
+  for (const s of states) n[s]++
+  const parts = [`${n.succeeded} succeeded`, `${n.failed} failed`, `${n.skipped} skipped`]
+  if (n.cancelled) parts.push(`${n.cancelled} cancelled`)
+  if (n.running) parts.push(`${n.running} running`)
+  return `${parts.join(', ')} of ${total} step${total === 1 ? '' : 's'}`
 }

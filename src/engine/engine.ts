@@ -201,7 +201,8 @@ export function createEngine(opts: EngineOptions): Engine {
       const rerun = stepsToRerun(workflow.workflow.dag, states)
       if (rerun.size === 0) throw new CtlError('E_CONFLICT', `run ${run.id} succeeded completely: nothing to retry`)
       const keep = new Map<string, string>()
-      for (const step of workflow.workflow.dag) if (!rerun.has(step.name)) keep.set(step.name, run.id)
+      // A step this run had itself kept points past it, to the run that really ran it.
+      for (const step of workflow.workflow.dag) if (!rerun.has(step.name)) keep.set(step.name, latest.get(step.name)?.keptFrom ?? run.id)
       ctx.logger.info('retry requested', { runId: run.id, by })
       return reconciler.createRun(resource, { trigger: 'retry', retryOf: run.id, revision: run.revision }, keep)
     },

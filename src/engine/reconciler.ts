@@ -108,7 +108,8 @@ export class Reconciler {
       retryOf: request.retryOf,
       steps: workflow.workflow.dag.map((s) => s.name),
     })
-    // retryRun: steps that succeeded in the earlier run are carried over, not run again.
+    // retryRun: steps that succeeded in the earlier run are carried over, not run again;
+    // keptFrom names the run that ran them, whose log lines the new run shows for them.
     if (keep) {
       const now = this.ctx.now().toISOString()
       for (const s of steps) {
@@ -116,7 +117,7 @@ export class Reconciler {
         if (from === undefined) continue
         await store.updateStepRun(
           s.id,
-          { state: 'succeeded', exitCode: 0, reason: 'Reused', message: `succeeded in run ${from}`, startedAt: now, finishedAt: now },
+          { state: 'succeeded', exitCode: 0, reason: 'Reused', message: `kept from ${from}`, keptFrom: from, startedAt: now, finishedAt: now },
           ['pending'],
         )
       }

@@ -205,10 +205,11 @@ export interface StepRunRow {
   created_at: string
   started_at: string | null
   finished_at: string | null
+  kept_from: string | null
 }
 
 export const STEP_RUN_COLUMNS =
-  'id, run_id, step, attempt, state, exit_code, reason, message, runtime_handle, log_offset, log_seq, not_before, created_at, started_at, finished_at'
+  'id, run_id, step, attempt, state, exit_code, reason, message, runtime_handle, log_offset, log_seq, not_before, created_at, started_at, finished_at, kept_from'
 
 export function toStepRun(row: StepRunRow): StepRunRecord {
   const s: StepRunRecord = {
@@ -228,6 +229,7 @@ export function toStepRun(row: StepRunRow): StepRunRecord {
   if (row.not_before !== null) s.notBefore = row.not_before
   if (row.started_at !== null) s.startedAt = row.started_at
   if (row.finished_at !== null) s.finishedAt = row.finished_at
+  if (row.kept_from !== null) s.keptFrom = row.kept_from
   return s
 }
 

@@ -203,6 +203,7 @@ const STEP_COLUMNS: Record<keyof StepRunPatch, string> = {
   notBefore: 'not_before',
   startedAt: 'started_at',
   finishedAt: 'finished_at',
+  keptFrom: 'kept_from',
 }
 
 export async function updateStepRun(

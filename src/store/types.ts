@@ -131,6 +131,8 @@ export interface StepRunRecord {
   createdAt: string
   startedAt?: string
   finishedAt?: string
+  /** Set on a step `runtime retry` carried over: the run whose attempts ran it (and hold its log lines). */
+  keptFrom?: string
 }
 
 export type StepRunPatch = Partial<Omit<StepRunRecord, 'id' | 'runId' | 'step' | 'attempt' | 'createdAt' | 'logSeq'>>

@@ -56,7 +56,7 @@ describe('the quick start on the embedded default', () => {
     expect(r.code).toBe(0)
     expect(r.stdout).toContain('applying(public) customer-data:v1:volume...created')
     expect(r.stdout).toContain('applying(public) customer-batch-pipeline:v2alpha:workflow...created')
-    expect(r.stdout).toMatch(/run r-\S+ of customer-batch-pipeline succeeded in [\d.]+s \(3\/3 steps\)/)
+    expect(r.stdout).toMatch(/run r-\S+ of customer-batch-pipeline succeeded in [\d.]+s \(3 succeeded, 0 failed, 0 skipped of 3 steps\)/)
   })
 
   it('shows only the extract step\'s output with --container extract, and publish read what extract wrote', async () => {
@@ -124,8 +124,8 @@ describe('runs', () => {
     expect(get.code).toBe(0)
     expect(get.stdout).toMatch(/JOB NAME \| STACK\s+\| JOB TITLE\s+\| JOB DEPENDENCIES/)
     expect(get.stdout).toMatch(/validate \| container \| Validate extracted data\s+\| extract/)
-    expect(get.stdout).toMatch(/RUN ID\s+\| TRIGGER \| RUNTIME\s+\| PROGRESS \| STARTED/)
-    expect(get.stdout).toMatch(/\| manual\s+\| succeeded \| 3\/3/)
+    expect(get.stdout).toMatch(/RUN ID\s+\| TRIGGER \| RUNTIME\s+\| PROGRESS\s+\| STARTED/)
+    expect(get.stdout).toMatch(/\| manual\s+\| succeeded \| 3 succeeded, 0 failed, 0 skipped of 3 steps/)
     expect(get.stdout).toMatch(/NODE NAME\s+\| JOB NAME \| POD NAME/)
     expect(get.stdout).toMatch(/RECENT RUNS/)
     expect(get.stdout).toMatch(/runtime: local \((bubblewrap sandbox|plain processes: bubblewrap is not installed)\)/)
@@ -138,7 +138,7 @@ describe('runs', () => {
     const file = manifestFile('flaky.yaml', failing)
     const r = await ctl(['apply', '-f', file, '--wait'])
     expect(r.code).toBe(1)
-    expect(r.stdout).toMatch(/crunch failed/)
+    expect(r.stdout).toMatch(/crunch-1 failed \S+: exit code 3/)
     expect(r.stdout).toMatch(/report skipped/)
     expect(r.stdout).toMatch(/run r-\S+ of flaky-pipeline failed/)
     expect(r.stderr).toContain('see the logs: ctl resource log -t workflow -n flaky-pipeline')

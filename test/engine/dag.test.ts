@@ -145,9 +145,11 @@ describe('outcomeOf / progressOf / isTerminalStepState', () => {
     expect(outcomeOf(['succeeded', 'skipped'])).toBe('failed')
     expect(outcomeOf([])).toBe('succeeded')
   })
-  it('counts succeeded and skipped as done', () => {
-    expect(progressOf(['succeeded', 'skipped', 'failed', 'running'], 4)).toBe('2/4')
-    expect(progressOf([], 0)).toBe('0/0')
+  it('counts succeeded, failed and skipped steps each on its own (a skip is no progress)', () => {
+    expect(progressOf(['succeeded', 'failed', 'skipped'], 3)).toBe('1 succeeded, 1 failed, 1 skipped of 3 steps')
+    expect(progressOf(['succeeded', 'skipped', 'failed', 'running', 'pending'], 5)).toBe('1 succeeded, 1 failed, 1 skipped, 1 running of 5 steps')
+    expect(progressOf(['cancelled'], 1)).toBe('0 succeeded, 0 failed, 0 skipped, 1 cancelled of 1 step')
+    expect(progressOf([], 0)).toBe('0 succeeded, 0 failed, 0 skipped of 0 steps')
   })
   it('knows terminal states', () => {
     expect(['pending', 'running'].map((x) => isTerminalStepState(x as StepState))).toEqual([false, false])

@@ -63,7 +63,7 @@ describe('suspend and resume', () => {
     expect(await stepState(run.id, 'b')).toBe('pending')
     expect(await stepState(run.id, 'c')).toBe('pending')
     expect((await h.store.getRun(run.id))?.state).toBe('suspended')
-    expect((await h.engine.runDetail(run.id))?.progress).toBe('1/3')
+    expect((await h.engine.runDetail(run.id))?.progress).toBe('1 succeeded, 0 failed, 0 skipped of 3 steps')
 
     const resumed = await h.engine.resumeRuns(r, 'bob')
     expect(resumed.map((x) => [x.id, x.state])).toEqual([[run.id, 'running']])

@@ -25,7 +25,7 @@ describe('runs through the engine', () => {
     const applyRun = await firstRun('hello')
     const done = await waitForRunEnd(t.client, applyRun)
     expect(done.run).toMatchObject({ state: 'succeeded', trigger: 'apply' })
-    expect(done.progress).toBe('1/1')
+    expect(done.progress).toBe('1 succeeded, 0 failed, 0 skipped of 1 step')
     expect(done.steps.map((s) => s.step)).toEqual(['greet'])
 
     const manual = await t.client.runNow(ref('hello'))

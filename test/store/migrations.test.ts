@@ -92,3 +92,18 @@ describe('migrations', () => {
     expect(() => open('/nonexistent-dir/for/sure/ctl.db')).toThrow(expect.objectContaining({ code: 'E_UNAVAILABLE' }))
   })
 })
+
+describe('migration 5 (step_kept_from)', () => {
+  it('adds the kept_from column to a database made by the migrations before it, existing step runs keeping none', () => {
+    const file = tempDbFile()
+    new SqliteDb(file, {}, MIGRATIONS.filter((m) => m.version < 5)).close()
+    const before = new Database(file)
+    expect((before.prepare('PRAGMA table_info(step_runs)').all() as { name: string }[]).map((c) => c.name)).not.toContain('kept_from')
+    before.close()
+    const db = new SqliteDb(file)
+    const cols = db.raw.prepare('PRAGMA table_info(step_runs)').all() as { name: string; type: string }[]
+    expect(cols.find((c) => c.name === 'kept_from')).toMatchObject({ type: 'TEXT' })
+    db.close()
+    expect(versions(file).at(-1)).toEqual({ version: 5, name: 'step_kept_from' })
+  })
+})

@@ -143,7 +143,7 @@ export class ApplyVerb {
       this.io.out(`waiting for run ${run.id} of ${r.name}...`)
       const detail = await waitForRun(session.client, run.id, this.io)
       const took = detail.run.startedAt && detail.run.finishedAt ? ` in ${((Date.parse(detail.run.finishedAt) - Date.parse(detail.run.startedAt)) / 1000).toFixed(1)}s` : ''
-      this.io.out(`run ${run.id} of ${r.name} ${detail.run.state}${took} (${detail.progress} steps)`)
+      this.io.out(`run ${run.id} of ${r.name} ${detail.run.state}${took} (${detail.progress})`)
       if (detail.run.state !== 'succeeded') {
         exit = 1
         this.io.err(`see the logs: ctl resource log -t workflow -n ${r.name}${r.workspace && r.workspace !== 'public' ? ` -w ${r.workspace}` : ''} --run ${run.id}`)

@@ -51,7 +51,9 @@ const RULE = '-------------------LOGS-------------------'
 
 function header(step: StepRunRecord): string {
   const error = step.state === 'failed' ? [step.reason, step.message].filter(Boolean).join(': ') : ''
-  return renderTable(['NODE NAME', 'CONTAINER NAME', 'ERROR'], [[`${step.step}-${step.attempt}`, step.step, error]]) + RULE
+  // A step `runtime retry` carried over did not run again: the lines that follow are the earlier run's.
+  const kept = step.keptFrom ? `kept from ${step.keptFrom}: its log there\n` : ''
+  return renderTable(['NODE NAME', 'CONTAINER NAME', 'ERROR'], [[`${step.step}-${step.attempt}`, step.step, error]]) + kept + RULE
 }
 
 export interface LogWriter {

@@ -9,7 +9,7 @@ import type { Io } from '../io.js'
 import { formatDuration } from '../../duration.js'
 import { renderTable, toJson, toYaml, type OutputFormat } from '../output.js'
 import type { Session } from './session.js'
-import { latestAttempts, waitForRun } from './wait.js'
+import { endReason, everyAttempt, waitForRun } from './wait.js'
 
 export interface RuntimeTarget {
   name: string
@@ -106,11 +106,12 @@ async function printRuntime(session: Session, o: RuntimeGetOptions, io: Io): Pro
   if (run.run.lateBySeconds) io.out(`this run started late: scheduled for ${run.run.scheduledAt}, ${formatDuration(run.run.lateBySeconds * 1000)} late (the control plane was down)`)
   // A running attempt the runtime still reports Pending (an unschedulable Pod, an image being pulled) shows as
   // `pending`, with the runtime's reason (the scheduler's message) in MESSAGE.
-  const nodes = latestAttempts(run.steps).map((s) => {
+  // Every attempt is a node of its own: a retried step shows why each earlier attempt ended, a kept one where from.
+  const nodes = everyAttempt(run.steps).map((s) => {
     const h = handleOf(s)
     const live = run.live?.[s.id]
     const phase = s.state === 'running' && live?.phase === 'Pending' ? 'pending' : s.state
-    return [`${s.step}-${s.attempt}`, s.step, h.id ?? '', processType(h.data.mode), h.data.image ?? '', phase, live?.message ?? (s.state === 'failed' ? (s.message ?? '') : '')]
+    return [`${s.step}-${s.attempt}`, s.step, h.id ?? '', processType(h.data.mode), h.data.image ?? '', phase, live?.message ?? endReason(s)]
   })
   const withMessage = nodes.some((n) => n[6])
   io.out(
@@ -219,6 +220,6 @@ export async function runRuntimeRetry(session: Session, t: RuntimeTarget, runId:
 
 async function finish(session: Session, run: RunRecord, io: Io): Promise<number> {
   const detail = await waitForRun(session.client, run.id, io)
-  io.out(`run ${run.id} ${detail.run.state} (${detail.progress} steps)`)
+  io.out(`run ${run.id} ${detail.run.state} (${detail.progress})`)
   return detail.run.state === 'succeeded' ? 0 : 1
 }

@@ -14,29 +14,55 @@ export interface WaitOptions {
 
 /** Latest attempt of each step, in the order the steps started (not yet started ones last). */
 export function latestAttempts(steps: readonly StepRunRecord[]): StepRunRecord[] {
-  const byStep = new Map<string, StepRunRecord>()
+  const latest = new Map<string, StepRunRecord>()
+  for (const s of everyAttempt(steps)) latest.set(s.step, s)
+  return [...latest.values()]
+}
+
+/** Every attempt of every step: steps in the order they first started (not yet started ones last), attempts in order. */
+export function everyAttempt(steps: readonly StepRunRecord[]): StepRunRecord[] {
   const firstStart = new Map<string, string>()
   for (const s of steps) {
-    const seen = byStep.get(s.step)
-    if (!seen || s.attempt > seen.attempt) byStep.set(s.step, s)
     const started = s.startedAt
     if (started && (!firstStart.has(s.step) || started < firstStart.get(s.step)!)) firstStart.set(s.step, started)
   }
   const key = (s: StepRunRecord): string => firstStart.get(s.step) ?? '\uffff'
-  return [...byStep.values()].sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : a.step.localeCompare(b.step)))
+  return [...steps].sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : a.step !== b.step ? a.step.localeCompare(b.step) : a.attempt - b.attempt))
+}
+
+/** Why an attempt ended as it did (`exit code 7`, `kept from r-...`), or '' when there is nothing to say. */
+export function endReason(s: StepRunRecord): string {
+  if (s.keptFrom) return `kept from ${s.keptFrom}`
+  if (s.state !== 'failed' && s.state !== 'cancelled') return ''
+  // The engine's plain exit is reason Error with message `exit code N`: the message says it all.
+  if (!s.reason || s.reason === 'Error') return s.message ?? s.reason ?? ''
+  return s.message ? `${s.reason}: ${s.message}` : s.reason
 }
 
 export function stepDuration(step: StepRunRecord, now: number): string {
-  if (!step.startedAt) return ''
+  if (!step.startedAt || step.keptFrom) return ''
   const end = step.finishedAt ? Date.parse(step.finishedAt) : now
   return formatDuration(end - Date.parse(step.startedAt))
 }
 
+/** One row per attempt, so a retried step shows why each earlier attempt ended. */
 export function stepTable(detail: RunDetail, now: number): string {
   return renderTable(
     ['STEP', 'STATE', 'ATTEMPT', 'DURATION', 'REASON'],
-    latestAttempts(detail.steps).map((s) => [s.step, s.state, s.attempt, stepDuration(s, now), s.state === 'failed' ? s.reason ?? '' : '']),
+    everyAttempt(detail.steps).map((s) => [s.step, s.state, s.attempt, stepDuration(s, now), endReason(s)]),
   )
+}
+
+/**
+ * The CI log line of an attempt's state: attempts are named as `runtime get` names its nodes (`flaky-2`);
+ * a step that never ran (skipped, cancelled while pending, kept from an earlier run) by its name.
+ */
+export function attemptLine(s: StepRunRecord, now: number): string {
+  const ran = s.startedAt !== undefined && !s.keptFrom
+  const name = ran ? `${s.step}-${s.attempt}` : s.step
+  const took = s.state === 'running' ? '' : stepDuration(s, now)
+  const why = endReason(s)
+  return `${name} ${s.state}${took ? ` ${took}` : ''}${why ? `: ${why}` : ''}`
 }
 
 /** Follows the run; returns its final detail. */
@@ -62,16 +88,13 @@ export async function waitForRun(client: CtlClient, runId: string, io: Io, opts:
         io.out(`run ${runId} ${detail.run.state === 'suspended' ? 'suspended' : 'resumed'}`)
       }
       runState = detail.run.state
-      for (const s of latestAttempts(detail.steps)) {
+      // Every attempt, not only the latest: an attempt that failed between two looks is still told.
+      for (const s of everyAttempt(detail.steps)) {
         const key = `${s.step}#${s.attempt}`
-        const state = s.state
-        if (seen.get(key) === state) continue
-        seen.set(key, state)
-        if (state === 'pending' && s.attempt === 1) continue
-        const extra = state === 'running' ? '' : stepDuration(s, now())
-        const attempt = s.attempt > 1 ? ` (attempt ${s.attempt})` : ''
-        const reason = state === 'failed' && s.reason ? `: ${s.reason}${s.message ? ` ${s.message}` : ''}` : ''
-        io.out(`${s.step}${attempt} ${state}${extra ? ` ${extra}` : ''}${reason}`)
+        if (seen.get(key) === s.state) continue
+        seen.set(key, s.state)
+        if (s.state === 'pending') continue
+        io.out(attemptLine(s, now()))
       }
     }
     if (done) return detail

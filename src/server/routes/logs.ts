@@ -77,9 +77,57 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
   })
 }
 
-async function* readOnce(store: Store, query: LogQuery): AsyncGenerator<string | Uint8Array> {
-  if (query.tail === 0) return
-  yield* wireChunks(store, query, new LogEncoder(), () => undefined)
+/** Where one step attempt's lines are stored. */
+interface LogSource {
+  runId: string
+  step: string
+  attempt: number
+}
+
+/**
+ * A step `runtime retry` carried over ran in an earlier run of the same workflow (keptFrom):
+ * its lines are those of that run's last attempt of the step. The caller was authorized for
+ * the run asked for; the earlier run is of the same resource (the engine sets keptFrom from the
+ * retried run only, checked here again), so it reveals nothing the caller may not read.
+ */
+class KeptSources {
+  private readonly origins = new Map<string, Promise<StepRunRecord[]>>()
+  constructor(private readonly store: Store, private readonly run: RunRecord) {}
+
+  async of(s: StepRunRecord): Promise<LogSource | undefined> {
+    if (!s.keptFrom) return undefined
+    let steps = this.origins.get(s.keptFrom)
+    if (!steps) {
+      const from = s.keptFrom
+      steps = (async () => {
+        const origin = await this.store.getRun(from)
+        return origin && origin.resourceId === this.run.resourceId ? this.store.listStepRuns(from) : []
+      })()
+      this.origins.set(from, steps)
+    }
+    const last = (await steps).filter((o) => o.step === s.step).at(-1)
+    // Gone (a run past retention): the kept step has no lines to show.
+    return last ? { runId: last.runId, step: last.step, attempt: last.attempt } : { runId: s.keptFrom, step: s.step, attempt: 0 }
+  }
+}
+
+async function* readOnce(store: Store, run: RunRecord, q: LogsQuery): AsyncGenerator<string | Uint8Array> {
+  if (q.tail === 0) return
+  const query: LogQuery = { runId: run.id, step: q.step, attempt: q.attempt, afterSeq: q.afterSeq, tail: q.tail }
+  const steps = (await store.listStepRuns(run.id)).filter(
+    (s) => (q.step === undefined || s.step === q.step) && (q.attempt === undefined || s.attempt === q.attempt),
+  )
+  const encoder = new LogEncoder()
+  // No kept step among them (the common case): one query over the run, stored chunks passed through.
+  if (!steps.some((s) => s.keptFrom)) {
+    yield* wireChunks(store, query, encoder, () => undefined)
+    return
+  }
+  const kept = new KeptSources(store, run)
+  for (const s of steps) {
+    const source = (await kept.of(s)) ?? { runId: run.id, step: s.step, attempt: s.attempt }
+    yield* wireChunks(store, { ...query, ...source }, encoder, () => undefined)
+  }
 }
 
 const isFinalRun = (run: RunRecord): boolean => FINAL_RUN_STATES.includes(run.state)
@@ -88,6 +136,7 @@ const isFinalStep = (s: StepRunRecord): boolean => FINAL_STEP_STATES.includes(s.
 async function* follow(store: Store, run: RunRecord, q: LogsQuery, signal: AbortSignal, pollMs: number): AsyncGenerator<string | Uint8Array> {
   const cursors = new Map<string, number>()
   const encoder = new LogEncoder()
+  const kept = new KeptSources(store, run)
   let retryLimit: number | undefined
   const attemptsAllowed = async (): Promise<number> => {
     if (retryLimit === undefined) {
@@ -116,6 +165,19 @@ async function* follow(store: Store, run: RunRecord, q: LogsQuery, signal: Abort
     for (const s of steps) {
       const k = `${s.step}\0${s.attempt}`
       const last = cursors.get(k)
+      const source = await kept.of(s)
+      if (source) {
+        // A kept step ended in its earlier run: its lines are sent once, whole.
+        if (last !== undefined) continue
+        cursors.set(k, Number.MAX_SAFE_INTEGER)
+        if (q.tail === 0) continue
+        for await (const chunk of wireChunks(store, { ...source, afterSeq: q.afterSeq, tail: q.tail }, encoder, () => undefined)) {
+          sent = true
+          yield chunk
+          if (signal.aborted) return
+        }
+        continue
+      }
       if (last !== undefined && s.logSeq <= last) continue
       if (last === undefined && q.tail === 0) {
         cursors.set(k, s.logSeq)
@@ -171,7 +233,7 @@ export const logsRoutes: FastifyPluginAsync<LogsRoutesOptions> = async (fastify:
     }
     const source = q.follow
       ? follow(store, run, q, closing, opts.pollMs ?? 100)
-      : readOnce(store, { runId: run.id, step: q.step, attempt: q.attempt, afterSeq: q.afterSeq, tail: q.tail })
+      : readOnce(store, run, q)
     reply.header('content-type', 'application/x-ndjson; charset=utf-8')
     reply.header('cache-control', 'no-store')
     // The stream bypasses response serialization; Fastify pipes it with backpressure.
