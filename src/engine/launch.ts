@@ -212,6 +212,7 @@ export function createStoreLauncher(opts: StoreLauncherOptions): StepLauncher {
         volumeDirs,
         volumes,
         timeoutSeconds: step.timeoutSeconds,
+        owner: resource.owner,
       }
     },
   }

@@ -43,6 +43,8 @@ export interface StepLaunch {
   redact?: string[]
   /** Overrides pod.spec.activeDeadlineSeconds; the runtime enforces it. */
   timeoutSeconds?: number
+  /** The ctl user who owns the workflow: the local runtime runs only the trusted owner's steps without a sandbox (see allowUnsandboxed). */
+  owner?: string
 }
 
 /** JSON-serializable: stored by the engine and handed back after a restart. */
@@ -77,6 +79,8 @@ export interface RuntimeInfo {
   name: 'local' | 'kubernetes'
   sandbox: 'bubblewrap' | 'none'
   detail: string
+  /** One line for the operator at start when steps get less isolation than a sandbox (plain processes). */
+  notice?: string
 }
 
 export interface Runtime {
