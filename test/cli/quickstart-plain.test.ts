@@ -1,7 +1,7 @@
 // The README's quick start on a machine without bubblewrap (CTL_BWRAP names a binary that is not
 // there): the steps run as plain processes, the volume at /workspace is the volume's host folder with
 // the path rewritten, and the embedded start says once what isolation the steps get.
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
@@ -38,5 +38,36 @@ describe('the quick start without bubblewrap', () => {
     expect(node.stdout).toMatch(/volume "\S+" at \/workspace is the host folder \S+ \(\/workspace rewritten/)
     const get = await ctl(['runtime', 'get', '-n', 'customer-batch-pipeline'])
     expect(get.stdout).toMatch(/runtime: local \(plain processes: bubblewrap is not installed\)/)
+  })
+})
+
+describe('interpolation leaves scripts to their shell', () => {
+  it('applies a bash script with ${#x} and ${x:0:3} as written (no unset-variable error), and the script prints the right values', async () => {
+    const file = join(home, 'bash-script.yaml')
+    writeFileSync(
+      file,
+      [
+        'version: v2alpha',
+        'name: bash-expansions',
+        'type: workflow',
+        'description: "made by ${WHO_APPLIES}"',
+        'spec:',
+        '  dag:',
+        '    - name: count',
+        '      spec:',
+        '        stack: script',
+        '        stackSpec:',
+        '          interpreter: bash',
+        '          script: |',
+        '            x=abcdef',
+        '            echo "len=${#x} head=${x:0:3} unset=[${NOT_SET_ANYWHERE}] default=${ALSO_UNSET:-dflt}"',
+        '',
+      ].join('\n'),
+    )
+    const r = await runCli(['resource', 'apply', '-f', file, '--wait'], { env: { ...env, WHO_APPLIES: 'ana', NOT_SET_ANYWHERE: undefined }, timeoutMs: 120_000 })
+    expect(r.stderr).not.toContain('NOT_SET_ANYWHERE')
+    expect(r.code).toBe(0)
+    const log = await ctl(['log', '-n', 'bash-expansions'])
+    expect(log.stdout).toContain('len=6 head=abc unset=[] default=dflt')
   })
 })
