@@ -44,6 +44,17 @@ describe('local runtime without a sandbox', () => {
     expect(notes).toContain(`volume "ws" at /workspace is the host folder ${volDir} (/workspace rewritten in the command line, env, workingDir and projected files; also in $CTL_MOUNT_WORKSPACE); readOnly is not enforced`)
   })
 
+  it('resolves a volume\'s subPath inside the volume, made when missing', async () => {
+    const p = pod(
+      { command: ['sh', '-c', 'echo in-sub > /data/f && echo "$CTL_MOUNT_DATA"'], volumeMounts: [{ name: 'ws', mountPath: '/data', subPath: 'a/b' }] },
+      { volumes: [{ name: 'ws', persistentVolumeClaim: { claimName: 'shared' } }] },
+    )
+    const r = await run(rt, launch(p, { volumeDirs: { shared: volDir } }))
+    expect(r.exit.reason).toBe('Completed')
+    expect(texts(r.lines)).toEqual([`${volDir}/a/b`])
+    expect(fs.readFileSync(`${volDir}/a/b/f`, 'utf8')).toBe('in-sub\n')
+  })
+
   it('rewrites a volume path in the script stack\'s script file too', async () => {
     const p = pod(
       {

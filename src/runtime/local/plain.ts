@@ -13,7 +13,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { StartProblem, type StepPlan } from './pod.js'
 import { exists, fileMountDir, realOrSelf, type HostFile, type Layout } from './layout.js'
-import { mountSource } from './beneath.js'
+import { mountSource, type MadeFolder } from './beneath.js'
 
 const escapeRe = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
 
@@ -53,7 +53,8 @@ export function plainLayout(plan: StepPlan, attemptDir: string, opts: PlainOptio
 
   plan.mounts.forEach((m, i) => {
     if (m.kind === 'dir') {
-      const src = mountSource(m) // a subPath never leads out of its volume
+      const made: MadeFolder[] = []
+      const src = mountSource(m, made) // a subPath never leads out of its volume
       if (m.source === 'emptyDir') {
         dirs.push(src)
         sources.push(src)
@@ -61,9 +62,12 @@ export function plainLayout(plan: StepPlan, attemptDir: string, opts: PlainOptio
         map.set(m.mountPath, src)
         return
       }
+      // As with bubblewrap: the step's user owns the volume's folder (not its content), the subPath and the folders made for it.
+      const hostDir = realOrSelf(m.hostDir)
       sources.push(src)
-      owned.push({ path: m.hostDir, root: path.dirname(m.hostDir) })
-      if (src !== m.hostDir) owned.push({ path: src, root: m.hostDir })
+      owned.push({ path: hostDir, root: path.dirname(hostDir) })
+      if (src !== m.hostDir) owned.push({ path: src, root: hostDir })
+      owned.push(...made)
       // The folder already is where the step expects it: nothing to rewrite.
       if (realOrSelf(src) === realOrSelf(m.mountPath)) return
       map.set(m.mountPath, src)
