@@ -212,7 +212,7 @@ export function createStoreLauncher(opts: StoreLauncherOptions): StepLauncher {
         volumeDirs,
         volumes,
         timeoutSeconds: step.timeoutSeconds,
-        owner: resource.owner,
+        owners: [...new Set([resource.owner, ...(scope.appliedBy ? [scope.appliedBy] : [])])],
       }
     },
   }

@@ -43,8 +43,11 @@ export interface StepLaunch {
   redact?: string[]
   /** Overrides pod.spec.activeDeadlineSeconds; the runtime enforces it. */
   timeoutSeconds?: number
-  /** The ctl user who owns the workflow: the local runtime runs only the trusted owner's steps without a sandbox (see allowUnsandboxed). */
-  owner?: string
+  /**
+   * The ctl users whose code the step is: the workflow's owner and who applied the revision it runs. The local
+   * runtime runs a step without a sandbox only when all of them are its trusted owner (see allowUnsandboxed).
+   */
+  owners?: string[]
 }
 
 /** JSON-serializable: stored by the engine and handed back after a restart. */

@@ -138,9 +138,10 @@ export function createLocalRuntime(opts: LocalRuntimeOptions): Runtime {
     let beneath: PathCheck[] = []
     try {
       if (sandboxProblem) throw new StartProblem(sandboxProblem)
-      if (!bwrapPath && !allowUnsandboxed && launch.owner !== undefined && launch.owner !== trustedOwner) {
+      const stranger = launch.owners?.find((o) => o !== trustedOwner)
+      if (!bwrapPath && !allowUnsandboxed && stranger !== undefined) {
         throw new StartProblem(
-          `bubblewrap is ${whyNoSandbox} and the workflow belongs to "${launch.owner}": only ${trustedOwner ? `"${trustedOwner}"` : "the control plane's own user"}'s steps run without a sandbox; install bubblewrap (bwrap), or start the control plane with --allow-unsandboxed to run everyone's steps as plain processes`,
+          `bubblewrap is ${whyNoSandbox} and the workflow belongs to or was applied by "${stranger}": only ${trustedOwner ? `"${trustedOwner}"` : "the control plane's own user"}'s steps run without a sandbox; install bubblewrap (bwrap), or start the control plane with --allow-unsandboxed to run everyone's steps as plain processes`,
         )
       }
       plan = planStep(launch, stepPath, (name) => path.join(attemptDir, 'empty', name))
