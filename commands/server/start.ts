@@ -23,6 +23,8 @@ Settings come from a flag (or its CTL_* variable), else the YAML server config f
 
 A control plane running as root never runs a step as root: with the local runtime every step runs as the host
 user --step-uid / --step-gid (default ${DEFAULT_STEP_ID}, nobody / nogroup; a dedicated unprivileged user is better).
+Without bubblewrap local steps run as plain processes, with no isolation: only workflows owned by the tenant
+admin (admin, the user created at the first start) run, unless --allow-unsandboxed lets everyone's run.
 The master key file must not lie in a folder that local steps see (/usr, /bin, /sbin, /lib*, /etc, /opt).`
   static override examples = [
     '<%= config.bin %> server start --detach',
@@ -57,6 +59,7 @@ The master key file must not lie in a folder that local steps see (/usr, /bin, /
     'step-uid': Flags.integer({ summary: `Local runtime under a root control plane: host uid every step runs as, never 0 (a root control plane never runs a step as root) (default ${DEFAULT_STEP_ID}, nobody)`, env: 'CTL_STEP_UID' }),
     'step-gid': Flags.integer({ summary: `Local runtime under a root control plane: host gid every step runs as, never 0 (default ${DEFAULT_STEP_ID}, nogroup)`, env: 'CTL_STEP_GID' }),
     'cgroup-parent': Flags.string({ summary: 'Local runtime: a delegated cgroup v2 folder (absolute) under which each step gets the cgroup enforcing its memory and cpu limits (default: the control plane\'s own, when it delegates memory and cpu)', env: 'CTL_CGROUP_PARENT' }),
+    'allow-unsandboxed': Flags.boolean({ summary: 'Local runtime without bubblewrap: run every workflow\'s steps as plain processes, without isolation (default: only the tenant admin\'s, the user who started the control plane)', allowNo: true, env: 'CTL_ALLOW_UNSANDBOXED' }),
     'log-retention': Flags.string({ summary: `Keep logs of finished steps this long: 30d, 12h, 90m; 0 keeps them forever (default ${d.logRetention})`, env: 'CTL_LOG_RETENTION' }),
   }
 

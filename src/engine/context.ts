@@ -28,6 +28,8 @@ export interface RunScope {
   resource: ResourceRecord
   /** The workflow as of the run's revision. */
   workflow: WorkflowResource
+  /** Who applied that revision (the owner stays the creator across updates). */
+  appliedBy?: string
 }
 
 /** Builds what the runtime needs to start one attempt of one step (stack, projections, volumes). */

@@ -212,6 +212,7 @@ export function createStoreLauncher(opts: StoreLauncherOptions): StepLauncher {
         volumeDirs,
         volumes,
         timeoutSeconds: step.timeoutSeconds,
+        owners: [...new Set([resource.owner, ...(scope.appliedBy ? [scope.appliedBy] : [])])],
       }
     },
   }

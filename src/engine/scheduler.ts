@@ -242,7 +242,7 @@ export class Scheduler {
     const resource = await store.getResourceById(run.resourceId)
     const revision = await store.getRevision(run.resourceId, run.revision)
     if (!resource || !revision) throw new CtlError('E_NOT_FOUND', `the workflow of run ${run.id} (revision ${run.revision}) no longer exists`)
-    const scope: RunScope = { run, resource, workflow: revision.manifest as WorkflowResource }
+    const scope: RunScope = { run, resource, workflow: revision.manifest as WorkflowResource, appliedBy: revision.createdBy }
     this.scopes.set(run.id, scope)
     return scope
   }

@@ -2,6 +2,24 @@
 // manifests from the environment. It runs on parsed scalars, not on the file
 // text, so a variable's content can never add keys or change the YAML shape.
 
+/**
+ * Keys whose values are command lines (stackSpec `script`, `command`, `arguments`; a stack's own
+ * `command` and `arguments`): left to the step's shell, whose `${#x}` and `${x:0:3}` are not ours,
+ * unless the document opts in with a top-level `interpolate: scripts`.
+ */
+export const SCRIPT_KEYS: ReadonlySet<string> = new Set(['script', 'command', 'arguments'])
+
+/** The top-level `interpolate` value that extends interpolation to command lines. */
+export const INTERPOLATE_SCRIPTS = 'scripts'
+
+/** Maps whose keys are variable names: `envs: {command: …}` is configuration, not a command line. */
+const VARIABLE_MAPS: ReadonlySet<string> = new Set(['envs', 'env', 'environmentVars'])
+
+/** Whether a value at `path` (keys and indexes from the document's root) lies in a command line. */
+export function inScript(path: readonly (string | number)[]): boolean {
+  return path.some((part, i) => typeof part === 'string' && SCRIPT_KEYS.has(part) && !VARIABLE_MAPS.has(String(path[i - 1])))
+}
+
 const NAME_START = /[A-Za-z_]/
 const NAME_AT = /[A-Za-z_][A-Za-z0-9_]*/y
 const BRACED_AT = /([A-Za-z_][A-Za-z0-9_]*)\}/y

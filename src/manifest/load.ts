@@ -19,7 +19,7 @@ import {
 } from 'yaml'
 import type { ManifestIssue } from '../errors.js'
 import { fileIssue } from './issues.js'
-import { interpolateString, retypePlainScalar } from './interpolate.js'
+import { INTERPOLATE_SCRIPTS, inScript, interpolateString, retypePlainScalar } from './interpolate.js'
 import { formatPath, type JsonPath, type LoadedDocument } from './model.js'
 
 export interface SourceText {
@@ -258,17 +258,22 @@ function findTooDeep(root: YamlNode): YamlNode | undefined {
   return undefined
 }
 
-/** Interpolates string values in place (never keys), reporting each unset variable at its scalar. */
+/**
+ * Interpolates string values in place (never keys), reporting each unset variable at its scalar.
+ * Command lines (inScript) are the step shell's, unless the document says `interpolate: scripts`.
+ */
 function interpolateNodes(
   root: YamlNode,
   env: Record<string, string | undefined>,
   onMissing: (node: YamlNode, path: JsonPath, name: string) => void,
 ): void {
+  const scripts = isMap(root) && root.items.some((p) => keyString(p.key) === 'interpolate' && isScalar(p.value) && p.value.value === INTERPOLATE_SCRIPTS)
   const stack: [YamlNode, JsonPath][] = [[root, []]]
   while (stack.length > 0) {
     const [node, path] = stack.pop()!
     if (isScalar(node)) {
       if (typeof node.value !== 'string') continue
+      if (!scripts && inScript(path)) continue
       const { value, missing } = interpolateString(node.value, env)
       for (const name of missing) onMissing(node, path, name)
       if (value !== node.value) setScalar(node, value)

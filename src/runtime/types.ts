@@ -43,6 +43,11 @@ export interface StepLaunch {
   redact?: string[]
   /** Overrides pod.spec.activeDeadlineSeconds; the runtime enforces it. */
   timeoutSeconds?: number
+  /**
+   * The ctl users whose code the step is: the workflow's owner and who applied the revision it runs. The local
+   * runtime runs a step without a sandbox only when all of them are its trusted owner (see allowUnsandboxed).
+   */
+  owners?: string[]
 }
 
 /** JSON-serializable: stored by the engine and handed back after a restart. */
@@ -77,6 +82,8 @@ export interface RuntimeInfo {
   name: 'local' | 'kubernetes'
   sandbox: 'bubblewrap' | 'none'
   detail: string
+  /** One line for the operator at start when steps get less isolation than a sandbox (plain processes). */
+  notice?: string
 }
 
 export interface Runtime {

@@ -57,6 +57,7 @@ export interface ServerStartFlags {
   'step-uid'?: number
   'step-gid'?: number
   'cgroup-parent'?: string
+  'allow-unsandboxed'?: boolean
 }
 
 /** The server config file, as written (camelCase keys, all optional). */
@@ -72,6 +73,7 @@ export interface ServerConfigFile {
   stepUid?: number
   stepGid?: number
   cgroupParent?: string
+  allowUnsandboxed?: boolean
   kubernetes?: {
     kubeconfig?: string
     context?: string
@@ -97,6 +99,7 @@ export type SettingName =
   | 'stepUid'
   | 'stepGid'
   | 'cgroupParent'
+  | 'allowUnsandboxed'
   | 'kubernetes.kubeconfig'
   | 'kubernetes.context'
   | 'kubernetes.namespacePrefix'
@@ -132,6 +135,8 @@ export interface ServerSettings {
   stepGid?: number
   /** Local runtime: a delegated cgroup v2 folder (absolute) for the steps' cgroups; undefined: the control plane's own. */
   cgroupParent?: string
+  /** Local runtime without bubblewrap: run every workflow's steps as plain processes, not only the tenant admin's. */
+  allowUnsandboxed?: boolean
 }
 
 export interface ResolvedServerSettings {
@@ -219,6 +224,8 @@ export async function resolveServerSettings(input: ResolveInput): Promise<Resolv
   if (stepGid !== undefined) options.stepGid = checkedStepId(stepGid, sources.stepGid === 'env' ? 'CTL_STEP_GID' : '--step-gid', 'gid')
   const cgroupParent = pick('cgroupParent', given.cgroupParent, fromFile.cgroupParent)
   if (cgroupParent !== undefined) options.cgroupParent = checkedCgroupParent(cgroupParent, sources.cgroupParent === 'env' ? 'CTL_CGROUP_PARENT' : '--cgroup-parent')
+  const allowUnsandboxed = pick('allowUnsandboxed', given.allowUnsandboxed, fromFile.allowUnsandboxed)
+  if (allowUnsandboxed !== undefined) options.allowUnsandboxed = allowUnsandboxed
   const childEnv: Record<string, string> = {
     CTL_RUNTIME: runtime,
     CTL_MAX_PARALLEL_STEPS: String(options.maxParallelSteps),
@@ -229,6 +236,7 @@ export async function resolveServerSettings(input: ResolveInput): Promise<Resolv
     ...(options.stepUid !== undefined ? { CTL_STEP_UID: String(options.stepUid) } : {}),
     ...(options.stepGid !== undefined ? { CTL_STEP_GID: String(options.stepGid) } : {}),
     ...(options.cgroupParent ? { CTL_CGROUP_PARENT: options.cgroupParent } : {}),
+    ...(options.allowUnsandboxed !== undefined ? { CTL_ALLOW_UNSANDBOXED: String(options.allowUnsandboxed) } : {}),
     ...kubernetesEnvOf(kube),
   }
   if (config) childEnv['CTL_SERVER_CONFIG'] = resolve(config.file)
@@ -287,6 +295,7 @@ function givenSettings(flags: ServerStartFlags, env: Record<string, string | und
     stepUid: int(flags['step-uid'], 'CTL_STEP_UID'),
     stepGid: int(flags['step-gid'], 'CTL_STEP_GID'),
     cgroupParent: text(flags['cgroup-parent'], 'CTL_CGROUP_PARENT'),
+    allowUnsandboxed: bool(flags['allow-unsandboxed'], 'CTL_ALLOW_UNSANDBOXED'),
   }
 }
 
@@ -363,6 +372,7 @@ const CONFIG_SCHEMA = {
     stepUid: { type: 'integer' },
     stepGid: { type: 'integer' },
     cgroupParent: { type: 'string', minLength: 1 },
+    allowUnsandboxed: { type: 'boolean' },
     kubernetes: {
       type: 'object',
       additionalProperties: false,

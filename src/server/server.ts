@@ -56,6 +56,8 @@ export interface ControlPlaneOptions {
   stepGid?: number
   /** Local runtime: a delegated cgroup v2 folder for the steps' cgroups; default the control plane's own, when usable. */
   cgroupParent?: string
+  /** Local runtime without bubblewrap: run every workflow's steps as plain processes, not only the tenant admin's (default false). */
+  allowUnsandboxed?: boolean
 }
 
 export type RuntimeKind = 'local' | 'kubernetes'
@@ -83,7 +85,15 @@ export interface KubernetesServerOptions {
 async function createRuntime(opts: ControlPlaneOptions): Promise<Runtime> {
   const kind = opts.runtime ?? 'local'
   if (kind === 'local') {
-    return createLocalRuntime({ stateDir: join(opts.dataDir, 'runs'), stepUid: opts.stepUid, stepGid: opts.stepGid, cgroupParent: opts.cgroupParent })
+    return createLocalRuntime({
+      stateDir: join(opts.dataDir, 'runs'),
+      stepUid: opts.stepUid,
+      stepGid: opts.stepGid,
+      cgroupParent: opts.cgroupParent,
+      allowUnsandboxed: opts.allowUnsandboxed ?? false,
+      // The user who started the control plane is the tenant admin it created (the local CLI's key).
+      trustedOwner: TENANT_ADMIN_ID,
+    })
   }
   if (kind !== 'kubernetes') throw new CtlError('E_USAGE', `unknown runtime "${String(kind)}" (expected local or kubernetes)`)
   const k = opts.kubernetes ?? {}
@@ -227,7 +237,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     const ownUrl = `http://${host}:${address.port}`
     announceUrl(opts.advertiseUrl ?? ((opts.runtime ?? 'local') === 'local' ? ownUrl : undefined))
     const plane: ControlPlane = {
-      notices: master.notices,
+      notices: [...master.notices, ...(runtime.info().notice ? [runtime.info().notice!] : [])],
       url: ownUrl,
       port: address.port,
       close: () =>

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest'
-import { interpolateString } from '../../src/manifest/interpolate.js'
+import { lintSources } from '../../src/manifest/index.js'
+import { inScript, interpolateString } from '../../src/manifest/interpolate.js'
 import { parseSource } from '../../src/manifest/load.js'
-import { yaml } from './helpers.js'
+import { testContext, yaml } from './helpers.js'
 
 describe('interpolateString', () => {
   const env = { VOL: 'shared', USER_1: 'ana', EMPTY: '' }
@@ -75,5 +76,64 @@ describe('interpolation while parsing', () => {
     const spec = ((documents[0]!.value as any).spec.dag[0].spec) as Record<string, unknown>
     expect(spec['runAsUser']).toBe('${UID}')
     expect((spec['use'] as any).volumes[0].id).toBe('${SHARED_VOLUME_ID}')
+  })
+})
+
+describe('command lines are left to the step\'s shell', () => {
+  const text = yaml`
+    version: v2alpha
+    name: wf
+    type: workflow
+    spec:
+      dag:
+        - name: bash
+          spec:
+            stack: echo
+            stackSpec:
+              image: \${IMAGE}
+              interpreter: bash
+              script: |
+                x=\${HOME_TOWN:-nowhere}; echo "\${#x} \${x:0:3} \${UNSET_IN_SCRIPT} $USER"
+        - name: container
+          spec:
+            stack: container
+            stackSpec:
+              image: alpine
+              command: [sh, -c, 'echo \${UNSET_IN_COMMAND}']
+              arguments: ['\${#1}', '$$keep']
+    `
+  const env = { IMAGE: 'alpine:3.20', USER: 'ana', UNSET_IN_SCRIPT: 'filled', UNSET_IN_COMMAND: 'filled' }
+  const dag = (documents: { value: unknown }[]) => (documents[0]!.value as any).spec.dag as { spec: { stackSpec: Record<string, unknown> } }[]
+
+  it('keeps script, command and arguments as written, fills the rest, and reports no unset variable in them', () => {
+    const { documents, issues } = parseSource({ file: 'w.yaml', text }, { interpolate: true, env: { IMAGE: 'alpine:3.20' } })
+    expect(issues).toEqual([])
+    const [bash, container] = dag(documents)
+    expect(bash!.spec.stackSpec['image']).toBe('alpine:3.20')
+    expect(bash!.spec.stackSpec['script']).toBe('x=${HOME_TOWN:-nowhere}; echo "${#x} ${x:0:3} ${UNSET_IN_SCRIPT} $USER"\n')
+    expect(container!.spec.stackSpec['command']).toEqual(['sh', '-c', 'echo ${UNSET_IN_COMMAND}'])
+    expect(container!.spec.stackSpec['arguments']).toEqual(['${#1}', '$$keep'])
+  })
+
+  it('fills them too with a top-level `interpolate: scripts`, which the schema accepts', () => {
+    const opted = `interpolate: scripts\n${text}`
+    const { documents, issues } = parseSource({ file: 'w.yaml', text: opted }, { interpolate: true, env })
+    expect(issues).toEqual([])
+    const [bash, container] = dag(documents)
+    expect(bash!.spec.stackSpec['script']).toBe('x=${HOME_TOWN:-nowhere}; echo "${#x} ${x:0:3} filled ana"\n')
+    expect(container!.spec.stackSpec['command']).toEqual(['sh', '-c', 'echo filled'])
+    expect(container!.spec.stackSpec['arguments']).toEqual(['${#1}', '$keep'])
+    const unset = parseSource({ file: 'w.yaml', text: opted }, { interpolate: true, env: { IMAGE: 'x' } })
+    expect(unset.issues.map((i) => i.path).sort()).toEqual(['spec.dag[0].spec.stackSpec.script', 'spec.dag[1].spec.stackSpec.command[2]'])
+    const lint = lintSources([{ file: 'w.yaml', text: opted }], testContext(), { interpolate: true, env })
+    expect(lint.issues).toEqual([])
+  })
+
+  it('says where a command line is: script, command or arguments anywhere in the document', () => {
+    expect(inScript(['spec', 'dag', 0, 'spec', 'stackSpec', 'script'])).toBe(true)
+    expect(inScript(['workflow', 'dag', 1, 'spec', 'stackSpec', 'arguments', 3])).toBe(true)
+    expect(inScript(['stack', 'command', 0])).toBe(true)
+    expect(inScript(['spec', 'dag', 0, 'spec', 'stackSpec', 'image'])).toBe(false)
+    expect(inScript(['workflow', 'dag', 0, 'spec', 'envs', 'command'])).toBe(false)
   })
 })

@@ -258,6 +258,30 @@ describe('masterKeyFile', () => {
   })
 })
 
+describe('allowUnsandboxed (local runtime without bubblewrap)', () => {
+  it('comes from --allow-unsandboxed, CTL_ALLOW_UNSANDBOXED or the file, and reaches a detached child', async () => {
+    const dir = folder('allowUnsandboxed: true\n')
+    const fromFile = await resolveServerSettings({ flags: {}, env: {}, dataDir: dir })
+    expect(fromFile.options.allowUnsandboxed).toBe(true)
+    expect(fromFile.source.settings).toMatchObject({ allowUnsandboxed: 'file' })
+    expect(fromFile.childEnv).toMatchObject({ CTL_ALLOW_UNSANDBOXED: 'true' })
+    const fromEnv = await resolveServerSettings({ flags: {}, env: { CTL_ALLOW_UNSANDBOXED: 'no' }, dataDir: dir })
+    expect(fromEnv.options.allowUnsandboxed).toBe(false)
+    expect(fromEnv.source.settings).toMatchObject({ allowUnsandboxed: 'env' })
+    const fromFlag = await resolveServerSettings({ flags: { 'allow-unsandboxed': true }, env: { CTL_ALLOW_UNSANDBOXED: 'no' }, dataDir: folder() })
+    expect(fromFlag.options.allowUnsandboxed).toBe(true)
+    const child = await resolveServerSettings({ flags: {}, env: fromFlag.childEnv, dataDir: folder() })
+    expect(child.options.allowUnsandboxed).toBe(true)
+    const none = await resolveServerSettings({ flags: {}, env: {}, dataDir: folder() })
+    expect(none.options).not.toHaveProperty('allowUnsandboxed')
+    expect(none.childEnv).not.toHaveProperty('CTL_ALLOW_UNSANDBOXED')
+  })
+
+  it('is a boolean in the file, located', async () => {
+    expect(await problems('port: 1\nallowUnsandboxed: sure\n')).toEqual(['server.yaml:2:1  must be true or false (allowUnsandboxed)'])
+  })
+})
+
 describe('step user and cgroup parent (local runtime)', () => {
   it('come from the flag, their CTL_* variable or the file, and reach a detached child', async () => {
     const dir = folder('stepUid: 990\nstepGid: 991\ncgroupParent: /sys/fs/cgroup/ctl.slice\n')

@@ -89,7 +89,9 @@ export function createLocalRuntime(opts: LocalRuntimeOptions): Runtime {
   const stateDir = path.resolve(opts.stateDir)
   fs.mkdirSync(stateDir, { recursive: true })
   const maxLineBytes = opts.maxLineBytes ?? DEFAULT_MAX_LINE
-  const { bwrapPath, whyNoSandbox, problem: sandboxProblem, stepUser, access, host: sandboxHost, limits: limitSupport, info } = chooseSandbox(opts, stateDir)
+  const { bwrapPath, whyNoSandbox, allowUnsandboxed, trustedOwner, problem: sandboxProblem, stepUser, access, host: sandboxHost, limits: limitSupport, info } = chooseSandbox(opts, stateDir)
+  // Each plain step's own record of what isolation it got (runtime get --node shows it).
+  const plainNote = `plain process, no sandbox (bubblewrap ${whyNoSandbox}): it sees the host's files as ${stepUser ? `host uid ${stepUser.uid}` : "the control plane's user"} and the host's network`
   // Computed once: it walks up the folders to find the package root.
   const stepPath = hostPath()
   const host = new HostClient(stateDir, hostSocketPath(stateDir), supervisorPath, opts.hostIdleMs ?? 2000)
@@ -136,6 +138,12 @@ export function createLocalRuntime(opts: LocalRuntimeOptions): Runtime {
     let beneath: PathCheck[] = []
     try {
       if (sandboxProblem) throw new StartProblem(sandboxProblem)
+      const stranger = launch.owners?.find((o) => o !== trustedOwner)
+      if (!bwrapPath && !allowUnsandboxed && stranger !== undefined) {
+        throw new StartProblem(
+          `bubblewrap is ${whyNoSandbox} and the workflow belongs to or was applied by "${stranger}": only ${trustedOwner ? `"${trustedOwner}"` : "the control plane's own user"}'s steps run without a sandbox; install bubblewrap (bwrap), or start the control plane with --allow-unsandboxed to run everyone's steps as plain processes`,
+        )
+      }
       plan = planStep(launch, stepPath, (name) => path.join(attemptDir, 'empty', name))
       layout = sandboxHost && bwrapPath ? bubblewrapLayout(plan, attemptDir, bwrapPath, sandboxHost) : plainLayout(plan, attemptDir, { whyNoSandbox, shmBase })
       // Files to put in the attempt folder: create it here. Otherwise the host creates it as it
@@ -192,7 +200,8 @@ export function createLocalRuntime(opts: LocalRuntimeOptions): Runtime {
       maxLineBytes,
     }
     const identity = stepUser ? [`runs as host uid ${stepUser.uid}, gid ${stepUser.gid} (the control plane runs as root)`] : []
-    const data: LocalHandleData = { ...base, shmDir: layout.spec.shm?.dir ?? null, notes: [...layout.notes, ...identity, ...limits.notes] }
+    const isolation = bwrapPath ? [] : [plainNote]
+    const data: LocalHandleData = { ...base, shmDir: layout.spec.shm?.dir ?? null, notes: [...isolation, ...layout.notes, ...identity, ...limits.notes] }
     // The host fills in its own pid and the step's, and records the handle in the log before it answers.
     const reply = await host.request({ op: 'start', spec, handle: handleOf(launch.key, data) }, { spawn: true })
     if (reply?.ok && isHandle(reply.handle)) return reply.handle

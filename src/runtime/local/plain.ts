@@ -2,14 +2,18 @@
 // own process group. File volumes become real folders (config in the attempt
 // folder, secrets in a 0700 folder in memory) and their mount paths are
 // rewritten in argv, env and workingDir so `/etc/ctl/config/script` still works.
-// Shared volumes at absolute paths cannot be provided without a mount namespace.
+// A `type: volume` is used where it lies on the host (its folder below the data
+// folder), its mount path rewritten the same way and exported as CTL_MOUNT_<PATH>:
+// no mount namespace is needed, so this works wherever Node runs (Linux without
+// user namespaces, macOS). What it cannot do: readOnly, and a path the step builds
+// at run time from pieces (`/work"space"`) is not rewritten.
 
 import crypto from 'node:crypto'
 import fs from 'node:fs'
 import path from 'node:path'
 import { StartProblem, type StepPlan } from './pod.js'
 import { exists, fileMountDir, realOrSelf, type HostFile, type Layout } from './layout.js'
-import { mountSource } from './beneath.js'
+import { mountSource, type MadeFolder } from './beneath.js'
 
 const escapeRe = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
 
@@ -28,6 +32,11 @@ export interface PlainOptions {
   shmBase?: string
 }
 
+/** The variable naming a mount's host folder in a plain step: `/workspace/raw` → CTL_MOUNT_WORKSPACE_RAW. */
+export function mountEnvName(mountPath: string): string {
+  return 'CTL_MOUNT_' + mountPath.replace(/^\/+|\/+$/g, '').replace(/[^A-Za-z0-9]+/g, '_').toUpperCase()
+}
+
 export function plainLayout(plan: StepPlan, attemptDir: string, opts: PlainOptions): Layout {
   const map = new Map<string, string>()
   const configFiles: HostFile[] = []
@@ -40,10 +49,12 @@ export function plainLayout(plan: StepPlan, attemptDir: string, opts: PlainOptio
   }
   const shmDir = opts.shmBase ? path.join(opts.shmBase, `ctl-${crypto.randomBytes(9).toString('hex')}`) : undefined
   const notes: string[] = []
+  const exported: [string, string][] = []
 
   plan.mounts.forEach((m, i) => {
     if (m.kind === 'dir') {
-      const src = mountSource(m) // a subPath never leads out of its volume
+      const made: MadeFolder[] = []
+      const src = mountSource(m, made) // a subPath never leads out of its volume
       if (m.source === 'emptyDir') {
         dirs.push(src)
         sources.push(src)
@@ -51,15 +62,18 @@ export function plainLayout(plan: StepPlan, attemptDir: string, opts: PlainOptio
         map.set(m.mountPath, src)
         return
       }
-      if (realOrSelf(src) === realOrSelf(m.mountPath)) {
-        // The folder already is where the step expects it.
-        sources.push(src)
-        owned.push({ path: m.hostDir, root: path.dirname(m.hostDir) })
-        return
-      }
-      throw new StartProblem(
-        `volume "${m.volume}" at ${m.mountPath} needs bubblewrap (${opts.whyNoSandbox}); install bubblewrap (bwrap) to run steps with volumes locally, or use the kubernetes runtime`,
-      )
+      // As with bubblewrap: the step's user owns the volume's folder (not its content), the subPath and the folders made for it.
+      const hostDir = realOrSelf(m.hostDir)
+      sources.push(src)
+      owned.push({ path: hostDir, root: path.dirname(hostDir) })
+      if (src !== m.hostDir) owned.push({ path: src, root: hostDir })
+      owned.push(...made)
+      // The folder already is where the step expects it: nothing to rewrite.
+      if (realOrSelf(src) === realOrSelf(m.mountPath)) return
+      map.set(m.mountPath, src)
+      exported.push([mountEnvName(m.mountPath), src])
+      notes.push(`volume "${m.volume}" at ${m.mountPath} is the host folder ${src} (${m.mountPath} rewritten in the command line, env, workingDir and projected files; also in $${mountEnvName(m.mountPath)})${m.readOnly ? '; readOnly is not enforced' : ''}`)
+      return
     }
     let base: string
     if (m.secret) {
@@ -79,6 +93,9 @@ export function plainLayout(plan: StepPlan, attemptDir: string, opts: PlainOptio
   const argv = plan.argv.map(rewrite)
   const env: Record<string, string> = {}
   for (const [k, v] of Object.entries(plan.env)) env[k] = rewrite(v)
+  for (const [k, v] of exported) if (!(k in env)) env[k] = v
+  // A volume's path in a projected file (the script stack's script) means the volume too; secrets stay as they are.
+  const files = exported.length > 0 ? configFiles.map((f) => ({ ...f, content: rewrite(f.content) })) : configFiles
   const cwd = plan.workingDir ? rewrite(plan.workingDir) : undefined
   if (cwd && !exists(cwd) && !dirs.some((d) => cwd.startsWith(d))) {
     throw new StartProblem(`workingDir ${plan.workingDir} does not exist on this machine; without bubblewrap it cannot be created`)
@@ -95,7 +112,7 @@ export function plainLayout(plan: StepPlan, attemptDir: string, opts: PlainOptio
       fdData: [],
       shm: shmDir && secretFiles.length > 0 ? { dir: shmDir, files: secretFiles } : undefined,
     },
-    configFiles,
+    configFiles: files,
     dirs,
     sources,
     owned,

@@ -16,8 +16,18 @@ import { detectLimitSupport, type LimitSupport } from './limits.js'
 export interface SandboxOptions {
   /** 'auto' (default): bubblewrap when it is installed and works, else plain processes. */
   sandbox?: 'auto' | 'bubblewrap' | 'none'
-  /** Default: `bwrap` found on the PATH. */
+  /** Default: $CTL_BWRAP, else `bwrap` found on the PATH. A path that does not exist counts as "not installed". */
   bwrapPath?: string
+  /**
+   * Without bubblewrap, run the steps of every workflow as plain processes, not only those of
+   * `trustedOwner`. Default: true with `sandbox: 'none'` (asked for by name), else false.
+   */
+  allowUnsandboxed?: boolean
+  /**
+   * The ctl user whose steps may run without a sandbox even when allowUnsandboxed is off: the one who
+   * started the control plane (the tenant admin created at its first start, whose key the local CLI uses).
+   */
+  trustedOwner?: string
   /**
    * Host user and group every step runs as when the control plane runs as root (never root
    * itself). Default 65534 / 65534 (nobody / nogroup); a dedicated user is better. Ignored when
@@ -41,6 +51,9 @@ export interface Sandbox {
   bwrapPath?: string
   /** Why bubblewrap is not used, for messages of plain steps. */
   whyNoSandbox: string
+  /** Plain steps of other owners than trustedOwner run too. */
+  allowUnsandboxed: boolean
+  trustedOwner?: string
   /** Set when bubblewrap is installed but cannot run as the step's user: every step then fails to start (fail closed). */
   problem?: string
   /** The host user steps run as, when not the control plane's own (a root control plane). */
@@ -73,6 +86,7 @@ function probeBwrap(bwrapPath: string, user: StepUser | undefined): string | und
 
 export function chooseSandbox(opts: SandboxOptions, stateDir: string): Sandbox {
   const wanted = opts.sandbox ?? 'auto'
+  const allowUnsandboxed = opts.allowUnsandboxed ?? wanted === 'none'
   const dataDir = path.resolve(opts.dataDir ?? path.dirname(stateDir))
   const ctlHome = opts.ctlHome ?? defaultCtlHome()
   // A root control plane never runs a step as root: it spawns it as an unprivileged host user.
@@ -83,7 +97,9 @@ export function chooseSandbox(opts: SandboxOptions, stateDir: string): Sandbox {
   let whyNoSandbox = 'disabled (sandbox: none)'
   let sandboxProblem: string | undefined
   if (wanted !== 'none') {
-    bwrapPath = opts.bwrapPath ?? findOnPath('bwrap')
+    bwrapPath = opts.bwrapPath ?? (process.env.CTL_BWRAP || findOnPath('bwrap'))
+    // A named binary that is not there is bubblewrap not installed, not a broken one.
+    if (bwrapPath && !fs.existsSync(bwrapPath)) bwrapPath = undefined
     const problem = bwrapPath ? probeBwrap(bwrapPath, stepUser) : 'not installed'
     if (problem) {
       const as = stepUser ? ` as uid ${stepUser.uid}` : ''
@@ -114,8 +130,16 @@ export function chooseSandbox(opts: SandboxOptions, stateDir: string): Sandbox {
     : {
         name: 'local',
         sandbox: 'none',
-        detail: `plain processes, bubblewrap ${whyNoSandbox}: no isolation, runAsUser ignored, volumes only where they need no mount${who}; ${limitsDetail}; images are not used`,
+        detail: `plain processes, bubblewrap ${whyNoSandbox}: no isolation, runAsUser ignored, volumes are host folders (mount paths rewritten)${who}; ${limitsDetail}; images are not used`,
+        notice: plainNotice(whyNoSandbox, stepUser, allowUnsandboxed, opts.trustedOwner),
       }
 
-  return { bwrapPath, whyNoSandbox, problem: sandboxProblem, stepUser, access, host: sandboxHost, limits: limitSupport, info }
+  return { bwrapPath, whyNoSandbox, allowUnsandboxed, trustedOwner: opts.trustedOwner, problem: sandboxProblem, stepUser, access, host: sandboxHost, limits: limitSupport, info }
+}
+
+/** The one line the control plane says at start when its steps get no sandbox. */
+function plainNotice(why: string, user: StepUser | undefined, allowed: boolean, trusted: string | undefined): string {
+  const as = user ? `host uid ${user.uid}` : 'your user'
+  const whose = allowed ? 'every workflow\'s steps' : `only steps of workflows owned by ${trusted ? `"${trusted}"` : 'the local admin'} (others need --allow-unsandboxed)`
+  return `local steps run as plain processes (bubblewrap ${why}): no isolation, a step sees the host's files as ${as} and its network; volumes are host folders; ${whose} run`
 }
