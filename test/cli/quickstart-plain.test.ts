@@ -25,7 +25,7 @@ describe('the quick start without bubblewrap', () => {
       expect.stringMatching(/^local steps run as plain processes \(bubblewrap not installed\): no isolation, .*; volumes are host folders; only steps of workflows owned by "admin" \(others need --allow-unsandboxed\) run$/),
     ])
     expect(r.code).toBe(0)
-    expect(r.stdout).toMatch(/run r-\S+ of customer-batch-pipeline succeeded in [\d.]+s \(3\/3 steps\)/)
+    expect(r.stdout).toMatch(/run r-\S+ of customer-batch-pipeline succeeded in [\d.]+s \(3 succeeded, 0 failed, 0 skipped of 3 steps\)/)
   })
 
   it('publish read what extract wrote, and each step notes the isolation it got', async () => {
