@@ -196,6 +196,14 @@ describe('a deleted workflow stays readable', () => {
   })
 })
 
+describe('lint through the CLI', () => {
+  it('a missing file: no such file: PATH, exit 1', async () => {
+    const r = await ctl(['resource', 'lint', '-f', 'none.yaml'])
+    expect(r.code).toBe(1)
+    expect(r.stderr).toBe('no such file: none.yaml\nerror: 1 problem found\n')
+  })
+})
+
 describe('unknown flags are usage errors everywhere', () => {
   it('exit 2 with one line in ctl\'s format on a sample of commands', async () => {
     for (const args of [['version'], ['resource', 'get'], ['resource', 'lint', '-f', 'x.yaml'], ['server', 'status'], ['resource', 'runtime', 'run', '-n', 'x']]) {
