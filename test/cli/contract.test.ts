@@ -153,6 +153,15 @@ describe('-o json on every reporting verb', () => {
     expect(json(r)).toMatchObject({ running: true, url: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+/), pid: expect.any(Number) })
   })
 
+  it('workspace create and delete -o json: the workspace, and what went with it', async () => {
+    const created = await ctl(['workspace', 'create', '-n', 'contract-ws', '-o', 'json'])
+    expect(created.code).toBe(0)
+    expect(json(created)).toMatchObject({ workspace: { name: 'contract-ws', layer: 'user' } })
+    const deleted = await ctl(['workspace', 'delete', '-n', 'contract-ws', '-o', 'json'])
+    expect(deleted.code).toBe(0)
+    expect(json(deleted)).toEqual({ deleted: { name: 'contract-ws', resources: 0 } })
+  })
+
   it('delete -o json: what was deleted', async () => {
     const r = await ctl(['resource', 'delete', '-t', 'workflow', '-n', 'contract-ok', '-o', 'json'])
     expect(r.code).toBe(0)
