@@ -97,6 +97,8 @@ export interface ManifestIssue extends SourceLocation {
 
 /** `FILE:LINE:COL  message (path)` — the one way a manifest problem is printed. */
 export function formatIssue(issue: ManifestIssue): string {
+  // About a whole file (missing, unreadable): no position to show, so none is invented.
+  if (issue.line === 0 && !issue.path) return `${issue.message}: ${issue.file}`
   const where = `${issue.file}:${issue.line}:${issue.column}`
   return issue.path ? `${where}  ${issue.message} (${issue.path})` : `${where}  ${issue.message}`
 }

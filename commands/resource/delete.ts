@@ -1,7 +1,8 @@
 import { Flags } from '../../src/cli/oclif.js'
-import { BaseCommand, contextFlag, fileFlags, workspaceFlag } from '../../src/cli/base.js'
+import { BaseCommand, contextFlag, fileFlags, outputFlag, workspaceFlag } from '../../src/cli/base.js'
 import { runDelete, validateDeleteOptions, type DeleteOptions } from '../../src/cli/verbs/delete.js'
 import { completeFileOptions } from '../../src/cli/verbs/files.js'
+import { parseOutputFormat } from '../../src/cli/output.js'
 import { openSession } from '../../src/cli/verbs/session.js'
 
 export default class ResourceDelete extends BaseCommand {
@@ -21,12 +22,13 @@ unless --force. Revisions, runs and logs stay readable.`
     ...fileFlags,
     ...workspaceFlag,
     force: Flags.boolean({ summary: 'Delete even when other resources depend on it', default: false }),
+    ...outputFlag,
     ...contextFlag,
   }
 
   async run(): Promise<void> {
     const { flags } = await this.parse(ResourceDelete)
-    const options: DeleteOptions = { type: flags.type, name: flags.name, force: flags.force, files: completeFileOptions(flags, process.env) }
+    const options: DeleteOptions = { type: flags.type, name: flags.name, force: flags.force, output: parseOutputFormat(flags.output), files: completeFileOptions(flags, process.env) }
     validateDeleteOptions(options)
     const session = await openSession(flags, this.io, this.config.root)
     await runDelete(session, options, this.io)

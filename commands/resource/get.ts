@@ -26,6 +26,7 @@ next:<RFC 3339 time> for a scheduled workflow between runs.`
     details: Flags.boolean({ char: 'd', summary: 'Show the stored manifest (needs -t and -n)', default: false }),
     revisions: Flags.boolean({ summary: 'List the stored revisions (needs -t and -n)', default: false }),
     unsanitized: Flags.boolean({ summary: 'Show secret values in clear (implies -d; tenant-admin or manage grant; audited)', default: false }),
+    deleted: Flags.boolean({ summary: 'Only deleted resources (-d, --revisions, runtime get and log still read them)', default: false }),
     refresh: Flags.boolean({ char: 'r', summary: 'Refresh every 5 seconds until interrupted', default: false }),
     ...outputFlag,
     ...contextFlag,
@@ -34,7 +35,7 @@ next:<RFC 3339 time> for a scheduled workflow between runs.`
   async run(): Promise<void> {
     const { flags } = await this.parse(ResourceGet)
     const options: GetOptions = {
-      type: flags.type, name: flags.name, all: flags.all, details: flags.details, revisions: flags.revisions, unsanitized: flags.unsanitized,
+      type: flags.type, name: flags.name, all: flags.all, details: flags.details, revisions: flags.revisions, unsanitized: flags.unsanitized, deleted: flags.deleted,
       output: parseOutputFormat(flags.output), refresh: flags.refresh ? 5 : 0,
     }
     validateGetOptions(options)

@@ -1,5 +1,6 @@
-import { BaseCommand, fileFlags, workspaceFlag } from '../../src/cli/base.js'
-import { completeLintOptions, runLint, validateLintOptions } from '../../src/cli/verbs/lint.js'
+import { BaseCommand, fileFlags, outputFlag, workspaceFlag } from '../../src/cli/base.js'
+import { parseOutputFormat } from '../../src/cli/output.js'
+import { completeLintOptions, runLint, runLintReport, validateLintOptions } from '../../src/cli/verbs/lint.js'
 
 export default class ResourceLint extends BaseCommand {
   static override summary = 'Check manifests without applying them'
@@ -13,12 +14,18 @@ Exit code 0 when everything is valid, 1 otherwise. No control plane is needed.`
     'cat workflow.yaml | <%= config.bin %> resource lint -f -',
   ]
   static override aliases = ['lint']
-  static override flags = { ...fileFlags, ...workspaceFlag }
+  static override flags = { ...fileFlags, ...workspaceFlag, ...outputFlag }
 
   async run(): Promise<void> {
     const { flags } = await this.parse(ResourceLint)
     const options = completeLintOptions(flags, process.env)
     validateLintOptions(options)
-    await runLint(options, this.io)
+    const output = parseOutputFormat(flags.output)
+    if (output === 'table') {
+      await runLint(options, this.io)
+      return
+    }
+    const code = await runLintReport(options, this.io, output)
+    if (code !== 0) this.exit(code)
   }
 }

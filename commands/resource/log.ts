@@ -1,5 +1,5 @@
 import { Flags } from '../../src/cli/oclif.js'
-import { BaseCommand, contextFlag, workspaceFlag } from '../../src/cli/base.js'
+import { BaseCommand, contextFlag, outputFlag, workspaceFlag } from '../../src/cli/base.js'
 import { completeLogOptions, runLog, validateLogOptions } from '../../src/cli/verbs/log.js'
 import { openSession } from '../../src/cli/verbs/session.js'
 
@@ -25,6 +25,7 @@ header, a LOGS rule, then its lines. Logs are stored by the control plane, so th
     tail: Flags.integer({ char: 'l', summary: 'Only the last N lines of each node (-1: all)' }),
     run: Flags.string({ summary: 'Run id (default: the latest run)' }),
     timestamps: Flags.boolean({ summary: 'Prefix each line with its RFC 3339 time', default: false }),
+    ...outputFlag,
     ...contextFlag,
   }
 

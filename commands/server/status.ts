@@ -1,5 +1,6 @@
 import { Flags } from '../../src/cli/oclif.js'
-import { BaseCommand } from '../../src/cli/base.js'
+import { BaseCommand, outputFlag } from '../../src/cli/base.js'
+import { parseOutputFormat, printReport } from '../../src/cli/output.js'
 import { localServerDir } from '../../src/cli/config.js'
 import { ExitCode } from '../../src/errors.js'
 import { serverStatus } from '../../src/server/process.js'
@@ -10,17 +11,18 @@ export default class ServerStatus extends BaseCommand {
   static override examples = ['<%= config.bin %> server status']
   static override flags = {
     'data-dir': Flags.string({ summary: 'Data folder of the control plane (default $CTL_HOME/server; for root without CTL_HOME /var/lib/ctl)' }),
+    ...outputFlag,
   }
 
   async run(): Promise<void> {
     const { flags } = await this.parse(ServerStatus)
+    const output = parseOutputFormat(flags.output)
     const dataDir = flags['data-dir'] ?? localServerDir()
     const status = await serverStatus(dataDir)
-    if (status.running) {
-      this.io.out(`running at ${status.url} (pid ${status.pid}, data in ${dataDir})`)
-      return
-    }
-    this.io.out(status.pid ? `not answering (pid ${status.pid} recorded in ${dataDir})` : `not running (data in ${dataDir})`)
-    this.exit(ExitCode.unavailable)
+    printReport(this.io, output, { running: status.running, url: status.url ?? null, pid: status.pid ?? null, dataDir }, () => {
+      if (status.running) this.io.out(`running at ${status.url} (pid ${status.pid}, data in ${dataDir})`)
+      else this.io.out(status.pid ? `not answering (pid ${status.pid} recorded in ${dataDir})` : `not running (data in ${dataDir})`)
+    })
+    if (!status.running) this.exit(ExitCode.unavailable)
   }
 }

@@ -1,5 +1,6 @@
 import { Flags } from '../../src/cli/oclif.js'
-import { BaseCommand, contextFlag } from '../../src/cli/base.js'
+import { BaseCommand, contextFlag, outputFlag } from '../../src/cli/base.js'
+import { parseOutputFormat } from '../../src/cli/output.js'
 import { runCreateWorkspace, validateCreateWorkspace, type CreateWorkspaceOptions } from '../../src/cli/verbs/workspace.js'
 import { openSession } from '../../src/cli/verbs/session.js'
 
@@ -16,6 +17,7 @@ ctl user tag add -i USER -t roles:id:data-dev -w NAME.`
     description: Flags.string({ char: 'd', summary: 'Description' }),
     layer: Flags.string({ char: 'l', summary: 'user or system', options: ['user', 'system'] }),
     tags: Flags.string({ summary: 'Tag (repeatable)', multiple: true }),
+    ...outputFlag,
     ...contextFlag,
   }
 
@@ -23,6 +25,6 @@ ctl user tag add -i USER -t roles:id:data-dev -w NAME.`
     const { flags } = await this.parse(WorkspaceCreate)
     const options: CreateWorkspaceOptions = { name: flags.name, description: flags.description, layer: flags.layer, tags: flags.tags ?? [] }
     validateCreateWorkspace(options)
-    await runCreateWorkspace(await openSession({ context: flags.context }, this.io, this.config.root), options, this.io)
+    await runCreateWorkspace(await openSession({ context: flags.context }, this.io, this.config.root), options, this.io, parseOutputFormat(flags.output))
   }
 }

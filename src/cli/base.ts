@@ -26,8 +26,10 @@ export abstract class BaseCommand extends Command {
     }
     // oclif's own parse errors (unknown flag, missing argument): usage, exit 2.
     if (err.oclif?.exit !== undefined || err instanceof Errors.CLIError) {
-      this.io.err(`error: ${err.message.replace(/^Error: /, '')}`)
-      this.io.err(`See '${this.config.bin} ${this.id?.replace(/:/g, ' ') ?? ''} --help'.`)
+      // One line: oclif's message without its preamble and its own "See more help", then where help is.
+      const said = err.message.replace(/^Error: /, '').split('\n').map((l) => l.trim())
+        .filter((l) => l !== '' && !/^See more help/.test(l) && !/following errors? occurred:?$/i.test(l)).join('; ')
+      this.io.err(`error: ${said}; see '${this.config.bin} ${this.id?.replace(/:/g, ' ') ?? ''} --help'`)
       return ExitCode.usage
     }
     this.io.err(`error: internal error: ${err.message}`)
@@ -60,5 +62,6 @@ export const runActionFlags = {
   name: Flags.string({ char: 'n', summary: 'Workflow name', required: true }),
   ...workspaceFlag,
   run: Flags.string({ summary: 'Only this run' }),
+  ...outputFlag,
   ...contextFlag,
 }

@@ -11,6 +11,7 @@ export function offlineManifestContext(stacks: StackRegistry = StackRegistry.bui
   return {
     resolveStack: (ref) => stacks.resolve(ref),
     stackVersions: (name) => stacks.versions(name),
+    stackNames: () => [...new Set(stacks.list().map((s) => s.name))],
     validateStackSpec,
     checkTemplate,
     stackDefinitionFromBody,

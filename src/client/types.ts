@@ -61,6 +61,8 @@ export interface ListResourcesQuery {
   type?: string
   name?: string
   owner?: string
+  /** Only deleted resources. */
+  deleted?: boolean
 }
 
 /** `get`'s table, printed by the server (as Kubernetes Tables): NAME … OWNER cells per row. */

@@ -9,6 +9,8 @@ export interface ManifestContext {
   /** From src/stack: resolves `name[:version]` among built-in and applied stacks. */
   resolveStack(ref: StackRef): StackDefinition | undefined
   stackVersions(name: string): string[]
+  /** Names of every known stack, for "did you mean" on an unknown one; absent: no suggestion. */
+  stackNames?(): string[]
   /** Validates a stackSpec; paths are relative to stackSpec. */
   validateStackSpec(stack: StackDefinition, stackSpec: unknown): { path: JsonPath; message: string }[]
   /** From src/projection: messages for one template ('unknown secret alias "db"; declared: app'), [] when fine. */

@@ -65,7 +65,8 @@ export function lintValue(value: unknown, ctx: ManifestContext, opts: { file?: s
 }
 
 function lintDocuments(loaded: LoadedDocument[], issues: ManifestIssue[], ctx: ManifestContext): LintResult {
-  const staged: { nd: NormalizedDocument; header: DocumentHeader; clean: boolean }[] = []
+  // `schemaPaths`: where a document's schema issues are; its later checks stay silent at and below them.
+  const staged: { nd: NormalizedDocument; header: DocumentHeader; clean: boolean; schemaPaths?: string[] }[] = []
   for (const doc of loaded) {
     // Sizes, NUL bytes and the step count first: nothing after them has to cope with such values.
     const raw = [...rawValueIssues(doc), ...stepCountIssues(doc, ctx.limits)]
@@ -75,16 +76,33 @@ function lintDocuments(loaded: LoadedDocument[], issues: ManifestIssue[], ctx: M
     }
     const checked = validateDocument(doc)
     issues.push(...checked.issues)
-    if (!checked.header || checked.issues.length > 0) continue
-    const normalized = normalizeDocument(doc, checked.header, ctx)
-    issues.push(...normalized.issues)
-    if (normalized.resource) staged.push({ nd: { resource: normalized.resource, doc }, header: checked.header, clean: normalized.issues.length === 0 })
+    if (!checked.header) continue
+    const schemaPaths = checked.issues.length > 0 ? checked.issues.map((i) => i.path) : undefined
+    // A document with schema issues is still normalized and checked, so one run reports every
+    // problem; its values may have any shape, so a check that trips over one says nothing.
+    let normalized: ReturnType<typeof normalizeDocument>
+    try {
+      normalized = normalizeDocument(doc, checked.header, ctx)
+    } catch (err) {
+      if (!schemaPaths) throw err
+      continue
+    }
+    issues.push(...(schemaPaths ? outside(normalized.issues, schemaPaths) : normalized.issues))
+    if (normalized.resource) {
+      staged.push({ nd: { resource: normalized.resource, doc }, header: checked.header, clean: normalized.issues.length === 0 && !schemaPaths, schemaPaths })
+    }
   }
-  const semanticCtx = withBatch(ctx, staged.map((s) => s.nd))
+  const semanticCtx = withBatch(ctx, staged.filter((s) => !s.schemaPaths).map((s) => s.nd))
   for (const s of staged) {
-    const found = checkDocument(s.nd, s.header.bodyKey, semanticCtx)
+    let found: ManifestIssue[]
+    try {
+      found = checkDocument(s.nd, s.header.bodyKey, semanticCtx)
+    } catch (err) {
+      if (!s.schemaPaths) throw err
+      found = []
+    }
     if (found.length > 0) s.clean = false
-    issues.push(...found)
+    issues.push(...(s.schemaPaths ? outside(found, s.schemaPaths) : found))
   }
   for (const { nd, issue } of checkDuplicates(staged.map((s) => s.nd))) {
     issues.push(issue)
@@ -92,6 +110,13 @@ function lintDocuments(loaded: LoadedDocument[], issues: ManifestIssue[], ctx: M
     if (s) s.clean = false
   }
   return { documents: staged.filter((s) => s.clean).map((s) => s.nd), issues: sortIssues(issues) }
+}
+
+/** The issues not at or below a path a schema issue names: there the schema's word is the one that counts. */
+function outside(found: readonly ManifestIssue[], schemaPaths: readonly string[]): ManifestIssue[] {
+  const under = (path: string, root: string): boolean =>
+    root === '' || path === root || path.startsWith(`${root}.`) || path.startsWith(`${root}[`)
+  return found.filter((issue) => !schemaPaths.some((root) => under(issue.path, root)))
 }
 
 /** The context plus the stacks and computes defined in this very batch. */

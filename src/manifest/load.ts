@@ -54,7 +54,7 @@ export async function readSources(inputs: string[], opts: ReadOptions): Promise<
     try {
       sources.push({ file, text: await readFile(file, 'utf8') })
     } catch (err) {
-      issues.push(fileIssue(file, 'E_FILE', `cannot read file: ${errnoMessage(err)}`))
+      issues.push(fileIssue(file, 'E_FILE', `cannot read file (${errnoMessage(err)})`))
     }
   }
   for (const input of inputs) {
@@ -68,7 +68,7 @@ export async function readSources(inputs: string[], opts: ReadOptions): Promise<
     try {
       isDir = (await stat(input)).isDirectory()
     } catch (err) {
-      issues.push(fileIssue(input, 'E_FILE', isMissing(err) ? 'no such file or directory' : `cannot read: ${errnoMessage(err)}`))
+      issues.push(fileIssue(input, 'E_FILE', isMissing(err) ? 'no such file' : `cannot read (${errnoMessage(err)})`))
       continue
     }
     if (!isDir) {
@@ -79,11 +79,11 @@ export async function readSources(inputs: string[], opts: ReadOptions): Promise<
     try {
       await listManifests(input, opts.recursive, files)
     } catch (err) {
-      issues.push(fileIssue(input, 'E_FILE', `cannot read directory: ${errnoMessage(err)}`))
+      issues.push(fileIssue(input, 'E_FILE', `cannot read folder (${errnoMessage(err)})`))
       continue
     }
     if (files.length === 0) {
-      const where = opts.recursive ? 'in this directory or below' : 'in this directory (use recursive to descend)'
+      const where = opts.recursive ? 'in folder or below' : 'in folder (-R reads subfolders)'
       issues.push(fileIssue(input, 'E_FILE', `no manifest files (*.yaml, *.yml, *.json) ${where}`))
     }
     files.sort()

@@ -189,7 +189,7 @@ function checkStep(step: StepModel, doc: LoadedDocument, v1: boolean, workflowAl
       const versions = ctx.stackVersions(ref.name)
       const message =
         versions.length === 0 || ref.version === undefined
-          ? `unknown stack "${ref.name}"`
+          ? `unknown stack "${ref.name}"${versions.length === 0 ? suggestionSuffix(ref.name, ctx.stackNames?.() ?? []) : ''}`
           : `unknown version "${ref.version}" of stack "${ref.name}"; known versions: ${versions.join(', ')}`
       issues.push(issueAt(doc, 'E_UNKNOWN_STACK', [...specPath, 'stack'], message))
     } else {

@@ -408,7 +408,7 @@ export async function loadServerConfig(file: string): Promise<{ file: string; va
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code
     const why = code === 'ENOENT' ? 'no such file or directory' : code === 'EISDIR' ? 'is a directory' : code === 'EACCES' ? 'permission denied' : String(err)
-    throw new ManifestError([fileIssue(file, 'E_FILE', `cannot read the server config file: ${why}`)])
+    throw new ManifestError([fileIssue(file, 'E_FILE', `cannot read the server config file (${why})`)])
   }
   const parsed = parseSource({ file, text }, { interpolate: false, env: {} })
   if (parsed.issues.length > 0) throw new ManifestError(parsed.issues)

@@ -37,6 +37,16 @@ export async function loadResource(store: Store, key: ResourceKey): Promise<Reso
   return record
 }
 
+/**
+ * The record reads (get, revisions, runs) answer from: a deleted resource too, its revisions,
+ * runs and logs being kept — unless its workspace is gone with it.
+ */
+export async function readableResource(store: Store, key: ResourceKey): Promise<ResourceRecord | undefined> {
+  const record = await store.getResource(key, { includeDeleted: true })
+  if (record?.status !== 'deleted' || key.workspace === null) return record
+  return (await store.getWorkspace(key.workspace)) ? record : undefined
+}
+
 export function toRow(r: ResourceSummary, runtime: RuntimeSummary): ResourceRow {
   const row: ResourceRow = {
     id: r.id, workspace: r.workspace, type: r.type, name: r.name, version: r.version, revision: r.revision, owner: r.owner,

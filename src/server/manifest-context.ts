@@ -39,6 +39,7 @@ export async function buildManifestContext(store: Store, limits?: ManifestLimitS
   return {
     resolveStack: (ref: StackRef) => registry.resolve(ref),
     stackVersions: (name: string) => registry.versions(name),
+    stackNames: () => [...new Set(registry.list().map((s) => s.name))],
     validateStackSpec: (stack: StackDefinition, stackSpec: unknown) => validateStackSpec(stack, stackSpec),
     checkTemplate: (template: string, aliases: ReadonlySet<string>) => checkTemplate(template, aliases),
     stackDefinitionFromBody: (meta: ResourceMeta, body: Record<string, unknown>) => stackDefinitionFromBody(meta, body),

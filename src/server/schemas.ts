@@ -96,6 +96,7 @@ export const listQuery = {
   type: 'object',
   properties: {
     workspace: NAME, all: { type: 'boolean', default: false }, type: TYPE, name: NAME, owner: { type: 'string', maxLength: 128 },
+    deleted: { type: 'boolean', default: false, description: 'Only deleted resources (their revisions, runs and logs stay readable)' },
     format: { type: 'string', enum: ['objects', 'table'], default: 'objects', description: 'table: the `get` columns as rows of cells (server-side printing, as Kubernetes Tables)' },
   },
 } as const

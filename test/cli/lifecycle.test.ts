@@ -195,8 +195,12 @@ describe('delete and errors', () => {
     expect(wf.stdout).toContain('deleting(public) customer-batch-pipeline:v2alpha:workflow...deleted')
     const vol = await ctl(['delete', '-t', 'volume', '-n', 'customer-data'])
     expect(vol.code).toBe(0)
-    const missing = await ctl(['get', '-t', 'workflow', '-n', 'customer-batch-pipeline', '-d'])
+    // Gone from listings (exit 3 by name), while its stored manifest stays readable with -d.
+    const missing = await ctl(['get', '-t', 'workflow', '-n', 'customer-batch-pipeline'])
     expect(missing.code).toBe(3)
+    const kept = await ctl(['get', '-t', 'workflow', '-n', 'customer-batch-pipeline', '-d'])
+    expect(kept.code).toBe(0)
+    expect(kept.stdout).toMatch(/customer-batch-pipeline \| v2alpha \| workflow \| public\s+\| deleted/)
   })
 
   it('exits 4 with a wrong API key and 5 when the control plane cannot be reached', async () => {

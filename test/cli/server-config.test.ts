@@ -53,7 +53,7 @@ describe('ctl server start with a bad server config file', () => {
 
     const missing = await runCli(['server', 'start', '--data-dir', data, '--detach'], { env: { ...env, CTL_SERVER_CONFIG: 'nowhere.yaml' }, cwd: tmp })
     expect(missing.code).toBe(ExitCode.invalid)
-    expect(missing.stderr).toBe('nowhere.yaml:0:0  cannot read the server config file: no such file or directory\nerror: 1 problem found\n')
+    expect(missing.stderr).toBe('cannot read the server config file (no such file or directory): nowhere.yaml\nerror: 1 problem found\n')
   })
 })
 

@@ -30,7 +30,7 @@ describe('readSources', () => {
     const root = writeTree({ 'notes.txt': 'x', 'sub/a.yaml': 'a: 1' })
     const flat = await readSources([root], { recursive: false })
     expect(flat.issues).toEqual([
-      { file: root, line: 0, column: 0, path: '', code: 'E_FILE', message: 'no manifest files (*.yaml, *.yml, *.json) in this directory (use recursive to descend)' },
+      { file: root, line: 0, column: 0, path: '', code: 'E_FILE', message: 'no manifest files (*.yaml, *.yml, *.json) in folder (-R reads subfolders)' },
     ])
     expect((await readSources([root], { recursive: true })).issues).toEqual([])
   })
@@ -53,8 +53,8 @@ describe('readSources', () => {
     const { sources, issues } = await readSources([missing1, join(root, 'ok.yaml'), missing2], { recursive: false })
     expect(sources.map((s) => s.file)).toEqual([join(root, 'ok.yaml')])
     expect(issues).toEqual([
-      { file: missing1, line: 0, column: 0, path: '', code: 'E_FILE', message: 'no such file or directory' },
-      { file: missing2, line: 0, column: 0, path: '', code: 'E_FILE', message: 'no such file or directory' },
+      { file: missing1, line: 0, column: 0, path: '', code: 'E_FILE', message: 'no such file' },
+      { file: missing2, line: 0, column: 0, path: '', code: 'E_FILE', message: 'no such file' },
     ])
   })
 })

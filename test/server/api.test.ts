@@ -205,7 +205,8 @@ describe('get, list and delete', () => {
 
     const forced = await t.client.delete({ workspace: 'deps', type: 'volume', name: 'shared' }, { force: true })
     expect(forced.deleted).toMatchObject({ workspace: 'deps', type: 'volume', name: 'shared' })
-    expect((await rejection(t.client.get({ workspace: 'deps', type: 'volume', name: 'shared' }))).code).toBe('E_NOT_FOUND')
+    // Deleted, yet readable (its revisions, runs and logs stay): STATUS deleted; a second delete finds nothing.
+    expect((await t.client.get({ workspace: 'deps', type: 'volume', name: 'shared' })).resource.status).toBe('deleted')
     expect((await rejection(t.client.delete({ workspace: 'deps', type: 'volume', name: 'shared' }))).code).toBe('E_NOT_FOUND')
 
     // Without dependents a delete just works.

@@ -138,7 +138,7 @@ describe('server config file errors: file, line, column and field', () => {
     const missing = join(root, 'nowhere.yaml')
     const err = await resolveServerSettings({ flags: { config: missing }, env: {}, dataDir: folder() }).catch((e: unknown) => e)
     expect(err).toBeInstanceOf(ManifestError)
-    expect((err as ManifestError).message).toBe(`${missing}:0:0  cannot read the server config file: no such file or directory`)
+    expect((err as ManifestError).message).toBe(`cannot read the server config file (no such file or directory): ${missing}`)
     expect((err as ManifestError).code).toBe('E_FILE')
   })
 

@@ -1,5 +1,6 @@
 import { BaseCommand, runActionFlags } from '../../../src/cli/base.js'
 import { runRuntimeResume, validateRuntimeTarget } from '../../../src/cli/verbs/runtime.js'
+import { parseOutputFormat } from '../../../src/cli/output.js'
 import { openSession } from '../../../src/cli/verbs/session.js'
 
 export default class RuntimeResume extends BaseCommand {
@@ -12,6 +13,6 @@ export default class RuntimeResume extends BaseCommand {
     const { flags } = await this.parse(RuntimeResume)
     validateRuntimeTarget(flags)
     const session = await openSession(flags, this.io, this.config.root)
-    await runRuntimeResume(session, flags, flags.run, this.io)
+    await runRuntimeResume(session, flags, flags.run, this.io, parseOutputFormat(flags.output))
   }
 }

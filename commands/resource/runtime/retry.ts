@@ -1,6 +1,7 @@
 import { Flags } from '../../../src/cli/oclif.js'
-import { BaseCommand, contextFlag, workspaceFlag } from '../../../src/cli/base.js'
+import { BaseCommand, contextFlag, outputFlag, workspaceFlag } from '../../../src/cli/base.js'
 import { runRuntimeRetry, validateRuntimeTarget } from '../../../src/cli/verbs/runtime.js'
+import { parseOutputFormat } from '../../../src/cli/output.js'
 import { openSession } from '../../../src/cli/verbs/session.js'
 
 export default class RuntimeRetry extends BaseCommand {
@@ -14,6 +15,7 @@ export default class RuntimeRetry extends BaseCommand {
     ...workspaceFlag,
     run: Flags.string({ summary: 'Retry this run instead of the last one' }),
     wait: Flags.boolean({ summary: 'Follow the run; exit 0 if it succeeds, 1 if it fails', default: false }),
+    ...outputFlag,
     ...contextFlag,
   }
 
@@ -21,7 +23,7 @@ export default class RuntimeRetry extends BaseCommand {
     const { flags } = await this.parse(RuntimeRetry)
     validateRuntimeTarget(flags)
     const session = await openSession(flags, this.io, this.config.root)
-    const code = await runRuntimeRetry(session, flags, flags.run, flags.wait, this.io)
+    const code = await runRuntimeRetry(session, flags, flags.run, flags.wait, this.io, parseOutputFormat(flags.output))
     if (code !== 0) this.exit(code)
   }
 }

@@ -1,6 +1,7 @@
 import { Flags } from '../../../src/cli/oclif.js'
-import { BaseCommand, contextFlag, workspaceFlag } from '../../../src/cli/base.js'
+import { BaseCommand, contextFlag, outputFlag, workspaceFlag } from '../../../src/cli/base.js'
 import { runRuntimeRun, validateRuntimeTarget } from '../../../src/cli/verbs/runtime.js'
+import { parseOutputFormat } from '../../../src/cli/output.js'
 import { openSession } from '../../../src/cli/verbs/session.js'
 
 export default class RuntimeRun extends BaseCommand {
@@ -12,6 +13,7 @@ export default class RuntimeRun extends BaseCommand {
     name: Flags.string({ char: 'n', summary: 'Workflow name', required: true }),
     ...workspaceFlag,
     wait: Flags.boolean({ summary: 'Follow the run; exit 0 if it succeeds, 1 if it fails', default: false }),
+    ...outputFlag,
     ...contextFlag,
   }
 
@@ -19,7 +21,7 @@ export default class RuntimeRun extends BaseCommand {
     const { flags } = await this.parse(RuntimeRun)
     validateRuntimeTarget(flags)
     const session = await openSession(flags, this.io, this.config.root)
-    const code = await runRuntimeRun(session, flags, flags.wait, this.io)
+    const code = await runRuntimeRun(session, flags, flags.wait, this.io, parseOutputFormat(flags.output))
     if (code !== 0) this.exit(code)
   }
 }

@@ -1,5 +1,6 @@
 import { BaseCommand, runActionFlags } from '../../../src/cli/base.js'
 import { runRuntimeStop, validateRuntimeTarget } from '../../../src/cli/verbs/runtime.js'
+import { parseOutputFormat } from '../../../src/cli/output.js'
 import { openSession } from '../../../src/cli/verbs/session.js'
 
 export default class RuntimeStop extends BaseCommand {
@@ -12,6 +13,6 @@ export default class RuntimeStop extends BaseCommand {
     const { flags } = await this.parse(RuntimeStop)
     validateRuntimeTarget(flags)
     const session = await openSession(flags, this.io, this.config.root)
-    await runRuntimeStop(session, flags, flags.run, this.io)
+    await runRuntimeStop(session, flags, flags.run, this.io, parseOutputFormat(flags.output))
   }
 }

@@ -1,5 +1,6 @@
 import { BaseCommand, runActionFlags } from '../../../src/cli/base.js'
 import { runRuntimeSuspend, validateRuntimeTarget } from '../../../src/cli/verbs/runtime.js'
+import { parseOutputFormat } from '../../../src/cli/output.js'
 import { openSession } from '../../../src/cli/verbs/session.js'
 
 export default class RuntimeSuspend extends BaseCommand {
@@ -13,6 +14,6 @@ export default class RuntimeSuspend extends BaseCommand {
     const { flags } = await this.parse(RuntimeSuspend)
     validateRuntimeTarget(flags)
     const session = await openSession(flags, this.io, this.config.root)
-    await runRuntimeSuspend(session, flags, flags.run, this.io)
+    await runRuntimeSuspend(session, flags, flags.run, this.io, parseOutputFormat(flags.output))
   }
 }

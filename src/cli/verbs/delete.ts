@@ -8,12 +8,14 @@ import { offlineManifestContext } from '../offline.js'
 import type { FileOptions } from './files.js'
 import { ManifestError } from '../../errors.js'
 import type { Session } from './session.js'
+import { printReport, type OutputFormat } from '../output.js'
 
 export interface DeleteOptions {
   type?: string
   name?: string
   files?: FileOptions
   force: boolean
+  output?: OutputFormat
 }
 
 export function validateDeleteOptions(o: DeleteOptions): void {
@@ -37,11 +39,15 @@ export async function runDelete(session: Session, o: DeleteOptions, io: Io): Pro
       targets.push({ type: resource.meta.type, name: resource.meta.name, version: resource.meta.version, workspace: instance ? null : resource.meta.workspace ?? session.workspace })
     }
   }
+  const output = o.output ?? 'table'
+  const deleted: { workspace: string | null; type: string; name: string; version: string; revision: number }[] = []
   for (const t of targets) {
     const ref = { workspace: t.workspace, type: t.type, name: t.name }
     const version = t.version ?? (await session.client.get(ref)).resource.version
-    await session.client.delete(ref, { force: o.force })
+    const res = await session.client.delete(ref, { force: o.force })
+    deleted.push({ ...res.deleted, version })
     const scope = t.workspace ? `(${t.workspace})` : ''
-    io.out(`deleting${scope} ${t.name}:${version}:${t.type}...deleted`)
+    if (output === 'table') io.out(`deleting${scope} ${t.name}:${version}:${t.type}...deleted`)
   }
+  printReport(io, output, { deleted }, () => undefined)
 }

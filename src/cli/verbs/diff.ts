@@ -7,12 +7,12 @@ import { ManifestError } from '../../errors.js'
 import { parseSource, readSources } from '../../manifest/index.js'
 import type { LoadedDocument } from '../../manifest/model.js'
 import type { Io } from '../io.js'
-import { toYaml } from '../output.js'
+import { printReport, toYaml, type OutputFormat } from '../output.js'
 import type { FileOptions } from './files.js'
 import { locateServerIssue } from './locate.js'
 import type { Session } from './session.js'
 
-export async function runDiff(session: Session, files: FileOptions, io: Io): Promise<number> {
+export async function runDiff(session: Session, files: FileOptions, io: Io, output: OutputFormat = 'table'): Promise<number> {
   const read = await readSources(files.files, { recursive: files.recursive, stdin: files.stdin })
   const documents: LoadedDocument[] = []
   const issues = [...read.issues]
@@ -30,14 +30,16 @@ export async function runDiff(session: Session, files: FileOptions, io: Io): Pro
     if (error instanceof ManifestError) throw new ManifestError(error.issues.map((i) => locateServerIssue(i, documents)))
     throw error
   }
-  let changed = false
-  for (const r of results) {
-    if (r.outcome === 'unchanged') continue
-    changed = true
+  const report = results.map((r) => {
     const id = `${r.type}/${r.name}${r.workspace ? ` (${r.workspace})` : ''}`
     const before = r.current === undefined ? '' : toYaml(r.current)
     const after = toYaml(r.manifest)
-    io.out(createTwoFilesPatch(`live ${id}`, `applied ${id}`, before, after, r.current === undefined ? 'does not exist' : `revision ${r.revision - 1}`, 'after apply').trimEnd())
-  }
+    const diff = r.outcome === 'unchanged' ? '' : createTwoFilesPatch(`live ${id}`, `applied ${id}`, before, after, r.current === undefined ? 'does not exist' : `revision ${r.revision - 1}`, 'after apply').trimEnd()
+    return { workspace: r.workspace, type: r.type, name: r.name, outcome: r.outcome, diff }
+  })
+  const changed = report.some((r) => r.outcome !== 'unchanged')
+  printReport(io, output, { changed, resources: report }, () => {
+    for (const r of report) if (r.diff) io.out(r.diff)
+  })
   return changed ? 1 : 0
 }

@@ -15,6 +15,8 @@ export interface GetOptions {
   revisions: boolean
   /** Secret values in clear (implies details; tenant-admin or `manage` only, audited). */
   unsanitized?: boolean
+  /** Only deleted resources (their revisions, runs and logs stay readable). */
+  deleted?: boolean
   output: OutputFormat
   /** Seconds between refreshes; 0 = print once. */
   refresh: number
@@ -59,19 +61,27 @@ async function printOnce(session: Session, o: GetOptions, io: Io): Promise<void>
     io.out(renderTable(['REVISION', 'HASH', 'CREATED BY', 'CREATED'], (detail.revisions ?? []).map((r) => [r.revision, r.hash.slice(0, 12), r.createdBy, r.createdAt])))
     return
   }
-  const query = { all: o.all, workspace: instance ? undefined : session.workspace, type: o.type, name: o.name }
-  // dataos-ctl lists your own resources unless -a is given.
-  const owner = o.all ? undefined : (await session.client.whoami()).id
+  const query = { all: o.all, workspace: instance ? undefined : session.workspace, type: o.type, name: o.name, ...(o.deleted ? { deleted: true } : {}) }
+  // dataos-ctl lists your own resources unless -a is given; a resource asked for by name is shown whoever owns it.
+  const owner = o.all || o.name !== undefined ? undefined : (await session.client.whoami()).id
   if (o.output === 'table') {
     const table = await session.client.listTableText({ ...query, owner })
     const text = typeof table === 'string' ? table : table.rows.length === 0 ? '' : renderTable(table.columns, table.rows)
     if (text === '') {
-      io.out(o.all ? 'no resources found' : `no resources of yours found in workspace ${session.workspace} (use -a for everyone's, everywhere)`)
+      if (o.name !== undefined) throw namedNotFound(o, session.workspace, instance)
+      io.out(o.all ? `no ${o.deleted ? 'deleted ' : ''}resources found` : `no ${o.deleted ? 'deleted ' : ''}resources of yours found in workspace ${session.workspace} (use -a for everyone's, everywhere)`)
       return
     }
     io.out(text)
     return
   }
   const rows = await session.client.list({ ...query, owner })
+  if (rows.length === 0 && o.name !== undefined) throw namedNotFound(o, session.workspace, instance)
   io.out(o.output === 'json' ? toJson(rows) : toYaml(rows))
+}
+
+/** `get -n NAME` that matches nothing: exit 3 (kubectl's NotFound), not an empty table. */
+function namedNotFound(o: GetOptions, workspace: string, instance: boolean): CtlError {
+  const what = `${o.deleted ? 'deleted ' : ''}${o.type ?? 'resource'} ${o.name}`
+  return new CtlError('E_NOT_FOUND', o.all ? `${what} not found in any workspace` : `${what} not found${instance ? '' : ` in workspace ${workspace}`}`)
 }

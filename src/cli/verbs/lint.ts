@@ -1,6 +1,7 @@
 // `ctl resource lint` (and `apply --lint`): every file, every document, every
 // problem in one run, printed `FILE:LINE:COL  message (path)`.
 import { ManifestError } from '../../errors.js'
+import { printReport, type OutputFormat } from '../output.js'
 import { lintFiles } from '../../manifest/index.js'
 import type { ManifestContext } from '../../manifest/index.js'
 import type { NormalizedDocument } from '../../manifest/model.js'
@@ -46,4 +47,20 @@ export async function runLint(options: LintOptions, io: Io): Promise<NormalizedD
   for (const { resource } of documents) io.out(`${options.verb}${describeResource(resource.meta, options.workspace)}...valid`)
   io.out(`${options.verb === 'linting' ? 'lint' : 'apply'}...complete (${documents.length} resource${documents.length === 1 ? '' : 's'} valid)`)
   return documents
+}
+
+/**
+ * `lint -o json|yaml`: `{valid, resources, issues}` on stdout, whatever the verdict; returns the
+ * exit code (0 valid, 1 invalid, as the text form).
+ */
+export async function runLintReport(options: LintOptions, io: Io, output: OutputFormat): Promise<number> {
+  const result = await lintFiles(options.files, offlineManifestContext(), {
+    interpolate: options.interpolate, env: options.env, recursive: options.recursive, stdin: options.stdin,
+  })
+  const resources = result.documents.map(({ resource }) => ({
+    workspace: (INSTANCE_LEVEL_TYPES as readonly string[]).includes(resource.meta.type) ? null : resource.meta.workspace ?? options.workspace,
+    name: resource.meta.name, version: resource.meta.version, type: resource.meta.type,
+  }))
+  printReport(io, output, { valid: result.issues.length === 0, resources, issues: result.issues }, () => undefined)
+  return result.issues.length === 0 ? 0 : new ManifestError(result.issues).exitCode
 }

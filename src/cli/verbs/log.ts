@@ -5,7 +5,7 @@ import type { LogLineRecord, RunDetail } from '../../client/types.js'
 import { CtlError } from '../../errors.js'
 import type { StepRunRecord } from '../../store/types.js'
 import type { Io } from '../io.js'
-import { renderTable } from '../output.js'
+import { parseOutputFormat, printReport, renderTable, type OutputFormat } from '../output.js'
 import type { Session } from './session.js'
 import { latestAttempts } from './wait.js'
 
@@ -20,9 +20,11 @@ export interface LogOptions {
   tail?: number
   runId?: string
   timestamps: boolean
+  /** json / yaml: one document `{runId, nodes: [{node, step, attempt, state, error, lines}]}`. */
+  output?: OutputFormat
 }
 
-export function completeLogOptions(flags: { type?: string; name: string; container?: string; node?: string; follow?: boolean; tail?: number; run?: string; timestamps?: boolean }): LogOptions {
+export function completeLogOptions(flags: { type?: string; name: string; container?: string; node?: string; follow?: boolean; tail?: number; run?: string; timestamps?: boolean; output?: string }): LogOptions {
   let step = flags.container
   let attempt: number | undefined
   if (flags.node) {
@@ -39,6 +41,7 @@ export function completeLogOptions(flags: { type?: string; name: string; contain
     tail: flags.tail === undefined || flags.tail < 0 ? undefined : flags.tail,
     runId: flags.run,
     timestamps: flags.timestamps ?? false,
+    output: parseOutputFormat(flags.output),
   }
 }
 
@@ -73,6 +76,7 @@ export async function runLog(session: Session, o: LogOptions, io: Io, out: LogWr
       throw new CtlError('E_NOT_FOUND', `no ${o.attempt !== undefined ? `node ${o.step}-${o.attempt}` : `step ${o.step}`} in run ${runId}; steps: ${known}`)
     }
   }
+  if (o.output !== undefined && o.output !== 'table') return printLogReport(session, runId, nodes, o, io)
   const format = o.timestamps ? (l: LogLineRecord) => `${l.time} ${l.text}\n` : (l: LogLineRecord) => `${l.text}\n`
   for (const node of nodes) {
     out.write(header(node) + '\n')
@@ -87,4 +91,19 @@ export async function runLog(session: Session, o: LogOptions, io: Io, out: LogWr
       if (finished?.state === 'failed') out.write(`node ${node.step}-${node.attempt} failed: ${[finished.reason, finished.message].filter(Boolean).join(': ')}\n`)
     }
   }
+}
+
+/** -o json|yaml: every node's lines in one document (with -f, printed once the nodes have ended). */
+async function printLogReport(session: Session, runId: string, nodes: StepRunRecord[], o: LogOptions, io: Io): Promise<void> {
+  const report = []
+  for (const node of nodes) {
+    const lines: { seq: number; time: string; stream: string; text: string }[] = []
+    for await (const batch of session.client.logs(runId, { step: node.step, attempt: node.attempt, tail: o.tail, follow: o.follow })) {
+      for (const l of batch) lines.push({ seq: l.seq, time: l.time, stream: l.stream, text: l.text })
+    }
+    const final = o.follow ? (await session.client.run(runId)).steps.find((s) => s.id === node.id) ?? node : node
+    const error = final.state === 'failed' ? [final.reason, final.message].filter(Boolean).join(': ') : ''
+    report.push({ node: `${node.step}-${node.attempt}`, step: node.step, attempt: node.attempt, state: final.state, error, lines })
+  }
+  printReport(io, o.output ?? 'table', { runId, nodes: report }, () => undefined)
 }

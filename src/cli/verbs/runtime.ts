@@ -7,7 +7,7 @@ import type { WorkflowResource } from '../../manifest/model.js'
 import type { StepRunRecord } from '../../store/types.js'
 import type { Io } from '../io.js'
 import { formatDuration } from '../../duration.js'
-import { renderTable, toJson, toYaml, type OutputFormat } from '../output.js'
+import { printReport, progressToStderr, renderTable, toJson, toYaml, type OutputFormat } from '../output.js'
 import type { Session } from './session.js'
 import { endReason, everyAttempt, waitForRun } from './wait.js'
 
@@ -188,34 +188,55 @@ function printDescription(d: StepDescription, io: Io): void {
   } else io.out('no events')
 }
 
-export async function runRuntimeRun(session: Session, t: RuntimeTarget, wait: boolean, io: Io): Promise<number> {
+export async function runRuntimeRun(session: Session, t: RuntimeTarget, wait: boolean, io: Io, output: OutputFormat = 'table'): Promise<number> {
   const run = await session.client.runNow(refOf(session, t))
-  io.out(`run ${run.id} of ${t.name} started (trigger manual)`)
-  return wait ? finish(session, run, io) : 0
+  if (output === 'table') io.out(`run ${run.id} of ${t.name} started (trigger manual)`)
+  return started(session, run, wait, io, output)
 }
 
-export async function runRuntimeStop(session: Session, t: RuntimeTarget, runId: string | undefined, io: Io): Promise<void> {
+export async function runRuntimeStop(session: Session, t: RuntimeTarget, runId: string | undefined, io: Io, output: OutputFormat = 'table'): Promise<void> {
   const runs = await session.client.stop(refOf(session, t), runId)
-  if (runs.length === 0) io.out(`${t.name}: no active run to stop`)
-  for (const run of runs) io.out(`run ${run.id} of ${t.name} ${run.state}`)
+  printReport(io, output, { runs }, () => {
+    if (runs.length === 0) io.out(`${t.name}: no active run to stop`)
+    for (const run of runs) io.out(`run ${run.id} of ${t.name} ${run.state}`)
+  })
 }
 
-export async function runRuntimeSuspend(session: Session, t: RuntimeTarget, runId: string | undefined, io: Io): Promise<void> {
+export async function runRuntimeSuspend(session: Session, t: RuntimeTarget, runId: string | undefined, io: Io, output: OutputFormat = 'table'): Promise<void> {
   const runs = await session.client.suspend(refOf(session, t), runId)
-  if (runs.length === 0) io.out(`${t.name}: no active run to suspend`)
-  for (const run of runs) io.out(`run ${run.id} of ${t.name} suspended`)
+  printReport(io, output, { runs }, () => {
+    if (runs.length === 0) io.out(`${t.name}: no active run to suspend`)
+    for (const run of runs) io.out(`run ${run.id} of ${t.name} suspended`)
+  })
 }
 
-export async function runRuntimeResume(session: Session, t: RuntimeTarget, runId: string | undefined, io: Io): Promise<void> {
+export async function runRuntimeResume(session: Session, t: RuntimeTarget, runId: string | undefined, io: Io, output: OutputFormat = 'table'): Promise<void> {
   const runs = await session.client.resume(refOf(session, t), runId)
-  if (runs.length === 0) io.out(`${t.name}: no suspended run to resume`)
-  for (const run of runs) io.out(`run ${run.id} of ${t.name} resumed`)
+  printReport(io, output, { runs }, () => {
+    if (runs.length === 0) io.out(`${t.name}: no suspended run to resume`)
+    for (const run of runs) io.out(`run ${run.id} of ${t.name} resumed`)
+  })
 }
 
-export async function runRuntimeRetry(session: Session, t: RuntimeTarget, runId: string | undefined, wait: boolean, io: Io): Promise<number> {
+export async function runRuntimeRetry(session: Session, t: RuntimeTarget, runId: string | undefined, wait: boolean, io: Io, output: OutputFormat = 'table'): Promise<number> {
   const run = await session.client.retry(refOf(session, t), runId)
-  io.out(`run ${run.id} of ${t.name} started: retrying the failed and skipped steps of ${run.retryOf ?? 'the last run'}`)
-  return wait ? finish(session, run, io) : 0
+  if (output === 'table') io.out(`run ${run.id} of ${t.name} started: retrying the failed and skipped steps of ${run.retryOf ?? 'the last run'}`)
+  return started(session, run, wait, io, output)
+}
+
+/**
+ * After run / retry: the text says the run started (and follows it with --wait); -o json|yaml
+ * prints `{run}` — with --wait the final run and its steps, progress going to stderr.
+ */
+async function started(session: Session, run: RunRecord, wait: boolean, io: Io, output: OutputFormat): Promise<number> {
+  if (output === 'table') return wait ? finish(session, run, io) : 0
+  if (!wait) {
+    printReport(io, output, { run }, () => undefined)
+    return 0
+  }
+  const detail = await waitForRun(session.client, run.id, progressToStderr(io))
+  printReport(io, output, detail, () => undefined)
+  return detail.run.state === 'succeeded' ? 0 : 1
 }
 
 async function finish(session: Session, run: RunRecord, io: Io): Promise<number> {

@@ -3,7 +3,7 @@
 import type { WorkspaceLayer } from '../../client/types.js'
 import { CtlError } from '../../errors.js'
 import type { Io } from '../io.js'
-import { renderTable, toJson, toYaml, type OutputFormat } from '../output.js'
+import { printReport, renderTable, toJson, toYaml, type OutputFormat } from '../output.js'
 import type { Session } from './session.js'
 
 const NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/
@@ -26,9 +26,9 @@ export function validateCreateWorkspace(o: CreateWorkspaceOptions): void {
   if (o.layer !== undefined && o.layer !== 'user' && o.layer !== 'system') throw new CtlError('E_USAGE', `layer "${o.layer}" is not user or system`)
 }
 
-export async function runCreateWorkspace(session: Session, o: CreateWorkspaceOptions, io: Io): Promise<void> {
+export async function runCreateWorkspace(session: Session, o: CreateWorkspaceOptions, io: Io, output: OutputFormat = 'table'): Promise<void> {
   const ws = await session.client.createWorkspace({ name: o.name, description: o.description, layer: o.layer as WorkspaceLayer | undefined, tags: o.tags.length > 0 ? o.tags : undefined })
-  io.out(`workspace "${ws.name}" created (layer ${ws.layer})`)
+  printReport(io, output, { workspace: ws }, () => io.out(`workspace "${ws.name}" created (layer ${ws.layer})`))
 }
 
 export const WORKSPACE_HEADERS = ['NAME', 'LAYER', 'DESCRIPTION', 'TAGS', 'CREATED']
@@ -41,8 +41,8 @@ export async function runGetWorkspaces(session: Session, o: { name?: string; out
   io.out(renderTable(WORKSPACE_HEADERS, list.map((w) => [w.name, w.layer, w.description ?? '', w.tags.join(', '), w.createdAt])))
 }
 
-export async function runDeleteWorkspace(session: Session, o: { name: string; force: boolean }, io: Io): Promise<void> {
+export async function runDeleteWorkspace(session: Session, o: { name: string; force: boolean }, io: Io, output: OutputFormat = 'table'): Promise<void> {
   const res = await session.client.deleteWorkspace(o.name, { force: o.force })
   const n = res.deleted.resources
-  io.out(`workspace "${o.name}" deleted${n > 0 ? ` with its ${n} resource${n === 1 ? '' : 's'}` : ''}`)
+  printReport(io, output, res, () => io.out(`workspace "${o.name}" deleted${n > 0 ? ` with its ${n} resource${n === 1 ? '' : 's'}` : ''}`))
 }

@@ -17,7 +17,7 @@ import { noteAudit } from '../audit.js'
 import { applyDocuments } from '../apply.js'
 import type { SecretBox } from '../../secrets/crypto.js'
 import { findDependents } from '../dependents.js'
-import { DEFAULT_WORKSPACE, checkType, describeKey, isInstanceLevel, loadResource, maskSecrets, resourceKey, toRow } from '../keys.js'
+import { DEFAULT_WORKSPACE, readableResource, checkType, describeKey, isInstanceLevel, loadResource, maskSecrets, resourceKey, toRow } from '../keys.js'
 import * as S from '../schemas.js'
 import { deleteDryRunQuery, withDryRun } from '../schemas-access.js'
 import { isDryRun } from '../dry-run.js'
@@ -70,7 +70,7 @@ export const resourcesRoutes: FastifyPluginAsync<ResourcesRoutesOptions> = async
     },
   )
 
-  fastify.get<{ Querystring: { workspace?: string; all: boolean; type?: string; name?: string; owner?: string; format: 'objects' | 'table' } }>(
+  fastify.get<{ Querystring: { workspace?: string; all: boolean; type?: string; name?: string; owner?: string; deleted: boolean; format: 'objects' | 'table' } }>(
     '/api/v1/resources',
     {
       schema: {
@@ -84,13 +84,19 @@ export const resourcesRoutes: FastifyPluginAsync<ResourcesRoutesOptions> = async
       const q = request.query
       if (q.type) checkType(q.type)
       const workspace = q.type && isInstanceLevel(q.type) ? null : q.workspace ?? DEFAULT_WORKSPACE
-      const records = await store.listResourceSummaries({
-        workspace: q.all ? undefined : workspace, allWorkspaces: q.all, type: q.type, name: q.name, owner: q.owner,
+      const listed = await store.listResourceSummaries({
+        workspace: q.all ? undefined : workspace, allWorkspaces: q.all, type: q.type, name: q.name, owner: q.owner, includeDeleted: q.deleted,
       })
+      const records = q.deleted ? listed.filter((r) => r.status === 'deleted') : listed
       // A binding covering the workspace shows all of it; otherwise only what grants or ownership allow.
       const whole = !q.all && decide(principal, 'get', { workspace, type: q.type ?? '' }).allowed
       const visible = whole ? records : await visibleTo(store, principal, records)
       if (!q.all && !whole && visible.length === 0) requireAllowed(principal, 'get', { workspace, type: q.type ?? '' })
+      // A listing of a workspace that does not exist is "not found", not an empty table (asked only
+      // when nothing matched, and after the rights check, so nobody probes for workspace names).
+      if (visible.length === 0 && !q.all && workspace !== null && !(await store.getWorkspace(workspace))) {
+        throw new CtlError('E_NOT_FOUND', `workspace ${workspace} not found`)
+      }
       const runtime = await runtimeSummaries(engine, visible)
       // Strings go out as they are (no schema serializer): native JSON.stringify is several
       // times faster than the generated serializer on 10,000 rows, and text needs none.
@@ -131,7 +137,8 @@ export const resourcesRoutes: FastifyPluginAsync<ResourcesRoutesOptions> = async
         const isSecret = key.type === 'secret' || key.type === 'instance-secret'
         const reveal = request.query.unsanitized && isSecret
         // Decided before "not found", so whoever may not see a workspace cannot probe it for names.
-        const found = await store.getResource(key)
+        // A deleted resource stays readable (STATUS deleted): its revisions, runs and logs are kept.
+        const found = await readableResource(store, key)
         await requireOn(store, principalOf(request), reveal ? 'secret-read' : 'get', key, found)
         const record = found ?? (await loadResource(store, key))
         const runtime = record.type === 'workflow' ? await engine.runtimeSummary(record) : ''

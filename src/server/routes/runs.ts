@@ -7,7 +7,7 @@ import type { Principal, RunsResponse } from '../../client/types.js'
 import { principalOf } from '../auth.js'
 import type { Verb } from '../../access/policy.js'
 import { decideOn, requireOn } from '../../access/targets.js'
-import { loadResource, resourceKey } from '../keys.js'
+import { loadResource, readableResource, resourceKey } from '../keys.js'
 import * as S from '../schemas.js'
 
 export interface RunsRoutesOptions {
@@ -50,9 +50,10 @@ async function seesHostDetails(store: Store, principal: Principal, run: RunRecor
 export const runsRoutes: FastifyPluginAsync<RunsRoutesOptions> = async (fastify: FastifyInstance, opts) => {
   const { store, engine } = opts
 
-  const workflowOf = async (ws: string | null, type: string, name: string, principal: Principal, verb: Verb): Promise<ResourceRecord> => {
+  /** `includeDeleted`: reads only; a deleted workflow's runs stay readable, nothing new starts on it. */
+  const workflowOf = async (ws: string | null, type: string, name: string, principal: Principal, verb: Verb, includeDeleted = false): Promise<ResourceRecord> => {
     const key = resourceKey(ws, type, name)
-    const found = await store.getResource(key)
+    const found = includeDeleted ? await readableResource(store, key) : await store.getResource(key)
     await requireOn(store, principal, verb, key, found)
     const record = found ?? (await loadResource(store, key))
     if (record.type !== 'workflow') throw new CtlError('E_USAGE', `${record.type} ${record.name} has no runs; only workflows run`)
@@ -114,7 +115,7 @@ export const runsRoutes: FastifyPluginAsync<RunsRoutesOptions> = async (fastify:
         response: S.withErrors({ 200: S.runsResponse }, 404),
       },
     }, async (request): Promise<RunsResponse> => {
-      const wf = await workflowOf(wsOf(request.params), request.params.type!, request.params.name!, principalOf(request), 'runtime-get')
+      const wf = await workflowOf(wsOf(request.params), request.params.type!, request.params.name!, principalOf(request), 'runtime-get', true)
       return { runs: await store.listRuns({ resourceId: wf.id, limit: request.query.limit }) }
     })
   }
