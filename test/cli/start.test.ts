@@ -77,9 +77,10 @@ describe('ctl resource get -a against a remote control plane', () => {
     expect(r.stdout).toMatch(/^sync\s+\| v1\s+\| workflow \| sales\s+\| active \| pending \| bob$/m)
   })
 
-  it('says so when nothing matches', async () => {
+  it('a named resource that does not exist is not found (exit 3, one line)', async () => {
     const r = await runCli(['get', '-a', '-t', 'workflow', '-n', 'no-such-thing'], { env })
-    expect(r.code).toBe(0)
-    expect(r.stdout).toBe('no resources found\n')
+    expect(r.code).toBe(3)
+    expect(r.stdout).toBe('')
+    expect(r.stderr).toBe('error: workflow no-such-thing not found in any workspace\n')
   })
 })
