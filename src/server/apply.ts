@@ -151,7 +151,9 @@ export async function applyDocuments(
       item.manifest = maskSecrets(l.key.type, l.resource)
       if (current) item.current = maskSecrets(l.key.type, current.manifest)
     } else {
-      deps.engine.resourceApplied(resource, outcome)
+      // Awaited so the answer names the run it started: `--wait` follows that run, it never searches for one.
+      const started = await deps.engine.resourceApplied(resource, outcome)
+      if (started) item.runId = started.id
     }
     results.push({ index: l.index, item })
   }
