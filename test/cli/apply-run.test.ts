@@ -101,3 +101,61 @@ describe('apply --wait of an unchanged workflow', () => {
     expect(r.code).toBe(2)
   })
 })
+
+describe('secrets a workflow projects, checked at apply', () => {
+  const consumer = manifestFile('needs-secret.yaml', `version: v2alpha
+name: needs-secret
+type: workflow
+spec:
+  dag:
+    - name: only
+      spec:
+        use:
+          projection:
+            secrets:
+              - id: app-secret
+                contextAlias: app
+            projections:
+              envVars:
+                - key: TOKEN
+                  value: "{{.secrets.app.TOKEN}}"
+        stack: script
+        stackSpec: {interpreter: sh, script: 'test -n "$TOKEN"'}
+`)
+  const secretWith = (key: string): string => manifestFile(`secret-${key}.yaml`, `version: v1
+name: app-secret
+type: secret
+secret:
+  type: key-value
+  acl: r
+  data:
+    ${key}: sealed-value-${key}
+`)
+
+  it('a missing secret is a located error at apply and at --dry-run=server (exit 1), and nothing is stored', async () => {
+    for (const extra of [[], ['--dry-run=server']]) {
+      const r = await ctl(['apply', '-f', consumer, ...extra])
+      expect(r.code).toBe(1)
+      expect(r.stderr).toContain(`${consumer}:11:17  secret "app-secret" not found in workspace "public"`)
+      expect(r.stderr).toContain('(spec.dag[0].spec.use.projection.secrets[0].id)')
+    }
+    expect((await ctl(['get', '-t', 'workflow', '-n', 'needs-secret'])).stdout).not.toContain('needs-secret')
+  })
+
+  it('a key the secret lacks is located at the template, also when the secret comes in the same apply', async () => {
+    const r = await ctl(['apply', '-f', consumer, '-f', secretWith('OTHER')])
+    expect(r.code).toBe(1)
+    expect(r.stderr).toContain(`${consumer}:16:19  secret "app-secret" (alias "app") in workspace "public" has no key "TOKEN"; its keys: OTHER`)
+    expect(r.stderr).not.toContain('sealed-value')
+    const dry = await ctl(['apply', '-f', consumer, '-f', secretWith('OTHER'), '--dry-run=server'])
+    expect(dry.code).toBe(1)
+    expect(dry.stderr).toContain('has no key "TOKEN"')
+  })
+
+  it('applies and runs once the secret of the same apply has the key', async () => {
+    const r = await ctl(['apply', '-f', consumer, '-f', secretWith('TOKEN'), '--wait'])
+    expect(r.stderr).toBe('')
+    expect(r.code).toBe(0)
+    expect(r.stdout).toMatch(/run r-\S+ of needs-secret succeeded/)
+  })
+})
