@@ -28,7 +28,7 @@ describe('waitForRun', () => {
   it('redraws the table in place on a terminal, ending with the final state', async () => {
     await s.client.apply('public', [doc(workflow('drawn', { first: 'sleep 0.3; echo one', second: 'echo two' }, {}), 'drawn.yaml')])
     const io = bufferIo(true)
-    const detail = await waitForRun(s.client, await runOf('drawn'), io, { pollMs: 20 })
+    const detail = await waitForRun(s.client, await runOf('drawn'), io)
     expect(detail.run.state).toBe('succeeded')
     const out = io.text()
     // Every frame after the first moves up over the previous one and clears it.
@@ -49,7 +49,7 @@ describe('waitForRun', () => {
     const runId = await runOf('held')
     const ref = { workspace: 'public', type: 'workflow', name: 'held' }
     const io = bufferIo(false)
-    const waiting = waitForRun(s.client, runId, io, { pollMs: 20 })
+    const waiting = waitForRun(s.client, runId, io)
     await waitFor('a running', async () => io.text(), (t) => t.includes('a running'))
     await s.client.suspend(ref, runId)
     await waitFor('the hold to be told', async () => io.text(), (t) => t.includes(`run ${runId} suspended`))
