@@ -156,7 +156,9 @@ export class ApplyVerb {
       const ref = { workspace: r.workspace, type: r.type, name: r.name }
       if (!r.runId) {
         // Nothing started: an old run is never presented as this apply's.
-        this.io.out(await this.noRunLine(session, ref, r))
+        const { line, failed } = await this.noRunLine(session, ref, r)
+        this.io.out(line)
+        if (failed) exit = 1
         continue
       }
       this.io.out(`waiting for run ${r.runId} of ${r.name}...`)
@@ -171,22 +173,26 @@ export class ApplyVerb {
     return exit
   }
 
-  /** One line for a workflow this apply started no run of: unchanged (with its last run), scheduled, or in error. */
-  private async noRunLine(session: Session, ref: { workspace: string | null; type: string; name: string }, r: ApplyResultItem): Promise<string> {
+  /**
+   * One line for a workflow this apply started no run of: unchanged (with its last run), scheduled, or in
+   * error (which --wait counts as a failure: the workflow cannot run as applied).
+   */
+  private async noRunLine(session: Session, ref: { workspace: string | null; type: string; name: string }, r: ApplyResultItem): Promise<{ line: string; failed: boolean }> {
     const [row] = await session.client.list({ workspace: ref.workspace ?? undefined, type: 'workflow', name: ref.name })
-    if (row?.status === 'error') return `${r.name}: no run to wait for (status error${row.statusReason ? `: ${row.statusReason}` : ''})`
-    if (row?.runtime.startsWith('next:')) return `${r.name}: no run to wait for (scheduled, next run at ${row.runtime.slice(5)})`
-    if (r.outcome !== 'unchanged') return `${r.name}: no run to wait for${row?.runtime ? ` (runtime ${row.runtime})` : ''}`
+    if (row?.status === 'error') return { line: `${r.name}: no run to wait for (status error${row.statusReason ? `: ${row.statusReason}` : ''})`, failed: true }
+    const unchanged = r.outcome === 'unchanged' ? `${r.name} is unchanged` : `${r.name}: no run to wait for`
+    if (row?.runtime.startsWith('next:')) return { line: `${unchanged}; it is scheduled, next run at ${row.runtime.slice(5)}`, failed: false }
+    if (r.outcome !== 'unchanged') return { line: `${unchanged}${row?.runtime ? ` (runtime ${row.runtime})` : ''}`, failed: false }
     const [last] = await session.client.runs(ref, { limit: 1 })
     const hint = '(use --rerun to run it again)'
-    if (!last) return `${r.name} is unchanged; it has no run yet ${hint}`
-    return `${r.name} is unchanged; its last run ${last.id} ${lastRunState(last, Date.now())} ${hint}`
+    if (!last) return { line: `${unchanged}; it has no run yet ${hint}`, failed: false }
+    return { line: `${unchanged}; its last run ${last.id} ${lastRunState(last, Date.now())} ${hint}`, failed: false }
   }
 }
 
-/** `succeeded 3m ago`, `is running (started 12s ago)`. */
+/** `succeeded 3m ago`, `is running (started 12s ago)`, `is pending (created 1s ago)`. */
 export function lastRunState(run: RunRecord, now: number): string {
-  const ago = (iso: string | undefined): string => (iso ? `${formatDuration(Math.max(0, now - Date.parse(iso)))} ago` : '')
+  const ago = (iso: string): string => `${formatDuration(Math.max(0, now - Date.parse(iso)))} ago`
   if (run.finishedAt) return `${run.state} ${ago(run.finishedAt)}`
-  return `is ${run.state} (created ${ago(run.startedAt ?? run.createdAt)})`
+  return run.startedAt ? `is ${run.state} (started ${ago(run.startedAt)})` : `is ${run.state} (created ${ago(run.createdAt)})`
 }
