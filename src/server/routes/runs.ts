@@ -22,19 +22,27 @@ export interface RunsRoutesOptions {
   pollMs?: number
 }
 
+const WATCH_KEEPALIVE_MS = 15_000
+
 /**
  * The run's detail as NDJSON, one line each time it changes, the last one in a final state. The store is
  * read here, next to it, so a follower holds one connection instead of asking again and again.
  */
 async function* watchRun(engine: EngineApi, runId: string, shown: (d: RunDetail) => RunDetail, signal: AbortSignal, pollMs: number): AsyncGenerator<string> {
   let last = ''
+  let sentAt = 0
   while (!signal.aborted) {
     const detail = await engine.runDetail(runId)
     if (!detail) return
     const line = JSON.stringify(shown(detail))
     if (line !== last) {
       last = line
+      sentAt = Date.now()
       yield `${line}\n`
+    } else if (Date.now() - sentAt > WATCH_KEEPALIVE_MS) {
+      // An empty line now and then, so that nothing between caller and server drops a quiet connection.
+      sentAt = Date.now()
+      yield '\n'
     }
     if (FINAL_RUN_STATES.includes(detail.run.state)) return
     await sleep(pollMs, undefined, { signal }).catch(() => undefined)
@@ -166,7 +174,7 @@ export const runsRoutes: FastifyPluginAsync<RunsRoutesOptions> = async (fastify:
     schema: {
       summary: 'The run with every step attempt as NDJSON: one line now and one each time it changes, until it has ended',
       tags: ['runs'], params: S.runIdParams, produces: 'application/x-ndjson',
-      response: S.withErrors({ 200: { ...S.runDetailResponse, description: 'NDJSON: one run detail (as GET /api/v1/runs/{id}) per line' } }, 404),
+      response: S.withErrors({ 200: { ...S.runDetailResponse, description: 'NDJSON: one run detail (as GET /api/v1/runs/{id}) per line; an empty line every 15 s while nothing changes' } }, 404),
     },
   }, async (request, reply) => {
     const principal = principalOf(request)
