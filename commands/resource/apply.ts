@@ -11,13 +11,16 @@ workflow starts a run, a scheduled one waits for its next fire time.
 --lint only checks. --dry-run (or --dry-run=client) resolves every workflow step into the Kubernetes Pod it becomes
 without any control plane; -o yaml prints those Pods and the ConfigMap / Secret shapes they reference (secret values
 are never read). --dry-run=server sends everything through the server's apply path and stores nothing.
---wait follows the run that the apply started and exits 0 when it succeeds, 1 when it fails.`
+--wait follows the run that the apply started and exits 0 when it succeeds, 1 when it fails. An unchanged
+workflow starts no run: --wait says so with its last run's state and exits 0. --rerun starts a new run of
+each unchanged workflow (as "runtime run" does), which --wait then follows.`
   static override examples = [
     '<%= config.bin %> resource apply -f examples/customer-batch-pipeline.yaml --wait',
     '<%= config.bin %> resource apply -f examples -R -w analytics',
     '<%= config.bin %> resource apply -f workflow.yaml --lint',
     '<%= config.bin %> resource apply -f examples/projected-workflow.yaml --dry-run -o yaml',
     '<%= config.bin %> resource apply -f workflow.yaml --dry-run=server',
+    '<%= config.bin %> resource apply -f examples/customer-batch-pipeline.yaml --rerun --wait',
   ]
   static override aliases = ['apply']
   static override flags = {
@@ -28,6 +31,7 @@ are never read). --dry-run=server sends everything through the server's apply pa
     lint: Flags.boolean({ char: 'l', summary: 'Only lint the manifests', default: false }),
     'dry-run': Flags.string({ summary: 'client: resolve locally and print; server: validate on the server, store nothing', options: ['none', 'client', 'server'] }),
     wait: Flags.boolean({ summary: 'Follow the started run; exit 0 if it succeeds, 1 if it fails', default: false }),
+    rerun: Flags.boolean({ summary: 'Start a new run of each unchanged workflow (as runtime run does)', default: false }),
   }
 
   async run(): Promise<void> {

@@ -158,6 +158,26 @@ export class CtlClient {
     return this.json('GET', `/api/v1/runs/${seg(runId)}`)
   }
 
+  /** The run's detail now and each time it changes, ending once it is in a final state (or the server closes). */
+  async *watchRun(runId: string, signal?: AbortSignal): AsyncGenerator<RunDetail> {
+    const res = await this.request('GET', `/api/v1/runs/${seg(runId)}/watch`, undefined, undefined, { stream: true, signal })
+    if (!res.body) return
+    const decoder = new TextDecoder()
+    let rest = ''
+    try {
+      for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+        const lines = (rest + decoder.decode(chunk, { stream: true })).split('\n')
+        rest = lines.pop()!
+        for (const line of lines) if (line.trim()) yield JSON.parse(line) as RunDetail
+      }
+    } catch (err) {
+      if (signal?.aborted) return
+      throw this.transportError(err)
+    }
+    const tail = (rest + decoder.decode()).trim()
+    if (tail) yield JSON.parse(tail) as RunDetail
+  }
+
   /** One step of a run (`step` or `step-attempt`), with the runtime's live description of its latest attempt. */
   node(runId: string, node: string): Promise<NodeDetail> {
     return this.json('GET', `/api/v1/runs/${seg(runId)}/nodes/${seg(node)}`)

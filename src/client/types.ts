@@ -33,6 +33,8 @@ export interface ApplyResultItem {
   workspace: string | null
   outcome: ApplyOutcome
   revision: number
+  /** The run this apply started (an unscheduled workflow created or changed); absent when it started none. */
+  runId?: string
   /** Dry run only: the normalized manifest that would be stored (secret values masked). */
   manifest?: unknown
   /** Dry run only: the manifest stored now, if any (secret values masked), for a diff. */

@@ -29,8 +29,11 @@ export interface NodeDetail {
 }
 
 export interface EngineApi {
-  /** Called after a resource was stored (created or updated). The engine reconciles it asynchronously. */
-  resourceApplied(resource: ResourceRecord, outcome: 'created' | 'updated' | 'unchanged'): void
+  /**
+   * Called after a resource was stored (created or updated). Resolves once it is reconciled, with the run
+   * that started (an unscheduled workflow's apply run), so the apply answer can name it. Never rejects.
+   */
+  resourceApplied(resource: ResourceRecord, outcome: 'created' | 'updated' | 'unchanged'): Promise<RunRecord | undefined>
   /** Kills the resource's running runs and forgets its schedule. */
   resourceDeleted(resource: ResourceRecord): Promise<void>
   /** `runtime run`: a run now (an extra one for a scheduled workflow). */

@@ -101,7 +101,9 @@ export function createEngine(opts: EngineOptions): Engine {
       timer.start()
       // Resources whose reconcile was interrupted by a crash.
       for (const r of await store.listResources({ allWorkspaces: true })) {
-        if (r.status === 'creating') void reconciler.enqueue(r.id, () => reconciler.reconcile(r, 'unchanged'))
+        if (r.status === 'creating') void reconciler.enqueue(r.id, async () => {
+          await reconciler.reconcile(r, 'unchanged')
+        })
       }
     },
 
@@ -121,8 +123,12 @@ export function createEngine(opts: EngineOptions): Engine {
       }
     },
 
-    resourceApplied(resource, outcome) {
-      void reconciler.enqueue(resource.id, () => reconciler.reconcile(resource, outcome))
+    async resourceApplied(resource, outcome) {
+      let started: RunRecord | undefined
+      await reconciler.enqueue(resource.id, async () => {
+        started = await reconciler.reconcile(resource, outcome)
+      })
+      return started
     },
 
     async resourceDeleted(resource) {

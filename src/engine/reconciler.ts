@@ -46,7 +46,8 @@ export class Reconciler {
     return next
   }
 
-  async reconcile(resource: ResourceRecord, outcome: 'created' | 'updated' | 'unchanged'): Promise<void> {
+  /** Resolves with the run this reconcile started, if it started one. */
+  async reconcile(resource: ResourceRecord, outcome: 'created' | 'updated' | 'unchanged'): Promise<RunRecord | undefined> {
     const { store } = this.ctx
     // Unchanged and already settled: nothing to do (re-apply is idempotent).
     if (outcome === 'unchanged' && resource.status !== 'creating') return
@@ -78,10 +79,12 @@ export class Reconciler {
     // A crash after createRun but before `active` must not start a second run on recovery.
     const last = (await store.listRuns({ resourceId: resource.id, limit: 1 }))[0]
     const alreadyRan = last !== undefined && last.revision === resource.revision && last.trigger === 'apply'
+    let started: RunRecord | undefined
     if (!alreadyRan && (outcome !== 'unchanged' || resource.status === 'creating')) {
-      await this.createRun(resource, { trigger: 'apply' })
+      started = await this.createRun(resource, { trigger: 'apply' })
     }
     await store.setResourceStatus(resource.id, 'active')
+    return started
   }
 
   async deleted(resource: ResourceRecord): Promise<void> {

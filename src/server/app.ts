@@ -30,7 +30,7 @@ export interface AppDeps {
   /** Structured request logs (pino, JSON lines) go to this file; none when absent. */
   logFile?: string
   logLevel?: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace'
-  /** How often a log follow polls the store when idle (ms). */
+  /** How often a log follow (and a run watch) polls the store when idle (ms). */
   logPollMs?: number
   /** Failed authentications allowed per client address and window before 429 (default 10 a minute). */
   authLimits?: AuthLimits
@@ -71,7 +71,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     await api.register(authPlugin, { store, limits: deps.authLimits })
     await api.register(dryRunPlugin)
     await api.register(resourcesRoutes, { store, engine, revealSecrets: deps.revealSecrets, secrets: deps.secrets, limits: deps.manifestLimits })
-    await api.register(runsRoutes, { store, engine })
+    await api.register(runsRoutes, { store, engine, closing: closing.signal, pollMs: deps.logPollMs })
     await api.register(logsRoutes, { store, closing: closing.signal, pollMs: deps.logPollMs })
     await api.register(metaRoutes, { store, engine, version })
     await api.register(identityRoutes, { store })

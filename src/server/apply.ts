@@ -13,6 +13,7 @@ import { buildManifestContext } from './manifest-context.js'
 import { isInstanceLevel, maskSecrets } from './keys.js'
 import { sealForStore } from './secrets.js'
 import { useIssues } from './use-issues.js'
+import { secretIssues } from './secret-issues.js'
 import type { SecretBox } from '../secrets/crypto.js'
 
 export interface ApplyDeps {
@@ -128,6 +129,9 @@ export async function applyDocuments(
     }
   })
   if (refused.length > 0) throw new ManifestError(refused)
+  // After the `use` check: a caller who may not use a secret learns nothing about its keys.
+  const unresolved = await secretIssues(deps.store, principal, linted)
+  if (unresolved.length > 0) throw new ManifestError(unresolved)
 
   const results: { index: number; item: ApplyResultItem }[] = []
   for (const l of linted) {
@@ -151,7 +155,9 @@ export async function applyDocuments(
       item.manifest = maskSecrets(l.key.type, l.resource)
       if (current) item.current = maskSecrets(l.key.type, current.manifest)
     } else {
-      deps.engine.resourceApplied(resource, outcome)
+      // Awaited so the answer names the run it started: `--wait` follows that run, it never searches for one.
+      const started = await deps.engine.resourceApplied(resource, outcome)
+      if (started) item.runId = started.id
     }
     results.push({ index: l.index, item })
   }

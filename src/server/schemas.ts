@@ -85,6 +85,7 @@ export const applyResponse = {
         properties: {
           name: { type: 'string' }, version: { type: 'string' }, type: { type: 'string' }, workspace: { type: ['string', 'null'] },
           outcome: { type: 'string', enum: ['created', 'updated', 'unchanged'] }, revision: { type: 'integer' },
+          runId: { type: 'string', description: 'The run this apply started (an unscheduled workflow created or changed)' },
           manifest: {}, current: {},
         },
       },

@@ -59,7 +59,7 @@ describe('waitForRun', () => {
   it('redraws the table in place on a terminal, ending with the final state', async () => {
     await s.client.apply('public', [doc(workflow('drawn', { first: 'sleep 0.3; echo one', second: 'echo two' }, {}), 'drawn.yaml')])
     const io = bufferIo(true)
-    const detail = await waitForRun(s.client, await runOf('drawn'), io, { pollMs: 20 })
+    const detail = await waitForRun(s.client, await runOf('drawn'), io)
     expect(detail.run.state).toBe('succeeded')
     const out = io.text()
     // Every frame after the first moves up over the previous one and clears it.
@@ -80,7 +80,7 @@ describe('waitForRun', () => {
     const runId = await runOf('held')
     const ref = { workspace: 'public', type: 'workflow', name: 'held' }
     const io = bufferIo(false)
-    const waiting = waitForRun(s.client, runId, io, { pollMs: 20 })
+    const waiting = waitForRun(s.client, runId, io)
     await waitFor('a running', async () => io.text(), (t) => t.includes('a-1 running'))
     await s.client.suspend(ref, runId)
     await waitFor('the hold to be told', async () => io.text(), (t) => t.includes(`run ${runId} suspended`))
@@ -96,7 +96,7 @@ describe('waitForRun', () => {
   it('on a terminal shows a row per attempt of a retried step, each with why it ended', async () => {
     await s.client.apply('public', [doc(volume('flakes-tty')), doc(flakyWorkflow('flaky-tty', 'flakes-tty'))])
     const io = bufferIo(true)
-    const detail = await waitForRun(s.client, await runOf('flaky-tty'), io, { pollMs: 20 })
+    const detail = await waitForRun(s.client, await runOf('flaky-tty'), io)
     expect(detail.run.state).toBe('succeeded')
     const last = io.text().split(/\x1b\[\d+A\x1b\[J/).at(-1)!
     expect(last).toMatch(/^run \S+: succeeded \(2 succeeded, 0 failed, 0 skipped of 2 steps\)\n/)
@@ -113,11 +113,11 @@ describe('waitForRun', () => {
     dag[2]!.depends = ['bad']
     await s.client.apply('public', [doc(volume('flakes-tty')), doc(wf)])
     const firstRun = await runOf('kept-tty')
-    const failed = await waitForRun(s.client, firstRun, bufferIo(true), { pollMs: 20 })
+    const failed = await waitForRun(s.client, firstRun, bufferIo(true))
     expect(failed.progress).toBe('1 succeeded, 1 failed, 1 skipped of 3 steps')
     const retry = await s.client.retry({ workspace: 'public', type: 'workflow', name: 'kept-tty' })
     const io = bufferIo(true)
-    expect((await waitForRun(s.client, retry.id, io, { pollMs: 20 })).run.state).toBe('succeeded')
+    expect((await waitForRun(s.client, retry.id, io)).run.state).toBe('succeeded')
     const last = io.text().split(/\x1b\[\d+A\x1b\[J/).at(-1)!
     expect(last).toMatch(/^run \S+: succeeded \(3 succeeded, 0 failed, 0 skipped of 3 steps\)\n/)
     expect(last).toMatch(new RegExp(`ok\\s+\\| succeeded \\| 1\\s+\\|\\s+\\| kept from ${firstRun}\\n`))
@@ -127,8 +127,8 @@ describe('waitForRun', () => {
   it('in a CI log tells every attempt of a retried step with why it ended, even one that ended between two looks', async () => {
     await s.client.apply('public', [doc(volume('flakes-ci')), doc(flakyWorkflow('flaky-ci', 'flakes-ci'))])
     const io = bufferIo(false)
-    // A slow look (1 s): attempts start and fail between two of them, and are told all the same.
-    const detail = await waitForRun(s.client, await runOf('flaky-ci'), io, { pollMs: 1000 })
+    // The stream sends what changed since its last look: attempts that start and fail between two looks are told all the same.
+    const detail = await waitForRun(s.client, await runOf('flaky-ci'), io)
     expect(detail.run.state).toBe('succeeded')
     const lines = io.text().trimEnd().split('\n')
     const ends = lines.filter((l) => /^flaky-\d (failed|succeeded)/.test(l))

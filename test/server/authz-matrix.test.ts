@@ -126,6 +126,13 @@ async function addUser(id: string, bindings: { role: Role; workspace?: string }[
   return new CtlClient({ baseUrl: t.plane.url, apiKey: key.token })
 }
 
+/** Reads a stream to its end (a watch of an ended run is one line). */
+async function drain<T>(items: AsyncIterable<T>): Promise<T[]> {
+  const out: T[] = []
+  for await (const item of items) out.push(item)
+  return out
+}
+
 type Outcome = { allowed: true; note: string } | { allowed: false; note: string }
 
 /** One cell: the call, and whether authorization let it through (403 = refused; anything else got past it). */
@@ -141,7 +148,7 @@ async function attempt(verb: CellVerb, c: CtlClient, f: Fixture, ws: string, new
       case 'retry': return c.retry(f.wf)
       case 'delete': return c.delete(f.wf)
       case 'drydel': return c.delete(f.wf, { dryRun: true })
-      case 'detail': return Promise.all([c.run(f.runId), c.node(f.runId, 'main')])
+      case 'detail': return Promise.all([c.run(f.runId), c.node(f.runId, 'main'), drain(c.watchRun(f.runId))])
       case 'grants': return c.grants(f.wf)
       case 'revoke': return c.revoke(f.wf, { to: 'user:grantee', permission: 'read' })
       case 'hold': {
@@ -380,6 +387,7 @@ const ROUTE_CELLS: Record<string, string[]> = {
   'POST /api/v1/instance/resources/:type/:name/runs/retry': ['instance:retry'],
   'GET /api/v1/runs/:id': ['role:detail'],
   'GET /api/v1/runs/:id/nodes/:node': ['role:detail'],
+  'GET /api/v1/runs/:id/watch': ['role:detail'],
   'GET /api/v1/runs/:id/logs': ['role:log'],
   'GET /api/v1/whoami': ['self:whoami'],
   'GET /api/v1/info': ['self:info'],

@@ -4,6 +4,7 @@ import type { ApplyResponse, ApplyResultItem, RunRecord } from '../../client/typ
 import { CtlError, ManifestError, type ManifestIssue } from '../../errors.js'
 import { lintSources, parseSource, readSources } from '../../manifest/index.js'
 import type { LoadedDocument } from '../../manifest/model.js'
+import { formatDuration } from '../../duration.js'
 import type { Io } from '../io.js'
 import { offlineManifestContext } from '../offline.js'
 import { parseOutputFormat, toJson, toYaml, type OutputFormat } from '../output.js'
@@ -23,6 +24,7 @@ export interface ApplyFlags {
   lint?: boolean
   'dry-run'?: string
   wait?: boolean
+  rerun?: boolean
 }
 
 export type DryRunMode = 'none' | 'client' | 'server'
@@ -32,6 +34,8 @@ export interface ApplyOptions extends LintOptions {
   lintOnly: boolean
   dryRun: DryRunMode
   wait: boolean
+  /** Start a new (manual) run of each applied workflow that was unchanged. */
+  rerun: boolean
   context?: string
   /** `-w` as given; absent: the context's default workspace. */
   workspaceFlag?: string
@@ -57,6 +61,7 @@ export class ApplyVerb {
       lintOnly: flags.lint ?? false,
       dryRun: (flags['dry-run'] ?? 'none') as DryRunMode,
       wait: flags.wait ?? false,
+      rerun: flags.rerun ?? false,
       context: flags.context,
       workspaceFlag: flags.workspace,
     }
@@ -67,6 +72,7 @@ export class ApplyVerb {
     const o = this.options
     if (o.lintOnly && o.dryRun !== 'none') throw new CtlError('E_USAGE', '--lint and --dry-run cannot be used together')
     if (o.wait && (o.lintOnly || o.dryRun !== 'none')) throw new CtlError('E_USAGE', '--wait needs a real apply (not --lint or --dry-run)')
+    if (o.rerun && (o.lintOnly || o.dryRun !== 'none')) throw new CtlError('E_USAGE', '--rerun needs a real apply (not --lint or --dry-run)')
   }
 
   /** Resolves with the process exit code: 0, or 1 when a waited-for run failed. */
@@ -94,17 +100,31 @@ export class ApplyVerb {
       if (error instanceof ManifestError) throw new ManifestError(error.issues.map((i) => locateServerIssue(i, documents)))
       throw error
     }
+    if (o.rerun && o.dryRun === 'none') await this.rerunUnchanged(session, response.results)
     if (o.output === 'json') this.io.out(toJson(response))
     else if (o.output === 'yaml') this.io.out(toYaml(response))
     else {
       for (const r of response.results) {
         const what = o.dryRun === 'server' ? `${r.outcome === 'unchanged' ? 'unchanged' : r.outcome === 'created' ? 'would be created' : 'would be updated'} (server dry run)` : r.outcome
         this.io.out(`applying${describeResource(r, workspace)}...${what}`)
+        if (o.rerun && r.outcome === 'unchanged' && r.runId) this.io.out(`started run ${r.runId} of ${r.name} (--rerun)`)
       }
       this.io.out('apply...complete')
     }
     if (!o.wait) return 0
     return this.waitForWorkflows(session, response.results)
+  }
+
+  /**
+   * --rerun: each unchanged workflow gets a manual run, through the same route as `runtime run`; its id goes
+   * into the result as if the apply had started it (a changed workflow's apply already started one).
+   */
+  private async rerunUnchanged(session: Session, results: ApplyResultItem[]): Promise<void> {
+    for (const r of results) {
+      if (r.type !== 'workflow' || r.outcome !== 'unchanged') continue
+      const run = await session.client.runNow({ workspace: r.workspace, type: r.type, name: r.name })
+      r.runId = run.id
+    }
   }
 
   /** Every document, parsed and linted locally first, so mistakes are caught with their lines before anything is sent. */
@@ -134,36 +154,45 @@ export class ApplyVerb {
     for (const r of results) {
       if (r.type !== 'workflow') continue
       const ref = { workspace: r.workspace, type: r.type, name: r.name }
-      const run = await findRunOf(session, ref, r)
-      if (!run) {
-        const [row] = await session.client.list({ workspace: r.workspace ?? undefined, type: 'workflow', name: r.name })
-        this.io.out(`${r.name}: no run to wait for${row?.runtime ? ` (runtime ${row.runtime})` : ''}`)
+      if (!r.runId) {
+        // Nothing started: an old run is never presented as this apply's.
+        const { line, failed } = await this.noRunLine(session, ref, r)
+        this.io.out(line)
+        if (failed) exit = 1
         continue
       }
-      this.io.out(`waiting for run ${run.id} of ${r.name}...`)
-      const detail = await waitForRun(session.client, run.id, this.io)
+      this.io.out(`waiting for run ${r.runId} of ${r.name}...`)
+      const detail = await waitForRun(session.client, r.runId, this.io)
       const took = detail.run.startedAt && detail.run.finishedAt ? ` in ${((Date.parse(detail.run.finishedAt) - Date.parse(detail.run.startedAt)) / 1000).toFixed(1)}s` : ''
-      this.io.out(`run ${run.id} of ${r.name} ${detail.run.state}${took} (${detail.progress})`)
+      this.io.out(`run ${r.runId} of ${r.name} ${detail.run.state}${took} (${detail.progress})`)
       if (detail.run.state !== 'succeeded') {
         exit = 1
-        this.io.err(`see the logs: ctl resource log -t workflow -n ${r.name}${r.workspace && r.workspace !== 'public' ? ` -w ${r.workspace}` : ''} --run ${run.id}`)
+        this.io.err(`see the logs: ctl resource log -t workflow -n ${r.name}${r.workspace && r.workspace !== 'public' ? ` -w ${r.workspace}` : ''} --run ${r.runId}`)
       }
     }
     return exit
   }
+
+  /**
+   * One line for a workflow this apply started no run of: unchanged (with its last run), scheduled, or in
+   * error (which --wait counts as a failure: the workflow cannot run as applied).
+   */
+  private async noRunLine(session: Session, ref: { workspace: string | null; type: string; name: string }, r: ApplyResultItem): Promise<{ line: string; failed: boolean }> {
+    const [row] = await session.client.list({ workspace: ref.workspace ?? undefined, type: 'workflow', name: ref.name })
+    if (row?.status === 'error') return { line: `${r.name}: no run to wait for (status error${row.statusReason ? `: ${row.statusReason}` : ''})`, failed: true }
+    const unchanged = r.outcome === 'unchanged' ? `${r.name} is unchanged` : `${r.name}: no run to wait for`
+    if (row?.runtime.startsWith('next:')) return { line: `${unchanged}; it is scheduled, next run at ${row.runtime.slice(5)}`, failed: false }
+    if (r.outcome !== 'unchanged') return { line: `${unchanged}${row?.runtime ? ` (runtime ${row.runtime})` : ''}`, failed: false }
+    const [last] = await session.client.runs(ref, { limit: 1 })
+    const hint = '(use --rerun to run it again)'
+    if (!last) return { line: `${unchanged}; it has no run yet ${hint}`, failed: false }
+    return { line: `${unchanged}; its last run ${last.id} ${lastRunState(last, Date.now())} ${hint}`, failed: false }
+  }
 }
 
-/** The run this apply started (created asynchronously by the engine), or for an unchanged one the latest. */
-async function findRunOf(session: Session, ref: { workspace: string | null; type: string; name: string }, result: ApplyResultItem): Promise<RunRecord | undefined> {
-  const deadline = Date.now() + 15_000
-  for (;;) {
-    const runs = await session.client.runs(ref, { limit: 5 })
-    if (result.outcome === 'unchanged') return runs[0]
-    const started = runs.find((run) => run.revision === result.revision && run.trigger === 'apply')
-    if (started) return started
-    const [row] = await session.client.list({ workspace: ref.workspace ?? undefined, type: 'workflow', name: ref.name })
-    if (row?.runtime.startsWith('next:') || row?.status === 'error') return undefined
-    if (Date.now() > deadline) return undefined
-    await new Promise((resolve) => setTimeout(resolve, 100))
-  }
+/** `succeeded 3m ago`, `is running (started 12s ago)`, `is pending (created 1s ago)`. */
+export function lastRunState(run: RunRecord, now: number): string {
+  const ago = (iso: string): string => `${formatDuration(Math.max(0, now - Date.parse(iso)))} ago`
+  if (run.finishedAt) return `${run.state} ${ago(run.finishedAt)}`
+  return run.startedAt ? `is ${run.state} (started ${ago(run.startedAt)})` : `is ${run.state} (created ${ago(run.createdAt)})`
 }

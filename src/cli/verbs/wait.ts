@@ -1,14 +1,14 @@
-// `--wait`: follow one run until it ends. On a terminal the step table is
-// redrawn in place; otherwise each change is one plain line, for CI logs.
+// `--wait`: follow one run until it ends, on the server's stream of its state (GET /runs/:id/watch).
+// On a terminal the step table is redrawn in place; otherwise each change is one plain line, for CI logs.
 import type { CtlClient } from '../../client/client.js'
 import type { RunDetail } from '../../client/types.js'
 import { FINAL_RUN_STATES, type StepRunRecord } from '../../store/types.js'
+import { CtlError } from '../../errors.js'
 import type { Io } from '../io.js'
 import { formatDuration } from '../../duration.js'
 import { renderTable } from '../output.js'
 
 export interface WaitOptions {
-  pollMs?: number
   now?: () => number
 }
 
@@ -67,13 +67,13 @@ export function attemptLine(s: StepRunRecord, now: number): string {
 
 /** Follows the run; returns its final detail. */
 export async function waitForRun(client: CtlClient, runId: string, io: Io, opts: WaitOptions = {}): Promise<RunDetail> {
-  const pollMs = opts.pollMs ?? 250
   const now = opts.now ?? Date.now
   const seen = new Map<string, string>()
   let drawnLines = 0
   let runState: string | undefined
-  for (;;) {
-    const detail = await client.run(runId)
+  let last: RunDetail | undefined
+  for await (const detail of client.watchRun(runId)) {
+    last = detail
     const done = FINAL_RUN_STATES.includes(detail.run.state)
     if (io.isTty) {
       const table = stepTable(detail, now())
@@ -98,6 +98,8 @@ export async function waitForRun(client: CtlClient, runId: string, io: Io, opts:
       }
     }
     if (done) return detail
-    await new Promise((resolve) => setTimeout(resolve, pollMs))
   }
+  // The stream ends early only when the control plane went away (a restart, a stop).
+  const ws = last?.run.workspace && last.run.workspace !== 'public' ? ` -w ${last.run.workspace}` : ''
+  throw new CtlError('E_UNAVAILABLE', `the control plane stopped answering before run ${runId} ended; see it with: ctl resource runtime get -n ${last?.run.resourceName ?? 'NAME'}${ws} --run ${runId}`)
 }

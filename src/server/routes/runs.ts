@@ -1,8 +1,11 @@
-// Run routes: run now, stop, suspend, resume, retry, recent runs of a resource, one run's detail.
+// Run routes: run now, stop, suspend, resume, retry, recent runs of a resource, one run's detail,
+// and a stream of that detail as it changes (what `--wait` follows).
+import { Readable } from 'node:stream'
+import { setTimeout as sleep } from 'node:timers/promises'
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify'
 import { CtlError } from '../../errors.js'
 import type { EngineApi, NodeDetail, RunDetail } from '../../engine/api.js'
-import type { ResourceRecord, RunRecord, StepRunRecord, Store } from '../../store/types.js'
+import { FINAL_RUN_STATES, type ResourceRecord, type RunRecord, type StepRunRecord, type Store } from '../../store/types.js'
 import type { Principal, RunsResponse } from '../../client/types.js'
 import { principalOf } from '../auth.js'
 import type { Verb } from '../../access/policy.js'
@@ -13,6 +16,37 @@ import * as S from '../schemas.js'
 export interface RunsRoutesOptions {
   store: Store
   engine: EngineApi
+  /** Aborted when the server shuts down, so open watches end and close() does not wait on them. */
+  closing?: AbortSignal
+  /** How often a watch reads the run's state (ms); default 100. */
+  pollMs?: number
+}
+
+const WATCH_KEEPALIVE_MS = 15_000
+
+/**
+ * The run's detail as NDJSON, one line each time it changes, the last one in a final state. The store is
+ * read here, next to it, so a follower holds one connection instead of asking again and again.
+ */
+async function* watchRun(engine: EngineApi, runId: string, shown: (d: RunDetail) => RunDetail, signal: AbortSignal, pollMs: number): AsyncGenerator<string> {
+  let last = ''
+  let sentAt = 0
+  while (!signal.aborted) {
+    const detail = await engine.runDetail(runId)
+    if (!detail) return
+    const line = JSON.stringify(shown(detail))
+    if (line !== last) {
+      last = line
+      sentAt = Date.now()
+      yield `${line}\n`
+    } else if (Date.now() - sentAt > WATCH_KEEPALIVE_MS) {
+      // An empty line now and then, so that nothing between caller and server drops a quiet connection.
+      sentAt = Date.now()
+      yield '\n'
+    }
+    if (FINAL_RUN_STATES.includes(detail.run.state)) return
+    await sleep(pollMs, undefined, { signal }).catch(() => undefined)
+  }
 }
 
 /** The run and the resource it belongs to, after checking the principal may `verb` it. */
@@ -49,6 +83,7 @@ async function seesHostDetails(store: Store, principal: Principal, run: RunRecor
 
 export const runsRoutes: FastifyPluginAsync<RunsRoutesOptions> = async (fastify: FastifyInstance, opts) => {
   const { store, engine } = opts
+  const closing = opts.closing ?? new AbortController().signal
 
   /** `includeDeleted`: reads only; a deleted workflow's runs stay readable, nothing new starts on it. */
   const workflowOf = async (ws: string | null, type: string, name: string, principal: Principal, verb: Verb, includeDeleted = false): Promise<ResourceRecord> => {
@@ -134,6 +169,25 @@ export const runsRoutes: FastifyPluginAsync<RunsRoutesOptions> = async (fastify:
     if (!detail) throw new CtlError('E_NOT_FOUND', `run ${request.params.id} not found`)
     if (await seesHostDetails(store, principal, run, resource)) return detail
     return { ...detail, steps: detail.steps.map(withoutHostDetails) }
+  })
+
+  fastify.get<{ Params: { id: string } }>('/api/v1/runs/:id/watch', {
+    schema: {
+      summary: 'The run with every step attempt as NDJSON: one line now and one each time it changes, until it has ended',
+      tags: ['runs'], params: S.runIdParams, produces: 'application/x-ndjson',
+      response: S.withErrors({ 200: { ...S.runDetailResponse, description: 'NDJSON: one run detail (as GET /api/v1/runs/{id}) per line; an empty line every 15 s while nothing changes' } }, 404),
+    },
+  }, async (request, reply) => {
+    const principal = principalOf(request)
+    const { run, resource } = await loadRunFor(store, principal, 'runtime-get', request.params.id)
+    const host = await seesHostDetails(store, principal, run, resource)
+    const shown = (d: RunDetail): RunDetail => (host ? d : { ...d, steps: d.steps.map(withoutHostDetails) })
+    // Ends when the run ends, the server closes, or the caller goes away.
+    const gone = new AbortController()
+    request.raw.on('close', () => gone.abort())
+    reply.header('content-type', 'application/x-ndjson; charset=utf-8')
+    reply.header('cache-control', 'no-store')
+    return reply.send(Readable.from(watchRun(engine, run.id, shown, AbortSignal.any([closing, gone.signal]), opts.pollMs ?? 100)))
   })
 
   fastify.get<{ Params: { id: string; node: string } }>('/api/v1/runs/:id/nodes/:node', {
