@@ -31,7 +31,7 @@ describe('watching a run', () => {
     }
     expect(seen.every((d) => d.run.id === runId)).toBe(true)
     expect(seen.at(-1)!.run.state).toBe('succeeded')
-    expect(seen.at(-1)!.progress).toBe('2/2')
+    expect(seen.at(-1)!.progress).toBe('2 succeeded, 0 failed, 0 skipped of 2 steps')
     expect(seen.slice(0, -1).every((d) => d.run.state !== 'succeeded')).toBe(true)
     // No two lines alike: a line is news.
     const lines = seen.map((d) => JSON.stringify(d))
