@@ -4,14 +4,17 @@ import { ApplyVerb } from '../../src/cli/verbs/apply.js'
 
 export default class ResourceApply extends BaseCommand {
   static override summary = 'Create or update resources from manifests'
-  static override description = `Lints the manifests locally, then sends them to the control plane, which validates them again, stores a
-new revision when the content changed (otherwise the answer is "unchanged"), and reconciles them: an unscheduled
+  static override description = `Lints the manifests locally, then sends them to the control plane, which
+validates them again, stores a new revision when the content changed
+(otherwise the answer is "unchanged"), and reconciles them: an unscheduled
 workflow starts a run, a scheduled one waits for its next fire time.
 
---lint only checks. --dry-run (or --dry-run=client) resolves every workflow step into the Kubernetes Pod it becomes
-without any control plane; -o yaml prints those Pods and the ConfigMap / Secret shapes they reference (secret values
-are never read). --dry-run=server sends everything through the server's apply path and stores nothing.
---wait follows the run that the apply started and exits 0 when it succeeds, 1 when it fails.`
+--lint only checks. --dry-run (or --dry-run=client) resolves every workflow
+step into the Kubernetes Pod it becomes without any control plane; -o yaml
+prints those Pods and the ConfigMap / Secret shapes they reference (secret
+values are never read). --dry-run=server sends everything through the server's
+apply path and stores nothing. --wait follows the run that the apply started
+and exits 0 when it succeeds, 1 when it fails.`
   static override examples = [
     '<%= config.bin %> resource apply -f examples/customer-batch-pipeline.yaml --wait',
     '<%= config.bin %> resource apply -f examples -R -w analytics',
