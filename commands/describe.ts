@@ -2,6 +2,7 @@ import { Args } from '../src/cli/oclif.js'
 import { BaseCommand, contextFlag, outputFlag, workspaceFlag } from '../src/cli/base.js'
 import { kubectlTarget } from '../src/cli/kubectl.js'
 import { parseOutputFormat } from '../src/cli/output.js'
+import { typeNamesHelp } from '../src/manifest/type-names.js'
 import { runDescribe } from '../src/cli/verbs/describe.js'
 import { openSession } from '../src/cli/verbs/session.js'
 import { CtlError } from '../src/errors.js'
@@ -12,8 +13,9 @@ export default class Describe extends BaseCommand {
 the NAME | VERSION | TYPE | WORKSPACE | STATUS | RUNTIME | OWNER row, the
 stored revision and its times; then, for a workflow, its steps, latest run,
 nodes and recent runs, and for any other type its stored manifest (secret
-values hidden). TYPE may be written as its name, plural or short name (wf,
-vol, ...).`
+values hidden). TYPE may be written as its name, plural or short name:
+
+${typeNamesHelp()}`
   static override examples = [
     '<%= config.bin %> describe workflow customer-batch-pipeline',
     '<%= config.bin %> describe wf/customer-batch-pipeline -o yaml',

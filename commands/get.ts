@@ -1,5 +1,6 @@
 import type { Input, ParserOutput } from '@oclif/core/interfaces'
 import { Args } from '../src/cli/oclif.js'
+import { typeNamesHelp } from '../src/manifest/type-names.js'
 import { kubectlTarget, type Target, type TargetArgs } from '../src/cli/kubectl.js'
 import ResourceGet from './resource/get.js'
 
@@ -8,11 +9,11 @@ type Parsed = { [name: string]: unknown }
 export default class Get extends ResourceGet {
   static override summary = 'List resources, or show one: kubectl\'s get, with dataos-ctl\'s flags'
   static override description = `The kubectl form of "resource get": TYPE and NAME may be given as arguments
-(get workflow NAME, get wf/NAME) or as -t TYPE -n NAME. A type can be written
-as its name, its plural or its short name: workflow (wf, workflows), secret
-(secrets), instance-secret (isecret, instance-secrets), volume (vol, volumes),
-compute (computes), stack (stacks). Every flag of "resource get" works here
-too.`
+(get workflow NAME, get wf/NAME) or as -t TYPE -n NAME. Every flag of
+"resource get" works here too. A type may be written as its name, its plural
+or its short name:
+
+${typeNamesHelp()}`
   static override examples = [
     '<%= config.bin %> get workflows',
     '<%= config.bin %> get wf customer-batch-pipeline',

@@ -39,6 +39,11 @@ export function resourceType(input: string): ResourceType {
   throw new CtlError('E_USAGE', `unknown type "${input}"; did you mean "${BY_NAME.get(hit)}"? Known: ${known}`)
 }
 
+/** One line per type with its other names, for help texts: `workflow (wf, workflows)` (oclif trims indentation). */
+export function typeNamesHelp(): string {
+  return RESOURCE_TYPES.map(shownNames).join('\n')
+}
+
 /** `workflow (wf, workflows)`. */
 function shownNames(type: ResourceType): string {
   return `${type} (${[...TYPE_NAMES[type].short, TYPE_NAMES[type].plural].join(', ')})`
