@@ -24,6 +24,8 @@ const BY_NAME: ReadonlyMap<string, ResourceType> = new Map(
   RESOURCE_TYPES.flatMap((type) => [type, TYPE_NAMES[type].plural, ...TYPE_NAMES[type].short].map((name) => [name, type] as const)),
 )
 
+const WORKSPACE_NAMES: ReadonlySet<string> = new Set(['ws', 'workspace', 'workspaces', 'ns', 'namespace', 'namespaces'])
+
 /** Every accepted spelling, for suggestions and help. */
 export function typeNames(): string[] {
   return [...BY_NAME.keys()]
@@ -33,6 +35,8 @@ export function typeNames(): string[] {
 export function resourceType(input: string): ResourceType {
   const type = BY_NAME.get(input.toLowerCase())
   if (type !== undefined) return type
+  // kubectl's namespaces are ctl's workspaces, which hold resources but are none.
+  if (WORKSPACE_NAMES.has(input.toLowerCase())) throw new CtlError('E_USAGE', 'workspaces are not a resource type: list them with "ctl workspace get"')
   const hit = didYouMean(input, typeNames())
   const known = RESOURCE_TYPES.map(shownNames).join(', ')
   if (hit === undefined) throw new CtlError('E_USAGE', `unknown type "${input}"; known: ${known}`)

@@ -27,4 +27,8 @@ describe('resource type names (kubectl style)', () => {
       + 'instance-secret (isecret, instance-secrets), volume (vol, volumes), compute (computes), stack (stacks)')
     expect(() => resourceType('pipeline')).toThrow(/^unknown type "pipeline"; known: workflow \(wf, workflows\)/)
   })
+
+  it('points kubectl namespaces and ctl workspaces to workspace get', () => {
+    for (const name of ['ws', 'workspaces', 'ns']) expect(() => resourceType(name)).toThrow('workspaces are not a resource type: list them with "ctl workspace get"')
+  })
 })
