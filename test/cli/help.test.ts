@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
+import { unwrapParagraphs } from '../../src/cli/help.js'
 import { repoRoot, runCli } from './helpers.js'
 
 interface ManifestCommand { id: string; summary?: string; description?: string; examples?: unknown[]; hidden?: boolean; aliases: string[] }
@@ -25,12 +26,31 @@ describe('every command\'s help', () => {
     expect(c.examples?.length ?? 0, 'examples').toBeGreaterThan(0)
   })
 
-  it('prints the description as written: no line wrapped a second time', async () => {
-    const r = await runCli(['resource', 'apply', '--help'], { env: { OCLIF_COLUMNS: '80' } })
-    // DESCRIPTION: the summary, a blank line, the description; the next section starts unindented.
-    const section = r.stdout.split('DESCRIPTION\n')[1]!.split(/\n\n(?=[A-Z])/)[0]!.split('\n\n').slice(1).join('\n\n')
-    const written = manifest.commands['resource:apply']!.description!
-    expect(section.split('\n').map((l) => l.replace(/^ {2}/, '')).join('\n').trim()).toBe(written)
+  // DESCRIPTION: the summary, a blank line, the description; the next section starts unindented.
+  const descriptionOf = (help: string): string =>
+    help.split('DESCRIPTION\n')[1]!.split(/\n\n(?=[A-Z])/)[0]!.split('\n\n').slice(1).join('\n\n').split('\n').map((l) => l.replace(/^ {2}/, '')).join('\n').trim()
+
+  it('prints every description as written at 80 columns: wrapped once, by its writer', async () => {
+    for (const c of commands) {
+      const r = await runCli([...c.id.split(':'), '--help'], { env: { OCLIF_COLUMNS: '80' } })
+      expect(descriptionOf(r.stdout), c.id).toBe(c.description)
+    }
+  }, 120_000)
+
+  it('reflows a description for a narrower terminal instead of breaking each written line again', async () => {
+    const r = await runCli(['resource', 'apply', '--help'], { env: { OCLIF_COLUMNS: '60' } })
+    for (const paragraph of descriptionOf(r.stdout).split('\n\n')) {
+      const lines = paragraph.split('\n')
+      for (const line of lines) expect(2 + line.length).toBeLessThanOrEqual(60)
+      // Ragged text has short lines inside a paragraph; flowed text only at its end.
+      for (const line of lines.slice(0, -1)) expect(line.length, line).toBeGreaterThan(45)
+    }
+  })
+
+  it('keeps short lines (lists) as they are', () => {
+    expect(unwrapParagraphs(`${'a'.repeat(75)}\nrest of it.\n\nlist:\none\ntwo`)).toBe(`${'a'.repeat(75)} rest of it.\n\nlist:\none\ntwo`)
+    // Broken with room for the next word: on purpose.
+    expect(unwrapParagraphs(`${'a'.repeat(70)}\nb`)).toBe(`${'a'.repeat(70)}\nb`)
   })
 })
 
