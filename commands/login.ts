@@ -4,11 +4,14 @@ import { completeLogin, runLogin, terminalAsk, validateLogin } from '../src/cli/
 
 export default class Login extends BaseCommand {
   static override summary = 'Check an API key with the control plane and store it for a context'
-  static override description = `Asks for the key on the terminal unless --apikey gives it (--apikey - reads it from standard input), checks it
-(whoami) and stores it in the OS keychain. Where no keychain answers, the key goes to $CTL_HOME/credentials.yaml
-(mode 0600) and one warning line says so; CTL_CREDENTIALS=file skips the keychain, CTL_CREDENTIALS=keychain
-requires it. --server URL logs in to the context that names that control plane, or adds one (named after the host,
-or --context NAME); the context becomes the current one. CTL_APIKEY, when set, overrides any stored key.`
+  static override description = `Asks for the key on the terminal unless --apikey gives it (--apikey - reads it
+from standard input), checks it (whoami) and stores it in the OS keychain.
+Where no keychain answers, the key goes to $CTL_HOME/credentials.yaml (mode
+0600) and one warning line says so; CTL_CREDENTIALS=file skips the keychain,
+CTL_CREDENTIALS=keychain requires it. --server URL logs in to the context that
+names that control plane, or adds one (named after the host, or --context
+NAME); the context becomes the current one. CTL_APIKEY, when set, overrides
+any stored key.`
   static override examples = [
     '<%= config.bin %> login',
     '<%= config.bin %> login --apikey "$KEY"',

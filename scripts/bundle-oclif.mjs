@@ -67,7 +67,7 @@ const script = new Script(readFileSync(file, 'utf8'), { filename: file, cachedDa
 const bundle = { exports: {} }
 script.runInThisContext()(bundle.exports, createRequire(file), bundle, file, dirname(file), (specifier) => import(specifier))
 
-export const { execute, Command, Flags, Args, Errors } = bundle.exports
+export const { execute, Command, Flags, Args, Errors, Help } = bundle.exports
 /** Whether this start ran from the code cache: 'used', 'rejected' (another Node) or 'missing'. */
 export const codeCache = cachedData === undefined ? 'missing' : script.cachedDataRejected ? 'rejected' : 'used'
 

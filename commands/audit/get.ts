@@ -6,8 +6,9 @@ import { openSession } from '../../src/cli/verbs/session.js'
 
 export default class AuditGet extends BaseCommand {
   static override summary = 'Show the audit log (tenant-admins only)'
-  static override description = `Every mutating call and every read of a secret value: who (ACTOR), what (ACTION on TARGET), when, and the
-RESULT (ok, denied, unauthenticated, error). --since takes a duration back from now or a time.`
+  static override description = `Every mutating call and every read of a secret value: who (ACTOR), what
+(ACTION on TARGET), when, and the RESULT (ok, denied, unauthenticated, error).
+--since takes a duration back from now or a time.`
   static override examples = [
     '<%= config.bin %> audit get --since 1h',
     '<%= config.bin %> audit get --since 2024-05-01T00:00:00Z -o json',

@@ -6,12 +6,16 @@ import { openSession } from '../../src/cli/verbs/session.js'
 
 export default class AuthCanI extends BaseCommand {
   static override summary = 'Ask whether you may do something, and what decides it'
-  static override description = `Prints "yes - REASON" or "no - REASON" (the binding or grant that decided, or what is missing) and exits 0 for
-yes, 1 for no, like kubectl auth can-i. VERB is one of get, runtime-get, log, apply, delete, run, stop, retry,
-grant, secret-read, use, admin. Without -n it asks about the workspace (for apply: creating a new resource).`
+  static override description = `Prints "yes - REASON" or "no - REASON" (the binding or grant that decided, or
+what is missing) and exits 0 for yes, 1 for no, like kubectl auth can-i. VERB
+is one of get, runtime-get, log, apply, delete, run, stop, suspend, resume,
+retry, grant, secret-read, use, admin; suspend and resume are decided as stop.
+TYPE may be a plural or short name (wf, vol, ...). Without -n it asks about
+the workspace (for apply: creating a new resource).`
   static override examples = [
     '<%= config.bin %> auth can-i apply workflow -w sales',
     '<%= config.bin %> auth can-i run workflow -n nightly-load -w sales',
+    '<%= config.bin %> auth can-i suspend wf -n nightly-load',
     '<%= config.bin %> auth can-i secret-read secret -n warehouse-db -q && echo allowed',
   ]
   static override args = {

@@ -4,6 +4,10 @@ import { addContext } from '../../src/cli/verbs/context.js'
 
 export default class ContextAdd extends BaseCommand {
   static override summary = 'Add (or update) a context'
+  static override description = `A context names a control plane (--server URL, or "local" for the one ctl
+starts on this machine) and the workspace commands use when -w is not given.
+Adding a context that exists replaces its server and workspace; its stored API
+key stays. --select also makes it the current context.`
   static override examples = [
     '<%= config.bin %> context add staging --server https://ctl.staging.example.com -w analytics --select',
   ]

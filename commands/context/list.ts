@@ -4,6 +4,8 @@ import { listContexts } from '../../src/cli/verbs/context.js'
 
 export default class ContextList extends BaseCommand {
   static override summary = 'List contexts (control planes and their default workspaces)'
+  static override description = `Prints CURRENT | NAME | SERVER | WORKSPACE for every context, the current one
+marked "*". Contexts live in $CTL_HOME (default ~/.ctl).`
   static override examples = ['<%= config.bin %> context list']
   static override flags = { ...outputFlag }
   async run(): Promise<void> {

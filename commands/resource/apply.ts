@@ -4,16 +4,19 @@ import { ApplyVerb } from '../../src/cli/verbs/apply.js'
 
 export default class ResourceApply extends BaseCommand {
   static override summary = 'Create or update resources from manifests'
-  static override description = `Lints the manifests locally, then sends them to the control plane, which validates them again, stores a
-new revision when the content changed (otherwise the answer is "unchanged"), and reconciles them: an unscheduled
+  static override description = `Lints the manifests locally, then sends them to the control plane, which
+validates them again, stores a new revision when the content changed
+(otherwise the answer is "unchanged"), and reconciles them: an unscheduled
 workflow starts a run, a scheduled one waits for its next fire time.
 
---lint only checks. --dry-run (or --dry-run=client) resolves every workflow step into the Kubernetes Pod it becomes
-without any control plane; -o yaml prints those Pods and the ConfigMap / Secret shapes they reference (secret values
-are never read). --dry-run=server sends everything through the server's apply path and stores nothing.
---wait follows the run that the apply started and exits 0 when it succeeds, 1 when it fails. An unchanged
-workflow starts no run: --wait says so with its last run's state and exits 0. --rerun starts a new run of
-each unchanged workflow (as "runtime run" does), which --wait then follows.`
+--lint only checks. --dry-run (or --dry-run=client) resolves every workflow
+step into the Kubernetes Pod it becomes without any control plane; -o yaml
+prints those Pods and the ConfigMap / Secret shapes they reference (secret
+values are never read). --dry-run=server sends everything through the server's
+apply path and stores nothing. --wait follows the run that the apply started
+and exits 0 when it succeeds, 1 when it fails. An unchanged workflow starts no
+run: --wait says so with its last run's state and exits 0. --rerun starts a new
+run of each unchanged workflow (as "runtime run" does), which --wait follows.`
   static override examples = [
     '<%= config.bin %> resource apply -f examples/customer-batch-pipeline.yaml --wait',
     '<%= config.bin %> resource apply -f examples -R -w analytics',

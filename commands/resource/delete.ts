@@ -7,9 +7,10 @@ import { openSession } from '../../src/cli/verbs/session.js'
 
 export default class ResourceDelete extends BaseCommand {
   static override summary = 'Delete resources'
-  static override description = `Deletes by type and name, or every resource of the manifests given with -f. Running runs of a deleted
-workflow are stopped. A resource that others use (a volume, secret, stack or compute a workflow names) is refused
-unless --force. Revisions, runs and logs stay readable.`
+  static override description = `Deletes by type and name, or every resource of the manifests given with -f.
+Running runs of a deleted workflow are stopped. A resource that others use (a
+volume, secret, stack or compute a workflow names) is refused unless --force.
+Revisions, runs and logs stay readable.`
   static override examples = [
     '<%= config.bin %> resource delete -t workflow -n customer-batch-pipeline',
     '<%= config.bin %> resource delete -f examples/customer-batch-pipeline.yaml',

@@ -7,9 +7,10 @@ import { openSession } from '../../src/cli/verbs/session.js'
 
 export default class ResourceDiff extends BaseCommand {
   static override summary = 'Show what applying the manifests would change'
-  static override description = `Sends the manifests through the control plane's apply path as a dry run and prints a unified diff of the
-stored (live) and the would-be manifest of each resource that would change. Secret values are masked.
-Exit code 0: no change; 1: changes; greater than 1: an error (as kubectl diff).`
+  static override description = `Sends the manifests through the control plane's apply path as a dry run and
+prints a unified diff of the stored (live) and the would-be manifest of each
+resource that would change. Secret values are masked. Exit code 0: no change;
+1: changes; greater than 1: an error (as kubectl diff).`
   static override examples = ['<%= config.bin %> resource diff -f examples/customer-batch-pipeline.yaml']
   static override aliases = ['diff']
   static override flags = { ...fileFlags, ...workspaceFlag, ...outputFlag, ...contextFlag }

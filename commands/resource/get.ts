@@ -6,8 +6,9 @@ import { openSession } from '../../src/cli/verbs/session.js'
 
 export default class ResourceGet extends BaseCommand {
   static override summary = 'List resources with their STATUS and RUNTIME'
-  static override description = `Prints NAME | VERSION | TYPE | WORKSPACE | STATUS | RUNTIME | OWNER. Without -a only your own resources in the
-workspace are listed; -a lists everyone's, in every workspace. RUNTIME is pending, running, succeeded, failed, or
+  static override description = `Prints NAME | VERSION | TYPE | WORKSPACE | STATUS | RUNTIME | OWNER. Without
+-a only your own resources in the workspace are listed; -a lists everyone's,
+in every workspace. RUNTIME is pending, running, succeeded, failed, or
 next:<RFC 3339 time> for a scheduled workflow between runs.`
   static override examples = [
     '<%= config.bin %> resource get',
@@ -17,7 +18,6 @@ next:<RFC 3339 time> for a scheduled workflow between runs.`
     '<%= config.bin %> resource get -t workflow -r',
     '<%= config.bin %> resource get -t secret -n warehouse-db --unsanitized',
   ]
-  static override aliases = ['get']
   static override flags = {
     type: Flags.string({ char: 't', summary: 'Resource type' }),
     name: Flags.string({ char: 'n', summary: 'Resource name' }),

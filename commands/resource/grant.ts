@@ -16,10 +16,12 @@ export const grantFlags = {
 
 export default class ResourceGrant extends BaseCommand {
   static override summary = 'Grant a user a permission on one resource'
-  static override description = `The resource's owner (or a tenant-admin) grants: read (get, runtime get, log), run (read plus run, stop, retry),
-use (get, and project the secret / mount the volume in the grantee's own workflows), or manage (everything,
-including update, delete, grant and reading secret values). A grant holds without any role binding; grants go
-with the resource when it is deleted. --list shows the grants.`
+  static override description = `The resource's owner (or a tenant-admin) grants: read (get, runtime get, log),
+run (read plus run, stop, retry), use (get, and project the secret / mount the
+volume in the grantee's own workflows), or manage (everything, including
+update, delete, grant and reading secret values). A grant holds without any
+role binding; grants go with the resource when it is deleted. --list shows the
+grants.`
   static override examples = [
     '<%= config.bin %> resource grant -t workflow -n nightly-load -w sales --to user:bob --permission run',
     '<%= config.bin %> resource grant -t secret -n warehouse-db --to user:loader --permission use',

@@ -4,10 +4,12 @@ import { completeLintOptions, runLint, runLintReport, validateLintOptions } from
 
 export default class ResourceLint extends BaseCommand {
   static override summary = 'Check manifests without applying them'
-  static override description = `Loads every manifest given with -f (files, folders, standard input), fills \${VAR} and $VAR from the
-environment, and checks schemas, names, the DAG, schedules, stacks, stackSpecs and projection templates with the same
-code the control plane runs. Every problem of every file is reported, as FILE:LINE:COL  message (path).
-Exit code 0 when everything is valid, 1 otherwise. No control plane is needed.`
+  static override description = `Loads every manifest given with -f (files, folders, standard input), fills
+\${VAR} and $VAR from the environment, and checks schemas, names, the DAG,
+schedules, stacks, stackSpecs and projection templates with the same code the
+control plane runs. Every problem of every file is reported, as FILE:LINE:COL
+message (path). Exit code 0 when everything is valid, 1 otherwise. No control
+plane is needed.`
   static override examples = [
     '<%= config.bin %> resource lint -f workflow.yaml',
     '<%= config.bin %> resource lint -f examples -R',

@@ -5,16 +5,18 @@ import { openSession } from '../../src/cli/verbs/session.js'
 
 export default class ResourceLog extends BaseCommand {
   static override summary = 'Print the logs of a workflow run'
-  static override description = `Prints, for each node (step attempt) of the latest run (or --run ID), a NODE NAME | CONTAINER NAME | ERROR
-header, a LOGS rule, then its lines. Logs are stored by the control plane, so they stay after the run ends.
--f follows live until the step ends. --tail N prints only the last N lines of each node (-1: all, the default).`
+  static override description = `Prints, for each node (step attempt) of the latest run (or --run ID), a NODE
+NAME | CONTAINER NAME | ERROR header, a LOGS rule, then its lines. Logs are
+stored by the control plane, so they stay after the run ends. -f follows live
+until the step ends. --tail N prints only the last N lines of each node (-1:
+all, the default).`
   static override examples = [
     '<%= config.bin %> resource log -t workflow -n customer-batch-pipeline',
     '<%= config.bin %> resource log -t workflow -n customer-batch-pipeline --container extract',
     '<%= config.bin %> resource log -t workflow -n customer-batch-pipeline --node publish-1 -f',
     '<%= config.bin %> resource log -t workflow -n daily-report --tail 20 --timestamps',
   ]
-  static override aliases = ['log', 'logs', 'resource:logs']
+  static override aliases = ['log', 'resource:logs']
   static override flags = {
     type: Flags.string({ char: 't', summary: 'Resource type', default: 'workflow' }),
     name: Flags.string({ char: 'n', summary: 'Workflow name', required: true }),

@@ -5,7 +5,8 @@ import { grantFlags } from './grant.js'
 
 export default class ResourceRevoke extends BaseCommand {
   static override summary = 'Revoke a permission granted on one resource'
-  static override description = 'Removes exactly the grant made with the same --to and --permission; it stops counting at once.'
+  static override description = `Removes exactly the grant made with the same --to and --permission; it stops
+counting at once.`
   static override examples = [
     '<%= config.bin %> resource revoke -t workflow -n nightly-load -w sales --to user:bob --permission run',
   ]

@@ -10,22 +10,30 @@ const d = SERVER_DEFAULTS
 
 export default class ServerStart extends BaseCommand {
   static override summary = 'Start the control plane'
-  static override description = `Runs the control plane (HTTP API, SQLite store, engine, and the local or --runtime kubernetes runtime) in the foreground, or in the
-background with --detach. Data lives in --data-dir (default $CTL_HOME/server, i.e. ~/.ctl/server; for root without CTL_HOME /var/lib/ctl). On the first
-start an admin API key is created and written, readable only by you, to <data-dir>/${ADMIN_KEY_FILE}; the local
-context uses it. Secrets are sealed with a master key kept outside the data folder (default
-$CTL_HOME/keys/master.key for the embedded control plane, $CTL_HOME/keys/<name>-<hash>.key for another data
-folder; --master-key-file, or CTL_MASTER_KEY with the key itself): back it up apart from the data folder. A
-master.key found in the data folder (older versions) is moved there on start. Stopping the control plane never stops running steps: they are picked up again on the next start.
+  static override description = `Runs the control plane (HTTP API, SQLite store, engine, and the local or
+--runtime kubernetes runtime) in the foreground, or in the background with
+--detach. Data lives in --data-dir (default $CTL_HOME/server, i.e.
+~/.ctl/server; for root without CTL_HOME /var/lib/ctl). On the first start an
+admin API key is created and written, readable only by you, to
+<data-dir>/${ADMIN_KEY_FILE}; the local context uses it. Secrets are sealed with a
+master key kept outside the data folder (default $CTL_HOME/keys/master.key for
+the embedded control plane, $CTL_HOME/keys/<name>-<hash>.key for another data
+folder; --master-key-file, or CTL_MASTER_KEY with the key itself): back it up
+apart from the data folder. A master.key found in the data folder (older
+versions) is moved there on start. Stopping the control plane never stops
+running steps: they are picked up again on the next start.
 
-Settings come from a flag (or its CTL_* variable), else the YAML server config file (--config, else
-<data-dir>/${SERVER_CONFIG_FILE} when it exists; camelCase keys such as maxParallelSteps, kubernetes.podTtl), else the default.
+Settings come from a flag (or its CTL_* variable), else the YAML server config
+file (--config, else <data-dir>/${SERVER_CONFIG_FILE} when it exists; camelCase keys
+such as maxParallelSteps, kubernetes.podTtl), else the default.
 
-A control plane running as root never runs a step as root: with the local runtime every step runs as the host
-user --step-uid / --step-gid (default ${DEFAULT_STEP_ID}, nobody / nogroup; a dedicated unprivileged user is better).
-Without bubblewrap local steps run as plain processes, with no isolation: only workflows owned by the tenant
-admin (admin, the user created at the first start) run, unless --allow-unsandboxed lets everyone's run.
-The master key file must not lie in a folder that local steps see (/usr, /bin, /sbin, /lib*, /etc, /opt).`
+A control plane running as root never runs a step as root: with the local
+runtime every step runs as the host user --step-uid / --step-gid (default
+${DEFAULT_STEP_ID}, nobody / nogroup; a dedicated unprivileged user is better).
+Without bubblewrap local steps run as plain processes, with no isolation: only
+workflows of the tenant admin (admin, the user created at the first start) run,
+unless --allow-unsandboxed lets everyone's run. The master key file must not
+lie in a folder that local steps see (/usr, /bin, /sbin, /lib*, /etc, /opt).`
   static override examples = [
     '<%= config.bin %> server start --detach',
     '<%= config.bin %> server start --port 8080 --host 0.0.0.0 --data-dir /var/lib/ctl',

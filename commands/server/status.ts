@@ -7,7 +7,7 @@ import { serverStatus } from '../../src/server/process.js'
 
 export default class ServerStatus extends BaseCommand {
   static override summary = 'Say whether the control plane runs, where, and as which process'
-  static override description = 'Exit code 0 when it runs and answers, 5 otherwise.'
+  static override description = `Exit code 0 when it runs and answers, 5 otherwise.`
   static override examples = ['<%= config.bin %> server status']
   static override flags = {
     'data-dir': Flags.string({ summary: 'Data folder of the control plane (default $CTL_HOME/server; for root without CTL_HOME /var/lib/ctl)' }),

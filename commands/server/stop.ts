@@ -5,7 +5,8 @@ import { stopServer } from '../../src/server/process.js'
 
 export default class ServerStop extends BaseCommand {
   static override summary = 'Stop the control plane started for a data folder'
-  static override description = 'Running steps keep running and are picked up again when the control plane starts.'
+  static override description = `Running steps keep running and are picked up again when the control plane
+starts.`
   static override examples = ['<%= config.bin %> server stop']
   static override flags = {
     'data-dir': Flags.string({ summary: 'Data folder of the control plane (default $CTL_HOME/server; for root without CTL_HOME /var/lib/ctl)' }),

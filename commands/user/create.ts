@@ -6,8 +6,9 @@ import { openSession } from '../../src/cli/verbs/session.js'
 
 export default class UserCreate extends BaseCommand {
   static override summary = 'Create a user: a person or an application (tenant-admins only)'
-  static override description = `A new user has no rights anywhere until a role is bound to it (ctl user tag add) or a resource is granted
-to it (ctl resource grant). Give it an API key with ctl user apikey create -i ID.`
+  static override description = `A new user has no rights anywhere until a role is bound to it (ctl user tag
+add) or a resource is granted to it (ctl resource grant). Give it an API key
+with ctl user apikey create -i ID.`
   static override examples = [
     '<%= config.bin %> user create -n "Bob Builder" -u bob -t person -e bob@example.com',
     '<%= config.bin %> user create -n "Nightly loader" -u loader -t application',

@@ -5,6 +5,8 @@ import { openSession } from '../../src/cli/verbs/session.js'
 
 export default class UserDelete extends BaseCommand {
   static override summary = 'Delete a user; its API keys stop working at once (tenant-admins only)'
+  static override description = `The user's API keys are revoked at once, and its role bindings and grants
+removed. The resources it owns stay, with their owner shown as before.`
   static override examples = ['<%= config.bin %> user delete -i bob']
   static override flags = {
     id: Flags.string({ char: 'i', summary: 'User id', required: true }),

@@ -6,8 +6,9 @@ import { openSession } from '../../src/cli/verbs/session.js'
 
 export default class UserGet extends BaseCommand {
   static override summary = 'Show users with their role tags'
-  static override description = `Without flags: you. -i ID: that user (yourself, or anyone for a tenant-admin). -a: every user (tenant-admins
-only). TAGS lists role bindings: roles:id:ROLE tenant-wide, roles:id:ROLE@WORKSPACE in one workspace.`
+  static override description = `Without flags: you. -i ID: that user (yourself, or anyone for a tenant-admin).
+-a: every user (tenant-admins only). TAGS lists role bindings: roles:id:ROLE
+tenant-wide, roles:id:ROLE@WORKSPACE in one workspace.`
   static override examples = ['<%= config.bin %> user get', '<%= config.bin %> user get -i bob', '<%= config.bin %> user get -a -o yaml']
   static override flags = {
     all: Flags.boolean({ char: 'a', summary: 'Every user', default: false }),

@@ -6,8 +6,8 @@ import { openSession } from '../../src/cli/verbs/session.js'
 
 export default class WorkspaceCreate extends BaseCommand {
   static override summary = 'Create a workspace (tenant-admins only)'
-  static override description = `Nobody but tenant-admins has rights in a new workspace until roles are bound in it:
-ctl user tag add -i USER -t roles:id:data-dev -w NAME.`
+  static override description = `Nobody but tenant-admins has rights in a new workspace until roles are bound
+in it: ctl user tag add -i USER -t roles:id:data-dev -w NAME.`
   static override examples = [
     '<%= config.bin %> workspace create -n sales -d "Sales analytics"',
     '<%= config.bin %> workspace create -n platform -l system --tags team:infra --tags tier:1',

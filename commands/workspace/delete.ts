@@ -6,8 +6,9 @@ import { openSession } from '../../src/cli/verbs/session.js'
 
 export default class WorkspaceDelete extends BaseCommand {
   static override summary = 'Delete a workspace (tenant-admins only)'
-  static override description = `Refused while the workspace holds resources, unless --force, which deletes them with it (their running runs are
-stopped). The built-in workspaces public and system cannot be deleted.`
+  static override description = `Refused while the workspace holds resources, unless --force, which deletes
+them with it (their running runs are stopped). The built-in workspaces public
+and system cannot be deleted.`
   static override examples = ['<%= config.bin %> workspace delete -n sales', '<%= config.bin %> workspace delete -n sandbox --force']
   static override flags = {
     name: Flags.string({ char: 'n', summary: 'Workspace name', required: true }),

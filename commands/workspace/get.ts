@@ -6,7 +6,8 @@ import { openSession } from '../../src/cli/verbs/session.js'
 
 export default class WorkspaceGet extends BaseCommand {
   static override summary = 'List workspaces'
-  static override description = 'Lists the workspaces you have a role in (tenant-admins: all of them); -n shows one.'
+  static override description = `Lists the workspaces you have a role in (tenant-admins: all of them); -n shows
+one.`
   static override examples = ['<%= config.bin %> workspace get', '<%= config.bin %> workspace get -n sales -o yaml']
   static override flags = {
     name: Flags.string({ char: 'n', summary: 'Workspace name' }),

@@ -141,6 +141,8 @@ export const VERBS = [
   'get', 'runtime-get', 'log', 'apply', 'delete', 'run', 'stop', 'retry', 'grant', 'secret-read', 'use', 'admin',
 ] as const
 export type Verb = (typeof VERBS)[number]
+/** Verbs the control plane authorizes as another verb: whoever may end a run may hold and release it. */
+export const VERB_AUTHORIZED_AS = { suspend: 'stop', resume: 'stop' } as const satisfies Record<string, Verb>
 export const PERMISSIONS = ['read', 'run', 'use', 'manage'] as const
 export type Permission = (typeof PERMISSIONS)[number]
 

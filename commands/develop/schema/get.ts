@@ -4,8 +4,9 @@ import { runSchemaGet } from '../../../src/cli/verbs/develop.js'
 
 export default class DevelopSchemaGet extends BaseCommand {
   static override summary = 'Print the JSON Schema of a resource type and manifest version'
-  static override description = `Prints one self-contained JSON Schema, for editors (yaml-language-server, VS Code) and other tools.
-Point an editor at it with a modeline such as:  # yaml-language-server: $schema=./workflow.schema.json`
+  static override description = `Prints one self-contained JSON Schema, for editors (yaml-language-server, VS
+Code) and other tools. Point an editor at it with a modeline such as:  #
+yaml-language-server: $schema=./workflow.schema.json`
   static override examples = [
     '<%= config.bin %> develop schema get -t workflow -v v2alpha > workflow.schema.json',
     '<%= config.bin %> develop schema get -t secret -v v1',

@@ -6,6 +6,12 @@ import { openSession } from '../../../src/cli/verbs/session.js'
 
 export default class RuntimeGet extends BaseCommand {
   static override summary = 'Show a workflow\'s runtime: its steps, the run, its nodes and recent runs'
+  static override description = `Prints the workflow (NAME | VERSION | TYPE | WORKSPACE | TITLE | OWNER), its
+steps (JOB NAME | STACK | JOB TITLE | JOB DEPENDENCIES), its schedule when it
+has one, the latest run (or --run ID) with its progress, one line per node
+(NODE NAME | JOB NAME | POD NAME | TYPE | CONTAINERS | PHASE) and the recent
+runs. --node STEP shows one node in detail: its attempts, conditions and
+events. -r refreshes every 5 seconds.`
   static override examples = [
     '<%= config.bin %> resource runtime get -t workflow -n customer-batch-pipeline',
     '<%= config.bin %> resource runtime get -t workflow -n customer-batch-pipeline --node extract',

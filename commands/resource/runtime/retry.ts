@@ -6,7 +6,8 @@ import { openSession } from '../../../src/cli/verbs/session.js'
 
 export default class RuntimeRetry extends BaseCommand {
   static override summary = 'Rerun only the failed and skipped steps of the last run'
-  static override description = 'Steps that succeeded keep their results and logs; the new run has trigger "retry".'
+  static override description = `Steps that succeeded keep their results and logs; the new run has trigger
+"retry".`
   static override examples = ['<%= config.bin %> resource runtime retry -t workflow -n customer-batch-pipeline --wait']
   static override aliases = ['runtime:retry', 'resource:runtime:re-run', 'runtime:re-run']
   static override flags = {

@@ -6,6 +6,9 @@ import { openSession } from '../../../src/cli/verbs/session.js'
 
 export default class RuntimeRun extends BaseCommand {
   static override summary = 'Run a workflow now (on a scheduled workflow: an extra run)'
+  static override description = `Starts a new run of the workflow's current revision, trigger "manual", whether
+or not the workflow has a schedule (a scheduled one keeps its next fire time).
+--wait follows the run and exits 0 when it succeeds, 1 when it fails.`
   static override examples = ['<%= config.bin %> resource runtime run -t workflow -n daily-report --wait']
   static override aliases = ['runtime:run']
   static override flags = {

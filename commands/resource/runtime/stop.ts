@@ -5,6 +5,9 @@ import { openSession } from '../../../src/cli/verbs/session.js'
 
 export default class RuntimeStop extends BaseCommand {
   static override summary = 'Stop a workflow\'s active runs (they end "killed")'
+  static override description = `Kills the running steps of every active run (or only --run ID), suspended runs
+included: the runs end "killed" and their steps that had not started end
+"cancelled". Logs written so far stay readable with "resource log".`
   static override examples = ['<%= config.bin %> resource runtime stop -t workflow -n customer-batch-pipeline']
   static override aliases = ['runtime:stop']
   static override flags = runActionFlags

@@ -5,7 +5,8 @@ import { openSession } from '../../../src/cli/verbs/session.js'
 
 export default class RuntimeSuspend extends BaseCommand {
   static override summary = 'Suspend a workflow\'s active runs: no new step starts until resumed'
-  static override description = 'Steps already running go on and their ends are recorded. Stop still kills a suspended run.'
+  static override description = `Steps already running go on and their ends are recorded. Stop still kills a
+suspended run.`
   static override examples = ['<%= config.bin %> resource runtime suspend -t workflow -n customer-batch-pipeline']
   static override aliases = ['runtime:suspend']
   static override flags = runActionFlags

@@ -6,9 +6,10 @@ import { openSession } from '../../../src/cli/verbs/session.js'
 
 export default class ApiKeyCreate extends BaseCommand {
   static override summary = 'Create an API key; the token is shown this once only'
-  static override description = `The control plane stores only a hash of the token: copy it now. -o json prints {id, name, token, expiresAt}
-for scripts. Without -i the key is yours; a tenant-admin may create keys for any user. Use it with
-ctl login --apikey TOKEN, or as Authorization: Bearer TOKEN.`
+  static override description = `The control plane stores only a hash of the token: copy it now. -o json prints
+{id, name, token, expiresAt} for scripts. Without -i the key is yours; a
+tenant-admin may create keys for any user. Use it with ctl login --apikey
+TOKEN, or as Authorization: Bearer TOKEN.`
   static override examples = [
     '<%= config.bin %> user apikey create -n laptop -d 30d',
     '<%= config.bin %> user apikey create -i loader -n nightly -o json',

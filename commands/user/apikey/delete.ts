@@ -5,6 +5,9 @@ import { openSession } from '../../../src/cli/verbs/session.js'
 
 export default class ApiKeyDelete extends BaseCommand {
   static override summary = 'Revoke an API key; it stops working at once'
+  static override description = `Revokes the key with this id ("user apikey get" lists the ids): every request
+made with it is refused from then on. A user may revoke their own keys; a
+tenant-admin any key.`
   static override examples = ['<%= config.bin %> user apikey delete -n laptop', '<%= config.bin %> user apikey delete -i loader -n nightly']
   static override flags = {
     id: Flags.string({ char: 'i', summary: 'User the key belongs to (default: you)' }),

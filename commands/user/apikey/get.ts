@@ -6,7 +6,8 @@ import { openSession } from '../../../src/cli/verbs/session.js'
 
 export default class ApiKeyGet extends BaseCommand {
   static override summary = 'List API keys (never their tokens)'
-  static override description = 'STATUS is active, expired or revoked. Without -i: your keys; a tenant-admin may list any user\'s.'
+  static override description = `STATUS is active, expired or revoked. Without -i: your keys; a tenant-admin
+may list any user's.`
   static override examples = ['<%= config.bin %> user apikey get', '<%= config.bin %> user apikey get -i loader -o json']
   static override flags = {
     id: Flags.string({ char: 'i', summary: 'User whose keys to list (default: you)' }),

@@ -5,9 +5,11 @@ import { openSession } from '../../../src/cli/verbs/session.js'
 
 export default class UserTagAdd extends BaseCommand {
   static override summary = 'Bind a role to a user, tenant-wide or in one workspace (tenant-admins only)'
-  static override description = `Roles: roles:id:tenant-admin (everything), roles:id:operator (read everything, logs, run/stop/retry),
-roles:id:data-dev (create resources and manage its own, read others'), roles:id:viewer (get only, no logs).
-Without -w the role holds tenant-wide (every workspace, and instance-level resources); with -w only there.`
+  static override description = `Roles: roles:id:tenant-admin (everything), roles:id:operator (read everything,
+logs, run/stop/retry), roles:id:data-dev (create resources and manage its own,
+read others'), roles:id:viewer (get only, no logs). Without -w the role holds
+tenant-wide (every workspace, and instance-level resources); with -w only
+there.`
   static override examples = [
     '<%= config.bin %> user tag add -i bob -t roles:id:data-dev -w sales',
     '<%= config.bin %> user tag add -i carol -t roles:id:operator',

@@ -5,7 +5,8 @@ import { openSession } from '../../../src/cli/verbs/session.js'
 
 export default class UserTagDelete extends BaseCommand {
   static override summary = 'Remove a role binding from a user (tenant-admins only)'
-  static override description = 'Removes the binding made with the same -t and -w; a tenant-wide binding is removed without -w.'
+  static override description = `Removes the binding made with the same -t and -w; a tenant-wide binding is
+removed without -w.`
   static override examples = [
     '<%= config.bin %> user tag delete -i bob -t roles:id:data-dev -w sales',
     '<%= config.bin %> user tag delete -i carol -t roles:id:operator',

@@ -1,15 +1,14 @@
 // `ctl resource grant|revoke` and `ctl auth can-i`: per-resource grants to users, and
 // the control plane's own decision (with the binding or grant that made it) for a verb.
-import { PERMISSIONS, VERBS, type GrantInfo, type Permission, type ResourceRef, type Verb } from '../../client/types.js'
+import { PERMISSIONS, VERBS, VERB_AUTHORIZED_AS, type GrantInfo, type Permission, type ResourceRef, type Verb } from '../../client/types.js'
 import { CtlError } from '../../errors.js'
-import { INSTANCE_LEVEL_TYPES, RESOURCE_TYPES } from '../../manifest/model.js'
+import { INSTANCE_LEVEL_TYPES } from '../../manifest/model.js'
+import { unknownMessage } from '../../manifest/suggest.js'
+import { resourceType } from '../../manifest/type-names.js'
 import type { Io } from '../io.js'
 import { parseOutputFormat, renderTable, toJson, toYaml, type OutputFormat } from '../output.js'
 import type { Session } from './session.js'
 
-function validateType(type: string): void {
-  if (!(RESOURCE_TYPES as readonly string[]).includes(type)) throw new CtlError('E_USAGE', `unknown type "${type}"; known: ${RESOURCE_TYPES.join(', ')}`)
-}
 
 function refOf(session: Session, type: string, name: string): ResourceRef {
   return { type, name, workspace: (INSTANCE_LEVEL_TYPES as readonly string[]).includes(type) ? null : session.workspace }
@@ -35,7 +34,7 @@ export function completeGrant(flags: { type: string; name: string; to?: string; 
 }
 
 export function validateGrant(o: GrantOptions): void {
-  validateType(o.type)
+  o.type = resourceType(o.type)
   if (o.list) {
     if (o.to || o.permission) throw new CtlError('E_USAGE', '--list shows the grants; it takes no --to or --permission')
     return
@@ -73,14 +72,20 @@ export interface CanIOptions {
 }
 
 export function validateCanI(o: CanIOptions): void {
-  if (!(VERBS as readonly string[]).includes(o.verb)) throw new CtlError('E_USAGE', `unknown verb "${o.verb}"; known: ${VERBS.join(', ')}`)
-  validateType(o.type)
+  const known: readonly string[] = [...VERBS, ...Object.keys(VERB_AUTHORIZED_AS)]
+  if (!known.includes(o.verb)) throw new CtlError('E_USAGE', unknownMessage('verb', o.verb, known))
+  o.type = resourceType(o.type)
+}
+
+/** The verb the control plane decides on: suspend and resume are decided as stop. */
+function authorizedVerb(verb: string): Verb {
+  return Object.hasOwn(VERB_AUTHORIZED_AS, verb) ? VERB_AUTHORIZED_AS[verb as keyof typeof VERB_AUTHORIZED_AS] : (verb as Verb)
 }
 
 /** Prints yes/no and what decided; returns the exit code (0 yes, 1 no), as kubectl does. */
 export async function runCanI(session: Session, o: CanIOptions, io: Io): Promise<number> {
   const instance = (INSTANCE_LEVEL_TYPES as readonly string[]).includes(o.type)
-  const answer = await session.client.canI({ verb: o.verb as Verb, type: o.type, name: o.name, workspace: instance ? undefined : session.workspace })
+  const answer = await session.client.canI({ verb: authorizedVerb(o.verb), type: o.type, name: o.name, workspace: instance ? undefined : session.workspace })
   if (o.output === 'json') io.out(toJson(answer))
   else if (o.output === 'yaml') io.out(toYaml(answer))
   else if (!o.quiet) io.out(`${answer.allowed ? 'yes' : 'no'} - ${answer.reason}`)

@@ -3,6 +3,7 @@
 import { CtlError } from '../../errors.js'
 import { lintFiles } from '../../manifest/index.js'
 import { INSTANCE_LEVEL_TYPES } from '../../manifest/model.js'
+import { resourceType } from '../../manifest/type-names.js'
 import type { Io } from '../io.js'
 import { offlineManifestContext } from '../offline.js'
 import type { FileOptions } from './files.js'
@@ -18,7 +19,9 @@ export interface DeleteOptions {
   output?: OutputFormat
 }
 
+/** Also turns a plural or short type name into the type, in place. */
 export function validateDeleteOptions(o: DeleteOptions): void {
+  if (o.type) o.type = resourceType(o.type)
   const byName = o.type !== undefined || o.name !== undefined
   if (byName && o.files && o.files.files.length > 0) throw new CtlError('E_USAGE', 'use either -t TYPE -n NAME or -f FILE, not both')
   if (byName && !(o.type && o.name)) throw new CtlError('E_USAGE', '-t TYPE and -n NAME go together')

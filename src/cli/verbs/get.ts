@@ -2,7 +2,8 @@
 // as dataos-ctl prints it; `-d` the stored manifest, `--revisions` the history.
 import type { ResourceRow } from '../../client/types.js'
 import { CtlError } from '../../errors.js'
-import { INSTANCE_LEVEL_TYPES, RESOURCE_TYPES } from '../../manifest/model.js'
+import { INSTANCE_LEVEL_TYPES } from '../../manifest/model.js'
+import { resourceType } from '../../manifest/type-names.js'
 import type { Io } from '../io.js'
 import { renderTable, toJson, toYaml, type OutputFormat } from '../output.js'
 import type { Session } from './session.js'
@@ -22,10 +23,9 @@ export interface GetOptions {
   refresh: number
 }
 
+/** Also turns a plural or short type name (`wf`, `workflows`) into the type, in place. */
 export function validateGetOptions(o: GetOptions): void {
-  if (o.type && !(RESOURCE_TYPES as readonly string[]).includes(o.type)) {
-    throw new CtlError('E_USAGE', `unknown type "${o.type}"; known: ${RESOURCE_TYPES.join(', ')}`)
-  }
+  if (o.type) o.type = resourceType(o.type)
   if ((o.details || o.revisions || o.unsanitized) && !(o.type && o.name)) throw new CtlError('E_USAGE', '-d, --revisions and --unsanitized need -t TYPE and -n NAME')
 }
 

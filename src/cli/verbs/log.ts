@@ -3,6 +3,7 @@
 // centrally, so they are there after the run ended and its processes are gone.
 import type { LogLineRecord, RunDetail } from '../../client/types.js'
 import { CtlError } from '../../errors.js'
+import { resourceType } from '../../manifest/type-names.js'
 import type { StepRunRecord } from '../../store/types.js'
 import type { Io } from '../io.js'
 import { parseOutputFormat, printReport, renderTable, type OutputFormat } from '../output.js'
@@ -33,7 +34,7 @@ export function completeLogOptions(flags: { type?: string; name: string; contain
     attempt = m ? Number(m[2]) : undefined
   }
   return {
-    type: flags.type ?? 'workflow',
+    type: resourceType(flags.type ?? 'workflow'),
     name: flags.name,
     step,
     attempt,

@@ -4,6 +4,7 @@ import type { NodeDetail, RunDetail, RunRecord } from '../../client/types.js'
 import type { StepDescription } from '../../runtime/types.js'
 import { CtlError } from '../../errors.js'
 import type { WorkflowResource } from '../../manifest/model.js'
+import { resourceType } from '../../manifest/type-names.js'
 import type { StepRunRecord } from '../../store/types.js'
 import type { Io } from '../io.js'
 import { formatDuration } from '../../duration.js'
@@ -17,7 +18,9 @@ export interface RuntimeTarget {
   type: string
 }
 
+/** Also turns a plural or short type name (`wf`) into the type, in place: commands read it afterwards. */
 export function validateRuntimeTarget(t: RuntimeTarget): void {
+  t.type = resourceType(t.type)
   if (t.type !== 'workflow') throw new CtlError('E_USAGE', `only workflows have runs; got -t ${t.type}`)
 }
 

@@ -6,7 +6,7 @@ import type { FastifyInstance, FastifyPluginAsync } from 'fastify'
 import { CtlError } from '../../errors.js'
 import type { EngineApi, NodeDetail, RunDetail } from '../../engine/api.js'
 import { FINAL_RUN_STATES, type ResourceRecord, type RunRecord, type StepRunRecord, type Store } from '../../store/types.js'
-import type { Principal, RunsResponse } from '../../client/types.js'
+import { VERB_AUTHORIZED_AS, type Principal, type RunsResponse } from '../../client/types.js'
 import { principalOf } from '../auth.js'
 import type { Verb } from '../../access/policy.js'
 import { decideOn, requireOn } from '../../access/targets.js'
@@ -118,14 +118,14 @@ export const runsRoutes: FastifyPluginAsync<RunsRoutesOptions> = async (fastify:
       return { runs: await engine.stopRuns(wf, principal.id, request.body?.runId) }
     })
 
-    // Suspend and resume are authorized as `stop`: whoever may end a run may hold it.
+    // Suspend and resume are authorized as `stop` (VERB_AUTHORIZED_AS): whoever may end a run may hold it.
     const holdRoute = (action: 'suspend' | 'resume', summary: string, act: EngineApi['suspendRuns']): void => {
       fastify.post<P & { Body: { runId?: string } | null }>(`${prefix}/:type/:name/runs/${action}`, {
         config: { audit: action },
         schema: { summary, tags: ['runs'], params, body: S.runActionBody, response: S.withErrors({ 200: S.runsResponse }, 404, 409) },
       }, async (request): Promise<RunsResponse> => {
         const principal = principalOf(request)
-        const wf = await workflowOf(wsOf(request.params), request.params.type!, request.params.name!, principal, 'stop')
+        const wf = await workflowOf(wsOf(request.params), request.params.type!, request.params.name!, principal, VERB_AUTHORIZED_AS[action])
         return { runs: await act(wf, principal.id, request.body?.runId) }
       })
     }
