@@ -15,8 +15,9 @@ prints those Pods and the ConfigMap / Secret shapes they reference (secret
 values are never read). --dry-run=server sends everything through the server's
 apply path and stores nothing. --wait follows the run that the apply started
 and exits 0 when it succeeds, 1 when it fails. An unchanged workflow starts no
-run: --wait says so with its last run's state and exits 0. --rerun starts a new
-run of each unchanged workflow (as "runtime run" does), which --wait follows.`
+run: --wait says so with its last run's state and exits 0. --rerun starts a
+new run of each unchanged workflow (as "runtime run" does), which --wait
+follows.`
   static override examples = [
     '<%= config.bin %> resource apply -f examples/customer-batch-pipeline.yaml --wait',
     '<%= config.bin %> resource apply -f examples -R -w analytics',

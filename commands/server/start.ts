@@ -29,11 +29,12 @@ such as maxParallelSteps, kubernetes.podTtl), else the default.
 
 A control plane running as root never runs a step as root: with the local
 runtime every step runs as the host user --step-uid / --step-gid (default
-${DEFAULT_STEP_ID}, nobody / nogroup; a dedicated unprivileged user is better).
-Without bubblewrap local steps run as plain processes, with no isolation: only
-workflows of the tenant admin (admin, the user created at the first start) run,
-unless --allow-unsandboxed lets everyone's run. The master key file must not
-lie in a folder that local steps see (/usr, /bin, /sbin, /lib*, /etc, /opt).`
+${DEFAULT_STEP_ID}, nobody / nogroup; a dedicated unprivileged user is better). Without
+bubblewrap local steps run as plain processes, with no isolation: only
+workflows of the tenant admin (admin, the user created at the first start)
+run, unless --allow-unsandboxed lets everyone's run. The master key file must
+not lie in a folder that local steps see (/usr, /bin, /sbin, /lib*, /etc,
+/opt).`
   static override examples = [
     '<%= config.bin %> server start --detach',
     '<%= config.bin %> server start --port 8080 --host 0.0.0.0 --data-dir /var/lib/ctl',
