@@ -1,5 +1,6 @@
 import { Flags } from '../src/cli/oclif.js'
-import { BaseCommand } from '../src/cli/base.js'
+import { BaseCommand, outputFlag } from '../src/cli/base.js'
+import { parseOutputFormat } from '../src/cli/output.js'
 import { completeLogin, runLogin, terminalAsk, validateLogin } from '../src/cli/verbs/login.js'
 
 export default class Login extends BaseCommand {
@@ -17,18 +18,21 @@ any stored key.`
     '<%= config.bin %> login --apikey "$KEY"',
     '<%= config.bin %> login --server https://ctl.example.com --context prod',
     'printf %s "$KEY" | <%= config.bin %> login --apikey -',
+    '<%= config.bin %> login --apikey "$KEY" -o json',
   ]
   static override flags = {
     server: Flags.string({ summary: 'Control plane URL (adds a context when none names it), or "local"' }),
     apikey: Flags.string({ summary: 'The API key; - reads it from standard input; asked on a terminal when absent' }),
     context: Flags.string({ summary: 'Context to log in to (default: the current one; with --server, the new context\'s name)' }),
     workspace: Flags.string({ char: 'w', summary: 'Default workspace of the context' }),
+    ...outputFlag,
   }
 
   async run(): Promise<void> {
     const { flags } = await this.parse(Login)
+    const output = parseOutputFormat(flags.output)
     const options = await completeLogin(flags, process.env, terminalAsk())
     validateLogin(options)
-    await runLogin(options, this.io, this.config.root)
+    await runLogin(options, this.io, this.config.root, output)
   }
 }

@@ -1,6 +1,7 @@
 import { Flags } from '../../src/cli/oclif.js'
 import { join } from 'node:path'
-import { BaseCommand } from '../../src/cli/base.js'
+import { BaseCommand, outputFlag } from '../../src/cli/base.js'
+import { parseOutputFormat, printReport } from '../../src/cli/output.js'
 import { localServerDir } from '../../src/cli/config.js'
 import { ADMIN_KEY_FILE, runForeground, spawnDetachedServer } from '../../src/server/process.js'
 import { SERVER_CONFIG_FILE, SERVER_DEFAULTS, resolveServerSettings } from '../../src/server/config-file.js'
@@ -37,6 +38,7 @@ not lie in a folder that local steps see (/usr, /bin, /sbin, /lib*, /etc,
 /opt).`
   static override examples = [
     '<%= config.bin %> server start --detach',
+    '<%= config.bin %> server start --detach -o json',
     '<%= config.bin %> server start --port 8080 --host 0.0.0.0 --data-dir /var/lib/ctl',
     '<%= config.bin %> server start --runtime kubernetes --kubeconfig ~/.kube/config --kube-context kind-ctl --manage-namespaces',
     '<%= config.bin %> server start --config /etc/ctl/server.yaml',
@@ -70,10 +72,12 @@ not lie in a folder that local steps see (/usr, /bin, /sbin, /lib*, /etc,
     'cgroup-parent': Flags.string({ summary: 'Local runtime: a delegated cgroup v2 folder (absolute) under which each step gets the cgroup enforcing its memory and cpu limits (default: the control plane\'s own, when it delegates memory and cpu)', env: 'CTL_CGROUP_PARENT' }),
     'allow-unsandboxed': Flags.boolean({ summary: 'Local runtime without bubblewrap: run every workflow\'s steps as plain processes, without isolation (default: only the tenant admin\'s, the user who started the control plane)', allowNo: true, env: 'CTL_ALLOW_UNSANDBOXED' }),
     'log-retention': Flags.string({ summary: `Keep logs of finished steps this long: 30d, 12h, 90m; 0 keeps them forever (default ${d.logRetention})`, env: 'CTL_LOG_RETENTION' }),
+    ...outputFlag,
   }
 
   async run(): Promise<void> {
     const { flags } = await this.parse(ServerStart)
+    const output = parseOutputFormat(flags.output)
     const dataDir = flags['data-dir'] ?? localServerDir()
     const { options, source, childEnv } = await resolveServerSettings({ flags, env: process.env, dataDir })
     const from = source.file ? `, settings from ${source.file}` : ''
@@ -83,13 +87,18 @@ not lie in a folder that local steps see (/usr, /bin, /sbin, /lib*, /etc,
       Object.assign(process.env, childEnv)
       const started = await spawnDetachedServer({ dataDir, port: options.port, host: options.host, cliEntry: join(this.config.root, 'bin', 'run.js') })
       for (const line of started.notices) this.io.err(line)
-      this.io.out(`control plane running at ${started.url} (pid ${started.pid}, data in ${dataDir}${from})`)
+      printReport(this.io, output, { url: started.url, pid: started.pid, dataDir, configFile: source.file ?? null, detached: true }, () =>
+        this.io.out(`control plane running at ${started.url} (pid ${started.pid}, data in ${dataDir}${from})`))
       return
     }
     const server = await runForeground({ ...options, dataDir, logFile: join(dataDir, 'requests.log') })
     for (const line of server.notices) this.io.err(line)
-    this.io.out(`control plane listening at ${server.url} (data in ${dataDir}${from})`)
-    if (server.adminToken) this.io.out(`created the admin API key in ${join(dataDir, ADMIN_KEY_FILE)} (readable only by you)`)
+    const adminKeyFile = server.adminToken ? join(dataDir, ADMIN_KEY_FILE) : null
+    // In the foreground the document is printed once listening; the process then keeps serving.
+    printReport(this.io, output, { url: server.url, pid: process.pid, dataDir, configFile: source.file ?? null, detached: false, createdAdminKeyFile: adminKeyFile }, () => {
+      this.io.out(`control plane listening at ${server.url} (data in ${dataDir}${from})`)
+      if (adminKeyFile) this.io.out(`created the admin API key in ${adminKeyFile} (readable only by you)`)
+    })
     await server.done
   }
 }

@@ -169,6 +169,82 @@ describe('-o json on every reporting verb', () => {
   })
 })
 
+describe('-o json on the commands that confirm something', () => {
+  it('version -o json: version, node, platform, arch; the text line unchanged', async () => {
+    const r = await ctl(['version', '-o', 'json'])
+    expect(r.code).toBe(0)
+    expect(json(r)).toEqual({ version: expect.stringMatching(/^\d+\.\d+\.\d+/), node: process.version, platform: process.platform, arch: process.arch })
+    expect((await ctl(['version'])).stdout).toMatch(/^ctl \d+\.\d+\.\d+ \(node v[\d.]+, \w+-\w+\)\n$/)
+  })
+
+  it('context add, select, delete -o json: the context and what became current', async () => {
+    const added = await ctl(['context', 'add', 'contract-ctx', '--server', 'http://ctl.example.com:7419', '-w', 'sales', '-o', 'json'])
+    expect(added.code).toBe(0)
+    expect(json(added)).toEqual({ context: { name: 'contract-ctx', server: 'http://ctl.example.com:7419', workspace: 'sales' }, added: true, selected: false })
+    const selected = await ctl(['context', 'select', 'contract-ctx', '-o', 'yaml'])
+    expect(selected.stdout).toBe('currentContext: contract-ctx\n')
+    const deleted = await ctl(['context', 'delete', 'contract-ctx', '-o', 'json'])
+    expect(json(deleted)).toEqual({ deleted: 'contract-ctx', currentContext: 'local' })
+  })
+
+  it('user tag add|delete, apikey delete, user delete -o json: ids and names of what changed', async () => {
+    expect((await ctl(['user', 'create', '-u', 'contract-bob', '-n', 'Bob'])).code).toBe(0)
+    const tagged = await ctl(['user', 'tag', 'add', '-i', 'contract-bob', '-t', 'roles:id:viewer', '-t', 'roles:id:data-dev', '-w', 'public', '-o', 'json'])
+    expect(json(tagged)).toEqual({ user: 'contract-bob', action: 'add', tags: [
+      { tag: 'roles:id:viewer', workspace: 'public', changed: true },
+      { tag: 'roles:id:data-dev', workspace: 'public', changed: true },
+    ] })
+    const untagged = await ctl(['user', 'tag', 'delete', '-i', 'contract-bob', '-t', 'roles:id:operator', '-o', 'json'])
+    expect(json(untagged)).toEqual({ user: 'contract-bob', action: 'delete', tags: [{ tag: 'roles:id:operator', workspace: null, changed: false }] })
+    const key = json(await ctl(['user', 'apikey', 'create', '-i', 'contract-bob', '-n', 'laptop', '-o', 'json'])) as { id: string }
+    const keyDeleted = await ctl(['user', 'apikey', 'delete', '-i', 'contract-bob', '-n', 'laptop', '-o', 'json'])
+    expect(json(keyDeleted)).toEqual({ deleted: { user: 'contract-bob', id: key.id, name: 'laptop' } })
+    const userDeleted = await ctl(['user', 'delete', '-i', 'contract-bob', '-o', 'json'])
+    expect(json(userDeleted)).toEqual({ deleted: { id: 'contract-bob' } })
+  })
+
+  it('login and logout -o json: the context, who, and where the key went', async () => {
+    const key = json(await ctl(['user', 'apikey', 'create', '-n', 'contract-login', '-o', 'json'])) as { token: string }
+    const fileEnv = { ...env, CTL_CREDENTIALS: 'file' }
+    const login = await runCli(['login', '--apikey', key.token, '-o', 'json'], { env: fileEnv })
+    expect(login.code, login.stderr).toBe(0)
+    expect(JSON.parse(login.stdout)).toMatchObject({ context: { name: 'local', server: 'local' }, principal: { id: 'admin' }, storedIn: expect.stringContaining('credentials.yaml') })
+    const logout = await runCli(['logout', '-o', 'json'], { env: fileEnv })
+    expect(logout.code).toBe(0)
+    expect(JSON.parse(logout.stdout)).toEqual({ context: 'local', removedFrom: [expect.stringContaining('credentials.yaml')] })
+  })
+
+  it('develop schema get prints JSON by default and with -o json, YAML with -o yaml', async () => {
+    const plain = await ctl(['develop', 'schema', 'get', '-t', 'secret', '-v', 'v1'])
+    expect((await ctl(['develop', 'schema', 'get', '-t', 'secret', '-v', 'v1', '-o', 'json'])).stdout).toBe(plain.stdout)
+    expect(JSON.parse(plain.stdout)).toMatchObject({ title: 'secret v1' })
+    expect((await ctl(['develop', 'schema', 'get', '-t', 'secret', '-v', 'v1', '-o', 'yaml'])).stdout).toContain('title: secret v1\n')
+  })
+
+  it('server start --detach -o json and server stop -o json: url, pid, data dir; stopped', async () => {
+    const dataDir = join(home, 'second-server')
+    const started = await ctl(['server', 'start', '--detach', '--data-dir', dataDir, '-p', '0', '-o', 'json'])
+    expect(started.code, started.stderr).toBe(0)
+    expect(JSON.parse(started.stdout)).toMatchObject({ url: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+/), pid: expect.any(Number), dataDir, detached: true })
+    const stopped = await ctl(['server', 'stop', '--data-dir', dataDir, '-o', 'json'])
+    expect(json(stopped)).toEqual({ stopped: true, dataDir })
+    expect(json(await ctl(['server', 'stop', '--data-dir', dataDir, '-o', 'json']))).toEqual({ stopped: false, dataDir })
+  }, 60_000)
+})
+
+/** Commands that print nothing to report, so need no -o (none today). */
+const WITHOUT_OUTPUT: readonly string[] = []
+
+describe('every command has -o json|yaml', () => {
+  it('each command of the oclif manifest has the shared -o flag, but the documented few', () => {
+    const manifest = JSON.parse(readFileSync(join(repoRoot, 'oclif.manifest.json'), 'utf8')) as { commands: Record<string, { flags: Record<string, { char?: string; options?: string[] }> }> }
+    const missing = Object.entries(manifest.commands)
+      .filter(([id, c]) => !WITHOUT_OUTPUT.includes(id) && !(c.flags.output?.char === 'o' && ['json', 'yaml'].every((f) => c.flags.output!.options?.includes(f))))
+      .map(([id]) => id)
+    expect(missing).toEqual([])
+  })
+})
+
 describe('a deleted workflow stays readable', () => {
   it('get --deleted lists it (and only deleted ones); a plain get -n says not found', async () => {
     const listed = await ctl(['resource', 'get', '--deleted', '-t', 'workflow'])

@@ -4,7 +4,7 @@ import type { ApiKeyInfo } from '../../client/types.js'
 import { MAX_CALENDAR_DURATION_MS, parseDuration } from '../../duration.js'
 import { CtlError } from '../../errors.js'
 import type { Io } from '../io.js'
-import { renderTable, toJson, toYaml, type OutputFormat } from '../output.js'
+import { printReport, renderTable, toJson, toYaml, type OutputFormat } from '../output.js'
 import type { Session } from './session.js'
 
 export interface CreateApiKeyOptions {
@@ -61,7 +61,7 @@ export interface DeleteApiKeyOptions {
   key: string
 }
 
-export async function runDeleteApiKey(session: Session, o: DeleteApiKeyOptions, io: Io): Promise<void> {
+export async function runDeleteApiKey(session: Session, o: DeleteApiKeyOptions, io: Io, output: OutputFormat = 'table'): Promise<void> {
   const user = await userOrSelf(session, o.user)
   const keys = await session.client.apiKeys(user)
   const byId = keys.find((k) => k.id === o.key)
@@ -72,5 +72,6 @@ export async function runDeleteApiKey(session: Session, o: DeleteApiKeyOptions, 
   const key = byId ?? byName[0]
   if (!key) throw new CtlError('E_NOT_FOUND', `user "${user}" has no API key named or numbered "${o.key}"`)
   await session.client.deleteApiKey(user, key.id)
-  io.out(`API key "${key.name}" (${key.id}) of user "${user}" deleted; it no longer works`)
+  printReport(io, output, { deleted: { user, id: key.id, name: key.name } }, () =>
+    io.out(`API key "${key.name}" (${key.id}) of user "${user}" deleted; it no longer works`))
 }

@@ -7,9 +7,9 @@ import { renderTemplate } from '../../stack/template.js'
 import { applyStackSpecDefaults } from '../../stack/validate.js'
 import type { StackDefinition } from '../../manifest/model.js'
 import type { Io } from '../io.js'
-import { renderTable, toJson, toYaml, type OutputFormat } from '../output.js'
+import { printReport, renderTable, toJson, toYaml, type OutputFormat } from '../output.js'
 
-export function runSchemaGet(options: { type: string; version: string }, io: Io): void {
+export function runSchemaGet(options: { type: string; version: string; output: OutputFormat }, io: Io): void {
   let schema: object
   try {
     schema = schemaFor(resourceType(options.type), options.version)
@@ -17,7 +17,8 @@ export function runSchemaGet(options: { type: string; version: string }, io: Io)
     if (error instanceof CtlError) throw error
     throw new CtlError('E_NOT_FOUND', `no schema for type "${options.type}" version "${options.version}"; known: ${schemaIds().join(', ')}`)
   }
-  io.out(toJson(schema))
+  // JSON is the schema's own text: the default, and -o json alike.
+  printReport(io, options.output, schema, () => io.out(toJson(schema)))
 }
 
 export function runStackList(options: { output: OutputFormat }, io: Io): void {

@@ -8,6 +8,7 @@ import { LOCAL_CONTEXT, currentContext, readConfig, writeConfig, type ContextEnt
 import { serverUrl } from '../connect.js'
 import { FileCredentialStore, credentialsFile, openCredentialStore } from '../credentials.js'
 import type { Io } from '../io.js'
+import { printReport, type OutputFormat } from '../output.js'
 import { readStdin } from './files.js'
 import { describePrincipal } from './identity-format.js'
 
@@ -73,7 +74,7 @@ function normalizeServer(server: string): string {
   return url.toString().replace(/\/$/, '')
 }
 
-export async function runLogin(o: LoginOptions, io: Io, cliRoot: string, env: NodeJS.ProcessEnv = process.env): Promise<void> {
+export async function runLogin(o: LoginOptions, io: Io, cliRoot: string, output: OutputFormat = 'table', env: NodeJS.ProcessEnv = process.env): Promise<void> {
   const baseUrl = await serverUrl(o.context, { env, io, cliEntry: join(cliRoot, 'bin', 'run.js') })
   // A key that does not work is never stored: whoami answers 401 for it (exit 4).
   const principal = await new CtlClient({ baseUrl, apiKey: o.apiKey }).whoami()
@@ -86,8 +87,10 @@ export async function runLogin(o: LoginOptions, io: Io, cliRoot: string, env: No
   contexts.push(o.context)
   writeConfig({ currentContext: o.context.name, contexts }, env)
   const where = o.context.server === 'local' ? 'the embedded control plane' : o.context.server
-  io.out(`logged in to ${where} (context "${o.context.name}") as ${describePrincipal(principal)}`)
-  io.out(`API key stored in ${store.location}`)
+  printReport(io, output, { context: o.context, principal, storedIn: store.location }, () => {
+    io.out(`logged in to ${where} (context "${o.context.name}") as ${describePrincipal(principal)}`)
+    io.out(`API key stored in ${store.location}`)
+  })
   if (env.CTL_APIKEY && env.CTL_APIKEY.trim() !== '') io.err('note: CTL_APIKEY is set and overrides the stored key while it stays set')
 }
 
@@ -99,7 +102,7 @@ export function completeLogout(flags: { context?: string }, env: NodeJS.ProcessE
   return { context: currentContext(readConfig(env), flags.context) }
 }
 
-export async function runLogout(o: LogoutOptions, io: Io, env: NodeJS.ProcessEnv = process.env): Promise<void> {
+export async function runLogout(o: LogoutOptions, io: Io, output: OutputFormat = 'table', env: NodeJS.ProcessEnv = process.env): Promise<void> {
   const name = o.context.name
   const removed: string[] = []
   // Both places: a key stored in the file while no keychain answered must go too.
@@ -109,7 +112,8 @@ export async function runLogout(o: LogoutOptions, io: Io, env: NodeJS.ProcessEnv
     const file = new FileCredentialStore(credentialsFile(env))
     if (await file.delete(name)) removed.push(file.location)
   }
-  io.out(removed.length > 0 ? `logged out of context "${name}": removed its API key from ${removed.join(' and ')}` : `no API key was stored for context "${name}"`)
+  printReport(io, output, { context: name, removedFrom: removed }, () =>
+    io.out(removed.length > 0 ? `logged out of context "${name}": removed its API key from ${removed.join(' and ')}` : `no API key was stored for context "${name}"`))
   if (env.CTL_APIKEY && env.CTL_APIKEY.trim() !== '') io.err('note: CTL_APIKEY is set and still authenticates')
   else if (o.context.server === 'local') io.err('note: the local context falls back to the embedded control plane\'s admin key')
 }

@@ -4,7 +4,7 @@
 import { ROLES, type Role, type UserInfo, type UserTag, type UserType } from '../../client/types.js'
 import { CtlError } from '../../errors.js'
 import type { Io } from '../io.js'
-import { renderTable, toJson, toYaml, type OutputFormat } from '../output.js'
+import { printReport, renderTable, toJson, toYaml, type OutputFormat } from '../output.js'
 import { ROLE_TAG_PREFIX } from './identity-format.js'
 import type { Session } from './session.js'
 
@@ -62,9 +62,9 @@ function tagText(t: UserTag): string {
   return t.workspace === null ? t.tag : `${t.tag}@${t.workspace}`
 }
 
-export async function runDeleteUser(session: Session, id: string, io: Io): Promise<void> {
+export async function runDeleteUser(session: Session, id: string, io: Io, output: OutputFormat = 'table'): Promise<void> {
   await session.client.deleteUser(id)
-  io.out(`user "${id}" deleted; its API keys no longer work`)
+  printReport(io, output, { deleted: { id } }, () => io.out(`user "${id}" deleted; its API keys no longer work`))
 }
 
 export interface TagOptions {
@@ -87,12 +87,19 @@ export function validateTags(o: TagOptions): void {
   for (const t of o.tags) roleOfTag(t)
 }
 
-export async function runTagChange(session: Session, o: TagOptions, action: 'add' | 'delete', io: Io): Promise<void> {
+export async function runTagChange(session: Session, o: TagOptions, action: 'add' | 'delete', io: Io, output: OutputFormat = 'table'): Promise<void> {
   const scope = o.workspace ? `in workspace ${o.workspace}` : 'tenant-wide'
+  const tags: { tag: string; workspace: string | null; changed: boolean }[] = []
   for (const tag of o.tags) {
     const req = { tag, workspace: o.workspace }
     const res = action === 'add' ? await session.client.addTag(o.user, req) : await session.client.deleteTag(o.user, req)
-    if (action === 'add') io.out(res.changed ? `user "${o.user}": added ${tag} ${scope}` : `user "${o.user}" already had ${tag} ${scope}`)
-    else io.out(res.changed ? `user "${o.user}": removed ${tag} ${scope}` : `user "${o.user}" did not have ${tag} ${scope}`)
+    tags.push({ tag, workspace: o.workspace ?? null, changed: res.changed })
   }
+  // One document for all -t given: the text says one line per tag.
+  printReport(io, output, { user: o.user, action, tags }, () => {
+    for (const { tag, changed } of tags) {
+      if (action === 'add') io.out(changed ? `user "${o.user}": added ${tag} ${scope}` : `user "${o.user}" already had ${tag} ${scope}`)
+      else io.out(changed ? `user "${o.user}": removed ${tag} ${scope}` : `user "${o.user}" did not have ${tag} ${scope}`)
+    }
+  })
 }
