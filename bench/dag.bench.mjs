@@ -1,25 +1,31 @@
-// A 200-step layered DAG (10 layers × 20 steps, each step the `container` stack
-// running `true`) through a real control plane, from apply to `succeeded`, against
-// a shell script that starts the same 200 sandboxes (the very bwrap arguments the
-// runtime builds) 20 at a time, layer by layer. Target: ratio ≤ 2.
+// A 200-step layered DAG (10 layers × 20 steps, each step the `container` stack running
+// `true`) end to end THROUGH THE CLI, as a user pays for it: the wall time of
+// `ctl resource apply -f dag.yaml --wait` (the built bin/run.js, CLI start included) against
+// a control plane started beforehand in its own process. Each run applies a fresh workflow
+// name, so every apply starts a run. Against it: a shell script running the same 200 `true`
+// processes under a minimal bubblewrap (read-only /usr /bin /lib /lib64 /etc, --dev /dev
+// --proc /proc --tmpfs /tmp --unshare-pid), two at a time (the machine has two cores),
+// layer by layer. Medians of a few alternating runs; target: ratio ≤ 2.
 //
 // Dependencies: every step of layer k depends on ALL 20 steps of layer k-1 (a full
-// barrier, 3,600 edges), which is exactly what the script's `wait` between layers does.
+// barrier, 3,600 edges), which is what the script's per-layer `xargs` does.
 import { spawnSync } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { fileURLToPath, pathToFileURL } from 'node:url'
+import { fileURLToPath } from 'node:url'
+import { startPlaneProcess } from './plane.mjs'
 
 const root = path.join(path.dirname(fileURLToPath(import.meta.url)), '..')
-const dist = (rel) => pathToFileURL(path.join(root, 'dist', rel)).href
 const LAYERS = Number(process.env.BENCH_LAYERS ?? 10)
 const WIDTH = Number(process.env.BENCH_WIDTH ?? 20)
 const REPEAT = Number(process.env.BENCH_RUNS ?? 5)
+const BWRAP = '/usr/bin/bwrap'
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
+const quote = (s) => `'${s.replace(/'/g, `'\\''`)}'`
 
+/** The DAG as a user writes it (JSON is YAML). */
 function manifest(name) {
   const dag = []
   for (let l = 0; l < LAYERS; l++) {
@@ -35,83 +41,68 @@ function manifest(name) {
   return { version: 'v2alpha', name, type: 'workflow', spec: { parallelism: WIDTH, dag } }
 }
 
-/** The bwrap command line the local runtime builds for a `true` step, its seccomp filter on fd 4 from a file in `dir`. */
-async function bwrapCommand(dir) {
-  const { planStep } = await import(dist('src/runtime/local/pod.js'))
-  const { bubblewrapLayout, describeSandboxHost } = await import(dist('src/runtime/local/bwrap.js'))
-  const pod = { metadata: { name: 'bench-step' }, spec: { containers: [{ name: 'main', image: 'alpine', command: ['true'] }] } }
-  const launch = { key: { runId: 'bench', step: 's', attempt: 1 }, pod, secretData: {}, configData: {}, volumeDirs: {} }
-  const plan = planStep(launch, process.env.PATH, (n) => `/nonexistent/${n}`)
-  const host = describeSandboxHost({ dataDir: '/nonexistent', stateDir: '/nonexistent/runs', ctlHome: '/nonexistent/.ctl' })
-  const layout = bubblewrapLayout(plan, '/nonexistent', '/usr/bin/bwrap', host)
-  const quote = (s) => `'${s.replace(/'/g, `'\\''`)}'`
-  const filter = path.join(dir, 'seccomp.bpf')
-  fs.writeFileSync(filter, Buffer.from(layout.spec.seccomp ?? '', 'base64'))
-  return [layout.spec.command, ...layout.spec.args].map(quote).join(' ') + (layout.spec.seccomp ? ` 4<${quote(filter)}` : '')
-}
-
-function shellBaseline(cmd, dir) {
-  const script = path.join(dir, 'layers.sh')
-  fs.writeFileSync(
-    script,
-    `for l in $(seq ${LAYERS}); do\n  for i in $(seq ${WIDTH}); do ${cmd} 3>/dev/null >/dev/null 2>&1 & done\n  wait\ndone\n`,
-  )
-  const start = process.hrtime.bigint()
-  const r = spawnSync('sh', [script], { stdio: 'inherit', env: { PATH: process.env.PATH } })
-  if (r.status !== 0) throw new Error(`baseline script exited ${r.status}`)
-  return Number(process.hrtime.bigint() - start) / 1e6
-}
-
-async function controlPlaneRun(client, name) {
-  const start = process.hrtime.bigint()
-  const applied = await client.apply('public', [{ manifest: manifest(name) }])
-  if (applied.results?.some?.((r) => r.outcome === 'error')) throw new Error(JSON.stringify(applied))
-  const ref = { workspace: 'public', type: 'workflow', name }
-  let runId
-  while (!runId) {
-    runId = (await client.runs(ref, { limit: 1 }))[0]?.id
-    if (!runId) await sleep(5)
-  }
-  // Poll the run record only (not its 200 step records): the measurement must not load
-  // the 2-core machine it measures; the shell baseline is not polled at all.
-  for (;;) {
-    const run = (await client.runs(ref, { limit: 1 }))[0]
-    if (run?.state === 'succeeded') break
-    if (run && run.state !== 'pending' && run.state !== 'running') {
-      const failed = (await client.run(runId)).steps.filter((s) => s.state === 'failed').map((s) => `${s.step}/${s.attempt} ${s.reason}: ${s.message ?? ''}`)
-      throw new Error(`run ${runId} ended ${run.state}: ${failed.join('; ')}`)
+/** The minimal sandbox of the issue; a path that is a symlink here (/bin -> usr/bin) is recreated as one, not bound. */
+function minimalBwrap() {
+  const args = []
+  for (const p of ['/usr', '/bin', '/lib', '/lib64', '/etc']) {
+    let st
+    try {
+      st = fs.lstatSync(p)
+    } catch {
+      continue
     }
-    await sleep(20)
+    if (st.isSymbolicLink()) args.push('--symlink', fs.readlinkSync(p), p)
+    else args.push('--ro-bind', p, p)
   }
+  args.push('--dev', '/dev', '--proc', '/proc', '--tmpfs', '/tmp', '--unshare-pid', '--', 'true')
+  return [BWRAP, ...args].map(quote).join(' ')
+}
+
+function time(cmd, args, env) {
+  const start = process.hrtime.bigint()
+  const r = spawnSync(cmd, args, { cwd: root, env, encoding: 'utf8', stdio: ['ignore', 'ignore', 'pipe'] })
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} exited ${r.status}: ${r.stderr}`)
   return Number(process.hrtime.bigint() - start) / 1e6
 }
 
 export default async function dag() {
-  if (!fs.existsSync('/usr/bin/bwrap')) throw new Error('this benchmark needs bubblewrap (/usr/bin/bwrap)')
-  const { startControlPlane } = await import(dist('src/server/server.js'))
-  const { CtlClient } = await import(dist('src/client/client.js'))
+  if (!fs.existsSync(BWRAP)) throw new Error(`this benchmark needs bubblewrap (${BWRAP})`)
+  const loadAverage = os.loadavg().map((x) => +x.toFixed(2))
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ctl-bench-dag-'))
-  const cmd = await bwrapCommand(dir)
-  // The baseline hides each sandbox's output: make sure first that it runs at all.
-  const probe = spawnSync('sh', ['-c', `${cmd} 3>/dev/null`], { encoding: 'utf8' })
+  const sandbox = minimalBwrap()
+  const probe = spawnSync('sh', ['-c', sandbox], { encoding: 'utf8' })
   if (probe.status !== 0) throw new Error(`the baseline's bwrap command fails: ${probe.stderr}`)
-  const plane = await startControlPlane({ dataDir: path.join(dir, 'data'), maxParallelSteps: WIDTH })
+  const script = path.join(dir, 'layers.sh')
+  // xargs -P 2 keeps two sandboxes running; each layer waits for the previous one to end.
+  fs.writeFileSync(script, `for l in $(seq ${LAYERS}); do\n  seq ${WIDTH} | xargs -P 2 -I{} ${sandbox}\ndone\n`)
+  const shellEnv = { PATH: process.env.PATH }
+
+  const plane = await startPlaneProcess({ dataDir: path.join(dir, 'data') })
   try {
-    const client = new CtlClient({ baseUrl: plane.url, apiKey: plane.adminToken })
-    shellBaseline(cmd, dir) // warm-up of both sides (page cache, first SQLite pages)
-    await controlPlaneRun(client, 'warm-up')
+    const cliEnv = { PATH: process.env.PATH, HOME: dir, CTL_HOME: path.join(dir, 'home'), CTL_SERVER: plane.url, CTL_APIKEY: plane.token }
+    const ctlRun = (name) => {
+      const file = path.join(dir, `${name}.yaml`)
+      fs.writeFileSync(file, JSON.stringify(manifest(name), null, 1))
+      return time(process.execPath, [path.join(root, 'bin', 'run.js'), 'resource', 'apply', '-f', file, '--wait'], cliEnv)
+    }
+    time('sh', [script], shellEnv) // warm-up of both sides (page cache, first SQLite pages)
+    ctlRun('warm-up')
     const shell = []
     const ctl = []
     for (let i = 0; i < REPEAT; i++) {
-      shell.push(shellBaseline(cmd, dir))
-      ctl.push(await controlPlaneRun(client, `layers-${i}`))
+      shell.push(time('sh', [script], shellEnv))
+      ctl.push(ctlRun(`layers-${i}`))
     }
     const ratio = median(ctl) / median(shell)
     return {
+      // Other work on the machine (1, 5, 15 min) when the bench began: it slows both sides, not alike.
+      loadAverageAtStart: loadAverage,
       steps: LAYERS * WIDTH,
       layers: LAYERS,
       width: WIDTH,
       dependencies: 'every step of layer k depends on all steps of layer k-1',
+      ctl: 'node bin/run.js resource apply -f dag.yaml --wait (fresh workflow name per run), control plane started beforehand',
+      shell: `per layer: seq ${WIDTH} | xargs -P 2 ${sandbox}`,
       runs: REPEAT,
       shellMedianMs: +median(shell).toFixed(0),
       ctlMedianMs: +median(ctl).toFixed(0),
