@@ -6,7 +6,7 @@ import { join } from 'node:path'
 import { CtlError } from '../errors.js'
 import { nodeFetch } from '../client/http.js'
 import type { ControlPlaneOptions } from './server.js'
-import { isPidAlive, processStartTime } from './liveness.js'
+import { isPidAlive, processStartTime } from '../liveness.js'
 
 export { isPidAlive }
 

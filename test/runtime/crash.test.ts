@@ -40,6 +40,7 @@ beforeAll(() => {
   transpile('src/runtime/types.ts')
   transpile('src/manifest/quantity.ts')
   transpile('src/home.ts')
+  transpile('src/liveness.ts')
   for (const f of fs.readdirSync(path.join(root, 'src/runtime/local'))) {
     if (f.endsWith('.ts')) transpile(`src/runtime/local/${f}`)
     if (f.endsWith('.mjs')) fs.copyFileSync(path.join(root, 'src/runtime/local', f), path.join(build, 'src/runtime/local', f))

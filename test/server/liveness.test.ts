@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { CtlError } from '../../src/errors.js'
-import { processStartTime } from '../../src/server/liveness.js'
+import { processStartTime } from '../../src/liveness.js'
 import { isPidAlive, runForeground, serverStatus, type ServerInfoFile } from '../../src/server/process.js'
 import { waitFor } from './helpers.js'
 

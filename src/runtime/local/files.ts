@@ -5,6 +5,7 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import type { ExitReason, RuntimeHandle, StepExit } from '../types.js'
+import { isPidAlive } from '../../liveness.js'
 
 export const LOG_FILE = 'log.ndjson'
 export const EXIT_FILE = 'exit.json'
@@ -133,39 +134,9 @@ export function writeExitOnce(attemptDir: string, exit: StepExit): StepExit {
   return readExit(attemptDir) ?? exit
 }
 
-/** Field 22 of /proc/PID/stat (start time), or null where /proc does not exist. */
-export function processStart(pid: number): string | null {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8')
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-    return fields[19] ?? null
-  } catch {
-    return null
-  }
-}
-
-function isZombie(pid: number): boolean {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8')
-    return stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z')
-  } catch {
-    return false
-  }
-}
-
-/** Whether the process still runs and is the one we started (not a reused pid). */
+/** Whether the process still runs and is the one we started (not a zombie, not a reused pid). */
 export function isAlive(pid: number, start: string | null): boolean {
-  try {
-    process.kill(pid, 0)
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'EPERM') return false
-  }
-  if (isZombie(pid)) return false
-  if (start !== null) {
-    const now = processStart(pid)
-    if (now !== null && now !== start) return false
-  }
-  return true
+  return isPidAlive(pid, start ?? undefined)
 }
 
 export function groupAlive(pgid: number): boolean {

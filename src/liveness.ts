@@ -1,4 +1,4 @@
-// Whether the process a pid file names still runs. `kill(pid, 0)` alone is not enough: a process
+// Whether the process a pid file names (the control plane, a step host) still runs. `kill(pid, 0)` alone is not enough: a process
 // killed with SIGKILL whose parent has not reaped it yet is a zombie that still answers signals,
 // and after a reboot or a long time the pid may belong to another process. Linux's /proc tells
 // both apart; elsewhere the signal probe is all there is.
