@@ -26,6 +26,12 @@ import { checkUse } from '../access/use.js'
  * (sealed by the server at apply; see src/secrets/crypto.ts). Without a box only values stored
  * unsealed (before secrets were encrypted) can be read.
  */
+/** A secret manifest's key names (data and files); stored in clear, so nothing is decrypted. */
+export function secretKeyNames(manifest: unknown): string[] {
+  const secret = (manifest as Partial<SecretResource>).secret
+  return [...Object.keys(secret?.data ?? {}), ...Object.keys(secret?.files ?? {})]
+}
+
 export class StoreSecretProvider implements SecretValueProvider {
   constructor(private readonly store: Store, private readonly box?: SecretBox) {}
 
@@ -41,9 +47,7 @@ export class StoreSecretProvider implements SecretValueProvider {
   /** Key names only: nothing is decrypted. */
   async listKeys(ref: SecretRef, workspace: string): Promise<string[] | undefined> {
     const record = await this.record(ref, workspace)
-    if (!record) return undefined
-    const secret = (record.manifest as Partial<SecretResource>).secret
-    return [...Object.keys(secret?.data ?? {}), ...Object.keys(secret?.files ?? {})]
+    return record ? secretKeyNames(record.manifest) : undefined
   }
 
   /** The type is stored in clear (only data and files are sealed): nothing is decrypted. */

@@ -121,7 +121,7 @@ export async function applyDocuments(
 
   // A workflow may project a secret or mount a volume only if its owner and the caller may `use` it
   // (the engine checks the owner again as each step starts).
-  const refused = await useIssues(deps.store, principal, linted, (l) => {
+  const { issues: refused, checked } = await useIssues(deps.store, principal, linted, (l) => {
     try {
       return ownerFor(principal, l.key, l.resource.meta.owner)
     } catch {
@@ -129,8 +129,9 @@ export async function applyDocuments(
     }
   })
   if (refused.length > 0) throw new ManifestError(refused)
-  // After the `use` check: a caller who may not use a secret learns nothing about its keys.
-  const unresolved = await secretIssues(deps.store, principal, linted)
+  // After the `use` check, and only for the workflows it checked: a caller who may not apply a workflow,
+  // or not use a secret, learns nothing about the secret's keys.
+  const unresolved = await secretIssues(deps.store, linted, checked)
   if (unresolved.length > 0) throw new ManifestError(unresolved)
 
   const results: { index: number; item: ApplyResultItem }[] = []

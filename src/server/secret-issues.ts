@@ -3,13 +3,13 @@
 // not a step that fails at launch. Only key NAMES are read: nothing is decrypted.
 import { formatPath, type JsonPath, type SecretResource, type WorkflowResource } from '../manifest/model.js'
 import type { ResourceKey, Store } from '../store/types.js'
-import type { ApiIssue, Principal } from '../client/types.js'
-import { decideOn } from '../access/targets.js'
+import type { ApiIssue } from '../client/types.js'
 import { pendingKey } from '../access/use.js'
+import { isSecretType } from '../secrets/crypto.js'
 import { projectionReferences } from '../projection/check.js'
 import { secretLocation } from '../projection/secrets.js'
 import { secretKeyOf } from '../secrets/use.js'
-import { StoreSecretProvider } from '../engine/launch.js'
+import { StoreSecretProvider, secretKeyNames } from '../engine/launch.js'
 import { locateSecretRef, type ApplyItem } from './use-issues.js'
 
 type Obj = Record<string, unknown>
@@ -26,42 +26,34 @@ function locateText(value: unknown, text: string, path: JsonPath = []): JsonPath
   return undefined
 }
 
-/** Key names of a secret document of this request (data and files, as StoreSecretProvider.listKeys counts them). */
-function keysOfPending(item: ApplyItem): string[] {
-  const secret = (item.resource as SecretResource).secret
-  return [...Object.keys(secret?.data ?? {}), ...Object.keys(secret?.files ?? {})]
-}
-
 /**
- * Located issues for secrets that the workflows of this apply project but that exist nowhere, and
- * for keys their templates read that the secret lacks. Secrets of the same request count, keyed as the
- * `use` check keys them (pendingKey).
+ * Located issues for secrets that the `checked` workflows (those useIssues checked and let pass)
+ * project but that exist nowhere, and for keys their templates read that the secret lacks. Secrets
+ * of the same request (`items`) count, keyed as the `use` check keys them (pendingKey).
  */
-export async function secretIssues(store: Store, principal: Principal, items: readonly ApplyItem[]): Promise<ApiIssue[]> {
+export async function secretIssues(store: Store, items: readonly ApplyItem[], checked: readonly ApplyItem[]): Promise<ApiIssue[]> {
   const pending = new Map<string, ApplyItem>()
-  for (const item of items) if (item.key.type === 'secret' || item.key.type === 'instance-secret') pending.set(pendingKey(item.key), item)
+  for (const item of items) if (isSecretType(item.key.type)) pending.set(pendingKey(item.key), item)
   const provider = new StoreSecretProvider(store)
-  // Per secret: its key names (undefined: it does not exist). The caller passed the `use` check on every
-  // stored secret here (useIssues runs first), and `use` includes `get`, which shows key names already.
+  // Per secret: its key names (undefined: it does not exist). Only secrets of workflows that passed the
+  // `use` check for owner and caller are looked up, and `use` includes `get`, which shows key names already.
   const known = new Map<string, { keys?: string[] }>()
   const lookUp = async (key: ResourceKey, ref: Parameters<StoreSecretProvider['listKeys']>[0], workspace: string) => {
     const id = pendingKey(key)
     let found = known.get(id)
     if (!found) {
       const batch = pending.get(id)
-      found = { keys: batch ? keysOfPending(batch) : await provider.listKeys(ref, workspace) }
+      found = { keys: batch ? secretKeyNames(batch.resource) : await provider.listKeys(ref, workspace) }
       known.set(id, found)
     }
     return found
   }
 
   const issues: ApiIssue[] = []
-  for (const item of items) {
+  for (const item of checked) {
     if (item.key.type !== 'workflow' || item.key.workspace === null) continue
     const dag = (item.resource as WorkflowResource).workflow.dag
     if (!dag.some((step) => step.spec.projection.secrets.length > 0)) continue
-    // A workflow the caller may not apply is refused with 403 after this: nothing about its secrets is told.
-    if (!(await decideOn(store, principal, 'apply', item.key, await store.getResource(item.key))).allowed) continue
     const workspace = item.key.workspace
     const value = item.doc.doc.value
     const seen = new Set<string>()

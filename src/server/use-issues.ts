@@ -63,7 +63,8 @@ function usedBy(workflow: WorkflowResource, workspace: string): ResourceKey[] {
 
 /**
  * Located issues for workflows of this apply whose owner, or whose caller, may not `use` a
- * secret or volume they reference. Documents the caller may not apply at all are left to the 403
+ * secret or volume they reference, and the workflows so checked (those the caller may apply, with
+ * a known owner): only these are looked at further (secretIssues). Documents the caller may not apply at all are left to the 403
  * that follows; `newOwner` is the owner a new resource would get (undefined when the caller may
  * not set it: that is refused later too).
  */
@@ -72,9 +73,9 @@ export async function useIssues(
   principal: Principal,
   items: readonly ApplyItem[],
   newOwner: (item: ApplyItem) => string | undefined,
-): Promise<ApiIssue[]> {
+): Promise<{ issues: ApiIssue[]; checked: ApplyItem[] }> {
   const workflows = items.filter((i) => i.key.type === 'workflow' && i.key.workspace !== null)
-  if (!workflows.some((i) => usedBy(i.resource as WorkflowResource, i.key.workspace!).length > 0)) return []
+  if (!workflows.some((i) => usedBy(i.resource as WorkflowResource, i.key.workspace!).length > 0)) return { issues: [], checked: [] }
   const owners = new Map<ApplyItem, string>()
   const pending = new Map<string, string>()
   for (const item of items) {
@@ -87,8 +88,10 @@ export async function useIssues(
     if (USED_TYPES.has(item.key.type)) pending.set(pendingKey(item.key), owner)
   }
   const issues: ApiIssue[] = []
+  const checked: ApplyItem[] = []
   for (const [item, owner] of owners) {
     if (item.key.type !== 'workflow' || item.key.workspace === null) continue
+    checked.push(item)
     const keys = usedBy(item.resource as WorkflowResource, item.key.workspace)
     const problems = await checkUse(store, keys, { owner: owner === principal.id ? principal : owner, caller: principal, pending })
     for (const p of problems) {
@@ -98,5 +101,5 @@ export async function useIssues(
       issues.push({ file: item.doc.doc.file, line, column, path: formatPath(path), code: 'E_FORBIDDEN', message: p.message, document: item.index })
     }
   }
-  return issues
+  return { issues, checked }
 }

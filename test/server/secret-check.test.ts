@@ -2,6 +2,7 @@
 // nowhere, or a key it lacks, is a located E_SECRET issue (422) at apply and at the server dry run; a
 // secret applied in the same request counts with the keys of its document; nothing is stored on refusal.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { CtlClient } from '../../src/client/client.js'
 import { doc, rejection, startTestServer, waitForRunEnd, workflow, type TestServer } from './helpers.js'
 
 let t: TestServer
@@ -80,5 +81,18 @@ describe('secrets checked at apply', () => {
     await t.client.apply('other', [doc(secret('elsewhere', { TOKEN: 'o' }))])
     const ok = await t.client.apply('public', [doc(consumer('needs-other', { id: 'elsewhere', workspace: 'other' }, 'TOKEN'))])
     expect(ok.results[0]!.outcome).toBe('created')
+  })
+
+  it('tells nothing of a secret\'s keys for a workflow the caller may not apply as it declared it (its owner): 403', async () => {
+    await t.client.apply('public', [doc(secret('guarded', { HIDDEN_KEY_NAME: 'g-1' }))])
+    await t.client.createUser({ id: 'mallory', name: 'Mallory', type: 'person' })
+    await t.client.addTag('mallory', { tag: 'roles:id:data-dev', workspace: 'public' })
+    const key = await t.client.createApiKey('mallory', { name: 'k' })
+    const mallory = new CtlClient({ baseUrl: t.plane.url, apiKey: key.token })
+    // Declares an owner it may not set, and reads a key the secret lacks: the answer is the refusal, not the key list.
+    const wf = { ...consumer('on-behalf', { id: 'guarded' }, 'NOPE'), owner: 'admin' }
+    const e = await rejection(mallory.apply('public', [doc(wf, 'wf.yaml')]))
+    expect(e.code).toBe('E_FORBIDDEN')
+    expect(JSON.stringify(e)).not.toContain('HIDDEN_KEY_NAME')
   })
 })
