@@ -1,7 +1,7 @@
 import { Flags } from '../../src/cli/oclif.js'
 import { BaseCommand, outputFlag } from '../../src/cli/base.js'
 import { parseOutputFormat, printReport } from '../../src/cli/output.js'
-import { localServerDir } from '../../src/cli/config.js'
+import { localServerDir } from '../../src/home.js'
 import { ExitCode } from '../../src/errors.js'
 import { serverStatus } from '../../src/server/process.js'
 

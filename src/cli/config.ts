@@ -5,7 +5,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSy
 import { dirname, join } from 'node:path'
 import { yaml } from './lazy-yaml.js'
 import { CtlError } from '../errors.js'
-import { ctlHome, localServerDir } from '../home.js'
+import { ctlHome } from '../home.js'
 
 export const LOCAL_CONTEXT = 'local'
 
@@ -20,8 +20,6 @@ export interface CtlConfig {
   currentContext: string
   contexts: ContextEntry[]
 }
-
-export { ctlHome, localServerDir }
 
 function configPath(env: NodeJS.ProcessEnv): string {
   return join(ctlHome(env), 'config.yaml')

@@ -4,7 +4,7 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import { yaml } from './lazy-yaml.js'
-import { ctlHome } from './config.js'
+import { ctlHome } from '../home.js'
 import { CtlError } from '../errors.js'
 
 export interface CredentialStore {

@@ -122,7 +122,6 @@ export interface RetrySpec {
 
 /** `none`: the step gets no network at all; `default`: the runtime's normal network. */
 export type NetworkMode = 'default' | 'none'
-export const NETWORK_MODES: readonly NetworkMode[] = ['default', 'none']
 
 export interface StepSpec {
   stack: StackRef

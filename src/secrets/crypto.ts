@@ -39,7 +39,6 @@ export function parseMasterKey(text: string): Buffer | undefined {
   return undefined
 }
 
-export { loadMasterKey, type LoadedMasterKey } from './master-key.js'
 
 /** Seals, opens and MACs secret values. Keeps only keys derived from the master key, never the master key itself. */
 export class SecretBox {

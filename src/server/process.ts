@@ -8,7 +8,6 @@ import { nodeFetch } from '../client/http.js'
 import type { ControlPlaneOptions } from './server.js'
 import { isPidAlive, processStartTime } from '../liveness.js'
 
-export { isPidAlive }
 
 export interface ServerInfoFile {
   pid: number

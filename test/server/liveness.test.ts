@@ -8,8 +8,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { CtlError } from '../../src/errors.js'
-import { processStartTime } from '../../src/liveness.js'
-import { isPidAlive, runForeground, serverStatus, type ServerInfoFile } from '../../src/server/process.js'
+import { isPidAlive, processStartTime } from '../../src/liveness.js'
+import { runForeground, serverStatus, type ServerInfoFile } from '../../src/server/process.js'
 import { waitFor } from './helpers.js'
 
 const hasProc = (() => {

@@ -8,11 +8,11 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { CtlError } from '../../src/errors.js'
 import { openSqliteStore } from '../../src/store/index.js'
 import {
-  KEY_CHECK_META, SecretBox, isSealed, loadMasterKey, openSecretManifest, openSecretValues, parseMasterKey, sealSecretManifest, verifyMasterKey,
+  KEY_CHECK_META, SecretBox, isSealed, openSecretManifest, openSecretValues, parseMasterKey, sealSecretManifest, verifyMasterKey,
 } from '../../src/secrets/crypto.js'
 import { sealForStore } from '../../src/server/secrets.js'
 import { locateSecretRef } from '../../src/server/use-issues.js'
-import { defaultMasterKeyFile } from '../../src/secrets/master-key.js'
+import { defaultMasterKeyFile, loadMasterKey } from '../../src/secrets/master-key.js'
 
 let dir: string
 beforeEach(() => {

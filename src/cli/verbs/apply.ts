@@ -191,7 +191,7 @@ export class ApplyVerb {
 }
 
 /** `succeeded 3m ago`, `is running (started 12s ago)`, `is pending (created 1s ago)`. */
-export function lastRunState(run: RunRecord, now: number): string {
+function lastRunState(run: RunRecord, now: number): string {
   const ago = (iso: string): string => `${formatDuration(Math.max(0, now - Date.parse(iso)))} ago`
   if (run.finishedAt) return `${run.state} ${ago(run.finishedAt)}`
   return run.startedAt ? `is ${run.state} (started ${ago(run.startedAt)})` : `is ${run.state} (created ${ago(run.createdAt)})`

@@ -57,7 +57,7 @@ export function stepTable(detail: RunDetail, now: number): string {
  * The CI log line of an attempt's state: attempts are named as `runtime get` names its nodes (`flaky-2`);
  * a step that never ran (skipped, cancelled while pending, kept from an earlier run) by its name.
  */
-export function attemptLine(s: StepRunRecord, now: number): string {
+function attemptLine(s: StepRunRecord, now: number): string {
   const ran = s.startedAt !== undefined && !s.keptFrom
   const name = ran ? `${s.step}-${s.attempt}` : s.step
   const took = s.state === 'running' ? '' : stepDuration(s, now)

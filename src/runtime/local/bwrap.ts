@@ -20,7 +20,7 @@ import { StartProblem, depth, type StepPlan } from './pod.js'
 import { exists, isExecutable, isUnder, realOrSelf, type Layout } from './layout.js'
 import { packageRoot } from './package-root.js'
 import type { HostAccess } from './identity.js'
-import { seccompFilter } from './seccomp.js'
+import { seccompFilterBase64 } from './seccomp.js'
 import { mountSource, type MadeFolder } from './beneath.js'
 
 /** Host folders shown read-only at their own path, when they exist. */
@@ -299,7 +299,7 @@ export function bubblewrapLayout(plan: StepPlan, attemptDir: string, bwrapPath: 
 
   const notes = plan.image ? [`image ${plan.image} is not used: local steps run the host's programs`] : []
   if (plan.network === 'none') notes.push('network: none (own network namespace, loopback only)')
-  const seccomp = seccompFilter().toString('base64')
+  const seccomp = seccompFilterBase64()
   return { spec: { mode: 'bubblewrap', command: bwrapPath, args, env: plan.env, fdData, seccomp }, configFiles: [], dirs, sources, owned, notes }
 }
 

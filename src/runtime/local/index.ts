@@ -92,6 +92,9 @@ export function createLocalRuntime(opts: LocalRuntimeOptions): Runtime {
   const { bwrapPath, whyNoSandbox, allowUnsandboxed, trustedOwner, problem: sandboxProblem, stepUser, access, host: sandboxHost, limits: limitSupport, info } = chooseSandbox(opts, stateDir)
   // Each plain step's own record of what isolation it got (runtime get --node shows it).
   const plainNote = `plain process, no sandbox (bubblewrap ${whyNoSandbox}): it sees the host's files as ${stepUser ? `host uid ${stepUser.uid}` : "the control plane's user"} and the host's network`
+  // The same for every step of this runtime.
+  const identity = stepUser ? [`runs as host uid ${stepUser.uid}, gid ${stepUser.gid} (the control plane runs as root)`] : []
+  const isolation = bwrapPath ? [] : [plainNote]
   // Computed once: it walks up the folders to find the package root.
   const stepPath = hostPath()
   const host = new HostClient(stateDir, hostSocketPath(stateDir), supervisorPath, opts.hostIdleMs ?? 2000)
@@ -199,8 +202,6 @@ export function createLocalRuntime(opts: LocalRuntimeOptions): Runtime {
       redact: redactionForms(plan.secretValues, launch.redact),
       maxLineBytes,
     }
-    const identity = stepUser ? [`runs as host uid ${stepUser.uid}, gid ${stepUser.gid} (the control plane runs as root)`] : []
-    const isolation = bwrapPath ? [] : [plainNote]
     const data: LocalHandleData = { ...base, shmDir: layout.spec.shm?.dir ?? null, notes: [...isolation, ...layout.notes, ...identity, ...limits.notes] }
     // The host fills in its own pid and the step's, and records the handle in the log before it answers.
     const reply = await host.request({ op: 'start', spec, handle: handleOf(launch.key, data) }, { spawn: true })

@@ -23,6 +23,13 @@ const X32_BIT = 0x40000000
 type Insn = { code: number; jt: number; jf: number; k: number; deny?: 'jt' }
 
 let cached: Buffer | undefined
+let cachedBase64: string | undefined
+
+/** The filter as the step host is sent it (base64): encoded once, not per step. */
+export function seccompFilterBase64(): string {
+  cachedBase64 ??= seccompFilter().toString('base64')
+  return cachedBase64
+}
 
 /** The filter as bwrap reads it from a file descriptor: an array of struct sock_filter, little-endian. */
 export function seccompFilter(): Buffer {
