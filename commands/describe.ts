@@ -1,11 +1,10 @@
 import { Args } from '../src/cli/oclif.js'
 import { BaseCommand, contextFlag, outputFlag, workspaceFlag } from '../src/cli/base.js'
-import { kubectlTarget } from '../src/cli/kubectl.js'
+import { kubectlTarget, requireName } from '../src/cli/kubectl.js'
 import { parseOutputFormat } from '../src/cli/output.js'
 import { typeNamesHelp } from '../src/manifest/type-names.js'
 import { runDescribe } from '../src/cli/verbs/describe.js'
 import { openSession } from '../src/cli/verbs/session.js'
-import { CtlError } from '../src/errors.js'
 
 export default class Describe extends BaseCommand {
   static override summary = 'Show one resource in full: its get row, then its runtime or manifest'
@@ -33,9 +32,8 @@ ${typeNamesHelp()}`
 
   async run(): Promise<void> {
     const { args, flags } = await this.parse(Describe)
-    const target = kubectlTarget(args, {})
-    if (target.name === undefined) throw new CtlError('E_USAGE', 'say which resource: describe TYPE NAME, or TYPE/NAME')
+    const target = requireName(kubectlTarget(args, {}), 'say which resource: describe TYPE NAME, or TYPE/NAME')
     const session = await openSession(flags, this.io, this.config.root)
-    await runDescribe(session, { type: target.type ?? 'workflow', name: target.name, output: parseOutputFormat(flags.output) }, this.io)
+    await runDescribe(session, { ...target, output: parseOutputFormat(flags.output) }, this.io)
   }
 }

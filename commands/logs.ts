@@ -1,7 +1,6 @@
 import type { Input, ParserOutput } from '@oclif/core/interfaces'
 import { Args, Flags } from '../src/cli/oclif.js'
-import { CtlError } from '../src/errors.js'
-import { logsTarget, type Target, type TargetArgs } from '../src/cli/kubectl.js'
+import { logsTarget, requireName, type Target, type TargetArgs } from '../src/cli/kubectl.js'
 import ResourceLog from './resource/log.js'
 
 type Parsed = { [name: string]: unknown }
@@ -34,7 +33,7 @@ wf/NAME, or a bare NAME) or as -n NAME; -c STEP picks one step, as kubectl's
   protected override async parse<F extends Parsed, B extends Parsed, A extends Parsed>(_options?: Input<F, B, A>, argv?: string[]): Promise<ParserOutput<F, B, A>> {
     const out = await super.parse(Logs as unknown as Input<F, B, A>, argv)
     const target = logsTarget(out.args as TargetArgs, out.flags as Target)
-    if (target.name === undefined) throw new CtlError('E_USAGE', 'say which workflow: logs workflow/NAME, or -n NAME')
+    requireName(target, 'say which workflow: logs workflow/NAME, or -n NAME')
     Object.assign(out.flags, target)
     return out
   }

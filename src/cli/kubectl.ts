@@ -39,6 +39,12 @@ export function kubectlTarget(args: TargetArgs, flags: Target): ResolvedTarget {
   return { type: type === undefined ? undefined : resourceType(type), name }
 }
 
+/** The target with its type and name, or E_USAGE saying `usage` when the name is missing (a type always comes with a required TARGET). */
+export function requireName(target: ResolvedTarget, usage: string): { type: ResourceType; name: string } {
+  if (target.name === undefined) throw new CtlError('E_USAGE', usage)
+  return { type: target.type ?? 'workflow', name: target.name }
+}
+
 /** `kubectl logs` takes `TYPE/NAME` or a bare NAME; only workflows have logs, so a bare word is a workflow. */
 export function logsTarget(args: TargetArgs, flags: Target): ResolvedTarget {
   if (args.target !== undefined && !args.target.includes('/') && args.name === undefined && flags.name === undefined) {

@@ -7,12 +7,9 @@ import { unknownMessage } from '../../manifest/suggest.js'
 import { resourceType } from '../../manifest/type-names.js'
 import type { Io } from '../io.js'
 import { parseOutputFormat, renderTable, toJson, toYaml, type OutputFormat } from '../output.js'
-import type { Session } from './session.js'
+import { refOf, type Session } from './session.js'
 
 
-function refOf(session: Session, type: string, name: string): ResourceRef {
-  return { type, name, workspace: (INSTANCE_LEVEL_TYPES as readonly string[]).includes(type) ? null : session.workspace }
-}
 
 function refText(ref: ResourceRef): string {
   return ref.workspace ? `${ref.type} ${ref.name} in workspace ${ref.workspace}` : `${ref.type} ${ref.name}`

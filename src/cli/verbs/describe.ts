@@ -1,12 +1,12 @@
 // `ctl describe TYPE NAME`: what `get` and `runtime get` say about one resource, in
 // one view, through their own printers: the GET row and the stored revision, then for a
 // workflow its runtime (steps, run, nodes, recent runs), for other types the manifest.
-import { INSTANCE_LEVEL_TYPES, type ResourceType } from '../../manifest/model.js'
+import type { ResourceType } from '../../manifest/model.js'
 import type { Io } from '../io.js'
 import { renderTable, toJson, toYaml, type OutputFormat } from '../output.js'
 import { GET_HEADERS, resourceRowCells } from './get.js'
 import { runRuntimeGet } from './runtime.js'
-import type { Session } from './session.js'
+import { refOf, type Session } from './session.js'
 
 export interface DescribeOptions {
   type: ResourceType
@@ -16,8 +16,7 @@ export interface DescribeOptions {
 
 export async function runDescribe(session: Session, o: DescribeOptions, io: Io): Promise<void> {
   const workflow = o.type === 'workflow'
-  const instance = INSTANCE_LEVEL_TYPES.includes(o.type)
-  const detail = await session.client.get({ workspace: instance ? null : session.workspace, type: o.type, name: o.name })
+  const detail = await session.client.get(refOf(session, o.type, o.name))
   if (o.output !== 'table') {
     // runtime get's document holds the resource too.
     if (workflow) return runRuntimeGet(session, { type: o.type, name: o.name, output: o.output, refresh: 0 }, io)

@@ -6,7 +6,7 @@ import { INSTANCE_LEVEL_TYPES } from '../../manifest/model.js'
 import { resourceType } from '../../manifest/type-names.js'
 import type { Io } from '../io.js'
 import { renderTable, toJson, toYaml, type OutputFormat } from '../output.js'
-import type { Session } from './session.js'
+import { refOf, type Session } from './session.js'
 
 export interface GetOptions {
   type?: string
@@ -49,7 +49,7 @@ async function printOnce(session: Session, o: GetOptions, io: Io): Promise<void>
   const instance = o.type !== undefined && (INSTANCE_LEVEL_TYPES as readonly string[]).includes(o.type)
   if (o.unsanitized && !o.details) o = { ...o, details: true }
   if (o.details || o.revisions) {
-    const detail = await session.client.get({ workspace: instance ? null : session.workspace, type: o.type!, name: o.name! }, { revisions: o.revisions, unsanitized: o.unsanitized })
+    const detail = await session.client.get(refOf(session, o.type!, o.name!), { revisions: o.revisions, unsanitized: o.unsanitized })
     if (o.output === 'json') return io.out(toJson(detail))
     if (o.output === 'yaml' || (o.details && !o.revisions)) {
       if (o.output === 'yaml') return io.out(toYaml(detail))

@@ -3,6 +3,8 @@
 import { join } from 'node:path'
 import { connect, type Connection } from '../connect.js'
 import type { Io } from '../io.js'
+import type { ResourceRef } from '../../client/types.js'
+import { INSTANCE_LEVEL_TYPES } from '../../manifest/model.js'
 
 export interface SessionFlags {
   context?: string
@@ -12,6 +14,11 @@ export interface SessionFlags {
 export interface Session extends Connection {
   /** `-w`, else the context's default workspace. */
   workspace: string
+}
+
+/** A resource of this session: in its workspace, or at instance level for instance-level types. */
+export function refOf(session: Session, type: string, name: string): ResourceRef {
+  return { type, name, workspace: (INSTANCE_LEVEL_TYPES as readonly string[]).includes(type) ? null : session.workspace }
 }
 
 export async function openSession(flags: SessionFlags, io: Io, cliRoot: string, env: NodeJS.ProcessEnv = process.env): Promise<Session> {
