@@ -17,7 +17,7 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import { StartProblem, depth, type StepPlan } from './pod.js'
-import { exists, isExecutable, isUnder, realOrSelf, type Layout } from './layout.js'
+import { exists, isExecutable, isUnder, volumeOwned, type Layout } from './layout.js'
 import { packageRoot } from './package-root.js'
 import type { HostAccess } from './identity.js'
 import { seccompFilterBase64 } from './seccomp.js'
@@ -233,13 +233,8 @@ export function bubblewrapLayout(plan: StepPlan, attemptDir: string, bwrapPath: 
       const made: MadeFolder[] = []
       const src = mountSource(m, made) // a subPath never leads out of its volume
       if (m.subPath || m.source === 'emptyDir') dirs.push(src)
-      // The step's user owns what it may write: the volume's folder (not its content: no tree walk), the
-      // subPath folder in it, its own emptyDir. Below the volume's folder bwrap finds its way as that user.
-      // Real: the volume's own folder is the control plane's (a step sees only what is in it), and may lie below a link of the machine.
-      const hostDir = realOrSelf(m.hostDir)
-      owned.push({ path: hostDir, root: path.dirname(hostDir) })
-      if (src !== m.hostDir) owned.push({ path: src, root: hostDir })
-      owned.push(...made) // the subPath's folders above it, made by the control plane's user
+      // The step's user owns what it may write; below the volume's folder bwrap finds its way as that user.
+      owned.push(...volumeOwned(m.hostDir, src, made))
       sources.push(m.hostDir)
       mountArgs.push(m.readOnly ? '--ro-bind' : '--bind', src, m.mountPath)
       view.mounts.push({ dest: m.mountPath, writable: !m.readOnly, hostSrc: src })

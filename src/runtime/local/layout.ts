@@ -89,6 +89,16 @@ export function fileMountDir(base: string, index: number, volume: string): strin
   return path.join(base, `${index}-${volume}`)
 }
 
+/**
+ * What the step's user owns of a volume mount: the volume's folder (not its content: no tree walk;
+ * real, since it is the control plane's and may lie below a link of the machine), the subPath
+ * folder `src` in it, and the folders made on the way to it (`made`, by the control plane's user).
+ */
+export function volumeOwned(hostDir: string, src: string, made: readonly { path: string; root: string }[]): { path: string; root: string }[] {
+  const real = realOrSelf(hostDir)
+  return [{ path: real, root: path.dirname(real) }, ...(src !== hostDir ? [{ path: src, root: real }] : []), ...made]
+}
+
 /** The real path of `p`, or `p` resolved when it does not exist (yet). */
 export function realOrSelf(p: string): string {
   try {

@@ -12,7 +12,7 @@ import crypto from 'node:crypto'
 import fs from 'node:fs'
 import path from 'node:path'
 import { StartProblem, type StepPlan } from './pod.js'
-import { exists, fileMountDir, realOrSelf, type HostFile, type Layout } from './layout.js'
+import { exists, fileMountDir, realOrSelf, volumeOwned, type HostFile, type Layout } from './layout.js'
 import { mountSource, type MadeFolder } from './beneath.js'
 
 const escapeRe = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
@@ -63,11 +63,8 @@ export function plainLayout(plan: StepPlan, attemptDir: string, opts: PlainOptio
         return
       }
       // As with bubblewrap: the step's user owns the volume's folder (not its content), the subPath and the folders made for it.
-      const hostDir = realOrSelf(m.hostDir)
       sources.push(src)
-      owned.push({ path: hostDir, root: path.dirname(hostDir) })
-      if (src !== m.hostDir) owned.push({ path: src, root: hostDir })
-      owned.push(...made)
+      owned.push(...volumeOwned(m.hostDir, src, made))
       // The folder already is where the step expects it: nothing to rewrite.
       if (realOrSelf(src) === realOrSelf(m.mountPath)) return
       map.set(m.mountPath, src)
