@@ -143,11 +143,54 @@ export interface StepSpec {
   projection: ProjectionSpec
 }
 
+/** The types a run parameter may declare (JSON Schema's names). */
+export type ParamType = 'string' | 'integer' | 'number' | 'boolean' | 'array' | 'object'
+export const PARAM_TYPES: readonly ParamType[] = ['string', 'integer', 'number', 'boolean', 'array', 'object']
+
+/** One declared run parameter (`spec.params[]`). */
+export interface ParamSpec {
+  name: string
+  type: ParamType
+  /** False when absent; a required param has no default. */
+  required: boolean
+  default?: unknown
+  enum?: unknown[]
+  description?: string
+  /** The value is redacted wherever it could show (logs, `runtime get`), like a projected secret. */
+  secret?: boolean
+}
+
+/** A matrix axis value: YAML scalars only, so that instance names and templates stay plain. */
+export type MatrixValue = string | number | boolean
+
+/** `forEach`: one step instance per item. */
+export interface ForEachSpec {
+  /** A literal list, or a CEL expression yielding a list (`steps.build.outputs.files`, `params.regions`). */
+  items: unknown[] | string
+  /** Most instances of this step at the same time; unlimited (within the workflow's) when absent. */
+  parallelism?: number
+}
+
+/** `matrix`: one step instance per combination of the axes, minus `exclude`, plus `include`. */
+export interface MatrixSpec {
+  axes: Record<string, MatrixValue[]>
+  include: Record<string, MatrixValue>[]
+  exclude: Record<string, MatrixValue>[]
+  /** A failed instance cancels the instances not yet started. */
+  failFast: boolean
+  parallelism?: number
+}
+
 export interface StepModel {
   name: string
   title?: string
   description?: string
   depends: string[]
+  /** CEL condition over params, steps, workflow; a false one skips the step. */
+  when?: string
+  /** At most one of forEach / matrix. */
+  forEach?: ForEachSpec
+  matrix?: MatrixSpec
   retry?: RetrySpec
   /** From `timeout` (duration) or `activeDeadlineSeconds`. */
   timeoutSeconds?: number
@@ -174,6 +217,8 @@ export interface WorkflowSpec {
   parallelism?: number
   /** v2alpha `spec.dependencies`: names of resources that must exist before the workflow runs. */
   dependencies?: string[]
+  /** Declared run parameters; absent (not empty) when none, so older manifests keep their content hash. */
+  params?: ParamSpec[]
   dag: StepModel[]
 }
 
