@@ -64,7 +64,8 @@ export function lintValue(value: unknown, ctx: ManifestContext, opts: { file?: s
   return lintDocuments([doc], [], ctx)
 }
 
-function lintDocuments(loaded: LoadedDocument[], issues: ManifestIssue[], ctx: ManifestContext): LintResult {
+/** The checks of lintSources on documents already parsed (with their parse issues): a caller that parsed them need not parse again. */
+export function lintDocuments(loaded: LoadedDocument[], issues: ManifestIssue[], ctx: ManifestContext): LintResult {
   // `schemaPaths`: where a document's schema issues are; its later checks stay silent at and below them.
   const staged: { nd: NormalizedDocument; header: DocumentHeader; clean: boolean; schemaPaths?: string[] }[] = []
   for (const doc of loaded) {

@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url'
 import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js'
 import { CtlError } from '../errors.js'
 import { MANIFEST_VERSIONS, RESOURCE_TYPES, type ManifestVersion, type ResourceType } from './model.js'
+import { precompiledValidator } from './precompiled.js'
 import { unknownMessage } from './suggest.js'
 
 interface SchemaEntry {
@@ -120,27 +121,43 @@ export function schemaFor(type: string, version: string): Record<string, unknown
 let ajv: Ajv2020 | undefined
 const validators = new Map<string, ValidateFunction>()
 
-/** The compiled validator of a type and version (compiled on first use, then reused). */
+/** The schema one validator checks: every version of a shared body at once (the versions differ only in `version`). */
+function validatorSchema(entry: SchemaEntry): Record<string, unknown> {
+  const schema = schemaFor(entry.type, entry.versions[0]!)
+  schema['properties'] = { ...(schema['properties'] as Record<string, unknown>), version: { enum: [...entry.versions] } }
+  return schema
+}
+
+/** `type:file`, one validator per schema file. */
+function validatorKey(entry: SchemaEntry): string {
+  return `${entry.type}:${entry.file}`
+}
+
+/** The compiled validator of a type and version: the build's (src/manifest/precompiled.ts) or compiled on first use. */
 export function validatorFor(type: ResourceType, version: ManifestVersion): ValidateFunction {
   const entry = entryFor(type, version)
   if (!entry) throw new CtlError('E_UNKNOWN_VERSION', `version "${version}" is not supported for type ${type}`)
-  // One validator per schema file: the versions of a shared body differ only in `version`, checked before.
-  const key = `${type}:${entry.file}`
+  const key = validatorKey(entry)
   let validate = validators.get(key)
   if (!validate) {
-    ajv ??= createAjv()
-    const schema = schemaFor(type, entry.versions[0]!)
-    schema['properties'] = { ...(schema['properties'] as Record<string, unknown>), version: { enum: [...entry.versions] } }
-    validate = ajv.compile(schema)
+    const schema = validatorSchema(entry)
+    validate = precompiledValidator('manifest', JSON.stringify(schema)) ?? (ajv ??= createAjv()).compile(schema)
     validators.set(key, validate)
   }
   return validate
 }
 
+/** The schema of every manifest validator: what the build precompiles (with AJV_OPTIONS). */
+export function validatorSchemas(): Record<string, unknown>[] {
+  return ENTRIES.map(validatorSchema)
+}
+
+export const AJV_OPTIONS = { allErrors: true, verbose: true, strict: true, allowUnionTypes: true } as const
+
 function createAjv(): Ajv2020 {
   // verbose: errors carry their parentSchema, which the messages use for the
   // allowed keys (did-you-mean) and the human hint of a pattern.
-  const instance = new Ajv2020({ allErrors: true, verbose: true, strict: true, allowUnionTypes: true })
+  const instance = new Ajv2020({ ...AJV_OPTIONS })
   instance.addVocabulary(['x-hint'])
   return instance
 }

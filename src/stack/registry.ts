@@ -2,6 +2,7 @@
 // plus stacks applied as `type: stack`. A reference without a version resolves
 // to the newest one known.
 
+import { createHash } from 'node:crypto'
 import { readdirSync, readFileSync, existsSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -68,12 +69,41 @@ export function stackDefinitionFromManifest(text: string, file: string): StackDe
   return stackDefinitionFromBody(meta, (d.stack ?? {}) as Record<string, unknown>)
 }
 
-function loadBuiltins(): StackDefinition[] {
-  if (builtinCache) return builtinCache
+/** The built-in stacks' files and a digest of their names and contents. */
+function builtinSources(): { dir: string; files: string[]; texts: string[]; digest: string } {
   const dir = join(packageRoot(), 'stacks')
   const files = existsSync(dir) ? readdirSync(dir).filter((f) => /\.ya?ml$/.test(f)).sort() : []
-  builtinCache = files.map((f) => stackDefinitionFromManifest(readFileSync(join(dir, f), 'utf8'), join(dir, f)))
+  const texts = files.map((f) => readFileSync(join(dir, f), 'utf8'))
+  const hash = createHash('sha256')
+  files.forEach((f, i) => hash.update(`${f}\0${texts[i]}\0`))
+  return { dir, files, texts, digest: hash.digest('hex') }
+}
+
+const BUILT_FILE = 'builtin-stacks.generated.json'
+
+/**
+ * The built-ins, parsed and checked. The build (scripts/precompile.mjs) stores them as JSON next to this
+ * module: parsing and checking the YAML costs a CLI process tens of milliseconds at every start. Used only
+ * while the stacks/ files are the very ones it was made from.
+ */
+function loadBuiltins(): StackDefinition[] {
+  if (builtinCache) return builtinCache
+  const { dir, files, texts, digest } = builtinSources()
+  let built: { digest?: string; stacks?: StackDefinition[] } | undefined
+  try {
+    built = JSON.parse(readFileSync(new URL(BUILT_FILE, import.meta.url), 'utf8')) as typeof built
+  } catch {
+    built = undefined // running from src/, or not built
+  }
+  builtinCache = built?.digest === digest && built.stacks ? built.stacks : files.map((f, i) => stackDefinitionFromManifest(texts[i]!, join(dir, f)))
   return builtinCache
+}
+
+/** What the build stores: the built-in stacks parsed and checked from the stacks/ files, with their digest. */
+export function builtinStacksForBuild(): { file: string; digest: string; stacks: StackDefinition[] } {
+  const { dir, files, texts, digest } = builtinSources()
+  const stacks = files.map((f, i) => stackDefinitionFromManifest(texts[i]!, join(dir, f)))
+  return { file: fileURLToPath(new URL(BUILT_FILE, import.meta.url)), digest, stacks }
 }
 
 export class StackRegistry {

@@ -253,7 +253,8 @@ export function renderTemplate(source: string, context: unknown, opts: TemplateO
 export function renderYamlTemplate(source: string, context: unknown, opts: TemplateOptions = {}): unknown {
   // A pure function of its inputs, and a YAML parse per step is most of what resolving a
   // Pod costs: the many steps of a run with the same stackSpec render once.
-  const key = `${opts.code ?? ''}\u0000${opts.what ?? ''}\u0000${source}\u0000${JSON.stringify(referencedPart(source, context, opts))}`
+  // Only renders that succeeded are kept, so the options (which only word errors: the step's name) are not in the key.
+  const key = `${source}\u0000${JSON.stringify(referencedPart(source, context, opts))}`
   const cached = yamlRenderCache.get(key)
   if (cached !== undefined) return structuredClone(cached)
   const tree = renderYamlUncached(source, context, opts)

@@ -4,6 +4,7 @@
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv'
 import { CtlError } from '../errors.js'
 import type { JsonPath, StackDefinition } from '../manifest/model.js'
+import { precompiledValidator } from '../manifest/precompiled.js'
 
 export interface StackSpecIssue {
   /** Relative to the step's stackSpec. */
@@ -12,7 +13,8 @@ export interface StackSpecIssue {
 }
 
 // verbose: errors carry parentSchema, whose properties feed "did you mean".
-const strictAjv = new Ajv({ allErrors: true, strict: false, verbose: true })
+export const STACKSPEC_AJV_OPTIONS = { allErrors: true, strict: false, verbose: true } as const
+const strictAjv = new Ajv({ ...STACKSPEC_AJV_OPTIONS })
 const defaultsAjv = new Ajv({ allErrors: true, strict: false, useDefaults: true })
 
 // Keyed by the schema text: an applied stack that replaces a built-in with the
@@ -25,7 +27,7 @@ function validatorFor(ajv: Ajv, cache: Map<string, ValidateFunction>, stack: Sta
   let v = cache.get(key)
   if (!v) {
     try {
-      v = ajv.compile(stack.stackSpecJsonSchema)
+      v = (ajv === strictAjv ? precompiledValidator('stackspec', JSON.stringify(stack.stackSpecJsonSchema)) : undefined) ?? ajv.compile(stack.stackSpecJsonSchema)
     } catch (err) {
       throw new CtlError('E_STACK_SPEC', `stack "${stack.name}:${stack.version}" has an invalid stackSpecValueSchema: ${(err as Error).message}`)
     }

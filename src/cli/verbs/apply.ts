@@ -2,7 +2,7 @@
 // validate (options make sense together), run (the only place with effects).
 import type { ApplyResponse, ApplyResultItem, RunRecord } from '../../client/types.js'
 import { CtlError, ManifestError, type ManifestIssue } from '../../errors.js'
-import { lintSources, parseSource, readSources } from '../../manifest/index.js'
+import { lintDocuments, parseSource, readSources } from '../../manifest/index.js'
 import type { LoadedDocument } from '../../manifest/model.js'
 import { formatDuration } from '../../duration.js'
 import type { Io } from '../io.js'
@@ -141,7 +141,7 @@ export class ApplyVerb {
     if (issues.length === 0) {
       // Steps per workflow is the server's setting: it checks that bound, not the offline default.
       const ctx = { ...offlineManifestContext(), limits: { maxStepsPerWorkflow: Number.POSITIVE_INFINITY } }
-      const lint = lintSources(read.sources, ctx, { interpolate: o.interpolate, env: o.env })
+      const lint = lintDocuments(documents, [], ctx)
       issues.push(...lint.issues.filter((i) => !SERVER_KNOWS_BETTER.has(i.code)))
     }
     if (issues.length > 0) throw new ManifestError(issues)

@@ -1,0 +1,43 @@
+// Work a CLI process would otherwise repeat at every start, done once by the build and stored next
+// to the built modules: the manifest validators and the built-in stacks' stackSpec validators as Ajv
+// standalone code (src/manifest/precompiled.ts), and the built-in stacks parsed and checked
+// (src/stack/registry.ts). Each is keyed by what it was made from (schema text, digest of stacks/),
+// so a schema or stack changed after the build is compiled as usual rather than used stale.
+import { writeFileSync } from 'node:fs'
+import { dirname, join } from 'node:path'
+import { fileURLToPath, pathToFileURL } from 'node:url'
+import { Ajv } from 'ajv'
+import { Ajv2020 } from 'ajv/dist/2020.js'
+import standaloneCode from 'ajv/dist/standalone/index.js'
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..')
+const load = (rel) => import(pathToFileURL(join(root, 'dist', 'src', rel)).href)
+const { validatorSchemas, AJV_OPTIONS } = await load('manifest/schemas.js')
+const { builtinStacksForBuild } = await load('stack/registry.js')
+const { STACKSPEC_AJV_OPTIONS } = await load('stack/validate.js')
+
+const builtins = builtinStacksForBuild()
+writeFileSync(builtins.file, JSON.stringify({ digest: builtins.digest, stacks: builtins.stacks }))
+
+/** One validator's standalone code, in a scope of its own (the generated names repeat across schemas). */
+function entry(kind, ajv, schema) {
+  const code = standaloneCode.default(ajv, ajv.compile(schema))
+  const fn = `(() => { const module = { exports: {} }; const exports = module.exports;\n${code}\nreturn module.exports.default ?? module.exports })()`
+  return `{ kind: ${JSON.stringify(kind)}, source: ${JSON.stringify(JSON.stringify(schema))}, validate: ${fn} }`
+}
+
+const entries = []
+for (const schema of validatorSchemas()) {
+  const ajv = new Ajv2020({ ...AJV_OPTIONS, code: { source: true } })
+  ajv.addVocabulary(['x-hint'])
+  entries.push(entry('manifest', ajv, schema))
+}
+const seen = new Set()
+for (const stack of builtins.stacks) {
+  const source = JSON.stringify(stack.stackSpecJsonSchema)
+  if (seen.has(source)) continue
+  seen.add(source)
+  entries.push(entry('stackspec', new Ajv({ ...STACKSPEC_AJV_OPTIONS, code: { source: true } }), stack.stackSpecJsonSchema))
+}
+const out = `"use strict";\n// Written by scripts/precompile.mjs: do not edit.\nexports.entries = [\n${entries.join(',\n')}\n]\n`
+writeFileSync(join(root, 'dist', 'src', 'manifest', 'validators.generated.cjs'), out)
