@@ -57,6 +57,8 @@ export interface EngineApi {
   /** Batched runtimeSummary for listings (10,000 rows must not cost 10,000 queries); keyed by resource id. Optional: the server falls back to runtimeSummary. */
   runtimeSummaries(resources: readonly ResourceSummary[]): Promise<Map<string, RuntimeSummary>>
   runDetail(runId: string): Promise<RunDetail | undefined>
+  /** Resolves when the run ends in this engine, after `ms` at the latest, or when `signal` aborts (a follower's pause between reads). */
+  untilRunEnds(runId: string, ms: number, signal: AbortSignal): Promise<void>
   /** A node of a run: `step` or `step-attempt`. Undefined when the run has no such step. */
   nodeDetail(runId: string, node: string): Promise<NodeDetail | undefined>
   /** The next fire time of a scheduled workflow, if any. */

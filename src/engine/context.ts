@@ -13,6 +13,8 @@ export interface EngineLogger {
 
 export const silentLogger: EngineLogger = { info() {}, warn() {}, error() {} }
 
+import type { RunEnds } from './run-ends.js'
+
 export interface EngineContext {
   store: Store
   runtime: Runtime
@@ -20,6 +22,8 @@ export interface EngineContext {
   logger: EngineLogger
   /** Redacts one log line of a run before it is stored (secret values). Identity for now. */
   redact: (runId: string, text: string) => string
+  /** Told when a run ends, so that its followers here need not wait for their next read. */
+  runEnds: RunEnds
 }
 
 /** Everything about a run the scheduler and the launcher need, loaded once per run. */

@@ -14,6 +14,7 @@ import { progressOf, stepsToRerun } from './dag.js'
 import { createStoreLauncher } from './launch.js'
 import { Reconciler } from './reconciler.js'
 import { ACTIVE_RUN_STATES, isFinalRunState, latestAttempts, Scheduler } from './scheduler.js'
+import { RunEnds } from './run-ends.js'
 import { scheduleOf, ScheduleTimer } from './schedules.js'
 
 export interface EngineOptions {
@@ -71,6 +72,7 @@ export function createEngine(opts: EngineOptions): Engine {
     now: opts.now ?? (() => new Date()),
     logger: opts.logger ?? silentLogger,
     redact: opts.redact ?? ((_runId, text) => text),
+    runEnds: new RunEnds(),
   }
   const { store } = ctx
   const launcher = opts.launcher ?? createStoreLauncher({ store, dataDir: opts.dataDir })
@@ -240,6 +242,10 @@ export function createEngine(opts: EngineOptions): Engine {
         out.set(r.id, summaryOf(r, last, schedule))
       }
       return out
+    },
+
+    untilRunEnds(runId, ms, signal): Promise<void> {
+      return ctx.runEnds.wait(runId, ms, signal)
     },
 
     async runDetail(runId): Promise<RunDetail | undefined> {

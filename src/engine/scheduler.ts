@@ -178,6 +178,7 @@ export class Scheduler {
     const ok = await store.updateRun(runId, { state, reason, finishedAt: now }, [...ACTIVE_RUN_STATES])
     if (!ok) return false
     this.forget(runId)
+    this.ctx.runEnds.ended(runId)
     await this.runner.killRun(runId, reason)
     for (const a of latestAttempts(await store.listStepRuns(runId)).values()) {
       if (a.state === 'pending') {
@@ -342,6 +343,7 @@ export class Scheduler {
       [...ACTIVE_RUN_STATES],
     )
     this.forget(run.id)
+    this.ctx.runEnds.ended(run.id)
     this.ctx.logger.info('run finished', { runId: run.id, state })
   }
 

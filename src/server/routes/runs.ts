@@ -1,7 +1,6 @@
 // Run routes: run now, stop, suspend, resume, retry, recent runs of a resource, one run's detail,
 // and a stream of that detail as it changes (what `--wait` follows).
 import { Readable } from 'node:stream'
-import { setTimeout as sleep } from 'node:timers/promises'
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify'
 import { CtlError } from '../../errors.js'
 import type { EngineApi, NodeDetail, RunDetail } from '../../engine/api.js'
@@ -45,7 +44,8 @@ async function* watchRun(engine: EngineApi, runId: string, shown: (d: RunDetail)
       yield '\n'
     }
     if (FINAL_RUN_STATES.includes(detail.run.state)) return
-    await sleep(pollMs, undefined, { signal }).catch(() => undefined)
+    // The run's end wakes the stream at once; changes in between are read every pollMs.
+    await engine.untilRunEnds(runId, pollMs, signal)
   }
 }
 
