@@ -126,7 +126,10 @@ export class Scheduler {
    * DAG that saves re-reading the whole run for every step end but the last of a layer.
    */
   private attemptEnded(runId: string, step: string, outcome: string | undefined): void {
-    for (const r of this.starved) this.dirty.add(r)
+    // A slot is free: the runs that have waited longest for one get a look, no more of them than there are
+    // free slots. Waking every starved run at every end made an overloaded server re-read thousands of runs
+    // per step end (its capacity then fell as its queue grew).
+    this.wakeStarved()
     const dag = this.scopes.get(runId)?.workflow.workflow.dag
     const quiet =
       outcome === 'succeeded' &&
@@ -136,6 +139,18 @@ export class Scheduler {
       dag.every((s) => !s.depends.includes(step) || s.depends.some((d) => d !== step && this.runner.inFlight(runId, d)))
     if (!quiet) this.dirty.add(runId)
     if (this.dirty.size > 0) this.kick()
+  }
+
+  /** Marks the runs that have waited longest for a slot for advancing, no more of them than there are free slots. */
+  private wakeStarved(advanced?: ReadonlySet<string>): void {
+    let free = this.maxParallelSteps - this.runner.active
+    for (const r of this.starved) {
+      if (free <= 0) break
+      if (advanced?.has(r)) continue
+      free--
+      if (this.active.has(r)) this.dirty.add(r)
+      else this.starved.delete(r)
+    }
   }
 
   /**
@@ -211,6 +226,9 @@ export class Scheduler {
         }
         // Only a pass over every run knows the earliest backoff of all of them.
         if (full || nextBackoff !== undefined) this.armBackoff(nextBackoff, full)
+        // Slots left free by this pass (a run that queued behind the starved ones): the waiting runs get them. Not
+        // the ones this pass advanced: they had their look (an attempt's end wakes them again).
+        this.wakeStarved(new Set(targets))
       }
     } finally {
       this.ticking = false
@@ -320,9 +338,14 @@ export class Scheduler {
       if (wait === undefined || t < wait) wait = t
       return false
     })
-    const free = this.maxParallelSteps - this.runner.active
-    const toStart = startable(due, ev.running.length, scope.workflow.workflow.parallelism, free)
-    if (toStart.length < due.length) this.starved.add(runId)
+    // First come, first served: while runs wait for a slot, a run that is not among them queues behind them
+    // rather than taking the slot an attempt's end freed for the run that waited longest.
+    const free = this.starved.size > 0 && !this.starved.has(runId) ? 0 : this.maxParallelSteps - this.runner.active
+    const parallelism = scope.workflow.workflow.parallelism
+    const toStart = startable(due, ev.running.length, parallelism, free)
+    // Starved: the server's slots, not the run's own parallelism, kept a due step back. A run held back by its own
+    // parallelism has steps running, whose ends wake it; it must not take a place among the runs waiting for a slot.
+    if (toStart.length < startable(due, ev.running.length, parallelism, Infinity).length) this.starved.add(runId)
     else this.starved.delete(runId)
     if (toStart.length > 0 && run.state === 'pending') {
       await store.updateRun(runId, { state: 'running', startedAt: nowIso }, ['pending'])
