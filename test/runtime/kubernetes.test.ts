@@ -244,15 +244,18 @@ describe('kubernetes runtime on the fake API server', () => {
       fake.kubelet.writeLog('ctl-public', h.id, 'c')
       fake.dropWatches()
       fake.kubelet.writeLog('ctl-public', h.id, 'd')
+      // After the dropped watch the informer lists the namespace's Pods again (by label) before watching on;
+      // the Pod ends only once it watches again, so that its end has to come through the new watch.
+      const rewatched = () => {
+        const after = fake.requests.slice(dropAt)
+        const relist = after.findIndex((q) => q.method === 'GET' && q.kind === 'request' && q.path === '/api/v1/namespaces/ctl-public/pods' && q.query.includes('labelSelector=ctl.dev%2Frun'))
+        return relist >= 0 && after.slice(relist).some((q) => q.kind === 'watch')
+      }
+      while (!rewatched()) await pause()
       await terminateWhenHeld(h.id)
     })
     expect(r.exit).toMatchObject({ exitCode: 0, reason: 'Completed' })
     expect(r.texts).toEqual(['a', 'b', 'c', 'd'])
-    // After the dropped watch the informer listed the namespace's Pods again (by label) before watching on.
-    const after = fake.requests.slice(dropAt)
-    const relist = after.findIndex((q) => q.method === 'GET' && q.kind === 'request' && q.path === '/api/v1/namespaces/ctl-public/pods' && q.query.includes('labelSelector=ctl.dev%2Frun'))
-    expect(relist).toBeGreaterThanOrEqual(0)
-    expect(after.slice(relist).some((q) => q.kind === 'watch')).toBe(true)
   })
 
   it('retries through 429 and 500 answers, then succeeds', async () => {

@@ -285,6 +285,9 @@ export function createKubernetesRuntime(opts: KubernetesRuntimeOptions): Runtime
 
     let pullSince: number | undefined
     let failures = 0
+    // A follow the server ended cleanly ends when the container does, with all its lines (the kubelet drains the
+    // log first): then the final read below has nothing to add. A cut connection ('error') keeps it.
+    let followedToEnd = false
     try {
       for (;;) {
         aborted()
@@ -320,6 +323,7 @@ export function createKubernetesRuntime(opts: KubernetesRuntimeOptions): Runtime
           }
           // Running: follow the log until the container ends (or the connection does), then look again.
           const r = await readLog(true)
+          followedToEnd = r === 'ended'
           if (r === 'error') await sleep(backoffMs(failures++), signal)
           else {
             failures = 0
@@ -328,7 +332,7 @@ export function createKubernetesRuntime(opts: KubernetesRuntimeOptions): Runtime
           continue
         }
         // Ended: one read without follow takes what the last stream may have missed (the cursor skips the rest).
-        for (let tries = 0; ; tries++) {
+        for (let tries = 0; !followedToEnd; tries++) {
           const r = await readLog(false)
           if (r !== 'error' || tries >= FINAL_LOG_TRIES) break
           await sleep(backoffMs(tries), signal)
