@@ -9,6 +9,7 @@ import { mapSqliteError, type SqliteDb } from './sqlite-db.js'
 import { RUN_SELECT, STEP_RUN_COLUMNS, toRun, toStepRun, type RunRow, type StepRunRow } from './sqlite-rows.js'
 import type {
   CreateRunInput,
+  NewStepInstance,
   RunPatch,
   RunRecord,
   RunState,
@@ -19,6 +20,14 @@ import type {
 
 const INSERT_STEP = `INSERT INTO step_runs (id, run_id, step, attempt, state, not_before, created_at)
   VALUES (?, ?, ?, ?, 'pending', ?, ?)`
+
+/** A later attempt: an instance's parent and values come from its first attempt (NULL for a plain step). */
+const INSERT_ATTEMPT = `INSERT INTO step_runs (id, run_id, step, attempt, state, not_before, created_at, parent_step, instance)
+  SELECT ?, ?, ?, ?, 'pending', ?, ?, f.parent_step, f.instance
+  FROM (SELECT 1) LEFT JOIN step_runs f ON f.run_id = ? AND f.step = ? AND f.attempt = 1`
+
+const INSERT_INSTANCE = `INSERT INTO step_runs (id, run_id, step, attempt, state, created_at, parent_step, instance)
+  VALUES (?, ?, ?, 1, 'pending', ?, ?, ?)`
 
 export async function createRun(db: SqliteDb, input: CreateRunInput): Promise<{ run: RunRecord; steps: StepRunRecord[] }> {
   if (new Set(input.steps).size !== input.steps.length) {
@@ -248,7 +257,7 @@ export async function createStepAttempt(
   return db.write(() => {
     const id = newId('s')
     try {
-      db.stmt(INSERT_STEP).run(id, runId, step, attempt, notBefore ?? null, nowIso())
+      db.stmt(INSERT_ATTEMPT).run(id, runId, step, attempt, notBefore ?? null, nowIso(), runId, step)
     } catch (err) {
       const code = (err as { code?: string }).code
       if (code === 'SQLITE_CONSTRAINT_UNIQUE')
@@ -258,6 +267,32 @@ export async function createStepAttempt(
     }
     const row = db.stmt(`SELECT ${STEP_RUN_COLUMNS} FROM step_runs WHERE id = ?`).get(id) as StepRunRow
     return toStepRun(row)
+  })
+}
+
+export async function createStepInstances(
+  db: SqliteDb,
+  runId: string,
+  parent: string,
+  instances: readonly NewStepInstance[],
+): Promise<StepRunRecord[]> {
+  return db.write(() => {
+    const now = nowIso()
+    const ids: string[] = []
+    for (const inst of instances) {
+      const id = newId('s')
+      try {
+        db.stmt(INSERT_INSTANCE).run(id, runId, inst.step, now, parent, JSON.stringify(inst.values))
+      } catch (err) {
+        const code = (err as { code?: string }).code
+        if (code === 'SQLITE_CONSTRAINT_UNIQUE') throw new CtlError('E_CONFLICT', `run ${runId} already has a step ${inst.step}`)
+        if (code === 'SQLITE_CONSTRAINT_FOREIGNKEY') throw new CtlError('E_NOT_FOUND', `run ${runId} not found`)
+        throw err
+      }
+      ids.push(id)
+    }
+    const byId = db.stmt(`SELECT ${STEP_RUN_COLUMNS} FROM step_runs WHERE id = ?`)
+    return ids.map((id) => toStepRun(byId.get(id) as StepRunRow))
   })
 }
 
