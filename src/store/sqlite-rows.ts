@@ -160,6 +160,7 @@ export interface RunRow {
   scheduled_at: string | null
   late_by_seconds: number | null
   retry_of: string | null
+  params: string | null
   created_at: string
   started_at: string | null
   finished_at: string | null
@@ -167,7 +168,7 @@ export interface RunRow {
 
 export const RUN_SELECT = `SELECT runs.id, runs.resource_id, r.workspace, r.name AS resource_name, runs.revision,
   runs.run_trigger, runs.state, runs.reason, runs.scheduled_at, runs.late_by_seconds, runs.retry_of,
-  runs.created_at, runs.started_at, runs.finished_at
+  runs.params, runs.created_at, runs.started_at, runs.finished_at
   FROM runs JOIN resources r ON r.id = runs.resource_id`
 
 export function toRun(row: RunRow): RunRecord {
@@ -185,6 +186,7 @@ export function toRun(row: RunRow): RunRecord {
   if (row.scheduled_at !== null) run.scheduledAt = row.scheduled_at
   if (row.late_by_seconds !== null) run.lateBySeconds = row.late_by_seconds
   if (row.retry_of !== null) run.retryOf = row.retry_of
+  if (row.params !== null) run.params = JSON.parse(row.params) as Record<string, unknown>
   if (row.started_at !== null) run.startedAt = row.started_at
   if (row.finished_at !== null) run.finishedAt = row.finished_at
   return run

@@ -41,8 +41,8 @@ export async function createRun(db: SqliteDb, input: CreateRunInput): Promise<{ 
     const id = newId('r')
     const now = nowIso()
     db.stmt(
-      `INSERT INTO runs (id, resource_id, revision, run_trigger, state, scheduled_at, late_by_seconds, retry_of, created_at)
-       VALUES (?, ?, ?, ?, 'pending', ?, ?, ?, ?)`,
+      `INSERT INTO runs (id, resource_id, revision, run_trigger, state, scheduled_at, late_by_seconds, retry_of, params, created_at)
+       VALUES (?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?)`,
     ).run(
       id,
       input.resourceId,
@@ -51,6 +51,7 @@ export async function createRun(db: SqliteDb, input: CreateRunInput): Promise<{ 
       input.scheduledAt ?? null,
       input.lateBySeconds ?? null,
       input.retryOf ?? null,
+      input.params && Object.keys(input.params).length > 0 ? JSON.stringify(input.params) : null,
       now,
     )
     for (const step of input.steps) db.stmt(INSERT_STEP).run(newId('s'), id, step, 1, null, now)

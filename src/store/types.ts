@@ -95,6 +95,8 @@ export interface RunRecord {
   scheduledAt?: string
   lateBySeconds?: number
   retryOf?: string
+  /** The run's parameters, resolved against the revision's declarations (defaults filled in); secret ones included, masked by the API. */
+  params?: Record<string, unknown>
   createdAt: string
   startedAt?: string
   finishedAt?: string
@@ -107,6 +109,8 @@ export interface CreateRunInput {
   scheduledAt?: string
   lateBySeconds?: number
   retryOf?: string
+  /** Already resolved (src/manifest/params.ts); absent or empty: the run has none. */
+  params?: Record<string, unknown>
   /** Step names; each gets attempt 1 in state `pending`. */
   steps: string[]
 }
