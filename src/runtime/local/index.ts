@@ -49,7 +49,7 @@ export interface LocalRuntimeOptions extends SandboxOptions {
 
 /** How long find() waits for a host that is starting the attempt right now. */
 const FIND_WAIT_MS = 15_000
-const HOST_FILES = ['supervisor.mjs', 'step.mjs', 'step-files.mjs', 'redact.mjs']
+const HOST_FILES = ['supervisor.mjs', 'step.mjs', 'step-files.mjs', 'redact.mjs', 'outputs.mjs']
 const DEFAULT_MAX_LINE = 1 << 20
 const SAFE_COMPONENT = /^[A-Za-z0-9][A-Za-z0-9._-]*$/
 
