@@ -11,6 +11,7 @@ import type { StepRunRecord, StepState } from '../store/types.js'
 import { FINAL_RUN_STATES } from '../store/types.js'
 import type { RuntimeHandle, StepExit, StepKey } from '../runtime/types.js'
 import type { StepModel } from '../manifest/model.js'
+import type { StepValues } from '../stack/values.js'
 import type { EngineContext, RunScope, StepLauncher } from './context.js'
 
 /** Stored as the runtime handle between marking an attempt running and runtime.start returning. */
@@ -100,9 +101,12 @@ export class AttemptRunner {
     return n
   }
 
-  /** Starts a pending attempt. Registers the task synchronously so the caller's next tick counts it. */
-  start(scope: RunScope, step: StepModel, stepRun: StepRunRecord): void {
-    this.track(stepRun, (task) => this.launchAndFollow(task, scope, step, stepRun))
+  /**
+   * Starts a pending attempt (`values`: what its templates render with). Registers the task
+   * synchronously so the caller's next tick counts it.
+   */
+  start(scope: RunScope, step: StepModel, stepRun: StepRunRecord, values?: StepValues): void {
+    this.track(stepRun, (task) => this.launchAndFollow(task, scope, step, stepRun, values))
   }
 
   /** Restart path for an attempt stored as `running`. */
@@ -149,7 +153,7 @@ export class AttemptRunner {
       })
   }
 
-  private async launchAndFollow(task: AttemptTask, scope: RunScope, step: StepModel, stepRun: StepRunRecord): Promise<void> {
+  private async launchAndFollow(task: AttemptTask, scope: RunScope, step: StepModel, stepRun: StepRunRecord, values: StepValues | undefined): Promise<void> {
     const { store, runtime } = this.ctx
     const key: StepKey = { runId: stepRun.runId, step: stepRun.step, attempt: stepRun.attempt }
     const marker: LaunchingMarker = { launching: true, key }
@@ -169,7 +173,7 @@ export class AttemptRunner {
     const started = await this.inTurn(async (): Promise<{ problem: Problem } | { starting: Promise<RuntimeHandle> }> => {
       let launch
       try {
-        launch = await this.launcher.prepare(scope, step, stepRun.attempt)
+        launch = await this.launcher.prepare(scope, step, stepRun.attempt, values)
       } catch (err) {
         return { problem: { state: 'failed', reason: 'LaunchError', message: (err as Error).message } }
       }

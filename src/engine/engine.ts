@@ -12,6 +12,7 @@ import { isRuntimeHandle } from './attempts.js'
 import { silentLogger, type EngineContext, type EngineLogger, type StepLauncher } from './context.js'
 import { progressOf, stepsToRerun } from './dag.js'
 import { createStoreLauncher } from './launch.js'
+import { evaluateCondition, evaluateItems } from '../expr/index.js'
 import { Reconciler } from './reconciler.js'
 import { ACTIVE_RUN_STATES, isFinalRunState, latestAttempts, Scheduler } from './scheduler.js'
 import { scheduleOf, ScheduleTimer } from './schedules.js'
@@ -74,7 +75,7 @@ export function createEngine(opts: EngineOptions): Engine {
   }
   const { store } = ctx
   const launcher = opts.launcher ?? createStoreLauncher({ store, dataDir: opts.dataDir })
-  const scheduler = new Scheduler(ctx, launcher, opts.maxParallelSteps ?? 32)
+  const scheduler = new Scheduler(ctx, launcher, opts.maxParallelSteps ?? 32, { condition: evaluateCondition, items: evaluateItems })
   let reconciler: Reconciler
   const timer = new ScheduleTimer(ctx, {
     createRun: (resource, input) => reconciler.createRun(resource, input),
