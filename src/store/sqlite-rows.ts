@@ -206,10 +206,11 @@ export interface StepRunRow {
   started_at: string | null
   finished_at: string | null
   kept_from: string | null
+  outputs: string | null
 }
 
 export const STEP_RUN_COLUMNS =
-  'id, run_id, step, attempt, state, exit_code, reason, message, runtime_handle, log_offset, log_seq, not_before, created_at, started_at, finished_at, kept_from'
+  'id, run_id, step, attempt, state, exit_code, reason, message, runtime_handle, log_offset, log_seq, not_before, created_at, started_at, finished_at, kept_from, outputs'
 
 export function toStepRun(row: StepRunRow): StepRunRecord {
   const s: StepRunRecord = {
@@ -230,6 +231,7 @@ export function toStepRun(row: StepRunRow): StepRunRecord {
   if (row.started_at !== null) s.startedAt = row.started_at
   if (row.finished_at !== null) s.finishedAt = row.finished_at
   if (row.kept_from !== null) s.keptFrom = row.kept_from
+  if (row.outputs !== null) s.outputs = JSON.parse(row.outputs) as Record<string, string>
   return s
 }
 

@@ -107,6 +107,9 @@ class SqliteStore implements Store {
   listStepRuns(runId: string): Promise<StepRunRecord[]> {
     return runs.listStepRuns(this.db, runId)
   }
+  stepOutputs(runId: string): Promise<Map<string, Record<string, string>>> {
+    return runs.stepOutputs(this.db, runId)
+  }
   createStepAttempt(runId: string, step: string, attempt: number, notBefore?: string): Promise<StepRunRecord> {
     return runs.createStepAttempt(this.db, runId, step, attempt, notBefore)
   }

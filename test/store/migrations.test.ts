@@ -104,6 +104,6 @@ describe('migration 5 (step_kept_from)', () => {
     const cols = db.raw.prepare('PRAGMA table_info(step_runs)').all() as { name: string; type: string }[]
     expect(cols.find((c) => c.name === 'kept_from')).toMatchObject({ type: 'TEXT' })
     db.close()
-    expect(versions(file).at(-1)).toEqual({ version: 5, name: 'step_kept_from' })
+    expect(versions(file).find((v) => v.version === 5)).toEqual({ version: 5, name: 'step_kept_from' })
   })
 })
