@@ -91,6 +91,7 @@ export function plainLayout(plan: StepPlan, attemptDir: string, opts: PlainOptio
   if (plan.outputsPath && outputsFile) {
     map.set(plan.outputsPath, outputsFile)
     configFiles.push({ path: outputsFile, content: '', mode: 0o600 })
+    sources.push(outputsFile) // a step user must reach it through the attempt folder
   }
   const rewrite = pathRewriter(map)
   const argv = plan.argv.map(rewrite)
