@@ -57,6 +57,12 @@ function redactMessage(redact: EngineContext['redact'], runId: string, message: 
   return message === undefined ? undefined : redact(runId, message)
 }
 
+function redactOutputs(redact: EngineContext['redact'], runId: string, outputs: Record<string, string>): Record<string, string> {
+  const out: Record<string, string> = {}
+  for (const [k, v] of Object.entries(outputs)) out[k] = redact(runId, v)
+  return out
+}
+
 export class AttemptRunner {
   private readonly tasks = new Map<string, AttemptTask>()
 
@@ -233,9 +239,11 @@ export class AttemptRunner {
       exit = { exitCode: null, reason: 'Lost', message: `following the step failed: ${(err as Error).message}`, finishedAt: this.ctx.now().toISOString() }
     }
     const state = stateOfExit(exit)
+    // Redacted by the runtime already; the run's own redactions (e.g. secret params) apply here too, like on log lines.
+    const outputs = exit.outputs && Object.keys(exit.outputs).length > 0 ? redactOutputs(redact, stepRun.runId, exit.outputs) : undefined
     const stored = await store.updateStepRun(
       stepRun.id,
-      { state, exitCode: exit.exitCode ?? undefined, reason: exit.reason, message: redactMessage(redact, stepRun.runId, messageOfExit(exit)), finishedAt: exit.finishedAt },
+      { state, exitCode: exit.exitCode ?? undefined, reason: exit.reason, message: redactMessage(redact, stepRun.runId, messageOfExit(exit)), finishedAt: exit.finishedAt, outputs },
       ['running'],
     )
     if (stored) task.outcome = state

@@ -6,9 +6,6 @@ import { formatOutputs, parseOutputs, type OutputLimits, type ParsedOutputs } fr
 
 export { formatOutputs, parseOutputs, type OutputLimits, type ParsedOutputs }
 
-/** Where a step writes its outputs ($CTL_OUTPUTS): the container's terminationMessagePath, in the sandbox and on Kubernetes alike. */
-export const OUTPUTS_PATH = '/ctl/outputs'
-
 /** The bytes of a termination message the kubelet keeps (it keeps the last ones of the file). */
 export const KUBERNETES_MESSAGE_BYTES = 4096
 

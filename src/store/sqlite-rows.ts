@@ -209,12 +209,13 @@ export interface StepRunRow {
   started_at: string | null
   finished_at: string | null
   kept_from: string | null
+  outputs: string | null
   parent_step: string | null
   instance: string | null
 }
 
 export const STEP_RUN_COLUMNS =
-  'id, run_id, step, attempt, state, exit_code, reason, message, runtime_handle, log_offset, log_seq, not_before, created_at, started_at, finished_at, kept_from, parent_step, instance'
+  'id, run_id, step, attempt, state, exit_code, reason, message, runtime_handle, log_offset, log_seq, not_before, created_at, started_at, finished_at, kept_from, outputs, parent_step, instance'
 
 export function toStepRun(row: StepRunRow): StepRunRecord {
   const s: StepRunRecord = {
@@ -235,6 +236,7 @@ export function toStepRun(row: StepRunRow): StepRunRecord {
   if (row.started_at !== null) s.startedAt = row.started_at
   if (row.finished_at !== null) s.finishedAt = row.finished_at
   if (row.kept_from !== null) s.keptFrom = row.kept_from
+  if (row.outputs !== null) s.outputs = JSON.parse(row.outputs) as Record<string, string>
   if (row.parent_step !== null) s.parent = row.parent_step
   if (row.instance !== null) s.instance = JSON.parse(row.instance) as InstanceValues
   return s

@@ -214,6 +214,7 @@ const STEP_COLUMNS: Record<keyof StepRunPatch, string> = {
   startedAt: 'started_at',
   finishedAt: 'finished_at',
   keptFrom: 'kept_from',
+  outputs: 'outputs',
 }
 
 export async function updateStepRun(
@@ -226,7 +227,7 @@ export async function updateStepRun(
   for (const key of Object.keys(STEP_COLUMNS) as (keyof StepRunPatch)[]) {
     const value = patch[key]
     if (value === undefined) continue
-    sets.push([STEP_COLUMNS[key], key === 'runtimeHandle' ? JSON.stringify(value) : value])
+    sets.push([STEP_COLUMNS[key], key === 'runtimeHandle' || key === 'outputs' ? JSON.stringify(value) : value])
   }
   return queueUpdate(db, () => casUpdate(db, 'step_runs', id, sets, fromStates))
 }
@@ -239,6 +240,32 @@ function listStepRunsSync(db: SqliteDb, runId: string): StepRunRecord[] {
 
 export async function listStepRuns(db: SqliteDb, runId: string): Promise<StepRunRecord[]> {
   return db.read(() => listStepRunsSync(db, runId))
+}
+
+/** The latest attempt of each step, when it succeeded. */
+function succeededSteps(rows: StepRunRecord[]): Map<string, StepRunRecord> {
+  const latest = new Map<string, StepRunRecord>()
+  for (const r of rows) latest.set(r.step, r) // ordered by step, attempt: the last one wins
+  for (const [step, r] of latest) if (r.state !== 'succeeded') latest.delete(step)
+  return latest
+}
+
+export async function stepOutputs(db: SqliteDb, runId: string): Promise<Map<string, Record<string, string>>> {
+  return db.read(() => {
+    const out = new Map<string, Record<string, string>>()
+    const origins = new Map<string, Map<string, StepRunRecord>>()
+    for (const [step, r] of succeededSteps(listStepRunsSync(db, runId))) {
+      let ran: StepRunRecord | undefined = r
+      if (r.keptFrom) {
+        // Carried over by a retry: its outputs are those of the attempt that ran it (keptFrom always names that run).
+        let steps = origins.get(r.keptFrom)
+        if (!steps) origins.set(r.keptFrom, (steps = succeededSteps(listStepRunsSync(db, r.keptFrom))))
+        ran = steps.get(step)
+      }
+      out.set(step, { ...(ran?.outputs ?? {}) })
+    }
+    return out
+  })
 }
 
 export async function getStepRun(db: SqliteDb, id: string): Promise<StepRunRecord | undefined> {

@@ -108,6 +108,9 @@ class SqliteStore implements Store {
   listStepRuns(runId: string): Promise<StepRunRecord[]> {
     return runs.listStepRuns(this.db, runId)
   }
+  stepOutputs(runId: string): Promise<Map<string, Record<string, string>>> {
+    return runs.stepOutputs(this.db, runId)
+  }
   createStepInstances(runId: string, parent: string, instances: readonly NewStepInstance[]): Promise<StepRunRecord[]> {
     return runs.createStepInstances(this.db, runId, parent, instances)
   }

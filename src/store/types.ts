@@ -137,6 +137,8 @@ export interface StepRunRecord {
   finishedAt?: string
   /** Set on a step `runtime retry` carried over: the run whose attempts ran it (and hold its log lines). */
   keptFrom?: string
+  /** What the attempt wrote to $CTL_OUTPUTS (redacted), stored with its final state. */
+  outputs?: Record<string, string>
   /** Set on an instance of a fanned-out step (`shard-0`): that step's name. */
   parent?: string
   /** The values an instance renders with (`.item`/`.index` or `.matrix`). */
@@ -255,6 +257,11 @@ export interface Store extends IdentityStore {
   updateStepRun(id: string, patch: StepRunPatch, fromStates?: StepState[]): Promise<boolean>
   /** State `running`, across runs (reattach after a restart). */
   listActiveStepRuns(): Promise<StepRunRecord[]>
+  /**
+   * The outputs of each step of the run whose latest attempt succeeded (a step `runtime retry` carried over: those
+   * of the run that ran it), for templates and conditions downstream. Steps without outputs map to `{}`.
+   */
+  stepOutputs(runId: string): Promise<Map<string, Record<string, string>>>
 
   // logs
   /** Lines get seq logSeq+1.. and the runtime's resume offset is set, in ONE transaction: a crash never loses or repeats a line. */
