@@ -4,7 +4,7 @@
 // loop over millions of entries. The JSON Schemas carry the same numbers as `maximum` / `maxItems` (a test
 // keeps them equal); steps per workflow is the one bound a server can change (`--max-steps-per-workflow`).
 import { MS, readDuration, type DurationOptions } from '../duration.js'
-import type { ManifestIssue } from '../errors.js'
+import { CtlError, type ManifestIssue } from '../errors.js'
 import { issueAt } from './issues.js'
 import type { JsonPath, LoadedDocument } from './model.js'
 
@@ -31,7 +31,41 @@ export const MANIFEST_LIMITS = {
   stringLength: 1024 * 1024,
   /** An environment variable name. */
   envNameLength: 256,
+  /** Declared run parameters of one workflow (`params`). */
+  params: 100,
+  /** Items of one `forEach` (literal or evaluated at run time). */
+  forEachItems: 1000,
+  /** Combinations of one `matrix`, after exclude and include. */
+  matrixCombinations: 256,
+  /** Axes of one `matrix`, values of one axis, and entries of `include` / `exclude`. */
+  matrixAxes: 16,
+  matrixAxisValues: 256,
+  matrixEntries: 256,
 } as const
+
+/** Items of one `forEach` at most (the engine may be configured lower or higher; lint uses this). */
+export const MAX_FOREACH_ITEMS = MANIFEST_LIMITS.forEachItems
+/** Combinations of one `matrix` at most. */
+export const MAX_MATRIX_COMBINATIONS = MANIFEST_LIMITS.matrixCombinations
+/** Declared params of one workflow at most. */
+export const MAX_PARAMS = MANIFEST_LIMITS.params
+
+export type FanoutKind = 'forEach' | 'matrix'
+
+/** Why a fan-out of `n` instances is refused, or undefined when it is allowed. Lint and engine share it. */
+export function fanoutSizeProblem(n: number, kind: FanoutKind, max?: number): string | undefined {
+  const bound = max ?? (kind === 'forEach' ? MAX_FOREACH_ITEMS : MAX_MATRIX_COMBINATIONS)
+  if (n <= bound) return undefined
+  return kind === 'forEach'
+    ? `forEach yields ${n} items; at most ${bound} are allowed`
+    : `matrix yields ${n} combinations; at most ${bound} are allowed`
+}
+
+/** Throws CtlError E_LIMIT when a fan-out of `n` instances is over its bound (the engine's form of the check). */
+export function checkFanoutSize(n: number, kind: FanoutKind, max?: number): void {
+  const problem = fanoutSizeProblem(n, kind, max)
+  if (problem !== undefined) throw new CtlError('E_LIMIT', problem, { kind, count: n, max: max ?? (kind === 'forEach' ? MAX_FOREACH_ITEMS : MAX_MATRIX_COMBINATIONS) })
+}
 
 /** Bounds a server may change; lint offline uses the defaults. */
 export interface ManifestLimitSettings {
