@@ -42,6 +42,8 @@ export type ErrorCode =
   | 'E_VOLUME'
   | 'E_DURATION'
   | 'E_LIMIT'
+  | 'E_TEMPLATE'
+  | 'E_EXPR'
   | 'E_PARAMS'
   // lifecycle / API
   | 'E_USAGE'
