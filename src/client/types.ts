@@ -35,6 +35,10 @@ export interface ApplyResultItem {
   revision: number
   /** The run this apply started (an unscheduled workflow created or changed); absent when it started none. */
   runId?: string
+  /** The params of the run it started (or, in a dry run, would start), defaults filled in; secret ones read `***`. */
+  params?: Record<string, unknown>
+  /** Why an unscheduled workflow started no run although it changed (a required param not given). */
+  note?: string
   /** Dry run only: the normalized manifest that would be stored (secret values masked). */
   manifest?: unknown
   /** Dry run only: the manifest stored now, if any (secret values masked), for a diff. */

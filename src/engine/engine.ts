@@ -124,10 +124,10 @@ export function createEngine(opts: EngineOptions): Engine {
       }
     },
 
-    async resourceApplied(resource, outcome) {
+    async resourceApplied(resource, outcome, params) {
       let started: RunRecord | undefined
       await reconciler.enqueue(resource.id, async () => {
-        started = await reconciler.reconcile(resource, outcome)
+        started = await reconciler.reconcile(resource, outcome, params)
       })
       return started
     },
@@ -136,10 +136,10 @@ export function createEngine(opts: EngineOptions): Engine {
       await reconciler.enqueue(resource.id, () => reconciler.deleted(resource))
     },
 
-    async runNow(resource, by) {
+    async runNow(resource, by, params) {
       requireWorkflow(resource)
       ctx.logger.info('run requested', { resourceId: resource.id, by })
-      return reconciler.createRun(resource, { trigger: 'manual' })
+      return reconciler.createRun(resource, { trigger: 'manual', params })
     },
 
     async stopRuns(resource, by, runId) {
@@ -211,7 +211,8 @@ export function createEngine(opts: EngineOptions): Engine {
       // A step this run had itself kept points past it, to the run that really ran it.
       for (const step of workflow.workflow.dag) if (!rerun.has(step.name)) keep.set(step.name, latest.get(step.name)?.keptFrom ?? run.id)
       ctx.logger.info('retry requested', { runId: run.id, by })
-      return reconciler.createRun(resource, { trigger: 'retry', retryOf: run.id, revision: run.revision }, keep)
+      // The same params as the run it retries (already resolved against the same revision).
+      return reconciler.createRun(resource, { trigger: 'retry', retryOf: run.id, revision: run.revision, params: run.params }, keep)
     },
 
     async runtimeSummary(resource): Promise<RuntimeSummary> {

@@ -7,6 +7,7 @@ import { join } from 'node:path'
 import { CtlError } from '../errors.js'
 import type { ComputeResource, ComputeSpec, SecretKind, SecretRef, SecretResource, StackResource, StepModel, VolumeResource, WorkflowResource } from '../manifest/model.js'
 import { dockerConfigSecretValues } from '../manifest/pull-secret.js'
+import { secretParamValues } from '../manifest/params.js'
 import type { ResourceKey, Store } from '../store/types.js'
 import type { StepLaunch, VolumeClaimSpec } from '../runtime/types.js'
 import { StackRegistry } from '../stack/registry.js'
@@ -208,6 +209,8 @@ export function createStoreLauncher(opts: StoreLauncherOptions): StepLauncher {
         ...projection.projectedValues,
         ...Object.values(secretData),
         ...Object.values(pullSecrets).flatMap(dockerConfigSecretValues),
+        // Params declared `secret: true`: whatever the step prints of them, like a projected secret.
+        ...secretParamValues(workflow.workflow.params, run.params ?? {}),
       ])
       if (redact.length > 0) opts.redactions?.add(run.id, redact)
       return {

@@ -4,6 +4,8 @@
 
 import type { ResourceRecord, RunRecord, RunTrigger } from '../store/types.js'
 import type { WorkflowResource } from '../manifest/model.js'
+import { resolveParams } from '../manifest/params.js'
+import { CtlError } from '../errors.js'
 import { validateSchedule } from './cron.js'
 import type { EngineContext, StepLauncher } from './context.js'
 import { ACTIVE_RUN_STATES, type Scheduler } from './scheduler.js'
@@ -16,6 +18,8 @@ export interface RunRequest {
   retryOf?: string
   /** Defaults to the resource's current revision. */
   revision?: number
+  /** Params as given (resolved here against the revision's declarations); absent: the defaults. */
+  params?: Record<string, unknown>
 }
 
 export class Reconciler {
@@ -46,8 +50,8 @@ export class Reconciler {
     return next
   }
 
-  /** Resolves with the run this reconcile started, if it started one. */
-  async reconcile(resource: ResourceRecord, outcome: 'created' | 'updated' | 'unchanged'): Promise<RunRecord | undefined> {
+  /** Resolves with the run this reconcile started, if it started one; `params` go to that run. */
+  async reconcile(resource: ResourceRecord, outcome: 'created' | 'updated' | 'unchanged', params?: Record<string, unknown>): Promise<RunRecord | undefined> {
     const { store } = this.ctx
     // Unchanged and already settled: nothing to do (re-apply is idempotent).
     if (outcome === 'unchanged' && resource.status !== 'creating') return
@@ -81,7 +85,14 @@ export class Reconciler {
     const alreadyRan = last !== undefined && last.revision === resource.revision && last.trigger === 'apply'
     let started: RunRecord | undefined
     if (!alreadyRan && (outcome !== 'unchanged' || resource.status === 'creating')) {
-      started = await this.createRun(resource, { trigger: 'apply' })
+      try {
+        started = await this.createRun(resource, { trigger: 'apply', params })
+      } catch (err) {
+        // A required param without a default, and none given: the workflow is applied and waits for
+        // `runtime run --param` (the apply answer says so); given params were checked before storing.
+        if (!(err instanceof CtlError && err.code === 'E_PARAMS')) throw err
+        this.ctx.logger.info('apply started no run', { resourceId: resource.id, reason: err.message })
+      }
     }
     await store.setResourceStatus(resource.id, 'active')
     return started
@@ -106,6 +117,7 @@ export class Reconciler {
       resourceId: resource.id,
       revision,
       trigger: request.trigger,
+      params: resolveParams(workflow.workflow.params, request.params ?? {}),
       scheduledAt: request.scheduledAt,
       lateBySeconds: request.lateBySeconds,
       retryOf: request.retryOf,

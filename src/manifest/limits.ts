@@ -152,3 +152,14 @@ export function rawValueIssues(doc: LoadedDocument): ManifestIssue[] {
   }
   return issues
 }
+
+/** The params given to one run (a POST runs body, an apply's `params`, `--param` / `--params-file`), as JSON: 64 KiB. */
+export const MAX_RUN_PARAMS_BYTES = 64 * 1024
+
+/** Throws CtlError E_TOO_LARGE (413) when the given params are over MAX_RUN_PARAMS_BYTES as JSON. */
+export function checkRunParamsSize(params: Record<string, unknown>): void {
+  const bytes = Buffer.byteLength(JSON.stringify(params), 'utf8')
+  if (bytes > MAX_RUN_PARAMS_BYTES) {
+    throw new CtlError('E_TOO_LARGE', `params are ${bytes} bytes as JSON; at most ${MAX_RUN_PARAMS_BYTES} are allowed`, { bytes, max: MAX_RUN_PARAMS_BYTES })
+  }
+}

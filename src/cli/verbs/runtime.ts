@@ -11,6 +11,7 @@ import { formatDuration } from '../../duration.js'
 import { printReport, progressToStderr, renderTable, toJson, toYaml, type OutputFormat } from '../output.js'
 import type { Session } from './session.js'
 import { endReason, everyAttempt, waitForRun } from './wait.js'
+import { hasParamFlags, paramsFromFlags, type ParamFlags } from './run-params.js'
 
 export interface RuntimeTarget {
   name: string
@@ -106,6 +107,7 @@ async function printRuntime(session: Session, o: RuntimeGetOptions, io: Io): Pro
     return
   }
   io.out(renderTable(['RUN ID', 'TRIGGER', 'RUNTIME', 'PROGRESS', 'STARTED', 'FINISHED'], [[run.run.id, run.run.trigger, run.run.state, run.progress, when(run.run.startedAt), when(run.run.finishedAt)]]))
+  printParams(run.run.params, io)
   if (run.run.lateBySeconds) io.out(`this run started late: scheduled for ${run.run.scheduledAt}, ${formatDuration(run.run.lateBySeconds * 1000)} late (the control plane was down)`)
   // A running attempt the runtime still reports Pending (an unschedulable Pod, an image being pulled) shows as
   // `pending`, with the runtime's reason (the scheduler's message) in MESSAGE.
@@ -129,6 +131,13 @@ async function printRuntime(session: Session, o: RuntimeGetOptions, io: Io): Pro
     io.out('')
     io.out(renderTable(['RECENT RUNS', 'TRIGGER', 'STATE', 'STARTED', 'FINISHED', 'DURATION'], runs.map((x) => [x.id, x.trigger, x.state, when(x.startedAt), when(x.finishedAt), lasted(x.startedAt, x.finishedAt)])))
   }
+}
+
+/** The run's params (secret ones come masked from the server), one row each; nothing for a run without. */
+function printParams(params: Record<string, unknown> | undefined, io: Io): void {
+  const entries = Object.entries(params ?? {})
+  if (entries.length === 0) return
+  io.out(renderTable(['PARAM', 'VALUE'], entries.map(([k, v]) => [k, typeof v === 'string' ? v : JSON.stringify(v)])))
 }
 
 function processType(mode: string | undefined): string {
@@ -191,8 +200,11 @@ function printDescription(d: StepDescription, io: Io): void {
   } else io.out('no events')
 }
 
-export async function runRuntimeRun(session: Session, t: RuntimeTarget, wait: boolean, io: Io, output: OutputFormat = 'table'): Promise<number> {
-  const run = await session.client.runNow(refOf(session, t))
+export async function runRuntimeRun(session: Session, t: RuntimeTarget, wait: boolean, io: Io, output: OutputFormat = 'table', flags: ParamFlags = {}): Promise<number> {
+  const ref = refOf(session, t)
+  // `--param` values are typed by the workflow's declarations, which only the server has.
+  const decls = hasParamFlags(flags) ? ((await session.client.get(ref)).manifest as WorkflowResource).workflow?.params : undefined
+  const run = await session.client.runNow(ref, await paramsFromFlags(flags, decls))
   if (output === 'table') io.out(`run ${run.id} of ${t.name} started (trigger manual)`)
   return started(session, run, wait, io, output)
 }
