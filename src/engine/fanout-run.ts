@@ -40,7 +40,7 @@ export function paramsOf(declared: readonly ParamSpec[] | undefined, given: Reco
 
 /** A step run's outputs (absent until outputs are recorded). */
 export function outputsOf(a: StepRunRecord): Record<string, string> {
-  return (a as StepRunRecord & { outputs?: Record<string, string> }).outputs ?? {}
+  return a.outputs ?? {}
 }
 
 /** The latest attempt of each step run name, split into the workflow's steps and each fanned step's instances. */
