@@ -156,4 +156,44 @@ describe('conditions and fan-out, one rule at a time', () => {
     expect(steps.filter((s) => s.step === 'each-0').length).toBe(1)
     expect(await logText(h.store, run.id, 'sum')).toContain('got x;y;z;')
   }, 30_000)
+
+  it('runtime retry reruns only the failed matrix instance (same name), keeps the others, and runs what depends on it', async () => {
+    h = await harness()
+    await h.applyVolume('marks')
+    const wf = workflow('mx', [
+      { name: 'build', script: 'echo "v=7" >> "$CTL_OUTPUTS"' },
+      { name: 'test', script: 'if [ "{{.matrix.os}}" = alpine ] && [ ! -e /data/marks/seen ]; then touch /data/marks/seen; exit 3; fi\necho "r={{.matrix.os}}{{.steps.build.outputs.v}}" >> "$CTL_OUTPUTS"', depends: ['build'], volumes: ['marks'] },
+      { name: 'report', script: 'echo "report {{range .steps.test.outputs}}{{.r}} {{end}}"', depends: ['test'] },
+      { name: 'skipme', script: 'true', depends: ['build'] },
+    ])
+    wf.workflow.dag[1]!.matrix = { axes: { os: ['debian', 'alpine', 'arch'] }, include: [], exclude: [], failFast: false }
+    wf.workflow.dag[3]!.when = 'false'
+    const res = await h.apply(wf)
+    await h.engine.idle()
+    const first = (await h.store.listRuns({ resourceId: res.id }))[0]!
+    expect(first.state).toBe('failed')
+    const before = latestOf(await h.store.listStepRuns(first.id))
+    expect(before.get('test-alpine')?.state).toBe('failed')
+    expect(before.get('test')).toMatchObject({ state: 'failed', message: '3 instances: 2 succeeded, 1 failed' })
+    expect(before.get('report')?.state).toBe('skipped')
+
+    const retry = await h.engine.retryRun(res, 'alice')
+    await h.engine.idle()
+    const after = (await h.store.getRun(retry.id))!
+    expect(after.state).toBe('succeeded')
+    const steps = await h.store.listStepRuns(retry.id)
+    const latest = latestOf(steps)
+    // Kept: build, the two instances that succeeded, and the condition skip; run again: the failed instance and report.
+    expect(latest.get('build')).toMatchObject({ state: 'succeeded', reason: 'Reused', message: `kept from ${first.id}` })
+    expect(latest.get('test-debian')).toMatchObject({ state: 'succeeded', reason: 'Reused', message: `kept from ${first.id}`, parent: 'test', instance: { index: 0, matrix: { os: 'debian' } } })
+    expect(latest.get('test-arch')).toMatchObject({ state: 'succeeded', reason: 'Reused' })
+    expect(latest.get('test-alpine')).toMatchObject({ state: 'succeeded', parent: 'test' })
+    expect(latest.get('test-alpine')?.reason).not.toBe('Reused')
+    expect(latest.get('skipme')).toMatchObject({ state: 'skipped', reason: 'ConditionFalse', keptFrom: first.id })
+    expect(steps.filter((s) => s.parent === 'test').map((s) => s.step).sort()).toEqual(['test-alpine', 'test-arch', 'test-debian'])
+    expect(await logText(h.store, retry.id, 'report')).toContain('report debian7 alpine7 arch7 ')
+    // Nothing left to retry.
+    await expect(h.engine.retryRun(res, 'alice', retry.id)).rejects.toMatchObject({ code: 'E_CONFLICT' })
+  }, 60_000)
 })
+
