@@ -224,3 +224,53 @@ export function dueInstances(
 export function instanceStep(step: StepModel, name: string): StepModel {
   return { ...step, name }
 }
+
+/** A workflow's steps by name and each step's ancestors, made once per workflow object (scopes are cached per run). */
+const indexes = new WeakMap<WorkflowResource, { byName: Map<string, StepModel>; ancestors: Map<string, Set<string>> }>()
+
+function indexOf(workflow: WorkflowResource) {
+  let ix = indexes.get(workflow)
+  if (!ix) indexes.set(workflow, (ix = { byName: new Map(workflow.workflow.dag.map((s) => [s.name, s])), ancestors: new Map() }))
+  return ix
+}
+
+export function stepIndex(workflow: WorkflowResource): Map<string, StepModel> {
+  return indexOf(workflow).byName
+}
+
+export function ancestorsCache(workflow: WorkflowResource): Map<string, Set<string>> {
+  return indexOf(workflow).ancestors
+}
+
+/**
+ * The attempts that may start now, in manifest order (a fanned step's instances in its place): the plain
+ * steps ready (`readyPlain`, their condition held) whose backoff is over, and each expanded fanned step's
+ * due instances. Also the run's running attempts (a fanned step's own row is none) and the earliest backoff.
+ */
+export function dueAttempts(
+  steps: readonly StepModel[],
+  view: RunView,
+  readyPlain: ReadonlySet<string>,
+  isRunning: (a: StepRunRecord) => boolean,
+  nowMs: number,
+): { due: { step: StepModel; row: StepRunRecord }[]; running: number; wait?: number } {
+  let wait: number | undefined
+  let running = 0
+  const due: { step: StepModel; row: StepRunRecord }[] = []
+  for (const step of steps) {
+    const row = view.steps.get(step.name)
+    if (!row) continue
+    if (readyPlain.has(step.name)) {
+      const t = row.notBefore === undefined ? 0 : Date.parse(row.notBefore)
+      if (t <= nowMs) due.push({ step, row })
+      else if (wait === undefined || t < wait) wait = t
+    } else if (isFanned(step) && row.state === 'running') {
+      const instances = view.instances.get(step.name) ?? []
+      running += instances.filter(isRunning).length
+      const r = dueInstances(step, instances, isRunning, nowMs)
+      for (const a of r.due) due.push({ step: instanceStep(step, a.step), row: a })
+      if (r.wait !== undefined && (wait === undefined || r.wait < wait)) wait = r.wait
+    } else if (isRunning(row)) running++
+  }
+  return wait === undefined ? { due, running } : { due, running, wait }
+}

@@ -8,7 +8,7 @@
 
 import type { RunRecord, RunState, StepRunRecord } from '../store/types.js'
 import { FINAL_RUN_STATES } from '../store/types.js'
-import type { StepModel, WorkflowResource } from '../manifest/model.js'
+import type { WorkflowResource } from '../manifest/model.js'
 import { CtlError } from '../errors.js'
 import { evaluateDag, startable } from './dag.js'
 import { nextAttemptAt } from './retry.js'
@@ -16,25 +16,8 @@ import { AttemptRunner, isRuntimeHandle } from './attempts.js'
 import type { EngineContext, RunScope, StepLauncher } from './context.js'
 import { openStep, settleFanouts } from './fanout-apply.js'
 import {
-  CONDITION_SKIP_REASON, dueInstances, instanceStep, isFanned, launchValues, runVars, viewOf, type Evaluators,
+  ancestorsCache, CONDITION_SKIP_REASON, dueAttempts, isFanned, launchValues, runVars, stepIndex, viewOf, type Evaluators,
 } from './fanout-run.js'
-
-/** A workflow's steps by name and each step's ancestors, made once per workflow object (scopes are cached per run). */
-const indexes = new WeakMap<WorkflowResource, { byName: Map<string, StepModel>; ancestors: Map<string, Set<string>> }>()
-
-function indexOf(workflow: WorkflowResource) {
-  let ix = indexes.get(workflow)
-  if (!ix) indexes.set(workflow, (ix = { byName: new Map(workflow.workflow.dag.map((s) => [s.name, s])), ancestors: new Map() }))
-  return ix
-}
-
-function stepIndex(workflow: WorkflowResource): Map<string, StepModel> {
-  return indexOf(workflow).byName
-}
-
-function ancestorsCache(workflow: WorkflowResource): Map<string, Set<string>> {
-  return indexOf(workflow).ancestors
-}
 
 /** Safety net only: everything that matters wakes the loop directly. */
 const POLL_MS = 2000
@@ -374,26 +357,7 @@ export class Scheduler {
       } else this.dirty.add(runId)
     }
 
-    let wait: number | undefined
-    let running = 0
-    const due: { step: StepModel; row: StepRunRecord }[] = []
-    for (const step of steps) {
-      const row = view.steps.get(step.name)
-      if (!row) continue
-      if (readyPlain.has(step.name)) {
-        const notBefore = row.notBefore
-        const t = notBefore === undefined ? 0 : Date.parse(notBefore)
-        if (t <= now.getTime()) due.push({ step, row })
-        else if (wait === undefined || t < wait) wait = t
-      } else if (isFanned(step) && row.state === 'running') {
-        const instances = view.instances.get(step.name) ?? []
-        const isRunning = (a: StepRunRecord) => inFlight(a) || a.state === 'running'
-        running += instances.filter(isRunning).length
-        const r = dueInstances(step, instances, isRunning, now.getTime())
-        for (const a of r.due) due.push({ step: instanceStep(step, a.step), row: a })
-        if (r.wait !== undefined && (wait === undefined || r.wait < wait)) wait = r.wait
-      } else if (states.get(step.name) === 'running') running++
-    }
+    const { due, running, wait } = dueAttempts(steps, view, readyPlain, (a) => inFlight(a) || a.state === 'running', now.getTime())
     const free = this.maxParallelSteps - this.runner.active
     const toStart = startable(due.map((d) => d.row.step), running, scope.workflow.workflow.parallelism, free).length
     if (toStart < due.length) this.starved.add(runId)
@@ -410,12 +374,8 @@ export class Scheduler {
 
   /** Whether a stored step row is a fanned step's own (which has no process). */
   private async isFannedRow(run: RunRecord, step: string): Promise<boolean> {
-    try {
-      const s = stepIndex((await this.scope(run)).workflow).get(step)
-      return s !== undefined && isFanned(s)
-    } catch {
-      return false
-    }
+    const s = await this.scope(run).then((scope) => stepIndex(scope.workflow).get(step), () => undefined)
+    return s !== undefined && isFanned(s)
   }
 
   private async finish(run: RunRecord, state: 'succeeded' | 'failed' | 'cancelled', reason?: string): Promise<void> {
