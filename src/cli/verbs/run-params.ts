@@ -80,3 +80,8 @@ export async function paramsFromFlags(flags: ParamFlags, decls: readonly ParamSp
   checkRunParamsSize(params)
   return params
 }
+
+/** `version=1.2.3 regions=["eu","us"]`: strings as they are, other values as JSON. */
+export function formatParams(params: Record<string, unknown>): string {
+  return Object.entries(params).map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`).join(' ')
+}
