@@ -91,8 +91,18 @@ function checkWorkflow(wf: WorkflowResource, doc: LoadedDocument, bodyKey: strin
     issues.push(issueAt(doc, 'E_CYCLE', steps[cycle[0]!]!.path, `dependency cycle: ${names.join(' → ')}`))
   }
   if (wf.workflow.schedule) checkSchedule(wf.workflow.schedule, doc, bodyKey, v1, issues)
+  if (wf.workflow.schedule) checkScheduledParams(wf, doc, bodyKey, issues)
   const workflowProjectionAliases = v1 ? new Set<string>() : checkProjectionBlock(doc, [bodyKey, 'use', 'projection'], new Set(), ctx, issues)
   for (const step of steps) checkStep(step, doc, v1, workflowProjectionAliases, ctx, issues)
+}
+
+/** A scheduled run takes no params: each one it needs must have a default. */
+function checkScheduledParams(wf: WorkflowResource, doc: LoadedDocument, bodyKey: string, issues: ManifestIssue[]): void {
+  wf.workflow.params?.forEach((p, i) => {
+    if (!p.required || p.default !== undefined) return
+    issues.push(issueAt(doc, 'E_PARAMS', [bodyKey, 'params', i, 'required'],
+      `param "${p.name}" is required without a default, but the workflow is scheduled and scheduled runs use the defaults; give it a default`))
+  })
 }
 
 function checkSchedule(schedule: ScheduleSpec, doc: LoadedDocument, bodyKey: string, v1: boolean, issues: ManifestIssue[]): void {

@@ -159,3 +159,19 @@ export function renderStepValues(step: StepModel, values: StepValues): StepModel
   const projection: ProjectionSpec = projectionChanged ? { ...pj, envVars, files, arguments: args } : pj
   return { ...step, spec: { ...step.spec, stackSpec, envs, projection } }
 }
+
+/** Every string of a step that renderStepValues treats as a template (for dry runs: what they reference). */
+export function stepTemplateStrings(step: StepModel): string[] {
+  const out: string[] = []
+  const walk = (node: unknown): void => {
+    if (typeof node === 'string') {
+      if (isTemplate(node)) out.push(node)
+    } else if (Array.isArray(node)) node.forEach(walk)
+    else if (node !== null && typeof node === 'object') Object.values(node).forEach(walk)
+  }
+  walk(step.spec.stackSpec)
+  walk(Object.values(step.spec.envs))
+  const pj = step.spec.projection
+  walk([...pj.envVars.map((e) => e.value), ...pj.files.map((f) => f.value), ...pj.arguments])
+  return out
+}

@@ -13,7 +13,7 @@ import { completeLintOptions, describeResource, runLint, validateLintOptions, ty
 import { locateServerIssue } from './locate.js'
 import { openSession, type Session } from './session.js'
 import { waitForRun } from './wait.js'
-import { hasParamFlags, paramsFromFlags, validateParamFlags, type ParamFlags } from './run-params.js'
+import { formatParams, hasParamFlags, paramsFromFlags, validateParamFlags, type ParamFlags } from './run-params.js'
 
 export interface ApplyFlags {
   file?: string[]
@@ -221,7 +221,3 @@ function lastRunState(run: RunRecord, now: number): string {
   return run.startedAt ? `is ${run.state} (started ${ago(run.startedAt)})` : `is ${run.state} (created ${ago(run.createdAt)})`
 }
 
-/** `version=1.2.3 regions=["eu","us"]`: strings as they are, other values as JSON. */
-export function formatParams(params: Record<string, unknown>): string {
-  return Object.entries(params).map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`).join(' ')
-}

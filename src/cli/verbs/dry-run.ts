@@ -2,6 +2,7 @@
 // of every workflow into the exact Pod it becomes, with the ConfigMap and
 // Secret shapes it references. Secret values are never read: references only.
 import type { V1ConfigMap, V1Pod, V1Secret } from '@kubernetes/client-node'
+import { CtlError } from '../../errors.js'
 import type { ComputeSpec, NormalizedDocument, WorkflowResource } from '../../manifest/model.js'
 import { InMemorySecretProvider } from '../../projection/index.js'
 import { BUILTIN_COMPUTES, resolveWorkflowPods } from '../../stack/pod.js'
@@ -10,18 +11,27 @@ import type { Io } from '../io.js'
 import { offlineManifestContext } from '../offline.js'
 import { renderTable, toJson, toYaml, type OutputFormat } from '../output.js'
 import { describeResource, lintManifests, type LintOptions } from './lint.js'
+import { dryRunParams, dryRunSteps } from './dry-run-steps.js'
+import { formatParams, hasParamFlags, paramsFromFlags, type ParamFlags } from './run-params.js'
 
 export interface DryRunOptions extends LintOptions {
   output: OutputFormat
+  /** `--param` / `--params-file`: rendered into the Pods shown. */
+  params?: ParamFlags
 }
 
 export interface ResolvedWorkflow {
   workflow: WorkflowResource
-  steps: { step: string; pod: V1Pod; configMap?: V1ConfigMap; secret?: V1Secret }[]
+  /** The params the Pods are rendered with (required ones not given read `<param:NAME>`). */
+  params: Record<string, unknown>
+  /** Required params not given. */
+  missing: string[]
+  /** `step`: the declared step; `instance`: the example instance's name for a fanned-out step. */
+  steps: { step: string; instance?: string; note?: string; pod: V1Pod; configMap?: V1ConfigMap; secret?: V1Secret }[]
 }
 
 /** Lints and resolves; the objects a dry run shows. */
-export async function resolveDryRun(options: LintOptions): Promise<{ documents: NormalizedDocument[]; workflows: ResolvedWorkflow[] }> {
+export async function resolveDryRun(options: LintOptions & { params?: ParamFlags }): Promise<{ documents: NormalizedDocument[]; workflows: ResolvedWorkflow[] }> {
   const stacks = StackRegistry.builtin().clone()
   const computes = new Map<string, ComputeSpec>(BUILTIN_COMPUTES)
   const documents = await lintManifests(options, offlineManifestContext(stacks))
@@ -36,11 +46,17 @@ export async function resolveDryRun(options: LintOptions): Promise<{ documents: 
     const ws = resource.meta.type === 'instance-secret' ? undefined : (resource.meta.workspace ?? options.workspace)
     secrets.set(resource.meta.name, {}, ws, resource.secret.type)
   }
+  const all = documents.filter((d) => d.resource.meta.type === 'workflow').map((d) => d.resource as WorkflowResource)
+  if (options.params && hasParamFlags(options.params) && all.length !== 1) {
+    throw new CtlError('E_USAGE', `--param and --params-file go to the run of one workflow; these files hold ${all.length === 0 ? 'none' : `${all.length} (${all.map((w) => w.meta.name).join(', ')})`}`)
+  }
   const workflows: ResolvedWorkflow[] = []
-  for (const { resource } of documents) {
-    if (resource.meta.type !== 'workflow') continue
-    const workflow = resource as WorkflowResource
-    const workspace = workflow.meta.workspace ?? options.workspace
+  for (const declared of all) {
+    const workspace = declared.meta.workspace ?? options.workspace
+    const given = options.params ? await paramsFromFlags(options.params, declared.workflow.params) : undefined
+    const params = dryRunParams(declared.workflow.params, given ?? {})
+    const steps = dryRunSteps(declared, params.values, workspace)
+    const workflow: WorkflowResource = { ...declared, workflow: { ...declared.workflow, dag: steps.map((s) => s.step) } }
     const resolved = await resolveWorkflowPods(workflow, {
       stacks,
       computes,
@@ -49,8 +65,16 @@ export async function resolveDryRun(options: LintOptions): Promise<{ documents: 
       mode: 'references',
     })
     workflows.push({
-      workflow,
-      steps: resolved.map((r, i) => ({ step: workflow.workflow.dag[i]!.name, pod: r.pod, configMap: r.configMap, secret: r.secret })),
+      workflow: declared,
+      params: params.values,
+      missing: params.missing,
+      steps: resolved.map((r, i) => {
+        const s = steps[i]!
+        return {
+          step: s.declared.name, ...(s.step.name !== s.declared.name ? { instance: s.step.name } : {}), ...(s.note ? { note: s.note } : {}),
+          pod: r.pod, configMap: r.configMap, secret: r.secret,
+        }
+      }),
     })
   }
   return { documents, workflows }
@@ -71,10 +95,16 @@ export async function runDryRun(options: DryRunOptions, io: Io): Promise<void> {
   for (const w of workflows) {
     io.out('')
     io.out(`workflow ${w.workflow.meta.name}: ${w.steps.length} step${w.steps.length === 1 ? '' : 's'}`)
+    if (Object.keys(w.params).length > 0) io.out(`params: ${formatParams(w.params)}`)
+    if (w.missing.length > 0) io.out(`required params not given (shown as <param:NAME>): ${w.missing.join(', ')}`)
+    const noted = w.steps.some((s) => s.note)
     io.out(
       renderTable(
-        ['STEP', 'POD', 'IMAGE', 'DEPENDS'],
-        w.steps.map((s, i) => [s.step, s.pod.metadata?.name, s.pod.spec?.containers[0]?.image, w.workflow.workflow.dag[i]!.depends.join(', ')]),
+        ['STEP', 'POD', 'IMAGE', 'DEPENDS', ...(noted ? ['NOTE'] : [])],
+        w.steps.map((s, i) => [
+          s.instance ? `${s.step} (${s.instance})` : s.step, s.pod.metadata?.name, s.pod.spec?.containers[0]?.image, w.workflow.workflow.dag[i]!.depends.join(', '),
+          ...(noted ? [s.note ?? ''] : []),
+        ]),
       ).trimEnd(),
     )
   }

@@ -8,15 +8,15 @@ import { fileIssue, issueAt } from '../../manifest/issues.js'
 import { checkRunParamsSize } from '../../manifest/limits.js'
 import { parseSource } from '../../manifest/load.js'
 import type { ParamSpec } from '../../manifest/model.js'
-import { coerceParamText } from '../../manifest/params.js'
+import { coerceParamText, PARAM_NAME_PATTERN } from '../../manifest/params.js'
 
 export interface ParamFlags {
   param?: string[]
   'params-file'?: string
 }
 
-/** A param name as `--param` takes it: what `{{.params.NAME}}` and CEL `params.NAME` can read. */
-const PARAM_KEY = /^[A-Za-z_][A-Za-z0-9_]*$/
+/** A param name as the manifest declares it: what `{{.params.NAME}}` and CEL `params.NAME` can read. */
+const PARAM_KEY = PARAM_NAME_PATTERN
 
 /** `k=v` → [k, v]; a missing `=` or a bad key is a usage error (exit 2) naming the argument. */
 export function splitParamFlag(arg: string): [string, string] {
@@ -24,7 +24,7 @@ export function splitParamFlag(arg: string): [string, string] {
   if (eq < 0) throw new CtlError('E_USAGE', `--param "${arg}": expected NAME=VALUE`, { param: arg })
   const key = arg.slice(0, eq)
   if (!PARAM_KEY.test(key)) {
-    throw new CtlError('E_USAGE', `--param "${arg}": "${key}" is not a param name (letters, digits and _, not starting with a digit)`, { param: key })
+    throw new CtlError('E_USAGE', `--param "${arg}": "${key}" is not a param name (letters, digits and _, not starting with a digit, at most 63)`, { param: key })
   }
   return [key, arg.slice(eq + 1)]
 }
@@ -49,7 +49,7 @@ export async function readParamsFile(file: string): Promise<Record<string, unkno
     throw new ManifestError([issueAt(doc, 'E_PARAMS', [], `a params file holds a mapping of param names to values, not ${Array.isArray(value) ? 'a list' : `a ${value === null ? 'null' : typeof value}`}`)])
   }
   for (const key of Object.keys(value)) {
-    if (!PARAM_KEY.test(key)) throw new ManifestError([issueAt(doc, 'E_PARAMS', [key], `"${key}" is not a param name (letters, digits and _, not starting with a digit)`)])
+    if (!PARAM_KEY.test(key)) throw new ManifestError([issueAt(doc, 'E_PARAMS', [key], `"${key}" is not a param name (letters, digits and _, not starting with a digit, at most 63)`)])
   }
   return value as Record<string, unknown>
 }
@@ -79,4 +79,9 @@ export async function paramsFromFlags(flags: ParamFlags, decls: readonly ParamSp
   }
   checkRunParamsSize(params)
   return params
+}
+
+/** `version=1.2.3 regions=["eu","us"]`: strings as they are, other values as JSON. */
+export function formatParams(params: Record<string, unknown>): string {
+  return Object.entries(params).map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`).join(' ')
 }
