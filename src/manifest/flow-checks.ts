@@ -133,7 +133,8 @@ function checkFanout(step: StepModel, doc: LoadedDocument, scope: () => ExprScop
     }
     const problem = fanoutSizeProblem(count, 'matrix')
     if (problem) issues.push(issueAt(doc, 'E_LIMIT', [...path, 'axes'], `${problem} (after exclude and include)`))
-    if (count === 0) issues.push(issueAt(doc, 'E_SCHEMA', path, 'the matrix yields no combination: give axes, or include entries'))
+    // An empty axis is the schema's to report.
+    if (count === 0 && Object.values(step.matrix.axes).every((values) => values.length > 0)) issues.push(issueAt(doc, 'E_SCHEMA', path, 'the matrix yields no combination: give axes, or include entries'))
   }
 }
 

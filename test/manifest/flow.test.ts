@@ -258,3 +258,32 @@ describe('checkValueTemplate (for the engine, before rendering a stackSpec or en
     expect(checkValueTemplate('{{ .params.v ', scope)[0]).toMatch(/^template syntax error/)
   })
 })
+
+describe('bounds', () => {
+  it('the published schemas carry the numbers of MANIFEST_LIMITS for params and matrix', async () => {
+    const { MANIFEST_LIMITS } = await import('../../src/manifest/limits.js')
+    for (const file of ['workflow-v2alpha.json', 'workflow-v1.json']) {
+      const text = JSON.stringify(JSON.parse(readFileSync(join(repoRoot, 'schemas', file), 'utf8')))
+      expect(text).toContain(`"params":{"type":"array","maxItems":${MANIFEST_LIMITS.params},`)
+      expect(text).toContain(`"maxProperties":${MANIFEST_LIMITS.matrixAxes},"additionalProperties":{"type":"array","minItems":1,"maxItems":${MANIFEST_LIMITS.matrixAxisValues},`)
+      expect(text).toContain(`"include":{"type":"array","maxItems":${MANIFEST_LIMITS.matrixEntries},`)
+      expect(text).toContain(`"parallelism":{"type":"integer","minimum":1,"maximum":${MANIFEST_LIMITS.parallelism}}`)
+    }
+  })
+
+  it('schema errors for the new fields are located', () => {
+    expect(problems(base(`    - name: a
+      forEach: {items: 3, parallelism: 0}
+      matrix: {axes: {os: []}, failFast: maybe}
+      spec: {stack: script, stackSpec: {script: "echo hi"}}
+`, `    - {name: p, type: text}
+`))).toEqual([
+      'w.yaml:8:17  must be one of string, integer, number, boolean, array, object (spec.params[2].type)',
+      'w.yaml:13:17  must be a list or a string (spec.dag[1].forEach.items)',
+      'w.yaml:13:27  must be at least 1 (spec.dag[1].forEach.parallelism)',
+      'w.yaml:14:7  step "a" has both forEach and matrix; a step fans out one way: use one of them (spec.dag[1].matrix)',
+      'w.yaml:14:23  must have at least 1 item (spec.dag[1].matrix.axes.os)',
+      'w.yaml:14:32  must be true or false (spec.dag[1].matrix.failFast)',
+    ])
+  })
+})
