@@ -39,6 +39,8 @@ export interface TemplateScope {
   fanout?: 'forEach' | 'matrix'
   /** Keys of the matrix (axes, then include's extra keys). */
   matrixAxes?: readonly string[]
+  /** Ancestors that fan out: their `outputs` is the list of their instances' output maps. */
+  fannedOut?: readonly string[]
   /**
    * False for stackSpec and envs values: `.secrets` and `.defaultProjections` belong to projections (a secret
    * in stackSpec or envs would be written into the Pod spec in clear).

@@ -49,6 +49,7 @@ export function flowScopes(wf: WorkflowResource): FlowScopes {
     seen[start] = 0
     return allSteps.filter((_, i) => seen[i] === 1)
   }
+  const fans = new Set(steps.filter((s) => s.forEach || s.matrix).map((s) => s.name))
   const memo = new Map<number, TemplateScope>()
   return {
     workflow: { params, steps: [], allSteps, projection: true },
@@ -56,7 +57,9 @@ export function flowScopes(wf: WorkflowResource): FlowScopes {
       const hit = memo.get(i)
       if (hit) return hit
       const step = steps[i]!
-      const scope: TemplateScope = { params, steps: ancestors(i), allSteps, projection: true }
+      const before = ancestors(i)
+      const fannedOut = before.filter((name) => fans.has(name))
+      const scope: TemplateScope = { params, steps: before, allSteps, projection: true, ...(fannedOut.length > 0 ? { fannedOut } : {}) }
       if (step.forEach) scope.fanout = 'forEach'
       else if (step.matrix) {
         scope.fanout = 'matrix'
@@ -68,11 +71,10 @@ export function flowScopes(wf: WorkflowResource): FlowScopes {
   }
 }
 
-function exprScope(scope: TemplateScope, steps: readonly StepModel[]): ExprScope {
-  const ancestors = new Set(scope.steps)
-  const fannedOut = steps.filter((s) => (s.forEach || s.matrix) && ancestors.has(s.name)).map((s) => s.name)
-  const out: ExprScope = { params: scope.params, steps: scope.steps, fannedOut }
+function exprScope(scope: TemplateScope): ExprScope {
+  const out: ExprScope = { params: scope.params, steps: scope.steps }
   if (scope.allSteps) out.allSteps = scope.allSteps
+  if (scope.fannedOut) out.fannedOut = scope.fannedOut
   if (scope.fanout) out.fanout = scope.fanout
   if (scope.matrixAxes) out.matrixAxes = scope.matrixAxes
   return out
@@ -149,7 +151,7 @@ export function checkFlow(wf: WorkflowResource, doc: LoadedDocument, bodyKey: st
   const steps = wf.workflow.dag
   steps.forEach((step, i) => {
     const scope = () => scopes.step(i)
-    const cel = () => exprScope(scope(), steps)
+    const cel = () => exprScope(scope())
     if (step.when !== undefined) exprIssues(doc, [...step.path, 'when'], step.when, cel(), 'bool', issues)
     checkFanout(step, doc, cel, issues)
     const values: [string, JsonPath][] = []

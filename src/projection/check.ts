@@ -75,6 +75,11 @@ function classifyFlow(ref: TemplateReference, scope: TemplateScope): string | un
         return `unknown step "${second}"${hintOf(second, scope.allSteps ?? scope.steps)} (${ancestors})`
       }
       if (third !== 'outputs') return `"${ref.text}": templates read a step's outputs only, as .steps.${second}.outputs.KEY`
+      if (scope.fannedOut?.includes(second)) {
+        // One value per instance: the whole list renders (as JSON); no single key can be picked.
+        if (fourth === undefined) return ''
+        return `"${ref.text}": step "${second}" fans out, so .steps.${second}.outputs is the list of its instances' outputs; use the whole list (.steps.${second}.outputs) or pick in CEL`
+      }
       if (fourth === undefined) return `"${ref.text}" must name an output key, e.g. .steps.${second}.outputs.KEY`
       if (rest.length > 0) return `"${ref.text}": an output is a string and has no fields`
       return ''

@@ -95,6 +95,20 @@ describe('lint: the run\'s values in templates', () => {
     expect(problems(text)).toEqual([])
   })
 
+  it('a fanned-out ancestor\'s outputs are a list: whole in a template, picked in CEL', () => {
+    expect(problems(base(`    - name: fan
+      forEach: {items: [1, 2]}
+      spec: {stack: script, stackSpec: {script: "echo {{.item}}"}}
+    - name: after
+      depends: [fan]
+      when: "steps.fan.outputs.k == 'x' && size(steps.fan.outputs) == 2"
+      spec: {stack: script, stackSpec: {script: "echo '{{.steps.fan.outputs}}' {{.steps.fan.outputs.k}}"}}
+`))).toEqual([
+      'w.yaml:16:32  cannot read field "k" of a list (a fanned-out step\'s outputs are a list of its instances\' outputs: outputs[0].k, or outputs.map(o, o.k)) (spec.dag[2].when)',
+      'w.yaml:17:41  ".steps.fan.outputs.k": step "fan" fans out, so .steps.fan.outputs is the list of its instances\' outputs; use the whole list (.steps.fan.outputs) or pick in CEL (spec.dag[2].spec.stackSpec.script)',
+    ])
+  })
+
   it('an unknown param, with did-you-mean, at the value', () => {
     expect(problems(base(`    - name: a
       spec: {stack: script, stackSpec: {script: "echo {{.params.enviroment}}"}}
