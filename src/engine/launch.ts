@@ -21,6 +21,7 @@ import { openSecretValues, type SecretBox } from '../secrets/crypto.js'
 import { redactionForms, type RunRedactions } from '../secrets/redact.js'
 import { secretKeyOf } from '../secrets/use.js'
 import { checkUse } from '../access/use.js'
+import { renderStepValues } from '../stack/values.js'
 
 /**
  * Reads `type: secret` / `instance-secret` resources from the store and decrypts their values
@@ -146,8 +147,11 @@ export function createStoreLauncher(opts: StoreLauncherOptions): StepLauncher {
       return problems
     },
 
-    async prepare(scope: RunScope, step, attempt): Promise<StepLaunch> {
+    async prepare(scope: RunScope, step, attempt, values): Promise<StepLaunch> {
       const { run, resource, workflow } = scope
+      // `{{.params.X}}`, `{{.steps.S.outputs.K}}`, `{{.item}}`…: rendered before anything reads the step.
+      // A reference to a value that is not there fails the attempt, naming the reference.
+      if (values) step = renderStepValues(step, values)
       const workspace = resource.workspace ?? 'public'
       const { stacks, computes } = await readCatalog(false)
       const stack = stacks.resolve(step.spec.stack)

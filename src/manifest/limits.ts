@@ -67,6 +67,13 @@ export function checkFanoutSize(n: number, kind: FanoutKind, max?: number): void
   if (problem !== undefined) throw new CtlError('E_LIMIT', problem, { kind, count: n, max: max ?? (kind === 'forEach' ? MAX_FOREACH_ITEMS : MAX_MATRIX_COMBINATIONS) })
 }
 
+/**
+ * Step outputs ($CTL_OUTPUTS, read by src/runtime/local/outputs.mjs): the bytes of one attempt's file, its keys
+ * and the length of a key. On Kubernetes the kubelet keeps at most 4 KiB of it (the termination message).
+ */
+export const OUTPUT_LIMITS = { maxBytes: 1024 * 1024, maxKeys: 1000, maxKeyLength: 128 } as const
+export const MAX_OUTPUT_BYTES = OUTPUT_LIMITS.maxBytes
+
 /** Bounds a server may change; lint offline uses the defaults. */
 export interface ManifestLimitSettings {
   maxStepsPerWorkflow?: number

@@ -1,6 +1,7 @@
 // Row ⇄ record mapping for the SQLite store. NULL columns become absent
 // optional fields (never `null`), so records compare and serialize cleanly.
 import type {
+  InstanceValues,
   LogStream,
   ResourceRecord,
   ResourceStatus,
@@ -208,10 +209,13 @@ export interface StepRunRow {
   started_at: string | null
   finished_at: string | null
   kept_from: string | null
+  outputs: string | null
+  parent_step: string | null
+  instance: string | null
 }
 
 export const STEP_RUN_COLUMNS =
-  'id, run_id, step, attempt, state, exit_code, reason, message, runtime_handle, log_offset, log_seq, not_before, created_at, started_at, finished_at, kept_from'
+  'id, run_id, step, attempt, state, exit_code, reason, message, runtime_handle, log_offset, log_seq, not_before, created_at, started_at, finished_at, kept_from, outputs, parent_step, instance'
 
 export function toStepRun(row: StepRunRow): StepRunRecord {
   const s: StepRunRecord = {
@@ -232,6 +236,9 @@ export function toStepRun(row: StepRunRow): StepRunRecord {
   if (row.started_at !== null) s.startedAt = row.started_at
   if (row.finished_at !== null) s.finishedAt = row.finished_at
   if (row.kept_from !== null) s.keptFrom = row.kept_from
+  if (row.outputs !== null) s.outputs = JSON.parse(row.outputs) as Record<string, string>
+  if (row.parent_step !== null) s.parent = row.parent_step
+  if (row.instance !== null) s.instance = JSON.parse(row.instance) as InstanceValues
   return s
 }
 

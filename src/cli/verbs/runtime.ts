@@ -160,6 +160,8 @@ async function printNode(session: Session, run: RunDetail | undefined, node: str
       attempts.map((s) => [`${s.step}-${s.attempt}`, s.step, handleOf(s).id ?? '', phaseOf(s), when(s.startedAt), when(s.finishedAt), s.exitCode ?? '', s.reason ?? '', s.message ?? '']),
     ),
   )
+  const outputs = attempts.flatMap((s) => Object.entries(s.outputs ?? {}).map(([k, v]) => [`${s.step}-${s.attempt}`, k, outputCell(v)]))
+  if (outputs.length > 0) io.out(renderTable(['NODE NAME', 'OUTPUT', 'VALUE'], outputs))
   if (d) return printDescription(d, io)
   if (detail.descriptionError) io.out(`the runtime could not describe the latest attempt: ${detail.descriptionError}`)
   io.out(
@@ -179,6 +181,16 @@ async function printNode(session: Session, run: RunDetail | undefined, node: str
     return out
   })
   if (events.length > 0) io.out(renderTable(['TIME', 'NODE', 'REASON', 'MESSAGE'], events))
+}
+
+/** Longest output value a table shows; `-o json` shows every byte. */
+const OUTPUT_CELL_MAX = 200
+
+/** An output value for a table: one line, no terminal control characters (a step wrote it), cut when long. */
+function outputCell(value: string): string {
+  // eslint-disable-next-line no-control-regex
+  const shown = /[\u0000-\u001f\u007f-\u009f]/.test(value) ? JSON.stringify(value) : value
+  return shown.length > OUTPUT_CELL_MAX ? `${shown.slice(0, OUTPUT_CELL_MAX)}… (${value.length} characters; -o json shows all)` : shown
 }
 
 /** The latest attempt as the runtime sees it now: for a Pod, what `kubectl describe pod` shows. */

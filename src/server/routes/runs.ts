@@ -82,6 +82,24 @@ async function seesHostDetails(store: Store, principal: Principal, run: RunRecor
   return (await decideOn(store, principal, 'run', key, resource)).allowed
 }
 
+/** A step attempt without its outputs: they are part of what the step printed, for those who may read its log. */
+function withoutOutputs(step: StepRunRecord): StepRunRecord {
+  if (step.outputs === undefined) return step
+  const { outputs: _outputs, ...rest } = step
+  return rest
+}
+
+/**
+ * How this caller sees the run's step attempts: host details only with `run` on its workflow (seesHostDetails),
+ * outputs only with `log` (the same authorization as its logs). Undefined: as stored.
+ */
+async function stepView(store: Store, principal: Principal, run: RunRecord, resource: ResourceRecord | undefined): Promise<{ host: boolean; view?: (s: StepRunRecord) => StepRunRecord }> {
+  const key = { workspace: run.workspace, type: resource?.type ?? 'workflow', name: run.resourceName }
+  const [host, logs] = await Promise.all([seesHostDetails(store, principal, run, resource), decideOn(store, principal, 'log', key, resource).then((d) => d.allowed)])
+  if (host && logs) return { host }
+  return { host, view: (s) => (logs ? s : withoutOutputs(host ? s : withoutHostDetails(s))) }
+}
+
 export const runsRoutes: FastifyPluginAsync<RunsRoutesOptions> = async (fastify: FastifyInstance, opts) => {
   const { store, engine } = opts
   const closing = opts.closing ?? new AbortController().signal
@@ -174,8 +192,8 @@ export const runsRoutes: FastifyPluginAsync<RunsRoutesOptions> = async (fastify:
     const found = await engine.runDetail(request.params.id)
     if (!found) throw new CtlError('E_NOT_FOUND', `run ${request.params.id} not found`)
     const detail = { ...found, run: await new RunParamsMasker(store).run(found.run) }
-    if (await seesHostDetails(store, principal, run, resource)) return detail
-    return { ...detail, steps: detail.steps.map(withoutHostDetails) }
+    const { view } = await stepView(store, principal, run, resource)
+    return view ? { ...detail, steps: detail.steps.map(view) } : detail
   })
 
   fastify.get<{ Params: { id: string } }>('/api/v1/runs/:id/watch', {
@@ -187,11 +205,11 @@ export const runsRoutes: FastifyPluginAsync<RunsRoutesOptions> = async (fastify:
   }, async (request, reply) => {
     const principal = principalOf(request)
     const { run, resource } = await loadRunFor(store, principal, 'runtime-get', request.params.id)
-    const host = await seesHostDetails(store, principal, run, resource)
+    const { view } = await stepView(store, principal, run, resource)
     const masker = new RunParamsMasker(store)
     const shown = async (d: RunDetail): Promise<RunDetail> => {
       const masked = { ...d, run: await masker.run(d.run) }
-      return host ? masked : { ...masked, steps: masked.steps.map(withoutHostDetails) }
+      return view ? { ...masked, steps: masked.steps.map(view) } : masked
     }
     // Ends when the run ends, the server closes, or the caller goes away.
     const gone = new AbortController()
@@ -213,8 +231,10 @@ export const runsRoutes: FastifyPluginAsync<RunsRoutesOptions> = async (fastify:
     const node = await engine.nodeDetail(request.params.id, request.params.node)
     if (!node) throw new CtlError('E_NOT_FOUND', `run ${request.params.id} has no node "${request.params.node}"`)
     const detail = { ...node, run: await new RunParamsMasker(store).run(node.run) }
-    if (await seesHostDetails(store, principal, run, resource)) return detail
-    const out: NodeDetail = { ...detail, attempts: detail.attempts.map(withoutHostDetails) }
+    const { host, view } = await stepView(store, principal, run, resource)
+    if (!view) return detail
+    const out: NodeDetail = { ...detail, attempts: detail.attempts.map(view) }
+    if (host) return out
     // A local description names the step's host process; a cluster's names a Pod and stays.
     const latest = detail.attempts.at(-1)?.runtimeHandle as { runtime?: unknown } | undefined
     if (out.description && latest?.runtime !== 'kubernetes') delete out.description
