@@ -150,4 +150,16 @@ spec:${PARAMS}  dag:
     expect(bad.code).toBe(1)
     expect(bad.stderr).toContain('param "replicas" must be an integer')
   })
+
+  it('--dry-run=server --param shows the params and the Pods the run would start', async () => {
+    const r = await ctl(['resource', 'apply', '-f', echo, '--dry-run=server', '--param', 'version=4.5.6'])
+    expect(r.code, r.stderr).toBe(0)
+    expect(r.stdout).toContain('params: environment=staging version=4.5.6 replicas=1 regions=["eu","us"] token=***')
+    expect(r.stdout).toMatch(/say\s+\|\s+echo-version-say-dryrun-1/)
+    const yaml = await ctl(['resource', 'apply', '-f', echo, '--dry-run=server', '-o', 'yaml', '--param', 'version=4.5.6'])
+    expect(yaml.stdout).toContain('echo "version 4.5.6"')
+    const refused = await ctl(['resource', 'apply', '-f', echo, '--dry-run=server', '--param', 'version=1', '--param', 'environment=qa'])
+    expect(refused.code).toBe(1)
+    expect(refused.stderr).toContain('param "environment"')
+  })
 })

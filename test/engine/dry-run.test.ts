@@ -7,8 +7,10 @@ import { describe, expect, it } from 'vitest'
 import { lintSources } from '../../src/manifest/index.js'
 import type { WorkflowResource } from '../../src/manifest/model.js'
 import { offlineManifestContext } from '../../src/cli/offline.js'
-import { dryRunParams, dryRunSteps } from '../../src/cli/verbs/dry-run-steps.js'
-import { repoRoot } from './helpers.js'
+import { dryRunParams, dryRunSteps } from '../../src/engine/dry-run.js'
+import { fileURLToPath } from 'node:url'
+
+const repoRoot = join(fileURLToPath(new URL('.', import.meta.url)), '..', '..')
 
 function load(text: string): WorkflowResource {
   const r = lintSources([{ file: 'wf.yaml', text }], offlineManifestContext(), { interpolate: false, env: {} })
