@@ -21,8 +21,9 @@ follows.
 
 --param NAME=VALUE (repeatable) and --params-file FILE give the params of the
 run the apply starts (one unscheduled workflow); an unchanged workflow starts
-no run with them unless --rerun is given. With --dry-run they are rendered into
-the Pods shown ({{.params.NAME}}), with one example instance per fanned-out step.`
+no run with them unless --rerun is given. With --dry-run they are rendered
+into the Pods shown ({{.params.NAME}}), with one example instance per
+fanned-out step.`
   static override examples = [
     '<%= config.bin %> resource apply -f examples/customer-batch-pipeline.yaml --wait',
     '<%= config.bin %> resource apply -f examples -R -w analytics',

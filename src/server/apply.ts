@@ -17,6 +17,8 @@ import { useIssues } from './use-issues.js'
 import { secretIssues } from './secret-issues.js'
 import type { SecretBox } from '../secrets/crypto.js'
 import { givenParams, maskParams } from './run-params.js'
+import { resolveDryRunWorkflow } from '../engine/dry-run.js'
+import { computesFrom, stackRegistryFrom, StoreSecretProvider } from '../engine/launch.js'
 
 export interface ApplyDeps {
   store: Store
@@ -161,7 +163,8 @@ export async function applyDocuments(
     if (dryRun) {
       item.manifest = maskSecrets(l.key.type, l.resource)
       if (current) item.current = maskSecrets(l.key.type, current.manifest)
-      if (planned?.resolved && outcome !== 'unchanged') item.params = planned.shown
+      if (planned?.resolved && (outcome !== 'unchanged' || planned.given !== undefined)) item.params = planned.shown
+      if (planned?.given !== undefined) item.steps = await dryRunPods(deps.store, linted, l.resource as WorkflowResource, planned.given, workspace)
     } else {
       // Awaited so the answer names the run it started: `--wait` follows that run, it never searches for one.
       const started = await deps.engine.resourceApplied(resource, outcome, planned?.given)
@@ -216,4 +219,15 @@ function paramsOfRuns(linted: readonly Linted[], given: Record<string, unknown> 
     }
   }
   return out
+}
+
+/** A server dry run with params: the Pods of the run, with this server's stacks and computes and those of the request. */
+async function dryRunPods(store: Store, linted: readonly Linted[], workflow: WorkflowResource, given: Record<string, unknown>, workspace: string): Promise<ApplyResultItem['steps']> {
+  const [stacks, computes] = await Promise.all([stackRegistryFrom(store), computesFrom(store)])
+  for (const { resource } of linted) {
+    if ('stack' in resource) stacks.add(resource.stack)
+    if ('compute' in resource) computes.set(resource.meta.name, resource.compute)
+  }
+  // Secret types only (a pull secret becomes imagePullSecrets): references mode reads no value.
+  return (await resolveDryRunWorkflow(workflow, given, { stacks, computes, secrets: new StoreSecretProvider(store), workspace })).steps
 }

@@ -93,6 +93,14 @@ export const applyResponse = {
           runId: { type: 'string', description: 'The run this apply started (an unscheduled workflow created or changed)' },
           params: { type: 'object', additionalProperties: true, description: 'Params of that run (or the one a dry run would start); secret ones read ***' },
           note: { type: 'string', description: 'Why a changed unscheduled workflow started no run (a required param not given)' },
+          steps: {
+            type: 'array',
+            description: 'Dry run with params: per step (a fanned-out one as one example instance) the Pod, ConfigMap and Secret (references only) of the run',
+            items: {
+              type: 'object',
+              properties: { step: { type: 'string' }, instance: { type: 'string' }, note: { type: 'string' }, pod: {}, configMap: {}, secret: {} },
+            },
+          },
           manifest: {}, current: {},
         },
       },

@@ -135,9 +135,20 @@ describe('apply with params', () => {
     expect(scheduled.message).toContain('is scheduled')
   })
 
-  it('a server dry run checks the params and shows them, storing nothing', async () => {
-    const res = await t.client.apply('public', [doc(withParams('dry'))], { dryRun: true, params: { version: '3', environment: 'production' } })
+  it('a server dry run checks the params and shows them with the Pods of the run, storing nothing', async () => {
+    const fanned = workflow('dry', {}, {
+      params: PARAMS,
+      dag: [
+        { name: 'say', spec: { stack: 'script', stackSpec: { interpreter: 'sh', script: 'echo {{.params.version}} {{.params.token}}' } } },
+        { name: 'each', forEach: { items: ['x', 'y'] }, spec: { stack: 'script', stackSpec: { interpreter: 'sh', script: 'echo {{.item}}' } } },
+      ],
+    })
+    const res = await t.client.apply('public', [doc(fanned)], { dryRun: true, params: { version: '3', environment: 'production', token: 'tok-value' } })
     expect(res.results[0]!.params).toEqual({ environment: 'production', version: '3', replicas: 1, token: '***' })
+    const steps = res.results[0]!.steps!
+    expect(steps.map((s) => [s.step, s.instance, s.note])).toEqual([['say', undefined, undefined], ['each', 'each-0', 'example instance 1 of 2 (item "x")']])
+    expect(JSON.stringify(steps[0]!.configMap ?? steps[0]!.pod)).toContain('echo 3 <secret:params/token>')
+    expect(JSON.stringify(steps)).not.toContain('tok-value')
     const bad = await rejection(t.client.apply('public', [doc(withParams('dry'))], { dryRun: true, params: { version: '3', environment: 'prod' } }))
     expect(bad.code).toBe('E_PARAMS')
     expect(await t.client.list({ workspace: 'public', type: 'workflow', name: 'dry' })).toEqual([])

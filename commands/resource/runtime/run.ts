@@ -11,10 +11,11 @@ export default class RuntimeRun extends BaseCommand {
 or not the workflow has a schedule (a scheduled one keeps its next fire time).
 --wait follows the run and exits 0 when it succeeds, 1 when it fails.
 
---param NAME=VALUE (repeatable) and --params-file FILE (a YAML or JSON mapping)
-give the run's params; a value is typed by the workflow's declaration (JSON for
-arrays and objects) and --param wins over the file. Params not given take their
-defaults; a missing required, unknown or mistyped param is refused (exit 1).`
+--param NAME=VALUE (repeatable) and --params-file FILE (a YAML or JSON
+mapping) give the run's params; a value is typed by the workflow's declaration
+(JSON for arrays and objects) and --param wins over the file. Params not given
+take their defaults; a missing required, unknown or mistyped param is refused
+(exit 1).`
   static override examples = [
     '<%= config.bin %> resource runtime run -t workflow -n daily-report --wait',
     '<%= config.bin %> resource runtime run -t workflow -n deploy --param version=1.2.3 --param regions=\'["eu","us"]\'',

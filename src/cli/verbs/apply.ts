@@ -8,7 +8,7 @@ import { formatDuration } from '../../duration.js'
 import type { Io } from '../io.js'
 import { offlineManifestContext } from '../offline.js'
 import { parseOutputFormat, toJson, toYaml, type OutputFormat } from '../output.js'
-import { runDryRun } from './dry-run.js'
+import { printDryRunWorkflow, runDryRun } from './dry-run.js'
 import { completeLintOptions, describeResource, runLint, validateLintOptions, type LintOptions } from './lint.js'
 import { locateServerIssue } from './locate.js'
 import { openSession, type Session } from './session.js'
@@ -121,6 +121,10 @@ export class ApplyVerb {
         if (r.note) this.io.out(`  ${r.note}`)
         // An unchanged workflow starts no run, whatever the params: a new run with them is asked for with --rerun.
         if (params && !o.rerun && r.type === 'workflow' && r.outcome === 'unchanged' && o.dryRun === 'none') this.io.out(`  ${r.name} is unchanged: no run started with these params (add --rerun to start one)`)
+      }
+      // A server dry run with params answers the Pods of the run, as the client-side dry run shows them.
+      for (const r of response.results) {
+        if (r.steps && r.manifest) printDryRunWorkflow(this.io, r.manifest as WorkflowResource, { params: r.params ?? {}, missing: [], steps: r.steps })
       }
       this.io.out('apply...complete')
     }

@@ -1,17 +1,17 @@
 // `ctl resource apply --dry-run` (client side): lint, then resolve every step
 // of every workflow into the exact Pod it becomes, with the ConfigMap and
 // Secret shapes it references. Secret values are never read: references only.
-import type { V1ConfigMap, V1Pod, V1Secret } from '@kubernetes/client-node'
+import type { V1Pod } from '@kubernetes/client-node'
 import { CtlError } from '../../errors.js'
 import type { ComputeSpec, NormalizedDocument, WorkflowResource } from '../../manifest/model.js'
 import { InMemorySecretProvider } from '../../projection/index.js'
-import { BUILTIN_COMPUTES, resolveWorkflowPods } from '../../stack/pod.js'
+import { BUILTIN_COMPUTES } from '../../stack/pod.js'
 import { StackRegistry } from '../../stack/registry.js'
 import type { Io } from '../io.js'
 import { offlineManifestContext } from '../offline.js'
 import { renderTable, toJson, toYaml, type OutputFormat } from '../output.js'
 import { describeResource, lintManifests, type LintOptions } from './lint.js'
-import { dryRunParams, dryRunSteps } from './dry-run-steps.js'
+import { resolveDryRunWorkflow, type DryRunResolved } from '../../engine/dry-run.js'
 import { formatParams, hasParamFlags, paramsFromFlags, type ParamFlags } from './run-params.js'
 
 export interface DryRunOptions extends LintOptions {
@@ -20,14 +20,15 @@ export interface DryRunOptions extends LintOptions {
   params?: ParamFlags
 }
 
-export interface ResolvedWorkflow {
-  workflow: WorkflowResource
-  /** The params the Pods are rendered with (required ones not given read `<param:NAME>`). */
+/** What printDryRunWorkflow needs: a client dry run's resolution, or a server dry run's answer. */
+export interface DryRunShown {
   params: Record<string, unknown>
-  /** Required params not given. */
   missing: string[]
-  /** `step`: the declared step; `instance`: the example instance's name for a fanned-out step. */
-  steps: { step: string; instance?: string; note?: string; pod: V1Pod; configMap?: V1ConfigMap; secret?: V1Secret }[]
+  steps: { step: string; instance?: string; note?: string; pod: V1Pod }[]
+}
+
+export interface ResolvedWorkflow extends DryRunResolved {
+  workflow: WorkflowResource
 }
 
 /** Lints and resolves; the objects a dry run shows. */
@@ -54,28 +55,7 @@ export async function resolveDryRun(options: LintOptions & { params?: ParamFlags
   for (const declared of all) {
     const workspace = declared.meta.workspace ?? options.workspace
     const given = options.params ? await paramsFromFlags(options.params, declared.workflow.params) : undefined
-    const params = dryRunParams(declared.workflow.params, given ?? {})
-    const steps = dryRunSteps(declared, params.values, workspace)
-    const workflow: WorkflowResource = { ...declared, workflow: { ...declared.workflow, dag: steps.map((s) => s.step) } }
-    const resolved = await resolveWorkflowPods(workflow, {
-      stacks,
-      computes,
-      run: { runId: 'dry-run', revision: 0, runStartTime: new Date(0).toISOString(), owner: workflow.meta.owner ?? 'you', workspace, dryRun: true },
-      secrets,
-      mode: 'references',
-    })
-    workflows.push({
-      workflow: declared,
-      params: params.values,
-      missing: params.missing,
-      steps: resolved.map((r, i) => {
-        const s = steps[i]!
-        return {
-          step: s.declared.name, ...(s.step.name !== s.declared.name ? { instance: s.step.name } : {}), ...(s.note ? { note: s.note } : {}),
-          pod: r.pod, configMap: r.configMap, secret: r.secret,
-        }
-      }),
-    })
+    workflows.push({ workflow: declared, ...(await resolveDryRunWorkflow(declared, given ?? {}, { stacks, computes, secrets, workspace })) })
   }
   return { documents, workflows }
 }
@@ -92,21 +72,24 @@ export async function runDryRun(options: DryRunOptions, io: Io): Promise<void> {
     return
   }
   for (const { resource } of documents) io.out(`applying${describeResource(resource.meta, options.workspace)}...valid (dry run)`)
-  for (const w of workflows) {
-    io.out('')
-    io.out(`workflow ${w.workflow.meta.name}: ${w.steps.length} step${w.steps.length === 1 ? '' : 's'}`)
-    if (Object.keys(w.params).length > 0) io.out(`params: ${formatParams(w.params)}`)
-    if (w.missing.length > 0) io.out(`required params not given (shown as <param:NAME>): ${w.missing.join(', ')}`)
-    const noted = w.steps.some((s) => s.note)
-    io.out(
-      renderTable(
-        ['STEP', 'POD', 'IMAGE', 'DEPENDS', ...(noted ? ['NOTE'] : [])],
-        w.steps.map((s, i) => [
-          s.instance ? `${s.step} (${s.instance})` : s.step, s.pod.metadata?.name, s.pod.spec?.containers[0]?.image, w.workflow.workflow.dag[i]!.depends.join(', '),
-          ...(noted ? [s.note ?? ''] : []),
-        ]),
-      ).trimEnd(),
-    )
-  }
+  for (const w of workflows) printDryRunWorkflow(io, w.workflow, w)
   io.out('apply...complete (dry run: nothing was sent; -o yaml shows the Pods)')
+}
+
+/** One workflow of a dry run as a table: its params, then a row per step (an example instance for a fanned-out one). */
+export function printDryRunWorkflow(io: Io, workflow: WorkflowResource, w: DryRunShown): void {
+  io.out('')
+  io.out(`workflow ${workflow.meta.name}: ${w.steps.length} step${w.steps.length === 1 ? '' : 's'}`)
+  if (Object.keys(w.params).length > 0) io.out(`params: ${formatParams(w.params)}`)
+  if (w.missing.length > 0) io.out(`required params not given (shown as <param:NAME>): ${w.missing.join(', ')}`)
+  const noted = w.steps.some((s) => s.note)
+  io.out(
+    renderTable(
+      ['STEP', 'POD', 'IMAGE', 'DEPENDS', ...(noted ? ['NOTE'] : [])],
+      w.steps.map((s, i) => [
+        s.instance ? `${s.step} (${s.instance})` : s.step, s.pod.metadata?.name, s.pod.spec?.containers[0]?.image, workflow.workflow.dag[i]?.depends.join(', ') ?? '',
+        ...(noted ? [s.note ?? ''] : []),
+      ]),
+    ).trimEnd(),
+  )
 }

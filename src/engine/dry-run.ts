@@ -2,13 +2,15 @@
 // the given params (renderStepValues, as the engine does at launch), and for a step that fans out one
 // example instance, named as the engine names it, with its first item or matrix combination. Values
 // that only exist at run time (other steps' outputs, items computed from them) show as placeholders.
-import { CtlError } from '../../errors.js'
-import { evaluateItems } from '../../expr/index.js'
-import { instanceName, matrixCombinations } from '../../manifest/fanout.js'
-import type { ParamSpec, ParamType, StepModel, WorkflowResource } from '../../manifest/model.js'
-import { resolveParams } from '../../manifest/params.js'
-import { templateReferences } from '../../stack/template.js'
-import { renderStepValues, stepTemplateStrings, type StepValues } from '../../stack/values.js'
+import type { V1ConfigMap, V1Pod, V1Secret } from '@kubernetes/client-node'
+import { CtlError } from '../errors.js'
+import { evaluateItems } from '../expr/index.js'
+import { instanceName, matrixCombinations } from '../manifest/fanout.js'
+import type { ParamSpec, ParamType, StepModel, WorkflowResource } from '../manifest/model.js'
+import { resolveParams } from '../manifest/params.js'
+import { resolveWorkflowPods, type ResolveWorkflowOptions } from '../stack/pod.js'
+import { templateReferences } from '../stack/template.js'
+import { renderStepValues, stepTemplateStrings, type StepValues } from '../stack/values.js'
 
 export interface DryRunStep {
   /** The step as declared. */
@@ -97,5 +99,43 @@ export function dryRunSteps(workflow: WorkflowResource, params: Record<string, u
       return { declared, step: render({ item: items[0], index: 0 }, name), note: `example instance 1 of ${items.length} (item ${JSON.stringify(items[0])})` }
     }
     return { declared, step: renderStepValues(declared, values) }
+  }
+}
+
+export interface DryRunResolved {
+  /** The params the Pods are rendered with (see DryRunParams). */
+  params: Record<string, unknown>
+  missing: string[]
+  /** `step`: as declared; `instance`: the example instance of a fanned-out step. */
+  steps: { step: string; instance?: string; note?: string; pod: V1Pod; configMap?: V1ConfigMap; secret?: V1Secret }[]
+}
+
+/**
+ * The Pods a run of the workflow with these params would start (references mode: no secret value is
+ * read), as both dry runs show them: the client's offline, the server's with its stacks and computes.
+ */
+export async function resolveDryRunWorkflow(
+  declared: WorkflowResource,
+  given: Record<string, unknown>,
+  opts: Omit<ResolveWorkflowOptions, 'run' | 'mode'> & { workspace: string },
+): Promise<DryRunResolved> {
+  const params = dryRunParams(declared.workflow.params, given)
+  const steps = dryRunSteps(declared, params.values, opts.workspace)
+  const workflow: WorkflowResource = { ...declared, workflow: { ...declared.workflow, dag: steps.map((s) => s.step) } }
+  const resolved = await resolveWorkflowPods(workflow, {
+    ...opts,
+    run: { runId: 'dry-run', revision: 0, runStartTime: new Date(0).toISOString(), owner: declared.meta.owner ?? 'you', workspace: opts.workspace, dryRun: true },
+    mode: 'references',
+  })
+  return {
+    params: params.values,
+    missing: params.missing,
+    steps: resolved.map((r, i) => {
+      const s = steps[i]!
+      return {
+        step: s.declared.name, ...(s.step.name !== s.declared.name ? { instance: s.step.name } : {}), ...(s.note ? { note: s.note } : {}),
+        pod: r.pod, ...(r.configMap ? { configMap: r.configMap } : {}), ...(r.secret ? { secret: r.secret } : {}),
+      }
+    }),
   }
 }
