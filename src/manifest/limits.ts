@@ -33,13 +33,6 @@ export const MANIFEST_LIMITS = {
   envNameLength: 256,
 } as const
 
-/**
- * Step outputs ($CTL_OUTPUTS, read by src/runtime/local/outputs.mjs): the bytes of one attempt's file, its keys
- * and the length of a key. On Kubernetes the kubelet keeps at most 4 KiB of it (the termination message).
- */
-export const OUTPUT_LIMITS = { maxBytes: 1024 * 1024, maxKeys: 1000, maxKeyLength: 128 } as const
-export const MAX_OUTPUT_BYTES = OUTPUT_LIMITS.maxBytes
-
 /** Bounds a server may change; lint offline uses the defaults. */
 export interface ManifestLimitSettings {
   maxStepsPerWorkflow?: number
@@ -118,3 +111,10 @@ export function rawValueIssues(doc: LoadedDocument): ManifestIssue[] {
   }
   return issues
 }
+
+/**
+ * Step outputs ($CTL_OUTPUTS, read by src/runtime/local/outputs.mjs): the bytes of one attempt's file, its keys
+ * and the length of a key. On Kubernetes the kubelet keeps at most 4 KiB of it (the termination message).
+ */
+export const OUTPUT_LIMITS = { maxBytes: 1024 * 1024, maxKeys: 1000, maxKeyLength: 128 } as const
+export const MAX_OUTPUT_BYTES = OUTPUT_LIMITS.maxBytes
