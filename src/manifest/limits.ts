@@ -38,6 +38,13 @@ export interface ManifestLimitSettings {
   maxStepsPerWorkflow?: number
 }
 
+/**
+ * Step outputs ($CTL_OUTPUTS, read by src/runtime/local/outputs.mjs): the bytes of one attempt's file, its keys
+ * and the length of a key. On Kubernetes the kubelet keeps at most 4 KiB of it (the termination message).
+ */
+export const OUTPUT_LIMITS = { maxBytes: 1024 * 1024, maxKeys: 1000, maxKeyLength: 128 } as const
+export const MAX_OUTPUT_BYTES = OUTPUT_LIMITS.maxBytes
+
 /** A duration field of a manifest → milliseconds, or a located issue (E_DURATION bad text, E_LIMIT too long). */
 export function durationField(
   doc: LoadedDocument,
@@ -111,10 +118,3 @@ export function rawValueIssues(doc: LoadedDocument): ManifestIssue[] {
   }
   return issues
 }
-
-/**
- * Step outputs ($CTL_OUTPUTS, read by src/runtime/local/outputs.mjs): the bytes of one attempt's file, its keys
- * and the length of a key. On Kubernetes the kubelet keeps at most 4 KiB of it (the termination message).
- */
-export const OUTPUT_LIMITS = { maxBytes: 1024 * 1024, maxKeys: 1000, maxKeyLength: 128 } as const
-export const MAX_OUTPUT_BYTES = OUTPUT_LIMITS.maxBytes
