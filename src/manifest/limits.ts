@@ -33,6 +33,13 @@ export const MANIFEST_LIMITS = {
   envNameLength: 256,
 } as const
 
+/**
+ * Step outputs ($CTL_OUTPUTS, read by src/runtime/local/outputs.mjs): the bytes of one attempt's file, its keys
+ * and the length of a key. On Kubernetes the kubelet keeps at most 4 KiB of it (the termination message).
+ */
+export const OUTPUT_LIMITS = { maxBytes: 1024 * 1024, maxKeys: 1000, maxKeyLength: 128 } as const
+export const MAX_OUTPUT_BYTES = OUTPUT_LIMITS.maxBytes
+
 /** Bounds a server may change; lint offline uses the defaults. */
 export interface ManifestLimitSettings {
   maxStepsPerWorkflow?: number
@@ -66,13 +73,6 @@ export function envNameProblem(name: string): string | undefined {
   }
   return undefined
 }
-
-/**
- * Step outputs ($CTL_OUTPUTS, read by src/runtime/local/outputs.mjs): the bytes of one attempt's file, its keys
- * and the length of a key. On Kubernetes the kubelet keeps at most 4 KiB of it (the termination message).
- */
-export const OUTPUT_LIMITS = { maxBytes: 1024 * 1024, maxKeys: 1000, maxKeyLength: 128 } as const
-export const MAX_OUTPUT_BYTES = OUTPUT_LIMITS.maxBytes
 
 /** Steps of a raw workflow body beyond the bound; checked before the schema so a huge DAG costs no more work. */
 export function stepCountIssues(doc: LoadedDocument, settings: ManifestLimitSettings | undefined): ManifestIssue[] {
