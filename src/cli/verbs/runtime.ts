@@ -191,8 +191,9 @@ const OUTPUT_CELL_MAX = 200
 
 /** An output value for a table: one line, no terminal control characters (a step wrote it), cut when long. */
 function outputCell(value: string): string {
-  // eslint-disable-next-line no-control-regex
-  const shown = /[\u0000-\u001f\u007f-\u009f]/.test(value) ? JSON.stringify(value) : value
+  // JSON escapes C0 controls; DEL and the C1 ones (\u009b starts a terminal sequence too) are escaped here.
+  const c1 = /[\u007f-\u009f]/g
+  const shown = /[\u0000-\u001f\u007f-\u009f]/.test(value) ? JSON.stringify(value).replace(c1, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`) : value
   return shown.length > OUTPUT_CELL_MAX ? `${shown.slice(0, OUTPUT_CELL_MAX)}… (${value.length} characters; -o json shows all)` : shown
 }
 
