@@ -198,5 +198,48 @@ describe('conditions and fan-out, one rule at a time', () => {
     // Nothing left to retry.
     await expect(h.engine.retryRun(res, 'alice', retry.id)).rejects.toMatchObject({ code: 'E_CONFLICT' })
   }, 60_000)
+
+  it('a reference to a value that is not there fails the attempt at launch, naming it', async () => {
+    h = await harness()
+    const res = await h.apply(workflow('ref', [{ name: 'a', script: 'true' }, { name: 'b', script: 'echo {{.steps.a.outputs.nope}}', depends: ['a'] }]))
+    await h.engine.idle()
+    const run = (await h.store.listRuns({ resourceId: res.id }))[0]!
+    expect(run.state).toBe('failed')
+    const b = latestOf(await h.store.listStepRuns(run.id)).get('b')!
+    expect(b).toMatchObject({ state: 'failed', reason: 'LaunchError' })
+    expect(b.message).toContain('.steps.a.outputs.nope')
+  }, 30_000)
+
+  it('a stopped run cancels its instances and the fanned step; a restarted engine goes on without losing the step row', async () => {
+    h = await harness()
+    const wf = workflow('slow', [{ name: 'each', script: 'sleep 0.4; echo {{.item}}' }, { name: 'after', script: 'true', depends: ['each'] }])
+    wf.workflow.dag[0]!.forEach = { items: [1, 2, 3, 4], parallelism: 2 }
+    const res = await h.apply(wf)
+    const running = await waitFor('instances running', async () => {
+      const run = (await h!.store.listRuns({ resourceId: res.id }))[0]
+      const steps = run ? await h!.store.listStepRuns(run.id) : []
+      return steps.some((s) => s.parent === 'each' && s.state === 'running') ? run : undefined
+    })
+    // An engine restart in the middle: the fanned step's row (running, no process) is not mistaken for a lost attempt.
+    await h.engine.stop()
+    const b = h.newEngine()
+    await b.start()
+    await b.idle()
+    const done = (await h.store.getRun(running.id))!
+    expect(done.state).toBe('succeeded')
+    const latest = latestOf(await h.store.listStepRuns(running.id))
+    expect(latest.get('each')).toMatchObject({ state: 'succeeded', message: '4 instances: 4 succeeded' })
+    expect([1, 2, 3, 4].map((i) => latest.get(`each-${i - 1}`)?.state)).toEqual(['succeeded', 'succeeded', 'succeeded', 'succeeded'])
+
+    // Stopped while instances run: every instance and the step end cancelled.
+    const again = await b.runNow(res, 'alice')
+    await waitFor('an instance running', async () => (await h!.store.listStepRuns(again.id)).some((s) => s.parent === 'each' && s.state === 'running'))
+    await b.stopRuns(res, 'alice', again.id)
+    await b.idle()
+    const stopped = latestOf(await h.store.listStepRuns(again.id))
+    expect((await h.store.getRun(again.id))?.state).toBe('killed')
+    expect(stopped.get('each')?.state).toBe('cancelled')
+    for (const [name, a] of stopped) if (a.parent === 'each') expect(a.state, name).toBe('cancelled')
+  }, 60_000)
 })
 
