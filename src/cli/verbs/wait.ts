@@ -81,8 +81,9 @@ export function stepTable(detail: RunDetail, now: number): string {
  * The CI log line of an attempt's state: attempts are named as `runtime get` names its nodes (`flaky-2`);
  * a step that never ran (skipped, cancelled while pending, kept from an earlier run) by its name.
  */
-function attemptLine(s: StepRunRecord, now: number): string {
-  const ran = s.startedAt !== undefined && !s.keptFrom
+function attemptLine(s: StepRunRecord, now: number, fanned: ReadonlySet<string>): string {
+  // A fanned-out step's own row is no attempt: it goes by its name, its instances by theirs.
+  const ran = s.startedAt !== undefined && !s.keptFrom && !(s.parent === undefined && fanned.has(s.step))
   const name = ran ? `${s.step}-${s.attempt}` : s.step
   const took = s.state === 'running' ? '' : stepDuration(s, now)
   const why = endReason(s)
@@ -113,12 +114,13 @@ export async function waitForRun(client: CtlClient, runId: string, io: Io, opts:
       }
       runState = detail.run.state
       // Every attempt, not only the latest: an attempt that failed between two looks is still told.
+      const fanned = fannedSteps(detail.steps)
       for (const s of everyAttempt(detail.steps)) {
         const key = `${s.step}#${s.attempt}`
         if (seen.get(key) === s.state) continue
         seen.set(key, s.state)
         if (s.state === 'pending') continue
-        io.out(attemptLine(s, now()))
+        io.out(attemptLine(s, now(), fanned))
       }
     }
     if (done) return detail
