@@ -24,7 +24,7 @@ describe('params, conditions and fan-out in the CLI', () => {
     expect(applied.code).toBe(0)
     // --wait tells a fanned step by its name (it is no attempt), each instance by its node name.
     const waited = (applied.stderr + applied.stdout).split('\n')
-    expect(waited).toContainEqual(expect.stringMatching(/^shard succeeded .*: 3 instances: 3 succeeded$|^shard succeeded/))
+    expect(waited).toContainEqual(expect.stringMatching(/^shard succeeded/))
     expect(waited).toContainEqual(expect.stringMatching(/^shard-1-1 succeeded/))
 
     const got = await ctl(['runtime', 'get', '-n', 'data-flow'])
