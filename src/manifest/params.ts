@@ -128,7 +128,11 @@ export function resolveParams(decls: readonly ParamSpec[] | undefined, given: Re
       problems.push(`param "${decl.name}" is required${decl.description ? ` (${decl.description})` : ''}; give it with --param ${decl.name}=…`)
     }
   }
-  if (problems.length > 0) throw new CtlError('E_PARAMS', problems.join('; '), { problems })
+  if (problems.length > 0) {
+    // A request with thousands of unknown keys gets a message of a readable size.
+    const shownProblems = problems.length > 20 ? [...problems.slice(0, 20), `and ${problems.length - 20} more`] : problems
+    throw new CtlError('E_PARAMS', shownProblems.join('; '), { problems: shownProblems })
+  }
   return Object.fromEntries(out)
 }
 
