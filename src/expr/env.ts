@@ -26,7 +26,13 @@ export function parseCel(source: string): ParseOutcome {
     const e = err as PeggyError & Error
     const raw = typeof e.rawMessage === 'string' ? e.rawMessage : String(e.message).replace(/^<input>:\d+:\d+: /, '')
     const offset = e.location?.start?.offset
-    return { ok: false, message: `syntax error: ${raw}`, ...(typeof offset === 'number' ? { offset } : {}) }
+    let message = `syntax error: ${raw}`
+    // The grammar backtracks to the last operator it could not complete and only says it expected the end.
+    if (/but expecting end of input$/.test(raw) && typeof offset === 'number') {
+      const rest = source.slice(offset).trim()
+      message = `syntax error at ${JSON.stringify(rest.length > 24 ? `${rest.slice(0, 24)}…` : rest)}: the expression cannot be read from here (an operand missing after an operator, an unclosed quote or bracket?)`
+    }
+    return { ok: false, message, ...(typeof offset === 'number' ? { offset } : {}) }
   }
 }
 

@@ -65,6 +65,8 @@ export function checkParamDeclarations(decls: readonly ParamSpec[]): ParamDeclar
   decls.forEach((decl, index) => {
     if (!PARAM_NAME_PATTERN.test(decl.name)) {
       problems.push({ index, field: 'name', message: `param name "${decl.name}" must be an identifier (letters, digits and _, not starting with a digit, at most 63 characters)` })
+    } else if (decl.name.startsWith('__')) {
+      problems.push({ index, field: 'name', message: `param name "${decl.name}" starts with "__", which is reserved` })
     } else if (CEL_RESERVED.has(decl.name)) {
       problems.push({ index, field: 'name', message: `param name "${decl.name}" is a reserved word of CEL (conditions could not name it)` })
     }
@@ -112,21 +114,26 @@ export function resolveParams(decls: readonly ParamSpec[] | undefined, given: Re
       problems.push(`unknown param "${name}"${hint ? `; did you mean "${hint}"?` : ''} (declared: ${names.join(', ')})`)
     }
   }
-  const out: Record<string, unknown> = {}
+  // Entries, then fromEntries: a key such as "__proto__" stays a plain own key.
+  const out: [string, unknown][] = []
   for (const decl of declared) {
     if (Object.hasOwn(given, decl.name) && given[decl.name] !== undefined) {
       const value = given[decl.name]
       const problem = valueProblem(decl, value)
       if (problem) problems.push(problem)
-      else out[decl.name] = value
+      else out.push([decl.name, value])
     } else if (decl.default !== undefined) {
-      out[decl.name] = structuredClone(decl.default)
+      out.push([decl.name, structuredClone(decl.default)])
     } else if (decl.required) {
       problems.push(`param "${decl.name}" is required${decl.description ? ` (${decl.description})` : ''}; give it with --param ${decl.name}=…`)
     }
   }
-  if (problems.length > 0) throw new CtlError('E_PARAMS', problems.join('; '), { problems })
-  return out
+  if (problems.length > 0) {
+    // A request with thousands of unknown keys gets a message of a readable size.
+    const shownProblems = problems.length > 20 ? [...problems.slice(0, 20), `and ${problems.length - 20} more`] : problems
+    throw new CtlError('E_PARAMS', shownProblems.join('; '), { problems: shownProblems })
+  }
+  return Object.fromEntries(out)
 }
 
 const INTEGER_TEXT = /^[-+]?\d+$/

@@ -191,7 +191,7 @@ describe('lint: CEL in when and forEach.items', () => {
       when: "params.count == 'three' || item == 1"
       spec: {stack: script, stackSpec: {script: "echo hi"}}
 `))).toEqual([
-      'w.yaml:12:26  syntax error: found > but expecting end of input (spec.dag[1].when)',
+      'w.yaml:12:26  syntax error at "> && true": the expression cannot be read from here (an operand missing after an operator, an unclosed quote or bracket?) (spec.dag[1].when)',
       'w.yaml:13:25  forEach.items must yield a list (or a string holding a JSON list); this expression is a bool (spec.dag[1].forEach.items)',
       'w.yaml:16:27  comparing an integer with a string is always false (spec.dag[2].when)',
       'w.yaml:16:41  "item" is not available to `when`, which is evaluated once, before the step fans out; it exists only in the step\'s templates ({{.item}}) (spec.dag[2].when)',

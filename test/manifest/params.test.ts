@@ -37,6 +37,7 @@ describe('checkParamDeclarations', () => {
   })
 
   it('names: identifiers, no CEL reserved word, unique, bounded count', () => {
+    expect(checkParamDeclarations([p('__proto__', 'string')])).toEqual([{ index: 0, field: 'name', message: 'param name "__proto__" starts with "__", which is reserved' }])
     expect(checkParamDeclarations([p('my-param', 'string'), p('in', 'string'), p('x', 'string'), p('x', 'integer')])).toEqual([
       { index: 0, field: 'name', message: 'param name "my-param" must be an identifier (letters, digits and _, not starting with a digit, at most 63 characters)' },
       { index: 1, field: 'name', message: 'param name "in" is a reserved word of CEL (conditions could not name it)' },
