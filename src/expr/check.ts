@@ -173,7 +173,8 @@ class Checker {
     }
     if (operand.k === 'map') return operand.value
     if (operand.k === 'dyn') return DYN
-    this.problem(e, `cannot read field "${field}" of ${nameOf(operand)}`, 1)
+    const hint = operand.k === 'list' && operand.elem.k === 'map' ? ` (a fanned-out step's outputs are a list of its instances' outputs: outputs[0].${field}, or outputs.map(o, o.${field}))` : ''
+    this.problem(e, `cannot read field "${field}" of ${nameOf(operand)}${hint}`, 1)
     return DYN
   }
 

@@ -45,8 +45,10 @@ function jsonEqual(a: unknown, b: unknown): boolean {
   return false
 }
 
+/** A value in a message: strings quoted, so that `"3"` and `3` read apart. */
+const shown = (value: unknown): string => (typeof value === 'string' ? JSON.stringify(value.length > 80 ? `${value.slice(0, 80)}…` : value) : shownValue(value))
 const inEnum = (decl: ParamSpec, value: unknown): boolean => decl.enum === undefined || decl.enum.some((e) => jsonEqual(e, value))
-const enumText = (decl: ParamSpec): string => (decl.enum ?? []).map(shownValue).join(', ')
+const enumText = (decl: ParamSpec): string => (decl.enum ?? []).map(shown).join(', ')
 
 /** One problem of the declarations; `index` is the param's position, `field` the key at fault (absent: the entry). */
 export interface ParamDeclarationProblem {
@@ -70,16 +72,16 @@ export function checkParamDeclarations(decls: readonly ParamSpec[]): ParamDeclar
     seen.add(decl.name)
     const enumBad = (decl.enum ?? []).filter((e) => !hasParamType(decl.type, e))
     if (enumBad.length > 0) {
-      problems.push({ index, field: 'enum', message: `param "${decl.name}" is ${ARTICLE[decl.type]}; its enum holds ${enumBad.map(shownValue).join(', ')}` })
+      problems.push({ index, field: 'enum', message: `param "${decl.name}" is ${ARTICLE[decl.type]}; its enum holds ${enumBad.map(shown).join(', ')}` })
     }
     if (decl.required && decl.default !== undefined) {
       problems.push({ index, field: 'required', message: `param "${decl.name}" is required and has a default; a default makes it optional: drop one of the two` })
     }
     if (decl.default !== undefined) {
       if (!hasParamType(decl.type, decl.default)) {
-        problems.push({ index, field: 'default', message: `the default of param "${decl.name}" must be ${ARTICLE[decl.type]}; it is ${shownValue(decl.default)}` })
+        problems.push({ index, field: 'default', message: `the default of param "${decl.name}" must be ${ARTICLE[decl.type]}; it is ${shown(decl.default)}` })
       } else if (!inEnum(decl, decl.default)) {
-        problems.push({ index, field: 'default', message: `the default of param "${decl.name}" is ${shownValue(decl.default)}, not one of its enum: ${enumText(decl)}` })
+        problems.push({ index, field: 'default', message: `the default of param "${decl.name}" is ${shown(decl.default)}, not one of its enum: ${enumText(decl)}` })
       }
     }
   })
@@ -88,8 +90,8 @@ export function checkParamDeclarations(decls: readonly ParamSpec[]): ParamDeclar
 
 /** Why `value` is not acceptable for `decl`, or undefined. */
 function valueProblem(decl: ParamSpec, value: unknown): string | undefined {
-  if (!hasParamType(decl.type, value)) return `param "${decl.name}" must be ${ARTICLE[decl.type]}; got ${shownValue(value)}`
-  if (!inEnum(decl, value)) return `param "${decl.name}" must be one of ${enumText(decl)}; got ${shownValue(value)}`
+  if (!hasParamType(decl.type, value)) return `param "${decl.name}" must be ${ARTICLE[decl.type]}; got ${shown(value)}`
+  if (!inEnum(decl, value)) return `param "${decl.name}" must be one of ${enumText(decl)}; got ${shown(value)}`
   return undefined
 }
 

@@ -132,3 +132,29 @@ describe('evaluateItems', () => {
     expect(() => evaluateItems('params.replicas', vars)).toThrow(expect.objectContaining({ code: 'E_EXPR', message: 'items "params.replicas" yielded a number, not a list' }))
   })
 })
+
+describe('hostile expressions', () => {
+  it('checkExpression never throws; evaluation fails only with E_EXPR', async () => {
+    const fc = (await import('fast-check')).default
+    const deep = '('.repeat(2000) + '1' + ')'.repeat(2000)
+    for (const source of [deep, '!'.repeat(4000) + 'true', '['.repeat(2000), 'x'.repeat(5000), "'\\", '{'.repeat(1000) + '}'.repeat(1000)]) {
+      expect(Array.isArray(check(source))).toBe(true)
+      try {
+        evaluateCondition(source, vars)
+      } catch (err) {
+        expect((err as { code?: string }).code).toBe('E_EXPR')
+      }
+    }
+    fc.assert(
+      fc.property(fc.oneof(fc.string(), fc.stringMatching(/^[a-z.()[\]'"!&|=<>?:0-9 ,{}]{0,40}$/)), (source) => {
+        expect(Array.isArray(check(source, 'list'))).toBe(true)
+        try {
+          evaluateItems(source, vars)
+        } catch (err) {
+          expect((err as { code?: string }).code).toBe('E_EXPR')
+        }
+      }),
+      { numRuns: 500 },
+    )
+  })
+})

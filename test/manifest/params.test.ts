@@ -30,7 +30,7 @@ describe('checkParamDeclarations', () => {
     ).toEqual([
       { index: 0, field: 'default', message: 'the default of param "a" must be an integer; it is 1.5' },
       { index: 1, field: 'enum', message: 'param "b" is a string; its enum holds 2' },
-      { index: 2, field: 'default', message: 'the default of param "c" is z, not one of its enum: x, y' },
+      { index: 2, field: 'default', message: 'the default of param "c" is "z", not one of its enum: "x", "y"' },
       { index: 3, field: 'required', message: 'param "d" is required and has a default; a default makes it optional: drop one of the two' },
       { index: 4, field: 'default', message: 'the default of param "e" must be an object; it is []' },
     ])
@@ -70,11 +70,11 @@ describe('resolveParams', () => {
         message:
           'unknown param "enviroment"; did you mean "environment"? (declared: environment, version, regions, replicas, ratio, token); ' +
           'param "version" is required (the release); give it with --param version=…; param "replicas" must be an integer; got 2.5; ' +
-          'param "ratio" must be a number; got 1',
+          'param "ratio" must be a number; got "1"',
       }),
     )
     expect(() => resolveParams(decls, { version: '1', environment: 'prod' })).toThrow(
-      expect.objectContaining({ code: 'E_PARAMS', message: 'param "environment" must be one of staging, production; got prod' }),
+      expect.objectContaining({ code: 'E_PARAMS', message: 'param "environment" must be one of "staging", "production"; got "prod"' }),
     )
     expect(() => resolveParams(undefined, { x: 1 })).toThrow(expect.objectContaining({ code: 'E_PARAMS', message: 'unknown param "x": the workflow declares no params' }))
     expect(resolveParams(undefined, {})).toEqual({})
