@@ -245,7 +245,9 @@ export function createEngine(opts: EngineOptions): Engine {
       if (!run) return undefined
       const steps = await store.listStepRuns(runId)
       const latest = latestAttempts(steps)
-      const detail: RunDetail = { run, steps, progress: progressOf([...latest.values()].map((a) => a.state), latest.size) }
+      // Progress counts the workflow's steps: a fanned-out step once (its row carries its instances' state).
+      const own = [...latest.values()].filter((a) => a.parent === undefined)
+      const detail: RunDetail = { run, steps, progress: progressOf(own.map((a) => a.state), own.length) }
       const peek = ctx.runtime.peek?.bind(ctx.runtime)
       if (!peek) return detail
       // A failing peek only loses the live column; the stored run is the answer.

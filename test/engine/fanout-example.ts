@@ -1,6 +1,20 @@
-// The issue's example workflow as model objects (the shape lang's schema normalizes into), for the
-// engine's acceptance tests on both runtimes.
+// The issue's example workflow for the engine's acceptance tests on both runtimes: as the manifest
+// language loads it (examples/data-flow.yaml), and as model objects built by hand (a variant script).
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { offlineManifestContext } from '../../src/cli/offline.js'
+import { lintFiles } from '../../src/manifest/index.js'
 import type { StepModel, WorkflowResource } from '../../src/manifest/model.js'
+
+const EXAMPLE = path.join(path.dirname(fileURLToPath(import.meta.url)), '../../examples/data-flow.yaml')
+
+/** examples/data-flow.yaml, linted and normalized like `ctl apply` does (no issue allowed). */
+export async function loadExample(): Promise<WorkflowResource> {
+  const linted = await lintFiles([EXAMPLE], offlineManifestContext(), { interpolate: true, env: {} })
+  if (linted.issues.length > 0) throw new Error(`the example does not lint: ${JSON.stringify(linted.issues)}`)
+  const wf = linted.documents[0]!.resource as WorkflowResource
+  return { ...wf, meta: { ...wf.meta, workspace: 'public' } }
+}
 
 function step(name: string, script: string, i: number, extra: Partial<StepModel> = {}): StepModel {
   return {

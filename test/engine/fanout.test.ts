@@ -3,7 +3,7 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import type { StepRunRecord } from '../../src/store/types.js'
 import { harness, logText, waitFor, workflow, type Harness } from './support.js'
-import { exampleWorkflow } from './fanout-example.js'
+import { exampleWorkflow, loadExample } from './fanout-example.js'
 
 let h: Harness | undefined
 afterEach(async () => {
@@ -41,7 +41,7 @@ function mostAtOnce(rows: StepRunRecord[]): number {
 describe('the example workflow on the local runtime', () => {
   it('production: build → 3 shard and 4 test instances (2 at a time each) → deploy with the artifact', async () => {
     h = await harness()
-    const resource = await h.apply(exampleWorkflow())
+    const resource = await h.apply(await loadExample())
     const { run, steps } = await runToEnd(h, resource, { version: '1.2.3', environment: 'production' })
     expect(run.state).toBe('succeeded')
     const latest = latestOf(steps)
@@ -70,7 +70,10 @@ describe('the example workflow on the local runtime', () => {
 
   it('staging: deploy is skipped by its condition and the run succeeds', async () => {
     h = await harness()
-    const resource = await h.apply(exampleWorkflow())
+    const loaded = await loadExample()
+    const resource = await h.apply(loaded)
+    // The hand-built model (the Kubernetes test's) is what the language normalizes the example into.
+    expect(loaded.workflow.dag.map((s) => [s.name, s.depends, s.when, s.forEach, s.matrix])).toEqual(exampleWorkflow().workflow.dag.map((s) => [s.name, s.depends, s.when, s.forEach, s.matrix]))
     const { run, steps } = await runToEnd(h, resource, { version: '1.2.3', environment: 'staging' })
     const deploy = latestOf(steps).get('deploy')!
     expect(deploy).toMatchObject({ state: 'skipped', reason: 'ConditionFalse' })

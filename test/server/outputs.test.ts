@@ -40,20 +40,26 @@ describe('step outputs through the API', () => {
   })
 
   it('are shown only to those who may read the run\'s logs', async () => {
-    async function addUser(id: string, role: Role): Promise<CtlClient> {
+    async function addUser(id: string, role?: Role): Promise<CtlClient> {
       await s.client.createUser({ id, name: `Test ${id}`, type: 'person' })
-      await s.client.addTag(id, { tag: `roles:id:${role}`, workspace: 'public' })
+      if (role) await s.client.addTag(id, { tag: `roles:id:${role}`, workspace: 'public' })
       const key = await s.client.createApiKey(id, { name: 'outputs' })
       return new CtlClient({ baseUrl: s.plane.url, apiKey: key.token })
     }
     const dev = await addUser('u-out-dev', 'data-dev')
     const viewer = await addUser('u-out-viewer', 'viewer')
+    const reader = await addUser('u-out-reader')
+    await s.client.grant(ref, { to: 'user:u-out-reader', permission: 'read' })
     const seen = async (c: CtlClient) => {
       const run = (await c.run(runId)).steps.find((x) => x.step === 'build')
       const node = (await c.node(runId, 'build')).attempts.at(-1)
       return { run: run?.outputs, node: node?.outputs, state: run?.state }
     }
     expect(await seen(dev)).toEqual({ run: { artifact: 'app-1.2.3.tar', notes: 'first\nsecond' }, node: { artifact: 'app-1.2.3.tar', notes: 'first\nsecond' }, state: 'succeeded' })
+    // A read grantee may read the logs, so the outputs too, but not where the step ran on the host.
+    expect(await seen(reader)).toMatchObject({ run: { artifact: 'app-1.2.3.tar' }, node: { artifact: 'app-1.2.3.tar' } })
+    const step = (await reader.run(runId)).steps.find((x) => x.step === 'build')!
+    expect((step.runtimeHandle as { data: Record<string, unknown> }).data).not.toHaveProperty('attemptDir')
     // A viewer sees the run (runtime-get) but not its logs, nor its outputs.
     expect(await seen(viewer)).toEqual({ run: undefined, node: undefined, state: 'succeeded' })
   })

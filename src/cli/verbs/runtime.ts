@@ -10,7 +10,7 @@ import type { Io } from '../io.js'
 import { formatDuration } from '../../duration.js'
 import { printReport, progressToStderr, renderTable, toJson, toYaml, type OutputFormat } from '../output.js'
 import type { Session } from './session.js'
-import { endReason, everyAttempt, waitForRun } from './wait.js'
+import { endReason, everyAttempt, fannedSteps, shownName, waitForRun } from './wait.js'
 import { hasParamFlags, paramsFromFlags, type ParamFlags } from './run-params.js'
 
 export interface RuntimeTarget {
@@ -112,11 +112,14 @@ async function printRuntime(session: Session, o: RuntimeGetOptions, io: Io): Pro
   // A running attempt the runtime still reports Pending (an unschedulable Pod, an image being pulled) shows as
   // `pending`, with the runtime's reason (the scheduler's message) in MESSAGE.
   // Every attempt is a node of its own: a retried step shows why each earlier attempt ended, a kept one where from.
+  // A fanned-out step's row (no process of its own) comes first, its instances indented under it.
+  const fanned = fannedSteps(run.steps)
   const nodes = everyAttempt(run.steps).map((s) => {
     const h = handleOf(s)
     const live = run.live?.[s.id]
     const phase = s.state === 'running' && live?.phase === 'Pending' ? 'pending' : s.state
-    return [`${s.step}-${s.attempt}`, s.step, h.id ?? '', processType(h.data.mode), h.data.image ?? '', phase, live?.message ?? endReason(s)]
+    const node = fanned.has(s.step) && s.parent === undefined ? s.step : `${shownName(s)}-${s.attempt}`
+    return [node, shownName(s), h.id ?? '', processType(h.data.mode), h.data.image ?? '', phase, live?.message ?? endReason(s)]
   })
   const withMessage = nodes.some((n) => n[6])
   io.out(
@@ -188,8 +191,9 @@ const OUTPUT_CELL_MAX = 200
 
 /** An output value for a table: one line, no terminal control characters (a step wrote it), cut when long. */
 function outputCell(value: string): string {
-  // eslint-disable-next-line no-control-regex
-  const shown = /[\u0000-\u001f\u007f-\u009f]/.test(value) ? JSON.stringify(value) : value
+  // JSON escapes C0 controls; DEL and the C1 ones (\u009b starts a terminal sequence too) are escaped here.
+  const c1 = /[\u007f-\u009f]/g
+  const shown = /[\u0000-\u001f\u007f-\u009f]/.test(value) ? JSON.stringify(value).replace(c1, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`) : value
   return shown.length > OUTPUT_CELL_MAX ? `${shown.slice(0, OUTPUT_CELL_MAX)}… (${value.length} characters; -o json shows all)` : shown
 }
 

@@ -97,7 +97,13 @@ async function stepView(store: Store, principal: Principal, run: RunRecord, reso
   const key = { workspace: run.workspace, type: resource?.type ?? 'workflow', name: run.resourceName }
   const [host, logs] = await Promise.all([seesHostDetails(store, principal, run, resource), decideOn(store, principal, 'log', key, resource).then((d) => d.allowed)])
   if (host && logs) return { host }
-  return { host, view: (s) => (logs ? s : withoutOutputs(host ? s : withoutHostDetails(s))) }
+  return {
+    host,
+    view: (s) => {
+      const shown = host ? s : withoutHostDetails(s)
+      return logs ? shown : withoutOutputs(shown)
+    },
+  }
 }
 
 export const runsRoutes: FastifyPluginAsync<RunsRoutesOptions> = async (fastify: FastifyInstance, opts) => {
