@@ -9,6 +9,7 @@ import { instanceName, matrixCombinations } from '../manifest/fanout.js'
 import type { ParamSpec, ParamType, StepModel, WorkflowResource } from '../manifest/model.js'
 import { resolveParams } from '../manifest/params.js'
 import { resolveWorkflowPods, type ResolveWorkflowOptions } from '../stack/pod.js'
+import { instanceStep } from './fanout-run.js'
 import { templateReferences } from '../stack/template.js'
 import { renderStepValues, stepTemplateStrings, type StepValues } from '../stack/values.js'
 
@@ -70,7 +71,8 @@ export function dryRunSteps(workflow: WorkflowResource, params: Record<string, u
 
   function example(declared: StepModel): DryRunStep {
     const values: StepValues = { params, steps: placeholderSteps(declared) }
-    const render = (extra: Partial<StepValues>, name: string) => ({ ...renderStepValues(declared, { ...values, ...extra }), name })
+    // Named as the engine names the instance it runs (instanceStep), so the Pod shown is the Pod it starts.
+    const render = (extra: Partial<StepValues>, name: string) => instanceStep(renderStepValues(declared, { ...values, ...extra }), name)
     if (declared.matrix) {
       const combos = matrixCombinations(declared.matrix)
       const first = combos[0]
