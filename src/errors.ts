@@ -42,6 +42,9 @@ export type ErrorCode =
   | 'E_VOLUME'
   | 'E_DURATION'
   | 'E_LIMIT'
+  | 'E_TEMPLATE'
+  | 'E_EXPR'
+  | 'E_PARAMS'
   // lifecycle / API
   | 'E_USAGE'
   | 'E_NOT_FOUND'

@@ -17,7 +17,13 @@ apply path and stores nothing. --wait follows the run that the apply started
 and exits 0 when it succeeds, 1 when it fails. An unchanged workflow starts no
 run: --wait says so with its last run's state and exits 0. --rerun starts a
 new run of each unchanged workflow (as "runtime run" does), which --wait
-follows.`
+follows.
+
+--param NAME=VALUE (repeatable) and --params-file FILE give the params of the
+run the apply starts (one unscheduled workflow); an unchanged workflow starts
+no run with them unless --rerun is given. With --dry-run they are rendered
+into the Pods shown ({{.params.NAME}}), with one example instance per
+fanned-out step.`
   static override examples = [
     '<%= config.bin %> resource apply -f examples/customer-batch-pipeline.yaml --wait',
     '<%= config.bin %> resource apply -f examples -R -w analytics',
@@ -25,6 +31,8 @@ follows.`
     '<%= config.bin %> resource apply -f examples/projected-workflow.yaml --dry-run -o yaml',
     '<%= config.bin %> resource apply -f workflow.yaml --dry-run=server',
     '<%= config.bin %> resource apply -f examples/customer-batch-pipeline.yaml --rerun --wait',
+    '<%= config.bin %> resource apply -f deploy.yaml --wait --param version=1.2.3 --param environment=production',
+    '<%= config.bin %> resource apply -f deploy.yaml --dry-run -o yaml --params-file params.yaml',
   ]
   static override aliases = ['apply']
   static override flags = {
@@ -36,6 +44,8 @@ follows.`
     'dry-run': Flags.string({ summary: 'client: resolve locally and print; server: validate on the server, store nothing', options: ['none', 'client', 'server'] }),
     wait: Flags.boolean({ summary: 'Follow the started run; exit 0 if it succeeds, 1 if it fails', default: false }),
     rerun: Flags.boolean({ summary: 'Start a new run of each unchanged workflow (as runtime run does)', default: false }),
+    param: Flags.string({ summary: 'A param of the run the apply starts, NAME=VALUE (repeatable; typed by the declaration)', multiple: true }),
+    'params-file': Flags.string({ summary: 'Params of the run the apply starts, from a YAML or JSON mapping (--param wins)' }),
   }
 
   async run(): Promise<void> {

@@ -83,8 +83,9 @@ export class CtlClient {
   // ---- resources
 
   /** Apply (create or update) documents in a workspace; instance-level types ignore the workspace. */
-  apply(workspace: string, documents: ApplyDocument[], opts: { dryRun?: boolean } = {}): Promise<ApplyResponse> {
-    return this.json('POST', `/api/v1/workspaces/${seg(workspace)}/resources`, { dryRun: opts.dryRun }, { documents })
+  /** `params`: of the run the apply starts (one unscheduled workflow). */
+  apply(workspace: string, documents: ApplyDocument[], opts: { dryRun?: boolean; params?: Record<string, unknown> } = {}): Promise<ApplyResponse> {
+    return this.json('POST', `/api/v1/workspaces/${seg(workspace)}/resources`, { dryRun: opts.dryRun }, { documents, ...(opts.params ? { params: opts.params } : {}) })
   }
 
   async list(query: ListResourcesQuery = {}): Promise<ResourceRow[]> {
@@ -128,8 +129,9 @@ export class CtlClient {
 
   // ---- runs
 
-  async runNow(ref: ResourceRef): Promise<RunRecord> {
-    return (await this.json<{ run: RunRecord }>('POST', `${this.resourcePath(ref)}/runs`)).run
+  /** `params` as given; the server fills in the defaults and refuses (422) what does not match the declarations. */
+  async runNow(ref: ResourceRef, params?: Record<string, unknown>): Promise<RunRecord> {
+    return (await this.json<{ run: RunRecord }>('POST', `${this.resourcePath(ref)}/runs`, undefined, params ? { params } : undefined)).run
   }
 
   async stop(ref: ResourceRef, runId?: string): Promise<RunRecord[]> {

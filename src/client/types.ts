@@ -1,5 +1,6 @@
 // Request and response shapes of the HTTP API (/api/v1). One definition, used by
 // the server routes and the typed client, so the two cannot drift apart.
+import type { V1ConfigMap, V1Pod, V1Secret } from '@kubernetes/client-node'
 import type { ErrorCode, ManifestIssue } from '../errors.js'
 import type { ApiKeyRecord, ResourceRecord, RunRecord, LogLineRecord, ResourceStatus, AuditRecord, UserRecord, UserType, WorkspaceLayer, WorkspaceRecord } from '../store/types.js'
 import type { NodeDetail, RunDetail, RuntimeSummary } from '../engine/api.js'
@@ -35,6 +36,15 @@ export interface ApplyResultItem {
   revision: number
   /** The run this apply started (an unscheduled workflow created or changed); absent when it started none. */
   runId?: string
+  /** The params of the run it started (or, in a dry run, would start), defaults filled in; secret ones read `***`. */
+  params?: Record<string, unknown>
+  /** Why an unscheduled workflow started no run although it changed (a required param not given). */
+  note?: string
+  /**
+   * Dry run with params only: the Pods (ConfigMaps, Secrets: references, never values) the run would start, a
+   * fanned-out step as one example instance; what the client-side dry run shows, with the server's stacks.
+   */
+  steps?: { step: string; instance?: string; note?: string; pod: V1Pod; configMap?: V1ConfigMap; secret?: V1Secret }[]
   /** Dry run only: the normalized manifest that would be stored (secret values masked). */
   manifest?: unknown
   /** Dry run only: the manifest stored now, if any (secret values masked), for a diff. */

@@ -33,11 +33,11 @@ export interface EngineApi {
    * Called after a resource was stored (created or updated). Resolves once it is reconciled, with the run
    * that started (an unscheduled workflow's apply run), so the apply answer can name it. Never rejects.
    */
-  resourceApplied(resource: ResourceRecord, outcome: 'created' | 'updated' | 'unchanged'): Promise<RunRecord | undefined>
+  resourceApplied(resource: ResourceRecord, outcome: 'created' | 'updated' | 'unchanged', params?: Record<string, unknown>): Promise<RunRecord | undefined>
   /** Kills the resource's running runs and forgets its schedule. */
   resourceDeleted(resource: ResourceRecord): Promise<void>
-  /** `runtime run`: a run now (an extra one for a scheduled workflow). */
-  runNow(resource: ResourceRecord, by: string): Promise<RunRecord>
+  /** `runtime run`: a run now (an extra one for a scheduled workflow); `params` as given, E_PARAMS when they do not resolve. */
+  runNow(resource: ResourceRecord, by: string, params?: Record<string, unknown>): Promise<RunRecord>
   /** `runtime stop`: the run ends `killed`. Without runId: the resource's active runs. */
   stopRuns(resource: ResourceRecord, by: string, runId?: string): Promise<RunRecord[]>
   /**
@@ -51,7 +51,7 @@ export interface EngineApi {
    * suspended run. A given run that is not suspended but still active is a no-op answer; an ended one is E_CONFLICT.
    */
   resumeRuns(resource: ResourceRecord, by: string, runId?: string): Promise<RunRecord[]>
-  /** `runtime retry`: reruns only the failed and skipped steps of the last (or given) run. */
+  /** `runtime retry`: reruns only the failed and skipped steps of the last (or given) run, with its params. */
   retryRun(resource: ResourceRecord, by: string, runId?: string): Promise<RunRecord>
   runtimeSummary(resource: ResourceRecord): Promise<RuntimeSummary>
   /** Batched runtimeSummary for listings (10,000 rows must not cost 10,000 queries); keyed by resource id. Optional: the server falls back to runtimeSummary. */

@@ -11,6 +11,7 @@ import type { StepRunRecord, StepState } from '../store/types.js'
 import { FINAL_RUN_STATES } from '../store/types.js'
 import type { RuntimeHandle, StepExit, StepKey } from '../runtime/types.js'
 import type { StepModel } from '../manifest/model.js'
+import type { StepValues } from '../stack/values.js'
 import type { EngineContext, RunScope, StepLauncher } from './context.js'
 
 /** Stored as the runtime handle between marking an attempt running and runtime.start returning. */
@@ -54,6 +55,12 @@ function messageOfExit(exit: StepExit): string | undefined {
 
 function redactMessage(redact: EngineContext['redact'], runId: string, message: string | undefined): string | undefined {
   return message === undefined ? undefined : redact(runId, message)
+}
+
+function redactOutputs(redact: EngineContext['redact'], runId: string, outputs: Record<string, string>): Record<string, string> {
+  const out: Record<string, string> = {}
+  for (const [k, v] of Object.entries(outputs)) out[k] = redact(runId, v)
+  return out
 }
 
 export class AttemptRunner {
@@ -100,9 +107,12 @@ export class AttemptRunner {
     return n
   }
 
-  /** Starts a pending attempt. Registers the task synchronously so the caller's next tick counts it. */
-  start(scope: RunScope, step: StepModel, stepRun: StepRunRecord): void {
-    this.track(stepRun, (task) => this.launchAndFollow(task, scope, step, stepRun))
+  /**
+   * Starts a pending attempt (`values`: what its templates render with). Registers the task
+   * synchronously so the caller's next tick counts it.
+   */
+  start(scope: RunScope, step: StepModel, stepRun: StepRunRecord, values?: StepValues): void {
+    this.track(stepRun, (task) => this.launchAndFollow(task, scope, step, stepRun, values))
   }
 
   /** Restart path for an attempt stored as `running`. */
@@ -149,7 +159,7 @@ export class AttemptRunner {
       })
   }
 
-  private async launchAndFollow(task: AttemptTask, scope: RunScope, step: StepModel, stepRun: StepRunRecord): Promise<void> {
+  private async launchAndFollow(task: AttemptTask, scope: RunScope, step: StepModel, stepRun: StepRunRecord, values: StepValues | undefined): Promise<void> {
     const { store, runtime } = this.ctx
     const key: StepKey = { runId: stepRun.runId, step: stepRun.step, attempt: stepRun.attempt }
     const marker: LaunchingMarker = { launching: true, key }
@@ -169,7 +179,7 @@ export class AttemptRunner {
     const started = await this.inTurn(async (): Promise<{ problem: Problem } | { starting: Promise<RuntimeHandle> }> => {
       let launch
       try {
-        launch = await this.launcher.prepare(scope, step, stepRun.attempt)
+        launch = await this.launcher.prepare(scope, step, stepRun.attempt, values)
       } catch (err) {
         return { problem: { state: 'failed', reason: 'LaunchError', message: (err as Error).message } }
       }
@@ -229,9 +239,11 @@ export class AttemptRunner {
       exit = { exitCode: null, reason: 'Lost', message: `following the step failed: ${(err as Error).message}`, finishedAt: this.ctx.now().toISOString() }
     }
     const state = stateOfExit(exit)
+    // Redacted by the runtime already; the run's own redactions (e.g. secret params) apply here too, like on log lines.
+    const outputs = exit.outputs && Object.keys(exit.outputs).length > 0 ? redactOutputs(redact, stepRun.runId, exit.outputs) : undefined
     const stored = await store.updateStepRun(
       stepRun.id,
-      { state, exitCode: exit.exitCode ?? undefined, reason: exit.reason, message: redactMessage(redact, stepRun.runId, messageOfExit(exit)), finishedAt: exit.finishedAt },
+      { state, exitCode: exit.exitCode ?? undefined, reason: exit.reason, message: redactMessage(redact, stepRun.runId, messageOfExit(exit)), finishedAt: exit.finishedAt, outputs },
       ['running'],
     )
     if (stored) task.outcome = state

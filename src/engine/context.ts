@@ -4,6 +4,7 @@
 import type { Store, RunRecord, ResourceRecord } from '../store/types.js'
 import type { Runtime, StepLaunch } from '../runtime/types.js'
 import type { StepModel, WorkflowResource } from '../manifest/model.js'
+import type { StepValues } from '../stack/values.js'
 
 export interface EngineLogger {
   info(message: string, data?: Record<string, unknown>): void
@@ -38,7 +39,8 @@ export interface RunScope {
 
 /** Builds what the runtime needs to start one attempt of one step (stack, projections, volumes). */
 export interface StepLauncher {
-  prepare(scope: RunScope, step: StepModel, attempt: number): Promise<StepLaunch>
+  /** `values`: the run's params, ancestors' outputs and an instance's item or matrix, rendered into the step first. */
+  prepare(scope: RunScope, step: StepModel, attempt: number, values?: StepValues): Promise<StepLaunch>
   /** Problems that keep a workflow from running (e.g. a stack that does not resolve); empty when fine. */
   check(workflow: WorkflowResource, workspace: string | null): Promise<string[]>
 }

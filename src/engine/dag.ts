@@ -39,9 +39,14 @@ export function isTerminalStepState(state: StepState): boolean {
 
 /**
  * Evaluates the run. `states` maps a step name to the state of its latest attempt;
- * a step without an entry counts as pending.
+ * a step without an entry counts as pending. `conditionSkipped` names the steps a false
+ * `when` skipped: those, and the steps skipped only because of them, do not fail the run.
  */
-export function evaluateDag(steps: readonly DagStep[], states: ReadonlyMap<string, StepState>): DagEvaluation {
+export function evaluateDag(
+  steps: readonly DagStep[],
+  states: ReadonlyMap<string, StepState>,
+  conditionSkipped: ReadonlySet<string> = NONE,
+): DagEvaluation {
   const known = new Set(steps.map((s) => s.name))
   // Working copy: skips decided here feed later steps in the same pass (transitive skipping).
   const current = new Map<string, StepState>()
@@ -82,7 +87,34 @@ export function evaluateDag(steps: readonly DagStep[], states: ReadonlyMap<strin
   }
 
   const finished = [...current.values()].every((s) => TERMINAL.has(s))
-  return { ready, skip, running, finished, outcome: finished ? outcomeOf(current.values()) : undefined }
+  if (!finished) return { ready, skip, running, finished }
+  const excused = excusedSkips(steps, current, conditionSkipped)
+  const counted = [...current].filter(([name]) => !excused.has(name)).map(([, state]) => state)
+  return { ready, skip, running, finished, outcome: outcomeOf(counted) }
+}
+
+const NONE: ReadonlySet<string> = new Set()
+
+/**
+ * The skipped steps that are no failure: those a false condition skipped, and (transitively)
+ * those skipped because a dependency was. A least fixed point from the condition skips, so a
+ * step skipped for a cycle or an unknown dependency is never excused.
+ */
+export function excusedSkips(steps: readonly DagStep[], states: ReadonlyMap<string, StepState>, conditionSkipped: ReadonlySet<string>): Set<string> {
+  const excused = new Set([...conditionSkipped].filter((name) => states.get(name) === 'skipped'))
+  if (excused.size === 0) return excused
+  let changed = true
+  while (changed) {
+    changed = false
+    for (const step of steps) {
+      if (excused.has(step.name) || states.get(step.name) !== 'skipped') continue
+      if (step.depends.some((d) => excused.has(d))) {
+        excused.add(step.name)
+        changed = true
+      }
+    }
+  }
+  return excused
 }
 
 function skipReason(step: DagStep, current: ReadonlyMap<string, StepState>, known: ReadonlySet<string>): string | undefined {
@@ -96,8 +128,9 @@ function skipReason(step: DagStep, current: ReadonlyMap<string, StepState>, know
 
 /**
  * How a finished run ends: `failed` if any step failed; otherwise `cancelled` if any step
- * was cancelled; `succeeded` when every step succeeded. Skipped steps never cause success
- * on their own: a skip without a failed or cancelled cause (e.g. a cycle) ends `failed`.
+ * was cancelled; `succeeded` when every step succeeded. The caller leaves out the skips a
+ * false condition explains (excusedSkips): those are a run going as written. Any other skip
+ * without a failed or cancelled cause (e.g. a cycle) ends `failed`.
  */
 export function outcomeOf(states: Iterable<StepState>): RunOutcome {
   let failed = false
@@ -127,13 +160,14 @@ export function startable(ready: readonly string[], runningInRun: number, parall
 /**
  * Which steps `retryRun` must run again: the failed, skipped and cancelled ones, plus
  * (transitively) anything depending on them, since their inputs change. Succeeded steps
- * that nothing re-run depends on are kept.
+ * that nothing re-run depends on are kept, and so are the skips a false condition explains
+ * (`excused`, see excusedSkips): their condition is evaluated again only when an input reruns.
  */
-export function stepsToRerun(steps: readonly DagStep[], states: ReadonlyMap<string, StepState>): Set<string> {
+export function stepsToRerun(steps: readonly DagStep[], states: ReadonlyMap<string, StepState>, excused: ReadonlySet<string> = NONE): Set<string> {
   const rerun = new Set<string>()
   for (const step of steps) {
     const s = states.get(step.name) ?? 'pending'
-    if (s !== 'succeeded') rerun.add(step.name)
+    if (s !== 'succeeded' && !excused.has(step.name)) rerun.add(step.name)
   }
   let changed = true
   while (changed) {

@@ -10,8 +10,10 @@ import type { WorkflowResource } from '../manifest/model.js'
 import type { EngineApi, NodeDetail, RunDetail, RuntimeSummary } from './api.js'
 import { isRuntimeHandle } from './attempts.js'
 import { silentLogger, type EngineContext, type EngineLogger, type StepLauncher } from './context.js'
-import { progressOf, stepsToRerun } from './dag.js'
+import { progressOf } from './dag.js'
+import { retryPlan } from './retry-plan.js'
 import { createStoreLauncher } from './launch.js'
+import { evaluateCondition, evaluateItems } from '../expr/index.js'
 import { Reconciler } from './reconciler.js'
 import { ACTIVE_RUN_STATES, isFinalRunState, latestAttempts, Scheduler } from './scheduler.js'
 import { RunEnds } from './run-ends.js'
@@ -76,7 +78,7 @@ export function createEngine(opts: EngineOptions): Engine {
   }
   const { store } = ctx
   const launcher = opts.launcher ?? createStoreLauncher({ store, dataDir: opts.dataDir })
-  const scheduler = new Scheduler(ctx, launcher, opts.maxParallelSteps ?? 32)
+  const scheduler = new Scheduler(ctx, launcher, opts.maxParallelSteps ?? 32, { condition: evaluateCondition, items: evaluateItems })
   let reconciler: Reconciler
   const timer = new ScheduleTimer(ctx, {
     createRun: (resource, input) => reconciler.createRun(resource, input),
@@ -125,10 +127,10 @@ export function createEngine(opts: EngineOptions): Engine {
       }
     },
 
-    async resourceApplied(resource, outcome) {
+    async resourceApplied(resource, outcome, params) {
       let started: RunRecord | undefined
       await reconciler.enqueue(resource.id, async () => {
-        started = await reconciler.reconcile(resource, outcome)
+        started = await reconciler.reconcile(resource, outcome, params)
       })
       return started
     },
@@ -137,10 +139,10 @@ export function createEngine(opts: EngineOptions): Engine {
       await reconciler.enqueue(resource.id, () => reconciler.deleted(resource))
     },
 
-    async runNow(resource, by) {
+    async runNow(resource, by, params) {
       requireWorkflow(resource)
       ctx.logger.info('run requested', { resourceId: resource.id, by })
-      return reconciler.createRun(resource, { trigger: 'manual' })
+      return reconciler.createRun(resource, { trigger: 'manual', params })
     },
 
     async stopRuns(resource, by, runId) {
@@ -204,15 +206,11 @@ export function createEngine(opts: EngineOptions): Engine {
       }
       const revision = await store.getRevision(resource.id, run.revision)
       const workflow = (revision?.manifest ?? resource.manifest) as WorkflowResource
-      const latest = latestAttempts(await store.listStepRuns(run.id))
-      const states = new Map([...latest].map(([name, a]) => [name, a.state]))
-      const rerun = stepsToRerun(workflow.workflow.dag, states)
-      if (rerun.size === 0) throw new CtlError('E_CONFLICT', `run ${run.id} succeeded completely: nothing to retry`)
-      const keep = new Map<string, string>()
-      // A step this run had itself kept points past it, to the run that really ran it.
-      for (const step of workflow.workflow.dag) if (!rerun.has(step.name)) keep.set(step.name, latest.get(step.name)?.keptFrom ?? run.id)
+      const plan = retryPlan(workflow.workflow.dag, latestAttempts(await store.listStepRuns(run.id)), run.id)
+      if (plan.rerun.size === 0) throw new CtlError('E_CONFLICT', `run ${run.id} succeeded completely: nothing to retry`)
       ctx.logger.info('retry requested', { runId: run.id, by })
-      return reconciler.createRun(resource, { trigger: 'retry', retryOf: run.id, revision: run.revision }, keep)
+      // The same params as the run it retries (already resolved against the same revision).
+      return reconciler.createRun(resource, { trigger: 'retry', retryOf: run.id, revision: run.revision, params: run.params }, plan)
     },
 
     async runtimeSummary(resource): Promise<RuntimeSummary> {
@@ -253,7 +251,9 @@ export function createEngine(opts: EngineOptions): Engine {
       if (!run) return undefined
       const steps = await store.listStepRuns(runId)
       const latest = latestAttempts(steps)
-      const detail: RunDetail = { run, steps, progress: progressOf([...latest.values()].map((a) => a.state), latest.size) }
+      // Progress counts the workflow's steps: a fanned-out step once (its row carries its instances' state).
+      const own = [...latest.values()].filter((a) => a.parent === undefined)
+      const detail: RunDetail = { run, steps, progress: progressOf(own.map((a) => a.state), own.length) }
       const peek = ctx.runtime.peek?.bind(ctx.runtime)
       if (!peek) return detail
       // A failing peek only loses the live column; the stored run is the answer.

@@ -7,6 +7,7 @@ import { join } from 'node:path'
 import { CtlError } from '../errors.js'
 import type { ComputeResource, ComputeSpec, SecretKind, SecretRef, SecretResource, StackResource, StepModel, VolumeResource, WorkflowResource } from '../manifest/model.js'
 import { dockerConfigSecretValues } from '../manifest/pull-secret.js'
+import { secretParamValues } from '../manifest/params.js'
 import type { ResourceKey, Store } from '../store/types.js'
 import type { StepLaunch, VolumeClaimSpec } from '../runtime/types.js'
 import { StackRegistry } from '../stack/registry.js'
@@ -20,6 +21,7 @@ import { openSecretValues, type SecretBox } from '../secrets/crypto.js'
 import { redactionForms, type RunRedactions } from '../secrets/redact.js'
 import { secretKeyOf } from '../secrets/use.js'
 import { checkUse } from '../access/use.js'
+import { renderStepValues } from '../stack/values.js'
 
 /**
  * Reads `type: secret` / `instance-secret` resources from the store and decrypts their values
@@ -145,8 +147,11 @@ export function createStoreLauncher(opts: StoreLauncherOptions): StepLauncher {
       return problems
     },
 
-    async prepare(scope: RunScope, step, attempt): Promise<StepLaunch> {
+    async prepare(scope: RunScope, step, attempt, values): Promise<StepLaunch> {
       const { run, resource, workflow } = scope
+      // `{{.params.X}}`, `{{.steps.S.outputs.K}}`, `{{.item}}`…: rendered before anything reads the step.
+      // A reference to a value that is not there fails the attempt, naming the reference.
+      if (values) step = renderStepValues(step, values)
       const workspace = resource.workspace ?? 'public'
       const { stacks, computes } = await readCatalog(false)
       const stack = stacks.resolve(step.spec.stack)
@@ -204,6 +209,8 @@ export function createStoreLauncher(opts: StoreLauncherOptions): StepLauncher {
         ...projection.projectedValues,
         ...Object.values(secretData),
         ...Object.values(pullSecrets).flatMap(dockerConfigSecretValues),
+        // Params declared `secret: true`: whatever the step prints of them, like a projected secret.
+        ...secretParamValues(workflow.workflow.params, run.params ?? {}),
       ])
       if (redact.length > 0) opts.redactions?.add(run.id, redact)
       return {

@@ -2,8 +2,11 @@
 // workflows into runs: unscheduled → a run now (on create or change), scheduled
 // → a stored schedule (never a run at apply). Deleting kills and unschedules.
 
-import type { ResourceRecord, RunRecord, RunTrigger } from '../store/types.js'
+import type { ResourceRecord, RunRecord, RunTrigger, StepRunPatch, StepRunRecord } from '../store/types.js'
+import type { KeptRow, RetryPlan } from './retry-plan.js'
 import type { WorkflowResource } from '../manifest/model.js'
+import { resolveParams } from '../manifest/params.js'
+import { CtlError } from '../errors.js'
 import { validateSchedule } from './cron.js'
 import type { EngineContext, StepLauncher } from './context.js'
 import { ACTIVE_RUN_STATES, type Scheduler } from './scheduler.js'
@@ -16,6 +19,8 @@ export interface RunRequest {
   retryOf?: string
   /** Defaults to the resource's current revision. */
   revision?: number
+  /** Params as given (resolved here against the revision's declarations); absent: the defaults. */
+  params?: Record<string, unknown>
 }
 
 export class Reconciler {
@@ -46,8 +51,8 @@ export class Reconciler {
     return next
   }
 
-  /** Resolves with the run this reconcile started, if it started one. */
-  async reconcile(resource: ResourceRecord, outcome: 'created' | 'updated' | 'unchanged'): Promise<RunRecord | undefined> {
+  /** Resolves with the run this reconcile started, if it started one; `params` go to that run. */
+  async reconcile(resource: ResourceRecord, outcome: 'created' | 'updated' | 'unchanged', params?: Record<string, unknown>): Promise<RunRecord | undefined> {
     const { store } = this.ctx
     // Unchanged and already settled: nothing to do (re-apply is idempotent).
     if (outcome === 'unchanged' && resource.status !== 'creating') return
@@ -81,7 +86,14 @@ export class Reconciler {
     const alreadyRan = last !== undefined && last.revision === resource.revision && last.trigger === 'apply'
     let started: RunRecord | undefined
     if (!alreadyRan && (outcome !== 'unchanged' || resource.status === 'creating')) {
-      started = await this.createRun(resource, { trigger: 'apply' })
+      try {
+        started = await this.createRun(resource, { trigger: 'apply', params })
+      } catch (err) {
+        // A required param without a default, and none given: the workflow is applied and waits for
+        // `runtime run --param` (the apply answer says so); given params were checked before storing.
+        if (!(err instanceof CtlError && err.code === 'E_PARAMS')) throw err
+        this.ctx.logger.info('apply started no run', { resourceId: resource.id, reason: err.message })
+      }
     }
     await store.setResourceStatus(resource.id, 'active')
     return started
@@ -97,7 +109,7 @@ export class Reconciler {
   }
 
   /** Creates a run with attempt 1 of every step pending, and hands it to the scheduler. */
-  async createRun(resource: ResourceRecord, request: RunRequest, keep?: ReadonlyMap<string, string>): Promise<RunRecord> {
+  async createRun(resource: ResourceRecord, request: RunRequest, keep?: Pick<RetryPlan, 'keep' | 'partial'>): Promise<RunRecord> {
     const { store } = this.ctx
     const revision = request.revision ?? resource.revision
     const rev = revision === resource.revision ? resource : await store.getRevision(resource.id, revision)
@@ -106,27 +118,48 @@ export class Reconciler {
       resourceId: resource.id,
       revision,
       trigger: request.trigger,
+      params: resolveParams(workflow.workflow.params, request.params ?? {}),
       scheduledAt: request.scheduledAt,
       lateBySeconds: request.lateBySeconds,
       retryOf: request.retryOf,
       steps: workflow.workflow.dag.map((s) => s.name),
     })
-    // retryRun: steps that succeeded in the earlier run are carried over, not run again;
-    // keptFrom names the run that ran them, whose log lines the new run shows for them.
-    if (keep) {
-      const now = this.ctx.now().toISOString()
-      for (const s of steps) {
-        const from = keep.get(s.step)
-        if (from === undefined) continue
-        await store.updateStepRun(
-          s.id,
-          { state: 'succeeded', exitCode: 0, reason: 'Reused', message: `kept from ${from}`, keptFrom: from, startedAt: now, finishedAt: now },
-          ['pending'],
-        )
-      }
-    }
+    if (keep) await this.carryOver(run.id, steps, keep)
     this.scheduler.add(run.id)
     this.ctx.logger.info('run created', { runId: run.id, resourceId: resource.id, trigger: request.trigger })
     return run
+  }
+
+  /**
+   * retryRun: steps (and instances) that succeeded in the earlier run are carried over, not run again, and so
+   * are condition skips nothing rerun feeds; keptFrom names the run that ran them, whose log lines the new
+   * run shows for them. Their outputs come along, for the steps that do run again.
+   */
+  private async carryOver(runId: string, steps: readonly StepRunRecord[], plan: Pick<RetryPlan, 'keep' | 'partial'>): Promise<void> {
+    const { store } = this.ctx
+    const now = this.ctx.now().toISOString()
+    const carry = (id: string, { from, row }: KeptRow) => {
+      const patch: StepRunPatch =
+        row.state === 'skipped'
+          ? { state: 'skipped', reason: row.reason, message: row.message, keptFrom: from, finishedAt: now }
+          : { state: 'succeeded', exitCode: 0, reason: 'Reused', message: `kept from ${from}`, keptFrom: from, startedAt: now, finishedAt: now, outputs: row.outputs }
+      return store.updateStepRun(id, patch, ['pending'])
+    }
+    const instances = async (parent: string, kept: readonly KeptRow[]) => {
+      const made = await store.createStepInstances(runId, parent, kept.flatMap((k) => (k.row.instance ? [{ step: k.row.step, values: k.row.instance }] : [])))
+      for (const m of made) {
+        const k = kept.find((x) => x.row.step === m.step)
+        if (k) await carry(m.id, k)
+      }
+    }
+    for (const s of steps) {
+      const k = plan.keep.get(s.step)
+      if (k) {
+        await carry(s.id, k)
+        if (k.instances.length > 0) await instances(s.step, k.instances)
+      }
+      const partial = plan.partial.get(s.step)
+      if (partial) await instances(s.step, partial)
+    }
   }
 }

@@ -14,6 +14,10 @@ import { evaluateDag, startable } from './dag.js'
 import { nextAttemptAt } from './retry.js'
 import { AttemptRunner, isRuntimeHandle } from './attempts.js'
 import type { EngineContext, RunScope, StepLauncher } from './context.js'
+import { openStep, settleFanouts } from './fanout-apply.js'
+import {
+  ancestorsCache, CONDITION_SKIP_REASON, dueAttempts, isFanned, launchValues, runVars, stepIndex, viewOf, type Evaluators,
+} from './fanout-run.js'
 
 /** Safety net only: everything that matters wakes the loop directly. */
 const POLL_MS = 2000
@@ -55,10 +59,14 @@ export class Scheduler {
   private backoffAt: number | undefined
   private pollTimer: NodeJS.Timeout | undefined
 
+  /** Per run: the plain steps whose condition held (evaluated once, not on every pass while they wait for a slot). */
+  private readonly passed = new Map<string, Set<string>>()
+
   constructor(
     private readonly ctx: EngineContext,
     launcher: StepLauncher,
     private readonly maxParallelSteps: number,
+    private readonly evaluators: Evaluators,
   ) {
     this.runner = new AttemptRunner(ctx, launcher, (runId, step, outcome) => this.attemptEnded(runId, step, outcome))
   }
@@ -70,6 +78,8 @@ export class Scheduler {
     const { store } = this.ctx
     for (const stepRun of await store.listActiveStepRuns()) {
       const run = await store.getRun(stepRun.runId)
+      // A fanned step's own row is `running` while its instances run: there is no process to follow.
+      if (run && stepRun.parent === undefined && (await this.isFannedRow(run, stepRun.step))) continue
       if (run && isFinalRunState(run.state)) {
         // The run was stopped while nobody followed this attempt: stop it now.
         if (isRuntimeHandle(stepRun.runtimeHandle)) await this.ctx.runtime.kill(stepRun.runtimeHandle).catch(() => {})
@@ -134,6 +144,8 @@ export class Scheduler {
     const quiet =
       outcome === 'succeeded' &&
       dag !== undefined &&
+      // An instance's end may end its step or free a slot of the step's parallelism.
+      dag.some((s) => s.name === step) &&
       !this.starved.has(runId) &&
       this.runner.inFlightOf(runId) > 0 &&
       dag.every((s) => !s.depends.includes(step) || s.depends.some((d) => d !== step && this.runner.inFlight(runId, d)))
@@ -195,8 +207,13 @@ export class Scheduler {
     this.forget(runId)
     this.ctx.runEnds.ended(runId)
     await this.runner.killRun(runId, reason)
-    for (const a of latestAttempts(await store.listStepRuns(runId)).values()) {
-      if (a.state === 'pending') {
+    const all = await store.listStepRuns(runId)
+    const fanned = new Set(all.flatMap((a) => (a.parent !== undefined ? [a.parent] : [])))
+    for (const a of latestAttempts(all).values()) {
+      if (a.state === 'running' && fanned.has(a.step) && a.parent === undefined) {
+        // A fanned step's own row: its instances are killed above; it ends with them.
+        await store.updateStepRun(a.id, { state: 'cancelled', reason: 'Killed', message: reason, finishedAt: now }, ['running'])
+      } else if (a.state === 'pending') {
         await store.updateStepRun(a.id, { state: 'cancelled', reason: 'Killed', message: reason, finishedAt: now }, ['pending'])
       } else if (a.state === 'running' && !this.runner.has(a.id)) {
         // Nobody here follows it (engine not started): kill it and close it ourselves.
@@ -285,14 +302,18 @@ export class Scheduler {
       return undefined
     }
     const steps = scope.workflow.workflow.dag
+    const byName = stepIndex(scope.workflow)
     const now = this.ctx.now()
-    const latest = latestAttempts(await store.listStepRuns(runId))
+    const attempts = await store.listStepRuns(runId)
+    const latest = latestAttempts(attempts)
 
-    // Retries first, so a failed attempt with a retry left never skips its dependents.
-    for (const step of steps) {
-      const a = latest.get(step.name)
-      if (!a || a.state !== 'failed') continue
-      const first = a.attempt === 1 ? a : (await store.listStepRuns(runId)).find((x) => x.step === step.name && x.attempt === 1)
+    // Retries first, so a failed attempt with a retry left never skips its dependents. An
+    // instance retries by its step's `retry`; a fanned step's own row never does (its instances do).
+    for (const a of [...latest.values()]) {
+      if (a.state !== 'failed') continue
+      const step = byName.get(a.parent ?? a.step)
+      if (!step || (a.parent === undefined && isFanned(step))) continue
+      const first = a.attempt === 1 ? a : attempts.find((x) => x.step === a.step && x.attempt === 1)
       const at = nextAttemptAt({
         retry: step.retry,
         attempt: a.attempt,
@@ -304,20 +325,26 @@ export class Scheduler {
       })
       if (at === undefined) continue
       try {
-        latest.set(step.name, await store.createStepAttempt(runId, step.name, a.attempt + 1, at.toISOString()))
+        latest.set(a.step, await store.createStepAttempt(runId, a.step, a.attempt + 1, at.toISOString()))
       } catch (err) {
         if (!(err instanceof CtlError && err.code === 'E_CONFLICT')) throw err
       }
     }
 
-    const states = new Map([...latest].map(([name, a]) => [name, this.runner.has(a.id) ? 'running' as const : a.state]))
+    const view = viewOf(latest)
+    const inFlight = (a: StepRunRecord) => this.runner.has(a.id)
+    await settleFanouts(this.ctx, steps, view, inFlight)
+
+    const states = new Map([...view.steps].map(([name, a]) => [name, inFlight(a) ? 'running' as const : a.state]))
+    const conditionSkipped = new Set([...view.steps.values()].filter((a) => a.state === 'skipped' && a.reason === CONDITION_SKIP_REASON).map((a) => a.step))
     const ev = evaluateDag(
       steps.map((s) => ({ name: s.name, depends: s.depends })),
       states,
+      conditionSkipped,
     )
     const nowIso = now.toISOString()
     for (const skip of ev.skip) {
-      const a = latest.get(skip.step)
+      const a = view.steps.get(skip.step)
       if (a) await store.updateStepRun(a.id, { state: 'skipped', message: skip.reason, finishedAt: nowIso }, ['pending'])
     }
     if (ev.finished) {
@@ -330,32 +357,50 @@ export class Scheduler {
       return undefined
     }
 
-    let wait: number | undefined
-    const due = ev.ready.filter((name) => {
-      const notBefore = latest.get(name)?.notBefore
-      if (notBefore === undefined || Date.parse(notBefore) <= now.getTime()) return true
-      const t = Date.parse(notBefore)
-      if (wait === undefined || t < wait) wait = t
-      return false
-    })
+    // A ready step's condition decides first; a fanned step then expands. Either changes the
+    // run (a skip to spread, instances to start): another pass follows this one.
+    const passed = this.passed.get(runId) ?? new Set<string>()
+    this.passed.set(runId, passed)
+    const readyPlain = new Set<string>()
+    for (const name of ev.ready) {
+      const step = byName.get(name)
+      const row = view.steps.get(name)
+      if (!step || !row) continue
+      if ((step.when === undefined && !isFanned(step)) || passed.has(row.id)) {
+        readyPlain.add(name)
+        continue
+      }
+      if ((await openStep(this.ctx, this.evaluators, scope, view, step, row)) === 'start') {
+        passed.add(row.id)
+        readyPlain.add(name)
+      } else this.dirty.add(runId)
+    }
+
+    const { due, running, wait } = dueAttempts(steps, view, readyPlain, (a) => inFlight(a) || a.state === 'running', now.getTime())
     // First come, first served: while runs wait for a slot, a run that is not among them queues behind them
     // rather than taking the slot an attempt's end freed for the run that waited longest.
     const free = this.starved.size > 0 && !this.starved.has(runId) ? 0 : this.maxParallelSteps - this.runner.active
     const parallelism = scope.workflow.workflow.parallelism
-    const toStart = startable(due, ev.running.length, parallelism, free)
+    const names = due.map((d) => d.row.step)
+    const toStart = startable(names, running, parallelism, free).length
     // Starved: the server's slots, not the run's own parallelism, kept a due step back. A run held back by its own
     // parallelism has steps running, whose ends wake it; it must not take a place among the runs waiting for a slot.
-    if (toStart.length < startable(due, ev.running.length, parallelism, Infinity).length) this.starved.add(runId)
+    if (toStart < startable(names, running, parallelism, Infinity).length) this.starved.add(runId)
     else this.starved.delete(runId)
-    if (toStart.length > 0 && run.state === 'pending') {
+    if (toStart > 0 && run.state === 'pending') {
       await store.updateRun(runId, { state: 'running', startedAt: nowIso }, ['pending'])
     }
-    for (const name of toStart) {
-      const step = steps.find((s) => s.name === name)
-      const a = latest.get(name)
-      if (step && a) this.runner.start(scope, step, a)
+    for (const { step, row } of due.slice(0, toStart)) {
+      const values = launchValues(runVars(run, scope.workflow, view, row.parent ?? step.name, ancestorsCache(scope.workflow)), row.instance)
+      this.runner.start(scope, step, row, values)
     }
     return wait
+  }
+
+  /** Whether a stored step row is a fanned step's own (which has no process). */
+  private async isFannedRow(run: RunRecord, step: string): Promise<boolean> {
+    const s = await this.scope(run).then((scope) => stepIndex(scope.workflow).get(step), () => undefined)
+    return s !== undefined && isFanned(s)
   }
 
   private async finish(run: RunRecord, state: 'succeeded' | 'failed' | 'cancelled', reason?: string): Promise<void> {
@@ -375,5 +420,6 @@ export class Scheduler {
     this.scopes.delete(runId)
     this.starved.delete(runId)
     this.held.delete(runId)
+    this.passed.delete(runId)
   }
 }

@@ -3,7 +3,7 @@
 // the server (built-in plus applied stacks) run exactly the same checks.
 
 import type { ManifestLimitSettings } from './limits.js'
-import type { JsonPath, ResourceMeta, StackDefinition, StackRef } from './model.js'
+import type { JsonPath, ParamSpec, ResourceMeta, StackDefinition, StackRef } from './model.js'
 
 export interface ManifestContext {
   /** From src/stack: resolves `name[:version]` among built-in and applied stacks. */
@@ -13,12 +13,37 @@ export interface ManifestContext {
   stackNames?(): string[]
   /** Validates a stackSpec; paths are relative to stackSpec. */
   validateStackSpec(stack: StackDefinition, stackSpec: unknown): { path: JsonPath; message: string }[]
-  /** From src/projection: messages for one template ('unknown secret alias "db"; declared: app'), [] when fine. */
-  checkTemplate(template: string, declaredAliases: ReadonlySet<string>): string[]
+  /**
+   * From src/projection: messages for one template ('unknown secret alias "db"; declared: app'), [] when fine.
+   * With a scope it also checks the run's values (params, outputs, item, index, matrix) of one step.
+   */
+  checkTemplate(template: string, declaredAliases: ReadonlySet<string>, scope?: TemplateScope): string[]
   /** From src/stack: builds a StackDefinition from a `type: stack` body (already schema-valid). */
   stackDefinitionFromBody(meta: ResourceMeta, body: Record<string, unknown>): StackDefinition
   /** Computes that exist (besides `runnable-default`); absent: unknown offline, so computes are not checked. */
   knownComputes?: ReadonlySet<string>
   /** Bounds a server sets (steps per workflow); absent: MANIFEST_LIMITS' defaults. */
   limits?: ManifestLimitSettings
+}
+
+/**
+ * The run's values a template may read besides projections' own (issue 11): `.params.NAME`,
+ * `.steps.STEP.outputs.KEY`, `.item`, `.index`, `.matrix.AXIS`. Built by lint for each step.
+ */
+export interface TemplateScope {
+  params: readonly ParamSpec[]
+  /** Steps the template may name: the step's ancestors through depends. */
+  steps: readonly string[]
+  /** Every step of the workflow, to tell "not an ancestor" from a typo. */
+  allSteps?: readonly string[]
+  fanout?: 'forEach' | 'matrix'
+  /** Keys of the matrix (axes, then include's extra keys). */
+  matrixAxes?: readonly string[]
+  /** Ancestors that fan out: their `outputs` is the list of their instances' output maps. */
+  fannedOut?: readonly string[]
+  /**
+   * False for stackSpec and envs values: `.secrets` and `.defaultProjections` belong to projections (a secret
+   * in stackSpec or envs would be written into the Pod spec in clear).
+   */
+  projection: boolean
 }

@@ -4,7 +4,7 @@
 // loop over millions of entries. The JSON Schemas carry the same numbers as `maximum` / `maxItems` (a test
 // keeps them equal); steps per workflow is the one bound a server can change (`--max-steps-per-workflow`).
 import { MS, readDuration, type DurationOptions } from '../duration.js'
-import type { ManifestIssue } from '../errors.js'
+import { CtlError, type ManifestIssue } from '../errors.js'
 import { issueAt } from './issues.js'
 import type { JsonPath, LoadedDocument } from './model.js'
 
@@ -31,7 +31,48 @@ export const MANIFEST_LIMITS = {
   stringLength: 1024 * 1024,
   /** An environment variable name. */
   envNameLength: 256,
+  /** Declared run parameters of one workflow (`params`). */
+  params: 100,
+  /** Items of one `forEach` (literal or evaluated at run time). */
+  forEachItems: 1000,
+  /** Combinations of one `matrix`, after exclude and include. */
+  matrixCombinations: 256,
+  /** Axes of one `matrix`, values of one axis, and entries of `include` / `exclude`. */
+  matrixAxes: 16,
+  matrixAxisValues: 256,
+  matrixEntries: 256,
 } as const
+
+/** Items of one `forEach` at most (the engine may be configured lower or higher; lint uses this). */
+export const MAX_FOREACH_ITEMS = MANIFEST_LIMITS.forEachItems
+/** Combinations of one `matrix` at most. */
+export const MAX_MATRIX_COMBINATIONS = MANIFEST_LIMITS.matrixCombinations
+/** Declared params of one workflow at most. */
+export const MAX_PARAMS = MANIFEST_LIMITS.params
+
+export type FanoutKind = 'forEach' | 'matrix'
+
+/** Why a fan-out of `n` instances is refused, or undefined when it is allowed. Lint and engine share it. */
+export function fanoutSizeProblem(n: number, kind: FanoutKind, max?: number): string | undefined {
+  const bound = max ?? (kind === 'forEach' ? MAX_FOREACH_ITEMS : MAX_MATRIX_COMBINATIONS)
+  if (n <= bound) return undefined
+  return kind === 'forEach'
+    ? `forEach yields ${n} items; at most ${bound} are allowed`
+    : `matrix yields ${n} combinations; at most ${bound} are allowed`
+}
+
+/** Throws CtlError E_LIMIT when a fan-out of `n` instances is over its bound (the engine's form of the check). */
+export function checkFanoutSize(n: number, kind: FanoutKind, max?: number): void {
+  const problem = fanoutSizeProblem(n, kind, max)
+  if (problem !== undefined) throw new CtlError('E_LIMIT', problem, { kind, count: n, max: max ?? (kind === 'forEach' ? MAX_FOREACH_ITEMS : MAX_MATRIX_COMBINATIONS) })
+}
+
+/**
+ * Step outputs ($CTL_OUTPUTS, read by src/runtime/local/outputs.mjs): the bytes of one attempt's file, its keys
+ * and the length of a key. On Kubernetes the kubelet keeps at most 4 KiB of it (the termination message).
+ */
+export const OUTPUT_LIMITS = { maxBytes: 1024 * 1024, maxKeys: 1000, maxKeyLength: 128 } as const
+export const MAX_OUTPUT_BYTES = OUTPUT_LIMITS.maxBytes
 
 /** Bounds a server may change; lint offline uses the defaults. */
 export interface ManifestLimitSettings {
@@ -110,4 +151,15 @@ export function rawValueIssues(doc: LoadedDocument): ManifestIssue[] {
     }
   }
   return issues
+}
+
+/** The params given to one run (a POST runs body, an apply's `params`, `--param` / `--params-file`), as JSON: 64 KiB. */
+export const MAX_RUN_PARAMS_BYTES = 64 * 1024
+
+/** Throws CtlError E_TOO_LARGE (413) when the given params are over MAX_RUN_PARAMS_BYTES as JSON. */
+export function checkRunParamsSize(params: Record<string, unknown>): void {
+  const bytes = Buffer.byteLength(JSON.stringify(params), 'utf8')
+  if (bytes > MAX_RUN_PARAMS_BYTES) {
+    throw new CtlError('E_TOO_LARGE', `params are ${bytes} bytes as JSON; at most ${MAX_RUN_PARAMS_BYTES} are allowed`, { bytes, max: MAX_RUN_PARAMS_BYTES })
+  }
 }

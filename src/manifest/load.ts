@@ -224,7 +224,13 @@ export function parseSource(src: SourceText, opts: ParseOptions): { documents: L
       } else at(root.range?.[0] ?? 0, [], 'E_YAML_SYNTAX', `YAML error: ${firstLine(message)}`)
       return
     }
-    documents.push({ file: src.file, index, value, locate: (path) => locateIn(doc, root, path, pos) })
+    documents.push({
+      file: src.file,
+      index,
+      value,
+      locate: (path) => locateIn(doc, root, path, pos),
+      locateText: (path) => textStart(doc, root, path, src.text, pos),
+    })
   })
   return { documents, issues }
 }
@@ -302,6 +308,32 @@ function keyString(key: unknown): string {
  * Position of the node at `path`: the key of a mapping entry, the item of a
  * sequence; for a path that does not exist, the deepest entry that does.
  */
+/**
+ * Where the text of the string scalar at `path` starts, when each character of its value sits at its own
+ * column of one line (plain, or quoted without escapes): a CEL offset then maps to a column.
+ */
+function textStart(
+  doc: Document,
+  root: YamlNode,
+  path: JsonPath,
+  text: string,
+  pos: (offset: number) => { line: number; column: number },
+): { line: number; column: number } | undefined {
+  let node: YamlNode | null = root
+  for (const part of path) {
+    if (node && isAlias(node)) node = (node.resolve(doc) as YamlNode | undefined) ?? null
+    if (typeof part === 'string' && isMap(node)) node = (node.items.find((p) => keyString(p.key) === part)?.value as YamlNode | null) ?? null
+    else if (typeof part === 'number' && isSeq(node)) node = (node.items[part] as YamlNode | undefined) ?? null
+    else return undefined
+  }
+  if (!node || !isScalar(node) || typeof node.value !== 'string' || !node.range) return undefined
+  const value = node.value
+  const quoted = node.type === 'QUOTE_SINGLE' || node.type === 'QUOTE_DOUBLE'
+  if (!quoted && node.type !== 'PLAIN') return undefined
+  const start = node.range[0] + (quoted ? 1 : 0)
+  return text.slice(start, start + value.length) === value && !value.includes('\n') ? pos(start) : undefined
+}
+
 function locateIn(
   doc: Document,
   root: YamlNode,

@@ -37,6 +37,11 @@ export interface LoadedDocument {
   value: unknown
   /** 1-based line and column of the node at `path`, or of its nearest existing ancestor. */
   locate(path: JsonPath): { line: number; column: number }
+  /**
+   * 1-based position of the first character of the string value at `path`, when every character of the value
+   * sits on one line at its own column (a plain or escape-free quoted scalar); otherwise undefined.
+   */
+  locateText?(path: JsonPath): { line: number; column: number } | undefined
 }
 
 export interface ResourceMeta {

@@ -8,7 +8,10 @@ import { durationField, MANIFEST_LIMITS } from './limits.js'
 import type {
   JsonPath,
   LoadedDocument,
+  MatrixValue,
   NetworkMode,
+  ParamSpec,
+  ParamType,
   ProjectionSpec,
   ResourceMeta,
   ResourceRequirementsSpec,
@@ -68,6 +71,7 @@ export function normalizeWorkflow(
     if (retry) model.retry = retry
     const timeout = timeoutSeconds(doc, path, step['timeout'], step['activeDeadlineSeconds'], issues)
     if (timeout !== undefined) model.timeoutSeconds = timeout
+    flowFields(step, model)
     return model
   })
   const resource: WorkflowResource = { meta, workflow: { dag } }
@@ -76,7 +80,36 @@ export function normalizeWorkflow(
   if (schedule) resource.workflow.schedule = schedule
   if (typeof body['parallelism'] === 'number') resource.workflow.parallelism = body['parallelism']
   if (Array.isArray(body['dependencies'])) resource.workflow.dependencies = strings(body['dependencies'])
+  if (Array.isArray(body['params'])) resource.workflow.params = (body['params'] as Obj[]).map(paramFrom)
   return { resource, issues }
+}
+
+// Data flow. Only what the manifest says is set: a workflow without it keeps its content hash.
+function paramFrom(raw: Obj): ParamSpec {
+  const param: ParamSpec = { name: String(raw['name']), type: raw['type'] as ParamType, required: raw['required'] === true }
+  if (Object.hasOwn(raw, 'default')) param.default = raw['default']
+  if (Array.isArray(raw['enum'])) param.enum = raw['enum']
+  if (typeof raw['description'] === 'string') param.description = raw['description']
+  if (typeof raw['secret'] === 'boolean') param.secret = raw['secret']
+  return param
+}
+
+function flowFields(step: Obj, model: StepModel): void {
+  if (typeof step['when'] === 'string') model.when = step['when']
+  if (step['forEach'] !== undefined) {
+    const f = obj(step['forEach'])
+    const items = f['items']
+    model.forEach = { items: Array.isArray(items) ? items : String(items) }
+    if (typeof f['parallelism'] === 'number') model.forEach.parallelism = f['parallelism']
+  }
+  if (step['matrix'] !== undefined) {
+    const m = obj(step['matrix'])
+    const entries = (raw: unknown): Record<string, MatrixValue>[] => (Array.isArray(raw) ? raw.map((e) => obj(e) as Record<string, MatrixValue>) : [])
+    const axes: Record<string, MatrixValue[]> = {}
+    for (const [axis, values] of Object.entries(obj(m['axes']))) axes[axis] = Array.isArray(values) ? (values as MatrixValue[]) : []
+    model.matrix = { axes, include: entries(m['include']), exclude: entries(m['exclude']), failFast: m['failFast'] === true }
+    if (typeof m['parallelism'] === 'number') model.matrix.parallelism = m['parallelism']
+  }
 }
 
 function networkOf(raw: unknown): NetworkMode | undefined {

@@ -5,8 +5,9 @@
 
 import { CronExpressionParser } from 'cron-parser'
 import type { ManifestIssue } from '../errors.js'
-import type { ManifestContext } from './context.js'
+import type { ManifestContext, TemplateScope } from './context.js'
 import { findCycles } from './cycles.js'
+import { checkFlow, flowScopes } from './flow-checks.js'
 import { issueAt } from './issues.js'
 import { envNameProblem } from './limits.js'
 import {
@@ -91,8 +92,20 @@ function checkWorkflow(wf: WorkflowResource, doc: LoadedDocument, bodyKey: strin
     issues.push(issueAt(doc, 'E_CYCLE', steps[cycle[0]!]!.path, `dependency cycle: ${names.join(' → ')}`))
   }
   if (wf.workflow.schedule) checkSchedule(wf.workflow.schedule, doc, bodyKey, v1, issues)
-  const workflowProjectionAliases = v1 ? new Set<string>() : checkProjectionBlock(doc, [bodyKey, 'use', 'projection'], new Set(), ctx, issues)
-  for (const step of steps) checkStep(step, doc, v1, workflowProjectionAliases, ctx, issues)
+  if (wf.workflow.schedule) checkScheduledParams(wf, doc, bodyKey, issues)
+  const scopes = flowScopes(wf)
+  checkFlow(wf, doc, bodyKey, ctx, scopes, issues)
+  const workflowProjectionAliases = v1 ? new Set<string>() : checkProjectionBlock(doc, [bodyKey, 'use', 'projection'], new Set(), ctx, issues, () => scopes.workflow)
+  steps.forEach((step, i) => checkStep(step, doc, v1, workflowProjectionAliases, ctx, issues, () => scopes.step(i)))
+}
+
+/** A scheduled run takes no params: each one it needs must have a default. */
+function checkScheduledParams(wf: WorkflowResource, doc: LoadedDocument, bodyKey: string, issues: ManifestIssue[]): void {
+  wf.workflow.params?.forEach((p, i) => {
+    if (!p.required || p.default !== undefined) return
+    issues.push(issueAt(doc, 'E_PARAMS', [bodyKey, 'params', i, 'required'],
+      `param "${p.name}" is required without a default, but the workflow is scheduled and scheduled runs use the defaults; give it a default`))
+  })
 }
 
 function checkSchedule(schedule: ScheduleSpec, doc: LoadedDocument, bodyKey: string, v1: boolean, issues: ManifestIssue[]): void {
@@ -165,7 +178,15 @@ function envName(doc: LoadedDocument, path: JsonPath, name: string, issues: Mani
   if (problem) issues.push(issueAt(doc, 'E_SCHEMA', path, problem))
 }
 
-function checkStep(step: StepModel, doc: LoadedDocument, v1: boolean, workflowAliases: ReadonlySet<string>, ctx: SemanticContext, issues: ManifestIssue[]): void {
+function checkStep(
+  step: StepModel,
+  doc: LoadedDocument,
+  v1: boolean,
+  workflowAliases: ReadonlySet<string>,
+  ctx: SemanticContext,
+  issues: ManifestIssue[],
+  scope: () => TemplateScope,
+): void {
   const specPath: JsonPath = [...step.path, 'spec']
   checkEnvNames(doc, [...specPath, 'envs'], issues)
   if (v1) {
@@ -219,14 +240,22 @@ function checkStep(step: StepModel, doc: LoadedDocument, v1: boolean, workflowAl
       issues.push(issueAt(doc, 'E_VOLUME', [...at, 'subPath'], `volume subPath "${sub}" must be a relative path inside the volume, without ".."`))
     }
   })
-  if (!v1) checkProjectionBlock(doc, [...specPath, 'use', 'projection'], workflowAliases, ctx, issues)
+  if (!v1) checkProjectionBlock(doc, [...specPath, 'use', 'projection'], workflowAliases, ctx, issues, scope)
 }
 
 /**
  * Checks every template of one raw projection block against the aliases it
  * may use (its own plus `inherited`); returns the aliases it declares.
  */
-function checkProjectionBlock(doc: LoadedDocument, path: JsonPath, inherited: ReadonlySet<string>, ctx: SemanticContext, issues: ManifestIssue[]): Set<string> {
+function checkProjectionBlock(
+  doc: LoadedDocument,
+  path: JsonPath,
+  inherited: ReadonlySet<string>,
+  ctx: SemanticContext,
+  issues: ManifestIssue[],
+  /** What the templates may read of the run; computed only when a template is there. */
+  scope: () => TemplateScope,
+): Set<string> {
   const block = getAt(doc.value, path)
   const aliases = new Set(inherited)
   if (!isObj(block)) return aliases
@@ -235,7 +264,7 @@ function checkProjectionBlock(doc: LoadedDocument, path: JsonPath, inherited: Re
   const projections = isObj(block['projections']) ? block['projections'] : {}
   const check = (template: unknown, at: JsonPath): void => {
     if (typeof template !== 'string') return
-    for (const message of ctx.checkTemplate(template, aliases)) issues.push(issueAt(doc, 'E_PROJECTION', at, message))
+    for (const message of ctx.checkTemplate(template, aliases, scope())) issues.push(issueAt(doc, 'E_PROJECTION', at, message))
   }
   const list = (key: string): unknown[] => (Array.isArray(projections[key]) ? (projections[key] as unknown[]) : [])
   list('envVars').forEach((e, i) => {

@@ -76,6 +76,9 @@ export interface StepExit {
   reason: ExitReason
   message?: string
   finishedAt: string
+  /** What the step wrote to $CTL_OUTPUTS, parsed and redacted by the runtime (src/runtime/outputs.ts). Absent when it
+      wrote nothing or could not have (it never started); a malformed or too big file fails the step instead. */
+  outputs?: Record<string, string>
 }
 
 export interface RuntimeInfo {

@@ -3,7 +3,8 @@
 // engine. Nothing is stored when any document has an issue.
 import { CtlError, ManifestError, type ManifestIssue } from '../errors.js'
 import { lintValue, type ManifestLimitSettings } from '../manifest/index.js'
-import { formatPath, type NormalizedDocument, type Resource } from '../manifest/model.js'
+import { formatPath, type NormalizedDocument, type Resource, type WorkflowResource } from '../manifest/model.js'
+import { resolveParams } from '../manifest/params.js'
 import type { EngineApi } from '../engine/api.js'
 import type { ResourceKey, Store } from '../store/types.js'
 import type { ApiIssue, ApplyDocument, ApplyResponse, ApplyResultItem, Principal } from '../client/types.js'
@@ -15,6 +16,9 @@ import { sealForStore } from './secrets.js'
 import { useIssues } from './use-issues.js'
 import { secretIssues } from './secret-issues.js'
 import type { SecretBox } from '../secrets/crypto.js'
+import { givenParams, maskParams } from './run-params.js'
+import { resolveDryRunWorkflow } from '../engine/dry-run.js'
+import { computesFrom, stackRegistryFrom, StoreSecretProvider } from '../engine/launch.js'
 
 export interface ApplyDeps {
   store: Store
@@ -72,6 +76,7 @@ export async function applyDocuments(
   workspace: string,
   items: unknown[],
   dryRun: boolean,
+  paramsValue?: unknown,
 ): Promise<ApplyResponse> {
   // Checked before linting, so a typo in -w says so instead of listing manifest issues first.
   if (!(await deps.store.getWorkspace(workspace))) {
@@ -134,6 +139,8 @@ export async function applyDocuments(
   const unresolved = await secretIssues(deps.store, linted, checked)
   if (unresolved.length > 0) throw new ManifestError(unresolved)
 
+  const runParams = paramsOfRuns(linted, givenParams(paramsValue))
+
   const results: { index: number; item: ApplyResultItem }[] = []
   for (const l of linted) {
     const current = await deps.store.getResource(l.key)
@@ -152,16 +159,75 @@ export async function applyDocuments(
       name: resource.name, version: resource.version, type: resource.type, workspace: resource.workspace, outcome,
       revision: resource.revision,
     }
+    const planned = runParams.get(l)
     if (dryRun) {
       item.manifest = maskSecrets(l.key.type, l.resource)
       if (current) item.current = maskSecrets(l.key.type, current.manifest)
+      if (planned?.resolved && (outcome !== 'unchanged' || planned.given !== undefined)) item.params = planned.shown
+      if (planned?.given !== undefined) item.steps = await dryRunPods(deps.store, linted, l.resource as WorkflowResource, planned.given, workspace)
     } else {
       // Awaited so the answer names the run it started: `--wait` follows that run, it never searches for one.
-      const started = await deps.engine.resourceApplied(resource, outcome)
-      if (started) item.runId = started.id
+      const started = await deps.engine.resourceApplied(resource, outcome, planned?.given)
+      if (started) {
+        item.runId = started.id
+        if (planned?.resolved) item.params = planned.shown
+      }
     }
+    if (planned?.problem && outcome !== 'unchanged') item.note = planned.problem
     results.push({ index: l.index, item })
   }
   results.sort((a, b) => a.index - b.index)
   return { dryRun, results: results.map((r) => r.item) }
+}
+
+interface PlannedParams {
+  /** As the request gave them (the engine resolves them again, against the revision it stores). */
+  given?: Record<string, unknown>
+  resolved?: Record<string, unknown>
+  /** Resolved, secret ones masked: what the answer shows. */
+  shown?: Record<string, unknown>
+  /** Why the apply starts no run: a required param without a default was not given. */
+  problem?: string
+}
+
+/**
+ * The params of the run each unscheduled workflow of the apply would start. Given params go to one
+ * unscheduled workflow only and must resolve (422 otherwise, nothing stored). Without them a workflow
+ * whose required params have no default is applied all the same, starts no run and says why.
+ */
+function paramsOfRuns(linted: readonly Linted[], given: Record<string, unknown> | undefined): Map<Linted, PlannedParams> {
+  const workflows = linted.filter((l) => l.key.type === 'workflow')
+  const out = new Map<Linted, PlannedParams>()
+  if (given !== undefined) {
+    if (workflows.length !== 1) {
+      throw new CtlError('E_USAGE', `params go to the run of one workflow; this apply has ${workflows.length === 0 ? 'none' : `${workflows.length} (${workflows.map((w) => w.key.name).join(', ')})`}`)
+    }
+    const wf = workflows[0]!.resource as WorkflowResource
+    if (wf.workflow.schedule) {
+      throw new CtlError('E_PARAMS', `workflow "${wf.meta.name}" is scheduled: its runs use the params' defaults; start a run with params with: ctl resource runtime run -t workflow -n ${wf.meta.name} --param NAME=VALUE`, { workflow: wf.meta.name })
+    }
+  }
+  for (const l of workflows) {
+    const wf = l.resource as WorkflowResource
+    if (wf.workflow.schedule) continue
+    try {
+      const resolved = resolveParams(wf.workflow.params, given ?? {})
+      out.set(l, { given, resolved, shown: maskParams(wf.workflow.params, resolved) })
+    } catch (err) {
+      if (given !== undefined || !(err instanceof CtlError && err.code === 'E_PARAMS')) throw err
+      out.set(l, { problem: `no run started: ${err.message}; start one with: ctl resource runtime run -t workflow -n ${wf.meta.name} --param NAME=VALUE` })
+    }
+  }
+  return out
+}
+
+/** A server dry run with params: the Pods of the run, with this server's stacks and computes and those of the request. */
+async function dryRunPods(store: Store, linted: readonly Linted[], workflow: WorkflowResource, given: Record<string, unknown>, workspace: string): Promise<ApplyResultItem['steps']> {
+  const [stacks, computes] = await Promise.all([stackRegistryFrom(store), computesFrom(store)])
+  for (const { resource } of linted) {
+    if ('stack' in resource) stacks.add(resource.stack)
+    if ('compute' in resource) computes.set(resource.meta.name, resource.compute)
+  }
+  // Secret types only (a pull secret becomes imagePullSecrets): references mode reads no value.
+  return (await resolveDryRunWorkflow(workflow, given, { stacks, computes, secrets: new StoreSecretProvider(store), workspace })).steps
 }

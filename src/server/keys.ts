@@ -57,12 +57,15 @@ export function toRow(r: ResourceSummary, runtime: RuntimeSummary): ResourceRow 
 }
 
 /** Secret values never leave the server: `data` and `files` values become `***`. */
+/** What a secret value (of a secret resource, of a secret run param) reads as in an answer. */
+export const SECRET_MASK = '***'
+
 export function maskSecrets(type: string, manifest: unknown): unknown {
   if (type !== 'secret' && type !== 'instance-secret') return manifest
   if (!manifest || typeof manifest !== 'object') return manifest
   const out: Record<string, unknown> = { ...(manifest as Record<string, unknown>) }
   const mask = (v: unknown): unknown =>
-    v && typeof v === 'object' ? Object.fromEntries(Object.keys(v as object).map((k) => [k, '***'])) : v
+    v && typeof v === 'object' ? Object.fromEntries(Object.keys(v as object).map((k) => [k, SECRET_MASK])) : v
   // The model keeps both types under `secret`; the raw shape of instance-secrets uses its own key.
   for (const bodyKey of ['secret', 'instance-secret']) {
     const body = out[bodyKey]

@@ -8,7 +8,7 @@ import { StackRegistry } from '../stack/registry.js'
 import { stackDefinitionFromBody } from '../stack/definition.js'
 import { validateStackSpec } from '../stack/validate.js'
 import { BUILTIN_COMPUTES } from '../stack/pod.js'
-import { checkTemplate } from '../projection/check.js'
+import { checkTemplate, type TemplateScope } from '../projection/check.js'
 
 export interface ServerManifestContext extends ManifestContext {
   knownComputes: ReadonlySet<string>
@@ -41,7 +41,7 @@ export async function buildManifestContext(store: Store, limits?: ManifestLimitS
     stackVersions: (name: string) => registry.versions(name),
     stackNames: () => [...new Set(registry.list().map((s) => s.name))],
     validateStackSpec: (stack: StackDefinition, stackSpec: unknown) => validateStackSpec(stack, stackSpec),
-    checkTemplate: (template: string, aliases: ReadonlySet<string>) => checkTemplate(template, aliases),
+    checkTemplate: (template: string, aliases: ReadonlySet<string>, scope?: TemplateScope) => checkTemplate(template, aliases, scope),
     stackDefinitionFromBody: (meta: ResourceMeta, body: Record<string, unknown>) => stackDefinitionFromBody(meta, body),
     knownComputes: computes,
     ...(limits ? { limits } : {}),

@@ -47,6 +47,7 @@ const runRecord = {
     id: { type: 'string' }, resourceId: { type: 'string' }, workspace: { type: ['string', 'null'] },
     resourceName: { type: 'string' }, revision: { type: 'integer' }, trigger: { type: 'string' }, state: { type: 'string' },
     reason: { type: 'string' }, scheduledAt: { type: 'string' }, lateBySeconds: { type: 'number' }, retryOf: { type: 'string' },
+    params: { type: 'object', additionalProperties: true, description: 'The params the run was started with (defaults filled in); secret ones read ***' },
     createdAt: { type: 'string' }, startedAt: { type: 'string' }, finishedAt: { type: 'string' },
   },
 } as const
@@ -71,6 +72,10 @@ export const applyBody = {
       description: 'Manifests (already interpolated), each either bare or wrapped as {source: {file, index}, manifest}',
       items: {},
     },
+    params: {
+      type: 'object',
+      description: 'Params of the run the apply starts: one unscheduled workflow only; checked against its declarations (422), at most 64 KiB as JSON',
+    },
   },
   required: ['documents'],
 } as const
@@ -86,6 +91,16 @@ export const applyResponse = {
           name: { type: 'string' }, version: { type: 'string' }, type: { type: 'string' }, workspace: { type: ['string', 'null'] },
           outcome: { type: 'string', enum: ['created', 'updated', 'unchanged'] }, revision: { type: 'integer' },
           runId: { type: 'string', description: 'The run this apply started (an unscheduled workflow created or changed)' },
+          params: { type: 'object', additionalProperties: true, description: 'Params of that run (or the one a dry run would start); secret ones read ***' },
+          note: { type: 'string', description: 'Why a changed unscheduled workflow started no run (a required param not given)' },
+          steps: {
+            type: 'array',
+            description: 'Dry run with params: per step (a fanned-out one as one example instance) the Pod, ConfigMap and Secret (references only) of the run',
+            items: {
+              type: 'object',
+              properties: { step: { type: 'string' }, instance: { type: 'string' }, note: { type: 'string' }, pod: {}, configMap: {}, secret: {} },
+            },
+          },
           manifest: {}, current: {},
         },
       },
@@ -148,6 +163,13 @@ export const runActionBody = {
   type: ['object', 'null'],
   properties: { runId: { type: 'string', maxLength: 128 } },
   additionalProperties: false,
+} as const
+export const runNowBody = {
+  type: ['object', 'null'],
+  // Unknown fields are refused by the handler (400 naming them): here they would be dropped silently.
+  properties: {
+    params: { type: 'object', description: 'Run params by name, checked against the workflow\'s declared params (422 naming a missing, unknown or mistyped one); at most 64 KiB as JSON' },
+  },
 } as const
 export const runResponse = { type: 'object', properties: { run: runRecord } } as const
 export const runsResponse = { type: 'object', properties: { runs: { type: 'array', items: runRecord } } } as const

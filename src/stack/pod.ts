@@ -21,6 +21,12 @@ export type { RunContext } from './run-context.js'
 export const CONFIG_DIR = '/etc/ctl/config'
 export const TEMP_DIR = '/tmp'
 export const SECRET_DIR = '/etc/ctl/secrets'
+/**
+ * Where a step writes its outputs ($CTL_OUTPUTS): the container's terminationMessagePath, so that on Kubernetes the
+ * kubelet mounts the file and hands back its content (at most 4 KiB) as the termination message, with no sidecar;
+ * the local runtime binds a per-attempt file there.
+ */
+export const OUTPUTS_FILE = '/ctl/outputs'
 /** Label and annotation of a Pod whose step has `network: none`. */
 export const NETWORK_KEY = 'ctl.dev/network'
 
@@ -108,6 +114,9 @@ export function resolvePodTemplate(input: PodTemplateInput): ResolvedStep {
   const { env: shapedEnv, volumeMounts: shapedMounts, name: _ignoredName, ...rest } = shaped
   container = deepMerge(container, rest)
   container.name = dnsLabel(step.name)
+  // Ours, whatever a stack's template says: the termination message carries the step's outputs (see OUTPUTS_FILE).
+  container.terminationMessagePath = OUTPUTS_FILE
+  container.terminationMessagePolicy = 'File'
   if (typeof container.image !== 'string' || container.image === '') {
     throw new CtlError('E_STACK_TEMPLATE', `${what('image')} renders no image`, details)
   }
@@ -127,6 +136,7 @@ export function resolvePodTemplate(input: PodTemplateInput): ResolvedStep {
   fact('CTL_CONFIG_DIR', CONFIG_DIR)
   fact('CTL_TEMP_DIR', TEMP_DIR)
   fact('CTL_SECRET_DIR', SECRET_DIR)
+  fact('CTL_OUTPUTS', OUTPUTS_FILE)
   if (step.spec.runAsUser !== undefined) fact('CTL_RUN_AS_USER', String(step.spec.runAsUser))
   fact('CTL_LOG_LEVEL', step.spec.logLevel ?? 'INFO')
   fact('CTL_DRY_RUN', run.dryRun ? 'true' : 'false')

@@ -1,6 +1,7 @@
 // Row ⇄ record mapping for the SQLite store. NULL columns become absent
 // optional fields (never `null`), so records compare and serialize cleanly.
 import type {
+  InstanceValues,
   LogStream,
   ResourceRecord,
   ResourceStatus,
@@ -159,6 +160,7 @@ export interface RunRow {
   scheduled_at: string | null
   late_by_seconds: number | null
   retry_of: string | null
+  params: string | null
   created_at: string
   started_at: string | null
   finished_at: string | null
@@ -166,7 +168,7 @@ export interface RunRow {
 
 export const RUN_SELECT = `SELECT runs.id, runs.resource_id, r.workspace, r.name AS resource_name, runs.revision,
   runs.run_trigger, runs.state, runs.reason, runs.scheduled_at, runs.late_by_seconds, runs.retry_of,
-  runs.created_at, runs.started_at, runs.finished_at
+  runs.params, runs.created_at, runs.started_at, runs.finished_at
   FROM runs JOIN resources r ON r.id = runs.resource_id`
 
 export function toRun(row: RunRow): RunRecord {
@@ -184,6 +186,7 @@ export function toRun(row: RunRow): RunRecord {
   if (row.scheduled_at !== null) run.scheduledAt = row.scheduled_at
   if (row.late_by_seconds !== null) run.lateBySeconds = row.late_by_seconds
   if (row.retry_of !== null) run.retryOf = row.retry_of
+  if (row.params !== null) run.params = JSON.parse(row.params) as Record<string, unknown>
   if (row.started_at !== null) run.startedAt = row.started_at
   if (row.finished_at !== null) run.finishedAt = row.finished_at
   return run
@@ -206,10 +209,13 @@ export interface StepRunRow {
   started_at: string | null
   finished_at: string | null
   kept_from: string | null
+  outputs: string | null
+  parent_step: string | null
+  instance: string | null
 }
 
 export const STEP_RUN_COLUMNS =
-  'id, run_id, step, attempt, state, exit_code, reason, message, runtime_handle, log_offset, log_seq, not_before, created_at, started_at, finished_at, kept_from'
+  'id, run_id, step, attempt, state, exit_code, reason, message, runtime_handle, log_offset, log_seq, not_before, created_at, started_at, finished_at, kept_from, outputs, parent_step, instance'
 
 export function toStepRun(row: StepRunRow): StepRunRecord {
   const s: StepRunRecord = {
@@ -230,6 +236,9 @@ export function toStepRun(row: StepRunRow): StepRunRecord {
   if (row.started_at !== null) s.startedAt = row.started_at
   if (row.finished_at !== null) s.finishedAt = row.finished_at
   if (row.kept_from !== null) s.keptFrom = row.kept_from
+  if (row.outputs !== null) s.outputs = JSON.parse(row.outputs) as Record<string, string>
+  if (row.parent_step !== null) s.parent = row.parent_step
+  if (row.instance !== null) s.instance = JSON.parse(row.instance) as InstanceValues
   return s
 }
 

@@ -9,6 +9,7 @@ import { mapSqliteError, type SqliteDb } from './sqlite-db.js'
 import { RUN_SELECT, STEP_RUN_COLUMNS, toRun, toStepRun, type RunRow, type StepRunRow } from './sqlite-rows.js'
 import type {
   CreateRunInput,
+  NewStepInstance,
   RunPatch,
   RunRecord,
   RunState,
@@ -19,6 +20,14 @@ import type {
 
 const INSERT_STEP = `INSERT INTO step_runs (id, run_id, step, attempt, state, not_before, created_at)
   VALUES (?, ?, ?, ?, 'pending', ?, ?)`
+
+/** A later attempt: an instance's parent and values come from its first attempt (NULL for a plain step). */
+const INSERT_ATTEMPT = `INSERT INTO step_runs (id, run_id, step, attempt, state, not_before, created_at, parent_step, instance)
+  SELECT ?, ?, ?, ?, 'pending', ?, ?, f.parent_step, f.instance
+  FROM (SELECT 1) LEFT JOIN step_runs f ON f.run_id = ? AND f.step = ? AND f.attempt = 1`
+
+const INSERT_INSTANCE = `INSERT INTO step_runs (id, run_id, step, attempt, state, created_at, parent_step, instance)
+  VALUES (?, ?, ?, 1, 'pending', ?, ?, ?)`
 
 export async function createRun(db: SqliteDb, input: CreateRunInput): Promise<{ run: RunRecord; steps: StepRunRecord[] }> {
   if (new Set(input.steps).size !== input.steps.length) {
@@ -32,8 +41,8 @@ export async function createRun(db: SqliteDb, input: CreateRunInput): Promise<{ 
     const id = newId('r')
     const now = nowIso()
     db.stmt(
-      `INSERT INTO runs (id, resource_id, revision, run_trigger, state, scheduled_at, late_by_seconds, retry_of, created_at)
-       VALUES (?, ?, ?, ?, 'pending', ?, ?, ?, ?)`,
+      `INSERT INTO runs (id, resource_id, revision, run_trigger, state, scheduled_at, late_by_seconds, retry_of, params, created_at)
+       VALUES (?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?)`,
     ).run(
       id,
       input.resourceId,
@@ -42,6 +51,7 @@ export async function createRun(db: SqliteDb, input: CreateRunInput): Promise<{ 
       input.scheduledAt ?? null,
       input.lateBySeconds ?? null,
       input.retryOf ?? null,
+      input.params && Object.keys(input.params).length > 0 ? JSON.stringify(input.params) : null,
       now,
     )
     for (const step of input.steps) db.stmt(INSERT_STEP).run(newId('s'), id, step, 1, null, now)
@@ -204,6 +214,7 @@ const STEP_COLUMNS: Record<keyof StepRunPatch, string> = {
   startedAt: 'started_at',
   finishedAt: 'finished_at',
   keptFrom: 'kept_from',
+  outputs: 'outputs',
 }
 
 export async function updateStepRun(
@@ -216,7 +227,7 @@ export async function updateStepRun(
   for (const key of Object.keys(STEP_COLUMNS) as (keyof StepRunPatch)[]) {
     const value = patch[key]
     if (value === undefined) continue
-    sets.push([STEP_COLUMNS[key], key === 'runtimeHandle' ? JSON.stringify(value) : value])
+    sets.push([STEP_COLUMNS[key], key === 'runtimeHandle' || key === 'outputs' ? JSON.stringify(value) : value])
   }
   return queueUpdate(db, () => casUpdate(db, 'step_runs', id, sets, fromStates))
 }
@@ -229,6 +240,32 @@ function listStepRunsSync(db: SqliteDb, runId: string): StepRunRecord[] {
 
 export async function listStepRuns(db: SqliteDb, runId: string): Promise<StepRunRecord[]> {
   return db.read(() => listStepRunsSync(db, runId))
+}
+
+/** The latest attempt of each step, when it succeeded. */
+function succeededSteps(rows: StepRunRecord[]): Map<string, StepRunRecord> {
+  const latest = new Map<string, StepRunRecord>()
+  for (const r of rows) latest.set(r.step, r) // ordered by step, attempt: the last one wins
+  for (const [step, r] of latest) if (r.state !== 'succeeded') latest.delete(step)
+  return latest
+}
+
+export async function stepOutputs(db: SqliteDb, runId: string): Promise<Map<string, Record<string, string>>> {
+  return db.read(() => {
+    const out = new Map<string, Record<string, string>>()
+    const origins = new Map<string, Map<string, StepRunRecord>>()
+    for (const [step, r] of succeededSteps(listStepRunsSync(db, runId))) {
+      let ran: StepRunRecord | undefined = r
+      if (r.keptFrom) {
+        // Carried over by a retry: its outputs are those of the attempt that ran it (keptFrom always names that run).
+        let steps = origins.get(r.keptFrom)
+        if (!steps) origins.set(r.keptFrom, (steps = succeededSteps(listStepRunsSync(db, r.keptFrom))))
+        ran = steps.get(step)
+      }
+      out.set(step, { ...(ran?.outputs ?? {}) })
+    }
+    return out
+  })
 }
 
 export async function getStepRun(db: SqliteDb, id: string): Promise<StepRunRecord | undefined> {
@@ -248,7 +285,7 @@ export async function createStepAttempt(
   return db.write(() => {
     const id = newId('s')
     try {
-      db.stmt(INSERT_STEP).run(id, runId, step, attempt, notBefore ?? null, nowIso())
+      db.stmt(INSERT_ATTEMPT).run(id, runId, step, attempt, notBefore ?? null, nowIso(), runId, step)
     } catch (err) {
       const code = (err as { code?: string }).code
       if (code === 'SQLITE_CONSTRAINT_UNIQUE')
@@ -258,6 +295,32 @@ export async function createStepAttempt(
     }
     const row = db.stmt(`SELECT ${STEP_RUN_COLUMNS} FROM step_runs WHERE id = ?`).get(id) as StepRunRow
     return toStepRun(row)
+  })
+}
+
+export async function createStepInstances(
+  db: SqliteDb,
+  runId: string,
+  parent: string,
+  instances: readonly NewStepInstance[],
+): Promise<StepRunRecord[]> {
+  return db.write(() => {
+    const now = nowIso()
+    const ids: string[] = []
+    for (const inst of instances) {
+      const id = newId('s')
+      try {
+        db.stmt(INSERT_INSTANCE).run(id, runId, inst.step, now, parent, JSON.stringify(inst.values))
+      } catch (err) {
+        const code = (err as { code?: string }).code
+        if (code === 'SQLITE_CONSTRAINT_UNIQUE') throw new CtlError('E_CONFLICT', `run ${runId} already has a step ${inst.step}`)
+        if (code === 'SQLITE_CONSTRAINT_FOREIGNKEY') throw new CtlError('E_NOT_FOUND', `run ${runId} not found`)
+        throw err
+      }
+      ids.push(id)
+    }
+    const byId = db.stmt(`SELECT ${STEP_RUN_COLUMNS} FROM step_runs WHERE id = ?`)
+    return ids.map((id) => toStepRun(byId.get(id) as StepRunRow))
   })
 }
 

@@ -34,6 +34,7 @@ import type {
   RunState,
   ScheduleRecord,
   StepRunPatch,
+  NewStepInstance,
   StepRunRecord,
   StepState,
   Store,
@@ -106,6 +107,12 @@ class SqliteStore implements Store {
   }
   listStepRuns(runId: string): Promise<StepRunRecord[]> {
     return runs.listStepRuns(this.db, runId)
+  }
+  stepOutputs(runId: string): Promise<Map<string, Record<string, string>>> {
+    return runs.stepOutputs(this.db, runId)
+  }
+  createStepInstances(runId: string, parent: string, instances: readonly NewStepInstance[]): Promise<StepRunRecord[]> {
+    return runs.createStepInstances(this.db, runId, parent, instances)
   }
   createStepAttempt(runId: string, step: string, attempt: number, notBefore?: string): Promise<StepRunRecord> {
     return runs.createStepAttempt(this.db, runId, step, attempt, notBefore)

@@ -95,6 +95,8 @@ export interface RunRecord {
   scheduledAt?: string
   lateBySeconds?: number
   retryOf?: string
+  /** The run's parameters, resolved against the revision's declarations (defaults filled in); secret ones included, masked by the API. */
+  params?: Record<string, unknown>
   createdAt: string
   startedAt?: string
   finishedAt?: string
@@ -107,6 +109,8 @@ export interface CreateRunInput {
   scheduledAt?: string
   lateBySeconds?: number
   retryOf?: string
+  /** Already resolved (src/manifest/params.ts); absent or empty: the run has none. */
+  params?: Record<string, unknown>
   /** Step names; each gets attempt 1 in state `pending`. */
   steps: string[]
 }
@@ -133,9 +137,25 @@ export interface StepRunRecord {
   finishedAt?: string
   /** Set on a step `runtime retry` carried over: the run whose attempts ran it (and hold its log lines). */
   keptFrom?: string
+  /** What the attempt wrote to $CTL_OUTPUTS (redacted), stored with its final state. */
+  outputs?: Record<string, string>
+  /** Set on an instance of a fanned-out step (`shard-0`): that step's name. */
+  parent?: string
+  /** The values an instance renders with (`.item`/`.index` or `.matrix`). */
+  instance?: InstanceValues
 }
 
-export type StepRunPatch = Partial<Omit<StepRunRecord, 'id' | 'runId' | 'step' | 'attempt' | 'createdAt' | 'logSeq'>>
+/** What one instance of a fanned-out step stands for: a forEach item with its index, or a matrix combination. */
+export type InstanceValues = { index: number; item: unknown } | { index: number; matrix: Record<string, string | number | boolean> }
+
+/** A new instance of a fanned-out step (`createStepInstances`). */
+export interface NewStepInstance {
+  /** The instance's name, e.g. `shard-0`. */
+  step: string
+  values: InstanceValues
+}
+
+export type StepRunPatch = Partial<Omit<StepRunRecord, 'id' | 'runId' | 'step' | 'attempt' | 'createdAt' | 'logSeq' | 'parent' | 'instance'>>
 export type RunPatch = Partial<Pick<RunRecord, 'state' | 'reason' | 'startedAt' | 'finishedAt'>>
 
 export interface LogLineInput {
@@ -226,12 +246,22 @@ export interface Store extends IdentityStore {
   getStepRun(id: string): Promise<StepRunRecord | undefined>
   /** Every attempt, ordered by step then attempt. */
   listStepRuns(runId: string): Promise<StepRunRecord[]>
-  /** A new attempt in state `pending`; E_CONFLICT if that attempt exists. */
+  /**
+   * Attempt 1 (state `pending`) of each instance of the fanned-out step `parent`, in one transaction;
+   * E_CONFLICT if one exists. Returns them in the order given.
+   */
+  createStepInstances(runId: string, parent: string, instances: readonly NewStepInstance[]): Promise<StepRunRecord[]>
+  /** A new attempt in state `pending` (an instance's keeps its parent and values); E_CONFLICT if that attempt exists. */
   createStepAttempt(runId: string, step: string, attempt: number, notBefore?: string): Promise<StepRunRecord>
   /** Compare-and-set like updateRun. Keys set to undefined are left unchanged. */
   updateStepRun(id: string, patch: StepRunPatch, fromStates?: StepState[]): Promise<boolean>
   /** State `running`, across runs (reattach after a restart). */
   listActiveStepRuns(): Promise<StepRunRecord[]>
+  /**
+   * The outputs of each step of the run whose latest attempt succeeded (a step `runtime retry` carried over: those
+   * of the run that ran it), for templates and conditions downstream. Steps without outputs map to `{}`.
+   */
+  stepOutputs(runId: string): Promise<Map<string, Record<string, string>>>
 
   // logs
   /** Lines get seq logSeq+1.. and the runtime's resume offset is set, in ONE transaction: a crash never loses or repeats a line. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { evaluateDag, outcomeOf, progressOf, startable, stepsToRerun, isTerminalStepState, type DagStep } from '../../src/engine/dag.js'
+import { evaluateDag, excusedSkips, outcomeOf, progressOf, startable, stepsToRerun, isTerminalStepState, type DagStep } from '../../src/engine/dag.js'
 import type { StepState } from '../../src/store/types.js'
 
 const s = (name: string, ...depends: string[]): DagStep => ({ name, depends })
@@ -137,6 +137,32 @@ describe('evaluateDag', () => {
   })
 })
 
+describe('condition skips', () => {
+  it('a run whose only non-successes are condition skips (and their transitive skips) succeeds', () => {
+    const e = evaluateDag(diamond, st({ a: 'succeeded', b: 'skipped', c: 'succeeded' }), new Set(['b']))
+    expect(e.skip).toEqual([{ step: 'd', reason: 'dependency "b" skipped' }])
+    expect(e).toMatchObject({ finished: true, outcome: 'succeeded' })
+  })
+  it('a failure still fails the run, whatever a condition skipped', () => {
+    const e = evaluateDag(diamond, st({ a: 'succeeded', b: 'skipped', c: 'failed' }), new Set(['b']))
+    expect(e).toMatchObject({ finished: true, outcome: 'failed' })
+  })
+  it('cycle and unknown-dependency skips still fail the run, even next to a condition skip', () => {
+    const cyc = [s('a'), s('x', 'y'), s('y', 'x')]
+    const e = evaluateDag(cyc, st({ a: 'skipped' }), new Set(['a']))
+    expect(e.skip.map((k) => k.step).sort()).toEqual(['x', 'y'])
+    expect(e).toMatchObject({ finished: true, outcome: 'failed' })
+    expect(evaluateDag([s('a'), s('b', 'ghost')], st({ a: 'skipped' }), new Set(['a']))).toMatchObject({ finished: true, outcome: 'failed' })
+  })
+  it('excuses only skips reachable from a condition skip', () => {
+    const steps = [s('a'), s('b', 'a'), s('c', 'b'), s('x', 'y'), s('y', 'x')]
+    const states = st({ a: 'skipped', b: 'skipped', c: 'skipped', x: 'skipped', y: 'skipped' })
+    expect([...excusedSkips(steps, states, new Set(['a']))].sort()).toEqual(['a', 'b', 'c'])
+    // A step named as condition-skipped but not skipped (rerun since) is not excused.
+    expect([...excusedSkips(steps, st({ a: 'succeeded' }), new Set(['a']))]).toEqual([])
+  })
+})
+
 describe('outcomeOf / progressOf / isTerminalStepState', () => {
   it('orders failed > cancelled > succeeded, a causeless skip fails', () => {
     expect(outcomeOf(['succeeded', 'succeeded'])).toBe('succeeded')
@@ -183,6 +209,13 @@ describe('stepsToRerun', () => {
   it('reruns cancelled and never-run steps, and whatever depends on them', () => {
     const r = stepsToRerun(diamond, st({ a: 'cancelled', b: 'succeeded' }))
     expect([...r].sort()).toEqual(['a', 'b', 'c', 'd'])
+  })
+  it('keeps condition skips (and what they skipped) unless an input reruns', () => {
+    const states = st({ a: 'succeeded', b: 'failed', c: 'skipped', d: 'skipped' })
+    const excused = excusedSkips(diamond, states, new Set(['c']))
+    expect([...stepsToRerun(diamond, states, excused)].sort()).toEqual(['b', 'd'])
+    const early = st({ a: 'failed', b: 'skipped', c: 'skipped', d: 'skipped' })
+    expect([...stepsToRerun(diamond, early, excusedSkips(diamond, early, new Set(['c'])))].sort()).toEqual(['a', 'b', 'c', 'd'])
   })
   it('a fully succeeded run has nothing to rerun', () => {
     expect(stepsToRerun(diamond, st({ a: 'succeeded', b: 'succeeded', c: 'succeeded', d: 'succeeded' })).size).toBe(0)

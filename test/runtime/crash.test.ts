@@ -41,6 +41,8 @@ beforeAll(() => {
   transpile('src/manifest/quantity.ts')
   transpile('src/home.ts')
   transpile('src/liveness.ts')
+  // The outputs parser's bounds (src/manifest/limits.ts) and what that module needs.
+  for (const f of ['src/runtime/outputs.ts', 'src/manifest/limits.ts', 'src/duration.ts', 'src/manifest/issues.ts', 'src/manifest/model.ts']) transpile(f)
   for (const f of fs.readdirSync(path.join(root, 'src/runtime/local'))) {
     if (f.endsWith('.ts')) transpile(`src/runtime/local/${f}`)
     if (f.endsWith('.mjs')) fs.copyFileSync(path.join(root, 'src/runtime/local', f), path.join(build, 'src/runtime/local', f))

@@ -79,13 +79,17 @@ describe('container stack', () => {
     const names = env.map((e) => e.name)
     expect(names.slice(0, 14)).toEqual([
       'CTL_RUN_ID', 'CTL_RESOURCE_ID', 'CTL_RESOURCE_TYPE', 'CTL_RESOURCE_NAME', 'CTL_WORKSPACE', 'CTL_STEP_NAME',
-      'CTL_RUN_ATTEMPT', 'CTL_TAGS', 'CTL_DESCRIPTION', 'CTL_CONFIG_DIR', 'CTL_TEMP_DIR', 'CTL_SECRET_DIR', 'CTL_RUN_AS_USER', 'CTL_LOG_LEVEL',
+      'CTL_RUN_ATTEMPT', 'CTL_TAGS', 'CTL_DESCRIPTION', 'CTL_CONFIG_DIR', 'CTL_TEMP_DIR', 'CTL_SECRET_DIR', 'CTL_OUTPUTS', 'CTL_RUN_AS_USER',
     ])
-    expect(names.slice(14)).toEqual(['CTL_DRY_RUN', 'STEP_ENV', 'FROM_STACKSPEC', 'WORKFLOW_ID', 'API_TOKEN', 'CTL_PROJECTED_ARG_1'])
+    expect(names.slice(14, 15)).toEqual(['CTL_LOG_LEVEL'])
+    expect(names.slice(15)).toEqual(['CTL_DRY_RUN', 'STEP_ENV', 'FROM_STACKSPEC', 'WORKFLOW_ID', 'API_TOKEN', 'CTL_PROJECTED_ARG_1'])
     expect(new Set(names).size).toBe(names.length)
     const byName = Object.fromEntries(env.map((e) => [e.name, e]))
     expect(byName.CTL_RESOURCE_ID!.value).toBe('workflow:v2alpha:projected-workflow:public')
     expect(byName.CTL_LOG_LEVEL!.value).toBe('DEBUG')
+    // Outputs: the file $CTL_OUTPUTS names is the termination message file (Kubernetes hands its content back).
+    expect(byName.CTL_OUTPUTS!.value).toBe('/ctl/outputs')
+    expect(r.pod.spec!.containers[0]).toMatchObject({ terminationMessagePath: '/ctl/outputs', terminationMessagePolicy: 'File' })
     expect(byName.CTL_TAGS!.value).toBe('demo,nightly')
     expect(byName.WORKFLOW_ID!.value).toBe(run.runId)
     const secretName = r!.secret!.metadata!.name!
@@ -235,7 +239,7 @@ describe('names, compute and errors', () => {
     const c = r.pod.spec!.containers[0]!
     expect(c.workingDir).toBe(evil)
     expect(c.securityContext).toBeUndefined()
-    expect(Object.keys(c).sort()).toEqual(['env', 'image', 'name', 'workingDir'])
+    expect(Object.keys(c).sort()).toEqual(['env', 'image', 'name', 'terminationMessagePath', 'terminationMessagePolicy', 'workingDir'])
   })
 })
 

@@ -104,6 +104,18 @@ describe('migration 5 (step_kept_from)', () => {
     const cols = db.raw.prepare('PRAGMA table_info(step_runs)').all() as { name: string; type: string }[]
     expect(cols.find((c) => c.name === 'kept_from')).toMatchObject({ type: 'TEXT' })
     db.close()
-    expect(versions(file).at(-1)).toEqual({ version: 5, name: 'step_kept_from' })
+    expect(versions(file)).toContainEqual({ version: 5, name: 'step_kept_from' })
+  })
+})
+
+describe('migration 6 (run_params)', () => {
+  it('adds the params column to runs; runs made before it have none', () => {
+    const file = tempDbFile()
+    new SqliteDb(file, {}, MIGRATIONS.filter((m) => m.version < 6)).close()
+    const db = new SqliteDb(file)
+    const cols = db.raw.prepare('PRAGMA table_info(runs)').all() as { name: string; type: string }[]
+    expect(cols.find((c) => c.name === 'params')).toMatchObject({ type: 'TEXT' })
+    db.close()
+    expect(versions(file)).toContainEqual({ version: 6, name: 'run_params' })
   })
 })

@@ -23,6 +23,20 @@ describe('runs and step runs', () => {
     expect(await store.getRun('r-missing')).toBeUndefined()
   })
 
+  it('keeps a run\'s params as given (typed JSON), and none when empty', async () => {
+    const { store } = freshStore()
+    const { resource, run: plain } = await seedRun(store)
+    expect(plain.params).toBeUndefined()
+    const params = { version: '1.2.3', replicas: 3, ratio: 0.5, dry: false, regions: ['eu', 'us'], cfg: { a: { b: null } }, token: 's3cr3t' }
+    const { run } = await store.createRun({ resourceId: resource.id, revision: 1, trigger: 'manual', params, steps: ['a'] })
+    expect(run.params).toEqual(params)
+    expect((await store.getRun(run.id))!.params).toEqual(params)
+    expect((await store.listRuns({ resourceId: resource.id }))[0]!.params).toEqual(params)
+    expect((await store.listLatestRuns([resource.id]))[0]!.params).toEqual(params)
+    const empty = await store.createRun({ resourceId: resource.id, revision: 1, trigger: 'manual', params: {}, steps: ['a'] })
+    expect(empty.run.params).toBeUndefined()
+  })
+
   it('refuses a run of a missing revision or with duplicate steps', async () => {
     const { store } = freshStore()
     const { resource } = await seedRun(store)

@@ -3,16 +3,17 @@
 import type { ApplyResponse, ApplyResultItem, RunRecord } from '../../client/types.js'
 import { CtlError, ManifestError, type ManifestIssue } from '../../errors.js'
 import { lintDocuments, parseSource, readSources } from '../../manifest/index.js'
-import type { LoadedDocument } from '../../manifest/model.js'
+import type { LoadedDocument, ParamSpec, WorkflowResource } from '../../manifest/model.js'
 import { formatDuration } from '../../duration.js'
 import type { Io } from '../io.js'
 import { offlineManifestContext } from '../offline.js'
 import { parseOutputFormat, toJson, toYaml, type OutputFormat } from '../output.js'
-import { runDryRun } from './dry-run.js'
+import { printDryRunWorkflow, runDryRun } from './dry-run.js'
 import { completeLintOptions, describeResource, runLint, validateLintOptions, type LintOptions } from './lint.js'
 import { locateServerIssue } from './locate.js'
 import { openSession, type Session } from './session.js'
 import { waitForRun } from './wait.js'
+import { formatParams, hasParamFlags, paramsFromFlags, validateParamFlags, type ParamFlags } from './run-params.js'
 
 export interface ApplyFlags {
   file?: string[]
@@ -25,6 +26,8 @@ export interface ApplyFlags {
   'dry-run'?: string
   wait?: boolean
   rerun?: boolean
+  param?: string[]
+  'params-file'?: string
 }
 
 export type DryRunMode = 'none' | 'client' | 'server'
@@ -39,6 +42,8 @@ export interface ApplyOptions extends LintOptions {
   context?: string
   /** `-w` as given; absent: the context's default workspace. */
   workspaceFlag?: string
+  /** `--param` / `--params-file`: the params of the run the apply starts (or the dry run shows). */
+  params: ParamFlags
 }
 
 /**
@@ -64,6 +69,7 @@ export class ApplyVerb {
       rerun: flags.rerun ?? false,
       context: flags.context,
       workspaceFlag: flags.workspace,
+      params: { param: flags.param, 'params-file': flags['params-file'] },
     }
   }
 
@@ -73,6 +79,8 @@ export class ApplyVerb {
     if (o.lintOnly && o.dryRun !== 'none') throw new CtlError('E_USAGE', '--lint and --dry-run cannot be used together')
     if (o.wait && (o.lintOnly || o.dryRun !== 'none')) throw new CtlError('E_USAGE', '--wait needs a real apply (not --lint or --dry-run)')
     if (o.rerun && (o.lintOnly || o.dryRun !== 'none')) throw new CtlError('E_USAGE', '--rerun needs a real apply (not --lint or --dry-run)')
+    if (o.lintOnly && hasParamFlags(o.params)) throw new CtlError('E_USAGE', '--param and --params-file go to a run: use them with an apply or a --dry-run, not --lint')
+    validateParamFlags(o.params)
   }
 
   /** Resolves with the process exit code: 0, or 1 when a waited-for run failed. */
@@ -86,7 +94,8 @@ export class ApplyVerb {
       await runDryRun(o, this.io)
       return 0
     }
-    const documents = await this.loadForServer()
+    const { documents, declarations } = await this.loadForServer()
+    const params = await paramsFromFlags(o.params, declarations)
     const session = await openSession({ context: o.context, workspace: o.workspaceFlag }, this.io, this.cliRoot, o.env)
     const workspace = session.workspace
     let response: ApplyResponse
@@ -94,13 +103,13 @@ export class ApplyVerb {
       response = await session.client.apply(
         workspace,
         documents.map((d) => ({ source: { file: d.file, index: d.index }, manifest: d.value })),
-        { dryRun: o.dryRun === 'server' },
+        { dryRun: o.dryRun === 'server', ...(params ? { params } : {}) },
       )
     } catch (error) {
       if (error instanceof ManifestError) throw new ManifestError(error.issues.map((i) => locateServerIssue(i, documents)))
       throw error
     }
-    if (o.rerun && o.dryRun === 'none') await this.rerunUnchanged(session, response.results)
+    if (o.rerun && o.dryRun === 'none') await this.rerunUnchanged(session, response.results, params)
     if (o.output === 'json') this.io.out(toJson(response))
     else if (o.output === 'yaml') this.io.out(toYaml(response))
     else {
@@ -108,6 +117,14 @@ export class ApplyVerb {
         const what = o.dryRun === 'server' ? `${r.outcome === 'unchanged' ? 'unchanged' : r.outcome === 'created' ? 'would be created' : 'would be updated'} (server dry run)` : r.outcome
         this.io.out(`applying${describeResource(r, workspace)}...${what}`)
         if (o.rerun && r.outcome === 'unchanged' && r.runId) this.io.out(`started run ${r.runId} of ${r.name} (--rerun)`)
+        if (r.params && Object.keys(r.params).length > 0) this.io.out(`  params: ${formatParams(r.params)}`)
+        if (r.note) this.io.out(`  ${r.note}`)
+        // An unchanged workflow starts no run, whatever the params: a new run with them is asked for with --rerun.
+        if (params && !o.rerun && r.type === 'workflow' && r.outcome === 'unchanged' && o.dryRun === 'none') this.io.out(`  ${r.name} is unchanged: no run started with these params (add --rerun to start one)`)
+      }
+      // A server dry run with params answers the Pods of the run, as the client-side dry run shows them.
+      for (const r of response.results) {
+        if (r.steps && r.manifest) printDryRunWorkflow(this.io, r.manifest as WorkflowResource, { params: r.params ?? {}, missing: [], steps: r.steps })
       }
       this.io.out('apply...complete')
     }
@@ -119,20 +136,22 @@ export class ApplyVerb {
    * --rerun: each unchanged workflow gets a manual run, through the same route as `runtime run`; its id goes
    * into the result as if the apply had started it (a changed workflow's apply already started one).
    */
-  private async rerunUnchanged(session: Session, results: ApplyResultItem[]): Promise<void> {
+  private async rerunUnchanged(session: Session, results: ApplyResultItem[], params: Record<string, unknown> | undefined): Promise<void> {
     for (const r of results) {
       if (r.type !== 'workflow' || r.outcome !== 'unchanged') continue
-      const run = await session.client.runNow({ workspace: r.workspace, type: r.type, name: r.name })
+      const run = await session.client.runNow({ workspace: r.workspace, type: r.type, name: r.name }, params)
       r.runId = run.id
+      if (run.params) r.params = run.params
     }
   }
 
   /** Every document, parsed and linted locally first, so mistakes are caught with their lines before anything is sent. */
-  private async loadForServer(): Promise<LoadedDocument[]> {
+  private async loadForServer(): Promise<{ documents: LoadedDocument[]; declarations?: ParamSpec[] }> {
     const o = this.options
     const read = await readSources(o.files, { recursive: o.recursive, stdin: o.stdin })
     const documents: LoadedDocument[] = []
     const issues: ManifestIssue[] = [...read.issues]
+    let declarations: ParamSpec[] | undefined
     for (const source of read.sources) {
       const parsed = parseSource(source, { interpolate: o.interpolate, env: o.env })
       documents.push(...parsed.documents)
@@ -143,10 +162,13 @@ export class ApplyVerb {
       const ctx = { ...offlineManifestContext(), limits: { maxStepsPerWorkflow: Number.POSITIVE_INFINITY } }
       const lint = lintDocuments(documents, [], ctx)
       issues.push(...lint.issues.filter((i) => !SERVER_KNOWS_BETTER.has(i.code)))
+      // `--param` values are typed by the declarations of the (one) workflow applied; the server checks the rest.
+      const workflows = lint.documents.filter((d) => d.resource.meta.type === 'workflow')
+      if (workflows.length === 1) declarations = (workflows[0]!.resource as WorkflowResource).workflow.params
     }
     if (issues.length > 0) throw new ManifestError(issues)
     if (documents.length === 0) throw new CtlError('E_USAGE', 'the given files hold no manifest')
-    return documents
+    return { documents, declarations }
   }
 
   private async waitForWorkflows(session: Session, results: ApplyResultItem[]): Promise<number> {
@@ -154,6 +176,12 @@ export class ApplyVerb {
     for (const r of results) {
       if (r.type !== 'workflow') continue
       const ref = { workspace: r.workspace, type: r.type, name: r.name }
+      if (!r.runId && r.note) {
+        // Applied, but it cannot run without the params it requires: --wait has nothing to follow.
+        this.io.out(`${r.name}: no run to wait for (${r.note})`)
+        exit = 1
+        continue
+      }
       if (!r.runId) {
         // Nothing started: an old run is never presented as this apply's.
         const { line, failed } = await this.noRunLine(session, ref, r)
@@ -196,3 +224,4 @@ function lastRunState(run: RunRecord, now: number): string {
   if (run.finishedAt) return `${run.state} ${ago(run.finishedAt)}`
   return run.startedAt ? `is ${run.state} (started ${ago(run.startedAt)})` : `is ${run.state} (created ${ago(run.createdAt)})`
 }
+

@@ -8,7 +8,7 @@ import type { StepRunRecord } from '../../store/types.js'
 import type { Io } from '../io.js'
 import { parseOutputFormat, printReport, renderTable, type OutputFormat } from '../output.js'
 import type { Session } from './session.js'
-import { latestAttempts } from './wait.js'
+import { fannedSteps, latestAttempts } from './wait.js'
 
 export interface LogOptions {
   type: string
@@ -70,15 +70,21 @@ export async function runLog(session: Session, o: LogOptions, io: Io, out: LogWr
   if (!runId) throw new CtlError('E_NOT_FOUND', `workflow ${o.name} in workspace ${session.workspace} has no runs yet`)
   const detail: RunDetail = await session.client.run(runId)
   let nodes = o.attempt !== undefined ? detail.steps : latestAttempts(detail.steps)
+  // A fanned-out step's own row has no process, hence no lines: its instances have them.
+  const fanned = fannedSteps(detail.steps)
+  const instancesOf = o.step !== undefined && fanned.has(o.step) ? o.step : undefined
   if (o.step !== undefined) {
-    nodes = nodes.filter((s) => s.step === o.step && (o.attempt === undefined || s.attempt === o.attempt))
+    // `--container shard`: every instance of the step, each line prefixed with the instance's name.
+    const selected = (s: StepRunRecord) => (instancesOf !== undefined ? s.parent === instancesOf : s.step === o.step)
+    nodes = nodes.filter((s) => selected(s) && (o.attempt === undefined || s.attempt === o.attempt))
     if (nodes.length === 0) {
       const known = [...new Set(detail.steps.map((s) => s.step))].join(', ')
       throw new CtlError('E_NOT_FOUND', `no ${o.attempt !== undefined ? `node ${o.step}-${o.attempt}` : `step ${o.step}`} in run ${runId}; steps: ${known}`)
     }
-  }
+  } else nodes = nodes.filter((s) => !(s.parent === undefined && fanned.has(s.step)))
   if (o.output !== undefined && o.output !== 'table') return printLogReport(session, runId, nodes, o, io)
-  const format = o.timestamps ? (l: LogLineRecord) => `${l.time} ${l.text}\n` : (l: LogLineRecord) => `${l.text}\n`
+  const plain = o.timestamps ? (l: LogLineRecord) => `${l.time} ${l.text}\n` : (l: LogLineRecord) => `${l.text}\n`
+  const format = instancesOf !== undefined ? (l: LogLineRecord) => `[${l.step}] ${plain(l)}` : plain
   for (const node of nodes) {
     out.write(header(node) + '\n')
     const stream = session.client.logs(runId, { step: node.step, attempt: node.attempt, tail: o.tail, follow: o.follow })

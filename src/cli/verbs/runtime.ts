@@ -10,7 +10,8 @@ import type { Io } from '../io.js'
 import { formatDuration } from '../../duration.js'
 import { printReport, progressToStderr, renderTable, toJson, toYaml, type OutputFormat } from '../output.js'
 import type { Session } from './session.js'
-import { endReason, everyAttempt, waitForRun } from './wait.js'
+import { endReason, everyAttempt, fannedSteps, shownName, waitForRun } from './wait.js'
+import { hasParamFlags, paramsFromFlags, type ParamFlags } from './run-params.js'
 
 export interface RuntimeTarget {
   name: string
@@ -106,15 +107,19 @@ async function printRuntime(session: Session, o: RuntimeGetOptions, io: Io): Pro
     return
   }
   io.out(renderTable(['RUN ID', 'TRIGGER', 'RUNTIME', 'PROGRESS', 'STARTED', 'FINISHED'], [[run.run.id, run.run.trigger, run.run.state, run.progress, when(run.run.startedAt), when(run.run.finishedAt)]]))
+  printParams(run.run.params, io)
   if (run.run.lateBySeconds) io.out(`this run started late: scheduled for ${run.run.scheduledAt}, ${formatDuration(run.run.lateBySeconds * 1000)} late (the control plane was down)`)
   // A running attempt the runtime still reports Pending (an unschedulable Pod, an image being pulled) shows as
   // `pending`, with the runtime's reason (the scheduler's message) in MESSAGE.
   // Every attempt is a node of its own: a retried step shows why each earlier attempt ended, a kept one where from.
+  // A fanned-out step's row (no process of its own) comes first, its instances indented under it.
+  const fanned = fannedSteps(run.steps)
   const nodes = everyAttempt(run.steps).map((s) => {
     const h = handleOf(s)
     const live = run.live?.[s.id]
     const phase = s.state === 'running' && live?.phase === 'Pending' ? 'pending' : s.state
-    return [`${s.step}-${s.attempt}`, s.step, h.id ?? '', processType(h.data.mode), h.data.image ?? '', phase, live?.message ?? endReason(s)]
+    const node = fanned.has(s.step) && s.parent === undefined ? s.step : `${shownName(s)}-${s.attempt}`
+    return [node, shownName(s), h.id ?? '', processType(h.data.mode), h.data.image ?? '', phase, live?.message ?? endReason(s)]
   })
   const withMessage = nodes.some((n) => n[6])
   io.out(
@@ -129,6 +134,13 @@ async function printRuntime(session: Session, o: RuntimeGetOptions, io: Io): Pro
     io.out('')
     io.out(renderTable(['RECENT RUNS', 'TRIGGER', 'STATE', 'STARTED', 'FINISHED', 'DURATION'], runs.map((x) => [x.id, x.trigger, x.state, when(x.startedAt), when(x.finishedAt), lasted(x.startedAt, x.finishedAt)])))
   }
+}
+
+/** The run's params (secret ones come masked from the server), one row each; nothing for a run without. */
+function printParams(params: Record<string, unknown> | undefined, io: Io): void {
+  const entries = Object.entries(params ?? {})
+  if (entries.length === 0) return
+  io.out(renderTable(['PARAM', 'VALUE'], entries.map(([k, v]) => [k, typeof v === 'string' ? v : JSON.stringify(v)])))
 }
 
 function processType(mode: string | undefined): string {
@@ -151,6 +163,8 @@ async function printNode(session: Session, run: RunDetail | undefined, node: str
       attempts.map((s) => [`${s.step}-${s.attempt}`, s.step, handleOf(s).id ?? '', phaseOf(s), when(s.startedAt), when(s.finishedAt), s.exitCode ?? '', s.reason ?? '', s.message ?? '']),
     ),
   )
+  const outputs = attempts.flatMap((s) => Object.entries(s.outputs ?? {}).map(([k, v]) => [`${s.step}-${s.attempt}`, k, outputCell(v)]))
+  if (outputs.length > 0) io.out(renderTable(['NODE NAME', 'OUTPUT', 'VALUE'], outputs))
   if (d) return printDescription(d, io)
   if (detail.descriptionError) io.out(`the runtime could not describe the latest attempt: ${detail.descriptionError}`)
   io.out(
@@ -172,6 +186,17 @@ async function printNode(session: Session, run: RunDetail | undefined, node: str
   if (events.length > 0) io.out(renderTable(['TIME', 'NODE', 'REASON', 'MESSAGE'], events))
 }
 
+/** Longest output value a table shows; `-o json` shows every byte. */
+const OUTPUT_CELL_MAX = 200
+
+/** An output value for a table: one line, no terminal control characters (a step wrote it), cut when long. */
+function outputCell(value: string): string {
+  // JSON escapes C0 controls; DEL and the C1 ones (\u009b starts a terminal sequence too) are escaped here.
+  const c1 = /[\u007f-\u009f]/g
+  const shown = /[\u0000-\u001f\u007f-\u009f]/.test(value) ? JSON.stringify(value).replace(c1, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`) : value
+  return shown.length > OUTPUT_CELL_MAX ? `${shown.slice(0, OUTPUT_CELL_MAX)}… (${value.length} characters; -o json shows all)` : shown
+}
+
 /** The latest attempt as the runtime sees it now: for a Pod, what `kubectl describe pod` shows. */
 function printDescription(d: StepDescription, io: Io): void {
   io.out(`${d.object}${d.node ? ` on node ${d.node}` : ''}: ${d.phase}${d.message ? ` (${d.message})` : ''}`)
@@ -191,8 +216,11 @@ function printDescription(d: StepDescription, io: Io): void {
   } else io.out('no events')
 }
 
-export async function runRuntimeRun(session: Session, t: RuntimeTarget, wait: boolean, io: Io, output: OutputFormat = 'table'): Promise<number> {
-  const run = await session.client.runNow(refOf(session, t))
+export async function runRuntimeRun(session: Session, t: RuntimeTarget, wait: boolean, io: Io, output: OutputFormat = 'table', flags: ParamFlags = {}): Promise<number> {
+  const ref = refOf(session, t)
+  // `--param` values are typed by the workflow's declarations, which only the server has.
+  const decls = hasParamFlags(flags) ? ((await session.client.get(ref)).manifest as WorkflowResource).workflow?.params : undefined
+  const run = await session.client.runNow(ref, await paramsFromFlags(flags, decls))
   if (output === 'table') io.out(`run ${run.id} of ${t.name} started (trigger manual)`)
   return started(session, run, wait, io, output)
 }

@@ -19,20 +19,44 @@ export function latestAttempts(steps: readonly StepRunRecord[]): StepRunRecord[]
   return [...latest.values()]
 }
 
-/** Every attempt of every step: steps in the order they first started (not yet started ones last), attempts in order. */
+/**
+ * Every attempt of every step: steps in the order they first started (not yet started ones last), attempts in
+ * order. A fanned-out step's instances come right after its own row, in instance order.
+ */
 export function everyAttempt(steps: readonly StepRunRecord[]): StepRunRecord[] {
+  const group = (s: StepRunRecord): string => s.parent ?? s.step
   const firstStart = new Map<string, string>()
   for (const s of steps) {
     const started = s.startedAt
-    if (started && (!firstStart.has(s.step) || started < firstStart.get(s.step)!)) firstStart.set(s.step, started)
+    const g = group(s)
+    if (started && (!firstStart.has(g) || started < firstStart.get(g)!)) firstStart.set(g, started)
   }
-  const key = (s: StepRunRecord): string => firstStart.get(s.step) ?? '\uffff'
-  return [...steps].sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : a.step !== b.step ? a.step.localeCompare(b.step) : a.attempt - b.attempt))
+  const key = (s: StepRunRecord): string => firstStart.get(group(s)) ?? '\uffff'
+  // -1: the step's own row before its instances.
+  const place = (s: StepRunRecord): number => (s.parent === undefined ? -1 : (s.instance?.index ?? 0))
+  return [...steps].sort((a, b) =>
+    key(a) !== key(b) ? (key(a) < key(b) ? -1 : 1)
+    : group(a) !== group(b) ? group(a).localeCompare(group(b))
+    : place(a) !== place(b) ? place(a) - place(b)
+    : a.step !== b.step ? a.step.localeCompare(b.step)
+    : a.attempt - b.attempt)
+}
+
+/** A step's name as tables show it: an instance indented under its step. */
+export function shownName(s: StepRunRecord): string {
+  return s.parent === undefined ? s.step : `  ${s.step}`
+}
+
+/** The steps that fanned out (their own rows are no attempt: no `-N` in their node name). */
+export function fannedSteps(steps: readonly StepRunRecord[]): Set<string> {
+  return new Set(steps.flatMap((s) => (s.parent === undefined ? [] : [s.parent])))
 }
 
 /** Why an attempt ended as it did (`exit code 7`, `kept from r-...`), or '' when there is nothing to say. */
 export function endReason(s: StepRunRecord): string {
   if (s.keptFrom) return `kept from ${s.keptFrom}`
+  // Why it never ran: a false condition, a dependency that did not succeed.
+  if (s.state === 'skipped') return s.message ?? ''
   if (s.state !== 'failed' && s.state !== 'cancelled') return ''
   // The engine's plain exit is reason Error with message `exit code N`: the message says it all.
   if (!s.reason || s.reason === 'Error') return s.message ?? s.reason ?? ''
@@ -49,7 +73,7 @@ export function stepDuration(step: StepRunRecord, now: number): string {
 export function stepTable(detail: RunDetail, now: number): string {
   return renderTable(
     ['STEP', 'STATE', 'ATTEMPT', 'DURATION', 'REASON'],
-    everyAttempt(detail.steps).map((s) => [s.step, s.state, s.attempt, stepDuration(s, now), endReason(s)]),
+    everyAttempt(detail.steps).map((s) => [shownName(s), s.state, s.attempt, stepDuration(s, now), endReason(s)]),
   )
 }
 
@@ -57,8 +81,9 @@ export function stepTable(detail: RunDetail, now: number): string {
  * The CI log line of an attempt's state: attempts are named as `runtime get` names its nodes (`flaky-2`);
  * a step that never ran (skipped, cancelled while pending, kept from an earlier run) by its name.
  */
-function attemptLine(s: StepRunRecord, now: number): string {
-  const ran = s.startedAt !== undefined && !s.keptFrom
+function attemptLine(s: StepRunRecord, now: number, fanned: ReadonlySet<string>): string {
+  // A fanned-out step's own row is no attempt: it goes by its name, its instances by theirs.
+  const ran = s.startedAt !== undefined && !s.keptFrom && !(s.parent === undefined && fanned.has(s.step))
   const name = ran ? `${s.step}-${s.attempt}` : s.step
   const took = s.state === 'running' ? '' : stepDuration(s, now)
   const why = endReason(s)
@@ -89,12 +114,13 @@ export async function waitForRun(client: CtlClient, runId: string, io: Io, opts:
       }
       runState = detail.run.state
       // Every attempt, not only the latest: an attempt that failed between two looks is still told.
+      const fanned = fannedSteps(detail.steps)
       for (const s of everyAttempt(detail.steps)) {
         const key = `${s.step}#${s.attempt}`
         if (seen.get(key) === s.state) continue
         seen.set(key, s.state)
         if (s.state === 'pending') continue
-        io.out(attemptLine(s, now()))
+        io.out(attemptLine(s, now(), fanned))
       }
     }
     if (done) return detail

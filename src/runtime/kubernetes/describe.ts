@@ -3,19 +3,20 @@
 
 import type { CoreV1Event, V1ContainerStatus, V1Pod } from '@kubernetes/client-node'
 import type { StepDescription } from '../types.js'
-import { pendingReason } from './status.js'
+import { carriesOutputs, pendingReason } from './status.js'
 
 function iso(t: Date | string | undefined | null): string | undefined {
   if (!t) return undefined
   return typeof t === 'string' ? t : t.toISOString()
 }
 
-function containerState(name: string, image: string, st: V1ContainerStatus | undefined): StepDescription['containers'][number] {
+function containerState(name: string, image: string, st: V1ContainerStatus | undefined, outputs: boolean): StepDescription['containers'][number] {
   const s = st?.state
   const base = { name, image: st?.image ?? image, restarts: st?.restartCount ?? 0 }
   if (s?.terminated) {
     const t = s.terminated
-    return { ...base, state: 'Terminated', reason: t.reason, message: t.message, exitCode: t.exitCode, startedAt: iso(t.startedAt), finishedAt: iso(t.finishedAt) }
+    // A termination message that is the step's outputs is shown (redacted) with the attempt, not here raw.
+    return { ...base, state: 'Terminated', reason: t.reason, message: outputs ? undefined : t.message, exitCode: t.exitCode, startedAt: iso(t.startedAt), finishedAt: iso(t.finishedAt) }
   }
   if (s?.running) return { ...base, state: 'Running', startedAt: iso(s.running.startedAt) }
   if (s?.waiting) return { ...base, state: 'Waiting', reason: s.waiting.reason, message: s.waiting.message }
@@ -32,8 +33,9 @@ export function podPhase(pod: V1Pod): { phase: string; message?: string } {
 
 export function describePod(pod: V1Pod, events: CoreV1Event[]): StepDescription {
   const statuses = [...(pod.status?.initContainerStatuses ?? []), ...(pod.status?.containerStatuses ?? [])]
+  const main = carriesOutputs(pod) ? pod.spec?.containers?.[0]?.name : undefined
   const containers = [...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? [])].map((c) =>
-    containerState(c.name, c.image ?? '', statuses.find((s) => s.name === c.name)),
+    containerState(c.name, c.image ?? '', statuses.find((s) => s.name === c.name), c.name === main),
   )
   const uid = pod.metadata?.uid
   const mine = events

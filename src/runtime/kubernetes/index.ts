@@ -242,7 +242,10 @@ export function createKubernetesRuntime(opts: KubernetesRuntimeOptions): Runtime
     const watcher = informerFor(api, d.namespace).follow(d.podName, d.uid, created.get(d.uid))
     const finish = (exit: StepExit): StepExit => {
       created.delete(d.uid)
-      return exit.message === undefined ? exit : { ...exit, message: redact(exit.message) }
+      const out = { ...exit }
+      if (exit.message !== undefined) out.message = redact(exit.message)
+      if (exit.outputs) out.outputs = Object.fromEntries(Object.entries(exit.outputs).map(([k, v]) => [k, redact(v)]))
+      return out
     }
     const killedExit = (): StepExit | undefined => {
       const why = killed.get(d.uid)

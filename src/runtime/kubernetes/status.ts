@@ -4,6 +4,7 @@
 
 import type { V1ContainerStatus, V1Pod } from '@kubernetes/client-node'
 import type { StepExit } from '../types.js'
+import { KUBERNETES_MESSAGE_BYTES, outputLimits, outputsProblem, parseOutputs } from '../outputs.js'
 
 export const PULL_FAILURES = new Set(['ErrImagePull', 'ImagePullBackOff', 'InvalidImageName', 'ErrImageNeverPull'])
 
@@ -35,15 +36,50 @@ export function exitFromPod(pod: V1Pod, now = new Date()): StepExit | undefined 
     if (term.reason === 'OOMKilled') {
       return { exitCode: term.exitCode ?? 137, reason: 'Error', message: `OOMKilled: the container ran out of memory${limitText(pod)}`, finishedAt }
     }
-    if (term.exitCode === 0) return { exitCode: 0, reason: 'Completed', finishedAt }
-    const detail = term.message?.trim() || term.reason || 'Error'
-    return { exitCode: term.exitCode ?? null, reason: 'Error', message: `exit code ${term.exitCode}: ${detail}`, finishedAt }
+    // With a termination message file (the Pod builder sets one), the message is the step's outputs, not a reason.
+    const outputs = carriesOutputs(pod) ? outputsOf(term.message ?? '') : undefined
+    let exit: StepExit
+    if (term.exitCode === 0) exit = { exitCode: 0, reason: 'Completed', finishedAt }
+    else {
+      const detail = (outputs ? '' : term.message?.trim()) || term.reason || 'Error'
+      exit = { exitCode: term.exitCode ?? null, reason: 'Error', message: `exit code ${term.exitCode}: ${detail}`, finishedAt }
+    }
+    if (outputs?.outputs) exit.outputs = outputs.outputs
+    if (outputs?.problem) {
+      // As on the local runtime: bad outputs fail a step that succeeded, and are named in the message of one that did not.
+      exit.message = exit.reason === 'Completed' ? outputs.problem : `${exit.message}; ${outputs.problem}`
+      exit.reason = 'Error'
+    }
+    return exit
   }
   if (status?.phase === 'Succeeded') return { exitCode: 0, reason: 'Completed', finishedAt: now.toISOString() }
   if (status?.phase === 'Failed') {
     return { exitCode: null, reason: 'Error', message: `pod failed: ${status.reason ?? ''} ${status.message ?? ''}`.trim(), finishedAt: now.toISOString() }
   }
   return undefined
+}
+
+/** Whether the main container's termination message is its outputs file ($CTL_OUTPUTS): set, and read as a file only. */
+export function carriesOutputs(pod: V1Pod): boolean {
+  const c = pod.spec?.containers?.[0]
+  return Boolean(c?.terminationMessagePath) && (c?.terminationMessagePolicy ?? 'File') === 'File'
+}
+
+/**
+ * The outputs in a termination message. The kubelet keeps only the LAST 4096 bytes of the file: a message that
+ * long may have lost its start, which would silently change values (a cut heredoc, a key missing), so it fails.
+ */
+export function outputsOf(message: string): { outputs?: Record<string, string>; problem?: string } {
+  if (message === '') return {}
+  if (Buffer.byteLength(message, 'utf8') >= KUBERNETES_MESSAGE_BYTES) {
+    return {
+      problem: `outputs: Kubernetes keeps at most ${KUBERNETES_MESSAGE_BYTES} bytes of $CTL_OUTPUTS (the container's termination message) and this step wrote that much or more, so its outputs may be cut; on Kubernetes a step's outputs must stay under 4 KiB (1 MiB on the local runtime)`,
+    }
+  }
+  const parsed = parseOutputs(message, outputLimits())
+  const problem = outputsProblem(parsed.problems)
+  if (problem) return { problem }
+  return Object.keys(parsed.outputs).length > 0 ? { outputs: parsed.outputs } : {}
 }
 
 function limitText(pod: V1Pod): string {

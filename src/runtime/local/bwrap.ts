@@ -17,7 +17,7 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import { StartProblem, depth, type StepPlan } from './pod.js'
-import { exists, isExecutable, isUnder, volumeOwned, type Layout } from './layout.js'
+import { exists, isExecutable, isUnder, outputsHostFile, volumeOwned, type HostFile, type Layout } from './layout.js'
 import { packageRoot } from './package-root.js'
 import type { HostAccess } from './identity.js'
 import { seccompFilterBase64 } from './seccomp.js'
@@ -263,6 +263,19 @@ export function bubblewrapLayout(plan: StepPlan, attemptDir: string, bwrapPath: 
     }
   })
 
+  // The outputs file, bound alone at its path (as the kubelet mounts a termination message file): the step writes
+  // it, and cannot swap it for a link (a mount point cannot be removed or renamed over).
+  const configFiles: HostFile[] = []
+  let outputsFile: string | undefined
+  if (plan.outputsPath) {
+    outputsFile = outputsHostFile(attemptDir)
+    view.ensureCreatable(plan.outputsPath, `terminationMessagePath ${plan.outputsPath}`)
+    configFiles.push({ path: outputsFile, content: '', mode: 0o600 })
+    sources.push(outputsFile)
+    mountArgs.push('--bind', outputsFile, plan.outputsPath)
+    view.mounts.push({ dest: plan.outputsPath, writable: true, hostSrc: outputsFile })
+  }
+
   if (plan.workingDir) view.ensureCreatable(plan.workingDir, `workingDir ${plan.workingDir}`)
   checkExecutable(plan, view)
 
@@ -295,7 +308,7 @@ export function bubblewrapLayout(plan: StepPlan, attemptDir: string, bwrapPath: 
   const notes = plan.image ? [`image ${plan.image} is not used: local steps run the host's programs`] : []
   if (plan.network === 'none') notes.push('network: none (own network namespace, loopback only)')
   const seccomp = seccompFilterBase64()
-  return { spec: { mode: 'bubblewrap', command: bwrapPath, args, env: plan.env, fdData, seccomp }, configFiles: [], dirs, sources, owned, notes }
+  return { spec: { mode: 'bubblewrap', command: bwrapPath, args, env: plan.env, fdData, seccomp }, configFiles, dirs, sources, owned, notes, outputsFile }
 }
 
 /** Fails early, with the message a container runtime would give, when the program cannot be found. */

@@ -121,6 +121,11 @@ export function toExit(value: unknown): StepExit | undefined {
     finishedAt: typeof v.finishedAt === 'string' ? v.finishedAt : new Date().toISOString(),
   }
   if (typeof v.message === 'string') out.message = v.message
+  const outputs = v.outputs
+  if (typeof outputs === 'object' && outputs !== null && !Array.isArray(outputs)) {
+    const entries = Object.entries(outputs).filter((e): e is [string, string] => typeof e[1] === 'string')
+    if (entries.length > 0) out.outputs = Object.fromEntries(entries)
+  }
   return out
 }
 

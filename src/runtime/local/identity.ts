@@ -42,9 +42,14 @@ export class HostAccess {
   private readonly self = process.getuid?.() ?? -1
 
   /** `adjustable`: ctl's own folders (the data folder, $CTL_HOME); folders of ours at or below them may be opened to the step's group. */
+  /**
+   * `transient`: folders whose sub-folders are removed and made again (the run folders below the runtime's
+   * state folder): those are never cached, as a folder made anew lost the group and mode given to the old one.
+   */
   constructor(
     readonly user: StepUser,
     private readonly adjustable: string[],
+    private readonly transient: string[] = [],
   ) {}
 
   /**
@@ -79,6 +84,7 @@ export class HostAccess {
           fs.closeSync(fd)
         }
       }
+      if (this.transient.some((t) => dir !== t && isUnder(dir, t))) continue
       if (this.open.size > OPEN_CACHE_MAX) this.open.clear()
       this.open.add(dir)
     }

@@ -33,6 +33,7 @@ import { HostClient, hostSocketPath } from './host-client.js'
 import { isUnder, type Layout, type SupervisorSpec } from './layout.js'
 import { createRedactor, redactionForms } from './redact.mjs'
 import { plainLayout } from './plain.js'
+import { outputLimits } from '../outputs.js'
 import { StartProblem, planStep } from './pod.js'
 
 export type { LocalHandleData } from './files.js'
@@ -49,7 +50,7 @@ export interface LocalRuntimeOptions extends SandboxOptions {
 
 /** How long find() waits for a host that is starting the attempt right now. */
 const FIND_WAIT_MS = 15_000
-const HOST_FILES = ['supervisor.mjs', 'step.mjs', 'step-files.mjs', 'redact.mjs']
+const HOST_FILES = ['supervisor.mjs', 'step.mjs', 'step-files.mjs', 'redact.mjs', 'outputs.mjs']
 const DEFAULT_MAX_LINE = 1 << 20
 const SAFE_COMPONENT = /^[A-Za-z0-9][A-Za-z0-9._-]*$/
 
@@ -201,6 +202,7 @@ export function createLocalRuntime(opts: LocalRuntimeOptions): Runtime {
       graceMs: plan.graceSeconds * 1000,
       redact: redactionForms(plan.secretValues, launch.redact),
       maxLineBytes,
+      ...(layout.outputsFile ? { outputs: { path: layout.outputsFile, ...outputLimits() } } : {}),
     }
     const data: LocalHandleData = { ...base, shmDir: layout.spec.shm?.dir ?? null, notes: [...isolation, ...layout.notes, ...identity, ...limits.notes] }
     // The host fills in its own pid and the step's, and records the handle in the log before it answers.
@@ -371,7 +373,7 @@ export function mkdirExclusive(dir: string): void {
 const MKDIR_TRIES = 20
 
 /** What an attempt folder holds when no config files were written: removed one by one, no tree walk. */
-const ATTEMPT_FILES = [LOG_FILE, EXIT_FILE, HANDLE_FILE]
+const ATTEMPT_FILES = [LOG_FILE, EXIT_FILE, HANDLE_FILE, 'outputs']
 
 /** Removes an attempt folder: its known files, then the folder; anything else there falls back to a recursive remove. */
 async function removeAttemptDir(dir: string): Promise<void> {

@@ -37,11 +37,13 @@ export interface SupervisorSpec {
   gid?: number
   /** A cgroup v2 of its own for the step's limits; the host creates it, moves the step in, removes it. */
   cgroup?: { dir: string; files: Record<string, string> }
+  /** The host file the step writes its outputs to ($CTL_OUTPUTS), read by the host once the step ended, and its bounds. */
+  outputs?: { path: string; maxBytes: number; maxKeys: number; maxKeyLength: number }
 }
 
 /** The launch a layout produces, plus the non-secret preparation the runtime does before spawning. */
 export interface Layout {
-  spec: Omit<SupervisorSpec, 'attemptDir' | 'timeoutMs' | 'graceMs' | 'redact' | 'maxLineBytes'>
+  spec: Omit<SupervisorSpec, 'attemptDir' | 'timeoutMs' | 'graceMs' | 'redact' | 'maxLineBytes' | 'outputs'>
   /** Non-secret files (ConfigMap volumes) to write into the attempt folder first. */
   configFiles: HostFile[]
   /** Host folders that must exist first (emptyDir, PVC subPath). */
@@ -51,6 +53,13 @@ export interface Layout {
   /** Host folders and files the step writes or reads: given to the step's host user when they lie beneath `root`. */
   owned: { path: string; root: string }[]
   notes: string[]
+  /** The host file behind $CTL_OUTPUTS (also in configFiles, empty, so that it is made and given to the step's user). */
+  outputsFile?: string
+}
+
+/** The per-attempt host file a step's outputs go to: in the attempt folder, which the step cannot replace (see step.mjs). */
+export function outputsHostFile(attemptDir: string): string {
+  return path.join(attemptDir, 'outputs')
 }
 
 export function exists(p: string): boolean {

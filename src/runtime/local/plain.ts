@@ -12,7 +12,7 @@ import crypto from 'node:crypto'
 import fs from 'node:fs'
 import path from 'node:path'
 import { StartProblem, type StepPlan } from './pod.js'
-import { exists, fileMountDir, realOrSelf, volumeOwned, type HostFile, type Layout } from './layout.js'
+import { exists, fileMountDir, outputsHostFile, realOrSelf, volumeOwned, type HostFile, type Layout } from './layout.js'
 import { mountSource, type MadeFolder } from './beneath.js'
 
 const escapeRe = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
@@ -86,6 +86,13 @@ export function plainLayout(plan: StepPlan, attemptDir: string, opts: PlainOptio
     map.set(m.mountPath, target)
   })
 
+  // $CTL_OUTPUTS (and the path written out in a script) names the attempt's own outputs file.
+  const outputsFile = plan.outputsPath ? outputsHostFile(attemptDir) : undefined
+  if (plan.outputsPath && outputsFile) {
+    map.set(plan.outputsPath, outputsFile)
+    configFiles.push({ path: outputsFile, content: '', mode: 0o600 })
+    sources.push(outputsFile) // a step user must reach it through the attempt folder
+  }
   const rewrite = pathRewriter(map)
   const argv = plan.argv.map(rewrite)
   const env: Record<string, string> = {}
@@ -114,5 +121,6 @@ export function plainLayout(plan: StepPlan, attemptDir: string, opts: PlainOptio
     sources,
     owned,
     notes,
+    outputsFile,
   }
 }

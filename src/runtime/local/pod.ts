@@ -40,6 +40,8 @@ export interface StepPlan {
   network?: 'none'
   /** The container's resources.limits (memory, cpu), parsed. */
   limits: StepLimits
+  /** Where the step writes its outputs ($CTL_OUTPUTS): the container's terminationMessagePath, as on Kubernetes. */
+  outputsPath?: string
 }
 
 /** The Pod annotation that takes a step off the network. */
@@ -277,13 +279,22 @@ export function planStep(launch: StepLaunch, hostPath: string, emptyDirOf: (name
   const network = pod.metadata?.annotations?.[NETWORK_ANNOTATION]
   // Fail closed: a value this runtime does not know might have meant less network, not more.
   if (network !== undefined && network !== 'none' && network !== 'default') throw new StartProblem(`annotation ${NETWORK_ANNOTATION}: "${network}" is not supported (use "none" or "default")`)
+  const mounts = resolveMounts(launch, container, emptyDirOf)
+  let outputsPath: string | undefined
+  if (container.terminationMessagePath) {
+    if (!container.terminationMessagePath.startsWith('/')) throw new StartProblem(`terminationMessagePath "${container.terminationMessagePath}" must be absolute`)
+    outputsPath = normalizeAbs(container.terminationMessagePath)
+    // A file of its own, as the kubelet mounts it: never inside a volume, where it would land in the volume.
+    const under = mounts.find((m) => outputsPath!.startsWith(m.mountPath === '/' ? '/' : m.mountPath + '/') || m.mountPath === outputsPath)
+    if (under) throw new StartProblem(`terminationMessagePath ${outputsPath} lies in volume "${under.volume}" at ${under.mountPath}`)
+  }
   return {
     argv,
     env,
     workingDir: container.workingDir ? normalizeAbs(container.workingDir) : undefined,
     runAsUser: sc?.runAsUser ?? psc?.runAsUser,
     runAsGroup: sc?.runAsGroup ?? psc?.runAsGroup,
-    mounts: resolveMounts(launch, container, emptyDirOf),
+    mounts,
     timeoutSeconds: timeout && timeout > 0 ? timeout : undefined,
     graceSeconds: pod.spec?.terminationGracePeriodSeconds ?? DEFAULT_GRACE_SECONDS,
     hostname,
@@ -291,5 +302,6 @@ export function planStep(launch: StepLaunch, hostPath: string, emptyDirOf: (name
     secretValues: [...secretValues].filter((v) => v.length > 0),
     network: network === 'none' ? 'none' : undefined,
     limits: readLimits(container.resources?.limits as Record<string, unknown> | undefined),
+    outputsPath,
   }
 }

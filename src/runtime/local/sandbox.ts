@@ -92,7 +92,8 @@ export function chooseSandbox(opts: SandboxOptions, stateDir: string): Sandbox {
   // A root control plane never runs a step as root: it spawns it as an unprivileged host user.
   const stepUser: StepUser | undefined = process.getuid?.() === 0 ? { uid: opts.stepUid ?? DEFAULT_STEP_ID, gid: opts.stepGid ?? DEFAULT_STEP_ID } : undefined
   if (stepUser && (stepUser.uid === 0 || stepUser.gid === 0)) throw new CtlError('E_USAGE', 'the local runtime\'s stepUid and stepGid (--step-uid, --step-gid) must not be 0: steps never run as root')
-  const access = stepUser ? new HostAccess(stepUser, [dataDir, path.resolve(ctlHome)]) : undefined
+  // Run folders below the state folder come and go (cleanup drops an empty one): never cached as open.
+  const access = stepUser ? new HostAccess(stepUser, [dataDir, path.resolve(ctlHome)], [path.resolve(stateDir)]) : undefined
   let bwrapPath: string | undefined
   let whyNoSandbox = 'disabled (sandbox: none)'
   let sandboxProblem: string | undefined

@@ -5,6 +5,7 @@
 
 import fs from 'node:fs'
 import path from 'node:path'
+import { parseOutputs } from './outputs.mjs'
 
 /** @typedef {import('./step.mjs').StepExit} StepExit */
 
@@ -52,6 +53,65 @@ export async function writeExitAsync(dir, exit) {
   } catch (e) {
     if (/** @type {NodeJS.ErrnoException} */ (e).code !== 'EEXIST') throw e
   }
+}
+
+/**
+ * The outputs file's text, read the way a hostile step cannot abuse: never through a link it put in its place
+ * (O_NOFOLLOW), never blocking on a pipe (O_NONBLOCK, then only a regular file is read), and never more than
+ * maxBytes + 1 bytes (one more tells the parser that it is too big). A missing file is no outputs.
+ * @param {string} file @param {number} maxBytes @returns {{ text?: string, problem?: string }}
+ */
+export function readOutputsFile(file, maxBytes) {
+  let fd
+  try {
+    fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK)
+  } catch (e) {
+    const code = /** @type {NodeJS.ErrnoException} */ (e).code
+    if (code === 'ENOENT') return {}
+    if (code === 'ELOOP') return { problem: '$CTL_OUTPUTS was replaced by a symbolic link; it was not followed' }
+    return { problem: `cannot read $CTL_OUTPUTS: ${code ?? /** @type {Error} */ (e).message}` }
+  }
+  try {
+    const st = fs.fstatSync(fd)
+    if (!st.isFile()) return { problem: '$CTL_OUTPUTS was replaced by something other than a file' }
+    // Sized by the file (most are empty), grown to the bound when it grew meanwhile; the parser tells a text over the bound.
+    let buf = Buffer.allocUnsafe(Math.min(st.size, maxBytes) + 1)
+    let n = 0
+    for (;;) {
+      const got = fs.readSync(fd, buf, n, buf.length - n, null)
+      if (got === 0) break
+      n += got
+      if (n < buf.length) continue
+      if (buf.length > maxBytes) break
+      const bigger = Buffer.allocUnsafe(maxBytes + 1)
+      buf.copy(bigger, 0, 0, n)
+      buf = bigger
+    }
+    return { text: buf.subarray(0, n).toString('utf8') }
+  } catch (e) {
+    return { problem: `cannot read $CTL_OUTPUTS: ${/** @type {Error} */ (e).message}` }
+  } finally {
+    fs.closeSync(fd)
+  }
+}
+
+/**
+ * The outputs a step left in its file, each value redacted, or why they cannot be read.
+ * @param {{ path: string, maxBytes: number, maxKeys: number, maxKeyLength: number }} spec
+ * @param {(text: string) => string} redact
+ * @returns {{ outputs?: Record<string, string>, problem?: string }}
+ */
+export function takeOutputs(spec, redact) {
+  const read = readOutputsFile(spec.path, spec.maxBytes)
+  if (read.problem || read.text === undefined) return { problem: read.problem }
+  const parsed = parseOutputs(read.text, spec)
+  if (parsed.problems.length > 0) return { problem: parsed.problems.join('; ') }
+  const keys = Object.keys(parsed.outputs)
+  if (keys.length === 0) return {}
+  /** @type {Record<string, string>} */
+  const outputs = {}
+  for (const k of keys) outputs[k] = redact(/** @type {string} */ (parsed.outputs[k]))
+  return { outputs }
 }
 
 /** Splits a byte stream into log lines; a line longer than maxLineBytes is cut, the rest of it dropped. */

@@ -13,7 +13,7 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { createRedactor } from './redact.mjs'
-import { Splitter, childrenOf, processStart, writeExit, writeExitAsync } from './step-files.mjs'
+import { Splitter, childrenOf, processStart, takeOutputs, writeExit, writeExitAsync } from './step-files.mjs'
 
 /**
  * @typedef {{ path: string, content: string, mode: number }} HostFile
@@ -21,10 +21,11 @@ import { Splitter, childrenOf, processStart, writeExit, writeExitAsync } from '.
  *   attemptDir: string, mode: 'bubblewrap' | 'none', command: string, args: string[], env: Record<string, string>,
  *   cwd?: string, fdData: string[], seccomp?: string, shm?: { dir: string, files: HostFile[] }, timeoutMs?: number, graceMs: number,
  *   redact: string[], maxLineBytes: number, uid?: number, gid?: number,
- *   cgroup?: { dir: string, files: Record<string, string> }
+ *   cgroup?: { dir: string, files: Record<string, string> },
+ *   outputs?: { path: string, maxBytes: number, maxKeys: number, maxKeyLength: number }
  * }} SupervisorSpec
  * @typedef {'Completed' | 'Error' | 'DeadlineExceeded' | 'Killed' | 'StartError' | 'Lost'} ExitReason
- * @typedef {{ exitCode: number | null, reason: ExitReason, message?: string, finishedAt: string }} StepExit
+ * @typedef {{ exitCode: number | null, reason: ExitReason, message?: string, finishedAt: string, outputs?: Record<string, string> }} StepExit
  */
 
 export class Step {
@@ -375,6 +376,21 @@ export class Step {
     fh?.close().catch(() => {})
   }
 
+  /**
+   * Puts what the step wrote to $CTL_OUTPUTS into `result`. A file that cannot be read as outputs (malformed, too
+   * big, swapped for a link or a pipe) fails a step that succeeded, and is named in the message of one that did
+   * not: outputs are never lost silently.
+   * @param {StepExit} result
+   */
+  addOutputs(result) {
+    if (!this.spec.outputs) return
+    const { outputs, problem } = takeOutputs(this.spec.outputs, (v) => this.redact(v))
+    if (outputs) result.outputs = outputs
+    if (!problem) return
+    result.message = result.reason === 'Completed' ? `outputs: ${problem}` : `${result.message ?? result.reason}; outputs: ${problem}`
+    if (result.reason === 'Completed') result.reason = 'Error'
+  }
+
   finish() {
     if (this.finished) return
     this.finished = true
@@ -396,6 +412,7 @@ export class Step {
     else if (exitCode === 0) result = { exitCode: 0, reason: 'Completed', finishedAt: '' }
     else result = { exitCode, reason: 'Error', message: signal ? `terminated by signal ${signal}` : `exit code ${code}`, finishedAt: '' }
     result.finishedAt = new Date().toISOString()
+    if (this.spawned && !this.startFailure) this.addOutputs(result)
     // bwrap errors and start failures may quote the command line, which may hold projected values.
     if (result.message) result.message = this.redact(result.message)
     /** @param {unknown} e */
@@ -418,3 +435,4 @@ export class Step {
       .finally(() => this.onDone(this, result))
   }
 }
+

@@ -51,7 +51,7 @@ export async function runtimeSummaries(engine: EngineApi, records: readonly Reso
 export const resourcesRoutes: FastifyPluginAsync<ResourcesRoutesOptions> = async (fastify: FastifyInstance, opts) => {
   const { store, engine } = opts
 
-  fastify.post<{ Params: { ws: string }; Querystring: { dryRun: boolean }; Body: { documents: unknown[] } }>(
+  fastify.post<{ Params: { ws: string }; Querystring: { dryRun: boolean }; Body: { documents: unknown[]; params?: Record<string, unknown> } }>(
     '/api/v1/workspaces/:ws/resources',
     {
       config: { audit: 'apply', dryRun: true },
@@ -62,7 +62,7 @@ export const resourcesRoutes: FastifyPluginAsync<ResourcesRoutesOptions> = async
       },
     },
     async (request): Promise<ApplyResponse> => {
-      const res = await applyDocuments({ store, engine, secrets: opts.secrets, limits: opts.limits }, principalOf(request), request.params.ws, request.body.documents, request.query.dryRun)
+      const res = await applyDocuments({ store, engine, secrets: opts.secrets, limits: opts.limits }, principalOf(request), request.params.ws, request.body.documents, request.query.dryRun, request.body.params)
       noteAudit(request, {
         detail: { results: res.results.map((r) => `${r.workspace === null ? `${r.type}/${r.name}` : `${r.type}/${r.workspace}/${r.name}`} ${r.outcome}`) },
       })

@@ -11,6 +11,7 @@ import type { Verb } from '../../access/policy.js'
 import { decideOn, requireOn } from '../../access/targets.js'
 import { loadResource, readableResource, resourceKey } from '../keys.js'
 import * as S from '../schemas.js'
+import { givenParams, refuseUnknownFields, RunParamsMasker } from '../run-params.js'
 
 export interface RunsRoutesOptions {
   store: Store
@@ -27,13 +28,13 @@ const WATCH_KEEPALIVE_MS = 15_000
  * The run's detail as NDJSON, one line each time it changes, the last one in a final state. The store is
  * read here, next to it, so a follower holds one connection instead of asking again and again.
  */
-async function* watchRun(engine: EngineApi, runId: string, shown: (d: RunDetail) => RunDetail, signal: AbortSignal, pollMs: number): AsyncGenerator<string> {
+async function* watchRun(engine: EngineApi, runId: string, shown: (d: RunDetail) => Promise<RunDetail>, signal: AbortSignal, pollMs: number): AsyncGenerator<string> {
   let last = ''
   let sentAt = 0
   while (!signal.aborted) {
     const detail = await engine.runDetail(runId)
     if (!detail) return
-    const line = JSON.stringify(shown(detail))
+    const line = JSON.stringify(await shown(detail))
     if (line !== last) {
       last = line
       sentAt = Date.now()
@@ -81,6 +82,30 @@ async function seesHostDetails(store: Store, principal: Principal, run: RunRecor
   return (await decideOn(store, principal, 'run', key, resource)).allowed
 }
 
+/** A step attempt without its outputs: they are part of what the step printed, for those who may read its log. */
+function withoutOutputs(step: StepRunRecord): StepRunRecord {
+  if (step.outputs === undefined) return step
+  const { outputs: _outputs, ...rest } = step
+  return rest
+}
+
+/**
+ * How this caller sees the run's step attempts: host details only with `run` on its workflow (seesHostDetails),
+ * outputs only with `log` (the same authorization as its logs). Undefined: as stored.
+ */
+async function stepView(store: Store, principal: Principal, run: RunRecord, resource: ResourceRecord | undefined): Promise<{ host: boolean; view?: (s: StepRunRecord) => StepRunRecord }> {
+  const key = { workspace: run.workspace, type: resource?.type ?? 'workflow', name: run.resourceName }
+  const [host, logs] = await Promise.all([seesHostDetails(store, principal, run, resource), decideOn(store, principal, 'log', key, resource).then((d) => d.allowed)])
+  if (host && logs) return { host }
+  return {
+    host,
+    view: (s) => {
+      const shown = host ? s : withoutHostDetails(s)
+      return logs ? shown : withoutOutputs(shown)
+    },
+  }
+}
+
 export const runsRoutes: FastifyPluginAsync<RunsRoutesOptions> = async (fastify: FastifyInstance, opts) => {
   const { store, engine } = opts
   const closing = opts.closing ?? new AbortController().signal
@@ -97,13 +122,18 @@ export const runsRoutes: FastifyPluginAsync<RunsRoutesOptions> = async (fastify:
 
   const register = (prefix: string, params: object, wsOf: (p: Record<string, string>) => string | null): void => {
     type P = { Params: Record<string, string> }
-    fastify.post<P & { Body: { runId?: string } | null }>(`${prefix}/:type/:name/runs`, {
+    fastify.post<P & { Body: { params?: Record<string, unknown> } | null }>(`${prefix}/:type/:name/runs`, {
       config: { audit: 'run' },
-      schema: { summary: 'Run a workflow now (runtime run)', tags: ['runs'], params, response: S.withErrors({ 200: S.runResponse }, 404) },
+      schema: {
+        summary: 'Run a workflow now (runtime run), with params', tags: ['runs'], params, body: S.runNowBody,
+        response: S.withErrors({ 200: S.runResponse }, 404, 413, 422),
+      },
     }, async (request) => {
       const principal = principalOf(request)
+      refuseUnknownFields(request.body, ['params'], 'POST .../runs')
+      const given = givenParams(request.body?.params)
       const wf = await workflowOf(wsOf(request.params), request.params.type!, request.params.name!, principal, 'run')
-      return { run: await engine.runNow(wf, principal.id) }
+      return { run: await new RunParamsMasker(store).run(await engine.runNow(wf, principal.id, given)) }
     })
 
     fastify.post<P & { Body: { runId?: string } | null }>(`${prefix}/:type/:name/runs/stop`, {
@@ -115,7 +145,7 @@ export const runsRoutes: FastifyPluginAsync<RunsRoutesOptions> = async (fastify:
     }, async (request): Promise<RunsResponse> => {
       const principal = principalOf(request)
       const wf = await workflowOf(wsOf(request.params), request.params.type!, request.params.name!, principal, 'stop')
-      return { runs: await engine.stopRuns(wf, principal.id, request.body?.runId) }
+      return { runs: await new RunParamsMasker(store).runs(await engine.stopRuns(wf, principal.id, request.body?.runId)) }
     })
 
     // Suspend and resume are authorized as `stop` (VERB_AUTHORIZED_AS): whoever may end a run may hold it.
@@ -126,7 +156,7 @@ export const runsRoutes: FastifyPluginAsync<RunsRoutesOptions> = async (fastify:
       }, async (request): Promise<RunsResponse> => {
         const principal = principalOf(request)
         const wf = await workflowOf(wsOf(request.params), request.params.type!, request.params.name!, principal, VERB_AUTHORIZED_AS[action])
-        return { runs: await act(wf, principal.id, request.body?.runId) }
+        return { runs: await new RunParamsMasker(store).runs(await act(wf, principal.id, request.body?.runId)) }
       })
     }
     holdRoute('suspend', 'Suspend the active runs (or one run): no new step starts, running steps go on', (wf, by, runId) => engine.suspendRuns(wf, by, runId))
@@ -141,7 +171,7 @@ export const runsRoutes: FastifyPluginAsync<RunsRoutesOptions> = async (fastify:
     }, async (request) => {
       const principal = principalOf(request)
       const wf = await workflowOf(wsOf(request.params), request.params.type!, request.params.name!, principal, 'retry')
-      return { run: await engine.retryRun(wf, principal.id, request.body?.runId) }
+      return { run: await new RunParamsMasker(store).run(await engine.retryRun(wf, principal.id, request.body?.runId)) }
     })
 
     fastify.get<P & { Querystring: { limit: number } }>(`${prefix}/:type/:name/runs`, {
@@ -151,7 +181,7 @@ export const runsRoutes: FastifyPluginAsync<RunsRoutesOptions> = async (fastify:
       },
     }, async (request): Promise<RunsResponse> => {
       const wf = await workflowOf(wsOf(request.params), request.params.type!, request.params.name!, principalOf(request), 'runtime-get', true)
-      return { runs: await store.listRuns({ resourceId: wf.id, limit: request.query.limit }) }
+      return { runs: await new RunParamsMasker(store).runs(await store.listRuns({ resourceId: wf.id, limit: request.query.limit })) }
     })
   }
   register('/api/v1/workspaces/:ws/resources', S.wsResourceParams, (p) => p.ws!)
@@ -165,10 +195,11 @@ export const runsRoutes: FastifyPluginAsync<RunsRoutesOptions> = async (fastify:
   }, async (request): Promise<RunDetail> => {
     const principal = principalOf(request)
     const { run, resource } = await loadRunFor(store, principal, 'runtime-get', request.params.id)
-    const detail = await engine.runDetail(request.params.id)
-    if (!detail) throw new CtlError('E_NOT_FOUND', `run ${request.params.id} not found`)
-    if (await seesHostDetails(store, principal, run, resource)) return detail
-    return { ...detail, steps: detail.steps.map(withoutHostDetails) }
+    const found = await engine.runDetail(request.params.id)
+    if (!found) throw new CtlError('E_NOT_FOUND', `run ${request.params.id} not found`)
+    const detail = { ...found, run: await new RunParamsMasker(store).run(found.run) }
+    const { view } = await stepView(store, principal, run, resource)
+    return view ? { ...detail, steps: detail.steps.map(view) } : detail
   })
 
   fastify.get<{ Params: { id: string } }>('/api/v1/runs/:id/watch', {
@@ -180,8 +211,12 @@ export const runsRoutes: FastifyPluginAsync<RunsRoutesOptions> = async (fastify:
   }, async (request, reply) => {
     const principal = principalOf(request)
     const { run, resource } = await loadRunFor(store, principal, 'runtime-get', request.params.id)
-    const host = await seesHostDetails(store, principal, run, resource)
-    const shown = (d: RunDetail): RunDetail => (host ? d : { ...d, steps: d.steps.map(withoutHostDetails) })
+    const { view } = await stepView(store, principal, run, resource)
+    const masker = new RunParamsMasker(store)
+    const shown = async (d: RunDetail): Promise<RunDetail> => {
+      const masked = { ...d, run: await masker.run(d.run) }
+      return view ? { ...masked, steps: masked.steps.map(view) } : masked
+    }
     // Ends when the run ends, the server closes, or the caller goes away.
     const gone = new AbortController()
     request.raw.on('close', () => gone.abort())
@@ -199,10 +234,13 @@ export const runsRoutes: FastifyPluginAsync<RunsRoutesOptions> = async (fastify:
   }, async (request): Promise<NodeDetail> => {
     const principal = principalOf(request)
     const { run, resource } = await loadRunFor(store, principal, 'runtime-get', request.params.id)
-    const detail = await engine.nodeDetail(request.params.id, request.params.node)
-    if (!detail) throw new CtlError('E_NOT_FOUND', `run ${request.params.id} has no node "${request.params.node}"`)
-    if (await seesHostDetails(store, principal, run, resource)) return detail
-    const out: NodeDetail = { ...detail, attempts: detail.attempts.map(withoutHostDetails) }
+    const node = await engine.nodeDetail(request.params.id, request.params.node)
+    if (!node) throw new CtlError('E_NOT_FOUND', `run ${request.params.id} has no node "${request.params.node}"`)
+    const detail = { ...node, run: await new RunParamsMasker(store).run(node.run) }
+    const { host, view } = await stepView(store, principal, run, resource)
+    if (!view) return detail
+    const out: NodeDetail = { ...detail, attempts: detail.attempts.map(view) }
+    if (host) return out
     // A local description names the step's host process; a cluster's names a Pod and stays.
     const latest = detail.attempts.at(-1)?.runtimeHandle as { runtime?: unknown } | undefined
     if (out.description && latest?.runtime !== 'kubernetes') delete out.description

@@ -5,13 +5,16 @@ import type { LogBook } from './logs.js'
 import type { ObjectStore } from './store.js'
 import type { BehaviourFn, KubeObject, PodBehaviour, PodFailure } from './types.js'
 
-interface Container { name: string; image?: string; command?: string[]; args?: string[] }
+interface Container { name: string; image?: string; command?: string[]; args?: string[]; terminationMessagePath?: string; terminationMessagePolicy?: string }
+
+/** The kubelet's MaxContainerTerminationMessageLength: it keeps the last this many bytes of the file. */
+export const TERMINATION_MESSAGE_BYTES = 4096
 interface PodSpec { containers?: Container[]; initContainers?: Container[]; nodeName?: string }
 interface PodStatus { phase?: string; reason?: string; message?: string; conditions?: Condition[]; [k: string]: unknown }
 interface Condition { type: string; status: string; reason?: string; message?: string; lastTransitionTime?: string; lastProbeTime?: null }
 
 /** How the main container ends when a held Pod is released. */
-export interface Outcome { exitCode?: number; failure?: PodFailure; message?: string }
+export interface Outcome { exitCode?: number; failure?: PodFailure; message?: string; terminationMessage?: string }
 
 interface Play {
   cancelled: boolean
@@ -39,9 +42,16 @@ export const defaultBehaviour: BehaviourFn = (pod) => {
   if (shell < 0) return { lines: [], exitCode: 0 }
   const script = argv[shell + 2] ?? ''
   const lines: string[] = []
+  let terminationMessage = ''
   let exitCode = 0
   for (const raw of script.split(/\n|;|&&/)) {
     const seg = raw.trim()
+    // `echo X >> "$CTL_OUTPUTS"`: a line of the step's outputs file, which the kubelet returns as the termination message.
+    const output = /^echo\s+(.*?)\s*>>\s*"?\$\{?CTL_OUTPUTS\}?"?$/.exec(seg)
+    if (output) {
+      terminationMessage += unquote(output[1] ?? '') + '\n'
+      continue
+    }
     const echo = /^echo(?:\s+-n)?(?:\s+(.*))?$/.exec(seg)
     if (echo) lines.push(unquote(echo[1] ?? ''))
     const exit = /^exit\s+(\d+)$/.exec(seg)
@@ -50,7 +60,15 @@ export const defaultBehaviour: BehaviourFn = (pod) => {
       break
     }
   }
-  return { lines, exitCode }
+  return { lines, exitCode, ...(terminationMessage ? { terminationMessage } : {}) }
+}
+
+/** The termination message the kubelet reports for a container: the last 4096 bytes of its file, policy File only. */
+function terminationMessageOf(c: Container, written: string | undefined): string | undefined {
+  if (!written || (c.terminationMessagePolicy ?? 'File') !== 'File') return undefined
+  const bytes = Buffer.from(written, 'utf8')
+  // Bytes, as the kubelet reads them: a cut UTF-8 character becomes U+FFFD on the wire (Go's JSON encoding).
+  return bytes.length > TERMINATION_MESSAGE_BYTES ? bytes.subarray(bytes.length - TERMINATION_MESSAGE_BYTES).toString('utf8') : written
 }
 
 export class ScriptedKubelet {
@@ -213,7 +231,7 @@ export class ScriptedKubelet {
       this.logs.write(uid, main, line)
       if (delay > 0) await step()
     }
-    let outcome: Outcome = play.early ?? { exitCode: b.exitCode ?? 0, failure: b.failure }
+    let outcome: Outcome = play.early ?? { exitCode: b.exitCode ?? 0, failure: b.failure, terminationMessage: b.terminationMessage }
     if (b.hold && !play.early) {
       outcome = await new Promise<Outcome>((resolve) => { play.release = resolve })
       if (play.cancelled) throw new Cancelled()
@@ -244,10 +262,14 @@ export class ScriptedKubelet {
       }
       setCondition(s, 'Ready', 'False', 'PodCompleted')
       setCondition(s, 'ContainersReady', 'False', 'PodCompleted')
-      s.containerStatuses = containers(p).map((c) => ({
-        ...containerStatus(c, { terminated: { exitCode, reason, startedAt, finishedAt, containerID: `containerd://${uid}` } }),
-        started: false,
-      }))
+      const main = mainContainer(p)
+      s.containerStatuses = containers(p).map((c) => {
+        const message = c.name === main && failure !== 'Evicted' ? terminationMessageOf(c, o.terminationMessage) : undefined
+        return {
+          ...containerStatus(c, { terminated: { exitCode, reason, ...(message ? { message } : {}), startedAt, finishedAt, containerID: `containerd://${uid}` } }),
+          started: false,
+        }
+      })
     })
     if (failure === 'Evicted') this.event(ref, 'Warning', 'Evicted', o.message ?? 'The node was low on resource: memory.')
     if (failure === 'DeadlineExceeded') this.event(ref, 'Normal', 'DeadlineExceeded', 'Pod was active on the node longer than the specified deadline')

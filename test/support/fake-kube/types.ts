@@ -68,6 +68,12 @@ export interface PodBehaviour {
   hold?: boolean
   /** Message of the Unschedulable condition / image pull error, to override the default. */
   message?: string
+  /**
+   * What the main container leaves in its terminationMessagePath file (policy File). As the kubelet does, only the
+   * last 4096 bytes become status.containerStatuses[].state.terminated.message. The default behaviour takes the
+   * `echo … >> "$CTL_OUTPUTS"` lines of an `sh -c` script.
+   */
+  terminationMessage?: string
 }
 
 export type BehaviourFn = (pod: KubeObject) => PodBehaviour
