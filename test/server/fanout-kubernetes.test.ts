@@ -15,25 +15,6 @@ import { defaultBehaviour, startFakeKube, type FakeKube, type KubeObject } from 
 import { repoRoot } from '../cli/helpers.js'
 import { waitForRunEnd } from './helpers.js'
 
-type Volume = { projected?: { sources?: { configMap?: { name?: string } }[] } }
-type Spec = { containers?: { command?: string[] }[]; volumes?: Volume[] }
-
-/** The Pod as if its `sh /etc/ctl/config/script` were `sh -c <the script in its ConfigMap>`. */
-function withInlineScript(fake: FakeKube, pod: KubeObject): KubeObject {
-  const spec = pod.spec as Spec | undefined
-  const command = spec?.containers?.[0]?.command ?? []
-  const file = /^\/etc\/ctl\/config\/(.+)$/.exec(command[1] ?? '')?.[1]
-  if (command[0] !== 'sh' || !file) return pod
-  for (const v of spec?.volumes ?? []) {
-    for (const src of v.projected?.sources ?? []) {
-      const cm = src.configMap?.name ? fake.get('configmaps', pod.metadata?.namespace, src.configMap.name) : undefined
-      const script = (cm?.data as Record<string, string> | undefined)?.[file]
-      if (script !== undefined) return { ...pod, spec: { ...spec, containers: [{ ...spec!.containers![0], command: ['sh', '-c', script] }] } }
-    }
-  }
-  return pod
-}
-
 describe('the example workflow on the Kubernetes runtime (fake cluster)', () => {
   let fake: FakeKube
   let plane: ControlPlane
@@ -44,11 +25,11 @@ describe('the example workflow on the Kubernetes runtime (fake cluster)', () => 
 
   beforeAll(async () => {
     fake = await startFakeKube()
-    // The default kubelet plays the `echo` lines of `sh -c SCRIPT` and `echo … >> "$CTL_OUTPUTS"` into the
-    // termination message; the script stack runs its script from the step's ConfigMap, so it is played from there.
+    // The default kubelet plays the `echo` lines of the script (from the step's ConfigMap, as mounted) and
+    // `echo … >> "$CTL_OUTPUTS"` into the termination message.
     fake.kubelet.behaviour = (pod) => {
       played.push(structuredClone(pod))
-      return defaultBehaviour(withInlineScript(fake, pod))
+      return defaultBehaviour(pod)
     }
     dataDir = mkdtempSync(join(tmpdir(), 'ctl-k8s-fanout-'))
     plane = await startControlPlane({ dataDir, port: 0, runtime: 'kubernetes', kubernetes: { kubeconfigPath: fake.kubeconfigPath, manageNamespaces: true } })

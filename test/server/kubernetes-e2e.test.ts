@@ -50,7 +50,7 @@ describe('examples/ on the Kubernetes runtime (fake cluster)', () => {
   let client: CtlClient
   let dataDir: string
   let documents: ApplyDocument[]
-  let workflows: { ref: ResourceRef; scheduled: boolean }[]
+  let workflows: { ref: ResourceRef; scheduled: boolean; required: string[] }[]
   const played: KubeObject[] = []
 
   beforeAll(async () => {
@@ -76,8 +76,10 @@ describe('examples/ on the Kubernetes runtime (fake cluster)', () => {
     workflows = lint.documents
       .filter((d) => d.resource.meta.type === 'workflow')
       .map((d) => {
-        const r = d.resource as { meta: { name: string }; workflow: { schedule?: unknown } }
-        return { ref: { workspace: 'public', type: 'workflow', name: r.meta.name }, scheduled: r.workflow.schedule !== undefined }
+        const r = d.resource as { meta: { name: string }; workflow: { schedule?: unknown; params?: { name: string; required: boolean }[] } }
+        // A workflow with a required param starts no run on apply: it is run with a value for each, as a user would.
+        const required = (r.workflow.params ?? []).filter((p) => p.required).map((p) => p.name)
+        return { ref: { workspace: 'public', type: 'workflow', name: r.meta.name }, scheduled: r.workflow.schedule !== undefined, required }
       })
   }, 30_000)
 
@@ -112,6 +114,8 @@ describe('examples/ on the Kubernetes runtime (fake cluster)', () => {
     expect(applied.results.map((r) => r.outcome).every((o) => o === 'created')).toBe(true)
     // A scheduled workflow does not run on apply: run it now, as `ctl resource runtime run` would.
     for (const w of workflows.filter((w) => w.scheduled)) await client.runNow(w.ref)
+    // Required params are strings in the examples (data-flow's version).
+    for (const w of workflows.filter((w) => w.required.length > 0)) await client.runNow(w.ref, Object.fromEntries(w.required.map((n) => [n, '1.2.3'])))
 
     const latest = new Map<string, RunRecord>()
     for (const w of workflows) {

@@ -9,7 +9,8 @@ interface Container { name: string; image?: string; command?: string[]; args?: s
 
 /** The kubelet's MaxContainerTerminationMessageLength: it keeps the last this many bytes of the file. */
 export const TERMINATION_MESSAGE_BYTES = 4096
-interface PodSpec { containers?: Container[]; initContainers?: Container[]; nodeName?: string }
+interface PodSpec { containers?: Container[]; initContainers?: Container[]; nodeName?: string; volumes?: PodVolume[] }
+interface PodVolume { projected?: { sources?: { configMap?: { name?: string } }[] }; configMap?: { name?: string } }
 interface PodStatus { phase?: string; reason?: string; message?: string; conditions?: Condition[]; [k: string]: unknown }
 interface Condition { type: string; status: string; reason?: string; message?: string; lastTransitionTime?: string; lastProbeTime?: null }
 
@@ -99,10 +100,31 @@ export class ScriptedKubelet {
     this.plays.set(uid, play)
     // Deferred so the create answer reaches the client before the first status change.
     setImmediate(() => {
-      this.play(ns, name, uid, play, this.behaviour(pod)).catch((err: unknown) => {
+      this.play(ns, name, uid, play, this.behaviour(this.withMountedScript(pod))).catch((err: unknown) => {
         if (!(err instanceof Cancelled)) throw err
       })
     })
+  }
+
+  /**
+   * The Pod as its container sees its command: a real kubelet mounts the ConfigMap that holds the script of
+   * `sh /etc/ctl/config/FILE` (the script stack), so it is played as `sh -c <that script>`.
+   */
+  private withMountedScript(pod: KubeObject): KubeObject {
+    const spec = pod.spec as PodSpec | undefined
+    const main = spec?.containers?.[0]
+    const command = main?.command ?? []
+    const file = /^\/etc\/ctl\/config\/(.+)$/.exec(command[1] ?? '')?.[1]
+    if (!main || !/(^|\/)(ba|z|da)?sh$/.test(command[0] ?? '') || !file) return pod
+    for (const v of spec?.volumes ?? []) {
+      for (const source of [...(v.projected?.sources ?? []), ...(v.configMap ? [{ configMap: v.configMap }] : [])]) {
+        const name = source.configMap?.name
+        const cm = name ? this.store.get('configmaps', pod.metadata?.namespace, name) : undefined
+        const script = (cm?.data as Record<string, string> | undefined)?.[file]
+        if (script !== undefined) return { ...pod, spec: { ...spec, containers: [{ ...main, command: [command[0]!, '-c', script] }, ...(spec!.containers ?? []).slice(1)] } }
+      }
+    }
+    return pod
   }
 
   /** Ends a Pod's main container with this outcome: now when held, else once it is running (its remaining lines skipped). */
