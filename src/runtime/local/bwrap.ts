@@ -17,7 +17,7 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import { StartProblem, depth, type StepPlan } from './pod.js'
-import { exists, isExecutable, isUnder, outputsHostFile, volumeOwned, type HostFile, type Layout } from './layout.js'
+import { exists, isExecutable, isUnder, newShmDir, outputsPlace, volumeOwned, type HostFile, type Layout } from './layout.js'
 import { packageRoot } from './package-root.js'
 import type { HostAccess } from './identity.js'
 import { seccompFilterBase64 } from './seccomp.js'
@@ -214,7 +214,7 @@ function bindEntries(dir: string, args: string[]): void {
 
 const octal = (mode: number) => '0' + (mode & 0o7777).toString(8)
 
-export function bubblewrapLayout(plan: StepPlan, attemptDir: string, bwrapPath: string, host: SandboxHost): Layout {
+export function bubblewrapLayout(plan: StepPlan, attemptDir: string, bwrapPath: string, host: SandboxHost, shmBase?: string): Layout {
   const view = new View()
   for (const e of host.system) if (e.kind === 'bind') view.mounts.push({ dest: e.path, writable: false, hostSrc: e.path, expandable: true })
   for (const dir of host.extras) view.mounts.push({ dest: dir, writable: false, hostSrc: dir, expandable: true })
@@ -267,11 +267,17 @@ export function bubblewrapLayout(plan: StepPlan, attemptDir: string, bwrapPath: 
   // it, and cannot swap it for a link (a mount point cannot be removed or renamed over).
   const configFiles: HostFile[] = []
   let outputsFile: string | undefined
+  let shm: Layout['spec']['shm']
   if (plan.outputsPath) {
-    outputsFile = outputsHostFile(attemptDir)
+    const place = outputsPlace(attemptDir, shmBase ? newShmDir(shmBase) : undefined)
+    outputsFile = place.file
     view.ensureCreatable(plan.outputsPath, `terminationMessagePath ${plan.outputsPath}`)
-    configFiles.push({ path: outputsFile, content: '', mode: 0o600 })
-    sources.push(outputsFile)
+    if (place.inShm) {
+      shm = { dir: path.dirname(place.file), files: [{ path: place.file, content: '', mode: 0o600 }] }
+    } else {
+      configFiles.push({ path: outputsFile, content: '', mode: 0o600 })
+      sources.push(outputsFile)
+    }
     mountArgs.push('--bind', outputsFile, plan.outputsPath)
     view.mounts.push({ dest: plan.outputsPath, writable: true, hostSrc: outputsFile })
   }
@@ -308,7 +314,7 @@ export function bubblewrapLayout(plan: StepPlan, attemptDir: string, bwrapPath: 
   const notes = plan.image ? [`image ${plan.image} is not used: local steps run the host's programs`] : []
   if (plan.network === 'none') notes.push('network: none (own network namespace, loopback only)')
   const seccomp = seccompFilterBase64()
-  return { spec: { mode: 'bubblewrap', command: bwrapPath, args, env: plan.env, fdData, seccomp }, configFiles, dirs, sources, owned, notes, outputsFile }
+  return { spec: { mode: 'bubblewrap', command: bwrapPath, args, env: plan.env, fdData, seccomp, ...(shm ? { shm } : {}) }, configFiles, dirs, sources, owned, notes, outputsFile }
 }
 
 /** Fails early, with the message a container runtime would give, when the program cannot be found. */

@@ -149,7 +149,7 @@ export function createLocalRuntime(opts: LocalRuntimeOptions): Runtime {
         )
       }
       plan = planStep(launch, stepPath, (name) => path.join(attemptDir, 'empty', name))
-      layout = sandboxHost && bwrapPath ? bubblewrapLayout(plan, attemptDir, bwrapPath, sandboxHost) : plainLayout(plan, attemptDir, { whyNoSandbox, shmBase })
+      layout = sandboxHost && bwrapPath ? bubblewrapLayout(plan, attemptDir, bwrapPath, sandboxHost, shmBase) : plainLayout(plan, attemptDir, { whyNoSandbox, shmBase })
       // Files to put in the attempt folder: create it here. Otherwise the host creates it as it
       // claims the attempt (one file-system operation less on the control plane's event loop,
       // where it costs most); either way the claim of log.ndjson makes every start exclusive.

@@ -2,6 +2,7 @@
 // layout. Everything here crosses to the supervisor through its stdin pipe, so
 // secret content may sit in it; nothing of it is written to a file.
 
+import crypto from 'node:crypto'
 import fs from 'node:fs'
 import path from 'node:path'
 
@@ -24,7 +25,8 @@ export interface SupervisorSpec {
   fdData: string[]
   /** bubblewrap: the seccomp filter (base64), on the fd after the fdData ones (`--add-seccomp-fd`). */
   seccomp?: string
-  /** plain: secret files the supervisor writes into a 0700 folder in memory and removes at exit. */
+  /** Files the supervisor writes into a 0700 folder in memory, as the step's user, and removes at exit: a plain step's
+      secret files, and the outputs file of any step. */
   shm?: { dir: string; files: HostFile[] }
   /** Paths inside volumes the host checks again, right before it spawns the step (see beneath.ts). */
   beneath?: { root: string; path: string; what: string }[]
@@ -53,13 +55,24 @@ export interface Layout {
   /** Host folders and files the step writes or reads: given to the step's host user when they lie beneath `root`. */
   owned: { path: string; root: string }[]
   notes: string[]
-  /** The host file behind $CTL_OUTPUTS (also in configFiles, empty, so that it is made and given to the step's user). */
+  /** The host file behind $CTL_OUTPUTS (see outputsPlace). */
   outputsFile?: string
 }
 
-/** The per-attempt host file a step's outputs go to: in the attempt folder, which the step cannot replace (see step.mjs). */
-export function outputsHostFile(attemptDir: string): string {
-  return path.join(attemptDir, 'outputs')
+/** A new per-attempt folder in memory (`shmBase`, e.g. /dev/shm) that the step host makes as the step's user. */
+export function newShmDir(shmBase: string): string {
+  return path.join(shmBase, `ctl-${crypto.randomBytes(9).toString('hex')}`)
+}
+
+/**
+ * The host file behind $CTL_OUTPUTS. In the attempt's memory folder when there is one: the step host makes it as
+ * the step's user, so the step reaches it whatever folder the control plane keeps its data in (a root control
+ * plane's private data folder included), and the control plane writes nothing per attempt for it. Else in the
+ * attempt folder (made by the control plane, given to the step's user). Read by the step host once the step ended,
+ * without following links (see step.mjs).
+ */
+export function outputsPlace(attemptDir: string, shmDir: string | undefined): { file: string; inShm: boolean } {
+  return shmDir ? { file: path.join(shmDir, 'outputs'), inShm: true } : { file: path.join(attemptDir, 'outputs'), inShm: false }
 }
 
 export function exists(p: string): boolean {

@@ -8,11 +8,10 @@
 // user namespaces, macOS). What it cannot do: readOnly, and a path the step builds
 // at run time from pieces (`/work"space"`) is not rewritten.
 
-import crypto from 'node:crypto'
 import fs from 'node:fs'
 import path from 'node:path'
 import { StartProblem, type StepPlan } from './pod.js'
-import { exists, fileMountDir, outputsHostFile, realOrSelf, volumeOwned, type HostFile, type Layout } from './layout.js'
+import { exists, fileMountDir, newShmDir, outputsPlace, realOrSelf, volumeOwned, type HostFile, type Layout } from './layout.js'
 import { mountSource, type MadeFolder } from './beneath.js'
 
 const escapeRe = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
@@ -47,7 +46,7 @@ export function plainLayout(plan: StepPlan, attemptDir: string, opts: PlainOptio
   if (plan.network === 'none') {
     throw new StartProblem(`network: none needs bubblewrap (${opts.whyNoSandbox}): without a network namespace the step would have the host's network`)
   }
-  const shmDir = opts.shmBase ? path.join(opts.shmBase, `ctl-${crypto.randomBytes(9).toString('hex')}`) : undefined
+  const shmDir = opts.shmBase ? newShmDir(opts.shmBase) : undefined
   const notes: string[] = []
   const exported: [string, string][] = []
 
@@ -87,11 +86,16 @@ export function plainLayout(plan: StepPlan, attemptDir: string, opts: PlainOptio
   })
 
   // $CTL_OUTPUTS (and the path written out in a script) names the attempt's own outputs file.
-  const outputsFile = plan.outputsPath ? outputsHostFile(attemptDir) : undefined
-  if (plan.outputsPath && outputsFile) {
+  let outputsFile: string | undefined
+  if (plan.outputsPath) {
+    const place = outputsPlace(attemptDir, shmDir)
+    outputsFile = place.file
     map.set(plan.outputsPath, outputsFile)
-    configFiles.push({ path: outputsFile, content: '', mode: 0o600 })
-    sources.push(outputsFile) // a step user must reach it through the attempt folder
+    if (place.inShm) secretFiles.push({ path: outputsFile, content: '', mode: 0o600 })
+    else {
+      configFiles.push({ path: outputsFile, content: '', mode: 0o600 })
+      sources.push(outputsFile) // a step user must reach it through the attempt folder
+    }
   }
   const rewrite = pathRewriter(map)
   const argv = plan.argv.map(rewrite)
