@@ -17,6 +17,7 @@ import { evaluateCondition, evaluateItems } from '../expr/index.js'
 import { Reconciler } from './reconciler.js'
 import { ACTIVE_RUN_STATES, isFinalRunState, latestAttempts, Scheduler } from './scheduler.js'
 import { RunEnds } from './run-ends.js'
+import type { SecretBox } from '../secrets/crypto.js'
 import { scheduleOf, ScheduleTimer } from './schedules.js'
 
 export interface EngineOptions {
@@ -32,6 +33,8 @@ export interface EngineOptions {
   redact?: (runId: string, text: string) => string
   /** Longest sleep of the schedule timer (default 60 s); tests with a fake clock use a short one. */
   maxTimerSleepMs?: number
+  /** Seals run params declared secret at rest; the same box the launcher opens secrets with. */
+  box?: SecretBox
   /** Replaces the default launcher (stacks, projections, volumes from the store). */
   launcher?: StepLauncher
 }
@@ -75,6 +78,7 @@ export function createEngine(opts: EngineOptions): Engine {
     logger: opts.logger ?? silentLogger,
     redact: opts.redact ?? ((_runId, text) => text),
     runEnds: new RunEnds(),
+    box: opts.box,
   }
   const { store } = ctx
   const launcher = opts.launcher ?? createStoreLauncher({ store, dataDir: opts.dataDir })

@@ -219,7 +219,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     const redactions = new RunRedactions()
     const runtime = await createRuntime(opts)
     const launcher = createStoreLauncher({ store, dataDir: opts.dataDir, box, redactions, serverUrl: () => advertised })
-    engine = createEngine({ store, runtime, dataDir: opts.dataDir, maxParallelSteps: opts.maxParallelSteps, launcher, redact: redactions.redact })
+    engine = createEngine({ store, runtime, dataDir: opts.dataDir, maxParallelSteps: opts.maxParallelSteps, launcher, redact: redactions.redact, box })
     await engine.start()
     const app = buildApp({
       store, engine, logFile: opts.logFile, bodyLimit: opts.bodyLimit, authLimits: opts.authLimits,
