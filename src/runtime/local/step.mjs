@@ -206,8 +206,9 @@ export class Step {
             process.kill(-proc.pid, 'SIGKILL')
           } catch {}
         }
-        // bwrap gone: its sandbox goes too, even when bwrap died before it could tell it to (see signal()).
-        if (spec.mode === 'bubblewrap') this.killSandbox(proc.pid)
+        // bwrap killed: its sandbox goes too, even when bwrap died before it could tell it to (see signal()). A bwrap
+        // that exited by itself did so after its sandbox's init ended, which ends the whole pid namespace: nothing to do.
+        if (spec.mode === 'bubblewrap' && code === null) this.killSandbox(proc.pid)
         // A process that escaped the group may hold our pipes open; do not wait for it forever.
         this.timers.push(
           setTimeout(() => {
