@@ -33,6 +33,8 @@ export interface EngineOptions {
   redact?: (runId: string, text: string) => string
   /** Longest sleep of the schedule timer (default 60 s); tests with a fake clock use a short one. */
   maxTimerSleepMs?: number
+  /** Items one forEach may fan out into at run time (default MAX_FOREACH_ITEMS). */
+  maxForEachItems?: number
   /** Seals run params declared secret at rest; the same box the launcher opens secrets with. */
   box?: SecretBox
   /** Replaces the default launcher (stacks, projections, volumes from the store). */
@@ -82,7 +84,7 @@ export function createEngine(opts: EngineOptions): Engine {
   }
   const { store } = ctx
   const launcher = opts.launcher ?? createStoreLauncher({ store, dataDir: opts.dataDir })
-  const scheduler = new Scheduler(ctx, launcher, opts.maxParallelSteps ?? 32, { condition: evaluateCondition, items: evaluateItems })
+  const scheduler = new Scheduler(ctx, launcher, opts.maxParallelSteps ?? 32, { condition: evaluateCondition, items: evaluateItems, maxForEachItems: opts.maxForEachItems })
   let reconciler: Reconciler
   const timer = new ScheduleTimer(ctx, {
     createRun: (resource, input) => reconciler.createRun(resource, input),

@@ -26,6 +26,7 @@ export const SERVER_DEFAULTS = {
   host: '127.0.0.1',
   maxParallelSteps: 32,
   maxStepsPerWorkflow: MANIFEST_LIMITS.stepsPerWorkflow,
+  maxForEachItems: MANIFEST_LIMITS.forEachItems,
   logRetention: DEFAULT_LOG_RETENTION,
   runtime: 'local' as RuntimeKind,
   namespacePrefix: 'ctl-',
@@ -42,6 +43,7 @@ export interface ServerStartFlags {
   host?: string
   'max-parallel-steps'?: number
   'max-steps-per-workflow'?: number
+  'max-foreach-items'?: number
   'log-retention'?: string
   runtime?: string
   kubeconfig?: string
@@ -66,6 +68,7 @@ export interface ServerConfigFile {
   host?: string
   maxParallelSteps?: number
   maxStepsPerWorkflow?: number
+  maxForEachItems?: number
   logRetention?: string | number
   runtime?: RuntimeKind
   advertiseUrl?: string
@@ -92,6 +95,7 @@ export type SettingName =
   | 'host'
   | 'maxParallelSteps'
   | 'maxStepsPerWorkflow'
+  | 'maxForEachItems'
   | 'logRetention'
   | 'runtime'
   | 'advertiseUrl'
@@ -118,6 +122,8 @@ export interface ServerSettings {
   maxParallelSteps: number
   /** Steps one workflow may have (lint refuses more, 422 from the API). */
   maxStepsPerWorkflow: number
+  /** Items one `forEach` may fan out into (lint of a literal list, 422 from the API, a failed step at run time). */
+  maxForEachItems: number
   /** 0 keeps logs forever. */
   logRetentionMs: number
   runtime: RuntimeKind
@@ -208,6 +214,7 @@ export async function resolveServerSettings(input: ResolveInput): Promise<Resolv
     host: pick('host', given.host, fromFile.host, SERVER_DEFAULTS.host),
     maxParallelSteps: pick('maxParallelSteps', given.maxParallelSteps, fromFile.maxParallelSteps, SERVER_DEFAULTS.maxParallelSteps),
     maxStepsPerWorkflow: checkedStepBound(pick('maxStepsPerWorkflow', given.maxStepsPerWorkflow, fromFile.maxStepsPerWorkflow, SERVER_DEFAULTS.maxStepsPerWorkflow)),
+    maxForEachItems: checkedForEachBound(pick('maxForEachItems', given.maxForEachItems, fromFile.maxForEachItems, SERVER_DEFAULTS.maxForEachItems)),
     logRetentionMs: parseRetention(logRetention),
     runtime,
   }
@@ -230,6 +237,7 @@ export async function resolveServerSettings(input: ResolveInput): Promise<Resolv
     CTL_RUNTIME: runtime,
     CTL_MAX_PARALLEL_STEPS: String(options.maxParallelSteps),
     CTL_MAX_STEPS_PER_WORKFLOW: String(options.maxStepsPerWorkflow),
+    CTL_MAX_FOREACH_ITEMS: String(options.maxForEachItems),
     CTL_LOG_RETENTION: logRetention,
     ...(options.advertiseUrl ? { CTL_ADVERTISE_URL: options.advertiseUrl } : {}),
     ...(options.masterKeyFile ? { CTL_MASTER_KEY_FILE: options.masterKeyFile } : {}),
@@ -280,6 +288,7 @@ function givenSettings(flags: ServerStartFlags, env: Record<string, string | und
     host: flagOnly(flags.host),
     maxParallelSteps: int(flags['max-parallel-steps'], 'CTL_MAX_PARALLEL_STEPS'),
     maxStepsPerWorkflow: int(flags['max-steps-per-workflow'], 'CTL_MAX_STEPS_PER_WORKFLOW'),
+    maxForEachItems: int(flags['max-foreach-items'], 'CTL_MAX_FOREACH_ITEMS'),
     logRetention: text(flags['log-retention'], 'CTL_LOG_RETENTION'),
     runtime: runtime as Given<RuntimeKind> | undefined,
     kubeconfig: text(flags.kubeconfig, 'CTL_KUBECONFIG'),
@@ -301,6 +310,16 @@ function givenSettings(flags: ServerStartFlags, env: Record<string, string | und
 
 /** The largest `maxStepsPerWorkflow` a server may set: a DAG is checked and scheduled in memory. */
 export const MAX_STEPS_PER_WORKFLOW_SETTING = 100_000
+
+/** The largest `maxForEachItems` a server may set: each instance is a step run. */
+export const MAX_FOREACH_ITEMS_SETTING = 100_000
+
+function checkedForEachBound(n: number): number {
+  if (!Number.isInteger(n) || n < 1 || n > MAX_FOREACH_ITEMS_SETTING) {
+    throw new CtlError('E_USAGE', `max forEach items ${n} must be a whole number from 1 to ${MAX_FOREACH_ITEMS_SETTING}`)
+  }
+  return n
+}
 
 function checkedStepBound(n: number): number {
   if (!Number.isInteger(n) || n < 1 || n > MAX_STEPS_PER_WORKFLOW_SETTING) {
@@ -364,6 +383,7 @@ const CONFIG_SCHEMA = {
     host: { type: 'string', minLength: 1 },
     maxParallelSteps: { type: 'integer', minimum: 1 },
     maxStepsPerWorkflow: { type: 'integer', minimum: 1, maximum: MAX_STEPS_PER_WORKFLOW_SETTING },
+    maxForEachItems: { type: 'integer', minimum: 1, maximum: MAX_FOREACH_ITEMS_SETTING },
     logRetention: durationSchema,
     runtime: { enum: [...RUNTIMES] },
     advertiseUrl: { type: 'string', pattern: '^https?://' },
