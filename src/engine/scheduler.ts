@@ -11,10 +11,10 @@ import { FINAL_RUN_STATES } from '../store/types.js'
 import type { WorkflowResource } from '../manifest/model.js'
 import { CtlError } from '../errors.js'
 import { evaluateDag, startable } from './dag.js'
-import { nextAttemptAt } from './retry.js'
 import { AttemptRunner, isRuntimeHandle } from './attempts.js'
 import type { EngineContext, RunScope, StepLauncher } from './context.js'
-import { openStep, settleFanouts } from './fanout-apply.js'
+import { settleFanouts } from './fanout-apply.js'
+import { openReadySteps, scheduleRetries } from './advance-steps.js'
 import {
   ancestorsCache, CONDITION_SKIP_REASON, dueAttempts, isFanned, launchValues, runVars, stepIndex, viewOf, type Evaluators,
 } from './fanout-run.js'
@@ -307,29 +307,7 @@ export class Scheduler {
     const attempts = await store.listStepRuns(runId)
     const latest = latestAttempts(attempts)
 
-    // Retries first, so a failed attempt with a retry left never skips its dependents. An
-    // instance retries by its step's `retry`; a fanned step's own row never does (its instances do).
-    for (const a of [...latest.values()]) {
-      if (a.state !== 'failed') continue
-      const step = byName.get(a.parent ?? a.step)
-      if (!step || (a.parent === undefined && isFanned(step))) continue
-      const first = a.attempt === 1 ? a : attempts.find((x) => x.step === a.step && x.attempt === 1)
-      const at = nextAttemptAt({
-        retry: step.retry,
-        attempt: a.attempt,
-        reason: a.reason ?? 'Error',
-        message: a.message,
-        firstStartedAt: new Date(first?.startedAt ?? first?.createdAt ?? a.createdAt),
-        // The decision must not change between ticks: judge it at the moment the attempt ended.
-        now: new Date(a.finishedAt ?? now.toISOString()),
-      })
-      if (at === undefined) continue
-      try {
-        latest.set(a.step, await store.createStepAttempt(runId, a.step, a.attempt + 1, at.toISOString()))
-      } catch (err) {
-        if (!(err instanceof CtlError && err.code === 'E_CONFLICT')) throw err
-      }
-    }
+    await scheduleRetries(this.ctx, runId, byName, attempts, latest, now)
 
     const view = viewOf(latest)
     const inFlight = (a: StepRunRecord) => this.runner.has(a.id)
@@ -357,24 +335,12 @@ export class Scheduler {
       return undefined
     }
 
-    // A ready step's condition decides first; a fanned step then expands. Either changes the
-    // run (a skip to spread, instances to start): another pass follows this one.
+    // The seam (advance-steps.ts): each ready step is opened (condition, fan-out) before it may start.
+    // A changed row (a skip to spread, instances to start) needs another pass over the run.
     const passed = this.passed.get(runId) ?? new Set<string>()
     this.passed.set(runId, passed)
-    const readyPlain = new Set<string>()
-    for (const name of ev.ready) {
-      const step = byName.get(name)
-      const row = view.steps.get(name)
-      if (!step || !row) continue
-      if ((step.when === undefined && !isFanned(step)) || passed.has(row.id)) {
-        readyPlain.add(name)
-        continue
-      }
-      if ((await openStep(this.ctx, this.evaluators, scope, view, step, row)) === 'start') {
-        passed.add(row.id)
-        readyPlain.add(name)
-      } else this.dirty.add(runId)
-    }
+    const { readyPlain, changed } = await openReadySteps(this.ctx, this.evaluators, scope, view, ev.ready, byName, passed)
+    if (changed) this.dirty.add(runId)
 
     const { due, running, wait } = dueAttempts(steps, view, readyPlain, (a) => inFlight(a) || a.state === 'running', now.getTime())
     // First come, first served: while runs wait for a slot, a run that is not among them queues behind them
