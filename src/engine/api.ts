@@ -16,6 +16,12 @@ export interface RunDetail {
   /** Per running attempt (step run id): what the runtime reports now, when it can tell cheaply (e.g. a Pod still
       Pending with the scheduler's message). */
   live?: Record<string, { phase: string; message?: string }>
+  /** Failed steps whose failure the workflow allows (`allowFailure`): shown `failed (allowed)`. */
+  allowedFailures?: string[]
+  /** The workflow's `finally` steps, in order: shown after the DAG. */
+  finally?: string[]
+  /** How the DAG ended (Succeeded, Failed, Killed, Cancelled; finally reads it as workflow.status), once it has. */
+  dagStatus?: string
 }
 
 /** `runtime get --node`: one step's attempts as stored, and the latest one as the runtime sees it now. */

@@ -11,6 +11,7 @@ import type { EngineApi, NodeDetail, RunDetail, RuntimeSummary } from './api.js'
 import { isRuntimeHandle } from './attempts.js'
 import { silentLogger, type EngineContext, type EngineLogger, type StepLauncher } from './context.js'
 import { progressOf } from './dag.js'
+import { ruleFacts } from './finally.js'
 import { retryPlan } from './retry-plan.js'
 import { createStoreLauncher } from './launch.js'
 import { evaluateCondition, evaluateItems } from '../expr/index.js'
@@ -254,6 +255,7 @@ export function createEngine(opts: EngineOptions): Engine {
       // Progress counts the workflow's steps: a fanned-out step once (its row carries its instances' state).
       const own = [...latest.values()].filter((a) => a.parent === undefined)
       const detail: RunDetail = { run, steps, progress: progressOf(own.map((a) => a.state), own.length) }
+      Object.assign(detail, await ruleFacts(store, run, latest))
       const peek = ctx.runtime.peek?.bind(ctx.runtime)
       if (!peek) return detail
       // A failing peek only loses the live column; the stored run is the answer.
