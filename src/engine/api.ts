@@ -45,7 +45,7 @@ export interface EngineApi {
   /** `runtime run`: a run now (an extra one for a scheduled workflow); `params` as given, E_PARAMS when they do not resolve. */
   runNow(resource: ResourceRecord, by: string, params?: Record<string, unknown>): Promise<RunRecord>
   /** `runtime stop`: the run ends `killed`. Without runId: the resource's active runs. */
-  stopRuns(resource: ResourceRecord, by: string, runId?: string): Promise<RunRecord[]>
+  stopRuns(resource: ResourceRecord, by: string, runId?: string, opts?: { force?: boolean }): Promise<RunRecord[]>
   /**
    * `runtime suspend`: the run (or, without runId, each active run) starts no new step; running steps go on and
    * their ends are recorded. Returns the runs now suspended (already suspended ones included: a no-op, not an error).

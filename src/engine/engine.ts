@@ -146,12 +146,13 @@ export function createEngine(opts: EngineOptions): Engine {
       return reconciler.createRun(resource, { trigger: 'manual', params })
     },
 
-    async stopRuns(resource, by, runId) {
+    async stopRuns(resource, by, runId, opts = {}) {
       requireWorkflow(resource)
       const targets = runId !== undefined ? [await findRun(resource, runId)] : await store.listRuns({ resourceId: resource.id, states: [...ACTIVE_RUN_STATES] })
       const stopped: RunRecord[] = []
       for (const run of targets) {
-        if (await scheduler.stopRun(run.id, 'killed', `killed by ${by}`)) {
+        // Without force, a run with finally steps goes on running them (its state `running` until they end).
+        if (await scheduler.stopRun(run.id, 'killed', `killed by ${by}`, { force: opts.force === true })) {
           const after = await store.getRun(run.id)
           if (after) stopped.push(after)
         }

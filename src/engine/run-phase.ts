@@ -43,7 +43,10 @@ function rowsOf(view: RunView, names: ReadonlySet<string>): StepRunRecord[] {
 async function applySkips(ctx: EngineContext, view: RunView, ev: DagEvaluation, nowIso: string): Promise<void> {
   for (const skip of ev.skip) {
     const a = view.steps.get(skip.step)
-    if (a) await ctx.store.updateStepRun(a.id, { state: 'skipped', reason: skip.excused ? RULE_SKIP_REASON : undefined, message: skip.reason, finishedAt: nowIso }, ['pending'])
+    if (!a) continue
+    const patch = { state: 'skipped' as const, reason: skip.excused ? RULE_SKIP_REASON : undefined, message: skip.reason, finishedAt: nowIso }
+    // The view follows what was stored: the rest of this pass (is the DAG over?) reads it.
+    if (await ctx.store.updateStepRun(a.id, patch, ['pending'])) view.steps.set(skip.step, { ...a, ...patch, reason: patch.reason ?? a.reason })
   }
 }
 
