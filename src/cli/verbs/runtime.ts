@@ -90,7 +90,7 @@ async function printRuntime(session: Session, o: RuntimeGetOptions, io: Io): Pro
   io.out(
     renderTable(
       ['JOB NAME', 'STACK', 'JOB TITLE', 'JOB DEPENDENCIES'],
-      workflow.workflow.dag.map((s) => [s.name, `${s.spec.stack.name}${s.spec.stack.version ? `:${s.spec.stack.version}` : ''}`, s.title ?? '', s.depends.join(', ')]),
+      [...workflow.workflow.dag, ...(workflow.workflow.finally ?? []).map((s) => ({ ...s, name: `${s.name} (finally)` }))].map((s) => [s.name, `${s.spec.stack.name}${s.spec.stack.version ? `:${s.spec.stack.version}` : ''}`, s.title ?? '', s.depends.join(', ')]),
     ),
   )
   const schedule = workflow.workflow.schedule

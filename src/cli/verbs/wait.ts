@@ -113,19 +113,24 @@ export async function waitForRun(client: CtlClient, runId: string, io: Io, opts:
       if (runState !== undefined && runState !== detail.run.state && (detail.run.state === 'suspended' || runState === 'suspended')) {
         io.out(`run ${runId} ${detail.run.state === 'suspended' ? 'suspended' : 'resumed'}`)
       }
-      // The DAG's end, when finally steps follow it, is news too.
-      const shown = shownRunState(detail)
-      if (detail.dagStatus && runState !== shown) io.out(`run ${runId} ${shown}`)
-      runState = detail.dagStatus ? shown : detail.run.state
+      const before = runState
+      runState = detail.dagStatus ? shownRunState(detail) : detail.run.state
       // Every attempt, not only the latest: an attempt that failed between two looks is still told.
       const fanned = fannedSteps(detail.steps)
-      for (const s of everyAttempt(detail.steps)) {
+      // The DAG's end, when finally steps follow it, is news too: told after the DAG's steps, before the finally ones.
+      let dagEnd = detail.dagStatus !== undefined && before !== runState ? `run ${runId} ${runState}` : undefined
+      for (const s of dagThenFinally(detail, everyAttempt(detail.steps))) {
         const key = `${s.step}#${s.attempt}`
         if (seen.get(key) === s.state) continue
         seen.set(key, s.state)
         if (s.state === 'pending') continue
+        if (dagEnd && detail.finally?.includes(s.parent ?? s.step)) {
+          io.out(dagEnd)
+          dagEnd = undefined
+        }
         io.out(attemptLine(s, now(), fanned, detail))
       }
+      if (dagEnd) io.out(dagEnd)
     }
     if (done) return detail
   }
