@@ -8,10 +8,10 @@ export default class RuntimeStop extends BaseCommand {
   static override summary = 'Stop a workflow\'s active runs (they end "killed")'
   static override description = `Kills the running steps of every active run (or only --run ID), suspended runs
 included: the runs end "killed" and their steps that had not started end
-"cancelled". Logs written so far stay readable with "resource log".
-A workflow's finally steps still run (within its finallyTimeout, default 5m):
-the run stays "running" until they end. --force ends the run at once,
-without them.`
+"cancelled". Logs written so far stay readable with "resource log". A
+workflow's finally steps still run (within its finallyTimeout, default 5m):
+the run stays "running" until they end. --force ends the run at once, without
+them.`
   static override examples = [
     '<%= config.bin %> resource runtime stop -t workflow -n customer-batch-pipeline',
     '<%= config.bin %> resource runtime stop -t workflow -n customer-batch-pipeline --force',
