@@ -209,7 +209,10 @@ export function createEngine(opts: EngineOptions): Engine {
       const revision = await store.getRevision(resource.id, run.revision)
       const workflow = (revision?.manifest ?? resource.manifest) as WorkflowResource
       const plan = retryPlan(workflow.workflow.dag, latestAttempts(await store.listStepRuns(run.id)), run.id)
-      if (plan.rerun.size === 0) throw new CtlError('E_CONFLICT', `run ${run.id} succeeded completely: nothing to retry`)
+      // The finally steps always run again: a run whose DAG succeeded but a finally step failed can be retried.
+      if (plan.rerun.size === 0 && (run.state === 'succeeded' || (workflow.workflow.finally ?? []).length === 0)) {
+        throw new CtlError('E_CONFLICT', `run ${run.id} succeeded completely: nothing to retry`)
+      }
       ctx.logger.info('retry requested', { runId: run.id, by })
       // The same params as the run it retries (already resolved against the same revision).
       return reconciler.createRun(resource, { trigger: 'retry', retryOf: run.id, revision: run.revision, params: run.params }, plan)

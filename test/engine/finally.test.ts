@@ -39,14 +39,17 @@ const report = { name: 'report', script: 'echo "status={{.workflow.status}} of {
 describe('finally', () => {
   it('runs after a DAG that succeeded, in its own order, and reads workflow.status', async () => {
     h = await harness()
-    const r = await h.apply(withFinally('ok', [{ name: 'a', script: 'true' }], [report, { name: 'last', script: 'echo last', depends: ['report'] }]))
+    const wf = withFinally('ok', [{ name: 'a', script: 'true' }], [report, { name: 'last', script: 'echo last', depends: ['report'] }, { name: 'alert', script: 'echo alert' }])
+    // A finally step's condition reads workflow.status too: this one is for failed runs only.
+    wf.workflow.finally![2]!.when = "workflow.status == 'Failed'"
+    const r = await h.apply(wf)
     await h.engine.idle()
     const run = await runOf(r.id)
     expect(run.state).toBe('succeeded')
-    expect(await statesOf(run.id)).toEqual({ a: 'succeeded', report: 'succeeded', last: 'succeeded' })
+    expect(await statesOf(run.id)).toEqual({ a: 'succeeded', report: 'succeeded', last: 'succeeded', alert: 'skipped' })
     expect(await logText(h.store, run.id, 'report')).toEqual(['status=Succeeded of ok'])
     const detail = await h.engine.runDetail(run.id)
-    expect(detail?.finally).toEqual(['report', 'last'])
+    expect(detail?.finally).toEqual(['report', 'last', 'alert'])
   })
 
   it('runs after a DAG that failed; the run stays failed', async () => {
@@ -65,6 +68,11 @@ describe('finally', () => {
     await h.engine.idle()
     const run = await runOf(r.id)
     expect(run).toMatchObject({ state: 'failed', reason: 'finally step "notify" failed (DAG Succeeded)' })
+    // Retried, the DAG's steps are kept and the finally steps run again.
+    const retry = await h.engine.retryRun(r, 'alice', run.id)
+    await h.engine.idle()
+    const attempts = await h.store.listStepRuns(retry!.id)
+    expect(attempts.map((a) => [a.step, a.state, a.keptFrom !== undefined])).toEqual([['a', 'succeeded', true], ['notify', 'failed', false]])
   })
 
   it('runtime stop kills the DAG, runs finally, and ends the run killed; --force skips finally', async () => {
