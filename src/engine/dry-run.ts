@@ -62,15 +62,19 @@ function placeholderSteps(step: StepModel): Record<string, unknown> {
 
 export function dryRunSteps(workflow: WorkflowResource, params: Record<string, unknown>, workspace: string): DryRunStep[] {
   const paramTypes: Record<string, ParamType> = Object.fromEntries((workflow.workflow.params ?? []).map((d) => [d.name, d.type]))
-  return workflow.workflow.dag.map((declared): DryRunStep => {
+  const fin = new Set((workflow.workflow.finally ?? []).map((s) => s.name))
+  return [...workflow.workflow.dag, ...(workflow.workflow.finally ?? [])].map((declared): DryRunStep => {
     const shown = example(declared)
     // A condition is decided at run time, once the step's dependencies are done.
     if (declared.when) shown.note = [shown.note, `runs only when ${declared.when}`].filter(Boolean).join('; ')
+    if (fin.has(declared.name)) shown.note = [`finally: runs after the DAG (shown as if it succeeded)`, shown.note].filter(Boolean).join('; ')
     return shown
   })
 
   function example(declared: StepModel): DryRunStep {
-    const values: StepValues = { params, steps: placeholderSteps(declared) }
+    // `.workflow.status` as a finally step would read it after a DAG that succeeded; `Running` in the DAG.
+    const status = fin.has(declared.name) ? 'Succeeded' : 'Running'
+    const values: StepValues = { params, steps: placeholderSteps(declared), workflow: { name: workflow.meta.name, status } }
     // Named as the engine names the instance it runs (instanceStep), so the Pod shown is the Pod it starts.
     const render = (extra: Partial<StepValues>, name: string) => instanceStep(renderStepValues(declared, { ...values, ...extra }), name)
     if (declared.matrix) {

@@ -136,7 +136,7 @@ export function createStoreLauncher(opts: StoreLauncherOptions): StepLauncher {
     async check(workflow: WorkflowResource): Promise<string[]> {
       const problems: string[] = []
       const { stacks, computes } = await readCatalog(true)
-      for (const step of workflow.workflow.dag) {
+      for (const step of [...workflow.workflow.dag, ...(workflow.workflow.finally ?? [])]) {
         const ref = step.spec.stack
         if (!stacks.resolve(ref)) {
           const known = stacks.versions(ref.name)

@@ -21,6 +21,7 @@ import type {
   StackRef,
   StepModel,
   StepSpec,
+  TriggerRule,
   VolumeMountSpec,
   WorkflowResource,
   ConcurrencyPolicy,
@@ -41,8 +42,8 @@ export function normalizeWorkflow(
   const workflowNetwork = networkOf(body['network'])
   const workflowProjection = v1 ? emptyProjection() : projectionFrom(obj(obj(body['use'])['projection']))
   const rawDag = body['dag'] as Obj[]
-  const dag = rawDag.map((step, i): StepModel => {
-    const path: JsonPath = [bodyKey, 'dag', i]
+  const stepOf = (list: string) => (step: Obj, i: number): StepModel => {
+    const path: JsonPath = [bodyKey, list, i]
     const spec = obj(step['spec'])
     const stepProjection = v1 ? v1Projection(doc, path, spec, issues) : projectionFrom(obj(obj(spec['use'])['projection']))
     const stepSpec: StepSpec = {
@@ -72,8 +73,10 @@ export function normalizeWorkflow(
     const timeout = timeoutSeconds(doc, path, step['timeout'], step['activeDeadlineSeconds'], issues)
     if (timeout !== undefined) model.timeoutSeconds = timeout
     flowFields(step, model)
+    ruleFields(step, model)
     return model
-  })
+  }
+  const dag = rawDag.map(stepOf('dag'))
   const resource: WorkflowResource = { meta, workflow: { dag } }
   if (typeof body['title'] === 'string') resource.workflow.title = body['title']
   const schedule = scheduleFrom(body['schedule'], v1)
@@ -81,6 +84,15 @@ export function normalizeWorkflow(
   if (typeof body['parallelism'] === 'number') resource.workflow.parallelism = body['parallelism']
   if (Array.isArray(body['dependencies'])) resource.workflow.dependencies = strings(body['dependencies'])
   if (Array.isArray(body['params'])) resource.workflow.params = (body['params'] as Obj[]).map(paramFrom)
+  if (Array.isArray(body['finally'])) resource.workflow.finally = (body['finally'] as Obj[]).map(stepOf('finally'))
+  if (typeof body['timeout'] === 'string') {
+    const ms = durationField(doc, [bodyKey, 'timeout'], body['timeout'], { what: 'timeout', maxMs: MANIFEST_LIMITS.workflowTimeoutMs }, issues)
+    if (ms !== undefined) resource.workflow.timeoutSeconds = Math.ceil(ms / 1000)
+  }
+  if (typeof body['finallyTimeout'] === 'string') {
+    const ms = durationField(doc, [bodyKey, 'finallyTimeout'], body['finallyTimeout'], { what: 'finallyTimeout', maxMs: MANIFEST_LIMITS.finallyTimeoutMs }, issues)
+    if (ms !== undefined) resource.workflow.finallyTimeoutSeconds = Math.ceil(ms / 1000)
+  }
   return { resource, issues }
 }
 
@@ -110,6 +122,14 @@ function flowFields(step: Obj, model: StepModel): void {
     model.matrix = { axes, include: entries(m['include']), exclude: entries(m['exclude']), failFast: m['failFast'] === true }
     if (typeof m['parallelism'] === 'number') model.matrix.parallelism = m['parallelism']
   }
+}
+
+// Failure handling. Only what the manifest says is set (the content hash of older manifests stays).
+function ruleFields(step: Obj, model: StepModel): void {
+  const rule = step['runIf']
+  if (typeof rule === 'string') model.runIf = rule === 'always' ? 'allDone' : (rule as TriggerRule)
+  if (step['allowFailure'] === true) model.allowFailure = true
+  if (Array.isArray(step['handles'])) model.handles = strings(step['handles'])
 }
 
 function networkOf(raw: unknown): NetworkMode | undefined {

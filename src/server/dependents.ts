@@ -39,8 +39,9 @@ export async function findDependents(store: Store, target: ResourceRecord): Prom
   const out: string[] = []
   for (const wf of workflows) {
     const manifest = wf.manifest as WorkflowResource | undefined
-    const dag = manifest?.workflow?.dag
-    if (!Array.isArray(dag)) continue
+    // The finally steps use resources too.
+    const dag = Array.isArray(manifest?.workflow?.dag) ? [...manifest.workflow.dag, ...(manifest.workflow.finally ?? [])] : undefined
+    if (!dag) continue
     if (dag.some((step) => stepUses(step, wf.workspace, target))) out.push(`workflow ${wf.name} in workspace ${wf.workspace}`)
   }
   return out

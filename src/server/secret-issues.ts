@@ -52,7 +52,8 @@ export async function secretIssues(store: Store, items: readonly ApplyItem[], ch
   const issues: ApiIssue[] = []
   for (const item of checked) {
     if (item.key.type !== 'workflow' || item.key.workspace === null) continue
-    const dag = (item.resource as WorkflowResource).workflow.dag
+    const { workflow: wfSpec } = item.resource as WorkflowResource
+    const dag = [...wfSpec.dag, ...(wfSpec.finally ?? [])]
     if (!dag.some((step) => step.spec.projection.secrets.length > 0)) continue
     const workspace = item.key.workspace
     const value = item.doc.doc.value

@@ -58,7 +58,7 @@ export function locateVolumeRef(value: unknown, id: string, path: JsonPath = [])
 const USED_TYPES: ReadonlySet<string> = new Set(['secret', 'instance-secret', 'volume'])
 
 function usedBy(workflow: WorkflowResource, workspace: string): ResourceKey[] {
-  return workflow.workflow.dag.flatMap((step) => usedByStep(step, workspace))
+  return [...workflow.workflow.dag, ...(workflow.workflow.finally ?? [])].flatMap((step) => usedByStep(step, workspace))
 }
 
 /**

@@ -68,3 +68,22 @@ spec:
     expect(() => dryRunParams(example.workflow.params, { environment: 'qa' })).toThrow(/param "environment"/)
   })
 })
+
+describe('dry run of a workflow with finally steps', () => {
+  it('shows the finally steps after the DAG, rendered as after a DAG that succeeded', () => {
+    const wf = load(`version: v2alpha
+name: fin
+type: workflow
+spec:
+  dag:
+    - name: a
+      spec: {stack: script, stackSpec: {interpreter: sh, script: "echo {{.workflow.name}} is {{.workflow.status}}"}}
+  finally:
+    - name: report
+      spec: {stack: script, stackSpec: {interpreter: sh, script: "echo {{.workflow.status}}"}}
+`)
+    const [a, report] = dryRunSteps(wf, {}, 'public')
+    expect([script(a!), a!.note]).toEqual(['echo fin is Running', undefined])
+    expect([report!.declared.name, script(report!), report!.note]).toEqual(['report', 'echo Succeeded', 'finally: runs after the DAG (shown as if it succeeded)'])
+  })
+})

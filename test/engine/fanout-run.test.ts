@@ -90,7 +90,8 @@ describe('fan-out rules', () => {
     expect(view.instances.get('shard')!.map((r) => r.step)).toEqual(['shard-0', 'shard-1'])
     expect(ancestorsOf([model('a'), model('b', { depends: ['a'] }), model('c', { depends: ['b'] })], 'c')).toEqual(new Set(['a', 'b']))
     const v = launchValues({ ...vars, steps: { shard: { outputs: [{ n: '0' }, { n: '1' }], state: 'succeeded' } } }, { index: 3, item: 'x' })
-    expect(v).toEqual({ params: vars.params, steps: { shard: { outputs: [{ n: '0' }, { n: '1' }] } }, item: 'x', index: 3 })
+    // .workflow.status reads `Running` until the DAG ended (then how it ended, for the finally steps).
+    expect(v).toEqual({ params: vars.params, steps: { shard: { outputs: [{ n: '0' }, { n: '1' }] } }, item: 'x', index: 3, workflow: { name: vars.workflow.name, status: 'Running' } })
     expect(launchValues(vars, { index: 0, matrix: { os: 'debian' } }).matrix).toEqual({ os: 'debian' })
   })
 })

@@ -141,7 +141,8 @@ async function* follow(store: Store, run: RunRecord, q: LogsQuery, signal: Abort
   const attemptsAllowed = async (): Promise<number> => {
     if (retryLimit === undefined) {
       const rev = await store.getRevision(run.resourceId, run.revision)
-      const dag = (rev?.manifest as WorkflowResource | undefined)?.workflow?.dag ?? []
+      const spec = (rev?.manifest as WorkflowResource | undefined)?.workflow
+      const dag = [...(spec?.dag ?? []), ...(spec?.finally ?? [])]
       retryLimit = 1 + (dag.find((s) => s.name === q.step)?.retry?.count ?? 0)
     }
     return retryLimit
