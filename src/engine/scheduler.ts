@@ -15,6 +15,7 @@ import { AttemptRunner, isRuntimeHandle } from './attempts.js'
 import type { EngineContext, RunScope, StepLauncher } from './context.js'
 import { settleFanouts } from './fanout-apply.js'
 import { openReadySteps, scheduleRetries } from './advance-steps.js'
+import { expireApprovals } from './approvals.js'
 import {
   ancestorsCache, CONDITION_SKIP_REASON, dueAttempts, isFanned, launchValues, runVars, stepIndex, viewOf, type Evaluators,
 } from './fanout-run.js'
@@ -213,8 +214,8 @@ export class Scheduler {
       if (a.state === 'running' && fanned.has(a.step) && a.parent === undefined) {
         // A fanned step's own row: its instances are killed above; it ends with them.
         await store.updateStepRun(a.id, { state: 'cancelled', reason: 'Killed', message: reason, finishedAt: now }, ['running'])
-      } else if (a.state === 'pending') {
-        await store.updateStepRun(a.id, { state: 'cancelled', reason: 'Killed', message: reason, finishedAt: now }, ['pending'])
+      } else if (a.state === 'pending' || a.state === 'waiting') {
+        await store.updateStepRun(a.id, { state: 'cancelled', reason: 'Killed', message: reason, finishedAt: now }, ['pending', 'waiting'])
       } else if (a.state === 'running' && !this.runner.has(a.id)) {
         // Nobody here follows it (engine not started): kill it and close it ourselves.
         if (isRuntimeHandle(a.runtimeHandle)) await this.ctx.runtime.kill(a.runtimeHandle, reason).catch(() => {})
@@ -312,6 +313,8 @@ export class Scheduler {
     const view = viewOf(latest)
     const inFlight = (a: StepRunRecord) => this.runner.has(a.id)
     await settleFanouts(this.ctx, steps, view, inFlight)
+    // Approval steps past their deadline are rejected before the DAG is judged (approvals.ts).
+    const approvals = await expireApprovals(this.ctx, view, now.getTime())
 
     const states = new Map([...view.steps].map(([name, a]) => [name, inFlight(a) ? 'running' as const : a.state]))
     const conditionSkipped = new Set([...view.steps.values()].filter((a) => a.state === 'skipped' && a.reason === CONDITION_SKIP_REASON).map((a) => a.step))
@@ -360,7 +363,9 @@ export class Scheduler {
       const values = launchValues(runVars(run, scope.workflow, view, row.parent ?? step.name, ancestorsCache(scope.workflow)), row.instance)
       this.runner.start(scope, step, row, values)
     }
-    return wait
+    // Only a person (or the approval deadline's timer) moves a run that waits for approval and nothing else.
+    if (approvals.waiting && toStart === 0 && running === 0 && wait === undefined && !changed && this.runner.inFlightOf(runId) === 0) this.held.add(runId)
+    return wait === undefined || (approvals.wait !== undefined && approvals.wait < wait) ? approvals.wait : wait
   }
 
   /** Whether a stored step row is a fanned step's own (which has no process). */

@@ -11,6 +11,8 @@ import type { JsonPath, LoadedDocument } from './model.js'
 export const MANIFEST_LIMITS = {
   /** A step's `timeout` / `activeDeadlineSeconds`: 7 days (Node's timers end at ~24.8 days). */
   stepTimeoutMs: 7 * MS.d,
+  /** An approval step's `approval.timeout`: 30 days. */
+  approvalTimeoutMs: 30 * MS.d,
   /** Extra attempts of a step (`retry.count`). */
   retryCount: 100,
   /** `retry.duration`, the first backoff; later ones are capped at this too. */
