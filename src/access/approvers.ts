@@ -3,6 +3,7 @@
 // may `run` the workflow decides (the issue's default); with them, only a matching principal, and
 // they still need `approve` on the workflow (the route asks decide() for that first).
 import { ROLES, type Principal, type Role } from '../client/types.js'
+import { decide, forbiddenMessage, type AuthzTarget, type Decision } from './policy.js'
 
 export type Approver = { kind: 'role'; role: Role } | { kind: 'user'; id: string }
 
@@ -37,4 +38,19 @@ export function isApprover(principal: Principal, approvers: readonly string[], w
     if (a.kind === 'role' && principal.roles.some((b) => b.role === a.role && (b.workspace === null || b.workspace === workspace))) return true
   }
   return false
+}
+
+/**
+ * Whether `principal` may decide an approval step of the workflow `target` that names `approvers`: `approve` on it
+ * always; then, with approvers, being one of them; without, `run` on the workflow (whoever may run it decides).
+ */
+export function decideApproval(principal: Principal, approvers: readonly string[], target: AuthzTarget): Decision {
+  const approve = decide(principal, 'approve', target)
+  if (!approve.allowed) return approve
+  if (approvers.length > 0) {
+    if (isApprover(principal, approvers, target.workspace)) return { allowed: true, reason: `${approve.reason}; among the approvers ${approvers.join(', ')}` }
+    return { allowed: false, reason: `user ${principal.id} is not among the approvers of this step (${approvers.join(', ')})` }
+  }
+  const run = decide(principal, 'run', target)
+  return run.allowed ? { allowed: true, reason: `${run.reason} (no approvers: whoever may run the workflow decides)` } : { allowed: false, reason: `the step names no approvers, so deciding needs run: ${forbiddenMessage(principal, 'run', target)}` }
 }
