@@ -9,7 +9,9 @@
 
 import { CtlError } from '../errors.js'
 import { formatDuration } from '../duration.js'
-import type { StepModel } from '../manifest/model.js'
+import type { ParamSpec, StepModel } from '../manifest/model.js'
+import { secretParamValues } from '../manifest/params.js'
+import { redactValues } from '../secrets/redact.js'
 import { renderValuesText } from '../stack/values.js'
 import type { ApprovalRecord, StepRunRecord } from '../store/types.js'
 import type { EngineContext, RunScope } from './context.js'
@@ -42,12 +44,14 @@ export function needsApproval(step: Pick<StepModel, 'approval' | 'when'>, row: P
 }
 
 /** The request stored on the row when it starts waiting: rendered message, approvers, deadline. */
-export function approvalRequest(step: StepModel, vars: RunVars, now: Date): ApprovalRecord {
+export function approvalRequest(step: StepModel, vars: RunVars, now: Date, declared: readonly ParamSpec[] | undefined): ApprovalRecord {
   const spec = step.approval!
   const record: ApprovalRecord = { approvers: [...spec.approvers], requestedAt: now.toISOString() }
   if (spec.timeoutMs !== undefined) record.deadline = new Date(now.getTime() + spec.timeoutMs).toISOString()
   if (spec.message !== undefined) {
-    record.message = renderValuesText(spec.message, launchValues(vars, undefined), { code: 'E_STACK_TEMPLATE', what: `step "${step.name}" approval.message` })
+    const text = renderValuesText(spec.message, launchValues(vars, undefined), { code: 'E_STACK_TEMPLATE', what: `step "${step.name}" approval.message` })
+    // Params declared `secret: true` never show in the request, whoever reads the run.
+    record.message = redactValues(text, secretParamValues(declared, vars.params))
   }
   return record
 }
@@ -75,7 +79,7 @@ export async function gateApproval(ctx: EngineContext, ev: Evaluators, scope: Ru
   let request: ApprovalRecord
   try {
     if (!needsApproval(step, row, vars, ev)) return 'open'
-    request = approvalRequest(step, vars, now)
+    request = approvalRequest(step, vars, now, scope.workflow.workflow.params)
   } catch (err) {
     const message = ctx.redact(runId, (err as Error).message)
     const at = now.toISOString()

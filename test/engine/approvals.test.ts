@@ -111,6 +111,15 @@ describe('approval steps', () => {
     await waitFor('the run to fail', async () => ((await h!.store.getRun(row.runId))?.state === 'failed' ? true : undefined))
   })
 
+  it('a secret param never shows in the rendered message', async () => {
+    h = await harness()
+    await h.applyVolume('count')
+    const wf = deployFlow({ message: 'Deploy {{.params.version}} with {{.params.token}}?' })
+    wf.workflow.params!.push({ name: 'token', type: 'string', required: false, default: 's3cr3t-value', secret: true })
+    const row = await waitingRow(h, await h.apply(wf))
+    expect(row.approval?.message).toBe('Deploy 1.2.3 with [redacted]?')
+  })
+
   it('stopping the run cancels a waiting step', async () => {
     h = await harness()
     await h.applyVolume('count')
