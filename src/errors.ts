@@ -30,6 +30,7 @@ export type ErrorCode =
   | 'E_DUPLICATE_RESOURCE'
   | 'E_UNKNOWN_DEPENDENCY'
   | 'E_CYCLE'
+  | 'E_TRIGGER_RULE'
   | 'E_CRON'
   | 'E_TIMEZONE'
   | 'E_END_ON'

@@ -134,8 +134,10 @@ export class CtlClient {
     return (await this.json<{ run: RunRecord }>('POST', `${this.resourcePath(ref)}/runs`, undefined, params ? { params } : undefined)).run
   }
 
-  async stop(ref: ResourceRef, runId?: string): Promise<RunRecord[]> {
-    return (await this.json<RunsResponse>('POST', `${this.resourcePath(ref)}/runs/stop`, undefined, runId ? { runId } : {})).runs
+  /** `force`: the runs end at once, their finally steps not run. */
+  async stop(ref: ResourceRef, runId?: string, force = false): Promise<RunRecord[]> {
+    const body = { ...(runId ? { runId } : {}), ...(force ? { force: true } : {}) }
+    return (await this.json<RunsResponse>('POST', `${this.resourcePath(ref)}/runs/stop`, undefined, body)).runs
   }
 
   /** The runs now suspended (already suspended ones included). */

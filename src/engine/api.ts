@@ -16,6 +16,12 @@ export interface RunDetail {
   /** Per running attempt (step run id): what the runtime reports now, when it can tell cheaply (e.g. a Pod still
       Pending with the scheduler's message). */
   live?: Record<string, { phase: string; message?: string }>
+  /** Failed steps whose failure the workflow allows (`allowFailure`): shown `failed (allowed)`. */
+  allowedFailures?: string[]
+  /** The workflow's `finally` steps, in order: shown after the DAG. */
+  finally?: string[]
+  /** How the DAG ended (Succeeded, Failed, Killed, Cancelled; finally reads it as workflow.status), once it has. */
+  dagStatus?: string
 }
 
 /** `runtime get --node`: one step's attempts as stored, and the latest one as the runtime sees it now. */
@@ -39,7 +45,7 @@ export interface EngineApi {
   /** `runtime run`: a run now (an extra one for a scheduled workflow); `params` as given, E_PARAMS when they do not resolve. */
   runNow(resource: ResourceRecord, by: string, params?: Record<string, unknown>): Promise<RunRecord>
   /** `runtime stop`: the run ends `killed`. Without runId: the resource's active runs. */
-  stopRuns(resource: ResourceRecord, by: string, runId?: string): Promise<RunRecord[]>
+  stopRuns(resource: ResourceRecord, by: string, runId?: string, opts?: { force?: boolean }): Promise<RunRecord[]>
   /**
    * `runtime suspend`: the run (or, without runId, each active run) starts no new step; running steps go on and
    * their ends are recorded. Returns the runs now suspended (already suspended ones included: a no-op, not an error).

@@ -30,6 +30,8 @@ interface AttemptTask {
   stepRunId: string
   runId: string
   step: string
+  /** The fanned step of an instance. */
+  parent?: string
   /** The final state this engine stored, if it stored one. */
   outcome?: StepState
   handle?: RuntimeHandle
@@ -131,6 +133,17 @@ export class AttemptRunner {
     await Promise.all(kills)
   }
 
+  /** Kills the run's attempts of the given steps (an instance by its step): the DAG's, when finally follows. */
+  async killSteps(runId: string, steps: ReadonlySet<string>, reason: string): Promise<void> {
+    const kills: Promise<void>[] = []
+    for (const task of this.tasks.values()) {
+      if (task.runId !== runId || !steps.has(task.parent ?? task.step)) continue
+      task.killRequested = true
+      if (task.handle) kills.push(this.kill(task.handle, reason))
+    }
+    await Promise.all(kills)
+  }
+
   /** Stops following without killing anything; waits until every task let go. */
   async detachAll(): Promise<void> {
     for (const task of this.tasks.values()) task.detach.abort(new Error('engine stopping'))
@@ -144,6 +157,7 @@ export class AttemptRunner {
       stepRunId: stepRun.id,
       runId: stepRun.runId,
       step: stepRun.step,
+      ...(stepRun.parent !== undefined ? { parent: stepRun.parent } : {}),
       killRequested: false,
       detach: new AbortController(),
       done: Promise.resolve(),

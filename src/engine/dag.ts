@@ -4,24 +4,24 @@
 // the rules, so they can be tested exhaustively without processes or a store.
 
 import type { StepState } from '../store/types.js'
+import { dagOutcome, decideRule, effectiveState, type RuleStep, type RunOutcome } from './rules.js'
 
-export interface DagStep {
-  name: string
-  depends: readonly string[]
-}
+/** A step as the rules see it: its dependencies and, optionally, its trigger rule (rules.ts). */
+export type DagStep = RuleStep
 
-/** A step the evaluation decided to skip, and why (stored as the step's message). */
+/** A step the evaluation decided to skip, and why (stored as the step's message); `excused`: its trigger rule said so (no failure). */
 export interface SkipDecision {
   step: string
   reason: string
+  excused?: boolean
 }
 
-export type RunOutcome = 'succeeded' | 'failed' | 'cancelled'
+export type { RunOutcome }
 
 export interface DagEvaluation {
-  /** Pending steps whose every dependency succeeded, in manifest order. */
+  /** Pending steps whose trigger rule lets them run (by default: every dependency succeeded), in manifest order. */
   ready: string[]
-  /** Pending steps that can never run: a dependency failed, was skipped or cancelled (or is unknown / in a cycle). */
+  /** Pending steps that can never run: their rule says skip (by default: a dependency failed, was skipped or cancelled), or a dependency is unknown / in a cycle. */
   skip: SkipDecision[]
   /** Steps currently running. */
   running: string[]
@@ -40,14 +40,15 @@ export function isTerminalStepState(state: StepState): boolean {
 /**
  * Evaluates the run. `states` maps a step name to the state of its latest attempt;
  * a step without an entry counts as pending. `conditionSkipped` names the steps a false
- * `when` skipped: those, and the steps skipped only because of them, do not fail the run.
+ * `when` or their trigger rule skipped: those, and the steps skipped only because of them, do
+ * not fail the run (rules.ts dagOutcome).
  */
 export function evaluateDag(
   steps: readonly DagStep[],
   states: ReadonlyMap<string, StepState>,
   conditionSkipped: ReadonlySet<string> = NONE,
 ): DagEvaluation {
-  const known = new Set(steps.map((s) => s.name))
+  const byName = new Map(steps.map((s) => [s.name, s]))
   // Working copy: skips decided here feed later steps in the same pass (transitive skipping).
   const current = new Map<string, StepState>()
   for (const step of steps) current.set(step.name, states.get(step.name) ?? 'pending')
@@ -59,10 +60,10 @@ export function evaluateDag(
     changed = false
     for (const step of steps) {
       if (current.get(step.name) !== 'pending') continue
-      const reason = skipReason(step, current, known)
-      if (reason !== undefined) {
+      const d = decide(step, current, byName)
+      if (d.kind === 'skip') {
         current.set(step.name, 'skipped')
-        skip.push({ step: step.name, reason })
+        skip.push(d.excused ? { step: step.name, reason: d.reason, excused: true } : { step: step.name, reason: d.reason })
         changed = true
       }
     }
@@ -75,7 +76,7 @@ export function evaluateDag(
     const state = current.get(step.name)
     if (state === 'running') running.push(step.name)
     else if (state === 'waiting') waiting = true
-    else if (state === 'pending' && step.depends.every((d) => current.get(d) === 'succeeded')) ready.push(step.name)
+    else if (state === 'pending' && decide(step, current, byName).kind === 'ready') ready.push(step.name)
   }
 
   // A cycle leaves pending steps that can never become ready while nothing runs:
@@ -90,9 +91,8 @@ export function evaluateDag(
 
   const finished = [...current.values()].every((s) => TERMINAL.has(s))
   if (!finished) return { ready, skip, running, finished }
-  const excused = excusedSkips(steps, current, conditionSkipped)
-  const counted = [...current].filter(([name]) => !excused.has(name)).map(([, state]) => state)
-  return { ready, skip, running, finished, outcome: outcomeOf(counted) }
+  const excused = new Set([...conditionSkipped, ...skip.filter((s) => s.excused).map((s) => s.step)])
+  return { ready, skip, running, finished, outcome: dagOutcome(steps, current, excused) }
 }
 
 const NONE: ReadonlySet<string> = new Set()
@@ -119,13 +119,10 @@ export function excusedSkips(steps: readonly DagStep[], states: ReadonlyMap<stri
   return excused
 }
 
-function skipReason(step: DagStep, current: ReadonlyMap<string, StepState>, known: ReadonlySet<string>): string | undefined {
-  for (const dep of step.depends) {
-    if (!known.has(dep)) return `unknown dependency "${dep}"`
-    const state = current.get(dep)
-    if (state === 'failed' || state === 'skipped' || state === 'cancelled') return `dependency "${dep}" ${state}`
-  }
-  return undefined
+function decide(step: DagStep, current: ReadonlyMap<string, StepState>, byName: ReadonlyMap<string, DagStep>): ReturnType<typeof decideRule> {
+  const unknown = step.depends.find((d) => !byName.has(d))
+  if (unknown !== undefined) return { kind: 'skip', reason: `unknown dependency "${unknown}"`, excused: false }
+  return decideRule(step.runIf, step.depends.map((d) => ({ name: d, state: effectiveState(byName.get(d), current.get(d) ?? 'pending') })))
 }
 
 /**

@@ -11,6 +11,7 @@ import type { EngineApi, NodeDetail, RunDetail, RuntimeSummary } from './api.js'
 import { isRuntimeHandle } from './attempts.js'
 import { silentLogger, type EngineContext, type EngineLogger, type StepLauncher } from './context.js'
 import { progressOf } from './dag.js'
+import { ruleFacts } from './finally.js'
 import { retryPlan } from './retry-plan.js'
 import { recordDecision } from './approvals.js'
 import { createStoreLauncher } from './launch.js'
@@ -146,12 +147,13 @@ export function createEngine(opts: EngineOptions): Engine {
       return reconciler.createRun(resource, { trigger: 'manual', params })
     },
 
-    async stopRuns(resource, by, runId) {
+    async stopRuns(resource, by, runId, opts = {}) {
       requireWorkflow(resource)
       const targets = runId !== undefined ? [await findRun(resource, runId)] : await store.listRuns({ resourceId: resource.id, states: [...ACTIVE_RUN_STATES] })
       const stopped: RunRecord[] = []
       for (const run of targets) {
-        if (await scheduler.stopRun(run.id, 'killed', `killed by ${by}`)) {
+        // Without force, a run with finally steps goes on running them (its state `running` until they end).
+        if (await scheduler.stopRun(run.id, 'killed', `killed by ${by}`, { force: opts.force === true })) {
           const after = await store.getRun(run.id)
           if (after) stopped.push(after)
         }
@@ -275,6 +277,7 @@ export function createEngine(opts: EngineOptions): Engine {
       // Progress counts the workflow's steps: a fanned-out step once (its row carries its instances' state).
       const own = [...latest.values()].filter((a) => a.parent === undefined)
       const detail: RunDetail = { run, steps, progress: progressOf(own.map((a) => a.state), own.length) }
+      Object.assign(detail, await ruleFacts(store, run, latest))
       const peek = ctx.runtime.peek?.bind(ctx.runtime)
       if (!peek) return detail
       // A failing peek only loses the live column; the stored run is the answer.

@@ -12,11 +12,18 @@ import type { MatrixValue, ParamSpec, StepModel, WorkflowResource } from '../man
 import type { StepValues } from '../stack/values.js'
 import type { InstanceValues, NewStepInstance, RunRecord, StepRunRecord, StepState } from '../store/types.js'
 import { isTerminalStepState } from './dag.js'
+import { RULE_SKIP_REASON } from './rules.js'
+import { decodeDagEnd } from './finally.js'
 
 /** Stored as the reason of a step a false `when` skipped (its message says which expression). */
 export const CONDITION_SKIP_REASON = 'ConditionFalse'
 /** Stored as the reason of a step whose condition or items could not be evaluated. */
 export const EXPR_ERROR_REASON = 'ExprError'
+
+/** The steps skipped by a false condition or their trigger rule: skips that are the run going as written. */
+export function excusedSkipped(view: RunView): Set<string> {
+  return new Set([...view.steps.values()].filter((a) => a.state === 'skipped' && (a.reason === CONDITION_SKIP_REASON || a.reason === RULE_SKIP_REASON)).map((a) => a.step))
+}
 
 /** What CEL conditions and item expressions read. */
 export type RunVars = ExprVars
@@ -49,6 +56,16 @@ export interface RunView {
   steps: Map<string, StepRunRecord>
   /** Fanned step name → latest attempt of each of its instances, in instance order. */
   instances: Map<string, StepRunRecord[]>
+}
+
+/** The latest attempt of each step run name (a step's, an instance's). */
+export function latestAttempts(attempts: readonly StepRunRecord[]): Map<string, StepRunRecord> {
+  const latest = new Map<string, StepRunRecord>()
+  for (const a of attempts) {
+    const cur = latest.get(a.step)
+    if (!cur || a.attempt > cur.attempt) latest.set(a.step, a)
+  }
+  return latest
 }
 
 export function viewOf(latest: ReadonlyMap<string, StepRunRecord>): RunView {
@@ -100,14 +117,15 @@ export function runVars(run: RunRecord, workflow: WorkflowResource, view: RunVie
   const declared = workflow.workflow.params ?? []
   let ancestors = cache?.get(step)
   if (!ancestors) {
-    ancestors = ancestorsOf(workflow.workflow.dag, step)
+    ancestors = ancestorsOf([...workflow.workflow.dag, ...(workflow.workflow.finally ?? [])], step)
     cache?.set(step, ancestors)
   }
   return {
     params: paramsOf(declared, run.params),
     paramTypes: Object.fromEntries(declared.map((p) => [p.name, p.type])),
     steps: stepsVars(ancestors, view),
-    workflow: { name: run.resourceName, workspace: run.workspace ?? 'public', runId: run.id, trigger: run.trigger },
+    // How the DAG ended, for the finally steps; `Running` while it runs.
+    workflow: { name: run.resourceName, workspace: run.workspace ?? 'public', runId: run.id, trigger: run.trigger, status: decodeDagEnd(run)?.status ?? 'Running' },
   }
 }
 
@@ -115,7 +133,7 @@ export function runVars(run: RunRecord, workflow: WorkflowResource, view: RunVie
 export function launchValues(vars: RunVars, instance: InstanceValues | undefined): StepValues {
   const steps: Record<string, unknown> = {}
   for (const [name, s] of Object.entries(vars.steps)) steps[name] = { outputs: s.outputs }
-  const values: StepValues = { params: vars.params, steps }
+  const values: StepValues = { params: vars.params, steps, workflow: { name: vars.workflow.name, status: vars.workflow.status ?? 'Running' } }
   if (instance && 'matrix' in instance) values.matrix = instance.matrix
   else if (instance) {
     values.item = instance.item
@@ -230,7 +248,8 @@ const indexes = new WeakMap<WorkflowResource, { byName: Map<string, StepModel>; 
 
 function indexOf(workflow: WorkflowResource) {
   let ix = indexes.get(workflow)
-  if (!ix) indexes.set(workflow, (ix = { byName: new Map(workflow.workflow.dag.map((s) => [s.name, s])), ancestors: new Map() }))
+  // The finally steps too: they run through the same machinery once the DAG is over.
+  if (!ix) indexes.set(workflow, (ix = { byName: new Map([...workflow.workflow.dag, ...(workflow.workflow.finally ?? [])].map((s) => [s.name, s])), ancestors: new Map() }))
   return ix
 }
 

@@ -122,7 +122,7 @@ export class Reconciler {
       scheduledAt: request.scheduledAt,
       lateBySeconds: request.lateBySeconds,
       retryOf: request.retryOf,
-      steps: workflow.workflow.dag.map((s) => s.name),
+      steps: [...workflow.workflow.dag, ...(workflow.workflow.finally ?? [])].map((s) => s.name),
     })
     if (keep) await this.carryOver(run.id, steps, keep)
     this.scheduler.add(run.id)

@@ -6,7 +6,7 @@
 import type { StepModel } from '../manifest/model.js'
 import type { StepRunRecord } from '../store/types.js'
 import { excusedSkips, stepsToRerun } from './dag.js'
-import { CONDITION_SKIP_REASON, isFanned, viewOf } from './fanout-run.js'
+import { excusedSkipped, isFanned, viewOf } from './fanout-run.js'
 
 /** One kept step run (a step or an instance): the run that really ran it and its latest attempt there. */
 export interface KeptRow {
@@ -30,8 +30,7 @@ export interface RetryPlan {
 export function retryPlan(dag: readonly StepModel[], latest: ReadonlyMap<string, StepRunRecord>, runId: string): RetryPlan {
   const view = viewOf(latest)
   const states = new Map([...view.steps].map(([name, a]) => [name, a.state]))
-  const conditionSkipped = new Set([...view.steps.values()].filter((a) => a.state === 'skipped' && a.reason === CONDITION_SKIP_REASON).map((a) => a.step))
-  const rerun = stepsToRerun(dag, states, excusedSkips(dag, states, conditionSkipped))
+  const rerun = stepsToRerun(dag, states, excusedSkips(dag, states, excusedSkipped(view)))
   // A step this run had itself kept points past it, to the run that really ran it.
   const kept = (row: StepRunRecord): KeptRow => ({ from: row.keptFrom ?? runId, row })
   const keep = new Map<string, KeptStep>()

@@ -10,26 +10,27 @@ import type { RunRecord, RunState, StepRunRecord } from '../store/types.js'
 import { FINAL_RUN_STATES } from '../store/types.js'
 import type { WorkflowResource } from '../manifest/model.js'
 import { CtlError } from '../errors.js'
-import { evaluateDag, startable } from './dag.js'
+import { startable } from './dag.js'
+import { decodeDagEnd, finallyOf } from './finally.js'
+import { closeStoppedRows, decidePhase, endDagEarly, type PhaseDeps } from './run-phase.js'
 import { AttemptRunner, isRuntimeHandle } from './attempts.js'
 import type { EngineContext, RunScope, StepLauncher } from './context.js'
 import { settleFanouts } from './fanout-apply.js'
 import { openReadySteps, scheduleRetries } from './advance-steps.js'
 import { expireApprovals } from './approvals.js'
 import {
-  ancestorsCache, CONDITION_SKIP_REASON, dueAttempts, isFanned, launchValues, runVars, stepIndex, viewOf, type Evaluators,
+  ancestorsCache, dueAttempts, latestAttempts, isFanned, launchValues, runVars, stepIndex, viewOf, type Evaluators,
 } from './fanout-run.js'
 
 /** Safety net only: everything that matters wakes the loop directly. */
 const POLL_MS = 2000
 
-export function latestAttempts(attempts: readonly StepRunRecord[]): Map<string, StepRunRecord> {
-  const latest = new Map<string, StepRunRecord>()
-  for (const a of attempts) {
-    const cur = latest.get(a.step)
-    if (!cur || a.attempt > cur.attempt) latest.set(a.step, a)
-  }
-  return latest
+/** Kept here for the callers that import it from the scheduler. */
+export { latestAttempts }
+
+/** The earlier of two optional times (ms). */
+function earliest(a: number | undefined, b: number | undefined): number | undefined {
+  return a === undefined ? b : b === undefined ? a : Math.min(a, b)
 }
 
 export function isFinalRunState(state: RunState): boolean {
@@ -60,6 +61,7 @@ export class Scheduler {
   private backoffAt: number | undefined
   private pollTimer: NodeJS.Timeout | undefined
 
+  private readonly phaseDeps: PhaseDeps
   /** Per run: the plain steps whose condition held (evaluated once, not on every pass while they wait for a slot). */
   private readonly passed = new Map<string, Set<string>>()
 
@@ -70,6 +72,7 @@ export class Scheduler {
     private readonly evaluators: Evaluators,
   ) {
     this.runner = new AttemptRunner(ctx, launcher, (runId, step, outcome) => this.attemptEnded(runId, step, outcome))
+    this.phaseDeps = { ctx, inFlight: (a) => this.runner.has(a.id), killSteps: (r, steps, why) => this.runner.killSteps(r, steps, why), killed: new Set() }
   }
 
   /** Reattaches to attempts left running by a previous engine and resumes unfinished runs. */
@@ -199,7 +202,12 @@ export class Scheduler {
    * Ends a run as `killed` (a user) or `cancelled` (the system): pending steps are
    * cancelled, running attempts killed. Returns false when the run had already ended.
    */
-  async stopRun(runId: string, state: 'killed' | 'cancelled', reason: string): Promise<boolean> {
+  async stopRun(runId: string, state: 'killed' | 'cancelled', reason: string, opts: { force?: boolean } = {}): Promise<boolean> {
+    // A user's stop still runs the finally steps (run-phase.ts) unless forced; the system's cancels do not.
+    if (state === 'killed' && !opts.force) {
+      const graceful = await this.stopBeforeFinally(runId, reason)
+      if (graceful !== undefined) return graceful
+    }
     const { store } = this.ctx
     const now = this.ctx.now().toISOString()
     // A suspended run is stopped like any other (its running attempts killed).
@@ -208,20 +216,27 @@ export class Scheduler {
     this.forget(runId)
     this.ctx.runEnds.ended(runId)
     await this.runner.killRun(runId, reason)
-    const all = await store.listStepRuns(runId)
-    const fanned = new Set(all.flatMap((a) => (a.parent !== undefined ? [a.parent] : [])))
-    for (const a of latestAttempts(all).values()) {
-      if (a.state === 'running' && fanned.has(a.step) && a.parent === undefined) {
-        // A fanned step's own row: its instances are killed above; it ends with them.
-        await store.updateStepRun(a.id, { state: 'cancelled', reason: 'Killed', message: reason, finishedAt: now }, ['running'])
-      } else if (a.state === 'pending' || a.state === 'waiting') {
-        await store.updateStepRun(a.id, { state: 'cancelled', reason: 'Killed', message: reason, finishedAt: now }, ['pending', 'waiting'])
-      } else if (a.state === 'running' && !this.runner.has(a.id)) {
-        // Nobody here follows it (engine not started): kill it and close it ourselves.
-        if (isRuntimeHandle(a.runtimeHandle)) await this.ctx.runtime.kill(a.runtimeHandle, reason).catch(() => {})
-        if (!this.started) await store.updateStepRun(a.id, { state: 'cancelled', reason: 'Killed', message: reason, finishedAt: now }, ['running'])
-      }
-    }
+    await closeStoppedRows(this.ctx, await store.listStepRuns(runId), reason, now, (id) => this.runner.has(id), this.started)
+    return true
+  }
+
+  /**
+   * Stops the DAG of a run that has finally steps: they run next, the run ends `killed` after them. Undefined
+   * when the run has none (or cannot be read): the caller stops it outright. True when it already stops so.
+   */
+  private async stopBeforeFinally(runId: string, reason: string): Promise<boolean | undefined> {
+    const run = await this.ctx.store.getRun(runId)
+    if (!run || isFinalRunState(run.state)) return undefined
+    const scope = await this.scope(run).catch(() => undefined)
+    if (!scope || finallyOf(scope.workflow).length === 0) return undefined
+    if (decodeDagEnd(run)) return true
+    // Decided passes must not start DAG steps after this (see suspendRun); a held run is let go so finally can run.
+    await this.tickDone
+    const extra = run.state === 'running' ? {} : { state: 'running' as const, startedAt: run.startedAt ?? this.ctx.now().toISOString() }
+    if (!(await endDagEarly(this.phaseDeps, run, scope, { status: 'Killed', detail: reason }, reason, extra))) return undefined
+    this.held.delete(runId)
+    this.active.add(runId)
+    this.wake(runId)
     return true
   }
 
@@ -302,40 +317,32 @@ export class Scheduler {
       await this.finish(run, 'failed', (err as Error).message)
       return undefined
     }
-    const steps = scope.workflow.workflow.dag
     const byName = stepIndex(scope.workflow)
     const now = this.ctx.now()
     const attempts = await store.listStepRuns(runId)
     const latest = latestAttempts(attempts)
-
-    await scheduleRetries(this.ctx, runId, byName, attempts, latest, now)
+    // Once the DAG is over (ended, stopped, past its deadline) only the finally steps retry.
+    const over = decodeDagEnd(run) !== undefined
+    await scheduleRetries(this.ctx, runId, over ? new Map(finallyOf(scope.workflow).map((s) => [s.name, s])) : byName, attempts, latest, now)
 
     const view = viewOf(latest)
     const inFlight = (a: StepRunRecord) => this.runner.has(a.id)
-    await settleFanouts(this.ctx, steps, view, inFlight)
+    await settleFanouts(this.ctx, [...scope.workflow.workflow.dag, ...finallyOf(scope.workflow)], view, inFlight)
     // Approval steps past their deadline are rejected before the DAG is judged (approvals.ts).
     const approvals = await expireApprovals(this.ctx, view, now.getTime())
 
-    const states = new Map([...view.steps].map(([name, a]) => [name, inFlight(a) ? 'running' as const : a.state]))
-    const conditionSkipped = new Set([...view.steps.values()].filter((a) => a.state === 'skipped' && a.reason === CONDITION_SKIP_REASON).map((a) => a.step))
-    const ev = evaluateDag(
-      steps.map((s) => ({ name: s.name, depends: s.depends })),
-      states,
-      conditionSkipped,
-    )
-    const nowIso = now.toISOString()
-    for (const skip of ev.skip) {
-      const a = view.steps.get(skip.step)
-      if (a) await store.updateStepRun(a.id, { state: 'skipped', message: skip.reason, finishedAt: nowIso }, ['pending'])
-    }
-    if (ev.finished) {
-      await this.finish(run, ev.outcome ?? 'failed')
+    // The DAG, then the finally steps (run-phase.ts); the run finishes when both are over.
+    const phase = await decidePhase(this.phaseDeps, run, scope, view, now)
+    if (phase.kind === 'finish') {
+      await this.finish(run, phase.state, phase.reason)
       return undefined
     }
-    // Held: nothing starts, and no backoff timer is needed (resume wakes the run).
+    if (phase.kind === 'wait') return phase.wait
+    const { steps, ev } = phase
+    // Held: nothing starts, and no timer is needed but a deadline's (resume wakes the run).
     if (suspended) {
       this.starved.delete(runId)
-      return undefined
+      return phase.wait
     }
 
     // The seam (advance-steps.ts): each ready step is opened (condition, fan-out) before it may start.
@@ -357,7 +364,7 @@ export class Scheduler {
     if (toStart < startable(names, running, parallelism, Infinity).length) this.starved.add(runId)
     else this.starved.delete(runId)
     if (toStart > 0 && run.state === 'pending') {
-      await store.updateRun(runId, { state: 'running', startedAt: nowIso }, ['pending'])
+      await store.updateRun(runId, { state: 'running', startedAt: now.toISOString() }, ['pending'])
     }
     for (const { step, row } of due.slice(0, toStart)) {
       const values = launchValues(runVars(run, scope.workflow, view, row.parent ?? step.name, ancestorsCache(scope.workflow)), row.instance)
@@ -365,7 +372,7 @@ export class Scheduler {
     }
     // Only a person (or the approval deadline's timer) moves a run that waits for approval and nothing else.
     if (approvals.waiting && toStart === 0 && running === 0 && wait === undefined && !changed && this.runner.inFlightOf(runId) === 0) this.held.add(runId)
-    return wait === undefined || (approvals.wait !== undefined && approvals.wait < wait) ? approvals.wait : wait
+    return earliest(earliest(wait, phase.wait), approvals.wait)
   }
 
   /** Whether a stored step row is a fanned step's own (which has no process). */
@@ -374,7 +381,7 @@ export class Scheduler {
     return s !== undefined && isFanned(s)
   }
 
-  private async finish(run: RunRecord, state: 'succeeded' | 'failed' | 'cancelled', reason?: string): Promise<void> {
+  private async finish(run: RunRecord, state: RunState, reason?: string): Promise<void> {
     const now = this.ctx.now().toISOString()
     await this.ctx.store.updateRun(
       run.id,
@@ -392,5 +399,6 @@ export class Scheduler {
     this.starved.delete(runId)
     this.held.delete(runId)
     this.passed.delete(runId)
+    this.phaseDeps.killed.delete(runId)
   }
 }

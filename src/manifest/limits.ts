@@ -13,6 +13,12 @@ export const MANIFEST_LIMITS = {
   stepTimeoutMs: 7 * MS.d,
   /** An approval step's `approval.timeout`: 30 days. */
   approvalTimeoutMs: 30 * MS.d,
+  /** A workflow's `spec.timeout`, counted from the run's start: 30 days (checked on every pass, no long timer). */
+  workflowTimeoutMs: 30 * MS.d,
+  /** `spec.finallyTimeout`: how long finally steps may take, 1 day; 5 minutes when not given. */
+  finallyTimeoutMs: MS.d,
+  /** Steps in `spec.finally`. */
+  finallySteps: 100,
   /** Extra attempts of a step (`retry.count`). */
   retryCount: 100,
   /** `retry.duration`, the first backoff; later ones are capped at this too. */

@@ -199,6 +199,12 @@ export interface StepModel {
   retry?: RetrySpec
   /** From `timeout` (duration) or `activeDeadlineSeconds`. */
   timeoutSeconds?: number
+  /** When the step may run, from its dependencies' ends (engine/rules.ts); `allSucceeded` when absent. */
+  runIf?: TriggerRule
+  /** A failure of this step is recorded but counts as done: dependents go on and the run may succeed. */
+  allowFailure?: boolean
+  /** Steps (dependencies) whose failure this `runIf: anyFailed` step handles: handled, they do not fail the run. */
+  handles?: string[]
   spec: StepSpec
   /** Where the step sits in its manifest (`['spec','dag',2]`), to locate later errors. */
   path: JsonPath
@@ -217,6 +223,9 @@ export interface ApprovalSpec {
   /** Template over `.params` and ancestors' `.steps.S.outputs`, rendered when the step starts waiting. */
   message?: string
 }
+
+/** `always` is read as `allDone` at normalization. */
+export type TriggerRule = 'allSucceeded' | 'allDone' | 'anyFailed' | 'noneFailed'
 
 export type ConcurrencyPolicy = 'Allow' | 'Forbid' | 'Replace'
 
@@ -239,6 +248,12 @@ export interface WorkflowSpec {
   /** Declared run parameters; absent (not empty) when none, so older manifests keep their content hash. */
   params?: ParamSpec[]
   dag: StepModel[]
+  /** Steps run after the DAG ended, whatever its state; absent when none. */
+  finally?: StepModel[]
+  /** `spec.timeout`: the whole run's deadline, counted from its start. */
+  timeoutSeconds?: number
+  /** `spec.finallyTimeout`: how long the finally steps may take (default 5m, FINALLY_TIMEOUT_DEFAULT_SECONDS). */
+  finallyTimeoutSeconds?: number
 }
 
 export interface WorkflowResource {

@@ -22,6 +22,7 @@ import type {
   StackRef,
   StepModel,
   StepSpec,
+  TriggerRule,
   VolumeMountSpec,
   WorkflowResource,
   ConcurrencyPolicy,
@@ -42,8 +43,8 @@ export function normalizeWorkflow(
   const workflowNetwork = networkOf(body['network'])
   const workflowProjection = v1 ? emptyProjection() : projectionFrom(obj(obj(body['use'])['projection']))
   const rawDag = body['dag'] as Obj[]
-  const dag = rawDag.map((step, i): StepModel => {
-    const path: JsonPath = [bodyKey, 'dag', i]
+  const stepOf = (list: string) => (step: Obj, i: number): StepModel => {
+    const path: JsonPath = [bodyKey, list, i]
     const spec = obj(step['spec'])
     const stepProjection = v1 ? v1Projection(doc, path, spec, issues) : projectionFrom(obj(obj(spec['use'])['projection']))
     const stepSpec: StepSpec = {
@@ -75,8 +76,10 @@ export function normalizeWorkflow(
     flowFields(step, model)
     const approval = approvalFrom(doc, [...path, 'approval'], step['approval'], issues)
     if (approval) model.approval = approval
+    ruleFields(step, model)
     return model
-  })
+  }
+  const dag = rawDag.map(stepOf('dag'))
   const resource: WorkflowResource = { meta, workflow: { dag } }
   if (typeof body['title'] === 'string') resource.workflow.title = body['title']
   const schedule = scheduleFrom(body['schedule'], v1)
@@ -84,6 +87,15 @@ export function normalizeWorkflow(
   if (typeof body['parallelism'] === 'number') resource.workflow.parallelism = body['parallelism']
   if (Array.isArray(body['dependencies'])) resource.workflow.dependencies = strings(body['dependencies'])
   if (Array.isArray(body['params'])) resource.workflow.params = (body['params'] as Obj[]).map(paramFrom)
+  if (Array.isArray(body['finally'])) resource.workflow.finally = (body['finally'] as Obj[]).map(stepOf('finally'))
+  if (typeof body['timeout'] === 'string') {
+    const ms = durationField(doc, [bodyKey, 'timeout'], body['timeout'], { what: 'timeout', maxMs: MANIFEST_LIMITS.workflowTimeoutMs }, issues)
+    if (ms !== undefined) resource.workflow.timeoutSeconds = Math.ceil(ms / 1000)
+  }
+  if (typeof body['finallyTimeout'] === 'string') {
+    const ms = durationField(doc, [bodyKey, 'finallyTimeout'], body['finallyTimeout'], { what: 'finallyTimeout', maxMs: MANIFEST_LIMITS.finallyTimeoutMs }, issues)
+    if (ms !== undefined) resource.workflow.finallyTimeoutSeconds = Math.ceil(ms / 1000)
+  }
   return { resource, issues }
 }
 
@@ -126,6 +138,14 @@ function approvalFrom(doc: LoadedDocument, path: JsonPath, raw: unknown, issues:
   }
   if (typeof a['message'] === 'string') spec.message = a['message']
   return spec
+}
+
+// Failure handling. Only what the manifest says is set (the content hash of older manifests stays).
+function ruleFields(step: Obj, model: StepModel): void {
+  const rule = step['runIf']
+  if (typeof rule === 'string') model.runIf = rule === 'always' ? 'allDone' : (rule as TriggerRule)
+  if (step['allowFailure'] === true) model.allowFailure = true
+  if (Array.isArray(step['handles'])) model.handles = strings(step['handles'])
 }
 
 function networkOf(raw: unknown): NetworkMode | undefined {

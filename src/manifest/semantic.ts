@@ -3,6 +3,7 @@
 // (cloud-kernel-image-pull) secrets, duplicates across a batch. Every problem
 // is collected; nothing stops at the first.
 
+import { checkFailureHandling } from './failure-rules.js'
 import { CronExpressionParser } from 'cron-parser'
 import type { ManifestIssue } from '../errors.js'
 import type { ManifestContext, TemplateScope } from './context.js'
@@ -97,6 +98,8 @@ function checkWorkflow(wf: WorkflowResource, doc: LoadedDocument, bodyKey: strin
   checkFlow(wf, doc, bodyKey, ctx, scopes, issues)
   const workflowProjectionAliases = v1 ? new Set<string>() : checkProjectionBlock(doc, [bodyKey, 'use', 'projection'], new Set(), ctx, issues, () => scopes.workflow)
   steps.forEach((step, i) => checkStep(step, doc, v1, workflowProjectionAliases, ctx, issues, () => scopes.step(i)))
+  // handles: and spec.finally (its steps checked as a DAG of their own): failure-rules.ts.
+  if (wf.workflow.finally || steps.some((s) => s.handles)) checkFailureHandling(wf, doc, bodyKey, issues, (fin, out) => checkWorkflow(fin, doc, bodyKey, ctx, out))
 }
 
 /** A scheduled run takes no params: each one it needs must have a default. */

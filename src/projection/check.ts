@@ -47,7 +47,7 @@ export type ProjectionReference =
 
 export type { TemplateScope } from '../manifest/context.js'
 
-const FLOW_HEADS = ['params', 'steps', 'item', 'index', 'matrix']
+const FLOW_HEADS = ['params', 'steps', 'item', 'index', 'matrix', 'workflow']
 const hintOf = (word: string, known: readonly string[]): string => {
   const hint = didYouMean(word, known)
   return hint ? `; did you mean "${hint}"?` : ''
@@ -97,6 +97,10 @@ function classifyFlow(ref: TemplateReference, scope: TemplateScope): string | un
       if (third !== undefined) return `"${ref.text}": a matrix value is a scalar and has no fields`
       return ''
     }
+    case 'workflow':
+      // `.workflow.status`: how the DAG ended, for finally steps (`Running` before).
+      if (second === 'name' || second === 'status') return third === undefined ? '' : `"${ref.text}": .workflow.${second} is a string and has no fields`
+      return `"${ref.text}": templates can read .workflow.name and .workflow.status`
     default:
       return undefined
   }

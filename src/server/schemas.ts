@@ -179,6 +179,12 @@ export const approvalResponse = {
   type: 'object',
   properties: { stepRun: { type: 'object', additionalProperties: true, description: 'The decided step run: approved ones are pending again (about to start), rejected ones failed' } },
 } as const
+/** `runtime stop`: `force` ends the run at once, without its finally steps. */
+export const stopBody = {
+  type: ['object', 'null'],
+  properties: { runId: { type: 'string', maxLength: 128 }, force: { type: 'boolean' } },
+  additionalProperties: false,
+} as const
 export const runNowBody = {
   type: ['object', 'null'],
   // Unknown fields are refused by the handler (400 naming them): here they would be dropped silently.
@@ -195,6 +201,9 @@ export const runDetailResponse = {
     steps: { type: 'array', items: { type: 'object', additionalProperties: true } },
     progress: { type: 'string' },
     live: { type: 'object', additionalProperties: { type: 'object', properties: { phase: { type: 'string' }, message: { type: 'string' } } } },
+    allowedFailures: { type: 'array', items: { type: 'string' } },
+    finally: { type: 'array', items: { type: 'string' } },
+    dagStatus: { type: 'string' },
   },
 } as const
 

@@ -24,10 +24,12 @@ export interface StepValues {
   index?: number
   /** Only in a matrix instance. */
   matrix?: Record<string, MatrixValue>
+  /** `.workflow.name`, and `.workflow.status` (how the DAG ended: what a finally step reports). */
+  workflow?: { name: string; status: string }
 }
 
 /** Top-level names a value reference starts with. */
-export const VALUE_ROOTS = ['params', 'steps', 'item', 'index', 'matrix'] as const
+export const VALUE_ROOTS = ['params', 'steps', 'item', 'index', 'matrix', 'workflow'] as const
 /** Top-level names the projection renderer resolves; left for it in projection templates. */
 const PROJECTION_ROOTS = ['secrets', 'defaultProjections']
 
@@ -37,6 +39,7 @@ function contextOf(values: StepValues): Record<string, unknown> {
   if (values.item !== undefined) ctx.item = values.item
   if (values.index !== undefined) ctx.index = values.index
   if (values.matrix !== undefined) ctx.matrix = values.matrix
+  if (values.workflow !== undefined) ctx.workflow = values.workflow
   return ctx
 }
 

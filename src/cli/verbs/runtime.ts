@@ -1,5 +1,6 @@
 // `ctl resource runtime get|run|stop|suspend|resume|retry` (approve|reject: approvals.ts): a workflow's runs, as dataos-ctl
 // shows them — the resource, its steps, the run, the nodes, recent runs.
+import { dagThenFinally, finallyMarker, shownRunState, shownState } from './rules-display.js'
 import type { NodeDetail, RunDetail, RunRecord } from '../../client/types.js'
 import type { StepDescription } from '../../runtime/types.js'
 import { CtlError } from '../../errors.js'
@@ -107,7 +108,7 @@ async function printRuntime(session: Session, o: RuntimeGetOptions, io: Io): Pro
     io.out(`no runs yet${row?.runtime ? ` (runtime ${row.runtime})` : ''}`)
     return
   }
-  io.out(renderTable(['RUN ID', 'TRIGGER', 'RUNTIME', 'PROGRESS', 'STARTED', 'FINISHED'], [[run.run.id, run.run.trigger, run.run.state, run.progress, when(run.run.startedAt), when(run.run.finishedAt)]]))
+  io.out(renderTable(['RUN ID', 'TRIGGER', 'RUNTIME', 'PROGRESS', 'STARTED', 'FINISHED'], [[run.run.id, run.run.trigger, shownRunState(run), run.progress, when(run.run.startedAt), when(run.run.finishedAt)]]))
   printParams(run.run.params, io)
   if (run.run.lateBySeconds) io.out(`this run started late: scheduled for ${run.run.scheduledAt}, ${formatDuration(run.run.lateBySeconds * 1000)} late (the control plane was down)`)
   // A running attempt the runtime still reports Pending (an unschedulable Pod, an image being pulled) shows as
@@ -115,12 +116,12 @@ async function printRuntime(session: Session, o: RuntimeGetOptions, io: Io): Pro
   // Every attempt is a node of its own: a retried step shows why each earlier attempt ended, a kept one where from.
   // A fanned-out step's row (no process of its own) comes first, its instances indented under it.
   const fanned = fannedSteps(run.steps)
-  const nodes = everyAttempt(run.steps).map((s) => {
+  const nodes = dagThenFinally(run, everyAttempt(run.steps)).map((s) => {
     const h = handleOf(s)
     const live = run.live?.[s.id]
-    const phase = s.state === 'running' && live?.phase === 'Pending' ? 'pending' : s.state
+    const phase = s.state === 'running' && live?.phase === 'Pending' ? 'pending' : shownState(run, s)
     const node = fanned.has(s.step) && s.parent === undefined ? s.step : `${shownName(s)}-${s.attempt}`
-    return [node, shownName(s), h.id ?? '', processType(h.data.mode), h.data.image ?? '', phase, live?.message ?? endReason(s)]
+    return [node, shownName(s) + finallyMarker(run, s), h.id ?? '', processType(h.data.mode), h.data.image ?? '', phase, live?.message ?? endReason(s)]
   })
   const withMessage = nodes.some((n) => n[6])
   io.out(
@@ -227,11 +228,12 @@ export async function runRuntimeRun(session: Session, t: RuntimeTarget, wait: bo
   return started(session, run, wait, io, output)
 }
 
-export async function runRuntimeStop(session: Session, t: RuntimeTarget, runId: string | undefined, io: Io, output: OutputFormat = 'table'): Promise<void> {
-  const runs = await session.client.stop(refOf(session, t), runId)
+export async function runRuntimeStop(session: Session, t: RuntimeTarget, runId: string | undefined, io: Io, output: OutputFormat = 'table', force = false): Promise<void> {
+  const runs = await session.client.stop(refOf(session, t), runId, force)
   printReport(io, output, { runs }, () => {
     if (runs.length === 0) io.out(`${t.name}: no active run to stop`)
-    for (const run of runs) io.out(`run ${run.id} of ${t.name} ${run.state}`)
+    // A run with finally steps is still running them: say so rather than a bare `running`.
+    for (const run of runs) io.out(`run ${run.id} of ${t.name} ${run.state === 'running' ? 'stopping (finally steps run; --force skips them)' : run.state}`)
   })
 }
 
@@ -274,6 +276,6 @@ async function started(session: Session, run: RunRecord, wait: boolean, io: Io, 
 
 async function finish(session: Session, run: RunRecord, io: Io): Promise<number> {
   const detail = await waitForRun(session.client, run.id, io)
-  io.out(`run ${run.id} ${detail.run.state} (${detail.progress})`)
+  io.out(`run ${run.id} ${shownRunState(detail)} (${detail.progress})`)
   return detail.run.state === 'succeeded' ? 0 : 1
 }

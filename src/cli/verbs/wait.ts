@@ -1,5 +1,6 @@
 // `--wait`: follow one run until it ends, on the server's stream of its state (GET /runs/:id/watch).
 // On a terminal the step table is redrawn in place; otherwise each change is one plain line, for CI logs.
+import { dagThenFinally, finallyMarker, shownRunState, shownState } from './rules-display.js'
 import type { CtlClient } from '../../client/client.js'
 import type { RunDetail } from '../../client/types.js'
 import { FINAL_RUN_STATES, type StepRunRecord } from '../../store/types.js'
@@ -73,7 +74,7 @@ export function stepDuration(step: StepRunRecord, now: number): string {
 export function stepTable(detail: RunDetail, now: number): string {
   return renderTable(
     ['STEP', 'STATE', 'ATTEMPT', 'DURATION', 'REASON'],
-    everyAttempt(detail.steps).map((s) => [shownName(s), s.state, s.attempt, stepDuration(s, now), endReason(s)]),
+    dagThenFinally(detail, everyAttempt(detail.steps)).map((s) => [shownName(s) + finallyMarker(detail, s), shownState(detail, s), s.attempt, stepDuration(s, now), endReason(s)]),
   )
 }
 
@@ -81,13 +82,13 @@ export function stepTable(detail: RunDetail, now: number): string {
  * The CI log line of an attempt's state: attempts are named as `runtime get` names its nodes (`flaky-2`);
  * a step that never ran (skipped, cancelled while pending, kept from an earlier run) by its name.
  */
-function attemptLine(s: StepRunRecord, now: number, fanned: ReadonlySet<string>): string {
+function attemptLine(s: StepRunRecord, now: number, fanned: ReadonlySet<string>, detail: RunDetail): string {
   // A fanned-out step's own row is no attempt: it goes by its name, its instances by theirs.
   const ran = s.startedAt !== undefined && !s.keptFrom && !(s.parent === undefined && fanned.has(s.step))
   const name = ran ? `${s.step}-${s.attempt}` : s.step
   const took = s.state === 'running' ? '' : stepDuration(s, now)
   const why = endReason(s)
-  return `${name} ${s.state}${took ? ` ${took}` : ''}${why ? `: ${why}` : ''}`
+  return `${name}${finallyMarker(detail, s)} ${shownState(detail, s)}${took ? ` ${took}` : ''}${why ? `: ${why}` : ''}`
 }
 
 /** Follows the run; returns its final detail. */
@@ -102,7 +103,7 @@ export async function waitForRun(client: CtlClient, runId: string, io: Io, opts:
     const done = FINAL_RUN_STATES.includes(detail.run.state)
     if (io.isTty) {
       const table = stepTable(detail, now())
-      const text = `run ${runId}: ${detail.run.state} (${detail.progress})\n${table}`
+      const text = `run ${runId}: ${shownRunState(detail)} (${detail.progress})\n${table}`
       // Move up over the previous drawing and clear it, then draw anew.
       if (drawnLines > 0) io.out(`\x1b[${drawnLines}A\x1b[J` + text.trimEnd())
       else io.out(text.trimEnd())
@@ -112,7 +113,10 @@ export async function waitForRun(client: CtlClient, runId: string, io: Io, opts:
       if (runState !== undefined && runState !== detail.run.state && (detail.run.state === 'suspended' || runState === 'suspended')) {
         io.out(`run ${runId} ${detail.run.state === 'suspended' ? 'suspended' : 'resumed'}`)
       }
-      runState = detail.run.state
+      // The DAG's end, when finally steps follow it, is news too.
+      const shown = shownRunState(detail)
+      if (detail.dagStatus && runState !== shown) io.out(`run ${runId} ${shown}`)
+      runState = detail.dagStatus ? shown : detail.run.state
       // Every attempt, not only the latest: an attempt that failed between two looks is still told.
       const fanned = fannedSteps(detail.steps)
       for (const s of everyAttempt(detail.steps)) {
@@ -120,7 +124,7 @@ export async function waitForRun(client: CtlClient, runId: string, io: Io, opts:
         if (seen.get(key) === s.state) continue
         seen.set(key, s.state)
         if (s.state === 'pending') continue
-        io.out(attemptLine(s, now(), fanned))
+        io.out(attemptLine(s, now(), fanned, detail))
       }
     }
     if (done) return detail

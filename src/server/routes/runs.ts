@@ -136,16 +136,16 @@ export const runsRoutes: FastifyPluginAsync<RunsRoutesOptions> = async (fastify:
       return { run: await new RunParamsMasker(store).run(await engine.runNow(wf, principal.id, given)) }
     })
 
-    fastify.post<P & { Body: { runId?: string } | null }>(`${prefix}/:type/:name/runs/stop`, {
+    fastify.post<P & { Body: { runId?: string; force?: boolean } | null }>(`${prefix}/:type/:name/runs/stop`, {
       config: { audit: 'stop' },
       schema: {
-        summary: 'Stop the active runs (or one run): they end killed', tags: ['runs'], params, body: S.runActionBody,
+        summary: 'Stop the active runs (or one run): they end killed, after their finally steps unless force', tags: ['runs'], params, body: S.stopBody,
         response: S.withErrors({ 200: S.runsResponse }, 404),
       },
     }, async (request): Promise<RunsResponse> => {
       const principal = principalOf(request)
       const wf = await workflowOf(wsOf(request.params), request.params.type!, request.params.name!, principal, 'stop')
-      return { runs: await new RunParamsMasker(store).runs(await engine.stopRuns(wf, principal.id, request.body?.runId)) }
+      return { runs: await new RunParamsMasker(store).runs(await engine.stopRuns(wf, principal.id, request.body?.runId, { force: request.body?.force === true })) }
     })
 
     // Suspend and resume are authorized as `stop` (VERB_AUTHORIZED_AS): whoever may end a run may hold it.
