@@ -130,6 +130,33 @@ describe('approval steps', () => {
   })
 })
 
+describe('approval steps with the failure rules', () => {
+  it('stop cancels the waiting step and finally still runs; the workflow timeout cancels it too', async () => {
+    h = await harness()
+    await h.applyVolume('count')
+    const wf = deployFlow()
+    wf.workflow.finally = [{ ...wf.workflow.dag[2]!, name: 'cleanup', depends: [], path: ['spec', 'finally', 0] }]
+    const r = await h.apply(wf)
+    const row = await waitingRow(h, r)
+    await h.engine.stopRuns(r, 'alice')
+    await waitFor('the run to end', async () => ((await h!.store.getRun(row.runId))?.state === 'killed' ? true : undefined))
+    const after = await states(h, row.runId)
+    expect([after.deploy, after.after, after.cleanup]).toEqual(['cancelled', 'cancelled', 'succeeded'])
+
+    const timed = deployFlow()
+    timed.meta.name = 'timed'
+    timed.workflow.timeoutSeconds = 1
+    const t = await h.apply(timed)
+    const waiting = await waitingRow(h, t)
+    const end = await waitFor('the deadline', async () => {
+      const run = await h!.store.getRun(waiting.runId)
+      return run?.state === 'failed' ? run : undefined
+    })
+    expect(end.reason).toContain('DeadlineExceeded')
+    expect((await h.store.getStepRun(waiting.id))?.state).toBe('cancelled')
+  })
+})
+
 describe('approval steps across a restart', () => {
   it('a step still waits under a new engine, and its approval starts it exactly once', async () => {
     h = await harness()
