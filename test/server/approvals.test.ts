@@ -114,3 +114,37 @@ describe('approval routes', () => {
     expect((await viewer.canI({ verb: 'approve', type: 'workflow', name: 'asked', workspace: 'public' })).allowed).toBe(false)
   })
 })
+
+describe('approval across a control-plane restart', () => {
+  it('the step still waits on the new control plane; approved there, it runs once and the run succeeds', async () => {
+    const { mkdtempSync, rmSync } = await import('node:fs')
+    const { tmpdir } = await import('node:os')
+    const { join } = await import('node:path')
+    const { startControlPlane } = await import('../../src/server/server.js')
+    const dataDir = mkdtempSync(join(tmpdir(), 'ctl-approval-restart-'))
+    const first = await startControlPlane({ dataDir, port: 0 })
+    const token = first.adminToken!
+    let c = new CtlClient({ baseUrl: first.url, apiKey: token })
+    await c.apply('public', [doc(gated('again', { message: 'v{{.params.version}}?', timeout: '1h' }))])
+    const runs = await waitFor('a run', () => c.runs(ref('again')), (r) => r.length > 0)
+    const runId = runs[0]!.id
+    const before = await waitFor('deploy to wait', () => c.run(runId), (d) => d.steps.some((s) => s.step === 'deploy' && s.state === 'waiting'))
+    await first.close()
+
+    const second = await startControlPlane({ dataDir, port: 0 })
+    try {
+      c = new CtlClient({ baseUrl: second.url, apiKey: token })
+      const after = await c.run(runId)
+      const deploy = after.steps.find((s) => s.step === 'deploy')!
+      expect(deploy.state).toBe('waiting')
+      expect(deploy.approval).toEqual(before.steps.find((s) => s.step === 'deploy')!.approval)
+      await c.decide(ref('again'), 'approve', { step: 'deploy' })
+      const end = await waitForRunEnd(c, runId)
+      expect(end.run.state).toBe('succeeded')
+      expect(end.steps.filter((s) => s.step === 'deploy').map((s) => [s.attempt, s.state])).toEqual([[1, 'succeeded']])
+    } finally {
+      await second.close()
+      rmSync(dataDir, { recursive: true, force: true })
+    }
+  })
+})
