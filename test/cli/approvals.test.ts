@@ -100,6 +100,14 @@ describe('runtime approve / reject', () => {
     expect(get.stdout).not.toContain('WAITING FOR APPROVAL')
   })
 
+  it('the approve permission is grantable from the CLI', async () => {
+    expect((await ctl(['user', 'create', '-n', 'Carol', '-u', 'carol', '-t', 'person'])).code).toBe(0)
+    const granted = await ctl(['resource', 'grant', '-t', 'workflow', '-n', 'release', '--to', 'user:carol', '--permission', 'approve'])
+    expect(granted.code, granted.stderr).toBe(0)
+    const list = await ctl(['resource', 'grant', '-t', 'workflow', '-n', 'release', '--list', '-o', 'json'])
+    expect(JSON.parse(list.stdout)).toEqual(expect.arrayContaining([expect.objectContaining({ to: 'user:carol', permission: 'approve' })]))
+  })
+
   it('auth can-i approve', async () => {
     const r = await ctl(['auth', 'can-i', 'approve', 'workflow', '-n', 'release'])
     expect(r.code, r.stdout + r.stderr).toBe(0)
