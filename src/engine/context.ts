@@ -14,6 +14,7 @@ export interface EngineLogger {
 
 export const silentLogger: EngineLogger = { info() {}, warn() {}, error() {} }
 
+import type { SecretBox } from '../secrets/crypto.js'
 import type { RunEnds } from './run-ends.js'
 
 export interface EngineContext {
@@ -25,6 +26,8 @@ export interface EngineContext {
   redact: (runId: string, text: string) => string
   /** Told when a run ends, so that its followers here need not wait for their next read. */
   runEnds: RunEnds
+  /** Seals and opens run params declared secret (src/secrets/params.ts); absent: stored as given (tests). */
+  box?: SecretBox
 }
 
 /** Everything about a run the scheduler and the launcher need, loaded once per run. */

@@ -19,6 +19,7 @@ import { evaluateCondition, evaluateItems } from '../expr/index.js'
 import { Reconciler } from './reconciler.js'
 import { ACTIVE_RUN_STATES, isFinalRunState, latestAttempts, Scheduler } from './scheduler.js'
 import { RunEnds } from './run-ends.js'
+import type { SecretBox } from '../secrets/crypto.js'
 import { scheduleOf, ScheduleTimer } from './schedules.js'
 
 export interface EngineOptions {
@@ -34,6 +35,10 @@ export interface EngineOptions {
   redact?: (runId: string, text: string) => string
   /** Longest sleep of the schedule timer (default 60 s); tests with a fake clock use a short one. */
   maxTimerSleepMs?: number
+  /** Items one forEach may fan out into at run time (default MAX_FOREACH_ITEMS). */
+  maxForEachItems?: number
+  /** Seals run params declared secret at rest; the same box the launcher opens secrets with. */
+  box?: SecretBox
   /** Replaces the default launcher (stacks, projections, volumes from the store). */
   launcher?: StepLauncher
 }
@@ -77,10 +82,11 @@ export function createEngine(opts: EngineOptions): Engine {
     logger: opts.logger ?? silentLogger,
     redact: opts.redact ?? ((_runId, text) => text),
     runEnds: new RunEnds(),
+    box: opts.box,
   }
   const { store } = ctx
   const launcher = opts.launcher ?? createStoreLauncher({ store, dataDir: opts.dataDir })
-  const scheduler = new Scheduler(ctx, launcher, opts.maxParallelSteps ?? 32, { condition: evaluateCondition, items: evaluateItems })
+  const scheduler = new Scheduler(ctx, launcher, opts.maxParallelSteps ?? 32, { condition: evaluateCondition, items: evaluateItems, maxForEachItems: opts.maxForEachItems })
   let reconciler: Reconciler
   const timer = new ScheduleTimer(ctx, {
     createRun: (resource, input) => reconciler.createRun(resource, input),

@@ -60,7 +60,7 @@ export async function openStep(
 
   let instances
   try {
-    instances = expandInstances(step, vars, ev)
+    instances = expandInstances(step, vars, ev, ev.maxForEachItems)
   } catch (err) {
     const code = err instanceof CtlError ? err.code : undefined
     await fail(code === 'E_LIMIT' ? 'FanoutLimit' : EXPR_ERROR_REASON, `${step.forEach ? 'forEach.items' : 'matrix'}: ${(err as Error).message}`)

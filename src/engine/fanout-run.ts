@@ -32,6 +32,8 @@ export type RunVars = ExprVars
 export interface Evaluators {
   condition(source: string, vars: RunVars): boolean
   items(source: string, vars: RunVars): unknown[]
+  /** The server's bound on one forEach (default MAX_FOREACH_ITEMS). */
+  maxForEachItems?: number
 }
 
 export function isFanned(step: Pick<StepModel, 'forEach' | 'matrix'>): boolean {

@@ -8,6 +8,7 @@ import { CtlError } from '../errors.js'
 import type { ComputeResource, ComputeSpec, SecretKind, SecretRef, SecretResource, StackResource, StepModel, VolumeResource, WorkflowResource } from '../manifest/model.js'
 import { dockerConfigSecretValues } from '../manifest/pull-secret.js'
 import { secretParamValues } from '../manifest/params.js'
+import { openRunParams } from '../secrets/params.js'
 import type { ResourceKey, Store } from '../store/types.js'
 import type { StepLaunch, VolumeClaimSpec } from '../runtime/types.js'
 import { StackRegistry } from '../stack/registry.js'
@@ -210,7 +211,7 @@ export function createStoreLauncher(opts: StoreLauncherOptions): StepLauncher {
         ...Object.values(secretData),
         ...Object.values(pullSecrets).flatMap(dockerConfigSecretValues),
         // Params declared `secret: true`: whatever the step prints of them, like a projected secret.
-        ...secretParamValues(workflow.workflow.params, run.params ?? {}),
+        ...secretParamValues(workflow.workflow.params, openRunParams(workflow.workflow.params, run.params, opts.box, run.resourceId)),
       ])
       if (redact.length > 0) opts.redactions?.add(run.id, redact)
       return {

@@ -6,6 +6,7 @@ import type { ResourceRecord, RunRecord, RunTrigger, StepRunPatch, StepRunRecord
 import type { KeptRow, RetryPlan } from './retry-plan.js'
 import type { WorkflowResource } from '../manifest/model.js'
 import { resolveParams } from '../manifest/params.js'
+import { openRunParams, sealRunParams } from '../secrets/params.js'
 import { CtlError } from '../errors.js'
 import { validateSchedule } from './cron.js'
 import type { EngineContext, StepLauncher } from './context.js'
@@ -114,11 +115,13 @@ export class Reconciler {
     const revision = request.revision ?? resource.revision
     const rev = revision === resource.revision ? resource : await store.getRevision(resource.id, revision)
     const workflow = (rev?.manifest ?? resource.manifest) as WorkflowResource
+    const declared = workflow.workflow.params
     const { run, steps } = await store.createRun({
       resourceId: resource.id,
       revision,
       trigger: request.trigger,
-      params: resolveParams(workflow.workflow.params, request.params ?? {}),
+      // A retry starts from the stored (sealed) params: opened, checked again, sealed anew.
+      params: sealRunParams(declared, resolveParams(declared, openRunParams(declared, request.params, this.ctx.box, resource.id)), this.ctx.box, resource.id),
       scheduledAt: request.scheduledAt,
       lateBySeconds: request.lateBySeconds,
       retryOf: request.retryOf,

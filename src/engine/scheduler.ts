@@ -10,6 +10,7 @@ import type { RunRecord, RunState, StepRunRecord } from '../store/types.js'
 import { FINAL_RUN_STATES } from '../store/types.js'
 import type { WorkflowResource } from '../manifest/model.js'
 import { CtlError } from '../errors.js'
+import { openRunParams } from '../secrets/params.js'
 import { startable } from './dag.js'
 import { decodeDagEnd, finallyOf } from './finally.js'
 import { closeStoppedRows, decidePhase, endDagEarly, type PhaseDeps } from './run-phase.js'
@@ -302,11 +303,13 @@ export class Scheduler {
   /** Advances one run; returns the earliest backoff time (ms) it waits for, if any. */
   private async advance(runId: string): Promise<number | undefined> {
     const { store } = this.ctx
-    const run = await store.getRun(runId)
-    if (!run || isFinalRunState(run.state)) {
+    const stored = await store.getRun(runId)
+    if (!stored || isFinalRunState(stored.state)) {
       this.forget(runId)
       return undefined
     }
+    // Conditions, items and templates read secret params in clear; the store keeps them sealed.
+    const run = await this.withOpenParams(stored)
     const suspended = run.state === 'suspended'
     if (suspended) this.held.add(runId)
     else this.held.delete(runId)
@@ -391,6 +394,14 @@ export class Scheduler {
     this.forget(run.id)
     this.ctx.runEnds.ended(run.id)
     this.ctx.logger.info('run finished', { runId: run.id, state })
+  }
+
+  private async withOpenParams(run: RunRecord): Promise<RunRecord> {
+    if (!run.params || !this.ctx.box) return run
+    // A run whose workflow is gone fails in advance(), which loads the scope again.
+    const workflow = (await this.scope(run).catch(() => undefined))?.workflow
+    if (!workflow) return run
+    return { ...run, params: openRunParams(workflow.workflow.params, run.params, this.ctx.box, run.resourceId) }
   }
 
   private forget(runId: string): void {

@@ -106,7 +106,7 @@ function templateIssues(doc: LoadedDocument, ctx: ManifestContext, scope: () => 
   }
 }
 
-function checkFanout(step: StepModel, doc: LoadedDocument, scope: () => ExprScope, issues: ManifestIssue[]): void {
+function checkFanout(step: StepModel, doc: LoadedDocument, scope: () => ExprScope, maxItems: number | undefined, issues: ManifestIssue[]): void {
   if (step.forEach && step.matrix) {
     issues.push(issueAt(doc, 'E_SCHEMA', [...step.path, 'matrix'], `step "${step.name}" has both forEach and matrix; a step fans out one way: use one of them`))
   }
@@ -115,7 +115,7 @@ function checkFanout(step: StepModel, doc: LoadedDocument, scope: () => ExprScop
     const items = step.forEach.items
     if (typeof items === 'string') exprIssues(doc, path, items, scope(), 'list', issues)
     else {
-      const problem = fanoutSizeProblem(items.length, 'forEach')
+      const problem = fanoutSizeProblem(items.length, 'forEach', maxItems)
       if (problem) issues.push(issueAt(doc, 'E_LIMIT', path, problem))
     }
   }
@@ -173,7 +173,7 @@ export function checkFlow(wf: WorkflowResource, doc: LoadedDocument, bodyKey: st
     const scope = () => scopes.step(i)
     const cel = () => exprScope(scope())
     if (step.when !== undefined) exprIssues(doc, [...step.path, 'when'], step.when, cel(), 'bool', issues)
-    checkFanout(step, doc, cel, issues)
+    checkFanout(step, doc, cel, ctx.limits?.maxForEachItems, issues)
     const values: [string, JsonPath][] = []
     strings(step.spec.stackSpec, [...step.path, 'spec', 'stackSpec'], values)
     templateIssues(doc, ctx, scope, 'E_TEMPLATE', values, issues)

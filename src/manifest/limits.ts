@@ -85,6 +85,8 @@ export const MAX_OUTPUT_BYTES = OUTPUT_LIMITS.maxBytes
 /** Bounds a server may change; lint offline uses the defaults. */
 export interface ManifestLimitSettings {
   maxStepsPerWorkflow?: number
+  /** Items of one forEach (a literal list at lint; the engine checks what an expression yields). */
+  maxForEachItems?: number
 }
 
 /** A duration field of a manifest → milliseconds, or a located issue (E_DURATION bad text, E_LIMIT too long). */

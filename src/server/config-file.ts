@@ -3,22 +3,17 @@
 // then the built-in default. The file is checked like a manifest: every problem is reported with its file,
 // line and field, together, before anything starts.
 import { existsSync } from 'node:fs'
-import { readFile } from 'node:fs/promises'
 import { homedir } from 'node:os'
 import { dirname, isAbsolute, join, resolve } from 'node:path'
-import type { ErrorObject, ValidateFunction } from 'ajv'
-import { CtlError, ManifestError, type ManifestIssue } from '../errors.js'
-import { readDuration, MAX_CALENDAR_DURATION_MS } from '../duration.js'
+import { CtlError } from '../errors.js'
 import { DEFAULT_LOG_RETENTION, parseRetention } from '../logs/retention.js'
 import { MANIFEST_LIMITS } from '../manifest/limits.js'
-import { DEFAULT_STEP_ID } from '../runtime/local/sandbox.js'
-import { KUBE_DURATION, kubernetesEnvOf, kubernetesOptionsOf, type KubeStartFlags } from './kube-flags.js'
+import { kubernetesEnvOf, kubernetesOptionsOf, type KubeStartFlags } from './kube-flags.js'
+import { RUNTIMES, checkedCgroupParent, checkedForEachBound, checkedStepBound, checkedStepId, checkedUrl, loadServerConfig, type ServerConfigFile } from './config-load.js'
 import type { KubernetesServerOptions, RuntimeKind } from './server.js'
 
 /** Read from the data dir when no --config is given (the data dir itself is never set in the file: it may live there). */
 export const SERVER_CONFIG_FILE = 'server.yaml'
-
-const RUNTIMES: readonly RuntimeKind[] = ['local', 'kubernetes']
 
 /** Built-in defaults. The port is the one the CLI looks for the embedded control plane on (DEFAULT_LOCAL_PORT). */
 export const SERVER_DEFAULTS = {
@@ -26,6 +21,7 @@ export const SERVER_DEFAULTS = {
   host: '127.0.0.1',
   maxParallelSteps: 32,
   maxStepsPerWorkflow: MANIFEST_LIMITS.stepsPerWorkflow,
+  maxForEachItems: MANIFEST_LIMITS.forEachItems,
   logRetention: DEFAULT_LOG_RETENTION,
   runtime: 'local' as RuntimeKind,
   namespacePrefix: 'ctl-',
@@ -42,6 +38,7 @@ export interface ServerStartFlags {
   host?: string
   'max-parallel-steps'?: number
   'max-steps-per-workflow'?: number
+  'max-foreach-items'?: number
   'log-retention'?: string
   runtime?: string
   kubeconfig?: string
@@ -60,38 +57,13 @@ export interface ServerStartFlags {
   'allow-unsandboxed'?: boolean
 }
 
-/** The server config file, as written (camelCase keys, all optional). */
-export interface ServerConfigFile {
-  port?: number
-  host?: string
-  maxParallelSteps?: number
-  maxStepsPerWorkflow?: number
-  logRetention?: string | number
-  runtime?: RuntimeKind
-  advertiseUrl?: string
-  masterKeyFile?: string
-  stepUid?: number
-  stepGid?: number
-  cgroupParent?: string
-  allowUnsandboxed?: boolean
-  kubernetes?: {
-    kubeconfig?: string
-    context?: string
-    namespacePrefix?: string
-    manageNamespaces?: boolean
-    imagePullGrace?: string | number
-    gcWhenComplete?: boolean
-    podTtl?: string | number
-    storageClass?: string
-  }
-}
-
 /** A setting by its path in the file. */
 export type SettingName =
   | 'port'
   | 'host'
   | 'maxParallelSteps'
   | 'maxStepsPerWorkflow'
+  | 'maxForEachItems'
   | 'logRetention'
   | 'runtime'
   | 'advertiseUrl'
@@ -118,6 +90,8 @@ export interface ServerSettings {
   maxParallelSteps: number
   /** Steps one workflow may have (lint refuses more, 422 from the API). */
   maxStepsPerWorkflow: number
+  /** Items one `forEach` may fan out into (lint of a literal list, 422 from the API, a failed step at run time). */
+  maxForEachItems: number
   /** 0 keeps logs forever. */
   logRetentionMs: number
   runtime: RuntimeKind
@@ -208,6 +182,7 @@ export async function resolveServerSettings(input: ResolveInput): Promise<Resolv
     host: pick('host', given.host, fromFile.host, SERVER_DEFAULTS.host),
     maxParallelSteps: pick('maxParallelSteps', given.maxParallelSteps, fromFile.maxParallelSteps, SERVER_DEFAULTS.maxParallelSteps),
     maxStepsPerWorkflow: checkedStepBound(pick('maxStepsPerWorkflow', given.maxStepsPerWorkflow, fromFile.maxStepsPerWorkflow, SERVER_DEFAULTS.maxStepsPerWorkflow)),
+    maxForEachItems: checkedForEachBound(pick('maxForEachItems', given.maxForEachItems, fromFile.maxForEachItems, SERVER_DEFAULTS.maxForEachItems)),
     logRetentionMs: parseRetention(logRetention),
     runtime,
   }
@@ -230,6 +205,7 @@ export async function resolveServerSettings(input: ResolveInput): Promise<Resolv
     CTL_RUNTIME: runtime,
     CTL_MAX_PARALLEL_STEPS: String(options.maxParallelSteps),
     CTL_MAX_STEPS_PER_WORKFLOW: String(options.maxStepsPerWorkflow),
+    CTL_MAX_FOREACH_ITEMS: String(options.maxForEachItems),
     CTL_LOG_RETENTION: logRetention,
     ...(options.advertiseUrl ? { CTL_ADVERTISE_URL: options.advertiseUrl } : {}),
     ...(options.masterKeyFile ? { CTL_MASTER_KEY_FILE: options.masterKeyFile } : {}),
@@ -280,6 +256,7 @@ function givenSettings(flags: ServerStartFlags, env: Record<string, string | und
     host: flagOnly(flags.host),
     maxParallelSteps: int(flags['max-parallel-steps'], 'CTL_MAX_PARALLEL_STEPS'),
     maxStepsPerWorkflow: int(flags['max-steps-per-workflow'], 'CTL_MAX_STEPS_PER_WORKFLOW'),
+    maxForEachItems: int(flags['max-foreach-items'], 'CTL_MAX_FOREACH_ITEMS'),
     logRetention: text(flags['log-retention'], 'CTL_LOG_RETENTION'),
     runtime: runtime as Given<RuntimeKind> | undefined,
     kubeconfig: text(flags.kubeconfig, 'CTL_KUBECONFIG'),
@@ -299,152 +276,8 @@ function givenSettings(flags: ServerStartFlags, env: Record<string, string | und
   }
 }
 
-/** The largest `maxStepsPerWorkflow` a server may set: a DAG is checked and scheduled in memory. */
-export const MAX_STEPS_PER_WORKFLOW_SETTING = 100_000
-
-function checkedStepBound(n: number): number {
-  if (!Number.isInteger(n) || n < 1 || n > MAX_STEPS_PER_WORKFLOW_SETTING) {
-    throw new CtlError('E_USAGE', `max steps per workflow ${n} must be a whole number from 1 to ${MAX_STEPS_PER_WORKFLOW_SETTING}`)
-  }
-  return n
-}
-
-/** The largest uid or gid a step may run as: Linux ids are 32-bit, and -1 (4294967295) means "unchanged" to the kernel. */
-export const MAX_STEP_ID = 2_147_483_647
-
-/** Why `n` cannot be the host uid / gid of steps (`name` as the operator wrote it), or undefined when it can. */
-export function stepIdProblem(name: string, n: number, kind: 'uid' | 'gid'): string | undefined {
-  if (n === 0) return `${name} 0 is root: a root control plane never runs a step as root; give an unprivileged ${kind} from 1 to ${MAX_STEP_ID} (default ${DEFAULT_STEP_ID})`
-  if (!Number.isInteger(n) || n < 1 || n > MAX_STEP_ID) return `${name} ${n} must be a whole number from 1 to ${MAX_STEP_ID} (default ${DEFAULT_STEP_ID})`
-  return undefined
-}
-
-function checkedStepId(n: number, name: string, kind: 'uid' | 'gid'): number {
-  const problem = stepIdProblem(name, n, kind)
-  if (problem) throw new CtlError('E_USAGE', problem)
-  return n
-}
-
-/** Why `path` cannot be the cgroup parent, or undefined when it can (whether it is delegated is seen at start, in the runtime's detail). */
-function cgroupParentProblem(name: string, path: string): string | undefined {
-  return isAbsolute(path) ? undefined : `${name} "${path}" must be an absolute path, such as /sys/fs/cgroup/ctl.slice`
-}
-
-function checkedCgroupParent(path: string, name: string): string {
-  const problem = cgroupParentProblem(name, path)
-  if (problem) throw new CtlError('E_USAGE', problem)
-  return resolve(path)
-}
-
-/** An http(s) URL without a trailing slash. */
-function checkedUrl(text: string): string {
-  let url: URL
-  try {
-    url = new URL(text)
-  } catch {
-    throw new CtlError('E_USAGE', `advertise URL "${text}" is not a URL such as http://ctl-control-plane.ctl-system.svc:7419`)
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new CtlError('E_USAGE', `advertise URL "${text}" must be http or https`)
-  return text.replace(/\/+$/, '')
-}
-
 /** A path in the file is relative to the file (and `~/` to the home folder), as kubeconfig paths are. */
 function relativeTo(configFile: string, path: string): string {
   if (path === '~' || path.startsWith('~/')) return join(homedir(), path.slice(1))
   return isAbsolute(path) ? path : resolve(dirname(configFile), path)
-}
-
-// Their text is checked after the schema (a number is seconds; 0 keeps logs forever).
-const durationSchema = { type: ['string', 'integer'] }
-const CONFIG_SCHEMA = {
-  type: 'object',
-  additionalProperties: false,
-  properties: {
-    port: { type: 'integer', minimum: 0, maximum: 65535 },
-    host: { type: 'string', minLength: 1 },
-    maxParallelSteps: { type: 'integer', minimum: 1 },
-    maxStepsPerWorkflow: { type: 'integer', minimum: 1, maximum: MAX_STEPS_PER_WORKFLOW_SETTING },
-    logRetention: durationSchema,
-    runtime: { enum: [...RUNTIMES] },
-    advertiseUrl: { type: 'string', pattern: '^https?://' },
-    masterKeyFile: { type: 'string', minLength: 1 },
-    // Their bounds are checked after the schema, with the reason (stepIdProblem, cgroupParentProblem).
-    stepUid: { type: 'integer' },
-    stepGid: { type: 'integer' },
-    cgroupParent: { type: 'string', minLength: 1 },
-    allowUnsandboxed: { type: 'boolean' },
-    kubernetes: {
-      type: 'object',
-      additionalProperties: false,
-      properties: {
-        kubeconfig: { type: 'string', minLength: 1 },
-        context: { type: 'string', minLength: 1 },
-        namespacePrefix: { type: 'string' },
-        manageNamespaces: { type: 'boolean' },
-        imagePullGrace: durationSchema,
-        gcWhenComplete: { type: 'boolean' },
-        podTtl: durationSchema,
-        storageClass: { type: 'string', minLength: 1 },
-      },
-    },
-  },
-} as const
-
-let validator: ValidateFunction | undefined
-
-/**
- * Reads and checks one server config file. The YAML loader and ajv are loaded here, on first use: most starts
- * have no file, and the CLI keeps its start-up small.
- */
-export async function loadServerConfig(file: string): Promise<{ file: string; values: ServerConfigFile }> {
-  const [{ parseSource }, { schemaIssues, isPlainObject }, { issueAt, fileIssue, sortIssues }] = await Promise.all([
-    import('../manifest/load.js'),
-    import('../manifest/validate.js'),
-    import('../manifest/issues.js'),
-  ])
-  let text: string
-  try {
-    text = await readFile(file, 'utf8')
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code
-    const why = code === 'ENOENT' ? 'no such file or directory' : code === 'EISDIR' ? 'is a directory' : code === 'EACCES' ? 'permission denied' : String(err)
-    throw new ManifestError([fileIssue(file, 'E_FILE', `cannot read the server config file (${why})`)])
-  }
-  const parsed = parseSource({ file, text }, { interpolate: false, env: {} })
-  if (parsed.issues.length > 0) throw new ManifestError(parsed.issues)
-  const [doc, extra] = parsed.documents
-  if (extra) throw new ManifestError([issueAt(extra, 'E_SCHEMA', [], 'a server config file holds one YAML document; remove the "---" and what follows')])
-  if (!doc) return { file, values: {} }
-  validator ??= await compileValidator()
-  const issues: ManifestIssue[] = validator(doc.value) ? [] : schemaIssues(doc, (validator.errors ?? []) as ErrorObject[])
-  // Durations are checked next to the schema, so that one run reports every problem of the file.
-  const root = isPlainObject(doc.value) ? doc.value : {}
-  const kube = isPlainObject(root['kubernetes']) ? root['kubernetes'] : {}
-  const duration = (path: string[], value: unknown, opts: { maxMs: number; allowZero: boolean; bareSeconds: boolean }): void => {
-    if (typeof value !== 'string' && typeof value !== 'number') return
-    if (path[0] === 'logRetention' && value === 'forever') return
-    const r = readDuration(value, { ...opts, what: path[path.length - 1] })
-    if (!r.ok) issues.push(issueAt(doc, r.reason === 'too-long' ? 'E_LIMIT' : 'E_DURATION', path, r.message))
-  }
-  // The same grammar and bounds as the flags (parseRetention, kube-flags.ts), with the file's line.
-  duration(['logRetention'], root['logRetention'], { maxMs: MAX_CALENDAR_DURATION_MS, allowZero: true, bareSeconds: false })
-  for (const key of ['imagePullGrace', 'podTtl']) duration(['kubernetes', key], kube[key], KUBE_DURATION)
-  for (const [key, kind] of [['stepUid', 'uid'], ['stepGid', 'gid']] as const) {
-    const value = root[key]
-    const problem = Number.isInteger(value) ? stepIdProblem(key, value as number, kind) : undefined
-    if (problem) issues.push(issueAt(doc, 'E_SCHEMA', [key], problem))
-  }
-  if (typeof root['cgroupParent'] === 'string' && root['cgroupParent'] !== '') {
-    const problem = cgroupParentProblem('cgroupParent', root['cgroupParent'])
-    if (problem) issues.push(issueAt(doc, 'E_SCHEMA', ['cgroupParent'], problem))
-  }
-  if (issues.length > 0) throw new ManifestError(sortIssues(issues))
-  return { file, values: doc.value as ServerConfigFile }
-}
-
-async function compileValidator(): Promise<ValidateFunction> {
-  const { Ajv2020 } = await import('ajv/dist/2020.js')
-  // As for manifests: all errors at once; verbose for the allowed keys behind "did you mean".
-  const ajv = new Ajv2020({ allErrors: true, verbose: true, strict: true, allowUnionTypes: true })
-  return ajv.compile(CONFIG_SCHEMA)
 }

@@ -28,6 +28,8 @@ export interface ControlPlaneOptions {
   maxParallelSteps?: number
   /** Steps one workflow may have; default MANIFEST_LIMITS.stepsPerWorkflow (5,000). */
   maxStepsPerWorkflow?: number
+  /** Items one forEach may fan out into (default 1,000). */
+  maxForEachItems?: number
   /** Structured request logs (JSON lines). */
   logFile?: string
   /** Test knob: request body limit in bytes. */
@@ -219,11 +221,11 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     const redactions = new RunRedactions()
     const runtime = await createRuntime(opts)
     const launcher = createStoreLauncher({ store, dataDir: opts.dataDir, box, redactions, serverUrl: () => advertised })
-    engine = createEngine({ store, runtime, dataDir: opts.dataDir, maxParallelSteps: opts.maxParallelSteps, launcher, redact: redactions.redact })
+    engine = createEngine({ store, runtime, dataDir: opts.dataDir, maxParallelSteps: opts.maxParallelSteps, launcher, redact: redactions.redact, box, maxForEachItems: opts.maxForEachItems })
     await engine.start()
     const app = buildApp({
       store, engine, logFile: opts.logFile, bodyLimit: opts.bodyLimit, authLimits: opts.authLimits,
-      secrets: box, revealSecrets: secretRevealer(box), manifestLimits: { maxStepsPerWorkflow: opts.maxStepsPerWorkflow },
+      secrets: box, revealSecrets: secretRevealer(box), manifestLimits: { maxStepsPerWorkflow: opts.maxStepsPerWorkflow, maxForEachItems: opts.maxForEachItems },
     })
     await app.listen({ port: opts.port ?? 0, host: opts.host ?? '127.0.0.1' })
     const address = app.server.address() as AddressInfo

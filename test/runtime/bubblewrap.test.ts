@@ -106,6 +106,19 @@ describe.skipIf(!hasBwrap)('local runtime in bubblewrap', () => {
     await until(() => processesWith(marker).length === 0, 'every process of the sandbox to be gone')
   })
 
+  it('leaves nothing behind when a step ends by itself while a process it started in the background runs on', async () => {
+    // The end of the sandbox's init ends its pid namespace: the host has nothing to kill after a bwrap that exited.
+    const marker = `ctl-bg-${process.pid}`
+    // One in the step's session, one in a session of its own; the step sees both before it ends.
+    // The marker is put together at run time, so that only the background processes carry it.
+    const p = shPod(`M=ctl-bg-; M=\${M}${process.pid}; sh -c 'sleep 60; :' $M & setsid sh -c 'sleep 60; :' $M & sleep 0.2; echo "running: $(grep -l $M /proc/[0-9]*/cmdline 2>/dev/null | wc -l)"`)
+    const r = await run(rt, launch(p))
+    expect(r.exit).toMatchObject({ exitCode: 0, reason: 'Completed' })
+    // Both background shells, and the grep that counts them.
+    expect(texts(r.lines)).toEqual(['running: 3'])
+    await until(() => processesWith(marker).length === 0, 'the background processes to be gone')
+  })
+
   it('leaves no sandbox behind when steps are stopped the moment they start', async () => {
     // The hostname is a bwrap argument: it marks every process of these sandboxes (outer bwrap, inner init).
     const marker = `ctl-orphan-${process.pid}`

@@ -25,6 +25,7 @@ port: 8081
 host: 0.0.0.0
 maxParallelSteps: 4
 maxStepsPerWorkflow: 200
+maxForEachItems: 50
 logRetention: 12h
 runtime: kubernetes
 kubernetes:
@@ -54,7 +55,7 @@ async function problems(text: string, flags: ServerStartFlags = {}): Promise<str
 describe('resolveServerSettings', () => {
   it('uses the built-in defaults without flags, variables or file', async () => {
     const r = await resolveServerSettings({ flags: {}, env: {}, dataDir: folder() })
-    expect(r.options).toEqual({ port: 7419, host: '127.0.0.1', maxParallelSteps: 32, maxStepsPerWorkflow: 5000, logRetentionMs: 30 * 86_400_000, runtime: 'local' })
+    expect(r.options).toEqual({ port: 7419, host: '127.0.0.1', maxParallelSteps: 32, maxStepsPerWorkflow: 5000, maxForEachItems: 1000, logRetentionMs: 30 * 86_400_000, runtime: 'local' })
     expect(r.source.file).toBeUndefined()
     expect(r.source.settings.port).toBe('default')
     // The embedded control plane is looked for on this same port.
@@ -66,7 +67,7 @@ describe('resolveServerSettings', () => {
     const r = await resolveServerSettings({ flags: {}, env: {}, dataDir })
     expect(r.source.file).toBe(join(dataDir, SERVER_CONFIG_FILE))
     expect(r.options).toEqual({
-      port: 8081, host: '0.0.0.0', maxParallelSteps: 4, maxStepsPerWorkflow: 200, logRetentionMs: 12 * 3_600_000, runtime: 'kubernetes',
+      port: 8081, host: '0.0.0.0', maxParallelSteps: 4, maxStepsPerWorkflow: 200, maxForEachItems: 50, logRetentionMs: 12 * 3_600_000, runtime: 'kubernetes',
       kubernetes: {
         kubeconfigPath: join(dataDir, 'kube', 'config'), context: 'kind-ctl', namespacePrefix: 'team-', manageNamespaces: true,
         imagePullGraceSeconds: 90, gcWhenComplete: false, podTtlSeconds: 600, defaultStorageClass: 'fast',
@@ -109,6 +110,7 @@ describe('resolveServerSettings', () => {
       CTL_RUNTIME: 'kubernetes',
       CTL_MAX_PARALLEL_STEPS: '4',
       CTL_MAX_STEPS_PER_WORKFLOW: '200',
+      CTL_MAX_FOREACH_ITEMS: '50',
       CTL_LOG_RETENTION: '0',
       CTL_KUBECONFIG: join(dataDir, 'kube', 'config'),
       CTL_KUBE_CONTEXT: 'kind-ctl',
@@ -209,6 +211,10 @@ describe('server config file errors: file, line, column and field', () => {
     expect([bound.code, bound.message]).toEqual(['E_USAGE', 'max steps per workflow 1000000 must be a whole number from 1 to 100000'])
     const fromEnv = await resolveServerSettings({ flags: {}, env: { CTL_MAX_STEPS_PER_WORKFLOW: '20' }, dataDir: folder() })
     expect([fromEnv.options.maxStepsPerWorkflow, fromEnv.source.settings.maxStepsPerWorkflow]).toEqual([20, 'env'])
+    const items = await resolveServerSettings({ flags: { 'max-foreach-items': 5000 }, env: {}, dataDir: folder() })
+    expect([items.options.maxForEachItems, items.source.settings.maxForEachItems]).toEqual([5000, 'flag'])
+    const itemsBound = await bad({}, { CTL_MAX_FOREACH_ITEMS: '0' })
+    expect([itemsBound.code, itemsBound.message]).toEqual(['E_USAGE', 'max forEach items 0 must be a whole number from 1 to 100000'])
     const steps = await bad({}, { CTL_MAX_PARALLEL_STEPS: 'many' })
     expect([steps.code, steps.message]).toEqual(['E_USAGE', 'CTL_MAX_PARALLEL_STEPS "many" is not a whole number'])
     const retention = await bad({ 'log-retention': 'long' }, {})

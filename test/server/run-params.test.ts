@@ -1,6 +1,7 @@
 // Run params through the API on a real server: POST runs takes {params} (unknown body fields are
 // refused, never dropped), params are resolved against the revision's declarations (422 naming the
 // param), stored with the run and answered with secret ones masked; apply carries them to its run.
+import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { openSqliteStore } from '../../src/store/index.js'
@@ -51,12 +52,33 @@ describe('POST .../runs with params', () => {
     expect((await t.client.runs(ref('deploy')))[0]!.params).toEqual(want)
     expect((await t.client.node(run.id, 'a')).run.params).toEqual(want)
     for await (const d of t.client.watchRun(run.id)) expect(d.run.params).toEqual(want)
-    // Stored as given: the engine needs the value.
+    // Sealed at rest like a secret's values: the row holds ciphertext, the database files never the value.
     const store = openSqliteStore(join(t.dataDir, 'ctl.db'))
     try {
-      expect((await store.getRun(run.id))!.params!.token).toBe('s3cr3t')
+      const stored = (await store.getRun(run.id))!.params!
+      expect(stored.version).toBe('1.2.3')
+      expect(String(stored.token)).toMatch(/^enc:v1:/)
     } finally {
       await store.close()
+    }
+    for (const f of ['ctl.db', 'ctl.db-wal']) {
+      if (existsSync(join(t.dataDir, f))) expect(readFileSync(join(t.dataDir, f)).includes('s3cr3t'), f).toBe(false)
+    }
+  })
+
+  it('a step reads a secret param in clear, its log shows it redacted, and a retry opens and seals it again', async () => {
+    const script = 'if [ "{{.params.token}}" = "t0p-s3cr3t-v4lue" ]; then echo "token ok"; fi; echo "the token is {{.params.token}}"; exit 3'
+    await t.client.apply('public', [doc(workflow('sealed-param', { a: script }, { params: [{ name: 'token', type: 'string', required: true, secret: true }] }))])
+    const first = await t.client.runNow(ref('sealed-param'), { token: 't0p-s3cr3t-v4lue' })
+    expect((await waitForRunEnd(t.client, first.id)).run.state).toBe('failed')
+    const retried = await t.client.retry(ref('sealed-param'), first.id)
+    expect(retried.params).toEqual({ token: '***' })
+    expect((await waitForRunEnd(t.client, retried.id)).run.state).toBe('failed')
+    for (const id of [first.id, retried.id]) {
+      const text = (await t.client.logPage(id)).map((l) => l.text)
+      expect(text).toContain('token ok')
+      expect(text.join('\n')).not.toContain('t0p-s3cr3t-v4lue')
+      expect(text.filter((l) => l.startsWith("the token is ")), JSON.stringify(text)).toHaveLength(1)
     }
   })
 

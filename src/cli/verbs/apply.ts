@@ -159,7 +159,7 @@ export class ApplyVerb {
     }
     if (issues.length === 0) {
       // Steps per workflow is the server's setting: it checks that bound, not the offline default.
-      const ctx = { ...offlineManifestContext(), limits: { maxStepsPerWorkflow: Number.POSITIVE_INFINITY } }
+      const ctx = { ...offlineManifestContext(), limits: { maxStepsPerWorkflow: Number.POSITIVE_INFINITY, maxForEachItems: Number.POSITIVE_INFINITY } }
       const lint = lintDocuments(documents, [], ctx)
       issues.push(...lint.issues.filter((i) => !SERVER_KNOWS_BETTER.has(i.code)))
       // `--param` values are typed by the declarations of the (one) workflow applied; the server checks the rest.

@@ -120,8 +120,11 @@ async function printRuntime(session: Session, o: RuntimeGetOptions, io: Io): Pro
     const h = handleOf(s)
     const live = run.live?.[s.id]
     const phase = s.state === 'running' && live?.phase === 'Pending' ? 'pending' : shownState(run, s)
-    const node = fanned.has(s.step) && s.parent === undefined ? s.step : `${shownName(s)}-${s.attempt}`
-    return [node, shownName(s) + finallyMarker(run, s), h.id ?? '', processType(h.data.mode), h.data.image ?? '', phase, live?.message ?? endReason(s)]
+    const group = fanned.has(s.step) && s.parent === undefined
+    const node = group ? s.step : `${shownName(s)}-${s.attempt}`
+    // A fanned-out step's own row stands for its instances; a step that never started has no process.
+    const type = group ? 'instances' : h.id === undefined && h.data.mode === undefined ? '' : processType(h.data.mode)
+    return [node, shownName(s) + finallyMarker(run, s), h.id ?? '', type, h.data.image ?? '', phase, live?.message ?? endReason(s)]
   })
   const withMessage = nodes.some((n) => n[6])
   io.out(

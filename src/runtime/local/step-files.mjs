@@ -1,7 +1,8 @@
 // @ts-check
 // What a step attempt leaves in its folder and what /proc says of its processes, for the step
 // host (step.mjs): exit.json written once, output bytes cut into log.ndjson records, a
-// process's start time and children. Plain JavaScript like the host (see step.mjs).
+// process's start time and children, the attempt's files in memory and its cgroup. Plain
+// JavaScript like the host (see step.mjs).
 
 import fs from 'node:fs'
 import path from 'node:path'
@@ -167,3 +168,39 @@ export class Splitter {
   }
 }
 
+
+/**
+ * The attempt's folder in memory and its files (a plain step's secret files, any step's outputs file), made as
+ * the step's user when one is given: it reads and writes them; nobody else may.
+ * @param {{ shm?: { dir: string, files: { path: string, content: string, mode: number }[] }, uid?: number, gid?: number }} spec
+ */
+export function writeMemoryFiles(spec) {
+  const shm = spec.shm
+  if (!shm) return
+  const { uid, gid } = spec
+  const own = (/** @type {string} */ p) => uid !== undefined && gid !== undefined && fs.chownSync(p, uid, gid)
+  fs.mkdirSync(shm.dir, { mode: 0o700 })
+  own(shm.dir)
+  for (const f of shm.files) {
+    const first = fs.mkdirSync(path.dirname(f.path), { recursive: true, mode: 0o700 })
+    if (first) for (let p = path.dirname(f.path); p.length >= first.length; p = path.dirname(p)) own(p)
+    fs.writeFileSync(f.path, f.content, { mode: f.mode & 0o777 })
+    own(f.path)
+  }
+}
+
+/** The step's own cgroup with its limit files. @param {{ dir: string, files: Record<string, string> }} cg */
+export function makeCgroupDir(cg) {
+  fs.mkdirSync(cg.dir)
+  for (const [file, value] of Object.entries(cg.files)) fs.writeFileSync(path.join(cg.dir, file), value)
+}
+
+/** @param {{ dir: string }} cg */
+export function removeCgroupDir(cg) {
+  try {
+    fs.rmdirSync(cg.dir)
+  } catch (e) {
+    // Still populated for a moment after the last process exited: try once more later.
+    if (/** @type {NodeJS.ErrnoException} */ (e).code === 'EBUSY') setTimeout(() => fs.rmdir(cg.dir, () => {}), 1000).unref()
+  }
+}

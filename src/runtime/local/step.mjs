@@ -13,7 +13,7 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { createRedactor } from './redact.mjs'
-import { Splitter, childrenOf, processStart, takeOutputs, writeExit, writeExitAsync } from './step-files.mjs'
+import { Splitter, childrenOf, makeCgroupDir, processStart, removeCgroupDir, takeOutputs, writeExit, writeExitAsync, writeMemoryFiles } from './step-files.mjs'
 
 /**
  * @typedef {{ path: string, content: string, mode: number }} HostFile
@@ -206,8 +206,9 @@ export class Step {
             process.kill(-proc.pid, 'SIGKILL')
           } catch {}
         }
-        // bwrap gone: its sandbox goes too, even when bwrap died before it could tell it to (see signal()).
-        if (spec.mode === 'bubblewrap') this.killSandbox(proc.pid)
+        // bwrap killed: its sandbox goes too, even when bwrap died before it could tell it to (see signal()). A bwrap
+        // that exited by itself did so after its sandbox's init ended, which ends the whole pid namespace: nothing to do.
+        if (spec.mode === 'bubblewrap' && code === null) this.killSandbox(proc.pid)
         // A process that escaped the group may hold our pipes open; do not wait for it forever.
         this.timers.push(
           setTimeout(() => {
@@ -323,36 +324,15 @@ export class Step {
   }
 
   writeShm() {
-    const shm = this.spec.shm
-    if (!shm) return
-    const { uid, gid } = this.spec
-    const own = (/** @type {string} */ p) => uid !== undefined && gid !== undefined && fs.chownSync(p, uid, gid)
-    fs.mkdirSync(shm.dir, { mode: 0o700 })
-    own(shm.dir)
-    for (const f of shm.files) {
-      const first = fs.mkdirSync(path.dirname(f.path), { recursive: true, mode: 0o700 })
-      if (first) for (let p = path.dirname(f.path); p.length >= first.length; p = path.dirname(p)) own(p)
-      fs.writeFileSync(f.path, f.content, { mode: f.mode & 0o777 })
-      own(f.path) // the step's user reads it; nobody else may
-    }
+    writeMemoryFiles(this.spec)
   }
 
   makeCgroup() {
-    const cg = this.spec.cgroup
-    if (!cg) return
-    fs.mkdirSync(cg.dir)
-    for (const [file, value] of Object.entries(cg.files)) fs.writeFileSync(path.join(cg.dir, file), value)
+    if (this.spec.cgroup) makeCgroupDir(this.spec.cgroup)
   }
 
   removeCgroup() {
-    const cg = this.spec.cgroup
-    if (!cg) return
-    try {
-      fs.rmdirSync(cg.dir)
-    } catch (e) {
-      // Still populated for a moment after the last process exited: try once more later.
-      if (/** @type {NodeJS.ErrnoException} */ (e).code === 'EBUSY') setTimeout(() => fs.rmdir(cg.dir, () => {}), 1000).unref()
-    }
+    if (this.spec.cgroup) removeCgroupDir(this.spec.cgroup)
   }
 
   removeShm() {
