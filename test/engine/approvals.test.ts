@@ -157,6 +157,24 @@ describe('approval steps with the failure rules', () => {
   })
 })
 
+describe('an approval step in finally', () => {
+  it('waits after the DAG ended; approved, it runs and the run ends', async () => {
+    h = await harness()
+    const wf = workflow('fin', [{ name: 'a', script: 'true' }, { name: 'notify', script: 'echo notified' }])
+    wf.workflow.finally = [{ ...wf.workflow.dag[1]!, path: ['spec', 'finally', 0], approval: { required: true, approvers: [] } }]
+    wf.workflow.dag = wf.workflow.dag.slice(0, 1)
+    const r = await h.apply(wf)
+    const row = await waitFor('notify to wait', async () => {
+      const run = (await h!.store.listRuns({ resourceId: r.id }))[0]
+      const s = run ? (await h!.store.listStepRuns(run.id)).find((x) => x.step === 'notify') : undefined
+      return s?.state === 'waiting' ? s : undefined
+    })
+    await h.engine.decideApproval(await h.engine.waitingStep(r, 'notify'), 'approve', 'alice')
+    await waitFor('the run to end', async () => ((await h!.store.getRun(row.runId))?.state === 'succeeded' ? true : undefined))
+    expect(await states(h, row.runId)).toEqual({ a: 'succeeded', notify: 'succeeded' })
+  })
+})
+
 describe('approval steps across a restart', () => {
   it('a step still waits under a new engine, and its approval starts it exactly once', async () => {
     h = await harness()

@@ -73,4 +73,14 @@ describe('approval in the manifest', () => {
     expect(out).toMatch(/w\.yaml:14:\d+ .*nope.*approval\.message/)
     expect(problems(v2(['message: "after {{.steps.build.outputs.x}}"']))).toEqual([])
   })
+
+  it('the approval of a finally step is linted too', () => {
+    const text = [
+      'name: fin', 'version: v2alpha', 'type: workflow', 'spec:', '  dag:',
+      '    - name: a', '      spec: {stack: script, stackSpec: {script: "echo a"}}',
+      '  finally:',
+      '    - name: notify', '      approval: {approvers: [bob]}', '      spec: {stack: script, stackSpec: {script: "echo n"}}',
+    ].join('\n')
+    expect(problems(text).join('\n')).toMatch(/w\.yaml:10:\d+ +approver "bob" must be roles:id:ROLE or users:id:ID.*finally\[0\]\.approval\.approvers\[0\]/)
+  })
 })
