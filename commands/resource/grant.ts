@@ -1,4 +1,5 @@
 import { Flags } from '../../src/cli/oclif.js'
+import { PERMISSIONS } from '../../src/client/types.js'
 import { BaseCommand, contextFlag, outputFlag, workspaceFlag } from '../../src/cli/base.js'
 import { completeGrant, runGrant, validateGrant } from '../../src/cli/verbs/access.js'
 import { openSession } from '../../src/cli/verbs/session.js'
@@ -8,7 +9,7 @@ export const grantFlags = {
   name: Flags.string({ char: 'n', summary: 'Resource name', required: true }),
   ...workspaceFlag,
   to: Flags.string({ summary: 'Who: user:ID' }),
-  permission: Flags.string({ summary: 'read (get, runtime, logs) | run (read + run, stop, retry) | use (get + use in own workflows) | manage (everything)', options: ['read', 'run', 'use', 'manage'] }),
+  permission: Flags.string({ summary: 'read (get, runtime, logs) | run (read + run, stop, retry, approve) | use (get + use in own workflows) | manage (everything) | approve (read + approve|reject approval steps)', options: [...PERMISSIONS] }),
   list: Flags.boolean({ summary: 'List the resource\'s grants instead', default: false }),
   ...outputFlag,
   ...contextFlag,

@@ -2,17 +2,21 @@
 // secrets and volumes (apply and engine) and `auth can-i` all ask it; nothing else grants or
 // refuses. Default deny. This folder depends on store types, errors and wire types only.
 //
-//   role \ verb    get, runtime-get  log  apply new  update/delete/grant/secret-read  run/stop/retry  use
-//   tenant-admin   yes               yes  yes        yes                              yes             yes
-//   operator       yes               yes  no         no                               yes             no
-//   data-dev       yes               yes  yes        own only                         own only        own only
-//   viewer         yes               no   no         no                               no              no
+//   role \ verb    get, runtime-get  log  apply new  update/delete/grant/secret-read  run/stop/retry  use       approve
+//   tenant-admin   yes               yes  yes        yes                              yes             yes       yes
+//   operator       yes               yes  no         no                               yes             no        yes
+//   data-dev       yes               yes  yes        own only                         own only        own only  own only
+//   viewer         yes               no   no         no                               no              no        no
+//
+// `approve` decides approval steps (src/engine/approvals.ts). Whoever may `run` a workflow may approve (the grant
+// `run` includes it, every role with `run` has it); the grant `approve` gives it alone. A step's `approvers:` then
+// narrows who may decide (src/access/approvers.ts); without them, deciding needs `run` (the issue's default).
 //
 // A tenant-wide binding (workspace null) covers every workspace and instance-level resources;
 // a workspace binding covers that workspace only. Instance-level resources: `get` for anyone
 // holding any binding, the rest tenant-admin (tenant-wide) only, plus grants. The owner of a
 // resource has `manage` on it while they hold any binding covering its workspace. Grants
-// (read, run, use, manage) on one resource work without any binding.
+// (read, run, use, manage, approve) on one resource work without any binding.
 import { CtlError } from '../errors.js'
 import type { Permission, Principal, Role, RoleBinding, Verb } from '../client/types.js'
 
@@ -46,13 +50,13 @@ export interface Decision {
 type Action = Exclude<Verb, 'apply'> | 'create' | 'update'
 
 const ALL_RESOURCE_ACTIONS: readonly Action[] = [
-  'get', 'runtime-get', 'log', 'create', 'update', 'delete', 'run', 'stop', 'retry', 'grant', 'secret-read', 'use',
+  'get', 'runtime-get', 'log', 'create', 'update', 'delete', 'run', 'stop', 'retry', 'grant', 'secret-read', 'use', 'approve',
 ]
 
 /** What each role allows on any resource in its scope (ownership is the owner rule, below). */
 const ROLE_ACTIONS: Record<Role, readonly Action[]> = {
   'tenant-admin': [...ALL_RESOURCE_ACTIONS, 'admin'],
-  operator: ['get', 'runtime-get', 'log', 'run', 'stop', 'retry'],
+  operator: ['get', 'runtime-get', 'log', 'run', 'stop', 'retry', 'approve'],
   'data-dev': ['get', 'runtime-get', 'log', 'create'],
   viewer: ['get', 'runtime-get'],
 }
@@ -60,14 +64,15 @@ const ROLE_ACTIONS: Record<Role, readonly Action[]> = {
 /** What each grant permission allows on its resource. */
 const GRANT_ACTIONS: Record<Permission, readonly Action[]> = {
   read: ['get', 'runtime-get', 'log'],
-  run: ['get', 'runtime-get', 'log', 'run', 'stop', 'retry'],
+  run: ['get', 'runtime-get', 'log', 'run', 'stop', 'retry', 'approve'],
   use: ['get', 'runtime-get', 'use'],
+  approve: ['get', 'runtime-get', 'log', 'approve'],
   manage: ALL_RESOURCE_ACTIONS.filter((a) => a !== 'create'),
 }
 
 /** Strongest first, so the reason names the broadest binding that allows it. */
 const ROLE_ORDER: readonly Role[] = ['tenant-admin', 'operator', 'data-dev', 'viewer']
-const PERMISSION_ORDER: readonly Permission[] = ['manage', 'run', 'use', 'read']
+const PERMISSION_ORDER: readonly Permission[] = ['manage', 'run', 'approve', 'use', 'read']
 
 function actionOf(verb: Verb, target: AuthzTarget): Action {
   if (verb !== 'apply') return verb
@@ -165,7 +170,7 @@ export function whatAllows(verb: Verb, target: AuthzTarget): string {
 }
 
 const ROLE_DISPLAY_ORDER: readonly Role[] = ['viewer', 'operator', 'data-dev', 'tenant-admin']
-const GRANT_WEAKEST_FIRST: readonly Permission[] = ['read', 'use', 'run', 'manage']
+const GRANT_WEAKEST_FIRST: readonly Permission[] = ['read', 'use', 'approve', 'run', 'manage']
 
 /** The 403 text: `forbidden: user bob may not log workflow x in workspace sales (needs role ... , or grant read)`. */
 export function forbiddenMessage(principal: Principal, verb: Verb, target: AuthzTarget): string {

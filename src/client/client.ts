@@ -4,7 +4,7 @@ import { CtlError, ManifestError, type ErrorCode } from '../errors.js'
 import { nodeFetch, type FetchLike, type HttpResponse } from './http.js'
 import { INSTANCE_LEVEL_TYPES } from '../manifest/model.js'
 import type {
-  ApiIssue, ApiKeyInfo, ApiKeysResponse, ApplyDocument, ApplyResponse, AuditEntry, AuditQuery, AuditResponse, CanIRequest,
+  ApiIssue, ApprovalRequest, ApprovalResponse, StepRunRecord, ApiKeyInfo, ApiKeysResponse, ApplyDocument, ApplyResponse, AuditEntry, AuditQuery, AuditResponse, CanIRequest,
   CanIResponse, CreateApiKeyRequest, CreateApiKeyResponse, CreateUserRequest, CreateWorkspaceRequest, DeleteResponse,
   DeleteWorkspaceResponse, ErrorBody, GrantChangeResponse, GrantInfo, GrantRequest, GrantsResponse, HealthResponse, InfoResponse,
   ListResourcesQuery, ListResourcesResponse, LogLineRecord, LogsQuery, Principal, ResourceDetail, ResourceRef, ResourceRow,
@@ -152,6 +152,11 @@ export class CtlClient {
 
   async retry(ref: ResourceRef, runId?: string): Promise<RunRecord> {
     return (await this.json<{ run: RunRecord }>('POST', `${this.resourcePath(ref)}/runs/retry`, undefined, runId ? { runId } : {})).run
+  }
+
+  /** Approves or rejects a step that waits for approval (`runtime approve|reject`). */
+  async decide(ref: ResourceRef, decision: 'approve' | 'reject', request: ApprovalRequest): Promise<StepRunRecord> {
+    return (await this.json<ApprovalResponse>('POST', `${this.resourcePath(ref)}/runs/${decision}`, undefined, request)).stepRun
   }
 
   async runs(ref: ResourceRef, opts: { limit?: number } = {}): Promise<RunRecord[]> {

@@ -2,11 +2,11 @@
 // the server routes and the typed client, so the two cannot drift apart.
 import type { V1ConfigMap, V1Pod, V1Secret } from '@kubernetes/client-node'
 import type { ErrorCode, ManifestIssue } from '../errors.js'
-import type { ApiKeyRecord, ResourceRecord, RunRecord, LogLineRecord, ResourceStatus, AuditRecord, UserRecord, UserType, WorkspaceLayer, WorkspaceRecord } from '../store/types.js'
+import type { ApiKeyRecord, ResourceRecord, RunRecord, StepRunRecord, LogLineRecord, ResourceStatus, AuditRecord, UserRecord, UserType, WorkspaceLayer, WorkspaceRecord } from '../store/types.js'
 import type { NodeDetail, RunDetail, RuntimeSummary } from '../engine/api.js'
 import type { RuntimeInfo } from '../runtime/types.js'
 
-export type { NodeDetail, RunDetail, RuntimeSummary, RunRecord, LogLineRecord, ResourceRecord, RuntimeInfo }
+export type { NodeDetail, RunDetail, RuntimeSummary, RunRecord, StepRunRecord, LogLineRecord, ResourceRecord, RuntimeInfo }
 
 /** Where a document came from on the client side, so errors name the user's file. */
 export interface DocumentSource {
@@ -133,6 +133,19 @@ export interface RunActionRequest {
   runId?: string
 }
 
+/** `runtime approve|reject`: the step that waits; without runId, the newest run where it waits. */
+export interface ApprovalRequest {
+  runId?: string
+  step: string
+  /** Audited, and part of a rejected step's reason; at most 1,024 characters. */
+  comment?: string
+}
+
+/** The decided step run (approved: `pending` again, about to start; rejected: `failed`). */
+export interface ApprovalResponse {
+  stepRun: StepRunRecord
+}
+
 export interface LogsQuery {
   step?: string
   attempt?: number
@@ -148,12 +161,13 @@ export const ROLES = ['tenant-admin', 'operator', 'data-dev', 'viewer'] as const
 export type Role = (typeof ROLES)[number]
 /** What `auth can-i`, the audit log and 403 messages name. */
 export const VERBS = [
-  'get', 'runtime-get', 'log', 'apply', 'delete', 'run', 'stop', 'retry', 'grant', 'secret-read', 'use', 'admin',
+  'get', 'runtime-get', 'log', 'apply', 'delete', 'run', 'stop', 'retry', 'grant', 'secret-read', 'use', 'admin', 'approve',
 ] as const
 export type Verb = (typeof VERBS)[number]
 /** Verbs the control plane authorizes as another verb: whoever may end a run may hold and release it. */
 export const VERB_AUTHORIZED_AS = { suspend: 'stop', resume: 'stop' } as const satisfies Record<string, Verb>
-export const PERMISSIONS = ['read', 'run', 'use', 'manage'] as const
+/** `approve`: decide approval steps of a workflow (and read it), without running it. */
+export const PERMISSIONS = ['read', 'run', 'use', 'manage', 'approve'] as const
 export type Permission = (typeof PERMISSIONS)[number]
 
 /** A role bound tenant-wide (workspace null) or in one workspace. Written as the tag `roles:id:<role>`. */

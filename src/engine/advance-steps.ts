@@ -7,6 +7,7 @@ import { CtlError } from '../errors.js'
 import type { StepModel } from '../manifest/model.js'
 import type { StepRunRecord } from '../store/types.js'
 import type { EngineContext, RunScope } from './context.js'
+import { gateApproval } from './approvals.js'
 import { openStep } from './fanout-apply.js'
 import { isFanned, type Evaluators, type RunView } from './fanout-run.js'
 import { nextAttemptAt } from './retry.js'
@@ -73,6 +74,11 @@ export async function openReadySteps(
     const step = byName.get(name)
     const row = view.steps.get(name)
     if (!step || !row) continue
+    // Approval (approvals.ts): a required one sends the row to `waiting` instead of starting it.
+    if (step.approval && (await gateApproval(ctx, evaluators, scope, view, step, row)) === 'wait') {
+      changed = true
+      continue
+    }
     if ((step.when === undefined && !isFanned(step)) || passed.has(row.id)) {
       readyPlain.add(name)
       continue

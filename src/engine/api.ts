@@ -59,6 +59,16 @@ export interface EngineApi {
   resumeRuns(resource: ResourceRecord, by: string, runId?: string): Promise<RunRecord[]>
   /** `runtime retry`: reruns only the failed and skipped steps of the last (or given) run, with its params. */
   retryRun(resource: ResourceRecord, by: string, runId?: string): Promise<RunRecord>
+  /**
+   * The step run of `step` that waits for approval: in the given run, or (without runId) in the newest run where that
+   * step waits. E_NOT_FOUND when there is none, E_CONFLICT when the given run's step does not wait.
+   */
+  waitingStep(resource: ResourceRecord, step: string, runId?: string): Promise<StepRunRecord>
+  /**
+   * `runtime approve|reject`: records the decision on a waiting step run (the caller has checked who may decide);
+   * approve lets the step start, reject fails it (`Rejected by USER: COMMENT`). E_CONFLICT when it no longer waits.
+   */
+  decideApproval(stepRun: StepRunRecord, decision: 'approve' | 'reject', by: string, comment?: string): Promise<StepRunRecord>
   runtimeSummary(resource: ResourceRecord): Promise<RuntimeSummary>
   /** Batched runtimeSummary for listings (10,000 rows must not cost 10,000 queries); keyed by resource id. Optional: the server falls back to runtimeSummary. */
   runtimeSummaries(resources: readonly ResourceSummary[]): Promise<Map<string, RuntimeSummary>>

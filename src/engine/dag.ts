@@ -71,15 +71,17 @@ export function evaluateDag(
 
   const ready: string[] = []
   const running: string[] = []
+  let waiting = false
   for (const step of steps) {
     const state = current.get(step.name)
     if (state === 'running') running.push(step.name)
+    else if (state === 'waiting') waiting = true
     else if (state === 'pending' && decide(step, current, byName).kind === 'ready') ready.push(step.name)
   }
 
   // A cycle leaves pending steps that can never become ready while nothing runs:
-  // skip them rather than let the run hang forever.
-  if (ready.length === 0 && running.length === 0) {
+  // skip them rather than let the run hang forever. A step waiting for approval will end: no cycle.
+  if (ready.length === 0 && running.length === 0 && !waiting) {
     for (const step of steps) {
       if (current.get(step.name) !== 'pending') continue
       current.set(step.name, 'skipped')
@@ -185,10 +187,11 @@ export function stepsToRerun(steps: readonly DagStep[], states: ReadonlyMap<stri
  * `1 succeeded, 1 failed, 1 skipped of 3 steps`, plus running and cancelled steps when there are any.
  */
 export function progressOf(states: Iterable<StepState>, total: number): string {
-  const n: Record<StepState, number> = { pending: 0, running: 0, succeeded: 0, failed: 0, skipped: 0, cancelled: 0 }
+  const n: Record<StepState, number> = { pending: 0, waiting: 0, running: 0, succeeded: 0, failed: 0, skipped: 0, cancelled: 0 }
   for (const s of states) n[s]++
   const parts = [`${n.succeeded} succeeded`, `${n.failed} failed`, `${n.skipped} skipped`]
   if (n.cancelled) parts.push(`${n.cancelled} cancelled`)
   if (n.running) parts.push(`${n.running} running`)
+  if (n.waiting) parts.push(`${n.waiting} waiting`)
   return `${parts.join(', ')} of ${total} step${total === 1 ? '' : 's'}`
 }

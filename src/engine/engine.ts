@@ -13,6 +13,7 @@ import { silentLogger, type EngineContext, type EngineLogger, type StepLauncher 
 import { progressOf } from './dag.js'
 import { ruleFacts } from './finally.js'
 import { retryPlan } from './retry-plan.js'
+import { recordDecision } from './approvals.js'
 import { createStoreLauncher } from './launch.js'
 import { evaluateCondition, evaluateItems } from '../expr/index.js'
 import { Reconciler } from './reconciler.js'
@@ -222,6 +223,26 @@ export function createEngine(opts: EngineOptions): Engine {
       ctx.logger.info('retry requested', { runId: run.id, by })
       // The same params as the run it retries (already resolved against the same revision).
       return reconciler.createRun(resource, { trigger: 'retry', retryOf: run.id, revision: run.revision, params: run.params }, plan)
+    },
+
+    async waitingStep(resource, step, runId) {
+      requireWorkflow(resource)
+      const runs = runId !== undefined ? [await findRun(resource, runId)] : await store.listRuns({ resourceId: resource.id, states: [...ACTIVE_RUN_STATES] })
+      for (const run of runs) {
+        const row = latestAttempts(await store.listStepRuns(run.id)).get(step)
+        if (row?.state === 'waiting') return row
+        if (runId !== undefined) {
+          if (!row) throw new CtlError('E_NOT_FOUND', `run ${run.id} has no step "${step}"`)
+          throw new CtlError('E_CONFLICT', `step "${step}" of run ${run.id} does not wait for approval (it is ${row.state})`)
+        }
+      }
+      throw new CtlError('E_NOT_FOUND', `no run of workflow "${resource.name}" waits for approval of step "${step}"`)
+    },
+
+    async decideApproval(stepRun, decision, by, comment) {
+      const after = await recordDecision(ctx, stepRun, decision, by, comment)
+      scheduler.wake(stepRun.runId)
+      return after
     },
 
     async runtimeSummary(resource): Promise<RuntimeSummary> {

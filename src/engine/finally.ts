@@ -86,12 +86,12 @@ export function finallyProblemOf(rows: readonly StepRunRecord[]): string | undef
   return `finally step "${bad.step}" ${bad.state}${bad.reason === DEADLINE_REASON ? ` (${DEADLINE_REASON})` : ''}`
 }
 
-/** Cancels the pending rows (attempts and instances) of the given steps; their runs never start. */
+/** Cancels the pending rows (attempts and instances) of the given steps, and those waiting for approval; their runs never start. */
 export async function cancelPending(ctx: EngineContext, rows: Iterable<StepRunRecord>, steps: ReadonlySet<string>, reason: string, message: string): Promise<void> {
   const now = ctx.now().toISOString()
   for (const a of rows) {
-    if (a.state !== 'pending' || !steps.has(a.parent ?? a.step)) continue
-    await ctx.store.updateStepRun(a.id, { state: 'cancelled', reason, message, finishedAt: now }, ['pending'])
+    if ((a.state !== 'pending' && a.state !== 'waiting') || !steps.has(a.parent ?? a.step)) continue
+    await ctx.store.updateStepRun(a.id, { state: 'cancelled', reason, message, finishedAt: now }, ['pending', 'waiting'])
   }
 }
 

@@ -98,7 +98,7 @@ export async function decidePhase(deps: PhaseDeps, run: RunRecord, scope: RunSco
   // The DAG is over: its last attempts (killed by a stop or the deadline) end first.
   const dagNames = new Set(dag.map((s) => s.name))
   const dagRows = rowsOf(view, dagNames)
-  const busy = dagRows.filter((a) => inFlight(a) || a.state === 'running' || a.state === 'pending')
+  const busy = dagRows.filter((a) => inFlight(a) || a.state === 'running' || a.state === 'pending' || a.state === 'waiting')
   if (busy.length > 0) {
     if (end.detail !== undefined && !deps.killed.has(run.id)) {
       // Told before a restart, perhaps never done: tell them again (kill and cancel are idempotent).
@@ -146,8 +146,8 @@ export async function closeStoppedRows(
     if (a.state === 'running' && fanned.has(a.step) && a.parent === undefined) {
       // A fanned step's own row: its instances are killed above; it ends with them.
       await store.updateStepRun(a.id, { state: 'cancelled', reason: 'Killed', message: reason, finishedAt: now }, ['running'])
-    } else if (a.state === 'pending') {
-      await store.updateStepRun(a.id, { state: 'cancelled', reason: 'Killed', message: reason, finishedAt: now }, ['pending'])
+    } else if (a.state === 'pending' || a.state === 'waiting') {
+      await store.updateStepRun(a.id, { state: 'cancelled', reason: 'Killed', message: reason, finishedAt: now }, ['pending', 'waiting'])
     } else if (a.state === 'running' && !followed(a.id)) {
       // Nobody here follows it (engine not started): kill it and close it ourselves.
       if (isRuntimeHandle(a.runtimeHandle)) await ctx.runtime.kill(a.runtimeHandle, reason).catch(() => {})

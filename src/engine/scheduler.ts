@@ -18,6 +18,7 @@ import { AttemptRunner, isRuntimeHandle } from './attempts.js'
 import type { EngineContext, RunScope, StepLauncher } from './context.js'
 import { settleFanouts } from './fanout-apply.js'
 import { openReadySteps, scheduleRetries } from './advance-steps.js'
+import { expireApprovals } from './approvals.js'
 import {
   ancestorsCache, dueAttempts, latestAttempts, isFanned, launchValues, runVars, stepIndex, viewOf, type Evaluators,
 } from './fanout-run.js'
@@ -27,6 +28,11 @@ const POLL_MS = 2000
 
 /** Kept here for the callers that import it from the scheduler. */
 export { latestAttempts }
+
+/** The earlier of two optional times (ms). */
+function earliest(a: number | undefined, b: number | undefined): number | undefined {
+  return a === undefined ? b : b === undefined ? a : Math.min(a, b)
+}
 
 export function isFinalRunState(state: RunState): boolean {
   return FINAL_RUN_STATES.includes(state)
@@ -325,6 +331,8 @@ export class Scheduler {
     const view = viewOf(latest)
     const inFlight = (a: StepRunRecord) => this.runner.has(a.id)
     await settleFanouts(this.ctx, [...scope.workflow.workflow.dag, ...finallyOf(scope.workflow)], view, inFlight)
+    // Approval steps past their deadline are rejected before the DAG is judged (approvals.ts).
+    const approvals = await expireApprovals(this.ctx, view, now.getTime())
 
     // The DAG, then the finally steps (run-phase.ts); the run finishes when both are over.
     const phase = await decidePhase(this.phaseDeps, run, scope, view, now)
@@ -365,7 +373,9 @@ export class Scheduler {
       const values = launchValues(runVars(run, scope.workflow, view, row.parent ?? step.name, ancestorsCache(scope.workflow)), row.instance)
       this.runner.start(scope, step, row, values)
     }
-    return wait === undefined ? phase.wait : phase.wait === undefined ? wait : Math.min(wait, phase.wait)
+    // Only a person (or the approval deadline's timer) moves a run that waits for approval and nothing else.
+    if (approvals.waiting && toStart === 0 && running === 0 && wait === undefined && !changed && this.runner.inFlightOf(runId) === 0) this.held.add(runId)
+    return earliest(earliest(wait, phase.wait), approvals.wait)
   }
 
   /** Whether a stored step row is a fanned step's own (which has no process). */

@@ -1,6 +1,7 @@
 // Lint of a workflow's data flow (issue 11): param declarations, `when` and `forEach.items` in CEL, matrix
 // and forEach bounds, and the run's values in templates (stackSpec, envs, projections), each located.
 import { checkExpression, type ExprScope } from '../expr/index.js'
+import { parseApprover } from '../access/approvers.js'
 import { CtlError, type ErrorCode, type ManifestIssue } from '../errors.js'
 import type { ManifestContext, TemplateScope } from './context.js'
 import { matrixCombinations } from './fanout.js'
@@ -141,6 +142,25 @@ function checkFanout(step: StepModel, doc: LoadedDocument, scope: () => ExprScop
 }
 
 /**
+ * `approval:`: `required` in CEL like `when`, each approver's syntax, and `message` as a template. The request is
+ * made before a fanned step expands, so neither reads `.item`, `.index` nor `.matrix`.
+ */
+function checkApproval(step: StepModel, doc: LoadedDocument, ctx: ManifestContext, scope: () => TemplateScope, issues: ManifestIssue[]): void {
+  const approval = step.approval!
+  const path: JsonPath = [...step.path, 'approval']
+  const unfanned = (): TemplateScope => {
+    const { fanout: _fanout, matrixAxes: _axes, ...rest } = scope()
+    return rest
+  }
+  if (typeof approval.required === 'string') exprIssues(doc, [...path, 'required'], approval.required, exprScope(unfanned()), 'bool', issues)
+  approval.approvers.forEach((text, i) => {
+    const parsed = parseApprover(text)
+    if ('error' in parsed) issues.push(issueAt(doc, 'E_SCHEMA', [...path, 'approvers', i], parsed.error))
+  })
+  if (approval.message !== undefined) templateIssues(doc, ctx, unfanned, 'E_TEMPLATE', [[approval.message, [...path, 'message']]], issues)
+}
+
+/**
  * Data-flow checks of one workflow: params, each step's `when`, fan-out, and the run's values in its
  * stackSpec and envs (projections are checked with `scopes` by the projection check itself).
  */
@@ -159,5 +179,6 @@ export function checkFlow(wf: WorkflowResource, doc: LoadedDocument, bodyKey: st
     templateIssues(doc, ctx, scope, 'E_TEMPLATE', values, issues)
     const envs = Object.entries(step.spec.envs).map(([k, v]): [string, JsonPath] => [v, [...step.path, 'spec', 'envs', k]])
     templateIssues(doc, ctx, scope, 'E_TEMPLATE', envs, issues)
+    if (step.approval) checkApproval(step, doc, ctx, scope, issues)
   })
 }

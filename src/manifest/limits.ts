@@ -11,6 +11,8 @@ import type { JsonPath, LoadedDocument } from './model.js'
 export const MANIFEST_LIMITS = {
   /** A step's `timeout` / `activeDeadlineSeconds`: 7 days (Node's timers end at ~24.8 days). */
   stepTimeoutMs: 7 * MS.d,
+  /** An approval step's `approval.timeout`: 30 days. */
+  approvalTimeoutMs: 30 * MS.d,
   /** A workflow's `spec.timeout`, counted from the run's start: 30 days (checked on every pass, no long timer). */
   workflowTimeoutMs: 30 * MS.d,
   /** `spec.finallyTimeout`: how long finally steps may take, 1 day; 5 minutes when not given. */

@@ -208,6 +208,20 @@ export interface StepModel {
   spec: StepSpec
   /** Where the step sits in its manifest (`['spec','dag',2]`), to locate later errors. */
   path: JsonPath
+  // ---- Approval (issue 12). Absent when the manifest has no `approval:`, so older manifests keep their hash.
+  approval?: ApprovalSpec
+}
+
+/** `approval:` on a step: a person decides before it starts (src/engine/approvals.ts). */
+export interface ApprovalSpec {
+  /** true, false, or a CEL condition over the step's vars (like `when`); true when not given. */
+  required: boolean | string
+  /** `roles:id:ROLE` / `users:id:ID`; empty: whoever may run the workflow decides. */
+  approvers: string[]
+  /** Then the request counts as rejected (timed out); none: it waits until decided or the run ends. */
+  timeoutMs?: number
+  /** Template over `.params` and ancestors' `.steps.S.outputs`, rendered when the step starts waiting. */
+  message?: string
 }
 
 /** `always` is read as `allDone` at normalization. */

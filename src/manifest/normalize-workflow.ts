@@ -6,6 +6,7 @@ import type { ManifestIssue } from '../errors.js'
 import { issueAt } from './issues.js'
 import { durationField, MANIFEST_LIMITS } from './limits.js'
 import type {
+  ApprovalSpec,
   JsonPath,
   LoadedDocument,
   MatrixValue,
@@ -73,6 +74,8 @@ export function normalizeWorkflow(
     const timeout = timeoutSeconds(doc, path, step['timeout'], step['activeDeadlineSeconds'], issues)
     if (timeout !== undefined) model.timeoutSeconds = timeout
     flowFields(step, model)
+    const approval = approvalFrom(doc, [...path, 'approval'], step['approval'], issues)
+    if (approval) model.approval = approval
     ruleFields(step, model)
     return model
   }
@@ -122,6 +125,19 @@ function flowFields(step: Obj, model: StepModel): void {
     model.matrix = { axes, include: entries(m['include']), exclude: entries(m['exclude']), failFast: m['failFast'] === true }
     if (typeof m['parallelism'] === 'number') model.matrix.parallelism = m['parallelism']
   }
+}
+
+function approvalFrom(doc: LoadedDocument, path: JsonPath, raw: unknown, issues: ManifestIssue[]): ApprovalSpec | undefined {
+  if (raw === undefined || raw === null || typeof raw !== 'object') return undefined
+  const a = obj(raw)
+  const required = a['required']
+  const spec: ApprovalSpec = { required: typeof required === 'boolean' || typeof required === 'string' ? required : true, approvers: strings(a['approvers']) }
+  if (typeof a['timeout'] === 'string') {
+    const ms = durationField(doc, [...path, 'timeout'], a['timeout'], { what: 'approval.timeout', maxMs: MANIFEST_LIMITS.approvalTimeoutMs }, issues)
+    if (ms !== undefined) spec.timeoutMs = ms
+  }
+  if (typeof a['message'] === 'string') spec.message = a['message']
+  return spec
 }
 
 // Failure handling. Only what the manifest says is set (the content hash of older manifests stays).

@@ -17,6 +17,7 @@ import { logsRoutes } from './routes/logs.js'
 import { metaRoutes } from './routes/meta.js'
 import { resourcesRoutes, type RevealSecrets } from './routes/resources.js'
 import { runsRoutes } from './routes/runs.js'
+import { approvalRoutes } from './routes/approvals.js'
 import { workspacesRoutes } from './routes/workspaces.js'
 import { packageVersion } from './version.js'
 
@@ -72,6 +73,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     await api.register(dryRunPlugin)
     await api.register(resourcesRoutes, { store, engine, revealSecrets: deps.revealSecrets, secrets: deps.secrets, limits: deps.manifestLimits })
     await api.register(runsRoutes, { store, engine, closing: closing.signal, pollMs: deps.logPollMs })
+    await api.register(approvalRoutes, { store, engine })
     await api.register(logsRoutes, { store, closing: closing.signal, pollMs: deps.logPollMs })
     await api.register(metaRoutes, { store, engine, version })
     await api.register(identityRoutes, { store })

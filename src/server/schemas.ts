@@ -164,6 +164,21 @@ export const runActionBody = {
   properties: { runId: { type: 'string', maxLength: 128 } },
   additionalProperties: false,
 } as const
+/** `runtime approve|reject`: every field bounded; the comment is audited and may end up in a step's reason. */
+export const approvalBody = {
+  type: 'object',
+  properties: {
+    runId: { type: 'string', maxLength: 128 },
+    step: { type: 'string', minLength: 1, maxLength: 253 },
+    comment: { type: 'string', maxLength: 1024 },
+  },
+  required: ['step'],
+  additionalProperties: false,
+} as const
+export const approvalResponse = {
+  type: 'object',
+  properties: { stepRun: { type: 'object', additionalProperties: true, description: 'The decided step run: approved ones are pending again (about to start), rejected ones failed' } },
+} as const
 /** `runtime stop`: `force` ends the run at once, without its finally steps. */
 export const stopBody = {
   type: ['object', 'null'],

@@ -57,10 +57,15 @@ function asLiteralTemplate(text: string): string {
   return text.replaceAll('{{', '{{"{{"}}')
 }
 
-interface Where { code: TemplateErrorCode; what: string }
+export interface Where { code: TemplateErrorCode; what: string }
 
 function renderValueString(source: string, ctx: Record<string, unknown>, where: Where): string {
   return renderTemplate(source, ctx, where)
+}
+
+/** One text with the run's values rendered (an approval's message); plain text comes back as is. */
+export function renderValuesText(source: string, values: StepValues, where: Where): string {
+  return isTemplate(source) ? renderValueString(source, contextOf(values), where) : source
 }
 
 /**

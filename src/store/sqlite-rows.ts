@@ -1,6 +1,7 @@
 // Row ⇄ record mapping for the SQLite store. NULL columns become absent
 // optional fields (never `null`), so records compare and serialize cleanly.
 import type {
+  ApprovalRecord,
   InstanceValues,
   LogStream,
   ResourceRecord,
@@ -212,10 +213,11 @@ export interface StepRunRow {
   outputs: string | null
   parent_step: string | null
   instance: string | null
+  approval: string | null
 }
 
 export const STEP_RUN_COLUMNS =
-  'id, run_id, step, attempt, state, exit_code, reason, message, runtime_handle, log_offset, log_seq, not_before, created_at, started_at, finished_at, kept_from, outputs, parent_step, instance'
+  'id, run_id, step, attempt, state, exit_code, reason, message, runtime_handle, log_offset, log_seq, not_before, created_at, started_at, finished_at, kept_from, outputs, parent_step, instance, approval'
 
 export function toStepRun(row: StepRunRow): StepRunRecord {
   const s: StepRunRecord = {
@@ -239,6 +241,7 @@ export function toStepRun(row: StepRunRow): StepRunRecord {
   if (row.outputs !== null) s.outputs = JSON.parse(row.outputs) as Record<string, string>
   if (row.parent_step !== null) s.parent = row.parent_step
   if (row.instance !== null) s.instance = JSON.parse(row.instance) as InstanceValues
+  if (row.approval !== null) s.approval = JSON.parse(row.approval) as ApprovalRecord
   return s
 }
 

@@ -215,6 +215,7 @@ const STEP_COLUMNS: Record<keyof StepRunPatch, string> = {
   finishedAt: 'finished_at',
   keptFrom: 'kept_from',
   outputs: 'outputs',
+  approval: 'approval',
 }
 
 export async function updateStepRun(
@@ -227,7 +228,7 @@ export async function updateStepRun(
   for (const key of Object.keys(STEP_COLUMNS) as (keyof StepRunPatch)[]) {
     const value = patch[key]
     if (value === undefined) continue
-    sets.push([STEP_COLUMNS[key], key === 'runtimeHandle' || key === 'outputs' ? JSON.stringify(value) : value])
+    sets.push([STEP_COLUMNS[key], key === 'runtimeHandle' || key === 'outputs' || key === 'approval' ? JSON.stringify(value) : value])
   }
   return queueUpdate(db, () => casUpdate(db, 'step_runs', id, sets, fromStates))
 }

@@ -7,7 +7,8 @@
 export type ResourceStatus = 'creating' | 'active' | 'error' | 'deleted'
 /** `suspended`: held by a user (`runtime suspend`): starts no new step, but is not over (engine/scheduler.ts ACTIVE_RUN_STATES). */
 export type RunState = 'pending' | 'running' | 'suspended' | 'succeeded' | 'failed' | 'cancelled' | 'killed'
-export type StepState = 'pending' | 'running' | 'succeeded' | 'failed' | 'skipped' | 'cancelled'
+/** `waiting`: an approval step waits for a person's decision (not started, not over). */
+export type StepState = 'pending' | 'waiting' | 'running' | 'succeeded' | 'failed' | 'skipped' | 'cancelled'
 export type RunTrigger = 'apply' | 'schedule' | 'manual' | 'retry'
 export type LogStream = 'stdout' | 'stderr' | 'system'
 
@@ -143,6 +144,23 @@ export interface StepRunRecord {
   parent?: string
   /** The values an instance renders with (`.item`/`.index` or `.matrix`). */
   instance?: InstanceValues
+  /** An approval step's request and, once made, its decision (src/engine/approvals.ts). */
+  approval?: ApprovalRecord
+}
+
+/** What an approval step asked for and what was decided; stored on its step run. */
+export interface ApprovalRecord {
+  /** The rendered `message`. */
+  message?: string
+  /** `roles:id:ROLE` / `users:id:ID`; empty: whoever may run the workflow. */
+  approvers: string[]
+  requestedAt: string
+  /** After this the request counts as rejected (timed out). */
+  deadline?: string
+  decision?: 'approved' | 'rejected' | 'timeout'
+  by?: string
+  comment?: string
+  decidedAt?: string
 }
 
 /** What one instance of a fanned-out step stands for: a forEach item with its index, or a matrix combination. */

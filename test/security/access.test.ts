@@ -248,6 +248,10 @@ function callsFor(keyId: string): Record<string, { expect: Expect; call: Call }>
     for (const action of ['', '/stop', '/suspend', '/resume', '/retry']) {
       runActions[`POST ${p}/:type/:name/runs${action}`] = { expect: 'refused', call: { path: `${prefix}/${name}/runs${action}`, body: {} } }
     }
+    // A decision cannot be rehearsed: approve and reject refuse dryRun like the other run actions.
+    for (const action of ['/approve', '/reject']) {
+      runActions[`POST ${p}/:type/:name/runs${action}`] = { expect: 'refused', call: { path: `${prefix}/${name}/runs${action}`, body: { step: 'main', comment: 'dry' } } }
+    }
   }
   return {
     'POST /api/v1/workspaces/:ws/resources': { expect: 'honoured', call: { path: ws, body: { documents: [volume('dry-new-volume')] } } },

@@ -12,64 +12,66 @@ import { doc, startTestServer, waitForRunEnd, workflow, type TestServer } from '
 
 const OWN_WS = 'ws-own'
 const OTHER_WS = 'ws-other'
-const VERBS = ['apply', 'get', 'rget', 'log', 'run', 'stop', 'retry', 'delete', 'grant', 'secret', 'use', 'detail', 'grants', 'revoke', 'hold', 'drydel'] as const
+const VERBS = ['apply', 'get', 'rget', 'log', 'run', 'stop', 'retry', 'delete', 'grant', 'secret', 'use', 'detail', 'grants', 'revoke', 'hold', 'drydel', 'approve'] as const
 type CellVerb = (typeof VERBS)[number]
 
 // Y allowed, N refused (403), - not a cell. `apply` on an existing resource is an update; the
 // `new` scopes create one. Roles are bound in ws-own, except tenant-admin* (tenant-wide).
 // The owner of a resource manages it while holding any binding in its workspace.
 const ROLE_TABLE = `
-role          scope          apply get rget log run stop retry delete grant secret use detail grants revoke hold drydel
-tenant-admin* own-ws:own     Y     Y   Y    Y   Y   Y    Y     Y      Y     Y      Y   Y      Y      Y      Y    Y
-tenant-admin* own-ws:other   Y     Y   Y    Y   Y   Y    Y     Y      Y     Y      Y   Y      Y      Y      Y    Y
-tenant-admin* other-ws:own   Y     Y   Y    Y   Y   Y    Y     Y      Y     Y      Y   Y      Y      Y      Y    Y
-tenant-admin* other-ws:other Y     Y   Y    Y   Y   Y    Y     Y      Y     Y      Y   Y      Y      Y      Y    Y
-tenant-admin* own-ws:new     Y     -   -    -   -   -    -     -      -     -      -   -      -      -      -    -
-tenant-admin* other-ws:new   Y     -   -    -   -   -    -     -      -     -      -   -      -      -      -    -
-tenant-admin  own-ws:own     Y     Y   Y    Y   Y   Y    Y     Y      Y     Y      Y   Y      Y      Y      Y    Y
-tenant-admin  own-ws:other   Y     Y   Y    Y   Y   Y    Y     Y      Y     Y      Y   Y      Y      Y      Y    Y
-tenant-admin  other-ws:own   N     N   N    N   N   N    N     N      N     N      N   N      N      N      N    N
-tenant-admin  other-ws:other N     N   N    N   N   N    N     N      N     N      N   N      N      N      N    N
-tenant-admin  own-ws:new     Y     -   -    -   -   -    -     -      -     -      -   -      -      -      -    -
-tenant-admin  other-ws:new   N     -   -    -   -   -    -     -      -     -      -   -      -      -      -    -
-operator      own-ws:own     Y     Y   Y    Y   Y   Y    Y     Y      Y     Y      Y   Y      Y      Y      Y    Y
-operator      own-ws:other   N     Y   Y    Y   Y   Y    Y     N      N     N      N   Y      N      N      Y    N
-operator      other-ws:own   N     N   N    N   N   N    N     N      N     N      N   N      N      N      N    N
-operator      other-ws:other N     N   N    N   N   N    N     N      N     N      N   N      N      N      N    N
-operator      own-ws:new     N     -   -    -   -   -    -     -      -     -      -   -      -      -      -    -
-operator      other-ws:new   N     -   -    -   -   -    -     -      -     -      -   -      -      -      -    -
-data-dev      own-ws:own     Y     Y   Y    Y   Y   Y    Y     Y      Y     Y      Y   Y      Y      Y      Y    Y
-data-dev      own-ws:other   N     Y   Y    Y   N   N    N     N      N     N      N   Y      N      N      N    N
-data-dev      other-ws:own   N     N   N    N   N   N    N     N      N     N      N   N      N      N      N    N
-data-dev      other-ws:other N     N   N    N   N   N    N     N      N     N      N   N      N      N      N    N
-data-dev      own-ws:new     Y     -   -    -   -   -    -     -      -     -      -   -      -      -      -    -
-data-dev      other-ws:new   N     -   -    -   -   -    -     -      -     -      -   -      -      -      -    -
-viewer        own-ws:own     Y     Y   Y    Y   Y   Y    Y     Y      Y     Y      Y   Y      Y      Y      Y    Y
-viewer        own-ws:other   N     Y   Y    N   N   N    N     N      N     N      N   Y      N      N      N    N
-viewer        other-ws:own   N     N   N    N   N   N    N     N      N     N      N   N      N      N      N    N
-viewer        other-ws:other N     N   N    N   N   N    N     N      N     N      N   N      N      N      N    N
-viewer        own-ws:new     N     -   -    -   -   -    -     -      -     -      -   -      -      -      -    -
-viewer        other-ws:new   N     -   -    -   -   -    -     -      -     -      -   -      -      -      -    -
-none          own-ws:own     N     N   N    N   N   N    N     N      N     N      N   N      N      N      N    N
-none          own-ws:other   N     N   N    N   N   N    N     N      N     N      N   N      N      N      N    N
-none          other-ws:own   N     N   N    N   N   N    N     N      N     N      N   N      N      N      N    N
-none          other-ws:other N     N   N    N   N   N    N     N      N     N      N   N      N      N      N    N
-none          own-ws:new     N     -   -    -   -   -    -     -      -     -      -   -      -      -      -    -
-none          other-ws:new   N     -   -    -   -   -    -     -      -     -      -   -      -      -      -    -
+role          scope          apply get rget log run stop retry delete grant secret use detail grants revoke hold drydel approve
+tenant-admin* own-ws:own     Y     Y   Y    Y   Y   Y    Y     Y      Y     Y      Y   Y      Y      Y      Y    Y      Y
+tenant-admin* own-ws:other   Y     Y   Y    Y   Y   Y    Y     Y      Y     Y      Y   Y      Y      Y      Y    Y      Y
+tenant-admin* other-ws:own   Y     Y   Y    Y   Y   Y    Y     Y      Y     Y      Y   Y      Y      Y      Y    Y      Y
+tenant-admin* other-ws:other Y     Y   Y    Y   Y   Y    Y     Y      Y     Y      Y   Y      Y      Y      Y    Y      Y
+tenant-admin* own-ws:new     Y     -   -    -   -   -    -     -      -     -      -   -      -      -      -    -      -
+tenant-admin* other-ws:new   Y     -   -    -   -   -    -     -      -     -      -   -      -      -      -    -      -
+tenant-admin  own-ws:own     Y     Y   Y    Y   Y   Y    Y     Y      Y     Y      Y   Y      Y      Y      Y    Y      Y
+tenant-admin  own-ws:other   Y     Y   Y    Y   Y   Y    Y     Y      Y     Y      Y   Y      Y      Y      Y    Y      Y
+tenant-admin  other-ws:own   N     N   N    N   N   N    N     N      N     N      N   N      N      N      N    N      N
+tenant-admin  other-ws:other N     N   N    N   N   N    N     N      N     N      N   N      N      N      N    N      N
+tenant-admin  own-ws:new     Y     -   -    -   -   -    -     -      -     -      -   -      -      -      -    -      -
+tenant-admin  other-ws:new   N     -   -    -   -   -    -     -      -     -      -   -      -      -      -    -      -
+operator      own-ws:own     Y     Y   Y    Y   Y   Y    Y     Y      Y     Y      Y   Y      Y      Y      Y    Y      Y
+operator      own-ws:other   N     Y   Y    Y   Y   Y    Y     N      N     N      N   Y      N      N      Y    N      Y
+operator      other-ws:own   N     N   N    N   N   N    N     N      N     N      N   N      N      N      N    N      N
+operator      other-ws:other N     N   N    N   N   N    N     N      N     N      N   N      N      N      N    N      N
+operator      own-ws:new     N     -   -    -   -   -    -     -      -     -      -   -      -      -      -    -      -
+operator      other-ws:new   N     -   -    -   -   -    -     -      -     -      -   -      -      -      -    -      -
+data-dev      own-ws:own     Y     Y   Y    Y   Y   Y    Y     Y      Y     Y      Y   Y      Y      Y      Y    Y      Y
+data-dev      own-ws:other   N     Y   Y    Y   N   N    N     N      N     N      N   Y      N      N      N    N      N
+data-dev      other-ws:own   N     N   N    N   N   N    N     N      N     N      N   N      N      N      N    N      N
+data-dev      other-ws:other N     N   N    N   N   N    N     N      N     N      N   N      N      N      N    N      N
+data-dev      own-ws:new     Y     -   -    -   -   -    -     -      -     -      -   -      -      -      -    -      -
+data-dev      other-ws:new   N     -   -    -   -   -    -     -      -     -      -   -      -      -      -    -      -
+viewer        own-ws:own     Y     Y   Y    Y   Y   Y    Y     Y      Y     Y      Y   Y      Y      Y      Y    Y      Y
+viewer        own-ws:other   N     Y   Y    N   N   N    N     N      N     N      N   Y      N      N      N    N      N
+viewer        other-ws:own   N     N   N    N   N   N    N     N      N     N      N   N      N      N      N    N      N
+viewer        other-ws:other N     N   N    N   N   N    N     N      N     N      N   N      N      N      N    N      N
+viewer        own-ws:new     N     -   -    -   -   -    -     -      -     -      -   -      -      -      -    -      -
+viewer        other-ws:new   N     -   -    -   -   -    -     -      -     -      -   -      -      -      -    -      -
+none          own-ws:own     N     N   N    N   N   N    N     N      N     N      N   N      N      N      N    N      N
+none          own-ws:other   N     N   N    N   N   N    N     N      N     N      N   N      N      N      N    N      N
+none          other-ws:own   N     N   N    N   N   N    N     N      N     N      N   N      N      N      N    N      N
+none          other-ws:other N     N   N    N   N   N    N     N      N     N      N   N      N      N      N    N      N
+none          own-ws:new     N     -   -    -   -   -    -     -      -     -      -   -      -      -      -    -      -
+none          other-ws:new   N     -   -    -   -   -    -     -      -     -      -   -      -      -      -    -      -
 `
 
 // Users with no binding at all, holding one grant permission on a resource someone else owns
 // in ws-own (`granted`), and nothing on another one (`ungranted`).
 const GRANT_TABLE = `
-permission scope     apply get rget log run stop retry delete grant secret use detail grants revoke hold drydel
-read       granted   N     Y   Y    Y   N   N    N     N      N     N      N   Y      N      N      N    N
-read       ungranted N     N   N    N   N   N    N     N      N     N      N   N      N      N      N    N
-run        granted   N     Y   Y    Y   Y   Y    Y     N      N     N      N   Y      N      N      Y    N
-run        ungranted N     N   N    N   N   N    N     N      N     N      N   N      N      N      N    N
-use        granted   N     Y   Y    N   N   N    N     N      N     N      Y   Y      N      N      N    N
-use        ungranted N     N   N    N   N   N    N     N      N     N      N   N      N      N      N    N
-manage     granted   Y     Y   Y    Y   Y   Y    Y     Y      Y     Y      Y   Y      Y      Y      Y    Y
-manage     ungranted N     N   N    N   N   N    N     N      N     N      N   N      N      N      N    N
+permission scope     apply get rget log run stop retry delete grant secret use detail grants revoke hold drydel approve
+read       granted   N     Y   Y    Y   N   N    N     N      N     N      N   Y      N      N      N    N      N
+read       ungranted N     N   N    N   N   N    N     N      N     N      N   N      N      N      N    N      N
+run        granted   N     Y   Y    Y   Y   Y    Y     N      N     N      N   Y      N      N      Y    N      Y
+run        ungranted N     N   N    N   N   N    N     N      N     N      N   N      N      N      N    N      N
+use        granted   N     Y   Y    N   N   N    N     N      N     N      Y   Y      N      N      N    N      N
+use        ungranted N     N   N    N   N   N    N     N      N     N      N   N      N      N      N    N      N
+manage     granted   Y     Y   Y    Y   Y   Y    Y     Y      Y     Y      Y   Y      Y      Y      Y    Y      Y
+manage     ungranted N     N   N    N   N   N    N     N      N     N      N   N      N      N      N    N      N
+approve    granted   N     Y   Y    Y   N   N    N     N      N     N      N   Y      N      N      N    N      Y
+approve    ungranted N     N   N    N   N   N    N     N      N     N      N   N      N      N      N    N      N
 `
 
 interface Row {
@@ -155,6 +157,8 @@ async function attempt(verb: CellVerb, c: CtlClient, f: Fixture, ws: string, new
         await c.suspend(f.wf)
         return c.resume(f.wf)
       }
+      // No step of the fixture waits: past authorization, the answer is 404 (counted as allowed below).
+      case 'approve': return Promise.allSettled([c.decide(f.wf, 'approve', { step: 'main' }), c.decide(f.wf, 'reject', { step: 'main', comment: 'no' })]).then(sameVerdict)
       case 'grant': return c.grant(f.wf, { to: 'user:grantee', permission: 'read' })
       case 'secret': return c.get(f.secret, { unsanitized: true })
       case 'use': {
@@ -173,13 +177,23 @@ async function attempt(verb: CellVerb, c: CtlClient, f: Fixture, ws: string, new
     if (err.code === 'E_FORBIDDEN') return { allowed: false, note: err.message }
     // Authorization comes first in every route: a later refusal (retry while a run is active) means it passed.
     if (verb === 'retry' && err.code === 'E_CONFLICT') return { allowed: true, note: err.message }
+    if (verb === 'approve' && err.code === 'E_NOT_FOUND' && /waits for approval/.test(err.message)) return { allowed: true, note: err.message }
     throw new Error(`${verb}: unexpected ${err.code}: ${err.message}`)
   }
 }
 
+/** approve and reject are one column: both must answer alike; the first refusal (or error) stands for both. */
+function sameVerdict(results: PromiseSettledResult<unknown>[]): unknown {
+  const codes = results.map((r) => (r.status === 'rejected' ? (r.reason as { code?: string }).code : 'ok'))
+  if (codes[0] !== codes[1]) throw new Error(`approve and reject disagree: ${codes.join(' vs ')}`)
+  const failed = results.find((r) => r.status === 'rejected')
+  if (failed) throw (failed as PromiseRejectedResult).reason
+  return undefined
+}
+
 /** Verbs in an order where each leaves the resource usable for the next; delete last. */
 const ORDER: readonly CellVerb[] = [
-  'get', 'rget', 'detail', 'log', 'grants', 'grant', 'revoke', 'secret', 'use', 'run', 'hold', 'stop', 'retry', 'apply', 'drydel', 'delete',
+  'get', 'rget', 'detail', 'log', 'grants', 'grant', 'revoke', 'secret', 'use', 'run', 'hold', 'stop', 'retry', 'approve', 'apply', 'drydel', 'delete',
 ]
 
 async function drive(rows: Row[], setup: (row: Row) => Promise<{ client: CtlClient; fixture?: Fixture; ws: string }>): Promise<string[]> {
@@ -269,13 +283,13 @@ none          N       N     N    N       N       N     N       N    N    N    N 
 // Instance-level resources (a compute here): reading is open to any binding; the rest is a
 // tenant-wide tenant-admin's. Run routes pass authorization, then say only workflows run.
 const INSTANCE_TABLE = `
-role          get rget run stop hold retry grants grant revoke drydel delete
-tenant-admin* Y   Y    Y   Y    Y    Y     Y      Y     Y      Y      Y
-tenant-admin  Y   Y    N   N    N    N     N      N     N      N      N
-operator      Y   Y    N   N    N    N     N      N     N      N      N
-data-dev      Y   Y    N   N    N    N     N      N     N      N      N
-viewer        Y   Y    N   N    N    N     N      N     N      N      N
-none          N   N    N   N    N    N     N      N     N      N      N
+role          get rget run stop hold retry approve grants grant revoke drydel delete
+tenant-admin* Y   Y    Y   Y    Y    Y     Y       Y      Y     Y      Y      Y
+tenant-admin  Y   Y    N   N    N    N     N       N      N     N      N      N
+operator      Y   Y    N   N    N    N     N       N      N     N      N      N
+data-dev      Y   Y    N   N    N    N     N       N      N     N      N      N
+viewer        Y   Y    N   N    N    N     N       N      N     N      N      N
+none          N   N    N   N    N    N     N       N      N     N      N      N
 `
 
 // Open to every authenticated caller, a role or not: about oneself, or answers filtered to what one may see.
@@ -338,6 +352,7 @@ async function instanceCall(col: string, c: CtlClient, ref: ResourceRef): Promis
     case 'stop': return c.stop(ref)
     case 'hold': return c.suspend(ref).then(() => c.resume(ref))
     case 'retry': return c.retry(ref)
+    case 'approve': return c.decide(ref, 'approve', { step: 'main' }).then(() => c.decide(ref, 'reject', { step: 'main' }))
     case 'grants': return c.grants(ref)
     case 'grant': return c.grant(ref, { to: 'user:grantee', permission: 'read' })
     case 'revoke': return c.revoke(ref, { to: 'user:grantee', permission: 'read' })
@@ -379,6 +394,10 @@ const ROUTE_CELLS: Record<string, string[]> = {
   'POST /api/v1/workspaces/:ws/resources/:type/:name/runs/suspend': ['role:hold'],
   'POST /api/v1/workspaces/:ws/resources/:type/:name/runs/resume': ['role:hold'],
   'POST /api/v1/workspaces/:ws/resources/:type/:name/runs/retry': ['role:retry'],
+  'POST /api/v1/workspaces/:ws/resources/:type/:name/runs/approve': ['role:approve'],
+  'POST /api/v1/workspaces/:ws/resources/:type/:name/runs/reject': ['role:approve'],
+  'POST /api/v1/instance/resources/:type/:name/runs/approve': ['instance:approve'],
+  'POST /api/v1/instance/resources/:type/:name/runs/reject': ['instance:approve'],
   'POST /api/v1/instance/resources/:type/:name/runs': ['instance:run'],
   'GET /api/v1/instance/resources/:type/:name/runs': ['instance:rget'],
   'POST /api/v1/instance/resources/:type/:name/runs/stop': ['instance:stop'],

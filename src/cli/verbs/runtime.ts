@@ -1,4 +1,4 @@
-// `ctl resource runtime get|run|stop|suspend|resume|retry`: a workflow's runs, as dataos-ctl
+// `ctl resource runtime get|run|stop|suspend|resume|retry` (approve|reject: approvals.ts): a workflow's runs, as dataos-ctl
 // shows them — the resource, its steps, the run, the nodes, recent runs.
 import { dagThenFinally, finallyMarker, shownRunState, shownState } from './rules-display.js'
 import type { NodeDetail, RunDetail, RunRecord } from '../../client/types.js'
@@ -13,6 +13,7 @@ import { printReport, progressToStderr, renderTable, toJson, toYaml, type Output
 import type { Session } from './session.js'
 import { endReason, everyAttempt, fannedSteps, shownName, waitForRun } from './wait.js'
 import { hasParamFlags, paramsFromFlags, type ParamFlags } from './run-params.js'
+import { printWaiting } from './approvals.js'
 
 export interface RuntimeTarget {
   name: string
@@ -132,6 +133,7 @@ async function printRuntime(session: Session, o: RuntimeGetOptions, io: Io): Pro
       nodes.map((n) => (withMessage ? n : n.slice(0, 6))),
     ),
   )
+  printWaiting(run.steps, io)
   const where = info.runtime.name === 'kubernetes' ? info.runtime.detail : info.runtime.sandbox === 'bubblewrap' ? 'bubblewrap sandbox' : 'plain processes: bubblewrap is not installed'
   io.out(`runtime: ${info.runtime.name} (${where})`)
   if (runs.length > 1) {

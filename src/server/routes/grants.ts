@@ -1,5 +1,5 @@
 // Grants on one resource: its owner (or a tenant-admin, or a holder of `manage`) gives
-// `user:ID` read, run, use or manage on it. Grants go with the resource when it is deleted.
+// `user:ID` read, run, use, manage or approve on it. Grants go with the resource when it is deleted.
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify'
 import { CtlError } from '../../errors.js'
 import type { GrantRecord, ResourceRecord, Store } from '../../store/types.js'
@@ -55,7 +55,7 @@ export const grantsRoutes: FastifyPluginAsync<GrantsRoutesOptions> = async (fast
         url: `${prefix}/:type/:name/grants`,
         config: { audit: method === 'POST' ? 'grant' : 'revoke', dryRun: true },
         schema: {
-          summary: method === 'POST' ? 'Grant user:ID a permission (read, run, use, manage) on a resource' : 'Revoke a grant',
+          summary: method === 'POST' ? 'Grant user:ID a permission (read, run, use, manage, approve) on a resource' : 'Revoke a grant',
           tags: ['grants'], params, body: S.grantBody, querystring: dryRunQuery,
           response: S.withErrors({ 200: withDryRun(S.grantChangeResponse) }, 404),
         },
