@@ -130,8 +130,9 @@ export class CtlClient {
   // ---- runs
 
   /** `params` as given; the server fills in the defaults and refuses (422) what does not match the declarations. */
-  async runNow(ref: ResourceRef, params?: Record<string, unknown>): Promise<RunRecord> {
-    return (await this.json<{ run: RunRecord }>('POST', `${this.resourcePath(ref)}/runs`, undefined, params ? { params } : undefined)).run
+  async runNow(ref: ResourceRef, params?: Record<string, unknown>, selection: { skip?: string[]; only?: string[] } = {}): Promise<RunRecord> {
+    const body = { ...(params ? { params } : {}), ...(selection.skip?.length ? { skip: selection.skip } : {}), ...(selection.only?.length ? { only: selection.only } : {}) }
+    return (await this.json<{ run: RunRecord }>('POST', `${this.resourcePath(ref)}/runs`, undefined, Object.keys(body).length > 0 ? body : undefined)).run
   }
 
   async stop(ref: ResourceRef, runId?: string): Promise<RunRecord[]> {

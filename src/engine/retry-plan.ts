@@ -1,12 +1,13 @@
 // What `runtime retry` carries over, pure: the steps kept (succeeded, or skipped by a false
-// condition, with nothing they depend on rerun) and, of a fanned step, the instances kept:
+// condition or on request, with nothing they depend on rerun) and, of a fanned step, the instances kept:
 // all of them when the step is kept, its succeeded ones when only its own instances failed
 // (its inputs are unchanged, so the same items expand into the same instance names).
 
 import type { StepModel } from '../manifest/model.js'
 import type { StepRunRecord } from '../store/types.js'
 import { excusedSkips, stepsToRerun } from './dag.js'
-import { CONDITION_SKIP_REASON, isFanned, viewOf } from './fanout-run.js'
+import { isFanned, viewOf } from './fanout-run.js'
+import { excusedSkipRoots } from './selection.js'
 
 /** One kept step run (a step or an instance): the run that really ran it and its latest attempt there. */
 export interface KeptRow {
@@ -30,7 +31,7 @@ export interface RetryPlan {
 export function retryPlan(dag: readonly StepModel[], latest: ReadonlyMap<string, StepRunRecord>, runId: string): RetryPlan {
   const view = viewOf(latest)
   const states = new Map([...view.steps].map(([name, a]) => [name, a.state]))
-  const conditionSkipped = new Set([...view.steps.values()].filter((a) => a.state === 'skipped' && a.reason === CONDITION_SKIP_REASON).map((a) => a.step))
+  const conditionSkipped = excusedSkipRoots(view.steps.values())
   const rerun = stepsToRerun(dag, states, excusedSkips(dag, states, conditionSkipped))
   // A step this run had itself kept points past it, to the run that really ran it.
   const kept = (row: StepRunRecord): KeptRow => ({ from: row.keptFrom ?? runId, row })

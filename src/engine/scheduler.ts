@@ -15,8 +15,9 @@ import { nextAttemptAt } from './retry.js'
 import { AttemptRunner, isRuntimeHandle } from './attempts.js'
 import type { EngineContext, RunScope, StepLauncher } from './context.js'
 import { openStep, settleFanouts } from './fanout-apply.js'
+import { excusedSkipRoots } from './selection.js'
 import {
-  ancestorsCache, CONDITION_SKIP_REASON, dueAttempts, isFanned, launchValues, runVars, stepIndex, viewOf, type Evaluators,
+  ancestorsCache, dueAttempts, isFanned, launchValues, runVars, stepIndex, viewOf, type Evaluators,
 } from './fanout-run.js'
 
 /** Safety net only: everything that matters wakes the loop directly. */
@@ -336,7 +337,7 @@ export class Scheduler {
     await settleFanouts(this.ctx, steps, view, inFlight)
 
     const states = new Map([...view.steps].map(([name, a]) => [name, inFlight(a) ? 'running' as const : a.state]))
-    const conditionSkipped = new Set([...view.steps.values()].filter((a) => a.state === 'skipped' && a.reason === CONDITION_SKIP_REASON).map((a) => a.step))
+    const conditionSkipped = excusedSkipRoots(view.steps.values())
     const ev = evaluateDag(
       steps.map((s) => ({ name: s.name, depends: s.depends })),
       states,

@@ -163,3 +163,12 @@ export function checkRunParamsSize(params: Record<string, unknown>): void {
     throw new CtlError('E_TOO_LARGE', `params are ${bytes} bytes as JSON; at most ${MAX_RUN_PARAMS_BYTES} are allowed`, { bytes, max: MAX_RUN_PARAMS_BYTES })
   }
 }
+
+/** Step names one `runtime run` may give to --skip, and to --only (each). */
+export const MAX_STEP_SELECTION = 100
+/** `schedule.maxCatchUp`: missed fire times one restart may run (catchUp: all). */
+export const MAX_CATCH_UP = 1000
+/** Fire times one backfill request may cover. */
+export const MAX_BACKFILL_FIRES = 1000
+/** `--parallel` of a backfill: its runs at once. */
+export const MAX_BACKFILL_PARALLEL = 100

@@ -2,6 +2,7 @@
 // with them and the OpenAPI document is generated from the very same objects.
 export * from './schemas-identity.js'
 import { YAML_LIMITS } from '../manifest/load.js'
+import { MAX_STEP_SELECTION } from '../manifest/limits.js'
 
 const NAME = { type: 'string', pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$', maxLength: 48 } as const
 const TYPE = { type: 'string', pattern: '^[a-z][-a-z0-9]*$', maxLength: 48 } as const
@@ -169,6 +170,8 @@ export const runNowBody = {
   // Unknown fields are refused by the handler (400 naming them): here they would be dropped silently.
   properties: {
     params: { type: 'object', description: 'Run params by name, checked against the workflow\'s declared params (422 naming a missing, unknown or mistyped one); at most 64 KiB as JSON' },
+    skip: { type: 'array', maxItems: MAX_STEP_SELECTION, items: { type: 'string', maxLength: 253 }, description: 'Steps left out (stored skipped; their dependents skip too); 422 naming unknown steps' },
+    only: { type: 'array', maxItems: MAX_STEP_SELECTION, items: { type: 'string', maxLength: 253 }, description: 'Run only these steps and their ancestors; 422 naming unknown steps' },
   },
 } as const
 export const runResponse = { type: 'object', properties: { run: runRecord } } as const

@@ -216,13 +216,24 @@ function printDescription(d: StepDescription, io: Io): void {
   } else io.out('no events')
 }
 
-export async function runRuntimeRun(session: Session, t: RuntimeTarget, wait: boolean, io: Io, output: OutputFormat = 'table', flags: ParamFlags = {}): Promise<number> {
+export async function runRuntimeRun(session: Session, t: RuntimeTarget, wait: boolean, io: Io, output: OutputFormat = 'table', flags: ParamFlags & SelectionFlags = {}): Promise<number> {
   const ref = refOf(session, t)
   // `--param` values are typed by the workflow's declarations, which only the server has.
   const decls = hasParamFlags(flags) ? ((await session.client.get(ref)).manifest as WorkflowResource).workflow?.params : undefined
-  const run = await session.client.runNow(ref, await paramsFromFlags(flags, decls))
-  if (output === 'table') io.out(`run ${run.id} of ${t.name} started (trigger manual)`)
+  const run = await session.client.runNow(ref, await paramsFromFlags(flags, decls), { skip: flags.skip, only: flags.only })
+  if (output === 'table') io.out(`run ${run.id} of ${t.name} started (trigger manual)${selectionNote(flags)}`)
   return started(session, run, wait, io, output)
+}
+
+/** `--skip STEP` / `--only STEP` of `runtime run` (each repeatable); the server checks the names. */
+export interface SelectionFlags {
+  skip?: string[]
+  only?: string[]
+}
+
+function selectionNote(f: SelectionFlags): string {
+  const parts = [f.only?.length ? `only ${f.only.join(', ')} and their ancestors` : '', f.skip?.length ? `skipping ${f.skip.join(', ')}` : ''].filter(Boolean)
+  return parts.length > 0 ? `: ${parts.join(', ')}` : ''
 }
 
 export async function runRuntimeStop(session: Session, t: RuntimeTarget, runId: string | undefined, io: Io, output: OutputFormat = 'table'): Promise<void> {

@@ -122,7 +122,7 @@ export const runsRoutes: FastifyPluginAsync<RunsRoutesOptions> = async (fastify:
 
   const register = (prefix: string, params: object, wsOf: (p: Record<string, string>) => string | null): void => {
     type P = { Params: Record<string, string> }
-    fastify.post<P & { Body: { params?: Record<string, unknown> } | null }>(`${prefix}/:type/:name/runs`, {
+    fastify.post<P & { Body: { params?: Record<string, unknown>; skip?: string[]; only?: string[] } | null }>(`${prefix}/:type/:name/runs`, {
       config: { audit: 'run' },
       schema: {
         summary: 'Run a workflow now (runtime run), with params', tags: ['runs'], params, body: S.runNowBody,
@@ -130,10 +130,11 @@ export const runsRoutes: FastifyPluginAsync<RunsRoutesOptions> = async (fastify:
       },
     }, async (request) => {
       const principal = principalOf(request)
-      refuseUnknownFields(request.body, ['params'], 'POST .../runs')
+      refuseUnknownFields(request.body, ['params', 'skip', 'only'], 'POST .../runs')
       const given = givenParams(request.body?.params)
       const wf = await workflowOf(wsOf(request.params), request.params.type!, request.params.name!, principal, 'run')
-      return { run: await new RunParamsMasker(store).run(await engine.runNow(wf, principal.id, given)) }
+      const selection = { skip: request.body?.skip, only: request.body?.only }
+      return { run: await new RunParamsMasker(store).run(await engine.runNow(wf, principal.id, given, selection)) }
     })
 
     fastify.post<P & { Body: { runId?: string } | null }>(`${prefix}/:type/:name/runs/stop`, {
