@@ -1,7 +1,7 @@
 // What the HTTP server may ask of the engine. The server never touches the
 // scheduler, the DAG state machine or the runtime directly: it goes through
 // this small surface, so each side can be tested on its own.
-import type { RunRecord, StepRunRecord, ResourceRecord, ResourceSummary } from '../store/types.js'
+import type { BackfillRecord, RunRecord, StepRunRecord, ResourceRecord, ResourceSummary } from '../store/types.js'
 import type { RuntimeInfo, StepDescription } from '../runtime/types.js'
 import type { StepSelection } from './selection.js'
 
@@ -27,6 +27,25 @@ export interface NodeDetail {
   description?: StepDescription
   /** Why there is no description although the runtime can give one (e.g. the cluster did not answer). */
   descriptionError?: string
+}
+
+/** `runtime backfill`: the range (RFC 3339 times or dates in the schedule's zone), runs at once, dry run. */
+export interface BackfillRequest {
+  from: string
+  to: string
+  /** Most runs of this backfill at once; default 1, at most MAX_BACKFILL_PARALLEL. */
+  parallel?: number
+  dryRun?: boolean
+}
+
+export interface BackfillAnswer {
+  /** The fire times in the range, oldest first (RFC 3339). */
+  times: string[]
+  /** Absent on a dry run. */
+  backfill?: BackfillRecord
+  /** The runs started at once (the others start as these end). */
+  runs: RunRecord[]
+  dryRun?: true
 }
 
 export interface EngineApi {
@@ -57,6 +76,11 @@ export interface EngineApi {
   resumeRuns(resource: ResourceRecord, by: string, runId?: string): Promise<RunRecord[]>
   /** `runtime retry`: reruns only the failed and skipped steps of the last (or given) run, with its params. */
   retryRun(resource: ResourceRecord, by: string, runId?: string): Promise<RunRecord>
+  /**
+   * `runtime backfill`: one run (trigger `backfill`) per fire time of the workflow's schedule in [from, to], stored so a
+   * restart goes on; E_USAGE without a schedule or for a bad range, E_LIMIT over MAX_BACKFILL_FIRES times.
+   */
+  backfill(resource: ResourceRecord, by: string, request: BackfillRequest): Promise<BackfillAnswer>
   runtimeSummary(resource: ResourceRecord): Promise<RuntimeSummary>
   /** Batched runtimeSummary for listings (10,000 rows must not cost 10,000 queries); keyed by resource id. Optional: the server falls back to runtimeSummary. */
   runtimeSummaries(resources: readonly ResourceSummary[]): Promise<Map<string, RuntimeSummary>>

@@ -12,6 +12,7 @@ import type { MatrixValue, ParamSpec, StepModel, WorkflowResource } from '../man
 import type { StepValues } from '../stack/values.js'
 import type { InstanceValues, NewStepInstance, RunRecord, StepRunRecord, StepState } from '../store/types.js'
 import { isTerminalStepState } from './dag.js'
+import { scheduledTimeOf } from './cron.js'
 
 /** Stored as the reason of a step a false `when` skipped (its message says which expression). */
 export const CONDITION_SKIP_REASON = 'ConditionFalse'
@@ -107,7 +108,7 @@ export function runVars(run: RunRecord, workflow: WorkflowResource, view: RunVie
     params: paramsOf(declared, run.params),
     paramTypes: Object.fromEntries(declared.map((p) => [p.name, p.type])),
     steps: stepsVars(ancestors, view),
-    workflow: { name: run.resourceName, workspace: run.workspace ?? 'public', runId: run.id, trigger: run.trigger },
+    workflow: { name: run.resourceName, workspace: run.workspace ?? 'public', runId: run.id, trigger: run.trigger, scheduledTime: scheduledTimeOf(run) },
   }
 }
 

@@ -43,8 +43,9 @@ function bindings(vars: ExprVars): Record<string, CelInput> {
   for (const [name, s] of Object.entries(vars.steps)) {
     steps.set(name, new Map<string, CelInput>([['outputs', toCel(s.outputs, false)], ['state', s.state]]))
   }
-  const { name, workspace, runId, trigger } = vars.workflow
-  return { params, steps, workflow: new Map([['name', name], ['workspace', workspace], ['runId', runId], ['trigger', trigger]]) }
+  const { name, workspace, runId, trigger, scheduledTime } = vars.workflow
+  const workflow = new Map([['name', name], ['workspace', workspace], ['runId', runId], ['trigger', trigger], ['scheduledTime', scheduledTime ?? '']])
+  return { params, steps, workflow }
 }
 
 function run(source: string, vars: ExprVars): CelValue {
