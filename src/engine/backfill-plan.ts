@@ -6,8 +6,8 @@ import { MAX_BACKFILL_FIRES } from '../manifest/limits.js'
 import { fireTimesBetween, type CronSchedule } from './cron.js'
 
 const DATE = /^(\d{4})-(\d{2})-(\d{2})$/
-/** Counting goes this far past the bound to name the count in the refusal; beyond, "more than". */
-const COUNT_CAP = 10 * MAX_BACKFILL_FIRES
+/** Counting goes this far past the bound to name the count in the refusal; beyond, "more than" (each step costs). */
+const COUNT_CAP = 2 * MAX_BACKFILL_FIRES
 
 /** Milliseconds the zone is ahead of UTC at `utcMs`. */
 function zoneOffsetMs(timeZone: string, utcMs: number): number {
@@ -55,10 +55,10 @@ export function backfillTimes(schedule: CronSchedule, fromText: string, toText: 
   const from = readBound(fromText, 'from', tz)
   const to = readBound(toText, 'to', tz)
   if (to.getTime() < from.getTime()) throw new CtlError('E_USAGE', `--to ${toText} is before --from ${fromText}`)
-  const { times, more } = fireTimesBetween(schedule, from, to, MAX_BACKFILL_FIRES)
-  if (more) {
-    const counted = fireTimesBetween(schedule, from, to, COUNT_CAP)
-    const count = counted.more ? `more than ${COUNT_CAP}` : String(counted.times.length)
+  // One walk: past the bound it goes on a little to name the count.
+  const { times, more } = fireTimesBetween(schedule, from, to, COUNT_CAP)
+  if (times.length > MAX_BACKFILL_FIRES) {
+    const count = more ? `more than ${COUNT_CAP}` : String(times.length)
     throw new CtlError('E_LIMIT', `the range holds ${count} fire times; one backfill may run at most ${MAX_BACKFILL_FIRES}: split the range`, { max: MAX_BACKFILL_FIRES })
   }
   return times.map((t) => t.toISOString())

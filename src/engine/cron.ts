@@ -124,22 +124,29 @@ export function recentFireTimes(schedule: CronSchedule, since: Date, upTo: Date,
 
 /**
  * Every fire time in [from, to] (both included), oldest first, at most `max`; `more` says some were left out.
- * Walks forward from `from`: a request over a long range of a frequent cron stops at `max + 1`.
+ * Walks the expressions forward together, earliest first, so a long range of a frequent cron costs `max + 1`
+ * steps in all, whatever the number of expressions.
  */
 export function fireTimesBetween(schedule: CronSchedule, from: Date, to: Date, max: number): { times: Date[]; more: boolean } {
   const limit = Math.min(to.getTime(), endOf(schedule))
-  const found = new Set<number>()
-  for (const expr of schedule.crons) {
-    // next() is strictly after currentDate; -1 ms makes a fire time exactly at `from` count.
+  // next() is strictly after currentDate; -1 ms makes a fire time exactly at `from` count.
+  const heads = schedule.crons.map((expr) => {
     const it = parse(expr, schedule, new Date(from.getTime() - 1))
-    for (let n = 0; n <= max && it.hasNext(); n++) {
-      const t = it.next().getTime()
-      if (t > limit) break
-      found.add(t)
+    return { it, t: it.hasNext() ? it.next().getTime() : Infinity }
+  })
+  const times: Date[] = []
+  let last = -Infinity
+  for (;;) {
+    let head = heads[0]
+    for (const h of heads) if (head === undefined || h.t < head.t) head = h
+    if (head === undefined || head.t > limit) return { times, more: false }
+    if (head.t !== last) {
+      if (times.length === max) return { times, more: true }
+      times.push(new Date(head.t))
+      last = head.t
     }
+    head.t = head.it.hasNext() ? head.it.next().getTime() : Infinity
   }
-  const sorted = [...found].sort((a, b) => a - b)
-  return { times: sorted.slice(0, max).map((t) => new Date(t)), more: sorted.length > max }
 }
 
 export type CatchUp = 'none' | 'latest' | 'all'

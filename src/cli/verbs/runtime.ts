@@ -108,6 +108,7 @@ async function printRuntime(session: Session, o: RuntimeGetOptions, io: Io): Pro
   }
   io.out(renderTable(['RUN ID', 'TRIGGER', 'RUNTIME', 'PROGRESS', 'STARTED', 'FINISHED'], [[run.run.id, run.run.trigger, run.run.state, run.progress, when(run.run.startedAt), when(run.run.finishedAt)]]))
   printParams(run.run.params, io)
+  if (run.run.trigger === 'backfill' && run.run.scheduledAt) io.out(`this run backfills the fire time ${run.run.scheduledAt}`)
   if (run.run.lateBySeconds) io.out(`this run started late: scheduled for ${run.run.scheduledAt}, ${formatDuration(run.run.lateBySeconds * 1000)} late (the control plane was down)`)
   // A running attempt the runtime still reports Pending (an unschedulable Pod, an image being pulled) shows as
   // `pending`, with the runtime's reason (the scheduler's message) in MESSAGE.

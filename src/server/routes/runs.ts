@@ -3,7 +3,10 @@
 import { Readable } from 'node:stream'
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify'
 import { CtlError } from '../../errors.js'
-import type { EngineApi, NodeDetail, RunDetail } from '../../engine/api.js'
+import type { BackfillAnswer, EngineApi, NodeDetail, RunDetail } from '../../engine/api.js'
+import { noteAudit } from '../audit.js'
+import { isDryRun } from '../dry-run.js'
+import { dryRunQuery } from '../schemas-access.js'
 import { FINAL_RUN_STATES, type ResourceRecord, type RunRecord, type StepRunRecord, type Store } from '../../store/types.js'
 import { VERB_AUTHORIZED_AS, type Principal, type RunsResponse } from '../../client/types.js'
 import { principalOf } from '../auth.js'
@@ -173,6 +176,24 @@ export const runsRoutes: FastifyPluginAsync<RunsRoutesOptions> = async (fastify:
       const principal = principalOf(request)
       const wf = await workflowOf(wsOf(request.params), request.params.type!, request.params.name!, principal, 'retry')
       return { run: await new RunParamsMasker(store).run(await engine.retryRun(wf, principal.id, request.body?.runId)) }
+    })
+
+    // Authorized as `run`: a backfill is runs of the workflow. A dry run answers the fire times and stores nothing.
+    fastify.post<P & { Body: { from: string; to: string; parallel?: number } }>(`${prefix}/:type/:name/runs/backfill`, {
+      config: { audit: 'backfill', dryRun: true },
+      schema: {
+        summary: 'Backfill: one run (trigger backfill) per fire time of the workflow\'s schedule in [from, to], at most `parallel` at once; dryRun=true lists the times',
+        tags: ['runs'], params, querystring: dryRunQuery, body: S.backfillBody,
+        response: S.withErrors({ 200: S.backfillResponse }, 404, 422),
+      },
+    }, async (request): Promise<BackfillAnswer> => {
+      const principal = principalOf(request)
+      refuseUnknownFields(request.body, ['from', 'to', 'parallel'], 'POST .../runs/backfill')
+      const wf = await workflowOf(wsOf(request.params), request.params.type!, request.params.name!, principal, 'run')
+      const { from, to, parallel } = request.body
+      const answer = await engine.backfill(wf, principal.id, { from, to, parallel, dryRun: isDryRun(request) })
+      noteAudit(request, { detail: { from, to, parallel, times: answer.times.length } })
+      return { ...answer, runs: await new RunParamsMasker(store).runs(answer.runs) }
     })
 
     fastify.get<P & { Querystring: { limit: number } }>(`${prefix}/:type/:name/runs`, {
