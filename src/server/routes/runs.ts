@@ -123,7 +123,7 @@ export const runsRoutes: FastifyPluginAsync<RunsRoutesOptions> = async (fastify:
     return record
   }
 
-  const register = (prefix: string, params: object, wsOf: (p: Record<string, string>) => string | null): void => {
+  const register = (prefix: string, params: object, wsOf: (p: Record<string, string>) => string | null, withBackfill: boolean): void => {
     type P = { Params: Record<string, string> }
     fastify.post<P & { Body: { params?: Record<string, unknown>; skip?: string[]; only?: string[] } | null }>(`${prefix}/:type/:name/runs`, {
       config: { audit: 'run' },
@@ -179,7 +179,8 @@ export const runsRoutes: FastifyPluginAsync<RunsRoutesOptions> = async (fastify:
     })
 
     // Authorized as `run`: a backfill is runs of the workflow. A dry run answers the fire times and stores nothing.
-    fastify.post<P & { Body: { from: string; to: string; parallel?: number } }>(`${prefix}/:type/:name/runs/backfill`, {
+    // Workspace routes only: no instance-level type has a schedule.
+    if (withBackfill) fastify.post<P & { Body: { from: string; to: string; parallel?: number } }>(`${prefix}/:type/:name/runs/backfill`, {
       config: { audit: 'backfill', dryRun: true },
       schema: {
         summary: 'Backfill: one run (trigger backfill) per fire time of the workflow\'s schedule in [from, to], at most `parallel` at once; dryRun=true lists the times',
@@ -206,8 +207,8 @@ export const runsRoutes: FastifyPluginAsync<RunsRoutesOptions> = async (fastify:
       return { runs: await new RunParamsMasker(store).runs(await store.listRuns({ resourceId: wf.id, limit: request.query.limit })) }
     })
   }
-  register('/api/v1/workspaces/:ws/resources', S.wsResourceParams, (p) => p.ws!)
-  register('/api/v1/instance/resources', S.instanceResourceParams, () => null)
+  register('/api/v1/workspaces/:ws/resources', S.wsResourceParams, (p) => p.ws!, true)
+  register('/api/v1/instance/resources', S.instanceResourceParams, () => null, false)
 
   fastify.get<{ Params: { id: string } }>('/api/v1/runs/:id', {
     schema: {
