@@ -5,16 +5,16 @@ import { parseOutputFormat } from '../../../src/cli/output.js'
 import { openSession } from '../../../src/cli/verbs/session.js'
 
 export default class RuntimeBackfill extends BaseCommand {
-  static override summary = "Run a scheduled workflow once per fire time of its schedule in a past (or any) range"
+  static override summary = 'Run a scheduled workflow once per fire time of its schedule in a range'
   static override description = `Starts one run, trigger "backfill", per fire time of the workflow's schedule
 in [--from, --to] (both included). A bound is an RFC 3339 time or a date in
-the schedule's time zone (--from: the start of that day, --to: through its end).
-At most 1,000 fire times per backfill. Each run carries its fire time as
+the schedule's time zone (--from: that day's start, --to: through its end). At
+most 1,000 fire times per backfill. Each run carries its fire time as
 {{.defaultProjections.scheduledTime}} and workflow.scheduledTime.
 
 --parallel N runs at most N of them at once (default 1). Under
-concurrencyPolicy Forbid or Replace a backfill runs one run of the workflow at a
-time and never cancels another. The backfill is stored: a restart of the
+concurrencyPolicy Forbid or Replace a backfill runs one run of the workflow at
+a time and never cancels another. The backfill is stored: a restart of the
 control plane goes on without starting any fire time twice. --dry-run lists
 the fire times and starts nothing.`
   static override examples = [

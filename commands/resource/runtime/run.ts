@@ -17,11 +17,11 @@ mapping) give the run's params; a value is typed by the workflow's declaration
 take their defaults; a missing required, unknown or mistyped param is refused
 (exit 1).
 
---skip STEP (repeatable) leaves a step out: it is recorded skipped ("skipped on
-request (--skip)") and its dependents skip too; --only STEP (repeatable) runs
-those steps and their ancestors, the others are "not selected (--only)". A run
-whose steps that ran all succeeded succeeds. An unknown step name is refused
-(exit 1).`
+--skip STEP (repeatable) leaves a step out: it is recorded skipped
+("skipped on request (--skip)") and its dependents skip too; --only STEP
+(repeatable) runs those steps and their ancestors, the others are "not
+selected (--only)". A run whose steps that ran all succeeded succeeds. An
+unknown step name is refused (exit 1).`
   static override examples = [
     '<%= config.bin %> resource runtime run -t workflow -n daily-report --wait',
     '<%= config.bin %> resource runtime run -t workflow -n deploy --param version=1.2.3 --param regions=\'["eu","us"]\'',
