@@ -158,6 +158,12 @@ export function createEngine(opts: EngineOptions): Engine {
 
     async stopRuns(resource, by, runId) {
       requireWorkflow(resource)
+      // Stopping the workflow (no run named) ends its backfills too: otherwise the next fire time would start at once.
+      if (runId === undefined) {
+        for (const b of await store.listBackfills({ resourceId: resource.id, states: ['running'] })) {
+          if (await store.finishBackfill(b.id, 'cancelled')) ctx.logger.info('backfill cancelled', { backfillId: b.id, by })
+        }
+      }
       const targets = runId !== undefined ? [await findRun(resource, runId)] : await store.listRuns({ resourceId: resource.id, states: [...ACTIVE_RUN_STATES] })
       const stopped: RunRecord[] = []
       for (const run of targets) {

@@ -183,7 +183,7 @@ export const backfillBody = {
   properties: {
     from: { type: 'string', maxLength: 64, description: 'First time of the range (included): RFC 3339, or a date (its start in the schedule\'s time zone)' },
     to: { type: 'string', maxLength: 64, description: 'Last time of the range (included): RFC 3339, or a date (through its end in the schedule\'s time zone)' },
-    parallel: { type: 'integer', minimum: 1, maximum: MAX_BACKFILL_PARALLEL, default: 1, description: 'Most runs of this backfill at once (Forbid and Replace: one run of the workflow at a time)' },
+    parallel: { type: 'integer', minimum: 1, maximum: MAX_BACKFILL_PARALLEL, default: 1, description: 'Most runs of this backfill running together; under Forbid and Replace, one run of the workflow at a time' },
   },
 } as const
 export const backfillResponse = {

@@ -100,4 +100,17 @@ describe('backfill', () => {
     await c.idle()
     expect(await h.store.listRuns({ resourceId: r.id })).toHaveLength(4)
   }, 40_000)
+
+  it('runtime stop without a run ends the backfill too: nothing more starts', async () => {
+    h = await harness({ now: () => new Date(NOW), sandbox: 'none' })
+    const r = await h.apply(hourly('stopped', 'sleep 5'))
+    await h.engine.idle()
+    const answer = await h.engine.backfill(r, 'alice', { from: '2030-01-01T00:00:00Z', to: '2030-01-01T03:00:00Z' })
+    expect(answer.runs).toHaveLength(1)
+    const stopped = await h.engine.stopRuns(r, 'alice')
+    expect(stopped.map((x) => x.state)).toEqual(['killed'])
+    await h.engine.idle()
+    expect((await h.store.getBackfill(answer.backfill!.id))?.state).toBe('cancelled')
+    expect(await h.store.listRuns({ resourceId: r.id })).toHaveLength(1)
+  }, 40_000)
 })
