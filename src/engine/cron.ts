@@ -1,6 +1,7 @@
 // Fire times of a workflow schedule: several cron expressions in one time zone,
-// an optional end, and the "after downtime only the latest missed time runs"
-// rule. Pure: the caller passes the clock.
+// an optional end, what runs after downtime by the schedule's catchUp (none,
+// latest, all), and the fire times of a backfill range. Pure: the caller passes
+// the clock.
 
 import { CronExpressionParser } from 'cron-parser'
 import { CtlError } from '../errors.js'

@@ -113,4 +113,19 @@ describe('backfill', () => {
     expect((await h.store.getBackfill(answer.backfill!.id))?.state).toBe('cancelled')
     expect(await h.store.listRuns({ resourceId: r.id })).toHaveLength(1)
   }, 40_000)
+
+  it('a claim whose run was made before the crash is linked to that run, not started again', async () => {
+    h = await harness({ now: () => new Date(NOW), start: false })
+    const r = await h.apply(hourly('linked', 'true'))
+    const b = await h.store.createBackfill({ resourceId: r.id, trigger: 'backfill', parallel: 1, createdBy: 'alice', times: [hour(0), hour(1)] })
+    // The crash came after the run of 00:00 was made, before the claim recorded it.
+    expect(await h.store.updateBackfillTime(b.id, hour(0), { state: 'starting' }, ['pending'])).toBe(true)
+    const { run } = await h.store.createRun({ resourceId: r.id, revision: r.revision, trigger: 'backfill', scheduledAt: hour(0), steps: ['work'] })
+    const e = h.newEngine({ now: () => new Date(NOW) })
+    await e.start()
+    const runs = await allEnded(h, r, 2)
+    await e.idle()
+    expect(runs.map((x) => x.scheduledAt).sort()).toEqual([hour(0), hour(1)])
+    expect((await h.store.listBackfillTimes(b.id)).map((t) => [t.fireAt, t.state, t.runId === run.id])).toEqual([[hour(0), 'started', true], [hour(1), 'started', false]])
+  }, 40_000)
 })
