@@ -4,6 +4,7 @@ import { CtlError, ManifestError, type ErrorCode } from '../errors.js'
 import { nodeFetch, type FetchLike, type HttpResponse } from './http.js'
 import { INSTANCE_LEVEL_TYPES } from '../manifest/model.js'
 import type {
+  BackfillResponse,
   ApiIssue, ApprovalRequest, ApprovalResponse, StepRunRecord, ApiKeyInfo, ApiKeysResponse, ApplyDocument, ApplyResponse, AuditEntry, AuditQuery, AuditResponse, CanIRequest,
   CanIResponse, CreateApiKeyRequest, CreateApiKeyResponse, CreateUserRequest, CreateWorkspaceRequest, DeleteResponse,
   DeleteWorkspaceResponse, ErrorBody, GrantChangeResponse, GrantInfo, GrantRequest, GrantsResponse, HealthResponse, InfoResponse,
@@ -130,8 +131,15 @@ export class CtlClient {
   // ---- runs
 
   /** `params` as given; the server fills in the defaults and refuses (422) what does not match the declarations. */
-  async runNow(ref: ResourceRef, params?: Record<string, unknown>): Promise<RunRecord> {
-    return (await this.json<{ run: RunRecord }>('POST', `${this.resourcePath(ref)}/runs`, undefined, params ? { params } : undefined)).run
+  async runNow(ref: ResourceRef, params?: Record<string, unknown>, selection: { skip?: string[]; only?: string[] } = {}): Promise<RunRecord> {
+    const body = { ...(params ? { params } : {}), ...(selection.skip?.length ? { skip: selection.skip } : {}), ...(selection.only?.length ? { only: selection.only } : {}) }
+    return (await this.json<{ run: RunRecord }>('POST', `${this.resourcePath(ref)}/runs`, undefined, Object.keys(body).length > 0 ? body : undefined)).run
+  }
+
+  /** `runtime backfill`: with dryRun the fire times only, nothing started. */
+  async backfill(ref: ResourceRef, request: { from: string; to: string; parallel?: number; dryRun?: boolean }): Promise<BackfillResponse> {
+    const { dryRun, ...body } = request
+    return this.json<BackfillResponse>('POST', `${this.resourcePath(ref)}/runs/backfill`, dryRun ? { dryRun: true } : undefined, body)
   }
 
   /** `force`: the runs end at once, their finally steps not run. */

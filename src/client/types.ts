@@ -129,6 +129,14 @@ export interface RunsResponse {
   runs: RunRecord[]
 }
 
+/** The answer to POST .../runs/backfill (engine/api.ts BackfillAnswer). */
+export interface BackfillResponse {
+  times: string[]
+  backfill?: { id: string; resourceId: string; trigger: string; parallel: number; state: string; createdBy: string; createdAt: string; finishedAt?: string }
+  runs: RunRecord[]
+  dryRun?: boolean
+}
+
 export interface RunActionRequest {
   runId?: string
 }

@@ -1,8 +1,9 @@
 // What the HTTP server may ask of the engine. The server never touches the
 // scheduler, the DAG state machine or the runtime directly: it goes through
 // this small surface, so each side can be tested on its own.
-import type { RunRecord, StepRunRecord, ResourceRecord, ResourceSummary } from '../store/types.js'
+import type { BackfillRecord, RunRecord, StepRunRecord, ResourceRecord, ResourceSummary } from '../store/types.js'
 import type { RuntimeInfo, StepDescription } from '../runtime/types.js'
+import type { StepSelection } from './selection.js'
 
 /** The RUNTIME column of `get`: pending, running, succeeded, failed, or `next:<RFC 3339>`. */
 export type RuntimeSummary = string
@@ -34,6 +35,25 @@ export interface NodeDetail {
   descriptionError?: string
 }
 
+/** `runtime backfill`: the range (RFC 3339 times or dates in the schedule's zone), runs at once, dry run. */
+export interface BackfillRequest {
+  from: string
+  to: string
+  /** Most runs of this backfill at once; default 1, at most MAX_BACKFILL_PARALLEL. */
+  parallel?: number
+  dryRun?: boolean
+}
+
+export interface BackfillAnswer {
+  /** The fire times in the range, oldest first (RFC 3339). */
+  times: string[]
+  /** Absent on a dry run. */
+  backfill?: BackfillRecord
+  /** The runs started at once (the others start as these end). */
+  runs: RunRecord[]
+  dryRun?: true
+}
+
 export interface EngineApi {
   /**
    * Called after a resource was stored (created or updated). Resolves once it is reconciled, with the run
@@ -42,8 +62,11 @@ export interface EngineApi {
   resourceApplied(resource: ResourceRecord, outcome: 'created' | 'updated' | 'unchanged', params?: Record<string, unknown>): Promise<RunRecord | undefined>
   /** Kills the resource's running runs and forgets its schedule. */
   resourceDeleted(resource: ResourceRecord): Promise<void>
-  /** `runtime run`: a run now (an extra one for a scheduled workflow); `params` as given, E_PARAMS when they do not resolve. */
-  runNow(resource: ResourceRecord, by: string, params?: Record<string, unknown>): Promise<RunRecord>
+  /**
+   * `runtime run`: a run now (an extra one for a scheduled workflow); `params` as given, E_PARAMS when they do not resolve.
+   * `selection` (--skip / --only) leaves steps out; E_PARAMS naming unknown steps.
+   */
+  runNow(resource: ResourceRecord, by: string, params?: Record<string, unknown>, selection?: StepSelection): Promise<RunRecord>
   /** `runtime stop`: the run ends `killed`. Without runId: the resource's active runs. */
   stopRuns(resource: ResourceRecord, by: string, runId?: string, opts?: { force?: boolean }): Promise<RunRecord[]>
   /**
@@ -69,6 +92,11 @@ export interface EngineApi {
    * approve lets the step start, reject fails it (`Rejected by USER: COMMENT`). E_CONFLICT when it no longer waits.
    */
   decideApproval(stepRun: StepRunRecord, decision: 'approve' | 'reject', by: string, comment?: string): Promise<StepRunRecord>
+  /**
+   * `runtime backfill`: one run (trigger `backfill`) per fire time of the workflow's schedule in [from, to], stored so a
+   * restart goes on; E_USAGE without a schedule or for a bad range, E_LIMIT over MAX_BACKFILL_FIRES times.
+   */
+  backfill(resource: ResourceRecord, by: string, request: BackfillRequest): Promise<BackfillAnswer>
   runtimeSummary(resource: ResourceRecord): Promise<RuntimeSummary>
   /** Batched runtimeSummary for listings (10,000 rows must not cost 10,000 queries); keyed by resource id. Optional: the server falls back to runtimeSummary. */
   runtimeSummaries(resources: readonly ResourceSummary[]): Promise<Map<string, RuntimeSummary>>

@@ -1,6 +1,7 @@
 // Fire times of a workflow schedule: several cron expressions in one time zone,
-// an optional end, and the "after downtime only the latest missed time runs"
-// rule. Pure: the caller passes the clock.
+// an optional end, what runs after downtime by the schedule's catchUp (none,
+// latest, all), and the fire times of a backfill range. Pure: the caller passes
+// the clock.
 
 import { CronExpressionParser } from 'cron-parser'
 import { CtlError } from '../errors.js'
@@ -101,4 +102,76 @@ export function planFires(schedule: CronSchedule, since: Date, now: Date): FireP
   const next = nextFireTime(schedule, now)
   if (next !== undefined) plan.next = next
   return plan
+}
+
+/**
+ * The most recent `max` fire times in (since, upTo], oldest first (and not after `endOn`). Walks back from
+ * `upTo`, so a long downtime of a frequent cron costs `max` steps per expression, not one per missed time.
+ */
+export function recentFireTimes(schedule: CronSchedule, since: Date, upTo: Date, max: number): Date[] {
+  const limit = Math.min(upTo.getTime(), endOf(schedule))
+  if (limit <= since.getTime() || max <= 0) return []
+  const found = new Set<number>()
+  for (const expr of schedule.crons) {
+    const it = parse(expr, schedule, new Date(limit + 1))
+    for (let n = 0; n < max && it.hasPrev(); n++) {
+      const t = it.prev().getTime()
+      if (t <= since.getTime()) break
+      if (t <= limit) found.add(t)
+    }
+  }
+  return [...found].sort((a, b) => a - b).slice(-max).map((t) => new Date(t))
+}
+
+/**
+ * Every fire time in [from, to] (both included), oldest first, at most `max`; `more` says some were left out.
+ * Walks the expressions forward together, earliest first, so a long range of a frequent cron costs `max + 1`
+ * steps in all, whatever the number of expressions.
+ */
+export function fireTimesBetween(schedule: CronSchedule, from: Date, to: Date, max: number): { times: Date[]; more: boolean } {
+  const limit = Math.min(to.getTime(), endOf(schedule))
+  // next() is strictly after currentDate; -1 ms makes a fire time exactly at `from` count.
+  const heads = schedule.crons.map((expr) => {
+    const it = parse(expr, schedule, new Date(from.getTime() - 1))
+    return { it, t: it.hasNext() ? it.next().getTime() : Infinity }
+  })
+  const times: Date[] = []
+  let last = -Infinity
+  for (;;) {
+    let head = heads[0]
+    for (const h of heads) if (head === undefined || h.t < head.t) head = h
+    if (head === undefined || head.t > limit) return { times, more: false }
+    if (head.t !== last) {
+      if (times.length === max) return { times, more: true }
+      times.push(new Date(head.t))
+      last = head.t
+    }
+    head.t = head.it.hasNext() ? head.it.next().getTime() : Infinity
+  }
+}
+
+export type CatchUp = 'none' | 'latest' | 'all'
+
+/**
+ * `{{.defaultProjections.scheduledTime}}` and `workflow.scheduledTime`: the fire time a scheduled or backfill run
+ * stands for, else when the run was created; RFC 3339 without needless milliseconds.
+ */
+export function scheduledTimeOf(run: { scheduledAt?: string; createdAt: string }): string {
+  return (run.scheduledAt ?? run.createdAt).replace(/\.000Z$/, 'Z')
+}
+
+/**
+ * What the timer runs at `now` for a schedule whose fire times up to `since` are done, by its catch-up policy.
+ * A fire time is missed when it fell due before `onlineSince` (the control plane was down) or a later one is
+ * due too. `latest`: the latest due time (missed or not; the behaviour before catchUp existed). `none`: the latest
+ * due time only when it is not missed. `all`: the `max` most recent due times, oldest first.
+ */
+export function planCatchUp(schedule: CronSchedule, policy: CatchUp, max: number, since: Date, now: Date, onlineSince: Date): { due: DueFire[]; next?: Date } {
+  const late = (t: Date): DueFire => ({ fireAt: t, lateBySeconds: Math.max(0, Math.floor((now.getTime() - t.getTime()) / 1000)) })
+  const plan = planFires(schedule, since, now)
+  let due: DueFire[]
+  if (policy === 'all') due = recentFireTimes(schedule, since, now, max).map(late)
+  else if (policy === 'none') due = plan.due && plan.due.fireAt.getTime() >= onlineSince.getTime() ? [plan.due] : []
+  else due = plan.due ? [plan.due] : []
+  return plan.next ? { due, next: plan.next } : { due }
 }

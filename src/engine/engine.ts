@@ -7,7 +7,10 @@ import type { ResourceRecord,
   ResourceSummary, RunRecord, ScheduleRecord, Store } from '../store/types.js'
 import type { Runtime, RuntimeInfo } from '../runtime/types.js'
 import type { WorkflowResource } from '../manifest/model.js'
-import type { EngineApi, NodeDetail, RunDetail, RuntimeSummary } from './api.js'
+import type { BackfillAnswer, EngineApi, NodeDetail, RunDetail, RuntimeSummary } from './api.js'
+import { BackfillRunner } from './backfills.js'
+import { backfillTimes } from './backfill-plan.js'
+import { MAX_BACKFILL_PARALLEL } from '../manifest/limits.js'
 import { isRuntimeHandle } from './attempts.js'
 import { silentLogger, type EngineContext, type EngineLogger, type StepLauncher } from './context.js'
 import { progressOf } from './dag.js'
@@ -88,10 +91,16 @@ export function createEngine(opts: EngineOptions): Engine {
   const launcher = opts.launcher ?? createStoreLauncher({ store, dataDir: opts.dataDir })
   const scheduler = new Scheduler(ctx, launcher, opts.maxParallelSteps ?? 32, { condition: evaluateCondition, items: evaluateItems, maxForEachItems: opts.maxForEachItems })
   let reconciler: Reconciler
+  const backfills = new BackfillRunner(ctx, (resource, request) => reconciler.createRun(resource, request))
+  ctx.runEnds.listen(() => backfills.wake())
   const timer = new ScheduleTimer(ctx, {
     createRun: (resource, input) => reconciler.createRun(resource, input),
     cancelRun: async (runId, reason) => {
       await scheduler.stopRun(runId, 'cancelled', reason)
+    },
+    queue: async (resource, fires, parallel) => {
+      await store.createBackfill({ resourceId: resource.id, trigger: 'schedule', parallel, createdBy: 'schedule', times: fires.map((f) => f.fireAt.toISOString()) })
+      backfills.wake()
     },
   }, opts.maxTimerSleepMs)
   reconciler = new Reconciler(ctx, launcher, scheduler, timer)
@@ -111,6 +120,7 @@ export function createEngine(opts: EngineOptions): Engine {
     async start() {
       await scheduler.start()
       timer.start()
+      backfills.start()
       // Resources whose reconcile was interrupted by a crash.
       for (const r of await store.listResources({ allWorkspaces: true })) {
         if (r.status === 'creating') void reconciler.enqueue(r.id, async () => {
@@ -121,15 +131,16 @@ export function createEngine(opts: EngineOptions): Engine {
 
     async stop() {
       await timer.stop()
+      await backfills.stop()
       await scheduler.stop()
     },
 
     async idle() {
       for (;;) {
-        if (reconciler.idle && scheduler.idle && timer.idle) {
+        if (reconciler.idle && scheduler.idle && timer.idle && backfills.idle) {
           // Settle once more: an ending attempt wakes the loop asynchronously.
           await new Promise((r) => setTimeout(r, 10))
-          if (reconciler.idle && scheduler.idle && timer.idle) return
+          if (reconciler.idle && scheduler.idle && timer.idle && backfills.idle) return
         }
         await new Promise((r) => setTimeout(r, 20))
       }
@@ -147,14 +158,20 @@ export function createEngine(opts: EngineOptions): Engine {
       await reconciler.enqueue(resource.id, () => reconciler.deleted(resource))
     },
 
-    async runNow(resource, by, params) {
+    async runNow(resource, by, params, selection) {
       requireWorkflow(resource)
       ctx.logger.info('run requested', { resourceId: resource.id, by })
-      return reconciler.createRun(resource, { trigger: 'manual', params })
+      return reconciler.createRun(resource, { trigger: 'manual', params, selection })
     },
 
     async stopRuns(resource, by, runId, opts = {}) {
       requireWorkflow(resource)
+      // Stopping the workflow (no run named) ends its backfills too: otherwise the next fire time would start at once.
+      if (runId === undefined) {
+        for (const b of await store.listBackfills({ resourceId: resource.id, states: ['running'] })) {
+          if (await store.finishBackfill(b.id, 'cancelled')) ctx.logger.info('backfill cancelled', { backfillId: b.id, by })
+        }
+      }
       const targets = runId !== undefined ? [await findRun(resource, runId)] : await store.listRuns({ resourceId: resource.id, states: [...ACTIVE_RUN_STATES] })
       const stopped: RunRecord[] = []
       for (const run of targets) {
@@ -243,6 +260,25 @@ export function createEngine(opts: EngineOptions): Engine {
       const after = await recordDecision(ctx, stepRun, decision, by, comment)
       scheduler.wake(stepRun.runId)
       return after
+    },
+
+    async backfill(resource, by, request): Promise<BackfillAnswer> {
+      requireWorkflow(resource)
+      const schedule = scheduleOf(resource)
+      if (!schedule) throw new CtlError('E_USAGE', `workflow "${resource.name}" has no schedule: a backfill runs the fire times of its schedule`)
+      const parallel = request.parallel ?? 1
+      if (!Number.isInteger(parallel) || parallel < 1 || parallel > MAX_BACKFILL_PARALLEL) {
+        throw new CtlError('E_USAGE', `--parallel ${parallel}: give a whole number from 1 to ${MAX_BACKFILL_PARALLEL}`, { field: 'parallel' })
+      }
+      const times = backfillTimes(schedule, request.from, request.to)
+      if (request.dryRun) return { times, runs: [], dryRun: true }
+      const record = await store.createBackfill({ resourceId: resource.id, trigger: 'backfill', parallel, createdBy: by, times })
+      ctx.logger.info('backfill requested', { resourceId: resource.id, by, backfillId: record.id, times: times.length })
+      // One pass now, so the answer names the runs that started.
+      await backfills.pass()
+      const ids = (await store.listBackfillTimes(record.id)).flatMap((t) => (t.runId ? [t.runId] : []))
+      const runs = (await Promise.all(ids.map((id) => store.getRun(id)))).filter((r): r is RunRecord => r !== undefined)
+      return { times, backfill: (await store.getBackfill(record.id)) ?? record, runs }
     },
 
     async runtimeSummary(resource): Promise<RuntimeSummary> {

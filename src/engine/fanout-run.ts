@@ -13,16 +13,21 @@ import type { StepValues } from '../stack/values.js'
 import type { InstanceValues, NewStepInstance, RunRecord, StepRunRecord, StepState } from '../store/types.js'
 import { isTerminalStepState } from './dag.js'
 import { RULE_SKIP_REASON } from './rules.js'
+import { REQUESTED_SKIP_REASONS } from './skip-reasons.js'
 import { decodeDagEnd } from './finally.js'
+import { scheduledTimeOf } from './cron.js'
 
 /** Stored as the reason of a step a false `when` skipped (its message says which expression). */
 export const CONDITION_SKIP_REASON = 'ConditionFalse'
 /** Stored as the reason of a step whose condition or items could not be evaluated. */
 export const EXPR_ERROR_REASON = 'ExprError'
 
-/** The steps skipped by a false condition or their trigger rule: skips that are the run going as written. */
+/** Skips that are the run going as written or as asked: a false condition, a trigger rule, --skip / --only. */
+const EXCUSED_SKIP_REASONS: ReadonlySet<string> = new Set([CONDITION_SKIP_REASON, RULE_SKIP_REASON, ...REQUESTED_SKIP_REASONS])
+
+/** The steps whose skip is excused at its root (EXCUSED_SKIP_REASONS). */
 export function excusedSkipped(view: RunView): Set<string> {
-  return new Set([...view.steps.values()].filter((a) => a.state === 'skipped' && (a.reason === CONDITION_SKIP_REASON || a.reason === RULE_SKIP_REASON)).map((a) => a.step))
+  return new Set([...view.steps.values()].filter((a) => a.state === 'skipped' && a.reason !== undefined && EXCUSED_SKIP_REASONS.has(a.reason)).map((a) => a.step))
 }
 
 /** What CEL conditions and item expressions read. */
@@ -126,8 +131,8 @@ export function runVars(run: RunRecord, workflow: WorkflowResource, view: RunVie
     params: paramsOf(declared, run.params),
     paramTypes: Object.fromEntries(declared.map((p) => [p.name, p.type])),
     steps: stepsVars(ancestors, view),
-    // How the DAG ended, for the finally steps; `Running` while it runs.
-    workflow: { name: run.resourceName, workspace: run.workspace ?? 'public', runId: run.id, trigger: run.trigger, status: decodeDagEnd(run)?.status ?? 'Running' },
+    // How the DAG ended, for the finally steps (`Running` while it runs); the fire time of a scheduled or backfill run.
+    workflow: { name: run.resourceName, workspace: run.workspace ?? 'public', runId: run.id, trigger: run.trigger, status: decodeDagEnd(run)?.status ?? 'Running', scheduledTime: scheduledTimeOf(run) },
   }
 }
 

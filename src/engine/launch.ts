@@ -15,6 +15,7 @@ import { StackRegistry } from '../stack/registry.js'
 import { BUILTIN_COMPUTES, resolvePodTemplate } from '../stack/pod.js'
 import type { RunContext } from '../stack/run-context.js'
 import { defaultProjectionValues } from '../projection/check.js'
+import { scheduledTimeOf } from './cron.js'
 import { renderProjection } from '../projection/render.js'
 import type { SecretValueProvider } from '../projection/secrets.js'
 import type { RunScope, StepLauncher } from './context.js'
@@ -181,6 +182,7 @@ export function createStoreLauncher(opts: StoreLauncherOptions): StepLauncher {
         runId: run.id,
         revision: run.revision,
         runStartTime: run.startedAt ?? run.createdAt,
+        scheduledTime: scheduledTimeOf(run),
         owner: resource.owner,
         workspace,
         attempt,

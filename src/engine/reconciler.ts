@@ -12,6 +12,7 @@ import { validateSchedule } from './cron.js'
 import type { EngineContext, StepLauncher } from './context.js'
 import { ACTIVE_RUN_STATES, type Scheduler } from './scheduler.js'
 import type { ScheduleTimer } from './schedules.js'
+import { leftOut, type StepSelection } from './selection.js'
 
 export interface RunRequest {
   trigger: RunTrigger
@@ -22,6 +23,8 @@ export interface RunRequest {
   revision?: number
   /** Params as given (resolved here against the revision's declarations); absent: the defaults. */
   params?: Record<string, unknown>
+  /** `--skip` / `--only`: steps left out of the run (stored skipped before it starts). */
+  selection?: StepSelection
 }
 
 export class Reconciler {
@@ -116,6 +119,8 @@ export class Reconciler {
     const rev = revision === resource.revision ? resource : await store.getRevision(resource.id, revision)
     const workflow = (rev?.manifest ?? resource.manifest) as WorkflowResource
     const declared = workflow.workflow.params
+    // Checked before anything is stored: an unknown step name creates no run.
+    const out = leftOut(workflow.workflow.dag, request.selection)
     const { run, steps } = await store.createRun({
       resourceId: resource.id,
       revision,
@@ -128,6 +133,14 @@ export class Reconciler {
       steps: [...workflow.workflow.dag, ...(workflow.workflow.finally ?? [])].map((s) => s.name),
     })
     if (keep) await this.carryOver(run.id, steps, keep)
+    if (out.size > 0) {
+      const now = this.ctx.now().toISOString()
+      // A fanned step left out never expands: skipping it skips all its instances.
+      for (const s of steps) {
+        const why = out.get(s.step)
+        if (why) await store.updateStepRun(s.id, { state: 'skipped', reason: why.reason, message: why.message, finishedAt: now }, ['pending'])
+      }
+    }
     this.scheduler.add(run.id)
     this.ctx.logger.info('run created', { runId: run.id, resourceId: resource.id, trigger: request.trigger })
     return run

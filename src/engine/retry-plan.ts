@@ -1,5 +1,5 @@
 // What `runtime retry` carries over, pure: the steps kept (succeeded, or skipped by a false
-// condition, with nothing they depend on rerun) and, of a fanned step, the instances kept:
+// condition or on request, with nothing they depend on rerun) and, of a fanned step, the instances kept:
 // all of them when the step is kept, its succeeded ones when only its own instances failed
 // (its inputs are unchanged, so the same items expand into the same instance names).
 

@@ -4,9 +4,17 @@
 
 export class RunEnds {
   private readonly waiters = new Map<string, Set<() => void>>()
+  /** Told of every run's end (the backfill runner: a slot is free). */
+  private readonly listeners = new Set<(runId: string) => void>()
+
+  /** Calls `fn` at every run's end, synchronously from ended(). */
+  listen(fn: (runId: string) => void): void {
+    this.listeners.add(fn)
+  }
 
   /** The run has ended (or changed its final state): wake everyone waiting for it. */
   ended(runId: string): void {
+    for (const fn of this.listeners) fn(runId)
     const set = this.waiters.get(runId)
     if (!set) return
     this.waiters.delete(runId)

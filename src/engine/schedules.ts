@@ -1,10 +1,12 @@
 // The schedule timer: fires due schedules of scheduled workflows, honoring the
 // concurrency policy, and persists lastFireAt / nextFireAt so fire times survive
-// a restart. After downtime only the latest missed time runs (cron.ts decides).
+// a restart. After downtime the schedule's catchUp decides what runs (cron.ts
+// planCatchUp): `latest` (default) the latest missed time, `none` nothing missed,
+// `all` the most recent maxCatchUp ones, queued like a backfill (backfills.ts).
 
 import type { ResourceRecord, RunRecord, ScheduleRecord } from '../store/types.js'
-import type { ScheduleSpec, WorkflowResource } from '../manifest/model.js'
-import { nextFireTime, planFires } from './cron.js'
+import { DEFAULT_MAX_CATCH_UP, type ScheduleSpec, type WorkflowResource } from '../manifest/model.js'
+import { latestFireTime, nextFireTime, planCatchUp, type DueFire } from './cron.js'
 import type { EngineContext } from './context.js'
 import { ACTIVE_RUN_STATES } from './scheduler.js'
 
@@ -16,6 +18,8 @@ export interface ScheduleActions {
   createRun(resource: ResourceRecord, input: { trigger: 'schedule'; scheduledAt: string; lateBySeconds: number }): Promise<RunRecord>
   /** Ends a run as cancelled (concurrencyPolicy Replace). */
   cancelRun(runId: string, reason: string): Promise<void>
+  /** catchUp all: stores missed fire times to run (oldest first, `parallel` at once), as a backfill with trigger `schedule`. */
+  queue(resource: ResourceRecord, fires: readonly DueFire[], parallel: number): Promise<void>
 }
 
 export function scheduleOf(resource: ResourceRecord): ScheduleSpec | undefined {
@@ -29,6 +33,8 @@ export class ScheduleTimer {
   private running: Promise<void> = Promise.resolve()
   private busy = false
   private again = false
+  /** When this timer started: a fire time due before it was missed (the control plane was down). */
+  private onlineSince = new Date(0)
 
   constructor(
     private readonly ctx: EngineContext,
@@ -38,6 +44,7 @@ export class ScheduleTimer {
 
   start(): void {
     this.started = true
+    this.onlineSince = this.ctx.now()
     this.wake()
   }
 
@@ -118,21 +125,29 @@ export class ScheduleTimer {
       return undefined
     }
     const now = this.ctx.now()
-    // Every fire time from nextFireAt up to now was missed or is due; only the latest runs.
+    // Every fire time from nextFireAt up to now was missed or is due; the catch-up policy says which run.
     const since = new Date(Date.parse(record.nextFireAt!) - 1)
-    const plan = planFires(schedule, since, now)
-    if (plan.due) {
-      const fireAt = plan.due.fireAt.toISOString()
+    const policy = schedule.catchUp ?? 'latest'
+    const plan = planCatchUp(schedule, policy, schedule.maxCatchUp ?? DEFAULT_MAX_CATCH_UP, since, now, this.onlineSince)
+    if (plan.due.length > 1) {
+      // Several at once: queued, so that Forbid runs them one after the other instead of dropping all but one.
+      await this.actions.queue(resource, plan.due, schedule.concurrencyPolicy === 'Allow' ? plan.due.length : 1)
+      this.ctx.logger.info('missed fire times queued (catchUp all)', { resourceId: resource.id, count: plan.due.length })
+    } else if (plan.due.length === 1) {
+      const due = plan.due[0]!
+      const fireAt = due.fireAt.toISOString()
       // createRun happens before the schedule moves on; a crash in between must not run the same time twice.
       const recent = await store.listRuns({ resourceId: resource.id, limit: 20 })
       if (!recent.some((r) => r.trigger === 'schedule' && r.scheduledAt === fireAt)) {
-        await this.applyPolicy(resource, schedule, fireAt, plan.due.lateBySeconds)
+        await this.applyPolicy(resource, schedule, fireAt, due.lateBySeconds)
       }
     }
+    // lastFireAt: the latest time that fell due, run or not (catchUp none passes missed times by).
+    const lastDue = latestFireTime(schedule, since, now)
     const updated: Omit<ScheduleRecord, 'updatedAt'> = {
       resourceId: resource.id,
       revision: resource.revision,
-      lastFireAt: plan.due?.fireAt.toISOString() ?? record.lastFireAt,
+      lastFireAt: lastDue?.toISOString() ?? record.lastFireAt,
       nextFireAt: plan.next?.toISOString(),
     }
     await store.putSchedule(updated)

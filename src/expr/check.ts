@@ -22,7 +22,7 @@ const INT: T = { k: 'int' }
 const STRING: T = { k: 'string' }
 const scalar = (k: Scalar): T => ({ k })
 
-export const WORKFLOW_FIELDS = ['name', 'workspace', 'runId', 'trigger', 'status'] as const
+export const WORKFLOW_FIELDS = ['name', 'workspace', 'runId', 'trigger', 'status', 'scheduledTime'] as const
 const ROOTS = ['params', 'steps', 'workflow'] as const
 const FANOUT_VARS = ['item', 'index', 'matrix']
 /** `type(x) == string`: type names are identifiers in CEL. */

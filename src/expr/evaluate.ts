@@ -43,8 +43,9 @@ function bindings(vars: ExprVars): Record<string, CelInput> {
   for (const [name, s] of Object.entries(vars.steps)) {
     steps.set(name, new Map<string, CelInput>([['outputs', toCel(s.outputs, false)], ['state', s.state]]))
   }
-  const { name, workspace, runId, trigger, status } = vars.workflow
-  return { params, steps, workflow: new Map([['name', name], ['workspace', workspace], ['runId', runId], ['trigger', trigger], ['status', status ?? 'Running']]) }
+  const { name, workspace, runId, trigger, status, scheduledTime } = vars.workflow
+  const workflow = new Map([['name', name], ['workspace', workspace], ['runId', runId], ['trigger', trigger], ['status', status ?? 'Running'], ['scheduledTime', scheduledTime ?? '']])
+  return { params, steps, workflow }
 }
 
 function run(source: string, vars: ExprVars): CelValue {

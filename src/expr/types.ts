@@ -31,8 +31,11 @@ export interface ExprStepVars {
 export interface ExprVars {
   params: Record<string, unknown>
   steps: Record<string, ExprStepVars>
-  /** `status`: how the DAG ended (Succeeded, Failed, Killed, Cancelled), `Running` while it runs; finally steps read it. */
-  workflow: { name: string; workspace: string; runId: string; trigger: string; status?: string }
+  /**
+   * `status`: how the DAG ended (Succeeded, Failed, Killed, Cancelled), `Running` while it runs; finally steps read it.
+   * `scheduledTime`: the fire time of a scheduled or backfill run, else when the run was created (RFC 3339); '' when unknown.
+   */
+  workflow: { name: string; workspace: string; runId: string; trigger: string; status?: string; scheduledTime?: string }
   /**
    * Declared types of the params. CEL keeps int and double apart (`1 + 1.5` is an error), so a `number` param
    * given as `2` must stay a double; without this, whole numbers are ints.

@@ -35,6 +35,8 @@ export const MANIFEST_LIMITS = {
   stepsPerWorkflow: 5000,
   /** `schedule.crons` entries of one workflow. */
   cronsPerWorkflow: 100,
+  /** `schedule.maxCatchUp`: missed fire times one restart may run (catchUp: all). */
+  maxCatchUp: 1000,
   /** Any one string (or mapping key) of a manifest, in UTF-16 code units: 1 MiB. */
   stringLength: 1024 * 1024,
   /** An environment variable name. */
@@ -173,3 +175,10 @@ export function checkRunParamsSize(params: Record<string, unknown>): void {
     throw new CtlError('E_TOO_LARGE', `params are ${bytes} bytes as JSON; at most ${MAX_RUN_PARAMS_BYTES} are allowed`, { bytes, max: MAX_RUN_PARAMS_BYTES })
   }
 }
+
+/** Step names one `runtime run` may give to --skip, and to --only (each). */
+export const MAX_STEP_SELECTION = 100
+/** Fire times one backfill request may cover. */
+export const MAX_BACKFILL_FIRES = 1000
+/** `--parallel` of a backfill: its runs at once. */
+export const MAX_BACKFILL_PARALLEL = 100

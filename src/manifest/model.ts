@@ -236,7 +236,16 @@ export interface ScheduleSpec {
   concurrencyPolicy: ConcurrencyPolicy
   /** RFC 3339 time after which no run is scheduled. */
   endOn?: string
+  // ---- catch-up after downtime (issue 12); absent when not written, so older manifests keep their hash.
+  /** Missed fire times after downtime: `none` (only the next future time), `latest` (default: the latest missed one), `all`. */
+  catchUp?: CatchUpPolicy
+  /** `catchUp: all`: the most recent missed times run, at most this many (default DEFAULT_MAX_CATCH_UP, bound MANIFEST_LIMITS.maxCatchUp). */
+  maxCatchUp?: number
 }
+
+export type CatchUpPolicy = 'none' | 'latest' | 'all'
+/** `schedule.maxCatchUp` when not given. */
+export const DEFAULT_MAX_CATCH_UP = 10
 
 export interface WorkflowSpec {
   title?: string

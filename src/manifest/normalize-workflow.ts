@@ -18,6 +18,7 @@ import type {
   ResourceRequirementsSpec,
   RetrySpec,
   RetryStrategy,
+  CatchUpPolicy,
   ScheduleSpec,
   StackRef,
   StepModel,
@@ -168,6 +169,8 @@ function scheduleFrom(raw: unknown, v1: boolean): ScheduleSpec | undefined {
     concurrencyPolicy: (s['concurrencyPolicy'] as ConcurrencyPolicy | undefined) ?? 'Allow',
   }
   if (typeof s['endOn'] === 'string') schedule.endOn = s['endOn']
+  if (typeof s['catchUp'] === 'string') schedule.catchUp = s['catchUp'] as CatchUpPolicy
+  if (typeof s['maxCatchUp'] === 'number') schedule.maxCatchUp = s['maxCatchUp']
   return schedule
 }
 

@@ -19,6 +19,7 @@ export const DEFAULT_PROJECTIONS = [
   'runStartTime',
   'resourceId',
   'runAttempt',
+  'scheduledTime',
 ] as const
 export type DefaultProjectionName = (typeof DEFAULT_PROJECTIONS)[number]
 
@@ -37,6 +38,8 @@ export function defaultProjectionValues(
     runStartTime: ctx.runStartTime,
     resourceId: workflow ? `workflow:${workflow.version}:${workflow.name}:${ctx.workspace}` : '',
     runAttempt: String(ctx.attempt ?? 1),
+    // A run without a fire time (manual, apply, retry) stands for its start.
+    scheduledTime: ctx.scheduledTime ?? ctx.runStartTime,
   }
 }
 

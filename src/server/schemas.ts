@@ -2,6 +2,8 @@
 // with them and the OpenAPI document is generated from the very same objects.
 export * from './schemas-identity.js'
 import { YAML_LIMITS } from '../manifest/load.js'
+import { MAX_BACKFILL_FIRES, MAX_BACKFILL_PARALLEL, MAX_STEP_SELECTION } from '../manifest/limits.js'
+import { RUN_TRIGGERS } from '../store/types.js'
 
 const NAME = { type: 'string', pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$', maxLength: 48 } as const
 const TYPE = { type: 'string', pattern: '^[a-z][-a-z0-9]*$', maxLength: 48 } as const
@@ -45,7 +47,7 @@ const runRecord = {
   additionalProperties: true,
   properties: {
     id: { type: 'string' }, resourceId: { type: 'string' }, workspace: { type: ['string', 'null'] },
-    resourceName: { type: 'string' }, revision: { type: 'integer' }, trigger: { type: 'string' }, state: { type: 'string' },
+    resourceName: { type: 'string' }, revision: { type: 'integer' }, trigger: { type: 'string', enum: [...RUN_TRIGGERS] }, state: { type: 'string' },
     reason: { type: 'string' }, scheduledAt: { type: 'string' }, lateBySeconds: { type: 'number' }, retryOf: { type: 'string' },
     params: { type: 'object', additionalProperties: true, description: 'The params the run was started with (defaults filled in); secret ones read ***' },
     createdAt: { type: 'string' }, startedAt: { type: 'string' }, finishedAt: { type: 'string' },
@@ -190,9 +192,36 @@ export const runNowBody = {
   // Unknown fields are refused by the handler (400 naming them): here they would be dropped silently.
   properties: {
     params: { type: 'object', description: 'Run params by name, checked against the workflow\'s declared params (422 naming a missing, unknown or mistyped one); at most 64 KiB as JSON' },
+    skip: { type: 'array', maxItems: MAX_STEP_SELECTION, items: { type: 'string', maxLength: 253 }, description: 'Steps left out (stored skipped; their dependents skip too); 422 naming unknown steps' },
+    only: { type: 'array', maxItems: MAX_STEP_SELECTION, items: { type: 'string', maxLength: 253 }, description: 'Run only these steps and their ancestors; 422 naming unknown steps' },
   },
 } as const
 export const runResponse = { type: 'object', properties: { run: runRecord } } as const
+export const backfillBody = {
+  type: 'object',
+  required: ['from', 'to'],
+  // Unknown fields are refused by the handler (400 naming them).
+  properties: {
+    from: { type: 'string', maxLength: 64, description: 'First time of the range (included): RFC 3339, or a date (its start in the schedule\'s time zone)' },
+    to: { type: 'string', maxLength: 64, description: 'Last time of the range (included): RFC 3339, or a date (through its end in the schedule\'s time zone)' },
+    parallel: { type: 'integer', minimum: 1, maximum: MAX_BACKFILL_PARALLEL, default: 1, description: 'Most runs of this backfill running together; under Forbid and Replace, one run of the workflow at a time' },
+  },
+} as const
+export const backfillResponse = {
+  type: 'object',
+  properties: {
+    times: { type: 'array', items: { type: 'string' }, description: `The fire times in the range, oldest first (at most ${MAX_BACKFILL_FIRES})` },
+    backfill: {
+      type: 'object',
+      properties: {
+        id: { type: 'string' }, resourceId: { type: 'string' }, trigger: { type: 'string' }, parallel: { type: 'integer' },
+        state: { type: 'string' }, createdBy: { type: 'string' }, createdAt: { type: 'string' }, finishedAt: { type: 'string' },
+      },
+    },
+    runs: { type: 'array', items: runRecord, description: 'The runs started at once; the others start as these end' },
+    dryRun: { type: 'boolean' },
+  },
+} as const
 export const runsResponse = { type: 'object', properties: { runs: { type: 'array', items: runRecord } } } as const
 export const runDetailResponse = {
   type: 'object',

@@ -6,6 +6,8 @@ export interface RunContext {
   revision: number
   /** RFC 3339. */
   runStartTime: string
+  /** RFC 3339: the fire time of a scheduled or backfill run, else when the run was created (engine/cron.ts scheduledTimeOf). */
+  scheduledTime?: string
   owner: string
   workspace: string
   /** 1 for the first attempt of a step. */

@@ -7,7 +7,13 @@ import * as logs from './sqlite-logs.js'
 import * as resources from './sqlite-resources.js'
 import { toSchedule, type ScheduleRow } from './sqlite-rows.js'
 import * as runs from './sqlite-runs.js'
+import * as backfills from './sqlite-backfills.js'
 import type {
+  BackfillRecord,
+  BackfillState,
+  BackfillTimeRecord,
+  BackfillTimeState,
+  CreateBackfillInput,
   ApiKeyRecord,
   AuditInput,
   AuditRecord,
@@ -164,6 +170,26 @@ class SqliteStore implements Store {
     return this.db.read(() =>
       (this.db.stmt('SELECT * FROM schedules ORDER BY next_fire_at, resource_id').all() as ScheduleRow[]).map(toSchedule),
     )
+  }
+
+  // backfills (sqlite-backfills.ts)
+  createBackfill(input: CreateBackfillInput): Promise<BackfillRecord> {
+    return backfills.createBackfill(this.db, input)
+  }
+  getBackfill(id: string): Promise<BackfillRecord | undefined> {
+    return backfills.getBackfill(this.db, id)
+  }
+  listBackfills(filter: { resourceId?: string; states?: BackfillState[] }): Promise<BackfillRecord[]> {
+    return backfills.listBackfills(this.db, filter)
+  }
+  listBackfillTimes(backfillId: string): Promise<BackfillTimeRecord[]> {
+    return backfills.listBackfillTimes(this.db, backfillId)
+  }
+  updateBackfillTime(backfillId: string, fireAt: string, patch: { state: BackfillTimeState; runId?: string }, fromStates: BackfillTimeState[]): Promise<boolean> {
+    return backfills.updateBackfillTime(this.db, backfillId, fireAt, patch, fromStates)
+  }
+  finishBackfill(id: string, state: 'done' | 'cancelled'): Promise<boolean> {
+    return backfills.finishBackfill(this.db, id, state)
   }
 
   async getMeta(key: string): Promise<string | undefined> {

@@ -9,7 +9,10 @@ export type ResourceStatus = 'creating' | 'active' | 'error' | 'deleted'
 export type RunState = 'pending' | 'running' | 'suspended' | 'succeeded' | 'failed' | 'cancelled' | 'killed'
 /** `waiting`: an approval step waits for a person's decision (not started, not over). */
 export type StepState = 'pending' | 'waiting' | 'running' | 'succeeded' | 'failed' | 'skipped' | 'cancelled'
-export type RunTrigger = 'apply' | 'schedule' | 'manual' | 'retry'
+/** `backfill`: one of the fire times `runtime backfill` asked for (its scheduledAt says which). */
+export type RunTrigger = 'apply' | 'schedule' | 'manual' | 'retry' | 'backfill'
+/** Every trigger, for schemas and displays that list them. */
+export const RUN_TRIGGERS: readonly RunTrigger[] = ['apply', 'schedule', 'manual', 'retry', 'backfill']
 export type LogStream = 'stdout' | 'stderr' | 'system'
 
 /** Terminal states: a run or step in one of these never changes again. */
@@ -225,7 +228,51 @@ export interface ScheduleRecord {
   updatedAt: string
 }
 
-export interface Store extends IdentityStore {
+/** A backfill (or a catch-up after downtime): fire times of a workflow's schedule, run at most `parallel` at once. */
+export type BackfillState = 'running' | 'done' | 'cancelled'
+export interface BackfillRecord {
+  id: string
+  resourceId: string
+  /** `backfill`, or `schedule` for missed fire times run by `catchUp: all`. */
+  trigger: RunTrigger
+  parallel: number
+  state: BackfillState
+  createdBy: string
+  createdAt: string
+  finishedAt?: string
+}
+/** `starting`: claimed, its run being created (a restart looks for that run before making one). */
+export type BackfillTimeState = 'pending' | 'starting' | 'started'
+export interface BackfillTimeRecord {
+  backfillId: string
+  fireAt: string
+  state: BackfillTimeState
+  runId?: string
+}
+export interface CreateBackfillInput {
+  resourceId: string
+  trigger: RunTrigger
+  parallel: number
+  createdBy: string
+  /** RFC 3339 (ISO) fire times, each stored `pending`. */
+  times: readonly string[]
+}
+
+/** The store's backfills (issue 12): what the engine's BackfillRunner persists so a restart starts no fire time twice. */
+export interface BackfillStore {
+  createBackfill(input: CreateBackfillInput): Promise<BackfillRecord>
+  getBackfill(id: string): Promise<BackfillRecord | undefined>
+  /** Oldest first. */
+  listBackfills(filter: { resourceId?: string; states?: BackfillState[] }): Promise<BackfillRecord[]>
+  /** Oldest fire time first. */
+  listBackfillTimes(backfillId: string): Promise<BackfillTimeRecord[]>
+  /** Compare-and-set on the time's state, like updateRun; returns whether it applied. */
+  updateBackfillTime(backfillId: string, fireAt: string, patch: { state: BackfillTimeState; runId?: string }, fromStates: BackfillTimeState[]): Promise<boolean>
+  /** Ends a running backfill; false when it was not running. */
+  finishBackfill(id: string, state: 'done' | 'cancelled'): Promise<boolean>
+}
+
+export interface Store extends IdentityStore, BackfillStore {
   readonly kind: 'sqlite' | 'postgres'
   close(): Promise<void>
 

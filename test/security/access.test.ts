@@ -253,6 +253,8 @@ function callsFor(keyId: string): Record<string, { expect: Expect; call: Call }>
       runActions[`POST ${p}/:type/:name/runs${action}`] = { expect: 'refused', call: { path: `${prefix}/${name}/runs${action}`, body: { step: 'main', comment: 'dry' } } }
     }
   }
+  // A backfill honours dryRun: it lists the fire times of dry-nightly (a scheduled workflow) and starts nothing.
+  runActions['POST /api/v1/workspaces/:ws/resources/:type/:name/runs/backfill'] = { expect: 'honoured', call: { path: `${ws}/workflow/dry-nightly/runs/backfill`, body: { from: '2024-05-01', to: '2024-05-03' } } }
   return {
     'POST /api/v1/workspaces/:ws/resources': { expect: 'honoured', call: { path: ws, body: { documents: [volume('dry-new-volume')] } } },
     'DELETE /api/v1/workspaces/:ws/resources/:type/:name': { expect: 'honoured', call: { path: `${ws}/workflow/dry-flow`, query: 'force=true' } },
@@ -297,6 +299,7 @@ async function snapshot(): Promise<unknown> {
     resources: (await t.client.list({ all: true })).map((r) => `${r.type}/${r.workspace}/${r.name}@${r.revision}`).sort(),
     grants: [await t.client.grants(dryFlow), await t.client.grants(nodes)],
     runs: (await t.client.runs(dryFlow)).map((r) => `${r.id} ${r.state}`),
+    nightlyRuns: (await t.client.runs({ workspace: 'dry', type: 'workflow', name: 'dry-nightly' })).map((r) => r.id),
   }
 }
 
@@ -304,6 +307,7 @@ describe('dryRun on every mutating route', () => {
   it('changes nothing or is refused with 400, and is audited as a dry run, allowed or denied', async () => {
     await t.client.createWorkspace({ name: 'dry' })
     await t.client.apply('dry', [doc(workflow('dry-flow', { main: 'echo dry' }))])
+    await t.client.apply('dry', [doc(workflow('dry-nightly', { main: 'echo dry' }, { schedule: { crons: ['0 2 * * *'] } }))])
     await t.client.apply('dry', [doc({ name: 'dry-nodes', version: 'v1', type: 'compute', compute: { purpose: 'runnable', nodePool: { nodeSelector: { size: 'big' } } } })])
     await t.client.createUser({ id: 'dry-victim', name: 'Victim', type: 'person' })
     await t.client.addTag('dry-victim', { tag: 'roles:id:viewer', workspace: 'dry' })

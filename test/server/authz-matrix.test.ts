@@ -145,7 +145,13 @@ async function attempt(verb: CellVerb, c: CtlClient, f: Fixture, ws: string, new
       case 'get': return c.get(f.wf)
       case 'rget': return c.runs(f.wf)
       case 'log': return c.logPage(f.runId)
-      case 'run': return c.runNow(f.wf)
+      case 'run': {
+        // A backfill is authorized as `run`; the fixture has no schedule, which is said only after authorization.
+        await c.backfill(f.wf, { from: '2030-01-01', to: '2030-01-02', dryRun: true }).catch((e: unknown) => {
+          if (!(e instanceof CtlError && e.code === 'E_USAGE' && e.message.includes('has no schedule'))) throw e
+        })
+        return c.runNow(f.wf)
+      }
       case 'stop': return c.stop(f.wf)
       case 'retry': return c.retry(f.wf)
       case 'delete': return c.delete(f.wf)
@@ -398,6 +404,7 @@ const ROUTE_CELLS: Record<string, string[]> = {
   'POST /api/v1/workspaces/:ws/resources/:type/:name/runs/reject': ['role:approve'],
   'POST /api/v1/instance/resources/:type/:name/runs/approve': ['instance:approve'],
   'POST /api/v1/instance/resources/:type/:name/runs/reject': ['instance:approve'],
+  'POST /api/v1/workspaces/:ws/resources/:type/:name/runs/backfill': ['role:run'],
   'POST /api/v1/instance/resources/:type/:name/runs': ['instance:run'],
   'GET /api/v1/instance/resources/:type/:name/runs': ['instance:rget'],
   'POST /api/v1/instance/resources/:type/:name/runs/stop': ['instance:stop'],

@@ -15,11 +15,19 @@ or not the workflow has a schedule (a scheduled one keeps its next fire time).
 mapping) give the run's params; a value is typed by the workflow's declaration
 (JSON for arrays and objects) and --param wins over the file. Params not given
 take their defaults; a missing required, unknown or mistyped param is refused
-(exit 1).`
+(exit 1).
+
+--skip STEP (repeatable) leaves a step out: it is recorded skipped
+("skipped on request (--skip)") and its dependents skip too; --only STEP
+(repeatable) runs those steps and their ancestors, the others are "not
+selected (--only)". A run whose steps that ran all succeeded succeeds. An
+unknown step name is refused (exit 1).`
   static override examples = [
     '<%= config.bin %> resource runtime run -t workflow -n daily-report --wait',
     '<%= config.bin %> resource runtime run -t workflow -n deploy --param version=1.2.3 --param regions=\'["eu","us"]\'',
     '<%= config.bin %> resource runtime run -t workflow -n deploy --params-file params.yaml --param environment=production',
+    '<%= config.bin %> resource runtime run -t workflow -n etl --skip notify --skip publish',
+    '<%= config.bin %> resource runtime run -t workflow -n etl --only transform --wait',
   ]
   static override aliases = ['runtime:run']
   static override flags = {
@@ -29,6 +37,8 @@ take their defaults; a missing required, unknown or mistyped param is refused
     wait: Flags.boolean({ summary: 'Follow the run; exit 0 if it succeeds, 1 if it fails', default: false }),
     param: Flags.string({ summary: 'A run param, NAME=VALUE (repeatable; typed by the declaration)', multiple: true }),
     'params-file': Flags.string({ summary: 'Run params from a YAML or JSON mapping (--param wins)' }),
+    skip: Flags.string({ summary: 'Leave this step out (repeatable); its dependents skip too', multiple: true }),
+    only: Flags.string({ summary: 'Run only this step and its ancestors (repeatable)', multiple: true }),
     ...outputFlag,
     ...contextFlag,
   }

@@ -110,6 +110,7 @@ async function printRuntime(session: Session, o: RuntimeGetOptions, io: Io): Pro
   }
   io.out(renderTable(['RUN ID', 'TRIGGER', 'RUNTIME', 'PROGRESS', 'STARTED', 'FINISHED'], [[run.run.id, run.run.trigger, shownRunState(run), run.progress, when(run.run.startedAt), when(run.run.finishedAt)]]))
   printParams(run.run.params, io)
+  if (run.run.trigger === 'backfill' && run.run.scheduledAt) io.out(`this run backfills the fire time ${run.run.scheduledAt}`)
   if (run.run.lateBySeconds) io.out(`this run started late: scheduled for ${run.run.scheduledAt}, ${formatDuration(run.run.lateBySeconds * 1000)} late (the control plane was down)`)
   // A running attempt the runtime still reports Pending (an unschedulable Pod, an image being pulled) shows as
   // `pending`, with the runtime's reason (the scheduler's message) in MESSAGE.
@@ -222,13 +223,24 @@ function printDescription(d: StepDescription, io: Io): void {
   } else io.out('no events')
 }
 
-export async function runRuntimeRun(session: Session, t: RuntimeTarget, wait: boolean, io: Io, output: OutputFormat = 'table', flags: ParamFlags = {}): Promise<number> {
+export async function runRuntimeRun(session: Session, t: RuntimeTarget, wait: boolean, io: Io, output: OutputFormat = 'table', flags: ParamFlags & SelectionFlags = {}): Promise<number> {
   const ref = refOf(session, t)
   // `--param` values are typed by the workflow's declarations, which only the server has.
   const decls = hasParamFlags(flags) ? ((await session.client.get(ref)).manifest as WorkflowResource).workflow?.params : undefined
-  const run = await session.client.runNow(ref, await paramsFromFlags(flags, decls))
-  if (output === 'table') io.out(`run ${run.id} of ${t.name} started (trigger manual)`)
+  const run = await session.client.runNow(ref, await paramsFromFlags(flags, decls), { skip: flags.skip, only: flags.only })
+  if (output === 'table') io.out(`run ${run.id} of ${t.name} started (trigger manual)${selectionNote(flags)}`)
   return started(session, run, wait, io, output)
+}
+
+/** `--skip STEP` / `--only STEP` of `runtime run` (each repeatable); the server checks the names. */
+export interface SelectionFlags {
+  skip?: string[]
+  only?: string[]
+}
+
+function selectionNote(f: SelectionFlags): string {
+  const parts = [f.only?.length ? `only ${f.only.join(', ')} and their ancestors` : '', f.skip?.length ? `skipping ${f.skip.join(', ')}` : ''].filter(Boolean)
+  return parts.length > 0 ? `: ${parts.join(', ')}` : ''
 }
 
 export async function runRuntimeStop(session: Session, t: RuntimeTarget, runId: string | undefined, io: Io, output: OutputFormat = 'table', force = false): Promise<void> {

@@ -3,7 +3,10 @@
 import { Readable } from 'node:stream'
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify'
 import { CtlError } from '../../errors.js'
-import type { EngineApi, NodeDetail, RunDetail } from '../../engine/api.js'
+import type { BackfillAnswer, EngineApi, NodeDetail, RunDetail } from '../../engine/api.js'
+import { noteAudit } from '../audit.js'
+import { isDryRun } from '../dry-run.js'
+import { dryRunQuery } from '../schemas-access.js'
 import { FINAL_RUN_STATES, type ResourceRecord, type RunRecord, type StepRunRecord, type Store } from '../../store/types.js'
 import { VERB_AUTHORIZED_AS, type Principal, type RunsResponse } from '../../client/types.js'
 import { principalOf } from '../auth.js'
@@ -120,9 +123,9 @@ export const runsRoutes: FastifyPluginAsync<RunsRoutesOptions> = async (fastify:
     return record
   }
 
-  const register = (prefix: string, params: object, wsOf: (p: Record<string, string>) => string | null): void => {
+  const register = (prefix: string, params: object, wsOf: (p: Record<string, string>) => string | null, withBackfill: boolean): void => {
     type P = { Params: Record<string, string> }
-    fastify.post<P & { Body: { params?: Record<string, unknown> } | null }>(`${prefix}/:type/:name/runs`, {
+    fastify.post<P & { Body: { params?: Record<string, unknown>; skip?: string[]; only?: string[] } | null }>(`${prefix}/:type/:name/runs`, {
       config: { audit: 'run' },
       schema: {
         summary: 'Run a workflow now (runtime run), with params', tags: ['runs'], params, body: S.runNowBody,
@@ -130,10 +133,11 @@ export const runsRoutes: FastifyPluginAsync<RunsRoutesOptions> = async (fastify:
       },
     }, async (request) => {
       const principal = principalOf(request)
-      refuseUnknownFields(request.body, ['params'], 'POST .../runs')
+      refuseUnknownFields(request.body, ['params', 'skip', 'only'], 'POST .../runs')
       const given = givenParams(request.body?.params)
       const wf = await workflowOf(wsOf(request.params), request.params.type!, request.params.name!, principal, 'run')
-      return { run: await new RunParamsMasker(store).run(await engine.runNow(wf, principal.id, given)) }
+      const selection = { skip: request.body?.skip, only: request.body?.only }
+      return { run: await new RunParamsMasker(store).run(await engine.runNow(wf, principal.id, given, selection)) }
     })
 
     fastify.post<P & { Body: { runId?: string; force?: boolean } | null }>(`${prefix}/:type/:name/runs/stop`, {
@@ -174,6 +178,25 @@ export const runsRoutes: FastifyPluginAsync<RunsRoutesOptions> = async (fastify:
       return { run: await new RunParamsMasker(store).run(await engine.retryRun(wf, principal.id, request.body?.runId)) }
     })
 
+    // Authorized as `run`: a backfill is runs of the workflow. A dry run answers the fire times and stores nothing.
+    // Workspace routes only: no instance-level type has a schedule.
+    if (withBackfill) fastify.post<P & { Body: { from: string; to: string; parallel?: number } }>(`${prefix}/:type/:name/runs/backfill`, {
+      config: { audit: 'backfill', dryRun: true },
+      schema: {
+        summary: 'Backfill: one run (trigger backfill) per fire time of the workflow\'s schedule in [from, to], at most `parallel` at once; dryRun=true lists the times',
+        tags: ['runs'], params, querystring: dryRunQuery, body: S.backfillBody,
+        response: S.withErrors({ 200: S.backfillResponse }, 404, 422),
+      },
+    }, async (request): Promise<BackfillAnswer> => {
+      const principal = principalOf(request)
+      refuseUnknownFields(request.body, ['from', 'to', 'parallel'], 'POST .../runs/backfill')
+      const wf = await workflowOf(wsOf(request.params), request.params.type!, request.params.name!, principal, 'run')
+      const { from, to, parallel } = request.body
+      const answer = await engine.backfill(wf, principal.id, { from, to, parallel, dryRun: isDryRun(request) })
+      noteAudit(request, { detail: { from, to, parallel, times: answer.times.length } })
+      return { ...answer, runs: await new RunParamsMasker(store).runs(answer.runs) }
+    })
+
     fastify.get<P & { Querystring: { limit: number } }>(`${prefix}/:type/:name/runs`, {
       schema: {
         summary: 'Recent runs of a workflow, newest first', tags: ['runs'], params, querystring: S.runsQuery,
@@ -184,8 +207,8 @@ export const runsRoutes: FastifyPluginAsync<RunsRoutesOptions> = async (fastify:
       return { runs: await new RunParamsMasker(store).runs(await store.listRuns({ resourceId: wf.id, limit: request.query.limit })) }
     })
   }
-  register('/api/v1/workspaces/:ws/resources', S.wsResourceParams, (p) => p.ws!)
-  register('/api/v1/instance/resources', S.instanceResourceParams, () => null)
+  register('/api/v1/workspaces/:ws/resources', S.wsResourceParams, (p) => p.ws!, true)
+  register('/api/v1/instance/resources', S.instanceResourceParams, () => null, false)
 
   fastify.get<{ Params: { id: string } }>('/api/v1/runs/:id', {
     schema: {

@@ -1,0 +1,157 @@
+// Backfills and catch-up queues: stored fire times of a workflow's schedule, each run once, at most
+// `parallel` at once, honouring the schedule's concurrencyPolicy. Every fire time is claimed in the
+// store (pending → starting → started) before its run is made, so a restart, or a second engine on
+// the same store, never starts one twice; a `starting` time found after a crash is matched to the
+// run it made, if any, before anything new starts.
+
+import type { BackfillRecord, BackfillTimeRecord, ResourceRecord, RunRecord, RunTrigger } from '../store/types.js'
+import type { EngineContext } from './context.js'
+import { ACTIVE_RUN_STATES } from './scheduler.js'
+import { scheduleOf } from './schedules.js'
+
+/** Safety net only: a run's end and a new backfill wake the runner directly. */
+const POLL_MS = 2000
+/** How far back a crashed claim's run is looked for (it was made a moment before the crash). */
+const RECENT_RUNS = 200
+
+export interface BackfillRunRequest {
+  trigger: RunTrigger
+  scheduledAt: string
+  lateBySeconds?: number
+}
+
+export class BackfillRunner {
+  private timer: NodeJS.Timeout | undefined
+  private started = false
+  private busy = false
+  private again = false
+  private running: Promise<void> = Promise.resolve()
+  /** Times this runner has claimed and is making runs for (`backfillId fireAt`): not a crash's leftovers. */
+  private readonly claiming = new Set<string>()
+
+  constructor(
+    private readonly ctx: EngineContext,
+    private readonly createRun: (resource: ResourceRecord, request: BackfillRunRequest) => Promise<RunRecord>,
+  ) {}
+
+  start(): void {
+    this.started = true
+    this.timer = setInterval(() => this.wake(), POLL_MS)
+    this.timer.unref()
+    this.wake()
+  }
+
+  async stop(): Promise<void> {
+    this.started = false
+    clearInterval(this.timer)
+    await this.running
+  }
+
+  get idle(): boolean {
+    return !this.busy
+  }
+
+  /** Looks at every running backfill soon (a run ended, a backfill was stored). Synchronous: idle() sees it at once. */
+  wake(): void {
+    if (!this.started) return
+    if (this.busy) {
+      this.again = true
+      return
+    }
+    this.busy = true
+    this.running = this.loop()
+  }
+
+  /** One pass now (or the one going on, and the one after it); resolves when it is over. */
+  async pass(): Promise<void> {
+    this.wake()
+    await this.running
+  }
+
+  private async loop(): Promise<void> {
+    try {
+      do {
+        this.again = false
+        for (const b of await this.ctx.store.listBackfills({ states: ['running'] })) {
+          if (!this.started) return
+          try {
+            await this.advance(b)
+          } catch (err) {
+            this.ctx.logger.error('advancing a backfill failed', { backfillId: b.id, error: String(err) })
+          }
+        }
+      } while (this.again && this.started)
+    } finally {
+      this.busy = false
+    }
+  }
+
+  private async advance(b: BackfillRecord): Promise<void> {
+    const { store } = this.ctx
+    const resource = await store.getResourceById(b.resourceId)
+    if (!resource || resource.status === 'deleted') {
+      await store.finishBackfill(b.id, 'cancelled')
+      return
+    }
+    const times = await store.listBackfillTimes(b.id)
+    for (const t of times) if (t.state === 'starting' && !this.claiming.has(`${b.id} ${t.fireAt}`)) await this.recover(b, t)
+    const pending = (await store.listBackfillTimes(b.id)).filter((t) => t.state === 'pending')
+    if (pending.length === 0) {
+      await store.finishBackfill(b.id, 'done')
+      return
+    }
+    const active = await store.listRuns({ resourceId: resource.id, states: [...ACTIVE_RUN_STATES] })
+    const mine = new Set(times.flatMap((t) => (t.runId ? [t.runId] : [])))
+    // Forbid and Replace: one run of the workflow at a time, whoever started the others (a backfill never cancels).
+    const policy = scheduleOf(resource)?.concurrencyPolicy ?? 'Allow'
+    const free = policy === 'Allow' ? b.parallel - active.filter((r) => mine.has(r.id)).length : active.length === 0 ? 1 : 0
+    for (const t of pending.slice(0, Math.max(0, free))) {
+      if (!this.started) return
+      await this.startTime(b, resource, t)
+    }
+  }
+
+  private async startTime(b: BackfillRecord, resource: ResourceRecord, t: BackfillTimeRecord): Promise<void> {
+    const { store } = this.ctx
+    if (!(await store.updateBackfillTime(b.id, t.fireAt, { state: 'starting' }, ['pending']))) return
+    const key = `${b.id} ${t.fireAt}`
+    this.claiming.add(key)
+    try {
+      await this.make(b, resource, t)
+    } finally {
+      this.claiming.delete(key)
+    }
+  }
+
+  private async make(b: BackfillRecord, resource: ResourceRecord, t: BackfillTimeRecord): Promise<void> {
+    const { store } = this.ctx
+    // A catch-up time may have run already (the timer stored it twice around a crash): a scheduled time runs once.
+    const done = b.trigger === 'schedule' ? await this.findRun(b, t.fireAt) : undefined
+    if (done) {
+      await store.updateBackfillTime(b.id, t.fireAt, { state: 'started', runId: done.id }, ['starting'])
+      return
+    }
+    const lateBySeconds = b.trigger === 'schedule' ? Math.max(0, Math.floor((this.ctx.now().getTime() - Date.parse(t.fireAt)) / 1000)) : undefined
+    try {
+      const run = await this.createRun(resource, { trigger: b.trigger, scheduledAt: t.fireAt, ...(lateBySeconds !== undefined ? { lateBySeconds } : {}) })
+      await store.updateBackfillTime(b.id, t.fireAt, { state: 'started', runId: run.id }, ['starting'])
+    } catch (err) {
+      // The run could not be made (e.g. a required param without a default): the time is given up, not retried forever.
+      this.ctx.logger.error('a backfill run could not start', { backfillId: b.id, fireAt: t.fireAt, error: String(err) })
+      await store.updateBackfillTime(b.id, t.fireAt, { state: 'started' }, ['starting'])
+    }
+  }
+
+  /** A time claimed before a crash: linked to the run it made, or pending again when it made none. */
+  private async recover(b: BackfillRecord, t: BackfillTimeRecord): Promise<void> {
+    const run = await this.findRun(b, t.fireAt)
+    if (run) await this.ctx.store.updateBackfillTime(b.id, t.fireAt, { state: 'started', runId: run.id }, ['starting'])
+    else await this.ctx.store.updateBackfillTime(b.id, t.fireAt, { state: 'pending' }, ['starting'])
+  }
+
+  /** The run made for this fire time: same trigger and scheduled time; a backfill's own run is made after it was stored. */
+  private async findRun(b: BackfillRecord, fireAt: string): Promise<RunRecord | undefined> {
+    const recent = await this.ctx.store.listRuns({ resourceId: b.resourceId, limit: RECENT_RUNS })
+    return recent.find((r) => r.trigger === b.trigger && r.scheduledAt === fireAt && (b.trigger === 'schedule' || r.createdAt >= b.createdAt))
+  }
+}
