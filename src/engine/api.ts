@@ -1,7 +1,7 @@
 // What the HTTP server may ask of the engine. The server never touches the
 // scheduler, the DAG state machine or the runtime directly: it goes through
 // this small surface, so each side can be tested on its own.
-import type { RunRecord, StepRunRecord, ResourceRecord, ResourceSummary } from '../store/types.js'
+import type { RunRecord, RunTrigger, StepRunRecord, ResourceRecord, ResourceSummary } from '../store/types.js'
 import type { RuntimeInfo, StepDescription } from '../runtime/types.js'
 
 /** The RUNTIME column of `get`: pending, running, succeeded, failed, or `next:<RFC 3339>`. */
@@ -36,8 +36,11 @@ export interface EngineApi {
   resourceApplied(resource: ResourceRecord, outcome: 'created' | 'updated' | 'unchanged', params?: Record<string, unknown>): Promise<RunRecord | undefined>
   /** Kills the resource's running runs and forgets its schedule. */
   resourceDeleted(resource: ResourceRecord): Promise<void>
-  /** `runtime run`: a run now (an extra one for a scheduled workflow); `params` as given, E_PARAMS when they do not resolve. */
-  runNow(resource: ResourceRecord, by: string, params?: Record<string, unknown>): Promise<RunRecord>
+  /**
+   * `runtime run`: a run now (an extra one for a scheduled workflow); `params` as given, E_PARAMS when they do not resolve.
+   * `trigger`: `manual` by default; a webhook trigger's run says `webhook:NAME`.
+   */
+  runNow(resource: ResourceRecord, by: string, params?: Record<string, unknown>, trigger?: RunTrigger): Promise<RunRecord>
   /** `runtime stop`: the run ends `killed`. Without runId: the resource's active runs. */
   stopRuns(resource: ResourceRecord, by: string, runId?: string): Promise<RunRecord[]>
   /**

@@ -139,10 +139,10 @@ export function createEngine(opts: EngineOptions): Engine {
       await reconciler.enqueue(resource.id, () => reconciler.deleted(resource))
     },
 
-    async runNow(resource, by, params) {
+    async runNow(resource, by, params, trigger = 'manual') {
       requireWorkflow(resource)
-      ctx.logger.info('run requested', { resourceId: resource.id, by })
-      return reconciler.createRun(resource, { trigger: 'manual', params })
+      ctx.logger.info('run requested', { resourceId: resource.id, by, trigger })
+      return reconciler.createRun(resource, { trigger, params })
     },
 
     async stopRuns(resource, by, runId) {

@@ -21,6 +21,7 @@ import type {
   StackRef,
   StepModel,
   StepSpec,
+  TriggerSpec,
   VolumeMountSpec,
   WorkflowResource,
   ConcurrencyPolicy,
@@ -81,7 +82,14 @@ export function normalizeWorkflow(
   if (typeof body['parallelism'] === 'number') resource.workflow.parallelism = body['parallelism']
   if (Array.isArray(body['dependencies'])) resource.workflow.dependencies = strings(body['dependencies'])
   if (Array.isArray(body['params'])) resource.workflow.params = (body['params'] as Obj[]).map(paramFrom)
+  if (Array.isArray(body['triggers'])) resource.workflow.triggers = (body['triggers'] as Obj[]).map((t, i) => triggerFrom(t, [bodyKey, 'triggers', i]))
   return { resource, issues }
+}
+
+// Webhook triggers: the same shape in v1 (under workflow:) and v2alpha (under spec:); lint checks them (triggers.ts).
+function triggerFrom(raw: Obj, path: JsonPath): TriggerSpec {
+  const hook = obj(raw['webhook'])
+  return { name: String(raw['name']), webhook: { secret: String(hook['secret']), params: stringMap(hook['params']) }, path }
 }
 
 // Data flow. Only what the manifest says is set: a workflow without it keeps its content hash.

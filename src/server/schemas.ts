@@ -3,7 +3,7 @@
 export * from './schemas-identity.js'
 import { YAML_LIMITS } from '../manifest/load.js'
 
-const NAME = { type: 'string', pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$', maxLength: 48 } as const
+export const NAME = { type: 'string', pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$', maxLength: 48 } as const
 const TYPE = { type: 'string', pattern: '^[a-z][-a-z0-9]*$', maxLength: 48 } as const
 
 export const errorSchema = {

@@ -57,8 +57,16 @@ export function locateVolumeRef(value: unknown, id: string, path: JsonPath = [])
 
 const USED_TYPES: ReadonlySet<string> = new Set(['secret', 'instance-secret', 'volume'])
 
+/** What the workflow uses: its steps' secrets and volumes, and the secrets of its webhook triggers (they sign its runs). */
 function usedBy(workflow: WorkflowResource, workspace: string): ResourceKey[] {
-  return workflow.workflow.dag.flatMap((step) => usedByStep(step, workspace))
+  const hooks = (workflow.workflow.triggers ?? []).map((t): ResourceKey => ({ workspace, type: 'secret', name: t.webhook.secret }))
+  return [...workflow.workflow.dag.flatMap((step) => usedByStep(step, workspace)), ...hooks]
+}
+
+/** Where a webhook trigger of the workflow names secret `id`. */
+export function locateTriggerSecret(workflow: WorkflowResource, id: string): JsonPath | undefined {
+  const t = (workflow.workflow.triggers ?? []).find((x) => x.webhook.secret === id)
+  return t ? [...t.path, 'webhook', 'secret'] : undefined
 }
 
 /**
@@ -96,7 +104,7 @@ export async function useIssues(
     const problems = await checkUse(store, keys, { owner: owner === principal.id ? principal : owner, caller: principal, pending })
     for (const p of problems) {
       const value = item.doc.doc.value
-      const path = (p.key.type === 'volume' ? locateVolumeRef(value, p.key.name) : locateSecretRef(value, p.key.name)) ?? ['spec']
+      const path = (p.key.type === 'volume' ? locateVolumeRef(value, p.key.name) : locateSecretRef(value, p.key.name) ?? locateTriggerSecret(item.resource as WorkflowResource, p.key.name)) ?? ['spec']
       const { line, column } = item.doc.doc.locate(path)
       issues.push({ file: item.doc.doc.file, line, column, path: formatPath(path), code: 'E_FORBIDDEN', message: p.message, document: item.index })
     }

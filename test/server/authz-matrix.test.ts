@@ -416,6 +416,11 @@ const ROUTE_CELLS: Record<string, string[]> = {
 }
 /** Unauthenticated by design. */
 const PUBLIC_ROUTES = ['GET /healthz', 'GET /api/v1/openapi.json']
+/**
+ * Authenticated by a signature instead of an API key (webhook triggers, test/server/hooks.test.ts): a cell
+ * here checks that no API key, not even the admin's, opens them without the signature.
+ */
+const SIGNED_ROUTES = ['POST /api/v1/hooks/:ws/:workflow/:trigger']
 
 describe('authorization matrix: tenant-level and instance-level routes', () => {
   const roleOf = (who: string) => who.replace('*', '') as Role | 'none'
@@ -463,7 +468,19 @@ describe('authorization matrix: tenant-level and instance-level routes', () => {
       ...[...parseSimple(INSTANCE_TABLE)[0]!.cells.keys()].map((c) => `instance:${c}`),
       ...SELF.map((c) => `self:${c}`),
     ])
-    expect(routes.filter((r) => !PUBLIC_ROUTES.includes(r) && !(ROUTE_CELLS[r] ?? []).some((c) => columns.has(c))), 'routes no cell calls').toEqual([])
+    expect(routes.filter((r) => !PUBLIC_ROUTES.includes(r) && !SIGNED_ROUTES.includes(r) && !(ROUTE_CELLS[r] ?? []).some((c) => columns.has(c))), 'routes no cell calls').toEqual([])
+    expect(SIGNED_ROUTES.filter((r) => !routes.includes(r)), 'signed routes that do not exist').toEqual([])
     expect(Object.keys(ROUTE_CELLS).filter((r) => !routes.includes(r)), 'cells for routes that do not exist').toEqual([])
+  })
+
+  it('signed routes: an API key is no signature (401 for the admin, 401 without one)', async () => {
+    await t.client.apply(OWN_WS, [
+      doc({ name: 'matrix-hook', version: 'v1', type: 'secret', secret: { type: 'key-value', acl: 'r', data: { HMAC_KEY: 'k' } } }),
+      doc(workflow('matrix-hooked', { main: 'true' }, { triggers: [{ name: 'go', webhook: { secret: 'matrix-hook' } }] }), 'h.yaml', 1),
+    ])
+    for (const auth of [{ authorization: `Bearer ${t.token}` }, {}] as Record<string, string>[]) {
+      const res = await fetch(`${t.plane.url}/api/v1/hooks/${OWN_WS}/matrix-hooked/go`, { method: 'POST', headers: { 'content-type': 'application/json', ...auth }, body: '{}' })
+      expect(res.status).toBe(401)
+    }
   })
 })
