@@ -114,6 +114,8 @@ export const listQuery = {
     workspace: NAME, all: { type: 'boolean', default: false }, type: TYPE, name: NAME, owner: { type: 'string', maxLength: 128 },
     deleted: { type: 'boolean', default: false, description: 'Only deleted resources (their revisions, runs and logs stay readable)' },
     format: { type: 'string', enum: ['objects', 'table'], default: 'objects', description: 'table: the `get` columns as rows of cells (server-side printing, as Kubernetes Tables)' },
+    labelSelector: { type: 'string', maxLength: 4096, description: "kubectl's selector grammar: team=core,env!=dev,tier in (a,b),tier notin (c),key,!key" },
+    tags: { type: 'string', maxLength: 2048, description: 'Comma-separated tags a resource must all carry' },
   },
 } as const
 export const listResponse = {
@@ -130,6 +132,19 @@ export const getQuery = {
   properties: {
     revisions: { type: 'boolean', default: false },
     unsanitized: { type: 'boolean', default: false, description: 'Secret values in clear (tenant-admin or grant manage; audited)' },
+    revision: { type: 'integer', minimum: 1, maximum: 2147483647, description: 'The manifest of this stored revision instead of the current one' },
+  },
+} as const
+export const rollbackBody = {
+  type: 'object', additionalProperties: false, required: ['toRevision'],
+  properties: { toRevision: { type: 'integer', minimum: 1, maximum: 2147483647 } },
+} as const
+export const rollbackResponse = {
+  type: 'object',
+  properties: {
+    name: { type: 'string' }, version: { type: 'string' }, type: { type: 'string' }, workspace: { type: ['string', 'null'] },
+    outcome: { type: 'string', enum: ['created', 'updated', 'unchanged'] }, revision: { type: 'integer' }, toRevision: { type: 'integer' },
+    runId: { type: 'string' }, dryRun: { type: 'boolean' },
   },
 } as const
 export const getResponse = {
@@ -137,6 +152,7 @@ export const getResponse = {
   properties: {
     resource: resourceRow,
     manifest: {},
+    shownRevision: { type: 'integer' },
     revisions: {
       type: 'array',
       items: {

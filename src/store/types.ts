@@ -8,7 +8,12 @@ export type ResourceStatus = 'creating' | 'active' | 'error' | 'deleted'
 /** `suspended`: held by a user (`runtime suspend`): starts no new step, but is not over (engine/scheduler.ts ACTIVE_RUN_STATES). */
 export type RunState = 'pending' | 'running' | 'suspended' | 'succeeded' | 'failed' | 'cancelled' | 'killed'
 export type StepState = 'pending' | 'running' | 'succeeded' | 'failed' | 'skipped' | 'cancelled'
-export type RunTrigger = 'apply' | 'schedule' | 'manual' | 'retry'
+/** `webhook:NAME`: started by the webhook trigger NAME of the workflow (src/server/hooks.ts). */
+import type { Requirement } from '../manifest/selector.js'
+
+export type RunTrigger = 'apply' | 'schedule' | 'manual' | 'retry' | `webhook:${string}`
+/** Every kind of trigger, `webhook` standing for each `webhook:NAME`. */
+export const RUN_TRIGGER_KINDS = ['apply', 'schedule', 'manual', 'retry', 'webhook'] as const
 export type LogStream = 'stdout' | 'stderr' | 'system'
 
 /** Terminal states: a run or step in one of these never changes again. */
@@ -81,6 +86,10 @@ export interface ListResourcesFilter {
   name?: string
   owner?: string
   includeDeleted?: boolean
+  /** `get -l`: only resources whose labels satisfy every requirement (src/manifest/selector.ts). */
+  labelSelector?: readonly Requirement[]
+  /** `get --tag`: only resources carrying every one of these tags. */
+  tags?: readonly string[]
 }
 
 export interface RunRecord {

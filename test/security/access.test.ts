@@ -253,6 +253,8 @@ function callsFor(keyId: string): Record<string, { expect: Expect; call: Call }>
     'POST /api/v1/workspaces/:ws/resources': { expect: 'honoured', call: { path: ws, body: { documents: [volume('dry-new-volume')] } } },
     'DELETE /api/v1/workspaces/:ws/resources/:type/:name': { expect: 'honoured', call: { path: `${ws}/workflow/dry-flow`, query: 'force=true' } },
     'DELETE /api/v1/instance/resources/:type/:name': { expect: 'honoured', call: { path: `${inst}/compute/dry-nodes`, query: 'force=true' } },
+    'POST /api/v1/workspaces/:ws/resources/:type/:name/rollback': { expect: 'honoured', call: { path: `${ws}/workflow/dry-flow/rollback`, body: { toRevision: 1 } } },
+    'POST /api/v1/instance/resources/:type/:name/rollback': { expect: 'honoured', call: { path: `${inst}/compute/dry-nodes/rollback`, body: { toRevision: 1 } } },
     ...runActions,
     'POST /api/v1/workspaces/:ws/resources/:type/:name/grants': { expect: 'honoured', call: { path: `${ws}/workflow/dry-flow/grants`, body: { to: 'user:dry-victim', permission: 'run' } } },
     'DELETE /api/v1/workspaces/:ws/resources/:type/:name/grants': { expect: 'honoured', call: { path: `${ws}/workflow/dry-flow/grants`, body: { to: 'user:dry-victim', permission: 'read' } } },

@@ -6,12 +6,13 @@ import { migration as m0005 } from './0005_step_kept_from.js'
 import { migration as m0006 } from './0006_run_params.js'
 import { migration as m0007 } from './0007_step_outputs.js'
 import { migration as m0008 } from './0008_step_instances.js'
+import { migration as m0010 } from './0010_resource_selectors.js'
 import type { Migration } from './types.js'
 
 export type { Migration } from './types.js'
 
 /** Every migration, in order. Add new ones at the end. */
-export const MIGRATIONS: readonly Migration[] = [m0001, m0002, m0003, m0004, m0005, m0006, m0007, m0008]
+export const MIGRATIONS: readonly Migration[] = [m0001, m0002, m0003, m0004, m0005, m0006, m0007, m0008, m0010]
 
 /** The schema version this code writes; a database above it is refused. */
 export const LATEST_SCHEMA_VERSION = MIGRATIONS.reduce((max, m) => Math.max(max, m.version), 0)
