@@ -103,7 +103,8 @@ describe('label selectors', () => {
         if (r.op === 'exists') return has
         if (r.op === 'notexists') return !has
         if (r.op === 'in') return has && r.values.includes(labels[r.key]!)
-        return !has || !r.values.includes(labels[r.key]!)
+        if (r.op === 'notin') return !has || !r.values.includes(labels[r.key]!)
+        return false
       })
       expect(matchesSelector(reqs, labels)).toBe(each)
     }))

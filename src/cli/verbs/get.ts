@@ -106,7 +106,8 @@ export function webhookUrls(session: Session, manifest: unknown): string[][] {
   const wf = manifest as Partial<WorkflowResource> | undefined
   const triggers = wf?.workflow?.triggers ?? []
   const workspace = wf?.meta?.workspace ?? session.workspace
-  const base = session.context.server.replace(/\/+$/, '')
+  // The client's URL, not the context's: an embedded context says `local`, its client knows the port.
+  const base = session.client.baseUrl
   return triggers.map((t) => [t.name, `${base}${webhookPath(workspace, wf!.meta!.name, t.name)}`])
 }
 
