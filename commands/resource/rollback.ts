@@ -10,7 +10,8 @@ export default class ResourceRollback extends BaseCommand {
 it were applied again: an unscheduled workflow runs, a scheduled one is
 re-armed. Unchanged when revision N equals the current one. Needs update on
 the resource; audited. List the revisions with get --revisions, read one with
-get --revision N -o yaml. Secrets cannot be rolled back (apply the values again).`
+get --revision N -o yaml. Secrets cannot be rolled back (apply the values
+again).`
   static override examples = [
     '<%= config.bin %> resource rollback -t workflow -n customer-batch-pipeline --to-revision 2',
     '<%= config.bin %> resource rollback -t workflow -n customer-batch-pipeline --to-revision 2 --dry-run',
