@@ -1,7 +1,6 @@
 // Resources and their revisions. An apply is one IMMEDIATE transaction:
 // read current → compare hash → write revision N+1 with a compare-and-set on
 // the current revision, so racing writers never lose or duplicate a revision.
-import { matchesSelector } from '../manifest/selector.js'
 import { CtlError } from '../errors.js'
 import { canonicalHash } from './hash.js'
 import { newId, nowIso } from './ids.js'
@@ -19,6 +18,7 @@ import {
   type RevisionRow,
 } from './sqlite-rows.js'
 import type {
+  ResourceSelectors,
   ApplyResourceInput,
   ApplyResourceResult,
   ListResourcesFilter,
@@ -140,7 +140,7 @@ function listQuery(filter: ListResourcesFilter): { sql: string; params: unknown[
   // INDEXED BY: the covering index answers every filter combination without table reads;
   // left alone, the planner prefers (type, name) and then reads each row's overflow pages.
   // A selector reads one more (small) column; without one the covering index answers alone.
-  const selecting = filter.labelSelector !== undefined || filter.tags !== undefined
+  const selecting = filter.select !== undefined
   const sql = `SELECT ${RESOURCE_LIST_COLUMNS}${selecting ? ', selectors' : ''} FROM resources INDEXED BY resources_list${where.length ? ` WHERE ${where.join(' AND ')}` : ''}
     ORDER BY workspace, type, name`
   return { sql, params }
@@ -156,14 +156,12 @@ function selectorsOf(manifest: unknown): string | null {
 
 /** The rows of a listing that pass its label selector and tags (the last column is `selectors`), without that column. */
 function selectRows(rows: unknown[][], filter: ListResourcesFilter): ResourceListRow[] {
-  if (filter.labelSelector === undefined && filter.tags === undefined) return rows as ResourceListRow[]
+  const select = filter.select
+  if (select === undefined) return rows as ResourceListRow[]
   const out: ResourceListRow[] = []
   for (const row of rows) {
     const text = row.pop() as string | null
-    const sel = text ? (JSON.parse(text) as { labels?: Record<string, string>; tags?: string[] }) : {}
-    if (filter.labelSelector && !matchesSelector(filter.labelSelector, sel.labels)) continue
-    if (filter.tags && !filter.tags.every((t) => sel.tags?.includes(t))) continue
-    out.push(row as ResourceListRow)
+    if (select(text ? (JSON.parse(text) as ResourceSelectors) : {})) out.push(row as ResourceListRow)
   }
   return out
 }

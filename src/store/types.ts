@@ -9,8 +9,6 @@ export type ResourceStatus = 'creating' | 'active' | 'error' | 'deleted'
 export type RunState = 'pending' | 'running' | 'suspended' | 'succeeded' | 'failed' | 'cancelled' | 'killed'
 export type StepState = 'pending' | 'running' | 'succeeded' | 'failed' | 'skipped' | 'cancelled'
 /** `webhook:NAME`: started by the webhook trigger NAME of the workflow (src/server/hooks.ts). */
-import type { Requirement } from '../manifest/selector.js'
-
 export type RunTrigger = 'apply' | 'schedule' | 'manual' | 'retry' | `webhook:${string}`
 /** Every kind of trigger, `webhook` standing for each `webhook:NAME`. */
 export const RUN_TRIGGER_KINDS = ['apply', 'schedule', 'manual', 'retry', 'webhook'] as const
@@ -86,9 +84,16 @@ export interface ListResourcesFilter {
   name?: string
   owner?: string
   includeDeleted?: boolean
-  /** `get -l`: only resources whose labels satisfy every requirement (src/manifest/selector.ts). */
-  labelSelector?: readonly Requirement[]
-  /** `get --tag`: only resources carrying every one of these tags. */
+  /**
+   * `get -l` and `get --tag`: only resources whose labels and tags pass (the caller builds it with
+   * src/manifest/selector.ts; the store stays free of the manifest code and only reads the column).
+   */
+  select?: (meta: ResourceSelectors) => boolean
+}
+
+/** What `select` is given: the labels and tags of the current revision. */
+export interface ResourceSelectors {
+  labels?: Readonly<Record<string, string>>
   tags?: readonly string[]
 }
 

@@ -3,7 +3,7 @@
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify'
 import { CtlError } from '../../errors.js'
 import type { EngineApi, RuntimeSummary } from '../../engine/api.js'
-import type { ResourceSummary, Store } from '../../store/types.js'
+import type { ResourceSelectors, ResourceSummary, Store } from '../../store/types.js'
 import type { ManifestLimitSettings } from '../../manifest/index.js'
 import type {
   ApplyResponse, DeleteResponse, ListResourcesResponse, ResourceDetail, ResourceTable, RollbackResponse,
@@ -21,7 +21,7 @@ import { DEFAULT_WORKSPACE, readableResource, checkType, describeKey, isInstance
 import * as S from '../schemas.js'
 import { deleteDryRunQuery, withDryRun } from '../schemas-access.js'
 import { isDryRun } from '../dry-run.js'
-import { parseSelector } from '../../manifest/selector.js'
+import { matchesSelector, parseSelector } from '../../manifest/selector.js'
 import { revisionOf, rollback } from '../rollback.js'
 
 /** Secret values in clear for `?unsanitized=true` (the secrets module decrypts); absent: manifests as stored. */
@@ -91,7 +91,9 @@ export const resourcesRoutes: FastifyPluginAsync<ResourcesRoutesOptions> = async
       const tags = q.tags !== undefined ? q.tags.split(',').map((t) => t.trim()).filter((t) => t !== '') : undefined
       const listed = await store.listResourceSummaries({
         workspace: q.all ? undefined : workspace, allWorkspaces: q.all, type: q.type, name: q.name, owner: q.owner, includeDeleted: q.deleted,
-        ...(labelSelector && labelSelector.length > 0 ? { labelSelector } : {}), ...(tags && tags.length > 0 ? { tags } : {}),
+        ...((labelSelector?.length ?? 0) > 0 || (tags?.length ?? 0) > 0
+          ? { select: (m: ResourceSelectors) => matchesSelector(labelSelector ?? [], m.labels) && (tags ?? []).every((t) => m.tags?.includes(t)) }
+          : {}),
       })
       const records = q.deleted ? listed.filter((r) => r.status === 'deleted') : listed
       // A binding covering the workspace shows all of it; otherwise only what grants or ownership allow.
