@@ -125,6 +125,27 @@ describe('webhook triggers', () => {
     expect((await post(HOOK, 'x'.repeat(300 * 1024), {}, '127.0.0.7')).status).toBe(413)
   }, 120_000)
 
+  it('the run is the owner\'s: once the owner may no longer run the workflow, the hook starts nothing (403)', async () => {
+    await t.client.createUser({ id: 'hook-owner', name: 'Owner', type: 'person' })
+    await t.client.addTag('hook-owner', { tag: 'roles:id:data-dev', workspace: 'public' })
+    const { CtlClient } = await import('../../src/client/client.js')
+    const owner = new CtlClient({ baseUrl: t.plane.url, apiKey: (await t.client.createApiKey('hook-owner', { name: 'k' })).token })
+    const applied = await owner.apply('public', [
+      doc({ name: 'owned-hook', version: 'v1', type: 'secret', secret: { type: 'key-value', acl: 'r', data: { HMAC_KEY: KEY } } }),
+      doc(workflow('owned', { main: 'true' }, { triggers: [{ name: 'go', webhook: { secret: 'owned-hook' } }] }), 'o.yaml', 1),
+    ])
+    await waitForRunEnd(t.client, applied.results[1]!.runId!)
+    const path = '/api/v1/hooks/public/owned/go'
+    const first = await post(path, '{}', signed('{}'), '127.0.0.8')
+    expect(first.status).toBe(202)
+    const run = await waitForRunEnd(t.client, first.body.runId as string)
+    expect(run.run.trigger).toBe('webhook:go')
+    await t.client.deleteTag('hook-owner', { tag: 'roles:id:data-dev', workspace: 'public' })
+    const refused = await post(path, '{"x":1}', signed('{"x":1}'), '127.0.0.8')
+    expect(refused.status).toBe(403)
+    expect((refused.body.error as { message: string }).message).toContain('may no longer run it')
+  })
+
   it('apply refuses a trigger whose secret is missing or lacks HMAC_KEY, located', async () => {
     const wf = (secret: string) => workflow('hooked', { main: 'true' }, { triggers: [{ name: 'go', webhook: { secret } }] })
     const missing = await rejection(t.client.apply('public', [doc(wf('nowhere'), 'h.yaml')]))
