@@ -116,6 +116,8 @@ describe('webhook triggers', () => {
     }
     expect(statuses.get(401)).toBe(10)
     expect(statuses.get(429)).toBe(990)
+    const limited = (await t.client.audit({ limit: 5 })).find((e) => e.action === 'webhook' && e.result === 'rate-limited')
+    expect(limited).toMatchObject({ actor: 'anonymous', target: 'workflow/public/deploy', detail: { address: bad, trigger: 'on-release', status: 429 } })
     // The server signs nothing for a limited address: only the good caller's requests (and ours, to sign) cost an HMAC.
     // Each good request costs two (the test signs it, the server checks it), each bad one one (the test signs it).
     const spent = hookStats.hmac - hmacWhenLimited

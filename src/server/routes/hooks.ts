@@ -96,6 +96,9 @@ export const hooksRoutes: FastifyPluginAsync<HooksRoutesOptions> = async (fastif
   fastify.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body))
 
   fastify.addHook('onRequest', async (request, reply) => {
+    // Routed already: the audit entry of a refused call names the hook it tried, like any other.
+    const p = request.params as Partial<HookParams>
+    noteAudit(request, { target: `workflow/${p.ws}/${p.workflow}`, detail: { trigger: p.trigger, address: request.ip } })
     const wait = limiter.blockedFor(request.ip, LIMIT_KEY)
     if (wait > 0) {
       reply.header('Retry-After', String(Math.ceil(wait / 1000)))
@@ -122,7 +125,6 @@ export const hooksRoutes: FastifyPluginAsync<HooksRoutesOptions> = async (fastif
   }, async (request, reply) => {
     const p = request.params
     const address = request.ip
-    noteAudit(request, { actor: `webhook:${p.trigger}`, target: `workflow/${p.ws}/${p.workflow}`, detail: { trigger: p.trigger, address } })
     const refuse = (code: 'E_UNAUTHENTICATED' | 'E_NOT_FOUND', message: string): never => {
       limiter.fail(address, LIMIT_KEY)
       throw new CtlError(code, message)
@@ -138,6 +140,7 @@ export const hooksRoutes: FastifyPluginAsync<HooksRoutesOptions> = async (fastif
     if (!replays.accept(`${hook.record.id}\u0000${p.trigger}\u0000${headers.signature}`, headers.at)) {
       return refuse('E_UNAUTHENTICATED', 'this signature was already used: a replayed request is refused')
     }
+    noteAudit(request, { actor: `webhook:${p.trigger}` })
     // As a scheduled run: the owner's, and only while the owner may still run the workflow.
     const owner = await principalForUser(store, hook.record.owner)
     const key = { workspace: p.ws, type: 'workflow', name: p.workflow }
