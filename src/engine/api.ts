@@ -1,7 +1,7 @@
 // What the HTTP server may ask of the engine. The server never touches the
 // scheduler, the DAG state machine or the runtime directly: it goes through
 // this small surface, so each side can be tested on its own.
-import type { RunRecord, RunTrigger, StepRunRecord, ResourceRecord, ResourceSummary } from '../store/types.js'
+import type { RunRecord, StepRunRecord, ResourceRecord, ResourceSummary } from '../store/types.js'
 import type { RuntimeInfo, StepDescription } from '../runtime/types.js'
 
 /** The RUNTIME column of `get`: pending, running, succeeded, failed, or `next:<RFC 3339>`. */
@@ -36,11 +36,8 @@ export interface EngineApi {
   resourceApplied(resource: ResourceRecord, outcome: 'created' | 'updated' | 'unchanged', params?: Record<string, unknown>): Promise<RunRecord | undefined>
   /** Kills the resource's running runs and forgets its schedule. */
   resourceDeleted(resource: ResourceRecord): Promise<void>
-  /**
-   * `runtime run`: a run now (an extra one for a scheduled workflow); `params` as given, E_PARAMS when they do not resolve.
-   * `trigger`: `manual` by default; a webhook trigger's run says `webhook:NAME`.
-   */
-  runNow(resource: ResourceRecord, by: string, params?: Record<string, unknown>, trigger?: RunTrigger): Promise<RunRecord>
+  /** `runtime run`: a run now (an extra one for a scheduled workflow); `params` as given, E_PARAMS when they do not resolve. */
+  runNow(resource: ResourceRecord, by: string, params?: Record<string, unknown>): Promise<RunRecord>
   /** `runtime stop`: the run ends `killed`. Without runId: the resource's active runs. */
   stopRuns(resource: ResourceRecord, by: string, runId?: string): Promise<RunRecord[]>
   /**
@@ -56,6 +53,8 @@ export interface EngineApi {
   resumeRuns(resource: ResourceRecord, by: string, runId?: string): Promise<RunRecord[]>
   /** `runtime retry`: reruns only the failed and skipped steps of the last (or given) run, with its params. */
   retryRun(resource: ResourceRecord, by: string, runId?: string): Promise<RunRecord>
+  /** A webhook trigger's run (trigger `webhook:NAME`), with the params its mapping gave; E_PARAMS when they do not resolve. */
+  runTriggered(resource: ResourceRecord, trigger: `webhook:${string}`, params: Record<string, unknown>): Promise<RunRecord>
   runtimeSummary(resource: ResourceRecord): Promise<RuntimeSummary>
   /** Batched runtimeSummary for listings (10,000 rows must not cost 10,000 queries); keyed by resource id. Optional: the server falls back to runtimeSummary. */
   runtimeSummaries(resources: readonly ResourceSummary[]): Promise<Map<string, RuntimeSummary>>

@@ -139,10 +139,10 @@ export function createEngine(opts: EngineOptions): Engine {
       await reconciler.enqueue(resource.id, () => reconciler.deleted(resource))
     },
 
-    async runNow(resource, by, params, trigger = 'manual') {
+    async runNow(resource, by, params) {
       requireWorkflow(resource)
-      ctx.logger.info('run requested', { resourceId: resource.id, by, trigger })
-      return reconciler.createRun(resource, { trigger, params })
+      ctx.logger.info('run requested', { resourceId: resource.id, by })
+      return reconciler.createRun(resource, { trigger: 'manual', params })
     },
 
     async stopRuns(resource, by, runId) {
@@ -211,6 +211,12 @@ export function createEngine(opts: EngineOptions): Engine {
       ctx.logger.info('retry requested', { runId: run.id, by })
       // The same params as the run it retries (already resolved against the same revision).
       return reconciler.createRun(resource, { trigger: 'retry', retryOf: run.id, revision: run.revision, params: run.params }, plan)
+    },
+
+    async runTriggered(resource, trigger, params) {
+      requireWorkflow(resource)
+      ctx.logger.info('run triggered', { resourceId: resource.id, trigger })
+      return reconciler.createRun(resource, { trigger, params })
     },
 
     async runtimeSummary(resource): Promise<RuntimeSummary> {

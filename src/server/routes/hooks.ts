@@ -149,7 +149,7 @@ export const hooksRoutes: FastifyPluginAsync<HooksRoutesOptions> = async (fastif
     }
     const wf = hook.record.manifest as WorkflowResource
     const given = hookParamsOf(wf, hook.trigger, raw, request.headers)
-    const run = await engine.runNow(hook.record, `webhook:${p.trigger}`, given, `webhook:${p.trigger}`)
+    const run = await engine.runTriggered(hook.record, `webhook:${p.trigger}`, given)
     noteAudit(request, { detail: { runId: run.id } })
     return reply.code(202).send({ runId: run.id })
   })
