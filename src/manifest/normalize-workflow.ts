@@ -21,7 +21,6 @@ import type {
   StackRef,
   StepModel,
   StepSpec,
-  TriggerSpec,
   VolumeMountSpec,
   WorkflowResource,
   ConcurrencyPolicy,
@@ -77,17 +76,19 @@ export function normalizeWorkflow(
   })
   const resource: WorkflowResource = { meta, workflow: { dag } }
   if (typeof body['title'] === 'string') resource.workflow.title = body['title']
+  if (Array.isArray(body['triggers'])) resource.workflow.triggers = (body['triggers'] as Obj[]).map((t, i) => triggerFrom(t, [bodyKey, 'triggers', i]))
   const schedule = scheduleFrom(body['schedule'], v1)
   if (schedule) resource.workflow.schedule = schedule
   if (typeof body['parallelism'] === 'number') resource.workflow.parallelism = body['parallelism']
   if (Array.isArray(body['dependencies'])) resource.workflow.dependencies = strings(body['dependencies'])
   if (Array.isArray(body['params'])) resource.workflow.params = (body['params'] as Obj[]).map(paramFrom)
-  if (Array.isArray(body['triggers'])) resource.workflow.triggers = (body['triggers'] as Obj[]).map((t, i) => triggerFrom(t, [bodyKey, 'triggers', i]))
   return { resource, issues }
 }
 
+type Trigger = NonNullable<WorkflowResource['workflow']['triggers']>[number]
+
 // Webhook triggers: the same shape in v1 (under workflow:) and v2alpha (under spec:); lint checks them (triggers.ts).
-function triggerFrom(raw: Obj, path: JsonPath): TriggerSpec {
+function triggerFrom(raw: Obj, path: JsonPath): Trigger {
   const hook = obj(raw['webhook'])
   return { name: String(raw['name']), webhook: { secret: String(hook['secret']), params: stringMap(hook['params']) }, path }
 }

@@ -16,6 +16,7 @@ import { isInstanceLevel, maskSecrets } from './keys.js'
 import { sealForStore } from './secrets.js'
 import { useIssues } from './use-issues.js'
 import { secretIssues } from './secret-issues.js'
+import { triggerSecretIssues } from './trigger-issues.js'
 import type { SecretBox } from '../secrets/crypto.js'
 import { givenParams, maskParams } from './run-params.js'
 import { resolveDryRunWorkflow } from '../engine/dry-run.js'
@@ -138,7 +139,7 @@ export async function applyDocuments(
   if (refused.length > 0) throw new ManifestError(refused)
   // After the `use` check, and only for the workflows it checked: a caller who may not apply a workflow,
   // or not use a secret, learns nothing about the secret's keys.
-  const unresolved = await secretIssues(deps.store, linted, checked)
+  const unresolved = [...(await secretIssues(deps.store, linted, checked)), ...(await triggerSecretIssues(deps.store, linted, checked))]
   if (unresolved.length > 0) throw new ManifestError(unresolved)
 
   const runParams = paramsOfRuns(linted, givenParams(paramsValue))

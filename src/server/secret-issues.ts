@@ -1,7 +1,7 @@
 // At apply: every secret a workflow projects must exist (stored, or applied in the same request) and
 // have every key its templates read. A miss is a located, lint-style issue (E_SECRET, answered 422),
 // not a step that fails at launch. Only key NAMES are read: nothing is decrypted.
-import { formatPath, WEBHOOK_KEY, type JsonPath, type SecretResource, type WorkflowResource } from '../manifest/model.js'
+import { formatPath, type JsonPath, type SecretResource, type WorkflowResource } from '../manifest/model.js'
 import type { ResourceKey, Store } from '../store/types.js'
 import type { ApiIssue } from '../client/types.js'
 import { pendingKey } from '../access/use.js'
@@ -53,8 +53,7 @@ export async function secretIssues(store: Store, items: readonly ApplyItem[], ch
   for (const item of checked) {
     if (item.key.type !== 'workflow' || item.key.workspace === null) continue
     const dag = (item.resource as WorkflowResource).workflow.dag
-    const triggers = (item.resource as WorkflowResource).workflow.triggers ?? []
-    if (!dag.some((step) => step.spec.projection.secrets.length > 0) && triggers.length === 0) continue
+    if (!dag.some((step) => step.spec.projection.secrets.length > 0)) continue
     const workspace = item.key.workspace
     const value = item.doc.doc.value
     const seen = new Set<string>()
@@ -64,17 +63,6 @@ export async function secretIssues(store: Store, items: readonly ApplyItem[], ch
       const where = path ?? ['spec']
       const { line, column } = item.doc.doc.locate(where)
       issues.push({ file: item.doc.doc.file, line, column, path: formatPath(where), code: 'E_SECRET', message, document: item.index })
-    }
-    // A webhook trigger's secret: a type: secret of the workspace with the key that signs its requests.
-    for (const t of triggers) {
-      const ref = { id: t.webhook.secret, contextAlias: t.webhook.secret }
-      const found = await lookUp(secretKeyOf(ref, workspace), ref, workspace)
-      const path = [...t.path, 'webhook', 'secret']
-      if (found.keys === undefined) {
-        add(path, `secret "${ref.id}" of trigger "${t.name}" not found in ${secretLocation(ref, workspace)}; apply a type: secret named "${ref.id}" with key ${WEBHOOK_KEY} first (or in the same apply)`)
-      } else if (!found.keys.includes(WEBHOOK_KEY)) {
-        add(path, `secret "${ref.id}" of trigger "${t.name}" has no key "${WEBHOOK_KEY}", which signs the hook's requests${found.keys.length ? `; its keys: ${found.keys.join(', ')}` : ''}`)
-      }
     }
     for (const step of dag) {
       const projection = step.spec.projection

@@ -57,14 +57,17 @@ export function locateVolumeRef(value: unknown, id: string, path: JsonPath = [])
 
 const USED_TYPES: ReadonlySet<string> = new Set(['secret', 'instance-secret', 'volume'])
 
-/** What the workflow uses: its steps' secrets and volumes, and the secrets of its webhook triggers (they sign its runs). */
 function usedBy(workflow: WorkflowResource, workspace: string): ResourceKey[] {
-  const hooks = (workflow.workflow.triggers ?? []).map((t): ResourceKey => ({ workspace, type: 'secret', name: t.webhook.secret }))
-  return [...workflow.workflow.dag.flatMap((step) => usedByStep(step, workspace)), ...hooks]
+  return workflow.workflow.dag.flatMap((step) => usedByStep(step, workspace))
+}
+
+/** Also the secrets of its webhook triggers: they sign the requests that start its runs. */
+function usedByWorkflow(workflow: WorkflowResource, workspace: string): ResourceKey[] {
+  return [...usedBy(workflow, workspace), ...(workflow.workflow.triggers ?? []).map((t): ResourceKey => ({ workspace, type: 'secret', name: t.webhook.secret }))]
 }
 
 /** Where a webhook trigger of the workflow names secret `id`. */
-export function locateTriggerSecret(workflow: WorkflowResource, id: string): JsonPath | undefined {
+function locateTriggerSecret(workflow: WorkflowResource, id: string): JsonPath | undefined {
   const t = (workflow.workflow.triggers ?? []).find((x) => x.webhook.secret === id)
   return t ? [...t.path, 'webhook', 'secret'] : undefined
 }
@@ -83,7 +86,7 @@ export async function useIssues(
   newOwner: (item: ApplyItem) => string | undefined,
 ): Promise<{ issues: ApiIssue[]; checked: ApplyItem[] }> {
   const workflows = items.filter((i) => i.key.type === 'workflow' && i.key.workspace !== null)
-  if (!workflows.some((i) => usedBy(i.resource as WorkflowResource, i.key.workspace!).length > 0)) return { issues: [], checked: [] }
+  if (!workflows.some((i) => usedByWorkflow(i.resource as WorkflowResource, i.key.workspace!).length > 0)) return { issues: [], checked: [] }
   const owners = new Map<ApplyItem, string>()
   const pending = new Map<string, string>()
   for (const item of items) {
@@ -100,7 +103,7 @@ export async function useIssues(
   for (const [item, owner] of owners) {
     if (item.key.type !== 'workflow' || item.key.workspace === null) continue
     checked.push(item)
-    const keys = usedBy(item.resource as WorkflowResource, item.key.workspace)
+    const keys = usedByWorkflow(item.resource as WorkflowResource, item.key.workspace)
     const problems = await checkUse(store, keys, { owner: owner === principal.id ? principal : owner, caller: principal, pending })
     for (const p of problems) {
       const value = item.doc.doc.value
