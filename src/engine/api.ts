@@ -53,8 +53,6 @@ export interface EngineApi {
   resumeRuns(resource: ResourceRecord, by: string, runId?: string): Promise<RunRecord[]>
   /** `runtime retry`: reruns only the failed and skipped steps of the last (or given) run, with its params. */
   retryRun(resource: ResourceRecord, by: string, runId?: string): Promise<RunRecord>
-  /** A webhook trigger's run (trigger `webhook:NAME`), with the params its mapping gave; E_PARAMS when they do not resolve. */
-  runTriggered(resource: ResourceRecord, trigger: `webhook:${string}`, params: Record<string, unknown>): Promise<RunRecord>
   runtimeSummary(resource: ResourceRecord): Promise<RuntimeSummary>
   /** Batched runtimeSummary for listings (10,000 rows must not cost 10,000 queries); keyed by resource id. Optional: the server falls back to runtimeSummary. */
   runtimeSummaries(resources: readonly ResourceSummary[]): Promise<Map<string, RuntimeSummary>>
@@ -66,4 +64,6 @@ export interface EngineApi {
   /** The next fire time of a scheduled workflow, if any. */
   nextFireTime(resource: ResourceRecord): Promise<string | undefined>
   runtimeInfo(): RuntimeInfo
+  /** A webhook trigger's run (trigger `webhook:NAME`), with the params its mapping gave; E_PARAMS when they do not resolve. */
+  runTriggered(resource: ResourceRecord, trigger: `webhook:${string}`, params: Record<string, unknown>): Promise<RunRecord>
 }

@@ -213,12 +213,6 @@ export function createEngine(opts: EngineOptions): Engine {
       return reconciler.createRun(resource, { trigger: 'retry', retryOf: run.id, revision: run.revision, params: run.params }, plan)
     },
 
-    async runTriggered(resource, trigger, params) {
-      requireWorkflow(resource)
-      ctx.logger.info('run triggered', { resourceId: resource.id, trigger })
-      return reconciler.createRun(resource, { trigger, params })
-    },
-
     async runtimeSummary(resource): Promise<RuntimeSummary> {
       if (resource.type !== 'workflow') return ''
       const last = (await store.listRuns({ resourceId: resource.id, limit: 1 }))[0]
@@ -305,6 +299,12 @@ export function createEngine(opts: EngineOptions): Engine {
 
     runtimeInfo(): RuntimeInfo {
       return ctx.runtime.info()
+    },
+
+    async runTriggered(resource, trigger, params) {
+      requireWorkflow(resource)
+      ctx.logger.info('run triggered', { resourceId: resource.id, trigger })
+      return reconciler.createRun(resource, { trigger, params })
     },
   }
   return engine
