@@ -99,6 +99,25 @@ describe('webhook triggers', () => {
     expect(entry).toMatchObject({ result: 'error', detail: { status: 422, code: 'E_EXPR' } })
   })
 
+  it('signs the raw bytes whatever the content type (none, text, form): the signature holds, the mapping decides', async () => {
+    for (const type of [undefined, 'text/plain', 'application/x-www-form-urlencoded']) {
+      const body = `release=${type ?? 'none'}` // a new body each time: the same signature again would be a replay
+      const headers: Record<string, string> = { ...signed(body), ...(type ? { 'content-type': type } : {}) }
+      const res = await new Promise<number>((resolve, reject) => {
+        const url = new URL(HOOK, t.plane.url)
+        const req = httpRequest({ host: url.hostname, port: url.port, path: url.pathname, method: 'POST', localAddress: '127.0.0.9', agent: false,
+          headers: { 'content-length': String(body.length), ...headers } }, (r) => {
+          r.resume()
+          r.on('end', () => resolve(r.statusCode ?? 0))
+        })
+        req.on('error', reject)
+        req.end(body)
+      })
+      // Not JSON: `body` is the text, which has no field "release" → 422 after the signature was accepted.
+      expect(res, String(type)).toBe(422)
+    }
+  })
+
   it('1,000 bad requests from one address: it is limited (429, no HMAC work) while another address keeps getting 202', async () => {
     const bad = '127.0.0.5'
     const good = '127.0.0.6'
