@@ -188,7 +188,7 @@ export async function applyDocuments(
  * workflow's own workspace (and instance-level types) may be named, where the caller applies: another
  * workspace's names would otherwise be probed through this answer.
  */
-async function dependencyIssues(store: Store, linted: readonly Linted[], workspace: string): Promise<ApiIssue[]> {
+export async function dependencyIssues(store: Store, linted: readonly Linted[], workspace: string): Promise<ApiIssue[]> {
   const batch = new Set(linted.map((l) => `${l.key.workspace ?? ''}/${l.key.type}/${l.key.name}`))
   const out: ApiIssue[] = []
   for (const l of linted) {

@@ -93,6 +93,40 @@ describe('revisions and rollback', () => {
   })
 })
 
+describe('rollback checks the old revision as an apply would', () => {
+  it('a manage grantee cannot borrow the owner\'s secret by rolling back; a dependency gone since is refused', async () => {
+    const projecting = workflow('borrowed', { main: 'test -n "$T"' })
+    ;(projecting.spec as { dag: { spec: Record<string, unknown> }[] }).dag[0]!.spec.use = {
+      projection: { secrets: [{ id: 'owner-secret', contextAlias: 's' }], projections: { envVars: [{ key: 'T', value: '{{.secrets.s.K}}' }] } },
+    }
+    const first = await t.client.apply('public', [
+      doc({ name: 'owner-secret', version: 'v1', type: 'secret', secret: { type: 'key-value', acl: 'r', data: { K: 'v' } } }),
+      doc(projecting, 'b.yaml', 1),
+    ])
+    await waitForRunEnd(t.client, first.results[1]!.runId!)
+    const second = await t.client.apply('public', [doc(workflow('borrowed', { main: 'true' }))])
+    await waitForRunEnd(t.client, second.results[0]!.runId!)
+    const ref = { workspace: 'public', type: 'workflow', name: 'borrowed' } as const
+    await t.client.createUser({ id: 'rb-grantee', name: 'Grantee', type: 'person' })
+    await t.client.grant(ref, { to: 'user:rb-grantee', permission: 'manage' })
+    const { CtlClient } = await import('../../src/client/client.js')
+    const grantee = new CtlClient({ baseUrl: t.plane.url, apiKey: (await t.client.createApiKey('rb-grantee', { name: 'k' })).token })
+    const refused = await rejection(grantee.rollback(ref, 1))
+    expect(refused.code).toBe('E_FORBIDDEN')
+    expect(refused.message).toContain('owner-secret')
+    expect((await t.client.get(ref)).resource.revision).toBe(2)
+
+    const r1 = await t.client.apply('public', [doc(vol('soon-gone')), doc(workflow('leans', { main: 'true' }, { dependencies: ['volume:soon-gone'] }), 'l.yaml', 1)])
+    await waitForRunEnd(t.client, r1.results[1]!.runId!)
+    const r2 = await t.client.apply('public', [doc(workflow('leans', { main: 'true' }))])
+    await waitForRunEnd(t.client, r2.results[0]!.runId!)
+    await t.client.delete({ workspace: 'public', type: 'volume', name: 'soon-gone' }, { force: true })
+    const gone = await rejection(t.client.rollback({ workspace: 'public', type: 'workflow', name: 'leans' }, 1))
+    expect(gone.code).toBe('E_UNKNOWN_DEPENDENCY')
+    expect(gone.message).toContain('volume soon-gone does not exist')
+  })
+})
+
 describe('spec.dependencies', () => {
   it('apply refuses a workflow whose listed resources do not exist, naming each, located; the same batch counts', async () => {
     const wf = workflow('needs-deps', { main: 'true' }, { dependencies: ['secret:dep-secret', 'volume:dep-vol', 'upstream', 'compute:nowhere'] })
