@@ -46,6 +46,8 @@ export type ErrorCode =
   | 'E_TEMPLATE'
   | 'E_EXPR'
   | 'E_PARAMS'
+  | 'E_LABEL'
+  | 'E_TRIGGER'
   // lifecycle / API
   | 'E_USAGE'
   | 'E_NOT_FOUND'

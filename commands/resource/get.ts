@@ -17,6 +17,9 @@ next:<RFC 3339 time> for a scheduled workflow between runs.`
     '<%= config.bin %> resource get -t workflow -n customer-batch-pipeline --revisions',
     '<%= config.bin %> resource get -t workflow -r',
     '<%= config.bin %> resource get -t secret -n warehouse-db --unsanitized',
+    '<%= config.bin %> resource get -t workflow -l team=core,env!=dev',
+    '<%= config.bin %> resource get --tag batch',
+    '<%= config.bin %> resource get -t workflow -n customer-batch-pipeline --revision 2 -o yaml',
   ]
   static override flags = {
     type: Flags.string({ char: 't', summary: 'Resource type' }),
@@ -25,6 +28,9 @@ next:<RFC 3339 time> for a scheduled workflow between runs.`
     all: Flags.boolean({ char: 'a', summary: 'Everyone\'s resources, in every workspace', default: false }),
     details: Flags.boolean({ char: 'd', summary: 'Show the stored manifest (needs -t and -n)', default: false }),
     revisions: Flags.boolean({ summary: 'List the stored revisions (needs -t and -n)', default: false }),
+    revision: Flags.integer({ summary: 'Show the manifest of this stored revision (needs -t and -n; -o yaml prints the manifest alone)' }),
+    selector: Flags.string({ char: 'l', summary: 'Label selector, as kubectl: team=core,env!=dev,tier in (a,b),tier notin (c),key,!key' }),
+    tag: Flags.string({ summary: 'Only resources with this tag (repeatable: all must be present)', multiple: true }),
     unsanitized: Flags.boolean({ summary: 'Show secret values in clear (implies -d; tenant-admin or manage grant; audited)', default: false }),
     deleted: Flags.boolean({ summary: 'Only deleted resources (-d, --revisions, runtime get and log still read them)', default: false }),
     refresh: Flags.boolean({ char: 'r', summary: 'Refresh every 5 seconds until interrupted', default: false }),
@@ -37,6 +43,8 @@ next:<RFC 3339 time> for a scheduled workflow between runs.`
     const options: GetOptions = {
       type: flags.type, name: flags.name, all: flags.all, details: flags.details, revisions: flags.revisions, unsanitized: flags.unsanitized, deleted: flags.deleted,
       output: parseOutputFormat(flags.output), refresh: flags.refresh ? 5 : 0,
+      ...(flags.revision !== undefined ? { revision: flags.revision } : {}), ...(flags.selector !== undefined ? { selector: flags.selector } : {}),
+      ...(flags.tag ? { tags: flags.tag } : {}),
     }
     validateGetOptions(options)
     const session = await openSession(flags, this.io, this.config.root)

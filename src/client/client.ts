@@ -9,7 +9,7 @@ import type {
   CanIResponse, CreateApiKeyRequest, CreateApiKeyResponse, CreateUserRequest, CreateWorkspaceRequest, DeleteResponse,
   DeleteWorkspaceResponse, ErrorBody, GrantChangeResponse, GrantInfo, GrantRequest, GrantsResponse, HealthResponse, InfoResponse,
   ListResourcesQuery, ListResourcesResponse, LogLineRecord, LogsQuery, Principal, ResourceDetail, ResourceRef, ResourceRow,
-  ResourceTable, RevisionSummary, NodeDetail, RunDetail, RunRecord, RunsResponse, TagChangeResponse, TagRequest, TagsResponse, UserInfo,
+  ResourceTable, RevisionSummary, RollbackResponse, NodeDetail, RunDetail, RunRecord, RunsResponse, TagChangeResponse, TagRequest, TagsResponse, UserInfo,
   UserResponse, UsersResponse, UserTag, WhoAmIResponse, WorkspaceInfo, WorkspaceResponse, WorkspacesResponse,
 } from './types.js'
 
@@ -115,8 +115,13 @@ export class CtlClient {
   }
 
   /** `unsanitized`: secret values in clear (tenant-admin or `manage` only; audited). */
-  get(ref: ResourceRef, opts: { revisions?: boolean; unsanitized?: boolean } = {}): Promise<ResourceDetail> {
-    return this.json('GET', this.resourcePath(ref), { revisions: opts.revisions, unsanitized: opts.unsanitized })
+  get(ref: ResourceRef, opts: { revisions?: boolean; unsanitized?: boolean; revision?: number } = {}): Promise<ResourceDetail> {
+    return this.json('GET', this.resourcePath(ref), { revisions: opts.revisions, unsanitized: opts.unsanitized, revision: opts.revision })
+  }
+
+  /** Applies revision `toRevision`'s manifest again as a new revision; dryRun: what would happen. */
+  rollback(ref: ResourceRef, toRevision: number, opts: { dryRun?: boolean } = {}): Promise<RollbackResponse> {
+    return this.json('POST', `${this.resourcePath(ref)}/rollback`, opts.dryRun ? { dryRun: true } : undefined, { toRevision })
   }
 
   /** dryRun: checks (rights, dependents) and answers what would be deleted, deleting nothing. */

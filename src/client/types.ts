@@ -75,6 +75,10 @@ export interface ListResourcesQuery {
   owner?: string
   /** Only deleted resources. */
   deleted?: boolean
+  /** kubectl's label selector grammar (`team=core,env!=dev`); filtered by the server. */
+  labelSelector?: string
+  /** Comma-separated tags every listed resource carries; filtered by the server. */
+  tags?: string
 }
 
 /** `get`'s table, printed by the server (as Kubernetes Tables): NAME … OWNER cells per row. */
@@ -117,6 +121,24 @@ export interface ResourceDetail {
   /** The normalized manifest; secret `data` / `files` values are replaced by `***`. */
   manifest: unknown
   revisions?: RevisionSummary[]
+  /** With `?revision=N`: `manifest` is that revision's, not the current one. */
+  shownRevision?: number
+}
+
+/** `rollback --to-revision N`: the resource after revision N's manifest was applied again. */
+export interface RollbackResponse {
+  name: string
+  version: string
+  type: string
+  workspace: string | null
+  /** `unchanged` when revision N equals the current one (no new revision). */
+  outcome: 'created' | 'updated' | 'unchanged'
+  /** The resource's revision now (a new one unless unchanged). */
+  revision: number
+  toRevision: number
+  /** The run the new revision started (an unscheduled workflow). */
+  runId?: string
+  dryRun?: boolean
 }
 
 export interface DeleteResponse {

@@ -108,4 +108,6 @@ export interface EngineApi {
   /** The next fire time of a scheduled workflow, if any. */
   nextFireTime(resource: ResourceRecord): Promise<string | undefined>
   runtimeInfo(): RuntimeInfo
+  /** A webhook trigger's run (trigger `webhook:NAME`), with the params its mapping gave; E_PARAMS when they do not resolve. */
+  runTriggered(resource: ResourceRecord, trigger: `webhook:${string}`, params: Record<string, unknown>): Promise<RunRecord>
 }

@@ -369,6 +369,12 @@ export function createEngine(opts: EngineOptions): Engine {
     runtimeInfo(): RuntimeInfo {
       return ctx.runtime.info()
     },
+
+    async runTriggered(resource, trigger, params) {
+      requireWorkflow(resource)
+      ctx.logger.info('run triggered', { resourceId: resource.id, trigger })
+      return reconciler.createRun(resource, { trigger, params })
+    },
   }
   return engine
 }

@@ -24,6 +24,7 @@ const scalar = (k: Scalar): T => ({ k })
 
 export const WORKFLOW_FIELDS = ['name', 'workspace', 'runId', 'trigger', 'status', 'scheduledTime'] as const
 const ROOTS = ['params', 'steps', 'workflow'] as const
+const WEBHOOK_ROOTS = ['body', 'headers'] as const
 const FANOUT_VARS = ['item', 'index', 'matrix']
 /** `type(x) == string`: type names are identifiers in CEL. */
 const TYPE_NAMES = new Set(['int', 'uint', 'double', 'bool', 'string', 'bytes', 'list', 'map', 'null_type', 'type', 'dyn'])
@@ -129,6 +130,15 @@ class Checker {
   private ident(e: CelExpr, name: string, locals: ReadonlyMap<string, T>): T {
     const local = locals.get(name)
     if (local) return local
+    if (this.scope.context === 'webhook') {
+      if (name === 'body') return DYN
+      if (name === 'headers') return { k: 'map', value: STRING }
+      if (TYPE_NAMES.has(name)) return scalar('type')
+      const hint = didYouMean(name, WEBHOOK_ROOTS)
+      const also = (ROOTS as readonly string[]).includes(name) ? ' (a webhook param mapping reads only the request)' : ''
+      this.problem(e, `unknown variable "${name}"${hint ? `; did you mean "${hint}"?` : ''}${also} Variables: ${WEBHOOK_ROOTS.join(', ')}`)
+      return DYN
+    }
     if (name === 'params' || name === 'steps' || name === 'workflow') return { k: 'ns', ns: name }
     if (TYPE_NAMES.has(name)) return scalar('type')
     if (FANOUT_VARS.includes(name)) {

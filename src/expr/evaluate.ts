@@ -3,7 +3,7 @@
 import { isCelError, isCelList, isCelMap, isCelUint, plan, type CelInput, type CelValue } from '@bufbuild/cel'
 import { CtlError } from '../errors.js'
 import { CEL_ENV, parseCel, quoted } from './env.js'
-import type { ExprVars } from './types.js'
+import type { ExprVars, WebhookVars } from './types.js'
 
 type Program = ReturnType<typeof plan>
 
@@ -48,9 +48,10 @@ function bindings(vars: ExprVars): Record<string, CelInput> {
   return { params, steps, workflow }
 }
 
-function run(source: string, vars: ExprVars): CelValue {
+function run(source: string, vars: ExprVars | WebhookVars): CelValue {
   const program = compile(source)
-  const result = program(bindings(vars))
+  const input = 'body' in vars ? { body: toCel(vars.body, true), headers: toCel(vars.headers, false) } : bindings(vars)
+  const result = program(input)
   if (isCelError(result)) throw new CtlError('E_EXPR', `expression ${quoted(source)} failed: ${result.message}`)
   return result
 }
@@ -98,4 +99,9 @@ export function evaluateItems(source: string, vars: ExprVars): unknown[] {
     throw new CtlError('E_EXPR', `items ${quoted(source)} yielded a string that is not a JSON list: ${quoted(result)}`)
   }
   throw new CtlError('E_EXPR', `items ${quoted(source)} yielded ${kindOf(result)}, not a list`)
+}
+
+/** A webhook trigger's param mapping over the request: the plain value (its param's type is checked by resolveParams). */
+export function evaluateValue(source: string, vars: WebhookVars): unknown {
+  return plainValue(run(source, vars))
 }

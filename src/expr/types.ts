@@ -13,6 +13,11 @@ export interface ExprScope {
   allSteps?: readonly string[]
   /** Ancestors that fan out: their `outputs` is a list of maps. */
   fannedOut?: readonly string[]
+  /**
+   * `webhook`: a trigger's param mapping, which reads only the request: `body` (dyn, its JSON) and `headers`
+   * (map of string to string, names lowercased); params, steps and workflow do not exist yet.
+   */
+  context?: 'webhook'
 }
 
 /** One problem of an expression; `offset` is a 0-based index into its source, when known. */
@@ -43,4 +48,11 @@ export interface ExprVars {
   paramTypes?: Record<string, ParamType>
 }
 
-export type ExprExpect = 'bool' | 'list'
+/** `value`: any result (a webhook param mapping; the param's declared type is checked when the run starts). */
+export type ExprExpect = 'bool' | 'list' | 'value'
+
+/** What a webhook trigger's param mapping reads. */
+export interface WebhookVars {
+  body: unknown
+  headers: Record<string, string>
+}

@@ -50,6 +50,8 @@ export interface ResourceMeta {
   type: ResourceType
   description?: string
   tags: string[]
+  /** Kubernetes-style labels (`get -l` selects on them); absent when the manifest has none, so content hashes stay. */
+  labels?: Record<string, string>
   /** Defaults to the applying user on the server. */
   owner?: string
   layer: 'user' | 'system'
@@ -254,6 +256,8 @@ export interface WorkflowSpec {
   parallelism?: number
   /** v2alpha `spec.dependencies`: names of resources that must exist before the workflow runs. */
   dependencies?: string[]
+  /** Webhook triggers (`spec.triggers`); absent when none, so older manifests keep their content hash. */
+  triggers?: TriggerSpec[]
   /** Declared run parameters; absent (not empty) when none, so older manifests keep their content hash. */
   params?: ParamSpec[]
   dag: StepModel[]
@@ -264,6 +268,27 @@ export interface WorkflowSpec {
   /** `spec.finallyTimeout`: how long the finally steps may take (default 5m, FINALLY_TIMEOUT_DEFAULT_SECONDS). */
   finallyTimeoutSeconds?: number
 }
+
+// Webhook triggers. `POST /api/v1/hooks/WORKSPACE/WORKFLOW/NAME`, signed with the HMAC_KEY of `secret`,
+// starts a run (trigger `webhook:NAME`) whose params are the CEL expressions of `params` evaluated over
+// the request's `body` (its JSON) and `headers` (names lowercased). Checked at lint (names, CEL, params)
+// and at apply (the secret exists and has HMAC_KEY).
+export interface WebhookSpec {
+  /** Name of a `type: secret` of the workflow's workspace; its key HMAC_KEY signs requests. */
+  secret: string
+  /** Param name → CEL expression. */
+  params: Record<string, string>
+}
+
+export interface TriggerSpec {
+  name: string
+  webhook: WebhookSpec
+  /** Where it sits in the manifest (`['spec','triggers',0]`), to locate later errors. */
+  path: JsonPath
+}
+
+/** The key of the hook's secret that holds the HMAC key. */
+export const WEBHOOK_KEY = 'HMAC_KEY'
 
 export interface WorkflowResource {
   meta: ResourceMeta & { type: 'workflow' }

@@ -83,6 +83,7 @@ export function normalizeWorkflow(
   const dag = rawDag.map(stepOf('dag'))
   const resource: WorkflowResource = { meta, workflow: { dag } }
   if (typeof body['title'] === 'string') resource.workflow.title = body['title']
+  if (Array.isArray(body['triggers'])) resource.workflow.triggers = (body['triggers'] as Obj[]).map((t, i) => triggerFrom(t, [bodyKey, 'triggers', i]))
   const schedule = scheduleFrom(body['schedule'], v1)
   if (schedule) resource.workflow.schedule = schedule
   if (typeof body['parallelism'] === 'number') resource.workflow.parallelism = body['parallelism']
@@ -98,6 +99,14 @@ export function normalizeWorkflow(
     if (ms !== undefined) resource.workflow.finallyTimeoutSeconds = Math.ceil(ms / 1000)
   }
   return { resource, issues }
+}
+
+type Trigger = NonNullable<WorkflowResource['workflow']['triggers']>[number]
+
+// Webhook triggers: the same shape in v1 (under workflow:) and v2alpha (under spec:); lint checks them (triggers.ts).
+function triggerFrom(raw: Obj, path: JsonPath): Trigger {
+  const hook = obj(raw['webhook'])
+  return { name: String(raw['name']), webhook: { secret: String(hook['secret']), params: stringMap(hook['params']) }, path }
 }
 
 // Data flow. Only what the manifest says is set: a workflow without it keeps its content hash.

@@ -33,6 +33,10 @@ export function normalizeMeta(value: Obj, header: DocumentHeader): ResourceMeta 
     layer: value['layer'] === 'system' ? 'system' : 'user',
   }
   if (typeof value['description'] === 'string') meta.description = value['description']
+  // Absent stays absent: a manifest without labels keeps its content hash.
+  if (value['labels'] !== undefined && typeof value['labels'] === 'object' && value['labels'] !== null) {
+    meta.labels = Object.fromEntries(Object.entries(value['labels'] as Obj).map(([k, v]) => [k, String(v)]))
+  }
   if (typeof value['owner'] === 'string') meta.owner = value['owner']
   if (typeof value['workspace'] === 'string') meta.workspace = value['workspace']
   return meta

@@ -10,6 +10,9 @@ import type { ManifestContext, TemplateScope } from './context.js'
 import { findCycles } from './cycles.js'
 import { checkFlow, flowScopes } from './flow-checks.js'
 import { issueAt } from './issues.js'
+import { checkLabels } from './labels.js'
+import { checkDependencyForms } from './dependencies.js'
+import { checkTriggers } from './triggers.js'
 import { envNameProblem } from './limits.js'
 import {
   NAME_MAX_LENGTH,
@@ -48,6 +51,9 @@ export function checkDocument(nd: NormalizedDocument, bodyKey: string, ctx: Sema
   const { resource, doc } = nd
   const problem = nameProblem(resource.meta.name)
   if (problem) issues.push(issueAt(doc, 'E_NAME', ['name'], `invalid name "${resource.meta.name}": ${problem}`))
+  checkLabels(resource.meta, doc, issues)
+  if (resource.meta.type === 'workflow') checkTriggers(resource as WorkflowResource, doc, issues)
+  if (resource.meta.type === 'workflow') checkDependencyForms(resource as WorkflowResource, doc, bodyKey, issues)
   if (resource.meta.type === 'workflow') checkWorkflow(resource as WorkflowResource, doc, bodyKey, ctx, issues)
   if (resource.meta.type === 'secret' || resource.meta.type === 'instance-secret') checkSecret(resource as SecretResource, doc, bodyKey, issues)
   if (resource.meta.type === 'stack') checkEnvNames(doc, [bodyKey, 'environmentVars'], issues)

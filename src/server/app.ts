@@ -12,6 +12,7 @@ import { frameworkErrors, installErrorHandling, MAX_PARAM_LENGTH } from './error
 import { collectRoutes, healthRoutes, openapiRoutes } from './openapi.js'
 import { auditRoutes } from './routes/audit.js'
 import { grantsRoutes } from './routes/grants.js'
+import { hooksRoutes } from './routes/hooks.js'
 import { identityRoutes } from './routes/identity.js'
 import { logsRoutes } from './routes/logs.js'
 import { metaRoutes } from './routes/meta.js'
@@ -80,6 +81,12 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     await api.register(workspacesRoutes, { store, engine })
     await api.register(grantsRoutes, { store })
     await api.register(auditRoutes, { store })
+  })
+  // Webhooks authenticate by signature, not API key: their own scope, audited, dry runs refused.
+  app.register(async (hooks) => {
+    await hooks.register(auditPlugin, { store })
+    await hooks.register(dryRunPlugin)
+    await hooks.register(hooksRoutes, { store, engine, secrets: deps.secrets, limits: deps.authLimits })
   })
   return app
 }

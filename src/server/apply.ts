@@ -5,6 +5,7 @@ import { CtlError, ManifestError, type ManifestIssue } from '../errors.js'
 import { lintValue, type ManifestLimitSettings } from '../manifest/index.js'
 import { formatPath, type NormalizedDocument, type Resource, type WorkflowResource } from '../manifest/model.js'
 import { resolveParams } from '../manifest/params.js'
+import { parseDependency } from '../manifest/dependencies.js'
 import type { EngineApi } from '../engine/api.js'
 import type { ResourceKey, Store } from '../store/types.js'
 import type { ApiIssue, ApplyDocument, ApplyResponse, ApplyResultItem, Principal } from '../client/types.js'
@@ -15,6 +16,7 @@ import { isInstanceLevel, maskSecrets } from './keys.js'
 import { sealForStore } from './secrets.js'
 import { useIssues } from './use-issues.js'
 import { secretIssues } from './secret-issues.js'
+import { triggerSecretIssues } from './trigger-issues.js'
 import type { SecretBox } from '../secrets/crypto.js'
 import { givenParams, maskParams } from './run-params.js'
 import { resolveDryRunWorkflow } from '../engine/dry-run.js'
@@ -119,6 +121,7 @@ export async function applyDocuments(
       linted.push({ index, doc, key, resource: { ...resource, meta: fixedMeta } as Resource })
     }
   }
+  issues.push(...(await dependencyIssues(deps.store, linted, workspace)))
   if (issues.length > 0) {
     issues.sort((a, b) => (a.document ?? 0) - (b.document ?? 0) || a.line - b.line || a.column - b.column)
     throw new ManifestError(issues)
@@ -136,7 +139,7 @@ export async function applyDocuments(
   if (refused.length > 0) throw new ManifestError(refused)
   // After the `use` check, and only for the workflows it checked: a caller who may not apply a workflow,
   // or not use a secret, learns nothing about the secret's keys.
-  const unresolved = await secretIssues(deps.store, linted, checked)
+  const unresolved = [...(await secretIssues(deps.store, linted, checked)), ...(await triggerSecretIssues(deps.store, linted, checked))]
   if (unresolved.length > 0) throw new ManifestError(unresolved)
 
   const runParams = paramsOfRuns(linted, givenParams(paramsValue))
@@ -178,6 +181,35 @@ export async function applyDocuments(
   }
   results.sort((a, b) => a.index - b.index)
   return { dryRun, results: results.map((r) => r.item) }
+}
+
+/**
+ * `spec.dependencies` that exist neither in the store nor in this apply, each named at its entry. Only the
+ * workflow's own workspace (and instance-level types) may be named, where the caller applies: another
+ * workspace's names would otherwise be probed through this answer.
+ */
+export async function dependencyIssues(store: Store, linted: readonly Linted[], workspace: string): Promise<ApiIssue[]> {
+  const batch = new Set(linted.map((l) => `${l.key.workspace ?? ''}/${l.key.type}/${l.key.name}`))
+  const out: ApiIssue[] = []
+  for (const l of linted) {
+    if (l.key.type !== 'workflow') continue
+    const deps = (l.resource as WorkflowResource).workflow.dependencies ?? []
+    for (const [i, text] of deps.entries()) {
+      const ref = parseDependency(text)
+      if (typeof ref === 'string') continue // lint located it already
+      const ws = isInstanceLevel(ref.type) ? null : ref.workspace ?? workspace
+      const bodyKey = l.resource.meta.version === 'v1' ? 'workflow' : 'spec'
+      if (ws !== null && ws !== workspace) {
+        out.push(issue(l.doc, l.index, 'E_UNKNOWN_DEPENDENCY', [bodyKey, 'dependencies', i], `dependency "${text}": only resources of the workflow's own workspace (${workspace}) or instance-level ones can be named`))
+        continue
+      }
+      if (batch.has(`${ws ?? ''}/${ref.type}/${ref.name}`) || (await store.getResource({ workspace: ws, type: ref.type, name: ref.name }))) continue
+      const where = ws === null ? 'on this instance' : `in workspace ${ws}`
+      out.push(issue(l.doc, l.index, 'E_UNKNOWN_DEPENDENCY', [bodyKey, 'dependencies', i],
+        `dependency "${text}": ${ref.type} ${ref.name} does not exist ${where}; apply it first (or in the same apply)`))
+    }
+  }
+  return out
 }
 
 interface PlannedParams {

@@ -10,6 +10,8 @@ import { isDryRun } from './dry-run.js'
 import type { Store } from '../store/types.js'
 
 export interface AuditNote {
+  /** Who acted when no principal did (a webhook call: `webhook:NAME`). */
+  actor?: string
   target?: string
   detail?: Record<string, unknown>
 }
@@ -79,7 +81,7 @@ const auditPluginImpl: FastifyPluginAsync<AuditOptions> = async (fastify: Fastif
       if (request.auditError) Object.assign(detail, { code: request.auditError.code, message: request.auditError.message })
     }
     await opts.store.appendAudit({
-      actor: request.principal?.id ?? 'anonymous',
+      actor: request.principal?.id ?? note?.actor ?? 'anonymous',
       action,
       target: note?.target ?? targetFromParams((request.params ?? {}) as Record<string, string | undefined>),
       result: resultOf(status),

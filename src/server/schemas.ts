@@ -3,9 +3,9 @@
 export * from './schemas-identity.js'
 import { YAML_LIMITS } from '../manifest/load.js'
 import { MAX_BACKFILL_FIRES, MAX_BACKFILL_PARALLEL, MAX_STEP_SELECTION } from '../manifest/limits.js'
-import { RUN_TRIGGERS } from '../store/types.js'
+import { RUN_TRIGGER_KINDS } from '../store/types.js'
 
-const NAME = { type: 'string', pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$', maxLength: 48 } as const
+export const NAME = { type: 'string', pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$', maxLength: 48 } as const
 const TYPE = { type: 'string', pattern: '^[a-z][-a-z0-9]*$', maxLength: 48 } as const
 
 export const errorSchema = {
@@ -47,7 +47,7 @@ const runRecord = {
   additionalProperties: true,
   properties: {
     id: { type: 'string' }, resourceId: { type: 'string' }, workspace: { type: ['string', 'null'] },
-    resourceName: { type: 'string' }, revision: { type: 'integer' }, trigger: { type: 'string', enum: [...RUN_TRIGGERS] }, state: { type: 'string' },
+    resourceName: { type: 'string' }, revision: { type: 'integer' }, trigger: { type: 'string', description: `${RUN_TRIGGER_KINDS.filter((k) => k !== 'webhook').join(', ')}, or webhook:NAME (the workflow's trigger NAME)` }, state: { type: 'string' },
     reason: { type: 'string' }, scheduledAt: { type: 'string' }, lateBySeconds: { type: 'number' }, retryOf: { type: 'string' },
     params: { type: 'object', additionalProperties: true, description: 'The params the run was started with (defaults filled in); secret ones read ***' },
     createdAt: { type: 'string' }, startedAt: { type: 'string' }, finishedAt: { type: 'string' },
@@ -116,6 +116,8 @@ export const listQuery = {
     workspace: NAME, all: { type: 'boolean', default: false }, type: TYPE, name: NAME, owner: { type: 'string', maxLength: 128 },
     deleted: { type: 'boolean', default: false, description: 'Only deleted resources (their revisions, runs and logs stay readable)' },
     format: { type: 'string', enum: ['objects', 'table'], default: 'objects', description: 'table: the `get` columns as rows of cells (server-side printing, as Kubernetes Tables)' },
+    labelSelector: { type: 'string', maxLength: 4096, description: "kubectl's selector grammar: team=core,env!=dev,tier in (a,b),tier notin (c),key,!key" },
+    tags: { type: 'string', maxLength: 2048, description: 'Comma-separated tags a resource must all carry' },
   },
 } as const
 export const listResponse = {
@@ -132,6 +134,19 @@ export const getQuery = {
   properties: {
     revisions: { type: 'boolean', default: false },
     unsanitized: { type: 'boolean', default: false, description: 'Secret values in clear (tenant-admin or grant manage; audited)' },
+    revision: { type: 'integer', minimum: 1, maximum: 2147483647, description: 'The manifest of this stored revision instead of the current one' },
+  },
+} as const
+export const rollbackBody = {
+  type: 'object', additionalProperties: false, required: ['toRevision'],
+  properties: { toRevision: { type: 'integer', minimum: 1, maximum: 2147483647 } },
+} as const
+export const rollbackResponse = {
+  type: 'object',
+  properties: {
+    name: { type: 'string' }, version: { type: 'string' }, type: { type: 'string' }, workspace: { type: ['string', 'null'] },
+    outcome: { type: 'string', enum: ['created', 'updated', 'unchanged'] }, revision: { type: 'integer' }, toRevision: { type: 'integer' },
+    runId: { type: 'string' }, dryRun: { type: 'boolean' },
   },
 } as const
 export const getResponse = {
@@ -139,6 +154,7 @@ export const getResponse = {
   properties: {
     resource: resourceRow,
     manifest: {},
+    shownRevision: { type: 'integer' },
     revisions: {
       type: 'array',
       items: {

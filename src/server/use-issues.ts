@@ -61,6 +61,17 @@ function usedBy(workflow: WorkflowResource, workspace: string): ResourceKey[] {
   return [...workflow.workflow.dag, ...(workflow.workflow.finally ?? [])].flatMap((step) => usedByStep(step, workspace))
 }
 
+/** Also the secrets of its webhook triggers: they sign the requests that start its runs. */
+function usedByWorkflow(workflow: WorkflowResource, workspace: string): ResourceKey[] {
+  return [...usedBy(workflow, workspace), ...(workflow.workflow.triggers ?? []).map((t): ResourceKey => ({ workspace, type: 'secret', name: t.webhook.secret }))]
+}
+
+/** Where a webhook trigger of the workflow names secret `id`. */
+function locateTriggerSecret(workflow: WorkflowResource, id: string): JsonPath | undefined {
+  const t = (workflow.workflow.triggers ?? []).find((x) => x.webhook.secret === id)
+  return t ? [...t.path, 'webhook', 'secret'] : undefined
+}
+
 /**
  * Located issues for workflows of this apply whose owner, or whose caller, may not `use` a
  * secret or volume they reference, and the workflows so checked (those the caller may apply, with
@@ -75,7 +86,7 @@ export async function useIssues(
   newOwner: (item: ApplyItem) => string | undefined,
 ): Promise<{ issues: ApiIssue[]; checked: ApplyItem[] }> {
   const workflows = items.filter((i) => i.key.type === 'workflow' && i.key.workspace !== null)
-  if (!workflows.some((i) => usedBy(i.resource as WorkflowResource, i.key.workspace!).length > 0)) return { issues: [], checked: [] }
+  if (!workflows.some((i) => usedByWorkflow(i.resource as WorkflowResource, i.key.workspace!).length > 0)) return { issues: [], checked: [] }
   const owners = new Map<ApplyItem, string>()
   const pending = new Map<string, string>()
   for (const item of items) {
@@ -92,11 +103,11 @@ export async function useIssues(
   for (const [item, owner] of owners) {
     if (item.key.type !== 'workflow' || item.key.workspace === null) continue
     checked.push(item)
-    const keys = usedBy(item.resource as WorkflowResource, item.key.workspace)
+    const keys = usedByWorkflow(item.resource as WorkflowResource, item.key.workspace)
     const problems = await checkUse(store, keys, { owner: owner === principal.id ? principal : owner, caller: principal, pending })
     for (const p of problems) {
       const value = item.doc.doc.value
-      const path = (p.key.type === 'volume' ? locateVolumeRef(value, p.key.name) : locateSecretRef(value, p.key.name)) ?? ['spec']
+      const path = (p.key.type === 'volume' ? locateVolumeRef(value, p.key.name) : locateSecretRef(value, p.key.name) ?? locateTriggerSecret(item.resource as WorkflowResource, p.key.name)) ?? ['spec']
       const { line, column } = item.doc.doc.locate(path)
       issues.push({ file: item.doc.doc.file, line, column, path: formatPath(path), code: 'E_FORBIDDEN', message: p.message, document: item.index })
     }

@@ -18,6 +18,7 @@ import {
   type RevisionRow,
 } from './sqlite-rows.js'
 import type {
+  ResourceSelectors,
   ApplyResourceInput,
   ApplyResourceResult,
   ListResourcesFilter,
@@ -88,6 +89,7 @@ function applySync(db: SqliteDb, input: ApplyResourceInput): ApplyResourceResult
     // Cannot happen under SQLite's write lock; it is the guard a weaker isolation level needs.
     if (changed.changes !== 1) throw new CtlError('E_CONFLICT', `${input.type} ${input.name} changed concurrently; reapply`)
   }
+  db.stmt('UPDATE resources SET selectors = ? WHERE id = ?').run(selectorsOf(input.manifest), row.id)
   db.stmt(
     'INSERT INTO resource_revisions (resource_id, revision, version, hash, manifest, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
   ).run(row.id, row.revision, row.version, hash, manifestText, input.owner, now)
@@ -137,15 +139,37 @@ function listQuery(filter: ListResourcesFilter): { sql: string; params: unknown[
   // manifest is fetched from its revision if and when someone reads it.
   // INDEXED BY: the covering index answers every filter combination without table reads;
   // left alone, the planner prefers (type, name) and then reads each row's overflow pages.
-  const sql = `SELECT ${RESOURCE_LIST_COLUMNS} FROM resources INDEXED BY resources_list${where.length ? ` WHERE ${where.join(' AND ')}` : ''}
+  // A selector reads one more (small) column; without one the covering index answers alone.
+  const selecting = filter.select !== undefined
+  const sql = `SELECT ${RESOURCE_LIST_COLUMNS}${selecting ? ', selectors' : ''} FROM resources INDEXED BY resources_list${where.length ? ` WHERE ${where.join(' AND ')}` : ''}
     ORDER BY workspace, type, name`
   return { sql, params }
+}
+
+/** The `selectors` column of a manifest: its labels and tags, NULL when it has neither. */
+function selectorsOf(manifest: unknown): string | null {
+  const meta = (manifest as { meta?: { labels?: Record<string, string>; tags?: string[] } } | null)?.meta
+  const labels = meta?.labels ?? {}
+  const tags = meta?.tags ?? []
+  return Object.keys(labels).length === 0 && tags.length === 0 ? null : JSON.stringify({ labels, tags })
+}
+
+/** The rows of a listing that pass its label selector and tags (the last column is `selectors`), without that column. */
+function selectRows(rows: unknown[][], filter: ListResourcesFilter): ResourceListRow[] {
+  const select = filter.select
+  if (select === undefined) return rows as ResourceListRow[]
+  const out: ResourceListRow[] = []
+  for (const row of rows) {
+    const text = row.pop() as string | null
+    if (select(text ? (JSON.parse(text) as ResourceSelectors) : {})) out.push(row as ResourceListRow)
+  }
+  return out
 }
 
 export async function listResources(db: SqliteDb, filter: ListResourcesFilter): Promise<ResourceRecord[]> {
   const { sql, params } = listQuery(filter)
   return db.read(() => {
-    const rows = db.stmt(sql).raw(true).all(...params) as ResourceListRow[]
+    const rows = selectRows(db.stmt(sql).raw(true).all(...params) as unknown[][], filter)
     const pager = new ManifestPager(db, rows)
     return rows.map((row, i) => toListedResource(row, i, (index) => pager.manifest(index)))
   })
@@ -153,7 +177,7 @@ export async function listResources(db: SqliteDb, filter: ListResourcesFilter): 
 
 export async function listResourceSummaries(db: SqliteDb, filter: ListResourcesFilter): Promise<ResourceSummary[]> {
   const { sql, params } = listQuery(filter)
-  return db.read(() => (db.stmt(sql).raw(true).all(...params) as ResourceListRow[]).map(toResourceSummary))
+  return db.read(() => selectRows(db.stmt(sql).raw(true).all(...params) as unknown[][], filter).map(toResourceSummary))
 }
 
 /** A listing's manifests, fetched on demand in pages that adapt to how they are read: a

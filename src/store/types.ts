@@ -9,10 +9,13 @@ export type ResourceStatus = 'creating' | 'active' | 'error' | 'deleted'
 export type RunState = 'pending' | 'running' | 'suspended' | 'succeeded' | 'failed' | 'cancelled' | 'killed'
 /** `waiting`: an approval step waits for a person's decision (not started, not over). */
 export type StepState = 'pending' | 'waiting' | 'running' | 'succeeded' | 'failed' | 'skipped' | 'cancelled'
-/** `backfill`: one of the fire times `runtime backfill` asked for (its scheduledAt says which). */
-export type RunTrigger = 'apply' | 'schedule' | 'manual' | 'retry' | 'backfill'
-/** Every trigger, for schemas and displays that list them. */
-export const RUN_TRIGGERS: readonly RunTrigger[] = ['apply', 'schedule', 'manual', 'retry', 'backfill']
+/**
+ * `backfill`: one of the fire times `runtime backfill` asked for (its scheduledAt says which).
+ * `webhook:NAME`: started by the webhook trigger NAME of the workflow (src/server/hooks.ts).
+ */
+export type RunTrigger = 'apply' | 'schedule' | 'manual' | 'retry' | 'backfill' | `webhook:${string}`
+/** Every kind of trigger, `webhook` standing for each `webhook:NAME`. */
+export const RUN_TRIGGER_KINDS = ['apply', 'schedule', 'manual', 'retry', 'backfill', 'webhook'] as const
 export type LogStream = 'stdout' | 'stderr' | 'system'
 
 /** Terminal states: a run or step in one of these never changes again. */
@@ -85,6 +88,17 @@ export interface ListResourcesFilter {
   name?: string
   owner?: string
   includeDeleted?: boolean
+  /**
+   * `get -l` and `get --tag`: only resources whose labels and tags pass (the caller builds it with
+   * src/manifest/selector.ts; the store stays free of the manifest code and only reads the column).
+   */
+  select?: (meta: ResourceSelectors) => boolean
+}
+
+/** What `select` is given: the labels and tags of the current revision. */
+export interface ResourceSelectors {
+  labels?: Readonly<Record<string, string>>
+  tags?: readonly string[]
 }
 
 export interface RunRecord {

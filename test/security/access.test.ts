@@ -234,7 +234,7 @@ interface Call {
   body?: unknown
   query?: string
 }
-type Expect = 'honoured' | 'refused' | 'question'
+type Expect = 'honoured' | 'refused' | 'question' | 'signed'
 
 const MUTATING = new Set(['post', 'put', 'patch', 'delete'])
 
@@ -259,6 +259,8 @@ function callsFor(keyId: string): Record<string, { expect: Expect; call: Call }>
     'POST /api/v1/workspaces/:ws/resources': { expect: 'honoured', call: { path: ws, body: { documents: [volume('dry-new-volume')] } } },
     'DELETE /api/v1/workspaces/:ws/resources/:type/:name': { expect: 'honoured', call: { path: `${ws}/workflow/dry-flow`, query: 'force=true' } },
     'DELETE /api/v1/instance/resources/:type/:name': { expect: 'honoured', call: { path: `${inst}/compute/dry-nodes`, query: 'force=true' } },
+    'POST /api/v1/workspaces/:ws/resources/:type/:name/rollback': { expect: 'honoured', call: { path: `${ws}/workflow/dry-flow/rollback`, body: { toRevision: 1 } } },
+    'POST /api/v1/instance/resources/:type/:name/rollback': { expect: 'honoured', call: { path: `${inst}/compute/dry-nodes/rollback`, body: { toRevision: 1 } } },
     ...runActions,
     'POST /api/v1/workspaces/:ws/resources/:type/:name/grants': { expect: 'honoured', call: { path: `${ws}/workflow/dry-flow/grants`, body: { to: 'user:dry-victim', permission: 'run' } } },
     'DELETE /api/v1/workspaces/:ws/resources/:type/:name/grants': { expect: 'honoured', call: { path: `${ws}/workflow/dry-flow/grants`, body: { to: 'user:dry-victim', permission: 'read' } } },
@@ -272,6 +274,8 @@ function callsFor(keyId: string): Record<string, { expect: Expect; call: Call }>
     'DELETE /api/v1/users/:id/tags': { expect: 'honoured', call: { path: '/api/v1/users/dry-victim/tags', body: { tag: 'roles:id:viewer', workspace: 'dry' } } },
     'POST /api/v1/workspaces': { expect: 'honoured', call: { path: '/api/v1/workspaces', body: { name: 'dry-new-ws' } } },
     'DELETE /api/v1/workspaces/:ws': { expect: 'honoured', call: { path: '/api/v1/workspaces/dry', query: 'force=true' } },
+    // Authenticated by a signature, not a key: a dry run is refused before anything else, audited without an actor.
+    'POST /api/v1/hooks/:ws/:workflow/:trigger': { expect: 'signed', call: { path: '/api/v1/hooks/dry/dry-flow/nope', body: {} } },
     // A question, not a change: answered, not audited.
     'POST /api/v1/auth/can-i': { expect: 'question', call: { path: '/api/v1/auth/can-i', body: { verb: 'get', type: 'workflow' } } },
   }
@@ -344,7 +348,7 @@ describe('dryRun on every mutating route', () => {
         const lastSeq = (await t.client.audit({ limit: 1 }))[0]?.seq ?? 0
         const { status, body } = await api(token, method, call, true)
         const error = body.error as { code?: string; message?: string } | undefined
-        if (want === 'refused') {
+        if (want === 'refused' || want === 'signed') {
           if (status === 401) failures.push(`${who} ${route}: 401`)
           else if (status !== 400 || !error?.message?.includes('dryRun is not supported')) failures.push(`${who} ${route}: expected a 400 refusing dryRun, got ${status} ${JSON.stringify(body)}`)
         } else if (who === 'admin') {
@@ -357,7 +361,7 @@ describe('dryRun on every mutating route', () => {
           if (entries.length > 0) failures.push(`${who} ${route}: a question was audited`)
           continue
         }
-        const entry = entries.find((e) => e.actor === who)
+        const entry = entries.find((e) => e.actor === (want === 'signed' ? 'anonymous' : who))
         if (!entry) failures.push(`${who} ${route}: no audit entry`)
         else if ((entry.detail as { dryRun?: unknown } | undefined)?.dryRun !== true) failures.push(`${who} ${route}: audit entry not marked dryRun: ${JSON.stringify(entry)}`)
         else if (who === 'dry-stranger' && want === 'honoured' && entry.result !== 'denied') failures.push(`${who} ${route}: audit result ${entry.result}, not denied`)

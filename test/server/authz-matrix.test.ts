@@ -12,66 +12,66 @@ import { doc, startTestServer, waitForRunEnd, workflow, type TestServer } from '
 
 const OWN_WS = 'ws-own'
 const OTHER_WS = 'ws-other'
-const VERBS = ['apply', 'get', 'rget', 'log', 'run', 'stop', 'retry', 'delete', 'grant', 'secret', 'use', 'detail', 'grants', 'revoke', 'hold', 'drydel', 'approve'] as const
+const VERBS = ['apply', 'get', 'rget', 'log', 'run', 'stop', 'retry', 'delete', 'grant', 'secret', 'use', 'detail', 'grants', 'revoke', 'hold', 'drydel', 'approve', 'rback'] as const
 type CellVerb = (typeof VERBS)[number]
 
 // Y allowed, N refused (403), - not a cell. `apply` on an existing resource is an update; the
 // `new` scopes create one. Roles are bound in ws-own, except tenant-admin* (tenant-wide).
 // The owner of a resource manages it while holding any binding in its workspace.
 const ROLE_TABLE = `
-role          scope          apply get rget log run stop retry delete grant secret use detail grants revoke hold drydel approve
-tenant-admin* own-ws:own     Y     Y   Y    Y   Y   Y    Y     Y      Y     Y      Y   Y      Y      Y      Y    Y      Y
-tenant-admin* own-ws:other   Y     Y   Y    Y   Y   Y    Y     Y      Y     Y      Y   Y      Y      Y      Y    Y      Y
-tenant-admin* other-ws:own   Y     Y   Y    Y   Y   Y    Y     Y      Y     Y      Y   Y      Y      Y      Y    Y      Y
-tenant-admin* other-ws:other Y     Y   Y    Y   Y   Y    Y     Y      Y     Y      Y   Y      Y      Y      Y    Y      Y
-tenant-admin* own-ws:new     Y     -   -    -   -   -    -     -      -     -      -   -      -      -      -    -      -
-tenant-admin* other-ws:new   Y     -   -    -   -   -    -     -      -     -      -   -      -      -      -    -      -
-tenant-admin  own-ws:own     Y     Y   Y    Y   Y   Y    Y     Y      Y     Y      Y   Y      Y      Y      Y    Y      Y
-tenant-admin  own-ws:other   Y     Y   Y    Y   Y   Y    Y     Y      Y     Y      Y   Y      Y      Y      Y    Y      Y
-tenant-admin  other-ws:own   N     N   N    N   N   N    N     N      N     N      N   N      N      N      N    N      N
-tenant-admin  other-ws:other N     N   N    N   N   N    N     N      N     N      N   N      N      N      N    N      N
-tenant-admin  own-ws:new     Y     -   -    -   -   -    -     -      -     -      -   -      -      -      -    -      -
-tenant-admin  other-ws:new   N     -   -    -   -   -    -     -      -     -      -   -      -      -      -    -      -
-operator      own-ws:own     Y     Y   Y    Y   Y   Y    Y     Y      Y     Y      Y   Y      Y      Y      Y    Y      Y
-operator      own-ws:other   N     Y   Y    Y   Y   Y    Y     N      N     N      N   Y      N      N      Y    N      Y
-operator      other-ws:own   N     N   N    N   N   N    N     N      N     N      N   N      N      N      N    N      N
-operator      other-ws:other N     N   N    N   N   N    N     N      N     N      N   N      N      N      N    N      N
-operator      own-ws:new     N     -   -    -   -   -    -     -      -     -      -   -      -      -      -    -      -
-operator      other-ws:new   N     -   -    -   -   -    -     -      -     -      -   -      -      -      -    -      -
-data-dev      own-ws:own     Y     Y   Y    Y   Y   Y    Y     Y      Y     Y      Y   Y      Y      Y      Y    Y      Y
-data-dev      own-ws:other   N     Y   Y    Y   N   N    N     N      N     N      N   Y      N      N      N    N      N
-data-dev      other-ws:own   N     N   N    N   N   N    N     N      N     N      N   N      N      N      N    N      N
-data-dev      other-ws:other N     N   N    N   N   N    N     N      N     N      N   N      N      N      N    N      N
-data-dev      own-ws:new     Y     -   -    -   -   -    -     -      -     -      -   -      -      -      -    -      -
-data-dev      other-ws:new   N     -   -    -   -   -    -     -      -     -      -   -      -      -      -    -      -
-viewer        own-ws:own     Y     Y   Y    Y   Y   Y    Y     Y      Y     Y      Y   Y      Y      Y      Y    Y      Y
-viewer        own-ws:other   N     Y   Y    N   N   N    N     N      N     N      N   Y      N      N      N    N      N
-viewer        other-ws:own   N     N   N    N   N   N    N     N      N     N      N   N      N      N      N    N      N
-viewer        other-ws:other N     N   N    N   N   N    N     N      N     N      N   N      N      N      N    N      N
-viewer        own-ws:new     N     -   -    -   -   -    -     -      -     -      -   -      -      -      -    -      -
-viewer        other-ws:new   N     -   -    -   -   -    -     -      -     -      -   -      -      -      -    -      -
-none          own-ws:own     N     N   N    N   N   N    N     N      N     N      N   N      N      N      N    N      N
-none          own-ws:other   N     N   N    N   N   N    N     N      N     N      N   N      N      N      N    N      N
-none          other-ws:own   N     N   N    N   N   N    N     N      N     N      N   N      N      N      N    N      N
-none          other-ws:other N     N   N    N   N   N    N     N      N     N      N   N      N      N      N    N      N
-none          own-ws:new     N     -   -    -   -   -    -     -      -     -      -   -      -      -      -    -      -
-none          other-ws:new   N     -   -    -   -   -    -     -      -     -      -   -      -      -      -    -      -
+role          scope          apply get rget log run stop retry delete grant secret use detail grants revoke hold drydel approve rback
+tenant-admin* own-ws:own     Y     Y   Y    Y   Y   Y    Y     Y      Y     Y      Y   Y      Y      Y      Y    Y      Y       Y
+tenant-admin* own-ws:other   Y     Y   Y    Y   Y   Y    Y     Y      Y     Y      Y   Y      Y      Y      Y    Y      Y       Y
+tenant-admin* other-ws:own   Y     Y   Y    Y   Y   Y    Y     Y      Y     Y      Y   Y      Y      Y      Y    Y      Y       Y
+tenant-admin* other-ws:other Y     Y   Y    Y   Y   Y    Y     Y      Y     Y      Y   Y      Y      Y      Y    Y      Y       Y
+tenant-admin* own-ws:new     Y     -   -    -   -   -    -     -      -     -      -   -      -      -      -    -      -       -
+tenant-admin* other-ws:new   Y     -   -    -   -   -    -     -      -     -      -   -      -      -      -    -      -       -
+tenant-admin  own-ws:own     Y     Y   Y    Y   Y   Y    Y     Y      Y     Y      Y   Y      Y      Y      Y    Y      Y       Y
+tenant-admin  own-ws:other   Y     Y   Y    Y   Y   Y    Y     Y      Y     Y      Y   Y      Y      Y      Y    Y      Y       Y
+tenant-admin  other-ws:own   N     N   N    N   N   N    N     N      N     N      N   N      N      N      N    N      N       N
+tenant-admin  other-ws:other N     N   N    N   N   N    N     N      N     N      N   N      N      N      N    N      N       N
+tenant-admin  own-ws:new     Y     -   -    -   -   -    -     -      -     -      -   -      -      -      -    -      -       -
+tenant-admin  other-ws:new   N     -   -    -   -   -    -     -      -     -      -   -      -      -      -    -      -       -
+operator      own-ws:own     Y     Y   Y    Y   Y   Y    Y     Y      Y     Y      Y   Y      Y      Y      Y    Y      Y       Y
+operator      own-ws:other   N     Y   Y    Y   Y   Y    Y     N      N     N      N   Y      N      N      Y    N      Y       N
+operator      other-ws:own   N     N   N    N   N   N    N     N      N     N      N   N      N      N      N    N      N       N
+operator      other-ws:other N     N   N    N   N   N    N     N      N     N      N   N      N      N      N    N      N       N
+operator      own-ws:new     N     -   -    -   -   -    -     -      -     -      -   -      -      -      -    -      -       -
+operator      other-ws:new   N     -   -    -   -   -    -     -      -     -      -   -      -      -      -    -      -       -
+data-dev      own-ws:own     Y     Y   Y    Y   Y   Y    Y     Y      Y     Y      Y   Y      Y      Y      Y    Y      Y       Y
+data-dev      own-ws:other   N     Y   Y    Y   N   N    N     N      N     N      N   Y      N      N      N    N      N       N
+data-dev      other-ws:own   N     N   N    N   N   N    N     N      N     N      N   N      N      N      N    N      N       N
+data-dev      other-ws:other N     N   N    N   N   N    N     N      N     N      N   N      N      N      N    N      N       N
+data-dev      own-ws:new     Y     -   -    -   -   -    -     -      -     -      -   -      -      -      -    -      -       -
+data-dev      other-ws:new   N     -   -    -   -   -    -     -      -     -      -   -      -      -      -    -      -       -
+viewer        own-ws:own     Y     Y   Y    Y   Y   Y    Y     Y      Y     Y      Y   Y      Y      Y      Y    Y      Y       Y
+viewer        own-ws:other   N     Y   Y    N   N   N    N     N      N     N      N   Y      N      N      N    N      N       N
+viewer        other-ws:own   N     N   N    N   N   N    N     N      N     N      N   N      N      N      N    N      N       N
+viewer        other-ws:other N     N   N    N   N   N    N     N      N     N      N   N      N      N      N    N      N       N
+viewer        own-ws:new     N     -   -    -   -   -    -     -      -     -      -   -      -      -      -    -      -       -
+viewer        other-ws:new   N     -   -    -   -   -    -     -      -     -      -   -      -      -      -    -      -       -
+none          own-ws:own     N     N   N    N   N   N    N     N      N     N      N   N      N      N      N    N      N       N
+none          own-ws:other   N     N   N    N   N   N    N     N      N     N      N   N      N      N      N    N      N       N
+none          other-ws:own   N     N   N    N   N   N    N     N      N     N      N   N      N      N      N    N      N       N
+none          other-ws:other N     N   N    N   N   N    N     N      N     N      N   N      N      N      N    N      N       N
+none          own-ws:new     N     -   -    -   -   -    -     -      -     -      -   -      -      -      -    -      -       -
+none          other-ws:new   N     -   -    -   -   -    -     -      -     -      -   -      -      -      -    -      -       -
 `
 
 // Users with no binding at all, holding one grant permission on a resource someone else owns
 // in ws-own (`granted`), and nothing on another one (`ungranted`).
 const GRANT_TABLE = `
-permission scope     apply get rget log run stop retry delete grant secret use detail grants revoke hold drydel approve
-read       granted   N     Y   Y    Y   N   N    N     N      N     N      N   Y      N      N      N    N      N
-read       ungranted N     N   N    N   N   N    N     N      N     N      N   N      N      N      N    N      N
-run        granted   N     Y   Y    Y   Y   Y    Y     N      N     N      N   Y      N      N      Y    N      Y
-run        ungranted N     N   N    N   N   N    N     N      N     N      N   N      N      N      N    N      N
-use        granted   N     Y   Y    N   N   N    N     N      N     N      Y   Y      N      N      N    N      N
-use        ungranted N     N   N    N   N   N    N     N      N     N      N   N      N      N      N    N      N
-manage     granted   Y     Y   Y    Y   Y   Y    Y     Y      Y     Y      Y   Y      Y      Y      Y    Y      Y
-manage     ungranted N     N   N    N   N   N    N     N      N     N      N   N      N      N      N    N      N
-approve    granted   N     Y   Y    Y   N   N    N     N      N     N      N   Y      N      N      N    N      Y
-approve    ungranted N     N   N    N   N   N    N     N      N     N      N   N      N      N      N    N      N
+permission scope     apply get rget log run stop retry delete grant secret use detail grants revoke hold drydel approve rback
+read       granted   N     Y   Y    Y   N   N    N     N      N     N      N   Y      N      N      N    N      N       N
+read       ungranted N     N   N    N   N   N    N     N      N     N      N   N      N      N      N    N      N       N
+run        granted   N     Y   Y    Y   Y   Y    Y     N      N     N      N   Y      N      N      Y    N      Y       N
+run        ungranted N     N   N    N   N   N    N     N      N     N      N   N      N      N      N    N      N       N
+use        granted   N     Y   Y    N   N   N    N     N      N     N      Y   Y      N      N      N    N      N       N
+use        ungranted N     N   N    N   N   N    N     N      N     N      N   N      N      N      N    N      N       N
+manage     granted   Y     Y   Y    Y   Y   Y    Y     Y      Y     Y      Y   Y      Y      Y      Y    Y      Y       Y
+manage     ungranted N     N   N    N   N   N    N     N      N     N      N   N      N      N      N    N      N       N
+approve    granted   N     Y   Y    Y   N   N    N     N      N     N      N   Y      N      N      N    N      Y       N
+approve    ungranted N     N   N    N   N   N    N     N      N     N      N   N      N      N      N    N      N       N
 `
 
 interface Row {
@@ -156,6 +156,8 @@ async function attempt(verb: CellVerb, c: CtlClient, f: Fixture, ws: string, new
       case 'retry': return c.retry(f.wf)
       case 'delete': return c.delete(f.wf)
       case 'drydel': return c.delete(f.wf, { dryRun: true })
+      // Rollback is an update of the workflow (revision 1 again: unchanged, but authorized first).
+      case 'rback': return c.rollback(f.wf, 1)
       case 'detail': return Promise.all([c.run(f.runId), c.node(f.runId, 'main'), drain(c.watchRun(f.runId))])
       case 'grants': return c.grants(f.wf)
       case 'revoke': return c.revoke(f.wf, { to: 'user:grantee', permission: 'read' })
@@ -199,7 +201,7 @@ function sameVerdict(results: PromiseSettledResult<unknown>[]): unknown {
 
 /** Verbs in an order where each leaves the resource usable for the next; delete last. */
 const ORDER: readonly CellVerb[] = [
-  'get', 'rget', 'detail', 'log', 'grants', 'grant', 'revoke', 'secret', 'use', 'run', 'hold', 'stop', 'retry', 'approve', 'apply', 'drydel', 'delete',
+  'get', 'rget', 'detail', 'log', 'grants', 'grant', 'revoke', 'secret', 'use', 'run', 'hold', 'stop', 'retry', 'approve', 'apply', 'rback', 'drydel', 'delete',
 ]
 
 async function drive(rows: Row[], setup: (row: Row) => Promise<{ client: CtlClient; fixture?: Fixture; ws: string }>): Promise<string[]> {
@@ -289,13 +291,13 @@ none          N       N     N    N       N       N     N       N    N    N    N 
 // Instance-level resources (a compute here): reading is open to any binding; the rest is a
 // tenant-wide tenant-admin's. Run routes pass authorization, then say only workflows run.
 const INSTANCE_TABLE = `
-role          get rget run stop hold retry approve grants grant revoke drydel delete
-tenant-admin* Y   Y    Y   Y    Y    Y     Y       Y      Y     Y      Y      Y
-tenant-admin  Y   Y    N   N    N    N     N       N      N     N      N      N
-operator      Y   Y    N   N    N    N     N       N      N     N      N      N
-data-dev      Y   Y    N   N    N    N     N       N      N     N      N      N
-viewer        Y   Y    N   N    N    N     N       N      N     N      N      N
-none          N   N    N   N    N    N     N       N      N     N      N      N
+role          get rget run stop hold retry approve grants grant revoke rback drydel delete
+tenant-admin* Y   Y    Y   Y    Y    Y     Y       Y      Y     Y      Y     Y      Y
+tenant-admin  Y   Y    N   N    N    N     N       N      N     N      N     N      N
+operator      Y   Y    N   N    N    N     N       N      N     N      N     N      N
+data-dev      Y   Y    N   N    N    N     N       N      N     N      N     N      N
+viewer        Y   Y    N   N    N    N     N       N      N     N      N     N      N
+none          N   N    N   N    N    N     N       N      N     N      N     N      N
 `
 
 // Open to every authenticated caller, a role or not: about oneself, or answers filtered to what one may see.
@@ -363,6 +365,7 @@ async function instanceCall(col: string, c: CtlClient, ref: ResourceRef): Promis
     case 'grant': return c.grant(ref, { to: 'user:grantee', permission: 'read' })
     case 'revoke': return c.revoke(ref, { to: 'user:grantee', permission: 'read' })
     case 'drydel': return c.delete(ref, { dryRun: true })
+    case 'rback': return c.rollback(ref, 1)
     case 'delete': return c.delete(ref)
   }
   throw new Error(`no call for ${col}`)
@@ -394,6 +397,8 @@ const ROUTE_CELLS: Record<string, string[]> = {
   'DELETE /api/v1/workspaces/:ws/resources/:type/:name': ['role:delete', 'role:drydel'],
   'GET /api/v1/instance/resources/:type/:name': ['instance:get'],
   'DELETE /api/v1/instance/resources/:type/:name': ['instance:delete', 'instance:drydel'],
+  'POST /api/v1/workspaces/:ws/resources/:type/:name/rollback': ['role:rback'],
+  'POST /api/v1/instance/resources/:type/:name/rollback': ['instance:rback'],
   'POST /api/v1/workspaces/:ws/resources/:type/:name/runs': ['role:run'],
   'GET /api/v1/workspaces/:ws/resources/:type/:name/runs': ['role:rget'],
   'POST /api/v1/workspaces/:ws/resources/:type/:name/runs/stop': ['role:stop'],
@@ -442,6 +447,11 @@ const ROUTE_CELLS: Record<string, string[]> = {
 }
 /** Unauthenticated by design. */
 const PUBLIC_ROUTES = ['GET /healthz', 'GET /api/v1/openapi.json']
+/**
+ * Authenticated by a signature instead of an API key (webhook triggers, test/server/hooks.test.ts): a cell
+ * here checks that no API key, not even the admin's, opens them without the signature.
+ */
+const SIGNED_ROUTES = ['POST /api/v1/hooks/:ws/:workflow/:trigger']
 
 describe('authorization matrix: tenant-level and instance-level routes', () => {
   const roleOf = (who: string) => who.replace('*', '') as Role | 'none'
@@ -489,7 +499,19 @@ describe('authorization matrix: tenant-level and instance-level routes', () => {
       ...[...parseSimple(INSTANCE_TABLE)[0]!.cells.keys()].map((c) => `instance:${c}`),
       ...SELF.map((c) => `self:${c}`),
     ])
-    expect(routes.filter((r) => !PUBLIC_ROUTES.includes(r) && !(ROUTE_CELLS[r] ?? []).some((c) => columns.has(c))), 'routes no cell calls').toEqual([])
+    expect(routes.filter((r) => !PUBLIC_ROUTES.includes(r) && !SIGNED_ROUTES.includes(r) && !(ROUTE_CELLS[r] ?? []).some((c) => columns.has(c))), 'routes no cell calls').toEqual([])
+    expect(SIGNED_ROUTES.filter((r) => !routes.includes(r)), 'signed routes that do not exist').toEqual([])
     expect(Object.keys(ROUTE_CELLS).filter((r) => !routes.includes(r)), 'cells for routes that do not exist').toEqual([])
+  })
+
+  it('signed routes: an API key is no signature (401 for the admin, 401 without one)', async () => {
+    await t.client.apply(OWN_WS, [
+      doc({ name: 'matrix-hook', version: 'v1', type: 'secret', secret: { type: 'key-value', acl: 'r', data: { HMAC_KEY: 'k' } } }),
+      doc(workflow('matrix-hooked', { main: 'true' }, { triggers: [{ name: 'go', webhook: { secret: 'matrix-hook' } }] }), 'h.yaml', 1),
+    ])
+    for (const auth of [{ authorization: `Bearer ${t.token}` }, {}] as Record<string, string>[]) {
+      const res = await fetch(`${t.plane.url}/api/v1/hooks/${OWN_WS}/matrix-hooked/go`, { method: 'POST', headers: { 'content-type': 'application/json', ...auth }, body: '{}' })
+      expect(res.status).toBe(401)
+    }
   })
 })

@@ -56,6 +56,8 @@ const KNOWN: Record<string, string[]> = {
   type: ['workflow', 'secret', 'volume', 'compute', 'stack', 'instance-secret', 'nope'],
   name: ['customer-data', 'batch-large', 'registry-credentials', 'nope'],
   id: ['admin', 'fuzz-user', 'nobody'],
+  workflow: ['nope'],
+  trigger: ['nope', 'on-release'],
 }
 
 const text = fc.oneof(

@@ -119,3 +119,25 @@ describe('migration 6 (run_params)', () => {
     expect(versions(file)).toContainEqual({ version: 6, name: 'run_params' })
   })
 })
+
+describe('migration 10 (resource_selectors)', () => {
+  it('adds the selectors column and fills it from the labels and tags of existing manifests', () => {
+    const file = tempDbFile()
+    new SqliteDb(file, {}, MIGRATIONS.filter((m) => m.version < 10)).close()
+    const before = new Database(file)
+    const insert = before.prepare(`INSERT INTO resources (id, workspace, type, name, version, revision, hash, manifest, owner, status, created_at, updated_at)
+      VALUES (?, 'public', 'volume', ?, 'v1beta', 1, 'h', ?, 'admin', 'active', 'now', 'now')`)
+    insert.run('r1', 'labelled', JSON.stringify({ meta: { name: 'labelled', labels: { team: 'core' }, tags: ['batch'] } }))
+    insert.run('r2', 'plain', JSON.stringify({ meta: { name: 'plain', tags: [] } }))
+    insert.run('r3', 'odd', 'not json')
+    before.close()
+    const db = new SqliteDb(file)
+    const rows = db.raw.prepare('SELECT name, selectors FROM resources ORDER BY name').all() as { name: string; selectors: string | null }[]
+    db.close()
+    expect(rows.map((r) => [r.name, r.selectors === null ? null : JSON.parse(r.selectors)])).toEqual([
+      ['labelled', { labels: { team: 'core' }, tags: ['batch'] }],
+      ['odd', null],
+      ['plain', null],
+    ])
+  })
+})

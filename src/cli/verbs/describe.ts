@@ -4,7 +4,7 @@
 import type { ResourceType } from '../../manifest/model.js'
 import type { Io } from '../io.js'
 import { renderTable, toJson, toYaml, type OutputFormat } from '../output.js'
-import { GET_HEADERS, resourceRowCells } from './get.js'
+import { GET_HEADERS, resourceRowCells, webhookUrls } from './get.js'
 import { runRuntimeGet } from './runtime.js'
 import { refOf, type Session } from './session.js'
 
@@ -25,6 +25,8 @@ export async function runDescribe(session: Session, o: DescribeOptions, io: Io):
   const r = detail.resource
   io.out(renderTable(GET_HEADERS, [resourceRowCells(r)]))
   io.out(toYaml({ revision: r.revision, createdAt: r.createdAt, updatedAt: r.updatedAt, statusReason: r.statusReason }))
+  const hooks = webhookUrls(session, detail.manifest)
+  if (hooks.length > 0) io.out(renderTable(['TRIGGER', 'WEBHOOK URL'], hooks))
   if (workflow) return runRuntimeGet(session, { type: o.type, name: o.name, output: 'table', refresh: 0 }, io)
   io.out(toYaml({ manifest: detail.manifest }))
 }

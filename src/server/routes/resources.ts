@@ -3,10 +3,10 @@
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify'
 import { CtlError } from '../../errors.js'
 import type { EngineApi, RuntimeSummary } from '../../engine/api.js'
-import type { ResourceSummary, Store } from '../../store/types.js'
+import type { ResourceSelectors, ResourceSummary, Store } from '../../store/types.js'
 import type { ManifestLimitSettings } from '../../manifest/index.js'
 import type {
-  ApplyResponse, DeleteResponse, ListResourcesResponse, ResourceDetail, ResourceTable,
+  ApplyResponse, DeleteResponse, ListResourcesResponse, ResourceDetail, ResourceTable, RollbackResponse,
 } from '../../client/types.js'
 import { RESOURCE_TABLE_COLUMNS } from '../../client/types.js'
 import { renderTable } from '../../client/table.js'
@@ -21,6 +21,8 @@ import { DEFAULT_WORKSPACE, readableResource, checkType, describeKey, isInstance
 import * as S from '../schemas.js'
 import { deleteDryRunQuery, withDryRun } from '../schemas-access.js'
 import { isDryRun } from '../dry-run.js'
+import { matchesSelector, parseSelector } from '../../manifest/selector.js'
+import { revisionOf, rollback } from '../rollback.js'
 
 /** Secret values in clear for `?unsanitized=true` (the secrets module decrypts); absent: manifests as stored. */
 export type RevealSecrets = (type: string, manifest: unknown) => unknown
@@ -70,7 +72,7 @@ export const resourcesRoutes: FastifyPluginAsync<ResourcesRoutesOptions> = async
     },
   )
 
-  fastify.get<{ Querystring: { workspace?: string; all: boolean; type?: string; name?: string; owner?: string; deleted: boolean; format: 'objects' | 'table' } }>(
+  fastify.get<{ Querystring: { workspace?: string; all: boolean; type?: string; name?: string; owner?: string; deleted: boolean; format: 'objects' | 'table'; labelSelector?: string; tags?: string } }>(
     '/api/v1/resources',
     {
       schema: {
@@ -84,8 +86,14 @@ export const resourcesRoutes: FastifyPluginAsync<ResourcesRoutesOptions> = async
       const q = request.query
       if (q.type) checkType(q.type)
       const workspace = q.type && isInstanceLevel(q.type) ? null : q.workspace ?? DEFAULT_WORKSPACE
+      // Filtered here, not by the client: a selective `get -l` over 10,000 resources ships only what matches.
+      const labelSelector = q.labelSelector !== undefined ? parseSelector(q.labelSelector) : undefined
+      const tags = q.tags !== undefined ? q.tags.split(',').map((t) => t.trim()).filter((t) => t !== '') : undefined
       const listed = await store.listResourceSummaries({
         workspace: q.all ? undefined : workspace, allWorkspaces: q.all, type: q.type, name: q.name, owner: q.owner, includeDeleted: q.deleted,
+        ...((labelSelector?.length ?? 0) > 0 || (tags?.length ?? 0) > 0
+          ? { select: (m: ResourceSelectors) => matchesSelector(labelSelector ?? [], m.labels) && (tags ?? []).every((t) => m.tags?.includes(t)) }
+          : {}),
       })
       const records = q.deleted ? listed.filter((r) => r.status === 'deleted') : listed
       // A binding covering the workspace shows all of it; otherwise only what grants or ownership allow.
@@ -124,7 +132,7 @@ export const resourcesRoutes: FastifyPluginAsync<ResourcesRoutesOptions> = async
   )
 
   const registerItemRoutes = (prefix: string, params: object, wsOf: (p: Record<string, string>) => string | null): void => {
-    fastify.get<{ Params: Record<string, string>; Querystring: { revisions: boolean; unsanitized: boolean } }>(
+    fastify.get<{ Params: Record<string, string>; Querystring: { revisions: boolean; unsanitized: boolean; revision?: number } }>(
       `${prefix}/:type/:name`,
       {
         schema: {
@@ -142,14 +150,33 @@ export const resourcesRoutes: FastifyPluginAsync<ResourcesRoutesOptions> = async
         await requireOn(store, principalOf(request), reveal ? 'secret-read' : 'get', key, found)
         const record = found ?? (await loadResource(store, key))
         const runtime = record.type === 'workflow' ? await engine.runtimeSummary(record) : ''
-        const manifest = reveal ? (opts.revealSecrets ? opts.revealSecrets(record.type, record.manifest) : record.manifest) : maskSecrets(record.type, record.manifest)
+        const shown = request.query.revision !== undefined ? (await revisionOf(store, record, request.query.revision)).manifest : record.manifest
+        const manifest = reveal ? (opts.revealSecrets ? opts.revealSecrets(record.type, shown) : shown) : maskSecrets(record.type, shown)
         const detail: ResourceDetail = { resource: toRow(record, runtime), manifest }
+        if (request.query.revision !== undefined) detail.shownRevision = request.query.revision
         if (request.query.revisions) {
           detail.revisions = (await store.listRevisions(record.id)).map((r) => ({
             revision: r.revision, hash: r.hash, createdBy: r.createdBy, createdAt: r.createdAt,
           }))
         }
         return detail
+      },
+    )
+
+    fastify.post<{ Params: Record<string, string>; Body: { toRevision: number } }>(
+      `${prefix}/:type/:name/rollback`,
+      {
+        config: { audit: 'rollback', dryRun: true },
+        schema: {
+          summary: 'Apply the manifest of a stored revision again, as a new revision (unchanged when it equals the current one)',
+          tags: ['resources'], params, querystring: S.applyQuery, body: S.rollbackBody, response: S.withErrors({ 200: S.rollbackResponse }, 404, 409),
+        },
+      },
+      async (request): Promise<RollbackResponse> => {
+        const key = resourceKey(wsOf(request.params), request.params.type!, request.params.name!)
+        const res = await rollback(store, engine, principalOf(request), key, request.body.toRevision, isDryRun(request))
+        noteAudit(request, { detail: { toRevision: res.toRevision, outcome: res.outcome, revision: res.revision } })
+        return res
       },
     )
 
