@@ -74,7 +74,7 @@ describe('checkExpression', () => {
       { message: '"item" is not available to `when`, which is evaluated once, before the step fans out; it exists only in the step\'s templates ({{.item}})', offset: 0 },
     ])
     expect(check('[matrix.os]', 'list')[0]!.message).toMatch(/^"matrix" is not available to `forEach.items`/)
-    expect(check("workflow.user == ''")).toEqual([{ message: 'unknown field "workflow.user" (workflow has name, workspace, runId, trigger, scheduledTime)', offset: 9 }])
+    expect(check("workflow.user == ''")).toEqual([{ message: 'unknown field "workflow.user" (workflow has name, workspace, runId, trigger, status, scheduledTime)', offset: 9 }])
   })
 
   it('type errors that the declarations make sure', () => {
