@@ -15,25 +15,20 @@ import { redactValues } from '../secrets/redact.js'
 import { renderValuesText } from '../stack/values.js'
 import type { ApprovalRecord, StepRunRecord } from '../store/types.js'
 import type { EngineContext, RunScope } from './context.js'
+import { APPROVAL_ERROR_REASON, APPROVAL_TIMEOUT_REASON, REJECTED_REASON } from './retry.js'
 import { decideCondition, launchValues, runVars, type Evaluators, type RunVars, type RunView } from './fanout-run.js'
 
-/** Stored as the reason of a step a person rejected (its message: `Rejected by USER: COMMENT`). */
-export const REJECTED_REASON = 'Rejected'
-/** Stored as the reason of a step whose approval timed out. */
-export const APPROVAL_TIMEOUT_REASON = 'ApprovalTimeout'
-/** Stored as the reason of a step whose approval condition or message could not be evaluated. */
-export const APPROVAL_ERROR_REASON = 'ApprovalError'
 
 export type ApprovalDecision = 'approve' | 'reject'
 
 /**
  * Whether this ready row must wait for a person: the step has `approval`, its `when` holds (a false one skips it
  * first, without asking anybody), no decision was made yet, and `required` says so. Retries of an approved step
- * (attempt > 1) are not asked again. Throws on an expression error (the caller fails the step).
+ * are not asked again (the decision is carried to each new attempt). Throws on an expression error (the caller fails the step).
  */
 export function needsApproval(step: Pick<StepModel, 'approval' | 'when'>, row: Pick<StepRunRecord, 'attempt' | 'approval'>, vars: RunVars, ev: Evaluators): boolean {
   const spec = step.approval
-  if (!spec || row.attempt > 1 || row.approval?.decision === 'approved') return false
+  if (!spec || row.approval?.decision === 'approved') return false
   if (!decideCondition(step, vars, ev).run) return false
   if (typeof spec.required === 'boolean') return spec.required
   try {
@@ -72,8 +67,14 @@ export function timeoutMessage(record: ApprovalRecord): string {
  * bad condition or message: either way the run needs another pass), `open` when the step goes on as usual.
  */
 export async function gateApproval(ctx: EngineContext, ev: Evaluators, scope: RunScope, view: RunView, step: StepModel, row: StepRunRecord): Promise<'wait' | 'open'> {
-  if (!step.approval || row.attempt > 1 || row.approval !== undefined) return 'open'
+  if (!step.approval || row.approval !== undefined) return 'open'
   const runId = scope.run.id
+  // A retry of an approved attempt goes on; any other later attempt is asked for like the first (a decision's
+  // end is never retried: see NEVER_RETRIED in retry.ts).
+  if (row.attempt > 1) {
+    const first = (await ctx.store.listStepRuns(runId)).find((a) => a.step === row.step && a.attempt === 1)
+    if (first?.approval?.decision === 'approved') return 'open'
+  }
   const now = ctx.now()
   const vars = runVars(scope.run, scope.workflow, view, step.name)
   let request: ApprovalRecord

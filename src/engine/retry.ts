@@ -8,11 +8,21 @@ import type { RetrySpec } from '../manifest/model.js'
 /** Why an attempt ended, as stored on the step run. Runtime exit reasons plus `LaunchError` (the engine could not build the step). */
 export type FailureReason = 'Error' | 'DeadlineExceeded' | 'Killed' | 'StartError' | 'Lost' | 'LaunchError' | string
 
+/** Stored as the reason of a step a person rejected (its message: `Rejected by USER: COMMENT`). */
+export const REJECTED_REASON = 'Rejected'
+/** Stored as the reason of a step whose approval timed out. */
+export const APPROVAL_TIMEOUT_REASON = 'ApprovalTimeout'
+/** Stored as the reason of a step whose approval condition or message could not be evaluated. */
+export const APPROVAL_ERROR_REASON = 'ApprovalError'
+
+/** Ends that are a decision, never a failure to try again: a kill (user or system), a person's rejection, an approval that timed out or could not be asked. */
+const NEVER_RETRIED: ReadonlySet<string> = new Set(['Killed', REJECTED_REASON, APPROVAL_TIMEOUT_REASON, APPROVAL_ERROR_REASON])
+
 const TRANSIENT_MESSAGE = /transient|timeout|temporar/i
 
-/** Does `strategy` retry a failure with this reason and message? A kill (user or system) is never retried. */
+/** Does `strategy` retry a failure with this reason and message? A decision (NEVER_RETRIED) is never retried. */
 export function strategyRetries(strategy: RetrySpec['strategy'], reason: FailureReason, message?: string): boolean {
-  if (reason === 'Killed') return false
+  if (NEVER_RETRIED.has(reason)) return false
   switch (strategy) {
     case 'Always':
       return true

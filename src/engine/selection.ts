@@ -5,6 +5,7 @@
 
 import { CtlError } from '../errors.js'
 import { MAX_STEP_SELECTION } from '../manifest/limits.js'
+import type { StepModel } from '../manifest/model.js'
 import type { DagStep } from './dag.js'
 import { NOT_SELECTED_REASON, SKIP_ON_REQUEST_REASON } from './skip-reasons.js'
 
@@ -25,7 +26,7 @@ export type LeftOut = Map<string, { reason: string; message: string }>
  * ones, and with `only` every step that is neither named nor an ancestor of a named one. Throws
  * CtlError E_PARAMS (422) naming the unknown steps, E_LIMIT over MAX_STEP_SELECTION names.
  */
-export function leftOut(steps: readonly DagStep[], selection: StepSelection | undefined): LeftOut {
+export function leftOut(steps: readonly (DagStep & Pick<StepModel, 'approval'>)[], selection: StepSelection | undefined): LeftOut {
   const out: LeftOut = new Map()
   const skip = selection?.skip ?? []
   const only = selection?.only ?? []
@@ -55,5 +56,12 @@ export function leftOut(steps: readonly DagStep[], selection: StepSelection | un
   }
   // --skip wins over --only: a step both selected and skipped is skipped on request.
   for (const name of skip) out.set(name, { reason: SKIP_ON_REQUEST_REASON, message: SKIP_MESSAGE })
+  // A step that asks a person for approval is that person's to decide, not the caller's to leave out: its dependents
+  // (runIf allDone, noneFailed) would otherwise run without the approval.
+  const gated = [...out.keys()].filter((name) => byName.get(name)?.approval !== undefined)
+  if (gated.length > 0) {
+    const list = gated.map((n) => `"${n}"`).join(', ')
+    throw new CtlError('E_PARAMS', `step${gated.length === 1 ? '' : 's'} ${list} ask${gated.length === 1 ? 's' : ''} for an approval: it cannot be left out with --skip or --only; an approver rejects it instead`, { steps: gated })
+  }
   return out
 }

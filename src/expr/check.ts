@@ -60,6 +60,8 @@ const ARITHMETIC = new Set(['_+_', '_-_', '_*_', '_/_', '_%_'])
 
 class Checker {
   readonly problems: ExprProblem[] = []
+  /** How many macro bodies enclose the expression being checked. */
+  private loopDepth = 0
   constructor(
     private readonly parsed: ParsedCel,
     private readonly scope: ExprScope,
@@ -110,14 +112,19 @@ class Checker {
         return { k: 'map', value: DYN }
       case 'comprehensionExpr': {
         const c = kind.value
+        // Evaluated on the control plane's one thread, without a cost limit: a macro inside another's body costs the
+        // square of its input (a webhook's body, a list param), so one expression could stall every run.
+        if (this.loopDepth > 0) this.problem(e, 'a macro (map, filter, all, exists, exists_one) inside the body of another is not allowed: its cost grows with the square of the input; split the work between steps')
         const range = value(this.typeOf(c.iterRange!, locals))
         const inner = new Map(locals)
         inner.set(c.iterVar, range.k === 'list' ? range.elem : range.k === 'map' ? STRING : DYN)
         if (c.iterVar2) inner.set(c.iterVar2, range.k === 'map' ? range.value : DYN)
         const accu = value(this.typeOf(c.accuInit!, locals))
         inner.set(c.accuVar, accu.k === 'list' ? { k: 'list', elem: DYN } : accu)
+        this.loopDepth++
         this.typeOf(c.loopCondition!, inner)
         this.typeOf(c.loopStep!, inner)
+        this.loopDepth--
         const outer = new Map(locals)
         outer.set(c.accuVar, inner.get(c.accuVar)!)
         return this.typeOf(c.result!, outer)

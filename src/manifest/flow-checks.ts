@@ -7,7 +7,7 @@ import type { ManifestContext, TemplateScope } from './context.js'
 import { matrixCombinations } from './fanout.js'
 import { issueAt } from './issues.js'
 import { fanoutSizeProblem } from './limits.js'
-import { formatPath, type JsonPath, type LoadedDocument, type StepModel, type WorkflowResource } from './model.js'
+import { formatPath, type JsonPath, type LoadedDocument, type ParamSpec, type StepModel, type WorkflowResource } from './model.js'
 import { checkParamDeclarations } from './params.js'
 
 export interface FlowScopes {
@@ -91,6 +91,14 @@ function exprIssues(doc: LoadedDocument, path: JsonPath, source: string, scope: 
   }
 }
 
+/** The secret params an expression names (`params.x` or `params['x']`). */
+function secretParamsNamed(source: string, params: readonly ParamSpec[]): string[] {
+  const secret = new Set(params.filter((p) => p.secret).map((p) => p.name))
+  const named = new Set<string>()
+  for (const m of source.matchAll(/\bparams\s*(?:\.\s*([A-Za-z_][A-Za-z0-9_]*)|\[\s*['"]([^'"]+)['"]\s*\])/g)) named.add(m[1] ?? m[2]!)
+  return [...named].filter((n) => secret.has(n))
+}
+
 /** Every string of a stackSpec (recursively) with its path; keys are not templates. */
 function strings(value: unknown, path: JsonPath, out: [string, JsonPath][]): void {
   if (typeof value === 'string') out.push([value, path])
@@ -113,7 +121,13 @@ function checkFanout(step: StepModel, doc: LoadedDocument, scope: () => ExprScop
   if (step.forEach) {
     const path: JsonPath = [...step.path, 'forEach', 'items']
     const items = step.forEach.items
-    if (typeof items === 'string') exprIssues(doc, path, items, scope(), 'list', issues)
+    if (typeof items === 'string') {
+      exprIssues(doc, path, items, scope(), 'list', issues)
+      // Items are stored with each instance and shown with the run: a secret param's value must not become one.
+      for (const name of secretParamsNamed(items, scope().params)) {
+        issues.push(issueAt(doc, 'E_EXPR', path, `forEach.items reads params.${name}, which is declared secret: its values would be stored and shown as the instances' items`))
+      }
+    }
     else {
       const problem = fanoutSizeProblem(items.length, 'forEach', maxItems)
       if (problem) issues.push(issueAt(doc, 'E_LIMIT', path, problem))

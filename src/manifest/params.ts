@@ -92,10 +92,15 @@ export function checkParamDeclarations(decls: readonly ParamSpec[]): ParamDeclar
 
 /** Why `value` is not acceptable for `decl`, or undefined. */
 function valueProblem(decl: ParamSpec, value: unknown): string | undefined {
-  if (!hasParamType(decl.type, value)) return `param "${decl.name}" must be ${ARTICLE[decl.type]}; got ${shown(value)}`
-  if (!inEnum(decl, value)) return `param "${decl.name}" must be one of ${enumText(decl)}; got ${shown(value)}`
+  // A secret param's value is never quoted: the message reaches the caller and the audit log.
+  const got = decl.secret ? `got ${kindOf(value)} (not shown: the param is secret)` : `got ${shown(value)}`
+  if (!hasParamType(decl.type, value)) return `param "${decl.name}" must be ${ARTICLE[decl.type]}; ${got}`
+  if (!inEnum(decl, value)) return `param "${decl.name}" must be one of ${decl.secret ? 'its enum' : enumText(decl)}; ${got}`
   return undefined
 }
+
+const kindOf = (value: unknown): string =>
+  value === null ? 'null' : Array.isArray(value) ? 'a list' : typeof value === 'object' ? 'an object' : typeof value === 'string' ? 'a string' : typeof value === 'number' ? 'a number' : typeof value === 'boolean' ? 'a boolean' : 'a value'
 
 /**
  * The params of a run: the given values checked against the declarations, defaults applied (a param neither

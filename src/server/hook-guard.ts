@@ -69,7 +69,8 @@ export class ReplayCache {
     while (this.seen.size >= this.maxEntries) {
       const [k, t] = this.seen.entries().next().value!
       this.seen.delete(k)
-      this.floor = Math.max(this.floor, t)
+      // Never above now: a flood stamped minutes ahead must not refuse every honest call until then.
+      this.floor = Math.max(this.floor, Math.min(t, now))
     }
     if (at <= this.floor) return false
     this.seen.set(id, at)
@@ -78,5 +79,25 @@ export class ReplayCache {
 
   get size(): number {
     return this.seen.size
+  }
+}
+
+/**
+ * One ReplayCache per webhook secret: a signature is used once on any hook that shares the key (the signed text
+ * does not name the hook), and a flood under one key fills that key's cache alone. At most `maxKeys` caches.
+ */
+export class ReplayCaches {
+  private readonly caches = new Map<string, ReplayCache>()
+  constructor(private readonly maxKeys = 1_000) {}
+
+  accept(secret: string, signature: string, at: number, now = Date.now()): boolean {
+    let cache = this.caches.get(secret)
+    if (cache) this.caches.delete(secret) // most recently used last
+    else {
+      cache = new ReplayCache()
+      if (this.caches.size >= this.maxKeys) this.caches.delete(this.caches.keys().next().value!)
+    }
+    this.caches.set(secret, cache)
+    return cache.accept(signature, at, now)
   }
 }

@@ -45,6 +45,34 @@ async function states(h: Harness, runId: string): Promise<Record<string, string>
 }
 
 describe('approval steps', () => {
+  it('a rejected step is never retried, whatever its retry policy says; an approved one that fails is, without asking again', async () => {
+    h = await harness()
+    await h.applyVolume('count')
+    const wf = deployFlow()
+    wf.workflow.dag.find((s) => s.name === 'deploy')!.retry = { count: 2, strategy: 'Always' }
+    const r = await h.apply(wf)
+    const row = await waitingRow(h, r)
+    // "temporarily" would read as transient to OnTransientError: a decision is no failure to try again anyway.
+    await h.engine.decideApproval(row, 'reject', 'bob', 'temporarily not')
+    await h.engine.idle()
+    const attempts = (await h.store.listStepRuns(row.runId)).filter((s) => s.step === 'deploy')
+    expect(attempts.map((a) => [a.attempt, a.state, a.reason])).toEqual([[1, 'failed', 'Rejected']])
+    expect((await h.store.getRun(row.runId))?.state).toBe('failed')
+
+    // Approved, then failing: retried as the policy says, and never asked again.
+    const flaky = deployFlow()
+    const deploy = flaky.workflow.dag.find((s) => s.name === 'deploy')!
+    deploy.retry = { count: 1, strategy: 'Always' }
+    deploy.spec.stackSpec = { interpreter: 'sh', script: 'echo run >> /data/count/starts; exit 3' }
+    flaky.meta.name = 'release-flaky'
+    const r2 = await h.apply(flaky)
+    const row2 = await waitingRow(h, r2)
+    await h.engine.decideApproval(row2, 'approve', 'alice')
+    await h.engine.idle()
+    const tries = (await h.store.listStepRuns(row2.runId)).filter((s) => s.step === 'deploy')
+    expect(tries.map((a) => [a.attempt, a.state])).toEqual([[1, 'failed'], [2, 'failed']])
+  }, 60_000)
+
   it('waits with the rendered message while other branches go on; approve starts it once', async () => {
     h = await harness()
     await h.applyVolume('count')

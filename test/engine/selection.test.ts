@@ -52,6 +52,13 @@ describe('leftOut', () => {
     expect(err?.message).toMatch(/unknown steps "nope", "gone"/)
     expect(() => leftOut(steps, { skip: Array.from({ length: MAX_STEP_SELECTION + 1 }, () => 'load') })).toThrow(/at most 100/)
   })
+  it('never leaves out a step that asks for an approval, by --skip or by --only', () => {
+    const gated = etl().workflow.dag
+    gated.find((s) => s.name === 'load')!.approval = { required: true, approvers: [] }
+    expect(() => leftOut(gated, { skip: ['load'] })).toThrow(/step "load" asks for an approval: it cannot be left out/)
+    expect(() => leftOut(gated, { only: ['transform'] })).toThrow(/step "load" asks for an approval/)
+    expect([...leftOut(gated, { skip: ['audit'] }).keys()]).toEqual(['audit'])
+  })
 })
 
 describe('skips and partial runs', () => {

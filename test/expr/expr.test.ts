@@ -77,6 +77,14 @@ describe('checkExpression', () => {
     expect(check("workflow.user == ''")).toEqual([{ message: 'unknown field "workflow.user" (workflow has name, workspace, runId, trigger, status, scheduledTime)', offset: 9 }])
   })
 
+  it('refuses a macro inside the body of another (quadratic cost on the one thread), not a chain of them', () => {
+    const nested = check('params.regions.all(r, params.regions.exists(q, q == r))')
+    expect(nested).toHaveLength(1)
+    expect(nested[0]!.message).toMatch(/^a macro \(map, filter, all, exists, exists_one\) inside the body of another is not allowed/)
+    expect(check("params.regions.filter(r, r != 'eu').map(r, r + '-1').size() > 0")).toEqual([])
+    expect(check("params.regions.exists(r, r == 'eu')")).toEqual([])
+  })
+
   it('type errors that the declarations make sure', () => {
     expect(check("params.replicas == '3'")).toEqual([{ message: 'comparing an integer with a string is always false', offset: 16 }])
     expect(check("params.environment && true")).toEqual([{ message: '"&&" needs bools; this operand is a string', offset: 6 }])

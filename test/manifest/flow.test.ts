@@ -109,6 +109,15 @@ describe('lint: the run\'s values in templates', () => {
     ])
   })
 
+  it('a forEach over a secret param is refused: its items would be stored and shown with the run', () => {
+    const found = problems(base(`    - name: fan
+      depends: [build]
+      forEach: {items: "params.keys"}
+      spec: {stack: script, stackSpec: {script: "echo {{.index}}"}}
+`, '    - {name: keys, type: array, default: [], secret: true}\n'))
+    expect(found).toEqual([expect.stringMatching(/^w\.yaml:\d+:\d+  forEach\.items reads params\.keys, which is declared secret: its values would be stored and shown as the instances' items \(spec\.dag\[1\]\.forEach\.items\)$/)])
+  })
+
   it('an unknown param, with did-you-mean, at the value', () => {
     expect(problems(base(`    - name: a
       spec: {stack: script, stackSpec: {script: "echo {{.params.enviroment}}"}}

@@ -106,6 +106,25 @@ describe('coerceParamText', () => {
   })
 })
 
+describe('a secret param in a refusal', () => {
+  it('is never quoted: the message says what kind of value came, not the value', () => {
+    const secret = [p('token', 'integer', { secret: true }), p('mode', 'string', { secret: true, enum: ['a', 'b'] })]
+    for (const [given, want] of [
+      [{ token: 'hunter2-value' }, 'param "token" must be an integer; got a string (not shown: the param is secret)'],
+      [{ token: 1, mode: 'hunter2-value' }, 'param "mode" must be one of its enum; got a string (not shown: the param is secret)'],
+    ] as const) {
+      let message = ''
+      try {
+        resolveParams(secret, given)
+      } catch (e) {
+        message = (e as Error).message
+      }
+      expect(message).toContain(want)
+      expect(message).not.toContain('hunter2')
+    }
+  })
+})
+
 describe('secretParamValues', () => {
   it('the string forms of secret params only', () => {
     const secretDecls = [...decls, p('keys', 'array', { secret: true })]

@@ -2,7 +2,7 @@
 // covered), and the bounded replay cache, whose floor keeps an evicted signature from being replayed.
 import { createHmac } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
-import { HOOK_WINDOW_MS, readHookHeaders, ReplayCache, signatureMatches, signHook } from '../../src/server/hook-guard.js'
+import { HOOK_WINDOW_MS, readHookHeaders, ReplayCache, ReplayCaches, signatureMatches, signHook } from '../../src/server/hook-guard.js'
 
 describe('hook guard', () => {
   const now = 1_800_000_000_000
@@ -39,5 +39,19 @@ describe('hook guard', () => {
     // Entries past the window are dropped as new ones come.
     expect(cache.accept('f', now + HOOK_WINDOW_MS, now + HOOK_WINDOW_MS + 3500)).toBe(true)
     expect(cache.size).toBeLessThanOrEqual(3)
+  })
+
+  it('a flood stamped minutes ahead never lifts the floor above now: honest calls still pass', () => {
+    const cache = new ReplayCache(3)
+    for (let i = 0; i < 10; i++) expect(cache.accept(`flood-${i}`, now + 299_000, now)).toBe(true)
+    expect(cache.accept('honest', now - 1000, now)).toBe(false) // at or below now: the floor holds what was evicted
+    expect(cache.accept('honest-now', now + 1, now)).toBe(true)
+  })
+
+  it('one cache per secret: a signature is used once across the hooks of one key; another key is not touched', () => {
+    const caches = new ReplayCaches(2)
+    expect(caches.accept('ws\u0000key-a', 'sig', now, now)).toBe(true)
+    expect(caches.accept('ws\u0000key-a', 'sig', now, now)).toBe(false)
+    expect(caches.accept('ws\u0000key-b', 'sig', now, now)).toBe(true)
   })
 })

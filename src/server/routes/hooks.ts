@@ -10,6 +10,7 @@ import type { EngineApi } from '../../engine/api.js'
 import type { ResourceRecord, Store } from '../../store/types.js'
 import { WEBHOOK_KEY, type TriggerSpec, type WorkflowResource } from '../../manifest/model.js'
 import { resolveParams } from '../../manifest/params.js'
+import { checkRunParamsSize } from '../../manifest/limits.js'
 import { evaluateValue } from '../../expr/index.js'
 import { decideOn } from '../../access/targets.js'
 import { principalForUser } from '../../access/principals.js'
@@ -17,7 +18,7 @@ import { StoreSecretProvider } from '../../engine/launch.js'
 import type { SecretBox } from '../../secrets/crypto.js'
 import { FailureLimiter, type AuthLimits } from '../auth.js'
 import { noteAudit } from '../audit.js'
-import { HOOK_BODY_LIMIT, readHookHeaders, ReplayCache, signatureMatches } from '../hook-guard.js'
+import { HOOK_BODY_LIMIT, readHookHeaders, ReplayCaches, signatureMatches } from '../hook-guard.js'
 import { NAME, withErrors } from '../schemas.js'
 
 export interface HooksRoutesOptions {
@@ -79,14 +80,16 @@ export function hookParamsOf(wf: WorkflowResource, trigger: TriggerSpec, raw: Bu
       throw err
     }
   }
-  resolveParams(wf.workflow.params, given) // checked here so the 422 comes before a run is created
+  // Checked here so the 422 comes before a run is created; bounded like the params of POST runs.
+  checkRunParamsSize(given)
+  resolveParams(wf.workflow.params, given)
   return given
 }
 
 export const hooksRoutes: FastifyPluginAsync<HooksRoutesOptions> = async (fastify: FastifyInstance, opts) => {
   const { store, engine } = opts
   const limiter = new FailureLimiter(opts.limits?.maxFailures ?? 10, opts.limits?.windowMs ?? 60_000)
-  const replays = new ReplayCache()
+  const replays = new ReplayCaches()
   const secrets = new StoreSecretProvider(store, opts.secrets)
   // Per address only: a hook call presents no key whose prefix could tell callers apart.
   const LIMIT_KEY = 'webhook'
@@ -137,7 +140,8 @@ export const hooksRoutes: FastifyPluginAsync<HooksRoutesOptions> = async (fastif
     const valid = signatureMatches(hook.key, headers.timestamp, raw, headers.signature)
     if (!hook.record || !hook.trigger) return refuse('E_NOT_FOUND', `no webhook trigger ${p.trigger} on workflow ${p.workflow} in workspace ${p.ws}`)
     if (!valid) return refuse('E_UNAUTHENTICATED', 'the signature does not match (HMAC-SHA256 of "TIMESTAMP.BODY" with the secret\'s HMAC_KEY)')
-    if (!replays.accept(`${hook.record.id}\u0000${p.trigger}\u0000${headers.signature}`, headers.at)) {
+    // Keyed by the secret, not the hook: the same signed delivery is no good on another hook with that key either.
+    if (!replays.accept(`${p.ws}\u0000${hook.trigger.webhook.secret}`, headers.signature, headers.at)) {
       return refuse('E_UNAUTHENTICATED', 'this signature was already used: a replayed request is refused')
     }
     noteAudit(request, { actor: `webhook:${p.trigger}` })
@@ -145,7 +149,8 @@ export const hooksRoutes: FastifyPluginAsync<HooksRoutesOptions> = async (fastif
     const owner = await principalForUser(store, hook.record.owner)
     const key = { workspace: p.ws, type: 'workflow', name: p.workflow }
     if (!owner || !(await decideOn(store, owner, 'run', key, hook.record)).allowed) {
-      throw new CtlError('E_FORBIDDEN', `the owner of workflow ${p.workflow} (${hook.record.owner}) may no longer run it; the webhook starts nothing`)
+      // Who the owner is stays unsaid: the caller holds a key, not an account.
+      throw new CtlError('E_FORBIDDEN', `the owner of workflow ${p.workflow} may no longer run it; the webhook starts nothing`)
     }
     const wf = hook.record.manifest as WorkflowResource
     const given = hookParamsOf(wf, hook.trigger, raw, request.headers)
