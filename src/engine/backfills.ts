@@ -8,6 +8,8 @@ import type { BackfillRecord, BackfillTimeRecord, ResourceRecord, RunRecord, Run
 import type { EngineContext } from './context.js'
 import { ACTIVE_RUN_STATES } from './scheduler.js'
 import { scheduleOf } from './schedules.js'
+import { principalForUser } from '../access/principals.js'
+import { decideOn } from '../access/targets.js'
 
 /** Safety net only: a run's end and a new backfill wake the runner directly. */
 const POLL_MS = 2000
@@ -100,6 +102,13 @@ export class BackfillRunner {
       await store.finishBackfill(b.id, 'done')
       return
     }
+    // Like a webhook call, each start is judged anew: a requester who may no longer run the workflow (binding or
+    // grant gone, user deleted) starts nothing more; the backfill ends cancelled. Catch-up runs are the schedule's.
+    if (b.trigger === 'backfill' && !(await this.mayStillRun(b, resource))) {
+      this.ctx.logger.info('backfill cancelled: its requester may no longer run the workflow', { backfillId: b.id, by: b.createdBy })
+      await store.finishBackfill(b.id, 'cancelled')
+      return
+    }
     const active = await store.listRuns({ resourceId: resource.id, states: [...ACTIVE_RUN_STATES] })
     const mine = new Set(times.flatMap((t) => (t.runId ? [t.runId] : [])))
     // Forbid and Replace: one run of the workflow at a time, whoever started the others (a backfill never cancels).
@@ -109,6 +118,13 @@ export class BackfillRunner {
       if (!this.started) return
       await this.startTime(b, resource, t)
     }
+  }
+
+  private async mayStillRun(b: BackfillRecord, resource: ResourceRecord): Promise<boolean> {
+    const principal = await principalForUser(this.ctx.store, b.createdBy)
+    if (!principal) return false
+    const key = { workspace: resource.workspace, type: resource.type, name: resource.name }
+    return (await decideOn(this.ctx.store, principal, 'run', key, resource)).allowed
   }
 
   private async startTime(b: BackfillRecord, resource: ResourceRecord, t: BackfillTimeRecord): Promise<void> {

@@ -42,6 +42,21 @@ describe('backfill', () => {
     await expect(h.engine.backfill(plain, 'alice', { from: '2030-01-01', to: '2030-01-02' })).rejects.toThrow(/has no schedule/)
   })
 
+  it('a requester who may no longer run the workflow starts nothing more: the backfill ends cancelled', async () => {
+    h = await harness({ now: () => new Date(NOW), start: false })
+    await h.store.createUser({ id: 'bob', name: 'Bob', type: 'person' })
+    await h.store.addRoleBinding({ userId: 'bob', role: 'operator', workspace: 'public', createdBy: 'alice' })
+    const r = await h.apply(hourly('revoked', 'true'))
+    await h.engine.start()
+    await h.engine.idle()
+    const answer = await h.engine.backfill(r, 'bob', { from: '2030-01-01T00:00:00Z', to: '2030-01-01T03:00:00Z', parallel: 1 })
+    expect(answer.runs).toHaveLength(1) // bob may run it now
+    await h.store.removeRoleBinding('bob', 'operator', 'public')
+    await waitFor('the backfill to be cancelled', async () => (await h!.store.getBackfill(answer.backfill!.id))?.state === 'cancelled')
+    await h.engine.idle()
+    expect((await h.store.listRuns({ resourceId: r.id })).length).toBe(1)
+  }, 40_000)
+
   it('--parallel 2: one run per fire time, trigger backfill, never more than two at once', async () => {
     h = await harness({ now: () => new Date(NOW), sandbox: 'none' })
     const probe = overlapProbe(2)

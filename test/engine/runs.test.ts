@@ -136,9 +136,7 @@ describe('engine runs', () => {
   it('projections reach the step: secret values from an applied secret, default projections', async () => {
     const secret = { meta: { name: 'app', version: 'v1', type: 'secret', tags: [], layer: 'user', workspace: 'public' }, secret: { type: 'key-value', acl: 'r', data: { TOKEN: 's3cr3t-value' }, files: {} } }
     await h.store.applyResource({ workspace: 'public', type: 'secret', name: 'app', version: 'v1', manifest: secret, owner: 'alice' })
-    // The workflow's owner must be a user who may `use` the secret (here: its owner, a data-dev in public).
-    await h.store.createUser({ id: 'alice', name: 'Alice', type: 'person' })
-    await h.store.addRoleBinding({ userId: 'alice', role: 'data-dev', workspace: 'public', createdBy: 'admin' })
+    // The workflow's owner must be a user who may `use` the secret (here: its owner; the harness makes alice).
     const wf = workflow('projected', [{ name: 'p', script: '[ "$TOKEN" = "s3cr3t-value" ] && echo token-ok; echo "step=$STEP run=$RUN"' }])
     wf.workflow.dag[0]!.spec.projection = {
       secrets: [{ id: 'app', contextAlias: 'app' }],

@@ -59,6 +59,9 @@ export interface Harness {
 export async function harness(opts: { maxParallelSteps?: number; now?: () => Date; start?: boolean; sandbox?: 'auto' | 'none'; maxTimerSleepMs?: number } = {}): Promise<Harness> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ctl-engine-'))
   const store = openSqliteStore(path.join(dir, 'ctl.db'))
+  // alice, who applies the workflows here, exists: what the engine judges per request (a backfill's requester) finds her.
+  await store.createUser({ id: 'alice', name: 'Alice', type: 'person' })
+  await store.addRoleBinding({ userId: 'alice', role: 'tenant-admin', workspace: null, createdBy: 'test' })
   const runtime = createLocalRuntime({ stateDir: path.join(dir, 'state'), sandbox: opts.sandbox })
   const engines: Engine[] = []
   const newEngine = (o: { now?: () => Date } = {}) => {
