@@ -10,7 +10,7 @@ import type { WorkflowResource } from '../manifest/model.js'
 import type { BackfillAnswer, EngineApi, NodeDetail, RunDetail, RuntimeSummary } from './api.js'
 import { BackfillRunner } from './backfills.js'
 import { backfillTimes } from './backfill-plan.js'
-import { MAX_BACKFILL_PARALLEL } from '../manifest/limits.js'
+import { MAX_ACTIVE_BACKFILLS, MAX_BACKFILL_PARALLEL } from '../manifest/limits.js'
 import { isRuntimeHandle } from './attempts.js'
 import { silentLogger, type EngineContext, type EngineLogger, type StepLauncher } from './context.js'
 import { progressOf } from './dag.js'
@@ -272,6 +272,11 @@ export function createEngine(opts: EngineOptions): Engine {
       }
       const times = backfillTimes(schedule, request.from, request.to)
       if (request.dryRun) return { times, runs: [], dryRun: true }
+      // Bounded like every input: each backfill may start up to MAX_BACKFILL_FIRES runs.
+      const going = (await store.listBackfills({ resourceId: resource.id, states: ['running'] })).filter((b) => b.trigger === 'backfill')
+      if (going.length >= MAX_ACTIVE_BACKFILLS) {
+        throw new CtlError('E_LIMIT', `workflow "${resource.name}" has ${going.length} backfills going on; at most ${MAX_ACTIVE_BACKFILLS} at once: wait for one to end, or stop the workflow's runs`, { max: MAX_ACTIVE_BACKFILLS })
+      }
       const record = await store.createBackfill({ resourceId: resource.id, trigger: 'backfill', parallel, createdBy: by, times })
       ctx.logger.info('backfill requested', { resourceId: resource.id, by, backfillId: record.id, times: times.length })
       // One pass now, so the answer names the runs that started.

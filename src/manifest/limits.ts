@@ -182,3 +182,5 @@ export const MAX_STEP_SELECTION = 100
 export const MAX_BACKFILL_FIRES = 1000
 /** `--parallel` of a backfill: its runs at once. */
 export const MAX_BACKFILL_PARALLEL = 100
+/** Backfills of one workflow going on at once (each up to MAX_BACKFILL_FIRES runs). */
+export const MAX_ACTIVE_BACKFILLS = 10

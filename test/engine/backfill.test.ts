@@ -57,6 +57,18 @@ describe('backfill', () => {
     expect((await h.store.listRuns({ resourceId: r.id })).length).toBe(1)
   }, 40_000)
 
+  it('at most ten backfills of one workflow wait to start runs at once; one more is refused (E_LIMIT)', async () => {
+    h = await harness({ now: () => new Date(NOW), start: false })
+    // Forbid: one run at a time, and that one sleeps, so every backfill stays running while the next is asked for.
+    const r = await h.apply(hourly('many', 'sleep 30', 'Forbid'))
+    await h.engine.start()
+    await h.engine.idle()
+    // The first one's only time starts at once (that backfill is then done); the next ten wait behind its run.
+    for (let i = 0; i < 11; i++) await h.engine.backfill(r, 'alice', { from: hour(i), to: hour(i) })
+    await expect(h.engine.backfill(r, 'alice', { from: hour(11), to: hour(11) })).rejects.toMatchObject({ code: 'E_LIMIT', message: expect.stringMatching(/has 10 backfills going on; at most 10 at once/) })
+    await h.engine.stopRuns(r, 'alice')
+  }, 40_000)
+
   it('--parallel 2: one run per fire time, trigger backfill, never more than two at once', async () => {
     h = await harness({ now: () => new Date(NOW), sandbox: 'none' })
     const probe = overlapProbe(2)
