@@ -99,8 +99,12 @@ function valueProblem(decl: ParamSpec, value: unknown): string | undefined {
   return undefined
 }
 
-const kindOf = (value: unknown): string =>
-  value === null ? 'null' : Array.isArray(value) ? 'a list' : typeof value === 'object' ? 'an object' : typeof value === 'string' ? 'a string' : typeof value === 'number' ? 'a number' : typeof value === 'boolean' ? 'a boolean' : 'a value'
+/** What kind of JSON value came, in the words of the param types (ARTICLE). */
+const kindOf = (value: unknown): string => {
+  if (value === null) return 'null'
+  const kind = Array.isArray(value) ? 'array' : typeof value
+  return kind in ARTICLE ? ARTICLE[kind as ParamType] : 'a value'
+}
 
 /**
  * The params of a run: the given values checked against the declarations, defaults applied (a param neither

@@ -35,11 +35,14 @@ function unquote(s: string): string {
   return t
 }
 
+/** A shell the fake kubelet plays scripts of: sh, bash, zsh, dash, by name or path. */
+const SHELL = /(^|\/)(ba|z|da)?sh$/
+
 /** Default: for `sh -c SCRIPT` print each `echo X` of SCRIPT and exit with its `exit N` (0 if none). */
 export const defaultBehaviour: BehaviourFn = (pod) => {
   const c = (pod.spec as PodSpec | undefined)?.containers?.[0]
   const argv = [...(c?.command ?? []), ...(c?.args ?? [])]
-  const shell = argv.findIndex((a, i) => /(^|\/)(ba|z|da)?sh$/.test(a) && argv[i + 1] === '-c')
+  const shell = argv.findIndex((a, i) => SHELL.test(a) && argv[i + 1] === '-c')
   if (shell < 0) return { lines: [], exitCode: 0 }
   const script = argv[shell + 2] ?? ''
   const lines: string[] = []
@@ -115,7 +118,7 @@ export class ScriptedKubelet {
     const main = spec?.containers?.[0]
     const command = main?.command ?? []
     const file = /^\/etc\/ctl\/config\/(.+)$/.exec(command[1] ?? '')?.[1]
-    if (!main || !/(^|\/)(ba|z|da)?sh$/.test(command[0] ?? '') || !file) return pod
+    if (!main || !SHELL.test(command[0] ?? '') || !file) return pod
     for (const v of spec?.volumes ?? []) {
       for (const source of [...(v.projected?.sources ?? []), ...(v.configMap ? [{ configMap: v.configMap }] : [])]) {
         const name = source.configMap?.name
