@@ -20,7 +20,8 @@ const READ_CHUNKS = 16
 /** Retention deletes in slices so appends of running steps wait milliseconds, not seconds. */
 const DELETE_CHUNKS = 100
 
-export async function appendLogs(db: SqliteDb, stepRunId: string, lines: LogLineInput[], newOffset: number): Promise<void> {
+/** Resolves with the attempt's run id (for the store's log waiters). */
+export async function appendLogs(db: SqliteDb, stepRunId: string, lines: LogLineInput[], newOffset: number): Promise<string> {
   // Encoded before taking the write lock; only the seq is added inside it.
   const tails = new Array<string>(lines.length)
   for (let i = 0; i < lines.length; i++) {
@@ -28,8 +29,8 @@ export async function appendLogs(db: SqliteDb, stepRunId: string, lines: LogLine
     if (STREAM_CODE[line.stream] === undefined) throw new CtlError('E_USAGE', `unknown log stream ${String(line.stream)}`)
     tails[i] = encodeLineTail(line.time, line.stream, line.text)
   }
-  await db.write(() => {
-    const sr = db.stmt('SELECT log_seq FROM step_runs WHERE id = ?').get(stepRunId) as { log_seq: number } | undefined
+  return db.write(() => {
+    const sr = db.stmt('SELECT log_seq, run_id FROM step_runs WHERE id = ?').get(stepRunId) as { log_seq: number; run_id: string } | undefined
     if (!sr) throw new CtlError('E_NOT_FOUND', `step run ${stepRunId} not found`)
     let seq = sr.log_seq
     let i = 0
@@ -56,6 +57,7 @@ export async function appendLogs(db: SqliteDb, stepRunId: string, lines: LogLine
       insert.run(stepRunId, first, seq, Buffer.from(text))
     }
     db.stmt('UPDATE step_runs SET log_seq = ?, log_offset = ? WHERE id = ?').run(seq, newOffset, stepRunId)
+    return sr.run_id
   })
 }
 

@@ -8,6 +8,9 @@ import * as resources from './sqlite-resources.js'
 import { toSchedule, type ScheduleRow } from './sqlite-rows.js'
 import * as runs from './sqlite-runs.js'
 import * as backfills from './sqlite-backfills.js'
+import * as leases from './sqlite-leases.js'
+import { LogWaiters } from './log-waiters.js'
+import type { ReplicaRecord, RunLeaseRecord } from './leases.js'
 import type {
   BackfillRecord,
   BackfillState,
@@ -58,9 +61,12 @@ export function openSqliteStore(file: string, options?: SqliteOptions): Store {
 
 class SqliteStore implements Store {
   readonly kind = 'sqlite' as const
+  /** Log followers of this process; other processes on the file are seen only by their timeout. */
+  private readonly waiters = new LogWaiters()
   constructor(private readonly db: SqliteDb) {}
 
   async close(): Promise<void> {
+    this.waiters.closeAll()
     this.db.close()
   }
 
@@ -131,7 +137,9 @@ class SqliteStore implements Store {
   }
 
   appendLogs(stepRunId: string, lines: LogLineInput[], newOffset: number): Promise<void> {
-    return logs.appendLogs(this.db, stepRunId, lines, newOffset)
+    return logs.appendLogs(this.db, stepRunId, lines, newOffset).then((runId) => {
+      if (lines.length > 0) this.waiters.notify(runId)
+    })
   }
   readLogs(query: LogQuery): Promise<LogLineRecord[]> {
     return logs.readLogs(this.db, query)
@@ -271,5 +279,38 @@ class SqliteStore implements Store {
   }
   listAudit(filter: { since?: string; limit?: number }): Promise<AuditRecord[]> {
     return identity.listAudit(this.db, filter)
+  }
+
+  waitForLogs(runId: string, timeoutMs: number, signal?: AbortSignal): Promise<void> {
+    return this.waiters.wait(runId, timeoutMs, signal)
+  }
+
+  // replicas, leases and fire claims (sqlite-leases.ts)
+  heartbeatReplica(replica: Omit<ReplicaRecord, 'heartbeatAt'>, now: string): Promise<void> {
+    return leases.heartbeatReplica(this.db, replica, now)
+  }
+  listReplicas(): Promise<ReplicaRecord[]> {
+    return leases.listReplicas(this.db)
+  }
+  removeReplica(id: string): Promise<void> {
+    return leases.removeReplica(this.db, id)
+  }
+  acquireRunLease(runId: string, owner: string, now: string, expiresAt: string): Promise<boolean> {
+    return leases.acquireRunLease(this.db, runId, owner, now, expiresAt)
+  }
+  renewRunLeases(owner: string, expiresAt: string): Promise<string[]> {
+    return leases.renewRunLeases(this.db, owner, expiresAt)
+  }
+  releaseRunLease(runId: string, owner: string): Promise<void> {
+    return leases.releaseRunLease(this.db, runId, owner)
+  }
+  listRunLeases(): Promise<RunLeaseRecord[]> {
+    return leases.listRunLeases(this.db)
+  }
+  claimFire(key: string, fireAt: string, owner: string): Promise<boolean> {
+    return leases.claimFire(this.db, key, fireAt, owner)
+  }
+  pruneFireClaims(before: string): Promise<number> {
+    return leases.pruneFireClaims(this.db, before)
   }
 }

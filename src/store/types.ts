@@ -4,6 +4,9 @@
 // are ISO-8601 UTC text with milliseconds (`2024-05-01T12:00:00.000Z`), which
 // sorts as text in both databases.
 
+import type { LeaseStore, LogNotifier } from './leases.js'
+export type { LeaseStore, LogNotifier, ReplicaRecord, RunLeaseRecord } from './leases.js'
+
 export type ResourceStatus = 'creating' | 'active' | 'error' | 'deleted'
 /** `suspended`: held by a user (`runtime suspend`): starts no new step, but is not over (engine/scheduler.ts ACTIVE_RUN_STATES). */
 export type RunState = 'pending' | 'running' | 'suspended' | 'succeeded' | 'failed' | 'cancelled' | 'killed'
@@ -286,7 +289,7 @@ export interface BackfillStore {
   finishBackfill(id: string, state: 'done' | 'cancelled'): Promise<boolean>
 }
 
-export interface Store extends IdentityStore, BackfillStore {
+export interface Store extends IdentityStore, BackfillStore, LeaseStore, LogNotifier {
   readonly kind: 'sqlite' | 'postgres'
   close(): Promise<void>
 

@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto'
 import { chmodSync, mkdirSync, mkdtempSync, realpathSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { stopTestPostgres } from './postgres.js'
 import { SUITE_ENV, describeProcesses, killAll, waitForSuiteProcesses, type SuiteMarker } from './suite-processes.js'
 
 /** How long processes may take to exit after the last test (a control plane's graceful stop, a step's SIGTERM). */
@@ -29,6 +30,8 @@ export default function setup(): () => Promise<void> {
   process.env.CTL_HOME = join(root, 'home')
 
   return async function teardown(): Promise<void> {
+    // The run's PostgreSQL (started by the first test that wanted one) is ours to stop, not a leak.
+    stopTestPostgres(root)
     if (process.platform !== 'linux') return
     const left = await waitForSuiteProcesses(marker, GRACE_MS)
     if (left.length === 0) {

@@ -64,19 +64,6 @@ async function* wireChunks(store: Store, query: LogQuery, encoder: LogEncoder, o
   }
 }
 
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve()
-    const timer = setTimeout(done, ms)
-    function done(): void {
-      clearTimeout(timer)
-      signal.removeEventListener('abort', done)
-      resolve()
-    }
-    signal.addEventListener('abort', done, { once: true })
-  })
-}
-
 /** Where one step attempt's lines are stored. */
 interface LogSource {
   runId: string
@@ -196,7 +183,8 @@ async function* follow(store: Store, run: RunRecord, q: LogsQuery, signal: Abort
       cursors.set(k, seq)
     }
     if (done) return
-    if (!sent) await sleep(pollMs, signal)
+    // Woken early by new lines (any replica's, on PostgreSQL); the timeout catches state changes.
+    if (!sent) await store.waitForLogs(run.id, pollMs, signal)
   }
 }
 

@@ -1,0 +1,66 @@
+// The store's part in running several control-plane replicas on one database (issue 13): who is
+// alive, who owns which run, and which replica fired a schedule's fire time. Plain records; times
+// are ISO-8601 UTC text like everywhere in the store, and every call takes `now` from the caller so
+// a fake clock drives leases in tests as it drives schedules.
+
+/** A control plane that shares the store; rows of replicas that stopped heartbeating are kept until removed. */
+export interface ReplicaRecord {
+  /** Random per process start (e.g. `r-3f9a…`). */
+  id: string
+  host: string
+  pid: number
+  /** Its API as other replicas and users reach it, when known. */
+  url?: string
+  /** ctl version the replica runs. */
+  version: string
+  startedAt: string
+  heartbeatAt: string
+}
+
+/** One run's owner: the replica whose engine schedules its steps and follows its attempts. */
+export interface RunLeaseRecord {
+  runId: string
+  owner: string
+  expiresAt: string
+}
+
+export interface LeaseStore {
+  /** Inserts the replica or refreshes its row (every field but startedAt is overwritten; heartbeatAt = now). */
+  heartbeatReplica(replica: Omit<ReplicaRecord, 'heartbeatAt'>, now: string): Promise<void>
+  /** Ordered by startedAt. */
+  listReplicas(): Promise<ReplicaRecord[]>
+  /** Drops the row (a graceful stop); its leases stay until they expire or are released. */
+  removeReplica(id: string): Promise<void>
+
+  /**
+   * Takes the run's lease for `owner` until `expiresAt` when nobody holds it, its holder's lease
+   * ran out (expiresAt <= now), or `owner` holds it already (then it is extended). Atomic across
+   * replicas: of two concurrent callers at most one gets true. Returns whether `owner` holds it now.
+   */
+  acquireRunLease(runId: string, owner: string, now: string, expiresAt: string): Promise<boolean>
+  /** Extends every lease `owner` still holds (expired ones nobody took too) to `expiresAt`; returns their run ids. */
+  renewRunLeases(owner: string, expiresAt: string): Promise<string[]>
+  /** Gives the lease up (run ended, or a graceful stop); a no-op when `owner` does not hold it. */
+  releaseRunLease(runId: string, owner: string): Promise<void>
+  /** Every lease row, expired ones included; ordered by runId. */
+  listRunLeases(): Promise<RunLeaseRecord[]>
+
+  /**
+   * Exactly-once claims across replicas: true for the first caller of a (key, fireAt) pair, false for
+   * every later one, whatever the replica. Keys name what fires (`schedule:<resourceId>`,
+   * `backfill:<id>`). Claims older than `before` may be dropped by pruneFireClaims.
+   */
+  claimFire(key: string, fireAt: string, owner: string): Promise<boolean>
+  /** Deletes claims whose fireAt is before `before`; returns how many. */
+  pruneFireClaims(before: string): Promise<number>
+}
+
+/** New log lines across replicas, for `log -f` answered by any replica. */
+export interface LogNotifier {
+  /**
+   * Resolves once lines were appended to `runId` after this call, by this process or any other
+   * sharing the store (PostgreSQL: LISTEN/NOTIFY; SQLite: this process's appends, other processes'
+   * only through the timeout), or after `timeoutMs`, or when `signal` aborts. Never rejects.
+   */
+  waitForLogs(runId: string, timeoutMs: number, signal?: AbortSignal): Promise<void>
+}

@@ -1,0 +1,75 @@
+// Replicas, run leases and fire claims on SQLite (migration 0012). Several processes may share one
+// SQLite file on one machine; every claim is one statement inside the write lock, so it is atomic.
+import { nowIso } from './ids.js'
+import type { SqliteDb } from './sqlite-db.js'
+import type { ReplicaRecord, RunLeaseRecord } from './leases.js'
+
+interface ReplicaRow {
+  id: string
+  host: string
+  pid: number
+  url: string | null
+  version: string
+  started_at: string
+  heartbeat_at: string
+}
+
+function toReplica(r: ReplicaRow): ReplicaRecord {
+  const rec: ReplicaRecord = { id: r.id, host: r.host, pid: r.pid, version: r.version, startedAt: r.started_at, heartbeatAt: r.heartbeat_at }
+  if (r.url !== null) rec.url = r.url
+  return rec
+}
+
+export function heartbeatReplica(db: SqliteDb, r: Omit<ReplicaRecord, 'heartbeatAt'>, now: string): Promise<void> {
+  return db.write(() => {
+    db.stmt(`INSERT INTO replicas (id, host, pid, url, version, started_at, heartbeat_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+      ON CONFLICT (id) DO UPDATE SET host = excluded.host, pid = excluded.pid, url = excluded.url, version = excluded.version, heartbeat_at = excluded.heartbeat_at`)
+      .run(r.id, r.host, r.pid, r.url ?? null, r.version, r.startedAt, now)
+  })
+}
+
+export function listReplicas(db: SqliteDb): Promise<ReplicaRecord[]> {
+  return db.read(() => (db.stmt('SELECT * FROM replicas ORDER BY started_at, id').all() as ReplicaRow[]).map(toReplica))
+}
+
+export function removeReplica(db: SqliteDb, id: string): Promise<void> {
+  return db.write(() => {
+    db.stmt('DELETE FROM replicas WHERE id = ?').run(id)
+  })
+}
+
+export function acquireRunLease(db: SqliteDb, runId: string, owner: string, now: string, expiresAt: string): Promise<boolean> {
+  return db.write(() => {
+    const r = db.stmt(`INSERT INTO run_leases (run_id, owner, expires_at) VALUES (?, ?, ?)
+      ON CONFLICT (run_id) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at
+      WHERE run_leases.owner = excluded.owner OR run_leases.expires_at <= ?`).run(runId, owner, expiresAt, now)
+    return r.changes > 0
+  })
+}
+
+export function renewRunLeases(db: SqliteDb, owner: string, expiresAt: string): Promise<string[]> {
+  return db.write(() => {
+    db.stmt('UPDATE run_leases SET expires_at = ? WHERE owner = ?').run(expiresAt, owner)
+    return (db.stmt('SELECT run_id FROM run_leases WHERE owner = ? ORDER BY run_id').all(owner) as { run_id: string }[]).map((r) => r.run_id)
+  })
+}
+
+export function releaseRunLease(db: SqliteDb, runId: string, owner: string): Promise<void> {
+  return db.write(() => {
+    db.stmt('DELETE FROM run_leases WHERE run_id = ? AND owner = ?').run(runId, owner)
+  })
+}
+
+export function listRunLeases(db: SqliteDb): Promise<RunLeaseRecord[]> {
+  return db.read(() => (db.stmt('SELECT run_id, owner, expires_at FROM run_leases ORDER BY run_id').all() as { run_id: string; owner: string; expires_at: string }[])
+    .map((r) => ({ runId: r.run_id, owner: r.owner, expiresAt: r.expires_at })))
+}
+
+export function claimFire(db: SqliteDb, key: string, fireAt: string, owner: string): Promise<boolean> {
+  return db.write(() => db.stmt('INSERT INTO fire_claims (fire_key, fire_at, owner, claimed_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING')
+    .run(key, fireAt, owner, nowIso()).changes > 0)
+}
+
+export function pruneFireClaims(db: SqliteDb, before: string): Promise<number> {
+  return db.write(() => db.stmt('DELETE FROM fire_claims WHERE fire_at < ?').run(before).changes)
+}
