@@ -1,0 +1,296 @@
+// The PostgreSQL store: several control-plane replicas share one database. Each area lives in a
+// file of its own (resources, runs, schedules and meta, backfills: the core; logs, identity and
+// leases), all on one PgDb (db.ts: pool, transactions, LISTEN, migrations).
+import { LogWaiters } from '../log-waiters.js'
+import type { ReplicaRecord, RunLeaseRecord } from '../leases.js'
+import { PgDb, type PgOptions } from './db.js'
+import * as backfills from './backfills.js'
+import * as identity from './identity.js'
+import * as leases from './leases.js'
+import * as logs from './logs.js'
+import * as resources from './resources.js'
+import * as runs from './runs.js'
+import * as schedules from './schedules.js'
+import type {
+  BackfillRecord,
+  BackfillState,
+  BackfillTimeRecord,
+  BackfillTimeState,
+  CreateBackfillInput,
+  ApiKeyRecord,
+  AuditInput,
+  AuditRecord,
+  CreateApiKeyInput,
+  CreateUserInput,
+  GrantRecord,
+  RoleBindingRecord,
+  UserRecord,
+  WorkspaceRecord,
+  ApplyResourceInput,
+  ApplyResourceResult,
+  CreateRunInput,
+  ListResourcesFilter,
+  LogChunk,
+  LogLineInput,
+  LogLineRecord,
+  LogQuery,
+  ResourceKey,
+  ResourceRecord,
+  ResourceStatus,
+  RevisionRecord,
+  RunPatch,
+  RunRecord,
+  RunState,
+  ScheduleRecord,
+  StepRunPatch,
+  NewStepInstance,
+  StepRunRecord,
+  StepState,
+  Store,
+  ResourceSummary,
+} from '../types.js'
+
+export type { PgOptions } from './db.js'
+
+/** Connects to `url` (`postgresql://…`) and migrates; E_UNAVAILABLE when unreachable or its schema is newer than this code. */
+export async function openPostgresStore(url: string, options?: PgOptions): Promise<Store> {
+  const db = await PgDb.open(url, options)
+  const store = new PostgresStore(db)
+  await logs.startLogNotifications(db, store.waiters)
+  return store
+}
+
+class PostgresStore implements Store {
+  readonly kind = 'postgres' as const
+  /** Log followers of this process, woken by NOTIFY from any replica (logs.ts). */
+  readonly waiters = new LogWaiters()
+  constructor(private readonly db: PgDb) {}
+
+  async close(): Promise<void> {
+    this.waiters.closeAll()
+    await this.db.close()
+  }
+
+  applyResource(input: ApplyResourceInput): Promise<ApplyResourceResult> {
+    return resources.applyResource(this.db, input)
+  }
+  getResource(key: ResourceKey, options?: { includeDeleted?: boolean }): Promise<ResourceRecord | undefined> {
+    return resources.getResource(this.db, key, options?.includeDeleted)
+  }
+  getResourceById(id: string): Promise<ResourceRecord | undefined> {
+    return resources.getResourceById(this.db, id)
+  }
+  listResources(filter: ListResourcesFilter): Promise<ResourceRecord[]> {
+    return resources.listResources(this.db, filter)
+  }
+
+  listResourceSummaries(filter: ListResourcesFilter): Promise<ResourceSummary[]> {
+    return resources.listResourceSummaries(this.db, filter)
+  }
+  listRevisions(resourceId: string): Promise<RevisionRecord[]> {
+    return resources.listRevisions(this.db, resourceId)
+  }
+  getRevision(resourceId: string, revision: number): Promise<RevisionRecord | undefined> {
+    return resources.getRevision(this.db, resourceId, revision)
+  }
+  setResourceStatus(id: string, status: ResourceStatus, reason?: string): Promise<void> {
+    return resources.setResourceStatus(this.db, id, status, reason)
+  }
+  deleteResource(id: string): Promise<void> {
+    return resources.deleteResource(this.db, id)
+  }
+
+  createRun(input: CreateRunInput): Promise<{ run: RunRecord; steps: StepRunRecord[] }> {
+    return runs.createRun(this.db, input)
+  }
+  getRun(id: string): Promise<RunRecord | undefined> {
+    return runs.getRun(this.db, id)
+  }
+  listRuns(filter: { resourceId?: string; states?: RunState[]; limit?: number }): Promise<RunRecord[]> {
+    return runs.listRuns(this.db, filter)
+  }
+  listLatestRuns(resourceIds: readonly string[]): Promise<RunRecord[]> {
+    return runs.listLatestRuns(this.db, resourceIds)
+  }
+  updateRun(id: string, patch: RunPatch, fromStates?: RunState[]): Promise<boolean> {
+    return runs.updateRun(this.db, id, patch, fromStates)
+  }
+  getStepRun(id: string): Promise<StepRunRecord | undefined> {
+    return runs.getStepRun(this.db, id)
+  }
+  listStepRuns(runId: string): Promise<StepRunRecord[]> {
+    return runs.listStepRuns(this.db, runId)
+  }
+  stepOutputs(runId: string): Promise<Map<string, Record<string, string>>> {
+    return runs.stepOutputs(this.db, runId)
+  }
+  createStepInstances(runId: string, parent: string, instances: readonly NewStepInstance[]): Promise<StepRunRecord[]> {
+    return runs.createStepInstances(this.db, runId, parent, instances)
+  }
+  createStepAttempt(runId: string, step: string, attempt: number, notBefore?: string): Promise<StepRunRecord> {
+    return runs.createStepAttempt(this.db, runId, step, attempt, notBefore)
+  }
+  updateStepRun(id: string, patch: StepRunPatch, fromStates?: StepState[]): Promise<boolean> {
+    return runs.updateStepRun(this.db, id, patch, fromStates)
+  }
+  listActiveStepRuns(): Promise<StepRunRecord[]> {
+    return runs.listActiveStepRuns(this.db)
+  }
+
+  appendLogs(stepRunId: string, lines: LogLineInput[], newOffset: number): Promise<void> {
+    // Followers here and on other replicas are woken by the NOTIFY appendLogs sends in its transaction.
+    return logs.appendLogs(this.db, stepRunId, lines, newOffset)
+  }
+  readLogs(query: LogQuery): Promise<LogLineRecord[]> {
+    return logs.readLogs(this.db, query)
+  }
+  iterateLogs(query: LogQuery, pageSize?: number): AsyncIterable<LogLineRecord[]> {
+    return logs.iterateLogs(this.db, query, pageSize)
+  }
+  iterateLogChunks(query: LogQuery): AsyncIterable<LogChunk> {
+    return logs.iterateLogChunks(this.db, query)
+  }
+  deleteLogsBefore(time: string): Promise<number> {
+    return logs.deleteLogsBefore(this.db, time)
+  }
+
+  getSchedule(resourceId: string): Promise<ScheduleRecord | undefined> {
+    return schedules.getSchedule(this.db, resourceId)
+  }
+  putSchedule(record: Omit<ScheduleRecord, 'updatedAt'>): Promise<void> {
+    return schedules.putSchedule(this.db, record)
+  }
+  deleteSchedule(resourceId: string): Promise<void> {
+    return schedules.deleteSchedule(this.db, resourceId)
+  }
+  listSchedules(): Promise<ScheduleRecord[]> {
+    return schedules.listSchedules(this.db)
+  }
+
+  // backfills (backfills.ts)
+  createBackfill(input: CreateBackfillInput): Promise<BackfillRecord> {
+    return backfills.createBackfill(this.db, input)
+  }
+  getBackfill(id: string): Promise<BackfillRecord | undefined> {
+    return backfills.getBackfill(this.db, id)
+  }
+  listBackfills(filter: { resourceId?: string; states?: BackfillState[] }): Promise<BackfillRecord[]> {
+    return backfills.listBackfills(this.db, filter)
+  }
+  listBackfillTimes(backfillId: string): Promise<BackfillTimeRecord[]> {
+    return backfills.listBackfillTimes(this.db, backfillId)
+  }
+  updateBackfillTime(backfillId: string, fireAt: string, patch: { state: BackfillTimeState; runId?: string }, fromStates: BackfillTimeState[]): Promise<boolean> {
+    return backfills.updateBackfillTime(this.db, backfillId, fireAt, patch, fromStates)
+  }
+  finishBackfill(id: string, state: 'done' | 'cancelled'): Promise<boolean> {
+    return backfills.finishBackfill(this.db, id, state)
+  }
+
+  getMeta(key: string): Promise<string | undefined> {
+    return schedules.getMeta(this.db, key)
+  }
+  setMeta(key: string, value: string): Promise<void> {
+    return schedules.setMeta(this.db, key, value)
+  }
+  // identity
+  createUser(input: CreateUserInput): Promise<UserRecord> {
+    return identity.createUser(this.db, input)
+  }
+  getUser(id: string, options?: { includeDeleted?: boolean }): Promise<UserRecord | undefined> {
+    return identity.getUser(this.db, id, options?.includeDeleted)
+  }
+  listUsers(options?: { includeDeleted?: boolean }): Promise<UserRecord[]> {
+    return identity.listUsers(this.db, options?.includeDeleted)
+  }
+  deleteUser(id: string): Promise<void> {
+    return identity.deleteUser(this.db, id)
+  }
+  createApiKey(input: CreateApiKeyInput): Promise<ApiKeyRecord> {
+    return identity.createApiKey(this.db, input)
+  }
+  listApiKeys(userId: string): Promise<ApiKeyRecord[]> {
+    return identity.listApiKeys(this.db, userId)
+  }
+  revokeApiKey(userId: string, keyId: string): Promise<boolean> {
+    return identity.revokeApiKey(this.db, userId, keyId)
+  }
+  findApiKeyByHash(hash: string): Promise<{ key: ApiKeyRecord; user: UserRecord } | undefined> {
+    return identity.findApiKeyByHash(this.db, hash)
+  }
+  touchApiKey(keyId: string, time: string): Promise<void> {
+    return identity.touchApiKey(this.db, keyId, time)
+  }
+  addRoleBinding(input: Omit<RoleBindingRecord, 'createdAt'>): Promise<boolean> {
+    return identity.addRoleBinding(this.db, input)
+  }
+  removeRoleBinding(userId: string, role: string, workspace: string | null): Promise<boolean> {
+    return identity.removeRoleBinding(this.db, userId, role, workspace)
+  }
+  listRoleBindings(filter: { userId?: string; workspace?: string | null }): Promise<RoleBindingRecord[]> {
+    return identity.listRoleBindings(this.db, filter)
+  }
+  createWorkspace(input: Omit<WorkspaceRecord, 'createdAt'>): Promise<WorkspaceRecord> {
+    return identity.createWorkspace(this.db, input)
+  }
+  getWorkspace(name: string): Promise<WorkspaceRecord | undefined> {
+    return identity.getWorkspace(this.db, name)
+  }
+  listWorkspaces(): Promise<WorkspaceRecord[]> {
+    return identity.listWorkspaces(this.db)
+  }
+  deleteWorkspace(name: string): Promise<void> {
+    return identity.deleteWorkspace(this.db, name)
+  }
+  addGrant(input: Omit<GrantRecord, 'createdAt'>): Promise<boolean> {
+    return identity.addGrant(this.db, input)
+  }
+  removeGrant(resourceId: string, userId: string, permission: string): Promise<boolean> {
+    return identity.removeGrant(this.db, resourceId, userId, permission)
+  }
+  listGrants(filter: { resourceId?: string; userId?: string }): Promise<GrantRecord[]> {
+    return identity.listGrants(this.db, filter)
+  }
+  deleteGrantsForResource(resourceId: string): Promise<void> {
+    return identity.deleteGrantsForResource(this.db, resourceId)
+  }
+  appendAudit(entry: AuditInput): Promise<void> {
+    return identity.appendAudit(this.db, entry)
+  }
+  listAudit(filter: { since?: string; limit?: number }): Promise<AuditRecord[]> {
+    return identity.listAudit(this.db, filter)
+  }
+
+  waitForLogs(runId: string, timeoutMs: number, signal?: AbortSignal): Promise<void> {
+    return this.waiters.wait(runId, timeoutMs, signal)
+  }
+
+  // replicas, leases and fire claims (leases.ts)
+  heartbeatReplica(replica: Omit<ReplicaRecord, 'heartbeatAt'>, now: string): Promise<void> {
+    return leases.heartbeatReplica(this.db, replica, now)
+  }
+  listReplicas(): Promise<ReplicaRecord[]> {
+    return leases.listReplicas(this.db)
+  }
+  removeReplica(id: string): Promise<void> {
+    return leases.removeReplica(this.db, id)
+  }
+  acquireRunLease(runId: string, owner: string, now: string, expiresAt: string): Promise<boolean> {
+    return leases.acquireRunLease(this.db, runId, owner, now, expiresAt)
+  }
+  renewRunLeases(owner: string, expiresAt: string): Promise<string[]> {
+    return leases.renewRunLeases(this.db, owner, expiresAt)
+  }
+  releaseRunLease(runId: string, owner: string): Promise<void> {
+    return leases.releaseRunLease(this.db, runId, owner)
+  }
+  listRunLeases(): Promise<RunLeaseRecord[]> {
+    return leases.listRunLeases(this.db)
+  }
+  claimFire(key: string, fireAt: string, owner: string): Promise<boolean> {
+    return leases.claimFire(this.db, key, fireAt, owner)
+  }
+  pruneFireClaims(before: string): Promise<number> {
+    return leases.pruneFireClaims(this.db, before)
+  }
+}
