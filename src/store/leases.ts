@@ -53,6 +53,17 @@ export interface LeaseStore {
   claimFire(key: string, fireAt: string, owner: string): Promise<boolean>
   /** Deletes claims whose fireAt is before `before`; returns how many. */
   pruneFireClaims(before: string): Promise<number>
+
+  /**
+   * Shared counters for limits that must hold across replicas (failed authentications per address
+   * and key prefix, bad webhook requests): adds `by` to the counter (key, window) and returns its new
+   * value, atomically. `window` names the time window (e.g. its start time); keys are bounded by the caller.
+   */
+  addToCounter(key: string, window: string, by: number): Promise<number>
+  /** The counter's value (0 when absent). */
+  readCounter(key: string, window: string): Promise<number>
+  /** Deletes counters whose window sorts before `before`; returns how many. */
+  pruneCounters(before: string): Promise<number>
 }
 
 /** New log lines across replicas, for `log -f` answered by any replica. */

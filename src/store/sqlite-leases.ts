@@ -73,3 +73,16 @@ export function claimFire(db: SqliteDb, key: string, fireAt: string, owner: stri
 export function pruneFireClaims(db: SqliteDb, before: string): Promise<number> {
   return db.write(() => db.stmt('DELETE FROM fire_claims WHERE fire_at < ?').run(before).changes)
 }
+
+export function addToCounter(db: SqliteDb, key: string, window: string, by: number): Promise<number> {
+  return db.write(() => (db.stmt(`INSERT INTO counters (counter_key, window, value) VALUES (?, ?, ?)
+    ON CONFLICT (counter_key, window) DO UPDATE SET value = value + excluded.value RETURNING value`).get(key, window, by) as { value: number }).value)
+}
+
+export function readCounter(db: SqliteDb, key: string, window: string): Promise<number> {
+  return db.read(() => (db.stmt('SELECT value FROM counters WHERE counter_key = ? AND window = ?').get(key, window) as { value: number } | undefined)?.value ?? 0)
+}
+
+export function pruneCounters(db: SqliteDb, before: string): Promise<number> {
+  return db.write(() => db.stmt('DELETE FROM counters WHERE window < ?').run(before).changes)
+}

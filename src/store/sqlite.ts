@@ -313,4 +313,13 @@ class SqliteStore implements Store {
   pruneFireClaims(before: string): Promise<number> {
     return leases.pruneFireClaims(this.db, before)
   }
+  addToCounter(key: string, window: string, by: number): Promise<number> {
+    return leases.addToCounter(this.db, key, window, by)
+  }
+  readCounter(key: string, window: string): Promise<number> {
+    return leases.readCounter(this.db, key, window)
+  }
+  pruneCounters(before: string): Promise<number> {
+    return leases.pruneCounters(this.db, before)
+  }
 }

@@ -2,7 +2,8 @@ import type { Migration } from './types.js'
 
 // Several control planes on one store (issue 13): the replicas' heartbeats, one lease row per owned
 // run (taken over once it expires), and one claim row per fire time so a schedule fires once
-// whatever the number of replicas.
+// whatever the number of replicas, and
+// counters for limits shared by the replicas (failed authentications).
 export const migration: Migration = {
   version: 12,
   name: 'replicas',
@@ -29,5 +30,12 @@ CREATE TABLE fire_claims (
   claimed_at TEXT NOT NULL,
   PRIMARY KEY (fire_key, fire_at)
 );
+CREATE TABLE counters (
+  counter_key TEXT NOT NULL,
+  window      TEXT NOT NULL,
+  value       INTEGER NOT NULL,
+  PRIMARY KEY (counter_key, window)
+);
+CREATE INDEX counters_by_window ON counters (window);
 `,
 }

@@ -41,3 +41,15 @@ export function claimFire(_db: PgDb, ..._args: unknown[]): never {
 export function pruneFireClaims(_db: PgDb, ..._args: unknown[]): never {
   return notBuilt('pruneFireClaims')
 }
+
+export function addToCounter(_db: PgDb, ..._args: unknown[]): never {
+  return notBuilt('addToCounter')
+}
+
+export function readCounter(_db: PgDb, ..._args: unknown[]): never {
+  return notBuilt('readCounter')
+}
+
+export function pruneCounters(_db: PgDb, ..._args: unknown[]): never {
+  return notBuilt('pruneCounters')
+}
