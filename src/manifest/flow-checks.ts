@@ -1,7 +1,7 @@
 // Lint of a workflow's data flow (issue 11): param declarations, `when` and `forEach.items` in CEL, matrix
 // and forEach bounds, and the run's values in templates (stackSpec, envs, projections), each located.
 import { checkExpression, type ExprScope } from '../expr/index.js'
-import { parseApprover } from '../access/approvers.js'
+import { parseApprover } from '../api/approvers.js'
 import { CtlError, type ErrorCode, type ManifestIssue } from '../errors.js'
 import type { ManifestContext, TemplateScope } from './context.js'
 import { matrixCombinations } from './fanout.js'

@@ -13,7 +13,7 @@ import { checkPathsInVolumes, type MadeFolder, type PathCheck } from './beneath.
 import { bubblewrapLayout } from './bwrap.js'
 import { enforce } from './limits.js'
 import { chooseSandbox, type SandboxOptions } from './sandbox.js'
-import { packageRoot } from './package-root.js'
+import { packageRoot } from '../../package-root.js'
 import {
   EXIT_FILE,
   HANDLE_FILE,
