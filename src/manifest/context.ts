@@ -5,12 +5,20 @@
 import type { ManifestLimitSettings } from './limits.js'
 import type { JsonPath, ParamSpec, ResourceMeta, StackDefinition, StackRef } from './model.js'
 
-export interface ManifestContext {
-  /** From src/stack: resolves `name[:version]` among built-in and applied stacks. */
+/** What lint reads of the catalog of stacks and computes (built by src/stack/catalog.ts). */
+export interface CatalogView {
+  /** Resolves `name[:version]` among built-in and applied stacks. */
   resolveStack(ref: StackRef): StackDefinition | undefined
   stackVersions(name: string): string[]
   /** Names of every known stack, for "did you mean" on an unknown one; absent: no suggestion. */
   stackNames?(): string[]
+  /** Computes that exist (besides `runnable-default`); absent: unknown offline, so computes are not checked. */
+  knownComputes?: ReadonlySet<string>
+  /** The catalog plus the stacks and computes of the batch being linted (a stack and the workflow using it in one file). */
+  withBatch(resources: readonly { meta: { type: string; name: string }; stack?: unknown; compute?: unknown }[]): CatalogView
+}
+
+export interface ManifestContext extends CatalogView {
   /** Validates a stackSpec; paths are relative to stackSpec. */
   validateStackSpec(stack: StackDefinition, stackSpec: unknown): { path: JsonPath; message: string }[]
   /**
@@ -20,8 +28,6 @@ export interface ManifestContext {
   checkTemplate(template: string, declaredAliases: ReadonlySet<string>, scope?: TemplateScope): string[]
   /** From src/stack: builds a StackDefinition from a `type: stack` body (already schema-valid). */
   stackDefinitionFromBody(meta: ResourceMeta, body: Record<string, unknown>): StackDefinition
-  /** Computes that exist (besides `runnable-default`); absent: unknown offline, so computes are not checked. */
-  knownComputes?: ReadonlySet<string>
   /** Bounds a server sets (steps per workflow); absent: MANIFEST_LIMITS' defaults. */
   limits?: ManifestLimitSettings
 }

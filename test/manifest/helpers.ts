@@ -48,6 +48,12 @@ export function testContext(opts: TestContextOptions = {}): ManifestContext {
   const ajv = new Ajv({ allErrors: true })
   const compiled = new Map<StackDefinition, ValidateFunction>()
   const ctx: ManifestContext = {
+    // The catalog's batch rule (src/stack/catalog.ts): the batch's stacks and computes join the known ones.
+    withBatch(resources) {
+      const batch = resources.flatMap((r) => (r.meta.type === 'stack' && r.stack ? [r.stack as StackDefinition] : []))
+      const computes = resources.filter((r) => r.meta.type === 'compute').map((r) => r.meta.name)
+      return testContext({ ...opts, stacks: [...stacks.values(), ...batch], ...(opts.computes ? { computes: [...opts.computes, ...computes] } : {}) })
+    },
     resolveStack(ref: StackRef) {
       if (ref.version !== undefined) return stacks.get(`${ref.name}:${ref.version}`)
       const versions = ctx.stackVersions(ref.name)

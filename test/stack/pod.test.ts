@@ -26,7 +26,7 @@ const withProjection = projection({
 })
 
 async function resolve(wf: WorkflowResource, mode: 'values' | 'references' = 'values', extra: Partial<typeof run> = {}): Promise<ResolvedStep[]> {
-  return resolveWorkflowPods(wf, { stacks, computes: new Map(), run: { ...run, ...extra }, secrets, mode })
+  return resolveWorkflowPods(wf, { catalog: { stacks, computes: new Map() }, run: { ...run, ...extra }, secrets, mode })
 }
 
 function expectAllValid(r: ResolvedStep): void {
@@ -212,7 +212,7 @@ describe('names, compute and errors', () => {
   test('compute sets nodeSelector and tolerations', async () => {
     const wf = workflow('c', [step('s', { stack: { name: 'container' }, stackSpec: { image: 'alpine' }, compute: 'gpu-pool' })])
     const computes = new Map([['gpu-pool', { purpose: 'gpu' as const, nodeSelector: { pool: 'gpu' }, tolerations: [{ key: 'gpu', operator: 'Exists' as const, effect: 'NoSchedule' as const }] }]])
-    const [r] = await resolveWorkflowPods(wf, { stacks, computes, run, secrets, mode: 'values' })
+    const [r] = await resolveWorkflowPods(wf, { catalog: { stacks, computes }, run, secrets, mode: 'values' })
     expectAllValid(r!)
     expect(r!.pod.spec!.nodeSelector).toEqual({ pool: 'gpu' })
     expect(r!.pod.spec!.tolerations).toEqual([{ key: 'gpu', operator: 'Exists', effect: 'NoSchedule' }])

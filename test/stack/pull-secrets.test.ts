@@ -28,7 +28,7 @@ function wf(p: Partial<ProjectionSpec>, version: WorkflowResource['meta']['versi
 }
 
 async function resolve(w: WorkflowResource, mode: 'values' | 'references'): Promise<ResolvedStep> {
-  const [r] = await resolveWorkflowPods(w, { stacks, computes: new Map(), run, secrets, mode })
+  const [r] = await resolveWorkflowPods(w, { catalog: { stacks, computes: new Map() }, run, secrets, mode })
   return r!
 }
 
@@ -98,7 +98,7 @@ describe('a referenced pull secret', () => {
 
   it('without a kind from the provider counts as key-value (a provider that cannot tell changes nothing)', async () => {
     const plain = { getSecret: secrets.getSecret.bind(secrets) }
-    const [r] = await resolveWorkflowPods(wf(both), { stacks, computes: new Map(), run, secrets: plain, mode: 'values' })
+    const [r] = await resolveWorkflowPods(wf(both), { catalog: { stacks, computes: new Map() }, run, secrets: plain, mode: 'values' })
     expect(r!.pod.spec!.imagePullSecrets).toBeUndefined()
     expect(r!.pullSecrets).toBeUndefined()
   })
@@ -116,7 +116,7 @@ describe('the dry run (references mode)', () => {
       listKeys: secrets.listKeys.bind(secrets),
       kindOf: secrets.kindOf.bind(secrets),
     }
-    const [r] = await resolveWorkflowPods(wf(both), { stacks, computes: new Map(), run: { ...run, runId: 'dry-run', dryRun: true }, secrets: counting, mode: 'references' })
+    const [r] = await resolveWorkflowPods(wf(both), { catalog: { stacks, computes: new Map() }, run: { ...run, runId: 'dry-run', dryRun: true }, secrets: counting, mode: 'references' })
     expect(reads).toBe(0)
     expectValidKubernetes(r!.pod)
     expect(r!.pod.spec!.imagePullSecrets).toEqual([{ name: 'private-image-dryrun-run-pull-0' }])
