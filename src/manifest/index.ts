@@ -132,21 +132,6 @@ function withBatch(ctx: ManifestContext, docs: readonly NormalizedDocument[]): S
   }
 }
 
-/** `1.10` after `1.9`: numeric parts compare as numbers. */
-export function compareVersions(a: string, b: string): number {
-  const pa = a.split(/[.-]/)
-  const pb = b.split(/[.-]/)
-  for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
-    const x = pa[i] ?? ''
-    const y = pb[i] ?? ''
-    if (x === y) continue
-    const nx = Number(x)
-    const ny = Number(y)
-    if (x !== '' && y !== '' && Number.isFinite(nx) && Number.isFinite(ny)) return nx - ny
-    return x < y ? -1 : 1
-  }
-  return 0
-}
 
 function tooDeep(value: unknown): boolean {
   const stack: [unknown, number][] = [[value, 1]]
