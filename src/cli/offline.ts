@@ -6,6 +6,7 @@ import { Catalog } from '../stack/catalog.js'
 import { validateStackSpec } from '../stack/validate.js'
 import { stackDefinitionFromBody } from '../stack/definition.js'
 import { checkTemplate } from '../projection/check.js'
+import { checkExpression } from '../expr/index.js'
 
 /** Computes are not checked offline: the control plane may know applied ones this catalog does not. */
 export function offlineManifestContext(catalog: Catalog = Catalog.builtin()): ManifestContext {
@@ -13,6 +14,7 @@ export function offlineManifestContext(catalog: Catalog = Catalog.builtin()): Ma
     ...catalog.view(),
     validateStackSpec,
     checkTemplate,
+    checkExpression,
     stackDefinitionFromBody,
   }
 }

@@ -8,6 +8,7 @@ import { Catalog } from '../stack/catalog.js'
 import { validateStackSpec } from '../stack/validate.js'
 import { stackDefinitionFromBody } from '../stack/definition.js'
 import { checkTemplate } from '../projection/check.js'
+import { checkExpression } from '../expr/index.js'
 
 export interface ServerManifestContext extends ManifestContext {
   /** Makes a stack or compute linted earlier in this request resolvable for the documents after it. */
@@ -23,6 +24,7 @@ export async function buildManifestContext(store: Store, limits?: ManifestLimitS
     ...catalog.view({ computes: true }),
     validateStackSpec,
     checkTemplate,
+    checkExpression,
     stackDefinitionFromBody,
     ...(limits ? { limits } : {}),
     add: (resource: Resource) => {
