@@ -15,7 +15,7 @@ import type {
   StepState,
 } from '../types.js'
 import type { PgDb, PgQuery } from './db.js'
-import { RUN_SELECT, STEP_RUN_COLUMNS, toRun, toStepRun, type PgStepRunRow, type RunRow } from './rows.js'
+import { RUN_COLUMNS_SQL, RUN_SELECT, STEP_RUN_COLUMNS, toRun, toStepRun, type PgStepRunRow, type RunRow } from './rows.js'
 
 /** SQLSTATE of a raw pg error (inside a transaction errors are not mapped yet). */
 function stateOf(err: unknown): string | undefined {
@@ -91,9 +91,9 @@ export async function listRuns(db: PgDb, filter: { resourceId?: string; states?:
 /** The newest run of each resource, in one statement: an index seek on runs (resource_id, id) per id. */
 export async function listLatestRuns(db: PgDb, resourceIds: readonly string[]): Promise<RunRecord[]> {
   if (resourceIds.length === 0) return []
-  const sql = `${RUN_SELECT} WHERE runs.id = ANY (ARRAY(
-      SELECT (SELECT l.id FROM runs l WHERE l.resource_id = u.rid ORDER BY l.id DESC LIMIT 1)
-      FROM unnest($1::text[]) AS u(rid)))`
+  const sql = `SELECT ${RUN_COLUMNS_SQL} FROM unnest($1::text[]) AS u(rid)
+    CROSS JOIN LATERAL (SELECT * FROM runs l WHERE l.resource_id = u.rid ORDER BY l.id DESC LIMIT 1) runs
+    JOIN resources r ON r.id = runs.resource_id`
   return (await db.rows<RunRow>(sql, [[...new Set(resourceIds)]])).map(toRun)
 }
 

@@ -8,6 +8,8 @@ import type { PgMigration } from './index.js'
 //   very text it wrote (JSONB would reorder keys and drop duplicates).
 // - workspace is '' for instance-level resources (NULLs are distinct in UNIQUE constraints).
 // - log_offset / log_seq are BIGINT (a log may pass 2 GiB); the rows module reads them as numbers.
+// - resources_list holds every column of a listing in listing order: `get -a` over 10,000 resources
+//   is an index-only scan with no sort (a sort of 10,000 rows costs tens of milliseconds).
 // - runs_resource (resource_id, id) answers "newest run of each resource" with one index seek each.
 export const migration: PgMigration = {
   version: 1,
@@ -31,6 +33,8 @@ CREATE TABLE resources (
   UNIQUE (workspace, type, name)
 );
 CREATE INDEX resources_type_name ON resources (type, name);
+CREATE INDEX resources_list ON resources (workspace, type, name)
+  INCLUDE (status, owner, id, version, revision, hash, status_reason, created_at, updated_at);
 
 CREATE TABLE resource_revisions (
   resource_id TEXT COLLATE "C" NOT NULL REFERENCES resources (id),
