@@ -17,7 +17,7 @@ export const migration: PgMigration = {
   name: 'logs_identity_leases',
   sql: `
 CREATE TABLE log_chunks (
-  step_run_id TEXT COLLATE "C" NOT NULL,
+  step_run_id TEXT COLLATE "C" NOT NULL REFERENCES step_runs (id) ON DELETE CASCADE,
   first_seq   BIGINT NOT NULL,
   last_seq    BIGINT NOT NULL,
   body        BYTEA NOT NULL,
