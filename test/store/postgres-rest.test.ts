@@ -88,12 +88,12 @@ describe('PostgreSQL logs', () => {
     // Small appends merge into the last chunk; a big one starts new chunks of ~128 KiB.
     const batches = [lines(3, 'small'), lines(2000, 'big', 100), lines(5, 'after', 3), [{ time: T, stream: 'system' as const, text: 'é "quoted"\n' }]]
     for (const [k, batch] of batches.entries()) {
-      for (const [i, stepRunId] of pgRun.stepRunIds.entries()) await p.appendLogs(stepRunId, batch, k)
-      for (const [i, stepRunId] of sqRun.stepRunIds.entries()) await s.appendLogs(stepRunId, batch, k + i * 0)
+      for (const stepRunId of pgRun.stepRunIds) await p.appendLogs(stepRunId, batch, k)
+      for (const stepRunId of sqRun.stepRunIds) await s.appendLogs(stepRunId, batch, k)
     }
     const chunksOf = async (store: Store, runId: string, q: { afterSeq?: number; tail?: number; limit?: number; step?: string } = {}) => {
       const out: { step: string; firstSeq: number; lastSeq: number; data: string }[] = []
-      for await (const c of store.iterateLogChunks({ runId, ...q })) out.push({ step: c.step, firstSeq: c.firstSeq, lastSeq: c.lastSeq, data: Buffer.from(c.data).toString('hex') })
+      for await (const c of store.iterateLogChunks!({ runId, ...q })) out.push({ step: c.step, firstSeq: c.firstSeq, lastSeq: c.lastSeq, data: Buffer.from(c.data).toString('hex') })
       return out
     }
     for (const q of [{}, { afterSeq: 1000 }, { tail: 7 }, { limit: 1500 }, { step: 'b', afterSeq: 3, limit: 10 }]) {
