@@ -65,9 +65,14 @@ export async function appendLogs(db: PgDb, stepRunId: string, lines: LogLineInpu
 /** LISTENs for appends of every replica and wakes this process's followers of that run. */
 export async function startLogNotifications(db: PgDb, waiters: LogWaiters): Promise<void> {
   localWaiters.set(db, waiters)
-  await db.listen(LOG_CHANNEL, (runId) => {
-    if (runId) waiters.notify(runId)
-  })
+  await db.listen(
+    LOG_CHANNEL,
+    (runId) => {
+      if (runId) waiters.notify(runId)
+    },
+    // Appends while the connection was down were not heard: every follower reads once more.
+    () => waiters.wakeAll(),
+  )
 }
 
 interface Selected {
