@@ -91,8 +91,8 @@ async function scenario(store: Store): Promise<unknown[]> {
   rec(await store.listResources({ allWorkspaces: true }))
   rec(await store.listResourceSummaries({ workspace: 'public', select: (m) => (m.labels?.team ?? '') === 'x' }))
   rec(await store.listResourceSummaries({ workspace: null }))
-  rec(await codeOf(store.setResourceStatus('res-nope', 'ready')))
-  await store.setResourceStatus(a.resource.id, 'failed', 'why')
+  rec(await codeOf(store.setResourceStatus('res-nope', 'active')))
+  await store.setResourceStatus(a.resource.id, 'error', 'why')
   rec(await store.getResourceById(a.resource.id))
 
   rec(await codeOf(store.createRun({ resourceId: a.resource.id, revision: 9, trigger: 'apply', steps: ['x'] })))
