@@ -54,9 +54,15 @@ export async function appendLogs(db: PgDb, stepRunId: string, lines: LogLineInpu
       while (i < lines.length && text.length < CHUNK_BYTES) text += `[${++seq}${tails[i++]!}`
       await q.exec('INSERT INTO log_chunks (step_run_id, first_seq, last_seq, body) VALUES ($1, $2, $3, $4)', [stepRunId, first, seq, Buffer.from(text)])
     }
-    await q.exec('UPDATE step_runs SET log_seq = $1, log_offset = $2 WHERE id = $3', [seq, newOffset, stepRunId])
-    // Delivered at commit to every listening replica (this one included); one per transaction.
-    if (lines.length > 0 && Buffer.byteLength(sr.run_id) <= MAX_PAYLOAD) await q.exec('SELECT pg_notify($1, $2)', [LOG_CHANNEL, sr.run_id])
+    if (lines.length > 0 && Buffer.byteLength(sr.run_id) <= MAX_PAYLOAD) {
+      // The notification is delivered at commit to every listening replica (this one included).
+      await q.exec(
+        'WITH u AS (UPDATE step_runs SET log_seq = $1, log_offset = $2 WHERE id = $3 RETURNING run_id) SELECT pg_notify($4, run_id) FROM u',
+        [seq, newOffset, stepRunId, LOG_CHANNEL],
+      )
+    } else {
+      await q.exec('UPDATE step_runs SET log_seq = $1, log_offset = $2 WHERE id = $3', [seq, newOffset, stepRunId])
+    }
     return sr.run_id
   })
   if (lines.length > 0) localWaiters.get(db)?.notify(runId)
