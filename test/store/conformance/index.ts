@@ -8,6 +8,7 @@ import { instancesContract } from './instances.js'
 import { leaseContract } from './leases.js'
 import { logContract } from './logs.js'
 import { logWaitContract } from './log-wait.js'
+import { plainContract } from './plain.js'
 import { resourceContract } from './resources.js'
 import { runContract } from './runs.js'
 import { scheduleContract } from './schedules.js'
@@ -34,5 +35,6 @@ export function describeStoreContract(name: string, fresh: FreshStoreUrl, option
     identityContract(h)
     leaseContract(h)
     instancesContract(h)
+    plainContract(h)
   })
 }
