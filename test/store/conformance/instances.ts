@@ -51,5 +51,34 @@ export function instancesContract(h: StoreHarness): void {
       expect(raced.slice(2).filter(Boolean)).toHaveLength(1)
       expect(await second.getRun(run.id)).toMatchObject({ state: 'running' })
     })
+
+    it('concurrent appends to one step attempt through two instances: every line once, seqs contiguous per batch', async () => {
+      const first = await h.store()
+      const second = await h.peer(first)
+      const { resource } = await first.applyResource({ workspace: 'public', type: 'workflow', name: 'wf', version: 'v1', manifest: {}, owner: 'a' })
+      const { run, steps } = await first.createRun({ resourceId: resource.id, revision: 1, trigger: 'apply', steps: ['s'] })
+      const batch = (b: number) => Array.from({ length: 5 }, (_, i) => ({ time: '2024-05-01T10:00:00.000Z', stream: 'stdout' as const, text: `b${b} l${i}` }))
+      await Promise.all(Array.from({ length: 12 }, (_, b) => (b % 2 ? first : second).appendLogs(steps[0]!.id, batch(b), b)))
+      const got = await second.readLogs({ runId: run.id })
+      expect(got.map((l) => l.seq)).toEqual(Array.from({ length: 60 }, (_, i) => i + 1))
+      expect(new Set(got.map((l) => l.text)).size).toBe(60)
+      for (let k = 0; k < 60; k += 5) {
+        const b = got[k]!.text.split(' ')[0]
+        expect(got.slice(k, k + 5).map((l) => l.text)).toEqual(batch(Number(b!.slice(1))).map((l) => l.text))
+      }
+      expect((await first.getStepRun(steps[0]!.id))!.logSeq).toBe(60)
+    })
+
+    it('audit entries appended through two instances are all kept, in one order', async () => {
+      const first = await h.store()
+      const second = await h.peer(first)
+      await Promise.all(Array.from({ length: 20 }, (_, i) => (i % 2 ? first : second).appendAudit({ actor: 'a', action: `act${i}`, target: 't', result: 'ok' })))
+      const all = await first.listAudit({})
+      expect(all.map((e) => e.action).sort()).toEqual(Array.from({ length: 20 }, (_, i) => `act${i}`).sort())
+      const seqs = all.map((e) => e.seq)
+      expect(new Set(seqs).size).toBe(20)
+      expect([...seqs].sort((a, b) => a - b)).toEqual(seqs)
+      expect(await second.listAudit({})).toEqual(all)
+    })
   })
 }
