@@ -34,7 +34,7 @@ export interface LogQuery {
 
 /**
  * A run of consecutive lines of one step attempt, already encoded: `data` holds lines
- * firstSeq..lastSeq as `[seq,"time","stream","text"]\n` each (UTF-8, encodeLine in log-codec.ts).
+ * firstSeq..lastSeq as `[seq,"time","stream","text"]\n` each (UTF-8, encodeLine in src/api/log-codec.ts).
  * That encoding is the store's line encoding AND the API's log wire format, on purpose: the server
  * sends chunks on byte for byte, which is why logs stream fast. A store keeps lines so, or encodes
  * them with that codec when it hands them out.
