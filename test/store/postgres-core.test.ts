@@ -175,6 +175,18 @@ describe('PostgreSQL core areas answer as SQLite does', () => {
     expect(step!.logOffset).toBe(2 ** 33)
   })
 
+  it('free text with a NUL character (refused by PostgreSQL) is kept with U+FFFD in its place', async () => {
+    const store = await fresh()
+    const { resource } = await apply(store, 'w')
+    const { run, steps } = await store.createRun({ resourceId: resource.id, revision: 1, trigger: 'apply', steps: ['a'] })
+    expect(await store.updateStepRun(steps[0]!.id, { state: 'failed', message: 'bad\0byte', outputs: { k: 'a\0b' } }, ['pending'])).toBe(true)
+    expect(await store.updateRun(run.id, { state: 'failed', reason: 'r\0' })).toBe(true)
+    await store.setResourceStatus(resource.id, 'error', 'x\0y')
+    expect(await store.getStepRun(steps[0]!.id)).toMatchObject({ message: 'bad\uFFFDbyte', outputs: { k: 'a\0b' } })
+    expect((await store.getRun(run.id))!.reason).toBe('r\uFFFD')
+    expect((await store.getResourceById(resource.id))!.statusReason).toBe('x\uFFFDy')
+  })
+
   it('orders names byte-wise (columns are COLLATE "C"), as SQLite does', async () => {
     const store = await fresh()
     for (const n of ['b', 'B', 'a', 'A-1', 'a_1']) await apply(store, n)

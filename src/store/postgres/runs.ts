@@ -15,7 +15,7 @@ import type {
   StepState,
 } from '../types.js'
 import type { PgDb, PgQuery } from './db.js'
-import { RUN_COLUMNS_SQL, RUN_SELECT, STEP_RUN_COLUMNS, toRun, toStepRun, type PgStepRunRow, type RunRow } from './rows.js'
+import { pgText, RUN_COLUMNS_SQL, RUN_SELECT, STEP_RUN_COLUMNS, toRun, toStepRun, type PgStepRunRow, type RunRow } from './rows.js'
 
 /** SQLSTATE of a raw pg error (inside a transaction errors are not mapped yet). */
 function stateOf(err: unknown): string | undefined {
@@ -130,7 +130,7 @@ const RUN_COLUMNS: Record<keyof RunPatch, string> = {
 export function updateRun(db: PgDb, id: string, patch: RunPatch, fromStates?: RunState[]): Promise<boolean> {
   const sets: [string, unknown][] = []
   for (const key of Object.keys(RUN_COLUMNS) as (keyof RunPatch)[]) {
-    if (patch[key] !== undefined) sets.push([RUN_COLUMNS[key], patch[key]])
+    if (patch[key] !== undefined) sets.push([RUN_COLUMNS[key], key === 'reason' ? pgText(patch[key]) : patch[key]])
   }
   return casUpdate(db, 'runs', id, sets, fromStates)
 }
@@ -155,7 +155,8 @@ export function updateStepRun(db: PgDb, id: string, patch: StepRunPatch, fromSta
   for (const key of Object.keys(STEP_COLUMNS) as (keyof StepRunPatch)[]) {
     const value = patch[key]
     if (value === undefined) continue
-    sets.push([STEP_COLUMNS[key], key === 'runtimeHandle' || key === 'outputs' || key === 'approval' ? JSON.stringify(value) : value])
+    if (key === 'runtimeHandle' || key === 'outputs' || key === 'approval') sets.push([STEP_COLUMNS[key], JSON.stringify(value)])
+    else sets.push([STEP_COLUMNS[key], typeof value === 'string' ? pgText(value) : value])
   }
   return casUpdate(db, 'step_runs', id, sets, fromStates)
 }
