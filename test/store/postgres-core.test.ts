@@ -175,6 +175,35 @@ describe('PostgreSQL core areas answer as SQLite does', () => {
     expect(step!.logOffset).toBe(2 ** 33)
   })
 
+  it('free text with a NUL character (refused by PostgreSQL) is kept with U+FFFD in its place', async () => {
+    const store = await fresh()
+    const { resource } = await apply(store, 'w')
+    const { run, steps } = await store.createRun({ resourceId: resource.id, revision: 1, trigger: 'apply', steps: ['a'] })
+    expect(await store.updateStepRun(steps[0]!.id, { state: 'failed', message: 'bad\0byte', outputs: { k: 'a\0b' } }, ['pending'])).toBe(true)
+    expect(await store.updateRun(run.id, { state: 'failed', reason: 'r\0' })).toBe(true)
+    await store.setResourceStatus(resource.id, 'error', 'x\0y')
+    expect(await store.getStepRun(steps[0]!.id)).toMatchObject({ message: 'bad\uFFFDbyte', outputs: { k: 'a\0b' } })
+    expect((await store.getRun(run.id))!.reason).toBe('r\uFFFD')
+    expect((await store.getResourceById(resource.id))!.statusReason).toBe('x\uFFFDy')
+  })
+
+  it('the newest run of each resource, for a few resources and for a whole listing (over 200)', async () => {
+    const store = await fresh()
+    const resources = []
+    for (let i = 0; i < 210; i++) resources.push((await apply(store, `w${i}`)).resource)
+    const newest = new Map<string, string>()
+    for (const r of resources.slice(0, 30)) {
+      for (let k = 0; k < 2; k++) newest.set(r.id, (await store.createRun({ resourceId: r.id, revision: 1, trigger: 'apply', steps: [] })).run.id)
+    }
+    const ids = resources.map((r) => r.id)
+    const whole = await store.listLatestRuns([...ids, 'res-none'])
+    expect(new Map(whole.map((run) => [run.resourceId, run.id]))).toEqual(newest)
+    const few = await store.listLatestRuns(ids.slice(0, 5))
+    expect(few.map((run) => run.id).sort()).toEqual(ids.slice(0, 5).map((id) => newest.get(id)).sort())
+    expect(few[0]).toMatchObject({ workspace: 'public', trigger: 'apply', state: 'pending' })
+    expect(await store.listLatestRuns(ids.slice(100, 110))).toEqual([])
+  })
+
   it('orders names byte-wise (columns are COLLATE "C"), as SQLite does', async () => {
     const store = await fresh()
     for (const n of ['b', 'B', 'a', 'A-1', 'a_1']) await apply(store, n)
@@ -226,6 +255,22 @@ describe('two replicas on one database', () => {
       else expect([applied.outcome, now.status]).toEqual(['updated', 'deleted'])
       expect(now.revision).toBe(2)
     }
+  })
+
+  it('runs created at once on both, racing applies of their workflow: all made, the newest is the greatest id', async () => {
+    const url = await freshDatabase()
+    const [a, b] = await Promise.all([open(url), open(url)])
+    const { resource } = await apply(a, 'w')
+    const work: Promise<unknown>[] = []
+    for (let i = 0; i < 12; i++) {
+      work.push((i % 2 ? a : b).createRun({ resourceId: resource.id, revision: 1, trigger: 'apply', steps: ['s'] }))
+      if (i % 4 === 0) work.push(apply(i % 8 ? a : b, 'w', workflow('w', { description: `d${i}` })))
+    }
+    await Promise.all(work)
+    const runs = await a.listRuns({ resourceId: resource.id })
+    expect(runs.length).toBe(12)
+    const greatest = runs.map((r) => r.id).sort().at(-1)
+    expect((await b.listLatestRuns([resource.id])).map((r) => r.id)).toEqual([greatest])
   })
 
   it('compare-and-set on runs, steps and backfill times: exactly one of the racers wins', async () => {

@@ -19,6 +19,7 @@ import type {
 } from '../types.js'
 import type { PgDb, PgQuery } from './db.js'
 import {
+  pgText,
   RESOURCE_COLUMNS,
   RESOURCE_SUMMARY_COLUMNS,
   toResource,
@@ -181,7 +182,7 @@ export async function getRevision(db: PgDb, resourceId: string, revision: number
 }
 
 export async function setResourceStatus(db: PgDb, id: string, status: ResourceStatus, reason?: string): Promise<void> {
-  const n = await db.exec('UPDATE resources SET status = $1, status_reason = $2, updated_at = $3 WHERE id = $4', [status, reason ?? null, nowIso(), id])
+  const n = await db.exec('UPDATE resources SET status = $1, status_reason = $2, updated_at = $3 WHERE id = $4', [status, pgText(reason) ?? null, nowIso(), id])
   if (n === 0) throw new CtlError('E_NOT_FOUND', `resource ${id} not found`)
 }
 

@@ -15,7 +15,7 @@ import type {
   StepState,
 } from '../types.js'
 import type { PgDb, PgQuery } from './db.js'
-import { RUN_COLUMNS_SQL, RUN_SELECT, STEP_RUN_COLUMNS, toRun, toStepRun, type PgStepRunRow, type RunRow } from './rows.js'
+import { pgText, RUN_COLUMNS_SQL, RUN_SELECT, STEP_RUN_COLUMNS, toRun, toStepRun, type PgStepRunRow, type RunRow } from './rows.js'
 
 /** SQLSTATE of a raw pg error (inside a transaction errors are not mapped yet). */
 function stateOf(err: unknown): string | undefined {
@@ -32,6 +32,10 @@ export async function createRun(db: PgDb, input: CreateRunInput): Promise<{ run:
     if (!rev) throw new CtlError('E_NOT_FOUND', `resource ${input.resourceId} has no revision ${input.revision}`)
     const id = newId('r')
     const now = nowIso()
+    // First, so this transaction's row locks on the resource go from strong to weak (the run's
+    // foreign key takes a share lock) and never wait behind an apply while holding the weaker one.
+    // Greatest id wins: ids of two replicas need not arrive in order.
+    await q.exec('UPDATE resources SET last_run_id = $1 WHERE id = $2 AND (last_run_id IS NULL OR last_run_id < $1)', [id, input.resourceId])
     await q.exec(
       `INSERT INTO runs (id, resource_id, revision, run_trigger, state, scheduled_at, late_by_seconds, retry_of, params, created_at)
        VALUES ($1, $2, $3, $4, 'pending', $5, $6, $7, $8, $9)`,
@@ -88,13 +92,19 @@ export async function listRuns(db: PgDb, filter: { resourceId?: string; states?:
   return (await db.rows<RunRow>(sql, params)).map(toRun)
 }
 
-/** The newest run of each resource, in one statement: an index seek on runs (resource_id, id) per id. */
+/** Above this many resources a listing reads every resource's newest run and drops the others here. */
+const LATEST_ALL_ABOVE = 200
+
+/** The newest run of each resource, through resources.last_run_id (kept by createRun). */
 export async function listLatestRuns(db: PgDb, resourceIds: readonly string[]): Promise<RunRecord[]> {
   if (resourceIds.length === 0) return []
-  const sql = `SELECT ${RUN_COLUMNS_SQL} FROM unnest($1::text[]) AS u(rid)
-    CROSS JOIN LATERAL (SELECT * FROM runs l WHERE l.resource_id = u.rid ORDER BY l.id DESC LIMIT 1) runs
-    JOIN resources r ON r.id = runs.resource_id`
-  return (await db.rows<RunRow>(sql, [[...new Set(resourceIds)]])).map(toRun)
+  const join = `SELECT ${RUN_COLUMNS_SQL} FROM resources r JOIN runs ON runs.id = r.last_run_id`
+  if (resourceIds.length <= LATEST_ALL_ABOVE) {
+    return (await db.rows<RunRow>(`${join} WHERE r.id = ANY($1::text[])`, [[...new Set(resourceIds)]])).map(toRun)
+  }
+  // A whole listing: sending 10,000 ids costs more than reading every resource's newest run.
+  const wanted = new Set(resourceIds)
+  return (await db.rows<RunRow>(`${join} WHERE r.last_run_id IS NOT NULL`)).filter((row) => wanted.has(row.resource_id)).map(toRun)
 }
 
 /** `UPDATE table SET a = $1, … WHERE id = $n [AND state = ANY($m)]`; columns come from a fixed map, never from input. */
@@ -130,7 +140,7 @@ const RUN_COLUMNS: Record<keyof RunPatch, string> = {
 export function updateRun(db: PgDb, id: string, patch: RunPatch, fromStates?: RunState[]): Promise<boolean> {
   const sets: [string, unknown][] = []
   for (const key of Object.keys(RUN_COLUMNS) as (keyof RunPatch)[]) {
-    if (patch[key] !== undefined) sets.push([RUN_COLUMNS[key], patch[key]])
+    if (patch[key] !== undefined) sets.push([RUN_COLUMNS[key], key === 'reason' ? pgText(patch[key]) : patch[key]])
   }
   return casUpdate(db, 'runs', id, sets, fromStates)
 }
@@ -155,7 +165,8 @@ export function updateStepRun(db: PgDb, id: string, patch: StepRunPatch, fromSta
   for (const key of Object.keys(STEP_COLUMNS) as (keyof StepRunPatch)[]) {
     const value = patch[key]
     if (value === undefined) continue
-    sets.push([STEP_COLUMNS[key], key === 'runtimeHandle' || key === 'outputs' || key === 'approval' ? JSON.stringify(value) : value])
+    if (key === 'runtimeHandle' || key === 'outputs' || key === 'approval') sets.push([STEP_COLUMNS[key], JSON.stringify(value)])
+    else sets.push([STEP_COLUMNS[key], typeof value === 'string' ? pgText(value) : value])
   }
   return casUpdate(db, 'step_runs', id, sets, fromStates)
 }

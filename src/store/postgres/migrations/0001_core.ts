@@ -10,7 +10,9 @@ import type { PgMigration } from './index.js'
 // - log_offset / log_seq are BIGINT (a log may pass 2 GiB); the rows module reads them as numbers.
 // - resources_list holds every column of a listing in listing order: `get -a` over 10,000 resources
 //   is an index-only scan with no sort (a sort of 10,000 rows costs tens of milliseconds).
-// - runs_resource (resource_id, id) answers "newest run of each resource" with one index seek each.
+// - resources.last_run_id is the newest (greatest) run id of the resource, set by createRun: a listing
+//   finds the newest run of 10,000 workflows by one join, not 10,000 seeks in runs (SQLite scans
+//   runs (resource_id, id) instead, which grows with every run ever made).
 export const migration: PgMigration = {
   version: 1,
   name: 'core',
@@ -30,6 +32,7 @@ CREATE TABLE resources (
   created_at    TEXT COLLATE "C" NOT NULL,
   updated_at    TEXT COLLATE "C" NOT NULL,
   selectors     TEXT,
+  last_run_id   TEXT COLLATE "C",
   UNIQUE (workspace, type, name)
 );
 CREATE INDEX resources_type_name ON resources (type, name);
