@@ -5,12 +5,19 @@
 // applies them to the store and the runtime. A `suspended` run is advanced like
 // any other (its ends recorded, its skips made, finished when all steps ended)
 // except that it starts nothing.
+//
+// Several replicas (ownership.ts): this scheduler drives only the runs whose lease its replica holds.
+// An action on a run another replica holds (stop, suspend, resume, an approval) is written to the store
+// here and noticed by the owner, whose loop compares each of its runs with the store every second
+// (checkStore); a stop also kills the run's attempts through the runtime at once (killing is idempotent
+// and safe from anywhere), the owner records their ends. A run nobody holds is claimed and adopted first.
 
 import type { RunRecord, RunState, StepRunRecord } from '../store/types.js'
 import { FINAL_RUN_STATES } from '../store/types.js'
 import type { WorkflowResource } from '../manifest/model.js'
 import { CtlError } from '../errors.js'
 import { openRunParams } from '../secrets/params.js'
+import { RunOwnership } from './ownership.js'
 import { startable } from './dag.js'
 import { decodeDagEnd, finallyOf } from './finally.js'
 import { closeStoppedRows, decidePhase, endDagEarly, type PhaseDeps } from './run-phase.js'
@@ -25,6 +32,8 @@ import {
 
 /** Safety net only: everything that matters wakes the loop directly. */
 const POLL_MS = 2000
+/** How often the runs this replica owns are compared with the store (changes another replica wrote). */
+const STORE_CHECK_MS = 1000
 
 /** Kept here for the callers that import it from the scheduler. */
 export { latestAttempts }
@@ -33,6 +42,9 @@ export { latestAttempts }
 function earliest(a: number | undefined, b: number | undefined): number | undefined {
   return a === undefined ? b : b === undefined ? a : Math.min(a, b)
 }
+
+/** What checkStore compares: a change of either was written by someone (maybe another replica). */
+const seenKey = (run: RunRecord): string => `${run.state}|${run.reason ?? ''}`
 
 export function isFinalRunState(state: RunState): boolean {
   return FINAL_RUN_STATES.includes(state)
@@ -61,6 +73,11 @@ export class Scheduler {
   private backoffTimer: NodeJS.Timeout | undefined
   private backoffAt: number | undefined
   private pollTimer: NodeJS.Timeout | undefined
+  private checkTimer: NodeJS.Timeout | undefined
+  private checking = false
+  /** Per owned run: its state and reason as this replica last read them (checkStore spots other replicas' writes). */
+  private readonly seen = new Map<string, string>()
+  readonly ownership: RunOwnership
 
   private readonly phaseDeps: PhaseDeps
   /** Per run: the plain steps whose condition held (evaluated once, not on every pass while they wait for a slot). */
@@ -71,47 +88,125 @@ export class Scheduler {
     launcher: StepLauncher,
     private readonly maxParallelSteps: number,
     private readonly evaluators: Evaluators,
+    lease: { replicaId: string; ttlMs: number },
   ) {
     this.runner = new AttemptRunner(ctx, launcher, (runId, step, outcome) => this.attemptEnded(runId, step, outcome))
     this.phaseDeps = { ctx, inFlight: (a) => this.runner.has(a.id), killSteps: (r, steps, why) => this.runner.killSteps(r, steps, why), killed: new Set() }
+    this.ownership = new RunOwnership(ctx, lease.replicaId, lease.ttlMs, {
+      adopt: (run) => this.adopt(run),
+      adoptEnded: (run, rows) => this.adoptEnded(run, rows),
+      lost: (runId) => this.lost(runId),
+    })
   }
 
-  /** Reattaches to attempts left running by a previous engine and resumes unfinished runs. */
+  /**
+   * Start-up is a takeover (ownership.ts): every run nobody holds is adopted, its running attempts reattached
+   * (never restarted), as after a restart. Then the loops: a pass over every owned run now and then, and the
+   * per-second comparison of owned runs with the store.
+   */
   async start(): Promise<void> {
     if (this.started) return
     this.started = true
-    const { store } = this.ctx
-    for (const stepRun of await store.listActiveStepRuns()) {
-      const run = await store.getRun(stepRun.runId)
-      // A fanned step's own row is `running` while its instances run: there is no process to follow.
-      if (run && stepRun.parent === undefined && (await this.isFannedRow(run, stepRun.step))) continue
-      if (run && isFinalRunState(run.state)) {
-        // The run was stopped while nobody followed this attempt: stop it now.
-        if (isRuntimeHandle(stepRun.runtimeHandle)) await this.ctx.runtime.kill(stepRun.runtimeHandle).catch(() => {})
-      }
-      this.runner.reattach(stepRun)
-    }
-    // Suspended runs too: their reattached attempts' ends must be recorded and may finish them.
-    const open = await store.listRuns({ states: [...ACTIVE_RUN_STATES] })
-    for (const run of open.reverse()) this.active.add(run.id)
     this.pollTimer = setInterval(() => this.wake(), POLL_MS)
     this.pollTimer.unref()
+    this.checkTimer = setInterval(() => void this.checkStore(), STORE_CHECK_MS)
+    this.checkTimer.unref()
+    await this.ownership.start()
     this.wake()
   }
 
-  /** Stops the loop and lets go of running attempts WITHOUT killing them (a restart reattaches). */
+  /**
+   * Stops the loop and lets go of running attempts WITHOUT killing them (a restart reattaches). The leases go
+   * last, once nothing here follows the runs: another replica (or the next start) takes them over at once.
+   */
   async stop(): Promise<void> {
     this.started = false
     clearInterval(this.pollTimer)
+    clearInterval(this.checkTimer)
     clearTimeout(this.backoffTimer)
+    await this.ownership.stop(false)
     await this.tickDone
     await this.runner.detachAll()
+    await this.ownership.stop(true)
   }
 
-  /** A new run to schedule. */
+  /** Takes the lease of a run just stored (before anything else is written to it); false: another replica took it. */
+  claim(runId: string): Promise<boolean> {
+    return this.ownership.claim(runId)
+  }
+
+  /** A new run to schedule, if this replica holds it (claim). */
   add(runId: string): void {
+    if (!this.ownership.owned.has(runId)) return
     this.active.add(runId)
     this.wake(runId)
+  }
+
+  /** A run this replica acquired: its running attempts are reattached (the restart path, per run), then it is scheduled. */
+  private async adopt(run: RunRecord): Promise<void> {
+    for (const row of await this.ctx.store.listStepRuns(run.id)) {
+      // A fanned step's own row is `running` while its instances run: there is no process to follow.
+      if (row.state !== 'running' || (row.parent === undefined && (await this.isFannedRow(run, row.step)))) continue
+      this.runner.reattach(row)
+    }
+    // Suspended runs too: their reattached attempts' ends must be recorded and may finish them.
+    this.active.add(run.id)
+    this.wake(run.id)
+  }
+
+  /** An ended run whose attempts still run and nobody follows: they are stopped and followed to their end here. */
+  private async adoptEnded(run: RunRecord, rows: StepRunRecord[]): Promise<void> {
+    for (const row of rows) {
+      if (row.parent === undefined && (await this.isFannedRow(run, row.step))) continue
+      if (isRuntimeHandle(row.runtimeHandle)) await this.ctx.runtime.kill(row.runtimeHandle).catch(() => {})
+      this.runner.reattach(row)
+    }
+    this.scopes.delete(run.id)
+    await this.releaseIfDone(run.id)
+  }
+
+  /** Another replica holds the run now: stop driving it, WITHOUT killing its steps (their new owner follows them). */
+  private lost(runId: string): void {
+    this.forget(runId)
+    void this.runner.detachRun(runId)
+  }
+
+  /** The lease of a run that is over here (not active, nothing followed) goes back. */
+  private async releaseIfDone(runId: string): Promise<void> {
+    if (!this.active.has(runId) && this.runner.inFlightOf(runId) === 0) await this.ownership.release(runId)
+  }
+
+  /** Whether this replica drives the run; one that nobody holds is claimed and adopted here first. */
+  private async ensureOwned(runId: string): Promise<boolean> {
+    if (this.ownership.owned.has(runId)) return true
+    // Not started (tests drive a stopped engine): it acts alone, as one replica always did.
+    if (!this.started) return true
+    if (!(await this.ownership.claim(runId))) return false
+    const run = await this.ctx.store.getRun(runId)
+    if (run) await this.adopt(run)
+    return true
+  }
+
+  /**
+   * Another replica's writes to the runs this one owns (a stop, a suspend, a resume, the DAG ended by a stop,
+   * an approval decided) are noticed here within about a second: a run whose stored state or reason changed,
+   * that ended, or that waits (for a person) gets a pass, which reads the store again.
+   */
+  private async checkStore(): Promise<void> {
+    if (this.checking || !this.started || this.active.size === 0) return
+    this.checking = true
+    try {
+      const stored = new Map((await this.ctx.store.listRuns({ states: [...ACTIVE_RUN_STATES] })).map((r) => [r.id, r]))
+      for (const runId of this.active) {
+        const run = stored.get(runId)
+        if (!run || this.held.has(runId) || this.seen.get(runId) !== seenKey(run)) this.dirty.add(runId)
+      }
+      if (this.dirty.size > 0) this.kick()
+    } catch (err) {
+      this.ctx.logger.warn('checking owned runs against the store failed', { error: String(err) })
+    } finally {
+      this.checking = false
+    }
   }
 
   /** True when no run is waiting to advance (a suspended one waits for a user) and no attempt is in flight. */
@@ -145,6 +240,8 @@ export class Scheduler {
     // free slots. Waking every starved run at every end made an overloaded server re-read thousands of runs
     // per step end (its capacity then fell as its queue grew).
     this.wakeStarved()
+    // The last followed attempt of a run that is over here (stopped, or an ended run adopted): its lease goes back.
+    if (!this.active.has(runId) && this.ownership.owned.has(runId) && this.runner.inFlightOf(runId) === 0) void this.ownership.release(runId)
     const dag = this.scopes.get(runId)?.workflow.workflow.dag
     const quiet =
       outcome === 'succeeded' &&
@@ -178,6 +275,9 @@ export class Scheduler {
   async suspendRun(runId: string): Promise<boolean> {
     const ok = await this.ctx.store.updateRun(runId, { state: 'suspended' }, SUSPENDABLE)
     if (!ok) return false
+    // Another replica's run: its owner reads the hold within about a second (checkStore); a start it decided in that
+    // second may still be made (the guarantee above holds on the owner only).
+    if (!this.ownership.owned.has(runId)) return true
     this.starved.delete(runId)
     await this.tickDone
     this.wake(runId)
@@ -193,6 +293,8 @@ export class Scheduler {
     if (!run || run.state !== 'suspended') return false
     const ok = await this.ctx.store.updateRun(runId, { state: run.startedAt !== undefined ? 'running' : 'pending' }, ['suspended'])
     if (!ok) return false
+    // Another replica's run: its owner notices the change (checkStore).
+    if (!this.ownership.owned.has(runId)) return true
     this.held.delete(runId)
     this.active.add(runId)
     this.wake(runId)
@@ -204,9 +306,12 @@ export class Scheduler {
    * cancelled, running attempts killed. Returns false when the run had already ended.
    */
   async stopRun(runId: string, state: 'killed' | 'cancelled', reason: string, opts: { force?: boolean } = {}): Promise<boolean> {
+    // Another live replica's run: written here (state, DAG end), its attempts killed here through the runtime;
+    // the owner records their ends (it follows them) and runs the finally steps.
+    const mine = await this.ensureOwned(runId)
     // A user's stop still runs the finally steps (run-phase.ts) unless forced; the system's cancels do not.
     if (state === 'killed' && !opts.force) {
-      const graceful = await this.stopBeforeFinally(runId, reason)
+      const graceful = await this.stopBeforeFinally(runId, reason, mine)
       if (graceful !== undefined) return graceful
     }
     const { store } = this.ctx
@@ -217,7 +322,10 @@ export class Scheduler {
     this.forget(runId)
     this.ctx.runEnds.ended(runId)
     await this.runner.killRun(runId, reason)
-    await closeStoppedRows(this.ctx, await store.listStepRuns(runId), reason, now, (id) => this.runner.has(id), this.started)
+    // Not ours: nothing here follows its attempts, so closeStoppedRows kills them by their stored handles; the
+    // owner's followers record the ends (started: rows a follower closes are left to it).
+    await closeStoppedRows(this.ctx, await store.listStepRuns(runId), reason, now, (id) => this.runner.has(id), this.started || !mine)
+    if (mine) await this.releaseIfDone(runId)
     return true
   }
 
@@ -225,16 +333,20 @@ export class Scheduler {
    * Stops the DAG of a run that has finally steps: they run next, the run ends `killed` after them. Undefined
    * when the run has none (or cannot be read): the caller stops it outright. True when it already stops so.
    */
-  private async stopBeforeFinally(runId: string, reason: string): Promise<boolean | undefined> {
+  private async stopBeforeFinally(runId: string, reason: string, mine: boolean): Promise<boolean | undefined> {
     const run = await this.ctx.store.getRun(runId)
     if (!run || isFinalRunState(run.state)) return undefined
     const scope = await this.scope(run).catch(() => undefined)
+    if (!mine) this.scopes.delete(runId) // cached for owned runs only
     if (!scope || finallyOf(scope.workflow).length === 0) return undefined
     if (decodeDagEnd(run)) return true
     // Decided passes must not start DAG steps after this (see suspendRun); a held run is let go so finally can run.
     await this.tickDone
     const extra = run.state === 'running' ? {} : { state: 'running' as const, startedAt: run.startedAt ?? this.ctx.now().toISOString() }
-    if (!(await endDagEarly(this.phaseDeps, run, scope, { status: 'Killed', detail: reason }, reason, extra))) return undefined
+    // Another replica's run: the stored DAG end is all; its owner kills the DAG's attempts on its next look (decidePhase).
+    const deps = mine ? this.phaseDeps : { ...this.phaseDeps, killSteps: async () => {}, killed: new Set<string>() }
+    if (!(await endDagEarly(deps, run, scope, { status: 'Killed', detail: reason }, reason, extra))) return undefined
+    if (!mine) return true
     this.held.delete(runId)
     this.active.add(runId)
     this.wake(runId)
@@ -305,9 +417,18 @@ export class Scheduler {
     const { store } = this.ctx
     const stored = await store.getRun(runId)
     if (!stored || isFinalRunState(stored.state)) {
+      // Ended by someone else (another replica's stop): what is followed here is killed, its rows closed as they end.
+      const followed = this.runner.inFlightOf(runId) > 0
       this.forget(runId)
+      if (stored && followed) {
+        await this.runner.killRun(runId, stored.reason ?? 'the run was stopped')
+        await closeStoppedRows(this.ctx, await store.listStepRuns(runId), stored.reason ?? 'the run was stopped', this.ctx.now().toISOString(), (id) => this.runner.has(id), true)
+      }
+      this.ctx.runEnds.ended(runId)
+      await this.releaseIfDone(runId)
       return undefined
     }
+    this.seen.set(runId, seenKey(stored))
     // Conditions, items and templates read secret params in clear; the store keeps them sealed.
     const run = await this.withOpenParams(stored)
     const suspended = run.state === 'suspended'
@@ -366,6 +487,8 @@ export class Scheduler {
     // parallelism has steps running, whose ends wake it; it must not take a place among the runs waiting for a slot.
     if (toStart < startable(names, running, parallelism, Infinity).length) this.starved.add(runId)
     else this.starved.delete(runId)
+    // Only the lease holder starts steps: a replica that stalled past its lease learns it here (and lets the run go).
+    if (toStart > 0 && !(await this.ownership.stillOurs(runId))) return undefined
     if (toStart > 0 && run.state === 'pending') {
       await store.updateRun(runId, { state: 'running', startedAt: now.toISOString() }, ['pending'])
     }
@@ -393,6 +516,7 @@ export class Scheduler {
     )
     this.forget(run.id)
     this.ctx.runEnds.ended(run.id)
+    await this.releaseIfDone(run.id)
     this.ctx.logger.info('run finished', { runId: run.id, state })
   }
 
@@ -406,6 +530,7 @@ export class Scheduler {
 
   private forget(runId: string): void {
     this.active.delete(runId)
+    this.seen.delete(runId)
     this.scopes.delete(runId)
     this.starved.delete(runId)
     this.held.delete(runId)
