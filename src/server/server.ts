@@ -3,7 +3,7 @@
 import { chmodSync, closeSync, mkdirSync, openSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { AddressInfo } from 'node:net'
-import { openSqliteStore } from '../store/index.js'
+import { openStore } from '../store/open.js'
 import type { Store } from '../store/types.js'
 import { createLocalRuntime, shownToSteps } from '../runtime/local/index.js'
 import type { Runtime } from '../runtime/types.js'
@@ -60,6 +60,12 @@ export interface ControlPlaneOptions {
   cgroupParent?: string
   /** Local runtime without bubblewrap: run every workflow's steps as plain processes, not only the tenant admin's (default false). */
   allowUnsandboxed?: boolean
+  /** The store (openStore: a SQLite file, `sqlite:PATH` or `postgresql://…`); default `<dataDir>/ctl.db`. */
+  storeUrl?: string
+  /** This control plane among the replicas sharing the store (engine.ts EngineOptions.replicaId); default a new id. */
+  replicaId?: string
+  /** How long a run's lease lasts unless renewed; default 15 s (EngineOptions.leaseTtlMs). */
+  leaseTtlMs?: number
 }
 
 export type RuntimeKind = 'local' | 'kubernetes'
@@ -204,7 +210,7 @@ function refuseKeyShownToSteps(opts: ControlPlaneOptions): void {
 export async function startControlPlane(opts: ControlPlaneOptions): Promise<ControlPlane> {
   refuseKeyShownToSteps(opts)
   ownerOnlyDataDir(opts)
-  const store = openSqliteStore(join(opts.dataDir, 'ctl.db'))
+  const store = await openStore(opts.storeUrl ?? join(opts.dataDir, 'ctl.db'))
   let engine: ReturnType<typeof createEngine> | undefined
   // The URL steps get as CTL_SERVER is known once the server listens (the port may be chosen then); a step
   // launched before waits that long.
@@ -221,7 +227,9 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     const redactions = new RunRedactions()
     const runtime = await createRuntime(opts)
     const launcher = createStoreLauncher({ store, dataDir: opts.dataDir, box, redactions, serverUrl: () => advertised })
-    engine = createEngine({ store, runtime, dataDir: opts.dataDir, maxParallelSteps: opts.maxParallelSteps, launcher, redact: redactions.redact, box, maxForEachItems: opts.maxForEachItems })
+    engine = createEngine({ store, runtime, dataDir: opts.dataDir, maxParallelSteps: opts.maxParallelSteps, launcher, redact: redactions.redact, box, maxForEachItems: opts.maxForEachItems,
+      replicaId: opts.replicaId, leaseTtlMs: opts.leaseTtlMs,
+    })
     await engine.start()
     const app = buildApp({
       store, engine, logFile: opts.logFile, bodyLimit: opts.bodyLimit, authLimits: opts.authLimits,
