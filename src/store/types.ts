@@ -37,11 +37,7 @@ export interface ResourceRecord extends ResourceKey {
   version: string
   revision: number
   hash: string
-  /**
-   * The normalized resource JSON, parsed lazily on first access. Records from listResources do not
-   * even carry the text: it is fetched (this revision's) on first access, so read it before the
-   * store is closed (E_UNAVAILABLE after). Listings of thousands stay cheap either way.
-   */
+  /** The normalized resource JSON of this revision, parsed (records are plain data; listings that need no manifests use listResourceSummaries). */
   manifest: unknown
   /** Who first created the resource (a later apply by someone else keeps it; see RevisionRecord.createdBy). */
   owner: string
@@ -299,7 +295,7 @@ export interface Store extends IdentityStore, BackfillStore, LeaseStore, LogNoti
   getResource(key: ResourceKey, options?: { includeDeleted?: boolean }): Promise<ResourceRecord | undefined>
   /** Returns deleted resources too (runs keep pointing at them). */
   getResourceById(id: string): Promise<ResourceRecord | undefined>
-  /** Ordered by workspace, type, name. Manifests load on first access (see ResourceRecord.manifest). */
+  /** Ordered by workspace, type, name; every record with its manifest (callers that need none use listResourceSummaries). */
   listResources(filter: ListResourcesFilter): Promise<ResourceRecord[]>
   /** The same rows without manifests, as plain objects: what `get` tables need, as cheaply as the store can. */
   listResourceSummaries(filter: ListResourcesFilter): Promise<ResourceSummary[]>
@@ -355,7 +351,7 @@ export interface Store extends IdentityStore, BackfillStore, LeaseStore, LogNoti
    * The same lines as iterateLogs, as encoded chunks (no transaction held between chunks), for
    * sending logs on without decoding them. Optional: without it callers encode iterateLogs pages.
    */
-  iterateLogChunks?(query: LogQuery): AsyncIterable<LogChunk>
+  iterateLogChunks(query: LogQuery): AsyncIterable<LogChunk>
   /** Retention: deletes the lines of step attempts that finished before `time`; returns the number of lines deleted. */
   deleteLogsBefore(time: string): Promise<number>
 
