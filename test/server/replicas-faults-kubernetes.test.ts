@@ -12,6 +12,7 @@ import type { Store } from '../../src/store/types.js'
 import { startFakeKube, type FakeKube, type KubeObject } from '../support/fake-kube/index.js'
 import { freshDatabase } from '../support/postgres.js'
 import { doc, waitFor } from './helpers.js'
+import { NAMESPACE } from './kube-plane.js'
 import { builtDist, numbered, startReplicas, type Replica } from './replicas.js'
 
 const RUNS = 10
@@ -45,10 +46,10 @@ describe.each(STORES)('three Kubernetes replicas on $name: the owner of ten runn
   it.skipIf(skip !== undefined)('another replica finishes every run; one Pod per step; no log line lost or doubled', async () => {
     expect(builtDist(), 'npm test builds dist/ first').toBe(true)
     fake = await startFakeKube()
-    // Each Pod prints numbered lines slowly, then succeeds.
+    // Each Pod prints numbered lines slowly and stays running until terminated (after the fault), then succeeds.
     fake.kubelet.behaviour = (pod) => {
       played.push(structuredClone(pod))
-      return { lines: numbered('pod', LINES), delayMs: 100, exitCode: 0 }
+      return { lines: numbered('pod', LINES), delayMs: 100, hold: true }
     }
     const storeUrl = await url(dataDir)
     replicas = await startReplicas({
@@ -69,11 +70,19 @@ describe.each(STORES)('three Kubernetes replicas on $name: the owner of ten runn
     const ids = (await owner.client.runs(ref)).map((r) => r.id)
     expect(ids).toHaveLength(RUNS)
 
-    await waitFor('every step running with some lines stored', async () => Promise.all(ids.map((id) => store!.listStepRuns(id))),
+    // Compact rows (state, lines, why) so that a failed wait says what it saw.
+    await waitFor('every step running with some lines stored', async () => (await Promise.all(ids.map((id) => store!.listStepRuns(id))))
+      .map((steps) => steps.map((x) => ({ state: x.state, logSeq: x.logSeq, reason: x.reason, message: x.message }))),
       (all) => all.every((steps) => steps.length === 1 && steps[0]!.state === 'running' && steps[0]!.logSeq > 0), 60_000)
     expect((await store.listRunLeases()).filter((l) => ids.includes(l.runId)).map((l) => l.owner)).toEqual(ids.map(() => owner.id))
 
     await owner.kill()
+    // The Pods write their lines while nobody, then their adopters, follow them, and end once they wrote them all.
+    for (const pod of played) {
+      const name = pod.metadata!.name!
+      await waitFor(`pod ${name} to have written its lines`, async () => fake!.kubelet.held(NAMESPACE, name), (held) => held, 30_000)
+      fake.kubelet.terminate(NAMESPACE, name, { exitCode: 0 })
+    }
     const done = await waitFor('every run to end', () => Promise.all(ids.map((id) => others[1]!.client.run(id))),
       (all) => all.every((d) => FINAL.includes(d.run.state)), 120_000)
 

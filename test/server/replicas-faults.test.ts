@@ -4,7 +4,7 @@
 // the shared step host) and finish every run: no step attempt starts twice (each start appends to a file,
 // and the store has one attempt per step), no log line is lost or doubled. The store is a parameter: one
 // shared SQLite file, and a real PostgreSQL.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
@@ -17,6 +17,8 @@ import { builtDist, numbered, startReplicas, type Replica } from './replicas.js'
 
 const RUNS = 10
 const LINES = 30
+/** Lines printed before the gate opens. */
+const BEFORE = 10
 const TTL_MS = 2_000
 const FINAL = ['succeeded', 'failed', 'cancelled', 'killed']
 
@@ -46,10 +48,13 @@ describe.each(STORES)('three local replicas on $name: the owner of ten running r
     store = await openStore(storeUrl)
     const [owner, ...others] = replicas as [Replica, Replica, Replica]
 
-    // Each attempt appends its run id to one file of the shared volume (a start count), then prints numbered lines slowly.
+    // Each attempt appends its run id to one file of the shared volume (a start count), prints the first numbered
+    // lines, waits for the gate (so all ten are running when the owner dies, however slow the machine), then the rest.
     const script = [
       'echo "$CTL_RUN_ID" >> /marks/starts',
-      `i=1; while [ $i -le ${LINES} ]; do echo "$CTL_RUN_ID line $i"; i=$((i+1)); sleep 0.1; done`,
+      `i=1; while [ $i -le ${BEFORE} ]; do echo "$CTL_RUN_ID line $i"; i=$((i+1)); sleep 0.02; done`,
+      'while [ ! -e /marks/go ]; do sleep 0.05; done',
+      `while [ $i -le ${LINES} ]; do echo "$CTL_RUN_ID line $i"; i=$((i+1)); sleep 0.1; done`,
     ].join('\n')
     const volume = { name: 'marks', version: 'v1', type: 'volume', volume: { size: '1Gi', accessMode: 'ReadWriteMany', type: 'temp' } }
     const wf = {
@@ -65,12 +70,16 @@ describe.each(STORES)('three local replicas on $name: the owner of ten running r
     expect(runs).toHaveLength(RUNS)
     const ids = runs.map((r) => r.id)
 
-    await waitFor('every step running with some lines stored', async () => Promise.all(ids.map((id) => store!.listStepRuns(id))),
-      (all) => all.every((steps) => steps.length === 1 && steps[0]!.state === 'running' && steps[0]!.logSeq > 0), 60_000)
+    // Compact rows (state, lines, why) so that a failed wait says what it saw.
+    await waitFor('every step running, its first lines stored', async () => (await Promise.all(ids.map((id) => store!.listStepRuns(id))))
+      .map((steps) => steps.map((x) => ({ state: x.state, logSeq: x.logSeq, reason: x.reason, message: x.message }))),
+      (all) => all.every((steps) => steps.length === 1 && steps[0]!.state === 'running' && steps[0]!.logSeq >= BEFORE), 60_000)
     const leases = (await store.listRunLeases()).filter((l) => ids.includes(l.runId))
     expect(leases.map((l) => l.owner)).toEqual(ids.map(() => owner.id))
 
     await owner.kill()
+    // The rest of the lines are printed while nobody follows the steps, then while their adopters do.
+    writeFileSync(join(dataDir, 'volumes', 'public', 'marks', 'go'), '')
     // Any surviving replica answers for every run, whoever owns it now.
     const done = await waitFor('every run to end', () => Promise.all(ids.map((id) => others[1]!.client.run(id))),
       (all) => all.every((d) => FINAL.includes(d.run.state)), 120_000)
