@@ -77,6 +77,20 @@ describe.each(STORES)('three local replicas on $name: the owner of ten running r
     const leases = (await store.listRunLeases()).filter((l) => ids.includes(l.runId))
     expect(leases.map((l) => l.owner)).toEqual(ids.map(() => owner.id))
 
+    // A watch stream and a log follow answered by a replica that does not own the run: they end when the run
+    // ends, whoever drives it then (they read the store, not the owner's memory).
+    const watcher = others[1]!
+    const watched = (async () => {
+      let last: string | undefined
+      for await (const d of watcher.client.watchRun(ids[0]!)) last = d.run.state
+      return last
+    })()
+    const followed = (async () => {
+      const out: string[] = []
+      for await (const batch of watcher.client.logs(ids[1]!, { step: 'work', follow: true })) out.push(...batch.map((l) => l.text))
+      return out
+    })()
+
     await owner.kill()
     // The rest of the lines are printed while nobody follows the steps, then while their adopters do.
     writeFileSync(join(dataDir, 'volumes', 'public', 'marks', 'go'), '')
@@ -94,6 +108,8 @@ describe.each(STORES)('three local replicas on $name: the owner of ten running r
       expect(lines.map((l) => l.seq)).toEqual(Array.from({ length: LINES }, (_, i) => i + 1))
     }
     expect(starts).toHaveLength(RUNS)
+    expect(await watched).toBe('succeeded')
+    expect(await followed).toEqual(numbered(ids[1]!, LINES))
     // The runs ended under the survivors, which gave their leases back.
     await waitFor('the leases to go', () => store!.listRunLeases(), (all) => all.filter((l) => ids.includes(l.runId)).length === 0)
   }, 240_000)
