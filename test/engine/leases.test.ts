@@ -125,6 +125,35 @@ describe('run leases across replicas', () => {
     expect(byStep(await h!.store.listStepRuns(second!.id)).b1!.map((s) => s.state)).toEqual(['cancelled'])
   })
 
+  it('an approval decided and a graceful stop (finally steps run) through another replica reach the owner', async () => {
+    const { a, b } = await twoReplicas()
+    const wf = workflow('gated', [{ name: 'gate', script: counted('gate', 1), volumes: ['count'] }, { name: 'then', script: counted('then', 1), depends: ['gate'], volumes: ['count'] }])
+    wf.workflow.dag[0]!.approval = { required: true, approvers: [] }
+    const r = await h!.apply(wf)
+    const row = await waitFor('gate to wait for approval', async () => {
+      const run = (await h!.store.listRuns({ resourceId: r.id }))[0]
+      const s = run ? (await h!.store.listStepRuns(run.id)).find((x) => x.step === 'gate') : undefined
+      return s?.state === 'waiting' ? s : undefined
+    })
+    expect(a.ownedRuns()).toEqual([row.runId])
+    await b.decideApproval(row, 'approve', 'alice')
+    await waitFor('the approved run to end', async () => ((await h!.store.getRun(row.runId))?.state === 'succeeded' ? true : undefined), 20_000)
+    expect(readFileSync(`${h!.volume('count')}/gate`, 'utf8')).toBe('start\n')
+
+    // A stop through B of a run with a finally step: A kills the DAG's step, then runs the finally step.
+    const fin = workflow('cleanup', [{ name: 'long', script: counted('long', 100), volumes: ['count'] }, { name: 'tidy', script: counted('tidy', 1), volumes: ['count'] }])
+    fin.workflow.finally = fin.workflow.dag.splice(1).map((step, i) => ({ ...step, path: ['spec', 'finally', i] }))
+    const fr = await h!.apply(fin)
+    const long = await runningStep(fr.id, 'long')
+    expect(await leaseOf(long.runId)).toBe('replica-a')
+    await b.stopRuns(fr, 'bob', long.runId)
+    await waitFor('the stopped run to end', async () => ((await h!.store.getRun(long.runId))?.state === 'killed' ? true : undefined), 20_000)
+    const steps = byStep(await h!.store.listStepRuns(long.runId))
+    expect(steps.long!.map((s) => s.state)).toEqual(['cancelled'])
+    expect(steps.tidy!.map((s) => s.state)).toEqual(['succeeded'])
+    expect(readFileSync(`${h!.volume('count')}/tidy`, 'utf8')).toBe('start\n')
+  })
+
   it('a replica id names its machine and process; only a local owner whose process is gone is provably dead', () => {
     const id = newReplicaId()
     expect(id.split('/')).toHaveLength(4)
