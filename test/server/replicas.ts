@@ -7,8 +7,8 @@ import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { CtlClient } from '../../src/client/client.js'
 import { isPidAlive } from '../../src/liveness.js'
-import type { ControlPlaneOptions } from '../../src/server/server.js'
-import { ADMIN_KEY_FILE } from '../../src/server/process.js'
+import type { ControlPlaneOptions } from '../../src/controlplane/control-plane.js'
+import { ADMIN_KEY_FILE } from '../../src/controlplane/process.js'
 import { repoRoot } from '../cli/helpers.js'
 import { waitFor } from './helpers.js'
 
@@ -26,7 +26,7 @@ export interface Replica {
 }
 
 export function builtDist(): boolean {
-  return existsSync(join(repoRoot, 'dist', 'src', 'server', 'server.js'))
+  return existsSync(join(repoRoot, 'dist', 'src', 'controlplane', 'control-plane.js'))
 }
 
 /** Starts one replica; resolves once it listens. Its output goes to `<logDir>/<id>.log`. */

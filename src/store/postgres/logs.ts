@@ -4,7 +4,7 @@
 // chunks, the new log_seq and resume offset, and a NOTIFY, in one transaction: a crash loses or
 // repeats no line, and followers on every replica wake once the lines are visible.
 import { CtlError } from '../../errors.js'
-import { decodeLines, encodeLineTail, lineOffset, toRecords } from '../log-codec.js'
+import { decodeLines, encodeLineTail, lineOffset, toRecords } from '../../api/log-codec.js'
 import type { LogWaiters } from '../log-waiters.js'
 import type { LogChunk, LogLineInput, LogLineRecord, LogQuery, LogStream } from '../types.js'
 import type { PgDb, PgQuery } from './db.js'

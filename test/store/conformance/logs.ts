@@ -1,7 +1,7 @@
 // LogStore: appends (lines and resume offset in one transaction), reads with every selector, pages,
 // encoded chunks (the line encoding shared with the API), retention.
 import { describe, expect, it } from 'vitest'
-import { decodeLines, encodeLine } from '../../../src/store/log-codec.js'
+import { decodeLines, encodeLine } from '../../../src/api/log-codec.js'
 import type { LogChunk, LogLineInput, LogLineRecord, LogQuery, Store } from '../../../src/store/types.js'
 import { collect, seedRun, type StoreHarness } from './harness.js'
 
