@@ -18,9 +18,10 @@ import type { WorkflowResource } from '../manifest/model.js'
 import { CtlError } from '../errors.js'
 import { openRunParams } from '../secrets/params.js'
 import { RunOwnership } from './ownership.js'
+import { resumeRun, stopRun, suspendRun, type ActionPort } from './run-actions.js'
 import { startable } from './dag.js'
 import { decodeDagEnd, finallyOf } from './finally.js'
-import { closeStoppedRows, decidePhase, endDagEarly, type PhaseDeps } from './run-phase.js'
+import { closeStoppedRows, decidePhase, type PhaseDeps } from './run-phase.js'
 import { AttemptRunner, isRuntimeHandle } from './attempts.js'
 import type { EngineContext, RunScope, StepLauncher } from './context.js'
 import { settleFanouts } from './fanout-apply.js'
@@ -52,8 +53,6 @@ export function isFinalRunState(state: RunState): boolean {
 
 /** Runs that are not over: a suspended run still has steps running or to run, so it counts as active. */
 export const ACTIVE_RUN_STATES: readonly RunState[] = ['pending', 'running', 'suspended']
-/** The states a run can be suspended from. */
-const SUSPENDABLE: RunState[] = ['pending', 'running']
 
 export class Scheduler {
   private readonly runner: AttemptRunner
@@ -78,6 +77,7 @@ export class Scheduler {
   /** Per owned run: its state and reason as this replica last read them (checkStore spots other replicas' writes). */
   private readonly seen = new Map<string, string>()
   readonly ownership: RunOwnership
+  private readonly port: ActionPort
 
   private readonly phaseDeps: PhaseDeps
   /** Per run: the plain steps whose condition held (evaluated once, not on every pass while they wait for a slot). */
@@ -97,6 +97,30 @@ export class Scheduler {
       adoptEnded: (run, rows) => this.adoptEnded(run, rows),
       lost: (runId) => this.lost(runId),
     })
+    const self = this
+    this.port = {
+      ctx, runner: this.runner, phaseDeps: this.phaseDeps,
+      get started() {
+        return self.started
+      },
+      passDone: () => this.tickDone,
+      owns: (runId) => this.ownership.owned.has(runId),
+      ensureOwned: (runId) => this.ensureOwned(runId),
+      unstarve: (runId) => void this.starved.delete(runId),
+      activate: (runId) => {
+        this.held.delete(runId)
+        this.active.add(runId)
+        this.wake(runId)
+      },
+      wake: (runId) => this.wake(runId),
+      forget: (runId) => this.forget(runId),
+      releaseIfDone: (runId) => this.releaseIfDone(runId),
+      scope: async (run) => {
+        const scope = await this.scope(run)
+        if (!this.ownership.owned.has(run.id) && !this.active.has(run.id)) this.scopes.delete(run.id)
+        return scope
+      },
+    }
   }
 
   /**
@@ -267,90 +291,17 @@ export class Scheduler {
     }
   }
 
-  /**
-   * Holds a pending or running run: it starts no new attempt until resumed. Returns false when the
-   * run was not pending or running. Waits for a pass in progress, so once this returns no start
-   * decided before the hold can still be made.
-   */
-  async suspendRun(runId: string): Promise<boolean> {
-    const ok = await this.ctx.store.updateRun(runId, { state: 'suspended' }, SUSPENDABLE)
-    if (!ok) return false
-    // Another replica's run: its owner reads the hold within about a second (checkStore); a start it decided in that
-    // second may still be made (the guarantee above holds on the owner only).
-    if (!this.ownership.owned.has(runId)) return true
-    this.starved.delete(runId)
-    await this.tickDone
-    this.wake(runId)
-    return true
+  /** See run-actions.ts: these may concern a run another replica owns. */
+  suspendRun(runId: string): Promise<boolean> {
+    return suspendRun(this.port, runId)
   }
 
-  /**
-   * Lets a suspended run go on: `running`, or `pending` again if none of its steps had started.
-   * Returns false when the run was not suspended.
-   */
-  async resumeRun(runId: string): Promise<boolean> {
-    const run = await this.ctx.store.getRun(runId)
-    if (!run || run.state !== 'suspended') return false
-    const ok = await this.ctx.store.updateRun(runId, { state: run.startedAt !== undefined ? 'running' : 'pending' }, ['suspended'])
-    if (!ok) return false
-    // Another replica's run: its owner notices the change (checkStore).
-    if (!this.ownership.owned.has(runId)) return true
-    this.held.delete(runId)
-    this.active.add(runId)
-    this.wake(runId)
-    return true
+  resumeRun(runId: string): Promise<boolean> {
+    return resumeRun(this.port, runId)
   }
 
-  /**
-   * Ends a run as `killed` (a user) or `cancelled` (the system): pending steps are
-   * cancelled, running attempts killed. Returns false when the run had already ended.
-   */
-  async stopRun(runId: string, state: 'killed' | 'cancelled', reason: string, opts: { force?: boolean } = {}): Promise<boolean> {
-    // Another live replica's run: written here (state, DAG end), its attempts killed here through the runtime;
-    // the owner records their ends (it follows them) and runs the finally steps.
-    const mine = await this.ensureOwned(runId)
-    // A user's stop still runs the finally steps (run-phase.ts) unless forced; the system's cancels do not.
-    if (state === 'killed' && !opts.force) {
-      const graceful = await this.stopBeforeFinally(runId, reason, mine)
-      if (graceful !== undefined) return graceful
-    }
-    const { store } = this.ctx
-    const now = this.ctx.now().toISOString()
-    // A suspended run is stopped like any other (its running attempts killed).
-    const ok = await store.updateRun(runId, { state, reason, finishedAt: now }, [...ACTIVE_RUN_STATES])
-    if (!ok) return false
-    this.forget(runId)
-    this.ctx.runEnds.ended(runId)
-    await this.runner.killRun(runId, reason)
-    // Not ours: nothing here follows its attempts, so closeStoppedRows kills them by their stored handles; the
-    // owner's followers record the ends (started: rows a follower closes are left to it).
-    await closeStoppedRows(this.ctx, await store.listStepRuns(runId), reason, now, (id) => this.runner.has(id), this.started || !mine)
-    if (mine) await this.releaseIfDone(runId)
-    return true
-  }
-
-  /**
-   * Stops the DAG of a run that has finally steps: they run next, the run ends `killed` after them. Undefined
-   * when the run has none (or cannot be read): the caller stops it outright. True when it already stops so.
-   */
-  private async stopBeforeFinally(runId: string, reason: string, mine: boolean): Promise<boolean | undefined> {
-    const run = await this.ctx.store.getRun(runId)
-    if (!run || isFinalRunState(run.state)) return undefined
-    const scope = await this.scope(run).catch(() => undefined)
-    if (!mine) this.scopes.delete(runId) // cached for owned runs only
-    if (!scope || finallyOf(scope.workflow).length === 0) return undefined
-    if (decodeDagEnd(run)) return true
-    // Decided passes must not start DAG steps after this (see suspendRun); a held run is let go so finally can run.
-    await this.tickDone
-    const extra = run.state === 'running' ? {} : { state: 'running' as const, startedAt: run.startedAt ?? this.ctx.now().toISOString() }
-    // Another replica's run: the stored DAG end is all; its owner kills the DAG's attempts on its next look (decidePhase).
-    const deps = mine ? this.phaseDeps : { ...this.phaseDeps, killSteps: async () => {}, killed: new Set<string>() }
-    if (!(await endDagEarly(deps, run, scope, { status: 'Killed', detail: reason }, reason, extra))) return undefined
-    if (!mine) return true
-    this.held.delete(runId)
-    this.active.add(runId)
-    this.wake(runId)
-    return true
+  stopRun(runId: string, state: 'killed' | 'cancelled', reason: string, opts: { force?: boolean } = {}): Promise<boolean> {
+    return stopRun(this.port, runId, state, reason, opts)
   }
 
   private async tick(): Promise<void> {
