@@ -20,12 +20,12 @@ const LINES = 30
 const TTL_MS = 2_000
 const FINAL = ['succeeded', 'failed', 'cancelled', 'killed']
 
-const STORES: { name: string; url: (dataDir: string) => Promise<string>; skip?: string }[] = [
+const STORES: { name: string; url: (dataDir: string) => Promise<string> }[] = [
   { name: 'one shared SQLite file', url: async (dataDir) => join(dataDir, 'ctl.db') },
   { name: 'PostgreSQL', url: () => freshDatabase() },
 ]
 
-describe.each(STORES)('three Kubernetes replicas on $name: the owner of ten running runs is SIGKILLed', ({ url, skip }) => {
+describe.each(STORES)('three Kubernetes replicas on $name: the owner of ten running runs is SIGKILLed', ({ url }) => {
   const dataDir = mkdtempSync(join(tmpdir(), 'ctl-k8s-replicas-'))
   const logDir = mkdtempSync(join(tmpdir(), 'ctl-k8s-replicas-logs-'))
   let replicas: Replica[] = []
@@ -43,7 +43,7 @@ describe.each(STORES)('three Kubernetes replicas on $name: the owner of ten runn
     rmSync(logDir, { recursive: true, force: true })
   })
 
-  it.skipIf(skip !== undefined)('another replica finishes every run; one Pod per step; no log line lost or doubled', async () => {
+  it('another replica finishes every run; one Pod per step; no log line lost or doubled', async () => {
     expect(builtDist(), 'npm test builds dist/ first').toBe(true)
     fake = await startFakeKube()
     // Each Pod prints numbered lines slowly and stays running until terminated (after the fault), then succeeds.
