@@ -65,7 +65,7 @@ describe('container stack', () => {
     expect(pod.spec!.restartPolicy).toBe('Never')
     expect(pod.spec!.activeDeadlineSeconds).toBe(600)
     expect(pod.metadata!.namespace).toBe('public')
-    expect(pod.metadata!.name).toBe('projected-workflow-run-task-3f2a9c1e-1')
+    expect(pod.metadata!.name).toBe('projected-workflow-run-task-3c8b2e6d1f00-1')
     expect(pod.metadata!.labels).toEqual({
       'ctl.dev/workspace': 'public', 'ctl.dev/workflow': 'projected-workflow', 'ctl.dev/revision': '4',
       'ctl.dev/run': run.runId, 'ctl.dev/step': 'run-task', 'ctl.dev/attempt': '1',
