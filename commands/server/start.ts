@@ -3,8 +3,8 @@ import { join } from 'node:path'
 import { BaseCommand, outputFlag } from '../../src/cli/base.js'
 import { parseOutputFormat, printReport } from '../../src/cli/output.js'
 import { localServerDir } from '../../src/home.js'
-import { ADMIN_KEY_FILE, runForeground, spawnDetachedServer } from '../../src/server/process.js'
-import { SERVER_CONFIG_FILE, SERVER_DEFAULTS, resolveServerSettings } from '../../src/server/config-file.js'
+import { ADMIN_KEY_FILE, runForeground, spawnDetachedServer } from '../../src/controlplane/process.js'
+import { SERVER_CONFIG_FILE, SERVER_DEFAULTS, resolveServerSettings } from '../../src/controlplane/config-file.js'
 import { DEFAULT_STEP_ID } from '../../src/runtime/local/sandbox.js'
 
 const d = SERVER_DEFAULTS

@@ -3,7 +3,7 @@ import { BaseCommand, outputFlag } from '../../src/cli/base.js'
 import { parseOutputFormat, printReport } from '../../src/cli/output.js'
 import { localServerDir } from '../../src/home.js'
 import { ExitCode } from '../../src/errors.js'
-import { serverStatus } from '../../src/server/process.js'
+import { serverStatus } from '../../src/controlplane/process.js'
 
 export default class ServerStatus extends BaseCommand {
   static override summary = 'Say whether the control plane runs, where, and as which process'
