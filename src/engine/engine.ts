@@ -44,6 +44,8 @@ export interface EngineOptions {
   box?: SecretBox
   /** Replaces the default launcher (stacks, projections, volumes from the store). */
   launcher?: StepLauncher
+  /** This control plane among the replicas sharing the store (fire claims name it); absent: a lone engine. */
+  replicaId?: string
 }
 
 export interface Engine extends EngineApi {
@@ -86,6 +88,7 @@ export function createEngine(opts: EngineOptions): Engine {
     redact: opts.redact ?? ((_runId, text) => text),
     runEnds: new RunEnds(),
     box: opts.box,
+    ...(opts.replicaId !== undefined ? { replicaId: opts.replicaId } : {}),
   }
   const { store } = ctx
   const launcher = opts.launcher ?? createStoreLauncher({ store, dataDir: opts.dataDir })
