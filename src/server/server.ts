@@ -1,10 +1,10 @@
 // Starting and stopping a whole control plane in this process: store, runtime, engine,
 // HTTP app. Used by `ctl server start`, by process.ts and by the tests.
 import { chmodSync, closeSync, mkdirSync, openSync, statSync, writeFileSync } from 'node:fs'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { hostname } from 'node:os'
 import type { AddressInfo } from 'node:net'
-import { openStore } from '../store/open.js'
+import { openStore, sqliteFileOf, storeKindOf } from '../store/open.js'
 import type { Store } from '../store/types.js'
 import { createLocalRuntime, shownToSteps } from '../runtime/local/index.js'
 import type { Runtime } from '../runtime/types.js'
@@ -221,7 +221,10 @@ function refuseKeyShownToSteps(opts: ControlPlaneOptions): void {
 export async function startControlPlane(opts: ControlPlaneOptions): Promise<ControlPlane> {
   refuseKeyShownToSteps(opts)
   ownerOnlyDataDir(opts)
-  const store = await openStore(opts.storeUrl ?? join(opts.dataDir, 'ctl.db'))
+  const storeUrl = opts.storeUrl ?? join(opts.dataDir, 'ctl.db')
+  // A SQLite file named elsewhere gets its folder, the owner's alone like the data folder.
+  if (storeKindOf(storeUrl) === 'sqlite') mkdirSync(dirname(sqliteFileOf(storeUrl)), { recursive: true, mode: 0o700 })
+  const store = await openStore(storeUrl)
   const replicaId = newReplicaId()
   let replica: ReplicaHandle | undefined
   let engine: ReturnType<typeof createEngine> | undefined
