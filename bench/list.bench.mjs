@@ -115,7 +115,7 @@ export default async function listBench() {
   let plane
   try {
     const seeded = await seed(dataDir)
-    const { startControlPlane } = await import(dist('src/server/server.js'))
+    const { startControlPlane } = await import(dist('src/controlplane/control-plane.js'))
     const { CtlClient } = await import(dist('src/client/client.js'))
     plane = await startControlPlane({ dataDir })
     const apiKey = plane.adminToken

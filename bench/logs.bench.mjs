@@ -120,7 +120,7 @@ export default async function logsBench() {
   let plane
   try {
     const seeded = await seed(dataDir)
-    const { startControlPlane } = await import(dist('src/server/server.js'))
+    const { startControlPlane } = await import(dist('src/controlplane/control-plane.js'))
     plane = await startControlPlane({ dataDir })
     const apiKey = plane.adminToken
     const useCli = process.env.BENCH_LOG_READER !== 'client' && existsSync(join(root, 'dist', 'commands', 'resource', 'log.js'))

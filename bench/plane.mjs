@@ -6,7 +6,7 @@ import path from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 
 const root = path.join(path.dirname(fileURLToPath(import.meta.url)), '..')
-const serverModule = pathToFileURL(path.join(root, 'dist', 'src', 'server', 'server.js')).href
+const serverModule = pathToFileURL(path.join(root, 'dist', 'src', 'controlplane', 'control-plane.js')).href
 
 /** `options`: startControlPlane's (JSON). Resolves once it listens, with its URL, the admin token, usage() and close(). */
 export async function startPlaneProcess(options) {

@@ -1,5 +1,5 @@
 import { Flags } from '../../src/cli/oclif.js'
-import { PERMISSIONS } from '../../src/client/types.js'
+import { PERMISSIONS } from '../../src/api/types.js'
 import { BaseCommand, contextFlag, outputFlag, workspaceFlag } from '../../src/cli/base.js'
 import { completeGrant, runGrant, validateGrant } from '../../src/cli/verbs/access.js'
 import { openSession } from '../../src/cli/verbs/session.js'

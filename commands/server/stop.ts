@@ -2,7 +2,7 @@ import { Flags } from '../../src/cli/oclif.js'
 import { BaseCommand, outputFlag } from '../../src/cli/base.js'
 import { parseOutputFormat, printReport } from '../../src/cli/output.js'
 import { localServerDir } from '../../src/home.js'
-import { stopServer } from '../../src/server/process.js'
+import { stopServer } from '../../src/controlplane/process.js'
 
 export default class ServerStop extends BaseCommand {
   static override summary = 'Stop the control plane started for a data folder'

@@ -2,7 +2,7 @@
 // elsewhere: `roles:id:ROLE` (a role binding's tag) and `users:id:ID`. Without approvers, whoever
 // may `run` the workflow decides (the issue's default); with them, only a matching principal, and
 // they still need `approve` on the workflow (the route asks decide() for that first).
-import { ROLES, type Principal, type Role } from '../client/types.js'
+import { ROLES, type Principal, type Role } from '../api/types.js'
 import { decide, forbiddenMessage, type AuthzTarget, type Decision } from './policy.js'
 
 export type Approver = { kind: 'role'; role: Role } | { kind: 'user'; id: string }

@@ -18,10 +18,10 @@
 // resource has `manage` on it while they hold any binding covering its workspace. Grants
 // (read, run, use, manage, approve) on one resource work without any binding.
 import { CtlError } from '../errors.js'
-import type { Permission, Principal, Role, RoleBinding, Verb } from '../client/types.js'
+import type { Permission, Principal, Role, RoleBinding, Verb } from '../api/types.js'
 
 export type { Permission, Principal, Role, RoleBinding, Verb }
-export { VERBS, PERMISSIONS, ROLES } from '../client/types.js'
+export { VERBS, PERMISSIONS, ROLES } from '../api/types.js'
 
 /** Types `admin` targets name (these are not resource types). */
 export type AdminTargetType = 'user' | 'apikey' | 'binding' | 'workspace' | 'audit'

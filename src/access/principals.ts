@@ -1,7 +1,7 @@
 // Who a user is to decide(): its role bindings (unknown role names left out). Used by
 // authentication (the caller) and by the `use` checks (a workflow's owner).
 import type { RoleBindingRecord, Store, UserRecord } from '../store/types.js'
-import { ROLES, type Principal, type Role, type RoleBinding } from '../client/types.js'
+import { ROLES, type Principal, type Role, type RoleBinding } from '../api/types.js'
 
 const isRole = (r: string): r is Role => (ROLES as readonly string[]).includes(r)
 

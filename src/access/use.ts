@@ -3,7 +3,7 @@
 // AND, at apply, by the caller applying it, so a `manage` grantee cannot borrow the owner's
 // rights. Decided by decide(), the one place that grants or refuses anything.
 import type { ResourceKey, Store } from '../store/types.js'
-import type { Principal } from '../client/types.js'
+import type { Principal } from '../api/types.js'
 import { decide, whatAllows, type AuthzTarget } from './policy.js'
 import { grantsOf } from './targets.js'
 import { principalForUser } from './principals.js'

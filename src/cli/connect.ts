@@ -59,7 +59,7 @@ export async function serverUrl(context: ContextEntry, opts: ConnectOptions): Pr
 }
 
 async function localServerUrl(opts: ConnectOptions): Promise<string> {
-  const { serverStatus, spawnDetachedServer } = await import('../server/process.js')
+  const { serverStatus, spawnDetachedServer } = await import('../controlplane/process.js')
   const dataDir = localServerDir(opts.env)
   const status = await serverStatus(dataDir)
   if (status.running && status.url) return status.url
@@ -95,7 +95,7 @@ async function apiKeyFor(context: ContextEntry, opts: ConnectOptions): Promise<s
   if (stored) return stored
   if (isLocalContext(context)) {
     // The embedded control plane writes its first admin key here (mode 0600).
-    const file = join(localServerDir(opts.env), (await import('../server/process.js')).ADMIN_KEY_FILE)
+    const file = join(localServerDir(opts.env), (await import('../controlplane/process.js')).ADMIN_KEY_FILE)
     if (existsSync(file)) return readFileSync(file, 'utf8').trim()
   }
   return undefined

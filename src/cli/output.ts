@@ -36,4 +36,4 @@ export function progressToStderr(io: Io): Io {
   return { out: (t) => io.err(t), err: (t) => io.err(t), isTty: false }
 }
 
-export { renderTable } from '../client/table.js'
+export { renderTable } from '../api/table.js'

@@ -11,7 +11,8 @@ import type {
   ListResourcesQuery, ListResourcesResponse, LogLineRecord, LogsQuery, Principal, ResourceDetail, ResourceRef, ResourceRow,
   ResourceTable, RevisionSummary, RollbackResponse, NodeDetail, RunDetail, RunRecord, RunsResponse, TagChangeResponse, TagRequest, TagsResponse, UserInfo,
   UserResponse, UsersResponse, UserTag, WhoAmIResponse, WorkspaceInfo, WorkspaceResponse, WorkspacesResponse,
-} from './types.js'
+} from '../api/types.js'
+import { LogDecoder } from '../api/log-codec.js'
 
 export type { FetchLike } from './http.js'
 
@@ -39,34 +40,6 @@ function queryString(q: Query | undefined): string {
 }
 
 const seg = encodeURIComponent
-
-type WireItem = [number, string, LogLineRecord['stream'], string] | { runId: string; step: string; attempt: number }
-
-/**
- * Decodes the log wire format (see the server's LogEncoder): context objects, then one
- * `[seq, time, stream, text]` array per line. One JSON.parse per chunk, not per line.
- */
-class LogDecoder {
-  private runId = ''
-  private step = ''
-  private attempt = 0
-  decode(text: string): LogLineRecord[] {
-    if (text.length === 0) return []
-    // JSON text never holds a raw newline, so newlines are exactly the record separators.
-    const items = JSON.parse(`[${text.replaceAll('\n', ',')}]`) as WireItem[]
-    const out: LogLineRecord[] = []
-    for (const item of items) {
-      if (Array.isArray(item)) {
-        out.push({ runId: this.runId, step: this.step, attempt: this.attempt, seq: item[0], time: item[1], stream: item[2], text: item[3] })
-      } else {
-        this.runId = item.runId
-        this.step = item.step
-        this.attempt = item.attempt
-      }
-    }
-    return out
-  }
-}
 
 export class CtlClient {
   readonly baseUrl: string

@@ -10,7 +10,7 @@ import type { ParamSpec, ParamType, StepModel, WorkflowResource } from '../manif
 import { resolveParams } from '../manifest/params.js'
 import { resolveWorkflowPods, type ResolveWorkflowOptions } from '../stack/pod.js'
 import { instanceStep } from './fanout-run.js'
-import { templateReferences } from '../stack/template.js'
+import { templateReferences } from '../template/template.js'
 import { renderStepValues, stepTemplateStrings, type StepValues } from '../stack/values.js'
 
 export interface DryRunStep {

@@ -2,7 +2,7 @@
 //   NAME                          a workflow of the same workspace
 //   TYPE:NAME                     secret:db, volume:data, workflow:ingest, compute:gpu, stack:spark, instance-secret:ca
 //   TYPE:VERSION:NAME[:WORKSPACE] the resource id DataOS prints (workflow:v1:ingest:public)
-// The form is checked at lint; existence at apply (src/server/apply.ts), where resources of the same apply count.
+// The form is checked at lint; existence at apply (src/controlplane/apply.ts), where resources of the same apply count.
 import type { ManifestIssue } from '../errors.js'
 import { issueAt } from './issues.js'
 import { INSTANCE_LEVEL_TYPES, MANIFEST_VERSIONS, RESOURCE_TYPES, type LoadedDocument, type ResourceType, type WorkflowResource } from './model.js'

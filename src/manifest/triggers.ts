@@ -1,6 +1,6 @@
 // Lint of webhook triggers (`spec.triggers`): unique names (they end the hook's URL), a secret name, and
 // param mappings onto declared params whose CEL reads only the request (`body`, `headers`). That the
-// secret exists and holds HMAC_KEY is checked at apply (src/server/secret-issues.ts), like projections.
+// secret exists and holds HMAC_KEY is checked at apply (src/controlplane/secret-issues.ts), like projections.
 import type { ManifestIssue } from '../errors.js'
 import { checkExpression } from '../expr/index.js'
 import { issueAt } from './issues.js'

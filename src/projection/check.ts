@@ -4,8 +4,8 @@
 import { CtlError } from '../errors.js'
 import type { TemplateScope } from '../manifest/context.js'
 import type { ResourceMeta } from '../manifest/model.js'
-import type { RunContext } from '../stack/run-context.js'
-import { templateReferences, type TemplateReference } from '../stack/template.js'
+import type { RunContext } from '../template/run-context.js'
+import { templateReferences, type TemplateReference } from '../template/template.js'
 import { didYouMean } from '../stack/validate.js'
 
 /** Names under `.defaultProjections`. `dataOsRunId` and `runId` are the same value. */

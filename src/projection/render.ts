@@ -9,7 +9,7 @@ import { CtlError } from '../errors.js'
 import { envNameProblem } from '../manifest/limits.js'
 import type { ProjectionSpec, SecretRef } from '../manifest/model.js'
 import { DOCKER_CONFIG_KEY, PULL_SECRET_TYPE, dockerConfigJson } from '../manifest/pull-secret.js'
-import { renderTemplate } from '../stack/template.js'
+import { renderTemplate } from '../template/template.js'
 import { projectionReferences, type ProjectionReference } from './check.js'
 import { secretLocation, type SecretValueProvider } from './secrets.js'
 

@@ -1,6 +1,6 @@
 // Run params declared `secret: true` are sealed at rest like secret values (src/secrets/crypto.ts): the runs
 // table holds their ciphertext, bound to the workflow and the param's name, and only the engine opens them,
-// to render a step and to redact what the step prints. The API masks them (src/server/run-params.ts).
+// to render a step and to redact what the step prints. The API masks them (src/http/run-params.ts).
 
 import type { ParamSpec } from '../manifest/model.js'
 import { isSealed, type SecretBox } from './crypto.js'

@@ -2,7 +2,7 @@
 // The matching itself lives with the step host (redact.mjs, plain JavaScript that runs without a
 // compile step), so the lines it writes to disk and the messages the engine stores are redacted
 // by the very same code.
-import { REDACTED, createRedactor, redactionForms } from '../runtime/local/redact.mjs'
+import { REDACTED, createRedactor, redactionForms } from '../logs/redact.mjs'
 
 export { REDACTED, createRedactor, redactionForms }
 

@@ -4,7 +4,7 @@
 import { parse as parseYaml } from 'yaml'
 import { CtlError } from '../errors.js'
 import type { ResourceMeta, StackDefinition } from '../manifest/model.js'
-import { templateReferences } from './template.js'
+import { templateReferences } from '../template/template.js'
 import { checkStackSpecSchema } from './validate.js'
 
 function isRecord(value: unknown): value is Record<string, unknown> {

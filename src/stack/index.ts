@@ -1,6 +1,6 @@
 export * from './definition.js'
 export * from './pod.js'
 export * from './registry.js'
-export * from './template.js'
+export * from '../template/template.js'
 export * from './validate.js'
 export { dnsLabel, labelValue, shortRunId } from './pod-parts.js'

@@ -10,8 +10,8 @@
 import { randomBytes } from 'node:crypto'
 import { CtlError } from '../errors.js'
 import type { MatrixValue, ProjectionSpec, StepModel } from '../manifest/model.js'
-import { positionOf } from './template-parse.js'
-import { renderTemplate, templateReferences, type TemplateErrorCode, type TemplateReference } from './template.js'
+import { positionOf } from '../template/parse.js'
+import { renderTemplate, templateReferences, type TemplateErrorCode, type TemplateReference } from '../template/template.js'
 
 /** What a step's templates can read besides secrets and default projections. */
 export interface StepValues {

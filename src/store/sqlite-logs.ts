@@ -4,7 +4,7 @@
 // the wanted seq and slice the edge chunks, so afterSeq, tail and limit stay exact.
 // Because seqs are contiguous from 1, `tail: N` is a seek to logSeq - N, not a count.
 import { CtlError } from '../errors.js'
-import { decodeLines, encodeLineTail, lineOffset, toRecords } from './log-codec.js'
+import { decodeLines, encodeLineTail, lineOffset, toRecords } from '../api/log-codec.js'
 import type { SqliteDb } from './sqlite-db.js'
 import { STREAM_CODE } from './sqlite-rows.js'
 import type { LogChunk, LogLineInput, LogLineRecord, LogQuery } from './types.js'

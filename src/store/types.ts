@@ -14,7 +14,7 @@ export type RunState = 'pending' | 'running' | 'suspended' | 'succeeded' | 'fail
 export type StepState = 'pending' | 'waiting' | 'running' | 'succeeded' | 'failed' | 'skipped' | 'cancelled'
 /**
  * `backfill`: one of the fire times `runtime backfill` asked for (its scheduledAt says which).
- * `webhook:NAME`: started by the webhook trigger NAME of the workflow (src/server/hooks.ts).
+ * `webhook:NAME`: started by the webhook trigger NAME of the workflow (src/http/routes/hooks.ts).
  */
 export type RunTrigger = 'apply' | 'schedule' | 'manual' | 'retry' | 'backfill' | `webhook:${string}`
 /** Every kind of trigger, `webhook` standing for each `webhook:NAME`. */

@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { AuditEntry, CreateApiKeyResponse } from '../../src/client/types.js'
+import type { AuditEntry, CreateApiKeyResponse } from '../../src/api/types.js'
 import { runCli, type CliResult } from './helpers.js'
 
 const tmp = mkdtempSync(join(tmpdir(), 'ctl-identity-'))

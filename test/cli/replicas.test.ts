@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { CtlClient } from '../../src/client/client.js'
-import { stopServer } from '../../src/server/process.js'
+import { stopServer } from '../../src/controlplane/process.js'
 import { doc, waitFor, workflow } from '../server/helpers.js'
 import { runCli } from './helpers.js'
 

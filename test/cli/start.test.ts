@@ -9,7 +9,7 @@ import { pathToFileURL } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { renderTable } from '../../src/cli/output.js'
 import { CtlClient } from '../../src/client/client.js'
-import { startControlPlane, type ControlPlane } from '../../src/server/server.js'
+import { startControlPlane, type ControlPlane } from '../../src/controlplane/control-plane.js'
 import { openSqliteStore } from '../../src/store/index.js'
 import { repoRoot, runCli } from './helpers.js'
 

@@ -5,10 +5,10 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { CtlClient } from '../../src/client/client.js'
-import type { ApplyDocument } from '../../src/client/types.js'
+import type { ApplyDocument } from '../../src/api/types.js'
 import { offlineManifestContext } from '../../src/cli/offline.js'
 import { lintFiles } from '../../src/manifest/index.js'
-import { startControlPlane, type ControlPlane } from '../../src/server/server.js'
+import { startControlPlane, type ControlPlane } from '../../src/controlplane/control-plane.js'
 import { repoRoot } from '../cli/helpers.js'
 
 const enabled = process.env.CTL_TEST_K8S === '1' && Boolean(process.env.KUBECONFIG)

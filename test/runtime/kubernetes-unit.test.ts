@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest'
 import { LogCursor, parseLogLine, TIME_OFFSET_BASE } from '../../src/runtime/kubernetes/logs.js'
 import { buildClaims, buildStepObjects, namespaceFor, referencedNames } from '../../src/runtime/kubernetes/objects.js'
 import { describePod, podPhase } from '../../src/runtime/kubernetes/describe.js'
-import { kubernetesEnvOf, kubernetesOptionsOf } from '../../src/server/kube-flags.js'
+import { kubernetesEnvOf, kubernetesOptionsOf } from '../../src/controlplane/kube-flags.js'
 import { exitFromPod, pendingReason, startFailureExit, startProblem } from '../../src/runtime/kubernetes/status.js'
 
 const basePod = (): V1Pod => ({

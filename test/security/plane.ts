@@ -6,7 +6,7 @@ import { chownSync, closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, r
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { CtlClient } from '../../src/client/client.js'
-import { readServerInfo } from '../../src/server/process.js'
+import { readServerInfo } from '../../src/controlplane/process.js'
 import { defaultMasterKeyFile } from '../../src/secrets/master-key.js'
 import { cliEntry } from '../cli/helpers.js'
 import { startTestServer, waitFor } from '../server/helpers.js'

@@ -4,7 +4,7 @@
 // is audited with its comment; `runtime get` (the run's detail) shows what waits, for whom, with the message.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { CtlClient } from '../../src/client/client.js'
-import type { Role } from '../../src/client/types.js'
+import type { Role } from '../../src/api/types.js'
 import { doc, rejection, startTestServer, waitFor, waitForRunEnd, workflow, type TestServer } from './helpers.js'
 
 let t: TestServer
@@ -120,7 +120,7 @@ describe('approval across a control-plane restart', () => {
     const { mkdtempSync, rmSync } = await import('node:fs')
     const { tmpdir } = await import('node:os')
     const { join } = await import('node:path')
-    const { startControlPlane } = await import('../../src/server/server.js')
+    const { startControlPlane } = await import('../../src/controlplane/control-plane.js')
     const dataDir = mkdtempSync(join(tmpdir(), 'ctl-approval-restart-'))
     const first = await startControlPlane({ dataDir, port: 0 })
     const token = first.adminToken!

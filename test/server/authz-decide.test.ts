@@ -2,7 +2,7 @@
 // it (failure limiter windows, durations). The HTTP matrix is in authz-matrix.test.ts.
 import { describe, expect, it } from 'vitest'
 import { decide, forbiddenMessage, whatAllows, type Principal } from '../../src/access/policy.js'
-import { FailureLimiter } from '../../src/server/auth.js'
+import { FailureLimiter } from '../../src/http/auth.js'
 
 const user = (id: string, roles: Principal['roles']): Principal => ({ id, type: 'person', name: id, roles })
 

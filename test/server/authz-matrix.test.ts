@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { CtlClient } from '../../src/client/client.js'
 import { CtlError } from '../../src/errors.js'
-import type { ResourceRef, Role } from '../../src/client/types.js'
+import type { ResourceRef, Role } from '../../src/api/types.js'
 import { doc, startTestServer, waitForRunEnd, workflow, type TestServer } from './helpers.js'
 
 const OWN_WS = 'ws-own'

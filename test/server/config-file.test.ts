@@ -6,7 +6,7 @@ import { join, resolve } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { DEFAULT_LOCAL_PORT } from '../../src/cli/connect.js'
 import { CtlError, ExitCode, ManifestError, formatIssue } from '../../src/errors.js'
-import { SERVER_CONFIG_FILE, SERVER_DEFAULTS, resolveServerSettings, type ServerStartFlags } from '../../src/server/config-file.js'
+import { SERVER_CONFIG_FILE, SERVER_DEFAULTS, resolveServerSettings, type ServerStartFlags } from '../../src/controlplane/config-file.js'
 
 const root = mkdtempSync(join(tmpdir(), 'ctl-server-config-'))
 afterAll(() => rmSync(root, { recursive: true, force: true }))

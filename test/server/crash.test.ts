@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { CtlClient } from '../../src/client/client.js'
-import { readServerInfo, spawnDetachedServer, stopServer } from '../../src/server/process.js'
+import { readServerInfo, spawnDetachedServer, stopServer } from '../../src/controlplane/process.js'
 import { cliEntry, repoRoot } from '../cli/helpers.js'
 import { doc, waitFor } from './helpers.js'
 

@@ -3,10 +3,10 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { startControlPlane, type ControlPlane, type ControlPlaneOptions } from '../../src/server/server.js'
+import { startControlPlane, type ControlPlane, type ControlPlaneOptions } from '../../src/controlplane/control-plane.js'
 import { CtlClient } from '../../src/client/client.js'
 import { CtlError } from '../../src/errors.js'
-import type { ApplyDocument, RunDetail } from '../../src/client/types.js'
+import type { ApplyDocument, RunDetail } from '../../src/api/types.js'
 
 export interface TestServer {
   plane: ControlPlane

@@ -2,7 +2,7 @@
 // covered), and the bounded replay cache, whose floor keeps an evicted signature from being replayed.
 import { createHmac } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
-import { HOOK_WINDOW_MS, readHookHeaders, ReplayCache, ReplayCaches, signatureMatches, signHook } from '../../src/server/hook-guard.js'
+import { HOOK_WINDOW_MS, readHookHeaders, ReplayCache, ReplayCaches, signatureMatches, signHook } from '../../src/http/hook-guard.js'
 
 describe('hook guard', () => {
   const now = 1_800_000_000_000

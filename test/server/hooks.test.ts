@@ -3,7 +3,7 @@
 // address; a rate-limited address costs no HMAC work and does not hold up good callers elsewhere.
 import { request as httpRequest } from 'node:http'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { hookStats, signHook } from '../../src/server/hook-guard.js'
+import { hookStats, signHook } from '../../src/http/hook-guard.js'
 import { doc, rejection, startTestServer, waitForRunEnd, workflow, type TestServer } from './helpers.js'
 
 let t: TestServer

@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { CtlClient } from '../../src/client/client.js'
 import { CtlError } from '../../src/errors.js'
-import type { Role } from '../../src/client/types.js'
+import type { Role } from '../../src/api/types.js'
 import { doc, startTestServer, waitFor, workflow, type TestServer, rejection } from './helpers.js'
 
 let t: TestServer

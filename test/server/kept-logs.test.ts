@@ -3,7 +3,7 @@
 // when the whole run's log is read. Readable by exactly those who may read the new run's logs.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { CtlClient } from '../../src/client/client.js'
-import type { Role } from '../../src/client/types.js'
+import type { Role } from '../../src/api/types.js'
 import type { LogLineRecord } from '../../src/store/types.js'
 import { doc, rejection, startTestServer, waitForRunEnd, type TestServer } from './helpers.js'
 

@@ -8,8 +8,8 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { renderTable } from '../../src/cli/output.js'
 import { CtlClient } from '../../src/client/client.js'
-import type { ResourceTable } from '../../src/client/types.js'
-import { startControlPlane, type ControlPlane } from '../../src/server/server.js'
+import type { ResourceTable } from '../../src/api/types.js'
+import { startControlPlane, type ControlPlane } from '../../src/controlplane/control-plane.js'
 import { openSqliteStore } from '../../src/store/index.js'
 
 let dataDir: string

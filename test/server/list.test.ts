@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { CtlClient } from '../../src/client/client.js'
-import { startControlPlane, type ControlPlane } from '../../src/server/server.js'
+import { startControlPlane, type ControlPlane } from '../../src/controlplane/control-plane.js'
 import { openSqliteStore } from '../../src/store/index.js'
 
 let dataDir: string

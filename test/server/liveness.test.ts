@@ -9,7 +9,7 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { CtlError } from '../../src/errors.js'
 import { isPidAlive, processStartTime } from '../../src/liveness.js'
-import { runForeground, serverStatus, type ServerInfoFile } from '../../src/server/process.js'
+import { runForeground, serverStatus, type ServerInfoFile } from '../../src/controlplane/process.js'
 import { waitFor } from './helpers.js'
 
 const hasProc = (() => {

@@ -11,7 +11,7 @@ import { CtlClient } from '../../src/client/client.js'
 import { CtlError } from '../../src/errors.js'
 import { shownToSteps } from '../../src/runtime/local/index.js'
 import { defaultMasterKeyFile, masterKeyFileOf } from '../../src/secrets/master-key.js'
-import { startControlPlane } from '../../src/server/server.js'
+import { startControlPlane } from '../../src/controlplane/control-plane.js'
 import { doc } from './helpers.js'
 
 const VALUE = 'p@ss w/rd+42!'

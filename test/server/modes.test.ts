@@ -7,7 +7,7 @@ import path from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { CtlClient } from '../../src/client/client.js'
 import { defaultMasterKeyFile } from '../../src/secrets/master-key.js'
-import { runForeground, SERVER_INFO_FILE } from '../../src/server/process.js'
+import { runForeground, SERVER_INFO_FILE } from '../../src/controlplane/process.js'
 import { doc, waitFor, waitForRunEnd } from './helpers.js'
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'ctl-modes-'))

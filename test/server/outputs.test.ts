@@ -2,7 +2,7 @@
 // (redacted) with its final state, the run detail and the node show them, to exactly those who may read its logs.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { CtlClient } from '../../src/client/client.js'
-import type { Role } from '../../src/client/types.js'
+import type { Role } from '../../src/api/types.js'
 import { doc, startTestServer, waitForRunEnd, workflow, type TestServer } from './helpers.js'
 
 const ref = { workspace: 'public', type: 'workflow', name: 'outs' }

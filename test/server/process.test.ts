@@ -4,10 +4,10 @@ import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterAll, describe, expect, it } from 'vitest'
 import { CtlClient } from '../../src/client/client.js'
-import { serverStatus, spawnDetachedServer, stopServer, runForeground } from '../../src/server/process.js'
+import { serverStatus, spawnDetachedServer, stopServer, runForeground } from '../../src/controlplane/process.js'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
-const built = join(root, 'dist', 'src', 'server', 'process.js')
+const built = join(root, 'dist', 'src', 'controlplane', 'process.js')
 const entry = join(root, 'test', 'server', 'fixtures', 'server-entry.mjs')
 const dirs: string[] = []
 const tempDir = (): string => {
@@ -83,7 +83,7 @@ describe('graceful close', () => {
   })
 })
 
-describe.skipIf(!existsSync(built))('detached server process (needs `npm run build`: dist/src/server/process.js)', () => {
+describe.skipIf(!existsSync(built))('detached server process (needs `npm run build`: dist/src/controlplane/process.js)', () => {
   it('spawns, reports status, answers, and stops a real child process', async () => {
     const dataDir = tempDir()
     expect(await serverStatus(dataDir)).toEqual({ running: false })

@@ -1,7 +1,7 @@
 // GET /api/v1/runs/:id/watch through the real server: the run's detail now and at each change, one NDJSON
 // line each, ending with the final state; what --wait follows instead of asking again and again.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { RunDetail } from '../../src/client/types.js'
+import type { RunDetail } from '../../src/api/types.js'
 import { doc, rejection, startTestServer, workflow, type TestServer } from './helpers.js'
 
 let t: TestServer

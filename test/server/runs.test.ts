@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { CtlError } from '../../src/errors.js'
-import type { LogLineRecord } from '../../src/client/types.js'
+import type { LogLineRecord } from '../../src/api/types.js'
 import { doc, startTestServer, waitFor, waitForRunEnd, workflow, type TestServer } from './helpers.js'
 
 let t: TestServer

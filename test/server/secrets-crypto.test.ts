@@ -10,8 +10,8 @@ import { openSqliteStore } from '../../src/store/index.js'
 import {
   KEY_CHECK_META, SecretBox, isSealed, openSecretManifest, openSecretValues, parseMasterKey, sealSecretManifest, verifyMasterKey,
 } from '../../src/secrets/crypto.js'
-import { sealForStore } from '../../src/server/secrets.js'
-import { locateSecretRef } from '../../src/server/use-issues.js'
+import { sealForStore } from '../../src/controlplane/secrets.js'
+import { locateSecretRef } from '../../src/controlplane/use-issues.js'
 import { defaultMasterKeyFile, loadMasterKey } from '../../src/secrets/master-key.js'
 
 let dir: string

@@ -7,7 +7,7 @@ import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { CtlClient } from '../../src/client/client.js'
 import { CtlError } from '../../src/errors.js'
-import { startControlPlane } from '../../src/server/server.js'
+import { startControlPlane } from '../../src/controlplane/control-plane.js'
 import { defaultMasterKeyFile } from '../../src/secrets/master-key.js'
 import { doc, startTestServer, waitFor, waitForRunEnd, workflow, type TestServer } from './helpers.js'
 

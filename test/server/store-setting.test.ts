@@ -6,9 +6,9 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { CtlError, ManifestError, formatIssue } from '../../src/errors.js'
-import { SERVER_CONFIG_FILE, resolveServerSettings } from '../../src/server/config-file.js'
+import { SERVER_CONFIG_FILE, resolveServerSettings } from '../../src/controlplane/config-file.js'
 import { redactUrl, storeKindOf } from '../../src/store/url.js'
-import { storeAnswers } from '../../src/server/app.js'
+import { storeAnswers } from '../../src/http/app.js'
 import { openStore } from '../../src/store/open.js'
 
 const root = mkdtempSync(join(tmpdir(), 'ctl-store-setting-'))

@@ -2,7 +2,7 @@
 // authorized as `stop` (a viewer is refused), audited as suspend / resume, E_CONFLICT for an ended run.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { CtlClient } from '../../src/client/client.js'
-import type { Role } from '../../src/client/types.js'
+import type { Role } from '../../src/api/types.js'
 import { doc, rejection, startTestServer, waitFor, waitForRunEnd, workflow, type TestServer } from './helpers.js'
 
 let t: TestServer

@@ -3,7 +3,7 @@
 import { ConfigMap, Pod, Secret } from 'kubernetes-models/v1'
 import { expect } from 'vitest'
 import type { ProjectionSpec, StepModel, StepSpec, WorkflowResource } from '../../src/manifest/model.js'
-import type { RunContext } from '../../src/stack/run-context.js'
+import type { RunContext } from '../../src/template/run-context.js'
 
 export function projection(p: Partial<ProjectionSpec> = {}): ProjectionSpec {
   return { secrets: [], envVars: [], files: [], arguments: [], allKeysAsEnv: [], ...p }

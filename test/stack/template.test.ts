@@ -1,7 +1,7 @@
 import { describe, expect, test } from 'vitest'
 import { parse } from 'yaml'
 import { CtlError } from '../../src/errors.js'
-import { renderTemplate, renderYamlTemplate, templateReferences } from '../../src/stack/template.js'
+import { renderTemplate, renderYamlTemplate, templateReferences } from '../../src/template/template.js'
 
 const ctx = {
   Name: 'wf',

@@ -15,12 +15,12 @@ import { open, tempDbFile } from './helpers.js'
 const run = promisify(execFile)
 const root = path.resolve(import.meta.dirname, '../..')
 
-/** Transpiles the store (and errors.ts) into a temp dir that resolves node_modules from the project.
+/** Transpiles the store (and errors.ts, and src/api: the log wire codec) into a temp dir that resolves node_modules from the project.
  *  Type-only transpilation: fast, and independent of other folders' in-progress code. */
 function buildStoreForChildren(): string {
   const out = fs.mkdtempSync(path.join(root, 'node_modules', '.ctl-store-test-'))
   fs.writeFileSync(path.join(out, 'package.json'), '{"type":"module"}')
-  const sources = ['src/errors.ts', ...fs.readdirSync(path.join(root, 'src/store'), { recursive: true }).map((f) => `src/store/${f}`)]
+  const sources = ['src/errors.ts', ...['src/store', 'src/api'].flatMap((dir) => fs.readdirSync(path.join(root, dir), { recursive: true }).map((f) => `${dir}/${f}`))]
   for (const rel of sources.filter((f) => f.endsWith('.ts'))) {
     const js = ts.transpileModule(fs.readFileSync(path.join(root, rel), 'utf8'), {
       compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022, esModuleInterop: true },

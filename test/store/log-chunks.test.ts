@@ -2,7 +2,7 @@
 // invisible: every read equals a line-by-line model, whatever the chunk edges.
 import Database from 'better-sqlite3'
 import { describe, expect, it } from 'vitest'
-import { decodeLines, encodeLine } from '../../src/store/log-codec.js'
+import { decodeLines, encodeLine } from '../../src/api/log-codec.js'
 import { MIGRATIONS } from '../../src/store/migrations/index.js'
 import { SqliteDb } from '../../src/store/sqlite-db.js'
 import type { LogChunk, LogLineInput, LogLineRecord, LogQuery, Store } from '../../src/store/types.js'

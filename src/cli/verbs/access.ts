@@ -1,6 +1,6 @@
 // `ctl resource grant|revoke` and `ctl auth can-i`: per-resource grants to users, and
 // the control plane's own decision (with the binding or grant that made it) for a verb.
-import { PERMISSIONS, VERBS, VERB_AUTHORIZED_AS, type GrantInfo, type Permission, type ResourceRef, type Verb } from '../../client/types.js'
+import { PERMISSIONS, VERBS, VERB_AUTHORIZED_AS, type GrantInfo, type Permission, type ResourceRef, type Verb } from '../../api/types.js'
 import { CtlError } from '../../errors.js'
 import { INSTANCE_LEVEL_TYPES } from '../../manifest/model.js'
 import { unknownMessage } from '../../manifest/suggest.js'

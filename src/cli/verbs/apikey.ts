@@ -1,6 +1,6 @@
 // `ctl user apikey create|get|delete`: the token is printed once, at creation; the
 // control plane keeps only its hash, so `get` can never show it again.
-import type { ApiKeyInfo } from '../../client/types.js'
+import type { ApiKeyInfo } from '../../api/types.js'
 import { MAX_CALENDAR_DURATION_MS, parseDuration } from '../../duration.js'
 import { CtlError } from '../../errors.js'
 import type { Io } from '../io.js'

@@ -1,6 +1,6 @@
 // `ctl resource apply`, in kubectl's shape: complete (flags → options),
 // validate (options make sense together), run (the only place with effects).
-import type { ApplyResponse, ApplyResultItem, RunRecord } from '../../client/types.js'
+import type { ApplyResponse, ApplyResultItem, RunRecord } from '../../api/types.js'
 import { CtlError, ManifestError, type ManifestIssue } from '../../errors.js'
 import { lintDocuments, parseSource, readSources } from '../../manifest/index.js'
 import type { LoadedDocument, ParamSpec, WorkflowResource } from '../../manifest/model.js'

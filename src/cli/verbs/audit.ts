@@ -1,5 +1,5 @@
 // `ctl audit get`: who did what, when, and with which result (tenant-admins only).
-import type { AuditEntry } from '../../client/types.js'
+import type { AuditEntry } from '../../api/types.js'
 import { parseSince } from '../../duration.js'
 import { CtlError } from '../../errors.js'
 import type { Io } from '../io.js'

@@ -1,6 +1,6 @@
 // `ctl resource runtime backfill`: one run per fire time of a scheduled workflow in a range; --dry-run
 // lists the times. The server plans, bounds and stores the backfill; this prints its answer.
-import type { BackfillResponse } from '../../client/types.js'
+import type { BackfillResponse } from '../../api/types.js'
 import type { Io } from '../io.js'
 import { printReport, renderTable, type OutputFormat } from '../output.js'
 import type { Session } from './session.js'

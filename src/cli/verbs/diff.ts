@@ -2,7 +2,7 @@
 // The server normalizes through its real apply path (dry run); exit 0 when
 // nothing would change, 1 when something would, >1 on error.
 import { createTwoFilesPatch } from 'diff'
-import type { ApplyResultItem } from '../../client/types.js'
+import type { ApplyResultItem } from '../../api/types.js'
 import { ManifestError } from '../../errors.js'
 import { parseSource, readSources } from '../../manifest/index.js'
 import type { LoadedDocument } from '../../manifest/model.js'

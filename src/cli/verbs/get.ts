@@ -1,6 +1,6 @@
 // `ctl resource get`: NAME | VERSION | TYPE | WORKSPACE | STATUS | RUNTIME | OWNER,
 // as dataos-ctl prints it; `-d` the stored manifest, `--revisions` the history.
-import type { ResourceRow } from '../../client/types.js'
+import type { ResourceRow } from '../../api/types.js'
 import { CtlError } from '../../errors.js'
 import { INSTANCE_LEVEL_TYPES, type WorkflowResource } from '../../manifest/model.js'
 import { parseSelector } from '../../manifest/selector.js'

@@ -1,6 +1,6 @@
 // How users, roles and principals read in ctl's output: roles as the DataOS tags that
 // bind them (`roles:id:data-dev`), scoped `in WORKSPACE` or `tenant-wide`.
-import type { Principal, RoleBinding } from '../../client/types.js'
+import type { Principal, RoleBinding } from '../../api/types.js'
 
 export const ROLE_TAG_PREFIX = 'roles:id:'
 

@@ -1,7 +1,7 @@
 // `ctl resource log`: per node a NODE NAME | CONTAINER NAME | ERROR header and a
 // LOGS rule, then the lines, as dataos-ctl prints them. Logs are stored
 // centrally, so they are there after the run ended and its processes are gone.
-import type { LogLineRecord, RunDetail } from '../../client/types.js'
+import type { LogLineRecord, RunDetail } from '../../api/types.js'
 import { CtlError } from '../../errors.js'
 import { resourceType } from '../../manifest/type-names.js'
 import type { StepRunRecord } from '../../store/types.js'

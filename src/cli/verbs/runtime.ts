@@ -1,7 +1,7 @@
 // `ctl resource runtime get|run|stop|suspend|resume|retry` (approve|reject: approvals.ts): a workflow's runs, as dataos-ctl
 // shows them — the resource, its steps, the run, the nodes, recent runs.
 import { dagThenFinally, finallyMarker, shownRunState, shownState } from './rules-display.js'
-import type { NodeDetail, RunDetail, RunRecord } from '../../client/types.js'
+import type { NodeDetail, RunDetail, RunRecord } from '../../api/types.js'
 import type { StepDescription } from '../../runtime/types.js'
 import { CtlError } from '../../errors.js'
 import type { WorkflowResource } from '../../manifest/model.js'

@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { CtlClient } from '../../client/client.js'
-import type { ReplicaInfo, ReplicasResponse } from '../../client/types.js'
+import type { ReplicaInfo, ReplicasResponse } from '../../api/types.js'
 import { CtlError } from '../../errors.js'
 import type { Io } from '../io.js'
 import { renderTable, toJson, toYaml, type OutputFormat } from '../output.js'
@@ -69,7 +69,7 @@ export async function serverStatusReport(o: ServerStatusOptions): Promise<Server
     await readReplicas(client, report)
     return report
   }
-  const { serverStatus } = await import('../../server/process.js')
+  const { serverStatus } = await import('../../controlplane/process.js')
   const status = await serverStatus(o.dataDir)
   const report: ServerStatusReport = { running: status.running, url: status.url ?? null, pid: status.pid ?? null, dataDir: o.dataDir, store: null, self: null, replicas: null }
   if (status.running && status.url) await readReplicas(new CtlClient({ baseUrl: status.url, apiKey: localKey(o.dataDir, o.env) }), report)

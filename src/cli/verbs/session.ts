@@ -3,7 +3,7 @@
 import { join } from 'node:path'
 import { connect, type Connection } from '../connect.js'
 import type { Io } from '../io.js'
-import type { ResourceRef } from '../../client/types.js'
+import type { ResourceRef } from '../../api/types.js'
 import { INSTANCE_LEVEL_TYPES } from '../../manifest/model.js'
 
 export interface SessionFlags {

@@ -1,7 +1,7 @@
 // `ctl user create|get|delete` and `ctl user tag add|delete`: users (persons and
 // applications) and their roles, bound DataOS-style as tags `roles:id:<role>`,
 // tenant-wide or in one workspace (-w).
-import { ROLES, type Role, type UserInfo, type UserTag, type UserType } from '../../client/types.js'
+import { ROLES, type Role, type UserInfo, type UserTag, type UserType } from '../../api/types.js'
 import { CtlError } from '../../errors.js'
 import type { Io } from '../io.js'
 import { printReport, renderTable, toJson, toYaml, type OutputFormat } from '../output.js'

@@ -2,7 +2,7 @@
 // On a terminal the step table is redrawn in place; otherwise each change is one plain line, for CI logs.
 import { dagThenFinally, finallyMarker, shownRunState, shownState } from './rules-display.js'
 import type { CtlClient } from '../../client/client.js'
-import type { RunDetail } from '../../client/types.js'
+import type { RunDetail } from '../../api/types.js'
 import { FINAL_RUN_STATES, type StepRunRecord } from '../../store/types.js'
 import { CtlError } from '../../errors.js'
 import type { Io } from '../io.js'

@@ -1,6 +1,6 @@
 // `ctl workspace create|get|delete`. `public` and `system` exist from the start; a
 // workspace that still holds resources is deleted only with --force (and them with it).
-import type { WorkspaceLayer } from '../../client/types.js'
+import type { WorkspaceLayer } from '../../api/types.js'
 import { CtlError } from '../../errors.js'
 import type { Io } from '../io.js'
 import { printReport, renderTable, toJson, toYaml, type OutputFormat } from '../output.js'

@@ -7,7 +7,7 @@
 import type { CoreV1Api, KubeConfig, V1Pod } from '@kubernetes/client-node'
 import { CtlError } from '../../errors.js'
 import { labelValue } from '../../stack/pod-parts.js'
-import { createRedactor, redactionForms } from '../local/redact.mjs'
+import { createRedactor, redactionForms } from '../../logs/redact.mjs'
 import type { LogBatch, Runtime, RuntimeHandle, RuntimeInfo, StepDescription, StepExit, StepKey, StepLaunch } from '../types.js'
 import { describePod, podPhase } from './describe.js'
 import { createAttemptObjects } from './attempt-objects.js'

@@ -31,7 +31,7 @@ import {
 import { followLog } from './follow.js'
 import { HostClient, hostSocketPath } from './host-client.js'
 import { isUnder, type Layout, type SupervisorSpec } from './layout.js'
-import { createRedactor, redactionForms } from './redact.mjs'
+import { createRedactor, redactionForms } from '../../logs/redact.mjs'
 import { plainLayout } from './plain.js'
 import { outputLimits } from '../outputs.js'
 import { StartProblem, planStep } from './pod.js'
@@ -50,7 +50,9 @@ export interface LocalRuntimeOptions extends SandboxOptions {
 
 /** How long find() waits for a host that is starting the attempt right now. */
 const FIND_WAIT_MS = 15_000
-const HOST_FILES = ['supervisor.mjs', 'step.mjs', 'step-files.mjs', 'redact.mjs', 'outputs.mjs']
+// Redaction has one owner, src/logs/redact.mjs; the step host imports it from there (ctl's own folder is
+// bound read-only into the sandbox, see bwrap.ts), so it must sit at that place beside this folder.
+const HOST_FILES = ['supervisor.mjs', 'step.mjs', 'step-files.mjs', '../../logs/redact.mjs', 'outputs.mjs']
 const DEFAULT_MAX_LINE = 1 << 20
 const SAFE_COMPONENT = /^[A-Za-z0-9][A-Za-z0-9._-]*$/
 

@@ -12,7 +12,7 @@ import { spawn } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { createRedactor } from './redact.mjs'
+import { createRedactor } from '../../logs/redact.mjs'
 import { Splitter, childrenOf, makeCgroupDir, processStart, removeCgroupDir, takeOutputs, writeExit, writeExitAsync, writeMemoryFiles } from './step-files.mjs'
 
 /**

@@ -1,0 +1,249 @@
+// Starting and stopping a whole control plane in this process: store, runtime, engine,
+// HTTP app. Used by `ctl server start`, by process.ts and by the tests.
+import { chmodSync, closeSync, mkdirSync, openSync, statSync, writeFileSync } from 'node:fs'
+import { dirname, join } from 'node:path'
+import { hostname } from 'node:os'
+import type { AddressInfo } from 'node:net'
+import { openStore, sqliteFileOf, storeKindOf } from '../store/open.js'
+import type { Store } from '../store/types.js'
+import { shownToSteps } from '../runtime/local/index.js'
+import { createRuntime, type KubernetesServerOptions, type RuntimeKind } from '../runtime/index.js'
+import { CtlError } from '../errors.js'
+import { createEngine } from '../engine/engine.js'
+import { buildApp, storeAnswers } from '../http/app.js'
+import { newReplicaId, startReplica, stderrLogger, type ReplicaHandle } from './replicas.js'
+import { createStoreLauncher } from '../engine/launch.js'
+import { KEY_CHECK_META, SecretBox, verifyMasterKey } from '../secrets/crypto.js'
+import { loadMasterKey, masterKeyFileOf } from '../secrets/master-key.js'
+import { RunRedactions } from '../secrets/redact.js'
+import { secretRevealer } from './secrets.js'
+import { resourceService } from './resource-service.js'
+import { ADMIN_KEY_FILE, SERVER_INFO_FILE, SERVER_LOG_FILE } from './process.js'
+import { DEFAULT_LOG_RETENTION, parseRetention, startLogRetention } from '../logs/retention.js'
+import { newToken, sha256Hex, type AuthLimits } from '../http/auth.js'
+
+export interface ControlPlaneOptions {
+  dataDir: string
+  /**
+   * The store: a SQLite file or `sqlite:PATH`, or `postgresql://…` (shared by any number of replicas). Default
+   * the embedded SQLite file `<dataDir>/ctl.db`. May hold a password: never print it (redactUrl). A password may
+   * come from PGPASSWORD or PGPASSFILE instead, read by the pg driver itself.
+   */
+  storeUrl?: string
+  /** 0 = an ephemeral port. Default 0. */
+  port?: number
+  /** Default 127.0.0.1: the control plane is local unless asked otherwise. */
+  host?: string
+  maxParallelSteps?: number
+  /** Steps one workflow may have; default MANIFEST_LIMITS.stepsPerWorkflow (5,000). */
+  maxStepsPerWorkflow?: number
+  /** Items one forEach may fan out into (default 1,000). */
+  maxForEachItems?: number
+  /** Structured request logs (JSON lines). */
+  logFile?: string
+  /** Test knob: request body limit in bytes. */
+  bodyLimit?: number
+  /** How long logs of finished steps are kept, in ms; 0 keeps them forever. Default 30 days. */
+  logRetentionMs?: number
+  /** Failed authentications allowed per client address and window before 429 (default 10 a minute). */
+  authLimits?: AuthLimits
+  /** Where steps run: processes on this machine (default) or Pods on a Kubernetes cluster. */
+  runtime?: RuntimeKind
+  /** The cluster, for runtime 'kubernetes'. */
+  kubernetes?: KubernetesServerOptions
+  /** The control plane's URL as steps reach it, given to each as CTL_SERVER. Default: its own URL with the local
+      runtime (steps run on this machine); none with Kubernetes (set it to the Service's in-cluster URL). */
+  advertiseUrl?: string
+  /**
+   * The master key file (see src/secrets/master-key.ts); default $CTL_HOME/keys/…, outside the data folder.
+   * Refused with the local runtime when it lies in a system folder its steps see (shownToSteps).
+   */
+  masterKeyFile?: string
+  /**
+   * Local runtime under a root control plane: the host user and group every step runs as, never 0
+   * (default 65534 / 65534, nobody / nogroup). Ignored when the control plane is unprivileged.
+   */
+  stepUid?: number
+  stepGid?: number
+  /** Local runtime: a delegated cgroup v2 folder for the steps' cgroups; default the control plane's own, when usable. */
+  cgroupParent?: string
+  /** Local runtime without bubblewrap: run every workflow's steps as plain processes, not only the tenant admin's (default false). */
+  allowUnsandboxed?: boolean
+}
+
+export type { KubernetesServerOptions, RuntimeKind } from '../runtime/index.js'
+
+export interface ControlPlane {
+  url: string
+  port: number
+  /** Graceful: stop accepting, end log follows, stop the engine loops, close the store. Running steps keep running. */
+  close(): Promise<void>
+  /** Only on the first start, when the tenant admin's key was created (also written to `<dataDir>/admin.apikey`). */
+  adminToken?: string
+  /** Lines for the operator from the start: the master key created or moved out of the data folder, warnings. */
+  notices: string[]
+  /** This control plane among the replicas sharing the store. */
+  replicaId: string
+  storeKind: Store['kind']
+}
+
+export { ADMIN_KEY_FILE }
+
+export const TENANT_ADMIN_ID = 'admin'
+
+/**
+ * First start: user `admin` (person, "Tenant admin") bound tenant-wide to tenant-admin, with an API
+ * key whose token goes to a 0600 file for the local CLI (only its sha256 is stored). Idempotent
+ * and resumable: a start that died halfway finishes the job; a deleted admin is not brought back.
+ * A data dir from before users existed had its admin key moved to user `admin` by migration 0004.
+ */
+async function ensureTenantAdmin(store: Store, dataDir: string): Promise<string | undefined> {
+  const existing = await store.getUser(TENANT_ADMIN_ID, { includeDeleted: true })
+  if (existing?.deletedAt !== undefined) return undefined
+  if (!existing) {
+    try {
+      await store.createUser({ id: TENANT_ADMIN_ID, name: 'Tenant admin', type: 'person' })
+      await store.addRoleBinding({ userId: TENANT_ADMIN_ID, role: 'tenant-admin', workspace: null, createdBy: TENANT_ADMIN_ID })
+    } catch (err) {
+      // Replicas starting together on a new store: another one created the admin first.
+      if (!(err instanceof CtlError && err.code === 'E_CONFLICT')) throw err
+      return undefined
+    }
+  }
+  if ((await store.listApiKeys(TENANT_ADMIN_ID)).length > 0) return undefined
+  const token = newToken()
+  writeFileSync(join(dataDir, ADMIN_KEY_FILE), `${token}\n`, { mode: 0o600 })
+  await store.createApiKey({ userId: TENANT_ADMIN_ID, name: 'admin', hash: sha256Hex(token) })
+  return token
+}
+
+/**
+ * Everything the control plane writes is its owner's alone: umask 077 for this process and what it
+ * starts (the step host and, through it, the steps' attempt folders and log files), and explicit modes
+ * where a file or folder may predate the umask (an older data folder, a caller's umask).
+ */
+function ownerOnlyDataDir(opts: ControlPlaneOptions): void {
+  process.umask(0o077)
+  for (const dir of [opts.dataDir, join(opts.dataDir, 'runs'), join(opts.dataDir, 'volumes')]) {
+    mkdirSync(dir, { recursive: true, mode: 0o700 })
+    // An older data folder: the folders that hold everything else are closed to others, their contents with them.
+    if ((statSync(dir).mode & 0o077) !== 0) chmodSync(dir, 0o700)
+  }
+  for (const file of [join(opts.dataDir, ADMIN_KEY_FILE), join(opts.dataDir, SERVER_INFO_FILE), join(opts.dataDir, SERVER_LOG_FILE), opts.logFile]) {
+    if (file === undefined) continue
+    try {
+      if ((statSync(file).mode & 0o077) !== 0) chmodSync(file, 0o600)
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
+    }
+  }
+  // Fastify's logger would create it with the default mode.
+  if (opts.logFile) closeSync(openSync(opts.logFile, 'a', 0o600))
+}
+
+/**
+ * With the local runtime, a master key file in a system folder that bubblewrap shows every step (read-only)
+ * is refused before anything is read or created: under a control plane running as an ordinary user each step
+ * runs as that user and could read it. Checked whoever runs the control plane, so that a setting does not
+ * turn unsafe when the control plane later runs as another user.
+ */
+function refuseKeyShownToSteps(opts: ControlPlaneOptions): void {
+  if ((opts.runtime ?? 'local') !== 'local') return
+  const file = masterKeyFileOf({ dataDir: opts.dataDir, file: opts.masterKeyFile })
+  const folder = file === undefined ? undefined : shownToSteps(file)
+  if (folder === undefined) return
+  throw new CtlError('E_USAGE', `the master key file ${file} lies in ${folder}, which local steps see (read-only): a step could read the key and decrypt every secret; `
+    + 'keep the key outside /usr, /bin, /sbin, /lib*, /etc and /opt, e.g. the default $CTL_HOME/keys (--master-key-file, CTL_MASTER_KEY_FILE or masterKeyFile in the server config), '
+    + 'or give the key itself in CTL_MASTER_KEY')
+}
+
+export async function startControlPlane(opts: ControlPlaneOptions): Promise<ControlPlane> {
+  refuseKeyShownToSteps(opts)
+  ownerOnlyDataDir(opts)
+  const storeUrl = opts.storeUrl ?? join(opts.dataDir, 'ctl.db')
+  // A SQLite file named elsewhere gets its folder, the owner's alone like the data folder.
+  if (storeKindOf(storeUrl) === 'sqlite') mkdirSync(dirname(sqliteFileOf(storeUrl)), { recursive: true, mode: 0o700 })
+  const store = await openStore(storeUrl)
+  const replicaId = newReplicaId()
+  let replica: ReplicaHandle | undefined
+  let engine: ReturnType<typeof createEngine> | undefined
+  let engineRunning = false
+  // The URL steps get as CTL_SERVER is known once the server listens (the port may be chosen then); a step
+  // launched before waits that long.
+  let announceUrl: (url: string | undefined) => void = () => {}
+  const advertised = new Promise<string | undefined>((resolve) => (announceUrl = resolve))
+  try {
+    const adminToken = await ensureTenantAdmin(store, opts.dataDir)
+    // Secret values are sealed with a key from CTL_MASTER_KEY or a key file outside the data folder (created
+    // 0600 now if missing, unless this data folder's secrets were sealed already: then a missing key is an error).
+    const sealedBefore = (await store.getMeta(KEY_CHECK_META)) !== undefined
+    const master = loadMasterKey({ dataDir: opts.dataDir, file: opts.masterKeyFile, mayCreate: !sealedBefore })
+    const box = new SecretBox(master.key)
+    await verifyMasterKey(store, box)
+    const redactions = new RunRedactions()
+    const runtime = await createRuntime({
+      kind: opts.runtime,
+      local: {
+        stateDir: join(opts.dataDir, 'runs'),
+        stepUid: opts.stepUid,
+        stepGid: opts.stepGid,
+        cgroupParent: opts.cgroupParent,
+        allowUnsandboxed: opts.allowUnsandboxed ?? false,
+        // The user who started the control plane is the tenant admin it created (the local CLI's key).
+        trustedOwner: TENANT_ADMIN_ID,
+      },
+      kubernetes: opts.kubernetes,
+    })
+    const launcher = createStoreLauncher({ store, dataDir: opts.dataDir, box, redactions, serverUrl: () => advertised })
+    // Registered before the engine starts: the fire claims it makes name a replica the others can see.
+    replica = await startReplica({ store, id: replicaId, counterKeepMs: 2 * Math.max(opts.authLimits?.windowMs ?? 60_000, 60 * 60_000), logger: stderrLogger })
+    engine = createEngine({ store, runtime, dataDir: opts.dataDir, maxParallelSteps: opts.maxParallelSteps, launcher, redact: redactions.redact, box, maxForEachItems: opts.maxForEachItems, replicaId })
+    await engine.start()
+    engineRunning = true
+    const app = buildApp({
+      store, engine, logFile: opts.logFile, bodyLimit: opts.bodyLimit, authLimits: opts.authLimits,
+      secrets: box, revealSecrets: secretRevealer(box),
+      replicaId, ready: async () => engineRunning && (await storeAnswers(store)),
+      resources: resourceService({ store, engine, secrets: box, limits: { maxStepsPerWorkflow: opts.maxStepsPerWorkflow, maxForEachItems: opts.maxForEachItems } }),
+    })
+    await app.listen({ port: opts.port ?? 0, host: opts.host ?? '127.0.0.1' })
+    const address = app.server.address() as AddressInfo
+    // A wildcard bind is reached through loopback from this machine.
+    const bound = address.address === '0.0.0.0' ? '127.0.0.1' : address.address === '::' ? '::1' : address.address
+    const host = bound.includes(':') ? `[${bound}]` : bound
+    const started = engine
+    const activeReplica = replica
+    const retention = startLogRetention({ store, retentionMs: opts.logRetentionMs ?? parseRetention(DEFAULT_LOG_RETENTION) })
+    void retention.sweep().catch(() => undefined)
+    let closed: Promise<void> | undefined
+    const ownUrl = `http://${host}:${address.port}`
+    announceUrl(opts.advertiseUrl ?? ((opts.runtime ?? 'local') === 'local' ? ownUrl : undefined))
+    // Bound to every address: named by this machine's host name (a Pod's name), not loopback.
+    replica.setUrl(['0.0.0.0', '::'].includes(address.address) ? `http://${hostname()}:${address.port}` : ownUrl)
+    const plane: ControlPlane = {
+      notices: [...master.notices, ...(runtime.info().notice ? [runtime.info().notice!] : [])],
+      url: ownUrl,
+      replicaId,
+      storeKind: store.kind,
+      port: address.port,
+      close: () =>
+        (closed ??= (async () => {
+          retention.stop()
+          engineRunning = false
+          await app.close()
+          await started.stop()
+          await activeReplica.stop()
+          await runtime.close?.()
+          await store.close()
+        })()),
+    }
+    if (adminToken) plane.adminToken = adminToken
+    return plane
+  } catch (err) {
+    announceUrl(undefined)
+    await engine?.stop().catch(() => undefined)
+    await replica?.stop().catch(() => undefined)
+    await store.close().catch(() => undefined)
+    throw err
+  }
+}

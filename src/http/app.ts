@@ -1,0 +1,109 @@
+// The HTTP app. Each route group is an encapsulated plugin given exactly what it needs;
+// authentication wraps the /api/v1 groups except health and the OpenAPI document.
+import Fastify, { type FastifyInstance } from 'fastify'
+import type { EngineApi } from '../engine/api.js'
+import type { Store } from '../store/types.js'
+import type { SecretBox } from '../secrets/crypto.js'
+import { authPlugin, type AuthLimits } from './auth.js'
+import { auditPlugin } from './audit.js'
+import { dryRunPlugin } from './dry-run.js'
+import { frameworkErrors, installErrorHandling, MAX_PARAM_LENGTH } from './errors.js'
+import { collectRoutes, healthRoutes, openapiRoutes } from './openapi.js'
+import { auditRoutes } from './routes/audit.js'
+import { grantsRoutes } from './routes/grants.js'
+import { hooksRoutes } from './routes/hooks.js'
+import { identityRoutes } from './routes/identity.js'
+import { logsRoutes } from './routes/logs.js'
+import { metaRoutes } from './routes/meta.js'
+import { resourcesRoutes, type ResourceService, type RevealSecrets } from './routes/resources.js'
+import { runsRoutes } from './routes/runs.js'
+import { approvalRoutes } from './routes/approvals.js'
+import { workspacesRoutes } from './routes/workspaces.js'
+import { packageVersion } from './version.js'
+
+export const DEFAULT_BODY_LIMIT = 8 * 1024 * 1024
+
+export interface AppDeps {
+  store: Store
+  engine: EngineApi
+  /** Largest request body in bytes (413 beyond); default 8 MiB. */
+  bodyLimit?: number
+  /** Structured request logs (pino, JSON lines) go to this file; none when absent. */
+  logFile?: string
+  logLevel?: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace'
+  /** How often a log follow (and a run watch) polls the store when idle (ms). */
+  logPollMs?: number
+  /** Failed authentications allowed per client address and window before 429 (default 10 a minute). */
+  authLimits?: AuthLimits
+  /** Apply, rollback and delete checks: the control plane's resource service (src/controlplane/resource-service.ts). */
+  resources: ResourceService
+  /** Decrypts secret values for `get --unsanitized` (the secrets module); without it manifests go out as stored. */
+  revealSecrets?: RevealSecrets
+  /** Opens webhook triggers' secrets (their HMAC_KEY). */
+  secrets?: SecretBox
+  /** Readiness (/readyz); default: the store answers a trivial query (storeAnswers). */
+  ready?: () => Promise<boolean>
+  /** This control plane's replica id (GET /api/v1/replicas names it). */
+  replicaId?: string
+}
+
+/** How long a readiness probe waits for the store. */
+const READY_TIMEOUT_MS = 2_000
+
+/** Whether the store answers a trivial query in time (readiness). */
+export async function storeAnswers(store: Store): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined
+  const late = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), READY_TIMEOUT_MS)))
+  try {
+    return await Promise.race([store.getMeta('readyz').then(() => true, () => false), late])
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
+// API keys are looked up by hash on every request, so revoking one needs no restart; see auth.ts.
+// Every mutating call is audited (audit.ts), including refused and unauthenticated ones.
+export function buildApp(deps: AppDeps): FastifyInstance {
+  const app = Fastify({
+    bodyLimit: deps.bodyLimit ?? DEFAULT_BODY_LIMIT,
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
+    frameworkErrors,
+    logger: deps.logFile ? { level: deps.logLevel ?? 'info', file: deps.logFile } : false,
+    // close() lets in-flight requests finish and drops idle keep-alive sockets; open log
+    // follows are ended through `closing` (preClose) so they do not hold it up.
+    forceCloseConnections: 'idle',
+    return503OnClosing: true,
+  })
+  installErrorHandling(app)
+  const routes = collectRoutes(app)
+  const closing = new AbortController()
+  app.addHook('preClose', async () => {
+    closing.abort()
+  })
+  const version = packageVersion()
+  const { store, engine } = deps
+
+  app.register(healthRoutes, { ready: deps.ready ?? (() => storeAnswers(store)) })
+  app.register(openapiRoutes, { routes, version })
+  app.register(async (api) => {
+    await api.register(auditPlugin, { store })
+    await api.register(authPlugin, { store, limits: deps.authLimits })
+    await api.register(dryRunPlugin)
+    await api.register(resourcesRoutes, { store, engine, resources: deps.resources, revealSecrets: deps.revealSecrets })
+    await api.register(runsRoutes, { store, engine, closing: closing.signal, pollMs: deps.logPollMs })
+    await api.register(approvalRoutes, { store, engine })
+    await api.register(logsRoutes, { store, closing: closing.signal, pollMs: deps.logPollMs })
+    await api.register(metaRoutes, { store, engine, version, ...(deps.replicaId !== undefined ? { replicaId: deps.replicaId } : {}) })
+    await api.register(identityRoutes, { store })
+    await api.register(workspacesRoutes, { store, engine })
+    await api.register(grantsRoutes, { store })
+    await api.register(auditRoutes, { store })
+  })
+  // Webhooks authenticate by signature, not API key: their own scope, audited, dry runs refused.
+  app.register(async (hooks) => {
+    await hooks.register(auditPlugin, { store })
+    await hooks.register(dryRunPlugin)
+    await hooks.register(hooksRoutes, { store, engine, secrets: deps.secrets, limits: deps.authLimits })
+  })
+  return app
+}
