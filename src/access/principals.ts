@@ -1,6 +1,6 @@
 // Who a user is to decide(): its role bindings (unknown role names left out). Used by
 // authentication (the caller) and by the `use` checks (a workflow's owner).
-import type { RoleBindingRecord, Store, UserRecord } from '../store/types.js'
+import type { IdentityStore, RoleBindingRecord, UserRecord } from '../store/types.js'
 import { ROLES, type Principal, type Role, type RoleBinding } from '../api/types.js'
 
 const isRole = (r: string): r is Role => (ROLES as readonly string[]).includes(r)
@@ -12,7 +12,7 @@ export function toPrincipal(user: Pick<UserRecord, 'id' | 'name' | 'type'>, bind
 }
 
 /** The principal of a user. Undefined for a missing or deleted user. */
-export async function principalForUser(store: Store, userId: string): Promise<Principal | undefined> {
+export async function principalForUser(store: IdentityStore, userId: string): Promise<Principal | undefined> {
   const user = await store.getUser(userId)
   if (!user) return undefined
   return toPrincipal(user, await store.listRoleBindings({ userId }))

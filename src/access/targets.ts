@@ -1,17 +1,17 @@
 // The store side of authorization: loads what decide() needs (a resource's owner, the
 // grants a user holds on it) so decide() itself stays pure and in one place.
-import type { ResourceKey, ResourceSummary, Store } from '../store/types.js'
+import type { IdentityStore, ResourceKey, ResourceSummary } from '../store/types.js'
 import { PERMISSIONS, decide, requireAllowed, type AuthzTarget, type Decision, type Permission, type Principal, type Verb } from './policy.js'
 
 const isPermission = (p: string): p is Permission => (PERMISSIONS as readonly string[]).includes(p)
 
 /** Permissions `userId` holds on the resource with this id. */
-export async function grantsOf(store: Store, resourceId: string, userId: string): Promise<Permission[]> {
+export async function grantsOf(store: IdentityStore, resourceId: string, userId: string): Promise<Permission[]> {
   return (await store.listGrants({ resourceId, userId })).map((g) => g.permission).filter(isPermission)
 }
 
 /** The decide() target for `key`; `record` is the resource when it exists (then owner and grants are filled in). */
-export async function targetFor(store: Store, userId: string, key: ResourceKey, record?: ResourceSummary): Promise<AuthzTarget> {
+export async function targetFor(store: IdentityStore, userId: string, key: ResourceKey, record?: ResourceSummary): Promise<AuthzTarget> {
   const target: AuthzTarget = { workspace: key.workspace, type: key.type, name: key.name }
   if (record) {
     target.owner = record.owner
@@ -21,12 +21,12 @@ export async function targetFor(store: Store, userId: string, key: ResourceKey, 
 }
 
 /** decide() on a stored resource (or one that does not exist yet). */
-export async function decideOn(store: Store, principal: Principal, verb: Verb, key: ResourceKey, record?: ResourceSummary): Promise<Decision> {
+export async function decideOn(store: IdentityStore, principal: Principal, verb: Verb, key: ResourceKey, record?: ResourceSummary): Promise<Decision> {
   return decide(principal, verb, await targetFor(store, principal.id, key, record))
 }
 
 /** requireAllowed() on a stored resource; E_FORBIDDEN names what is missing. */
-export async function requireOn(store: Store, principal: Principal, verb: Verb, key: ResourceKey, record?: ResourceSummary): Promise<Decision> {
+export async function requireOn(store: IdentityStore, principal: Principal, verb: Verb, key: ResourceKey, record?: ResourceSummary): Promise<Decision> {
   return requireAllowed(principal, verb, await targetFor(store, principal.id, key, record))
 }
 
@@ -34,7 +34,7 @@ export async function requireOn(store: Store, principal: Principal, verb: Verb, 
  * The subset of `records` the principal may `get`, for listings: one query for its grants,
  * then decide() per record (pure, cheap). A tenant-wide binding sees everything at once.
  */
-export async function visibleTo<T extends ResourceSummary>(store: Store, principal: Principal, records: readonly T[]): Promise<T[]> {
+export async function visibleTo<T extends ResourceSummary>(store: IdentityStore, principal: Principal, records: readonly T[]): Promise<T[]> {
   if (principal.roles.some((b) => b.workspace === null)) return [...records]
   const held = new Map<string, Permission[]>()
   for (const g of await store.listGrants({ userId: principal.id })) {

@@ -2,7 +2,7 @@
 // every one must be usable by the workflow's owner (at apply and again as each step starts)
 // AND, at apply, by the caller applying it, so a `manage` grantee cannot borrow the owner's
 // rights. Decided by decide(), the one place that grants or refuses anything.
-import type { ResourceKey, Store } from '../store/types.js'
+import type { IdentityStore, ResourceKey, ResourceStore } from '../store/types.js'
 import type { Principal } from '../api/types.js'
 import { decide, whatAllows, type AuthzTarget } from './policy.js'
 import { grantsOf } from './targets.js'
@@ -42,7 +42,7 @@ interface Subject {
   missing: boolean
 }
 
-async function ownerSubject(store: Store, owner: string | Principal): Promise<Subject> {
+async function ownerSubject(store: IdentityStore, owner: string | Principal): Promise<Subject> {
   if (typeof owner !== 'string') return { principal: owner, who: 'owner', missing: false }
   const principal = await principalForUser(store, owner)
   if (principal) return { principal, who: 'owner', missing: false }
@@ -54,7 +54,7 @@ async function ownerSubject(store: Store, owner: string | Principal): Promise<Su
  * may not `use`. A resource that exists nowhere is no problem here: rendering the projection or
  * mounting the volume says it is missing.
  */
-export async function checkUse(store: Store, keys: readonly ResourceKey[], opts: UseCheckOptions): Promise<UseProblem[]> {
+export async function checkUse(store: ResourceStore & IdentityStore, keys: readonly ResourceKey[], opts: UseCheckOptions): Promise<UseProblem[]> {
   if (keys.length === 0) return []
   const subjects = [await ownerSubject(store, opts.owner)]
   if (opts.caller && opts.caller.id !== subjects[0]!.principal.id) subjects.push({ principal: opts.caller, who: 'caller', missing: false })

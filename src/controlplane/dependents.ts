@@ -1,6 +1,6 @@
 // Which workflows use a resource that is about to be deleted: `delete` refuses while
 // any do (unless forced), like dataos-ctl.
-import type { ResourceRecord, Store } from '../store/types.js'
+import type { ResourceRecord, ResourceStore } from '../store/types.js'
 import type { StepModel, WorkflowResource } from '../manifest/model.js'
 
 const REFERENCED_TYPES = new Set(['volume', 'secret', 'instance-secret', 'stack', 'compute'])
@@ -30,7 +30,7 @@ function stepUses(step: StepModel, wfWorkspace: string | null, target: ResourceR
 }
 
 /** `workflow NAME in workspace WS` for every live workflow with a step using `target`. */
-export async function findDependents(store: Store, target: ResourceRecord): Promise<string[]> {
+export async function findDependents(store: ResourceStore, target: ResourceRecord): Promise<string[]> {
   if (!REFERENCED_TYPES.has(target.type)) return []
   const workflows =
     target.type === 'volume'

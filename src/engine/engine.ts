@@ -124,10 +124,12 @@ export function createEngine(opts: EngineOptions): Engine {
       await scheduler.start()
       timer.start()
       backfills.start()
-      // Resources whose reconcile was interrupted by a crash.
-      for (const r of await store.listResources({ allWorkspaces: true })) {
-        if (r.status === 'creating') void reconciler.enqueue(r.id, async () => {
-          await reconciler.reconcile(r, 'unchanged')
+      // Resources whose reconcile was interrupted by a crash: found from summaries (no manifests),
+      // each read whole when its turn comes (it may have moved on meanwhile).
+      for (const s of await store.listResourceSummaries({ allWorkspaces: true })) {
+        if (s.status === 'creating') void reconciler.enqueue(s.id, async () => {
+          const r = await store.getResourceById(s.id)
+          if (r?.status === 'creating') await reconciler.reconcile(r, 'unchanged')
         })
       }
     },

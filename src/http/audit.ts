@@ -7,7 +7,7 @@
 import type { FastifyInstance, FastifyPluginAsync, FastifyRequest } from 'fastify'
 import { CtlError } from '../errors.js'
 import { isDryRun } from './dry-run.js'
-import type { Store } from '../store/types.js'
+import type { IdentityStore } from '../store/types.js'
 
 export interface AuditNote {
   /** Who acted when no principal did (a webhook call: `webhook:NAME`). */
@@ -59,7 +59,7 @@ function actionOf(request: FastifyRequest): string | undefined {
 }
 
 export interface AuditOptions {
-  store: Store
+  store: IdentityStore
 }
 
 const auditPluginImpl: FastifyPluginAsync<AuditOptions> = async (fastify: FastifyInstance, opts: AuditOptions) => {

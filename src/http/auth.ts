@@ -8,7 +8,7 @@
 import { createHash, randomBytes } from 'node:crypto'
 import type { FastifyInstance, FastifyPluginAsync, FastifyRequest } from 'fastify'
 import { CtlError } from '../errors.js'
-import type { ApiKeyRecord, Store } from '../store/types.js'
+import type { ApiKeyRecord, IdentityStore, Store } from '../store/types.js'
 import type { Principal } from '../api/types.js'
 import { toPrincipal } from '../access/principals.js'
 import { SharedFailureLimiter } from './shared-limiter.js'
@@ -55,7 +55,7 @@ export interface Authenticated {
 }
 
 /** The principal a token belongs to, or E_UNAUTHENTICATED saying why not (unknown, revoked, expired, user deleted). */
-export async function authenticate(store: Store, token: string, now = new Date()): Promise<Authenticated> {
+export async function authenticate(store: IdentityStore, token: string, now = new Date()): Promise<Authenticated> {
   const found = await store.findApiKeyByHash(sha256Hex(token))
   if (!found) throw new CtlError('E_UNAUTHENTICATED', 'unknown API key')
   const { key, user } = found

@@ -1,7 +1,7 @@
 // Turning URL parts into a store key, with the instance-level rule in one place.
 import { CtlError } from '../errors.js'
 import { INSTANCE_LEVEL_TYPES, RESOURCE_TYPES, type ResourceType } from '../manifest/model.js'
-import type { ResourceKey, ResourceRecord, ResourceSummary, RevisionRecord, Store } from '../store/types.js'
+import type { IdentityStore, ResourceKey, ResourceRecord, ResourceStore, ResourceSummary, RevisionRecord } from '../store/types.js'
 import type { ResourceRow, RuntimeSummary } from '../api/types.js'
 
 export const DEFAULT_WORKSPACE = 'public'
@@ -31,7 +31,7 @@ export function describeKey(key: ResourceKey): string {
   return key.workspace === null ? `${key.type} ${key.name} (instance level)` : `${key.type} ${key.name} in workspace ${key.workspace}`
 }
 
-export async function loadResource(store: Store, key: ResourceKey): Promise<ResourceRecord> {
+export async function loadResource(store: ResourceStore, key: ResourceKey): Promise<ResourceRecord> {
   const record = await store.getResource(key)
   if (!record) throw new CtlError('E_NOT_FOUND', `${describeKey(key)} not found`)
   return record
@@ -41,7 +41,7 @@ export async function loadResource(store: Store, key: ResourceKey): Promise<Reso
  * The record reads (get, revisions, runs) answer from: a deleted resource too, its revisions,
  * runs and logs being kept — unless its workspace is gone with it.
  */
-export async function readableResource(store: Store, key: ResourceKey): Promise<ResourceRecord | undefined> {
+export async function readableResource(store: ResourceStore & IdentityStore, key: ResourceKey): Promise<ResourceRecord | undefined> {
   const record = await store.getResource(key, { includeDeleted: true })
   if (record?.status !== 'deleted' || key.workspace === null) return record
   return (await store.getWorkspace(key.workspace)) ? record : undefined
@@ -77,7 +77,7 @@ export function maskSecrets(type: string, manifest: unknown): unknown {
 }
 
 /** Revision `n` of the resource, or E_NOT_FOUND naming the revisions there are. */
-export async function revisionOf(store: Store, record: ResourceRecord, n: number): Promise<RevisionRecord> {
+export async function revisionOf(store: ResourceStore, record: ResourceRecord, n: number): Promise<RevisionRecord> {
   const rev = await store.getRevision(record.id, n)
   if (!rev) throw new CtlError('E_NOT_FOUND', `revision ${n} of ${record.type} ${record.name} not found; it has revisions 1 to ${record.revision} (list them with: ctl resource get -t ${record.type} -n ${record.name} --revisions)`)
   return rev

@@ -2,7 +2,7 @@
 // deletes the lines of step attempts that finished longer ago than the
 // retention; running steps are never touched.
 import { MAX_CALENDAR_DURATION_MS, parseDuration } from '../duration.js'
-import type { Store } from '../store/types.js'
+import type { LogStore } from '../store/types.js'
 
 export const DEFAULT_LOG_RETENTION = '30d'
 
@@ -18,7 +18,7 @@ export interface LogRetention {
   stop(): void
 }
 
-export function startLogRetention(opts: { store: Store; retentionMs: number; intervalMs?: number; now?: () => Date; onError?: (err: unknown) => void }): LogRetention {
+export function startLogRetention(opts: { store: LogStore; retentionMs: number; intervalMs?: number; now?: () => Date; onError?: (err: unknown) => void }): LogRetention {
   const now = opts.now ?? (() => new Date())
   const sweep = async (): Promise<number> => {
     if (opts.retentionMs <= 0) return 0

@@ -1,4 +1,4 @@
-// The store's part in running several control-plane replicas on one database (issue 13): who is
+// The store contract, leases (LeaseStore): the store's part in running several control-plane replicas on one database (issue 13): who is
 // alive, who owns which run, and which replica fired a schedule's fire time. Plain records; times
 // are ISO-8601 UTC text like everywhere in the store, and every call takes `now` from the caller so
 // a fake clock drives leases in tests as it drives schedules.
@@ -66,12 +66,5 @@ export interface LeaseStore {
   pruneCounters(before: string): Promise<number>
 }
 
-/** New log lines across replicas, for `log -f` answered by any replica. */
-export interface LogNotifier {
-  /**
-   * Resolves once lines were appended to `runId` after this call, by this process or any other
-   * sharing the store (PostgreSQL: LISTEN/NOTIFY; SQLite: this process's appends, other processes'
-   * only through the timeout), or after `timeoutMs`, or when `signal` aborts. Never rejects.
-   */
-  waitForLogs(runId: string, timeoutMs: number, signal?: AbortSignal): Promise<void>
-}
+// Kept here for the importers of this file from before the split; it lives with the logs.
+export type { LogNotifier } from './contract-logs.js'

@@ -37,8 +37,13 @@ export class LogWaiters {
     return this.byRun.has(runId)
   }
 
+  /** Wakes every follower of every run (e.g. notifications may have been missed). */
+  wakeAll(): void {
+    for (const runId of [...this.byRun.keys()]) this.notify(runId)
+  }
+
   /** Wakes everyone (the store is closing). */
   closeAll(): void {
-    for (const runId of [...this.byRun.keys()]) this.notify(runId)
+    this.wakeAll()
   }
 }

@@ -4,11 +4,10 @@
 import { CtlError } from '../errors.js'
 import { canonicalHash } from './hash.js'
 import { newId, nowIso } from './ids.js'
-import { mapSqliteError, type SqliteDb } from './sqlite-db.js'
+import type { SqliteDb } from './sqlite-db.js'
 import {
   RESOURCE_COLUMNS,
   RESOURCE_LIST_COLUMNS,
-  toListedResource,
   toResourceSummary,
   toResource,
   toRevision,
@@ -115,7 +114,7 @@ export async function getResourceById(db: SqliteDb, id: string): Promise<Resourc
   })
 }
 
-function listQuery(filter: ListResourcesFilter): { sql: string; params: unknown[] } {
+function listWhere(filter: ListResourcesFilter): { where: string; params: unknown[] } {
   const where: string[] = []
   const params: unknown[] = []
   if (!filter.allWorkspaces && filter.workspace !== undefined) {
@@ -135,15 +134,7 @@ function listQuery(filter: ListResourcesFilter): { sql: string; params: unknown[
     params.push(filter.owner)
   }
   if (!filter.includeDeleted) where.push("status <> 'deleted'")
-  // Listings never read the manifest column (10,000 manifests are megabytes); a record's
-  // manifest is fetched from its revision if and when someone reads it.
-  // INDEXED BY: the covering index answers every filter combination without table reads;
-  // left alone, the planner prefers (type, name) and then reads each row's overflow pages.
-  // A selector reads one more (small) column; without one the covering index answers alone.
-  const selecting = filter.select !== undefined
-  const sql = `SELECT ${RESOURCE_LIST_COLUMNS}${selecting ? ', selectors' : ''} FROM resources INDEXED BY resources_list${where.length ? ` WHERE ${where.join(' AND ')}` : ''}
-    ORDER BY workspace, type, name`
-  return { sql, params }
+  return { where: where.length ? ` WHERE ${where.join(' AND ')}` : '', params }
 }
 
 /** The `selectors` column of a manifest: its labels and tags, NULL when it has neither. */
@@ -154,93 +145,45 @@ function selectorsOf(manifest: unknown): string | null {
   return Object.keys(labels).length === 0 && tags.length === 0 ? null : JSON.stringify({ labels, tags })
 }
 
-/** The rows of a listing that pass its label selector and tags (the last column is `selectors`), without that column. */
-function selectRows(rows: unknown[][], filter: ListResourcesFilter): ResourceListRow[] {
-  const select = filter.select
-  if (select === undefined) return rows as ResourceListRow[]
-  const out: ResourceListRow[] = []
-  for (const row of rows) {
-    const text = row.pop() as string | null
-    if (select(text ? (JSON.parse(text) as ResourceSelectors) : {})) out.push(row as ResourceListRow)
-  }
-  return out
+function passes(filter: ListResourcesFilter, selectors: string | null): boolean {
+  return filter.select === undefined || filter.select(selectors ? (JSON.parse(selectors) as ResourceSelectors) : {})
 }
 
+/** Full records, manifests parsed (plain data): for callers that read them (stacks, computes, dependents). */
 export async function listResources(db: SqliteDb, filter: ListResourcesFilter): Promise<ResourceRecord[]> {
-  const { sql, params } = listQuery(filter)
+  const { where, params } = listWhere(filter)
+  // INDEXED BY: rows come in listing order from the index; filters that skip rows skip them before
+  // the table (and its manifest overflow pages) is read.
+  const sql = `SELECT ${RESOURCE_COLUMNS}, selectors FROM resources INDEXED BY resources_list${where} ORDER BY workspace, type, name`
   return db.read(() => {
-    const rows = selectRows(db.stmt(sql).raw(true).all(...params) as unknown[][], filter)
-    const pager = new ManifestPager(db, rows)
-    return rows.map((row, i) => toListedResource(row, i, (index) => pager.manifest(index)))
+    const out: ResourceRecord[] = []
+    for (const row of db.stmt(sql).all(...params) as (ResourceRow & { selectors: string | null })[]) {
+      if (passes(filter, row.selectors)) out.push(toResource(row))
+    }
+    return out
   })
 }
 
+/** Listings without manifests (`get` tables of thousands): answered by the covering index alone. */
 export async function listResourceSummaries(db: SqliteDb, filter: ListResourcesFilter): Promise<ResourceSummary[]> {
-  const { sql, params } = listQuery(filter)
-  return db.read(() => selectRows(db.stmt(sql).raw(true).all(...params) as unknown[][], filter).map(toResourceSummary))
+  const { where, params } = listWhere(filter)
+  // INDEXED BY: the covering index answers every filter combination without table reads; left
+  // alone, the planner prefers (type, name) and then reads each row's overflow pages. A selector
+  // reads one more (small) column.
+  const selecting = filter.select !== undefined
+  const sql = `SELECT ${RESOURCE_LIST_COLUMNS}${selecting ? ', selectors' : ''} FROM resources INDEXED BY resources_list${where}
+    ORDER BY workspace, type, name`
+  return db.read(() => {
+    const rows = db.stmt(sql).raw(true).all(...params) as unknown[][]
+    if (!selecting) return (rows as ResourceListRow[]).map(toResourceSummary)
+    const out: ResourceSummary[] = []
+    for (const row of rows) {
+      const selectors = row.pop() as string | null
+      if (passes(filter, selectors)) out.push(toResourceSummary(row as ResourceListRow))
+    }
+    return out
+  })
 }
-
-/** A listing's manifests, fetched on demand in pages that adapt to how they are read: a
- *  caller reading every manifest in order (dependents, stacks) gets them 512 at a time, one
- *  reading a few here and there (runtime summaries of the scheduled workflows) one by one,
- *  never megabytes of texts nobody parses. Each record gets its own revision's manifest, so
- *  it matches the rest of the record even after a later apply. */
-class ManifestPager {
-  private readonly texts: (string | undefined)[]
-  private readonly read: Uint8Array
-  private size = 16
-  private lastPage: number[] = []
-
-  constructor(
-    private readonly db: SqliteDb,
-    private readonly rows: readonly ResourceListRow[],
-  ) {
-    this.texts = new Array<string | undefined>(rows.length)
-    this.read = new Uint8Array(rows.length)
-  }
-
-  manifest(index: number): unknown {
-    if (this.texts[index] === undefined) this.loadPage(index)
-    const text = this.texts[index]
-    this.texts[index] = undefined
-    this.read[index] = 1
-    const row = this.rows[index]!
-    if (text === undefined) throw new CtlError('E_NOT_FOUND', `revision ${row[5]} of resource ${row[0]} not found`)
-    return JSON.parse(text) as unknown
-  }
-
-  private loadPage(from: number): void {
-    if (!this.db.raw.open) throw new CtlError('E_UNAVAILABLE', 'a listed manifest was read after the store was closed')
-    if (this.lastPage.length > 0) {
-      const allUsed = this.lastPage.every((i) => this.read[i] === 1)
-      this.size = allUsed ? Math.min(this.size * 2, 512) : Math.max(1, this.size >> 1)
-    }
-    const slots = new Map<string, number>()
-    const keys: [string, number][] = []
-    for (let i = from; i < this.rows.length && keys.length < this.size; i++) {
-      // Loaded and waiting, or read already (a record reads its manifest once): skip.
-      if (i !== from && (this.texts[i] !== undefined || this.read[i] === 1)) continue
-      const row = this.rows[i]!
-      slots.set(row[0], i)
-      keys.push([row[0], row[5]])
-    }
-    this.lastPage = [...slots.values()]
-    let found: [string, string][]
-    try {
-      // Synchronous (a property getter); a WAL read does not wait on writers.
-      found = keys.length === 1
-        ? (this.db.stmt(ONE_SQL).raw(true).all(keys[0]![0], keys[0]![1]) as [string, string][])
-        : (this.db.stmt(PAGE_SQL).raw(true).all(JSON.stringify(keys)) as [string, string][])
-    } catch (err) {
-      throw mapSqliteError(err)
-    }
-    for (const [id, text] of found) this.texts[slots.get(id)!] = text
-  }
-}
-
-const ONE_SQL = 'SELECT resource_id, manifest FROM resource_revisions WHERE resource_id = ? AND revision = ?'
-const PAGE_SQL = `SELECT rv.resource_id, rv.manifest FROM json_each(?) j
-  JOIN resource_revisions rv ON rv.resource_id = j.value ->> 0 AND rv.revision = j.value ->> 1`
 
 export async function listRevisions(db: SqliteDb, resourceId: string): Promise<RevisionRecord[]> {
   return db.read(() =>

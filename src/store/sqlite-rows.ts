@@ -40,43 +40,6 @@ export function wsToDb(workspace: string | null): string {
   return workspace ?? ''
 }
 
-interface LazyManifest {
-  /** Called with `index` once, on first read. */
-  load?: (index: number) => unknown
-  index: number
-  value?: unknown
-}
-
-const lazyManifests = new WeakMap<object, LazyManifest>()
-
-/** One accessor pair shared by every record (state kept aside): per-record closures and
- *  descriptors made listing 10,000 records five times slower. */
-const MANIFEST_DESCRIPTOR: PropertyDescriptor = {
-  enumerable: true,
-  configurable: true,
-  get(this: object): unknown {
-    const state = lazyManifests.get(this)
-    if (!state) return undefined
-    if (state.load) {
-      const load = state.load
-      state.value = load(state.index)
-      state.load = undefined
-    }
-    return state.value
-  },
-  set(this: object, value: unknown): void {
-    lazyManifests.set(this, { index: 0, value })
-  },
-}
-
-/** Adds `manifest` as an enumerable property loaded on first read (and settable), so a listing
- *  of thousands of resources pays only for the manifests someone looks at. */
-function withLazyManifest<T extends object>(target: T, load: (index: number) => unknown, index = 0): T & { manifest: unknown } {
-  lazyManifests.set(target, { load, index })
-  Object.defineProperty(target, 'manifest', MANIFEST_DESCRIPTOR)
-  return target as T & { manifest: unknown }
-}
-
 /** The columns a listing reads: every one is in the `resources_list` covering index (0003). */
 export const RESOURCE_LIST_COLUMNS =
   'id, workspace, type, name, version, revision, hash, owner, status, status_reason, created_at, updated_at'
@@ -87,8 +50,9 @@ export type ResourceListRow = [
   owner: string, status: string, statusReason: string | null, createdAt: string, updatedAt: string,
 ]
 
+/** A plain record: the manifest is parsed here, so the record outlives the store. */
 export function toResource(row: ResourceRow): ResourceRecord {
-  const rec = {
+  const rec: ResourceRecord = {
     id: row.id,
     workspace: row.workspace === '' ? null : row.workspace,
     type: row.type,
@@ -96,17 +60,16 @@ export function toResource(row: ResourceRow): ResourceRecord {
     version: row.version,
     revision: row.revision,
     hash: row.hash,
+    manifest: JSON.parse(row.manifest) as unknown,
     owner: row.owner,
     status: row.status as ResourceStatus,
-    ...(row.status_reason !== null ? { statusReason: row.status_reason } : {}),
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   }
-  const text = row.manifest
-  return withLazyManifest(rec, () => JSON.parse(text) as unknown)
+  if (row.status_reason !== null) rec.statusReason = row.status_reason
+  return rec
 }
 
-/** Record `index` of a listing; its manifest comes from `loadManifest(index)` on first access. */
 export function toResourceSummary(row: ResourceListRow): ResourceSummary {
   const [id, workspace, type, name, version, revision, hash, owner, status, statusReason, createdAt, updatedAt] = row
   const rec: ResourceSummary = {
@@ -115,16 +78,6 @@ export function toResourceSummary(row: ResourceListRow): ResourceSummary {
   }
   if (statusReason !== null) rec.statusReason = statusReason
   return rec
-}
-
-export function toListedResource(row: ResourceListRow, index: number, loadManifest: (index: number) => unknown): ResourceRecord {
-  const [id, workspace, type, name, version, revision, hash, owner, status, statusReason, createdAt, updatedAt] = row
-  const rec: Omit<ResourceRecord, 'manifest'> = {
-    id, workspace: workspace === '' ? null : workspace, type, name, version, revision, hash, owner,
-    status: status as ResourceStatus, createdAt, updatedAt,
-  }
-  if (statusReason !== null) rec.statusReason = statusReason
-  return withLazyManifest(rec, loadManifest, index)
 }
 
 export interface RevisionRow {

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { renderTable } from '../../src/cli/output.js'
 import { CtlClient } from '../../src/client/client.js'
 import { startControlPlane, type ControlPlane } from '../../src/controlplane/control-plane.js'
-import { openSqliteStore } from '../../src/store/index.js'
+import { openTestStore } from '../support/store.js'
 import { repoRoot, runCli } from './helpers.js'
 
 const cliDir = join(repoRoot, 'dist', 'src', 'cli')
@@ -50,7 +50,7 @@ describe('ctl resource get -a against a remote control plane', () => {
 
   beforeAll(async () => {
     const dataDir = mkdtempSync(join(tmp, 'data-'))
-    const store = openSqliteStore(join(dataDir, 'ctl.db'))
+    const store = await openTestStore(dataDir)
     for (const [workspace, name, owner] of [['public', 'nightly-etl', 'alice'], ['sales', 'sync', 'bob']] as const) {
       const manifest = { meta: { name, version: 'v1', type: 'workflow', tags: [], layer: 'user' }, workflow: { dag: [{ name: 'a', depends: [], spec: { stack: 'alpha' } }] } }
       const { resource } = await store.applyResource({ workspace, type: 'workflow', name, version: 'v1', manifest, owner })

@@ -5,7 +5,7 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { openSqliteStore } from '../../src/store/index.js'
+import { openTestStore } from '../support/store.js'
 import type { Store } from '../../src/store/types.js'
 import { createLocalRuntime } from '../../src/runtime/local/index.js'
 import { createEngine, createStoreLauncher, type Engine } from '../../src/engine/index.js'
@@ -35,7 +35,7 @@ let engine: Engine
 
 beforeEach(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ctl-engine-params-'))
-  store = openSqliteStore(path.join(dir, 'ctl.db'))
+  store = await openTestStore(dir)
   const runtime = createLocalRuntime({ stateDir: path.join(dir, 'state') })
   const redactions = new RunRedactions()
   engine = createEngine({ store, runtime, dataDir: dir, launcher: createStoreLauncher({ store, dataDir: dir, redactions }), redact: redactions.redact })

@@ -7,7 +7,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { randomBytes } from 'node:crypto'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { openSqliteStore } from '../../src/store/index.js'
+import { openTestStore } from '../support/store.js'
 import type { Store } from '../../src/store/types.js'
 import { createLocalRuntime } from '../../src/runtime/local/index.js'
 import { createEngine, createStoreLauncher, type Engine } from '../../src/engine/index.js'
@@ -28,7 +28,7 @@ interface Setup {
 
 async function setup(box: SecretBox | undefined): Promise<Setup> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ctl-engine-secrets-'))
-  const store = openSqliteStore(path.join(dir, 'ctl.db'))
+  const store = await openTestStore(dir)
   const runtime = createLocalRuntime({ stateDir: path.join(dir, 'state') })
   const redactions = new RunRedactions()
   const launcher = createStoreLauncher({ store, dataDir: dir, box, redactions })

@@ -3,7 +3,7 @@
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { openSqliteStore } from '../../src/store/index.js'
+import { openTestStore } from '../support/store.js'
 import type { ResourceRecord, Store, StepRunRecord } from '../../src/store/types.js'
 import { createLocalRuntime } from '../../src/runtime/local/index.js'
 import type { Runtime } from '../../src/runtime/types.js'
@@ -58,7 +58,7 @@ export interface Harness {
 
 export async function harness(opts: { maxParallelSteps?: number; now?: () => Date; start?: boolean; sandbox?: 'auto' | 'none'; maxTimerSleepMs?: number } = {}): Promise<Harness> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ctl-engine-'))
-  const store = openSqliteStore(path.join(dir, 'ctl.db'))
+  const store = await openTestStore(dir)
   // alice, who applies the workflows here, exists: what the engine judges per request (a backfill's requester) finds her.
   await store.createUser({ id: 'alice', name: 'Alice', type: 'person' })
   await store.addRoleBinding({ userId: 'alice', role: 'tenant-admin', workspace: null, createdBy: 'test' })

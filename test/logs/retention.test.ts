@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { parseRetention, startLogRetention } from '../../src/logs/retention.js'
-import { openSqliteStore } from '../../src/store/index.js'
+import { openTestStore } from '../support/store.js'
 import type { Store } from '../../src/store/types.js'
 
 describe('log retention', () => {
@@ -23,7 +23,7 @@ describe('log retention', () => {
 
   it('deletes the logs of steps that finished before the retention, keeps newer and running ones', async () => {
     dir = mkdtempSync(join(tmpdir(), 'ctl-retention-'))
-    store = openSqliteStore(join(dir, 'ctl.db'))
+    store = await openTestStore(dir)
     const { resource } = await store.applyResource({ workspace: 'public', type: 'workflow', name: 'wf', version: 'v2alpha', manifest: { x: 1 }, owner: 'me' })
     const { steps } = await store.createRun({ resourceId: resource.id, revision: 1, trigger: 'manual', steps: ['old', 'recent', 'running'] })
     const [old, recent, running] = steps as [typeof steps[0], typeof steps[0], typeof steps[0]]

@@ -16,7 +16,7 @@ import { createLocalRuntime } from '../../src/runtime/local/index.js'
 import type { Runtime, StepLaunch } from '../../src/runtime/types.js'
 import { SecretBox, sealSecretManifest } from '../../src/secrets/crypto.js'
 import { REDACTED, RunRedactions } from '../../src/secrets/redact.js'
-import { openSqliteStore } from '../../src/store/index.js'
+import { openTestStore } from '../support/store.js'
 import type { Store } from '../../src/store/types.js'
 import { logText, workflow } from '../engine/support.js'
 import { filesContaining } from './helpers.js'
@@ -70,7 +70,7 @@ describe('a step with a pull secret, launched from the store on the local runtim
 
   beforeEach(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ctl-pull-'))
-    store = openSqliteStore(path.join(dir, 'ctl.db'))
+    store = await openTestStore(dir)
     const local = createLocalRuntime({ stateDir: path.join(dir, 'state') })
     launches = []
     // The real local runtime; only start() is watched, to see the StepLaunch the engine hands over.

@@ -12,7 +12,7 @@ import type { ResourceRef } from '../../src/api/types.js'
 import { ADMIN_KEY_FILE, readServerInfo, stopServer } from '../../src/controlplane/process.js'
 import { isPidAlive } from '../../src/liveness.js'
 import type { ControlPlane } from '../../src/controlplane/control-plane.js'
-import { openSqliteStore } from '../../src/store/index.js'
+import { openTestStore } from '../support/store.js'
 import { startFakeKube, type FakeKube } from '../support/fake-kube/index.js'
 import { doc, waitFor, waitForRunEnd } from './helpers.js'
 import { KubeletScripts, NAMESPACE, phaseOf, podCreates, spawnKubePlane, startKubePlane, terminateWhenHeld, waitForPod } from './kube-plane.js'
@@ -243,7 +243,7 @@ describe('Kubernetes faults through a control plane in this process', () => {
     await waitForLog(client, runId, 'main', 'working')
     await plane.close() // lets go of the step without killing it
     // What a stop does, cut short by a crash before the step's end was recorded: the run marked killed, the Pod deleted.
-    const store = openSqliteStore(join(dataDir, 'ctl.db'))
+    const store = await openTestStore(dataDir)
     await store.updateRun(runId, { state: 'killed', finishedAt: new Date().toISOString() })
     await store.close()
     const deleted = await fetch(`${fake.url}/api/v1/namespaces/${NAMESPACE}/pods/${pod.metadata!.name!}`, { method: 'DELETE', headers: { authorization: `Bearer ${fake.token}` } })

@@ -10,7 +10,7 @@ import { renderTable } from '../../src/cli/output.js'
 import { CtlClient } from '../../src/client/client.js'
 import type { ResourceTable } from '../../src/api/types.js'
 import { startControlPlane, type ControlPlane } from '../../src/controlplane/control-plane.js'
-import { openSqliteStore } from '../../src/store/index.js'
+import { openTestStore } from '../support/store.js'
 
 let dataDir: string
 let plane: ControlPlane
@@ -22,7 +22,7 @@ function wf(name: string): Record<string, unknown> {
 
 beforeAll(async () => {
   dataDir = mkdtempSync(join(tmpdir(), 'ctl-list-text-'))
-  const store = openSqliteStore(join(dataDir, 'ctl.db'))
+  const store = await openTestStore(dataDir)
   const put = async (workspace: string | null, type: string, name: string, manifest: unknown, owner: string) => {
     const { resource } = await store.applyResource({ workspace, type, name, version: 'v1', manifest, owner })
     await store.setResourceStatus(resource.id, 'active')

@@ -6,7 +6,7 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { CtlClient } from '../../src/client/client.js'
 import { startControlPlane, type ControlPlane } from '../../src/controlplane/control-plane.js'
-import { openSqliteStore } from '../../src/store/index.js'
+import { openTestStore } from '../support/store.js'
 
 let dataDir: string
 let plane: ControlPlane
@@ -19,7 +19,7 @@ function wf(name: string, schedule?: Record<string, unknown>): Record<string, un
 
 beforeAll(async () => {
   dataDir = mkdtempSync(join(tmpdir(), 'ctl-list-'))
-  const store = openSqliteStore(join(dataDir, 'ctl.db'))
+  const store = await openTestStore(dataDir)
   const put = async (workspace: string | null, type: string, name: string, manifest: unknown, owner = 'alice') => {
     const { resource } = await store.applyResource({ workspace, type, name, version: 'v1', manifest, owner })
     await store.setResourceStatus(resource.id, 'active')

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { CtlClient } from '../../src/client/client.js'
 import { LogEncoder } from '../../src/api/log-codec.js'
 import { startControlPlane, type ControlPlane } from '../../src/controlplane/control-plane.js'
-import { openSqliteStore } from '../../src/store/index.js'
+import { openTestStore } from '../support/store.js'
 import type { LogLineInput, LogQuery, Store } from '../../src/store/types.js'
 
 const TEXTS = ['plain', 'quote " backslash \\', 'ünïcödé ✓ 🚀', 'ctrl \u0001', '']
@@ -30,7 +30,7 @@ let runId: string
 
 beforeAll(async () => {
   dataDir = mkdtempSync(join(tmpdir(), 'ctl-logs-wire-'))
-  const seed = openSqliteStore(join(dataDir, 'ctl.db'))
+  const seed = await openTestStore(dataDir)
   const { resource } = await seed.applyResource({
     workspace: 'public', type: 'workflow', name: 'seeded', version: 'v1', owner: 'alice',
     manifest: { name: 'seeded', version: 'v1', type: 'workflow', workflow: { dag: [{ name: 'big', spec: { stack: 'alpha' } }] } },
@@ -51,7 +51,7 @@ beforeAll(async () => {
   plane = await startControlPlane({ dataDir, port: 0 })
   client = new CtlClient({ baseUrl: plane.url, apiKey: plane.adminToken })
   // A second connection to the same file, as a CLI tool would have (WAL).
-  store = openSqliteStore(join(dataDir, 'ctl.db'))
+  store = await openTestStore(dataDir)
 })
 
 afterAll(async () => {

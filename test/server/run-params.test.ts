@@ -4,7 +4,7 @@
 import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { openSqliteStore } from '../../src/store/index.js'
+import { openTestStore } from '../support/store.js'
 import { doc, rejection, startTestServer, waitForRunEnd, workflow, type TestServer } from './helpers.js'
 
 let t: TestServer
@@ -53,7 +53,7 @@ describe('POST .../runs with params', () => {
     expect((await t.client.node(run.id, 'a')).run.params).toEqual(want)
     for await (const d of t.client.watchRun(run.id)) expect(d.run.params).toEqual(want)
     // Sealed at rest like a secret's values: the row holds ciphertext, the database files never the value.
-    const store = openSqliteStore(join(t.dataDir, 'ctl.db'))
+    const store = await openTestStore(t.dataDir)
     try {
       const stored = (await store.getRun(run.id))!.params!
       expect(stored.version).toBe('1.2.3')

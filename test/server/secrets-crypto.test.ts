@@ -6,7 +6,7 @@ import path from 'node:path'
 import { randomBytes } from 'node:crypto'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { CtlError } from '../../src/errors.js'
-import { openSqliteStore } from '../../src/store/index.js'
+import { openTestStore } from '../support/store.js'
 import {
   KEY_CHECK_META, SecretBox, isSealed, openSecretManifest, openSecretValues, parseMasterKey, sealSecretManifest, verifyMasterKey,
 } from '../../src/secrets/crypto.js'
@@ -110,7 +110,7 @@ describe('master key', () => {
   })
 
   it('verifyMasterKey records the key on first start and refuses another key later', async () => {
-    const store = openSqliteStore(path.join(dir, 'ctl.db'))
+    const store = await openTestStore(dir)
     try {
       const a = new SecretBox(randomBytes(32))
       await verifyMasterKey(store, a)

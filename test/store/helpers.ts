@@ -1,4 +1,5 @@
-// Shared fixtures for the store suites: a fresh SQLite file per test in a temp dir.
+// Fixtures for the SQLite-only suites (sqlite-*.test.ts): a fresh SQLite file per test in a temp dir,
+// opened directly (they look at the file itself). Everything else goes through the conformance suite.
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
@@ -36,20 +37,4 @@ export function freshStore(): { store: Store; file: string } {
   return { store: open(file), file }
 }
 
-export function workflow(name: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
-  return { name, version: 'v1', type: 'workflow', workflow: { dag: [{ name: 'a', spec: { stack: 'alpha' } }] }, ...extra }
-}
-
-/** Applies a workflow and returns the created resource and its first run (steps a, b). */
-export async function seedRun(store: Store, steps: string[] = ['a', 'b']) {
-  const { resource } = await store.applyResource({
-    workspace: 'public',
-    type: 'workflow',
-    name: 'wf',
-    version: 'v1',
-    manifest: workflow('wf'),
-    owner: 'alice',
-  })
-  const created = await store.createRun({ resourceId: resource.id, revision: resource.revision, trigger: 'apply', steps })
-  return { resource, ...created }
-}
+export { seedRun, workflow } from './conformance/harness.js'

@@ -159,14 +159,18 @@ export class PgDb implements PgQuery {
 
   /**
    * Calls `onPayload` for each NOTIFY on `channel`, on one dedicated connection that is made again
-   * after it drops (notifications sent meanwhile are lost: callers keep a timeout as a fallback).
+   * after it drops. Notifications sent meanwhile are lost: `onRelisten` runs once the channel is
+   * listened to again, so callers can catch up (callers keep a timeout as a fallback too).
    */
-  async listen(channel: string, onPayload: (payload: string) => void): Promise<void> {
+  async listen(channel: string, onPayload: (payload: string) => void, onRelisten?: () => void): Promise<void> {
     if (!/^[a-z_][a-z0-9_]*$/.test(channel)) throw new CtlError('E_USAGE', `bad channel name ${channel}`)
     this.channels.set(channel, onPayload)
+    if (onRelisten) this.relisten.set(channel, onRelisten)
     const client = await this.listenerClient()
     if (client) await client.query(`LISTEN ${channel}`).catch(() => this.dropListener())
   }
+
+  private readonly relisten = new Map<string, () => void>()
 
   private async listenerClient(): Promise<pg.Client | undefined> {
     if (this.closed) return undefined
@@ -187,6 +191,8 @@ export class PgDb implements PgQuery {
       return undefined
     }
     this.listener = client
+    // Every (re)connect: whatever was notified while no connection listened is caught up on.
+    for (const cb of this.relisten.values()) cb()
     return client
   }
 

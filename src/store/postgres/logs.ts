@@ -1,30 +1,235 @@
-// PostgreSQL logs: scaffolding the pg-rest engineer replaces with the real statements.
+// Log lines on PostgreSQL, chunked exactly as on SQLite (../sqlite-logs.ts, ../log-codec.ts): one
+// row holds consecutive encoded lines of a step attempt, so reads go out as wire bytes. An append
+// locks the attempt's step_runs row (two appenders of one attempt never interleave), writes its
+// chunks, the new log_seq and resume offset, and a NOTIFY, in one transaction: a crash loses or
+// repeats no line, and followers on every replica wake once the lines are visible.
 import { CtlError } from '../../errors.js'
-import type { PgDb } from './db.js'
+import { decodeLines, encodeLineTail, lineOffset, toRecords } from '../../api/log-codec.js'
 import type { LogWaiters } from '../log-waiters.js'
+import type { LogChunk, LogLineInput, LogLineRecord, LogQuery, LogStream } from '../types.js'
+import type { PgDb, PgQuery } from './db.js'
 
-function notBuilt(what: string): never {
-  throw new CtlError('E_INTERNAL', `the PostgreSQL store has no ${what} yet`)
+const DEFAULT_PAGE = 5000
+/** The chunking constants are SQLite's (sqlite-logs.ts), so both stores cut a log into the same chunks. */
+const CHUNK_BYTES = 128 * 1024
+const MERGE_BELOW = 32 * 1024
+const READ_CHUNKS = 16
+const DELETE_CHUNKS = 100
+/** The channel appends notify on; the payload is the run id. */
+export const LOG_CHANNEL = 'ctl_logs'
+/** NOTIFY payloads must stay under 8000 bytes; a run id is far shorter, a longer one only loses the wake-up. */
+const MAX_PAYLOAD = 7000
+const STREAMS: ReadonlySet<LogStream> = new Set<LogStream>(['stdout', 'stderr', 'system'])
+
+/** This process's followers per database, so an append wakes them even while LISTEN is reconnecting. */
+const localWaiters = new WeakMap<PgDb, LogWaiters>()
+
+export async function appendLogs(db: PgDb, stepRunId: string, lines: LogLineInput[], newOffset: number): Promise<void> {
+  // Encoded before the transaction; only the seq is added inside it.
+  const tails = new Array<string>(lines.length)
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i]!
+    if (!STREAMS.has(line.stream)) throw new CtlError('E_USAGE', `unknown log stream ${String(line.stream)}`)
+    tails[i] = encodeLineTail(line.time, line.stream, line.text)
+  }
+  const runId = await db.tx(async (q) => {
+    const sr = await q.one<{ log_seq: string | number; run_id: string }>('SELECT log_seq, run_id FROM step_runs WHERE id = $1 FOR UPDATE', [stepRunId])
+    if (!sr) throw new CtlError('E_NOT_FOUND', `step run ${stepRunId} not found`)
+    const before = Number(sr.log_seq)
+    let seq = before
+    let i = 0
+    if (lines.length > 0 && seq > 0) {
+      const last = await q.one<{ size: number }>('SELECT octet_length(body) AS size FROM log_chunks WHERE step_run_id = $1 AND last_seq = $2', [stepRunId, seq])
+      if (last && last.size < MERGE_BELOW) {
+        let text = ''
+        while (i < lines.length && last.size + text.length < CHUNK_BYTES) text += `[${++seq}${tails[i++]!}`
+        await q.exec('UPDATE log_chunks SET last_seq = $1, body = body || $2 WHERE step_run_id = $3 AND last_seq = $4', [
+          seq, Buffer.from(text), stepRunId, before,
+        ])
+      }
+    }
+    while (i < lines.length) {
+      const first = seq + 1
+      let text = ''
+      while (i < lines.length && text.length < CHUNK_BYTES) text += `[${++seq}${tails[i++]!}`
+      await q.exec('INSERT INTO log_chunks (step_run_id, first_seq, last_seq, body) VALUES ($1, $2, $3, $4)', [stepRunId, first, seq, Buffer.from(text)])
+    }
+    if (lines.length > 0 && Buffer.byteLength(sr.run_id) <= MAX_PAYLOAD) {
+      // The notification is delivered at commit to every listening replica (this one included).
+      await q.exec(
+        'WITH u AS (UPDATE step_runs SET log_seq = $1, log_offset = $2 WHERE id = $3 RETURNING run_id) SELECT pg_notify($4, run_id) FROM u',
+        [seq, newOffset, stepRunId, LOG_CHANNEL],
+      )
+    } else {
+      await q.exec('UPDATE step_runs SET log_seq = $1, log_offset = $2 WHERE id = $3', [seq, newOffset, stepRunId])
+    }
+    return sr.run_id
+  })
+  if (lines.length > 0) localWaiters.get(db)?.notify(runId)
 }
 
-export function appendLogs(_db: PgDb, ..._args: unknown[]): never {
-  return notBuilt('appendLogs')
+/** LISTENs for appends of every replica and wakes this process's followers of that run. */
+export async function startLogNotifications(db: PgDb, waiters: LogWaiters): Promise<void> {
+  localWaiters.set(db, waiters)
+  await db.listen(
+    LOG_CHANNEL,
+    (runId) => {
+      if (runId) waiters.notify(runId)
+    },
+    // Appends while the connection was down were not heard: every follower reads once more.
+    () => waiters.wakeAll(),
+  )
 }
 
-export function readLogs(_db: PgDb, ..._args: unknown[]): never {
-  return notBuilt('readLogs')
+interface Selected {
+  id: string
+  step: string
+  attempt: number
+  log_seq: number
 }
 
-export function iterateLogs(_db: PgDb, ..._args: unknown[]): never {
-  return notBuilt('iterateLogs')
+/** The step attempts a query covers, in output order (byte-wise, as SQLite), each with the seq to read after. */
+async function selectStepRuns(db: PgQuery, q: LogQuery): Promise<{ sr: Selected; from: number }[]> {
+  let sql = 'SELECT id, step, attempt, log_seq FROM step_runs WHERE run_id = $1'
+  const params: unknown[] = [q.runId]
+  if (q.step !== undefined) {
+    params.push(q.step)
+    sql += ` AND step = $${params.length}`
+  }
+  if (q.attempt !== undefined) {
+    params.push(q.attempt)
+    sql += ` AND attempt = $${params.length}`
+  }
+  sql += ' ORDER BY step COLLATE "C", attempt'
+  const rows = await db.rows<{ id: string; step: string; attempt: number | string; log_seq: number | string }>(sql, params)
+  return rows.map((r) => {
+    const sr: Selected = { id: r.id, step: r.step, attempt: Number(r.attempt), log_seq: Number(r.log_seq) }
+    let from = Math.max(0, q.afterSeq ?? 0)
+    if (q.tail !== undefined) from = Math.max(from, sr.log_seq - Math.max(0, q.tail))
+    return { sr, from }
+  })
 }
 
-export function iterateLogChunks(_db: PgDb, ..._args: unknown[]): never {
-  return notBuilt('iterateLogChunks')
+/** Lines firstSeq..lastSeq of one step attempt: bytes start..end of a chunk's body. */
+interface Slice {
+  firstSeq: number
+  lastSeq: number
+  body: Buffer
+  start: number
+  end: number
 }
 
-export function deleteLogsBefore(_db: PgDb, ..._args: unknown[]): never {
-  return notBuilt('deleteLogsBefore')
+const CHUNKS_SQL = `SELECT first_seq, last_seq, body FROM log_chunks
+  WHERE step_run_id = $1 AND last_seq > $2 AND first_seq <= $3 ORDER BY last_seq LIMIT $4`
+
+/**
+ * Up to READ_CHUNKS chunks' worth of lines after `after` (at most `max` lines), sliced to the
+ * attempt's committed log_seq, read first: chunk rows past it belong to a later append and are
+ * cut off here, so a reader never sees a line before its seq is committed.
+ */
+async function readSlices(db: PgQuery, stepRunId: string, after: number, max: number): Promise<Slice[]> {
+  const sr = await db.one<{ log_seq: number | string }>('SELECT log_seq FROM step_runs WHERE id = $1', [stepRunId])
+  const upTo = Number(sr?.log_seq ?? 0)
+  if (after >= upTo || max <= 0) return []
+  const rows = await db.rows<{ first_seq: string | number; last_seq: string | number; body: Buffer }>(CHUNKS_SQL, [stepRunId, after, upTo, READ_CHUNKS])
+  const out: Slice[] = []
+  let left = max
+  for (const row of rows) {
+    const first = Number(row.first_seq)
+    const last = Number(row.last_seq)
+    const body = row.body
+    const lo = Math.max(after + 1, first)
+    const hi = Math.min(last, upTo, lo + left - 1)
+    if (lo > hi) continue
+    const start = lo === first ? 0 : lineOffset(body, lo - first)
+    const end = hi === last ? body.length : lineOffset(body, hi - lo + 1, start)
+    out.push({ firstSeq: lo, lastSeq: hi, body, start, end })
+    left -= hi - lo + 1
+    if (left <= 0) break
+  }
+  return out
 }
 
-export async function startLogNotifications(_db: PgDb, _waiters: LogWaiters): Promise<void> {}
+interface SliceOf extends Slice {
+  sr: Selected
+}
+
+/** Every slice a query covers, in order; each batch is its own statements, no transaction held between them. */
+async function* iterateSlices(db: PgQuery, q: LogQuery): AsyncGenerator<SliceOf> {
+  const selected = await selectStepRuns(db, q)
+  let remaining = q.limit ?? Number.MAX_SAFE_INTEGER
+  for (const { sr, from } of selected) {
+    let after = from
+    // Until a read finds nothing: lines appended meanwhile are picked up too.
+    while (remaining > 0) {
+      const slices = await readSlices(db, sr.id, after, remaining)
+      if (slices.length === 0) break
+      for (const s of slices) {
+        remaining -= s.lastSeq - s.firstSeq + 1
+        after = s.lastSeq
+        yield { ...s, sr }
+      }
+    }
+  }
+}
+
+export async function readLogs(db: PgDb, q: LogQuery): Promise<LogLineRecord[]> {
+  const out: LogLineRecord[] = []
+  for await (const s of iterateSlices(db, q)) toRecords(decodeLines(s.body, s.start, s.end), q.runId, s.sr.step, s.sr.attempt, out)
+  return out
+}
+
+export async function* iterateLogs(db: PgDb, q: LogQuery, pageSize = DEFAULT_PAGE): AsyncGenerator<LogLineRecord[]> {
+  const size = Math.max(1, Math.floor(pageSize))
+  let page: LogLineRecord[] = []
+  let current: Selected | undefined
+  for await (const s of iterateSlices(db, q)) {
+    // Pages never mix step attempts.
+    if (current !== s.sr && page.length > 0) {
+      yield page
+      page = []
+    }
+    current = s.sr
+    const lines: LogLineRecord[] = []
+    toRecords(decodeLines(s.body, s.start, s.end), q.runId, s.sr.step, s.sr.attempt, lines)
+    for (const line of lines) {
+      page.push(line)
+      if (page.length === size) {
+        yield page
+        page = []
+      }
+    }
+  }
+  if (page.length > 0) yield page
+}
+
+export async function* iterateLogChunks(db: PgDb, q: LogQuery): AsyncGenerator<LogChunk> {
+  for await (const s of iterateSlices(db, q)) {
+    const data = s.start === 0 && s.end === s.body.length ? s.body : s.body.subarray(s.start, s.end)
+    yield { runId: q.runId, step: s.sr.step, attempt: s.sr.attempt, firstSeq: s.firstSeq, lastSeq: s.lastSeq, data }
+  }
+}
+
+/** Deletes the lines of attempts finished before `time`, a few chunks per statement so appends never wait long. */
+export async function deleteLogsBefore(db: PgDb, time: string): Promise<number> {
+  const targets = await db.rows<{ id: string }>(
+    `SELECT s.id FROM step_runs s
+     WHERE s.finished_at IS NOT NULL AND s.finished_at < $1
+       AND EXISTS (SELECT 1 FROM log_chunks c WHERE c.step_run_id = s.id)`,
+    [time],
+  )
+  let deleted = 0
+  for (const { id } of targets) {
+    for (;;) {
+      const rows = await db.rows<{ first_seq: string | number; last_seq: string | number }>(
+        `DELETE FROM log_chunks WHERE step_run_id = $1 AND last_seq IN (
+           SELECT last_seq FROM log_chunks WHERE step_run_id = $1 ORDER BY last_seq LIMIT $2)
+         RETURNING first_seq, last_seq`,
+        [id, DELETE_CHUNKS],
+      )
+      if (rows.length === 0) break
+      deleted += rows.reduce((n, r) => n + Number(r.last_seq) - Number(r.first_seq) + 1, 0)
+    }
+  }
+  return deleted
+}
