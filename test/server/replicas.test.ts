@@ -11,34 +11,47 @@ import { startControlPlane, type ControlPlane } from '../../src/controlplane/con
 import { openStore } from '../../src/store/open.js'
 import type { Store } from '../../src/store/types.js'
 import { rejection } from './helpers.js'
+import { freshDatabase } from '../support/postgres.js'
 
-const dir = mkdtempSync(join(tmpdir(), 'ctl-replicas-'))
-const storeUrl = join(dir, 'shared.db')
-// Both must open the secrets sealed by the other: one master key for the fleet.
-const masterKeyFile = join(dir, 'master.key')
 const limits = { maxFailures: 4, windowMs: 24 * 60 * 60_000 }
-let a: ControlPlane
-let b: ControlPlane
-let side: Store
-let admin: string
 
+// The test PostgreSQL is started before any control plane: one sets this process's umask to 077, which would
+// close the server's new folders to the postgres user it runs as.
+let pgUrl: string
 beforeAll(async () => {
-  a = await startControlPlane({ dataDir: join(dir, 'a'), storeUrl, masterKeyFile, authLimits: limits })
-  b = await startControlPlane({ dataDir: join(dir, 'b'), storeUrl, masterKeyFile, authLimits: limits })
-  admin = a.adminToken!
-  side = await openStore(storeUrl)
+  pgUrl = await freshDatabase()
 }, 60_000)
 
-afterAll(async () => {
-  await b?.close()
-  await a?.close()
-  await side?.close()
-  rmSync(dir, { recursive: true, force: true })
-})
+describe.each([
+  ['SQLite', 'sqlite', (dir: string) => Promise.resolve(join(dir, 'shared.db'))],
+  ['PostgreSQL', 'postgres', () => Promise.resolve(pgUrl)],
+] as const)('replicas on one store (%s)', (_name, kind, storeOf) => {
+  const dir = mkdtempSync(join(tmpdir(), 'ctl-replicas-'))
+  // Both must open the secrets sealed by the other: one master key for the fleet.
+  const masterKeyFile = join(dir, 'master.key')
+  let storeUrl: string
+  let a: ControlPlane
+  let b: ControlPlane
+  let side: Store
+  let admin: string
 
-const client = (plane: ControlPlane, apiKey = admin) => new CtlClient({ baseUrl: plane.url, apiKey })
+  beforeAll(async () => {
+    storeUrl = await storeOf(dir)
+    a = await startControlPlane({ dataDir: join(dir, 'a'), storeUrl, masterKeyFile, authLimits: limits })
+    b = await startControlPlane({ dataDir: join(dir, 'b'), storeUrl, masterKeyFile, authLimits: limits })
+    admin = a.adminToken!
+    side = await openStore(storeUrl)
+  }, 60_000)
 
-describe('replicas on one store', () => {
+  afterAll(async () => {
+    await b?.close()
+    await a?.close()
+    await side?.close()
+    rmSync(dir, { recursive: true, force: true })
+  })
+
+  const client = (plane: ControlPlane, apiKey = admin) => new CtlClient({ baseUrl: plane.url, apiKey })
+
   it('the second start finds the admin made by the first; both are listed, alive, with the runs each owns', async () => {
     expect(b.adminToken).toBeUndefined()
     expect(a.replicaId).not.toBe(b.replicaId)
@@ -46,7 +59,7 @@ describe('replicas on one store', () => {
     await side.acquireRunLease('run-x', a.replicaId, now.toISOString(), new Date(now.getTime() + 60_000).toISOString())
     await side.acquireRunLease('run-y', a.replicaId, now.toISOString(), new Date(now.getTime() + 60_000).toISOString())
     const view = await client(b).replicas()
-    expect(view.store).toBe('sqlite')
+    expect(view.store).toBe(kind)
     expect(view.self).toBe(b.replicaId)
     const byId = new Map(view.replicas.map((r) => [r.id, r]))
     expect(byId.get(a.replicaId)).toMatchObject({ alive: true, runsOwned: 2, pid: process.pid, url: a.url })
