@@ -10,7 +10,8 @@ import { CtlClient } from '../../src/client/client.js'
 import { startControlPlane, type ControlPlane } from '../../src/controlplane/control-plane.js'
 import { openStore } from '../../src/store/open.js'
 import type { Store } from '../../src/store/types.js'
-import { rejection } from './helpers.js'
+import { doc, rejection, workflow } from './helpers.js'
+import { signHook } from '../../src/http/hook-guard.js'
 import { freshDatabase } from '../support/postgres.js'
 
 const limits = { maxFailures: 4, windowMs: 24 * 60 * 60_000 }
@@ -107,13 +108,29 @@ describe.each([
     expect((await client(b).whoami()).id).toBe('admin')
   })
 
+  it('a signed webhook delivery is accepted once across replicas: replayed to the other one, it is refused', async () => {
+    await client(a).apply('public', [
+      doc({ name: 'fleet-hook', version: 'v1', type: 'secret', secret: { type: 'key-value', acl: 'r', data: { HMAC_KEY: 'k' } } }),
+      doc(workflow('fleet-hooked', { main: 'true' }, { triggers: [{ name: 'go', webhook: { secret: 'fleet-hook' } }] }), 'h.yaml', 1),
+    ])
+    const body = '{}'
+    const ts = String(Math.floor(Date.now() / 1000))
+    const headers = { 'content-type': 'application/json', 'x-ctl-timestamp': ts, 'x-ctl-signature': `sha256=${signHook('k', ts, body)}` }
+    const first = await fetch(`${a.url}/api/v1/hooks/public/fleet-hooked/go`, { method: 'POST', headers, body })
+    expect(first.status).toBe(202)
+    const replayed = await fetch(`${b.url}/api/v1/hooks/public/fleet-hooked/go`, { method: 'POST', headers, body })
+    expect(replayed.status).toBe(401)
+    expect(((await replayed.json()) as { error: { message: string } }).error.message).toMatch(/already used/)
+  })
+
   it('bad webhook calls spread over both replicas reach the limit at their sum', async () => {
     const statuses: number[] = []
-    for (const plane of [a, b, b, a, b]) {
+    // One failure already counted: the replay refused just above, on b.
+    for (const plane of [a, b, a, b]) {
       const res = await fetch(`${plane.url}/api/v1/hooks/public/nothing/here`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })
       statuses.push(res.status)
     }
-    expect(statuses).toEqual([401, 401, 401, 401, 429])
+    expect(statuses).toEqual([401, 401, 401, 429])
     expect((await fetch(`${a.url}/api/v1/hooks/public/nothing/here`, { method: 'POST', body: '{}' })).status).toBe(429)
   })
 

@@ -4,6 +4,7 @@
 // `run` the workflow. Failures (bad, missing or replayed signature, unknown hook) count per client
 // address in the same FailureLimiter as wrong API keys; a limited address gets 429 in onRequest,
 // before its body is read or any HMAC computed. Every call is audited (action `webhook`).
+import { createHash } from 'node:crypto'
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify'
 import { CtlError } from '../../errors.js'
 import type { EngineApi } from '../../engine/api.js'
@@ -143,7 +144,11 @@ export const hooksRoutes: FastifyPluginAsync<HooksRoutesOptions> = async (fastif
     if (!hook.record || !hook.trigger) return refuse('E_NOT_FOUND', `no webhook trigger ${p.trigger} on workflow ${p.workflow} in workspace ${p.ws}`)
     if (!valid) return refuse('E_UNAUTHENTICATED', 'the signature does not match (HMAC-SHA256 of "TIMESTAMP.BODY" with the secret\'s HMAC_KEY)')
     // Keyed by the secret, not the hook: the same signed delivery is no good on another hook with that key either.
-    if (!replays.accept(`${p.ws}\u0000${hook.trigger.webhook.secret}`, headers.signature, headers.at)) {
+    const replayKey = `${p.ws}\u0000${hook.trigger.webhook.secret}`
+    // This process's cache first (a replay here costs no store write), then the store's claim: the same delivery
+    // sent to another replica is refused there too. Claims are kept a day, the window five minutes.
+    if (!replays.accept(replayKey, headers.signature, headers.at)
+      || !(await store.claimFire(`hook:${createHash('sha256').update(`${replayKey}\u0000${headers.signature}`).digest('hex').slice(0, 40)}`, new Date(headers.at).toISOString(), 'webhook'))) {
       return refuse('E_UNAUTHENTICATED', 'this signature was already used: a replayed request is refused')
     }
     noteAudit(request, { actor: `webhook:${p.trigger}` })
