@@ -28,8 +28,8 @@ running steps: they are picked up again on the next start.
 The store is the SQLite file <data-dir>/ctl.db unless --store names another
 file or a PostgreSQL database (postgresql://USER@HOST:5432/DB); any number of
 control planes on one PostgreSQL database share the work (see ctl server
-status). Keep the password out of the URL with PGPASSWORD or PGPASSFILE (read by
-the PostgreSQL driver); a password in the URL is never printed.
+status). Keep the password out of the URL with PGPASSWORD or PGPASSFILE (read
+by the PostgreSQL driver); a password in the URL is never printed.
 
 Settings come from a flag (or its CTL_* variable), else the YAML server config
 file (--config, else <data-dir>/${SERVER_CONFIG_FILE} when it exists; camelCase keys

@@ -8,11 +8,12 @@ import { printServerStatus, serverStatusReport } from '../../src/cli/verbs/serve
 
 export default class ServerStatus extends BaseCommand {
   static override summary = 'Say whether the control plane runs, where, and which replicas share its store'
-  static override description = `The local control plane of --data-dir (its pid, URL and data folder), or with
---context the control plane of that context. The replicas sharing the store are
-listed (tenant-admins only: they name hosts): id, host, pid, URL, version, start,
-last heartbeat, alive (a heartbeat within 15 s) and the runs each owns, with the
-store's kind (never its URL). Exit code 0 when it runs and answers, 5 otherwise.`
+  static override description = `The local control plane of --data-dir (its pid, URL and data folder), or
+with --context the control plane of that context. The replicas sharing the
+store are listed (tenant-admins only: they name hosts): id, host, pid, URL,
+version, start, last heartbeat, alive (a heartbeat within 15 s) and the runs
+each owns, with the store's kind (never its URL). Exit code 0 when it runs and
+answers, 5 otherwise.`
   static override examples = ['<%= config.bin %> server status', '<%= config.bin %> server status --context prod -o yaml']
   static override flags = {
     'data-dir': Flags.string({ summary: 'Data folder of the control plane (default $CTL_HOME/server; for root without CTL_HOME /var/lib/ctl)' }),
