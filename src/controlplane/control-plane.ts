@@ -11,7 +11,8 @@ import { createRuntime, type KubernetesServerOptions, type RuntimeKind } from '.
 import { CtlError } from '../errors.js'
 import { createEngine } from '../engine/engine.js'
 import { buildApp, storeAnswers } from '../http/app.js'
-import { newReplicaId, startReplica, stderrLogger, type ReplicaHandle } from './replicas.js'
+import { startReplica, stderrLogger, type ReplicaHandle } from './replicas.js'
+import { newReplicaId } from '../engine/ownership.js'
 import { createStoreLauncher } from '../engine/launch.js'
 import { KEY_CHECK_META, SecretBox, verifyMasterKey } from '../secrets/crypto.js'
 import { loadMasterKey, masterKeyFileOf } from '../secrets/master-key.js'
@@ -69,6 +70,10 @@ export interface ControlPlaneOptions {
   cgroupParent?: string
   /** Local runtime without bubblewrap: run every workflow's steps as plain processes, not only the tenant admin's (default false). */
   allowUnsandboxed?: boolean
+  /** This control plane among the replicas sharing the store (engine.ts EngineOptions.replicaId); default a new id. */
+  replicaId?: string
+  /** How long a run's lease lasts unless renewed; default 15 s (EngineOptions.leaseTtlMs). */
+  leaseTtlMs?: number
 }
 
 export type { KubernetesServerOptions, RuntimeKind } from '../runtime/index.js'
@@ -164,7 +169,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
   // A SQLite file named elsewhere gets its folder, the owner's alone like the data folder.
   if (storeKindOf(storeUrl) === 'sqlite') mkdirSync(dirname(sqliteFileOf(storeUrl)), { recursive: true, mode: 0o700 })
   const store = await openStore(storeUrl)
-  const replicaId = newReplicaId()
+  const replicaId = opts.replicaId ?? newReplicaId()
   let replica: ReplicaHandle | undefined
   let engine: ReturnType<typeof createEngine> | undefined
   let engineRunning = false
@@ -197,7 +202,9 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     const launcher = createStoreLauncher({ store, dataDir: opts.dataDir, box, redactions, serverUrl: () => advertised })
     // Registered before the engine starts: the fire claims it makes name a replica the others can see.
     replica = await startReplica({ store, id: replicaId, counterKeepMs: 2 * Math.max(opts.authLimits?.windowMs ?? 60_000, 60 * 60_000), logger: stderrLogger })
-    engine = createEngine({ store, runtime, dataDir: opts.dataDir, maxParallelSteps: opts.maxParallelSteps, launcher, redact: redactions.redact, box, maxForEachItems: opts.maxForEachItems, replicaId })
+    engine = createEngine({ store, runtime, dataDir: opts.dataDir, maxParallelSteps: opts.maxParallelSteps, launcher, redact: redactions.redact, box, maxForEachItems: opts.maxForEachItems,
+      replicaId, leaseTtlMs: opts.leaseTtlMs,
+    })
     await engine.start()
     engineRunning = true
     const app = buildApp({

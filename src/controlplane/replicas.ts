@@ -1,14 +1,14 @@
-// This control plane among the replicas sharing the store (issue 13): a random id per start, a heartbeat every
+// This control plane among the replicas sharing the store (issue 13): an id per start (engine/ownership.ts
+// newReplicaId: host, pid namespace, pid and a random part), a heartbeat every
 // few seconds, its row removed on a graceful stop, and the housekeeping one replica or another does now and
 // then (rows of replicas silent for long, old fire claims, finished counter windows). What the API shows of
 // them is http/replicas.ts. Every replica runs it:
 // each step is idempotent, so doing it twice costs a few statements and nothing else.
-import { randomBytes } from 'node:crypto'
 import { hostname } from 'node:os'
 import type { Store } from '../store/types.js'
 import { REPLICA_HEARTBEAT_MS } from '../http/replicas.js'
 import type { EngineLogger } from '../engine/context.js'
-import { packageVersion } from '../http/version.js'
+import { packageVersion } from '../package-root.js'
 
 /** A replica silent this long loses its row (a crash leaves one behind). */
 export const REPLICA_FORGET_MS = 60 * 60_000
@@ -19,10 +19,6 @@ export const REPLICA_FORGET_MS = 60 * 60_000
 export const FIRE_CLAIM_KEEP_MS = 24 * 60 * 60_000
 /** How often the housekeeping runs. */
 export const HOUSEKEEPING_MS = 10 * 60_000
-
-export function newReplicaId(): string {
-  return `r-${randomBytes(6).toString('hex')}`
-}
 
 export interface ReplicaOptions {
   store: Store
