@@ -9,7 +9,7 @@ import { CtlError } from '../errors.js'
 import { DEFAULT_LOG_RETENTION, parseRetention } from '../logs/retention.js'
 import { MANIFEST_LIMITS } from '../manifest/limits.js'
 import { kubernetesEnvOf, kubernetesOptionsOf, type KubeStartFlags } from './kube-flags.js'
-import { RUNTIMES, checkedCgroupParent, checkedForEachBound, checkedStepBound, checkedStepId, checkedUrl, loadServerConfig, type ServerConfigFile } from './config-load.js'
+import { RUNTIMES, checkedCgroupParent, checkedStoreUrl, checkedForEachBound, checkedStepBound, checkedStepId, checkedUrl, loadServerConfig, type ServerConfigFile } from './config-load.js'
 import type { KubernetesServerOptions, RuntimeKind } from './control-plane.js'
 
 /** Read from the data dir when no --config is given (the data dir itself is never set in the file: it may live there). */
@@ -55,6 +55,7 @@ export interface ServerStartFlags {
   'step-gid'?: number
   'cgroup-parent'?: string
   'allow-unsandboxed'?: boolean
+  store?: string
 }
 
 /** A setting by its path in the file. */
@@ -72,6 +73,7 @@ export type SettingName =
   | 'stepGid'
   | 'cgroupParent'
   | 'allowUnsandboxed'
+  | 'store'
   | 'kubernetes.kubeconfig'
   | 'kubernetes.context'
   | 'kubernetes.namespacePrefix'
@@ -111,6 +113,11 @@ export interface ServerSettings {
   cgroupParent?: string
   /** Local runtime without bubblewrap: run every workflow's steps as plain processes, not only the tenant admin's. */
   allowUnsandboxed?: boolean
+  /**
+   * The store: a SQLite file (absolute) or a postgresql:// URL, which may hold a password (never print it:
+   * redactUrl). Undefined: the embedded SQLite file in the data folder.
+   */
+  storeUrl?: string
 }
 
 export interface ResolvedServerSettings {
@@ -201,6 +208,12 @@ export async function resolveServerSettings(input: ResolveInput): Promise<Resolv
   if (cgroupParent !== undefined) options.cgroupParent = checkedCgroupParent(cgroupParent, sources.cgroupParent === 'env' ? 'CTL_CGROUP_PARENT' : '--cgroup-parent')
   const allowUnsandboxed = pick('allowUnsandboxed', given.allowUnsandboxed, fromFile.allowUnsandboxed)
   if (allowUnsandboxed !== undefined) options.allowUnsandboxed = allowUnsandboxed
+  // In the file a SQLite path is relative to the file; on the command line, to where the command runs.
+  const store = pick('store', given.store, fromFile.store)
+  if (store !== undefined) {
+    const name = sources.store === 'env' ? 'CTL_STORE' : sources.store === 'file' ? `store in ${config!.file}` : '--store'
+    options.storeUrl = checkedStoreUrl(store, name, sources.store === 'file' ? dirname(config!.file) : process.cwd())
+  }
   const childEnv: Record<string, string> = {
     CTL_RUNTIME: runtime,
     CTL_MAX_PARALLEL_STEPS: String(options.maxParallelSteps),
@@ -213,6 +226,8 @@ export async function resolveServerSettings(input: ResolveInput): Promise<Resolv
     ...(options.stepGid !== undefined ? { CTL_STEP_GID: String(options.stepGid) } : {}),
     ...(options.cgroupParent ? { CTL_CGROUP_PARENT: options.cgroupParent } : {}),
     ...(options.allowUnsandboxed !== undefined ? { CTL_ALLOW_UNSANDBOXED: String(options.allowUnsandboxed) } : {}),
+    // In the environment, not on the command line: a password in the URL is not shown to `ps`.
+    ...(options.storeUrl !== undefined ? { CTL_STORE: options.storeUrl } : {}),
     ...kubernetesEnvOf(kube),
   }
   if (config) childEnv['CTL_SERVER_CONFIG'] = resolve(config.file)
@@ -273,6 +288,7 @@ function givenSettings(flags: ServerStartFlags, env: Record<string, string | und
     stepGid: int(flags['step-gid'], 'CTL_STEP_GID'),
     cgroupParent: text(flags['cgroup-parent'], 'CTL_CGROUP_PARENT'),
     allowUnsandboxed: bool(flags['allow-unsandboxed'], 'CTL_ALLOW_UNSANDBOXED'),
+    store: text(flags.store, 'CTL_STORE'),
   }
 }
 

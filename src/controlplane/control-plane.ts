@@ -1,15 +1,18 @@
 // Starting and stopping a whole control plane in this process: store, runtime, engine,
 // HTTP app. Used by `ctl server start`, by process.ts and by the tests.
 import { chmodSync, closeSync, mkdirSync, openSync, statSync, writeFileSync } from 'node:fs'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
+import { hostname } from 'node:os'
 import type { AddressInfo } from 'node:net'
-import { openStore } from '../store/open.js'
+import { openStore, sqliteFileOf, storeKindOf } from '../store/open.js'
 import type { Store } from '../store/types.js'
 import { shownToSteps } from '../runtime/local/index.js'
 import { createRuntime, type KubernetesServerOptions, type RuntimeKind } from '../runtime/index.js'
 import { CtlError } from '../errors.js'
 import { createEngine } from '../engine/engine.js'
-import { buildApp } from '../http/app.js'
+import { buildApp, storeAnswers } from '../http/app.js'
+import { startReplica, stderrLogger, type ReplicaHandle } from './replicas.js'
+import { newReplicaId } from '../engine/ownership.js'
 import { createStoreLauncher } from '../engine/launch.js'
 import { KEY_CHECK_META, SecretBox, verifyMasterKey } from '../secrets/crypto.js'
 import { loadMasterKey, masterKeyFileOf } from '../secrets/master-key.js'
@@ -22,6 +25,12 @@ import { newToken, sha256Hex, type AuthLimits } from '../http/auth.js'
 
 export interface ControlPlaneOptions {
   dataDir: string
+  /**
+   * The store: a SQLite file or `sqlite:PATH`, or `postgresql://…` (shared by any number of replicas). Default
+   * the embedded SQLite file `<dataDir>/ctl.db`. May hold a password: never print it (redactUrl). A password may
+   * come from PGPASSWORD or PGPASSFILE instead, read by the pg driver itself.
+   */
+  storeUrl?: string
   /** 0 = an ephemeral port. Default 0. */
   port?: number
   /** Default 127.0.0.1: the control plane is local unless asked otherwise. */
@@ -61,8 +70,6 @@ export interface ControlPlaneOptions {
   cgroupParent?: string
   /** Local runtime without bubblewrap: run every workflow's steps as plain processes, not only the tenant admin's (default false). */
   allowUnsandboxed?: boolean
-  /** The store (openStore: a SQLite file, `sqlite:PATH` or `postgresql://…`); default `<dataDir>/ctl.db`. */
-  storeUrl?: string
   /** This control plane among the replicas sharing the store (engine.ts EngineOptions.replicaId); default a new id. */
   replicaId?: string
   /** How long a run's lease lasts unless renewed; default 15 s (EngineOptions.leaseTtlMs). */
@@ -80,6 +87,9 @@ export interface ControlPlane {
   adminToken?: string
   /** Lines for the operator from the start: the master key created or moved out of the data folder, warnings. */
   notices: string[]
+  /** This control plane among the replicas sharing the store. */
+  replicaId: string
+  storeKind: Store['kind']
 }
 
 export { ADMIN_KEY_FILE }
@@ -96,8 +106,14 @@ async function ensureTenantAdmin(store: Store, dataDir: string): Promise<string 
   const existing = await store.getUser(TENANT_ADMIN_ID, { includeDeleted: true })
   if (existing?.deletedAt !== undefined) return undefined
   if (!existing) {
-    await store.createUser({ id: TENANT_ADMIN_ID, name: 'Tenant admin', type: 'person' })
-    await store.addRoleBinding({ userId: TENANT_ADMIN_ID, role: 'tenant-admin', workspace: null, createdBy: TENANT_ADMIN_ID })
+    try {
+      await store.createUser({ id: TENANT_ADMIN_ID, name: 'Tenant admin', type: 'person' })
+      await store.addRoleBinding({ userId: TENANT_ADMIN_ID, role: 'tenant-admin', workspace: null, createdBy: TENANT_ADMIN_ID })
+    } catch (err) {
+      // Replicas starting together on a new store: another one created the admin first.
+      if (!(err instanceof CtlError && err.code === 'E_CONFLICT')) throw err
+      return undefined
+    }
   }
   if ((await store.listApiKeys(TENANT_ADMIN_ID)).length > 0) return undefined
   const token = newToken()
@@ -149,9 +165,14 @@ function refuseKeyShownToSteps(opts: ControlPlaneOptions): void {
 export async function startControlPlane(opts: ControlPlaneOptions): Promise<ControlPlane> {
   refuseKeyShownToSteps(opts)
   ownerOnlyDataDir(opts)
-  // The data folder's SQLite file is the default store; storeUrl names another (several replicas share one).
-  const store = await openStore(opts.storeUrl ?? join(opts.dataDir, 'ctl.db'))
+  const storeUrl = opts.storeUrl ?? join(opts.dataDir, 'ctl.db')
+  // A SQLite file named elsewhere gets its folder, the owner's alone like the data folder.
+  if (storeKindOf(storeUrl) === 'sqlite') mkdirSync(dirname(sqliteFileOf(storeUrl)), { recursive: true, mode: 0o700 })
+  const store = await openStore(storeUrl)
+  const replicaId = opts.replicaId ?? newReplicaId()
+  let replica: ReplicaHandle | undefined
   let engine: ReturnType<typeof createEngine> | undefined
+  let engineRunning = false
   // The URL steps get as CTL_SERVER is known once the server listens (the port may be chosen then); a step
   // launched before waits that long.
   let announceUrl: (url: string | undefined) => void = () => {}
@@ -179,13 +200,17 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
       kubernetes: opts.kubernetes,
     })
     const launcher = createStoreLauncher({ store, dataDir: opts.dataDir, box, redactions, serverUrl: () => advertised })
+    // Registered before the engine starts: the fire claims it makes name a replica the others can see.
+    replica = await startReplica({ store, id: replicaId, counterKeepMs: 2 * Math.max(opts.authLimits?.windowMs ?? 60_000, 60 * 60_000), logger: stderrLogger })
     engine = createEngine({ store, runtime, dataDir: opts.dataDir, maxParallelSteps: opts.maxParallelSteps, launcher, redact: redactions.redact, box, maxForEachItems: opts.maxForEachItems,
-      replicaId: opts.replicaId, leaseTtlMs: opts.leaseTtlMs,
+      replicaId, leaseTtlMs: opts.leaseTtlMs,
     })
     await engine.start()
+    engineRunning = true
     const app = buildApp({
       store, engine, logFile: opts.logFile, bodyLimit: opts.bodyLimit, authLimits: opts.authLimits,
       secrets: box, revealSecrets: secretRevealer(box),
+      replicaId, ready: async () => engineRunning && (await storeAnswers(store)),
       resources: resourceService({ store, engine, secrets: box, limits: { maxStepsPerWorkflow: opts.maxStepsPerWorkflow, maxForEachItems: opts.maxForEachItems } }),
     })
     await app.listen({ port: opts.port ?? 0, host: opts.host ?? '127.0.0.1' })
@@ -194,20 +219,27 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     const bound = address.address === '0.0.0.0' ? '127.0.0.1' : address.address === '::' ? '::1' : address.address
     const host = bound.includes(':') ? `[${bound}]` : bound
     const started = engine
+    const activeReplica = replica
     const retention = startLogRetention({ store, retentionMs: opts.logRetentionMs ?? parseRetention(DEFAULT_LOG_RETENTION) })
     void retention.sweep().catch(() => undefined)
     let closed: Promise<void> | undefined
     const ownUrl = `http://${host}:${address.port}`
     announceUrl(opts.advertiseUrl ?? ((opts.runtime ?? 'local') === 'local' ? ownUrl : undefined))
+    // Bound to every address: named by this machine's host name (a Pod's name), not loopback.
+    replica.setUrl(['0.0.0.0', '::'].includes(address.address) ? `http://${hostname()}:${address.port}` : ownUrl)
     const plane: ControlPlane = {
       notices: [...master.notices, ...(runtime.info().notice ? [runtime.info().notice!] : [])],
       url: ownUrl,
+      replicaId,
+      storeKind: store.kind,
       port: address.port,
       close: () =>
         (closed ??= (async () => {
           retention.stop()
+          engineRunning = false
           await app.close()
           await started.stop()
+          await activeReplica.stop()
           await runtime.close?.()
           await store.close()
         })()),
@@ -217,6 +249,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
   } catch (err) {
     announceUrl(undefined)
     await engine?.stop().catch(() => undefined)
+    await replica?.stop().catch(() => undefined)
     await store.close().catch(() => undefined)
     throw err
   }

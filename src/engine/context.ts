@@ -28,6 +28,8 @@ export interface EngineContext {
   runEnds: RunEnds
   /** Seals and opens run params declared secret (src/secrets/params.ts); absent: stored as given (tests). */
   box?: SecretBox
+  /** This control plane among the replicas sharing the store (claims and leases name it); absent: a lone engine. */
+  replicaId?: string
 }
 
 /** Everything about a run the scheduler and the launcher need, loaded once per run. */

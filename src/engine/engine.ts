@@ -90,6 +90,8 @@ function requireWorkflow(resource: ResourceRecord): WorkflowResource {
 }
 
 export function createEngine(opts: EngineOptions): Engine {
+  const replicaId = opts.replicaId ?? newReplicaId()
+  if (replicaId.length === 0 || replicaId.length > 200) throw new CtlError('E_USAGE', 'the replica id must have 1 to 200 characters', { field: 'replicaId' })
   const ctx: EngineContext = {
     store: opts.store,
     runtime: opts.runtime,
@@ -98,6 +100,8 @@ export function createEngine(opts: EngineOptions): Engine {
     redact: opts.redact ?? ((_runId, text) => text),
     runEnds: new RunEnds(),
     box: opts.box,
+    // Fire claims name the same replica as the run leases.
+    replicaId,
   }
   const { store } = ctx
   const launcher = opts.launcher ?? createStoreLauncher({ store, dataDir: opts.dataDir })
@@ -105,8 +109,6 @@ export function createEngine(opts: EngineOptions): Engine {
   if (!Number.isInteger(leaseTtlMs) || leaseTtlMs < MIN_LEASE_TTL_MS || leaseTtlMs > MAX_LEASE_TTL_MS) {
     throw new CtlError('E_USAGE', `lease TTL ${leaseTtlMs} ms: give a whole number of ms from ${MIN_LEASE_TTL_MS} to ${MAX_LEASE_TTL_MS}`, { field: 'leaseTtlMs' })
   }
-  const replicaId = opts.replicaId ?? newReplicaId()
-  if (replicaId.length === 0 || replicaId.length > 200) throw new CtlError('E_USAGE', 'the replica id must have 1 to 200 characters', { field: 'replicaId' })
   const scheduler = new Scheduler(ctx, launcher, opts.maxParallelSteps ?? 32, { condition: evaluateCondition, items: evaluateItems, maxForEachItems: opts.maxForEachItems }, { replicaId, ttlMs: leaseTtlMs })
   let reconciler: Reconciler
   const backfills = new BackfillRunner(ctx, (resource, request) => reconciler.createRun(resource, request))

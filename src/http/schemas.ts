@@ -286,6 +286,23 @@ export const infoResponse = {
   },
 } as const
 export const healthResponse = { type: 'object', properties: { status: { type: 'string' } } } as const
+export const replicasResponse = {
+  type: 'object',
+  properties: {
+    store: { type: 'string' },
+    self: { type: 'string' },
+    replicas: {
+      type: 'array',
+      items: {
+        type: 'object',
+        properties: {
+          id: { type: 'string' }, host: { type: 'string' }, pid: { type: 'integer' }, url: { type: 'string' }, version: { type: 'string' },
+          startedAt: { type: 'string' }, heartbeatAt: { type: 'string' }, alive: { type: 'boolean' }, runsOwned: { type: 'integer' },
+        },
+      },
+    },
+  },
+} as const
 
 /** Standard error responses every authenticated route can give. */
 export function withErrors<T extends Record<number, unknown>>(ok: T, ...codes: number[]): Record<number, unknown> {
