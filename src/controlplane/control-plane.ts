@@ -19,6 +19,8 @@ import { resourceService } from './resource-service.js'
 import { ADMIN_KEY_FILE, SERVER_INFO_FILE, SERVER_LOG_FILE } from './process.js'
 import { DEFAULT_LOG_RETENTION, parseRetention, startLogRetention } from '../logs/retention.js'
 import { newToken, sha256Hex, type AuthLimits } from '../http/auth.js'
+import { newReplicaId } from '../engine/ownership.js'
+import { startTraces, tracedResources, type ControlPlaneTracer } from './traces.js'
 
 export interface ControlPlaneOptions {
   dataDir: string
@@ -67,6 +69,11 @@ export interface ControlPlaneOptions {
   replicaId?: string
   /** How long a run's lease lasts unless renewed; default 15 s (EngineOptions.leaseTtlMs). */
   leaseTtlMs?: number
+  /**
+   * OpenTelemetry traces: the OTLP/HTTP base endpoint, like OTEL_EXPORTER_OTLP_ENDPOINT (spans go to `<it>/v1/traces`),
+   * which it beats. Without it and without OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT traces are off (traces.ts).
+   */
+  otlpEndpoint?: string
 }
 
 export type { KubernetesServerOptions, RuntimeKind } from '../runtime/index.js'
@@ -152,6 +159,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
   // The data folder's SQLite file is the default store; storeUrl names another (several replicas share one).
   const store = await openStore(opts.storeUrl ?? join(opts.dataDir, 'ctl.db'))
   let engine: ReturnType<typeof createEngine> | undefined
+  let tracer: ControlPlaneTracer | undefined
   // The URL steps get as CTL_SERVER is known once the server listens (the port may be chosen then); a step
   // launched before waits that long.
   let announceUrl: (url: string | undefined) => void = () => {}
@@ -179,14 +187,17 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
       kubernetes: opts.kubernetes,
     })
     const launcher = createStoreLauncher({ store, dataDir: opts.dataDir, box, redactions, serverUrl: () => advertised })
+    // Chosen here rather than by the engine: the spans name the replica that exported them.
+    const replicaId = opts.replicaId ?? newReplicaId()
+    tracer = await startTraces({ store, replicaId, otlpEndpoint: opts.otlpEndpoint })
     engine = createEngine({ store, runtime, dataDir: opts.dataDir, maxParallelSteps: opts.maxParallelSteps, launcher, redact: redactions.redact, box, maxForEachItems: opts.maxForEachItems,
-      replicaId: opts.replicaId, leaseTtlMs: opts.leaseTtlMs,
+      replicaId, leaseTtlMs: opts.leaseTtlMs, ...(tracer ? { tracing: tracer } : {}),
     })
     await engine.start()
     const app = buildApp({
       store, engine, logFile: opts.logFile, bodyLimit: opts.bodyLimit, authLimits: opts.authLimits,
       secrets: box, revealSecrets: secretRevealer(box),
-      resources: resourceService({ store, engine, secrets: box, limits: { maxStepsPerWorkflow: opts.maxStepsPerWorkflow, maxForEachItems: opts.maxForEachItems } }),
+      resources: tracedResources(resourceService({ store, engine, secrets: box, limits: { maxStepsPerWorkflow: opts.maxStepsPerWorkflow, maxForEachItems: opts.maxForEachItems } }), tracer),
     })
     await app.listen({ port: opts.port ?? 0, host: opts.host ?? '127.0.0.1' })
     const address = app.server.address() as AddressInfo
@@ -194,13 +205,14 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     const bound = address.address === '0.0.0.0' ? '127.0.0.1' : address.address === '::' ? '::1' : address.address
     const host = bound.includes(':') ? `[${bound}]` : bound
     const started = engine
+    const tracing = tracer
     const retention = startLogRetention({ store, retentionMs: opts.logRetentionMs ?? parseRetention(DEFAULT_LOG_RETENTION) })
     void retention.sweep().catch(() => undefined)
     let closed: Promise<void> | undefined
     const ownUrl = `http://${host}:${address.port}`
     announceUrl(opts.advertiseUrl ?? ((opts.runtime ?? 'local') === 'local' ? ownUrl : undefined))
     const plane: ControlPlane = {
-      notices: [...master.notices, ...(runtime.info().notice ? [runtime.info().notice!] : [])],
+      notices: [...master.notices, ...(runtime.info().notice ? [runtime.info().notice!] : []), ...(tracing ? [`traces: exporting spans to ${tracing.shownEndpoint}`] : [])],
       url: ownUrl,
       port: address.port,
       close: () =>
@@ -208,6 +220,8 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
           retention.stop()
           await app.close()
           await started.stop()
+          // After the engine: every end it stored is exported before the process goes.
+          await tracing?.close()
           await runtime.close?.()
           await store.close()
         })()),
@@ -217,6 +231,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
   } catch (err) {
     announceUrl(undefined)
     await engine?.stop().catch(() => undefined)
+    await tracer?.close().catch(() => undefined)
     await store.close().catch(() => undefined)
     throw err
   }
