@@ -10,10 +10,12 @@ import { doc, startTestServer, waitForRunEnd, workflow, type TestServer } from '
 
 const PLAIN = 'pl4in-param-v4lue'
 const SECRET = 's3cr3t-t0ken-v4lue'
+const PROJECTED = 'pr0jected-s3cret-v4lue'
+const secretDoc = { name: 'db', version: 'v1', type: 'secret', secret: { type: 'key-value', acl: 'r', data: { PASSWORD: PROJECTED } } }
 
 function tracedWorkflow(name: string): Record<string, unknown> {
   const wf = workflow(name, {
-    first: `echo "tp=$TRACEPARENT"; echo "{{.params.region}} {{.params.token}}"`,
+    first: `echo "tp=$TRACEPARENT"; echo "{{.params.region}} {{.params.token}} $PW"`,
     flaky: 'if [ "$CTL_RUN_ATTEMPT" = 1 ]; then echo "failing once"; exit 3; fi; echo "tp=$TRACEPARENT"',
     last: 'echo "tp=$TRACEPARENT"',
   }, {
@@ -28,6 +30,9 @@ function tracedWorkflow(name: string): Record<string, unknown> {
   dag[2]!.depends = ['flaky']
   // The user's own TRACEPARENT wins over the run's (documented: not reserved).
   ;(dag[2]!.spec as Record<string, unknown>).envs = { TRACEPARENT: 'users-own' }
+  ;(wf.spec as Record<string, unknown>).use = {
+    projection: { secrets: [{ id: 'db', contextAlias: 'db' }], projections: { envVars: [{ key: 'PW', value: '{{.secrets.db.PASSWORD}}' }] } },
+  }
   return wf
 }
 
@@ -46,8 +51,8 @@ describe('traces', () => {
     receiver = await startOtlpReceiver()
     t = await startTestServer({ otlpEndpoint: receiver.endpoint, replicaId: 'replica-traces-1' })
     expect(t.plane.notices).toContain(`traces: exporting spans to ${receiver.endpoint}/v1/traces`)
-    const answer = await t.client.apply('public', [doc(tracedWorkflow('traced'))], { params: { region: PLAIN, token: SECRET } })
-    const runId = answer.results[0]!.runId!
+    const answer = await t.client.apply('public', [doc(secretDoc), doc(tracedWorkflow('traced'), 'test.yaml', 1)], { params: { region: PLAIN, token: SECRET } })
+    const runId = answer.results.find((r) => r.runId)!.runId!
     const detail = await waitForRunEnd(t.client, runId)
     expect(detail.run.state).toBe('succeeded')
     const traceId = detail.run.traceId!
@@ -99,12 +104,15 @@ describe('traces', () => {
     expect(apply).toHaveLength(1)
     expect(apply[0]!.traceId).not.toBe(traceId)
     expect(apply[0]!.links).toEqual([{ traceId, spanId: run.spanId, attributes: { 'ctl.run.id': runId } }])
-    expect(apply[0]!.attributes).toMatchObject({ 'ctl.workspace': 'public', 'ctl.user': 'admin', 'ctl.apply.documents': 1, 'ctl.apply.runs': 1 })
+    expect(apply[0]!.attributes).toMatchObject({ 'ctl.workspace': 'public', 'ctl.user': 'admin', 'ctl.apply.documents': 2, 'ctl.apply.runs': 1 })
 
     // No param or secret value anywhere in what was exported.
     const exported = receiver.bodies.join('\n')
     expect(exported).not.toContain(PLAIN)
     expect(exported).not.toContain(SECRET)
+    expect(exported).not.toContain(PROJECTED)
+    // (They did reach the step: the log shows the plain param, the others redacted.)
+    expect(log).toContain(`${PLAIN} [redacted] [redacted]`)
   })
 
   it('off without an endpoint: runs get no trace id and steps no TRACEPARENT', async () => {
