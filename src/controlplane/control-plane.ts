@@ -22,6 +22,7 @@ import { resourceService } from './resource-service.js'
 import { ADMIN_KEY_FILE, SERVER_INFO_FILE, SERVER_LOG_FILE } from './process.js'
 import { DEFAULT_LOG_RETENTION, parseRetention, startLogRetention } from '../logs/retention.js'
 import { newToken, sha256Hex, type AuthLimits } from '../http/auth.js'
+import { startTraces, tracedResources, type ControlPlaneTracer } from './traces.js'
 
 export interface ControlPlaneOptions {
   dataDir: string
@@ -74,6 +75,11 @@ export interface ControlPlaneOptions {
   replicaId?: string
   /** How long a run's lease lasts unless renewed; default 15 s (EngineOptions.leaseTtlMs). */
   leaseTtlMs?: number
+  /**
+   * OpenTelemetry traces: the OTLP/HTTP base endpoint, like OTEL_EXPORTER_OTLP_ENDPOINT (spans go to `<it>/v1/traces`),
+   * which it beats. Without it and without OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT traces are off (traces.ts).
+   */
+  otlpEndpoint?: string
 }
 
 export type { KubernetesServerOptions, RuntimeKind } from '../runtime/index.js'
@@ -173,6 +179,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
   let replica: ReplicaHandle | undefined
   let engine: ReturnType<typeof createEngine> | undefined
   let engineRunning = false
+  let tracer: ControlPlaneTracer | undefined
   // The URL steps get as CTL_SERVER is known once the server listens (the port may be chosen then); a step
   // launched before waits that long.
   let announceUrl: (url: string | undefined) => void = () => {}
@@ -202,8 +209,9 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     const launcher = createStoreLauncher({ store, dataDir: opts.dataDir, box, redactions, serverUrl: () => advertised })
     // Registered before the engine starts: the fire claims it makes name a replica the others can see.
     replica = await startReplica({ store, id: replicaId, counterKeepMs: 2 * Math.max(opts.authLimits?.windowMs ?? 60_000, 60 * 60_000), logger: stderrLogger })
+    tracer = await startTraces({ store, replicaId, otlpEndpoint: opts.otlpEndpoint })
     engine = createEngine({ store, runtime, dataDir: opts.dataDir, maxParallelSteps: opts.maxParallelSteps, launcher, redact: redactions.redact, box, maxForEachItems: opts.maxForEachItems,
-      replicaId, leaseTtlMs: opts.leaseTtlMs,
+      replicaId, leaseTtlMs: opts.leaseTtlMs, ...(tracer ? { tracing: tracer } : {}),
     })
     await engine.start()
     engineRunning = true
@@ -211,7 +219,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
       store, engine, logFile: opts.logFile, bodyLimit: opts.bodyLimit, authLimits: opts.authLimits,
       secrets: box, revealSecrets: secretRevealer(box),
       replicaId, ready: async () => engineRunning && (await storeAnswers(store)),
-      resources: resourceService({ store, engine, secrets: box, limits: { maxStepsPerWorkflow: opts.maxStepsPerWorkflow, maxForEachItems: opts.maxForEachItems } }),
+      resources: tracedResources(resourceService({ store, engine, secrets: box, limits: { maxStepsPerWorkflow: opts.maxStepsPerWorkflow, maxForEachItems: opts.maxForEachItems } }), tracer),
     })
     await app.listen({ port: opts.port ?? 0, host: opts.host ?? '127.0.0.1' })
     const address = app.server.address() as AddressInfo
@@ -220,6 +228,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     const host = bound.includes(':') ? `[${bound}]` : bound
     const started = engine
     const activeReplica = replica
+    const tracing = tracer
     const retention = startLogRetention({ store, retentionMs: opts.logRetentionMs ?? parseRetention(DEFAULT_LOG_RETENTION) })
     void retention.sweep().catch(() => undefined)
     let closed: Promise<void> | undefined
@@ -228,7 +237,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     // Bound to every address: named by this machine's host name (a Pod's name), not loopback.
     replica.setUrl(['0.0.0.0', '::'].includes(address.address) ? `http://${hostname()}:${address.port}` : ownUrl)
     const plane: ControlPlane = {
-      notices: [...master.notices, ...(runtime.info().notice ? [runtime.info().notice!] : [])],
+      notices: [...master.notices, ...(runtime.info().notice ? [runtime.info().notice!] : []), ...(tracing ? [`traces: exporting spans to ${tracing.shownEndpoint}`] : [])],
       url: ownUrl,
       replicaId,
       storeKind: store.kind,
@@ -239,6 +248,8 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
           engineRunning = false
           await app.close()
           await started.stop()
+          // After the engine: every end it stored is exported before the process goes.
+          await tracing?.close()
           await activeReplica.stop()
           await runtime.close?.()
           await store.close()
@@ -249,6 +260,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
   } catch (err) {
     announceUrl(undefined)
     await engine?.stop().catch(() => undefined)
+    await tracer?.close().catch(() => undefined)
     await replica?.stop().catch(() => undefined)
     await store.close().catch(() => undefined)
     throw err
