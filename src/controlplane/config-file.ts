@@ -9,7 +9,7 @@ import { CtlError } from '../errors.js'
 import { DEFAULT_LOG_RETENTION, parseRetention } from '../logs/retention.js'
 import { MANIFEST_LIMITS } from '../manifest/limits.js'
 import { kubernetesEnvOf, kubernetesOptionsOf, type KubeStartFlags } from './kube-flags.js'
-import { RUNTIMES, checkedCgroupParent, checkedStoreUrl, checkedForEachBound, checkedStepBound, checkedStepId, checkedUrl, loadServerConfig, type ServerConfigFile } from './config-load.js'
+import { RUNTIMES, checkedCgroupParent, checkedStoreUrl, checkedWorkDir, checkedForEachBound, checkedStepBound, checkedStepId, checkedUrl, loadServerConfig, type ServerConfigFile } from './config-load.js'
 import type { KubernetesServerOptions, RuntimeKind } from './control-plane.js'
 
 /** Read from the data dir when no --config is given (the data dir itself is never set in the file: it may live there). */
@@ -56,6 +56,7 @@ export interface ServerStartFlags {
   'cgroup-parent'?: string
   'allow-unsandboxed'?: boolean
   store?: string
+  'work-dir'?: string
 }
 
 /** A setting by its path in the file. */
@@ -74,6 +75,7 @@ export type SettingName =
   | 'cgroupParent'
   | 'allowUnsandboxed'
   | 'store'
+  | 'workDir'
   | 'kubernetes.kubeconfig'
   | 'kubernetes.context'
   | 'kubernetes.namespacePrefix'
@@ -118,6 +120,11 @@ export interface ServerSettings {
    * redactUrl). Undefined: the embedded SQLite file in the data folder.
    */
   storeUrl?: string
+  /**
+   * Absolute: the folder of runs (the local runtime's state folder, hence its step host) and volumes. Undefined:
+   * the data folder. Replicas on one machine give each its own data folder and share this one.
+   */
+  workDir?: string
 }
 
 export interface ResolvedServerSettings {
@@ -214,6 +221,12 @@ export async function resolveServerSettings(input: ResolveInput): Promise<Resolv
     const name = sources.store === 'env' ? 'CTL_STORE' : sources.store === 'file' ? `store in ${config!.file}` : '--store'
     options.storeUrl = checkedStoreUrl(store, name, sources.store === 'file' ? dirname(config!.file) : process.cwd())
   }
+  // In the file relative to the file; on the command line, to where the command runs. The child gets it absolute.
+  const workDir = pick('workDir', given.workDir, fromFile.workDir)
+  if (workDir !== undefined) {
+    const name = sources.workDir === 'env' ? 'CTL_WORK_DIR' : sources.workDir === 'file' ? `workDir in ${config!.file}` : '--work-dir'
+    options.workDir = checkedWorkDir(workDir, name, sources.workDir === 'file' ? dirname(config!.file) : process.cwd())
+  }
   const childEnv: Record<string, string> = {
     CTL_RUNTIME: runtime,
     CTL_MAX_PARALLEL_STEPS: String(options.maxParallelSteps),
@@ -228,6 +241,7 @@ export async function resolveServerSettings(input: ResolveInput): Promise<Resolv
     ...(options.allowUnsandboxed !== undefined ? { CTL_ALLOW_UNSANDBOXED: String(options.allowUnsandboxed) } : {}),
     // In the environment, not on the command line: a password in the URL is not shown to `ps`.
     ...(options.storeUrl !== undefined ? { CTL_STORE: options.storeUrl } : {}),
+    ...(options.workDir !== undefined ? { CTL_WORK_DIR: options.workDir } : {}),
     ...kubernetesEnvOf(kube),
   }
   if (config) childEnv['CTL_SERVER_CONFIG'] = resolve(config.file)
@@ -289,6 +303,7 @@ function givenSettings(flags: ServerStartFlags, env: Record<string, string | und
     cgroupParent: text(flags['cgroup-parent'], 'CTL_CGROUP_PARENT'),
     allowUnsandboxed: bool(flags['allow-unsandboxed'], 'CTL_ALLOW_UNSANDBOXED'),
     store: text(flags.store, 'CTL_STORE'),
+    workDir: text(flags['work-dir'], 'CTL_WORK_DIR'),
   }
 }
 

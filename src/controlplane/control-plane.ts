@@ -1,7 +1,7 @@
 // Starting and stopping a whole control plane in this process: store, runtime, engine,
 // HTTP app. Used by `ctl server start`, by process.ts and by the tests.
 import { chmodSync, closeSync, mkdirSync, openSync, statSync, writeFileSync } from 'node:fs'
-import { dirname, join } from 'node:path'
+import { dirname, join, resolve } from 'node:path'
 import { hostname } from 'node:os'
 import type { AddressInfo } from 'node:net'
 import { openStore, sqliteFileOf, storeKindOf } from '../store/open.js'
@@ -32,6 +32,13 @@ export interface ControlPlaneOptions {
    * come from PGPASSWORD or PGPASSFILE instead, read by the pg driver itself.
    */
   storeUrl?: string
+  /**
+   * The folder of runs (`<workDir>/runs`: the local runtime's state folder, hence its step host and attempt folders)
+   * and volumes (`<workDir>/volumes`). Default the data folder. Replicas on one machine, each with its own data
+   * folder (server.json, admin key), share one work folder: a replica taking a run over reattaches to its steps
+   * and sees the files its earlier steps left in its volumes.
+   */
+  workDir?: string
   /** 0 = an ephemeral port. Default 0. */
   port?: number
   /** Default 127.0.0.1: the control plane is local unless asked otherwise. */
@@ -135,7 +142,8 @@ async function ensureTenantAdmin(store: Store, dataDir: string): Promise<string 
  */
 function ownerOnlyDataDir(opts: ControlPlaneOptions): void {
   process.umask(0o077)
-  for (const dir of [opts.dataDir, join(opts.dataDir, 'runs'), join(opts.dataDir, 'volumes')]) {
+  const work = workDirOf(opts)
+  for (const dir of [opts.dataDir, work, join(work, 'runs'), join(work, 'volumes')]) {
     mkdirSync(dir, { recursive: true, mode: 0o700 })
     // An older data folder: the folders that hold everything else are closed to others, their contents with them.
     if ((statSync(dir).mode & 0o077) !== 0) chmodSync(dir, 0o700)
@@ -168,10 +176,16 @@ function refuseKeyShownToSteps(opts: ControlPlaneOptions): void {
     + 'or give the key itself in CTL_MASTER_KEY')
 }
 
+/** Where runs and volumes live: --work-dir, else the data folder. */
+export function workDirOf(opts: Pick<ControlPlaneOptions, 'dataDir' | 'workDir'>): string {
+  return resolve(opts.workDir ?? opts.dataDir)
+}
+
 export async function startControlPlane(opts: ControlPlaneOptions): Promise<ControlPlane> {
   refuseKeyShownToSteps(opts)
   ownerOnlyDataDir(opts)
   const storeUrl = opts.storeUrl ?? join(opts.dataDir, 'ctl.db')
+  const workDir = workDirOf(opts)
   // A SQLite file named elsewhere gets its folder, the owner's alone like the data folder.
   if (storeKindOf(storeUrl) === 'sqlite') mkdirSync(dirname(sqliteFileOf(storeUrl)), { recursive: true, mode: 0o700 })
   const store = await openStore(storeUrl)
@@ -196,7 +210,10 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     const runtime = await createRuntime({
       kind: opts.runtime,
       local: {
-        stateDir: join(opts.dataDir, 'runs'),
+        stateDir: join(workDir, 'runs'),
+        // Both hidden from steps: the data folder (keys, store) and the work folder (every run's files).
+        dataDir: resolve(opts.dataDir),
+        workDir,
         stepUid: opts.stepUid,
         stepGid: opts.stepGid,
         cgroupParent: opts.cgroupParent,
@@ -206,11 +223,12 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
       },
       kubernetes: opts.kubernetes,
     })
-    const launcher = createStoreLauncher({ store, dataDir: opts.dataDir, box, redactions, serverUrl: () => advertised })
+    // Volumes are folders of the work folder (engine and launcher call it their dataDir).
+    const launcher = createStoreLauncher({ store, dataDir: workDir, box, redactions, serverUrl: () => advertised })
     // Registered before the engine starts: the fire claims it makes name a replica the others can see.
     replica = await startReplica({ store, id: replicaId, counterKeepMs: 2 * Math.max(opts.authLimits?.windowMs ?? 60_000, 60 * 60_000), logger: stderrLogger })
     tracer = await startTraces({ store, replicaId, otlpEndpoint: opts.otlpEndpoint })
-    engine = createEngine({ store, runtime, dataDir: opts.dataDir, maxParallelSteps: opts.maxParallelSteps, launcher, redact: redactions.redact, box, maxForEachItems: opts.maxForEachItems,
+    engine = createEngine({ store, runtime, dataDir: workDir, maxParallelSteps: opts.maxParallelSteps, launcher, redact: redactions.redact, box, maxForEachItems: opts.maxForEachItems,
       replicaId, leaseTtlMs: opts.leaseTtlMs, ...(tracer ? { tracing: tracer } : {}),
     })
     await engine.start()
