@@ -29,6 +29,7 @@ export async function startPlaneProcess(options) {
   let next = 0
   return {
     url: info.url,
+    pid: child.pid,
     token: info.token,
     usage: () =>
       new Promise((resolve) => {

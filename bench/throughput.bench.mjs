@@ -41,7 +41,7 @@ const quantile = (xs, q) => {
   return s[Math.min(s.length - 1, Math.floor(q * s.length))]
 }
 
-const manifest = (name) => ({
+export const manifest = (name) => ({
   version: 'v2alpha',
   name,
   type: 'workflow',
@@ -62,7 +62,7 @@ async function pool(items, width, fn) {
 }
 
 /** Waits (polling only after the last request) until every run of `refs` ended or the drain deadline passes. */
-async function drain(client, refs, expected, deadline) {
+export async function drain(client, refs, expected, deadline) {
   for (;;) {
     const lists = await pool(refs, 4, (ref) => client.runs(ref, { limit: 1000 }))
     const runs = lists.flat()
@@ -72,7 +72,8 @@ async function drain(client, refs, expected, deadline) {
   }
 }
 
-async function phase(clients, prefix, rate, seconds) {
+/** One phase (see the top); `clients` may point at several control planes: requests go round-robin, the first lists. */
+export async function phase(clients, prefix, rate, seconds) {
   const admin = clients[0]
   const refs = Array.from({ length: WORKFLOWS }, (_, i) => ({ workspace: 'public', type: 'workflow', name: `${prefix}-${i}` }))
   await admin.apply('public', refs.map((r) => ({ manifest: manifest(r.name) })))

@@ -2,29 +2,11 @@
 // elsewhere: `roles:id:ROLE` (a role binding's tag) and `users:id:ID`. Without approvers, whoever
 // may `run` the workflow decides (the issue's default); with them, only a matching principal, and
 // they still need `approve` on the workflow (the route asks decide() for that first).
-import { ROLES, type Principal, type Role } from '../api/types.js'
+import type { Principal } from '../api/types.js'
+import { parseApprover } from '../api/approvers.js'
 import { decide, forbiddenMessage, type AuthzTarget, type Decision } from './policy.js'
 
-export type Approver = { kind: 'role'; role: Role } | { kind: 'user'; id: string }
-
-const USER_ID = /^[a-z0-9]([-a-z0-9._]*[a-z0-9])?$/
-
-/** `roles:id:operator` / `users:id:alice`, or a message saying what is wrong. */
-export function parseApprover(text: string): Approver | { error: string } {
-  const role = /^roles:id:(.*)$/.exec(text)
-  if (role) {
-    const name = role[1]!
-    if ((ROLES as readonly string[]).includes(name)) return { kind: 'role', role: name as Role }
-    return { error: `unknown role "${name}" in approver "${text}"; roles: ${ROLES.join(', ')}` }
-  }
-  const user = /^users:id:(.*)$/.exec(text)
-  if (user) {
-    const id = user[1]!
-    if (USER_ID.test(id) && id.length <= 64) return { kind: 'user', id }
-    return { error: `"${id}" in approver "${text}" is no user id (lower-case letters, digits, - . _)` }
-  }
-  return { error: `approver "${text}" must be roles:id:ROLE or users:id:ID` }
-}
+export { parseApprover, type Approver } from '../api/approvers.js'
 
 /**
  * Whether `principal` is among `approvers` for a workflow in `workspace`: its id is named, or it holds a

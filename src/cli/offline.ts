@@ -2,18 +2,19 @@
 // computes only. Lint and client-side dry runs use exactly the checks the
 // server runs; the server's context merely knows more applied resources.
 import type { ManifestContext } from '../manifest/index.js'
-import { StackRegistry } from '../stack/registry.js'
+import { Catalog } from '../stack/catalog.js'
 import { validateStackSpec } from '../stack/validate.js'
 import { stackDefinitionFromBody } from '../stack/definition.js'
 import { checkTemplate } from '../projection/check.js'
+import { checkExpression } from '../expr/index.js'
 
-export function offlineManifestContext(stacks: StackRegistry = StackRegistry.builtin()): ManifestContext {
+/** Computes are not checked offline: the control plane may know applied ones this catalog does not. */
+export function offlineManifestContext(catalog: Catalog = Catalog.builtin()): ManifestContext {
   return {
-    resolveStack: (ref) => stacks.resolve(ref),
-    stackVersions: (name) => stacks.versions(name),
-    stackNames: () => [...new Set(stacks.list().map((s) => s.name))],
+    ...catalog.view(),
     validateStackSpec,
     checkTemplate,
+    checkExpression,
     stackDefinitionFromBody,
   }
 }

@@ -20,7 +20,8 @@ import { triggerSecretIssues } from './trigger-issues.js'
 import type { SecretBox } from '../secrets/crypto.js'
 import { givenParams, maskParams } from '../http/run-params.js'
 import { resolveDryRunWorkflow } from '../engine/dry-run.js'
-import { computesFrom, stackRegistryFrom, StoreSecretProvider } from '../engine/launch.js'
+import { StoreSecretProvider } from '../engine/launch.js'
+import { Catalog } from '../stack/catalog.js'
 
 export interface ApplyDeps {
   store: Store
@@ -97,8 +98,7 @@ export async function applyDocuments(
     for (const doc of result.documents) {
       const resource = doc.resource
       const meta = resource.meta
-      if (resource.meta.type === 'stack') ctx.addStack((resource as Extract<Resource, { meta: { type: 'stack' } }>).stack)
-      if (meta.type === 'compute') ctx.addCompute(meta.name)
+      ctx.add(resource)
       const instance = isInstanceLevel(meta.type)
       if (!instance && meta.workspace !== undefined && meta.workspace !== workspace) {
         issues.push(issue(doc, index, 'E_USAGE', ['workspace'],
@@ -255,11 +255,7 @@ function paramsOfRuns(linted: readonly Linted[], given: Record<string, unknown> 
 
 /** A server dry run with params: the Pods of the run, with this server's stacks and computes and those of the request. */
 async function dryRunPods(store: Store, linted: readonly Linted[], workflow: WorkflowResource, given: Record<string, unknown>, workspace: string): Promise<ApplyResultItem['steps']> {
-  const [stacks, computes] = await Promise.all([stackRegistryFrom(store), computesFrom(store)])
-  for (const { resource } of linted) {
-    if ('stack' in resource) stacks.add(resource.stack)
-    if ('compute' in resource) computes.set(resource.meta.name, resource.compute)
-  }
+  const catalog = await Catalog.fromStore(store, linted.map((l) => l.resource))
   // Secret types only (a pull secret becomes imagePullSecrets): references mode reads no value.
-  return (await resolveDryRunWorkflow(workflow, given, { stacks, computes, secrets: new StoreSecretProvider(store), workspace })).steps
+  return (await resolveDryRunWorkflow(workflow, given, { catalog, secrets: new StoreSecretProvider(store), workspace })).steps
 }

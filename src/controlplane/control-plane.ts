@@ -61,6 +61,12 @@ export interface ControlPlaneOptions {
   cgroupParent?: string
   /** Local runtime without bubblewrap: run every workflow's steps as plain processes, not only the tenant admin's (default false). */
   allowUnsandboxed?: boolean
+  /** The store (openStore: a SQLite file, `sqlite:PATH` or `postgresql://…`); default `<dataDir>/ctl.db`. */
+  storeUrl?: string
+  /** This control plane among the replicas sharing the store (engine.ts EngineOptions.replicaId); default a new id. */
+  replicaId?: string
+  /** How long a run's lease lasts unless renewed; default 15 s (EngineOptions.leaseTtlMs). */
+  leaseTtlMs?: number
 }
 
 export type { KubernetesServerOptions, RuntimeKind } from '../runtime/index.js'
@@ -143,8 +149,8 @@ function refuseKeyShownToSteps(opts: ControlPlaneOptions): void {
 export async function startControlPlane(opts: ControlPlaneOptions): Promise<ControlPlane> {
   refuseKeyShownToSteps(opts)
   ownerOnlyDataDir(opts)
-  // The data folder's SQLite file is the default store.
-  const store = await openStore(join(opts.dataDir, 'ctl.db'))
+  // The data folder's SQLite file is the default store; storeUrl names another (several replicas share one).
+  const store = await openStore(opts.storeUrl ?? join(opts.dataDir, 'ctl.db'))
   let engine: ReturnType<typeof createEngine> | undefined
   // The URL steps get as CTL_SERVER is known once the server listens (the port may be chosen then); a step
   // launched before waits that long.
@@ -173,7 +179,9 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
       kubernetes: opts.kubernetes,
     })
     const launcher = createStoreLauncher({ store, dataDir: opts.dataDir, box, redactions, serverUrl: () => advertised })
-    engine = createEngine({ store, runtime, dataDir: opts.dataDir, maxParallelSteps: opts.maxParallelSteps, launcher, redact: redactions.redact, box, maxForEachItems: opts.maxForEachItems })
+    engine = createEngine({ store, runtime, dataDir: opts.dataDir, maxParallelSteps: opts.maxParallelSteps, launcher, redact: redactions.redact, box, maxForEachItems: opts.maxForEachItems,
+      replicaId: opts.replicaId, leaseTtlMs: opts.leaseTtlMs,
+    })
     await engine.start()
     const app = buildApp({
       store, engine, logFile: opts.logFile, bodyLimit: opts.bodyLimit, authLimits: opts.authLimits,

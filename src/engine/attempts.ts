@@ -144,6 +144,13 @@ export class AttemptRunner {
     await Promise.all(kills)
   }
 
+  /** Stops following the run's attempts without killing them (another replica owns the run now). */
+  async detachRun(runId: string): Promise<void> {
+    const tasks = [...this.tasks.values()].filter((t) => t.runId === runId)
+    for (const task of tasks) task.detach.abort(new Error('run lease lost'))
+    await Promise.all(tasks.map((t) => t.done))
+  }
+
   /** Stops following without killing anything; waits until every task let go. */
   async detachAll(): Promise<void> {
     for (const task of this.tasks.values()) task.detach.abort(new Error('engine stopping'))

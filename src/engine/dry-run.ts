@@ -8,7 +8,7 @@ import { evaluateItems } from '../expr/index.js'
 import { instanceName, matrixCombinations } from '../manifest/fanout.js'
 import type { ParamSpec, ParamType, StepModel, WorkflowResource } from '../manifest/model.js'
 import { resolveParams } from '../manifest/params.js'
-import { resolveWorkflowPods, type ResolveWorkflowOptions } from '../stack/pod.js'
+import { resolveWorkflowPods, type ResolveStepOptions } from '../stack/resolve.js'
 import { instanceStep } from './fanout-run.js'
 import { templateReferences } from '../template/template.js'
 import { renderStepValues, stepTemplateStrings, type StepValues } from '../stack/values.js'
@@ -123,7 +123,7 @@ export interface DryRunResolved {
 export async function resolveDryRunWorkflow(
   declared: WorkflowResource,
   given: Record<string, unknown>,
-  opts: Omit<ResolveWorkflowOptions, 'run' | 'mode'> & { workspace: string },
+  opts: Omit<ResolveStepOptions, 'run' | 'mode'> & { workspace: string },
 ): Promise<DryRunResolved> {
   const params = dryRunParams(declared.workflow.params, given)
   const steps = dryRunSteps(declared, params.values, opts.workspace)

@@ -24,6 +24,7 @@ import { ACTIVE_RUN_STATES, isFinalRunState, latestAttempts, Scheduler } from '.
 import { RunEnds } from './run-ends.js'
 import type { SecretBox } from '../secrets/crypto.js'
 import { scheduleOf, ScheduleTimer } from './schedules.js'
+import { DEFAULT_LEASE_TTL_MS, MAX_LEASE_TTL_MS, MIN_LEASE_TTL_MS, newReplicaId } from './ownership.js'
 
 export interface EngineOptions {
   store: Store
@@ -44,6 +45,13 @@ export interface EngineOptions {
   box?: SecretBox
   /** Replaces the default launcher (stacks, projections, volumes from the store). */
   launcher?: StepLauncher
+  /**
+   * This control plane among the replicas sharing the store: the owner name of the run leases it takes
+   * (ownership.ts). Default: a new id naming host, pid namespace and pid (newReplicaId).
+   */
+  replicaId?: string
+  /** How long a run's lease lasts unless renewed (renewed every third of it); default 15 s, 1 s to 1 h. */
+  leaseTtlMs?: number
 }
 
 export interface Engine extends EngineApi {
@@ -53,6 +61,10 @@ export interface Engine extends EngineApi {
   stop(): Promise<void>
   /** Test helper: resolves once nothing is pending (no reconcile, no open run but suspended ones, no attempt in flight). */
   idle(): Promise<void>
+  /** This replica's id: the owner of the run leases it holds. */
+  readonly replicaId: string
+  /** The runs whose lease this replica holds now. */
+  ownedRuns(): string[]
 }
 
 /** RFC 3339 without needless milliseconds: `2024-05-01T12:00:00Z`. */
@@ -89,7 +101,13 @@ export function createEngine(opts: EngineOptions): Engine {
   }
   const { store } = ctx
   const launcher = opts.launcher ?? createStoreLauncher({ store, dataDir: opts.dataDir })
-  const scheduler = new Scheduler(ctx, launcher, opts.maxParallelSteps ?? 32, { condition: evaluateCondition, items: evaluateItems, maxForEachItems: opts.maxForEachItems })
+  const leaseTtlMs = opts.leaseTtlMs ?? DEFAULT_LEASE_TTL_MS
+  if (!Number.isInteger(leaseTtlMs) || leaseTtlMs < MIN_LEASE_TTL_MS || leaseTtlMs > MAX_LEASE_TTL_MS) {
+    throw new CtlError('E_USAGE', `lease TTL ${leaseTtlMs} ms: give a whole number of ms from ${MIN_LEASE_TTL_MS} to ${MAX_LEASE_TTL_MS}`, { field: 'leaseTtlMs' })
+  }
+  const replicaId = opts.replicaId ?? newReplicaId()
+  if (replicaId.length === 0 || replicaId.length > 200) throw new CtlError('E_USAGE', 'the replica id must have 1 to 200 characters', { field: 'replicaId' })
+  const scheduler = new Scheduler(ctx, launcher, opts.maxParallelSteps ?? 32, { condition: evaluateCondition, items: evaluateItems, maxForEachItems: opts.maxForEachItems }, { replicaId, ttlMs: leaseTtlMs })
   let reconciler: Reconciler
   const backfills = new BackfillRunner(ctx, (resource, request) => reconciler.createRun(resource, request))
   ctx.runEnds.listen(() => backfills.wake())
@@ -117,6 +135,9 @@ export function createEngine(opts: EngineOptions): Engine {
   }
 
   const engine: Engine = {
+    replicaId,
+    ownedRuns: () => [...scheduler.ownership.owned],
+
     async start() {
       await scheduler.start()
       timer.start()

@@ -95,14 +95,33 @@ export async function cancelPending(ctx: EngineContext, rows: Iterable<StepRunRe
   }
 }
 
+/** Parsed workflows by revision, per store: a watch asks ruleFacts every 100 ms, and parsing a big manifest each time
+    was a good part of what a watched run cost. A revision never changes once stored; a deleted one stays cached. */
+const revisionCache = new WeakMap<Store, Map<string, WorkflowResource>>()
+const REVISION_CACHE_SIZE = 64
+
+async function workflowOf(store: Store, run: RunRecord): Promise<WorkflowResource | undefined> {
+  let cache = revisionCache.get(store)
+  if (!cache) revisionCache.set(store, (cache = new Map()))
+  const key = `${run.resourceId}\u0000${run.revision}`
+  const hit = cache.get(key)
+  if (hit) return hit
+  const revision = await store.getRevision(run.resourceId, run.revision)
+  // Not found: not cached (it may be stored in a moment by another replica).
+  if (!revision) return undefined
+  const wf = revision.manifest as WorkflowResource
+  if (cache.size >= REVISION_CACHE_SIZE) cache.delete(cache.keys().next().value!)
+  cache.set(key, wf)
+  return wf
+}
+
 /** What `runtime get` shows beside the stored rows: allowed failures, the finally steps, the DAG's status. */
 export async function ruleFacts(
   store: Store,
   run: RunRecord,
   latest: ReadonlyMap<string, StepRunRecord>,
 ): Promise<{ allowedFailures?: string[]; finally?: string[]; dagStatus?: string }> {
-  const revision = await store.getRevision(run.resourceId, run.revision)
-  const wf = revision?.manifest as WorkflowResource | undefined
+  const wf = await workflowOf(store, run)
   if (!wf?.workflow) return {}
   const out: { allowedFailures?: string[]; finally?: string[]; dagStatus?: string } = {}
   const allowed = [...wf.workflow.dag, ...finallyOf(wf)].filter((s) => s.allowFailure && latest.get(s.name)?.state === 'failed').map((s) => s.name)

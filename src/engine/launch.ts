@@ -5,18 +5,16 @@
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { CtlError } from '../errors.js'
-import type { ComputeResource, ComputeSpec, SecretKind, SecretRef, SecretResource, StackResource, StepModel, VolumeResource, WorkflowResource } from '../manifest/model.js'
+import type { SecretKind, SecretRef, SecretResource, StepModel, VolumeResource, WorkflowResource } from '../manifest/model.js'
 import { dockerConfigSecretValues } from '../manifest/pull-secret.js'
 import { secretParamValues } from '../manifest/params.js'
 import { openRunParams } from '../secrets/params.js'
 import type { ResourceKey, Store } from '../store/types.js'
 import type { StepLaunch, VolumeClaimSpec } from '../runtime/types.js'
-import { StackRegistry } from '../stack/registry.js'
-import { BUILTIN_COMPUTES, resolvePodTemplate } from '../stack/pod.js'
+import { Catalog } from '../stack/catalog.js'
+import { lookupStep, resolveStep } from '../stack/resolve.js'
 import type { RunContext } from '../template/run-context.js'
-import { defaultProjectionValues } from '../projection/check.js'
 import { scheduledTimeOf } from './cron.js'
-import { renderProjection } from '../projection/render.js'
 import type { SecretValueProvider } from '../projection/secrets.js'
 import type { RunScope, StepLauncher } from './context.js'
 import { openSecretValues, type SecretBox } from '../secrets/crypto.js'
@@ -64,26 +62,6 @@ export class StoreSecretProvider implements SecretValueProvider {
 
 const CATALOG_TTL_MS = 1000
 
-/** Built-in stacks plus every applied `type: stack`. */
-export async function stackRegistryFrom(store: Store): Promise<StackRegistry> {
-  const registry = StackRegistry.builtin()
-  for (const r of await store.listResources({ workspace: null, type: 'stack' })) {
-    const def = (r.manifest as StackResource).stack
-    if (def) registry.add(def)
-  }
-  return registry
-}
-
-/** Built-in computes plus every applied `type: compute`. */
-export async function computesFrom(store: Store): Promise<Map<string, ComputeSpec>> {
-  const computes = new Map(BUILTIN_COMPUTES)
-  for (const r of await store.listResources({ workspace: null, type: 'compute' })) {
-    const spec = (r.manifest as ComputeResource).compute
-    if (spec) computes.set(r.name, spec)
-  }
-  return computes
-}
-
 /** What a step needs `use` on: the secrets it projects and the volumes it mounts, in that order. */
 export function usedByStep(step: Pick<StepModel, 'spec'>, workspace: string): ResourceKey[] {
   return [
@@ -118,33 +96,32 @@ export interface StoreLauncherOptions {
 export function createStoreLauncher(opts: StoreLauncherOptions): StepLauncher {
   const { store, dataDir } = opts
   const secrets = opts.secrets ?? new StoreSecretProvider(store, opts.box)
-  // Stacks and computes read once per CATALOG_TTL_MS rather than twice per step start (two
-  // queries and a registry build each). check() (every apply) always reads them fresh.
-  let catalog: { at: number; value: Promise<{ stacks: StackRegistry; computes: Map<string, ComputeSpec> }> } | undefined
-  const readCatalog = (fresh: boolean) => {
+  // The catalog is read once per CATALOG_TTL_MS rather than twice per step start (two queries and a
+  // registry build each). check() (every apply) always reads it fresh.
+  let cached: { at: number; value: Promise<Catalog> } | undefined
+  const readCatalog = (fresh: boolean): Promise<Catalog> => {
     const now = Date.now()
-    if (fresh || !catalog || now - catalog.at > CATALOG_TTL_MS) {
-      const value = Promise.all([stackRegistryFrom(store), computesFrom(store)]).then(([stacks, computes]) => ({ stacks, computes }))
-      catalog = { at: now, value }
+    if (fresh || !cached || now - cached.at > CATALOG_TTL_MS) {
+      const value = Catalog.fromStore(store)
+      cached = { at: now, value }
       value.catch(() => {
-        if (catalog?.value === value) catalog = undefined
+        if (cached?.value === value) cached = undefined
       })
     }
-    return catalog.value
+    return cached.value
   }
 
   return {
     async check(workflow: WorkflowResource): Promise<string[]> {
+      const catalog = await readCatalog(true)
       const problems: string[] = []
-      const { stacks, computes } = await readCatalog(true)
       for (const step of [...workflow.workflow.dag, ...(workflow.workflow.finally ?? [])]) {
-        const ref = step.spec.stack
-        if (!stacks.resolve(ref)) {
-          const known = stacks.versions(ref.name)
-          const label = ref.version ? `${ref.name}:${ref.version}` : ref.name
-          problems.push(`step "${step.name}": stack "${label}" does not resolve${known.length ? ` (known versions: ${known.join(', ')})` : ''}`)
+        try {
+          lookupStep(step, catalog)
+        } catch (err) {
+          if (!(err instanceof CtlError)) throw err
+          problems.push(err.message)
         }
-        if (!computes.has(step.spec.compute)) problems.push(`step "${step.name}": compute "${step.spec.compute}" does not exist`)
       }
       return problems
     },
@@ -155,11 +132,9 @@ export function createStoreLauncher(opts: StoreLauncherOptions): StepLauncher {
       // A reference to a value that is not there fails the attempt, naming the reference.
       if (values) step = renderStepValues(step, values)
       const workspace = resource.workspace ?? 'public'
-      const { stacks, computes } = await readCatalog(false)
-      const stack = stacks.resolve(step.spec.stack)
-      if (!stack) throw new CtlError('E_UNKNOWN_STACK', `stack "${step.spec.stack.name}${step.spec.stack.version ? `:${step.spec.stack.version}` : ''}" does not resolve`)
-      const compute = computes.get(step.spec.compute)
-      if (!compute) throw new CtlError('E_UNKNOWN_COMPUTE', `compute "${step.spec.compute}" does not exist`)
+      const catalog = await readCatalog(false)
+      // The stack, its stackSpec and the compute first: the same errors as a dry run of the step (resolveStep).
+      lookupStep(step, catalog)
 
       // The owner may have lost the right to a secret or volume since the workflow was applied (checked there too).
       const refused = await checkUse(store, usedByStep(step, workspace), { owner: resource.owner })
@@ -189,20 +164,8 @@ export function createStoreLauncher(opts: StoreLauncherOptions): StepLauncher {
       }
       const serverUrl = await opts.serverUrl?.()
       if (serverUrl) runContext.serverUrl = serverUrl
-      const projection = await renderProjection(step.spec.projection, {
-        workspace,
-        defaults: defaultProjectionValues(runContext, step.name, workflow.meta),
-        secrets,
-        mode: 'values',
-      })
-      const resolved = resolvePodTemplate({
-        workflow,
-        step,
-        stack,
-        compute,
-        run: runContext,
-        projection,
-        claimNameFor: (id) => claimNameFor(workspace, id),
+      const { resolved, projection } = await resolveStep(workflow, step, {
+        catalog, run: runContext, secrets, mode: 'values', claimNameFor: (id) => claimNameFor(workspace, id),
       })
       const secretData = { ...(resolved.secret?.stringData ?? {}) }
       const pullSecrets = { ...(resolved.pullSecrets ?? {}) }

@@ -132,6 +132,9 @@ export class Reconciler {
       retryOf: request.retryOf,
       steps: [...workflow.workflow.dag, ...(workflow.workflow.finally ?? [])].map((s) => s.name),
     })
+    // Leased by its creator before anything else is written to it (another replica adopts only runs left unleased
+    // for a whole TTL); false when another replica took it meanwhile: that one drives it.
+    await this.scheduler.claim(run.id)
     if (keep) await this.carryOver(run.id, steps, keep)
     if (out.size > 0) {
       const now = this.ctx.now().toISOString()

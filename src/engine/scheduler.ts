@@ -5,15 +5,23 @@
 // applies them to the store and the runtime. A `suspended` run is advanced like
 // any other (its ends recorded, its skips made, finished when all steps ended)
 // except that it starts nothing.
+//
+// Several replicas (ownership.ts): this scheduler drives only the runs whose lease its replica holds.
+// An action on a run another replica holds (stop, suspend, resume, an approval) is written to the store
+// here and noticed by the owner, whose loop compares each of its runs with the store every second
+// (checkStore); a stop also kills the run's attempts through the runtime at once (killing is idempotent
+// and safe from anywhere), the owner records their ends. A run nobody holds is claimed and adopted first.
 
 import type { RunRecord, RunState, StepRunRecord } from '../store/types.js'
 import { FINAL_RUN_STATES } from '../store/types.js'
 import type { WorkflowResource } from '../manifest/model.js'
 import { CtlError } from '../errors.js'
 import { openRunParams } from '../secrets/params.js'
+import { RunOwnership } from './ownership.js'
+import { resumeRun, stopRun, suspendRun, type ActionPort } from './run-actions.js'
 import { startable } from './dag.js'
 import { decodeDagEnd, finallyOf } from './finally.js'
-import { closeStoppedRows, decidePhase, endDagEarly, type PhaseDeps } from './run-phase.js'
+import { closeStoppedRows, decidePhase, type PhaseDeps } from './run-phase.js'
 import { AttemptRunner, isRuntimeHandle } from './attempts.js'
 import type { EngineContext, RunScope, StepLauncher } from './context.js'
 import { settleFanouts } from './fanout-apply.js'
@@ -25,6 +33,8 @@ import {
 
 /** Safety net only: everything that matters wakes the loop directly. */
 const POLL_MS = 2000
+/** How often the runs this replica owns are compared with the store (changes another replica wrote). */
+const STORE_CHECK_MS = 1000
 
 /** Kept here for the callers that import it from the scheduler. */
 export { latestAttempts }
@@ -34,14 +44,15 @@ function earliest(a: number | undefined, b: number | undefined): number | undefi
   return a === undefined ? b : b === undefined ? a : Math.min(a, b)
 }
 
+/** What checkStore compares: a change of either was written by someone (maybe another replica). */
+const seenKey = (run: RunRecord): string => `${run.state}|${run.reason ?? ''}`
+
 export function isFinalRunState(state: RunState): boolean {
   return FINAL_RUN_STATES.includes(state)
 }
 
 /** Runs that are not over: a suspended run still has steps running or to run, so it counts as active. */
 export const ACTIVE_RUN_STATES: readonly RunState[] = ['pending', 'running', 'suspended']
-/** The states a run can be suspended from. */
-const SUSPENDABLE: RunState[] = ['pending', 'running']
 
 export class Scheduler {
   private readonly runner: AttemptRunner
@@ -61,6 +72,12 @@ export class Scheduler {
   private backoffTimer: NodeJS.Timeout | undefined
   private backoffAt: number | undefined
   private pollTimer: NodeJS.Timeout | undefined
+  private checkTimer: NodeJS.Timeout | undefined
+  private checking = false
+  /** Per owned run: its state and reason as this replica last read them (checkStore spots other replicas' writes). */
+  private readonly seen = new Map<string, string>()
+  readonly ownership: RunOwnership
+  private readonly port: ActionPort
 
   private readonly phaseDeps: PhaseDeps
   /** Per run: the plain steps whose condition held (evaluated once, not on every pass while they wait for a slot). */
@@ -71,47 +88,149 @@ export class Scheduler {
     launcher: StepLauncher,
     private readonly maxParallelSteps: number,
     private readonly evaluators: Evaluators,
+    lease: { replicaId: string; ttlMs: number },
   ) {
     this.runner = new AttemptRunner(ctx, launcher, (runId, step, outcome) => this.attemptEnded(runId, step, outcome))
     this.phaseDeps = { ctx, inFlight: (a) => this.runner.has(a.id), killSteps: (r, steps, why) => this.runner.killSteps(r, steps, why), killed: new Set() }
+    this.ownership = new RunOwnership(ctx, lease.replicaId, lease.ttlMs, {
+      adopt: (run) => this.adopt(run),
+      adoptEnded: (run, rows) => this.adoptEnded(run, rows),
+      lost: (runId) => this.lost(runId),
+    })
+    const self = this
+    this.port = {
+      ctx, runner: this.runner, phaseDeps: this.phaseDeps,
+      get started() {
+        return self.started
+      },
+      passDone: () => this.tickDone,
+      owns: (runId) => this.ownership.owned.has(runId),
+      ensureOwned: (runId) => this.ensureOwned(runId),
+      unstarve: (runId) => void this.starved.delete(runId),
+      activate: (runId) => {
+        this.held.delete(runId)
+        this.active.add(runId)
+        this.wake(runId)
+      },
+      wake: (runId) => this.wake(runId),
+      forget: (runId) => this.forget(runId),
+      releaseIfDone: (runId) => this.releaseIfDone(runId),
+      scope: async (run) => {
+        const scope = await this.scope(run)
+        if (!this.ownership.owned.has(run.id) && !this.active.has(run.id)) this.scopes.delete(run.id)
+        return scope
+      },
+    }
   }
 
-  /** Reattaches to attempts left running by a previous engine and resumes unfinished runs. */
+  /**
+   * Start-up is a takeover (ownership.ts): every run nobody holds is adopted, its running attempts reattached
+   * (never restarted), as after a restart. Then the loops: a pass over every owned run now and then, and the
+   * per-second comparison of owned runs with the store.
+   */
   async start(): Promise<void> {
     if (this.started) return
     this.started = true
-    const { store } = this.ctx
-    for (const stepRun of await store.listActiveStepRuns()) {
-      const run = await store.getRun(stepRun.runId)
-      // A fanned step's own row is `running` while its instances run: there is no process to follow.
-      if (run && stepRun.parent === undefined && (await this.isFannedRow(run, stepRun.step))) continue
-      if (run && isFinalRunState(run.state)) {
-        // The run was stopped while nobody followed this attempt: stop it now.
-        if (isRuntimeHandle(stepRun.runtimeHandle)) await this.ctx.runtime.kill(stepRun.runtimeHandle).catch(() => {})
-      }
-      this.runner.reattach(stepRun)
-    }
-    // Suspended runs too: their reattached attempts' ends must be recorded and may finish them.
-    const open = await store.listRuns({ states: [...ACTIVE_RUN_STATES] })
-    for (const run of open.reverse()) this.active.add(run.id)
     this.pollTimer = setInterval(() => this.wake(), POLL_MS)
     this.pollTimer.unref()
+    this.checkTimer = setInterval(() => void this.checkStore(), STORE_CHECK_MS)
+    this.checkTimer.unref()
+    await this.ownership.start()
     this.wake()
   }
 
-  /** Stops the loop and lets go of running attempts WITHOUT killing them (a restart reattaches). */
+  /**
+   * Stops the loop and lets go of running attempts WITHOUT killing them (a restart reattaches). The leases go
+   * last, once nothing here follows the runs: another replica (or the next start) takes them over at once.
+   */
   async stop(): Promise<void> {
     this.started = false
     clearInterval(this.pollTimer)
+    clearInterval(this.checkTimer)
     clearTimeout(this.backoffTimer)
+    await this.ownership.stop(false)
     await this.tickDone
     await this.runner.detachAll()
+    await this.ownership.stop(true)
   }
 
-  /** A new run to schedule. */
+  /** Takes the lease of a run just stored (before anything else is written to it); false: another replica took it. */
+  claim(runId: string): Promise<boolean> {
+    return this.ownership.claim(runId)
+  }
+
+  /** A new run to schedule, if this replica holds it (claim). */
   add(runId: string): void {
+    if (!this.ownership.owned.has(runId)) return
     this.active.add(runId)
     this.wake(runId)
+  }
+
+  /** A run this replica acquired: its running attempts are reattached (the restart path, per run), then it is scheduled. */
+  private async adopt(run: RunRecord): Promise<void> {
+    for (const row of await this.ctx.store.listStepRuns(run.id)) {
+      // A fanned step's own row is `running` while its instances run: there is no process to follow.
+      if (row.state !== 'running' || (row.parent === undefined && (await this.isFannedRow(run, row.step)))) continue
+      this.runner.reattach(row)
+    }
+    // Suspended runs too: their reattached attempts' ends must be recorded and may finish them.
+    this.active.add(run.id)
+    this.wake(run.id)
+  }
+
+  /** An ended run whose attempts still run and nobody follows: they are stopped and followed to their end here. */
+  private async adoptEnded(run: RunRecord, rows: StepRunRecord[]): Promise<void> {
+    for (const row of rows) {
+      if (row.parent === undefined && (await this.isFannedRow(run, row.step))) continue
+      if (isRuntimeHandle(row.runtimeHandle)) await this.ctx.runtime.kill(row.runtimeHandle).catch(() => {})
+      this.runner.reattach(row)
+    }
+    this.scopes.delete(run.id)
+    await this.releaseIfDone(run.id)
+  }
+
+  /** Another replica holds the run now: stop driving it, WITHOUT killing its steps (their new owner follows them). */
+  private lost(runId: string): void {
+    this.forget(runId)
+    void this.runner.detachRun(runId)
+  }
+
+  /** The lease of a run that is over here (not active, nothing followed) goes back. */
+  private async releaseIfDone(runId: string): Promise<void> {
+    if (!this.active.has(runId) && this.runner.inFlightOf(runId) === 0) await this.ownership.release(runId)
+  }
+
+  /** Whether this replica drives the run; one that nobody holds is claimed and adopted here first. */
+  private async ensureOwned(runId: string): Promise<boolean> {
+    if (this.ownership.owned.has(runId)) return true
+    // Not started (tests drive a stopped engine): it acts alone, as one replica always did.
+    if (!this.started) return true
+    if (!(await this.ownership.claim(runId))) return false
+    const run = await this.ctx.store.getRun(runId)
+    if (run) await this.adopt(run)
+    return true
+  }
+
+  /**
+   * Another replica's writes to the runs this one owns (a stop, a suspend, a resume, the DAG ended by a stop,
+   * an approval decided) are noticed here within about a second: a run whose stored state or reason changed,
+   * that ended, or that waits (for a person) gets a pass, which reads the store again.
+   */
+  private async checkStore(): Promise<void> {
+    if (this.checking || !this.started || this.active.size === 0) return
+    this.checking = true
+    try {
+      const stored = new Map((await this.ctx.store.listRuns({ states: [...ACTIVE_RUN_STATES] })).map((r) => [r.id, r]))
+      for (const runId of this.active) {
+        const run = stored.get(runId)
+        if (!run || this.held.has(runId) || this.seen.get(runId) !== seenKey(run)) this.dirty.add(runId)
+      }
+      if (this.dirty.size > 0) this.kick()
+    } catch (err) {
+      this.ctx.logger.warn('checking owned runs against the store failed', { error: String(err) })
+    } finally {
+      this.checking = false
+    }
   }
 
   /** True when no run is waiting to advance (a suspended one waits for a user) and no attempt is in flight. */
@@ -145,6 +264,8 @@ export class Scheduler {
     // free slots. Waking every starved run at every end made an overloaded server re-read thousands of runs
     // per step end (its capacity then fell as its queue grew).
     this.wakeStarved()
+    // The last followed attempt of a run that is over here (stopped, or an ended run adopted): its lease goes back.
+    if (!this.active.has(runId) && this.ownership.owned.has(runId) && this.runner.inFlightOf(runId) === 0) void this.ownership.release(runId)
     const dag = this.scopes.get(runId)?.workflow.workflow.dag
     const quiet =
       outcome === 'succeeded' &&
@@ -170,75 +291,17 @@ export class Scheduler {
     }
   }
 
-  /**
-   * Holds a pending or running run: it starts no new attempt until resumed. Returns false when the
-   * run was not pending or running. Waits for a pass in progress, so once this returns no start
-   * decided before the hold can still be made.
-   */
-  async suspendRun(runId: string): Promise<boolean> {
-    const ok = await this.ctx.store.updateRun(runId, { state: 'suspended' }, SUSPENDABLE)
-    if (!ok) return false
-    this.starved.delete(runId)
-    await this.tickDone
-    this.wake(runId)
-    return true
+  /** See run-actions.ts: these may concern a run another replica owns. */
+  suspendRun(runId: string): Promise<boolean> {
+    return suspendRun(this.port, runId)
   }
 
-  /**
-   * Lets a suspended run go on: `running`, or `pending` again if none of its steps had started.
-   * Returns false when the run was not suspended.
-   */
-  async resumeRun(runId: string): Promise<boolean> {
-    const run = await this.ctx.store.getRun(runId)
-    if (!run || run.state !== 'suspended') return false
-    const ok = await this.ctx.store.updateRun(runId, { state: run.startedAt !== undefined ? 'running' : 'pending' }, ['suspended'])
-    if (!ok) return false
-    this.held.delete(runId)
-    this.active.add(runId)
-    this.wake(runId)
-    return true
+  resumeRun(runId: string): Promise<boolean> {
+    return resumeRun(this.port, runId)
   }
 
-  /**
-   * Ends a run as `killed` (a user) or `cancelled` (the system): pending steps are
-   * cancelled, running attempts killed. Returns false when the run had already ended.
-   */
-  async stopRun(runId: string, state: 'killed' | 'cancelled', reason: string, opts: { force?: boolean } = {}): Promise<boolean> {
-    // A user's stop still runs the finally steps (run-phase.ts) unless forced; the system's cancels do not.
-    if (state === 'killed' && !opts.force) {
-      const graceful = await this.stopBeforeFinally(runId, reason)
-      if (graceful !== undefined) return graceful
-    }
-    const { store } = this.ctx
-    const now = this.ctx.now().toISOString()
-    // A suspended run is stopped like any other (its running attempts killed).
-    const ok = await store.updateRun(runId, { state, reason, finishedAt: now }, [...ACTIVE_RUN_STATES])
-    if (!ok) return false
-    this.forget(runId)
-    this.ctx.runEnds.ended(runId)
-    await this.runner.killRun(runId, reason)
-    await closeStoppedRows(this.ctx, await store.listStepRuns(runId), reason, now, (id) => this.runner.has(id), this.started)
-    return true
-  }
-
-  /**
-   * Stops the DAG of a run that has finally steps: they run next, the run ends `killed` after them. Undefined
-   * when the run has none (or cannot be read): the caller stops it outright. True when it already stops so.
-   */
-  private async stopBeforeFinally(runId: string, reason: string): Promise<boolean | undefined> {
-    const run = await this.ctx.store.getRun(runId)
-    if (!run || isFinalRunState(run.state)) return undefined
-    const scope = await this.scope(run).catch(() => undefined)
-    if (!scope || finallyOf(scope.workflow).length === 0) return undefined
-    if (decodeDagEnd(run)) return true
-    // Decided passes must not start DAG steps after this (see suspendRun); a held run is let go so finally can run.
-    await this.tickDone
-    const extra = run.state === 'running' ? {} : { state: 'running' as const, startedAt: run.startedAt ?? this.ctx.now().toISOString() }
-    if (!(await endDagEarly(this.phaseDeps, run, scope, { status: 'Killed', detail: reason }, reason, extra))) return undefined
-    this.held.delete(runId)
-    this.active.add(runId)
-    this.wake(runId)
-    return true
+  stopRun(runId: string, state: 'killed' | 'cancelled', reason: string, opts: { force?: boolean } = {}): Promise<boolean> {
+    return stopRun(this.port, runId, state, reason, opts)
   }
 
   private async tick(): Promise<void> {
@@ -305,9 +368,18 @@ export class Scheduler {
     const { store } = this.ctx
     const stored = await store.getRun(runId)
     if (!stored || isFinalRunState(stored.state)) {
+      // Ended by someone else (another replica's stop): what is followed here is killed, its rows closed as they end.
+      const followed = this.runner.inFlightOf(runId) > 0
       this.forget(runId)
+      if (stored && followed) {
+        await this.runner.killRun(runId, stored.reason ?? 'the run was stopped')
+        await closeStoppedRows(this.ctx, await store.listStepRuns(runId), stored.reason ?? 'the run was stopped', this.ctx.now().toISOString(), (id) => this.runner.has(id), true)
+      }
+      this.ctx.runEnds.ended(runId)
+      await this.releaseIfDone(runId)
       return undefined
     }
+    this.seen.set(runId, seenKey(stored))
     // Conditions, items and templates read secret params in clear; the store keeps them sealed.
     const run = await this.withOpenParams(stored)
     const suspended = run.state === 'suspended'
@@ -366,6 +438,8 @@ export class Scheduler {
     // parallelism has steps running, whose ends wake it; it must not take a place among the runs waiting for a slot.
     if (toStart < startable(names, running, parallelism, Infinity).length) this.starved.add(runId)
     else this.starved.delete(runId)
+    // Only the lease holder starts steps: a replica that stalled past its lease learns it here (and lets the run go).
+    if (toStart > 0 && !(await this.ownership.stillOurs(runId))) return undefined
     if (toStart > 0 && run.state === 'pending') {
       await store.updateRun(runId, { state: 'running', startedAt: now.toISOString() }, ['pending'])
     }
@@ -393,6 +467,7 @@ export class Scheduler {
     )
     this.forget(run.id)
     this.ctx.runEnds.ended(run.id)
+    await this.releaseIfDone(run.id)
     this.ctx.logger.info('run finished', { runId: run.id, state })
   }
 
@@ -406,6 +481,7 @@ export class Scheduler {
 
   private forget(runId: string): void {
     this.active.delete(runId)
+    this.seen.delete(runId)
     this.scopes.delete(runId)
     this.starved.delete(runId)
     this.held.delete(runId)

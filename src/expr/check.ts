@@ -2,7 +2,7 @@
 // outputs and state, workflow facts) and the type errors that are sure from the declarations alone. What is
 // not known (an output's content, `dyn`) is let through: the run decides, and fails with E_EXPR.
 import type { ParamType } from '../manifest/model.js'
-import { didYouMean } from '../stack/validate.js'
+import { didYouMean } from '../manifest/suggest.js'
 import { CEL_ENV, offsetOf, parseCel, type CelExpr, type ParsedCel } from './env.js'
 import type { ExprExpect, ExprProblem, ExprScope } from './types.js'
 
@@ -141,7 +141,7 @@ class Checker {
       if (name === 'body') return DYN
       if (name === 'headers') return { k: 'map', value: STRING }
       if (TYPE_NAMES.has(name)) return scalar('type')
-      const hint = didYouMean(name, WEBHOOK_ROOTS)
+      const hint = didYouMean(name, WEBHOOK_ROOTS, { declared: true })
       const also = (ROOTS as readonly string[]).includes(name) ? ' (a webhook param mapping reads only the request)' : ''
       this.problem(e, `unknown variable "${name}"${hint ? `; did you mean "${hint}"?` : ''}${also} Variables: ${WEBHOOK_ROOTS.join(', ')}`)
       return DYN
@@ -153,7 +153,7 @@ class Checker {
       this.problem(e, `"${name}" is not available to ${where}; it exists only in the step's templates ({{.${name}}})`)
       return DYN
     }
-    const hint = didYouMean(name, ROOTS)
+    const hint = didYouMean(name, ROOTS, { declared: true })
     this.problem(e, `unknown variable "${name}"${hint ? `; did you mean "${hint}"?` : ''} Variables: ${ROOTS.join(', ')}`)
     return DYN
   }
@@ -163,7 +163,7 @@ class Checker {
       const decl = this.scope.params.find((p) => p.name === field)
       if (decl) return PARAM_TYPE[decl.type]
       const names = this.scope.params.map((p) => p.name)
-      const hint = didYouMean(field, names)
+      const hint = didYouMean(field, names, { declared: true })
       const known = names.length > 0 ? `declared: ${names.join(', ')}` : 'the workflow declares no params'
       this.problem(e, `unknown param "${field}"${hint ? `; did you mean "${hint}"?` : ''} (${known})`, 1)
       return DYN
@@ -175,7 +175,7 @@ class Checker {
     }
     if (operand.k === 'ns' && operand.ns === 'workflow') {
       if ((WORKFLOW_FIELDS as readonly string[]).includes(field)) return STRING
-      const hint = didYouMean(field, WORKFLOW_FIELDS)
+      const hint = didYouMean(field, WORKFLOW_FIELDS, { declared: true })
       this.problem(e, `unknown field "workflow.${field}"${hint ? `; did you mean "${hint}"?` : ''} (workflow has ${WORKFLOW_FIELDS.join(', ')})`, 1)
       return DYN
     }
@@ -201,7 +201,7 @@ class Checker {
     if (this.scope.allSteps?.includes(step)) {
       return `step "${step}" is not an ancestor of this step: only steps it depends on (directly or through others) have finished when it runs; add it to depends (${list})`
     }
-    const hint = didYouMean(step, this.scope.allSteps ?? ancestors)
+    const hint = didYouMean(step, this.scope.allSteps ?? ancestors, { declared: true })
     return `unknown step "${step}"${hint ? `; did you mean "${hint}"?` : ''} (${list})`
   }
 

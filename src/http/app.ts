@@ -19,7 +19,7 @@ import { resourcesRoutes, type ResourceService, type RevealSecrets } from './rou
 import { runsRoutes } from './routes/runs.js'
 import { approvalRoutes } from './routes/approvals.js'
 import { workspacesRoutes } from './routes/workspaces.js'
-import { packageVersion } from './version.js'
+import { packageVersion } from '../package-root.js'
 
 export const DEFAULT_BODY_LIMIT = 8 * 1024 * 1024
 

@@ -1,9 +1,8 @@
 // Lint of a workflow's data flow (issue 11): param declarations, `when` and `forEach.items` in CEL, matrix
 // and forEach bounds, and the run's values in templates (stackSpec, envs, projections), each located.
-import { checkExpression, type ExprScope } from '../expr/index.js'
-import { parseApprover } from '../access/approvers.js'
+import { parseApprover } from '../api/approvers.js'
 import { CtlError, type ErrorCode, type ManifestIssue } from '../errors.js'
-import type { ManifestContext, TemplateScope } from './context.js'
+import type { ExprExpect, ExprScope, ManifestContext, TemplateScope } from './context.js'
 import { matrixCombinations } from './fanout.js'
 import { issueAt } from './issues.js'
 import { fanoutSizeProblem } from './limits.js'
@@ -82,9 +81,9 @@ function exprScope(scope: TemplateScope): ExprScope {
 }
 
 /** CEL problems at their column when the scalar maps 1:1 to its line, else at the key. */
-function exprIssues(doc: LoadedDocument, path: JsonPath, source: string, scope: ExprScope, expect: 'bool' | 'list', issues: ManifestIssue[]): void {
+export function exprIssues(ctx: Pick<ManifestContext, 'checkExpression'>, doc: LoadedDocument, path: JsonPath, source: string, scope: ExprScope, expect: ExprExpect, issues: ManifestIssue[]): void {
   const start = doc.locateText?.(path)
-  for (const problem of checkExpression(source, scope, expect)) {
+  for (const problem of ctx.checkExpression(source, scope, expect)) {
     if (start && problem.offset !== undefined && problem.offset <= source.length) {
       issues.push({ file: doc.file, line: start.line, column: start.column + problem.offset, path: formatPath(path), code: 'E_EXPR', message: problem.message })
     } else issues.push(issueAt(doc, 'E_EXPR', path, problem.message))
@@ -114,7 +113,7 @@ function templateIssues(doc: LoadedDocument, ctx: ManifestContext, scope: () => 
   }
 }
 
-function checkFanout(step: StepModel, doc: LoadedDocument, scope: () => ExprScope, maxItems: number | undefined, issues: ManifestIssue[]): void {
+function checkFanout(ctx: ManifestContext, step: StepModel, doc: LoadedDocument, scope: () => ExprScope, maxItems: number | undefined, issues: ManifestIssue[]): void {
   if (step.forEach && step.matrix) {
     issues.push(issueAt(doc, 'E_SCHEMA', [...step.path, 'matrix'], `step "${step.name}" has both forEach and matrix; a step fans out one way: use one of them`))
   }
@@ -122,7 +121,7 @@ function checkFanout(step: StepModel, doc: LoadedDocument, scope: () => ExprScop
     const path: JsonPath = [...step.path, 'forEach', 'items']
     const items = step.forEach.items
     if (typeof items === 'string') {
-      exprIssues(doc, path, items, scope(), 'list', issues)
+      exprIssues(ctx, doc, path, items, scope(), 'list', issues)
       // Items are stored with each instance and shown with the run: a secret param's value must not become one.
       for (const name of secretParamsNamed(items, scope().params)) {
         issues.push(issueAt(doc, 'E_EXPR', path, `forEach.items reads params.${name}, which is declared secret: its values would be stored and shown as the instances' items`))
@@ -166,7 +165,7 @@ function checkApproval(step: StepModel, doc: LoadedDocument, ctx: ManifestContex
     const { fanout: _fanout, matrixAxes: _axes, ...rest } = scope()
     return rest
   }
-  if (typeof approval.required === 'string') exprIssues(doc, [...path, 'required'], approval.required, exprScope(unfanned()), 'bool', issues)
+  if (typeof approval.required === 'string') exprIssues(ctx, doc, [...path, 'required'], approval.required, exprScope(unfanned()), 'bool', issues)
   approval.approvers.forEach((text, i) => {
     const parsed = parseApprover(text)
     if ('error' in parsed) issues.push(issueAt(doc, 'E_SCHEMA', [...path, 'approvers', i], parsed.error))
@@ -186,8 +185,8 @@ export function checkFlow(wf: WorkflowResource, doc: LoadedDocument, bodyKey: st
   steps.forEach((step, i) => {
     const scope = () => scopes.step(i)
     const cel = () => exprScope(scope())
-    if (step.when !== undefined) exprIssues(doc, [...step.path, 'when'], step.when, cel(), 'bool', issues)
-    checkFanout(step, doc, cel, ctx.limits?.maxForEachItems, issues)
+    if (step.when !== undefined) exprIssues(ctx, doc, [...step.path, 'when'], step.when, cel(), 'bool', issues)
+    checkFanout(ctx, step, doc, cel, ctx.limits?.maxForEachItems, issues)
     const values: [string, JsonPath][] = []
     strings(step.spec.stackSpec, [...step.path, 'spec', 'stackSpec'], values)
     templateIssues(doc, ctx, scope, 'E_TEMPLATE', values, issues)

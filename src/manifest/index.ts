@@ -7,7 +7,7 @@ import type { ManifestContext } from './context.js'
 import { fileIssue, sortIssues } from './issues.js'
 import { rawValueIssues, stepCountIssues } from './limits.js'
 import { parseSource, readSources, YAML_LIMITS, type SourceText } from './load.js'
-import type { LoadedDocument, NormalizedDocument, StackDefinition, StackRef } from './model.js'
+import type { LoadedDocument, NormalizedDocument } from './model.js'
 import { DEFAULT_COMPUTE, normalizeDocument } from './normalize.js'
 import { checkDocument, checkDuplicates, type SemanticContext } from './semantic.js'
 import { validateDocument, type DocumentHeader } from './validate.js'
@@ -120,52 +120,18 @@ function outside(found: readonly ManifestIssue[], schemaPaths: readonly string[]
   return found.filter((issue) => !schemaPaths.some((root) => under(issue.path, root)))
 }
 
-/** The context plus the stacks and computes defined in this very batch. */
+/** The context plus the stacks and computes defined in this very batch (the catalog adds them: src/stack/catalog.ts). */
 function withBatch(ctx: ManifestContext, docs: readonly NormalizedDocument[]): SemanticContext {
-  const stacks: StackDefinition[] = []
-  const computes: string[] = []
-  for (const { resource } of docs) {
-    if (resource.meta.type === 'stack' && 'stack' in resource) stacks.push(resource.stack)
-    if (resource.meta.type === 'compute') computes.push(resource.meta.name)
-  }
-  const known = ctx.knownComputes
-  const base: SemanticContext = {
-    ...ctx,
-    computes: known ? new Set([DEFAULT_COMPUTE, ...known, ...computes]) : undefined,
-  }
-  if (stacks.length === 0) return base
+  const view = ctx.withBatch(docs.map((d) => d.resource))
   return {
-    ...base,
-    resolveStack(ref: StackRef): StackDefinition | undefined {
-      const local = stacks.filter((s) => s.name === ref.name)
-      if (ref.version !== undefined) return local.find((s) => s.version === ref.version) ?? ctx.resolveStack(ref)
-      const candidates = [...local]
-      const registered = ctx.resolveStack(ref)
-      if (registered) candidates.push(registered)
-      return candidates.sort((a, b) => compareVersions(b.version, a.version))[0]
-    },
-    stackVersions(name: string): string[] {
-      const versions = new Set([...ctx.stackVersions(name), ...stacks.filter((s) => s.name === name).map((s) => s.version)])
-      return [...versions].sort(compareVersions)
-    },
+    ...ctx,
+    resolveStack: view.resolveStack,
+    stackVersions: view.stackVersions,
+    ...(view.stackNames ? { stackNames: view.stackNames } : {}),
+    computes: view.knownComputes ? new Set([DEFAULT_COMPUTE, ...view.knownComputes]) : undefined,
   }
 }
 
-/** `1.10` after `1.9`: numeric parts compare as numbers. */
-export function compareVersions(a: string, b: string): number {
-  const pa = a.split(/[.-]/)
-  const pb = b.split(/[.-]/)
-  for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
-    const x = pa[i] ?? ''
-    const y = pb[i] ?? ''
-    if (x === y) continue
-    const nx = Number(x)
-    const ny = Number(y)
-    if (x !== '' && y !== '' && Number.isFinite(nx) && Number.isFinite(ny)) return nx - ny
-    return x < y ? -1 : 1
-  }
-  return 0
-}
 
 function tooDeep(value: unknown): boolean {
   const stack: [unknown, number][] = [[value, 1]]

@@ -1,7 +1,7 @@
 // Run parameters, pure: their declarations (lint), the values a run is given (run start), the CLI's text form
 // and what must be redacted. The server, the CLI and the scheduler all resolve params through resolveParams.
 import { CtlError } from '../errors.js'
-import { didYouMean } from '../stack/validate.js'
+import { didYouMean } from './suggest.js'
 import { shownValue } from './issues.js'
 import { MAX_PARAMS } from './limits.js'
 import type { ParamSpec, ParamType } from './model.js'
@@ -119,7 +119,7 @@ export function resolveParams(decls: readonly ParamSpec[] | undefined, given: Re
     if (names.includes(name)) continue
     if (names.length === 0) problems.push(`unknown param "${name}": the workflow declares no params`)
     else {
-      const hint = didYouMean(name, names)
+      const hint = didYouMean(name, names, { declared: true })
       problems.push(`unknown param "${name}"${hint ? `; did you mean "${hint}"?` : ''} (declared: ${names.join(', ')})`)
     }
   }

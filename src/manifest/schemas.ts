@@ -4,10 +4,10 @@
 // its key, unknown top-level keys refused). Validators compile once, lazily.
 
 import { existsSync, readFileSync } from 'node:fs'
-import { dirname, join } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { join } from 'node:path'
 import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js'
 import { CtlError } from '../errors.js'
+import { packageRoot } from '../package-root.js'
 import { MANIFEST_VERSIONS, RESOURCE_TYPES, type ManifestVersion, type ResourceType } from './model.js'
 import { precompiledValidator } from './precompiled.js'
 import { unknownMessage } from './suggest.js'
@@ -54,16 +54,12 @@ export function schemaIds(): string[] {
 }
 
 let schemasDir: string | undefined
-/** schemas/ next to package.json, found from this module's own location (src/ under vitest, dist/src/ when built). */
+/** schemas/ in ctl's package folder. */
 export function schemaDirectory(): string {
   if (schemasDir) return schemasDir
-  let dir = dirname(fileURLToPath(import.meta.url))
-  for (;;) {
-    if (existsSync(join(dir, 'package.json')) && existsSync(join(dir, 'schemas'))) return (schemasDir = join(dir, 'schemas'))
-    const parent = dirname(dir)
-    if (parent === dir) throw new CtlError('E_INTERNAL', `cannot find the schemas/ folder above ${fileURLToPath(import.meta.url)}`)
-    dir = parent
-  }
+  const dir = join(packageRoot(), 'schemas')
+  if (!existsSync(dir)) throw new CtlError('E_INTERNAL', `cannot find the schemas/ folder: ${dir} is missing`)
+  return (schemasDir = dir)
 }
 
 const fileCache = new Map<string, Record<string, unknown>>()

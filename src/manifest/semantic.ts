@@ -52,7 +52,7 @@ export function checkDocument(nd: NormalizedDocument, bodyKey: string, ctx: Sema
   const problem = nameProblem(resource.meta.name)
   if (problem) issues.push(issueAt(doc, 'E_NAME', ['name'], `invalid name "${resource.meta.name}": ${problem}`))
   checkLabels(resource.meta, doc, issues)
-  if (resource.meta.type === 'workflow') checkTriggers(resource as WorkflowResource, doc, issues)
+  if (resource.meta.type === 'workflow') checkTriggers(resource as WorkflowResource, doc, ctx, issues)
   if (resource.meta.type === 'workflow') checkDependencyForms(resource as WorkflowResource, doc, bodyKey, issues)
   if (resource.meta.type === 'workflow') checkWorkflow(resource as WorkflowResource, doc, bodyKey, ctx, issues)
   if (resource.meta.type === 'secret' || resource.meta.type === 'instance-secret') checkSecret(resource as SecretResource, doc, bodyKey, issues)

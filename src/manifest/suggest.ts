@@ -42,18 +42,27 @@ const KNOWN_RENAMES: Record<string, string[]> = {
   workflow: ['spec'],
 }
 
+export interface SuggestOptions {
+  /**
+   * The candidates are a short list the user declared (params, aliases, steps, a stack's fields): among so few,
+   * a short word two edits away (`m` for `n`, `ap` for `app`) and a long one a third of its letters away are
+   * still typos worth naming.
+   */
+  declared?: boolean
+}
+
 /**
  * The candidate closest to `word` (case-insensitive), if it is within an edit
  * distance of 2, one is a prefix of the other, or it is a known rename.
  */
-export function didYouMean(word: string, candidates: Iterable<string>): string | undefined {
+export function didYouMean(word: string, candidates: Iterable<string>, options: SuggestOptions = {}): string | undefined {
   const lower = word.toLowerCase()
   const list = [...candidates]
   // Own keys only: a field named "constructor" or "toString" must not find Object.prototype's.
   const renames = Object.hasOwn(KNOWN_RENAMES, lower) ? KNOWN_RENAMES[lower]! : []
   for (const rename of renames) if (list.includes(rename)) return rename
-  // Short words allow fewer edits: one letter away from "x" is a guess, not a typo.
-  const maxEdits = Math.min(2, Math.floor(lower.length / 3))
+  // Short words allow fewer edits: one letter away from "x" is a guess, not a typo (but among declared names).
+  const maxEdits = options.declared ? Math.max(2, Math.floor(lower.length / 3)) : Math.min(2, Math.floor(lower.length / 3))
   let best: string | undefined
   let bestScore = Infinity
   for (const candidate of list) {

@@ -2,7 +2,8 @@
 // param mappings onto declared params whose CEL reads only the request (`body`, `headers`). That the
 // secret exists and holds HMAC_KEY is checked at apply (src/controlplane/secret-issues.ts), like projections.
 import type { ManifestIssue } from '../errors.js'
-import { checkExpression } from '../expr/index.js'
+import type { ManifestContext } from './context.js'
+import { exprIssues } from './flow-checks.js'
 import { issueAt } from './issues.js'
 import { formatPath, type JsonPath, type LoadedDocument, type WorkflowResource } from './model.js'
 import { didYouMean } from './suggest.js'
@@ -12,7 +13,7 @@ export function webhookPath(workspace: string, workflow: string, trigger: string
   return `/api/v1/hooks/${encodeURIComponent(workspace)}/${encodeURIComponent(workflow)}/${encodeURIComponent(trigger)}`
 }
 
-export function checkTriggers(wf: WorkflowResource, doc: LoadedDocument, issues: ManifestIssue[]): void {
+export function checkTriggers(wf: WorkflowResource, doc: LoadedDocument, ctx: Pick<ManifestContext, 'checkExpression'>, issues: ManifestIssue[]): void {
   const triggers = wf.workflow.triggers ?? []
   const declared = wf.workflow.params ?? []
   const names = declared.map((p) => p.name)
@@ -30,12 +31,7 @@ export function checkTriggers(wf: WorkflowResource, doc: LoadedDocument, issues:
         issues.push(issueAt(doc, 'E_TRIGGER', path, `trigger "${t.name}" maps unknown param "${param}"${hint ? `; did you mean "${hint}"?` : ''} (${known})`))
         continue
       }
-      const start = doc.locateText?.(path)
-      for (const problem of checkExpression(source, { params: declared, steps: [], context: 'webhook' }, 'value')) {
-        if (start && problem.offset !== undefined && problem.offset <= source.length) {
-          issues.push({ file: doc.file, line: start.line, column: start.column + problem.offset, path: formatPath(path), code: 'E_EXPR', message: problem.message })
-        } else issues.push(issueAt(doc, 'E_EXPR', path, problem.message))
-      }
+      exprIssues(ctx, doc, path, source, { params: declared, steps: [], context: 'webhook' }, 'value', issues)
     }
   })
   // A required param without a default that no mapping fills: every hook call would fail with 422.

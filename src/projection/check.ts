@@ -6,7 +6,7 @@ import type { TemplateScope } from '../manifest/context.js'
 import type { ResourceMeta } from '../manifest/model.js'
 import type { RunContext } from '../template/run-context.js'
 import { templateReferences, type TemplateReference } from '../template/template.js'
-import { didYouMean } from '../stack/validate.js'
+import { didYouMean } from '../manifest/suggest.js'
 
 /** Names under `.defaultProjections`. `dataOsRunId` and `runId` are the same value. */
 export const DEFAULT_PROJECTIONS = [
@@ -52,7 +52,7 @@ export type { TemplateScope } from '../manifest/context.js'
 
 const FLOW_HEADS = ['params', 'steps', 'item', 'index', 'matrix', 'workflow']
 const hintOf = (word: string, known: readonly string[]): string => {
-  const hint = didYouMean(word, known)
+  const hint = didYouMean(word, known, { declared: true })
   return hint ? `; did you mean "${hint}"?` : ''
 }
 
@@ -131,7 +131,7 @@ function classify(ref: TemplateReference, aliases: ReadonlySet<string>, scope?: 
     if (!aliases.has(second)) {
       const declared = [...aliases].sort()
       if (declared.length === 0) return `unknown secret alias "${second}"; no secrets are declared`
-      const hint = didYouMean(second, declared)
+      const hint = didYouMean(second, declared, { declared: true })
       return `unknown secret alias "${second}"; declared: ${declared.join(', ')}${hint ? ` (did you mean "${hint}"?)` : ''}`
     }
     if (third === undefined) return `"${ref.text}" must name a key of secret alias "${second}", e.g. .secrets.${second}.KEY`
@@ -143,7 +143,7 @@ function classify(ref: TemplateReference, aliases: ReadonlySet<string>, scope?: 
       return `"${ref.text}" must name one default projection: ${DEFAULT_PROJECTIONS.join(', ')}`
     }
     if (!(DEFAULT_PROJECTIONS as readonly string[]).includes(second)) {
-      const hint = didYouMean(second, DEFAULT_PROJECTIONS)
+      const hint = didYouMean(second, DEFAULT_PROJECTIONS, { declared: true })
       return `unknown default projection "${second}"${hint ? `; did you mean "${hint}"?` : ''}; known: ${DEFAULT_PROJECTIONS.join(', ')}`
     }
     return { kind: 'default', name: second, text: ref.text }

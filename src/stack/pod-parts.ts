@@ -28,9 +28,15 @@ export function labelValue(value: string): string {
   return `${clean.slice(0, 54).replace(/[^A-Za-z0-9]+$/, '')}-${hash8(value)}`
 }
 
-/** First 8 alphanumerics of a run id, lowercase: enough to tell runs apart in names. */
+/**
+ * A run id's part that tells runs apart in object names, lowercase: its first letter and its last 11
+ * alphanumerics (store ids end with 8 random ones). The first 8 alone were the prefix letter and the
+ * creation time to 1.3 s: two runs of one workflow started within that time got the same Pod, Secret
+ * and ConfigMap names (one replaced the other's projected values; the second Pod was refused).
+ */
 export function shortRunId(runId: string): string {
-  return runId.toLowerCase().replace(/[^a-z0-9]/g, '').slice(0, 8) || 'run'
+  const s = runId.toLowerCase().replace(/[^a-z0-9]/g, '')
+  return (s.length <= 12 ? s : s[0]! + s.slice(-11)) || 'run'
 }
 
 /** A Secret / ConfigMap data key: [-._a-zA-Z0-9]+. */

@@ -8,6 +8,7 @@ import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parse as parseYaml } from 'yaml'
 import { CtlError } from '../errors.js'
+import { packageRoot } from '../package-root.js'
 import type { ResourceMeta, StackDefinition, StackRef } from '../manifest/model.js'
 import { stackDefinitionFromBody } from './definition.js'
 
@@ -36,17 +37,6 @@ export function compareVersions(a: string, b: string): number {
 export function parseStackRef(ref: string): StackRef {
   const i = ref.indexOf(':')
   return i < 0 ? { name: ref } : { name: ref.slice(0, i), version: ref.slice(i + 1) }
-}
-
-/** The package root: the nearest folder with package.json above this file (src/stack or dist/src/stack). */
-function packageRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url))
-  for (;;) {
-    if (existsSync(join(dir, 'package.json'))) return dir
-    const up = dirname(dir)
-    if (up === dir) throw new CtlError('E_INTERNAL', 'cannot find the ctl package folder')
-    dir = up
-  }
 }
 
 let builtinCache: StackDefinition[] | undefined

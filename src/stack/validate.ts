@@ -5,6 +5,7 @@ import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv'
 import { CtlError } from '../errors.js'
 import type { JsonPath, StackDefinition } from '../manifest/model.js'
 import { precompiledValidator } from '../manifest/precompiled.js'
+import { didYouMean } from '../manifest/suggest.js'
 
 export interface StackSpecIssue {
   /** Relative to the step's stackSpec. */
@@ -46,31 +47,6 @@ function pointerToPath(pointer: string): (string | number)[] {
     .map((p) => (/^\d+$/.test(p) ? Number(p) : p))
 }
 
-function distance(a: string, b: string): number {
-  const dp = Array.from({ length: b.length + 1 }, (_, i) => i)
-  for (let i = 1; i <= a.length; i++) {
-    let prev = dp[0]!
-    dp[0] = i
-    for (let j = 1; j <= b.length; j++) {
-      const tmp = dp[j]!
-      dp[j] = Math.min(dp[j]! + 1, dp[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1))
-      prev = tmp
-    }
-  }
-  return dp[b.length]!
-}
-
-/** The closest candidate, if close enough to be a plausible typo. */
-export function didYouMean(word: string, candidates: Iterable<string>): string | undefined {
-  let best: string | undefined
-  let bestD = Infinity
-  for (const c of candidates) {
-    const d = distance(word.toLowerCase(), c.toLowerCase())
-    if (d < bestD) { best = c; bestD = d }
-  }
-  return best !== undefined && bestD <= Math.max(2, Math.floor(word.length / 3)) ? best : undefined
-}
-
 const ARTICLE: Record<string, string> = {
   string: 'a string', number: 'a number', integer: 'an integer', boolean: 'a boolean',
   object: 'an object', array: 'an array', null: 'null',
@@ -84,7 +60,7 @@ function message(err: ErrorObject): string {
     case 'additionalProperties': {
       const field = String(p.additionalProperty)
       const props = (err.parentSchema as { properties?: Record<string, unknown> } | undefined)?.properties
-      const hint = props ? didYouMean(field, Object.keys(props)) : undefined
+      const hint = props ? didYouMean(field, Object.keys(props), { declared: true }) : undefined
       return hint ? `unknown field "${field}"; did you mean "${hint}"?` : `unknown field "${field}"`
     }
     case 'type': {

@@ -152,8 +152,9 @@ const queues = new WeakMap<SqliteDb, QueuedUpdate[]>()
 /**
  * Runs `apply` in the next group commit of `db`. Resolves once that transaction is committed,
  * so a caller that awaits the update reads it back like after a write of its own.
+ * Also used for audit entries (sqlite-identity.ts): one commit per burst instead of one per request.
  */
-function queueUpdate(db: SqliteDb, apply: () => boolean): Promise<boolean> {
+export function queueUpdate(db: SqliteDb, apply: () => boolean): Promise<boolean> {
   return new Promise((resolve, reject) => {
     let queue = queues.get(db)
     if (!queue) {

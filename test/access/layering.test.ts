@@ -27,19 +27,6 @@ function importsOf(file: string): string[] {
 /** The room of a path under src/: its first folder, or the file itself at the top. */
 const roomOf = (p: string): string => (p.includes('/') ? p.slice(0, p.indexOf('/')) : p.replace(/\.(d\.mts|ts|mts|mjs|js)$/, ''))
 
-/**
- * Imports between rooms that close a cycle today and are being removed (issue 13): each is named here
- * with why, and the test fails once one is gone so that its entry goes too.
- */
-const KNOWN_CYCLE_EDGES: Record<string, string> = {
-  // stack/validate.ts holds a second didYouMean, used below stack (one didYouMean, in manifest/suggest.ts, removes these).
-  'projection → stack': 'projection/check.ts → stack/validate.ts (didYouMean; stack renders projections)',
-  'expr → stack': 'expr/check.ts → stack/validate.ts (didYouMean)',
-  'manifest → stack': 'manifest/params.ts → stack/validate.ts (didYouMean)',
-  // Lint checks CEL expressions while expr reads the param types of manifest/model.ts.
-  'manifest → expr': 'manifest/flow-checks.ts, manifest/triggers.ts → expr/index.ts',
-}
-
 function roomGraph(): Map<string, Map<string, string[]>> {
   const graph = new Map<string, Map<string, string[]>>()
   for (const f of filesUnder(SRC)) {
@@ -92,26 +79,13 @@ function cycles(graph: Map<string, Map<string, string[]>>): string[][] {
 }
 
 describe('folder layering', () => {
-  it('no import cycle between the folders of src/ (but the known ones, being removed)', () => {
+  it('no import cycle between the folders of src/', () => {
     const graph = roomGraph()
-    for (const edge of Object.keys(KNOWN_CYCLE_EDGES)) {
-      const [a, b] = edge.split(' → ') as [string, string]
-      graph.get(a)?.delete(b)
-    }
     const found = cycles(graph).map((group) => {
       const inside = group.flatMap((a) => [...(graph.get(a) ?? new Map<string, string[]>())].filter(([b]) => group.includes(b)).map(([b, files]) => `${a} → ${b} (${files[0]}${files.length > 1 ? `, +${files.length - 1}` : ''})`))
       return `${group.join(' ↔ ')}: ${inside.join('; ')}`
     })
     expect(found).toEqual([])
-  })
-
-  it('each known cycle edge still exists (remove its entry once it is fixed)', () => {
-    const graph = roomGraph()
-    const gone = Object.keys(KNOWN_CYCLE_EDGES).filter((edge) => {
-      const [a, b] = edge.split(' → ') as [string, string]
-      return !graph.get(a)?.has(b)
-    })
-    expect(gone).toEqual([])
   })
 
   it('src/api imports nothing of ctl', () => {

@@ -174,7 +174,7 @@ describe('engine runs', () => {
     await h.engine.idle()
     const rec = await h.store.getResourceById(r.id)
     expect(rec?.status).toBe('error')
-    expect(rec?.statusReason).toMatch(/stack "nope:9.9" does not resolve/)
+    expect(rec?.statusReason).toMatch(/step "a": unknown stack "nope:9.9"/)
     expect(await h.store.listRuns({ resourceId: r.id })).toHaveLength(0)
   })
 

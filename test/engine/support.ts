@@ -48,7 +48,7 @@ export interface Harness {
   runtime: Runtime
   engine: Engine
   /** A second engine on the same store and state folder (as after a restart). */
-  newEngine(opts?: { now?: () => Date }): Engine
+  newEngine(opts?: { now?: () => Date; replicaId?: string; leaseTtlMs?: number }): Engine
   apply(wf: WorkflowResource): Promise<ResourceRecord>
   applyVolume(id: string): Promise<ResourceRecord>
   /** Host folder of a volume. */
@@ -56,7 +56,7 @@ export interface Harness {
   close(): Promise<void>
 }
 
-export async function harness(opts: { maxParallelSteps?: number; now?: () => Date; start?: boolean; sandbox?: 'auto' | 'none'; maxTimerSleepMs?: number } = {}): Promise<Harness> {
+export async function harness(opts: { maxParallelSteps?: number; now?: () => Date; start?: boolean; sandbox?: 'auto' | 'none'; maxTimerSleepMs?: number; replicaId?: string; leaseTtlMs?: number } = {}): Promise<Harness> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ctl-engine-'))
   const store = await openTestStore(dir)
   // alice, who applies the workflows here, exists: what the engine judges per request (a backfill's requester) finds her.
@@ -64,8 +64,11 @@ export async function harness(opts: { maxParallelSteps?: number; now?: () => Dat
   await store.addRoleBinding({ userId: 'alice', role: 'tenant-admin', workspace: null, createdBy: 'test' })
   const runtime = createLocalRuntime({ stateDir: path.join(dir, 'state'), sandbox: opts.sandbox })
   const engines: Engine[] = []
-  const newEngine = (o: { now?: () => Date } = {}) => {
-    const e = createEngine({ store, runtime, dataDir: dir, maxParallelSteps: opts.maxParallelSteps, now: o.now ?? opts.now, maxTimerSleepMs: opts.maxTimerSleepMs })
+  const newEngine = (o: { now?: () => Date; replicaId?: string; leaseTtlMs?: number } = {}) => {
+    const e = createEngine({
+      store, runtime, dataDir: dir, maxParallelSteps: opts.maxParallelSteps, now: o.now ?? opts.now, maxTimerSleepMs: opts.maxTimerSleepMs,
+      replicaId: o.replicaId ?? opts.replicaId, leaseTtlMs: o.leaseTtlMs ?? opts.leaseTtlMs,
+    })
     engines.push(e)
     return e
   }

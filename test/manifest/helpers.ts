@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { Ajv, type ValidateFunction } from 'ajv'
 import type { ManifestContext } from '../../src/manifest/index.js'
+import { checkExpression } from '../../src/expr/index.js'
 import type { JsonPath, ResourceMeta, StackDefinition, StackRef } from '../../src/manifest/model.js'
 
 const containerSchema = {
@@ -48,6 +49,13 @@ export function testContext(opts: TestContextOptions = {}): ManifestContext {
   const ajv = new Ajv({ allErrors: true })
   const compiled = new Map<StackDefinition, ValidateFunction>()
   const ctx: ManifestContext = {
+    // The catalog's batch rule (src/stack/catalog.ts): the batch's stacks and computes join the known ones.
+    withBatch(resources) {
+      const batch = resources.flatMap((r) => (r.meta.type === 'stack' && r.stack ? [r.stack as StackDefinition] : []))
+      const computes = resources.filter((r) => r.meta.type === 'compute').map((r) => r.meta.name)
+      return testContext({ ...opts, stacks: [...stacks.values(), ...batch], ...(opts.computes ? { computes: [...opts.computes, ...computes] } : {}) })
+    },
+    checkExpression,
     resolveStack(ref: StackRef) {
       if (ref.version !== undefined) return stacks.get(`${ref.name}:${ref.version}`)
       const versions = ctx.stackVersions(ref.name)

@@ -26,7 +26,7 @@ const withProjection = projection({
 })
 
 async function resolve(wf: WorkflowResource, mode: 'values' | 'references' = 'values', extra: Partial<typeof run> = {}): Promise<ResolvedStep[]> {
-  return resolveWorkflowPods(wf, { stacks, computes: new Map(), run: { ...run, ...extra }, secrets, mode })
+  return resolveWorkflowPods(wf, { catalog: { stacks, computes: new Map() }, run: { ...run, ...extra }, secrets, mode })
 }
 
 function expectAllValid(r: ResolvedStep): void {
@@ -65,7 +65,7 @@ describe('container stack', () => {
     expect(pod.spec!.restartPolicy).toBe('Never')
     expect(pod.spec!.activeDeadlineSeconds).toBe(600)
     expect(pod.metadata!.namespace).toBe('public')
-    expect(pod.metadata!.name).toBe('projected-workflow-run-task-3f2a9c1e-1')
+    expect(pod.metadata!.name).toBe('projected-workflow-run-task-3c8b2e6d1f00-1')
     expect(pod.metadata!.labels).toEqual({
       'ctl.dev/workspace': 'public', 'ctl.dev/workflow': 'projected-workflow', 'ctl.dev/revision': '4',
       'ctl.dev/run': run.runId, 'ctl.dev/step': 'run-task', 'ctl.dev/attempt': '1',
@@ -212,7 +212,7 @@ describe('names, compute and errors', () => {
   test('compute sets nodeSelector and tolerations', async () => {
     const wf = workflow('c', [step('s', { stack: { name: 'container' }, stackSpec: { image: 'alpine' }, compute: 'gpu-pool' })])
     const computes = new Map([['gpu-pool', { purpose: 'gpu' as const, nodeSelector: { pool: 'gpu' }, tolerations: [{ key: 'gpu', operator: 'Exists' as const, effect: 'NoSchedule' as const }] }]])
-    const [r] = await resolveWorkflowPods(wf, { stacks, computes, run, secrets, mode: 'values' })
+    const [r] = await resolveWorkflowPods(wf, { catalog: { stacks, computes }, run, secrets, mode: 'values' })
     expectAllValid(r!)
     expect(r!.pod.spec!.nodeSelector).toEqual({ pool: 'gpu' })
     expect(r!.pod.spec!.tolerations).toEqual([{ key: 'gpu', operator: 'Exists', effect: 'NoSchedule' }])

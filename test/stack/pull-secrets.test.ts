@@ -28,7 +28,7 @@ function wf(p: Partial<ProjectionSpec>, version: WorkflowResource['meta']['versi
 }
 
 async function resolve(w: WorkflowResource, mode: 'values' | 'references'): Promise<ResolvedStep> {
-  const [r] = await resolveWorkflowPods(w, { stacks, computes: new Map(), run, secrets, mode })
+  const [r] = await resolveWorkflowPods(w, { catalog: { stacks, computes: new Map() }, run, secrets, mode })
   return r!
 }
 
@@ -41,7 +41,7 @@ describe('a referenced pull secret', () => {
   it('becomes imagePullSecrets with a stable per-run name; its Docker config JSON travels beside the Pod', async () => {
     const r = await resolve(wf(both), 'values')
     expectValidKubernetes(r.pod)
-    const name = 'private-image-3f2a9c1e-run-pull-0'
+    const name = 'private-image-3c8b2e6d1f00-run-pull-0'
     expect(r.pod.spec!.imagePullSecrets).toEqual([{ name }])
     expect(Object.keys(r.pullSecrets!)).toEqual([name])
     expect(JSON.parse(r.pullSecrets![name]!)).toEqual({
@@ -63,7 +63,7 @@ describe('a referenced pull secret', () => {
 
   it('in a v1 step (`secrets: [regcred]`, every key as env) adds imagePullSecrets and no env', async () => {
     const r = await resolve(wf({ secrets: [{ id: 'regcred', contextAlias: 'regcred' }], allKeysAsEnv: ['regcred'] }, 'v1'), 'values')
-    expect(r.pod.spec!.imagePullSecrets).toEqual([{ name: 'private-image-3f2a9c1e-run-pull-0' }])
+    expect(r.pod.spec!.imagePullSecrets).toEqual([{ name: 'private-image-3c8b2e6d1f00-run-pull-0' }])
     expect(r.pod.spec!.containers[0]!.env!.every((e) => e.name.startsWith('CTL_'))).toBe(true)
     expect(r.secret).toBeUndefined()
   })
@@ -79,9 +79,9 @@ describe('a referenced pull secret', () => {
       }),
       'values',
     )
-    expect(r.pod.spec!.imagePullSecrets).toEqual([{ name: 'private-image-3f2a9c1e-run-pull-0' }, { name: 'private-image-3f2a9c1e-run-pull-1' }])
-    expect(r.pullSecrets!['private-image-3f2a9c1e-run-pull-0']).toBe(`{"auths":{"ghcr.io":{"password":"${PASSWORD}"}}}`)
-    expect(JSON.parse(r.pullSecrets!['private-image-3f2a9c1e-run-pull-1']!).auths['registry.example.com'].username).toBe('robot')
+    expect(r.pod.spec!.imagePullSecrets).toEqual([{ name: 'private-image-3c8b2e6d1f00-run-pull-0' }, { name: 'private-image-3c8b2e6d1f00-run-pull-1' }])
+    expect(r.pullSecrets!['private-image-3c8b2e6d1f00-run-pull-0']).toBe(`{"auths":{"ghcr.io":{"password":"${PASSWORD}"}}}`)
+    expect(JSON.parse(r.pullSecrets!['private-image-3c8b2e6d1f00-run-pull-1']!).auths['registry.example.com'].username).toBe('robot')
   })
 
   it('cannot be read by a template: the error names the alias and the secret', async () => {
@@ -98,7 +98,7 @@ describe('a referenced pull secret', () => {
 
   it('without a kind from the provider counts as key-value (a provider that cannot tell changes nothing)', async () => {
     const plain = { getSecret: secrets.getSecret.bind(secrets) }
-    const [r] = await resolveWorkflowPods(wf(both), { stacks, computes: new Map(), run, secrets: plain, mode: 'values' })
+    const [r] = await resolveWorkflowPods(wf(both), { catalog: { stacks, computes: new Map() }, run, secrets: plain, mode: 'values' })
     expect(r!.pod.spec!.imagePullSecrets).toBeUndefined()
     expect(r!.pullSecrets).toBeUndefined()
   })
@@ -116,7 +116,7 @@ describe('the dry run (references mode)', () => {
       listKeys: secrets.listKeys.bind(secrets),
       kindOf: secrets.kindOf.bind(secrets),
     }
-    const [r] = await resolveWorkflowPods(wf(both), { stacks, computes: new Map(), run: { ...run, runId: 'dry-run', dryRun: true }, secrets: counting, mode: 'references' })
+    const [r] = await resolveWorkflowPods(wf(both), { catalog: { stacks, computes: new Map() }, run: { ...run, runId: 'dry-run', dryRun: true }, secrets: counting, mode: 'references' })
     expect(reads).toBe(0)
     expectValidKubernetes(r!.pod)
     expect(r!.pod.spec!.imagePullSecrets).toEqual([{ name: 'private-image-dryrun-run-pull-0' }])

@@ -3,10 +3,9 @@
 // Secret shapes it references. Secret values are never read: references only.
 import type { V1Pod } from '@kubernetes/client-node'
 import { CtlError } from '../../errors.js'
-import type { ComputeSpec, NormalizedDocument, WorkflowResource } from '../../manifest/model.js'
+import type { NormalizedDocument, WorkflowResource } from '../../manifest/model.js'
 import { InMemorySecretProvider } from '../../projection/index.js'
-import { BUILTIN_COMPUTES } from '../../stack/pod.js'
-import { StackRegistry } from '../../stack/registry.js'
+import { Catalog } from '../../stack/catalog.js'
 import type { Io } from '../io.js'
 import { offlineManifestContext } from '../offline.js'
 import { renderTable, toJson, toYaml, type OutputFormat } from '../output.js'
@@ -33,13 +32,8 @@ export interface ResolvedWorkflow extends DryRunResolved {
 
 /** Lints and resolves; the objects a dry run shows. */
 export async function resolveDryRun(options: LintOptions & { params?: ParamFlags }): Promise<{ documents: NormalizedDocument[]; workflows: ResolvedWorkflow[] }> {
-  const stacks = StackRegistry.builtin().clone()
-  const computes = new Map<string, ComputeSpec>(BUILTIN_COMPUTES)
-  const documents = await lintManifests(options, offlineManifestContext(stacks))
-  for (const { resource } of documents) {
-    if (resource.meta.type === 'stack' && 'stack' in resource) stacks.add(resource.stack)
-    if (resource.meta.type === 'compute' && 'compute' in resource) computes.set(resource.meta.name, resource.compute)
-  }
+  const documents = await lintManifests(options, offlineManifestContext())
+  const catalog = Catalog.builtin(documents.map((d) => d.resource))
   // Only the types of the secrets in the same files (a pull secret becomes imagePullSecrets, not env): never their values.
   const secrets = new InMemorySecretProvider()
   for (const { resource } of documents) {
@@ -55,7 +49,7 @@ export async function resolveDryRun(options: LintOptions & { params?: ParamFlags
   for (const declared of all) {
     const workspace = declared.meta.workspace ?? options.workspace
     const given = options.params ? await paramsFromFlags(options.params, declared.workflow.params) : undefined
-    workflows.push({ workflow: declared, ...(await resolveDryRunWorkflow(declared, given ?? {}, { stacks, computes, secrets, workspace })) })
+    workflows.push({ workflow: declared, ...(await resolveDryRunWorkflow(declared, given ?? {}, { catalog, secrets, workspace })) })
   }
   return { documents, workflows }
 }

@@ -100,10 +100,13 @@ export function readHandle(attemptDir: string): RuntimeHandle | undefined {
 const REASONS: readonly ExitReason[] = ['Completed', 'Error', 'DeadlineExceeded', 'Killed', 'StartError', 'Lost']
 
 export function readExit(attemptDir: string): StepExit | undefined {
+  const file = path.join(attemptDir, EXIT_FILE)
+  // Usually asked before the step ended (every follow looks once first): a miss without a thrown error is far cheaper.
+  if (!fs.existsSync(file)) return undefined
   let v: unknown
   try {
     // Written in place (one create, no rename): a file that does not parse yet is not written yet.
-    v = JSON.parse(fs.readFileSync(path.join(attemptDir, EXIT_FILE), 'utf8'))
+    v = JSON.parse(fs.readFileSync(file, 'utf8'))
   } catch {
     return undefined
   }

@@ -13,7 +13,7 @@ import { checkPathsInVolumes, type MadeFolder, type PathCheck } from './beneath.
 import { bubblewrapLayout } from './bwrap.js'
 import { enforce } from './limits.js'
 import { chooseSandbox, type SandboxOptions } from './sandbox.js'
-import { packageRoot } from './package-root.js'
+import { packageRoot } from '../../package-root.js'
 import {
   EXIT_FILE,
   HANDLE_FILE,
@@ -326,7 +326,9 @@ export function createLocalRuntime(opts: LocalRuntimeOptions): Runtime {
       }
       // Asynchronous: removing folders must not stall the control plane's event loop.
       await removeAttemptDir(d.attemptDir)
-      if (d.shmDir) await fs.promises.rm(d.shmDir, { recursive: true, force: true })
+      // The host removes it as the step ends; a host that died may have left it. Looked at first: a check on this
+      // thread costs less than a trip through the thread pool for a folder that is almost never there.
+      if (d.shmDir && fs.existsSync(d.shmDir)) await fs.promises.rm(d.shmDir, { recursive: true, force: true })
       // Drop the run folder once empty; other steps may still use it.
       await fs.promises.rmdir(path.dirname(d.attemptDir)).catch(() => {})
     },
@@ -374,8 +376,12 @@ export function mkdirExclusive(dir: string): void {
 /** Lost races with the removal of the run folder before giving up (each loss is one removal in between). */
 const MKDIR_TRIES = 20
 
-/** What an attempt folder holds when no config files were written: removed one by one, no tree walk. */
-const ATTEMPT_FILES = [LOG_FILE, EXIT_FILE, HANDLE_FILE, 'outputs']
+/**
+ * What an attempt folder holds when the step started and no config files were written: removed one by one, no tree
+ * walk. Only these two: unlinking files that are usually absent (handle.json, outputs) cost a failed call and an
+ * error object per step; when they are there the folder is not empty, and the recursive remove takes them.
+ */
+const ATTEMPT_FILES = [LOG_FILE, EXIT_FILE]
 
 /** Removes an attempt folder: its known files, then the folder; anything else there falls back to a recursive remove. */
 async function removeAttemptDir(dir: string): Promise<void> {

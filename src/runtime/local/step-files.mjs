@@ -182,8 +182,10 @@ export function writeMemoryFiles(spec) {
   fs.mkdirSync(shm.dir, { mode: 0o700 })
   own(shm.dir)
   for (const f of shm.files) {
-    const first = fs.mkdirSync(path.dirname(f.path), { recursive: true, mode: 0o700 })
-    if (first) for (let p = path.dirname(f.path); p.length >= first.length; p = path.dirname(p)) own(p)
+    // Most files (the outputs file) lie right in the folder just made: no mkdir call for them.
+    const parent = path.dirname(f.path)
+    const first = parent === shm.dir ? undefined : fs.mkdirSync(parent, { recursive: true, mode: 0o700 })
+    if (first) for (let p = parent; p.length >= first.length; p = path.dirname(p)) own(p)
     fs.writeFileSync(f.path, f.content, { mode: f.mode & 0o777 })
     own(f.path)
   }

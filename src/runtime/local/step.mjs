@@ -113,18 +113,20 @@ export class Step {
     // The control plane leaves the attempt folder to the host unless it had files to put in it. The run folder
     // above it can vanish meanwhile (the cleanup of the run's last finished attempt drops it once empty), which a
     // recursive mkdir racing it reports as ENOENT or even ENOTDIR: made again, and retried.
+    // The folder first: it is usually missing, and an open that fails first costs a call and an error object per step.
     for (let tries = 0; ; tries++) {
-      try {
-        fh = await fs.promises.open(log, 'ax')
-        break
-      } catch (e) {
-        if (/** @type {NodeJS.ErrnoException} */ (e).code !== 'ENOENT' || tries >= 20) throw e
-      }
       try {
         await fs.promises.mkdir(this.dir, { recursive: true, mode: 0o700 })
       } catch (e) {
         const code = /** @type {NodeJS.ErrnoException} */ (e).code
         if ((code !== 'ENOENT' && code !== 'ENOTDIR') || tries >= 20) throw e
+        continue
+      }
+      try {
+        fh = await fs.promises.open(log, 'ax')
+        break
+      } catch (e) {
+        if (/** @type {NodeJS.ErrnoException} */ (e).code !== 'ENOENT' || tries >= 20) throw e
       }
     }
     // Appended to with writeSync from here on; the FileHandle object is not needed.
@@ -336,7 +338,22 @@ export class Step {
   }
 
   removeShm() {
-    if (this.spec.shm) fs.rmSync(this.spec.shm.dir, { recursive: true, force: true })
+    const shm = this.spec.shm
+    if (!shm) return
+    // The files we wrote, then the folder: no tree walk for the usual folder (the outputs file alone). Anything
+    // else in it (nested files, what a plain step added) makes the rmdir fail, and the recursive remove takes it all.
+    try {
+      for (const f of shm.files) {
+        try {
+          fs.unlinkSync(f.path)
+        } catch (e) {
+          if (/** @type {NodeJS.ErrnoException} */ (e).code !== 'ENOENT') throw e
+        }
+      }
+      fs.rmdirSync(shm.dir)
+    } catch {
+      fs.rmSync(shm.dir, { recursive: true, force: true })
+    }
   }
 
   /** The host is failing: kill the step hard and record it as Lost. @param {string} message */

@@ -1,4 +1,4 @@
-// Log lines on PostgreSQL, chunked exactly as on SQLite (../sqlite-logs.ts, ../log-codec.ts): one
+// Log lines on PostgreSQL, chunked exactly as on SQLite (../sqlite-logs.ts, ../../api/log-codec.ts): one
 // row holds consecutive encoded lines of a step attempt, so reads go out as wire bytes. An append
 // locks the attempt's step_runs row (two appenders of one attempt never interleave), writes its
 // chunks, the new log_seq and resume offset, and a NOTIFY, in one transaction: a crash loses or

@@ -139,6 +139,12 @@ export class ScriptedKubelet {
     else play.early = outcome
   }
 
+  /** Whether the Pod's play wrote its lines and holds (waits for terminate()): a terminate now skips nothing. */
+  held(ns: string, name: string): boolean {
+    const uid = this.store.get('pods', ns, name)?.metadata?.uid
+    return uid !== undefined && this.plays.get(uid)?.release !== undefined
+  }
+
   /** Evicts a Pod now, whatever its state: phase Failed, reason Evicted. */
   evict(ns: string, name: string, message?: string): void {
     const pod = this.store.mustGet('pods', ns, name)

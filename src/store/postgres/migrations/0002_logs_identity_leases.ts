@@ -4,7 +4,7 @@ import type { PgMigration } from './index.js'
 // run leases, fire claims and counters: SQLite's migrations 2, 4 and 12 in PostgreSQL's types.
 // - Times stay ISO-8601 UTC text, as in SQLite: they round-trip byte for byte and compare as text
 //   exactly as they do there (lease expiry, audit --since, counter windows).
-// - log_chunks.body: the lines encoded as `[seq,"time","stream","text"]\n` each (store/log-codec.ts),
+// - log_chunks.body: the lines encoded as `[seq,"time","stream","text"]\n` each (api/log-codec.ts),
 //   also the HTTP wire format; chunks of one attempt are contiguous, keyed by (step_run_id, last_seq).
 // - role_bindings.workspace is '' for a tenant-wide binding (NULLs are distinct in keys).
 // - grants name resources and users without foreign keys, as in SQLite: a grant outlives neither

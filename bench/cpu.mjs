@@ -1,0 +1,138 @@
+// CPU accounting, for judging a change on a busy machine where wall times are noise (not a benchmark: run.mjs
+// picks up *.bench.mjs only). Process CPU of each part, per step:
+//   plane    the control plane (its own process, bench/plane.mjs: process.cpuUsage())
+//   host     the step host (utime + stime of supervisor.mjs, from /proc/PID/stat)
+//   sandbox  what the step host's reaped children used (cutime + cstime): bwrap, its init, the step's process, and
+//            the forked copy of the host before it became bwrap
+// Shapes (the two speed targets of issue 10):
+//   dag    the 200-step layered DAG of dag.bench.mjs (10 × 20, full layer dependencies), applied and watched
+//          (GET .../watch, what `apply --wait` follows), RUNS times after a warm-up run
+//   runs   COUNT single-step runs (throughput.bench.mjs's workflow) over 20 workflows, 100 requests open at a time
+// With --syscalls (needs strace): one more measured round with strace -c attached to every thread of the host and
+// the plane, reported as system calls per step (deterministic where CPU times are not: it shows a file operation
+// saved or added whatever the load).
+// Usage: node bench/cpu.mjs dag [RUNS=4] [--syscalls] | node bench/cpu.mjs runs [COUNT=600] [--syscalls]
+import { spawn, spawnSync } from 'node:child_process'
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { fileURLToPath, pathToFileURL } from 'node:url'
+import { startPlaneProcess } from './plane.mjs'
+
+const root = path.join(path.dirname(fileURLToPath(import.meta.url)), '..')
+const { CtlClient } = await import(pathToFileURL(path.join(root, 'dist', 'src', 'client', 'client.js')).href)
+const args = process.argv.slice(2)
+const shape = args[0] ?? 'dag'
+const count = Number(args.find((a, i) => i > 0 && /^\d+$/.test(a)) ?? (shape === 'dag' ? 4 : 600))
+const syscalls = args.includes('--syscalls')
+if (shape !== 'dag' && shape !== 'runs') throw new Error('usage: node bench/cpu.mjs dag [RUNS] [--syscalls] | runs [COUNT] [--syscalls]')
+const HZ = 100 // USER_HZ of /proc/PID/stat on Linux
+const ENDED = new Set(['succeeded', 'failed', 'cancelled', 'killed'])
+
+function procCpu(pid) {
+  const s = fs.readFileSync(`/proc/${pid}/stat`, 'utf8')
+  const f = s.slice(s.lastIndexOf(')') + 2).split(' ')
+  return { self: ((Number(f[11]) + Number(f[12])) * 1000) / HZ, children: ((Number(f[13]) + Number(f[14])) * 1000) / HZ }
+}
+
+function hostPid(dataDir) {
+  for (const p of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(p)) continue
+    try {
+      const cmd = fs.readFileSync(`/proc/${p}/cmdline`, 'utf8')
+      if (cmd.includes('supervisor.mjs') && cmd.includes(dataDir)) return Number(p)
+    } catch {}
+  }
+  throw new Error('no step host found')
+}
+
+const step = (name, depends) => ({ name, ...(depends ? { depends } : {}), spec: { stack: 'container', stackSpec: { image: 'docker.io/library/alpine:3.20', command: ['true'] } } })
+function dagManifest(name) {
+  const dag = []
+  for (let l = 0; l < 10; l++) for (let i = 0; i < 20; i++) dag.push(step(`l${l}-s${i}`, l > 0 ? Array.from({ length: 20 }, (_, j) => `l${l - 1}-s${j}`) : undefined))
+  return { version: 'v2alpha', name, type: 'workflow', spec: { parallelism: 20, dag } }
+}
+const oneStep = (name) => ({ version: 'v2alpha', name, type: 'workflow', spec: { dag: [step('only')] } })
+
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ctl-cpu-'))
+fs.chmodSync(dir, 0o755)
+const dataDir = path.join(dir, 'data')
+const plane = await startPlaneProcess({ dataDir })
+try {
+  const client = new CtlClient({ baseUrl: plane.url, apiKey: plane.token })
+  const refs = Array.from({ length: 20 }, (_, i) => ({ workspace: 'public', type: 'workflow', name: `w-${i}` }))
+  let ended = 0
+  const waitEnded = async (n) => {
+    for (;;) {
+      const runs = (await Promise.all(refs.map((r) => client.runs(r, { limit: 1000 })))).flat()
+      if (runs.filter((r) => ENDED.has(r.state)).length >= n) return
+      await new Promise((r) => setTimeout(r, 300))
+    }
+  }
+  /** One measured unit: a watched DAG run, or `count` single-step runs. Returns the number of steps. */
+  let round = 0
+  const unit = async () => {
+    round++
+    if (shape === 'dag') {
+      const ans = await client.apply('public', [{ manifest: dagManifest(`dag-${round}`) }])
+      let last
+      for await (const d of client.watchRun(ans.results[0].runId)) last = d
+      if (last?.run.state !== 'succeeded') throw new Error(`run ${last?.run.state}`)
+      return 200
+    }
+    let next = 0
+    await Promise.all(Array.from({ length: 100 }, async () => {
+      while (next < count) {
+        const i = next++
+        await client.runNow(refs[i % refs.length])
+      }
+    }))
+    ended += count
+    await waitEnded(ended)
+    return count
+  }
+  if (shape === 'runs') {
+    await client.apply('public', refs.map((r) => ({ manifest: oneStep(r.name) })))
+    ended = refs.length
+    await waitEnded(ended)
+  } else await unit() // warm-up
+  const pid = hostPid(dataDir)
+  const rows = []
+  for (let i = 0; i < (shape === 'dag' ? count : 2); i++) {
+    const p0 = await plane.usage()
+    const h0 = procCpu(pid)
+    const steps = await unit()
+    const p1 = await plane.usage()
+    const h1 = procCpu(pid)
+    rows.push({ plane: (p1.cpuMs - p0.cpuMs) / steps, host: (h1.self - h0.self) / steps, sandbox: (h1.children - h0.children) / steps })
+  }
+  const med = (k) => rows.map((r) => r[k]).sort((a, b) => a - b)[Math.floor(rows.length / 2)]
+  const out = { shape, per: shape === 'dag' ? 'step' : 'run', rounds: rows.length, loadAverage: os.loadavg().map((x) => +x.toFixed(2)) }
+  for (const k of ['plane', 'host', 'sandbox']) out[`${k}Ms`] = +med(k).toFixed(2)
+  out.totalMs = +(out.planeMs + out.hostMs + out.sandboxMs).toFixed(2)
+  out.roundsMs = rows.map((r) => ({ plane: +r.plane.toFixed(2), host: +r.host.toFixed(2), sandbox: +r.sandbox.toFixed(2) }))
+  if (syscalls && spawnSync('strace', ['-V']).status === 0) {
+    const traced = [['host', pid], ['plane', plane.pid]].map(([name, p]) => {
+      const file = path.join(dir, `strace-${name}.txt`)
+      const tasks = fs.readdirSync(`/proc/${p}/task`).join(',')
+      return { name, file, proc: spawn('strace', ['-c', '-o', file, '-p', tasks], { stdio: 'ignore' }) }
+    })
+    await new Promise((r) => setTimeout(r, 1500)) // attached
+    const steps = await unit()
+    for (const t of traced) t.proc.kill('SIGINT')
+    await Promise.all(traced.map((t) => new Promise((r) => (t.proc.exitCode !== null ? r() : t.proc.once('exit', r)))))
+    out.syscallsPerStep = {}
+    for (const t of traced) {
+      const calls = {}
+      for (const line of fs.readFileSync(t.file, 'utf8').split('\n')) {
+        const f = line.trim().split(/\s+/)
+        if (f.length >= 5 && /^[\d.]+$/.test(f[0])) calls[f.at(-1)] = +(Number(f[3]) / steps).toFixed(2)
+      }
+      out.syscallsPerStep[t.name] = calls
+    }
+  }
+  console.log(JSON.stringify(out, null, 2))
+} finally {
+  await plane.close()
+  fs.rmSync(dir, { recursive: true, force: true })
+}

@@ -1,0 +1,216 @@
+// Which runs this engine drives, when several control-plane replicas share one store (issue 13).
+// Each run is owned by exactly one replica through its lease row (store/leases.ts): the replica that
+// creates a run takes it, a renew loop extends what it holds, and a takeover loop adopts runs whose
+// lease ran out (their replica died or stalled) or that never had one. The scheduler drives only what
+// this replica holds; what another replica holds is changed through the store alone (see scheduler.ts).
+//
+// Why no step can run twice: a step attempt is started only after its row moved `pending` → `running`
+// in one compare-and-set (attempts.ts), so two replicas that both believe they own a run (a stalled
+// one whose lease was taken meanwhile) cannot both start it; and an attempt already `running` is only
+// ever reattached. The lease check before each pass that starts steps (stillOurs) keeps a stalled
+// replica from even trying once it noticed.
+
+import crypto from 'node:crypto'
+import fs from 'node:fs'
+import os from 'node:os'
+import type { RunRecord, StepRunRecord } from '../store/types.js'
+import { isPidAlive } from '../liveness.js'
+import type { EngineContext } from './context.js'
+
+export const DEFAULT_LEASE_TTL_MS = 15_000
+/** Bounds of the lease TTL option: below a second a busy machine loses leases to itself; above an hour takeover is useless. */
+export const MIN_LEASE_TTL_MS = 1_000
+export const MAX_LEASE_TTL_MS = 3_600_000
+
+const ACTIVE = ['pending', 'running', 'suspended'] as const
+
+/** This process's pid namespace (Linux), so a replica id only claims to be local where pids compare. */
+function pidNamespace(): string | undefined {
+  try {
+    return /\[(\d+)\]/.exec(fs.readlinkSync('/proc/self/ns/pid'))?.[1]
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * A replica id that names where it runs: `<host>/<pid namespace>/<pid>/<random>`. Another replica on the
+ * same machine and pid namespace can then tell a SIGKILLed owner at once (its pid is gone) instead of
+ * waiting for its leases to expire. Any other id (fleet's `r-…`) is fine too: its leases just expire.
+ */
+export function newReplicaId(): string {
+  return `${os.hostname()}/${pidNamespace() ?? '-'}/${process.pid}/${crypto.randomBytes(4).toString('hex')}`
+}
+
+/** True only when `owner` is a replica id of this machine and pid namespace whose process is gone. */
+export function ownerProvablyDead(owner: string): boolean {
+  const m = /^(.+)\/(\d+)\/(\d+)\/[0-9a-f]+$/.exec(owner)
+  if (!m) return false
+  const ns = pidNamespace()
+  if (m[1] !== os.hostname() || ns === undefined || m[2] !== ns) return false
+  const pid = Number(m[3])
+  return pid !== process.pid && !isPidAlive(pid)
+}
+
+export interface OwnershipHooks {
+  /** A run this replica just acquired from nobody (or from a dead replica): reattach and schedule it. */
+  adopt(run: RunRecord): Promise<void>
+  /** A run that ended whose running attempts nobody follows (its owner died after the stop): follow them to their end. */
+  adoptEnded(run: RunRecord, running: StepRunRecord[]): Promise<void>
+  /** This replica lost the run's lease (another owns it now): stop driving it WITHOUT killing its steps. */
+  lost(runId: string): void
+}
+
+export class RunOwnership {
+  /** Runs whose lease this replica holds. */
+  readonly owned = new Set<string>()
+  private renewTimer: NodeJS.Timeout | undefined
+  private takeoverTimer: NodeJS.Timeout | undefined
+  private running = false
+  private pass: Promise<void> = Promise.resolve()
+
+  constructor(
+    private readonly ctx: EngineContext,
+    readonly replicaId: string,
+    readonly ttlMs: number,
+    private readonly hooks: OwnershipHooks,
+  ) {}
+
+  private expiry(): { now: string; until: string } {
+    const now = this.ctx.now()
+    return { now: now.toISOString(), until: new Date(now.getTime() + this.ttlMs).toISOString() }
+  }
+
+  /** Takes (or extends) the run's lease; true when this replica holds it now. */
+  async claim(runId: string): Promise<boolean> {
+    const { now, until } = this.expiry()
+    const ok = await this.ctx.store.acquireRunLease(runId, this.replicaId, now, until)
+    if (ok) this.owned.add(runId)
+    return ok
+  }
+
+  /**
+   * Before starting steps: the lease is still ours (extended if so). A replica that stalled past its
+   * lease's end learns it here and lets the run go, so at worst a step start is delayed, never doubled.
+   */
+  async stillOurs(runId: string): Promise<boolean> {
+    if (!this.owned.has(runId)) return false
+    if (await this.claim(runId)) return true
+    this.owned.delete(runId)
+    this.ctx.logger.warn('run lease lost before a step start', { runId, replica: this.replicaId })
+    this.hooks.lost(runId)
+    return false
+  }
+
+  /** The run ended here: its lease row goes. */
+  async release(runId: string): Promise<void> {
+    if (!this.owned.delete(runId)) return
+    await this.ctx.store.releaseRunLease(runId, this.replicaId).catch((err: unknown) => {
+      this.ctx.logger.warn('releasing a run lease failed', { runId, error: String(err) })
+    })
+  }
+
+  /**
+   * A graceful stop: the lease is kept but made to expire now, so any replica takes the run over on its next
+   * look (a deleted row would look like a run just created, which takeovers leave to its creator for a TTL).
+   */
+  private async handOver(runId: string): Promise<void> {
+    if (!this.owned.delete(runId)) return
+    const now = this.ctx.now().toISOString()
+    await this.ctx.store.acquireRunLease(runId, this.replicaId, now, now).catch((err: unknown) => {
+      this.ctx.logger.warn('handing a run lease over failed', { runId, error: String(err) })
+    })
+  }
+
+  /** Start-up: a takeover of everything unleased or expired, then the loops (renew and takeover, every TTL/3). */
+  async start(): Promise<void> {
+    this.running = true
+    await this.takeover(true)
+    const every = Math.max(200, Math.floor(this.ttlMs / 3))
+    this.renewTimer = setInterval(() => void this.renew(), every)
+    this.renewTimer.unref()
+    this.takeoverTimer = setInterval(() => {
+      // One pass at a time: a slow store must not stack passes.
+      this.pass = this.pass.then(() => this.takeover(false))
+    }, every)
+    this.takeoverTimer.unref()
+  }
+
+  /** Stops the loops; `handOver` gives every lease up (a graceful stop: another replica takes over at once). */
+  async stop(handOver: boolean): Promise<void> {
+    this.running = false
+    clearInterval(this.renewTimer)
+    clearInterval(this.takeoverTimer)
+    await this.pass
+    if (handOver) for (const runId of [...this.owned]) await this.handOver(runId)
+  }
+
+  /** Extends every lease held; the runs it did not return are another replica's now. */
+  async renew(): Promise<void> {
+    if (!this.running) return
+    let held: string[]
+    try {
+      held = await this.ctx.store.renewRunLeases(this.replicaId, this.expiry().until)
+    } catch (err) {
+      this.ctx.logger.warn('renewing run leases failed', { error: String(err) })
+      return
+    }
+    const still = new Set(held)
+    for (const runId of [...this.owned]) {
+      if (still.has(runId)) continue
+      this.owned.delete(runId)
+      this.ctx.logger.warn('run lease lost', { runId, replica: this.replicaId })
+      this.hooks.lost(runId)
+    }
+  }
+
+  /**
+   * Adopts active runs nobody holds: their lease expired, their owner is provably dead, or they have none and
+   * were created more than a TTL ago (a run is leased by its creator right after it is stored; the grace keeps
+   * a takeover from racing that; the start-up takeover skips it, as a single control plane's start always did).
+   * Also ended runs whose attempts still run and whose owner is gone.
+   */
+  async takeover(startup: boolean): Promise<void> {
+    if (!this.running) return
+    try {
+      const { store } = this.ctx
+      const nowMs = this.ctx.now().getTime()
+      const leases = new Map((await store.listRunLeases()).map((l) => [l.runId, l]))
+      const free = (runId: string, createdAt: string): boolean => {
+        if (this.owned.has(runId)) return false
+        const lease = leases.get(runId)
+        if (!lease) return startup || Date.parse(createdAt) + this.ttlMs <= nowMs
+        return Date.parse(lease.expiresAt) <= nowMs || ownerProvablyDead(lease.owner)
+      }
+      const grab = async (runId: string): Promise<boolean> => {
+        const lease = leases.get(runId)
+        // A dead local owner's lease is given up in its name first (its process cannot renew it any more).
+        if (lease && Date.parse(lease.expiresAt) > nowMs && ownerProvablyDead(lease.owner)) await store.releaseRunLease(runId, lease.owner)
+        return this.running && (await this.claim(runId))
+      }
+      const active = await store.listRuns({ states: [...ACTIVE] })
+      const activeIds = new Set(active.map((r) => r.id))
+      // Oldest first, as the scheduler serves them.
+      for (const run of active.reverse()) {
+        if (!this.running) return
+        if (!free(run.id, run.createdAt) || !(await grab(run.id))) continue
+        this.ctx.logger.info('run adopted', { runId: run.id, replica: this.replicaId, previous: leases.get(run.id)?.owner })
+        await this.hooks.adopt(run)
+      }
+      // Ended runs with attempts still running: their owner stopped them and died before their ends were recorded.
+      const byRun = new Map<string, StepRunRecord[]>()
+      for (const row of await store.listActiveStepRuns()) if (!activeIds.has(row.runId)) byRun.set(row.runId, [...(byRun.get(row.runId) ?? []), row])
+      for (const [runId, rows] of byRun) {
+        const run = await store.getRun(runId)
+        if (!this.running || !run || activeIds.has(runId) || ACTIVE.includes(run.state as (typeof ACTIVE)[number])) continue
+        const lease = leases.get(runId)
+        if (lease && !free(runId, run.createdAt)) continue
+        if (!lease && !startup && run.finishedAt !== undefined && Date.parse(run.finishedAt) + this.ttlMs > nowMs) continue
+        if (!(await grab(runId))) continue
+        await this.hooks.adoptEnded(run, rows)
+      }
+    } catch (err) {
+      this.ctx.logger.error('run takeover failed', { error: String(err) })
+    }
+  }
+}

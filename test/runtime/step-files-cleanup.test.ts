@@ -1,0 +1,67 @@
+// The step host removes a step's in-memory folder (secret files, the outputs file) as the step ends: the files it
+// wrote one by one, then the folder, and everything else in it (nested files, files a plain step added) through the
+// recursive remove it falls back to. The control plane's cleanup removes an attempt folder the same way: its two
+// usual files, then anything else that is there. Nothing may be left in either case.
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { afterEach, describe, expect, it } from 'vitest'
+import { createLocalRuntime } from '../../src/runtime/local/index.js'
+import type { RuntimeHandle } from '../../src/runtime/types.js'
+// @ts-expect-error: plain-JS module of the step host, without type declarations
+import { Step } from '../../src/runtime/local/step.mjs'
+
+let dir: string | undefined
+afterEach(() => {
+  if (dir) fs.rmSync(dir, { recursive: true, force: true })
+  dir = undefined
+})
+
+interface ShmStep {
+  writeShm(): void
+  removeShm(): void
+}
+
+describe('removal of a step folder in memory', () => {
+  const make = (files: { path: string; content: string; mode: number }[]) => {
+    const shmDir = path.join(dir!, 'shm')
+    const spec = { attemptDir: path.join(dir!, 'attempt'), shm: { dir: shmDir, files: files.map((f) => ({ ...f, path: path.join(shmDir, f.path) })) } }
+    return { shmDir, step: new Step(spec, () => {}) as ShmStep }
+  }
+
+  it('removes the files it wrote and the folder', () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ctl-shm-'))
+    const { shmDir, step } = make([{ path: 'outputs', content: '', mode: 0o600 }])
+    step.writeShm()
+    expect(fs.readdirSync(shmDir)).toEqual(['outputs'])
+    step.removeShm()
+    expect(fs.existsSync(shmDir)).toBe(false)
+  })
+
+  it('removes nested files, files added beside its own and files already gone', () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ctl-shm-'))
+    const { shmDir, step } = make([
+      { path: 'outputs', content: '', mode: 0o600 },
+      { path: 'secrets/a/token', content: 'x', mode: 0o400 },
+    ])
+    step.writeShm()
+    fs.writeFileSync(path.join(shmDir, 'added-by-the-step'), 'y')
+    fs.unlinkSync(path.join(shmDir, 'outputs'))
+    step.removeShm()
+    expect(fs.existsSync(shmDir)).toBe(false)
+  })
+})
+
+describe('cleanup of an attempt folder', () => {
+  it('removes the folder whatever it holds besides the log and the exit, and the emptied run folder', async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ctl-clean-'))
+    const runtime = createLocalRuntime({ stateDir: path.join(dir, 'state') })
+    const attemptDir = path.join(dir, 'state', 'run1', 'main.0')
+    fs.mkdirSync(path.join(attemptDir, 'empty', 'x'), { recursive: true })
+    for (const f of ['log.ndjson', 'exit.json', 'handle.json', 'outputs']) fs.writeFileSync(path.join(attemptDir, f), '{}')
+    const handle: RuntimeHandle = { runtime: 'local', id: 'run1/main/0', data: { attemptDir, mode: 'none', host: true, supervisorPid: null, supervisorStart: null, stepPid: null, shmDir: null, image: null, notes: [] } }
+    await runtime.cleanup(handle)
+    expect(fs.existsSync(attemptDir)).toBe(false)
+    expect(fs.existsSync(path.dirname(attemptDir))).toBe(false)
+  })
+})
