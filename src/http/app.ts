@@ -56,8 +56,24 @@ export interface AppDeps {
   streamLimits?: StreamLimits
   /** How often a workflow's event stream reads its runs (ms); default 1000. */
   workflowEventsPollMs?: number
-  /** This control plane among the replicas sharing the store (claims of sign-in codes name it). */
+  /** Readiness (/readyz); default: the store answers a trivial query (storeAnswers). */
+  ready?: () => Promise<boolean>
+  /** This control plane's replica id (GET /api/v1/replicas names it; claims of sign-in codes too). */
   replicaId?: string
+}
+
+/** How long a readiness probe waits for the store. */
+const READY_TIMEOUT_MS = 2_000
+
+/** Whether the store answers a trivial query in time (readiness). */
+export async function storeAnswers(store: Store): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined
+  const late = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), READY_TIMEOUT_MS)))
+  try {
+    return await Promise.race([store.getMeta('readyz').then(() => true, () => false), late])
+  } finally {
+    clearTimeout(timer)
+  }
 }
 
 // API keys are looked up by hash on every request, so revoking one needs no restart; see auth.ts.
@@ -83,9 +99,9 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   const version = packageVersion()
   const { store, engine } = deps
   const sessions = deps.sessionKey ? new SessionSigner(deps.sessionKey) : undefined
-  const limiter = newFailureLimiter(deps.authLimits)
+  const limiter = newFailureLimiter(store, deps.authLimits)
 
-  app.register(healthRoutes)
+  app.register(healthRoutes, { ready: deps.ready ?? (() => storeAnswers(store)) })
   app.register(consoleRoutes, { dir: deps.consoleDir })
   app.register(openapiRoutes, { routes, version })
   app.register(async (api) => {
@@ -97,7 +113,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     await api.register(streamsRoutes, { store, engine, closing: closing.signal, pollMs: deps.logPollMs, workflowPollMs: deps.workflowEventsPollMs, limits: deps.streamLimits })
     await api.register(approvalRoutes, { store, engine })
     await api.register(logsRoutes, { store, closing: closing.signal, pollMs: deps.logPollMs })
-    await api.register(metaRoutes, { store, engine, version })
+    await api.register(metaRoutes, { store, engine, version, ...(deps.replicaId !== undefined ? { replicaId: deps.replicaId } : {}) })
     await api.register(identityRoutes, { store })
     await api.register(workspacesRoutes, { store, engine })
     await api.register(grantsRoutes, { store })
