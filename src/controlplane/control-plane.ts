@@ -1,6 +1,6 @@
 // Starting and stopping a whole control plane in this process: store, runtime, engine,
 // HTTP app. Used by `ctl server start`, by process.ts and by the tests.
-import { chmodSync, closeSync, mkdirSync, openSync, statSync, writeFileSync } from 'node:fs'
+import { chmodSync, closeSync, mkdirSync, openSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { AddressInfo } from 'node:net'
 import { openStore } from '../store/open.js'
@@ -19,6 +19,7 @@ import { resourceService } from './resource-service.js'
 import { ADMIN_KEY_FILE, SERVER_INFO_FILE, SERVER_LOG_FILE } from './process.js'
 import { DEFAULT_LOG_RETENTION, parseRetention, startLogRetention } from '../logs/retention.js'
 import { newToken, sha256Hex, type AuthLimits } from '../http/auth.js'
+import { createMetrics, timedCalls } from '../metrics/metrics.js'
 
 export interface ControlPlaneOptions {
   dataDir: string
@@ -67,6 +68,8 @@ export interface ControlPlaneOptions {
   replicaId?: string
   /** How long a run's lease lasts unless renewed; default 15 s (EngineOptions.leaseTtlMs). */
   leaseTtlMs?: number
+  /** A file holding the token that opens GET /metrics besides a tenant-admin's key (read once at start). */
+  metricsTokenFile?: string
 }
 
 export type { KubernetesServerOptions, RuntimeKind } from '../runtime/index.js'
@@ -146,11 +149,34 @@ function refuseKeyShownToSteps(opts: ControlPlaneOptions): void {
     + 'or give the key itself in CTL_MASTER_KEY')
 }
 
+/** Tokens shorter than this are refused: the metrics token is a password. */
+export const MIN_METRICS_TOKEN_LENGTH = 16
+const MAX_METRICS_TOKEN_LENGTH = 4096
+
+/** The metrics token from its file (surrounding whitespace and the final newline dropped); checked, never printed. */
+export function readMetricsToken(file: string): string {
+  let text: string
+  try {
+    text = readFileSync(file, 'utf8')
+  } catch (err) {
+    throw new CtlError('E_USAGE', `metrics token file ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { field: 'metricsTokenFile' })
+  }
+  const token = text.trim()
+  if (token.length < MIN_METRICS_TOKEN_LENGTH || token.length > MAX_METRICS_TOKEN_LENGTH || /\s/.test(token)) {
+    throw new CtlError('E_USAGE', `metrics token file ${file}: the token must be one word of ${MIN_METRICS_TOKEN_LENGTH} to ${MAX_METRICS_TOKEN_LENGTH} characters (it has ${token.length})`, { field: 'metricsTokenFile' })
+  }
+  return token
+}
+
 export async function startControlPlane(opts: ControlPlaneOptions): Promise<ControlPlane> {
   refuseKeyShownToSteps(opts)
   ownerOnlyDataDir(opts)
+  const metricsToken = opts.metricsTokenFile === undefined ? undefined : readMetricsToken(opts.metricsTokenFile)
+  // One registry per control plane (several may run in one process); every part reports into it.
+  const metrics = createMetrics()
   // The data folder's SQLite file is the default store; storeUrl names another (several replicas share one).
-  const store = await openStore(opts.storeUrl ?? join(opts.dataDir, 'ctl.db'))
+  // Every store call is timed (SQLite and PostgreSQL alike); a log wait is no query.
+  const store = timedCalls(await openStore(opts.storeUrl ?? join(opts.dataDir, 'ctl.db')), metrics, new Set(['waitForLogs', 'close']))
   let engine: ReturnType<typeof createEngine> | undefined
   // The URL steps get as CTL_SERVER is known once the server listens (the port may be chosen then); a step
   // launched before waits that long.
@@ -177,15 +203,29 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
         trustedOwner: TENANT_ADMIN_ID,
       },
       kubernetes: opts.kubernetes,
+      metrics,
     })
     const launcher = createStoreLauncher({ store, dataDir: opts.dataDir, box, redactions, serverUrl: () => advertised })
     engine = createEngine({ store, runtime, dataDir: opts.dataDir, maxParallelSteps: opts.maxParallelSteps, launcher, redact: redactions.redact, box, maxForEachItems: opts.maxForEachItems,
-      replicaId: opts.replicaId, leaseTtlMs: opts.leaseTtlMs,
+      replicaId: opts.replicaId, leaseTtlMs: opts.leaseTtlMs, metrics,
+    })
+    const counted = engine
+    // Read at scrape time: the active runs whose lease this replica holds (each replica reports its own).
+    metrics.countRunsWith(async () => {
+      const owned = new Set(counted.ownedRuns())
+      const counts = { waiting: 0, running: 0 }
+      if (owned.size === 0) return counts
+      for (const run of await store.listRuns({ states: ['pending', 'running'] })) {
+        if (!owned.has(run.id)) continue
+        if (run.state === 'pending') counts.waiting++
+        else counts.running++
+      }
+      return counts
     })
     await engine.start()
     const app = buildApp({
       store, engine, logFile: opts.logFile, bodyLimit: opts.bodyLimit, authLimits: opts.authLimits,
-      secrets: box, revealSecrets: secretRevealer(box),
+      secrets: box, revealSecrets: secretRevealer(box), metrics, metricsToken,
       resources: resourceService({ store, engine, secrets: box, limits: { maxStepsPerWorkflow: opts.maxStepsPerWorkflow, maxForEachItems: opts.maxForEachItems } }),
     })
     await app.listen({ port: opts.port ?? 0, host: opts.host ?? '127.0.0.1' })

@@ -23,6 +23,7 @@ import { Reconciler } from './reconciler.js'
 import { ACTIVE_RUN_STATES, isFinalRunState, latestAttempts, Scheduler } from './scheduler.js'
 import { RunEnds } from './run-ends.js'
 import type { SecretBox } from '../secrets/crypto.js'
+import type { Metrics } from '../metrics/metrics.js'
 import { scheduleOf, ScheduleTimer } from './schedules.js'
 import { DEFAULT_LEASE_TTL_MS, MAX_LEASE_TTL_MS, MIN_LEASE_TTL_MS, newReplicaId } from './ownership.js'
 
@@ -52,6 +53,8 @@ export interface EngineOptions {
   replicaId?: string
   /** How long a run's lease lasts unless renewed (renewed every third of it); default 15 s, 1 s to 1 h. */
   leaseTtlMs?: number
+  /** The control plane's metrics (src/metrics); none: nothing is counted. */
+  metrics?: Metrics
 }
 
 export interface Engine extends EngineApi {
@@ -98,6 +101,7 @@ export function createEngine(opts: EngineOptions): Engine {
     redact: opts.redact ?? ((_runId, text) => text),
     runEnds: new RunEnds(),
     box: opts.box,
+    metrics: opts.metrics,
   }
   const { store } = ctx
   const launcher = opts.launcher ?? createStoreLauncher({ store, dataDir: opts.dataDir })

@@ -19,7 +19,9 @@ import { resourcesRoutes, type ResourceService, type RevealSecrets } from './rou
 import { runsRoutes } from './routes/runs.js'
 import { approvalRoutes } from './routes/approvals.js'
 import { workspacesRoutes } from './routes/workspaces.js'
+import { metricsRoutes } from './routes/metrics.js'
 import { packageVersion } from '../package-root.js'
+import type { MetricsRegistry } from '../metrics/metrics.js'
 
 export const DEFAULT_BODY_LIMIT = 8 * 1024 * 1024
 
@@ -41,6 +43,10 @@ export interface AppDeps {
   revealSecrets?: RevealSecrets
   /** Opens webhook triggers' secrets (their HMAC_KEY). */
   secrets?: SecretBox
+  /** The control plane's metrics: every request is counted into it, and GET /metrics exports it. None: no /metrics. */
+  metrics?: MetricsRegistry
+  /** The dedicated metrics token that opens GET /metrics besides a tenant-admin's key. */
+  metricsToken?: string
 }
 
 // API keys are looked up by hash on every request, so revoking one needs no restart; see auth.ts.
@@ -64,6 +70,14 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   })
   const version = packageVersion()
   const { store, engine } = deps
+  const metrics = deps.metrics
+  if (metrics) {
+    // By route pattern (never the raw URL: ids and names would make a series each), method and status.
+    app.addHook('onResponse', async (request, reply) => {
+      metrics.httpRequest({ method: request.method, route: request.routeOptions.url ?? 'unmatched', status: reply.statusCode }, reply.elapsedTime / 1000)
+    })
+    app.register(metricsRoutes, { store, exposition: () => metrics.exposition(), contentType: metrics.contentType, token: deps.metricsToken, limits: deps.authLimits })
+  }
 
   app.register(healthRoutes)
   app.register(openapiRoutes, { routes, version })

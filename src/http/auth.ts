@@ -69,7 +69,7 @@ export async function authenticate(store: IdentityStore, token: string, now = ne
   return { principal, key: { id: key.id, ...(key.expiresAt !== undefined ? { expiresAt: key.expiresAt } : {}) } }
 }
 
-function bearerKey(request: FastifyRequest): string | undefined {
+export function bearerKey(request: FastifyRequest): string | undefined {
   const header = request.headers.authorization
   if (typeof header !== 'string') return undefined
   const m = /^Bearer\s+(\S+)\s*$/i.exec(header)
