@@ -8,6 +8,7 @@ import { doc, startTestServer, waitForRunEnd, workflow, type TestServer } from '
 import { parsePrometheusText, total, type Family } from '../support/prom-text.js'
 import { createMetrics, OTHER_LABEL, timedCalls } from '../../src/metrics/metrics.js'
 import { CtlClient } from '../../src/client/client.js'
+import { freshDatabase } from '../support/postgres.js'
 
 const METRICS_TOKEN = 'metrics-token-0123456789abcdef'
 const SECRET_VALUE = 'mtr-s3cr3t-v4lue-991'
@@ -15,7 +16,11 @@ const PARAM_VALUE = 'mtr-p4ram-v4lue-774'
 
 let t: TestServer
 let dir: string
+let pgUrl: string
 beforeAll(async () => {
+  // Before any control plane starts: one sets this process's umask to 077, and PostgreSQL's folders made after it
+  // would be closed to the server's own user.
+  pgUrl = await freshDatabase()
   dir = mkdtempSync(join(tmpdir(), 'ctl-metrics-'))
   writeFileSync(join(dir, 'token'), `${METRICS_TOKEN}\n`, { mode: 0o600 })
   t = await startTestServer({ metricsTokenFile: join(dir, 'token') })
@@ -103,6 +108,24 @@ describe('GET /metrics', () => {
     // The token opens /metrics only, not the API.
     await expect(new CtlClient({ baseUrl: t.plane.url, apiKey: METRICS_TOKEN }).whoami()).rejects.toMatchObject({ code: 'E_UNAUTHENTICATED' })
   })
+})
+
+describe('GET /metrics on PostgreSQL', () => {
+  it('times the same store operations and counts the run', async () => {
+    const pgServer = await startTestServer({ storeUrl: pgUrl })
+    try {
+      await pgServer.client.apply('public', [doc(workflow('mtr-pg', { only: 'echo pg' }))])
+      const [run] = await pgServer.client.runs(ref('mtr-pg'))
+      expect((await waitForRunEnd(pgServer.client, run!.id)).run.state).toBe('succeeded')
+      const res = await fetch(`${pgServer.plane.url}/metrics`, { headers: { authorization: `Bearer ${pgServer.token}` } })
+      const f = parsePrometheusText(await res.text())
+      expect(total(f, 'ctl_runs_finished_total', { workflow: 'mtr-pg', state: 'succeeded' })).toBe(1)
+      expect(total(f, 'ctl_store_query_duration_seconds_count', { operation: 'createRun' })).toBeGreaterThan(0)
+      expect(total(f, 'ctl_store_query_duration_seconds_count', { operation: 'appendLogs' })).toBeGreaterThan(0)
+    } finally {
+      await pgServer.stop()
+    }
+  }, 120_000)
 })
 
 describe('metrics registry', () => {

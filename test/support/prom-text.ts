@@ -32,9 +32,10 @@ function unescapeHelp(text: string, line: number): string {
 }
 
 function parseValue(text: string, line: number): number {
-  if (text === '+Inf') return Infinity
-  if (text === '-Inf') return -Infinity
-  if (text === 'NaN') return NaN
+  // As Prometheus reads values (Go's ParseFloat): NaN and Inf in any case (prom-client writes `Nan`).
+  if (/^nan$/i.test(text)) return NaN
+  if (/^\+?inf(inity)?$/i.test(text)) return Infinity
+  if (/^-inf(inity)?$/i.test(text)) return -Infinity
   if (!/^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/.test(text)) fail(line, `bad value "${text}"`)
   return Number(text)
 }
