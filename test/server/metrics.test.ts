@@ -75,7 +75,10 @@ describe('GET /metrics', () => {
     const [failing] = await t.client.runs(ref('mtr-fails'))
     expect((await waitForRunEnd(t.client, failing!.id)).run.state).toBe('failed')
 
+    // An unknown path is no route: counted as `unmatched`, its text nowhere.
+    expect((await fetch(`${t.plane.url}/api/v1/no-such-${PARAM_VALUE}`, { headers: { authorization: `Bearer ${t.token}` } })).status).toBe(404)
     const { text, families: after } = await scrape()
+    expect(total(after, 'ctl_http_request_duration_seconds_count', { route: 'unmatched', status_code: '404' })).toBeGreaterThan(0)
     const delta = (name: string, match: Record<string, string> = {}) => total(after, name, match) - total(before, name, match)
     expect(delta('ctl_runs_started_total', { workspace: 'public', workflow: 'mtr-flow', trigger: 'manual' })).toBe(1)
     expect(delta('ctl_runs_started_total', { workspace: 'public', workflow: 'mtr-fails', trigger: 'apply' })).toBe(1)
