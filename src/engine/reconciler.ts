@@ -130,6 +130,7 @@ export class Reconciler {
       scheduledAt: request.scheduledAt,
       lateBySeconds: request.lateBySeconds,
       retryOf: request.retryOf,
+      ...(this.ctx.tracing ? { traceId: this.ctx.tracing.newTraceId() } : {}),
       steps: [...workflow.workflow.dag, ...(workflow.workflow.finally ?? [])].map((s) => s.name),
     })
     // Leased by its creator before anything else is written to it (another replica adopts only runs left unleased

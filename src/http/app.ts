@@ -43,10 +43,28 @@ export interface AppDeps {
   revealSecrets?: RevealSecrets
   /** Opens webhook triggers' secrets (their HMAC_KEY). */
   secrets?: SecretBox
+  /** Readiness (/readyz); default: the store answers a trivial query (storeAnswers). */
+  ready?: () => Promise<boolean>
+  /** This control plane's replica id (GET /api/v1/replicas names it). */
+  replicaId?: string
   /** The control plane's metrics: every request is counted into it, and GET /metrics exports it. None: no /metrics. */
   metrics?: MetricsRegistry
   /** The dedicated metrics token that opens GET /metrics besides a tenant-admin's key. */
   metricsToken?: string
+}
+
+/** How long a readiness probe waits for the store. */
+const READY_TIMEOUT_MS = 2_000
+
+/** Whether the store answers a trivial query in time (readiness). */
+export async function storeAnswers(store: Store): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined
+  const late = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), READY_TIMEOUT_MS)))
+  try {
+    return await Promise.race([store.getMeta('readyz').then(() => true, () => false), late])
+  } finally {
+    clearTimeout(timer)
+  }
 }
 
 // API keys are looked up by hash on every request, so revoking one needs no restart; see auth.ts.
@@ -79,7 +97,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     app.register(metricsRoutes, { store, exposition: () => metrics.exposition(), contentType: metrics.contentType, token: deps.metricsToken, limits: deps.authLimits })
   }
 
-  app.register(healthRoutes)
+  app.register(healthRoutes, { ready: deps.ready ?? (() => storeAnswers(store)) })
   app.register(openapiRoutes, { routes, version })
   app.register(async (api) => {
     await api.register(auditPlugin, { store })
@@ -89,7 +107,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     await api.register(runsRoutes, { store, engine, closing: closing.signal, pollMs: deps.logPollMs })
     await api.register(approvalRoutes, { store, engine })
     await api.register(logsRoutes, { store, closing: closing.signal, pollMs: deps.logPollMs })
-    await api.register(metaRoutes, { store, engine, version })
+    await api.register(metaRoutes, { store, engine, version, ...(deps.replicaId !== undefined ? { replicaId: deps.replicaId } : {}) })
     await api.register(identityRoutes, { store })
     await api.register(workspacesRoutes, { store, engine })
     await api.register(grantsRoutes, { store })

@@ -3,13 +3,15 @@
 // not encapsulated (skip-override) so its hook covers the routes registered next to it.
 // Keys are looked up by their sha256 on every request (no cache), so a revoked or expired
 // key stops working at once. Wrong keys are counted per client address and key prefix: past the
-// limit, that prefix from that address gets 429 until its window ends (FailureLimiter).
+// limit, that prefix from that address gets 429 until its window ends (FailureLimiter, shared by the
+// replicas through the store: SharedFailureLimiter).
 import { createHash, randomBytes } from 'node:crypto'
 import type { FastifyInstance, FastifyPluginAsync, FastifyRequest } from 'fastify'
 import { CtlError } from '../errors.js'
 import type { ApiKeyRecord, IdentityStore, Store } from '../store/types.js'
 import type { Principal } from '../api/types.js'
 import { toPrincipal } from '../access/principals.js'
+import { SharedFailureLimiter } from './shared-limiter.js'
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -76,63 +78,12 @@ export function bearerKey(request: FastifyRequest): string | undefined {
   return m?.[1]
 }
 
-/** How much of a presented key names it for the limiter: `ctl_` and 12 more characters (72 random bits). */
-export const KEY_PREFIX_LENGTH = 16
-
-/**
- * Failed authentications per (client address, presented key prefix) in fixed windows. Counting
- * per prefix, not per address alone, means wrong keys lock out only that prefix: every step of a
- * machine calls from 127.0.0.1, and one of them sending wrong keys must not lock out its
- * neighbours' valid keys (whose prefixes the API never shows). Memory is bounded: at most
- * `maxEntries` windows, finished ones dropped first, then the oldest.
- */
-export class FailureLimiter {
-  private readonly windows = new Map<string, { start: number; count: number }>()
-  constructor(private readonly max: number, private readonly windowMs: number, private readonly maxEntries = 10_000) {}
-
-  private static id(address: string, key: string): string {
-    return `${address}\u0000${key.slice(0, KEY_PREFIX_LENGTH)}`
-  }
-
-  /** Milliseconds until `key` (by its prefix) may be tried again from `address`; 0 when it may now. */
-  blockedFor(address: string, key: string, now = Date.now()): number {
-    const id = FailureLimiter.id(address, key)
-    const w = this.windows.get(id)
-    if (!w) return 0
-    if (now - w.start >= this.windowMs) {
-      this.windows.delete(id)
-      return 0
-    }
-    return w.count >= this.max ? w.start + this.windowMs - now : 0
-  }
-
-  fail(address: string, key: string, now = Date.now()): void {
-    const id = FailureLimiter.id(address, key)
-    const w = this.windows.get(id)
-    if (w && now - w.start < this.windowMs) {
-      w.count++
-      return
-    }
-    this.windows.delete(id)
-    if (this.windows.size >= this.maxEntries) {
-      for (const [k, v] of this.windows) if (now - v.start >= this.windowMs) this.windows.delete(k)
-      // Still full: drop the oldest windows (a Map iterates in insertion order).
-      for (const k of this.windows.keys()) {
-        if (this.windows.size < this.maxEntries) break
-        this.windows.delete(k)
-      }
-    }
-    this.windows.set(id, { start: now, count: 1 })
-  }
-
-  /** Windows held now (for tests of the memory bound). */
-  get size(): number {
-    return this.windows.size
-  }
-}
+// The limiters live in shared-limiter.ts; re-exported for their users here.
+export { FailureLimiter, KEY_PREFIX_LENGTH } from './shared-limiter.js'
 
 const authPluginImpl: FastifyPluginAsync<AuthOptions> = async (fastify: FastifyInstance, opts: AuthOptions) => {
-  const limiter = new FailureLimiter(opts.limits?.maxFailures ?? 10, opts.limits?.windowMs ?? 60_000)
+  // Across replicas: failures on every control plane sharing the store count together.
+  const limiter = new SharedFailureLimiter(opts.store, 'auth', opts.limits?.maxFailures ?? 10, opts.limits?.windowMs ?? 60_000)
   fastify.decorateRequest('principal', null)
   fastify.decorateRequest('apiKey', null)
   fastify.addHook('onRequest', async (request, reply) => {
@@ -140,7 +91,7 @@ const authPluginImpl: FastifyPluginAsync<AuthOptions> = async (fastify: FastifyI
     const key = bearerKey(request)
     // No key guesses nothing: only a wrong key counts towards the limit (a client not yet logged in is not throttled).
     if (!key) throw new CtlError('E_UNAUTHENTICATED', 'missing API key: send "Authorization: Bearer <key>"')
-    const wait = limiter.blockedFor(address, key)
+    const wait = await limiter.blockedFor(address, key)
     if (wait > 0) {
       reply.header('Retry-After', String(Math.ceil(wait / 1000)))
       throw new CtlError('E_RATE_LIMITED',
@@ -151,7 +102,7 @@ const authPluginImpl: FastifyPluginAsync<AuthOptions> = async (fastify: FastifyI
       request.principal = who.principal
       request.apiKey = who.key
     } catch (err) {
-      if (err instanceof CtlError && err.code === 'E_UNAUTHENTICATED') limiter.fail(address, key)
+      if (err instanceof CtlError && err.code === 'E_UNAUTHENTICATED') await limiter.fail(address, key)
       throw err
     }
   })

@@ -299,15 +299,16 @@ describe('authorization matrix through the HTTP API', () => {
 
 // Users, their keys and tags, workspaces and the audit log are `admin`: a tenant-wide
 // tenant-admin for tenant-level targets; a tenant-admin of ws-own binds roles there only.
-// Every target is someone else (or a workspace): what one may do to oneself is SELF below.
+// Every target is someone else (or a workspace): what one may do to oneself is SELF below. The replicas
+// sharing the store name hosts: tenant-wide tenant-admins only.
 const ADMIN_TABLE = `
-role          ucreate ulist uget udelete kcreate klist kdelete tget tadd tdel wcreate wget wdelete audit metrics
-tenant-admin* Y       Y     Y    Y       Y       Y     Y       Y    Y    Y    Y       Y    Y       Y     Y
-tenant-admin  N       N     N    N       N       N     N       N    Y    Y    N       Y    N       N     N
-operator      N       N     N    N       N       N     N       N    N    N    N       Y    N       N     N
-data-dev      N       N     N    N       N       N     N       N    N    N    N       Y    N       N     N
-viewer        N       N     N    N       N       N     N       N    N    N    N       Y    N       N     N
-none          N       N     N    N       N       N     N       N    N    N    N       N    N       N     N
+role          ucreate ulist uget udelete kcreate klist kdelete tget tadd tdel wcreate wget wdelete audit replicas metrics
+tenant-admin* Y       Y     Y    Y       Y       Y     Y       Y    Y    Y    Y       Y    Y       Y     Y        Y
+tenant-admin  N       N     N    N       N       N     N       N    Y    Y    N       Y    N       N     N        N
+operator      N       N     N    N       N       N     N       N    N    N    N       Y    N       N     N        N
+data-dev      N       N     N    N       N       N     N       N    N    N    N       Y    N       N     N        N
+viewer        N       N     N    N       N       N     N       N    N    N    N       Y    N       N     N        N
+none          N       N     N    N       N       N     N       N    N    N    N       N    N       N     N        N
 `
 
 // Instance-level resources (a compute here): reading is open to any binding; the rest is a
@@ -370,6 +371,7 @@ async function adminCall(col: string, c: CtlClient, n: string): Promise<unknown>
       return c.deleteWorkspace(target)
     }
     case 'audit': return c.audit({ limit: 1 })
+    case 'replicas': return c.replicas()
     case 'metrics': return scrapeMetrics(c)
   }
   throw new Error(`no call for ${col}`)
@@ -467,10 +469,11 @@ const ROUTE_CELLS: Record<string, string[]> = {
   'DELETE /api/v1/instance/resources/:type/:name/grants': ['instance:revoke'],
   'POST /api/v1/auth/can-i': ['self:can-i', 'role:use'],
   'GET /api/v1/audit': ['admin:audit'],
+  'GET /api/v1/replicas': ['admin:replicas'],
   'GET /metrics': ['admin:metrics'],
 }
 /** Unauthenticated by design. */
-const PUBLIC_ROUTES = ['GET /healthz', 'GET /api/v1/openapi.json']
+const PUBLIC_ROUTES = ['GET /healthz', 'GET /readyz', 'GET /api/v1/openapi.json']
 /**
  * Authenticated by a signature instead of an API key (webhook triggers, test/server/hooks.test.ts): a cell
  * here checks that no API key, not even the admin's, opens them without the signature.
