@@ -113,6 +113,21 @@ describe('GET /metrics', () => {
   })
 })
 
+describe('GET /metrics and the failure limit', () => {
+  it('wrong keys sent to /metrics count with the API\'s: past the limit the API answers 429 too', async () => {
+    const limited = await startTestServer({ authLimits: { maxFailures: 2, windowMs: 60_000 } })
+    try {
+      const call = async (path: string, key: string) => (await fetch(`${limited.plane.url}${path}`, { headers: { authorization: `Bearer ${key}` } })).status
+      expect(await call('/metrics', 'ctl_guessguessguess-1')).toBe(401)
+      expect(await call('/metrics', 'ctl_guessguessguess-2')).toBe(401)
+      expect(await call('/api/v1/whoami', 'ctl_guessguessguess-3')).toBe(429)
+      expect(await call('/metrics', 'ctl_guessguessguess-4')).toBe(429)
+    } finally {
+      await limited.stop()
+    }
+  })
+})
+
 describe('GET /metrics on PostgreSQL', () => {
   it('times the same store operations and counts the run', async () => {
     const pgServer = await startTestServer({ storeUrl: pgUrl })

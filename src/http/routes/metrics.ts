@@ -6,7 +6,8 @@ import type { FastifyPluginAsync } from 'fastify'
 import { CtlError } from '../../errors.js'
 import type { Store } from '../../store/types.js'
 import { requireAllowed } from '../../access/policy.js'
-import { authenticate, bearerKey, FailureLimiter, type AuthLimits } from '../auth.js'
+import { authenticate, bearerKey, type AuthLimits } from '../auth.js'
+import { SharedFailureLimiter } from '../shared-limiter.js'
 
 export interface MetricsRoutesOptions {
   store: Store
@@ -21,14 +22,15 @@ export interface MetricsRoutesOptions {
 const digest = (s: string): Buffer => createHash('sha256').update(s).digest()
 
 export const metricsRoutes: FastifyPluginAsync<MetricsRoutesOptions> = async (fastify, opts) => {
-  const limiter = new FailureLimiter(opts.limits?.maxFailures ?? 10, opts.limits?.windowMs ?? 60_000)
+  // Wrong keys here count with the API's (the same `auth` counters, shared by the replicas): /metrics is no side door for guessing.
+  const limiter = new SharedFailureLimiter(opts.store, 'auth', opts.limits?.maxFailures ?? 10, opts.limits?.windowMs ?? 60_000)
   // Compared as digests of equal length, in constant time: the comparison tells nothing about the token's prefix.
   const tokenDigest = opts.token === undefined ? undefined : digest(opts.token)
   fastify.addHook('onRequest', async (request, reply) => {
     const key = bearerKey(request)
     if (!key) throw new CtlError('E_UNAUTHENTICATED', 'missing API key or metrics token: send "Authorization: Bearer <key>"')
     if (tokenDigest !== undefined && timingSafeEqual(digest(key), tokenDigest)) return
-    const wait = limiter.blockedFor(request.ip, key)
+    const wait = await limiter.blockedFor(request.ip, key)
     if (wait > 0) {
       reply.header('Retry-After', String(Math.ceil(wait / 1000)))
       throw new CtlError('E_RATE_LIMITED', `too many failed authentications from ${request.ip} with this key; try again in ${Math.ceil(wait / 1000)} s`)
@@ -37,7 +39,7 @@ export const metricsRoutes: FastifyPluginAsync<MetricsRoutesOptions> = async (fa
     try {
       who = await authenticate(opts.store, key)
     } catch (err) {
-      if (err instanceof CtlError && err.code === 'E_UNAUTHENTICATED') limiter.fail(request.ip, key)
+      if (err instanceof CtlError && err.code === 'E_UNAUTHENTICATED') await limiter.fail(request.ip, key)
       throw err
     }
     requireAllowed(who.principal, 'admin', { workspace: null, type: 'metrics' })
