@@ -1,6 +1,6 @@
 // Starting and stopping a whole control plane in this process: store, runtime, engine,
 // HTTP app. Used by `ctl server start`, by process.ts and by the tests.
-import { chmodSync, closeSync, mkdirSync, openSync, statSync, writeFileSync } from 'node:fs'
+import { chmodSync, closeSync, mkdirSync, openSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import { hostname } from 'node:os'
 import type { AddressInfo } from 'node:net'
@@ -24,6 +24,7 @@ import { ADMIN_KEY_FILE, SERVER_INFO_FILE, SERVER_LOG_FILE } from './process.js'
 import { DEFAULT_LOG_RETENTION, parseRetention, startLogRetention } from '../logs/retention.js'
 import { newToken, sha256Hex, type AuthLimits } from '../http/auth.js'
 import { startTraces, tracedResources, type ControlPlaneTracer } from './traces.js'
+import { createMetrics, timedCalls } from '../metrics/metrics.js'
 
 export interface ControlPlaneOptions {
   dataDir: string
@@ -92,6 +93,8 @@ export interface ControlPlaneOptions {
    * which it beats. Without it and without OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT traces are off (traces.ts).
    */
   otlpEndpoint?: string
+  /** A file holding the token that opens GET /metrics besides a tenant-admin's key (read once at start). */
+  metricsTokenFile?: string
 }
 
 export type { KubernetesServerOptions, RuntimeKind } from '../runtime/index.js'
@@ -186,14 +189,37 @@ export function workDirOf(opts: Pick<ControlPlaneOptions, 'dataDir' | 'workDir'>
   return resolve(opts.workDir ?? opts.dataDir)
 }
 
+/** Tokens shorter than this are refused: the metrics token is a password. */
+export const MIN_METRICS_TOKEN_LENGTH = 16
+const MAX_METRICS_TOKEN_LENGTH = 4096
+
+/** The metrics token from its file (surrounding whitespace and the final newline dropped); checked, never printed. */
+export function readMetricsToken(file: string): string {
+  let text: string
+  try {
+    text = readFileSync(file, 'utf8')
+  } catch (err) {
+    throw new CtlError('E_USAGE', `metrics token file ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { field: 'metricsTokenFile' })
+  }
+  const token = text.trim()
+  if (token.length < MIN_METRICS_TOKEN_LENGTH || token.length > MAX_METRICS_TOKEN_LENGTH || /\s/.test(token)) {
+    throw new CtlError('E_USAGE', `metrics token file ${file}: the token must be one word of ${MIN_METRICS_TOKEN_LENGTH} to ${MAX_METRICS_TOKEN_LENGTH} characters (it has ${token.length})`, { field: 'metricsTokenFile' })
+  }
+  return token
+}
+
 export async function startControlPlane(opts: ControlPlaneOptions): Promise<ControlPlane> {
   refuseKeyShownToSteps(opts)
   ownerOnlyDataDir(opts)
+  const metricsToken = opts.metricsTokenFile === undefined ? undefined : readMetricsToken(opts.metricsTokenFile)
+  // One registry per control plane (several may run in one process); every part reports into it.
+  const metrics = createMetrics()
   const storeUrl = opts.storeUrl ?? join(opts.dataDir, 'ctl.db')
   const workDir = workDirOf(opts)
   // A SQLite file named elsewhere gets its folder, the owner's alone like the data folder.
   if (storeKindOf(storeUrl) === 'sqlite') mkdirSync(dirname(sqliteFileOf(storeUrl)), { recursive: true, mode: 0o700 })
-  const store = await openStore(storeUrl)
+  // Every store call is timed (SQLite and PostgreSQL alike); a log wait is no query.
+  const store = timedCalls(await openStore(storeUrl), metrics, new Set(['waitForLogs', 'close']))
   const replicaId = opts.replicaId ?? newReplicaId()
   let replica: ReplicaHandle | undefined
   let engine: ReturnType<typeof createEngine> | undefined
@@ -227,6 +253,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
         trustedOwner: TENANT_ADMIN_ID,
       },
       kubernetes: opts.kubernetes,
+      metrics,
     })
     // Volumes are folders of the work folder (engine and launcher call it their dataDir).
     const launcher = createStoreLauncher({ store, dataDir: workDir, box, redactions, serverUrl: () => advertised })
@@ -234,13 +261,26 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     replica = await startReplica({ store, id: replicaId, counterKeepMs: 2 * Math.max(opts.authLimits?.windowMs ?? 60_000, 60 * 60_000), logger: stderrLogger })
     tracer = await startTraces({ store, replicaId, otlpEndpoint: opts.otlpEndpoint })
     engine = createEngine({ store, runtime, dataDir: workDir, maxParallelSteps: opts.maxParallelSteps, launcher, redact: redactions.redact, box, maxForEachItems: opts.maxForEachItems,
-      replicaId, leaseTtlMs: opts.leaseTtlMs, ...(tracer ? { tracing: tracer } : {}),
+      replicaId, leaseTtlMs: opts.leaseTtlMs, ...(tracer ? { tracing: tracer } : {}), metrics,
+    })
+    const counted = engine
+    // Read at scrape time: the active runs whose lease this replica holds (each replica reports its own).
+    metrics.countRunsWith(async () => {
+      const owned = new Set(counted.ownedRuns())
+      const counts = { waiting: 0, running: 0 }
+      if (owned.size === 0) return counts
+      for (const run of await store.listRuns({ states: ['pending', 'running'] })) {
+        if (!owned.has(run.id)) continue
+        if (run.state === 'pending') counts.waiting++
+        else counts.running++
+      }
+      return counts
     })
     await engine.start()
     engineRunning = true
     const app = buildApp({
       store, engine, logFile: opts.logFile, bodyLimit: opts.bodyLimit, authLimits: opts.authLimits, streamLimits: opts.streamLimits, consoleDir: opts.consoleDir,
-      secrets: box, revealSecrets: secretRevealer(box),
+      secrets: box, revealSecrets: secretRevealer(box), metrics, metricsToken,
       replicaId, sessionKey: deriveKey(master.key, 'console sessions'), ready: async () => engineRunning && (await storeAnswers(store)),
       resources: tracedResources(resourceService({ store, engine, secrets: box, limits: { maxStepsPerWorkflow: opts.maxStepsPerWorkflow, maxForEachItems: opts.maxForEachItems } }), tracer),
     })

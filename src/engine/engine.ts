@@ -24,6 +24,7 @@ import { ACTIVE_RUN_STATES, isFinalRunState, latestAttempts, Scheduler } from '.
 import { RunEnds } from './run-ends.js'
 import { tracedStore, type RunTracing } from './tracing.js'
 import type { SecretBox } from '../secrets/crypto.js'
+import type { Metrics } from '../metrics/metrics.js'
 import { scheduleOf, ScheduleTimer } from './schedules.js'
 import { DEFAULT_LEASE_TTL_MS, MAX_LEASE_TTL_MS, MIN_LEASE_TTL_MS, newReplicaId } from './ownership.js'
 
@@ -55,6 +56,8 @@ export interface EngineOptions {
   leaseTtlMs?: number
   /** Traces on: runs get a trace id and their ends are told to this tracer (tracing.ts). Absent: no tracing work at all. */
   tracing?: RunTracing
+  /** The control plane's metrics (src/metrics); none: nothing is counted. */
+  metrics?: Metrics
 }
 
 export interface Engine extends EngineApi {
@@ -106,6 +109,7 @@ export function createEngine(opts: EngineOptions): Engine {
     // Fire claims name the same replica as the run leases.
     replicaId,
     ...(opts.tracing ? { tracing: opts.tracing } : {}),
+    metrics: opts.metrics,
   }
   const { store } = ctx
   const launcher = opts.launcher ?? createStoreLauncher({ store, dataDir: opts.dataDir })

@@ -23,7 +23,9 @@ import { runsRoutes } from './routes/runs.js'
 import { streamsRoutes, type StreamLimits } from './routes/streams.js'
 import { approvalRoutes } from './routes/approvals.js'
 import { workspacesRoutes } from './routes/workspaces.js'
+import { metricsRoutes } from './routes/metrics.js'
 import { packageVersion } from '../package-root.js'
+import type { MetricsRegistry } from '../metrics/metrics.js'
 
 export const DEFAULT_BODY_LIMIT = 8 * 1024 * 1024
 
@@ -60,6 +62,10 @@ export interface AppDeps {
   ready?: () => Promise<boolean>
   /** This control plane's replica id (GET /api/v1/replicas names it; claims of sign-in codes too). */
   replicaId?: string
+  /** The control plane's metrics: every request is counted into it, and GET /metrics exports it. None: no /metrics. */
+  metrics?: MetricsRegistry
+  /** The dedicated metrics token that opens GET /metrics besides a tenant-admin's key. */
+  metricsToken?: string
 }
 
 /** How long a readiness probe waits for the store. */
@@ -100,6 +106,14 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   const { store, engine } = deps
   const sessions = deps.sessionKey ? new SessionSigner(deps.sessionKey) : undefined
   const limiter = newFailureLimiter(store, deps.authLimits)
+  const metrics = deps.metrics
+  if (metrics) {
+    // By route pattern (never the raw URL: ids and names would make a series each), method and status.
+    app.addHook('onResponse', async (request, reply) => {
+      metrics.httpRequest({ method: request.method, route: request.routeOptions.url ?? 'unmatched', status: reply.statusCode }, reply.elapsedTime / 1000)
+    })
+    app.register(metricsRoutes, { store, exposition: () => metrics.exposition(), contentType: metrics.contentType, token: deps.metricsToken, limits: deps.authLimits })
+  }
 
   app.register(healthRoutes, { ready: deps.ready ?? (() => storeAnswers(store)) })
   app.register(consoleRoutes, { dir: deps.consoleDir })

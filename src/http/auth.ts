@@ -66,7 +66,7 @@ const SAFE_METHODS = new Set(['GET', 'HEAD'])
 
 export { authenticate, checkKey, type Authenticated } from './auth-key.js'
 
-function bearerKey(request: FastifyRequest): string | undefined {
+export function bearerKey(request: FastifyRequest): string | undefined {
   const header = request.headers.authorization
   if (typeof header !== 'string') return undefined
   const m = /^Bearer\s+(\S+)\s*$/i.exec(header)
