@@ -256,6 +256,7 @@ export class AttemptRunner {
     const { store, runtime, redact } = this.ctx
     if (task.detach.signal.aborted) return
     let exit: StepExit
+    let offset = fromOffset
     try {
       exit = await runtime.follow(
         handle,
@@ -263,7 +264,21 @@ export class AttemptRunner {
         async (batch) => {
           const lines = batch.lines.map((l) => ({ time: l.time, stream: l.stream, text: redact(stepRun.runId, l.text) }))
           // A store error is not the step's end: the batch is written again until it is stored (or the lease is gone).
-          await this.retryStore(task, 'appending log lines', () => store.appendLogs(stepRun.id, lines, batch.offset))
+          // Each write is a compare-and-set on the offset this follower stored last.
+          let failedOnce = false
+          const written = await this.retryStore(task, 'appending log lines', () => {
+            const attempt = store.appendLogs(stepRun.id, lines, batch.offset, offset)
+            attempt.catch(() => (failedOnce = true))
+            return attempt
+          })
+          // Refused after a failed try: that try may have committed with its answer lost.
+          if (!written && !(failedOnce && (await store.getStepRun(stepRun.id))?.logOffset === batch.offset && batch.offset !== offset)) {
+            // Someone else stored lines of this attempt: another replica follows it now. Let go without ending it.
+            this.ctx.logger.warn('log append refused: the attempt is followed elsewhere', { stepRunId: stepRun.id })
+            task.detach.abort(new Error('attempt followed elsewhere'))
+            throw new Error('attempt followed elsewhere')
+          }
+          offset = batch.offset
         },
         task.detach.signal,
       )
