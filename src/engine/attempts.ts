@@ -84,6 +84,11 @@ export class AttemptRunner {
     private readonly onEnded: (runId: string, step: string, outcome: StepState | undefined) => void,
     /** Whether this replica still holds the run's lease: a store write is retried only while it does. */
     private readonly holds: (runId: string) => boolean = () => true,
+    /**
+     * How long an attempt marked running without a handle may still be being launched by another replica
+     * (a live owner whose lease was taken mid-launch) before it is judged never started (`Lost`).
+     */
+    private readonly launchGraceMs = 0,
   ) {}
 
   /** Runtime cleanups still going on after their attempt ended (off the scheduling path). */
@@ -244,6 +249,9 @@ export class AttemptRunner {
       const key: StepKey = { runId: stepRun.runId, step: stepRun.step, attempt: stepRun.attempt, ...(run?.workspace ? { workspace: run.workspace } : {}) }
       handle = this.ctx.runtime.find ? await this.ctx.runtime.find(key) : undefined
       if (!handle) {
+        const markedAt = stepRun.startedAt === undefined ? NaN : Date.parse(stepRun.startedAt)
+        // Maybe still being launched elsewhere: left alone; the owner's per-second check looks again (orphans.ts).
+        if (Number.isFinite(markedAt) && markedAt + this.launchGraceMs > this.ctx.now().getTime()) return
         return this.endWithout(stepRun, 'failed', 'Lost', 'the control plane stopped while starting the step; it did not start')
       }
       await this.ctx.store.updateStepRun(stepRun.id, { runtimeHandle: handle })

@@ -76,14 +76,20 @@ export class RunOwnership {
     private readonly hooks: OwnershipHooks,
   ) {}
 
-  private expiry(): { now: string; until: string } {
-    const now = this.ctx.now()
+  /** Lease times on the store's clock when it has one (PostgreSQL): replicas' clocks may disagree by more than a TTL. */
+  private async leaseNow(): Promise<Date> {
+    const db = await this.ctx.store.leaseClock()
+    return db === undefined ? this.ctx.now() : new Date(db)
+  }
+
+  private async expiry(): Promise<{ now: string; until: string }> {
+    const now = await this.leaseNow()
     return { now: now.toISOString(), until: new Date(now.getTime() + this.ttlMs).toISOString() }
   }
 
   /** Takes (or extends) the run's lease; true when this replica holds it now. */
   async claim(runId: string): Promise<boolean> {
-    const { now, until } = this.expiry()
+    const { now, until } = await this.expiry()
     const ok = await this.ctx.store.acquireRunLease(runId, this.replicaId, now, until)
     if (ok) this.owned.add(runId)
     return ok
@@ -116,8 +122,11 @@ export class RunOwnership {
    */
   private async handOver(runId: string): Promise<void> {
     if (!this.owned.delete(runId)) return
-    const now = this.ctx.now().toISOString()
-    await this.ctx.store.acquireRunLease(runId, this.replicaId, now, now).catch((err: unknown) => {
+    const handOver = async (): Promise<void> => {
+      const now = (await this.leaseNow()).toISOString()
+      await this.ctx.store.acquireRunLease(runId, this.replicaId, now, now)
+    }
+    await handOver().catch((err: unknown) => {
       this.ctx.logger.warn('handing a run lease over failed', { runId, error: String(err) })
     })
   }
@@ -150,7 +159,7 @@ export class RunOwnership {
     if (!this.running) return
     let held: string[]
     try {
-      held = await this.ctx.store.renewRunLeases(this.replicaId, this.expiry().until)
+      held = await this.ctx.store.renewRunLeases(this.replicaId, (await this.expiry()).until)
     } catch (err) {
       this.ctx.logger.warn('renewing run leases failed', { error: String(err) })
       return
@@ -175,17 +184,19 @@ export class RunOwnership {
     try {
       const { store } = this.ctx
       const nowMs = this.ctx.now().getTime()
+      // Lease expiries on the lease clock; creation and end times (written with callers' clocks) on ours, as before.
+      const leaseMs = (await this.leaseNow()).getTime()
       const leases = new Map((await store.listRunLeases()).map((l) => [l.runId, l]))
       const free = (runId: string, createdAt: string): boolean => {
         if (this.owned.has(runId)) return false
         const lease = leases.get(runId)
         if (!lease) return startup || Date.parse(createdAt) + this.ttlMs <= nowMs
-        return Date.parse(lease.expiresAt) <= nowMs || ownerProvablyDead(lease.owner)
+        return Date.parse(lease.expiresAt) <= leaseMs || ownerProvablyDead(lease.owner)
       }
       const grab = async (runId: string): Promise<boolean> => {
         const lease = leases.get(runId)
         // A dead local owner's lease is given up in its name first (its process cannot renew it any more).
-        if (lease && Date.parse(lease.expiresAt) > nowMs && ownerProvablyDead(lease.owner)) await store.releaseRunLease(runId, lease.owner)
+        if (lease && Date.parse(lease.expiresAt) > leaseMs && ownerProvablyDead(lease.owner)) await store.releaseRunLease(runId, lease.owner)
         return this.running && (await this.claim(runId))
       }
       const active = await store.listRuns({ states: [...ACTIVE] })

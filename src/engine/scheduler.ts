@@ -91,7 +91,7 @@ export class Scheduler {
     private readonly evaluators: Evaluators,
     lease: { replicaId: string; ttlMs: number },
   ) {
-    this.runner = new AttemptRunner(ctx, launcher, (runId, step, outcome) => this.attemptEnded(runId, step, outcome), (runId) => this.ownership.owned.has(runId))
+    this.runner = new AttemptRunner(ctx, launcher, (runId, step, outcome) => this.attemptEnded(runId, step, outcome), (runId) => this.ownership.owned.has(runId), 2 * lease.ttlMs)
     this.phaseDeps = { ctx, inFlight: (a) => this.runner.has(a.id), killSteps: (r, steps, why) => this.runner.killSteps(r, steps, why), killed: new Set() }
     this.ownership = new RunOwnership(ctx, lease.replicaId, lease.ttlMs, {
       adopt: (run) => this.adopt(run),

@@ -300,6 +300,9 @@ class SqliteStore implements Store {
   acquireRunLease(runId: string, owner: string, now: string, expiresAt: string): Promise<boolean> {
     return leases.acquireRunLease(this.db, runId, owner, now, expiresAt)
   }
+  leaseClock(): Promise<string | undefined> {
+    return Promise.resolve(undefined)
+  }
   renewRunLeases(owner: string, expiresAt: string): Promise<string[]> {
     return leases.renewRunLeases(this.db, owner, expiresAt)
   }

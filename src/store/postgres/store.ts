@@ -278,6 +278,9 @@ class PostgresStore implements Store {
   acquireRunLease(runId: string, owner: string, now: string, expiresAt: string): Promise<boolean> {
     return leases.acquireRunLease(this.db, runId, owner, now, expiresAt)
   }
+  leaseClock(): Promise<string | undefined> {
+    return leases.leaseClock(this.db)
+  }
   renewRunLeases(owner: string, expiresAt: string): Promise<string[]> {
     return leases.renewRunLeases(this.db, owner, expiresAt)
   }
