@@ -34,21 +34,35 @@ function pidNamespace(): string | undefined {
 }
 
 /**
- * A replica id that names where it runs: `<host>/<pid namespace>/<pid>/<random>`. Another replica on the
- * same machine and pid namespace can then tell a SIGKILLed owner at once (its pid is gone) instead of
- * waiting for its leases to expire. Any other id (fleet's `r-…`) is fine too: its leases just expire.
+ * This boot of this machine (Linux): two machines with the same host name (cloned images, `localhost`) share
+ * the initial pid namespace's inode too, so host and namespace alone do not prove a pid is ours to look at.
  */
-export function newReplicaId(): string {
-  return `${os.hostname()}/${pidNamespace() ?? '-'}/${process.pid}/${crypto.randomBytes(4).toString('hex')}`
+function bootId(): string | undefined {
+  try {
+    const id = fs.readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim()
+    return /^[0-9a-f-]{8,64}$/.test(id) ? id : undefined
+  } catch {
+    return undefined
+  }
 }
 
-/** True only when `owner` is a replica id of this machine and pid namespace whose process is gone. */
+/**
+ * A replica id that names where it runs: `<host>/<boot id>/<pid namespace>/<pid>/<random>`. Another replica on
+ * the same machine (same boot) and pid namespace can then tell a SIGKILLed owner at once (its pid is gone)
+ * instead of waiting for its leases to expire. Any other id (fleet's `r-…`) is fine too: its leases just expire.
+ */
+export function newReplicaId(): string {
+  return `${os.hostname()}/${bootId() ?? '-'}/${pidNamespace() ?? '-'}/${process.pid}/${crypto.randomBytes(4).toString('hex')}`
+}
+
+/** True only when `owner` is a replica id of this machine, boot and pid namespace whose process is gone. */
 export function ownerProvablyDead(owner: string): boolean {
-  const m = /^(.+)\/(\d+)\/(\d+)\/[0-9a-f]+$/.exec(owner)
+  const m = /^(.+)\/([0-9a-f-]{8,64})\/(\d+)\/(\d+)\/[0-9a-f]+$/.exec(owner)
   if (!m) return false
   const ns = pidNamespace()
-  if (m[1] !== os.hostname() || ns === undefined || m[2] !== ns) return false
-  const pid = Number(m[3])
+  const boot = bootId()
+  if (m[1] !== os.hostname() || boot === undefined || m[2] !== boot || ns === undefined || m[3] !== ns) return false
+  const pid = Number(m[4])
   return pid !== process.pid && !isPidAlive(pid)
 }
 
