@@ -1,5 +1,5 @@
 // This control plane among the replicas sharing the store (issue 13): an id per start (engine/ownership.ts
-// newReplicaId: host, pid namespace, pid and a random part), a heartbeat every
+// newReplicaId: host, boot id, pid namespace, pid and a random part), a heartbeat every
 // few seconds, its row removed on a graceful stop, and the housekeeping one replica or another does now and
 // then (rows of replicas silent for long, old fire claims, finished counter windows). What the API shows of
 // them is http/replicas.ts. Every replica runs it:

@@ -9,6 +9,7 @@
 
 import type { StepRunRecord, StepState } from '../store/types.js'
 import { FINAL_RUN_STATES } from '../store/types.js'
+import { CtlError } from '../errors.js'
 import type { RuntimeHandle, StepExit, StepKey } from '../runtime/types.js'
 import type { StepModel } from '../manifest/model.js'
 import type { StepValues } from '../stack/values.js'
@@ -68,6 +69,14 @@ function redactOutputs(redact: EngineContext['redact'], runId: string, outputs: 
   return out
 }
 
+const STORE_RETRY_FIRST_MS = 100
+const STORE_RETRY_MAX_MS = 2_000
+
+/** A store failure worth writing again: the database was unreachable or failed; not a refusal of the write itself. */
+function retriable(err: unknown): boolean {
+  return !(err instanceof CtlError) || err.code === 'E_UNAVAILABLE' || err.code === 'E_INTERNAL'
+}
+
 export class AttemptRunner {
   private readonly tasks = new Map<string, AttemptTask>()
 
@@ -76,6 +85,13 @@ export class AttemptRunner {
     private readonly launcher: StepLauncher,
     /** Called after every attempt ended (with the state stored, when this engine stored one): wakes the scheduler. */
     private readonly onEnded: (runId: string, step: string, outcome: StepState | undefined) => void,
+    /** Whether this replica still holds the run's lease: a store write is retried only while it does. */
+    private readonly holds: (runId: string) => boolean = () => true,
+    /**
+     * How long an attempt marked running without a handle may still be being launched by another replica
+     * (a live owner whose lease was taken mid-launch) before it is judged never started (`Lost`).
+     */
+    private readonly launchGraceMs = 0,
   ) {}
 
   /** Runtime cleanups still going on after their attempt ended (off the scheduling path). */
@@ -224,7 +240,7 @@ export class AttemptRunner {
       return this.endWithout(stepRun, 'failed', 'StartError', (err as Error).message)
     }
     // Stored even when detaching: the next engine must find it.
-    await store.updateStepRun(stepRun.id, { runtimeHandle: handle })
+    await this.retryStore(task, 'storing the runtime handle', () => store.updateStepRun(stepRun.id, { runtimeHandle: handle }))
     task.handle = handle
     // A stop that raced with this start (it saw no handle yet) is honoured here.
     if (task.killRequested || (await this.runIsOver(stepRun.runId))) await this.kill(handle, 'the run was stopped')
@@ -241,6 +257,9 @@ export class AttemptRunner {
       const key: StepKey = { runId: stepRun.runId, step: stepRun.step, attempt: stepRun.attempt, ...(run?.workspace ? { workspace: run.workspace } : {}) }
       handle = this.ctx.runtime.find ? await this.ctx.runtime.find(key) : undefined
       if (!handle) {
+        const markedAt = stepRun.startedAt === undefined ? NaN : Date.parse(stepRun.startedAt)
+        // Maybe still being launched elsewhere: left alone; the owner's per-second check looks again (orphans.ts).
+        if (Number.isFinite(markedAt) && markedAt + this.launchGraceMs > this.ctx.now().getTime()) return
         return this.endWithout(stepRun, 'failed', 'Lost', 'the control plane stopped while starting the step; it did not start')
       }
       await this.ctx.store.updateStepRun(stepRun.id, { runtimeHandle: handle })
@@ -253,13 +272,29 @@ export class AttemptRunner {
     const { store, runtime, redact } = this.ctx
     if (task.detach.signal.aborted) return
     let exit: StepExit
+    let offset = fromOffset
     try {
       exit = await runtime.follow(
         handle,
         fromOffset,
         async (batch) => {
           const lines = batch.lines.map((l) => ({ time: l.time, stream: l.stream, text: redact(stepRun.runId, l.text) }))
-          await store.appendLogs(stepRun.id, lines, batch.offset)
+          // A store error is not the step's end: the batch is written again until it is stored (or the lease is gone).
+          // Each write is a compare-and-set on the offset this follower stored last.
+          let failedOnce = false
+          const written = await this.retryStore(task, 'appending log lines', () => {
+            const attempt = store.appendLogs(stepRun.id, lines, batch.offset, offset)
+            attempt.catch(() => (failedOnce = true))
+            return attempt
+          })
+          // Refused after a failed try: that try may have committed with its answer lost.
+          if (!written && !(failedOnce && (await store.getStepRun(stepRun.id))?.logOffset === batch.offset && batch.offset !== offset)) {
+            // Someone else stored lines of this attempt: another replica follows it now. Let go without ending it.
+            this.ctx.logger.warn('log append refused: the attempt is followed elsewhere', { stepRunId: stepRun.id })
+            task.detach.abort(new Error('attempt followed elsewhere'))
+            throw new Error('attempt followed elsewhere')
+          }
+          offset = batch.offset
           if (this.ctx.metrics) {
             let bytes = 0
             for (const l of lines) bytes += Buffer.byteLength(l.text)
@@ -269,17 +304,20 @@ export class AttemptRunner {
         task.detach.signal,
       )
     } catch (err) {
-      if (task.detach.signal.aborted) return // engine stopping: the step keeps running
+      if (task.detach.signal.aborted) return // engine stopping or lease lost: the step keeps running
       exit = { exitCode: null, reason: 'Lost', message: `following the step failed: ${(err as Error).message}`, finishedAt: this.ctx.now().toISOString() }
     }
     const state = stateOfExit(exit)
     // Redacted by the runtime already; the run's own redactions (e.g. secret params) apply here too, like on log lines.
     const outputs = exit.outputs && Object.keys(exit.outputs).length > 0 ? redactOutputs(redact, stepRun.runId, exit.outputs) : undefined
-    const stored = await store.updateStepRun(
-      stepRun.id,
-      { state, exitCode: exit.exitCode ?? undefined, reason: exit.reason, message: redactMessage(redact, stepRun.runId, messageOfExit(exit)), finishedAt: exit.finishedAt, outputs },
-      ['running'],
-    )
+    const patch = { state, exitCode: exit.exitCode ?? undefined, reason: exit.reason, message: redactMessage(redact, stepRun.runId, messageOfExit(exit)), finishedAt: exit.finishedAt, outputs }
+    let stored: boolean
+    try {
+      stored = await this.retryStore(task, 'recording the step end', () => store.updateStepRun(stepRun.id, patch, ['running']))
+    } catch (err) {
+      if (task.detach.signal.aborted) return // the next owner follows it again and records the end
+      throw err
+    }
     if (stored) {
       task.outcome = state
       this.measured(task, state, Date.parse(exit.finishedAt))
@@ -293,6 +331,27 @@ export class AttemptRunner {
       })
       .finally(() => this.cleanups.delete(cleanup))
     this.cleanups.add(cleanup)
+  }
+
+  /**
+   * Runs a store write of a followed attempt until it succeeds: a store blip (a PostgreSQL connection reset,
+   * a pool timeout) must not end a step that still runs. Retried with a bounded backoff while the task is
+   * followed here and the replica holds the run's lease; once it does not, the task lets go (detach), and
+   * the run's next owner follows the attempt from its stored offset (or, without a handle, finds it).
+   */
+  private async retryStore<T>(task: AttemptTask, what: string, write: () => Promise<T>): Promise<T> {
+    for (let delay = STORE_RETRY_FIRST_MS; ; delay = Math.min(delay * 2, STORE_RETRY_MAX_MS)) {
+      try {
+        return await write()
+      } catch (err) {
+        if (!retriable(err)) throw err
+        const gone = !this.holds(task.runId)
+        if (gone) task.detach.abort(new Error('run lease lost'))
+        if (gone || task.detach.signal.aborted) throw err
+        this.ctx.logger.warn(`${what} failed; retrying`, { stepRunId: task.stepRunId, error: String(err) })
+        await new Promise((resolve) => setTimeout(resolve, delay))
+      }
+    }
   }
 
   /** The tail of the queue of attempts being prepared (see inTurn). */

@@ -49,7 +49,7 @@ export interface EngineOptions {
   launcher?: StepLauncher
   /**
    * This control plane among the replicas sharing the store: the owner name of the run leases it takes
-   * (ownership.ts). Default: a new id naming host, pid namespace and pid (newReplicaId).
+   * (ownership.ts). Default: a new id naming host, boot, pid namespace and pid (newReplicaId).
    */
   replicaId?: string
   /** How long a run's lease lasts unless renewed (renewed every third of it); default 15 s, 1 s to 1 h. */

@@ -34,21 +34,35 @@ function pidNamespace(): string | undefined {
 }
 
 /**
- * A replica id that names where it runs: `<host>/<pid namespace>/<pid>/<random>`. Another replica on the
- * same machine and pid namespace can then tell a SIGKILLed owner at once (its pid is gone) instead of
- * waiting for its leases to expire. Any other id (fleet's `r-…`) is fine too: its leases just expire.
+ * This boot of this machine (Linux): two machines with the same host name (cloned images, `localhost`) share
+ * the initial pid namespace's inode too, so host and namespace alone do not prove a pid is ours to look at.
  */
-export function newReplicaId(): string {
-  return `${os.hostname()}/${pidNamespace() ?? '-'}/${process.pid}/${crypto.randomBytes(4).toString('hex')}`
+function bootId(): string | undefined {
+  try {
+    const id = fs.readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim()
+    return /^[0-9a-f-]{8,64}$/.test(id) ? id : undefined
+  } catch {
+    return undefined
+  }
 }
 
-/** True only when `owner` is a replica id of this machine and pid namespace whose process is gone. */
+/**
+ * A replica id that names where it runs: `<host>/<boot id>/<pid namespace>/<pid>/<random>`. Another replica on
+ * the same machine (same boot) and pid namespace can then tell a SIGKILLed owner at once (its pid is gone)
+ * instead of waiting for its leases to expire. Any other id (fleet's `r-…`) is fine too: its leases just expire.
+ */
+export function newReplicaId(): string {
+  return `${os.hostname()}/${bootId() ?? '-'}/${pidNamespace() ?? '-'}/${process.pid}/${crypto.randomBytes(4).toString('hex')}`
+}
+
+/** True only when `owner` is a replica id of this machine, boot and pid namespace whose process is gone. */
 export function ownerProvablyDead(owner: string): boolean {
-  const m = /^(.+)\/(\d+)\/(\d+)\/[0-9a-f]+$/.exec(owner)
+  const m = /^(.+)\/([0-9a-f-]{8,64})\/(\d+)\/(\d+)\/[0-9a-f]+$/.exec(owner)
   if (!m) return false
   const ns = pidNamespace()
-  if (m[1] !== os.hostname() || ns === undefined || m[2] !== ns) return false
-  const pid = Number(m[3])
+  const boot = bootId()
+  if (m[1] !== os.hostname() || boot === undefined || m[2] !== boot || ns === undefined || m[3] !== ns) return false
+  const pid = Number(m[4])
   return pid !== process.pid && !isPidAlive(pid)
 }
 
@@ -76,14 +90,20 @@ export class RunOwnership {
     private readonly hooks: OwnershipHooks,
   ) {}
 
-  private expiry(): { now: string; until: string } {
-    const now = this.ctx.now()
+  /** Lease times on the store's clock when it has one (PostgreSQL): replicas' clocks may disagree by more than a TTL. */
+  private async leaseNow(): Promise<Date> {
+    const db = await this.ctx.store.leaseClock()
+    return db === undefined ? this.ctx.now() : new Date(db)
+  }
+
+  private async expiry(): Promise<{ now: string; until: string }> {
+    const now = await this.leaseNow()
     return { now: now.toISOString(), until: new Date(now.getTime() + this.ttlMs).toISOString() }
   }
 
   /** Takes (or extends) the run's lease; true when this replica holds it now. */
   async claim(runId: string): Promise<boolean> {
-    const { now, until } = this.expiry()
+    const { now, until } = await this.expiry()
     const ok = await this.ctx.store.acquireRunLease(runId, this.replicaId, now, until)
     if (ok) this.owned.add(runId)
     return ok
@@ -116,8 +136,11 @@ export class RunOwnership {
    */
   private async handOver(runId: string): Promise<void> {
     if (!this.owned.delete(runId)) return
-    const now = this.ctx.now().toISOString()
-    await this.ctx.store.acquireRunLease(runId, this.replicaId, now, now).catch((err: unknown) => {
+    const handOver = async (): Promise<void> => {
+      const now = (await this.leaseNow()).toISOString()
+      await this.ctx.store.acquireRunLease(runId, this.replicaId, now, now)
+    }
+    await handOver().catch((err: unknown) => {
       this.ctx.logger.warn('handing a run lease over failed', { runId, error: String(err) })
     })
   }
@@ -150,7 +173,7 @@ export class RunOwnership {
     if (!this.running) return
     let held: string[]
     try {
-      held = await this.ctx.store.renewRunLeases(this.replicaId, this.expiry().until)
+      held = await this.ctx.store.renewRunLeases(this.replicaId, (await this.expiry()).until)
     } catch (err) {
       this.ctx.logger.warn('renewing run leases failed', { error: String(err) })
       return
@@ -175,17 +198,19 @@ export class RunOwnership {
     try {
       const { store } = this.ctx
       const nowMs = this.ctx.now().getTime()
+      // Lease expiries on the lease clock; creation and end times (written with callers' clocks) on ours, as before.
+      const leaseMs = (await this.leaseNow()).getTime()
       const leases = new Map((await store.listRunLeases()).map((l) => [l.runId, l]))
       const free = (runId: string, createdAt: string): boolean => {
         if (this.owned.has(runId)) return false
         const lease = leases.get(runId)
         if (!lease) return startup || Date.parse(createdAt) + this.ttlMs <= nowMs
-        return Date.parse(lease.expiresAt) <= nowMs || ownerProvablyDead(lease.owner)
+        return Date.parse(lease.expiresAt) <= leaseMs || ownerProvablyDead(lease.owner)
       }
       const grab = async (runId: string): Promise<boolean> => {
         const lease = leases.get(runId)
         // A dead local owner's lease is given up in its name first (its process cannot renew it any more).
-        if (lease && Date.parse(lease.expiresAt) > nowMs && ownerProvablyDead(lease.owner)) await store.releaseRunLease(runId, lease.owner)
+        if (lease && Date.parse(lease.expiresAt) > leaseMs && ownerProvablyDead(lease.owner)) await store.releaseRunLease(runId, lease.owner)
         return this.running && (await this.claim(runId))
       }
       const active = await store.listRuns({ states: [...ACTIVE] })

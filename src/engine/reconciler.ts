@@ -89,7 +89,7 @@ export class Reconciler {
     const last = (await store.listRuns({ resourceId: resource.id, limit: 1 }))[0]
     const alreadyRan = last !== undefined && last.revision === resource.revision && last.trigger === 'apply'
     let started: RunRecord | undefined
-    if (!alreadyRan && (outcome !== 'unchanged' || resource.status === 'creating')) {
+    if (!alreadyRan && (outcome !== 'unchanged' || resource.status === 'creating') && (await this.claimApplyRun(resource))) {
       try {
         started = await this.createRun(resource, { trigger: 'apply', params })
       } catch (err) {
@@ -101,6 +101,15 @@ export class Reconciler {
     }
     await store.setResourceStatus(resource.id, 'active')
     return started
+  }
+
+  /**
+   * One apply run per revision whatever the number of replicas: a replica starting reconciles every resource
+   * still `creating`, including one another live replica is reconciling right now, and the `alreadyRan` read
+   * above cannot see a run not committed yet. The store's exactly-once claim decides; the loser makes no run.
+   */
+  private claimApplyRun(resource: ResourceRecord): Promise<boolean> {
+    return this.ctx.store.claimFire(`apply:${resource.id}`, `rev-${resource.revision}`, this.ctx.replicaId ?? 'engine')
   }
 
   async deleted(resource: ResourceRecord): Promise<void> {

@@ -18,6 +18,7 @@ import type { WorkflowResource } from '../manifest/model.js'
 import { CtlError } from '../errors.js'
 import { openRunParams } from '../secrets/params.js'
 import { RunOwnership } from './ownership.js'
+import { reattachOrphans } from './orphans.js'
 import { resumeRun, stopRun, suspendRun, type ActionPort } from './run-actions.js'
 import { startable } from './dag.js'
 import { decodeDagEnd, finallyOf } from './finally.js'
@@ -92,7 +93,7 @@ export class Scheduler {
     private readonly evaluators: Evaluators,
     lease: { replicaId: string; ttlMs: number },
   ) {
-    this.runner = new AttemptRunner(ctx, launcher, (runId, step, outcome) => this.attemptEnded(runId, step, outcome))
+    this.runner = new AttemptRunner(ctx, launcher, (runId, step, outcome) => this.attemptEnded(runId, step, outcome), (runId) => this.ownership.owned.has(runId), 2 * lease.ttlMs)
     this.phaseDeps = { ctx, inFlight: (a) => this.runner.has(a.id), killSteps: (r, steps, why) => this.runner.killSteps(r, steps, why), killed: new Set() }
     this.ownership = new RunOwnership(ctx, lease.replicaId, lease.ttlMs, {
       adopt: (run) => this.adopt(run),
@@ -228,6 +229,8 @@ export class Scheduler {
         if (!run || this.held.has(runId) || this.seen.get(runId) !== seenKey(run)) this.dirty.add(runId)
       }
       if (this.dirty.size > 0) this.kick()
+      const owned = new Map([...stored].filter(([id]) => this.active.has(id) && this.ownership.owned.has(id)))
+      await reattachOrphans({ ctx: this.ctx, owned, followed: (id) => this.runner.has(id), isFannedRow: (run, step) => this.isFannedRow(run, step), reattach: (row) => this.runner.reattach(row) })
     } catch (err) {
       this.ctx.logger.warn('checking owned runs against the store failed', { error: String(err) })
     } finally {

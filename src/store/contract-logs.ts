@@ -49,8 +49,12 @@ export interface LogChunk {
 }
 
 export interface LogStore {
-  /** Lines get seq logSeq+1.. and the runtime's resume offset is set, in ONE transaction: a crash never loses or repeats a line. */
-  appendLogs(stepRunId: string, lines: LogLineInput[], newOffset: number): Promise<void>
+  /**
+   * Lines get seq logSeq+1.. and the runtime's resume offset is set, in ONE transaction: a crash never loses or repeats a line.
+   * With `fromOffset` it is a compare-and-set: written only when the stored offset is `fromOffset` (false otherwise, nothing
+   * written), so two followers of one attempt (a stalled owner and its successor) cannot both store the same bytes.
+   */
+  appendLogs(stepRunId: string, lines: LogLineInput[], newOffset: number, fromOffset?: number): Promise<boolean>
   readLogs(query: LogQuery): Promise<LogLineRecord[]>
   /** Streams in pages (no transaction held between pages) for big logs without holding them in memory. */
   iterateLogs(query: LogQuery, pageSize?: number): AsyncIterable<LogLineRecord[]>

@@ -38,6 +38,12 @@ export interface LeaseStore {
    * replicas: of two concurrent callers at most one gets true. Returns whether `owner` holds it now.
    */
   acquireRunLease(runId: string, owner: string, now: string, expiresAt: string): Promise<boolean>
+  /**
+   * The database's clock (ISO-8601 UTC) when the store is shared by several machines (PostgreSQL), so lease
+   * times written by one replica and compared by another do not depend on either machine's clock; undefined
+   * where the store has no clock of its own (SQLite: one machine, the caller's clock, a fake one in tests).
+   */
+  leaseClock(): Promise<string | undefined>
   /** Extends every lease `owner` still holds (expired ones nobody took too) to `expiresAt`; returns their run ids. */
   renewRunLeases(owner: string, expiresAt: string): Promise<string[]>
   /** Gives the lease up (run ended, or a graceful stop); a no-op when `owner` does not hold it. */

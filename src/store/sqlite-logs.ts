@@ -20,8 +20,8 @@ const READ_CHUNKS = 16
 /** Retention deletes in slices so appends of running steps wait milliseconds, not seconds. */
 const DELETE_CHUNKS = 100
 
-/** Resolves with the attempt's run id (for the store's log waiters). */
-export async function appendLogs(db: SqliteDb, stepRunId: string, lines: LogLineInput[], newOffset: number): Promise<string> {
+/** Resolves with the attempt's run id (for the store's log waiters), or undefined when `fromOffset` did not match (nothing written). */
+export async function appendLogs(db: SqliteDb, stepRunId: string, lines: LogLineInput[], newOffset: number, fromOffset?: number): Promise<string | undefined> {
   // Encoded before taking the write lock; only the seq is added inside it.
   const tails = new Array<string>(lines.length)
   for (let i = 0; i < lines.length; i++) {
@@ -30,8 +30,9 @@ export async function appendLogs(db: SqliteDb, stepRunId: string, lines: LogLine
     tails[i] = encodeLineTail(line.time, line.stream, line.text)
   }
   return db.write(() => {
-    const sr = db.stmt('SELECT log_seq, run_id FROM step_runs WHERE id = ?').get(stepRunId) as { log_seq: number; run_id: string } | undefined
+    const sr = db.stmt('SELECT log_seq, run_id, log_offset FROM step_runs WHERE id = ?').get(stepRunId) as { log_seq: number; run_id: string; log_offset: number } | undefined
     if (!sr) throw new CtlError('E_NOT_FOUND', `step run ${stepRunId} not found`)
+    if (fromOffset !== undefined && Number(sr.log_offset) !== fromOffset) return undefined
     let seq = sr.log_seq
     let i = 0
     if (lines.length > 0 && seq > 0) {

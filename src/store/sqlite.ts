@@ -136,9 +136,11 @@ class SqliteStore implements Store {
     return runs.listActiveStepRuns(this.db)
   }
 
-  appendLogs(stepRunId: string, lines: LogLineInput[], newOffset: number): Promise<void> {
-    return logs.appendLogs(this.db, stepRunId, lines, newOffset).then((runId) => {
+  appendLogs(stepRunId: string, lines: LogLineInput[], newOffset: number, fromOffset?: number): Promise<boolean> {
+    return logs.appendLogs(this.db, stepRunId, lines, newOffset, fromOffset).then((runId) => {
+      if (runId === undefined) return false
       if (lines.length > 0) this.waiters.notify(runId)
+      return true
     })
   }
   readLogs(query: LogQuery): Promise<LogLineRecord[]> {
@@ -297,6 +299,9 @@ class SqliteStore implements Store {
   }
   acquireRunLease(runId: string, owner: string, now: string, expiresAt: string): Promise<boolean> {
     return leases.acquireRunLease(this.db, runId, owner, now, expiresAt)
+  }
+  leaseClock(): Promise<string | undefined> {
+    return Promise.resolve(undefined)
   }
   renewRunLeases(owner: string, expiresAt: string): Promise<string[]> {
     return leases.renewRunLeases(this.db, owner, expiresAt)

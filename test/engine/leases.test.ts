@@ -154,14 +154,19 @@ describe('run leases across replicas', () => {
     expect(readFileSync(`${h!.volume('count')}/tidy`, 'utf8')).toBe('start\n')
   })
 
-  it('a replica id names its machine and process; only a local owner whose process is gone is provably dead', () => {
+  it('a replica id names its machine, boot and process; only a local owner whose process is gone is provably dead', () => {
     const id = newReplicaId()
-    expect(id.split('/')).toHaveLength(4)
+    expect(id.split('/')).toHaveLength(5)
     expect(ownerProvablyDead(id)).toBe(false) // this very process
     expect(ownerProvablyDead('r-3f9a')).toBe(false) // not ours to judge: its lease expires
-    const [host, ns] = id.split('/')
-    expect(ownerProvablyDead(`${host}/${ns}/999999999/ab`)).toBe(true)
-    expect(ownerProvablyDead(`other-host/${ns}/999999999/ab`)).toBe(false)
+    const [host, boot, ns] = id.split('/')
+    expect(boot).toBe(readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim())
+    expect(ownerProvablyDead(`${host}/${boot}/${ns}/999999999/ab`)).toBe(true)
+    expect(ownerProvablyDead(`other-host/${boot}/${ns}/999999999/ab`)).toBe(false)
+    // Another machine with the same host name (a cloned image) and the same initial pid namespace: its pids are not ours.
+    expect(ownerProvablyDead(`${host}/00000000-0000-4000-8000-000000000000/${ns}/999999999/ab`)).toBe(false)
+    // An id of the former layout (no boot id) is never judged here.
+    expect(ownerProvablyDead(`${host}/${ns}/999999999/ab`)).toBe(false)
   })
 
   it('refuses a lease TTL out of bounds', async () => {

@@ -52,9 +52,9 @@ describe('restart', () => {
     await h.store.setResourceStatus(resource.id, 'active')
     const { run, steps } = await h.store.createRun({ resourceId: resource.id, revision: 1, trigger: 'apply', steps: ['once', 'retried'] })
     await h.store.updateRun(run.id, { state: 'running', startedAt: new Date().toISOString() })
-    // As if the previous engine died between marking the attempts and runtime.start.
+    // As if the previous engine died between marking the attempts and runtime.start, longer ago than a launch may take.
     for (const s of steps) {
-      await h.store.updateStepRun(s.id, { state: 'running', startedAt: new Date().toISOString(), runtimeHandle: { launching: true, key: { runId: run.id, step: s.step, attempt: 1 } } })
+      await h.store.updateStepRun(s.id, { state: 'running', startedAt: new Date(Date.now() - 3_600_000).toISOString(), runtimeHandle: { launching: true, key: { runId: run.id, step: s.step, attempt: 1 } } })
     }
     await h.engine.start()
     await h.engine.idle()

@@ -52,6 +52,12 @@ export async function acquireRunLease(db: PgDb, runId: string, owner: string, no
   return n > 0
 }
 
+export async function leaseClock(db: PgDb): Promise<string> {
+  // clock_timestamp(): the time now, not the transaction's start.
+  const row = await db.one<{ now: string }>(`SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS now`)
+  return row!.now
+}
+
 export async function renewRunLeases(db: PgDb, owner: string, expiresAt: string): Promise<string[]> {
   const rows = await db.rows<{ run_id: string }>('UPDATE run_leases SET expires_at = $1 WHERE owner = $2 RETURNING run_id', [expiresAt, owner])
   return rows.map((r) => r.run_id).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))

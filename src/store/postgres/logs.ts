@@ -24,7 +24,8 @@ const STREAMS: ReadonlySet<LogStream> = new Set<LogStream>(['stdout', 'stderr', 
 /** This process's followers per database, so an append wakes them even while LISTEN is reconnecting. */
 const localWaiters = new WeakMap<PgDb, LogWaiters>()
 
-export async function appendLogs(db: PgDb, stepRunId: string, lines: LogLineInput[], newOffset: number): Promise<void> {
+/** False (nothing written) when `fromOffset` is given and the attempt's stored log offset differs. */
+export async function appendLogs(db: PgDb, stepRunId: string, lines: LogLineInput[], newOffset: number, fromOffset?: number): Promise<boolean> {
   // Encoded before the transaction; only the seq is added inside it.
   const tails = new Array<string>(lines.length)
   for (let i = 0; i < lines.length; i++) {
@@ -33,8 +34,9 @@ export async function appendLogs(db: PgDb, stepRunId: string, lines: LogLineInpu
     tails[i] = encodeLineTail(line.time, line.stream, line.text)
   }
   const runId = await db.tx(async (q) => {
-    const sr = await q.one<{ log_seq: string | number; run_id: string }>('SELECT log_seq, run_id FROM step_runs WHERE id = $1 FOR UPDATE', [stepRunId])
+    const sr = await q.one<{ log_seq: string | number; run_id: string; log_offset: string | number }>('SELECT log_seq, run_id, log_offset FROM step_runs WHERE id = $1 FOR UPDATE', [stepRunId])
     if (!sr) throw new CtlError('E_NOT_FOUND', `step run ${stepRunId} not found`)
+    if (fromOffset !== undefined && Number(sr.log_offset) !== fromOffset) return undefined
     const before = Number(sr.log_seq)
     let seq = before
     let i = 0
@@ -65,7 +67,9 @@ export async function appendLogs(db: PgDb, stepRunId: string, lines: LogLineInpu
     }
     return sr.run_id
   })
+  if (runId === undefined) return false
   if (lines.length > 0) localWaiters.get(db)?.notify(runId)
+  return true
 }
 
 /** LISTENs for appends of every replica and wakes this process's followers of that run. */

@@ -137,9 +137,9 @@ class PostgresStore implements Store {
     return runs.listActiveStepRuns(this.db)
   }
 
-  appendLogs(stepRunId: string, lines: LogLineInput[], newOffset: number): Promise<void> {
+  appendLogs(stepRunId: string, lines: LogLineInput[], newOffset: number, fromOffset?: number): Promise<boolean> {
     // Followers here and on other replicas are woken by the NOTIFY appendLogs sends in its transaction.
-    return logs.appendLogs(this.db, stepRunId, lines, newOffset)
+    return logs.appendLogs(this.db, stepRunId, lines, newOffset, fromOffset)
   }
   readLogs(query: LogQuery): Promise<LogLineRecord[]> {
     return logs.readLogs(this.db, query)
@@ -277,6 +277,9 @@ class PostgresStore implements Store {
   }
   acquireRunLease(runId: string, owner: string, now: string, expiresAt: string): Promise<boolean> {
     return leases.acquireRunLease(this.db, runId, owner, now, expiresAt)
+  }
+  leaseClock(): Promise<string | undefined> {
+    return leases.leaseClock(this.db)
   }
   renewRunLeases(owner: string, expiresAt: string): Promise<string[]> {
     return leases.renewRunLeases(this.db, owner, expiresAt)

@@ -27,6 +27,14 @@ export function leaseContract(h: StoreHarness): void {
   })
 
   describe('run leases', () => {
+    it('the lease clock is the database time when the store has one (never a caller\'s clock)', async () => {
+      const store = await h.store()
+      const clock = await store.leaseClock()
+      if (clock === undefined) return // one machine: callers pass their own time
+      expect(clock).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/)
+      expect(Math.abs(Date.parse(clock) - Date.now())).toBeLessThan(3_600_000)
+    })
+
     it('acquire: free, held by another, extended by its holder, taken over once expired', async () => {
       const store = await h.store()
       const { run } = await seedRun(store)

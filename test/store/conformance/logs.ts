@@ -46,6 +46,22 @@ export function logContract(h: StoreHarness): void {
       expect(await store.getStepRun(a.id)).toMatchObject({ logOffset: 200, logSeq: 5 })
     })
 
+    it('appends with an expected offset only when the stored offset is that one (two followers never store one batch twice)', async () => {
+      const store = await h.store()
+      const { run, a } = await setup(store)
+      expect(await store.appendLogs(a.id, lines(1, 2), 50, 0)).toBe(true)
+      // A second follower resumed from offset 0 too: its batch of the same bytes is refused, nothing written.
+      expect(await store.appendLogs(a.id, lines(1, 2), 50, 0)).toBe(false)
+      expect(await store.appendLogs(a.id, [], 40, 0)).toBe(false)
+      expect(await store.getStepRun(a.id)).toMatchObject({ logOffset: 50, logSeq: 2 })
+      expect(await store.appendLogs(a.id, lines(3, 3), 70, 50)).toBe(true)
+      expect(await store.appendLogs(a.id, [], 70, 70)).toBe(true)
+      // Without an expected offset: written as before (system lines of an attempt that never ran).
+      expect(await store.appendLogs(a.id, lines(4, 4, 'system'), 70)).toBe(true)
+      expect((await store.readLogs({ runId: run.id, step: 'a' })).map((l) => l.text)).toEqual(['line 1', 'line 2', 'line 3', 'line 4'])
+      expect(await store.getStepRun(a.id)).toMatchObject({ logOffset: 70, logSeq: 4 })
+    })
+
     it('refuses an unknown step run or stream, writing nothing', async () => {
       const store = await h.store()
       const { run, a } = await setup(store)
