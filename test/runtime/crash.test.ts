@@ -41,13 +41,19 @@ beforeAll(() => {
   transpile('src/manifest/quantity.ts')
   transpile('src/home.ts')
   transpile('src/liveness.ts')
+  transpile('src/package-root.ts')
+  transpile('src/api/errors.ts')
   // The outputs parser's bounds (src/manifest/limits.ts) and what that module needs.
   for (const f of ['src/runtime/outputs.ts', 'src/manifest/limits.ts', 'src/duration.ts', 'src/manifest/issues.ts', 'src/manifest/model.ts']) transpile(f)
   for (const f of fs.readdirSync(path.join(root, 'src/runtime/local'))) {
     if (f.endsWith('.ts')) transpile(`src/runtime/local/${f}`)
     if (f.endsWith('.mjs')) fs.copyFileSync(path.join(root, 'src/runtime/local', f), path.join(build, 'src/runtime/local', f))
   }
-  fs.writeFileSync(path.join(build, 'package.json'), '{"type":"module"}')
+  // Redaction's one owner, which the step host imports from src/logs.
+  fs.mkdirSync(path.join(build, 'src/logs'), { recursive: true })
+  fs.copyFileSync(path.join(root, 'src/logs/redact.mjs'), path.join(build, 'src/logs/redact.mjs'))
+  // Named ctl: the runtime finds its own folder (src/package-root.ts) by that name.
+  fs.writeFileSync(path.join(build, 'package.json'), '{"name":"ctl","version":"0.0.0","type":"module"}')
   fs.writeFileSync(path.join(build, 'control-plane.mjs'), CONTROL_PLANE)
 })
 const dirs: string[] = []
