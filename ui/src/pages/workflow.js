@@ -55,7 +55,7 @@ export function Workflow({ ws, name }) {
   if (error) return html`<main class="page"><p class="error" role="alert">${error}</p></main>`
   if (!res) return html`<main class="page"><p aria-busy="true">Loading…</p></main>`
   return html`
-    <main class="page workflow" data-workflow=${name}>
+    <main class="page workflow" data-workflow=${name} data-perms=${Object.keys(may).length > 0 ? 'loaded' : ''}>
       <div class="titlebar">
         <h1><${Link} href=${ui.workspace(ws)} class="muted">${ws}</${Link}> / ${name}</h1>
         <span class=${`badge status-${res.resource.status}`}>${res.resource.status}</span>
