@@ -10,7 +10,7 @@ import type {
   DeleteWorkspaceResponse, ErrorBody, GrantChangeResponse, GrantInfo, GrantRequest, GrantsResponse, HealthResponse, InfoResponse,
   ListResourcesQuery, ListResourcesResponse, LogLineRecord, LogsQuery, Principal, ResourceDetail, ResourceRef, ResourceRow,
   ResourceTable, RevisionSummary, RollbackResponse, NodeDetail, RunDetail, RunRecord, RunsResponse, TagChangeResponse, TagRequest, TagsResponse, UserInfo,
-  UserResponse, UsersResponse, UserTag, WhoAmIResponse, WorkspaceInfo, WorkspaceResponse, WorkspacesResponse,
+  SessionResponse, SignInLinkResponse, UserResponse, UsersResponse, UserTag, WhoAmIResponse, WorkspaceInfo, WorkspaceResponse, WorkspacesResponse,
 } from '../api/types.js'
 import { LogDecoder } from '../api/log-codec.js'
 
@@ -319,6 +319,21 @@ export class CtlClient {
 
   async whoami(): Promise<Principal> {
     return (await this.json<WhoAmIResponse>('GET', '/api/v1/whoami')).principal
+  }
+
+  /** The console session this client's key stands for (the user; no CSRF token without a cookie). */
+  session(): Promise<SessionResponse> {
+    return this.json('GET', '/api/v1/session')
+  }
+
+  /** A one-time console sign-in URL for this client's key (ctl ui). */
+  signInLink(): Promise<SignInLinkResponse> {
+    return this.json('POST', '/api/v1/session/links', undefined, {})
+  }
+
+  /** Signs out (a no-op for a key: only a cookie session ends). */
+  async signOut(): Promise<void> {
+    await this.request('DELETE', '/api/v1/session', undefined, undefined)
   }
 
   info(): Promise<InfoResponse> {

@@ -11,7 +11,7 @@ import { CtlError } from '../errors.js'
 import { createEngine } from '../engine/engine.js'
 import { buildApp } from '../http/app.js'
 import { createStoreLauncher } from '../engine/launch.js'
-import { KEY_CHECK_META, SecretBox, verifyMasterKey } from '../secrets/crypto.js'
+import { deriveKey, KEY_CHECK_META, SecretBox, verifyMasterKey } from '../secrets/crypto.js'
 import { loadMasterKey, masterKeyFileOf } from '../secrets/master-key.js'
 import { RunRedactions } from '../secrets/redact.js'
 import { secretRevealer } from './secrets.js'
@@ -186,6 +186,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     const app = buildApp({
       store, engine, logFile: opts.logFile, bodyLimit: opts.bodyLimit, authLimits: opts.authLimits,
       secrets: box, revealSecrets: secretRevealer(box),
+      sessionKey: deriveKey(master.key, 'console sessions'), replicaId: engine.replicaId,
       resources: resourceService({ store, engine, secrets: box, limits: { maxStepsPerWorkflow: opts.maxStepsPerWorkflow, maxForEachItems: opts.maxForEachItems } }),
     })
     await app.listen({ port: opts.port ?? 0, host: opts.host ?? '127.0.0.1' })

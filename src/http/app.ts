@@ -4,7 +4,9 @@ import Fastify, { type FastifyInstance } from 'fastify'
 import type { EngineApi } from '../engine/api.js'
 import type { Store } from '../store/types.js'
 import type { SecretBox } from '../secrets/crypto.js'
-import { authPlugin, type AuthLimits } from './auth.js'
+import { authPlugin, newFailureLimiter, type AuthLimits } from './auth.js'
+import { SessionSigner } from './session.js'
+import { sessionRoutes } from './routes/session.js'
 import { auditPlugin } from './audit.js'
 import { dryRunPlugin } from './dry-run.js'
 import { frameworkErrors, installErrorHandling, MAX_PARAM_LENGTH } from './errors.js'
@@ -22,6 +24,9 @@ import { workspacesRoutes } from './routes/workspaces.js'
 import { packageVersion } from '../package-root.js'
 
 export const DEFAULT_BODY_LIMIT = 8 * 1024 * 1024
+
+/** Request-log paths that carry credentials (the API key, the console session cookie). */
+const LOG_REDACT = ['req.headers.authorization', 'req.headers.cookie', 'req.headers["x-csrf-token"]', 'res.headers["set-cookie"]']
 
 export interface AppDeps {
   store: Store
@@ -41,6 +46,10 @@ export interface AppDeps {
   revealSecrets?: RevealSecrets
   /** Opens webhook triggers' secrets (their HMAC_KEY). */
   secrets?: SecretBox
+  /** Signs console sessions and sign-in codes (derived from the master key: every replica derives the same); without it there are no sessions. */
+  sessionKey?: Buffer
+  /** This control plane among the replicas sharing the store (claims of sign-in codes name it). */
+  replicaId?: string
 }
 
 // API keys are looked up by hash on every request, so revoking one needs no restart; see auth.ts.
@@ -50,7 +59,8 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     bodyLimit: deps.bodyLimit ?? DEFAULT_BODY_LIMIT,
     routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
     frameworkErrors,
-    logger: deps.logFile ? { level: deps.logLevel ?? 'info', file: deps.logFile } : false,
+    // Credentials never reach the request log, whatever a serializer may add later.
+    logger: deps.logFile ? { level: deps.logLevel ?? 'info', file: deps.logFile, redact: LOG_REDACT } : false,
     // close() lets in-flight requests finish and drops idle keep-alive sockets; open log
     // follows are ended through `closing` (preClose) so they do not hold it up.
     forceCloseConnections: 'idle',
@@ -64,12 +74,14 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   })
   const version = packageVersion()
   const { store, engine } = deps
+  const sessions = deps.sessionKey ? new SessionSigner(deps.sessionKey) : undefined
+  const limiter = newFailureLimiter(deps.authLimits)
 
   app.register(healthRoutes)
   app.register(openapiRoutes, { routes, version })
   app.register(async (api) => {
     await api.register(auditPlugin, { store })
-    await api.register(authPlugin, { store, limits: deps.authLimits })
+    await api.register(authPlugin, { store, limiter, sessions })
     await api.register(dryRunPlugin)
     await api.register(resourcesRoutes, { store, engine, resources: deps.resources, revealSecrets: deps.revealSecrets })
     await api.register(runsRoutes, { store, engine, closing: closing.signal, pollMs: deps.logPollMs })
@@ -80,6 +92,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     await api.register(workspacesRoutes, { store, engine })
     await api.register(grantsRoutes, { store })
     await api.register(auditRoutes, { store })
+    if (sessions) await api.register(sessionRoutes, { store, sessions, limiter, replicaId: deps.replicaId ?? 'http' })
   })
   // Webhooks authenticate by signature, not API key: their own scope, audited, dry runs refused.
   app.register(async (hooks) => {

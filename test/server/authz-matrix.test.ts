@@ -301,7 +301,7 @@ none          N   N    N   N    N    N     N       N      N     N      N     N  
 `
 
 // Open to every authenticated caller, a role or not: about oneself, or answers filtered to what one may see.
-const SELF = ['whoami', 'info', 'self', 'selfkeys', 'selftags', 'list', 'workspaces', 'can-i'] as const
+const SELF = ['whoami', 'info', 'self', 'selfkeys', 'selftags', 'list', 'workspaces', 'can-i', 'session'] as const
 
 function parseSimple(text: string): { who: string; cells: Map<string, boolean> }[] {
   const lines = text.trim().split('\n').map((l) => l.trim().split(/\s+/))
@@ -386,6 +386,8 @@ async function selfCall(col: (typeof SELF)[number], c: CtlClient, id: string): P
     case 'list': return c.list({ all: true })
     case 'workspaces': return c.workspaces()
     case 'can-i': return c.canI({ verb: 'get', type: 'workflow', workspace: OWN_WS })
+    // Console sessions (test/server/session.test.ts covers the cookie): anyone signs in with their own key.
+    case 'session': return Promise.all([c.session(), c.signInLink(), c.signOut()])
   }
 }
 
@@ -444,9 +446,12 @@ const ROUTE_CELLS: Record<string, string[]> = {
   'DELETE /api/v1/instance/resources/:type/:name/grants': ['instance:revoke'],
   'POST /api/v1/auth/can-i': ['self:can-i', 'role:use'],
   'GET /api/v1/audit': ['admin:audit'],
+  'GET /api/v1/session': ['self:session'],
+  'DELETE /api/v1/session': ['self:session'],
+  'POST /api/v1/session/links': ['self:session'],
 }
 /** Unauthenticated by design. */
-const PUBLIC_ROUTES = ['GET /healthz', 'GET /api/v1/openapi.json']
+const PUBLIC_ROUTES = ['GET /healthz', 'GET /api/v1/openapi.json', 'POST /api/v1/session']
 /**
  * Authenticated by a signature instead of an API key (webhook triggers, test/server/hooks.test.ts): a cell
  * here checks that no API key, not even the admin's, opens them without the signature.
