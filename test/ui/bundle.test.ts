@@ -70,3 +70,15 @@ describe('the DAG model', () => {
     expect(states.get('shard')!.instances).toHaveLength(2)
   })
 })
+
+describe('the manifest view', () => {
+  it('writes YAML that reads back as the manifest', async () => {
+    const { toYaml } = await load<{ toYaml: (v: unknown) => string }>('ui/src/yaml.js')
+    const { parse } = await import('yaml')
+    const m = {
+      meta: { name: 'a', tags: [], n: 1, t: 'true', x: null, odd: 'a: b', hash: 'x #y', num: '007', sp: ' lead' },
+      workflow: { dag: [{ name: 'b', depends: [], spec: { script: 'echo a\necho b\n', last: 'no newline\nend', e: {} } }, { name: 'c', depends: ['b'], m: [[1, 2], { a: 1 }] }] },
+    }
+    expect(parse(toYaml(m))).toEqual(m)
+  })
+})

@@ -4,8 +4,9 @@ import { useEffect, useState } from 'preact/hooks'
 import { api, resourcePath } from '../api.js'
 import { Link, ui } from '../router.js'
 import { lineDiff } from '../diff.js'
+import { toYaml } from '../yaml.js'
 
-const text = (m) => JSON.stringify(m, null, 2)
+const text = (m) => toYaml(m)
 
 export function Revisions({ ws, type, name }) {
   const [detail, setDetail] = useState(null)
