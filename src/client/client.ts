@@ -1,5 +1,6 @@
 // Typed client of the control plane's HTTP API. Every failure becomes a CtlError with a
 // stable code, so the CLI maps it to an exit code without looking at messages.
+import { readServerEvents, type ServerEvent } from './sse.js'
 import { CtlError, ManifestError, type ErrorCode } from '../errors.js'
 import { nodeFetch, type FetchLike, type HttpResponse } from './http.js'
 import { INSTANCE_LEVEL_TYPES } from '../manifest/model.js'
@@ -171,6 +172,21 @@ export class CtlClient {
     }
     const tail = (rest + decoder.decode()).trim()
     if (tail) yield JSON.parse(tail) as RunDetail
+  }
+
+  /**
+   * A console event stream (`/api/v1/runs/ID/events`, `.../workflow/NAME/events`): its events as they come,
+   * until the server ends it or `signal` aborts.
+   */
+  async *events(path: string, signal?: AbortSignal): AsyncGenerator<ServerEvent> {
+    const res = await this.request('GET', path, undefined, undefined, { stream: true, signal, accept: 'text/event-stream' })
+    if (!res.body) return
+    try {
+      yield* readServerEvents(res.body as unknown as AsyncIterable<Uint8Array>)
+    } catch (err) {
+      if (signal?.aborted) return
+      throw this.transportError(err)
+    }
   }
 
   /** One step of a run (`step` or `step-attempt`), with the runtime's live description of its latest attempt. */

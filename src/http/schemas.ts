@@ -176,6 +176,8 @@ export const deleteResponse = {
   },
 } as const
 
+/** The console's workflow stream: fewer runs than a listing may ask for (it is read again and again). */
+export const streamRunsQuery = { type: 'object', properties: { limit: { type: 'integer', minimum: 1, maximum: 100, default: 20 } } } as const
 export const runsQuery = { type: 'object', properties: { limit: { type: 'integer', minimum: 1, maximum: 1000, default: 20 } } } as const
 export const runActionBody = {
   type: ['object', 'null'],

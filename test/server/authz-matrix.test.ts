@@ -135,6 +135,18 @@ async function drain<T>(items: AsyncIterable<T>): Promise<T[]> {
   return out
 }
 
+/** The first event of a stream that stays open (a workflow's runs), then closes it. */
+async function firstEvent(c: CtlClient, path: string): Promise<unknown> {
+  const stop = new AbortController()
+  const it = c.events(path, stop.signal)[Symbol.asyncIterator]()
+  try {
+    return (await it.next()).value
+  } finally {
+    stop.abort()
+    await it.return?.(undefined)
+  }
+}
+
 type Outcome = { allowed: true; note: string } | { allowed: false; note: string }
 
 /** One cell: the call, and whether authorization let it through (403 = refused; anything else got past it). */
@@ -143,7 +155,7 @@ async function attempt(verb: CellVerb, c: CtlClient, f: Fixture, ws: string, new
     switch (verb) {
       case 'apply': return c.apply(ws, [doc(newName ? secretManifest(newName, 'v') : secretManifest(f.secret.name, `v${++seq}`))])
       case 'get': return c.get(f.wf)
-      case 'rget': return c.runs(f.wf)
+      case 'rget': return Promise.all([c.runs(f.wf), firstEvent(c, `/api/v1/workspaces/${f.wf.workspace}/resources/workflow/${f.wf.name}/events`)])
       case 'log': return c.logPage(f.runId)
       case 'run': {
         // A backfill is authorized as `run`; the fixture has no schedule, which is said only after authorization.
@@ -158,7 +170,7 @@ async function attempt(verb: CellVerb, c: CtlClient, f: Fixture, ws: string, new
       case 'drydel': return c.delete(f.wf, { dryRun: true })
       // Rollback is an update of the workflow (revision 1 again: unchanged, but authorized first).
       case 'rback': return c.rollback(f.wf, 1)
-      case 'detail': return Promise.all([c.run(f.runId), c.node(f.runId, 'main'), drain(c.watchRun(f.runId))])
+      case 'detail': return Promise.all([c.run(f.runId), c.node(f.runId, 'main'), drain(c.watchRun(f.runId)), drain(c.events(`/api/v1/runs/${f.runId}/events`))])
       case 'grants': return c.grants(f.wf)
       case 'revoke': return c.revoke(f.wf, { to: 'user:grantee', permission: 'read' })
       case 'hold': {
@@ -421,6 +433,8 @@ const ROUTE_CELLS: Record<string, string[]> = {
   'GET /api/v1/runs/:id': ['role:detail'],
   'GET /api/v1/runs/:id/nodes/:node': ['role:detail'],
   'GET /api/v1/runs/:id/watch': ['role:detail'],
+  'GET /api/v1/runs/:id/events': ['role:detail'],
+  'GET /api/v1/workspaces/:ws/resources/:type/:name/events': ['role:rget'],
   'GET /api/v1/runs/:id/logs': ['role:log'],
   'GET /api/v1/whoami': ['self:whoami'],
   'GET /api/v1/info': ['self:info'],
