@@ -10,6 +10,7 @@ import { createRuntime, type KubernetesServerOptions, type RuntimeKind } from '.
 import { CtlError } from '../errors.js'
 import { createEngine } from '../engine/engine.js'
 import { buildApp } from '../http/app.js'
+import type { StreamLimits } from '../http/routes/streams.js'
 import { createStoreLauncher } from '../engine/launch.js'
 import { deriveKey, KEY_CHECK_META, SecretBox, verifyMasterKey } from '../secrets/crypto.js'
 import { loadMasterKey, masterKeyFileOf } from '../secrets/master-key.js'
@@ -39,6 +40,10 @@ export interface ControlPlaneOptions {
   logRetentionMs?: number
   /** Failed authentications allowed per client address and window before 429 (default 10 a minute). */
   authLimits?: AuthLimits
+  /** The web console's files; default dist/ui of this ctl (a build without it answers /ui/ with 404). */
+  consoleDir?: string
+  /** Open console event streams (SSE) allowed per user and per process; defaults 20 and 500. */
+  streamLimits?: StreamLimits
   /** Where steps run: processes on this machine (default) or Pods on a Kubernetes cluster. */
   runtime?: RuntimeKind
   /** The cluster, for runtime 'kubernetes'. */
@@ -184,7 +189,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     })
     await engine.start()
     const app = buildApp({
-      store, engine, logFile: opts.logFile, bodyLimit: opts.bodyLimit, authLimits: opts.authLimits,
+      store, engine, logFile: opts.logFile, bodyLimit: opts.bodyLimit, authLimits: opts.authLimits, streamLimits: opts.streamLimits, consoleDir: opts.consoleDir,
       secrets: box, revealSecrets: secretRevealer(box),
       sessionKey: deriveKey(master.key, 'console sessions'), replicaId: engine.replicaId,
       resources: resourceService({ store, engine, secrets: box, limits: { maxStepsPerWorkflow: opts.maxStepsPerWorkflow, maxForEachItems: opts.maxForEachItems } }),

@@ -6,6 +6,7 @@ import type { Store } from '../store/types.js'
 import type { SecretBox } from '../secrets/crypto.js'
 import { authPlugin, newFailureLimiter, type AuthLimits } from './auth.js'
 import { SessionSigner } from './session.js'
+import { consoleRoutes } from './console.js'
 import { sessionRoutes } from './routes/session.js'
 import { auditPlugin } from './audit.js'
 import { dryRunPlugin } from './dry-run.js'
@@ -19,6 +20,7 @@ import { logsRoutes } from './routes/logs.js'
 import { metaRoutes } from './routes/meta.js'
 import { resourcesRoutes, type ResourceService, type RevealSecrets } from './routes/resources.js'
 import { runsRoutes } from './routes/runs.js'
+import { streamsRoutes, type StreamLimits } from './routes/streams.js'
 import { approvalRoutes } from './routes/approvals.js'
 import { workspacesRoutes } from './routes/workspaces.js'
 import { packageVersion } from '../package-root.js'
@@ -48,6 +50,12 @@ export interface AppDeps {
   secrets?: SecretBox
   /** Signs console sessions and sign-in codes (derived from the master key: every replica derives the same); without it there are no sessions. */
   sessionKey?: Buffer
+  /** The web console's bundle (index.html and assets); default dist/ui of this ctl. */
+  consoleDir?: string
+  /** Open console event streams allowed per user and per process. */
+  streamLimits?: StreamLimits
+  /** How often a workflow's event stream reads its runs (ms); default 1000. */
+  workflowEventsPollMs?: number
   /** This control plane among the replicas sharing the store (claims of sign-in codes name it). */
   replicaId?: string
 }
@@ -78,6 +86,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   const limiter = newFailureLimiter(deps.authLimits)
 
   app.register(healthRoutes)
+  app.register(consoleRoutes, { dir: deps.consoleDir })
   app.register(openapiRoutes, { routes, version })
   app.register(async (api) => {
     await api.register(auditPlugin, { store })
@@ -85,6 +94,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     await api.register(dryRunPlugin)
     await api.register(resourcesRoutes, { store, engine, resources: deps.resources, revealSecrets: deps.revealSecrets })
     await api.register(runsRoutes, { store, engine, closing: closing.signal, pollMs: deps.logPollMs })
+    await api.register(streamsRoutes, { store, engine, closing: closing.signal, pollMs: deps.logPollMs, workflowPollMs: deps.workflowEventsPollMs, limits: deps.streamLimits })
     await api.register(approvalRoutes, { store, engine })
     await api.register(logsRoutes, { store, closing: closing.signal, pollMs: deps.logPollMs })
     await api.register(metaRoutes, { store, engine, version })

@@ -54,7 +54,7 @@ export const sessionRoutes: FastifyPluginAsync<SessionRoutesOptions> = async (fa
   }
 
   fastify.post<{ Body: { apiKey?: string; code?: string } }>('/api/v1/session', {
-    config: { auth: false, audit: 'session.create' },
+    config: { auth: false, public: true, audit: 'session.create' },
     schema: {
       summary: 'Sign in to the console: a session cookie (ctl_session) from an API key or a one-time sign-in code', tags: ['session'],
       body: signInBody, response: S.withErrors({ 200: sessionResponse }, 429),
