@@ -11,12 +11,12 @@ export const UI_BUDGET_GZIP_BYTES = 300 * 1024
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
 
 /** Builds dist/ui (or `outdir`); answers the files written and the gzipped size of JS + CSS. */
-export async function buildUi({ outdir = join(root, 'dist', 'ui'), quiet = false } = {}) {
+export async function buildUi({ outdir = join(root, 'dist', 'ui'), quiet = false, minify = true } = {}) {
   rmSync(outdir, { recursive: true, force: true })
   mkdirSync(outdir, { recursive: true })
   const result = await build({
     entryPoints: { app: join(root, 'ui', 'src', 'main.js'), style: join(root, 'ui', 'style.css') },
-    bundle: true, minify: true, format: 'esm', target: ['es2022'], outdir,
+    bundle: true, minify, format: 'esm', target: ['es2022'], outdir,
     entryNames: '[name]-[hash]', assetNames: '[name]-[hash]', metafile: true, logLevel: 'warning',
     legalComments: 'none', define: { 'process.env.NODE_ENV': '"production"' },
   })

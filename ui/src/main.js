@@ -21,6 +21,14 @@ function initialTheme() {
 /** null: follow prefers-color-scheme; 'light'/'dark': the user's choice, kept. */
 function ThemeToggle() {
   const [theme, setTheme] = useState(initialTheme())
+  const [, setSystem] = useState(0)
+  useEffect(() => {
+    // The label follows the system's scheme while no choice is made.
+    const mq = matchMedia('(prefers-color-scheme: dark)')
+    const changed = () => setSystem((n) => n + 1)
+    mq.addEventListener('change', changed)
+    return () => mq.removeEventListener('change', changed)
+  }, [])
   useEffect(() => {
     if (theme) document.documentElement.dataset.theme = theme
     else delete document.documentElement.dataset.theme

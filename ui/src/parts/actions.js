@@ -28,7 +28,8 @@ export function RunActions({ ws, name, run, may, onDone }) {
   if (!run) return null
   const act = (action) => async () => {
     setError('')
-    try { onDone?.(await runAction(ws, name, action, { runId: run.id })) } catch (e) { setError(e.message) }
+    // Not `onDone?.(await …)`: an optional call skips evaluating its arguments when onDone is absent.
+    try { const res = await runAction(ws, name, action, { runId: run.id }); onDone?.(res) } catch (e) { setError(e.message) }
   }
   const active = run.state === 'pending' || run.state === 'running' || run.state === 'suspended'
   const buttons = []

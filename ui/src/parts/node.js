@@ -14,7 +14,8 @@ function Approval({ ws, name, runId, step, record, may, onDone }) {
   if (!a) return null
   const decide = (decision) => async () => {
     setError('')
-    try { onDone?.(await runAction(ws, name, decision, { step, runId, ...(comment.trim() ? { comment: comment.trim() } : {}) })) } catch (e) { setError(e.message) }
+    // Not `onDone?.(await …)`: an optional call skips evaluating its arguments when onDone is absent.
+    try { const res = await runAction(ws, name, decision, { step, runId, ...(comment.trim() ? { comment: comment.trim() } : {}) }); onDone?.(res) } catch (e) { setError(e.message) }
   }
   return html`
     <div class="approval">
@@ -54,7 +55,7 @@ export function NodePanel({ ws, name, runId, step, record, instances, may, onClo
       ${instances && html`
         <p class="muted">${instances.length} instances</p>
         <ul class="instances">${instances.map((i) => html`<li><button class="link" onClick=${() => onSelect(i.step)}><span class=${`dot state-${i.state}`} />${i.step}</button> <span class="muted">${i.state}</span></li>`)}</ul>`}
-      ${latest && (latest.reason || latest.message) && html`<p class="reason"><strong>${latest.reason ?? ''}</strong> ${latest.message ?? ''}</p>`}
+      ${latest && latest.state !== 'waiting' && (latest.reason || latest.message) && html`<p class="reason"><strong>${latest.reason ?? ''}</strong> ${latest.message ?? ''}</p>`}
       ${latest && html`<${Approval} ws=${ws} name=${name} runId=${runId} step=${step} record=${latest} may=${may} />`}
       ${attempts.length > 0 && html`
         <table class="grid compact">
