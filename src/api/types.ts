@@ -241,6 +241,34 @@ export interface HealthResponse {
   status: 'ok'
 }
 
+/** `GET /readyz`: 200 `ok` while the store answers and the engine runs, else 503 `not ready`; nothing more. */
+export interface ReadyResponse {
+  status: 'ok' | 'not ready'
+}
+
+/** One control plane sharing the store, as `ctl server status` shows it. */
+export interface ReplicaInfo {
+  id: string
+  host: string
+  pid: number
+  url?: string
+  version: string
+  startedAt: string
+  heartbeatAt: string
+  /** Heartbeat seen within the last REPLICA_ALIVE_MS. */
+  alive: boolean
+  /** Run leases the replica holds (expired ones included until another replica takes them). */
+  runsOwned: number
+}
+
+/** `GET /api/v1/replicas` (tenant-admin): the replicas and the store they share (its kind only, never its URL). */
+export interface ReplicasResponse {
+  store: string
+  /** The replica that answered. */
+  self: string
+  replicas: ReplicaInfo[]
+}
+
 /** Identifies one resource in the API: workspace null for instance-level types. */
 export interface ResourceRef {
   workspace?: string | null

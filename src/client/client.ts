@@ -8,7 +8,7 @@ import type {
   BackfillResponse,
   ApiIssue, ApprovalRequest, ApprovalResponse, StepRunRecord, ApiKeyInfo, ApiKeysResponse, ApplyDocument, ApplyResponse, AuditEntry, AuditQuery, AuditResponse, CanIRequest,
   CanIResponse, CreateApiKeyRequest, CreateApiKeyResponse, CreateUserRequest, CreateWorkspaceRequest, DeleteResponse,
-  DeleteWorkspaceResponse, ErrorBody, GrantChangeResponse, GrantInfo, GrantRequest, GrantsResponse, HealthResponse, InfoResponse,
+  DeleteWorkspaceResponse, ErrorBody, GrantChangeResponse, GrantInfo, GrantRequest, GrantsResponse, HealthResponse, InfoResponse, ReplicasResponse,
   ListResourcesQuery, ListResourcesResponse, LogLineRecord, LogsQuery, Principal, ResourceDetail, ResourceRef, ResourceRow,
   ResourceTable, RevisionSummary, RollbackResponse, NodeDetail, RunDetail, RunRecord, RunsResponse, TagChangeResponse, TagRequest, TagsResponse, UserInfo,
   SessionResponse, SignInLinkResponse, UserResponse, UsersResponse, UserTag, WhoAmIResponse, WorkspaceInfo, WorkspaceResponse, WorkspacesResponse,
@@ -354,6 +354,11 @@ export class CtlClient {
 
   info(): Promise<InfoResponse> {
     return this.json('GET', '/api/v1/info')
+  }
+
+  /** The control planes sharing the store (tenant-admin only). */
+  replicas(): Promise<ReplicasResponse> {
+    return this.json('GET', '/api/v1/replicas')
   }
 
   health(): Promise<HealthResponse> {

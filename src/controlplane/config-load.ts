@@ -1,6 +1,7 @@
 // The server config file (YAML, camelCase keys): its schema, reading it with every problem located like a
 // manifest's, and the bounds a setting is checked against wherever it comes from (file, flag or variable).
 import { readFile } from 'node:fs/promises'
+import { homedir } from 'node:os'
 import { isAbsolute, resolve } from 'node:path'
 import type { ErrorObject, ValidateFunction } from 'ajv'
 import { CtlError, ManifestError, type ManifestIssue } from '../errors.js'
@@ -8,6 +9,7 @@ import { readDuration, MAX_CALENDAR_DURATION_MS } from '../duration.js'
 import { DEFAULT_STEP_ID } from '../runtime/local/sandbox.js'
 import { KUBE_DURATION } from './kube-flags.js'
 import type { RuntimeKind } from './control-plane.js'
+import { sqliteFileOf, storeKindOf } from '../store/url.js'
 
 export const RUNTIMES: readonly RuntimeKind[] = ['local', 'kubernetes']
 
@@ -22,10 +24,15 @@ export interface ServerConfigFile {
   runtime?: RuntimeKind
   advertiseUrl?: string
   masterKeyFile?: string
+  metricsTokenFile?: string
   stepUid?: number
   stepGid?: number
   cgroupParent?: string
   allowUnsandboxed?: boolean
+  /** Store URL: a SQLite file (relative to this file) or postgresql://… (see storeProblem). */
+  store?: string
+  /** The folder of runs and volumes (relative to this file); default the data folder. */
+  workDir?: string
   kubernetes?: {
     kubeconfig?: string
     context?: string
@@ -85,6 +92,40 @@ export function checkedCgroupParent(path: string, name: string): string {
   return resolve(path)
 }
 
+/** Longest store URL (a connection string with its options fits easily). */
+export const MAX_STORE_URL_LENGTH = 4096
+
+/** Why `url` cannot name the store (`name` as the operator wrote it), or undefined when it can. Never shows a password. */
+export function storeProblem(name: string, url: string): string | undefined {
+  if (url.length > MAX_STORE_URL_LENGTH) return `${name} is longer than ${MAX_STORE_URL_LENGTH} characters`
+  try {
+    storeKindOf(url)
+    return undefined
+  } catch (err) {
+    return `${name}: ${(err as Error).message}`
+  }
+}
+
+/** The store URL, checked; a SQLite path made absolute against `base` (a relative path in a file is relative to the file). */
+export function checkedStoreUrl(url: string, name: string, base = process.cwd()): string {
+  const problem = storeProblem(name, url)
+  if (problem) throw new CtlError('E_USAGE', problem)
+  if (storeKindOf(url) !== 'sqlite') return url
+  const file = sqliteFileOf(url)
+  if (file === '~' || file.startsWith('~/')) return resolve(homedir(), `.${file.slice(1)}`)
+  return resolve(base, file)
+}
+
+/** Longest work folder path (Linux's PATH_MAX). */
+export const MAX_WORK_DIR_LENGTH = 4096
+
+/** The work folder, checked and made absolute against `base` (a relative path in a file is relative to the file). */
+export function checkedWorkDir(path: string, name: string, base = process.cwd()): string {
+  if (path.length > MAX_WORK_DIR_LENGTH) throw new CtlError('E_USAGE', `${name} is longer than ${MAX_WORK_DIR_LENGTH} characters`)
+  if (path === '~' || path.startsWith('~/')) return resolve(homedir(), `.${path.slice(1)}`)
+  return resolve(base, path)
+}
+
 /** An http(s) URL without a trailing slash. */
 export function checkedUrl(text: string): string {
   let url: URL
@@ -112,11 +153,15 @@ const CONFIG_SCHEMA = {
     runtime: { enum: [...RUNTIMES] },
     advertiseUrl: { type: 'string', pattern: '^https?://' },
     masterKeyFile: { type: 'string', minLength: 1 },
+    metricsTokenFile: { type: 'string', minLength: 1 },
     // Their bounds are checked after the schema, with the reason (stepIdProblem, cgroupParentProblem).
     stepUid: { type: 'integer' },
     stepGid: { type: 'integer' },
     cgroupParent: { type: 'string', minLength: 1 },
     allowUnsandboxed: { type: 'boolean' },
+    // Its scheme is checked after the schema (storeProblem).
+    store: { type: 'string', minLength: 1, maxLength: MAX_STORE_URL_LENGTH },
+    workDir: { type: 'string', minLength: 1, maxLength: MAX_WORK_DIR_LENGTH },
     kubernetes: {
       type: 'object',
       additionalProperties: false,
@@ -177,6 +222,10 @@ export async function loadServerConfig(file: string): Promise<{ file: string; va
     const value = root[key]
     const problem = Number.isInteger(value) ? stepIdProblem(key, value as number, kind) : undefined
     if (problem) issues.push(issueAt(doc, 'E_SCHEMA', [key], problem))
+  }
+  if (typeof root['store'] === 'string' && root['store'] !== '') {
+    const problem = storeProblem('store', root['store'])
+    if (problem) issues.push(issueAt(doc, 'E_SCHEMA', ['store'], problem))
   }
   if (typeof root['cgroupParent'] === 'string' && root['cgroupParent'] !== '') {
     const problem = cgroupParentProblem('cgroupParent', root['cgroupParent'])

@@ -1,15 +1,18 @@
 // Starting and stopping a whole control plane in this process: store, runtime, engine,
 // HTTP app. Used by `ctl server start`, by process.ts and by the tests.
-import { chmodSync, closeSync, mkdirSync, openSync, statSync, writeFileSync } from 'node:fs'
-import { join } from 'node:path'
+import { chmodSync, closeSync, mkdirSync, openSync, readFileSync, statSync, writeFileSync } from 'node:fs'
+import { dirname, join, resolve } from 'node:path'
+import { hostname } from 'node:os'
 import type { AddressInfo } from 'node:net'
-import { openStore } from '../store/open.js'
+import { openStore, sqliteFileOf, storeKindOf } from '../store/open.js'
 import type { Store } from '../store/types.js'
 import { shownToSteps } from '../runtime/local/index.js'
 import { createRuntime, type KubernetesServerOptions, type RuntimeKind } from '../runtime/index.js'
 import { CtlError } from '../errors.js'
 import { createEngine } from '../engine/engine.js'
-import { buildApp } from '../http/app.js'
+import { buildApp, storeAnswers } from '../http/app.js'
+import { startReplica, stderrLogger, type ReplicaHandle } from './replicas.js'
+import { newReplicaId } from '../engine/ownership.js'
 import type { StreamLimits } from '../http/routes/streams.js'
 import { createStoreLauncher } from '../engine/launch.js'
 import { deriveKey, KEY_CHECK_META, SecretBox, verifyMasterKey } from '../secrets/crypto.js'
@@ -20,9 +23,24 @@ import { resourceService } from './resource-service.js'
 import { ADMIN_KEY_FILE, SERVER_INFO_FILE, SERVER_LOG_FILE } from './process.js'
 import { DEFAULT_LOG_RETENTION, parseRetention, startLogRetention } from '../logs/retention.js'
 import { newToken, sha256Hex, type AuthLimits } from '../http/auth.js'
+import { startTraces, tracedResources, type ControlPlaneTracer } from './traces.js'
+import { createMetrics, timedCalls } from '../metrics/metrics.js'
 
 export interface ControlPlaneOptions {
   dataDir: string
+  /**
+   * The store: a SQLite file or `sqlite:PATH`, or `postgresql://…` (shared by any number of replicas). Default
+   * the embedded SQLite file `<dataDir>/ctl.db`. May hold a password: never print it (redactUrl). A password may
+   * come from PGPASSWORD or PGPASSFILE instead, read by the pg driver itself.
+   */
+  storeUrl?: string
+  /**
+   * The folder of runs (`<workDir>/runs`: the local runtime's state folder, hence its step host and attempt folders)
+   * and volumes (`<workDir>/volumes`). Default the data folder. Replicas on one machine, each with its own data
+   * folder (server.json, admin key), share one work folder: a replica taking a run over reattaches to its steps
+   * and sees the files its earlier steps left in its volumes.
+   */
+  workDir?: string
   /** 0 = an ephemeral port. Default 0. */
   port?: number
   /** Default 127.0.0.1: the control plane is local unless asked otherwise. */
@@ -66,12 +84,17 @@ export interface ControlPlaneOptions {
   cgroupParent?: string
   /** Local runtime without bubblewrap: run every workflow's steps as plain processes, not only the tenant admin's (default false). */
   allowUnsandboxed?: boolean
-  /** The store (openStore: a SQLite file, `sqlite:PATH` or `postgresql://…`); default `<dataDir>/ctl.db`. */
-  storeUrl?: string
   /** This control plane among the replicas sharing the store (engine.ts EngineOptions.replicaId); default a new id. */
   replicaId?: string
   /** How long a run's lease lasts unless renewed; default 15 s (EngineOptions.leaseTtlMs). */
   leaseTtlMs?: number
+  /**
+   * OpenTelemetry traces: the OTLP/HTTP base endpoint, like OTEL_EXPORTER_OTLP_ENDPOINT (spans go to `<it>/v1/traces`),
+   * which it beats. Without it and without OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT traces are off (traces.ts).
+   */
+  otlpEndpoint?: string
+  /** A file holding the token that opens GET /metrics besides a tenant-admin's key (read once at start). */
+  metricsTokenFile?: string
 }
 
 export type { KubernetesServerOptions, RuntimeKind } from '../runtime/index.js'
@@ -85,6 +108,9 @@ export interface ControlPlane {
   adminToken?: string
   /** Lines for the operator from the start: the master key created or moved out of the data folder, warnings. */
   notices: string[]
+  /** This control plane among the replicas sharing the store. */
+  replicaId: string
+  storeKind: Store['kind']
 }
 
 export { ADMIN_KEY_FILE }
@@ -101,8 +127,14 @@ async function ensureTenantAdmin(store: Store, dataDir: string): Promise<string 
   const existing = await store.getUser(TENANT_ADMIN_ID, { includeDeleted: true })
   if (existing?.deletedAt !== undefined) return undefined
   if (!existing) {
-    await store.createUser({ id: TENANT_ADMIN_ID, name: 'Tenant admin', type: 'person' })
-    await store.addRoleBinding({ userId: TENANT_ADMIN_ID, role: 'tenant-admin', workspace: null, createdBy: TENANT_ADMIN_ID })
+    try {
+      await store.createUser({ id: TENANT_ADMIN_ID, name: 'Tenant admin', type: 'person' })
+      await store.addRoleBinding({ userId: TENANT_ADMIN_ID, role: 'tenant-admin', workspace: null, createdBy: TENANT_ADMIN_ID })
+    } catch (err) {
+      // Replicas starting together on a new store: another one created the admin first.
+      if (!(err instanceof CtlError && err.code === 'E_CONFLICT')) throw err
+      return undefined
+    }
   }
   if ((await store.listApiKeys(TENANT_ADMIN_ID)).length > 0) return undefined
   const token = newToken()
@@ -118,7 +150,8 @@ async function ensureTenantAdmin(store: Store, dataDir: string): Promise<string 
  */
 function ownerOnlyDataDir(opts: ControlPlaneOptions): void {
   process.umask(0o077)
-  for (const dir of [opts.dataDir, join(opts.dataDir, 'runs'), join(opts.dataDir, 'volumes')]) {
+  const work = workDirOf(opts)
+  for (const dir of [opts.dataDir, work, join(work, 'runs'), join(work, 'volumes')]) {
     mkdirSync(dir, { recursive: true, mode: 0o700 })
     // An older data folder: the folders that hold everything else are closed to others, their contents with them.
     if ((statSync(dir).mode & 0o077) !== 0) chmodSync(dir, 0o700)
@@ -151,12 +184,47 @@ function refuseKeyShownToSteps(opts: ControlPlaneOptions): void {
     + 'or give the key itself in CTL_MASTER_KEY')
 }
 
+/** Where runs and volumes live: --work-dir, else the data folder. */
+export function workDirOf(opts: Pick<ControlPlaneOptions, 'dataDir' | 'workDir'>): string {
+  return resolve(opts.workDir ?? opts.dataDir)
+}
+
+/** Tokens shorter than this are refused: the metrics token is a password. */
+export const MIN_METRICS_TOKEN_LENGTH = 16
+const MAX_METRICS_TOKEN_LENGTH = 4096
+
+/** The metrics token from its file (surrounding whitespace and the final newline dropped); checked, never printed. */
+export function readMetricsToken(file: string): string {
+  let text: string
+  try {
+    text = readFileSync(file, 'utf8')
+  } catch (err) {
+    throw new CtlError('E_USAGE', `metrics token file ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { field: 'metricsTokenFile' })
+  }
+  const token = text.trim()
+  if (token.length < MIN_METRICS_TOKEN_LENGTH || token.length > MAX_METRICS_TOKEN_LENGTH || /\s/.test(token)) {
+    throw new CtlError('E_USAGE', `metrics token file ${file}: the token must be one word of ${MIN_METRICS_TOKEN_LENGTH} to ${MAX_METRICS_TOKEN_LENGTH} characters (it has ${token.length})`, { field: 'metricsTokenFile' })
+  }
+  return token
+}
+
 export async function startControlPlane(opts: ControlPlaneOptions): Promise<ControlPlane> {
   refuseKeyShownToSteps(opts)
   ownerOnlyDataDir(opts)
-  // The data folder's SQLite file is the default store; storeUrl names another (several replicas share one).
-  const store = await openStore(opts.storeUrl ?? join(opts.dataDir, 'ctl.db'))
+  const metricsToken = opts.metricsTokenFile === undefined ? undefined : readMetricsToken(opts.metricsTokenFile)
+  // One registry per control plane (several may run in one process); every part reports into it.
+  const metrics = createMetrics()
+  const storeUrl = opts.storeUrl ?? join(opts.dataDir, 'ctl.db')
+  const workDir = workDirOf(opts)
+  // A SQLite file named elsewhere gets its folder, the owner's alone like the data folder.
+  if (storeKindOf(storeUrl) === 'sqlite') mkdirSync(dirname(sqliteFileOf(storeUrl)), { recursive: true, mode: 0o700 })
+  // Every store call is timed (SQLite and PostgreSQL alike); a log wait is no query.
+  const store = timedCalls(await openStore(storeUrl), metrics, new Set(['waitForLogs', 'close']))
+  const replicaId = opts.replicaId ?? newReplicaId()
+  let replica: ReplicaHandle | undefined
   let engine: ReturnType<typeof createEngine> | undefined
+  let engineRunning = false
+  let tracer: ControlPlaneTracer | undefined
   // The URL steps get as CTL_SERVER is known once the server listens (the port may be chosen then); a step
   // launched before waits that long.
   let announceUrl: (url: string | undefined) => void = () => {}
@@ -173,7 +241,10 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     const runtime = await createRuntime({
       kind: opts.runtime,
       local: {
-        stateDir: join(opts.dataDir, 'runs'),
+        stateDir: join(workDir, 'runs'),
+        // Both hidden from steps: the data folder (keys, store) and the work folder (every run's files).
+        dataDir: resolve(opts.dataDir),
+        workDir,
         stepUid: opts.stepUid,
         stepGid: opts.stepGid,
         cgroupParent: opts.cgroupParent,
@@ -182,17 +253,36 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
         trustedOwner: TENANT_ADMIN_ID,
       },
       kubernetes: opts.kubernetes,
+      metrics,
     })
-    const launcher = createStoreLauncher({ store, dataDir: opts.dataDir, box, redactions, serverUrl: () => advertised })
-    engine = createEngine({ store, runtime, dataDir: opts.dataDir, maxParallelSteps: opts.maxParallelSteps, launcher, redact: redactions.redact, box, maxForEachItems: opts.maxForEachItems,
-      replicaId: opts.replicaId, leaseTtlMs: opts.leaseTtlMs,
+    // Volumes are folders of the work folder (engine and launcher call it their dataDir).
+    const launcher = createStoreLauncher({ store, dataDir: workDir, box, redactions, serverUrl: () => advertised })
+    // Registered before the engine starts: the fire claims it makes name a replica the others can see.
+    replica = await startReplica({ store, id: replicaId, counterKeepMs: 2 * Math.max(opts.authLimits?.windowMs ?? 60_000, 60 * 60_000), logger: stderrLogger })
+    tracer = await startTraces({ store, replicaId, otlpEndpoint: opts.otlpEndpoint })
+    engine = createEngine({ store, runtime, dataDir: workDir, maxParallelSteps: opts.maxParallelSteps, launcher, redact: redactions.redact, box, maxForEachItems: opts.maxForEachItems,
+      replicaId, leaseTtlMs: opts.leaseTtlMs, ...(tracer ? { tracing: tracer } : {}), metrics,
+    })
+    const counted = engine
+    // Read at scrape time: the active runs whose lease this replica holds (each replica reports its own).
+    metrics.countRunsWith(async () => {
+      const owned = new Set(counted.ownedRuns())
+      const counts = { waiting: 0, running: 0 }
+      if (owned.size === 0) return counts
+      for (const run of await store.listRuns({ states: ['pending', 'running'] })) {
+        if (!owned.has(run.id)) continue
+        if (run.state === 'pending') counts.waiting++
+        else counts.running++
+      }
+      return counts
     })
     await engine.start()
+    engineRunning = true
     const app = buildApp({
       store, engine, logFile: opts.logFile, bodyLimit: opts.bodyLimit, authLimits: opts.authLimits, streamLimits: opts.streamLimits, consoleDir: opts.consoleDir,
-      secrets: box, revealSecrets: secretRevealer(box),
-      sessionKey: deriveKey(master.key, 'console sessions'), replicaId: engine.replicaId,
-      resources: resourceService({ store, engine, secrets: box, limits: { maxStepsPerWorkflow: opts.maxStepsPerWorkflow, maxForEachItems: opts.maxForEachItems } }),
+      secrets: box, revealSecrets: secretRevealer(box), metrics, metricsToken,
+      replicaId, sessionKey: deriveKey(master.key, 'console sessions'), ready: async () => engineRunning && (await storeAnswers(store)),
+      resources: tracedResources(resourceService({ store, engine, secrets: box, limits: { maxStepsPerWorkflow: opts.maxStepsPerWorkflow, maxForEachItems: opts.maxForEachItems } }), tracer),
     })
     await app.listen({ port: opts.port ?? 0, host: opts.host ?? '127.0.0.1' })
     const address = app.server.address() as AddressInfo
@@ -200,20 +290,30 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     const bound = address.address === '0.0.0.0' ? '127.0.0.1' : address.address === '::' ? '::1' : address.address
     const host = bound.includes(':') ? `[${bound}]` : bound
     const started = engine
+    const activeReplica = replica
+    const tracing = tracer
     const retention = startLogRetention({ store, retentionMs: opts.logRetentionMs ?? parseRetention(DEFAULT_LOG_RETENTION) })
     void retention.sweep().catch(() => undefined)
     let closed: Promise<void> | undefined
     const ownUrl = `http://${host}:${address.port}`
     announceUrl(opts.advertiseUrl ?? ((opts.runtime ?? 'local') === 'local' ? ownUrl : undefined))
+    // Bound to every address: named by this machine's host name (a Pod's name), not loopback.
+    replica.setUrl(['0.0.0.0', '::'].includes(address.address) ? `http://${hostname()}:${address.port}` : ownUrl)
     const plane: ControlPlane = {
-      notices: [...master.notices, ...(runtime.info().notice ? [runtime.info().notice!] : [])],
+      notices: [...master.notices, ...(runtime.info().notice ? [runtime.info().notice!] : []), ...(tracing ? [`traces: exporting spans to ${tracing.shownEndpoint}`] : [])],
       url: ownUrl,
+      replicaId,
+      storeKind: store.kind,
       port: address.port,
       close: () =>
         (closed ??= (async () => {
           retention.stop()
+          engineRunning = false
           await app.close()
           await started.stop()
+          // After the engine: every end it stored is exported before the process goes.
+          await tracing?.close()
+          await activeReplica.stop()
           await runtime.close?.()
           await store.close()
         })()),
@@ -223,6 +323,8 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
   } catch (err) {
     announceUrl(undefined)
     await engine?.stop().catch(() => undefined)
+    await tracer?.close().catch(() => undefined)
+    await replica?.stop().catch(() => undefined)
     await store.close().catch(() => undefined)
     throw err
   }

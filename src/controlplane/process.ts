@@ -153,6 +153,7 @@ export interface ForegroundServer {
   adminToken?: string
   /** Lines for the operator from the start (see ControlPlane.notices). */
   notices: string[]
+  replicaId: string
   /** Resolves once the server has shut down (after SIGTERM / SIGINT or stop()). */
   done: Promise<void>
   stop(): Promise<void>
@@ -197,7 +198,7 @@ export async function runForeground(opts: ControlPlaneOptions): Promise<Foregrou
   }
   process.on('SIGTERM', onSignal)
   process.on('SIGINT', onSignal)
-  const out: ForegroundServer = { url: plane.url, port: plane.port, done, stop, notices: plane.notices }
+  const out: ForegroundServer = { url: plane.url, port: plane.port, done, stop, notices: plane.notices, replicaId: plane.replicaId }
   if (plane.adminToken) out.adminToken = plane.adminToken
   return out
 }

@@ -2,7 +2,9 @@
 // `parallel` at once, honouring the schedule's concurrencyPolicy. Every fire time is claimed in the
 // store (pending → starting → started) before its run is made, so a restart, or a second engine on
 // the same store, never starts one twice; a `starting` time found after a crash is matched to the
-// run it made, if any, before anything new starts.
+// run it made, if any, before anything new starts. Across replicas the run of a time is made only by
+// the replica whose fire claim (`backfill:<id>`, fireAt) wins: the one that set it `starting`, or, when
+// that one died before making the run, the first other replica to look (see recover).
 
 import type { BackfillRecord, BackfillTimeRecord, ResourceRecord, RunRecord, RunTrigger } from '../store/types.js'
 import type { EngineContext } from './context.js'
@@ -133,10 +135,16 @@ export class BackfillRunner {
     const key = `${b.id} ${t.fireAt}`
     this.claiming.add(key)
     try {
-      await this.make(b, resource, t)
+      // Lost: another replica saw the time `starting` first and makes its run (recover).
+      if (await this.claim(b, t)) await this.make(b, resource, t)
     } finally {
       this.claiming.delete(key)
     }
+  }
+
+  /** The one maker of a time's run, across replicas and restarts. */
+  private claim(b: BackfillRecord, t: BackfillTimeRecord): Promise<boolean> {
+    return this.ctx.store.claimFire(`backfill:${b.id}`, t.fireAt, this.ctx.replicaId ?? 'local')
   }
 
   private async make(b: BackfillRecord, resource: ResourceRecord, t: BackfillTimeRecord): Promise<void> {
@@ -158,11 +166,29 @@ export class BackfillRunner {
     }
   }
 
-  /** A time claimed before a crash: linked to the run it made, or pending again when it made none. */
+  /**
+   * A `starting` time this runner is not making: its claimer crashed, died (another replica), or is making it now.
+   * Linked to its run when there is one; otherwise whoever wins the time's claim makes the run. A claimer still
+   * alive then loses its own claim and leaves the time to us; one that won the claim and died before the run
+   * was stored leaves the time `starting` (never run twice; the backfill still ends once nothing is pending).
+   */
   private async recover(b: BackfillRecord, t: BackfillTimeRecord): Promise<void> {
     const run = await this.findRun(b, t.fireAt)
-    if (run) await this.ctx.store.updateBackfillTime(b.id, t.fireAt, { state: 'started', runId: run.id }, ['starting'])
-    else await this.ctx.store.updateBackfillTime(b.id, t.fireAt, { state: 'pending' }, ['starting'])
+    if (run) {
+      await this.ctx.store.updateBackfillTime(b.id, t.fireAt, { state: 'started', runId: run.id }, ['starting'])
+      return
+    }
+    const resource = await this.ctx.store.getResourceById(b.resourceId)
+    if (!resource || resource.status === 'deleted') return
+    // Judged as a start (advance): a requester who may no longer run the workflow gets the backfill cancelled there.
+    if (b.trigger === 'backfill' && !(await this.mayStillRun(b, resource))) return
+    const key = `${b.id} ${t.fireAt}`
+    this.claiming.add(key)
+    try {
+      if (await this.claim(b, t)) await this.make(b, resource, t)
+    } finally {
+      this.claiming.delete(key)
+    }
   }
 
   /** The run made for this fire time: same trigger and scheduled time; a backfill's own run is made after it was stored. */

@@ -22,7 +22,9 @@ import { evaluateCondition, evaluateItems } from '../expr/index.js'
 import { Reconciler } from './reconciler.js'
 import { ACTIVE_RUN_STATES, isFinalRunState, latestAttempts, Scheduler } from './scheduler.js'
 import { RunEnds } from './run-ends.js'
+import { tracedStore, type RunTracing } from './tracing.js'
 import type { SecretBox } from '../secrets/crypto.js'
+import type { Metrics } from '../metrics/metrics.js'
 import { scheduleOf, ScheduleTimer } from './schedules.js'
 import { DEFAULT_LEASE_TTL_MS, MAX_LEASE_TTL_MS, MIN_LEASE_TTL_MS, newReplicaId } from './ownership.js'
 
@@ -52,6 +54,10 @@ export interface EngineOptions {
   replicaId?: string
   /** How long a run's lease lasts unless renewed (renewed every third of it); default 15 s, 1 s to 1 h. */
   leaseTtlMs?: number
+  /** Traces on: runs get a trace id and their ends are told to this tracer (tracing.ts). Absent: no tracing work at all. */
+  tracing?: RunTracing
+  /** The control plane's metrics (src/metrics); none: nothing is counted. */
+  metrics?: Metrics
 }
 
 export interface Engine extends EngineApi {
@@ -90,14 +96,20 @@ function requireWorkflow(resource: ResourceRecord): WorkflowResource {
 }
 
 export function createEngine(opts: EngineOptions): Engine {
+  const replicaId = opts.replicaId ?? newReplicaId()
+  if (replicaId.length === 0 || replicaId.length > 200) throw new CtlError('E_USAGE', 'the replica id must have 1 to 200 characters', { field: 'replicaId' })
   const ctx: EngineContext = {
-    store: opts.store,
+    store: opts.tracing ? tracedStore(opts.store, opts.tracing) : opts.store,
     runtime: opts.runtime,
     now: opts.now ?? (() => new Date()),
     logger: opts.logger ?? silentLogger,
     redact: opts.redact ?? ((_runId, text) => text),
     runEnds: new RunEnds(),
     box: opts.box,
+    // Fire claims name the same replica as the run leases.
+    replicaId,
+    ...(opts.tracing ? { tracing: opts.tracing } : {}),
+    metrics: opts.metrics,
   }
   const { store } = ctx
   const launcher = opts.launcher ?? createStoreLauncher({ store, dataDir: opts.dataDir })
@@ -105,8 +117,6 @@ export function createEngine(opts: EngineOptions): Engine {
   if (!Number.isInteger(leaseTtlMs) || leaseTtlMs < MIN_LEASE_TTL_MS || leaseTtlMs > MAX_LEASE_TTL_MS) {
     throw new CtlError('E_USAGE', `lease TTL ${leaseTtlMs} ms: give a whole number of ms from ${MIN_LEASE_TTL_MS} to ${MAX_LEASE_TTL_MS}`, { field: 'leaseTtlMs' })
   }
-  const replicaId = opts.replicaId ?? newReplicaId()
-  if (replicaId.length === 0 || replicaId.length > 200) throw new CtlError('E_USAGE', 'the replica id must have 1 to 200 characters', { field: 'replicaId' })
   const scheduler = new Scheduler(ctx, launcher, opts.maxParallelSteps ?? 32, { condition: evaluateCondition, items: evaluateItems, maxForEachItems: opts.maxForEachItems }, { replicaId, ttlMs: leaseTtlMs })
   let reconciler: Reconciler
   const backfills = new BackfillRunner(ctx, (resource, request) => reconciler.createRun(resource, request))

@@ -129,12 +129,16 @@ export class ScheduleTimer {
     const since = new Date(Date.parse(record.nextFireAt!) - 1)
     const policy = schedule.catchUp ?? 'latest'
     const plan = planCatchUp(schedule, policy, schedule.maxCatchUp ?? DEFAULT_MAX_CATCH_UP, since, now, this.onlineSince)
-    if (plan.due.length > 1) {
+    // Every replica's timer may wake at a fire time: only the one whose claim of the time wins acts on it.
+    const owner = this.ctx.replicaId ?? 'local'
+    const won: DueFire[] = []
+    for (const due of plan.due) if (await store.claimFire(`schedule:${resource.id}`, due.fireAt.toISOString(), owner)) won.push(due)
+    if (won.length > 1) {
       // Several at once: queued, so that Forbid runs them one after the other instead of dropping all but one.
-      await this.actions.queue(resource, plan.due, schedule.concurrencyPolicy === 'Allow' ? plan.due.length : 1)
-      this.ctx.logger.info('missed fire times queued (catchUp all)', { resourceId: resource.id, count: plan.due.length })
-    } else if (plan.due.length === 1) {
-      const due = plan.due[0]!
+      await this.actions.queue(resource, won, schedule.concurrencyPolicy === 'Allow' ? won.length : 1)
+      this.ctx.logger.info('missed fire times queued (catchUp all)', { resourceId: resource.id, count: won.length })
+    } else if (won.length === 1) {
+      const due = won[0]!
       const fireAt = due.fireAt.toISOString()
       // createRun happens before the schedule moves on; a crash in between must not run the same time twice.
       const recent = await store.listRuns({ resourceId: resource.id, limit: 20 })
@@ -150,6 +154,11 @@ export class ScheduleTimer {
       lastFireAt: lastDue?.toISOString() ?? record.lastFireAt,
       nextFireAt: plan.next?.toISOString(),
     }
+    // Moved on only from the state this pass read: a replica that lost the race (or ran late) leaves a row another
+    // replica moved already, so that replicas do not write it back and forth. A write squeezed in between costs one
+    // more pass at worst, whose claims all lose.
+    const current = await store.getSchedule(resource.id)
+    if (current && current.nextFireAt !== record.nextFireAt) return current
     await store.putSchedule(updated)
     return { ...updated, updatedAt: now.toISOString() }
   }

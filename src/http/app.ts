@@ -23,7 +23,9 @@ import { runsRoutes } from './routes/runs.js'
 import { streamsRoutes, type StreamLimits } from './routes/streams.js'
 import { approvalRoutes } from './routes/approvals.js'
 import { workspacesRoutes } from './routes/workspaces.js'
+import { metricsRoutes } from './routes/metrics.js'
 import { packageVersion } from '../package-root.js'
+import type { MetricsRegistry } from '../metrics/metrics.js'
 
 export const DEFAULT_BODY_LIMIT = 8 * 1024 * 1024
 
@@ -56,8 +58,28 @@ export interface AppDeps {
   streamLimits?: StreamLimits
   /** How often a workflow's event stream reads its runs (ms); default 1000. */
   workflowEventsPollMs?: number
-  /** This control plane among the replicas sharing the store (claims of sign-in codes name it). */
+  /** Readiness (/readyz); default: the store answers a trivial query (storeAnswers). */
+  ready?: () => Promise<boolean>
+  /** This control plane's replica id (GET /api/v1/replicas names it; claims of sign-in codes too). */
   replicaId?: string
+  /** The control plane's metrics: every request is counted into it, and GET /metrics exports it. None: no /metrics. */
+  metrics?: MetricsRegistry
+  /** The dedicated metrics token that opens GET /metrics besides a tenant-admin's key. */
+  metricsToken?: string
+}
+
+/** How long a readiness probe waits for the store. */
+const READY_TIMEOUT_MS = 2_000
+
+/** Whether the store answers a trivial query in time (readiness). */
+export async function storeAnswers(store: Store): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined
+  const late = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), READY_TIMEOUT_MS)))
+  try {
+    return await Promise.race([store.getMeta('readyz').then(() => true, () => false), late])
+  } finally {
+    clearTimeout(timer)
+  }
 }
 
 // API keys are looked up by hash on every request, so revoking one needs no restart; see auth.ts.
@@ -83,9 +105,17 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   const version = packageVersion()
   const { store, engine } = deps
   const sessions = deps.sessionKey ? new SessionSigner(deps.sessionKey) : undefined
-  const limiter = newFailureLimiter(deps.authLimits)
+  const limiter = newFailureLimiter(store, deps.authLimits)
+  const metrics = deps.metrics
+  if (metrics) {
+    // By route pattern (never the raw URL: ids and names would make a series each), method and status.
+    app.addHook('onResponse', async (request, reply) => {
+      metrics.httpRequest({ method: request.method, route: request.routeOptions.url ?? 'unmatched', status: reply.statusCode }, reply.elapsedTime / 1000)
+    })
+    app.register(metricsRoutes, { store, exposition: () => metrics.exposition(), contentType: metrics.contentType, token: deps.metricsToken, limits: deps.authLimits })
+  }
 
-  app.register(healthRoutes)
+  app.register(healthRoutes, { ready: deps.ready ?? (() => storeAnswers(store)) })
   app.register(consoleRoutes, { dir: deps.consoleDir })
   app.register(openapiRoutes, { routes, version })
   app.register(async (api) => {
@@ -97,7 +127,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     await api.register(streamsRoutes, { store, engine, closing: closing.signal, pollMs: deps.logPollMs, workflowPollMs: deps.workflowEventsPollMs, limits: deps.streamLimits })
     await api.register(approvalRoutes, { store, engine })
     await api.register(logsRoutes, { store, closing: closing.signal, pollMs: deps.logPollMs })
-    await api.register(metaRoutes, { store, engine, version })
+    await api.register(metaRoutes, { store, engine, version, ...(deps.replicaId !== undefined ? { replicaId: deps.replicaId } : {}) })
     await api.register(identityRoutes, { store })
     await api.register(workspacesRoutes, { store, engine })
     await api.register(grantsRoutes, { store })

@@ -3,7 +3,8 @@
 // not encapsulated (skip-override) so its hook covers the routes registered next to it.
 // Keys are looked up by their sha256 on every request (no cache), so a revoked or expired
 // key stops working at once. Wrong keys are counted per client address and key prefix: past the
-// limit, that prefix from that address gets 429 until its window ends (FailureLimiter).
+// limit, that prefix from that address gets 429 until its window ends (FailureLimiter, shared by the
+// replicas through the store: SharedFailureLimiter). A console session cookie (session.ts) may stand in for the key.
 import { randomBytes } from 'node:crypto'
 import type { FastifyInstance, FastifyPluginAsync, FastifyRequest } from 'fastify'
 import { CtlError } from '../errors.js'
@@ -11,6 +12,7 @@ import type { ApiKeyRecord, Store } from '../store/types.js'
 import type { Principal } from '../api/types.js'
 import { authenticate } from './auth-key.js'
 import { authenticateSession, CSRF_HEADER, refuseForeignOrigin, sessionCookieOf, type SessionClaims, type SessionSigner } from './session.js'
+import { SharedFailureLimiter } from './shared-limiter.js'
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -50,84 +52,32 @@ export interface AuthOptions {
   store: Store
   limits?: AuthLimits
   /** Shared with sign-in (POST /api/v1/session), so wrong keys count alike there; default a new one from `limits`. */
-  limiter?: FailureLimiter
+  limiter?: SharedFailureLimiter
   /** Console sessions: without a signer the session cookie is not accepted. */
   sessions?: SessionSigner
 }
 
-/** The limiter authentication uses with these limits. */
-export function newFailureLimiter(limits?: AuthLimits): FailureLimiter {
-  return new FailureLimiter(limits?.maxFailures ?? 10, limits?.windowMs ?? 60_000)
+/** The limiter authentication uses with these limits; across replicas, failures on every control plane sharing the store count together. */
+export function newFailureLimiter(store: Store, limits?: AuthLimits): SharedFailureLimiter {
+  return new SharedFailureLimiter(store, 'auth', limits?.maxFailures ?? 10, limits?.windowMs ?? 60_000)
 }
 
 const SAFE_METHODS = new Set(['GET', 'HEAD'])
 
 export { authenticate, checkKey, type Authenticated } from './auth-key.js'
 
-function bearerKey(request: FastifyRequest): string | undefined {
+export function bearerKey(request: FastifyRequest): string | undefined {
   const header = request.headers.authorization
   if (typeof header !== 'string') return undefined
   const m = /^Bearer\s+(\S+)\s*$/i.exec(header)
   return m?.[1]
 }
 
-/** How much of a presented key names it for the limiter: `ctl_` and 12 more characters (72 random bits). */
-export const KEY_PREFIX_LENGTH = 16
-
-/**
- * Failed authentications per (client address, presented key prefix) in fixed windows. Counting
- * per prefix, not per address alone, means wrong keys lock out only that prefix: every step of a
- * machine calls from 127.0.0.1, and one of them sending wrong keys must not lock out its
- * neighbours' valid keys (whose prefixes the API never shows). Memory is bounded: at most
- * `maxEntries` windows, finished ones dropped first, then the oldest.
- */
-export class FailureLimiter {
-  private readonly windows = new Map<string, { start: number; count: number }>()
-  constructor(private readonly max: number, private readonly windowMs: number, private readonly maxEntries = 10_000) {}
-
-  private static id(address: string, key: string): string {
-    return `${address}\u0000${key.slice(0, KEY_PREFIX_LENGTH)}`
-  }
-
-  /** Milliseconds until `key` (by its prefix) may be tried again from `address`; 0 when it may now. */
-  blockedFor(address: string, key: string, now = Date.now()): number {
-    const id = FailureLimiter.id(address, key)
-    const w = this.windows.get(id)
-    if (!w) return 0
-    if (now - w.start >= this.windowMs) {
-      this.windows.delete(id)
-      return 0
-    }
-    return w.count >= this.max ? w.start + this.windowMs - now : 0
-  }
-
-  fail(address: string, key: string, now = Date.now()): void {
-    const id = FailureLimiter.id(address, key)
-    const w = this.windows.get(id)
-    if (w && now - w.start < this.windowMs) {
-      w.count++
-      return
-    }
-    this.windows.delete(id)
-    if (this.windows.size >= this.maxEntries) {
-      for (const [k, v] of this.windows) if (now - v.start >= this.windowMs) this.windows.delete(k)
-      // Still full: drop the oldest windows (a Map iterates in insertion order).
-      for (const k of this.windows.keys()) {
-        if (this.windows.size < this.maxEntries) break
-        this.windows.delete(k)
-      }
-    }
-    this.windows.set(id, { start: now, count: 1 })
-  }
-
-  /** Windows held now (for tests of the memory bound). */
-  get size(): number {
-    return this.windows.size
-  }
-}
+// The limiters live in shared-limiter.ts; re-exported for their users here.
+export { FailureLimiter, KEY_PREFIX_LENGTH } from './shared-limiter.js'
 
 const authPluginImpl: FastifyPluginAsync<AuthOptions> = async (fastify: FastifyInstance, opts: AuthOptions) => {
-  const limiter = opts.limiter ?? newFailureLimiter(opts.limits)
+  const limiter = opts.limiter ?? newFailureLimiter(opts.store, opts.limits)
   fastify.decorateRequest('principal', null)
   fastify.decorateRequest('apiKey', null)
   fastify.decorateRequest('session', null)
@@ -154,7 +104,7 @@ const authPluginImpl: FastifyPluginAsync<AuthOptions> = async (fastify: FastifyI
     }
     // No key guesses nothing: only a wrong key counts towards the limit (a client not yet logged in is not throttled).
     if (!key) throw new CtlError('E_UNAUTHENTICATED', 'missing API key: send "Authorization: Bearer <key>" (or sign in to the console)')
-    const wait = limiter.blockedFor(address, key)
+    const wait = await limiter.blockedFor(address, key)
     if (wait > 0) {
       reply.header('Retry-After', String(Math.ceil(wait / 1000)))
       throw new CtlError('E_RATE_LIMITED',
@@ -165,7 +115,7 @@ const authPluginImpl: FastifyPluginAsync<AuthOptions> = async (fastify: FastifyI
       request.principal = who.principal
       request.apiKey = who.key
     } catch (err) {
-      if (err instanceof CtlError && err.code === 'E_UNAUTHENTICATED') limiter.fail(address, key)
+      if (err instanceof CtlError && err.code === 'E_UNAUTHENTICATED') await limiter.fail(address, key)
       throw err
     }
   })

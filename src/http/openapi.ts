@@ -102,9 +102,22 @@ export const openapiRoutes: FastifyPluginAsync<OpenApiOptions> = async (fastify,
   })
 }
 
-export const healthRoutes: FastifyPluginAsync = async (fastify) => {
+export interface HealthOptions {
+  /** Readiness: whether the store answers and the engine runs. */
+  ready: () => Promise<boolean>
+}
+
+export const healthRoutes: FastifyPluginAsync<HealthOptions> = async (fastify, opts) => {
   fastify.get('/healthz', {
     config: { public: true },
     schema: { summary: 'Liveness: answers when the control plane serves requests', tags: ['meta'], response: { 200: healthResponse } },
   }, async () => ({ status: 'ok' as const }))
+  // A probe has no key: no authentication, and nothing said beyond ok or not (no store URL, no error text).
+  fastify.get('/readyz', {
+    config: { public: true },
+    schema: { summary: 'Readiness: 200 while the store answers and the engine runs, else 503', tags: ['meta'], response: { 200: healthResponse, 503: healthResponse } },
+  }, async (_request, reply) => {
+    if (await opts.ready().catch(() => false)) return { status: 'ok' as const }
+    return reply.code(503).send({ status: 'not ready' as const })
+  })
 }

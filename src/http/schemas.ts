@@ -50,6 +50,7 @@ const runRecord = {
     resourceName: { type: 'string' }, revision: { type: 'integer' }, trigger: { type: 'string', description: `${RUN_TRIGGER_KINDS.filter((k) => k !== 'webhook').join(', ')}, or webhook:NAME (the workflow's trigger NAME)` }, state: { type: 'string' },
     reason: { type: 'string' }, scheduledAt: { type: 'string' }, lateBySeconds: { type: 'number' }, retryOf: { type: 'string' },
     params: { type: 'object', additionalProperties: true, description: 'The params the run was started with (defaults filled in); secret ones read ***' },
+    traceId: { type: 'string', description: 'The run\'s OpenTelemetry trace id (32 hex digits), when traces were on as it was created' },
     createdAt: { type: 'string' }, startedAt: { type: 'string' }, finishedAt: { type: 'string' },
   },
 } as const
@@ -288,6 +289,23 @@ export const infoResponse = {
   },
 } as const
 export const healthResponse = { type: 'object', properties: { status: { type: 'string' } } } as const
+export const replicasResponse = {
+  type: 'object',
+  properties: {
+    store: { type: 'string' },
+    self: { type: 'string' },
+    replicas: {
+      type: 'array',
+      items: {
+        type: 'object',
+        properties: {
+          id: { type: 'string' }, host: { type: 'string' }, pid: { type: 'integer' }, url: { type: 'string' }, version: { type: 'string' },
+          startedAt: { type: 'string' }, heartbeatAt: { type: 'string' }, alive: { type: 'boolean' }, runsOwned: { type: 'integer' },
+        },
+      },
+    },
+  },
+} as const
 
 /** Standard error responses every authenticated route can give. */
 export function withErrors<T extends Record<number, unknown>>(ok: T, ...codes: number[]): Record<number, unknown> {

@@ -4,6 +4,9 @@
 // a real API key, and every wrong cell is named in the failure. The tenant-level routes (users,
 // keys, tags, workspaces, audit) and instance-level resources have tables of their own, and a
 // last test reads the OpenAPI document so that no route goes without a cell.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { CtlClient } from '../../src/client/client.js'
 import { CtlError } from '../../src/errors.js'
@@ -11,6 +14,9 @@ import type { ResourceRef, Role } from '../../src/api/types.js'
 import { doc, startTestServer, waitForRunEnd, workflow, type TestServer } from './helpers.js'
 
 const OWN_WS = 'ws-own'
+/** Opens GET /metrics besides a tenant-wide tenant-admin's key (--metrics-token-file). */
+const METRICS_TOKEN = 'matrix-metrics-token-0123456789'
+let metricsDir: string | undefined
 const OTHER_WS = 'ws-other'
 const VERBS = ['apply', 'get', 'rget', 'log', 'run', 'stop', 'retry', 'delete', 'grant', 'secret', 'use', 'detail', 'grants', 'revoke', 'hold', 'drydel', 'approve', 'rback'] as const
 type CellVerb = (typeof VERBS)[number]
@@ -125,7 +131,20 @@ async function addUser(id: string, bindings: { role: Role; workspace?: string }[
   await t.client.createUser({ id, name: `Test ${id}`, type: 'person' })
   for (const b of bindings) await t.client.addTag(id, { tag: `roles:id:${b.role}`, ...(b.workspace ? { workspace: b.workspace } : {}) })
   const key = await t.client.createApiKey(id, { name: 'matrix' })
-  return new CtlClient({ baseUrl: t.plane.url, apiKey: key.token })
+  const client = new CtlClient({ baseUrl: t.plane.url, apiKey: key.token })
+  tokens.set(client, key.token)
+  return client
+}
+
+/** Each matrix user's API key, for the routes the client has no call for (GET /metrics). */
+const tokens = new WeakMap<CtlClient, string>()
+
+/** GET /metrics with the client's key: 403 becomes E_FORBIDDEN like the client's refusals. */
+async function scrapeMetrics(c: CtlClient): Promise<string> {
+  const res = await fetch(`${t.plane.url}/metrics`, { headers: { authorization: `Bearer ${tokens.get(c)}` } })
+  if (res.status === 403) throw new CtlError('E_FORBIDDEN', `GET /metrics: ${res.status}`)
+  if (res.status !== 200) throw new Error(`GET /metrics: unexpected ${res.status}`)
+  return res.text()
 }
 
 /** Reads a stream to its end (a watch of an ended run is one line). */
@@ -239,7 +258,9 @@ async function drive(rows: Row[], setup: (row: Row) => Promise<{ client: CtlClie
 }
 
 beforeAll(async () => {
-  t = await startTestServer({ maxParallelSteps: 8 })
+  metricsDir = mkdtempSync(join(tmpdir(), 'ctl-matrix-metrics-'))
+  writeFileSync(join(metricsDir, 'token'), `${METRICS_TOKEN}\n`, { mode: 0o600 })
+  t = await startTestServer({ maxParallelSteps: 8, metricsTokenFile: join(metricsDir, 'token') })
   await t.client.createWorkspace({ name: OWN_WS })
   await t.client.createWorkspace({ name: OTHER_WS })
   await t.client.createUser({ id: 'someone', name: 'Owner of the other resources', type: 'person' })
@@ -247,6 +268,7 @@ beforeAll(async () => {
 }, 60_000)
 afterAll(async () => {
   await t?.stop()
+  if (metricsDir) rmSync(metricsDir, { recursive: true, force: true })
 })
 
 describe('authorization matrix through the HTTP API', () => {
@@ -289,15 +311,16 @@ describe('authorization matrix through the HTTP API', () => {
 
 // Users, their keys and tags, workspaces and the audit log are `admin`: a tenant-wide
 // tenant-admin for tenant-level targets; a tenant-admin of ws-own binds roles there only.
-// Every target is someone else (or a workspace): what one may do to oneself is SELF below.
+// Every target is someone else (or a workspace): what one may do to oneself is SELF below. The replicas
+// sharing the store name hosts: tenant-wide tenant-admins only.
 const ADMIN_TABLE = `
-role          ucreate ulist uget udelete kcreate klist kdelete tget tadd tdel wcreate wget wdelete audit
-tenant-admin* Y       Y     Y    Y       Y       Y     Y       Y    Y    Y    Y       Y    Y       Y
-tenant-admin  N       N     N    N       N       N     N       N    Y    Y    N       Y    N       N
-operator      N       N     N    N       N       N     N       N    N    N    N       Y    N       N
-data-dev      N       N     N    N       N       N     N       N    N    N    N       Y    N       N
-viewer        N       N     N    N       N       N     N       N    N    N    N       Y    N       N
-none          N       N     N    N       N       N     N       N    N    N    N       N    N       N
+role          ucreate ulist uget udelete kcreate klist kdelete tget tadd tdel wcreate wget wdelete audit replicas metrics
+tenant-admin* Y       Y     Y    Y       Y       Y     Y       Y    Y    Y    Y       Y    Y       Y     Y        Y
+tenant-admin  N       N     N    N       N       N     N       N    Y    Y    N       Y    N       N     N        N
+operator      N       N     N    N       N       N     N       N    N    N    N       Y    N       N     N        N
+data-dev      N       N     N    N       N       N     N       N    N    N    N       Y    N       N     N        N
+viewer        N       N     N    N       N       N     N       N    N    N    N       Y    N       N     N        N
+none          N       N     N    N       N       N     N       N    N    N    N       N    N       N     N        N
 `
 
 // Instance-level resources (a compute here): reading is open to any binding; the rest is a
@@ -360,6 +383,8 @@ async function adminCall(col: string, c: CtlClient, n: string): Promise<unknown>
       return c.deleteWorkspace(target)
     }
     case 'audit': return c.audit({ limit: 1 })
+    case 'replicas': return c.replicas()
+    case 'metrics': return scrapeMetrics(c)
   }
   throw new Error(`no call for ${col}`)
 }
@@ -460,12 +485,14 @@ const ROUTE_CELLS: Record<string, string[]> = {
   'DELETE /api/v1/instance/resources/:type/:name/grants': ['instance:revoke'],
   'POST /api/v1/auth/can-i': ['self:can-i', 'role:use'],
   'GET /api/v1/audit': ['admin:audit'],
+  'GET /api/v1/replicas': ['admin:replicas'],
   'GET /api/v1/session': ['self:session'],
   'DELETE /api/v1/session': ['self:session'],
   'POST /api/v1/session/links': ['self:session'],
+  'GET /metrics': ['admin:metrics'],
 }
 /** Unauthenticated by design. */
-const PUBLIC_ROUTES = ['GET /healthz', 'GET /api/v1/openapi.json', 'POST /api/v1/session']
+const PUBLIC_ROUTES = ['GET /healthz', 'GET /readyz', 'GET /api/v1/openapi.json', 'POST /api/v1/session']
 /**
  * Authenticated by a signature instead of an API key (webhook triggers, test/server/hooks.test.ts): a cell
  * here checks that no API key, not even the admin's, opens them without the signature.
@@ -521,6 +548,15 @@ describe('authorization matrix: tenant-level and instance-level routes', () => {
     expect(routes.filter((r) => !PUBLIC_ROUTES.includes(r) && !SIGNED_ROUTES.includes(r) && !(ROUTE_CELLS[r] ?? []).some((c) => columns.has(c))), 'routes no cell calls').toEqual([])
     expect(SIGNED_ROUTES.filter((r) => !routes.includes(r)), 'signed routes that do not exist').toEqual([])
     expect(Object.keys(ROUTE_CELLS).filter((r) => !routes.includes(r)), 'cells for routes that do not exist').toEqual([])
+  })
+
+  it('GET /metrics: the metrics token opens it, no key or a wrong one is 401, and the token opens nothing else', async () => {
+    const status = async (path: string, token?: string) =>
+      (await fetch(`${t.plane.url}${path}`, { headers: token ? { authorization: `Bearer ${token}` } : {} })).status
+    expect(await status('/metrics', METRICS_TOKEN)).toBe(200)
+    expect(await status('/metrics')).toBe(401)
+    expect(await status('/metrics', `${METRICS_TOKEN}x`)).toBe(401)
+    expect(await status('/api/v1/whoami', METRICS_TOKEN)).toBe(401)
   })
 
   it('signed routes: an API key is no signature (401 for the admin, 401 without one)', async () => {

@@ -1,16 +1,21 @@
 // Console sessions through the real HTTP API: sign-in with a key or a one-time code, the cookie standing
 // in for the key on /api/v1, CSRF and Origin rules, revocation and sign-out ending a session, the failure
 // limit, and a second replica on the same store and master key accepting the cookie and refusing a used code.
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startControlPlane, type ControlPlane } from '../../src/controlplane/control-plane.js'
 import { CtlClient } from '../../src/client/client.js'
-import { startTestServer, type TestServer } from './helpers.js'
+import { startTestServer, waitFor, type TestServer } from './helpers.js'
 
 let t: TestServer
 let replica: ControlPlane
+let logDir: string
 
 beforeAll(async () => {
-  t = await startTestServer({ authLimits: { maxFailures: 3, windowMs: 60_000 } })
+  logDir = mkdtempSync(join(tmpdir(), 'ctl-session-log-'))
+  t = await startTestServer({ authLimits: { maxFailures: 3, windowMs: 60_000 }, logFile: join(logDir, 'requests.log') })
   // A second control plane on the same store and master key (the data folder holds both).
   replica = await startControlPlane({ dataDir: t.dataDir, port: 0, replicaId: 'r-second' })
 }, 60_000)
@@ -18,6 +23,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await replica?.close()
   await t?.stop()
+  rmSync(logDir, { recursive: true, force: true })
 })
 
 interface Answer {
@@ -121,6 +127,12 @@ describe('console sessions', () => {
     expect((await call('GET', '/api/v1/whoami', { cookie: b.cookie, base: replica.url })).status).toBe(401)
   })
 
+  it('X-Forwarded-Proto does not make the cookie Secure: the control plane trusts no proxy', async () => {
+    const res = await fetch(`${t.plane.url}/api/v1/session`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-forwarded-proto': 'https' }, body: JSON.stringify({ apiKey: t.token }) })
+    expect(res.status).toBe(200)
+    expect(res.headers.get('set-cookie')).not.toMatch(/Secure/)
+  })
+
   it('a session lives no longer than its key', async () => {
     await t.client.createUser({ id: 'sess-short', name: 'Short', type: 'person' })
     const key = await t.client.createApiKey('sess-short', { name: 'short', expiresIn: '1h' })
@@ -167,6 +179,18 @@ describe('console sessions', () => {
     expect(creates.some((e) => e.result === 'ok' && e.actor === 'admin' && typeof (e.detail as { keyId?: unknown } | undefined)?.keyId === 'string')).toBe(true)
     expect(creates.some((e) => e.result === 'unauthenticated' && e.actor === 'anonymous')).toBe(true)
     expect(JSON.stringify(entries)).not.toMatch(/s1\.[A-Za-z0-9_-]{20,}/)
+  })
+})
+
+describe('the request log', () => {
+  it('holds neither the session cookie, nor the CSRF token, nor the API key', async () => {
+    const { cookie, csrf } = await signIn()
+    await call('POST', '/api/v1/workspaces', { cookie, csrf, body: { name: 'logged-ws' } })
+    await call('GET', '/api/v1/whoami', { cookie })
+    const log = await waitFor('the request log', async () => readFileSync(join(logDir, 'requests.log'), 'utf8'), (text) => text.includes('/api/v1/workspaces'))
+    expect(log).not.toContain(cookie.split('.')[2]!)
+    expect(log).not.toContain(csrf)
+    expect(log).not.toContain(t.token)
   })
 })
 

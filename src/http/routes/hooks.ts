@@ -4,6 +4,7 @@
 // `run` the workflow. Failures (bad, missing or replayed signature, unknown hook) count per client
 // address in the same FailureLimiter as wrong API keys; a limited address gets 429 in onRequest,
 // before its body is read or any HMAC computed. Every call is audited (action `webhook`).
+import { createHash } from 'node:crypto'
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify'
 import { CtlError } from '../../errors.js'
 import type { EngineApi } from '../../engine/api.js'
@@ -16,7 +17,8 @@ import { decideOn } from '../../access/targets.js'
 import { principalForUser } from '../../access/principals.js'
 import { StoreSecretProvider } from '../../engine/launch.js'
 import type { SecretBox } from '../../secrets/crypto.js'
-import { FailureLimiter, type AuthLimits } from '../auth.js'
+import { type AuthLimits } from '../auth.js'
+import { SharedFailureLimiter } from '../shared-limiter.js'
 import { noteAudit } from '../audit.js'
 import { HOOK_BODY_LIMIT, readHookHeaders, ReplayCaches, signatureMatches } from '../hook-guard.js'
 import { NAME, withErrors } from '../schemas.js'
@@ -88,7 +90,8 @@ export function hookParamsOf(wf: WorkflowResource, trigger: TriggerSpec, raw: Bu
 
 export const hooksRoutes: FastifyPluginAsync<HooksRoutesOptions> = async (fastify: FastifyInstance, opts) => {
   const { store, engine } = opts
-  const limiter = new FailureLimiter(opts.limits?.maxFailures ?? 10, opts.limits?.windowMs ?? 60_000)
+  // Across replicas, like failed API keys: bad calls to every control plane sharing the store count together.
+  const limiter = new SharedFailureLimiter(store, 'hook', opts.limits?.maxFailures ?? 10, opts.limits?.windowMs ?? 60_000)
   const replays = new ReplayCaches()
   const secrets = new StoreSecretProvider(store, opts.secrets)
   // Per address only: a hook call presents no key whose prefix could tell callers apart.
@@ -102,7 +105,7 @@ export const hooksRoutes: FastifyPluginAsync<HooksRoutesOptions> = async (fastif
     // Routed already: the audit entry of a refused call names the hook it tried, like any other.
     const p = request.params as Partial<HookParams>
     noteAudit(request, { target: `workflow/${p.ws}/${p.workflow}`, detail: { trigger: p.trigger, address: request.ip } })
-    const wait = limiter.blockedFor(request.ip, LIMIT_KEY)
+    const wait = await limiter.blockedFor(request.ip, LIMIT_KEY)
     if (wait > 0) {
       reply.header('Retry-After', String(Math.ceil(wait / 1000)))
       throw new CtlError('E_RATE_LIMITED', `too many failed webhook calls from ${request.ip}; try again in ${Math.ceil(wait / 1000)} s`)
@@ -128,8 +131,8 @@ export const hooksRoutes: FastifyPluginAsync<HooksRoutesOptions> = async (fastif
   }, async (request, reply) => {
     const p = request.params
     const address = request.ip
-    const refuse = (code: 'E_UNAUTHENTICATED' | 'E_NOT_FOUND', message: string): never => {
-      limiter.fail(address, LIMIT_KEY)
+    const refuse = async (code: 'E_UNAUTHENTICATED' | 'E_NOT_FOUND', message: string): Promise<never> => {
+      await limiter.fail(address, LIMIT_KEY)
       throw new CtlError(code, message)
     }
     const headers = readHookHeaders(request.headers)
@@ -141,7 +144,11 @@ export const hooksRoutes: FastifyPluginAsync<HooksRoutesOptions> = async (fastif
     if (!hook.record || !hook.trigger) return refuse('E_NOT_FOUND', `no webhook trigger ${p.trigger} on workflow ${p.workflow} in workspace ${p.ws}`)
     if (!valid) return refuse('E_UNAUTHENTICATED', 'the signature does not match (HMAC-SHA256 of "TIMESTAMP.BODY" with the secret\'s HMAC_KEY)')
     // Keyed by the secret, not the hook: the same signed delivery is no good on another hook with that key either.
-    if (!replays.accept(`${p.ws}\u0000${hook.trigger.webhook.secret}`, headers.signature, headers.at)) {
+    const replayKey = `${p.ws}\u0000${hook.trigger.webhook.secret}`
+    // This process's cache first (a replay here costs no store write), then the store's claim: the same delivery
+    // sent to another replica is refused there too. Claims are kept a day, the window five minutes.
+    if (!replays.accept(replayKey, headers.signature, headers.at)
+      || !(await store.claimFire(`hook:${createHash('sha256').update(`${replayKey}\u0000${headers.signature}`).digest('hex').slice(0, 40)}`, new Date(headers.at).toISOString(), 'webhook'))) {
       return refuse('E_UNAUTHENTICATED', 'this signature was already used: a replayed request is refused')
     }
     noteAudit(request, { actor: `webhook:${p.trigger}` })

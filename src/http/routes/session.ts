@@ -6,7 +6,8 @@ import type { Store } from '../../store/types.js'
 import type { SessionResponse, SignInLinkResponse } from '../../api/types.js'
 import { noteAudit } from '../audit.js'
 import { authenticate } from '../auth-key.js'
-import { principalOf, type FailureLimiter } from '../auth.js'
+import { principalOf } from '../auth.js'
+import type { SharedFailureLimiter } from '../shared-limiter.js'
 import {
   authenticateKeyId, clearSessionCookie, MAX_TOKEN_LENGTH, refuseForeignOrigin, sessionExpiry, setSessionCookie, signedOutKey,
   SIGNIN_CODE_TTL_MS, type SessionSigner,
@@ -18,7 +19,7 @@ import { refuseUnknownFields } from '../run-params.js'
 export interface SessionRoutesOptions {
   store: Store
   sessions: SessionSigner
-  limiter: FailureLimiter
+  limiter: SharedFailureLimiter
   /** This control plane among the replicas: the owner recorded when it claims a sign-in code. */
   replicaId: string
 }
@@ -46,8 +47,8 @@ const CODE_LIMIT_KEY = 'signin-code'
 export const sessionRoutes: FastifyPluginAsync<SessionRoutesOptions> = async (fastify, opts) => {
   const { store, sessions, limiter } = opts
 
-  const throttled = (request: FastifyRequest, key: string): void => {
-    const wait = limiter.blockedFor(request.ip, key)
+  const throttled = async (request: FastifyRequest, key: string): Promise<void> => {
+    const wait = await limiter.blockedFor(request.ip, key)
     if (wait > 0) {
       throw new CtlError('E_RATE_LIMITED', `too many failed sign-ins from ${request.ip}; try again in ${Math.ceil(wait / 1000)} s`)
     }
@@ -65,7 +66,7 @@ export const sessionRoutes: FastifyPluginAsync<SessionRoutesOptions> = async (fa
     const { apiKey, code } = request.body ?? {}
     if ((apiKey === undefined) === (code === undefined)) throw new CtlError('E_USAGE', 'send exactly one of apiKey and code')
     const limitKey = apiKey ?? CODE_LIMIT_KEY
-    throttled(request, limitKey)
+    await throttled(request, limitKey)
     try {
       let who
       if (apiKey !== undefined) {
@@ -88,7 +89,7 @@ export const sessionRoutes: FastifyPluginAsync<SessionRoutesOptions> = async (fa
       setSessionCookie(request, reply, cookie, expiresAt)
       return { user: who.principal, csrfToken: sessions.csrf(cookie), expiresAt: new Date(expiresAt).toISOString() }
     } catch (err) {
-      if (err instanceof CtlError && err.code === 'E_UNAUTHENTICATED') limiter.fail(request.ip, limitKey)
+      if (err instanceof CtlError && err.code === 'E_UNAUTHENTICATED') await limiter.fail(request.ip, limitKey)
       throw err
     }
   })

@@ -3,6 +3,7 @@
 // starting together migrate once), and the mapping of PostgreSQL errors to ctl's error codes.
 import pg from 'pg'
 import { CtlError } from '../../errors.js'
+import { redactUrl } from '../url.js'
 import { PG_MIGRATIONS, PG_LATEST_SCHEMA_VERSION } from './migrations/index.js'
 
 /** What a store area needs to run statements: the pool, or a transaction's client. */
@@ -70,10 +71,8 @@ function queryOf(run: (sql: string, params?: readonly unknown[]) => Promise<pg.Q
   }
 }
 
-/** The URL without its password, for messages. */
-export function redactUrl(url: string): string {
-  return url.replace(/(\/\/[^:/@]+):[^@/]*@/, '$1:***@')
-}
+// The URL without its password, for messages: one helper for every store (src/store/url.ts).
+export { redactUrl }
 
 export class PgDb implements PgQuery {
   private listener: pg.Client | undefined

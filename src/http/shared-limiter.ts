@@ -1,0 +1,135 @@
+// Failure limits that hold across control-plane replicas (failed authentications, bad webhook calls): counted
+// in this process (FailureLimiter, exact for one replica) and in the store's shared counters, per fixed window,
+// so that failures spread over several replicas reach the limit at their sum. Store load stays bounded: a
+// client already over the limit here (or known over it from the store) is refused with no store access at
+// all, each failure costs one counter write, each other call one primary-key read; counter keys are a hash of
+// the address and key prefix (bounded length, nothing a client chose verbatim). If the store fails, this
+// process's own count still holds. FailureLimiter (this process's count) lives here too.
+import { createHash } from 'node:crypto'
+import type { LeaseStore } from '../store/leases.js'
+
+/** How much of a presented key names it for the limiter: `ctl_` and 12 more characters (72 random bits). */
+export const KEY_PREFIX_LENGTH = 16
+
+/**
+ * Failed authentications per (client address, presented key prefix) in fixed windows. Counting
+ * per prefix, not per address alone, means wrong keys lock out only that prefix: every step of a
+ * machine calls from 127.0.0.1, and one of them sending wrong keys must not lock out its
+ * neighbours' valid keys (whose prefixes the API never shows). Memory is bounded: at most
+ * `maxEntries` windows, finished ones dropped first, then the oldest.
+ */
+export class FailureLimiter {
+  private readonly windows = new Map<string, { start: number; count: number }>()
+  constructor(private readonly max: number, private readonly windowMs: number, private readonly maxEntries = 10_000) {}
+
+  private static id(address: string, key: string): string {
+    return `${address}\u0000${key.slice(0, KEY_PREFIX_LENGTH)}`
+  }
+
+  /** Milliseconds until `key` (by its prefix) may be tried again from `address`; 0 when it may now. */
+  blockedFor(address: string, key: string, now = Date.now()): number {
+    const id = FailureLimiter.id(address, key)
+    const w = this.windows.get(id)
+    if (!w) return 0
+    if (now - w.start >= this.windowMs) {
+      this.windows.delete(id)
+      return 0
+    }
+    return w.count >= this.max ? w.start + this.windowMs - now : 0
+  }
+
+  fail(address: string, key: string, now = Date.now()): void {
+    const id = FailureLimiter.id(address, key)
+    const w = this.windows.get(id)
+    if (w && now - w.start < this.windowMs) {
+      w.count++
+      return
+    }
+    this.windows.delete(id)
+    if (this.windows.size >= this.maxEntries) {
+      for (const [k, v] of this.windows) if (now - v.start >= this.windowMs) this.windows.delete(k)
+      // Still full: drop the oldest windows (a Map iterates in insertion order).
+      for (const k of this.windows.keys()) {
+        if (this.windows.size < this.maxEntries) break
+        this.windows.delete(k)
+      }
+    }
+    this.windows.set(id, { start: now, count: 1 })
+  }
+
+  /** Windows held now (for tests of the memory bound). */
+  get size(): number {
+    return this.windows.size
+  }
+}
+
+export type CounterStore = Pick<LeaseStore, 'addToCounter' | 'readCounter'>
+
+export class SharedFailureLimiter {
+  private readonly local: FailureLimiter
+  /** Counter keys the store says are over the limit, until their window ends. Bounded like the local windows. */
+  private readonly blocked = new Map<string, number>()
+
+  constructor(
+    private readonly store: CounterStore,
+    /** Names the limit in the counter key (`auth`, `hook`). */
+    private readonly scope: string,
+    private readonly max: number,
+    private readonly windowMs: number,
+    private readonly maxEntries = 10_000,
+  ) {
+    this.local = new FailureLimiter(max, windowMs, maxEntries)
+  }
+
+  /** The shared counter's key: bounded, whatever the address and key sent. */
+  counterKey(address: string, key: string): string {
+    return `${this.scope}:${createHash('sha256').update(`${address}\u0000${key.slice(0, KEY_PREFIX_LENGTH)}`).digest('hex').slice(0, 32)}`
+  }
+
+  /** The fixed window `now` falls in, as the counter names it (its start, ISO; pruneCounters compares these). */
+  private window(now: number): { name: string; end: number } {
+    const start = Math.floor(now / this.windowMs) * this.windowMs
+    return { name: new Date(start).toISOString(), end: start + this.windowMs }
+  }
+
+  private block(id: string, until: number, now: number): number {
+    this.blocked.delete(id)
+    if (this.blocked.size >= this.maxEntries) {
+      for (const [k, t] of this.blocked) if (t <= now) this.blocked.delete(k)
+      for (const k of this.blocked.keys()) {
+        if (this.blocked.size < this.maxEntries) break
+        this.blocked.delete(k)
+      }
+    }
+    this.blocked.set(id, until)
+    return until - now
+  }
+
+  /** Milliseconds until `key` (by its prefix) may be tried again from `address`; 0 when it may now. */
+  async blockedFor(address: string, key: string, now = Date.now()): Promise<number> {
+    const here = this.local.blockedFor(address, key, now)
+    if (here > 0) return here
+    const id = this.counterKey(address, key)
+    const until = this.blocked.get(id)
+    if (until !== undefined) {
+      if (until > now) return until - now
+      this.blocked.delete(id)
+    }
+    const w = this.window(now)
+    const n = await this.store.readCounter(id, w.name).catch(() => 0)
+    return n >= this.max ? this.block(id, w.end, now) : 0
+  }
+
+  async fail(address: string, key: string, now = Date.now()): Promise<void> {
+    this.local.fail(address, key, now)
+    const id = this.counterKey(address, key)
+    const w = this.window(now)
+    const n = await this.store.addToCounter(id, w.name, 1).catch(() => 0)
+    if (n >= this.max) this.block(id, w.end, now)
+  }
+
+  /** Entries held in memory (for tests of the bound). */
+  get size(): number {
+    return this.local.size + this.blocked.size
+  }
+}
