@@ -121,6 +121,38 @@ describe('the web console', () => {
     expect(deploy.approval).toMatchObject({ decision: 'approved', by: 'admin', comment: 'ship it' })
   })
 
+  it('starts a run from the params form: declared types, defaults and required', async () => {
+    await admin.goto(`${t.plane.url}/ui/w/public/release`)
+    await admin.locator('main.workflow[data-perms="loaded"]').waitFor()
+    const before = (await t.client.runs({ workspace: 'public', type: 'workflow', name: 'release' })).length
+    await admin.locator('button[data-action="run"]').click()
+    expect(await admin.locator('#param-version').inputValue()).toBe('2.0.1')
+    expect(await admin.locator('#param-token').getAttribute('type')).toBe('password')
+    await admin.locator('#param-version').fill('3.0.0')
+    await admin.locator('#param-token').fill('another-secret')
+    await admin.locator('button[data-action="run-submit"]').click()
+    await admin.locator(`#runs tbody tr:nth-child(${before + 1})`).waitFor()
+    await admin.locator('#runs tbody tr.current td.params', { hasText: 'version=3.0.0' }).waitFor()
+    const runs = await t.client.runs({ workspace: 'public', type: 'workflow', name: 'release' })
+    expect(runs[0]).toMatchObject({ trigger: 'manual', params: { version: '3.0.0', token: '***' } })
+    await t.client.stop({ workspace: 'public', type: 'workflow', name: 'release' }, runs[0]!.id)
+  })
+
+  it('signs in with a one-time link: the code leaves the address bar and works once', async () => {
+    const res = await fetch(`${t.plane.url}/api/v1/session/links`, { method: 'POST', headers: { authorization: `Bearer ${t.token}`, 'content-type': 'application/json' }, body: '{}' })
+    const { url } = await res.json() as { url: string }
+    const page = await newPage()
+    await page.goto(url)
+    await page.locator('#user').waitFor()
+    expect(page.url()).not.toContain('code=')
+    const again = await newPage()
+    await again.goto(url)
+    await again.locator('.signin .error').waitFor()
+    await again.locator('#apikey').waitFor()
+    await page.context().close()
+    await again.context().close()
+  })
+
   it('writes screenshots of the workflow page, light and dark', async () => {
     const dir = join(root, 'test', 'artifacts')
     mkdirSync(dir, { recursive: true })
