@@ -154,12 +154,28 @@ describe('the web console', () => {
   })
 
   it('writes screenshots of the workflow page, light and dark', async () => {
+    const script = (text: string) => ({ stack: 'script', stackSpec: { interpreter: 'sh', script: text } })
+    await t.client.apply('public', [doc({
+      name: 'pipeline', version: 'v2alpha', type: 'workflow',
+      spec: {
+        params: [{ name: 'environment', type: 'string', enum: ['staging', 'production'], default: 'staging' }],
+        dag: [
+          { name: 'extract', spec: script('echo "artifact=data.tar" >> "$CTL_OUTPUTS"; echo extracted 3 files') },
+          { name: 'shard', depends: ['extract'], forEach: { items: "['a.csv', 'b.csv', 'c.csv']" }, spec: script('echo "{{.item}}"') },
+          { name: 'test', depends: ['extract'], matrix: { axes: { os: ['debian', 'alpine'] } }, spec: script('echo "{{.matrix.os}}"') },
+          { name: 'load', depends: ['shard', 'test'], spec: script('echo loaded') },
+          { name: 'report', depends: ['load'], spec: script('echo report') },
+        ],
+      },
+    })])
     const dir = join(root, 'test', 'artifacts')
     mkdirSync(dir, { recursive: true })
-    await admin.goto(`${t.plane.url}/ui/w/public/three`)
-    await stateOf(admin, 'c', 'succeeded')
-    await node(admin, 'b').click()
-    await admin.locator('#node-panel .loglines', { hasText: 'b done' }).waitFor()
+    await admin.goto(`${t.plane.url}/ui/w/public/pipeline`)
+    await stateOf(admin, 'report', 'succeeded')
+    await admin.locator('svg.dag g.node[data-step="shard"] .toggle').click()
+    await node(admin, 'shard-1').waitFor()
+    await node(admin, 'extract').click()
+    await admin.locator('#node-panel .loglines', { hasText: 'extracted 3 files' }).waitFor()
     await admin.emulateMedia({ colorScheme: 'light' })
     await admin.screenshot({ path: join(dir, 'workflow-light.png') })
     await admin.emulateMedia({ colorScheme: 'dark' })

@@ -85,7 +85,8 @@ export function Dag({ steps, states, selected, onSelect, open, onToggle }) {
     if (e.key === 'Enter' || e.key === ' ') { e.preventDefault(); onSelect(name) }
   }
   return html`
-    <svg class="dag" role="group" aria-label="workflow graph" width=${g.width} height=${g.height} viewBox=${`0 0 ${g.width} ${g.height}`}>
+    <svg class="dag" role="group" aria-label="workflow graph" width=${g.width} height=${g.height} viewBox=${`0 0 ${g.width} ${g.height}`}
+         style=${`max-width: 100%; min-width: ${Math.round(g.width * 0.6)}px; height: auto`}>
       <defs>
         <marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse">
           <path d="M 0 0 L 10 5 L 0 10 z" class="arrowhead" />
