@@ -7,7 +7,6 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Browser, Page } from 'playwright-core'
 import { doc, startTestServer, type TestServer } from '../server/helpers.js'
-import { CtlClient } from '../../src/client/client.js'
 import { ensureBundle, launch, root, signIn } from './browser.js'
 
 let t: TestServer
@@ -135,7 +134,26 @@ describe('the web console', () => {
     await admin.locator('#runs tbody tr.current td.params', { hasText: 'version=3.0.0' }).waitFor()
     const runs = await t.client.runs({ workspace: 'public', type: 'workflow', name: 'release' })
     expect(runs[0]).toMatchObject({ trigger: 'manual', params: { version: '3.0.0', token: '***' } })
-    await t.client.stop({ workspace: 'public', type: 'workflow', name: 'release' }, runs[0]!.id)
+    // The new run waits for its approval: hold it, release it, stop it, from the run bar.
+    await admin.locator('#run-state', { hasText: 'running' }).waitFor()
+    await admin.locator('.runbar button[data-action="suspend"]').click()
+    await admin.locator('#run-state', { hasText: 'suspended' }).waitFor()
+    await admin.locator('.runbar button[data-action="resume"]').click()
+    await admin.locator('#run-state', { hasText: 'running' }).waitFor()
+    await admin.locator('.runbar button[data-action="stop"]').click()
+    await admin.locator('#run-state', { hasText: /cancelled|killed/ }).waitFor()
+  })
+
+  it('shows each revision\'s manifest and a diff between two', async () => {
+    await t.client.apply('public', [doc({
+      name: 'three', version: 'v2alpha', type: 'workflow', description: 'second revision',
+      spec: { dag: [gated('a', 'echo a done'), gated('b', 'echo b done', ['a']), gated('c', 'echo c done', ['b'])] },
+    })])
+    await admin.goto(`${t.plane.url}/ui/w/public/workflow/three/revisions`)
+    await admin.locator('#revisions tbody tr').nth(1).waitFor()
+    await admin.locator('#diff .add', { hasText: 'second revision' }).waitFor()
+    await admin.locator('#rev-left').selectOption('2')
+    await admin.locator('#manifest', { hasText: 'name: three' }).waitFor()
   })
 
   it('signs in with a one-time link: the code leaves the address bar and works once', async () => {
@@ -195,6 +213,8 @@ describe('the web console', () => {
     await viewer.locator('#node-panel[data-step="a"]').waitFor()
     expect(await viewer.locator('[data-action]').count()).toBe(0)
 
+    const ref = { workspace: 'public', type: 'workflow', name: 'three' }
+    const before = (await t.client.runs(ref)).length
     // With the viewer's own session and CSRF token: only authorization can refuse it.
     const forged = await viewer.evaluate(async () => {
       const s = await (await fetch('/api/v1/session')).json() as { csrfToken: string }
@@ -205,7 +225,6 @@ describe('the web console', () => {
     })
     expect(forged.status).toBe(403)
     expect(forged.body.error?.code).toBe('E_FORBIDDEN')
-    const runs = await new CtlClient({ baseUrl: t.plane.url, apiKey: t.token }).runs({ workspace: 'public', type: 'workflow', name: 'three' })
-    expect(runs).toHaveLength(1)
+    expect(await t.client.runs(ref)).toHaveLength(before)
   })
 })
