@@ -290,6 +290,9 @@ class PostgresStore implements Store {
   claimFire(key: string, fireAt: string, owner: string): Promise<boolean> {
     return leases.claimFire(this.db, key, fireAt, owner)
   }
+  releaseFire(key: string, fireAt: string, owner: string): Promise<void> {
+    return leases.releaseFire(this.db, key, fireAt, owner)
+  }
   pruneFireClaims(before: string): Promise<number> {
     return leases.pruneFireClaims(this.db, before)
   }
