@@ -93,8 +93,8 @@ class PostgresStore implements Store {
   getRevision(resourceId: string, revision: number): Promise<RevisionRecord | undefined> {
     return resources.getRevision(this.db, resourceId, revision)
   }
-  setResourceStatus(id: string, status: ResourceStatus, reason?: string): Promise<void> {
-    return resources.setResourceStatus(this.db, id, status, reason)
+  setResourceStatus(id: string, status: ResourceStatus, reason?: string, revision?: number): Promise<void> {
+    return resources.setResourceStatus(this.db, id, status, reason, revision)
   }
   deleteResource(id: string): Promise<void> {
     return resources.deleteResource(this.db, id)
