@@ -74,6 +74,7 @@ not lie in a folder that local steps see (/usr, /bin, /sbin, /lib*, /etc,
     'pod-ttl': Flags.string({ summary: `Keep finished Pods this long before deleting them (with --gc-when-complete): 10m, 1h (default ${d.podTtl})`, env: 'CTL_POD_TTL' }),
     'storage-class': Flags.string({ summary: 'Storage class of volume claims whose volume names none (default: the cluster\'s default class)', env: 'CTL_STORAGE_CLASS' }),
     'advertise-url': Flags.string({ summary: 'The control plane\'s URL as steps reach it, given to each step as CTL_SERVER (default: its own URL with the local runtime, none with kubernetes)', env: 'CTL_ADVERTISE_URL' }),
+    'admin-key-file': Flags.string({ summary: 'File holding the tenant admin\'s first API key (ctl_…, e.g. a mounted Secret): used instead of creating one in <data-dir>/admin.apikey, when the admin has no key yet', env: 'CTL_ADMIN_KEY_FILE' }),
     'master-key-file': Flags.string({ summary: 'File holding the master key that seals secrets; created 0600 when missing (default $CTL_HOME/keys/…, outside the data folder); with the local runtime never below /usr, /bin, /sbin, /lib*, /etc or /opt, which steps see', env: 'CTL_MASTER_KEY_FILE' }),
     // Bounds (1 to MAX_STEP_ID, never 0) are checked in resolveServerSettings, whose message says why.
     'step-uid': Flags.integer({ summary: `Local runtime under a root control plane: host uid every step runs as, never 0 (a root control plane never runs a step as root) (default ${DEFAULT_STEP_ID}, nobody)`, env: 'CTL_STEP_UID' }),

@@ -51,6 +51,7 @@ export interface ServerStartFlags {
   'storage-class'?: string
   'advertise-url'?: string
   'master-key-file'?: string
+  'admin-key-file'?: string
   'step-uid'?: number
   'step-gid'?: number
   'cgroup-parent'?: string
@@ -69,6 +70,7 @@ export type SettingName =
   | 'runtime'
   | 'advertiseUrl'
   | 'masterKeyFile'
+  | 'adminKeyFile'
   | 'stepUid'
   | 'stepGid'
   | 'cgroupParent'
@@ -103,6 +105,8 @@ export interface ServerSettings {
   kubernetes?: KubernetesServerOptions
   /** Absolute; undefined: the default outside the data folder (defaultMasterKeyFile). */
   masterKeyFile?: string
+  /** Absolute: the file holding the tenant admin's first API key (a mounted Secret), used instead of making one. */
+  adminKeyFile?: string
   /**
    * Local runtime under a root control plane: the host user and group every step runs as (never root).
    * Undefined: DEFAULT_STEP_ID (65534, nobody / nogroup).
@@ -199,6 +203,8 @@ export async function resolveServerSettings(input: ResolveInput): Promise<Resolv
   // In the file: relative to the file; on the command line: to where the command runs. The child gets it absolute.
   const masterKeyFile = pick('masterKeyFile', given.masterKeyFile, fromFile.masterKeyFile === undefined ? undefined : relativeTo(config!.file, fromFile.masterKeyFile))
   if (masterKeyFile !== undefined) options.masterKeyFile = resolve(masterKeyFile)
+  const adminKeyFile = pick('adminKeyFile', given.adminKeyFile, fromFile.adminKeyFile === undefined ? undefined : relativeTo(config!.file, fromFile.adminKeyFile))
+  if (adminKeyFile !== undefined) options.adminKeyFile = resolve(adminKeyFile)
   // Values from the file were checked, with their line, in loadServerConfig; these checks are for flags and variables.
   const stepUid = pick('stepUid', given.stepUid, fromFile.stepUid)
   if (stepUid !== undefined) options.stepUid = checkedStepId(stepUid, sources.stepUid === 'env' ? 'CTL_STEP_UID' : '--step-uid', 'uid')
@@ -222,6 +228,7 @@ export async function resolveServerSettings(input: ResolveInput): Promise<Resolv
     CTL_LOG_RETENTION: logRetention,
     ...(options.advertiseUrl ? { CTL_ADVERTISE_URL: options.advertiseUrl } : {}),
     ...(options.masterKeyFile ? { CTL_MASTER_KEY_FILE: options.masterKeyFile } : {}),
+    ...(options.adminKeyFile ? { CTL_ADMIN_KEY_FILE: options.adminKeyFile } : {}),
     ...(options.stepUid !== undefined ? { CTL_STEP_UID: String(options.stepUid) } : {}),
     ...(options.stepGid !== undefined ? { CTL_STEP_GID: String(options.stepGid) } : {}),
     ...(options.cgroupParent ? { CTL_CGROUP_PARENT: options.cgroupParent } : {}),
@@ -284,6 +291,7 @@ function givenSettings(flags: ServerStartFlags, env: Record<string, string | und
     storageClass: text(flags['storage-class'], 'CTL_STORAGE_CLASS'),
     advertiseUrl: text(flags['advertise-url'], 'CTL_ADVERTISE_URL'),
     masterKeyFile: text(flags['master-key-file'], 'CTL_MASTER_KEY_FILE'),
+    adminKeyFile: text(flags['admin-key-file'], 'CTL_ADMIN_KEY_FILE'),
     stepUid: int(flags['step-uid'], 'CTL_STEP_UID'),
     stepGid: int(flags['step-gid'], 'CTL_STEP_GID'),
     cgroupParent: text(flags['cgroup-parent'], 'CTL_CGROUP_PARENT'),

@@ -24,6 +24,7 @@ export interface ServerConfigFile {
   runtime?: RuntimeKind
   advertiseUrl?: string
   masterKeyFile?: string
+  adminKeyFile?: string
   stepUid?: number
   stepGid?: number
   cgroupParent?: string
@@ -140,6 +141,7 @@ const CONFIG_SCHEMA = {
     runtime: { enum: [...RUNTIMES] },
     advertiseUrl: { type: 'string', pattern: '^https?://' },
     masterKeyFile: { type: 'string', minLength: 1 },
+    adminKeyFile: { type: 'string', minLength: 1 },
     // Their bounds are checked after the schema, with the reason (stepIdProblem, cgroupParentProblem).
     stepUid: { type: 'integer' },
     stepGid: { type: 'integer' },
