@@ -1,5 +1,5 @@
 import { Flags } from '../../src/cli/oclif.js'
-import { join } from 'node:path'
+import { join, resolve } from 'node:path'
 import { BaseCommand, outputFlag } from '../../src/cli/base.js'
 import { parseOutputFormat, printReport } from '../../src/cli/output.js'
 import { localServerDir } from '../../src/home.js'
@@ -31,6 +31,11 @@ control planes on one PostgreSQL database share the work (see ctl server
 status). Keep the password out of the URL with PGPASSWORD or PGPASSFILE (read
 by the PostgreSQL driver); a password in the URL is never printed.
 
+Runs and volumes live in <data-dir> unless --work-dir names another folder.
+Replicas on one machine with the local runtime each get their own --data-dir
+and share one --store and one --work-dir: a replica that takes a run over
+reattaches to its running steps and sees the files its steps left in volumes.
+
 Settings come from a flag (or its CTL_* variable), else the YAML server config
 file (--config, else <data-dir>/${SERVER_CONFIG_FILE} when it exists; camelCase keys
 such as maxParallelSteps, kubernetes.podTtl), else the default.
@@ -49,6 +54,7 @@ not lie in a folder that local steps see (/usr, /bin, /sbin, /lib*, /etc,
     '<%= config.bin %> server start --port 8080 --host 0.0.0.0 --data-dir /var/lib/ctl',
     '<%= config.bin %> server start --runtime kubernetes --kubeconfig ~/.kube/config --kube-context kind-ctl --manage-namespaces',
     '<%= config.bin %> server start --config /etc/ctl/server.yaml',
+    '<%= config.bin %> server start --detach --data-dir /var/lib/ctl/a --store postgresql://ctl@db/ctl --work-dir /var/lib/ctl/work',
     'PGPASSWORD=… <%= config.bin %> server start --store postgresql://ctl@db.example.com:5432/ctl --host 0.0.0.0',
     'sudo <%= config.bin %> server start --data-dir /var/lib/ctl --step-uid 990 --step-gid 990',
   ]
@@ -76,11 +82,13 @@ not lie in a folder that local steps see (/usr, /bin, /sbin, /lib*, /etc,
     'advertise-url': Flags.string({ summary: 'The control plane\'s URL as steps reach it, given to each step as CTL_SERVER (default: its own URL with the local runtime, none with kubernetes)', env: 'CTL_ADVERTISE_URL' }),
     'admin-key-file': Flags.string({ summary: 'File holding the tenant admin\'s first API key (ctl_…, e.g. a mounted Secret): used instead of creating one in <data-dir>/admin.apikey, when the admin has no key yet', env: 'CTL_ADMIN_KEY_FILE' }),
     'master-key-file': Flags.string({ summary: 'File holding the master key that seals secrets; created 0600 when missing (default $CTL_HOME/keys/…, outside the data folder); with the local runtime never below /usr, /bin, /sbin, /lib*, /etc or /opt, which steps see', env: 'CTL_MASTER_KEY_FILE' }),
+    'metrics-token-file': Flags.string({ summary: 'File holding a token that opens GET /metrics (sent as "Authorization: Bearer <token>") besides a tenant-admin\'s API key; 16 to 4096 characters', env: 'CTL_METRICS_TOKEN_FILE' }),
     // Bounds (1 to MAX_STEP_ID, never 0) are checked in resolveServerSettings, whose message says why.
     'step-uid': Flags.integer({ summary: `Local runtime under a root control plane: host uid every step runs as, never 0 (a root control plane never runs a step as root) (default ${DEFAULT_STEP_ID}, nobody)`, env: 'CTL_STEP_UID' }),
     'step-gid': Flags.integer({ summary: `Local runtime under a root control plane: host gid every step runs as, never 0 (default ${DEFAULT_STEP_ID}, nogroup)`, env: 'CTL_STEP_GID' }),
     'cgroup-parent': Flags.string({ summary: 'Local runtime: a delegated cgroup v2 folder (absolute) under which each step gets the cgroup enforcing its memory and cpu limits (default: the control plane\'s own, when it delegates memory and cpu)', env: 'CTL_CGROUP_PARENT' }),
     'allow-unsandboxed': Flags.boolean({ summary: 'Local runtime without bubblewrap: run every workflow\'s steps as plain processes, without isolation (default: only the tenant admin\'s, the user who started the control plane)', allowNo: true, env: 'CTL_ALLOW_UNSANDBOXED' }),
+    'work-dir': Flags.string({ summary: 'Where runs (the local step host\'s folder) and volumes live; replicas on one machine share it (default <data-dir>)', env: 'CTL_WORK_DIR' }),
     store: Flags.string({ summary: 'The store: a SQLite file, or postgresql://USER@HOST:PORT/DB shared by several control planes (default <data-dir>/ctl.db); a password is better in PGPASSWORD or PGPASSFILE', env: 'CTL_STORE' }),
     'log-retention': Flags.string({ summary: `Keep logs of finished steps this long: 30d, 12h, 90m; 0 keeps them forever (default ${d.logRetention})`, env: 'CTL_LOG_RETENTION' }),
     ...outputFlag,
@@ -94,22 +102,30 @@ not lie in a folder that local steps see (/usr, /bin, /sbin, /lib*, /etc,
     const from = source.file ? `, settings from ${source.file}` : ''
     // Shown without its password, whatever the output format.
     const store = redactUrl(options.storeUrl ?? join(dataDir, 'ctl.db'))
+    // Said only when it is not the data folder, where everyone else's runs and volumes live.
+    const workDir = options.workDir !== undefined && resolve(options.workDir) !== resolve(dataDir) ? options.workDir : null
+    const workLine = (): void => {
+      if (workDir) this.io.out(`runs and volumes in ${workDir}`)
+    }
     if (flags.detach) {
       // The child is started with --data-dir, --port and --host only; these variables carry the rest, so it
       // runs with exactly the settings checked here (they outrank any config file it reads).
       Object.assign(process.env, childEnv)
       const started = await spawnDetachedServer({ dataDir, port: options.port, host: options.host, cliEntry: join(this.config.root, 'bin', 'run.js') })
       for (const line of started.notices) this.io.err(line)
-      printReport(this.io, output, { url: started.url, pid: started.pid, dataDir, store, configFile: source.file ?? null, detached: true }, () =>
-        this.io.out(`control plane running at ${started.url} (pid ${started.pid}, data in ${dataDir}, store ${store}${from})`))
+      printReport(this.io, output, { url: started.url, pid: started.pid, dataDir, workDir: workDir ?? dataDir, store, configFile: source.file ?? null, detached: true }, () => {
+        this.io.out(`control plane running at ${started.url} (pid ${started.pid}, data in ${dataDir}, store ${store}${from})`)
+        workLine()
+      })
       return
     }
     const server = await runForeground({ ...options, dataDir, logFile: join(dataDir, 'requests.log') })
     for (const line of server.notices) this.io.err(line)
     const adminKeyFile = server.adminToken ? join(dataDir, ADMIN_KEY_FILE) : null
     // In the foreground the document is printed once listening; the process then keeps serving.
-    printReport(this.io, output, { url: server.url, pid: process.pid, dataDir, store, replica: server.replicaId, configFile: source.file ?? null, detached: false, createdAdminKeyFile: adminKeyFile }, () => {
+    printReport(this.io, output, { url: server.url, pid: process.pid, dataDir, workDir: workDir ?? dataDir, store, replica: server.replicaId, configFile: source.file ?? null, detached: false, createdAdminKeyFile: adminKeyFile }, () => {
       this.io.out(`control plane listening at ${server.url} (replica ${server.replicaId}, data in ${dataDir}, store ${store}${from})`)
+      workLine()
       if (adminKeyFile) this.io.out(`created the admin API key in ${adminKeyFile} (readable only by you)`)
     })
     await server.done

@@ -24,7 +24,7 @@ export type { Permission, Principal, Role, RoleBinding, Verb }
 export { VERBS, PERMISSIONS, ROLES } from '../api/types.js'
 
 /** Types `admin` targets name (these are not resource types). */
-export type AdminTargetType = 'user' | 'apikey' | 'binding' | 'workspace' | 'audit'
+export type AdminTargetType = 'user' | 'apikey' | 'binding' | 'workspace' | 'audit' | 'metrics'
 
 export interface AuthzTarget {
   /** The resource's workspace; null: instance level (or, for `admin`, tenant level). */
@@ -103,7 +103,7 @@ function describeTarget(target: AuthzTarget): string {
   return `${what} in workspace ${target.workspace}`
 }
 
-const ADMIN_TYPES: ReadonlySet<string> = new Set<AdminTargetType>(['user', 'apikey', 'binding', 'workspace', 'audit'])
+const ADMIN_TYPES: ReadonlySet<string> = new Set<AdminTargetType>(['user', 'apikey', 'binding', 'workspace', 'audit', 'metrics'])
 
 /** Whether `principal` may do `verb` on `target`, and what decided it. Pure: callers load owner and grants. */
 export function decide(principal: Principal, verb: Verb, target: AuthzTarget): Decision {

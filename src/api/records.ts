@@ -40,6 +40,8 @@ export interface RunRecord {
   retryOf?: string
   /** Defaults filled in; secret ones read `***`. */
   params?: Record<string, unknown>
+  /** The run's OpenTelemetry trace id (32 hex), when traces were on as it was created. */
+  traceId?: string
   createdAt: string
   startedAt?: string
   finishedAt?: string

@@ -212,6 +212,20 @@ export interface Principal {
   roles: RoleBinding[]
 }
 
+/** The console session (GET/POST /api/v1/session): the user; with a session cookie also its CSRF token and expiry. */
+export interface SessionResponse {
+  user: Principal
+  csrfToken?: string
+  expiresAt?: string
+}
+
+/** A one-time console sign-in URL (POST /api/v1/session/links); the code is in the URL's fragment. */
+export interface SignInLinkResponse {
+  url: string
+  code: string
+  expiresAt: string
+}
+
 export interface WhoAmIResponse {
   principal: Principal
 }

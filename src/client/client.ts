@@ -1,5 +1,6 @@
 // Typed client of the control plane's HTTP API. Every failure becomes a CtlError with a
 // stable code, so the CLI maps it to an exit code without looking at messages.
+import { readServerEvents, type ServerEvent } from './sse.js'
 import { CtlError, ManifestError, type ErrorCode } from '../errors.js'
 import { nodeFetch, type FetchLike, type HttpResponse } from './http.js'
 import { INSTANCE_LEVEL_TYPES } from '../manifest/model.js'
@@ -10,7 +11,7 @@ import type {
   DeleteWorkspaceResponse, ErrorBody, GrantChangeResponse, GrantInfo, GrantRequest, GrantsResponse, HealthResponse, InfoResponse, ReplicasResponse,
   ListResourcesQuery, ListResourcesResponse, LogLineRecord, LogsQuery, Principal, ResourceDetail, ResourceRef, ResourceRow,
   ResourceTable, RevisionSummary, RollbackResponse, NodeDetail, RunDetail, RunRecord, RunsResponse, TagChangeResponse, TagRequest, TagsResponse, UserInfo,
-  UserResponse, UsersResponse, UserTag, WhoAmIResponse, WorkspaceInfo, WorkspaceResponse, WorkspacesResponse,
+  SessionResponse, SignInLinkResponse, UserResponse, UsersResponse, UserTag, WhoAmIResponse, WorkspaceInfo, WorkspaceResponse, WorkspacesResponse,
 } from '../api/types.js'
 import { LogDecoder } from '../api/log-codec.js'
 
@@ -173,6 +174,21 @@ export class CtlClient {
     if (tail) yield JSON.parse(tail) as RunDetail
   }
 
+  /**
+   * A console event stream (`/api/v1/runs/ID/events`, `.../workflow/NAME/events`): its events as they come,
+   * until the server ends it or `signal` aborts.
+   */
+  async *events(path: string, signal?: AbortSignal): AsyncGenerator<ServerEvent> {
+    const res = await this.request('GET', path, undefined, undefined, { stream: true, signal, accept: 'text/event-stream' })
+    if (!res.body) return
+    try {
+      yield* readServerEvents(res.body as unknown as AsyncIterable<Uint8Array>)
+    } catch (err) {
+      if (signal?.aborted) return
+      throw this.transportError(err)
+    }
+  }
+
   /** One step of a run (`step` or `step-attempt`), with the runtime's live description of its latest attempt. */
   node(runId: string, node: string): Promise<NodeDetail> {
     return this.json('GET', `/api/v1/runs/${seg(runId)}/nodes/${seg(node)}`)
@@ -319,6 +335,21 @@ export class CtlClient {
 
   async whoami(): Promise<Principal> {
     return (await this.json<WhoAmIResponse>('GET', '/api/v1/whoami')).principal
+  }
+
+  /** The console session this client's key stands for (the user; no CSRF token without a cookie). */
+  session(): Promise<SessionResponse> {
+    return this.json('GET', '/api/v1/session')
+  }
+
+  /** A one-time console sign-in URL for this client's key (ctl ui). */
+  signInLink(): Promise<SignInLinkResponse> {
+    return this.json('POST', '/api/v1/session/links', undefined, {})
+  }
+
+  /** Signs out (a no-op for a key: only a cookie session ends). */
+  async signOut(): Promise<void> {
+    await this.request('DELETE', '/api/v1/session', undefined, undefined)
   }
 
   info(): Promise<InfoResponse> {

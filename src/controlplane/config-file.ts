@@ -9,7 +9,7 @@ import { CtlError } from '../errors.js'
 import { DEFAULT_LOG_RETENTION, parseRetention } from '../logs/retention.js'
 import { MANIFEST_LIMITS } from '../manifest/limits.js'
 import { kubernetesEnvOf, kubernetesOptionsOf, type KubeStartFlags } from './kube-flags.js'
-import { RUNTIMES, checkedCgroupParent, checkedStoreUrl, checkedForEachBound, checkedStepBound, checkedStepId, checkedUrl, loadServerConfig, type ServerConfigFile } from './config-load.js'
+import { RUNTIMES, checkedCgroupParent, checkedStoreUrl, checkedWorkDir, checkedForEachBound, checkedStepBound, checkedStepId, checkedUrl, loadServerConfig, type ServerConfigFile } from './config-load.js'
 import type { KubernetesServerOptions, RuntimeKind } from './control-plane.js'
 
 /** Read from the data dir when no --config is given (the data dir itself is never set in the file: it may live there). */
@@ -52,11 +52,13 @@ export interface ServerStartFlags {
   'advertise-url'?: string
   'master-key-file'?: string
   'admin-key-file'?: string
+  'metrics-token-file'?: string
   'step-uid'?: number
   'step-gid'?: number
   'cgroup-parent'?: string
   'allow-unsandboxed'?: boolean
   store?: string
+  'work-dir'?: string
 }
 
 /** A setting by its path in the file. */
@@ -71,11 +73,13 @@ export type SettingName =
   | 'advertiseUrl'
   | 'masterKeyFile'
   | 'adminKeyFile'
+  | 'metricsTokenFile'
   | 'stepUid'
   | 'stepGid'
   | 'cgroupParent'
   | 'allowUnsandboxed'
   | 'store'
+  | 'workDir'
   | 'kubernetes.kubeconfig'
   | 'kubernetes.context'
   | 'kubernetes.namespacePrefix'
@@ -107,6 +111,8 @@ export interface ServerSettings {
   masterKeyFile?: string
   /** Absolute: the file holding the tenant admin's first API key (a mounted Secret), used instead of making one. */
   adminKeyFile?: string
+  /** Absolute; the file holding the token that opens GET /metrics besides a tenant-admin's key. */
+  metricsTokenFile?: string
   /**
    * Local runtime under a root control plane: the host user and group every step runs as (never root).
    * Undefined: DEFAULT_STEP_ID (65534, nobody / nogroup).
@@ -122,6 +128,11 @@ export interface ServerSettings {
    * redactUrl). Undefined: the embedded SQLite file in the data folder.
    */
   storeUrl?: string
+  /**
+   * Absolute: the folder of runs (the local runtime's state folder, hence its step host) and volumes. Undefined:
+   * the data folder. Replicas on one machine give each its own data folder and share this one.
+   */
+  workDir?: string
 }
 
 export interface ResolvedServerSettings {
@@ -205,6 +216,8 @@ export async function resolveServerSettings(input: ResolveInput): Promise<Resolv
   if (masterKeyFile !== undefined) options.masterKeyFile = resolve(masterKeyFile)
   const adminKeyFile = pick('adminKeyFile', given.adminKeyFile, fromFile.adminKeyFile === undefined ? undefined : relativeTo(config!.file, fromFile.adminKeyFile))
   if (adminKeyFile !== undefined) options.adminKeyFile = resolve(adminKeyFile)
+  const metricsTokenFile = pick('metricsTokenFile', given.metricsTokenFile, fromFile.metricsTokenFile === undefined ? undefined : relativeTo(config!.file, fromFile.metricsTokenFile))
+  if (metricsTokenFile !== undefined) options.metricsTokenFile = resolve(metricsTokenFile)
   // Values from the file were checked, with their line, in loadServerConfig; these checks are for flags and variables.
   const stepUid = pick('stepUid', given.stepUid, fromFile.stepUid)
   if (stepUid !== undefined) options.stepUid = checkedStepId(stepUid, sources.stepUid === 'env' ? 'CTL_STEP_UID' : '--step-uid', 'uid')
@@ -220,6 +233,12 @@ export async function resolveServerSettings(input: ResolveInput): Promise<Resolv
     const name = sources.store === 'env' ? 'CTL_STORE' : sources.store === 'file' ? `store in ${config!.file}` : '--store'
     options.storeUrl = checkedStoreUrl(store, name, sources.store === 'file' ? dirname(config!.file) : process.cwd())
   }
+  // In the file relative to the file; on the command line, to where the command runs. The child gets it absolute.
+  const workDir = pick('workDir', given.workDir, fromFile.workDir)
+  if (workDir !== undefined) {
+    const name = sources.workDir === 'env' ? 'CTL_WORK_DIR' : sources.workDir === 'file' ? `workDir in ${config!.file}` : '--work-dir'
+    options.workDir = checkedWorkDir(workDir, name, sources.workDir === 'file' ? dirname(config!.file) : process.cwd())
+  }
   const childEnv: Record<string, string> = {
     CTL_RUNTIME: runtime,
     CTL_MAX_PARALLEL_STEPS: String(options.maxParallelSteps),
@@ -229,12 +248,14 @@ export async function resolveServerSettings(input: ResolveInput): Promise<Resolv
     ...(options.advertiseUrl ? { CTL_ADVERTISE_URL: options.advertiseUrl } : {}),
     ...(options.masterKeyFile ? { CTL_MASTER_KEY_FILE: options.masterKeyFile } : {}),
     ...(options.adminKeyFile ? { CTL_ADMIN_KEY_FILE: options.adminKeyFile } : {}),
+    ...(options.metricsTokenFile ? { CTL_METRICS_TOKEN_FILE: options.metricsTokenFile } : {}),
     ...(options.stepUid !== undefined ? { CTL_STEP_UID: String(options.stepUid) } : {}),
     ...(options.stepGid !== undefined ? { CTL_STEP_GID: String(options.stepGid) } : {}),
     ...(options.cgroupParent ? { CTL_CGROUP_PARENT: options.cgroupParent } : {}),
     ...(options.allowUnsandboxed !== undefined ? { CTL_ALLOW_UNSANDBOXED: String(options.allowUnsandboxed) } : {}),
     // In the environment, not on the command line: a password in the URL is not shown to `ps`.
     ...(options.storeUrl !== undefined ? { CTL_STORE: options.storeUrl } : {}),
+    ...(options.workDir !== undefined ? { CTL_WORK_DIR: options.workDir } : {}),
     ...kubernetesEnvOf(kube),
   }
   if (config) childEnv['CTL_SERVER_CONFIG'] = resolve(config.file)
@@ -292,11 +313,13 @@ function givenSettings(flags: ServerStartFlags, env: Record<string, string | und
     advertiseUrl: text(flags['advertise-url'], 'CTL_ADVERTISE_URL'),
     masterKeyFile: text(flags['master-key-file'], 'CTL_MASTER_KEY_FILE'),
     adminKeyFile: text(flags['admin-key-file'], 'CTL_ADMIN_KEY_FILE'),
+    metricsTokenFile: text(flags['metrics-token-file'], 'CTL_METRICS_TOKEN_FILE'),
     stepUid: int(flags['step-uid'], 'CTL_STEP_UID'),
     stepGid: int(flags['step-gid'], 'CTL_STEP_GID'),
     cgroupParent: text(flags['cgroup-parent'], 'CTL_CGROUP_PARENT'),
     allowUnsandboxed: bool(flags['allow-unsandboxed'], 'CTL_ALLOW_UNSANDBOXED'),
     store: text(flags.store, 'CTL_STORE'),
+    workDir: text(flags['work-dir'], 'CTL_WORK_DIR'),
   }
 }
 

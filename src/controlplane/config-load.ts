@@ -25,12 +25,15 @@ export interface ServerConfigFile {
   advertiseUrl?: string
   masterKeyFile?: string
   adminKeyFile?: string
+  metricsTokenFile?: string
   stepUid?: number
   stepGid?: number
   cgroupParent?: string
   allowUnsandboxed?: boolean
   /** Store URL: a SQLite file (relative to this file) or postgresql://… (see storeProblem). */
   store?: string
+  /** The folder of runs and volumes (relative to this file); default the data folder. */
+  workDir?: string
   kubernetes?: {
     kubeconfig?: string
     context?: string
@@ -114,6 +117,16 @@ export function checkedStoreUrl(url: string, name: string, base = process.cwd())
   return resolve(base, file)
 }
 
+/** Longest work folder path (Linux's PATH_MAX). */
+export const MAX_WORK_DIR_LENGTH = 4096
+
+/** The work folder, checked and made absolute against `base` (a relative path in a file is relative to the file). */
+export function checkedWorkDir(path: string, name: string, base = process.cwd()): string {
+  if (path.length > MAX_WORK_DIR_LENGTH) throw new CtlError('E_USAGE', `${name} is longer than ${MAX_WORK_DIR_LENGTH} characters`)
+  if (path === '~' || path.startsWith('~/')) return resolve(homedir(), `.${path.slice(1)}`)
+  return resolve(base, path)
+}
+
 /** An http(s) URL without a trailing slash. */
 export function checkedUrl(text: string): string {
   let url: URL
@@ -142,6 +155,7 @@ const CONFIG_SCHEMA = {
     advertiseUrl: { type: 'string', pattern: '^https?://' },
     masterKeyFile: { type: 'string', minLength: 1 },
     adminKeyFile: { type: 'string', minLength: 1 },
+    metricsTokenFile: { type: 'string', minLength: 1 },
     // Their bounds are checked after the schema, with the reason (stepIdProblem, cgroupParentProblem).
     stepUid: { type: 'integer' },
     stepGid: { type: 'integer' },
@@ -149,6 +163,7 @@ const CONFIG_SCHEMA = {
     allowUnsandboxed: { type: 'boolean' },
     // Its scheme is checked after the schema (storeProblem).
     store: { type: 'string', minLength: 1, maxLength: MAX_STORE_URL_LENGTH },
+    workDir: { type: 'string', minLength: 1, maxLength: MAX_WORK_DIR_LENGTH },
     kubernetes: {
       type: 'object',
       additionalProperties: false,

@@ -1,7 +1,7 @@
 // Starting and stopping a whole control plane in this process: store, runtime, engine,
 // HTTP app. Used by `ctl server start`, by process.ts and by the tests.
 import { chmodSync, closeSync, mkdirSync, openSync, readFileSync, statSync, writeFileSync } from 'node:fs'
-import { dirname, join } from 'node:path'
+import { dirname, join, resolve } from 'node:path'
 import { hostname } from 'node:os'
 import type { AddressInfo } from 'node:net'
 import { openStore, sqliteFileOf, storeKindOf } from '../store/open.js'
@@ -13,8 +13,9 @@ import { createEngine } from '../engine/engine.js'
 import { buildApp, storeAnswers } from '../http/app.js'
 import { startReplica, stderrLogger, type ReplicaHandle } from './replicas.js'
 import { newReplicaId } from '../engine/ownership.js'
+import type { StreamLimits } from '../http/routes/streams.js'
 import { createStoreLauncher } from '../engine/launch.js'
-import { KEY_CHECK_META, SecretBox, verifyMasterKey } from '../secrets/crypto.js'
+import { deriveKey, KEY_CHECK_META, SecretBox, verifyMasterKey } from '../secrets/crypto.js'
 import { loadMasterKey, masterKeyFileOf } from '../secrets/master-key.js'
 import { RunRedactions } from '../secrets/redact.js'
 import { secretRevealer } from './secrets.js'
@@ -22,6 +23,8 @@ import { resourceService } from './resource-service.js'
 import { ADMIN_KEY_FILE, SERVER_INFO_FILE, SERVER_LOG_FILE } from './process.js'
 import { DEFAULT_LOG_RETENTION, parseRetention, startLogRetention } from '../logs/retention.js'
 import { newToken, sha256Hex, type AuthLimits } from '../http/auth.js'
+import { startTraces, tracedResources, type ControlPlaneTracer } from './traces.js'
+import { createMetrics, timedCalls } from '../metrics/metrics.js'
 
 export interface ControlPlaneOptions {
   dataDir: string
@@ -31,6 +34,13 @@ export interface ControlPlaneOptions {
    * come from PGPASSWORD or PGPASSFILE instead, read by the pg driver itself.
    */
   storeUrl?: string
+  /**
+   * The folder of runs (`<workDir>/runs`: the local runtime's state folder, hence its step host and attempt folders)
+   * and volumes (`<workDir>/volumes`). Default the data folder. Replicas on one machine, each with its own data
+   * folder (server.json, admin key), share one work folder: a replica taking a run over reattaches to its steps
+   * and sees the files its earlier steps left in its volumes.
+   */
+  workDir?: string
   /** 0 = an ephemeral port. Default 0. */
   port?: number
   /** Default 127.0.0.1: the control plane is local unless asked otherwise. */
@@ -48,6 +58,10 @@ export interface ControlPlaneOptions {
   logRetentionMs?: number
   /** Failed authentications allowed per client address and window before 429 (default 10 a minute). */
   authLimits?: AuthLimits
+  /** The web console's files; default dist/ui of this ctl (a build without it answers /ui/ with 404). */
+  consoleDir?: string
+  /** Open console event streams (SSE) allowed per user and per process; defaults 20 and 500. */
+  streamLimits?: StreamLimits
   /** Where steps run: processes on this machine (default) or Pods on a Kubernetes cluster. */
   runtime?: RuntimeKind
   /** The cluster, for runtime 'kubernetes'. */
@@ -80,6 +94,13 @@ export interface ControlPlaneOptions {
   replicaId?: string
   /** How long a run's lease lasts unless renewed; default 15 s (EngineOptions.leaseTtlMs). */
   leaseTtlMs?: number
+  /**
+   * OpenTelemetry traces: the OTLP/HTTP base endpoint, like OTEL_EXPORTER_OTLP_ENDPOINT (spans go to `<it>/v1/traces`),
+   * which it beats. Without it and without OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT traces are off (traces.ts).
+   */
+  otlpEndpoint?: string
+  /** A file holding the token that opens GET /metrics besides a tenant-admin's key (read once at start). */
+  metricsTokenFile?: string
 }
 
 export type { KubernetesServerOptions, RuntimeKind } from '../runtime/index.js'
@@ -154,7 +175,8 @@ function readAdminKey(file: string): string {
  */
 function ownerOnlyDataDir(opts: ControlPlaneOptions): void {
   process.umask(0o077)
-  for (const dir of [opts.dataDir, join(opts.dataDir, 'runs'), join(opts.dataDir, 'volumes')]) {
+  const work = workDirOf(opts)
+  for (const dir of [opts.dataDir, work, join(work, 'runs'), join(work, 'volumes')]) {
     mkdirSync(dir, { recursive: true, mode: 0o700 })
     // An older data folder: the folders that hold everything else are closed to others, their contents with them.
     if ((statSync(dir).mode & 0o077) !== 0) chmodSync(dir, 0o700)
@@ -187,17 +209,47 @@ function refuseKeyShownToSteps(opts: ControlPlaneOptions): void {
     + 'or give the key itself in CTL_MASTER_KEY')
 }
 
+/** Where runs and volumes live: --work-dir, else the data folder. */
+export function workDirOf(opts: Pick<ControlPlaneOptions, 'dataDir' | 'workDir'>): string {
+  return resolve(opts.workDir ?? opts.dataDir)
+}
+
+/** Tokens shorter than this are refused: the metrics token is a password. */
+export const MIN_METRICS_TOKEN_LENGTH = 16
+const MAX_METRICS_TOKEN_LENGTH = 4096
+
+/** The metrics token from its file (surrounding whitespace and the final newline dropped); checked, never printed. */
+export function readMetricsToken(file: string): string {
+  let text: string
+  try {
+    text = readFileSync(file, 'utf8')
+  } catch (err) {
+    throw new CtlError('E_USAGE', `metrics token file ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { field: 'metricsTokenFile' })
+  }
+  const token = text.trim()
+  if (token.length < MIN_METRICS_TOKEN_LENGTH || token.length > MAX_METRICS_TOKEN_LENGTH || /\s/.test(token)) {
+    throw new CtlError('E_USAGE', `metrics token file ${file}: the token must be one word of ${MIN_METRICS_TOKEN_LENGTH} to ${MAX_METRICS_TOKEN_LENGTH} characters (it has ${token.length})`, { field: 'metricsTokenFile' })
+  }
+  return token
+}
+
 export async function startControlPlane(opts: ControlPlaneOptions): Promise<ControlPlane> {
   refuseKeyShownToSteps(opts)
   ownerOnlyDataDir(opts)
+  const metricsToken = opts.metricsTokenFile === undefined ? undefined : readMetricsToken(opts.metricsTokenFile)
+  // One registry per control plane (several may run in one process); every part reports into it.
+  const metrics = createMetrics()
   const storeUrl = opts.storeUrl ?? join(opts.dataDir, 'ctl.db')
+  const workDir = workDirOf(opts)
   // A SQLite file named elsewhere gets its folder, the owner's alone like the data folder.
   if (storeKindOf(storeUrl) === 'sqlite') mkdirSync(dirname(sqliteFileOf(storeUrl)), { recursive: true, mode: 0o700 })
-  const store = await openStore(storeUrl)
+  // Every store call is timed (SQLite and PostgreSQL alike); a log wait is no query.
+  const store = timedCalls(await openStore(storeUrl), metrics, new Set(['waitForLogs', 'close']))
   const replicaId = opts.replicaId ?? newReplicaId()
   let replica: ReplicaHandle | undefined
   let engine: ReturnType<typeof createEngine> | undefined
   let engineRunning = false
+  let tracer: ControlPlaneTracer | undefined
   // The URL steps get as CTL_SERVER is known once the server listens (the port may be chosen then); a step
   // launched before waits that long.
   let announceUrl: (url: string | undefined) => void = () => {}
@@ -214,7 +266,10 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     const runtime = await createRuntime({
       kind: opts.runtime,
       local: {
-        stateDir: join(opts.dataDir, 'runs'),
+        stateDir: join(workDir, 'runs'),
+        // Both hidden from steps: the data folder (keys, store) and the work folder (every run's files).
+        dataDir: resolve(opts.dataDir),
+        workDir,
         stepUid: opts.stepUid,
         stepGid: opts.stepGid,
         cgroupParent: opts.cgroupParent,
@@ -223,20 +278,36 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
         trustedOwner: TENANT_ADMIN_ID,
       },
       kubernetes: opts.kubernetes,
+      metrics,
     })
-    const launcher = createStoreLauncher({ store, dataDir: opts.dataDir, box, redactions, serverUrl: () => advertised })
+    // Volumes are folders of the work folder (engine and launcher call it their dataDir).
+    const launcher = createStoreLauncher({ store, dataDir: workDir, box, redactions, serverUrl: () => advertised })
     // Registered before the engine starts: the fire claims it makes name a replica the others can see.
     replica = await startReplica({ store, id: replicaId, counterKeepMs: 2 * Math.max(opts.authLimits?.windowMs ?? 60_000, 60 * 60_000), logger: stderrLogger })
-    engine = createEngine({ store, runtime, dataDir: opts.dataDir, maxParallelSteps: opts.maxParallelSteps, launcher, redact: redactions.redact, box, maxForEachItems: opts.maxForEachItems,
-      replicaId, leaseTtlMs: opts.leaseTtlMs,
+    tracer = await startTraces({ store, replicaId, otlpEndpoint: opts.otlpEndpoint })
+    engine = createEngine({ store, runtime, dataDir: workDir, maxParallelSteps: opts.maxParallelSteps, launcher, redact: redactions.redact, box, maxForEachItems: opts.maxForEachItems,
+      replicaId, leaseTtlMs: opts.leaseTtlMs, ...(tracer ? { tracing: tracer } : {}), metrics,
+    })
+    const counted = engine
+    // Read at scrape time: the active runs whose lease this replica holds (each replica reports its own).
+    metrics.countRunsWith(async () => {
+      const owned = new Set(counted.ownedRuns())
+      const counts = { waiting: 0, running: 0 }
+      if (owned.size === 0) return counts
+      for (const run of await store.listRuns({ states: ['pending', 'running'] })) {
+        if (!owned.has(run.id)) continue
+        if (run.state === 'pending') counts.waiting++
+        else counts.running++
+      }
+      return counts
     })
     await engine.start()
     engineRunning = true
     const app = buildApp({
-      store, engine, logFile: opts.logFile, bodyLimit: opts.bodyLimit, authLimits: opts.authLimits,
-      secrets: box, revealSecrets: secretRevealer(box),
-      replicaId, ready: async () => engineRunning && (await storeAnswers(store)),
-      resources: resourceService({ store, engine, secrets: box, limits: { maxStepsPerWorkflow: opts.maxStepsPerWorkflow, maxForEachItems: opts.maxForEachItems } }),
+      store, engine, logFile: opts.logFile, bodyLimit: opts.bodyLimit, authLimits: opts.authLimits, streamLimits: opts.streamLimits, consoleDir: opts.consoleDir,
+      secrets: box, revealSecrets: secretRevealer(box), metrics, metricsToken,
+      replicaId, sessionKey: deriveKey(master.key, 'console sessions'), ready: async () => engineRunning && (await storeAnswers(store)),
+      resources: tracedResources(resourceService({ store, engine, secrets: box, limits: { maxStepsPerWorkflow: opts.maxStepsPerWorkflow, maxForEachItems: opts.maxForEachItems } }), tracer),
     })
     await app.listen({ port: opts.port ?? 0, host: opts.host ?? '127.0.0.1' })
     const address = app.server.address() as AddressInfo
@@ -245,6 +316,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     const host = bound.includes(':') ? `[${bound}]` : bound
     const started = engine
     const activeReplica = replica
+    const tracing = tracer
     const retention = startLogRetention({ store, retentionMs: opts.logRetentionMs ?? parseRetention(DEFAULT_LOG_RETENTION) })
     void retention.sweep().catch(() => undefined)
     let closed: Promise<void> | undefined
@@ -253,7 +325,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     // Bound to every address: named by this machine's host name (a Pod's name), not loopback.
     replica.setUrl(['0.0.0.0', '::'].includes(address.address) ? `http://${hostname()}:${address.port}` : ownUrl)
     const plane: ControlPlane = {
-      notices: [...master.notices, ...(runtime.info().notice ? [runtime.info().notice!] : [])],
+      notices: [...master.notices, ...(runtime.info().notice ? [runtime.info().notice!] : []), ...(tracing ? [`traces: exporting spans to ${tracing.shownEndpoint}`] : [])],
       url: ownUrl,
       replicaId,
       storeKind: store.kind,
@@ -264,6 +336,8 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
           engineRunning = false
           await app.close()
           await started.stop()
+          // After the engine: every end it stored is exported before the process goes.
+          await tracing?.close()
           await activeReplica.stop()
           await runtime.close?.()
           await store.close()
@@ -274,6 +348,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
   } catch (err) {
     announceUrl(undefined)
     await engine?.stop().catch(() => undefined)
+    await tracer?.close().catch(() => undefined)
     await replica?.stop().catch(() => undefined)
     await store.close().catch(() => undefined)
     throw err

@@ -32,6 +32,9 @@ interface AttemptTask {
   step: string
   /** The fanned step of an instance. */
   parent?: string
+  /** The run's workspace and when the attempt started (ms), for the metrics; known once launched or reattached. */
+  workspace?: string | null
+  startedAt?: number
   /** The final state this engine stored, if it stored one. */
   outcome?: StepState
   handle?: RuntimeHandle
@@ -184,12 +187,15 @@ export class AttemptRunner {
     const { store, runtime } = this.ctx
     const key: StepKey = { runId: stepRun.runId, step: stepRun.step, attempt: stepRun.attempt }
     const marker: LaunchingMarker = { launching: true, key }
+    const startedAt = this.ctx.now()
     const marked = await store.updateStepRun(
       stepRun.id,
-      { state: 'running', startedAt: this.ctx.now().toISOString(), runtimeHandle: marker },
+      { state: 'running', startedAt: startedAt.toISOString(), runtimeHandle: marker },
       ['pending'],
     )
     if (!marked) return // cancelled (or taken) meanwhile
+    task.workspace = scope.run.workspace
+    task.startedAt = startedAt.getTime()
     if (task.killRequested || (await this.runIsOver(stepRun.runId))) {
       return this.endWithout(stepRun, 'cancelled', 'Killed', 'the run was stopped before the step started')
     }
@@ -226,6 +232,8 @@ export class AttemptRunner {
   }
 
   private async resume(task: AttemptTask, stepRun: StepRunRecord): Promise<void> {
+    if (stepRun.startedAt !== undefined) task.startedAt = Date.parse(stepRun.startedAt)
+    if (this.ctx.metrics) task.workspace = (await this.ctx.store.getRun(stepRun.runId))?.workspace
     let handle = isRuntimeHandle(stepRun.runtimeHandle) ? stepRun.runtimeHandle : undefined
     if (!handle) {
       // Crashed between marking and storing the handle: the start may or may not have happened.
@@ -252,6 +260,11 @@ export class AttemptRunner {
         async (batch) => {
           const lines = batch.lines.map((l) => ({ time: l.time, stream: l.stream, text: redact(stepRun.runId, l.text) }))
           await store.appendLogs(stepRun.id, lines, batch.offset)
+          if (this.ctx.metrics) {
+            let bytes = 0
+            for (const l of lines) bytes += Buffer.byteLength(l.text)
+            this.ctx.metrics.logBytes(task.workspace ?? null, bytes)
+          }
         },
         task.detach.signal,
       )
@@ -267,7 +280,10 @@ export class AttemptRunner {
       { state, exitCode: exit.exitCode ?? undefined, reason: exit.reason, message: redactMessage(redact, stepRun.runId, messageOfExit(exit)), finishedAt: exit.finishedAt, outputs },
       ['running'],
     )
-    if (stored) task.outcome = state
+    if (stored) {
+      task.outcome = state
+      this.measured(task, state, Date.parse(exit.finishedAt))
+    }
     // Everything the attempt produced is stored now; its folders can go. In the background:
     // the attempt's slot is free and its dependents may start without waiting for the disk.
     const cleanup = runtime
@@ -306,7 +322,19 @@ export class AttemptRunner {
     // A launch error may quote a rendered value (a template, a command line): stored redacted like the log.
     message = this.ctx.redact(stepRun.runId, message)
     const ok = await store.updateStepRun(stepRun.id, { state, reason, message, finishedAt: now }, ['running'])
+    if (ok) this.measuredByRow(stepRun, state, Date.parse(now))
     if (ok) await store.appendLogs(stepRun.id, [{ time: now, stream: 'system', text: `${reason}: ${message}` }], stepRun.logOffset)
+  }
+
+  /** Counts an ended attempt in the step duration histogram (when this engine knows when it started). */
+  private measured(task: AttemptTask, state: StepState, finishedAt: number): void {
+    if (task.startedAt === undefined || !Number.isFinite(finishedAt)) return
+    this.ctx.metrics?.stepAttemptEnded({ workspace: task.workspace ?? null, state }, (finishedAt - task.startedAt) / 1000)
+  }
+
+  private measuredByRow(stepRun: StepRunRecord, state: StepState, finishedAt: number): void {
+    const task = this.tasks.get(stepRun.id)
+    if (task) this.measured(task, state, finishedAt)
   }
 
   private async kill(handle: RuntimeHandle, reason: string): Promise<void> {

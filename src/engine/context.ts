@@ -5,6 +5,7 @@ import type { Store, RunRecord, ResourceRecord } from '../store/types.js'
 import type { Runtime, StepLaunch } from '../runtime/types.js'
 import type { StepModel, WorkflowResource } from '../manifest/model.js'
 import type { StepValues } from '../stack/values.js'
+import type { Metrics } from '../metrics/metrics.js'
 
 export interface EngineLogger {
   info(message: string, data?: Record<string, unknown>): void
@@ -16,6 +17,7 @@ export const silentLogger: EngineLogger = { info() {}, warn() {}, error() {} }
 
 import type { SecretBox } from '../secrets/crypto.js'
 import type { RunEnds } from './run-ends.js'
+import type { RunTracing } from './tracing.js'
 
 export interface EngineContext {
   store: Store
@@ -30,6 +32,10 @@ export interface EngineContext {
   box?: SecretBox
   /** This control plane among the replicas sharing the store (claims and leases name it); absent: a lone engine. */
   replicaId?: string
+  /** Traces on (tracing.ts): new runs get a trace id, `store` tells the tracer of every end. Absent: traces off. */
+  tracing?: RunTracing
+  /** Where runs, attempts, queue delays, schedule lag and log bytes are counted (src/metrics); none: not counted. */
+  metrics?: Metrics
 }
 
 /** Everything about a run the scheduler and the launcher need, loaded once per run. */

@@ -22,7 +22,9 @@ import { evaluateCondition, evaluateItems } from '../expr/index.js'
 import { Reconciler } from './reconciler.js'
 import { ACTIVE_RUN_STATES, isFinalRunState, latestAttempts, Scheduler } from './scheduler.js'
 import { RunEnds } from './run-ends.js'
+import { tracedStore, type RunTracing } from './tracing.js'
 import type { SecretBox } from '../secrets/crypto.js'
+import type { Metrics } from '../metrics/metrics.js'
 import { scheduleOf, ScheduleTimer } from './schedules.js'
 import { DEFAULT_LEASE_TTL_MS, MAX_LEASE_TTL_MS, MIN_LEASE_TTL_MS, newReplicaId } from './ownership.js'
 
@@ -52,6 +54,10 @@ export interface EngineOptions {
   replicaId?: string
   /** How long a run's lease lasts unless renewed (renewed every third of it); default 15 s, 1 s to 1 h. */
   leaseTtlMs?: number
+  /** Traces on: runs get a trace id and their ends are told to this tracer (tracing.ts). Absent: no tracing work at all. */
+  tracing?: RunTracing
+  /** The control plane's metrics (src/metrics); none: nothing is counted. */
+  metrics?: Metrics
 }
 
 export interface Engine extends EngineApi {
@@ -93,7 +99,7 @@ export function createEngine(opts: EngineOptions): Engine {
   const replicaId = opts.replicaId ?? newReplicaId()
   if (replicaId.length === 0 || replicaId.length > 200) throw new CtlError('E_USAGE', 'the replica id must have 1 to 200 characters', { field: 'replicaId' })
   const ctx: EngineContext = {
-    store: opts.store,
+    store: opts.tracing ? tracedStore(opts.store, opts.tracing) : opts.store,
     runtime: opts.runtime,
     now: opts.now ?? (() => new Date()),
     logger: opts.logger ?? silentLogger,
@@ -102,6 +108,8 @@ export function createEngine(opts: EngineOptions): Engine {
     box: opts.box,
     // Fire claims name the same replica as the run leases.
     replicaId,
+    ...(opts.tracing ? { tracing: opts.tracing } : {}),
+    metrics: opts.metrics,
   }
   const { store } = ctx
   const launcher = opts.launcher ?? createStoreLauncher({ store, dataDir: opts.dataDir })

@@ -22,6 +22,7 @@ import { redactionForms, type RunRedactions } from '../secrets/redact.js'
 import { secretKeyOf } from '../secrets/use.js'
 import { checkUse } from '../access/use.js'
 import { renderStepValues } from '../stack/values.js'
+import { attemptSpanId, traceparentOf } from './trace-ids.js'
 
 /**
  * Reads `type: secret` / `instance-secret` resources from the store and decrypts their values
@@ -162,6 +163,8 @@ export function createStoreLauncher(opts: StoreLauncherOptions): StepLauncher {
         workspace,
         attempt,
       }
+      // The attempt's span is built later from the same stored facts (trace-ids.ts), so the step's own spans join it.
+      if (run.traceId) runContext.traceparent = traceparentOf(run.traceId, attemptSpanId(run.id, step.name, attempt))
       const serverUrl = await opts.serverUrl?.()
       if (serverUrl) runContext.serverUrl = serverUrl
       const { resolved, projection } = await resolveStep(workflow, step, {

@@ -130,6 +130,7 @@ export class Reconciler {
       scheduledAt: request.scheduledAt,
       lateBySeconds: request.lateBySeconds,
       retryOf: request.retryOf,
+      ...(this.ctx.tracing ? { traceId: this.ctx.tracing.newTraceId() } : {}),
       steps: [...workflow.workflow.dag, ...(workflow.workflow.finally ?? [])].map((s) => s.name),
     })
     // Leased by its creator before anything else is written to it (another replica adopts only runs left unleased
@@ -145,6 +146,11 @@ export class Reconciler {
       }
     }
     this.scheduler.add(run.id)
+    this.ctx.metrics?.runStarted({ workspace: resource.workspace, workflow: resource.name, trigger: request.trigger })
+    // Scheduler lag: how late after its fire time a scheduled run was created (catch-ups and backfills of the past included).
+    if (request.trigger === 'schedule' && request.scheduledAt !== undefined) {
+      this.ctx.metrics?.scheduleFired((this.ctx.now().getTime() - Date.parse(request.scheduledAt)) / 1000)
+    }
     this.ctx.logger.info('run created', { runId: run.id, resourceId: resource.id, trigger: request.trigger })
     return run
   }

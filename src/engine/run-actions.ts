@@ -81,6 +81,10 @@ export async function stopRun(port: ActionPort, runId: string, state: 'killed' |
   const ok = await ctx.store.updateRun(runId, { state, reason, finishedAt: now }, ACTIVE)
   if (!ok) return false
   port.forget(runId)
+  if (ctx.metrics) {
+    const run = await ctx.store.getRun(runId)
+    if (run) ctx.metrics.runFinished({ workspace: run.workspace, workflow: run.resourceName, state })
+  }
   ctx.runEnds.ended(runId)
   await runner.killRun(runId, reason)
   // Not ours: nothing here follows its attempts, so closeStoppedRows kills them by their stored handles; the

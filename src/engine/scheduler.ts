@@ -65,6 +65,8 @@ export class Scheduler {
   private all = false
   /** Runs whose last advance left due steps unstarted for lack of a slot: any ended attempt may free one. */
   private readonly starved = new Set<string>()
+  /** Per run, per attempt row: when it was first seen due (ms), for the queue-delay histogram; dropped as it starts. */
+  private readonly dueSince = new Map<string, Map<string, number>>()
   /** Active runs the last advance found suspended: they wait for a user, not for the engine (see idle). */
   private readonly held = new Set<string>()
   private started = false
@@ -443,6 +445,15 @@ export class Scheduler {
     if (toStart > 0 && run.state === 'pending') {
       await store.updateRun(runId, { state: 'running', startedAt: now.toISOString() }, ['pending'])
     }
+    if (this.ctx.metrics) {
+      const since = this.dueSince.get(runId) ?? new Map<string, number>()
+      this.dueSince.set(runId, since)
+      for (const { row } of due) if (!since.has(row.id)) since.set(row.id, now.getTime())
+      for (const { row } of due.slice(0, toStart)) {
+        this.ctx.metrics.stepQueued({ workspace: run.workspace }, (now.getTime() - since.get(row.id)!) / 1000)
+        since.delete(row.id)
+      }
+    }
     for (const { step, row } of due.slice(0, toStart)) {
       const values = launchValues(runVars(run, scope.workflow, view, row.parent ?? step.name, ancestorsCache(scope.workflow)), row.instance)
       this.runner.start(scope, step, row, values)
@@ -460,12 +471,14 @@ export class Scheduler {
 
   private async finish(run: RunRecord, state: RunState, reason?: string): Promise<void> {
     const now = this.ctx.now().toISOString()
-    await this.ctx.store.updateRun(
+    const ended = await this.ctx.store.updateRun(
       run.id,
       { state, reason: reason === undefined ? undefined : this.ctx.redact(run.id, reason), finishedAt: now, startedAt: run.startedAt ?? now },
       [...ACTIVE_RUN_STATES],
     )
     this.forget(run.id)
+    // Counted once, by the replica whose compare-and-set ended the run.
+    if (ended) this.ctx.metrics?.runFinished({ workspace: run.workspace, workflow: run.resourceName, state })
     this.ctx.runEnds.ended(run.id)
     await this.releaseIfDone(run.id)
     this.ctx.logger.info('run finished', { runId: run.id, state })
@@ -486,6 +499,7 @@ export class Scheduler {
     this.starved.delete(runId)
     this.held.delete(runId)
     this.passed.delete(runId)
+    this.dueSince.delete(runId)
     this.phaseDeps.killed.delete(runId)
   }
 }

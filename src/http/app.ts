@@ -4,7 +4,10 @@ import Fastify, { type FastifyInstance } from 'fastify'
 import type { EngineApi } from '../engine/api.js'
 import type { Store } from '../store/types.js'
 import type { SecretBox } from '../secrets/crypto.js'
-import { authPlugin, type AuthLimits } from './auth.js'
+import { authPlugin, newFailureLimiter, type AuthLimits } from './auth.js'
+import { SessionSigner } from './session.js'
+import { consoleRoutes } from './console.js'
+import { sessionRoutes } from './routes/session.js'
 import { auditPlugin } from './audit.js'
 import { dryRunPlugin } from './dry-run.js'
 import { frameworkErrors, installErrorHandling, MAX_PARAM_LENGTH } from './errors.js'
@@ -17,11 +20,17 @@ import { logsRoutes } from './routes/logs.js'
 import { metaRoutes } from './routes/meta.js'
 import { resourcesRoutes, type ResourceService, type RevealSecrets } from './routes/resources.js'
 import { runsRoutes } from './routes/runs.js'
+import { streamsRoutes, type StreamLimits } from './routes/streams.js'
 import { approvalRoutes } from './routes/approvals.js'
 import { workspacesRoutes } from './routes/workspaces.js'
+import { metricsRoutes } from './routes/metrics.js'
 import { packageVersion } from '../package-root.js'
+import type { MetricsRegistry } from '../metrics/metrics.js'
 
 export const DEFAULT_BODY_LIMIT = 8 * 1024 * 1024
+
+/** Request-log paths that carry credentials (the API key, the console session cookie). */
+const LOG_REDACT = ['req.headers.authorization', 'req.headers.cookie', 'req.headers["x-csrf-token"]', 'res.headers["set-cookie"]']
 
 export interface AppDeps {
   store: Store
@@ -41,10 +50,22 @@ export interface AppDeps {
   revealSecrets?: RevealSecrets
   /** Opens webhook triggers' secrets (their HMAC_KEY). */
   secrets?: SecretBox
+  /** Signs console sessions and sign-in codes (derived from the master key: every replica derives the same); without it there are no sessions. */
+  sessionKey?: Buffer
+  /** The web console's bundle (index.html and assets); default dist/ui of this ctl. */
+  consoleDir?: string
+  /** Open console event streams allowed per user and per process. */
+  streamLimits?: StreamLimits
+  /** How often a workflow's event stream reads its runs (ms); default 1000. */
+  workflowEventsPollMs?: number
   /** Readiness (/readyz); default: the store answers a trivial query (storeAnswers). */
   ready?: () => Promise<boolean>
-  /** This control plane's replica id (GET /api/v1/replicas names it). */
+  /** This control plane's replica id (GET /api/v1/replicas names it; claims of sign-in codes too). */
   replicaId?: string
+  /** The control plane's metrics: every request is counted into it, and GET /metrics exports it. None: no /metrics. */
+  metrics?: MetricsRegistry
+  /** The dedicated metrics token that opens GET /metrics besides a tenant-admin's key. */
+  metricsToken?: string
 }
 
 /** How long a readiness probe waits for the store. */
@@ -89,7 +110,8 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     bodyLimit: deps.bodyLimit ?? DEFAULT_BODY_LIMIT,
     routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
     frameworkErrors,
-    logger: deps.logFile ? { level: deps.logLevel ?? 'info', file: deps.logFile } : false,
+    // Credentials never reach the request log, whatever a serializer may add later.
+    logger: deps.logFile ? { level: deps.logLevel ?? 'info', file: deps.logFile, redact: LOG_REDACT } : false,
     // close() lets in-flight requests finish and drops idle keep-alive sockets; open log
     // follows are ended through `closing` (preClose) so they do not hold it up.
     forceCloseConnections: 'idle',
@@ -103,15 +125,27 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   })
   const version = packageVersion()
   const { store, engine } = deps
+  const sessions = deps.sessionKey ? new SessionSigner(deps.sessionKey) : undefined
+  const limiter = newFailureLimiter(store, deps.authLimits)
+  const metrics = deps.metrics
+  if (metrics) {
+    // By route pattern (never the raw URL: ids and names would make a series each), method and status.
+    app.addHook('onResponse', async (request, reply) => {
+      metrics.httpRequest({ method: request.method, route: request.routeOptions.url ?? 'unmatched', status: reply.statusCode }, reply.elapsedTime / 1000)
+    })
+    app.register(metricsRoutes, { store, exposition: () => metrics.exposition(), contentType: metrics.contentType, token: deps.metricsToken, limits: deps.authLimits })
+  }
 
   app.register(healthRoutes, { ready: cachedReadiness(deps.ready ?? (() => storeAnswers(store))) })
+  app.register(consoleRoutes, { dir: deps.consoleDir })
   app.register(openapiRoutes, { routes, version })
   app.register(async (api) => {
     await api.register(auditPlugin, { store })
-    await api.register(authPlugin, { store, limits: deps.authLimits })
+    await api.register(authPlugin, { store, limiter, sessions })
     await api.register(dryRunPlugin)
     await api.register(resourcesRoutes, { store, engine, resources: deps.resources, revealSecrets: deps.revealSecrets })
     await api.register(runsRoutes, { store, engine, closing: closing.signal, pollMs: deps.logPollMs })
+    await api.register(streamsRoutes, { store, engine, closing: closing.signal, pollMs: deps.logPollMs, workflowPollMs: deps.workflowEventsPollMs, limits: deps.streamLimits })
     await api.register(approvalRoutes, { store, engine })
     await api.register(logsRoutes, { store, closing: closing.signal, pollMs: deps.logPollMs })
     await api.register(metaRoutes, { store, engine, version, ...(deps.replicaId !== undefined ? { replicaId: deps.replicaId } : {}) })
@@ -119,6 +153,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     await api.register(workspacesRoutes, { store, engine })
     await api.register(grantsRoutes, { store })
     await api.register(auditRoutes, { store })
+    if (sessions) await api.register(sessionRoutes, { store, sessions, limiter, replicaId: deps.replicaId ?? 'http' })
   })
   // Webhooks authenticate by signature, not API key: their own scope, audited, dry runs refused.
   app.register(async (hooks) => {

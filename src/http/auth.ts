@@ -4,13 +4,14 @@
 // Keys are looked up by their sha256 on every request (no cache), so a revoked or expired
 // key stops working at once. Wrong keys are counted per client address and key prefix: past the
 // limit, that prefix from that address gets 429 until its window ends (FailureLimiter, shared by the
-// replicas through the store: SharedFailureLimiter).
-import { createHash, randomBytes } from 'node:crypto'
+// replicas through the store: SharedFailureLimiter). A console session cookie (session.ts) may stand in for the key.
+import { randomBytes } from 'node:crypto'
 import type { FastifyInstance, FastifyPluginAsync, FastifyRequest } from 'fastify'
 import { CtlError } from '../errors.js'
-import type { ApiKeyRecord, IdentityStore, Store } from '../store/types.js'
+import type { ApiKeyRecord, Store } from '../store/types.js'
 import type { Principal } from '../api/types.js'
-import { toPrincipal } from '../access/principals.js'
+import { authenticate } from './auth-key.js'
+import { authenticateSession, CSRF_HEADER, refuseForeignOrigin, sessionCookieOf, type SessionClaims, type SessionSigner } from './session.js'
 import { SharedFailureLimiter } from './shared-limiter.js'
 
 declare module 'fastify' {
@@ -18,23 +19,27 @@ declare module 'fastify' {
     principal: Principal | null
     /** The key the request authenticated with. */
     apiKey: Pick<ApiKeyRecord, 'id' | 'expiresAt'> | null
+    /** The console session the request authenticated with (its cookie instead of an API key). */
+    session: { cookie: string; claims: SessionClaims } | null
   }
 }
 
 /** Where the admin key's hash lived before users existed (migration 0004 moves it into api_keys). */
 export const ADMIN_KEY_META = 'admin_key_sha256'
 
-export function sha256Hex(text: string): string {
-  return createHash('sha256').update(text).digest('hex')
+export { sha256Hex } from './auth-key.js'
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** false: the route authenticates on its own terms (sign-in). */
+    auth?: boolean
+  }
 }
 
 /** A new API key token: shown once, only its sha256 is stored. */
 export function newToken(): string {
   return `ctl_${randomBytes(32).toString('base64url')}`
 }
-
-/** How often last_used_at is written at most: a write per request would cost every call a transaction. */
-const TOUCH_EVERY_MS = 60_000
 
 export interface AuthLimits {
   /** Failed authentications allowed from one address per window; default 10. */
@@ -46,32 +51,22 @@ export interface AuthLimits {
 export interface AuthOptions {
   store: Store
   limits?: AuthLimits
+  /** Shared with sign-in (POST /api/v1/session), so wrong keys count alike there; default a new one from `limits`. */
+  limiter?: SharedFailureLimiter
+  /** Console sessions: without a signer the session cookie is not accepted. */
+  sessions?: SessionSigner
 }
 
-/** Who called, and with which key (its expiry bounds the keys it may create). */
-export interface Authenticated {
-  principal: Principal
-  key: Pick<ApiKeyRecord, 'id' | 'expiresAt'>
+/** The limiter authentication uses with these limits; across replicas, failures on every control plane sharing the store count together. */
+export function newFailureLimiter(store: Store, limits?: AuthLimits): SharedFailureLimiter {
+  return new SharedFailureLimiter(store, 'auth', limits?.maxFailures ?? 10, limits?.windowMs ?? 60_000)
 }
 
-/** The principal a token belongs to, or E_UNAUTHENTICATED saying why not (unknown, revoked, expired, user deleted). */
-export async function authenticate(store: IdentityStore, token: string, now = new Date()): Promise<Authenticated> {
-  const found = await store.findApiKeyByHash(sha256Hex(token))
-  if (!found) throw new CtlError('E_UNAUTHENTICATED', 'unknown API key')
-  const { key, user } = found
-  if (key.revokedAt !== undefined) throw new CtlError('E_UNAUTHENTICATED', `API key ${key.name} (${key.id}) was revoked at ${key.revokedAt}`)
-  if (key.expiresAt !== undefined && key.expiresAt <= now.toISOString()) {
-    throw new CtlError('E_UNAUTHENTICATED', `API key ${key.name} (${key.id}) expired at ${key.expiresAt}`)
-  }
-  if (user.deletedAt !== undefined) throw new CtlError('E_UNAUTHENTICATED', `user ${user.id} of this API key was deleted`)
-  if (key.lastUsedAt === undefined || now.getTime() - Date.parse(key.lastUsedAt) >= TOUCH_EVERY_MS) {
-    await store.touchApiKey(key.id, now.toISOString())
-  }
-  const principal = toPrincipal(user, await store.listRoleBindings({ userId: user.id }))
-  return { principal, key: { id: key.id, ...(key.expiresAt !== undefined ? { expiresAt: key.expiresAt } : {}) } }
-}
+const SAFE_METHODS = new Set(['GET', 'HEAD'])
 
-function bearerKey(request: FastifyRequest): string | undefined {
+export { authenticate, checkKey, type Authenticated } from './auth-key.js'
+
+export function bearerKey(request: FastifyRequest): string | undefined {
   const header = request.headers.authorization
   if (typeof header !== 'string') return undefined
   const m = /^Bearer\s+(\S+)\s*$/i.exec(header)
@@ -82,15 +77,33 @@ function bearerKey(request: FastifyRequest): string | undefined {
 export { FailureLimiter, KEY_PREFIX_LENGTH } from './shared-limiter.js'
 
 const authPluginImpl: FastifyPluginAsync<AuthOptions> = async (fastify: FastifyInstance, opts: AuthOptions) => {
-  // Across replicas: failures on every control plane sharing the store count together.
-  const limiter = new SharedFailureLimiter(opts.store, 'auth', opts.limits?.maxFailures ?? 10, opts.limits?.windowMs ?? 60_000)
+  const limiter = opts.limiter ?? newFailureLimiter(opts.store, opts.limits)
   fastify.decorateRequest('principal', null)
   fastify.decorateRequest('apiKey', null)
+  fastify.decorateRequest('session', null)
   fastify.addHook('onRequest', async (request, reply) => {
+    if (request.routeOptions.config?.auth === false) return
     const address = request.ip
     const key = bearerKey(request)
+    const cookie = key === undefined && opts.sessions ? sessionCookieOf(request) : undefined
+    if (cookie !== undefined) {
+      // The browser sends the cookie on its own: the request must come from a page of ours (Origin) and,
+      // unless it only reads, carry the CSRF token that only such a page was given.
+      refuseForeignOrigin(request)
+      if (!SAFE_METHODS.has(request.method)) {
+        const given = request.headers[CSRF_HEADER]
+        if (typeof given !== 'string' || !opts.sessions!.csrfMatches(cookie, given)) {
+          throw new CtlError('E_FORBIDDEN', `missing or wrong ${CSRF_HEADER} header: a console session's ${request.method} request must send the csrfToken POST /api/v1/session (or GET /api/v1/session) answered`)
+        }
+      }
+      const who = await authenticateSession(opts.store, opts.sessions!, cookie)
+      request.principal = who.principal
+      request.apiKey = who.key
+      request.session = { cookie, claims: who.claims }
+      return
+    }
     // No key guesses nothing: only a wrong key counts towards the limit (a client not yet logged in is not throttled).
-    if (!key) throw new CtlError('E_UNAUTHENTICATED', 'missing API key: send "Authorization: Bearer <key>"')
+    if (!key) throw new CtlError('E_UNAUTHENTICATED', 'missing API key: send "Authorization: Bearer <key>" (or sign in to the console)')
     const wait = await limiter.blockedFor(address, key)
     if (wait > 0) {
       reply.header('Retry-After', String(Math.ceil(wait / 1000)))

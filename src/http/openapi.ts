@@ -28,7 +28,9 @@ export function collectRoutes(app: FastifyInstance): RouteInfo[] {
     const methods = Array.isArray(route.method) ? route.method : [route.method]
     for (const method of methods) {
       if (method === 'HEAD') continue
-      const config = (route.config ?? {}) as { public?: boolean }
+      const config = (route.config ?? {}) as { public?: boolean; openapi?: boolean }
+      // The console's files are no part of the API.
+      if (config.openapi === false) continue
       routes.push({ method, url: route.url, schema: (route.schema ?? {}) as Record<string, unknown>, auth: !config.public })
     }
   })

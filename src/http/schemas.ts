@@ -50,6 +50,7 @@ const runRecord = {
     resourceName: { type: 'string' }, revision: { type: 'integer' }, trigger: { type: 'string', description: `${RUN_TRIGGER_KINDS.filter((k) => k !== 'webhook').join(', ')}, or webhook:NAME (the workflow's trigger NAME)` }, state: { type: 'string' },
     reason: { type: 'string' }, scheduledAt: { type: 'string' }, lateBySeconds: { type: 'number' }, retryOf: { type: 'string' },
     params: { type: 'object', additionalProperties: true, description: 'The params the run was started with (defaults filled in); secret ones read ***' },
+    traceId: { type: 'string', description: 'The run\'s OpenTelemetry trace id (32 hex digits), when traces were on as it was created' },
     createdAt: { type: 'string' }, startedAt: { type: 'string' }, finishedAt: { type: 'string' },
   },
 } as const
@@ -176,6 +177,8 @@ export const deleteResponse = {
   },
 } as const
 
+/** The console's workflow stream: fewer runs than a listing may ask for (it is read again and again). */
+export const streamRunsQuery = { type: 'object', properties: { limit: { type: 'integer', minimum: 1, maximum: 100, default: 20 } } } as const
 export const runsQuery = { type: 'object', properties: { limit: { type: 'integer', minimum: 1, maximum: 1000, default: 20 } } } as const
 export const runActionBody = {
   type: ['object', 'null'],

@@ -1,28 +1,18 @@
 // Reading a run's log lines as wire chunks: once (what is stored now) or following until the step (or the
 // whole run) has ended and every line is sent. Stored chunks (already in the wire encoding,
 // src/api/log-codec.ts) go out as they are. The HTTP route (src/http/routes/logs.ts) authorizes and streams.
-import { FINAL_RUN_STATES, FINAL_STEP_STATES, type LogQuery, type RunRecord, type StepRunRecord, type Store } from '../store/types.js'
+import { FINAL_RUN_STATES, FINAL_STEP_STATES, type LogQuery, type LogStore, type RunRecord, type StepRunRecord, type Store } from '../store/types.js'
 import type { LogsQuery } from '../api/types.js'
 import type { WorkflowResource } from '../manifest/model.js'
 import { LogEncoder } from '../api/log-codec.js'
 
-const PAGE_LINES = 2000
-
-/** A log read as wire chunks: stored chunks passed through when the store offers them, else encoded pages. */
-async function* wireChunks(store: Store, query: LogQuery, encoder: LogEncoder, onSeq: (seq: number) => void): AsyncGenerator<string | Uint8Array> {
-  if (store.iterateLogChunks) {
-    for await (const c of store.iterateLogChunks(query)) {
-      const ctx = encoder.contextLine(c.runId, c.step, c.attempt)
-      if (ctx) yield ctx
-      onSeq(c.lastSeq)
-      yield c.data
-    }
-    return
-  }
-  for await (const page of store.iterateLogs(query, PAGE_LINES)) {
-    if (page.length === 0) continue
-    onSeq(page[page.length - 1]!.seq)
-    yield encoder.encode(page)
+/** A log read as wire chunks: the store's chunks are in the wire encoding already (LogChunk), so they pass through. */
+async function* wireChunks(store: LogStore, query: LogQuery, encoder: LogEncoder, onSeq: (seq: number) => void): AsyncGenerator<string | Uint8Array> {
+  for await (const c of store.iterateLogChunks(query)) {
+    const ctx = encoder.contextLine(c.runId, c.step, c.attempt)
+    if (ctx) yield ctx
+    onSeq(c.lastSeq)
+    yield c.data
   }
 }
 

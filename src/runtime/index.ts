@@ -3,6 +3,7 @@
 import { CtlError } from '../errors.js'
 import { createLocalRuntime, type LocalRuntimeOptions } from './local/index.js'
 import type { Runtime } from './types.js'
+import type { Metrics } from '../metrics/metrics.js'
 
 export type RuntimeKind = 'local' | 'kubernetes'
 
@@ -32,6 +33,8 @@ export interface RuntimeConfig {
   local: LocalRuntimeOptions
   /** The Kubernetes runtime's settings (used when kind is 'kubernetes'). */
   kubernetes?: KubernetesServerOptions
+  /** Where the Kubernetes runtime counts its requests to the API server. */
+  metrics?: Metrics
 }
 
 export async function createRuntime(config: RuntimeConfig): Promise<Runtime> {
@@ -63,5 +66,6 @@ export async function createRuntime(config: RuntimeConfig): Promise<Runtime> {
     gcWhenComplete: k.gcWhenComplete,
     podTtlSeconds: k.podTtlSeconds,
     defaultStorageClass: k.defaultStorageClass,
+    metrics: config.metrics,
   })
 }

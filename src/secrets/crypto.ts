@@ -178,3 +178,12 @@ export function openSecretValues(manifest: unknown, box: SecretBox | undefined):
   }
   return out
 }
+
+/**
+ * A key for one purpose derived from the master key (HKDF-SHA256, `purpose` as info). Replicas share the
+ * master key, so they derive the same key: what one signs, every other verifies, with no shared state.
+ */
+export function deriveKey(masterKey: Buffer, purpose: string): Buffer {
+  if (masterKey.length !== KEY_BYTES) throw new CtlError('E_INTERNAL', `the master key must be ${KEY_BYTES} bytes, not ${masterKey.length}`)
+  return Buffer.from(hkdfSync('sha256', masterKey, Buffer.alloc(0), `ctl ${purpose} v1`, KEY_BYTES))
+}

@@ -141,6 +141,9 @@ export function resolvePodTemplate(input: PodTemplateInput): ResolvedStep {
   fact('CTL_LOG_LEVEL', step.spec.logLevel ?? 'INFO')
   fact('CTL_DRY_RUN', run.dryRun ? 'true' : 'false')
   if (run.serverUrl) fact('CTL_SERVER', run.serverUrl)
+  // Not reserved: set before the step's, the stack's and the projection's variables, so a TRACEPARENT of the user's
+  // wins (an empty one opts the step out of the run's trace).
+  if (run.traceparent) fact('TRACEPARENT', run.traceparent)
   for (const [k, v] of Object.entries(step.spec.envs)) env.value(k, v)
   for (const [k, v] of Object.entries(stack.environmentVars)) env.value(k, text(v, `environmentVars.${k}`))
   if (shapedEnv !== undefined) {

@@ -32,6 +32,11 @@ export interface RunRecord {
   retryOf?: string
   /** The run's parameters, resolved against the revision's declarations (defaults filled in); secret ones included, masked by the API. */
   params?: Record<string, unknown>
+  /**
+   * The run's OpenTelemetry trace id (32 lower-case hex), chosen when the run is created while traces are on:
+   * every replica that touches the run builds its spans in this trace (src/controlplane/traces). Absent otherwise.
+   */
+  traceId?: string
   createdAt: string
   startedAt?: string
   finishedAt?: string
@@ -46,6 +51,8 @@ export interface CreateRunInput {
   retryOf?: string
   /** Already resolved (src/manifest/params.ts); absent or empty: the run has none. */
   params?: Record<string, unknown>
+  /** The run's trace id (32 lower-case hex), when traces are on. */
+  traceId?: string
   /** Step names; each gets attempt 1 in state `pending`. */
   steps: string[]
 }

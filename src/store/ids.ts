@@ -1,6 +1,7 @@
 // Ids that sort by creation time as text (so `ORDER BY id` is newest/oldest
 // without a second index): prefix + 9 base36 chars of milliseconds + randomness.
 import { randomBytes } from 'node:crypto'
+import { CtlError } from '../errors.js'
 
 let lastMs = 0
 
@@ -15,4 +16,15 @@ export function newId(prefix: string): string {
 
 export function nowIso(): string {
   return new Date().toISOString()
+}
+
+/** A W3C trace id: 32 lower-case hex digits, not all zero. */
+const TRACE_ID = /^(?!0{32})[0-9a-f]{32}$/
+
+/** The trace id a run is created with, checked (E_USAGE otherwise): it goes verbatim into steps' TRACEPARENT. */
+export function checkedTraceId(traceId: string | undefined): string | undefined {
+  if (traceId !== undefined && !TRACE_ID.test(traceId)) {
+    throw new CtlError('E_USAGE', 'a run\'s trace id must be 32 lower-case hex digits, not all zero', { field: 'traceId' })
+  }
+  return traceId
 }

@@ -115,6 +115,7 @@ export interface RunRow {
   late_by_seconds: number | null
   retry_of: string | null
   params: string | null
+  trace_id: string | null
   created_at: string
   started_at: string | null
   finished_at: string | null
@@ -122,7 +123,7 @@ export interface RunRow {
 
 export const RUN_SELECT = `SELECT runs.id, runs.resource_id, r.workspace, r.name AS resource_name, runs.revision,
   runs.run_trigger, runs.state, runs.reason, runs.scheduled_at, runs.late_by_seconds, runs.retry_of,
-  runs.params, runs.created_at, runs.started_at, runs.finished_at
+  runs.params, runs.trace_id, runs.created_at, runs.started_at, runs.finished_at
   FROM runs JOIN resources r ON r.id = runs.resource_id`
 
 export function toRun(row: RunRow): RunRecord {
@@ -141,6 +142,7 @@ export function toRun(row: RunRow): RunRecord {
   if (row.late_by_seconds !== null) run.lateBySeconds = row.late_by_seconds
   if (row.retry_of !== null) run.retryOf = row.retry_of
   if (row.params !== null) run.params = JSON.parse(row.params) as Record<string, unknown>
+  if (row.trace_id !== null) run.traceId = row.trace_id
   if (row.started_at !== null) run.startedAt = row.started_at
   if (row.finished_at !== null) run.finishedAt = row.finished_at
   return run

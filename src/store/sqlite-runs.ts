@@ -4,7 +4,7 @@
 // one turn of the event loop (twenty steps starting or ending at once) shares one
 // transaction, each still applied in order and answered with its own result.
 import { CtlError } from '../errors.js'
-import { newId, nowIso } from './ids.js'
+import { checkedTraceId, newId, nowIso } from './ids.js'
 import { mapSqliteError, type SqliteDb } from './sqlite-db.js'
 import { RUN_SELECT, STEP_RUN_COLUMNS, toRun, toStepRun, type RunRow, type StepRunRow } from './sqlite-rows.js'
 import type {
@@ -41,8 +41,8 @@ export async function createRun(db: SqliteDb, input: CreateRunInput): Promise<{ 
     const id = newId('r')
     const now = nowIso()
     db.stmt(
-      `INSERT INTO runs (id, resource_id, revision, run_trigger, state, scheduled_at, late_by_seconds, retry_of, params, created_at)
-       VALUES (?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?)`,
+      `INSERT INTO runs (id, resource_id, revision, run_trigger, state, scheduled_at, late_by_seconds, retry_of, params, trace_id, created_at)
+       VALUES (?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?)`,
     ).run(
       id,
       input.resourceId,
@@ -52,6 +52,7 @@ export async function createRun(db: SqliteDb, input: CreateRunInput): Promise<{ 
       input.lateBySeconds ?? null,
       input.retryOf ?? null,
       input.params && Object.keys(input.params).length > 0 ? JSON.stringify(input.params) : null,
+      checkedTraceId(input.traceId) ?? null,
       now,
     )
     for (const step of input.steps) db.stmt(INSERT_STEP).run(newId('s'), id, step, 1, null, now)

@@ -15,4 +15,6 @@ export interface RunContext {
   dryRun?: boolean
   /** The control plane's URL as steps reach it: a ctl inside the step talks to it (CTL_SERVER). */
   serverUrl?: string
+  /** W3C traceparent of the attempt's span (`00-<trace id>-<span id>-01`), when the run has a trace: TRACEPARENT in the step. */
+  traceparent?: string
 }

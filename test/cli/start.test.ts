@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { renderTable } from '../../src/cli/output.js'
 import { CtlClient } from '../../src/client/client.js'
 import { startControlPlane, type ControlPlane } from '../../src/controlplane/control-plane.js'
-import { openTestStore } from '../support/store.js'
+import { openTestStore, testStoreUrl } from '../support/store.js'
 import { repoRoot, runCli } from './helpers.js'
 
 const cliDir = join(repoRoot, 'dist', 'src', 'cli')
@@ -57,7 +57,7 @@ describe('ctl resource get -a against a remote control plane', () => {
       await store.setResourceStatus(resource.id, 'active')
     }
     await store.close()
-    plane = await startControlPlane({ dataDir, port: 0 })
+    plane = await startControlPlane({ dataDir, port: 0, storeUrl: await testStoreUrl(dataDir) })
     home = mkdtempSync(join(tmp, 'home-'))
     // JSON is YAML: a context naming this control plane.
     writeFileSync(join(home, 'config.yaml'), JSON.stringify({ currentContext: 'remote', contexts: [{ name: 'remote', server: plane.url, workspace: 'public' }] }))

@@ -9,6 +9,7 @@ import { createLocalRuntime } from '../../src/runtime/local/index.js'
 import type { Runtime } from '../../src/runtime/types.js'
 import { createEngine, type Engine } from '../../src/engine/index.js'
 import type { RetrySpec, ScheduleSpec, StepModel, WorkflowResource } from '../../src/manifest/model.js'
+import type { Metrics } from '../../src/metrics/metrics.js'
 
 export interface StepInput {
   name: string
@@ -48,7 +49,7 @@ export interface Harness {
   runtime: Runtime
   engine: Engine
   /** A second engine on the same store and state folder (as after a restart). */
-  newEngine(opts?: { now?: () => Date; replicaId?: string; leaseTtlMs?: number }): Engine
+  newEngine(opts?: { now?: () => Date; replicaId?: string; leaseTtlMs?: number; metrics?: Metrics }): Engine
   apply(wf: WorkflowResource): Promise<ResourceRecord>
   applyVolume(id: string): Promise<ResourceRecord>
   /** Host folder of a volume. */
@@ -64,10 +65,10 @@ export async function harness(opts: { maxParallelSteps?: number; now?: () => Dat
   await store.addRoleBinding({ userId: 'alice', role: 'tenant-admin', workspace: null, createdBy: 'test' })
   const runtime = createLocalRuntime({ stateDir: path.join(dir, 'state'), sandbox: opts.sandbox })
   const engines: Engine[] = []
-  const newEngine = (o: { now?: () => Date; replicaId?: string; leaseTtlMs?: number } = {}) => {
+  const newEngine = (o: { now?: () => Date; replicaId?: string; leaseTtlMs?: number; metrics?: Metrics } = {}) => {
     const e = createEngine({
       store, runtime, dataDir: dir, maxParallelSteps: opts.maxParallelSteps, now: o.now ?? opts.now, maxTimerSleepMs: opts.maxTimerSleepMs,
-      replicaId: o.replicaId ?? opts.replicaId, leaseTtlMs: o.leaseTtlMs ?? opts.leaseTtlMs,
+      replicaId: o.replicaId ?? opts.replicaId, leaseTtlMs: o.leaseTtlMs ?? opts.leaseTtlMs, metrics: o.metrics,
     })
     engines.push(e)
     return e

@@ -276,6 +276,10 @@ function callsFor(keyId: string): Record<string, { expect: Expect; call: Call }>
     'DELETE /api/v1/workspaces/:ws': { expect: 'honoured', call: { path: '/api/v1/workspaces/dry', query: 'force=true' } },
     // Authenticated by a signature, not a key: a dry run is refused before anything else, audited without an actor.
     'POST /api/v1/hooks/:ws/:workflow/:trigger': { expect: 'signed', call: { path: '/api/v1/hooks/dry/dry-flow/nope', body: {} } },
+    // Console sessions: nothing to rehearse. Sign-in authenticates by its body, so its entry has no actor (like a signed route).
+    'POST /api/v1/session': { expect: 'signed', call: { path: '/api/v1/session', body: { apiKey: 'ctl_dry' } } },
+    'DELETE /api/v1/session': { expect: 'refused', call: { path: '/api/v1/session' } },
+    'POST /api/v1/session/links': { expect: 'refused', call: { path: '/api/v1/session/links', body: {} } },
     // A question, not a change: answered, not audited.
     'POST /api/v1/auth/can-i': { expect: 'question', call: { path: '/api/v1/auth/can-i', body: { verb: 'get', type: 'workflow' } } },
   }

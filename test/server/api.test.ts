@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { CtlClient } from '../../src/client/client.js'
 import { CtlError, ManifestError } from '../../src/errors.js'
 import { doc, startTestServer, workflow, type TestServer, rejection } from './helpers.js'
+import { testStoreKind } from '../support/store.js'
 
 let t: TestServer
 
@@ -57,7 +58,7 @@ describe('meta routes', () => {
     expect((await t.client.whoami()).id).toBe('admin')
     const info = await t.client.info()
     expect(info.apiVersion).toBe('v1')
-    expect(info.store).toBe('sqlite')
+    expect(info.store).toBe(testStoreKind())
     expect(info.runtime.name).toBe('local')
   })
 

@@ -4,6 +4,9 @@
 // a real API key, and every wrong cell is named in the failure. The tenant-level routes (users,
 // keys, tags, workspaces, audit) and instance-level resources have tables of their own, and a
 // last test reads the OpenAPI document so that no route goes without a cell.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { CtlClient } from '../../src/client/client.js'
 import { CtlError } from '../../src/errors.js'
@@ -11,6 +14,9 @@ import type { ResourceRef, Role } from '../../src/api/types.js'
 import { doc, startTestServer, waitForRunEnd, workflow, type TestServer } from './helpers.js'
 
 const OWN_WS = 'ws-own'
+/** Opens GET /metrics besides a tenant-wide tenant-admin's key (--metrics-token-file). */
+const METRICS_TOKEN = 'matrix-metrics-token-0123456789'
+let metricsDir: string | undefined
 const OTHER_WS = 'ws-other'
 const VERBS = ['apply', 'get', 'rget', 'log', 'run', 'stop', 'retry', 'delete', 'grant', 'secret', 'use', 'detail', 'grants', 'revoke', 'hold', 'drydel', 'approve', 'rback'] as const
 type CellVerb = (typeof VERBS)[number]
@@ -125,7 +131,20 @@ async function addUser(id: string, bindings: { role: Role; workspace?: string }[
   await t.client.createUser({ id, name: `Test ${id}`, type: 'person' })
   for (const b of bindings) await t.client.addTag(id, { tag: `roles:id:${b.role}`, ...(b.workspace ? { workspace: b.workspace } : {}) })
   const key = await t.client.createApiKey(id, { name: 'matrix' })
-  return new CtlClient({ baseUrl: t.plane.url, apiKey: key.token })
+  const client = new CtlClient({ baseUrl: t.plane.url, apiKey: key.token })
+  tokens.set(client, key.token)
+  return client
+}
+
+/** Each matrix user's API key, for the routes the client has no call for (GET /metrics). */
+const tokens = new WeakMap<CtlClient, string>()
+
+/** GET /metrics with the client's key: 403 becomes E_FORBIDDEN like the client's refusals. */
+async function scrapeMetrics(c: CtlClient): Promise<string> {
+  const res = await fetch(`${t.plane.url}/metrics`, { headers: { authorization: `Bearer ${tokens.get(c)}` } })
+  if (res.status === 403) throw new CtlError('E_FORBIDDEN', `GET /metrics: ${res.status}`)
+  if (res.status !== 200) throw new Error(`GET /metrics: unexpected ${res.status}`)
+  return res.text()
 }
 
 /** Reads a stream to its end (a watch of an ended run is one line). */
@@ -133,6 +152,18 @@ async function drain<T>(items: AsyncIterable<T>): Promise<T[]> {
   const out: T[] = []
   for await (const item of items) out.push(item)
   return out
+}
+
+/** The first event of a stream that stays open (a workflow's runs), then closes it. */
+async function firstEvent(c: CtlClient, path: string): Promise<unknown> {
+  const stop = new AbortController()
+  const it = c.events(path, stop.signal)[Symbol.asyncIterator]()
+  try {
+    return (await it.next()).value
+  } finally {
+    stop.abort()
+    await it.return?.(undefined)
+  }
 }
 
 type Outcome = { allowed: true; note: string } | { allowed: false; note: string }
@@ -143,7 +174,7 @@ async function attempt(verb: CellVerb, c: CtlClient, f: Fixture, ws: string, new
     switch (verb) {
       case 'apply': return c.apply(ws, [doc(newName ? secretManifest(newName, 'v') : secretManifest(f.secret.name, `v${++seq}`))])
       case 'get': return c.get(f.wf)
-      case 'rget': return c.runs(f.wf)
+      case 'rget': return Promise.all([c.runs(f.wf), firstEvent(c, `/api/v1/workspaces/${f.wf.workspace}/resources/workflow/${f.wf.name}/events`)])
       case 'log': return c.logPage(f.runId)
       case 'run': {
         // A backfill is authorized as `run`; the fixture has no schedule, which is said only after authorization.
@@ -158,7 +189,7 @@ async function attempt(verb: CellVerb, c: CtlClient, f: Fixture, ws: string, new
       case 'drydel': return c.delete(f.wf, { dryRun: true })
       // Rollback is an update of the workflow (revision 1 again: unchanged, but authorized first).
       case 'rback': return c.rollback(f.wf, 1)
-      case 'detail': return Promise.all([c.run(f.runId), c.node(f.runId, 'main'), drain(c.watchRun(f.runId))])
+      case 'detail': return Promise.all([c.run(f.runId), c.node(f.runId, 'main'), drain(c.watchRun(f.runId)), drain(c.events(`/api/v1/runs/${f.runId}/events`))])
       case 'grants': return c.grants(f.wf)
       case 'revoke': return c.revoke(f.wf, { to: 'user:grantee', permission: 'read' })
       case 'hold': {
@@ -227,7 +258,9 @@ async function drive(rows: Row[], setup: (row: Row) => Promise<{ client: CtlClie
 }
 
 beforeAll(async () => {
-  t = await startTestServer({ maxParallelSteps: 8 })
+  metricsDir = mkdtempSync(join(tmpdir(), 'ctl-matrix-metrics-'))
+  writeFileSync(join(metricsDir, 'token'), `${METRICS_TOKEN}\n`, { mode: 0o600 })
+  t = await startTestServer({ maxParallelSteps: 8, metricsTokenFile: join(metricsDir, 'token') })
   await t.client.createWorkspace({ name: OWN_WS })
   await t.client.createWorkspace({ name: OTHER_WS })
   await t.client.createUser({ id: 'someone', name: 'Owner of the other resources', type: 'person' })
@@ -235,6 +268,7 @@ beforeAll(async () => {
 }, 60_000)
 afterAll(async () => {
   await t?.stop()
+  if (metricsDir) rmSync(metricsDir, { recursive: true, force: true })
 })
 
 describe('authorization matrix through the HTTP API', () => {
@@ -280,13 +314,13 @@ describe('authorization matrix through the HTTP API', () => {
 // Every target is someone else (or a workspace): what one may do to oneself is SELF below. The replicas
 // sharing the store name hosts: tenant-wide tenant-admins only.
 const ADMIN_TABLE = `
-role          ucreate ulist uget udelete kcreate klist kdelete tget tadd tdel wcreate wget wdelete audit replicas
-tenant-admin* Y       Y     Y    Y       Y       Y     Y       Y    Y    Y    Y       Y    Y       Y     Y
-tenant-admin  N       N     N    N       N       N     N       N    Y    Y    N       Y    N       N     N
-operator      N       N     N    N       N       N     N       N    N    N    N       Y    N       N     N
-data-dev      N       N     N    N       N       N     N       N    N    N    N       Y    N       N     N
-viewer        N       N     N    N       N       N     N       N    N    N    N       Y    N       N     N
-none          N       N     N    N       N       N     N       N    N    N    N       N    N       N     N
+role          ucreate ulist uget udelete kcreate klist kdelete tget tadd tdel wcreate wget wdelete audit replicas metrics
+tenant-admin* Y       Y     Y    Y       Y       Y     Y       Y    Y    Y    Y       Y    Y       Y     Y        Y
+tenant-admin  N       N     N    N       N       N     N       N    Y    Y    N       Y    N       N     N        N
+operator      N       N     N    N       N       N     N       N    N    N    N       Y    N       N     N        N
+data-dev      N       N     N    N       N       N     N       N    N    N    N       Y    N       N     N        N
+viewer        N       N     N    N       N       N     N       N    N    N    N       Y    N       N     N        N
+none          N       N     N    N       N       N     N       N    N    N    N       N    N       N     N        N
 `
 
 // Instance-level resources (a compute here): reading is open to any binding; the rest is a
@@ -302,7 +336,7 @@ none          N   N    N   N    N    N     N       N      N     N      N     N  
 `
 
 // Open to every authenticated caller, a role or not: about oneself, or answers filtered to what one may see.
-const SELF = ['whoami', 'info', 'self', 'selfkeys', 'selftags', 'list', 'workspaces', 'can-i'] as const
+const SELF = ['whoami', 'info', 'self', 'selfkeys', 'selftags', 'list', 'workspaces', 'can-i', 'session'] as const
 
 function parseSimple(text: string): { who: string; cells: Map<string, boolean> }[] {
   const lines = text.trim().split('\n').map((l) => l.trim().split(/\s+/))
@@ -350,6 +384,7 @@ async function adminCall(col: string, c: CtlClient, n: string): Promise<unknown>
     }
     case 'audit': return c.audit({ limit: 1 })
     case 'replicas': return c.replicas()
+    case 'metrics': return scrapeMetrics(c)
   }
   throw new Error(`no call for ${col}`)
 }
@@ -388,6 +423,8 @@ async function selfCall(col: (typeof SELF)[number], c: CtlClient, id: string): P
     case 'list': return c.list({ all: true })
     case 'workspaces': return c.workspaces()
     case 'can-i': return c.canI({ verb: 'get', type: 'workflow', workspace: OWN_WS })
+    // Console sessions (test/server/session.test.ts covers the cookie): anyone signs in with their own key.
+    case 'session': return Promise.all([c.session(), c.signInLink(), c.signOut()])
   }
 }
 
@@ -421,6 +458,8 @@ const ROUTE_CELLS: Record<string, string[]> = {
   'GET /api/v1/runs/:id': ['role:detail'],
   'GET /api/v1/runs/:id/nodes/:node': ['role:detail'],
   'GET /api/v1/runs/:id/watch': ['role:detail'],
+  'GET /api/v1/runs/:id/events': ['role:detail'],
+  'GET /api/v1/workspaces/:ws/resources/:type/:name/events': ['role:rget'],
   'GET /api/v1/runs/:id/logs': ['role:log'],
   'GET /api/v1/whoami': ['self:whoami'],
   'GET /api/v1/info': ['self:info'],
@@ -447,9 +486,13 @@ const ROUTE_CELLS: Record<string, string[]> = {
   'POST /api/v1/auth/can-i': ['self:can-i', 'role:use'],
   'GET /api/v1/audit': ['admin:audit'],
   'GET /api/v1/replicas': ['admin:replicas'],
+  'GET /api/v1/session': ['self:session'],
+  'DELETE /api/v1/session': ['self:session'],
+  'POST /api/v1/session/links': ['self:session'],
+  'GET /metrics': ['admin:metrics'],
 }
 /** Unauthenticated by design. */
-const PUBLIC_ROUTES = ['GET /healthz', 'GET /readyz', 'GET /api/v1/openapi.json']
+const PUBLIC_ROUTES = ['GET /healthz', 'GET /readyz', 'GET /api/v1/openapi.json', 'POST /api/v1/session']
 /**
  * Authenticated by a signature instead of an API key (webhook triggers, test/server/hooks.test.ts): a cell
  * here checks that no API key, not even the admin's, opens them without the signature.
@@ -505,6 +548,15 @@ describe('authorization matrix: tenant-level and instance-level routes', () => {
     expect(routes.filter((r) => !PUBLIC_ROUTES.includes(r) && !SIGNED_ROUTES.includes(r) && !(ROUTE_CELLS[r] ?? []).some((c) => columns.has(c))), 'routes no cell calls').toEqual([])
     expect(SIGNED_ROUTES.filter((r) => !routes.includes(r)), 'signed routes that do not exist').toEqual([])
     expect(Object.keys(ROUTE_CELLS).filter((r) => !routes.includes(r)), 'cells for routes that do not exist').toEqual([])
+  })
+
+  it('GET /metrics: the metrics token opens it, no key or a wrong one is 401, and the token opens nothing else', async () => {
+    const status = async (path: string, token?: string) =>
+      (await fetch(`${t.plane.url}${path}`, { headers: token ? { authorization: `Bearer ${token}` } : {} })).status
+    expect(await status('/metrics', METRICS_TOKEN)).toBe(200)
+    expect(await status('/metrics')).toBe(401)
+    expect(await status('/metrics', `${METRICS_TOKEN}x`)).toBe(401)
+    expect(await status('/api/v1/whoami', METRICS_TOKEN)).toBe(401)
   })
 
   it('signed routes: an API key is no signature (401 for the admin, 401 without one)', async () => {

@@ -7,6 +7,7 @@ import { startControlPlane, type ControlPlane, type ControlPlaneOptions } from '
 import { CtlClient } from '../../src/client/client.js'
 import { CtlError } from '../../src/errors.js'
 import type { ApplyDocument, RunDetail } from '../../src/api/types.js'
+import { testStoreUrl } from '../support/store.js'
 
 export interface TestServer {
   plane: ControlPlane
@@ -18,7 +19,8 @@ export interface TestServer {
 
 export async function startTestServer(opts: Partial<ControlPlaneOptions> = {}): Promise<TestServer> {
   const dataDir = mkdtempSync(join(tmpdir(), 'ctl-server-'))
-  const plane = await startControlPlane({ dataDir, port: 0, ...opts })
+  // Its store through the tests' one way (CTL_TEST_STORE=postgres: a PostgreSQL database of its own).
+  const plane = await startControlPlane({ dataDir, port: 0, storeUrl: await testStoreUrl(dataDir), ...opts })
   if (!plane.adminToken) throw new Error('first start must create the admin key')
   const client = new CtlClient({ baseUrl: plane.url, apiKey: plane.adminToken })
   return {

@@ -10,7 +10,7 @@ import { renderTable } from '../../src/cli/output.js'
 import { CtlClient } from '../../src/client/client.js'
 import type { ResourceTable } from '../../src/api/types.js'
 import { startControlPlane, type ControlPlane } from '../../src/controlplane/control-plane.js'
-import { openTestStore } from '../support/store.js'
+import { openTestStore, testStoreUrl } from '../support/store.js'
 
 let dataDir: string
 let plane: ControlPlane
@@ -34,7 +34,7 @@ beforeAll(async () => {
   await put('public', 'workflow', 'a-much-longer-workflow-name', wf('a-much-longer-workflow-name'), 'bob')
   await put(null, 'compute', 'big', { meta: { name: 'big', version: 'v1', type: 'compute', tags: [], layer: 'system' }, compute: { cpu: '2', memory: '4Gi' } }, 'carol')
   await store.close()
-  plane = await startControlPlane({ dataDir, port: 0 })
+  plane = await startControlPlane({ dataDir, port: 0, storeUrl: await testStoreUrl(dataDir) })
   client = new CtlClient({ baseUrl: plane.url, apiKey: plane.adminToken })
 })
 

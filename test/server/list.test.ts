@@ -6,7 +6,7 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { CtlClient } from '../../src/client/client.js'
 import { startControlPlane, type ControlPlane } from '../../src/controlplane/control-plane.js'
-import { openTestStore } from '../support/store.js'
+import { openTestStore, testStoreUrl } from '../support/store.js'
 
 let dataDir: string
 let plane: ControlPlane
@@ -33,7 +33,7 @@ beforeAll(async () => {
   await store.putSchedule({ resourceId: nightly.id, revision: 1, nextFireAt: nextFire })
   await put('team', 'volume', 'scratch', { meta: { name: 'scratch', version: 'v1', type: 'volume', tags: [], layer: 'user' }, volume: { size: '1Gi', accessMode: 'ReadWriteOnce', type: 'temp' } })
   await store.close()
-  plane = await startControlPlane({ dataDir, port: 0 })
+  plane = await startControlPlane({ dataDir, port: 0, storeUrl: await testStoreUrl(dataDir) })
   client = new CtlClient({ baseUrl: plane.url, apiKey: plane.adminToken })
 })
 

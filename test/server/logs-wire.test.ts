@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { CtlClient } from '../../src/client/client.js'
 import { LogEncoder } from '../../src/api/log-codec.js'
 import { startControlPlane, type ControlPlane } from '../../src/controlplane/control-plane.js'
-import { openTestStore } from '../support/store.js'
+import { openTestStore, testStoreUrl } from '../support/store.js'
 import type { LogLineInput, LogQuery, Store } from '../../src/store/types.js'
 
 const TEXTS = ['plain', 'quote " backslash \\', 'ünïcödé ✓ 🚀', 'ctrl \u0001', '']
@@ -48,7 +48,7 @@ beforeAll(async () => {
   for (const s of [retry, small]) await seed.updateStepRun(s.id, { state: 'succeeded', finishedAt: new Date().toISOString() })
   await seed.updateRun(runId, { state: 'succeeded', finishedAt: new Date().toISOString() })
   await seed.close()
-  plane = await startControlPlane({ dataDir, port: 0 })
+  plane = await startControlPlane({ dataDir, port: 0, storeUrl: await testStoreUrl(dataDir) })
   client = new CtlClient({ baseUrl: plane.url, apiKey: plane.adminToken })
   // A second connection to the same file, as a CLI tool would have (WAL).
   store = await openTestStore(dataDir)

@@ -3,8 +3,8 @@
 // (test/support/postgres.ts) instead, so any suite can be run on PostgreSQL by hand:
 //   CTL_TEST_STORE=postgres CI=true npx vitest run test/engine/...
 // Tests about SQLite itself (migrations of old files, file modes, the covering index) open it directly.
-// A control plane started on a data dir still opens DIR/ctl.db until it is given a store URL: pass
-// it testStoreUrl(dataDir) then, so the test and the server share one database.
+// A control plane started on a data dir opens DIR/ctl.db unless given a store URL: pass it
+// `storeUrl: await testStoreUrl(dataDir)` so the test and the server share one database.
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'

@@ -110,6 +110,7 @@ async function printRuntime(session: Session, o: RuntimeGetOptions, io: Io): Pro
   }
   io.out(renderTable(['RUN ID', 'TRIGGER', 'RUNTIME', 'PROGRESS', 'STARTED', 'FINISHED'], [[run.run.id, run.run.trigger, shownRunState(run), run.progress, when(run.run.startedAt), when(run.run.finishedAt)]]))
   printParams(run.run.params, io)
+  if (run.run.traceId) io.out(`trace: ${run.run.traceId}`)
   if (run.run.trigger === 'backfill' && run.run.scheduledAt) io.out(`this run backfills the fire time ${run.run.scheduledAt}`)
   if (run.run.lateBySeconds) io.out(`this run started late: scheduled for ${run.run.scheduledAt}, ${formatDuration(run.run.lateBySeconds * 1000)} late (the control plane was down)`)
   // A running attempt the runtime still reports Pending (an unschedulable Pod, an image being pulled) shows as

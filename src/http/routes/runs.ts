@@ -109,6 +109,16 @@ async function stepView(store: Store, principal: Principal, run: RunRecord, reso
   }
 }
 
+/** How `principal` sees the details of this run (params masked, host details and outputs as stepView says): the watch and the console's stream. */
+export async function runDetailViewer(store: Store, principal: Principal, run: RunRecord, resource: ResourceRecord | undefined): Promise<(d: RunDetail) => Promise<RunDetail>> {
+  const { view } = await stepView(store, principal, run, resource)
+  const masker = new RunParamsMasker(store)
+  return async (d) => {
+    const masked = { ...d, run: await masker.run(d.run) }
+    return view ? { ...masked, steps: masked.steps.map(view) } : masked
+  }
+}
+
 export const runsRoutes: FastifyPluginAsync<RunsRoutesOptions> = async (fastify: FastifyInstance, opts) => {
   const { store, engine } = opts
   const closing = opts.closing ?? new AbortController().signal
@@ -234,12 +244,7 @@ export const runsRoutes: FastifyPluginAsync<RunsRoutesOptions> = async (fastify:
   }, async (request, reply) => {
     const principal = principalOf(request)
     const { run, resource } = await loadRunFor(store, principal, 'runtime-get', request.params.id)
-    const { view } = await stepView(store, principal, run, resource)
-    const masker = new RunParamsMasker(store)
-    const shown = async (d: RunDetail): Promise<RunDetail> => {
-      const masked = { ...d, run: await masker.run(d.run) }
-      return view ? { ...masked, steps: masked.steps.map(view) } : masked
-    }
+    const shown = await runDetailViewer(store, principal, run, resource)
     // Ends when the run ends, the server closes, or the caller goes away.
     const gone = new AbortController()
     request.raw.on('close', () => gone.abort())

@@ -5,7 +5,40 @@
 
 import http from 'node:http'
 import https from 'node:https'
-import type { KubeConfig } from '@kubernetes/client-node'
+import type { CoreV1Api, KubeConfig } from '@kubernetes/client-node'
+
+/** Counts one request to the API server by verb (`get`, `watch`, `post`…) and status code (0: no answer). */
+export type KubeRequestCounter = (verb: string, code: number) => void
+
+// Keyed by the runtime's own KubeConfig (one per control plane): every request to its cluster, the client
+// library's and the streams below, is counted without handing a counter to each caller.
+const counters = new WeakMap<KubeConfig, KubeRequestCounter>()
+
+export function countRequestsOf(kc: KubeConfig, count: KubeRequestCounter): void {
+  counters.set(kc, count)
+}
+
+/** The core API client of `kc` (as kc.makeApiClient), its requests counted when a counter is set. */
+export function coreApiOf(k8s: typeof import('@kubernetes/client-node'), kc: KubeConfig): CoreV1Api {
+  const count = counters.get(kc)
+  const cluster = kc.getCurrentCluster()
+  if (!count || !cluster) return kc.makeApiClient(k8s.CoreV1Api)
+  const inner = new k8s.IsomorphicFetchHttpLibrary()
+  const httpApi = k8s.wrapHttpLibrary({
+    async send(request) {
+      const verb = request.getHttpMethod().toLowerCase()
+      try {
+        const response = await inner.send(request).toPromise()
+        count(verb, response.httpStatusCode)
+        return response
+      } catch (err) {
+        count(verb, 0)
+        throw err
+      }
+    },
+  })
+  return new k8s.CoreV1Api(k8s.createConfiguration({ baseServer: new k8s.ServerConfiguration(cluster.server, {}), authMethods: { default: kc }, httpApi }))
+}
 
 /** An HTTP answer other than 200 (code) or a broken connection (code 0). */
 export class StreamError extends Error {
@@ -39,11 +72,17 @@ export async function streamLines(
   // applyToHTTPSOptions adds an https.Agent; a plain-http server (a local proxy, the test fake) needs none.
   if (!isHttps) delete opts.agent
   const mod = isHttps ? https : http
+  const count = counters.get(kc)
+  const verb = query.watch === 'true' ? 'watch' : 'get'
   const res = await new Promise<http.IncomingMessage>((resolve, reject) => {
     const req = mod.request(url, { ...opts, signal }, resolve)
     req.on('error', (e) => reject(new StreamError(0, `GET ${path}: ${e.message}`)))
     req.end()
+  }).catch((err: unknown) => {
+    count?.(verb, 0)
+    throw err
   })
+  count?.(verb, res.statusCode ?? 0)
   if (res.statusCode !== 200) {
     let body = ''
     for await (const chunk of res) body += String(chunk)

@@ -18,6 +18,8 @@ import { apiError, isTransient, statusOf, withRetry } from './retry.js'
 import { NamespacePodInformer } from './informer.js'
 import { followPod } from './follow.js'
 import { PodCollector, type PodRef } from './pod-gc.js'
+import { coreApiOf, countRequestsOf } from './http.js'
+import type { Metrics } from '../../metrics/metrics.js'
 
 export { namespaceFor } from './objects.js'
 
@@ -42,6 +44,8 @@ export interface KubernetesRuntimeOptions {
   sweepEverySeconds?: number
   /** Storage class of the claims of volumes that name none. Default: the cluster's default class. */
   defaultStorageClass?: string
+  /** Where requests to the API server are counted (by verb and status code). */
+  metrics?: Metrics
 }
 
 export interface KubernetesHandleData {
@@ -85,13 +89,15 @@ function isSameAttempt(found: V1Pod, wanted: V1Pod): boolean {
 
 export function createKubernetesRuntime(opts: KubernetesRuntimeOptions): Runtime {
   const kc = opts.kubeConfig
+  const metrics = opts.metrics
+  if (metrics) countRequestsOf(kc, (verb, code) => metrics.kubeRequest(verb, code))
   const prefix = opts.namespacePrefix ?? 'ctl-'
   const graceSeconds = opts.imagePullGraceSeconds ?? 120
   const retryForMs = (opts.retryForSeconds ?? 60) * 1000
   const killGrace = opts.killGraceSeconds ?? 2
   let corePromise: Promise<CoreV1Api> | undefined
   const core = (): Promise<CoreV1Api> =>
-    (corePromise ??= import('@kubernetes/client-node').then((k8s) => kc.makeApiClient(k8s.CoreV1Api)))
+    (corePromise ??= import('@kubernetes/client-node').then((k8s) => coreApiOf(k8s, kc)))
   /** Namespaces known to exist: created or found once per runtime. */
   const namespaces = new Set<string>()
   /** Per Pod uid: its redactor (from start(); after a restart rebuilt from the Secret), the Pod start() created, a kill's reason. */

@@ -72,7 +72,7 @@ export interface SandboxHost {
   system: HostEntry[]
   /** Host folders outside the system ones that steps need (this ctl, its node), bound read-only. */
   extras: string[]
-  /** ctl's own folders (data folder, $CTL_HOME) that lie below a bound folder: covered by an empty tmpfs. */
+  /** ctl's own folders (data folder, work folder, $CTL_HOME) that lie below a bound folder: covered by an empty tmpfs. */
   hidden: string[]
   /** Why something a step may need is missing, for the runtime's detail. */
   problems: string[]
@@ -80,6 +80,8 @@ export interface SandboxHost {
 
 export interface SandboxHostOptions {
   dataDir: string
+  /** Where runs and volumes live when not in the data folder (--work-dir): hidden like it. */
+  workDir?: string
   stateDir: string
   ctlHome: string
   /** Set when steps run as another host user: the extras must be reachable by it. */
@@ -125,7 +127,7 @@ export function describeSandboxHost(opts: SandboxHostOptions): SandboxHost {
   }
   const bound = (p: string) => shown(p) || extras.some((e) => isUnder(p, e))
   const hidden: string[] = []
-  for (const dir of [opts.dataDir, opts.stateDir, opts.ctlHome].map((d) => path.resolve(d)).sort((a, b) => depth(a) - depth(b))) {
+  for (const dir of [opts.dataDir, opts.workDir ?? opts.dataDir, opts.stateDir, opts.ctlHome].map((d) => path.resolve(d)).sort((a, b) => depth(a) - depth(b))) {
     if (bound(dir) && exists(dir) && !hidden.some((h) => isUnder(dir, h))) hidden.push(dir)
   }
   return { system, extras, hidden, problems }

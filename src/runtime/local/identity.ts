@@ -70,7 +70,7 @@ export class HostAccess {
         const closed = () =>
           new StartProblem(
             `${what}: ${p} is not reachable by the step's host user (uid ${this.user.uid}): ${dir} is mode ${(st.mode & 0o7777).toString(8)} owned by uid ${st.uid}; ` +
-              `give the control plane a data folder that user may reach (e.g. --data-dir /var/lib/ctl/server), or choose another step user (--step-uid, --step-gid)`,
+              `give the control plane a data folder (or --work-dir) that user may reach (e.g. --data-dir /var/lib/ctl/server), or choose another step user (--step-uid, --step-gid)`,
           )
         if (!this.adjustable.some((a) => isUnder(dir, a)) || st.uid !== this.self) throw closed()
         const fd = openNoFollow(dir, fs.constants.O_DIRECTORY)

@@ -39,6 +39,11 @@ export interface SandboxOptions {
   cgroupParent?: string
   /** The data folder, hidden from steps; ctl's own folders below it may be opened to the step user's group. Default: stateDir's parent. */
   dataDir?: string
+  /**
+   * The work folder (the state folder's parent, with the volumes beside it), treated like the data folder: hidden
+   * from steps, its folders opened to the step user's group on the way to a volume. Default: stateDir's parent.
+   */
+  workDir?: string
   /** $CTL_HOME, hidden from steps. Default: $CTL_HOME or ~/.ctl. */
   ctlHome?: string
 }
@@ -88,12 +93,13 @@ export function chooseSandbox(opts: SandboxOptions, stateDir: string): Sandbox {
   const wanted = opts.sandbox ?? 'auto'
   const allowUnsandboxed = opts.allowUnsandboxed ?? wanted === 'none'
   const dataDir = path.resolve(opts.dataDir ?? path.dirname(stateDir))
+  const workDir = path.resolve(opts.workDir ?? path.dirname(stateDir))
   const ctlHome = opts.ctlHome ?? defaultCtlHome()
   // A root control plane never runs a step as root: it spawns it as an unprivileged host user.
   const stepUser: StepUser | undefined = process.getuid?.() === 0 ? { uid: opts.stepUid ?? DEFAULT_STEP_ID, gid: opts.stepGid ?? DEFAULT_STEP_ID } : undefined
   if (stepUser && (stepUser.uid === 0 || stepUser.gid === 0)) throw new CtlError('E_USAGE', 'the local runtime\'s stepUid and stepGid (--step-uid, --step-gid) must not be 0: steps never run as root')
   // Run folders below the state folder come and go (cleanup drops an empty one): never cached as open.
-  const access = stepUser ? new HostAccess(stepUser, [dataDir, path.resolve(ctlHome)], [path.resolve(stateDir)]) : undefined
+  const access = stepUser ? new HostAccess(stepUser, [...new Set([dataDir, workDir]), path.resolve(ctlHome)], [path.resolve(stateDir)]) : undefined
   let bwrapPath: string | undefined
   let whyNoSandbox = 'disabled (sandbox: none)'
   let sandboxProblem: string | undefined
@@ -113,7 +119,7 @@ export function chooseSandbox(opts: SandboxOptions, stateDir: string): Sandbox {
       }
     }
   }
-  const sandboxHost: SandboxHost | undefined = bwrapPath && !sandboxProblem ? describeSandboxHost({ dataDir, stateDir, ctlHome, access }) : undefined
+  const sandboxHost: SandboxHost | undefined = bwrapPath && !sandboxProblem ? describeSandboxHost({ dataDir, workDir, stateDir, ctlHome, access }) : undefined
   const limitSupport = detectLimitSupport(opts.cgroupParent, findOnPath('prlimit'))
   const who = stepUser ? `; steps run as host uid ${stepUser.uid}:${stepUser.gid}` : ''
   const limitsDetail = limitSupport.cgroupParent

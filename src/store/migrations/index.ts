@@ -10,12 +10,13 @@ import { migration as m0009 } from './0009_step_approval.js'
 import { migration as m0010 } from './0010_resource_selectors.js'
 import { migration as m0011 } from './0011_backfills.js'
 import { migration as m0012 } from './0012_replicas.js'
+import { migration as m0013 } from './0013_run_trace_id.js'
 import type { Migration } from './types.js'
 
 export type { Migration } from './types.js'
 
 /** Every migration, in order. Add new ones at the end. */
-export const MIGRATIONS: readonly Migration[] = [m0001, m0002, m0003, m0004, m0005, m0006, m0007, m0008, m0009, m0010, m0011, m0012]
+export const MIGRATIONS: readonly Migration[] = [m0001, m0002, m0003, m0004, m0005, m0006, m0007, m0008, m0009, m0010, m0011, m0012, m0013]
 
 /** The schema version this code writes; a database above it is refused. */
 export const LATEST_SCHEMA_VERSION = MIGRATIONS.reduce((max, m) => Math.max(max, m.version), 0)

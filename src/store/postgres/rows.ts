@@ -19,7 +19,7 @@ export { STEP_RUN_COLUMNS, wsToDb } from '../sqlite-rows.js'
 /** A RunRow's columns, from `runs` and its resource `r`. */
 export const RUN_COLUMNS_SQL = `runs.id, runs.resource_id, r.workspace, r.name AS resource_name, runs.revision,
   runs.run_trigger, runs.state, runs.reason, runs.scheduled_at, runs.late_by_seconds, runs.retry_of,
-  runs.params, runs.created_at, runs.started_at, runs.finished_at`
+  runs.params, runs.trace_id, runs.created_at, runs.started_at, runs.finished_at`
 export const RUN_SELECT = `SELECT ${RUN_COLUMNS_SQL} FROM runs JOIN resources r ON r.id = runs.resource_id`
 
 /** A step_runs row as pg returns it: log_offset and log_seq are BIGINT, i.e. strings. */

@@ -3,7 +3,7 @@
 // same row makes the second wait, then re-check its WHERE on the new row, so of two replicas moving
 // a run out of one state exactly one wins, as with SQLite's single writer.
 import { CtlError } from '../../errors.js'
-import { newId, nowIso } from '../ids.js'
+import { checkedTraceId, newId, nowIso } from '../ids.js'
 import type {
   CreateRunInput,
   NewStepInstance,
@@ -37,8 +37,8 @@ export async function createRun(db: PgDb, input: CreateRunInput): Promise<{ run:
     // Greatest id wins: ids of two replicas need not arrive in order.
     await q.exec('UPDATE resources SET last_run_id = $1 WHERE id = $2 AND (last_run_id IS NULL OR last_run_id < $1)', [id, input.resourceId])
     await q.exec(
-      `INSERT INTO runs (id, resource_id, revision, run_trigger, state, scheduled_at, late_by_seconds, retry_of, params, created_at)
-       VALUES ($1, $2, $3, $4, 'pending', $5, $6, $7, $8, $9)`,
+      `INSERT INTO runs (id, resource_id, revision, run_trigger, state, scheduled_at, late_by_seconds, retry_of, params, trace_id, created_at)
+       VALUES ($1, $2, $3, $4, 'pending', $5, $6, $7, $8, $9, $10)`,
       [
         id,
         input.resourceId,
@@ -48,6 +48,7 @@ export async function createRun(db: PgDb, input: CreateRunInput): Promise<{ run:
         input.lateBySeconds ?? null,
         input.retryOf ?? null,
         input.params && Object.keys(input.params).length > 0 ? JSON.stringify(input.params) : null,
+        checkedTraceId(input.traceId) ?? null,
         now,
       ],
     )

@@ -6,6 +6,8 @@ import { seedRun, type StoreHarness } from './harness.js'
 
 /** Where null is a value of the contract (instance-level resources, tenant-wide bindings). */
 const NULLABLE = new Set(['workspace'])
+/** Store times: ISO-8601 UTC with milliseconds, so they sort as text everywhere. */
+const ISO_MS = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/
 /** Fields holding the user's JSON as given (nulls and all): checked as values, not walked. */
 const PAYLOAD = new Set(['manifest', 'params', 'detail', 'runtimeHandle', 'instance'])
 
@@ -21,6 +23,7 @@ function problemsOf(value: unknown, at: string, out: string[]): void {
     if (!('value' in d)) out.push(`${at}.${key}: an accessor`)
     else if (d.value === undefined) out.push(`${at}.${key}: undefined (leave it out)`)
     else if (d.value === null && !NULLABLE.has(key) && !PAYLOAD.has(key)) out.push(`${at}.${key}: null (leave it out)`)
+    else if ((key.endsWith('At') || key === 'time') && (typeof d.value !== 'string' || !ISO_MS.test(d.value))) out.push(`${at}.${key}: ${String(d.value)} is not ISO-8601 UTC with milliseconds`)
     else if (!PAYLOAD.has(key)) problemsOf(d.value, `${at}.${key}`, out)
   }
 }

@@ -170,6 +170,15 @@ export function resourceContract(h: StoreHarness): void {
       expect(await store.getResource({ workspace: 'public', type: 'stack', name: 'alpha' })).toBeUndefined()
     })
 
+    it('orders listings byte-wise by workspace, type, name (as SQLite does, whatever the database locale)', async () => {
+      const store = await h.store()
+      const names = ['b', 'B', 'a-1', 'a1', 'a_1', 'a.1', 'Z', 'é', 'aa', 'a']
+      for (const name of names) await store.applyResource(input(workflow(name), { name }))
+      const bytewise = [...names].sort((x, y) => Buffer.compare(Buffer.from(x), Buffer.from(y)))
+      expect((await store.listResourceSummaries({ workspace: 'public' })).map((r) => r.name)).toEqual(bytewise)
+      expect((await store.listResources({ workspace: 'public' })).map((r) => r.name)).toEqual(bytewise)
+    })
+
     it('selects by the labels and tags of the current revision', async () => {
       const store = await h.store()
       await store.applyResource(input(workflow('a', { meta: { labels: { team: 'x' }, tags: ['t1'] } }), { name: 'a' }))

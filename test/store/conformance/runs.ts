@@ -32,6 +32,24 @@ export function runContract(h: StoreHarness): void {
       expect(empty.run.params).toBeUndefined()
     })
 
+    it('keeps a run\'s trace id, and none when not given; refuses one that is not 32 hex digits', async () => {
+      const store = await h.store()
+      const { resource, run: plain } = await seedRun(store)
+      expect(plain.traceId).toBeUndefined()
+      expect('traceId' in (await store.getRun(plain.id))!).toBe(false)
+      const traceId = '4bf92f3577b34da6a3ce929d0e0e4736'
+      const { run } = await store.createRun({ resourceId: resource.id, revision: 1, trigger: 'manual', traceId, steps: ['a'] })
+      expect(run.traceId).toBe(traceId)
+      expect((await store.getRun(run.id))!.traceId).toBe(traceId)
+      expect((await store.listRuns({ resourceId: resource.id }))[0]!.traceId).toBe(traceId)
+      expect((await store.listLatestRuns([resource.id]))[0]!.traceId).toBe(traceId)
+      expect(await store.updateRun(run.id, { state: 'succeeded' }, ['pending'])).toBe(true)
+      expect((await store.getRun(run.id))!.traceId).toBe(traceId)
+      for (const bad of ['4BF92F3577B34DA6A3CE929D0E0E4736', '0'.repeat(32), 'abc', `${traceId}00`]) {
+        await expect(store.createRun({ resourceId: resource.id, revision: 1, trigger: 'manual', traceId: bad, steps: [] })).rejects.toMatchObject({ code: 'E_USAGE' })
+      }
+    })
+
     it('refuses a run of a missing revision or with duplicate steps', async () => {
       const store = await h.store()
       const { resource } = await seedRun(store)

@@ -3,6 +3,7 @@
 // one in ../../migrations (SQLite) each. Versions are dense and never edited once released.
 import { migration as m0001 } from './0001_core.js'
 import { migration as m0002 } from './0002_logs_identity_leases.js'
+import { migration as m0003 } from './0003_run_trace_id.js'
 
 export interface PgMigration {
   version: number
@@ -11,5 +12,5 @@ export interface PgMigration {
   sql: string
 }
 
-export const PG_MIGRATIONS: readonly PgMigration[] = [m0001, m0002]
+export const PG_MIGRATIONS: readonly PgMigration[] = [m0001, m0002, m0003]
 export const PG_LATEST_SCHEMA_VERSION = PG_MIGRATIONS.reduce((max, m) => Math.max(max, m.version), 0)
