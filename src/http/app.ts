@@ -133,7 +133,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     app.addHook('onResponse', async (request, reply) => {
       metrics.httpRequest({ method: request.method, route: request.routeOptions.url ?? 'unmatched', status: reply.statusCode }, reply.elapsedTime / 1000)
     })
-    app.register(metricsRoutes, { store, exposition: () => metrics.exposition(), contentType: metrics.contentType, token: deps.metricsToken, limits: deps.authLimits })
+    app.register(metricsRoutes, { store, exposition: () => metrics.exposition(), contentType: metrics.contentType, token: deps.metricsToken, limits: deps.authLimits, limiter })
   }
 
   app.register(healthRoutes, { ready: cachedReadiness(deps.ready ?? (() => storeAnswers(store))) })
