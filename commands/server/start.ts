@@ -80,6 +80,7 @@ not lie in a folder that local steps see (/usr, /bin, /sbin, /lib*, /etc,
     'pod-ttl': Flags.string({ summary: `Keep finished Pods this long before deleting them (with --gc-when-complete): 10m, 1h (default ${d.podTtl})`, env: 'CTL_POD_TTL' }),
     'storage-class': Flags.string({ summary: 'Storage class of volume claims whose volume names none (default: the cluster\'s default class)', env: 'CTL_STORAGE_CLASS' }),
     'advertise-url': Flags.string({ summary: 'The control plane\'s URL as steps reach it, given to each step as CTL_SERVER (default: its own URL with the local runtime, none with kubernetes)', env: 'CTL_ADVERTISE_URL' }),
+    'admin-key-file': Flags.string({ summary: 'File holding the tenant admin\'s first API key (ctl_…, e.g. a mounted Secret): used instead of creating one in <data-dir>/admin.apikey, when the admin has no key yet', env: 'CTL_ADMIN_KEY_FILE' }),
     'master-key-file': Flags.string({ summary: 'File holding the master key that seals secrets; created 0600 when missing (default $CTL_HOME/keys/…, outside the data folder); with the local runtime never below /usr, /bin, /sbin, /lib*, /etc or /opt, which steps see', env: 'CTL_MASTER_KEY_FILE' }),
     'metrics-token-file': Flags.string({ summary: 'File holding a token that opens GET /metrics (sent as "Authorization: Bearer <token>") besides a tenant-admin\'s API key; 16 to 4096 characters', env: 'CTL_METRICS_TOKEN_FILE' }),
     // Bounds (1 to MAX_STEP_ID, never 0) are checked in resolveServerSettings, whose message says why.

@@ -51,6 +51,7 @@ export interface ServerStartFlags {
   'storage-class'?: string
   'advertise-url'?: string
   'master-key-file'?: string
+  'admin-key-file'?: string
   'metrics-token-file'?: string
   'step-uid'?: number
   'step-gid'?: number
@@ -71,6 +72,7 @@ export type SettingName =
   | 'runtime'
   | 'advertiseUrl'
   | 'masterKeyFile'
+  | 'adminKeyFile'
   | 'metricsTokenFile'
   | 'stepUid'
   | 'stepGid'
@@ -107,6 +109,8 @@ export interface ServerSettings {
   kubernetes?: KubernetesServerOptions
   /** Absolute; undefined: the default outside the data folder (defaultMasterKeyFile). */
   masterKeyFile?: string
+  /** Absolute: the file holding the tenant admin's first API key (a mounted Secret), used instead of making one. */
+  adminKeyFile?: string
   /** Absolute; the file holding the token that opens GET /metrics besides a tenant-admin's key. */
   metricsTokenFile?: string
   /**
@@ -210,6 +214,8 @@ export async function resolveServerSettings(input: ResolveInput): Promise<Resolv
   // In the file: relative to the file; on the command line: to where the command runs. The child gets it absolute.
   const masterKeyFile = pick('masterKeyFile', given.masterKeyFile, fromFile.masterKeyFile === undefined ? undefined : relativeTo(config!.file, fromFile.masterKeyFile))
   if (masterKeyFile !== undefined) options.masterKeyFile = resolve(masterKeyFile)
+  const adminKeyFile = pick('adminKeyFile', given.adminKeyFile, fromFile.adminKeyFile === undefined ? undefined : relativeTo(config!.file, fromFile.adminKeyFile))
+  if (adminKeyFile !== undefined) options.adminKeyFile = resolve(adminKeyFile)
   const metricsTokenFile = pick('metricsTokenFile', given.metricsTokenFile, fromFile.metricsTokenFile === undefined ? undefined : relativeTo(config!.file, fromFile.metricsTokenFile))
   if (metricsTokenFile !== undefined) options.metricsTokenFile = resolve(metricsTokenFile)
   // Values from the file were checked, with their line, in loadServerConfig; these checks are for flags and variables.
@@ -241,6 +247,7 @@ export async function resolveServerSettings(input: ResolveInput): Promise<Resolv
     CTL_LOG_RETENTION: logRetention,
     ...(options.advertiseUrl ? { CTL_ADVERTISE_URL: options.advertiseUrl } : {}),
     ...(options.masterKeyFile ? { CTL_MASTER_KEY_FILE: options.masterKeyFile } : {}),
+    ...(options.adminKeyFile ? { CTL_ADMIN_KEY_FILE: options.adminKeyFile } : {}),
     ...(options.metricsTokenFile ? { CTL_METRICS_TOKEN_FILE: options.metricsTokenFile } : {}),
     ...(options.stepUid !== undefined ? { CTL_STEP_UID: String(options.stepUid) } : {}),
     ...(options.stepGid !== undefined ? { CTL_STEP_GID: String(options.stepGid) } : {}),
@@ -305,6 +312,7 @@ function givenSettings(flags: ServerStartFlags, env: Record<string, string | und
     storageClass: text(flags['storage-class'], 'CTL_STORAGE_CLASS'),
     advertiseUrl: text(flags['advertise-url'], 'CTL_ADVERTISE_URL'),
     masterKeyFile: text(flags['master-key-file'], 'CTL_MASTER_KEY_FILE'),
+    adminKeyFile: text(flags['admin-key-file'], 'CTL_ADMIN_KEY_FILE'),
     metricsTokenFile: text(flags['metrics-token-file'], 'CTL_METRICS_TOKEN_FILE'),
     stepUid: int(flags['step-uid'], 'CTL_STEP_UID'),
     stepGid: int(flags['step-gid'], 'CTL_STEP_GID'),

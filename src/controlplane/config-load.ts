@@ -24,6 +24,7 @@ export interface ServerConfigFile {
   runtime?: RuntimeKind
   advertiseUrl?: string
   masterKeyFile?: string
+  adminKeyFile?: string
   metricsTokenFile?: string
   stepUid?: number
   stepGid?: number
@@ -153,6 +154,7 @@ const CONFIG_SCHEMA = {
     runtime: { enum: [...RUNTIMES] },
     advertiseUrl: { type: 'string', pattern: '^https?://' },
     masterKeyFile: { type: 'string', minLength: 1 },
+    adminKeyFile: { type: 'string', minLength: 1 },
     metricsTokenFile: { type: 'string', minLength: 1 },
     // Their bounds are checked after the schema, with the reason (stepIdProblem, cgroupParentProblem).
     stepUid: { type: 'integer' },

@@ -75,6 +75,12 @@ export interface ControlPlaneOptions {
    */
   masterKeyFile?: string
   /**
+   * A file holding the tenant admin's first API key (`ctl_…`), e.g. mounted from a Secret: when the admin has no
+   * key yet, this one is stored (its hash) instead of a new one written to <dataDir>/admin.apikey, so that with
+   * several replicas on emptyDir volumes the key outlives the Pod that started first.
+   */
+  adminKeyFile?: string
+  /**
    * Local runtime under a root control plane: the host user and group every step runs as, never 0
    * (default 65534 / 65534, nobody / nogroup). Ignored when the control plane is unprivileged.
    */
@@ -123,7 +129,7 @@ export const TENANT_ADMIN_ID = 'admin'
  * and resumable: a start that died halfway finishes the job; a deleted admin is not brought back.
  * A data dir from before users existed had its admin key moved to user `admin` by migration 0004.
  */
-async function ensureTenantAdmin(store: Store, dataDir: string): Promise<string | undefined> {
+async function ensureTenantAdmin(store: Store, dataDir: string, adminKeyFile?: string): Promise<string | undefined> {
   const existing = await store.getUser(TENANT_ADMIN_ID, { includeDeleted: true })
   if (existing?.deletedAt !== undefined) return undefined
   if (!existing) {
@@ -137,9 +143,28 @@ async function ensureTenantAdmin(store: Store, dataDir: string): Promise<string 
     }
   }
   if ((await store.listApiKeys(TENANT_ADMIN_ID)).length > 0) return undefined
+  if (adminKeyFile !== undefined) {
+    await store.createApiKey({ userId: TENANT_ADMIN_ID, name: 'admin', hash: sha256Hex(readAdminKey(adminKeyFile)) })
+    return undefined
+  }
   const token = newToken()
   writeFileSync(join(dataDir, ADMIN_KEY_FILE), `${token}\n`, { mode: 0o600 })
   await store.createApiKey({ userId: TENANT_ADMIN_ID, name: 'admin', hash: sha256Hex(token) })
+  return token
+}
+
+/** The key in `file`, checked; the messages name the file, never its content. */
+function readAdminKey(file: string): string {
+  let text: string
+  try {
+    text = readFileSync(file, 'utf8')
+  } catch (err) {
+    throw new CtlError('E_USAGE', `admin key file ${file}: cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'})`)
+  }
+  const token = text.trim()
+  if (!/^ctl_[A-Za-z0-9_-]{32,200}$/.test(token)) {
+    throw new CtlError('E_USAGE', `admin key file ${file}: expected one API key, ctl_ and 32 to 200 letters, digits, _ or - (e.g. from: echo "ctl_$(openssl rand -hex 32)")`)
+  }
   return token
 }
 
@@ -230,7 +255,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
   let announceUrl: (url: string | undefined) => void = () => {}
   const advertised = new Promise<string | undefined>((resolve) => (announceUrl = resolve))
   try {
-    const adminToken = await ensureTenantAdmin(store, opts.dataDir)
+    const adminToken = await ensureTenantAdmin(store, opts.dataDir, opts.adminKeyFile)
     // Secret values are sealed with a key from CTL_MASTER_KEY or a key file outside the data folder (created
     // 0600 now if missing, unless this data folder's secrets were sealed already: then a missing key is an error).
     const sealedBefore = (await store.getMeta(KEY_CHECK_META)) !== undefined

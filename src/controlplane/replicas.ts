@@ -13,8 +13,11 @@ import { packageVersion } from '../package-root.js'
 /** A replica silent this long loses its row (a crash leaves one behind). */
 export const REPLICA_FORGET_MS = 60 * 60_000
 /**
- * Fire claims are kept a day: a fire time is claimed when it falls due, and once claimed the schedule row has
- * moved past it (or the backfill time is `started`), so no replica asks for it again after that.
+ * Fire claims are kept a day after they were taken (not after their fire time: a backfill claims times long
+ * past). A schedule claim protects its time until the schedule row moves past it, a backfill claim until the
+ * time is `started`, a webhook claim its delivery's replay window (minutes): a day outlasts them all, short of
+ * a maker that died holding a claim, whose time a day later is claimable again (backfills' recover looks for
+ * its run first).
  */
 export const FIRE_CLAIM_KEEP_MS = 24 * 60 * 60_000
 /** How often the housekeeping runs. */

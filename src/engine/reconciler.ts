@@ -61,7 +61,7 @@ export class Reconciler {
     // Unchanged and already settled: nothing to do (re-apply is idempotent).
     if (outcome === 'unchanged' && resource.status !== 'creating') return
     if (resource.type !== 'workflow') {
-      await store.setResourceStatus(resource.id, 'active')
+      await store.setResourceStatus(resource.id, 'active', undefined, resource.revision)
       return
     }
     const workflow = resource.manifest as WorkflowResource
@@ -75,13 +75,13 @@ export class Reconciler {
       }
     }
     if (problems.length > 0) {
-      await store.setResourceStatus(resource.id, 'error', problems.join('; '))
+      await store.setResourceStatus(resource.id, 'error', problems.join('; '), resource.revision)
       await store.deleteSchedule(resource.id)
       return
     }
     if (schedule) {
       await this.timer.arm(resource, schedule)
-      await store.setResourceStatus(resource.id, 'active')
+      await store.setResourceStatus(resource.id, 'active', undefined, resource.revision)
       return
     }
     await store.deleteSchedule(resource.id)
@@ -99,7 +99,7 @@ export class Reconciler {
         this.ctx.logger.info('apply started no run', { resourceId: resource.id, reason: err.message })
       }
     }
-    await store.setResourceStatus(resource.id, 'active')
+    await store.setResourceStatus(resource.id, 'active', undefined, resource.revision)
     return started
   }
 

@@ -12,6 +12,8 @@ import { ACTIVE_RUN_STATES } from './scheduler.js'
 
 /** Longest single sleep by default: wakes up now and then so clock jumps and long waits stay correct. */
 export const DEFAULT_MAX_TIMER_SLEEP_MS = 60_000
+/** After a failed pass (a store blip), the timer tries again this soon. */
+const RETRY_AFTER_ERROR_MS = 1000
 
 export interface ScheduleActions {
   /** Creates and schedules a run of the resource's current revision. */
@@ -90,6 +92,12 @@ export class ScheduleTimer {
       } while (this.again && this.started)
     } catch (err) {
       this.ctx.logger.error('schedule timer failed', { error: String(err) })
+      // A failed pass (a store blip) must not leave the timer unarmed: try again soon, whatever it was.
+      clearTimeout(this.timer)
+      if (this.started) {
+        this.timer = setTimeout(() => this.wake(), Math.min(this.maxSleepMs, RETRY_AFTER_ERROR_MS))
+        this.timer.unref()
+      }
     } finally {
       this.busy = false
     }
@@ -131,20 +139,16 @@ export class ScheduleTimer {
     const plan = planCatchUp(schedule, policy, schedule.maxCatchUp ?? DEFAULT_MAX_CATCH_UP, since, now, this.onlineSince)
     // Every replica's timer may wake at a fire time: only the one whose claim of the time wins acts on it.
     const owner = this.ctx.replicaId ?? 'local'
+    const key = `schedule:${resource.id}`
     const won: DueFire[] = []
-    for (const due of plan.due) if (await store.claimFire(`schedule:${resource.id}`, due.fireAt.toISOString(), owner)) won.push(due)
-    if (won.length > 1) {
-      // Several at once: queued, so that Forbid runs them one after the other instead of dropping all but one.
-      await this.actions.queue(resource, won, schedule.concurrencyPolicy === 'Allow' ? won.length : 1)
-      this.ctx.logger.info('missed fire times queued (catchUp all)', { resourceId: resource.id, count: won.length })
-    } else if (won.length === 1) {
-      const due = won[0]!
-      const fireAt = due.fireAt.toISOString()
-      // createRun happens before the schedule moves on; a crash in between must not run the same time twice.
-      const recent = await store.listRuns({ resourceId: resource.id, limit: 20 })
-      if (!recent.some((r) => r.trigger === 'schedule' && r.scheduledAt === fireAt)) {
-        await this.applyPolicy(resource, schedule, fireAt, due.lateBySeconds)
-      }
+    try {
+      for (const due of plan.due) if (await store.claimFire(key, due.fireAt.toISOString(), owner)) won.push(due)
+      await this.act(resource, schedule, won)
+    } catch (err) {
+      // Nothing was made for the times this pass claimed: give them back so that the next pass (here or on
+      // another replica) fires them, instead of finding them claimed and moving the schedule past them.
+      for (const due of won) await store.releaseFire(key, due.fireAt.toISOString(), owner).catch(() => undefined)
+      throw err
     }
     // lastFireAt: the latest time that fell due, run or not (catchUp none passes missed times by).
     const lastDue = latestFireTime(schedule, since, now)
@@ -161,6 +165,23 @@ export class ScheduleTimer {
     if (current && current.nextFireAt !== record.nextFireAt) return current
     await store.putSchedule(updated)
     return { ...updated, updatedAt: now.toISOString() }
+  }
+
+  /** Makes the run (or the queue) of the times this pass claimed. */
+  private async act(resource: ResourceRecord, schedule: ScheduleSpec, won: DueFire[]): Promise<void> {
+    if (won.length > 1) {
+      // Several at once: queued, so that Forbid runs them one after the other instead of dropping all but one.
+      await this.actions.queue(resource, won, schedule.concurrencyPolicy === 'Allow' ? won.length : 1)
+      this.ctx.logger.info('missed fire times queued (catchUp all)', { resourceId: resource.id, count: won.length })
+    } else if (won.length === 1) {
+      const due = won[0]!
+      const fireAt = due.fireAt.toISOString()
+      // createRun happens before the schedule moves on; a crash in between must not run the same time twice.
+      const recent = await this.ctx.store.listRuns({ resourceId: resource.id, limit: 20 })
+      if (!recent.some((r) => r.trigger === 'schedule' && r.scheduledAt === fireAt)) {
+        await this.applyPolicy(resource, schedule, fireAt, due.lateBySeconds)
+      }
+    }
   }
 
   private async applyPolicy(resource: ResourceRecord, schedule: ScheduleSpec, fireAt: string, lateBySeconds: number): Promise<void> {

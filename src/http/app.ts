@@ -82,6 +82,27 @@ export async function storeAnswers(store: Store): Promise<boolean> {
   }
 }
 
+/** How long a readiness answer is reused: probes (and an unauthenticated flood of them) cost one query a second. */
+export const READY_CACHE_MS = 1_000
+
+/**
+ * `check` asked at most once per `ttlMs`: callers in between share the last answer, and callers while a check is
+ * under way share that check (single flight), so /readyz never takes more than one pool connection.
+ */
+export function cachedReadiness(check: () => Promise<boolean>, ttlMs = READY_CACHE_MS, now: () => number = Date.now): () => Promise<boolean> {
+  let last: { at: number; ok: boolean } | undefined
+  let pending: Promise<boolean> | undefined
+  return () => {
+    if (last && now() - last.at < ttlMs) return Promise.resolve(last.ok)
+    pending ??= check().catch(() => false).then((ok) => {
+      last = { at: now(), ok }
+      pending = undefined
+      return ok
+    })
+    return pending
+  }
+}
+
 // API keys are looked up by hash on every request, so revoking one needs no restart; see auth.ts.
 // Every mutating call is audited (audit.ts), including refused and unauthenticated ones.
 export function buildApp(deps: AppDeps): FastifyInstance {
@@ -112,10 +133,10 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     app.addHook('onResponse', async (request, reply) => {
       metrics.httpRequest({ method: request.method, route: request.routeOptions.url ?? 'unmatched', status: reply.statusCode }, reply.elapsedTime / 1000)
     })
-    app.register(metricsRoutes, { store, exposition: () => metrics.exposition(), contentType: metrics.contentType, token: deps.metricsToken, limits: deps.authLimits })
+    app.register(metricsRoutes, { store, exposition: () => metrics.exposition(), contentType: metrics.contentType, token: deps.metricsToken, limits: deps.authLimits, limiter })
   }
 
-  app.register(healthRoutes, { ready: deps.ready ?? (() => storeAnswers(store)) })
+  app.register(healthRoutes, { ready: cachedReadiness(deps.ready ?? (() => storeAnswers(store))) })
   app.register(consoleRoutes, { dir: deps.consoleDir })
   app.register(openapiRoutes, { routes, version })
   app.register(async (api) => {

@@ -77,6 +77,11 @@ export class ReplayCache {
     return true
   }
 
+  /** Forgets an accepted `id` whose request made nothing, so that its redelivery is accepted. */
+  forget(id: string): void {
+    this.seen.delete(id)
+  }
+
   get size(): number {
     return this.seen.size
   }
@@ -99,5 +104,9 @@ export class ReplayCaches {
     }
     this.caches.set(secret, cache)
     return cache.accept(signature, at, now)
+  }
+
+  forget(secret: string, signature: string): void {
+    this.caches.get(secret)?.forget(signature)
   }
 }

@@ -92,8 +92,12 @@ export interface ResourceStore {
   /** Oldest first. */
   listRevisions(resourceId: string): Promise<RevisionRecord[]>
   getRevision(resourceId: string, revision: number): Promise<RevisionRecord | undefined>
-  /** E_NOT_FOUND when the resource does not exist. */
-  setResourceStatus(id: string, status: ResourceStatus, reason?: string): Promise<void>
+  /**
+   * E_NOT_FOUND when the resource does not exist. With `revision` (what a reconcile judged), a compare-and-set:
+   * nothing is written when the resource has moved to another revision since (a newer reconcile, maybe on
+   * another replica, owns its status) or was deleted.
+   */
+  setResourceStatus(id: string, status: ResourceStatus, reason?: string, revision?: number): Promise<void>
   /**
    * Marks the resource `deleted` and drops its schedule; revisions, runs and logs stay. A later apply
    * of the same key revives the SAME record (same id) with revision N+1 and outcome `created`,

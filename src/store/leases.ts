@@ -54,10 +54,18 @@ export interface LeaseStore {
   /**
    * Exactly-once claims across replicas: true for the first caller of a (key, fireAt) pair, false for
    * every later one, whatever the replica. Keys name what fires (`schedule:<resourceId>`,
-   * `backfill:<id>`). Claims older than `before` may be dropped by pruneFireClaims.
+   * `backfill:<id>`). Claims taken before `before` may be dropped by pruneFireClaims.
    */
   claimFire(key: string, fireAt: string, owner: string): Promise<boolean>
-  /** Deletes claims whose fireAt is before `before`; returns how many. */
+  /**
+   * Gives a claim back when its owner could not make what it claimed (a failed statement), so that the next
+   * pass, here or on another replica, claims the time again; a no-op when `owner` does not hold it.
+   */
+  releaseFire(key: string, fireAt: string, owner: string): Promise<void>
+  /**
+   * Deletes claims taken (claimedAt, not fireAt: a backfill claims times long past) before `before`; returns how
+   * many.
+   */
   pruneFireClaims(before: string): Promise<number>
 
   /**

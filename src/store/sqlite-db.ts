@@ -7,8 +7,22 @@ import Database from 'better-sqlite3'
 import { CtlError } from '../errors.js'
 import { MIGRATIONS, type Migration } from './migrations/index.js'
 import { nowIso } from './ids.js'
+import { storeParams } from './text.js'
 
 type Statement = Database.Statement<unknown[], unknown>
+
+const BOUND = new Set<PropertyKey>(['run', 'get', 'all', 'iterate'])
+
+/** The statement with storeText on every string parameter, as PostgreSQL's (text.ts): both stores keep the same text. */
+function nulFree(s: Statement): Statement {
+  return new Proxy(s, {
+    get(target, p) {
+      const v: unknown = Reflect.get(target, p, target)
+      if (BOUND.has(p) && typeof v === 'function') return (...args: unknown[]) => (v as (...a: unknown[]) => unknown).apply(target, storeParams(args))
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v
+    },
+  })
+}
 
 /** Default wait for another connection's lock before SQLITE_BUSY. */
 const BUSY_TIMEOUT_MS = 5000
@@ -38,7 +52,7 @@ export class SqliteDb {
   stmt(sql: string): Statement {
     let s = this.statements.get(sql)
     if (!s) {
-      s = this.raw.prepare(sql)
+      s = nulFree(this.raw.prepare(sql))
       this.statements.set(sql, s)
     }
     return s

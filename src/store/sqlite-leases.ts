@@ -70,8 +70,14 @@ export function claimFire(db: SqliteDb, key: string, fireAt: string, owner: stri
     .run(key, fireAt, owner, nowIso()).changes > 0)
 }
 
+export function releaseFire(db: SqliteDb, key: string, fireAt: string, owner: string): Promise<void> {
+  return db.write(() => {
+    db.stmt('DELETE FROM fire_claims WHERE fire_key = ? AND fire_at = ? AND owner = ?').run(key, fireAt, owner)
+  })
+}
+
 export function pruneFireClaims(db: SqliteDb, before: string): Promise<number> {
-  return db.write(() => db.stmt('DELETE FROM fire_claims WHERE fire_at < ?').run(before).changes)
+  return db.write(() => db.stmt('DELETE FROM fire_claims WHERE claimed_at < ?').run(before).changes)
 }
 
 export function addToCounter(db: SqliteDb, key: string, window: string, by: number): Promise<number> {

@@ -207,12 +207,14 @@ export async function setResourceStatus(
   id: string,
   status: ResourceStatus,
   reason?: string,
+  revision?: number,
 ): Promise<void> {
   await db.write(() => {
-    const r = db
-      .stmt('UPDATE resources SET status = ?, status_reason = ?, updated_at = ? WHERE id = ?')
-      .run(status, reason ?? null, nowIso(), id)
-    if (r.changes === 0) throw new CtlError('E_NOT_FOUND', `resource ${id} not found`)
+    const r = revision === undefined
+      ? db.stmt('UPDATE resources SET status = ?, status_reason = ?, updated_at = ? WHERE id = ?').run(status, reason ?? null, nowIso(), id)
+      : db.stmt("UPDATE resources SET status = ?, status_reason = ?, updated_at = ? WHERE id = ? AND revision = ? AND status <> 'deleted'")
+        .run(status, reason ?? null, nowIso(), id, revision)
+    if (r.changes === 0 && !db.stmt('SELECT 1 FROM resources WHERE id = ?').get(id)) throw new CtlError('E_NOT_FOUND', `resource ${id} not found`)
   })
 }
 

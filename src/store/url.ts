@@ -21,11 +21,26 @@ export function redactUrl(url: string): string {
 
 export type StoreKind = 'sqlite' | 'postgres'
 
-/** Which store a URL names; E_USAGE for an unknown scheme. */
+/**
+ * Text that is neither a URL with `://` nor a plain path and may hold a password: libpq keyword strings
+ * (`host=db password=…`), a scheme without `//` (`postgresql:ctl:pw@db/ctl`, `mysql:…`; one letter is a Windows
+ * drive), anything naming a password. Taken as a SQLite path it would be printed and created as a file.
+ */
+function notAPath(url: string): boolean {
+  if (/password/i.test(url)) return true
+  if (/(^|\s)[a-z_]+\s*=/i.test(url)) return true
+  return /^[a-z][a-z0-9+.-]+:/i.test(url) && !/^sqlite:/i.test(url)
+}
+
+/** Which store a URL names; E_USAGE for an unknown scheme, and for text that is neither a URL nor a path. */
 export function storeKindOf(url: string): StoreKind {
   if (/^postgres(ql)?:\/\//i.test(url)) return 'postgres'
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(url)) {
     throw new CtlError('E_USAGE', `unknown store URL scheme in "${redactUrl(url)}" (expected a SQLite file path, sqlite:PATH, or postgresql://…)`)
+  }
+  if (notAPath(url)) {
+    // Not shown: it may hold a password, and without a URL's shape there is no telling where.
+    throw new CtlError('E_USAGE', 'the store is neither a postgresql://… URL nor a SQLite file path (connection strings such as "host=… password=…" are not accepted; the value is not shown, as it may hold a password)')
   }
   return 'sqlite'
 }

@@ -55,6 +55,10 @@ describe('deploy/kubernetes-replicas: the files', () => {
     const env = new Map((container.env as Obj[]).map((e) => [e.name, e]))
     expect(env.get('CTL_STORE')).toEqual({ name: 'CTL_STORE', valueFrom: { secretKeyRef: { name: 'ctl-store', key: 'url' } } })
     expect(env.get('PGPASSWORD')).toEqual({ name: 'PGPASSWORD', valueFrom: { secretKeyRef: { name: 'ctl-store', key: 'password', optional: true } } })
+    // The first admin key from a Secret, not from one Pod's scratch folder (review 13, item 14).
+    expect(env.get('CTL_ADMIN_KEY_FILE')).toEqual({ name: 'CTL_ADMIN_KEY_FILE', value: '/etc/ctl/admin/key' })
+    expect(container.volumeMounts).toEqual([{ name: 'admin-key', mountPath: '/etc/ctl/admin', readOnly: true }])
+    expect((patch.spec.template.spec.volumes as Obj[]).find((v) => v.name === 'admin-key')).toEqual({ name: 'admin-key', secret: { secretName: 'ctl-admin-key', defaultMode: 288 } })
   })
 
   it('is ready on /readyz, alive on /healthz', () => {

@@ -242,6 +242,19 @@ describe('advertiseUrl (CTL_SERVER in every step)', () => {
   })
 })
 
+describe('adminKeyFile', () => {
+  it('comes from the flag, CTL_ADMIN_KEY_FILE or the file (relative to the file), absolute, and reaches a detached child', async () => {
+    const dir = folder('adminKeyFile: secret/key\n')
+    const fromFile = await resolveServerSettings({ flags: {}, env: {}, dataDir: dir })
+    expect([fromFile.options.adminKeyFile, fromFile.source.settings.adminKeyFile]).toEqual([join(dir, 'secret', 'key'), 'file'])
+    expect(fromFile.childEnv.CTL_ADMIN_KEY_FILE).toBe(join(dir, 'secret', 'key'))
+    const fromEnv = await resolveServerSettings({ flags: {}, env: { CTL_ADMIN_KEY_FILE: '/etc/ctl/admin/key' }, dataDir: dir })
+    expect([fromEnv.options.adminKeyFile, fromEnv.source.settings.adminKeyFile]).toEqual(['/etc/ctl/admin/key', 'env'])
+    const none = await resolveServerSettings({ flags: {}, env: {}, dataDir: folder() })
+    expect(none.options).not.toHaveProperty('adminKeyFile')
+  })
+})
+
 describe('masterKeyFile', () => {
   it('comes from the flag, CTL_MASTER_KEY_FILE or the file (relative to the file), absolute, and reaches a detached child', async () => {
     const dir = folder('masterKeyFile: keys/ctl.key\n')

@@ -99,6 +99,16 @@ describe('webhook triggers', () => {
     expect(entry).toMatchObject({ result: 'error', detail: { status: 422, code: 'E_EXPR' } })
   })
 
+  it('a delivery that made no run is not marked used: its redelivery is judged again, not refused as a replay', async () => {
+    // The run cannot be made (a mapping error here; a store blip does the same): the sender retries the very request.
+    const body = JSON.stringify({ release: {}, assets: [] })
+    const headers = signed(body)
+    expect((await post(HOOK, body, headers, '127.0.0.6')).status).toBe(422)
+    const again = await post(HOOK, body, headers, '127.0.0.6')
+    expect(again.status).toBe(422)
+    expect((again.body.error as { message: string }).message).not.toMatch(/already used/)
+  })
+
   it('signs the raw bytes whatever the content type (none, text, form): the signature holds, the mapping decides', async () => {
     for (const type of [undefined, 'text/plain', 'application/x-www-form-urlencoded']) {
       const body = `release=${type ?? 'none'}` // a new body each time: the same signature again would be a replay

@@ -45,6 +45,21 @@ describe('redactUrl', () => {
     expect(err?.message).not.toContain('hunter2')
     expect(err?.message).toContain('mysql://root:***@db/ctl')
   })
+
+  it('text that is neither a URL nor a plain path is refused, and not shown (it may hold a password)', () => {
+    for (const text of ['host=db user=ctl password=s3cret dbname=ctl', 'postgresql:ctl:s3cret@db/ctl', 'postgres:ctl@db', 'dbname=ctl', 'mysql:s3cret@db', '/var/lib/ctl/password-s3cret.db']) {
+      let err: CtlError | undefined
+      try {
+        storeKindOf(text)
+      } catch (e) {
+        err = e as CtlError
+      }
+      expect(err?.code, text).toBe('E_USAGE')
+      expect(err?.message, text).not.toContain('s3cret')
+      expect(err?.message, text).not.toContain('db')
+    }
+    for (const path of ['/var/lib/ctl/ctl.db', 'ctl.db', './data/ctl.db', 'sqlite:/tmp/x.db', 'C:\\ctl\\ctl.db', ':memory:']) expect(storeKindOf(path), path).toBe('sqlite')
+  })
 })
 
 describe('the store setting', () => {
@@ -67,6 +82,14 @@ describe('the store setting', () => {
     const dir = folder('store: sqlite:shared/ctl.db\n')
     expect((await resolveServerSettings({ flags: {}, env: {}, dataDir: dir })).options.storeUrl).toBe(join(dir, 'shared/ctl.db'))
     expect((await resolveServerSettings({ flags: { store: 'x/ctl.db' }, env: {}, dataDir: folder() })).options.storeUrl).toBe(join(process.cwd(), 'x/ctl.db'))
+  })
+
+  it('a libpq connection string on the command line: E_USAGE naming the flag, never the value', async () => {
+    const flag = await resolveServerSettings({ flags: { store: 'host=db user=ctl password=s3cret' }, env: {}, dataDir: folder() }).catch((e: unknown) => e)
+    expect(flag).toBeInstanceOf(CtlError)
+    expect((flag as CtlError).code).toBe('E_USAGE')
+    expect((flag as CtlError).message).toMatch(/^--store: the store is neither/)
+    expect((flag as CtlError).message).not.toContain('s3cret')
   })
 
   it('an unknown scheme: the flag and the file are refused, the file with its line, no password shown', async () => {

@@ -5,7 +5,7 @@
 // address in the same FailureLimiter as wrong API keys; a limited address gets 429 in onRequest,
 // before its body is read or any HMAC computed. Every call is audited (action `webhook`).
 import { createHash } from 'node:crypto'
-import type { FastifyInstance, FastifyPluginAsync } from 'fastify'
+import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import { CtlError } from '../../errors.js'
 import type { EngineApi } from '../../engine/api.js'
 import type { ResourceRecord, Store } from '../../store/types.js'
@@ -48,6 +48,7 @@ function headerMap(headers: Record<string, string | string[] | undefined>): Reco
 
 /** Deepest nesting of a hook body: CEL's conversion recurses, so a pathological body must not reach it. */
 const MAX_BODY_DEPTH = 64
+const REPLAYED = 'this signature was already used: a replayed request is refused'
 
 function depthOver(v: unknown, max: number): boolean {
   if (max < 0) return true
@@ -147,22 +148,43 @@ export const hooksRoutes: FastifyPluginAsync<HooksRoutesOptions> = async (fastif
     const replayKey = `${p.ws}\u0000${hook.trigger.webhook.secret}`
     // This process's cache first (a replay here costs no store write), then the store's claim: the same delivery
     // sent to another replica is refused there too. Claims are kept a day, the window five minutes.
-    if (!replays.accept(replayKey, headers.signature, headers.at)
-      || !(await store.claimFire(`hook:${createHash('sha256').update(`${replayKey}\u0000${headers.signature}`).digest('hex').slice(0, 40)}`, new Date(headers.at).toISOString(), 'webhook'))) {
-      return refuse('E_UNAUTHENTICATED', 'this signature was already used: a replayed request is refused')
+    const claim = { key: `hook:${createHash('sha256').update(`${replayKey}\u0000${headers.signature}`).digest('hex').slice(0, 40)}`, at: new Date(headers.at).toISOString() }
+    if (!replays.accept(replayKey, headers.signature, headers.at)) return refuse('E_UNAUTHENTICATED', REPLAYED)
+    let claimed: boolean
+    try {
+      claimed = await store.claimFire(claim.key, claim.at, 'webhook')
+    } catch (err) {
+      replays.forget(replayKey, headers.signature)
+      throw err
     }
+    if (!claimed) return refuse('E_UNAUTHENTICATED', REPLAYED)
+    try {
+      return await startRun(request, reply, hook.record, hook.trigger, raw)
+    } catch (err) {
+      // Nothing was made (a store blip, a refused run): the sender's redelivery of this very request must not be
+      // refused as a replay, so the mark is given back here and in the store. Concurrent duplicates are still
+      // refused while this one is under way (the claim is held until then).
+      replays.forget(replayKey, headers.signature)
+      await store.releaseFire(claim.key, claim.at, 'webhook').catch(() => undefined)
+      throw err
+    }
+  })
+
+  /** The run of a delivery accepted once: as a scheduled run, the owner's. */
+  const startRun = async (request: FastifyRequest<{ Params: HookParams }>, reply: FastifyReply, record: ResourceRecord, trigger: TriggerSpec, raw: Buffer) => {
+    const p = request.params
     noteAudit(request, { actor: `webhook:${p.trigger}` })
     // As a scheduled run: the owner's, and only while the owner may still run the workflow.
-    const owner = await principalForUser(store, hook.record.owner)
+    const owner = await principalForUser(store, record.owner)
     const key = { workspace: p.ws, type: 'workflow', name: p.workflow }
-    if (!owner || !(await decideOn(store, owner, 'run', key, hook.record)).allowed) {
+    if (!owner || !(await decideOn(store, owner, 'run', key, record)).allowed) {
       // Who the owner is stays unsaid: the caller holds a key, not an account.
       throw new CtlError('E_FORBIDDEN', `the owner of workflow ${p.workflow} may no longer run it; the webhook starts nothing`)
     }
-    const wf = hook.record.manifest as WorkflowResource
-    const given = hookParamsOf(wf, hook.trigger, raw, request.headers)
-    const run = await engine.runTriggered(hook.record, `webhook:${p.trigger}`, given)
+    const wf = record.manifest as WorkflowResource
+    const given = hookParamsOf(wf, trigger, raw, request.headers)
+    const run = await engine.runTriggered(record, `webhook:${p.trigger}`, given)
     noteAudit(request, { detail: { runId: run.id } })
     return reply.code(202).send({ runId: run.id })
-  })
+  }
 }

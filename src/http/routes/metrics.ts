@@ -17,13 +17,15 @@ export interface MetricsRoutesOptions {
   /** The dedicated metrics token (`--metrics-token-file`); none: only tenant-admins' keys open /metrics. */
   token?: string
   limits?: AuthLimits
+  /** The API's own limiter (one per process): a replica checks the shared counter only once it saw a failure itself. */
+  limiter?: SharedFailureLimiter
 }
 
 const digest = (s: string): Buffer => createHash('sha256').update(s).digest()
 
 export const metricsRoutes: FastifyPluginAsync<MetricsRoutesOptions> = async (fastify, opts) => {
   // Wrong keys here count with the API's (the same `auth` counters, shared by the replicas): /metrics is no side door for guessing.
-  const limiter = new SharedFailureLimiter(opts.store, 'auth', opts.limits?.maxFailures ?? 10, opts.limits?.windowMs ?? 60_000)
+  const limiter = opts.limiter ?? new SharedFailureLimiter(opts.store, 'auth', opts.limits?.maxFailures ?? 10, opts.limits?.windowMs ?? 60_000)
   // Compared as digests of equal length, in constant time: the comparison tells nothing about the token's prefix.
   const tokenDigest = opts.token === undefined ? undefined : digest(opts.token)
   fastify.addHook('onRequest', async (request, reply) => {

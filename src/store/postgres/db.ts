@@ -5,6 +5,7 @@ import pg from 'pg'
 import { CtlError } from '../../errors.js'
 import { redactUrl } from '../url.js'
 import { PG_MIGRATIONS, PG_LATEST_SCHEMA_VERSION } from './migrations/index.js'
+import { storeParams } from '../text.js'
 
 /** What a store area needs to run statements: the pool, or a transaction's client. */
 export interface PgQuery {
@@ -57,7 +58,9 @@ export function mapPgError(err: unknown): unknown {
   return new CtlError('E_INTERNAL', `database error: ${message}`, { pg: state })
 }
 
-function queryOf(run: (sql: string, params?: readonly unknown[]) => Promise<pg.QueryResult>): PgQuery {
+function queryOf(runRaw: (sql: string, params?: readonly unknown[]) => Promise<pg.QueryResult>): PgQuery {
+  // Every string parameter without NUL (text.ts): one place for every statement, lookups included.
+  const run = (sql: string, params?: readonly unknown[]) => runRaw(sql, params && storeParams(params))
   return {
     async rows<R>(sql: string, params?: readonly unknown[]) {
       return (await run(sql, params)).rows as R[]

@@ -79,8 +79,12 @@ export async function claimFire(db: PgDb, key: string, fireAt: string, owner: st
   return n > 0
 }
 
+export async function releaseFire(db: PgDb, key: string, fireAt: string, owner: string): Promise<void> {
+  await db.exec('DELETE FROM fire_claims WHERE fire_key = $1 AND fire_at = $2 AND owner = $3', [key, fireAt, owner])
+}
+
 export async function pruneFireClaims(db: PgDb, before: string): Promise<number> {
-  return db.exec('DELETE FROM fire_claims WHERE fire_at < $1', [before])
+  return db.exec('DELETE FROM fire_claims WHERE claimed_at < $1', [before])
 }
 
 export async function addToCounter(db: PgDb, key: string, window: string, by: number): Promise<number> {

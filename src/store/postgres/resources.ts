@@ -181,9 +181,12 @@ export async function getRevision(db: PgDb, resourceId: string, revision: number
   return row && toRevision(row)
 }
 
-export async function setResourceStatus(db: PgDb, id: string, status: ResourceStatus, reason?: string): Promise<void> {
-  const n = await db.exec('UPDATE resources SET status = $1, status_reason = $2, updated_at = $3 WHERE id = $4', [status, pgText(reason) ?? null, nowIso(), id])
-  if (n === 0) throw new CtlError('E_NOT_FOUND', `resource ${id} not found`)
+export async function setResourceStatus(db: PgDb, id: string, status: ResourceStatus, reason?: string, revision?: number): Promise<void> {
+  const params = [status, pgText(reason) ?? null, nowIso(), id]
+  const n = revision === undefined
+    ? await db.exec('UPDATE resources SET status = $1, status_reason = $2, updated_at = $3 WHERE id = $4', params)
+    : await db.exec("UPDATE resources SET status = $1, status_reason = $2, updated_at = $3 WHERE id = $4 AND revision = $5 AND status <> 'deleted'", [...params, revision])
+  if (n === 0 && !(await db.one('SELECT 1 FROM resources WHERE id = $1', [id]))) throw new CtlError('E_NOT_FOUND', `resource ${id} not found`)
 }
 
 export async function deleteResource(db: PgDb, id: string): Promise<void> {

@@ -91,10 +91,5 @@ export function toResource(row: ResourceRow): ResourceRecord {
   }
 }
 
-/**
- * Free text for a TEXT column: PostgreSQL refuses the NUL character (SQLite keeps it), and a runtime's
- * message or a failure's reason may carry one; it becomes U+FFFD rather than failing the write.
- */
-export function pgText<T extends string | null | undefined>(text: T): T {
-  return (typeof text === 'string' && text.includes('\0') ? text.replaceAll('\0', '\uFFFD') : text) as T
-}
+/** Kept for the callers that map their free text explicitly; every string parameter is mapped anyway (db.ts). */
+export { storeText as pgText } from '../text.js'

@@ -93,8 +93,8 @@ class PostgresStore implements Store {
   getRevision(resourceId: string, revision: number): Promise<RevisionRecord | undefined> {
     return resources.getRevision(this.db, resourceId, revision)
   }
-  setResourceStatus(id: string, status: ResourceStatus, reason?: string): Promise<void> {
-    return resources.setResourceStatus(this.db, id, status, reason)
+  setResourceStatus(id: string, status: ResourceStatus, reason?: string, revision?: number): Promise<void> {
+    return resources.setResourceStatus(this.db, id, status, reason, revision)
   }
   deleteResource(id: string): Promise<void> {
     return resources.deleteResource(this.db, id)
@@ -292,6 +292,9 @@ class PostgresStore implements Store {
   }
   claimFire(key: string, fireAt: string, owner: string): Promise<boolean> {
     return leases.claimFire(this.db, key, fireAt, owner)
+  }
+  releaseFire(key: string, fireAt: string, owner: string): Promise<void> {
+    return leases.releaseFire(this.db, key, fireAt, owner)
   }
   pruneFireClaims(before: string): Promise<number> {
     return leases.pruneFireClaims(this.db, before)

@@ -104,5 +104,19 @@ export function identityContract(h: StoreHarness): void {
       expect((await store.listAudit({ since: '2024-05-01T00:00:03.000Z' })).map((e) => e.action)).toEqual(['act3', 'act4', 'act5'])
       expect((await store.listAudit({ limit: 2 })).map((e) => e.action)).toEqual(['act4', 'act5'])
     })
+
+    it('text with a NUL (a decoded %00 in a URL parameter, a name from a body) is written, with U+FFFD in its place, on every store', async () => {
+      const store = await h.store()
+      await store.appendAudit({ time: '2024-05-01T00:00:01.000Z', actor: 'anonymous\u0000x', action: 'apply', target: 'workspace:a\u0000b', result: 'denied', detail: { reason: 'n\u0000ul' } })
+      expect((await store.listAudit({}))[0]).toEqual({
+        seq: 1, time: '2024-05-01T00:00:01.000Z', actor: 'anonymous\uFFFDx', action: 'apply', target: 'workspace:a\uFFFDb', result: 'denied', detail: { reason: 'n\u0000ul' },
+      })
+      const u = await store.createUser({ id: 'nul\u0000user', name: 'N\u0000ame', type: 'person', email: 'a\u0000@example.com' })
+      expect(u).toMatchObject({ id: 'nul\uFFFDuser', name: 'N\uFFFDame', email: 'a\uFFFD@example.com' })
+      // Looked up through the same mapping: the id as given finds the user as stored.
+      expect(await store.getUser('nul\u0000user')).toMatchObject({ id: 'nul\uFFFDuser' })
+      const key = await store.createApiKey({ userId: 'nul\u0000user', name: 'k\u0000', hash: sha('nul') })
+      expect(key.name).toBe('k\uFFFD')
+    })
   })
 }

@@ -99,18 +99,33 @@ export function leaseContract(h: StoreHarness): void {
   })
 
   describe('fire claims', () => {
-    it('the first claim of a (key, fire time) wins, whatever the owner; prune drops old claims', async () => {
+    it('the first claim of a (key, fire time) wins, whatever the owner; prune drops claims taken long ago', async () => {
       const store = await h.store()
       expect(await store.claimFire('schedule:res-1', T0, 'r-1')).toBe(true)
       expect(await store.claimFire('schedule:res-1', T0, 'r-1')).toBe(false)
       expect(await store.claimFire('schedule:res-1', T0, 'r-2')).toBe(false)
       expect(await store.claimFire('schedule:res-1', T1, 'r-2')).toBe(true)
       expect(await store.claimFire('backfill:bf-1', T0, 'r-2')).toBe(true)
-      expect(await store.pruneFireClaims(T1)).toBe(2)
-      expect(await store.pruneFireClaims(T1)).toBe(0)
+      // Pruned by when a claim was taken, not by its fire time: these fire times are long past (as a backfill's
+      // are), yet the claims were just taken and still protect their times.
+      expect(await store.pruneFireClaims(new Date(Date.now() - 60 * 60_000).toISOString())).toBe(0)
+      expect(await store.claimFire('schedule:res-1', T0, 'r-3')).toBe(false)
+      expect(await store.claimFire('backfill:bf-1', T0, 'r-3')).toBe(false)
+      expect(await store.pruneFireClaims(new Date(Date.now() + 60_000).toISOString())).toBe(3)
+      expect(await store.pruneFireClaims(new Date(Date.now() + 60_000).toISOString())).toBe(0)
       // A pruned claim is gone: only prune what can no longer fire.
-      expect(await store.claimFire('schedule:res-1', T1, 'r-3')).toBe(false)
       expect(await store.claimFire('schedule:res-1', T0, 'r-3')).toBe(true)
+    })
+
+    it('a released claim can be taken again; only its owner releases it', async () => {
+      const store = await h.store()
+      expect(await store.claimFire('schedule:res-2', T0, 'r-1')).toBe(true)
+      await store.releaseFire('schedule:res-2', T0, 'r-2')
+      expect(await store.claimFire('schedule:res-2', T0, 'r-2')).toBe(false)
+      await store.releaseFire('schedule:res-2', T0, 'r-1')
+      await store.releaseFire('schedule:res-2', T0, 'r-1')
+      expect(await store.claimFire('schedule:res-2', T0, 'r-2')).toBe(true)
+      expect(await store.claimFire('schedule:res-2', T0, 'r-1')).toBe(false)
     })
 
     it('exactly once across instances claiming at the same time', async () => {

@@ -127,6 +127,23 @@ export function resourceContract(h: StoreHarness): void {
       await expect(store.deleteResource('res-missing')).rejects.toMatchObject({ code: 'E_NOT_FOUND' })
       expect(await store.getResourceById('res-missing')).toBeUndefined()
     })
+
+    it('status for a revision: a reconcile of an older revision never overwrites a newer one\'s, nor a deletion', async () => {
+      const store = await h.store()
+      const { resource } = await store.applyResource(input(workflow('wf', { x: 1 })))
+      const second = await store.applyResource(input(workflow('wf', { x: 2 })))
+      expect(second.resource.revision).toBe(2)
+      // Revision 2's reconcile (on one replica) finds a problem; revision 1's slow reconcile (on another) ends after.
+      await store.setResourceStatus(resource.id, 'error', 'unknown stack', 2)
+      await store.setResourceStatus(resource.id, 'active', undefined, 1)
+      expect(await store.getResourceById(resource.id)).toMatchObject({ revision: 2, status: 'error', statusReason: 'unknown stack' })
+      await store.setResourceStatus(resource.id, 'active', undefined, 2)
+      expect(await store.getResourceById(resource.id)).toMatchObject({ status: 'active' })
+      await store.deleteResource(resource.id)
+      await store.setResourceStatus(resource.id, 'active', undefined, 2)
+      expect(await store.getResourceById(resource.id)).toMatchObject({ status: 'deleted' })
+      await expect(store.setResourceStatus('res-missing', 'active', undefined, 1)).rejects.toMatchObject({ code: 'E_NOT_FOUND' })
+    })
   })
 
   describe('resources: listings', () => {
