@@ -179,6 +179,9 @@ export class RunOwnership {
       return
     }
     const still = new Set(held)
+    // A lease the store says is ours but this process does not know (the answer to its acquire was lost, e.g. a
+    // pool timeout after the commit): ours to drive; the scheduler adopts it once it is a TTL old (checkStore).
+    for (const runId of held) this.owned.add(runId)
     for (const runId of [...this.owned]) {
       if (still.has(runId)) continue
       this.owned.delete(runId)

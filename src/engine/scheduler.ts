@@ -83,6 +83,7 @@ export class Scheduler {
   private readonly port: ActionPort
 
   private readonly phaseDeps: PhaseDeps
+  private readonly leaseTtlMs: number
   /** Per run: the plain steps whose condition held (evaluated once, not on every pass while they wait for a slot). */
   private readonly passed = new Map<string, Set<string>>()
 
@@ -93,6 +94,7 @@ export class Scheduler {
     private readonly evaluators: Evaluators,
     lease: { replicaId: string; ttlMs: number },
   ) {
+    this.leaseTtlMs = lease.ttlMs
     this.runner = new AttemptRunner(ctx, launcher, (runId, step, outcome) => this.attemptEnded(runId, step, outcome), (runId) => this.ownership.owned.has(runId), 2 * lease.ttlMs)
     this.phaseDeps = { ctx, inFlight: (a) => this.runner.has(a.id), killSteps: (r, steps, why) => this.runner.killSteps(r, steps, why), killed: new Set() }
     this.ownership = new RunOwnership(ctx, lease.replicaId, lease.ttlMs, {
@@ -220,13 +222,23 @@ export class Scheduler {
    * that ended, or that waits (for a person) gets a pass, which reads the store again.
    */
   private async checkStore(): Promise<void> {
-    if (this.checking || !this.started || this.active.size === 0) return
+    if (this.checking || !this.started || (this.active.size === 0 && this.ownership.owned.size === 0)) return
     this.checking = true
     try {
       const stored = new Map((await this.ctx.store.listRuns({ states: [...ACTIVE_RUN_STATES] })).map((r) => [r.id, r]))
       for (const runId of this.active) {
         const run = stored.get(runId)
         if (!run || this.held.has(runId) || this.seen.get(runId) !== seenKey(run)) this.dirty.add(runId)
+      }
+      // Runs leased here that nothing drives: their creation failed between the lease and the hand-over (a store
+      // error), or the lease's acquire answer was lost. Adopted once a TTL old, so a creation still writing its
+      // skip marks or carry-overs is left alone.
+      const now = this.ctx.now().getTime()
+      for (const [runId, run] of stored) {
+        if (this.active.has(runId) || !this.ownership.owned.has(runId) || this.runner.inFlightOf(runId) > 0) continue
+        if (Date.parse(run.createdAt) + this.leaseTtlMs > now) continue
+        this.ctx.logger.warn('run leased here but not driven: adopted', { runId })
+        await this.adopt(run)
       }
       if (this.dirty.size > 0) this.kick()
       const owned = new Map([...stored].filter(([id]) => this.active.has(id) && this.ownership.owned.has(id)))

@@ -174,3 +174,18 @@ describe('run leases across replicas', () => {
     expect(() => h!.newEngine({ leaseTtlMs: 10 })).toThrow(/lease TTL 10 ms/)
   })
 })
+
+describe('a lease this replica holds but does not drive', () => {
+  it('is adopted once a TTL old: a run whose lease was taken but never handed to the scheduler (a lost answer, a store error) still runs', async () => {
+    const { a } = await twoReplicas()
+    const r = await h!.apply(workflow('orphan', [{ name: 'one', script: 'echo one' }]))
+    await waitFor('the apply run to end', async () => ((await h!.store.listRuns({ resourceId: r.id }))[0]?.state === 'succeeded' ? true : undefined))
+    // A second run stored and leased in A's name, as if A's createRun had failed right after its lease was taken.
+    const { run } = await h!.store.createRun({ resourceId: r.id, revision: r.revision, trigger: 'manual', steps: ['one'] })
+    const now = new Date()
+    expect(await h!.store.acquireRunLease(run.id, 'replica-a', now.toISOString(), new Date(now.getTime() + TTL).toISOString())).toBe(true)
+    await waitFor('the leased but undriven run to be adopted and end', async () => ((await h!.store.getRun(run.id))?.state === 'succeeded' ? true : undefined))
+    expect(await leaseOf(run.id)).toBeUndefined()
+    expect(a.ownedRuns()).not.toContain(run.id)
+  })
+})
