@@ -14,6 +14,7 @@ import crypto from 'node:crypto'
 import fs from 'node:fs'
 import os from 'node:os'
 import type { RunRecord, StepRunRecord } from '../store/types.js'
+import { ACTIVE_RUN_STATES } from '../store/types.js'
 import { isPidAlive } from '../liveness.js'
 import type { EngineContext } from './context.js'
 
@@ -21,8 +22,6 @@ export const DEFAULT_LEASE_TTL_MS = 15_000
 /** Bounds of the lease TTL option: below a second a busy machine loses leases to itself; above an hour takeover is useless. */
 export const MIN_LEASE_TTL_MS = 1_000
 export const MAX_LEASE_TTL_MS = 3_600_000
-
-const ACTIVE = ['pending', 'running', 'suspended'] as const
 
 /** This process's pid namespace (Linux), so a replica id only claims to be local where pids compare. */
 function pidNamespace(): string | undefined {
@@ -216,7 +215,7 @@ export class RunOwnership {
         if (lease && Date.parse(lease.expiresAt) > leaseMs && ownerProvablyDead(lease.owner)) await store.releaseRunLease(runId, lease.owner)
         return this.running && (await this.claim(runId))
       }
-      const active = await store.listRuns({ states: [...ACTIVE] })
+      const active = await store.listRuns({ states: [...ACTIVE_RUN_STATES] })
       const activeIds = new Set(active.map((r) => r.id))
       // Oldest first, as the scheduler serves them.
       for (const run of active.reverse()) {
@@ -230,7 +229,7 @@ export class RunOwnership {
       for (const row of await store.listActiveStepRuns()) if (!activeIds.has(row.runId)) byRun.set(row.runId, [...(byRun.get(row.runId) ?? []), row])
       for (const [runId, rows] of byRun) {
         const run = await store.getRun(runId)
-        if (!this.running || !run || activeIds.has(runId) || ACTIVE.includes(run.state as (typeof ACTIVE)[number])) continue
+        if (!this.running || !run || activeIds.has(runId) || ACTIVE_RUN_STATES.includes(run.state)) continue
         const lease = leases.get(runId)
         if (lease && !free(runId, run.createdAt)) continue
         if (!lease && !startup && run.finishedAt !== undefined && Date.parse(run.finishedAt) + this.ttlMs > nowMs) continue

@@ -9,9 +9,8 @@ import type { AttemptRunner } from './attempts.js'
 import type { EngineContext, RunScope } from './context.js'
 import { decodeDagEnd, finallyOf } from './finally.js'
 import { closeStoppedRows, endDagEarly, type PhaseDeps } from './run-phase.js'
-import { FINAL_RUN_STATES } from '../store/types.js'
+import { ACTIVE_RUN_STATES, FINAL_RUN_STATES } from '../store/types.js'
 
-const ACTIVE: RunState[] = ['pending', 'running', 'suspended']
 /** The states a run can be suspended from. */
 const SUSPENDABLE: RunState[] = ['pending', 'running']
 
@@ -78,7 +77,7 @@ export async function stopRun(port: ActionPort, runId: string, state: 'killed' |
   }
   const now = ctx.now().toISOString()
   // A suspended run is stopped like any other (its running attempts killed).
-  const ok = await ctx.store.updateRun(runId, { state, reason, finishedAt: now }, ACTIVE)
+  const ok = await ctx.store.updateRun(runId, { state, reason, finishedAt: now }, [...ACTIVE_RUN_STATES])
   if (!ok) return false
   port.forget(runId)
   if (ctx.metrics) {

@@ -13,7 +13,7 @@
 // and safe from anywhere), the owner records their ends. A run nobody holds is claimed and adopted first.
 
 import type { RunRecord, RunState, StepRunRecord } from '../store/types.js'
-import { FINAL_RUN_STATES } from '../store/types.js'
+import { ACTIVE_RUN_STATES, FINAL_RUN_STATES } from '../store/types.js'
 import type { WorkflowResource } from '../manifest/model.js'
 import { CtlError } from '../errors.js'
 import { openRunParams } from '../secrets/params.js'
@@ -52,8 +52,7 @@ export function isFinalRunState(state: RunState): boolean {
   return FINAL_RUN_STATES.includes(state)
 }
 
-/** Runs that are not over: a suspended run still has steps running or to run, so it counts as active. */
-export const ACTIVE_RUN_STATES: readonly RunState[] = ['pending', 'running', 'suspended']
+export { ACTIVE_RUN_STATES }
 
 export class Scheduler {
   private readonly runner: AttemptRunner

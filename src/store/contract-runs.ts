@@ -2,7 +2,7 @@
 // Times are ISO-8601 UTC text with milliseconds (`2024-05-01T12:00:00.000Z`), which sorts as text
 // in both databases. Records are plain data: what a call returns stays whole after the store closes.
 
-/** `suspended`: held by a user (`runtime suspend`): starts no new step, but is not over (engine/scheduler.ts ACTIVE_RUN_STATES). */
+/** `suspended`: held by a user (`runtime suspend`): starts no new step, but is not over (ACTIVE_RUN_STATES). */
 export type RunState = 'pending' | 'running' | 'suspended' | 'succeeded' | 'failed' | 'cancelled' | 'killed'
 /** `waiting`: an approval step waits for a person's decision (not started, not over). */
 export type StepState = 'pending' | 'waiting' | 'running' | 'succeeded' | 'failed' | 'skipped' | 'cancelled'
@@ -16,6 +16,8 @@ export const RUN_TRIGGER_KINDS = ['apply', 'schedule', 'manual', 'retry', 'backf
 
 /** Terminal states: a run or step in one of these never changes again. */
 export const FINAL_RUN_STATES: readonly RunState[] = ['succeeded', 'failed', 'cancelled', 'killed']
+/** Runs that are not over: a suspended run still has steps running or to run, so it counts as active. */
+export const ACTIVE_RUN_STATES: readonly RunState[] = ['pending', 'running', 'suspended']
 export const FINAL_STEP_STATES: readonly StepState[] = ['succeeded', 'failed', 'skipped', 'cancelled']
 
 export interface RunRecord {

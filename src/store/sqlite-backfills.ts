@@ -2,40 +2,8 @@
 // passes (or two engines after a restart) never both claim one time.
 import { newId, nowIso } from './ids.js'
 import type { SqliteDb } from './sqlite-db.js'
-import type { BackfillRecord, BackfillState, BackfillTimeRecord, BackfillTimeState, CreateBackfillInput, RunTrigger } from './types.js'
-
-interface BackfillRow {
-  id: string
-  resource_id: string
-  run_trigger: string
-  parallel: number
-  state: string
-  created_by: string
-  created_at: string
-  finished_at: string | null
-}
-
-interface TimeRow {
-  backfill_id: string
-  fire_at: string
-  state: string
-  run_id: string | null
-}
-
-function toBackfill(r: BackfillRow): BackfillRecord {
-  const b: BackfillRecord = {
-    id: r.id, resourceId: r.resource_id, trigger: r.run_trigger as RunTrigger, parallel: r.parallel,
-    state: r.state as BackfillState, createdBy: r.created_by, createdAt: r.created_at,
-  }
-  if (r.finished_at !== null) b.finishedAt = r.finished_at
-  return b
-}
-
-function toTime(r: TimeRow): BackfillTimeRecord {
-  const t: BackfillTimeRecord = { backfillId: r.backfill_id, fireAt: r.fire_at, state: r.state as BackfillTimeState }
-  if (r.run_id !== null) t.runId = r.run_id
-  return t
-}
+import type { BackfillRecord, BackfillState, BackfillTimeRecord, BackfillTimeState, CreateBackfillInput } from './types.js'
+import { toBackfill, toBackfillTime, type BackfillRow, type BackfillTimeRow } from './rows.js'
 
 export function createBackfill(db: SqliteDb, input: CreateBackfillInput): Promise<BackfillRecord> {
   return db.write(() => {
@@ -74,7 +42,7 @@ export function listBackfills(db: SqliteDb, filter: { resourceId?: string; state
 }
 
 export function listBackfillTimes(db: SqliteDb, backfillId: string): Promise<BackfillTimeRecord[]> {
-  return db.read(() => (db.stmt('SELECT * FROM backfill_times WHERE backfill_id = ? ORDER BY fire_at').all(backfillId) as TimeRow[]).map(toTime))
+  return db.read(() => (db.stmt('SELECT * FROM backfill_times WHERE backfill_id = ? ORDER BY fire_at').all(backfillId) as BackfillTimeRow[]).map(toBackfillTime))
 }
 
 export async function updateBackfillTime(

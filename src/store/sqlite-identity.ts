@@ -3,7 +3,7 @@
 import { CtlError } from '../errors.js'
 import { newId, nowIso } from './ids.js'
 import type { SqliteDb } from './sqlite-db.js'
-import { wsToDb } from './sqlite-rows.js'
+import { wsToDb } from './rows.js'
 import { queueUpdate } from './sqlite-runs.js'
 import type {
   ApiKeyRecord, AuditInput, AuditRecord, CreateApiKeyInput, CreateUserInput, GrantRecord, RoleBindingRecord, UserRecord,

@@ -3,22 +3,7 @@
 import { nowIso } from './ids.js'
 import type { SqliteDb } from './sqlite-db.js'
 import type { ReplicaRecord, RunLeaseRecord } from './leases.js'
-
-interface ReplicaRow {
-  id: string
-  host: string
-  pid: number
-  url: string | null
-  version: string
-  started_at: string
-  heartbeat_at: string
-}
-
-function toReplica(r: ReplicaRow): ReplicaRecord {
-  const rec: ReplicaRecord = { id: r.id, host: r.host, pid: r.pid, version: r.version, startedAt: r.started_at, heartbeatAt: r.heartbeat_at }
-  if (r.url !== null) rec.url = r.url
-  return rec
-}
+import { toReplica, type ReplicaRow } from './rows.js'
 
 export function heartbeatReplica(db: SqliteDb, r: Omit<ReplicaRecord, 'heartbeatAt'>, now: string): Promise<void> {
   return db.write(() => {

@@ -1,24 +1,15 @@
 // Log lines, stored in chunks (see migrations/0002_log_chunks): one row holds many
 // consecutive lines of a step attempt, already encoded. An append writes its lines and
 // the runtime's resume offset in one transaction; reads seek to the first chunk past
-// the wanted seq and slice the edge chunks, so afterSeq, tail and limit stay exact.
-// Because seqs are contiguous from 1, `tail: N` is a seek to logSeq - N, not a count.
+// the wanted seq and slice the edge chunks, so afterSeq, tail and limit stay exact (log-chunks.ts,
+// shared with PostgreSQL).
 import { CtlError } from '../errors.js'
-import { decodeLines, encodeLineTail, lineOffset, toRecords } from '../api/log-codec.js'
+import { encodeLineTail } from '../api/log-codec.js'
+import * as chunks from './log-chunks.js'
+import { CHUNK_BYTES, DELETE_CHUNKS, MERGE_BELOW, READ_CHUNKS, type ChunkSource, type SelectedAttempt } from './log-chunks.js'
 import type { SqliteDb } from './sqlite-db.js'
-import { STREAM_CODE } from './sqlite-rows.js'
+import { STREAM_CODE } from './rows.js'
 import type { LogChunk, LogLineInput, LogLineRecord, LogQuery } from './types.js'
-
-const DEFAULT_PAGE = 5000
-/** A new chunk takes lines until it holds about this much encoded text. */
-const CHUNK_BYTES = 128 * 1024
-/** Small appends (a chatty step, a few lines per poll) grow the last chunk while it is below this,
- *  so a long log of tiny appends still ends up in few rows; rewriting ≤ 32 KiB per append is cheap. */
-const MERGE_BELOW = 32 * 1024
-/** Chunks per read statement: up to ~2 MiB in memory per step of an iteration. */
-const READ_CHUNKS = 16
-/** Retention deletes in slices so appends of running steps wait milliseconds, not seconds. */
-const DELETE_CHUNKS = 100
 
 /** Resolves with the attempt's run id (for the store's log waiters), or undefined when `fromOffset` did not match (nothing written). */
 export async function appendLogs(db: SqliteDb, stepRunId: string, lines: LogLineInput[], newOffset: number, fromOffset?: number): Promise<string | undefined> {
@@ -62,142 +53,45 @@ export async function appendLogs(db: SqliteDb, stepRunId: string, lines: LogLine
   })
 }
 
-interface Selected {
-  id: string
-  step: string
-  attempt: number
-  log_seq: number
-}
-
-/** The step attempts a query covers, in output order, each with the seq to read after. */
-function selectStepRuns(db: SqliteDb, q: LogQuery): { sr: Selected; from: number }[] {
-  let sql = 'SELECT id, step, attempt, log_seq FROM step_runs WHERE run_id = ?'
-  const params: unknown[] = [q.runId]
-  if (q.step !== undefined) {
-    sql += ' AND step = ?'
-    params.push(q.step)
-  }
-  if (q.attempt !== undefined) {
-    sql += ' AND attempt = ?'
-    params.push(q.attempt)
-  }
-  sql += ' ORDER BY step, attempt'
-  const rows = db.stmt(sql).all(...params) as Selected[]
-  return rows.map((sr) => {
-    let from = Math.max(0, q.afterSeq ?? 0)
-    if (q.tail !== undefined) from = Math.max(from, sr.log_seq - Math.max(0, q.tail))
-    return { sr, from }
-  })
-}
-
-/** Lines firstSeq..lastSeq of one step attempt: bytes start..end of a chunk's body. */
-interface Slice {
-  firstSeq: number
-  lastSeq: number
-  body: Buffer
-  start: number
-  end: number
-}
-
 const CHUNKS_SQL = `SELECT first_seq, last_seq, body FROM log_chunks
   WHERE step_run_id = ? AND last_seq > ? AND first_seq <= ? ORDER BY last_seq LIMIT ?`
 
-/**
- * Up to READ_CHUNKS chunks' worth of lines after `after` (at most `max` lines), sliced to the
- * step attempt's committed log_seq (read first: a chunk past it is not part of the log yet).
- */
-function readSlices(db: SqliteDb, stepRunId: string, after: number, max: number): Slice[] {
-  const sr = db.stmt('SELECT log_seq FROM step_runs WHERE id = ?').get(stepRunId) as { log_seq: number } | undefined
-  const upTo = sr?.log_seq ?? 0
-  if (after >= upTo || max <= 0) return []
-  const rows = db.stmt(CHUNKS_SQL).raw(true).all(stepRunId, after, upTo, READ_CHUNKS) as [number, number, Buffer][]
-  const out: Slice[] = []
-  let left = max
-  for (const [first, last, body] of rows) {
-    const lo = Math.max(after + 1, first)
-    const hi = Math.min(last, upTo, lo + left - 1)
-    if (lo > hi) continue
-    const start = lo === first ? 0 : lineOffset(body, lo - first)
-    const end = hi === last ? body.length : lineOffset(body, hi - lo + 1, start)
-    out.push({ firstSeq: lo, lastSeq: hi, body, start, end })
-    left -= hi - lo + 1
-    if (left <= 0) break
-  }
-  return out
-}
-
-interface SliceOf extends Slice {
-  sr: Selected
-}
-
-/** Every slice a query covers, in order; each batch is its own statement, no transaction held between them. */
-async function* iterateSlices(db: SqliteDb, q: LogQuery): AsyncGenerator<SliceOf> {
-  const selected = await db.read(() => selectStepRuns(db, q))
-  let remaining = q.limit ?? Number.MAX_SAFE_INTEGER
-  for (const { sr, from } of selected) {
-    let after = from
-    // Until a read finds nothing: lines appended meanwhile are picked up too.
-    while (remaining > 0) {
-      const slices = await db.read(() => readSlices(db, sr.id, after, remaining))
-      if (slices.length === 0) break
-      for (const s of slices) {
-        remaining -= s.lastSeq - s.firstSeq + 1
-        after = s.lastSeq
-        yield { ...s, sr }
+/** What the shared reading code (log-chunks.ts) reads, from this SQLite file. */
+function source(db: SqliteDb): ChunkSource {
+  return {
+    attempts: (q) => db.read(() => {
+      let sql = 'SELECT id, step, attempt, log_seq FROM step_runs WHERE run_id = ?'
+      const params: unknown[] = [q.runId]
+      if (q.step !== undefined) {
+        sql += ' AND step = ?'
+        params.push(q.step)
       }
-    }
-  }
-}
-
-export async function readLogs(db: SqliteDb, q: LogQuery): Promise<LogLineRecord[]> {
-  return db.read(() => {
-    const out: LogLineRecord[] = []
-    let remaining = q.limit ?? Number.MAX_SAFE_INTEGER
-    for (const { sr, from } of selectStepRuns(db, q)) {
-      let after = from
-      while (remaining > 0) {
-        const slices = readSlices(db, sr.id, after, remaining)
-        if (slices.length === 0) break
-        for (const s of slices) {
-          toRecords(decodeLines(s.body, s.start, s.end), q.runId, sr.step, sr.attempt, out)
-          remaining -= s.lastSeq - s.firstSeq + 1
-          after = s.lastSeq
-        }
+      if (q.attempt !== undefined) {
+        sql += ' AND attempt = ?'
+        params.push(q.attempt)
       }
-    }
-    return out
-  })
+      return db.stmt(`${sql} ORDER BY step, attempt`).all(...params) as SelectedAttempt[]
+    }),
+    chunksAfter: (stepRunId, after) => db.read(() => {
+      const sr = db.stmt('SELECT log_seq FROM step_runs WHERE id = ?').get(stepRunId) as { log_seq: number } | undefined
+      const upTo = sr?.log_seq ?? 0
+      if (after >= upTo) return { upTo, rows: [] }
+      const rows = db.stmt(CHUNKS_SQL).raw(true).all(stepRunId, after, upTo, READ_CHUNKS) as [number, number, Buffer][]
+      return { upTo, rows: rows.map(([first, last, body]) => ({ first, last, body })) }
+    }),
+  }
 }
 
-export async function* iterateLogs(db: SqliteDb, q: LogQuery, pageSize = DEFAULT_PAGE): AsyncGenerator<LogLineRecord[]> {
-  const size = Math.max(1, Math.floor(pageSize))
-  let page: LogLineRecord[] = []
-  let current: Selected | undefined
-  for await (const s of iterateSlices(db, q)) {
-    // Pages never mix step attempts.
-    if (current !== s.sr && page.length > 0) {
-      yield page
-      page = []
-    }
-    current = s.sr
-    const lines: LogLineRecord[] = []
-    toRecords(decodeLines(s.body, s.start, s.end), q.runId, s.sr.step, s.sr.attempt, lines)
-    for (const line of lines) {
-      page.push(line)
-      if (page.length === size) {
-        yield page
-        page = []
-      }
-    }
-  }
-  if (page.length > 0) yield page
+export function readLogs(db: SqliteDb, q: LogQuery): Promise<LogLineRecord[]> {
+  return chunks.readLogs(source(db), q)
 }
 
-export async function* iterateLogChunks(db: SqliteDb, q: LogQuery): AsyncGenerator<LogChunk> {
-  for await (const s of iterateSlices(db, q)) {
-    const data = s.start === 0 && s.end === s.body.length ? s.body : s.body.subarray(s.start, s.end)
-    yield { runId: q.runId, step: s.sr.step, attempt: s.sr.attempt, firstSeq: s.firstSeq, lastSeq: s.lastSeq, data }
-  }
+export function iterateLogs(db: SqliteDb, q: LogQuery, pageSize?: number): AsyncGenerator<LogLineRecord[]> {
+  return chunks.iterateLogs(source(db), q, pageSize)
+}
+
+export function iterateLogChunks(db: SqliteDb, q: LogQuery): AsyncGenerator<LogChunk> {
+  return chunks.iterateLogChunks(source(db), q)
 }
 
 export async function deleteLogsBefore(db: SqliteDb, time: string): Promise<number> {

@@ -15,7 +15,7 @@ import {
   type ResourceListRow,
   type ResourceRow,
   type RevisionRow,
-} from './sqlite-rows.js'
+} from './rows.js'
 import type {
   ResourceSelectors,
   ApplyResourceInput,

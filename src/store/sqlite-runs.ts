@@ -6,7 +6,7 @@
 import { CtlError } from '../errors.js'
 import { checkedTraceId, newId, nowIso } from './ids.js'
 import { mapSqliteError, type SqliteDb } from './sqlite-db.js'
-import { RUN_SELECT, STEP_RUN_COLUMNS, toRun, toStepRun, type RunRow, type StepRunRow } from './sqlite-rows.js'
+import { RUN_SELECT, STEP_RUN_COLUMNS, toRun, toStepRun, type RunRow, type StepRunRow } from './rows.js'
 import type {
   CreateRunInput,
   NewStepInstance,

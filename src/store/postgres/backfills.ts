@@ -1,41 +1,9 @@
 // PostgreSQL backfills and their fire times. Fire-time states move by compare-and-set in one
 // statement, so two replicas (or two passes) never both claim one time.
 import { newId, nowIso } from '../ids.js'
-import type { BackfillRecord, BackfillState, BackfillTimeRecord, BackfillTimeState, CreateBackfillInput, RunTrigger } from '../types.js'
+import type { BackfillRecord, BackfillState, BackfillTimeRecord, BackfillTimeState, CreateBackfillInput } from '../types.js'
 import type { PgDb } from './db.js'
-
-interface BackfillRow {
-  id: string
-  resource_id: string
-  run_trigger: string
-  parallel: number
-  state: string
-  created_by: string
-  created_at: string
-  finished_at: string | null
-}
-
-interface TimeRow {
-  backfill_id: string
-  fire_at: string
-  state: string
-  run_id: string | null
-}
-
-function toBackfill(r: BackfillRow): BackfillRecord {
-  const b: BackfillRecord = {
-    id: r.id, resourceId: r.resource_id, trigger: r.run_trigger as RunTrigger, parallel: r.parallel,
-    state: r.state as BackfillState, createdBy: r.created_by, createdAt: r.created_at,
-  }
-  if (r.finished_at !== null) b.finishedAt = r.finished_at
-  return b
-}
-
-function toTime(r: TimeRow): BackfillTimeRecord {
-  const t: BackfillTimeRecord = { backfillId: r.backfill_id, fireAt: r.fire_at, state: r.state as BackfillTimeState }
-  if (r.run_id !== null) t.runId = r.run_id
-  return t
-}
+import { toBackfill, toBackfillTime, type BackfillRow, type BackfillTimeRow } from '../rows.js'
 
 export function createBackfill(db: PgDb, input: CreateBackfillInput): Promise<BackfillRecord> {
   return db.tx(async (q) => {
@@ -77,7 +45,7 @@ export async function listBackfills(db: PgDb, filter: { resourceId?: string; sta
 }
 
 export async function listBackfillTimes(db: PgDb, backfillId: string): Promise<BackfillTimeRecord[]> {
-  return (await db.rows<TimeRow>('SELECT * FROM backfill_times WHERE backfill_id = $1 ORDER BY fire_at', [backfillId])).map(toTime)
+  return (await db.rows<BackfillTimeRow>('SELECT * FROM backfill_times WHERE backfill_id = $1 ORDER BY fire_at', [backfillId])).map(toBackfillTime)
 }
 
 export async function updateBackfillTime(

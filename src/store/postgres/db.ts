@@ -29,8 +29,8 @@ const TX_RETRIES = 8
 /** Key of the advisory lock migrations hold (any constant; "ctl" in ASCII). */
 const MIGRATION_LOCK = 0x63746c
 
-/** SQLSTATEs: https://www.postgresql.org/docs/15/errcodes-appendix.html */
-function sqlState(err: unknown): string | undefined {
+/** SQLSTATE of a raw pg error (inside a transaction errors are not mapped yet): https://www.postgresql.org/docs/15/errcodes-appendix.html */
+export function sqlState(err: unknown): string | undefined {
   const code = (err as { code?: unknown })?.code
   return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) ? code : undefined
 }

@@ -4,17 +4,13 @@
 // chunks, the new log_seq and resume offset, and a NOTIFY, in one transaction: a crash loses or
 // repeats no line, and followers on every replica wake once the lines are visible.
 import { CtlError } from '../../errors.js'
-import { decodeLines, encodeLineTail, lineOffset, toRecords } from '../../api/log-codec.js'
+import { encodeLineTail } from '../../api/log-codec.js'
+import * as chunks from '../log-chunks.js'
+import { CHUNK_BYTES, DELETE_CHUNKS, MERGE_BELOW, READ_CHUNKS, type ChunkSource } from '../log-chunks.js'
 import type { LogWaiters } from '../log-waiters.js'
 import type { LogChunk, LogLineInput, LogLineRecord, LogQuery, LogStream } from '../types.js'
 import type { PgDb, PgQuery } from './db.js'
 
-const DEFAULT_PAGE = 5000
-/** The chunking constants are SQLite's (sqlite-logs.ts), so both stores cut a log into the same chunks. */
-const CHUNK_BYTES = 128 * 1024
-const MERGE_BELOW = 32 * 1024
-const READ_CHUNKS = 16
-const DELETE_CHUNKS = 100
 /** The channel appends notify on; the payload is the run id. */
 export const LOG_CHANNEL = 'ctl_logs'
 /** NOTIFY payloads must stay under 8000 bytes; a run id is far shorter, a longer one only loses the wake-up. */
@@ -85,133 +81,48 @@ export async function startLogNotifications(db: PgDb, waiters: LogWaiters): Prom
   )
 }
 
-interface Selected {
-  id: string
-  step: string
-  attempt: number
-  log_seq: number
-}
-
-/** The step attempts a query covers, in output order (byte-wise, as SQLite), each with the seq to read after. */
-async function selectStepRuns(db: PgQuery, q: LogQuery): Promise<{ sr: Selected; from: number }[]> {
-  let sql = 'SELECT id, step, attempt, log_seq FROM step_runs WHERE run_id = $1'
-  const params: unknown[] = [q.runId]
-  if (q.step !== undefined) {
-    params.push(q.step)
-    sql += ` AND step = $${params.length}`
-  }
-  if (q.attempt !== undefined) {
-    params.push(q.attempt)
-    sql += ` AND attempt = $${params.length}`
-  }
-  sql += ' ORDER BY step COLLATE "C", attempt'
-  const rows = await db.rows<{ id: string; step: string; attempt: number | string; log_seq: number | string }>(sql, params)
-  return rows.map((r) => {
-    const sr: Selected = { id: r.id, step: r.step, attempt: Number(r.attempt), log_seq: Number(r.log_seq) }
-    let from = Math.max(0, q.afterSeq ?? 0)
-    if (q.tail !== undefined) from = Math.max(from, sr.log_seq - Math.max(0, q.tail))
-    return { sr, from }
-  })
-}
-
-/** Lines firstSeq..lastSeq of one step attempt: bytes start..end of a chunk's body. */
-interface Slice {
-  firstSeq: number
-  lastSeq: number
-  body: Buffer
-  start: number
-  end: number
-}
-
 const CHUNKS_SQL = `SELECT first_seq, last_seq, body FROM log_chunks
   WHERE step_run_id = $1 AND last_seq > $2 AND first_seq <= $3 ORDER BY last_seq LIMIT $4`
 
-/**
- * Up to READ_CHUNKS chunks' worth of lines after `after` (at most `max` lines), sliced to the
- * attempt's committed log_seq, read first: chunk rows past it belong to a later append and are
- * cut off here, so a reader never sees a line before its seq is committed.
- */
-async function readSlices(db: PgQuery, stepRunId: string, after: number, max: number): Promise<Slice[]> {
-  const sr = await db.one<{ log_seq: number | string }>('SELECT log_seq FROM step_runs WHERE id = $1', [stepRunId])
-  const upTo = Number(sr?.log_seq ?? 0)
-  if (after >= upTo || max <= 0) return []
-  const rows = await db.rows<{ first_seq: string | number; last_seq: string | number; body: Buffer }>(CHUNKS_SQL, [stepRunId, after, upTo, READ_CHUNKS])
-  const out: Slice[] = []
-  let left = max
-  for (const row of rows) {
-    const first = Number(row.first_seq)
-    const last = Number(row.last_seq)
-    const body = row.body
-    const lo = Math.max(after + 1, first)
-    const hi = Math.min(last, upTo, lo + left - 1)
-    if (lo > hi) continue
-    const start = lo === first ? 0 : lineOffset(body, lo - first)
-    const end = hi === last ? body.length : lineOffset(body, hi - lo + 1, start)
-    out.push({ firstSeq: lo, lastSeq: hi, body, start, end })
-    left -= hi - lo + 1
-    if (left <= 0) break
-  }
-  return out
-}
-
-interface SliceOf extends Slice {
-  sr: Selected
-}
-
-/** Every slice a query covers, in order; each batch is its own statements, no transaction held between them. */
-async function* iterateSlices(db: PgQuery, q: LogQuery): AsyncGenerator<SliceOf> {
-  const selected = await selectStepRuns(db, q)
-  let remaining = q.limit ?? Number.MAX_SAFE_INTEGER
-  for (const { sr, from } of selected) {
-    let after = from
-    // Until a read finds nothing: lines appended meanwhile are picked up too.
-    while (remaining > 0) {
-      const slices = await readSlices(db, sr.id, after, remaining)
-      if (slices.length === 0) break
-      for (const s of slices) {
-        remaining -= s.lastSeq - s.firstSeq + 1
-        after = s.lastSeq
-        yield { ...s, sr }
+/** What the shared reading code (../log-chunks.ts) reads, from PostgreSQL: statement by statement, no transaction held. */
+function source(db: PgQuery): ChunkSource {
+  return {
+    async attempts(q) {
+      let sql = 'SELECT id, step, attempt, log_seq FROM step_runs WHERE run_id = $1'
+      const params: unknown[] = [q.runId]
+      if (q.step !== undefined) {
+        params.push(q.step)
+        sql += ` AND step = $${params.length}`
       }
-    }
-  }
-}
-
-export async function readLogs(db: PgDb, q: LogQuery): Promise<LogLineRecord[]> {
-  const out: LogLineRecord[] = []
-  for await (const s of iterateSlices(db, q)) toRecords(decodeLines(s.body, s.start, s.end), q.runId, s.sr.step, s.sr.attempt, out)
-  return out
-}
-
-export async function* iterateLogs(db: PgDb, q: LogQuery, pageSize = DEFAULT_PAGE): AsyncGenerator<LogLineRecord[]> {
-  const size = Math.max(1, Math.floor(pageSize))
-  let page: LogLineRecord[] = []
-  let current: Selected | undefined
-  for await (const s of iterateSlices(db, q)) {
-    // Pages never mix step attempts.
-    if (current !== s.sr && page.length > 0) {
-      yield page
-      page = []
-    }
-    current = s.sr
-    const lines: LogLineRecord[] = []
-    toRecords(decodeLines(s.body, s.start, s.end), q.runId, s.sr.step, s.sr.attempt, lines)
-    for (const line of lines) {
-      page.push(line)
-      if (page.length === size) {
-        yield page
-        page = []
+      if (q.attempt !== undefined) {
+        params.push(q.attempt)
+        sql += ` AND attempt = $${params.length}`
       }
-    }
+      // Byte-wise, as SQLite orders.
+      const rows = await db.rows<{ id: string; step: string; attempt: number | string; log_seq: number | string }>(`${sql} ORDER BY step COLLATE "C", attempt`, params)
+      return rows.map((r) => ({ id: r.id, step: r.step, attempt: Number(r.attempt), log_seq: Number(r.log_seq) }))
+    },
+    async chunksAfter(stepRunId, after) {
+      // log_seq read first: chunk rows past it belong to a later append and are cut off, so a reader never sees a line before its seq is committed.
+      const sr = await db.one<{ log_seq: number | string }>('SELECT log_seq FROM step_runs WHERE id = $1', [stepRunId])
+      const upTo = Number(sr?.log_seq ?? 0)
+      if (after >= upTo) return { upTo, rows: [] }
+      const rows = await db.rows<{ first_seq: string | number; last_seq: string | number; body: Buffer }>(CHUNKS_SQL, [stepRunId, after, upTo, READ_CHUNKS])
+      return { upTo, rows: rows.map((r) => ({ first: Number(r.first_seq), last: Number(r.last_seq), body: r.body })) }
+    },
   }
-  if (page.length > 0) yield page
 }
 
-export async function* iterateLogChunks(db: PgDb, q: LogQuery): AsyncGenerator<LogChunk> {
-  for await (const s of iterateSlices(db, q)) {
-    const data = s.start === 0 && s.end === s.body.length ? s.body : s.body.subarray(s.start, s.end)
-    yield { runId: q.runId, step: s.sr.step, attempt: s.sr.attempt, firstSeq: s.firstSeq, lastSeq: s.lastSeq, data }
-  }
+export function readLogs(db: PgDb, q: LogQuery): Promise<LogLineRecord[]> {
+  return chunks.readLogs(source(db), q)
+}
+
+export function iterateLogs(db: PgDb, q: LogQuery, pageSize?: number): AsyncGenerator<LogLineRecord[]> {
+  return chunks.iterateLogs(source(db), q, pageSize)
+}
+
+export function iterateLogChunks(db: PgDb, q: LogQuery): AsyncGenerator<LogChunk> {
+  return chunks.iterateLogChunks(source(db), q)
 }
 
 /** Deletes the lines of attempts finished before `time`, a few chunks per statement so appends never wait long. */

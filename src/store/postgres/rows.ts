@@ -10,11 +10,11 @@ import {
   type RunRow,
   type ScheduleRow,
   type StepRunRow,
-} from '../sqlite-rows.js'
+} from '../rows.js'
 import type { ResourceRecord, ResourceStatus, ResourceSummary, StepRunRecord } from '../types.js'
 
 export { toRevision, toRun, toSchedule, type RevisionRow, type RunRow, type ScheduleRow }
-export { STEP_RUN_COLUMNS, wsToDb } from '../sqlite-rows.js'
+export { STEP_RUN_COLUMNS, wsToDb } from '../rows.js'
 
 /** A RunRow's columns, from `runs` and its resource `r`. */
 export const RUN_COLUMNS_SQL = `runs.id, runs.resource_id, r.workspace, r.name AS resource_name, runs.revision,

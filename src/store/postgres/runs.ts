@@ -14,14 +14,8 @@ import type {
   StepRunRecord,
   StepState,
 } from '../types.js'
-import type { PgDb, PgQuery } from './db.js'
+import { sqlState, type PgDb, type PgQuery } from './db.js'
 import { pgText, RUN_COLUMNS_SQL, RUN_SELECT, STEP_RUN_COLUMNS, toRun, toStepRun, type PgStepRunRow, type RunRow } from './rows.js'
-
-/** SQLSTATE of a raw pg error (inside a transaction errors are not mapped yet). */
-function stateOf(err: unknown): string | undefined {
-  const code = (err as { code?: unknown })?.code
-  return typeof code === 'string' ? code : undefined
-}
 
 export async function createRun(db: PgDb, input: CreateRunInput): Promise<{ run: RunRecord; steps: StepRunRecord[] }> {
   if (new Set(input.steps).size !== input.steps.length) {
@@ -222,8 +216,8 @@ export function createStepAttempt(db: PgDb, runId: string, step: string, attempt
       const row = await q.one<PgStepRunRow>(INSERT_ATTEMPT, [newId('s'), runId, step, attempt, notBefore ?? null, nowIso()])
       return toStepRun(row!)
     } catch (err) {
-      if (stateOf(err) === '23505') throw new CtlError('E_CONFLICT', `step ${step} of run ${runId} already has attempt ${attempt}`)
-      if (stateOf(err) === '23503') throw new CtlError('E_NOT_FOUND', `run ${runId} not found`)
+      if (sqlState(err) === '23505') throw new CtlError('E_CONFLICT', `step ${step} of run ${runId} already has attempt ${attempt}`)
+      if (sqlState(err) === '23503') throw new CtlError('E_NOT_FOUND', `run ${runId} not found`)
       throw err
     }
   })
@@ -254,8 +248,8 @@ export function createStepInstances(db: PgDb, runId: string, parent: string, ins
         [runId, nowIso(), parent, ids, names, instances.map((i) => JSON.stringify(i.values))],
       )
     } catch (err) {
-      if (stateOf(err) === '23505') throw new CtlError('E_CONFLICT', `run ${runId} already has one of the steps ${names.join(', ')}`)
-      if (stateOf(err) === '23503') throw new CtlError('E_NOT_FOUND', `run ${runId} not found`)
+      if (sqlState(err) === '23505') throw new CtlError('E_CONFLICT', `run ${runId} already has one of the steps ${names.join(', ')}`)
+      if (sqlState(err) === '23503') throw new CtlError('E_NOT_FOUND', `run ${runId} not found`)
       throw err
     }
     const byId = new Map(rows.map((r) => [r.id, r]))

@@ -1,7 +1,13 @@
-// Row ⇄ record mapping for the SQLite store. NULL columns become absent
-// optional fields (never `null`), so records compare and serialize cleanly.
+// Row ⇄ record mapping shared by the SQLite and PostgreSQL stores (their rows have the same column
+// names and types). NULL columns become absent optional fields (never `null`), so records compare and
+// serialize cleanly.
+import type { ReplicaRecord } from './leases.js'
 import type {
   ApprovalRecord,
+  BackfillRecord,
+  BackfillState,
+  BackfillTimeRecord,
+  BackfillTimeState,
   InstanceValues,
   LogStream,
   ResourceRecord,
@@ -216,3 +222,52 @@ export function toSchedule(row: ScheduleRow): ScheduleRecord {
 }
 
 export const STREAM_CODE: Record<LogStream, number> = { stdout: 0, stderr: 1, system: 2 }
+
+export interface BackfillRow {
+  id: string
+  resource_id: string
+  run_trigger: string
+  parallel: number
+  state: string
+  created_by: string
+  created_at: string
+  finished_at: string | null
+}
+
+export interface BackfillTimeRow {
+  backfill_id: string
+  fire_at: string
+  state: string
+  run_id: string | null
+}
+
+export function toBackfill(r: BackfillRow): BackfillRecord {
+  const b: BackfillRecord = {
+    id: r.id, resourceId: r.resource_id, trigger: r.run_trigger as RunTrigger, parallel: r.parallel,
+    state: r.state as BackfillState, createdBy: r.created_by, createdAt: r.created_at,
+  }
+  if (r.finished_at !== null) b.finishedAt = r.finished_at
+  return b
+}
+
+export function toBackfillTime(r: BackfillTimeRow): BackfillTimeRecord {
+  const t: BackfillTimeRecord = { backfillId: r.backfill_id, fireAt: r.fire_at, state: r.state as BackfillTimeState }
+  if (r.run_id !== null) t.runId = r.run_id
+  return t
+}
+
+export interface ReplicaRow {
+  id: string
+  host: string
+  pid: number
+  url: string | null
+  version: string
+  started_at: string
+  heartbeat_at: string
+}
+
+export function toReplica(r: ReplicaRow): ReplicaRecord {
+  const rec: ReplicaRecord = { id: r.id, host: r.host, pid: r.pid, version: r.version, startedAt: r.started_at, heartbeatAt: r.heartbeat_at }
+  if (r.url !== null) rec.url = r.url
+  return rec
+}
