@@ -15,15 +15,14 @@ import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { startPlaneProcess } from './plane.mjs'
+import { BWRAP, minimalBwrap } from './sandbox-baseline.mjs'
 
 const root = path.join(path.dirname(fileURLToPath(import.meta.url)), '..')
 const LAYERS = Number(process.env.BENCH_LAYERS ?? 10)
 const WIDTH = Number(process.env.BENCH_WIDTH ?? 20)
 const REPEAT = Number(process.env.BENCH_RUNS ?? 5)
-const BWRAP = '/usr/bin/bwrap'
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
-const quote = (s) => `'${s.replace(/'/g, `'\\''`)}'`
 
 /** The DAG as a user writes it (JSON is YAML). */
 function manifest(name) {
@@ -39,23 +38,6 @@ function manifest(name) {
     }
   }
   return { version: 'v2alpha', name, type: 'workflow', spec: { parallelism: WIDTH, dag } }
-}
-
-/** The minimal sandbox of the issue; a path that is a symlink here (/bin -> usr/bin) is recreated as one, not bound. */
-function minimalBwrap() {
-  const args = []
-  for (const p of ['/usr', '/bin', '/lib', '/lib64', '/etc']) {
-    let st
-    try {
-      st = fs.lstatSync(p)
-    } catch {
-      continue
-    }
-    if (st.isSymbolicLink()) args.push('--symlink', fs.readlinkSync(p), p)
-    else args.push('--ro-bind', p, p)
-  }
-  args.push('--dev', '/dev', '--proc', '/proc', '--tmpfs', '/tmp', '--unshare-pid', '--', 'true')
-  return [BWRAP, ...args].map(quote).join(' ')
 }
 
 function time(cmd, args, env) {
