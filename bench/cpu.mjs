@@ -38,11 +38,12 @@ function procCpu(pid) {
 
 /** The host's CPU with its spawner's (found among its children by name): both start steps. */
 function hostCpu(pid) {
-  const own = procCpu(pid)
+  const own = { ...procCpu(pid), spawner: 0 }
   for (const c of fs.readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').split(' ').filter(Boolean)) {
     try {
       if (fs.readFileSync(`/proc/${c}/comm`, 'utf8').trim() !== 'ctl-spawner') continue
       const s = procCpu(c)
+      own.spawner = s.self
       own.self += s.self
       own.children += s.children
     } catch {}
@@ -130,12 +131,13 @@ try {
     const steps = await unit()
     const p1 = await plane.usage()
     const h1 = hostCpu(pid)
-    rows.push({ plane: (p1.cpuMs - p0.cpuMs) / steps, host: (h1.self - h0.self) / steps, sandbox: (h1.children - h0.children) / steps })
+    rows.push({ plane: (p1.cpuMs - p0.cpuMs) / steps, host: (h1.self - h0.self) / steps, sandbox: (h1.children - h0.children) / steps, spawner: (h1.spawner - h0.spawner) / steps })
   }
   const med = (k) => rows.map((r) => r[k]).sort((a, b) => a - b)[Math.floor(rows.length / 2)]
   const out = { shape, per: shape === 'dag' ? 'step' : 'run', rounds: rows.length, loadAverage: os.loadavg().map((x) => +x.toFixed(2)) }
   for (const k of ['plane', 'host', 'sandbox']) out[`${k}Ms`] = +med(k).toFixed(2)
   out.totalMs = +(out.planeMs + out.hostMs + out.sandboxMs).toFixed(2)
+  out.spawnerMs = +med('spawner').toFixed(2) // part of hostMs
   out.roundsMs = rows.map((r) => ({ plane: +r.plane.toFixed(2), host: +r.host.toFixed(2), sandbox: +r.sandbox.toFixed(2) }))
   if (syscalls && spawnSync('strace', ['-V']).status === 0) {
     const spawner = spawnerPid(pid)

@@ -123,6 +123,11 @@ class Conn {
     this.dead = false
     this.over = false
     this.nextId = 1
+    /** @type {Buffer[]} frames not written yet */
+    this.queue = []
+    /** @type {number[]} ids whose pipes the host has opened: the spawner may close its copies */
+    this.closes = []
+    this.flushing = false
     /** @type {Map<number, { child: Child, o: ChildOptions }>} */
     this.children = new Map()
     this.proc = spawn(bin, [String(process.pid)], { stdio: ['pipe', 'pipe', 'inherit'], env: {} })
@@ -175,8 +180,33 @@ class Conn {
     const child = Object.assign(new EventEmitter(), { pid: undefined, stdout: null, stderr: null, info: null })
     const frame = startFrame(id, o)
     this.children.set(id, { child, o })
-    this.proc.stdin?.write(frame)
+    this.send(frame)
     return child
+  }
+
+  /**
+   * Queues a frame; the frames and closes of one turn of the event loop go out in one write (a layer of a DAG
+   * starts many steps at once): fewer system calls here, fewer wake-ups of the spawner.
+   * @param {Buffer} [frame]
+   */
+  send(frame) {
+    if (frame) this.queue.push(frame)
+    if (this.flushing) return
+    this.flushing = true
+    process.nextTick(() => {
+      this.flushing = false
+      if (this.closes.length > 0) {
+        const close = Buffer.allocUnsafe(8 + 4 * this.closes.length)
+        close.writeUInt32LE(4 + 4 * this.closes.length, 0)
+        close.writeUInt32LE(2, 4)
+        this.closes.forEach((id, i) => close.writeUInt32LE(id, 8 + 4 * i))
+        this.queue.push(close)
+        this.closes = []
+      }
+      const out = this.queue.length === 1 ? this.queue[0] : Buffer.concat(this.queue)
+      this.queue = []
+      if (out) this.proc.stdin?.write(out)
+    })
   }
 
   /** One line of the spawner: S (started), E (not started), X (exited). @param {string[]} f */
@@ -197,11 +227,8 @@ class Conn {
         console.error(`step host: cannot open the spawner's pipes: ${/** @type {Error} */ (e).message}`)
         return this.died()
       }
-      const close = Buffer.alloc(12)
-      close.writeUInt32LE(8, 0)
-      close.writeUInt32LE(2, 4)
-      close.writeUInt32LE(id, 8)
-      this.proc.stdin?.write(close)
+      this.closes.push(id)
+      this.send()
       const [stdout, stderr, info] = streams
       Object.assign(child, { stdout, stderr, info })
       let open2 = 2

@@ -7,7 +7,7 @@
 //   START: type=1, id, flags (1 setsid, 2 uid/gid, 4 info pipe on fd 3), uid, gid, command, cwd,
 //          cgroup folder ("" for none), argc, argv..., envc, env..., nblobs, blobs (u32 length + bytes)
 //          strings are u32 length + bytes with a trailing NUL (counted); blob i becomes fd 4+i.
-//   CLOSE: type=2, id: the host opened the read ends through /proc/<pid>/fd: close our copies.
+//   CLOSE: type=2, ids...: the host opened their read ends through /proc/<pid>/fd: close our copies.
 // Events on stdout, one text line each:
 //   S id pid outfd errfd infofd   started (the read ends, -1 for no info pipe)
 //   E id stage errno              not started (stage: exec, cgroup, setgroups, setgid, setuid, setsid, fds)
@@ -16,7 +16,6 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdint.h>
@@ -125,7 +124,7 @@ struct failure {
 static const char *const STAGES[] = {"exec", "cgroup", "setgroups", "setgid", "setuid", "setsid", "fds"};
 enum { S_EXEC, S_CGROUP, S_SETGROUPS, S_SETGID, S_SETUID, S_SETSID, S_FDS };
 
-static void fail(int errpipe, int stage) {
+__attribute__((noreturn)) static void fail(int errpipe, int stage) {
   struct failure f = {stage, errno};
   ssize_t n = write(errpipe, &f, sizeof f);
   (void)n;
@@ -177,8 +176,9 @@ struct start {
   int src[4 + MAX_BLOBS];
 };
 
-/* In the child: from here on only async-signal-safe calls (the spawner is single-threaded, but stay strict). */
-static void child(struct start *s, int errpipe) {
+/* In the vfork child: it shares our memory until it execs, so it only writes to its own stack and makes
+ * async-signal-safe calls (ids through raw system calls, as posix_spawn does); it never returns. */
+__attribute__((noinline, noreturn)) static void child(struct start *s, int errpipe) {
   sigset_t none;
   sigemptyset(&none);
   for (int sig = 1; sig < NSIG; sig++) signal(sig, SIG_DFL); /* ignored signals would survive exec */
@@ -210,9 +210,9 @@ static void child(struct start *s, int errpipe) {
     close(fd);
   }
   if (s->flags & F_IDS) {
-    if (setgroups(0, NULL) < 0) fail(errpipe, S_SETGROUPS);
-    if (setgid(s->gid) < 0) fail(errpipe, S_SETGID);
-    if (setuid(s->uid) < 0) fail(errpipe, S_SETUID);
+    if (syscall(SYS_setgroups, 0, NULL) < 0) fail(errpipe, S_SETGROUPS);
+    if (syscall(SYS_setgid, s->gid) < 0) fail(errpipe, S_SETGID);
+    if (syscall(SYS_setuid, s->uid) < 0) fail(errpipe, S_SETUID);
   }
   exec_path(s->cmd, s->argv, s->envp);
   fail(errpipe, S_EXEC);
@@ -267,8 +267,9 @@ static void start(struct cur *c) {
   }
   if (c->p != c->end) die("malformed frame: trailing bytes");
 
-  pid_t pid = fork();
-  if (pid < 0) die("fork failed");
+  /* vfork: no copy of our page tables and no copy-on-write faults after it; we wait for the exec anyway. */
+  pid_t pid = vfork();
+  if (pid < 0) die("vfork failed");
   if (pid == 0) child(&s, report[1]);
   for (int i = 1; i < s.nfds; i++) close(s.src[i]); /* the write ends and memfds are the child's now */
   close(report[1]);
@@ -317,14 +318,16 @@ static void handle(const unsigned char *p, uint32_t len) {
   if (type == T_START) {
     start(&c);
   } else if (type == T_CLOSE) {
-    uint32_t id = u32(&c);
-    if (c.p != c.end) die("malformed frame: trailing bytes");
-    for (size_t i = 0; i < nslots; i++)
-      if (slots[i].used && slots[i].id == id && (slots[i].fds[0] >= 0 || slots[i].fds[1] >= 0 || slots[i].fds[2] >= 0)) {
-        slot_close_fds(&slots[i]);
-        slot_release_if_done(&slots[i]);
-        break;
-      }
+    if (c.p == c.end) die("malformed frame: no ids");
+    while (c.p != c.end) {
+      uint32_t id = u32(&c);
+      for (size_t i = 0; i < nslots; i++)
+        if (slots[i].used && slots[i].id == id && (slots[i].fds[0] >= 0 || slots[i].fds[1] >= 0 || slots[i].fds[2] >= 0)) {
+          slot_close_fds(&slots[i]);
+          slot_release_if_done(&slots[i]);
+          break;
+        }
+    }
   } else {
     die("malformed frame: unknown type");
   }
