@@ -259,6 +259,21 @@ describe.runIf(built)('ctl-spawner itself', () => {
     }
   })
 
+  it('out of fds, fails that start only and goes on', async () => {
+    // The same binary with room for one step's pipes, not for a bwrap step's extra ones (prlimit execs it: same parent).
+    const wrapper = path.join(temp(), 'tight-spawner')
+    fs.writeFileSync(wrapper, `#!/bin/sh\nexec prlimit --nofile=16:16 -- ${built} "$@"\n`, { mode: 0o755 })
+    useSpawner(wrapper)
+    try {
+      const tight = await runChild({ args: ['-c', 'echo no'], info: true, fds: ['a', 'b', 'c', 'd'] })
+      expect(tight.error).toMatchObject({ code: 'EMFILE', message: 'spawn sh EMFILE' })
+      const fine = await runChild({ args: ['-c', 'echo fine'] })
+      expect(fine.out).toBe('fine\n')
+    } finally {
+      useSpawner('')
+    }
+  })
+
   it('refuses to serve anyone but the host that started it', async () => {
     const r = await feed(Buffer.alloc(0), '1')
     expect(r.code).toBe(2)

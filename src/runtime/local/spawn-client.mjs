@@ -48,6 +48,11 @@ let deaths = 0
  */
 export function useSpawner(bin) {
   binary = ''
+  deaths = 0
+  // A spawner of an earlier choice ends once its stdin closes (its steps run on: their pipes are open here).
+  conn?.proc.stdin?.end()
+  if (conn) conn.dead = conn.over = true
+  conn = undefined
   if (!bin) return
   try {
     fs.accessSync(bin, fs.constants.X_OK)

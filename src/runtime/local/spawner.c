@@ -241,57 +241,72 @@ static void start(struct cur *c) {
   if (nblobs > MAX_BLOBS || (nblobs > 0 && !(s.flags & F_INFO))) die("malformed frame: blob count");
   if (s.flags & ~(uint32_t)(F_SETSID | F_IDS | F_INFO)) die("malformed frame: flags");
 
-  int out[2], errp[2], info[2] = {-1, -1}, report[2];
-  struct slot *sl = slot_new();
+  const unsigned char *blob[MAX_BLOBS];
+  uint32_t blen[MAX_BLOBS];
+  for (uint32_t i = 0; i < nblobs; i++) blob[i] = bytes(c, &blen[i]);
+  if (c->p != c->end) die("malformed frame: trailing bytes");
+
+  /* From here on a failure is the step's (out of fds or processes), told as a start error: the others run on. */
+  int out[2] = {-1, -1}, errp[2] = {-1, -1}, info[2] = {-1, -1}, report[2] = {-1, -1}, mem[MAX_BLOBS], nmem = 0;
+  pid_t pid = -1;
+  struct failure f = {S_FDS, 0};
   if (pipe2(out, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0 || ((s.flags & F_INFO) && pipe2(info, O_CLOEXEC) < 0) || pipe2(report, O_CLOEXEC) < 0)
-    die("cannot make pipes");
+    goto failed;
+  for (uint32_t i = 0; i < nblobs; i++) {
+    /* A memfd rather than a pipe: bwrap reads it whole whatever its size, and nobody has to feed it. */
+    if ((mem[nmem] = memfd_create("ctl-fd", MFD_CLOEXEC)) < 0) goto failed;
+    int fd = mem[nmem++];
+    for (uint32_t done = 0; done < blen[i];) {
+      ssize_t w = write(fd, blob[i] + done, blen[i] - done);
+      if (w < 0 && errno == EINTR) continue;
+      if (w <= 0) goto failed;
+      done += (uint32_t)w;
+    }
+    if (lseek(fd, 0, SEEK_SET) < 0) goto failed;
+  }
   s.src[0] = devnull;
   s.src[1] = out[1];
   s.src[2] = errp[1];
   s.nfds = 3;
   if (s.flags & F_INFO) s.src[s.nfds++] = info[1];
-  for (uint32_t i = 0; i < nblobs; i++) {
-    uint32_t len;
-    const unsigned char *b = bytes(c, &len);
-    /* A memfd rather than a pipe: bwrap reads it whole whatever its size, and nobody has to feed it. */
-    int fd = memfd_create("ctl-fd", MFD_CLOEXEC);
-    if (fd < 0) die("memfd_create failed");
-    for (uint32_t done = 0; done < len;) {
-      ssize_t w = write(fd, b + done, len - done);
-      if (w < 0 && errno == EINTR) continue;
-      if (w <= 0) die("cannot write a memfd");
-      done += (uint32_t)w;
-    }
-    if (lseek(fd, 0, SEEK_SET) < 0) die("lseek failed");
-    s.src[s.nfds++] = fd;
-  }
-  if (c->p != c->end) die("malformed frame: trailing bytes");
+  for (int i = 0; i < nmem; i++) s.src[s.nfds++] = mem[i];
 
   /* vfork: no copy of our page tables and no copy-on-write faults after it; we wait for the exec anyway. */
-  pid_t pid = vfork();
-  if (pid < 0) die("vfork failed");
+  pid = vfork();
   if (pid == 0) child(&s, report[1]);
-  for (int i = 1; i < s.nfds; i++) close(s.src[i]); /* the write ends and memfds are the child's now */
+  if (pid < 0) goto failed;
   close(report[1]);
-  free(s.argv);
-  free(s.envp);
-  struct failure f;
+  report[1] = -1;
   ssize_t n;
   do n = read(report[0], &f, sizeof f);
   while (n < 0 && errno == EINTR);
-  close(report[0]);
-  char line[128];
   if (n == (ssize_t)sizeof f) {
     /* Never became the step: reaped here, no exit event. */
     while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {
     }
-    close(out[0]);
-    close(errp[0]);
-    if (info[0] >= 0) close(info[0]);
+    pid = -1;
+  }
+  if (0) {
+  failed:
+    f = (struct failure){S_FDS, errno};
+  }
+  free(s.argv);
+  free(s.envp);
+  /* The child's ends are the child's now (or nobody's). */
+  int mine[] = {out[1], errp[1], info[1], report[0], report[1]};
+  for (size_t i = 0; i < sizeof mine / sizeof *mine; i++)
+    if (mine[i] >= 0) close(mine[i]);
+  for (int i = 0; i < nmem; i++) close(mem[i]);
+  char line[128];
+  if (pid < 0) {
+    int theirs[] = {out[0], errp[0], info[0]};
+    for (size_t i = 0; i < 3; i++)
+      if (theirs[i] >= 0) close(theirs[i]);
     int stage = f.stage >= 0 && f.stage <= S_FDS ? f.stage : S_EXEC;
     emit(line, (size_t)snprintf(line, sizeof line, "E %u %s %d\n", s.id, STAGES[stage], f.err));
     return;
   }
+  struct slot *sl = slot_new();
   *sl = (struct slot){.id = s.id, .pid = pid, .fds = {out[0], errp[0], info[0]}, .used = 1};
   emit(line, (size_t)snprintf(line, sizeof line, "S %u %d %d %d %d\n", s.id, pid, out[0], errp[0], info[0]));
 }
@@ -343,6 +358,7 @@ int main(int argc, char **argv) {
   for (int fd = 0; fd < 2; fd++)
     if (fstat(fd, &st) < 0 || !(S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode))) die("stdin and stdout must be the host's pipes");
   signal(SIGPIPE, SIG_IGN);
+  syscall(SYS_close_range, 3u, ~0u, 0); /* nothing inherited beyond stdio: our fd numbers stay small and ours */
   if ((devnull = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0) die("cannot open /dev/null");
   sigset_t chld;
   sigemptyset(&chld);
