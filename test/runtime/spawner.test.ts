@@ -259,6 +259,16 @@ describe.runIf(built)('ctl-spawner itself', () => {
     }
   })
 
+  it('with its stdin closed, still reports the steps it runs before it exits', async () => {
+    useSpawner(built)
+    const running = runChild({ args: ['-c', 'sleep 0.3; echo done'] })
+    await new Promise((res) => setImmediate(res))
+    useSpawner(built) // retires the spawner that runs it: its stdin closes
+    const r = await running
+    expect([r.code, r.out]).toEqual([0, 'done\n'])
+    useSpawner('')
+  })
+
   it('out of fds, fails that start only and goes on', async () => {
     // The same binary with room for one step's pipes, not for a bwrap step's extra ones (prlimit execs it: same parent).
     const wrapper = path.join(temp(), 'tight-spawner')

@@ -327,6 +327,12 @@ static void reap(void) {
   }
 }
 
+static int running(void) {
+  for (size_t i = 0; i < nslots; i++)
+    if (slots[i].used && slots[i].pid != 0) return 1;
+  return 0;
+}
+
 static void handle(const unsigned char *p, uint32_t len) {
   struct cur c = {p, p + len};
   uint32_t type = u32(&c);
@@ -367,11 +373,13 @@ int main(int argc, char **argv) {
   int sfd = signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK);
   if (sfd < 0) die("signalfd failed");
 
+  int eof = 0;
   size_t cap = 1 << 16, have = 0;
   unsigned char *buf = malloc(cap);
   if (!buf) die("out of memory");
   for (;;) {
-    struct pollfd pf[2] = {{0, POLLIN, 0}, {sfd, POLLIN, 0}};
+    if (eof && !running()) exit(0); /* the host closed our stdin and every step we started has been told of */
+    struct pollfd pf[2] = {{eof ? -1 : 0, POLLIN, 0}, {sfd, POLLIN, 0}};
     if (poll(pf, 2, -1) < 0) {
       if (errno == EINTR) continue;
       die("poll failed");
@@ -392,7 +400,10 @@ int main(int argc, char **argv) {
     }
     ssize_t n = read(0, buf + have, cap - have);
     if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) exit(0); /* the host closed our stdin: it is going away */
+    if (n <= 0) {
+      eof = 1; /* the host has no more requests: the steps still running are reaped and told, then we go */
+      continue;
+    }
     have += (size_t)n;
     size_t at = 0;
     while (have - at >= 4) {
