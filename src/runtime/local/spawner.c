@@ -1,5 +1,5 @@
 // ctl-spawner: starts the step host's steps (supervisor.mjs), so that the host does not fork its whole
-// Node process for each one (Node's spawn copies ~55 MB of page tables and blocks the host until the
+// Node process for each one (Node's spawn forks the ~55 MB host, page tables and copy-on-write faults, and blocks the host until the
 // child has exec'd). One spawner per host, started by it with stdin and stdout as pipes; it dies with
 // the host (PR_SET_PDEATHSIG), and bwrap's --die-with-parent then ends the sandboxes.
 //
