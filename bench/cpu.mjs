@@ -1,9 +1,10 @@
 // CPU accounting, for judging a change on a busy machine where wall times are noise (not a benchmark: run.mjs
 // picks up *.bench.mjs only). Process CPU of each part, per step:
 //   plane    the control plane (its own process, bench/plane.mjs: process.cpuUsage())
-//   host     the step host (utime + stime of supervisor.mjs, from /proc/PID/stat)
-//   sandbox  what the step host's reaped children used (cutime + cstime): bwrap, its init, the step's process, and
-//            the forked copy of the host before it became bwrap
+//   host     the step host (utime + stime of supervisor.mjs, from /proc/PID/stat), with its spawner (ctl-spawner,
+//            a long-lived child of the host that starts the steps, when there is one)
+//   sandbox  what the step host's (or its spawner's) reaped children used (cutime + cstime): bwrap, its init, the
+//            step's process, and the forked copy of the host (or the spawner) before it became bwrap
 // Shapes (the two speed targets of issue 10):
 //   dag    the 200-step layered DAG of dag.bench.mjs (10 × 20, full layer dependencies), applied and watched
 //          (GET .../watch, what `apply --wait` follows), RUNS times after a warm-up run
@@ -33,6 +34,32 @@ function procCpu(pid) {
   const s = fs.readFileSync(`/proc/${pid}/stat`, 'utf8')
   const f = s.slice(s.lastIndexOf(')') + 2).split(' ')
   return { self: ((Number(f[11]) + Number(f[12])) * 1000) / HZ, children: ((Number(f[13]) + Number(f[14])) * 1000) / HZ }
+}
+
+/** The host's CPU with its spawner's (found among its children by name): both start steps. */
+function hostCpu(pid) {
+  const own = { ...procCpu(pid), spawner: 0 }
+  for (const c of fs.readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').split(' ').filter(Boolean)) {
+    try {
+      if (fs.readFileSync(`/proc/${c}/comm`, 'utf8').trim() !== 'ctl-spawner') continue
+      const s = procCpu(c)
+      own.spawner = s.self
+      own.self += s.self
+      own.children += s.children
+    } catch {}
+  }
+  return own
+}
+
+/** The host's spawner, when it has one. */
+function spawnerPid(pid) {
+  return fs.readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').split(' ').filter(Boolean).find((c) => {
+    try {
+      return fs.readFileSync(`/proc/${c}/comm`, 'utf8').trim() === 'ctl-spawner'
+    } catch {
+      return false
+    }
+  })
 }
 
 function hostPid(dataDir) {
@@ -100,19 +127,21 @@ try {
   const rows = []
   for (let i = 0; i < (shape === 'dag' ? count : 2); i++) {
     const p0 = await plane.usage()
-    const h0 = procCpu(pid)
+    const h0 = hostCpu(pid)
     const steps = await unit()
     const p1 = await plane.usage()
-    const h1 = procCpu(pid)
-    rows.push({ plane: (p1.cpuMs - p0.cpuMs) / steps, host: (h1.self - h0.self) / steps, sandbox: (h1.children - h0.children) / steps })
+    const h1 = hostCpu(pid)
+    rows.push({ plane: (p1.cpuMs - p0.cpuMs) / steps, host: (h1.self - h0.self) / steps, sandbox: (h1.children - h0.children) / steps, spawner: (h1.spawner - h0.spawner) / steps })
   }
   const med = (k) => rows.map((r) => r[k]).sort((a, b) => a - b)[Math.floor(rows.length / 2)]
   const out = { shape, per: shape === 'dag' ? 'step' : 'run', rounds: rows.length, loadAverage: os.loadavg().map((x) => +x.toFixed(2)) }
   for (const k of ['plane', 'host', 'sandbox']) out[`${k}Ms`] = +med(k).toFixed(2)
   out.totalMs = +(out.planeMs + out.hostMs + out.sandboxMs).toFixed(2)
+  out.spawnerMs = +med('spawner').toFixed(2) // part of hostMs
   out.roundsMs = rows.map((r) => ({ plane: +r.plane.toFixed(2), host: +r.host.toFixed(2), sandbox: +r.sandbox.toFixed(2) }))
   if (syscalls && spawnSync('strace', ['-V']).status === 0) {
-    const traced = [['host', pid], ['plane', plane.pid]].map(([name, p]) => {
+    const spawner = spawnerPid(pid)
+    const traced = [['host', pid], ['plane', plane.pid], ...(spawner ? [['spawner', spawner]] : [])].map(([name, p]) => {
       const file = path.join(dir, `strace-${name}.txt`)
       const tasks = fs.readdirSync(`/proc/${p}/task`).join(',')
       return { name, file, proc: spawn('strace', ['-c', '-o', file, '-p', tasks], { stdio: 'ignore' }) }

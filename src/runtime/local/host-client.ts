@@ -16,6 +16,7 @@ import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import { CtlError } from '../../errors.js'
+import { packageRoot } from '../../package-root.js'
 import type { StepExit } from '../types.js'
 import { toExit } from './files.js'
 
@@ -98,6 +99,18 @@ export function hostToken(stateDir: string): Buffer {
 /** HMAC-SHA256 of `label:nonce` under the token, as both ends compute it. */
 export function hostProof(token: Buffer, label: 'client' | 'host', nonce: string): Buffer {
   return crypto.createHmac('sha256', token).update(`${label}:${nonce}`).digest()
+}
+
+/**
+ * The native spawner the step host starts its steps with (spawner.c, built by `npm run build` where a C
+ * compiler exists; see spawn-client.mjs): $CTL_SPAWNER when set (empty: Node's spawn, which tests use to
+ * cover the fallback), else the build's dist/native/ctl-spawner, else none.
+ */
+export function spawnerPath(): string {
+  const named = process.env.CTL_SPAWNER
+  if (named !== undefined) return named && path.resolve(named)
+  const built = path.join(packageRoot(), 'dist', 'native', 'ctl-spawner')
+  return fs.existsSync(built) ? built : ''
 }
 
 export class HostClient {
@@ -305,7 +318,7 @@ export class HostClient {
     try {
       // A small young generation: every fork marks the host's memory copy-on-write, so the less
       // of it the host keeps writing to, the cheaper each step start (measured: about a third).
-      const args = ['--max-semi-space-size=1', this.hostScript(), this.stateDir, this.socketPath, String(this.idleMs)]
+      const args = ['--max-semi-space-size=1', this.hostScript(), this.stateDir, this.socketPath, String(this.idleMs), spawnerPath()]
       child = spawn(process.execPath, args, {
         detached: true, // own session: survives the control plane and its terminal
         cwd: this.stateDir,

@@ -8,11 +8,11 @@
 // Plain JavaScript with JSDoc types on purpose: the host runs as `node supervisor.mjs`
 // both from src/ (tests) and from dist/ (the build copies these files), with no compile step.
 
-import { spawn } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { createRedactor } from '../../logs/redact.mjs'
+import { spawnChild } from './spawn-client.mjs'
 import { Splitter, childrenOf, makeCgroupDir, processStart, removeCgroupDir, takeOutputs, writeExit, writeExitAsync, writeMemoryFiles } from './step-files.mjs'
 
 /**
@@ -41,7 +41,7 @@ export class Step {
     this.onOutput = undefined
     /** @type {((step: Step, exit: StepExit) => void) | undefined} told once the step ended and its log is complete */
     this.onExit = undefined
-    /** @type {import('node:child_process').ChildProcess | undefined} */
+    /** @type {import('./spawn-client.mjs').Child | undefined} */
     this.child = undefined
     this.spawned = false
     /** @type {number | undefined} pid of the command's session inside bwrap (from --info-fd) */
@@ -54,6 +54,8 @@ export class Step {
     this.exited = undefined
     /** @type {string | undefined} */
     this.startFailure = undefined
+    /** @type {string | undefined} why the step was lost (its spawner died) */
+    this.lost = undefined
     this.finished = false
     this.lineCount = 0
     /** @type {string[]} bwrap's own setup errors, which mean the step never started */
@@ -155,51 +157,51 @@ export class Step {
       this.finish()
       return Promise.resolve(undefined)
     }
-    /** @type {import('node:child_process').StdioOptions} */
-    const stdio = [spec.cgroup ? 'pipe' : 'ignore', 'pipe', 'pipe']
-    if (spec.mode === 'bubblewrap') {
-      stdio.push('pipe', ...spec.fdData.map(() => /** @type {const} */ ('pipe')))
-      if (spec.seccomp) stdio.push('pipe')
-    }
-    // In a cgroup: a shell that waits for one line on stdin, so that it is moved into the cgroup
-    // before it becomes the step (whatever it starts then is in the cgroup too).
-    const [command, args] = spec.cgroup ? ['/bin/sh', ['-c', 'read -r _ && exec "$@" </dev/null', 'ctl-step', spec.command, ...spec.args]] : [spec.command, spec.args]
+    /** @type {Array<string | Buffer>} */
+    const fds = spec.mode === 'bubblewrap' ? [...spec.fdData] : []
+    if (spec.mode === 'bubblewrap' && spec.seccomp) fds.push(Buffer.from(spec.seccomp, 'base64'))
     // As the step's host user when the host is root (uid/gid, supplementary groups dropped); never from a folder it cannot enter.
-    const ids = spec.uid !== undefined && spec.gid !== undefined ? { uid: spec.uid, gid: spec.gid } : {}
-    const proc = spawn(command, args, { env: spec.env, cwd: spec.cwd ?? '/', detached: true, stdio, ...ids })
+    const proc = spawnChild({
+      command: spec.command,
+      args: spec.args,
+      env: spec.env,
+      cwd: spec.cwd ?? '/',
+      uid: spec.uid,
+      gid: spec.gid,
+      cgroup: spec.cgroup?.dir,
+      info: spec.mode === 'bubblewrap',
+      fds,
+    })
     this.child = proc
     return new Promise((resolve) => {
       proc.on('error', (e) => {
         if (this.spawned) return
         const code = /** @type {NodeJS.ErrnoException} */ (e).code
         this.startFailure =
-          code === 'ENOENT'
-            ? spec.command.includes('/')
-              ? `exec: "${spec.command}": no such file or directory`
-              : `exec: "${spec.command}": executable file not found in $PATH`
-            : `cannot start "${spec.command}": ${e.message}`
+          /** @type {{ stage?: string }} */ (e).stage === 'cgroup'
+            ? `cannot move the step into its cgroup: ${e.message}` // not in its cgroup: the step must not run without its limits
+            : code === 'ENOENT'
+              ? spec.command.includes('/')
+                ? `exec: "${spec.command}": no such file or directory`
+                : `exec: "${spec.command}": executable file not found in $PATH`
+              : `cannot start "${spec.command}": ${e.message}`
         this.finish()
         resolve(undefined)
       })
+      // The spawner died under the step (see spawn-client.mjs): like a host that died, the step is Lost.
+      proc.on('lost', (/** @type {string} */ message) => {
+        this.lost = message
+        this.signal('SIGKILL')
+        this.finish()
+        if (!this.spawned) resolve(undefined)
+      })
       proc.on('spawn', () => {
         this.spawned = true
-        if (spec.cgroup) {
-          try {
-            fs.writeFileSync(path.join(spec.cgroup.dir, 'cgroup.procs'), String(proc.pid))
-            proc.stdin?.end('go\n')
-          } catch (e) {
-            // Not in its cgroup: the step must not run without its limits.
-            this.startFailure = `cannot move the step into its cgroup: ${/** @type {Error} */ (e).message}`
-            try {
-              process.kill(-(proc.pid ?? 0), 'SIGKILL')
-            } catch {}
-          }
-        }
+        proc.stdout?.on('data', (c) => this.append(this.out.push(c)))
+        proc.stderr?.on('data', (c) => this.append(this.err.push(c)))
         this.onSpawn(proc)
         resolve(proc.pid)
       })
-      proc.stdout?.on('data', (c) => this.append(this.out.push(c)))
-      proc.stderr?.on('data', (c) => this.append(this.err.push(c)))
       proc.on('exit', (code, signal) => {
         this.exited = { code, signal }
         // Like a container: when the main process ends, whatever it left behind in its group ends too.
@@ -224,19 +226,11 @@ export class Step {
     })
   }
 
-  /** @param {import('node:child_process').ChildProcess} proc */
+  /** @param {import('./spawn-client.mjs').Child} proc */
   onSpawn(proc) {
     const spec = this.spec
-    if (spec.mode === 'bubblewrap') {
-      /** @type {Array<string | Buffer>} */
-      const fds = [...spec.fdData]
-      if (spec.seccomp) fds.push(Buffer.from(spec.seccomp, 'base64'))
-      fds.forEach((data, i) => {
-        const s = /** @type {import('node:stream').Writable} */ (proc.stdio[4 + i])
-        s.on('error', () => {}) // bwrap may exit before reading (setup error): the exit tells
-        s.end(data)
-      })
-      const info = /** @type {import('node:stream').Readable} */ (proc.stdio[3])
+    const info = proc.info
+    if (info) {
       let text = ''
       info.setEncoding('utf8')
       info.on('data', (d) => {
@@ -402,14 +396,15 @@ export class Step {
     const exitCode = code ?? (signal ? 128 + (os.constants.signals[signal] ?? 0) : null)
     /** @type {StepExit} */
     let result
-    if (this.startFailure) result = { exitCode: null, reason: 'StartError', message: this.startFailure, finishedAt: '' }
+    if (this.lost) result = { exitCode: null, reason: 'Lost', message: this.lost, finishedAt: '' }
+    else if (this.startFailure) result = { exitCode: null, reason: 'StartError', message: this.startFailure, finishedAt: '' }
     else if (this.stopping) result = { exitCode, reason: this.stopping.reason, message: this.stopping.message, finishedAt: '' }
     else if (spec.mode === 'bubblewrap' && code === 1 && this.bwrapErrors.length > 0 && this.bwrapErrors.length === this.lineCount)
       result = { exitCode: null, reason: 'StartError', message: this.bwrapErrors.join('; '), finishedAt: '' }
     else if (exitCode === 0) result = { exitCode: 0, reason: 'Completed', finishedAt: '' }
     else result = { exitCode, reason: 'Error', message: signal ? `terminated by signal ${signal}` : `exit code ${code}`, finishedAt: '' }
     result.finishedAt = new Date().toISOString()
-    if (this.spawned && !this.startFailure) this.addOutputs(result)
+    if (this.spawned && !this.startFailure && !this.lost) this.addOutputs(result)
     // bwrap errors and start failures may quote the command line, which may hold projected values.
     if (result.message) result.message = this.redact(result.message)
     /** @param {unknown} e */

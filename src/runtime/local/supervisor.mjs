@@ -23,7 +23,8 @@
 // token never crosses the socket. Anything else as a first line, or no line in time, closes
 // the connection: no request is read, no notice is sent.
 //
-// Usage: node supervisor.mjs <stateDir> <socketPath> <idleMs>. fd 3 gets one line:
+// Usage: node supervisor.mjs <stateDir> <socketPath> <idleMs> [<spawner>]: steps start through the
+// spawner binary (ctl-spawner, see spawn-client.mjs) when one is named, else with Node's spawn. fd 3 gets one line:
 // {"ok":true,"pid":N} once listening, or {"ok":false,"running":true} when another
 // host already serves the socket. The host exits after idleMs with no step and no
 // connection, or when its state folder is removed.
@@ -34,13 +35,15 @@ import net from 'node:net'
 import path from 'node:path'
 import { Step } from './step.mjs'
 import { processStart } from './step-files.mjs'
+import { useSpawner } from './spawn-client.mjs'
 
-const [stateDir, sockPath, idleArg] = process.argv.slice(2)
+const [stateDir, sockPath, idleArg, spawnerArg] = process.argv.slice(2)
 if (!stateDir || !sockPath) {
   console.error('usage: supervisor.mjs <stateDir> <socketPath> <idleMs>')
   process.exit(2)
 }
 const IDLE_MS = Number(idleArg) > 0 ? Number(idleArg) : 2000
+useSpawner(spawnerArg ?? '')
 const REPORT_FD = 3
 /** An unauthenticated connection gets this long to prove itself (it does not keep the host alive meanwhile). */
 const AUTH_TIMEOUT_MS = 5000

@@ -1,0 +1,420 @@
+// ctl-spawner: starts the step host's steps (supervisor.mjs), so that the host does not fork its whole
+// Node process for each one (Node's spawn forks the ~55 MB host, page tables and copy-on-write faults, and blocks the host until the
+// child has exec'd). One spawner per host, started by it with stdin and stdout as pipes; it dies with
+// the host (PR_SET_PDEATHSIG), and bwrap's --die-with-parent then ends the sandboxes.
+//
+// Requests on stdin, one frame each: u32 length, then (all integers u32 little-endian)
+//   START: type=1, id, flags (1 setsid, 2 uid/gid, 4 info pipe on fd 3), uid, gid, command, cwd,
+//          cgroup folder ("" for none), argc, argv..., envc, env..., nblobs, blobs (u32 length + bytes)
+//          strings are u32 length + bytes with a trailing NUL (counted); blob i becomes fd 4+i.
+//   CLOSE: type=2, ids...: the host opened their read ends through /proc/<pid>/fd: close our copies.
+// Events on stdout, one text line each:
+//   S id pid outfd errfd infofd   started (the read ends, -1 for no info pipe)
+//   E id stage errno              not started (stage: exec, cgroup, setgroups, setgid, setuid, setsid, fds)
+//   X id pid status               exited (the raw wait status)
+// Anything malformed ends the spawner (exit 2): the host reports the steps in flight Lost.
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define MAX_FRAME (64u << 20) /* blobs are ConfigMap and Secret files: 1 MiB each in Kubernetes */
+#define MAX_LIST 65536u       /* arguments, environment entries */
+#define MAX_BLOBS 256u        /* fds 4..259 */
+#define PATH_BUF 4096
+
+enum { T_START = 1, T_CLOSE = 2 };
+enum { F_SETSID = 1, F_IDS = 2, F_INFO = 4 };
+
+struct slot {
+  uint32_t id;
+  pid_t pid;     /* 0 once reaped */
+  int fds[3];    /* read ends still held: stdout, stderr, info (-1 when closed) */
+  int used;
+};
+
+static struct slot *slots;
+static size_t nslots;
+static int devnull = -1;
+
+static void die(const char *why) {
+  fprintf(stderr, "ctl-spawner: %s\n", why);
+  exit(2);
+}
+
+static void emit(const char *line, size_t len) {
+  while (len > 0) {
+    ssize_t n = write(1, line, len);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) exit(3); /* the host is gone */
+    line += n;
+    len -= (size_t)n;
+  }
+}
+
+static struct slot *slot_new(void) {
+  for (size_t i = 0; i < nslots; i++)
+    if (!slots[i].used) return &slots[i];
+  size_t n = nslots ? nslots * 2 : 64;
+  struct slot *s = realloc(slots, n * sizeof *s);
+  if (!s) die("out of memory");
+  memset(s + nslots, 0, (n - nslots) * sizeof *s);
+  slots = s;
+  size_t first = nslots;
+  nslots = n;
+  return &slots[first];
+}
+
+static void slot_release_if_done(struct slot *s) {
+  if (s->pid == 0 && s->fds[0] < 0 && s->fds[1] < 0 && s->fds[2] < 0) s->used = 0;
+}
+
+static void slot_close_fds(struct slot *s) {
+  for (int i = 0; i < 3; i++)
+    if (s->fds[i] >= 0) {
+      close(s->fds[i]);
+      s->fds[i] = -1;
+    }
+}
+
+/* A bounded reader over one frame's payload. */
+struct cur {
+  const unsigned char *p, *end;
+};
+
+static uint32_t u32(struct cur *c) {
+  if (c->end - c->p < 4) die("malformed frame: short integer");
+  uint32_t v = (uint32_t)c->p[0] | (uint32_t)c->p[1] << 8 | (uint32_t)c->p[2] << 16 | (uint32_t)c->p[3] << 24;
+  c->p += 4;
+  return v;
+}
+
+static const unsigned char *bytes(struct cur *c, uint32_t *len) {
+  *len = u32(c);
+  if ((uint64_t)*len > (uint64_t)(c->end - c->p)) die("malformed frame: length beyond the frame");
+  const unsigned char *b = c->p;
+  c->p += *len;
+  return b;
+}
+
+static char *str(struct cur *c) {
+  uint32_t len;
+  const unsigned char *b = bytes(c, &len);
+  if (len == 0 || b[len - 1] != 0 || memchr(b, 0, len - 1)) die("malformed frame: bad string");
+  return (char *)b; /* points into the frame, which outlives the start */
+}
+
+/* What the child reports through its close-on-exec pipe when it cannot become the step. */
+struct failure {
+  int stage;
+  int err;
+};
+static const char *const STAGES[] = {"exec", "cgroup", "setgroups", "setgid", "setuid", "setsid", "fds"};
+enum { S_EXEC, S_CGROUP, S_SETGROUPS, S_SETGID, S_SETUID, S_SETSID, S_FDS };
+
+__attribute__((noreturn)) static void fail(int errpipe, int stage) {
+  struct failure f = {stage, errno};
+  ssize_t n = write(errpipe, &f, sizeof f);
+  (void)n;
+  _exit(127);
+}
+
+/* execvpe with the PATH of the step's environment (as libuv does), /usr/bin:/bin without one. */
+static void exec_path(const char *file, char *const argv[], char *const envp[]) {
+  if (strchr(file, '/')) {
+    execve(file, argv, envp);
+    return;
+  }
+  if (!*file) {
+    errno = ENOENT;
+    return;
+  }
+  const char *path = "/usr/bin:/bin";
+  for (char *const *e = envp; *e; e++)
+    if (strncmp(*e, "PATH=", 5) == 0) {
+      path = *e + 5;
+      break;
+    }
+  size_t flen = strlen(file);
+  int eacces = 0;
+  char buf[PATH_BUF];
+  for (const char *p = path;; p++) {
+    const char *colon = strchrnul(p, ':');
+    size_t dlen = (size_t)(colon - p);
+    if (dlen + 1 + flen + 1 <= sizeof buf) {
+      memcpy(buf, p, dlen);
+      size_t at = dlen;
+      if (dlen > 0) buf[at++] = '/';
+      memcpy(buf + at, file, flen + 1);
+      execve(buf, argv, envp);
+      if (errno == EACCES) eacces = 1;
+      else if (errno != ENOENT && errno != ENOTDIR) return;
+    }
+    if (!*colon) break;
+    p = colon;
+  }
+  errno = eacces ? EACCES : ENOENT;
+}
+
+struct start {
+  uint32_t id, flags, uid, gid;
+  char *cmd, *cwd, *cgroup;
+  char **argv, **envp;
+  int nfds;      /* fds the child gets: 0..nfds-1 */
+  int src[4 + MAX_BLOBS];
+};
+
+/* In the vfork child: it shares our memory until it execs, so it only writes to its own stack and makes
+ * async-signal-safe calls (ids through raw system calls, as posix_spawn does); it never returns. */
+__attribute__((noinline, noreturn)) static void child(struct start *s, int errpipe) {
+  sigset_t none;
+  sigemptyset(&none);
+  for (int sig = 1; sig < NSIG; sig++) signal(sig, SIG_DFL); /* ignored signals would survive exec */
+  sigprocmask(SIG_SETMASK, &none, NULL);
+  if ((s->flags & F_SETSID) && setsid() < 0) fail(errpipe, S_SETSID);
+  /* Every source above the targets first, then each onto its number; the error pipe right after them. */
+  int n = s->nfds, hi = n + 1, tmp[4 + MAX_BLOBS], err;
+  for (int i = 0; i < n; i++)
+    if ((tmp[i] = fcntl(s->src[i], F_DUPFD_CLOEXEC, hi)) < 0) fail(errpipe, S_FDS);
+  if ((err = fcntl(errpipe, F_DUPFD_CLOEXEC, hi)) < 0 || dup3(err, n, O_CLOEXEC) < 0) fail(errpipe, S_FDS);
+  errpipe = n;
+  for (int i = 0; i < n; i++)
+    if (dup2(tmp[i], i) < 0) fail(errpipe, S_FDS);
+  if (syscall(SYS_close_range, (unsigned)n + 1, ~0u, 0) < 0)
+    for (int fd = n + 1; fd < 65536; fd++) close(fd);
+  if (chdir(s->cwd) < 0) fail(errpipe, S_EXEC); /* Node reports it as a spawn error too */
+  if (*s->cgroup) {
+    /* Into the step's cgroup before it is anything else: whatever it starts is in there too. */
+    char buf[PATH_BUF];
+    size_t len = strlen(s->cgroup);
+    if (len + sizeof "/cgroup.procs" > sizeof buf) {
+      errno = ENAMETOOLONG;
+      fail(errpipe, S_CGROUP);
+    }
+    memcpy(buf, s->cgroup, len);
+    memcpy(buf + len, "/cgroup.procs", sizeof "/cgroup.procs");
+    int fd = open(buf, O_WRONLY | O_CLOEXEC);
+    if (fd < 0 || write(fd, "0", 1) != 1) fail(errpipe, S_CGROUP);
+    close(fd);
+  }
+  if (s->flags & F_IDS) {
+    if (syscall(SYS_setgroups, 0, NULL) < 0) fail(errpipe, S_SETGROUPS);
+    if (syscall(SYS_setgid, s->gid) < 0) fail(errpipe, S_SETGID);
+    if (syscall(SYS_setuid, s->uid) < 0) fail(errpipe, S_SETUID);
+  }
+  exec_path(s->cmd, s->argv, s->envp);
+  fail(errpipe, S_EXEC);
+}
+
+static void start(struct cur *c) {
+  struct start s;
+  s.id = u32(c);
+  s.flags = u32(c);
+  s.uid = u32(c);
+  s.gid = u32(c);
+  s.cmd = str(c);
+  s.cwd = str(c);
+  s.cgroup = str(c);
+  uint32_t argc = u32(c);
+  if (argc == 0 || argc > MAX_LIST) die("malformed frame: argument count");
+  s.argv = calloc((size_t)argc + 1, sizeof(char *));
+  if (!s.argv) die("out of memory");
+  for (uint32_t i = 0; i < argc; i++) s.argv[i] = str(c);
+  uint32_t envc = u32(c);
+  if (envc > MAX_LIST) die("malformed frame: environment count");
+  s.envp = calloc((size_t)envc + 1, sizeof(char *));
+  if (!s.envp) die("out of memory");
+  for (uint32_t i = 0; i < envc; i++) s.envp[i] = str(c);
+  uint32_t nblobs = u32(c);
+  if (nblobs > MAX_BLOBS || (nblobs > 0 && !(s.flags & F_INFO))) die("malformed frame: blob count");
+  if (s.flags & ~(uint32_t)(F_SETSID | F_IDS | F_INFO)) die("malformed frame: flags");
+
+  const unsigned char *blob[MAX_BLOBS];
+  uint32_t blen[MAX_BLOBS];
+  for (uint32_t i = 0; i < nblobs; i++) blob[i] = bytes(c, &blen[i]);
+  if (c->p != c->end) die("malformed frame: trailing bytes");
+
+  /* From here on a failure is the step's (out of fds or processes), told as a start error: the others run on. */
+  int out[2] = {-1, -1}, errp[2] = {-1, -1}, info[2] = {-1, -1}, report[2] = {-1, -1}, mem[MAX_BLOBS], nmem = 0;
+  pid_t pid = -1;
+  struct failure f = {S_FDS, 0};
+  if (pipe2(out, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0 || ((s.flags & F_INFO) && pipe2(info, O_CLOEXEC) < 0) || pipe2(report, O_CLOEXEC) < 0)
+    goto failed;
+  for (uint32_t i = 0; i < nblobs; i++) {
+    /* A memfd rather than a pipe: bwrap reads it whole whatever its size, and nobody has to feed it. */
+    if ((mem[nmem] = memfd_create("ctl-fd", MFD_CLOEXEC)) < 0) goto failed;
+    int fd = mem[nmem++];
+    for (uint32_t done = 0; done < blen[i];) {
+      ssize_t w = write(fd, blob[i] + done, blen[i] - done);
+      if (w < 0 && errno == EINTR) continue;
+      if (w <= 0) goto failed;
+      done += (uint32_t)w;
+    }
+    if (lseek(fd, 0, SEEK_SET) < 0) goto failed;
+  }
+  s.src[0] = devnull;
+  s.src[1] = out[1];
+  s.src[2] = errp[1];
+  s.nfds = 3;
+  if (s.flags & F_INFO) s.src[s.nfds++] = info[1];
+  for (int i = 0; i < nmem; i++) s.src[s.nfds++] = mem[i];
+
+  /* vfork: no copy of our page tables and no copy-on-write faults after it; we wait for the exec anyway. */
+  pid = vfork();
+  if (pid == 0) child(&s, report[1]);
+  if (pid < 0) goto failed;
+  close(report[1]);
+  report[1] = -1;
+  ssize_t n;
+  do n = read(report[0], &f, sizeof f);
+  while (n < 0 && errno == EINTR);
+  if (n == (ssize_t)sizeof f) {
+    /* Never became the step: reaped here, no exit event. */
+    while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {
+    }
+    pid = -1;
+  }
+  if (0) {
+  failed:
+    f = (struct failure){S_FDS, errno};
+  }
+  free(s.argv);
+  free(s.envp);
+  /* The child's ends are the child's now (or nobody's). */
+  int mine[] = {out[1], errp[1], info[1], report[0], report[1]};
+  for (size_t i = 0; i < sizeof mine / sizeof *mine; i++)
+    if (mine[i] >= 0) close(mine[i]);
+  for (int i = 0; i < nmem; i++) close(mem[i]);
+  char line[128];
+  if (pid < 0) {
+    int theirs[] = {out[0], errp[0], info[0]};
+    for (size_t i = 0; i < 3; i++)
+      if (theirs[i] >= 0) close(theirs[i]);
+    int stage = f.stage >= 0 && f.stage <= S_FDS ? f.stage : S_EXEC;
+    emit(line, (size_t)snprintf(line, sizeof line, "E %u %s %d\n", s.id, STAGES[stage], f.err));
+    return;
+  }
+  struct slot *sl = slot_new();
+  *sl = (struct slot){.id = s.id, .pid = pid, .fds = {out[0], errp[0], info[0]}, .used = 1};
+  emit(line, (size_t)snprintf(line, sizeof line, "S %u %d %d %d %d\n", s.id, pid, out[0], errp[0], info[0]));
+}
+
+static void reap(void) {
+  int status;
+  pid_t pid;
+  while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+    for (size_t i = 0; i < nslots; i++) {
+      struct slot *s = &slots[i];
+      if (!s->used || s->pid != pid) continue;
+      char line[96];
+      emit(line, (size_t)snprintf(line, sizeof line, "X %u %d %d\n", s->id, pid, status));
+      s->pid = 0;
+      slot_release_if_done(s);
+      break;
+    }
+  }
+}
+
+static int running(void) {
+  for (size_t i = 0; i < nslots; i++)
+    if (slots[i].used && slots[i].pid != 0) return 1;
+  return 0;
+}
+
+static void handle(const unsigned char *p, uint32_t len) {
+  struct cur c = {p, p + len};
+  uint32_t type = u32(&c);
+  if (type == T_START) {
+    start(&c);
+  } else if (type == T_CLOSE) {
+    if (c.p == c.end) die("malformed frame: no ids");
+    while (c.p != c.end) {
+      uint32_t id = u32(&c);
+      for (size_t i = 0; i < nslots; i++)
+        if (slots[i].used && slots[i].id == id && (slots[i].fds[0] >= 0 || slots[i].fds[1] >= 0 || slots[i].fds[2] >= 0)) {
+          slot_close_fds(&slots[i]);
+          slot_release_if_done(&slots[i]);
+          break;
+        }
+    }
+  } else {
+    die("malformed frame: unknown type");
+  }
+}
+
+int main(int argc, char **argv) {
+  /* Only for the step host that started us: its pid is our first argument, our stdin and stdout are its pipes. */
+  if (argc != 2) die("usage: ctl-spawner <host pid> (started by the step host only)");
+  if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) die("PR_SET_PDEATHSIG failed");
+  if (getppid() != (pid_t)strtol(argv[1], NULL, 10)) die("not started by the step host, or it is gone");
+  struct stat st;
+  /* Node's stdio pipes are socket pairs. */
+  for (int fd = 0; fd < 2; fd++)
+    if (fstat(fd, &st) < 0 || !(S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode))) die("stdin and stdout must be the host's pipes");
+  signal(SIGPIPE, SIG_IGN);
+  syscall(SYS_close_range, 3u, ~0u, 0); /* nothing inherited beyond stdio: our fd numbers stay small and ours */
+  if ((devnull = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0) die("cannot open /dev/null");
+  sigset_t chld;
+  sigemptyset(&chld);
+  sigaddset(&chld, SIGCHLD);
+  sigprocmask(SIG_BLOCK, &chld, NULL);
+  int sfd = signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK);
+  if (sfd < 0) die("signalfd failed");
+
+  int eof = 0;
+  size_t cap = 1 << 16, have = 0;
+  unsigned char *buf = malloc(cap);
+  if (!buf) die("out of memory");
+  for (;;) {
+    if (eof && !running()) exit(0); /* the host closed our stdin and every step we started has been told of */
+    struct pollfd pf[2] = {{eof ? -1 : 0, POLLIN, 0}, {sfd, POLLIN, 0}};
+    if (poll(pf, 2, -1) < 0) {
+      if (errno == EINTR) continue;
+      die("poll failed");
+    }
+    if (pf[1].revents) {
+      struct signalfd_siginfo si;
+      while (read(sfd, &si, sizeof si) > 0) {
+      }
+      reap();
+    }
+    if (!pf[0].revents) continue;
+    if (have == cap) {
+      if (cap >= 4 + (size_t)MAX_FRAME) die("malformed frame: too long");
+      cap *= 2;
+      unsigned char *b = realloc(buf, cap);
+      if (!b) die("out of memory");
+      buf = b;
+    }
+    ssize_t n = read(0, buf + have, cap - have);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      eof = 1; /* the host has no more requests: the steps still running are reaped and told, then we go */
+      continue;
+    }
+    have += (size_t)n;
+    size_t at = 0;
+    while (have - at >= 4) {
+      const unsigned char *p = buf + at;
+      uint32_t len = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+      if (len < 4 || len > MAX_FRAME) die("malformed frame: bad length");
+      if (have - at - 4 < len) break;
+      handle(p + 4, len);
+      at += 4 + (size_t)len;
+    }
+    memmove(buf, buf + at, have - at);
+    have -= at;
+  }
+}
