@@ -158,9 +158,9 @@ export class Scheduler {
     await this.ownership.stop(true)
   }
 
-  /** Takes the lease of a run just stored (before anything else is written to it); false: another replica took it. */
-  claim(runId: string): Promise<boolean> {
-    return this.ownership.claim(runId)
+  /** The lease a new run is stored with (ownership.ts): the replica that creates a run drives it. */
+  newRunLease(): ReturnType<RunOwnership['newRunLease']> {
+    return this.ownership.newRunLease()
   }
 
   /** A new run to schedule, if this replica holds it (claim). */

@@ -57,6 +57,20 @@ export interface CreateRunInput {
   traceId?: string
   /** Step names; each gets attempt 1 in state `pending`. */
   steps: string[]
+  /**
+   * The run's lease (leases.ts) for its creator, written in the same transaction as the run: the run never exists
+   * unleased, and creating it costs one write, not two. It expires `ttlMs` after the lease clock (leaseClock) where
+   * the store has one, else after `now`.
+   */
+  lease?: CreateRunLease
+}
+
+/** See CreateRunInput.lease. */
+export interface CreateRunLease {
+  owner: string
+  ttlMs: number
+  /** The caller's time, for a store without a clock of its own (ISO-8601 UTC). */
+  now: string
 }
 
 export interface StepRunRecord {

@@ -53,6 +53,15 @@ export async function createRun(db: PgDb, input: CreateRunInput): Promise<{ run:
         [id, now, input.steps.map(() => newId('s')), input.steps],
       )
     }
+    // Leased on the database's clock (the lease clock, leases.ts), like every lease time other replicas compare.
+    const lease = input.lease
+    if (lease) {
+      await q.exec(
+        `INSERT INTO run_leases (run_id, owner, expires_at)
+         VALUES ($1, $2, to_char((clock_timestamp() + $3 * interval '1 millisecond') AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))`,
+        [id, lease.owner, lease.ttlMs],
+      )
+    }
     const run = await getRunIn(q, id)
     return { run: run!, steps: await listStepRunsIn(q, id) }
   })
