@@ -224,7 +224,8 @@ export class Scheduler {
     if (this.checking || !this.started || (this.active.size === 0 && this.ownership.owned.size === 0)) return
     this.checking = true
     try {
-      const stored = new Map((await this.ctx.store.listRuns({ states: [...ACTIVE_RUN_STATES] })).map((r) => [r.id, r]))
+      // Only the runs leased here: with several replicas, each reads its own share, not every active run.
+      const stored = new Map((await this.ctx.store.listRuns({ states: [...ACTIVE_RUN_STATES], leasedBy: this.ownership.replicaId })).map((r) => [r.id, r]))
       for (const runId of this.active) {
         const run = stored.get(runId)
         if (!run || this.held.has(runId) || this.seen.get(runId) !== seenKey(run)) this.dirty.add(runId)

@@ -65,6 +65,15 @@ export interface CreateRunInput {
   lease?: CreateRunLease
 }
 
+/** listRuns' filter: every given condition holds. */
+export interface RunFilter {
+  resourceId?: string
+  states?: RunState[]
+  /** Only runs whose lease row (leases.ts) names this owner, expired or not: what one replica drives. */
+  leasedBy?: string
+  limit?: number
+}
+
 /** See CreateRunInput.lease. */
 export interface CreateRunLease {
   owner: string
@@ -138,7 +147,7 @@ export interface RunStore {
   createRun(input: CreateRunInput): Promise<{ run: RunRecord; steps: StepRunRecord[] }>
   getRun(id: string): Promise<RunRecord | undefined>
   /** Newest first. */
-  listRuns(filter: { resourceId?: string; states?: RunState[]; limit?: number }): Promise<RunRecord[]>
+  listRuns(filter: RunFilter): Promise<RunRecord[]>
   /** The newest run of each given resource, in one query (for listings); resources without runs are left out; any order. */
   listLatestRuns(resourceIds: readonly string[]): Promise<RunRecord[]>
   /** Compare-and-set: applies the patch only when the run's state is one of `fromStates` (if given); returns whether it applied. */

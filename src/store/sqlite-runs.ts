@@ -11,6 +11,7 @@ import type {
   CreateRunInput,
   NewStepInstance,
   RunPatch,
+  RunFilter,
   RunRecord,
   RunState,
   StepRunPatch,
@@ -74,10 +75,7 @@ export async function getRun(db: SqliteDb, id: string): Promise<RunRecord | unde
   return db.read(() => getRunSync(db, id))
 }
 
-export async function listRuns(
-  db: SqliteDb,
-  filter: { resourceId?: string; states?: RunState[]; limit?: number },
-): Promise<RunRecord[]> {
+export async function listRuns(db: SqliteDb, filter: RunFilter): Promise<RunRecord[]> {
   const where: string[] = []
   const params: unknown[] = []
   if (filter.resourceId !== undefined) {
@@ -88,6 +86,10 @@ export async function listRuns(
     if (filter.states.length === 0) return []
     where.push(`runs.state IN (${filter.states.map(() => '?').join(', ')})`)
     params.push(...filter.states)
+  }
+  if (filter.leasedBy !== undefined) {
+    where.push('runs.id IN (SELECT run_id FROM run_leases WHERE owner = ?)')
+    params.push(filter.leasedBy)
   }
   let sql = `${RUN_SELECT}${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY runs.id DESC`
   if (filter.limit !== undefined) {

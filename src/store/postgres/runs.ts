@@ -9,6 +9,7 @@ import type {
   NewStepInstance,
   RunPatch,
   RunRecord,
+  RunFilter,
   RunState,
   StepRunPatch,
   StepRunRecord,
@@ -76,7 +77,7 @@ export function getRun(db: PgDb, id: string): Promise<RunRecord | undefined> {
   return getRunIn(db, id)
 }
 
-export async function listRuns(db: PgDb, filter: { resourceId?: string; states?: RunState[]; limit?: number }): Promise<RunRecord[]> {
+export async function listRuns(db: PgDb, filter: RunFilter): Promise<RunRecord[]> {
   const where: string[] = []
   const params: unknown[] = []
   if (filter.resourceId !== undefined) {
@@ -87,6 +88,10 @@ export async function listRuns(db: PgDb, filter: { resourceId?: string; states?:
     if (filter.states.length === 0) return []
     params.push(filter.states)
     where.push(`runs.state = ANY($${params.length}::text[])`)
+  }
+  if (filter.leasedBy !== undefined) {
+    params.push(filter.leasedBy)
+    where.push(`runs.id IN (SELECT run_id FROM run_leases WHERE owner = $${params.length})`)
   }
   let sql = `${RUN_SELECT}${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY runs.id DESC`
   if (filter.limit !== undefined) {

@@ -69,6 +69,22 @@ export function leaseContract(h: StoreHarness): void {
       expect((await store.listRunLeases()).map((l) => l.runId)).not.toContain(plain.id)
     })
 
+    it('listRuns leasedBy: the runs whose lease names the owner, expired ones included, with the other filters', async () => {
+      const store = await h.store()
+      const { resource, run: a } = await seedRun(store)
+      const b = (await store.createRun({ resourceId: resource.id, revision: 1, trigger: 'manual', steps: [], lease: { owner: 'r-1', ttlMs: 1_000, now: T0 } })).run
+      const c = (await store.createRun({ resourceId: resource.id, revision: 1, trigger: 'manual', steps: [] })).run
+      await store.acquireRunLease(a.id, 'r-1', T0, T1)
+      await store.acquireRunLease(c.id, 'r-2', T0, T1)
+      expect((await store.listRuns({ leasedBy: 'r-1' })).map((r) => r.id)).toEqual([b.id, a.id])
+      expect((await store.listRuns({ leasedBy: 'r-2', states: ['pending'] })).map((r) => r.id)).toEqual([c.id])
+      await store.updateRun(b.id, { state: 'succeeded', finishedAt: T1 })
+      expect((await store.listRuns({ leasedBy: 'r-1', states: ['pending', 'running'] })).map((r) => r.id)).toEqual([a.id])
+      expect(await store.listRuns({ leasedBy: 'r-none' })).toEqual([])
+      await store.releaseRunLease(a.id, 'r-1')
+      expect((await store.listRuns({ leasedBy: 'r-1', limit: 5 })).map((r) => r.id)).toEqual([b.id])
+    })
+
     it('renew extends what the owner still holds, expired ones nobody took included; release frees', async () => {
       const store = await h.store()
       const { resource, run: a } = await seedRun(store)
