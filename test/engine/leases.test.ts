@@ -221,4 +221,44 @@ describe('the lease of a run its replica creates', () => {
       await engine.stop()
     }
   })
+
+  it('is not judged lost by a renew that was answered before the run existed', async () => {
+    h = await harness({ start: false })
+    // Holds one renew's answer (its UPDATE already done) until a run has been created meanwhile.
+    let hold: { entered: () => void; release: Promise<void> } | undefined
+    const held = new Proxy(h.store, {
+      get(t, p) {
+        const v = Reflect.get(t, p, t)
+        if (typeof v !== 'function') return v
+        return async (...args: unknown[]) => {
+          const answer = await (v as (...a: unknown[]) => Promise<unknown>).apply(t, args)
+          const gate = p === 'renewRunLeases' ? hold : undefined
+          if (gate) {
+            hold = undefined
+            gate.entered()
+            await gate.release
+          }
+          return answer
+        }
+      },
+    }) as Store
+    const engine = createEngine({ store: held, runtime: h.runtime, dataDir: h.dir, replicaId: 'replica-a', leaseTtlMs: TTL })
+    await engine.start()
+    try {
+      const wf = workflow('during', [{ name: 'one', script: 'sleep 1; echo one' }])
+      const { resource } = await h.store.applyResource({ workspace: 'public', type: 'workflow', name: 'during', version: wf.meta.version, manifest: wf, owner: 'alice' })
+      let release!: () => void
+      const entered = new Promise<void>((resolve) => {
+        hold = { entered: resolve, release: new Promise<void>((r) => (release = r)) }
+      })
+      await entered
+      const run = await engine.runNow(resource, 'alice')
+      release()
+      await new Promise((r) => setTimeout(r, 50))
+      expect(engine.ownedRuns()).toContain(run.id)
+      await waitFor('the run to end', async () => ((await h!.store.getRun(run.id))?.state === 'succeeded' ? true : undefined))
+    } finally {
+      await engine.stop()
+    }
+  })
 })
