@@ -163,7 +163,7 @@ export class Scheduler {
     return this.ownership.newRunLease()
   }
 
-  /** A new run to schedule, if this replica holds it (claim). */
+  /** A new run to schedule, if this replica holds it (leased with the run, newRunLease). */
   add(runId: string): void {
     if (!this.ownership.owned.has(runId)) return
     this.active.add(runId)
