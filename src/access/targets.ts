@@ -20,14 +20,23 @@ export async function targetFor(store: IdentityStore, userId: string, key: Resou
   return target
 }
 
+/**
+ * decide() on the target without its grants: they are the last thing decide() consults, so an allowed answer
+ * (a role binding, ownership) is the very answer the grants would have given, without reading them.
+ */
+function allowedWithoutGrants(principal: Principal, verb: Verb, key: ResourceKey, record?: ResourceSummary): Decision | undefined {
+  const d = decide(principal, verb, { workspace: key.workspace, type: key.type, name: key.name, ...(record ? { owner: record.owner } : {}) })
+  return d.allowed ? d : undefined
+}
+
 /** decide() on a stored resource (or one that does not exist yet). */
 export async function decideOn(store: IdentityStore, principal: Principal, verb: Verb, key: ResourceKey, record?: ResourceSummary): Promise<Decision> {
-  return decide(principal, verb, await targetFor(store, principal.id, key, record))
+  return allowedWithoutGrants(principal, verb, key, record) ?? decide(principal, verb, await targetFor(store, principal.id, key, record))
 }
 
 /** requireAllowed() on a stored resource; E_FORBIDDEN names what is missing. */
 export async function requireOn(store: IdentityStore, principal: Principal, verb: Verb, key: ResourceKey, record?: ResourceSummary): Promise<Decision> {
-  return requireAllowed(principal, verb, await targetFor(store, principal.id, key, record))
+  return allowedWithoutGrants(principal, verb, key, record) ?? requireAllowed(principal, verb, await targetFor(store, principal.id, key, record))
 }
 
 /**

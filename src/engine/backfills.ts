@@ -32,6 +32,8 @@ export class BackfillRunner {
   private running: Promise<void> = Promise.resolve()
   /** Times this runner has claimed and is making runs for (`backfillId fireAt`): not a crash's leftovers. */
   private readonly claiming = new Set<string>()
+  /** Whether the last pass found a running backfill (runEnded); true until the first pass has looked. */
+  private anyRunning = true
 
   constructor(
     private readonly ctx: EngineContext,
@@ -55,6 +57,14 @@ export class BackfillRunner {
     return !this.busy
   }
 
+  /**
+   * A run ended here: a slot may be free, when there is a running backfill at all (as of the last pass). One stored
+   * by another replica since is seen by the next poll; one stored here wakes the loop itself.
+   */
+  runEnded(): void {
+    if (this.anyRunning) this.wake()
+  }
+
   /** Looks at every running backfill soon (a run ended, a backfill was stored). Synchronous: idle() sees it at once. */
   wake(): void {
     if (!this.started) return
@@ -76,7 +86,9 @@ export class BackfillRunner {
     try {
       do {
         this.again = false
-        for (const b of await this.ctx.store.listBackfills({ states: ['running'] })) {
+        const running = await this.ctx.store.listBackfills({ states: ['running'] })
+        this.anyRunning = running.length > 0
+        for (const b of running) {
           if (!this.started) return
           try {
             await this.advance(b)

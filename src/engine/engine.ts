@@ -120,7 +120,7 @@ export function createEngine(opts: EngineOptions): Engine {
   const scheduler = new Scheduler(ctx, launcher, opts.maxParallelSteps ?? 32, { condition: evaluateCondition, items: evaluateItems, maxForEachItems: opts.maxForEachItems }, { replicaId, ttlMs: leaseTtlMs })
   let reconciler: Reconciler
   const backfills = new BackfillRunner(ctx, (resource, request) => reconciler.createRun(resource, request))
-  ctx.runEnds.listen(() => backfills.wake())
+  ctx.runEnds.listen(() => backfills.runEnded())
   const timer = new ScheduleTimer(ctx, {
     createRun: (resource, input) => reconciler.createRun(resource, input),
     cancelRun: async (runId, reason) => {

@@ -9,11 +9,17 @@
 // one whose lease was taken meanwhile) cannot both start it; and an attempt already `running` is only
 // ever reattached. The lease check before each pass that starts steps (stillOurs) keeps a stalled
 // replica from even trying once it noticed.
+//
+// What the store last confirmed is remembered (per run: when the lease was taken, extended or renewed, on the
+// local clocks, read before asking): a lease confirmed less than half a TTL ago is ours without asking again (no
+// other replica may take it before it expires, and it expires a TTL after that moment at the earliest), so the
+// check before a step start costs a store write only when the renew loop has fallen behind.
 
 import crypto from 'node:crypto'
 import fs from 'node:fs'
 import os from 'node:os'
-import type { RunRecord, StepRunRecord } from '../store/types.js'
+import { performance } from 'node:perf_hooks'
+import type { CreateRunLease, RunRecord, StepRunRecord } from '../store/types.js'
 import { ACTIVE_RUN_STATES } from '../store/types.js'
 import { isPidAlive } from '../liveness.js'
 import type { EngineContext } from './context.js'
@@ -74,9 +80,19 @@ export interface OwnershipHooks {
   lost(runId: string): void
 }
 
+/** When a lease was last confirmed by the store: on the engine's clock (that of the lease times where the store has no clock) and a monotonic one. */
+interface Stamp {
+  at: number
+  mono: number
+}
+
 export class RunOwnership {
   /** Runs whose lease this replica holds. */
   readonly owned = new Set<string>()
+  /** Per owned run: when the store last confirmed its lease (stillOurs). */
+  private readonly confirmed = new Map<string, Stamp>()
+  /** Runs whose lease was released here lately (monotonic time): a renew answered before the release landed names them. */
+  private readonly released = new Map<string, number>()
   private renewTimer: NodeJS.Timeout | undefined
   private takeoverTimer: NodeJS.Timeout | undefined
   private running = false
@@ -100,22 +116,66 @@ export class RunOwnership {
     return { now: now.toISOString(), until: new Date(now.getTime() + this.ttlMs).toISOString() }
   }
 
+  /** Read BEFORE the store is asked: the lease it grants runs a TTL from a moment no earlier than this. */
+  private stamp(): Stamp {
+    return { at: this.ctx.now().getTime(), mono: performance.now() }
+  }
+
+  private held(runId: string, stamp: Stamp): void {
+    this.released.delete(runId)
+    this.owned.add(runId)
+    const known = this.confirmed.get(runId)
+    if (!known || known.mono < stamp.mono) this.confirmed.set(runId, stamp)
+  }
+
+  private drop(runId: string): boolean {
+    this.confirmed.delete(runId)
+    return this.owned.delete(runId)
+  }
+
+  /**
+   * The lease a run is created with (CreateRunInput.lease: one transaction with the run), and what notes it
+   * held once the run is stored.
+   */
+  newRunLease(): { lease: CreateRunLease; created: (runId: string) => void } {
+    const stamp = this.stamp()
+    return {
+      lease: { owner: this.replicaId, ttlMs: this.ttlMs, now: new Date(stamp.at).toISOString() },
+      created: (runId) => this.held(runId, stamp),
+    }
+  }
+
   /** Takes (or extends) the run's lease; true when this replica holds it now. */
   async claim(runId: string): Promise<boolean> {
+    const stamp = this.stamp()
     const { now, until } = await this.expiry()
     const ok = await this.ctx.store.acquireRunLease(runId, this.replicaId, now, until)
-    if (ok) this.owned.add(runId)
+    if (ok) this.held(runId, stamp)
     return ok
   }
 
   /**
-   * Before starting steps: the lease is still ours (extended if so). A replica that stalled past its
-   * lease's end learns it here and lets the run go, so at worst a step start is delayed, never doubled.
+   * Whether the store confirmed the lease less than half a TTL ago, by both clocks (one set back, or a fake one
+   * moved, makes it ask): nobody else may take it before it expires, and at least half a TTL of it is left.
+   */
+  private fresh(runId: string): boolean {
+    const at = this.confirmed.get(runId)
+    if (!at) return false
+    const half = this.ttlMs / 2
+    const since = this.ctx.now().getTime() - at.at
+    return since >= 0 && since < half && performance.now() - at.mono < half
+  }
+
+  /**
+   * Before starting steps: the lease is still ours (asked again, and extended, unless confirmed lately). A replica
+   * that stalled past its lease's end learns it here and lets the run go, so at worst a step start is delayed,
+   * never doubled.
    */
   async stillOurs(runId: string): Promise<boolean> {
     if (!this.owned.has(runId)) return false
+    if (this.fresh(runId)) return true
     if (await this.claim(runId)) return true
-    this.owned.delete(runId)
+    this.drop(runId)
     this.ctx.logger.warn('run lease lost before a step start', { runId, replica: this.replicaId })
     this.hooks.lost(runId)
     return false
@@ -123,7 +183,8 @@ export class RunOwnership {
 
   /** The run ended here: its lease row goes. */
   async release(runId: string): Promise<void> {
-    if (!this.owned.delete(runId)) return
+    if (!this.drop(runId)) return
+    this.released.set(runId, performance.now())
     await this.ctx.store.releaseRunLease(runId, this.replicaId).catch((err: unknown) => {
       this.ctx.logger.warn('releasing a run lease failed', { runId, error: String(err) })
     })
@@ -134,7 +195,7 @@ export class RunOwnership {
    * look (a deleted row would look like a run just created, which takeovers leave to its creator for a TTL).
    */
   private async handOver(runId: string): Promise<void> {
-    if (!this.owned.delete(runId)) return
+    if (!this.drop(runId)) return
     const handOver = async (): Promise<void> => {
       const now = (await this.leaseNow()).toISOString()
       await this.ctx.store.acquireRunLease(runId, this.replicaId, now, now)
@@ -170,6 +231,7 @@ export class RunOwnership {
   /** Extends every lease held; the runs it did not return are another replica's now. */
   async renew(): Promise<void> {
     if (!this.running) return
+    const stamp = this.stamp()
     let held: string[]
     try {
       held = await this.ctx.store.renewRunLeases(this.replicaId, (await this.expiry()).until)
@@ -178,12 +240,15 @@ export class RunOwnership {
       return
     }
     const still = new Set(held)
+    for (const [runId, at] of this.released) if (stamp.mono - at > 2 * this.ttlMs) this.released.delete(runId)
     // A lease the store says is ours but this process does not know (the answer to its acquire was lost, e.g. a
     // pool timeout after the commit): ours to drive; the scheduler adopts it once it is a TTL old (checkStore).
-    for (const runId of held) this.owned.add(runId)
+    // Not one released here: the renew was answered before the release's delete landed.
+    for (const runId of held) if (this.owned.has(runId) || !this.released.has(runId)) this.held(runId, stamp)
     for (const runId of [...this.owned]) {
-      if (still.has(runId)) continue
-      this.owned.delete(runId)
+      // Confirmed after this renew was sent (a run created or claimed meanwhile): not the renew's to judge.
+      if (still.has(runId) || (this.confirmed.get(runId)?.mono ?? -Infinity) > stamp.mono) continue
+      this.drop(runId)
       this.ctx.logger.warn('run lease lost', { runId, replica: this.replicaId })
       this.hooks.lost(runId)
     }

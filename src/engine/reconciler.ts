@@ -130,6 +130,8 @@ export class Reconciler {
     const declared = workflow.workflow.params
     // Checked before anything is stored: an unknown step name creates no run.
     const out = leftOut(workflow.workflow.dag, request.selection)
+    // Leased by its creator in the same transaction (another replica adopts only runs left unleased for a whole TTL).
+    const owner = this.scheduler.newRunLease()
     const { run, steps } = await store.createRun({
       resourceId: resource.id,
       revision,
@@ -141,10 +143,9 @@ export class Reconciler {
       retryOf: request.retryOf,
       ...(this.ctx.tracing ? { traceId: this.ctx.tracing.newTraceId() } : {}),
       steps: [...workflow.workflow.dag, ...(workflow.workflow.finally ?? [])].map((s) => s.name),
+      lease: owner.lease,
     })
-    // Leased by its creator before anything else is written to it (another replica adopts only runs left unleased
-    // for a whole TTL); false when another replica took it meanwhile: that one drives it.
-    await this.scheduler.claim(run.id)
+    owner.created(run.id)
     if (keep) await this.carryOver(run.id, steps, keep)
     if (out.size > 0) {
       const now = this.ctx.now().toISOString()

@@ -158,12 +158,12 @@ export class Scheduler {
     await this.ownership.stop(true)
   }
 
-  /** Takes the lease of a run just stored (before anything else is written to it); false: another replica took it. */
-  claim(runId: string): Promise<boolean> {
-    return this.ownership.claim(runId)
+  /** The lease a new run is stored with (ownership.ts): the replica that creates a run drives it. */
+  newRunLease(): ReturnType<RunOwnership['newRunLease']> {
+    return this.ownership.newRunLease()
   }
 
-  /** A new run to schedule, if this replica holds it (claim). */
+  /** A new run to schedule, if this replica holds it (leased with the run, newRunLease). */
   add(runId: string): void {
     if (!this.ownership.owned.has(runId)) return
     this.active.add(runId)
@@ -224,7 +224,8 @@ export class Scheduler {
     if (this.checking || !this.started || (this.active.size === 0 && this.ownership.owned.size === 0)) return
     this.checking = true
     try {
-      const stored = new Map((await this.ctx.store.listRuns({ states: [...ACTIVE_RUN_STATES] })).map((r) => [r.id, r]))
+      // Only the runs leased here: with several replicas, each reads its own share, not every active run.
+      const stored = new Map((await this.ctx.store.listRuns({ states: [...ACTIVE_RUN_STATES], leasedBy: this.ownership.replicaId })).map((r) => [r.id, r]))
       for (const runId of this.active) {
         const run = stored.get(runId)
         if (!run || this.held.has(runId) || this.seen.get(runId) !== seenKey(run)) this.dirty.add(runId)

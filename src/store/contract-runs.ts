@@ -57,6 +57,29 @@ export interface CreateRunInput {
   traceId?: string
   /** Step names; each gets attempt 1 in state `pending`. */
   steps: string[]
+  /**
+   * The run's lease (leases.ts) for its creator, written in the same transaction as the run: the run never exists
+   * unleased, and creating it costs one write, not two. It expires `ttlMs` after the lease clock (leaseClock) where
+   * the store has one, else after `now`.
+   */
+  lease?: CreateRunLease
+}
+
+/** listRuns' filter: every given condition holds. */
+export interface RunFilter {
+  resourceId?: string
+  states?: RunState[]
+  /** Only runs whose lease row (leases.ts) names this owner, expired or not: what one replica drives. */
+  leasedBy?: string
+  limit?: number
+}
+
+/** See CreateRunInput.lease. */
+export interface CreateRunLease {
+  owner: string
+  ttlMs: number
+  /** The caller's time, for a store without a clock of its own (ISO-8601 UTC). */
+  now: string
 }
 
 export interface StepRunRecord {
@@ -124,7 +147,7 @@ export interface RunStore {
   createRun(input: CreateRunInput): Promise<{ run: RunRecord; steps: StepRunRecord[] }>
   getRun(id: string): Promise<RunRecord | undefined>
   /** Newest first. */
-  listRuns(filter: { resourceId?: string; states?: RunState[]; limit?: number }): Promise<RunRecord[]>
+  listRuns(filter: RunFilter): Promise<RunRecord[]>
   /** The newest run of each given resource, in one query (for listings); resources without runs are left out; any order. */
   listLatestRuns(resourceIds: readonly string[]): Promise<RunRecord[]>
   /** Compare-and-set: applies the patch only when the run's state is one of `fromStates` (if given); returns whether it applied. */

@@ -2,6 +2,7 @@
 // SQLite file on one machine; every claim is one statement inside the write lock, so it is atomic.
 import { nowIso } from './ids.js'
 import type { SqliteDb } from './sqlite-db.js'
+import { queueUpdate } from './sqlite-runs.js'
 import type { ReplicaRecord, RunLeaseRecord } from './leases.js'
 import { toReplica, type ReplicaRow } from './rows.js'
 
@@ -39,10 +40,9 @@ export function renewRunLeases(db: SqliteDb, owner: string, expiresAt: string): 
   })
 }
 
-export function releaseRunLease(db: SqliteDb, runId: string, owner: string): Promise<void> {
-  return db.write(() => {
-    db.stmt('DELETE FROM run_leases WHERE run_id = ? AND owner = ?').run(runId, owner)
-  })
+export async function releaseRunLease(db: SqliteDb, runId: string, owner: string): Promise<void> {
+  // In the next group commit (sqlite-runs.ts), with the run ends of the same loop turn: one commit per run saved.
+  await queueUpdate(db, () => db.stmt('DELETE FROM run_leases WHERE run_id = ? AND owner = ?').run(runId, owner).changes > 0)
 }
 
 export function listRunLeases(db: SqliteDb): Promise<RunLeaseRecord[]> {

@@ -11,6 +11,7 @@ import type {
   CreateRunInput,
   NewStepInstance,
   RunPatch,
+  RunFilter,
   RunRecord,
   RunState,
   StepRunPatch,
@@ -33,7 +34,9 @@ export async function createRun(db: SqliteDb, input: CreateRunInput): Promise<{ 
   if (new Set(input.steps).size !== input.steps.length) {
     throw new CtlError('E_DUPLICATE_STEP', 'a run cannot have two steps with the same name')
   }
-  return db.write(() => {
+  // In the next group commit with the other writes of this loop turn (runs requested together share a commit),
+  // under a savepoint of its own: a failure leaves nothing of this run and the others' writes intact.
+  return queueWrite(db, () => db.raw.transaction(() => {
     const rev = db
       .stmt('SELECT 1 FROM resource_revisions WHERE resource_id = ? AND revision = ?')
       .get(input.resourceId, input.revision)
@@ -56,8 +59,11 @@ export async function createRun(db: SqliteDb, input: CreateRunInput): Promise<{ 
       now,
     )
     for (const step of input.steps) db.stmt(INSERT_STEP).run(newId('s'), id, step, 1, null, now)
+    // No clock of its own (leases.ts): the lease runs from the caller's time. A new run has no lease row yet.
+    const lease = input.lease
+    if (lease) db.stmt('INSERT INTO run_leases (run_id, owner, expires_at) VALUES (?, ?, ?)').run(id, lease.owner, new Date(Date.parse(lease.now) + lease.ttlMs).toISOString())
     return { run: getRunSync(db, id)!, steps: listStepRunsSync(db, id) }
-  })
+  })())
 }
 
 function getRunSync(db: SqliteDb, id: string): RunRecord | undefined {
@@ -69,10 +75,7 @@ export async function getRun(db: SqliteDb, id: string): Promise<RunRecord | unde
   return db.read(() => getRunSync(db, id))
 }
 
-export async function listRuns(
-  db: SqliteDb,
-  filter: { resourceId?: string; states?: RunState[]; limit?: number },
-): Promise<RunRecord[]> {
+export async function listRuns(db: SqliteDb, filter: RunFilter): Promise<RunRecord[]> {
   const where: string[] = []
   const params: unknown[] = []
   if (filter.resourceId !== undefined) {
@@ -83,6 +86,10 @@ export async function listRuns(
     if (filter.states.length === 0) return []
     where.push(`runs.state IN (${filter.states.map(() => '?').join(', ')})`)
     params.push(...filter.states)
+  }
+  if (filter.leasedBy !== undefined) {
+    where.push('runs.id IN (SELECT run_id FROM run_leases WHERE owner = ?)')
+    params.push(filter.leasedBy)
   }
   let sql = `${RUN_SELECT}${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY runs.id DESC`
   if (filter.limit !== undefined) {
@@ -142,8 +149,8 @@ const RUN_COLUMNS: Record<keyof RunPatch, string> = {
 }
 
 interface QueuedUpdate {
-  apply: () => boolean
-  resolve: (changed: boolean) => void
+  apply: () => unknown
+  resolve: (value: unknown) => void
   reject: (err: unknown) => void
 }
 
@@ -156,7 +163,12 @@ const queues = new WeakMap<SqliteDb, QueuedUpdate[]>()
  * Also used for audit entries (sqlite-identity.ts): one commit per burst instead of one per request.
  */
 export function queueUpdate(db: SqliteDb, apply: () => boolean): Promise<boolean> {
-  return new Promise((resolve, reject) => {
+  return queueWrite(db, apply)
+}
+
+/** queueUpdate for any answer: `apply` runs in the next group commit; a write of several statements takes a savepoint. */
+export function queueWrite<T>(db: SqliteDb, apply: () => T): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
     let queue = queues.get(db)
     if (!queue) {
       queue = []
@@ -165,14 +177,14 @@ export function queueUpdate(db: SqliteDb, apply: () => boolean): Promise<boolean
       // microtask hops (each step's own await chain), all within the same loop turn.
       setImmediate(() => void flush(db))
     }
-    queue.push({ apply, resolve, reject })
+    queue.push({ apply, resolve: resolve as (value: unknown) => void, reject })
   })
 }
 
 async function flush(db: SqliteDb): Promise<void> {
   const queue = queues.get(db) ?? []
   queues.delete(db)
-  let results: ({ ok: true; value: boolean } | { ok: false; error: unknown })[]
+  let results: ({ ok: true; value: unknown } | { ok: false; error: unknown })[]
   try {
     // One failing update must not undo the others: each is caught inside the transaction
     // (a failed statement leaves the transaction usable). A whole-transaction failure

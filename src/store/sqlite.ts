@@ -39,6 +39,7 @@ import type {
   ResourceStatus,
   RevisionRecord,
   RunPatch,
+  RunFilter,
   RunRecord,
   RunState,
   ScheduleRecord,
@@ -105,7 +106,7 @@ class SqliteStore implements Store {
   getRun(id: string): Promise<RunRecord | undefined> {
     return runs.getRun(this.db, id)
   }
-  listRuns(filter: { resourceId?: string; states?: RunState[]; limit?: number }): Promise<RunRecord[]> {
+  listRuns(filter: RunFilter): Promise<RunRecord[]> {
     return runs.listRuns(this.db, filter)
   }
   listLatestRuns(resourceIds: readonly string[]): Promise<RunRecord[]> {

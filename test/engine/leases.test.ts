@@ -3,7 +3,8 @@
 // the run go without killing its steps; actions on a run another replica owns reach the owner through the store.
 import { readFileSync } from 'node:fs'
 import { afterEach, describe, expect, it } from 'vitest'
-import type { Engine } from '../../src/engine/index.js'
+import { createEngine, type Engine } from '../../src/engine/index.js'
+import type { Store } from '../../src/store/types.js'
 import { newReplicaId, ownerProvablyDead } from '../../src/engine/ownership.js'
 import { byStep, harness, logText, waitFor, workflow, type Harness } from './support.js'
 
@@ -187,5 +188,77 @@ describe('a lease this replica holds but does not drive', () => {
     await waitFor('the leased but undriven run to be adopted and end', async () => ((await h!.store.getRun(run.id))?.state === 'succeeded' ? true : undefined))
     expect(await leaseOf(run.id)).toBeUndefined()
     expect(a.ownedRuns()).not.toContain(run.id)
+  })
+})
+
+describe('the lease of a run its replica creates', () => {
+  it('is written with the run, and a lease the store confirmed lately is not asked for again before each step start', async () => {
+    h = await harness({ start: false })
+    // Counts the lease writes of this replica (the default TTL: every step below starts well within half of it).
+    const calls = { acquire: 0 }
+    const counted = new Proxy(h.store, {
+      get(t, p) {
+        const v = Reflect.get(t, p, t)
+        if (typeof v !== 'function') return v
+        return (...args: unknown[]) => {
+          if (p === 'acquireRunLease') calls.acquire++
+          return (v as (...a: unknown[]) => unknown).apply(t, args)
+        }
+      },
+    }) as Store
+    const engine = createEngine({ store: counted, runtime: h.runtime, dataDir: h.dir, replicaId: 'replica-a' })
+    await engine.start()
+    try {
+      const wf = workflow('chain', [{ name: 'one', script: 'echo one' }, { name: 'two', script: 'echo two', depends: ['one'] }, { name: 'three', script: 'echo three', depends: ['two'] }])
+      const { resource } = await h.store.applyResource({ workspace: 'public', type: 'workflow', name: 'chain', version: wf.meta.version, manifest: wf, owner: 'alice' })
+      const run = await engine.runNow(resource, 'alice')
+      expect(engine.ownedRuns()).toContain(run.id)
+      expect((await h.store.listRunLeases()).find((l) => l.runId === run.id)?.owner).toBe('replica-a')
+      await waitFor('the run to end', async () => ((await h!.store.getRun(run.id))?.state === 'succeeded' ? true : undefined))
+      expect(calls.acquire).toBe(0)
+      await waitFor('the lease to go', async () => ((await leaseOf(run.id)) === undefined ? true : undefined))
+    } finally {
+      await engine.stop()
+    }
+  })
+
+  it('is not judged lost by a renew that was answered before the run existed', async () => {
+    h = await harness({ start: false })
+    // Holds one renew's answer (its UPDATE already done) until a run has been created meanwhile.
+    let hold: { entered: () => void; release: Promise<void> } | undefined
+    const held = new Proxy(h.store, {
+      get(t, p) {
+        const v = Reflect.get(t, p, t)
+        if (typeof v !== 'function') return v
+        return async (...args: unknown[]) => {
+          const answer = await (v as (...a: unknown[]) => Promise<unknown>).apply(t, args)
+          const gate = p === 'renewRunLeases' ? hold : undefined
+          if (gate) {
+            hold = undefined
+            gate.entered()
+            await gate.release
+          }
+          return answer
+        }
+      },
+    }) as Store
+    const engine = createEngine({ store: held, runtime: h.runtime, dataDir: h.dir, replicaId: 'replica-a', leaseTtlMs: TTL })
+    await engine.start()
+    try {
+      const wf = workflow('during', [{ name: 'one', script: 'sleep 1; echo one' }])
+      const { resource } = await h.store.applyResource({ workspace: 'public', type: 'workflow', name: 'during', version: wf.meta.version, manifest: wf, owner: 'alice' })
+      let release!: () => void
+      const entered = new Promise<void>((resolve) => {
+        hold = { entered: resolve, release: new Promise<void>((r) => (release = r)) }
+      })
+      await entered
+      const run = await engine.runNow(resource, 'alice')
+      release()
+      await new Promise((r) => setTimeout(r, 50))
+      expect(engine.ownedRuns()).toContain(run.id)
+      await waitFor('the run to end', async () => ((await h!.store.getRun(run.id))?.state === 'succeeded' ? true : undefined))
+    } finally {
+      await engine.stop()
+    }
   })
 })

@@ -9,6 +9,7 @@ import type {
   NewStepInstance,
   RunPatch,
   RunRecord,
+  RunFilter,
   RunState,
   StepRunPatch,
   StepRunRecord,
@@ -53,6 +54,15 @@ export async function createRun(db: PgDb, input: CreateRunInput): Promise<{ run:
         [id, now, input.steps.map(() => newId('s')), input.steps],
       )
     }
+    // Leased on the database's clock (the lease clock, leases.ts), like every lease time other replicas compare.
+    const lease = input.lease
+    if (lease) {
+      await q.exec(
+        `INSERT INTO run_leases (run_id, owner, expires_at)
+         VALUES ($1, $2, to_char((clock_timestamp() + $3 * interval '1 millisecond') AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))`,
+        [id, lease.owner, lease.ttlMs],
+      )
+    }
     const run = await getRunIn(q, id)
     return { run: run!, steps: await listStepRunsIn(q, id) }
   })
@@ -67,7 +77,7 @@ export function getRun(db: PgDb, id: string): Promise<RunRecord | undefined> {
   return getRunIn(db, id)
 }
 
-export async function listRuns(db: PgDb, filter: { resourceId?: string; states?: RunState[]; limit?: number }): Promise<RunRecord[]> {
+export async function listRuns(db: PgDb, filter: RunFilter): Promise<RunRecord[]> {
   const where: string[] = []
   const params: unknown[] = []
   if (filter.resourceId !== undefined) {
@@ -78,6 +88,10 @@ export async function listRuns(db: PgDb, filter: { resourceId?: string; states?:
     if (filter.states.length === 0) return []
     params.push(filter.states)
     where.push(`runs.state = ANY($${params.length}::text[])`)
+  }
+  if (filter.leasedBy !== undefined) {
+    params.push(filter.leasedBy)
+    where.push(`runs.id IN (SELECT run_id FROM run_leases WHERE owner = $${params.length})`)
   }
   let sql = `${RUN_SELECT}${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY runs.id DESC`
   if (filter.limit !== undefined) {

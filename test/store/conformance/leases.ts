@@ -48,6 +48,43 @@ export function leaseContract(h: StoreHarness): void {
       expect(await store.listRunLeases()).toEqual([{ runId: run.id, owner: 'r-2', expiresAt: T3 }])
     })
 
+    it('a run created with a lease is its creator\'s from the start: the lease runs a TTL from the lease clock, or from the caller\'s time', async () => {
+      const store = await h.store()
+      const { resource, run: plain } = await seedRun(store)
+      const clock = await store.leaseClock()
+      const { run } = await store.createRun({ resourceId: resource.id, revision: 1, trigger: 'manual', steps: ['a'], lease: { owner: 'r-1', ttlMs: 15_000, now: T0 } })
+      const lease = (await store.listRunLeases()).find((l) => l.runId === run.id)
+      expect(lease?.owner).toBe('r-1')
+      if (clock === undefined) expect(lease?.expiresAt).toBe(T1)
+      else {
+        expect(lease?.expiresAt).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/)
+        const ahead = Date.parse(lease!.expiresAt) - Date.parse(clock)
+        expect(ahead).toBeGreaterThanOrEqual(15_000)
+        expect(ahead).toBeLessThan(15_000 + 60_000)
+      }
+      // Held: another owner cannot take it before it expires; its creator extends it as any holder.
+      expect(await store.acquireRunLease(run.id, 'r-2', clock ?? T0, clock ?? T0)).toBe(false)
+      expect(await store.renewRunLeases('r-1', T3)).toEqual([run.id])
+      // A run created without one has none.
+      expect((await store.listRunLeases()).map((l) => l.runId)).not.toContain(plain.id)
+    })
+
+    it('listRuns leasedBy: the runs whose lease names the owner, expired ones included, with the other filters', async () => {
+      const store = await h.store()
+      const { resource, run: a } = await seedRun(store)
+      const b = (await store.createRun({ resourceId: resource.id, revision: 1, trigger: 'manual', steps: [], lease: { owner: 'r-1', ttlMs: 1_000, now: T0 } })).run
+      const c = (await store.createRun({ resourceId: resource.id, revision: 1, trigger: 'manual', steps: [] })).run
+      await store.acquireRunLease(a.id, 'r-1', T0, T1)
+      await store.acquireRunLease(c.id, 'r-2', T0, T1)
+      expect((await store.listRuns({ leasedBy: 'r-1' })).map((r) => r.id)).toEqual([b.id, a.id])
+      expect((await store.listRuns({ leasedBy: 'r-2', states: ['pending'] })).map((r) => r.id)).toEqual([c.id])
+      await store.updateRun(b.id, { state: 'succeeded', finishedAt: T1 })
+      expect((await store.listRuns({ leasedBy: 'r-1', states: ['pending', 'running'] })).map((r) => r.id)).toEqual([a.id])
+      expect(await store.listRuns({ leasedBy: 'r-none' })).toEqual([])
+      await store.releaseRunLease(a.id, 'r-1')
+      expect((await store.listRuns({ leasedBy: 'r-1', limit: 5 })).map((r) => r.id)).toEqual([b.id])
+    })
+
     it('renew extends what the owner still holds, expired ones nobody took included; release frees', async () => {
       const store = await h.store()
       const { resource, run: a } = await seedRun(store)
