@@ -4,21 +4,11 @@
 
 import { readdir, readFile, stat } from 'node:fs/promises'
 import { join } from 'node:path'
-import {
-  isAlias,
-  isMap,
-  isPair,
-  isScalar,
-  isSeq,
-  LineCounter,
-  parseAllDocuments,
-  type Document,
-  type Node as YamlNode,
-  type Pair,
-  type Scalar,
-} from 'yaml'
+import type { Document, Node as YamlNode, Pair, Scalar } from 'yaml'
 import type { ManifestIssue } from '../errors.js'
+import { yaml } from '../lazy-module.js'
 import { fileIssue } from './issues.js'
+import { jsonDocumentValue } from './json-fast.js'
 import { INTERPOLATE_SCRIPTS, inScript, interpolateString, retypePlainScalar } from './interpolate.js'
 import { formatPath, type JsonPath, type LoadedDocument } from './model.js'
 
@@ -161,13 +151,26 @@ export interface ParseOptions {
  * half-parsed or uninterpolated values.
  */
 export function parseSource(src: SourceText, opts: ParseOptions): { documents: LoadedDocument[]; issues: ManifestIssue[] } {
-  const issues: ManifestIssue[] = []
-  const documents: LoadedDocument[] = []
   const bytes = Buffer.byteLength(src.text, 'utf8')
   if (bytes > YAML_LIMITS.maxFileBytes) {
-    issues.push(fileIssue(src.file, 'E_YAML_LIMIT', `file is too large (${bytes} bytes); the limit is 4 MiB per file`, 1, 1))
-    return { documents, issues }
+    return { documents: [], issues: [fileIssue(src.file, 'E_YAML_LIMIT', `file is too large (${bytes} bytes); the limit is 4 MiB per file`, 1, 1)] }
   }
+  // A `$` may be interpolated (or reported): only the YAML path does that.
+  const value = opts.interpolate && src.text.includes('$') ? undefined : jsonDocumentValue(src.text, YAML_LIMITS.maxDepth)
+  if (value === undefined) return parseYamlSource(src, opts)
+  // Positions only for a located issue: the YAML path reads the same text once, then.
+  let located: LoadedDocument | undefined
+  const yamlDocument = (): LoadedDocument => (located ??= parseYamlSource(src, { interpolate: false, env: {} }).documents[0]!)
+  return {
+    documents: [{ file: src.file, index: 0, value, locate: (path) => yamlDocument().locate(path), locateText: (path) => yamlDocument().locateText!(path) }],
+    issues: [],
+  }
+}
+
+function parseYamlSource(src: SourceText, opts: ParseOptions): { documents: LoadedDocument[]; issues: ManifestIssue[] } {
+  const issues: ManifestIssue[] = []
+  const documents: LoadedDocument[] = []
+  const { isScalar, LineCounter, parseAllDocuments } = yaml()
   const lines = new LineCounter()
   // prettyErrors off: it builds a context snippet with a regular expression
   // that can exhaust memory on one very long line; positions come from `lines`.
@@ -249,6 +252,7 @@ function duplicateKeyMessage(text: string, offset: number): string {
 
 /** First collection nested deeper than the limit, found without recursion. */
 function findTooDeep(root: YamlNode): YamlNode | undefined {
+  const { isMap, isPair, isSeq } = yaml()
   const stack: [YamlNode, number][] = [[root, 1]]
   while (stack.length > 0) {
     const [node, depth] = stack.pop()!
@@ -273,6 +277,7 @@ function interpolateNodes(
   env: Record<string, string | undefined>,
   onMissing: (node: YamlNode, path: JsonPath, name: string) => void,
 ): void {
+  const { isMap, isScalar, isSeq } = yaml()
   const scripts = isMap(root) && root.items.some((p) => keyString(p.key) === 'interpolate' && isScalar(p.value) && p.value.value === INTERPOLATE_SCRIPTS)
   const stack: [YamlNode, JsonPath][] = [[root, []]]
   while (stack.length > 0) {
@@ -300,6 +305,7 @@ function setScalar(node: Scalar, value: string): void {
 }
 
 function keyString(key: unknown): string {
+  const { isScalar } = yaml()
   if (isScalar(key)) return String(key.value)
   return String(key)
 }
@@ -319,6 +325,7 @@ function textStart(
   text: string,
   pos: (offset: number) => { line: number; column: number },
 ): { line: number; column: number } | undefined {
+  const { isAlias, isMap, isScalar, isSeq } = yaml()
   let node: YamlNode | null = root
   for (const part of path) {
     if (node && isAlias(node)) node = (node.resolve(doc) as YamlNode | undefined) ?? null
@@ -340,6 +347,7 @@ function locateIn(
   path: JsonPath,
   pos: (offset: number) => { line: number; column: number },
 ): { line: number; column: number } {
+  const { isAlias, isMap, isSeq } = yaml()
   let node: YamlNode | null = root
   let offset = root.range?.[0] ?? 0
   for (const part of path) {
