@@ -9,6 +9,7 @@ import type { ManifestIssue } from '../errors.js'
 import { yaml } from '../lazy-module.js'
 import { fileIssue } from './issues.js'
 import { jsonDocumentValue } from './json-fast.js'
+import { blockYamlDocuments } from './yaml-fast.js'
 import { INTERPOLATE_SCRIPTS, inScript, interpolateString, retypePlainScalar } from './interpolate.js'
 import { formatPath, type JsonPath, type LoadedDocument } from './model.js'
 
@@ -156,15 +157,30 @@ export function parseSource(src: SourceText, opts: ParseOptions): { documents: L
     return { documents: [], issues: [fileIssue(src.file, 'E_YAML_LIMIT', `file is too large (${bytes} bytes); the limit is 4 MiB per file`, 1, 1)] }
   }
   // A `$` may be interpolated (or reported): only the YAML path does that.
-  const value = opts.interpolate && src.text.includes('$') ? undefined : jsonDocumentValue(src.text, YAML_LIMITS.maxDepth)
-  if (value === undefined) return parseYamlSource(src, opts)
+  const values = opts.interpolate && src.text.includes('$') ? undefined : plainDocuments(src.text)
+  if (values === undefined) return parseYamlSource(src, opts)
   // Positions only for a located issue: the YAML path reads the same text once, then.
-  let located: LoadedDocument | undefined
-  const yamlDocument = (): LoadedDocument => (located ??= parseYamlSource(src, { interpolate: false, env: {} }).documents[0]!)
-  return {
-    documents: [{ file: src.file, index: 0, value, locate: (path) => yamlDocument().locate(path), locateText: (path) => yamlDocument().locateText!(path) }],
-    issues: [],
+  let located: LoadedDocument[] | undefined
+  const yamlDocument = (index: number): LoadedDocument => {
+    located ??= parseYamlSource(src, { interpolate: false, env: {} }).documents
+    return located.find((d) => d.index === index)!
   }
+  const documents = values.map((value, index): LoadedDocument => ({
+    file: src.file,
+    index,
+    value,
+    locate: (path) => yamlDocument(index).locate(path),
+    locateText: (path) => yamlDocument(index).locateText!(path),
+  }))
+  return { documents, issues: [] }
+}
+
+/** The values of a JSON or plain block YAML text, when the fast readers are sure of them (json-fast.ts, yaml-fast.ts). */
+function plainDocuments(text: string): unknown[] | undefined {
+  const json = jsonDocumentValue(text, YAML_LIMITS.maxDepth)
+  if (json !== undefined) return [json]
+  const docs = blockYamlDocuments(text, YAML_LIMITS.maxDepth)
+  return docs && docs.length <= YAML_LIMITS.maxDocuments ? docs : undefined
 }
 
 function parseYamlSource(src: SourceText, opts: ParseOptions): { documents: LoadedDocument[]; issues: ManifestIssue[] } {
