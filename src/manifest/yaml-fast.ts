@@ -50,6 +50,8 @@ export function blockYamlDocuments(text: string, maxDepth: number): unknown[] | 
 class Reader {
   private readonly lines: string[]
   private i = 0
+  private peekedAt = -1
+  private peeked: Line | undefined
 
   constructor(
     text: string,
@@ -79,6 +81,14 @@ class Reader {
 
   /** The next line with content (not blank, not a comment), without consuming it. */
   private peek(): Line | undefined {
+    // Asked several times per line: the answer is kept until the reader moves.
+    if (this.peekedAt === this.i) return this.peeked
+    this.peeked = this.scan()
+    this.peekedAt = this.i
+    return this.peeked
+  }
+
+  private scan(): Line | undefined {
     while (this.i < this.lines.length) {
       const raw = this.lines[this.i]!
       const body = raw.trimStart()
