@@ -138,7 +138,7 @@ class Reader {
         items.push(this.mapping(column, depth + 1, inline))
         continue
       }
-      items.push(this.scalarValue(inline, indent))
+      items.push(this.scalarValue(inline, indent, depth))
     }
   }
 
@@ -151,7 +151,7 @@ class Reader {
       if (name === '<<' || name === '__proto__' || Object.prototype.hasOwnProperty.call(out, name)) aside()
       const inline = rest.trimStart()
       if (inline === '' || inline.startsWith('#')) out[name] = this.nested(indent, depth, true)
-      else out[name] = this.scalarValue(inline, indent)
+      else out[name] = this.scalarValue(inline, indent, depth)
       const next = this.peek()
       if (!next || next.indent < indent || isSeparator(next)) return out
       if (next.indent > indent) aside()
@@ -173,12 +173,16 @@ class Reader {
     return null
   }
 
-  /** A scalar after `key: ` or `- ` (the line already consumed); `parent` is the key's or dash's column. */
-  private scalarValue(inline: string, parent: number): unknown {
+  /**
+   * A scalar or one-line flow collection after `key: ` or `- ` (the line already consumed); `parent` is the
+   * key's or dash's column, `depth` that of the collection holding it.
+   */
+  private scalarValue(inline: string, parent: number, depth: number): unknown {
     if (inline === '|' || inline === '|-') return this.literal(parent, inline === '|-')
+    const c = inline[0]!
+    if ((c === '[' || c === '{') && depth + 1 > this.maxDepth) aside()
     let value: unknown
     let after: string
-    const c = inline[0]!
     if (c === '"') {
       const m = JSON_QUOTED.exec(inline) ?? aside()
       value = JSON.parse(m[0]) as string

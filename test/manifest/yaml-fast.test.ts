@@ -147,6 +147,7 @@ describe('blockYamlDocuments', () => {
       '%YAML 1.2\n---\na: 1\n',
       'plain scalar\n',
       `${'a:\n'.repeat(70)}`,
+      `${Array.from({ length: 63 }, (_, i) => `${' '.repeat(i)}a:\n`).join('')}${' '.repeat(63)}b: []\n`, // a flow collection too deep
       'a:\n  - b\n  c: 1\n',
     ]
     for (const text of aside) expect(blockYamlDocuments(text, YAML_LIMITS.maxDepth), JSON.stringify(text)).toBeUndefined()
