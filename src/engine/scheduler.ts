@@ -28,6 +28,7 @@ import type { EngineContext, RunScope, StepLauncher } from './context.js'
 import { settleFanouts } from './fanout-apply.js'
 import { openReadySteps, scheduleRetries } from './advance-steps.js'
 import { expireApprovals } from './approvals.js'
+import { hasStepTemplates } from '../stack/values.js'
 import {
   ancestorsCache, dueAttempts, latestAttempts, isFanned, launchValues, runVars, stepIndex, viewOf, type Evaluators,
 } from './fanout-run.js'
@@ -469,7 +470,10 @@ export class Scheduler {
       }
     }
     for (const { step, row } of due.slice(0, toStart)) {
-      const values = launchValues(runVars(run, scope.workflow, view, row.parent ?? step.name, ancestorsCache(scope.workflow)), row.instance)
+      // Only a step with templates (or an instance, whose item or matrix they read) renders values at its launch.
+      const values = row.instance !== undefined || hasStepTemplates(step)
+        ? launchValues(runVars(run, scope.workflow, view, row.parent ?? step.name, ancestorsCache(scope.workflow)), row.instance)
+        : undefined
       this.runner.start(scope, step, row, values)
     }
     // Only a person (or the approval deadline's timer) moves a run that waits for approval and nothing else.
