@@ -34,8 +34,10 @@ const WATCH_KEEPALIVE_MS = 15_000
 async function* watchRun(engine: EngineApi, runId: string, shown: (d: RunDetail) => Promise<RunDetail>, signal: AbortSignal, pollMs: number): AsyncGenerator<string> {
   let last = ''
   let sentAt = 0
+  // Reads again only what changed since the last look (a 200-step run is 200 rows at every look otherwise).
+  const read = engine.runDetailReader(runId)
   while (!signal.aborted) {
-    const detail = await engine.runDetail(runId)
+    const detail = await read()
     if (!detail) return
     const line = JSON.stringify(await shown(detail))
     if (line !== last) {
