@@ -113,6 +113,7 @@ export function createEngine(opts: EngineOptions): Engine {
     replicaId,
     ...(opts.tracing ? { tracing: opts.tracing } : {}),
     metrics: opts.metrics,
+    changes,
   }
   const { store } = ctx
   const launcher = opts.launcher ?? createStoreLauncher({ store, dataDir: opts.dataDir })

@@ -100,6 +100,7 @@ export class StepRowsReader {
   private seq = -1
   private key = ''
   private fullAt = 0
+  private wasOwned = false
 
   constructor(
     private readonly store: Store,
@@ -112,7 +113,10 @@ export class StepRowsReader {
   /** The run's step rows, as listStepRuns answers; `run` was read just before. */
   async read(run: RunRecord): Promise<StepRunRecord[]> {
     let until = this.changes.now
-    const fresh = this.seq >= 0 && this.owned() && runKey(run) === this.key && this.nowMs() - this.fullAt < FULL_READ_MS
+    // Driven here since the last read too: rows another replica wrote before it let go of the run are read whole.
+    const owned = this.owned()
+    const fresh = this.seq >= 0 && owned && this.wasOwned && runKey(run) === this.key && this.nowMs() - this.fullAt < FULL_READ_MS
+    this.wasOwned = owned
     let changed = fresh ? this.changes.since(this.seq, until, this.runId, this.at) : 'all'
     // Rows re-read one by one cost more than one row each of a whole read: past a share of the run, read it whole.
     for (let round = 0; changed !== 'all' && changed.size > 0; round++) {

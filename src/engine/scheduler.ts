@@ -29,6 +29,7 @@ import { settleFanouts } from './fanout-apply.js'
 import { openReadySteps, scheduleRetries } from './advance-steps.js'
 import { expireApprovals } from './approvals.js'
 import { hasStepTemplates } from '../stack/values.js'
+import { StepRowsReader } from './run-changes.js'
 import {
   ancestorsCache, dueAttempts, latestAttempts, isFanned, launchValues, runVars, stepIndex, viewOf, type Evaluators,
 } from './fanout-run.js'
@@ -86,6 +87,8 @@ export class Scheduler {
   private readonly leaseTtlMs: number
   /** Per run: the plain steps whose condition held (evaluated once, not on every pass while they wait for a slot). */
   private readonly passed = new Map<string, Set<string>>()
+  /** Per run: its step rows as the last pass read them, read again where this process wrote since (run-changes.ts). */
+  private readonly stepRows = new Map<string, StepRowsReader>()
 
   constructor(
     private readonly ctx: EngineContext,
@@ -397,6 +400,8 @@ export class Scheduler {
       return undefined
     }
     this.seen.set(runId, seenKey(stored))
+    // A run that waited for a person: its rows are read whole (an approval may have been decided on another replica).
+    const waited = this.held.has(runId)
     // Conditions, items and templates read secret params in clear; the store keeps them sealed.
     const run = await this.withOpenParams(stored)
     const suspended = run.state === 'suspended'
@@ -411,7 +416,7 @@ export class Scheduler {
     }
     const byName = stepIndex(scope.workflow)
     const now = this.ctx.now()
-    const attempts = await store.listStepRuns(runId)
+    const attempts = await this.readStepRows(stored, waited)
     const latest = latestAttempts(attempts)
     // Once the DAG is over (ended, stopped, past its deadline) only the finally steps retry.
     const over = decodeDagEnd(run) !== undefined
@@ -481,6 +486,22 @@ export class Scheduler {
     return earliest(earliest(wait, phase.wait), approvals.wait)
   }
 
+  /**
+   * The run's step rows, as listStepRuns answers: read again only where this process wrote since the last pass, while
+   * the run is driven here (StepRowsReader reads it whole otherwise, and once a second). Rows another replica wrote
+   * meanwhile are at worst a second old: every step start is still a compare-and-set on the stored row.
+   */
+  private readStepRows(run: RunRecord, whole: boolean): Promise<StepRunRecord[]> {
+    const { changes, store } = this.ctx
+    if (!changes || whole) {
+      this.stepRows.delete(run.id)
+      return store.listStepRuns(run.id)
+    }
+    let reader = this.stepRows.get(run.id)
+    if (!reader) this.stepRows.set(run.id, (reader = new StepRowsReader(store, changes, run.id, () => this.ownership.owned.has(run.id))))
+    return reader.read(run)
+  }
+
   /** Whether a stored step row is a fanned step's own (which has no process). */
   private async isFannedRow(run: RunRecord, step: string): Promise<boolean> {
     const s = await this.scope(run).then((scope) => stepIndex(scope.workflow).get(step), () => undefined)
@@ -517,6 +538,7 @@ export class Scheduler {
     this.starved.delete(runId)
     this.held.delete(runId)
     this.passed.delete(runId)
+    this.stepRows.delete(runId)
     this.dueSince.delete(runId)
     this.phaseDeps.killed.delete(runId)
   }
