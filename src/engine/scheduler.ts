@@ -31,7 +31,7 @@ import { expireApprovals } from './approvals.js'
 import { hasStepTemplates } from '../stack/values.js'
 import { StepRowsReader } from './run-changes.js'
 import {
-  ancestorsCache, dueAttempts, latestAttempts, isFanned, launchValues, runVars, stepIndex, viewOf, type Evaluators,
+  ancestorsCache, dagDependents, dueAttempts, latestAttempts, isFanned, launchValues, runVars, stepIndex, viewOf, type Evaluators,
 } from './fanout-run.js'
 
 /** Safety net only: everything that matters wakes the loop directly. */
@@ -286,15 +286,17 @@ export class Scheduler {
     this.wakeStarved()
     // The last followed attempt of a run that is over here (stopped, or an ended run adopted): its lease goes back.
     if (!this.active.has(runId) && this.ownership.owned.has(runId) && this.runner.inFlightOf(runId) === 0) void this.ownership.release(runId)
-    const dag = this.scopes.get(runId)?.workflow.workflow.dag
+    const workflow = this.scopes.get(runId)?.workflow
+    // Undefined for an instance: its end may end its step or free a slot of the step's parallelism.
+    const dependents = workflow && dagDependents(workflow).get(step)
+    let flying: ReadonlySet<string> | undefined
+    const inFlight = (name: string) => (flying ??= this.runner.stepsInFlight(runId)).has(name)
     const quiet =
       outcome === 'succeeded' &&
-      dag !== undefined &&
-      // An instance's end may end its step or free a slot of the step's parallelism.
-      dag.some((s) => s.name === step) &&
+      dependents !== undefined &&
       !this.starved.has(runId) &&
       this.runner.inFlightOf(runId) > 0 &&
-      dag.every((s) => !s.depends.includes(step) || s.depends.some((d) => d !== step && this.runner.inFlight(runId, d)))
+      dependents.every((s) => s.depends.some((d) => d !== step && inFlight(d)))
     if (!quiet) this.dirty.add(runId)
     if (this.dirty.size > 0) this.kick()
   }
