@@ -101,6 +101,11 @@ export interface EngineApi {
   /** Batched runtimeSummary for listings (10,000 rows must not cost 10,000 queries); keyed by resource id. Optional: the server falls back to runtimeSummary. */
   runtimeSummaries(resources: readonly ResourceSummary[]): Promise<Map<string, RuntimeSummary>>
   runDetail(runId: string): Promise<RunDetail | undefined>
+  /**
+   * runDetail for a follower that asks again and again (a watch): each call answers as runDetail, reading again only
+   * the step rows written since the last call (run-changes.ts says when it reads them all).
+   */
+  runDetailReader(runId: string): () => Promise<RunDetail | undefined>
   /** Resolves when the run ends in this engine, after `ms` at the latest, or when `signal` aborts (a follower's pause between reads). */
   untilRunEnds(runId: string, ms: number, signal: AbortSignal): Promise<void>
   /** A node of a run: `step` or `step-attempt`. Undefined when the run has no such step. */

@@ -121,6 +121,13 @@ export class AttemptRunner {
     return false
   }
 
+  /** The steps of the run this engine is starting or following an attempt of (inFlight for many steps at once). */
+  stepsInFlight(runId: string): Set<string> {
+    const out = new Set<string>()
+    for (const t of this.tasks.values()) if (t.runId === runId) out.add(t.step)
+    return out
+  }
+
   /** How many attempts of the run this engine is starting or following. */
   inFlightOf(runId: string): number {
     let n = 0

@@ -18,6 +18,7 @@ export const silentLogger: EngineLogger = { info() {}, warn() {}, error() {} }
 import type { SecretBox } from '../secrets/crypto.js'
 import type { RunEnds } from './run-ends.js'
 import type { RunTracing } from './tracing.js'
+import type { RunChanges } from './run-changes.js'
 
 export interface EngineContext {
   store: Store
@@ -36,6 +37,8 @@ export interface EngineContext {
   tracing?: RunTracing
   /** Where runs, attempts, queue delays, schedule lag and log bytes are counted (src/metrics); none: not counted. */
   metrics?: Metrics
+  /** The step rows `store` wrote (run-changes.ts), for readers that read a run again and again; absent: none. */
+  changes?: RunChanges
 }
 
 /** Everything about a run the scheduler and the launcher need, loaded once per run. */

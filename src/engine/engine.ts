@@ -4,10 +4,11 @@
 
 import { CtlError } from '../errors.js'
 import type { ResourceRecord,
-  ResourceSummary, RunRecord, ScheduleRecord, Store } from '../store/types.js'
+  ResourceSummary, RunRecord, ScheduleRecord, StepRunRecord, Store } from '../store/types.js'
 import type { Runtime, RuntimeInfo } from '../runtime/types.js'
 import type { WorkflowResource } from '../manifest/model.js'
 import type { BackfillAnswer, EngineApi, NodeDetail, RunDetail, RuntimeSummary } from './api.js'
+import { noteStepWrites, RunChanges, StepRowsReader } from './run-changes.js'
 import { BackfillRunner } from './backfills.js'
 import { backfillTimes } from './backfill-plan.js'
 import { MAX_ACTIVE_BACKFILLS, MAX_BACKFILL_PARALLEL } from '../manifest/limits.js'
@@ -98,8 +99,10 @@ function requireWorkflow(resource: ResourceRecord): WorkflowResource {
 export function createEngine(opts: EngineOptions): Engine {
   const replicaId = opts.replicaId ?? newReplicaId()
   if (replicaId.length === 0 || replicaId.length > 200) throw new CtlError('E_USAGE', 'the replica id must have 1 to 200 characters', { field: 'replicaId' })
+  // Every step row written here is noted, for the followers of runs (run-changes.ts).
+  const changes = new RunChanges()
   const ctx: EngineContext = {
-    store: opts.tracing ? tracedStore(opts.store, opts.tracing) : opts.store,
+    store: noteStepWrites(opts.tracing ? tracedStore(opts.store, opts.tracing) : opts.store, changes),
     runtime: opts.runtime,
     now: opts.now ?? (() => new Date()),
     logger: opts.logger ?? silentLogger,
@@ -110,6 +113,7 @@ export function createEngine(opts: EngineOptions): Engine {
     replicaId,
     ...(opts.tracing ? { tracing: opts.tracing } : {}),
     metrics: opts.metrics,
+    changes,
   }
   const { store } = ctx
   const launcher = opts.launcher ?? createStoreLauncher({ store, dataDir: opts.dataDir })
@@ -142,6 +146,32 @@ export function createEngine(opts: EngineOptions): Engine {
     const run = await store.getRun(runId)
     if (!run || run.resourceId !== resource.id) throw new CtlError('E_NOT_FOUND', `run "${runId}" of workflow "${resource.name}" not found`)
     return run
+  }
+
+  /** A run's detail (EngineApi.runDetail) with its step rows from `stepRows` (read after the run). */
+  async function detailOf(runId: string, stepRows: (run: RunRecord) => Promise<StepRunRecord[]>): Promise<RunDetail | undefined> {
+    const run = await store.getRun(runId)
+    if (!run) return undefined
+    const steps = await stepRows(run)
+    const latest = latestAttempts(steps)
+    // Progress counts the workflow's steps: a fanned-out step once (its row carries its instances' state).
+    const own = [...latest.values()].filter((a) => a.parent === undefined)
+    const detail: RunDetail = { run, steps, progress: progressOf(own.map((a) => a.state), own.length) }
+    Object.assign(detail, await ruleFacts(store, run, latest))
+    const peek = ctx.runtime.peek?.bind(ctx.runtime)
+    if (!peek) return detail
+    // A failing peek only loses the live column; the stored run is the answer.
+    const live = await Promise.all(
+      [...latest.values()].map(async (s) => {
+        const handle = s.runtimeHandle
+        if (s.state !== 'running' || !isRuntimeHandle(handle)) return undefined
+        const seen = await peek(handle).catch(() => undefined)
+        return seen ? ([s.id, seen] as const) : undefined
+      }),
+    )
+    const found = live.filter((x) => x !== undefined)
+    if (found.length) detail.live = Object.fromEntries(found)
+    return detail
   }
 
   const engine: Engine = {
@@ -352,29 +382,13 @@ export function createEngine(opts: EngineOptions): Engine {
       return ctx.runEnds.wait(runId, ms, signal)
     },
 
-    async runDetail(runId): Promise<RunDetail | undefined> {
-      const run = await store.getRun(runId)
-      if (!run) return undefined
-      const steps = await store.listStepRuns(runId)
-      const latest = latestAttempts(steps)
-      // Progress counts the workflow's steps: a fanned-out step once (its row carries its instances' state).
-      const own = [...latest.values()].filter((a) => a.parent === undefined)
-      const detail: RunDetail = { run, steps, progress: progressOf(own.map((a) => a.state), own.length) }
-      Object.assign(detail, await ruleFacts(store, run, latest))
-      const peek = ctx.runtime.peek?.bind(ctx.runtime)
-      if (!peek) return detail
-      // A failing peek only loses the live column; the stored run is the answer.
-      const live = await Promise.all(
-        [...latest.values()].map(async (s) => {
-          const handle = s.runtimeHandle
-          if (s.state !== 'running' || !isRuntimeHandle(handle)) return undefined
-          const seen = await peek(handle).catch(() => undefined)
-          return seen ? ([s.id, seen] as const) : undefined
-        }),
-      )
-      const found = live.filter((x) => x !== undefined)
-      if (found.length) detail.live = Object.fromEntries(found)
-      return detail
+    runDetail(runId): Promise<RunDetail | undefined> {
+      return detailOf(runId, () => store.listStepRuns(runId))
+    },
+
+    runDetailReader(runId) {
+      const rows = new StepRowsReader(store, changes, runId, () => scheduler.ownership.owned.has(runId))
+      return () => detailOf(runId, (run) => rows.read(run))
     },
 
     async nodeDetail(runId, node): Promise<NodeDetail | undefined> {

@@ -268,6 +268,19 @@ export function ancestorsCache(workflow: WorkflowResource): Map<string, Set<stri
   return indexOf(workflow).ancestors
 }
 
+const dependentsIndexes = new WeakMap<WorkflowResource, Map<string, StepModel[]>>()
+
+/** Each DAG step's name → the DAG steps that depend on it (finally steps not among either), made once per workflow. */
+export function dagDependents(workflow: WorkflowResource): Map<string, StepModel[]> {
+  let ix = dependentsIndexes.get(workflow)
+  if (!ix) {
+    const dag = workflow.workflow.dag
+    ix = new Map(dag.map((s) => [s.name, dag.filter((d) => d.depends.includes(s.name))]))
+    dependentsIndexes.set(workflow, ix)
+  }
+  return ix
+}
+
 /**
  * The attempts that may start now, in manifest order (a fanned step's instances in its place): the plain
  * steps ready (`readyPlain`, their condition held) whose backoff is over, and each expanded fanned step's

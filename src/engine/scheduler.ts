@@ -28,8 +28,10 @@ import type { EngineContext, RunScope, StepLauncher } from './context.js'
 import { settleFanouts } from './fanout-apply.js'
 import { openReadySteps, scheduleRetries } from './advance-steps.js'
 import { expireApprovals } from './approvals.js'
+import { hasStepTemplates } from '../stack/values.js'
+import { StepRowsReader } from './run-changes.js'
 import {
-  ancestorsCache, dueAttempts, latestAttempts, isFanned, launchValues, runVars, stepIndex, viewOf, type Evaluators,
+  ancestorsCache, dagDependents, dueAttempts, latestAttempts, isFanned, launchValues, runVars, stepIndex, viewOf, type Evaluators,
 } from './fanout-run.js'
 
 /** Safety net only: everything that matters wakes the loop directly. */
@@ -85,6 +87,8 @@ export class Scheduler {
   private readonly leaseTtlMs: number
   /** Per run: the plain steps whose condition held (evaluated once, not on every pass while they wait for a slot). */
   private readonly passed = new Map<string, Set<string>>()
+  /** Per run: its step rows as the last pass read them, read again where this process wrote since (run-changes.ts). */
+  private readonly stepRows = new Map<string, StepRowsReader>()
 
   constructor(
     private readonly ctx: EngineContext,
@@ -283,15 +287,17 @@ export class Scheduler {
     this.wakeStarved()
     // The last followed attempt of a run that is over here (stopped, or an ended run adopted): its lease goes back.
     if (!this.active.has(runId) && this.ownership.owned.has(runId) && this.runner.inFlightOf(runId) === 0) void this.ownership.release(runId)
-    const dag = this.scopes.get(runId)?.workflow.workflow.dag
+    const workflow = this.scopes.get(runId)?.workflow
+    // Undefined for an instance: its end may end its step or free a slot of the step's parallelism.
+    const dependents = workflow && dagDependents(workflow).get(step)
+    let flying: ReadonlySet<string> | undefined
+    const inFlight = (name: string) => (flying ??= this.runner.stepsInFlight(runId)).has(name)
     const quiet =
       outcome === 'succeeded' &&
-      dag !== undefined &&
-      // An instance's end may end its step or free a slot of the step's parallelism.
-      dag.some((s) => s.name === step) &&
+      dependents !== undefined &&
       !this.starved.has(runId) &&
       this.runner.inFlightOf(runId) > 0 &&
-      dag.every((s) => !s.depends.includes(step) || s.depends.some((d) => d !== step && this.runner.inFlight(runId, d)))
+      dependents.every((s) => s.depends.some((d) => d !== step && inFlight(d)))
     if (!quiet) this.dirty.add(runId)
     if (this.dirty.size > 0) this.kick()
   }
@@ -397,6 +403,8 @@ export class Scheduler {
       return undefined
     }
     this.seen.set(runId, seenKey(stored))
+    // A run that waited for a person: its rows are read whole (an approval may have been decided on another replica).
+    const waited = this.held.has(runId)
     // Conditions, items and templates read secret params in clear; the store keeps them sealed.
     const run = await this.withOpenParams(stored)
     const suspended = run.state === 'suspended'
@@ -411,7 +419,7 @@ export class Scheduler {
     }
     const byName = stepIndex(scope.workflow)
     const now = this.ctx.now()
-    const attempts = await store.listStepRuns(runId)
+    const attempts = await this.readStepRows(stored, waited)
     const latest = latestAttempts(attempts)
     // Once the DAG is over (ended, stopped, past its deadline) only the finally steps retry.
     const over = decodeDagEnd(run) !== undefined
@@ -470,12 +478,31 @@ export class Scheduler {
       }
     }
     for (const { step, row } of due.slice(0, toStart)) {
-      const values = launchValues(runVars(run, scope.workflow, view, row.parent ?? step.name, ancestorsCache(scope.workflow)), row.instance)
+      // Only a step with templates (or an instance, whose item or matrix they read) renders values at its launch.
+      const values = row.instance !== undefined || hasStepTemplates(step)
+        ? launchValues(runVars(run, scope.workflow, view, row.parent ?? step.name, ancestorsCache(scope.workflow)), row.instance)
+        : undefined
       this.runner.start(scope, step, row, values)
     }
     // Only a person (or the approval deadline's timer) moves a run that waits for approval and nothing else.
     if (approvals.waiting && toStart === 0 && running === 0 && wait === undefined && !changed && this.runner.inFlightOf(runId) === 0) this.held.add(runId)
     return earliest(earliest(wait, phase.wait), approvals.wait)
+  }
+
+  /**
+   * The run's step rows, as listStepRuns answers: read again only where this process wrote since the last pass, while
+   * the run is driven here (StepRowsReader reads it whole otherwise, and once a second). Rows another replica wrote
+   * meanwhile are at worst a second old: every step start is still a compare-and-set on the stored row.
+   */
+  private readStepRows(run: RunRecord, whole: boolean): Promise<StepRunRecord[]> {
+    const { changes, store } = this.ctx
+    if (!changes || whole) {
+      this.stepRows.delete(run.id)
+      return store.listStepRuns(run.id)
+    }
+    let reader = this.stepRows.get(run.id)
+    if (!reader) this.stepRows.set(run.id, (reader = new StepRowsReader(store, changes, run.id, () => this.ownership.owned.has(run.id))))
+    return reader.read(run)
   }
 
   /** Whether a stored step row is a fanned step's own (which has no process). */
@@ -514,6 +541,7 @@ export class Scheduler {
     this.starved.delete(runId)
     this.held.delete(runId)
     this.passed.delete(runId)
+    this.stepRows.delete(runId)
     this.dueSince.delete(runId)
     this.phaseDeps.killed.delete(runId)
   }

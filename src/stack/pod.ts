@@ -13,7 +13,7 @@ import type { SecretValueProvider } from '../projection/secrets.js'
 import { dataKey, deepMerge, dnsLabel, EnvList, escapeExpansion, isRecord, labelValue, shortRunId } from './pod-parts.js'
 import type { StackRegistry } from './registry.js'
 import type { RunContext } from '../template/run-context.js'
-import { renderTemplate, renderYamlTemplate } from '../template/template.js'
+import { renderStackText, renderYamlTemplate } from '../template/template.js'
 import { applyStackSpecDefaults, validateStackSpec } from './validate.js'
 
 export type { RunContext } from '../template/run-context.js'
@@ -93,7 +93,7 @@ export function resolvePodTemplate(input: PodTemplateInput): ResolvedStep {
   const details = { step: step.name, path: formatPath(step.path), stack: stackId }
   const what = (part: string) => `step "${step.name}": stack "${stackId}" ${part}`
   const ctx = stackTemplateContext(input)
-  const text = (source: string, part: string) => renderTemplate(source, ctx, { what: what(part) })
+  const text = (source: string, part: string) => renderStackText(source, ctx, { what: what(part) })
 
   // 1. Stack image / command / arguments, then the containerResourceTemplate on top.
   let container: Record<string, unknown> = { name: dnsLabel(step.name) }

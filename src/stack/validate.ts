@@ -30,8 +30,15 @@ function ajvFor(kind: AjvKind): Ajv {
 // same name:version but another schema must not reuse the old validator.
 const validators = new Map<string, ValidateFunction>()
 const defaulters = new Map<string, ValidateFunction>()
+// In front of them, by the schema object itself: a launch validates and fills defaults several times per step, and
+// writing the schema out as the key cost more than the validation. A new or changed stack is a new object (the catalog
+// is built afresh from the store), so it misses here and is looked up by its text.
+const bySchema: Record<AjvKind, WeakMap<object, ValidateFunction>> = { strict: new WeakMap(), defaults: new WeakMap() }
 
 function validatorFor(kind: AjvKind, cache: Map<string, ValidateFunction>, stack: StackDefinition): ValidateFunction {
+  const objects = bySchema[kind]
+  const known = objects.get(stack.stackSpecJsonSchema)
+  if (known) return known
   const key = `${stack.name}:${stack.version}:${JSON.stringify(stack.stackSpecJsonSchema)}`
   let v = cache.get(key)
   if (!v) {
@@ -43,6 +50,7 @@ function validatorFor(kind: AjvKind, cache: Map<string, ValidateFunction>, stack
     if (cache.size > 500) cache.clear()
     cache.set(key, v)
   }
+  objects.set(stack.stackSpecJsonSchema, v)
   return v
 }
 

@@ -183,3 +183,15 @@ export function stepTemplateStrings(step: StepModel): string[] {
   walk([...pj.envVars.map((e) => e.value), ...pj.files.map((f) => f.value), ...pj.arguments])
   return out
 }
+
+const templated = new WeakMap<StepModel, boolean>()
+
+/**
+ * Whether renderStepValues can change the step (it has a template string): without one, the run's values need not be
+ * gathered for its launch (in a deep DAG, every ancestor's outputs). Remembered per step object (the workflow's).
+ */
+export function hasStepTemplates(step: StepModel): boolean {
+  let has = templated.get(step)
+  if (has === undefined) templated.set(step, (has = stepTemplateStrings(step).length > 0))
+  return has
+}

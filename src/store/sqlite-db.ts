@@ -37,9 +37,12 @@ export interface SqliteOptions {
 export class SqliteDb {
   readonly raw: Database.Database
   private readonly statements = new Map<string, Statement>()
+  /** One transaction wrapper for every write (better-sqlite3 builds four functions per transaction() call). */
+  private readonly immediate: (fn: () => unknown) => unknown
 
   constructor(file: string, options: SqliteOptions = {}, migrations: readonly Migration[] = MIGRATIONS) {
     this.raw = openWithRetry(file, options.busyTimeoutMs ?? BUSY_TIMEOUT_MS)
+    this.immediate = this.raw.transaction((fn: () => unknown) => fn()).immediate
     try {
       migrate(this.raw, migrations)
     } catch (err) {
@@ -61,8 +64,7 @@ export class SqliteDb {
   /** Runs `fn` in a BEGIN IMMEDIATE transaction (the write lock is taken up front, so no
    *  read-then-upgrade deadlock), retrying when another connection keeps the lock too long. */
   async write<T>(fn: () => T): Promise<T> {
-    const tx = this.raw.transaction(fn)
-    return withBusyRetry(() => tx.immediate())
+    return withBusyRetry(() => this.immediate(fn) as T)
   }
 
   /** A read or single statement, with the same error mapping. */

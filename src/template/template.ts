@@ -252,6 +252,23 @@ export function renderTemplate(source: string, context: unknown, opts: TemplateO
 }
 
 /**
+ * renderTemplate for a stack's own templates (image, command, arguments, environment, config files), remembered like
+ * renderYamlTemplate's: their context (stackTemplateContext) holds no secret value, and the many steps of a run with
+ * the same stackSpec render each template once. Not for projections, whose values may be secret.
+ */
+export function renderStackText(source: string, context: unknown, opts: TemplateOptions = {}): string {
+  const key = `${source}\u0000${JSON.stringify(referencedPart(source, context, opts))}`
+  const cached = textRenderCache.get(key)
+  if (cached !== undefined) return cached
+  const text = renderTemplate(source, context, opts)
+  if (textRenderCache.size >= YAML_RENDER_CACHE_SIZE) textRenderCache.delete(textRenderCache.keys().next().value as string)
+  textRenderCache.set(key, text)
+  return text
+}
+
+const textRenderCache = new Map<string, string>()
+
+/**
  * Renders in yaml mode and parses the result. Interpolated values come back
  * verbatim in the parsed tree: a value that is a whole scalar keeps its type
  * (`replicas: {{.N}}` → 3, `tag: {{.T}}` with "007" → "007"); inside a longer

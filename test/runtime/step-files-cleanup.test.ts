@@ -65,3 +65,25 @@ describe('cleanup of an attempt folder', () => {
     expect(fs.existsSync(path.dirname(attemptDir))).toBe(false)
   })
 })
+
+describe('cleanup of many attempt folders at once', () => {
+  it('removes every folder of a burst larger than one batch, keeps a run folder still in use and drops the emptied ones', async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ctl-clean-'))
+    const state = path.join(dir, 'state')
+    const runtime = createLocalRuntime({ stateDir: state })
+    const handleOf = (run: string, step: string): RuntimeHandle => {
+      const attemptDir = path.join(state, run, `${step}.1`)
+      fs.mkdirSync(attemptDir, { recursive: true })
+      for (const f of ['log.ndjson', 'exit.json']) fs.writeFileSync(path.join(attemptDir, f), '{}')
+      return { runtime: 'local', id: `${run}/${step}/1`, data: { attemptDir, mode: 'none', host: true, supervisorPid: null, supervisorStart: null, stepPid: null, shmDir: null, image: null, notes: [] } }
+    }
+    const ended = [...Array.from({ length: 40 }, (_, i) => handleOf('run1', `s${i}`)), ...Array.from({ length: 5 }, (_, i) => handleOf('run2', `s${i}`))]
+    const running = handleOf('run2', 'still')
+    await Promise.all(ended.map((h) => runtime.cleanup(h)))
+    for (const h of ended) expect(fs.existsSync(h.data.attemptDir as string)).toBe(false)
+    expect(fs.existsSync(path.join(state, 'run1'))).toBe(false)
+    expect(fs.readdirSync(path.join(state, 'run2'))).toEqual(['still.1'])
+    await runtime.cleanup(running)
+    expect(fs.existsSync(path.join(state, 'run2'))).toBe(false)
+  })
+})

@@ -2,6 +2,7 @@
 // line each, ending with the final state; what --wait follows instead of asking again and again.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { RunDetail } from '../../src/api/types.js'
+import { detailText } from '../../src/http/routes/runs.js'
 import { doc, rejection, startTestServer, workflow, type TestServer } from './helpers.js'
 
 let t: TestServer
@@ -48,4 +49,18 @@ describe('watching a run', () => {
     })())
     expect(e.code).toBe('E_NOT_FOUND')
   })
+
+  it('writes each detail as JSON.stringify does, rows remembered by object and never stale', async () => {
+    const { runId } = (await t.client.apply('public', [doc(workflow('written', { only: 'echo hi' }, {}))])).results[0]!
+    let detail: RunDetail | undefined
+    for await (const d of t.client.watchRun(runId!)) detail = d
+    const rows = new WeakMap<object, string>()
+    const odd = { ...detail!, dagStatus: undefined, live: { [detail!.steps[0]!.id]: { phase: 'Running', message: 'a "quoted" \n line' } } } as RunDetail
+    expect(detailText(odd, rows)).toBe(JSON.stringify(odd))
+    // The same rows again: their remembered text; a changed row is a new object, written anew.
+    expect(detailText(odd, rows)).toBe(JSON.stringify(odd))
+    const changed = { ...odd, steps: odd.steps.map((s) => ({ ...s, message: 'changed' })) }
+    expect(detailText(changed, rows)).toBe(JSON.stringify(changed))
+  }, 30_000)
 })
+

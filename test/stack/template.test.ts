@@ -1,7 +1,7 @@
 import { describe, expect, test } from 'vitest'
 import { parse } from 'yaml'
 import { CtlError } from '../../src/errors.js'
-import { renderTemplate, renderYamlTemplate, templateReferences } from '../../src/template/template.js'
+import { renderStackText, renderTemplate, renderYamlTemplate, templateReferences } from '../../src/template/template.js'
 
 const ctx = {
   Name: 'wf',
@@ -155,5 +155,22 @@ describe('renderYamlTemplate memoization', () => {
     const first = renderYamlTemplate('args: {{ toYaml .ApplicationSpec.StackSpec.command | nindent 2 }}', ctx(['x'], 's', 'r')) as { args: string[] }
     first.args.push('mutated')
     expect(renderYamlTemplate('args: {{ toYaml .ApplicationSpec.StackSpec.command | nindent 2 }}', ctx(['x'], 's', 'r'))).toEqual({ args: ['x'] })
+  })
+})
+
+describe('renderStackText memoization', () => {
+  const ctx = (image: string, step: string) => ({ StepName: step, ApplicationSpec: { StackSpec: { image } } })
+
+  test('renders as renderTemplate does, again whenever a referenced value differs', () => {
+    const tpl = '{{ .ApplicationSpec.StackSpec.image }}@{{ .StepName }}'
+    for (const c of [ctx('a', 's1'), ctx('b', 's1'), ctx('a', 's2'), ctx('a', 's1')]) expect(renderStackText(tpl, c)).toBe(renderTemplate(tpl, c))
+    expect(renderStackText(tpl, ctx('b', 's2'))).toBe('b@s2')
+  })
+
+  test('a failed render is not remembered: it fails each time, and succeeds once the value is there', () => {
+    const tpl = '{{ .ApplicationSpec.StackSpec.tag }}'
+    expect(() => renderStackText(tpl, ctx('a', 's'))).toThrow(CtlError)
+    expect(() => renderStackText(tpl, ctx('a', 's'))).toThrow(CtlError)
+    expect(renderStackText(tpl, { ApplicationSpec: { StackSpec: { tag: 'v1' } } })).toBe('v1')
   })
 })

@@ -34,10 +34,13 @@ const WATCH_KEEPALIVE_MS = 15_000
 async function* watchRun(engine: EngineApi, runId: string, shown: (d: RunDetail) => Promise<RunDetail>, signal: AbortSignal, pollMs: number): AsyncGenerator<string> {
   let last = ''
   let sentAt = 0
+  // Reads again only what changed since the last look (a 200-step run is 200 rows at every look otherwise).
+  const read = engine.runDetailReader(runId)
+  const rowText = new WeakMap<object, string>()
   while (!signal.aborted) {
-    const detail = await engine.runDetail(runId)
+    const detail = await read()
     if (!detail) return
-    const line = JSON.stringify(await shown(detail))
+    const line = detailText(await shown(detail), rowText)
     if (line !== last) {
       last = line
       sentAt = Date.now()
@@ -51,6 +54,28 @@ async function* watchRun(engine: EngineApi, runId: string, shown: (d: RunDetail)
     // The run's end wakes the stream at once; changes in between are read every pollMs.
     await engine.untilRunEnds(runId, pollMs, signal)
   }
+}
+
+/**
+ * JSON.stringify(detail), with each step row written out once per row object: the rows the reader did not read again
+ * are the same objects look after look (records are never changed in place), and most rows of a big run are those.
+ */
+export function detailText(detail: RunDetail, rowText: WeakMap<object, string>): string {
+  const parts: string[] = []
+  for (const [key, value] of Object.entries(detail)) {
+    if (value === undefined || typeof value === 'function') continue
+    if (key !== 'steps') {
+      parts.push(`${JSON.stringify(key)}:${JSON.stringify(value)}`)
+      continue
+    }
+    const rows = (value as StepRunRecord[]).map((row) => {
+      let text = rowText.get(row)
+      if (text === undefined) rowText.set(row, (text = JSON.stringify(row)))
+      return text
+    })
+    parts.push(`"steps":[${rows.join(',')}]`)
+  }
+  return `{${parts.join(',')}}`
 }
 
 /** The run and the resource it belongs to, after checking the principal may `verb` it. */

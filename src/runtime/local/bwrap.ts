@@ -162,6 +162,8 @@ class View {
     const m = this.backing(p)
     if (!m) return null // the empty root
     if (!m.hostSrc) return undefined
+    // A host folder shown at its own place (most of them): the path is its own, no path arithmetic.
+    if (m.hostSrc === m.dest) return p
     return path.join(m.hostSrc, path.relative(m.dest, p))
   }
 
@@ -319,16 +321,31 @@ export function bubblewrapLayout(plan: StepPlan, attemptDir: string, bwrapPath: 
   return { spec: { mode: 'bubblewrap', command: bwrapPath, args, env: plan.env, fdData, seccomp, ...(shm ? { shm } : {}) }, configFiles, dirs, sources, owned, notes, outputsFile }
 }
 
+/**
+ * Where the program was found lately, by the host paths its search looked at: every step of a wide DAG runs the same
+ * few programs, and each missed PATH folder costs a stat. A hit is only as old as isExecutable's own memory (the
+ * program found is still executable by its account); a program now placed earlier in the PATH changes nothing about
+ * whether the step can start. A failed search is never remembered.
+ */
+const foundAt = new Map<string, string>()
+
 /** Fails early, with the message a container runtime would give, when the program cannot be found. */
 function checkExecutable(plan: StepPlan, view: View): void {
   const prog = plan.argv[0]!
   const candidates = prog.includes('/')
     ? [path.posix.resolve(plan.workingDir ?? '/', prog)]
     : (plan.env.PATH ?? '').split(':').filter((d) => d.startsWith('/')).map((d) => path.join(d, prog))
-  for (const c of candidates) {
-    const host = view.hostPathOf(c)
-    if (host === null) continue
-    if (host === undefined || isExecutable(host)) return // unknown content (tmpfs, secret files) counts as maybe
+  const hosts = candidates.map((c) => view.hostPathOf(c))
+  // undefined (tmpfs, secret files: unknown content) counts as maybe, null (nothing there) as missing.
+  if (hosts.includes(undefined)) return
+  const key = hosts.join('\u0000')
+  const found = foundAt.get(key)
+  if (found !== undefined && isExecutable(found)) return
+  for (const host of hosts) {
+    if (host === null || host === undefined || !isExecutable(host)) continue
+    if (foundAt.size > 1000) foundAt.clear()
+    foundAt.set(key, host)
+    return
   }
   throw new StartProblem(prog.includes('/') ? `exec: "${prog}": no such executable file` : `exec: "${prog}": executable file not found in $PATH`)
 }

@@ -35,6 +35,7 @@ import { createRedactor, redactionForms } from '../../logs/redact.mjs'
 import { plainLayout } from './plain.js'
 import { outputLimits } from '../outputs.js'
 import { StartProblem, planStep } from './pod.js'
+import { AttemptDirRemover } from './remove.js'
 
 export type { LocalHandleData } from './files.js'
 export { shownToSteps } from './bwrap.js'
@@ -111,6 +112,8 @@ export function createLocalRuntime(opts: LocalRuntimeOptions): Runtime {
     // Flat below the run (not <step>/<attempt>): one folder less to create and remove per step.
     return path.join(stateDir, runId, `${step}.${attempt}`)
   }
+
+  const removals = new AttemptDirRemover()
 
   function handleOf(key: StepKey, data: LocalHandleData): RuntimeHandle {
     return { runtime: 'local', id: `${key.runId}/${key.step}/${key.attempt}`, data: { ...data } }
@@ -324,13 +327,11 @@ export function createLocalRuntime(opts: LocalRuntimeOptions): Runtime {
       if (!fs.existsSync(path.join(d.attemptDir, EXIT_FILE)) && d.supervisorPid !== null && isAlive(d.supervisorPid, d.supervisorStart)) {
         await kill(handle, 'cleaned up')
       }
-      // Asynchronous: removing folders must not stall the control plane's event loop.
-      await removeAttemptDir(d.attemptDir)
+      // With the other folders that ended in this turn of the event loop (removeSoon), the empty run folder after them.
+      await removals.add(d.attemptDir)
       // The host removes it as the step ends; a host that died may have left it. Looked at first: a check on this
       // thread costs less than a trip through the thread pool for a folder that is almost never there.
       if (d.shmDir && fs.existsSync(d.shmDir)) await fs.promises.rm(d.shmDir, { recursive: true, force: true })
-      // Drop the run folder once empty; other steps may still use it.
-      await fs.promises.rmdir(path.dirname(d.attemptDir)).catch(() => {})
     },
   }
 }
@@ -375,25 +376,6 @@ export function mkdirExclusive(dir: string): void {
 
 /** Lost races with the removal of the run folder before giving up (each loss is one removal in between). */
 const MKDIR_TRIES = 20
-
-/**
- * What an attempt folder holds when the step started and no config files were written: removed one by one, no tree
- * walk. Only these two: unlinking files that are usually absent (handle.json, outputs) cost a failed call and an
- * error object per step; when they are there the folder is not empty, and the recursive remove takes them.
- */
-const ATTEMPT_FILES = [LOG_FILE, EXIT_FILE]
-
-/** Removes an attempt folder: its known files, then the folder; anything else there falls back to a recursive remove. */
-async function removeAttemptDir(dir: string): Promise<void> {
-  await Promise.all(ATTEMPT_FILES.map((f) => fs.promises.unlink(path.join(dir, f)).catch(() => {})))
-  try {
-    await fs.promises.rmdir(dir)
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code
-    if (code === 'ENOENT') return
-    await fs.promises.rm(dir, { recursive: true, force: true })
-  }
-}
 
 function isHandle(v: unknown): v is RuntimeHandle {
   if (typeof v !== 'object' || v === null) return false
