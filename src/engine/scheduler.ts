@@ -466,7 +466,8 @@ export class Scheduler {
     // Only the lease holder starts steps: a replica that stalled past its lease learns it here (and lets the run go).
     if (toStart > 0 && !(await this.ownership.stillOurs(runId))) return undefined
     if (toStart > 0 && run.state === 'pending') {
-      await store.updateRun(runId, { state: 'running', startedAt: now.toISOString() }, ['pending'])
+      // Our own write: the per-second check must not take it for someone else's change and pass the run again.
+      if (await store.updateRun(runId, { state: 'running', startedAt: now.toISOString() }, ['pending'])) this.seen.set(runId, seenKey({ ...run, state: 'running' }))
     }
     if (this.ctx.metrics) {
       const since = this.dueSince.get(runId) ?? new Map<string, number>()

@@ -140,9 +140,11 @@ export const streamsRoutes: FastifyPluginAsync<StreamsRoutesOptions> = async (fa
     const { run, resource } = await loadRunFor(store, principal, 'runtime-get', request.params.id)
     const shown = await runDetailViewer(store, principal, run, resource)
     let ended: string | undefined
+    // Read as a watch reads: only the rows written since the last look, on the replica that drives the run.
+    const read = engine.runDetailReader(run.id)
     return stream(request, reply, (signal) => changes(async () => {
       if (ended !== undefined) return { event: 'end', data: { state: ended }, last: true }
-      const detail = await engine.runDetail(run.id)
+      const detail = await read()
       if (!detail) return undefined
       if (FINAL_RUN_STATES.includes(detail.run.state)) ended = detail.run.state
       return { event: 'run', data: await shown(detail) }
