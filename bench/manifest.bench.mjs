@@ -31,7 +31,8 @@ export default async function manifestBench() {
   const { lintSources } = await load('src/manifest/index.js')
   const { offlineManifestContext } = await load('src/cli/offline.js')
   const { StackRegistry } = await load('src/stack/registry.js')
-  const { BUILTIN_COMPUTES, resolveWorkflowPods } = await load('src/stack/pod.js')
+  const { BUILTIN_COMPUTES } = await load('src/stack/pod.js')
+  const { resolveWorkflowPods } = await load('src/stack/resolve.js')
   const { InMemorySecretProvider } = await load('src/projection/index.js')
   const text = generateWorkflow(5000)
   const lintMs = []
@@ -46,8 +47,7 @@ export default async function manifestBench() {
     steps = workflow.workflow.dag.length
     const t1 = performance.now()
     const pods = await resolveWorkflowPods(workflow, {
-      stacks: StackRegistry.builtin(),
-      computes: BUILTIN_COMPUTES,
+      catalog: { stacks: StackRegistry.builtin(), computes: BUILTIN_COMPUTES },
       run: { runId: 'bench', revision: 1, runStartTime: new Date(0).toISOString(), owner: 'bench', workspace: 'public' },
       secrets: new InMemorySecretProvider(),
       mode: 'references',

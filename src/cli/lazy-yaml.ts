@@ -1,12 +1,4 @@
 // The `yaml` package is ~70 CommonJS files. Most commands never touch YAML
 // (no config file yet, table output), so it is loaded on first use only:
 // every command pays for its own start-up, not for what others need.
-import { createRequire } from 'node:module'
-
-type YamlModule = typeof import('yaml')
-let loaded: YamlModule | undefined
-
-export function yaml(): YamlModule {
-  loaded ??= createRequire(import.meta.url)('yaml') as YamlModule
-  return loaded
-}
+export { yaml } from '../lazy-module.js'

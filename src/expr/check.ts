@@ -3,7 +3,7 @@
 // not known (an output's content, `dyn`) is let through: the run decides, and fails with E_EXPR.
 import type { ParamType } from '../manifest/model.js'
 import { didYouMean } from '../manifest/suggest.js'
-import { CEL_ENV, offsetOf, parseCel, type CelExpr, type ParsedCel } from './env.js'
+import { celEnvironment, offsetOf, parseCel, type CelExpr, type ParsedCel } from './env.js'
 import type { ExprExpect, ExprProblem, ExprScope } from './types.js'
 
 type Scalar = 'bool' | 'int' | 'uint' | 'double' | 'string' | 'bytes' | 'null' | 'type'
@@ -249,7 +249,7 @@ class Checker {
       if (b && known(b) && b.k !== 'list' && b.k !== 'map') this.problem(e, `"in" needs a list or a map on its right; this is ${nameOf(b)}`)
       return BOOL
     }
-    if (!fn.startsWith('_') && !fn.startsWith('@') && CEL_ENV.funcs.find(fn) === undefined) {
+    if (!fn.startsWith('_') && !fn.startsWith('@') && celEnvironment().funcs.find(fn) === undefined) {
       this.problem(e, `unknown function "${fn}"`)
       return DYN
     }

@@ -1,8 +1,17 @@
 // One CEL environment (standard library + the strings extension) and one parse step, shared by check and evaluate.
-import { celEnv, parse } from '@bufbuild/cel'
-import { strings } from '@bufbuild/cel/ext'
+import type { parse } from '@bufbuild/cel'
+import { lazyModule } from '../lazy-module.js'
 
-export const CEL_ENV = celEnv({ funcs: strings })
+// CEL is a hundred modules: loaded when a manifest has an expression, not at every CLI start.
+// Its CommonJS build, through the one loader, so check and evaluate share one instance.
+export const cel = lazyModule<typeof import('@bufbuild/cel')>('@bufbuild/cel')
+const celExt = lazyModule<typeof import('@bufbuild/cel/ext')>('@bufbuild/cel/ext')
+
+let env: ReturnType<ReturnType<typeof cel>['celEnv']> | undefined
+/** The one environment: the standard library and the strings extension. */
+export function celEnvironment(): NonNullable<typeof env> {
+  return (env ??= cel().celEnv({ funcs: celExt().strings }))
+}
 
 export type ParsedCel = ReturnType<typeof parse>
 export type CelExpr = ParsedCel['expr']
@@ -21,7 +30,7 @@ export function parseCel(source: string): ParseOutcome {
   if (source.length > EXPR_MAX_LENGTH) return { ok: false, message: `the expression is ${source.length} characters long; at most ${EXPR_MAX_LENGTH} are allowed` }
   if (source.trim() === '') return { ok: false, message: 'the expression is empty' }
   try {
-    return { ok: true, parsed: parse(source) }
+    return { ok: true, parsed: cel().parse(source) }
   } catch (err) {
     const e = err as PeggyError & Error
     const raw = typeof e.rawMessage === 'string' ? e.rawMessage : String(e.message).replace(/^<input>:\d+:\d+: /, '')

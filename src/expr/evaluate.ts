@@ -1,8 +1,8 @@
 // Evaluating `when` and `forEach.items` at run time. Plain JS in, plain JS out: the engine never sees CEL's
 // value types, and an item renders in `{{.item}}` as the user wrote it.
-import { isCelError, isCelList, isCelMap, isCelUint, plan, type CelInput, type CelValue } from '@bufbuild/cel'
+import type { CelInput, CelValue, plan } from '@bufbuild/cel'
 import { CtlError } from '../errors.js'
-import { CEL_ENV, parseCel, quoted } from './env.js'
+import { cel, celEnvironment, parseCel, quoted } from './env.js'
 import type { ExprVars, WebhookVars } from './types.js'
 
 type Program = ReturnType<typeof plan>
@@ -16,7 +16,7 @@ function compile(source: string): Program {
   if (hit) return hit
   const parsed = parseCel(source)
   if (!parsed.ok) throw new CtlError('E_EXPR', `expression ${quoted(source)}: ${parsed.message}`)
-  const program = plan(CEL_ENV, parsed.parsed)
+  const program = cel().plan(celEnvironment(), parsed.parsed)
   if (cache.size >= CACHE_MAX) cache.delete(cache.keys().next().value!)
   cache.set(source, program)
   return program
@@ -52,18 +52,18 @@ function run(source: string, vars: ExprVars | WebhookVars): CelValue {
   const program = compile(source)
   const input = 'body' in vars ? { body: toCel(vars.body, true), headers: toCel(vars.headers, false) } : bindings(vars)
   const result = program(input)
-  if (isCelError(result)) throw new CtlError('E_EXPR', `expression ${quoted(source)} failed: ${result.message}`)
+  if (cel().isCelError(result)) throw new CtlError('E_EXPR', `expression ${quoted(source)} failed: ${result.message}`)
   return result
 }
 
 /** CEL value → plain JS: bigint → number when safe (else its decimal text), lists → arrays, maps → objects. */
 export function plainValue(v: CelValue): unknown {
   if (typeof v === 'bigint') return Number.isSafeInteger(Number(v)) ? Number(v) : v.toString()
-  if (isCelUint(v)) return plainValue(v.value)
-  if (isCelList(v)) return [...v].map(plainValue)
-  if (isCelMap(v)) {
+  if (cel().isCelUint(v)) return plainValue(v.value)
+  if (cel().isCelList(v)) return [...v].map(plainValue)
+  if (cel().isCelMap(v)) {
     const out: Record<string, unknown> = {}
-    for (const [k, x] of v) out[String(isCelUint(k) ? k.value : k)] = plainValue(x)
+    for (const [k, x] of v) out[String(cel().isCelUint(k) ? k.value : k)] = plainValue(x)
     return out
   }
   if (v instanceof Uint8Array) return new TextDecoder().decode(v)
@@ -72,7 +72,7 @@ export function plainValue(v: CelValue): unknown {
 }
 
 const kindOf = (v: CelValue): string =>
-  typeof v === 'bigint' || typeof v === 'number' ? 'a number' : typeof v === 'string' ? 'a string' : typeof v === 'boolean' ? 'a bool' : v === null ? 'null' : isCelMap(v) ? 'a map' : 'a value'
+  typeof v === 'bigint' || typeof v === 'number' ? 'a number' : typeof v === 'string' ? 'a string' : typeof v === 'boolean' ? 'a bool' : v === null ? 'null' : cel().isCelMap(v) ? 'a map' : 'a value'
 
 /** A `when`: true runs the step, false skips it. Throws E_EXPR on a runtime error or a result that is no bool. */
 export function evaluateCondition(source: string, vars: ExprVars): boolean {
@@ -87,7 +87,7 @@ export function evaluateCondition(source: string, vars: ExprVars): boolean {
  */
 export function evaluateItems(source: string, vars: ExprVars): unknown[] {
   const result = run(source, vars)
-  if (isCelList(result)) return [...result].map(plainValue)
+  if (cel().isCelList(result)) return [...result].map(plainValue)
   if (typeof result === 'string') {
     let parsed: unknown
     try {

@@ -82,8 +82,10 @@ function exprScope(scope: TemplateScope): ExprScope {
 
 /** CEL problems at their column when the scalar maps 1:1 to its line, else at the key. */
 export function exprIssues(ctx: Pick<ManifestContext, 'checkExpression'>, doc: LoadedDocument, path: JsonPath, source: string, scope: ExprScope, expect: ExprExpect, issues: ManifestIssue[]): void {
-  const start = doc.locateText?.(path)
-  for (const problem of ctx.checkExpression(source, scope, expect)) {
+  const problems = ctx.checkExpression(source, scope, expect)
+  // Positions cost a YAML parse of a JSON manifest (src/manifest/json-fast.ts): only for a problem.
+  const start = problems.length > 0 ? doc.locateText?.(path) : undefined
+  for (const problem of problems) {
     if (start && problem.offset !== undefined && problem.offset <= source.length) {
       issues.push({ file: doc.file, line: start.line, column: start.column + problem.offset, path: formatPath(path), code: 'E_EXPR', message: problem.message })
     } else issues.push(issueAt(doc, 'E_EXPR', path, problem.message))

@@ -150,15 +150,25 @@ export function rawValueIssues(doc: LoadedDocument): ManifestIssue[] {
     if (text.length > max) issues.push(issueAt(doc, 'E_LIMIT', path, `${what} is ${text.length} characters long; at most ${max} are allowed`))
     else if (text.includes('\0')) issues.push(issueAt(doc, 'E_SCHEMA', path, `${what} contains a NUL byte`))
   }
-  const stack: [unknown, JsonPath][] = [[doc.value, []]]
+  // Each node points at its parent: a path is built only for an issue, not copied for every node.
+  interface Frame { node: unknown; parent?: Frame; key?: string | number }
+  const pathOf = (frame: Frame): JsonPath => {
+    const path: (string | number)[] = []
+    for (let f: Frame | undefined = frame; f?.key !== undefined; f = f.parent) path.push(f.key)
+    return path.reverse()
+  }
+  const stack: Frame[] = [{ node: doc.value }]
   while (stack.length > 0) {
-    const [node, path] = stack.pop()!
-    if (typeof node === 'string') check(node, path, 'the value')
-    else if (Array.isArray(node)) node.forEach((child, i) => stack.push([child, [...path, i]]))
+    const frame = stack.pop()!
+    const node = frame.node
+    if (typeof node === 'string') {
+      if (node.length > max || node.includes('\0')) check(node, pathOf(frame), 'the value')
+    } else if (Array.isArray(node)) node.forEach((child, i) => stack.push({ node: child, parent: frame, key: i }))
     else if (typeof node === 'object' && node !== null) {
       for (const [key, child] of Object.entries(node)) {
-        check(key, [...path, key], `the key ${JSON.stringify(key.slice(0, 40))}`)
-        stack.push([child, [...path, key]])
+        const childFrame: Frame = { node: child, parent: frame, key }
+        if (key.length > max || key.includes('\0')) check(key, pathOf(childFrame), `the key ${JSON.stringify(key.slice(0, 40))}`)
+        stack.push(childFrame)
       }
     }
   }

@@ -4,21 +4,12 @@
 
 import { readdir, readFile, stat } from 'node:fs/promises'
 import { join } from 'node:path'
-import {
-  isAlias,
-  isMap,
-  isPair,
-  isScalar,
-  isSeq,
-  LineCounter,
-  parseAllDocuments,
-  type Document,
-  type Node as YamlNode,
-  type Pair,
-  type Scalar,
-} from 'yaml'
+import type { Document, Node as YamlNode, Pair, Scalar } from 'yaml'
 import type { ManifestIssue } from '../errors.js'
+import { yaml } from '../lazy-module.js'
 import { fileIssue } from './issues.js'
+import { jsonDocumentValue } from './json-fast.js'
+import { blockYamlDocuments } from './yaml-fast.js'
 import { INTERPOLATE_SCRIPTS, inScript, interpolateString, retypePlainScalar } from './interpolate.js'
 import { formatPath, type JsonPath, type LoadedDocument } from './model.js'
 
@@ -161,13 +152,41 @@ export interface ParseOptions {
  * half-parsed or uninterpolated values.
  */
 export function parseSource(src: SourceText, opts: ParseOptions): { documents: LoadedDocument[]; issues: ManifestIssue[] } {
-  const issues: ManifestIssue[] = []
-  const documents: LoadedDocument[] = []
   const bytes = Buffer.byteLength(src.text, 'utf8')
   if (bytes > YAML_LIMITS.maxFileBytes) {
-    issues.push(fileIssue(src.file, 'E_YAML_LIMIT', `file is too large (${bytes} bytes); the limit is 4 MiB per file`, 1, 1))
-    return { documents, issues }
+    return { documents: [], issues: [fileIssue(src.file, 'E_YAML_LIMIT', `file is too large (${bytes} bytes); the limit is 4 MiB per file`, 1, 1)] }
   }
+  // A `$` may be interpolated (or reported): only the YAML path does that.
+  const values = opts.interpolate && src.text.includes('$') ? undefined : plainDocuments(src.text)
+  if (values === undefined) return parseYamlSource(src, opts)
+  // Positions only for a located issue: the YAML path reads the same text once, then.
+  let located: LoadedDocument[] | undefined
+  const yamlDocument = (index: number): LoadedDocument => {
+    located ??= parseYamlSource(src, { interpolate: false, env: {} }).documents
+    return located.find((d) => d.index === index)!
+  }
+  const documents = values.map((value, index): LoadedDocument => ({
+    file: src.file,
+    index,
+    value,
+    locate: (path) => yamlDocument(index).locate(path),
+    locateText: (path) => yamlDocument(index).locateText!(path),
+  }))
+  return { documents, issues: [] }
+}
+
+/** The values of a JSON or plain block YAML text, when the fast readers are sure of them (json-fast.ts, yaml-fast.ts). */
+function plainDocuments(text: string): unknown[] | undefined {
+  const json = jsonDocumentValue(text, YAML_LIMITS.maxDepth)
+  if (json !== undefined) return [json]
+  const docs = blockYamlDocuments(text, YAML_LIMITS.maxDepth)
+  return docs && docs.length <= YAML_LIMITS.maxDocuments ? docs : undefined
+}
+
+function parseYamlSource(src: SourceText, opts: ParseOptions): { documents: LoadedDocument[]; issues: ManifestIssue[] } {
+  const issues: ManifestIssue[] = []
+  const documents: LoadedDocument[] = []
+  const { isScalar, LineCounter, parseAllDocuments } = yaml()
   const lines = new LineCounter()
   // prettyErrors off: it builds a context snippet with a regular expression
   // that can exhaust memory on one very long line; positions come from `lines`.
@@ -249,6 +268,7 @@ function duplicateKeyMessage(text: string, offset: number): string {
 
 /** First collection nested deeper than the limit, found without recursion. */
 function findTooDeep(root: YamlNode): YamlNode | undefined {
+  const { isMap, isPair, isSeq } = yaml()
   const stack: [YamlNode, number][] = [[root, 1]]
   while (stack.length > 0) {
     const [node, depth] = stack.pop()!
@@ -273,6 +293,7 @@ function interpolateNodes(
   env: Record<string, string | undefined>,
   onMissing: (node: YamlNode, path: JsonPath, name: string) => void,
 ): void {
+  const { isMap, isScalar, isSeq } = yaml()
   const scripts = isMap(root) && root.items.some((p) => keyString(p.key) === 'interpolate' && isScalar(p.value) && p.value.value === INTERPOLATE_SCRIPTS)
   const stack: [YamlNode, JsonPath][] = [[root, []]]
   while (stack.length > 0) {
@@ -300,6 +321,7 @@ function setScalar(node: Scalar, value: string): void {
 }
 
 function keyString(key: unknown): string {
+  const { isScalar } = yaml()
   if (isScalar(key)) return String(key.value)
   return String(key)
 }
@@ -319,6 +341,7 @@ function textStart(
   text: string,
   pos: (offset: number) => { line: number; column: number },
 ): { line: number; column: number } | undefined {
+  const { isAlias, isMap, isScalar, isSeq } = yaml()
   let node: YamlNode | null = root
   for (const part of path) {
     if (node && isAlias(node)) node = (node.resolve(doc) as YamlNode | undefined) ?? null
@@ -340,6 +363,7 @@ function locateIn(
   path: JsonPath,
   pos: (offset: number) => { line: number; column: number },
 ): { line: number; column: number } {
+  const { isAlias, isMap, isSeq } = yaml()
   let node: YamlNode | null = root
   let offset = root.range?.[0] ?? 0
   for (const part of path) {

@@ -16,7 +16,8 @@ interface Entry {
   validate: ValidateFunction
 }
 
-let byKey: Map<string, ValidateFunction> | undefined
+// An entry's validate is a getter: its code is required (compiled) on first use only.
+let byKey: Map<string, Entry> | undefined
 
 /** The build's validator for exactly this schema text, or undefined (not built, or another schema). */
 export function precompiledValidator(kind: PrecompiledKind, source: string): ValidateFunction | undefined {
@@ -24,10 +25,10 @@ export function precompiledValidator(kind: PrecompiledKind, source: string): Val
     byKey = new Map()
     try {
       const entries = (createRequire(import.meta.url)('./validators.generated.cjs') as { entries: Entry[] }).entries
-      for (const e of entries) byKey.set(`${e.kind}\n${e.source}`, e.validate)
+      for (const e of entries) byKey.set(`${e.kind}\n${e.source}`, e)
     } catch {
       // Running from src/ (tests) or a build without it: everything compiles on first use.
     }
   }
-  return byKey.get(`${kind}\n${source}`)
+  return byKey.get(`${kind}\n${source}`)?.validate
 }

@@ -5,7 +5,8 @@
 
 import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js'
+import type { Ajv2020, ValidateFunction } from 'ajv/dist/2020.js'
+import { lazyModule } from '../lazy-module.js'
 import { CtlError } from '../errors.js'
 import { packageRoot } from '../package-root.js'
 import { MANIFEST_VERSIONS, RESOURCE_TYPES, type ManifestVersion, type ResourceType } from './model.js'
@@ -150,10 +151,13 @@ export function validatorSchemas(): Record<string, unknown>[] {
 
 export const AJV_OPTIONS = { allErrors: true, verbose: true, strict: true, allowUnionTypes: true } as const
 
+// Loaded only to compile a schema the build did not precompile (tests from src/, a changed schema).
+const ajv2020 = lazyModule<typeof import('ajv/dist/2020.js')>('ajv/dist/2020.js')
+
 function createAjv(): Ajv2020 {
   // verbose: errors carry their parentSchema, which the messages use for the
   // allowed keys (did-you-mean) and the human hint of a pattern.
-  const instance = new Ajv2020({ ...AJV_OPTIONS })
+  const instance = new (ajv2020().Ajv2020)({ ...AJV_OPTIONS })
   instance.addVocabulary(['x-hint'])
   return instance
 }

@@ -4,7 +4,7 @@
 // is collected; nothing stops at the first.
 
 import { checkFailureHandling } from './failure-rules.js'
-import { CronExpressionParser } from 'cron-parser'
+import { lazyModule } from '../lazy-module.js'
 import type { ManifestIssue } from '../errors.js'
 import type { ManifestContext, TemplateScope } from './context.js'
 import { findCycles } from './cycles.js'
@@ -149,6 +149,8 @@ export function isTimeZone(zone: string): boolean {
   return ok
 }
 
+const cronParser = lazyModule<typeof import('cron-parser')>('cron-parser')
+
 /** undefined when the expression is valid (5 fields, or 6 with seconds, or a predefined @name). */
 export function cronProblem(expr: string, tz?: string): string | undefined {
   const fields = expr.trim().split(/\s+/)
@@ -156,7 +158,7 @@ export function cronProblem(expr: string, tz?: string): string | undefined {
     return `expected 5 fields (minute hour day-of-month month day-of-week), got ${fields.length}`
   }
   try {
-    CronExpressionParser.parse(expr, tz ? { tz } : {})
+    cronParser().CronExpressionParser.parse(expr, tz ? { tz } : {})
     return undefined
   } catch (err) {
     return err instanceof Error ? err.message : String(err)

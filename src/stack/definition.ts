@@ -1,7 +1,7 @@
 // Turns the `stack:` body of a `type: stack` manifest (built in under stacks/,
 // or applied by a user) into the StackDefinition the rest of ctl uses.
 
-import { parse as parseYaml } from 'yaml'
+import { yaml } from '../lazy-module.js'
 import { CtlError } from '../errors.js'
 import type { ResourceMeta, StackDefinition } from '../manifest/model.js'
 import { templateReferences } from '../template/template.js'
@@ -36,7 +36,7 @@ function jsonSchemaOf(name: string, value: unknown): Record<string, unknown> {
   // DataOS writes the schema as a JSON string inside YAML; YAML parses JSON too.
   if (typeof raw === 'string') {
     try {
-      const parsed: unknown = parseYaml(raw)
+      const parsed: unknown = yaml().parse(raw)
       if (isRecord(parsed)) return parsed
     } catch {
       // reported below
@@ -51,7 +51,7 @@ function configFiles(name: string, value: unknown): Record<string, string> | und
   // DataOS also writes configFileTemplate as one YAML text of `file: content`;
   // each content is then rendered on its own.
   if (typeof value === 'string') {
-    try { files = parseYaml(value) } catch { files = undefined }
+    try { files = yaml().parse(value) } catch { files = undefined }
   }
   if (!isRecord(files)) {
     throw new CtlError('E_STACK_TEMPLATE', `stack "${name}": configFileTemplate must map file names to templates`)

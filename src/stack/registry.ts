@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto'
 import { readdirSync, readFileSync, existsSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { parse as parseYaml } from 'yaml'
+import { yaml } from '../lazy-module.js'
 import { CtlError } from '../errors.js'
 import { packageRoot } from '../package-root.js'
 import type { ResourceMeta, StackDefinition, StackRef } from '../manifest/model.js'
@@ -43,7 +43,7 @@ let builtinCache: StackDefinition[] | undefined
 
 /** Reads a `type: stack` manifest text into a definition. */
 export function stackDefinitionFromManifest(text: string, file: string): StackDefinition {
-  const doc: unknown = parseYaml(text)
+  const doc: unknown = yaml().parse(text)
   if (typeof doc !== 'object' || doc === null || (doc as { type?: unknown }).type !== 'stack') {
     throw new CtlError('E_INTERNAL', `${file}: not a type: stack manifest`)
   }

@@ -1,7 +1,8 @@
 // stackSpec validation against the stack's stackSpecValueSchema, with messages
 // a manifest author can act on, and schema defaults for rendering.
 
-import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv'
+import type { Ajv, ErrorObject, ValidateFunction } from 'ajv'
+import { lazyModule } from '../lazy-module.js'
 import { CtlError } from '../errors.js'
 import type { JsonPath, StackDefinition } from '../manifest/model.js'
 import { precompiledValidator } from '../manifest/precompiled.js'
@@ -15,20 +16,27 @@ export interface StackSpecIssue {
 
 // verbose: errors carry parentSchema, whose properties feed "did you mean".
 export const STACKSPEC_AJV_OPTIONS = { allErrors: true, strict: false, verbose: true } as const
-const strictAjv = new Ajv({ ...STACKSPEC_AJV_OPTIONS })
-const defaultsAjv = new Ajv({ allErrors: true, strict: false, useDefaults: true })
+// Ajv itself (86 modules) is loaded only to compile a schema the build did not precompile
+// (src/manifest/precompiled.ts), or to fill defaults: a lint of built-in stacks never needs it.
+const ajvModule = lazyModule<typeof import('ajv')>('ajv')
+type AjvKind = 'strict' | 'defaults'
+const instances: Partial<Record<AjvKind, Ajv>> = {}
+function ajvFor(kind: AjvKind): Ajv {
+  const { Ajv: AjvClass } = ajvModule()
+  return (instances[kind] ??= kind === 'strict' ? new AjvClass({ ...STACKSPEC_AJV_OPTIONS }) : new AjvClass({ allErrors: true, strict: false, useDefaults: true }))
+}
 
 // Keyed by the schema text: an applied stack that replaces a built-in with the
 // same name:version but another schema must not reuse the old validator.
 const validators = new Map<string, ValidateFunction>()
 const defaulters = new Map<string, ValidateFunction>()
 
-function validatorFor(ajv: Ajv, cache: Map<string, ValidateFunction>, stack: StackDefinition): ValidateFunction {
+function validatorFor(kind: AjvKind, cache: Map<string, ValidateFunction>, stack: StackDefinition): ValidateFunction {
   const key = `${stack.name}:${stack.version}:${JSON.stringify(stack.stackSpecJsonSchema)}`
   let v = cache.get(key)
   if (!v) {
     try {
-      v = (ajv === strictAjv ? precompiledValidator('stackspec', JSON.stringify(stack.stackSpecJsonSchema)) : undefined) ?? ajv.compile(stack.stackSpecJsonSchema)
+      v = (kind === 'strict' ? precompiledValidator('stackspec', JSON.stringify(stack.stackSpecJsonSchema)) : undefined) ?? ajvFor(kind).compile(stack.stackSpecJsonSchema)
     } catch (err) {
       throw new CtlError('E_STACK_SPEC', `stack "${stack.name}:${stack.version}" has an invalid stackSpecValueSchema: ${(err as Error).message}`)
     }
@@ -78,12 +86,12 @@ function message(err: ErrorObject): string {
 
 /** Compiles (and caches) the stack's stackSpec schema; a CtlError E_STACK_SPEC when it is not a valid JSON Schema. */
 export function checkStackSpecSchema(stack: StackDefinition): void {
-  validatorFor(strictAjv, validators, stack)
+  validatorFor('strict', validators, stack)
 }
 
 /** Problems of one stackSpec, empty when valid. Paths are relative to the stackSpec. */
 export function validateStackSpec(stack: StackDefinition, stackSpec: unknown): StackSpecIssue[] {
-  const validate = validatorFor(strictAjv, validators, stack)
+  const validate = validatorFor('strict', validators, stack)
   if (validate(stackSpec)) return []
   const errors = validate.errors ?? []
   const issues: StackSpecIssue[] = []
@@ -105,6 +113,6 @@ export function validateStackSpec(stack: StackDefinition, stackSpec: unknown): S
 /** A copy of stackSpec with the schema's `default`s filled in, as templates see it. */
 export function applyStackSpecDefaults(stack: StackDefinition, stackSpec: Record<string, unknown>): Record<string, unknown> {
   const copy = structuredClone(stackSpec)
-  validatorFor(defaultsAjv, defaulters, stack)(copy)
+  validatorFor('defaults', defaulters, stack)(copy)
   return copy
 }

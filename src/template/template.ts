@@ -11,8 +11,8 @@
 // it) is structural by design.
 
 import { randomBytes } from 'node:crypto'
-import Handlebars from 'handlebars'
-import { parse as parseYaml, stringify as stringifyYaml } from 'yaml'
+import type Handlebars from 'handlebars'
+import { lazyModule, yaml } from '../lazy-module.js'
 import { CtlError, type ErrorCode } from '../errors.js'
 import {
   positionOf,
@@ -60,7 +60,6 @@ interface RenderData {
 
 interface HelperOptions { data: RenderData }
 
-const hb = Handlebars.create()
 
 function isEmpty(value: unknown): boolean {
   if (value === undefined || value === null || value === false || value === '' || value === 0) return true
@@ -131,7 +130,7 @@ const helpers: Record<string, (...args: unknown[]) => unknown> = {
   ctl_toYaml: (value) => {
     const v = plain(value)
     if (v === undefined || v === null) return new Structural('')
-    return new Structural(stringifyYaml(v, { lineWidth: 0 }).replace(/\n$/, ''))
+    return new Structural(yaml().stringify(v, { lineWidth: 0 }).replace(/\n$/, ''))
   },
   ctl_indent: (n, value) => sameKind(value, indentText(n, formatValue(value))),
   ctl_nindent: (n, value) => sameKind(value, '\n' + indentText(n, formatValue(value))),
@@ -172,7 +171,15 @@ const helpers: Record<string, (...args: unknown[]) => unknown> = {
     return actual === kind
   },
 }
-for (const [name, fn] of Object.entries(helpers)) hb.registerHelper(name, fn as Handlebars.HelperDelegate)
+// Handlebars (33 modules) is compiled when a template is, not at every start of the CLI.
+const handlebars = lazyModule<typeof Handlebars>('handlebars')
+let hbInstance: typeof Handlebars | undefined
+function hb(): typeof Handlebars {
+  if (hbInstance) return hbInstance
+  const instance = handlebars().create()
+  for (const [name, fn] of Object.entries(helpers)) instance.registerHelper(name, fn as Handlebars.HelperDelegate)
+  return (hbInstance = instance)
+}
 
 const knownHelpers: Record<string, boolean> = Object.fromEntries(
   [...Object.keys(helpers), 'if', 'each', 'with'].map((n) => [n, true]),
@@ -204,7 +211,7 @@ function compile(source: string, opts: TemplateOptions): Compiled {
   let compiled: Compiled
   try {
     const t = translateTemplate(source)
-    const run = hb.compile(t.program, { strict: true, noEscape: true, knownHelpers, knownHelpersOnly: true })
+    const run = hb().compile(t.program, { strict: true, noEscape: true, knownHelpers, knownHelpersOnly: true })
     compiled = { run, literals: t.literals, references: t.references }
   } catch (err) {
     throw syntaxError(source, err, opts)
@@ -290,7 +297,7 @@ function renderYamlUncached(source: string, context: unknown, opts: TemplateOpti
   const { text, values } = run(source, context, 'yaml', opts, nonce)
   let tree: unknown
   try {
-    tree = parseYaml(text, { uniqueKeys: true })
+    tree = yaml().parse(text, { uniqueKeys: true })
   } catch (err) {
     const what = opts.what ?? 'template'
     throw new CtlError(opts.code ?? 'E_STACK_TEMPLATE', `${what}: rendered YAML is invalid: ${(err as Error).message.split('\n')[0]}`)

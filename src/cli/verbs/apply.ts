@@ -8,11 +8,9 @@ import { formatDuration } from '../../duration.js'
 import type { Io } from '../io.js'
 import { offlineManifestContext } from '../offline.js'
 import { parseOutputFormat, toJson, toYaml, type OutputFormat } from '../output.js'
-import { printDryRunWorkflow, runDryRun } from './dry-run.js'
 import { completeLintOptions, describeResource, runLint, validateLintOptions, type LintOptions } from './lint.js'
 import { locateServerIssue } from './locate.js'
 import { openSession, type Session } from './session.js'
-import { waitForRun } from './wait.js'
 import { formatParams, hasParamFlags, paramsFromFlags, validateParamFlags, type ParamFlags } from './run-params.js'
 
 export interface ApplyFlags {
@@ -91,6 +89,8 @@ export class ApplyVerb {
       return 0
     }
     if (o.dryRun === 'client') {
+      // The dry run resolves Pods through the engine's code: loaded only by the dry run.
+      const { runDryRun } = await import('./dry-run.js')
       await runDryRun(o, this.io)
       return 0
     }
@@ -123,8 +123,11 @@ export class ApplyVerb {
         if (params && !o.rerun && r.type === 'workflow' && r.outcome === 'unchanged' && o.dryRun === 'none') this.io.out(`  ${r.name} is unchanged: no run started with these params (add --rerun to start one)`)
       }
       // A server dry run with params answers the Pods of the run, as the client-side dry run shows them.
-      for (const r of response.results) {
-        if (r.steps && r.manifest) printDryRunWorkflow(this.io, r.manifest as WorkflowResource, { params: r.params ?? {}, missing: [], steps: r.steps })
+      if (response.results.some((r) => r.steps && r.manifest)) {
+        const { printDryRunWorkflow } = await import('./dry-run.js')
+        for (const r of response.results) {
+          if (r.steps && r.manifest) printDryRunWorkflow(this.io, r.manifest as WorkflowResource, { params: r.params ?? {}, missing: [], steps: r.steps })
+        }
       }
       this.io.out('apply...complete')
     }
@@ -172,6 +175,7 @@ export class ApplyVerb {
   }
 
   private async waitForWorkflows(session: Session, results: ApplyResultItem[]): Promise<number> {
+    const { waitForRun } = await import('./wait.js')
     let exit = 0
     for (const r of results) {
       if (r.type !== 'workflow') continue
