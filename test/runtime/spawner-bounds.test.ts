@@ -1,0 +1,53 @@
+// A step whose request is beyond ctl-spawner's bounds (more than 256 fds of data, 65536 arguments or
+// environment entries, a 64 MiB request) must start as Node's spawn starts it, and must never end the
+// spawner: that would report every step running beside it Lost (a workspace member's ConfigMap with
+// 300 keys would end other members' steps). Real processes and the real binary.
+import { afterAll, describe, expect, it } from 'vitest'
+import { spawnerPath } from '../../src/runtime/local/host-client.js'
+import { spawnChild, useSpawner, type ChildOptions } from '../../src/runtime/local/spawn-client.mjs'
+
+const built = spawnerPath()
+afterAll(() => useSpawner(''))
+const ways = built ? ([['spawner', built], ['node', '']] as const) : ([['node', '']] as const)
+
+/** Runs one child to its end: stdout and how it ended ('lost' when its spawner died under it). */
+function run(o: Partial<ChildOptions> & { args: string[] }): Promise<{ out: string; code: number | null; lost?: string; error?: string }> {
+  const child = spawnChild({ command: 'sh', env: { PATH: '/usr/bin:/bin' }, cwd: '/', info: false, fds: [], ...o })
+  return new Promise((resolve) => {
+    let out = ''
+    let code: number | null = null
+    child.on('error', (e: Error) => resolve({ out, code, error: e.message }))
+    child.on('lost', (lost: string) => resolve({ out, code, lost }))
+    child.on('spawn', () => child.stdout!.on('data', (d) => (out += d)))
+    child.on('exit', (c: number | null) => (code = c))
+    child.on('close', () => resolve({ out, code }))
+  })
+}
+
+describe.each(ways)('a step beyond the spawner bounds, started by %s', (_name, bin) => {
+  it('300 fds of data: started, and the step beside it is not lost', async () => {
+    useSpawner(bin)
+    const beside = run({ args: ['-c', 'sleep 0.3; echo beside'] })
+    await new Promise((res) => setTimeout(res, 50)) // it runs before the large request goes out
+    const fds = Array.from({ length: 300 }, (_, i) => `file ${i}`)
+    const many = await run({ command: 'bash', args: ['-c', 'cat <&4; echo; cat <&303'], info: true, fds }) // bash reads fds over 9
+    expect(many).toEqual({ out: 'file 0\nfile 299', code: 0 })
+    expect(await beside).toEqual({ out: 'beside\n', code: 0 })
+  })
+
+  it('70,000 arguments: started, and the step beside it is not lost', async () => {
+    useSpawner(bin)
+    const beside = run({ args: ['-c', 'sleep 0.3; echo beside'] })
+    await new Promise((res) => setTimeout(res, 50))
+    const many = await run({ args: ['-c', 'echo $#', 'sh', ...Array.from({ length: 70_000 }, () => 'a')] })
+    expect(many).toEqual({ out: '70000\n', code: 0 })
+    expect(await beside).toEqual({ out: 'beside\n', code: 0 })
+  })
+
+  it('fds data over 64 MiB in all: started, as Node starts it', async () => {
+    useSpawner(bin)
+    const big = Buffer.alloc(33 << 20, 'z')
+    const r = await run({ args: ['-c', 'wc -c <&4; wc -c <&5'], info: true, fds: [big, big] })
+    expect(r).toEqual({ out: `${big.length}\n${big.length}\n`, code: 0 })
+  })
+})
