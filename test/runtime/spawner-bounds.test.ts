@@ -2,6 +2,8 @@
 // environment entries, a 64 MiB request) must start as Node's spawn starts it, and must never end the
 // spawner: that would report every step running beside it Lost (a workspace member's ConfigMap with
 // 300 keys would end other members' steps). Real processes and the real binary.
+import { execFileSync } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
 import { afterAll, describe, expect, it } from 'vitest'
 import { spawnerPath } from '../../src/runtime/local/host-client.js'
 import { spawnChild, useSpawner, type ChildOptions } from '../../src/runtime/local/spawn-client.mjs'
@@ -49,5 +51,42 @@ describe.each(ways)('a step beyond the spawner bounds, started by %s', (_name, b
     const big = Buffer.alloc(33 << 20, 'z')
     const r = await run({ args: ['-c', 'wc -c <&4; wc -c <&5'], info: true, fds: [big, big] })
     expect(r).toEqual({ out: `${big.length}\n${big.length}\n`, code: 0 })
+  })
+})
+
+// A host out of fds when it opens a started step's pipes: that step fails with EMFILE (as Node's spawn
+// fails it), and the step beside it runs on. Run in a Node of its own under a low fd limit.
+const HOST_SCRIPT = `
+import fs from 'node:fs'
+const [client, bin] = process.argv.slice(1)
+const { spawnChild, useSpawner } = await import(client)
+useSpawner(bin)
+const run = (o) => new Promise((resolve) => {
+  const child = spawnChild({ command: 'sh', env: { PATH: '/usr/bin:/bin' }, cwd: '/', info: false, fds: [], ...o })
+  let out = ''
+  let code = null
+  child.on('error', (e) => resolve({ error: e.message }))
+  child.on('lost', () => resolve({ lost: true }))
+  child.on('spawn', () => { o.onSpawn?.(); child.stdout.on('data', (d) => (out += d)) })
+  child.on('exit', (c) => (code = c))
+  child.on('close', () => resolve({ out, code }))
+})
+let up
+const started = new Promise((r) => (up = r))
+const beside = run({ args: ['-c', 'sleep 0.3; echo beside'], onSpawn: () => up() })
+await started
+const held = []
+try { for (;;) held.push(fs.openSync('/dev/null', 'r')) } catch {}
+fs.closeSync(held.pop()) // room for one of the next step's pipes, not both
+const tight = await run({ args: ['-c', 'echo tight'] })
+for (const fd of held) fs.closeSync(fd)
+console.log(JSON.stringify({ tight, beside: await beside }))
+process.exit(0)
+`
+describe.each(ways)('a host out of fds, steps started by %s', (_name, bin) => {
+  it('fails the step it cannot follow, and only that one', () => {
+    const client = fileURLToPath(new URL('../../src/runtime/local/spawn-client.mjs', import.meta.url))
+    const out = execFileSync('prlimit', ['--nofile=64:64', '--', process.execPath, '--input-type=module', '-e', HOST_SCRIPT, client, bin], { encoding: 'utf8' })
+    expect(JSON.parse(out)).toEqual({ tight: { error: 'spawn sh EMFILE' }, beside: { out: 'beside\n', code: 0 } })
   })
 })

@@ -229,12 +229,27 @@ class Conn {
       child.pid = Number(f[2])
       /** @param {string} fd */
       const open = (fd) => new net.Socket({ fd: fs.openSync(`/proc/${this.proc.pid}/fd/${fd}`, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK), readable: true, writable: false })
-      let streams
+      /** @type {Array<net.Socket | null>} */
+      const streams = []
       try {
-        streams = [open(f[3]), open(f[4]), f[5] === '-1' ? null : open(f[5])]
+        for (const fd of f.slice(3, 6)) streams.push(fd === '-1' ? null : open(fd))
       } catch (e) {
+        const err = /** @type {NodeJS.ErrnoException} */ (e)
+        if (err.code === 'EMFILE' || err.code === 'ENFILE') {
+          // The host is out of fds: this step alone fails, as Node's spawn fails it (it had begun: it is ended
+          // with its session); the steps running beside it run on.
+          for (const s of streams) s?.destroy()
+          this.children.delete(id)
+          this.closes.push(id)
+          this.send()
+          try {
+            process.kill(-(child.pid ?? 0), 'SIGKILL')
+          } catch {}
+          child.emit('error', Object.assign(sysError(err.errno ?? 0, `spawn ${o.command}`), { path: o.command, spawnargs: o.args }))
+          return
+        }
         // Cannot happen while the spawner holds them; if it does, the spawner is not trustworthy any more.
-        console.error(`step host: cannot open the spawner's pipes: ${/** @type {Error} */ (e).message}`)
+        console.error(`step host: cannot open the spawner's pipes: ${err.message}`)
         return this.died()
       }
       this.closes.push(id)
