@@ -1,8 +1,12 @@
-// A step whose request is beyond ctl-spawner's bounds (more than 256 fds of data, 65536 arguments or
-// environment entries, a 64 MiB request) must start as Node's spawn starts it, and must never end the
-// spawner: that would report every step running beside it Lost (a workspace member's ConfigMap with
-// 300 keys would end other members' steps). Real processes and the real binary.
+// ctl-spawner and Node's spawn must start the same steps the same way (see spawner.test.ts), also at the
+// edges. A step whose request is beyond ctl-spawner's bounds (more than 256 fds of data, 65536 arguments or
+// environment entries, a 64 MiB request) starts as Node's spawn starts it, and never ends the spawner: that
+// would report every step running beside it Lost (a workspace member's ConfigMap with 300 keys would end
+// other members' steps). Real processes and the real binary.
 import { execFileSync } from 'node:child_process'
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterAll, describe, expect, it } from 'vitest'
 import { spawnerPath } from '../../src/runtime/local/host-client.js'
@@ -88,5 +92,21 @@ describe.each(ways)('a host out of fds, steps started by %s', (_name, bin) => {
     const client = fileURLToPath(new URL('../../src/runtime/local/spawn-client.mjs', import.meta.url))
     const out = execFileSync('prlimit', ['--nofile=64:64', '--', process.execPath, '--input-type=module', '-e', HOST_SCRIPT, client, bin], { encoding: 'utf8' })
     expect(JSON.parse(out)).toEqual({ tight: { error: 'spawn sh EMFILE' }, beside: { out: 'beside\n', code: 0 } })
+  })
+})
+
+describe.each(ways)('a file without a #! line, started by %s', (_name, bin) => {
+  it('runs with /bin/sh, as execvp runs it, by path and through PATH', async () => {
+    useSpawner(bin)
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ctl-spawner-'))
+    try {
+      fs.writeFileSync(path.join(dir, 'no-shebang'), 'echo "$0 $*"\n', { mode: 0o755 })
+      const byPath = await run({ command: path.join(dir, 'no-shebang'), args: ['a', 'b c'] })
+      expect(byPath).toEqual({ out: `${path.join(dir, 'no-shebang')} a b c\n`, code: 0 })
+      const found = await run({ command: 'no-shebang', args: ['x'], env: { PATH: `/nonexistent:${dir}` } })
+      expect(found).toEqual({ out: `${path.join(dir, 'no-shebang')} x\n`, code: 0 })
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true })
+    }
   })
 })
