@@ -110,3 +110,16 @@ describe.each(ways)('a file without a #! line, started by %s', (_name, bin) => {
     }
   })
 })
+
+describe.runIf(built)('ctl-spawner memory', () => {
+  it('gives back the memory of a large request once it is done', async () => {
+    useSpawner(built)
+    const big = Buffer.alloc(40 << 20, 'x')
+    expect(await run({ args: ['-c', 'wc -c <&4'], info: true, fds: [big] })).toEqual({ out: `${big.length}\n`, code: 0 })
+    const kids = fs.readFileSync(`/proc/${process.pid}/task/${process.pid}/children`, 'utf8').trim().split(' ').map(Number)
+    const spawners = kids.filter((k) => fs.readFileSync(`/proc/${k}/comm`, 'utf8').trim() === 'ctl-spawner')
+    expect(spawners.length).toBeGreaterThan(0)
+    // It held the 64 MiB buffer it read the request into.
+    for (const pid of spawners) expect(Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))![1])).toBeLessThan(16 * 1024)
+  })
+})

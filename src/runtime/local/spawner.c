@@ -431,5 +431,13 @@ int main(int argc, char **argv) {
     }
     memmove(buf, buf + at, have - at);
     have -= at;
+    if (cap > (size_t)1 << 16 && have <= (size_t)1 << 16) {
+      /* A large request is done: its memory goes back, not held for the host's life. */
+      unsigned char *b = realloc(buf, (size_t)1 << 16);
+      if (b) {
+        buf = b;
+        cap = (size_t)1 << 16;
+      }
+    }
   }
 }
