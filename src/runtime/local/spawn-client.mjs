@@ -243,7 +243,7 @@ class Conn {
           this.closes.push(id)
           this.send()
           try {
-            process.kill(-(child.pid ?? 0), 'SIGKILL')
+            if (child.pid) process.kill(-child.pid, 'SIGKILL')
           } catch {}
           child.emit('error', Object.assign(sysError(err.errno ?? 0, `spawn ${o.command}`), { path: o.command, spawnargs: o.args }))
           return
