@@ -9,9 +9,9 @@
 const NOT_PLAIN_JSON = /[\t\r\u007f-\u009f\u2028\u2029\ufeff\ud800-\udfff]/u
 // `<<` is a merge key to YAML; `__proto__` becomes an own key differently.
 const SPECIAL_KEYS = /"(?:<<|__proto__)"/
-// Every string of the text, and whether a `:` follows it on its line (a key). Outside strings, JSON
-// has no quote, so matching strings one after another tokenizes the text.
-const STRING_TOKEN = /"(?:[^"\\]|\\.)*"( *:)?/g
+// Every string of the text, and whether a `:` follows it (a key). Outside strings, JSON has no
+// quote, so matching strings one after another tokenizes the text.
+const STRING_TOKEN = /"(?:[^"\\]|\\.)*"(\s*:)?/g
 // YAML reads an implicit key of at most 1024 characters.
 const MAX_KEY_LENGTH = 1000
 
@@ -25,7 +25,13 @@ export function jsonDocumentValue(text: string, maxDepth: number): Record<string
     return undefined
   }
   let keysInText = 0
-  for (const m of text.matchAll(STRING_TOKEN)) if (m[1] !== undefined) keysInText++
+  for (const m of text.matchAll(STRING_TOKEN)) {
+    if (m[1] === undefined) continue
+    // A key whose `:` is on a later line: the YAML path judges it (and it must still be counted,
+    // or a repeated key elsewhere would go unseen).
+    if (m[1].includes('\n')) return undefined
+    keysInText++
+  }
   const shape = plainShape(value, maxDepth)
   // Fewer keys in the value than written: a duplicate key, which YAML refuses.
   if (!shape || shape.keys !== keysInText) return undefined

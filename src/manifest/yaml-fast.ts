@@ -266,6 +266,8 @@ function keyOf(body: string): { name: string; rest: string } | undefined {
     if (!PLAIN_KEY.test(name) || CORE_WORDS.has(name)) return undefined
   }
   if (body[at] !== ':' || (body.length > at + 1 && body[at + 1] !== ' ')) return undefined
+  // YAML refuses an implicit key whose `:` is more than 1024 characters after its start.
+  if (at > 1024) aside()
   return { name, rest: body.slice(at + 1) }
 }
 

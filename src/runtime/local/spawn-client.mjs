@@ -31,6 +31,9 @@ import util from 'node:util'
 
 /** The longest request: blobs are ConfigMap and Secret files (1 MiB each in Kubernetes). Same bound in spawner.c. */
 const MAX_FRAME = 64 << 20
+/** Arguments (with argv[0]) and environment entries; fds of data (4..259). Same bounds in spawner.c. */
+const MAX_LIST = 65536
+const MAX_BLOBS = 256
 /** A spawner that died this often is not started again: Node's spawn takes over. */
 const MAX_DEATHS = 3
 const SIGNALS = Object.fromEntries(Object.entries(os.constants.signals).map(([name, n]) => [n, /** @type {NodeJS.Signals} */ (name)]))
@@ -184,6 +187,8 @@ class Conn {
     /** @type {Child} */
     const child = Object.assign(new EventEmitter(), { pid: undefined, stdout: null, stderr: null, info: null })
     const frame = startFrame(id, o)
+    // Beyond the spawner's bounds the request would end it, and every step it runs with it: Node starts this one.
+    if (!frame) return nodeChild(o)
     this.children.set(id, { child, o })
     this.send(frame)
     return child
@@ -224,12 +229,27 @@ class Conn {
       child.pid = Number(f[2])
       /** @param {string} fd */
       const open = (fd) => new net.Socket({ fd: fs.openSync(`/proc/${this.proc.pid}/fd/${fd}`, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK), readable: true, writable: false })
-      let streams
+      /** @type {Array<net.Socket | null>} */
+      const streams = []
       try {
-        streams = [open(f[3]), open(f[4]), f[5] === '-1' ? null : open(f[5])]
+        for (const fd of f.slice(3, 6)) streams.push(fd === '-1' ? null : open(fd))
       } catch (e) {
+        const err = /** @type {NodeJS.ErrnoException} */ (e)
+        if (err.code === 'EMFILE' || err.code === 'ENFILE') {
+          // The host is out of fds: this step alone fails, as Node's spawn fails it (it had begun: it is ended
+          // with its session); the steps running beside it run on.
+          for (const s of streams) s?.destroy()
+          this.children.delete(id)
+          this.closes.push(id)
+          this.send()
+          try {
+            if (child.pid) process.kill(-child.pid, 'SIGKILL')
+          } catch {}
+          child.emit('error', Object.assign(sysError(err.errno ?? 0, `spawn ${o.command}`), { path: o.command, spawnargs: o.args }))
+          return
+        }
         // Cannot happen while the spawner holds them; if it does, the spawner is not trustworthy any more.
-        console.error(`step host: cannot open the spawner's pipes: ${/** @type {Error} */ (e).message}`)
+        console.error(`step host: cannot open the spawner's pipes: ${err.message}`)
         return this.died()
       }
       this.closes.push(id)
@@ -261,20 +281,22 @@ class Conn {
 }
 
 /**
- * The START request (layout in spawner.c). Throws like Node's spawn on a string with a NUL byte.
- * @param {number} id @param {ChildOptions} o
+ * The START request (layout in spawner.c), or undefined when it is beyond the spawner's bounds. Throws like
+ * Node's spawn on a string with a NUL byte.
+ * @param {number} id @param {ChildOptions} o @returns {Buffer | undefined}
  */
 function startFrame(id, o) {
   const env = Object.entries(o.env).filter(([, v]) => v !== undefined).map(([k, v]) => `${k}=${v}`)
   const strs = [o.command, o.cwd, o.cgroup ?? '', ...o.args]
   for (const s of [...strs, ...env]) if (s.includes('\0')) throw new TypeError(`The argument must be a string without null bytes. Received ${JSON.stringify(s)}`)
+  if (o.args.length + 1 > MAX_LIST || env.length > MAX_LIST || o.fds.length > MAX_BLOBS || (o.fds.length > 0 && !o.info)) return undefined
   const blobs = o.fds.map((d) => (typeof d === 'string' ? Buffer.from(d) : d))
   let len = 4 * 5 + 4 * 3
   for (const s of strs) len += 4 + Buffer.byteLength(s) + 1
   for (const s of env) len += 4 + Buffer.byteLength(s) + 1
   len += 4 + Buffer.byteLength(o.command) + 1 // argv[0]
   for (const b of blobs) len += 4 + b.length
-  if (len > MAX_FRAME) throw new Error(`the step's files are too large to start it (${len} bytes, at most ${MAX_FRAME})`)
+  if (len > MAX_FRAME) return undefined
   const buf = Buffer.allocUnsafe(4 + len)
   let at = 0
   const u32 = (/** @type {number} */ v) => (at = buf.writeUInt32LE(v >>> 0, at))

@@ -131,10 +131,25 @@ __attribute__((noreturn)) static void fail(int errpipe, int stage) {
   _exit(127);
 }
 
+/* execve, and a file without a #! line that the kernel refuses (ENOEXEC) run by /bin/sh, as execvp runs it
+ * (and so Node's spawn): `sh file args...`. The new argv is on the child's own stack. */
+static void exec_file(const char *path, char *const argv[], char *const envp[]) {
+  execve(path, argv, envp);
+  if (errno != ENOEXEC) return;
+  size_t argc = 0;
+  while (argv[argc]) argc++;
+  char *sh[argc + 3];
+  sh[0] = (char *)"/bin/sh";
+  sh[1] = (char *)path;
+  for (size_t i = 1; i < argc; i++) sh[i + 1] = argv[i];
+  sh[argc > 0 ? argc + 1 : 2] = NULL;
+  execve("/bin/sh", sh, envp);
+}
+
 /* execvpe with the PATH of the step's environment (as libuv does), /usr/bin:/bin without one. */
 static void exec_path(const char *file, char *const argv[], char *const envp[]) {
   if (strchr(file, '/')) {
-    execve(file, argv, envp);
+    exec_file(file, argv, envp);
     return;
   }
   if (!*file) {
@@ -158,7 +173,7 @@ static void exec_path(const char *file, char *const argv[], char *const envp[]) 
       size_t at = dlen;
       if (dlen > 0) buf[at++] = '/';
       memcpy(buf + at, file, flen + 1);
-      execve(buf, argv, envp);
+      exec_file(buf, argv, envp);
       if (errno == EACCES) eacces = 1;
       else if (errno != ENOENT && errno != ENOTDIR) return;
     }
@@ -416,5 +431,13 @@ int main(int argc, char **argv) {
     }
     memmove(buf, buf + at, have - at);
     have -= at;
+    if (cap > (size_t)1 << 16 && have <= (size_t)1 << 16) {
+      /* A large request is done: its memory goes back, not held for the host's life. */
+      unsigned char *b = realloc(buf, (size_t)1 << 16);
+      if (b) {
+        buf = b;
+        cap = (size_t)1 << 16;
+      }
+    }
   }
 }
