@@ -191,8 +191,9 @@ struct start {
   int src[4 + MAX_BLOBS];
 };
 
-/* In the vfork child: it shares our memory until it execs, so it only writes to its own stack and makes
- * async-signal-safe calls (ids through raw system calls, as posix_spawn does); it never returns. */
+/* In the vfork child: it shares our memory until it execs, so it writes only to its own stack (and errno, which
+ * the parent does not read after vfork) and makes async-signal-safe calls (ids through raw system calls, as
+ * posix_spawn does); it never returns. */
 __attribute__((noinline, noreturn)) static void child(struct start *s, int errpipe) {
   sigset_t none;
   sigemptyset(&none);
