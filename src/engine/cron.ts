@@ -3,8 +3,12 @@
 // latest, all), and the fire times of a backfill range. Pure: the caller passes
 // the clock.
 
-import { CronExpressionParser } from 'cron-parser'
 import { CtlError } from '../errors.js'
+import { lazyModule } from '../lazy-module.js'
+
+// Loaded on first use: `resource apply` bundles the dry-run code that reaches this module (see
+// scripts/bundle-commands.mjs), and cron-parser with luxon costs a CLI start ~17 ms.
+const cronParser = lazyModule<typeof import('cron-parser')>('cron-parser')
 
 export interface CronSchedule {
   crons: readonly string[]
@@ -38,7 +42,7 @@ export function validateSchedule(schedule: CronSchedule): void {
   if (schedule.crons.length === 0) throw new CtlError('E_CRON', 'a schedule needs at least one cron expression')
   for (const expr of schedule.crons) {
     try {
-      CronExpressionParser.parse(expr, { tz }).next()
+      cronParser().CronExpressionParser.parse(expr, { tz }).next()
     } catch (err) {
       throw new CtlError('E_CRON', `invalid cron expression "${expr}": ${(err as Error).message}`)
     }
@@ -54,7 +58,7 @@ function endOf(schedule: CronSchedule): number {
 
 function parse(expr: string, schedule: CronSchedule, currentDate: Date) {
   try {
-    return CronExpressionParser.parse(expr, { tz: schedule.timezone ?? 'UTC', currentDate })
+    return cronParser().CronExpressionParser.parse(expr, { tz: schedule.timezone ?? 'UTC', currentDate })
   } catch (err) {
     throw new CtlError('E_CRON', `invalid cron expression "${expr}": ${(err as Error).message}`)
   }
