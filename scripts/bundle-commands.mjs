@@ -1,7 +1,7 @@
 // Replaces each command module tsc wrote (dist/commands/**/*.js) with one ES module holding the
-// command and all of ctl's own code it imports. Node's ES module loader costs a CLI start ~0.5 ms of
-// CPU per module (resolve, read, the nearest package.json, link), and `resource apply` alone imports
-// ~55 of ctl's modules. Runs after tsc (and after scripts/precompile.mjs, which imports dist/src),
+// command and all of ctl's own code it imports. Node's ES module loader costs a CLI start ~0.5-1 ms
+// of CPU per module (resolve, read, the nearest package.json, link), and `resource apply --wait`
+// imported ~75 of ctl's modules. Runs after tsc (and after scripts/precompile.mjs, which imports dist/src),
 // and before scripts/oclif-manifest.mjs, which loads these files.
 //
 // - Packages stay outside (`packages: 'external'`) and load as before. A bundle cannot make a
@@ -22,8 +22,8 @@
 //   which only `server start` calls: that import stays an import of dist/src, never made by them.
 // - `import.meta.url` in a bundled module is rewritten to that module's own URL in dist/src, computed
 //   from the bundle's: the modules that find files next to themselves (precompiled validators, built-in
-//   stacks, the local runtime's step host, the package root, createRequire) find the very same files
-//   as before, and the sources need not know whether they were bundled.
+//   stacks, the package root, createRequire; the local runtime's step host should a bundle ever hold
+//   it) find the very same files as before, and the sources need not know whether they were bundled.
 // - Each bundle is written over the command module it was built from, so paths relative to it
 //   (oclif.js, import.meta.url) are computed from where it stays.
 import { build } from 'esbuild'
