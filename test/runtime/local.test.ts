@@ -4,6 +4,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createLocalRuntime } from '../../src/runtime/local/index.js'
+import { attemptLog, handleData, readExit } from '../../src/runtime/local/files.js'
 import type { Runtime } from '../../src/runtime/types.js'
 import { collect, filesContaining, groupExists, hasBwrap, launch, loggedTexts, pod, run, shPod, tempDir, texts, until } from './helpers.js'
 
@@ -33,8 +34,10 @@ describe.each(modes)('local runtime, sandbox %s', (mode) => {
     ])
     for (const l of r.lines) expect(new Date(l.time).toISOString()).toBe(l.time)
     expect(r.lines.map((l) => l.time)).toEqual([...r.lines.map((l) => l.time)].sort())
-    const size = fs.statSync(path.join(r.handle.data.attemptDir as string, 'log.ndjson')).size
-    expect(r.batches.at(-1)!.offset).toBe(size)
+    // The last batch ends where the step's output ends: only the exit record follows it.
+    const log = fs.readFileSync(attemptLog(handleData(r.handle)), 'utf8')
+    expect(r.batches.at(-1)!.offset).toBe(Buffer.byteLength(log.slice(0, log.lastIndexOf('\n{"e":') + 1)))
+    expect(log.slice(log.lastIndexOf('\n{"e":') + 1)).toMatch(/^\{"e":\{"exitCode":0,"reason":"Completed".*\}\}\n$/)
   })
 
   it('reports a failing exit code', async () => {
@@ -160,7 +163,7 @@ describe.each(modes)('local runtime, sandbox %s', (mode) => {
 
   it('reads a step that finished while nobody followed, and cleans up after it', async () => {
     const handle = await rt.start(launch(shPod('for i in 1 2 3 4 5; do echo line $i; done; exit 4')))
-    await until(() => fs.existsSync(path.join(handle.data.attemptDir as string, 'exit.json')), 'the step to finish')
+    await until(() => readExit(attemptLog(handleData(handle))) !== undefined, 'the step to finish')
     const r = await collect(rt, handle)
     expect(r.exit).toMatchObject({ exitCode: 4, reason: 'Error' })
     expect(texts(r.lines)).toEqual(['line 1', 'line 2', 'line 3', 'line 4', 'line 5'])

@@ -15,13 +15,13 @@ import { enforce } from './limits.js'
 import { chooseSandbox, type SandboxOptions } from './sandbox.js'
 import { packageRoot } from '../../package-root.js'
 import {
-  EXIT_FILE,
-  HANDLE_FILE,
-  LOG_FILE,
   KILL_FILE,
+  attemptLog,
+  exitRecord,
   groupAlive,
   handleData,
   isAlive,
+  logFileOf,
   readExit,
   readHandle,
   writeAtomic,
@@ -189,9 +189,15 @@ export function createLocalRuntime(opts: LocalRuntimeOptions): Runtime {
       if (!fs.existsSync(attemptDir)) makeAttemptDir(launch.key, attemptDir)
       // The message may quote a command line with projected values: redacted like the log.
       const message = createRedactor(redactionForms(Object.values(launch.secretData), launch.redact))(e.message)
-      writeExitOnce(attemptDir, { exitCode: null, reason: 'StartError', message, finishedAt: new Date().toISOString() })
       const handle = handleOf(launch.key, base)
-      writeAtomic(path.join(attemptDir, HANDLE_FILE), JSON.stringify(handle))
+      const exit: StepExit = { exitCode: null, reason: 'StartError', message, finishedAt: new Date().toISOString() }
+      // The log as a host leaves it, handle and exit in one exclusive create: the claim of the attempt, as a host's.
+      try {
+        fs.writeFileSync(logFileOf(attemptDir), JSON.stringify({ h: handle }) + '\n' + exitRecord(exit), { flag: 'wx', mode: 0o600 })
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw conflict(launch.key, attemptDir)
+        throw err
+      }
       return handle
     }
     const limits = enforce(plan.limits, limitSupport, `ctl-${launch.key.runId}-${launch.key.step}.${launch.key.attempt}`)
@@ -219,26 +225,27 @@ export function createLocalRuntime(opts: LocalRuntimeOptions): Runtime {
 
   function conflict(key: StepKey, attemptDir: string): CtlError {
     // details.handle lets an engine that crashed between start() and storing the handle reattach.
-    const handle = readHandle(attemptDir)
+    const handle = readHandle(logFileOf(attemptDir))
     return new CtlError('E_CONFLICT', `step attempt ${key.runId}/${key.step}/${key.attempt} was already started`, handle ? { handle } : undefined)
   }
 
   async function kill(handle: RuntimeHandle, reason?: string): Promise<void> {
     const d = handleData(handle)
+    const log = attemptLog(d)
     const message = reason ?? 'killed on request'
-    if (readExit(d.attemptDir)) return
+    if (readExit(log)) return
     if (d.host) {
-      // The host answers once the step has ended and exit.json is written.
+      // The host answers once the step has ended and its exit is recorded.
       const reply = await host.request({ op: 'kill', dir: d.attemptDir, reason: message }, { spawn: false }).catch(() => undefined)
-      if (reply?.known || readExit(d.attemptDir)) return
+      if (reply?.known || readExit(log)) return
     } else if (d.supervisorPid !== null && isAlive(d.supervisorPid, d.supervisorStart)) {
       // A step of an older control plane: one supervisor process per step, killed through a file and SIGTERM.
       writeAtomic(path.join(d.attemptDir, KILL_FILE), JSON.stringify({ reason: message }))
       try {
         process.kill(d.supervisorPid, 'SIGTERM')
       } catch {}
-      while (!readExit(d.attemptDir) && isAlive(d.supervisorPid, d.supervisorStart)) await sleep(50)
-      if (readExit(d.attemptDir)) return
+      while (!readExit(log) && isAlive(d.supervisorPid, d.supervisorStart)) await sleep(50)
+      if (readExit(log)) return
     }
     // Nobody supervises the step any more: end what is left of it ourselves.
     if (d.stepPid !== null && groupAlive(d.stepPid)) {
@@ -246,7 +253,7 @@ export function createLocalRuntime(opts: LocalRuntimeOptions): Runtime {
         process.kill(-d.stepPid, 'SIGKILL')
       } catch {}
     }
-    writeExitOnce(d.attemptDir, { exitCode: null, reason: 'Killed', message, finishedAt: new Date().toISOString() })
+    writeExitOnce(log, { exitCode: null, reason: 'Killed', message, finishedAt: new Date().toISOString() })
   }
 
   /**
@@ -258,9 +265,10 @@ export function createLocalRuntime(opts: LocalRuntimeOptions): Runtime {
    */
   async function find(key: StepKey): Promise<RuntimeHandle | undefined> {
     const attemptDir = attemptDirOf(key)
+    const log = logFileOf(attemptDir)
     const deadline = Date.now() + FIND_WAIT_MS
     for (;;) {
-      const handle = readHandle(attemptDir)
+      const handle = readHandle(log)
       if (handle) return handle
       if (!fs.existsSync(attemptDir)) {
         // A start may still be on its way to a host (which creates the folder as it claims the
@@ -273,12 +281,12 @@ export function createLocalRuntime(opts: LocalRuntimeOptions): Runtime {
         }
       }
       try {
-        fs.closeSync(fs.openSync(path.join(attemptDir, LOG_FILE), 'wx'))
+        fs.closeSync(fs.openSync(log, 'wx', 0o600))
         return undefined // claimed by us: no host will start it now
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e
       }
-      if (readExit(attemptDir) || Date.now() > deadline) {
+      if (readExit(log) || Date.now() > deadline) {
         // Claimed by a host that never wrote the handle (it died): follow reports the outcome (Lost).
         return handleOf(key, { ...emptyData(attemptDir), supervisorPid: null })
       }
@@ -296,8 +304,9 @@ export function createLocalRuntime(opts: LocalRuntimeOptions): Runtime {
     find,
     follow(handle, fromOffset, onLogs, signal): Promise<StepExit> {
       const d = handleData(handle)
+      const log = attemptLog(d)
       return followLog({
-        attemptDir: d.attemptDir,
+        logFile: log,
         fromOffset,
         onLogs,
         signal,
@@ -311,7 +320,7 @@ export function createLocalRuntime(opts: LocalRuntimeOptions): Runtime {
             } catch {}
           }
           if (d.shmDir) fs.rmSync(d.shmDir, { recursive: true, force: true })
-          return writeExitOnce(d.attemptDir, {
+          return writeExitOnce(log, {
             exitCode: null,
             reason: 'Lost',
             message: "the step's supervisor is gone without an exit status (machine restarted or supervisor killed)",
@@ -323,8 +332,8 @@ export function createLocalRuntime(opts: LocalRuntimeOptions): Runtime {
     kill,
     async cleanup(handle) {
       const d = handleData(handle)
-      // An existing exit.json (the usual case: the engine followed the step to its end) needs no parsing here.
-      if (!fs.existsSync(path.join(d.attemptDir, EXIT_FILE)) && d.supervisorPid !== null && isAlive(d.supervisorPid, d.supervisorStart)) {
+      // Usually the engine followed the step to its end: its exit is recorded, and nothing runs.
+      if (d.supervisorPid !== null && !readExit(attemptLog(d)) && isAlive(d.supervisorPid, d.supervisorStart)) {
         await kill(handle, 'cleaned up')
       }
       // With the other folders that ended in this turn of the event loop (removeSoon), the empty run folder after them.

@@ -2,14 +2,15 @@
 
 import fs from 'node:fs'
 import path from 'node:path'
-import { EXIT_FILE, LOG_FILE } from './files.js'
+import { LOG_FILE } from './files.js'
 
 /**
  * What an attempt folder holds when the step started and no config files were written: removed one by one, no tree
- * walk. Only these two: unlinking files that are usually absent (handle.json, outputs) cost a failed call and an
- * error object per step; when they are there the folder is not empty, and the recursive remove takes them.
+ * walk. Only the log: unlinking files that are usually absent (exit.json and handle.json of older hosts, outputs)
+ * costs a failed call and an error object per step; when they are there the folder is not empty, and the recursive
+ * remove takes them.
  */
-const ATTEMPT_FILES = [LOG_FILE, EXIT_FILE]
+const ATTEMPT_FILES = [LOG_FILE]
 /** Folders removed in one turn of the event loop at most; the rest wait for the next turn. */
 const REMOVALS_PER_TURN = 32
 

@@ -1,19 +1,18 @@
 // @ts-check
 // One step attempt inside the step host (supervisor.mjs): spawns the step (bwrap
-// or a plain process group), appends every output line to log.ndjson (redacted,
+// or a plain process group), appends every output line to its log (redacted,
 // timestamped, cut at maxLineBytes), enforces the deadline, stops it on request
-// (SIGTERM, SIGKILL after the grace period) and finally writes exit.json (tmp +
-// rename). The control plane only reads these files, so it can die at any time.
+// (SIGTERM, SIGKILL after the grace period) and finally appends the exit as the log's
+// last record. The control plane only reads the log, so it can die at any time.
 //
 // Plain JavaScript with JSDoc types on purpose: the host runs as `node supervisor.mjs`
 // both from src/ (tests) and from dist/ (the build copies these files), with no compile step.
 
 import fs from 'node:fs'
 import os from 'node:os'
-import path from 'node:path'
 import { createRedactor } from '../../logs/redact.mjs'
 import { spawnChild } from './spawn-client.mjs'
-import { Splitter, childrenOf, makeCgroupDir, processStart, removeCgroupDir, takeOutputs, writeExit, writeExitAsync, writeMemoryFiles } from './step-files.mjs'
+import { Splitter, appendExitRecord, childrenOf, exitRecord, logFileOf, makeCgroupDir, processStart, removeCgroupDir, takeOutputs, writeMemoryFiles } from './step-files.mjs'
 
 /**
  * @typedef {{ path: string, content: string, mode: number }} HostFile
@@ -31,11 +30,12 @@ import { Splitter, childrenOf, makeCgroupDir, processStart, removeCgroupDir, tak
 export class Step {
   /**
    * @param {SupervisorSpec} spec
-   * @param {(step: Step, exit: StepExit) => void} onDone called once, after exit.json is written
+   * @param {(step: Step, exit: StepExit) => void} onDone called once, after the exit record is written
    */
   constructor(spec, onDone) {
     this.spec = spec
     this.dir = spec.attemptDir
+    this.logFile = logFileOf(spec.attemptDir)
     this.onDone = onDone
     /** @type {((step: Step) => void) | undefined} told after output was appended to the log */
     this.onOutput = undefined
@@ -65,8 +65,10 @@ export class Step {
     this.logFd = -1
     /** @type {import('node:fs/promises').FileHandle | undefined} */
     this.logHandle = undefined
-    /** @type {Promise<unknown>} what must be on disk before exit.json (the host's handle.json) */
-    this.before = Promise.resolve()
+    /** @type {() => void} */
+    this.headed = () => {}
+    /** Settles once the host wrote the handle (or knows it will not): the exit record comes after it. */
+    this.whenHeaded = new Promise((resolve) => (this.headed = () => resolve(undefined)))
     const line = this.line.bind(this)
     this.out = new Splitter('stdout', line, spec.maxLineBytes)
     this.err = new Splitter('stderr', line, spec.maxLineBytes)
@@ -94,14 +96,16 @@ export class Step {
   }
 
   /**
-   * Writes the handle as the log's first record (`{"h":...}`, skipped by log readers).
-   * False when the log is closed already (the step could not start).
+   * Writes the handle as the log's first record (`{"h":...}`, skipped by log readers), also for a step that
+   * could not start (its exit record waits for this). Then lets the exit record follow.
    * @param {unknown} handle
    */
   writeHandle(handle) {
-    if (this.logFd < 0 || this.lineCount > 0) return false
-    fs.writeSync(this.logFd, JSON.stringify({ h: handle }) + '\n')
-    return true
+    try {
+      if (this.logFd >= 0 && this.lineCount === 0) fs.writeSync(this.logFd, JSON.stringify({ h: handle }) + '\n')
+    } finally {
+      this.headed()
+    }
   }
 
   /**
@@ -110,7 +114,7 @@ export class Step {
    * Asynchronous, so that the host spawns other steps while the disk creates the file.
    */
   async claim() {
-    const log = path.join(this.dir, 'log.ndjson')
+    const log = this.logFile
     let fh
     // The control plane leaves the attempt folder to the host unless it had files to put in it. The run folder
     // above it can vanish meanwhile (the cleanup of the run's last finished attempt drops it once empty), which a
@@ -138,7 +142,7 @@ export class Step {
 
   /**
    * Starts the claimed step. Resolves with the pid of the spawned process (undefined when it could not
-   * start: exit.json says why).
+   * start: its exit record says why).
    * @returns {Promise<number | undefined>}
    */
   start() {
@@ -357,7 +361,9 @@ export class Step {
     this.signal('SIGKILL')
     this.removeShm()
     this.removeCgroup()
-    writeExit(this.dir, { exitCode: null, reason: 'Lost', message, finishedAt: new Date().toISOString() })
+    const exit = /** @type {StepExit} */ ({ exitCode: null, reason: 'Lost', message, finishedAt: new Date().toISOString() })
+    if (this.logFd >= 0) fs.writeSync(this.logFd, exitRecord(exit))
+    else appendExitRecord(this.logFile, exit)
   }
 
   closeLog() {
@@ -389,7 +395,6 @@ export class Step {
     try {
       this.append(this.out.flush() + this.err.flush())
     } catch {}
-    this.closeLog()
     const { spec, exited } = this
     const code = exited?.code ?? null
     const signal = exited?.signal ?? null
@@ -408,23 +413,25 @@ export class Step {
     // bwrap errors and start failures may quote the command line, which may hold projected values.
     if (result.message) result.message = this.redact(result.message)
     /** @param {unknown} e */
-    const lost = (e) => {
-      // The attempt folder was removed under us: nobody is left to read the result.
-      if (/** @type {NodeJS.ErrnoException} */ (e).code === 'ENOENT') return
-      console.error(`cannot record the exit of ${this.dir}: ${/** @type {Error} */ (e).message}`)
-    }
+    const lost = (e) => console.error(`cannot record the exit of ${this.dir}: ${/** @type {Error} */ (e).message}`)
     try {
-      this.removeShm() // before exit.json: once the step is reported done, its secret files are gone
+      this.removeShm() // before the exit record: once the step is reported done, its secret files are gone
     } catch (e) {
       lost(e)
     }
     this.removeCgroup()
     this.onExit?.(this, result)
-    this.before
-      .catch(() => {})
-      .then(() => writeExitAsync(this.dir, result))
-      .catch(lost)
-      .finally(() => this.onDone(this, result))
+    // The last record, with the fd that wrote every line: an append, no file to create. After the handle, which
+    // the host writes once start() returned (a step that could not start finished before that).
+    this.whenHeaded.then(() => {
+      try {
+        if (this.logFd >= 0) fs.writeSync(this.logFd, exitRecord(result))
+      } catch (e) {
+        lost(e)
+      }
+      this.closeLog()
+      this.onDone(this, result)
+    })
   }
 }
 
