@@ -127,3 +127,28 @@ describe('a step printing what looks like an exit record', () => {
     expect(texts(r.lines)).toEqual([forged, forged])
   })
 })
+
+describe('an attempt started before the log moved beside the attempt folder', () => {
+  let stateDir: string
+  beforeAll(() => {
+    stateDir = tempDir()
+  })
+  afterAll(() => fs.rmSync(stateDir, { recursive: true, force: true }))
+
+  it('is found, followed to its exit.json and cleaned up through its old handle', async () => {
+    const rt = createLocalRuntime({ stateDir, sandbox: 'none' })
+    const attemptDir = path.join(stateDir, 'oldrun', 'main.1')
+    // As an older runtime left it: no logBeside in the handle, the log (handle first) and exit.json inside the folder.
+    const handle = { runtime: 'local', id: 'oldrun/main/1', data: { attemptDir, mode: 'none', host: true, supervisorPid: null, supervisorStart: null, stepPid: null, shmDir: null, image: null, notes: [] } }
+    const old: StepExit = { exitCode: 0, reason: 'Completed', finishedAt: '2026-01-01T00:00:03.000Z' }
+    fs.mkdirSync(attemptDir, { recursive: true })
+    fs.writeFileSync(path.join(attemptDir, 'log.ndjson'), JSON.stringify({ h: handle }) + '\n' + out('before the upgrade'))
+    fs.writeFileSync(path.join(attemptDir, 'exit.json'), JSON.stringify(old) + '\n')
+    expect(await rt.find!({ runId: 'oldrun', step: 'main', attempt: 1 })).toEqual(handle)
+    const lines: LogLine[] = []
+    expect(await rt.follow(handle, 0, async (b) => void lines.push(...b.lines))).toEqual(old)
+    expect(texts(lines)).toEqual(['before the upgrade'])
+    await rt.cleanup(handle)
+    expect(fs.existsSync(path.join(stateDir, 'oldrun'))).toBe(false)
+  })
+})

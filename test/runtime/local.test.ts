@@ -119,6 +119,9 @@ describe.each(modes)('local runtime, sandbox %s', (mode) => {
     expect(r.exit.reason).toBe('Completed')
     expect(texts(r.lines)).toEqual(['mode: fast', 'secret-ok', 'password'])
     expect(filesContaining(stateDir, 'pa55-w0rd-xyz')).toEqual([])
+    // Config files to mount: in plain mode the attempt has its folder for them (bwrap gets them through fds); its log lies beside it.
+    expect(fs.existsSync(r.handle.data.attemptDir as string)).toBe(mode === 'none')
+    expect(attemptLog(handleData(r.handle))).toBe(`${r.handle.data.attemptDir as string}.ndjson`)
     // Plain mode kept the secret files in memory (/dev/shm) and removed them at exit.
     if (mode === 'none') expect(r.handle.data.shmDir).toMatch(/^\/dev\/shm\/ctl-/)
     if (r.handle.data.shmDir) expect(fs.existsSync(r.handle.data.shmDir as string)).toBe(false)
@@ -161,6 +164,17 @@ describe.each(modes)('local runtime, sandbox %s', (mode) => {
     await collect(rt, h)
   })
 
+  it('creates one file for a step without config files or folders to mount: its log, no attempt folder', async () => {
+    const l = launch(shPod('echo alone'))
+    const r = await run(rt, l)
+    expect(r.exit.reason).toBe('Completed')
+    const runDir = path.join(stateDir, l.key.runId)
+    expect(fs.readdirSync(runDir)).toEqual([`${l.key.step}.${l.key.attempt}.ndjson`])
+    expect(fs.statSync(path.join(runDir, `${l.key.step}.${l.key.attempt}.ndjson`)).mode & 0o777).toBe(0o600)
+    await rt.cleanup(r.handle)
+    expect(fs.existsSync(runDir)).toBe(false)
+  })
+
   it('reads a step that finished while nobody followed, and cleans up after it', async () => {
     const handle = await rt.start(launch(shPod('for i in 1 2 3 4 5; do echo line $i; done; exit 4')))
     await until(() => readExit(attemptLog(handleData(handle))) !== undefined, 'the step to finish')
@@ -168,7 +182,8 @@ describe.each(modes)('local runtime, sandbox %s', (mode) => {
     expect(r.exit).toMatchObject({ exitCode: 4, reason: 'Error' })
     expect(texts(r.lines)).toEqual(['line 1', 'line 2', 'line 3', 'line 4', 'line 5'])
     await rt.cleanup(handle)
-    expect(fs.existsSync(handle.data.attemptDir as string)).toBe(false)
+    expect(fs.existsSync(attemptLog(handleData(handle)))).toBe(false)
+    expect(fs.existsSync(path.dirname(handle.data.attemptDir as string))).toBe(false)
   })
 
   it('cuts very long lines with a marker', async () => {

@@ -24,7 +24,12 @@ export const HANDLE_RECORD_PREFIX = '{"h":'
 
 /** What the local runtime keeps in RuntimeHandle.data. */
 export interface LocalHandleData {
+  /** `<state>/<run>/<step>.<attempt>`: the attempt's name on the state disk, and its folder when it has one. */
   attemptDir: string
+  /** The log lies beside the attempt folder (logFileOf); false for handles of older runtimes, whose log is inside it. */
+  logBeside: boolean
+  /** The attempt folder exists (the step had config files or folders to mount); always for older handles. */
+  folder: boolean
   mode: 'bubblewrap' | 'none'
   /** Run by the shared step host (false: a per-step supervisor of an older version; kill differs). */
   host: boolean
@@ -42,8 +47,11 @@ export interface LocalHandleData {
 export function handleData(handle: RuntimeHandle): LocalHandleData {
   const d = handle.data as Partial<LocalHandleData>
   if (handle.runtime !== 'local' || typeof d.attemptDir !== 'string') throw new Error(`not a local runtime handle: ${handle.id}`)
+  const logBeside = d.logBeside === true
   return {
     attemptDir: d.attemptDir,
+    logBeside,
+    folder: logBeside ? d.folder === true : true,
     mode: d.mode === 'bubblewrap' ? 'bubblewrap' : 'none',
     host: d.host === true,
     supervisorPid: typeof d.supervisorPid === 'number' ? d.supervisorPid : null,
@@ -55,10 +63,42 @@ export function handleData(handle: RuntimeHandle): LocalHandleData {
   }
 }
 
-/** The log of an attempt as its handle tells it. */
-export function attemptLog(d: LocalHandleData): string {
-  return logFileOf(d.attemptDir)
+/** The log of an attempt as its handle tells it: inside the attempt folder for handles of older runtimes. */
+export function attemptLog(d: Pick<LocalHandleData, 'attemptDir' | 'logBeside'>): string {
+  return d.logBeside ? logFileOf(d.attemptDir) : path.join(d.attemptDir, LOG_FILE)
 }
+
+/** Creates a file that must not exist yet (EEXIST otherwise: the exclusive claim of an attempt), see inRunFolder. */
+export function createExclusive(file: string, content: string): void {
+  inRunFolder(file, () => fs.writeFileSync(file, content, { flag: 'wx', mode: 0o600 }))
+}
+
+/**
+ * Makes `entry` (an attempt's log or folder) with `create`, and the run folder it lies in when that is missing.
+ * Synchronous on purpose: start() then reaches the host request without waiting for another turn of the event loop,
+ * so a burst of starts reaches the host one by one, not all at the end. The run folder can vanish at any moment
+ * (cleanup drops it once empty, e.g. between two layers of a DAG), which a recursive mkdir racing it reports as
+ * ENOENT or even ENOTDIR: made again, and retried.
+ */
+export function inRunFolder(entry: string, create: () => void): void {
+  for (let tries = 0; ; tries++) {
+    try {
+      create()
+      return
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT' || tries >= CREATE_TRIES) throw e
+    }
+    try {
+      fs.mkdirSync(path.dirname(entry), { recursive: true, mode: 0o700 })
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code
+      if ((code !== 'ENOENT' && code !== 'ENOTDIR') || tries >= CREATE_TRIES) throw e
+    }
+  }
+}
+
+/** Lost races with the removal of the run folder before giving up (each loss is one removal in between). */
+const CREATE_TRIES = 20
 
 export function writeAtomic(file: string, content: string): void {
   const tmp = `${file}.tmp-${process.pid}`
@@ -96,7 +136,7 @@ function handleFromLog(logFile: string): RuntimeHandle | undefined {
 /** The handle of an attempt, if one was written: in its log (current hosts), else in handle.json of older hosts. */
 export function readHandle(logFile: string): RuntimeHandle | undefined {
   const fromLog = handleFromLog(logFile)
-  if (fromLog) return fromLog
+  if (fromLog || path.basename(logFile) !== LOG_FILE) return fromLog
   try {
     const v = JSON.parse(fs.readFileSync(path.join(path.dirname(logFile), HANDLE_FILE), 'utf8')) as unknown
     return isHandleShape(v) ? v : undefined
@@ -180,8 +220,10 @@ function exitOfLine(line: Buffer): StepExit | undefined {
   }
 }
 
-/** exit.json of an attempt of an older host, beside its log; undefined when there is none. */
+/** exit.json of an attempt of an older host, beside its log in the attempt folder; undefined when there is none. */
 function legacyExit(logFile: string): StepExit | undefined {
+  // Only a log inside an attempt folder can have one: no call at all for the logs of current hosts.
+  if (path.basename(logFile) !== LOG_FILE) return undefined
   const file = path.join(path.dirname(logFile), EXIT_FILE)
   // A miss without a thrown error is far cheaper: most attempts never had one.
   if (!fs.existsSync(file)) return undefined

@@ -1,8 +1,10 @@
 // The local runtime: step attempts run under ONE detached step host process per
 // state folder (supervisor.mjs, started on demand and reused) that survives the
-// control plane. The attempt folder <stateDir>/<runId>/<step>.<attempt>/ is the
-// only link between the two, so a new runtime instance after a restart can follow,
-// kill and clean up any step; requests (start, kill) go over the host's unix socket.
+// control plane. The attempt's log <stateDir>/<runId>/<step>.<attempt>.ndjson (its
+// handle, its lines, its exit) is the only link between the two, so a new runtime
+// instance after a restart can follow, kill and clean up any step; requests (start,
+// kill) go over the host's unix socket. The attempt folder <step>.<attempt>/ beside it
+// exists only for a step with config files or folders to mount.
 
 import fs from 'node:fs'
 import path from 'node:path'
@@ -16,10 +18,13 @@ import { chooseSandbox, type SandboxOptions } from './sandbox.js'
 import { packageRoot } from '../../package-root.js'
 import {
   KILL_FILE,
+  LOG_FILE,
   attemptLog,
+  createExclusive,
   exitRecord,
   groupAlive,
   handleData,
+  inRunFolder,
   isAlive,
   logFileOf,
   readExit,
@@ -133,6 +138,8 @@ export function createLocalRuntime(opts: LocalRuntimeOptions): Runtime {
     const attemptDir = attemptDirOf(launch.key)
     const base: LocalHandleData = {
       attemptDir,
+      logBeside: true,
+      folder: false,
       mode: bwrapPath ? 'bubblewrap' : 'none',
       host: true,
       supervisorPid: null,
@@ -155,10 +162,12 @@ export function createLocalRuntime(opts: LocalRuntimeOptions): Runtime {
       }
       plan = planStep(launch, stepPath, (name) => path.join(attemptDir, 'empty', name))
       layout = sandboxHost && bwrapPath ? bubblewrapLayout(plan, attemptDir, bwrapPath, sandboxHost, shmBase) : plainLayout(plan, attemptDir, { whyNoSandbox, shmBase })
-      // Files to put in the attempt folder: create it here. Otherwise the host creates it as it
-      // claims the attempt (one file-system operation less on the control plane's event loop,
-      // where it costs most); either way the claim of log.ndjson makes every start exclusive.
-      if (layout.dirs.some((d) => isUnder(d, attemptDir)) || layout.configFiles.length > 0) makeAttemptDir(launch.key, attemptDir)
+      // Files to put in the attempt folder: create it here. Otherwise there is none (the host creates the log beside
+      // it as it claims the attempt); either way the claim of the log makes every start exclusive.
+      if (layout.dirs.some((d) => isUnder(d, attemptDir)) || layout.configFiles.length > 0) {
+        makeAttemptDir(launch.key, attemptDir)
+        base.folder = true
+      }
       const madeInVolumes: MadeFolder[] = []
       if (bwrapPath) beneath = checkPathsInVolumes(plan, madeInVolumes)
       const made: string[] = []
@@ -186,14 +195,13 @@ export function createLocalRuntime(opts: LocalRuntimeOptions): Runtime {
       }
     } catch (e) {
       if (!(e instanceof StartProblem)) throw e
-      if (!fs.existsSync(attemptDir)) makeAttemptDir(launch.key, attemptDir)
       // The message may quote a command line with projected values: redacted like the log.
       const message = createRedactor(redactionForms(Object.values(launch.secretData), launch.redact))(e.message)
       const handle = handleOf(launch.key, base)
       const exit: StepExit = { exitCode: null, reason: 'StartError', message, finishedAt: new Date().toISOString() }
       // The log as a host leaves it, handle and exit in one exclusive create: the claim of the attempt, as a host's.
       try {
-        fs.writeFileSync(logFileOf(attemptDir), JSON.stringify({ h: handle }) + '\n' + exitRecord(exit), { flag: 'wx', mode: 0o600 })
+        createExclusive(logFileOf(attemptDir), JSON.stringify({ h: handle }) + '\n' + exitRecord(exit))
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw conflict(launch.key, attemptDir)
         throw err
@@ -219,13 +227,17 @@ export function createLocalRuntime(opts: LocalRuntimeOptions): Runtime {
     // The host fills in its own pid and the step's, and records the handle in the log before it answers.
     const reply = await host.request({ op: 'start', spec, handle: handleOf(launch.key, data) }, { spawn: true })
     if (reply?.ok && isHandle(reply.handle)) return reply.handle
-    if (reply?.error === 'conflict') throw conflict(launch.key, attemptDir)
+    if (reply?.error === 'conflict') {
+      // Claimed by find() meanwhile (which makes no folder): the folder made here for this start is nobody's.
+      if (base.folder) fs.rmSync(attemptDir, { recursive: true, force: true })
+      throw conflict(launch.key, attemptDir)
+    }
     throw new CtlError('E_INTERNAL', `the step host did not start ${launch.key.runId}/${launch.key.step}/${launch.key.attempt}: ${reply?.error ?? 'no answer'}`)
   }
 
   function conflict(key: StepKey, attemptDir: string): CtlError {
     // details.handle lets an engine that crashed between start() and storing the handle reattach.
-    const handle = readHandle(logFileOf(attemptDir))
+    const handle = readHandle(logFileOf(attemptDir)) ?? readHandle(path.join(attemptDir, LOG_FILE))
     return new CtlError('E_CONFLICT', `step attempt ${key.runId}/${key.step}/${key.attempt} was already started`, handle ? { handle } : undefined)
   }
 
@@ -257,31 +269,23 @@ export function createLocalRuntime(opts: LocalRuntimeOptions): Runtime {
   }
 
   /**
-   * The attempt of `key`, when one was started: from handle.json (written by the host before it
-   * confirms a start). An attempt folder without one is either being started right now (the host
-   * claimed it by creating log.ndjson: wait for the handle) or was never handed to a host: then
-   * it is claimed here, so that a start still on its way can no longer happen, and reported as
-   * not started.
+   * The attempt of `key`, when one was started: from its handle, the first record of its log (written by the host
+   * before it confirms a start). A log without one is being started right now (the host claimed it: wait for the
+   * handle); no log means the start was never handed to a host, or is still on its way: then the log is created
+   * here, the claim that a start still on its way can no longer make, and the attempt reported as not started.
    */
   async function find(key: StepKey): Promise<RuntimeHandle | undefined> {
     const attemptDir = attemptDirOf(key)
     const log = logFileOf(attemptDir)
     const deadline = Date.now() + FIND_WAIT_MS
+    // Started by a runtime from before the log moved out of the attempt folder: found where it was put.
+    const older = readHandle(path.join(attemptDir, LOG_FILE))
+    if (older) return older
     for (;;) {
       const handle = readHandle(log)
       if (handle) return handle
-      if (!fs.existsSync(attemptDir)) {
-        // A start may still be on its way to a host (which creates the folder as it claims the
-        // attempt): take the folder and the claim first, so that it can no longer happen.
-        try {
-          mkdirExclusive(attemptDir)
-        } catch (e) {
-          if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e
-          continue // a host is creating it right now: look again
-        }
-      }
       try {
-        fs.closeSync(fs.openSync(log, 'wx', 0o600))
+        createExclusive(log, '')
         return undefined // claimed by us: no host will start it now
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e
@@ -295,7 +299,8 @@ export function createLocalRuntime(opts: LocalRuntimeOptions): Runtime {
   }
 
   function emptyData(attemptDir: string): LocalHandleData {
-    return { attemptDir, mode: bwrapPath ? 'bubblewrap' : 'none', host: true, supervisorPid: null, supervisorStart: null, stepPid: null, shmDir: null, image: null, notes: [] }
+    // Whether a folder was made is not known here: cleanup looks.
+    return { attemptDir, logBeside: true, folder: true, mode: bwrapPath ? 'bubblewrap' : 'none', host: true, supervisorPid: null, supervisorStart: null, stepPid: null, shmDir: null, image: null, notes: [] }
   }
 
   return {
@@ -336,8 +341,8 @@ export function createLocalRuntime(opts: LocalRuntimeOptions): Runtime {
       if (d.supervisorPid !== null && !readExit(attemptLog(d)) && isAlive(d.supervisorPid, d.supervisorStart)) {
         await kill(handle, 'cleaned up')
       }
-      // With the other folders that ended in this turn of the event loop (removeSoon), the empty run folder after them.
-      await removals.add(d.attemptDir)
+      // With the other attempts that ended in this turn of the event loop, the empty run folder after them.
+      await removals.add(d)
       // The host removes it as the step ends; a host that died may have left it. Looked at first: a check on this
       // thread costs less than a trip through the thread pool for a folder that is almost never there.
       if (d.shmDir && fs.existsSync(d.shmDir)) await fs.promises.rm(d.shmDir, { recursive: true, force: true })
@@ -359,32 +364,10 @@ function makeDir(dir: string, attemptDir: string): string | undefined {
   return undefined
 }
 
-/**
- * mkdir that fails with EEXIST; the run folder is made only when missing (the first step of a run).
- * Synchronous on purpose: start() then reaches the host request without waiting for another
- * turn of the event loop, so a burst of starts reaches the host one by one, not all at the end.
- * The run folder can vanish at any moment (cleanup() drops it once empty, e.g. between two layers of a
- * DAG), which a recursive mkdir racing it reports as ENOENT or even ENOTDIR: made again, and retried.
- */
+/** mkdir that fails with EEXIST; the run folder is made only when missing (see inRunFolder). */
 export function mkdirExclusive(dir: string): void {
-  for (let tries = 0; ; tries++) {
-    try {
-      fs.mkdirSync(dir, { mode: 0o700 })
-      return
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'ENOENT' || tries >= MKDIR_TRIES) throw e
-    }
-    try {
-      fs.mkdirSync(path.dirname(dir), { recursive: true })
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code
-      if ((code !== 'ENOENT' && code !== 'ENOTDIR') || tries >= MKDIR_TRIES) throw e
-    }
-  }
+  inRunFolder(dir, () => fs.mkdirSync(dir, { mode: 0o700 }))
 }
-
-/** Lost races with the removal of the run folder before giving up (each loss is one removal in between). */
-const MKDIR_TRIES = 20
 
 function isHandle(v: unknown): v is RuntimeHandle {
   if (typeof v !== 'object' || v === null) return false

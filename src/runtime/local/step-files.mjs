@@ -59,9 +59,14 @@ export function appendExitRecord(file, exit) {
   }
 }
 
-/** The log of an attempt: one place computes it, for the host and the control plane. @param {string} attemptDir */
+/**
+ * The log of an attempt, `<run>/<step>.<attempt>.ndjson`: one place computes it, for the host and the control plane.
+ * Beside the attempt's folder, not in it: most steps need no folder (no config files, no folders to mount), and a
+ * file less to create per step is an inode less on the state disk.
+ * @param {string} attemptDir
+ */
 export function logFileOf(attemptDir) {
-  return path.join(attemptDir, 'log.ndjson')
+  return `${attemptDir}.ndjson`
 }
 
 /**

@@ -10,6 +10,7 @@
 
 import fs from 'node:fs'
 import os from 'node:os'
+import path from 'node:path'
 import { createRedactor } from '../../logs/redact.mjs'
 import { spawnChild } from './spawn-client.mjs'
 import { Splitter, appendExitRecord, childrenOf, exitRecord, logFileOf, makeCgroupDir, processStart, removeCgroupDir, takeOutputs, writeMemoryFiles } from './step-files.mjs'
@@ -116,13 +117,13 @@ export class Step {
   async claim() {
     const log = this.logFile
     let fh
-    // The control plane leaves the attempt folder to the host unless it had files to put in it. The run folder
-    // above it can vanish meanwhile (the cleanup of the run's last finished attempt drops it once empty), which a
-    // recursive mkdir racing it reports as ENOENT or even ENOTDIR: made again, and retried.
-    // The folder first: it is usually missing, and an open that fails first costs a call and an error object per step.
+    // The log lies in the run folder, which the control plane leaves to the host. It can vanish meanwhile (the
+    // cleanup of the run's last finished attempt drops it once empty), which a recursive mkdir racing it reports as
+    // ENOENT or even ENOTDIR: made again, and retried. The folder first: for a run's first step it is missing, and
+    // an open that fails first costs a call and an error object.
     for (let tries = 0; ; tries++) {
       try {
-        await fs.promises.mkdir(this.dir, { recursive: true, mode: 0o700 })
+        await fs.promises.mkdir(path.dirname(log), { recursive: true, mode: 0o700 })
       } catch (e) {
         const code = /** @type {NodeJS.ErrnoException} */ (e).code
         if ((code !== 'ENOENT' && code !== 'ENOTDIR') || tries >= 20) throw e
