@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { exitRecord, readExit, writeExitOnce } from '../../src/runtime/local/files.js'
 import { followLog } from '../../src/runtime/local/follow.js'
 import { createLocalRuntime } from '../../src/runtime/local/index.js'
-import type { LogLine, StepExit } from '../../src/runtime/types.js'
+import type { LogLine, RuntimeHandle, StepExit } from '../../src/runtime/types.js'
 import { launch, run, shPod, tempDir, texts } from './helpers.js'
 
 const handleLine = JSON.stringify({ h: { runtime: 'local', id: 'r/main/0', data: { attemptDir: '/x' } } }) + '\n'
@@ -139,7 +139,7 @@ describe('an attempt started before the log moved beside the attempt folder', ()
     const rt = createLocalRuntime({ stateDir, sandbox: 'none' })
     const attemptDir = path.join(stateDir, 'oldrun', 'main.1')
     // As an older runtime left it: no logBeside in the handle, the log (handle first) and exit.json inside the folder.
-    const handle = { runtime: 'local', id: 'oldrun/main/1', data: { attemptDir, mode: 'none', host: true, supervisorPid: null, supervisorStart: null, stepPid: null, shmDir: null, image: null, notes: [] } }
+    const handle: RuntimeHandle = { runtime: 'local', id: 'oldrun/main/1', data: { attemptDir, mode: 'none', host: true, supervisorPid: null, supervisorStart: null, stepPid: null, shmDir: null, image: null, notes: [] } }
     const old: StepExit = { exitCode: 0, reason: 'Completed', finishedAt: '2026-01-01T00:00:03.000Z' }
     fs.mkdirSync(attemptDir, { recursive: true })
     fs.writeFileSync(path.join(attemptDir, 'log.ndjson'), JSON.stringify({ h: handle }) + '\n' + out('before the upgrade'))
