@@ -184,10 +184,9 @@ async function start(msg) {
   step.onOutput = (s) => notice(s.dir)
   // Every line is in the log already: a follower may finish before the exit record is on disk.
   step.onExit = (s, exit) => notice(s.dir, exit)
-  // Registered before the claim settles, so a kill that arrives meanwhile finds the step.
   steps.set(dir, step)
   try {
-    await step.claim()
+    step.claim()
   } catch (e) {
     // Not ours: nothing of this attempt runs here (a kill waiting for it is answered as done).
     steps.delete(dir)
