@@ -161,11 +161,19 @@ export function readExit(logFile: string): StepExit | undefined {
     return legacyExit(logFile)
   }
   try {
+    return readExitFd(fd, logFile)
+  } finally {
+    fs.closeSync(fd)
+  }
+}
+
+/** readExit through a descriptor the caller opened on `logFile` (-1: the log does not exist). */
+export function readExitFd(fd: number, logFile: string): StepExit | undefined {
+  if (fd < 0) return legacyExit(logFile)
+  try {
     return exitAtEnd(fd) ?? legacyExit(logFile)
   } catch {
     return undefined
-  } finally {
-    fs.closeSync(fd)
   }
 }
 

@@ -46,7 +46,7 @@ export type { LocalHandleData } from './files.js'
 export { shownToSteps } from './bwrap.js'
 
 export interface LocalRuntimeOptions extends SandboxOptions {
-  /** Folder for attempt folders (logs, exit status, config files). Created if missing. */
+  /** Folder for the attempts' logs (handle, lines, exit) and the folders of those with config files. Created if missing. */
   stateDir: string
   /** Longest log line kept, in bytes; longer lines are cut with a marker. Default 1 MiB. */
   maxLineBytes?: number
@@ -54,6 +54,8 @@ export interface LocalRuntimeOptions extends SandboxOptions {
   hostIdleMs?: number
 }
 
+/** Attempts followed to their exit and not cleaned up yet, remembered at most (see followedToExit). */
+const MAX_FOLLOWED_KEPT = 4096
 /** How long find() waits for a host that is starting the attempt right now. */
 const FIND_WAIT_MS = 15_000
 // Redaction has one owner, src/logs/redact.mjs; the step host imports it from there (ctl's own folder is
@@ -119,6 +121,12 @@ export function createLocalRuntime(opts: LocalRuntimeOptions): Runtime {
   }
 
   const removals = new AttemptDirRemover()
+  /**
+   * Logs this runtime followed to their exit, until their cleanup: an exit never goes away, so cleanup need not read
+   * it again (the usual order: the engine follows a step to its end, then cleans up). Bounded: an attempt cleaned up
+   * elsewhere (another replica) leaves its entry here until it is pushed out.
+   */
+  const followedToExit = new Set<string>()
 
   function handleOf(key: StepKey, data: LocalHandleData): RuntimeHandle {
     return { runtime: 'local', id: `${key.runId}/${key.step}/${key.attempt}`, data: { ...data } }
@@ -310,7 +318,7 @@ export function createLocalRuntime(opts: LocalRuntimeOptions): Runtime {
     follow(handle, fromOffset, onLogs, signal): Promise<StepExit> {
       const d = handleData(handle)
       const log = attemptLog(d)
-      return followLog({
+      const exit = followLog({
         logFile: log,
         fromOffset,
         onLogs,
@@ -333,12 +341,18 @@ export function createLocalRuntime(opts: LocalRuntimeOptions): Runtime {
           })
         },
       })
+      return exit.then((e) => {
+        followedToExit.add(log)
+        if (followedToExit.size > MAX_FOLLOWED_KEPT) followedToExit.delete(followedToExit.values().next().value!)
+        return e
+      })
     },
     kill,
     async cleanup(handle) {
       const d = handleData(handle)
       // Usually the engine followed the step to its end: its exit is recorded, and nothing runs.
-      if (d.supervisorPid !== null && !readExit(attemptLog(d)) && isAlive(d.supervisorPid, d.supervisorStart)) {
+      const ended = followedToExit.delete(attemptLog(d))
+      if (!ended && d.supervisorPid !== null && !readExit(attemptLog(d)) && isAlive(d.supervisorPid, d.supervisorStart)) {
         await kill(handle, 'cleaned up')
       }
       // With the other attempts that ended in this turn of the event loop, the empty run folder after them.
