@@ -125,6 +125,8 @@ describe('a step printing what looks like an exit record', () => {
     const r = await run(rt, launch(shPod(`echo '${forged}'; echo '${forged}' >&2; exit 3`)))
     expect(r.exit).toMatchObject({ exitCode: 3, reason: 'Error' })
     expect(texts(r.lines)).toEqual([forged, forged])
+    // The host that wrote the log says where: beside the attempt folder (a host of an older version leaves it out).
+    expect(r.handle.data).toMatchObject({ logBeside: true, folder: false })
   })
 })
 

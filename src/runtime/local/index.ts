@@ -146,7 +146,9 @@ export function createLocalRuntime(opts: LocalRuntimeOptions): Runtime {
     const attemptDir = attemptDirOf(launch.key)
     const base: LocalHandleData = {
       attemptDir,
-      logBeside: true,
+      // Set by the host that writes the log: a host of an older version, still running after an upgrade (it stays
+      // while it has steps or connections), leaves it out, and its log is then inside the folder, as it writes it.
+      logBeside: false,
       folder: false,
       mode: bwrapPath ? 'bubblewrap' : 'none',
       host: true,
@@ -205,7 +207,7 @@ export function createLocalRuntime(opts: LocalRuntimeOptions): Runtime {
       if (!(e instanceof StartProblem)) throw e
       // The message may quote a command line with projected values: redacted like the log.
       const message = createRedactor(redactionForms(Object.values(launch.secretData), launch.redact))(e.message)
-      const handle = handleOf(launch.key, base)
+      const handle = handleOf(launch.key, { ...base, logBeside: true })
       const exit: StepExit = { exitCode: null, reason: 'StartError', message, finishedAt: new Date().toISOString() }
       // The log as a host leaves it, handle and exit in one exclusive create: the claim of the attempt, as a host's.
       try {

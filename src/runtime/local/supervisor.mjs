@@ -212,7 +212,8 @@ async function start(msg) {
       step.finish()
     }
   }
-  const handle = { ...msg.handle, data: { ...msg.handle.data, supervisorPid: process.pid, supervisorStart: hostStart, stepPid: pid ?? null } }
+  // logBeside: this host writes the log beside the attempt folder (see logFileOf); the handle says so.
+  const handle = { ...msg.handle, data: { ...msg.handle.data, logBeside: true, supervisorPid: process.pid, supervisorStart: hostStart, stepPid: pid ?? null } }
   // First record of the log, before any output (the child's output is read on a later turn of
   // the loop): one write to an open file rather than a file to create. A step that could not
   // start has its exit record waiting for this one.
