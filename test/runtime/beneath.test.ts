@@ -204,7 +204,7 @@ describe('the step host checks volume paths again before it starts a step', () =
     const marker = path.join(stateDir, 'started')
     const client = new HostClient(stateDir, hostSocketPath(stateDir), supervisorPath, 500)
     const attemptDir = path.join(stateDir, 'swapped', 'main.0')
-    const handle = { runtime: 'local', id: 'swapped/main/0', data: { attemptDir, mode: 'none', host: true, supervisorPid: null, supervisorStart: null, stepPid: null, shmDir: null, image: null, notes: [] } }
+    const handle = { runtime: 'local', id: 'swapped/main/0', data: { attemptDir, logBeside: true, folder: false, mode: 'none', host: true, supervisorPid: null, supervisorStart: null, stepPid: null, shmDir: null, image: null, notes: [] } }
     const spec = {
       attemptDir, mode: 'none', command: '/bin/sh', args: ['-c', `touch ${marker}; echo pwned > ${path.join(root, 'x', 'pwned')}`], env: {}, cwd: '/', fdData: [],
       beneath: [{ root: fs.realpathSync(root), path: path.join(fs.realpathSync(root), 'x', 'y'), what: 'volume "ws" subPath "x/y"' }],

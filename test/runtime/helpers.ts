@@ -4,6 +4,7 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import type { V1Container, V1Pod, V1Volume } from '@kubernetes/client-node'
+import { logFileOf } from '../../src/runtime/local/files.js'
 import type { LogBatch, LogLine, Runtime, RuntimeHandle, StepExit, StepLaunch } from '../../src/runtime/types.js'
 
 export const hasBwrap = fs.existsSync('/usr/bin/bwrap')
@@ -94,11 +95,11 @@ export async function until(cond: () => boolean, what: string): Promise<void> {
   throw new Error(`timed out waiting for ${what}`)
 }
 
-/** The output lines in an attempt's log file so far (the host's handle record at its head is not output). */
+/** The output lines in an attempt's log file so far (the host's handle and exit records are not output). */
 export function loggedTexts(attemptDir: unknown): string[] {
   let raw: string
   try {
-    raw = fs.readFileSync(path.join(attemptDir as string, 'log.ndjson'), 'utf8')
+    raw = fs.readFileSync(logFileOf(attemptDir as string), 'utf8')
   } catch {
     return []
   }

@@ -4,6 +4,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createLocalRuntime } from '../../src/runtime/local/index.js'
+import { attemptLog, handleData, readExit } from '../../src/runtime/local/files.js'
 import type { Runtime } from '../../src/runtime/types.js'
 import { collect, filesContaining, groupExists, hasBwrap, launch, loggedTexts, pod, run, shPod, tempDir, texts, until } from './helpers.js'
 
@@ -33,8 +34,10 @@ describe.each(modes)('local runtime, sandbox %s', (mode) => {
     ])
     for (const l of r.lines) expect(new Date(l.time).toISOString()).toBe(l.time)
     expect(r.lines.map((l) => l.time)).toEqual([...r.lines.map((l) => l.time)].sort())
-    const size = fs.statSync(path.join(r.handle.data.attemptDir as string, 'log.ndjson')).size
-    expect(r.batches.at(-1)!.offset).toBe(size)
+    // The last batch ends where the step's output ends: only the exit record follows it.
+    const log = fs.readFileSync(attemptLog(handleData(r.handle)), 'utf8')
+    expect(r.batches.at(-1)!.offset).toBe(Buffer.byteLength(log.slice(0, log.lastIndexOf('\n{"e":') + 1)))
+    expect(log.slice(log.lastIndexOf('\n{"e":') + 1)).toMatch(/^\{"e":\{"exitCode":0,"reason":"Completed".*\}\}\n$/)
   })
 
   it('reports a failing exit code', async () => {
@@ -116,6 +119,9 @@ describe.each(modes)('local runtime, sandbox %s', (mode) => {
     expect(r.exit.reason).toBe('Completed')
     expect(texts(r.lines)).toEqual(['mode: fast', 'secret-ok', 'password'])
     expect(filesContaining(stateDir, 'pa55-w0rd-xyz')).toEqual([])
+    // Config files to mount: in plain mode the attempt has its folder for them (bwrap gets them through fds); its log lies beside it.
+    expect(fs.existsSync(r.handle.data.attemptDir as string)).toBe(mode === 'none')
+    expect(attemptLog(handleData(r.handle))).toBe(`${r.handle.data.attemptDir as string}.ndjson`)
     // Plain mode kept the secret files in memory (/dev/shm) and removed them at exit.
     if (mode === 'none') expect(r.handle.data.shmDir).toMatch(/^\/dev\/shm\/ctl-/)
     if (r.handle.data.shmDir) expect(fs.existsSync(r.handle.data.shmDir as string)).toBe(false)
@@ -158,14 +164,26 @@ describe.each(modes)('local runtime, sandbox %s', (mode) => {
     await collect(rt, h)
   })
 
+  it('creates one file for a step without config files or folders to mount: its log, no attempt folder', async () => {
+    const l = launch(shPod('echo alone'))
+    const r = await run(rt, l)
+    expect(r.exit.reason).toBe('Completed')
+    const runDir = path.join(stateDir, l.key.runId)
+    expect(fs.readdirSync(runDir)).toEqual([`${l.key.step}.${l.key.attempt}.ndjson`])
+    expect(fs.statSync(path.join(runDir, `${l.key.step}.${l.key.attempt}.ndjson`)).mode & 0o777).toBe(0o600)
+    await rt.cleanup(r.handle)
+    expect(fs.existsSync(runDir)).toBe(false)
+  })
+
   it('reads a step that finished while nobody followed, and cleans up after it', async () => {
     const handle = await rt.start(launch(shPod('for i in 1 2 3 4 5; do echo line $i; done; exit 4')))
-    await until(() => fs.existsSync(path.join(handle.data.attemptDir as string, 'exit.json')), 'the step to finish')
+    await until(() => readExit(attemptLog(handleData(handle))) !== undefined, 'the step to finish')
     const r = await collect(rt, handle)
     expect(r.exit).toMatchObject({ exitCode: 4, reason: 'Error' })
     expect(texts(r.lines)).toEqual(['line 1', 'line 2', 'line 3', 'line 4', 'line 5'])
     await rt.cleanup(handle)
-    expect(fs.existsSync(handle.data.attemptDir as string)).toBe(false)
+    expect(fs.existsSync(attemptLog(handleData(handle)))).toBe(false)
+    expect(fs.existsSync(path.dirname(handle.data.attemptDir as string))).toBe(false)
   })
 
   it('cuts very long lines with a marker', async () => {

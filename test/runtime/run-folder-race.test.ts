@@ -1,13 +1,14 @@
 // The run folder of the local runtime is removed by the cleanup of a run's last finished attempt once it is
-// empty, while the next layer of the same run may be creating attempt folders in it (a DAG between layers).
-// Both sides that create an attempt folder (the control plane's start and the step host's claim) must win
-// that race. Here a real process removes the run folder in a tight loop while attempt folders are made.
+// empty, while the next layer of the same run may be creating attempts in it (a DAG between layers). Every
+// side that creates an attempt's log or folder (the control plane's start and find, the step host's claim)
+// must win that race. Here a real process removes the run folder in a tight loop while they are made.
 import { spawn, type ChildProcess } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { mkdirExclusive } from '../../src/runtime/local/index.js'
+import { createExclusive, logFileOf } from '../../src/runtime/local/files.js'
 // @ts-expect-error: plain-JS module of the step host, without type declarations
 import { Step } from '../../src/runtime/local/step.mjs'
 
@@ -53,13 +54,21 @@ describe('attempt folders while the run folder comes and goes', () => {
     expect(missing).toBeGreaterThan(0)
   })
 
+  it('the control plane claims each log (createExclusive)', async () => {
+    const missing = await raceTheRemover((attempt) => {
+      createExclusive(logFileOf(attempt), '')
+      expect(fs.statSync(logFileOf(attempt)).mode & 0o777).toBe(0o600)
+      fs.unlinkSync(logFileOf(attempt))
+    })
+    expect(missing).toBeGreaterThan(0)
+  })
+
   it('the step host claims each one (Step.claim)', async () => {
     const missing = await raceTheRemover(async (attempt) => {
-      const step = new Step({ attemptDir: attempt }, () => {}) as { claim(): Promise<void>; logHandle: fs.promises.FileHandle }
-      await step.claim()
-      await step.logHandle.close()
-      fs.unlinkSync(path.join(attempt, 'log.ndjson'))
-      fs.rmdirSync(attempt)
+      const step = new Step({ attemptDir: attempt }, () => {}) as { claim(): void; logFd: number }
+      step.claim()
+      fs.closeSync(step.logFd)
+      fs.unlinkSync(logFileOf(attempt))
     })
     expect(missing).toBeGreaterThan(0)
   })

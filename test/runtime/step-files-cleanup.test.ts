@@ -7,6 +7,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { createLocalRuntime } from '../../src/runtime/local/index.js'
+import { logFileOf } from '../../src/runtime/local/files.js'
 import type { RuntimeHandle } from '../../src/runtime/types.js'
 // @ts-expect-error: plain-JS module of the step host, without type declarations
 import { Step } from '../../src/runtime/local/step.mjs'
@@ -52,14 +53,42 @@ describe('removal of a step folder in memory', () => {
   })
 })
 
-describe('cleanup of an attempt folder', () => {
-  it('removes the folder whatever it holds besides the log and the exit, and the emptied run folder', async () => {
+const data = (attemptDir: string, more: Record<string, unknown> = {}) => ({
+  attemptDir,
+  mode: 'none',
+  host: true,
+  supervisorPid: null,
+  supervisorStart: null,
+  stepPid: null,
+  shmDir: null,
+  image: null,
+  notes: [],
+  ...more,
+})
+
+describe('cleanup of an attempt', () => {
+  it('removes the log beside the attempt folder, the folder when the step had one, and the emptied run folder', async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ctl-clean-'))
+    const runtime = createLocalRuntime({ stateDir: path.join(dir, 'state') })
+    const withFolder = path.join(dir, 'state', 'run1', 'conf.0')
+    const bare = path.join(dir, 'state', 'run1', 'main.0')
+    fs.mkdirSync(path.join(withFolder, 'config', 'x'), { recursive: true })
+    fs.writeFileSync(path.join(withFolder, 'config', 'x', 'f'), 'v')
+    for (const a of [withFolder, bare]) fs.writeFileSync(logFileOf(a), '{}\n')
+    await Promise.all([
+      runtime.cleanup({ runtime: 'local', id: 'run1/conf/0', data: data(withFolder, { logBeside: true, folder: true }) }),
+      runtime.cleanup({ runtime: 'local', id: 'run1/main/0', data: data(bare, { logBeside: true, folder: false }) }),
+    ])
+    expect(fs.existsSync(path.join(dir, 'state', 'run1'))).toBe(false)
+  })
+
+  it("removes an older runtime's attempt folder (its log inside) whatever it holds, and the emptied run folder", async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ctl-clean-'))
     const runtime = createLocalRuntime({ stateDir: path.join(dir, 'state') })
     const attemptDir = path.join(dir, 'state', 'run1', 'main.0')
     fs.mkdirSync(path.join(attemptDir, 'empty', 'x'), { recursive: true })
     for (const f of ['log.ndjson', 'exit.json', 'handle.json', 'outputs']) fs.writeFileSync(path.join(attemptDir, f), '{}')
-    const handle: RuntimeHandle = { runtime: 'local', id: 'run1/main/0', data: { attemptDir, mode: 'none', host: true, supervisorPid: null, supervisorStart: null, stepPid: null, shmDir: null, image: null, notes: [] } }
+    const handle: RuntimeHandle = { runtime: 'local', id: 'run1/main/0', data: data(attemptDir) }
     await runtime.cleanup(handle)
     expect(fs.existsSync(attemptDir)).toBe(false)
     expect(fs.existsSync(path.dirname(attemptDir))).toBe(false)
@@ -67,22 +96,30 @@ describe('cleanup of an attempt folder', () => {
 })
 
 describe('cleanup of many attempt folders at once', () => {
-  it('removes every folder of a burst larger than one batch, keeps a run folder still in use and drops the emptied ones', async () => {
+  it('removes every attempt of a burst larger than one batch, keeps a run folder still in use and drops the emptied ones', async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ctl-clean-'))
     const state = path.join(dir, 'state')
     const runtime = createLocalRuntime({ stateDir: state })
-    const handleOf = (run: string, step: string): RuntimeHandle => {
+    // Logs beside their attempt (every fourth with a folder of config files), and one attempt of an older runtime.
+    const handleOf = (run: string, step: string, i: number): RuntimeHandle => {
       const attemptDir = path.join(state, run, `${step}.1`)
-      fs.mkdirSync(attemptDir, { recursive: true })
-      for (const f of ['log.ndjson', 'exit.json']) fs.writeFileSync(path.join(attemptDir, f), '{}')
-      return { runtime: 'local', id: `${run}/${step}/1`, data: { attemptDir, mode: 'none', host: true, supervisorPid: null, supervisorStart: null, stepPid: null, shmDir: null, image: null, notes: [] } }
+      fs.mkdirSync(path.dirname(attemptDir), { recursive: true })
+      if (i === 0) {
+        fs.mkdirSync(attemptDir)
+        for (const f of ['log.ndjson', 'exit.json']) fs.writeFileSync(path.join(attemptDir, f), '{}')
+        return { runtime: 'local', id: `${run}/${step}/1`, data: data(attemptDir) }
+      }
+      const folder = i % 4 === 1
+      if (folder) fs.mkdirSync(path.join(attemptDir, 'config'), { recursive: true })
+      fs.writeFileSync(logFileOf(attemptDir), '{}\n')
+      return { runtime: 'local', id: `${run}/${step}/1`, data: data(attemptDir, { logBeside: true, folder }) }
     }
-    const ended = [...Array.from({ length: 40 }, (_, i) => handleOf('run1', `s${i}`)), ...Array.from({ length: 5 }, (_, i) => handleOf('run2', `s${i}`))]
-    const running = handleOf('run2', 'still')
+    const ended = [...Array.from({ length: 40 }, (_, i) => handleOf('run1', `s${i}`, i)), ...Array.from({ length: 5 }, (_, i) => handleOf('run2', `s${i}`, i))]
+    const running = handleOf('run2', 'still', 2)
     await Promise.all(ended.map((h) => runtime.cleanup(h)))
-    for (const h of ended) expect(fs.existsSync(h.data.attemptDir as string)).toBe(false)
+    for (const h of ended) expect(fs.existsSync(h.data.attemptDir as string) || fs.existsSync(logFileOf(h.data.attemptDir as string))).toBe(false)
     expect(fs.existsSync(path.join(state, 'run1'))).toBe(false)
-    expect(fs.readdirSync(path.join(state, 'run2'))).toEqual(['still.1'])
+    expect(fs.readdirSync(path.join(state, 'run2'))).toEqual(['still.1.ndjson'])
     await runtime.cleanup(running)
     expect(fs.existsSync(path.join(state, 'run2'))).toBe(false)
   })

@@ -4,6 +4,7 @@
 import fs from 'node:fs'
 import { afterAll, describe, expect, it } from 'vitest'
 import { createLocalRuntime } from '../../src/runtime/local/index.js'
+import { attemptLog, handleData } from '../../src/runtime/local/files.js'
 import type { LogLine, RuntimeHandle } from '../../src/runtime/types.js'
 import { hasBwrap, launch, shPod, tempDir, texts } from './helpers.js'
 
@@ -52,7 +53,7 @@ describe.each(modes)('survival, sandbox %s', (mode) => {
 
     // Following again from the end delivers nothing more and the same exit.
     const again: LogLine[] = []
-    const size = fs.statSync(`${handle.data.attemptDir as string}/log.ndjson`).size
+    const size = fs.statSync(attemptLog(handleData(handle))).size
     expect(await second.follow(handle, size, async (b) => void again.push(...b.lines))).toEqual(exit)
     expect(again).toEqual([])
   })

@@ -27,7 +27,7 @@ const ATTEMPT = `attempt() { label=$1; shift; out=$("$@" 2>&1); rc=$?; printf '%
 
 const CONNECT = `const s = require('net').connect(process.argv[1]); s.on('connect', () => { console.log('connected'); process.exit(0) }); s.on('error', (e) => { console.log(e.code); process.exit(1) })`
 
-function hostileScript(plane: Plane, victimDir: string): string {
+function hostileScript(plane: Plane, victimLog: string): string {
   const d = plane.dataDir
   const files = fs.readdirSync(d).filter((f) => fs.statSync(path.join(d, f)).isFile())
   return [
@@ -43,8 +43,8 @@ function hostileScript(plane: Plane, victimDir: string): string {
     `attempt read:master-key cat ${plane.masterKeyFile}`,
     `attempt list:master-key ls ${path.dirname(plane.masterKeyFile)}`,
     `attempt list:data ls ${d}`,
-    `attempt read:other-run cat ${path.join(victimDir, 'log.ndjson')}`,
-    `attempt list:other-run ls ${victimDir}`,
+    `attempt read:other-run cat ${victimLog}`,
+    `attempt list:other-run ls ${path.dirname(victimLog)}`,
     `attempt socket node -e "${CONNECT}" ${path.join(d, 'runs', 'host.sock')}`,
     `attempt mount mount -o remount,bind,rw /`,
     `attempt umount umount /tmp`,
@@ -109,16 +109,18 @@ describe.skipIf(!hasBwrap)('the sandbox (bubblewrap installed)', () => {
       const victim = await waitFor('the victim run', () => p.client.runs(ref('victim')), (r) => r.length > 0)
       await waitFor('the victim step to run', () => p.client.run(victim[0]!.id), (d) => d.steps.some((s) => s.state === 'running'))
       const runDir = path.join(p.dataDir, 'runs', victim[0]!.id)
-      const victimDir = path.join(runDir, (await waitFor('the victim attempt folder', () => fs.promises.readdir(runDir).catch(() => []), (e) => e.length > 0))[0]!)
-      const readLog = async () => fs.promises.readFile(path.join(victimDir, 'log.ndjson'), 'utf8').catch(() => '')
-      await waitFor("the victim's output in its attempt folder", readLog, (t) => t.includes('victim-output-4711'))
+      // The attempt's log in the run folder (<step>.<attempt>.ndjson; the step has no config files, so no attempt folder).
+      const logName = (entries: string[]) => entries.find((e) => e.endsWith('.ndjson'))
+      const victimLog = path.join(runDir, logName(await waitFor('the victim attempt log', () => fs.promises.readdir(runDir).catch(() => []), (e) => logName(e) !== undefined))!)
+      const readLog = async () => fs.promises.readFile(victimLog, 'utf8').catch(() => '')
+      await waitFor("the victim's output in its attempt log", readLog, (t) => t.includes('victim-output-4711'))
 
       const volume = { name: 'scratch', version: 'v1', type: 'volume', volume: { size: '1Gi', accessMode: 'ReadWriteMany', type: 'temp' } }
       const hostile = {
         name: 'hostile',
         version: 'v2alpha',
         type: 'workflow',
-        spec: { dag: [{ name: 'escape', spec: { use: { volumes: [{ id: 'scratch', directory: '/scratch' }] }, stack: 'script', stackSpec: { interpreter: 'sh', script: hostileScript(p, victimDir) } } }] },
+        spec: { dag: [{ name: 'escape', spec: { use: { volumes: [{ id: 'scratch', directory: '/scratch' }] }, stack: 'script', stackSpec: { interpreter: 'sh', script: hostileScript(p, victimLog) } } }] },
       }
       await p.client.apply('public', [doc(volume), doc(hostile, 'hostile.yaml', 1)])
       const [hr] = await waitFor('the hostile run', () => p.client.runs(ref('hostile')), (r) => r.length > 0)

@@ -1,19 +1,22 @@
-// The attempt folder's files and the liveness checks the control plane makes
-// on them. The supervisor writes them (supervisor.mjs); everything here only reads,
-// except the Lost / Killed exits written on behalf of a supervisor that is gone.
+// An attempt's log and the liveness checks the control plane makes on it. The step host
+// writes it (supervisor.mjs, step.mjs); everything here only reads, except the Lost /
+// Killed / StartError exits recorded on behalf of a host that is gone or never ran the step.
 
 import fs from 'node:fs'
 import path from 'node:path'
 import type { ExitReason, RuntimeHandle, StepExit } from '../types.js'
 import { isPidAlive } from '../../liveness.js'
+import { EXIT_RECORD_PREFIX, appendExitRecord, logFileOf } from './step-files.mjs'
 
+export { EXIT_RECORD_PREFIX, exitRecord, logFileOf } from './step-files.mjs'
 export const LOG_FILE = 'log.ndjson'
+/** Where step hosts from before the exit became a log record wrote it; still read (see readExit). */
 export const EXIT_FILE = 'exit.json'
 export const KILL_FILE = 'kill.json'
 /**
  * The handle start() returned (no secrets), so it can be recovered if the engine lost it. The
- * step host writes it as the first record of log.ndjson (`{"h":...}`) before it confirms a start;
- * this file only holds it for a step that could not start, and for attempts of older hosts.
+ * step host writes it as the first record of the log (`{"h":...}`) before it confirms a start;
+ * this file only holds it for attempts of older hosts.
  */
 export const HANDLE_FILE = 'handle.json'
 /** How a log record holding the handle begins; log readers skip such records. */
@@ -21,7 +24,12 @@ export const HANDLE_RECORD_PREFIX = '{"h":'
 
 /** What the local runtime keeps in RuntimeHandle.data. */
 export interface LocalHandleData {
+  /** `<state>/<run>/<step>.<attempt>`: the attempt's name on the state disk, and its folder when it has one. */
   attemptDir: string
+  /** The log lies beside the attempt folder (logFileOf); false for handles of older runtimes, whose log is inside it. */
+  logBeside: boolean
+  /** The attempt folder exists (the step had config files or folders to mount); always for older handles. */
+  folder: boolean
   mode: 'bubblewrap' | 'none'
   /** Run by the shared step host (false: a per-step supervisor of an older version; kill differs). */
   host: boolean
@@ -39,8 +47,11 @@ export interface LocalHandleData {
 export function handleData(handle: RuntimeHandle): LocalHandleData {
   const d = handle.data as Partial<LocalHandleData>
   if (handle.runtime !== 'local' || typeof d.attemptDir !== 'string') throw new Error(`not a local runtime handle: ${handle.id}`)
+  const logBeside = d.logBeside === true
   return {
     attemptDir: d.attemptDir,
+    logBeside,
+    folder: logBeside ? d.folder === true : true,
     mode: d.mode === 'bubblewrap' ? 'bubblewrap' : 'none',
     host: d.host === true,
     supervisorPid: typeof d.supervisorPid === 'number' ? d.supervisorPid : null,
@@ -52,6 +63,43 @@ export function handleData(handle: RuntimeHandle): LocalHandleData {
   }
 }
 
+/** The log of an attempt as its handle tells it: inside the attempt folder for handles of older runtimes. */
+export function attemptLog(d: Pick<LocalHandleData, 'attemptDir' | 'logBeside'>): string {
+  return d.logBeside ? logFileOf(d.attemptDir) : path.join(d.attemptDir, LOG_FILE)
+}
+
+/** Creates a file that must not exist yet (EEXIST otherwise: the exclusive claim of an attempt), see inRunFolder. */
+export function createExclusive(file: string, content: string): void {
+  inRunFolder(file, () => fs.writeFileSync(file, content, { flag: 'wx', mode: 0o600 }))
+}
+
+/**
+ * Makes `entry` (an attempt's log or folder) with `create`, and the run folder it lies in when that is missing.
+ * Synchronous on purpose: start() then reaches the host request without waiting for another turn of the event loop,
+ * so a burst of starts reaches the host one by one, not all at the end. The run folder can vanish at any moment
+ * (cleanup drops it once empty, e.g. between two layers of a DAG), which a recursive mkdir racing it reports as
+ * ENOENT or even ENOTDIR: made again, and retried.
+ */
+export function inRunFolder(entry: string, create: () => void): void {
+  for (let tries = 0; ; tries++) {
+    try {
+      create()
+      return
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT' || tries >= CREATE_TRIES) throw e
+    }
+    try {
+      fs.mkdirSync(path.dirname(entry), { recursive: true, mode: 0o700 })
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code
+      if ((code !== 'ENOENT' && code !== 'ENOTDIR') || tries >= CREATE_TRIES) throw e
+    }
+  }
+}
+
+/** Lost races with the removal of the run folder before giving up (each loss is one removal in between). */
+const CREATE_TRIES = 20
+
 export function writeAtomic(file: string, content: string): void {
   const tmp = `${file}.tmp-${process.pid}`
   fs.writeFileSync(tmp, content)
@@ -61,11 +109,11 @@ export function writeAtomic(file: string, content: string): void {
 const isHandleShape = (v: unknown): v is RuntimeHandle =>
   typeof v === 'object' && v !== null && typeof (v as RuntimeHandle).id === 'string' && typeof (v as RuntimeHandle).data === 'object'
 
-/** The handle record at the head of log.ndjson, if the host wrote one. */
-function handleFromLog(attemptDir: string): RuntimeHandle | undefined {
+/** The handle record at the head of the log, if the host wrote one. */
+function handleFromLog(logFile: string): RuntimeHandle | undefined {
   let fd: number
   try {
-    fd = fs.openSync(path.join(attemptDir, LOG_FILE), 'r')
+    fd = fs.openSync(logFile, 'r')
   } catch {
     return undefined
   }
@@ -85,12 +133,12 @@ function handleFromLog(attemptDir: string): RuntimeHandle | undefined {
   }
 }
 
-/** The handle of an attempt folder, if one was written: in the log (current hosts), else in handle.json. */
-export function readHandle(attemptDir: string): RuntimeHandle | undefined {
-  const fromLog = handleFromLog(attemptDir)
-  if (fromLog) return fromLog
+/** The handle of an attempt, if one was written: in its log (current hosts), else in handle.json of older hosts. */
+export function readHandle(logFile: string): RuntimeHandle | undefined {
+  const fromLog = handleFromLog(logFile)
+  if (fromLog || path.basename(logFile) !== LOG_FILE) return fromLog
   try {
-    const v = JSON.parse(fs.readFileSync(path.join(attemptDir, HANDLE_FILE), 'utf8')) as unknown
+    const v = JSON.parse(fs.readFileSync(path.join(path.dirname(logFile), HANDLE_FILE), 'utf8')) as unknown
     return isHandleShape(v) ? v : undefined
   } catch {
     return undefined
@@ -99,18 +147,99 @@ export function readHandle(attemptDir: string): RuntimeHandle | undefined {
 
 const REASONS: readonly ExitReason[] = ['Completed', 'Error', 'DeadlineExceeded', 'Killed', 'StartError', 'Lost']
 
-export function readExit(attemptDir: string): StepExit | undefined {
-  const file = path.join(attemptDir, EXIT_FILE)
-  // Usually asked before the step ended (every follow looks once first): a miss without a thrown error is far cheaper.
-  if (!fs.existsSync(file)) return undefined
-  let v: unknown
+/**
+ * The exit recorded in an attempt's log: the first record of the exit records that end it (the host appends its own
+ * after the step's last line; the control plane appends Lost / Killed only for a step no host runs any more, so a
+ * later append finds the first one there and leaves it: the first writer wins). Read backwards from the end, never
+ * the whole log. Attempts of older hosts have it in exit.json beside the log instead.
+ */
+export function readExit(logFile: string): StepExit | undefined {
+  let fd: number
   try {
-    // Written in place (one create, no rename): a file that does not parse yet is not written yet.
-    v = JSON.parse(fs.readFileSync(file, 'utf8'))
+    fd = fs.openSync(logFile, 'r')
+  } catch {
+    return legacyExit(logFile)
+  }
+  try {
+    return readExitFd(fd, logFile)
+  } finally {
+    fs.closeSync(fd)
+  }
+}
+
+/** readExit through a descriptor the caller opened on `logFile` (-1: the log does not exist). */
+export function readExitFd(fd: number, logFile: string): StepExit | undefined {
+  if (fd < 0) return legacyExit(logFile)
+  try {
+    return exitAtEnd(fd) ?? legacyExit(logFile)
   } catch {
     return undefined
   }
-  return toExit(v)
+}
+
+/** Read backwards this much at a time: most logs end in a short line, most exit records are far shorter. */
+const TAIL_CHUNK = 16 * 1024
+const CLOSE_BRACE = 0x7d
+const EXIT_PREFIX = Buffer.from(EXIT_RECORD_PREFIX)
+
+/**
+ * The first of the complete exit records that end the log. Bytes after the last newline are a line cut short (its
+ * writer died mid-write, or is writing it now): skipped, and what is before it still counts. The scan stops at the
+ * first line that is not an exit record; a record's line ends in `}}` while a step's line (`{"t":…,"x":"…"}`) ends
+ * in `"}`, so a log whose last line is output is told from its last bytes, even when that line is long.
+ */
+function exitAtEnd(fd: number): StepExit | undefined {
+  let pos = fs.fstatSync(fd).size
+  let found: StepExit | undefined
+  let rest = Buffer.alloc(0) // bytes from pos up to the end of the line being looked at
+  let seenEnd = false // the log's last newline was found: every line before it is complete
+  while (pos > 0) {
+    // Doubling as a long line is read: a large exit record (outputs) is copied a few times, not once per chunk.
+    const n = Math.min(Math.max(TAIL_CHUNK, rest.length), pos)
+    const chunk = Buffer.allocUnsafe(n)
+    pos -= n
+    if (fs.readSync(fd, chunk, 0, n, pos) !== n) return found // truncated under us
+    const data = rest.length > 0 ? Buffer.concat([chunk, rest]) : chunk
+    let end = data.length
+    for (;;) {
+      // The line ending at `end` cannot be an exit record unless it ends in `}}`.
+      if (seenEnd && end >= 2 && (data[end - 1] !== CLOSE_BRACE || data[end - 2] !== CLOSE_BRACE)) return found
+      const nl = end > 0 ? data.lastIndexOf(10, end - 1) : -1
+      if (nl < 0) break
+      if (seenEnd) {
+        const exit = exitOfLine(data.subarray(nl + 1, end))
+        if (!exit) return found
+        found = exit
+      }
+      seenEnd = true
+      end = nl
+    }
+    rest = data.subarray(0, end)
+  }
+  return seenEnd ? (exitOfLine(rest) ?? found) : found
+}
+
+function exitOfLine(line: Buffer): StepExit | undefined {
+  if (line.length < EXIT_PREFIX.length || line.compare(EXIT_PREFIX, 0, EXIT_PREFIX.length, 0, EXIT_PREFIX.length) !== 0) return undefined
+  try {
+    return toExit((JSON.parse(line.toString('utf8')) as { e?: unknown }).e)
+  } catch {
+    return undefined // a record cut short by a writer that died, completed into a line by a later append
+  }
+}
+
+/** exit.json of an attempt of an older host, beside its log in the attempt folder; undefined when there is none. */
+function legacyExit(logFile: string): StepExit | undefined {
+  // Only a log inside an attempt folder can have one: no call at all for the logs of current hosts.
+  if (path.basename(logFile) !== LOG_FILE) return undefined
+  const file = path.join(path.dirname(logFile), EXIT_FILE)
+  // A miss without a thrown error is far cheaper: most attempts never had one.
+  if (!fs.existsSync(file)) return undefined
+  try {
+    return toExit(JSON.parse(fs.readFileSync(file, 'utf8')))
+  } catch {
+    return undefined // written in place by its host: not written yet
+  }
 }
 
 /** An exit as the step host wrote (or sent) it, checked field by field; undefined when it is not one. */
@@ -132,14 +261,19 @@ export function toExit(value: unknown): StepExit | undefined {
   return out
 }
 
-/** Writes exit.json unless the step host already did (exclusive create: the first writer wins); returns the exit that holds. */
-export function writeExitOnce(attemptDir: string, exit: StepExit): StepExit {
+/**
+ * Appends an exit record to the log unless one ends it already; returns the exit that holds after the append (read
+ * again: a host or another replica may have appended one meanwhile, and the first one holds).
+ */
+export function writeExitOnce(logFile: string, exit: StepExit): StepExit {
+  const held = readExit(logFile)
+  if (held) return held
   try {
-    fs.writeFileSync(path.join(attemptDir, EXIT_FILE), JSON.stringify(exit) + '\n', { flag: 'wx' })
+    appendExitRecord(logFile, exit)
   } catch {
-    // keep the one that is there
+    // the log is gone (cleaned up): nobody is left to read it
   }
-  return readExit(attemptDir) ?? exit
+  return readExit(logFile) ?? exit
 }
 
 /** Whether the process still runs and is the one we started (not a zombie, not a reused pid). */

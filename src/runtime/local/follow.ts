@@ -1,4 +1,4 @@
-// Tails an attempt's log.ndjson from a byte offset until the step has exited
+// Tails an attempt's log from a byte offset until the step has exited
 // and every line is delivered. Only complete lines (ending in \n) are read, so
 // an offset always falls on a line boundary and a resumed follow never repeats
 // or skips a line. Changes are learnt from the step host's pushed notices when
@@ -7,7 +7,7 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import type { LogBatch, LogLine, StepExit } from '../types.js'
-import { EXIT_FILE, HANDLE_RECORD_PREFIX, LOG_FILE, readExit } from './files.js'
+import { EXIT_RECORD_PREFIX, HANDLE_RECORD_PREFIX, readExitFd } from './files.js'
 
 const MAX_BATCH_LINES = 1000
 const READ_CHUNK = 1 << 20
@@ -18,7 +18,8 @@ const NOTICE_POLL_MS = 1000
 const readBuf = Buffer.allocUnsafe(READ_CHUNK)
 
 export interface FollowOptions {
-  attemptDir: string
+  /** The attempt's log (see logFileOf). */
+  logFile: string
   fromOffset: number
   onLogs: (batch: LogBatch) => Promise<void>
   signal?: AbortSignal
@@ -36,7 +37,7 @@ export interface FollowOptions {
 export interface ChangeSubscription {
   /** False once the connection to the host is gone (the host may have died: look at the files). */
   readonly live: boolean
-  /** The exit the host announced, if it did: every line is in the log then, exit.json may still be on its way. */
+  /** The exit the host announced, if it did: every line is in the log then, the exit record may still be on its way. */
   readonly exit: StepExit | undefined
   close(): void
 }
@@ -56,43 +57,48 @@ function parseLine(raw: string): LogLine {
 }
 
 /** Reads and delivers every complete line from `offset`; returns the new offset and the file size it saw. */
-async function drain(file: string, offset: number, opts: FollowOptions): Promise<{ offset: number; end: number }> {
-  let fd: number
-  try {
-    fd = fs.openSync(file, 'r')
-  } catch {
-    return { offset, end: 0 } // not created yet
-  }
-  try {
-    const buf = readBuf
-    let carry = Buffer.alloc(0)
-    let pos = offset
+async function drain(fd: number, offset: number, opts: FollowOptions): Promise<{ offset: number; end: number }> {
+  if (fd < 0) return { offset, end: 0 } // not created yet
+  const buf = readBuf
+  let carry = Buffer.alloc(0)
+  let pos = offset
+  for (;;) {
+    const n = fs.readSync(fd, buf, 0, buf.length, pos + carry.length)
+    if (n === 0) return { offset: pos, end: pos + carry.length }
+    const data = carry.length ? Buffer.concat([carry, buf.subarray(0, n)]) : Buffer.from(buf.subarray(0, n))
+    let start = 0
+    // A batch's offset is the end of its last line: the exit records after the step's last line move no offset.
+    let lastEnd = 0
+    let lines: LogLine[] = []
     for (;;) {
-      const n = fs.readSync(fd, buf, 0, buf.length, pos + carry.length)
-      if (n === 0) return { offset: pos, end: pos + carry.length }
-      const data = carry.length ? Buffer.concat([carry, buf.subarray(0, n)]) : Buffer.from(buf.subarray(0, n))
-      let start = 0
-      let lines: LogLine[] = []
-      for (;;) {
-        const nl = data.indexOf(10, start)
-        if (nl < 0) break
-        const raw = data.toString('utf8', start, nl)
-        // The host's handle record heads the log; it is not output of the step.
-        if (!(pos + start === 0 && raw.startsWith(HANDLE_RECORD_PREFIX))) lines.push(parseLine(raw))
-        start = nl + 1
-        if (lines.length >= MAX_BATCH_LINES) {
-          await opts.onLogs({ lines, offset: pos + start })
-          lines = []
-          opts.signal?.throwIfAborted()
-        }
+      const nl = data.indexOf(10, start)
+      if (nl < 0) break
+      const raw = data.toString('utf8', start, nl)
+      // The host's handle record heads the log and exit records end it; neither is output of the step.
+      if (!raw.startsWith(EXIT_RECORD_PREFIX) && !(pos + start === 0 && raw.startsWith(HANDLE_RECORD_PREFIX))) {
+        lines.push(parseLine(raw))
+        lastEnd = nl + 1
       }
-      if (lines.length) await opts.onLogs({ lines, offset: pos + start })
-      opts.signal?.throwIfAborted()
-      pos += start
-      carry = data.subarray(start)
+      start = nl + 1
+      if (lines.length >= MAX_BATCH_LINES) {
+        await opts.onLogs({ lines, offset: pos + lastEnd })
+        lines = []
+        opts.signal?.throwIfAborted()
+      }
     }
-  } finally {
-    fs.closeSync(fd)
+    if (lines.length) await opts.onLogs({ lines, offset: pos + lastEnd })
+    opts.signal?.throwIfAborted()
+    pos += start
+    carry = data.subarray(start)
+  }
+}
+
+/** The log opened for one look (its exit, then its new lines): one open for both. -1 when it does not exist yet. */
+function openLog(file: string): number {
+  try {
+    return fs.openSync(file, 'r')
+  } catch {
+    return -1
   }
 }
 
@@ -113,7 +119,7 @@ function waitForNotice(wake: { fn?: () => void }, notified: () => boolean, signa
 }
 
 /**
- * Resolves after the next change in the attempt folder, a poll interval, or an abort.
+ * Resolves after the next change in the log's folder, a poll interval, or an abort.
  * `changed` is asked once the watch is in place: a change that landed between the
  * caller's last look and the watch would otherwise wait for the poll.
  */
@@ -147,7 +153,7 @@ function sizeOf(file: string): number {
 }
 
 export async function followLog(opts: FollowOptions): Promise<StepExit> {
-  const file = path.join(opts.attemptDir, LOG_FILE)
+  const file = opts.logFile
   let offset = opts.fromOffset
   // A notice that lands between a look at the files and the wait must not be lost: it sets the flag.
   let noticed = false
@@ -161,23 +167,31 @@ export async function followLog(opts: FollowOptions): Promise<StepExit> {
       opts.signal?.throwIfAborted()
       const notices = sub?.live === true
       noticed = false
-      // Check the exit first: once it exists the log is closed, so one more drain reads everything.
-      const exit = sub?.exit ?? readExit(opts.attemptDir)
-      // A live connection to the step's own host means the host runs: no need to look at /proc.
-      const running = exit ? false : notices || opts.isRunning()
-      const read = await drain(file, offset, opts)
-      offset = read.offset
-      if (exit) return exit
-      if (!running) {
-        const late = readExit(opts.attemptDir) // finished between the two checks
-        if (late) {
-          await drain(file, offset, opts)
-          return late
+      const fd = openLog(file)
+      let end: number
+      try {
+        // Check the exit first: once it exists the log is complete, so one more drain reads everything.
+        const exit = sub?.exit ?? readExitFd(fd, file)
+        // A live connection to the step's own host means the host runs: no need to look at /proc.
+        const running = exit ? false : notices || opts.isRunning()
+        const read = await drain(fd, offset, opts)
+        offset = read.offset
+        end = read.end
+        if (exit) return exit
+        if (!running) {
+          const late = readExitFd(fd, file) // finished between the two checks
+          if (late) {
+            await drain(fd, offset, opts)
+            return late
+          }
+          return opts.onLost()
         }
-        return opts.onLost()
+      } finally {
+        if (fd >= 0) fs.closeSync(fd)
       }
       if (notices) await waitForNotice(wake, () => noticed || sub?.live !== true, opts.signal)
-      else await waitForChange(opts.attemptDir, () => fs.existsSync(path.join(opts.attemptDir, EXIT_FILE)) || sizeOf(file) > read.end, opts.signal)
+      // The exit record grows the log like any line.
+      else await waitForChange(path.dirname(file), () => sizeOf(file) > end, opts.signal)
     }
   } finally {
     sub?.close()

@@ -1,8 +1,10 @@
 // The local runtime: step attempts run under ONE detached step host process per
 // state folder (supervisor.mjs, started on demand and reused) that survives the
-// control plane. The attempt folder <stateDir>/<runId>/<step>.<attempt>/ is the
-// only link between the two, so a new runtime instance after a restart can follow,
-// kill and clean up any step; requests (start, kill) go over the host's unix socket.
+// control plane. The attempt's log <stateDir>/<runId>/<step>.<attempt>.ndjson (its
+// handle, its lines, its exit) is the only link between the two, so a new runtime
+// instance after a restart can follow, kill and clean up any step; requests (start,
+// kill) go over the host's unix socket. The attempt folder <step>.<attempt>/ beside it
+// exists only for a step with config files or folders to mount.
 
 import fs from 'node:fs'
 import path from 'node:path'
@@ -15,13 +17,16 @@ import { enforce } from './limits.js'
 import { chooseSandbox, type SandboxOptions } from './sandbox.js'
 import { packageRoot } from '../../package-root.js'
 import {
-  EXIT_FILE,
-  HANDLE_FILE,
-  LOG_FILE,
   KILL_FILE,
+  LOG_FILE,
+  attemptLog,
+  createExclusive,
+  exitRecord,
   groupAlive,
   handleData,
+  inRunFolder,
   isAlive,
+  logFileOf,
   readExit,
   readHandle,
   writeAtomic,
@@ -41,7 +46,7 @@ export type { LocalHandleData } from './files.js'
 export { shownToSteps } from './bwrap.js'
 
 export interface LocalRuntimeOptions extends SandboxOptions {
-  /** Folder for attempt folders (logs, exit status, config files). Created if missing. */
+  /** Folder for the attempts' logs (handle, lines, exit) and the folders of those with config files. Created if missing. */
   stateDir: string
   /** Longest log line kept, in bytes; longer lines are cut with a marker. Default 1 MiB. */
   maxLineBytes?: number
@@ -49,6 +54,8 @@ export interface LocalRuntimeOptions extends SandboxOptions {
   hostIdleMs?: number
 }
 
+/** Attempts followed to their exit and not cleaned up yet, remembered at most (see followedToExit). */
+const MAX_FOLLOWED_KEPT = 4096
 /** How long find() waits for a host that is starting the attempt right now. */
 const FIND_WAIT_MS = 15_000
 // Redaction has one owner, src/logs/redact.mjs; the step host imports it from there (ctl's own folder is
@@ -114,6 +121,12 @@ export function createLocalRuntime(opts: LocalRuntimeOptions): Runtime {
   }
 
   const removals = new AttemptDirRemover()
+  /**
+   * Logs this runtime followed to their exit, until their cleanup: an exit never goes away, so cleanup need not read
+   * it again (the usual order: the engine follows a step to its end, then cleans up). Bounded: an attempt cleaned up
+   * elsewhere (another replica) leaves its entry here until it is pushed out.
+   */
+  const followedToExit = new Set<string>()
 
   function handleOf(key: StepKey, data: LocalHandleData): RuntimeHandle {
     return { runtime: 'local', id: `${key.runId}/${key.step}/${key.attempt}`, data: { ...data } }
@@ -133,6 +146,10 @@ export function createLocalRuntime(opts: LocalRuntimeOptions): Runtime {
     const attemptDir = attemptDirOf(launch.key)
     const base: LocalHandleData = {
       attemptDir,
+      // Set by the host that writes the log: a host of an older version, still running after an upgrade (it stays
+      // while it has steps or connections), leaves it out, and its log is then inside the folder, as it writes it.
+      logBeside: false,
+      folder: false,
       mode: bwrapPath ? 'bubblewrap' : 'none',
       host: true,
       supervisorPid: null,
@@ -155,10 +172,12 @@ export function createLocalRuntime(opts: LocalRuntimeOptions): Runtime {
       }
       plan = planStep(launch, stepPath, (name) => path.join(attemptDir, 'empty', name))
       layout = sandboxHost && bwrapPath ? bubblewrapLayout(plan, attemptDir, bwrapPath, sandboxHost, shmBase) : plainLayout(plan, attemptDir, { whyNoSandbox, shmBase })
-      // Files to put in the attempt folder: create it here. Otherwise the host creates it as it
-      // claims the attempt (one file-system operation less on the control plane's event loop,
-      // where it costs most); either way the claim of log.ndjson makes every start exclusive.
-      if (layout.dirs.some((d) => isUnder(d, attemptDir)) || layout.configFiles.length > 0) makeAttemptDir(launch.key, attemptDir)
+      // Files to put in the attempt folder: create it here. Otherwise there is none (the host creates the log beside
+      // it as it claims the attempt); either way the claim of the log makes every start exclusive.
+      if (layout.dirs.some((d) => isUnder(d, attemptDir)) || layout.configFiles.length > 0) {
+        makeAttemptDir(launch.key, attemptDir)
+        base.folder = true
+      }
       const madeInVolumes: MadeFolder[] = []
       if (bwrapPath) beneath = checkPathsInVolumes(plan, madeInVolumes)
       const made: string[] = []
@@ -186,12 +205,17 @@ export function createLocalRuntime(opts: LocalRuntimeOptions): Runtime {
       }
     } catch (e) {
       if (!(e instanceof StartProblem)) throw e
-      if (!fs.existsSync(attemptDir)) makeAttemptDir(launch.key, attemptDir)
       // The message may quote a command line with projected values: redacted like the log.
       const message = createRedactor(redactionForms(Object.values(launch.secretData), launch.redact))(e.message)
-      writeExitOnce(attemptDir, { exitCode: null, reason: 'StartError', message, finishedAt: new Date().toISOString() })
-      const handle = handleOf(launch.key, base)
-      writeAtomic(path.join(attemptDir, HANDLE_FILE), JSON.stringify(handle))
+      const handle = handleOf(launch.key, { ...base, logBeside: true })
+      const exit: StepExit = { exitCode: null, reason: 'StartError', message, finishedAt: new Date().toISOString() }
+      // The log as a host leaves it, handle and exit in one exclusive create: the claim of the attempt, as a host's.
+      try {
+        createExclusive(logFileOf(attemptDir), JSON.stringify({ h: handle }) + '\n' + exitRecord(exit))
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw conflict(launch.key, attemptDir)
+        throw err
+      }
       return handle
     }
     const limits = enforce(plan.limits, limitSupport, `ctl-${launch.key.runId}-${launch.key.step}.${launch.key.attempt}`)
@@ -213,32 +237,37 @@ export function createLocalRuntime(opts: LocalRuntimeOptions): Runtime {
     // The host fills in its own pid and the step's, and records the handle in the log before it answers.
     const reply = await host.request({ op: 'start', spec, handle: handleOf(launch.key, data) }, { spawn: true })
     if (reply?.ok && isHandle(reply.handle)) return reply.handle
-    if (reply?.error === 'conflict') throw conflict(launch.key, attemptDir)
+    if (reply?.error === 'conflict') {
+      // Claimed by find() meanwhile (which makes no folder): the folder made here for this start is nobody's.
+      if (base.folder) fs.rmSync(attemptDir, { recursive: true, force: true })
+      throw conflict(launch.key, attemptDir)
+    }
     throw new CtlError('E_INTERNAL', `the step host did not start ${launch.key.runId}/${launch.key.step}/${launch.key.attempt}: ${reply?.error ?? 'no answer'}`)
   }
 
   function conflict(key: StepKey, attemptDir: string): CtlError {
     // details.handle lets an engine that crashed between start() and storing the handle reattach.
-    const handle = readHandle(attemptDir)
+    const handle = readHandle(logFileOf(attemptDir)) ?? readHandle(path.join(attemptDir, LOG_FILE))
     return new CtlError('E_CONFLICT', `step attempt ${key.runId}/${key.step}/${key.attempt} was already started`, handle ? { handle } : undefined)
   }
 
   async function kill(handle: RuntimeHandle, reason?: string): Promise<void> {
     const d = handleData(handle)
+    const log = attemptLog(d)
     const message = reason ?? 'killed on request'
-    if (readExit(d.attemptDir)) return
+    if (readExit(log)) return
     if (d.host) {
-      // The host answers once the step has ended and exit.json is written.
+      // The host answers once the step has ended and its exit is recorded.
       const reply = await host.request({ op: 'kill', dir: d.attemptDir, reason: message }, { spawn: false }).catch(() => undefined)
-      if (reply?.known || readExit(d.attemptDir)) return
+      if (reply?.known || readExit(log)) return
     } else if (d.supervisorPid !== null && isAlive(d.supervisorPid, d.supervisorStart)) {
       // A step of an older control plane: one supervisor process per step, killed through a file and SIGTERM.
       writeAtomic(path.join(d.attemptDir, KILL_FILE), JSON.stringify({ reason: message }))
       try {
         process.kill(d.supervisorPid, 'SIGTERM')
       } catch {}
-      while (!readExit(d.attemptDir) && isAlive(d.supervisorPid, d.supervisorStart)) await sleep(50)
-      if (readExit(d.attemptDir)) return
+      while (!readExit(log) && isAlive(d.supervisorPid, d.supervisorStart)) await sleep(50)
+      if (readExit(log)) return
     }
     // Nobody supervises the step any more: end what is left of it ourselves.
     if (d.stepPid !== null && groupAlive(d.stepPid)) {
@@ -246,39 +275,32 @@ export function createLocalRuntime(opts: LocalRuntimeOptions): Runtime {
         process.kill(-d.stepPid, 'SIGKILL')
       } catch {}
     }
-    writeExitOnce(d.attemptDir, { exitCode: null, reason: 'Killed', message, finishedAt: new Date().toISOString() })
+    writeExitOnce(log, { exitCode: null, reason: 'Killed', message, finishedAt: new Date().toISOString() })
   }
 
   /**
-   * The attempt of `key`, when one was started: from handle.json (written by the host before it
-   * confirms a start). An attempt folder without one is either being started right now (the host
-   * claimed it by creating log.ndjson: wait for the handle) or was never handed to a host: then
-   * it is claimed here, so that a start still on its way can no longer happen, and reported as
-   * not started.
+   * The attempt of `key`, when one was started: from its handle, the first record of its log (written by the host
+   * before it confirms a start). A log without one is being started right now (the host claimed it: wait for the
+   * handle); no log means the start was never handed to a host, or is still on its way: then the log is created
+   * here, the claim that a start still on its way can no longer make, and the attempt reported as not started.
    */
   async function find(key: StepKey): Promise<RuntimeHandle | undefined> {
     const attemptDir = attemptDirOf(key)
+    const log = logFileOf(attemptDir)
     const deadline = Date.now() + FIND_WAIT_MS
+    // Started by a runtime from before the log moved out of the attempt folder: found where it was put.
+    const older = readHandle(path.join(attemptDir, LOG_FILE))
+    if (older) return older
     for (;;) {
-      const handle = readHandle(attemptDir)
+      const handle = readHandle(log)
       if (handle) return handle
-      if (!fs.existsSync(attemptDir)) {
-        // A start may still be on its way to a host (which creates the folder as it claims the
-        // attempt): take the folder and the claim first, so that it can no longer happen.
-        try {
-          mkdirExclusive(attemptDir)
-        } catch (e) {
-          if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e
-          continue // a host is creating it right now: look again
-        }
-      }
       try {
-        fs.closeSync(fs.openSync(path.join(attemptDir, LOG_FILE), 'wx'))
+        createExclusive(log, '')
         return undefined // claimed by us: no host will start it now
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e
       }
-      if (readExit(attemptDir) || Date.now() > deadline) {
+      if (readExit(log) || Date.now() > deadline) {
         // Claimed by a host that never wrote the handle (it died): follow reports the outcome (Lost).
         return handleOf(key, { ...emptyData(attemptDir), supervisorPid: null })
       }
@@ -287,7 +309,8 @@ export function createLocalRuntime(opts: LocalRuntimeOptions): Runtime {
   }
 
   function emptyData(attemptDir: string): LocalHandleData {
-    return { attemptDir, mode: bwrapPath ? 'bubblewrap' : 'none', host: true, supervisorPid: null, supervisorStart: null, stepPid: null, shmDir: null, image: null, notes: [] }
+    // Whether a folder was made is not known here: cleanup looks.
+    return { attemptDir, logBeside: true, folder: true, mode: bwrapPath ? 'bubblewrap' : 'none', host: true, supervisorPid: null, supervisorStart: null, stepPid: null, shmDir: null, image: null, notes: [] }
   }
 
   return {
@@ -296,8 +319,9 @@ export function createLocalRuntime(opts: LocalRuntimeOptions): Runtime {
     find,
     follow(handle, fromOffset, onLogs, signal): Promise<StepExit> {
       const d = handleData(handle)
-      return followLog({
-        attemptDir: d.attemptDir,
+      const log = attemptLog(d)
+      const exit = followLog({
+        logFile: log,
         fromOffset,
         onLogs,
         signal,
@@ -311,7 +335,7 @@ export function createLocalRuntime(opts: LocalRuntimeOptions): Runtime {
             } catch {}
           }
           if (d.shmDir) fs.rmSync(d.shmDir, { recursive: true, force: true })
-          return writeExitOnce(d.attemptDir, {
+          return writeExitOnce(log, {
             exitCode: null,
             reason: 'Lost',
             message: "the step's supervisor is gone without an exit status (machine restarted or supervisor killed)",
@@ -319,16 +343,22 @@ export function createLocalRuntime(opts: LocalRuntimeOptions): Runtime {
           })
         },
       })
+      return exit.then((e) => {
+        followedToExit.add(log)
+        if (followedToExit.size > MAX_FOLLOWED_KEPT) followedToExit.delete(followedToExit.values().next().value!)
+        return e
+      })
     },
     kill,
     async cleanup(handle) {
       const d = handleData(handle)
-      // An existing exit.json (the usual case: the engine followed the step to its end) needs no parsing here.
-      if (!fs.existsSync(path.join(d.attemptDir, EXIT_FILE)) && d.supervisorPid !== null && isAlive(d.supervisorPid, d.supervisorStart)) {
+      // Usually the engine followed the step to its end: its exit is recorded, and nothing runs.
+      const ended = followedToExit.delete(attemptLog(d))
+      if (!ended && d.supervisorPid !== null && !readExit(attemptLog(d)) && isAlive(d.supervisorPid, d.supervisorStart)) {
         await kill(handle, 'cleaned up')
       }
-      // With the other folders that ended in this turn of the event loop (removeSoon), the empty run folder after them.
-      await removals.add(d.attemptDir)
+      // With the other attempts that ended in this turn of the event loop, the empty run folder after them.
+      await removals.add(d)
       // The host removes it as the step ends; a host that died may have left it. Looked at first: a check on this
       // thread costs less than a trip through the thread pool for a folder that is almost never there.
       if (d.shmDir && fs.existsSync(d.shmDir)) await fs.promises.rm(d.shmDir, { recursive: true, force: true })
@@ -350,32 +380,10 @@ function makeDir(dir: string, attemptDir: string): string | undefined {
   return undefined
 }
 
-/**
- * mkdir that fails with EEXIST; the run folder is made only when missing (the first step of a run).
- * Synchronous on purpose: start() then reaches the host request without waiting for another
- * turn of the event loop, so a burst of starts reaches the host one by one, not all at the end.
- * The run folder can vanish at any moment (cleanup() drops it once empty, e.g. between two layers of a
- * DAG), which a recursive mkdir racing it reports as ENOENT or even ENOTDIR: made again, and retried.
- */
+/** mkdir that fails with EEXIST; the run folder is made only when missing (see inRunFolder). */
 export function mkdirExclusive(dir: string): void {
-  for (let tries = 0; ; tries++) {
-    try {
-      fs.mkdirSync(dir, { mode: 0o700 })
-      return
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'ENOENT' || tries >= MKDIR_TRIES) throw e
-    }
-    try {
-      fs.mkdirSync(path.dirname(dir), { recursive: true })
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code
-      if ((code !== 'ENOENT' && code !== 'ENOTDIR') || tries >= MKDIR_TRIES) throw e
-    }
-  }
+  inRunFolder(dir, () => fs.mkdirSync(dir, { mode: 0o700 }))
 }
-
-/** Lost races with the removal of the run folder before giving up (each loss is one removal in between). */
-const MKDIR_TRIES = 20
 
 function isHandle(v: unknown): v is RuntimeHandle {
   if (typeof v !== 'object' || v === null) return false

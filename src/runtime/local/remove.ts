@@ -1,32 +1,28 @@
-// Removing ended attempts' folders (the local runtime's cleanup), off the path of the steps that start next.
+// Removing ended attempts' logs and folders (the local runtime's cleanup), off the path of the steps that start next.
 
 import fs from 'node:fs'
 import path from 'node:path'
-import { EXIT_FILE, LOG_FILE } from './files.js'
+import { LOG_FILE, attemptLog, type LocalHandleData } from './files.js'
 
-/**
- * What an attempt folder holds when the step started and no config files were written: removed one by one, no tree
- * walk. Only these two: unlinking files that are usually absent (handle.json, outputs) cost a failed call and an
- * error object per step; when they are there the folder is not empty, and the recursive remove takes them.
- */
-const ATTEMPT_FILES = [LOG_FILE, EXIT_FILE]
-/** Folders removed in one turn of the event loop at most; the rest wait for the next turn. */
+/** Attempts removed in one turn of the event loop at most; the rest wait for the next turn. */
 const REMOVALS_PER_TURN = 32
 
+type Attempt = Pick<LocalHandleData, 'attemptDir' | 'logBeside' | 'folder'>
+
 /**
- * Removes ended attempts' folders in batches, once per turn of the event loop: the attempts of a DAG's layer end
- * together, and their run folder is then tried once per batch rather than once per attempt (it is not empty while
- * steps of the run remain). The calls are synchronous: three of them on a local disk cost less CPU than the thread
- * pool's round trips (measured: less than half), and a batch is bounded. Nothing is deferred past the next turn: a
- * crash loses at most one batch, as it lost the removals in flight before.
+ * Removes ended attempts in batches, once per turn of the event loop: the attempts of a DAG's layer end together,
+ * and their run folder is then tried once per batch rather than once per attempt (it is not empty while steps of the
+ * run remain). The calls are synchronous: a few of them on a local disk cost less CPU than the thread pool's round
+ * trips (measured: less than half), and a batch is bounded. Nothing is deferred past the next turn: a crash loses at
+ * most one batch, as it lost the removals in flight before.
  */
 export class AttemptDirRemover {
-  private queue: { dir: string; done: () => void; failed: (e: unknown) => void }[] = []
+  private queue: { attempt: Attempt; done: () => void; failed: (e: unknown) => void }[] = []
 
-  add(dir: string): Promise<void> {
+  add(attempt: Attempt): Promise<void> {
     return new Promise((done, failed) => {
       if (this.queue.length === 0) setImmediate(() => this.flush())
-      this.queue.push({ dir, done, failed })
+      this.queue.push({ attempt, done, failed })
     })
   }
 
@@ -34,15 +30,20 @@ export class AttemptDirRemover {
     const batch = this.queue.splice(0, REMOVALS_PER_TURN)
     if (this.queue.length > 0) setImmediate(() => this.flush())
     const runDirs = new Set<string>()
-    for (const item of batch) {
-      runDirs.add(path.dirname(item.dir))
-      if (removeAttemptDirSync(item.dir)) item.done()
+    for (const { attempt, done, failed } of batch) {
+      const dir = attempt.attemptDir
+      runDirs.add(path.dirname(dir))
+      // The log beside the folder; a log inside it (older runtimes) goes with the folder.
+      if (attempt.logBeside) unlinkQuietly(attemptLog(attempt))
+      // A folder of this runtime holds what the step needed (config files, mount points); one of an older runtime
+      // usually its log only, removed here.
+      if (!attempt.folder || (!attempt.logBeside && removeAttemptDirSync(dir))) done()
       // Something else in it: the recursive remove, off this thread, then the run folder's turn.
       else {
         fs.promises
-          .rm(item.dir, { recursive: true, force: true })
-          .then(() => fs.promises.rmdir(path.dirname(item.dir)).catch(() => {}))
-          .then(item.done, item.failed)
+          .rm(dir, { recursive: true, force: true })
+          .then(() => fs.promises.rmdir(path.dirname(dir)).catch(() => {}))
+          .then(done, failed)
       }
     }
     // Dropped once empty; other steps may still use it.
@@ -54,13 +55,19 @@ export class AttemptDirRemover {
   }
 }
 
-/** Removes an attempt folder that holds its known files only (or is gone); false when anything else is in it. */
+function unlinkQuietly(file: string): void {
+  try {
+    fs.unlinkSync(file)
+  } catch {}
+}
+
+/**
+ * Removes an attempt folder of an older runtime that holds its log only (or is gone); false when anything else is
+ * in it: config files, exit.json, handle.json. Unlinking files that may be absent would cost a failed call and an
+ * error object each; the recursive remove takes them when they are there.
+ */
 function removeAttemptDirSync(dir: string): boolean {
-  for (const f of ATTEMPT_FILES) {
-    try {
-      fs.unlinkSync(path.join(dir, f))
-    } catch {}
-  }
+  unlinkQuietly(path.join(dir, LOG_FILE))
   try {
     fs.rmdirSync(dir)
   } catch (e) {

@@ -1,6 +1,6 @@
 // @ts-check
 // What a step attempt leaves in its folder and what /proc says of its processes, for the step
-// host (step.mjs): exit.json written once, output bytes cut into log.ndjson records, a
+// host (step.mjs): the exit record, output bytes cut into log records, a
 // process's start time and children, the attempt's files in memory and its cgroup. Plain
 // JavaScript like the host (see step.mjs).
 
@@ -30,30 +30,43 @@ export function childrenOf(pid) {
 }
 
 /**
- * Writes exit.json in place and exclusively: the first writer wins (the control plane may
- * have written Lost or Killed for a step it believed abandoned). Readers take a file that
- * does not parse yet as not written; one create instead of a temporary file and a rename.
- * @param {string} dir @param {StepExit} exit
+ * How a log record holding the step's exit begins (`{"e":{...}}`): the last record of the log, appended with the
+ * log's own fd as the step ends, so no file is created for it. The step's own lines are framed by the host as
+ * `{"t":...}` (Step.line) and the handle as `{"h":...}`: no output of the step can begin a line with this.
  */
-export function writeExit(dir, exit) {
+export const EXIT_RECORD_PREFIX = '{"e":'
+
+/** The exit as a log record, with its newline. @param {StepExit} exit */
+export function exitRecord(exit) {
+  return JSON.stringify({ e: exit }) + '\n'
+}
+
+/**
+ * Appends an exit record to a log the caller does not hold open (the host abandoning a step whose log it closed):
+ * never creates the log (a removed attempt has nobody left to read it), and starts a new line when the last one
+ * was cut short (a writer killed mid-line), so the record is always a line of its own.
+ * @param {string} file @param {StepExit} exit
+ */
+export function appendExitRecord(file, exit) {
+  const fd = fs.openSync(file, fs.constants.O_RDWR | fs.constants.O_APPEND)
   try {
-    fs.writeFileSync(path.join(dir, 'exit.json'), JSON.stringify(exit) + '\n', { flag: 'wx' })
-  } catch (e) {
-    if (/** @type {NodeJS.ErrnoException} */ (e).code !== 'EEXIST') throw e
+    const size = fs.fstatSync(fd).size
+    const last = Buffer.alloc(1)
+    const lead = size > 0 && fs.readSync(fd, last, 0, 1, size - 1) === 1 && last[0] !== 10 ? '\n' : ''
+    fs.writeSync(fd, lead + exitRecord(exit))
+  } finally {
+    fs.closeSync(fd)
   }
 }
 
 /**
- * writeExit off the event loop: on a busy disk a file create costs a good part of a
- * millisecond, and the host has other steps to spawn meanwhile.
- * @param {string} dir @param {StepExit} exit
+ * The log of an attempt, `<run>/<step>.<attempt>.ndjson`: one place computes it, for the host and the control plane.
+ * Beside the attempt's folder, not in it: most steps need no folder (no config files, no folders to mount), and a
+ * file less to create per step is an inode less on the state disk.
+ * @param {string} attemptDir
  */
-export async function writeExitAsync(dir, exit) {
-  try {
-    await fs.promises.writeFile(path.join(dir, 'exit.json'), JSON.stringify(exit) + '\n', { flag: 'wx' })
-  } catch (e) {
-    if (/** @type {NodeJS.ErrnoException} */ (e).code !== 'EEXIST') throw e
-  }
+export function logFileOf(attemptDir) {
+  return `${attemptDir}.ndjson`
 }
 
 /**

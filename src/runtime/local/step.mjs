@@ -1,9 +1,9 @@
 // @ts-check
 // One step attempt inside the step host (supervisor.mjs): spawns the step (bwrap
-// or a plain process group), appends every output line to log.ndjson (redacted,
+// or a plain process group), appends every output line to its log (redacted,
 // timestamped, cut at maxLineBytes), enforces the deadline, stops it on request
-// (SIGTERM, SIGKILL after the grace period) and finally writes exit.json (tmp +
-// rename). The control plane only reads these files, so it can die at any time.
+// (SIGTERM, SIGKILL after the grace period) and finally appends the exit as the log's
+// last record. The control plane only reads the log, so it can die at any time.
 //
 // Plain JavaScript with JSDoc types on purpose: the host runs as `node supervisor.mjs`
 // both from src/ (tests) and from dist/ (the build copies these files), with no compile step.
@@ -13,7 +13,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { createRedactor } from '../../logs/redact.mjs'
 import { spawnChild } from './spawn-client.mjs'
-import { Splitter, childrenOf, makeCgroupDir, processStart, removeCgroupDir, takeOutputs, writeExit, writeExitAsync, writeMemoryFiles } from './step-files.mjs'
+import { Splitter, appendExitRecord, childrenOf, exitRecord, logFileOf, makeCgroupDir, processStart, removeCgroupDir, takeOutputs, writeMemoryFiles } from './step-files.mjs'
 
 /**
  * @typedef {{ path: string, content: string, mode: number }} HostFile
@@ -31,11 +31,12 @@ import { Splitter, childrenOf, makeCgroupDir, processStart, removeCgroupDir, tak
 export class Step {
   /**
    * @param {SupervisorSpec} spec
-   * @param {(step: Step, exit: StepExit) => void} onDone called once, after exit.json is written
+   * @param {(step: Step, exit: StepExit) => void} onDone called once, after the exit record is written
    */
   constructor(spec, onDone) {
     this.spec = spec
     this.dir = spec.attemptDir
+    this.logFile = logFileOf(spec.attemptDir)
     this.onDone = onDone
     /** @type {((step: Step) => void) | undefined} told after output was appended to the log */
     this.onOutput = undefined
@@ -63,10 +64,10 @@ export class Step {
     /** @type {NodeJS.Timeout[]} */
     this.timers = []
     this.logFd = -1
-    /** @type {import('node:fs/promises').FileHandle | undefined} */
-    this.logHandle = undefined
-    /** @type {Promise<unknown>} what must be on disk before exit.json (the host's handle.json) */
-    this.before = Promise.resolve()
+    /** @type {() => void} */
+    this.headed = () => {}
+    /** Settles once the host wrote the handle (or knows it will not): the exit record comes after it. */
+    this.whenHeaded = new Promise((resolve) => (this.headed = () => resolve(undefined)))
     const line = this.line.bind(this)
     this.out = new Splitter('stdout', line, spec.maxLineBytes)
     this.err = new Splitter('stderr', line, spec.maxLineBytes)
@@ -94,51 +95,52 @@ export class Step {
   }
 
   /**
-   * Writes the handle as the log's first record (`{"h":...}`, skipped by log readers).
-   * False when the log is closed already (the step could not start).
+   * Writes the handle as the log's first record (`{"h":...}`, skipped by log readers), also for a step that
+   * could not start (its exit record waits for this). Then lets the exit record follow.
    * @param {unknown} handle
    */
   writeHandle(handle) {
-    if (this.logFd < 0 || this.lineCount > 0) return false
-    fs.writeSync(this.logFd, JSON.stringify({ h: handle }) + '\n')
-    return true
+    try {
+      if (this.logFd >= 0 && this.lineCount === 0) fs.writeSync(this.logFd, JSON.stringify({ h: handle }) + '\n')
+    } finally {
+      this.headed()
+    }
   }
 
   /**
-   * Claims the attempt by creating its log exclusively: whoever creates log.ndjson owns the
-   * attempt, so it starts at most once (see find() in index.ts). Rejects with EEXIST when taken.
-   * Asynchronous, so that the host spawns other steps while the disk creates the file.
+   * Claims the attempt by creating its log exclusively: whoever creates the log owns the
+   * attempt, so it starts at most once (see find() in index.ts). Throws EEXIST when taken.
+   * Synchronous: with one file to create per step (and a run folder per run) the two calls cost
+   * less CPU on this thread than two round trips through the thread pool (its wake-ups, a
+   * FileHandle and its close).
    */
-  async claim() {
-    const log = path.join(this.dir, 'log.ndjson')
-    let fh
-    // The control plane leaves the attempt folder to the host unless it had files to put in it. The run folder
-    // above it can vanish meanwhile (the cleanup of the run's last finished attempt drops it once empty), which a
-    // recursive mkdir racing it reports as ENOENT or even ENOTDIR: made again, and retried.
-    // The folder first: it is usually missing, and an open that fails first costs a call and an error object per step.
+  claim() {
+    const log = this.logFile
+    // The log lies in the run folder, which the control plane leaves to the host. It can vanish meanwhile (the
+    // cleanup of the run's last finished attempt drops it once empty), which a recursive mkdir racing it reports as
+    // ENOENT or even ENOTDIR: made again, and retried. The folder first: for a run's first step it is missing, and
+    // an open that fails first costs a call and an error object.
     for (let tries = 0; ; tries++) {
       try {
-        await fs.promises.mkdir(this.dir, { recursive: true, mode: 0o700 })
+        fs.mkdirSync(path.dirname(log), { recursive: true, mode: 0o700 })
       } catch (e) {
         const code = /** @type {NodeJS.ErrnoException} */ (e).code
         if ((code !== 'ENOENT' && code !== 'ENOTDIR') || tries >= 20) throw e
         continue
       }
       try {
-        fh = await fs.promises.open(log, 'ax')
-        break
+        // Appended to with writeSync from here on.
+        this.logFd = fs.openSync(log, 'ax', 0o600)
+        return
       } catch (e) {
         if (/** @type {NodeJS.ErrnoException} */ (e).code !== 'ENOENT' || tries >= 20) throw e
       }
     }
-    // Appended to with writeSync from here on; the FileHandle object is not needed.
-    this.logFd = fh.fd
-    this.logHandle = fh
   }
 
   /**
    * Starts the claimed step. Resolves with the pid of the spawned process (undefined when it could not
-   * start: exit.json says why).
+   * start: its exit record says why).
    * @returns {Promise<number | undefined>}
    */
   start() {
@@ -357,14 +359,18 @@ export class Step {
     this.signal('SIGKILL')
     this.removeShm()
     this.removeCgroup()
-    writeExit(this.dir, { exitCode: null, reason: 'Lost', message, finishedAt: new Date().toISOString() })
+    const exit = /** @type {StepExit} */ ({ exitCode: null, reason: 'Lost', message, finishedAt: new Date().toISOString() })
+    if (this.logFd >= 0) fs.writeSync(this.logFd, exitRecord(exit))
+    else appendExitRecord(this.logFile, exit)
   }
 
   closeLog() {
-    const fh = this.logHandle
-    this.logHandle = undefined
+    const fd = this.logFd
     this.logFd = -1
-    fh?.close().catch(() => {})
+    if (fd < 0) return
+    try {
+      fs.closeSync(fd)
+    } catch {}
   }
 
   /**
@@ -389,7 +395,6 @@ export class Step {
     try {
       this.append(this.out.flush() + this.err.flush())
     } catch {}
-    this.closeLog()
     const { spec, exited } = this
     const code = exited?.code ?? null
     const signal = exited?.signal ?? null
@@ -408,23 +413,25 @@ export class Step {
     // bwrap errors and start failures may quote the command line, which may hold projected values.
     if (result.message) result.message = this.redact(result.message)
     /** @param {unknown} e */
-    const lost = (e) => {
-      // The attempt folder was removed under us: nobody is left to read the result.
-      if (/** @type {NodeJS.ErrnoException} */ (e).code === 'ENOENT') return
-      console.error(`cannot record the exit of ${this.dir}: ${/** @type {Error} */ (e).message}`)
-    }
+    const lost = (e) => console.error(`cannot record the exit of ${this.dir}: ${/** @type {Error} */ (e).message}`)
     try {
-      this.removeShm() // before exit.json: once the step is reported done, its secret files are gone
+      this.removeShm() // before the exit record: once the step is reported done, its secret files are gone
     } catch (e) {
       lost(e)
     }
     this.removeCgroup()
     this.onExit?.(this, result)
-    this.before
-      .catch(() => {})
-      .then(() => writeExitAsync(this.dir, result))
-      .catch(lost)
-      .finally(() => this.onDone(this, result))
+    // The last record, with the fd that wrote every line: an append, no file to create. After the handle, which
+    // the host writes once start() returned (a step that could not start finished before that).
+    this.whenHeaded.then(() => {
+      try {
+        if (this.logFd >= 0) fs.writeSync(this.logFd, exitRecord(result))
+      } catch (e) {
+        lost(e)
+      }
+      this.closeLog()
+      this.onDone(this, result)
+    })
   }
 }
 

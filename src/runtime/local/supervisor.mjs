@@ -3,16 +3,16 @@
 // watches many step attempts (step.mjs), so steps outlive the control plane. The
 // control plane talks to it over a unix socket in the state folder (NDJSON, one
 // request per line; launch specs with secret values travel only over it, never
-// through a file). A start is claimed in the attempt folder first (log.ndjson is
-// created exclusively), so an attempt is started at most once even across hosts
-// and restarts. Every result is written to the attempt folder (log.ndjson, exit.json,
-// handle.json), so the control plane can die and come back at any time; if the
+// through a file). A start is claimed first (the attempt's log is created
+// exclusively), so an attempt is started at most once even across hosts and
+// restarts. Every result is written to the attempt's log: the handle as its first
+// record ({"h":...}), the step's lines, the exit as its last record ({"e":...}); so the
+// control plane can die and come back at any time, and a step creates one file. If the
 // host itself dies, its bwrap sandboxes die with it (--die-with-parent) and the
 // control plane reports its running steps Lost. Every connected client is sent a
 // notice ({"ev":"change","dir":...}) when a step's log grew, when the step ended (with
-// its exit, before exit.json is on disk) and when exit.json was written, so the
-// control plane follows steps without watching their folders. The handle is the
-// first record of log.ndjson ({"h":...}): no file of its own to create per step.
+// its exit, before its record is on disk) and when the exit record was written, so the
+// control plane follows steps without watching their files.
 //
 // Peers are authenticated: <stateDir>/host.token (32 random bytes, 0600, made by the control
 // plane before it starts a host; the state folder is outside every sandbox) is read once at
@@ -133,7 +133,7 @@ function notice(dir, exit) {
 
 /** @param {Step} step */
 function done(step) {
-  notice(step.dir) // exit.json is written
+  notice(step.dir) // the exit record is written
   steps.delete(step.dir)
   for (const w of waiters.get(step.dir) ?? []) w()
   waiters.delete(step.dir)
@@ -182,12 +182,11 @@ async function start(msg) {
   if (steps.has(dir)) return { ok: false, error: 'conflict' }
   const step = new Step(msg.spec, done)
   step.onOutput = (s) => notice(s.dir)
-  // Every line is in the log already: a follower may finish before exit.json is on disk.
+  // Every line is in the log already: a follower may finish before the exit record is on disk.
   step.onExit = (s, exit) => notice(s.dir, exit)
-  // Registered before the claim settles, so a kill that arrives meanwhile finds the step.
   steps.set(dir, step)
   try {
-    await step.claim()
+    step.claim()
   } catch (e) {
     // Not ours: nothing of this attempt runs here (a kill waiting for it is answered as done).
     steps.delete(dir)
@@ -213,15 +212,12 @@ async function start(msg) {
       step.finish()
     }
   }
-  const handle = { ...msg.handle, data: { ...msg.handle.data, supervisorPid: process.pid, supervisorStart: hostStart, stepPid: pid ?? null } }
+  // logBeside: this host writes the log beside the attempt folder (see logFileOf); the handle says so.
+  const handle = { ...msg.handle, data: { ...msg.handle.data, logBeside: true, supervisorPid: process.pid, supervisorStart: hostStart, stepPid: pid ?? null } }
   // First record of the log, before any output (the child's output is read on a later turn of
   // the loop): one write to an open file rather than a file to create. A step that could not
-  // start closed its log already: its handle goes to handle.json (in place: a reader takes a
-  // handle.json that does not parse yet as not written), which exit.json then waits for.
-  if (!step.writeHandle(handle)) {
-    step.before = fs.promises.writeFile(path.join(dir, 'handle.json'), JSON.stringify(handle))
-    await step.before
-  }
+  // start has its exit record waiting for this one.
+  step.writeHandle(handle)
   return { ok: true, handle }
 }
 
