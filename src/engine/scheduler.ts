@@ -67,6 +67,8 @@ export class Scheduler {
   private all = false
   /** Runs whose last advance left due steps unstarted for lack of a slot: any ended attempt may free one. */
   private readonly starved = new Set<string>()
+  /** Per run: the earliest time (ms) its last advance said it waits for (a backoff, a deadline), if any. */
+  private readonly waits = new Map<string, number>()
   /** Per run, per attempt row: when it was first seen due (ms), for the queue-delay histogram; dropped as it starts. */
   private readonly dueSince = new Map<string, Map<string, number>>()
   /** Active runs the last advance found suspended: they wait for a user, not for the engine (see idle). */
@@ -330,15 +332,29 @@ export class Scheduler {
   private async tick(): Promise<void> {
     try {
       while ((this.all || this.dirty.size > 0) && this.started) {
-        const targets = this.all ? [...this.active] : [...this.dirty].filter((id) => this.active.has(id))
         const full = this.all
+        let nextBackoff: number | undefined
+        let targets: string[]
+        if (full) {
+          // A starved run is passed again only when asked for (dirty) or when a time it waits for came: a free slot
+          // wakes it (wakeStarved), an action or another replica's write too (wake, checkStore). A backlog of
+          // thousands passed again every POLL_MS cost more than the runs it served. Its last wait still counts.
+          const now = this.ctx.now().getTime()
+          targets = []
+          for (const id of this.active) {
+            const wait = this.waits.get(id)
+            if (!this.starved.has(id) || this.dirty.has(id) || (wait !== undefined && wait <= now)) targets.push(id)
+            else nextBackoff = earliest(nextBackoff, wait)
+          }
+        } else targets = [...this.dirty].filter((id) => this.active.has(id))
         this.all = false
         this.dirty.clear()
-        let nextBackoff: number | undefined
         for (const runId of targets) {
           if (!this.started) break
           try {
             const wait = await this.advance(runId)
+            if (wait !== undefined && this.active.has(runId)) this.waits.set(runId, wait)
+            else this.waits.delete(runId)
             if (wait !== undefined && (nextBackoff === undefined || wait < nextBackoff)) nextBackoff = wait
           } catch (err) {
             this.ctx.logger.error('advancing a run failed', { runId, error: String(err) })
@@ -540,6 +556,7 @@ export class Scheduler {
     this.seen.delete(runId)
     this.scopes.delete(runId)
     this.starved.delete(runId)
+    this.waits.delete(runId)
     this.held.delete(runId)
     this.passed.delete(runId)
     this.stepRows.delete(runId)
