@@ -142,6 +142,9 @@ function openWithRetry(file: string, busyTimeoutMs: number): Database.Database {
       db.pragma('journal_mode = WAL')
       db.pragma('synchronous = NORMAL')
       db.pragma('foreign_keys = ON')
+      // Statement journals (the savepoint of each run created in a group commit) in memory, not in files under
+      // /var/tmp: a file each, written page by page, at every commit that creates runs.
+      db.pragma('temp_store = MEMORY')
       return db
     } catch (err) {
       db?.close()
