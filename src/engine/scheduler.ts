@@ -30,6 +30,7 @@ import { openReadySteps, scheduleRetries } from './advance-steps.js'
 import { expireApprovals } from './approvals.js'
 import { hasStepTemplates } from '../stack/values.js'
 import { StepRowsReader } from './run-changes.js'
+import { storedRevision } from './revisions.js'
 import {
   ancestorsCache, dagDependents, dueAttempts, latestAttempts, isFanned, launchValues, runVars, stepIndex, viewOf, type Evaluators,
 } from './fanout-run.js'
@@ -395,7 +396,7 @@ export class Scheduler {
     }
     const { store } = this.ctx
     const resource = await store.getResourceById(run.resourceId)
-    const revision = await store.getRevision(run.resourceId, run.revision)
+    const revision = await storedRevision(store, run.resourceId, run.revision)
     if (!resource || !revision) throw new CtlError('E_NOT_FOUND', `the workflow of run ${run.id} (revision ${run.revision}) no longer exists`)
     const scope: RunScope = { run, resource, workflow: revision.manifest as WorkflowResource, appliedBy: revision.createdBy }
     this.scopes.set(run.id, scope)
