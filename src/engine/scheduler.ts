@@ -12,7 +12,7 @@
 // (checkStore); a stop also kills the run's attempts through the runtime at once (killing is idempotent
 // and safe from anywhere), the owner records their ends. A run nobody holds is claimed and adopted first.
 
-import type { RunRecord, RunState, StepRunRecord } from '../store/types.js'
+import type { ResourceRecord, RunRecord, RunState, StepRunRecord } from '../store/types.js'
 import { ACTIVE_RUN_STATES, FINAL_RUN_STATES } from '../store/types.js'
 import type { WorkflowResource } from '../manifest/model.js'
 import { CtlError } from '../errors.js'
@@ -39,6 +39,14 @@ import {
 const POLL_MS = 2000
 /** How often the runs this replica owns are compared with the store (changes another replica wrote). */
 const STORE_CHECK_MS = 1000
+
+/** What a run's creation stored (Scheduler.add): the changes log was at `seq` when the store answered. */
+export interface CreatedRun {
+  resource: ResourceRecord
+  run: RunRecord
+  steps: readonly StepRunRecord[]
+  seq?: number
+}
 
 /** Kept here for the callers that import it from the scheduler. */
 export { latestAttempts }
@@ -92,6 +100,8 @@ export class Scheduler {
   private readonly passed = new Map<string, Set<string>>()
   /** Per run: its step rows as the last pass read them, read again where this process wrote since (run-changes.ts). */
   private readonly stepRows = new Map<string, StepRowsReader>()
+  /** Per new run not passed yet: its resource as its creation read it (add). */
+  private readonly created = new Map<string, ResourceRecord>()
 
   constructor(
     private readonly ctx: EngineContext,
@@ -170,9 +180,22 @@ export class Scheduler {
     return this.ownership.newRunLease()
   }
 
-  /** A new run to schedule, if this replica holds it (leased with the run, newRunLease). */
-  add(runId: string): void {
+  /**
+   * A new run to schedule, if this replica holds it (leased with the run, newRunLease). `created`: what its creation
+   * stored and read back, so that its first pass reads neither its workflow nor its step rows again (the rows written
+   * since are noted, run-changes.ts).
+   */
+  add(runId: string, created?: CreatedRun): void {
     if (!this.ownership.owned.has(runId)) return
+    if (created) {
+      this.created.set(runId, created.resource)
+      const { changes, store } = this.ctx
+      if (changes && created.seq !== undefined) {
+        const reader = new StepRowsReader(store, changes, runId, () => this.ownership.owned.has(runId))
+        reader.seed(created.run, created.steps, created.seq)
+        this.stepRows.set(runId, reader)
+      }
+    }
     this.active.add(runId)
     this.wake(runId)
   }
@@ -395,7 +418,9 @@ export class Scheduler {
       return cached
     }
     const { store } = this.ctx
-    const resource = await store.getResourceById(run.resourceId)
+    const given = this.created.get(run.id)
+    this.created.delete(run.id)
+    const resource = given?.id === run.resourceId ? given : await store.getResourceById(run.resourceId)
     const revision = await storedRevision(store, run.resourceId, run.revision)
     if (!resource || !revision) throw new CtlError('E_NOT_FOUND', `the workflow of run ${run.id} (revision ${run.revision}) no longer exists`)
     const scope: RunScope = { run, resource, workflow: revision.manifest as WorkflowResource, appliedBy: revision.createdBy }
@@ -567,6 +592,7 @@ export class Scheduler {
     this.held.delete(runId)
     this.passed.delete(runId)
     this.stepRows.delete(runId)
+    this.created.delete(runId)
     this.dueSince.delete(runId)
     this.phaseDeps.killed.delete(runId)
   }
