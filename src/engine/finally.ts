@@ -10,6 +10,7 @@ import type { StepModel, WorkflowResource } from '../manifest/model.js'
 import type { RunRecord, RunState, StepRunRecord, Store } from '../store/types.js'
 import type { EngineContext } from './context.js'
 import type { RunOutcome } from './rules.js'
+import { storedRevision } from './revisions.js'
 
 /** How the DAG ended, as `workflow.status` says it (Argo's spelling). */
 export type DagStatus = 'Succeeded' | 'Failed' | 'Killed' | 'Cancelled'
@@ -95,24 +96,9 @@ export async function cancelPending(ctx: EngineContext, rows: Iterable<StepRunRe
   }
 }
 
-/** Parsed workflows by revision, per store: a watch asks ruleFacts every 100 ms, and parsing a big manifest each time
-    was a good part of what a watched run cost. A revision never changes once stored; a deleted one stays cached. */
-const revisionCache = new WeakMap<Store, Map<string, WorkflowResource>>()
-const REVISION_CACHE_SIZE = 64
-
+/** The run's workflow, parsed once per revision (revisions.ts): a watch asks ruleFacts every 100 ms. */
 async function workflowOf(store: Store, run: RunRecord): Promise<WorkflowResource | undefined> {
-  let cache = revisionCache.get(store)
-  if (!cache) revisionCache.set(store, (cache = new Map()))
-  const key = `${run.resourceId}\u0000${run.revision}`
-  const hit = cache.get(key)
-  if (hit) return hit
-  const revision = await store.getRevision(run.resourceId, run.revision)
-  // Not found: not cached (it may be stored in a moment by another replica).
-  if (!revision) return undefined
-  const wf = revision.manifest as WorkflowResource
-  if (cache.size >= REVISION_CACHE_SIZE) cache.delete(cache.keys().next().value!)
-  cache.set(key, wf)
-  return wf
+  return (await storedRevision(store, run.resourceId, run.revision))?.manifest as WorkflowResource | undefined
 }
 
 /** What `runtime get` shows beside the stored rows: allowed failures, the finally steps, the DAG's status. */

@@ -145,6 +145,8 @@ export class Reconciler {
       steps: [...workflow.workflow.dag, ...(workflow.workflow.finally ?? [])].map((s) => s.name),
       lease: owner.lease,
     })
+    // The rows as stored: what this process writes to them from here on is noted after this point (run-changes.ts).
+    const seq = this.ctx.changes?.now
     owner.created(run.id)
     if (keep) await this.carryOver(run.id, steps, keep)
     if (out.size > 0) {
@@ -155,7 +157,7 @@ export class Reconciler {
         if (why) await store.updateStepRun(s.id, { state: 'skipped', reason: why.reason, message: why.message, finishedAt: now }, ['pending'])
       }
     }
-    this.scheduler.add(run.id)
+    this.scheduler.add(run.id, { resource, run, steps, seq })
     this.ctx.metrics?.runStarted({ workspace: resource.workspace, workflow: resource.name, trigger: request.trigger })
     // Scheduler lag: how late after its fire time a scheduled run was created (catch-ups and backfills of the past included).
     if (request.trigger === 'schedule' && request.scheduledAt !== undefined) {

@@ -110,6 +110,20 @@ export class StepRowsReader {
     private readonly nowMs: () => number = Date.now,
   ) {}
 
+  /**
+   * Starts from rows the store answered when the changes log was at `seq` (a run's creation): the next read reads
+   * only the rows written since, as after a whole read at that moment.
+   */
+  seed(run: RunRecord, rows: readonly StepRunRecord[], seq: number): void {
+    this.rows = [...rows]
+    this.at.clear()
+    this.rows.forEach((r, i) => this.at.set(r.id, i))
+    this.seq = seq
+    this.key = runKey(run)
+    this.fullAt = this.nowMs()
+    this.wasOwned = this.owned()
+  }
+
   /** The run's step rows, as listStepRuns answers; `run` was read just before. */
   async read(run: RunRecord): Promise<StepRunRecord[]> {
     let until = this.changes.now

@@ -12,7 +12,7 @@
 // (checkStore); a stop also kills the run's attempts through the runtime at once (killing is idempotent
 // and safe from anywhere), the owner records their ends. A run nobody holds is claimed and adopted first.
 
-import type { RunRecord, RunState, StepRunRecord } from '../store/types.js'
+import type { ResourceRecord, RunRecord, RunState, StepRunRecord } from '../store/types.js'
 import { ACTIVE_RUN_STATES, FINAL_RUN_STATES } from '../store/types.js'
 import type { WorkflowResource } from '../manifest/model.js'
 import { CtlError } from '../errors.js'
@@ -30,6 +30,7 @@ import { openReadySteps, scheduleRetries } from './advance-steps.js'
 import { expireApprovals } from './approvals.js'
 import { hasStepTemplates } from '../stack/values.js'
 import { StepRowsReader } from './run-changes.js'
+import { storedRevision } from './revisions.js'
 import {
   ancestorsCache, dagDependents, dueAttempts, latestAttempts, isFanned, launchValues, runVars, stepIndex, viewOf, type Evaluators,
 } from './fanout-run.js'
@@ -38,6 +39,14 @@ import {
 const POLL_MS = 2000
 /** How often the runs this replica owns are compared with the store (changes another replica wrote). */
 const STORE_CHECK_MS = 1000
+
+/** What a run's creation stored (Scheduler.add): the changes log was at `seq` when the store answered. */
+export interface CreatedRun {
+  resource: ResourceRecord
+  run: RunRecord
+  steps: readonly StepRunRecord[]
+  seq?: number
+}
 
 /** Kept here for the callers that import it from the scheduler. */
 export { latestAttempts }
@@ -67,6 +76,8 @@ export class Scheduler {
   private all = false
   /** Runs whose last advance left due steps unstarted for lack of a slot: any ended attempt may free one. */
   private readonly starved = new Set<string>()
+  /** Per run: the earliest time (ms) its last advance said it waits for (a backoff, a deadline), if any. */
+  private readonly waits = new Map<string, number>()
   /** Per run, per attempt row: when it was first seen due (ms), for the queue-delay histogram; dropped as it starts. */
   private readonly dueSince = new Map<string, Map<string, number>>()
   /** Active runs the last advance found suspended: they wait for a user, not for the engine (see idle). */
@@ -89,6 +100,8 @@ export class Scheduler {
   private readonly passed = new Map<string, Set<string>>()
   /** Per run: its step rows as the last pass read them, read again where this process wrote since (run-changes.ts). */
   private readonly stepRows = new Map<string, StepRowsReader>()
+  /** Per new run not passed yet: its resource as its creation read it (add). */
+  private readonly created = new Map<string, ResourceRecord>()
 
   constructor(
     private readonly ctx: EngineContext,
@@ -167,9 +180,22 @@ export class Scheduler {
     return this.ownership.newRunLease()
   }
 
-  /** A new run to schedule, if this replica holds it (leased with the run, newRunLease). */
-  add(runId: string): void {
+  /**
+   * A new run to schedule, if this replica holds it (leased with the run, newRunLease). `created`: what its creation
+   * stored and read back, so that its first pass reads neither its workflow nor its step rows again (the rows written
+   * since are noted, run-changes.ts).
+   */
+  add(runId: string, created?: CreatedRun): void {
     if (!this.ownership.owned.has(runId)) return
+    if (created) {
+      this.created.set(runId, created.resource)
+      const { changes, store } = this.ctx
+      if (changes && created.seq !== undefined) {
+        const reader = new StepRowsReader(store, changes, runId, () => this.ownership.owned.has(runId))
+        reader.seed(created.run, created.steps, created.seq)
+        this.stepRows.set(runId, reader)
+      }
+    }
     this.active.add(runId)
     this.wake(runId)
   }
@@ -330,15 +356,29 @@ export class Scheduler {
   private async tick(): Promise<void> {
     try {
       while ((this.all || this.dirty.size > 0) && this.started) {
-        const targets = this.all ? [...this.active] : [...this.dirty].filter((id) => this.active.has(id))
         const full = this.all
+        let nextBackoff: number | undefined
+        let targets: string[]
+        if (full) {
+          // A starved run is passed again only when asked for (dirty) or when a time it waits for came: a free slot
+          // wakes it (wakeStarved), an action or another replica's write too (wake, checkStore). A backlog of
+          // thousands passed again every POLL_MS cost more than the runs it served. Its last wait still counts.
+          const now = this.ctx.now().getTime()
+          targets = []
+          for (const id of this.active) {
+            const wait = this.waits.get(id)
+            if (!this.starved.has(id) || this.dirty.has(id) || (wait !== undefined && wait <= now)) targets.push(id)
+            else nextBackoff = earliest(nextBackoff, wait)
+          }
+        } else targets = [...this.dirty].filter((id) => this.active.has(id))
         this.all = false
         this.dirty.clear()
-        let nextBackoff: number | undefined
         for (const runId of targets) {
           if (!this.started) break
           try {
             const wait = await this.advance(runId)
+            if (wait !== undefined && this.active.has(runId)) this.waits.set(runId, wait)
+            else this.waits.delete(runId)
             if (wait !== undefined && (nextBackoff === undefined || wait < nextBackoff)) nextBackoff = wait
           } catch (err) {
             this.ctx.logger.error('advancing a run failed', { runId, error: String(err) })
@@ -378,8 +418,10 @@ export class Scheduler {
       return cached
     }
     const { store } = this.ctx
-    const resource = await store.getResourceById(run.resourceId)
-    const revision = await store.getRevision(run.resourceId, run.revision)
+    const given = this.created.get(run.id)
+    this.created.delete(run.id)
+    const resource = given?.id === run.resourceId ? given : await store.getResourceById(run.resourceId)
+    const revision = await storedRevision(store, run.resourceId, run.revision)
     if (!resource || !revision) throw new CtlError('E_NOT_FOUND', `the workflow of run ${run.id} (revision ${run.revision}) no longer exists`)
     const scope: RunScope = { run, resource, workflow: revision.manifest as WorkflowResource, appliedBy: revision.createdBy }
     this.scopes.set(run.id, scope)
@@ -466,8 +508,14 @@ export class Scheduler {
     // Only the lease holder starts steps: a replica that stalled past its lease learns it here (and lets the run go).
     if (toStart > 0 && !(await this.ownership.stillOurs(runId))) return undefined
     if (toStart > 0 && run.state === 'pending') {
-      // Our own write: the per-second check must not take it for someone else's change and pass the run again.
-      if (await store.updateRun(runId, { state: 'running', startedAt: now.toISOString() }, ['pending'])) this.seen.set(runId, seenKey({ ...run, state: 'running' }))
+      // Issued before the steps' start marks (runner.start writes them in this turn) and not awaited: with SQLite one
+      // group commit holds both, in this order, with the writes of the runs passed after this one, instead of a
+      // commit each before the pass goes on. Our own write: the per-second check must not take it for someone
+      // else's change and pass the run again.
+      store.updateRun(runId, { state: 'running', startedAt: now.toISOString() }, ['pending']).then(
+        (moved) => void (moved && this.seen.has(runId) && this.seen.set(runId, seenKey({ ...run, state: 'running' }))),
+        (err: unknown) => this.ctx.logger.error('marking a run running failed', { runId, error: String(err) }),
+      )
     }
     if (this.ctx.metrics) {
       const since = this.dueSince.get(runId) ?? new Map<string, number>()
@@ -540,9 +588,11 @@ export class Scheduler {
     this.seen.delete(runId)
     this.scopes.delete(runId)
     this.starved.delete(runId)
+    this.waits.delete(runId)
     this.held.delete(runId)
     this.passed.delete(runId)
     this.stepRows.delete(runId)
+    this.created.delete(runId)
     this.dueSince.delete(runId)
     this.phaseDeps.killed.delete(runId)
   }

@@ -132,6 +132,21 @@ export const RUN_SELECT = `SELECT runs.id, runs.resource_id, r.workspace, r.name
   runs.params, runs.trace_id, runs.created_at, runs.started_at, runs.finished_at
   FROM runs JOIN resources r ON r.id = runs.resource_id`
 
+/** A row of RUN_SELECT as a raw array, in its column order (SQLite reads runs so: no per-row object from the driver). */
+export type RunTuple = [
+  id: string, resourceId: string, workspace: string, resourceName: string, revision: number, trigger: string, state: string,
+  reason: string | null, scheduledAt: string | null, lateBySeconds: number | null, retryOf: string | null, params: string | null,
+  traceId: string | null, createdAt: string, startedAt: string | null, finishedAt: string | null,
+]
+
+/** The RunRow of a RUN_SELECT tuple (toRun maps it, one mapping for both stores). */
+export function runRowOf(t: RunTuple): RunRow {
+  return {
+    id: t[0], resource_id: t[1], workspace: t[2], resource_name: t[3], revision: t[4], run_trigger: t[5], state: t[6], reason: t[7],
+    scheduled_at: t[8], late_by_seconds: t[9], retry_of: t[10], params: t[11], trace_id: t[12], created_at: t[13], started_at: t[14], finished_at: t[15],
+  }
+}
+
 export function toRun(row: RunRow): RunRecord {
   const run: RunRecord = {
     id: row.id,

@@ -37,6 +37,7 @@ export interface SqliteOptions {
 export class SqliteDb {
   readonly raw: Database.Database
   private readonly statements = new Map<string, Statement>()
+  private readonly rawStatements = new Map<string, Statement>()
   /** One transaction wrapper for every write (better-sqlite3 builds four functions per transaction() call). */
   private readonly immediate: (fn: () => unknown) => unknown
 
@@ -61,6 +62,16 @@ export class SqliteDb {
     return s
   }
 
+  /** stmt() answering rows as arrays in column order: the driver builds no object per row (half a listing's cost). */
+  rawStmt(sql: string): Statement {
+    let s = this.rawStatements.get(sql)
+    if (!s) {
+      s = nulFree(this.raw.prepare(sql).raw(true))
+      this.rawStatements.set(sql, s)
+    }
+    return s
+  }
+
   /** Runs `fn` in a BEGIN IMMEDIATE transaction (the write lock is taken up front, so no
    *  read-then-upgrade deadlock), retrying when another connection keeps the lock too long. */
   async write<T>(fn: () => T): Promise<T> {
@@ -74,6 +85,7 @@ export class SqliteDb {
 
   close(): void {
     this.statements.clear()
+    this.rawStatements.clear()
     if (this.raw.open) this.raw.close()
   }
 }
@@ -142,6 +154,9 @@ function openWithRetry(file: string, busyTimeoutMs: number): Database.Database {
       db.pragma('journal_mode = WAL')
       db.pragma('synchronous = NORMAL')
       db.pragma('foreign_keys = ON')
+      // Statement journals (the savepoint of each run created in a group commit) in memory, not in files under
+      // /var/tmp: a file each, written page by page, at every commit that creates runs.
+      db.pragma('temp_store = MEMORY')
       return db
     } catch (err) {
       db?.close()

@@ -6,7 +6,7 @@
 import { CtlError } from '../errors.js'
 import { checkedTraceId, newId, nowIso } from './ids.js'
 import { mapSqliteError, type SqliteDb } from './sqlite-db.js'
-import { RUN_SELECT, STEP_RUN_COLUMNS, toRun, toStepRun, type RunRow, type StepRunRow } from './rows.js'
+import { RUN_SELECT, runRowOf, STEP_RUN_COLUMNS, toRun, toStepRun, type RunTuple, type StepRunRow } from './rows.js'
 import type {
   CreateRunInput,
   NewStepInstance,
@@ -66,9 +66,14 @@ export async function createRun(db: SqliteDb, input: CreateRunInput): Promise<{ 
   })())
 }
 
+/** Runs from RUN_SELECT rows read with rawStmt. */
+function runsOf(rows: unknown[]): RunRecord[] {
+  return (rows as RunTuple[]).map((t) => toRun(runRowOf(t)))
+}
+
 function getRunSync(db: SqliteDb, id: string): RunRecord | undefined {
-  const row = db.stmt(`${RUN_SELECT} WHERE runs.id = ?`).get(id) as RunRow | undefined
-  return row && toRun(row)
+  const row = db.rawStmt(`${RUN_SELECT} WHERE runs.id = ?`).get(id) as RunTuple | undefined
+  return row && toRun(runRowOf(row))
 }
 
 export async function getRun(db: SqliteDb, id: string): Promise<RunRecord | undefined> {
@@ -96,7 +101,7 @@ export async function listRuns(db: SqliteDb, filter: RunFilter): Promise<RunReco
     sql += ' LIMIT ?'
     params.push(Math.max(0, Math.floor(filter.limit)))
   }
-  return db.read(() => (db.stmt(sql).all(...params) as RunRow[]).map(toRun))
+  return db.read(() => runsOf(db.rawStmt(sql).all(...params)))
 }
 
 /** The newest run of each resource, in one statement: an index seek per id on runs (resource_id, id). */
@@ -107,11 +112,11 @@ export async function listLatestRuns(db: SqliteDb, resourceIds: readonly string[
     // beats a lookup per resource; runs of resources not asked for are dropped.
     const wanted = new Set(resourceIds)
     const sql = `${RUN_SELECT} WHERE runs.id IN (SELECT MAX(id) FROM runs GROUP BY resource_id)`
-    return db.read(() => (db.stmt(sql).all() as RunRow[]).filter((row) => wanted.has(row.resource_id)).map(toRun))
+    return db.read(() => runsOf((db.rawStmt(sql).all() as RunTuple[]).filter((row) => wanted.has(row[1]))))
   }
   const sql = `${RUN_SELECT} WHERE runs.id IN (
       SELECT (SELECT l.id FROM runs l WHERE l.resource_id = j.value ORDER BY l.id DESC LIMIT 1) FROM json_each(?) j)`
-  return db.read(() => (db.stmt(sql).all(JSON.stringify(resourceIds)) as RunRow[]).map(toRun))
+  return db.read(() => runsOf(db.rawStmt(sql).all(JSON.stringify(resourceIds))))
 }
 
 /** Builds `UPDATE table SET a = ?, ... WHERE id = ? [AND state IN (...)]`; columns come from a fixed map, never from input. */

@@ -85,27 +85,49 @@ describe('a follower of a run reads what listStepRuns reads', () => {
     expect(await t.read()).toEqual(await t.stored())
   })
 
+  /** The engine's store over `raw`, counting the whole reads of a run (listStepRuns). */
+  function counting(target: Store, changes: RunChanges) {
+    const counts = { wholeReads: 0 }
+    const counted = new Proxy(target, {
+      get(t, key) {
+        if (key === 'listStepRuns') return (runId: string) => (counts.wholeReads++, t.listStepRuns(runId))
+        const value: unknown = Reflect.get(t, key, t)
+        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(t) : value
+      },
+    })
+    return { store: noteStepWrites(counted, changes), counts }
+  }
+
   it('reads again only the rows written since its last read, while the run is driven here', async () => {
     raw = await openTestStore()
     const changes = new RunChanges()
-    let wholeReads = 0
-    const counted = new Proxy(raw, {
-      get(target, key) {
-        if (key === 'listStepRuns') return (runId: string) => (wholeReads++, target.listStepRuns(runId))
-        const value: unknown = Reflect.get(target, key, target)
-        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value
-      },
-    })
-    const store = noteStepWrites(counted, changes)
+    const { store, counts } = counting(raw, changes)
     const { run } = await seedRun(raw, Array.from({ length: 20 }, (_, i) => `s${i}`))
     const reader = new StepRowsReader(store, changes, run.id, () => true, () => 0)
     const read = async () => reader.read((await store.getRun(run.id))!)
     await read()
-    expect(wholeReads).toBe(1)
+    expect(counts.wholeReads).toBe(1)
     const [a] = await raw.listStepRuns(run.id)
     await store.updateStepRun(a!.id, { state: 'running', startedAt: new Date().toISOString() }, ['pending'])
     expect(await read()).toEqual(await raw.listStepRuns(run.id))
     expect(await read()).toEqual(await raw.listStepRuns(run.id))
-    expect(wholeReads).toBe(1)
+    expect(counts.wholeReads).toBe(1)
+  })
+
+  it('seeded with the rows a run\'s creation answered: reads only what was written since, never the run whole', async () => {
+    raw = await openTestStore()
+    const changes = new RunChanges()
+    const { store, counts } = counting(raw, changes)
+    // Other runs' writes before: the log does not start at this run.
+    changes.note({ stepRunId: 's-other' })
+    const { run, steps } = await seedRun(raw, ['a', 'b', 'c', 'd', 'e', 'f'])
+    const seq = changes.now
+    await store.updateStepRun(steps[1]!.id, { state: 'skipped', reason: 'Skipped', finishedAt: new Date().toISOString() }, ['pending'])
+    const reader = new StepRowsReader(store, changes, run.id, () => true, () => 0)
+    reader.seed(run, steps, seq)
+    const read = async () => reader.read((await store.getRun(run.id))!)
+    expect(await read()).toEqual(await raw.listStepRuns(run.id))
+    expect(await read()).toEqual(await raw.listStepRuns(run.id))
+    expect(counts.wholeReads).toBe(0)
   })
 })
