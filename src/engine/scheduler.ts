@@ -508,14 +508,8 @@ export class Scheduler {
     // Only the lease holder starts steps: a replica that stalled past its lease learns it here (and lets the run go).
     if (toStart > 0 && !(await this.ownership.stillOurs(runId))) return undefined
     if (toStart > 0 && run.state === 'pending') {
-      // Issued before the steps' start marks (runner.start writes them in this turn) and not awaited: with SQLite one
-      // group commit holds both, in this order, with the writes of the runs passed after this one, instead of a
-      // commit each before the pass goes on. Our own write: the per-second check must not take it for someone
-      // else's change and pass the run again.
-      store.updateRun(runId, { state: 'running', startedAt: now.toISOString() }, ['pending']).then(
-        (moved) => void (moved && this.seen.has(runId) && this.seen.set(runId, seenKey({ ...run, state: 'running' }))),
-        (err: unknown) => this.ctx.logger.error('marking a run running failed', { runId, error: String(err) }),
-      )
+      // Our own write: the per-second check must not take it for someone else's change and pass the run again.
+      if (await store.updateRun(runId, { state: 'running', startedAt: now.toISOString() }, ['pending'])) this.seen.set(runId, seenKey({ ...run, state: 'running' }))
     }
     if (this.ctx.metrics) {
       const since = this.dueSince.get(runId) ?? new Map<string, number>()
