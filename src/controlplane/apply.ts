@@ -56,7 +56,9 @@ function unwrap(item: unknown): ApplyDocument {
 /** Stacks and computes are linted (and stored) first, so workflows of the same request can use them. */
 function rank(manifest: unknown): number {
   const type = manifest && typeof manifest === 'object' ? (manifest as { type?: unknown }).type : undefined
-  return type === 'stack' || type === 'compute' ? 0 : 1
+  // Workflows last: applying one may start its run at once, whose steps then need the secrets and volumes of the
+  // same request stored already.
+  return type === 'stack' || type === 'compute' ? 0 : type === 'workflow' ? 2 : 1
 }
 
 function issue(doc: NormalizedDocument, index: number, code: ManifestIssue['code'], path: (string | number)[], message: string): ApiIssue {

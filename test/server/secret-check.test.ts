@@ -72,6 +72,13 @@ describe('secrets checked at apply', () => {
     expect(dry.results.map((r) => r.outcome)).toEqual(['created', 'created'])
     const applied = await t.client.apply('public', [doc(consumer('batch-flow', { id: 'batch-secret' }, 'TOKEN')), doc(secret('batch-secret', { TOKEN: 'x' }), 'secret.yaml', 1)])
     expect((await waitForRunEnd(t.client, applied.results[0]!.runId!)).run.state).toBe('succeeded')
+    // Deterministically, not only when the timing allows: the run was made after the secret was stored (ids of one
+    // process are time-ordered and strictly increasing), although the workflow comes first in the request.
+    const created = await t.client.apply('public', [doc(consumer('batch-flow-2', { id: 'batch-secret-2' }, 'TOKEN')), doc(secret('batch-secret-2', { TOKEN: 'y' }), 'secret.yaml', 1)])
+    const secretId = (await t.client.get({ workspace: 'public', type: 'secret', name: 'batch-secret-2' })).resource.id
+    const stamp = (id: string) => id.slice(id.indexOf('-') + 1, id.indexOf('-') + 10)
+    expect(stamp(created.results[0]!.runId!) > stamp(secretId)).toBe(true)
+    expect((await waitForRunEnd(t.client, created.results[0]!.runId!)).run.state).toBe('succeeded')
   })
 
   it('looks for a secret of another workspace in that workspace', async () => {
