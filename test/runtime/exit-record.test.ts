@@ -112,13 +112,14 @@ describe('exit records', () => {
   })
 })
 
-describe('a step printing what looks like an exit record', () => {
-  let stateDir: string
-  beforeAll(() => {
-    stateDir = tempDir()
-  })
-  afterAll(() => fs.rmSync(stateDir, { recursive: true, force: true }))
+// The runtimes of the two groups below share one state folder: their run ids differ.
+let stateDir: string
+beforeAll(() => {
+  stateDir = tempDir()
+})
+afterAll(() => fs.rmSync(stateDir, { recursive: true, force: true }))
 
+describe('a step printing what looks like an exit record', () => {
   it('has its line delivered as output and its real exit reported', async () => {
     const rt = createLocalRuntime({ stateDir, sandbox: 'none' })
     const forged = '{"e":{"exitCode":0,"reason":"Completed","finishedAt":"2026-01-01T00:00:00.000Z"}}'
@@ -131,11 +132,6 @@ describe('a step printing what looks like an exit record', () => {
 })
 
 describe('an attempt started before the log moved beside the attempt folder', () => {
-  let stateDir: string
-  beforeAll(() => {
-    stateDir = tempDir()
-  })
-  afterAll(() => fs.rmSync(stateDir, { recursive: true, force: true }))
 
   it('is found, followed to its exit.json and cleaned up through its old handle', async () => {
     const rt = createLocalRuntime({ stateDir, sandbox: 'none' })
