@@ -54,20 +54,20 @@ export class SqliteDb {
 
   /** Prepared once per SQL text, reused afterwards. */
   stmt(sql: string): Statement {
-    let s = this.statements.get(sql)
-    if (!s) {
-      s = nulFree(this.raw.prepare(sql))
-      this.statements.set(sql, s)
-    }
-    return s
+    return this.prepared(this.statements, sql, false)
   }
 
   /** stmt() answering rows as arrays in column order: the driver builds no object per row (half a listing's cost). */
   rawStmt(sql: string): Statement {
-    let s = this.rawStatements.get(sql)
+    return this.prepared(this.rawStatements, sql, true)
+  }
+
+  private prepared(cache: Map<string, Statement>, sql: string, raw: boolean): Statement {
+    let s = cache.get(sql)
     if (!s) {
-      s = nulFree(this.raw.prepare(sql).raw(true))
-      this.rawStatements.set(sql, s)
+      const prepared = this.raw.prepare(sql)
+      s = nulFree(raw ? prepared.raw(true) : prepared)
+      cache.set(sql, s)
     }
     return s
   }
