@@ -58,8 +58,10 @@ describe.each(ways)('a step beyond the spawner bounds, started by %s', (_name, b
   })
 })
 
-// A host out of fds when it opens a started step's pipes: that step fails with EMFILE (as Node's spawn
-// fails it), and the step beside it runs on. Run in a Node of its own under a low fd limit.
+// A host out of fds as it starts a step: with Node's spawn that step fails with EMFILE (it cannot make the step's
+// pipes), and the step beside it runs on. Through the spawner the host holds no fd of its own for a step (the
+// spawner reads the step's pipes and passes their bytes on), so the step runs. Run in a Node of its own under a
+// low fd limit.
 const HOST_SCRIPT = `
 import fs from 'node:fs'
 const [client, bin] = process.argv.slice(1)
@@ -88,10 +90,11 @@ console.log(JSON.stringify({ tight, beside: await beside }))
 process.exit(0)
 `
 describe.each(ways)('a host out of fds, steps started by %s', (_name, bin) => {
-  it('fails the step it cannot follow, and only that one', () => {
+  it('fails at most the step it cannot follow, and only that one', () => {
     const client = fileURLToPath(new URL('../../src/runtime/local/spawn-client.mjs', import.meta.url))
     const out = execFileSync('prlimit', ['--nofile=64:64', '--', process.execPath, '--input-type=module', '-e', HOST_SCRIPT, client, bin], { encoding: 'utf8' })
-    expect(JSON.parse(out)).toEqual({ tight: { error: 'spawn sh EMFILE' }, beside: { out: 'beside\n', code: 0 } })
+    const tight = bin ? { out: 'tight\n', code: 0 } : { error: 'spawn sh EMFILE' }
+    expect(JSON.parse(out)).toEqual({ tight, beside: { out: 'beside\n', code: 0 } })
   })
 })
 

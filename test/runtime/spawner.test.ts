@@ -44,6 +44,29 @@ function runChild(o: Partial<ChildOptions> & { args: string[] }): Promise<{ chil
   })
 }
 
+/** Runs one child to its end, its output as bytes; `slow`: stdout is read with pauses, as a busy host reads. */
+function runBytes(o: Partial<ChildOptions> & { args: string[]; slow?: boolean }): Promise<{ out: Buffer; err: Buffer; code: number | null }> {
+  const child = spawnChild({ command: 'sh', env, cwd: '/', info: false, fds: [], ...o })
+  return new Promise((resolve, reject) => {
+    const out: Buffer[] = []
+    const err: Buffer[] = []
+    let code: number | null = null
+    child.on('error', reject)
+    child.on('spawn', () => {
+      child.stdout!.on('data', (d: Buffer) => {
+        out.push(Buffer.from(d))
+        if (o.slow) {
+          const until = Date.now() + 2
+          while (Date.now() < until) {} // a busy event loop
+        }
+      })
+      child.stderr!.on('data', (d: Buffer) => err.push(Buffer.from(d)))
+    })
+    child.on('exit', (c) => (code = c))
+    child.on('close', () => resolve({ out: Buffer.concat(out), err: Buffer.concat(err), code }))
+  })
+}
+
 describe.each(ways)('the step child, started by %s', (_name, bin) => {
   it('gives stdout, stderr and the info pipe, the fds data (over 64 KiB too) and nothing else', async () => {
     useSpawner(bin)
@@ -61,6 +84,36 @@ describe.each(ways)('the step child, started by %s', (_name, bin) => {
     // vitest worker, passes on an fd of the worker; in the host it does not.)
     const fds = await runChild({ command: 'ls', args: ['/proc/self/fd'], info: true, fds: ['a', 'b'] })
     if (bin) expect(fds.out.split('\n').filter(Boolean)).toEqual(['0', '1', '2', '3', '4', '5', '6'])
+  })
+
+  it('passes on every byte of large output on both streams, and a pipe left open ends when destroyed', async () => {
+    useSpawner(bin)
+    // 3 MiB and a bit of every byte value on stdout, 1 MiB on stderr at the same time: many reads, chunks split anywhere.
+    const bytes = Buffer.alloc((3 << 20) + 17)
+    for (let i = 0; i < bytes.length; i++) bytes[i] = (i * 7) & 255
+    const file = path.join(temp(), 'bytes')
+    fs.writeFileSync(file, bytes)
+    const r = await runBytes({ args: ['-c', `cat ${file} & head -c 1048576 /dev/zero | tr '\\0' e >&2; wait`] })
+    expect(r.code).toBe(0)
+    expect(r.out.equals(bytes)).toBe(true)
+    expect(r.err.equals(Buffer.alloc(1 << 20, 'e'))).toBe(true)
+    // The step's writes block as a process expects: nothing is lost when the host reads slowly.
+    const slow = await runBytes({ args: ['-c', `cat ${file}`], slow: true })
+    expect(slow.out.equals(bytes)).toBe(true)
+    // A process that left the step holds its pipes open: the step exits, its pipes end only once given up on.
+    const child = spawnChild({ command: 'sh', env, cwd: '/', info: false, fds: [], args: ['-c', 'sleep 30 & echo $!'] })
+    let left = ''
+    child.on('spawn', () => child.stdout!.on('data', (d) => (left += d)))
+    await new Promise((res) => child.once('exit', res))
+    let closed = false
+    child.once('close', () => (closed = true))
+    await until(() => left.endsWith('\n'), 'the pid of the process left behind')
+    await new Promise((res) => setTimeout(res, 100))
+    expect(closed).toBe(false)
+    child.stdout!.destroy()
+    child.stderr!.destroy()
+    await until(() => closed, 'the child to close once its pipes were given up on')
+    process.kill(Number(left), 'SIGKILL')
   })
 
   it('starts the child in its own session with default signals, and reports exit codes and signals', async () => {

@@ -1,7 +1,6 @@
 // Types of spawn-client.mjs for TypeScript code (tests); the step host itself is plain JavaScript.
 
 import type { EventEmitter } from 'node:events'
-import type { Readable } from 'node:stream'
 
 export interface ChildOptions {
   command: string
@@ -18,12 +17,18 @@ export interface ChildOptions {
   fds: Array<string | Buffer>
 }
 
+/** A pipe of the child: 'data' (Buffers, strings after setEncoding), then 'close'. */
+export interface ChildStream extends EventEmitter {
+  destroy(): void
+  setEncoding(encoding: BufferEncoding): unknown
+}
+
 /** A started step process: 'spawn', 'error' (not started), 'exit' (code, signal), 'close', 'lost' (message). */
 export interface Child extends EventEmitter {
   pid: number | undefined
-  stdout: Readable | null
-  stderr: Readable | null
-  info: Readable | null
+  stdout: ChildStream | null
+  stderr: ChildStream | null
+  info: ChildStream | null
 }
 
 /** Chooses how steps start: ctl-spawner's path, or '' for Node's spawn. */

@@ -5,25 +5,27 @@
 // small C program that does the fork and exec for it. Both give the same small "child" (see Child):
 // real pids, the same events, the same start errors. Plain JavaScript like the other host files.
 //
-// The spawner's pipes reach the host without fd passing (Node cannot receive fds): the host opens
-// /proc/<spawner>/fd/<N> (opening a pipe's /proc fd opens the same pipe) and then tells the spawner
-// to close its copies. If the spawner dies, its steps die with it (bwrap --die-with-parent; a plain
-// step is killed by the host) and are reported Lost; the next step starts a new spawner.
+// The spawner reads the steps' pipes itself and passes their bytes on over its own stdout (Node cannot receive
+// fds; each pipe opened here as a stream of its own cost more CPU than a step's whole start). If the spawner dies,
+// its steps die with it (bwrap --die-with-parent; a plain step is killed by the host) and are reported Lost; the
+// next step starts a new spawner.
 
 import { spawn } from 'node:child_process'
 import { EventEmitter } from 'node:events'
 import fs from 'node:fs'
-import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
+import { StringDecoder } from 'node:string_decoder'
 import util from 'node:util'
 
 /**
  * @typedef {{ command: string, args: string[], env: Record<string, string>, cwd: string, uid?: number, gid?: number,
  *   cgroup?: string, info: boolean, fds: Array<string | Buffer> }} ChildOptions
  *   info: a pipe on fd 3 (bwrap's --info-fd); fds: data for fds 4.. (bwrap's --ro-bind-data, --add-seccomp-fd)
- * @typedef {EventEmitter & { pid: number | undefined, stdout: import('node:stream').Readable | null,
- *   stderr: import('node:stream').Readable | null, info: import('node:stream').Readable | null }} Child
+ * @typedef {EventEmitter & { destroy(): void, setEncoding(encoding: BufferEncoding): unknown }} ChildStream
+ *   a pipe of the child: 'data', 'close'; a Readable (Node's spawn) or a Feed (the spawner passes the pipe on)
+ * @typedef {EventEmitter & { pid: number | undefined, stdout: ChildStream | null,
+ *   stderr: ChildStream | null, info: ChildStream | null }} Child
  *   Events: 'spawn'; 'error' (not started: Error with code and, when it could not be put in its cgroup,
  *   stage 'cgroup'); 'exit' (code, signal); 'close' (exited and stdout, stderr ended); 'lost' (message:
  *   the spawner died under it, the step is gone). stdout/stderr/info are set by the time of 'spawn'.
@@ -124,7 +126,48 @@ function sysError(errno, syscall, file) {
   return Object.assign(new Error(message), { errno, code, syscall, ...(file === undefined ? {} : { path: file }) })
 }
 
-/** One running ctl-spawner and the steps it started that have not exited yet. */
+/**
+ * One pipe of a step as the spawner passes it on: 'data' (Buffers, or strings after setEncoding), then 'close' once
+ * it ended; destroy() stops it (the spawner closes its read end). The part of a Readable the host uses.
+ */
+class Feed extends EventEmitter {
+  /** @param {Conn} conn @param {number} id @param {number} stream */
+  constructor(conn, id, stream) {
+    super()
+    this.conn = conn
+    this.id = id
+    this.stream = stream
+    this.destroyed = false
+    /** @type {import('node:string_decoder').StringDecoder | undefined} */
+    this.decoder = undefined
+  }
+
+  /** @param {BufferEncoding} encoding */
+  setEncoding(encoding) {
+    this.decoder = new StringDecoder(encoding)
+    return this
+  }
+
+  /** @param {Buffer} data */
+  push(data) {
+    if (!this.destroyed) this.emit('data', this.decoder ? this.decoder.write(data) : data)
+  }
+
+  /** The pipe ended (told by the spawner, or it died): 'close', once. */
+  end() {
+    if (this.destroyed) return
+    this.destroyed = true
+    this.emit('close')
+  }
+
+  destroy() {
+    if (this.destroyed) return
+    this.conn.closeStream(this.id, this.stream)
+    this.end()
+  }
+}
+
+/** One running ctl-spawner and the steps it started whose exit or output it has not passed on yet. */
 class Conn {
   /** @param {string} bin */
   constructor(bin) {
@@ -133,10 +176,10 @@ class Conn {
     this.nextId = 1
     /** @type {Buffer[]} frames not written yet */
     this.queue = []
-    /** @type {number[]} ids whose pipes the host has opened: the spawner may close its copies */
+    /** @type {number[]} (id, stream) pairs of pipes the host gave up on: the spawner closes them */
     this.closes = []
     this.flushing = false
-    /** @type {Map<number, { child: Child, o: ChildOptions }>} */
+    /** @type {Map<number, { child: Child, o: ChildOptions, feeds: Feed[], exited: boolean }>} */
     this.children = new Map()
     this.proc = spawn(bin, [String(process.pid)], { stdio: ['pipe', 'pipe', 'inherit'], env: {} })
     const proc = this.proc
@@ -150,21 +193,33 @@ class Conn {
       console.error(`step host: the spawner exited (${signal ?? `code ${code}`})`)
       this.dead = true // new steps go to a new spawner; this one's events are still read to the end
     })
-    let buf = ''
+    /** @type {Buffer | undefined} bytes of an event not complete yet */
+    let rest
     const out = /** @type {import('node:stream').Readable} */ (proc.stdout)
-    out.setEncoding('latin1')
-    out.on('data', (/** @type {string} */ d) => {
-      buf += d
-      let nl
-      while ((nl = buf.indexOf('\n')) >= 0) {
-        this.event(buf.slice(0, nl).split(' '))
-        buf = buf.slice(nl + 1)
+    out.on('data', (/** @type {Buffer} */ chunk) => {
+      const buf = rest ? Buffer.concat([rest, chunk]) : chunk
+      let at = 0
+      for (;;) {
+        const nl = buf.indexOf(10, at)
+        if (nl < 0) break
+        const f = buf.toString('latin1', at, nl).split(' ')
+        if (f[0] === 'O') {
+          // Output: its bytes follow the line.
+          const end = nl + 1 + Number(f[3])
+          if (end > buf.length) break
+          this.output(Number(f[1]), Number(f[2]), buf.subarray(nl + 1, end))
+          at = end
+        } else {
+          this.event(f)
+          at = nl + 1
+        }
       }
+      rest = at < buf.length ? buf.subarray(at) : undefined
     })
     out.on('close', () => this.died())
   }
 
-  /** The spawner is gone: whatever it started and did not see exit is lost. */
+  /** The spawner is gone: whatever it started and did not see exit is lost; output not passed on yet never comes. */
   died() {
     this.dead = true
     if (this.over) return
@@ -173,12 +228,15 @@ class Conn {
       console.error(`step host: the spawner died ${deaths} times: steps start with Node's spawn from now on`)
       binary = ''
     }
-    const lost = [...this.children.values()]
+    const left = [...this.children.values()]
     this.children.clear()
     try {
       this.proc.kill('SIGKILL')
     } catch {}
-    for (const { child } of lost) child.emit('lost', "the step host's spawner died while the step was running")
+    for (const { child, feeds, exited } of left) {
+      for (const f of feeds) f.end()
+      if (!exited) child.emit('lost', "the step host's spawner died while the step was running")
+    }
   }
 
   /** @param {ChildOptions} o @returns {Child} */
@@ -189,9 +247,16 @@ class Conn {
     const frame = startFrame(id, o)
     // Beyond the spawner's bounds the request would end it, and every step it runs with it: Node starts this one.
     if (!frame) return nodeChild(o)
-    this.children.set(id, { child, o })
+    this.children.set(id, { child, o, feeds: [], exited: false })
     this.send(frame)
     return child
+  }
+
+  /** Stops the spawner reading a pipe of a step (see Feed.destroy). @param {number} id @param {number} stream */
+  closeStream(id, stream) {
+    if (this.over) return
+    this.closes.push(id, stream)
+    this.send()
   }
 
   /**
@@ -209,17 +274,28 @@ class Conn {
         const close = Buffer.allocUnsafe(8 + 4 * this.closes.length)
         close.writeUInt32LE(4 + 4 * this.closes.length, 0)
         close.writeUInt32LE(2, 4)
-        this.closes.forEach((id, i) => close.writeUInt32LE(id, 8 + 4 * i))
+        this.closes.forEach((v, i) => close.writeUInt32LE(v, 8 + 4 * i))
         this.queue.push(close)
         this.closes = []
       }
       const out = this.queue.length === 1 ? this.queue[0] : Buffer.concat(this.queue)
       this.queue = []
-      if (out) this.proc.stdin?.write(out)
+      if (out && !this.dead) this.proc.stdin?.write(out)
     })
   }
 
-  /** One line of the spawner: S (started), E (not started), X (exited). @param {string[]} f */
+  /** What a step wrote (stream 0 stdout, 1 stderr, 2 info). @param {number} id @param {number} stream @param {Buffer} data */
+  output(id, stream, data) {
+    this.children.get(id)?.feeds[stream]?.push(data)
+  }
+
+  /** Forgets a child once the spawner has nothing more to tell of it. @param {number} id */
+  settle(id) {
+    const entry = this.children.get(id)
+    if (entry && entry.exited && entry.feeds.every((f) => f.destroyed)) this.children.delete(id)
+  }
+
+  /** One line of the spawner: S (started), E (not started), C (a pipe ended), X (exited). @param {string[]} f */
   event(f) {
     const id = Number(f[1])
     const entry = this.children.get(id)
@@ -227,55 +303,35 @@ class Conn {
     const { child, o } = entry
     if (f[0] === 'S') {
       child.pid = Number(f[2])
-      /** @param {string} fd */
-      const open = (fd) => new net.Socket({ fd: fs.openSync(`/proc/${this.proc.pid}/fd/${fd}`, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK), readable: true, writable: false })
-      /** @type {Array<net.Socket | null>} */
-      const streams = []
-      try {
-        for (const fd of f.slice(3, 6)) streams.push(fd === '-1' ? null : open(fd))
-      } catch (e) {
-        const err = /** @type {NodeJS.ErrnoException} */ (e)
-        if (err.code === 'EMFILE' || err.code === 'ENFILE') {
-          // The host is out of fds: this step alone fails, as Node's spawn fails it (it had begun: it is ended
-          // with its session); the steps running beside it run on.
-          for (const s of streams) s?.destroy()
-          this.children.delete(id)
-          this.closes.push(id)
-          this.send()
-          try {
-            if (child.pid) process.kill(-child.pid, 'SIGKILL')
-          } catch {}
-          child.emit('error', Object.assign(sysError(err.errno ?? 0, `spawn ${o.command}`), { path: o.command, spawnargs: o.args }))
-          return
-        }
-        // Cannot happen while the spawner holds them; if it does, the spawner is not trustworthy any more.
-        console.error(`step host: cannot open the spawner's pipes: ${err.message}`)
-        return this.died()
-      }
-      this.closes.push(id)
-      this.send()
-      const [stdout, stderr, info] = streams
+      const [stdout, stderr] = (entry.feeds = [new Feed(this, id, 0), new Feed(this, id, 1)])
+      const info = o.info ? new Feed(this, id, 2) : null
+      if (info) entry.feeds.push(info)
       Object.assign(child, { stdout, stderr, info })
-      let open2 = 2
-      let exited = false
-      const closed = () => --open2 === 0 && exited && child.emit('close')
-      stdout?.on('close', closed)
-      stderr?.on('close', closed)
+      let open = 2
+      const closed = () => {
+        if (--open === 0 && entry.exited) child.emit('close')
+        this.settle(id)
+      }
+      stdout.once('close', closed)
+      stderr.once('close', closed)
+      info?.once('close', () => this.settle(id))
       child.once('exit', () => {
-        exited = true
-        if (open2 === 0) child.emit('close')
+        if (open === 0) child.emit('close')
       })
       child.emit('spawn')
+    } else if (f[0] === 'C') {
+      entry.feeds[Number(f[2])]?.end()
     } else if (f[0] === 'E') {
       this.children.delete(id)
       const errno = -Number(f[3])
       child.emit('error', f[2] === 'cgroup' ? Object.assign(sysError(errno, 'open', path.join(o.cgroup ?? '', 'cgroup.procs')), { stage: 'cgroup' }) : Object.assign(sysError(errno, `spawn ${o.command}`), { path: o.command, spawnargs: o.args }))
     } else if (f[0] === 'X') {
-      this.children.delete(id)
+      entry.exited = true
       const status = Number(f[3])
       const sig = status & 0x7f
       if (sig === 0) child.emit('exit', (status >> 8) & 0xff, null)
       else child.emit('exit', null, SIGNALS[sig] ?? null)
+      this.settle(id)
     }
   }
 }

@@ -1,16 +1,21 @@
 // ctl-spawner: starts the step host's steps (supervisor.mjs), so that the host does not fork its whole
 // Node process for each one (Node's spawn forks the ~55 MB host, page tables and copy-on-write faults, and blocks the host until the
 // child has exec'd). One spawner per host, started by it with stdin and stdout as pipes; it dies with
-// the host (PR_SET_PDEATHSIG), and bwrap's --die-with-parent then ends the sandboxes.
+// the host (PR_SET_PDEATHSIG), and bwrap's --die-with-parent then ends the sandboxes. It also reads the steps'
+// stdout, stderr and info pipes and passes what they carry on over its stdout: the host then holds no pipe, stream
+// and epoll registration of its own per step, and learns a step's output, its end and its exit from one pipe.
 //
 // Requests on stdin, one frame each: u32 length, then (all integers u32 little-endian)
 //   START: type=1, id, flags (1 setsid, 2 uid/gid, 4 info pipe on fd 3), uid, gid, command, cwd,
 //          cgroup folder ("" for none), argc, argv..., envc, env..., nblobs, blobs (u32 length + bytes)
 //          strings are u32 length + bytes with a trailing NUL (counted); blob i becomes fd 4+i.
-//   CLOSE: type=2, ids...: the host opened their read ends through /proc/<pid>/fd: close our copies.
-// Events on stdout, one text line each:
-//   S id pid outfd errfd infofd   started (the read ends, -1 for no info pipe)
+//   CLOSE: type=2, then pairs (id, stream): stop reading that pipe of the step and close it (the host gave up on it:
+//          a process that left the step's session may hold it open).
+// Events on stdout, one text line each, O followed by its bytes:
+//   S id pid                      started
 //   E id stage errno              not started (stage: exec, cgroup, setgroups, setgid, setuid, setsid, fds)
+//   O id stream len\n<len bytes>  the step wrote on stream 0 (stdout), 1 (stderr) or 2 (info, fd 3)
+//   C id stream                   that stream ended (after its last O; never for a stream the host closed)
 //   X id pid status               exited (the raw wait status)
 // Anything malformed ends the spawner (exit 2): the host reports the steps in flight Lost.
 #define _GNU_SOURCE
@@ -24,6 +29,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/epoll.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -34,6 +40,8 @@
 #define MAX_LIST 65536u       /* arguments, environment entries */
 #define MAX_BLOBS 256u        /* fds 4..259 */
 #define PATH_BUF 4096
+#define READ_CHUNK (64u << 10) /* one read of a step's pipe at most, one O event */
+#define FLUSH_AT (256u << 10)  /* events buffered beyond this go out before more pipes are read */
 
 enum { T_START = 1, T_CLOSE = 2 };
 enum { F_SETSID = 1, F_IDS = 2, F_INFO = 4 };
@@ -41,27 +49,55 @@ enum { F_SETSID = 1, F_IDS = 2, F_INFO = 4 };
 struct slot {
   uint32_t id;
   pid_t pid;     /* 0 once reaped */
-  int fds[3];    /* read ends still held: stdout, stderr, info (-1 when closed) */
+  int fds[3];    /* read ends still read: stdout, stderr, info (-1 when ended or closed) */
   int used;
 };
 
 static struct slot *slots;
 static size_t nslots;
 static int devnull = -1;
+static int epfd = -1;
+
+/* epoll tags: a slot's pipe is (index << 2 | stream); these two are the spawner's own. */
+#define TAG_STDIN ((uint64_t)1 << 62)
+#define TAG_SIGNAL ((uint64_t)1 << 63)
 
 static void die(const char *why) {
   fprintf(stderr, "ctl-spawner: %s\n", why);
   exit(2);
 }
 
-static void emit(const char *line, size_t len) {
-  while (len > 0) {
-    ssize_t n = write(1, line, len);
+/* Events wait here and go out together once per turn of the loop: one write, one wake-up of the host. */
+static char *outb;
+static size_t outlen, outcap;
+
+static void flush(void) {
+  size_t at = 0;
+  while (at < outlen) {
+    ssize_t n = write(1, outb + at, outlen - at);
     if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno == EAGAIN) {
+      struct pollfd pf = {1, POLLOUT, 0};
+      poll(&pf, 1, -1);
+      continue;
+    }
     if (n <= 0) exit(3); /* the host is gone */
-    line += n;
-    len -= (size_t)n;
+    at += (size_t)n;
   }
+  outlen = 0;
+}
+
+static void emit(const void *data, size_t len) {
+  if (outlen + len > outcap) {
+    size_t cap = outcap ? outcap : 4096;
+    while (cap < outlen + len) cap *= 2;
+    char *b = realloc(outb, cap);
+    if (!b) die("out of memory");
+    outb = b;
+    outcap = cap;
+  }
+  memcpy(outb + outlen, data, len);
+  outlen += len;
 }
 
 static struct slot *slot_new(void) {
@@ -81,12 +117,34 @@ static void slot_release_if_done(struct slot *s) {
   if (s->pid == 0 && s->fds[0] < 0 && s->fds[1] < 0 && s->fds[2] < 0) s->used = 0;
 }
 
-static void slot_close_fds(struct slot *s) {
-  for (int i = 0; i < 3; i++)
-    if (s->fds[i] >= 0) {
-      close(s->fds[i]);
-      s->fds[i] = -1;
-    }
+/* Stops reading a pipe of the step (closing it takes it out of the epoll set). */
+static void slot_close_fd(struct slot *s, int stream) {
+  if (s->fds[stream] < 0) return;
+  close(s->fds[stream]);
+  s->fds[stream] = -1;
+  slot_release_if_done(s);
+}
+
+/* Reads what one pipe of a step holds now (its read end does not block): an O event, or its end as a C event. */
+static void drain(size_t index, int stream) {
+  if (index >= nslots) return;
+  struct slot *s = &slots[index];
+  /* An event for a pipe closed earlier in this turn: nothing to read. */
+  if (!s->used || s->fds[stream] < 0) return;
+  static char data[READ_CHUNK];
+  ssize_t n;
+  do n = read(s->fds[stream], data, sizeof data);
+  while (n < 0 && errno == EINTR);
+  char line[96];
+  if (n > 0) {
+    emit(line, (size_t)snprintf(line, sizeof line, "O %u %d %zd\n", s->id, stream, n));
+    emit(data, (size_t)n);
+    return;
+  }
+  if (n < 0 && errno == EAGAIN) return;
+  uint32_t id = s->id;
+  slot_close_fd(s, stream);
+  emit(line, (size_t)snprintf(line, sizeof line, "C %u %d\n", id, stream));
 }
 
 /* A bounded reader over one frame's payload. */
@@ -188,6 +246,7 @@ struct start {
   char *cmd, *cwd, *cgroup;
   char **argv, **envp;
   int nfds;      /* fds the child gets: 0..nfds-1 */
+  size_t slot;   /* the step's slot, once started (its pipes are read under it) */
   int src[4 + MAX_BLOBS];
 };
 
@@ -210,6 +269,9 @@ __attribute__((noinline, noreturn)) static void child(struct start *s, int errpi
     if (dup2(tmp[i], i) < 0) fail(errpipe, S_FDS);
   if (syscall(SYS_close_range, (unsigned)n + 1, ~0u, 0) < 0)
     for (int fd = n + 1; fd < 65536; fd++) close(fd);
+  /* The pipes were made non-blocking for the spawner's read ends; the step's write ends block, as anywhere. */
+  for (int i = 1; i < n && i < 4; i++)
+    if (fcntl(i, F_SETFL, 0) < 0) fail(errpipe, S_FDS);
   if (chdir(s->cwd) < 0) fail(errpipe, S_EXEC); /* Node reports it as a spawn error too */
   if (*s->cgroup) {
     /* Into the step's cgroup before it is anything else: whatever it starts is in there too. */
@@ -266,7 +328,8 @@ static void start(struct cur *c) {
   int out[2] = {-1, -1}, errp[2] = {-1, -1}, info[2] = {-1, -1}, report[2] = {-1, -1}, mem[MAX_BLOBS], nmem = 0;
   pid_t pid = -1;
   struct failure f = {S_FDS, 0};
-  if (pipe2(out, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0 || ((s.flags & F_INFO) && pipe2(info, O_CLOEXEC) < 0) || pipe2(report, O_CLOEXEC) < 0)
+  if (pipe2(out, O_CLOEXEC | O_NONBLOCK) < 0 || pipe2(errp, O_CLOEXEC | O_NONBLOCK) < 0 || ((s.flags & F_INFO) && pipe2(info, O_CLOEXEC | O_NONBLOCK) < 0) ||
+      pipe2(report, O_CLOEXEC) < 0)
     goto failed;
   for (uint32_t i = 0; i < nblobs; i++) {
     /* A memfd rather than a pipe: bwrap reads it whole whatever its size, and nobody has to feed it. */
@@ -279,6 +342,14 @@ static void start(struct cur *c) {
       done += (uint32_t)w;
     }
     if (lseek(fd, 0, SEEK_SET) < 0) goto failed;
+  }
+  /* Read from the next turn on, under the slot the step gets (level-triggered: what is there by then is read then). */
+  s.slot = (size_t)(slot_new() - slots);
+  int reads[] = {out[0], errp[0], info[0]};
+  for (int i = 0; i < 3; i++) {
+    if (reads[i] < 0) continue;
+    struct epoll_event ev = {.events = EPOLLIN, .data.u64 = (uint64_t)s.slot << 2 | (uint64_t)i};
+    if (epoll_ctl(epfd, EPOLL_CTL_ADD, reads[i], &ev) < 0) goto failed; /* closed below: out of the set again */
   }
   s.src[0] = devnull;
   s.src[1] = out[1];
@@ -322,9 +393,8 @@ static void start(struct cur *c) {
     emit(line, (size_t)snprintf(line, sizeof line, "E %u %s %d\n", s.id, STAGES[stage], f.err));
     return;
   }
-  struct slot *sl = slot_new();
-  *sl = (struct slot){.id = s.id, .pid = pid, .fds = {out[0], errp[0], info[0]}, .used = 1};
-  emit(line, (size_t)snprintf(line, sizeof line, "S %u %d %d %d %d\n", s.id, pid, out[0], errp[0], info[0]));
+  slots[s.slot] = (struct slot){.id = s.id, .pid = pid, .fds = {out[0], errp[0], info[0]}, .used = 1};
+  emit(line, (size_t)snprintf(line, sizeof line, "S %u %d\n", s.id, pid));
 }
 
 static void reap(void) {
@@ -343,9 +413,10 @@ static void reap(void) {
   }
 }
 
-static int running(void) {
+/* A step still runs, or its pipes still have output for the host. */
+static int busy(void) {
   for (size_t i = 0; i < nslots; i++)
-    if (slots[i].used && slots[i].pid != 0) return 1;
+    if (slots[i].used) return 1;
   return 0;
 }
 
@@ -357,11 +428,11 @@ static void handle(const unsigned char *p, uint32_t len) {
   } else if (type == T_CLOSE) {
     if (c.p == c.end) die("malformed frame: no ids");
     while (c.p != c.end) {
-      uint32_t id = u32(&c);
+      uint32_t id = u32(&c), stream = u32(&c);
+      if (stream > 2) die("malformed frame: stream");
       for (size_t i = 0; i < nslots; i++)
-        if (slots[i].used && slots[i].id == id && (slots[i].fds[0] >= 0 || slots[i].fds[1] >= 0 || slots[i].fds[2] >= 0)) {
-          slot_close_fds(&slots[i]);
-          slot_release_if_done(&slots[i]);
+        if (slots[i].used && slots[i].id == id) {
+          slot_close_fd(&slots[i], (int)stream);
           break;
         }
     }
@@ -388,25 +459,40 @@ int main(int argc, char **argv) {
   sigprocmask(SIG_BLOCK, &chld, NULL);
   int sfd = signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK);
   if (sfd < 0) die("signalfd failed");
+  if ((epfd = epoll_create1(EPOLL_CLOEXEC)) < 0) die("epoll_create1 failed");
+  struct epoll_event in = {.events = EPOLLIN, .data.u64 = TAG_STDIN}, sig = {.events = EPOLLIN, .data.u64 = TAG_SIGNAL};
+  if (epoll_ctl(epfd, EPOLL_CTL_ADD, 0, &in) < 0 || epoll_ctl(epfd, EPOLL_CTL_ADD, sfd, &sig) < 0) die("epoll_ctl failed");
 
   int eof = 0;
   size_t cap = 1 << 16, have = 0;
   unsigned char *buf = malloc(cap);
   if (!buf) die("out of memory");
   for (;;) {
-    if (eof && !running()) exit(0); /* the host closed our stdin and every step we started has been told of */
-    struct pollfd pf[2] = {{eof ? -1 : 0, POLLIN, 0}, {sfd, POLLIN, 0}};
-    if (poll(pf, 2, -1) < 0) {
+    flush();
+    /* The host closed our stdin, and every step we started has been told of, its output to the end. */
+    if (eof && !busy()) exit(0);
+    struct epoll_event evs[64];
+    int nev = epoll_wait(epfd, evs, 64, -1);
+    if (nev < 0) {
       if (errno == EINTR) continue;
-      die("poll failed");
+      die("epoll_wait failed");
     }
-    if (pf[1].revents) {
-      struct signalfd_siginfo si;
-      while (read(sfd, &si, sizeof si) > 0) {
+    int input = 0;
+    for (int e = 0; e < nev; e++) {
+      uint64_t tag = evs[e].data.u64;
+      if (tag == TAG_SIGNAL) {
+        struct signalfd_siginfo si;
+        while (read(sfd, &si, sizeof si) > 0) {
+        }
+        reap();
+      } else if (tag == TAG_STDIN) {
+        input = 1;
+      } else {
+        drain((size_t)(tag >> 2), (int)(tag & 3));
+        if (outlen >= FLUSH_AT) flush();
       }
-      reap();
     }
-    if (!pf[0].revents) continue;
+    if (!input) continue;
     if (have == cap) {
       if (cap >= 4 + (size_t)MAX_FRAME) die("malformed frame: too long");
       cap *= 2;
@@ -415,9 +501,11 @@ int main(int argc, char **argv) {
       buf = b;
     }
     ssize_t n = read(0, buf + have, cap - have);
-    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
     if (n <= 0) {
-      eof = 1; /* the host has no more requests: the steps still running are reaped and told, then we go */
+      /* The host has no more requests: the steps still running are reaped and told, then we go. */
+      eof = 1;
+      epoll_ctl(epfd, EPOLL_CTL_DEL, 0, NULL);
       continue;
     }
     have += (size_t)n;

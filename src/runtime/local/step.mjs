@@ -28,6 +28,10 @@ import { Splitter, appendExitRecord, childrenOf, exitRecord, logFileOf, makeCgro
  * @typedef {{ exitCode: number | null, reason: ExitReason, message?: string, finishedAt: string, outputs?: Record<string, string> }} StepExit
  */
 
+/** Run folders this host claimed an attempt in lately: a hint that the folder is there (see Step.claim). */
+const claimedIn = new Set()
+const CLAIMED_KEPT = 256
+
 export class Step {
   /**
    * @param {SupervisorSpec} spec
@@ -64,6 +68,8 @@ export class Step {
     /** @type {NodeJS.Timeout[]} */
     this.timers = []
     this.logFd = -1
+    /** @type {string | undefined} output that came before the handle was written (undefined once it was) */
+    this.early = ''
     /** @type {() => void} */
     this.headed = () => {}
     /** Settles once the host wrote the handle (or knows it will not): the exit record comes after it. */
@@ -88,20 +94,28 @@ export class Step {
 
   /** @param {string} out */
   append(out) {
-    if (out && this.logFd >= 0) {
-      fs.writeSync(this.logFd, out)
-      this.onOutput?.(this)
+    if (!out || this.logFd < 0) return
+    // The step's first output can come with the news of its start, before the handle heads the log: kept till then.
+    if (this.early !== undefined) {
+      this.early += out
+      return
     }
+    fs.writeSync(this.logFd, out)
+    this.onOutput?.(this)
   }
 
   /**
    * Writes the handle as the log's first record (`{"h":...}`, skipped by log readers), also for a step that
-   * could not start (its exit record waits for this). Then lets the exit record follow.
+   * could not start (its exit record waits for this), with the output that came before it. Then lets the exit
+   * record follow.
    * @param {unknown} handle
    */
   writeHandle(handle) {
+    const early = this.early ?? ''
+    this.early = undefined
     try {
-      if (this.logFd >= 0 && this.lineCount === 0) fs.writeSync(this.logFd, JSON.stringify({ h: handle }) + '\n')
+      if (this.logFd >= 0) fs.writeSync(this.logFd, JSON.stringify({ h: handle }) + '\n' + early)
+      if (early) this.onOutput?.(this)
     } finally {
       this.headed()
     }
@@ -116,25 +130,33 @@ export class Step {
    */
   claim() {
     const log = this.logFile
+    const runDir = path.dirname(log)
     // The log lies in the run folder, which the control plane leaves to the host. It can vanish meanwhile (the
     // cleanup of the run's last finished attempt drops it once empty), which a recursive mkdir racing it reports as
-    // ENOENT or even ENOTDIR: made again, and retried. The folder first: for a run's first step it is missing, and
-    // an open that fails first costs a call and an error object.
+    // ENOENT or even ENOTDIR: made again, and retried. A run's first step makes the folder first (an open that fails
+    // costs a call and an error object); the next ones open first (a recursive mkdir of a folder that is there costs
+    // a mkdir and a stat), and make it again only when it was dropped meanwhile.
+    let folderFirst = !claimedIn.has(runDir)
     for (let tries = 0; ; tries++) {
-      try {
-        fs.mkdirSync(path.dirname(log), { recursive: true, mode: 0o700 })
-      } catch (e) {
-        const code = /** @type {NodeJS.ErrnoException} */ (e).code
-        if ((code !== 'ENOENT' && code !== 'ENOTDIR') || tries >= 20) throw e
-        continue
+      if (folderFirst) {
+        try {
+          fs.mkdirSync(runDir, { recursive: true, mode: 0o700 })
+        } catch (e) {
+          const code = /** @type {NodeJS.ErrnoException} */ (e).code
+          if ((code !== 'ENOENT' && code !== 'ENOTDIR') || tries >= 20) throw e
+          continue
+        }
       }
       try {
         // Appended to with writeSync from here on.
         this.logFd = fs.openSync(log, 'ax', 0o600)
+        if (claimedIn.size >= CLAIMED_KEPT) claimedIn.delete(claimedIn.values().next().value ?? '')
+        claimedIn.add(runDir)
         return
       } catch (e) {
         if (/** @type {NodeJS.ErrnoException} */ (e).code !== 'ENOENT' || tries >= 20) throw e
       }
+      folderFirst = true
     }
   }
 
