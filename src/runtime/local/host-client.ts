@@ -37,6 +37,8 @@ interface Connection {
   listeners: Map<string, Set<() => void>>
   /** Exits the host announced, kept until the attempt's follower is done with them (a fast step may end before it subscribes). */
   exits: Map<string, StepExit>
+  /** Requests of this turn of the event loop not written yet: they go out in one write (a DAG's layer starts together). */
+  out: string
 }
 
 /** Announced exits kept for followers that have not subscribed yet; the oldest go first beyond this. */
@@ -139,7 +141,8 @@ export class HostClient {
     return new Promise<HostReply>((resolve, reject) => {
       conn.pending.set(id, { resolve, reject })
       conn.socket.ref() // a reply is awaited: keep the process alive for it
-      conn.socket.write(JSON.stringify({ ...msg, id }) + '\n')
+      if (conn.out === '') setImmediate(() => flushRequests(conn))
+      conn.out += JSON.stringify({ ...msg, id }) + '\n'
     })
   }
 
@@ -283,7 +286,7 @@ export class HostClient {
               return reject(new CtlError('E_INTERNAL', `the process at ${this.socketPath} is not the step host of ${this.stateDir} (it failed to authenticate)`))
             }
             clearTimeout(handshakeTimer)
-            conn = { socket, hostPid: hello.pid, hostStart: hello.start ?? null, pending, listeners, exits }
+            conn = { socket, hostPid: hello.pid, hostStart: hello.start ?? null, pending, listeners, exits, out: '' }
             this.conn = conn
             socket.unref()
             resolve(conn)
@@ -345,6 +348,13 @@ export class HostClient {
       ready.on('end', () => finish())
     })
   }
+}
+
+function flushRequests(conn: Connection): void {
+  const text = conn.out
+  conn.out = ''
+  // A connection gone meanwhile rejected the requests it held (see its 'close').
+  if (!conn.socket.destroyed) conn.socket.write(text)
 }
 
 class NoHost extends Error {}

@@ -105,10 +105,35 @@ function checkIdle() {
 
 /** @type {Set<string>} attempt folders with news not yet sent */
 const news = new Set()
-let newsQueued = false
 
 /** @type {Map<string, import('./step.mjs').StepExit>} exits ended steps, for the next batch of notices */
 const exits = new Map()
+
+/** @type {Map<net.Socket, string>} lines for each connection not written yet (replies, the handshake) */
+const outbox = new Map()
+let flushQueued = false
+
+/**
+ * Everything the host sends goes out once per turn of the event loop, one write per connection: the replies to
+ * a burst of starts and the notices of a burst of exits (a DAG's layer) wake the control plane once, not per step.
+ */
+function queueFlush() {
+  if (flushQueued) return
+  flushQueued = true
+  setImmediate(flush)
+}
+
+function flush() {
+  flushQueued = false
+  let out = ''
+  for (const d of news) out += JSON.stringify({ ev: 'change', dir: d, exit: exits.get(d) }) + '\n'
+  news.clear()
+  exits.clear()
+  // Replies first: a start's reply is never later than a notice of its step.
+  if (out) for (const c of clients) outbox.set(c, (outbox.get(c) ?? '') + out)
+  for (const [c, text] of outbox) if (!c.destroyed) c.write(text)
+  outbox.clear()
+}
 
 /**
  * Tells every client that the attempt folder changed (and, once the step ended, how).
@@ -119,16 +144,7 @@ function notice(dir, exit) {
   if (clients.size === 0) return
   news.add(dir)
   if (exit) exits.set(dir, exit)
-  if (newsQueued) return
-  newsQueued = true
-  setImmediate(() => {
-    newsQueued = false
-    let out = ''
-    for (const d of news) out += JSON.stringify({ ev: 'change', dir: d, exit: exits.get(d) }) + '\n'
-    news.clear()
-    exits.clear()
-    for (const c of clients) if (!c.destroyed) c.write(out)
-  })
+  queueFlush()
 }
 
 /** @param {Step} step */
@@ -223,7 +239,9 @@ async function start(msg) {
 
 /** @param {net.Socket} socket @param {Record<string, unknown>} msg */
 function reply(socket, msg) {
-  if (!socket.destroyed) socket.write(JSON.stringify(msg) + '\n')
+  if (socket.destroyed) return
+  outbox.set(socket, (outbox.get(socket) ?? '') + JSON.stringify(msg) + '\n')
+  queueFlush()
 }
 
 /** @param {net.Socket} socket @param {any} msg */
@@ -326,7 +344,8 @@ process.on('SIGTERM', () => {
   server.close()
   stopAll('', 'the step host was stopped')
   if (steps.size === 0) process.exit(0)
-  for (const s of steps.values()) waiters.set(s.dir, [...(waiters.get(s.dir) ?? []), () => steps.size === 0 && process.exit(0)])
+  // The replies to kills answered by the same ends go out first.
+  for (const s of steps.values()) waiters.set(s.dir, [...(waiters.get(s.dir) ?? []), () => steps.size === 0 && (flush(), process.exit(0))])
 })
 process.on('uncaughtException', (e) => {
   console.error('step host failure:', e)
