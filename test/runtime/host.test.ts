@@ -95,6 +95,23 @@ describe.each(modes)('step host, sandbox %s', (mode) => {
     expect(await rt.find!(l.key)).toEqual(started)
     expect(texts((await collect(rt, started)).lines)).toEqual(['only'])
   })
+
+  it('a follower of a step whose log held only its handle at the start gets every later line, and its exit', async () => {
+    const { stateDir, rt } = runtime(mode)
+    // Quiet at the start (the follower waits for the host's notices without reading), then output, a pause, more.
+    const late = await rt.start(launch(shPod('sleep 0.3; echo late; sleep 0.3; echo later; exit 3')))
+    const r = await collect(rt, late)
+    expect(texts(r.lines)).toEqual(['late', 'later'])
+    expect(r.exit).toMatchObject({ reason: 'Error', exitCode: 3 })
+    // Quiet to its end: the exit alone; and one with output at once, before its handle was even written.
+    const silent = await rt.start(launch(shPod('sleep 0.2')))
+    expect(await collect(rt, silent)).toMatchObject({ lines: [], exit: { reason: 'Completed' } })
+    const early = await Promise.all([1, 2, 3].map(() => rt.start(launch(shPod('echo at once')))))
+    for (const h of early) expect(texts((await collect(rt, h)).lines)).toEqual(['at once'])
+    // Followed again from its start by a runtime that did not start it: the same lines, read from the log.
+    const again = createLocalRuntime({ stateDir, sandbox: mode })
+    expect(texts((await collect(again, late)).lines)).toEqual(['late', 'later'])
+  })
 })
 
 // A step (plain mode: it runs as the control plane's user, beside the host's socket) that tries to

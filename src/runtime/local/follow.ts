@@ -39,6 +39,10 @@ export interface ChangeSubscription {
   readonly live: boolean
   /** The exit the host announced, if it did: every line is in the log then, the exit record may still be on its way. */
   readonly exit: StepExit | undefined
+  /** With the exit, when the host knew it: the log's size before the exit record (how far its lines go). */
+  readonly end: number | undefined
+  /** The log's size while it holds the handle and nothing else, when the host said so to this connection. */
+  readonly quiet: number | undefined
   close(): void
 }
 
@@ -157,6 +161,7 @@ export async function followLog(opts: FollowOptions): Promise<StepExit> {
   let offset = opts.fromOffset
   // A notice that lands between a look at the files and the wait must not be lost: it sets the flag.
   let noticed = false
+  let lookDue = false
   const wake: { fn?: () => void } = {}
   const sub = opts.subscribe?.(() => {
     noticed = true
@@ -167,6 +172,22 @@ export async function followLog(opts: FollowOptions): Promise<StepExit> {
       opts.signal?.throwIfAborted()
       const notices = sub?.live === true
       noticed = false
+      if (notices) {
+        // What the host told this connection can spare a look at the log: a log that holds the handle alone has no
+        // line to deliver, and a log read up to where the announced exit says its lines end has none left.
+        const quiet = sub.quiet
+        if (quiet !== undefined && offset <= quiet) offset = quiet
+        const exit = sub.exit
+        const end = sub.end
+        if (exit && end !== undefined && offset >= end) return exit
+        if (!exit && quiet !== undefined && !lookDue) {
+          await waitForNotice(wake, () => noticed || sub.live !== true, opts.signal)
+          // Woken by the poll alone: the log is looked at, as without notices (the poll is the safety net).
+          lookDue = !noticed
+          continue
+        }
+      }
+      lookDue = false
       const fd = openLog(file)
       let end: number
       try {

@@ -35,13 +35,21 @@ interface Connection {
   pending: Map<number, { resolve: (r: HostReply) => void; reject: (e: Error) => void }>
   /** Attempt folder → callbacks of its followers, woken by the host's notices. */
   listeners: Map<string, Set<() => void>>
-  /** Exits the host announced, kept until the attempt's follower is done with them (a fast step may end before it subscribes). */
-  exits: Map<string, StepExit>
+  /**
+   * Exits the host announced, kept until the attempt's follower is done with them (a fast step may end before it
+   * subscribes), with the size of the log's lines when the host knew it.
+   */
+  exits: Map<string, { exit: StepExit; end: number | undefined }>
+  /**
+   * Attempts started over this connection whose log holds their handle only (its size), as the host replied: every
+   * later write to the log is noticed after that reply, and drops the entry.
+   */
+  quiet: Map<string, number>
   /** Requests of this turn of the event loop not written yet: they go out in one write (a DAG's layer starts together). */
   out: string
 }
 
-/** Announced exits kept for followers that have not subscribed yet; the oldest go first beyond this. */
+/** Announced exits (and quiet logs) kept for followers that have not subscribed yet; the oldest go first beyond this. */
 const MAX_KEPT_EXITS = 4096
 
 /** A follower's interest in the notices of one attempt folder. */
@@ -50,6 +58,10 @@ export interface NoticeSubscription {
   readonly live: boolean
   /** The exit the host announced for the attempt, once it did. */
   readonly exit: StepExit | undefined
+  /** With the exit: the size of the log before its exit record (every line of the step), when the host knew it. */
+  readonly end: number | undefined
+  /** The log's size while it holds the attempt's handle and nothing else, as far as this connection knows. */
+  readonly quiet: number | undefined
   close(): void
 }
 
@@ -163,13 +175,20 @@ export class HostClient {
         return !conn.socket.destroyed
       },
       get exit() {
-        return conn.exits.get(attemptDir)
+        return conn.exits.get(attemptDir)?.exit
+      },
+      get end() {
+        return conn.exits.get(attemptDir)?.end
+      },
+      get quiet() {
+        return conn.quiet.get(attemptDir)
       },
       close() {
         set.delete(onChange)
         if (set.size === 0 && conn.listeners.get(attemptDir) === set) {
           conn.listeners.delete(attemptDir)
           conn.exits.delete(attemptDir)
+          conn.quiet.delete(attemptDir)
         }
       },
     }
@@ -227,6 +246,7 @@ export class HostClient {
       const pending: Connection['pending'] = new Map()
       const listeners: Connection['listeners'] = new Map()
       const exits: Connection['exits'] = new Map()
+      const quiet: Connection['quiet'] = new Map()
       let conn: Connection | undefined
       let buf = ''
       // A listener that says hello and then nothing (not our host) must not hold a start forever.
@@ -286,7 +306,7 @@ export class HostClient {
               return reject(new CtlError('E_INTERNAL', `the process at ${this.socketPath} is not the step host of ${this.stateDir} (it failed to authenticate)`))
             }
             clearTimeout(handshakeTimer)
-            conn = { socket, hostPid: hello.pid, hostStart: hello.start ?? null, pending, listeners, exits, out: '' }
+            conn = { socket, hostPid: hello.pid, hostStart: hello.start ?? null, pending, listeners, exits, quiet, out: '' }
             this.conn = conn
             socket.unref()
             resolve(conn)
@@ -296,15 +316,22 @@ export class HostClient {
             if (typeof msg.dir !== 'string') continue
             const exit = toExit((msg as { exit?: unknown }).exit)
             if (exit) {
-              exits.set(msg.dir, exit)
+              const end = (msg as { end?: unknown }).end
+              exits.set(msg.dir, { exit, end: typeof end === 'number' ? end : undefined })
               if (exits.size > MAX_KEPT_EXITS) exits.delete(exits.keys().next().value!)
-            }
+            } else quiet.delete(msg.dir) // it grew
             const set = listeners.get(msg.dir)
             if (set) for (const fn of [...set]) fn()
             continue
           }
           const waiter = msg.id !== undefined ? pending.get(msg.id) : undefined
           if (!waiter) continue
+          // Noted before any notice that comes after the reply (in this chunk too) is read.
+          const q = (msg as { quiet?: { dir?: unknown; size?: unknown } }).quiet
+          if (q && typeof q.dir === 'string' && typeof q.size === 'number') {
+            quiet.set(q.dir, q.size)
+            if (quiet.size > MAX_KEPT_EXITS) quiet.delete(quiet.keys().next().value!)
+          }
           pending.delete(msg.id!)
           if (pending.size === 0) socket.unref()
           waiter.resolve(msg)

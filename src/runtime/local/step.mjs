@@ -44,7 +44,8 @@ export class Step {
     this.onDone = onDone
     /** @type {((step: Step) => void) | undefined} told after output was appended to the log */
     this.onOutput = undefined
-    /** @type {((step: Step, exit: StepExit) => void) | undefined} told once the step ended and its log is complete */
+    /** @type {((step: Step, exit: StepExit, end: number | undefined) => void) | undefined} told once the step ended and its
+     * lines are in the log, which then holds `end` bytes (undefined: not known, the handle is not written yet) */
     this.onExit = undefined
     /** @type {import('./spawn-client.mjs').Child | undefined} */
     this.child = undefined
@@ -70,6 +71,10 @@ export class Step {
     this.logFd = -1
     /** @type {string | undefined} output that came before the handle was written (undefined once it was) */
     this.early = ''
+    /** Bytes in the log so far (the handle and the step's lines): how far a follower has to read. */
+    this.logBytes = 0
+    /** @type {number | undefined} the log's size once the handle heads it, when no output came with it */
+    this.quietAt = undefined
     /** @type {() => void} */
     this.headed = () => {}
     /** Settles once the host wrote the handle (or knows it will not): the exit record comes after it. */
@@ -100,7 +105,7 @@ export class Step {
       this.early += out
       return
     }
-    fs.writeSync(this.logFd, out)
+    this.logBytes += fs.writeSync(this.logFd, out)
     this.onOutput?.(this)
   }
 
@@ -114,8 +119,9 @@ export class Step {
     const early = this.early ?? ''
     this.early = undefined
     try {
-      if (this.logFd >= 0) fs.writeSync(this.logFd, JSON.stringify({ h: handle }) + '\n' + early)
+      if (this.logFd >= 0) this.logBytes += fs.writeSync(this.logFd, JSON.stringify({ h: handle }) + '\n' + early)
       if (early) this.onOutput?.(this)
+      else this.quietAt = this.logBytes
     } finally {
       this.headed()
     }
@@ -442,7 +448,7 @@ export class Step {
       lost(e)
     }
     this.removeCgroup()
-    this.onExit?.(this, result)
+    this.onExit?.(this, result, this.early === undefined ? this.logBytes : undefined)
     // The last record, with the fd that wrote every line: an append, no file to create. After the handle, which
     // the host writes once start() returned (a step that could not start finished before that).
     this.whenHeaded.then(() => {

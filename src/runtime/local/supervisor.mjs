@@ -106,7 +106,8 @@ function checkIdle() {
 /** @type {Set<string>} attempt folders with news not yet sent */
 const news = new Set()
 
-/** @type {Map<string, import('./step.mjs').StepExit>} exits ended steps, for the next batch of notices */
+/** @type {Map<string, { exit: import('./step.mjs').StepExit, end: number | undefined }>} exits of ended steps (and
+ * their logs' size before the exit record), for the next batch of notices */
 const exits = new Map()
 
 /** @type {Map<net.Socket, string>} lines for each connection not written yet (replies, the handshake) */
@@ -126,7 +127,10 @@ function queueFlush() {
 function flush() {
   flushQueued = false
   let out = ''
-  for (const d of news) out += JSON.stringify({ ev: 'change', dir: d, exit: exits.get(d) }) + '\n'
+  for (const d of news) {
+    const ended = exits.get(d)
+    out += JSON.stringify({ ev: 'change', dir: d, exit: ended?.exit, end: ended?.end }) + '\n'
+  }
   news.clear()
   exits.clear()
   // Replies first: a start's reply is never later than a notice of its step.
@@ -136,14 +140,15 @@ function flush() {
 }
 
 /**
- * Tells every client that the attempt folder changed (and, once the step ended, how).
+ * Tells every client that the attempt folder changed (and, once the step ended, how, and how far its log's lines go:
+ * a follower that has read that far need not look at the log).
  * Coalesced per event-loop turn: a burst of exits or output chunks costs one write per client.
- * @param {string} dir @param {import('./step.mjs').StepExit} [exit]
+ * @param {string} dir @param {import('./step.mjs').StepExit} [exit] @param {number} [end]
  */
-function notice(dir, exit) {
+function notice(dir, exit, end) {
   if (clients.size === 0) return
   news.add(dir)
-  if (exit) exits.set(dir, exit)
+  if (exit) exits.set(dir, { exit, end })
   queueFlush()
 }
 
@@ -199,7 +204,7 @@ async function start(msg) {
   const step = new Step(msg.spec, done)
   step.onOutput = (s) => notice(s.dir)
   // Every line is in the log already: a follower may finish before the exit record is on disk.
-  step.onExit = (s, exit) => notice(s.dir, exit)
+  step.onExit = (s, exit, end) => notice(s.dir, exit, end)
   steps.set(dir, step)
   try {
     step.claim()
@@ -234,7 +239,9 @@ async function start(msg) {
   // the loop): one write to an open file rather than a file to create. A step that could not
   // start has its exit record waiting for this one.
   step.writeHandle(handle)
-  return { ok: true, handle }
+  // The log holds the handle and nothing else yet: told with the reply, so that a follower on this connection need
+  // not look at it until a notice says it grew (every later write is noticed, after this reply).
+  return { ok: true, handle, ...(step.quietAt !== undefined ? { quiet: { dir, size: step.quietAt } } : {}) }
 }
 
 /** @param {net.Socket} socket @param {Record<string, unknown>} msg */
