@@ -9,6 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { createLocalRuntime } from '../../src/runtime/local/index.js'
 import { logFileOf } from '../../src/runtime/local/files.js'
 import type { RuntimeHandle } from '../../src/runtime/types.js'
+import { collect, launch, shPod } from './helpers.js'
 // @ts-expect-error: plain-JS module of the step host, without type declarations
 import { Step } from '../../src/runtime/local/step.mjs'
 
@@ -67,6 +68,18 @@ const data = (attemptDir: string, more: Record<string, unknown> = {}) => ({
 })
 
 describe('cleanup of an attempt', () => {
+  it('keeps the run folder while an attempt started there is not cleaned up, and drops it after the last', async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ctl-clean-'))
+    const runtime = createLocalRuntime({ stateDir: path.join(dir, 'state'), sandbox: 'none' })
+    const key = (step: string) => ({ runId: 'run2', step, attempt: 0 })
+    const [a, b] = await Promise.all(['a', 'b'].map((s) => runtime.start(launch(shPod('true'), { key: key(s) }))))
+    for (const h of [a!, b!]) await collect(runtime, h)
+    await runtime.cleanup(a!)
+    expect(fs.readdirSync(path.join(dir, 'state', 'run2'))).toEqual(['b.0.ndjson'])
+    await runtime.cleanup(b!)
+    expect(fs.existsSync(path.join(dir, 'state', 'run2'))).toBe(false)
+  })
+
   it('removes the log beside the attempt folder, the folder when the step had one, and the emptied run folder', async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ctl-clean-'))
     const runtime = createLocalRuntime({ stateDir: path.join(dir, 'state') })

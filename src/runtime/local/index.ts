@@ -216,6 +216,7 @@ export function createLocalRuntime(opts: LocalRuntimeOptions): Runtime {
         if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw conflict(launch.key, attemptDir)
         throw err
       }
+      removals.started(attemptDir)
       return handle
     }
     const limits = enforce(plan.limits, limitSupport, `ctl-${launch.key.runId}-${launch.key.step}.${launch.key.attempt}`)
@@ -236,7 +237,10 @@ export function createLocalRuntime(opts: LocalRuntimeOptions): Runtime {
     const data: LocalHandleData = { ...base, shmDir: layout.spec.shm?.dir ?? null, notes: [...isolation, ...layout.notes, ...identity, ...limits.notes] }
     // The host fills in its own pid and the step's, and records the handle in the log before it answers.
     const reply = await host.request({ op: 'start', spec, handle: handleOf(launch.key, data) }, { spawn: true })
-    if (reply?.ok && isHandle(reply.handle)) return reply.handle
+    if (reply?.ok && isHandle(reply.handle)) {
+      removals.started(attemptDir)
+      return reply.handle
+    }
     if (reply?.error === 'conflict') {
       // Claimed by find() meanwhile (which makes no folder): the folder made here for this start is nobody's.
       if (base.folder) fs.rmSync(attemptDir, { recursive: true, force: true })

@@ -61,7 +61,24 @@ export interface Layout {
 
 /** A new per-attempt folder in memory (`shmBase`, e.g. /dev/shm) that the step host makes as the step's user. */
 export function newShmDir(shmBase: string): string {
-  return path.join(shmBase, `ctl-${crypto.randomBytes(9).toString('hex')}`)
+  return path.join(shmBase, `ctl-${randomHex(9)}`)
+}
+
+/**
+ * Random bytes from a pool filled 4 KiB at a time, each byte handed out once: as random as a call per name (the same
+ * generator), without a call into it per step.
+ */
+const pool = Buffer.alloc(4096)
+let poolAt = pool.length
+
+function randomHex(bytes: number): string {
+  if (poolAt + bytes > pool.length) {
+    crypto.randomFillSync(pool)
+    poolAt = 0
+  }
+  const hex = pool.toString('hex', poolAt, poolAt + bytes)
+  poolAt += bytes
+  return hex
 }
 
 /**

@@ -18,8 +18,21 @@ type Attempt = Pick<LocalHandleData, 'attemptDir' | 'logBeside' | 'folder'>
  */
 export class AttemptDirRemover {
   private queue: { attempt: Attempt; done: () => void; failed: (e: unknown) => void }[] = []
+  /** Attempts this runtime started and has not cleaned up yet, by run folder: while there are any, it is not empty. */
+  private live = new Map<string, Set<string>>()
+
+  /** An attempt started in its run folder: the folder is not tried for removal before the attempt is cleaned up. */
+  started(attemptDir: string): void {
+    const run = path.dirname(attemptDir)
+    let set = this.live.get(run)
+    if (!set) this.live.set(run, (set = new Set()))
+    set.add(attemptDir)
+  }
 
   add(attempt: Attempt): Promise<void> {
+    const run = path.dirname(attempt.attemptDir)
+    const set = this.live.get(run)
+    if (set?.delete(attempt.attemptDir) && set.size === 0) this.live.delete(run)
     return new Promise((done, failed) => {
       if (this.queue.length === 0) setImmediate(() => this.flush())
       this.queue.push({ attempt, done, failed })
@@ -46,8 +59,10 @@ export class AttemptDirRemover {
           .then(done, failed)
       }
     }
-    // Dropped once empty; other steps may still use it.
+    // Dropped once empty; other steps may still use it. Not tried while attempts this runtime started there are not
+    // cleaned up (a DAG's next layer runs while its last one is cleaned up): a failed rmdir costs an error object.
     for (const dir of runDirs) {
+      if (this.live.has(dir)) continue
       try {
         fs.rmdirSync(dir)
       } catch {}
