@@ -286,8 +286,8 @@ describe.each(ways)('start errors of plain steps, started by %s', (_name, bin) =
 
 describe.runIf(built)('ctl-spawner itself', () => {
   /** Runs the binary as its host would (its parent, our pid as its argument), sends `input`, returns how it ended. */
-  function feed(input: Buffer, arg = String(process.pid)): Promise<{ code: number | null; stderr: string; stdout: string }> {
-    const p = spawn(built, [arg], { stdio: ['pipe', 'pipe', 'pipe'] })
+  function feed(input: Buffer, arg = String(process.pid), protocol = '2'): Promise<{ code: number | null; stderr: string; stdout: string }> {
+    const p = spawn(built, [arg, protocol], { stdio: ['pipe', 'pipe', 'pipe'] })
     let stderr = ''
     let stdout = ''
     p.stderr.on('data', (d) => (stderr += d))
@@ -337,9 +337,12 @@ describe.runIf(built)('ctl-spawner itself', () => {
     }
   })
 
-  it('refuses to serve anyone but the host that started it', async () => {
+  it('refuses to serve anyone but the host that started it, and a host of another version', async () => {
     const r = await feed(Buffer.alloc(0), '1')
     expect(r.code).toBe(2)
     expect(r.stderr).toContain('not started by the step host')
+    const older = await feed(Buffer.alloc(0), String(process.pid), '1')
+    expect(older.code).toBe(2)
+    expect(older.stderr).toContain('another version')
   })
 })

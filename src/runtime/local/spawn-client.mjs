@@ -36,6 +36,8 @@ const MAX_FRAME = 64 << 20
 /** Arguments (with argv[0]) and environment entries; fds of data (4..259). Same bounds in spawner.c. */
 const MAX_LIST = 65536
 const MAX_BLOBS = 256
+/** The events this client reads (see spawner.c): a spawner of another version refuses to start. */
+const PROTOCOL = '2'
 /** A spawner that died this often is not started again: Node's spawn takes over. */
 const MAX_DEATHS = 3
 const SIGNALS = Object.fromEntries(Object.entries(os.constants.signals).map(([name, n]) => [n, /** @type {NodeJS.Signals} */ (name)]))
@@ -181,7 +183,7 @@ class Conn {
     this.flushing = false
     /** @type {Map<number, { child: Child, o: ChildOptions, feeds: Feed[], exited: boolean }>} */
     this.children = new Map()
-    this.proc = spawn(bin, [String(process.pid)], { stdio: ['pipe', 'pipe', 'inherit'], env: {} })
+    this.proc = spawn(bin, [String(process.pid), PROTOCOL], { stdio: ['pipe', 'pipe', 'inherit'], env: {} })
     const proc = this.proc
     const stdin = /** @type {import('node:stream').Writable} */ (proc.stdin)
     stdin.on('error', () => (this.dead = true)) // its last events are still to be read: see 'close' below

@@ -40,6 +40,7 @@
 #define MAX_LIST 65536u       /* arguments, environment entries */
 #define MAX_BLOBS 256u        /* fds 4..259 */
 #define PATH_BUF 4096
+#define PROTOCOL "2" /* the host's second argument: 2 = the spawner reads the steps' pipes (O and C events) */
 #define READ_CHUNK (64u << 10) /* one read of a step's pipe at most, one O event */
 #define FLUSH_AT (256u << 10)  /* events buffered beyond this go out before more pipes are read */
 
@@ -443,9 +444,12 @@ static void handle(const unsigned char *p, uint32_t len) {
 
 int main(int argc, char **argv) {
   /* Only for the step host that started us: its pid is our first argument, our stdin and stdout are its pipes. */
-  if (argc != 2) die("usage: ctl-spawner <host pid> (started by the step host only)");
+  if (argc < 2) die("usage: ctl-spawner <host pid> <protocol> (started by the step host only)");
   if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) die("PR_SET_PDEATHSIG failed");
   if (getppid() != (pid_t)strtol(argv[1], NULL, 10)) die("not started by the step host, or it is gone");
+  /* A host of an older version (still running after an upgrade) that starts this binary speaks another protocol:
+   * refused, so it falls back to Node's spawn after a few tries, rather than misreading the events. */
+  if (argc != 3 || strcmp(argv[2], PROTOCOL) != 0) die("started by a step host of another version (protocol " PROTOCOL " expected)");
   struct stat st;
   /* Node's stdio pipes are socket pairs. */
   for (int fd = 0; fd < 2; fd++)
