@@ -34,6 +34,8 @@ describe('change lines (WatchLines and WatchedRun)', () => {
       { d: detail('running', [a2, b, c]), kind: 'none' },
       // Only the run's own members changed: a change line without rows.
       { d: detail('running', [a2, b, c], 'other progress'), kind: 'changes' },
+      // Every row read again (new objects, the same content): no line.
+      { d: detail('running', [a2, b, c].map((r) => ({ ...r })), 'other progress'), kind: 'none' },
       // A new attempt in the middle of the rows.
       { d: detail('running', [a2, retry, b, { ...c, state: 'running' }], 'other progress'), kind: 'changes' },
       // A row gone: whole again.

@@ -35,6 +35,8 @@ export class WatchLines {
   private last = ''
   /** Change lines: each row's text as last sent, by row id; undefined until a full line went out. */
   private sent: Map<string, string> | undefined
+  /** The row objects whose text is the one sent for their id. */
+  private sentRows = new WeakSet<object>()
 
   constructor(private readonly changes: boolean) {}
 
@@ -45,29 +47,40 @@ export class WatchLines {
       return (this.last = line)
     }
     const head = headText(detail)
-    const texts = detail.steps.map((row) => textOf(row, this.rowText))
     const sent = this.sent
-    let whole = final || sent === undefined
+    if (final || sent === undefined) return this.whole(detail, head)
+    const known = sent.size
+    let kept = 0
     const changed: string[] = []
-    if (!whole) {
-      let kept = 0
-      detail.steps.forEach((row, i) => {
-        const before = sent!.get(row.id)
-        if (before !== undefined) kept++
-        if (before !== texts[i]) changed.push(texts[i]!)
-      })
-      // A row sent before is gone: the client could not tell it from a row merely unchanged.
-      whole = kept < sent!.size
+    for (const row of detail.steps) {
+      // The very object sent before: unchanged (records are never changed in place), not even written out.
+      if (this.sentRows.has(row)) {
+        kept++
+        continue
+      }
+      const text = textOf(row, this.rowText)
+      const before = sent.get(row.id)
+      if (before !== undefined) kept++
+      if (before !== text) {
+        changed.push(text)
+        sent.set(row.id, text)
+      }
+      this.sentRows.add(row)
     }
-    if (!whole && changed.length === 0 && head === this.last) return undefined
+    // A row sent before is gone: the client could not tell it from a row merely unchanged.
+    if (kept < known) return this.whole(detail, head)
+    if (changed.length === 0 && head === this.last) return undefined
     this.last = head
-    if (whole || !sent) {
-      this.sent = new Map(detail.steps.map((row, i) => [row.id, texts[i]!]))
-      // The very text of a full line (the rows' texts are remembered already).
-      return detailText(detail, this.rowText)
-    }
-    detail.steps.forEach((row, i) => sent.set(row.id, texts[i]!))
     return `{${head}${head ? ',' : ''}"changedSteps":[${changed.join(',')}]}`
+  }
+
+  /** A whole line (the very text of a full line), after which changes are counted from it. */
+  private whole(detail: RunDetail, head: string): string {
+    this.last = head
+    const line = detailText(detail, this.rowText)
+    this.sent = new Map(detail.steps.map((row) => [row.id, textOf(row, this.rowText)]))
+    this.sentRows = new WeakSet(detail.steps)
+    return line
   }
 }
 
