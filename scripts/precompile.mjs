@@ -3,6 +3,7 @@
 // standalone code (src/manifest/precompiled.ts), and the built-in stacks parsed and checked
 // (src/stack/registry.ts). Each is keyed by what it was made from (schema text, digest of stacks/),
 // so a schema or stack changed after the build is compiled as usual rather than used stale.
+import { createHash } from 'node:crypto'
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
@@ -11,6 +12,7 @@ import { Script } from 'node:vm'
 import { Ajv } from 'ajv'
 import { Ajv2020 } from 'ajv/dist/2020.js'
 import standaloneCode from 'ajv/dist/standalone/index.js'
+import { CODE_CACHE_FUNCTIONS, sealedCodeCache } from './code-cache.mjs'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
 const load = (rel) => import(pathToFileURL(join(root, 'dist', 'src', rel)).href)
@@ -39,18 +41,20 @@ function entry(kind, ajv, schema) {
 }
 
 /** The index's loader: the validator's function compiled with its code cache when V8 accepts it (else as usual). */
-const LOADER = `const { readFileSync } = require('node:fs')
+const LOADER = `const fs = require('node:fs')
+const { createHash } = require('node:crypto')
 const { join } = require('node:path')
 const { Script } = require('node:vm')
+${CODE_CACHE_FUNCTIONS}
 const loaded = new Map()
 function load(name) {
   let validate = loaded.get(name)
   if (validate) return validate
   const file = join(__dirname, 'validators.generated', name)
-  let cachedData
-  try { cachedData = readFileSync(file + '.cache') } catch { cachedData = undefined }
+  const source = fs.readFileSync(file)
+  const cache = codeCacheOf(fs, createHash, file, source)
   const mod = { exports: {} }
-  new Script(readFileSync(file, 'utf8'), { filename: file, cachedData }).runInThisContext()(mod.exports, require, mod)
+  new Script(source.toString('utf8'), { filename: file, cachedData: typeof cache === 'string' ? undefined : cache }).runInThisContext()(mod.exports, require, mod)
   validate = mod.exports.default ?? mod.exports
   loaded.set(name, validate)
   return validate
@@ -91,10 +95,11 @@ for (const dir of ['examples', join('examples', 'invalid')]) {
 const requireHere = createRequire(join(outDir, 'validators.generated.cjs'))
 for (let i = 0; i < count; i++) {
   const file = join(codeDir, `${i}.cjs`)
-  const script = new Script(readFileSync(file, 'utf8'), { filename: file })
+  const source = readFileSync(file)
+  const script = new Script(source.toString('utf8'), { filename: file })
   const mod = { exports: {} }
   script.runInThisContext()(mod.exports, requireHere, mod)
   const validate = mod.exports.default ?? mod.exports
   for (const sample of samples) validate(sample)
-  writeFileSync(`${file}.cache`, script.createCachedData())
+  writeFileSync(`${file}.cache`, sealedCodeCache(createHash, source, script.createCachedData()))
 }

@@ -3,6 +3,7 @@
 import { readServerEvents, type ServerEvent } from './sse.js'
 import { CtlError, ManifestError, type ErrorCode } from '../errors.js'
 import { nodeFetch, type FetchLike, type HttpResponse } from './http.js'
+import { WatchedRun, type WatchLine } from './watch.js'
 import { INSTANCE_LEVEL_TYPES } from '../manifest/model.js'
 import type {
   BackfillResponse,
@@ -154,24 +155,29 @@ export class CtlClient {
     return this.json('GET', `/api/v1/runs/${seg(runId)}`)
   }
 
-  /** The run's detail now and each time it changes, ending once it is in a final state (or the server closes). */
+  /**
+   * The run's detail now and each time it changes, ending once it is in a final state (or the server closes). It asks
+   * for change lines (only the step attempts that changed, after the first line) and yields each detail whole all the
+   * same; a server that does not know them sends whole lines, which are taken as they are.
+   */
   async *watchRun(runId: string, signal?: AbortSignal): AsyncGenerator<RunDetail> {
-    const res = await this.request('GET', `/api/v1/runs/${seg(runId)}/watch`, undefined, undefined, { stream: true, signal })
+    const res = await this.request('GET', `/api/v1/runs/${seg(runId)}/watch`, { changes: true }, undefined, { stream: true, signal })
     if (!res.body) return
     const decoder = new TextDecoder()
+    const watched = new WatchedRun()
     let rest = ''
     try {
       for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
         const lines = (rest + decoder.decode(chunk, { stream: true })).split('\n')
         rest = lines.pop()!
-        for (const line of lines) if (line.trim()) yield JSON.parse(line) as RunDetail
+        for (const line of lines) if (line.trim()) yield watched.take(JSON.parse(line) as WatchLine)
       }
     } catch (err) {
       if (signal?.aborted) return
       throw this.transportError(err)
     }
     const tail = (rest + decoder.decode()).trim()
-    if (tail) yield JSON.parse(tail) as RunDetail
+    if (tail) yield watched.take(JSON.parse(tail) as WatchLine)
   }
 
   /**

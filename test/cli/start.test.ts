@@ -2,7 +2,7 @@
 // (and still working when that cache does not fit), and `get` printing the server's text
 // table to the byte.
 import { spawnSync } from 'node:child_process'
-import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { chmodSync, copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
@@ -38,8 +38,40 @@ describe('the bundled oclif', () => {
     const copy = mkdtempSync(join(tmp, 'oclif-'))
     for (const f of ['oclif.js', 'oclif.bundle.cjs']) copyFileSync(join(cliDir, f), join(copy, f))
     expect(importOclif(copy)).toEqual({ codeCache: 'missing', execute: 'function', flags: 'function' })
-    writeFileSync(join(copy, 'oclif.bundle.cache'), readFileSync(join(cliDir, 'oclif.bundle.cache')).subarray(0, 512))
+    writeFileSync(join(copy, 'oclif.bundle.cjs.cache'), readFileSync(join(cliDir, 'oclif.bundle.cjs.cache')).subarray(0, 512))
     expect(importOclif(copy)).toEqual({ codeCache: 'rejected', execute: 'function', flags: 'function' })
+  })
+
+  it('never runs a cache made from another bundle of the same length, nor one that others could write', () => {
+    // V8 alone would take it (it checks the source's length only) and run the old bundle's code.
+    const copy = mkdtempSync(join(tmp, 'oclif-'))
+    for (const f of ['oclif.js', 'oclif.bundle.cjs.cache']) copyFileSync(join(cliDir, f), join(copy, f))
+    const bundle = readFileSync(join(cliDir, 'oclif.bundle.cjs'), 'utf8')
+    const at = bundle.lastIndexOf('\n})')
+    writeFileSync(join(copy, 'oclif.bundle.cjs'), `${bundle.slice(0, at - 2)};;${bundle.slice(at)}`)
+    expect(readFileSync(join(copy, 'oclif.bundle.cjs')).length).toBe(Buffer.byteLength(bundle))
+    expect(importOclif(copy)).toEqual({ codeCache: 'stale', execute: 'function', flags: 'function' })
+    // The very bundle again: used, unless the cache is writable by group or others.
+    copyFileSync(join(cliDir, 'oclif.bundle.cjs'), join(copy, 'oclif.bundle.cjs'))
+    expect(importOclif(copy).codeCache).toBe('used')
+    for (const mode of [0o664, 0o646]) {
+      chmodSync(join(copy, 'oclif.bundle.cjs.cache'), mode)
+      expect(importOclif(copy).codeCache).toBe('unsafe')
+    }
+  })
+
+  it('the validators\' caches follow the same rule (a stale one is not used)', async () => {
+    const { codeCacheOf } = (await import(pathToFileURL(join(repoRoot, 'scripts', 'code-cache.mjs')).href)) as {
+      codeCacheOf: (fs: unknown, hash: unknown, file: string, source: Buffer) => Buffer | string
+    }
+    const fs = await import('node:fs')
+    const { createHash } = await import('node:crypto')
+    const file = join(repoRoot, 'dist', 'src', 'manifest', 'validators.generated', '1.cjs')
+    expect(codeCacheOf(fs, createHash, file, readFileSync(file))).toBeInstanceOf(Buffer)
+    const other = Buffer.from(readFileSync(file))
+    other[other.length - 2] = other[other.length - 2] === 0x3b ? 0x20 : 0x3b
+    expect(codeCacheOf(fs, createHash, file, other)).toBe('stale')
+    expect(readFileSync(join(repoRoot, 'dist', 'src', 'manifest', 'validators.generated.cjs'), 'utf8')).toContain('codeCacheOf(fs, createHash, file, source)')
   })
 })
 

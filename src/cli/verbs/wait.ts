@@ -22,12 +22,14 @@ export function latestAttempts(steps: readonly StepRunRecord[]): StepRunRecord[]
 
 /**
  * Every attempt of every step: steps in the order they first started (not yet started ones last), attempts in
- * order. A fanned-out step's instances come right after its own row, in instance order.
+ * order. A fanned-out step's instances come right after its own row, in instance order. `among`: the run's
+ * attempts when `steps` are some of them (when each step first started is read from all of them), so that those
+ * come in the order they have among all.
  */
-export function everyAttempt(steps: readonly StepRunRecord[]): StepRunRecord[] {
+export function everyAttempt(steps: readonly StepRunRecord[], among: readonly StepRunRecord[] = steps): StepRunRecord[] {
   const group = (s: StepRunRecord): string => s.parent ?? s.step
   const firstStart = new Map<string, string>()
-  for (const s of steps) {
+  for (const s of among) {
     const started = s.startedAt
     const g = group(s)
     if (started && (!firstStart.has(g) || started < firstStart.get(g)!)) firstStart.set(g, started)
@@ -119,18 +121,28 @@ export async function waitForRun(client: CtlClient, runId: string, io: Io, opts:
       const fanned = fannedSteps(detail.steps)
       // The DAG's end, when finally steps follow it, is news too: told after the DAG's steps, before the finally ones.
       let dagEnd = detail.dagStatus !== undefined && before !== runState ? `run ${runId} ${runState}` : undefined
-      for (const s of dagThenFinally(detail, everyAttempt(detail.steps))) {
+      // Only the attempts whose state is news and told are put in order (a 200-step run changes a few at a time, and
+      // a pending attempt is not told); all of it in one write.
+      const news: StepRunRecord[] = []
+      for (const s of detail.steps) {
+        const key = `${s.step}#${s.attempt}`
+        if (seen.get(key) === s.state) continue
+        if (s.state === 'pending') seen.set(key, s.state)
+        else news.push(s)
+      }
+      const lines: string[] = []
+      for (const s of dagThenFinally(detail, everyAttempt(news, detail.steps))) {
         const key = `${s.step}#${s.attempt}`
         if (seen.get(key) === s.state) continue
         seen.set(key, s.state)
-        if (s.state === 'pending') continue
         if (dagEnd && detail.finally?.includes(s.parent ?? s.step)) {
-          io.out(dagEnd)
+          lines.push(dagEnd)
           dagEnd = undefined
         }
-        io.out(attemptLine(s, now(), fanned, detail))
+        lines.push(attemptLine(s, now(), fanned, detail))
       }
-      if (dagEnd) io.out(dagEnd)
+      if (dagEnd) lines.push(dagEnd)
+      if (lines.length > 0) io.out(lines.map((l) => (l.endsWith('\n') ? l : `${l}\n`)).join(''))
     }
     if (done) return detail
   }

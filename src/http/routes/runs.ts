@@ -15,6 +15,9 @@ import { decideOn, requireOn } from '../../access/targets.js'
 import { loadResource, readableResource, resourceKey } from '../keys.js'
 import * as S from '../schemas.js'
 import { givenParams, refuseUnknownFields, RunParamsMasker } from '../run-params.js'
+import { WatchLines } from './watch-lines.js'
+
+export { detailText } from './watch-lines.js'
 
 export interface RunsRoutesOptions {
   store: Store
@@ -27,22 +30,25 @@ export interface RunsRoutesOptions {
 
 const WATCH_KEEPALIVE_MS = 15_000
 
+/** `changes=true`: lines after the first carry only the step attempts that changed (what --wait asks for). */
+const watchQuery = { type: 'object', properties: { changes: { type: 'boolean', description: 'Lines after the first carry changedSteps (the step attempts that changed) instead of steps; the last line is whole' } } } as const
+
 /**
- * The run's detail as NDJSON, one line each time it changes, the last one in a final state. The store is
- * read here, next to it, so a follower holds one connection instead of asking again and again.
+ * The run's detail as NDJSON, one line each time it changes, the last one in a final state (WatchLines: whole lines,
+ * or change lines for a client that asked). The store is read here, next to it, so a follower holds one connection
+ * instead of asking again and again.
  */
-async function* watchRun(engine: EngineApi, runId: string, shown: (d: RunDetail) => Promise<RunDetail>, signal: AbortSignal, pollMs: number): AsyncGenerator<string> {
-  let last = ''
+async function* watchRun(engine: EngineApi, runId: string, shown: (d: RunDetail) => Promise<RunDetail>, signal: AbortSignal, pollMs: number, changes: boolean): AsyncGenerator<string> {
   let sentAt = 0
   // Reads again only what changed since the last look (a 200-step run is 200 rows at every look otherwise).
   const read = engine.runDetailReader(runId)
-  const rowText = new WeakMap<object, string>()
+  const lines = new WatchLines(changes)
   while (!signal.aborted) {
     const detail = await read()
     if (!detail) return
-    const line = detailText(await shown(detail), rowText)
-    if (line !== last) {
-      last = line
+    const final = FINAL_RUN_STATES.includes(detail.run.state)
+    const line = lines.next(await shown(detail), final)
+    if (line !== undefined) {
       sentAt = Date.now()
       yield `${line}\n`
     } else if (Date.now() - sentAt > WATCH_KEEPALIVE_MS) {
@@ -50,32 +56,10 @@ async function* watchRun(engine: EngineApi, runId: string, shown: (d: RunDetail)
       sentAt = Date.now()
       yield '\n'
     }
-    if (FINAL_RUN_STATES.includes(detail.run.state)) return
+    if (final) return
     // The run's end wakes the stream at once; changes in between are read every pollMs.
     await engine.untilRunEnds(runId, pollMs, signal)
   }
-}
-
-/**
- * JSON.stringify(detail), with each step row written out once per row object: the rows the reader did not read again
- * are the same objects look after look (records are never changed in place), and most rows of a big run are those.
- */
-export function detailText(detail: RunDetail, rowText: WeakMap<object, string>): string {
-  const parts: string[] = []
-  for (const [key, value] of Object.entries(detail)) {
-    if (value === undefined || typeof value === 'function') continue
-    if (key !== 'steps') {
-      parts.push(`${JSON.stringify(key)}:${JSON.stringify(value)}`)
-      continue
-    }
-    const rows = (value as StepRunRecord[]).map((row) => {
-      let text = rowText.get(row)
-      if (text === undefined) rowText.set(row, (text = JSON.stringify(row)))
-      return text
-    })
-    parts.push(`"steps":[${rows.join(',')}]`)
-  }
-  return `{${parts.join(',')}}`
 }
 
 /** The run and the resource it belongs to, after checking the principal may `verb` it. */
@@ -138,9 +122,17 @@ async function stepView(store: Store, principal: Principal, run: RunRecord, reso
 export async function runDetailViewer(store: Store, principal: Principal, run: RunRecord, resource: ResourceRecord | undefined): Promise<(d: RunDetail) => Promise<RunDetail>> {
   const { view } = await stepView(store, principal, run, resource)
   const masker = new RunParamsMasker(store)
+  // A row's view depends on the row alone (the decision above is this viewer's, made once): a row read again at the
+  // next look is the same object and gets the same view object, whose text the watch remembers.
+  const viewed = new WeakMap<StepRunRecord, StepRunRecord>()
+  const once = view && ((s: StepRunRecord): StepRunRecord => {
+    let v = viewed.get(s)
+    if (v === undefined) viewed.set(s, (v = view(s)))
+    return v
+  })
   return async (d) => {
     const masked = { ...d, run: await masker.run(d.run) }
-    return view ? { ...masked, steps: masked.steps.map(view) } : masked
+    return once ? { ...masked, steps: masked.steps.map(once) } : masked
   }
 }
 
@@ -260,11 +252,11 @@ export const runsRoutes: FastifyPluginAsync<RunsRoutesOptions> = async (fastify:
     return view ? { ...detail, steps: detail.steps.map(view) } : detail
   })
 
-  fastify.get<{ Params: { id: string } }>('/api/v1/runs/:id/watch', {
+  fastify.get<{ Params: { id: string }; Querystring: { changes?: boolean } }>('/api/v1/runs/:id/watch', {
     schema: {
       summary: 'The run with every step attempt as NDJSON: one line now and one each time it changes, until it has ended',
-      tags: ['runs'], params: S.runIdParams, produces: 'application/x-ndjson',
-      response: S.withErrors({ 200: { ...S.runDetailResponse, description: 'NDJSON: one run detail (as GET /api/v1/runs/{id}) per line; an empty line every 15 s while nothing changes' } }, 404),
+      tags: ['runs'], params: S.runIdParams, querystring: watchQuery, produces: 'application/x-ndjson',
+      response: S.withErrors({ 200: { ...S.runDetailResponse, description: 'NDJSON: one run detail (as GET /api/v1/runs/{id}) per line; an empty line every 15 s while nothing changes. With changes=true, a line after the first may carry, instead of steps, changedSteps: only the step attempts that changed since the line before (matched by id); the first and the last line are whole' } }, 404),
     },
   }, async (request, reply) => {
     const principal = principalOf(request)
@@ -275,7 +267,7 @@ export const runsRoutes: FastifyPluginAsync<RunsRoutesOptions> = async (fastify:
     request.raw.on('close', () => gone.abort())
     reply.header('content-type', 'application/x-ndjson; charset=utf-8')
     reply.header('cache-control', 'no-store')
-    return reply.send(Readable.from(watchRun(engine, run.id, shown, AbortSignal.any([closing, gone.signal]), opts.pollMs ?? 100)))
+    return reply.send(Readable.from(watchRun(engine, run.id, shown, AbortSignal.any([closing, gone.signal]), opts.pollMs ?? 100, request.query.changes === true)))
   })
 
   fastify.get<{ Params: { id: string; node: string } }>('/api/v1/runs/:id/nodes/:node', {
