@@ -260,6 +260,10 @@ export function createLocalRuntime(opts: LocalRuntimeOptions): Runtime {
       // The host answers once the step has ended and its exit is recorded.
       const reply = await host.request({ op: 'kill', dir: d.attemptDir, reason: message }, { spawn: false }).catch(() => undefined)
       if (reply?.known || readExit(log)) return
+      // No answer, but the host that started the step may still run (hung, stopped): it could append the step's
+      // output and its own exit after ours, and readers take the exit that ends the log. Ended first, like every
+      // host before a plane-side exit; its spawner and sandboxes die with it (their other steps end Lost).
+      if (!reply && d.supervisorPid !== null && d.supervisorStart !== null) await endProcess(d.supervisorPid, d.supervisorStart)
     } else if (d.supervisorPid !== null && isAlive(d.supervisorPid, d.supervisorStart)) {
       // A step of an older control plane: one supervisor process per step, killed through a file and SIGTERM.
       writeAtomic(path.join(d.attemptDir, KILL_FILE), JSON.stringify({ reason: message }))
@@ -367,6 +371,18 @@ export function createLocalRuntime(opts: LocalRuntimeOptions): Runtime {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+/** SIGKILL to `pid` while it is the process that started at `start`; resolves once it is gone (a zombie writes nothing). */
+async function endProcess(pid: number, start: string): Promise<void> {
+  while (isAlive(pid, start)) {
+    try {
+      process.kill(pid, 'SIGKILL')
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ESRCH') throw e
+    }
+    await sleep(20)
+  }
+}
 
 /**
  * A folder a layout needs. Inside the attempt folder (made by us, never seen by a step) a
