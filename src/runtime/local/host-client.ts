@@ -21,22 +21,30 @@ import type { StepExit } from '../types.js'
 import { toExit } from './files.js'
 
 const CONNECT_TRIES = 4
+/** How long a host may stay silent: to start, to complete a handshake, to show it lives while a watched reply is awaited. */
 const START_TIMEOUT_MS = 15_000
 /** A unix socket path must fit in sun_path (108 bytes with the NUL). */
 const MAX_SOCKET_PATH = 100
 
 export type HostReply = Record<string, unknown> & { ok?: boolean; error?: string }
 
+interface Waiter {
+  resolve: (r: HostReply) => void
+  reject: (e: Error) => void
+}
+
 interface Connection {
   socket: net.Socket
   hostPid: number
   /** The host's start time (/proc/PID/stat field 22): a pid alone could be a later process's. */
   hostStart: string | null
-  pending: Map<number, { resolve: (r: HostReply) => void; reject: (e: Error) => void }>
+  pending: Map<number, Waiter>
   /** Attempt folder → callbacks of its followers, woken by the host's notices. */
   listeners: Map<string, Set<() => void>>
   /** Exits the host announced, kept until the attempt's follower is done with them (a fast step may end before it subscribes). */
   exits: Map<string, StepExit>
+  /** Messages received from the host since the handshake: a watched request looks whether it grew (see request). */
+  heard: number
 }
 
 /** Announced exits kept for followers that have not subscribed yet; the oldest go first beyond this. */
@@ -126,8 +134,13 @@ export class HostClient {
     private readonly idleMs: number,
   ) {}
 
-  /** Sends one request. `spawn: false` never starts a host: undefined when none answers. */
-  async request(msg: Record<string, unknown>, opts: { spawn: boolean }): Promise<HostReply | undefined> {
+  /**
+   * Sends one request. `spawn: false` never starts a host: undefined when none answers. `watch`: the reply may
+   * rightly take long (a kill is answered once the step ended, after its grace period), so the host is asked for a
+   * sign of life instead, every START_TIMEOUT_MS; one that says nothing for that long is taken as hung: the
+   * connection is dropped and the request fails, as when the host went away.
+   */
+  async request(msg: Record<string, unknown>, opts: { spawn: boolean; watch?: boolean }): Promise<HostReply | undefined> {
     let conn: Connection
     try {
       conn = await this.connection(opts.spawn)
@@ -137,10 +150,35 @@ export class HostClient {
     }
     const id = this.nextId++
     return new Promise<HostReply>((resolve, reject) => {
-      conn.pending.set(id, { resolve, reject })
+      conn.pending.set(id, opts.watch ? this.watched(conn, resolve, reject) : { resolve, reject })
       conn.socket.ref() // a reply is awaited: keep the process alive for it
       conn.socket.write(JSON.stringify({ ...msg, id }) + '\n')
     })
+  }
+
+  /** The waiter of a watched request: probes the host now and each START_TIMEOUT_MS it spoke, drops it once it did not. */
+  private watched(conn: Connection, resolve: (r: HostReply) => void, reject: (e: Error) => void): Waiter {
+    let heard = conn.heard
+    this.probe(conn)
+    const watchdog = setInterval(() => {
+      if (conn.heard === heard) {
+        // Fails every request on it (see 'close'); the next one connects afresh, under the handshake's own bound.
+        conn.socket.destroy(new CtlError('E_INTERNAL', `the step host (pid ${conn.hostPid}) did not answer for ${START_TIMEOUT_MS / 1000} s`))
+      } else {
+        heard = conn.heard
+        this.probe(conn)
+      }
+    }, START_TIMEOUT_MS)
+    watchdog.unref()
+    return {
+      resolve: (r) => (clearInterval(watchdog), resolve(r)),
+      reject: (e) => (clearInterval(watchdog), reject(e)),
+    }
+  }
+
+  /** A request every host answers at once (one it does not know, with an error): the cheapest sign of life. */
+  private probe(conn: Connection): void {
+    conn.socket.write(JSON.stringify({ op: 'ping', id: this.nextId++ }) + '\n')
   }
 
   /**
@@ -283,12 +321,13 @@ export class HostClient {
               return reject(new CtlError('E_INTERNAL', `the process at ${this.socketPath} is not the step host of ${this.stateDir} (it failed to authenticate)`))
             }
             clearTimeout(handshakeTimer)
-            conn = { socket, hostPid: hello.pid, hostStart: hello.start ?? null, pending, listeners, exits }
+            conn = { socket, hostPid: hello.pid, hostStart: hello.start ?? null, pending, listeners, exits, heard: 0 }
             this.conn = conn
             socket.unref()
             resolve(conn)
             continue
           }
+          conn.heard++
           if (msg.ev !== undefined) {
             if (typeof msg.dir !== 'string') continue
             const exit = toExit((msg as { exit?: unknown }).exit)

@@ -262,8 +262,8 @@ export function createLocalRuntime(opts: LocalRuntimeOptions): Runtime {
     const message = reason ?? 'killed on request'
     if (readExit(log)) return
     if (d.host) {
-      // The host answers once the step has ended and its exit is recorded.
-      const reply = await host.request({ op: 'kill', dir: d.attemptDir, reason: message }, { spawn: false }).catch(() => undefined)
+      // The host answers once the step has ended and its exit is recorded; watched: a host that hangs fails it.
+      const reply = await host.request({ op: 'kill', dir: d.attemptDir, reason: message }, { spawn: false, watch: true }).catch(() => undefined)
       if (reply?.known || readExit(log)) return
       // No answer, but the host that started the step may still run (hung, stopped): it could append the step's
       // output and its own exit after ours, and readers take the exit that ends the log. Ended first, like every
