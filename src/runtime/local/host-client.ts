@@ -28,23 +28,18 @@ const MAX_SOCKET_PATH = 100
 
 export type HostReply = Record<string, unknown> & { ok?: boolean; error?: string }
 
-interface Waiter {
-  resolve: (r: HostReply) => void
-  reject: (e: Error) => void
-}
-
 interface Connection {
   socket: net.Socket
   hostPid: number
   /** The host's start time (/proc/PID/stat field 22): a pid alone could be a later process's. */
   hostStart: string | null
-  pending: Map<number, Waiter>
+  /** Messages received from the host since the handshake: a watched request looks whether it grew (see watch). */
+  heard: number
+  pending: Map<number, { resolve: (r: HostReply) => void; reject: (e: Error) => void }>
   /** Attempt folder → callbacks of its followers, woken by the host's notices. */
   listeners: Map<string, Set<() => void>>
   /** Exits the host announced, kept until the attempt's follower is done with them (a fast step may end before it subscribes). */
   exits: Map<string, StepExit>
-  /** Messages received from the host since the handshake: a watched request looks whether it grew (see request). */
-  heard: number
 }
 
 /** Announced exits kept for followers that have not subscribed yet; the oldest go first beyond this. */
@@ -149,15 +144,17 @@ export class HostClient {
       throw err
     }
     const id = this.nextId++
-    return new Promise<HostReply>((resolve, reject) => {
-      conn.pending.set(id, opts.watch ? this.watched(conn, resolve, reject) : { resolve, reject })
+    const reply = new Promise<HostReply>((resolve, reject) => {
+      conn.pending.set(id, { resolve, reject })
       conn.socket.ref() // a reply is awaited: keep the process alive for it
       conn.socket.write(JSON.stringify({ ...msg, id }) + '\n')
     })
+    if (opts.watch) this.watch(conn, reply)
+    return reply
   }
 
-  /** The waiter of a watched request: probes the host now and each START_TIMEOUT_MS it spoke, drops it once it did not. */
-  private watched(conn: Connection, resolve: (r: HostReply) => void, reject: (e: Error) => void): Waiter {
+  /** Probes the host now and each START_TIMEOUT_MS in which it spoke, until `reply` settles; drops it once it did not. */
+  private watch(conn: Connection, reply: Promise<HostReply>): void {
     let heard = conn.heard
     this.probe(conn)
     const watchdog = setInterval(() => {
@@ -170,10 +167,8 @@ export class HostClient {
       }
     }, START_TIMEOUT_MS)
     watchdog.unref()
-    return {
-      resolve: (r) => (clearInterval(watchdog), resolve(r)),
-      reject: (e) => (clearInterval(watchdog), reject(e)),
-    }
+    const stop = () => clearInterval(watchdog)
+    reply.then(stop, stop)
   }
 
   /** A request every host answers at once (one it does not know, with an error): the cheapest sign of life. */
@@ -321,7 +316,7 @@ export class HostClient {
               return reject(new CtlError('E_INTERNAL', `the process at ${this.socketPath} is not the step host of ${this.stateDir} (it failed to authenticate)`))
             }
             clearTimeout(handshakeTimer)
-            conn = { socket, hostPid: hello.pid, hostStart: hello.start ?? null, pending, listeners, exits, heard: 0 }
+            conn = { socket, hostPid: hello.pid, hostStart: hello.start ?? null, heard: 0, pending, listeners, exits }
             this.conn = conn
             socket.unref()
             resolve(conn)
