@@ -7,6 +7,8 @@ import type { AddressInfo } from 'node:net'
 import { openStore, sqliteFileOf, storeKindOf } from '../store/open.js'
 import type { Store } from '../store/types.js'
 import { shownToSteps } from '../runtime/local/index.js'
+import { enterOnlyFor } from '../runtime/local/identity.js'
+import { DEFAULT_STEP_ID } from '../runtime/local/sandbox.js'
 import { createRuntime, type KubernetesServerOptions, type RuntimeKind } from '../runtime/index.js'
 import { CtlError } from '../errors.js'
 import { createEngine } from '../engine/engine.js'
@@ -173,13 +175,17 @@ function readAdminKey(file: string): string {
  * starts (the step host and, through it, the steps' attempt folders and log files), and explicit modes
  * where a file or folder may predate the umask (an older data folder, a caller's umask).
  */
-function ownerOnlyDataDir(opts: ControlPlaneOptions): void {
+export function ownerOnlyDataDir(opts: Pick<ControlPlaneOptions, 'dataDir' | 'workDir' | 'logFile' | 'stepGid'>): void {
   process.umask(0o077)
   const work = workDirOf(opts)
+  // A root control plane's steps run as the step user, whose group the local runtime lets enter the folders above a volume.
+  const stepGid = process.getuid?.() === 0 ? (opts.stepGid ?? DEFAULT_STEP_ID) : undefined
   for (const dir of [opts.dataDir, work, join(work, 'runs'), join(work, 'volumes')]) {
     mkdirSync(dir, { recursive: true, mode: 0o700 })
     // An older data folder: the folders that hold everything else are closed to others, their contents with them.
-    if ((statSync(dir).mode & 0o077) !== 0) chmodSync(dir, 0o700)
+    // One the runtime opened to the steps' group stays so: the step host may still set up a sandbox through it.
+    const st = statSync(dir)
+    if ((st.mode & 0o077) !== 0 && !enterOnlyFor(st, stepGid)) chmodSync(dir, 0o700)
   }
   for (const file of [join(opts.dataDir, ADMIN_KEY_FILE), join(opts.dataDir, SERVER_INFO_FILE), join(opts.dataDir, SERVER_LOG_FILE), opts.logFile]) {
     if (file === undefined) continue

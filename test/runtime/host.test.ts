@@ -78,7 +78,7 @@ describe.each(modes)('step host, sandbox %s', (mode) => {
     fs.mkdirSync(attemptDir, { recursive: true })
     expect(await rt.find!(key)).toBeUndefined()
     // Claimed (the log exists): a start that was still on its way can no longer happen.
-    expect(fs.readFileSync(logFileOf(attemptDir), 'utf8')).toBe('')
+    expect(fs.readFileSync(logFileOf(attemptDir), 'utf8')).toBe('{"h":null}\n')
     await expect(rt.start(launch(shPod('echo late'), { key }))).rejects.toMatchObject({ code: 'E_CONFLICT' })
   })
 
@@ -87,7 +87,7 @@ describe.each(modes)('step host, sandbox %s', (mode) => {
     // The host creates the attempt folder as it claims a start; a restarted control plane may look first.
     const key = { runId: 'in-flight', step: 'main', attempt: 1 }
     expect(await rt.find!(key)).toBeUndefined()
-    expect(fs.readFileSync(logFileOf(path.join(stateDir, key.runId, 'main.1')), 'utf8')).toBe('')
+    expect(fs.readFileSync(logFileOf(path.join(stateDir, key.runId, 'main.1')), 'utf8')).toBe('{"h":null}\n')
     await expect(rt.start(launch(shPod('echo late'), { key }))).rejects.toMatchObject({ code: 'E_CONFLICT' })
     // A started attempt's handle is the first record of its log, and never delivered as output.
     const l = launch(shPod('echo only'))

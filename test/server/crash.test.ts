@@ -45,6 +45,10 @@ describe('control plane crash while 20 steps run', () => {
     const ref = { workspace: 'public', type: 'workflow', name: 'crash-test' }
     const [run] = await waitFor('the run', () => client.runs(ref), (runs) => runs.length === 1)
     await waitFor(`${STEPS} running steps`, () => client.run(run!.id), (d) => d.steps.filter((s) => s.state === 'running').length === STEPS)
+    // 'running' is stored before a step is handed to the runtime; one the killed control plane had not handed
+    // over yet did not start and ends Lost (by design). Killed once every step has started in its sandbox.
+    const marks = join(dataDir, 'volumes', 'public', 'marks')
+    await waitFor(`${STEPS} steps to start`, async () => dag.filter((d) => existsSync(join(marks, d.name))).length, (n) => n === STEPS)
     // Let them write a few lines, then kill the control plane without any chance to clean up.
     await new Promise((resolve) => setTimeout(resolve, 300))
     const pid = readServerInfo(dataDir)!.pid

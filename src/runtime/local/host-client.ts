@@ -21,6 +21,7 @@ import type { StepExit } from '../types.js'
 import { toExit } from './files.js'
 
 const CONNECT_TRIES = 4
+/** How long a host may stay silent: to start, to complete a handshake, to show it lives while a watched reply is awaited. */
 const START_TIMEOUT_MS = 15_000
 /** A unix socket path must fit in sun_path (108 bytes with the NUL). */
 const MAX_SOCKET_PATH = 100
@@ -32,6 +33,8 @@ interface Connection {
   hostPid: number
   /** The host's start time (/proc/PID/stat field 22): a pid alone could be a later process's. */
   hostStart: string | null
+  /** Messages received from the host since the handshake: a watched request looks whether it grew (see watch). */
+  heard: number
   pending: Map<number, { resolve: (r: HostReply) => void; reject: (e: Error) => void }>
   /** Attempt folder → callbacks of its followers, woken by the host's notices. */
   listeners: Map<string, Set<() => void>>
@@ -140,8 +143,13 @@ export class HostClient {
     private readonly idleMs: number,
   ) {}
 
-  /** Sends one request. `spawn: false` never starts a host: undefined when none answers. */
-  async request(msg: Record<string, unknown>, opts: { spawn: boolean }): Promise<HostReply | undefined> {
+  /**
+   * Sends one request. `spawn: false` never starts a host: undefined when none answers. `watch`: the reply may
+   * rightly take long (a kill is answered once the step ended, after its grace period), so the host is asked for a
+   * sign of life instead, every START_TIMEOUT_MS; one that says nothing for that long is taken as hung: the
+   * connection is dropped and the request fails, as when the host went away.
+   */
+  async request(msg: Record<string, unknown>, opts: { spawn: boolean; watch?: boolean }): Promise<HostReply | undefined> {
     let conn: Connection
     try {
       conn = await this.connection(opts.spawn)
@@ -150,12 +158,37 @@ export class HostClient {
       throw err
     }
     const id = this.nextId++
-    return new Promise<HostReply>((resolve, reject) => {
+    const reply = new Promise<HostReply>((resolve, reject) => {
       conn.pending.set(id, { resolve, reject })
       conn.socket.ref() // a reply is awaited: keep the process alive for it
       if (conn.out === '') setImmediate(() => flushRequests(conn))
       conn.out += JSON.stringify({ ...msg, id }) + '\n'
     })
+    if (opts.watch) this.watch(conn, reply)
+    return reply
+  }
+
+  /** Probes the host now and each START_TIMEOUT_MS in which it spoke, until `reply` settles; drops it once it did not. */
+  private watch(conn: Connection, reply: Promise<HostReply>): void {
+    let heard = conn.heard
+    this.probe(conn)
+    const watchdog = setInterval(() => {
+      if (conn.heard === heard) {
+        // Fails every request on it (see 'close'); the next one connects afresh, under the handshake's own bound.
+        conn.socket.destroy(new CtlError('E_INTERNAL', `the step host (pid ${conn.hostPid}) did not answer for ${START_TIMEOUT_MS / 1000} s`))
+      } else {
+        heard = conn.heard
+        this.probe(conn)
+      }
+    }, START_TIMEOUT_MS)
+    watchdog.unref()
+    const stop = () => clearInterval(watchdog)
+    reply.then(stop, stop)
+  }
+
+  /** A request every host answers at once (one it does not know, with an error): the cheapest sign of life. */
+  private probe(conn: Connection): void {
+    conn.socket.write(JSON.stringify({ op: 'ping', id: this.nextId++ }) + '\n')
   }
 
   /**
@@ -306,12 +339,13 @@ export class HostClient {
               return reject(new CtlError('E_INTERNAL', `the process at ${this.socketPath} is not the step host of ${this.stateDir} (it failed to authenticate)`))
             }
             clearTimeout(handshakeTimer)
-            conn = { socket, hostPid: hello.pid, hostStart: hello.start ?? null, pending, listeners, exits, quiet, out: '' }
+            conn = { socket, hostPid: hello.pid, hostStart: hello.start ?? null, heard: 0, pending, listeners, exits, quiet, out: '' }
             this.conn = conn
             socket.unref()
             resolve(conn)
             continue
           }
+          conn.heard++
           if (msg.ev !== undefined) {
             if (typeof msg.dir !== 'string') continue
             const exit = toExit((msg as { exit?: unknown }).exit)

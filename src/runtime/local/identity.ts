@@ -24,6 +24,15 @@ export function canEnter(st: fs.Stats, user: StepUser): boolean {
   return (st.mode & 0o001) !== 0
 }
 
+/**
+ * Whether `st` is a folder as reach() leaves one it opened: the step's group (`gid`) may enter it,
+ * nobody else but its owner may do anything. A control plane starting again keeps it so: a host may
+ * still be setting up the sandbox of a step the earlier one started, which goes through it.
+ */
+export function enterOnlyFor(st: fs.Stats, gid: number | undefined): boolean {
+  return gid !== undefined && st.isDirectory() && st.gid === gid && (st.mode & 0o077) === 0o010
+}
+
 /** The folders from `/` down to `p`'s parent. */
 function ancestors(p: string): string[] {
   const out: string[] = []

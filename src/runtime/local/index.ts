@@ -58,6 +58,11 @@ export interface LocalRuntimeOptions extends SandboxOptions {
 const MAX_FOLLOWED_KEPT = 4096
 /** How long find() waits for a host that is starting the attempt right now. */
 const FIND_WAIT_MS = 15_000
+/**
+ * find()'s claim of an attempt never handed to a host: a handle record without a handle. Log readers skip a handle
+ * record at the head (and find no handle in this one), so a runtime that does not know the mark sees an empty claim.
+ */
+const NOT_STARTED = '{"h":null}\n'
 // Redaction has one owner, src/logs/redact.mjs; the step host imports it from there (ctl's own folder is
 // bound read-only into the sandbox, see bwrap.ts), so it must sit at that place beside this folder.
 const HOST_FILES = ['supervisor.mjs', 'step.mjs', 'step-files.mjs', '../../logs/redact.mjs', 'outputs.mjs', 'spawn-client.mjs']
@@ -261,9 +266,13 @@ export function createLocalRuntime(opts: LocalRuntimeOptions): Runtime {
     const message = reason ?? 'killed on request'
     if (readExit(log)) return
     if (d.host) {
-      // The host answers once the step has ended and its exit is recorded.
-      const reply = await host.request({ op: 'kill', dir: d.attemptDir, reason: message }, { spawn: false }).catch(() => undefined)
+      // The host answers once the step has ended and its exit is recorded; watched: a host that hangs fails it.
+      const reply = await host.request({ op: 'kill', dir: d.attemptDir, reason: message }, { spawn: false, watch: true }).catch(() => undefined)
       if (reply?.known || readExit(log)) return
+      // No answer, but the host that started the step may still run (hung, stopped): it could append the step's
+      // output and its own exit after ours, and readers take the exit that ends the log. Ended first, like every
+      // host before a plane-side exit; its spawner and sandboxes die with it (their other steps end Lost).
+      if (!reply && d.supervisorPid !== null && d.supervisorStart !== null) await endProcess(d.supervisorPid, d.supervisorStart)
     } else if (d.supervisorPid !== null && isAlive(d.supervisorPid, d.supervisorStart)) {
       // A step of an older control plane: one supervisor process per step, killed through a file and SIGTERM.
       writeAtomic(path.join(d.attemptDir, KILL_FILE), JSON.stringify({ reason: message }))
@@ -286,7 +295,9 @@ export function createLocalRuntime(opts: LocalRuntimeOptions): Runtime {
    * The attempt of `key`, when one was started: from its handle, the first record of its log (written by the host
    * before it confirms a start). A log without one is being started right now (the host claimed it: wait for the
    * handle); no log means the start was never handed to a host, or is still on its way: then the log is created
-   * here, the claim that a start still on its way can no longer make, and the attempt reported as not started.
+   * here, the claim that a start still on its way can no longer make, and the attempt reported as not started. That
+   * claim says so in its first record, so a later look (the next orphan check) tells it from a host's claim, empty
+   * until the host writes the handle, and answers "not started" again at once.
    */
   async function find(key: StepKey): Promise<RuntimeHandle | undefined> {
     const attemptDir = attemptDirOf(key)
@@ -299,11 +310,12 @@ export function createLocalRuntime(opts: LocalRuntimeOptions): Runtime {
       const handle = readHandle(log)
       if (handle) return handle
       try {
-        createExclusive(log, '')
+        createExclusive(log, NOT_STARTED)
         return undefined // claimed by us: no host will start it now
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e
       }
+      if (startsWith(log, NOT_STARTED)) return undefined // claimed by a find() before: still not started
       if (readExit(log) || Date.now() > deadline) {
         // Claimed by a host that never wrote the handle (it died): follow reports the outcome (Lost).
         return handleOf(key, { ...emptyData(attemptDir), supervisorPid: null })
@@ -371,6 +383,35 @@ export function createLocalRuntime(opts: LocalRuntimeOptions): Runtime {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+/** Whether `file` begins with `text` (false when it is missing or shorter): one read of its first bytes. */
+function startsWith(file: string, text: string): boolean {
+  const want = Buffer.from(text)
+  let fd: number
+  try {
+    fd = fs.openSync(file, 'r')
+  } catch {
+    return false
+  }
+  try {
+    const got = Buffer.alloc(want.length)
+    return fs.readSync(fd, got, 0, got.length, 0) === got.length && got.equals(want)
+  } finally {
+    fs.closeSync(fd)
+  }
+}
+
+/** SIGKILL to `pid` while it is the process that started at `start`; resolves once it is gone (a zombie writes nothing). */
+async function endProcess(pid: number, start: string): Promise<void> {
+  while (isAlive(pid, start)) {
+    try {
+      process.kill(pid, 'SIGKILL')
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ESRCH') throw e
+    }
+    await sleep(20)
+  }
+}
 
 /**
  * A folder a layout needs. Inside the attempt folder (made by us, never seen by a step) a

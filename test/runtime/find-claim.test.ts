@@ -1,0 +1,53 @@
+// find() after a control-plane crash that interrupted a launch. The first find() claims the attempt (its log) so a
+// start still on its way fails; the engine may leave the attempt alone for a grace period (another replica may be
+// launching it) and ask again. That second look must answer "not started" again, at once: before, it took its own
+// empty claim for a host that had claimed the attempt and died, waited 15 s and handed back a host-less handle, so
+// the step ended Lost as "the step's supervisor is gone" instead of "the control plane stopped while starting it".
+// A host's claim (empty until the host writes the handle) must still be waited for. Interleavings are driven, not timed.
+import fs from 'node:fs'
+import path from 'node:path'
+import { afterAll, describe, expect, it } from 'vitest'
+import { createLocalRuntime } from '../../src/runtime/local/index.js'
+import { logFileOf, readExit, readHandle } from '../../src/runtime/local/files.js'
+import { collect, hasBwrap, launch, shPod, tempDir, texts } from './helpers.js'
+
+const modes = hasBwrap ? (['bubblewrap', 'none'] as const) : (['none'] as const)
+const dirs: string[] = []
+afterAll(() => dirs.forEach((d) => fs.rmSync(d, { recursive: true, force: true })))
+
+describe.each(modes)('find() of an attempt it claimed itself, sandbox %s', (mode) => {
+  it('answers "not started" again, in this runtime and in a restarted one, and the start stays refused', async () => {
+    const stateDir = tempDir()
+    dirs.push(stateDir)
+    const rt = createLocalRuntime({ stateDir, sandbox: mode })
+    const key = { runId: 'interrupted', step: 'main', attempt: 1 }
+    const log = logFileOf(path.join(stateDir, key.runId, 'main.1'))
+    expect(await rt.find!(key)).toBeUndefined()
+    // The next orphan check, by this plane and by one started after it.
+    expect(await rt.find!(key)).toBeUndefined()
+    expect(await createLocalRuntime({ stateDir, sandbox: mode }).find!(key)).toBeUndefined()
+    // No handle and no exit in the claim: nothing for a follower, and the engine reports why it did not start.
+    expect(readHandle(log)).toBeUndefined()
+    expect(readExit(log)).toBeUndefined()
+    await expect(rt.start(launch(shPod('echo late'), { key }))).rejects.toMatchObject({ code: 'E_CONFLICT' })
+    expect(await rt.find!(key)).toBeUndefined()
+  })
+
+  it("still waits for the handle of a host's claim, empty until the host writes it", async () => {
+    const stateDir = tempDir()
+    dirs.push(stateDir)
+    const rt = createLocalRuntime({ stateDir, sandbox: mode })
+    const l = launch(shPod('echo claimed'))
+    const started = await rt.start(l)
+    expect(texts((await collect(rt, started)).lines)).toEqual(['claimed'])
+    // The same attempt as a host leaves it between its claim and its handle: an empty log.
+    const key = { runId: 'in-claim', step: 'main', attempt: 1 }
+    const log = logFileOf(path.join(stateDir, key.runId, 'main.1'))
+    fs.mkdirSync(path.dirname(log), { recursive: true })
+    fs.writeFileSync(log, '', { flag: 'wx' })
+    const handle = { ...started, id: `${key.runId}/main/1` }
+    const finding = rt.find!(key) // looks once, finds the empty claim, and waits
+    fs.appendFileSync(log, JSON.stringify({ h: handle }) + '\n')
+    expect(await finding).toEqual(handle)
+  })
+})

@@ -1,0 +1,57 @@
+// kill() over a connection the control plane already holds, to a step host that then stops answering (stopped with
+// SIGSTOP, as a hung host would be). Before, the request waited for its reply for ever; now the host must show it
+// lives (it is asked, every START_TIMEOUT_MS) or the request fails, and kill() takes the path of a host that gives no
+// answer: the host is ended before Killed is written. A host that is alive but answers late, because the step
+// ignores SIGTERM and is killed only after its grace period, is not taken for a hung one. Driven, not timed.
+import fs from 'node:fs'
+import { afterAll, describe, expect, it } from 'vitest'
+import { createLocalRuntime } from '../../src/runtime/local/index.js'
+import { isAlive, logFileOf, readExit } from '../../src/runtime/local/files.js'
+import { groupExists, hasBwrap, launch, loggedTexts, shPod, tempDir, until } from './helpers.js'
+
+const modes = hasBwrap ? (['bubblewrap', 'none'] as const) : (['none'] as const)
+const dirs: string[] = []
+const hosts: number[] = []
+afterAll(() => {
+  // A host this test stopped or left running (the test failed): let it go and end it.
+  for (const pid of hosts) {
+    try {
+      process.kill(pid, 'SIGCONT')
+      process.kill(pid, 'SIGKILL')
+    } catch {}
+  }
+  dirs.forEach((d) => fs.rmSync(d, { recursive: true, force: true }))
+})
+
+async function started(mode: 'bubblewrap' | 'none', script: string, grace?: number) {
+  const stateDir = tempDir()
+  dirs.push(stateDir)
+  const rt = createLocalRuntime({ stateDir, sandbox: mode })
+  const handle = await rt.start(launch(shPod(script, grace === undefined ? {} : { grace })))
+  const attemptDir = handle.data.attemptDir as string
+  const host = { pid: handle.data.supervisorPid as number, start: handle.data.supervisorStart as string }
+  hosts.push(host.pid)
+  await until(() => loggedTexts(attemptDir).includes('up'), 'the step to start')
+  return { rt, handle, host, log: logFileOf(attemptDir) }
+}
+
+describe.each(modes)('kill() over an open connection, sandbox %s', (mode) => {
+  it('ends a host that stopped answering, and the step ends Killed', async () => {
+    const { rt, handle, host, log } = await started(mode, 'echo up; sleep 60')
+    process.kill(host.pid, 'SIGSTOP')
+    // The same runtime: the connection its start opened is still open (the host lives, with a step).
+    await rt.kill(handle, 'stopped by bob')
+    expect(isAlive(host.pid, host.start)).toBe(false)
+    expect(readExit(log)).toMatchObject({ reason: 'Killed', exitCode: null, message: 'stopped by bob' })
+    await until(() => !groupExists(handle.data.stepPid as number), 'the step to be gone with its host')
+  }, 60_000)
+})
+
+it(`waits for a host that answers only after the step's grace period, longer than the bound (sandbox ${modes[0]})`, async () => {
+  // SIGTERM is ignored by the shell and (inherited) by its sleep: the host ends the step with SIGKILL after 20 s.
+  const { rt, handle, host, log } = await started(modes[0], "trap '' TERM; echo up; while :; do sleep 1; done", 20)
+  await rt.kill(handle, 'stopped by bob')
+  expect(readExit(log)).toMatchObject({ reason: 'Killed', exitCode: 137, message: 'stopped by bob' })
+  // Answered by the host itself: it still runs.
+  expect(isAlive(host.pid, host.start)).toBe(true)
+}, 60_000)
