@@ -20,3 +20,11 @@ export declare function appendExitRecord(file: string, exit: StepExit): void
 
 /** The log file of an attempt. */
 export declare function logFileOf(attemptDir: string): string
+
+/** Splits a byte stream into log lines; a line longer than maxLineBytes is cut, the rest of it dropped. */
+export declare class Splitter {
+  constructor(stream: 'stdout' | 'stderr', line: (stream: 'stdout' | 'stderr', time: string, buf: Buffer, truncated: boolean) => string, maxLineBytes: number)
+  /** The complete lines of what came so far, as NDJSON. */
+  push(chunk: Buffer): string
+  flush(): string
+}

@@ -159,7 +159,9 @@ export class Splitter {
           this.len = 0
           this.skipping = true
         } else {
-          this.parts.push(piece)
+          // A line's unfinished tail is copied: a view would keep the whole read buffer alive (the spawner's carries
+          // every step's output of a turn), so a step printing a byte at a time could pin gigabytes outside the heap.
+          this.parts.push(nl < 0 ? Buffer.from(piece) : piece)
           this.len += piece.length
         }
       }
