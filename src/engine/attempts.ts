@@ -376,9 +376,24 @@ export class AttemptRunner {
     return result
   }
 
-  private async runIsOver(runId: string): Promise<boolean> {
-    const run = await this.ctx.store.getRun(runId)
-    return run === undefined || FINAL_RUN_STATES.includes(run.state)
+  /** Checks of a run's state asked for and not read yet (runIsOver). */
+  private readonly overChecks = new Map<string, Promise<boolean>>()
+
+  /**
+   * Whether the run ended (a stop elsewhere). Read after it is asked, as each caller needs, but one read answers every
+   * check of the run asked before it is made: the twenty attempts of a layer marked running in one commit ask together.
+   */
+  private runIsOver(runId: string): Promise<boolean> {
+    let check = this.overChecks.get(runId)
+    if (!check) {
+      check = new Promise<void>((resolve) => queueMicrotask(resolve)).then(async () => {
+        this.overChecks.delete(runId)
+        const run = await this.ctx.store.getRun(runId)
+        return run === undefined || FINAL_RUN_STATES.includes(run.state)
+      })
+      this.overChecks.set(runId, check)
+    }
+    return check
   }
 
   /** Ends an attempt that has no process: the reason also goes to the step's log, where users look. */

@@ -54,10 +54,13 @@ export function evaluateDag(
   for (const step of steps) current.set(step.name, states.get(step.name) ?? 'pending')
 
   const skip: SkipDecision[] = []
-  // Iterate to a fixed point: manifest order need not be topological.
+  // Iterate to a fixed point: manifest order need not be topological. The pass that skipped nothing decided every
+  // pending step against the final states: its ready steps are the ready ones.
+  const readyNow = new Set<string>()
   let changed = true
   while (changed) {
     changed = false
+    readyNow.clear()
     for (const step of steps) {
       if (current.get(step.name) !== 'pending') continue
       const d = decide(step, current, byName)
@@ -65,7 +68,7 @@ export function evaluateDag(
         current.set(step.name, 'skipped')
         skip.push(d.excused ? { step: step.name, reason: d.reason, excused: true } : { step: step.name, reason: d.reason })
         changed = true
-      }
+      } else if (d.kind === 'ready') readyNow.add(step.name)
     }
   }
 
@@ -76,7 +79,7 @@ export function evaluateDag(
     const state = current.get(step.name)
     if (state === 'running') running.push(step.name)
     else if (state === 'waiting') waiting = true
-    else if (state === 'pending' && decide(step, current, byName).kind === 'ready') ready.push(step.name)
+    else if (state === 'pending' && readyNow.has(step.name)) ready.push(step.name)
   }
 
   // A cycle leaves pending steps that can never become ready while nothing runs:

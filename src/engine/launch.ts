@@ -129,6 +129,7 @@ export function createStoreLauncher(opts: StoreLauncherOptions): StepLauncher {
 
     async prepare(scope: RunScope, step, attempt, values): Promise<StepLaunch> {
       const { run, resource, workflow } = scope
+      const stored = step
       // `{{.params.X}}`, `{{.steps.S.outputs.K}}`, `{{.item}}`…: rendered before anything reads the step.
       // A reference to a value that is not there fails the attempt, naming the reference.
       if (values) step = renderStepValues(step, values)
@@ -169,6 +170,8 @@ export function createStoreLauncher(opts: StoreLauncherOptions): StepLauncher {
       if (serverUrl) runContext.serverUrl = serverUrl
       const { resolved, projection } = await resolveStep(workflow, step, {
         catalog, run: runContext, secrets, mode: 'values', claimNameFor: (id) => claimNameFor(workspace, id),
+        // A step with run values in it (params may be secret) is rendered afresh, and nothing of it is kept.
+        keep: step === stored ? 'step' : 'nothing',
       })
       const secretData = { ...(resolved.secret?.stringData ?? {}) }
       const pullSecrets = { ...(resolved.pullSecrets ?? {}) }

@@ -13,6 +13,8 @@ import type { RunRecord, StepRunRecord, Store } from '../store/types.js'
 export const FULL_READ_MS = 1000
 /** Writes remembered (at least; up to twice as many); a follower further behind reads everything. */
 const LOG_SIZE = 4096
+/** Step rows kept for other readers (RunChanges.known). */
+const ROWS_KEPT = 4096
 
 interface Change {
   seq: number
@@ -25,6 +27,11 @@ interface Change {
 export class RunChanges {
   private seq = 0
   private readonly log: Change[] = []
+  /**
+   * Step rows as a reader last read them, while no write to them was noted since that read began: the scheduler's pass
+   * and the watches of a run all re-read the row an attempt's end wrote; the first read serves the others.
+   */
+  private readonly rows = new Map<string, StepRunRecord>()
 
   /** The sequence number of the last write noted. */
   get now(): number {
@@ -33,8 +40,35 @@ export class RunChanges {
 
   note(change: Omit<Change, 'seq'>): void {
     this.log.push({ seq: ++this.seq, ...change })
+    if (change.stepRunId !== undefined) this.rows.delete(change.stepRunId)
     // Trimmed by halves: a front removal per write would move the whole log each time.
     if (this.log.length >= 2 * LOG_SIZE) this.log.splice(0, LOG_SIZE)
+  }
+
+  /** A step row as read since the last write noted to it, if one was kept. */
+  known(stepRunId: string): StepRunRecord | undefined {
+    return this.rows.get(stepRunId)
+  }
+
+  /** Keeps rows a reader read, with the sequence number before its read began: rows written since are not kept. */
+  remember(rows: readonly StepRunRecord[], since: number): void {
+    const written = new Set<string>()
+    for (let i = this.log.length - 1; i >= 0 && this.log[i]!.seq > since; i--) {
+      const c = this.log[i]!
+      if (c.stepRunId !== undefined) written.add(c.stepRunId)
+    }
+    // The log no longer reaches back that far: nothing is known about what was written meanwhile.
+    if (since < this.seq && (this.log.length === 0 || this.log[0]!.seq > since + 1)) return
+    for (const row of rows) {
+      if (written.has(row.id)) continue
+      this.rows.delete(row.id)
+      this.rows.set(row.id, row)
+    }
+    // Bounded, the oldest kept first out (a Map iterates in insertion order).
+    for (const id of this.rows.keys()) {
+      if (this.rows.size <= ROWS_KEPT) break
+      this.rows.delete(id)
+    }
   }
 
   /**
@@ -138,11 +172,14 @@ export class StepRowsReader {
         changed = 'all'
         break
       }
-      const rows = await Promise.all([...changed].map((id) => this.store.getStepRun(id)))
+      // Rows another reader read since their last write are taken as it read them; the others are read.
+      const began = this.changes.now
+      const rows = await Promise.all([...changed].map((id) => this.changes.known(id) ?? this.store.getStepRun(id)))
       if (rows.some((r) => r === undefined || r.runId !== this.runId)) {
         changed = 'all'
         break
       }
+      this.changes.remember(rows as StepRunRecord[], began)
       for (const row of rows as StepRunRecord[]) this.rows[this.at.get(row.id)!] = row
       // Written again while being read: those rows once more, so the answer is one moment of the run.
       const since = until
@@ -152,6 +189,7 @@ export class StepRowsReader {
     if (changed === 'all') {
       until = this.changes.now
       this.rows = await this.store.listStepRuns(this.runId)
+      this.changes.remember(this.rows, until)
       this.at.clear()
       this.rows.forEach((r, i) => this.at.set(r.id, i))
       this.fullAt = this.nowMs()

@@ -101,6 +101,7 @@ export function createMetrics(opts: { maxLabelValues?: number; processMetrics?: 
   const httpSeconds = new Histogram({ name: 'ctl_http_request_duration_seconds', help: 'HTTP requests by method, route pattern and status code.', labelNames: ['method', 'route', 'status_code'] as const, buckets: FAST_BUCKETS, registers })
   const storeSeconds = new Histogram({ name: 'ctl_store_query_duration_seconds', help: 'Store calls by operation (SQLite or PostgreSQL).', labelNames: ['operation'] as const, buckets: FAST_BUCKETS, registers })
   const logBytes = new Counter({ name: 'ctl_log_bytes_ingested_total', help: 'Step log text stored (after redaction), in bytes, by workspace.', labelNames: ['workspace'] as const, registers })
+  const storeChildren = new Map<string, { observe(value: number): void }>()
   const kubeRequests = new Counter({ name: 'ctl_kubernetes_requests_total', help: 'Requests to the Kubernetes API by verb and status code (0: no answer).', labelNames: ['verb', 'code'] as const, registers })
 
   let collect: (() => Promise<RunCounts>) | undefined
@@ -127,7 +128,13 @@ export function createMetrics(opts: { maxLabelValues?: number; processMetrics?: 
     stepQueued(l, s) { queueSeconds.observe({ workspace: ws(l.workspace) }, Math.max(0, s)) },
     scheduleFired(s) { lagSeconds.observe(Math.max(0, s)) },
     httpRequest(l, s) { httpSeconds.observe({ method: l.method, route: routes.of(l.route), status_code: String(l.status) }, s) },
-    storeQuery(op, s) { storeSeconds.observe({ operation: operations.of(op) }, s) },
+    storeQuery(op, s) {
+      // The labelled child is made once per operation (a store has a few dozen): an observe with labels checks and
+      // hashes them at every call of every store method.
+      let child = storeChildren.get(op)
+      if (!child) storeChildren.set(op, (child = storeSeconds.labels({ operation: operations.of(op) })))
+      child.observe(s)
+    },
     logBytes(w, n) { if (n > 0) logBytes.inc({ workspace: ws(w) }, n) },
     kubeRequest(verb, code) { kubeRequests.inc({ verb, code: String(code) }) },
   }
@@ -148,11 +155,18 @@ export function timedCalls<T extends object>(target: T, metrics: Metrics, skip: 
       if (fn === undefined) {
         const method = value as (...args: unknown[]) => unknown
         fn = (...args: unknown[]): unknown => {
-          const start = process.hrtime.bigint()
+          const start = performance.now()
           const out = method.apply(obj, args)
           // Only calls answering with a promise are queries: iterators time nothing useful on return.
           if (!(out instanceof Promise)) return out
-          return out.finally(() => metrics.storeQuery(prop, Number(process.hrtime.bigint() - start) / 1e9))
+          const done = () => metrics.storeQuery(prop, (performance.now() - start) / 1000)
+          return out.then(
+            (value: unknown) => (done(), value),
+            (err: unknown) => {
+              done()
+              throw err
+            },
+          )
         }
         wrapped.set(prop, fn)
       }

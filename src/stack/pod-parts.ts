@@ -46,7 +46,7 @@ export function dataKey(text: string): string {
 
 /** Kubernetes expands `$(VAR)` in env values and args; `$$(` keeps data verbatim. */
 export function escapeExpansion(value: string): string {
-  return value.replace(/\$\(/g, () => '$$(')
+  return value.includes('$(') ? value.replace(/\$\(/g, () => '$$(') : value
 }
 
 /** Environment in definition order; a later entry with the same name replaces the earlier one in place. */
@@ -75,4 +75,21 @@ export function deepMerge(base: Record<string, unknown>, over: Record<string, un
     out[k] = isRecord(cur) && isRecord(v) ? deepMerge(cur, v) : v
   }
   return out
+}
+
+/**
+ * A copy of a tree of plain objects and arrays (a parsed YAML or JSON value) as structuredClone makes it, at a
+ * fraction of its cost on small trees; any other object is left to structuredClone.
+ */
+export function copyPlain<T>(value: T): T {
+  if (typeof value !== 'object' || value === null) return value
+  if (Array.isArray(value)) return value.map(copyPlain) as T
+  if (Object.getPrototypeOf(value) !== Object.prototype) return structuredClone(value)
+  const out: Record<string, unknown> = {}
+  for (const [k, v] of Object.entries(value)) {
+    // An own `__proto__` key stays a key (an assignment would set the prototype).
+    if (k === '__proto__') Object.defineProperty(out, k, { value: copyPlain(v), enumerable: true, writable: true, configurable: true })
+    else out[k] = copyPlain(v)
+  }
+  return out as T
 }

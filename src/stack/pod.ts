@@ -10,11 +10,11 @@ import { formatPath, resourceId, type ComputeSpec, type StackDefinition, type St
 import { defaultProjectionValues } from '../projection/check.js'
 import { renderProjection, type ProjectionMode, type RenderedProjection } from '../projection/render.js'
 import type { SecretValueProvider } from '../projection/secrets.js'
-import { dataKey, deepMerge, dnsLabel, EnvList, escapeExpansion, isRecord, labelValue, shortRunId } from './pod-parts.js'
+import { copyPlain, dataKey, deepMerge, dnsLabel, EnvList, escapeExpansion, isRecord, labelValue, shortRunId } from './pod-parts.js'
 import type { StackRegistry } from './registry.js'
 import type { RunContext } from '../template/run-context.js'
-import { renderStackText, renderYamlTemplate } from '../template/template.js'
-import { applyStackSpecDefaults, validateStackSpec } from './validate.js'
+import { renderStackPart, reusableStackPart } from './stack-part.js'
+import { validateStackSpec } from './validate.js'
 
 export type { RunContext } from '../template/run-context.js'
 
@@ -43,6 +43,13 @@ export interface PodTemplateInput {
   projection: RenderedProjection
   /** volume id → PVC claim name; default `ctl-vol-<workspace>-<id>`. */
   claimNameFor?: (volumeId: string) => string
+  /**
+   * What of the stack's part of the Pod may stay in memory (stack-part.ts). `step`: the step is the stored workflow's
+   * own (no run value rendered into it): the part is kept and reused by later steps with the same stack and inputs.
+   * `nothing`: run values are rendered into the step (a param may be secret): nothing of it is kept, not even a
+   * template's render. Default: the template renders are kept, the part is not.
+   */
+  keep?: 'step' | 'nothing'
 }
 
 export interface ResolvedStep {
@@ -59,25 +66,7 @@ export interface ResolvedStep {
   pullSecrets?: Record<string, string>
 }
 
-/** The values stack templates see, as DataOS names them. */
-export function stackTemplateContext(input: Pick<PodTemplateInput, 'workflow' | 'step' | 'stack' | 'run'>): Record<string, unknown> {
-  const { workflow, step, stack, run } = input
-  return {
-    Name: workflow.meta.name,
-    Workspace: run.workspace,
-    Type: 'workflow',
-    Stamp: shortRunId(run.runId),
-    RunId: run.runId,
-    StepName: step.name,
-    ApplicationSpec: {
-      StackSpec: applyStackSpecDefaults(stack, step.spec.stackSpec),
-      LogLevel: step.spec.logLevel ?? 'INFO',
-      EnvironmentVars: step.spec.envs,
-      Compute: step.spec.compute,
-      Resources: step.spec.resources ?? {},
-    },
-  }
-}
+export { stackTemplateContext } from './stack-part.js'
 
 interface FileGroup { config: V1KeyToPath[]; secret: V1KeyToPath[]; paths: Set<string> }
 
@@ -92,34 +81,22 @@ export function resolvePodTemplate(input: PodTemplateInput): ResolvedStep {
   const stackId = `${stack.name}:${stack.version}`
   const details = { step: step.name, path: formatPath(step.path), stack: stackId }
   const what = (part: string) => `step "${step.name}": stack "${stackId}" ${part}`
-  const ctx = stackTemplateContext(input)
-  const text = (source: string, part: string) => renderStackText(source, ctx, { what: what(part) })
+  // The stack's own templates: reused from an earlier step with the same stack and inputs when the step is as stored.
+  const part = input.keep === 'step' ? reusableStackPart(input, what, details) : renderStackPart(input, what, details, input.keep !== 'nothing')
+  // The Pod owns what it holds: the remembered part is never handed out.
+  const own = copyPlain({ shaped: part.shaped, env: part.shapedEnv, mounts: part.shapedMounts })
 
   // 1. Stack image / command / arguments, then the containerResourceTemplate on top.
-  let container: Record<string, unknown> = { name: dnsLabel(step.name) }
-  const image = text(stack.image, 'image')
-  if (image) container.image = image
-  const command = stack.command.map((c, i) => text(c, `command[${i}]`))
-  if (command.length) container.command = command
-  const args = stack.arguments.map((a, i) => text(a, `arguments[${i}]`))
-  if (args.length) container.args = args
-  let shaped: Record<string, unknown> = {}
-  if (stack.workflowJobConfig.containerResourceTemplate) {
-    const tree = renderYamlTemplate(stack.workflowJobConfig.containerResourceTemplate, ctx, { what: what('containerResourceTemplate') })
-    if (tree !== null && tree !== undefined && !isRecord(tree)) {
-      throw new CtlError('E_STACK_TEMPLATE', `${what('containerResourceTemplate')} must render a YAML mapping of container fields`, details)
-    }
-    shaped = tree ?? {}
-  }
-  const { env: shapedEnv, volumeMounts: shapedMounts, name: _ignoredName, ...rest } = shaped
-  container = deepMerge(container, rest)
-  container.name = dnsLabel(step.name)
+  const containerName = dnsLabel(step.name)
+  let container: Record<string, unknown> = { name: containerName }
+  if (part.image) container.image = part.image
+  if (part.command.length) container.command = [...part.command]
+  if (part.args.length) container.args = [...part.args]
+  container = deepMerge(container, own.shaped)
+  container.name = containerName
   // Ours, whatever a stack's template says: the termination message carries the step's outputs (see OUTPUTS_FILE).
   container.terminationMessagePath = OUTPUTS_FILE
   container.terminationMessagePolicy = 'File'
-  if (typeof container.image !== 'string' || container.image === '') {
-    throw new CtlError('E_STACK_TEMPLATE', `${what('image')} renders no image`, details)
-  }
 
   // 2. Environment: CTL_ facts, step envs, stack env, template env, projection.
   const env = new EnvList()
@@ -145,15 +122,10 @@ export function resolvePodTemplate(input: PodTemplateInput): ResolvedStep {
   // wins (an empty one opts the step out of the run's trace).
   if (run.traceparent) fact('TRACEPARENT', run.traceparent)
   for (const [k, v] of Object.entries(step.spec.envs)) env.value(k, v)
-  for (const [k, v] of Object.entries(stack.environmentVars)) env.value(k, text(v, `environmentVars.${k}`))
-  if (shapedEnv !== undefined) {
-    if (!Array.isArray(shapedEnv) || !shapedEnv.every((e) => isRecord(e) && typeof e.name === 'string')) {
-      throw new CtlError('E_STACK_TEMPLATE', `${what('containerResourceTemplate')}: env must be a list of {name, value}`, details)
-    }
-    for (const e of shapedEnv as V1EnvVar[]) {
-      const value: unknown = e.value
-      env.set(value === undefined ? e : { ...e, value: value === null ? '' : String(value) })
-    }
+  for (const [k, v] of part.env) env.value(k, v)
+  for (const e of (own.env ?? []) as unknown as V1EnvVar[]) {
+    const value: unknown = e.value
+    env.set(value === undefined ? e : { ...e, value: value === null ? '' : String(value) })
   }
   const stringData: Record<string, string> = {}
   const fromSecret = (envName: string, key: string, value: string) => {
@@ -187,10 +159,7 @@ export function resolvePodTemplate(input: PodTemplateInput): ResolvedStep {
     g.paths.add(name)
     ;(sensitive ? g.secret : g.config).push({ key, path: name })
   }
-  for (const [file, source] of Object.entries(stack.workflowJobConfig.configFileTemplate ?? {})) {
-    const content = text(source, `configFileTemplate "${file}"`)
-    // A file whose template renders nothing (an optional input left out) is not created.
-    if (content.trim() === '') continue
+  for (const [file, content] of part.files) {
     configData[file] = content
     place(CONFIG_DIR, file, file, false)
   }
@@ -226,7 +195,7 @@ export function resolvePodTemplate(input: PodTemplateInput): ResolvedStep {
     }
     mounts.push({ name, mountPath: v.directory, readOnly: v.readOnly, ...(v.subPath ? { subPath: v.subPath } : {}) })
   }
-  const allMounts = [...(Array.isArray(shapedMounts) ? (shapedMounts as V1VolumeMount[]) : []), ...mounts]
+  const allMounts = [...(Array.isArray(own.mounts) ? (own.mounts as V1VolumeMount[]) : []), ...mounts]
   const seen = new Set<string>()
   for (const m of allMounts) {
     if (seen.has(m.mountPath)) throw new CtlError('E_VOLUME', `step "${step.name}": two mounts at ${m.mountPath}`, details)
@@ -265,7 +234,8 @@ export function resolvePodTemplate(input: PodTemplateInput): ResolvedStep {
     'ctl.dev/step': step.name,
     'ctl.dev/attempt': String(attempt),
     'ctl.dev/stack': stackId,
-    'ctl.dev/image': container.image,
+    // A non-empty string: renderStackPart refused any other.
+    'ctl.dev/image': container.image as string,
   }
   const metaOf = (name: string) => ({ name, namespace: run.workspace, labels: { ...labels }, annotations: { ...annotations } })
   const podMeta = metaOf(podName)

@@ -26,6 +26,8 @@ export interface ResolveStepOptions {
   /** 'values' at launch (real secret values), 'references' in dry runs (no value read). */
   mode: ProjectionMode
   claimNameFor?: (volumeId: string) => string
+  /** What of the stack's part may stay in memory: PodTemplateInput.keep. */
+  keep?: 'step' | 'nothing'
 }
 
 /** The step's stack and compute, or the error every path gives: E_UNKNOWN_STACK, E_STACK_SPEC, E_UNKNOWN_COMPUTE. */
@@ -57,7 +59,7 @@ export async function resolveStep(workflow: WorkflowResource, step: StepModel, o
     secrets: opts.secrets,
     mode: opts.mode,
   })
-  const resolved = resolvePodTemplate({ workflow, step, stack, compute, run: opts.run, projection, claimNameFor: opts.claimNameFor })
+  const resolved = resolvePodTemplate({ workflow, step, stack, compute, run: opts.run, projection, claimNameFor: opts.claimNameFor, keep: opts.keep })
   return { resolved, projection }
 }
 

@@ -195,6 +195,22 @@ export interface StepRunRow {
 export const STEP_RUN_COLUMNS =
   'id, run_id, step, attempt, state, exit_code, reason, message, runtime_handle, log_offset, log_seq, not_before, created_at, started_at, finished_at, kept_from, outputs, parent_step, instance, approval'
 
+/** A row of STEP_RUN_COLUMNS as a raw array, in its column order (SQLite reads step rows so: no per-row object from the driver). */
+export type StepRunTuple = [
+  id: string, runId: string, step: string, attempt: number, state: string, exitCode: number | null, reason: string | null,
+  message: string | null, runtimeHandle: string | null, logOffset: number, logSeq: number, notBefore: string | null, createdAt: string,
+  startedAt: string | null, finishedAt: string | null, keptFrom: string | null, outputs: string | null, parentStep: string | null,
+  instance: string | null, approval: string | null,
+]
+
+export function stepRunRowOf(t: StepRunTuple): StepRunRow {
+  return {
+    id: t[0], run_id: t[1], step: t[2], attempt: t[3], state: t[4], exit_code: t[5], reason: t[6], message: t[7], runtime_handle: t[8],
+    log_offset: t[9], log_seq: t[10], not_before: t[11], created_at: t[12], started_at: t[13], finished_at: t[14], kept_from: t[15],
+    outputs: t[16], parent_step: t[17], instance: t[18], approval: t[19],
+  }
+}
+
 export function toStepRun(row: StepRunRow): StepRunRecord {
   const s: StepRunRecord = {
     id: row.id,

@@ -6,7 +6,7 @@
 import { CtlError } from '../errors.js'
 import { checkedTraceId, newId, nowIso } from './ids.js'
 import { mapSqliteError, type SqliteDb } from './sqlite-db.js'
-import { RUN_SELECT, runRowOf, STEP_RUN_COLUMNS, toRun, toStepRun, type RunTuple, type StepRunRow } from './rows.js'
+import { RUN_SELECT, runRowOf, STEP_RUN_COLUMNS, stepRunRowOf, toRun, toStepRun, type RunTuple, type StepRunTuple } from './rows.js'
 import type {
   CreateRunInput,
   NewStepInstance,
@@ -64,6 +64,11 @@ export async function createRun(db: SqliteDb, input: CreateRunInput): Promise<{ 
     if (lease) db.stmt('INSERT INTO run_leases (run_id, owner, expires_at) VALUES (?, ?, ?)').run(id, lease.owner, new Date(Date.parse(lease.now) + lease.ttlMs).toISOString())
     return { run: getRunSync(db, id)!, steps: listStepRunsSync(db, id) }
   })())
+}
+
+/** A step row of STEP_RUN_COLUMNS read with rawStmt (an array: the driver builds no object per row). */
+function stepRunOf(t: StepRunTuple): StepRunRecord {
+  return toStepRun(stepRunRowOf(t))
 }
 
 /** Runs from RUN_SELECT rows read with rawStmt. */
@@ -254,8 +259,8 @@ export async function updateStepRun(
 
 function listStepRunsSync(db: SqliteDb, runId: string): StepRunRecord[] {
   return (
-    db.stmt(`SELECT ${STEP_RUN_COLUMNS} FROM step_runs WHERE run_id = ? ORDER BY step, attempt`).all(runId) as StepRunRow[]
-  ).map(toStepRun)
+    db.rawStmt(`SELECT ${STEP_RUN_COLUMNS} FROM step_runs WHERE run_id = ? ORDER BY step, attempt`).all(runId) as StepRunTuple[]
+  ).map(stepRunOf)
 }
 
 export async function listStepRuns(db: SqliteDb, runId: string): Promise<StepRunRecord[]> {
@@ -290,8 +295,8 @@ export async function stepOutputs(db: SqliteDb, runId: string): Promise<Map<stri
 
 export async function getStepRun(db: SqliteDb, id: string): Promise<StepRunRecord | undefined> {
   return db.read(() => {
-    const row = db.stmt(`SELECT ${STEP_RUN_COLUMNS} FROM step_runs WHERE id = ?`).get(id) as StepRunRow | undefined
-    return row && toStepRun(row)
+    const row = db.rawStmt(`SELECT ${STEP_RUN_COLUMNS} FROM step_runs WHERE id = ?`).get(id) as StepRunTuple | undefined
+    return row && stepRunOf(row)
   })
 }
 
@@ -313,8 +318,7 @@ export async function createStepAttempt(
       if (code === 'SQLITE_CONSTRAINT_FOREIGNKEY') throw new CtlError('E_NOT_FOUND', `run ${runId} not found`)
       throw err
     }
-    const row = db.stmt(`SELECT ${STEP_RUN_COLUMNS} FROM step_runs WHERE id = ?`).get(id) as StepRunRow
-    return toStepRun(row)
+    return stepRunOf(db.rawStmt(`SELECT ${STEP_RUN_COLUMNS} FROM step_runs WHERE id = ?`).get(id) as StepRunTuple)
   })
 }
 
@@ -339,15 +343,15 @@ export async function createStepInstances(
       }
       ids.push(id)
     }
-    const byId = db.stmt(`SELECT ${STEP_RUN_COLUMNS} FROM step_runs WHERE id = ?`)
-    return ids.map((id) => toStepRun(byId.get(id) as StepRunRow))
+    const byId = db.rawStmt(`SELECT ${STEP_RUN_COLUMNS} FROM step_runs WHERE id = ?`)
+    return ids.map((id) => stepRunOf(byId.get(id) as StepRunTuple))
   })
 }
 
 export async function listActiveStepRuns(db: SqliteDb): Promise<StepRunRecord[]> {
   return db.read(() =>
     (
-      db.stmt(`SELECT ${STEP_RUN_COLUMNS} FROM step_runs WHERE state = 'running' ORDER BY run_id, step, attempt`).all() as StepRunRow[]
-    ).map(toStepRun),
+      db.rawStmt(`SELECT ${STEP_RUN_COLUMNS} FROM step_runs WHERE state = 'running' ORDER BY run_id, step, attempt`).all() as StepRunTuple[]
+    ).map(stepRunOf),
   )
 }

@@ -253,8 +253,8 @@ export function renderTemplate(source: string, context: unknown, opts: TemplateO
 
 /**
  * renderTemplate for a stack's own templates (image, command, arguments, environment, config files), remembered like
- * renderYamlTemplate's: their context (stackTemplateContext) holds no secret value, and the many steps of a run with
- * the same stackSpec render each template once. Not for projections, whose values may be secret.
+ * renderYamlTemplate's: the many steps of a run with the same stackSpec render each template once. Not for projections,
+ * whose values may be secret, nor for a step with run values rendered into it (a param may be secret: stack-part.ts).
  */
 export function renderStackText(source: string, context: unknown, opts: TemplateOptions = {}): string {
   const key = `${source}\u0000${JSON.stringify(referencedPart(source, context, opts))}`
@@ -285,6 +285,11 @@ export function renderYamlTemplate(source: string, context: unknown, opts: Templ
   if (yamlRenderCache.size >= YAML_RENDER_CACHE_SIZE) yamlRenderCache.delete(yamlRenderCache.keys().next().value as string)
   yamlRenderCache.set(key, tree)
   return structuredClone(tree)
+}
+
+/** renderYamlTemplate without its memory: for a context that may hold a secret value (a step's run values). */
+export function renderYamlOnce(source: string, context: unknown, opts: TemplateOptions = {}): unknown {
+  return renderYamlUncached(source, context, opts)
 }
 
 /**

@@ -4,6 +4,8 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { createStoreLauncher } from '../../src/engine/index.js'
 import { resolveDryRunWorkflow } from '../../src/engine/dry-run.js'
 import { Catalog } from '../../src/stack/catalog.js'
+import { StackRegistry } from '../../src/stack/registry.js'
+import { heldStackParts } from '../../src/stack/stack-part.js'
 import { InMemorySecretProvider } from '../../src/projection/index.js'
 import { CtlError } from '../../src/errors.js'
 import type { WorkflowResource } from '../../src/manifest/model.js'
@@ -51,4 +53,21 @@ describe('resolveStep: one path for dry run and launch', () => {
       expect(await launcher.check(wf, 'public')).toEqual([dry.message])
     })
   }
+})
+
+describe('launch: the stack part of a step as stored is reused, never one with run values in it', () => {
+  it('a step rendered with run values (a param may be secret) leaves nothing behind; a stored step is kept', async () => {
+    h = await harness({ start: false })
+    const script = StackRegistry.builtin().resolve({ name: 'script' })!
+    const wf = workflow('values', [{ name: 'only', script: 'echo {{ .params.token }}' }, { name: 'plain', script: `echo plain-${Date.now()}` }])
+    const { resource } = await h.store.applyResource({ workspace: 'public', type: 'workflow', name: 'values', version: 'v2alpha', manifest: wf, owner: 'alice' })
+    const { run } = await h.store.createRun({ resourceId: resource.id, revision: 1, trigger: 'manual', steps: ['only', 'plain'] })
+    const launcher = createStoreLauncher({ store: h.store, dataDir: h.dir })
+    const before = heldStackParts(script)
+    const launch = await launcher.prepare({ run, resource, workflow: wf }, wf.workflow.dag[0]!, 1, { params: { token: 'tok-s3cret' }, steps: {} })
+    expect(launch.configData.script).toBe('echo tok-s3cret')
+    expect(heldStackParts(script)).toBe(before)
+    await launcher.prepare({ run, resource, workflow: wf }, wf.workflow.dag[1]!, 1)
+    expect(heldStackParts(script)).toBe(before + 1)
+  })
 })

@@ -3,7 +3,7 @@
 // at once for a run driven elsewhere, and within FULL_READ_MS for a run driven here). Runs on CTL_TEST_STORE.
 import { afterEach, describe, expect, it } from 'vitest'
 import { FULL_READ_MS, noteStepWrites, RunChanges, StepRowsReader } from '../../src/engine/run-changes.js'
-import type { Store } from '../../src/store/types.js'
+import type { StepRunRecord, Store } from '../../src/store/types.js'
 import { seedRun } from '../store/conformance/harness.js'
 import { openTestStore } from '../support/store.js'
 
@@ -85,12 +85,13 @@ describe('a follower of a run reads what listStepRuns reads', () => {
     expect(await t.read()).toEqual(await t.stored())
   })
 
-  /** The engine's store over `raw`, counting the whole reads of a run (listStepRuns). */
+  /** The engine's store over `raw`, counting the whole reads of a run (listStepRuns) and the reads of one row. */
   function counting(target: Store, changes: RunChanges) {
-    const counts = { wholeReads: 0 }
+    const counts = { wholeReads: 0, rowReads: 0 }
     const counted = new Proxy(target, {
       get(t, key) {
         if (key === 'listStepRuns') return (runId: string) => (counts.wholeReads++, t.listStepRuns(runId))
+        if (key === 'getStepRun') return (id: string) => (counts.rowReads++, t.getStepRun(id))
         const value: unknown = Reflect.get(t, key, t)
         return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(t) : value
       },
@@ -129,5 +130,61 @@ describe('a follower of a run reads what listStepRuns reads', () => {
     expect(await read()).toEqual(await raw.listStepRuns(run.id))
     expect(await read()).toEqual(await raw.listStepRuns(run.id))
     expect(counts.wholeReads).toBe(0)
+  })
+
+  it('a row written once is read once for all the followers of the run (the scheduler, each watch)', async () => {
+    raw = await openTestStore()
+    const changes = new RunChanges()
+    const { store, counts } = counting(raw, changes)
+    const { run } = await seedRun(raw, Array.from({ length: 20 }, (_, i) => `s${i}`))
+    const readers = [0, 1, 2].map(() => new StepRowsReader(store, changes, run.id, () => true, () => 0))
+    const readAll = async () => {
+      for (const reader of readers) expect(await reader.read((await store.getRun(run.id))!)).toEqual(await raw!.listStepRuns(run.id))
+    }
+    await readAll()
+    const [a, b] = await raw.listStepRuns(run.id)
+    for (const patch of [{ state: 'running' as const, startedAt: new Date().toISOString() }, { runtimeHandle: { runtime: 'local', id: 'x', data: {} } }, { state: 'succeeded' as const, finishedAt: new Date().toISOString() }]) {
+      counts.rowReads = 0
+      await store.updateStepRun(a!.id, patch)
+      await store.updateStepRun(b!.id, patch)
+      await readAll()
+      expect(counts.rowReads).toBe(2)
+    }
+    expect(counts.wholeReads).toBe(3)
+  })
+})
+
+describe('RunChanges keeps a row only while no write to it was noted since its read began', () => {
+  const row = (id: string) => ({ id, runId: 'r1', step: id, attempt: 1, state: 'pending', logOffset: 0 }) as unknown as StepRunRecord
+
+  it('a write noted after the read began: not kept; a write noted after it was kept: forgotten', () => {
+    const changes = new RunChanges()
+    changes.note({ stepRunId: 'other' })
+    const began = changes.now
+    changes.note({ stepRunId: 'a' })
+    changes.remember([row('a'), row('b')], began)
+    expect(changes.known('a')).toBeUndefined()
+    expect(changes.known('b')).toEqual(row('b'))
+    changes.note({ stepRunId: 'b' })
+    expect(changes.known('b')).toBeUndefined()
+    // New rows of a run change no existing row.
+    changes.remember([row('b')], changes.now)
+    changes.note({ runId: 'r1' })
+    expect(changes.known('b')).toEqual(row('b'))
+  })
+
+  it('a read that began before what the log still holds: nothing kept', () => {
+    const changes = new RunChanges()
+    const began = changes.now
+    for (let i = 0; i < 10_000; i++) changes.note({ stepRunId: `s-${i}` })
+    changes.remember([row('a')], began)
+    expect(changes.known('a')).toBeUndefined()
+  })
+
+  it('keeps a bounded number of rows, the latest kept', () => {
+    const changes = new RunChanges()
+    for (let i = 0; i < 10_000; i++) changes.remember([row(`s-${i}`)], changes.now)
+    expect(changes.known('s-0')).toBeUndefined()
+    expect(changes.known('s-9999')).toEqual(row('s-9999'))
   })
 })
