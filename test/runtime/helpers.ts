@@ -3,6 +3,7 @@
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
+import { afterAll } from 'vitest'
 import type { V1Container, V1Pod, V1Volume } from '@kubernetes/client-node'
 import { logFileOf } from '../../src/runtime/local/files.js'
 import type { LogBatch, LogLine, Runtime, RuntimeHandle, StepExit, StepLaunch } from '../../src/runtime/types.js'
@@ -11,6 +12,25 @@ export const hasBwrap = fs.existsSync('/usr/bin/bwrap')
 
 export function tempDir(prefix = 'ctl-rt-'): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix))
+}
+
+/**
+ * Folders to remove and step hosts a test stopped (SIGSTOP), both cleaned up after the file's tests: a host still
+ * there (the test failed) is let go on and ended. For a file's top level (registers afterAll).
+ */
+export function stoppedHostsCleanup(): { dirs: string[]; hosts: number[] } {
+  const dirs: string[] = []
+  const hosts: number[] = []
+  afterAll(() => {
+    for (const pid of hosts) {
+      try {
+        process.kill(pid, 'SIGCONT')
+        process.kill(pid, 'SIGKILL')
+      } catch {}
+    }
+    dirs.forEach((d) => fs.rmSync(d, { recursive: true, force: true }))
+  })
+  return { dirs, hosts }
 }
 
 export function pod(container: Partial<V1Container>, extra: { volumes?: V1Volume[]; activeDeadlineSeconds?: number; grace?: number } = {}): V1Pod {

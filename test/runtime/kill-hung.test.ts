@@ -3,25 +3,13 @@
 // lives (it is asked, every START_TIMEOUT_MS) or the request fails, and kill() takes the path of a host that gives no
 // answer: the host is ended before Killed is written. A host that is alive but answers late, because the step
 // ignores SIGTERM and is killed only after its grace period, is not taken for a hung one. Driven, not timed.
-import fs from 'node:fs'
-import { afterAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { createLocalRuntime } from '../../src/runtime/local/index.js'
 import { isAlive, logFileOf, readExit } from '../../src/runtime/local/files.js'
-import { groupExists, hasBwrap, launch, loggedTexts, shPod, tempDir, until } from './helpers.js'
+import { groupExists, hasBwrap, launch, loggedTexts, shPod, stoppedHostsCleanup, tempDir, until } from './helpers.js'
 
 const modes = hasBwrap ? (['bubblewrap', 'none'] as const) : (['none'] as const)
-const dirs: string[] = []
-const hosts: number[] = []
-afterAll(() => {
-  // A host this test stopped or left running (the test failed): let it go and end it.
-  for (const pid of hosts) {
-    try {
-      process.kill(pid, 'SIGCONT')
-      process.kill(pid, 'SIGKILL')
-    } catch {}
-  }
-  dirs.forEach((d) => fs.rmSync(d, { recursive: true, force: true }))
-})
+const { dirs, hosts } = stoppedHostsCleanup()
 
 async function started(mode: 'bubblewrap' | 'none', script: string, grace?: number) {
   const stateDir = tempDir()

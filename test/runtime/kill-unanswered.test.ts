@@ -6,24 +6,13 @@
 // then is the host let go on.
 import fs from 'node:fs'
 import path from 'node:path'
-import { afterAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { createLocalRuntime } from '../../src/runtime/local/index.js'
 import { isAlive, logFileOf, readExit } from '../../src/runtime/local/files.js'
-import { collect, groupExists, hasBwrap, launch, loggedTexts, shPod, tempDir, texts, until } from './helpers.js'
+import { collect, groupExists, hasBwrap, launch, loggedTexts, shPod, stoppedHostsCleanup, tempDir, texts, until } from './helpers.js'
 
 const modes = hasBwrap ? (['bubblewrap', 'none'] as const) : (['none'] as const)
-const dirs: string[] = []
-const hosts: number[] = []
-afterAll(() => {
-  // A host this test stopped and that is still there (the test failed): let it go and end it.
-  for (const pid of hosts) {
-    try {
-      process.kill(pid, 'SIGCONT')
-      process.kill(pid, 'SIGKILL')
-    } catch {}
-  }
-  dirs.forEach((d) => fs.rmSync(d, { recursive: true, force: true }))
-})
+const { dirs, hosts } = stoppedHostsCleanup()
 
 describe.each(modes)('kill() with a step host that does not answer, sandbox %s', (mode) => {
   it('ends the host before writing Killed, so a step that finished meanwhile still ends Killed', async () => {
