@@ -7,21 +7,20 @@ import { CtlError } from '../errors.js'
 export type WatchLine = RunDetail | (Omit<RunDetail, 'steps'> & { changedSteps: StepRunRecord[] })
 
 export class WatchedRun {
-  private steps: StepRunRecord[] = []
+  /** The steps the lines so far built; undefined until a whole line came. */
+  private steps: StepRunRecord[] | undefined
   /** Where each step attempt is in `steps`, by id. */
   private at = new Map<string, number>()
-  private whole = false
 
   /** The detail after this line; each one a new object, so a caller may keep it. */
   take(line: WatchLine): RunDetail {
     if (!('changedSteps' in line)) {
       this.steps = line.steps
       this.at = new Map(line.steps.map((s, i) => [s.id, i]))
-      this.whole = true
       return line
     }
     // A change line applies to a whole detail only: the server sends one first, on every stream.
-    if (!this.whole) throw new CtlError('E_INTERNAL', 'the watch stream sent changes before a whole run detail')
+    if (this.steps === undefined) throw new CtlError('E_INTERNAL', 'the watch stream sent changes before a whole run detail')
     const { changedSteps, ...rest } = line
     const steps = [...this.steps]
     for (const s of changedSteps) {

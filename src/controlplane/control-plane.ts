@@ -8,7 +8,7 @@ import { openStore, sqliteFileOf, storeKindOf } from '../store/open.js'
 import type { Store } from '../store/types.js'
 import { shownToSteps } from '../runtime/local/index.js'
 import { enterOnlyFor } from '../runtime/local/identity.js'
-import { DEFAULT_STEP_ID } from '../runtime/local/sandbox.js'
+import { stepUserOf } from '../runtime/local/sandbox.js'
 import { createRuntime, type KubernetesServerOptions, type RuntimeKind } from '../runtime/index.js'
 import { CtlError } from '../errors.js'
 import { createEngine } from '../engine/engine.js'
@@ -175,11 +175,11 @@ function readAdminKey(file: string): string {
  * starts (the step host and, through it, the steps' attempt folders and log files), and explicit modes
  * where a file or folder may predate the umask (an older data folder, a caller's umask).
  */
-export function ownerOnlyDataDir(opts: Pick<ControlPlaneOptions, 'dataDir' | 'workDir' | 'logFile' | 'stepGid'>): void {
+export function ownerOnlyDataDir(opts: Pick<ControlPlaneOptions, 'dataDir' | 'workDir' | 'logFile' | 'stepUid' | 'stepGid'>): void {
   process.umask(0o077)
   const work = workDirOf(opts)
   // A root control plane's steps run as the step user, whose group the local runtime lets enter the folders above a volume.
-  const stepGid = process.getuid?.() === 0 ? (opts.stepGid ?? DEFAULT_STEP_ID) : undefined
+  const stepGid = stepUserOf(opts)?.gid
   for (const dir of [opts.dataDir, work, join(work, 'runs'), join(work, 'volumes')]) {
     mkdirSync(dir, { recursive: true, mode: 0o700 })
     // An older data folder: the folders that hold everything else are closed to others, their contents with them.

@@ -4,11 +4,9 @@
 // the clock.
 
 import { CtlError } from '../errors.js'
-import { lazyModule } from '../lazy-module.js'
-
-// Loaded on first use: `resource apply` bundles the dry-run code that reaches this module (see
-// scripts/bundle-commands.mjs), and cron-parser with luxon costs a CLI start ~17 ms.
-const cronParser = lazyModule<typeof import('cron-parser')>('cron-parser')
+// cron-parser loads on first use: `resource apply` bundles the dry-run code that reaches this module (see
+// scripts/bundle-commands.mjs), and it costs a CLI start ~17 ms.
+import { cronParser } from '../lazy-module.js'
 
 export interface CronSchedule {
   crons: readonly string[]

@@ -52,13 +52,13 @@ export class RunChanges {
 
   /** Keeps rows a reader read, with the sequence number before its read began: rows written since are not kept. */
   remember(rows: readonly StepRunRecord[], since: number): void {
+    // The log no longer reaches back that far: nothing is known about what was written meanwhile.
+    if (since < this.seq && (this.log.length === 0 || this.log[0]!.seq > since + 1)) return
     const written = new Set<string>()
     for (let i = this.log.length - 1; i >= 0 && this.log[i]!.seq > since; i--) {
       const c = this.log[i]!
       if (c.stepRunId !== undefined) written.add(c.stepRunId)
     }
-    // The log no longer reaches back that far: nothing is known about what was written meanwhile.
-    if (since < this.seq && (this.log.length === 0 || this.log[0]!.seq > since + 1)) return
     for (const row of rows) {
       if (written.has(row.id)) continue
       this.rows.delete(row.id)

@@ -182,8 +182,8 @@ export class Scheduler {
 
   /**
    * A new run to schedule, if this replica holds it (leased with the run, newRunLease). `created`: what its creation
-   * stored and read back, so that its first pass reads neither its workflow nor its step rows again (the rows written
-   * since are noted, run-changes.ts).
+   * stored and read back, so that its first pass reads neither its resource nor its step rows again (the rows written
+   * since are noted, run-changes.ts); its revision comes from the parsed-revision cache (revisions.ts).
    */
   add(runId: string, created?: CreatedRun): void {
     if (!this.ownership.owned.has(runId)) return

@@ -179,6 +179,11 @@ export const deleteResponse = {
 
 /** The console's workflow stream: fewer runs than a listing may ask for (it is read again and again). */
 export const streamRunsQuery = { type: 'object', properties: { limit: { type: 'integer', minimum: 1, maximum: 100, default: 20 } } } as const
+/** `changes=true`: lines after the first carry only the step attempts that changed (what --wait asks for). */
+export const watchQuery = {
+  type: 'object',
+  properties: { changes: { type: 'boolean', default: false, description: 'Lines after the first carry changedSteps (the step attempts that changed) instead of steps; the last line is whole' } },
+} as const
 export const runsQuery = { type: 'object', properties: { limit: { type: 'integer', minimum: 1, maximum: 1000, default: 20 } } } as const
 export const runActionBody = {
   type: ['object', 'null'],

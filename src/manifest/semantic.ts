@@ -4,7 +4,7 @@
 // is collected; nothing stops at the first.
 
 import { checkFailureHandling } from './failure-rules.js'
-import { lazyModule } from '../lazy-module.js'
+import { cronParser } from '../lazy-module.js'
 import type { ManifestIssue } from '../errors.js'
 import type { ManifestContext, TemplateScope } from './context.js'
 import { findCycles } from './cycles.js'
@@ -148,8 +148,6 @@ export function isTimeZone(zone: string): boolean {
   }
   return ok
 }
-
-const cronParser = lazyModule<typeof import('cron-parser')>('cron-parser')
 
 /** undefined when the expression is valid (5 fields, or 6 with seconds, or a predefined @name). */
 export function cronProblem(expr: string, tz?: string): string | undefined {

@@ -14,7 +14,6 @@ import { copyPlain, dataKey, deepMerge, dnsLabel, EnvList, escapeExpansion, isRe
 import type { StackRegistry } from './registry.js'
 import type { RunContext } from '../template/run-context.js'
 import { renderStackPart, reusableStackPart } from './stack-part.js'
-import { validateStackSpec } from './validate.js'
 
 export type { RunContext } from '../template/run-context.js'
 
@@ -66,8 +65,6 @@ export interface ResolvedStep {
   pullSecrets?: Record<string, string>
 }
 
-export { stackTemplateContext } from './stack-part.js'
-
 interface FileGroup { config: V1KeyToPath[]; secret: V1KeyToPath[]; paths: Set<string> }
 
 export function resolvePodTemplate(input: PodTemplateInput): ResolvedStep {
@@ -82,9 +79,11 @@ export function resolvePodTemplate(input: PodTemplateInput): ResolvedStep {
   const details = { step: step.name, path: formatPath(step.path), stack: stackId }
   const what = (part: string) => `step "${step.name}": stack "${stackId}" ${part}`
   // The stack's own templates: reused from an earlier step with the same stack and inputs when the step is as stored.
-  const part = input.keep === 'step' ? reusableStackPart(input, what, details) : renderStackPart(input, what, details, input.keep !== 'nothing')
-  // The Pod owns what it holds: the remembered part is never handed out.
-  const own = copyPlain({ shaped: part.shaped, env: part.shapedEnv, mounts: part.shapedMounts })
+  const reused = input.keep === 'step'
+  const part = reused ? reusableStackPart(input, what, details) : renderStackPart(input, what, details, input.keep !== 'nothing')
+  // The Pod owns what it holds: a remembered part is never handed out (one rendered for this step is the Pod's already).
+  const fields = { shaped: part.shaped, env: part.shapedEnv, mounts: part.shapedMounts }
+  const own = reused ? copyPlain(fields) : fields
 
   // 1. Stack image / command / arguments, then the containerResourceTemplate on top.
   const containerName = dnsLabel(step.name)

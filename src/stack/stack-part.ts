@@ -14,7 +14,7 @@ import type { V1VolumeMount } from '@kubernetes/client-node'
 import { CtlError } from '../errors.js'
 import type { StackDefinition, StepModel, WorkflowResource } from '../manifest/model.js'
 import type { RunContext } from '../template/run-context.js'
-import { renderStackText, renderTemplate, renderYamlOnce, renderYamlTemplate, templateReferences } from '../template/template.js'
+import { renderStackText, renderTemplate, renderYamlOnce, renderYamlTemplate, referencedKeys } from '../template/template.js'
 import { isRecord, shortRunId } from './pod-parts.js'
 import { applyStackSpecDefaults } from './validate.js'
 
@@ -42,7 +42,7 @@ export interface StackPartInput {
 }
 
 /** The values stack templates see, as DataOS names them. */
-export function stackTemplateContext(input: StackPartInput): Record<string, unknown> {
+function stackTemplateContext(input: StackPartInput): Record<string, unknown> {
   const { workflow, step, stack, run } = input
   return {
     Name: workflow.meta.name,
@@ -125,12 +125,9 @@ function factsOf(stack: StackDefinition): Fact[] | undefined {
       const names = new Set<string>()
       let all = false
       for (const source of sources) {
-        for (const ref of templateReferences(source)) {
-          if (ref.base !== 'dot' && ref.base !== 'root') continue
-          const first = ref.segments[0]
-          if (first === undefined) all = true
-          else names.add(first)
-        }
+        const keys = referencedKeys(source)
+        if (keys === 'all') all = true
+        else for (const k of keys) names.add(k)
       }
       known.facts = Object.entries(FACTS).filter(([name]) => all || names.has(name)).map(([, fact]) => fact)
     } catch {

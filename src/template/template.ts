@@ -292,6 +292,18 @@ export function renderYamlOnce(source: string, context: unknown, opts: TemplateO
   return renderYamlUncached(source, context, opts)
 }
 
+/** The context's top-level keys a template's references start from; 'all' when it uses `.` itself. */
+export function referencedKeys(source: string, opts: TemplateOptions = {}): Set<string> | 'all' {
+  const keys = new Set<string>()
+  for (const ref of templateReferences(source, opts)) {
+    if (ref.base !== 'dot' && ref.base !== 'root') continue
+    const first = ref.segments[0]
+    if (first === undefined) return 'all'
+    keys.add(first)
+  }
+  return keys
+}
+
 /**
  * The part of the context a template can see: the top-level keys its references
  * start from (`.ApplicationSpec…` → ApplicationSpec), or all of it when it uses
@@ -299,13 +311,8 @@ export function renderYamlOnce(source: string, context: unknown, opts: TemplateO
  */
 function referencedPart(source: string, context: unknown, opts: TemplateOptions): unknown {
   if (!context || typeof context !== 'object') return context
-  const keys = new Set<string>()
-  for (const ref of templateReferences(source, opts)) {
-    if (ref.base !== 'dot' && ref.base !== 'root') continue
-    const first = ref.segments[0]
-    if (first === undefined) return context
-    keys.add(first)
-  }
+  const keys = referencedKeys(source, opts)
+  if (keys === 'all') return context
   const part: Record<string, unknown> = {}
   for (const k of [...keys].sort()) part[k] = (context as Record<string, unknown>)[k]
   return part

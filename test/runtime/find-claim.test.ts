@@ -6,14 +6,13 @@
 // A host's claim (empty until the host writes the handle) must still be waited for. Interleavings are driven, not timed.
 import fs from 'node:fs'
 import path from 'node:path'
-import { afterAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { createLocalRuntime } from '../../src/runtime/local/index.js'
 import { logFileOf, readExit, readHandle } from '../../src/runtime/local/files.js'
-import { collect, hasBwrap, launch, shPod, tempDir, texts } from './helpers.js'
+import { collect, hasBwrap, launch, shPod, stoppedHostsCleanup, tempDir, texts } from './helpers.js'
 
 const modes = hasBwrap ? (['bubblewrap', 'none'] as const) : (['none'] as const)
-const dirs: string[] = []
-afterAll(() => dirs.forEach((d) => fs.rmSync(d, { recursive: true, force: true })))
+const { dirs } = stoppedHostsCleanup()
 
 describe.each(modes)('find() of an attempt it claimed itself, sandbox %s', (mode) => {
   it('answers "not started" again, in this runtime and in a restarted one, and the start stays refused', async () => {

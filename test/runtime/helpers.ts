@@ -116,6 +116,19 @@ export async function until(cond: () => boolean, what: string): Promise<void> {
 }
 
 /** The output lines in an attempt's log file so far (the host's handle and exit records are not output). */
+/**
+ * Starts `p` (a step that prints `up` first) on `rt` and waits for that line; its host is noted in `hosts`
+ * (stoppedHostsCleanup), for a test that stops it.
+ */
+export async function startedUp(rt: Runtime, p: V1Pod, hosts: number[], more: Partial<Omit<StepLaunch, 'pod'>> = {}) {
+  const handle = await rt.start(launch(p, more))
+  const attemptDir = handle.data.attemptDir as string
+  const host = { pid: handle.data.supervisorPid as number, start: handle.data.supervisorStart as string }
+  hosts.push(host.pid)
+  await until(() => loggedTexts(attemptDir).includes('up'), 'the step to start')
+  return { handle, attemptDir, host, log: logFileOf(attemptDir) }
+}
+
 export function loggedTexts(attemptDir: unknown): string[] {
   let raw: string
   try {

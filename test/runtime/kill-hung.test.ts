@@ -5,8 +5,8 @@
 // ignores SIGTERM and is killed only after its grace period, is not taken for a hung one. Driven, not timed.
 import { describe, expect, it } from 'vitest'
 import { createLocalRuntime } from '../../src/runtime/local/index.js'
-import { isAlive, logFileOf, readExit } from '../../src/runtime/local/files.js'
-import { groupExists, hasBwrap, launch, loggedTexts, shPod, stoppedHostsCleanup, tempDir, until } from './helpers.js'
+import { isAlive, readExit } from '../../src/runtime/local/files.js'
+import { groupExists, hasBwrap, shPod, startedUp, stoppedHostsCleanup, tempDir, until } from './helpers.js'
 
 const modes = hasBwrap ? (['bubblewrap', 'none'] as const) : (['none'] as const)
 const { dirs, hosts } = stoppedHostsCleanup()
@@ -15,12 +15,7 @@ async function started(mode: 'bubblewrap' | 'none', script: string, grace?: numb
   const stateDir = tempDir()
   dirs.push(stateDir)
   const rt = createLocalRuntime({ stateDir, sandbox: mode })
-  const handle = await rt.start(launch(shPod(script, grace === undefined ? {} : { grace })))
-  const attemptDir = handle.data.attemptDir as string
-  const host = { pid: handle.data.supervisorPid as number, start: handle.data.supervisorStart as string }
-  hosts.push(host.pid)
-  await until(() => loggedTexts(attemptDir).includes('up'), 'the step to start')
-  return { rt, handle, host, log: logFileOf(attemptDir) }
+  return { rt, ...(await startedUp(rt, shPod(script, grace === undefined ? {} : { grace }), hosts)) }
 }
 
 describe.each(modes)('kill() over an open connection, sandbox %s', (mode) => {

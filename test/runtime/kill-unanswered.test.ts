@@ -8,8 +8,8 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { createLocalRuntime } from '../../src/runtime/local/index.js'
-import { isAlive, logFileOf, readExit } from '../../src/runtime/local/files.js'
-import { collect, groupExists, hasBwrap, launch, loggedTexts, shPod, stoppedHostsCleanup, tempDir, texts, until } from './helpers.js'
+import { isAlive, readExit } from '../../src/runtime/local/files.js'
+import { collect, groupExists, hasBwrap, shPod, startedUp, stoppedHostsCleanup, tempDir, texts, until } from './helpers.js'
 
 const modes = hasBwrap ? (['bubblewrap', 'none'] as const) : (['none'] as const)
 const { dirs, hosts } = stoppedHostsCleanup()
@@ -24,13 +24,8 @@ describe.each(modes)('kill() with a step host that does not answer, sandbox %s',
       volumes: [{ name: 'v', persistentVolumeClaim: { claimName: 'shared' } }],
       container: { volumeMounts: [{ name: 'v', mountPath: '/v' }] },
     })
-    const handle = await rt.start(launch(p, { volumeDirs: { shared: volDir } }))
-    const attemptDir = handle.data.attemptDir as string
-    const log = logFileOf(attemptDir)
-    const hostPid = handle.data.supervisorPid as number
-    const hostStart = handle.data.supervisorStart as string
-    hosts.push(hostPid)
-    await until(() => loggedTexts(attemptDir).includes('up'), 'the step to start')
+    const { handle, log, host } = await startedUp(rt, p, hosts, { volumeDirs: { shared: volDir } })
+    const { pid: hostPid, start: hostStart } = host
 
     process.kill(hostPid, 'SIGSTOP')
     fs.writeFileSync(path.join(volDir, 'go'), '')

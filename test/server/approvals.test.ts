@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { CtlClient } from '../../src/client/client.js'
 import type { Role } from '../../src/api/types.js'
-import { doc, rejection, startTestServer, waitFor, waitForRunEnd, workflow, type TestServer } from './helpers.js'
+import { doc, rejection, startTestServer, userClient, waitFor, waitForRunEnd, workflow, type TestServer } from './helpers.js'
 
 let t: TestServer
 beforeAll(async () => {
@@ -17,12 +17,7 @@ afterAll(async () => {
 
 const ref = (name: string) => ({ workspace: 'public', type: 'workflow', name })
 
-async function userWith(id: string, role?: Role): Promise<CtlClient> {
-  await t.client.createUser({ id, name: `User ${id}`, type: 'person' })
-  if (role) await t.client.addTag(id, { tag: `roles:id:${role}`, workspace: 'public' })
-  const { token } = await t.client.createApiKey(id)
-  return new CtlClient({ baseUrl: t.plane.url, apiKey: token })
-}
+const userWith = async (id: string, role?: Role): Promise<CtlClient> => (await userClient(t, id, role)).client
 
 /** build → deploy (approval) → after. */
 function gated(name: string, approval: Record<string, unknown>): Record<string, unknown> {

@@ -32,6 +32,14 @@ export async function startTestServer(opts: Partial<ControlPlaneOptions> = {}): 
   }
 }
 
+/** A new user (with `role` in the public workspace, if given) and a client with an API key of its own. */
+export async function userClient(t: Pick<TestServer, 'client' | 'plane'>, id: string, role?: string): Promise<{ client: CtlClient; token: string }> {
+  await t.client.createUser({ id, name: `Test ${id}`, type: 'person' })
+  if (role) await t.client.addTag(id, { tag: `roles:id:${role}`, workspace: 'public' })
+  const { token } = await t.client.createApiKey(id)
+  return { client: new CtlClient({ baseUrl: t.plane.url, apiKey: token }), token }
+}
+
 export function doc(manifest: unknown, file = 'test.yaml', index = 0): ApplyDocument {
   return { source: { file, index }, manifest }
 }

@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { CtlClient } from '../../src/client/client.js'
 import type { Role } from '../../src/api/types.js'
-import { doc, startTestServer, waitForRunEnd, workflow, type TestServer } from './helpers.js'
+import { doc, startTestServer, userClient, waitForRunEnd, workflow, type TestServer } from './helpers.js'
 
 const ref = { workspace: 'public', type: 'workflow', name: 'outs' }
 
@@ -40,12 +40,7 @@ describe('step outputs through the API', () => {
   })
 
   it('are shown only to those who may read the run\'s logs', async () => {
-    async function addUser(id: string, role?: Role): Promise<CtlClient> {
-      await s.client.createUser({ id, name: `Test ${id}`, type: 'person' })
-      if (role) await s.client.addTag(id, { tag: `roles:id:${role}`, workspace: 'public' })
-      const key = await s.client.createApiKey(id, { name: 'outputs' })
-      return new CtlClient({ baseUrl: s.plane.url, apiKey: key.token })
-    }
+    const addUser = async (id: string, role?: Role): Promise<CtlClient> => (await userClient(s, id, role)).client
     const dev = await addUser('u-out-dev', 'data-dev')
     const viewer = await addUser('u-out-viewer', 'viewer')
     const reader = await addUser('u-out-reader')

@@ -4,10 +4,9 @@
 // secret params), which the viewer and read-grantee streams below are checked for, line by line.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { RunDetail, StepRunRecord } from '../../src/api/types.js'
-import { CtlClient } from '../../src/client/client.js'
 import { WatchedRun, type WatchLine } from '../../src/client/watch.js'
 import { detailText, WatchLines } from '../../src/http/routes/watch-lines.js'
-import { doc, startTestServer, waitForRunEnd, workflow, type TestServer } from './helpers.js'
+import { doc, startTestServer, userClient, waitForRunEnd, workflow, type TestServer } from './helpers.js'
 
 const row = (id: string, state: string, extra: Partial<StepRunRecord> = {}): StepRunRecord =>
   ({ id, runId: 'r-1', step: id, attempt: 1, state, logOffset: 0, logSeq: 0, createdAt: '2026-01-01T00:00:00.000Z', ...extra }) as StepRunRecord
@@ -84,13 +83,6 @@ describe('change lines through the server, as each caller may see the run', () =
     await t?.stop()
   })
 
-  async function userClient(id: string, role?: string): Promise<{ client: CtlClient; token: string }> {
-    await t.client.createUser({ id, name: `Test ${id}`, type: 'person' })
-    if (role) await t.client.addTag(id, { tag: `roles:id:${role}`, workspace: 'public' })
-    const { token } = await t.client.createApiKey(id, { name: 'watch' })
-    return { client: new CtlClient({ baseUrl: t.plane.url, apiKey: token }), token }
-  }
-
   /** Every raw line of a watch, to its end. */
   async function rawLines(token: string, runId: string, query: string): Promise<string[]> {
     const res = await fetch(`${t.plane.url}/api/v1/runs/${runId}/watch${query}`, { headers: { authorization: `Bearer ${token}` } })
@@ -99,8 +91,8 @@ describe('change lines through the server, as each caller may see the run', () =
   }
 
   it('a viewer\'s and a read grantee\'s lines, whole or changes, carry no host detail, output or secret param; the owner\'s carry them', async () => {
-    const viewer = await userClient('u-watch-viewer', 'viewer')
-    const reader = await userClient('u-watch-reader')
+    const viewer = await userClient(t, 'u-watch-viewer', 'viewer')
+    const reader = await userClient(t, 'u-watch-reader')
     const ref = { workspace: 'public', type: 'workflow', name: 'watched-changes' }
     const secret = 'w4tch-s3cret-value'
     const applied = await t.client.apply('public', [doc(workflow('watched-changes', {

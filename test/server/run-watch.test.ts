@@ -2,7 +2,7 @@
 // line each, ending with the final state; what --wait follows instead of asking again and again.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { RunDetail } from '../../src/api/types.js'
-import { detailText } from '../../src/http/routes/runs.js'
+import { detailText } from '../../src/http/routes/watch-lines.js'
 import { doc, rejection, startTestServer, workflow, type TestServer } from './helpers.js'
 
 let t: TestServer

@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { CtlClient } from '../../src/client/client.js'
 import type { Role } from '../../src/api/types.js'
-import { doc, rejection, startTestServer, waitFor, waitForRunEnd, workflow, type TestServer } from './helpers.js'
+import { doc, rejection, startTestServer, userClient, waitFor, waitForRunEnd, workflow, type TestServer } from './helpers.js'
 
 let t: TestServer
 beforeAll(async () => {
@@ -15,12 +15,7 @@ afterAll(async () => {
 
 const ref = (name: string) => ({ workspace: 'public', type: 'workflow', name })
 
-async function userWith(id: string, role: Role): Promise<CtlClient> {
-  await t.client.createUser({ id, name: `User ${id}`, type: 'person' })
-  await t.client.addTag(id, { tag: `roles:id:${role}`, workspace: 'public' })
-  const { token } = await t.client.createApiKey(id)
-  return new CtlClient({ baseUrl: t.plane.url, apiKey: token })
-}
+const userWith = async (id: string, role: Role): Promise<CtlClient> => (await userClient(t, id, role)).client
 
 async function firstRun(name: string): Promise<string> {
   const runs = await waitFor(`a run of ${name}`, () => t.client.runs(ref(name)), (r) => r.length > 0)

@@ -132,9 +132,7 @@ export async function waitForRun(client: CtlClient, runId: string, io: Io, opts:
       }
       const lines: string[] = []
       for (const s of dagThenFinally(detail, everyAttempt(news, detail.steps))) {
-        const key = `${s.step}#${s.attempt}`
-        if (seen.get(key) === s.state) continue
-        seen.set(key, s.state)
+        seen.set(`${s.step}#${s.attempt}`, s.state)
         if (dagEnd && detail.finally?.includes(s.parent ?? s.step)) {
           lines.push(dagEnd)
           dagEnd = undefined

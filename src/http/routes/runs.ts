@@ -17,8 +17,6 @@ import * as S from '../schemas.js'
 import { givenParams, refuseUnknownFields, RunParamsMasker } from '../run-params.js'
 import { WatchLines } from './watch-lines.js'
 
-export { detailText } from './watch-lines.js'
-
 export interface RunsRoutesOptions {
   store: Store
   engine: EngineApi
@@ -29,9 +27,6 @@ export interface RunsRoutesOptions {
 }
 
 const WATCH_KEEPALIVE_MS = 15_000
-
-/** `changes=true`: lines after the first carry only the step attempts that changed (what --wait asks for). */
-const watchQuery = { type: 'object', properties: { changes: { type: 'boolean', description: 'Lines after the first carry changedSteps (the step attempts that changed) instead of steps; the last line is whole' } } } as const
 
 /**
  * The run's detail as NDJSON, one line each time it changes, the last one in a final state (WatchLines: whole lines,
@@ -252,10 +247,10 @@ export const runsRoutes: FastifyPluginAsync<RunsRoutesOptions> = async (fastify:
     return view ? { ...detail, steps: detail.steps.map(view) } : detail
   })
 
-  fastify.get<{ Params: { id: string }; Querystring: { changes?: boolean } }>('/api/v1/runs/:id/watch', {
+  fastify.get<{ Params: { id: string }; Querystring: { changes: boolean } }>('/api/v1/runs/:id/watch', {
     schema: {
       summary: 'The run with every step attempt as NDJSON: one line now and one each time it changes, until it has ended',
-      tags: ['runs'], params: S.runIdParams, querystring: watchQuery, produces: 'application/x-ndjson',
+      tags: ['runs'], params: S.runIdParams, querystring: S.watchQuery, produces: 'application/x-ndjson',
       response: S.withErrors({ 200: { ...S.runDetailResponse, description: 'NDJSON: one run detail (as GET /api/v1/runs/{id}) per line; an empty line every 15 s while nothing changes. With changes=true, a line after the first may carry, instead of steps, changedSteps: only the step attempts that changed since the line before (matched by id); the first and the last line are whole' } }, 404),
     },
   }, async (request, reply) => {
@@ -267,7 +262,7 @@ export const runsRoutes: FastifyPluginAsync<RunsRoutesOptions> = async (fastify:
     request.raw.on('close', () => gone.abort())
     reply.header('content-type', 'application/x-ndjson; charset=utf-8')
     reply.header('cache-control', 'no-store')
-    return reply.send(Readable.from(watchRun(engine, run.id, shown, AbortSignal.any([closing, gone.signal]), opts.pollMs ?? 100, request.query.changes === true)))
+    return reply.send(Readable.from(watchRun(engine, run.id, shown, AbortSignal.any([closing, gone.signal]), opts.pollMs ?? 100, request.query.changes)))
   })
 
   fastify.get<{ Params: { id: string; node: string } }>('/api/v1/runs/:id/nodes/:node', {

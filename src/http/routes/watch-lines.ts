@@ -13,14 +13,15 @@ import type { StepRunRecord } from '../../store/types.js'
 export function detailText(detail: RunDetail, rowText: WeakMap<object, string>): string {
   const parts: string[] = []
   for (const [key, value] of Object.entries(detail)) {
-    if (value === undefined || typeof value === 'function') continue
-    if (key !== 'steps') {
-      parts.push(`${JSON.stringify(key)}:${JSON.stringify(value)}`)
-      continue
-    }
-    parts.push(`"steps":[${(value as StepRunRecord[]).map((row) => textOf(row, rowText)).join(',')}]`)
+    if (key === 'steps') parts.push(`"steps":[${(value as StepRunRecord[]).map((row) => textOf(row, rowText)).join(',')}]`)
+    else pushMember(parts, key, value)
   }
   return `{${parts.join(',')}}`
+}
+
+/** A member as JSON.stringify writes it in an object (none for undefined or a function). */
+function pushMember(parts: string[], key: string, value: unknown): void {
+  if (value !== undefined && typeof value !== 'function') parts.push(`${JSON.stringify(key)}:${JSON.stringify(value)}`)
 }
 
 function textOf(row: StepRunRecord, rowText: WeakMap<object, string>): string {
@@ -35,8 +36,6 @@ export class WatchLines {
   private last = ''
   /** Change lines: each row's text as last sent, by row id; undefined until a full line went out. */
   private sent: Map<string, string> | undefined
-  /** The row objects whose text is the one sent for their id. */
-  private sentRows = new WeakSet<object>()
 
   constructor(private readonly changes: boolean) {}
 
@@ -53,19 +52,14 @@ export class WatchLines {
     let kept = 0
     const changed: string[] = []
     for (const row of detail.steps) {
-      // The very object sent before: unchanged (records are never changed in place), not even written out.
-      if (this.sentRows.has(row)) {
-        kept++
-        continue
-      }
-      const text = textOf(row, this.rowText)
       const before = sent.get(row.id)
+      // A row object written out before is not written again (records are never changed in place).
+      const text = textOf(row, this.rowText)
       if (before !== undefined) kept++
       if (before !== text) {
         changed.push(text)
         sent.set(row.id, text)
       }
-      this.sentRows.add(row)
     }
     // A row sent before is gone: the client could not tell it from a row merely unchanged.
     if (kept < known) return this.whole(detail, head)
@@ -79,7 +73,6 @@ export class WatchLines {
     this.last = head
     const line = detailText(detail, this.rowText)
     this.sent = new Map(detail.steps.map((row) => [row.id, textOf(row, this.rowText)]))
-    this.sentRows = new WeakSet(detail.steps)
     return line
   }
 }
@@ -87,9 +80,6 @@ export class WatchLines {
 /** The detail's members but its steps, as JSON.stringify writes them (without the braces). */
 function headText(detail: RunDetail): string {
   const parts: string[] = []
-  for (const [key, value] of Object.entries(detail)) {
-    if (key === 'steps' || value === undefined || typeof value === 'function') continue
-    parts.push(`${JSON.stringify(key)}:${JSON.stringify(value)}`)
-  }
+  for (const [key, value] of Object.entries(detail)) if (key !== 'steps') pushMember(parts, key, value)
   return parts.join(',')
 }

@@ -1,12 +1,15 @@
 // An attempt's log and the liveness checks the control plane makes on it. The step host
 // writes it (supervisor.mjs, step.mjs); everything here only reads, except the Lost /
-// Killed / StartError exits recorded on behalf of a host that is gone or never ran the step.
+// Killed / StartError exits recorded on behalf of a host that is gone or never ran the step,
+// and the exclusive creations that claim an attempt (createExclusive, inRunFolder).
 
 import fs from 'node:fs'
 import path from 'node:path'
 import type { ExitReason, RuntimeHandle, StepExit } from '../types.js'
 import { isPidAlive } from '../../liveness.js'
-import { EXIT_RECORD_PREFIX, appendExitRecord, logFileOf } from './step-files.mjs'
+import { EXIT_RECORD_PREFIX, appendExitRecord, inRunFolder, logFileOf } from './step-files.mjs'
+
+export { inRunFolder }
 
 export { EXIT_RECORD_PREFIX, exitRecord, logFileOf } from './step-files.mjs'
 export const LOG_FILE = 'log.ndjson'
@@ -73,33 +76,6 @@ export function createExclusive(file: string, content: string): void {
   inRunFolder(file, () => fs.writeFileSync(file, content, { flag: 'wx', mode: 0o600 }))
 }
 
-/**
- * Makes `entry` (an attempt's log or folder) with `create`, and the run folder it lies in when that is missing.
- * Synchronous on purpose: start() then reaches the host request without waiting for another turn of the event loop,
- * so a burst of starts reaches the host one by one, not all at the end. The run folder can vanish at any moment
- * (cleanup drops it once empty, e.g. between two layers of a DAG), which a recursive mkdir racing it reports as
- * ENOENT or even ENOTDIR: made again, and retried.
- */
-export function inRunFolder(entry: string, create: () => void): void {
-  for (let tries = 0; ; tries++) {
-    try {
-      create()
-      return
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'ENOENT' || tries >= CREATE_TRIES) throw e
-    }
-    try {
-      fs.mkdirSync(path.dirname(entry), { recursive: true, mode: 0o700 })
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code
-      if ((code !== 'ENOENT' && code !== 'ENOTDIR') || tries >= CREATE_TRIES) throw e
-    }
-  }
-}
-
-/** Lost races with the removal of the run folder before giving up (each loss is one removal in between). */
-const CREATE_TRIES = 20
-
 export function writeAtomic(file: string, content: string): void {
   const tmp = `${file}.tmp-${process.pid}`
   fs.writeFileSync(tmp, content)
@@ -109,25 +85,29 @@ export function writeAtomic(file: string, content: string): void {
 const isHandleShape = (v: unknown): v is RuntimeHandle =>
   typeof v === 'object' && v !== null && typeof (v as RuntimeHandle).id === 'string' && typeof (v as RuntimeHandle).data === 'object'
 
-/** The handle record at the head of the log, if the host wrote one. */
-function handleFromLog(logFile: string): RuntimeHandle | undefined {
+/**
+ * The record at the head of an attempt's log: the handle the host wrote, or `notStarted` when find() claimed the
+ * attempt (`{"h":null}`, a handle record without a handle, which no host writes). Neither: nothing written yet.
+ */
+export function logHead(logFile: string): { handle?: RuntimeHandle; notStarted?: true } {
   let fd: number
   try {
     fd = fs.openSync(logFile, 'r')
   } catch {
-    return undefined
+    return {}
   }
   try {
     const buf = Buffer.alloc(64 * 1024)
     const n = fs.readSync(fd, buf, 0, buf.length, 0)
     const nl = buf.subarray(0, n).indexOf(10)
-    if (nl < 0) return undefined // not written yet
+    if (nl < 0) return {} // not written yet
     const first = buf.toString('utf8', 0, nl)
-    if (!first.startsWith(HANDLE_RECORD_PREFIX)) return undefined
+    if (!first.startsWith(HANDLE_RECORD_PREFIX)) return {}
     const v = (JSON.parse(first) as { h?: unknown }).h
-    return isHandleShape(v) ? v : undefined
+    if (v === null) return { notStarted: true }
+    return isHandleShape(v) ? { handle: v } : {}
   } catch {
-    return undefined
+    return {}
   } finally {
     fs.closeSync(fd)
   }
@@ -135,7 +115,7 @@ function handleFromLog(logFile: string): RuntimeHandle | undefined {
 
 /** The handle of an attempt, if one was written: in its log (current hosts), else in handle.json of older hosts. */
 export function readHandle(logFile: string): RuntimeHandle | undefined {
-  const fromLog = handleFromLog(logFile)
+  const fromLog = logHead(logFile).handle
   if (fromLog || path.basename(logFile) !== LOG_FILE) return fromLog
   try {
     const v = JSON.parse(fs.readFileSync(path.join(path.dirname(logFile), HANDLE_FILE), 'utf8')) as unknown
@@ -154,16 +134,20 @@ const REASONS: readonly ExitReason[] = ['Completed', 'Error', 'DeadlineExceeded'
  * the whole log. Attempts of older hosts have it in exit.json beside the log instead.
  */
 export function readExit(logFile: string): StepExit | undefined {
-  let fd: number
-  try {
-    fd = fs.openSync(logFile, 'r')
-  } catch {
-    return legacyExit(logFile)
-  }
+  const fd = openLog(logFile)
   try {
     return readExitFd(fd, logFile)
   } finally {
-    fs.closeSync(fd)
+    if (fd >= 0) fs.closeSync(fd)
+  }
+}
+
+/** A descriptor to read the log, -1 when it cannot be opened (missing: not written yet, or already removed). */
+export function openLog(file: string): number {
+  try {
+    return fs.openSync(file, 'r')
+  } catch {
+    return -1
   }
 }
 

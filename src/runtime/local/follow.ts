@@ -7,7 +7,7 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import type { LogBatch, LogLine, StepExit } from '../types.js'
-import { EXIT_RECORD_PREFIX, HANDLE_RECORD_PREFIX, readExitFd } from './files.js'
+import { EXIT_RECORD_PREFIX, HANDLE_RECORD_PREFIX, openLog, readExitFd } from './files.js'
 
 const MAX_BATCH_LINES = 1000
 const READ_CHUNK = 1 << 20
@@ -98,14 +98,6 @@ async function drain(fd: number, offset: number, opts: FollowOptions): Promise<{
 }
 
 /** The log opened for one look (its exit, then its new lines): one open for both. -1 when it does not exist yet. */
-function openLog(file: string): number {
-  try {
-    return fs.openSync(file, 'r')
-  } catch {
-    return -1
-  }
-}
-
 /** Resolves once `notified` says a notice came, after a (long) poll interval, or on abort. */
 function waitForNotice(wake: { fn?: () => void }, notified: () => boolean, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve) => {

@@ -27,6 +27,7 @@ import {
   inRunFolder,
   isAlive,
   logFileOf,
+  logHead,
   readExit,
   readHandle,
   writeAtomic,
@@ -307,15 +308,15 @@ export function createLocalRuntime(opts: LocalRuntimeOptions): Runtime {
     const older = readHandle(path.join(attemptDir, LOG_FILE))
     if (older) return older
     for (;;) {
-      const handle = readHandle(log)
-      if (handle) return handle
+      const head = logHead(log)
+      if (head.handle) return head.handle
+      if (head.notStarted) return undefined // claimed by a find() before: still not started
       try {
         createExclusive(log, NOT_STARTED)
         return undefined // claimed by us: no host will start it now
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e
       }
-      if (startsWith(log, NOT_STARTED)) return undefined // claimed by a find() before: still not started
       if (readExit(log) || Date.now() > deadline) {
         // Claimed by a host that never wrote the handle (it died): follow reports the outcome (Lost).
         return handleOf(key, { ...emptyData(attemptDir), supervisorPid: null })
@@ -383,23 +384,6 @@ export function createLocalRuntime(opts: LocalRuntimeOptions): Runtime {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
-
-/** Whether `file` begins with `text` (false when it is missing or shorter): one read of its first bytes. */
-function startsWith(file: string, text: string): boolean {
-  const want = Buffer.from(text)
-  let fd: number
-  try {
-    fd = fs.openSync(file, 'r')
-  } catch {
-    return false
-  }
-  try {
-    const got = Buffer.alloc(want.length)
-    return fs.readSync(fd, got, 0, got.length, 0) === got.length && got.equals(want)
-  } finally {
-    fs.closeSync(fd)
-  }
-}
 
 /** SIGKILL to `pid` while it is the process that started at `start`; resolves once it is gone (a zombie writes nothing). */
 async function endProcess(pid: number, start: string): Promise<void> {

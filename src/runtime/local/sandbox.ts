@@ -89,14 +89,18 @@ function probeBwrap(bwrapPath: string, user: StepUser | undefined): string | und
   return (r.stderr?.toString().trim() || r.error?.message || `exit ${r.status}`).split('\n')[0]
 }
 
+/** Who steps run as on the host: a root control plane never runs a step as root, but as an unprivileged user. */
+export function stepUserOf(opts: Pick<SandboxOptions, 'stepUid' | 'stepGid'>): StepUser | undefined {
+  return process.getuid?.() === 0 ? { uid: opts.stepUid ?? DEFAULT_STEP_ID, gid: opts.stepGid ?? DEFAULT_STEP_ID } : undefined
+}
+
 export function chooseSandbox(opts: SandboxOptions, stateDir: string): Sandbox {
   const wanted = opts.sandbox ?? 'auto'
   const allowUnsandboxed = opts.allowUnsandboxed ?? wanted === 'none'
   const dataDir = path.resolve(opts.dataDir ?? path.dirname(stateDir))
   const workDir = path.resolve(opts.workDir ?? path.dirname(stateDir))
   const ctlHome = opts.ctlHome ?? defaultCtlHome()
-  // A root control plane never runs a step as root: it spawns it as an unprivileged host user.
-  const stepUser: StepUser | undefined = process.getuid?.() === 0 ? { uid: opts.stepUid ?? DEFAULT_STEP_ID, gid: opts.stepGid ?? DEFAULT_STEP_ID } : undefined
+  const stepUser = stepUserOf(opts)
   if (stepUser && (stepUser.uid === 0 || stepUser.gid === 0)) throw new CtlError('E_USAGE', 'the local runtime\'s stepUid and stepGid (--step-uid, --step-gid) must not be 0: steps never run as root')
   // Run folders below the state folder come and go (cleanup drops an empty one): never cached as open.
   const access = stepUser ? new HostAccess(stepUser, [...new Set([dataDir, workDir]), path.resolve(ctlHome)], [path.resolve(stateDir)]) : undefined

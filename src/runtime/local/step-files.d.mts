@@ -28,3 +28,6 @@ export declare class Splitter {
   push(chunk: Buffer): string
   flush(): string
 }
+
+/** Makes `entry` with `create`, and the run folder it lies in when that is missing (retried while cleanup races it). */
+export declare function inRunFolder(entry: string, create: () => void, folderFirst?: boolean): void

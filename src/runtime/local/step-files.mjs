@@ -1,5 +1,5 @@
 // @ts-check
-// What a step attempt leaves in its folder and what /proc says of its processes, for the step
+// What a step attempt leaves on disk (its log beside its folder) and what /proc says of its processes, for the step
 // host (step.mjs): the exit record, output bytes cut into log records, a
 // process's start time and children, the attempt's files in memory and its cgroup. Plain
 // JavaScript like the host (see step.mjs).
@@ -37,12 +37,46 @@ export function childrenOf(pid) {
 export const EXIT_RECORD_PREFIX = '{"e":'
 
 /** The exit as a log record, with its newline. @param {StepExit} exit */
+/**
+ * Makes `entry` (an attempt's log or folder) with `create`, and the run folder it lies in when that is missing.
+ * Synchronous on purpose: the control plane's start() then reaches the host request without waiting for another
+ * turn of the event loop, and the host's claim costs no thread-pool round trips. The run folder can vanish at any
+ * moment (cleanup drops it once empty, e.g. between two layers of a DAG), which a recursive mkdir racing it reports
+ * as ENOENT or even ENOTDIR: made again, and retried. `folderFirst`: make the folder before the first try (where it
+ * is likely missing: a failed create costs a call and an error object).
+ * @param {string} entry @param {() => void} create @param {boolean} [folderFirst]
+ */
+export function inRunFolder(entry, create, folderFirst = false) {
+  for (let tries = 0; ; tries++) {
+    if (folderFirst) {
+      try {
+        fs.mkdirSync(path.dirname(entry), { recursive: true, mode: 0o700 })
+      } catch (e) {
+        const code = /** @type {NodeJS.ErrnoException} */ (e).code
+        if ((code !== 'ENOENT' && code !== 'ENOTDIR') || tries >= CREATE_TRIES) throw e
+        continue
+      }
+    }
+    try {
+      create()
+      return
+    } catch (e) {
+      if (/** @type {NodeJS.ErrnoException} */ (e).code !== 'ENOENT' || tries >= CREATE_TRIES) throw e
+    }
+    folderFirst = true
+  }
+}
+
+/** Lost races with the removal of the run folder before giving up (each loss is one removal in between). */
+const CREATE_TRIES = 20
+
 export function exitRecord(exit) {
   return JSON.stringify({ e: exit }) + '\n'
 }
 
 /**
- * Appends an exit record to a log the caller does not hold open (the host abandoning a step whose log it closed):
+ * Appends an exit record to a log the caller does not hold open (the host abandoning a step whose log it closed; the
+ * control plane's Lost, Killed and StartError exits through files.ts):
  * never creates the log (a removed attempt has nobody left to read it), and starts a new line when the last one
  * was cut short (a writer killed mid-line), so the record is always a line of its own.
  * @param {string} file @param {StepExit} exit

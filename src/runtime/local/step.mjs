@@ -13,7 +13,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { createRedactor } from '../../logs/redact.mjs'
 import { spawnChild } from './spawn-client.mjs'
-import { Splitter, appendExitRecord, childrenOf, exitRecord, logFileOf, makeCgroupDir, processStart, removeCgroupDir, takeOutputs, writeMemoryFiles } from './step-files.mjs'
+import { Splitter, appendExitRecord, childrenOf, exitRecord, inRunFolder, logFileOf, makeCgroupDir, processStart, removeCgroupDir, takeOutputs, writeMemoryFiles } from './step-files.mjs'
 
 /**
  * @typedef {{ path: string, content: string, mode: number }} HostFile
@@ -73,8 +73,6 @@ export class Step {
     this.early = ''
     /** Bytes in the log so far (the handle and the step's lines): how far a follower has to read. */
     this.logBytes = 0
-    /** @type {number | undefined} the log's size once the handle heads it, when no output came with it */
-    this.quietAt = undefined
     /** @type {() => void} */
     this.headed = () => {}
     /** Settles once the host wrote the handle (or knows it will not): the exit record comes after it. */
@@ -114,14 +112,16 @@ export class Step {
    * could not start (its exit record waits for this), with the output that came before it. Then lets the exit
    * record follow.
    * @param {unknown} handle
+   * @returns {number | undefined} the log's size when it holds the handle alone (no output came with it)
    */
   writeHandle(handle) {
     const early = this.early ?? ''
     this.early = undefined
     try {
       if (this.logFd >= 0) this.logBytes += fs.writeSync(this.logFd, JSON.stringify({ h: handle }) + '\n' + early)
-      if (early) this.onOutput?.(this)
-      else this.quietAt = this.logBytes
+      if (!early) return this.logBytes
+      this.onOutput?.(this)
+      return undefined
     } finally {
       this.headed()
     }
@@ -137,33 +137,12 @@ export class Step {
   claim() {
     const log = this.logFile
     const runDir = path.dirname(log)
-    // The log lies in the run folder, which the control plane leaves to the host. It can vanish meanwhile (the
-    // cleanup of the run's last finished attempt drops it once empty), which a recursive mkdir racing it reports as
-    // ENOENT or even ENOTDIR: made again, and retried. A run's first step makes the folder first (an open that fails
-    // costs a call and an error object); the next ones open first (a recursive mkdir of a folder that is there costs
-    // a mkdir and a stat), and make it again only when it was dropped meanwhile.
-    let folderFirst = !claimedIn.has(runDir)
-    for (let tries = 0; ; tries++) {
-      if (folderFirst) {
-        try {
-          fs.mkdirSync(runDir, { recursive: true, mode: 0o700 })
-        } catch (e) {
-          const code = /** @type {NodeJS.ErrnoException} */ (e).code
-          if ((code !== 'ENOENT' && code !== 'ENOTDIR') || tries >= 20) throw e
-          continue
-        }
-      }
-      try {
-        // Appended to with writeSync from here on.
-        this.logFd = fs.openSync(log, 'ax', 0o600)
-        if (claimedIn.size >= CLAIMED_KEPT) claimedIn.delete(claimedIn.values().next().value ?? '')
-        claimedIn.add(runDir)
-        return
-      } catch (e) {
-        if (/** @type {NodeJS.ErrnoException} */ (e).code !== 'ENOENT' || tries >= 20) throw e
-      }
-      folderFirst = true
-    }
+    // A run's first step makes the run folder first; the next ones open first (a recursive mkdir of a folder that is
+    // there costs a mkdir and a stat), and make it again only when cleanup dropped it meanwhile. The log is appended
+    // to with writeSync from here on.
+    inRunFolder(log, () => (this.logFd = fs.openSync(log, 'ax', 0o600)), !claimedIn.has(runDir))
+    if (claimedIn.size >= CLAIMED_KEPT) claimedIn.delete(claimedIn.values().next().value ?? '')
+    claimedIn.add(runDir)
   }
 
   /**
@@ -441,7 +420,7 @@ export class Step {
     // bwrap errors and start failures may quote the command line, which may hold projected values.
     if (result.message) result.message = this.redact(result.message)
     /** @param {unknown} e */
-    const lost = (e) => console.error(`cannot record the exit of ${this.dir}: ${/** @type {Error} */ (e).message}`)
+    const lost = (e) => console.error(`cannot record the exit of ${this.dir} in ${this.logFile}: ${/** @type {Error} */ (e).message}`)
     try {
       this.removeShm() // before the exit record: once the step is reported done, its secret files are gone
     } catch (e) {

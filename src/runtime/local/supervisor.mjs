@@ -238,10 +238,10 @@ async function start(msg) {
   // First record of the log, before any output (the child's output is read on a later turn of
   // the loop): one write to an open file rather than a file to create. A step that could not
   // start has its exit record waiting for this one.
-  step.writeHandle(handle)
+  const quietAt = step.writeHandle(handle)
   // The log holds the handle and nothing else yet: told with the reply, so that a follower on this connection need
   // not look at it until a notice says it grew (every later write is noticed, after this reply).
-  return { ok: true, handle, ...(step.quietAt !== undefined ? { quiet: { dir, size: step.quietAt } } : {}) }
+  return { ok: true, handle, ...(quietAt !== undefined ? { quiet: { dir, size: quietAt } } : {}) }
 }
 
 /** @param {net.Socket} socket @param {Record<string, unknown>} msg */
