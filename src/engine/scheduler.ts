@@ -1,7 +1,8 @@
-// The scheduling loop. Reacts to events (a run created, an attempt ended, a
-// backoff expiring) by advancing every active run: decide retries, skip what can
-// never run, finish runs, start ready steps within the server-wide and the
-// workflow's parallelism. The rules live in dag.ts and retry.ts; this file only
+// The scheduler. Reacts to events (a run created, an attempt ended, a backoff
+// expiring) by advancing the active runs they concern (when: the pass loop,
+// run-passes.ts): decide retries, skip what can never run, finish runs, start
+// ready steps within the server-wide and the workflow's parallelism. The rules
+// live in dag.ts and retry.ts; this file only
 // applies them to the store and the runtime. A `suspended` run is advanced like
 // any other (its ends recorded, its skips made, finished when all steps ended)
 // except that it starts nothing.
@@ -30,13 +31,12 @@ import { openReadySteps, scheduleRetries } from './advance-steps.js'
 import { expireApprovals } from './approvals.js'
 import { hasStepTemplates } from '../stack/values.js'
 import { StepRowsReader } from './run-changes.js'
+import { RunPasses, earliest } from './run-passes.js'
 import { storedRevision } from './revisions.js'
 import {
   ancestorsCache, dagDependents, dueAttempts, latestAttempts, isFanned, launchValues, runVars, stepIndex, viewOf, type Evaluators,
 } from './fanout-run.js'
 
-/** Safety net only: everything that matters wakes the loop directly. */
-const POLL_MS = 2000
 /** How often the runs this replica owns are compared with the store (changes another replica wrote). */
 const STORE_CHECK_MS = 1000
 
@@ -50,11 +50,6 @@ export interface CreatedRun {
 
 /** Kept here for the callers that import it from the scheduler. */
 export { latestAttempts }
-
-/** The earlier of two optional times (ms). */
-function earliest(a: number | undefined, b: number | undefined): number | undefined {
-  return a === undefined ? b : b === undefined ? a : Math.min(a, b)
-}
 
 /** What checkStore compares: a change of either was written by someone (maybe another replica). */
 const seenKey = (run: RunRecord): string => `${run.state}|${run.reason ?? ''}`
@@ -70,23 +65,12 @@ export class Scheduler {
   /** Runs not yet finished, in creation order (ids sort by time). */
   private readonly active = new Set<string>()
   private readonly scopes = new Map<string, RunScope>()
-  private ticking = false
-  /** Runs to advance on the next pass; `all` makes it every active run (start, poll, backoff). */
-  private readonly dirty = new Set<string>()
-  private all = false
-  /** Runs whose last advance left due steps unstarted for lack of a slot: any ended attempt may free one. */
-  private readonly starved = new Set<string>()
-  /** Per run: the earliest time (ms) its last advance said it waits for (a backoff, a deadline), if any. */
-  private readonly waits = new Map<string, number>()
+  /** When runs are advanced (run-passes.ts); the scheduler is started while its passes are. */
+  private readonly passes: RunPasses
   /** Per run, per attempt row: when it was first seen due (ms), for the queue-delay histogram; dropped as it starts. */
   private readonly dueSince = new Map<string, Map<string, number>>()
   /** Active runs the last advance found suspended: they wait for a user, not for the engine (see idle). */
   private readonly held = new Set<string>()
-  private started = false
-  private tickDone: Promise<void> = Promise.resolve()
-  private backoffTimer: NodeJS.Timeout | undefined
-  private backoffAt: number | undefined
-  private pollTimer: NodeJS.Timeout | undefined
   private checkTimer: NodeJS.Timeout | undefined
   private checking = false
   /** Per owned run: its state and reason as this replica last read them (checkStore spots other replicas' writes). */
@@ -106,12 +90,13 @@ export class Scheduler {
   constructor(
     private readonly ctx: EngineContext,
     launcher: StepLauncher,
-    private readonly maxParallelSteps: number,
+    maxParallelSteps: number,
     private readonly evaluators: Evaluators,
     lease: { replicaId: string; ttlMs: number },
   ) {
     this.leaseTtlMs = lease.ttlMs
     this.runner = new AttemptRunner(ctx, launcher, (runId, step, outcome) => this.attemptEnded(runId, step, outcome), (runId) => this.ownership.owned.has(runId), 2 * lease.ttlMs)
+    this.passes = new RunPasses({ ctx, active: this.active, advance: (runId) => this.advance(runId), freeSlots: () => maxParallelSteps - this.runner.active })
     this.phaseDeps = { ctx, inFlight: (a) => this.runner.has(a.id), killSteps: (r, steps, why) => this.runner.killSteps(r, steps, why), killed: new Set() }
     this.ownership = new RunOwnership(ctx, lease.replicaId, lease.ttlMs, {
       adopt: (run) => this.adopt(run),
@@ -122,18 +107,18 @@ export class Scheduler {
     this.port = {
       ctx, runner: this.runner, phaseDeps: this.phaseDeps,
       get started() {
-        return self.started
+        return self.passes.started
       },
-      passDone: () => this.tickDone,
+      passDone: () => this.passes.done,
       owns: (runId) => this.ownership.owned.has(runId),
       ensureOwned: (runId) => this.ensureOwned(runId),
-      unstarve: (runId) => void this.starved.delete(runId),
+      unstarve: (runId) => this.passes.setStarved(runId, false),
       activate: (runId) => {
         this.held.delete(runId)
         this.active.add(runId)
-        this.wake(runId)
+        this.passes.wake(runId)
       },
-      wake: (runId) => this.wake(runId),
+      wake: (runId) => this.passes.wake(runId),
       forget: (runId) => this.forget(runId),
       releaseIfDone: (runId) => this.releaseIfDone(runId),
       scope: async (run) => {
@@ -150,14 +135,12 @@ export class Scheduler {
    * per-second comparison of owned runs with the store.
    */
   async start(): Promise<void> {
-    if (this.started) return
-    this.started = true
-    this.pollTimer = setInterval(() => this.wake(), POLL_MS)
-    this.pollTimer.unref()
+    if (this.passes.started) return
+    this.passes.start()
     this.checkTimer = setInterval(() => void this.checkStore(), STORE_CHECK_MS)
     this.checkTimer.unref()
     await this.ownership.start()
-    this.wake()
+    this.passes.wake()
   }
 
   /**
@@ -165,12 +148,10 @@ export class Scheduler {
    * last, once nothing here follows the runs: another replica (or the next start) takes them over at once.
    */
   async stop(): Promise<void> {
-    this.started = false
-    clearInterval(this.pollTimer)
+    this.passes.stop()
     clearInterval(this.checkTimer)
-    clearTimeout(this.backoffTimer)
     await this.ownership.stop(false)
-    await this.tickDone
+    await this.passes.done
     await this.runner.detachAll()
     await this.ownership.stop(true)
   }
@@ -197,7 +178,7 @@ export class Scheduler {
       }
     }
     this.active.add(runId)
-    this.wake(runId)
+    this.passes.wake(runId)
   }
 
   /** A run this replica acquired: its running attempts are reattached (the restart path, per run), then it is scheduled. */
@@ -209,7 +190,7 @@ export class Scheduler {
     }
     // Suspended runs too: their reattached attempts' ends must be recorded and may finish them.
     this.active.add(run.id)
-    this.wake(run.id)
+    this.passes.wake(run.id)
   }
 
   /** An ended run whose attempts still run and nobody follows: they are stopped and followed to their end here. */
@@ -238,7 +219,7 @@ export class Scheduler {
   private async ensureOwned(runId: string): Promise<boolean> {
     if (this.ownership.owned.has(runId)) return true
     // Not started (tests drive a stopped engine): it acts alone, as one replica always did.
-    if (!this.started) return true
+    if (!this.passes.started) return true
     if (!(await this.ownership.claim(runId))) return false
     const run = await this.ctx.store.getRun(runId)
     if (run) await this.adopt(run)
@@ -251,14 +232,14 @@ export class Scheduler {
    * that ended, or that waits (for a person) gets a pass, which reads the store again.
    */
   private async checkStore(): Promise<void> {
-    if (this.checking || !this.started || (this.active.size === 0 && this.ownership.owned.size === 0)) return
+    if (this.checking || !this.passes.started || (this.active.size === 0 && this.ownership.owned.size === 0)) return
     this.checking = true
     try {
       // Only the runs leased here: with several replicas, each reads its own share, not every active run.
       const stored = new Map((await this.ctx.store.listRuns({ states: [...ACTIVE_RUN_STATES], leasedBy: this.ownership.replicaId })).map((r) => [r.id, r]))
       for (const runId of this.active) {
         const run = stored.get(runId)
-        if (!run || this.held.has(runId) || this.seen.get(runId) !== seenKey(run)) this.dirty.add(runId)
+        if (!run || this.held.has(runId) || this.seen.get(runId) !== seenKey(run)) this.passes.mark(runId)
       }
       // Runs leased here that nothing drives: their creation failed between the lease and the hand-over (a store
       // error), or the lease's acquire answer was lost. Adopted once a TTL old, so a creation still writing its
@@ -270,7 +251,7 @@ export class Scheduler {
         this.ctx.logger.warn('run leased here but not driven: adopted', { runId })
         await this.adopt(run)
       }
-      if (this.dirty.size > 0) this.kick()
+      this.passes.flush()
       const owned = new Map([...stored].filter(([id]) => this.active.has(id) && this.ownership.owned.has(id)))
       await reattachOrphans({ ctx: this.ctx, owned, followed: (id) => this.runner.has(id), isFannedRow: (run, step) => this.isFannedRow(run, step), reattach: (row) => this.runner.reattach(row) })
     } catch (err) {
@@ -283,21 +264,12 @@ export class Scheduler {
   /** True when no run is waiting to advance (a suspended one waits for a user) and no attempt is in flight. */
   get idle(): boolean {
     const waiting = [...this.active].some((id) => !this.held.has(id))
-    return !waiting && this.runner.active === 0 && !this.ticking && !this.runner.cleaning
+    return !waiting && this.runner.active === 0 && !this.passes.passing && !this.runner.cleaning
   }
 
   /** Advances the run (or, without one, every active run) soon; passes coalesce while one is going. */
   wake(runId?: string): void {
-    if (!this.started) return
-    if (runId === undefined) this.all = true
-    else this.dirty.add(runId)
-    this.kick()
-  }
-
-  private kick(): void {
-    if (this.ticking || !this.started) return
-    this.ticking = true
-    this.tickDone = this.tick()
+    this.passes.wake(runId)
   }
 
   /**
@@ -310,7 +282,7 @@ export class Scheduler {
     // A slot is free: the runs that have waited longest for one get a look, no more of them than there are
     // free slots. Waking every starved run at every end made an overloaded server re-read thousands of runs
     // per step end (its capacity then fell as its queue grew).
-    this.wakeStarved()
+    this.passes.wakeStarved()
     // The last followed attempt of a run that is over here (stopped, or an ended run adopted): its lease goes back.
     if (!this.active.has(runId) && this.ownership.owned.has(runId) && this.runner.inFlightOf(runId) === 0) void this.ownership.release(runId)
     const workflow = this.scopes.get(runId)?.workflow
@@ -321,23 +293,11 @@ export class Scheduler {
     const quiet =
       outcome === 'succeeded' &&
       dependents !== undefined &&
-      !this.starved.has(runId) &&
+      !this.passes.isStarved(runId) &&
       this.runner.inFlightOf(runId) > 0 &&
       dependents.every((s) => s.depends.some((d) => d !== step && inFlight(d)))
-    if (!quiet) this.dirty.add(runId)
-    if (this.dirty.size > 0) this.kick()
-  }
-
-  /** Marks the runs that have waited longest for a slot for advancing, no more of them than there are free slots. */
-  private wakeStarved(advanced?: ReadonlySet<string>): void {
-    let free = this.maxParallelSteps - this.runner.active
-    for (const r of this.starved) {
-      if (free <= 0) break
-      if (advanced?.has(r)) continue
-      free--
-      if (this.active.has(r)) this.dirty.add(r)
-      else this.starved.delete(r)
-    }
+    if (!quiet) this.passes.mark(runId)
+    this.passes.flush()
   }
 
   /** See run-actions.ts: these may concern a run another replica owns. */
@@ -351,64 +311,6 @@ export class Scheduler {
 
   stopRun(runId: string, state: 'killed' | 'cancelled', reason: string, opts: { force?: boolean } = {}): Promise<boolean> {
     return stopRun(this.port, runId, state, reason, opts)
-  }
-
-  private async tick(): Promise<void> {
-    try {
-      while ((this.all || this.dirty.size > 0) && this.started) {
-        const full = this.all
-        let nextBackoff: number | undefined
-        let targets: string[]
-        if (full) {
-          // A starved run is passed again only when asked for (dirty) or when a time it waits for came: a free slot
-          // wakes it (wakeStarved), an action or another replica's write too (wake, checkStore). A backlog of
-          // thousands passed again every POLL_MS cost more than the runs it served. Its last wait still counts.
-          const now = this.ctx.now().getTime()
-          targets = []
-          for (const id of this.active) {
-            const wait = this.waits.get(id)
-            if (!this.starved.has(id) || this.dirty.has(id) || (wait !== undefined && wait <= now)) targets.push(id)
-            else nextBackoff = earliest(nextBackoff, wait)
-          }
-        } else targets = [...this.dirty].filter((id) => this.active.has(id))
-        this.all = false
-        this.dirty.clear()
-        for (const runId of targets) {
-          if (!this.started) break
-          try {
-            const wait = await this.advance(runId)
-            if (wait !== undefined && this.active.has(runId)) this.waits.set(runId, wait)
-            else this.waits.delete(runId)
-            if (wait !== undefined && (nextBackoff === undefined || wait < nextBackoff)) nextBackoff = wait
-          } catch (err) {
-            this.ctx.logger.error('advancing a run failed', { runId, error: String(err) })
-          }
-        }
-        // Only a pass over every run knows the earliest backoff of all of them.
-        if (full || nextBackoff !== undefined) this.armBackoff(nextBackoff, full)
-        // Slots left free by this pass (a run that queued behind the starved ones): the waiting runs get them. Not
-        // the ones this pass advanced: they had their look (an attempt's end wakes them again).
-        this.wakeStarved(new Set(targets))
-      }
-    } finally {
-      this.ticking = false
-    }
-  }
-
-  private armBackoff(at: number | undefined, replace: boolean): void {
-    if (!this.started) return
-    // A partial pass only brings the timer forward; a full pass sets it (or clears it).
-    if (!replace && this.backoffAt !== undefined && at !== undefined && this.backoffAt <= at) return
-    clearTimeout(this.backoffTimer)
-    this.backoffTimer = undefined
-    this.backoffAt = at
-    if (at === undefined) return
-    const delay = Math.max(0, Math.min(at - this.ctx.now().getTime(), 60_000))
-    this.backoffTimer = setTimeout(() => {
-      this.backoffAt = undefined
-      this.wake()
-    }, delay)
-    this.backoffTimer.unref()
   }
 
   private async scope(run: RunRecord): Promise<RunScope> {
@@ -483,7 +385,7 @@ export class Scheduler {
     const { steps, ev } = phase
     // Held: nothing starts, and no timer is needed but a deadline's (resume wakes the run).
     if (suspended) {
-      this.starved.delete(runId)
+      this.passes.setStarved(runId, false)
       return phase.wait
     }
 
@@ -492,19 +394,17 @@ export class Scheduler {
     const passed = this.passed.get(runId) ?? new Set<string>()
     this.passed.set(runId, passed)
     const { readyPlain, changed } = await openReadySteps(this.ctx, this.evaluators, scope, view, ev.ready, byName, passed)
-    if (changed) this.dirty.add(runId)
+    if (changed) this.passes.mark(runId)
 
     const { due, running, wait } = dueAttempts(steps, view, readyPlain, (a) => inFlight(a) || a.state === 'running', now.getTime())
-    // First come, first served: while runs wait for a slot, a run that is not among them queues behind them
-    // rather than taking the slot an attempt's end freed for the run that waited longest.
-    const free = this.starved.size > 0 && !this.starved.has(runId) ? 0 : this.maxParallelSteps - this.runner.active
+    // First come, first served (slotsFor): no slot while other runs have waited longer for one.
+    const free = this.passes.slotsFor(runId)
     const parallelism = scope.workflow.workflow.parallelism
     const names = due.map((d) => d.row.step)
     const toStart = startable(names, running, parallelism, free).length
     // Starved: the server's slots, not the run's own parallelism, kept a due step back. A run held back by its own
     // parallelism has steps running, whose ends wake it; it must not take a place among the runs waiting for a slot.
-    if (toStart < startable(names, running, parallelism, Infinity).length) this.starved.add(runId)
-    else this.starved.delete(runId)
+    this.passes.setStarved(runId, toStart < startable(names, running, parallelism, Infinity).length)
     // Only the lease holder starts steps: a replica that stalled past its lease learns it here (and lets the run go).
     if (toStart > 0 && !(await this.ownership.stillOurs(runId))) return undefined
     if (toStart > 0 && run.state === 'pending') {
@@ -581,8 +481,7 @@ export class Scheduler {
     this.active.delete(runId)
     this.seen.delete(runId)
     this.scopes.delete(runId)
-    this.starved.delete(runId)
-    this.waits.delete(runId)
+    this.passes.forget(runId)
     this.held.delete(runId)
     this.passed.delete(runId)
     this.stepRows.delete(runId)
