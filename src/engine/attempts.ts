@@ -14,6 +14,7 @@ import type { RuntimeHandle, StepExit, StepKey } from '../runtime/types.js'
 import type { StepModel } from '../manifest/model.js'
 import type { StepValues } from '../stack/values.js'
 import type { EngineContext, RunScope, StepLauncher } from './context.js'
+import { exitPatch } from './attempt-exit.js'
 
 /** Stored as the runtime handle between marking an attempt running and runtime.start returning. */
 export interface LaunchingMarker {
@@ -44,29 +45,6 @@ interface AttemptTask {
   /** Engine stop: leave the step running for the next engine. */
   detach: AbortController
   done: Promise<void>
-}
-
-/** Maps a runtime exit to the step's final state. A kill ends the step `cancelled`. */
-export function stateOfExit(exit: StepExit): StepState {
-  if (exit.reason === 'Completed' && exit.exitCode === 0) return 'succeeded'
-  if (exit.reason === 'Killed') return 'cancelled'
-  return 'failed'
-}
-
-function messageOfExit(exit: StepExit): string | undefined {
-  if (exit.message) return exit.message
-  if (exit.reason === 'Error' && exit.exitCode !== null) return `exit code ${exit.exitCode}`
-  return undefined
-}
-
-function redactMessage(redact: EngineContext['redact'], runId: string, message: string | undefined): string | undefined {
-  return message === undefined ? undefined : redact(runId, message)
-}
-
-function redactOutputs(redact: EngineContext['redact'], runId: string, outputs: Record<string, string>): Record<string, string> {
-  const out: Record<string, string> = {}
-  for (const [k, v] of Object.entries(outputs)) out[k] = redact(runId, v)
-  return out
 }
 
 const STORE_RETRY_FIRST_MS = 100
@@ -314,10 +292,8 @@ export class AttemptRunner {
       if (task.detach.signal.aborted) return // engine stopping or lease lost: the step keeps running
       exit = { exitCode: null, reason: 'Lost', message: `following the step failed: ${(err as Error).message}`, finishedAt: this.ctx.now().toISOString() }
     }
-    const state = stateOfExit(exit)
-    // Redacted by the runtime already; the run's own redactions (e.g. secret params) apply here too, like on log lines.
-    const outputs = exit.outputs && Object.keys(exit.outputs).length > 0 ? redactOutputs(redact, stepRun.runId, exit.outputs) : undefined
-    const patch = { state, exitCode: exit.exitCode ?? undefined, reason: exit.reason, message: redactMessage(redact, stepRun.runId, messageOfExit(exit)), finishedAt: exit.finishedAt, outputs }
+    const patch = exitPatch(exit, redact, stepRun.runId)
+    const { state } = patch
     let stored: boolean
     try {
       stored = await this.retryStore(task, 'recording the step end', () => store.updateStepRun(stepRun.id, patch, ['running']))
