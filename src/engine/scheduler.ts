@@ -13,11 +13,8 @@
 // (checkStore); a stop also kills the run's attempts through the runtime at once (killing is idempotent
 // and safe from anywhere), the owner records their ends. A run nobody holds is claimed and adopted first.
 
-import type { ResourceRecord, RunRecord, RunState, StepRunRecord } from '../store/types.js'
+import type { RunRecord, RunState, StepRunRecord } from '../store/types.js'
 import { ACTIVE_RUN_STATES, FINAL_RUN_STATES } from '../store/types.js'
-import type { WorkflowResource } from '../manifest/model.js'
-import { CtlError } from '../errors.js'
-import { openRunParams } from '../secrets/params.js'
 import { RunOwnership } from './ownership.js'
 import { reattachOrphans } from './orphans.js'
 import { resumeRun, stopRun, suspendRun, type ActionPort } from './run-actions.js'
@@ -30,23 +27,14 @@ import { settleFanouts } from './fanout-apply.js'
 import { openReadySteps, scheduleRetries } from './advance-steps.js'
 import { expireApprovals } from './approvals.js'
 import { hasStepTemplates } from '../stack/values.js'
-import { StepRowsReader } from './run-changes.js'
 import { RunPasses, earliest } from './run-passes.js'
-import { storedRevision } from './revisions.js'
+import { RunReads, type CreatedRun } from './run-reads.js'
 import {
-  ancestorsCache, dagDependents, dueAttempts, latestAttempts, isFanned, launchValues, runVars, stepIndex, viewOf, type Evaluators,
+  ancestorsCache, dagDependents, dueAttempts, latestAttempts, launchValues, runVars, stepIndex, viewOf, type Evaluators,
 } from './fanout-run.js'
 
 /** How often the runs this replica owns are compared with the store (changes another replica wrote). */
 const STORE_CHECK_MS = 1000
-
-/** What a run's creation stored (Scheduler.add): the changes log was at `seq` when the store answered. */
-export interface CreatedRun {
-  resource: ResourceRecord
-  run: RunRecord
-  steps: readonly StepRunRecord[]
-  seq?: number
-}
 
 /** Kept here for the callers that import it from the scheduler. */
 export { latestAttempts }
@@ -64,7 +52,8 @@ export class Scheduler {
   private readonly runner: AttemptRunner
   /** Runs not yet finished, in creation order (ids sort by time). */
   private readonly active = new Set<string>()
-  private readonly scopes = new Map<string, RunScope>()
+  /** What passes read of each run, kept between them (run-reads.ts). */
+  private readonly reads: RunReads
   /** When runs are advanced (run-passes.ts); the scheduler is started while its passes are. */
   private readonly passes: RunPasses
   /** Per run, per attempt row: when it was first seen due (ms), for the queue-delay histogram; dropped as it starts. */
@@ -82,10 +71,6 @@ export class Scheduler {
   private readonly leaseTtlMs: number
   /** Per run: the plain steps whose condition held (evaluated once, not on every pass while they wait for a slot). */
   private readonly passed = new Map<string, Set<string>>()
-  /** Per run: its step rows as the last pass read them, read again where this process wrote since (run-changes.ts). */
-  private readonly stepRows = new Map<string, StepRowsReader>()
-  /** Per new run not passed yet: its resource as its creation read it (add). */
-  private readonly created = new Map<string, ResourceRecord>()
 
   constructor(
     private readonly ctx: EngineContext,
@@ -96,6 +81,7 @@ export class Scheduler {
   ) {
     this.leaseTtlMs = lease.ttlMs
     this.runner = new AttemptRunner(ctx, launcher, (runId, step, outcome) => this.attemptEnded(runId, step, outcome), (runId) => this.ownership.owned.has(runId), 2 * lease.ttlMs)
+    this.reads = new RunReads(ctx, (runId) => this.ownership.owned.has(runId))
     this.passes = new RunPasses({ ctx, active: this.active, advance: (runId) => this.advance(runId), freeSlots: () => maxParallelSteps - this.runner.active })
     this.phaseDeps = { ctx, inFlight: (a) => this.runner.has(a.id), killSteps: (r, steps, why) => this.runner.killSteps(r, steps, why), killed: new Set() }
     this.ownership = new RunOwnership(ctx, lease.replicaId, lease.ttlMs, {
@@ -122,8 +108,8 @@ export class Scheduler {
       forget: (runId) => this.forget(runId),
       releaseIfDone: (runId) => this.releaseIfDone(runId),
       scope: async (run) => {
-        const scope = await this.scope(run)
-        if (!this.ownership.owned.has(run.id) && !this.active.has(run.id)) this.scopes.delete(run.id)
+        const scope = await this.reads.scope(run)
+        if (!this.ownership.owned.has(run.id) && !this.active.has(run.id)) this.reads.dropScope(run.id)
         return scope
       },
     }
@@ -163,20 +149,11 @@ export class Scheduler {
 
   /**
    * A new run to schedule, if this replica holds it (leased with the run, newRunLease). `created`: what its creation
-   * stored and read back, so that its first pass reads neither its resource nor its step rows again (the rows written
-   * since are noted, run-changes.ts); its revision comes from the parsed-revision cache (revisions.ts).
+   * stored and read back, for its first pass (RunReads.seed).
    */
   add(runId: string, created?: CreatedRun): void {
     if (!this.ownership.owned.has(runId)) return
-    if (created) {
-      this.created.set(runId, created.resource)
-      const { changes, store } = this.ctx
-      if (changes && created.seq !== undefined) {
-        const reader = new StepRowsReader(store, changes, runId, () => this.ownership.owned.has(runId))
-        reader.seed(created.run, created.steps, created.seq)
-        this.stepRows.set(runId, reader)
-      }
-    }
+    if (created) this.reads.seed(runId, created)
     this.active.add(runId)
     this.passes.wake(runId)
   }
@@ -185,7 +162,7 @@ export class Scheduler {
   private async adopt(run: RunRecord): Promise<void> {
     for (const row of await this.ctx.store.listStepRuns(run.id)) {
       // A fanned step's own row is `running` while its instances run: there is no process to follow.
-      if (row.state !== 'running' || (row.parent === undefined && (await this.isFannedRow(run, row.step)))) continue
+      if (row.state !== 'running' || (row.parent === undefined && (await this.reads.isFannedRow(run, row.step)))) continue
       this.runner.reattach(row)
     }
     // Suspended runs too: their reattached attempts' ends must be recorded and may finish them.
@@ -196,11 +173,11 @@ export class Scheduler {
   /** An ended run whose attempts still run and nobody follows: they are stopped and followed to their end here. */
   private async adoptEnded(run: RunRecord, rows: StepRunRecord[]): Promise<void> {
     for (const row of rows) {
-      if (row.parent === undefined && (await this.isFannedRow(run, row.step))) continue
+      if (row.parent === undefined && (await this.reads.isFannedRow(run, row.step))) continue
       if (isRuntimeHandle(row.runtimeHandle)) await this.ctx.runtime.kill(row.runtimeHandle).catch(() => {})
       this.runner.reattach(row)
     }
-    this.scopes.delete(run.id)
+    this.reads.dropScope(run.id)
     await this.releaseIfDone(run.id)
   }
 
@@ -253,7 +230,7 @@ export class Scheduler {
       }
       this.passes.flush()
       const owned = new Map([...stored].filter(([id]) => this.active.has(id) && this.ownership.owned.has(id)))
-      await reattachOrphans({ ctx: this.ctx, owned, followed: (id) => this.runner.has(id), isFannedRow: (run, step) => this.isFannedRow(run, step), reattach: (row) => this.runner.reattach(row) })
+      await reattachOrphans({ ctx: this.ctx, owned, followed: (id) => this.runner.has(id), isFannedRow: (run, step) => this.reads.isFannedRow(run, step), reattach: (row) => this.runner.reattach(row) })
     } catch (err) {
       this.ctx.logger.warn('checking owned runs against the store failed', { error: String(err) })
     } finally {
@@ -285,7 +262,7 @@ export class Scheduler {
     this.passes.wakeStarved()
     // The last followed attempt of a run that is over here (stopped, or an ended run adopted): its lease goes back.
     if (!this.active.has(runId) && this.ownership.owned.has(runId) && this.runner.inFlightOf(runId) === 0) void this.ownership.release(runId)
-    const workflow = this.scopes.get(runId)?.workflow
+    const workflow = this.reads.keptScope(runId)?.workflow
     // Undefined for an instance: its end may end its step or free a slot of the step's parallelism.
     const dependents = workflow && dagDependents(workflow).get(step)
     let flying: ReadonlySet<string> | undefined
@@ -313,23 +290,6 @@ export class Scheduler {
     return stopRun(this.port, runId, state, reason, opts)
   }
 
-  private async scope(run: RunRecord): Promise<RunScope> {
-    const cached = this.scopes.get(run.id)
-    if (cached) {
-      cached.run = run
-      return cached
-    }
-    const { store } = this.ctx
-    const given = this.created.get(run.id)
-    this.created.delete(run.id)
-    const resource = given?.id === run.resourceId ? given : await store.getResourceById(run.resourceId)
-    const revision = await storedRevision(store, run.resourceId, run.revision)
-    if (!resource || !revision) throw new CtlError('E_NOT_FOUND', `the workflow of run ${run.id} (revision ${run.revision}) no longer exists`)
-    const scope: RunScope = { run, resource, workflow: revision.manifest as WorkflowResource, appliedBy: revision.createdBy }
-    this.scopes.set(run.id, scope)
-    return scope
-  }
-
   /** Advances one run; returns the earliest backoff time (ms) it waits for, if any. */
   private async advance(runId: string): Promise<number | undefined> {
     const { store } = this.ctx
@@ -350,20 +310,20 @@ export class Scheduler {
     // A run that waited for a person: its rows are read whole (an approval may have been decided on another replica).
     const waited = this.held.has(runId)
     // Conditions, items and templates read secret params in clear; the store keeps them sealed.
-    const run = await this.withOpenParams(stored)
+    const run = await this.reads.withOpenParams(stored)
     const suspended = run.state === 'suspended'
     if (suspended) this.held.add(runId)
     else this.held.delete(runId)
     let scope: RunScope
     try {
-      scope = await this.scope(run)
+      scope = await this.reads.scope(run)
     } catch (err) {
       await this.finish(run, 'failed', (err as Error).message)
       return undefined
     }
     const byName = stepIndex(scope.workflow)
     const now = this.ctx.now()
-    const attempts = await this.readStepRows(stored, waited)
+    const attempts = await this.reads.steps(stored, waited)
     const latest = latestAttempts(attempts)
     // Once the DAG is over (ended, stopped, past its deadline) only the finally steps retry.
     const over = decodeDagEnd(run) !== undefined
@@ -432,28 +392,6 @@ export class Scheduler {
     return earliest(earliest(wait, phase.wait), approvals.wait)
   }
 
-  /**
-   * The run's step rows, as listStepRuns answers: read again only where this process wrote since the last pass, while
-   * the run is driven here (StepRowsReader reads it whole otherwise, and once a second). Rows another replica wrote
-   * meanwhile are at worst a second old: every step start is still a compare-and-set on the stored row.
-   */
-  private readStepRows(run: RunRecord, whole: boolean): Promise<StepRunRecord[]> {
-    const { changes, store } = this.ctx
-    if (!changes || whole) {
-      this.stepRows.delete(run.id)
-      return store.listStepRuns(run.id)
-    }
-    let reader = this.stepRows.get(run.id)
-    if (!reader) this.stepRows.set(run.id, (reader = new StepRowsReader(store, changes, run.id, () => this.ownership.owned.has(run.id))))
-    return reader.read(run)
-  }
-
-  /** Whether a stored step row is a fanned step's own (which has no process). */
-  private async isFannedRow(run: RunRecord, step: string): Promise<boolean> {
-    const s = await this.scope(run).then((scope) => stepIndex(scope.workflow).get(step), () => undefined)
-    return s !== undefined && isFanned(s)
-  }
-
   private async finish(run: RunRecord, state: RunState, reason?: string): Promise<void> {
     const now = this.ctx.now().toISOString()
     const ended = await this.ctx.store.updateRun(
@@ -469,23 +407,13 @@ export class Scheduler {
     this.ctx.logger.info('run finished', { runId: run.id, state })
   }
 
-  private async withOpenParams(run: RunRecord): Promise<RunRecord> {
-    if (!run.params || !this.ctx.box) return run
-    // A run whose workflow is gone fails in advance(), which loads the scope again.
-    const workflow = (await this.scope(run).catch(() => undefined))?.workflow
-    if (!workflow) return run
-    return { ...run, params: openRunParams(workflow.workflow.params, run.params, this.ctx.box, run.resourceId) }
-  }
-
   private forget(runId: string): void {
     this.active.delete(runId)
     this.seen.delete(runId)
-    this.scopes.delete(runId)
+    this.reads.forget(runId)
     this.passes.forget(runId)
     this.held.delete(runId)
     this.passed.delete(runId)
-    this.stepRows.delete(runId)
-    this.created.delete(runId)
     this.dueSince.delete(runId)
     this.phaseDeps.killed.delete(runId)
   }
