@@ -30,8 +30,6 @@ export interface PhaseDeps {
   killed: Set<string>
 }
 
-const earliest = (a: number | undefined, b: number | undefined) => (a === undefined ? b : b === undefined ? a : Math.min(a, b))
-
 /** All rows of the given steps (their attempts' latest and their instances). */
 function rowsOf(view: RunView, names: ReadonlySet<string>): StepRunRecord[] {
   const out: StepRunRecord[] = []
