@@ -325,6 +325,18 @@ export function createLocalRuntime(opts: LocalRuntimeOptions): Runtime {
     }
   }
 
+  /**
+   * Removes find()'s claim of an attempt that did not start, and the attempt folder a start cut short by a crash may
+   * have made (its config files), then the run folder once empty: as cleanup() removes a finished attempt's. The path
+   * comes from the key alone (attemptDirOf checks it), and a log that is not find()'s own claim is left alone: it is
+   * a host's, and goes with its handle.
+   */
+  async function forget(key: StepKey): Promise<void> {
+    const attemptDir = attemptDirOf(key)
+    if (!logHead(logFileOf(attemptDir)).notStarted) return
+    await removals.add({ attemptDir, logBeside: true, folder: fs.existsSync(attemptDir) })
+  }
+
   function emptyData(attemptDir: string): LocalHandleData {
     // Whether a folder was made is not known here: cleanup looks.
     return { attemptDir, logBeside: true, folder: true, mode: bwrapPath ? 'bubblewrap' : 'none', host: true, supervisorPid: null, supervisorStart: null, stepPid: null, shmDir: null, image: null, notes: [] }
@@ -334,6 +346,7 @@ export function createLocalRuntime(opts: LocalRuntimeOptions): Runtime {
     info: () => ({ ...info }),
     start,
     find,
+    forget,
     follow(handle, fromOffset, onLogs, signal): Promise<StepExit> {
       const d = handleData(handle)
       const log = attemptLog(d)
