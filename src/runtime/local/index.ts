@@ -373,11 +373,18 @@ export function createLocalRuntime(opts: LocalRuntimeOptions): Runtime {
           })
         },
       })
-      return exit.then((e) => {
-        followedToExit.add(log)
-        if (followedToExit.size > MAX_FOLLOWED_KEPT) followedToExit.delete(followedToExit.values().next().value!)
-        return e
-      })
+      return exit.then(
+        (e) => {
+          followedToExit.add(log)
+          if (followedToExit.size > MAX_FOLLOWED_KEPT) followedToExit.delete(followedToExit.values().next().value!)
+          return e
+        },
+        (err: unknown) => {
+          // Let go (the engine detached: another replica, or the next plane, follows and cleans it up).
+          removals.released(d.attemptDir)
+          throw err
+        },
+      )
     },
     kill,
     async cleanup(handle) {
