@@ -245,7 +245,9 @@ export class AttemptRunner {
         const markedAt = stepRun.startedAt === undefined ? NaN : Date.parse(stepRun.startedAt)
         // Maybe still being launched elsewhere: left alone; the owner's per-second check looks again (orphans.ts).
         if (Number.isFinite(markedAt) && markedAt + this.launchGraceMs > this.ctx.now().getTime()) return
-        return this.endWithout(stepRun, 'failed', 'Lost', 'the control plane stopped while starting the step; it did not start')
+        await this.endWithout(stepRun, 'failed', 'Lost', 'the control plane stopped while starting the step; it did not start')
+        // Past the grace no start of it is awaited: the runtime's claim of it goes, as a finished attempt's files do.
+        return this.ctx.runtime.forget?.(key).catch((err: unknown) => this.ctx.logger.warn('runtime cleanup failed', { stepRunId: stepRun.id, error: String(err) }))
       }
       await this.ctx.store.updateStepRun(stepRun.id, { runtimeHandle: handle })
     }

@@ -3,6 +3,8 @@
 // leaves it; the next orphan check asks find() again. The step must then end Lost as not started. Before, that
 // second find() took the engine's own claim for a host that died, waited 15 s and the step ended Lost as "the
 // step's supervisor is gone". The crash is set up in the store, not timed.
+import fs from 'node:fs'
+import path from 'node:path'
 import { afterEach, expect, it } from 'vitest'
 import { harness, waitFor, workflow, type Harness } from './support.js'
 
@@ -32,4 +34,7 @@ it('a step marked running but never handed to the runtime ends Lost as not start
   expect([ended?.state, ended?.reason, ended?.message]).toEqual(['failed', 'Lost', 'the control plane stopped while starting the step; it did not start'])
   // It never ran: no output of its own in the logs.
   expect((await h.store.readLogs({ runId: run.id })).map((l) => l.text)).not.toContain('never')
+  // And it leaves nothing on disk: find()'s claim of it (and its run folder) go, as a finished attempt's files do.
+  const runDir = path.join(h.dir, 'state', run.id)
+  await waitFor('the claim to be removed', async () => (fs.existsSync(runDir) ? undefined : true), 10_000)
 }, 40_000)

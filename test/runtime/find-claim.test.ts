@@ -50,3 +50,60 @@ describe.each(modes)('find() of an attempt it claimed itself, sandbox %s', (mode
     expect(await finding).toEqual(handle)
   })
 })
+
+// Once the engine has recorded such an attempt as ended (Lost, not started), forget() removes what find() left: its
+// claim, the attempt folder a start cut short by the crash may have made (config files), and the run folder once
+// empty. Nothing else: a host's log goes with its handle (cleanup), and the path comes from the key alone.
+describe.each(modes)('forget() of an attempt that did not start, sandbox %s', (mode) => {
+  it("removes find()'s claim, a folder a start cut short left, and the emptied run folder", async () => {
+    const stateDir = tempDir()
+    dirs.push(stateDir)
+    const rt = createLocalRuntime({ stateDir, sandbox: mode })
+    const key = { runId: 'cut-short', step: 'main', attempt: 1 }
+    const attemptDir = path.join(stateDir, key.runId, 'main.1')
+    // What start() makes before it hands the step to the host: the attempt folder and its config files.
+    fs.mkdirSync(path.join(attemptDir, 'config'), { recursive: true })
+    fs.writeFileSync(path.join(attemptDir, 'config', 'app.conf'), 'token=s3cret')
+    expect(await rt.find!(key)).toBeUndefined()
+    expect(fs.existsSync(logFileOf(attemptDir))).toBe(true)
+    await rt.forget!(key)
+    expect(fs.existsSync(path.join(stateDir, key.runId))).toBe(false)
+    // A later look claims it afresh (nobody starts it any more).
+    expect(await rt.find!(key)).toBeUndefined()
+    await rt.forget!(key)
+    expect(fs.existsSync(path.join(stateDir, key.runId))).toBe(false)
+  })
+
+  it("leaves a host's log, empty or with its handle, and the other attempts of the run", async () => {
+    const stateDir = tempDir()
+    dirs.push(stateDir)
+    const rt = createLocalRuntime({ stateDir, sandbox: mode })
+    const l = launch(shPod('echo ran'))
+    const started = await rt.start(l)
+    expect(texts((await collect(rt, started)).lines)).toEqual(['ran'])
+    const runDir = path.join(stateDir, l.key.runId)
+    const ranLog = logFileOf(path.join(runDir, 'main.0'))
+    await rt.forget!(l.key)
+    expect(readHandle(ranLog)).toEqual(started)
+    // A host's claim before its handle: empty.
+    const claimed = logFileOf(path.join(runDir, 'other.0'))
+    fs.writeFileSync(claimed, '', { flag: 'wx' })
+    await rt.forget!({ runId: l.key.runId, step: 'other', attempt: 0 })
+    expect(fs.existsSync(claimed)).toBe(true)
+    // find()'s claim beside them goes alone; the run folder stays for them.
+    const key = { runId: l.key.runId, step: 'late', attempt: 0 }
+    expect(await rt.find!(key)).toBeUndefined()
+    await rt.forget!(key)
+    expect(fs.readdirSync(runDir).sort()).toEqual([path.basename(claimed), path.basename(ranLog)].sort())
+    await rt.cleanup(started)
+    expect(fs.existsSync(ranLog)).toBe(false)
+  })
+
+  it('takes its path from the key alone: a name that leaves the run is refused', async () => {
+    const stateDir = tempDir()
+    dirs.push(stateDir)
+    const rt = createLocalRuntime({ stateDir, sandbox: mode })
+    await expect(rt.forget!({ runId: '..', step: 'main', attempt: 1 })).rejects.toMatchObject({ code: 'E_INTERNAL' })
+    await expect(rt.forget!({ runId: 'r', step: '../x', attempt: 1 })).rejects.toMatchObject({ code: 'E_INTERNAL' })
+  })
+})

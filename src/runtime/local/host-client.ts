@@ -50,6 +50,8 @@ interface Connection {
   quiet: Map<string, number>
   /** Requests of this turn of the event loop not written yet: they go out in one write (a DAG's layer starts together). */
   out: string
+  /** A watched request on it went unanswered: no new request uses it; it goes once those waiting are answered. */
+  retired?: true
 }
 
 /** Announced exits (and quiet logs) kept for followers that have not subscribed yet; the oldest go first beyond this. */
@@ -164,18 +166,28 @@ export class HostClient {
       if (conn.out === '') setImmediate(() => flushRequests(conn))
       conn.out += JSON.stringify({ ...msg, id }) + '\n'
     })
-    if (opts.watch) this.watch(conn, reply)
+    if (opts.watch) this.watch(conn, id, reply)
     return reply
   }
 
-  /** Probes the host now and each START_TIMEOUT_MS in which it spoke, until `reply` settles; drops it once it did not. */
-  private watch(conn: Connection, reply: Promise<HostReply>): void {
+  /**
+   * Probes the host now and each START_TIMEOUT_MS in which it spoke, until `reply` settles; fails request `id` once it
+   * did not. Only that one: another request waiting on the connection (a start the host may yet carry out) is not
+   * taken as failed; it keeps the connection, which no new request uses (the next connects afresh, under the
+   * handshake's own bound) and which goes once nothing waits on it. A hung host holds nothing up (unref'd).
+   */
+  private watch(conn: Connection, id: number, reply: Promise<HostReply>): void {
     let heard = conn.heard
     this.probe(conn)
     const watchdog = setInterval(() => {
       if (conn.heard === heard) {
-        // Fails every request on it (see 'close'); the next one connects afresh, under the handshake's own bound.
-        conn.socket.destroy(new CtlError('E_INTERNAL', `the step host (pid ${conn.hostPid}) did not answer for ${START_TIMEOUT_MS / 1000} s`))
+        const waiter = conn.pending.get(id)
+        conn.pending.delete(id)
+        if (this.conn === conn) this.conn = undefined
+        conn.retired = true
+        if (conn.pending.size === 0) conn.socket.destroy()
+        else conn.socket.unref()
+        waiter?.reject(new CtlError('E_INTERNAL', `the step host (pid ${conn.hostPid}) did not answer for ${START_TIMEOUT_MS / 1000} s`))
       } else {
         heard = conn.heard
         this.probe(conn)
@@ -367,7 +379,10 @@ export class HostClient {
             if (quiet.size > MAX_KEPT_EXITS) quiet.delete(quiet.keys().next().value!)
           }
           pending.delete(msg.id!)
-          if (pending.size === 0) socket.unref()
+          if (pending.size === 0) {
+            if (conn.retired) socket.destroy()
+            else socket.unref()
+          }
           waiter.resolve(msg)
         }
       })

@@ -27,13 +27,13 @@ import {
   inRunFolder,
   isAlive,
   logFileOf,
-  logHead,
   readExit,
   readHandle,
   writeAtomic,
   writeExitOnce,
   type LocalHandleData,
 } from './files.js'
+import { attemptFinder } from './find.js'
 import { followLog } from './follow.js'
 import { HostClient, hostSocketPath } from './host-client.js'
 import { isUnder, type Layout, type SupervisorSpec } from './layout.js'
@@ -57,13 +57,6 @@ export interface LocalRuntimeOptions extends SandboxOptions {
 
 /** Attempts followed to their exit and not cleaned up yet, remembered at most (see followedToExit). */
 const MAX_FOLLOWED_KEPT = 4096
-/** How long find() waits for a host that is starting the attempt right now. */
-const FIND_WAIT_MS = 15_000
-/**
- * find()'s claim of an attempt never handed to a host: a handle record without a handle. Log readers skip a handle
- * record at the head (and find no handle in this one), so a runtime that does not know the mark sees an empty claim.
- */
-const NOT_STARTED = '{"h":null}\n'
 // Redaction has one owner, src/logs/redact.mjs; the step host imports it from there (ctl's own folder is
 // bound read-only into the sandbox, see bwrap.ts), so it must sit at that place beside this folder.
 const HOST_FILES = ['supervisor.mjs', 'step.mjs', 'step-files.mjs', '../../logs/redact.mjs', 'outputs.mjs', 'spawn-client.mjs']
@@ -292,48 +285,13 @@ export function createLocalRuntime(opts: LocalRuntimeOptions): Runtime {
     writeExitOnce(log, { exitCode: null, reason: 'Killed', message, finishedAt: new Date().toISOString() })
   }
 
-  /**
-   * The attempt of `key`, when one was started: from its handle, the first record of its log (written by the host
-   * before it confirms a start). A log without one is being started right now (the host claimed it: wait for the
-   * handle); no log means the start was never handed to a host, or is still on its way: then the log is created
-   * here, the claim that a start still on its way can no longer make, and the attempt reported as not started. That
-   * claim says so in its first record, so a later look (the next orphan check) tells it from a host's claim, empty
-   * until the host writes the handle, and answers "not started" again at once.
-   */
-  async function find(key: StepKey): Promise<RuntimeHandle | undefined> {
-    const attemptDir = attemptDirOf(key)
-    const log = logFileOf(attemptDir)
-    const deadline = Date.now() + FIND_WAIT_MS
-    // Started by a runtime from before the log moved out of the attempt folder: found where it was put.
-    const older = readHandle(path.join(attemptDir, LOG_FILE))
-    if (older) return older
-    for (;;) {
-      const head = logHead(log)
-      if (head.handle) return head.handle
-      if (head.notStarted) return undefined // claimed by a find() before: still not started
-      try {
-        createExclusive(log, NOT_STARTED)
-        return undefined // claimed by us: no host will start it now
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e
-      }
-      if (readExit(log) || Date.now() > deadline) {
-        // Claimed by a host that never wrote the handle (it died): follow reports the outcome (Lost).
-        return handleOf(key, { ...emptyData(attemptDir), supervisorPid: null })
-      }
-      await sleep(20)
-    }
-  }
-
-  function emptyData(attemptDir: string): LocalHandleData {
-    // Whether a folder was made is not known here: cleanup looks.
-    return { attemptDir, logBeside: true, folder: true, mode: bwrapPath ? 'bubblewrap' : 'none', host: true, supervisorPid: null, supervisorStart: null, stepPid: null, shmDir: null, image: null, notes: [] }
-  }
+  const { find, forget } = attemptFinder({ attemptDirOf, handleOf, mode: bwrapPath ? 'bubblewrap' : 'none', removals })
 
   return {
     info: () => ({ ...info }),
     start,
     find,
+    forget,
     follow(handle, fromOffset, onLogs, signal): Promise<StepExit> {
       const d = handleData(handle)
       const log = attemptLog(d)
@@ -360,11 +318,18 @@ export function createLocalRuntime(opts: LocalRuntimeOptions): Runtime {
           })
         },
       })
-      return exit.then((e) => {
-        followedToExit.add(log)
-        if (followedToExit.size > MAX_FOLLOWED_KEPT) followedToExit.delete(followedToExit.values().next().value!)
-        return e
-      })
+      return exit.then(
+        (e) => {
+          followedToExit.add(log)
+          if (followedToExit.size > MAX_FOLLOWED_KEPT) followedToExit.delete(followedToExit.values().next().value!)
+          return e
+        },
+        (err: unknown) => {
+          // Let go (the engine detached: another replica, or the next plane, follows and cleans it up).
+          removals.released(d.attemptDir)
+          throw err
+        },
+      )
     },
     kill,
     async cleanup(handle) {

@@ -6,6 +6,11 @@ import { LOG_FILE, attemptLog, type LocalHandleData } from './files.js'
 
 /** Attempts removed in one turn of the event loop at most; the rest wait for the next turn. */
 const REMOVALS_PER_TURN = 32
+/**
+ * Started attempts remembered at most (see live): past it the oldest run's are forgotten. One forgotten too early
+ * costs a failed rmdir of its run folder; one never forgotten kept its run folder on disk and its entry in memory.
+ */
+export const MAX_LIVE = 4096
 
 type Attempt = Pick<LocalHandleData, 'attemptDir' | 'logBeside' | 'folder'>
 
@@ -20,19 +25,39 @@ export class AttemptDirRemover {
   private queue: { attempt: Attempt; done: () => void; failed: (e: unknown) => void }[] = []
   /** Attempts this runtime started and has not cleaned up yet, by run folder: while there are any, it is not empty. */
   private live = new Map<string, Set<string>>()
+  private liveCount = 0
 
   /** An attempt started in its run folder: the folder is not tried for removal before the attempt is cleaned up. */
   started(attemptDir: string): void {
     const run = path.dirname(attemptDir)
     let set = this.live.get(run)
     if (!set) this.live.set(run, (set = new Set()))
+    if (set.has(attemptDir)) return
     set.add(attemptDir)
+    // Bounded: an attempt this runtime started may be cleaned up by another (a replica that took its run over).
+    if (++this.liveCount > MAX_LIVE) {
+      const [oldest, kept] = this.live.entries().next().value!
+      this.live.delete(oldest)
+      this.liveCount -= kept.size
+    }
+  }
+
+  /** An attempt this runtime no longer follows nor cleans up (another took it over): its run folder is not held for it. */
+  released(attemptDir: string): void {
+    const run = path.dirname(attemptDir)
+    const set = this.live.get(run)
+    if (!set?.delete(attemptDir)) return
+    this.liveCount--
+    if (set.size === 0) this.live.delete(run)
+  }
+
+  /** Started attempts not cleaned up nor released yet. */
+  get pending(): number {
+    return this.liveCount
   }
 
   add(attempt: Attempt): Promise<void> {
-    const run = path.dirname(attempt.attemptDir)
-    const set = this.live.get(run)
-    if (set?.delete(attempt.attemptDir) && set.size === 0) this.live.delete(run)
+    this.released(attempt.attemptDir)
     return new Promise((done, failed) => {
       if (this.queue.length === 0) setImmediate(() => this.flush())
       this.queue.push({ attempt, done, failed })

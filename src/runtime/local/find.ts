@@ -1,0 +1,83 @@
+// Attempts the engine has no handle of: it crashed between start() and storing the handle. find() looks for what a
+// host left (the handle heads the attempt's log) or claims the attempt itself, so that a start still on its way can
+// no longer run it; forget() removes that claim once the engine recorded the attempt as never started.
+
+import fs from 'node:fs'
+import path from 'node:path'
+import type { RuntimeHandle, StepKey } from '../types.js'
+import { LOG_FILE, createExclusive, logFileOf, logHead, readExit, readHandle, type LocalHandleData } from './files.js'
+import type { AttemptDirRemover } from './remove.js'
+
+/** How long find() waits for a host that is starting the attempt right now. */
+const FIND_WAIT_MS = 15_000
+/**
+ * find()'s claim of an attempt never handed to a host: a handle record without a handle. Log readers skip a handle
+ * record at the head (and find no handle in this one), so a runtime that does not know the mark sees an empty claim.
+ */
+const NOT_STARTED = '{"h":null}\n'
+
+export interface FinderContext {
+  /** The attempt's folder name from its key, checked (a key must not name a path outside its run). */
+  attemptDirOf(key: StepKey): string
+  handleOf(key: StepKey, data: LocalHandleData): RuntimeHandle
+  mode: LocalHandleData['mode']
+  removals: AttemptDirRemover
+}
+
+export function attemptFinder(ctx: FinderContext) {
+  const { attemptDirOf, handleOf, mode, removals } = ctx
+
+  /**
+   * The attempt of `key`, when one was started: from its handle, the first record of its log (written by the host
+   * before it confirms a start). A log without one is being started right now (the host claimed it: wait for the
+   * handle); no log means the start was never handed to a host, or is still on its way: then the log is created
+   * here, the claim that a start still on its way can no longer make, and the attempt reported as not started. That
+   * claim says so in its first record, so a later look (the next orphan check) tells it from a host's claim, empty
+   * until the host writes the handle, and answers "not started" again at once.
+   */
+  async function find(key: StepKey): Promise<RuntimeHandle | undefined> {
+    const attemptDir = attemptDirOf(key)
+    const log = logFileOf(attemptDir)
+    const deadline = Date.now() + FIND_WAIT_MS
+    // Started by a runtime from before the log moved out of the attempt folder: found where it was put.
+    const older = readHandle(path.join(attemptDir, LOG_FILE))
+    if (older) return older
+    for (;;) {
+      const head = logHead(log)
+      if (head.handle) return head.handle
+      if (head.notStarted) return undefined // claimed by a find() before: still not started
+      try {
+        createExclusive(log, NOT_STARTED)
+        return undefined // claimed by us: no host will start it now
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e
+      }
+      if (readExit(log) || Date.now() > deadline) {
+        // Claimed by a host that never wrote the handle (it died): follow reports the outcome (Lost).
+        return handleOf(key, { ...emptyData(attemptDir), supervisorPid: null })
+      }
+      await sleep(20)
+    }
+  }
+
+  /**
+   * Removes find()'s claim of an attempt that did not start, and the attempt folder a start cut short by a crash may
+   * have made (its config files), then the run folder once empty: as cleanup() removes a finished attempt's. The path
+   * comes from the key alone (attemptDirOf checks it), and a log that is not find()'s own claim is left alone: it is
+   * a host's, and goes with its handle.
+   */
+  async function forget(key: StepKey): Promise<void> {
+    const attemptDir = attemptDirOf(key)
+    if (!logHead(logFileOf(attemptDir)).notStarted) return
+    await removals.add({ attemptDir, logBeside: true, folder: fs.existsSync(attemptDir) })
+  }
+
+  function emptyData(attemptDir: string): LocalHandleData {
+    // Whether a folder was made is not known here: cleanup looks.
+    return { attemptDir, logBeside: true, folder: true, mode, host: true, supervisorPid: null, supervisorStart: null, stepPid: null, shmDir: null, image: null, notes: [] }
+  }
+
+  return { find, forget }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
