@@ -51,6 +51,11 @@ export interface LocalRuntimeOptions extends SandboxOptions {
   stateDir: string
   /** Longest log line kept, in bytes; longer lines are cut with a marker. Default 1 MiB. */
   maxLineBytes?: number
+  /**
+   * Bytes of an attempt's log lines stored at most (see step-log.mjs): past them the step runs on, its output's middle
+   * is dropped and its last lines are kept. Default 64 MiB; from 64 KiB to 1 TiB.
+   */
+  maxLogBytes?: number
   /** The step host exits after this long without steps and connections. Default 2 s. */
   hostIdleMs?: number
 }
@@ -66,8 +71,10 @@ const FIND_WAIT_MS = 15_000
 const NOT_STARTED = '{"h":null}\n'
 // Redaction has one owner, src/logs/redact.mjs; the step host imports it from there (ctl's own folder is
 // bound read-only into the sandbox, see bwrap.ts), so it must sit at that place beside this folder.
-const HOST_FILES = ['supervisor.mjs', 'step.mjs', 'step-files.mjs', '../../logs/redact.mjs', 'outputs.mjs', 'spawn-client.mjs']
+const HOST_FILES = ['supervisor.mjs', 'step.mjs', 'step-log.mjs', 'step-files.mjs', '../../logs/redact.mjs', 'outputs.mjs', 'spawn-client.mjs']
 const DEFAULT_MAX_LINE = 1 << 20
+export const DEFAULT_MAX_LOG = 64 * 1024 * 1024
+const MAX_LOG_RANGE = [64 * 1024, 2 ** 40] as const
 const SAFE_COMPONENT = /^[A-Za-z0-9][A-Za-z0-9._-]*$/
 
 /**
@@ -106,6 +113,10 @@ export function createLocalRuntime(opts: LocalRuntimeOptions): Runtime {
   const stateDir = path.resolve(opts.stateDir)
   fs.mkdirSync(stateDir, { recursive: true })
   const maxLineBytes = opts.maxLineBytes ?? DEFAULT_MAX_LINE
+  const maxLogBytes = opts.maxLogBytes ?? DEFAULT_MAX_LOG
+  if (!Number.isSafeInteger(maxLogBytes) || maxLogBytes < MAX_LOG_RANGE[0] || maxLogBytes > MAX_LOG_RANGE[1]) {
+    throw new CtlError('E_USAGE', `the local runtime's maxLogBytes must be a whole number of bytes from 64 KiB to 1 TiB, not ${maxLogBytes}`)
+  }
   const { bwrapPath, whyNoSandbox, allowUnsandboxed, trustedOwner, problem: sandboxProblem, stepUser, access, host: sandboxHost, limits: limitSupport, info } = chooseSandbox(opts, stateDir)
   // Each plain step's own record of what isolation it got (runtime get --node shows it).
   const plainNote = `plain process, no sandbox (bubblewrap ${whyNoSandbox}): it sees the host's files as ${stepUser ? `host uid ${stepUser.uid}` : "the control plane's user"} and the host's network`
@@ -238,6 +249,7 @@ export function createLocalRuntime(opts: LocalRuntimeOptions): Runtime {
       graceMs: plan.graceSeconds * 1000,
       redact: redactionForms(plan.secretValues, launch.redact),
       maxLineBytes,
+      maxLogBytes,
       ...(layout.outputsFile ? { outputs: { path: layout.outputsFile, ...outputLimits() } } : {}),
     }
     const data: LocalHandleData = { ...base, shmDir: layout.spec.shm?.dir ?? null, notes: [...isolation, ...layout.notes, ...identity, ...limits.notes] }
