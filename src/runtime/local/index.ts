@@ -35,6 +35,7 @@ import {
   type LocalHandleData,
 } from './files.js'
 import { followLog } from './follow.js'
+import { DEFAULT_MAX_LOG_BYTES, maxLogBytesProblem } from './log-cap.js'
 import { HostClient, hostSocketPath } from './host-client.js'
 import { isUnder, type Layout, type SupervisorSpec } from './layout.js'
 import { createRedactor, redactionForms } from '../../logs/redact.mjs'
@@ -73,8 +74,6 @@ const NOT_STARTED = '{"h":null}\n'
 // bound read-only into the sandbox, see bwrap.ts), so it must sit at that place beside this folder.
 const HOST_FILES = ['supervisor.mjs', 'step.mjs', 'step-log.mjs', 'step-files.mjs', '../../logs/redact.mjs', 'outputs.mjs', 'spawn-client.mjs']
 const DEFAULT_MAX_LINE = 1 << 20
-export const DEFAULT_MAX_LOG = 64 * 1024 * 1024
-const MAX_LOG_RANGE = [64 * 1024, 2 ** 40] as const
 const SAFE_COMPONENT = /^[A-Za-z0-9][A-Za-z0-9._-]*$/
 
 /**
@@ -113,10 +112,9 @@ export function createLocalRuntime(opts: LocalRuntimeOptions): Runtime {
   const stateDir = path.resolve(opts.stateDir)
   fs.mkdirSync(stateDir, { recursive: true })
   const maxLineBytes = opts.maxLineBytes ?? DEFAULT_MAX_LINE
-  const maxLogBytes = opts.maxLogBytes ?? DEFAULT_MAX_LOG
-  if (!Number.isSafeInteger(maxLogBytes) || maxLogBytes < MAX_LOG_RANGE[0] || maxLogBytes > MAX_LOG_RANGE[1]) {
-    throw new CtlError('E_USAGE', `the local runtime's maxLogBytes must be a whole number of bytes from 64 KiB to 1 TiB, not ${maxLogBytes}`)
-  }
+  const maxLogBytes = opts.maxLogBytes ?? DEFAULT_MAX_LOG_BYTES
+  const logCapProblem = maxLogBytesProblem(maxLogBytes)
+  if (logCapProblem) throw new CtlError('E_USAGE', `the local runtime's ${logCapProblem}`)
   const { bwrapPath, whyNoSandbox, allowUnsandboxed, trustedOwner, problem: sandboxProblem, stepUser, access, host: sandboxHost, limits: limitSupport, info } = chooseSandbox(opts, stateDir)
   // Each plain step's own record of what isolation it got (runtime get --node shows it).
   const plainNote = `plain process, no sandbox (bubblewrap ${whyNoSandbox}): it sees the host's files as ${stepUser ? `host uid ${stepUser.uid}` : "the control plane's user"} and the host's network`
