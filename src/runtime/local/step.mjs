@@ -33,8 +33,6 @@ import { Splitter, appendExitRecord, childrenOf, inRunFolder, logFileOf, makeCgr
 /** Run folders this host claimed an attempt in lately: a hint that the folder is there (see Step.claim). */
 const claimedIn = new Set()
 const CLAIMED_KEPT = 256
-/** The cap of a spec that names none (the control plane always does: LocalRuntimeOptions.maxLogBytes). */
-const DEFAULT_MAX_LOG = 64 * 1024 * 1024
 
 export class Step {
   /**
@@ -75,7 +73,8 @@ export class Step {
     this.bwrapErrors = []
     /** @type {NodeJS.Timeout[]} */
     this.timers = []
-    this.log = new StepLog(spec.maxLogBytes ?? DEFAULT_MAX_LOG, (problem) => {
+    // The control plane always names the cap (its default is log-cap.ts's); a spec without one (a test's) has none.
+    this.log = new StepLog(spec.maxLogBytes ?? Infinity, (problem) => {
       this.logFailure = problem
       this.stop('Error', `the step's log could not be written: ${problem}`)
     })
