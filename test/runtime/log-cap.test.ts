@@ -87,6 +87,20 @@ describe.each(modes)('an attempt log over its cap, sandbox %s', (sandbox) => {
     expect(followed.lines[at]!.stream).toBe('stderr')
   }))
 
+  it('keeps the last line even when it is longer than the tail\'s budget alone', async () => {
+    const rt = createLocalRuntime({ stateDir: temp(), sandbox, maxLogBytes: CAP })
+    // One line over the cap at once, then three of 100 KB: each pushes the one before out of the tail.
+    const script = "head -c 300000 /dev/zero | tr '\\0' a; echo; for i in 1 2 3; do head -c 100000 /dev/zero | tr '\\0' b; echo \" $i\"; done"
+    const handle = await rt.start(launch(shPod(script)))
+    const r = await collect(rt, handle)
+    expect(r.exit).toMatchObject({ exitCode: 0, reason: 'Completed' })
+    expect(texts(r.lines)).toEqual([
+      `[ctl: 3 lines (${300_001 + 2 * 100_003} bytes) of output dropped after the log reached its limit of 256 KiB; the last lines follow]`,
+      `${'b'.repeat(100_000)} 3`,
+    ])
+    expect(fs.statSync(logFileOf(handle.data.attemptDir as string)).size).toBeLessThan(100_000 + 8 * 1024)
+  })
+
   it('rejects a cap that makes no sense', () => {
     for (const bad of [0, -1, 1.5, 1024, Number.NaN, 2 ** 41]) {
       expect(() => createLocalRuntime({ stateDir: temp(), sandbox, maxLogBytes: bad })).toThrow(expect.objectContaining({ code: 'E_USAGE' }))

@@ -13,7 +13,7 @@ import fs from 'node:fs'
 import { exitRecord } from './step-files.mjs'
 import { sizeText } from './outputs.mjs'
 
-/** Bytes of records (whole lines) of a step's last output kept in memory once its log reached its cap. */
+/** Bytes of records (whole lines) of a step's last output kept in memory once its log reached its cap (and the last one always). */
 export const TAIL_BYTES = 64 * 1024
 /** Room made for the exit record beyond its own size when the disk is full: a block of the file system. */
 const EXIT_ROOM = 4096
@@ -194,7 +194,9 @@ class Tail {
     this.recs.push(rec)
     this.sizes.push(n, raw)
     this.bytes += n
-    while (this.bytes > TAIL_BYTES && this.first < this.recs.length) {
+    // The last record stays, even one over the budget alone (a line is bounded by maxLineBytes): "the last lines
+    // follow" always holds.
+    while (this.bytes > TAIL_BYTES && this.first < this.recs.length - 1) {
       this.bytes -= /** @type {number} */ (this.sizes[2 * this.first])
       this.droppedBytes += /** @type {number} */ (this.sizes[2 * this.first + 1])
       this.droppedLines++
