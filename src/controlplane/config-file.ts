@@ -6,6 +6,7 @@ import { existsSync } from 'node:fs'
 import { homedir } from 'node:os'
 import { dirname, isAbsolute, join, resolve } from 'node:path'
 import { CtlError } from '../errors.js'
+import { maxLogBytesProblem } from '../runtime/local/log-cap.js'
 import { DEFAULT_LOG_RETENTION, parseRetention } from '../logs/retention.js'
 import { MANIFEST_LIMITS } from '../manifest/limits.js'
 import { kubernetesEnvOf, kubernetesOptionsOf, type KubeStartFlags } from './kube-flags.js'
@@ -57,6 +58,7 @@ export interface ServerStartFlags {
   'step-gid'?: number
   'cgroup-parent'?: string
   'allow-unsandboxed'?: boolean
+  'max-log-bytes'?: number
   store?: string
   'work-dir'?: string
 }
@@ -78,6 +80,7 @@ export type SettingName =
   | 'stepGid'
   | 'cgroupParent'
   | 'allowUnsandboxed'
+  | 'maxLogBytes'
   | 'store'
   | 'workDir'
   | 'kubernetes.kubeconfig'
@@ -123,6 +126,8 @@ export interface ServerSettings {
   cgroupParent?: string
   /** Local runtime without bubblewrap: run every workflow's steps as plain processes, not only the tenant admin's. */
   allowUnsandboxed?: boolean
+  /** Local runtime: bytes of each step attempt's log stored at most; undefined: DEFAULT_MAX_LOG_BYTES (64 MiB). */
+  maxLogBytes?: number
   /**
    * The store: a SQLite file (absolute) or a postgresql:// URL, which may hold a password (never print it:
    * redactUrl). Undefined: the embedded SQLite file in the data folder.
@@ -227,6 +232,12 @@ export async function resolveServerSettings(input: ResolveInput): Promise<Resolv
   if (cgroupParent !== undefined) options.cgroupParent = checkedCgroupParent(cgroupParent, sources.cgroupParent === 'env' ? 'CTL_CGROUP_PARENT' : '--cgroup-parent')
   const allowUnsandboxed = pick('allowUnsandboxed', given.allowUnsandboxed, fromFile.allowUnsandboxed)
   if (allowUnsandboxed !== undefined) options.allowUnsandboxed = allowUnsandboxed
+  const maxLogBytes = pick('maxLogBytes', given.maxLogBytes, fromFile.maxLogBytes)
+  if (maxLogBytes !== undefined) {
+    const problem = maxLogBytesProblem(maxLogBytes, sources.maxLogBytes === 'env' ? 'CTL_MAX_LOG_BYTES' : sources.maxLogBytes === 'file' ? 'maxLogBytes' : '--max-log-bytes')
+    if (problem) throw new CtlError('E_USAGE', problem)
+    options.maxLogBytes = maxLogBytes
+  }
   // In the file a SQLite path is relative to the file; on the command line, to where the command runs.
   const store = pick('store', given.store, fromFile.store)
   if (store !== undefined) {
@@ -253,6 +264,7 @@ export async function resolveServerSettings(input: ResolveInput): Promise<Resolv
     ...(options.stepGid !== undefined ? { CTL_STEP_GID: String(options.stepGid) } : {}),
     ...(options.cgroupParent ? { CTL_CGROUP_PARENT: options.cgroupParent } : {}),
     ...(options.allowUnsandboxed !== undefined ? { CTL_ALLOW_UNSANDBOXED: String(options.allowUnsandboxed) } : {}),
+    ...(options.maxLogBytes !== undefined ? { CTL_MAX_LOG_BYTES: String(options.maxLogBytes) } : {}),
     // In the environment, not on the command line: a password in the URL is not shown to `ps`.
     ...(options.storeUrl !== undefined ? { CTL_STORE: options.storeUrl } : {}),
     ...(options.workDir !== undefined ? { CTL_WORK_DIR: options.workDir } : {}),
@@ -318,6 +330,7 @@ function givenSettings(flags: ServerStartFlags, env: Record<string, string | und
     stepGid: int(flags['step-gid'], 'CTL_STEP_GID'),
     cgroupParent: text(flags['cgroup-parent'], 'CTL_CGROUP_PARENT'),
     allowUnsandboxed: bool(flags['allow-unsandboxed'], 'CTL_ALLOW_UNSANDBOXED'),
+    maxLogBytes: int(flags['max-log-bytes'], 'CTL_MAX_LOG_BYTES'),
     store: text(flags.store, 'CTL_STORE'),
     workDir: text(flags['work-dir'], 'CTL_WORK_DIR'),
   }

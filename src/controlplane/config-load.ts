@@ -7,6 +7,7 @@ import type { ErrorObject, ValidateFunction } from 'ajv'
 import { CtlError, ManifestError, type ManifestIssue } from '../errors.js'
 import { readDuration, MAX_CALENDAR_DURATION_MS } from '../duration.js'
 import { DEFAULT_STEP_ID } from '../runtime/local/sandbox.js'
+import { maxLogBytesProblem } from '../runtime/local/log-cap.js'
 import { KUBE_DURATION } from './kube-flags.js'
 import type { RuntimeKind } from './control-plane.js'
 import { sqliteFileOf, storeKindOf } from '../store/url.js'
@@ -30,6 +31,8 @@ export interface ServerConfigFile {
   stepGid?: number
   cgroupParent?: string
   allowUnsandboxed?: boolean
+  /** Local runtime: bytes of each step attempt's log stored at most (see maxLogBytesProblem). */
+  maxLogBytes?: number
   /** Store URL: a SQLite file (relative to this file) or postgresql://… (see storeProblem). */
   store?: string
   /** The folder of runs and volumes (relative to this file); default the data folder. */
@@ -161,6 +164,8 @@ const CONFIG_SCHEMA = {
     stepGid: { type: 'integer' },
     cgroupParent: { type: 'string', minLength: 1 },
     allowUnsandboxed: { type: 'boolean' },
+    // Its bounds are checked after the schema (maxLogBytesProblem).
+    maxLogBytes: { type: 'integer' },
     // Its scheme is checked after the schema (storeProblem).
     store: { type: 'string', minLength: 1, maxLength: MAX_STORE_URL_LENGTH },
     workDir: { type: 'string', minLength: 1, maxLength: MAX_WORK_DIR_LENGTH },
@@ -224,6 +229,10 @@ export async function loadServerConfig(file: string): Promise<{ file: string; va
     const value = root[key]
     const problem = Number.isInteger(value) ? stepIdProblem(key, value as number, kind) : undefined
     if (problem) issues.push(issueAt(doc, 'E_SCHEMA', [key], problem))
+  }
+  if (Number.isInteger(root['maxLogBytes'])) {
+    const problem = maxLogBytesProblem(root['maxLogBytes'] as number)
+    if (problem) issues.push(issueAt(doc, 'E_SCHEMA', ['maxLogBytes'], problem))
   }
   if (typeof root['store'] === 'string' && root['store'] !== '') {
     const problem = storeProblem('store', root['store'])

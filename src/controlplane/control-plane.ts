@@ -92,6 +92,8 @@ export interface ControlPlaneOptions {
   cgroupParent?: string
   /** Local runtime without bubblewrap: run every workflow's steps as plain processes, not only the tenant admin's (default false). */
   allowUnsandboxed?: boolean
+  /** Local runtime: bytes of each step attempt's log stored at most (default 64 MiB; see src/runtime/local/log-cap.ts). */
+  maxLogBytes?: number
   /** This control plane among the replicas sharing the store (engine.ts EngineOptions.replicaId); default a new id. */
   replicaId?: string
   /** How long a run's lease lasts unless renewed; default 15 s (EngineOptions.leaseTtlMs). */
@@ -280,6 +282,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
         stepGid: opts.stepGid,
         cgroupParent: opts.cgroupParent,
         allowUnsandboxed: opts.allowUnsandboxed ?? false,
+        maxLogBytes: opts.maxLogBytes,
         // The user who started the control plane is the tenant admin it created (the local CLI's key).
         trustedOwner: TENANT_ADMIN_ID,
       },

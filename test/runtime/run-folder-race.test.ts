@@ -65,9 +65,9 @@ describe('attempt folders while the run folder comes and goes', () => {
 
   it('the step host claims each one (Step.claim)', async () => {
     const missing = await raceTheRemover(async (attempt) => {
-      const step = new Step({ attemptDir: attempt }, () => {}) as { claim(): void; logFd: number }
+      const step = new Step({ attemptDir: attempt }, () => {}) as { claim(): void; log: { fd: number } }
       step.claim()
-      fs.closeSync(step.logFd)
+      fs.closeSync(step.log.fd)
       fs.unlinkSync(logFileOf(attempt))
     })
     expect(missing).toBeGreaterThan(0)

@@ -361,3 +361,36 @@ describe('step user and cgroup parent (local runtime)', () => {
     expect([relative.code, relative.message]).toEqual(['E_USAGE', '--cgroup-parent "ctl.slice" must be an absolute path, such as /sys/fs/cgroup/ctl.slice'])
   })
 })
+
+describe('maxLogBytes (local runtime: the cap on a step attempt\'s stored log)', () => {
+  it('comes from --max-log-bytes, CTL_MAX_LOG_BYTES or the file, and reaches a detached child', async () => {
+    const dir = folder('maxLogBytes: 1048576\n')
+    const fromFile = await resolveServerSettings({ flags: {}, env: {}, dataDir: dir })
+    expect(fromFile.options.maxLogBytes).toBe(1048576)
+    expect(fromFile.source.settings).toMatchObject({ maxLogBytes: 'file' })
+    expect(fromFile.childEnv).toMatchObject({ CTL_MAX_LOG_BYTES: '1048576' })
+    const fromEnv = await resolveServerSettings({ flags: {}, env: { CTL_MAX_LOG_BYTES: '2097152' }, dataDir: dir })
+    expect(fromEnv.options.maxLogBytes).toBe(2097152)
+    const fromFlag = await resolveServerSettings({ flags: { 'max-log-bytes': 65536 }, env: { CTL_MAX_LOG_BYTES: '2097152' }, dataDir: dir })
+    expect(fromFlag.options.maxLogBytes).toBe(65536)
+    const child = await resolveServerSettings({ flags: {}, env: fromFlag.childEnv, dataDir: folder() })
+    expect(child.options.maxLogBytes).toBe(65536)
+    // Unset: the runtime's default (64 MiB), chosen at start.
+    const none = await resolveServerSettings({ flags: {}, env: {}, dataDir: folder() })
+    expect(none.options).not.toHaveProperty('maxLogBytes')
+    expect(none.childEnv).not.toHaveProperty('CTL_MAX_LOG_BYTES')
+  })
+
+  it('refuses a cap out of its range, in the file (located) and in a flag or variable (usage errors)', async () => {
+    expect(await problems('port: 1\nmaxLogBytes: 1024\n')).toEqual([
+      'server.yaml:2:1  maxLogBytes 1024 must be a whole number of bytes from 65536 (64 KiB) to 1099511627776 (1 TiB) (maxLogBytes)',
+    ])
+    expect(await problems('maxLogBytes: 64MiB\n')).toEqual(['server.yaml:1:1  must be an integer (maxLogBytes)'])
+    const bad = async (flags: ServerStartFlags, env: Record<string, string>): Promise<CtlError> =>
+      (await resolveServerSettings({ flags, env, dataDir: folder() }).catch((e: unknown) => e)) as CtlError
+    const zero = await bad({ 'max-log-bytes': 0 }, {})
+    expect([zero.code, zero.message]).toEqual(['E_USAGE', '--max-log-bytes 0 must be a whole number of bytes from 65536 (64 KiB) to 1099511627776 (1 TiB)'])
+    const huge = await bad({}, { CTL_MAX_LOG_BYTES: String(2 ** 41) })
+    expect([huge.code, huge.message]).toEqual(['E_USAGE', `CTL_MAX_LOG_BYTES ${2 ** 41} must be a whole number of bytes from 65536 (64 KiB) to 1099511627776 (1 TiB)`])
+  })
+})

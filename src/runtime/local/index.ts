@@ -35,6 +35,7 @@ import {
 } from './files.js'
 import { attemptFinder } from './find.js'
 import { followLog } from './follow.js'
+import { DEFAULT_MAX_LOG_BYTES, maxLogBytesProblem } from './log-cap.js'
 import { HostClient, hostSocketPath } from './host-client.js'
 import { isUnder, type Layout, type SupervisorSpec } from './layout.js'
 import { createRedactor, redactionForms } from '../../logs/redact.mjs'
@@ -51,6 +52,11 @@ export interface LocalRuntimeOptions extends SandboxOptions {
   stateDir: string
   /** Longest log line kept, in bytes; longer lines are cut with a marker. Default 1 MiB. */
   maxLineBytes?: number
+  /**
+   * Bytes of an attempt's log lines stored at most (see step-log.mjs): past them the step runs on, its output's middle
+   * is dropped and its last lines are kept. Default 64 MiB; from 64 KiB to 1 TiB.
+   */
+  maxLogBytes?: number
   /** The step host exits after this long without steps and connections. Default 2 s. */
   hostIdleMs?: number
 }
@@ -59,7 +65,7 @@ export interface LocalRuntimeOptions extends SandboxOptions {
 const MAX_FOLLOWED_KEPT = 4096
 // Redaction has one owner, src/logs/redact.mjs; the step host imports it from there (ctl's own folder is
 // bound read-only into the sandbox, see bwrap.ts), so it must sit at that place beside this folder.
-const HOST_FILES = ['supervisor.mjs', 'step.mjs', 'step-files.mjs', '../../logs/redact.mjs', 'outputs.mjs', 'spawn-client.mjs']
+const HOST_FILES = ['supervisor.mjs', 'step.mjs', 'step-log.mjs', 'step-files.mjs', '../../logs/redact.mjs', 'outputs.mjs', 'spawn-client.mjs']
 const DEFAULT_MAX_LINE = 1 << 20
 const SAFE_COMPONENT = /^[A-Za-z0-9][A-Za-z0-9._-]*$/
 
@@ -99,6 +105,9 @@ export function createLocalRuntime(opts: LocalRuntimeOptions): Runtime {
   const stateDir = path.resolve(opts.stateDir)
   fs.mkdirSync(stateDir, { recursive: true })
   const maxLineBytes = opts.maxLineBytes ?? DEFAULT_MAX_LINE
+  const maxLogBytes = opts.maxLogBytes ?? DEFAULT_MAX_LOG_BYTES
+  const logCapProblem = maxLogBytesProblem(maxLogBytes)
+  if (logCapProblem) throw new CtlError('E_USAGE', `the local runtime's ${logCapProblem}`)
   const { bwrapPath, whyNoSandbox, allowUnsandboxed, trustedOwner, problem: sandboxProblem, stepUser, access, host: sandboxHost, limits: limitSupport, info } = chooseSandbox(opts, stateDir)
   // Each plain step's own record of what isolation it got (runtime get --node shows it).
   const plainNote = `plain process, no sandbox (bubblewrap ${whyNoSandbox}): it sees the host's files as ${stepUser ? `host uid ${stepUser.uid}` : "the control plane's user"} and the host's network`
@@ -231,6 +240,7 @@ export function createLocalRuntime(opts: LocalRuntimeOptions): Runtime {
       graceMs: plan.graceSeconds * 1000,
       redact: redactionForms(plan.secretValues, launch.redact),
       maxLineBytes,
+      maxLogBytes,
       ...(layout.outputsFile ? { outputs: { path: layout.outputsFile, ...outputLimits() } } : {}),
     }
     const data: LocalHandleData = { ...base, shmDir: layout.spec.shm?.dir ?? null, notes: [...isolation, ...layout.notes, ...identity, ...limits.notes] }

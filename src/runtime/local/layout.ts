@@ -34,6 +34,8 @@ export interface SupervisorSpec {
   graceMs: number
   redact: string[]
   maxLineBytes: number
+  /** Bytes of the step's log lines stored at most; past them only its last lines are kept (step-log.mjs). */
+  maxLogBytes: number
   /** Host user and group the step (bwrap or the plain process) is spawned as; unset: the host's own. */
   uid?: number
   gid?: number
@@ -45,7 +47,7 @@ export interface SupervisorSpec {
 
 /** The launch a layout produces, plus the non-secret preparation the runtime does before spawning. */
 export interface Layout {
-  spec: Omit<SupervisorSpec, 'attemptDir' | 'timeoutMs' | 'graceMs' | 'redact' | 'maxLineBytes' | 'outputs'>
+  spec: Omit<SupervisorSpec, 'attemptDir' | 'timeoutMs' | 'graceMs' | 'redact' | 'maxLineBytes' | 'maxLogBytes' | 'outputs'>
   /** Non-secret files (ConfigMap volumes) to write into the attempt folder first. */
   configFiles: HostFile[]
   /** Host folders that must exist first (emptyDir, PVC subPath). */

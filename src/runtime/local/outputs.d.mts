@@ -20,3 +20,6 @@ export declare function parseOutputs(text: string, limits: OutputLimits): Parsed
 
 /** The text parseOutputs reads back as `outputs`. */
 export declare function formatOutputs(outputs: Record<string, string>): string
+
+/** A size as people write it (`64 MiB`, `256 KiB`, `1000 bytes`). */
+export declare function sizeText(n: number): string

@@ -22,8 +22,8 @@ function quote(s) {
   return JSON.stringify(s.length > QUOTE_MAX ? s.slice(0, QUOTE_MAX) + '…' : s)
 }
 
-/** @param {number} n */
-function sizeText(n) {
+/** A size as people write it (`64 MiB`, `256 KiB`, `1000 bytes`). @param {number} n */
+export function sizeText(n) {
   return n % (1024 * 1024) === 0 ? `${n / (1024 * 1024)} MiB` : n % 1024 === 0 ? `${n / 1024} KiB` : `${n} bytes`
 }
 

@@ -1,9 +1,10 @@
 // @ts-check
 // One step attempt inside the step host (supervisor.mjs): spawns the step (bwrap
 // or a plain process group), appends every output line to its log (redacted,
-// timestamped, cut at maxLineBytes), enforces the deadline, stops it on request
-// (SIGTERM, SIGKILL after the grace period) and finally appends the exit as the log's
-// last record. The control plane only reads the log, so it can die at any time.
+// timestamped, cut at maxLineBytes, the whole log capped at maxLogBytes: see step-log.mjs),
+// enforces the deadline, stops it on request (SIGTERM, SIGKILL after the grace period)
+// or when its log cannot be written, and finally appends the exit as the log's last
+// record. The control plane only reads the log, so it can die at any time.
 //
 // Plain JavaScript with JSDoc types on purpose: the host runs as `node supervisor.mjs`
 // both from src/ (tests) and from dist/ (the build copies these files), with no compile step.
@@ -13,14 +14,15 @@ import os from 'node:os'
 import path from 'node:path'
 import { createRedactor } from '../../logs/redact.mjs'
 import { spawnChild } from './spawn-client.mjs'
-import { Splitter, appendExitRecord, childrenOf, exitRecord, inRunFolder, logFileOf, makeCgroupDir, processStart, removeCgroupDir, takeOutputs, writeMemoryFiles } from './step-files.mjs'
+import { StepLog } from './step-log.mjs'
+import { Splitter, appendExitRecord, childrenOf, inRunFolder, logFileOf, makeCgroupDir, processStart, removeCgroupDir, takeOutputs, writeMemoryFiles } from './step-files.mjs'
 
 /**
  * @typedef {{ path: string, content: string, mode: number }} HostFile
  * @typedef {{
  *   attemptDir: string, mode: 'bubblewrap' | 'none', command: string, args: string[], env: Record<string, string>,
  *   cwd?: string, fdData: string[], seccomp?: string, shm?: { dir: string, files: HostFile[] }, timeoutMs?: number, graceMs: number,
- *   redact: string[], maxLineBytes: number, uid?: number, gid?: number,
+ *   redact: string[], maxLineBytes: number, maxLogBytes?: number, uid?: number, gid?: number,
  *   cgroup?: { dir: string, files: Record<string, string> },
  *   outputs?: { path: string, maxBytes: number, maxKeys: number, maxKeyLength: number }
  * }} SupervisorSpec
@@ -35,7 +37,8 @@ const CLAIMED_KEPT = 256
 export class Step {
   /**
    * @param {SupervisorSpec} spec
-   * @param {(step: Step, exit: StepExit) => void} onDone called once, after the exit record is written
+   * @param {(step: Step, exit: StepExit, recorded: boolean) => void} onDone called once, after the exit record was
+   * written (recorded), or could not be
    */
   constructor(spec, onDone) {
     this.spec = spec
@@ -62,17 +65,19 @@ export class Step {
     this.startFailure = undefined
     /** @type {string | undefined} why the step was lost (its spawner died) */
     this.lost = undefined
+    /** @type {string | undefined} why its log could not be written (then it is stopped, and fails) */
+    this.logFailure = undefined
     this.finished = false
     this.lineCount = 0
     /** @type {string[]} bwrap's own setup errors, which mean the step never started */
     this.bwrapErrors = []
     /** @type {NodeJS.Timeout[]} */
     this.timers = []
-    this.logFd = -1
-    /** @type {string | undefined} output that came before the handle was written (undefined once it was) */
-    this.early = ''
-    /** Bytes in the log so far (the handle and the step's lines): how far a follower has to read. */
-    this.logBytes = 0
+    // The control plane always names the cap (its default is log-cap.ts's); a spec without one (a test's) has none.
+    this.log = new StepLog(spec.maxLogBytes ?? Infinity, (problem) => {
+      this.logFailure = problem
+      this.stop('Error', `the step's log could not be written: ${problem}`)
+    })
     /** @type {() => void} */
     this.headed = () => {}
     /** Settles once the host wrote the handle (or knows it will not): the exit record comes after it. */
@@ -92,19 +97,13 @@ export class Step {
     if (this.spec.mode === 'bubblewrap' && stream === 'stderr' && text.startsWith('bwrap: ')) this.bwrapErrors.push(text)
     text = this.redact(text, truncated)
     if (truncated) text += ` [line truncated by ctl at ${this.spec.maxLineBytes} bytes]`
-    return JSON.stringify({ t: time, s: stream, x: text }) + '\n'
+    // Past the log's cap the record goes to the tail kept in memory (redacted once, here, like every line).
+    return this.log.keep(JSON.stringify({ t: time, s: stream, x: text }) + '\n', buf.length + 1)
   }
 
   /** @param {string} out */
   append(out) {
-    if (!out || this.logFd < 0) return
-    // The step's first output can come with the news of its start, before the handle heads the log: kept till then.
-    if (this.early !== undefined) {
-      this.early += out
-      return
-    }
-    this.logBytes += fs.writeSync(this.logFd, out)
-    this.onOutput?.(this)
+    if (this.log.append(out)) this.onOutput?.(this)
   }
 
   /**
@@ -115,12 +114,9 @@ export class Step {
    * @returns {number | undefined} the log's size when it holds the handle alone (no output came with it)
    */
   writeHandle(handle) {
-    const early = this.early ?? ''
-    this.early = undefined
     try {
-      if (this.logFd >= 0) this.logBytes += fs.writeSync(this.logFd, JSON.stringify({ h: handle }) + '\n' + early)
-      if (!early) return this.logBytes
-      this.onOutput?.(this)
+      if (this.log.writeHandle(handle)) this.onOutput?.(this)
+      else if (this.log.fd >= 0 && this.log.failure === undefined) return this.log.bytes
       return undefined
     } finally {
       this.headed()
@@ -139,8 +135,8 @@ export class Step {
     const runDir = path.dirname(log)
     // A run's first step makes the run folder first; the next ones open first (a recursive mkdir of a folder that is
     // there costs a mkdir and a stat), and make it again only when cleanup dropped it meanwhile. The log is appended
-    // to with writeSync from here on.
-    inRunFolder(log, () => (this.logFd = fs.openSync(log, 'ax', 0o600)), !claimedIn.has(runDir))
+    // to with writeSync from here on, and read only to make room for the exit record on a full disk (step-log.mjs).
+    inRunFolder(log, () => (this.log.fd = fs.openSync(log, 'ax+', 0o600)), !claimedIn.has(runDir))
     if (claimedIn.size >= CLAIMED_KEPT) claimedIn.delete(claimedIn.values().next().value ?? '')
     claimedIn.add(runDir)
   }
@@ -367,17 +363,8 @@ export class Step {
     this.removeShm()
     this.removeCgroup()
     const exit = /** @type {StepExit} */ ({ exitCode: null, reason: 'Lost', message, finishedAt: new Date().toISOString() })
-    if (this.logFd >= 0) fs.writeSync(this.logFd, exitRecord(exit))
+    if (this.log.fd >= 0) this.log.writeExit(exit)
     else appendExitRecord(this.logFile, exit)
-  }
-
-  closeLog() {
-    const fd = this.logFd
-    this.logFd = -1
-    if (fd < 0) return
-    try {
-      fs.closeSync(fd)
-    } catch {}
   }
 
   /**
@@ -399,9 +386,9 @@ export class Step {
     if (this.finished) return
     this.finished = true
     for (const t of this.timers) clearTimeout(t)
-    try {
-      this.append(this.out.flush() + this.err.flush())
-    } catch {}
+    this.append(this.out.flush() + this.err.flush())
+    // Past the cap: ctl's line on what was dropped, then the last lines; before the exit, so `end` below counts them.
+    if (this.log.writeTail()) this.onOutput?.(this)
     const { spec, exited } = this
     const code = exited?.code ?? null
     const signal = exited?.signal ?? null
@@ -410,6 +397,7 @@ export class Step {
     let result
     if (this.lost) result = { exitCode: null, reason: 'Lost', message: this.lost, finishedAt: '' }
     else if (this.startFailure) result = { exitCode: null, reason: 'StartError', message: this.startFailure, finishedAt: '' }
+    else if (this.logFailure) result = { exitCode, reason: 'Error', message: `the step's log could not be written: ${this.logFailure}`, finishedAt: '' }
     else if (this.stopping) result = { exitCode, reason: this.stopping.reason, message: this.stopping.message, finishedAt: '' }
     else if (spec.mode === 'bubblewrap' && code === 1 && this.bwrapErrors.length > 0 && this.bwrapErrors.length === this.lineCount)
       result = { exitCode: null, reason: 'StartError', message: this.bwrapErrors.join('; '), finishedAt: '' }
@@ -427,17 +415,14 @@ export class Step {
       lost(e)
     }
     this.removeCgroup()
-    this.onExit?.(this, result, this.early === undefined ? this.logBytes : undefined)
+    this.onExit?.(this, result, this.log.early === undefined ? this.log.bytes : undefined)
     // The last record, with the fd that wrote every line: an append, no file to create. After the handle, which
     // the host writes once start() returned (a step that could not start finished before that).
     this.whenHeaded.then(() => {
-      try {
-        if (this.logFd >= 0) fs.writeSync(this.logFd, exitRecord(result))
-      } catch (e) {
-        lost(e)
-      }
-      this.closeLog()
-      this.onDone(this, result)
+      const recorded = this.log.writeExit(result)
+      if (!recorded) lost(new Error(this.log.fd < 0 ? 'the log is not open' : 'the log cannot be written'))
+      this.log.close()
+      this.onDone(this, result, recorded)
     })
   }
 }

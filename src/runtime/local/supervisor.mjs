@@ -152,9 +152,22 @@ function notice(dir, exit, end) {
   queueFlush()
 }
 
-/** @param {Step} step */
-function done(step) {
-  notice(step.dir) // the exit record is written
+/**
+ * Exits the host could not record in their logs (the log cannot be written: an I/O error), by attempt folder: told
+ * to every client that connects later, since readers find no exit in the log while this host lives. The oldest go
+ * first beyond UNRECORDED_KEPT; all are gone with the host (a reader then reports the step Lost).
+ * @type {Map<string, import('./step.mjs').StepExit>}
+ */
+const unrecorded = new Map()
+const UNRECORDED_KEPT = 1024
+
+/** @param {Step} step @param {import('./step.mjs').StepExit} exit @param {boolean} recorded */
+function done(step, exit, recorded) {
+  if (!recorded) {
+    unrecorded.set(step.dir, exit)
+    if (unrecorded.size > UNRECORDED_KEPT) unrecorded.delete(unrecorded.keys().next().value ?? '')
+  }
+  notice(step.dir) // the exit record is written (or will never be)
   steps.delete(step.dir)
   for (const w of waiters.get(step.dir) ?? []) w()
   waiters.delete(step.dir)
@@ -261,7 +274,8 @@ function handle(socket, msg) {
     )
   } else if (msg.op === 'kill') {
     const step = steps.get(msg.dir)
-    if (!step) return reply(socket, { id, ok: true, known: false })
+    // An ended step whose exit could not be recorded is known: its end was told, nobody must write another.
+    if (!step) return reply(socket, { id, ok: true, known: unrecorded.has(msg.dir) })
     const list = waiters.get(msg.dir) ?? []
     list.push(() => reply(socket, { id, ok: true, known: true }))
     waiters.set(msg.dir, list)
@@ -307,6 +321,7 @@ const server = net.createServer((socket) => {
         clients.add(socket)
         checkIdle()
         reply(socket, { authed: proof('host', theirs).toString('hex') })
+        for (const [dir, exit] of unrecorded) notice(dir, exit)
         continue
       }
       handle(socket, msg)
