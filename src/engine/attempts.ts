@@ -246,7 +246,7 @@ export class AttemptRunner {
         // Maybe still being launched elsewhere: left alone; the owner's per-second check looks again (orphans.ts).
         if (Number.isFinite(markedAt) && markedAt + this.launchGraceMs > this.ctx.now().getTime()) return
         await this.endWithout(stepRun, 'failed', 'Lost', 'the control plane stopped while starting the step; it did not start')
-        // Past the grace no start of it is awaited: the runtime's claim of it goes, as a finished attempt's files do.
+        // Past the grace: what a start cut short left goes (config files may hold secrets); the runtime's claim stays.
         return this.ctx.runtime.forget?.(key).catch((err: unknown) => this.ctx.logger.warn('runtime cleanup failed', { stepRunId: stepRun.id, error: String(err) }))
       }
       await this.ctx.store.updateStepRun(stepRun.id, { runtimeHandle: handle })

@@ -102,8 +102,9 @@ export interface Runtime {
   /** The handle of an attempt started earlier, if it exists (the engine crashed between start() and storing the
       handle). Optional: without it the engine marks such an attempt `Lost`. Added for the engine's restart path. */
   find?(key: StepKey): Promise<RuntimeHandle | undefined>
-  /** Removes what find() left of an attempt it answered "not started" (its claim), once the engine recorded that end:
-      no start of it is awaited any more. Only that: the files of an attempt that did start go with cleanup(handle). */
+  /** Removes what a start cut short left of an attempt find() answered "not started" (its config files), once the
+      engine recorded that end. The runtime may keep its mark that the attempt must not start (a late start is refused).
+      Only that: the files of an attempt that did start go with cleanup(handle). */
   forget?(key: StepKey): Promise<void>
   /** The attempt as the runtime sees it now (live, not stored). Optional: `runtime get --node` then shows what the store knows. */
   describe?(handle: RuntimeHandle): Promise<StepDescription>

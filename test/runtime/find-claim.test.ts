@@ -51,11 +51,11 @@ describe.each(modes)('find() of an attempt it claimed itself, sandbox %s', (mode
   })
 })
 
-// Once the engine has recorded such an attempt as ended (Lost, not started), forget() removes what find() left: its
-// claim, the attempt folder a start cut short by the crash may have made (config files), and the run folder once
-// empty. Nothing else: a host's log goes with its handle (cleanup), and the path comes from the key alone.
+// Once the engine has recorded such an attempt as ended (Lost, not started), forget() removes the attempt folder a
+// start cut short by the crash may have made (config files, maybe secrets). find()'s claim stays: it refuses a start
+// still on its way. Nothing else: a host's log goes with its handle (cleanup), and the path comes from the key alone.
 describe.each(modes)('forget() of an attempt that did not start, sandbox %s', (mode) => {
-  it("removes find()'s claim, a folder a start cut short left, and the emptied run folder", async () => {
+  it('removes the folder a start cut short left and keeps the claim, which still refuses a late start', async () => {
     const stateDir = tempDir()
     dirs.push(stateDir)
     const rt = createLocalRuntime({ stateDir, sandbox: mode })
@@ -67,11 +67,14 @@ describe.each(modes)('forget() of an attempt that did not start, sandbox %s', (m
     expect(await rt.find!(key)).toBeUndefined()
     expect(fs.existsSync(logFileOf(attemptDir))).toBe(true)
     await rt.forget!(key)
-    expect(fs.existsSync(path.join(stateDir, key.runId))).toBe(false)
-    // A later look claims it afresh (nobody starts it any more).
+    expect(fs.readdirSync(path.join(stateDir, key.runId))).toEqual([path.basename(logFileOf(attemptDir))])
+    // A later look still answers "not started", and forgetting again is harmless.
     expect(await rt.find!(key)).toBeUndefined()
     await rt.forget!(key)
-    expect(fs.existsSync(path.join(stateDir, key.runId))).toBe(false)
+    expect(fs.readdirSync(path.join(stateDir, key.runId))).toEqual([path.basename(logFileOf(attemptDir))])
+    // A start on its way (a stalled replica's) is refused by the claim, and nothing runs.
+    await expect(rt.start(launch(shPod('echo late'), { key }))).rejects.toMatchObject({ code: 'E_CONFLICT' })
+    expect(readHandle(logFileOf(attemptDir))).toBeUndefined()
   })
 
   it("leaves a host's log, empty or with its handle, and the other attempts of the run", async () => {
@@ -90,11 +93,12 @@ describe.each(modes)('forget() of an attempt that did not start, sandbox %s', (m
     fs.writeFileSync(claimed, '', { flag: 'wx' })
     await rt.forget!({ runId: l.key.runId, step: 'other', attempt: 0 })
     expect(fs.existsSync(claimed)).toBe(true)
-    // find()'s claim beside them goes alone; the run folder stays for them.
+    // find()'s claim beside them stays too, and nothing else of theirs goes.
     const key = { runId: l.key.runId, step: 'late', attempt: 0 }
     expect(await rt.find!(key)).toBeUndefined()
     await rt.forget!(key)
-    expect(fs.readdirSync(runDir).sort()).toEqual([path.basename(claimed), path.basename(ranLog)].sort())
+    const lateLog = logFileOf(path.join(runDir, 'late.0'))
+    expect(fs.readdirSync(runDir).sort()).toEqual([path.basename(claimed), path.basename(lateLog), path.basename(ranLog)].sort())
     await rt.cleanup(started)
     expect(fs.existsSync(ranLog)).toBe(false)
   })

@@ -1,6 +1,8 @@
 // Attempts the engine has no handle of: it crashed between start() and storing the handle. find() looks for what a
 // host left (the handle heads the attempt's log) or claims the attempt itself, so that a start still on its way can
-// no longer run it; forget() removes that claim once the engine recorded the attempt as never started.
+// no longer run it; forget() removes what a start cut short left beside that claim once the engine recorded the
+// attempt as never started. The claim itself stays: it is the fence that keeps a start still on its way (a replica
+// that stalled past the launch grace) from running a step already recorded Lost.
 
 import fs from 'node:fs'
 import path from 'node:path'
@@ -61,15 +63,17 @@ export function attemptFinder(ctx: FinderContext) {
   }
 
   /**
-   * Removes find()'s claim of an attempt that did not start, and the attempt folder a start cut short by a crash may
-   * have made (its config files), then the run folder once empty: as cleanup() removes a finished attempt's. The path
-   * comes from the key alone (attemptDirOf checks it), and a log that is not find()'s own claim is left alone: it is
-   * a host's, and goes with its handle.
+   * Removes the attempt folder a start cut short by a crash may have made (its config files, which may hold projected
+   * secrets) once the engine has recorded the attempt as not started. find()'s claim stays, and with it the run
+   * folder: without it, a start still on its way (a replica stalled past the launch grace between its lease check and
+   * its start) would run a step already recorded Lost; an 11-byte file per interrupted launch is the price. The path
+   * comes from the key alone (attemptDirOf checks it), and nothing is done unless the log is find()'s own claim: a
+   * host's attempt goes with its handle (cleanup).
    */
   async function forget(key: StepKey): Promise<void> {
     const attemptDir = attemptDirOf(key)
-    if (!logHead(logFileOf(attemptDir)).notStarted) return
-    await removals.add({ attemptDir, logBeside: true, folder: fs.existsSync(attemptDir) })
+    if (!logHead(logFileOf(attemptDir)).notStarted || !fs.existsSync(attemptDir)) return
+    await removals.add({ attemptDir, logBeside: false, folder: true })
   }
 
   function emptyData(attemptDir: string): LocalHandleData {
