@@ -185,6 +185,39 @@ describe.each(modes)('a log that cannot be written fails its step alone, sandbox
     expect(fs.statSync(log).size).toBe(0)
   }))
 
+  it.each(ways)('an unwritable exit too large to keep is kept as a failure without its outputs (%s)', (_way, spawner) => withSpawner(spawner, async () => {
+    const stateDir = temp()
+    const gate = temp('ctl-gate-')
+    fs.chmodSync(gate, 0o755)
+    const rt = createLocalRuntime({ stateDir, sandbox })
+    // 40 KiB of outputs, written once the gate opens, after the handle is in the log.
+    const script = 'while [ ! -e /gate/go ]; do sleep 0.05; done; printf "big=%040960d\\n" 0 >> "$CTL_OUTPUTS"'
+    const env = [{ name: 'CTL_OUTPUTS', value: '/ctl/outputs' }]
+    const volumes = [{ name: 'gate', persistentVolumeClaim: { claimName: 'gate' } }]
+    const big = pod({ command: ['sh', '-c', script], env, terminationMessagePath: '/ctl/outputs', terminationMessagePolicy: 'File', volumeMounts: [{ name: 'gate', mountPath: '/gate' }] }, { volumes })
+    const handle = await rt.start(launch(big, { volumeDirs: { gate } }))
+    const host = handle.data.supervisorPid as number
+    let ended: Awaited<ReturnType<typeof collect>>
+    try {
+      // The log holds its handle; from now on not a byte more fits, and nothing can be cut to make room.
+      execFileSync('prlimit', ['--pid', String(host), '--fsize=1:'])
+      fs.writeFileSync(path.join(gate, 'go'), '')
+      ended = await collect(rt, handle) // told live, whole
+    } finally {
+      execFileSync('prlimit', ['--pid', String(host), '--fsize=unlimited:'])
+    }
+    expect(ended.exit).toMatchObject({ reason: 'Completed' })
+    expect(ended.exit.outputs?.big).toHaveLength(40960)
+    expect(readExit(logFileOf(handle.data.attemptDir as string))).toBeUndefined()
+
+    // A plane that connects later is told a bounded end: a failure, without the outputs the host could not keep.
+    const later = createLocalRuntime({ stateDir, sandbox })
+    expect((await later.start(launch(shPod('true')))).data.supervisorPid).toBe(host)
+    const told = (await collect(later, handle)).exit
+    expect(told).toMatchObject({ reason: 'Error', message: "the step's log could not be written, and its end (Completed) was too large to keep; its outputs are lost" })
+    expect(told.outputs).toBeUndefined()
+  }))
+
   // Mounting a tmpfs needs root: skipped otherwise (the EFBIG case above covers the same path without it).
   it.skipIf(!isRoot).each(ways)('on a full disk: ENOSPC (%s; needs root to mount a small tmpfs)', (_way, spawner) => withSpawner(spawner, async () => {
     // A real full file system: a small tmpfs as the state folder (unmounted after the file's tests).

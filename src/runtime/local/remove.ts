@@ -39,6 +39,10 @@ export class AttemptDirRemover {
       const [oldest, kept] = this.live.entries().next().value!
       this.live.delete(oldest)
       this.liveCount -= kept.size
+      // Its last removal may have skipped the folder for it: tried now, as that removal would have (in use: not empty).
+      try {
+        fs.rmdirSync(oldest)
+      } catch {}
     }
   }
 

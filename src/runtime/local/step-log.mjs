@@ -147,7 +147,8 @@ export class StepLog {
     let n = 0
     try {
       n = fs.writeSync(this.fd, text)
-      if (n !== text.length) {
+      // Bytes against bytes: a short write of non-ASCII text can equal its length in UTF-16 units.
+      if (n !== text.length || n !== Buffer.byteLength(text)) {
         const buf = Buffer.from(text) // longer than the text's length when it is not ASCII: then usually written whole
         while (n < buf.length) {
           const more = fs.writeSync(this.fd, buf, n)
@@ -200,7 +201,7 @@ class Tail {
       this.bytes -= /** @type {number} */ (this.sizes[2 * this.first])
       this.droppedBytes += /** @type {number} */ (this.sizes[2 * this.first + 1])
       this.droppedLines++
-      this.first++
+      this.recs[this.first++] = '' // let go of the text now: only the index moves, and records may be large
     }
     // Dropped records are let go of in batches: the arrays never hold much more than the budget's lines.
     if (this.first > 1024 && this.first * 2 > this.recs.length) {

@@ -397,8 +397,9 @@ export class Step {
     let result
     if (this.lost) result = { exitCode: null, reason: 'Lost', message: this.lost, finishedAt: '' }
     else if (this.startFailure) result = { exitCode: null, reason: 'StartError', message: this.startFailure, finishedAt: '' }
-    else if (this.logFailure) result = { exitCode, reason: 'Error', message: `the step's log could not be written: ${this.logFailure}`, finishedAt: '' }
+    // A step already being stopped (killed, past its deadline) ends for that reason even if its log failed meanwhile.
     else if (this.stopping) result = { exitCode, reason: this.stopping.reason, message: this.stopping.message, finishedAt: '' }
+    else if (this.logFailure) result = { exitCode, reason: 'Error', message: `the step's log could not be written: ${this.logFailure}`, finishedAt: '' }
     else if (spec.mode === 'bubblewrap' && code === 1 && this.bwrapErrors.length > 0 && this.bwrapErrors.length === this.lineCount)
       result = { exitCode: null, reason: 'StartError', message: this.bwrapErrors.join('; '), finishedAt: '' }
     else if (exitCode === 0) result = { exitCode: 0, reason: 'Completed', finishedAt: '' }

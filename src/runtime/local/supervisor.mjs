@@ -153,19 +153,40 @@ function notice(dir, exit, end) {
 }
 
 /**
- * Exits the host could not record in their logs (the log cannot be written: an I/O error), by attempt folder: told
- * to every client that connects later, since readers find no exit in the log while this host lives. The oldest go
- * first beyond UNRECORDED_KEPT; all are gone with the host (a reader then reports the step Lost).
- * @type {Map<string, import('./step.mjs').StepExit>}
+ * Exits the host could not record in their logs (the log cannot be written: an I/O error), by attempt folder, as the
+ * notice line a client that connects later is sent (readers find no exit in the log while this host lives). Bounded
+ * in count and bytes, the oldest going first: a step controls its exit's outputs and message, and a full disk is
+ * something a workspace member can cause. An exit too large to keep whole is kept as a failure without its
+ * outputs. All are gone with the host (a reader then reports the step Lost).
+ * @type {Map<string, string>}
  */
 const unrecorded = new Map()
 const UNRECORDED_KEPT = 1024
+const UNRECORDED_BYTES = 4 << 20
+const UNRECORDED_LINE_MAX = 16 << 10
+let unrecordedBytes = 0
+
+/** @param {string} dir @param {import('./step.mjs').StepExit} exit */
+function keepUnrecorded(dir, exit) {
+  let line = JSON.stringify({ ev: 'change', dir, exit }) + '\n'
+  if (line.length > UNRECORDED_LINE_MAX) {
+    const message = `the step's log could not be written, and its end (${exit.reason}) was too large to keep; its outputs are lost`
+    line = JSON.stringify({ ev: 'change', dir, exit: { exitCode: exit.exitCode, reason: 'Error', message, finishedAt: exit.finishedAt } }) + '\n'
+  }
+  unrecordedBytes += line.length - (unrecorded.get(dir)?.length ?? 0)
+  unrecorded.delete(dir)
+  unrecorded.set(dir, line)
+  for (const [oldest, kept] of unrecorded) {
+    if (unrecorded.size <= UNRECORDED_KEPT && unrecordedBytes <= UNRECORDED_BYTES) break
+    unrecorded.delete(oldest)
+    unrecordedBytes -= kept.length
+  }
+}
 
 /** @param {Step} step @param {import('./step.mjs').StepExit} exit @param {boolean} recorded */
 function done(step, exit, recorded) {
   if (!recorded) {
-    unrecorded.set(step.dir, exit)
-    if (unrecorded.size > UNRECORDED_KEPT) unrecorded.delete(unrecorded.keys().next().value ?? '')
+    keepUnrecorded(step.dir, exit)
   }
   notice(step.dir) // the exit record is written (or will never be)
   steps.delete(step.dir)
@@ -321,7 +342,8 @@ const server = net.createServer((socket) => {
         clients.add(socket)
         checkIdle()
         reply(socket, { authed: proof('host', theirs).toString('hex') })
-        for (const [dir, exit] of unrecorded) notice(dir, exit)
+        // To this client alone, after its handshake's reply (the others were told when the steps ended).
+        if (unrecorded.size > 0) outbox.set(socket, (outbox.get(socket) ?? '') + [...unrecorded.values()].join(''))
         continue
       }
       handle(socket, msg)
