@@ -21,7 +21,9 @@ export async function startPlaneProcess(options) {
     process.on('SIGTERM', async () => { await plane.close(); process.exit(0) })
     process.send({ type: 'ready', url: plane.url, token: plane.adminToken })
   `
-  const child = spawn(process.execPath, ['--input-type=module', '-e', code], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+  // PLANE_ARGS: extra node flags for the plane alone (e.g. "--cpu-prof --cpu-prof-dir=DIR" to profile it).
+  const extra = (process.env.PLANE_ARGS ?? '').split(' ').filter(Boolean)
+  const child = spawn(process.execPath, [...extra, '--input-type=module', '-e', code], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
   const info = await new Promise((resolve, reject) => {
     child.once('message', resolve)
     child.once('exit', (c) => reject(new Error(`control plane exited ${c} before it was ready`)))

@@ -126,14 +126,19 @@ export class SharedFailureLimiter {
   async blockedFor(address: string, key: string, now = Date.now()): Promise<number> {
     const here = this.local.blockedFor(address, key, now)
     if (here > 0) return here
-    const id = this.counterKey(address, key)
-    const until = this.blocked.get(id)
-    if (until !== undefined) {
-      if (until > now) return until - now
-      this.blocked.delete(id)
+    // The counter's key is a hash: made only when something may be blocked or failed (not for every good request).
+    let id: string | undefined
+    if (this.blocked.size > 0) {
+      id = this.counterKey(address, key)
+      const until = this.blocked.get(id)
+      if (until !== undefined) {
+        if (until > now) return until - now
+        this.blocked.delete(id)
+      }
     }
     // No failure seen here: no store read (the limit + N - 1 bound above).
     if (this.local.failures(address, key, now) === 0) return 0
+    id ??= this.counterKey(address, key)
     const w = this.window(now)
     if (!this.sharedSet(address, w.name, false)?.has(id)) return 0
     const n = await this.store.readCounter(id, w.name).catch(() => 0)

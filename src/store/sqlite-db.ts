@@ -11,14 +11,21 @@ import { storeParams } from './text.js'
 
 type Statement = Database.Statement<unknown[], unknown>
 
-const BOUND = new Set<PropertyKey>(['run', 'get', 'all', 'iterate'])
+const BOUND = ['run', 'get', 'all', 'iterate'] as const
 
 /** The statement with storeText on every string parameter, as PostgreSQL's (text.ts): both stores keep the same text. */
 function nulFree(s: Statement): Statement {
+  // The four calls that take parameters are wrapped once per statement, not at every call (a closure per query).
+  const bound: Record<PropertyKey, unknown> = Object.create(null) as Record<PropertyKey, unknown>
+  for (const name of BOUND) {
+    const f = s[name] as (...a: unknown[]) => unknown
+    bound[name] = (...args: unknown[]) => f.apply(s, storeParams(args))
+  }
   return new Proxy(s, {
     get(target, p) {
+      const b = bound[p]
+      if (b !== undefined) return b
       const v: unknown = Reflect.get(target, p, target)
-      if (BOUND.has(p) && typeof v === 'function') return (...args: unknown[]) => (v as (...a: unknown[]) => unknown).apply(target, storeParams(args))
       return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v
     },
   })

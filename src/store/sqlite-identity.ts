@@ -21,6 +21,11 @@ interface GrantRow { resource_id: string; user_id: string; permission: string; g
 interface AuditRow { seq: number; time: string; actor: string; action: string; target: string; result: string; detail: string | null }
 
 const KEY_COLUMNS = 'id, user_id, name, created_at, expires_at, revoked_at, last_used_at'
+/** The key of a hash with its user's columns (prefixed u_); no row when either is missing. */
+const KEY_WITH_USER = `SELECT ${KEY_COLUMNS.split(', ').map((c) => `k.${c}`).join(', ')},
+  u.name AS u_name, u.type AS u_type, u.email AS u_email, u.created_at AS u_created_at, u.deleted_at AS u_deleted_at
+  FROM api_keys k JOIN users u ON u.id = k.user_id WHERE k.hash = ?`
+interface UserOfKey { u_name: string; u_type: string; u_email: string | null; u_created_at: string; u_deleted_at: string | null }
 
 function toUser(r: UserRow): UserRecord {
   const u: UserRecord = { id: r.id, name: r.name, type: r.type as UserType, createdAt: r.created_at }
@@ -125,12 +130,12 @@ export async function revokeApiKey(db: SqliteDb, userId: string, keyId: string):
 }
 
 export async function findApiKeyByHash(db: SqliteDb, hash: string): Promise<{ key: ApiKeyRecord; user: UserRecord } | undefined> {
+  // Every request asks this: the key and its user in one statement (one read of the database, not two).
   return db.read(() => {
-    const key = db.stmt(`SELECT ${KEY_COLUMNS} FROM api_keys WHERE hash = ?`).get(hash) as KeyRow | undefined
-    if (!key) return undefined
-    const user = db.stmt('SELECT * FROM users WHERE id = ?').get(key.user_id) as UserRow | undefined
-    if (!user) return undefined
-    return { key: toKey(key), user: toUser(user) }
+    const row = db.stmt(KEY_WITH_USER).get(hash) as (KeyRow & UserOfKey) | undefined
+    if (!row) return undefined
+    const user = { id: row.user_id, name: row.u_name, type: row.u_type, email: row.u_email, created_at: row.u_created_at, deleted_at: row.u_deleted_at }
+    return { key: toKey(row), user: toUser(user) }
   })
 }
 

@@ -76,8 +76,14 @@ function runsOf(rows: unknown[]): RunRecord[] {
   return (rows as RunTuple[]).map((t) => toRun(runRowOf(t)))
 }
 
+// The hottest statements' texts are made once: the statement cache looks a text up by its content, and a text built
+// at each call is a new string to flatten and hash every time.
+const RUN_BY_ID = `${RUN_SELECT} WHERE runs.id = ?`
+const STEPS_OF_RUN = `SELECT ${STEP_RUN_COLUMNS} FROM step_runs WHERE run_id = ? ORDER BY step, attempt`
+const STEP_BY_ID = `SELECT ${STEP_RUN_COLUMNS} FROM step_runs WHERE id = ?`
+
 function getRunSync(db: SqliteDb, id: string): RunRecord | undefined {
-  const row = db.rawStmt(`${RUN_SELECT} WHERE runs.id = ?`).get(id) as RunTuple | undefined
+  const row = db.rawStmt(RUN_BY_ID).get(id) as RunTuple | undefined
   return row && toRun(runRowOf(row))
 }
 
@@ -259,7 +265,7 @@ export async function updateStepRun(
 
 function listStepRunsSync(db: SqliteDb, runId: string): StepRunRecord[] {
   return (
-    db.rawStmt(`SELECT ${STEP_RUN_COLUMNS} FROM step_runs WHERE run_id = ? ORDER BY step, attempt`).all(runId) as StepRunTuple[]
+    db.rawStmt(STEPS_OF_RUN).all(runId) as StepRunTuple[]
   ).map(stepRunOf)
 }
 
@@ -295,7 +301,7 @@ export async function stepOutputs(db: SqliteDb, runId: string): Promise<Map<stri
 
 export async function getStepRun(db: SqliteDb, id: string): Promise<StepRunRecord | undefined> {
   return db.read(() => {
-    const row = db.rawStmt(`SELECT ${STEP_RUN_COLUMNS} FROM step_runs WHERE id = ?`).get(id) as StepRunTuple | undefined
+    const row = db.rawStmt(STEP_BY_ID).get(id) as StepRunTuple | undefined
     return row && stepRunOf(row)
   })
 }
@@ -318,7 +324,7 @@ export async function createStepAttempt(
       if (code === 'SQLITE_CONSTRAINT_FOREIGNKEY') throw new CtlError('E_NOT_FOUND', `run ${runId} not found`)
       throw err
     }
-    return stepRunOf(db.rawStmt(`SELECT ${STEP_RUN_COLUMNS} FROM step_runs WHERE id = ?`).get(id) as StepRunTuple)
+    return stepRunOf(db.rawStmt(STEP_BY_ID).get(id) as StepRunTuple)
   })
 }
 
@@ -343,7 +349,7 @@ export async function createStepInstances(
       }
       ids.push(id)
     }
-    const byId = db.rawStmt(`SELECT ${STEP_RUN_COLUMNS} FROM step_runs WHERE id = ?`)
+    const byId = db.rawStmt(STEP_BY_ID)
     return ids.map((id) => stepRunOf(byId.get(id) as StepRunTuple))
   })
 }

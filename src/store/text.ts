@@ -11,6 +11,8 @@ export function storeText<T extends string | null | undefined>(text: T): T {
 
 /** A statement's parameters with storeText applied to every string, positional or named (one level deep). */
 export function storeParams(params: readonly unknown[]): unknown[] {
+  // Nearly every statement's parameters hold no NUL and no named object: those are passed on as they are.
+  if (params.every(isKept)) return params as unknown[]
   return params.map((p) => {
     if (typeof p === 'string') return storeText(p)
     if (p !== null && typeof p === 'object' && Object.getPrototypeOf(p) === Object.prototype) {
@@ -18,4 +20,10 @@ export function storeParams(params: readonly unknown[]): unknown[] {
     }
     return p
   })
+}
+
+/** A parameter storeParams leaves as it is: not a string with a NUL, not a plain object (named parameters). */
+function isKept(p: unknown): boolean {
+  if (typeof p === 'string') return !p.includes('\0')
+  return p === null || typeof p !== 'object' || Object.getPrototypeOf(p) !== Object.prototype
 }
