@@ -9,7 +9,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterAll, describe, expect, it } from 'vitest'
-import { spawnerPath } from '../../src/runtime/local/host-client.js'
+import { spawnerPath } from '../../src/runtime/local/host-start.js'
 import { spawnChild, useSpawner, type ChildOptions } from '../../src/runtime/local/spawn-client.mjs'
 
 const built = spawnerPath()

@@ -1,30 +1,22 @@
 // The control plane's side of the step host (supervisor.mjs): finds the host of a
-// state folder over its unix socket, starts it (detached, own session, empty
-// environment) when none answers, and sends requests. One connection per client,
+// state folder over its unix socket, starts it (host-start.ts) when none answers,
+// and sends requests. One connection per client,
 // kept open and unref'd, so a waiting control plane is never held up by it. The host
 // also pushes a notice whenever a step's output grew or its exit was written, so a
 // follower need not watch the attempt folder.
 //
-// Both ends prove knowledge of <stateDir>/host.token (see supervisor.mjs) with an HMAC over the
-// other's nonce: a step that reaches the socket cannot start or kill anything, and a process
-// that took the socket's place cannot receive launch specs (which hold secret values).
+// Both ends prove knowledge of <stateDir>/host.token (host-token.ts) with an HMAC over the
+// other's nonce, in the handshake below.
 
-import { spawn } from 'node:child_process'
 import crypto from 'node:crypto'
-import fs from 'node:fs'
 import net from 'node:net'
-import os from 'node:os'
-import path from 'node:path'
 import { CtlError } from '../../errors.js'
-import { packageRoot } from '../../package-root.js'
 import type { StepExit } from '../types.js'
 import { toExit } from './files.js'
+import { START_TIMEOUT_MS, startHost } from './host-start.js'
+import { hostProof, hostToken } from './host-token.js'
 
 const CONNECT_TRIES = 4
-/** How long a host may stay silent: to start, to complete a handshake, to show it lives while a watched reply is awaited. */
-const START_TIMEOUT_MS = 15_000
-/** A unix socket path must fit in sun_path (108 bytes with the NUL). */
-const MAX_SOCKET_PATH = 100
 
 export type HostReply = Record<string, unknown> & { ok?: boolean; error?: string }
 
@@ -68,68 +60,6 @@ export interface NoticeSubscription {
   /** The log's size while it holds the attempt's handle and nothing else, as far as this connection knows. */
   readonly quiet: number | undefined
   close(): void
-}
-
-/** `<stateDir>/host.sock`, or a private folder under the runtime dir when that path is too long for a socket. */
-export function hostSocketPath(stateDir: string): string {
-  const direct = path.join(stateDir, 'host.sock')
-  if (Buffer.byteLength(direct) <= MAX_SOCKET_PATH) return direct
-  const base = process.env.XDG_RUNTIME_DIR || os.tmpdir()
-  const uid = typeof process.getuid === 'function' ? process.getuid() : 0
-  const dir = path.join(base, `ctl-${uid}-hosts`)
-  fs.mkdirSync(dir, { recursive: true, mode: 0o700 })
-  const id = crypto.createHash('sha256').update(stateDir).digest('hex').slice(0, 24)
-  return path.join(dir, `${id}.sock`)
-}
-
-/** The file that holds the host's token; the state folder is never visible inside a sandbox. */
-export const TOKEN_FILE = 'host.token'
-const TOKEN_BYTES = 32
-
-/**
- * The token of the host of `stateDir`: read, or made (0600) when missing. Made complete in a
- * file of its own and then linked into place, so nobody ever reads half a token and only one
- * of two concurrent creators wins. It persists so that a control plane started later
- * authenticates to a host that outlived it.
- */
-export function hostToken(stateDir: string): Buffer {
-  const file = path.join(stateDir, TOKEN_FILE)
-  if (!fs.existsSync(file)) {
-    const tmp = `${file}.${process.pid}.${crypto.randomBytes(6).toString('hex')}`
-    fs.writeFileSync(tmp, crypto.randomBytes(TOKEN_BYTES), { mode: 0o600, flag: 'wx' })
-    try {
-      fs.linkSync(tmp, file)
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e
-    } finally {
-      fs.rmSync(tmp, { force: true })
-    }
-  }
-  const st = fs.lstatSync(file)
-  const uid = typeof process.getuid === 'function' ? process.getuid() : st.uid
-  if (!st.isFile() || st.uid !== uid) throw new CtlError('E_INTERNAL', `${file} is not a regular file of this user: refusing to use it as the step host's token`)
-  // Loose permissions (an older state folder, a careless copy): tightened, not trusted blindly.
-  if ((st.mode & 0o077) !== 0) fs.chmodSync(file, 0o600)
-  const token = fs.readFileSync(file)
-  if (token.length < TOKEN_BYTES) throw new CtlError('E_INTERNAL', `${file} holds ${token.length} bytes, not a step host token of ${TOKEN_BYTES}`)
-  return token
-}
-
-/** HMAC-SHA256 of `label:nonce` under the token, as both ends compute it. */
-export function hostProof(token: Buffer, label: 'client' | 'host', nonce: string): Buffer {
-  return crypto.createHmac('sha256', token).update(`${label}:${nonce}`).digest()
-}
-
-/**
- * The native spawner the step host starts its steps with (spawner.c, built by `npm run build` where a C
- * compiler exists; see spawn-client.mjs): $CTL_SPAWNER when set (empty: Node's spawn, which tests use to
- * cover the fallback), else the build's dist/native/ctl-spawner, else none.
- */
-export function spawnerPath(): string {
-  const named = process.env.CTL_SPAWNER
-  if (named !== undefined) return named && path.resolve(named)
-  const built = path.join(packageRoot(), 'dist', 'native', 'ctl-spawner')
-  return fs.existsSync(built) ? built : ''
 }
 
 export class HostClient {
@@ -267,7 +197,8 @@ export class HostClient {
       } catch (err) {
         lastError = err as Error
         if (!(err instanceof NoHost)) throw err
-        await this.startHost()
+        this.token() // made before the host starts: the host reads it once, at start
+        await startHost(this.stateDir, this.socketPath, this.hostScript, this.idleMs)
       }
     }
     throw new CtlError('E_INTERNAL', `cannot reach the step host at ${this.socketPath}: ${lastError?.message ?? 'unknown error'}`)
@@ -389,41 +320,6 @@ export class HostClient {
     })
   }
 
-  /** Starts a host and waits until it listens (or says another one already does). */
-  private startHost(): Promise<void> {
-    this.token() // made before the host starts: the host reads it once, at start
-    const logFd = fs.openSync(path.join(this.stateDir, 'host.log'), 'a')
-    let child
-    try {
-      // A small young generation: every fork marks the host's memory copy-on-write, so the less
-      // of it the host keeps writing to, the cheaper each step start (measured: about a third).
-      const args = ['--max-semi-space-size=1', this.hostScript(), this.stateDir, this.socketPath, String(this.idleMs), spawnerPath()]
-      child = spawn(process.execPath, args, {
-        detached: true, // own session: survives the control plane and its terminal
-        cwd: this.stateDir,
-        env: {}, // nothing of the control plane's environment (API keys) reaches the host
-        stdio: ['ignore', logFd, logFd, 'pipe'],
-      })
-    } finally {
-      fs.closeSync(logFd)
-    }
-    const proc = child
-    return new Promise((resolve, reject) => {
-      const ready = proc.stdio[3] as NodeJS.ReadableStream & { destroy(): void }
-      const finish = (err?: Error) => {
-        clearTimeout(timer)
-        ready.destroy()
-        proc.unref()
-        if (err) reject(err)
-        else resolve()
-      }
-      const timer = setTimeout(() => finish(new CtlError('E_INTERNAL', 'the step host did not start in time')), START_TIMEOUT_MS)
-      proc.on('error', (e) => finish(new CtlError('E_INTERNAL', `cannot start the step host: ${e.message}`)))
-      ready.on('data', () => finish())
-      // Closed without a word: it failed (see host.log) or lost a race; connecting again tells.
-      ready.on('end', () => finish())
-    })
-  }
 }
 
 function flushRequests(conn: Connection): void {
