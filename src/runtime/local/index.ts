@@ -66,7 +66,7 @@ export interface LocalRuntimeOptions extends SandboxOptions {
 const MAX_FOLLOWED_KEPT = 4096
 // Redaction has one owner, src/logs/redact.mjs; the step host imports it from there (ctl's own folder is
 // bound read-only into the sandbox, see bwrap.ts), so it must sit at that place beside this folder.
-const HOST_FILES = ['supervisor.mjs', 'step.mjs', 'step-log.mjs', 'step-files.mjs', '../../logs/redact.mjs', 'outputs.mjs', 'spawn-client.mjs', 'host-socket.mjs']
+const HOST_FILES = ['supervisor.mjs', 'step.mjs', 'step-log.mjs', 'step-files.mjs', '../../logs/redact.mjs', 'outputs.mjs', 'spawn-client.mjs', 'host-socket.mjs', 'step-exit.mjs']
 const DEFAULT_MAX_LINE = 1 << 20
 const SAFE_COMPONENT = /^[A-Za-z0-9][A-Za-z0-9._-]*$/
 

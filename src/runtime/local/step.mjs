@@ -3,19 +3,19 @@
 // or a plain process group), appends every output line to its log (redacted,
 // timestamped, cut at maxLineBytes, the whole log capped at maxLogBytes: see step-log.mjs),
 // enforces the deadline, stops it on request (SIGTERM, SIGKILL after the grace period)
-// or when its log cannot be written, and finally appends the exit as the log's last
-// record. The control plane only reads the log, so it can die at any time.
+// or when its log cannot be written, and finally appends the exit (step-exit.mjs) as the
+// log's last record. The control plane only reads the log, so it can die at any time.
 //
 // Plain JavaScript with JSDoc types on purpose: the host runs as `node supervisor.mjs`
 // both from src/ (tests) and from dist/ (the build copies these files), with no compile step.
 
 import fs from 'node:fs'
-import os from 'node:os'
 import path from 'node:path'
 import { createRedactor } from '../../logs/redact.mjs'
 import { spawnChild } from './spawn-client.mjs'
+import { addOutputs, exitOf } from './step-exit.mjs'
 import { StepLog } from './step-log.mjs'
-import { Splitter, appendExitRecord, childrenOf, inRunFolder, logFileOf, makeCgroupDir, processStart, removeCgroupDir, takeOutputs, writeMemoryFiles } from './step-files.mjs'
+import { Splitter, appendExitRecord, childrenOf, inRunFolder, logFileOf, makeCgroupDir, processStart, removeCgroupDir, writeMemoryFiles } from './step-files.mjs'
 
 /**
  * @typedef {{ path: string, content: string, mode: number }} HostFile
@@ -367,21 +367,6 @@ export class Step {
     else appendExitRecord(this.logFile, exit)
   }
 
-  /**
-   * Puts what the step wrote to $CTL_OUTPUTS into `result`. A file that cannot be read as outputs (malformed, too
-   * big, swapped for a link or a pipe) fails a step that succeeded, and is named in the message of one that did
-   * not: outputs are never lost silently.
-   * @param {StepExit} result
-   */
-  addOutputs(result) {
-    if (!this.spec.outputs) return
-    const { outputs, problem } = takeOutputs(this.spec.outputs, (v) => this.redact(v))
-    if (outputs) result.outputs = outputs
-    if (!problem) return
-    result.message = result.reason === 'Completed' ? `outputs: ${problem}` : `${result.message ?? result.reason}; outputs: ${problem}`
-    if (result.reason === 'Completed') result.reason = 'Error'
-  }
-
   finish() {
     if (this.finished) return
     this.finished = true
@@ -389,23 +374,8 @@ export class Step {
     this.append(this.out.flush() + this.err.flush())
     // Past the cap: ctl's line on what was dropped, then the last lines; before the exit, so `end` below counts them.
     if (this.log.writeTail()) this.onOutput?.(this)
-    const { spec, exited } = this
-    const code = exited?.code ?? null
-    const signal = exited?.signal ?? null
-    const exitCode = code ?? (signal ? 128 + (os.constants.signals[signal] ?? 0) : null)
-    /** @type {StepExit} */
-    let result
-    if (this.lost) result = { exitCode: null, reason: 'Lost', message: this.lost, finishedAt: '' }
-    else if (this.startFailure) result = { exitCode: null, reason: 'StartError', message: this.startFailure, finishedAt: '' }
-    // A step already being stopped (killed, past its deadline) ends for that reason even if its log failed meanwhile.
-    else if (this.stopping) result = { exitCode, reason: this.stopping.reason, message: this.stopping.message, finishedAt: '' }
-    else if (this.logFailure) result = { exitCode, reason: 'Error', message: `the step's log could not be written: ${this.logFailure}`, finishedAt: '' }
-    else if (spec.mode === 'bubblewrap' && code === 1 && this.bwrapErrors.length > 0 && this.bwrapErrors.length === this.lineCount)
-      result = { exitCode: null, reason: 'StartError', message: this.bwrapErrors.join('; '), finishedAt: '' }
-    else if (exitCode === 0) result = { exitCode: 0, reason: 'Completed', finishedAt: '' }
-    else result = { exitCode, reason: 'Error', message: signal ? `terminated by signal ${signal}` : `exit code ${code}`, finishedAt: '' }
-    result.finishedAt = new Date().toISOString()
-    if (this.spawned && !this.startFailure && !this.lost) this.addOutputs(result)
+    const result = exitOf(this)
+    if (this.spawned && !this.startFailure && !this.lost && this.spec.outputs) addOutputs(result, this.spec.outputs, (v) => this.redact(v))
     // bwrap errors and start failures may quote the command line, which may hold projected values.
     if (result.message) result.message = this.redact(result.message)
     /** @param {unknown} e */
