@@ -240,6 +240,27 @@ export function writeMemoryFiles(spec) {
   }
 }
 
+/**
+ * Removes what writeMemoryFiles wrote. The files we wrote, then the folder: no tree walk for the usual folder (the
+ * outputs file alone). Anything else in it (nested files, what a plain step added) makes the rmdir fail, and the
+ * recursive remove takes it all.
+ * @param {{ dir: string, files: { path: string }[] }} shm
+ */
+export function removeMemoryFiles(shm) {
+  try {
+    for (const f of shm.files) {
+      try {
+        fs.unlinkSync(f.path)
+      } catch (e) {
+        if (/** @type {NodeJS.ErrnoException} */ (e).code !== 'ENOENT') throw e
+      }
+    }
+    fs.rmdirSync(shm.dir)
+  } catch {
+    fs.rmSync(shm.dir, { recursive: true, force: true })
+  }
+}
+
 /** The step's own cgroup with its limit files. @param {{ dir: string, files: Record<string, string> }} cg */
 export function makeCgroupDir(cg) {
   fs.mkdirSync(cg.dir)

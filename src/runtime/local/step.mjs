@@ -15,7 +15,7 @@ import { createRedactor } from '../../logs/redact.mjs'
 import { spawnChild } from './spawn-client.mjs'
 import { addOutputs, exitOf } from './step-exit.mjs'
 import { StepLog } from './step-log.mjs'
-import { Splitter, appendExitRecord, childrenOf, inRunFolder, logFileOf, makeCgroupDir, processStart, removeCgroupDir, writeMemoryFiles } from './step-files.mjs'
+import { Splitter, appendExitRecord, childrenOf, inRunFolder, logFileOf, makeCgroupDir, processStart, removeCgroupDir, removeMemoryFiles, writeMemoryFiles } from './step-files.mjs'
 
 /**
  * @typedef {{ path: string, content: string, mode: number }} HostFile
@@ -337,22 +337,7 @@ export class Step {
   }
 
   removeShm() {
-    const shm = this.spec.shm
-    if (!shm) return
-    // The files we wrote, then the folder: no tree walk for the usual folder (the outputs file alone). Anything
-    // else in it (nested files, what a plain step added) makes the rmdir fail, and the recursive remove takes it all.
-    try {
-      for (const f of shm.files) {
-        try {
-          fs.unlinkSync(f.path)
-        } catch (e) {
-          if (/** @type {NodeJS.ErrnoException} */ (e).code !== 'ENOENT') throw e
-        }
-      }
-      fs.rmdirSync(shm.dir)
-    } catch {
-      fs.rmSync(shm.dir, { recursive: true, force: true })
-    }
+    if (this.spec.shm) removeMemoryFiles(this.spec.shm)
   }
 
   /** The host is failing: kill the step hard and record it as Lost. @param {string} message */
