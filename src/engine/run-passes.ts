@@ -117,9 +117,13 @@ export class RunPasses {
     for (const r of this.starved) {
       if (free <= 0) break
       if (advanced?.has(r)) continue
+      // A run no longer active only leaves the queue: the slot is still there for the next one.
+      if (!this.deps.active.has(r)) {
+        this.starved.delete(r)
+        continue
+      }
       free--
-      if (this.deps.active.has(r)) this.dirty.add(r)
-      else this.starved.delete(r)
+      this.dirty.add(r)
     }
   }
 

@@ -98,4 +98,17 @@ describe('RunPasses', () => {
     expect(passes.isStarved('c')).toBe(false)
     expect(passes.slotsFor('d')).toBe(1)
   })
+
+  it('a run no longer active leaves the queue without using up a free slot', async () => {
+    const { passes, advanced, active } = loop(['x', 'y'], { free: () => 1 })
+    passes.start()
+    passes.setStarved('x', true)
+    passes.setStarved('y', true)
+    active.delete('x')
+    passes.wakeStarved()
+    passes.flush()
+    await passes.done
+    expect(passes.isStarved('x')).toBe(false)
+    expect(advanced).toEqual(['y'])
+  })
 })
