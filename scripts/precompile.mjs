@@ -3,7 +3,6 @@
 // standalone code (src/manifest/precompiled.ts), and the built-in stacks parsed and checked
 // (src/stack/registry.ts). Each is keyed by what it was made from (schema text, digest of stacks/),
 // so a schema or stack changed after the build is compiled as usual rather than used stale.
-import { createHash } from 'node:crypto'
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
@@ -42,7 +41,6 @@ function entry(kind, ajv, schema) {
 
 /** The index's loader: the validator's function compiled with its code cache when V8 accepts it (else as usual). */
 const LOADER = `const fs = require('node:fs')
-const { createHash } = require('node:crypto')
 const { join } = require('node:path')
 const { Script } = require('node:vm')
 ${CODE_CACHE_FUNCTIONS}
@@ -52,7 +50,7 @@ function load(name) {
   if (validate) return validate
   const file = join(__dirname, 'validators.generated', name)
   const source = fs.readFileSync(file)
-  const cache = codeCacheOf(fs, createHash, file, source)
+  const cache = codeCacheOf(fs, file, source)
   const mod = { exports: {} }
   new Script(source.toString('utf8'), { filename: file, cachedData: typeof cache === 'string' ? undefined : cache }).runInThisContext()(mod.exports, require, mod)
   validate = mod.exports.default ?? mod.exports
@@ -101,5 +99,5 @@ for (let i = 0; i < count; i++) {
   script.runInThisContext()(mod.exports, requireHere, mod)
   const validate = mod.exports.default ?? mod.exports
   for (const sample of samples) validate(sample)
-  writeFileSync(`${file}.cache`, sealedCodeCache(createHash, source, script.createCachedData()))
+  writeFileSync(`${file}.cache`, sealedCodeCache(source, script.createCachedData()))
 }

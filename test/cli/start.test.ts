@@ -38,7 +38,9 @@ describe('the bundled oclif', () => {
     const copy = mkdtempSync(join(tmp, 'oclif-'))
     for (const f of ['oclif.js', 'oclif.bundle.cjs']) copyFileSync(join(cliDir, f), join(copy, f))
     expect(importOclif(copy)).toEqual({ codeCache: 'missing', execute: 'function', flags: 'function' })
-    writeFileSync(join(copy, 'oclif.bundle.cjs.cache'), readFileSync(join(cliDir, 'oclif.bundle.cjs.cache')).subarray(0, 512))
+    // The seal (a copy of the source) intact, V8's data cut short: V8 rejects it.
+    const sealed = readFileSync(join(cliDir, 'oclif.bundle.cjs')).length
+    writeFileSync(join(copy, 'oclif.bundle.cjs.cache'), readFileSync(join(cliDir, 'oclif.bundle.cjs.cache')).subarray(0, sealed + 480))
     expect(importOclif(copy)).toEqual({ codeCache: 'rejected', execute: 'function', flags: 'function' })
   })
 
@@ -62,16 +64,15 @@ describe('the bundled oclif', () => {
 
   it('the validators\' caches follow the same rule (a stale one is not used)', async () => {
     const { codeCacheOf } = (await import(pathToFileURL(join(repoRoot, 'scripts', 'code-cache.mjs')).href)) as {
-      codeCacheOf: (fs: unknown, hash: unknown, file: string, source: Buffer) => Buffer | string
+      codeCacheOf: (fs: unknown, file: string, source: Buffer) => Buffer | string
     }
     const fs = await import('node:fs')
-    const { createHash } = await import('node:crypto')
     const file = join(repoRoot, 'dist', 'src', 'manifest', 'validators.generated', '1.cjs')
-    expect(codeCacheOf(fs, createHash, file, readFileSync(file))).toBeInstanceOf(Buffer)
+    expect(codeCacheOf(fs, file, readFileSync(file))).toBeInstanceOf(Buffer)
     const other = Buffer.from(readFileSync(file))
     other[other.length - 2] = other[other.length - 2] === 0x3b ? 0x20 : 0x3b
-    expect(codeCacheOf(fs, createHash, file, other)).toBe('stale')
-    expect(readFileSync(join(repoRoot, 'dist', 'src', 'manifest', 'validators.generated.cjs'), 'utf8')).toContain('codeCacheOf(fs, createHash, file, source)')
+    expect(codeCacheOf(fs, file, other)).toBe('stale')
+    expect(readFileSync(join(repoRoot, 'dist', 'src', 'manifest', 'validators.generated.cjs'), 'utf8')).toContain('codeCacheOf(fs, file, source)')
   })
 })
 
