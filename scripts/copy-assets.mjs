@@ -1,10 +1,14 @@
 // tsc compiles only .ts; copy the plain-JS files that run as their own
-// processes (the local runtime's supervisor) next to the compiled modules.
-import { cpSync } from 'node:fs'
+// processes (the local runtime's step host: every .mjs of its folder, and the
+// redactor it imports) next to the compiled modules. Which of them the host
+// needs is said once, in HOST_FILES (src/runtime/local/index.ts).
+import { cpSync, readdirSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
-for (const file of ['src/runtime/local/supervisor.mjs', 'src/runtime/local/step.mjs', 'src/runtime/local/step-log.mjs', 'src/runtime/local/step-files.mjs', 'src/logs/redact.mjs', 'src/runtime/local/outputs.mjs', 'src/runtime/local/spawn-client.mjs', 'src/runtime/local/host-socket.mjs', 'src/runtime/local/step-exit.mjs']) {
+const local = 'src/runtime/local'
+const files = readdirSync(join(root, local)).filter((f) => f.endsWith('.mjs')).map((f) => `${local}/${f}`)
+for (const file of [...files, 'src/logs/redact.mjs']) {
   cpSync(join(root, file), join(root, 'dist', file))
 }

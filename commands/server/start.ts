@@ -6,6 +6,7 @@ import { localServerDir } from '../../src/home.js'
 import { ADMIN_KEY_FILE, runForeground, spawnDetachedServer } from '../../src/controlplane/process.js'
 import { SERVER_CONFIG_FILE, SERVER_DEFAULTS, resolveServerSettings } from '../../src/controlplane/config-file.js'
 import { DEFAULT_STEP_ID } from '../../src/runtime/local/sandbox.js'
+import { DEFAULT_MAX_LOG_BYTES } from '../../src/runtime/local/log-cap.js'
 import { redactUrl } from '../../src/store/url.js'
 
 const d = SERVER_DEFAULTS
@@ -89,7 +90,7 @@ not lie in a folder that local steps see (/usr, /bin, /sbin, /lib*, /etc,
     'cgroup-parent': Flags.string({ summary: 'Local runtime: a delegated cgroup v2 folder (absolute) under which each step gets the cgroup enforcing its memory and cpu limits (default: the control plane\'s own, when it delegates memory and cpu)', env: 'CTL_CGROUP_PARENT' }),
     'allow-unsandboxed': Flags.boolean({ summary: 'Local runtime without bubblewrap: run every workflow\'s steps as plain processes, without isolation (default: only the tenant admin\'s, the user who started the control plane)', allowNo: true, env: 'CTL_ALLOW_UNSANDBOXED' }),
     // Bounds (64 KiB to 1 TiB) are checked in resolveServerSettings.
-    'max-log-bytes': Flags.integer({ summary: 'Local runtime: bytes of a step attempt\'s log stored at most; past them the step runs on, the middle of its output is dropped and its last 64 KiB of lines are kept (default 67108864, 64 MiB)', env: 'CTL_MAX_LOG_BYTES' }),
+    'max-log-bytes': Flags.integer({ summary: `Local runtime: bytes of a step attempt's log stored at most; past them the step runs on, the middle of its output is dropped and its last 64 KiB of lines are kept (default ${DEFAULT_MAX_LOG_BYTES}, 64 MiB)`, env: 'CTL_MAX_LOG_BYTES' }),
     'work-dir': Flags.string({ summary: 'Where runs (the local step host\'s folder) and volumes live; replicas on one machine share it (default <data-dir>)', env: 'CTL_WORK_DIR' }),
     store: Flags.string({ summary: 'The store: a SQLite file, or postgresql://USER@HOST:PORT/DB shared by several control planes (default <data-dir>/ctl.db); a password is better in PGPASSWORD or PGPASSFILE', env: 'CTL_STORE' }),
     'log-retention': Flags.string({ summary: `Keep logs of finished steps this long: 30d, 12h, 90m; 0 keeps them forever (default ${d.logRetention})`, env: 'CTL_LOG_RETENTION' }),

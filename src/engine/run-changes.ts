@@ -189,7 +189,8 @@ export class StepRowsReader {
     if (changed === 'all') {
       until = this.changes.now
       this.rows = await this.store.listStepRuns(this.runId)
-      this.changes.remember(this.rows, until)
+      // Served to other readers only of runs driven here (known() is asked then): others' rows would crowd them out.
+      if (owned) this.changes.remember(this.rows, until)
       this.at.clear()
       this.rows.forEach((r, i) => this.at.set(r.id, i))
       this.fullAt = this.nowMs()

@@ -81,6 +81,7 @@ function runsOf(rows: unknown[]): RunRecord[] {
 const RUN_BY_ID = `${RUN_SELECT} WHERE runs.id = ?`
 const STEPS_OF_RUN = `SELECT ${STEP_RUN_COLUMNS} FROM step_runs WHERE run_id = ? ORDER BY step, attempt`
 const STEP_BY_ID = `SELECT ${STEP_RUN_COLUMNS} FROM step_runs WHERE id = ?`
+const ACTIVE_STEPS = `SELECT ${STEP_RUN_COLUMNS} FROM step_runs WHERE state = 'running' ORDER BY run_id, step, attempt`
 
 function getRunSync(db: SqliteDb, id: string): RunRecord | undefined {
   const row = db.rawStmt(RUN_BY_ID).get(id) as RunTuple | undefined
@@ -357,7 +358,7 @@ export async function createStepInstances(
 export async function listActiveStepRuns(db: SqliteDb): Promise<StepRunRecord[]> {
   return db.read(() =>
     (
-      db.rawStmt(`SELECT ${STEP_RUN_COLUMNS} FROM step_runs WHERE state = 'running' ORDER BY run_id, step, attempt`).all() as StepRunTuple[]
+      db.rawStmt(ACTIVE_STEPS).all() as StepRunTuple[]
     ).map(stepRunOf),
   )
 }

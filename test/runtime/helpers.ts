@@ -115,7 +115,6 @@ export async function until(cond: () => boolean, what: string): Promise<void> {
   throw new Error(`timed out waiting for ${what}`)
 }
 
-/** The output lines in an attempt's log file so far (the host's handle and exit records are not output). */
 /**
  * Starts `p` (a step that prints `up` first) on `rt` and waits for that line; its host is noted in `hosts`
  * (stoppedHostsCleanup), for a test that stops it.
@@ -129,6 +128,7 @@ export async function startedUp(rt: Runtime, p: V1Pod, hosts: number[], more: Pa
   return { handle, attemptDir, host, log: logFileOf(attemptDir) }
 }
 
+/** The output lines in an attempt's log file so far (the host's handle and exit records are not output). */
 export function loggedTexts(attemptDir: unknown): string[] {
   let raw: string
   try {

@@ -11,6 +11,7 @@ import { createLocalRuntime } from '../../src/runtime/local/index.js'
 import { spawnerPath } from '../../src/runtime/local/host-start.js'
 import { logFileOf, readExit } from '../../src/runtime/local/files.js'
 import { REDACTED } from '../../src/secrets/redact.js'
+import { TAIL_BYTES } from '../../src/runtime/local/step-log.mjs'
 import type { Runtime } from '../../src/runtime/types.js'
 import { collect, hasBwrap, launch, loggedTexts, pod, shPod, tempDir, texts, until } from './helpers.js'
 
@@ -63,7 +64,7 @@ describe.each(modes)('an attempt log over its cap, sandbox %s', (sandbox) => {
 
     const log = logFileOf(handle.data.attemptDir as string)
     const size = fs.statSync(log).size
-    expect(size).toBeLessThan(CAP + 64 * 1024 + 8 * 1024) // the head, ctl's line, the tail and the records around them
+    expect(size).toBeLessThan(CAP + TAIL_BYTES + 8 * 1024) // the head, ctl's line, the tail and the records around them
     const raw = fs.readFileSync(log, 'utf8')
     expect(raw).not.toContain(SECRET)
 

@@ -16,5 +16,6 @@ describe('storeParams', () => {
     const named = { a: 'b' }
     const out = storeParams([named])
     expect(out[0]).toEqual(named)
+    expect(out[0]).not.toBe(named)
   })
 })

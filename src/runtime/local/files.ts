@@ -86,8 +86,15 @@ const isHandleShape = (v: unknown): v is RuntimeHandle =>
   typeof v === 'object' && v !== null && typeof (v as RuntimeHandle).id === 'string' && typeof (v as RuntimeHandle).data === 'object'
 
 /**
+ * find()'s claim of an attempt never handed to a host: a handle record without a handle, which no host writes. Log
+ * readers skip a handle record at the head (and find no handle in this one), so a runtime that does not know the mark
+ * sees an empty claim.
+ */
+export const NOT_STARTED = '{"h":null}\n'
+
+/**
  * The record at the head of an attempt's log: the handle the host wrote, or `notStarted` when find() claimed the
- * attempt (`{"h":null}`, a handle record without a handle, which no host writes). Neither: nothing written yet.
+ * attempt (NOT_STARTED). Neither: nothing written yet.
  */
 export function logHead(logFile: string): { handle?: RuntimeHandle; notStarted?: true } {
   let fd: number

@@ -7,16 +7,11 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import type { RuntimeHandle, StepKey } from '../types.js'
-import { LOG_FILE, createExclusive, logFileOf, logHead, readExit, readHandle, type LocalHandleData } from './files.js'
+import { LOG_FILE, NOT_STARTED, createExclusive, logFileOf, logHead, readExit, readHandle, type LocalHandleData } from './files.js'
 import type { AttemptDirRemover } from './remove.js'
 
 /** How long find() waits for a host that is starting the attempt right now. */
 const FIND_WAIT_MS = 15_000
-/**
- * find()'s claim of an attempt never handed to a host: a handle record without a handle. Log readers skip a handle
- * record at the head (and find no handle in this one), so a runtime that does not know the mark sees an empty claim.
- */
-const NOT_STARTED = '{"h":null}\n'
 
 export interface FinderContext {
   /** The attempt's folder name from its key, checked (a key must not name a path outside its run). */

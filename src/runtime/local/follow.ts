@@ -97,7 +97,6 @@ async function drain(fd: number, offset: number, opts: FollowOptions): Promise<{
   }
 }
 
-/** The log opened for one look (its exit, then its new lines): one open for both. -1 when it does not exist yet. */
 /** Resolves once `notified` says a notice came, after a (long) poll interval, or on abort. */
 function waitForNotice(wake: { fn?: () => void }, notified: () => boolean, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve) => {

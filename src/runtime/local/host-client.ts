@@ -13,6 +13,7 @@ import net from 'node:net'
 import { CtlError } from '../../errors.js'
 import type { StepExit } from '../types.js'
 import { toExit } from './files.js'
+import type { ChangeSubscription } from './follow.js'
 import { START_TIMEOUT_MS, startHost } from './host-start.js'
 import { hostProof, hostToken } from './host-token.js'
 
@@ -48,19 +49,6 @@ interface Connection {
 
 /** Announced exits (and quiet logs) kept for followers that have not subscribed yet; the oldest go first beyond this. */
 const MAX_KEPT_EXITS = 4096
-
-/** A follower's interest in the notices of one attempt folder. */
-export interface NoticeSubscription {
-  /** False once the connection is gone: the host may have died, the caller must look for itself. */
-  readonly live: boolean
-  /** The exit the host announced for the attempt, once it did. */
-  readonly exit: StepExit | undefined
-  /** With the exit: the size of the log before its exit record (every line of the step), when the host knew it. */
-  readonly end: number | undefined
-  /** The log's size while it holds the attempt's handle and nothing else, as far as this connection knows. */
-  readonly quiet: number | undefined
-  close(): void
-}
 
 export class HostClient {
   private conn: Connection | undefined
@@ -138,7 +126,7 @@ export class HostClient {
    * host (a live connection also proves the host runs). Undefined otherwise. `onChange` is also
    * called once when the connection goes away.
    */
-  subscribe(attemptDir: string, host: { pid: number | null; start: string | null }, onChange: () => void): NoticeSubscription | undefined {
+  subscribe(attemptDir: string, host: { pid: number | null; start: string | null }, onChange: () => void): ChangeSubscription | undefined {
     const conn = this.conn
     if (!conn || conn.socket.destroyed || host.pid === null || conn.hostPid !== host.pid) return undefined
     if (host.start !== null && conn.hostStart !== null && host.start !== conn.hostStart) return undefined

@@ -3,8 +3,8 @@
 
 export const DEFAULT_MAX_LOG_BYTES = 64 * 1024 * 1024
 /** Below this a log would hold little more than the last lines kept past the cap (64 KiB). */
-export const MIN_MAX_LOG_BYTES = 64 * 1024
-export const MAX_MAX_LOG_BYTES = 2 ** 40
+const MIN_MAX_LOG_BYTES = 64 * 1024
+const MAX_MAX_LOG_BYTES = 2 ** 40
 
 /** Why `n` is no cap (undefined when it is one); `name` as the operator wrote it. */
 export function maxLogBytesProblem(n: number, name = 'maxLogBytes'): string | undefined {

@@ -34,7 +34,7 @@ export function exitOf(step) {
   else if (step.startFailure) result = { exitCode: null, reason: 'StartError', message: step.startFailure, finishedAt: '' }
   // A step already being stopped (killed, past its deadline) ends for that reason even if its log failed meanwhile.
   else if (step.stopping) result = { exitCode, reason: step.stopping.reason, message: step.stopping.message, finishedAt: '' }
-  else if (step.logFailure) result = { exitCode, reason: 'Error', message: `the step's log could not be written: ${step.logFailure}`, finishedAt: '' }
+  else if (step.logFailure) result = { exitCode, reason: 'Error', message: step.logFailure, finishedAt: '' }
   else if (spec.mode === 'bubblewrap' && code === 1 && step.bwrapErrors.length > 0 && step.bwrapErrors.length === step.lineCount)
     result = { exitCode: null, reason: 'StartError', message: step.bwrapErrors.join('; '), finishedAt: '' }
   else if (exitCode === 0) result = { exitCode: 0, reason: 'Completed', finishedAt: '' }

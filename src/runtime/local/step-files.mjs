@@ -36,7 +36,6 @@ export function childrenOf(pid) {
  */
 export const EXIT_RECORD_PREFIX = '{"e":'
 
-/** The exit as a log record, with its newline. @param {StepExit} exit */
 /**
  * Makes `entry` (an attempt's log or folder) with `create`, and the run folder it lies in when that is missing.
  * Synchronous on purpose: the control plane's start() then reaches the host request without waiting for another
@@ -70,6 +69,7 @@ export function inRunFolder(entry, create, folderFirst = false) {
 /** Lost races with the removal of the run folder before giving up (each loss is one removal in between). */
 const CREATE_TRIES = 20
 
+/** The exit as a log record, with its newline. @param {StepExit} exit */
 export function exitRecord(exit) {
   return JSON.stringify({ e: exit }) + '\n'
 }

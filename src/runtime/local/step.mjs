@@ -65,7 +65,7 @@ export class Step {
     this.startFailure = undefined
     /** @type {string | undefined} why the step was lost (its spawner died) */
     this.lost = undefined
-    /** @type {string | undefined} why its log could not be written (then it is stopped, and fails) */
+    /** @type {string | undefined} the message of a log that could not be written (then the step is stopped, and fails) */
     this.logFailure = undefined
     this.finished = false
     this.lineCount = 0
@@ -75,8 +75,8 @@ export class Step {
     this.timers = []
     // The control plane always names the cap (its default is log-cap.ts's); a spec without one (a test's) has none.
     this.log = new StepLog(spec.maxLogBytes ?? Infinity, (problem) => {
-      this.logFailure = problem
-      this.stop('Error', `the step's log could not be written: ${problem}`)
+      this.logFailure = `the step's log could not be written: ${problem}`
+      this.stop('Error', this.logFailure)
     })
     /** @type {() => void} */
     this.headed = () => {}
@@ -125,7 +125,7 @@ export class Step {
 
   /**
    * Claims the attempt by creating its log exclusively: whoever creates the log owns the
-   * attempt, so it starts at most once (see find() in index.ts). Throws EEXIST when taken.
+   * attempt, so it starts at most once (see find.ts). Throws EEXIST when taken.
    * Synchronous: with one file to create per step (and a run folder per run) the two calls cost
    * less CPU on this thread than two round trips through the thread pool (its wake-ups, a
    * FileHandle and its close).

@@ -175,9 +175,9 @@ async function start(msg) {
   }
   // logBeside: this host writes the log beside the attempt folder (see logFileOf); the handle says so.
   const handle = { ...msg.handle, data: { ...msg.handle.data, logBeside: true, supervisorPid: process.pid, supervisorStart: hostStart, stepPid: pid ?? null } }
-  // First record of the log, before any output (the child's output is read on a later turn of
-  // the loop): one write to an open file rather than a file to create. A step that could not
-  // start has its exit record waiting for this one.
+  // First record of the log: one write to an open file rather than a file to create. Output that came with the news
+  // of the start was held by the log (StepLog) and follows it. A step that could not start has its exit record
+  // waiting for this one.
   const quietAt = step.writeHandle(handle)
   // The log holds the handle and nothing else yet: told with the reply, so that a follower on this connection need
   // not look at it until a notice says it grew (every later write is noticed, after this reply).
