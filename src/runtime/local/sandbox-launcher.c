@@ -495,21 +495,23 @@ static void drop_all_caps(int bounding) {
   if (syscall(SYS_capset, &hdr, data) != 0) die_errno("capset failed");
 }
 
+/* The filter as bwrap takes it: an array of struct sock_filter, read to its end (a memfd or a pipe alike). */
 static struct sock_fprog load_seccomp(int fd) {
-  struct stat st;
-  if (fstat(fd, &st) != 0) die_errno("Can't read seccomp data");
-  if (st.st_size <= 0 || st.st_size % 8 != 0 || st.st_size > 4096 * 8) die("Invalid seccomp data, must be multiple of 8");
-  struct sock_filter *f = malloc((size_t)st.st_size);
+  const size_t max = 4096 * sizeof(struct sock_filter); /* BPF_MAXINSNS */
+  struct sock_filter *f = malloc(max + 1);
   if (!f) die("out of memory");
   size_t got = 0;
-  while (got < (size_t)st.st_size) {
-    ssize_t n = pread(fd, (char *)f + got, (size_t)st.st_size - got, (off_t)got);
+  for (;;) {
+    ssize_t n = read(fd, (char *)f + got, max + 1 - got);
     if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) die_errno("Can't read seccomp data");
+    if (n < 0) die_errno("Can't read seccomp data");
+    if (n == 0) break;
     got += (size_t)n;
+    if (got > max) die("Invalid seccomp data: longer than %zu instructions", max / sizeof(struct sock_filter));
   }
   close(fd);
-  return (struct sock_fprog){.len = (unsigned short)(st.st_size / 8), .filter = f};
+  if (got == 0 || got % sizeof(struct sock_filter) != 0) die("Invalid seccomp data, must be multiple of 8");
+  return (struct sock_fprog){.len = (unsigned short)(got / sizeof(struct sock_filter)), .filter = f};
 }
 
 static int propagate_exit_status(int status) {
