@@ -394,10 +394,12 @@ static void setup_newroot(void) {
     }
     char *dest = join("/newroot", op->dest);
     if (op->type != OP_REMOUNT_RO) {
+      /* As bwrap: parents of something closed to group or others are closed to them too; an option without
+       * permissions of its own (binds, /dev, /proc, links) counts as closed to both, so its parents are 0700. */
+      int perms = op->perms >= 0 ? op->perms : 0;
       mode_t parent = 0755;
-      /* As bwrap: parents of something closed to group or others are closed to them too. */
-      if (op->perms >= 0 && (op->perms & 0070) == 0) parent &= ~0050U;
-      if (op->perms >= 0 && (op->perms & 0007) == 0) parent &= ~0005U;
+      if ((perms & 0070) == 0) parent &= ~0050U;
+      if ((perms & 0007) == 0) parent &= ~0005U;
       if (mkdir_parents(dest, parent) != 0) die_errno("Can't mkdir parents for %s", op->dest);
     }
     switch (op->type) {
@@ -685,6 +687,9 @@ int main(int argc, char **argv) {
   }
   if (setenv("PWD", new_cwd, 1) != 0) die_errno("setenv");
   if (opt_new_session && setsid() == (pid_t)-1) die_errno("setsid");
+  /* The filter before init is forked, as bwrap: init is reachable from the command (same user, /proc/1/mem), so an
+   * unfiltered init would give the command back what the filter takes. */
+  if (seccomp.filter && prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &seccomp) != 0) die_errno("prctl(PR_SET_SECCOMP)");
 
   if (opt_unshare_pid) {
     pid_t command = fork();
@@ -704,7 +709,6 @@ int main(int argc, char **argv) {
   int init_fd = opt_unshare_pid && opt_die_with_parent ? (int)syscall(SYS_pidfd_open, getppid(), 0) : -1;
   die_with_parent(init_fd);
   if (init_fd >= 0) close(init_fd);
-  if (seccomp.filter && prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &seccomp) != 0) die_errno("prctl(PR_SET_SECCOMP)");
   execvp(argv[cmd_at], argv + cmd_at);
   die_errno("execvp %s", argv[cmd_at]);
 }
