@@ -10,7 +10,7 @@ import { packageRoot } from '../../src/package-root.js'
 import { createLocalRuntime, type LocalRuntimeOptions } from '../../src/runtime/local/index.js'
 import { LAUNCHER_ENV } from '../../src/runtime/local/sandbox.js'
 import type { Runtime } from '../../src/runtime/types.js'
-import { collect, hasBwrap, launch, loggedTexts, shPod, tempDir, until } from './helpers.js'
+import { collect, hasBwrap, launch, loggedTexts, pod, shPod, tempDir, until } from './helpers.js'
 
 /** What `npm run build` makes where a C compiler exists (scripts/build-spawner.mjs). */
 const built = path.join(packageRoot(), 'dist', 'native', 'ctl-sandbox')
@@ -58,6 +58,21 @@ describe.skipIf(!hasBwrap)('the binary that runs the bubblewrap layout', () => {
     const r = await collect(rt, await rt.start(launch(shPod('echo in-sandbox; hostname; exit 3'))))
     expect(r.lines.map((l) => l.text)).toEqual(['in-sandbox', 'wf-step-pod'])
     expect(r.exit).toMatchObject({ reason: 'Error', exitCode: 3 })
+  })
+
+  it.skipIf(!hasLauncher)('ends a step whose sandbox cannot be set up with a StartError, under either launcher', async () => {
+    delete process.env[LAUNCHER_ENV]
+    const missing = path.join(scratch, 'does-not-exist')
+    const p = pod(
+      { command: ['true'], volumeMounts: [{ name: 'ws', mountPath: '/workspace' }] },
+      { volumes: [{ name: 'ws', persistentVolumeClaim: { claimName: 'gone' } }] },
+    )
+    for (const [rt, prefix] of [[runtime(), 'ctl-sandbox: '], [runtime({ sandboxLauncher: 'bwrap' }), 'bwrap: ']] as const) {
+      const r = await collect(rt, await rt.start(launch(p, { volumeDirs: { gone: missing } })))
+      expect(r.exit).toMatchObject({ reason: 'StartError', exitCode: null })
+      expect(r.exit.message?.startsWith(prefix)).toBe(true)
+      expect(r.exit.message).toContain(missing)
+    }
   })
 
   it('is bwrap when CTL_SANDBOX_LAUNCHER=bwrap or the runtime option asks for it', async () => {
