@@ -17,6 +17,14 @@ const built = path.join(packageRoot(), 'dist', 'native', 'ctl-sandbox')
 const hasLauncher = fs.existsSync(built)
 const bwrap = fs.realpathSync.native(hasBwrap ? '/usr/bin/bwrap' : '/')
 
+// The build falls back to bwrap quietly (one line) when the launcher does not compile; where it compiled the spawner,
+// a C compiler is there, and a launcher source that does not compile must not hide behind that fallback.
+const source = path.join(packageRoot(), 'src', 'runtime', 'local', 'sandbox-launcher.c')
+const spawner = path.join(packageRoot(), 'dist', 'native', 'ctl-spawner')
+it.runIf(fs.existsSync(source) && fs.existsSync(spawner))('is built wherever the build compiled the spawner', () => {
+  expect(fs.statSync(built).mode & 0o111).toBe(0o111)
+})
+
 describe.skipIf(!hasBwrap)('the binary that runs the bubblewrap layout', () => {
   const dirs: string[] = []
   const savedEnv = process.env[LAUNCHER_ENV]
