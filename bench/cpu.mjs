@@ -3,8 +3,9 @@
 //   plane    the control plane (its own process, bench/plane.mjs: process.cpuUsage())
 //   host     the step host (utime + stime of supervisor.mjs, from /proc/PID/stat), with its spawner (ctl-spawner,
 //            a long-lived child of the host that starts the steps, when there is one)
-//   sandbox  what the step host's (or its spawner's) reaped children used (cutime + cstime): bwrap, its init, the
-//            step's process, and the forked copy of the host (or the spawner) before it became bwrap
+//   sandbox  what the step host's (or its spawner's) reaped children used (cutime + cstime): the sandbox launcher
+//            (ctl-sandbox, or bwrap), its init, the step's process, and the forked copy of the host (or the spawner)
+//            before it became the launcher
 // Shapes (the two speed targets of issue 10):
 //   dag    the 200-step layered DAG of dag.bench.mjs (10 × 20, full layer dependencies), applied and watched
 //          (GET .../watch, what `apply --wait` follows), RUNS times after a warm-up run

@@ -82,7 +82,8 @@ describe.skipIf(!hasBwrap)('local runtime in bubblewrap', () => {
     )
     const r = await run(rt, launch(p, { volumeDirs: { gone: path.join(volDir, 'does-not-exist') } }))
     expect(r.exit).toMatchObject({ reason: 'StartError', exitCode: null })
-    expect(r.exit.message).toMatch(/^bwrap: .*does-not-exist/)
+    // Said by whichever launcher runs the sandbox (sandbox.ts): bwrap, or ctl-sandbox in its place.
+    expect(r.exit.message).toMatch(/^(bwrap|ctl-sandbox): .*does-not-exist/)
   })
 
   it('runs as runAsUser', async () => {
@@ -107,7 +108,7 @@ describe.skipIf(!hasBwrap)('local runtime in bubblewrap', () => {
   })
 
   it('leaves nothing behind when a step ends by itself while a process it started in the background runs on', async () => {
-    // The end of the sandbox's init ends its pid namespace: the host has nothing to kill after a bwrap that exited.
+    // The end of the sandbox's init ends its pid namespace: the host has nothing to kill after a launcher that exited.
     const marker = `ctl-bg-${process.pid}`
     // One in the step's session, one in a session of its own; the step sees both before it ends.
     // The marker is put together at run time, so that only the background processes carry it.
@@ -120,7 +121,7 @@ describe.skipIf(!hasBwrap)('local runtime in bubblewrap', () => {
   })
 
   it('leaves no sandbox behind when steps are stopped the moment they start', async () => {
-    // The hostname is a bwrap argument: it marks every process of these sandboxes (outer bwrap, inner init).
+    // The hostname is a launcher argument: it marks every process of these sandboxes (the outer launcher, the inner init).
     const marker = `ctl-orphan-${process.pid}`
     const launches = Array.from({ length: 12 }, () => {
       const p = shPod('echo up; sleep 30', { grace: 2 })

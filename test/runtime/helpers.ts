@@ -145,7 +145,7 @@ export function loggedTexts(attemptDir: unknown): string[] {
   return out
 }
 
-/** Processes whose command line holds `marker` (e.g. a step's hostname, which bwrap gets as an argument), with their parent. */
+/** Processes whose command line holds `marker` (e.g. a step's hostname, which the sandbox launcher, bwrap or ctl-sandbox, gets as an argument), with their parent. */
 export function processesWith(marker: string): { pid: number; ppid: number; cmd: string }[] {
   const out: { pid: number; ppid: number; cmd: string }[] = []
   for (const name of fs.readdirSync('/proc')) {

@@ -6,7 +6,8 @@
 // data folder, $CTL_HOME, the step host's socket, other runs, /root, /home, the host's /tmp or
 // /var. Every sandbox has its own user namespace with no capability (--cap-drop ALL), no nested
 // user namespaces, its own pid, ipc, uts and cgroup namespaces, a seccomp filter against ptrace
-// (seccomp.ts), and no network with `network: none`.
+// (seccomp.ts), and no network with `network: none`. The arguments are bwrap's; ctl's own launcher ctl-sandbox
+// (sandbox-launcher.c) takes exactly these, with the same semantics, and runs them when it is built (sandbox.ts).
 //
 // bwrap cannot create a mount point inside a read-only bind (EROFS). When a mount path's parent
 // is missing inside a bound system folder (e.g. /etc/ctl/config), the deepest existing ancestor
@@ -218,7 +219,8 @@ function bindEntries(dir: string, args: string[]): void {
 
 const octal = (mode: number) => '0' + (mode & 0o7777).toString(8)
 
-export function bubblewrapLayout(plan: StepPlan, attemptDir: string, bwrapPath: string, host: SandboxHost, shmBase?: string): Layout {
+/** `launcher`: bwrap, or ctl-sandbox, which takes the same arguments (see sandbox.ts). */
+export function bubblewrapLayout(plan: StepPlan, attemptDir: string, launcher: string, host: SandboxHost, shmBase?: string): Layout {
   const view = new View()
   for (const e of host.system) if (e.kind === 'bind') view.mounts.push({ dest: e.path, writable: false, hostSrc: e.path, expandable: true })
   for (const dir of host.extras) view.mounts.push({ dest: dir, writable: false, hostSrc: dir, expandable: true })
@@ -318,7 +320,7 @@ export function bubblewrapLayout(plan: StepPlan, attemptDir: string, bwrapPath: 
   const notes = plan.image ? [`image ${plan.image} is not used: local steps run the host's programs`] : []
   if (plan.network === 'none') notes.push('network: none (own network namespace, loopback only)')
   const seccomp = seccompFilterBase64()
-  return { spec: { mode: 'bubblewrap', command: bwrapPath, args, env: plan.env, fdData, seccomp, ...(shm ? { shm } : {}) }, configFiles, dirs, sources, owned, notes, outputsFile }
+  return { spec: { mode: 'bubblewrap', command: launcher, args, env: plan.env, fdData, seccomp, ...(shm ? { shm } : {}) }, configFiles, dirs, sources, owned, notes, outputsFile }
 }
 
 /**

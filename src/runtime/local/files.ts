@@ -40,7 +40,7 @@ export interface LocalHandleData {
   supervisorPid: number | null
   /** Start time of that process (clock ticks since boot, /proc/PID/stat field 22), to tell a reused pid apart. */
   supervisorStart: string | null
-  /** The step's process group (plain) or the outer bwrap process. */
+  /** The step's process group (plain) or the sandbox's outer process (bwrap or ctl-sandbox). */
   stepPid: number | null
   shmDir: string | null
   image: string | null

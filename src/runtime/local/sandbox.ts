@@ -1,13 +1,17 @@
 // Which sandbox the local runtime's steps get, decided once per runtime: bubblewrap when it is
 // installed and works for the user the steps run as, else plain processes; under a root control
 // plane that user is never root (stepUid / stepGid), and a bubblewrap that cannot run as it fails
-// every step closed rather than falling back. Also what the machine offers for limits.
+// every step closed rather than falling back. Also what runs the bubblewrap layout: ctl's own launcher
+// ctl-sandbox (sandbox-launcher.c: bubblewrap's options, the subset the layout uses, with their semantics, at
+// less than half of bwrap's cost per sandbox) when it is built and works as the step user, else bwrap, the
+// reference. And what the machine offers for limits.
 
 import { spawnSync } from 'node:child_process'
 import fs from 'node:fs'
 import path from 'node:path'
 import { CtlError } from '../../errors.js'
 import { ctlHome as defaultCtlHome } from '../../home.js'
+import { packageRoot } from '../../package-root.js'
 import type { RuntimeInfo } from '../types.js'
 import { describeSandboxHost, type SandboxHost } from './bwrap.js'
 import { HostAccess, type StepUser } from './identity.js'
@@ -18,6 +22,14 @@ export interface SandboxOptions {
   sandbox?: 'auto' | 'bubblewrap' | 'none'
   /** Default: $CTL_BWRAP, else `bwrap` found on the PATH. A path that does not exist counts as "not installed". */
   bwrapPath?: string
+  /**
+   * What runs the bubblewrap layout. 'auto': ctl-sandbox (dist/native/ctl-sandbox, built where a C compiler exists)
+   * when it is there and passes bwrap's probe, else bwrap; 'bwrap': bwrap always. Default: $CTL_SANDBOX_LAUNCHER,
+   * else 'auto'. Only in bubblewrap mode, which bwrap alone decides as before.
+   */
+  sandboxLauncher?: SandboxLauncher
+  /** The ctl-sandbox binary to use instead of the build's (tests). */
+  sandboxLauncherPath?: string
   /**
    * Without bubblewrap, run the steps of every workflow as plain processes, not only those of
    * `trustedOwner`. Default: true with `sandbox: 'none'` (asked for by name), else false.
@@ -48,12 +60,18 @@ export interface SandboxOptions {
   ctlHome?: string
 }
 
+export type SandboxLauncher = 'auto' | 'bwrap'
+const LAUNCHERS: readonly string[] = ['auto', 'bwrap'] satisfies SandboxLauncher[]
+export const LAUNCHER_ENV = 'CTL_SANDBOX_LAUNCHER'
+
 /** nobody / nogroup on Debian, Ubuntu, Fedora and Alpine alike. */
 export const DEFAULT_STEP_ID = 65534
 
 export interface Sandbox {
   /** Set when steps run in bubblewrap. */
   bwrapPath?: string
+  /** Set with bwrapPath: the binary that runs the bubblewrap layout, ctl-sandbox or bwrapPath itself. */
+  sandboxCommand?: string
   /** Why bubblewrap is not used, for messages of plain steps. */
   whyNoSandbox: string
   /** Plain steps of other owners than trustedOwner run too. */
@@ -81,12 +99,32 @@ function findOnPath(name: string): string | undefined {
   return undefined
 }
 
-/** bwrap may be installed yet unusable (no user namespaces for the step's user); one tiny sandbox with every flag a step gets tells. */
-function probeBwrap(bwrapPath: string, user: StepUser | undefined): string | undefined {
+/**
+ * bwrap (or ctl-sandbox, which takes its options) may be installed yet unusable (no user namespaces for the step's
+ * user, a binary the step's user cannot run); one tiny sandbox with every flag a step gets tells.
+ */
+function probeSandbox(binary: string, user: StepUser | undefined): string | undefined {
   const args = ['--unshare-user', '--disable-userns', '--cap-drop', 'ALL', '--unshare-pid', '--unshare-net', '--ro-bind', '/', '/', '--remount-ro', '/', '--', 'true']
-  const r = spawnSync(bwrapPath, args, { stdio: ['ignore', 'ignore', 'pipe'], timeout: 5000, cwd: '/', ...user })
+  const r = spawnSync(binary, args, { stdio: ['ignore', 'ignore', 'pipe'], timeout: 5000, cwd: '/', ...user })
   if (r.status === 0) return undefined
   return (r.stderr?.toString().trim() || r.error?.message || `exit ${r.status}`).split('\n')[0]
+}
+
+/** The launcher asked for: the option, else $CTL_SANDBOX_LAUNCHER (unset or empty: 'auto'); any other value is refused, never taken as 'auto'. */
+function launcherWanted(opts: SandboxOptions): SandboxLauncher {
+  if (opts.sandboxLauncher !== undefined) {
+    if (!LAUNCHERS.includes(opts.sandboxLauncher)) throw new CtlError('E_USAGE', `the local runtime's sandboxLauncher must be one of ${LAUNCHERS.join(', ')}, not ${JSON.stringify(opts.sandboxLauncher)}`)
+    return opts.sandboxLauncher
+  }
+  const env = process.env[LAUNCHER_ENV]
+  if (!env) return 'auto'
+  if (!LAUNCHERS.includes(env)) throw new CtlError('E_USAGE', `${LAUNCHER_ENV} must be one of ${LAUNCHERS.join(', ')}, not ${JSON.stringify(env)}`)
+  return env as SandboxLauncher
+}
+
+/** The build's ctl-sandbox (scripts/build-spawner.mjs), found as the step host's ctl-spawner is (host-start.ts). */
+function builtLauncher(): string {
+  return path.join(packageRoot(), 'dist', 'native', 'ctl-sandbox')
 }
 
 /** Who steps run as on the host: a root control plane never runs a step as root, but as an unprivileged user. */
@@ -104,6 +142,7 @@ export function chooseSandbox(opts: SandboxOptions, stateDir: string): Sandbox {
   if (stepUser && (stepUser.uid === 0 || stepUser.gid === 0)) throw new CtlError('E_USAGE', 'the local runtime\'s stepUid and stepGid (--step-uid, --step-gid) must not be 0: steps never run as root')
   // Run folders below the state folder come and go (cleanup drops an empty one): never cached as open.
   const access = stepUser ? new HostAccess(stepUser, [...new Set([dataDir, workDir]), path.resolve(ctlHome)], [path.resolve(stateDir)]) : undefined
+  const launcher = launcherWanted(opts)
   let bwrapPath: string | undefined
   let whyNoSandbox = 'disabled (sandbox: none)'
   let sandboxProblem: string | undefined
@@ -111,7 +150,7 @@ export function chooseSandbox(opts: SandboxOptions, stateDir: string): Sandbox {
     bwrapPath = opts.bwrapPath ?? (process.env.CTL_BWRAP || findOnPath('bwrap'))
     // A named binary that is not there is bubblewrap not installed, not a broken one.
     if (bwrapPath && !fs.existsSync(bwrapPath)) bwrapPath = undefined
-    const problem = bwrapPath ? probeBwrap(bwrapPath, stepUser) : 'not installed'
+    const problem = bwrapPath ? probeSandbox(bwrapPath, stepUser) : 'not installed'
     if (problem) {
       const as = stepUser ? ` as uid ${stepUser.uid}` : ''
       if (wanted === 'bubblewrap') throw new CtlError('E_UNAVAILABLE', `bubblewrap is required but ${bwrapPath ? `does not work${as}: ${problem}` : 'not installed'}`)
@@ -124,6 +163,18 @@ export function chooseSandbox(opts: SandboxOptions, stateDir: string): Sandbox {
     }
   }
   const sandboxHost: SandboxHost | undefined = bwrapPath && !sandboxProblem ? describeSandboxHost({ dataDir, workDir, stateDir, ctlHome, access }) : undefined
+  // Bubblewrap mode is bwrap's to decide (above); ctl-sandbox only takes its place, when it passes the same probe.
+  let sandboxCommand = bwrapPath
+  let launcherNote = ''
+  if (bwrapPath && !sandboxProblem && launcher === 'auto') {
+    const ours = opts.sandboxLauncherPath ? path.resolve(opts.sandboxLauncherPath) : builtLauncher()
+    if (fs.existsSync(ours)) {
+      const problem = probeSandbox(ours, stepUser)
+      if (problem) launcherNote = `; ctl-sandbox (${ours}) not used, its probe failed${stepUser ? ` as uid ${stepUser.uid}` : ''}: ${problem}`
+      else sandboxCommand = ours
+    }
+  }
+  const runBy = sandboxCommand !== bwrapPath ? `bubblewrap layout run by ctl-sandbox ${sandboxCommand} (bwrap ${bwrapPath} the reference)` : `bubblewrap (${bwrapPath})`
   const limitSupport = detectLimitSupport(opts.cgroupParent, findOnPath('prlimit'))
   const who = stepUser ? `; steps run as host uid ${stepUser.uid}:${stepUser.gid}` : ''
   const limitsDetail = limitSupport.cgroupParent
@@ -135,8 +186,9 @@ export function chooseSandbox(opts: SandboxOptions, stateDir: string): Sandbox {
         sandbox: 'bubblewrap',
         detail: sandboxProblem
           ? `bubblewrap (${bwrapPath}) unusable, every step fails to start: ${sandboxProblem}`
-          : `bubblewrap (${bwrapPath}): system folders read-only, nothing else of the host; private /tmp; own user (no capability), pid, ipc, uts namespaces${who}; ${limitsDetail}; images are not used` +
-            (sandboxHost?.problems.length ? `; ${sandboxHost.problems.join('; ')}` : ''),
+          : `${runBy}: system folders read-only, nothing else of the host; private /tmp; own user (no capability), pid, ipc, uts namespaces${who}; ${limitsDetail}; images are not used` +
+            (sandboxHost?.problems.length ? `; ${sandboxHost.problems.join('; ')}` : '') +
+            launcherNote,
       }
     : {
         name: 'local',
@@ -145,7 +197,7 @@ export function chooseSandbox(opts: SandboxOptions, stateDir: string): Sandbox {
         notice: plainNotice(whyNoSandbox, stepUser, allowUnsandboxed, opts.trustedOwner),
       }
 
-  return { bwrapPath, whyNoSandbox, allowUnsandboxed, trustedOwner: opts.trustedOwner, problem: sandboxProblem, stepUser, access, host: sandboxHost, limits: limitSupport, info }
+  return { bwrapPath, sandboxCommand, whyNoSandbox, allowUnsandboxed, trustedOwner: opts.trustedOwner, problem: sandboxProblem, stepUser, access, host: sandboxHost, limits: limitSupport, info }
 }
 
 /** The one line the control plane says at start when its steps get no sandbox. */

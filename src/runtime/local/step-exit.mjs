@@ -12,14 +12,23 @@ import { takeOutputs } from './step-files.mjs'
  */
 
 /**
+ * Whether a stderr line is the sandbox launcher's own setup error: bwrap's (`bwrap: ...`) or ctl-sandbox's, which
+ * says the same things the same way (`ctl-sandbox: ...`). Either binary may run a step's sandbox: one rule for both.
+ * @param {string} line
+ */
+export function isSandboxError(line) {
+  return line.startsWith('bwrap: ') || line.startsWith('ctl-sandbox: ')
+}
+
+/**
  * The exit of a step that finished, stamped now. The first cause wins: lost (its spawner died), not started, stopped
- * (killed, past its deadline), its log failed, bwrap's own setup failed (every line it wrote is bwrap's), then the
- * command's own exit.
+ * (killed, past its deadline), its log failed, the sandbox's own setup failed (every line written is the launcher's,
+ * see isSandboxError), then the command's own exit.
  * @param {{
  *   spec: { mode: 'bubblewrap' | 'none' },
  *   exited?: { code: number | null, signal: NodeJS.Signals | null },
  *   lost?: string, startFailure?: string, stopping?: { reason: ExitReason, message: string }, logFailure?: string,
- *   bwrapErrors: string[], lineCount: number,
+ *   sandboxErrors: string[], lineCount: number,
  * }} step
  * @returns {StepExit}
  */
@@ -35,8 +44,8 @@ export function exitOf(step) {
   // A step already being stopped (killed, past its deadline) ends for that reason even if its log failed meanwhile.
   else if (step.stopping) result = { exitCode, reason: step.stopping.reason, message: step.stopping.message, finishedAt: '' }
   else if (step.logFailure) result = { exitCode, reason: 'Error', message: step.logFailure, finishedAt: '' }
-  else if (spec.mode === 'bubblewrap' && code === 1 && step.bwrapErrors.length > 0 && step.bwrapErrors.length === step.lineCount)
-    result = { exitCode: null, reason: 'StartError', message: step.bwrapErrors.join('; '), finishedAt: '' }
+  else if (spec.mode === 'bubblewrap' && code === 1 && step.sandboxErrors.length > 0 && step.sandboxErrors.length === step.lineCount)
+    result = { exitCode: null, reason: 'StartError', message: step.sandboxErrors.join('; '), finishedAt: '' }
   else if (exitCode === 0) result = { exitCode: 0, reason: 'Completed', finishedAt: '' }
   else result = { exitCode, reason: 'Error', message: signal ? `terminated by signal ${signal}` : `exit code ${code}`, finishedAt: '' }
   result.finishedAt = new Date().toISOString()

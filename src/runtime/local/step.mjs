@@ -1,6 +1,6 @@
 // @ts-check
-// One step attempt inside the step host (supervisor.mjs): spawns the step (bwrap
-// or a plain process group), appends every output line to its log (redacted,
+// One step attempt inside the step host (supervisor.mjs): spawns the step (in a sandbox
+// of bwrap or ctl-sandbox, or a plain process group), appends every output line to its log (redacted,
 // timestamped, cut at maxLineBytes, the whole log capped at maxLogBytes: see step-log.mjs),
 // enforces the deadline, stops it on request (SIGTERM, SIGKILL after the grace period)
 // or when its log cannot be written, and finally appends the exit (step-exit.mjs) as the
@@ -13,7 +13,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { createRedactor } from '../../logs/redact.mjs'
 import { spawnChild } from './spawn-client.mjs'
-import { addOutputs, exitOf } from './step-exit.mjs'
+import { addOutputs, exitOf, isSandboxError } from './step-exit.mjs'
 import { StepLog } from './step-log.mjs'
 import { Splitter, appendExitRecord, childrenOf, inRunFolder, logFileOf, makeCgroupDir, processStart, removeCgroupDir, removeMemoryFiles, writeMemoryFiles } from './step-files.mjs'
 
@@ -69,8 +69,8 @@ export class Step {
     this.logFailure = undefined
     this.finished = false
     this.lineCount = 0
-    /** @type {string[]} bwrap's own setup errors, which mean the step never started */
-    this.bwrapErrors = []
+    /** @type {string[]} the sandbox launcher's own setup errors (bwrap's or ctl-sandbox's), which mean the step never started */
+    this.sandboxErrors = []
     /** @type {NodeJS.Timeout[]} */
     this.timers = []
     // The control plane always names the cap (its default is log-cap.ts's); a spec without one (a test's) has none.
@@ -94,7 +94,7 @@ export class Step {
     let text = buf.toString('utf8')
     if (text.endsWith('\r')) text = text.slice(0, -1)
     this.lineCount++
-    if (this.spec.mode === 'bubblewrap' && stream === 'stderr' && text.startsWith('bwrap: ')) this.bwrapErrors.push(text)
+    if (this.spec.mode === 'bubblewrap' && stream === 'stderr' && isSandboxError(text)) this.sandboxErrors.push(text)
     text = this.redact(text, truncated)
     if (truncated) text += ` [line truncated by ctl at ${this.spec.maxLineBytes} bytes]`
     // Past the log's cap the record goes to the tail kept in memory (redacted once, here, like every line).
@@ -268,7 +268,8 @@ export class Step {
    * Before bwrap has told the inner pid (--info-fd), a SIGTERM waits for it (onSpawn then ends
    * the sandbox): sent to the outer bwrap alone, it would kill bwrap and orphan a sandbox that is
    * being set up, whose init ignores SIGTERM and may have missed --die-with-parent. SIGKILL ends
-   * the sandbox through its pid namespace: killing its init kills everything in it.
+   * the sandbox through its pid namespace: killing its init kills everything in it. ctl-sandbox, when it runs the
+   * sandbox in bwrap's place, has the same processes and tells the same inner pid: what holds for bwrap here holds for it.
    * @param {NodeJS.Signals} sig
    */
   signal(sig) {
@@ -361,7 +362,7 @@ export class Step {
     if (this.log.writeTail()) this.onOutput?.(this)
     const result = exitOf(this)
     if (this.spawned && !this.startFailure && !this.lost && this.spec.outputs) addOutputs(result, this.spec.outputs, (v) => this.redact(v))
-    // bwrap errors and start failures may quote the command line, which may hold projected values.
+    // Sandbox setup errors and start failures may quote the command line, which may hold projected values.
     if (result.message) result.message = this.redact(result.message)
     /** @param {unknown} e */
     const lost = (e) => console.error(`cannot record the exit of ${this.dir} in ${this.logFile}: ${/** @type {Error} */ (e).message}`)

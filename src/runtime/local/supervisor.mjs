@@ -8,7 +8,7 @@
 // restarts. Every result is written to the attempt's log: the handle as its first
 // record ({"h":...}), the step's lines, the exit as its last record ({"e":...}); so the
 // control plane can die and come back at any time, and a step creates one file. If the
-// host itself dies, its bwrap sandboxes die with it (--die-with-parent) and the
+// host itself dies, its sandboxes die with it (--die-with-parent, bwrap's or ctl-sandbox's) and the
 // control plane reports its running steps Lost. Every connected client is sent a
 // notice ({"ev":"change","dir":...}) when a step's log grew, when the step ended (with
 // its exit, before its record is on disk) and when the exit record was written, so the
@@ -110,8 +110,8 @@ function stopAll(dir, reason) {
 
 /**
  * The first path that now goes through a symbolic link (or leaves its root), as a start error;
- * undefined when all are as the control plane left them. Components not there yet are bwrap's
- * to make (on a read-only volume it fails by itself).
+ * undefined when all are as the control plane left them. Components not there yet are the sandbox
+ * launcher's (bwrap's or ctl-sandbox's) to make (on a read-only volume it fails by itself).
  * @param {PathCheck[] | undefined} checks
  */
 function changedPath(checks) {

@@ -1,0 +1,131 @@
+// Which binary runs the bubblewrap layout (sandbox.ts): ctl's own launcher, ctl-sandbox, when it is built and passes
+// bwrap's probe as the step user; bwrap when asked for ($CTL_SANDBOX_LAUNCHER=bwrap, the sandboxLauncher option) or
+// when the launcher fails its probe (noted in the runtime's detail, not an error); a launcher value of neither kind
+// is refused. What runs a step is read from the kernel: /proc/<pid>/exe of the step's outer process.
+
+import fs from 'node:fs'
+import path from 'node:path'
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { packageRoot } from '../../src/package-root.js'
+import { createLocalRuntime, type LocalRuntimeOptions } from '../../src/runtime/local/index.js'
+import { LAUNCHER_ENV } from '../../src/runtime/local/sandbox.js'
+import type { Runtime } from '../../src/runtime/types.js'
+import { collect, hasBwrap, launch, loggedTexts, pod, shPod, tempDir, until } from './helpers.js'
+
+/** What `npm run build` makes where a C compiler exists (scripts/build-spawner.mjs). */
+const built = path.join(packageRoot(), 'dist', 'native', 'ctl-sandbox')
+const hasLauncher = fs.existsSync(built)
+const bwrap = fs.realpathSync.native(hasBwrap ? '/usr/bin/bwrap' : '/')
+
+// The build falls back to bwrap quietly (one line) when the launcher does not compile; where it compiled the spawner,
+// a C compiler is there, and a launcher source that does not compile must not hide behind that fallback.
+const source = path.join(packageRoot(), 'src', 'runtime', 'local', 'sandbox-launcher.c')
+const spawner = path.join(packageRoot(), 'dist', 'native', 'ctl-spawner')
+it.runIf(fs.existsSync(source) && fs.existsSync(spawner))('is built wherever the build compiled the spawner', () => {
+  expect(fs.statSync(built).mode & 0o111).toBe(0o111)
+})
+
+describe.skipIf(!hasBwrap)('the binary that runs the bubblewrap layout', () => {
+  const dirs: string[] = []
+  const savedEnv = process.env[LAUNCHER_ENV]
+  let scratch: string
+  beforeAll(() => {
+    scratch = tempDir('ctl-launcher-')
+    dirs.push(scratch)
+  })
+  afterEach(() => {
+    if (savedEnv === undefined) delete process.env[LAUNCHER_ENV]
+    else process.env[LAUNCHER_ENV] = savedEnv
+  })
+  afterAll(() => dirs.forEach((d) => fs.rmSync(d, { recursive: true, force: true })))
+
+  function runtime(opts: Partial<LocalRuntimeOptions> = {}): Runtime {
+    const stateDir = tempDir()
+    dirs.push(stateDir)
+    return createLocalRuntime({ stateDir, sandbox: 'bubblewrap', ...opts })
+  }
+
+  /** The executable of a running step's outer process (the launcher the host started), then the step stopped. */
+  async function stepRunBy(rt: Runtime): Promise<string> {
+    const handle = await rt.start(launch(shPod('echo up; sleep 30')))
+    await until(() => loggedTexts(handle.data.attemptDir).includes('up'), 'the step to start')
+    const exe = fs.readlinkSync(`/proc/${handle.data.stepPid as number}/exe`)
+    await rt.kill(handle, 'seen')
+    const { exit } = await collect(rt, handle)
+    expect(exit.reason).toBe('Killed')
+    return exe
+  }
+
+  it.skipIf(!hasLauncher)('is ctl-sandbox when it is built and works, with bwrap named as the reference', async () => {
+    delete process.env[LAUNCHER_ENV]
+    const rt = runtime()
+    expect(rt.info()).toMatchObject({ sandbox: 'bubblewrap' })
+    expect(rt.info().detail).toMatch(new RegExp(`^bubblewrap layout run by ctl-sandbox ${built} \\(bwrap /usr/bin/bwrap the reference\\): system folders read-only`))
+    expect(await stepRunBy(rt)).toBe(built)
+    // A step that ends by itself: its output and its exit code come through the launcher.
+    const r = await collect(rt, await rt.start(launch(shPod('echo in-sandbox; hostname; exit 3'))))
+    expect(r.lines.map((l) => l.text)).toEqual(['in-sandbox', 'wf-step-pod'])
+    expect(r.exit).toMatchObject({ reason: 'Error', exitCode: 3 })
+  })
+
+  it.skipIf(!hasLauncher)('ends a step whose sandbox cannot be set up with a StartError, under either launcher', async () => {
+    delete process.env[LAUNCHER_ENV]
+    const missing = path.join(scratch, 'does-not-exist')
+    const p = pod(
+      { command: ['true'], volumeMounts: [{ name: 'ws', mountPath: '/workspace' }] },
+      { volumes: [{ name: 'ws', persistentVolumeClaim: { claimName: 'gone' } }] },
+    )
+    for (const [rt, prefix] of [[runtime(), 'ctl-sandbox: '], [runtime({ sandboxLauncher: 'bwrap' }), 'bwrap: ']] as const) {
+      const r = await collect(rt, await rt.start(launch(p, { volumeDirs: { gone: missing } })))
+      expect(r.exit).toMatchObject({ reason: 'StartError', exitCode: null })
+      expect(r.exit.message?.startsWith(prefix)).toBe(true)
+      expect(r.exit.message).toContain(missing)
+    }
+  })
+
+  it('is bwrap when CTL_SANDBOX_LAUNCHER=bwrap or the runtime option asks for it', async () => {
+    process.env[LAUNCHER_ENV] = 'bwrap'
+    const byEnv = runtime()
+    expect(byEnv.info().detail).toMatch(/^bubblewrap \(\/usr\/bin\/bwrap\): system folders read-only/)
+    expect(byEnv.info().detail).not.toContain('ctl-sandbox')
+    expect(await stepRunBy(byEnv)).toBe(bwrap)
+    delete process.env[LAUNCHER_ENV]
+    const byOption = runtime({ sandboxLauncher: 'bwrap' })
+    expect(byOption.info().detail).toMatch(/^bubblewrap \(\/usr\/bin\/bwrap\): /)
+    expect(byOption.info().detail).not.toContain('ctl-sandbox')
+  })
+
+  it('is bwrap, with a note, when the launcher fails its probe', async () => {
+    delete process.env[LAUNCHER_ENV]
+    // A binary that runs but sets no sandbox up: it exits 1 and says nothing.
+    const failing = runtime({ sandboxLauncherPath: '/bin/false' })
+    expect(failing.info()).toMatchObject({ sandbox: 'bubblewrap' })
+    expect(failing.info().detail).toMatch(/^bubblewrap \(\/usr\/bin\/bwrap\): /)
+    expect(failing.info().detail).toMatch(/; ctl-sandbox \(\/bin\/false\) not used, its probe failed( as uid \d+)?: exit 1$/)
+    expect(await stepRunBy(failing)).toBe(bwrap)
+  })
+
+  it.skipIf(!hasLauncher)('is bwrap, with a note, when the step user cannot run the launcher', async () => {
+    delete process.env[LAUNCHER_ENV]
+    // The real launcher, without execute permission: as any misplaced install, its exec fails.
+    const copy = path.join(scratch, 'ctl-sandbox')
+    fs.copyFileSync(built, copy)
+    fs.chmodSync(copy, 0o644)
+    const rt = runtime({ sandboxLauncherPath: copy })
+    expect(rt.info().detail).toMatch(/^bubblewrap \(\/usr\/bin\/bwrap\): /)
+    expect(rt.info().detail).toContain(`; ctl-sandbox (${copy}) not used, its probe failed`)
+    expect(rt.info().detail).toMatch(/EACCES/)
+  })
+
+  it('refuses a CTL_SANDBOX_LAUNCHER of another value, naming the variable', () => {
+    for (const value of ['ctl-sandbox', 'Bwrap', 'none']) {
+      process.env[LAUNCHER_ENV] = value
+      expect(() => runtime()).toThrow(expect.objectContaining({ code: 'E_USAGE', message: `CTL_SANDBOX_LAUNCHER must be one of auto, bwrap, not "${value}"` }))
+    }
+    // Also without bubblewrap: a wrong setting is said at once, not when bwrap is installed one day.
+    process.env[LAUNCHER_ENV] = 'fast'
+    expect(() => runtime({ sandbox: 'none' })).toThrow(/CTL_SANDBOX_LAUNCHER/)
+    process.env[LAUNCHER_ENV] = 'auto'
+    expect(runtime().info().sandbox).toBe('bubblewrap')
+  })
+})
