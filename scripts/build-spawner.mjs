@@ -1,7 +1,7 @@
 // Builds the local runtime's native helpers where a C compiler exists on Linux; without one each has a complete
 // fallback, so a missing compiler or a failed compile is a note, never a failure of the build:
-// - the step host's spawner (src/runtime/local/spawner.c) into dist/native/ctl-spawner; without it the host starts
-//   steps with Node's spawn (see spawn-client.mjs);
+// - the step host's spawner (src/runtime/local/spawner.c, with the launcher below compiled in) into
+//   dist/native/ctl-spawner; without it the host starts steps with Node's spawn (see spawn-client.mjs);
 // - the sandbox launcher (src/runtime/local/sandbox-launcher.c) into dist/native/ctl-sandbox; without it bwrap runs
 //   the sandboxes (see sandbox.ts). Linked statically when the libc allows it: a static binary skips the dynamic
 //   loader, which is a measurable part of a sandbox's start.
@@ -31,7 +31,8 @@ if (process.platform !== 'linux') {
   console.log(`sandbox launcher: no C compiler (${cc}), bwrap runs the sandboxes`)
 } else {
   mkdirSync(native, { recursive: true })
-  const spawner = spawnSync(cc, [...FLAGS, '-o', spawnerOut, source('spawner.c')], { stdio: 'inherit' })
+  // The launcher is compiled into the spawner too (F_SANDBOX in spawner.c: a step's sandbox without an exec).
+  const spawner = spawnSync(cc, [...FLAGS, '-DCTL_SANDBOX_IN_SPAWNER', '-o', spawnerOut, source('spawner.c'), source('sandbox-launcher.c')], { stdio: 'inherit' })
   // A compiler without the Linux headers it needs (old or foreign libc): the fallback is complete, say so and go on.
   if (spawner.status !== 0) console.log(`spawner: ${cc} failed (exit ${spawner.status}), steps start with Node's spawn`)
   buildLauncher()

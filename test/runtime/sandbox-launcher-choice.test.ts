@@ -1,7 +1,9 @@
 // Which binary runs the bubblewrap layout (sandbox.ts): ctl's own launcher, ctl-sandbox, when it is built and passes
 // bwrap's probe as the step user; bwrap when asked for ($CTL_SANDBOX_LAUNCHER=bwrap, the sandboxLauncher option) or
 // when the launcher fails its probe (noted in the runtime's detail, not an error); a launcher value of neither kind
-// is refused. What runs a step is read from the kernel: /proc/<pid>/exe of the step's outer process.
+// is refused. What runs a step is read from the kernel: /proc/<pid>/exe of the step's outer process, which for
+// ctl-sandbox is ctl-spawner when the step host has the spawner (the launcher compiled in, run in its forked child
+// without an exec), named ctl-sandbox there (/proc/<pid>/comm).
 
 import fs from 'node:fs'
 import path from 'node:path'
@@ -45,11 +47,12 @@ describe.skipIf(!hasBwrap)('the binary that runs the bubblewrap layout', () => {
     return createLocalRuntime({ stateDir, sandbox: 'bubblewrap', ...opts })
   }
 
-  /** The executable of a running step's outer process (the launcher the host started), then the step stopped. */
+  /** The executable of a running step's outer process (the launcher the host started) and its name, then the step stopped. */
   async function stepRunBy(rt: Runtime): Promise<string> {
     const handle = await rt.start(launch(shPod('echo up; sleep 30')))
     await until(() => loggedTexts(handle.data.attemptDir).includes('up'), 'the step to start')
-    const exe = fs.readlinkSync(`/proc/${handle.data.stepPid as number}/exe`)
+    const pid = handle.data.stepPid as number
+    const exe = `${fs.readlinkSync(`/proc/${pid}/exe`)} ${fs.readFileSync(`/proc/${pid}/comm`, 'utf8').trim()}`
     await rt.kill(handle, 'seen')
     const { exit } = await collect(rt, handle)
     expect(exit.reason).toBe('Killed')
@@ -61,7 +64,7 @@ describe.skipIf(!hasBwrap)('the binary that runs the bubblewrap layout', () => {
     const rt = runtime()
     expect(rt.info()).toMatchObject({ sandbox: 'bubblewrap' })
     expect(rt.info().detail).toMatch(new RegExp(`^bubblewrap layout run by ctl-sandbox ${built} \\(bwrap /usr/bin/bwrap the reference\\): system folders read-only`))
-    expect(await stepRunBy(rt)).toBe(built)
+    expect(await stepRunBy(rt)).toBe(fs.existsSync(spawner) ? `${spawner} ctl-sandbox` : `${built} ctl-sandbox`)
     // A step that ends by itself: its output and its exit code come through the launcher.
     const r = await collect(rt, await rt.start(launch(shPod('echo in-sandbox; hostname; exit 3'))))
     expect(r.lines.map((l) => l.text)).toEqual(['in-sandbox', 'wf-step-pod'])
@@ -88,7 +91,7 @@ describe.skipIf(!hasBwrap)('the binary that runs the bubblewrap layout', () => {
     const byEnv = runtime()
     expect(byEnv.info().detail).toMatch(/^bubblewrap \(\/usr\/bin\/bwrap\): system folders read-only/)
     expect(byEnv.info().detail).not.toContain('ctl-sandbox')
-    expect(await stepRunBy(byEnv)).toBe(bwrap)
+    expect(await stepRunBy(byEnv)).toBe(`${bwrap} bwrap`)
     delete process.env[LAUNCHER_ENV]
     const byOption = runtime({ sandboxLauncher: 'bwrap' })
     expect(byOption.info().detail).toMatch(/^bubblewrap \(\/usr\/bin\/bwrap\): /)
@@ -102,7 +105,7 @@ describe.skipIf(!hasBwrap)('the binary that runs the bubblewrap layout', () => {
     expect(failing.info()).toMatchObject({ sandbox: 'bubblewrap' })
     expect(failing.info().detail).toMatch(/^bubblewrap \(\/usr\/bin\/bwrap\): /)
     expect(failing.info().detail).toMatch(/; ctl-sandbox \(\/bin\/false\) not used, its probe failed( as uid \d+)?: exit 1$/)
-    expect(await stepRunBy(failing)).toBe(bwrap)
+    expect(await stepRunBy(failing)).toBe(`${bwrap} bwrap`)
   })
 
   it.skipIf(!hasLauncher)('is bwrap, with a note, when the step user cannot run the launcher', async () => {

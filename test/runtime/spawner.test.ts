@@ -286,7 +286,7 @@ describe.each(ways)('start errors of plain steps, started by %s', (_name, bin) =
 
 describe.runIf(built)('ctl-spawner itself', () => {
   /** Runs the binary as its host would (its parent, our pid as its argument), sends `input`, returns how it ended. */
-  function feed(input: Buffer, arg = String(process.pid), protocol = '2'): Promise<{ code: number | null; stderr: string; stdout: string }> {
+  function feed(input: Buffer, arg = String(process.pid), protocol = '3'): Promise<{ code: number | null; stderr: string; stdout: string }> {
     const p = spawn(built, [arg, protocol], { stdio: ['pipe', 'pipe', 'pipe'] })
     let stderr = ''
     let stdout = ''

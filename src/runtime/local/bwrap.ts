@@ -219,8 +219,11 @@ function bindEntries(dir: string, args: string[]): void {
 
 const octal = (mode: number) => '0' + (mode & 0o7777).toString(8)
 
-/** `launcher`: bwrap, or ctl-sandbox, which takes the same arguments (see sandbox.ts). */
-export function bubblewrapLayout(plan: StepPlan, attemptDir: string, launcher: string, host: SandboxHost, shmBase?: string): Layout {
+/**
+ * `launcher`: bwrap, or ctl-sandbox, which takes the same arguments (see sandbox.ts); `builtin`: it is this build's
+ * ctl-sandbox, which the step host's spawner may run without an exec.
+ */
+export function bubblewrapLayout(plan: StepPlan, attemptDir: string, launcher: string, host: SandboxHost, shmBase?: string, builtin = false): Layout {
   const view = new View()
   for (const e of host.system) if (e.kind === 'bind') view.mounts.push({ dest: e.path, writable: false, hostSrc: e.path, expandable: true })
   for (const dir of host.extras) view.mounts.push({ dest: dir, writable: false, hostSrc: dir, expandable: true })
@@ -320,7 +323,7 @@ export function bubblewrapLayout(plan: StepPlan, attemptDir: string, launcher: s
   const notes = plan.image ? [`image ${plan.image} is not used: local steps run the host's programs`] : []
   if (plan.network === 'none') notes.push('network: none (own network namespace, loopback only)')
   const seccomp = seccompFilterBase64()
-  return { spec: { mode: 'bubblewrap', command: launcher, args, env: plan.env, fdData, seccomp, ...(shm ? { shm } : {}) }, configFiles, dirs, sources, owned, notes, outputsFile }
+  return { spec: { mode: 'bubblewrap', command: launcher, args, env: plan.env, fdData, seccomp, ...(builtin ? { builtinLauncher: true } : {}), ...(shm ? { shm } : {}) }, configFiles, dirs, sources, owned, notes, outputsFile }
 }
 
 /**

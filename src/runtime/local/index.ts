@@ -109,7 +109,7 @@ export function createLocalRuntime(opts: LocalRuntimeOptions): Runtime {
   const maxLogBytes = opts.maxLogBytes ?? DEFAULT_MAX_LOG_BYTES
   const logCapProblem = maxLogBytesProblem(maxLogBytes)
   if (logCapProblem) throw new CtlError('E_USAGE', `the local runtime's ${logCapProblem}`)
-  const { bwrapPath, sandboxCommand, whyNoSandbox, allowUnsandboxed, trustedOwner, problem: sandboxProblem, stepUser, access, host: sandboxHost, limits: limitSupport, info } = chooseSandbox(opts, stateDir)
+  const { bwrapPath, sandboxCommand, builtinLauncher, whyNoSandbox, allowUnsandboxed, trustedOwner, problem: sandboxProblem, stepUser, access, host: sandboxHost, limits: limitSupport, info } = chooseSandbox(opts, stateDir)
   // Each plain step's own record of what isolation it got (runtime get --node shows it).
   const plainNote = `plain process, no sandbox (bubblewrap ${whyNoSandbox}): it sees the host's files as ${stepUser ? `host uid ${stepUser.uid}` : "the control plane's user"} and the host's network`
   // The same for every step of this runtime.
@@ -180,7 +180,7 @@ export function createLocalRuntime(opts: LocalRuntimeOptions): Runtime {
         )
       }
       plan = planStep(launch, stepPath, (name) => path.join(attemptDir, 'empty', name))
-      layout = sandboxHost && sandboxCommand ? bubblewrapLayout(plan, attemptDir, sandboxCommand, sandboxHost, shmBase) : plainLayout(plan, attemptDir, { whyNoSandbox, shmBase })
+      layout = sandboxHost && sandboxCommand ? bubblewrapLayout(plan, attemptDir, sandboxCommand, sandboxHost, shmBase, builtinLauncher) : plainLayout(plan, attemptDir, { whyNoSandbox, shmBase })
       // Files to put in the attempt folder: create it here. Otherwise there is none (the host creates the log beside
       // it as it claims the attempt); either way the claim of the log makes every start exclusive.
       if (layout.dirs.some((d) => isUnder(d, attemptDir)) || layout.configFiles.length > 0) {
@@ -229,7 +229,8 @@ export function createLocalRuntime(opts: LocalRuntimeOptions): Runtime {
       return handle
     }
     const limits = enforce(plan.limits, limitSupport, `ctl-${launch.key.runId}-${launch.key.step}.${launch.key.attempt}`)
-    const command = limits.wrap.length > 0 ? { command: limits.wrap[0]!, args: [...limits.wrap.slice(1), layout.spec.command, ...layout.spec.args] } : {}
+    // Wrapped (prlimit): the command is the wrapper, which execs the launcher; never run in the spawner's child then.
+    const command = limits.wrap.length > 0 ? { command: limits.wrap[0]!, args: [...limits.wrap.slice(1), layout.spec.command, ...layout.spec.args], builtinLauncher: false } : {}
     const spec: SupervisorSpec = {
       ...layout.spec,
       ...command,

@@ -19,6 +19,8 @@ export interface SupervisorSpec {
   mode: 'bubblewrap' | 'none'
   command: string
   args: string[]
+  /** command is this build's ctl-sandbox: a spawner of the same build runs it in its forked child, without an exec. */
+  builtinLauncher?: boolean
   env: Record<string, string>
   cwd?: string
   /** bubblewrap: content for the child's fds 4, 5, ... (`--ro-bind-data`); fd 3 is bwrap's `--info-fd`. */

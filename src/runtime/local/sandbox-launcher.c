@@ -581,7 +581,12 @@ __attribute__((noreturn)) static void init_loop(pid_t command, int event_fd) {
   exit(exit_status);
 }
 
+#ifdef CTL_SANDBOX_IN_SPAWNER
+/* Built into ctl-spawner too: its forked child calls this instead of exec'ing the launcher (see spawner.c). */
+int ctl_sandbox_main(int argc, char **argv) {
+#else
 int main(int argc, char **argv) {
+#endif
   int cmd_at;
   parse_args(argc, argv, &cmd_at);
   real_uid = getuid();
@@ -619,6 +624,9 @@ int main(int argc, char **argv) {
   if (opt_info_fd >= 0) close(opt_info_fd);
   if (parent_fd >= 0) close(parent_fd);
   die_with_parent(monitor_fd);
+  /* Our own /proc/self files (the maps, setgroups) must be ours to write: a process whose ids were changed before it
+   * got here without an exec (ctl-spawner's child) is not dumpable, and they would belong to the host's root. */
+  if (prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) != 0) die_errno("prctl(PR_SET_DUMPABLE)");
   if (opt_unshare_net) loopback_up();
   /* /dev needs devpts, which needs root mapped: the first level maps 0 to us, the second (below) the asked ids. */
   long ns_uid = opt_needs_devpts ? 0 : (opt_uid >= 0 ? opt_uid : real_uid);
@@ -692,6 +700,10 @@ int main(int argc, char **argv) {
   if (seccomp.filter && prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &seccomp) != 0) die_errno("prctl(PR_SET_SECCOMP)");
 
   if (opt_unshare_pid) {
+    /* Init lives on beside the command, with the same uid, and may hold a copy of another process's memory (in
+     * ctl-spawner's child: the spawner's, with other steps' data): not dumpable, the command cannot read or write it
+     * through /proc/1/mem. Before the fork, or the command could get there first; its exec makes it dumpable again. */
+    if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) die_errno("prctl(PR_SET_DUMPABLE)");
     pid_t command = fork();
     if (command < 0) die_errno("Can't fork for pid 1");
     if (command > 0) {

@@ -72,6 +72,8 @@ export interface Sandbox {
   bwrapPath?: string
   /** Set with bwrapPath: the binary that runs the bubblewrap layout, ctl-sandbox or bwrapPath itself. */
   sandboxCommand?: string
+  /** sandboxCommand is this build's ctl-sandbox, which this build's ctl-spawner also has compiled in (no exec per step). */
+  builtinLauncher: boolean
   /** Why bubblewrap is not used, for messages of plain steps. */
   whyNoSandbox: string
   /** Plain steps of other owners than trustedOwner run too. */
@@ -197,7 +199,8 @@ export function chooseSandbox(opts: SandboxOptions, stateDir: string): Sandbox {
         notice: plainNotice(whyNoSandbox, stepUser, allowUnsandboxed, opts.trustedOwner),
       }
 
-  return { bwrapPath, sandboxCommand, whyNoSandbox, allowUnsandboxed, trustedOwner: opts.trustedOwner, problem: sandboxProblem, stepUser, access, host: sandboxHost, limits: limitSupport, info }
+  const builtinLauncher = sandboxCommand !== undefined && sandboxCommand !== bwrapPath && sandboxCommand === builtLauncher()
+  return { bwrapPath, sandboxCommand, builtinLauncher, whyNoSandbox, allowUnsandboxed, trustedOwner: opts.trustedOwner, problem: sandboxProblem, stepUser, access, host: sandboxHost, limits: limitSupport, info }
 }
 
 /** The one line the control plane says at start when its steps get no sandbox. */

@@ -20,8 +20,9 @@ import util from 'node:util'
 
 /**
  * @typedef {{ command: string, args: string[], env: Record<string, string>, cwd: string, uid?: number, gid?: number,
- *   cgroup?: string, info: boolean, fds: Array<string | Buffer> }} ChildOptions
- *   info: a pipe on fd 3 (bwrap's --info-fd); fds: data for fds 4.. (bwrap's --ro-bind-data, --add-seccomp-fd)
+ *   cgroup?: string, info: boolean, fds: Array<string | Buffer>, builtin?: boolean }} ChildOptions
+ *   info: a pipe on fd 3 (bwrap's --info-fd); fds: data for fds 4.. (bwrap's --ro-bind-data, --add-seccomp-fd);
+ *   builtin: command is ctl-sandbox, which the spawner has compiled in and runs without an exec (Node's spawn execs it)
  * @typedef {EventEmitter & { destroy(): void, setEncoding(encoding: BufferEncoding): unknown }} ChildStream
  *   a pipe of the child: 'data', 'close'; a Readable (Node's spawn) or a Feed (the spawner passes the pipe on)
  * @typedef {EventEmitter & { pid: number | undefined, stdout: ChildStream | null,
@@ -37,7 +38,7 @@ const MAX_FRAME = 64 << 20
 const MAX_LIST = 65536
 const MAX_BLOBS = 256
 /** The events this client reads (see spawner.c): a spawner of another version refuses to start. */
-const PROTOCOL = '2'
+const PROTOCOL = '3'
 /** A spawner that died this often is not started again: Node's spawn takes over. */
 const MAX_DEATHS = 3
 const SIGNALS = Object.fromEntries(Object.entries(os.constants.signals).map(([name, n]) => [n, /** @type {NodeJS.Signals} */ (name)]))
@@ -368,7 +369,7 @@ function startFrame(id, o) {
   u32(len)
   u32(1)
   u32(id)
-  u32(1 | (ids ? 2 : 0) | (o.info ? 4 : 0))
+  u32(1 | (ids ? 2 : 0) | (o.info ? 4 : 0) | (o.builtin ? 8 : 0))
   u32(ids ? /** @type {number} */ (o.uid) : 0)
   u32(ids ? /** @type {number} */ (o.gid) : 0)
   for (const s of strs.slice(0, 3)) str(s)

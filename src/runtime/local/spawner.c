@@ -6,7 +6,8 @@
 // and epoll registration of its own per step, and learns a step's output, its end and its exit from one pipe.
 //
 // Requests on stdin, one frame each: u32 length, then (all integers u32 little-endian)
-//   START: type=1, id, flags (1 setsid, 2 uid/gid, 4 info pipe on fd 3), uid, gid, command, cwd,
+//   START: type=1, id, flags (1 setsid, 2 uid/gid, 4 info pipe on fd 3, 8 the sandbox launcher built in: argv is
+//          ctl-sandbox's, run in the forked child without an exec), uid, gid, command, cwd,
 //          cgroup folder ("" for none), argc, argv..., envc, env..., nblobs, blobs (u32 length + bytes)
 //          strings are u32 length + bytes with a trailing NUL (counted); blob i becomes fd 4+i.
 //   CLOSE: type=2, then pairs (id, stream): stop reading that pipe of the step and close it (the host gave up on it:
@@ -40,12 +41,17 @@
 #define MAX_LIST 65536u       /* arguments, environment entries */
 #define MAX_BLOBS 256u        /* fds 4..259 */
 #define PATH_BUF 4096
-#define PROTOCOL "2" /* the host's second argument: 2 = the spawner reads the steps' pipes (O and C events) */
+#define PROTOCOL "3" /* the host's second argument: 2 = the spawner reads the steps' pipes (O and C events), 3 = and runs ctl-sandbox in-process (F_SANDBOX) */
 #define READ_CHUNK (64u << 10) /* one read of a step's pipe at most, one O event */
 #define FLUSH_AT (256u << 10)  /* events buffered beyond this go out before more pipes are read */
 
 enum { T_START = 1, T_CLOSE = 2 };
-enum { F_SETSID = 1, F_IDS = 2, F_INFO = 4 };
+enum { F_SETSID = 1, F_IDS = 2, F_INFO = 4, F_SANDBOX = 8 };
+
+/* sandbox-launcher.c, compiled in (CTL_SANDBOX_IN_SPAWNER): a sandbox set up by the forked child itself saves the
+ * exec of ctl-sandbox and its libc start-up (~0.4 ms of CPU a step here, most of it CPU-feature probing that a
+ * hypervisor traps). */
+int ctl_sandbox_main(int argc, char **argv);
 
 struct slot {
   uint32_t id;
@@ -253,7 +259,7 @@ struct start {
 
 /* In the vfork child: it shares our memory until it execs, so it writes only to its own stack (and errno, which
  * the parent does not read after vfork) and makes async-signal-safe calls (ids through raw system calls, as
- * posix_spawn does); it never returns. */
+ * posix_spawn does); it never returns. With F_SANDBOX it is a forked child and becomes ctl-sandbox. */
 __attribute__((noinline, noreturn)) static void child(struct start *s, int errpipe) {
   sigset_t none;
   sigemptyset(&none);
@@ -293,6 +299,17 @@ __attribute__((noinline, noreturn)) static void child(struct start *s, int errpi
     if (syscall(SYS_setgid, s->gid) < 0) fail(errpipe, S_SETGID);
     if (syscall(SYS_setuid, s->uid) < 0) fail(errpipe, S_SETUID);
   }
+  if (s->flags & F_SANDBOX) {
+    /* A forked child (see start): from here on it is ctl-sandbox, which reports its own failures on stderr and in
+     * its exit status, as the exec'd binary would. The error pipe closes as an exec would close it. */
+    extern char **environ;
+    environ = s->envp;
+    prctl(PR_SET_NAME, "ctl-sandbox", 0, 0, 0); /* what ps and /proc/PID/comm show of it, as of the exec'd launcher */
+    close(errpipe);
+    int argc = 0;
+    while (s->argv[argc]) argc++;
+    exit(ctl_sandbox_main(argc, s->argv));
+  }
   exec_path(s->cmd, s->argv, s->envp);
   fail(errpipe, S_EXEC);
 }
@@ -318,7 +335,7 @@ static void start(struct cur *c) {
   for (uint32_t i = 0; i < envc; i++) s.envp[i] = str(c);
   uint32_t nblobs = u32(c);
   if (nblobs > MAX_BLOBS || (nblobs > 0 && !(s.flags & F_INFO))) die("malformed frame: blob count");
-  if (s.flags & ~(uint32_t)(F_SETSID | F_IDS | F_INFO)) die("malformed frame: flags");
+  if (s.flags & ~(uint32_t)(F_SETSID | F_IDS | F_INFO | F_SANDBOX)) die("malformed frame: flags");
 
   const unsigned char *blob[MAX_BLOBS];
   uint32_t blen[MAX_BLOBS];
@@ -359,8 +376,9 @@ static void start(struct cur *c) {
   if (s.flags & F_INFO) s.src[s.nfds++] = info[1];
   for (int i = 0; i < nmem; i++) s.src[s.nfds++] = mem[i];
 
-  /* vfork: no copy of our page tables and no copy-on-write faults after it; we wait for the exec anyway. */
-  pid = vfork();
+  /* vfork: no copy of our page tables and no copy-on-write faults after it; we wait for the exec anyway. The built-in
+   * launcher runs long in the child without an exec: a real fork (our memory is small). */
+  pid = (s.flags & F_SANDBOX) ? fork() : vfork();
   if (pid == 0) child(&s, report[1]);
   if (pid < 0) goto failed;
   close(report[1]);

@@ -175,6 +175,7 @@ export class Step {
       gid: spec.gid,
       cgroup: spec.cgroup?.dir,
       info: spec.mode === 'bubblewrap',
+      builtin: spec.builtinLauncher === true,
       fds,
     })
     this.child = proc
