@@ -134,6 +134,32 @@ interface Case {
   layout: Layout
   /** Paths inside the sandbox the probe looks at: d: folders (volumes, file volumes), f: files (fd data, outputs). */
   places: string[]
+  /** Host folders a sandbox of this case may change: its attempt folder and its volumes' folders. */
+  hostDirs: string[]
+}
+
+/** Every entry below `dirs` with its mode and owner: what a sandbox left on the host. */
+function hostState(dirs: string[]): string[] {
+  const out: string[] = []
+  const walk = (d: string) => {
+    for (const name of fs.readdirSync(d).sort()) {
+      const p = path.join(d, name)
+      const st = fs.lstatSync(p)
+      out.push(`${p} ${st.mode.toString(8)} ${st.uid}:${st.gid}`)
+      if (st.isDirectory()) walk(p)
+    }
+  }
+  for (const d of dirs) walk(d)
+  return out
+}
+
+/** Removes what appeared below `dirs` since `before` (hostState): the next launcher starts from the same host. */
+function restoreHost(dirs: string[], before: string[]): void {
+  const known = new Set(before.map((l) => l.slice(0, l.indexOf(' '))))
+  for (const line of hostState(dirs).reverse()) {
+    const p = line.slice(0, line.indexOf(' '))
+    if (!known.has(p)) fs.rmSync(p, { recursive: true, force: true })
+  }
 }
 
 /** Plans `container` as the runtime does and lays it out for bubblewrap, preparing the host side (folders, outputs file, owners). */
@@ -158,7 +184,8 @@ function caseOf(container: Partial<V1Container>, more: { volumes?: V1Volume[]; n
   }
   if (plan.workingDir) places.push(`d:${plan.workingDir}`)
   if (plan.outputsPath) places.push(`f:${plan.outputsPath}`)
-  return { plan, layout, places }
+  const hostDirs = [attemptDir, ...new Set(plan.mounts.flatMap((m) => (m.kind === 'dir' ? [m.hostDir] : [])))]
+  return { plan, layout, places, hostDirs }
 }
 
 /** The PATH a step gets when its pod sets none (index.ts's hostPath): the host's, this ctl's bin/ and node's folder. */
@@ -195,7 +222,7 @@ s interfaces; tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' ' | sort
 s loopback; perl -MSocket -e 'socket(my $s, PF_INET, SOCK_STREAM, 0) or die "socket: $!\n"; print bind($s, pack_sockaddr_in(0, inet_aton("127.0.0.1"))) ? "bind 127.0.0.1: ok\n" : "bind 127.0.0.1: $!\n"'
 s fds; ls -l --time-style=+ /proc/$$/fd 2>&1
 s init fds; ls -l --time-style=+ /proc/1/fd 2>&1
-for d in / /dev /dev/pts /dev/shm /tmp; do s ls $d; ls -la --time-style=+ "$d" 2>&1; done
+for d in / /dev /dev/pts /dev/shm /tmp /etc /opt; do s ls $d; ls -la --time-style=+ "$d" 2>&1; done
 s writable; for d in / /tmp /dev /dev/shm /usr /etc /proc; do if touch "$d/.probe-w" 2>/dev/null; then echo "$d writable"; rm -f "$d/.probe-w"; else echo "$d read-only"; fi; done
 for p; do
   kind=\${p%%:*}; p=\${p#*:}
@@ -265,8 +292,14 @@ function withCommand(layout: Layout, argv: string[]): Layout {
 /** Runs the probe with `c`'s layout under both launchers, bwrap first. */
 async function probeBoth(c: Case): Promise<{ bwrap: Ran; mine: Ran }> {
   const withProbe = withCommand(c.layout, ['sh', '-c', PROBE, 'probe', ...c.places])
+  const before = hostState(c.hostDirs)
   const bwrap = await runIn('bwrap', withProbe)
+  const afterBwrap = hostState(c.hostDirs)
+  // What bwrap made on the host (a working folder inside a volume) goes: ctl-sandbox must make it itself.
+  restoreHost(c.hostDirs, before)
+  expect(hostState(c.hostDirs)).toEqual(before)
   const mine = await runIn('ctl-sandbox', withProbe)
+  expect(hostState(c.hostDirs), 'what the sandbox left on the host').toEqual(afterBwrap)
   // For whoever reads a difference: both raw outputs, one file pair per case.
   const dump = process.env.CTL_LAUNCHER_TEST_DUMP
   if (dump) {
@@ -387,6 +420,25 @@ describe.skipIf(Boolean(missing))('ctl-sandbox', () => {
       )
       expect(c.layout.spec.args).toContain('--unshare-net')
       expectSame(await probeBoth(c), 'none')
+    })
+
+    it("with the runtime's probe arguments (sandbox.ts: the host's root bound read-only, recursively)", async () => {
+      // As sandbox.ts's probeBwrap runs them, with a command that looks instead of `true`. No /dev/null: the host's
+      // /dev is bound without its devices (nodev). Of host mounts stacked at one point (/dev/shm here) only the top
+      // one is the step's to reach: bwrap leaves the covered ones as they were (rw), a launcher may make them ro too.
+      // The mounts are listed with the one on top at each point (mountinfo lists a covering mount after the covered).
+      const args = ['--unshare-user', '--disable-userns', '--cap-drop', 'ALL', '--unshare-pid', '--unshare-net', '--ro-bind', '/', '/', '--remount-ro', '/', '--']
+      const look = String.raw`
+echo "== status"; grep -E '^(Uid|Gid|Cap|NoNewPrivs|Seccomp)' /proc/self/status
+echo "== writable"; for d in / /tmp /var/tmp /dev /dev/shm /proc/self /usr /etc /root; do if touch "$d/.probe-w" 2>&-; then echo "$d writable"; rm -f "$d/.probe-w"; else echo "$d read-only"; fi; done
+echo "== mounts"; awk '{ o = ""; i = 7; while ($i != "-") { o = o " " $i; i++ }; top[$5] = $5 " " $4 " " $6 " " $(i+1) " " $(i+2) " " $(i+3) " [" o " ]" } END { for (m in top) print top[m] }' /proc/self/mountinfo | sort`
+      const layout: Layout = { spec: { mode: 'bubblewrap', command: BWRAP, args: [...args, 'sh', '-c', look], env: { PATH: '/usr/bin:/bin' }, fdData: [] }, configFiles: [], dirs: [], sources: [], owned: [], notes: [] }
+      const bwrap = await runIn('bwrap', layout)
+      const mine = await runIn('ctl-sandbox', layout)
+      expect([bwrap.code, bwrap.err]).toEqual([0, ''])
+      expect(section(bwrap.out, 'writable').filter((l) => l.endsWith(' writable'))).toEqual([])
+      expect(normalise(mine.out)).toEqual(normalise(bwrap.out))
+      expect([mine.code, mine.err]).toEqual([0, ''])
     })
 
     it('passes the exit status on: 0, 7, 128+N for a command killed by a signal', async () => {
