@@ -67,20 +67,27 @@ interface Started {
   info: Promise<string>
   /** Resolves on the first stdout line that equals the given text. */
   line(text: string): Promise<void>
+  /** The launcher (or its parent shell) exited: [code, signal]. Unlike `done`, needs no end of its pipes. */
+  exited: Promise<[number | null, string | null]>
   done: Promise<Ran>
 }
 
-/** Starts `layout` under `launcher` as the step host does: same env, fds 4.. (fd data, then the seccomp filter), info pipe, host user. */
-function start(launcher: Launcher, layout: Layout): Started {
+/**
+ * Starts `layout` under `launcher` as the step host does: same env, fds 4.. (fd data, then the seccomp filter), info
+ * pipe, host user. `parent`: a shell between the spawner and the launcher.
+ */
+function start(launcher: Launcher, layout: Layout, parent = false): Started {
   const fds: Array<string | Buffer> = [...layout.spec.fdData]
   if (layout.spec.seccomp) fds.push(Buffer.from(layout.spec.seccomp, 'base64'))
-  const child = spawnChild({ command: binOf(launcher), args: layout.spec.args, env: layout.spec.env, cwd: '/', ...stepUser, info: true, fds })
+  const command = parent ? { command: '/bin/sh', args: ['-c', '"$0" "$@" & wait', binOf(launcher), ...layout.spec.args] } : { command: binOf(launcher), args: layout.spec.args }
+  const child = spawnChild({ ...command, env: layout.spec.env, cwd: '/', ...stepUser, info: true, fds })
   let out = ''
   let err = ''
   let info = ''
   const waiting: { text: string; resolve: () => void }[] = []
   let infoDone: (s: string) => void = () => {}
   const infoP = new Promise<string>((r) => (infoDone = r))
+  const exited = new Promise<[number | null, string | null]>((r) => child.on('exit', (code, signal) => r([code, signal])))
   const done = new Promise<Ran>((resolve, reject) => {
     let exit: [number | null, string | null] = [null, null]
     child.on('error', reject)
@@ -105,7 +112,7 @@ function start(launcher: Launcher, layout: Layout): Started {
     out.split('\n').includes(text)
       ? Promise.resolve()
       : Promise.race([new Promise<void>((resolve) => waiting.push({ text, resolve })), done.then((r) => Promise.reject(new Error(`${launcher} ended (${r.code ?? r.signal}) before printing "${text}": ${r.err}`)))])
-  return { child, info: infoP, line, done }
+  return { child, info: infoP, line, exited, done }
 }
 
 const runIn = (launcher: Launcher, layout: Layout) => start(launcher, layout).done
@@ -639,13 +646,32 @@ echo "dev: $(ls -A /dev | tr '\n' ' ')"
           for (const t of fdTargets(init)) expect(t).toMatch(/^(0 \/dev\/null|[12] pipe:\[\d+\]|\d+ anon_inode:\[eventfd\])$/)
           // die-with-parent: the monitor killed, everything of the sandbox goes.
           process.kill(s.child.pid!, 'SIGKILL')
-          expect((await s.done).signal).toBe('SIGKILL')
+          expect((await s.exited)[1]).toBe('SIGKILL')
           await until(() => processesWith(marker).length === 0, `every process of the sandbox (${l}) to end with its monitor`)
         } finally {
           for (const p of processesWith(marker)) process.kill(p.pid, 'SIGKILL')
         }
       })
     }
+
+    it('everything ends when the launcher\'s parent dies (--die-with-parent: the step host\'s spawner died)', async () => {
+      for (const l of launchers) {
+        const marker = `6${process.pid}${++counter}`
+        const c = caseOf({ command: ['true'] })
+        const layout = withCommand(c.layout, ['sh', '-c', `echo up; exec sleep ${marker}`])
+        // A shell as the launcher's parent, started as the spawner starts a step; killed, it leaves the launcher orphaned.
+        const parent = start(l, layout, true)
+        try {
+          await parent.line('up')
+          await until(() => processesWith(`sleep ${marker}`).some((p) => p.cmd.startsWith('sleep ')), `the command (${l}) to exec sleep`)
+          process.kill(parent.child.pid!, 'SIGKILL')
+          await parent.exited
+          await until(() => processesWith(marker).length === 0, `every process of the sandbox (${l}) to end with the launcher's parent`)
+        } finally {
+          for (const p of processesWith(marker)) process.kill(p.pid, 'SIGKILL')
+        }
+      }
+    })
 
     it('a SIGTERM to the sandbox\'s process group (how the step host stops a step) reaches the command, whose own exit status comes back, as under bwrap', async () => {
       const results: Record<string, [number | null, string | null, string]> = {}
@@ -687,8 +713,7 @@ echo "dev: $(ls -A /dev | tr '\n' ' ')"
           const init = (JSON.parse(await s.info) as { 'child-pid': number })['child-pid']
           await until(() => processesWith(`sleep ${marker}`).filter((p) => p.cmd.startsWith('sleep ')).length === 300, `300 sleeps (${l})`)
           process.kill(init, 'SIGKILL')
-          const r = await s.done
-          exits[l] = [r.code, r.signal]
+          exits[l] = await s.exited
           await until(() => processesWith(marker).length === 0, `every process of the sandbox (${l}) to end with its init`)
         } finally {
           for (const p of processesWith(marker)) process.kill(p.pid, 'SIGKILL')
