@@ -267,7 +267,7 @@ function normalise(out: string): string {
         return `${name} ${hostNs.get(name!) === link ? 'host' : 'own'}`
       }
       if (section === '== init fds') line = line.replace(/ (\d{2,}|[3-9]) -> /, ' # -> ')
-      if (section === '== init status') line = line.replace(/^Name:\t(bwrap|ctl-sandbox)$/, 'Name:\t<launcher>').replace(/^SigBlk:\t.*$/, 'SigBlk:\t#')
+      if (section === '== init status') line = line.replace(/^Name:\t.*$/, 'Name:\t<launcher>').replace(/^SigBlk:\t.*$/, 'SigBlk:\t#')
       if (section === '== mounts') return line.replace(/^(\S+) \/[^/ ]+\/\/deleted /, '$1 <deleted file> ').replace(/\b(shared|master|propagate_from):\d+/g, '$1:#')
       return line
         .replace(/\b(pipe|socket|anon_inode):\[\d+\]/g, '$1:[#]')
@@ -427,6 +427,28 @@ describe.skipIf(Boolean(missing))('ctl-sandbox', () => {
       )
       expect(c.layout.spec.args).toContain('--unshare-net')
       expectSame(await probeBoth(c), 'none')
+    })
+
+    it('with rarer forms of the options: --gid alone, a missing --ro-bind-try source, --perms on data, folders and a tmpfs, a symlink, a chdir into made folders', async () => {
+      const c = caseOf({ command: ['true'], securityContext: { runAsGroup: 2000 } })
+      const args = c.layout.spec.args
+      expect(args.join(' ')).toContain('--gid 2000')
+      expect(args).not.toContain('--uid')
+      // Written here, not by the layout: forms it emits only in some cases (bindEntries' --ro-bind-try of an entry
+      // gone since, --perms of a file's mode) and a few more of the subset.
+      const extra = [
+        ...['--ro-bind-try', path.join(base, 'gone'), '/opt2/gone'],
+        ...['--perms', '0640', '--ro-bind-data', '4', '/cfg/deep/file'],
+        ...['--perms', '0700', '--dir', '/cfg/private'],
+        ...['--dir', '/cfg/made'],
+        ...['--perms', '0750', '--tmpfs', '/scratch2'],
+        ...['--symlink', '/usr/bin', '/ubin'],
+      ]
+      const at = args.lastIndexOf('--remount-ro')
+      const rare = [...args.slice(0, at), ...extra, ...args.slice(at)].map((a, i, all) => (all[i - 1] === '--add-seccomp-fd' ? '5' : a))
+      rare[rare.indexOf('--chdir') + 1] = '/cfg/deep'
+      const layout: Layout = { ...c.layout, spec: { ...c.layout.spec, args: rare, fdData: ['rare data\n'] } }
+      expectSame(await probeBoth({ ...c, layout, places: ['d:/cfg', 'd:/cfg/deep', 'f:/cfg/deep/file', 'd:/cfg/private', 'd:/cfg/made', 'd:/scratch2'] }))
     })
 
     it("with the runtime's probe arguments (sandbox.ts: the host's root bound read-only, recursively)", async () => {
