@@ -490,6 +490,7 @@ echo "== mounts"; awk '{ o = ""; i = 7; while ($i != "-") { o = o " " $i; i++ };
   describe('refuses what a hostile step tries', () => {
     let volumeDirs: Record<string, string>
     let hostTmp: string
+    const hostShm = `/dev/shm/ctl-launcher-host-${process.pid}`
     /** Host paths the step must not see. */
     let secretsOfHost: string[]
     beforeAll(() => {
@@ -503,12 +504,15 @@ echo "== mounts"; awk '{ o = ""; i = 7; while ($i != "-") { o = o " " $i; i++ };
       }
       hostTmp = path.join(os.tmpdir(), `ctl-launcher-host-${process.pid}`)
       fs.writeFileSync(hostTmp, 'host')
+      // The host's /dev/shm holds the outputs files of other steps (layout.ts): the sandbox's /dev/shm is its own.
+      if (fs.existsSync('/dev/shm')) fs.writeFileSync(hostShm, 'host')
       fs.mkdirSync(path.join(dataDir, 'runs'), { recursive: true })
       fs.writeFileSync(path.join(dataDir, 'runs', 'master.key'), 'key')
-      secretsOfHost = ['/root', '/home', '/var', '/srv', '/mnt', '/boot', '/run', '/sys', '/old_root', hostTmp, base, path.join(dataDir, 'runs'), '/work/main/src']
+      secretsOfHost = ['/root', '/home', '/var', '/srv', '/mnt', '/boot', '/run', '/sys', '/old_root', hostTmp, hostShm, base, path.join(dataDir, 'runs'), '/work/main/src']
     })
     afterAll(() => {
       if (hostTmp) fs.rmSync(hostTmp, { force: true })
+      fs.rmSync(hostShm, { force: true })
     })
 
     function hostileCase(runAsUser?: number): Case {
@@ -554,6 +558,9 @@ t process-vm-readv-init perl -e 'exit(syscall(310, 1, 0, 0, 0, 0, 0) == -1 ? 1 :
 t write-usr touch /usr/ctl-probe
 t write-etc touch /etc/ctl-probe
 t write-root touch /ctl-probe
+t write-ctl-package touch ${packageRoot()}/ctl-probe
+t write-node-folder touch ${path.dirname(process.execPath)}/ctl-probe
+t write-data-folder touch ${dataDir}/ctl-probe
 t write-ro-volume touch /data/ro/ctl-probe
 t write-secret sh -c ': >> /secrets/token'
 t replace-outputs sh -c 'rm -f /ctl/outputs || mv /tmp /ctl/outputs'
@@ -587,7 +594,7 @@ echo "dev: $(ls -A /dev | tr '\n' ' ')"
       ...['mount-tmpfs', 'mount-bind', 'umount-proc', 'umount-volume', 'remount-root-rw', 'remount-volume-rw'],
       ...['unshare-user', 'unshare-root', 'unshare-mount', 'unshare-net'],
       ...['ptrace-traceme', 'ptrace-attach-init', 'process-vm-readv-init'],
-      ...['write-usr', 'write-etc', 'write-root', 'write-ro-volume', 'write-secret', 'replace-outputs'],
+      ...['write-usr', 'write-etc', 'write-root', 'write-ctl-package', 'write-node-folder', 'write-data-folder', 'write-ro-volume', 'write-secret', 'replace-outputs'],
       ...['proc-sys-hostname', 'proc-sys-core-pattern', 'sysrq-trigger', 'sethostname', 'chroot', 'mknod', 'write-info-fd', 'inherited-fd-3-to-9', 'kill-host-process', 'su', 'setuid-mount'],
     ]
 
