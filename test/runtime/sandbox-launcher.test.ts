@@ -340,7 +340,7 @@ describe.skipIf(Boolean(missing))('ctl-sandbox', () => {
     base = enterable('ctl-launcher-')
     // A data folder below a folder the sandbox binds (this ctl's package folder): hidden by an empty tmpfs.
     dataDir = enterable('.ctl-launcher-data-', packageRoot())
-    host = describeSandboxHost({ dataDir, stateDir: path.join(dataDir, 'runs'), ctlHome: path.join(dataDir, 'home'), access: undefined })
+    host = describeSandboxHost({ dataDir, stateDir: path.join(dataDir, 'runs'), ctlHome: path.join(dataDir, 'home') })
   })
   afterAll(() => {
     useSpawner('')
