@@ -7,6 +7,7 @@
 //
 // The binary: $CTL_SANDBOX_BIN, else the build's dist/native/ctl-sandbox. Missing on CI: a failure, not a skip.
 
+import crypto from 'node:crypto'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
@@ -52,6 +53,8 @@ if (missing) {
 /** The launchers compared: bwrap is the reference. */
 type Launcher = 'bwrap' | 'ctl-sandbox'
 const binOf = (l: Launcher) => (l === 'bwrap' ? BWRAP : launcherBin)
+/** Where a test runs both, bwrap first, when it is installed. */
+const launchers: Launcher[] = hasBwrap ? ['bwrap', 'ctl-sandbox'] : ['ctl-sandbox']
 
 interface Ran {
   out: string
@@ -451,6 +454,20 @@ describe.skipIf(Boolean(missing))('ctl-sandbox', () => {
       expectSame(await probeBoth({ ...c, layout, places: ['d:/cfg', 'd:/cfg/deep', 'f:/cfg/deep/file', 'd:/cfg/private', 'd:/cfg/made', 'd:/scratch2'] }))
     })
 
+    it('with ConfigMap files of a MiB each, read whole from their fds', async () => {
+      const big = (seed: string) => Array.from({ length: 1 << 14 }, (_, i) => `${seed}${String(i).padStart(62, '.')}\n`).join('')
+      const data = { a: big('a'), b: big('b'), c: 'small' }
+      const c = caseOf({ command: ['true'], volumeMounts: [{ name: 'cfg', mountPath: '/cfg' }] }, { volumes: [{ name: 'cfg', configMap: { name: 'c' } }], launch: { configData: data } })
+      const layout = withCommand(c.layout, ['sh', '-c', 'cd /cfg && sha256sum a b c && wc -c a b c'])
+      const expected = Object.entries(data).map(([k, v]) => `${crypto.createHash('sha256').update(v).digest('hex')}  ${k}`)
+      for (const l of launchers) {
+        const r = await runIn(l, layout)
+        expect([r.code, r.err], l).toEqual([0, ''])
+        expect(r.out.split('\n').slice(0, 3), l).toEqual(expected)
+        expect(r.out, l).toMatch(new RegExp(`^ *${1 << 20} a$`, 'm'))
+      }
+    })
+
     it("with the runtime's probe arguments (sandbox.ts: the host's root bound read-only, recursively)", async () => {
       // As sandbox.ts's probeBwrap runs them, with a command that looks instead of `true`. No /dev/null: the host's
       // /dev is bound without its devices (nodev). Of host mounts stacked at one point (/dev/shm here) only the top
@@ -648,7 +665,6 @@ echo "dev: $(ls -A /dev | tr '\n' ' ')"
   const nsPid = (pid: number) => /^NSpid:\t(.*)$/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))![1]!.split('\t').map(Number)
   const fdTargets = (pid: number) => fs.readdirSync(`/proc/${pid}/fd`).map((fd) => `${fd} ${fs.readlinkSync(`/proc/${pid}/fd/${fd}`)}`)
 
-  const launchers: Launcher[] = hasBwrap ? ['bwrap', 'ctl-sandbox'] : ['ctl-sandbox']
   describe('has bwrap\'s process shape', () => {
     for (const l of launchers) {
       it(`${l}: info names the sandbox's init, the command runs in its session as pid 2 with fds 0-2 only, and ends with the monitor`, async () => {
