@@ -40,6 +40,21 @@
 #ifndef SYS_pidfd_open
 #define SYS_pidfd_open 434
 #endif
+#ifndef SYS_open_tree
+#define SYS_open_tree 428
+#endif
+#ifndef SYS_move_mount
+#define SYS_move_mount 429
+#endif
+#ifndef OPEN_TREE_CLONE
+#define OPEN_TREE_CLONE 1
+#endif
+#ifndef OPEN_TREE_CLOEXEC
+#define OPEN_TREE_CLOEXEC O_CLOEXEC
+#endif
+#ifndef MOVE_MOUNT_F_EMPTY_PATH
+#define MOVE_MOUNT_F_EMPTY_PATH 0x00000004
+#endif
 #ifndef AT_RECURSIVE
 #define AT_RECURSIVE 0x8000
 #endif
@@ -78,25 +93,32 @@ static const char *opt_hostname, *opt_chdir;
 static uid_t real_uid;
 static gid_t real_gid;
 
+/* One line on stderr in one write: pid 1 and the command may fail at once, and the step host takes a failure for
+ * the sandbox's own only when every line of the step's output is one (step-exit.mjs). */
+__attribute__((noreturn)) static void vdie(int err, const char *fmt, va_list ap) {
+  char line[1024];
+  int n = snprintf(line, sizeof line, "ctl-sandbox: ");
+  n += vsnprintf(line + n, sizeof line - (size_t)n, fmt, ap);
+  if (n > (int)sizeof line - 2) n = (int)sizeof line - 2;
+  if (err) n += snprintf(line + n, sizeof line - (size_t)n, ": %s", strerror(err));
+  if (n > (int)sizeof line - 2) n = (int)sizeof line - 2;
+  line[n++] = '\n';
+  if (write(2, line, (size_t)n) < 0) { /* nobody to tell */
+  }
+  exit(1);
+}
+
 __attribute__((noreturn, format(printf, 1, 2))) static void die(const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
-  fputs("ctl-sandbox: ", stderr);
-  vfprintf(stderr, fmt, ap);
-  fputc('\n', stderr);
-  va_end(ap);
-  exit(1);
+  vdie(0, fmt, ap);
 }
 
 __attribute__((noreturn, format(printf, 1, 2))) static void die_errno(const char *fmt, ...) {
   int e = errno;
   va_list ap;
   va_start(ap, fmt);
-  fputs("ctl-sandbox: ", stderr);
-  vfprintf(stderr, fmt, ap);
-  fprintf(stderr, ": %s\n", strerror(e));
-  va_end(ap);
-  exit(1);
+  vdie(e, fmt, ap);
 }
 
 static char *join(const char *a, const char *b) {
@@ -149,7 +171,8 @@ static void parse_args(int argc, char **argv, int *cmd_at) {
       i++;
       break;
     }
-    if (strncmp(a, "--", 2) != 0) break; /* the command, as bwrap takes it */
+    if (a[0] != '-') break; /* the command, as bwrap takes it */
+    if (a[1] != '-') die("Unknown option %s", a);
     if (strcmp(a, "--perms") != 0 && perms >= 0 && strcmp(a, "--tmpfs") != 0 && strcmp(a, "--dir") != 0 && strcmp(a, "--ro-bind-data") != 0)
       die("--perms must be followed by an option that creates a file");
     if (strcmp(a, "--unshare-user") == 0) opt_unshare_user = 1;
@@ -263,11 +286,16 @@ static int mount_setattr_(const char *path, unsigned flags, uint64_t set) {
 }
 
 /* bwrap's bind: always recursive (a non-recursive bind would uncover what the host hides below SRC), nosuid on every
- * mount of the tree, nodev unless devices are wanted, read-only when asked; all in one mount_setattr. */
+ * mount of the tree, nodev unless devices are wanted, read-only when asked. Done on a detached copy of the tree
+ * (open_tree), which is attached at DEST only once every mount of it has its flags: no moment where a mount is there
+ * writable, and DEST is looked up once. */
 static void bind_mount(const char *src, const char *dest, int readonly, int devices) {
-  if (mount(src, dest, NULL, MS_BIND | MS_REC, NULL) != 0) die_errno("Can't bind mount %s on %s", src, dest);
-  uint64_t set = ATTR_NOSUID | (devices ? 0 : ATTR_NODEV) | (readonly ? ATTR_RDONLY : 0);
-  if (mount_setattr_(dest, AT_RECURSIVE, set) != 0) die_errno("Can't remount %s", dest);
+  int tree = (int)syscall(SYS_open_tree, AT_FDCWD, src, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
+  if (tree < 0) die_errno("Can't bind mount %s on %s", src, dest);
+  struct mount_attr_arg attr = {.attr_set = ATTR_NOSUID | (devices ? 0 : ATTR_NODEV) | (readonly ? ATTR_RDONLY : 0)};
+  if (syscall(SYS_mount_setattr, tree, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof attr) != 0) die_errno("Can't remount %s", dest);
+  if (syscall(SYS_move_mount, tree, "", AT_FDCWD, dest, MOVE_MOUNT_F_EMPTY_PATH) != 0) die_errno("Can't bind mount %s on %s", src, dest);
+  close(tree);
 }
 
 static int ensure_dir(const char *path, mode_t mode) {
@@ -516,6 +544,16 @@ static struct sock_fprog load_seccomp(int fd) {
   return (struct sock_fprog){.len = (unsigned short)(got / sizeof(struct sock_filter)), .filter = f};
 }
 
+/* Closes every fd above stdio but `keep` (-1: none). */
+static void close_all_but(int keep) {
+  unsigned from = 3;
+  if (keep >= 3) {
+    if (keep > 3 && syscall(SYS_close_range, from, (unsigned)keep - 1, 0) != 0) die_errno("close_range");
+    from = (unsigned)keep + 1;
+  }
+  if (syscall(SYS_close_range, from, ~0u, 0) != 0) die_errno("close_range");
+}
+
 static int propagate_exit_status(int status) {
   if (WIFEXITED(status)) return WEXITSTATUS(status);
   if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
@@ -543,6 +581,9 @@ __attribute__((noreturn)) static void monitor(pid_t child, int event_fd) {
     }
     close(opt_info_fd);
   }
+  /* Nothing else is the monitor's to hold while the step runs (the step's data fds, the seccomp filter, /proc), as
+   * bwrap's monitor: only the event fd, and the pidfd made below. */
+  close_all_but(event_fd);
   int pidfd = (int)syscall(SYS_pidfd_open, child, 0);
   if (pidfd < 0) die_errno("pidfd_open");
   struct pollfd fds[2] = {{.fd = event_fd, .events = POLLIN}, {.fd = pidfd, .events = POLLIN}};
@@ -678,6 +719,9 @@ int main(int argc, char **argv) {
     if (fd < 0 || write(fd, buf, strlen(buf)) != (ssize_t)strlen(buf)) die_errno("setting up gid map");
     close(fd);
   }
+  /* The host's /proc is needed no more. Closed before anything the step's files decide (the --chdir below may lead
+   * through a link in a writable volume, e.g. to /proc/self/fd/N): no way back to the host's processes. */
+  close(proc_fd);
   if (opt_disable_userns && unshare(CLONE_NEWUSER) == 0) die("creation of new user namespaces was not disabled as requested");
   drop_all_caps(1);
   struct sock_fprog seccomp = {0};
@@ -695,9 +739,6 @@ int main(int argc, char **argv) {
   }
   if (setenv("PWD", new_cwd, 1) != 0) die_errno("setenv");
   if (opt_new_session && setsid() == (pid_t)-1) die_errno("setsid");
-  /* The filter before init is forked, as bwrap: init is reachable from the command (same user, /proc/1/mem), so an
-   * unfiltered init would give the command back what the filter takes. */
-  if (seccomp.filter && prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &seccomp) != 0) die_errno("prctl(PR_SET_SECCOMP)");
 
   if (opt_unshare_pid) {
     /* Init lives on beside the command, with the same uid, and may hold a copy of another process's memory (in
@@ -709,18 +750,20 @@ int main(int argc, char **argv) {
     if (command > 0) {
       /* Everything but stdio and the event fd closed: any other fd would be the step's, held open by init. */
       die_with_parent(monitor_fd);
-      if ((event_fd > 3 && syscall(SYS_close_range, 3u, (unsigned)event_fd - 1, 0) != 0) || syscall(SYS_close_range, (unsigned)event_fd + 1, ~0u, 0) != 0)
-        die_errno("close_range");
+      close_all_but(event_fd);
+      /* Init carries the filter too (bwrap's does): a process of the sandbox without it would be a way around it. */
+      if (seccomp.filter && prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &seccomp) != 0) die_errno("prctl(PR_SET_SECCOMP)");
       init_loop(command, event_fd);
     }
   }
   /* The command: stdio only (the set-up's fds were closed as they were used, the rest are close-on-exec). */
-  close(proc_fd);
   if (event_fd >= 0) close(event_fd);
   if (monitor_fd >= 0) close(monitor_fd);
   int init_fd = opt_unshare_pid && opt_die_with_parent ? (int)syscall(SYS_pidfd_open, getppid(), 0) : -1;
   die_with_parent(init_fd);
   if (init_fd >= 0) close(init_fd);
+  /* The filter last, right before the exec, as bwrap: nothing of the set-up runs under it. */
+  if (seccomp.filter && prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &seccomp) != 0) die_errno("prctl(PR_SET_SECCOMP)");
   execvp(argv[cmd_at], argv + cmd_at);
   die_errno("execvp %s", argv[cmd_at]);
 }

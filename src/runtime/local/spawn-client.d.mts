@@ -15,6 +15,8 @@ export interface ChildOptions {
   info: boolean
   /** Data on fds 4.. (needs info). */
   fds: Array<string | Buffer>
+  /** command is ctl-sandbox, compiled into the spawner: run in its forked child without an exec (Node's spawn execs it). */
+  builtin?: boolean
 }
 
 /** A pipe of the child: 'data' (Buffers, strings after setEncoding), then 'close'. */
