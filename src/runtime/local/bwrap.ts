@@ -193,6 +193,34 @@ class View {
 const entryArgs = new Map<string, { at: number; args: string[] }>()
 const ENTRY_TTL_MS = 2000
 
+/**
+ * The real path of a host folder ctl itself keeps or shows (a system or extra folder, a volume's own folder, the
+ * attempt folder), remembered briefly. Every bind source the layout gives is real: ctl-sandbox follows no link on
+ * the way to a source (a link swapped into a volume between the runtime's checks and the mount would otherwise
+ * lead elsewhere), so a host path through a link (a data folder under a linked folder, a node under a linked
+ * prefix) is given as where it leads. Never used below a volume's folder, where the step's files are: those parts
+ * are resolved without links (beneath.ts) and appended as they are.
+ */
+const realDirs = new Map<string, { at: number; real: string }>()
+
+function realDir(dir: string): string {
+  const now = Date.now()
+  const seen = realDirs.get(dir)
+  if (seen && now - seen.at < ENTRY_TTL_MS) return seen.real
+  let real = dir
+  try {
+    real = fs.realpathSync.native(dir)
+  } catch {} // missing: the launcher says so (or skips it, for --ro-bind-try)
+  if (realDirs.size > 1000) realDirs.clear()
+  realDirs.set(dir, { at: now, real })
+  return real
+}
+
+/** `p` below `dir` (a folder realDir takes), with `dir`'s real path and the rest as it is. */
+function realBelow(dir: string, p: string): string {
+  return path.join(realDir(dir), path.relative(dir, p))
+}
+
 function bindEntries(dir: string, args: string[]): void {
   const now = Date.now()
   const seen = entryArgs.get(dir)
@@ -210,7 +238,7 @@ function bindEntries(dir: string, args: string[]): void {
       continue
     }
     if (st.isSymbolicLink()) out.push('--symlink', fs.readlinkSync(p), p)
-    else out.push('--ro-bind-try', p, p)
+    else out.push('--ro-bind-try', realBelow(dir, p), p)
   }
   if (entryArgs.size > 100) entryArgs.clear()
   entryArgs.set(dir, { at: now, args: out })
@@ -245,7 +273,7 @@ export function bubblewrapLayout(plan: StepPlan, attemptDir: string, launcher: s
       // The step's user owns what it may write; below the volume's folder bwrap finds its way as that user.
       owned.push(...volumeOwned(m.hostDir, src, made))
       sources.push(m.hostDir)
-      mountArgs.push(m.readOnly ? '--ro-bind' : '--bind', src, m.mountPath)
+      mountArgs.push(m.readOnly ? '--ro-bind' : '--bind', realBelow(m.hostDir, src), m.mountPath)
       view.mounts.push({ dest: m.mountPath, writable: !m.readOnly, hostSrc: src })
     } else if (m.single) {
       // ConfigMap and Secret files alike come through file descriptors: nothing on a disk, no host path
@@ -287,7 +315,7 @@ export function bubblewrapLayout(plan: StepPlan, attemptDir: string, launcher: s
       configFiles.push({ path: outputsFile, content: '', mode: 0o600 })
       sources.push(outputsFile)
     }
-    mountArgs.push('--bind', outputsFile, plan.outputsPath)
+    mountArgs.push('--bind', realBelow(path.dirname(outputsFile), outputsFile), plan.outputsPath)
     view.mounts.push({ dest: plan.outputsPath, writable: true, hostSrc: outputsFile })
   }
 
@@ -304,10 +332,10 @@ export function bubblewrapLayout(plan: StepPlan, attemptDir: string, launcher: s
   const expanded = new Set(view.expanded)
   for (const e of host.system) {
     if (e.kind === 'symlink') args.push('--symlink', e.target, e.path)
-    else if (!expanded.has(e.path)) args.push('--ro-bind', e.path, e.path)
+    else if (!expanded.has(e.path)) args.push('--ro-bind', realDir(e.path), e.path)
   }
   args.push('--dev', '/dev', '--proc', '/proc', '--perms', '1777', '--tmpfs', '/tmp')
-  for (const dir of host.extras) if (!expanded.has(dir)) args.push('--ro-bind', dir, dir)
+  for (const dir of host.extras) if (!expanded.has(dir)) args.push('--ro-bind', realDir(dir), dir)
   for (const dir of [...expanded].sort((a, b) => depth(a) - depth(b))) {
     args.push('--tmpfs', dir)
     bindEntries(dir, args)

@@ -40,6 +40,14 @@
 #ifndef SYS_pidfd_open
 #define SYS_pidfd_open 434
 #endif
+#ifndef SYS_openat2
+#define SYS_openat2 437
+#endif
+/* struct open_how, spelled out for the same reason as struct mount_attr below. */
+struct open_how_arg {
+  uint64_t flags, mode, resolve;
+};
+#define RESOLVE_NO_SYMLINKS_ 0x04
 #ifndef SYS_open_tree
 #define SYS_open_tree 428
 #endif
@@ -78,7 +86,8 @@ struct op {
   enum op_type type;
   const char *source; /* host path (binds: resolved before the root changes), symlink target */
   const char *dest;
-  int fd;    /* --ro-bind-data */
+  int fd;    /* --ro-bind-data; binds: the source, opened before the root changes (-1: a missing --ro-bind-try source) */
+  mode_t source_mode;
   int perms; /* -1: none given */
   int try_;  /* --ro-bind-try: a missing source is skipped */
 };
@@ -289,13 +298,17 @@ static int mount_setattr_(const char *path, unsigned flags, uint64_t set) {
  * mount of the tree, nodev unless devices are wanted, read-only when asked. Done on a detached copy of the tree
  * (open_tree), which is attached at DEST only once every mount of it has its flags: no moment where a mount is there
  * writable, and DEST is looked up once. */
-static void bind_mount(const char *src, const char *dest, int readonly, int devices) {
-  int tree = (int)syscall(SYS_open_tree, AT_FDCWD, src, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
+static void bind_tree(int dirfd, const char *path, unsigned at_flags, const char *src, const char *dest, int readonly, int devices) {
+  int tree = (int)syscall(SYS_open_tree, dirfd, path, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE | at_flags);
   if (tree < 0) die_errno("Can't bind mount %s on %s", src, dest);
   struct mount_attr_arg attr = {.attr_set = ATTR_NOSUID | (devices ? 0 : ATTR_NODEV) | (readonly ? ATTR_RDONLY : 0)};
   if (syscall(SYS_mount_setattr, tree, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof attr) != 0) die_errno("Can't remount %s", dest);
   if (syscall(SYS_move_mount, tree, "", AT_FDCWD, dest, MOVE_MOUNT_F_EMPTY_PATH) != 0) die_errno("Can't bind mount %s on %s", src, dest);
   close(tree);
+}
+
+static void bind_mount(const char *src, const char *dest, int readonly, int devices) {
+  bind_tree(AT_FDCWD, src, 0, src, dest, readonly, devices);
 }
 
 static int ensure_dir(const char *path, mode_t mode) {
@@ -409,17 +422,7 @@ static void setup_proc(const char *dest, const char *shown) {
 static void setup_newroot(void) {
   for (int k = 0; k < nops; k++) {
     struct op *op = &ops[k];
-    char *source = NULL;
-    int source_dir = 0;
-    if (op->source && op->type != OP_SYMLINK) {
-      source = join("/oldroot", op->source);
-      struct stat st;
-      if (stat(source, &st) != 0) {
-        if (op->try_ && errno == ENOENT) continue;
-        die_errno("Can't get type of source %s", op->source);
-      }
-      source_dir = S_ISDIR(st.st_mode);
-    }
+    if ((op->type == OP_BIND || op->type == OP_RO_BIND) && op->fd < 0) continue; /* a missing --ro-bind-try source */
     char *dest = join("/newroot", op->dest);
     if (op->type != OP_REMOUNT_RO) {
       /* As bwrap: parents of something closed to group or others are closed to them too; an option without
@@ -433,8 +436,10 @@ static void setup_newroot(void) {
     switch (op->type) {
     case OP_BIND:
     case OP_RO_BIND:
-      if (source_dir ? ensure_dir(dest, 0755) != 0 : ensure_file(dest, 0444) != 0) die_errno("Can't create %s", op->dest);
-      bind_mount(source, dest, op->type == OP_RO_BIND, 0);
+      if (S_ISDIR(op->source_mode) ? ensure_dir(dest, 0755) != 0 : ensure_file(dest, 0444) != 0) die_errno("Can't create %s", op->dest);
+      bind_tree(op->fd, "", AT_EMPTY_PATH, op->source, dest, op->type == OP_RO_BIND, 0);
+      close(op->fd);
+      op->fd = -1;
       break;
     case OP_REMOUNT_RO:
       /* Not recursive, as bwrap's --remount-ro: that one mount only. */
@@ -480,23 +485,28 @@ static void setup_newroot(void) {
       }
       break;
     }
-    free(source);
     free(dest);
   }
 }
 
-/* Sources are resolved while the host's root is still the root, as the step's user; the real path is then reached
- * below /oldroot. */
-static void resolve_sources(void) {
+/* Bind sources are opened while the host's root is still the root, as the step's user, and bound from that fd: what
+ * is mounted is what was opened. Unlike bwrap, which resolves links in a source (realpath), no link is followed on
+ * the way: ctl's layout gives real paths (bwrap.ts), and a link there was put in a volume by a step, after the
+ * runtime's checks, to lead the mount elsewhere. */
+static void open_sources(void) {
   for (int k = 0; k < nops; k++) {
     struct op *op = &ops[k];
     if (op->type != OP_BIND && op->type != OP_RO_BIND) continue;
-    char *real = realpath(op->source, NULL);
-    if (!real) {
+    struct open_how_arg how = {.flags = O_PATH | O_CLOEXEC, .resolve = RESOLVE_NO_SYMLINKS_};
+    op->fd = (int)syscall(SYS_openat2, AT_FDCWD, op->source, &how, sizeof how);
+    if (op->fd < 0) {
       if (op->try_ && errno == ENOENT) continue;
+      if (errno == ELOOP) die("Can't find source path %s: a symbolic link on the way (sources are real paths)", op->source);
       die_errno("Can't find source path %s", op->source);
     }
-    op->source = real;
+    struct stat st;
+    if (fstat(op->fd, &st) != 0) die_errno("Can't get type of source %s", op->source);
+    op->source_mode = st.st_mode;
   }
 }
 
@@ -675,7 +685,7 @@ int main(int argc, char **argv) {
   long sandbox_uid = opt_uid >= 0 ? opt_uid : real_uid, sandbox_gid = opt_gid >= 0 ? opt_gid : real_gid;
   write_maps(ns_uid, real_uid, ns_gid, real_gid, 1);
   mode_t old_umask = umask(0);
-  resolve_sources();
+  open_sources();
   if (mount(NULL, "/", NULL, MS_SILENT | MS_SLAVE | MS_REC, NULL) != 0) die_errno("Failed to make / slave");
   if (mount("tmpfs", "/tmp", "tmpfs", MS_NODEV | MS_NOSUID, NULL) != 0) die_errno("Failed to mount tmpfs");
   char *old_cwd = get_current_dir_name();
