@@ -688,6 +688,60 @@ echo "dev: $(ls -A /dev | tr '\n' ' ')"
   const nsPid = (pid: number) => /^NSpid:\t(.*)$/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))![1]!.split('\t').map(Number)
   const fdTargets = (pid: number) => fs.readdirSync(`/proc/${pid}/fd`).map((fd) => `${fd} ${fs.readlinkSync(`/proc/${pid}/fd/${fd}`)}`)
 
+  describe('run in ctl-spawner\'s child', () => {
+    /** Whether `needle` is anywhere in the readable memory of `pid` (read as root, through /proc/PID/mem). */
+    function inMemory(pid: number, needle: Buffer): boolean {
+      const fd = fs.openSync(`/proc/${pid}/mem`, 'r')
+      try {
+        for (const line of fs.readFileSync(`/proc/${pid}/maps`, 'utf8').split('\n')) {
+          const m = /^([0-9a-f]+)-([0-9a-f]+) r/.exec(line)
+          if (!m || line.endsWith('[vvar]') || line.endsWith('[vsyscall]')) continue
+          const from = BigInt(`0x${m[1]}`)
+          const size = Number(BigInt(`0x${m[2]}`) - from)
+          const buf = Buffer.alloc(size)
+          let got = 0
+          try {
+            got = fs.readSync(fd, buf, 0, size, from as unknown as number)
+          } catch {
+            continue // a mapping the kernel does not let even root read (guard pages)
+          }
+          if (buf.subarray(0, got).includes(needle)) return true
+        }
+        return false
+      } finally {
+        fs.closeSync(fd)
+      }
+    }
+
+    it.runIf(process.getuid?.() === 0)("holds none of another step's data in the sandbox's monitor and init: its environment, secret files or output", async () => {
+      const mark = (what: string) => `ctl-${what}-${process.pid}-${++counter}-zq`
+      const [envA, fileA, outA, envB] = [mark('env-a'), mark('file-a'), mark('out-a'), mark('env-b')]
+      // Step A, ended: a Secret file, an environment variable and output of its own, all through the spawner.
+      const a = caseOf({ command: ['true'], volumeMounts: [{ name: 'sec', mountPath: '/secrets' }] }, { volumes: [{ name: 'sec', secret: { secretName: 's' } }], launch: { secretData: { token: fileA } } })
+      const layoutA = withCommand(a.layout, ['sh', '-c', `cat /secrets/token; echo; echo ${outA}`])
+      const ranA = await runIn('ctl-sandbox in ctl-spawner', { ...layoutA, spec: { ...layoutA.spec, env: { ...layoutA.spec.env, SECRET_A: envA } } })
+      expect(ranA.out).toBe(`${fileA}\n${outA}\n`)
+      // Step B, running: its monitor and init were forked from the spawner after A's request and output passed it.
+      const b = caseOf({ command: ['true'] })
+      const layoutB = withCommand(b.layout, ['sh', '-c', 'echo up; exec sleep 60'])
+      const sB = start('ctl-sandbox in ctl-spawner', { ...layoutB, spec: { ...layoutB.spec, env: { ...layoutB.spec.env, SECRET_B: envB } } })
+      try {
+        await sB.line('up')
+        const init = (JSON.parse(await sB.info) as { 'child-pid': number })['child-pid']
+        for (const pid of [sB.child.pid!, init]) {
+          // The scan works: B's own environment is there (the monitor's copy of its request).
+          if (pid === sB.child.pid) expect(inMemory(pid, Buffer.from(envB)), 'B in its own monitor').toBe(true)
+          for (const [what, needle] of [['environment', envA], ['secret file', fileA], ['output', outA]] as const) {
+            expect(inMemory(pid, Buffer.from(needle)), `A's ${what} in B's ${pid === init ? 'init' : 'monitor'}`).toBe(false)
+          }
+        }
+      } finally {
+        process.kill(sB.child.pid!, 'SIGKILL')
+        await sB.exited
+      }
+    })
+  })
+
   describe('has bwrap\'s process shape', () => {
     for (const l of launchers) {
       it(`${l}: info names the sandbox's init, the command runs in its session as pid 2 with fds 0-2 only, and ends with the monitor`, async () => {

@@ -99,6 +99,9 @@ static int opt_unshare_user, opt_disable_userns, opt_unshare_pid, opt_unshare_ip
 static long opt_uid = -1, opt_gid = -1;
 static int opt_info_fd = -1, opt_seccomp_fd = -1;
 static const char *opt_hostname, *opt_chdir;
+/* The process whose death ends the sandbox: set by ctl-spawner before it runs the launcher in its child (it knows
+ * its own pid; a getppid() after its death would name whoever adopted us); 0: our parent, as exec'd. */
+pid_t ctl_sandbox_parent;
 static uid_t real_uid;
 static gid_t real_gid;
 
@@ -114,7 +117,7 @@ __attribute__((noreturn)) static void vdie(int err, const char *fmt, va_list ap)
   line[n++] = '\n';
   if (write(2, line, (size_t)n) < 0) { /* nobody to tell */
   }
-  exit(1);
+  _exit(1);
 }
 
 __attribute__((noreturn, format(printf, 1, 2))) static void die(const char *fmt, ...) {
@@ -584,6 +587,9 @@ static void die_with_parent(int alive) {
  * event_fd), or with pid 1's own when it ended first (a failed set-up). Its exit ends pid 1 (--die-with-parent),
  * and so the whole pid namespace. */
 __attribute__((noreturn)) static void monitor(pid_t child, int event_fd) {
+  /* Run in ctl-spawner's child, the monitor holds a copy of the spawner's memory: never dumpable, whatever
+   * fs.suid_dumpable says about a process whose ids changed. */
+  if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) die_errno("prctl(PR_SET_DUMPABLE)");
   if (opt_info_fd >= 0) {
     char info[64];
     int n = snprintf(info, sizeof info, "{\n    \"child-pid\": %d\n}\n", (int)child);
@@ -601,12 +607,12 @@ __attribute__((noreturn)) static void monitor(pid_t child, int event_fd) {
     if (poll(fds, 2, -1) < 0 && errno != EINTR) die_errno("poll");
     uint64_t val;
     /* The event first: when pid 2 ends, pid 1 often ends right after it, and its status is not the command's. */
-    if (read(event_fd, &val, 8) == 8) exit((int)val - 1);
+    if (read(event_fd, &val, 8) == 8) _exit((int)val - 1);
     if (fds[1].revents) {
       int status;
       if (waitpid(child, &status, WNOHANG) == child) {
-        if (read(event_fd, &val, 8) == 8) exit((int)val - 1);
-        exit(propagate_exit_status(status));
+        if (read(event_fd, &val, 8) == 8) _exit((int)val - 1);
+        _exit(propagate_exit_status(status));
       }
     }
   }
@@ -629,7 +635,7 @@ __attribute__((noreturn)) static void init_loop(pid_t command, int event_fd) {
       break;
     }
   }
-  exit(exit_status);
+  _exit(exit_status);
 }
 
 #ifdef CTL_SANDBOX_IN_SPAWNER
@@ -660,7 +666,7 @@ int main(int argc, char **argv) {
   struct stat st;
   if (opt_unshare_cgroup_try && stat("/proc/self/ns/cgroup", &st) == 0) flags |= CLONE_NEWCGROUP;
   /* The caller's death ends the monitor, the monitor's pid 1, pid 1's the command (and with it the namespace). */
-  int parent_fd = opt_die_with_parent ? (int)syscall(SYS_pidfd_open, getppid(), 0) : -1;
+  int parent_fd = opt_die_with_parent ? (int)syscall(SYS_pidfd_open, ctl_sandbox_parent ? ctl_sandbox_parent : getppid(), 0) : -1;
   int monitor_fd = opt_die_with_parent ? (int)syscall(SYS_pidfd_open, getpid(), 0) : -1;
   if (opt_die_with_parent && (parent_fd < 0 || monitor_fd < 0)) die_errno("pidfd_open");
   die_with_parent(parent_fd);
@@ -732,6 +738,10 @@ int main(int argc, char **argv) {
   /* The host's /proc is needed no more. Closed before anything the step's files decide (the --chdir below may lead
    * through a link in a writable volume, e.g. to /proc/self/fd/N): no way back to the host's processes. */
   close(proc_fd);
+  /* Init lives on beside the command, with the same uid, and may hold a copy of another process's memory (in
+   * ctl-spawner's child: the spawner's): not dumpable from here on, so the command cannot read or write it through
+   * /proc/1 (its exec makes the command dumpable again). */
+  if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) die_errno("prctl(PR_SET_DUMPABLE)");
   if (opt_disable_userns && unshare(CLONE_NEWUSER) == 0) die("creation of new user namespaces was not disabled as requested");
   drop_all_caps(1);
   struct sock_fprog seccomp = {0};
@@ -751,10 +761,6 @@ int main(int argc, char **argv) {
   if (opt_new_session && setsid() == (pid_t)-1) die_errno("setsid");
 
   if (opt_unshare_pid) {
-    /* Init lives on beside the command, with the same uid, and may hold a copy of another process's memory (in
-     * ctl-spawner's child: the spawner's, with other steps' data): not dumpable, the command cannot read or write it
-     * through /proc/1/mem. Before the fork, or the command could get there first; its exec makes it dumpable again. */
-    if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) die_errno("prctl(PR_SET_DUMPABLE)");
     pid_t command = fork();
     if (command < 0) die_errno("Can't fork for pid 1");
     if (command > 0) {

@@ -52,6 +52,7 @@ enum { F_SETSID = 1, F_IDS = 2, F_INFO = 4, F_SANDBOX = 8 };
  * exec of ctl-sandbox and its libc start-up (~0.4 ms of CPU a step here, most of it CPU-feature probing that a
  * hypervisor traps). */
 int ctl_sandbox_main(int argc, char **argv);
+extern pid_t ctl_sandbox_parent;
 
 struct slot {
   uint32_t id;
@@ -72,6 +73,32 @@ static int epfd = -1;
 static void die(const char *why) {
   fprintf(stderr, "ctl-spawner: %s\n", why);
   exit(2);
+}
+
+/* What holds other steps' data (the requests: their environments and files; the events: their raw output) lives in
+ * mappings a fork does not copy (MADV_WIPEONFORK): a sandbox run in our forked child (F_SANDBOX) keeps a copy of our
+ * memory for its whole life, and must hold nothing of another step's. */
+static void *wiped(size_t len) {
+  void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) die("out of memory");
+  if (madvise(p, len, MADV_WIPEONFORK) != 0) die("madvise(MADV_WIPEONFORK) failed");
+  return p;
+}
+
+/* A wiped mapping resized (the flag goes with the mapping when it moves). */
+static void *rewiped(void *p, size_t old, size_t len) {
+  void *q = mremap(p, old, len, MREMAP_MAYMOVE);
+  if (q == MAP_FAILED) die("out of memory");
+  return q;
+}
+
+/* The stack below main's frame, zeroed after each turn of the loop: what deeper calls left there (pieces of a request
+ * or of a step's output, copied on their way) must not be in the stack a forked child starts with. 64 KiB covers
+ * the deepest call here (start and a vfork child's exec lookup). */
+__attribute__((noinline)) static void scrub_stack(void) {
+  char below[64 << 10];
+  explicit_bzero(below, sizeof below);
+  __asm__ volatile("" : : "r"(below) : "memory");
 }
 
 /* Events wait here and go out together once per turn of the loop: one write, one wake-up of the host. */
@@ -98,9 +125,7 @@ static void emit(const void *data, size_t len) {
   if (outlen + len > outcap) {
     size_t cap = outcap ? outcap : 4096;
     while (cap < outlen + len) cap *= 2;
-    char *b = realloc(outb, cap);
-    if (!b) die("out of memory");
-    outb = b;
+    outb = outb ? rewiped(outb, outcap, cap) : wiped(cap);
     outcap = cap;
   }
   memcpy(outb + outlen, data, len);
@@ -138,9 +163,10 @@ static void drain(size_t index, int stream) {
   struct slot *s = &slots[index];
   /* An event for a pipe closed earlier in this turn: nothing to read. */
   if (!s->used || s->fds[stream] < 0) return;
-  static char data[READ_CHUNK];
+  static char *data;
+  if (!data) data = wiped(READ_CHUNK);
   ssize_t n;
-  do n = read(s->fds[stream], data, sizeof data);
+  do n = read(s->fds[stream], data, READ_CHUNK);
   while (n < 0 && errno == EINTR);
   char line[96];
   if (n > 0) {
@@ -251,6 +277,7 @@ static void exec_path(const char *file, char *const argv[], char *const envp[]) 
 struct start {
   uint32_t id, flags, uid, gid;
   char *cmd, *cwd, *cgroup;
+  pid_t parent;  /* the spawner's own pid, for a sandbox run in its child */
   char **argv, **envp;
   int nfds;      /* fds the child gets: 0..nfds-1 */
   size_t slot;   /* the step's slot, once started (its pipes are read under it) */
@@ -308,10 +335,44 @@ __attribute__((noinline, noreturn)) static void child(struct start *s, int errpi
     close(errpipe);
     int argc = 0;
     while (s->argv[argc]) argc++;
-    exit(ctl_sandbox_main(argc, s->argv));
+    ctl_sandbox_parent = s->parent; /* us: the sandbox ends with us, even if we are gone already */
+    _exit(ctl_sandbox_main(argc, s->argv));
   }
   exec_path(s->cmd, s->argv, s->envp);
   fail(errpipe, S_EXEC);
+}
+
+/* A copy of one step's argv and envp (pointer arrays and strings), command, folder and cgroup in a fresh mapping:
+ * nothing else is in it. */
+struct own {
+  void *p;
+  size_t len;
+};
+
+static void own_strings(struct start *s, struct own *own) {
+  size_t argc = 0, envc = 0, len = strlen(s->cmd) + strlen(s->cwd) + strlen(s->cgroup) + 3;
+  while (s->argv[argc]) len += strlen(s->argv[argc++]) + 1;
+  while (s->envp[envc]) len += strlen(s->envp[envc++]) + 1;
+  len += (argc + envc + 2) * sizeof(char *);
+  void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) die("out of memory");
+  char **argv = p, **envp = argv + argc + 1;
+  char *at = (char *)(envp + envc + 1);
+  for (size_t i = 0; i < argc; i++) at = stpcpy(argv[i] = at, s->argv[i]) + 1;
+  argv[argc] = NULL;
+  for (size_t i = 0; i < envc; i++) at = stpcpy(envp[i] = at, s->envp[i]) + 1;
+  envp[envc] = NULL;
+  /* The folder and cgroup too: read in the child, where the request they point into is zeros. */
+  s->cmd = strcpy(at, s->cmd);
+  at += strlen(at) + 1;
+  s->cwd = strcpy(at, s->cwd);
+  at += strlen(at) + 1;
+  s->cgroup = strcpy(at, s->cgroup);
+  free(s->argv);
+  free(s->envp);
+  s->argv = argv;
+  s->envp = envp;
+  *own = (struct own){p, len};
 }
 
 static void start(struct cur *c) {
@@ -377,7 +438,11 @@ static void start(struct cur *c) {
   for (int i = 0; i < nmem; i++) s.src[s.nfds++] = mem[i];
 
   /* vfork: no copy of our page tables and no copy-on-write faults after it; we wait for the exec anyway. The built-in
-   * launcher runs long in the child without an exec: a real fork (our memory is small). */
+   * launcher runs long in the child without an exec: a real fork (our memory is small), which gets this step's own
+   * arguments and environment in a mapping of their own (the request they came in is wiped in the child). */
+  struct own own = {NULL, 0};
+  s.parent = getpid();
+  if (s.flags & F_SANDBOX) own_strings(&s, &own);
   pid = (s.flags & F_SANDBOX) ? fork() : vfork();
   if (pid == 0) child(&s, report[1]);
   if (pid < 0) goto failed;
@@ -396,8 +461,11 @@ static void start(struct cur *c) {
   failed:
     f = (struct failure){S_FDS, errno};
   }
-  free(s.argv);
-  free(s.envp);
+  if (own.len) munmap(own.p, own.len);
+  else {
+    free(s.argv);
+    free(s.envp);
+  }
   /* The child's ends are the child's now (or nobody's). */
   int mine[] = {out[1], errp[1], info[1], report[0], report[1]};
   for (size_t i = 0; i < sizeof mine / sizeof *mine; i++)
@@ -487,10 +555,10 @@ int main(int argc, char **argv) {
 
   int eof = 0;
   size_t cap = 1 << 16, have = 0;
-  unsigned char *buf = malloc(cap);
-  if (!buf) die("out of memory");
+  unsigned char *buf = wiped(cap);
   for (;;) {
     flush();
+    scrub_stack();
     /* The host closed our stdin, and every step we started has been told of, its output to the end. */
     if (eof && !busy()) exit(0);
     struct epoll_event evs[64];
@@ -517,10 +585,8 @@ int main(int argc, char **argv) {
     if (!input) continue;
     if (have == cap) {
       if (cap >= 4 + (size_t)MAX_FRAME) die("malformed frame: too long");
+      buf = rewiped(buf, cap, cap * 2);
       cap *= 2;
-      unsigned char *b = realloc(buf, cap);
-      if (!b) die("out of memory");
-      buf = b;
     }
     ssize_t n = read(0, buf + have, cap - have);
     if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
@@ -544,11 +610,8 @@ int main(int argc, char **argv) {
     have -= at;
     if (cap > (size_t)1 << 16 && have <= (size_t)1 << 16) {
       /* A large request is done: its memory goes back, not held for the host's life. */
-      unsigned char *b = realloc(buf, (size_t)1 << 16);
-      if (b) {
-        buf = b;
-        cap = (size_t)1 << 16;
-      }
+      buf = rewiped(buf, cap, (size_t)1 << 16);
+      cap = (size_t)1 << 16;
     }
   }
 }
