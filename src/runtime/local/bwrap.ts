@@ -315,7 +315,8 @@ export function bubblewrapLayout(plan: StepPlan, attemptDir: string, launcher: s
       configFiles.push({ path: outputsFile, content: '', mode: 0o600 })
       sources.push(outputsFile)
     }
-    mountArgs.push('--bind', realBelow(path.dirname(outputsFile), outputsFile), plan.outputsPath)
+    // Its folder is new for each attempt: the real path of the folder it is made in is the one remembered.
+    mountArgs.push('--bind', realBelow(place.inShm ? shmBase! : path.dirname(attemptDir), outputsFile), plan.outputsPath)
     view.mounts.push({ dest: plan.outputsPath, writable: true, hostSrc: outputsFile })
   }
 
