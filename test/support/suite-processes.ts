@@ -2,8 +2,9 @@
 // (CTL_TEST_SUITE, inherited by every child that keeps its parent's environment) or the run's own
 // temp folder in the command line or working directory (the step host is started with an empty
 // environment, but its command line and cwd name its state folder, which lies under the run's
-// TMPDIR; the sandbox launcher's command line, bwrap's or ctl-sandbox's, names the attempt folder it
-// binds). Children of a marked process are marked too. Nothing else is: a concurrent, unrelated run has another id and another folder.
+// TMPDIR; the sandbox launcher's command line, bwrap's or an exec'd ctl-sandbox's, names the attempt folder it
+// binds; a ctl-sandbox run in ctl-spawner's forked child has the spawner's command line, and is found as its child).
+// Children of a marked process are marked too. Nothing else is: a concurrent, unrelated run has another id and another folder.
 import { readFileSync, readdirSync, readlinkSync } from 'node:fs'
 
 export const SUITE_ENV = 'CTL_TEST_SUITE'
