@@ -4,7 +4,8 @@
 // for runs (`runtime run`, POST .../runs) on a fixed schedule, spread over WORKFLOWS single-step
 // workflows (the `container` stack running `true`), each client with at most INFLIGHT requests
 // open (a client that has that many waits: then the rate actually offered is below the
-// schedule, and the record says so). Two phases, each on its own workflows, each drained
+// schedule, and the record says so). After a warm-up at the capacity phase's rate for WARM_SECONDS
+// (BENCH_WARM_SECONDS, default 3; not counted), two phases, each on its own workflows, each drained
 // before the next:
 //   capacity  OVER_RATE runs/s for OVER_SECONDS (above what completes)
 //     completedPerMinute  completed runs / (last run finished − first request) × 60 s
@@ -174,6 +175,7 @@ export default async function throughput() {
       workflows: WORKFLOWS,
       clients: CLIENTS,
       inflightPerClient: INFLIGHT,
+      warmupSeconds: WARM_SECONDS,
       step: 'container stack, true',
       capacity,
       at12000PerMinute: at12k,

@@ -32,7 +32,8 @@ if (process.platform !== 'linux') {
 } else {
   mkdirSync(native, { recursive: true })
   // The launcher is compiled into the spawner too (F_SANDBOX in spawner.c: a step's sandbox without an exec).
-  const spawner = spawnSync(cc, [...FLAGS, '-DCTL_SANDBOX_IN_SPAWNER', '-o', spawnerOut, source('spawner.c'), source('sandbox-launcher.c')], { stdio: 'inherit' })
+  // Bound at start (-z now): a lazy binding in a child saves the vector registers, with whatever libc left in them.
+  const spawner = spawnSync(cc, [...FLAGS, '-DCTL_SANDBOX_IN_SPAWNER', '-Wl,-z,now', '-o', spawnerOut, source('spawner.c'), source('sandbox-launcher.c')], { stdio: 'inherit' })
   // A compiler without the Linux headers it needs (old or foreign libc): the fallback is complete, say so and go on.
   if (spawner.status !== 0) console.log(`spawner: ${cc} failed (exit ${spawner.status}), steps start with Node's spawn`)
   buildLauncher()

@@ -121,23 +121,28 @@ describe.skipIf(!hasBwrap)('local runtime in bubblewrap', () => {
   })
 
   it('leaves no sandbox behind when steps are stopped the moment they start', async () => {
-    // The hostname is a launcher argument: it marks every process of these sandboxes (the outer launcher, the inner init).
+    // The marker is the command's $0 (and the hostname, a launcher argument on an exec'd launcher's command line): it
+    // marks the step's processes. The launcher's own (the outer one and the sandbox's init) are found by the outer
+    // one's process group, which the step host reports: run in the spawner's child they have its command line.
     const marker = `ctl-orphan-${process.pid}`
     const launches = Array.from({ length: 12 }, () => {
-      const p = shPod('echo up; sleep 30', { grace: 2 })
+      const p = shPod(`echo up; sleep 30; : ${marker}`, { grace: 2 })
       p.metadata!.name = marker
       return launch(p)
     })
+    const outer: number[] = []
     const exits = await Promise.all(
       launches.map(async (l) => {
         const handle = await rt.start(l)
+        if (typeof handle.data.stepPid === 'number') outer.push(handle.data.stepPid)
         await rt.kill(handle, 'stopped at start')
         return (await collect(rt, handle)).exit
       }),
     )
     expect(exits.map((e) => e.reason)).toEqual(launches.map(() => 'Killed'))
+    expect(outer).toHaveLength(launches.length)
     // Every exit is recorded, so every sandbox is ending or gone; give the kernel a moment to reap them.
-    await until(() => processesWith(marker).length === 0, 'no process of the stopped sandboxes')
+    await until(() => processesWith(marker).length === 0 && outer.every((pid) => !groupExists(pid)), 'no process of the stopped sandboxes')
     expect(processesWith(marker)).toEqual([])
   })
 

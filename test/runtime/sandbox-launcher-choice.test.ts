@@ -86,6 +86,35 @@ describe.skipIf(!hasBwrap)('the binary that runs the bubblewrap layout', () => {
     }
   })
 
+  it.skipIf(!hasLauncher)('runs volumes, a subPath, an emptyDir and an outputs file from a state folder reached through a link', async () => {
+    // ctl-sandbox follows no link in a bind source: the layout must give real paths for ctl's own folders (a data
+    // folder under a linked /home, say), including folders not made yet when the layout is made.
+    delete process.env[LAUNCHER_ENV]
+    const realBase = tempDir('ctl-linked-real-')
+    const linkParent = tempDir('ctl-linked-')
+    dirs.push(realBase, linkParent)
+    // Reachable by the step's host user (nobody, when this runs as root), as a data folder given to it is.
+    for (const d of [realBase, linkParent]) fs.chmodSync(d, 0o711)
+    const linked = path.join(linkParent, 'through-link')
+    fs.symlinkSync(realBase, linked)
+    fs.mkdirSync(path.join(realBase, 'vol', 'sub'), { recursive: true })
+    fs.writeFileSync(path.join(realBase, 'vol', 'sub', 'in'), 'pvc-data\n')
+    fs.chmodSync(path.join(realBase, 'vol'), 0o777)
+    fs.chmodSync(path.join(realBase, 'vol', 'sub'), 0o777)
+    fs.chmodSync(path.join(realBase, 'vol', 'sub', 'in'), 0o644)
+    for (const opts of [{}, { sandboxLauncher: 'bwrap' as const }]) {
+      const stateDir = path.join(linked, `state-${opts.sandboxLauncher ?? 'auto'}`)
+      const rt = createLocalRuntime({ stateDir, sandbox: 'bubblewrap', ...opts })
+      const p = shPod('cat /data/in; echo made > /scratch/f && cat /scratch/f; test -f /ctl/outputs', {
+        container: { volumeMounts: [{ name: 'pvc', mountPath: '/data', subPath: 'sub' }, { name: 'tmp', mountPath: '/scratch' }], terminationMessagePath: '/ctl/outputs' },
+        volumes: [{ name: 'pvc', persistentVolumeClaim: { claimName: 'vol' } }, { name: 'tmp', emptyDir: {} }],
+      })
+      const r = await collect(rt, await rt.start(launch(p, { volumeDirs: { vol: path.join(linked, 'vol') } })))
+      expect(r.exit, `${opts.sandboxLauncher ?? 'ctl-sandbox'}: ${r.exit.message}`).toMatchObject({ reason: 'Completed', exitCode: 0 })
+      expect(r.lines.map((l) => l.text)).toEqual(['pvc-data', 'made'])
+    }
+  })
+
   it('is bwrap when CTL_SANDBOX_LAUNCHER=bwrap or the runtime option asks for it', async () => {
     process.env[LAUNCHER_ENV] = 'bwrap'
     const byEnv = runtime()

@@ -341,8 +341,10 @@ describe.runIf(built)('ctl-spawner itself', () => {
     const r = await feed(Buffer.alloc(0), '1')
     expect(r.code).toBe(2)
     expect(r.stderr).toContain('not started by the step host')
-    const older = await feed(Buffer.alloc(0), String(process.pid), '1')
-    expect(older.code).toBe(2)
-    expect(older.stderr).toContain('another version')
+    for (const protocol of ['1', '2']) {
+      const older = await feed(Buffer.alloc(0), String(process.pid), protocol)
+      expect(older.code, `protocol ${protocol}`).toBe(2)
+      expect(older.stderr).toContain('another version')
+    }
   })
 })

@@ -207,10 +207,8 @@ function realDir(dir: string): string {
   const now = Date.now()
   const seen = realDirs.get(dir)
   if (seen && now - seen.at < ENTRY_TTL_MS) return seen.real
-  let real = dir
-  try {
-    real = fs.realpathSync.native(dir)
-  } catch {} // missing: the launcher says so (or skips it, for --ro-bind-try)
+  // A folder not made yet (an emptyDir's, a run's first attempt's): the real path of what exists, the rest as written.
+  const real = realPathSoFar(path.resolve(dir))
   if (realDirs.size > 1000) realDirs.clear()
   realDirs.set(dir, { at: now, real })
   return real
@@ -273,7 +271,10 @@ export function bubblewrapLayout(plan: StepPlan, attemptDir: string, launcher: s
       // The step's user owns what it may write; below the volume's folder bwrap finds its way as that user.
       owned.push(...volumeOwned(m.hostDir, src, made))
       sources.push(m.hostDir)
-      mountArgs.push(m.readOnly ? '--ro-bind' : '--bind', realBelow(m.hostDir, src), m.mountPath)
+      // A PVC's subPath comes back real (resolved without links below the volume's folder); any other source is
+      // the volume's folder, or an emptyDir's subPath below it, taken as written.
+      const real = m.subPath && m.source !== 'emptyDir' ? src : realBelow(m.hostDir, src)
+      mountArgs.push(m.readOnly ? '--ro-bind' : '--bind', real, m.mountPath)
       view.mounts.push({ dest: m.mountPath, writable: !m.readOnly, hostSrc: src })
     } else if (m.single) {
       // ConfigMap and Secret files alike come through file descriptors: nothing on a disk, no host path

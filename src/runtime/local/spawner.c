@@ -284,6 +284,36 @@ struct start {
   int src[4 + MAX_BLOBS];
 };
 
+/* A fork copies the registers too, and libc's string functions leave what they last copied or searched in the
+ * vector registers (a request's strings, a step's output), which the child would later save on its stack (a lazy
+ * symbol binding does): a sandbox run in our child starts with them zeroed. */
+static void clear_vector_registers(void) {
+#if defined(__x86_64__)
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx512f"))
+    __asm__ volatile(
+        "vpxord %%zmm16, %%zmm16, %%zmm16\n vpxord %%zmm17, %%zmm17, %%zmm17\n vpxord %%zmm18, %%zmm18, %%zmm18\n"
+        "vpxord %%zmm19, %%zmm19, %%zmm19\n vpxord %%zmm20, %%zmm20, %%zmm20\n vpxord %%zmm21, %%zmm21, %%zmm21\n"
+        "vpxord %%zmm22, %%zmm22, %%zmm22\n vpxord %%zmm23, %%zmm23, %%zmm23\n vpxord %%zmm24, %%zmm24, %%zmm24\n"
+        "vpxord %%zmm25, %%zmm25, %%zmm25\n vpxord %%zmm26, %%zmm26, %%zmm26\n vpxord %%zmm27, %%zmm27, %%zmm27\n"
+        "vpxord %%zmm28, %%zmm28, %%zmm28\n vpxord %%zmm29, %%zmm29, %%zmm29\n vpxord %%zmm30, %%zmm30, %%zmm30\n"
+        "vpxord %%zmm31, %%zmm31, %%zmm31\n vpxord %%zmm0, %%zmm0, %%zmm0\n vpxord %%zmm1, %%zmm1, %%zmm1\n"
+        "vpxord %%zmm2, %%zmm2, %%zmm2\n vpxord %%zmm3, %%zmm3, %%zmm3\n vpxord %%zmm4, %%zmm4, %%zmm4\n"
+        "vpxord %%zmm5, %%zmm5, %%zmm5\n vpxord %%zmm6, %%zmm6, %%zmm6\n vpxord %%zmm7, %%zmm7, %%zmm7\n"
+        "vpxord %%zmm8, %%zmm8, %%zmm8\n vpxord %%zmm9, %%zmm9, %%zmm9\n vpxord %%zmm10, %%zmm10, %%zmm10\n"
+        "vpxord %%zmm11, %%zmm11, %%zmm11\n vpxord %%zmm12, %%zmm12, %%zmm12\n vpxord %%zmm13, %%zmm13, %%zmm13\n"
+        "vpxord %%zmm14, %%zmm14, %%zmm14\n vpxord %%zmm15, %%zmm15, %%zmm15\n" ::: "memory");
+  else if (__builtin_cpu_supports("avx"))
+    __asm__ volatile("vzeroall" ::: "memory");
+  else
+    __asm__ volatile(
+        "pxor %%xmm0, %%xmm0\n pxor %%xmm1, %%xmm1\n pxor %%xmm2, %%xmm2\n pxor %%xmm3, %%xmm3\n"
+        "pxor %%xmm4, %%xmm4\n pxor %%xmm5, %%xmm5\n pxor %%xmm6, %%xmm6\n pxor %%xmm7, %%xmm7\n"
+        "pxor %%xmm8, %%xmm8\n pxor %%xmm9, %%xmm9\n pxor %%xmm10, %%xmm10\n pxor %%xmm11, %%xmm11\n"
+        "pxor %%xmm12, %%xmm12\n pxor %%xmm13, %%xmm13\n pxor %%xmm14, %%xmm14\n pxor %%xmm15, %%xmm15\n" ::: "memory");
+#endif
+}
+
 /* In the vfork child: it shares our memory until it execs, so it writes only to its own stack (and errno, which
  * the parent does not read after vfork) and makes async-signal-safe calls (ids through raw system calls, as
  * posix_spawn does); it never returns. With F_SANDBOX it is a forked child and becomes ctl-sandbox. */
@@ -327,6 +357,7 @@ __attribute__((noinline, noreturn)) static void child(struct start *s, int errpi
     if (syscall(SYS_setuid, s->uid) < 0) fail(errpipe, S_SETUID);
   }
   if (s->flags & F_SANDBOX) {
+    clear_vector_registers();
     /* A forked child (see start): from here on it is ctl-sandbox, which reports its own failures on stderr and in
      * its exit status, as the exec'd binary would. The error pipe closes as an exec would close it. */
     extern char **environ;
@@ -349,13 +380,14 @@ struct own {
   size_t len;
 };
 
-static void own_strings(struct start *s, struct own *own) {
+/* Returns -1 (errno set) when the mapping cannot be made: a start error of this step, not the spawner's end. */
+__attribute__((noinline)) static int own_strings(struct start *s, struct own *own) {
   size_t argc = 0, envc = 0, len = strlen(s->cmd) + strlen(s->cwd) + strlen(s->cgroup) + 3;
   while (s->argv[argc]) len += strlen(s->argv[argc++]) + 1;
   while (s->envp[envc]) len += strlen(s->envp[envc++]) + 1;
   len += (argc + envc + 2) * sizeof(char *);
   void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (p == MAP_FAILED) die("out of memory");
+  if (p == MAP_FAILED) return -1;
   char **argv = p, **envp = argv + argc + 1;
   char *at = (char *)(envp + envc + 1);
   for (size_t i = 0; i < argc; i++) at = stpcpy(argv[i] = at, s->argv[i]) + 1;
@@ -373,6 +405,7 @@ static void own_strings(struct start *s, struct own *own) {
   s->argv = argv;
   s->envp = envp;
   *own = (struct own){p, len};
+  return 0;
 }
 
 static void start(struct cur *c) {
@@ -442,7 +475,7 @@ static void start(struct cur *c) {
    * arguments and environment in a mapping of their own (the request they came in is wiped in the child). */
   struct own own = {NULL, 0};
   s.parent = getpid();
-  if (s.flags & F_SANDBOX) own_strings(&s, &own);
+  if ((s.flags & F_SANDBOX) && own_strings(&s, &own) < 0) goto failed;
   pid = (s.flags & F_SANDBOX) ? fork() : vfork();
   if (pid == 0) child(&s, report[1]);
   if (pid < 0) goto failed;
