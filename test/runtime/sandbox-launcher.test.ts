@@ -544,7 +544,7 @@ echo "== mounts"; awk '{ o = ""; i = 7; while ($i != "-") { o = o " " $i; i++ };
       if (fs.existsSync('/dev/shm')) fs.writeFileSync(hostShm, 'host')
       fs.mkdirSync(path.join(dataDir, 'runs'), { recursive: true })
       fs.writeFileSync(path.join(dataDir, 'runs', 'master.key'), 'key')
-      secretsOfHost = ['/root', '/home', '/var', '/srv', '/mnt', '/boot', '/run', '/sys', '/old_root', hostTmp, hostShm, base, path.join(dataDir, 'runs'), '/work/main/src']
+      secretsOfHost = ['/root', '/home', '/var', '/srv', '/mnt', '/boot', '/run', '/sys', '/old_root', hostTmp, hostShm, base, path.join(dataDir, 'runs')]
     })
     afterAll(() => {
       if (hostTmp) fs.rmSync(hostTmp, { force: true })
