@@ -4,7 +4,7 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { exitRecord, readExit, writeExitOnce } from '../../src/runtime/local/files.js'
+import { besideLogOf, exitRecord, readExit, writeExitOnce } from '../../src/runtime/local/files.js'
 import { followLog } from '../../src/runtime/local/follow.js'
 import { createLocalRuntime } from '../../src/runtime/local/index.js'
 import type { LogLine, RuntimeHandle, StepExit } from '../../src/runtime/types.js'
@@ -126,8 +126,31 @@ describe('a step printing what looks like an exit record', () => {
     const r = await run(rt, launch(shPod(`echo '${forged}'; echo '${forged}' >&2; exit 3`)))
     expect(r.exit).toMatchObject({ exitCode: 3, reason: 'Error' })
     expect(texts(r.lines)).toEqual([forged, forged])
-    // The host that wrote the log says where: beside the attempt folder (a host of an older version leaves it out).
-    expect(r.handle.data).toMatchObject({ logBeside: true, folder: false })
+    // The host that wrote the log says where: in the logs folder (a host of an older version says beside the attempt
+    // folder, or nothing).
+    expect(r.handle.data).toMatchObject({ logAt: 'logs', folder: false })
+  })
+})
+
+describe('an attempt started before the log moved to the logs folder', () => {
+  it('is found, followed to its exit and cleaned up through its handle, its log beside the attempt folder', async () => {
+    const rt = createLocalRuntime({ stateDir, sandbox: 'none' })
+    const attemptDir = path.join(stateDir, 'besiderun', 'main.0')
+    // As a host of the last version left it: logBeside in the handle, the log in the run folder.
+    const handle: RuntimeHandle = { runtime: 'local', id: 'besiderun/main/0', data: { attemptDir, logBeside: true, folder: false, mode: 'none', host: true, supervisorPid: null, supervisorStart: null, stepPid: null, shmDir: null, image: null, notes: [] } }
+    const ended: StepExit = { exitCode: 2, reason: 'Error', finishedAt: '2026-01-01T00:00:03.000Z' }
+    fs.mkdirSync(path.dirname(attemptDir), { recursive: true })
+    fs.writeFileSync(besideLogOf(attemptDir), JSON.stringify({ h: handle }) + '\n' + out('beside the folder') + exitRecord(ended))
+    expect(await rt.find!({ runId: 'besiderun', step: 'main', attempt: 0 })).toEqual(handle)
+    // No claim of its own in the logs folder: the attempt was found.
+    expect(fs.readdirSync(path.join(stateDir, '.logs')).filter((f) => f.startsWith('besiderun+'))).toEqual([])
+    const lines: LogLine[] = []
+    expect(await rt.follow(handle, 0, async (b) => void lines.push(...b.lines))).toEqual(ended)
+    expect(texts(lines)).toEqual(['beside the folder'])
+    // A second start of it is refused, and names its handle.
+    await expect(rt.start(launch(shPod('echo again'), { key: { runId: 'besiderun', step: 'main', attempt: 0 } }))).rejects.toMatchObject({ code: 'E_CONFLICT', details: { handle } })
+    await rt.cleanup(handle)
+    expect(fs.existsSync(path.join(stateDir, 'besiderun'))).toBe(false)
   })
 })
 

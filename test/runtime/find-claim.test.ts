@@ -67,11 +67,14 @@ describe.each(modes)('forget() of an attempt that did not start, sandbox %s', (m
     expect(await rt.find!(key)).toBeUndefined()
     expect(fs.existsSync(logFileOf(attemptDir))).toBe(true)
     await rt.forget!(key)
-    expect(fs.readdirSync(path.join(stateDir, key.runId))).toEqual([path.basename(logFileOf(attemptDir))])
+    // The folder went, and with it the run folder (nothing else was in it); the claim in the logs folder stays.
+    expect(fs.existsSync(path.join(stateDir, key.runId))).toBe(false)
+    expect(fs.readFileSync(logFileOf(attemptDir), 'utf8')).not.toBe('')
     // A later look still answers "not started", and forgetting again is harmless.
     expect(await rt.find!(key)).toBeUndefined()
     await rt.forget!(key)
-    expect(fs.readdirSync(path.join(stateDir, key.runId))).toEqual([path.basename(logFileOf(attemptDir))])
+    expect(fs.existsSync(path.join(stateDir, key.runId))).toBe(false)
+    expect(fs.readdirSync(path.join(stateDir, '.logs'))).toEqual([path.basename(logFileOf(attemptDir))])
     // A start on its way (a stalled replica's) is refused by the claim, and nothing runs.
     await expect(rt.start(launch(shPod('echo late'), { key }))).rejects.toMatchObject({ code: 'E_CONFLICT' })
     expect(readHandle(logFileOf(attemptDir))).toBeUndefined()
@@ -98,7 +101,7 @@ describe.each(modes)('forget() of an attempt that did not start, sandbox %s', (m
     expect(await rt.find!(key)).toBeUndefined()
     await rt.forget!(key)
     const lateLog = logFileOf(path.join(runDir, 'late.0'))
-    expect(fs.readdirSync(runDir).sort()).toEqual([path.basename(claimed), path.basename(lateLog), path.basename(ranLog)].sort())
+    expect(fs.readdirSync(path.join(stateDir, '.logs')).sort()).toEqual([path.basename(claimed), path.basename(lateLog), path.basename(ranLog)].sort())
     await rt.cleanup(started)
     expect(fs.existsSync(ranLog)).toBe(false)
   })

@@ -115,13 +115,15 @@ describe.each(modes)('local runtime, sandbox %s', (mode) => {
       'test "$(tr a-z A-Z < "$2")" = "PA55-W0RD-XYZ" && echo secret-ok',
       'ls "$3"',
     ].join('\n')
-    const r = await run(rt, launch(p, { configData: { script, settings: 'mode: fast\n' }, secretData: { pw: 'pa55-w0rd-xyz' } }))
+    const l = launch(p, { configData: { script, settings: 'mode: fast\n' }, secretData: { pw: 'pa55-w0rd-xyz' } })
+    const r = await run(rt, l)
     expect(r.exit.reason).toBe('Completed')
     expect(texts(r.lines)).toEqual(['mode: fast', 'secret-ok', 'password'])
     expect(filesContaining(stateDir, 'pa55-w0rd-xyz')).toEqual([])
-    // Config files to mount: in plain mode the attempt has its folder for them (bwrap gets them through fds); its log lies beside it.
+    // Config files to mount: in plain mode the attempt has its folder for them (bwrap gets them through fds); its log
+    // lies in the logs folder, named after the run, the step and the attempt.
     expect(fs.existsSync(r.handle.data.attemptDir as string)).toBe(mode === 'none')
-    expect(attemptLog(handleData(r.handle))).toBe(`${r.handle.data.attemptDir as string}.ndjson`)
+    expect(attemptLog(handleData(r.handle))).toBe(path.join(stateDir, '.logs', `${l.key.runId}+main.0.ndjson`))
     // Plain mode kept the secret files in memory (/dev/shm) and removed them at exit.
     if (mode === 'none') expect(r.handle.data.shmDir).toMatch(/^\/dev\/shm\/ctl-/)
     if (r.handle.data.shmDir) expect(fs.existsSync(r.handle.data.shmDir as string)).toBe(false)
@@ -164,14 +166,18 @@ describe.each(modes)('local runtime, sandbox %s', (mode) => {
     await collect(rt, h)
   })
 
-  it('creates one file for a step without config files or folders to mount: its log, no attempt folder', async () => {
+  it('creates one file for a step without config files or folders to mount: its log, no attempt folder nor run folder', async () => {
     const l = launch(shPod('echo alone'))
     const r = await run(rt, l)
     expect(r.exit.reason).toBe('Completed')
     const runDir = path.join(stateDir, l.key.runId)
-    expect(fs.readdirSync(runDir)).toEqual([`${l.key.step}.${l.key.attempt}.ndjson`])
-    expect(fs.statSync(path.join(runDir, `${l.key.step}.${l.key.attempt}.ndjson`)).mode & 0o777).toBe(0o600)
+    const log = path.join(stateDir, '.logs', `${l.key.runId}+${l.key.step}.${l.key.attempt}.ndjson`)
+    expect(fs.existsSync(runDir)).toBe(false)
+    expect(fs.readFileSync(log, 'utf8')).toContain('alone')
+    expect(fs.statSync(log).mode & 0o777).toBe(0o600)
+    expect(fs.statSync(path.dirname(log)).mode & 0o777).toBe(0o700)
     await rt.cleanup(r.handle)
+    expect(fs.existsSync(log)).toBe(false)
     expect(fs.existsSync(runDir)).toBe(false)
   })
 

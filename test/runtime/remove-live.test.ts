@@ -18,8 +18,11 @@ describe.each(modes)('an attempt followed and cleaned up elsewhere, sandbox %s',
     dirs.push(stateDir)
     const here = createLocalRuntime({ stateDir, sandbox: mode })
     const runId = `handed-over-${mode}`
-    const x = await here.start(launch(shPod('echo x; sleep 0.3'), { key: { runId, step: 'x', attempt: 0 } }))
-    const y = await here.start(launch(shPod('echo y'), { key: { runId, step: 'y', attempt: 0 } }))
+    // An emptyDir volume each: the attempts have folders, in their run folder.
+    const withFolder = (script: string) => shPod(script, { volumes: [{ name: 'scratch', emptyDir: {} }], container: { volumeMounts: [{ name: 'scratch', mountPath: '/scratch' }] } })
+    const x = await here.start(launch(withFolder('echo x; sleep 0.3'), { key: { runId, step: 'x', attempt: 0 } }))
+    const y = await here.start(launch(withFolder('echo y'), { key: { runId, step: 'y', attempt: 0 } }))
+    expect(fs.readdirSync(path.join(stateDir, runId)).sort()).toEqual(['x.0', 'y.0'])
     // The engine here detaches from x (its run's lease went to another replica).
     const detach = new AbortController()
     const following = here.follow(x, 0, async () => {}, detach.signal)
@@ -48,7 +51,7 @@ describe('AttemptDirRemover', () => {
     expect(removals.pending).toBe(2)
     removals.released(attempt(0, 0))
     removals.released(attempt(0, 0))
-    await removals.add({ attemptDir: attempt(0, 1), logBeside: true, folder: false })
+    await removals.add({ attemptDir: attempt(0, 1), logAt: 'logs', folder: false })
     expect(removals.pending).toBe(0)
     // Never cleaned up nor released here: the oldest runs' entries go once the bound is passed.
     for (let run = 1; run <= MAX_LIVE / 64 + 2; run++) for (let step = 0; step < 64; step++) removals.started(attempt(run, step))
@@ -56,7 +59,7 @@ describe('AttemptDirRemover', () => {
     expect(removals.pending).toBeGreaterThan(MAX_LIVE - 64)
     // A forgotten one cleaned up later is no error, and counts nothing off.
     const before = removals.pending
-    await removals.add({ attemptDir: attempt(1, 0), logBeside: true, folder: false })
+    await removals.add({ attemptDir: attempt(1, 0), logAt: 'logs', folder: false })
     expect(removals.pending).toBe(before)
   })
 })

@@ -7,7 +7,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { createLocalRuntime } from '../../src/runtime/local/index.js'
-import { logFileOf } from '../../src/runtime/local/files.js'
+import { besideLogOf, logFileOf } from '../../src/runtime/local/files.js'
 import type { RuntimeHandle } from '../../src/runtime/types.js'
 import { collect, launch, shPod } from './helpers.js'
 // @ts-expect-error: plain-JS module of the step host, without type declarations
@@ -72,22 +72,46 @@ describe('cleanup of an attempt', () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ctl-clean-'))
     const runtime = createLocalRuntime({ stateDir: path.join(dir, 'state'), sandbox: 'none' })
     const key = (step: string) => ({ runId: 'run2', step, attempt: 0 })
-    const [a, b] = await Promise.all(['a', 'b'].map((s) => runtime.start(launch(shPod('true'), { key: key(s) }))))
+    // An emptyDir volume: each attempt has a folder, in the run folder.
+    const withFolder = () => shPod('true', { volumes: [{ name: 'scratch', emptyDir: {} }], container: { volumeMounts: [{ name: 'scratch', mountPath: '/scratch' }] } })
+    const [a, b] = await Promise.all(['a', 'b'].map((s) => runtime.start(launch(withFolder(), { key: key(s) }))))
     for (const h of [a!, b!]) await collect(runtime, h)
     await runtime.cleanup(a!)
-    expect(fs.readdirSync(path.join(dir, 'state', 'run2'))).toEqual(['b.0.ndjson'])
+    expect(fs.readdirSync(path.join(dir, 'state', 'run2'))).toEqual(['b.0'])
+    expect(fs.readdirSync(path.join(dir, 'state', '.logs'))).toEqual(['run2+b.0.ndjson'])
     await runtime.cleanup(b!)
     expect(fs.existsSync(path.join(dir, 'state', 'run2'))).toBe(false)
+    expect(fs.readdirSync(path.join(dir, 'state', '.logs'))).toEqual([])
   })
 
-  it('removes the log beside the attempt folder, the folder when the step had one, and the emptied run folder', async () => {
+  it('removes the log in the logs folder, the folder when the step had one, and the emptied run folder', async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ctl-clean-'))
+    const runtime = createLocalRuntime({ stateDir: path.join(dir, 'state') })
+    const withFolder = path.join(dir, 'state', 'run1', 'conf.0')
+    const bare = path.join(dir, 'state', 'run1', 'main.0')
+    const alone = path.join(dir, 'state', 'run3', 'main.0')
+    fs.mkdirSync(path.join(withFolder, 'config', 'x'), { recursive: true })
+    fs.writeFileSync(path.join(withFolder, 'config', 'x', 'f'), 'v')
+    for (const a of [withFolder, bare, alone]) fs.writeFileSync(logFileOf(a), '{}\n')
+    await Promise.all([
+      runtime.cleanup({ runtime: 'local', id: 'run1/conf/0', data: data(withFolder, { logAt: 'logs', folder: true }) }),
+      runtime.cleanup({ runtime: 'local', id: 'run1/main/0', data: data(bare, { logAt: 'logs', folder: false }) }),
+      // No folder in a run that has no other: no run folder to remove either.
+      runtime.cleanup({ runtime: 'local', id: 'run3/main/0', data: data(alone, { logAt: 'logs', folder: false }) }),
+    ])
+    expect(fs.existsSync(path.join(dir, 'state', 'run1'))).toBe(false)
+    expect(fs.readdirSync(path.join(dir, 'state', '.logs'))).toEqual([])
+  })
+
+  it('removes a log of the last version beside the attempt folder, the folder when the step had one, and the emptied run folder', async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ctl-clean-'))
     const runtime = createLocalRuntime({ stateDir: path.join(dir, 'state') })
     const withFolder = path.join(dir, 'state', 'run1', 'conf.0')
     const bare = path.join(dir, 'state', 'run1', 'main.0')
     fs.mkdirSync(path.join(withFolder, 'config', 'x'), { recursive: true })
     fs.writeFileSync(path.join(withFolder, 'config', 'x', 'f'), 'v')
-    for (const a of [withFolder, bare]) fs.writeFileSync(logFileOf(a), '{}\n')
+    fs.mkdirSync(path.dirname(bare), { recursive: true })
+    for (const a of [withFolder, bare]) fs.writeFileSync(besideLogOf(a), '{}\n')
     await Promise.all([
       runtime.cleanup({ runtime: 'local', id: 'run1/conf/0', data: data(withFolder, { logBeside: true, folder: true }) }),
       runtime.cleanup({ runtime: 'local', id: 'run1/main/0', data: data(bare, { logBeside: true, folder: false }) }),
@@ -113,27 +137,37 @@ describe('cleanup of many attempt folders at once', () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ctl-clean-'))
     const state = path.join(dir, 'state')
     const runtime = createLocalRuntime({ stateDir: state })
-    // Logs beside their attempt (every fourth with a folder of config files), and one attempt of an older runtime.
+    // Logs in the logs folder (every fourth attempt with a folder of config files, every fourth other one of the last
+    // version: its log beside its folder), and one attempt of an older runtime.
     const handleOf = (run: string, step: string, i: number): RuntimeHandle => {
       const attemptDir = path.join(state, run, `${step}.1`)
-      fs.mkdirSync(path.dirname(attemptDir), { recursive: true })
       if (i === 0) {
-        fs.mkdirSync(attemptDir)
+        fs.mkdirSync(attemptDir, { recursive: true })
         for (const f of ['log.ndjson', 'exit.json']) fs.writeFileSync(path.join(attemptDir, f), '{}')
         return { runtime: 'local', id: `${run}/${step}/1`, data: data(attemptDir) }
       }
       const folder = i % 4 === 1
       if (folder) fs.mkdirSync(path.join(attemptDir, 'config'), { recursive: true })
+      if (i % 4 === 3) {
+        fs.mkdirSync(path.dirname(attemptDir), { recursive: true })
+        fs.writeFileSync(besideLogOf(attemptDir), '{}\n')
+        return { runtime: 'local', id: `${run}/${step}/1`, data: data(attemptDir, { logBeside: true, folder }) }
+      }
       fs.writeFileSync(logFileOf(attemptDir), '{}\n')
-      return { runtime: 'local', id: `${run}/${step}/1`, data: data(attemptDir, { logBeside: true, folder }) }
+      return { runtime: 'local', id: `${run}/${step}/1`, data: data(attemptDir, { logAt: 'logs', folder }) }
     }
     const ended = [...Array.from({ length: 40 }, (_, i) => handleOf('run1', `s${i}`, i)), ...Array.from({ length: 5 }, (_, i) => handleOf('run2', `s${i}`, i))]
-    const running = handleOf('run2', 'still', 2)
+    const running = handleOf('run2', 'still', 1)
     await Promise.all(ended.map((h) => runtime.cleanup(h)))
-    for (const h of ended) expect(fs.existsSync(h.data.attemptDir as string) || fs.existsSync(logFileOf(h.data.attemptDir as string))).toBe(false)
+    for (const h of ended) {
+      const attemptDir = h.data.attemptDir as string
+      expect([attemptDir, logFileOf(attemptDir), besideLogOf(attemptDir)].filter((f) => fs.existsSync(f))).toEqual([])
+    }
     expect(fs.existsSync(path.join(state, 'run1'))).toBe(false)
-    expect(fs.readdirSync(path.join(state, 'run2'))).toEqual(['still.1.ndjson'])
+    expect(fs.readdirSync(path.join(state, 'run2'))).toEqual(['still.1'])
+    expect(fs.readdirSync(path.join(state, '.logs'))).toEqual(['run2+still.1.ndjson'])
     await runtime.cleanup(running)
     expect(fs.existsSync(path.join(state, 'run2'))).toBe(false)
+    expect(fs.readdirSync(path.join(state, '.logs'))).toEqual([])
   })
 })

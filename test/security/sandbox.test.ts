@@ -108,10 +108,10 @@ describe.skipIf(!hasBwrap)('the sandbox (bubblewrap installed)', () => {
       await p.client.apply('public', [doc(workflow('victim', { work: 'echo victim-output-4711; sleep 60' }))])
       const victim = await waitFor('the victim run', () => p.client.runs(ref('victim')), (r) => r.length > 0)
       await waitFor('the victim step to run', () => p.client.run(victim[0]!.id), (d) => d.steps.some((s) => s.state === 'running'))
-      const runDir = path.join(p.dataDir, 'runs', victim[0]!.id)
-      // The attempt's log in the run folder (<step>.<attempt>.ndjson; the step has no config files, so no attempt folder).
-      const logName = (entries: string[]) => entries.find((e) => e.endsWith('.ndjson'))
-      const victimLog = path.join(runDir, logName(await waitFor('the victim attempt log', () => fs.promises.readdir(runDir).catch(() => []), (e) => logName(e) !== undefined))!)
+      // The attempt's log in the runtime's logs folder (<run>+<step>.<attempt>.ndjson).
+      const logsDir = path.join(p.dataDir, 'runs', '.logs')
+      const logName = (entries: string[]) => entries.find((e) => e.startsWith(`${victim[0]!.id}+`) && e.endsWith('.ndjson'))
+      const victimLog = path.join(logsDir, logName(await waitFor('the victim attempt log', () => fs.promises.readdir(logsDir).catch(() => []), (e) => logName(e) !== undefined))!)
       const readLog = async () => fs.promises.readFile(victimLog, 'utf8').catch(() => '')
       await waitFor("the victim's output in its attempt log", readLog, (t) => t.includes('victim-output-4711'))
 

@@ -82,7 +82,7 @@ describe('modes at rest', () => {
       const files = listAll(dataDir)
       // What the walk must have covered: the database with its WAL, request logs, pid file, admin key, attempt folders and logs, the volume.
       for (const name of ['ctl.db', 'ctl.db-wal', 'requests.log', SERVER_INFO_FILE, 'admin.apikey']) expect(files).toContain(name)
-      expect(files.some((f) => /^runs\/[^/]+\/write\.\d+\.ndjson$/.test(f))).toBe(true)
+      expect(files.some((f) => /^runs\/\.logs\/[^/]+\+write\.\d+\.ndjson$/.test(f))).toBe(true)
       expect(files.some((f) => f.startsWith('volumes/') && f.endsWith('sub/f'))).toBe(true)
       expect(openToOthers(dataDir)).toEqual([])
       const keyFile = defaultMasterKeyFile(dataDir)

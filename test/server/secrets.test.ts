@@ -160,9 +160,9 @@ describe('secrets at rest', () => {
     const texts = async () => (await t.client.logPage(runId, { step: 'leak' })).map((l) => l.text)
     expect(await waitFor('every line of the step', texts, (l) => l.length >= expected.length)).toEqual(expected)
 
-    // While the step runs: its log file in the runtime's run folder, the SQLite files as they are (WAL included).
+    // While the step runs: its log file in the runtime's logs folder, the SQLite files as they are (WAL included).
     const running = listFiles(t.dataDir)
-    expect(running.some((f) => /^runs\/[^/]+\/leak\.\d+\.ndjson$/.test(f))).toBe(true)
+    expect(running.some((f) => /^runs\/\.logs\/[^/]+\+leak\.\d+\.ndjson$/.test(f))).toBe(true)
     // The SQLite files are looked at only when the store is SQLite (CTL_TEST_STORE=postgres keeps no database here).
     if (onSqlite) {
       expect(running).toContain('ctl.db')

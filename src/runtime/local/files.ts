@@ -7,11 +7,11 @@ import fs from 'node:fs'
 import path from 'node:path'
 import type { ExitReason, RuntimeHandle, StepExit } from '../types.js'
 import { isPidAlive } from '../../liveness.js'
-import { EXIT_RECORD_PREFIX, appendExitRecord, inRunFolder, logFileOf } from './step-files.mjs'
+import { EXIT_RECORD_PREFIX, appendExitRecord, besideLogOf, inRunFolder, logFileOf } from './step-files.mjs'
 
 export { inRunFolder }
 
-export { EXIT_RECORD_PREFIX, exitRecord, logFileOf } from './step-files.mjs'
+export { EXIT_RECORD_PREFIX, LOGS_FOLDER, besideLogOf, exitRecord, logFileOf } from './step-files.mjs'
 export const LOG_FILE = 'log.ndjson'
 /** Where step hosts from before the exit became a log record wrote it; still read (see readExit). */
 export const EXIT_FILE = 'exit.json'
@@ -29,8 +29,12 @@ export const HANDLE_RECORD_PREFIX = '{"h":'
 export interface LocalHandleData {
   /** `<state>/<run>/<step>.<attempt>`: the attempt's name on the state disk, and its folder when it has one. */
   attemptDir: string
-  /** The log lies beside the attempt folder (logFileOf); false for handles of older runtimes, whose log is inside it. */
-  logBeside: boolean
+  /**
+   * Where the attempt's log lies, as the host that wrote it said: 'logs' in the state folder's logs folder
+   * (logFileOf); 'beside' the attempt folder, in the run folder (besideLogOf: hosts of the last version, handle field
+   * `logBeside`); 'inside' the attempt folder (older runtimes).
+   */
+  logAt: LogPlace
   /** The attempt folder exists (the step had config files or folders to mount); always for older handles. */
   folder: boolean
   mode: 'bubblewrap' | 'none'
@@ -47,14 +51,16 @@ export interface LocalHandleData {
   notes: string[]
 }
 
+export type LogPlace = 'logs' | 'beside' | 'inside'
+
 export function handleData(handle: RuntimeHandle): LocalHandleData {
-  const d = handle.data as Partial<LocalHandleData>
+  const d = handle.data as Partial<LocalHandleData> & { logBeside?: unknown }
   if (handle.runtime !== 'local' || typeof d.attemptDir !== 'string') throw new Error(`not a local runtime handle: ${handle.id}`)
-  const logBeside = d.logBeside === true
+  const logAt: LogPlace = d.logAt === 'logs' ? 'logs' : d.logBeside === true ? 'beside' : 'inside'
   return {
     attemptDir: d.attemptDir,
-    logBeside,
-    folder: logBeside ? d.folder === true : true,
+    logAt,
+    folder: logAt !== 'inside' ? d.folder === true : true,
     mode: d.mode === 'bubblewrap' ? 'bubblewrap' : 'none',
     host: d.host === true,
     supervisorPid: typeof d.supervisorPid === 'number' ? d.supervisorPid : null,
@@ -66,9 +72,9 @@ export function handleData(handle: RuntimeHandle): LocalHandleData {
   }
 }
 
-/** The log of an attempt as its handle tells it: inside the attempt folder for handles of older runtimes. */
-export function attemptLog(d: Pick<LocalHandleData, 'attemptDir' | 'logBeside'>): string {
-  return d.logBeside ? logFileOf(d.attemptDir) : path.join(d.attemptDir, LOG_FILE)
+/** The log of an attempt where its handle says it lies (see LocalHandleData.logAt). */
+export function attemptLog(d: Pick<LocalHandleData, 'attemptDir' | 'logAt'>): string {
+  return d.logAt === 'logs' ? logFileOf(d.attemptDir) : d.logAt === 'beside' ? besideLogOf(d.attemptDir) : path.join(d.attemptDir, LOG_FILE)
 }
 
 /** Creates a file that must not exist yet (EEXIST otherwise: the exclusive claim of an attempt), see inRunFolder. */

@@ -7,7 +7,7 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import type { RuntimeHandle, StepKey } from '../types.js'
-import { LOG_FILE, NOT_STARTED, createExclusive, logFileOf, logHead, readExit, readHandle, type LocalHandleData } from './files.js'
+import { LOG_FILE, NOT_STARTED, besideLogOf, createExclusive, logFileOf, logHead, readExit, readHandle, type LocalHandleData } from './files.js'
 import type { AttemptDirRemover } from './remove.js'
 
 /** How long find() waits for a host that is starting the attempt right now. */
@@ -36,8 +36,9 @@ export function attemptFinder(ctx: FinderContext) {
     const attemptDir = attemptDirOf(key)
     const log = logFileOf(attemptDir)
     const deadline = Date.now() + FIND_WAIT_MS
-    // Started by a runtime from before the log moved out of the attempt folder: found where it was put.
-    const older = readHandle(path.join(attemptDir, LOG_FILE))
+    // Started by a runtime from before the log moved to the logs folder (or out of the attempt folder): found where it
+    // was put.
+    const older = readHandle(besideLogOf(attemptDir)) ?? readHandle(path.join(attemptDir, LOG_FILE))
     if (older) return older
     for (;;) {
       const head = logHead(log)
@@ -59,8 +60,8 @@ export function attemptFinder(ctx: FinderContext) {
 
   /**
    * Removes the attempt folder a start cut short by a crash may have made (its config files, which may hold projected
-   * secrets) once the engine has recorded the attempt as not started. find()'s claim stays, and with it the run
-   * folder: without it, a start still on its way (a replica stalled past the launch grace between its lease check and
+   * secrets) once the engine has recorded the attempt as not started. find()'s claim stays, in the logs folder:
+   * without it, a start still on its way (a replica stalled past the launch grace between its lease check and
    * its start) would run a step already recorded Lost; an 11-byte file per interrupted launch is the price. The path
    * comes from the key alone (attemptDirOf checks it), and nothing is done unless the log is find()'s own claim: a
    * host's attempt goes with its handle (cleanup).
@@ -68,12 +69,13 @@ export function attemptFinder(ctx: FinderContext) {
   async function forget(key: StepKey): Promise<void> {
     const attemptDir = attemptDirOf(key)
     if (!logHead(logFileOf(attemptDir)).notStarted || !fs.existsSync(attemptDir)) return
-    await removals.add({ attemptDir, logBeside: false, folder: true })
+    // As a folder of an older runtime: the folder goes (with a log inside it, which there is not), the claim stays.
+    await removals.add({ attemptDir, logAt: 'inside', folder: true })
   }
 
   function emptyData(attemptDir: string): LocalHandleData {
     // Whether a folder was made is not known here: cleanup looks.
-    return { attemptDir, logBeside: true, folder: true, mode, host: true, supervisorPid: null, supervisorStart: null, stepPid: null, shmDir: null, image: null, notes: [] }
+    return { attemptDir, logAt: 'logs', folder: true, mode, host: true, supervisorPid: null, supervisorStart: null, stepPid: null, shmDir: null, image: null, notes: [] }
   }
 
   return { find, forget }

@@ -1,10 +1,10 @@
 // The local runtime: step attempts run under ONE detached step host process per
 // state folder (supervisor.mjs, started on demand and reused) that survives the
-// control plane. The attempt's log <stateDir>/<runId>/<step>.<attempt>.ndjson (its
+// control plane. The attempt's log <stateDir>/.logs/<runId>+<step>.<attempt>.ndjson (its
 // handle, its lines, its exit) is the only link between the two, so a new runtime
 // instance after a restart can follow, kill and clean up any step; requests (start,
-// kill) go over the host's unix socket. The attempt folder <step>.<attempt>/ beside it
-// exists only for a step with config files or folders to mount.
+// kill) go over the host's unix socket. The attempt folder <stateDir>/<runId>/<step>.<attempt>/
+// (and with it the run folder) exists only for a step with config files or folders to mount.
 
 import fs from 'node:fs'
 import path from 'node:path'
@@ -18,8 +18,10 @@ import { chooseSandbox, type SandboxOptions } from './sandbox.js'
 import { packageRoot } from '../../package-root.js'
 import {
   KILL_FILE,
+  LOGS_FOLDER,
   LOG_FILE,
   attemptLog,
+  besideLogOf,
   createExclusive,
   exitRecord,
   groupAlive,
@@ -105,6 +107,8 @@ function hostPath(): string {
 export function createLocalRuntime(opts: LocalRuntimeOptions): Runtime {
   const stateDir = path.resolve(opts.stateDir)
   fs.mkdirSync(stateDir, { recursive: true })
+  // Made once here (the claims of logs make it again if it goes): the owner's alone, as the logs in it.
+  fs.mkdirSync(path.join(stateDir, LOGS_FOLDER), { recursive: true, mode: 0o700 })
   const maxLineBytes = opts.maxLineBytes ?? DEFAULT_MAX_LINE
   const maxLogBytes = opts.maxLogBytes ?? DEFAULT_MAX_LOG_BYTES
   const logCapProblem = maxLogBytesProblem(maxLogBytes)
@@ -153,11 +157,14 @@ export function createLocalRuntime(opts: LocalRuntimeOptions): Runtime {
 
   async function start(launch: StepLaunch): Promise<RuntimeHandle> {
     const attemptDir = attemptDirOf(launch.key)
+    // Claimed where a host of the last version claimed it (beside the attempt folder, in the run folder): started.
+    if (fs.existsSync(besideLogOf(attemptDir))) throw conflict(launch.key, attemptDir)
     const base: LocalHandleData = {
       attemptDir,
       // Set by the host that writes the log: a host of an older version, still running after an upgrade (it stays
-      // while it has steps or connections), leaves it out, and its log is then inside the folder, as it writes it.
-      logBeside: false,
+      // while it has steps or connections), leaves it as it is, and says so (logBeside) when it writes the log beside
+      // the folder; otherwise its log is inside the folder, as it writes it.
+      logAt: 'inside',
       folder: false,
       mode: bwrapPath ? 'bubblewrap' : 'none',
       host: true,
@@ -216,7 +223,7 @@ export function createLocalRuntime(opts: LocalRuntimeOptions): Runtime {
       if (!(e instanceof StartProblem)) throw e
       // The message may quote a command line with projected values: redacted like the log.
       const message = createRedactor(redactionForms(Object.values(launch.secretData), launch.redact))(e.message)
-      const handle = handleOf(launch.key, { ...base, logBeside: true })
+      const handle = handleOf(launch.key, { ...base, logAt: 'logs' })
       const exit: StepExit = { exitCode: null, reason: 'StartError', message, finishedAt: new Date().toISOString() }
       // The log as a host leaves it, handle and exit in one exclusive create: the claim of the attempt, as a host's.
       try {
@@ -262,7 +269,7 @@ export function createLocalRuntime(opts: LocalRuntimeOptions): Runtime {
 
   function conflict(key: StepKey, attemptDir: string): CtlError {
     // details.handle lets an engine that crashed between start() and storing the handle reattach.
-    const handle = readHandle(logFileOf(attemptDir)) ?? readHandle(path.join(attemptDir, LOG_FILE))
+    const handle = readHandle(logFileOf(attemptDir)) ?? readHandle(besideLogOf(attemptDir)) ?? readHandle(path.join(attemptDir, LOG_FILE))
     return new CtlError('E_CONFLICT', `step attempt ${key.runId}/${key.step}/${key.attempt} was already started`, handle ? { handle } : undefined)
   }
 

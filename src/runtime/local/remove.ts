@@ -12,7 +12,7 @@ const REMOVALS_PER_TURN = 32
  */
 export const MAX_LIVE = 4096
 
-type Attempt = Pick<LocalHandleData, 'attemptDir' | 'logBeside' | 'folder'>
+type Attempt = Pick<LocalHandleData, 'attemptDir' | 'logAt' | 'folder'>
 
 /**
  * Removes ended attempts in batches, once per turn of the event loop: the attempts of a DAG's layer end together,
@@ -74,12 +74,13 @@ export class AttemptDirRemover {
     const runDirs = new Set<string>()
     for (const { attempt, done, failed } of batch) {
       const dir = attempt.attemptDir
-      runDirs.add(path.dirname(dir))
-      // The log beside the folder; a log inside it (older runtimes) goes with the folder.
-      if (attempt.logBeside) unlinkQuietly(attemptLog(attempt))
+      // A run folder is there only for an attempt folder, or a log of the last version beside it.
+      if (attempt.folder || attempt.logAt === 'beside') runDirs.add(path.dirname(dir))
+      // The log in the logs folder or beside the folder; a log inside it (older runtimes) goes with the folder.
+      if (attempt.logAt !== 'inside') unlinkQuietly(attemptLog(attempt))
       // A folder of this runtime holds what the step needed (config files, mount points); one of an older runtime
       // usually its log only, removed here.
-      if (!attempt.folder || (!attempt.logBeside && removeAttemptDirSync(dir))) done()
+      if (!attempt.folder || (attempt.logAt === 'inside' && removeAttemptDirSync(dir))) done()
       // Something else in it: the recursive remove, off this thread, then the run folder's turn.
       else {
         fs.promises

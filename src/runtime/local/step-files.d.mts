@@ -19,7 +19,9 @@ export declare function exitRecord(exit: StepExit): string
 export declare function appendExitRecord(file: string, exit: StepExit): void
 
 /** The log file of an attempt. */
+export declare const LOGS_FOLDER: string
 export declare function logFileOf(attemptDir: string): string
+export declare function besideLogOf(attemptDir: string): string
 
 /** Splits a byte stream into log lines; a line longer than maxLineBytes is cut, the rest of it dropped. */
 export declare class Splitter {

@@ -10,7 +10,6 @@
 // both from src/ (tests) and from dist/ (the build copies these files), with no compile step.
 
 import fs from 'node:fs'
-import path from 'node:path'
 import { createRedactor } from '../../logs/redact.mjs'
 import { spawnChild } from './spawn-client.mjs'
 import { addOutputs, exitOf, isSandboxError } from './step-exit.mjs'
@@ -29,10 +28,6 @@ import { Splitter, appendExitRecord, childrenOf, inRunFolder, logFileOf, makeCgr
  * @typedef {'Completed' | 'Error' | 'DeadlineExceeded' | 'Killed' | 'StartError' | 'Lost'} ExitReason
  * @typedef {{ exitCode: number | null, reason: ExitReason, message?: string, finishedAt: string, outputs?: Record<string, string> }} StepExit
  */
-
-/** Run folders this host claimed an attempt in lately: a hint that the folder is there (see Step.claim). */
-const claimedIn = new Set()
-const CLAIMED_KEPT = 256
 
 export class Step {
   /**
@@ -126,19 +121,14 @@ export class Step {
   /**
    * Claims the attempt by creating its log exclusively: whoever creates the log owns the
    * attempt, so it starts at most once (see find.ts). Throws EEXIST when taken.
-   * Synchronous: with one file to create per step (and a run folder per run) the two calls cost
-   * less CPU on this thread than two round trips through the thread pool (its wake-ups, a
-   * FileHandle and its close).
+   * Synchronous: with one file to create per step, the call costs less CPU on this thread than a
+   * round trip through the thread pool (its wake-ups, a FileHandle and its close).
    */
   claim() {
     const log = this.logFile
-    const runDir = path.dirname(log)
-    // A run's first step makes the run folder first; the next ones open first (a recursive mkdir of a folder that is
-    // there costs a mkdir and a stat), and make it again only when cleanup dropped it meanwhile. The log is appended
-    // to with writeSync from here on, and read only to make room for the exit record on a full disk (step-log.mjs).
-    inRunFolder(log, () => (this.log.fd = fs.openSync(log, 'ax+', 0o600)), !claimedIn.has(runDir))
-    if (claimedIn.size >= CLAIMED_KEPT) claimedIn.delete(claimedIn.values().next().value ?? '')
-    claimedIn.add(runDir)
+    // In the logs folder, which the runtime made: made again only if it went meanwhile. The log is appended to with
+    // writeSync from here on, and read only to make room for the exit record on a full disk (step-log.mjs).
+    inRunFolder(log, () => (this.log.fd = fs.openSync(log, 'ax+', 0o600)))
   }
 
   /**

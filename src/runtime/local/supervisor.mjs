@@ -173,8 +173,8 @@ async function start(msg) {
       step.finish()
     }
   }
-  // logBeside: this host writes the log beside the attempt folder (see logFileOf); the handle says so.
-  const handle = { ...msg.handle, data: { ...msg.handle.data, logBeside: true, supervisorPid: process.pid, supervisorStart: hostStart, stepPid: pid ?? null } }
+  // logAt: this host writes the log in the state folder's logs folder (see logFileOf); the handle says so.
+  const handle = { ...msg.handle, data: { ...msg.handle.data, logAt: 'logs', supervisorPid: process.pid, supervisorStart: hostStart, stepPid: pid ?? null } }
   // First record of the log: one write to an open file rather than a file to create. Output that came with the news
   // of the start was held by the log (StepLog) and follows it. A step that could not start has its exit record
   // waiting for this one.
