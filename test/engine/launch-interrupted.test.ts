@@ -34,7 +34,8 @@ it('a step marked running but never handed to the runtime ends Lost as not start
   expect([ended?.state, ended?.reason, ended?.message]).toEqual(['failed', 'Lost', 'the control plane stopped while starting the step; it did not start'])
   // It never ran: no output of its own in the logs.
   expect((await h.store.readLogs({ runId: run.id })).map((l) => l.text)).not.toContain('never')
-  // find()'s claim stays in the logs folder: the fence against a start still on its way; nothing of the step is left.
-  expect(fs.existsSync(path.join(h.dir, 'state', run.id))).toBe(false)
+  // find()'s claim stays in the logs folder, and its fence against a host of the last version in the run folder: the
+  // fences against a start still on its way; nothing of the step is left.
+  expect(fs.readdirSync(path.join(h.dir, 'state', run.id))).toEqual(['only.1.ndjson'])
   expect(fs.readdirSync(path.join(h.dir, 'state', '.logs')).filter((f) => f.startsWith(`${run.id}+`))).toEqual([`${run.id}+only.1.ndjson`])
 }, 40_000)

@@ -8,7 +8,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { createLocalRuntime } from '../../src/runtime/local/index.js'
-import { logFileOf, readExit, readHandle } from '../../src/runtime/local/files.js'
+import { besideLogOf, createExclusive, exitRecord, logFileOf, readExit, readHandle } from '../../src/runtime/local/files.js'
 import { collect, hasBwrap, launch, shPod, stoppedHostsCleanup, tempDir, texts } from './helpers.js'
 
 const modes = hasBwrap ? (['bubblewrap', 'none'] as const) : (['none'] as const)
@@ -51,6 +51,59 @@ describe.each(modes)('find() of an attempt it claimed itself, sandbox %s', (mode
   })
 })
 
+// A step host of the last version claims beside the attempt folder (<run>/<step>.<attempt>.ndjson), and may still run
+// after an upgrade, serving the new control plane's starts: find() must count its claim, and fence it.
+describe.each(modes)("find() and a host of the last version's claim beside the attempt folder, sandbox %s", (mode) => {
+  it("waits for the handle of such a host's claim, and claims nothing in the logs folder", async () => {
+    const stateDir = tempDir()
+    dirs.push(stateDir)
+    const rt = createLocalRuntime({ stateDir, sandbox: mode })
+    const key = { runId: 'old-host', step: 'main', attempt: 0 }
+    const attemptDir = path.join(stateDir, key.runId, 'main.0')
+    // The old host's claim, before its handle: an empty log beside the folder.
+    fs.mkdirSync(path.dirname(attemptDir), { recursive: true })
+    fs.writeFileSync(besideLogOf(attemptDir), '', { flag: 'wx' })
+    const handle = { runtime: 'local', id: 'old-host/main/0', data: { attemptDir, logBeside: true, folder: false, mode, host: true, supervisorPid: null, supervisorStart: null, stepPid: null, shmDir: null, image: null, notes: [] } }
+    const finding = rt.find!(key)
+    fs.appendFileSync(besideLogOf(attemptDir), JSON.stringify({ h: handle }) + '\n')
+    expect(await finding).toEqual(handle)
+    expect(fs.existsSync(logFileOf(attemptDir))).toBe(false)
+  })
+
+  it("reports such a claim whose host died (its exit appended by a plane) as the host's, beside the folder", async () => {
+    const stateDir = tempDir()
+    dirs.push(stateDir)
+    const rt = createLocalRuntime({ stateDir, sandbox: mode })
+    const key = { runId: 'old-host-died', step: 'main', attempt: 0 }
+    const attemptDir = path.join(stateDir, key.runId, 'main.0')
+    fs.mkdirSync(path.dirname(attemptDir), { recursive: true })
+    fs.writeFileSync(besideLogOf(attemptDir), exitRecord({ exitCode: null, reason: 'Lost', finishedAt: '2026-01-01T00:00:00.000Z' }), { flag: 'wx' })
+    const found = await rt.find!(key)
+    expect(found?.data).toMatchObject({ attemptDir, logAt: 'beside', supervisorPid: null })
+    expect(fs.existsSync(logFileOf(attemptDir))).toBe(false)
+  })
+
+  it('fences it once it claimed the attempt: a late claim beside the folder fails, and the claim in the logs folder stays', async () => {
+    const stateDir = tempDir()
+    dirs.push(stateDir)
+    const rt = createLocalRuntime({ stateDir, sandbox: mode })
+    const key = { runId: 'fenced', step: 'main', attempt: 0 }
+    const attemptDir = path.join(stateDir, key.runId, 'main.0')
+    expect(await rt.find!(key)).toBeUndefined()
+    // What a host of the last version does to start it (step.mjs's claim then): an exclusive create beside the folder.
+    expect(() => createExclusive(besideLogOf(attemptDir), '')).toThrow(expect.objectContaining({ code: 'EEXIST' }))
+    expect(() => createExclusive(logFileOf(attemptDir), '')).toThrow(expect.objectContaining({ code: 'EEXIST' }))
+    // Asked again (the next orphan check, or a restarted plane): still not started.
+    expect(await rt.find!(key)).toBeUndefined()
+    expect(await createLocalRuntime({ stateDir, sandbox: mode }).find!(key)).toBeUndefined()
+    // forget() keeps both.
+    await rt.forget!(key)
+    expect(fs.existsSync(besideLogOf(attemptDir))).toBe(true)
+    expect(fs.existsSync(logFileOf(attemptDir))).toBe(true)
+    await expect(rt.start(launch(shPod('echo late'), { key }))).rejects.toMatchObject({ code: 'E_CONFLICT' })
+  })
+})
+
 // Once the engine has recorded such an attempt as ended (Lost, not started), forget() removes the attempt folder a
 // start cut short by the crash may have made (config files, maybe secrets). find()'s claim stays: it refuses a start
 // still on its way. Nothing else: a host's log goes with its handle (cleanup), and the path comes from the key alone.
@@ -67,13 +120,14 @@ describe.each(modes)('forget() of an attempt that did not start, sandbox %s', (m
     expect(await rt.find!(key)).toBeUndefined()
     expect(fs.existsSync(logFileOf(attemptDir))).toBe(true)
     await rt.forget!(key)
-    // The folder went, and with it the run folder (nothing else was in it); the claim in the logs folder stays.
-    expect(fs.existsSync(path.join(stateDir, key.runId))).toBe(false)
-    expect(fs.readFileSync(logFileOf(attemptDir), 'utf8')).not.toBe('')
+    // The folder went; the claim in the logs folder stays, and so does its fence beside the folder (see below).
+    const claims = [path.basename(besideLogOf(attemptDir))]
+    expect(fs.readdirSync(path.join(stateDir, key.runId))).toEqual(claims)
+    expect(fs.readdirSync(path.join(stateDir, '.logs'))).toEqual([path.basename(logFileOf(attemptDir))])
     // A later look still answers "not started", and forgetting again is harmless.
     expect(await rt.find!(key)).toBeUndefined()
     await rt.forget!(key)
-    expect(fs.existsSync(path.join(stateDir, key.runId))).toBe(false)
+    expect(fs.readdirSync(path.join(stateDir, key.runId))).toEqual(claims)
     expect(fs.readdirSync(path.join(stateDir, '.logs'))).toEqual([path.basename(logFileOf(attemptDir))])
     // A start on its way (a stalled replica's) is refused by the claim, and nothing runs.
     await expect(rt.start(launch(shPod('echo late'), { key }))).rejects.toMatchObject({ code: 'E_CONFLICT' })

@@ -1,13 +1,13 @@
 // Attempts the engine has no handle of: it crashed between start() and storing the handle. find() looks for what a
 // host left (the handle heads the attempt's log) or claims the attempt itself, so that a start still on its way can
-// no longer run it; forget() removes what a start cut short left beside that claim once the engine recorded the
+// no longer run it; forget() removes what a start cut short left (its attempt folder) once the engine recorded the
 // attempt as never started. The claim itself stays: it is the fence that keeps a start still on its way (a replica
 // that stalled past the launch grace) from running a step already recorded Lost.
 
 import fs from 'node:fs'
 import path from 'node:path'
 import type { RuntimeHandle, StepKey } from '../types.js'
-import { LOG_FILE, NOT_STARTED, besideLogOf, createExclusive, logFileOf, logHead, readExit, readHandle, type LocalHandleData } from './files.js'
+import { LOG_FILE, NOT_STARTED, besideLogOf, createExclusive, logFileOf, logHead, readExit, readHandle, type LocalHandleData, type LogPlace } from './files.js'
 import type { AttemptDirRemover } from './remove.js'
 
 /** How long find() waits for a host that is starting the attempt right now. */
@@ -31,30 +31,47 @@ export function attemptFinder(ctx: FinderContext) {
    * here, the claim that a start still on its way can no longer make, and the attempt reported as not started. That
    * claim says so in its first record, so a later look (the next orphan check) tells it from a host's claim, empty
    * until the host writes the handle, and answers "not started" again at once.
+   *
+   * A step host of the last version claims beside the attempt folder instead (besideLogOf), and may still run after an
+   * upgrade, serving this runtime's starts: its claim counts as a host's claim, and find() fences it too, beside the
+   * folder, before it claims in the logs folder. That fence (and the run folder it lies in) stays with the claim.
    */
   async function find(key: StepKey): Promise<RuntimeHandle | undefined> {
     const attemptDir = attemptDirOf(key)
     const log = logFileOf(attemptDir)
+    const beside = besideLogOf(attemptDir)
     const deadline = Date.now() + FIND_WAIT_MS
-    // Started by a runtime from before the log moved to the logs folder (or out of the attempt folder): found where it
-    // was put.
-    const older = readHandle(besideLogOf(attemptDir)) ?? readHandle(path.join(attemptDir, LOG_FILE))
+    // Started by a runtime from before the log moved out of the attempt folder: found where it was put.
+    const older = readHandle(path.join(attemptDir, LOG_FILE))
     if (older) return older
     for (;;) {
       const head = logHead(log)
       if (head.handle) return head.handle
       if (head.notStarted) return undefined // claimed by a find() before: still not started
-      try {
-        createExclusive(log, NOT_STARTED)
-        return undefined // claimed by us: no host will start it now
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e
+      const lastVersion = logHead(beside)
+      if (lastVersion.handle) return lastVersion.handle
+      // Fenced beside already (a find() before us), or fenced now: then the claim in the logs folder.
+      if (lastVersion.notStarted || createdExclusive(beside)) {
+        if (createdExclusive(log)) return undefined // claimed by us: no host will start it now
       }
-      if (readExit(log) || Date.now() > deadline) {
+      // Claimed by a host (of this version in the logs folder, else of the last one beside the folder).
+      const claim = fs.existsSync(log) ? log : beside
+      if (readExit(claim) || Date.now() > deadline) {
         // Claimed by a host that never wrote the handle (it died): follow reports the outcome (Lost).
-        return handleOf(key, { ...emptyData(attemptDir), supervisorPid: null })
+        return handleOf(key, { ...emptyData(attemptDir, claim === log ? 'logs' : 'beside'), supervisorPid: null })
       }
       await sleep(20)
+    }
+  }
+
+  /** find()'s claim at `file`: false when it is taken. */
+  function createdExclusive(file: string): boolean {
+    try {
+      createExclusive(file, NOT_STARTED)
+      return true
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e
+      return false
     }
   }
 
@@ -73,9 +90,9 @@ export function attemptFinder(ctx: FinderContext) {
     await removals.add({ attemptDir, logAt: 'inside', folder: true })
   }
 
-  function emptyData(attemptDir: string): LocalHandleData {
+  function emptyData(attemptDir: string, logAt: LogPlace): LocalHandleData {
     // Whether a folder was made is not known here: cleanup looks.
-    return { attemptDir, logAt: 'logs', folder: true, mode, host: true, supervisorPid: null, supervisorStart: null, stepPid: null, shmDir: null, image: null, notes: [] }
+    return { attemptDir, logAt, folder: true, mode, host: true, supervisorPid: null, supervisorStart: null, stepPid: null, shmDir: null, image: null, notes: [] }
   }
 
   return { find, forget }

@@ -114,11 +114,11 @@ function waitForNotice(wake: { fn?: () => void }, notified: () => boolean, signa
 }
 
 /**
- * Resolves after the next change in the log's folder, a poll interval, or an abort.
+ * Resolves after the next change of the log, a poll interval, or an abort.
  * `changed` is asked once the watch is in place: a change that landed between the
  * caller's last look and the watch would otherwise wait for the poll.
  */
-function waitForChange(dir: string, changed: () => boolean, signal?: AbortSignal): Promise<void> {
+function waitForChange(file: string, changed: () => boolean, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
     let watcher: fs.FSWatcher | undefined
     const done = () => {
@@ -128,12 +128,20 @@ function waitForChange(dir: string, changed: () => boolean, signal?: AbortSignal
       resolve()
     }
     const timer = setTimeout(done, POLL_MS)
+    // fs.watch is a speed-up only; the poll is enough. The log itself is watched: its folder holds every attempt's
+    // log, and a watch of the folder would wake on every other step's output. A log not made yet: its folder, for its
+    // name only.
     try {
-      watcher = fs.watch(dir, done)
-      watcher.on('error', () => {})
+      watcher = fs.watch(file, done)
     } catch {
-      // fs.watch is a speed-up only; the poll is enough
+      const name = path.basename(file)
+      try {
+        watcher = fs.watch(path.dirname(file), (_event, changedName) => {
+          if (changedName === null || changedName === name) done()
+        })
+      } catch {}
     }
+    watcher?.on('error', () => {})
     signal?.addEventListener('abort', done, { once: true })
     if (changed()) done()
   })
@@ -203,7 +211,7 @@ export async function followLog(opts: FollowOptions): Promise<StepExit> {
       }
       if (notices) await waitForNotice(wake, () => noticed || sub?.live !== true, opts.signal)
       // The exit record grows the log like any line.
-      else await waitForChange(path.dirname(file), () => sizeOf(file) > end, opts.signal)
+      else await waitForChange(file, () => sizeOf(file) > end, opts.signal)
     }
   } finally {
     sub?.close()

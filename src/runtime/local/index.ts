@@ -45,7 +45,7 @@ import { createRedactor, redactionForms } from '../../logs/redact.mjs'
 import { plainLayout } from './plain.js'
 import { outputLimits } from '../outputs.js'
 import { StartProblem, planStep } from './pod.js'
-import { AttemptDirRemover } from './remove.js'
+import { AttemptDirRemover, usesRunFolder } from './remove.js'
 
 export type { LocalHandleData } from './files.js'
 export { shownToSteps } from './bwrap.js'
@@ -107,8 +107,13 @@ function hostPath(): string {
 export function createLocalRuntime(opts: LocalRuntimeOptions): Runtime {
   const stateDir = path.resolve(opts.stateDir)
   fs.mkdirSync(stateDir, { recursive: true })
-  // Made once here (the claims of logs make it again if it goes): the owner's alone, as the logs in it.
-  fs.mkdirSync(path.join(stateDir, LOGS_FOLDER), { recursive: true, mode: 0o700 })
+  // Made once here (the claims of logs make it again if it goes): the owner's alone, as the logs in it, also when an
+  // older folder was there.
+  const logsDir = path.join(stateDir, LOGS_FOLDER)
+  fs.mkdirSync(logsDir, { recursive: true, mode: 0o700 })
+  const logsStat = fs.lstatSync(logsDir)
+  if (!logsStat.isDirectory()) throw new CtlError('E_INTERNAL', `${logsDir} is not a folder: the local runtime keeps the steps' logs there`)
+  if ((logsStat.mode & 0o077) !== 0) fs.chmodSync(logsDir, 0o700)
   const maxLineBytes = opts.maxLineBytes ?? DEFAULT_MAX_LINE
   const maxLogBytes = opts.maxLogBytes ?? DEFAULT_MAX_LOG_BYTES
   const logCapProblem = maxLogBytesProblem(maxLogBytes)
@@ -188,8 +193,9 @@ export function createLocalRuntime(opts: LocalRuntimeOptions): Runtime {
       }
       plan = planStep(launch, stepPath, (name) => path.join(attemptDir, 'empty', name))
       layout = sandboxHost && sandboxCommand ? bubblewrapLayout(plan, attemptDir, sandboxCommand, sandboxHost, shmBase, builtinLauncher) : plainLayout(plan, attemptDir, { whyNoSandbox, shmBase })
-      // Files to put in the attempt folder: create it here. Otherwise there is none (the host creates the log beside
-      // it as it claims the attempt); either way the claim of the log makes every start exclusive.
+      // Files to put in the attempt folder: create it here. Otherwise there is none, nor a run folder (the host creates
+      // the log in the logs folder as it claims the attempt); either way the claim of the log makes every start
+      // exclusive.
       if (layout.dirs.some((d) => isUnder(d, attemptDir)) || layout.configFiles.length > 0) {
         makeAttemptDir(launch.key, attemptDir)
         base.folder = true
@@ -232,7 +238,7 @@ export function createLocalRuntime(opts: LocalRuntimeOptions): Runtime {
         if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw conflict(launch.key, attemptDir)
         throw err
       }
-      removals.started(attemptDir)
+      if (usesRunFolder(base)) removals.started(attemptDir)
       return handle
     }
     const limits = enforce(plan.limits, limitSupport, `ctl-${launch.key.runId}-${launch.key.step}.${launch.key.attempt}`)
@@ -256,12 +262,19 @@ export function createLocalRuntime(opts: LocalRuntimeOptions): Runtime {
     // The host fills in its own pid and the step's, and records the handle in the log before it answers.
     const reply = await host.request({ op: 'start', spec, handle: handleOf(launch.key, data) }, { spawn: true })
     if (reply?.ok && isHandle(reply.handle)) {
-      removals.started(attemptDir)
+      // A host of the last version put the log in the run folder, even for a step without a folder.
+      if (usesRunFolder(handleData(reply.handle))) removals.started(attemptDir)
       return reply.handle
     }
     if (reply?.error === 'conflict') {
-      // Claimed by find() meanwhile (which makes no folder): the folder made here for this start is nobody's.
-      if (base.folder) fs.rmSync(attemptDir, { recursive: true, force: true })
+      // Claimed by find() meanwhile (which makes no folder): the folder made here for this start is nobody's, and so
+      // is the run folder made for it when nothing else is in it.
+      if (base.folder) {
+        fs.rmSync(attemptDir, { recursive: true, force: true })
+        try {
+          fs.rmdirSync(path.dirname(attemptDir))
+        } catch {}
+      }
       throw conflict(launch.key, attemptDir)
     }
     throw new CtlError('E_INTERNAL', `the step host did not start ${launch.key.runId}/${launch.key.step}/${launch.key.attempt}: ${reply?.error ?? 'no answer'}`)

@@ -14,6 +14,11 @@ export const MAX_LIVE = 4096
 
 type Attempt = Pick<LocalHandleData, 'attemptDir' | 'logAt' | 'folder'>
 
+/** The attempt has something in its run folder: its own folder, or a log of an older host (beside or inside it). */
+export function usesRunFolder(attempt: Pick<Attempt, 'logAt' | 'folder'>): boolean {
+  return attempt.folder || attempt.logAt !== 'logs'
+}
+
 /**
  * Removes ended attempts in batches, once per turn of the event loop: the attempts of a DAG's layer end together,
  * and their run folder is then tried once per batch rather than once per attempt (it is not empty while steps of the
@@ -27,7 +32,8 @@ export class AttemptDirRemover {
   private live = new Map<string, Set<string>>()
   private liveCount = 0
 
-  /** An attempt started in its run folder: the folder is not tried for removal before the attempt is cleaned up. */
+  /** An attempt started with something in its run folder (usesRunFolder): the folder is not tried for removal before
+   * the attempt is cleaned up. */
   started(attemptDir: string): void {
     const run = path.dirname(attemptDir)
     let set = this.live.get(run)
@@ -74,8 +80,8 @@ export class AttemptDirRemover {
     const runDirs = new Set<string>()
     for (const { attempt, done, failed } of batch) {
       const dir = attempt.attemptDir
-      // A run folder is there only for an attempt folder, or a log of the last version beside it.
-      if (attempt.folder || attempt.logAt === 'beside') runDirs.add(path.dirname(dir))
+      // A run folder is there only for an attempt folder, or a log of an older host.
+      if (usesRunFolder(attempt)) runDirs.add(path.dirname(dir))
       // The log in the logs folder or beside the folder; a log inside it (older runtimes) goes with the folder.
       if (attempt.logAt !== 'inside') unlinkQuietly(attemptLog(attempt))
       // A folder of this runtime holds what the step needed (config files, mount points); one of an older runtime

@@ -415,7 +415,7 @@ static void setup_proc(const char *dest, const char *shown) {
   if (mount("proc", dest, "proc", MS_NOSUID | MS_NOEXEC | MS_NODEV, NULL) != 0) die_errno("Can't mount proc on %s", dest);
   /* The limit --disable-userns sets is opened here, through this new /proc, before its sys is covered read-only.
    * Through the host's /proc, the lookup of sys/user walked a dentry per user namespace the machine had made
-   * lately (proc_sys_compare: ~10 % of a sandbox's CPU at 20,000 sandboxes a minute). Which namespace's limit it
+   * lately (proc_sys_compare: ~12 % of a sandbox's CPU at 20,000 sandboxes a minute). Which namespace's limit it
    * is does not depend on the /proc used but on the opener's user namespace: this one, as later at the write. */
   if (opt_disable_userns && userns_limit_fd < 0) {
     userns_limit_fd = openat(AT_FDCWD, join(dest, "/sys/user/max_user_namespaces"), O_WRONLY | O_CLOEXEC);

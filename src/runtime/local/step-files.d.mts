@@ -18,9 +18,11 @@ export declare function exitRecord(exit: StepExit): string
 /** Appends an exit record to an existing log (never creates it), on a line of its own. */
 export declare function appendExitRecord(file: string, exit: StepExit): void
 
-/** The log file of an attempt. */
+/** The folder of every attempt's log, in the state folder. */
 export declare const LOGS_FOLDER: string
+/** The log file of an attempt, in the logs folder. */
 export declare function logFileOf(attemptDir: string): string
+/** Where hosts of the last version put an attempt's log: beside its folder. */
 export declare function besideLogOf(attemptDir: string): string
 
 /** Splits a byte stream into log lines; a line longer than maxLineBytes is cut, the rest of it dropped. */

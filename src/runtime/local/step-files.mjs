@@ -1,5 +1,5 @@
 // @ts-check
-// What a step attempt leaves on disk (its log beside its folder) and what /proc says of its processes, for the step
+// What a step attempt leaves on disk (its log, in the logs folder) and what /proc says of its processes, for the step
 // host (step.mjs): the exit record, output bytes cut into log records, a
 // process's start time and children, the attempt's files in memory and its cgroup. Plain
 // JavaScript like the host (see step.mjs).
