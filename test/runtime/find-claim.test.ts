@@ -8,7 +8,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { createLocalRuntime } from '../../src/runtime/local/index.js'
-import { besideLogOf, createExclusive, exitRecord, logFileOf, readExit, readHandle } from '../../src/runtime/local/files.js'
+import { NOT_STARTED, besideLogOf, createExclusive, exitRecord, logFileOf, readExit, readHandle } from '../../src/runtime/local/files.js'
 import { collect, hasBwrap, launch, shPod, stoppedHostsCleanup, tempDir, texts } from './helpers.js'
 
 const modes = hasBwrap ? (['bubblewrap', 'none'] as const) : (['none'] as const)
@@ -48,20 +48,26 @@ describe.each(modes)('find() of an attempt it claimed itself, sandbox %s', (mode
     const finding = rt.find!(key) // looks once, finds the empty claim, and waits
     fs.appendFileSync(log, JSON.stringify({ h: handle }) + '\n')
     expect(await finding).toEqual(handle)
+    // A host's claim needs no fence beside the folder: no run folder is left for it.
+    expect(fs.existsSync(path.join(stateDir, key.runId))).toBe(false)
   })
 })
 
 // A step host of the last version claims beside the attempt folder (<run>/<step>.<attempt>.ndjson), and may still run
 // after an upgrade, serving the new control plane's starts: find() must count its claim, and fence it.
 describe.each(modes)("find() and a host of the last version's claim beside the attempt folder, sandbox %s", (mode) => {
-  it("waits for the handle of such a host's claim, and claims nothing in the logs folder", async () => {
+  const setUp = (runId: string) => {
     const stateDir = tempDir()
     dirs.push(stateDir)
-    const rt = createLocalRuntime({ stateDir, sandbox: mode })
-    const key = { runId: 'old-host', step: 'main', attempt: 0 }
-    const attemptDir = path.join(stateDir, key.runId, 'main.0')
-    // The old host's claim, before its handle: an empty log beside the folder.
+    const key = { runId, step: 'main', attempt: 0 }
+    const attemptDir = path.join(stateDir, runId, 'main.0')
     fs.mkdirSync(path.dirname(attemptDir), { recursive: true })
+    return { stateDir, rt: createLocalRuntime({ stateDir, sandbox: mode }), key, attemptDir }
+  }
+
+  it("waits for the handle of such a host's claim, and claims nothing in the logs folder", async () => {
+    const { rt, key, attemptDir } = setUp('old-host')
+    // The old host's claim, before its handle: an empty log beside the folder.
     fs.writeFileSync(besideLogOf(attemptDir), '', { flag: 'wx' })
     const handle = { runtime: 'local', id: 'old-host/main/0', data: { attemptDir, logBeside: true, folder: false, mode, host: true, supervisorPid: null, supervisorStart: null, stepPid: null, shmDir: null, image: null, notes: [] } }
     const finding = rt.find!(key)
@@ -71,12 +77,7 @@ describe.each(modes)("find() and a host of the last version's claim beside the a
   })
 
   it("reports such a claim whose host died (its exit appended by a plane) as the host's, beside the folder", async () => {
-    const stateDir = tempDir()
-    dirs.push(stateDir)
-    const rt = createLocalRuntime({ stateDir, sandbox: mode })
-    const key = { runId: 'old-host-died', step: 'main', attempt: 0 }
-    const attemptDir = path.join(stateDir, key.runId, 'main.0')
-    fs.mkdirSync(path.dirname(attemptDir), { recursive: true })
+    const { rt, key, attemptDir } = setUp('old-host-died')
     fs.writeFileSync(besideLogOf(attemptDir), exitRecord({ exitCode: null, reason: 'Lost', finishedAt: '2026-01-01T00:00:00.000Z' }), { flag: 'wx' })
     const found = await rt.find!(key)
     expect(found?.data).toMatchObject({ attemptDir, logAt: 'beside', supervisorPid: null })
@@ -84,11 +85,7 @@ describe.each(modes)("find() and a host of the last version's claim beside the a
   })
 
   it('fences it once it claimed the attempt: a late claim beside the folder fails, and the claim in the logs folder stays', async () => {
-    const stateDir = tempDir()
-    dirs.push(stateDir)
-    const rt = createLocalRuntime({ stateDir, sandbox: mode })
-    const key = { runId: 'fenced', step: 'main', attempt: 0 }
-    const attemptDir = path.join(stateDir, key.runId, 'main.0')
+    const { stateDir, rt, key, attemptDir } = setUp('fenced')
     expect(await rt.find!(key)).toBeUndefined()
     // What a host of the last version does to start it (step.mjs's claim then): an exclusive create beside the folder.
     expect(() => createExclusive(besideLogOf(attemptDir), '')).toThrow(expect.objectContaining({ code: 'EEXIST' }))
@@ -100,6 +97,14 @@ describe.each(modes)("find() and a host of the last version's claim beside the a
     await rt.forget!(key)
     expect(fs.existsSync(besideLogOf(attemptDir))).toBe(true)
     expect(fs.existsSync(logFileOf(attemptDir))).toBe(true)
+    await expect(rt.start(launch(shPod('echo late'), { key }))).rejects.toMatchObject({ code: 'E_CONFLICT' })
+  })
+
+  it('completes the claim of a find() that died between its fence and its claim', async () => {
+    const { rt, key, attemptDir } = setUp('fence-only')
+    createExclusive(besideLogOf(attemptDir), NOT_STARTED)
+    expect(await rt.find!(key)).toBeUndefined()
+    expect(fs.readFileSync(logFileOf(attemptDir), 'utf8')).toBe(NOT_STARTED)
     await expect(rt.start(launch(shPod('echo late'), { key }))).rejects.toMatchObject({ code: 'E_CONFLICT' })
   })
 })

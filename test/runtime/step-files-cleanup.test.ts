@@ -9,7 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { createLocalRuntime } from '../../src/runtime/local/index.js'
 import { besideLogOf, logFileOf } from '../../src/runtime/local/files.js'
 import type { RuntimeHandle } from '../../src/runtime/types.js'
-import { collect, launch, shPod } from './helpers.js'
+import { collect, launch, shPod, texts } from './helpers.js'
 // @ts-expect-error: plain-JS module of the step host, without type declarations
 import { Step } from '../../src/runtime/local/step.mjs'
 
@@ -82,6 +82,36 @@ describe('cleanup of an attempt', () => {
     await runtime.cleanup(b!)
     expect(fs.existsSync(path.join(dir, 'state', 'run2'))).toBe(false)
     expect(fs.readdirSync(path.join(dir, 'state', '.logs'))).toEqual([])
+  })
+
+  it('drops the run folder with the last attempt that had something in it, while a step without a folder still runs', async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ctl-clean-'))
+    const state = path.join(dir, 'state')
+    const runtime = createLocalRuntime({ stateDir: state, sandbox: 'none' })
+    const key = (step: string) => ({ runId: 'run4', step, attempt: 0 })
+    const withFolder = shPod('true', { volumes: [{ name: 'scratch', emptyDir: {} }], container: { volumeMounts: [{ name: 'scratch', mountPath: '/scratch' }] } })
+    const a = await runtime.start(launch(withFolder, { key: key('a') }))
+    const b = await runtime.start(launch(shPod('sleep 0.5; echo b'), { key: key('b') }))
+    await collect(runtime, a)
+    await runtime.cleanup(a)
+    expect(fs.existsSync(path.join(state, 'run4'))).toBe(false)
+    expect(texts((await collect(runtime, b)).lines)).toEqual(['b'])
+    await runtime.cleanup(b)
+    expect(fs.readdirSync(path.join(state, '.logs'))).toEqual([])
+  })
+
+  it("closes a logs folder to others that an older setup left open, and refuses one that is a link", () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ctl-clean-'))
+    const state = path.join(dir, 'state')
+    fs.mkdirSync(path.join(state, '.logs'), { recursive: true, mode: 0o755 })
+    fs.chmodSync(path.join(state, '.logs'), 0o755)
+    createLocalRuntime({ stateDir: state, sandbox: 'none' })
+    expect(fs.statSync(path.join(state, '.logs')).mode & 0o777).toBe(0o700)
+    const linked = path.join(dir, 'linked')
+    fs.mkdirSync(linked)
+    fs.symlinkSync(path.join(dir, 'elsewhere'), path.join(linked, '.logs'))
+    fs.mkdirSync(path.join(dir, 'elsewhere'))
+    expect(() => createLocalRuntime({ stateDir: linked, sandbox: 'none' })).toThrow(/\.logs is a link \(not followed\)/)
   })
 
   it('removes the log in the logs folder, the folder when the step had one, and the emptied run folder', async () => {

@@ -50,8 +50,9 @@ export function attemptFinder(ctx: FinderContext) {
       if (head.notStarted) return undefined // claimed by a find() before: still not started
       const lastVersion = logHead(beside)
       if (lastVersion.handle) return lastVersion.handle
-      // Fenced beside already (a find() before us), or fenced now: then the claim in the logs folder.
-      if (lastVersion.notStarted || createdExclusive(beside)) {
+      // No claim in the logs folder yet: fenced beside already (a find() before us), or fenced now, then claimed there.
+      // (A claim there already is a host's: no fence then, it would stay with its run folder for nothing.)
+      if (!fs.existsSync(log) && (lastVersion.notStarted || createdExclusive(beside))) {
         if (createdExclusive(log)) return undefined // claimed by us: no host will start it now
       }
       // Claimed by a host (of this version in the logs folder, else of the last one beside the folder).
@@ -79,7 +80,8 @@ export function attemptFinder(ctx: FinderContext) {
    * Removes the attempt folder a start cut short by a crash may have made (its config files, which may hold projected
    * secrets) once the engine has recorded the attempt as not started. find()'s claim stays, in the logs folder:
    * without it, a start still on its way (a replica stalled past the launch grace between its lease check and
-   * its start) would run a step already recorded Lost; an 11-byte file per interrupted launch is the price. The path
+   * its start) would run a step already recorded Lost; an 11-byte file per interrupted launch is the price, with its
+   * fence beside the folder (another, in the run folder, which stays too). The path
    * comes from the key alone (attemptDirOf checks it), and nothing is done unless the log is find()'s own claim: a
    * host's attempt goes with its handle (cleanup).
    */

@@ -112,8 +112,16 @@ export function createLocalRuntime(opts: LocalRuntimeOptions): Runtime {
   const logsDir = path.join(stateDir, LOGS_FOLDER)
   fs.mkdirSync(logsDir, { recursive: true, mode: 0o700 })
   const logsStat = fs.lstatSync(logsDir)
-  if (!logsStat.isDirectory()) throw new CtlError('E_INTERNAL', `${logsDir} is not a folder: the local runtime keeps the steps' logs there`)
-  if ((logsStat.mode & 0o077) !== 0) fs.chmodSync(logsDir, 0o700)
+  if (!logsStat.isDirectory()) {
+    throw new CtlError('E_INTERNAL', `${logsDir} is ${logsStat.isSymbolicLink() ? 'a link (not followed)' : 'not a folder'}: the local runtime keeps the steps' logs there, in a folder of its own`)
+  }
+  if ((logsStat.mode & 0o077) !== 0) {
+    try {
+      fs.chmodSync(logsDir, 0o700)
+    } catch (e) {
+      throw new CtlError('E_INTERNAL', `cannot close ${logsDir} to others (the steps' logs are the owner's alone): ${(e as Error).message}`)
+    }
+  }
   const maxLineBytes = opts.maxLineBytes ?? DEFAULT_MAX_LINE
   const maxLogBytes = opts.maxLogBytes ?? DEFAULT_MAX_LOG_BYTES
   const logCapProblem = maxLogBytesProblem(maxLogBytes)
@@ -235,10 +243,13 @@ export function createLocalRuntime(opts: LocalRuntimeOptions): Runtime {
       try {
         createExclusive(logFileOf(attemptDir), JSON.stringify({ h: handle }) + '\n' + exitRecord(exit))
       } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw conflict(launch.key, attemptDir)
+        if ((err as NodeJS.ErrnoException).code === 'EEXIST') {
+          if (base.folder) dropFolder(attemptDir)
+          throw conflict(launch.key, attemptDir)
+        }
         throw err
       }
-      if (usesRunFolder(base)) removals.started(attemptDir)
+      if (usesRunFolder(handleData(handle))) removals.started(attemptDir)
       return handle
     }
     const limits = enforce(plan.limits, limitSupport, `ctl-${launch.key.runId}-${launch.key.step}.${launch.key.attempt}`)
@@ -267,17 +278,19 @@ export function createLocalRuntime(opts: LocalRuntimeOptions): Runtime {
       return reply.handle
     }
     if (reply?.error === 'conflict') {
-      // Claimed by find() meanwhile (which makes no folder): the folder made here for this start is nobody's, and so
-      // is the run folder made for it when nothing else is in it.
-      if (base.folder) {
-        fs.rmSync(attemptDir, { recursive: true, force: true })
-        try {
-          fs.rmdirSync(path.dirname(attemptDir))
-        } catch {}
-      }
+      // Claimed by find() meanwhile (which makes no attempt folder): the folder made here for this start is nobody's.
+      if (base.folder) dropFolder(attemptDir)
       throw conflict(launch.key, attemptDir)
     }
     throw new CtlError('E_INTERNAL', `the step host did not start ${launch.key.runId}/${launch.key.step}/${launch.key.attempt}: ${reply?.error ?? 'no answer'}`)
+  }
+
+  /** Removes the folder made for a start that was refused (config files, maybe secrets), and its run folder if empty. */
+  function dropFolder(attemptDir: string): void {
+    fs.rmSync(attemptDir, { recursive: true, force: true })
+    try {
+      fs.rmdirSync(path.dirname(attemptDir))
+    } catch {}
   }
 
   function conflict(key: StepKey, attemptDir: string): CtlError {
