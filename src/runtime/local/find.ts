@@ -79,11 +79,11 @@ export function attemptFinder(ctx: FinderContext) {
   /**
    * Removes the attempt folder a start cut short by a crash may have made (its config files, which may hold projected
    * secrets) once the engine has recorded the attempt as not started. find()'s claim stays, in the logs folder:
-   * without it, a start still on its way (a replica stalled past the launch grace between its lease check and
-   * its start) would run a step already recorded Lost; an 11-byte file per interrupted launch is the price, with its
-   * fence beside the folder (another, in the run folder, which stays too). The path
-   * comes from the key alone (attemptDirOf checks it), and nothing is done unless the log is find()'s own claim: a
-   * host's attempt goes with its handle (cleanup).
+   * without it, a start still on its way (a replica stalled past the launch grace between its lease check and its
+   * start) would run a step already recorded Lost. So does its fence beside the attempt folder (against a host of the
+   * last version), and with it the run folder: two 11-byte files per interrupted launch are the price. The path comes
+   * from the key alone (attemptDirOf checks it), and nothing is done unless the log is find()'s own claim: a host's
+   * attempt goes with its handle (cleanup).
    */
   async function forget(key: StepKey): Promise<void> {
     const attemptDir = attemptDirOf(key)

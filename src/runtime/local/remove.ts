@@ -32,8 +32,10 @@ export class AttemptDirRemover {
   private live = new Map<string, Set<string>>()
   private liveCount = 0
 
-  /** An attempt started with something in its run folder (usesRunFolder): the folder is not tried for removal before
-   * the attempt is cleaned up. */
+  /**
+   * An attempt started with something in its run folder (usesRunFolder): the folder is not tried for removal before
+   * the attempt is cleaned up.
+   */
   started(attemptDir: string): void {
     const run = path.dirname(attemptDir)
     let set = this.live.get(run)
