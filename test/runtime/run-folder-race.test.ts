@@ -7,8 +7,7 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
-import { mkdirExclusive } from '../../src/runtime/local/index.js'
-import { createExclusive, logFileOf } from '../../src/runtime/local/files.js'
+import { createExclusive, logFileOf, mkdirExclusive } from '../../src/runtime/local/files.js'
 // @ts-expect-error: plain-JS module of the step host, without type declarations
 import { Step } from '../../src/runtime/local/step.mjs'
 

@@ -164,3 +164,16 @@ export function checkPathsInVolumes(plan: StepPlan, made?: MadeFolder[]): PathCh
   if (plan.workingDir) check(plan.workingDir, `workingDir ${plan.workingDir}`)
   return checks
 }
+
+/**
+ * A folder a layout needs. Inside the attempt folder (made by us, never seen by a step) a
+ * recursive mkdir is safe. Anything else lies in a volume a step could write links into: it
+ * was made by resolveBeneath as the layout resolved it, and must still be there, not a link.
+ * Returns the first folder made, as fs.mkdirSync does.
+ */
+export function makeLayoutDir(dir: string, attemptDir: string): string | undefined {
+  if (isUnder(dir, attemptDir)) return fs.mkdirSync(dir, { recursive: true })
+  const st = fs.lstatSync(dir, { throwIfNoEntry: false })
+  if (!st || st.isSymbolicLink()) throw new StartProblem(`${dir} is gone or was replaced by a link as the step started`)
+  return undefined
+}

@@ -1,13 +1,15 @@
 // An attempt's log and the liveness checks the control plane makes on it. The step host
 // writes it (supervisor.mjs, step.mjs); everything here only reads, except the Lost /
 // Killed / StartError exits recorded on behalf of a host that is gone or never ran the step,
-// and the exclusive creations that claim an attempt (createExclusive, inRunFolder).
+// the exclusive creations that claim an attempt (createExclusive, mkdirExclusive, inRunFolder),
+// and the logs folder they go in (makeLogsFolder).
 
 import fs from 'node:fs'
 import path from 'node:path'
 import type { ExitReason, RuntimeHandle, StepExit } from '../types.js'
+import { CtlError } from '../../errors.js'
 import { isPidAlive } from '../../liveness.js'
-import { EXIT_RECORD_PREFIX, appendExitRecord, besideLogOf, inRunFolder, logFileOf } from './step-files.mjs'
+import { EXIT_RECORD_PREFIX, LOGS_FOLDER, appendExitRecord, besideLogOf, inRunFolder, logFileOf } from './step-files.mjs'
 
 export { inRunFolder }
 
@@ -75,6 +77,31 @@ export function handleData(handle: RuntimeHandle): LocalHandleData {
 /** The log of an attempt where its handle says it lies (see LocalHandleData.logAt). */
 export function attemptLog(d: Pick<LocalHandleData, 'attemptDir' | 'logAt'>): string {
   return d.logAt === 'logs' ? logFileOf(d.attemptDir) : d.logAt === 'beside' ? besideLogOf(d.attemptDir) : path.join(d.attemptDir, LOG_FILE)
+}
+
+/**
+ * The state folder's logs folder (LOGS_FOLDER), made once by the runtime (the claims of logs make it again if it
+ * goes): the owner's alone, as the logs in it, also when an older folder was there.
+ */
+export function makeLogsFolder(stateDir: string): void {
+  const logsDir = path.join(stateDir, LOGS_FOLDER)
+  fs.mkdirSync(logsDir, { recursive: true, mode: 0o700 })
+  const st = fs.lstatSync(logsDir)
+  if (!st.isDirectory()) {
+    throw new CtlError('E_INTERNAL', `${logsDir} is ${st.isSymbolicLink() ? 'a link (not followed)' : 'not a folder'}: the local runtime keeps the steps' logs there, in a folder of its own`)
+  }
+  if ((st.mode & 0o077) !== 0) {
+    try {
+      fs.chmodSync(logsDir, 0o700)
+    } catch (e) {
+      throw new CtlError('E_INTERNAL', `cannot close ${logsDir} to others (the steps' logs are the owner's alone): ${(e as Error).message}`)
+    }
+  }
+}
+
+/** mkdir that fails with EEXIST: the claim of an attempt folder; the run folder is made only when missing (see inRunFolder). */
+export function mkdirExclusive(dir: string): void {
+  inRunFolder(dir, () => fs.mkdirSync(dir, { mode: 0o700 }))
 }
 
 /** Creates a file that must not exist yet (EEXIST otherwise: the exclusive claim of an attempt), see inRunFolder. */

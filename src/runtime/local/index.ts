@@ -11,14 +11,13 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { CtlError } from '../../errors.js'
 import type { Runtime, RuntimeHandle, StepExit, StepKey, StepLaunch } from '../types.js'
-import { checkPathsInVolumes, type MadeFolder, type PathCheck } from './beneath.js'
+import { checkPathsInVolumes, makeLayoutDir, type MadeFolder, type PathCheck } from './beneath.js'
 import { bubblewrapLayout } from './bwrap.js'
 import { enforce } from './limits.js'
 import { chooseSandbox, type SandboxOptions } from './sandbox.js'
 import { packageRoot } from '../../package-root.js'
 import {
   KILL_FILE,
-  LOGS_FOLDER,
   LOG_FILE,
   attemptLog,
   besideLogOf,
@@ -26,9 +25,10 @@ import {
   exitRecord,
   groupAlive,
   handleData,
-  inRunFolder,
   isAlive,
   logFileOf,
+  makeLogsFolder,
+  mkdirExclusive,
   readExit,
   readHandle,
   writeAtomic,
@@ -45,7 +45,7 @@ import { createRedactor, redactionForms } from '../../logs/redact.mjs'
 import { plainLayout } from './plain.js'
 import { outputLimits } from '../outputs.js'
 import { StartProblem, planStep } from './pod.js'
-import { AttemptDirRemover, usesRunFolder } from './remove.js'
+import { AttemptDirRemover, removeRefusedAttemptDir, usesRunFolder } from './remove.js'
 
 export type { LocalHandleData } from './files.js'
 export { shownToSteps } from './bwrap.js'
@@ -107,21 +107,7 @@ function hostPath(): string {
 export function createLocalRuntime(opts: LocalRuntimeOptions): Runtime {
   const stateDir = path.resolve(opts.stateDir)
   fs.mkdirSync(stateDir, { recursive: true })
-  // Made once here (the claims of logs make it again if it goes): the owner's alone, as the logs in it, also when an
-  // older folder was there.
-  const logsDir = path.join(stateDir, LOGS_FOLDER)
-  fs.mkdirSync(logsDir, { recursive: true, mode: 0o700 })
-  const logsStat = fs.lstatSync(logsDir)
-  if (!logsStat.isDirectory()) {
-    throw new CtlError('E_INTERNAL', `${logsDir} is ${logsStat.isSymbolicLink() ? 'a link (not followed)' : 'not a folder'}: the local runtime keeps the steps' logs there, in a folder of its own`)
-  }
-  if ((logsStat.mode & 0o077) !== 0) {
-    try {
-      fs.chmodSync(logsDir, 0o700)
-    } catch (e) {
-      throw new CtlError('E_INTERNAL', `cannot close ${logsDir} to others (the steps' logs are the owner's alone): ${(e as Error).message}`)
-    }
-  }
+  makeLogsFolder(stateDir)
   const maxLineBytes = opts.maxLineBytes ?? DEFAULT_MAX_LINE
   const maxLogBytes = opts.maxLogBytes ?? DEFAULT_MAX_LOG_BYTES
   const logCapProblem = maxLogBytesProblem(maxLogBytes)
@@ -212,7 +198,7 @@ export function createLocalRuntime(opts: LocalRuntimeOptions): Runtime {
       if (bwrapPath) beneath = checkPathsInVolumes(plan, madeInVolumes)
       const made: string[] = []
       for (const d of layout.dirs) {
-        const first = makeDir(d, attemptDir)
+        const first = makeLayoutDir(d, attemptDir)
         if (first) for (let p = d; isUnder(p, first); p = path.dirname(p)) made.push(p)
       }
       for (const f of layout.configFiles) {
@@ -244,7 +230,7 @@ export function createLocalRuntime(opts: LocalRuntimeOptions): Runtime {
         createExclusive(logFileOf(attemptDir), JSON.stringify({ h: handle }) + '\n' + exitRecord(exit))
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code === 'EEXIST') {
-          if (base.folder) dropFolder(attemptDir)
+          if (base.folder) removeRefusedAttemptDir(attemptDir)
           throw conflict(launch.key, attemptDir)
         }
         throw err
@@ -279,18 +265,10 @@ export function createLocalRuntime(opts: LocalRuntimeOptions): Runtime {
     }
     if (reply?.error === 'conflict') {
       // Claimed by find() meanwhile (which makes no attempt folder): the folder made here for this start is nobody's.
-      if (base.folder) dropFolder(attemptDir)
+      if (base.folder) removeRefusedAttemptDir(attemptDir)
       throw conflict(launch.key, attemptDir)
     }
     throw new CtlError('E_INTERNAL', `the step host did not start ${launch.key.runId}/${launch.key.step}/${launch.key.attempt}: ${reply?.error ?? 'no answer'}`)
-  }
-
-  /** Removes the folder made for a start that was refused (config files, maybe secrets), and its run folder if empty. */
-  function dropFolder(attemptDir: string): void {
-    fs.rmSync(attemptDir, { recursive: true, force: true })
-    try {
-      fs.rmdirSync(path.dirname(attemptDir))
-    } catch {}
   }
 
   function conflict(key: StepKey, attemptDir: string): CtlError {
@@ -405,23 +383,6 @@ async function endProcess(pid: number, start: string): Promise<void> {
     }
     await sleep(20)
   }
-}
-
-/**
- * A folder a layout needs. Inside the attempt folder (made by us, never seen by a step) a
- * recursive mkdir is safe. Anything else lies in a volume a step could write links into: it
- * was made by resolveBeneath as the layout resolved it, and must still be there, not a link.
- */
-function makeDir(dir: string, attemptDir: string): string | undefined {
-  if (isUnder(dir, attemptDir)) return fs.mkdirSync(dir, { recursive: true })
-  const st = fs.lstatSync(dir, { throwIfNoEntry: false })
-  if (!st || st.isSymbolicLink()) throw new StartProblem(`${dir} is gone or was replaced by a link as the step started`)
-  return undefined
-}
-
-/** mkdir that fails with EEXIST; the run folder is made only when missing (see inRunFolder). */
-export function mkdirExclusive(dir: string): void {
-  inRunFolder(dir, () => fs.mkdirSync(dir, { mode: 0o700 }))
 }
 
 function isHandle(v: unknown): v is RuntimeHandle {

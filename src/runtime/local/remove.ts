@@ -19,6 +19,14 @@ export function usesRunFolder(attempt: Pick<Attempt, 'logAt' | 'folder'>): boole
   return attempt.folder || attempt.logAt !== 'logs'
 }
 
+/** Removes the folder made for a start that was refused (config files, maybe secrets), and its run folder if empty. */
+export function removeRefusedAttemptDir(attemptDir: string): void {
+  fs.rmSync(attemptDir, { recursive: true, force: true })
+  try {
+    fs.rmdirSync(path.dirname(attemptDir))
+  } catch {}
+}
+
 /**
  * Removes ended attempts in batches, once per turn of the event loop: the attempts of a DAG's layer end together,
  * and their run folder is then tried once per batch rather than once per attempt (it is not empty while steps of the
